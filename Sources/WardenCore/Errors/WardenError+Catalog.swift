@@ -1,0 +1,75 @@
+extension WardenError.Code {
+    // Identity rules.
+    public static let tenantInvalidID = Self("tenant.invalid_id", .invalidInput)
+    public static let tenantNotFound = Self("tenant.not_found", .notFound)
+    public static let tenantAlreadyExists = Self("tenant.already_exists", .conflict)
+    public static let tenantNotEmpty = Self("tenant.not_empty", .conflict)
+    public static let tenantInvalidHostName = Self("tenant.invalid_host_name", .invalidInput)
+    public static let tenantHostNameTaken = Self("tenant.host_name_taken", .conflict)
+    public static let deviceInvalidID = Self("device.invalid_id", .invalidInput)
+    public static let deviceNotFound = Self("device.not_found", .notFound)
+    public static let deviceAlreadyExists = Self("device.already_exists", .conflict)
+    public static let deviceEtagMismatch = Self("device.etag_mismatch", .preconditionFailed)
+    public static let deviceInvalidAuthentication = Self("device.invalid_authentication", .invalidInput)
+    public static let deviceInvalidStatusReason = Self("device.invalid_status_reason", .invalidInput)
+    public static let deviceInvalidAttribute = Self("device.invalid_attribute", .invalidInput)
+    public static let deviceNotSAS = Self("device.not_sas", .conflict)
+    public static let groupInvalidName = Self("group.invalid_name", .invalidInput)
+    public static let groupNotFound = Self("group.not_found", .notFound)
+    public static let groupAlreadyExists = Self("group.already_exists", .conflict)
+    public static let accessListEtagMismatch = Self("access_list.etag_mismatch", .preconditionFailed)
+    public static let accessListInvalidEntry = Self("access_list.invalid_entry", .invalidInput)
+    public static let ipFilterInvalidRule = Self("ip_filter.invalid_rule", .invalidInput)
+    public static let ipFilterEtagMismatch = Self("ip_filter.etag_mismatch", .preconditionFailed)
+    public static let ipFilterTooManyRules = Self("ip_filter.too_many_rules", .limitExceeded)
+    public static let policyInvalidName = Self("shared_access_policy.invalid_name", .invalidInput)
+    public static let policyNotFound = Self("shared_access_policy.not_found", .notFound)
+    public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
+    public static let thumbprintInvalid = Self("thumbprint.invalid", .invalidInput)
+    public static let cidrInvalid = Self("cidr.invalid", .invalidInput)
+
+    // Tokens and secrets.
+    public static let sasMalformed = Self("sas.malformed", .unauthenticated)
+    public static let sasExpired = Self("sas.expired", .unauthenticated)
+    public static let sasResourceMismatch = Self("sas.resource_mismatch", .unauthenticated)
+    public static let sasSignatureMismatch = Self("sas.signature_mismatch", .unauthenticated)
+    public static let sasInvalidLifetime = Self("sas.invalid_lifetime", .invalidInput)
+    public static let sealingFailed = Self("sealing.open_failed", .internal)
+    public static let masterKeyInvalid = Self("master_key.invalid", .invalidInput)
+
+    // Requests.
+    public static let requestMalformedJSON = Self("request.malformed_json", .invalidInput)
+    public static let requestInvalidField = Self("request.invalid_field", .invalidInput)
+    public static let requestBodyTooLarge = Self("request.body_too_large", .tooLarge)
+    public static let requestInvalidCursor = Self("request.invalid_cursor", .invalidInput)
+    public static let requestInvalidQuery = Self("request.invalid_query", .invalidInput)
+    public static let requestInvalidPrecondition = Self("request.invalid_if_match", .invalidInput)
+    public static let routeNotFound = Self("route.not_found", .notFound)
+    public static let methodNotAllowed = Self("route.method_not_allowed", .invalidInput)
+    public static let authMissingCredential = Self("auth.missing_credential", .unauthenticated)
+    public static let authInvalidCredential = Self("auth.invalid_credential", .unauthenticated)
+    public static let authForbidden = Self("auth.forbidden", .forbidden)
+
+    // Configuration and the running server.
+    public static let configUnknownKey = Self("config.unknown_key", .invalidInput)
+    public static let configInvalidValue = Self("config.invalid_value", .invalidInput)
+    public static let configUnreadableFile = Self("config.unreadable_file", .invalidInput)
+    public static let dataDirectoryUnusable = Self("data_dir.unusable", .unavailable)
+    public static let storeUnavailable = Self("store.unavailable", .unavailable)
+    public static let internalError = Self("internal.error", .internal)
+
+    /// Every code Warden can raise; docs/errors.md lists exactly these (a test checks it).
+    public static let all: [Self] = [
+        .tenantInvalidID, .tenantNotFound, .tenantAlreadyExists, .tenantNotEmpty, .tenantInvalidHostName,
+        .tenantHostNameTaken, .deviceInvalidID, .deviceNotFound, .deviceAlreadyExists, .deviceEtagMismatch,
+        .deviceInvalidAuthentication, .deviceInvalidStatusReason, .deviceInvalidAttribute, .deviceNotSAS,
+        .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch, .accessListInvalidEntry,
+        .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
+        .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .sasMalformed, .sasExpired, .sasResourceMismatch,
+        .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
+        .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
+        .requestInvalidPrecondition, .routeNotFound, .methodNotAllowed, .authMissingCredential,
+        .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
+        .dataDirectoryUnusable, .storeUnavailable, .internalError,
+    ]
+}

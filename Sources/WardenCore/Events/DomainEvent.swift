@@ -1,0 +1,36 @@
+/// A committed change in the registry, published after the write transaction so subscribers never see
+/// a change that could still roll back.
+public enum DomainEvent: Sendable {
+    case tenantCreated(Tenant)
+    case tenantDeleted(TenantID)
+    case deviceCreated(Device)
+    case deviceUpdated(Device, DeviceChange)
+    case deviceDeleted(TenantID, DeviceID)
+    case groupChanged(DeviceGroup)
+    case groupDeleted(TenantID, GroupName)
+    case accessListChanged(TenantID, AccessList)
+    case ipFilterChanged(TenantID, IPFilter)
+    case policyChanged(SharedAccessPolicy)
+    case policyDeleted(TenantID, PolicyName)
+
+    /// The tenant the change belongs to.
+    public var tenantID: TenantID {
+        switch self {
+        case .tenantCreated(let tenant): tenant.id
+        case .deviceCreated(let device), .deviceUpdated(let device, _): device.tenantID
+        case .groupChanged(let group): group.tenantID
+        case .policyChanged(let policy): policy.tenantID
+        case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
+            .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _):
+            id
+        }
+    }
+}
+
+/// What about a device changed, so that the broker can tell "disconnect now" from "nothing to do".
+public enum DeviceChange: String, Sendable, CaseIterable {
+    case status
+    case keysRotated
+    case authentication
+    case attributes
+}

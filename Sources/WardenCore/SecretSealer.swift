@@ -1,0 +1,10 @@
+/// Seals secrets for storage at rest and opens them again.
+///
+/// WardenCore declares the seam so that the store can keep secret columns sealed without knowing the
+/// cipher; WardenSecurity implements it (AES-GCM envelope under the master key).
+public protocol SecretSealer: Sendable {
+    /// Encrypts and authenticates `secret`, binding it to `context` (for example the row it belongs in).
+    func seal(_ secret: SecretBytes, context: String) throws(WardenError) -> [UInt8]
+    /// Verifies and decrypts a sealed blob; fails with `sealing.open_failed` on any tampering.
+    func open(_ sealed: [UInt8], context: String) throws(WardenError) -> SecretBytes
+}

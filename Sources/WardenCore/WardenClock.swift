@@ -1,0 +1,15 @@
+public import Foundation
+
+/// Where services read the time, so that tests can fix it (STYLE R7.3).
+public protocol WardenClock: Sendable {
+    /// The current instant.
+    func now() -> Date
+}
+
+/// The real clock.
+public struct SystemClock: WardenClock {
+    /// Makes the real clock.
+    public init() {}
+
+    public func now() -> Date { Date() }
+}

@@ -1,0 +1,68 @@
+import Synchronization
+import Metrics
+import Crypto
+import WardenCore
+
+extension DeviceDirectory {
+    /// Applies one committed change.
+    func apply(_ event: DomainEvent) {
+        let counts = state.withLock { state in
+            Self.apply(event, to: &state)
+            return (state.tenants.count, state.tenants.values.reduce(0) { $0 + $1.devices.count })
+        }
+        tenantGauge.record(counts.0)
+        deviceGauge.record(counts.1)
+    }
+
+    private static func apply(_ event: DomainEvent, to state: inout State) {
+        switch event {
+        case .tenantCreated(let tenant):
+            state.tenants[tenant.id] = TenantEntry(tenant: tenant)
+            state.tenantsByHost[tenant.hostName.rawValue] = tenant.id
+        case .tenantDeleted(let id):
+            if let host = state.tenants.removeValue(forKey: id)?.tenant.hostName { state.tenantsByHost[host.rawValue] = nil }
+        case .deviceCreated(let device), .deviceUpdated(let device, _):
+            state.tenants[device.tenantID]?.devices[device.id] = device
+            state.tenants[device.tenantID]?.keys[device.id] = hmacKeys(device.authentication)
+        case .deviceDeleted(let tenantID, let deviceID):
+            state.tenants[tenantID]?.devices[deviceID] = nil
+            state.tenants[tenantID]?.keys[deviceID] = nil
+            state.tenants[tenantID]?.groupsByDevice[deviceID] = nil
+            for name in state.tenants[tenantID]?.groups.keys.map({ $0 }) ?? [] {
+                state.tenants[tenantID]?.groups[name]?.remove(deviceID)
+            }
+        case .groupChanged(let group):
+            state.tenants[group.tenantID]?.groups[group.name] = group.members
+            reindexGroups(&state, group.tenantID)
+        case .groupDeleted(let tenantID, let name):
+            state.tenants[tenantID]?.groups[name] = nil
+            reindexGroups(&state, tenantID)
+        case .accessListChanged(let tenantID, let list):
+            state.tenants[tenantID]?.accessList = list
+        case .ipFilterChanged(let tenantID, let filter):
+            state.tenants[tenantID]?.ipFilter = filter
+        case .policyChanged(let policy):
+            state.tenants[policy.tenantID]?.policies[policy.name] = PolicyEntry(
+                policy: policy, primary: SymmetricKey(data: policy.keys.primary.bytes),
+                secondary: SymmetricKey(data: policy.keys.secondary.bytes))
+        case .policyDeleted(let tenantID, let name):
+            state.tenants[tenantID]?.policies[name] = nil
+        }
+    }
+
+    private static func hmacKeys(_ authentication: Device.Authentication)
+        -> (primary: SymmetricKey, secondary: SymmetricKey)?
+    {
+        guard case .sas(let pair) = authentication else { return nil }
+        return (SymmetricKey(data: pair.primary.bytes), SymmetricKey(data: pair.secondary.bytes))
+    }
+
+    private static func reindexGroups(_ state: inout State, _ tenantID: TenantID) {
+        guard let groups = state.tenants[tenantID]?.groups else { return }
+        var index: [DeviceID: Set<GroupName>] = [:]
+        for (name, members) in groups {
+            for member in members { index[member, default: []].insert(name) }
+        }
+        state.tenants[tenantID]?.groupsByDevice = index
+    }
+}

@@ -1,0 +1,42 @@
+import Synchronization
+import Crypto
+public import WardenCore
+public import WardenSecurity
+
+extension DeviceDirectory {
+    /// Authenticates a device's SAS token: the device must exist in the tenant, and the token must be scoped to
+    /// `{tenant host}/devices/{device id}` and signed with one of the device's keys, or with a tenant shared
+    /// access policy (`skn`) that grants `deviceConnect`.
+    ///
+    /// - Throws: `device.not_found`, `device.not_sas`, `shared_access_policy.not_found`, `auth.forbidden` or
+    ///   the verifier's `sas.*` codes. Callers facing a device give every failure the same answer.
+    public func authenticate(
+        _ token: SASToken, tenantID: TenantID, deviceID: DeviceID, now: UInt64
+    ) throws(WardenError) -> Entry {
+        let found: (Entry, Tenant, PolicyEntry?)? = state.withLock { state in
+            guard let tenant = state.tenants[tenantID], let device = tenant.devices[deviceID] else { return nil }
+            let entry = Entry(device: device, keys: tenant.keys[deviceID], groups: tenant.groupsByDevice[deviceID] ?? [])
+            return (entry, tenant.tenant, token.keyName.flatMap { tenant.policies[$0] })
+        }
+        guard let (entry, tenant, policy) = found else {
+            throw WardenError(.deviceNotFound, "There is no device '\(deviceID)' in tenant '\(tenantID)'.")
+        }
+        let resource = "\(tenant.hostName.rawValue)/devices/\(deviceID.rawValue)"
+        if let name = token.keyName {
+            guard let policy else {
+                throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
+            }
+            guard policy.policy.permissions.contains(.deviceConnect) else {
+                throw WardenError(.authForbidden, "Shared access policy '\(name)' does not grant deviceConnect.")
+            }
+            try SASTokenVerifier.verify(
+                token, resource: resource, primary: policy.primary, secondary: policy.secondary, now: now)
+            return entry
+        }
+        guard let keys = entry.keys else {
+            throw WardenError(.deviceNotSAS, "Device '\(deviceID)' does not authenticate with SAS tokens.")
+        }
+        try SASTokenVerifier.verify(token, resource: resource, primary: keys.primary, secondary: keys.secondary, now: now)
+        return entry
+    }
+}

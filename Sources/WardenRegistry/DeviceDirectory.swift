@@ -1,0 +1,115 @@
+public import Crypto
+import Metrics
+import Synchronization
+public import WardenCore
+import WardenSecurity
+public import WardenStore
+
+/// The in-memory view of the registry that the device path reads: tenants by host name, devices with their
+/// keys ready for HMAC, group memberships, access lists, IP filters and shared access policies.
+///
+/// It is loaded once from the store and then kept current by observing the event bus; because observers run
+/// synchronously after each commit, a lookup after a registry call returns sees that call's change.
+/// Reads take a `Mutex` briefly and copy out one entry (STYLE R6.3).
+public final class DeviceDirectory: Sendable {
+    /// What the device path needs about one device.
+    public struct Entry: Sendable {
+        /// The device as registered (its keys stay inside `Device.Authentication`).
+        public let device: Device
+        /// The SAS keys as HMAC keys, built once per change rather than per token.
+        public let keys: (primary: SymmetricKey, secondary: SymmetricKey)?
+        /// The groups it belongs to.
+        public let groups: Set<GroupName>
+    }
+
+    struct PolicyEntry: Sendable {
+        let policy: SharedAccessPolicy
+        let primary: SymmetricKey
+        let secondary: SymmetricKey
+    }
+
+    struct TenantEntry: Sendable {
+        var tenant: Tenant
+        var devices: [DeviceID: Device] = [:]
+        var keys: [DeviceID: (primary: SymmetricKey, secondary: SymmetricKey)] = [:]
+        var groups: [GroupName: Set<DeviceID>] = [:]
+        var groupsByDevice: [DeviceID: Set<GroupName>] = [:]
+        var accessList = AccessList(allow: .init(), block: .init(), etag: "")
+        var ipFilter = IPFilter.acceptAll(etag: "")
+        var policies: [PolicyName: PolicyEntry] = [:]
+    }
+
+    struct State: Sendable {
+        var tenants: [TenantID: TenantEntry] = [:]
+        var tenantsByHost: [String: TenantID] = [:]
+    }
+
+    let state = Mutex(State())
+    let deviceGauge = Gauge(label: "warden_registry_devices")
+    let tenantGauge = Gauge(label: "warden_registry_tenants")
+
+    /// An empty directory; call `load` and `follow` before serving.
+    public init() {}
+
+    /// Observes `bus` so that every committed change updates the directory.
+    public func follow(_ bus: EventBus) {
+        bus.observe { [weak self] event in self?.apply(event) }
+    }
+
+    /// Fills the directory from the store (at start-up, before listeners open).
+    public func load(
+        tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
+        admission: some AdmissionStore, policies: some PolicyStore
+    ) async throws {
+        var all: [Tenant] = []
+        var cursor: String?
+        repeat {
+            let page = try await tenants.tenants(after: cursor, limit: 1000)
+            all += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        let allDevices = try await devices.allDevices()
+        let allGroups = try await groups.allGroups()
+        let rules = try await admission.allAdmissionRules()
+        let allPolicies = try await policies.allPolicies()
+        for tenant in all { apply(.tenantCreated(tenant)) }
+        for device in allDevices { apply(.deviceCreated(device)) }
+        for group in allGroups { apply(.groupChanged(group)) }
+        for (tenantID, (list, filter)) in rules {
+            apply(.accessListChanged(tenantID, list))
+            apply(.ipFilterChanged(tenantID, filter))
+        }
+        for policy in allPolicies { apply(.policyChanged(policy)) }
+    }
+
+    /// The tenant whose devices name `hostName` (case-insensitive).
+    public func tenant(forHost hostName: some StringProtocol) -> TenantID? {
+        let key = hostName.lowercased()
+        return state.withLock { $0.tenantsByHost[key] }
+    }
+
+    /// The device's entry, or nil when the tenant or device is unknown.
+    public func entry(_ tenantID: TenantID, _ deviceID: DeviceID) -> Entry? {
+        state.withLock { state in
+            guard let tenant = state.tenants[tenantID], let device = tenant.devices[deviceID] else { return nil }
+            return Entry(
+                device: device, keys: tenant.keys[deviceID], groups: tenant.groupsByDevice[deviceID] ?? [])
+        }
+    }
+
+    /// What the tenant's access list says about a device.
+    public func accessVerdict(_ tenantID: TenantID, _ deviceID: DeviceID) -> AccessList.Verdict? {
+        state.withLock { state in
+            guard let tenant = state.tenants[tenantID] else { return nil }
+            return tenant.accessList.evaluate(deviceID, groups: tenant.groupsByDevice[deviceID] ?? [])
+        }
+    }
+
+    /// What the tenant's IP filter says about an address.
+    public func ipVerdict(_ tenantID: TenantID, _ address: IPAddress) -> IPFilter.Verdict? {
+        state.withLock { $0.tenants[tenantID]?.ipFilter.evaluate(address) }
+    }
+
+    /// How many devices are registered across tenants.
+    public var deviceCount: Int { state.withLock { $0.tenants.values.reduce(0) { $0 + $1.devices.count } } }
+}

@@ -1,0 +1,14 @@
+import GRDB
+
+/// The schema's history, in order. A shipped migration is never edited or renumbered (STYLE R9.4).
+enum SQLiteMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration(Migration0001CreateTenants.identifier, migrate: Migration0001CreateTenants.migrate)
+        migrator.registerMigration(Migration0002CreateDevices.identifier, migrate: Migration0002CreateDevices.migrate)
+        migrator.registerMigration(Migration0003CreateGroups.identifier, migrate: Migration0003CreateGroups.migrate)
+        migrator.registerMigration(
+            Migration0004CreateSharedAccessPolicies.identifier, migrate: Migration0004CreateSharedAccessPolicies.migrate)
+        return migrator
+    }
+}

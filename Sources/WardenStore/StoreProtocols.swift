@@ -1,0 +1,99 @@
+public import Foundation
+public import WardenCore
+
+/// One page of a list and the cursor for the next one (nil: this was the last page).
+public struct Page<Item: Sendable>: Sendable {
+    /// The items, in key order.
+    public let items: [Item]
+    /// The key after which the next page starts.
+    public let nextCursor: String?
+
+    /// Makes a page.
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}
+
+/// Tenants and their host names.
+public protocol TenantStore: Sendable {
+    /// Inserts a tenant with an accept-all IP filter and empty access list, in one transaction.
+    func createTenant(_ tenant: Tenant, etag: String) async throws -> Tenant
+    /// Every tenant, in id order, after `cursor`.
+    func tenants(after cursor: String?, limit: Int) async throws -> Page<Tenant>
+    /// One tenant, or nil.
+    func tenant(_ id: TenantID) async throws -> Tenant?
+    /// Deletes an empty tenant; `tenant.not_empty` while it has devices.
+    func deleteTenant(_ id: TenantID) async throws
+}
+
+/// Devices, their sealed keys and group memberships.
+public protocol DeviceStore: Sendable {
+    /// Inserts a device; `device.already_exists` if the id is taken in its tenant.
+    func createDevice(_ device: Device) async throws -> Device
+    /// One device, or nil.
+    func device(_ tenantID: TenantID, _ id: DeviceID) async throws -> Device?
+    /// A tenant's devices in id order after `cursor`.
+    func devices(_ tenantID: TenantID, after cursor: String?, limit: Int) async throws -> Page<Device>
+    /// Every device of every tenant, for warming the in-memory directory.
+    func allDevices() async throws -> [Device]
+    /// Reads, changes and writes one device in a single transaction; `change` may throw to abort.
+    func updateDevice(
+        _ tenantID: TenantID, _ id: DeviceID, _ change: @escaping @Sendable (inout Device) throws -> DeviceChange
+    ) async throws -> (Device, DeviceChange)
+    /// Deletes a device and its memberships; `device.not_found` if absent.
+    func deleteDevice(_ tenantID: TenantID, _ id: DeviceID) async throws
+    /// How many devices each tenant has.
+    func deviceCounts() async throws -> [TenantID: Int]
+}
+
+/// Device groups and their members.
+public protocol GroupStore: Sendable {
+    /// Inserts a group; `group.already_exists` if the name is taken.
+    func createGroup(_ group: DeviceGroup) async throws -> DeviceGroup
+    /// One group, or nil.
+    func group(_ tenantID: TenantID, _ name: GroupName) async throws -> DeviceGroup?
+    /// A tenant's groups in name order after `cursor`.
+    func groups(_ tenantID: TenantID, after cursor: String?, limit: Int) async throws -> Page<DeviceGroup>
+    /// Every group of every tenant, for the directory.
+    func allGroups() async throws -> [DeviceGroup]
+    /// Adds or removes one member; the device must exist.
+    func setMembership(_ tenantID: TenantID, _ name: GroupName, _ device: DeviceID, isMember: Bool) async throws
+        -> DeviceGroup
+    /// Deletes a group.
+    func deleteGroup(_ tenantID: TenantID, _ name: GroupName) async throws
+}
+
+/// Per-tenant admission rules: the access list and the IP filter.
+public protocol AdmissionStore: Sendable {
+    /// The tenant's access list.
+    func accessList(_ tenantID: TenantID) async throws -> AccessList
+    /// Replaces the access list if `ifMatch` (when given) equals the current etag.
+    func replaceAccessList(_ tenantID: TenantID, _ list: AccessList, ifMatch: String?) async throws -> AccessList
+    /// The tenant's IP filter.
+    func ipFilter(_ tenantID: TenantID) async throws -> IPFilter
+    /// Replaces the IP filter if `ifMatch` (when given) equals the current etag.
+    func replaceIPFilter(_ tenantID: TenantID, _ filter: IPFilter, ifMatch: String?) async throws -> IPFilter
+    /// Every tenant's access list and IP filter, for the directory.
+    func allAdmissionRules() async throws -> [TenantID: (AccessList, IPFilter)]
+}
+
+/// Tenant-level shared access policies (SAS `skn`).
+public protocol PolicyStore: Sendable {
+    /// Inserts a policy; `shared_access_policy.already_exists` if the name is taken.
+    func createPolicy(_ policy: SharedAccessPolicy) async throws -> SharedAccessPolicy
+    /// A tenant's policies in name order.
+    func policies(_ tenantID: TenantID) async throws -> [SharedAccessPolicy]
+    /// Every policy of every tenant, for the directory.
+    func allPolicies() async throws -> [SharedAccessPolicy]
+    /// Deletes a policy.
+    func deletePolicy(_ tenantID: TenantID, _ name: PolicyName) async throws
+}
+
+/// Hashes of management bearer credentials.
+public protocol CredentialStore: Sendable {
+    /// Stores (or replaces) the hash of a named credential.
+    func storeCredentialHash(name: String, hash: [UInt8], createdAt: Date) async throws
+    /// Every stored credential hash.
+    func credentialHashes() async throws -> [String: [UInt8]]
+}
