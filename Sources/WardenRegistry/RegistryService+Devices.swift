@@ -1,7 +1,7 @@
 import Foundation
 public import WardenCore
 import WardenSecurity
-public import WardenStore
+import WardenStore
 
 extension RegistryService {
     /// What a caller asks for when creating a device.

@@ -1,5 +1,5 @@
 public import WardenCore
-public import WardenStore
+import WardenStore
 
 extension RegistryService {
     /// Creates a group with optional initial members (which must exist).

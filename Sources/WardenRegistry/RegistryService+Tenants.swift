@@ -1,5 +1,5 @@
 public import WardenCore
-public import WardenStore
+import WardenStore
 
 extension RegistryService {
     /// Creates a tenant; its host name defaults to `{id}.{hub host name}` (the hub's own for `default`).

@@ -1,0 +1,77 @@
+public import WardenCore
+public import Hummingbird
+
+/// One route of the management API: what the OpenAPI document says about it and what it requires.
+///
+/// Routes are declared as values so that the router, the permission guard and the OpenAPI document are
+/// built from one list and cannot drift apart.
+public struct APIRoute: Sendable {
+    /// The route's method.
+    public let method: HTTPRequest.Method
+    /// The path template, with `{name}` parameters, as in OpenAPI.
+    public let path: String
+    /// The OpenAPI operation id.
+    public let operationID: String
+    /// A one-line summary.
+    public let summary: String
+    /// What the caller must hold; nil only for public routes.
+    public let permission: Permission?
+    /// The OpenAPI schema of the request body, if any.
+    public let requestSchema: String?
+    /// The success status and the schema of its body (nil: no body).
+    public let success: (status: Int, schema: String?)
+    let handler: @Sendable (Request, APIRequestContext) async throws -> Response
+
+    init(
+        _ method: HTTPRequest.Method, _ path: String, _ operationID: String, _ summary: String,
+        permission: Permission?, request: String? = nil, success: (Int, String?),
+        handler: @escaping @Sendable (Request, APIRequestContext) async throws -> Response
+    ) {
+        self.method = method
+        self.path = path
+        self.operationID = operationID
+        self.summary = summary
+        self.permission = permission
+        self.requestSchema = request
+        self.success = success
+        self.handler = handler
+    }
+
+    /// Adds the route to `router`, guarded by its permission for the `{tenant}` in its path.
+    func register(on router: Router<APIRequestContext>) {
+        let permission = self.permission
+        let handler = self.handler
+        router.on(RouterPath(path), method: method) { request, context in
+            if let permission {
+                let tenant = context.parameters.get("tenant").flatMap { try? TenantID(Self.decoded($0)) }
+                guard let principal = context.principal, principal.may(permission, in: tenant) else {
+                    throw WardenError(.authForbidden, "This needs the '\(permission.rawValue)' permission.")
+                }
+            }
+            return try await handler(request, context)
+        }
+    }
+
+    static func decoded(_ parameter: String) -> String {
+        parameter.removingPercentEncodingOrSelf
+    }
+}
+
+extension String {
+    /// Percent-decodes a path segment; a malformed escape leaves the text as it is (and validation then names it).
+    var removingPercentEncodingOrSelf: String {
+        var bytes: [UInt8] = []
+        var iterator = utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            else { return self }
+            bytes.append(value)
+        }
+        return String(validating: bytes, as: UTF8.self) ?? self
+    }
+}

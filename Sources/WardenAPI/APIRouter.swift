@@ -1,0 +1,77 @@
+import Foundation
+public import Hummingbird
+public import Logging
+import WardenCore
+public import WardenRegistry
+
+/// Builds the HTTPS router: middleware, every controller's routes and the OpenAPI document.
+public struct APIRouter: Sendable {
+    /// What the router needs from the rest of the server.
+    public struct Dependencies: Sendable {
+        public let registry: RegistryService
+        public let authenticator: any ManagementAuthenticator
+        public let gatewayHostName: String
+        public let isReady: @Sendable () async -> Bool
+        public let metricsText: @Sendable () -> String
+        public let version: String
+        public let logger: Logger
+
+        /// Collects the dependencies.
+        public init(
+            registry: RegistryService, authenticator: any ManagementAuthenticator, gatewayHostName: String,
+            isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
+            version: String, logger: Logger
+        ) {
+            self.registry = registry
+            self.authenticator = authenticator
+            self.gatewayHostName = gatewayHostName
+            self.isReady = isReady
+            self.metricsText = metricsText
+            self.version = version
+            self.logger = logger
+        }
+    }
+
+    /// The path of the OpenAPI document.
+    public static let openAPIPath = "/api/v1/openapi.json"
+
+    /// Every route, in registration order (the OpenAPI document route included).
+    public let routes: [APIRoute]
+    private let dependencies: Dependencies
+
+    /// Assembles the routes.
+    public init(_ dependencies: Dependencies) {
+        self.dependencies = dependencies
+        let registry = dependencies.registry
+        var routes =
+            HealthController(isReady: dependencies.isReady, metricsText: dependencies.metricsText).routes
+            + TenantController(registry: registry).routes
+            + DeviceController(registry: registry).routes
+            + CredentialController(registry: registry, gatewayHostName: dependencies.gatewayHostName).routes
+            + GroupController(registry: registry).routes
+            + AdmissionController(registry: registry).routes
+            + PolicyController(registry: registry).routes
+        let documentRoute = APIRoute(
+            .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
+        ) { _, _ in Response(status: .ok) }
+        let document = OpenAPIDocument.make(routes: routes + [documentRoute], version: dependencies.version)
+        routes.append(
+            APIRoute(.get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)) { _, _ in
+                try JSONResponse.make(document)
+            })
+        self.routes = routes
+    }
+
+    /// The Hummingbird router.
+    public func makeRouter() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: ProblemMiddleware(logger: dependencies.logger))
+        router.add(
+            middleware: BearerAuthMiddleware(
+                authenticator: dependencies.authenticator,
+                publicPaths: Set(routes.filter { $0.permission == nil }.map(\.path))))
+        for route in routes { route.register(on: router) }
+        return router
+    }
+}
