@@ -2,7 +2,12 @@
 ///
 /// Lower-cased on input (host names are case-insensitive); labels of letters, digits and `-`, at most 253 characters.
 public struct HostName: ValidatedIdentifier {
+    /// `localhost`, the default hub host name.
+    public static let localhost = HostName(unchecked: "localhost")
+
     public let rawValue: String
+
+    private init(unchecked: String) { self.rawValue = unchecked }
 
     public init(_ rawValue: String) throws(WardenError) {
         let lowered = rawValue.lowercased()

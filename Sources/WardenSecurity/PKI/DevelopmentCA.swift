@@ -105,3 +105,20 @@ public struct DevelopmentCA: Sendable {
         SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier
     }
 }
+
+extension DevelopmentCA {
+    /// The `notValidAfter` of a PEM certificate.
+    public static func expiry(ofPEM pem: String) throws -> Date {
+        try Certificate(pemEncoded: pem).notValidAfter
+    }
+
+    /// The DNS names in a PEM certificate's subject alternative names.
+    public static func names(ofPEM pem: String) throws -> [String] {
+        let certificate = try Certificate(pemEncoded: pem)
+        guard let names = try certificate.extensions.subjectAlternativeNames else { return [] }
+        return names.compactMap { name in
+            if case .dnsName(let dns) = name { return dns }
+            return nil
+        }
+    }
+}

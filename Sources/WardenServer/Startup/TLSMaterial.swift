@@ -1,0 +1,68 @@
+import Foundation
+import WardenCore
+import WardenSecurity
+
+/// The server's certificate chain and key: from configuration, or issued by the development CA that the first
+/// start creates (`tls/ca.pem` for clients to trust). The server certificate is re-issued when it has less
+/// than 30 days left.
+struct TLSMaterial: Sendable {
+    let certificateChainPEM: String
+    let privateKeyPEM: SecretBytes
+    /// The CA clients should trust, when the development CA is in use.
+    let caCertificatePath: String?
+
+    static let serverCertificateLifetime: TimeInterval = 397 * 86_400
+    static let renewalMargin: TimeInterval = 30 * 86_400
+
+    static func load(
+        _ configuration: ServerConfiguration.TLS, directory: DataDirectory, hubHostName: HostName, sealer: AESGCMSealer,
+        now: Date
+    ) throws -> TLSMaterial {
+        if let certificatePath = configuration.certificatePath, let keyPath = configuration.privateKeyPath {
+            guard let chain = FileManager.default.contents(atPath: certificatePath),
+                let key = FileManager.default.contents(atPath: keyPath)
+            else {
+                throw WardenError(.configInvalidValue, "Cannot read 'tls.certificate' or 'tls.private-key'.")
+            }
+            return TLSMaterial(
+                certificateChainPEM: String(decoding: chain, as: UTF8.self), privateKeyPEM: SecretBytes(Array(key)),
+                caCertificatePath: nil)
+        }
+        let ca = try developmentCA(directory, sealer: sealer, now: now)
+        let serverContext = "tls.server-key"
+        if directory.exists(directory.serverCertificate), directory.exists(directory.sealedServerKey),
+            let pem = String(data: try directory.read(directory.serverCertificate), encoding: .utf8),
+            let notAfter = try? DevelopmentCA.expiry(ofPEM: pem), notAfter.timeIntervalSince(now) > renewalMargin,
+            (try? DevelopmentCA.names(ofPEM: pem).contains(hubHostName.rawValue)) == true
+        {
+            let key = try sealer.open(Array(try directory.read(directory.sealedServerKey)), context: serverContext)
+            return TLSMaterial(certificateChainPEM: pem, privateKeyPEM: key, caCertificatePath: directory.caCertificate)
+        }
+        let names = Array(Set(["localhost", hubHostName.rawValue])).sorted()
+        let issued = try ca.issueServerCertificate(
+            dnsNames: names, ipAddresses: [IPAddress("127.0.0.1"), IPAddress("::1")].compactMap { $0 }, now: now,
+            lifetime: serverCertificateLifetime)
+        try directory.write(Data(issued.certificatePEM.utf8), to: directory.serverCertificate, mode: 0o644)
+        try directory.write(
+            Data(try sealer.seal(issued.privateKeyPEM, context: serverContext)), to: directory.sealedServerKey, mode: 0o600)
+        return TLSMaterial(
+            certificateChainPEM: issued.certificatePEM, privateKeyPEM: issued.privateKeyPEM,
+            caCertificatePath: directory.caCertificate)
+    }
+
+    private static func developmentCA(_ directory: DataDirectory, sealer: AESGCMSealer, now: Date) throws -> DevelopmentCA {
+        let context = "tls.ca-key"
+        if directory.exists(directory.caCertificate), directory.exists(directory.sealedCAKey) {
+            let key = try sealer.open(Array(try directory.read(directory.sealedCAKey)), context: context)
+            return try DevelopmentCA(
+                certificatePEM: String(decoding: try directory.read(directory.caCertificate), as: UTF8.self),
+                privateKeyPEM: key)
+        }
+        let (ca, issued) = try DevelopmentCA.generate(now: now)
+        try directory.write(Data(try sealer.seal(issued.privateKeyPEM, context: context)), to: directory.sealedCAKey, mode: 0o600)
+        try directory.write(Data(issued.certificatePEM.utf8), to: directory.caCertificate, mode: 0o644)
+        // A new CA invalidates any server certificate the directory still holds.
+        try? FileManager.default.removeItem(atPath: directory.serverCertificate)
+        return ca
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import Metrics
+import NIOCore
+import NIOSSL
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+public import WardenCore
+import WardenAPI
+import WardenRegistry
+import WardenSecurity
+import WardenStore
+
+/// The composition root: reads nothing itself but the configuration it is handed, builds every component,
+/// and runs them in one service group until SIGTERM or SIGINT.
+public enum WardenServer {
+    /// What `warden serve` tells the operator once the hub listens.
+    public struct StartupReport: Sendable {
+        /// The management API's base URL.
+        public let url: String
+        /// The data directory in use.
+        public let dataDirectory: String
+        /// The development CA certificate clients should trust, when it is in use.
+        public let caCertificatePath: String?
+        /// The bootstrap admin credential, only on the start that created it.
+        public let newAdminCredential: SecretBytes?
+        /// Where the CLI finds the admin credential.
+        public let adminCredentialPath: String
+        /// The hub's host name.
+        public let hubHostName: String
+    }
+
+    /// Starts the hub and returns when it has shut down.
+    public static func run(
+        _ configuration: ServerConfiguration, version: String, onReady: @escaping @Sendable (StartupReport) -> Void
+    ) async throws {
+        LoggingSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let logger = Logger(label: "warden")
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+
+        let clock = SystemClock()
+        let directory = DataDirectory(path: configuration.dataDirectory)
+        try directory.prepare()
+        let (masterKey, isNewKey) = try MasterKeyLoader.load(directory, override: configuration.masterKeyOverride)
+        let sealer = AESGCMSealer(masterKey: masterKey)
+        let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
+        let tls = try TLSMaterial.load(
+            configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
+            now: clock.now())
+
+        let bus = EventBus()
+        let deviceDirectory = DeviceDirectory()
+        deviceDirectory.follow(bus)
+        let registry = RegistryService(
+            stores: .init(database), bus: bus, hubHostName: configuration.hubHostName, clock: clock)
+        try await deviceDirectory.load(
+            tenants: database, devices: database, groups: database, admission: database, policies: database)
+        if try await registry.ensureDefaultTenant() {
+            logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
+        }
+        let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
+        if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
+
+        let router = APIRouter(
+            .init(
+                registry: registry, authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
+                gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
+                metricsText: { prometheus.emitToString() }, version: version, logger: logger))
+        let application = Application(
+            router: router.makeRouter(),
+            server: try .tls(.http1(), tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)),
+            configuration: .init(
+                address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.https.port
+                let host = ["127.0.0.1", "::1", "localhost"].contains(configuration.https.address)
+                    ? "localhost" : configuration.hubHostName.rawValue
+                let url = "https://\(host):\(port)"
+                try? directory.write(Data("{\"url\":\"\(url)\"}\n".utf8), to: directory.endpoint, mode: 0o644)
+                logger.info("Listening.", metadata: ["url": "\(url)", "listener": "https"])
+                onReady(
+                    StartupReport(
+                        url: url, dataDirectory: directory.path, caCertificatePath: tls.caCertificatePath,
+                        newAdminCredential: credential.created, adminCredentialPath: directory.adminCredential,
+                        hubHostName: configuration.hubHostName.rawValue))
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("Stopped.")
+    }
+
+    /// TLS 1.2 minimum (1.3 selectable), ECDHE with AEAD suites only.
+    static func makeTLSConfiguration(_ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion) throws
+        -> TLSConfiguration
+    {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMBytes(Array(material.certificateChainPEM.utf8))
+            let key = try NIOSSLPrivateKey(bytes: material.privateKeyPEM.bytes, format: .pem)
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = minimum == .tls13 ? .tlsv13 : .tlsv12
+            configuration.cipherSuiteValues = [
+                .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+                .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            ]
+            return configuration
+        } catch {
+            throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be loaded: \(error).")
+        }
+    }
+}
