@@ -1,0 +1,118 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import WardenAPI
+import WardenCore
+
+/// The CLI's HTTPS client of the management API: bearer credential, the data directory's CA, problem
+/// bodies turned into one-line errors and exit codes.
+struct APIClient {
+    let baseURL: String
+    let token: String
+    let http: HTTPClient
+
+    init(baseURL: String, token: String, caFile: String?) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caFile {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw CLIFailure("Cannot read the CA certificate \(caFile).", exitCode: CLIExitCode.configuration)
+            }
+        }
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+    }
+
+    /// Sends a request and returns the body of a 2xx response; anything else becomes a `CLIFailure`.
+    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Data {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(30))
+        } catch {
+            throw CLIFailure(
+                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
+                exitCode: CLIExitCode.unreachable)
+        }
+        let data = Data((try await response.body.collect(upTo: 16 * 1024 * 1024)).readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            throw Self.failure(status: Int(response.status.code), body: data)
+        }
+        return data
+    }
+
+    /// Decodes a JSON body.
+    func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(type, from: data)
+        } catch {
+            throw CLIFailure("The server's answer is not what this CLI expects: \(error).", exitCode: CLIExitCode.unexpected)
+        }
+    }
+
+    func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    private static func failure(status: Int, body: Data) -> CLIFailure {
+        guard let problem = try? JSONDecoder().decode(Problem.self, from: body) else {
+            return CLIFailure("The server answered HTTP \(status).", exitCode: CLIExitCode.serverError)
+        }
+        let kind = WardenError.Code.all.first { $0.name == problem.code }?.kind ?? .internal
+        return CLIFailure(
+            "\(problem.detail) [\(problem.code), reference \(problem.referenceID)]", exitCode: CLIExitCode.code(for: kind))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("handshake") || text.contains("NIOSSL") { return "TLS failed: \(text)" }
+        return text
+    }
+}
+
+extension APIClient {
+    /// Runs `body` with a client made from `options`, printing failures and exiting with their code.
+    static func run(_ options: ClientOptions, _ body: (APIClient, Output) async throws -> Void) async throws {
+        let client: APIClient
+        do {
+            client = try options.makeClient()
+        } catch let failure as CLIFailure {
+            Output.error(failure.message)
+            throw failure.exitCode
+        }
+        do {
+            try await body(client, options.output)
+            await client.shutdown()
+        } catch let failure as CLIFailure {
+            await client.shutdown()
+            Output.error(failure.message)
+            throw failure.exitCode
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    /// A path segment with every reserved character escaped (device ids may contain `#`, `?`, `%`…).
+    static func segment(_ text: some StringProtocol) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? String(text)
+    }
+}

@@ -1,0 +1,167 @@
+import NIOHTTP1
+import ArgumentParser
+import Foundation
+import WardenAPI
+
+/// `warden device …`: the device registry.
+struct DeviceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "device", abstract: "Manage devices.",
+        subcommands: [
+            Create.self, List.self, Show.self, Enable.self, Disable.self, Delete.self, RotateKey.self,
+            ConnectionString.self,
+        ])
+
+    /// The device and tenant every device command names.
+    struct Target: ParsableArguments {
+        @Argument(help: "The device id.") var id: String
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+
+        var path: String { "/api/v1/tenants/\(APIClient.segment(tenant))/devices/\(APIClient.segment(id))" }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a device; SAS devices get two new keys.")
+        @OptionGroup var target: Target
+        @Option(help: "sas, x509-thumbprint or x509-ca.") var auth = "sas"
+        @Option(help: "The primary certificate thumbprint (hex SHA-256 or SHA-1).") var thumbprint: String?
+        @Option(help: "The secondary certificate thumbprint.") var secondaryThumbprint: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                var body: [String: Any] = ["deviceId": target.id, "authentication": auth]
+                if let thumbprint { body["primaryThumbprint"] = thumbprint }
+                if let secondaryThumbprint { body["secondaryThumbprint"] = secondaryThumbprint }
+                let data = try await api.send(.POST, "/api/v1/tenants/\(APIClient.segment(target.tenant))/devices", body: body)
+                if output.isJSON { return output.json(data) }
+                let device = try api.decode(DeviceResource.self, data)
+                output.line("Created device \(device.deviceID) in tenant \(device.tenantID) (\(device.authentication.type)).")
+                if device.authentication.type == "sas" {
+                    output.line("Next: warden device connection-string \(device.deviceID)" + tenantFlag(device.tenantID))
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's devices.")
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let devices: [DeviceResource] = try await api.all(
+                    "/api/v1/tenants/\(APIClient.segment(tenant))/devices", output: output)
+                output.table(
+                    ["DEVICE", "STATUS", "AUTH", "REASON"],
+                    devices.map { [$0.deviceID, $0.status, $0.authentication.type, $0.statusReason ?? ""] })
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a device (without keys).")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.GET, target.path)
+                if output.isJSON { return output.json(data) }
+                DeviceCommand.describe(try api.decode(DeviceResource.self, data), output)
+            }
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a device connect again.")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await DeviceCommand.patch(target, client, ["status": "enabled", "statusReason": NSNull()])
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a device from connecting.")
+        @OptionGroup var target: Target
+        @Option(help: "Why (at most 128 characters).") var reason: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await DeviceCommand.patch(target, client, ["status": "disabled", "statusReason": reason ?? NSNull()])
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a device.")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                _ = try await api.send(.DELETE, target.path)
+                if output.isJSON { return output.json(Data("{}".utf8)) }
+                output.line("Deleted device \(target.id).")
+            }
+        }
+    }
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key", abstract: "Regenerate a SAS key, or swap primary and secondary.")
+        @OptionGroup var target: Target
+        @Option(help: "primary, secondary or swap.") var key = "primary"
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.POST, target.path + "/keys/rotate", body: ["key": key])
+                if output.isJSON { return output.json(data) }
+                output.line("Rotated the \(key) key of \(target.id); connections using the old key must reconnect.")
+            }
+        }
+    }
+
+    struct ConnectionString: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "connection-string", abstract: "Print the device's connection string (primary key).")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.GET, target.path + "/connection-string")
+                if output.isJSON { return output.json(data) }
+                output.line(try api.decode(ConnectionStringResource.self, data).connectionString)
+            }
+        }
+    }
+
+    static func patch(_ target: Target, _ client: ClientOptions, _ body: [String: Any]) async throws {
+        try await APIClient.run(client) { api, output in
+            let data = try await api.send(.PATCH, target.path, body: body)
+            if output.isJSON { return output.json(data) }
+            let device = try api.decode(DeviceResource.self, data)
+            output.line("Device \(device.deviceID) is \(device.status).")
+        }
+    }
+
+    static func describe(_ device: DeviceResource, _ output: Output) {
+        var fields = [
+            ("device", device.deviceID), ("tenant", device.tenantID), ("status", device.status),
+            ("reason", device.statusReason ?? ""), ("authentication", device.authentication.type),
+            ("generation", device.generationID), ("etag", device.etag), ("created", "\(device.createdAt)"),
+        ]
+        if let primary = device.authentication.primaryThumbprint { fields.append(("primary thumbprint", primary)) }
+        if let secondary = device.authentication.secondaryThumbprint { fields.append(("secondary thumbprint", secondary)) }
+        for (key, value) in device.attributes.sorted(by: { $0.key < $1.key }) { fields.append(("attribute \(key)", value)) }
+        output.fields(fields)
+    }
+}
+
+private func tenantFlag(_ tenant: String) -> String {
+    tenant == "default" ? "" : " --tenant \(tenant)"
+}

@@ -1,0 +1,59 @@
+import Foundation
+import NIOHTTP1
+import ArgumentParser
+import WardenAPI
+
+/// `warden tenant create|list`.
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a tenant.")
+        @Argument(help: "The tenant id: lower-case letters, digits and '-'.") var id: String
+        @Option(help: "The host name its devices use (default: ID.HUB-HOSTNAME).") var hostName: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                var body: [String: Any] = ["tenantId": id]
+                if let hostName { body["hostName"] = hostName }
+                let data = try await api.send(.POST, "/api/v1/tenants", body: body)
+                if output.isJSON { return output.json(data) }
+                let tenant = try api.decode(TenantResource.self, data)
+                output.line("Created tenant \(tenant.tenantID) (host name \(tenant.hostName)).")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tenants.")
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let tenants: [TenantResource] = try await api.all("/api/v1/tenants", output: output)
+                output.table(["TENANT", "HOST NAME", "CREATED"], tenants.map { [$0.tenantID, $0.hostName, "\($0.createdAt)"] })
+            }
+        }
+    }
+}
+
+extension APIClient {
+    /// Follows `nextCursor` through every page; with `--json` prints the whole list as one JSON array.
+    func all<Item: Codable & Sendable>(_ path: String, output: Output) async throws -> [Item] {
+        var items: [Item] = []
+        var cursor: String?
+        repeat {
+            let query = cursor.map { "?limit=1000&cursor=\(APIClient.segment($0))" } ?? "?limit=1000"
+            let page = try decode(ListResource<Item>.self, try await send(.GET, path + query))
+            items += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        if output.isJSON {
+            output.json(try JSONEncoderFactory.make().encode(items))
+            return []
+        }
+        return items
+    }
+}

@@ -1,0 +1,25 @@
+import WardenCore
+import WardenServer
+
+/// The block `warden serve` prints once it listens: where it is, the credential on first start, what to do next.
+enum NextStepsBanner {
+    static func text(_ report: WardenServer.StartupReport, version: String) -> String {
+        var lines = ["Warden \(version) is listening on \(report.url) (data directory: \(report.dataDirectory))", ""]
+        if let credential = report.newAdminCredential {
+            lines += [
+                "Bootstrap admin credential (shown once; the CLI reads it from \(report.adminCredentialPath), mode 0600):",
+                "  " + String(decoding: credential.bytes, as: UTF8.self), "",
+            ]
+        }
+        if let ca = report.caCertificatePath {
+            lines += ["Clients trust the development CA: \(ca)", ""]
+        }
+        lines += [
+            "Next steps, in another terminal in this folder:",
+            "  warden device create my-device",
+            "  warden device connection-string my-device",
+            "  warden token my-device --ttl 1h",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// Everything the CLI writes: tables and lines for people on stdout, JSON for scripts, errors on stderr.
+struct Output {
+    let isJSON: Bool
+
+    func json(_ data: Data) {
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
+    func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data(("warden: " + text + "\n").utf8))
+    }
+
+    /// A left-aligned table with a header row.
+    func table(_ headers: [String], _ rows: [[String]]) {
+        let widths = headers.indices.map { column in
+            ([headers[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
+        }
+        func render(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        line(render(headers))
+        for row in rows { line(render(row)) }
+        if rows.isEmpty { line("(none)") }
+    }
+
+    /// `key: value` lines.
+    func fields(_ pairs: [(String, String)]) {
+        let width = pairs.map(\.0.count).max() ?? 0
+        for (key, value) in pairs {
+            line((key + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0) + " " + value)
+        }
+    }
+}
