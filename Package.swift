@@ -102,8 +102,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
-        .testTarget(name: "WardenSecurityTests", dependencies: ["WardenSecurity"], resources: [.copy("Vectors")]),
-        .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore"]),
+        .testTarget(
+            name: "WardenSecurityTests",
+            dependencies: [
+                "WardenSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            resources: [.copy("Vectors")]
+        ),
+        .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
         .testTarget(
             name: "WardenAPITests",

@@ -1,0 +1,24 @@
+import Testing
+import WardenCore
+
+struct AccessListTests {
+    let a = try! DeviceID("a")
+    let b = try! DeviceID("b")
+    let fleet = try! GroupName("fleet")
+
+    @Test func emptyListAllowsEveryone() {
+        let list = AccessList(allow: .init(), block: .init(), etag: "")
+        #expect(list.evaluate(a, groups: []) == .allowed)
+    }
+
+    @Test func blockWinsOverAllow() {
+        let list = AccessList(allow: .init(devices: [a]), block: .init(groups: [fleet]), etag: "")
+        #expect(list.evaluate(a, groups: [fleet]) == .blocked)
+    }
+
+    @Test func allowListExcludesOthers() {
+        let list = AccessList(allow: .init(groups: [fleet]), block: .init(), etag: "")
+        #expect(list.evaluate(a, groups: [fleet]) == .allowed)
+        #expect(list.evaluate(b, groups: []) == .notAllowed)
+    }
+}

@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import Testing
+import WardenCore
+import WardenRegistry
+import WardenSecurity
+
+struct DeviceDirectoryTests {
+    @Test func followsEveryChange() async throws {
+        let fixture = try await RegistryFixture()
+        let id = try DeviceID("d")
+        #expect(fixture.directory.entry(.defaultTenant, id) == nil)
+        let created = try await fixture.registry.createDevice(.defaultTenant, .init(id: id))
+        #expect(fixture.directory.entry(.defaultTenant, id)?.device.etag == created.etag)
+        _ = try await fixture.registry.updateDevice(.defaultTenant, id, .init(status: .disabled), ifMatch: nil)
+        #expect(fixture.directory.entry(.defaultTenant, id)?.device.status == .disabled)
+        try await fixture.registry.deleteDevice(.defaultTenant, id, ifMatch: nil)
+        #expect(fixture.directory.entry(.defaultTenant, id) == nil)
+        #expect(fixture.directory.deviceCount == 0)
+    }
+
+    @Test func loadsWhatTheStoreHolds() async throws {
+        let fixture = try await RegistryFixture()
+        let id = try DeviceID("d")
+        _ = try await fixture.registry.createDevice(.defaultTenant, .init(id: id))
+        let group = try GroupName("fleet")
+        _ = try await fixture.registry.createGroup(.defaultTenant, group, description: "", members: [id])
+        let fresh = DeviceDirectory()
+        try await fresh.load(
+            tenants: fixture.database, devices: fixture.database, groups: fixture.database,
+            admission: fixture.database, policies: fixture.database)
+        #expect(fresh.entry(.defaultTenant, id)?.groups == [group])
+        #expect(fresh.tenant(forHost: "hub.example") == .defaultTenant)
+    }
+
+    @Test func groupMembershipDrivesTheAccessList() async throws {
+        let fixture = try await RegistryFixture()
+        let a = try DeviceID("a")
+        let b = try DeviceID("b")
+        for id in [a, b] { _ = try await fixture.registry.createDevice(.defaultTenant, .init(id: id)) }
+        let fleet = try GroupName("fleet")
+        _ = try await fixture.registry.createGroup(.defaultTenant, fleet, description: "trial", members: [a])
+        _ = try await fixture.registry.replaceAccessList(.defaultTenant, allow: .init(groups: [fleet]), block: .init(), ifMatch: nil)
+        #expect(fixture.directory.accessVerdict(.defaultTenant, a) == .allowed)
+        #expect(fixture.directory.accessVerdict(.defaultTenant, b) == .notAllowed)
+        _ = try await fixture.registry.setMembership(.defaultTenant, fleet, b, isMember: true)
+        #expect(fixture.directory.accessVerdict(.defaultTenant, b) == .allowed)
+        _ = try await fixture.registry.setMembership(.defaultTenant, fleet, a, isMember: false)
+        #expect(fixture.directory.accessVerdict(.defaultTenant, a) == .notAllowed)
+        await #expect(throws: WardenError(.deviceNotFound, "")) {
+            try await fixture.registry.setMembership(.defaultTenant, fleet, try DeviceID("ghost"), isMember: true)
+        }
+    }
+
+    @Test func ipFilterRulesApplyInOrderWithETags() async throws {
+        let fixture = try await RegistryFixture()
+        let first = try await fixture.registry.replaceIPFilter(
+            .defaultTenant, defaultAction: .reject,
+            rules: [
+                .init(name: "bad-host", action: .reject, cidr: try CIDR("10.0.0.9")),
+                .init(name: "lan", action: .accept, cidr: try CIDR("10.0.0.0/24")),
+            ], ifMatch: nil)
+        #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.0.9")))?.ruleName == "bad-host")
+        #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.0.8")))?.action == .accept)
+        #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.1.8")))?.action == .reject)
+        _ = try await fixture.registry.replaceIPFilter(.defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
+        await #expect(throws: WardenError(.ipFilterEtagMismatch, "")) {
+            try await fixture.registry.replaceIPFilter(.defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
+        }
+    }
+
+    @Test func policyTokensNeedDeviceConnect() async throws {
+        let fixture = try await RegistryFixture()
+        let id = try DeviceID("d")
+        _ = try await fixture.registry.createDevice(.defaultTenant, .init(id: id))
+        let service = try await fixture.registry.createPolicy(.defaultTenant, try PolicyName("service"), permissions: [.serviceConnect])
+        let gateway = try await fixture.registry.createPolicy(.defaultTenant, try PolicyName("device"), permissions: [.deviceConnect])
+        let now = UInt64(Date().timeIntervalSince1970)
+        func token(_ policy: SharedAccessPolicy) throws -> SASToken {
+            try SASToken.parse(SASTokenSigner.token(
+                resource: "hub.example/devices", key: SymmetricKey(data: policy.keys.primary.bytes), expiry: now + 60,
+                keyName: policy.name))
+        }
+        _ = try fixture.directory.authenticate(try token(gateway), tenantID: .defaultTenant, deviceID: id, now: now)
+        #expect(throws: WardenError(.authForbidden, "")) {
+            try fixture.directory.authenticate(try token(service), tenantID: .defaultTenant, deviceID: id, now: now)
+        }
+        try await fixture.registry.deletePolicy(.defaultTenant, gateway.name)
+        #expect(throws: WardenError(.policyNotFound, "")) {
+            try fixture.directory.authenticate(try token(gateway), tenantID: .defaultTenant, deviceID: id, now: now)
+        }
+    }
+}
