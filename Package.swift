@@ -67,6 +67,7 @@ let package = Package(
                 "WardenCore", "WardenSecurity", "WardenRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -117,8 +118,10 @@ let package = Package(
         .testTarget(
             name: "WardenAPITests",
             dependencies: [
-                "WardenAPI",
+                "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 public import Hummingbird
 public import Logging
 import WardenCore
@@ -44,6 +45,9 @@ public struct ProblemMiddleware: RouterMiddleware {
             return error
         case let error as HTTPError where error.status == .notFound:
             return WardenError(.routeNotFound, "There is no such route; see /api/v1/openapi.json.")
+        case is NIOTooManyBytesError:
+            return WardenError(
+                .requestBodyTooLarge, "The request body is larger than \(APIRequestContext.maximumBodyBytes) bytes.")
         case let error as HTTPError where error.status == .contentTooLarge:
             return WardenError(
                 .requestBodyTooLarge, "The request body is larger than \(APIRequestContext.maximumBodyBytes) bytes.")

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import WardenAPI
+import WardenCore
+import WardenRegistry
+import WardenSecurity
+import WardenStore
+
+/// The real router over a real registry and a temporary SQLite file, driven in-process by HummingbirdTesting.
+struct APIFixture {
+    static let credential = "wdn_test-credential"
+
+    struct Authenticator: ManagementAuthenticator {
+        func principal(forBearer credential: Substring) async -> Principal? {
+            credential == APIFixture.credential ? .bootstrapAdmin : nil
+        }
+    }
+
+    let router: APIRouter
+
+    init() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-api-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(
+            path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        let registry = RegistryService(stores: .init(database), bus: EventBus(), hubHostName: .localhost)
+        _ = try await registry.ensureDefaultTenant()
+        router = APIRouter(
+            .init(
+                registry: registry, authenticator: Authenticator(), gatewayHostName: "localhost", isReady: { true },
+                metricsText: { "" }, version: "test", logger: Logger(label: "test")))
+    }
+
+    /// Runs `body` with a client of the router.
+    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await Application(router: router.makeRouter()).test(.router, body)
+    }
+}
+
+extension TestResponse {
+    /// The body decoded as an RFC 9457 problem.
+    var problem: Problem? { try? JSONDecoder().decode(Problem.self, from: Data(body.readableBytesView)) }
+    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] }
+}
+
+extension HTTPFields {
+    static let admin: HTTPFields = [.authorization: "Bearer \(APIFixture.credential)", .contentType: "application/json"]
+}

@@ -1,0 +1,68 @@
+import Foundation
+import HTTPTypes
+import Synchronization
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WardenAPI
+import WardenCore
+
+struct OpenAPIDocumentTests {
+    static let publicPaths: Set<String> = ["/healthz", "/readyz", APIRouter.openAPIPath]
+
+    private func document(_ fixture: APIFixture) async throws -> JSONValue {
+        let document = Mutex<JSONValue?>(nil)
+        try await fixture.test { client in
+            try await client.execute(uri: APIRouter.openAPIPath, method: .get) { response in
+                #expect(response.status == .ok)
+                let decoded = try JSONDecoder().decode(JSONValue.self, from: Data(response.body.readableBytesView))
+                document.withLock { $0 = decoded }
+            }
+        }
+        return try #require(document.withLock { $0 })
+    }
+
+    @Test func listsEveryRouteAndOnlyThose() async throws {
+        let fixture = try await APIFixture()
+        let document = try await document(fixture)
+        #expect(document["openapi"] == "3.1.0")
+        guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
+        var documented = Set<String>()
+        for (path, item) in paths {
+            guard case .object(let operations) = item else { continue }
+            for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        let routed = Set(fixture.router.routes.map { "\($0.method.rawValue) \($0.path)" })
+        #expect(documented == routed)
+    }
+
+    /// Every documented operation answers on the live router: protected ones with 401 (not 404) when no
+    /// credential is sent, public ones without one.
+    @Test func everyDocumentedPathIsRouted() async throws {
+        let fixture = try await APIFixture()
+        let document = try await document(fixture)
+        guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
+        try await fixture.test { client in
+            for (path, item) in paths {
+                guard case .object(let operations) = item else { continue }
+                let concrete = path.replacing(/\{[a-z]+\}/, with: "x")
+                for method in operations.keys {
+                    try await client.execute(uri: concrete, method: .init(rawValue: method.uppercased())!) { response in
+                        if Self.publicPaths.contains(path) {
+                            #expect(response.status != .notFound, "\(method) \(path)")
+                        } else {
+                            #expect(response.status == .unauthorized, "\(method) \(path)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func everyRouteButThePublicOnesDeclaresAPermission() async throws {
+        let fixture = try await APIFixture()
+        for route in fixture.router.routes {
+            #expect((route.permission == nil) == Self.publicPaths.contains(route.path), "\(route.method) \(route.path)")
+        }
+    }
+}
