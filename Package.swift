@@ -127,7 +127,10 @@ let package = Package(
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [
+                "warden",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

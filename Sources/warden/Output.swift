@@ -9,6 +9,11 @@ struct Output {
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 
+    /// A value as JSON (lists the CLI gathered over several pages).
+    func json(encoding value: some Encodable) throws {
+        json(try JSONEncoderFactory.make().encode(value))
+    }
+
     func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }

@@ -73,8 +73,13 @@ extension ServerConfiguration {
         let reader = ConfigReader(providers: providers)
         var configuration = ServerConfiguration()
         for key in keys {
-            if let value = reader.string(forKey: ConfigKey(key.name.split(separator: ".").map(String.init))) {
+            guard let value = reader.string(forKey: ConfigKey(key.name.split(separator: ".").map(String.init))) else {
+                continue
+            }
+            do {
                 try key.apply(&configuration, value)
+            } catch let error as WardenError where error.code != .configInvalidValue {
+                throw WardenError(.configInvalidValue, "Setting '\(key.name)': \(error.reason)")
             }
         }
         if let masterKey = environment["WARDEN_MASTER_KEY"] {

@@ -51,8 +51,8 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let devices: [DeviceResource] = try await api.all(
-                    "/api/v1/tenants/\(APIClient.segment(tenant))/devices", output: output)
+                let devices: [DeviceResource] = try await api.all("/api/v1/tenants/\(APIClient.segment(tenant))/devices")
+                if output.isJSON { return try output.json(encoding: devices) }
                 output.table(
                     ["DEVICE", "STATUS", "AUTH", "REASON"],
                     devices.map { [$0.deviceID, $0.status, $0.authentication.type, $0.statusReason ?? ""] })

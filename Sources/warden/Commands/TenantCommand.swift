@@ -32,7 +32,8 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let tenants: [TenantResource] = try await api.all("/api/v1/tenants", output: output)
+                let tenants: [TenantResource] = try await api.all("/api/v1/tenants")
+                if output.isJSON { return try output.json(encoding: tenants) }
                 output.table(["TENANT", "HOST NAME", "CREATED"], tenants.map { [$0.tenantID, $0.hostName, "\($0.createdAt)"] })
             }
         }
@@ -40,8 +41,8 @@ struct TenantCommand: AsyncParsableCommand {
 }
 
 extension APIClient {
-    /// Follows `nextCursor` through every page; with `--json` prints the whole list as one JSON array.
-    func all<Item: Codable & Sendable>(_ path: String, output: Output) async throws -> [Item] {
+    /// Follows `nextCursor` through every page.
+    func all<Item: Codable & Sendable>(_ path: String) async throws -> [Item] {
         var items: [Item] = []
         var cursor: String?
         repeat {
@@ -50,10 +51,6 @@ extension APIClient {
             items += page.items
             cursor = page.nextCursor
         } while cursor != nil
-        if output.isJSON {
-            output.json(try JSONEncoderFactory.make().encode(items))
-            return []
-        }
         return items
     }
 }
