@@ -1,5 +1,5 @@
-public import WardenCore
 public import Hummingbird
+public import WardenCore
 
 /// One route of the management API: what the OpenAPI document says about it and what it requires.
 ///

@@ -15,7 +15,8 @@ enum JSONResponse {
     {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let etag { headers[.eTag] = "\"\(etag)\"" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
     static func noContent() -> Response {

@@ -26,7 +26,9 @@ extension Request {
     var ifMatch: String? {
         guard var value = headers[.ifMatch]?.trimmingCharacters(in: .whitespaces) else { return nil }
         if value.hasPrefix("W/") { value.removeFirst(2) }
-        if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+        if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
+            value = String(value.dropFirst().dropLast())
+        }
         return value
     }
 
@@ -79,14 +81,16 @@ extension Request {
         switch error {
         case .keyNotFound(let key, let context):
             let prefix = path(context)
-            return WardenError(.requestInvalidField, "Field '\(prefix.isEmpty ? "" : prefix + ".")\(key.stringValue)' is required.")
+            return WardenError(
+                .requestInvalidField, "Field '\(prefix.isEmpty ? "" : prefix + ".")\(key.stringValue)' is required.")
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             return WardenError(.requestInvalidField, "Field '\(path(context))' must be \(describe(type)).")
         case .dataCorrupted(let context):
             if let coded = context.underlyingError as? WardenError {
                 return WardenError(coded.code, "Field '\(path(context))': \(coded.reason)")
             }
-            return WardenError(.requestInvalidField, "Field '\(path(context))' is not valid: \(context.debugDescription)")
+            return WardenError(
+                .requestInvalidField, "Field '\(path(context))' is not valid: \(context.debugDescription)")
         @unknown default:
             return WardenError(.requestMalformedJSON, "The body could not be read.")
         }

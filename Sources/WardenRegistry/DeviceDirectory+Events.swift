@@ -1,6 +1,6 @@
-import Synchronization
-import Metrics
 import Crypto
+import Metrics
+import Synchronization
 import WardenCore
 
 extension DeviceDirectory {
@@ -20,7 +20,9 @@ extension DeviceDirectory {
             state.tenants[tenant.id] = TenantEntry(tenant: tenant)
             state.tenantsByHost[tenant.hostName.rawValue] = tenant.id
         case .tenantDeleted(let id):
-            if let host = state.tenants.removeValue(forKey: id)?.tenant.hostName { state.tenantsByHost[host.rawValue] = nil }
+            if let host = state.tenants.removeValue(forKey: id)?.tenant.hostName {
+                state.tenantsByHost[host.rawValue] = nil
+            }
         case .deviceCreated(let device), .deviceUpdated(let device, _):
             state.tenants[device.tenantID]?.devices[device.id] = device
             state.tenants[device.tenantID]?.keys[device.id] = hmacKeys(device.authentication)

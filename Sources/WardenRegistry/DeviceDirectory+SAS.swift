@@ -1,5 +1,5 @@
-import Synchronization
 import Crypto
+import Synchronization
 public import WardenCore
 public import WardenSecurity
 
@@ -15,7 +15,8 @@ extension DeviceDirectory {
     ) throws(WardenError) -> Entry {
         let found: (Entry, Tenant, PolicyEntry?)? = state.withLock { state in
             guard let tenant = state.tenants[tenantID], let device = tenant.devices[deviceID] else { return nil }
-            let entry = Entry(device: device, keys: tenant.keys[deviceID], groups: tenant.groupsByDevice[deviceID] ?? [])
+            let entry = Entry(
+                device: device, keys: tenant.keys[deviceID], groups: tenant.groupsByDevice[deviceID] ?? [])
             return (entry, tenant.tenant, token.keyName.flatMap { tenant.policies[$0] })
         }
         guard let (entry, tenant, policy) = found else {
@@ -36,7 +37,8 @@ extension DeviceDirectory {
         guard let keys = entry.keys else {
             throw WardenError(.deviceNotSAS, "Device '\(deviceID)' does not authenticate with SAS tokens.")
         }
-        try SASTokenVerifier.verify(token, resource: resource, primary: keys.primary, secondary: keys.secondary, now: now)
+        try SASTokenVerifier.verify(
+            token, resource: resource, primary: keys.primary, secondary: keys.secondary, now: now)
         return entry
     }
 }

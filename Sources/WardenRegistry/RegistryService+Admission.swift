@@ -1,5 +1,5 @@
-import WardenStore
 public import WardenCore
+import WardenStore
 
 extension RegistryService {
     /// The tenant's allow and block lists.
@@ -13,7 +13,8 @@ extension RegistryService {
     ) async throws -> AccessList {
         let list = AccessList(allow: allow, block: block, etag: Self.makeETag())
         return try await commit {
-            let stored = try await stores.admission.replaceAccessList(tenantID, list, ifMatch: ifMatch.flatMap { $0 == "*" ? nil : $0 })
+            let stored = try await stores.admission.replaceAccessList(
+                tenantID, list, ifMatch: ifMatch.flatMap { $0 == "*" ? nil : $0 })
             return (stored, [.accessListChanged(tenantID, stored)])
         }
     }
@@ -29,7 +30,8 @@ extension RegistryService {
     ) async throws -> IPFilter {
         let filter = try IPFilter(defaultAction: defaultAction, rules: rules, etag: Self.makeETag())
         return try await commit {
-            let stored = try await stores.admission.replaceIPFilter(tenantID, filter, ifMatch: ifMatch.flatMap { $0 == "*" ? nil : $0 })
+            let stored = try await stores.admission.replaceIPFilter(
+                tenantID, filter, ifMatch: ifMatch.flatMap { $0 == "*" ? nil : $0 })
             return (stored, [.ipFilterChanged(tenantID, stored)])
         }
     }

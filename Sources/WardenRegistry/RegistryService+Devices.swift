@@ -79,7 +79,8 @@ extension RegistryService {
             authentication = .sas(.random())
         case .x509Thumbprint:
             guard let primary = new.primaryThumbprint else {
-                throw WardenError(.deviceInvalidAuthentication, "An 'x509-thumbprint' device needs a primary thumbprint.")
+                throw WardenError(
+                    .deviceInvalidAuthentication, "An 'x509-thumbprint' device needs a primary thumbprint.")
             }
             authentication = .x509Thumbprint(primary: primary, secondary: new.secondaryThumbprint)
         case .x509CA:

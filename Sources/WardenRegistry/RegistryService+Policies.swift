@@ -1,5 +1,5 @@
-import WardenStore
 public import WardenCore
+import WardenStore
 
 extension RegistryService {
     /// Creates a shared access policy with two fresh keys.

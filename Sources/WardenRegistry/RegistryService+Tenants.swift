@@ -4,7 +4,8 @@ import WardenStore
 extension RegistryService {
     /// Creates a tenant; its host name defaults to `{id}.{hub host name}` (the hub's own for `default`).
     public func createTenant(_ id: TenantID, hostName: HostName? = nil) async throws -> Tenant {
-        let host = try hostName ?? (id == .defaultTenant ? hubHostName : HostName("\(id.rawValue).\(hubHostName.rawValue)"))
+        let host =
+            try hostName ?? (id == .defaultTenant ? hubHostName : HostName("\(id.rawValue).\(hubHostName.rawValue)"))
         let tenant = Tenant(id: id, hostName: host, createdAt: clock.now())
         let etag = Self.makeETag()
         return try await commit {

@@ -51,7 +51,8 @@ public struct RegistryService: Sendable {
 
     /// A fresh opaque etag.
     static func makeETag() -> String {
-        SecretBytes.random(count: 9).base64.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "-")
+        SecretBytes.random(count: 9).base64.replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+            of: "+", with: "-")
     }
 
     /// Throws `code` unless `ifMatch` is absent, `*`, or equals `etag`.

@@ -8,8 +8,8 @@ import NIOSSL
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
-public import WardenCore
 import WardenAPI
+public import WardenCore
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -72,12 +72,14 @@ public enum WardenServer {
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let application = Application(
             router: router.makeRouter(),
-            server: try .tls(.http1(), tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)),
+            server: try .tls(
+                .http1(), tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)),
             configuration: .init(
                 address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.https.port
-                let host = ["127.0.0.1", "::1", "localhost"].contains(configuration.https.address)
+                let host =
+                    ["127.0.0.1", "::1", "localhost"].contains(configuration.https.address)
                     ? "localhost" : configuration.hubHostName.rawValue
                 let url = "https://\(host):\(port)"
                 try? directory.write(Data("{\"url\":\"\(url)\"}\n".utf8), to: directory.endpoint, mode: 0o644)

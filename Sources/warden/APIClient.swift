@@ -61,7 +61,8 @@ struct APIClient {
         do {
             return try decoder.decode(type, from: data)
         } catch {
-            throw CLIFailure("The server's answer is not what this CLI expects: \(error).", exitCode: CLIExitCode.unexpected)
+            throw CLIFailure(
+                "The server's answer is not what this CLI expects: \(error).", exitCode: CLIExitCode.unexpected)
         }
     }
 
@@ -75,7 +76,8 @@ struct APIClient {
         }
         let kind = WardenError.Code.all.first { $0.name == problem.code }?.kind ?? .internal
         return CLIFailure(
-            "\(problem.detail) [\(problem.code), reference \(problem.referenceID)]", exitCode: CLIExitCode.code(for: kind))
+            "\(problem.detail) [\(problem.code), reference \(problem.referenceID)]",
+            exitCode: CLIExitCode.code(for: kind))
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -42,9 +42,13 @@ struct APIFixture {
 extension TestResponse {
     /// The body decoded as an RFC 9457 problem.
     var problem: Problem? { try? JSONDecoder().decode(Problem.self, from: Data(body.readableBytesView)) }
-    var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] }
+    var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+    }
 }
 
 extension HTTPFields {
-    static let admin: HTTPFields = [.authorization: "Bearer \(APIFixture.credential)", .contentType: "application/json"]
+    static let admin: HTTPFields = [
+        .authorization: "Bearer \(APIFixture.credential)", .contentType: "application/json",
+    ]
 }

@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-import Synchronization
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import Testing
 import WardenAPI
 import WardenCore
@@ -26,7 +26,10 @@ struct OpenAPIDocumentTests {
         let fixture = try await APIFixture()
         let document = try await document(fixture)
         #expect(document["openapi"] == "3.1.0")
-        guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
+        guard case .object(let paths)? = document["paths"] else {
+            Issue.record("no paths")
+            return
+        }
         var documented = Set<String>()
         for (path, item) in paths {
             guard case .object(let operations) = item else { continue }
@@ -41,7 +44,10 @@ struct OpenAPIDocumentTests {
     @Test func everyDocumentedPathIsRouted() async throws {
         let fixture = try await APIFixture()
         let document = try await document(fixture)
-        guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
+        guard case .object(let paths)? = document["paths"] else {
+            Issue.record("no paths")
+            return
+        }
         try await fixture.test { client in
             for (path, item) in paths {
                 guard case .object(let operations) = item else { continue }

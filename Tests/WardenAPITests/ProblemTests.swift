@@ -6,7 +6,8 @@ import WardenCore
 
 struct ProblemTests {
     @Test(arguments: [
-        (WardenError.Kind.invalidInput, 400), (.unauthenticated, 401), (.forbidden, 403), (.notFound, 404), (.conflict, 409),
+        (WardenError.Kind.invalidInput, 400), (.unauthenticated, 401), (.forbidden, 403), (.notFound, 404),
+        (.conflict, 409),
         (.preconditionFailed, 412), (.tooLarge, 413), (.limitExceeded, 429), (.internal, 500), (.unavailable, 503),
     ])
     func kindsMapToStatuses(_ kind: WardenError.Kind, _ status: Int) {
@@ -25,7 +26,8 @@ struct ProblemTests {
     @Test func errorCatalogueMatchesTheDocs() throws {
         let docs = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../docs/errors.md")
         let text = try String(contentsOf: docs, encoding: .utf8)
-        let documented = Set(text.matches(of: /^\| `([a-z_.]+)` \|/.anchorsMatchLineEndings()).map { String($0.output.1) })
+        let documented = Set(
+            text.matches(of: /^\| `([a-z_.]+)` \|/.anchorsMatchLineEndings()).map { String($0.output.1) })
         let declared = WardenError.Code.all.map(\.name)
         #expect(Set(declared).count == declared.count)
         #expect(documented == Set(declared))

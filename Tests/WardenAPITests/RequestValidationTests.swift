@@ -17,12 +17,16 @@ struct RequestValidationTests {
         (#"{"deviceId": "a", "colour": "red"}"#, "request.invalid_field", "Unknown field 'colour'"),
         (#"{"deviceId": "a b"}"#, "device.invalid_id", "U+20 at position 2"),
         (#"{"deviceId": "a", "authentication": "password"}"#, "request.invalid_field", "authentication"),
-        (#"{"deviceId": "a", "authentication": "x509-thumbprint", "primaryThumbprint": "zz"}"#, "thumbprint.invalid", "hex"),
+        (
+            #"{"deviceId": "a", "authentication": "x509-thumbprint", "primaryThumbprint": "zz"}"#, "thumbprint.invalid",
+            "hex"
+        ),
     ])
     func badDeviceBodies(_ body: String, _ code: String, _ detail: String) async throws {
         let fixture = try await APIFixture()
         try await fixture.test { client in
-            try await client.execute(uri: Self.devices, method: .post, headers: .admin, body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: Self.devices, method: .post, headers: .admin, body: ByteBuffer(string: body))
+            { response in
                 #expect(response.status.code == 400)
                 #expect(response.headers[.contentType] == "application/problem+json")
                 let problem = try #require(response.problem)
@@ -36,7 +40,8 @@ struct RequestValidationTests {
         let fixture = try await APIFixture()
         let body = #"{"deviceId": "a", "attributes": {"x": ""# + String(repeating: "y", count: 70_000) + #""}}"#
         try await fixture.test { client in
-            try await client.execute(uri: Self.devices, method: .post, headers: .admin, body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: Self.devices, method: .post, headers: .admin, body: ByteBuffer(string: body))
+            { response in
                 #expect(response.status.code == 413)
                 #expect(response.problem?.code == "request.body_too_large")
             }
@@ -51,10 +56,12 @@ struct RequestValidationTests {
                 #expect(response.problem?.code == "auth.missing_credential")
                 #expect(response.headers[.wwwAuthenticate] != nil)
             }
-            try await client.execute(uri: Self.devices, method: .get, headers: [.authorization: "Bearer wdn_wrong"]) { response in
+            try await client.execute(uri: Self.devices, method: .get, headers: [.authorization: "Bearer wdn_wrong"]) {
+                response in
                 #expect(response.problem?.code == "auth.invalid_credential")
             }
-            try await client.execute(uri: Self.devices, method: .get, headers: [.authorization: "Basic abc"]) { response in
+            try await client.execute(uri: Self.devices, method: .get, headers: [.authorization: "Basic abc"]) {
+                response in
                 #expect(response.problem?.code == "auth.invalid_credential")
             }
         }
@@ -94,13 +101,17 @@ struct RequestValidationTests {
             var headers = HTTPFields.admin
             headers[.ifMatch] = etag
             let path = Self.devices + "/d%231"
-            try await client.execute(uri: path, method: .patch, headers: headers, body: ByteBuffer(string: #"{"status": "disabled"}"#)) {
+            try await client.execute(
+                uri: path, method: .patch, headers: headers, body: ByteBuffer(string: #"{"status": "disabled"}"#)
+            ) {
                 response in
                 #expect(response.status == .ok)
                 #expect(response.json?["status"] as? String == "disabled")
                 #expect((response.json?["authentication"] as? [String: Any])?["symmetricKey"] == nil)
             }
-            try await client.execute(uri: path, method: .patch, headers: headers, body: ByteBuffer(string: #"{"status": "enabled"}"#)) {
+            try await client.execute(
+                uri: path, method: .patch, headers: headers, body: ByteBuffer(string: #"{"status": "enabled"}"#)
+            ) {
                 response in
                 #expect(response.status.code == 412)
                 #expect(response.problem?.code == "device.etag_mismatch")

@@ -2,9 +2,15 @@ import Testing
 import WardenCore
 
 struct AccessListTests {
-    let a = try! DeviceID("a")
-    let b = try! DeviceID("b")
-    let fleet = try! GroupName("fleet")
+    let a: DeviceID
+    let b: DeviceID
+    let fleet: GroupName
+
+    init() throws {
+        a = try DeviceID("a")
+        b = try DeviceID("b")
+        fleet = try GroupName("fleet")
+    }
 
     @Test func emptyListAllowsEveryone() {
         let list = AccessList(allow: .init(), block: .init(), etag: "")

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WardenCore
 
@@ -30,5 +31,3 @@ struct DeviceIDTests {
         }
     }
 }
-
-import Foundation

@@ -34,7 +34,10 @@ struct EventBusTests {
         for index in 0..<5 { try bus.publish(event("d\(index)")) }
         #expect(bus.droppedEvents == 3)
         var iterator = stream.makeAsyncIterator()
-        guard case .deviceDeleted(_, let first)? = await iterator.next() else { Issue.record("no event"); return }
+        guard case .deviceDeleted(_, let first)? = await iterator.next() else {
+            Issue.record("no event")
+            return
+        }
         #expect(first.rawValue == "d3")
     }
 }

@@ -12,7 +12,8 @@ import Testing
         let connection = try await server.cli(["device", "connection-string", "my-device"])
         #expect(connection.status == 0)
         let string = connection.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(string.wholeMatch(of: /HostName=localhost;DeviceId=my-device;SharedAccessKey=[A-Za-z0-9+\/]{43}=/) != nil)
+        #expect(
+            string.wholeMatch(of: /HostName=localhost;DeviceId=my-device;SharedAccessKey=[A-Za-z0-9+\/]{43}=/) != nil)
 
         let token = try await server.cli(["token", "my-device", "--ttl", "1h"])
         #expect(token.status == 0)
@@ -22,7 +23,8 @@ import Testing
         let items = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
         #expect(items?.map { $0["deviceId"] as? String } == ["my-device"])
 
-        #expect(try await server.cli(["device", "disable", "my-device", "--reason", "lost"]).stdout.contains("disabled"))
+        #expect(
+            try await server.cli(["device", "disable", "my-device", "--reason", "lost"]).stdout.contains("disabled"))
         let shown = try await server.cli(["device", "show", "my-device"])
         #expect(shown.stdout.contains("lost"))
         #expect(!shown.stdout.contains("SharedAccessKey"))
@@ -39,7 +41,9 @@ import Testing
         #expect(try await server.cli(["tenant", "create", "acme"]).status == 0)
         #expect(try await server.cli(["tenant", "list"]).stdout.contains("acme.localhost"))
         let thumbprint = String(repeating: "AB", count: 32)
-        let created = try await server.cli(["device", "create", "cam", "--tenant", "acme", "--auth", "x509-thumbprint", "--thumbprint", thumbprint])
+        let created = try await server.cli([
+            "device", "create", "cam", "--tenant", "acme", "--auth", "x509-thumbprint", "--thumbprint", thumbprint,
+        ])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(try await server.cli(["device", "show", "cam", "--tenant", "acme"]).stdout.contains(thumbprint))
         let noKey = try await server.cli(["device", "connection-string", "cam", "--tenant", "acme"])
@@ -48,7 +52,9 @@ import Testing
         let sas = try await server.cli(["device", "create", "s1", "--tenant", "acme"])
         #expect(sas.status == 0)
         let string = try await server.cli(["device", "connection-string", "s1", "--tenant", "acme"])
-        #expect(string.stdout.contains("HostName=acme.localhost;DeviceId=s1;") && string.stdout.contains(";GatewayHostName=localhost"))
+        #expect(
+            string.stdout.contains("HostName=acme.localhost;DeviceId=s1;")
+                && string.stdout.contains(";GatewayHostName=localhost"))
         #expect(await server.stop() == 0)
     }
 

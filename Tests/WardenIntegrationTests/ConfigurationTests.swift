@@ -5,7 +5,8 @@ import Testing
 @Suite struct ConfigurationTests {
     private func serve(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, String) {
         let directory = try makeDataDirectory()
-        let process = try WardenProcess(["serve", "--data-dir", directory] + arguments, dataDirectory: directory, environment: environment)
+        let process = try WardenProcess(
+            ["serve", "--data-dir", directory] + arguments, dataDirectory: directory, environment: environment)
         let status = await process.waitForExit()
         return (status, process.standardError)
     }
@@ -45,16 +46,20 @@ import Testing
         let file = try yaml("hub:\n  hostname: from-file.example\nlog:\n  level: info\n")
         let onlyFile = try await RunningServer.start(arguments: ["--config", file])
         #expect(try await onlyFile.cli(["device", "create", "d"]).status == 0)
-        #expect(try await onlyFile.cli(["device", "connection-string", "d"]).stdout.contains("HostName=from-file.example;"))
+        #expect(
+            try await onlyFile.cli(["device", "connection-string", "d"]).stdout.contains("HostName=from-file.example;"))
         _ = await onlyFile.stop()
 
         let environment = ["WARDEN_HUB_HOSTNAME": "from-env.example"]
         let fileAndEnv = try await RunningServer.start(arguments: ["--config", file], environment: environment)
         #expect(try await fileAndEnv.cli(["device", "create", "d"]).status == 0)
-        #expect(try await fileAndEnv.cli(["device", "connection-string", "d"]).stdout.contains("HostName=from-env.example;"))
+        #expect(
+            try await fileAndEnv.cli(["device", "connection-string", "d"]).stdout.contains("HostName=from-env.example;")
+        )
         _ = await fileAndEnv.stop()
 
-        let all = try await RunningServer.start(arguments: ["--config", file, "--hub-hostname", "from-flag.example"], environment: environment)
+        let all = try await RunningServer.start(
+            arguments: ["--config", file, "--hub-hostname", "from-flag.example"], environment: environment)
         #expect(try await all.cli(["device", "create", "d"]).status == 0)
         #expect(try await all.cli(["device", "connection-string", "d"]).stdout.contains("HostName=from-flag.example;"))
         _ = await all.stop()

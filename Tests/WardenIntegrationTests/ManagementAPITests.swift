@@ -13,7 +13,10 @@ import Testing
             ("{}", devices, 400, "request.invalid_field"),
             (#"{"deviceId": true}"#, devices, 400, "request.invalid_field"),
             (#"{"deviceId": "has space"}"#, devices, 400, "device.invalid_id"),
-            (#"{"deviceId": "x", "attributes": {"a": "\#(String(repeating: "z", count: 80_000))"}}"#, devices, 413, "request.body_too_large"),
+            (
+                #"{"deviceId": "x", "attributes": {"a": "\#(String(repeating: "z", count: 80_000))"}}"#, devices, 413,
+                "request.body_too_large"
+            ),
         ]
         for (body, path, status, code) in cases {
             let reply = try await server.request(.POST, path, body: body)
@@ -43,7 +46,8 @@ import Testing
         #expect((rest.json?["items"] as? [[String: Any]])?.map { $0["deviceId"] as? String } == ["c"])
         #expect(rest.json?["nextCursor"] == nil)
 
-        #expect(try await server.request(.POST, base + "/groups", body: #"{"name":"fleet","members":["a"]}"#).status == 201)
+        #expect(
+            try await server.request(.POST, base + "/groups", body: #"{"name":"fleet","members":["a"]}"#).status == 201)
         #expect(try await server.request(.PUT, base + "/groups/fleet/members/b").status == 200)
         let group = try await server.request(.GET, base + "/groups/fleet")
         #expect(group.json?["members"] as? [String] == ["a", "b"])
@@ -51,16 +55,26 @@ import Testing
         #expect((list.json?["block"] as? [String: [String]])?["devices"] == ["c"])
         let filter = try await server.request(
             .PUT, base + "/ip-filter",
-            body: #"{"defaultAction":"reject","rules":[{"name":"lan","action":"accept","cidr":"10.0.0.0/8"},{"name":"v6","action":"accept","cidr":"2001:db8::/32"}]}"#)
+            body:
+                #"{"defaultAction":"reject","rules":[{"name":"lan","action":"accept","cidr":"10.0.0.0/8"},{"name":"v6","action":"accept","cidr":"2001:db8::/32"}]}"#
+        )
         #expect(filter.status == 200)
         let etag = try #require(filter.headers["ETag"].first)
         let stale = try await server.request(
-            .PUT, base + "/ip-filter", body: #"{"defaultAction":"accept","rules":[]}"#, headers: [("If-Match", "\"old\"")])
+            .PUT, base + "/ip-filter", body: #"{"defaultAction":"accept","rules":[]}"#,
+            headers: [("If-Match", "\"old\"")])
         #expect(stale.code == "ip_filter.etag_mismatch")
-        #expect(try await server.request(.PUT, base + "/ip-filter", body: #"{"defaultAction":"accept","rules":[]}"#, headers: [("If-Match", etag)]).status == 200)
-        let bad = try await server.request(.PUT, base + "/ip-filter", body: #"{"defaultAction":"accept","rules":[{"name":"x","action":"accept","cidr":"10.0.0.1/8"}]}"#)
+        #expect(
+            try await server.request(
+                .PUT, base + "/ip-filter", body: #"{"defaultAction":"accept","rules":[]}"#,
+                headers: [("If-Match", etag)]
+            ).status == 200)
+        let bad = try await server.request(
+            .PUT, base + "/ip-filter",
+            body: #"{"defaultAction":"accept","rules":[{"name":"x","action":"accept","cidr":"10.0.0.1/8"}]}"#)
         #expect(bad.code == "cidr.invalid")
-        let policy = try await server.request(.POST, base + "/shared-access-policies", body: #"{"name":"gateway","permissions":["deviceConnect"]}"#)
+        let policy = try await server.request(
+            .POST, base + "/shared-access-policies", body: #"{"name":"gateway","permissions":["deviceConnect"]}"#)
         #expect((policy.json?["keys"] as? [String: String])?["primaryKey"] != nil)
         let policies = try await server.request(.GET, base + "/shared-access-policies")
         #expect(((policies.json?["items"] as? [[String: Any]])?.first)?["keys"] == nil)

@@ -14,7 +14,8 @@ import Testing
         #expect(out.contains("warden device create my-device"))
         #expect(server.url.hasPrefix("https://localhost:"))
         func mode(_ file: String) throws -> Int {
-            (try FileManager.default.attributesOfItem(atPath: server.dataDirectory + "/" + file)[.posixPermissions] as? Int) ?? -1
+            (try FileManager.default.attributesOfItem(atPath: server.dataDirectory + "/" + file)[.posixPermissions]
+                as? Int) ?? -1
         }
         #expect(try mode("master.key") == 0o600)
         #expect(try mode("admin.token") == 0o600)
@@ -60,7 +61,8 @@ import Testing
     @Test func jsonLogsCarryNoSecrets() async throws {
         let server = try await RunningServer.start(arguments: ["--log-format", "json", "--log-level", "debug"])
         let created = try await server.request(.POST, "/api/v1/tenants/default/devices", body: #"{"deviceId":"j1"}"#)
-        let key = try #require(((created.json?["authentication"] as? [String: Any])?["symmetricKey"] as? [String: String])?["primaryKey"])
+        let key = try #require(
+            ((created.json?["authentication"] as? [String: Any])?["symmetricKey"] as? [String: String])?["primaryKey"])
         _ = try await server.request(.GET, "/api/v1/tenants/default/devices/j1/connection-string")
         _ = try await server.request(.GET, "/api/v1/tenants/default/devices", authorization: "Bearer wdn_wrong")
         #expect(await server.stop() == 0)

@@ -40,7 +40,8 @@ struct DeviceDirectoryTests {
         for id in [a, b] { _ = try await fixture.registry.createDevice(.defaultTenant, .init(id: id)) }
         let fleet = try GroupName("fleet")
         _ = try await fixture.registry.createGroup(.defaultTenant, fleet, description: "trial", members: [a])
-        _ = try await fixture.registry.replaceAccessList(.defaultTenant, allow: .init(groups: [fleet]), block: .init(), ifMatch: nil)
+        _ = try await fixture.registry.replaceAccessList(
+            .defaultTenant, allow: .init(groups: [fleet]), block: .init(), ifMatch: nil)
         #expect(fixture.directory.accessVerdict(.defaultTenant, a) == .allowed)
         #expect(fixture.directory.accessVerdict(.defaultTenant, b) == .notAllowed)
         _ = try await fixture.registry.setMembership(.defaultTenant, fleet, b, isMember: true)
@@ -60,12 +61,15 @@ struct DeviceDirectoryTests {
                 .init(name: "bad-host", action: .reject, cidr: try CIDR("10.0.0.9")),
                 .init(name: "lan", action: .accept, cidr: try CIDR("10.0.0.0/24")),
             ], ifMatch: nil)
-        #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.0.9")))?.ruleName == "bad-host")
+        #expect(
+            fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.0.9")))?.ruleName == "bad-host")
         #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.0.8")))?.action == .accept)
         #expect(fixture.directory.ipVerdict(.defaultTenant, try #require(IPAddress("10.0.1.8")))?.action == .reject)
-        _ = try await fixture.registry.replaceIPFilter(.defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
+        _ = try await fixture.registry.replaceIPFilter(
+            .defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
         await #expect(throws: WardenError(.ipFilterEtagMismatch, "")) {
-            try await fixture.registry.replaceIPFilter(.defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
+            try await fixture.registry.replaceIPFilter(
+                .defaultTenant, defaultAction: .accept, rules: [], ifMatch: first.etag)
         }
     }
 
@@ -73,13 +77,17 @@ struct DeviceDirectoryTests {
         let fixture = try await RegistryFixture()
         let id = try DeviceID("d")
         _ = try await fixture.registry.createDevice(.defaultTenant, .init(id: id))
-        let service = try await fixture.registry.createPolicy(.defaultTenant, try PolicyName("service"), permissions: [.serviceConnect])
-        let gateway = try await fixture.registry.createPolicy(.defaultTenant, try PolicyName("device"), permissions: [.deviceConnect])
+        let service = try await fixture.registry.createPolicy(
+            .defaultTenant, try PolicyName("service"), permissions: [.serviceConnect])
+        let gateway = try await fixture.registry.createPolicy(
+            .defaultTenant, try PolicyName("device"), permissions: [.deviceConnect])
         let now = UInt64(Date().timeIntervalSince1970)
         func token(_ policy: SharedAccessPolicy) throws -> SASToken {
-            try SASToken.parse(SASTokenSigner.token(
-                resource: "hub.example/devices", key: SymmetricKey(data: policy.keys.primary.bytes), expiry: now + 60,
-                keyName: policy.name))
+            try SASToken.parse(
+                SASTokenSigner.token(
+                    resource: "hub.example/devices", key: SymmetricKey(data: policy.keys.primary.bytes),
+                    expiry: now + 60,
+                    keyName: policy.name))
         }
         _ = try fixture.directory.authenticate(try token(gateway), tenantID: .defaultTenant, deviceID: id, now: now)
         #expect(throws: WardenError(.authForbidden, "")) {

@@ -12,7 +12,8 @@ struct RegistryFixture {
     let registry: RegistryService
 
     init() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-registry-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "warden-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = try SQLiteDatabase(
             path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))

@@ -34,7 +34,8 @@ struct RegistryServiceTests {
             .defaultTenant, created.id, .init(status: .disabled, statusReason: "lost"), ifMatch: created.etag)
         #expect(updated.etag != created.etag)
         await #expect(throws: WardenError(.deviceEtagMismatch, "")) {
-            try await fixture.registry.updateDevice(.defaultTenant, created.id, .init(status: .enabled), ifMatch: created.etag)
+            try await fixture.registry.updateDevice(
+                .defaultTenant, created.id, .init(status: .enabled), ifMatch: created.etag)
         }
         await #expect(throws: WardenError(.deviceEtagMismatch, "")) {
             try await fixture.registry.deleteDevice(.defaultTenant, created.id, ifMatch: created.etag)
@@ -45,11 +46,13 @@ struct RegistryServiceTests {
     @Test func x509DevicesNeedAThumbprintAndHaveNoKeys() async throws {
         let fixture = try await RegistryFixture()
         await #expect(throws: WardenError(.deviceInvalidAuthentication, "")) {
-            try await fixture.registry.createDevice(.defaultTenant, .init(id: try DeviceID("x"), authenticationType: .x509Thumbprint))
+            try await fixture.registry.createDevice(
+                .defaultTenant, .init(id: try DeviceID("x"), authenticationType: .x509Thumbprint))
         }
         let thumbprint = try Thumbprint(String(repeating: "ab", count: 32))
         let device = try await fixture.registry.createDevice(
-            .defaultTenant, .init(id: try DeviceID("x"), authenticationType: .x509Thumbprint, primaryThumbprint: thumbprint))
+            .defaultTenant,
+            .init(id: try DeviceID("x"), authenticationType: .x509Thumbprint, primaryThumbprint: thumbprint))
         await #expect(throws: WardenError(.deviceNotSAS, "")) {
             try await fixture.registry.rotateKeys(.defaultTenant, device.id, .primary, ifMatch: nil)
         }
@@ -88,7 +91,9 @@ struct RegistryServiceTests {
         await #expect(throws: WardenError(.tenantHostNameTaken, "")) {
             try await fixture.registry.createTenant(try TenantID("other"), hostName: try HostName("ACME.hub.example"))
         }
-        await #expect(throws: WardenError(.tenantAlreadyExists, "")) { try await fixture.registry.createTenant(try TenantID("acme")) }
+        await #expect(throws: WardenError(.tenantAlreadyExists, "")) {
+            try await fixture.registry.createTenant(try TenantID("acme"))
+        }
         #expect(fixture.directory.tenant(forHost: "Acme.Hub.Example") == acme.id)
     }
 
@@ -97,8 +102,13 @@ struct RegistryServiceTests {
         let acme = try await fixture.registry.createTenant(try TenantID("acme"))
         let device = try await fixture.registry.createDevice(acme.id, .init(id: try DeviceID("d")))
         guard case .sas(let keys) = device.authentication else { return }
-        let text = String(decoding: try await fixture.registry.connectionString(acme.id, device.id, gatewayHostName: "hub.example").bytes, as: UTF8.self)
-        #expect(text == "HostName=acme.hub.example;DeviceId=d;SharedAccessKey=\(keys.primary.base64);GatewayHostName=hub.example")
+        let text = String(
+            decoding: try await fixture.registry.connectionString(acme.id, device.id, gatewayHostName: "hub.example")
+                .bytes, as: UTF8.self)
+        #expect(
+            text
+                == "HostName=acme.hub.example;DeviceId=d;SharedAccessKey=\(keys.primary.base64);GatewayHostName=hub.example"
+        )
     }
 
     @Test func issuedTokensVerifyAgainstTheDirectory() async throws {

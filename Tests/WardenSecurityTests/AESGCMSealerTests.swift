@@ -27,7 +27,9 @@ struct AESGCMSealerTests {
 
     @Test func contextIsBound() throws {
         let sealed = try sealer.seal(secret, context: "device-key:default/a/primary")
-        #expect(throws: WardenError(.sealingFailed, "")) { try sealer.open(sealed, context: "device-key:default/b/primary") }
+        #expect(throws: WardenError(.sealingFailed, "")) {
+            try sealer.open(sealed, context: "device-key:default/b/primary")
+        }
     }
 
     @Test func otherMasterKeyIsNamed() throws {

@@ -1,8 +1,8 @@
 import Foundation
+import SwiftASN1
 import Testing
 import WardenCore
 import WardenSecurity
-import SwiftASN1
 import X509
 
 struct DevelopmentCATests {
@@ -13,7 +13,9 @@ struct DevelopmentCATests {
             dnsNames: ["localhost"], ipAddresses: [try #require(IPAddress("127.0.0.1"))], now: now, lifetime: 86_400)
         #expect(try DevelopmentCA.names(ofPEM: server.certificatePEM) == ["localhost"])
         let leaf = try Certificate(pemEncoded: server.certificatePEM)
-        var verifier = Verifier(rootCertificates: CertificateStore([try Certificate(pemEncoded: issued.certificatePEM)])) {
+        var verifier = Verifier(
+            rootCertificates: CertificateStore([try Certificate(pemEncoded: issued.certificatePEM)])
+        ) {
             RFC5280Policy()
             ServerIdentityPolicy(serverHostname: "localhost", serverIP: nil)
         }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenCore
+
 @testable import WardenSecurity
 
 struct SASTokenTests {
@@ -37,7 +38,8 @@ struct SASTokenTests {
     /// anchors.md §1.2: the documented algorithm with `quote_plus`-style upper-case escapes.
     @Test func anchorVectorSignsAsDocumented() {
         let token = SASTokenSigner.token(
-            resource: "myhub.azure-devices.net/devices/device1", key: Self.key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+            resource: "myhub.azure-devices.net/devices/device1",
+            key: Self.key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
             expiry: 1_700_000_000)
         #expect(
             token == "SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdevice1"
@@ -47,20 +49,26 @@ struct SASTokenTests {
     /// anchors.md §1.2: with lower-case `%2f` the string-to-sign differs, so does the signature; both verify.
     @Test func lowerCaseEncodingIsSignedAsTransmitted() throws {
         let key = Self.key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-        let signature = SASTokenSigner.sign(encodedResource: "myhub.azure-devices.net%2fdevices%2fdevice1", expiry: 1_700_000_000, key: key)
+        let signature = SASTokenSigner.sign(
+            encodedResource: "myhub.azure-devices.net%2fdevices%2fdevice1", expiry: 1_700_000_000, key: key)
         #expect(signature == "iIyvul1z7xsjQDMXvGvUxZi+lqnXkFn5lOgyNrICYDM=")
         let token = try SASToken.parse(
-            "SharedAccessSignature sr=myhub.azure-devices.net%2fdevices%2fdevice1&sig=\(SASTokenSigner.percentEncode(signature))&se=1700000000")
+            "SharedAccessSignature sr=myhub.azure-devices.net%2fdevices%2fdevice1&sig=\(SASTokenSigner.percentEncode(signature))&se=1700000000"
+        )
         #expect(throws: Never.self) {
             try SASTokenVerifier.verify(
-                token, resource: "myhub.azure-devices.net/devices/device1", primary: key, secondary: key, now: 1_600_000_000)
+                token, resource: "myhub.azure-devices.net/devices/device1", primary: key, secondary: key,
+                now: 1_600_000_000)
         }
     }
 
     @Test(arguments: sdkVectors)
     func signerMatchesTheSDK(_ vector: Vector) throws {
         let name = try vector.keyName.map { try PolicyName($0) }
-        #expect(SASTokenSigner.token(resource: vector.resource, key: Self.key(vector.key), expiry: vector.expiry, keyName: name) == vector.token)
+        #expect(
+            SASTokenSigner.token(
+                resource: vector.resource, key: Self.key(vector.key), expiry: vector.expiry, keyName: name)
+                == vector.token)
     }
 
     @Test(arguments: sdkVectors)
@@ -70,18 +78,24 @@ struct SASTokenTests {
         #expect(token.keyName?.rawValue == vector.keyName)
         let resource = vector.keyName == nil ? vector.resource : vector.resource + "/devices/any-device"
         let matched = try SASTokenVerifier.verify(
-            token, resource: resource, primary: Self.key("AAAA"), secondary: Self.key(vector.key), now: vector.expiry - 1)
+            token, resource: resource, primary: Self.key("AAAA"), secondary: Self.key(vector.key),
+            now: vector.expiry - 1)
         #expect(matched == .secondary)
     }
 
     @Test(arguments: [
         ("", "does not start"), ("sharedaccesssignature sr=a&sig=b&se=1", "does not start"),
         ("SharedAccessSignature sr=a&se=1", "lacks"), ("SharedAccessSignature sr=a&sig=AAAA&se=1&sr=b", "repeats 'sr'"),
-        ("SharedAccessSignature sr=a&sig=AAAA&se=1&foo=2", "unknown field"), ("SharedAccessSignature sr=&sig=AAAA&se=1", "empty 'sr'"),
-        ("SharedAccessSignature sr=a&sig=AAAA&se=1", "not a base64 HMAC"), ("SharedAccessSignature sr=a&sig=%ZZ&se=1", "not a base64"),
+        ("SharedAccessSignature sr=a&sig=AAAA&se=1&foo=2", "unknown field"),
+        ("SharedAccessSignature sr=&sig=AAAA&se=1", "empty 'sr'"),
+        ("SharedAccessSignature sr=a&sig=AAAA&se=1", "not a base64 HMAC"),
+        ("SharedAccessSignature sr=a&sig=%ZZ&se=1", "not a base64"),
         ("SharedAccessSignature sr=a&sig=gFSfLGMXDOvf906%2FiaX3KwzLLNFHgaFZyCbsGjxtd1Y%3D&se=-5", "'se'"),
         ("SharedAccessSignature sr=a&sig=gFSfLGMXDOvf906%2FiaX3KwzLLNFHgaFZyCbsGjxtd1Y%3D&se=1e9", "'se'"),
-        ("SharedAccessSignature sr=a&sig=gFSfLGMXDOvf906%2FiaX3KwzLLNFHgaFZyCbsGjxtd1Y%3D&se=99999999999999999999999", "'se'"),
+        (
+            "SharedAccessSignature sr=a&sig=gFSfLGMXDOvf906%2FiaX3KwzLLNFHgaFZyCbsGjxtd1Y%3D&se=99999999999999999999999",
+            "'se'"
+        ),
         ("SharedAccessSignature sr=a&sig=gFSfLGMXDOvf906%2FiaX3KwzLLNFHgaFZyCbsGjxtd1Y%3D&se=1&", "without '='"),
         ("SharedAccessSignature " + String(repeating: "x", count: 5000), "longer than"),
     ])

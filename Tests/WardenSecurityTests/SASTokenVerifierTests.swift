@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import WardenCore
+
 @testable import WardenSecurity
 
 struct SASTokenVerifierTests {
@@ -14,13 +15,21 @@ struct SASTokenVerifierTests {
     }
 
     @Test func acceptsPrimaryThenSecondary() throws {
-        #expect(try SASTokenVerifier.verify(token(resource, key: primary), resource: resource, primary: primary, secondary: secondary, now: 1_000) == .primary)
-        #expect(try SASTokenVerifier.verify(token(resource, key: secondary), resource: resource, primary: primary, secondary: secondary, now: 1_000) == .secondary)
+        #expect(
+            try SASTokenVerifier.verify(
+                token(resource, key: primary), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                == .primary)
+        #expect(
+            try SASTokenVerifier.verify(
+                token(resource, key: secondary), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                == .secondary)
     }
 
     @Test func refusesOtherKeys() throws {
         #expect(throws: WardenError(.sasSignatureMismatch, "")) {
-            try SASTokenVerifier.verify(token(resource, key: SymmetricKey(size: .bits256)), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+            try SASTokenVerifier.verify(
+                token(resource, key: SymmetricKey(size: .bits256)), resource: resource, primary: primary,
+                secondary: secondary, now: 1_000)
         }
     }
 
@@ -32,9 +41,11 @@ struct SASTokenVerifierTests {
     }
 
     @Test(arguments: [
-        ("hub.example/devices/dev-1", true), ("hub.example/devices", true), ("hub.example", true), ("HUB.Example/devices/dev-1", true),
+        ("hub.example/devices/dev-1", true), ("hub.example/devices", true), ("hub.example", true),
+        ("HUB.Example/devices/dev-1", true),
         ("hub.example/devices/dev-1/", true), ("hub.example/devices/dev", false), ("hub.example/devices/dev-10", false),
-        ("hub.example/devices/DEV-1", false), ("other.example/devices/dev-1", false), ("hub.example/devices/dev-1/modules/m", false),
+        ("hub.example/devices/DEV-1", false), ("other.example/devices/dev-1", false),
+        ("hub.example/devices/dev-1/modules/m", false),
         ("hub.example/dev", false),
     ])
     func scopeIsASegmentPrefix(_ scope: String, _ accepted: Bool) {

@@ -19,9 +19,11 @@ struct SQLiteDatabaseTests {
 
     @Test func appliesEveryMigrationInOrder() async throws {
         let temporary = try TemporaryDatabase()
-        #expect(try await temporary.database.appliedMigrations() == [
-            "0001-create-tenants", "0002-create-devices", "0003-create-groups", "0004-create-shared-access-policies",
-        ])
+        #expect(
+            try await temporary.database.appliedMigrations() == [
+                "0001-create-tenants", "0002-create-devices", "0003-create-groups",
+                "0004-create-shared-access-policies",
+            ])
     }
 
     @Test func devicesSurviveReopenWithTheirKeys() async throws {
@@ -31,7 +33,10 @@ struct SQLiteDatabaseTests {
         _ = try await temporary.database.createDevice(try device("dev-1", keys: keys))
         let reopened = try temporary.reopen()
         let loaded = try #require(try await reopened.device(.defaultTenant, try DeviceID("dev-1")))
-        guard case .sas(let loadedKeys) = loaded.authentication else { Issue.record("not SAS"); return }
+        guard case .sas(let loadedKeys) = loaded.authentication else {
+            Issue.record("not SAS")
+            return
+        }
         #expect(loadedKeys.primary.bytes == keys.primary.bytes)
         #expect(loadedKeys.secondary.bytes == keys.secondary.bytes)
         #expect(loaded.attributes == ["model": "m1"])
@@ -79,7 +84,9 @@ struct SQLiteDatabaseTests {
         let temporary = try TemporaryDatabase()
         try await makeTenant(temporary.database)
         _ = try await temporary.database.createDevice(try device("d"))
-        await #expect(throws: WardenError(.tenantNotEmpty, "")) { try await temporary.database.deleteTenant(.defaultTenant) }
+        await #expect(throws: WardenError(.tenantNotEmpty, "")) {
+            try await temporary.database.deleteTenant(.defaultTenant)
+        }
     }
 
     @Test func deletingADeviceRemovesItsMemberships() async throws {
@@ -88,7 +95,8 @@ struct SQLiteDatabaseTests {
         _ = try await temporary.database.createDevice(try device("d"))
         let name = try GroupName("g")
         _ = try await temporary.database.createGroup(
-            DeviceGroup(tenantID: .defaultTenant, name: name, description: "", members: [try DeviceID("d")], createdAt: now))
+            DeviceGroup(
+                tenantID: .defaultTenant, name: name, description: "", members: [try DeviceID("d")], createdAt: now))
         try await temporary.database.deleteDevice(.defaultTenant, try DeviceID("d"))
         #expect(try await temporary.database.group(.defaultTenant, name)?.members == [])
     }

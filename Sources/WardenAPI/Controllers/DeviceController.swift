@@ -33,7 +33,8 @@ struct DeviceController {
                         primaryThumbprint: body.primaryThumbprint, secondaryThumbprint: body.secondaryThumbprint,
                         status: body.status ?? .enabled, statusReason: body.statusReason,
                         attributes: body.attributes ?? [:]))
-                return try JSONResponse.make(DeviceResource(device, includeKeys: true), status: .created, etag: device.etag)
+                return try JSONResponse.make(
+                    DeviceResource(device, includeKeys: true), status: .created, etag: device.etag)
             },
             APIRoute(
                 .get, Self.base + "/{device}", "getDevice", "Show a device (without keys)", permission: .registryRead,

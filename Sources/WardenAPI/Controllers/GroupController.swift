@@ -16,7 +16,8 @@ struct GroupController {
                 let (cursor, limit) = try request.pagination
                 let page = try await registry.groups(try request.tenantID(context), after: cursor, limit: limit)
                 return try JSONResponse.make(
-                    ListResource(items: page.items.map(GroupResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
+                    ListResource(
+                        items: page.items.map(GroupResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
             },
             APIRoute(
                 .post, Self.base, "createGroup", "Create a device group", permission: .registryWrite,
@@ -48,7 +49,10 @@ struct GroupController {
     }
 
     private func membership(_ method: HTTPRequest.Method, _ id: String, _ summary: String, isMember: Bool) -> APIRoute {
-        APIRoute(method, Self.base + "/{group}/members/{device}", id, summary, permission: .registryWrite, success: (200, "Group")) {
+        APIRoute(
+            method, Self.base + "/{group}/members/{device}", id, summary, permission: .registryWrite,
+            success: (200, "Group")
+        ) {
             request, context in
             let group = try await registry.setMembership(
                 try request.tenantID(context), try groupName(request, context), try request.deviceID(context),

@@ -8,7 +8,10 @@ struct HealthController {
 
     var routes: [APIRoute] {
         [
-            APIRoute(.get, "/healthz", "health", "Liveness: the process is serving", permission: nil, success: (200, "Health")) {
+            APIRoute(
+                .get, "/healthz", "health", "Liveness: the process is serving", permission: nil,
+                success: (200, "Health")
+            ) {
                 _, _ in try JSONResponse.make(["status": "ok"])
             },
             APIRoute(

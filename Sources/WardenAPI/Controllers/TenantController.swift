@@ -15,7 +15,8 @@ struct TenantController {
                 let (cursor, limit) = try request.pagination
                 let page = try await registry.tenants(after: cursor, limit: limit)
                 return try JSONResponse.make(
-                    ListResource(items: page.items.map(TenantResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
+                    ListResource(
+                        items: page.items.map(TenantResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
             },
             APIRoute(
                 .post, "/api/v1/tenants", "createTenant", "Create a tenant", permission: .tenantsManage,

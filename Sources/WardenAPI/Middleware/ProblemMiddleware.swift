@@ -1,7 +1,7 @@
 import Foundation
-import NIOCore
 public import Hummingbird
 public import Logging
+import NIOCore
 import WardenCore
 
 /// Turns every error into an RFC 9457 problem response, in one place (STYLE R5.4).

@@ -32,11 +32,16 @@ enum OpenAPIDocument {
         ]
         if route.permission == nil { operation["security"] = [] }
         let parameters = route.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment -> JSONValue in
-            ["name": .string(String(segment.dropFirst().dropLast())), "in": "path", "required": true, "schema": ["type": "string"]]
+            [
+                "name": .string(String(segment.dropFirst().dropLast())), "in": "path", "required": true,
+                "schema": ["type": "string"],
+            ]
         }
         var allParameters = parameters
         if route.method == .get, route.success.schema?.hasSuffix("List") == true {
-            allParameters.append(["name": "limit", "in": "query", "schema": ["type": "integer", "minimum": 1, "maximum": 1000]])
+            allParameters.append([
+                "name": "limit", "in": "query", "schema": ["type": "integer", "minimum": 1, "maximum": 1000],
+            ])
             allParameters.append(["name": "cursor", "in": "query", "schema": ["type": "string"]])
         }
         if [.patch, .delete, .put].contains(route.method) || route.path.hasSuffix("/rotate") {
@@ -45,7 +50,8 @@ enum OpenAPIDocument {
         if !allParameters.isEmpty { operation["parameters"] = .array(allParameters) }
         if let schema = route.requestSchema {
             operation["requestBody"] = [
-                "required": true, "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(schema)")]]],
+                "required": true,
+                "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(schema)")]]],
             ]
         }
         var success: [String: JSONValue] = ["description": "Success"]

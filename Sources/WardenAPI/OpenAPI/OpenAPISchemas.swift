@@ -1,14 +1,18 @@
 /// JSON Schemas of the API's bodies, named as the routes reference them.
 enum OpenAPISchemas {
     private static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
-        ["type": "object", "properties": .object(properties), "required": .array(required.map { .string($0) }),
-         "additionalProperties": false]
+        [
+            "type": "object", "properties": .object(properties), "required": .array(required.map { .string($0) }),
+            "additionalProperties": false,
+        ]
     }
 
     private static func list(of item: String) -> JSONValue {
         object(
-            ["items": ["type": "array", "items": ["$ref": .string("#/components/schemas/\(item)")]],
-             "nextCursor": ["type": ["string", "null"]]],
+            [
+                "items": ["type": "array", "items": ["$ref": .string("#/components/schemas/\(item)")]],
+                "nextCursor": ["type": ["string", "null"]],
+            ],
             required: ["items"])
     }
 
@@ -17,39 +21,56 @@ enum OpenAPISchemas {
     private static let dateTime: JSONValue = ["type": "string", "format": "date-time"]
     private static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
     private static let stringArray: JSONValue = ["type": "array", "items": ["type": "string"]]
-    private static let keys: JSONValue = object(["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"])
+    private static let keys: JSONValue = object(
+        ["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"])
     private static let entries: JSONValue = object(["devices": stringArray, "groups": stringArray])
 
     static let all: [String: JSONValue] = [
         "Problem": object(
-            ["type": string, "title": string, "status": ["type": "integer"], "detail": string, "code": string,
-             "referenceId": string],
+            [
+                "type": string, "title": string, "status": ["type": "integer"], "detail": string, "code": string,
+                "referenceId": string,
+            ],
             required: ["type", "title", "status", "detail", "code", "referenceId"]),
         "Health": object(["status": string], required: ["status"]),
         "Metrics": string,
-        "Tenant": object(["tenantId": string, "hostName": string, "createdAt": dateTime], required: ["tenantId", "hostName", "createdAt"]),
+        "Tenant": object(
+            ["tenantId": string, "hostName": string, "createdAt": dateTime],
+            required: ["tenantId", "hostName", "createdAt"]),
         "TenantList": list(of: "Tenant"),
         "CreateTenant": object(["tenantId": string, "hostName": string], required: ["tenantId"]),
         "Device": object(
-            ["tenantId": string, "deviceId": string, "generationId": string, "etag": string,
-             "status": ["enum": ["enabled", "disabled"]], "statusReason": nullableString, "statusUpdatedAt": dateTime,
-             "authentication": object(
-                ["type": ["enum": ["sas", "x509-thumbprint", "x509-ca"]], "primaryThumbprint": nullableString,
-                 "secondaryThumbprint": nullableString, "symmetricKey": keys],
-                required: ["type"]),
-             "attributes": stringMap, "createdAt": dateTime, "updatedAt": dateTime],
+            [
+                "tenantId": string, "deviceId": string, "generationId": string, "etag": string,
+                "status": ["enum": ["enabled", "disabled"]], "statusReason": nullableString,
+                "statusUpdatedAt": dateTime,
+                "authentication": object(
+                    [
+                        "type": ["enum": ["sas", "x509-thumbprint", "x509-ca"]], "primaryThumbprint": nullableString,
+                        "secondaryThumbprint": nullableString, "symmetricKey": keys,
+                    ],
+                    required: ["type"]),
+                "attributes": stringMap, "createdAt": dateTime, "updatedAt": dateTime,
+            ],
             required: ["tenantId", "deviceId", "generationId", "etag", "status", "authentication", "attributes"]),
         "DeviceList": list(of: "Device"),
         "CreateDevice": object(
-            ["deviceId": ["type": "string", "maxLength": 128], "authentication": ["enum": ["sas", "x509-thumbprint", "x509-ca"]],
-             "primaryThumbprint": string, "secondaryThumbprint": string, "status": ["enum": ["enabled", "disabled"]],
-             "statusReason": ["type": "string", "maxLength": 128], "attributes": stringMap],
+            [
+                "deviceId": ["type": "string", "maxLength": 128],
+                "authentication": ["enum": ["sas", "x509-thumbprint", "x509-ca"]],
+                "primaryThumbprint": string, "secondaryThumbprint": string,
+                "status": ["enum": ["enabled", "disabled"]],
+                "statusReason": ["type": "string", "maxLength": 128], "attributes": stringMap,
+            ],
             required: ["deviceId"]),
         "UpdateDevice": object(
-            ["status": ["enum": ["enabled", "disabled"]], "statusReason": nullableString, "attributes": stringMap,
-             "primaryThumbprint": string, "secondaryThumbprint": nullableString]),
+            [
+                "status": ["enum": ["enabled", "disabled"]], "statusReason": nullableString, "attributes": stringMap,
+                "primaryThumbprint": string, "secondaryThumbprint": nullableString,
+            ]),
         "RotateKey": object(["key": ["enum": ["primary", "secondary", "swap"]]], required: ["key"]),
-        "IssueToken": object(["ttlSeconds": ["type": "integer", "minimum": 1, "maximum": 31_536_000]], required: ["ttlSeconds"]),
+        "IssueToken": object(
+            ["ttlSeconds": ["type": "integer", "minimum": 1, "maximum": 31_536_000]], required: ["ttlSeconds"]),
         "Token": object(["token": string, "expiresAt": dateTime], required: ["token", "expiresAt"]),
         "ConnectionString": object(["connectionString": string], required: ["connectionString"]),
         "Group": object(
@@ -57,22 +78,36 @@ enum OpenAPISchemas {
             required: ["name", "members"]),
         "GroupList": list(of: "Group"),
         "CreateGroup": object(["name": string, "description": string, "members": stringArray], required: ["name"]),
-        "AccessList": object(["allow": entries, "block": entries, "etag": string], required: ["allow", "block", "etag"]),
+        "AccessList": object(
+            ["allow": entries, "block": entries, "etag": string], required: ["allow", "block", "etag"]),
         "ReplaceAccessList": object(["allow": entries, "block": entries]),
         "IPFilter": object(
-            ["defaultAction": ["enum": ["accept", "reject"]], "rules": ["type": "array", "items": ipRule], "etag": string],
+            [
+                "defaultAction": ["enum": ["accept", "reject"]], "rules": ["type": "array", "items": ipRule],
+                "etag": string,
+            ],
             required: ["defaultAction", "rules", "etag"]),
         "ReplaceIPFilter": object(
-            ["defaultAction": ["enum": ["accept", "reject"]], "rules": ["type": "array", "maxItems": 100, "items": ipRule]],
+            [
+                "defaultAction": ["enum": ["accept", "reject"]],
+                "rules": ["type": "array", "maxItems": 100, "items": ipRule],
+            ],
             required: ["defaultAction", "rules"]),
-        "Policy": object(["name": string, "permissions": stringArray, "keys": keys], required: ["name", "permissions"]),
+        "Policy": object(
+            ["name": string, "permissions": stringArray, "keys": keys], required: ["name", "permissions"]),
         "PolicyList": list(of: "Policy"),
         "CreatePolicy": object(
-            ["name": string,
-             "permissions": ["type": "array", "items": ["enum": ["deviceConnect", "serviceConnect", "registryRead", "registryReadWrite"]]]],
+            [
+                "name": string,
+                "permissions": [
+                    "type": "array",
+                    "items": ["enum": ["deviceConnect", "serviceConnect", "registryRead", "registryReadWrite"]],
+                ],
+            ],
             required: ["name", "permissions"]),
     ]
 
     private static let ipRule: JSONValue = object(
-        ["name": string, "action": ["enum": ["accept", "reject"]], "cidr": string], required: ["name", "action", "cidr"])
+        ["name": string, "action": ["enum": ["accept", "reject"]], "cidr": string],
+        required: ["name", "action", "cidr"])
 }

@@ -12,8 +12,10 @@ public struct AccessListResource: Codable, Sendable {
     public let etag: String
 
     init(_ list: AccessList) {
-        self.allow = Entries(devices: list.allow.devices.map(\.rawValue).sorted(), groups: list.allow.groups.map(\.rawValue).sorted())
-        self.block = Entries(devices: list.block.devices.map(\.rawValue).sorted(), groups: list.block.groups.map(\.rawValue).sorted())
+        self.allow = Entries(
+            devices: list.allow.devices.map(\.rawValue).sorted(), groups: list.allow.groups.map(\.rawValue).sorted())
+        self.block = Entries(
+            devices: list.block.devices.map(\.rawValue).sorted(), groups: list.block.groups.map(\.rawValue).sorted())
         self.etag = list.etag
     }
 }

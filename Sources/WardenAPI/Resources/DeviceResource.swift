@@ -68,7 +68,8 @@ public struct KeysResource: Codable, Sendable {
 /// `POST /tenants/{tenant}/devices`.
 struct CreateDeviceRequest: APIRequestBody {
     static let fields: Set<String> = [
-        "deviceId", "authentication", "primaryThumbprint", "secondaryThumbprint", "status", "statusReason", "attributes",
+        "deviceId", "authentication", "primaryThumbprint", "secondaryThumbprint", "status", "statusReason",
+        "attributes",
     ]
     let deviceID: DeviceID
     let authentication: Device.AuthenticationType?
@@ -86,7 +87,9 @@ struct CreateDeviceRequest: APIRequestBody {
 
 /// `PATCH /tenants/{tenant}/devices/{device}`: absent fields stay; `statusReason: null` clears the reason.
 struct UpdateDeviceRequest: APIRequestBody {
-    static let fields: Set<String> = ["status", "statusReason", "attributes", "primaryThumbprint", "secondaryThumbprint"]
+    static let fields: Set<String> = [
+        "status", "statusReason", "attributes", "primaryThumbprint", "secondaryThumbprint",
+    ]
     let status: Device.Status?
     let statusReason: String??
     let attributes: [String: String]?
@@ -96,11 +99,13 @@ struct UpdateDeviceRequest: APIRequestBody {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.status = try container.decodeIfPresent(Device.Status.self, forKey: .status)
-        self.statusReason = container.contains(.statusReason)
+        self.statusReason =
+            container.contains(.statusReason)
             ? .some(try container.decodeIfPresent(String.self, forKey: .statusReason)) : nil
         self.attributes = try container.decodeIfPresent([String: String].self, forKey: .attributes)
         self.primaryThumbprint = try container.decodeIfPresent(Thumbprint.self, forKey: .primaryThumbprint)
-        self.secondaryThumbprint = container.contains(.secondaryThumbprint)
+        self.secondaryThumbprint =
+            container.contains(.secondaryThumbprint)
             ? .some(try container.decodeIfPresent(Thumbprint.self, forKey: .secondaryThumbprint)) : nil
     }
 

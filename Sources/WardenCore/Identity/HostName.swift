@@ -16,7 +16,10 @@ public struct HostName: ValidatedIdentifier {
         }
         for label in lowered.split(separator: ".", omittingEmptySubsequences: false) {
             guard !label.isEmpty, label.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
-                label.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || ($0 < 0x80 && Character(UnicodeScalar($0)).isLetter) || ($0 >= 0x30 && $0 <= 0x39) })
+                label.utf8.allSatisfy({
+                    $0 == UInt8(ascii: "-") || ($0 < 0x80 && Character(UnicodeScalar($0)).isLetter)
+                        || ($0 >= 0x30 && $0 <= 0x39)
+                })
             else {
                 throw WardenError(
                     .tenantInvalidHostName,

@@ -13,11 +13,13 @@ enum IdentifierRules {
         }
         for (offset, scalar) in value.unicodeScalars.enumerated() {
             guard scalar.isASCII, isAllowed(UInt8(scalar.value), allowedPunctuation, allowsUppercase) else {
-                let shown = scalar.properties.isWhitespace || scalar.value < 0x20
+                let shown =
+                    scalar.properties.isWhitespace || scalar.value < 0x20
                     ? "U+\(String(scalar.value, radix: 16, uppercase: true))"
                     : "'\(Character(scalar))'"
                 throw WardenError(
-                    code, "The \(what) contains \(shown) at position \(offset + 1), which is not allowed; "
+                    code,
+                    "The \(what) contains \(shown) at position \(offset + 1), which is not allowed; "
                         + "use \(allowedDescription(allowedPunctuation, allowsUppercase)).")
             }
         }

@@ -12,7 +12,9 @@ public enum BearerCredential {
     /// A fresh credential: `wdn_` and 43 base64url characters.
     public static func generate() -> SecretBytes {
         let random = SecretBytes.random(count: 32)
-        let text = "wdn_" + Data(random.bytes).base64EncodedString()
+        let text =
+            "wdn_"
+            + Data(random.bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
         return SecretBytes(Array(text.utf8))

@@ -57,7 +57,8 @@ public struct DevelopmentCA: Sendable {
     public init(certificatePEM: String, privateKeyPEM: SecretBytes) throws(WardenError) {
         do {
             self.certificate = try Certificate(pemEncoded: certificatePEM)
-            self.privateKey = try P256.Signing.PrivateKey(pemRepresentation: String(decoding: privateKeyPEM.bytes, as: UTF8.self))
+            self.privateKey = try P256.Signing.PrivateKey(
+                pemRepresentation: String(decoding: privateKeyPEM.bytes, as: UTF8.self))
         } catch {
             throw WardenError(.internalError, "The development CA in the data directory cannot be read: \(error).")
         }
@@ -75,7 +76,8 @@ public struct DevelopmentCA: Sendable {
         let key = P256.Signing.PrivateKey()
         let notAfter = min(now.addingTimeInterval(lifetime), certificate.notValidAfter)
         do {
-            let names = dnsNames.map { GeneralName.dnsName($0) }
+            let names =
+                dnsNames.map { GeneralName.dnsName($0) }
                 + ipAddresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0.bytes))) }
             let server = try Certificate(
                 version: .v3, serialNumber: Certificate.SerialNumber(),

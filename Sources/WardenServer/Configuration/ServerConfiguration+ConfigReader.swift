@@ -20,7 +20,9 @@ extension ServerConfiguration {
         Key(name: "log.level") { config, value in config.logLevel = try parse(value, "log.level", Logger.Level.self) },
         Key(name: "log.format") { config, value in config.logFormat = try parse(value, "log.format", LogFormat.self) },
         Key(name: "https.address") { config, value in
-            guard IPAddress(value) != nil || value == "localhost" else { throw invalid("https.address", value, "an IP address") }
+            guard IPAddress(value) != nil || value == "localhost" else {
+                throw invalid("https.address", value, "an IP address")
+            }
             config.https.address = value
         },
         Key(name: "https.port") { config, value in config.https.port = try port(value, "https.port") },
@@ -33,7 +35,9 @@ extension ServerConfiguration {
 
     /// Environment variables that are not configuration keys but are read by name: the master key, and the
     /// CLI's client settings.
-    static let otherEnvironmentVariables: Set<String> = ["WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG"]
+    static let otherEnvironmentVariables: Set<String> = [
+        "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG",
+    ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
     /// file, defaults. An unknown key or an invalid value stops with `config.unknown_key` or
@@ -59,7 +63,13 @@ extension ServerConfiguration {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(
                 name: "flags",
-                values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)), ConfigValue(.string($0.value), isSecret: false)) })),
+                values: Dictionary(
+                    uniqueKeysWithValues: flags.map {
+                        (
+                            AbsoluteConfigKey($0.key.split(separator: ".").map(String.init)),
+                            ConfigValue(.string($0.value), isSecret: false)
+                        )
+                    })),
             EnvironmentVariablesProvider(environmentVariables: fromEnvironment),
         ]
         if let file {
@@ -86,7 +96,8 @@ extension ServerConfiguration {
             configuration.masterKeyOverride = SecretBytes(Array(masterKey.utf8))
         }
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
-            throw WardenError(.configInvalidValue, "'tls.certificate' and 'tls.private-key' go together; set both or neither.")
+            throw WardenError(
+                .configInvalidValue, "'tls.certificate' and 'tls.private-key' go together; set both or neither.")
         }
         return configuration
     }
@@ -126,7 +137,8 @@ extension ServerConfiguration {
         }.sorted()
     }
 
-    private static func parse<T: RawRepresentable>(_ value: String, _ key: String, _ type: T.Type) throws(WardenError) -> T
+    private static func parse<T: RawRepresentable>(_ value: String, _ key: String, _ type: T.Type) throws(WardenError)
+        -> T
     where T.RawValue == String, T: CaseIterable {
         guard let parsed = T(rawValue: value) else {
             throw invalid(key, value, "one of " + T.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
@@ -135,7 +147,9 @@ extension ServerConfiguration {
     }
 
     private static func port(_ value: String, _ key: String) throws(WardenError) -> Int {
-        guard let port = Int(value), (0...65535).contains(port) else { throw invalid(key, value, "a port from 0 to 65535") }
+        guard let port = Int(value), (0...65535).contains(port) else {
+            throw invalid(key, value, "a port from 0 to 65535")
+        }
         return port
     }
 

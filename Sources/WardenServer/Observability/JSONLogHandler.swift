@@ -20,7 +20,9 @@ struct JSONLogHandler: LogHandler {
         ]
         let explicit = event.metadata
         let provided = metadataProvider?.get() ?? [:]
-        for (key, value) in metadata.merging(provided, uniquingKeysWith: { $1 }).merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in metadata.merging(provided, uniquingKeysWith: { $1 }).merging(
+            explicit ?? [:], uniquingKeysWith: { $1 })
+        {
             object[key] = value.description
         }
         let encoder = JSONEncoder()

@@ -1,5 +1,5 @@
-import WardenAPI
 import Foundation
+import WardenAPI
 import WardenCore
 import WardenSecurity
 import WardenStore

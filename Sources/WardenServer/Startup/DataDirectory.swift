@@ -24,7 +24,9 @@ struct DataDirectory: Sendable {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
-                throw WardenError(.dataDirectoryUnusable, "Cannot create the data directory \(directory): \(error.localizedDescription)")
+                throw WardenError(
+                    .dataDirectoryUnusable,
+                    "Cannot create the data directory \(directory): \(error.localizedDescription)")
             }
         }
     }
@@ -43,7 +45,8 @@ struct DataDirectory: Sendable {
     /// Writes atomically with `mode`; secrets get 0600 so that only the server's user can read them.
     func write(_ data: Data, to file: String, mode: Int) throws {
         let temporary = file + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode]) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode])
+        else {
             throw WardenError(.dataDirectoryUnusable, "Cannot write \(file).")
         }
         do {

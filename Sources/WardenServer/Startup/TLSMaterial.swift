@@ -44,13 +44,16 @@ struct TLSMaterial: Sendable {
             lifetime: serverCertificateLifetime)
         try directory.write(Data(issued.certificatePEM.utf8), to: directory.serverCertificate, mode: 0o644)
         try directory.write(
-            Data(try sealer.seal(issued.privateKeyPEM, context: serverContext)), to: directory.sealedServerKey, mode: 0o600)
+            Data(try sealer.seal(issued.privateKeyPEM, context: serverContext)), to: directory.sealedServerKey,
+            mode: 0o600)
         return TLSMaterial(
             certificateChainPEM: issued.certificatePEM, privateKeyPEM: issued.privateKeyPEM,
             caCertificatePath: directory.caCertificate)
     }
 
-    private static func developmentCA(_ directory: DataDirectory, sealer: AESGCMSealer, now: Date) throws -> DevelopmentCA {
+    private static func developmentCA(_ directory: DataDirectory, sealer: AESGCMSealer, now: Date) throws
+        -> DevelopmentCA
+    {
         let context = "tls.ca-key"
         if directory.exists(directory.caCertificate), directory.exists(directory.sealedCAKey) {
             let key = try sealer.open(Array(try directory.read(directory.sealedCAKey)), context: context)
@@ -59,7 +62,8 @@ struct TLSMaterial: Sendable {
                 privateKeyPEM: key)
         }
         let (ca, issued) = try DevelopmentCA.generate(now: now)
-        try directory.write(Data(try sealer.seal(issued.privateKeyPEM, context: context)), to: directory.sealedCAKey, mode: 0o600)
+        try directory.write(
+            Data(try sealer.seal(issued.privateKeyPEM, context: context)), to: directory.sealedCAKey, mode: 0o600)
         try directory.write(Data(issued.certificatePEM.utf8), to: directory.caCertificate, mode: 0o644)
         // A new CA invalidates any server certificate the directory still holds.
         try? FileManager.default.removeItem(atPath: directory.serverCertificate)

@@ -54,8 +54,9 @@ extension SQLiteDatabase: AdmissionStore {
     }
 
     private static func accessList(_ db: Database, _ tenantID: TenantID) throws -> AccessList {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM access_lists WHERE tenant_id = ?", arguments: [tenantID.rawValue])
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM access_lists WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
         return AccessList(
             allow: try JSONColumn.decode(AccessList.Entries.self, row["allow_json"], column: "allow list"),
@@ -64,14 +65,16 @@ extension SQLiteDatabase: AdmissionStore {
     }
 
     private static func ipFilter(_ db: Database, _ tenantID: TenantID) throws -> IPFilter {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT * FROM ip_filters WHERE tenant_id = ?", arguments: [tenantID.rawValue])
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM ip_filters WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
         guard let action = IPFilter.Action(rawValue: row["default_action"]) else {
             throw WardenError(.storeUnavailable, "The stored IP filter of '\(tenantID)' has an unknown action.")
         }
         return try IPFilter(
-            defaultAction: action, rules: try JSONColumn.decode([IPFilter.Rule].self, row["rules_json"], column: "IP rules"),
+            defaultAction: action,
+            rules: try JSONColumn.decode([IPFilter.Rule].self, row["rules_json"], column: "IP rules"),
             etag: row["etag"])
     }
 }

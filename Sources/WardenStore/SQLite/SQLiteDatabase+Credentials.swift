@@ -6,7 +6,8 @@ extension SQLiteDatabase: CredentialStore {
     public func storeCredentialHash(name: String, hash: [UInt8], createdAt: Date) async throws {
         try await write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO management_credentials (name, credential_hash, created_at) VALUES (?, ?, ?)",
+                sql:
+                    "INSERT OR REPLACE INTO management_credentials (name, credential_hash, created_at) VALUES (?, ?, ?)",
                 arguments: [name, Data(hash), createdAt])
         }
     }

@@ -11,7 +11,8 @@ extension SQLiteDatabase: DeviceStore {
             }
             guard try DeviceRecord.fetchOne(db, key: Self.key(device.tenantID, device.id)) == nil else {
                 throw WardenError(
-                    .deviceAlreadyExists, "A device with id '\(device.id)' already exists in tenant '\(device.tenantID)'.")
+                    .deviceAlreadyExists,
+                    "A device with id '\(device.id)' already exists in tenant '\(device.tenantID)'.")
             }
             try record.insert(db)
         }
@@ -26,7 +27,9 @@ extension SQLiteDatabase: DeviceStore {
     public func devices(_ tenantID: TenantID, after cursor: String?, limit: Int) async throws -> Page<Device> {
         let records = try await read { db in
             try DeviceRecord
-                .filter(DeviceRecord.Columns.tenantID == tenantID.rawValue && DeviceRecord.Columns.deviceID > (cursor ?? ""))
+                .filter(
+                    DeviceRecord.Columns.tenantID == tenantID.rawValue && DeviceRecord.Columns.deviceID > (cursor ?? "")
+                )
                 .order(DeviceRecord.Columns.deviceID)
                 .limit(limit + 1)
                 .fetchAll(db)

@@ -42,7 +42,8 @@ extension SQLiteDatabase: PolicyStore {
     }
 
     public func allPolicies() async throws -> [SharedAccessPolicy] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM shared_access_policies").map(self.policy(from:)) }
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM shared_access_policies").map(self.policy(from:))
+        }
     }
 
     public func deletePolicy(_ tenantID: TenantID, _ name: PolicyName) async throws {
@@ -69,7 +70,8 @@ extension SQLiteDatabase: PolicyStore {
         return SharedAccessPolicy(
             tenantID: tenantID, name: name,
             permissions: Set(
-                try JSONColumn.decode([SharedAccessPolicy.Permission].self, row["permissions_json"], column: "permissions")),
+                try JSONColumn.decode(
+                    [SharedAccessPolicy.Permission].self, row["permissions_json"], column: "permissions")),
             keys: SASKeyPair(
                 primary: try sealer.open(Array(primary), context: context("primary")),
                 secondary: try sealer.open(Array(secondary), context: context("secondary"))),

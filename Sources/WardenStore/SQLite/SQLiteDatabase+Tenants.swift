@@ -21,7 +21,8 @@ extension SQLiteDatabase: TenantStore {
                 sql: "INSERT INTO access_lists (tenant_id, allow_json, block_json, etag) VALUES (?, ?, ?, ?)",
                 arguments: [tenant.id.rawValue, emptyList, emptyList, etag])
             try db.execute(
-                sql: "INSERT INTO ip_filters (tenant_id, default_action, rules_json, etag) VALUES (?, 'accept', '[]', ?)",
+                sql:
+                    "INSERT INTO ip_filters (tenant_id, default_action, rules_json, etag) VALUES (?, 'accept', '[]', ?)",
                 arguments: [tenant.id.rawValue, etag])
         }
         return tenant
@@ -38,14 +39,16 @@ extension SQLiteDatabase: TenantStore {
 
     public func tenant(_ id: TenantID) async throws -> Tenant? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.rawValue]).map(Self.tenant(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.tenant(from:))
         }
     }
 
     public func deleteTenant(_ id: TenantID) async throws {
         try await write { db in
-            let devices = try Int.fetchOne(
-                db, sql: "SELECT count(*) FROM devices WHERE tenant_id = ?", arguments: [id.rawValue]) ?? 0
+            let devices =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM devices WHERE tenant_id = ?", arguments: [id.rawValue]) ?? 0
             guard devices == 0 else {
                 throw WardenError(.tenantNotEmpty, "Tenant '\(id)' still has \(devices) devices; delete them first.")
             }

@@ -8,7 +8,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(Migration0002CreateDevices.identifier, migrate: Migration0002CreateDevices.migrate)
         migrator.registerMigration(Migration0003CreateGroups.identifier, migrate: Migration0003CreateGroups.migrate)
         migrator.registerMigration(
-            Migration0004CreateSharedAccessPolicies.identifier, migrate: Migration0004CreateSharedAccessPolicies.migrate)
+            Migration0004CreateSharedAccessPolicies.identifier, migrate: Migration0004CreateSharedAccessPolicies.migrate
+        )
         return migrator
     }
 }

@@ -1,6 +1,6 @@
-import NIOHTTP1
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 import WardenAPI
 
 /// `warden device …`: the device registry.
@@ -33,12 +33,15 @@ struct DeviceCommand: AsyncParsableCommand {
                 var body: [String: Any] = ["deviceId": target.id, "authentication": auth]
                 if let thumbprint { body["primaryThumbprint"] = thumbprint }
                 if let secondaryThumbprint { body["secondaryThumbprint"] = secondaryThumbprint }
-                let data = try await api.send(.POST, "/api/v1/tenants/\(APIClient.segment(target.tenant))/devices", body: body)
+                let data = try await api.send(
+                    .POST, "/api/v1/tenants/\(APIClient.segment(target.tenant))/devices", body: body)
                 if output.isJSON { return output.json(data) }
                 let device = try api.decode(DeviceResource.self, data)
-                output.line("Created device \(device.deviceID) in tenant \(device.tenantID) (\(device.authentication.type)).")
+                output.line(
+                    "Created device \(device.deviceID) in tenant \(device.tenantID) (\(device.authentication.type)).")
                 if device.authentication.type == "sas" {
-                    output.line("Next: warden device connection-string \(device.deviceID)" + tenantFlag(device.tenantID))
+                    output.line(
+                        "Next: warden device connection-string \(device.deviceID)" + tenantFlag(device.tenantID))
                 }
             }
         }
@@ -51,7 +54,8 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let devices: [DeviceResource] = try await api.all("/api/v1/tenants/\(APIClient.segment(tenant))/devices")
+                let devices: [DeviceResource] = try await api.all(
+                    "/api/v1/tenants/\(APIClient.segment(tenant))/devices")
                 if output.isJSON { return try output.json(encoding: devices) }
                 output.table(
                     ["DEVICE", "STATUS", "AUTH", "REASON"],
@@ -156,8 +160,12 @@ struct DeviceCommand: AsyncParsableCommand {
             ("generation", device.generationID), ("etag", device.etag), ("created", "\(device.createdAt)"),
         ]
         if let primary = device.authentication.primaryThumbprint { fields.append(("primary thumbprint", primary)) }
-        if let secondary = device.authentication.secondaryThumbprint { fields.append(("secondary thumbprint", secondary)) }
-        for (key, value) in device.attributes.sorted(by: { $0.key < $1.key }) { fields.append(("attribute \(key)", value)) }
+        if let secondary = device.authentication.secondaryThumbprint {
+            fields.append(("secondary thumbprint", secondary))
+        }
+        for (key, value) in device.attributes.sorted(by: { $0.key < $1.key }) {
+            fields.append(("attribute \(key)", value))
+        }
         output.fields(fields)
     }
 }

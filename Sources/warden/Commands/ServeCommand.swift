@@ -8,7 +8,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the hub (loopback only unless configured otherwise).",
-        discussion: "Settings, highest precedence first: flags, WARDEN_* environment variables, the YAML file, defaults. See docs/configuration.md."
+        discussion:
+            "Settings, highest precedence first: flags, WARDEN_* environment variables, the YAML file, defaults. See docs/configuration.md."
     )
 
     @Option(help: "A YAML configuration file (default: $WARDEN_CONFIG).")
@@ -46,7 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
             }
         } catch let error as WardenError {
             Output.error(error.reason)
-            throw [.configUnknownKey, .configInvalidValue, .configUnreadableFile, .masterKeyInvalid].contains(error.code)
+            throw [.configUnknownKey, .configInvalidValue, .configUnreadableFile, .masterKeyInvalid].contains(
+                error.code)
                 ? CLIExitCode.configuration : CLIExitCode.code(for: error.code.kind)
         }
     }

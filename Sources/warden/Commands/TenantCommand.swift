@@ -1,6 +1,6 @@
+import ArgumentParser
 import Foundation
 import NIOHTTP1
-import ArgumentParser
 import WardenAPI
 
 /// `warden tenant create|list`.
@@ -34,7 +34,8 @@ struct TenantCommand: AsyncParsableCommand {
             try await APIClient.run(client) { api, output in
                 let tenants: [TenantResource] = try await api.all("/api/v1/tenants")
                 if output.isJSON { return try output.json(encoding: tenants) }
-                output.table(["TENANT", "HOST NAME", "CREATED"], tenants.map { [$0.tenantID, $0.hostName, "\($0.createdAt)"] })
+                output.table(
+                    ["TENANT", "HOST NAME", "CREATED"], tenants.map { [$0.tenantID, $0.hostName, "\($0.createdAt)"] })
             }
         }
     }

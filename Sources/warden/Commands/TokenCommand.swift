@@ -1,6 +1,6 @@
-import NIOHTTP1
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 import WardenAPI
 
 /// `warden token ID --ttl 1h`: a SAS token for a device, signed with its primary key.

@@ -93,8 +93,11 @@ final class RunningServer: Sendable {
     }
 
     /// Runs a CLI command against this server's data directory; returns exit status and output.
-    func cli(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let command = try WardenProcess(arguments + ["--data-dir", dataDirectory], dataDirectory: dataDirectory, environment: environment)
+    func cli(_ arguments: [String], environment: [String: String] = [:]) async throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let command = try WardenProcess(
+            arguments + ["--data-dir", dataDirectory], dataDirectory: dataDirectory, environment: environment)
         let status = await command.waitForExit() ?? -1
         return (status, command.standardOutput, command.standardError)
     }

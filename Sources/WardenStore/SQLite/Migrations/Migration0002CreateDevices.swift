@@ -5,25 +5,26 @@ enum Migration0002CreateDevices {
     static let identifier = "0002-create-devices"
 
     static func migrate(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE devices (
-                tenant_id TEXT NOT NULL REFERENCES tenants(id),
-                device_id TEXT NOT NULL,
-                generation_id TEXT NOT NULL,
-                etag TEXT NOT NULL,
-                status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
-                status_reason TEXT,
-                status_updated_at TEXT NOT NULL,
-                auth_type TEXT NOT NULL CHECK (auth_type IN ('sas', 'x509-thumbprint', 'x509-ca')),
-                sealed_primary_key BLOB,
-                sealed_secondary_key BLOB,
-                primary_thumbprint TEXT,
-                secondary_thumbprint TEXT,
-                attributes_json TEXT NOT NULL,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL,
-                PRIMARY KEY (tenant_id, device_id)
-            ) STRICT, WITHOUT ROWID;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE devices (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    device_id TEXT NOT NULL,
+                    generation_id TEXT NOT NULL,
+                    etag TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')),
+                    status_reason TEXT,
+                    status_updated_at TEXT NOT NULL,
+                    auth_type TEXT NOT NULL CHECK (auth_type IN ('sas', 'x509-thumbprint', 'x509-ca')),
+                    sealed_primary_key BLOB,
+                    sealed_secondary_key BLOB,
+                    primary_thumbprint TEXT,
+                    secondary_thumbprint TEXT,
+                    attributes_json TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, device_id)
+                ) STRICT, WITHOUT ROWID;
+                """)
     }
 }

@@ -5,16 +5,17 @@ enum Migration0004CreateSharedAccessPolicies {
     static let identifier = "0004-create-shared-access-policies"
 
     static func migrate(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE shared_access_policies (
-                tenant_id TEXT NOT NULL REFERENCES tenants(id),
-                name TEXT NOT NULL,
-                permissions_json TEXT NOT NULL,
-                sealed_primary_key BLOB NOT NULL,
-                sealed_secondary_key BLOB NOT NULL,
-                created_at TEXT NOT NULL,
-                PRIMARY KEY (tenant_id, name)
-            ) STRICT, WITHOUT ROWID;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE shared_access_policies (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    permissions_json TEXT NOT NULL,
+                    sealed_primary_key BLOB NOT NULL,
+                    sealed_secondary_key BLOB NOT NULL,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, name)
+                ) STRICT, WITHOUT ROWID;
+                """)
     }
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fails when a target imports a Warden module (or, for WardenCore, a framework) that the table in
+# docs/architecture.md does not allow. Dependencies point one way, leaf first (STYLE R1.2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+allowed() {
+  case "$1" in
+    WardenCore) echo "" ;;
+    WardenSecurity) echo "WardenCore" ;;
+    WardenStore) echo "WardenCore" ;;
+    WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI" ;;
+    warden) echo "WardenCore WardenServer WardenAPI" ;;
+    *) echo "UNKNOWN" ;;
+  esac
+}
+
+status=0
+for dir in Sources/*/; do
+  target=$(basename "$dir")
+  permitted=$(allowed "$target")
+  if [ "$permitted" = "UNKNOWN" ]; then
+    echo "check-imports: target $target is not in the table; add it to docs/architecture.md and this script"
+    status=1
+    continue
+  fi
+  while IFS=: read -r file line module; do
+    if [ "$module" != "$target" ] && ! [[ " $permitted " == *" $module "* ]]; then
+      echo "check-imports: $file:$line: $target may not import $module"
+      status=1
+    fi
+  done < <(grep -rnoE '^(public |package |internal |@testable )?import Warden[A-Za-z]*' "$dir" --include='*.swift' \
+             | sed -E 's/^([^:]+):([0-9]+):.*import (Warden[A-Za-z]*)$/\1:\2:\3/')
+done
+
+# WardenCore is the leaf: no networking, storage or web framework.
+if grep -rnE '^(public )?import (NIO[A-Za-z]*|GRDB|Hummingbird[A-Za-z]*|PostgresNIO|Crypto|X509)$' Sources/WardenCore; then
+  echo "check-imports: WardenCore must not import frameworks"
+  status=1
+fi
+exit $status
