@@ -31,5 +31,10 @@ struct ProblemTests {
         let declared = WardenError.Code.all.map(\.name)
         #expect(Set(declared).count == declared.count)
         #expect(documented == Set(declared))
+        let catalogue = URL(filePath: #filePath).deletingLastPathComponent()
+            .appending(path: "../../Sources/WardenCore/Errors/WardenError+Catalog.swift")
+        let source = try String(contentsOf: catalogue, encoding: .utf8)
+        let defined = Set(source.matches(of: /Self\("([a-z_.]+)"/).map { String($0.output.1) })
+        #expect(defined == Set(declared), "every code defined in the catalogue is listed in `all`")
     }
 }

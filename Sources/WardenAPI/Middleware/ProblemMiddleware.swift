@@ -39,6 +39,11 @@ public struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
+    private static var bodyTooLarge: WardenError {
+        WardenError(
+            .requestBodyTooLarge, "The request body is larger than \(APIRequestContext.maximumBodyBytes) bytes.")
+    }
+
     static func coded(_ error: any Error) -> WardenError {
         switch error {
         case let error as WardenError:
@@ -46,11 +51,9 @@ public struct ProblemMiddleware: RouterMiddleware {
         case let error as HTTPError where error.status == .notFound:
             return WardenError(.routeNotFound, "There is no such route; see /api/v1/openapi.json.")
         case is NIOTooManyBytesError:
-            return WardenError(
-                .requestBodyTooLarge, "The request body is larger than \(APIRequestContext.maximumBodyBytes) bytes.")
+            return bodyTooLarge
         case let error as HTTPError where error.status == .contentTooLarge:
-            return WardenError(
-                .requestBodyTooLarge, "The request body is larger than \(APIRequestContext.maximumBodyBytes) bytes.")
+            return bodyTooLarge
         case let error as HTTPError where error.status == .methodNotAllowed:
             return WardenError(.methodNotAllowed, "This route does not take that method.")
         case let error as HTTPError where error.status.code < 500:

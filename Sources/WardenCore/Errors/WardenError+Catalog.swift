@@ -18,10 +18,9 @@ extension WardenError.Code {
     public static let groupNotFound = Self("group.not_found", .notFound)
     public static let groupAlreadyExists = Self("group.already_exists", .conflict)
     public static let accessListEtagMismatch = Self("access_list.etag_mismatch", .preconditionFailed)
-    public static let accessListInvalidEntry = Self("access_list.invalid_entry", .invalidInput)
     public static let ipFilterInvalidRule = Self("ip_filter.invalid_rule", .invalidInput)
     public static let ipFilterEtagMismatch = Self("ip_filter.etag_mismatch", .preconditionFailed)
-    public static let ipFilterTooManyRules = Self("ip_filter.too_many_rules", .limitExceeded)
+    public static let ipFilterTooManyRules = Self("ip_filter.too_many_rules", .invalidInput)
     public static let policyInvalidName = Self("shared_access_policy.invalid_name", .invalidInput)
     public static let policyNotFound = Self("shared_access_policy.not_found", .notFound)
     public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
@@ -43,7 +42,6 @@ extension WardenError.Code {
     public static let requestBodyTooLarge = Self("request.body_too_large", .tooLarge)
     public static let requestInvalidCursor = Self("request.invalid_cursor", .invalidInput)
     public static let requestInvalidQuery = Self("request.invalid_query", .invalidInput)
-    public static let requestInvalidPrecondition = Self("request.invalid_if_match", .invalidInput)
     public static let routeNotFound = Self("route.not_found", .notFound)
     public static let methodNotAllowed = Self("route.method_not_allowed", .invalidInput)
     public static let authMissingCredential = Self("auth.missing_credential", .unauthenticated)
@@ -63,12 +61,12 @@ extension WardenError.Code {
         .tenantInvalidID, .tenantNotFound, .tenantAlreadyExists, .tenantNotEmpty, .tenantInvalidHostName,
         .tenantHostNameTaken, .deviceInvalidID, .deviceNotFound, .deviceAlreadyExists, .deviceEtagMismatch,
         .deviceInvalidAuthentication, .deviceInvalidStatusReason, .deviceInvalidAttribute, .deviceNotSAS,
-        .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch, .accessListInvalidEntry,
+        .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .sasMalformed, .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
-        .requestInvalidPrecondition, .routeNotFound, .methodNotAllowed, .authMissingCredential,
+        .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
         .dataDirectoryUnusable, .storeUnavailable, .internalError,
     ]

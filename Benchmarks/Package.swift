@@ -1,0 +1,39 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Hot-path benchmarks (ordo-one/benchmark), a package of their own so that the main build stays lean.
+// Run from this folder: swift package benchmark
+let package = Package(
+    name: "WardenBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "SecurityBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "WardenCore", package: "warden"),
+                .product(name: "WardenSecurity", package: "warden"),
+            ],
+            path: "Benchmarks/SecurityBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RegistryBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "WardenCore", package: "warden"),
+                .product(name: "WardenSecurity", package: "warden"),
+                .product(name: "WardenRegistry", package: "warden"),
+            ],
+            path: "Benchmarks/RegistryBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
