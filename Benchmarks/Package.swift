@@ -1,5 +1,9 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
+
+/// A path dependency's identity is its folder's name, which differs between clones; read it.
+let warden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 // Hot-path benchmarks (ordo-one/benchmark), a package of their own so that the main build stays lean.
 // Run from this folder: swift package benchmark
@@ -17,8 +21,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "WardenCore", package: "warden"),
-                .product(name: "WardenSecurity", package: "warden"),
+                .product(name: "WardenCore", package: warden),
+                .product(name: "WardenSecurity", package: warden),
             ],
             path: "Benchmarks/SecurityBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -28,9 +32,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "WardenCore", package: "warden"),
-                .product(name: "WardenSecurity", package: "warden"),
-                .product(name: "WardenRegistry", package: "warden"),
+                .product(name: "WardenCore", package: warden),
+                .product(name: "WardenSecurity", package: warden),
+                .product(name: "WardenRegistry", package: warden),
             ],
             path: "Benchmarks/RegistryBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

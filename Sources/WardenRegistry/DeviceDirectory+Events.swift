@@ -1,4 +1,4 @@
-import Crypto
+import WardenSecurity
 import Metrics
 import Synchronization
 import WardenCore
@@ -25,7 +25,8 @@ extension DeviceDirectory {
             }
         case .deviceCreated(let device), .deviceUpdated(let device, _):
             state.tenants[device.tenantID]?.devices[device.id] = device
-            state.tenants[device.tenantID]?.keys[device.id] = hmacKeys(device.authentication)
+            let host = state.tenants[device.tenantID]?.tenant.hostName.rawValue ?? ""
+            state.tenants[device.tenantID]?.keys[device.id] = keys(device, host: host)
         case .deviceDeleted(let tenantID, let deviceID):
             state.tenants[tenantID]?.devices[deviceID] = nil
             state.tenants[tenantID]?.keys[deviceID] = nil
@@ -45,18 +46,17 @@ extension DeviceDirectory {
             state.tenants[tenantID]?.ipFilter = filter
         case .policyChanged(let policy):
             state.tenants[policy.tenantID]?.policies[policy.name] = PolicyEntry(
-                policy: policy, primary: SymmetricKey(data: policy.keys.primary.bytes),
-                secondary: SymmetricKey(data: policy.keys.secondary.bytes))
+                policy: policy, primary: SASKey(policy.keys.primary), secondary: SASKey(policy.keys.secondary))
         case .policyDeleted(let tenantID, let name):
             state.tenants[tenantID]?.policies[name] = nil
         }
     }
 
-    private static func hmacKeys(_ authentication: Device.Authentication)
-        -> (primary: SymmetricKey, secondary: SymmetricKey)?
-    {
-        guard case .sas(let pair) = authentication else { return nil }
-        return (SymmetricKey(data: pair.primary.bytes), SymmetricKey(data: pair.secondary.bytes))
+    private static func keys(_ device: Device, host: String) -> DeviceKeys? {
+        guard case .sas(let pair) = device.authentication else { return nil }
+        return DeviceKeys(
+            resource: "\(host)/devices/\(device.id.rawValue)", primary: SASKey(pair.primary),
+            secondary: SASKey(pair.secondary))
     }
 
     private static func reindexGroups(_ state: inout State, _ tenantID: TenantID) {

@@ -1,4 +1,3 @@
-import Crypto
 import Synchronization
 public import WardenCore
 public import WardenSecurity
@@ -22,7 +21,6 @@ extension DeviceDirectory {
         guard let (entry, tenant, policy) = found else {
             throw WardenError(.deviceNotFound, "There is no device '\(deviceID)' in tenant '\(tenantID)'.")
         }
-        let resource = "\(tenant.hostName.rawValue)/devices/\(deviceID.rawValue)"
         if let name = token.keyName {
             guard let policy else {
                 throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
@@ -31,14 +29,15 @@ extension DeviceDirectory {
                 throw WardenError(.authForbidden, "Shared access policy '\(name)' does not grant deviceConnect.")
             }
             try SASTokenVerifier.verify(
-                token, resource: resource, primary: policy.primary, secondary: policy.secondary, now: now)
+                token, resource: "\(tenant.hostName.rawValue)/devices/\(deviceID.rawValue)", primary: policy.primary,
+                secondary: policy.secondary, now: now)
             return entry
         }
         guard let keys = entry.keys else {
             throw WardenError(.deviceNotSAS, "Device '\(deviceID)' does not authenticate with SAS tokens.")
         }
         try SASTokenVerifier.verify(
-            token, resource: resource, primary: keys.primary, secondary: keys.secondary, now: now)
+            token, resource: keys.resource, primary: keys.primary, secondary: keys.secondary, now: now)
         return entry
     }
 }

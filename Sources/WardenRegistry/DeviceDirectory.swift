@@ -1,8 +1,7 @@
-public import Crypto
 import Metrics
 import Synchronization
 public import WardenCore
-import WardenSecurity
+public import WardenSecurity
 public import WardenStore
 
 /// The in-memory view of the registry that the device path reads: tenants by host name, devices with their
@@ -16,22 +15,30 @@ public final class DeviceDirectory: Sendable {
     public struct Entry: Sendable {
         /// The device as registered (its keys stay inside `Device.Authentication`).
         public let device: Device
-        /// The SAS keys as HMAC keys, built once per change rather than per token.
-        public let keys: (primary: SymmetricKey, secondary: SymmetricKey)?
+        /// The SAS keys as keyed HMAC states, built once per change rather than per token.
+        public let keys: DeviceKeys?
         /// The groups it belongs to.
         public let groups: Set<GroupName>
     }
 
+    /// A device's keys ready for verification, with the resource URI its tokens must cover.
+    public struct DeviceKeys: Sendable {
+        /// `{tenant host}/devices/{device id}`.
+        public let resource: String
+        public let primary: SASKey
+        public let secondary: SASKey
+    }
+
     struct PolicyEntry: Sendable {
         let policy: SharedAccessPolicy
-        let primary: SymmetricKey
-        let secondary: SymmetricKey
+        let primary: SASKey
+        let secondary: SASKey
     }
 
     struct TenantEntry: Sendable {
         var tenant: Tenant
         var devices: [DeviceID: Device] = [:]
-        var keys: [DeviceID: (primary: SymmetricKey, secondary: SymmetricKey)] = [:]
+        var keys: [DeviceID: DeviceKeys] = [:]
         var groups: [GroupName: Set<DeviceID>] = [:]
         var groupsByDevice: [DeviceID: Set<GroupName>] = [:]
         var accessList = AccessList(allow: .init(), block: .init(), etag: "")

@@ -57,7 +57,7 @@ struct SASTokenTests {
         )
         #expect(throws: Never.self) {
             try SASTokenVerifier.verify(
-                token, resource: "myhub.azure-devices.net/devices/device1", primary: key, secondary: key,
+                token, resource: "myhub.azure-devices.net/devices/device1", primary: SASKey(key), secondary: SASKey(key),
                 now: 1_600_000_000)
         }
     }
@@ -78,7 +78,7 @@ struct SASTokenTests {
         #expect(token.keyName?.rawValue == vector.keyName)
         let resource = vector.keyName == nil ? vector.resource : vector.resource + "/devices/any-device"
         let matched = try SASTokenVerifier.verify(
-            token, resource: resource, primary: Self.key("AAAA"), secondary: Self.key(vector.key),
+            token, resource: resource, primary: SASKey(Self.key("AAAA")), secondary: SASKey(Self.key(vector.key)),
             now: vector.expiry - 1)
         #expect(matched == .secondary)
     }

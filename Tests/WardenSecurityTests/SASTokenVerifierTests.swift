@@ -6,8 +6,10 @@ import WardenCore
 @testable import WardenSecurity
 
 struct SASTokenVerifierTests {
-    let primary = SymmetricKey(size: .bits256)
-    let secondary = SymmetricKey(size: .bits256)
+    let primaryKey = SymmetricKey(size: .bits256)
+    let secondaryKey = SymmetricKey(size: .bits256)
+    var primary: SASKey { SASKey(primaryKey) }
+    var secondary: SASKey { SASKey(secondaryKey) }
     let resource = "hub.example/devices/dev-1"
 
     private func token(_ scope: String, key: SymmetricKey, expiry: UInt64 = 2_000) throws -> SASToken {
@@ -17,11 +19,11 @@ struct SASTokenVerifierTests {
     @Test func acceptsPrimaryThenSecondary() throws {
         #expect(
             try SASTokenVerifier.verify(
-                token(resource, key: primary), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                token(resource, key: primaryKey), resource: resource, primary: primary, secondary: secondary, now: 1_000)
                 == .primary)
         #expect(
             try SASTokenVerifier.verify(
-                token(resource, key: secondary), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                token(resource, key: secondaryKey), resource: resource, primary: primary, secondary: secondary, now: 1_000)
                 == .secondary)
     }
 
@@ -34,7 +36,7 @@ struct SASTokenVerifierTests {
     }
 
     @Test func expiredTokenIsRefused() throws {
-        let expired = try token(resource, key: primary, expiry: 1_000)
+        let expired = try token(resource, key: primaryKey, expiry: 1_000)
         #expect(throws: WardenError(.sasExpired, "")) {
             try SASTokenVerifier.verify(expired, resource: resource, primary: primary, secondary: secondary, now: 1_000)
         }
@@ -53,7 +55,7 @@ struct SASTokenVerifierTests {
     }
 
     @Test func tamperedResourceFailsTheSignature() throws {
-        let genuine = SASTokenSigner.token(resource: "hub.example/devices/dev-10", key: primary, expiry: 2_000)
+        let genuine = SASTokenSigner.token(resource: "hub.example/devices/dev-10", key: primaryKey, expiry: 2_000)
         let forged = try SASToken.parse(genuine.replacingOccurrences(of: "dev-10", with: "dev-1"))
         #expect(throws: WardenError(.sasSignatureMismatch, "")) {
             try SASTokenVerifier.verify(forged, resource: resource, primary: primary, secondary: secondary, now: 1_000)

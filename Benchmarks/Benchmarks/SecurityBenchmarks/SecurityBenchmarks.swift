@@ -9,11 +9,13 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput], scalingFactor: .kilo,
         maxDuration: .seconds(5), maxIterations: 1_000_000)
 
-    let primary = SymmetricKey(size: .bits256)
-    let secondary = SymmetricKey(size: .bits256)
+    let primaryKey = SymmetricKey(size: .bits256)
+    let secondaryKey = SymmetricKey(size: .bits256)
+    let primary = SASKey(primaryKey)
+    let secondary = SASKey(secondaryKey)
     let resource = "localhost/devices/sensor-0042"
-    let text = SASTokenSigner.token(resource: resource, key: primary, expiry: 4_000_000_000)
-    let secondaryText = SASTokenSigner.token(resource: resource, key: secondary, expiry: 4_000_000_000)
+    let text = SASTokenSigner.token(resource: resource, key: primaryKey, expiry: 4_000_000_000)
+    let secondaryText = SASTokenSigner.token(resource: resource, key: secondaryKey, expiry: 4_000_000_000)
 
     // What a CONNECT pays: parse the password, then check scope and HMAC.
     Benchmark("SAS token parse and verify (primary key)") { benchmark in

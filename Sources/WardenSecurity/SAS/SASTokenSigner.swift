@@ -21,8 +21,7 @@ public enum SASTokenSigner {
 
     /// base64(HMAC-SHA256(key, encodedResource + "\n" + expiry)).
     static func sign(encodedResource: String, expiry: UInt64, key: SymmetricKey) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(encodedResource)\n\(expiry)".utf8), using: key)
-        return Data(mac).base64EncodedString()
+        Data(SASKey(key).authenticationCode(encodedResource: encodedResource, expiry: expiry)).base64EncodedString()
     }
 
     /// Escapes everything but RFC 3986 unreserved characters, upper-case hex.

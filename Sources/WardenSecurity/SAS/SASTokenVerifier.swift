@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 import Foundation
 public import WardenCore
 
@@ -19,7 +19,7 @@ public enum SASTokenVerifier {
     /// - Throws: `sas.expired`, `sas.resource_mismatch` or `sas.signature_mismatch`.
     @discardableResult
     public static func verify(
-        _ token: SASToken, resource: String, primary: SymmetricKey, secondary: SymmetricKey, now: UInt64
+        _ token: SASToken, resource: String, primary: SASKey, secondary: SASKey, now: UInt64
     ) throws(WardenError) -> MatchedKey {
         guard token.expiry > now else {
             throw WardenError(.sasExpired, "The SAS token expired at \(token.expiry) (now \(now)).")
@@ -27,28 +27,33 @@ public enum SASTokenVerifier {
         guard isSegmentPrefix(token.resource, of: resource) else {
             throw WardenError(.sasResourceMismatch, "The SAS token is not scoped to this resource.")
         }
-        let message = Data("\(token.encodedResource)\n\(token.expiry)".utf8)
-        if HMAC<SHA256>.isValidAuthenticationCode(token.signature, authenticating: message, using: primary) {
+        // `==` between a MAC and bytes is swift-crypto's constant-time comparison.
+        if primary.authenticationCode(encodedResource: token.encodedResource, expiry: token.expiry) == token.signature {
             return .primary
         }
-        if HMAC<SHA256>.isValidAuthenticationCode(token.signature, authenticating: message, using: secondary) {
+        if secondary.authenticationCode(encodedResource: token.encodedResource, expiry: token.expiry) == token.signature {
             return .secondary
         }
         throw WardenError(.sasSignatureMismatch, "The SAS token's signature does not match the keys.")
     }
 
-    /// "`/a/b` is a prefix for `/a/b/c` but not for `/a/bc`"; the first segment is a host name.
+    /// "`/a/b` is a prefix for `/a/b/c` but not for `/a/bc`"; the first segment, a host name, compares
+    /// case-insensitively (ASCII). One trailing `/` on the scope is ignored. Compares bytes, allocates nothing.
     static func isSegmentPrefix(_ scope: String, of resource: String) -> Bool {
-        let scopeSegments = trimmingOneTrailingSlash(scope).split(separator: "/", omittingEmptySubsequences: false)
-        let resourceSegments = resource.split(separator: "/", omittingEmptySubsequences: false)
-        guard let scopeHost = scopeSegments.first, let resourceHost = resourceSegments.first,
-            scopeSegments.count <= resourceSegments.count,
-            scopeHost.lowercased() == resourceHost.lowercased()
-        else { return false }
-        return zip(scopeSegments.dropFirst(), resourceSegments.dropFirst()).allSatisfy { $0 == $1 }
+        var scopeBytes = scope.utf8[...]
+        if scopeBytes.last == UInt8(ascii: "/") { scopeBytes = scopeBytes.dropLast() }
+        let resourceBytes = resource.utf8
+        guard !scopeBytes.isEmpty, scopeBytes.count <= resourceBytes.count else { return false }
+        var inHost = true
+        for (left, right) in zip(scopeBytes, resourceBytes) {
+            if left == UInt8(ascii: "/") { inHost = false }
+            guard inHost ? lowered(left) == lowered(right) : left == right else { return false }
+        }
+        let next = resourceBytes.dropFirst(scopeBytes.count).first
+        return next == nil || next == UInt8(ascii: "/")
     }
 
-    private static func trimmingOneTrailingSlash(_ text: String) -> Substring {
-        text.hasSuffix("/") ? text.dropLast() : text[...]
+    private static func lowered(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 }
