@@ -1,7 +1,7 @@
-import WardenSecurity
 import Metrics
 import Synchronization
 import WardenCore
+import WardenSecurity
 
 extension DeviceDirectory {
     /// Applies one committed change.

@@ -57,7 +57,8 @@ struct SASTokenTests {
         )
         #expect(throws: Never.self) {
             try SASTokenVerifier.verify(
-                token, resource: "myhub.azure-devices.net/devices/device1", primary: SASKey(key), secondary: SASKey(key),
+                token, resource: "myhub.azure-devices.net/devices/device1", primary: SASKey(key),
+                secondary: SASKey(key),
                 now: 1_600_000_000)
         }
     }

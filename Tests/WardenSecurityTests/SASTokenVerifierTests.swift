@@ -19,11 +19,13 @@ struct SASTokenVerifierTests {
     @Test func acceptsPrimaryThenSecondary() throws {
         #expect(
             try SASTokenVerifier.verify(
-                token(resource, key: primaryKey), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                token(resource, key: primaryKey), resource: resource, primary: primary, secondary: secondary, now: 1_000
+            )
                 == .primary)
         #expect(
             try SASTokenVerifier.verify(
-                token(resource, key: secondaryKey), resource: resource, primary: primary, secondary: secondary, now: 1_000)
+                token(resource, key: secondaryKey), resource: resource, primary: primary, secondary: secondary,
+                now: 1_000)
                 == .secondary)
     }
 

@@ -55,7 +55,9 @@ extension SASToken {
         var skn: Slice<UnsafeBufferPointer<UInt8>>?
 
         mutating func add(_ pair: Slice<UnsafeBufferPointer<UInt8>>) throws(WardenError) {
-            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else { throw malformed("has a field without '='") }
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else {
+                throw malformed("has a field without '='")
+            }
             let key = pair[..<equals]
             let value = pair[(equals + 1)...]
             let name = String(decoding: key, as: UTF8.self)

@@ -31,7 +31,8 @@ public enum SASTokenVerifier {
         if primary.authenticationCode(encodedResource: token.encodedResource, expiry: token.expiry) == token.signature {
             return .primary
         }
-        if secondary.authenticationCode(encodedResource: token.encodedResource, expiry: token.expiry) == token.signature {
+        if secondary.authenticationCode(encodedResource: token.encodedResource, expiry: token.expiry) == token.signature
+        {
             return .secondary
         }
         throw WardenError(.sasSignatureMismatch, "The SAS token's signature does not match the keys.")
