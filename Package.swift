@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "WardenSecurity", targets: ["WardenSecurity"]),
         .library(name: "WardenStore", targets: ["WardenStore"]),
         .library(name: "WardenRegistry", targets: ["WardenRegistry"]),
+        .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -44,6 +45,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
+            name: "WardenMQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
             ]
         ),
         .target(
@@ -103,6 +110,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(
+            name: "WardenMQTTTests",
+            dependencies: [
+                "WardenMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "WardenSecurityTests",
             dependencies: [

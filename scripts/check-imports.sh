@@ -9,6 +9,7 @@ allowed() {
     WardenCore) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
+    WardenMQTT) echo "" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI" ;;
@@ -34,6 +35,12 @@ for dir in Sources/*/; do
   done < <(grep -rnoE '^(public |package |internal |@testable )?import Warden[A-Za-z]*' "$dir" --include='*.swift' \
              | sed -E 's/^([^:]+):([0-9]+):.*import (Warden[A-Za-z]*)$/\1:\2:\3/')
 done
+
+# WardenMQTT is a pure codec: NIOCore's ByteBuffer and nothing else (no sockets, no Foundation).
+if grep -rnE '^(public )?import ' Sources/WardenMQTT | grep -vE 'import NIOCore$'; then
+  echo "check-imports: WardenMQTT may import NIOCore only"
+  status=1
+fi
 
 # WardenCore is the leaf: no networking, storage or web framework.
 if grep -rnE '^(public )?import (NIO[A-Za-z]*|GRDB|Hummingbird[A-Za-z]*|PostgresNIO|Crypto|X509)$' Sources/WardenCore; then

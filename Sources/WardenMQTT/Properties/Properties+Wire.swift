@@ -1,0 +1,167 @@
+import NIOCore
+
+extension PropertyIdentifier {
+    private static let table: [PropertyIdentifier: Set<Place>] = Dictionary(
+        uniqueKeysWithValues: allCases.map { ($0, $0.places) })
+
+    func isAllowed(in place: Place) -> Bool {
+        Self.table[self]?.contains(place) ?? false
+    }
+}
+
+extension Properties {
+    /// Reads a property block (length, then properties) for `place`. Unknown identifiers and identifiers not
+    /// valid for the packet are Malformed (5.0 §2.2.2.2); a repeated property is a Protocol Error, except
+    /// User Property and (in PUBLISH) Subscription Identifier.
+    static func read(
+        from buffer: inout ByteBuffer, place: PropertyIdentifier.Place, limits: DecodingLimits
+    ) throws(MQTTDecodingError) -> Properties {
+        let length = try buffer.readMQTTVariableInteger()
+        guard var block = buffer.readSlice(length: length) else { throw .malformed("properties.longer_than_packet") }
+        var properties = Properties()
+        var seen: UInt64 = 0
+        while block.readableBytes > 0 {
+            let raw = try block.readMQTTVariableInteger()
+            guard raw < 64, let identifier = PropertyIdentifier(rawValue: UInt8(raw)) else {
+                throw .malformed("property.unknown_identifier", value: raw)
+            }
+            guard identifier.isAllowed(in: place) else {
+                throw .malformed("property.not_allowed_in_packet", value: raw)
+            }
+            let bit = UInt64(1) << raw
+            let mayRepeat =
+                identifier == .userProperty || (identifier == .subscriptionIdentifier && place == .packet(.publish))
+            guard mayRepeat || seen & bit == 0 else { throw .protocolError("property.duplicate") }
+            seen |= bit
+            try properties.read(identifier, from: &block, limits: limits)
+        }
+        return properties
+    }
+
+    private mutating func read(
+        _ identifier: PropertyIdentifier, from block: inout ByteBuffer, limits: DecodingLimits
+    ) throws(MQTTDecodingError) {
+        switch identifier {
+        case .payloadFormatIndicator: payloadFormatIndicator = try Self.flag(&block, "payload_format_indicator")
+        case .messageExpiryInterval: messageExpiryInterval = try block.readMQTTUInt32()
+        case .contentType: contentType = try block.readMQTTString()
+        case .responseTopic: responseTopic = try block.readMQTTString()
+        case .correlationData: correlationData = try block.readMQTTBinary()
+        case .subscriptionIdentifier:
+            let value = try block.readMQTTVariableInteger()
+            guard value != 0 else { throw .protocolError("subscription_identifier.zero") }
+            subscriptionIdentifiers.append(value)
+        case .sessionExpiryInterval: sessionExpiryInterval = try block.readMQTTUInt32()
+        case .assignedClientIdentifier: assignedClientIdentifier = try block.readMQTTString()
+        case .serverKeepAlive: serverKeepAlive = try block.readMQTTUInt16()
+        case .authenticationMethod: authenticationMethod = try block.readMQTTString()
+        case .authenticationData: authenticationData = try block.readMQTTBinary()
+        case .requestProblemInformation:
+            requestProblemInformation = try Self.flag(&block, "request_problem_information")
+        case .willDelayInterval: willDelayInterval = try block.readMQTTUInt32()
+        case .requestResponseInformation:
+            requestResponseInformation = try Self.flag(&block, "request_response_information")
+        case .responseInformation: responseInformation = try block.readMQTTString()
+        case .serverReference: serverReference = try block.readMQTTString()
+        case .reasonString: reasonString = try block.readMQTTString()
+        case .receiveMaximum: receiveMaximum = try Self.nonZero(try block.readMQTTUInt16(), "receive_maximum.zero")
+        case .topicAliasMaximum: topicAliasMaximum = try block.readMQTTUInt16()
+        case .topicAlias: topicAlias = try Self.nonZero(try block.readMQTTUInt16(), "topic_alias.zero")
+        case .maximumQoS: maximumQoS = try Self.flag(&block, "maximum_qos")
+        case .retainAvailable: retainAvailable = try Self.flag(&block, "retain_available")
+        case .userProperty:
+            guard userProperties.count < limits.maximumUserProperties else {
+                throw .malformed("user_properties.too_many", limit: limits.maximumUserProperties)
+            }
+            userProperties.append(UserProperty(try block.readMQTTString(), try block.readMQTTString()))
+        case .maximumPacketSize:
+            maximumPacketSize = try Self.nonZero(try block.readMQTTUInt32(), "maximum_packet_size.zero")
+        case .wildcardSubscriptionAvailable: wildcardSubscriptionAvailable = try Self.flag(&block, "wildcard_available")
+        case .subscriptionIdentifierAvailable:
+            subscriptionIdentifierAvailable = try Self.flag(&block, "subscription_identifier_available")
+        case .sharedSubscriptionAvailable: sharedSubscriptionAvailable = try Self.flag(&block, "shared_available")
+        }
+    }
+
+    /// A byte that must be 0 or 1 ("It is a Protocol Error to include a value other than 0 or 1").
+    private static func flag(_ block: inout ByteBuffer, _ rule: String) throws(MQTTDecodingError) -> UInt8 {
+        let value = try block.readMQTTByte()
+        guard value <= 1 else { throw .protocolError(rule + ".not_0_or_1") }
+        return value
+    }
+
+    private static func nonZero<T: FixedWidthInteger>(_ value: T, _ rule: String) throws(MQTTDecodingError) -> T {
+        guard value != 0 else { throw .protocolError(rule) }
+        return value
+    }
+
+    /// Writes the property block (length, then properties in identifier order).
+    func write(to buffer: inout ByteBuffer) {
+        var block = ByteBuffer()
+        writeProperties(to: &block)
+        buffer.writeMQTTVariableInteger(block.readableBytes)
+        buffer.writeImmutableBuffer(block)
+    }
+
+    private func writeProperties(to block: inout ByteBuffer) {
+        func byte(_ id: PropertyIdentifier, _ value: UInt8?) {
+            guard let value else { return }
+            block.writeInteger(id.rawValue)
+            block.writeInteger(value)
+        }
+        func two(_ id: PropertyIdentifier, _ value: UInt16?) {
+            guard let value else { return }
+            block.writeInteger(id.rawValue)
+            block.writeInteger(value)
+        }
+        func four(_ id: PropertyIdentifier, _ value: UInt32?) {
+            guard let value else { return }
+            block.writeInteger(id.rawValue)
+            block.writeInteger(value)
+        }
+        func string(_ id: PropertyIdentifier, _ value: String?) {
+            guard let value else { return }
+            block.writeInteger(id.rawValue)
+            block.writeMQTTString(value)
+        }
+        func binary(_ id: PropertyIdentifier, _ value: [UInt8]?) {
+            guard let value else { return }
+            block.writeInteger(id.rawValue)
+            block.writeMQTTBinary(value)
+        }
+        byte(.payloadFormatIndicator, payloadFormatIndicator)
+        four(.messageExpiryInterval, messageExpiryInterval)
+        string(.contentType, contentType)
+        string(.responseTopic, responseTopic)
+        binary(.correlationData, correlationData)
+        for identifier in subscriptionIdentifiers {
+            block.writeInteger(PropertyIdentifier.subscriptionIdentifier.rawValue)
+            block.writeMQTTVariableInteger(identifier)
+        }
+        four(.sessionExpiryInterval, sessionExpiryInterval)
+        string(.assignedClientIdentifier, assignedClientIdentifier)
+        two(.serverKeepAlive, serverKeepAlive)
+        string(.authenticationMethod, authenticationMethod)
+        binary(.authenticationData, authenticationData)
+        byte(.requestProblemInformation, requestProblemInformation)
+        four(.willDelayInterval, willDelayInterval)
+        byte(.requestResponseInformation, requestResponseInformation)
+        string(.responseInformation, responseInformation)
+        string(.serverReference, serverReference)
+        string(.reasonString, reasonString)
+        two(.receiveMaximum, receiveMaximum)
+        two(.topicAliasMaximum, topicAliasMaximum)
+        two(.topicAlias, topicAlias)
+        byte(.maximumQoS, maximumQoS)
+        byte(.retainAvailable, retainAvailable)
+        for property in userProperties {
+            block.writeInteger(PropertyIdentifier.userProperty.rawValue)
+            block.writeMQTTString(property.name)
+            block.writeMQTTString(property.value)
+        }
+        four(.maximumPacketSize, maximumPacketSize)
+        byte(.wildcardSubscriptionAvailable, wildcardSubscriptionAvailable)
+        byte(.subscriptionIdentifierAvailable, subscriptionIdentifierAvailable)
+        byte(.sharedSubscriptionAvailable, sharedSubscriptionAvailable)
+    }
+}

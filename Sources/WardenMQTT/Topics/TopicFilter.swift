@@ -1,0 +1,58 @@
+/// A validated Topic Filter, with a shared subscription's `$share/{ShareName}/` prefix split off.
+public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
+    /// The filter exactly as the client sent it.
+    public let rawValue: String
+    /// The share name of a shared subscription (5.0 §4.8.2), nil otherwise.
+    public let shareName: String?
+    /// The filter topics are matched against (without the `$share/…/` prefix).
+    public let filter: String
+
+    /// Validates `text`: not empty; `#` only as the whole last level; `+` only as a whole level
+    /// (3.1.1 and 5.0 §4.7.1); a share name is not empty and holds no `/`, `+` or `#` ([MQTT-4.8.2-1], [MQTT-4.8.2-2]).
+    public init(_ text: String) throws(MQTTDecodingError) {
+        guard !text.isEmpty else { throw .malformed("topic_filter.empty") }
+        var filter = Substring(text)
+        var shareName: String?
+        if text.hasPrefix("$share/") {
+            let rest = text.dropFirst("$share/".count)
+            guard let slash = rest.firstIndex(of: "/") else { throw .malformed("shared_subscription.no_filter") }
+            let name = rest[..<slash]
+            guard !name.isEmpty, !name.contains("+"), !name.contains("#") else {
+                throw .malformed("shared_subscription.invalid_share_name")
+            }
+            shareName = String(name)
+            filter = rest[rest.index(after: slash)...]
+            guard !filter.isEmpty else { throw .malformed("shared_subscription.no_filter") }
+        }
+        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        for (index, level) in levels.enumerated() {
+            if level.contains("#"), level != "#" || index != levels.count - 1 {
+                throw .malformed("topic_filter.misplaced_multi_level_wildcard")
+            }
+            if level.contains("+"), level != "+" {
+                throw .malformed("topic_filter.misplaced_single_level_wildcard")
+            }
+        }
+        self.rawValue = text
+        self.shareName = shareName
+        self.filter = String(filter)
+    }
+
+    /// Whether the filter has a wildcard.
+    public var hasWildcards: Bool { filter.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") } }
+
+    /// Whether `topic` matches (§4.7): `+` matches one level, `#` the parent and any levels below; a filter
+    /// starting with a wildcard does not match topics starting with `$` ([MQTT-4.7.2-1]).
+    public func matches(_ topic: String) -> Bool {
+        if topic.hasPrefix("$"), filter.hasPrefix("+") || filter.hasPrefix("#") { return false }
+        var topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)[...]
+        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if level == "#" { return true }
+            guard let topicLevel = topicLevels.popFirst() else { return false }
+            if level != "+", level != topicLevel { return false }
+        }
+        return topicLevels.isEmpty
+    }
+
+    public var description: String { rawValue }
+}

@@ -1,0 +1,22 @@
+/// The limits a decoder enforces; every one is a parameter, none is hidden in the codec.
+public struct DecodingLimits: Sendable, Hashable {
+    /// The largest whole packet (fixed header included) accepted; 5.0 advertises it as Maximum Packet Size.
+    public var maximumPacketSize: Int
+    /// The most topic filters one SUBSCRIBE or UNSUBSCRIBE may carry.
+    public var maximumFiltersPerSubscribe: Int
+    /// The most user properties one packet may carry.
+    public var maximumUserProperties: Int
+
+    /// Makes limits; defaults suit a device hub (256 KiB packets, as Azure IoT Hub's maximum message).
+    public init(
+        maximumPacketSize: Int = 256 * 1024 + 512, maximumFiltersPerSubscribe: Int = 64, maximumUserProperties: Int = 64
+    ) {
+        self.maximumPacketSize = maximumPacketSize
+        self.maximumFiltersPerSubscribe = maximumFiltersPerSubscribe
+        self.maximumUserProperties = maximumUserProperties
+    }
+
+    /// The protocol's own ceiling: a 268,435,455-byte remaining length plus a 5-byte fixed header.
+    public static let protocolMaximum = DecodingLimits(
+        maximumPacketSize: 268_435_460, maximumFiltersPerSubscribe: .max, maximumUserProperties: .max)
+}
