@@ -60,7 +60,8 @@ public struct ConnectPacket: Sendable, Hashable {
         let willRetain = flags & 0x20 != 0
         let willQoSBits = (flags >> 3) & 0x03
         let hasWill = flags & 0x04 != 0
-        guard let willQoS = QoS(rawValue: willQoSBits) else { throw .malformed("connect.will_qos_3") }  // [MQTT-3.1.2-14]
+        // [MQTT-3.1.2-14]
+        guard let willQoS = QoS(rawValue: willQoSBits) else { throw .malformed("connect.will_qos_3") }
         if !hasWill, willQoSBits != 0 || willRetain {
             throw .malformed("connect.will_flags_without_will")  // [MQTT-3.1.2-13], [MQTT-3.1.2-15]
         }

@@ -52,7 +52,8 @@ public struct SubscribePacket: Sendable, Hashable {
             }
             let filter = try TopicFilter(try body.readMQTTString())
             let options = try body.readMQTTByte()
-            guard let qos = QoS(rawValue: options & 0x03) else { throw .malformed("subscribe.qos_3") }  // [MQTT-3.8.3-4]
+            // 3.1.1 [MQTT-3-8.3-4], 5.0 [MQTT-3.8.3-4]
+            guard let qos = QoS(rawValue: options & 0x03) else { throw .malformed("subscribe.qos_3") }
             var subscription = Subscription(filter: filter, qos: qos)
             switch version {
             case .v311:
@@ -71,7 +72,8 @@ public struct SubscribePacket: Sendable, Hashable {
             }
             subscriptions.append(subscription)
         }
-        guard !subscriptions.isEmpty else { throw .protocolError("subscribe.no_filters") }  // [MQTT-3.8.3-3] / [MQTT-3.8.3-2]
+        // 3.1.1 [MQTT-3.8.3-3], 5.0 [MQTT-3.8.3-2]
+        guard !subscriptions.isEmpty else { throw .protocolError("subscribe.no_filters") }
         guard properties.subscriptionIdentifiers.count <= 1 else { throw .protocolError("subscribe.many_identifiers") }
         return SubscribePacket(packetID: packetID, properties: properties, subscriptions: subscriptions)
     }

@@ -69,7 +69,8 @@ public enum MQTTDecoder {
         case .disconnect:
             return .disconnect(try ReasonPacket.decode(&body, type: .disconnect, version: version, limits: limits))
         case .auth:
-            guard version == .v5 else { throw .malformed("fixed_header.reserved_type") }  // type 15 is reserved in 3.1.1
+            // Type 15 is reserved in 3.1.1.
+            guard version == .v5 else { throw .malformed("fixed_header.reserved_type") }
             return .auth(try ReasonPacket.decode(&body, type: .auth, version: version, limits: limits))
         }
     }
