@@ -18,6 +18,10 @@ public struct SubAckPacket: Sendable, Hashable {
         let packetID = try body.readMQTTPacketIdentifier()
         let properties =
             version == .v5 ? try Properties.read(from: &body, place: .packet(type), limits: limits) : Properties()
+        // A 3.1.1 UNSUBACK is only the packet identifier (3.1.1 §3.11.3: no payload).
+        guard type == .suback || version == .v5 || body.readableBytes == 0 else {
+            throw .malformed("unsuback.trailing_bytes")
+        }
         var codes: [ReasonCode] = []
         while body.readableBytes > 0 { codes.append(ReasonCode(rawValue: try body.readMQTTByte())) }
         return SubAckPacket(packetID: packetID, properties: properties, reasonCodes: codes)

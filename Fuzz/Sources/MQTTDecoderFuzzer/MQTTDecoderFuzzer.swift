@@ -1,0 +1,50 @@
+import NIOCore
+import WardenMQTT
+
+/// libFuzzer entry point: any bytes, decoded as a server decodes a client's stream, in every version state.
+///
+/// Invariants checked besides "does not crash": a nil result consumes nothing, and every packet that decodes
+/// re-encodes to bytes that decode to the same packet.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let input = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
+    for version in [nil, ProtocolVersion.v311, .v5] {
+        var buffer = input
+        var current = version
+        while true {
+            let before = buffer.readerIndex
+            let packet: MQTTPacket?
+            do {
+                packet = try MQTTDecoder.decode(&buffer, version: current, limits: DecodingLimits(maximumPacketSize: 65_536))
+            } catch {
+                break
+            }
+            guard let packet else {
+                precondition(buffer.readerIndex == before, "nil must consume nothing")
+                break
+            }
+            if case .connect(let connect) = packet { current = connect.protocolVersion }
+            let encodeVersion = current ?? .v5
+            var encoded = ByteBuffer()
+            MQTTEncoder.encode(packet, version: encodeVersion, into: &encoded)
+            let again = try? MQTTDecoder.decode(&encoded, version: current, limits: .protocolMaximum)
+            precondition(again == packet, "round trip changed \(packet.type)")
+        }
+    }
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
+@_cdecl("MQTTDecoderFuzzer_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
+}
