@@ -42,16 +42,32 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
     public var hasWildcards: Bool { filter.utf8.contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") } }
 
     /// Whether `topic` matches (§4.7): `+` matches one level, `#` the parent and any levels below; a filter
-    /// starting with a wildcard does not match topics starting with `$` ([MQTT-4.7.2-1]).
+    /// starting with a wildcard does not match topics starting with `$` ([MQTT-4.7.2-1]). Walks both strings'
+    /// UTF-8 level by level without allocating.
     public func matches(_ topic: String) -> Bool {
-        if topic.hasPrefix("$"), filter.hasPrefix("+") || filter.hasPrefix("#") { return false }
-        var topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)[...]
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            if level == "#" { return true }
-            guard let topicLevel = topicLevels.popFirst() else { return false }
-            if level != "+", level != topicLevel { return false }
+        let topicBytes = topic.utf8[...]
+        let first = filter.utf8.first
+        if topicBytes.first == UInt8(ascii: "$"), first == UInt8(ascii: "+") || first == UInt8(ascii: "#") {
+            return false
         }
-        return topicLevels.isEmpty
+        var filterRest: Substring.UTF8View? = filter.utf8[...]
+        var topicRest: Substring.UTF8View? = topicBytes
+        while let filterLevels = filterRest {
+            let (filterLevel, nextFilter) = Self.splitLevel(filterLevels)
+            if filterLevel.elementsEqual("#".utf8) { return true }
+            guard let topicLevels = topicRest else { return false }
+            let (topicLevel, nextTopic) = Self.splitLevel(topicLevels)
+            guard filterLevel.elementsEqual("+".utf8) || filterLevel.elementsEqual(topicLevel) else { return false }
+            filterRest = nextFilter
+            topicRest = nextTopic
+        }
+        return topicRest == nil
+    }
+
+    /// The first level and what follows its `/` (nil when it was the last level).
+    private static func splitLevel(_ levels: Substring.UTF8View) -> (Substring.UTF8View, Substring.UTF8View?) {
+        guard let slash = levels.firstIndex(of: UInt8(ascii: "/")) else { return (levels, nil) }
+        return (levels[..<slash], levels[levels.index(after: slash)...])
     }
 
     public var description: String { rawValue }
