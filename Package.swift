@@ -69,6 +69,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenBroker",
+            dependencies: ["WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry"]
+        ),
+        .target(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry",
@@ -129,6 +133,13 @@ let package = Package(
         ),
         .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
+        .testTarget(
+            name: "WardenBrokerTests",
+            dependencies: [
+                "WardenBroker", "WardenMQTT", "WardenRegistry", "WardenStore", "WardenSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "WardenAPITests",
             dependencies: [

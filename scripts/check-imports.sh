@@ -10,6 +10,7 @@ allowed() {
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;
+    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI" ;;

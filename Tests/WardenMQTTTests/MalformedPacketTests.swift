@@ -126,7 +126,9 @@ struct MalformedPacketTests {
         Case("UNSUBSCRIBE with no filter [MQTT-3.10.3-2]", "a2020001", .v311, .protocolError, "unsubscribe.no_filters"),
         Case("DISCONNECT with a body in 3.1.1", "e00100", .v311, .malformed, "disconnect.trailing_bytes"),
         // Found by MQTTDecoderFuzzer: reason codes in a 3.1.1 UNSUBACK were kept, then lost on re-encoding.
-        Case("UNSUBACK with a payload in 3.1.1 (3.1.1 §3.11.3)", "b003000100", .v311, .malformed, "unsuback.trailing_bytes"),
+        Case(
+            "UNSUBACK with a payload in 3.1.1 (3.1.1 §3.11.3)", "b003000100", .v311, .malformed,
+            "unsuback.trailing_bytes"),
     ]
 
     @Test(arguments: cases)

@@ -1,0 +1,28 @@
+import WardenCore
+
+/// The MQTT username of Azure's device dialect: `{host}/{deviceId}/?api-version=…[&…]`, the legacy
+/// `{host}/{deviceId}/api-version=…`, or `{host}/{deviceId}` (anchors.md §1.3, §1.11 item 1).
+///
+/// Only the path matters; the query (api-version, DeviceClientType, model-id, anything else) is ignored.
+/// Module identities (`{host}/{deviceId}/{moduleId}/…`) are not supported and do not parse.
+struct AzureUsername: Sendable, Hashable {
+    let hostName: String
+    let deviceID: DeviceID
+
+    init?(_ username: String) {
+        var path = Substring(username)
+        if let query = path.firstRange(of: "/?") {
+            path = path[..<query.lowerBound]
+        } else if let legacy = path.firstRange(of: "/api-version=") {
+            path = path[..<legacy.lowerBound]
+        } else if path.hasSuffix("/") {
+            path = path.dropLast()
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count == 2, !segments[0].isEmpty, let deviceID = try? DeviceID(String(segments[1])) else {
+            return nil
+        }
+        self.hostName = segments[0].lowercased()
+        self.deviceID = deviceID
+    }
+}

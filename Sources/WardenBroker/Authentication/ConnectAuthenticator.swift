@@ -1,0 +1,159 @@
+public import WardenCore
+public import WardenMQTT
+public import WardenRegistry
+import WardenSecurity
+
+/// Decides who a CONNECT is, before the broker accepts it (issue 3, "Authentication at CONNECT").
+///
+/// Device SAS: ClientId = device id, username in Azure's form naming the tenant's host name, password = SAS
+/// token. Device X.509 thumbprint: no password, the TLS client certificate's SHA-256 or SHA-1 thumbprint
+/// equals the device's primary or secondary. Order: parse, tenant by host name, tenant IP filter, credential,
+/// ClientId, device status and access list. An unknown host or device costs the same HMAC as a wrong key and
+/// gets the same answer.
+public struct ConnectAuthenticator: Sendable {
+    /// What the connection itself tells us.
+    public struct ConnectionFacts: Sendable {
+        /// The peer's address.
+        public let peerAddress: IPAddress
+        /// Hex thumbprints (SHA-1 and SHA-256) of the TLS client certificate, if one was presented.
+        public let clientCertificateThumbprints: [Thumbprint]
+        /// Now, in Unix seconds.
+        public let now: UInt64
+
+        public init(peerAddress: IPAddress, clientCertificateThumbprints: [Thumbprint] = [], now: UInt64) {
+            self.peerAddress = peerAddress
+            self.clientCertificateThumbprints = clientCertificateThumbprints
+            self.now = now
+        }
+    }
+
+    /// An authenticated device.
+    public struct DeviceIdentity: Sendable, Hashable {
+        public let tenantID: TenantID
+        public let deviceID: DeviceID
+        public let method: Device.AuthenticationType
+        /// When the credential stops being valid (the SAS token's `se`); the broker closes the connection then.
+        public let expiry: UInt64?
+    }
+
+    /// A refusal: the operator-facing reason (never sent to the client) and which answer the client gets.
+    public struct Refusal: Error, Sendable, Hashable {
+        /// Why, for the audit record and log.
+        public let reason: WardenError
+        /// Whether the client is told "bad credentials" or "not authorized".
+        public let isCredentialFailure: Bool
+
+        /// The CONNACK code: 3.1.1 return code 4 or 5, 5.0 reason 0x86 or 0x87.
+        public func connackCode(_ version: ProtocolVersion) -> ReasonCode {
+            switch (version, isCredentialFailure) {
+            case (.v311, true): ConnAckPacket.ReturnCode.badUsernameOrPassword
+            case (.v311, false): ConnAckPacket.ReturnCode.notAuthorized
+            case (.v5, true): .badUserNameOrPassword
+            case (.v5, false): .notAuthorized
+            }
+        }
+    }
+
+    private let directory: DeviceDirectory
+    /// Verified against when the host or device is unknown, so that the answer takes as long as a wrong key.
+    private let decoy = SASKey(SecretBytes.random(count: 32))
+
+    public init(directory: DeviceDirectory) {
+        self.directory = directory
+    }
+
+    /// Authenticates `connect`, or throws a `Refusal`.
+    public func authenticate(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal) -> DeviceIdentity {
+        guard let username = connect.username.flatMap(AzureUsername.init) else {
+            throw Refusal(
+                reason: WardenError(.sasMalformed, "The username is not '{host}/{deviceId}/?api-version=…'."),
+                isCredentialFailure: true)
+        }
+        guard let tenantID = directory.tenant(forHost: username.hostName) else {
+            spendDecoyHMAC(connect.password)
+            throw Refusal(
+                reason: WardenError(.tenantNotFound, "No tenant has host name '\(username.hostName)'."),
+                isCredentialFailure: true)
+        }
+        if let verdict = directory.ipVerdict(tenantID, facts.peerAddress), verdict.action == .reject {
+            throw Refusal(
+                reason: WardenError(
+                    .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(facts.peerAddress)."),
+                isCredentialFailure: false)
+        }
+        let identity = try credential(connect.password, tenantID: tenantID, deviceID: username.deviceID, facts: facts)
+        guard connect.clientID == username.deviceID.rawValue else {
+            throw Refusal(
+                reason: WardenError(.authForbidden, "ClientId '\(connect.clientID)' is not the authenticated device."),
+                isCredentialFailure: false)
+        }
+        try admit(identity)
+        return identity
+    }
+
+    private func credential(_ password: [UInt8]?, tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts)
+        throws(Refusal) -> DeviceIdentity
+    {
+        guard let password else {
+            return try thumbprint(tenantID: tenantID, deviceID: deviceID, facts: facts)
+        }
+        let token: SASToken
+        do {
+            token = try SASToken.parse(String(decoding: password, as: UTF8.self))
+        } catch {
+            throw Refusal(reason: error, isCredentialFailure: true)
+        }
+        do {
+            _ = try directory.authenticate(token, tenantID: tenantID, deviceID: deviceID, now: facts.now)
+        } catch {
+            if error.code == .deviceNotFound { spendDecoyHMAC(password) }
+            throw Refusal(reason: error, isCredentialFailure: true)
+        }
+        return DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .sas, expiry: token.expiry)
+    }
+
+    private func thumbprint(tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts) throws(Refusal)
+        -> DeviceIdentity
+    {
+        guard let entry = directory.entry(tenantID, deviceID),
+            case .x509Thumbprint(let primary, let secondary) = entry.device.authentication,
+            facts.clientCertificateThumbprints.contains(where: { $0 == primary || $0 == secondary })
+        else {
+            throw Refusal(
+                reason: WardenError(
+                    .authInvalidCredential, "No password and no client certificate matching device '\(deviceID)'."),
+                isCredentialFailure: true)
+        }
+        return DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil)
+    }
+
+    private func admit(_ identity: DeviceIdentity) throws(Refusal) {
+        guard let entry = directory.entry(identity.tenantID, identity.deviceID) else {
+            throw Refusal(
+                reason: WardenError(.deviceNotFound, "Device '\(identity.deviceID)' was deleted."),
+                isCredentialFailure: true)
+        }
+        guard entry.device.status == .enabled else {
+            throw Refusal(
+                reason: WardenError(.authForbidden, "Device '\(identity.deviceID)' is disabled."),
+                isCredentialFailure: false)
+        }
+        switch directory.accessVerdict(identity.tenantID, identity.deviceID) {
+        case .allowed, nil: return
+        case .blocked:
+            throw Refusal(
+                reason: WardenError(.authForbidden, "Device '\(identity.deviceID)' is on the block list."),
+                isCredentialFailure: false)
+        case .notAllowed:
+            throw Refusal(
+                reason: WardenError(.authForbidden, "Device '\(identity.deviceID)' is not on the allow list."),
+                isCredentialFailure: false)
+        }
+    }
+
+    /// Does the HMAC a known device would cost, and throws the result away.
+    private func spendDecoyHMAC(_ password: [UInt8]?) {
+        guard let password, let token = try? SASToken.parse(String(decoding: password, as: UTF8.self)) else { return }
+        _ = try? SASTokenVerifier.verify(token, resource: token.resource, primary: decoy, secondary: decoy, now: 0)
+    }
+}

@@ -1,0 +1,149 @@
+import Crypto
+import Foundation
+import Testing
+import WardenCore
+import WardenMQTT
+import WardenRegistry
+import WardenSecurity
+import WardenStore
+
+@testable import WardenBroker
+
+/// CONNECT authentication against a real registry (temporary SQLite) and its directory.
+struct ConnectAuthenticatorTests {
+    let registry: RegistryService
+    let directory = DeviceDirectory()
+    let authenticator: ConnectAuthenticator
+    let key: SASKeyPair
+    let now = UInt64(Date().timeIntervalSince1970)
+
+    init() async throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(
+            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        let bus = EventBus()
+        directory.follow(bus)
+        registry = RegistryService(stores: .init(database), bus: bus, hubHostName: try HostName("hub.example"))
+        _ = try await registry.ensureDefaultTenant()
+        let device = try await registry.createDevice(.defaultTenant, .init(id: try DeviceID("dev-1")))
+        guard case .sas(let keys) = device.authentication else { throw WardenError(.internalError, "not SAS") }
+        key = keys
+        authenticator = ConnectAuthenticator(directory: directory)
+    }
+
+    private func connect(
+        clientID: String = "dev-1", username: String? = "hub.example/dev-1/?api-version=2021-04-12",
+        token: String? = nil,
+        version: ProtocolVersion = .v311
+    ) -> ConnectPacket {
+        let password =
+            token
+            ?? SASTokenSigner.token(
+                resource: "hub.example/devices/dev-1", key: SymmetricKey(data: key.primary.bytes), expiry: now + 3600)
+        return ConnectPacket(
+            protocolVersion: version, cleanStart: false, keepAlive: 60, clientID: clientID, username: username,
+            password: Array(password.utf8))
+    }
+
+    private func facts(_ address: String = "127.0.0.1", thumbprints: [Thumbprint] = []) throws
+        -> ConnectAuthenticator.ConnectionFacts
+    {
+        .init(peerAddress: try #require(IPAddress(address)), clientCertificateThumbprints: thumbprints, now: now)
+    }
+
+    @Test(arguments: [
+        "hub.example/dev-1/?api-version=2021-04-12",
+        "hub.example/dev-1/?api-version=2019-10-01&DeviceClientType=azure-iot-device-iothub-py%2F2.14.0",
+        "HUB.example/dev-1/api-version=2016-11-14", "hub.example/dev-1", "hub.example/dev-1/",
+    ])
+    func acceptsEveryUsernameForm(_ username: String) throws {
+        let identity = try authenticator.authenticate(connect(username: username), try facts())
+        #expect(identity.deviceID.rawValue == "dev-1" && identity.method == .sas && identity.expiry == now + 3600)
+    }
+
+    @Test func wrongKeyUnknownDeviceAndUnknownHostGetTheSameAnswer() {
+        let wrongKey = SASTokenSigner.token(
+            resource: "hub.example/devices/dev-1", key: SymmetricKey(size: .bits256), expiry: now + 60)
+        let ghostToken = SASTokenSigner.token(
+            resource: "hub.example/devices/ghost", key: SymmetricKey(size: .bits256), expiry: now + 60)
+        let cases = [
+            connect(token: wrongKey),
+            connect(clientID: "ghost", username: "hub.example/ghost/?api-version=1", token: ghostToken),
+            connect(username: "other.example/dev-1/?api-version=1"),
+            connect(username: "nonsense"),
+            connect(username: nil),
+            connect(token: "not a token"),
+            connect(
+                token: SASTokenSigner.token(
+                    resource: "hub.example/devices/dev-1", key: SymmetricKey(data: key.primary.bytes), expiry: now - 1)),
+        ]
+        for packet in cases {
+            for version in ProtocolVersion.allCases {
+                var versioned = packet
+                versioned.protocolVersion = version
+                #expect {
+                    try authenticator.authenticate(versioned, try facts())
+                } throws: { error in
+                    guard let refusal = error as? ConnectAuthenticator.Refusal else { return false }
+                    return refusal.isCredentialFailure
+                        && refusal.connackCode(version).rawValue == (version == .v311 ? 4 : 0x86)
+                }
+            }
+        }
+    }
+
+    @Test func clientIDMustBeTheDevice() {
+        for clientID in ["dev-2", "+", "#", ""] {
+            #expect {
+                try authenticator.authenticate(connect(clientID: clientID), try facts())
+            } throws: { ($0 as? ConnectAuthenticator.Refusal)?.connackCode(.v5) == .notAuthorized }
+        }
+    }
+
+    @Test func disabledBlockedAndFilteredDevicesAreNotAuthorized() async throws {
+        let id = try DeviceID("dev-1")
+        _ = try await registry.updateDevice(.defaultTenant, id, .init(status: .disabled), ifMatch: nil)
+        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(connect(), try facts()) }
+        _ = try await registry.updateDevice(.defaultTenant, id, .init(status: .enabled), ifMatch: nil)
+        _ = try authenticator.authenticate(connect(), try facts())
+
+        _ = try await registry.replaceAccessList(
+            .defaultTenant, allow: .init(), block: .init(devices: [id]), ifMatch: nil)
+        #expect {
+            try authenticator.authenticate(connect(), try facts())
+        } throws: { ($0 as? ConnectAuthenticator.Refusal)?.connackCode(.v311).rawValue == 5 }
+        _ = try await registry.replaceAccessList(.defaultTenant, allow: .init(), block: .init(), ifMatch: nil)
+
+        _ = try await registry.replaceIPFilter(
+            .defaultTenant, defaultAction: .accept,
+            rules: [.init(name: "lab", action: .reject, cidr: try CIDR("10.0.0.0/8"))], ifMatch: nil)
+        #expect {
+            try authenticator.authenticate(connect(), try facts("10.1.2.3"))
+        } throws: { ($0 as? ConnectAuthenticator.Refusal)?.reason.reason.contains("'lab'") == true }
+        _ = try authenticator.authenticate(connect(), try facts("192.0.2.1"))
+    }
+
+    @Test func rotatedKeyStopsOldTokens() async throws {
+        let packet = connect()
+        _ = try authenticator.authenticate(packet, try facts())
+        _ = try await registry.rotateKeys(.defaultTenant, try DeviceID("dev-1"), .primary, ifMatch: nil)
+        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(packet, try facts()) }
+    }
+
+    @Test func certificateThumbprintsAuthenticateWithoutPassword() async throws {
+        let primary = try Thumbprint(String(repeating: "AB", count: 32))
+        _ = try await registry.createDevice(
+            .defaultTenant,
+            .init(id: try DeviceID("cam"), authenticationType: .x509Thumbprint, primaryThumbprint: primary))
+        var packet = connect(clientID: "cam", username: "hub.example/cam/?api-version=1")
+        packet.password = nil
+        let identity = try authenticator.authenticate(packet, try facts(thumbprints: [primary]))
+        #expect(identity.method == .x509Thumbprint && identity.expiry == nil)
+        #expect(throws: ConnectAuthenticator.Refusal.self) {
+            try authenticator.authenticate(
+                packet, try facts(thumbprints: [try Thumbprint(String(repeating: "CD", count: 32))]))
+        }
+        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(packet, try facts()) }
+    }
+}
