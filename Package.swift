@@ -68,6 +68,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(name: "WardenPolicy", dependencies: ["WardenCore"]),
         .target(
             name: "WardenBroker",
             dependencies: ["WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry"]
@@ -133,6 +134,7 @@ let package = Package(
         ),
         .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
+        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore"]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [

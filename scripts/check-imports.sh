@@ -10,7 +10,8 @@ allowed() {
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;
-    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry" ;;
+    WardenPolicy) echo "WardenCore" ;;
+    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI" ;;

@@ -1,0 +1,34 @@
+/// An authorization outcome: allowed, or denied with every unmet condition and a reference id that the
+/// audit record, the log line and (where the protocol allows) the client's reason string all carry (R5.5).
+public struct Decision: Sendable, Hashable {
+    /// Whether the action may go ahead.
+    public let isAllowed: Bool
+    /// Quote this to find the decision in logs and the audit log.
+    public let referenceID: String
+    /// Every condition that did not hold (empty when allowed).
+    public let unmetConditions: [String]
+
+    /// An allowing decision.
+    public static func allow() -> Decision {
+        Decision(isAllowed: true, referenceID: makeReferenceID(), unmetConditions: [])
+    }
+
+    /// A denying decision naming what did not hold.
+    public static func deny(_ unmetConditions: [String]) -> Decision {
+        Decision(isAllowed: false, referenceID: makeReferenceID(), unmetConditions: unmetConditions)
+    }
+
+    private init(isAllowed: Bool, referenceID: String, unmetConditions: [String]) {
+        self.isAllowed = isAllowed
+        self.referenceID = referenceID
+        self.unmetConditions = unmetConditions
+    }
+
+    /// 12 hex digits from the OS CSPRNG: unique enough to find a record, meaningless otherwise.
+    private static func makeReferenceID() -> String {
+        SecretBytes.random(count: 6).bytes.map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+}

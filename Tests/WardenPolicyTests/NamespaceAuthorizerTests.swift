@@ -1,0 +1,50 @@
+import Testing
+import WardenCore
+import WardenPolicy
+
+struct NamespaceAuthorizerTests {
+    let authorizer = NamespaceAuthorizer()
+
+    private func decide(_ device: String, _ action: AuthorizationRequest.Action, _ topic: String) throws -> Decision {
+        authorizer.decide(.init(tenantID: .defaultTenant, deviceID: try DeviceID(device), action: action, topic: topic))
+    }
+
+    @Test(arguments: [
+        "devices/dev-1/messages/events/", "devices/dev-1/messages/events/%24.ct=application%2Fjson&a=1",
+        "$iothub/twin/GET/?$rid=1", "$iothub/twin/PATCH/properties/reported/?$rid=2", "$iothub/methods/res/200/?$rid=3",
+    ])
+    func devicesPublishInTheirNamespace(_ topic: String) throws {
+        #expect(try decide("dev-1", .publish, topic).isAllowed)
+    }
+
+    @Test(arguments: [
+        "devices/dev-2/messages/events/", "devices/dev-10/messages/events/", "devices/dev-1", "devices/dev-1x/a",
+        "other/topic", "$iothub/methods/POST/reboot", "$SYS/broker/clients",
+    ])
+    func devicesDoNotPublishElsewhere(_ topic: String) throws {
+        let decision = try decide("dev-1", .publish, topic)
+        #expect(!decision.isAllowed)
+        #expect(decision.unmetConditions.count == 1 && decision.referenceID.count == 12)
+    }
+
+    @Test(arguments: [
+        ("devices/dev-1/messages/devicebound/#", true), ("$iothub/twin/res/#", true), ("$iothub/methods/POST/#", true),
+        ("$iothub/twin/PATCH/properties/desired/#", true), ("devices/+/messages/devicebound/#", false), ("#", false),
+        ("devices/#", false), ("$iothub/#", false), ("$share/g/devices/dev-1/messages/devicebound/#", false),
+        ("devices/dev-2/messages/devicebound/#", false),
+    ])
+    func devicesSubscribeInTheirNamespace(_ filter: String, _ allowed: Bool) throws {
+        #expect(try decide("dev-1", .subscribe, filter).isAllowed == allowed)
+    }
+
+    /// A device named like a wildcard gets exactly its own namespace, nothing wider.
+    @Test func wildcardLikeIdentitiesDoNotWiden() throws {
+        #expect(!(try decide("+", .subscribe, "devices/dev-1/messages/devicebound/#").isAllowed))
+        #expect(!(try decide("#", .publish, "devices/dev-1/messages/events/")).isAllowed)
+        #expect(try decide("#", .publish, "devices/#/messages/events/").isAllowed)
+    }
+
+    @Test func referenceIDsDiffer() throws {
+        #expect(try decide("a", .publish, "x").referenceID != decide("a", .publish, "x").referenceID)
+    }
+}
