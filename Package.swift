@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "WardenStore", targets: ["WardenStore"]),
         .library(name: "WardenRegistry", targets: ["WardenRegistry"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
+        .library(name: "WardenBroker", targets: ["WardenBroker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

@@ -1,5 +1,6 @@
 import Benchmark
 import NIOCore
+import WardenBroker
 import WardenMQTT
 
 let benchmarks: @Sendable () -> Void = {
@@ -46,6 +47,23 @@ let benchmarks: @Sendable () -> Void = {
         guard let filter else { return }
         for _ in benchmark.scaledIterations {
             blackHole(filter.matches("devices/sensor-0042/messages/events/a=1"))
+        }
+    }
+
+    // 1,000,000 subscriptions: one C2D filter per device, as a hub holds them, plus 1,000 wildcard filters.
+    var trie = SubscriptionTrie<Int, QoS>()
+    for device in 0..<1_000_000 {
+        trie.insert("devices/dev-\(device)/messages/devicebound/#", subscriber: device, value: .atLeastOnce)
+    }
+    for service in 0..<1_000 {
+        trie.insert("devices/+/messages/events/\(service)", subscriber: 2_000_000 + service, value: .atMostOnce)
+    }
+    let routed = trie
+    Benchmark("Route one message through 1,001,000 subscriptions (trie)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            var matched = 0
+            routed.forEachMatch("devices/dev-424242/messages/devicebound/%24.mid=7") { _, _ in matched += 1 }
+            blackHole(matched)
         }
     }
 }

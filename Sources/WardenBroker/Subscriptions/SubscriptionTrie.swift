@@ -1,0 +1,129 @@
+/// Subscriptions indexed by topic level, so that routing a message costs the topic's depth, not the number
+/// of subscriptions (issue 3, Performance).
+///
+/// A value type: nodes live in one array and refer to each other by index, so the trie is `Sendable` and
+/// copies cheaply until written. `+` and `#` are children of their own; a filter `a/#` also matches `a`
+/// (§4.7.1.2); filters starting with a wildcard do not match topics starting with `$` ([MQTT-4.7.2-1]).
+public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>: Sendable {
+    struct Node: Sendable {
+        var children: [String: Int] = [:]
+        var singleLevel: Int?
+        /// Subscribers whose filter ends here with `#`.
+        var multiLevel: [Subscriber: Value] = [:]
+        /// Subscribers whose filter ends exactly here.
+        var exact: [Subscriber: Value] = [:]
+
+        var isEmpty: Bool { children.isEmpty && singleLevel == nil && multiLevel.isEmpty && exact.isEmpty }
+    }
+
+    private var nodes = [Node()]
+    private var free: [Int] = []
+    /// How many (filter, subscriber) pairs the trie holds.
+    public private(set) var count = 0
+
+    /// An empty trie.
+    public init() {}
+
+    /// Adds or replaces `subscriber`'s subscription to `filter` (a validated filter's `filter` part).
+    /// Returns whether it was new.
+    @discardableResult
+    public mutating func insert(_ filter: String, subscriber: Subscriber, value: Value) -> Bool {
+        var node = 0
+        var endsWithMultiLevel = false
+        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if level == "#" {
+                endsWithMultiLevel = true
+                break
+            }
+            node = child(of: node, level == "+" ? nil : String(level))
+        }
+        let previous: Value?
+        if endsWithMultiLevel {
+            previous = nodes[node].multiLevel.updateValue(value, forKey: subscriber)
+        } else {
+            previous = nodes[node].exact.updateValue(value, forKey: subscriber)
+        }
+        if previous == nil { count += 1 }
+        return previous == nil
+    }
+
+    /// Removes `subscriber`'s subscription to `filter`; returns whether there was one. Emptied nodes are freed.
+    @discardableResult
+    public mutating func remove(_ filter: String, subscriber: Subscriber) -> Bool {
+        var path: [(node: Int, level: String?)] = []
+        var node = 0
+        var endsWithMultiLevel = false
+        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if level == "#" {
+                endsWithMultiLevel = true
+                break
+            }
+            let key: String? = level == "+" ? nil : String(level)
+            guard let next = key.map({ nodes[node].children[$0] }) ?? nodes[node].singleLevel else { return false }
+            path.append((node, key))
+            node = next
+        }
+        let removed: Value?
+        if endsWithMultiLevel {
+            removed = nodes[node].multiLevel.removeValue(forKey: subscriber)
+        } else {
+            removed = nodes[node].exact.removeValue(forKey: subscriber)
+        }
+        guard removed != nil else { return false }
+        count -= 1
+        // Free the nodes the removal emptied, deepest first.
+        while let (parent, key) = path.last, nodes[node].isEmpty {
+            if let key { nodes[parent].children[key] = nil } else { nodes[parent].singleLevel = nil }
+            nodes[node] = Node()
+            free.append(node)
+            node = parent
+            path.removeLast()
+        }
+        return true
+    }
+
+    /// Calls `body` once for every (subscriber, value) whose filter matches `topic`. A subscriber with
+    /// several matching filters is reported once per filter (the broker merges them, §3.3.4).
+    public func forEachMatch(_ topic: String, _ body: (Subscriber, Value) -> Void) {
+        let isSystem = topic.utf8.first == UInt8(ascii: "$")
+        visit(0, topic.utf8[...], isRoot: true, isSystem: isSystem, body)
+    }
+
+    private func visit(
+        _ index: Int, _ rest: Substring.UTF8View?, isRoot: Bool, isSystem: Bool, _ body: (Subscriber, Value) -> Void
+    ) {
+        let node = nodes[index]
+        let wildcardsAllowed = !(isRoot && isSystem)
+        if wildcardsAllowed {
+            for (subscriber, value) in node.multiLevel { body(subscriber, value) }
+        }
+        guard let rest else {
+            for (subscriber, value) in node.exact { body(subscriber, value) }
+            return
+        }
+        let slash = rest.firstIndex(of: UInt8(ascii: "/"))
+        let level = rest[..<(slash ?? rest.endIndex)]
+        let next = slash.map { rest[rest.index(after: $0)...] }
+        if let child = node.children[String(Substring(level))] {
+            visit(child, next, isRoot: false, isSystem: isSystem, body)
+        }
+        if wildcardsAllowed, let single = node.singleLevel {
+            visit(single, next, isRoot: false, isSystem: isSystem, body)
+        }
+    }
+
+    private mutating func child(of node: Int, _ level: String?) -> Int {
+        if let existing = level.map({ nodes[node].children[$0] }) ?? nodes[node].singleLevel {
+            return existing
+        }
+        let index: Int
+        if let reused = free.popLast() {
+            index = reused
+        } else {
+            index = nodes.count
+            nodes.append(Node())
+        }
+        if let level { nodes[node].children[level] = index } else { nodes[node].singleLevel = index }
+        return index
+    }
+}
