@@ -16,15 +16,26 @@ struct PahoCaptureTests {
         return packets
     }
 
+    /// Decodes a CONNECT, SUBSCRIBE, PUBLISH, DISCONNECT stream and checks it re-encodes byte for byte.
+    private func connectSubscribePublish(_ hex: String, _ version: ProtocolVersion) throws
+        -> (ConnectPacket, SubscribePacket, PublishPacket)
+    {
+        let packets = try decodeAll(hex)
+        var encoded = ByteBuffer()
+        for packet in packets { MQTTEncoder.encode(packet, version: version, into: &encoded) }
+        #expect(encoded.hex == hex)
+        guard packets.count == 4, case .connect(let connect) = packets[0], case .subscribe(let subscribe) = packets[1],
+            case .publish(let publish) = packets[2], case .disconnect = packets[3]
+        else { throw DecodedOtherPackets(types: packets.map(\.type)) }
+        return (connect, subscribe, publish)
+    }
+
+    struct DecodedOtherPackets: Error {
+        let types: [PacketType]
+    }
+
     @Test func mqtt311Stream() throws {
-        let packets = try decodeAll(PahoCaptures.v311)
-        #expect(packets.map(\.type) == [.connect, .subscribe, .publish, .disconnect])
-        guard case .connect(let connect) = packets[0], case .subscribe(let subscribe) = packets[1],
-            case .publish(let publish) = packets[2]
-        else {
-            Issue.record("unexpected packets")
-            return
-        }
+        let (connect, subscribe, publish) = try connectSubscribePublish(PahoCaptures.v311, .v311)
         #expect(connect.protocolVersion == .v311 && !connect.cleanStart && connect.keepAlive == 60)
         #expect(connect.clientID == "dev-1" && connect.username == "hub/dev-1/?api-version=2021-04-12")
         #expect(connect.password == Array("secret".utf8))
@@ -42,20 +53,10 @@ struct PahoCaptureTests {
             publish.qos == .atLeastOnce && publish.packetID == 2 && publish.topic == "devices/dev-1/messages/events/a=1"
         )
         #expect(String(buffer: publish.payload) == "hello")
-        var encoded = ByteBuffer()
-        for packet in packets { MQTTEncoder.encode(packet, version: .v311, into: &encoded) }
-        #expect(encoded.hex == PahoCaptures.v311)
     }
 
     @Test func mqtt5Stream() throws {
-        let packets = try decodeAll(PahoCaptures.v5)
-        #expect(packets.map(\.type) == [.connect, .subscribe, .publish, .disconnect])
-        guard case .connect(let connect) = packets[0], case .subscribe(let subscribe) = packets[1],
-            case .publish(let publish) = packets[2]
-        else {
-            Issue.record("unexpected packets")
-            return
-        }
+        let (connect, subscribe, publish) = try connectSubscribePublish(PahoCaptures.v5, .v5)
         #expect(connect.protocolVersion == .v5 && connect.cleanStart && connect.keepAlive == 30)
         #expect(connect.properties.sessionExpiryInterval == 3600 && connect.properties.receiveMaximum == 20)
         #expect(connect.properties.userProperties == [UserProperty("k", "v")])
@@ -68,9 +69,6 @@ struct PahoCaptureTests {
         #expect(publish.qos == .exactlyOnce && publish.retain && publish.topic == "a/b/c")
         #expect(publish.properties.contentType == "application/json" && publish.properties.messageExpiryInterval == 60)
         #expect(publish.properties.userProperties == [UserProperty("x", "y")])
-        var encoded = ByteBuffer()
-        for packet in packets { MQTTEncoder.encode(packet, version: .v5, into: &encoded) }
-        #expect(encoded.hex == PahoCaptures.v5)
     }
 
     /// Every prefix of a stream yields exactly the packets wholly inside it, and consumes nothing of the rest.

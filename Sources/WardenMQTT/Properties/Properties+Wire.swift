@@ -104,17 +104,8 @@ extension Properties {
     }
 
     private func writeProperties(to block: inout ByteBuffer) {
-        func byte(_ id: PropertyIdentifier, _ value: UInt8?) {
-            guard let value else { return }
-            block.writeInteger(id.rawValue)
-            block.writeInteger(value)
-        }
-        func two(_ id: PropertyIdentifier, _ value: UInt16?) {
-            guard let value else { return }
-            block.writeInteger(id.rawValue)
-            block.writeInteger(value)
-        }
-        func four(_ id: PropertyIdentifier, _ value: UInt32?) {
+        // One writer for the byte, two-byte and four-byte integer properties: the value's type sets the width.
+        func integer(_ id: PropertyIdentifier, _ value: (some FixedWidthInteger)?) {
             guard let value else { return }
             block.writeInteger(id.rawValue)
             block.writeInteger(value)
@@ -129,8 +120,8 @@ extension Properties {
             block.writeInteger(id.rawValue)
             block.writeMQTTBinary(value)
         }
-        byte(.payloadFormatIndicator, payloadFormatIndicator)
-        four(.messageExpiryInterval, messageExpiryInterval)
+        integer(.payloadFormatIndicator, payloadFormatIndicator)
+        integer(.messageExpiryInterval, messageExpiryInterval)
         string(.contentType, contentType)
         string(.responseTopic, responseTopic)
         binary(.correlationData, correlationData)
@@ -138,30 +129,30 @@ extension Properties {
             block.writeInteger(PropertyIdentifier.subscriptionIdentifier.rawValue)
             block.writeMQTTVariableInteger(identifier)
         }
-        four(.sessionExpiryInterval, sessionExpiryInterval)
+        integer(.sessionExpiryInterval, sessionExpiryInterval)
         string(.assignedClientIdentifier, assignedClientIdentifier)
-        two(.serverKeepAlive, serverKeepAlive)
+        integer(.serverKeepAlive, serverKeepAlive)
         string(.authenticationMethod, authenticationMethod)
         binary(.authenticationData, authenticationData)
-        byte(.requestProblemInformation, requestProblemInformation)
-        four(.willDelayInterval, willDelayInterval)
-        byte(.requestResponseInformation, requestResponseInformation)
+        integer(.requestProblemInformation, requestProblemInformation)
+        integer(.willDelayInterval, willDelayInterval)
+        integer(.requestResponseInformation, requestResponseInformation)
         string(.responseInformation, responseInformation)
         string(.serverReference, serverReference)
         string(.reasonString, reasonString)
-        two(.receiveMaximum, receiveMaximum)
-        two(.topicAliasMaximum, topicAliasMaximum)
-        two(.topicAlias, topicAlias)
-        byte(.maximumQoS, maximumQoS)
-        byte(.retainAvailable, retainAvailable)
+        integer(.receiveMaximum, receiveMaximum)
+        integer(.topicAliasMaximum, topicAliasMaximum)
+        integer(.topicAlias, topicAlias)
+        integer(.maximumQoS, maximumQoS)
+        integer(.retainAvailable, retainAvailable)
         for property in userProperties {
             block.writeInteger(PropertyIdentifier.userProperty.rawValue)
             block.writeMQTTString(property.name)
             block.writeMQTTString(property.value)
         }
-        four(.maximumPacketSize, maximumPacketSize)
-        byte(.wildcardSubscriptionAvailable, wildcardSubscriptionAvailable)
-        byte(.subscriptionIdentifierAvailable, subscriptionIdentifierAvailable)
-        byte(.sharedSubscriptionAvailable, sharedSubscriptionAvailable)
+        integer(.maximumPacketSize, maximumPacketSize)
+        integer(.wildcardSubscriptionAvailable, wildcardSubscriptionAvailable)
+        integer(.subscriptionIdentifierAvailable, subscriptionIdentifierAvailable)
+        integer(.sharedSubscriptionAvailable, sharedSubscriptionAvailable)
     }
 }
