@@ -93,7 +93,14 @@ public enum WardenServer {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError {
+            let address = "\(configuration.https.address):\(configuration.https.port)"
+            throw WardenError(
+                .listenerUnavailable,
+                "Cannot listen on \(address): \(error.description). Is another server running there?")
+        }
         logger.info("Stopped.")
     }
 

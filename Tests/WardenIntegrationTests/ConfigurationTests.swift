@@ -65,3 +65,17 @@ import Testing
         _ = await all.stop()
     }
 }
+
+/// A port already in use stops start-up with a sentence and exit 69, not a stack of NIO words.
+@Suite struct ListenerTests {
+    @Test func busyPortIsExplained() async throws {
+        let first = try await RunningServer.start()
+        let port = try #require(first.url.split(separator: ":").last.map(String.init))
+        let directory = try makeDataDirectory()
+        let second = try WardenProcess(
+            ["serve", "--data-dir", directory, "--https-port", port], dataDirectory: directory)
+        #expect(await second.waitForExit() == 69)
+        #expect(second.standardError.contains("Cannot listen on 127.0.0.1:\(port)"))
+        #expect(await first.stop() == 0)
+    }
+}

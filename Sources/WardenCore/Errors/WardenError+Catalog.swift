@@ -53,6 +53,7 @@ extension WardenError.Code {
     public static let configInvalidValue = Self("config.invalid_value", .invalidInput)
     public static let configUnreadableFile = Self("config.unreadable_file", .invalidInput)
     public static let dataDirectoryUnusable = Self("data_dir.unusable", .unavailable)
+    public static let listenerUnavailable = Self("listener.unavailable", .unavailable)
     public static let storeUnavailable = Self("store.unavailable", .unavailable)
     public static let internalError = Self("internal.error", .internal)
 
@@ -68,6 +69,6 @@ extension WardenError.Code {
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
-        .dataDirectoryUnusable, .storeUnavailable, .internalError,
+        .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .internalError,
     ]
 }
