@@ -81,18 +81,20 @@ public struct ConnectAuthenticator: Sendable {
                     .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(facts.peerAddress)."),
                 isCredentialFailure: false)
         }
-        let identity = try credential(connect.password, tenantID: tenantID, deviceID: username.deviceID, facts: facts)
+        let (identity, device) = try credential(
+            connect.password, tenantID: tenantID, deviceID: username.deviceID, facts: facts)
         guard connect.clientID == username.deviceID.rawValue else {
             throw Refusal(
                 reason: WardenError(.authForbidden, "ClientId '\(connect.clientID)' is not the authenticated device."),
                 isCredentialFailure: false)
         }
-        try admit(identity)
+        try admit(identity, device)
         return identity
     }
 
+    /// The identity the credential proves, and the device as the directory held it when it was checked.
     private func credential(_ password: [UInt8]?, tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts)
-        throws(Refusal) -> DeviceIdentity
+        throws(Refusal) -> (DeviceIdentity, Device)
     {
         guard let password else {
             return try thumbprint(tenantID: tenantID, deviceID: deviceID, facts: facts)
@@ -103,17 +105,20 @@ public struct ConnectAuthenticator: Sendable {
         } catch {
             throw Refusal(reason: error, isCredentialFailure: true)
         }
+        let entry: DeviceDirectory.Entry
         do {
-            _ = try directory.authenticate(token, tenantID: tenantID, deviceID: deviceID, now: facts.now)
+            entry = try directory.authenticate(token, tenantID: tenantID, deviceID: deviceID, now: facts.now)
         } catch {
             if error.code == .deviceNotFound { spendDecoyHMAC(password) }
             throw Refusal(reason: error, isCredentialFailure: true)
         }
-        return DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .sas, expiry: token.expiry)
+        return (
+            DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .sas, expiry: token.expiry), entry.device
+        )
     }
 
     private func thumbprint(tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts) throws(Refusal)
-        -> DeviceIdentity
+        -> (DeviceIdentity, Device)
     {
         guard let entry = directory.entry(tenantID, deviceID),
             case .x509Thumbprint(let primary, let secondary) = entry.device.authentication,
@@ -124,16 +129,13 @@ public struct ConnectAuthenticator: Sendable {
                     .authInvalidCredential, "No password and no client certificate matching device '\(deviceID)'."),
                 isCredentialFailure: true)
         }
-        return DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil)
+        return (
+            DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil), entry.device
+        )
     }
 
-    private func admit(_ identity: DeviceIdentity) throws(Refusal) {
-        guard let entry = directory.entry(identity.tenantID, identity.deviceID) else {
-            throw Refusal(
-                reason: WardenError(.deviceNotFound, "Device '\(identity.deviceID)' was deleted."),
-                isCredentialFailure: true)
-        }
-        guard entry.device.status == .enabled else {
+    private func admit(_ identity: DeviceIdentity, _ device: Device) throws(Refusal) {
+        guard device.status == .enabled else {
             throw Refusal(
                 reason: WardenError(.authForbidden, "Device '\(identity.deviceID)' is disabled."),
                 isCredentialFailure: false)
