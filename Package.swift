@@ -72,7 +72,18 @@ let package = Package(
         .target(name: "WardenPolicy", dependencies: ["WardenCore"]),
         .target(
             name: "WardenBroker",
-            dependencies: ["WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry"]
+            dependencies: [
+                "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "WardenAPI",
@@ -88,11 +99,13 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI",
+                "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI", "WardenBroker",
+                "WardenMQTT", "WardenPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -14,7 +14,7 @@ allowed() {
     WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     *) echo "UNKNOWN" ;;
   esac

@@ -4,12 +4,16 @@ import HummingbirdTLS
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import WardenAPI
+import WardenBroker
 public import WardenCore
+import WardenMQTT
+import WardenPolicy
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -31,6 +35,8 @@ public enum WardenServer {
         public let adminCredentialPath: String
         /// The hub's host name.
         public let hubHostName: String
+        /// The MQTT listeners, as URLs (`mqtts://localhost:8883`, `mqtt://127.0.0.1:1883`).
+        public let mqttURLs: [String]
     }
 
     /// Starts the hub and returns when it has shut down.
@@ -65,6 +71,20 @@ public enum WardenServer {
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
+        let mqttListeners = try makeMQTTListeners(
+            configuration, tls: tls, directory: deviceDirectory, bus: bus, clock: clock, logger: logger)
+        var mqttURLs: [String] = []
+        for (scheme, listener) in mqttListeners {
+            do {
+                let address = try await listener.bind()
+                mqttURLs.append("\(scheme)://\(scheme == "mqtts" ? "localhost" : "127.0.0.1"):\(address?.port ?? 0)")
+            } catch {
+                throw WardenError(
+                    .listenerUnavailable, "Cannot listen for \(scheme): \(error). Is another server running there?")
+            }
+        }
+        let reportedMQTTURLs = mqttURLs
+
         let router = APIRouter(
             .init(
                 registry: registry, authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
@@ -88,11 +108,13 @@ public enum WardenServer {
                     StartupReport(
                         url: url, dataDirectory: directory.path, caCertificatePath: tls.caCertificatePath,
                         newAdminCredential: credential.created, adminCredentialPath: directory.adminCredential,
-                        hubHostName: configuration.hubHostName.rawValue))
+                        hubHostName: configuration.hubHostName.rawValue, mqttURLs: reportedMQTTURLs))
             },
             logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [application] + mqttListeners.map { $0.listener },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as IOError {
@@ -102,6 +124,50 @@ public enum WardenServer {
                 "Cannot listen on \(address): \(error.description). Is another server running there?")
         }
         logger.info("Stopped.")
+    }
+
+    /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus
+    /// for live revocation.
+    static func makeMQTTListeners(
+        _ configuration: ServerConfiguration, tls: TLSMaterial, directory: DeviceDirectory, bus: EventBus,
+        clock: any WardenClock, logger: Logger
+    ) throws -> [(scheme: String, listener: MQTTListener)] {
+        let mqtt = configuration.mqtt
+        let broker = Broker(configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next())
+        let authenticator = ConnectAuthenticator(directory: directory)
+        LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
+        let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
+        var tlsConfiguration = try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)
+        // Devices with X.509 credentials present a certificate; others need not (issue 3).
+        tlsConfiguration.certificateVerification = .optionalVerification
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tlsConfiguration)
+        } catch {
+            throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
+        }
+        func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
+            var settings = MQTTListener.Configuration(name: name, host: address, port: port)
+            settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
+            settings.connectTimeout = .seconds(Int64(mqtt.connectTimeout))
+            settings.receiveMaximum = mqtt.receiveMaximum
+            settings.topicAliasMaximum = mqtt.topicAliasMaximum
+            settings.maximumKeepAlive = mqtt.maximumKeepAlive
+            settings.closeOnDeniedPublish = mqtt.closeOnDeniedPublish
+            return settings
+        }
+        func listener(_ settings: MQTTListener.Configuration, tls: NIOSSLContext?) -> MQTTListener {
+            MQTTListener(
+                settings, tls: tls, broker: broker, authenticator: authenticator, authorizer: NamespaceAuthorizer(),
+                limiter: limiter, clock: clock, logger: logger)
+        }
+        var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: context))]
+        if mqtt.plain.enabled {
+            var plain = settings("mqtt", mqtt.plain.address, mqtt.plain.port)
+            plain.anonymous = mqtt.plain.anonymous
+            listeners.append(("mqtt", listener(plain, tls: nil)))
+        }
+        return listeners
     }
 
     /// TLS 1.2 minimum (1.3 selectable), ECDHE with AEAD suites only.

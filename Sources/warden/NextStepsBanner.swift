@@ -4,7 +4,9 @@ import WardenServer
 /// The block `warden serve` prints once it listens: where it is, the credential on first start, what to do next.
 enum NextStepsBanner {
     static func text(_ report: WardenServer.StartupReport, version: String) -> String {
-        var lines = ["Warden \(version) is listening on \(report.url) (data directory: \(report.dataDirectory))", ""]
+        var lines = ["Warden \(version) is listening on \(report.url) (data directory: \(report.dataDirectory))"]
+        lines += report.mqttURLs.map { "MQTT: \($0)" }
+        lines.append("")
         if let credential = report.newAdminCredential {
             lines += [
                 "Bootstrap admin credential (shown once; the CLI reads it from \(report.adminCredentialPath), mode 0600):",

@@ -42,10 +42,19 @@ public struct ConnectAuthenticator: Sendable {
         public let reason: WardenError
         /// Whether the client is told "bad credentials" or "not authorized".
         public let isCredentialFailure: Bool
+        /// A 5.0 Authentication Method the hub does not know (answered 0x8C).
+        public let isUnsupportedMethod: Bool
 
-        /// The CONNACK code: 3.1.1 return code 4 or 5, 5.0 reason 0x86 or 0x87.
+        public init(reason: WardenError, isCredentialFailure: Bool, isUnsupportedMethod: Bool = false) {
+            self.reason = reason
+            self.isCredentialFailure = isCredentialFailure
+            self.isUnsupportedMethod = isUnsupportedMethod
+        }
+
+        /// The CONNACK code: 3.1.1 return code 4 or 5, 5.0 reason 0x86, 0x87 or 0x8C.
         public func connackCode(_ version: ProtocolVersion) -> ReasonCode {
-            switch (version, isCredentialFailure) {
+            if version == .v5, isUnsupportedMethod { return .badAuthenticationMethod }
+            return switch (version, isCredentialFailure) {
             case (.v311, true): ConnAckPacket.ReturnCode.badUsernameOrPassword
             case (.v311, false): ConnAckPacket.ReturnCode.notAuthorized
             case (.v5, true): .badUserNameOrPassword
@@ -132,6 +141,25 @@ public struct ConnectAuthenticator: Sendable {
         return (
             DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil), entry.device
         )
+    }
+
+    /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:
+    /// the device is gone, disabled, blocked, outside the allow list or the IP filter, or its certificate
+    /// thumbprints changed.
+    public func revocation(of identity: DeviceIdentity, peerAddress: IPAddress) -> WardenError? {
+        guard let entry = directory.entry(identity.tenantID, identity.deviceID) else {
+            return WardenError(.deviceNotFound, "Device '\(identity.deviceID)' was deleted.")
+        }
+        if let verdict = directory.ipVerdict(identity.tenantID, peerAddress), verdict.action == .reject {
+            return WardenError(
+                .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(peerAddress).")
+        }
+        do {
+            try admit(identity, entry.device)
+        } catch {
+            return error.reason
+        }
+        return nil
     }
 
     private func admit(_ identity: DeviceIdentity, _ device: Device) throws(Refusal) {

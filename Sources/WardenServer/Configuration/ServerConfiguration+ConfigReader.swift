@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Logging
 import SystemPackage
+import WardenBroker
 import WardenCore
 import Yams
 
@@ -19,18 +20,81 @@ extension ServerConfiguration {
         Key(name: "hub.hostname") { config, value in config.hubHostName = try HostName(value) },
         Key(name: "log.level") { config, value in config.logLevel = try parse(value, "log.level", Logger.Level.self) },
         Key(name: "log.format") { config, value in config.logFormat = try parse(value, "log.format", LogFormat.self) },
-        Key(name: "https.address") { config, value in
-            guard IPAddress(value) != nil || value == "localhost" else {
-                throw invalid("https.address", value, "an IP address")
-            }
-            config.https.address = value
-        },
+        Key(name: "https.address") { config, value in config.https.address = try address(value, "https.address") },
         Key(name: "https.port") { config, value in config.https.port = try port(value, "https.port") },
         Key(name: "tls.minimum-version") { config, value in
             config.tls.minimumVersion = try parse(value, "tls.minimum-version", TLSMinimumVersion.self)
         },
         Key(name: "tls.certificate") { config, value in config.tls.certificatePath = value },
         Key(name: "tls.private-key") { config, value in config.tls.privateKeyPath = value },
+        Key(name: "mqtt.address") { config, value in config.mqtt.address = try address(value, "mqtt.address") },
+        Key(name: "mqtt.port") { config, value in config.mqtt.port = try port(value, "mqtt.port") },
+        Key(name: "mqtt.plain.enabled") { config, value in
+            config.mqtt.plain.enabled = try bool(value, "mqtt.plain.enabled")
+        },
+        Key(name: "mqtt.plain.address") { config, value in
+            config.mqtt.plain.address = try address(value, "mqtt.plain.address")
+        },
+        Key(name: "mqtt.plain.port") { config, value in config.mqtt.plain.port = try port(value, "mqtt.plain.port") },
+        Key(name: "mqtt.plain.anonymous") { config, value in
+            config.mqtt.plain.anonymous =
+                value == "none" ? nil : try parse(value, "mqtt.plain.anonymous", AnonymousAccess.self)
+        },
+        Key(name: "mqtt.plain.allow-non-loopback") { config, value in
+            config.mqtt.plain.allowNonLoopback = try bool(value, "mqtt.plain.allow-non-loopback")
+        },
+        Key(name: "mqtt.max-packet-size") { config, value in
+            config.mqtt.maximumPacketSize = try integer(value, "mqtt.max-packet-size", 64...268_435_460)
+        },
+        Key(name: "mqtt.max-inflight") { config, value in
+            config.mqtt.broker.maximumInflight = try integer(value, "mqtt.max-inflight", 1...65_535)
+        },
+        Key(name: "mqtt.max-queued-messages") { config, value in
+            config.mqtt.broker.maximumQueuedMessages = try integer(value, "mqtt.max-queued-messages", 0...10_000_000)
+        },
+        Key(name: "mqtt.max-queued-bytes") { config, value in
+            config.mqtt.broker.maximumQueuedBytes = try integer(value, "mqtt.max-queued-bytes", 0...(1 << 40))
+        },
+        Key(name: "mqtt.max-session-expiry") { config, value in
+            config.mqtt.broker.maximumSessionExpiry = UInt32(
+                try integer(value, "mqtt.max-session-expiry", 0...Int(UInt32.max)))
+        },
+        Key(name: "mqtt.max-subscriptions") { config, value in
+            config.mqtt.broker.maximumSubscriptionsPerSession = try integer(
+                value, "mqtt.max-subscriptions", 1...100_000)
+        },
+        Key(name: "mqtt.max-retained") { config, value in
+            config.mqtt.broker.maximumRetainedPerTenant = try integer(value, "mqtt.max-retained", 0...10_000_000)
+        },
+        Key(name: "mqtt.max-connections") { config, value in
+            config.mqtt.broker.maximumConnections = try integer(value, "mqtt.max-connections", 1...10_000_000)
+        },
+        Key(name: "mqtt.max-keep-alive") { config, value in
+            let seconds = try integer(value, "mqtt.max-keep-alive", 0...65_535)
+            config.mqtt.maximumKeepAlive = seconds == 0 ? nil : UInt16(seconds)
+        },
+        Key(name: "mqtt.receive-maximum") { config, value in
+            config.mqtt.receiveMaximum = UInt16(try integer(value, "mqtt.receive-maximum", 1...65_535))
+        },
+        Key(name: "mqtt.topic-alias-maximum") { config, value in
+            config.mqtt.topicAliasMaximum = UInt16(try integer(value, "mqtt.topic-alias-maximum", 0...65_535))
+        },
+        Key(name: "mqtt.connect-timeout") { config, value in
+            config.mqtt.connectTimeout = try integer(value, "mqtt.connect-timeout", 1...3600)
+        },
+        Key(name: "mqtt.connect-rate-per-ip") { config, value in
+            config.mqtt.connectRate.ratePerSecond = Double(
+                try integer(value, "mqtt.connect-rate-per-ip", 1...1_000_000))
+        },
+        Key(name: "mqtt.connect-burst-per-ip") { config, value in
+            config.mqtt.connectRate.burst = Double(try integer(value, "mqtt.connect-burst-per-ip", 1...10_000_000))
+        },
+        Key(name: "mqtt.denied-publish") { config, value in
+            guard value == "close" || value == "drop" else {
+                throw invalid("mqtt.denied-publish", value, "'close' or 'drop'")
+            }
+            config.mqtt.closeOnDeniedPublish = value == "close"
+        },
     ]
 
     /// Environment variables that are not configuration keys but are read by name: the master key, and the
@@ -95,6 +159,7 @@ extension ServerConfiguration {
         if let masterKey = environment["WARDEN_MASTER_KEY"] {
             configuration.masterKeyOverride = SecretBytes(Array(masterKey.utf8))
         }
+        try checkPlainListener(configuration.mqtt.plain)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
             throw WardenError(
                 .configInvalidValue, "'tls.certificate' and 'tls.private-key' go together; set both or neither.")
@@ -144,6 +209,44 @@ extension ServerConfiguration {
             throw invalid(key, value, "one of " + T.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
         }
         return parsed
+    }
+
+    /// Plain MQTT stays on loopback unless explicitly allowed; anonymous clients never leave loopback.
+    private static func checkPlainListener(_ plain: MQTT.Plain) throws(WardenError) {
+        guard plain.enabled else { return }
+        let isLoopback = ["127.0.0.1", "::1", "localhost"].contains(plain.address) || plain.address.hasPrefix("127.")
+        if !isLoopback, plain.anonymous != nil {
+            throw WardenError(
+                .configInvalidValue,
+                "'mqtt.plain.anonymous' admits clients without credentials and is allowed on loopback only; "
+                    + "'mqtt.plain.address' is \(plain.address).")
+        }
+        if !isLoopback, !plain.allowNonLoopback {
+            throw WardenError(
+                .configInvalidValue,
+                "Plain MQTT on \(plain.address) sends credentials unencrypted; set 'mqtt.plain.allow-non-loopback' "
+                    + "to true to allow it.")
+        }
+    }
+
+    private static func address(_ value: String, _ key: String) throws(WardenError) -> String {
+        guard IPAddress(value) != nil || value == "localhost" else { throw invalid(key, value, "an IP address") }
+        return value
+    }
+
+    private static func bool(_ value: String, _ key: String) throws(WardenError) -> Bool {
+        switch value.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw invalid(key, value, "true or false")
+        }
+    }
+
+    private static func integer(_ value: String, _ key: String, _ range: ClosedRange<Int>) throws(WardenError) -> Int {
+        guard let number = Int(value), range.contains(number) else {
+            throw invalid(key, value, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
     }
 
     private static func port(_ value: String, _ key: String) throws(WardenError) -> Int {

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import WardenBroker
 public import WardenCore
 
 /// Everything `warden serve` can be told, validated once at start-up (STYLE R10).
@@ -36,6 +37,41 @@ public struct ServerConfiguration: Sendable {
         public var privateKeyPath: String?
     }
 
+    /// The MQTT listeners and the broker's limits.
+    public struct MQTT: Sendable {
+        /// A plain (no TLS) listener: off unless configured, loopback unless explicitly allowed.
+        public struct Plain: Sendable {
+            public var enabled = false
+            public var address = "127.0.0.1"
+            public var port = 1883
+            /// What clients without credentials may do; nil refuses them. Loopback binds only.
+            public var anonymous: AnonymousAccess?
+            /// Allows binding the plain listener to a non-loopback address.
+            public var allowNonLoopback = false
+        }
+
+        /// The TLS listener's address and port.
+        public var address = "127.0.0.1"
+        public var port = 8883
+        public var plain = Plain()
+        /// Session, queue, subscription, retained and connection limits.
+        public var broker = Broker.Configuration()
+        /// The largest packet accepted, fixed header included.
+        public var maximumPacketSize = 256 * 1024 + 512
+        /// A cap on 5.0 keep-alive (Server Keep Alive); nil for none.
+        public var maximumKeepAlive: UInt16?
+        /// Inbound QoS 2 messages awaiting PUBREL per connection.
+        public var receiveMaximum: UInt16 = 100
+        /// Inbound topic aliases per connection.
+        public var topicAliasMaximum: UInt16 = 16
+        /// Seconds from TLS handshake to CONNECT.
+        public var connectTimeout = 10
+        /// Connection attempts per second and burst per source address.
+        public var connectRate = ConnectRateLimiter.Configuration()
+        /// On 3.1.1, close (true) or silently drop (false) on a denied PUBLISH.
+        public var closeOnDeniedPublish = true
+    }
+
     /// The data directory: database, master key, TLS material, bootstrap credential.
     public var dataDirectory: String = "warden-data"
     /// The host name devices and clients use for the hub (connection strings, server certificate).
@@ -46,6 +82,8 @@ public struct ServerConfiguration: Sendable {
     public var logFormat: LogFormat = .text
     /// The HTTPS listener.
     public var https = HTTPS()
+    /// MQTT listeners and broker limits.
+    public var mqtt = MQTT()
     /// TLS settings for every listener.
     public var tls = TLS()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.

@@ -33,10 +33,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The hub's host name in connection strings and the server certificate (default localhost).")
     var hubHostname: String?
 
+    @Option(help: "The MQTT/TLS listener's port (default 8883; 0 picks a free port).")
+    var mqttPort: String?
+
     func run() async throws {
         let flags = [
             "data-dir": dataDir, "log.format": logFormat, "log.level": logLevel, "https.address": httpsAddress,
-            "https.port": httpsPort, "hub.hostname": hubHostname,
+            "https.port": httpsPort, "hub.hostname": hubHostname, "mqtt.port": mqttPort,
         ].compactMapValues { $0 }
         let environment = ProcessInfo.processInfo.environment
         do {

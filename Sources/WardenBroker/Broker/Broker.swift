@@ -1,0 +1,257 @@
+import CoreMetrics
+public import NIOCore
+import Synchronization
+import WardenCore
+import WardenMQTT
+
+/// The shared heart of the MQTT service: sessions by (tenant, ClientId), each tenant's topic space, and
+/// routing between them. Every method is synchronous and short; the lock is held only for table work, never
+/// while writing to a connection (lock order: broker, then session).
+public final class Broker: Sendable {
+    /// Broker-wide limits (docs/configuration.md, `mqtt.*`).
+    public struct Configuration: Sendable {
+        /// QoS 1/2 messages unacknowledged per session at once (the client's Receive Maximum may lower it).
+        public var maximumInflight = 100
+        /// Messages queued per session behind the inflight window.
+        public var maximumQueuedMessages = 1000
+        /// Payload and topic bytes queued per session.
+        public var maximumQueuedBytes = 16 * 1024 * 1024
+        /// The longest a session outlives its connection, in seconds; 3.1.1 persistent sessions get this.
+        public var maximumSessionExpiry: UInt32 = 7 * 86_400
+        /// Subscriptions one session may hold.
+        public var maximumSubscriptionsPerSession = 100
+        /// Retained topics one tenant may hold.
+        public var maximumRetainedPerTenant = 10_000
+        /// Authenticated connections at once, all listeners together.
+        public var maximumConnections = 100_000
+
+        public init() {}
+
+        var flowLimits: OutboundFlow.Limits {
+            OutboundFlow.Limits(
+                maximumInflight: maximumInflight, maximumQueuedMessages: maximumQueuedMessages,
+                maximumQueuedBytes: maximumQueuedBytes)
+        }
+    }
+
+    /// A Will Message waiting for its connection to end.
+    struct Will: Sendable {
+        let message: BrokerMessage
+        let tenantID: TenantID
+        /// Seconds after the connection ends (5.0 Will Delay Interval).
+        let delay: UInt32
+    }
+
+    /// The session a CONNECT was given.
+    struct Attachment {
+        let session: Session
+        let sessionPresent: Bool
+        /// The resumed window and queued messages to send after CONNACK.
+        let resend: [MQTTPacket]
+    }
+
+    /// One filter of a SUBSCRIBE, after authorization.
+    struct SubscribeRequest {
+        let filter: TopicFilter
+        let options: SubscriptionOptions
+        let retainHandling: SubscribePacket.Subscription.RetainHandling
+    }
+
+    private struct State {
+        var sessions: [SessionKey: Session] = [:]
+        var spaces: [TenantID: TopicSpace] = [:]
+    }
+
+    let configuration: Configuration
+    let metrics: BrokerMetrics
+    /// Runs Will delays and session expiries.
+    private let timers: any EventLoop
+    private let state = Mutex(State())
+    private let connectionCount = Atomic<Int>(0)
+
+    public init(configuration: Configuration, timers: any EventLoop) {
+        self.configuration = configuration
+        self.timers = timers
+        self.metrics = BrokerMetrics()
+    }
+
+    /// Counts a new authenticated connection; false when `maximumConnections` is reached.
+    func admitConnection() -> Bool {
+        let count = connectionCount.wrappingAdd(1, ordering: .relaxed).newValue
+        guard count <= configuration.maximumConnections else {
+            connectionCount.wrappingSubtract(1, ordering: .relaxed)
+            metrics.hit(.connections)
+            return false
+        }
+        metrics.connections.record(count)
+        return true
+    }
+
+    /// Gives `sink` the session `key`: a fresh one for clean start or when none exists, else the stored one.
+    /// A connection still holding the session is closed (5.0: DISCONNECT 0x8E, [MQTT-3.1.4-3]).
+    func open(
+        _ key: SessionKey, cleanStart: Bool, expiryInterval: UInt32, receiveMaximum: Int, sink: any ConnectionSink,
+        now: NIODeadline
+    ) -> Attachment {
+        let (session, present, previous) = state.withLock { state in
+            let existing = state.sessions[key]
+            let previous = existing?.sink
+            if let existing, !cleanStart {
+                return (existing, true, previous)
+            }
+            if let existing { Self.removeSubscriptions(of: existing, from: &state) }
+            let session = Session(key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval)
+            state.sessions[key] = session
+            metrics.sessions.record(state.sessions.count)
+            return (session, false, previous)
+        }
+        previous?.close(.sessionTakenOver, reasonString: "Another connection took over the session.")
+        let resend = session.attach(sink, receiveMaximum: receiveMaximum, expiryInterval: expiryInterval, now: now)
+        return Attachment(session: session, sessionPresent: present, resend: resend)
+    }
+
+    /// `sink` has ended. Its session is released (ended now when its expiry is 0, else when the expiry
+    /// passes) and the Will is published now, after its delay, or not at all when the session was taken over
+    /// by a connection that arrived first ([MQTT-3.1.3-9]).
+    func close(_ session: Session, sink: any ConnectionSink, will: Will?, now: NIODeadline) {
+        let count = connectionCount.wrappingSubtract(1, ordering: .relaxed).newValue
+        metrics.connections.record(count)
+        guard session.detach(sink) else {
+            if let will, will.delay == 0 { publish(will.message, in: will.tenantID, now: now) }
+            return
+        }
+        let expiry = session.withState { $0.expiryInterval }
+        guard expiry > 0 else {
+            end(session)
+            if let will { publish(will.message, in: will.tenantID, now: now) }
+            return
+        }
+        if let will {
+            let delay = min(will.delay, expiry)
+            if delay == 0 {
+                publish(will.message, in: will.tenantID, now: now)
+            } else {
+                let task = timers.scheduleTask(in: .seconds(Int64(delay))) { [weak self] in
+                    session.withState { $0.pendingWill = nil }
+                    guard let self else { return }
+                    publish(will.message, in: will.tenantID, now: .now())
+                }
+                session.withState { $0.pendingWill = task }
+            }
+        }
+        if expiry != .max {
+            let task = timers.scheduleTask(in: .seconds(Int64(expiry))) { [weak self] in
+                guard let self else { return }
+                end(session)
+            }
+            session.withState { $0.pendingExpiry = task }
+        }
+    }
+
+    /// Ends a session: its subscriptions go, its queue is dropped, its ClientId is free.
+    func end(_ session: Session) {
+        state.withLock { state in
+            Self.removeSubscriptions(of: session, from: &state)
+            if state.sessions[session.key] === session { state.sessions[session.key] = nil }
+            metrics.sessions.record(state.sessions.count)
+        }
+    }
+
+    private static func removeSubscriptions(of session: Session, from state: inout State) {
+        let filters = session.withState { session in
+            defer { session.subscriptions = [:] }
+            return Array(session.subscriptions.keys)
+        }
+        for filter in filters {
+            guard let filter = try? TopicFilter(filter) else { continue }
+            _ = state.spaces[session.key.tenantID]?.unsubscribe(session, filter)
+        }
+    }
+
+    /// Adds subscriptions; returns per request the granted QoS (nil: refused by the per-session limit)
+    /// and the retained messages to send after SUBACK.
+    func subscribe(_ session: Session, _ requests: [SubscribeRequest]) -> [(granted: QoS?, retained: [Delivery])] {
+        let tenantID = session.key.tenantID
+        return state.withLock { state in
+            requests.map { request in
+                let count = session.withState { $0.subscriptions.count }
+                let exists = session.withState { $0.subscriptions[request.filter.rawValue] != nil }
+                guard exists || count < configuration.maximumSubscriptionsPerSession else {
+                    metrics.hit(.subscriptionsPerSession)
+                    return (nil, [])
+                }
+                let isNew = state.spaces[tenantID, default: TopicSpace()].subscribe(
+                    session, request.filter, request.options)
+                session.withState { $0.subscriptions[request.filter.rawValue] = request.options }
+                let wantsRetained =
+                    switch request.retainHandling {
+                    case .sendOnSubscribe: true
+                    case .sendOnNewSubscribe: isNew
+                    case .doNotSend: false
+                    }
+                guard wantsRetained, let space = state.spaces[tenantID] else { return (request.options.qos, []) }
+                let retained = space.retainedMessages(matching: request.filter).map { message in
+                    Delivery(
+                        message: message, qos: min(message.qos, request.options.qos), retain: true,
+                        subscriptionIdentifiers: request.options.identifier.map { [$0] } ?? [])
+                }
+                return (request.options.qos, retained)
+            }
+        }
+    }
+
+    /// Removes subscriptions; returns per filter whether one existed.
+    func unsubscribe(_ session: Session, _ filters: [TopicFilter]) -> [Bool] {
+        state.withLock { state in
+            filters.map { filter in
+                session.withState { $0.subscriptions[filter.rawValue] = nil }
+                return state.spaces[session.key.tenantID]?.unsubscribe(session, filter) ?? false
+            }
+        }
+    }
+
+    /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
+    /// session. Returns false when a retained message was refused by the tenant's retained limit.
+    @discardableResult
+    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) -> Bool {
+        metrics.messagesReceived.increment()
+        var retainAccepted = true
+        let targets = state.withLock { state in
+            if message.retain {
+                retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
+                    message, limit: configuration.maximumRetainedPerTenant)
+                metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
+            }
+            return state.spaces[tenantID]?.targets(for: message) ?? []
+        }
+        if !retainAccepted { metrics.hit(.retainedPerTenant) }
+        if targets.isEmpty { metrics.messagesNotRouted.increment() }
+        for target in targets {
+            let delivery = Delivery(
+                message: message, qos: min(message.qos, target.options.qos),
+                retain: target.options.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
+            deliver(delivery, to: target.session, now: now)
+        }
+        return retainAccepted
+    }
+
+    /// Offers one delivery to one session, counting the outcome.
+    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline) {
+        if let reason = session.deliver(delivery, now: now) {
+            metrics.dropped(reason)
+        } else {
+            metrics.messagesDelivered.increment()
+        }
+    }
+
+    /// The session a live connection of `key` holds, for revocation.
+    func session(_ key: SessionKey) -> Session? {
+        state.withLock { $0.sessions[key] }
+    }
+
+    /// Every session of `tenantID` with a live connection.
+    func connectedSessions(in tenantID: TenantID) -> [Session] {
+        let sessions = state.withLock { state in state.sessions.values.filter { $0.key.tenantID == tenantID } }
+        return sessions.filter { $0.sink != nil }
+    }
+}

@@ -1,0 +1,57 @@
+public import NIOCore
+public import WardenMQTT
+
+/// One application message as the broker routes it: immutable and shared by reference, so fan-out to many
+/// subscribers costs no copies of the topic, properties or payload.
+public final class BrokerMessage: Sendable {
+    public let topic: String
+    public let payload: ByteBuffer
+    /// The QoS it was published with; each subscriber receives min(this, its subscription's QoS).
+    public let qos: QoS
+    public let retain: Bool
+    /// The 5.0 properties forwarded to subscribers unaltered (§3.3.2.3): payload format, content type,
+    /// response topic, correlation data, user properties. Never the publisher's topic alias.
+    public let properties: Properties
+    /// When the message stops being delivered (5.0 Message Expiry Interval), if ever.
+    public let expiresAt: NIODeadline?
+    /// The session that published it, for No Local; nil for messages the broker itself publishes.
+    let publisher: SessionKey?
+
+    init(
+        topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties, receivedAt: NIODeadline,
+        publisher: SessionKey?
+    ) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        var forwarded = properties
+        forwarded.topicAlias = nil
+        forwarded.subscriptionIdentifiers = []
+        self.properties = forwarded
+        self.expiresAt = properties.messageExpiryInterval.map { receivedAt + .seconds(Int64($0)) }
+        self.publisher = publisher
+    }
+
+    /// Whether the message has expired at `now`.
+    func isExpired(at now: NIODeadline) -> Bool {
+        expiresAt.map { now >= $0 } ?? false
+    }
+
+    /// The PUBLISH a subscriber receives: its QoS and packet id, the remaining expiry interval (§3.3.2.3.3),
+    /// and the subscription identifiers that matched.
+    func packet(
+        qos: QoS, packetID: UInt16?, retain: Bool, subscriptionIdentifiers: [Int], dup: Bool = false,
+        now: NIODeadline
+    ) -> PublishPacket {
+        var properties = self.properties
+        if let expiresAt {
+            let remaining = max(0, (expiresAt - now).nanoseconds / 1_000_000_000)
+            properties.messageExpiryInterval = UInt32(clamping: remaining)
+        }
+        properties.subscriptionIdentifiers = subscriptionIdentifiers
+        return PublishPacket(
+            dup: dup, qos: qos, retain: retain, topic: topic, packetID: packetID, properties: properties,
+            payload: payload)
+    }
+}

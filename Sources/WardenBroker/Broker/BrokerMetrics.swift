@@ -1,0 +1,55 @@
+import Metrics
+import WardenMQTT
+
+/// The broker's counters and gauges, made once (docs/metrics.md lists each). Labels are bounded: listener,
+/// packet type, reason, limit — never a client id, device id, topic or address (STYLE R11.4).
+final class BrokerMetrics: Sendable {
+    let connections: Gauge
+    let sessions: Gauge
+    let retainedMessages: Gauge
+    let subscriptions: Gauge
+    let messagesReceived: Counter
+    let messagesDelivered: Counter
+    let messagesNotRouted: Counter
+    private let drops: [OutboundFlow.DropReason: Counter]
+    private let limitHits: [BrokerLimit: Counter]
+
+    init() {
+        connections = Gauge(label: "warden_mqtt_connections")
+        sessions = Gauge(label: "warden_mqtt_sessions")
+        retainedMessages = Gauge(label: "warden_mqtt_retained_messages")
+        subscriptions = Gauge(label: "warden_mqtt_subscriptions")
+        messagesReceived = Counter(label: "warden_mqtt_messages_received_total")
+        messagesDelivered = Counter(label: "warden_mqtt_messages_delivered_total")
+        messagesNotRouted = Counter(label: "warden_mqtt_messages_unrouted_total")
+        drops = Dictionary(
+            uniqueKeysWithValues: OutboundFlow.DropReason.allCases.map {
+                ($0, Counter(label: "warden_mqtt_messages_dropped_total", dimensions: [("reason", $0.rawValue)]))
+            })
+        limitHits = Dictionary(
+            uniqueKeysWithValues: BrokerLimit.allCases.map {
+                ($0, Counter(label: "warden_mqtt_limit_hits_total", dimensions: [("limit", $0.rawValue)]))
+            })
+    }
+
+    func dropped(_ reason: OutboundFlow.DropReason, count: Int = 1) {
+        drops[reason]?.increment(by: count)
+    }
+
+    func hit(_ limit: BrokerLimit) {
+        limitHits[limit]?.increment()
+    }
+}
+
+/// Every limit the broker enforces; each refusal increments `warden_mqtt_limit_hits_total{limit=…}`.
+enum BrokerLimit: String, Sendable, CaseIterable {
+    case packetSize = "packet_size"
+    case connections
+    case subscriptionsPerSession = "subscriptions_per_session"
+    case retainedPerTenant = "retained_per_tenant"
+    case receiveMaximum = "receive_maximum"
+    case topicAliases = "topic_aliases"
+    case connectTimeout = "connect_timeout"
+    case connectRatePerIP = "connect_rate_per_ip"
+    case keepAlive = "keep_alive"
+}

@@ -1,0 +1,15 @@
+import WardenCore
+import WardenMQTT
+
+/// Where a session's packets go while a connection holds it. Callable from any thread: an implementation
+/// hops to its connection's event loop and coalesces flushes.
+protocol ConnectionSink: AnyObject, Sendable {
+    /// Writes `packets` in order.
+    func send(_ packets: [MQTTPacket])
+    /// The authenticated device behind the connection (nil for anonymous clients), for live revocation.
+    var device: ConnectAuthenticator.DeviceIdentity? { get }
+    /// The client's address, for IP filter changes.
+    var peerAddress: IPAddress { get }
+    /// Ends the connection because the broker decided so: 5.0 clients get DISCONNECT with `reason` first.
+    func close(_ reason: ReasonCode, reasonString: String?)
+}

@@ -1,0 +1,178 @@
+import NIOCore
+import WardenMQTT
+
+/// The server-to-client half of a session: the window of QoS 1 and 2 messages awaiting acknowledgement and
+/// the queue behind it (STYLE R6.5: events in, packets out, no I/O).
+///
+/// FIFO: a message is sent only when nothing is queued ahead of it. Packet identifiers are allocated here and
+/// are unique among unacknowledged messages ([MQTT-2.2.1-3]). While offline, QoS 1 and 2 messages queue and
+/// QoS 0 messages are not kept (5.0 §4.1 allows either); on resumption the window is re-sent with DUP set
+/// and PUBREL re-sent for messages past PUBREC ([MQTT-4.4.0-1]), before anything from the queue.
+struct OutboundFlow: Sendable {
+    /// Where one in-flight message stands.
+    enum Phase: Sendable, Equatable {
+        case awaitingPuback
+        case awaitingPubrec
+        case awaitingPubcomp
+    }
+
+    struct InFlight: Sendable {
+        let packetID: UInt16
+        var phase: Phase
+        let delivery: Delivery
+    }
+
+    /// What happened to an offered message.
+    enum Offer {
+        case send(PublishPacket)
+        case queued
+        case dropped(DropReason)
+    }
+
+    /// Why a message did not reach a session; each is a metric label.
+    enum DropReason: String, Sendable, CaseIterable {
+        case queueFull = "queue_full"
+        case queueBytes = "queue_bytes"
+        case expired
+        case offlineQoS0 = "offline_qos0"
+        case slowConsumer = "slow_consumer"
+        case tooLargeForClient = "too_large_for_client"
+    }
+
+    /// The configured bounds.
+    struct Limits: Sendable {
+        /// The most QoS 1/2 messages unacknowledged at once, whatever the client's Receive Maximum.
+        var maximumInflight: Int = 100
+        /// The most messages queued behind the window.
+        var maximumQueuedMessages: Int = 1000
+        /// The most payload and topic bytes queued behind the window.
+        var maximumQueuedBytes: Int = 16 * 1024 * 1024
+    }
+
+    private(set) var inflight: [InFlight] = []
+    private var queue = CircularBuffer<Delivery>()
+    private(set) var queuedBytes = 0
+    private var nextPacketID: UInt16 = 1
+    private var window: Int
+    private(set) var isOnline = false
+    /// Queued messages that expired before they could be sent, since the owner last took the count.
+    private(set) var expiredInQueue = 0
+    let limits: Limits
+
+    init(limits: Limits) {
+        self.limits = limits
+        self.window = limits.maximumInflight
+    }
+
+    var queuedCount: Int { queue.count }
+
+    /// Offers a message; it is sent now, queued, or dropped with a reason.
+    mutating func offer(_ delivery: Delivery, now: NIODeadline) -> Offer {
+        if delivery.message.isExpired(at: now) { return .dropped(.expired) }
+        if delivery.qos == .atMostOnce {
+            // QoS 0 is not held for an offline client, nor queued behind the window: it would only grow stale.
+            guard isOnline else { return .dropped(.offlineQoS0) }
+            return .send(
+                delivery.message.packet(
+                    qos: .atMostOnce, packetID: nil, retain: delivery.retain,
+                    subscriptionIdentifiers: delivery.subscriptionIdentifiers, now: now))
+        }
+        if isOnline, queue.isEmpty, inflight.count < window {
+            return .send(admit(delivery, now: now))
+        }
+        guard queue.count < limits.maximumQueuedMessages else { return .dropped(.queueFull) }
+        guard queuedBytes + delivery.size <= limits.maximumQueuedBytes else { return .dropped(.queueBytes) }
+        queue.append(delivery)
+        queuedBytes += delivery.size
+        return .queued
+    }
+
+    /// The client acknowledged `packetID` with `kind`. Returns what to send now: PUBREL after PUBREC, then
+    /// whatever the freed window lets out of the queue. Nil when no message was waiting for that acknowledgement.
+    mutating func acknowledge(_ kind: PublishAckPacket.Kind, packetID: UInt16, now: NIODeadline) -> [MQTTPacket]? {
+        guard let index = inflight.firstIndex(where: { $0.packetID == packetID }) else { return nil }
+        switch (kind, inflight[index].phase) {
+        case (.puback, .awaitingPuback), (.pubcomp, .awaitingPubcomp):
+            inflight.remove(at: index)
+            return drain(now: now)
+        case (.pubrec, .awaitingPubrec):
+            // 5.0 §4.3.3: a PUBREC reason of 0x80 or more ends the exchange.
+            inflight[index].phase = .awaitingPubcomp
+            return [.publishAck(PublishAckPacket(.pubrel, packetID: packetID))]
+        case (.pubrec, .awaitingPubcomp):
+            return [.publishAck(PublishAckPacket(.pubrel, packetID: packetID))]
+        default:
+            return nil
+        }
+    }
+
+    /// A PUBREC with a failure reason (5.0 §4.3.3): the message is released without PUBREL.
+    mutating func refuse(packetID: UInt16, now: NIODeadline) -> [MQTTPacket] {
+        inflight.removeAll { $0.packetID == packetID && $0.phase == .awaitingPubrec }
+        return drain(now: now)
+    }
+
+    /// A connection took the session up, with the client's Receive Maximum (65,535 when absent).
+    /// Returns the resumed window (DUP set) and then the messages that fit from the queue.
+    mutating func resume(receiveMaximum: Int, now: NIODeadline) -> [MQTTPacket] {
+        isOnline = true
+        window = max(1, min(receiveMaximum, limits.maximumInflight))
+        var packets: [MQTTPacket] = inflight.map { entry in
+            switch entry.phase {
+            case .awaitingPuback, .awaitingPubrec:
+                .publish(
+                    entry.delivery.message.packet(
+                        qos: entry.delivery.qos, packetID: entry.packetID, retain: entry.delivery.retain,
+                        subscriptionIdentifiers: entry.delivery.subscriptionIdentifiers, dup: true, now: now))
+            case .awaitingPubcomp:
+                .publishAck(PublishAckPacket(.pubrel, packetID: entry.packetID))
+            }
+        }
+        packets += drain(now: now)
+        return packets
+    }
+
+    /// Returns and resets the count of messages that expired in the queue.
+    mutating func takeExpiredCount() -> Int {
+        defer { expiredInQueue = 0 }
+        return expiredInQueue
+    }
+
+    /// The connection went away; the session keeps its window and queue.
+    mutating func suspend() {
+        isOnline = false
+    }
+
+    private mutating func drain(now: NIODeadline) -> [MQTTPacket] {
+        var packets: [MQTTPacket] = []
+        while isOnline, inflight.count < window, let next = queue.popFirst() {
+            queuedBytes -= next.size
+            if next.message.isExpired(at: now) {
+                expiredInQueue += 1
+                continue
+            }
+            packets.append(.publish(admit(next, now: now)))
+        }
+        return packets
+    }
+
+    private mutating func admit(_ delivery: Delivery, now: NIODeadline) -> PublishPacket {
+        let packetID = allocatePacketID()
+        inflight.append(
+            InFlight(
+                packetID: packetID, phase: delivery.qos == .exactlyOnce ? .awaitingPubrec : .awaitingPuback,
+                delivery: delivery))
+        return delivery.message.packet(
+            qos: delivery.qos, packetID: packetID, retain: delivery.retain,
+            subscriptionIdentifiers: delivery.subscriptionIdentifiers, now: now)
+    }
+
+    /// The next identifier not held by an unacknowledged message; never 0 ([MQTT-2.2.1-3]).
+    private mutating func allocatePacketID() -> UInt16 {
+        while true {
+            let candidate = nextPacketID
+            nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
+            if !inflight.contains(where: { $0.packetID == candidate }) { return candidate }
+        }
+    }
+}

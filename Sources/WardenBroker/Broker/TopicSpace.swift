@@ -1,0 +1,140 @@
+import NIOCore
+import WardenMQTT
+
+/// One tenant's topics: its subscriptions, shared subscription groups and retained messages. Tenants never
+/// see each other's topics because each has its own space.
+struct TopicSpace: Sendable {
+    /// A shared subscription group (5.0 §4.8.2): `$share/{name}/{filter}`.
+    struct GroupKey: Sendable, Hashable {
+        let shareName: String
+        let filter: String
+    }
+
+    /// The members of one group; each message goes to one of them, round robin, online members first.
+    struct Group: Sendable {
+        var members: [(session: Session, options: SubscriptionOptions)] = []
+        var next = 0
+    }
+
+    /// A session and the merged options of its subscriptions that matched one message.
+    struct Target {
+        let session: Session
+        var options: SubscriptionOptions
+        var identifiers: [Int]
+    }
+
+    private var subscriptions = SubscriptionTrie<Session, SubscriptionOptions>()
+    private var shared = SubscriptionTrie<String, GroupKey>()
+    private var groups: [GroupKey: Group] = [:]
+    private(set) var retained: [String: BrokerMessage] = [:]
+
+    var isEmpty: Bool { subscriptions.count == 0 && groups.isEmpty && retained.isEmpty }
+
+    /// Adds or replaces `session`'s subscription to `filter`; returns whether it was new.
+    mutating func subscribe(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) -> Bool {
+        guard let shareName = filter.shareName else {
+            return subscriptions.insert(filter.filter, subscriber: session, value: options)
+        }
+        let key = GroupKey(shareName: shareName, filter: filter.filter)
+        shared.insert(filter.filter, subscriber: shareName, value: key)
+        if let index = groups[key, default: Group()].members.firstIndex(where: { $0.session === session }) {
+            groups[key]?.members[index].options = options
+            return false
+        }
+        groups[key, default: Group()].members.append((session, options))
+        return true
+    }
+
+    /// Removes `session`'s subscription to `filter`; returns whether it existed.
+    mutating func unsubscribe(_ session: Session, _ filter: TopicFilter) -> Bool {
+        guard let shareName = filter.shareName else {
+            return subscriptions.remove(filter.filter, subscriber: session)
+        }
+        let key = GroupKey(shareName: shareName, filter: filter.filter)
+        guard let index = groups[key]?.members.firstIndex(where: { $0.session === session }) else { return false }
+        groups[key]?.members.remove(at: index)
+        if groups[key]?.members.isEmpty == true {
+            groups[key] = nil
+            shared.remove(filter.filter, subscriber: shareName)
+        }
+        return true
+    }
+
+    /// Every session that should receive `message`, once each, with the options of its matching
+    /// subscriptions merged: the highest QoS, every subscription identifier (§3.3.4, [MQTT-3.3.4-3]).
+    /// No Local subscriptions skip their own session's messages ([MQTT-3.8.3-3]).
+    mutating func targets(for message: BrokerMessage) -> [Target] {
+        var targets: [Target] = []
+        subscriptions.forEachMatch(message.topic) { session, options in
+            if options.noLocal, session.key == message.publisher { return }
+            targets.append(
+                Target(session: session, options: options, identifiers: options.identifier.map { [$0] } ?? []))
+        }
+        var matchedGroups: [GroupKey] = []
+        shared.forEachMatch(message.topic) { _, key in matchedGroups.append(key) }
+        for key in matchedGroups {
+            if let member = pickMember(of: key) {
+                targets.append(
+                    Target(
+                        session: member.session, options: member.options,
+                        identifiers: member.options.identifier.map { [$0] } ?? []))
+            }
+        }
+        return targets.count > 1 ? Self.mergingDuplicates(targets) : targets
+    }
+
+    /// One target per session, in first-match order.
+    private static func mergingDuplicates(_ targets: [Target]) -> [Target] {
+        var merged: [Target] = []
+        merged.reserveCapacity(targets.count)
+        var positions: [ObjectIdentifier: Int] = [:]
+        for target in targets {
+            if let index = positions[ObjectIdentifier(target.session)] {
+                merged[index].options.qos = max(merged[index].options.qos, target.options.qos)
+                merged[index].options.retainAsPublished =
+                    merged[index].options.retainAsPublished || target.options.retainAsPublished
+                merged[index].identifiers += target.identifiers
+            } else {
+                positions[ObjectIdentifier(target.session)] = merged.count
+                merged.append(target)
+            }
+        }
+        return merged
+    }
+
+    /// The next member in turn, preferring one with a live connection.
+    private mutating func pickMember(of key: GroupKey) -> (session: Session, options: SubscriptionOptions)? {
+        guard var group = groups[key], !group.members.isEmpty else { return nil }
+        defer { groups[key] = group }
+        let count = group.members.count
+        for offset in 0..<count {
+            let index = (group.next + offset) % count
+            if group.members[index].session.sink != nil {
+                group.next = (index + 1) % count
+                return group.members[index]
+            }
+        }
+        let member = group.members[group.next % count]
+        group.next = (group.next + 1) % count
+        return member
+    }
+
+    /// Stores or clears (empty payload, [MQTT-3.3.1-10]) the retained message for its topic. Returns false
+    /// when a new topic would pass `limit`.
+    mutating func retain(_ message: BrokerMessage, limit: Int) -> Bool {
+        if message.payload.readableBytes == 0 {
+            retained[message.topic] = nil
+            return true
+        }
+        guard retained[message.topic] != nil || retained.count < limit else { return false }
+        retained[message.topic] = message
+        return true
+    }
+
+    /// The retained messages `filter` matches; none for shared subscriptions (5.0 §4.8.2).
+    func retainedMessages(matching filter: TopicFilter) -> [BrokerMessage] {
+        guard filter.shareName == nil else { return [] }
+        if !filter.hasWildcards { return retained[filter.filter].map { [$0] } ?? [] }
+        return retained.values.filter { filter.matches($0.topic) }
+    }
+}

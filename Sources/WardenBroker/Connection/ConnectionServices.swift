@@ -1,0 +1,26 @@
+import Foundation
+import Logging
+import Synchronization
+import WardenCore
+
+/// What every connection of one listener shares. Built once by `MQTTListener`.
+struct ConnectionServices: Sendable {
+    let broker: Broker
+    let authenticator: ConnectAuthenticator
+    let authorizer: any Authorizer
+    let limiter: ConnectRateLimiter
+    let listener: MQTTListener.Configuration
+    let clock: any WardenClock
+    let logger: Logger
+    let connectionIDs: ConnectionIDs
+
+    /// Now, in Unix seconds, for SAS expiry.
+    var unixNow: UInt64 { UInt64(max(0, clock.now().timeIntervalSince1970)) }
+}
+
+/// Numbers connections for log lines (`connection.id`).
+final class ConnectionIDs: Sendable {
+    private let counter = Atomic<UInt64>(0)
+
+    func next() -> UInt64 { counter.wrappingAdd(1, ordering: .relaxed).newValue }
+}

@@ -1,0 +1,54 @@
+import Logging
+import NIOCore
+import WardenCore
+import WardenMQTT
+
+/// SUBSCRIBE and UNSUBSCRIBE: authorize each filter, answer SUBACK, then send matching retained messages.
+extension MQTTConnectionHandler {
+    func handleSubscribe(_ subscribe: SubscribePacket) {
+        guard let connection else { return }
+        let identifier = subscribe.properties.subscriptionIdentifiers.first
+        var codes = [ReasonCode?](repeating: nil, count: subscribe.subscriptions.count)
+        var requests: [(index: Int, request: Broker.SubscribeRequest)] = []
+        for (index, subscription) in subscribe.subscriptions.enumerated() {
+            let decision = authorize(connection.identity, .subscribe, subscription.filter.rawValue)
+            guard decision.isAllowed else {
+                logger.info("Denied a subscription.", metadata: decision.metadata)
+                codes[index] = connection.version == .v5 ? .notAuthorized : .unspecifiedError
+                continue
+            }
+            let options = SubscriptionOptions(
+                qos: subscription.qos, noLocal: subscription.noLocal,
+                retainAsPublished: subscription.retainAsPublished, identifier: identifier)
+            requests.append(
+                (
+                    index,
+                    Broker.SubscribeRequest(
+                        filter: subscription.filter, options: options, retainHandling: subscription.retainHandling)
+                ))
+        }
+        let results = services.broker.subscribe(connection.session, requests.map(\.request))
+        var retained: [Delivery] = []
+        for ((index, _), result) in zip(requests, results) {
+            if let granted = result.granted {
+                codes[index] = ReasonCode(rawValue: granted.rawValue)
+                retained += result.retained
+            } else {
+                codes[index] = connection.version == .v5 ? .quotaExceeded : .unspecifiedError
+            }
+        }
+        send([.suback(SubAckPacket(packetID: subscribe.packetID, reasonCodes: codes.map { $0 ?? .unspecifiedError }))])
+        let now = NIODeadline.now()
+        for delivery in retained {
+            services.broker.deliver(delivery, to: connection.session, now: now)
+        }
+    }
+
+    func handleUnsubscribe(_ unsubscribe: UnsubscribePacket) {
+        guard let connection else { return }
+        let existed = services.broker.unsubscribe(connection.session, unsubscribe.filters)
+        let codes: [ReasonCode] =
+            connection.version == .v5 ? existed.map { $0 ? .success : .noSubscriptionExisted } : []
+        send([.unsuback(SubAckPacket(packetID: unsubscribe.packetID, reasonCodes: codes))])
+    }
+}

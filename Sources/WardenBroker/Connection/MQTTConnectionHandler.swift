@@ -1,0 +1,198 @@
+import Crypto
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import WardenCore
+import WardenMQTT
+
+/// One MQTT connection on its event loop: feeds packets and timer ticks to the `ConnectionStateMachine` and
+/// carries out its actions. Each packet type's work lives in its own extension file.
+final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = MQTTPacket
+    typealias OutboundOut = ByteBuffer
+
+    let services: ConnectionServices
+    let peerAddress: IPAddress
+    let usesTLS: Bool
+    var logger: Logger
+    var machine: ConnectionStateMachine
+    var clientCertificateThumbprints: [Thumbprint] = []
+
+    /// Set once CONNECT is accepted.
+    var connection: Accepted?
+    private var tick: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    /// What an accepted connection holds.
+    struct Accepted {
+        var identity: ClientIdentity
+        let session: Session
+        let sink: ChannelSink
+        let version: ProtocolVersion
+        /// The CONNECT's username, for re-authentication.
+        let username: String?
+        var will: Broker.Will?
+        /// Whether the Will goes out when the connection ends.
+        var publishesWill = true
+    }
+
+    init(services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool) {
+        self.services = services
+        self.peerAddress = peerAddress
+        self.usesTLS = usesTLS
+        self.machine = ConnectionStateMachine(settings: services.listener.stateMachineSettings, now: .now())
+        var logger = services.logger
+        logger[metadataKey: "connection.id"] = "\(services.connectionIDs.next())"
+        logger[metadataKey: "peer.address"] = "\(peerAddress)"
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { scheduleTick(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        scheduleTick(context)
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            machine.handshakeCompleted(now: .now())
+            if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+                let der = try? certificate.toDERBytes()
+            {
+                clientCertificateThumbprints = [
+                    Insecure.SHA1.hash(data: der).hexThumbprint, SHA256.hash(data: der).hexThumbprint,
+                ].compactMap { try? Thumbprint($0) }
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let packet = unwrapInboundIn(data)
+        perform(machine.packetReceived(packet, now: .now()), context: context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? MQTTDecodingError {
+            logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
+            if error.kind == .packetTooLarge { services.broker.metrics.hit(.packetSize) }
+            if machine.version == nil, error.kind == .unsupportedProtocolVersion {
+                // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
+                write(
+                    [
+                        .connack(
+                            ConnAckPacket(
+                                sessionPresent: false, reasonCode: ConnAckPacket.ReturnCode.unacceptableProtocolVersion)
+                        )
+                    ],
+                    version: .v311, context: context)
+                machine.refused()
+                context.close(promise: nil)
+                return
+            }
+            perform(machine.decodingFailed(error), context: context)
+        } else {
+            logger.debug("Connection error.", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tick?.cancel()
+        machine.closed()
+        if let connection {
+            let will = connection.publishesWill ? connection.will : nil
+            services.broker.close(connection.session, sink: connection.sink, will: will, now: .now())
+            logger.info("Disconnected.")
+            self.connection = nil
+        }
+        context.fireChannelInactive()
+    }
+
+    /// Carries out one action of the state machine.
+    func perform(_ action: ConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none: break
+        case .authenticate(let connect): handleConnect(connect, context: context)
+        case .publish(let publish): handlePublish(publish, context: context)
+        case .send(let packet): send([packet])
+        case .acknowledged(let ack): handleAcknowledgement(ack)
+        case .subscribe(let subscribe): handleSubscribe(subscribe)
+        case .unsubscribe(let unsubscribe): handleUnsubscribe(unsubscribe)
+        case .reauthenticate(let auth): handleReauthentication(auth, context: context)
+        case .clientDisconnected(let publishWill, let sessionExpiry):
+            if let sessionExpiry, let session = connection?.session {
+                let capped = min(sessionExpiry, services.broker.configuration.maximumSessionExpiry)
+                session.withState { $0.expiryInterval = capped }
+            }
+            connection?.publishesWill = publishWill
+            context.close(promise: nil)
+        case .close(let close):
+            logger.debug("Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
+            connection?.publishesWill = close.publishWill
+            if close.sendDisconnect, let connection {
+                var properties = Properties()
+                properties.reasonString = close.reasonString
+                write(
+                    [.disconnect(ReasonPacket(reasonCode: close.reason, properties: properties))],
+                    version: connection.version, context: context)
+            }
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends packets through the session's sink (flushes coalesce per loop turn).
+    func send(_ packets: [MQTTPacket]) {
+        connection?.sink.send(packets)
+    }
+
+    /// Writes and flushes directly, for answers before a session exists (CONNACK refusals).
+    func write(_ packets: [MQTTPacket], version: ProtocolVersion, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        for packet in packets { MQTTEncoder.encode(packet, version: version, into: &buffer) }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func handleAcknowledgement(_ ack: PublishAckPacket) {
+        guard let session = connection?.session else { return }
+        let now = NIODeadline.now()
+        if ack.kind == .pubrec, ack.reasonCode.isFailure {
+            send(session.refuse(packetID: ack.packetID, now: now))
+        } else if let packets = session.acknowledge(ack.kind, packetID: ack.packetID, now: now), !packets.isEmpty {
+            send(packets)
+        }
+    }
+
+    /// Arms one timer for the machine's next deadline (CONNECT, keep-alive, credential expiry).
+    func scheduleTick(_ context: ChannelHandlerContext) {
+        tick?.cancel()
+        guard let deadline = machine.nextDeadline else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        tick = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            let action = handler.machine.tick(now: .now())
+            if case .close(let close) = action, close.reason == .keepAliveTimeout {
+                handler.services.broker.metrics.hit(.keepAlive)
+            } else if case .close(let close) = action, close.reason == .maximumConnectTime {
+                handler.services.broker.metrics.hit(.connectTimeout)
+            }
+            handler.perform(action, context: context)
+            if case .none = action { handler.scheduleTick(context) }
+        }
+    }
+}
+
+extension Digest {
+    /// Upper-case hex, the form `Thumbprint` stores.
+    fileprivate var hexThumbprint: String {
+        map { byte in
+            let hex = String(byte, radix: 16, uppercase: true)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+}

@@ -1,0 +1,124 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+public import NIOSSL
+public import ServiceLifecycle
+import Synchronization
+public import WardenCore
+public import WardenMQTT
+
+/// One MQTT listening socket (TLS, or plain when configured) running as a lifecycle service: it accepts,
+/// rate-limits by source address before TLS, and hands each connection to an `MQTTConnectionHandler`.
+public final class MQTTListener: Service, Sendable {
+    /// One listener's settings (`mqtt.*` in docs/configuration.md).
+    public struct Configuration: Sendable {
+        /// A name for logs and metric labels: `mqtts` or `mqtt`.
+        public var name: String
+        public var host: String
+        /// 0 picks a free port.
+        public var port: Int
+        /// Whether clients without credentials are admitted, and what they may do; never on TLS listeners
+        /// facing devices by default.
+        public var anonymous: AnonymousAccess?
+        /// The tenant whose topic space anonymous clients share.
+        public var anonymousTenant: TenantID = .defaultTenant
+        /// Packet size and count limits for the decoder.
+        public var decodingLimits = DecodingLimits()
+        /// CONNECT must arrive within this after the TLS handshake.
+        public var connectTimeout: TimeAmount = .seconds(10)
+        /// Inbound QoS 2 messages awaiting PUBREL (5.0 Receive Maximum).
+        public var receiveMaximum: UInt16 = 100
+        /// Inbound topic aliases (5.0 Topic Alias Maximum).
+        public var topicAliasMaximum: UInt16 = 16
+        /// A cap on the keep-alive a 5.0 client may ask for (told as Server Keep Alive); nil for none.
+        public var maximumKeepAlive: UInt16?
+        /// On 3.1.1, whether a denied PUBLISH closes the connection (true) or is dropped silently.
+        public var closeOnDeniedPublish = true
+
+        public init(name: String, host: String, port: Int) {
+            self.name = name
+            self.host = host
+            self.port = port
+        }
+
+        var stateMachineSettings: ConnectionStateMachine.Settings {
+            ConnectionStateMachine.Settings(
+                connectTimeout: connectTimeout, receiveMaximum: receiveMaximum, topicAliasMaximum: topicAliasMaximum)
+        }
+    }
+
+    private let services: ConnectionServices
+    private let tlsContext: Mutex<NIOSSLContext?>
+    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+
+    /// Makes a listener; `bind` opens its socket, `run` serves until graceful shutdown.
+    public init(
+        _ configuration: Configuration, tls: NIOSSLContext?, broker: Broker, authenticator: ConnectAuthenticator,
+        authorizer: any Authorizer, limiter: ConnectRateLimiter, clock: any WardenClock, logger: Logger
+    ) {
+        var logger = logger
+        logger[metadataKey: "listener"] = "\(configuration.name)"
+        self.services = ConnectionServices(
+            broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
+            listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs())
+        self.tlsContext = Mutex(tls)
+    }
+
+    /// Replaces the server certificate for new connections; live connections keep theirs (SIGHUP).
+    public func reloadTLS(_ context: NIOSSLContext) {
+        tlsContext.withLock { $0 = context }
+    }
+
+    /// Opens the socket, so that a busy port stops start-up before anything runs; returns the bound address.
+    public func bind() async throws -> SocketAddress? {
+        let services = self.services
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.initialize(channel, services: services, tls: tlsContext.withLock { $0 })
+                }
+            }
+            .bind(host: services.listener.host, port: services.listener.port)
+            .get()
+        self.channel.withLock { $0 = channel }
+        services.logger.info(
+            "Listening.", metadata: ["address": "\(services.listener.host):\(channel.localAddress?.port ?? 0)"])
+        return channel.localAddress
+    }
+
+    /// Serves until graceful shutdown, then stops accepting (live connections close with the process).
+    public func run() async throws {
+        if channel.withLock({ $0 }) == nil { _ = try await bind() }
+        try? await gracefulShutdown()
+        try await channel.withLock { $0 }?.close()
+    }
+
+    private static func initialize(_ channel: any Channel, services: ConnectionServices, tls: NIOSSLContext?) throws {
+        guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
+            channel.close(promise: nil)
+            return
+        }
+        guard services.limiter.admit(address, now: .now()) else {
+            services.broker.metrics.hit(.connectRatePerIP)
+            channel.close(promise: nil)
+            return
+        }
+        let sync = channel.pipeline.syncOperations
+        if let tls {
+            try sync.addHandler(
+                NIOSSLServerHandler(
+                    context: tls,
+                    customVerificationCallback: { _, promise in
+                        // Any presented certificate is accepted here; authentication checks its thumbprint or
+                        // chain against the registry at CONNECT.
+                        promise.succeed(.certificateVerified)
+                    }))
+        }
+        try sync.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: services.listener.decodingLimits)))
+        try sync.addHandler(MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: tls != nil))
+    }
+}

@@ -1,0 +1,64 @@
+public import WardenCore
+import WardenMQTT
+
+/// Closes live connections the moment the registry revokes them (issue 3, "Live revocation"): it observes
+/// the event bus synchronously, so the close is under way before the API call that caused it returns.
+///
+/// Disabling, blocking, deleting a device or changing its credentials closes its connection with
+/// DISCONNECT 0x98 (Administrative action) on 5.0; allow/block list and IP filter changes re-check every
+/// connection of the tenant.
+public struct LiveRevocation: Sendable {
+    private let broker: Broker
+    private let authenticator: ConnectAuthenticator
+
+    public init(broker: Broker, authenticator: ConnectAuthenticator) {
+        self.broker = broker
+        self.authenticator = authenticator
+    }
+
+    /// Starts following `bus`.
+    public func follow(_ bus: EventBus) {
+        bus.observe { event in handle(event) }
+    }
+
+    func handle(_ event: DomainEvent) {
+        switch event {
+        case .deviceUpdated(let device, .keysRotated), .deviceUpdated(let device, .authentication):
+            close(device.tenantID, device.id, because: "The device's credentials changed.")
+        case .deviceUpdated(let device, .status):
+            recheck(device.tenantID, only: device.id)
+        case .deviceDeleted(let tenantID, let deviceID):
+            close(tenantID, deviceID, because: "The device was deleted.")
+        case .accessListChanged(let tenantID, _), .ipFilterChanged(let tenantID, _):
+            recheck(tenantID, only: nil)
+        case .groupChanged(let group):
+            // Allow and block lists may name groups.
+            recheck(group.tenantID, only: nil)
+        case .tenantDeleted(let tenantID):
+            for session in broker.connectedSessions(in: tenantID) {
+                session.sink?.close(.administrativeAction, reasonString: "The tenant was deleted.")
+            }
+        default:
+            break
+        }
+    }
+
+    private func close(_ tenantID: TenantID, _ deviceID: DeviceID, because reason: String) {
+        let key = SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)
+        guard let sink = broker.session(key)?.sink, sink.device?.deviceID == deviceID else { return }
+        sink.close(.administrativeAction, reasonString: reason)
+    }
+
+    private func recheck(_ tenantID: TenantID, only deviceID: DeviceID?) {
+        let sessions =
+            deviceID.map { id in
+                broker.session(SessionKey(tenantID: tenantID, clientID: id.rawValue)).map { [$0] } ?? []
+            } ?? broker.connectedSessions(in: tenantID)
+        for session in sessions {
+            guard let sink = session.sink, let device = sink.device,
+                let revocation = authenticator.revocation(of: device, peerAddress: sink.peerAddress)
+            else { continue }
+            sink.close(.administrativeAction, reasonString: revocation.reason)
+        }
+    }
+}
