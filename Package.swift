@@ -154,6 +154,8 @@ let package = Package(
             dependencies: [
                 "WardenBroker", "WardenMQTT", "WardenRegistry", "WardenStore", "WardenSecurity",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,0 +1,199 @@
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import Testing
+import WardenCore
+import WardenMQTT
+
+@testable import WardenBroker
+
+/// Routing, sessions, retained messages, wills and shared subscriptions, with connections replaced by
+/// recorders (the real connection is covered by the interop tests).
+struct BrokerTests {
+    final class Recorder: ConnectionSink {
+        private let state = Mutex<(packets: [MQTTPacket], closed: ReasonCode?)>(([], nil))
+        let device: ConnectAuthenticator.DeviceIdentity? = nil
+        let peerAddress: IPAddress
+
+        init(peerAddress: IPAddress) {
+            self.peerAddress = peerAddress
+        }
+
+        func send(_ packets: [MQTTPacket]) { state.withLock { $0.packets += packets } }
+        func close(_ reason: ReasonCode, reasonString: String?) { state.withLock { $0.closed = reason } }
+
+        var packets: [MQTTPacket] { state.withLock { $0.packets } }
+        var closedWith: ReasonCode? { state.withLock { $0.closed } }
+        var publishes: [PublishPacket] {
+            packets.compactMap { if case .publish(let publish) = $0 { publish } else { nil } }
+        }
+    }
+
+    let loop = EmbeddedEventLoop()
+    let broker: Broker
+    let now = NIODeadline.now()
+    let tenant = TenantID.defaultTenant
+
+    init() {
+        var configuration = Broker.Configuration()
+        configuration.maximumSubscriptionsPerSession = 3
+        configuration.maximumRetainedPerTenant = 2
+        broker = Broker(configuration: configuration, timers: loop)
+    }
+
+    private func connect(_ clientID: String, tenant: TenantID = .defaultTenant, clean: Bool = true, expiry: UInt32 = 0)
+        -> (Session, Recorder, Bool)
+    {
+        guard let loopback = IPAddress("127.0.0.1") else { fatalError("127.0.0.1 does not parse") }
+        let recorder = Recorder(peerAddress: loopback)
+        let attachment = broker.open(
+            SessionKey(tenantID: tenant, clientID: clientID), cleanStart: clean, expiryInterval: expiry,
+            receiveMaximum: 10, sink: recorder, now: now)
+        recorder.send(attachment.resend)
+        return (attachment.session, recorder, attachment.sessionPresent)
+    }
+
+    private func subscribe(_ session: Session, _ filter: String, qos: QoS = .atLeastOnce, noLocal: Bool = false)
+        -> [(granted: QoS?, retained: [Delivery])]
+    {
+        guard let filter = try? TopicFilter(filter) else {
+            Issue.record("invalid filter")
+            return []
+        }
+        let request = Broker.SubscribeRequest(
+            filter: filter, options: SubscriptionOptions(qos: qos, noLocal: noLocal),
+            retainHandling: .sendOnSubscribe)
+        return broker.subscribe(session, [request])
+    }
+
+    private func message(
+        _ topic: String, qos: QoS = .atLeastOnce, retain: Bool = false, payload: String = "p",
+        from publisher: Session? = nil
+    ) -> BrokerMessage {
+        BrokerMessage(
+            topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain, properties: Properties(),
+            receivedAt: now, publisher: publisher?.key)
+    }
+
+    @Test func routesAtTheLowerQoSAndClearsRetainOnLiveDelivery() {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "s/+", qos: .atMostOnce)
+        broker.publish(message("s/1", qos: .exactlyOnce, retain: true), in: tenant, now: now)
+        #expect(recorder.publishes.map(\.qos) == [.atMostOnce])
+        #expect(recorder.publishes.map(\.retain) == [false])
+    }
+
+    @Test func tenantsDoNotSeeEachOther() throws {
+        let other = try TenantID("other")
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "#")
+        broker.publish(message("x"), in: other, now: now)
+        #expect(recorder.publishes.isEmpty)
+        let (_, sameName, _) = connect("a", tenant: other)
+        #expect(sameName.closedWith == nil)
+        #expect(recorder.closedWith == nil)
+    }
+
+    @Test func overlappingSubscriptionsDeliverOnceAtTheHighestQoS() {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "s/#", qos: .atMostOnce)
+        _ = subscribe(session, "s/+", qos: .exactlyOnce)
+        broker.publish(message("s/1", qos: .exactlyOnce), in: tenant, now: now)
+        #expect(recorder.publishes.map(\.qos) == [.exactlyOnce])
+    }
+
+    @Test func noLocalSkipsOwnMessages() {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "s", noLocal: true)
+        broker.publish(message("s", from: session), in: tenant, now: now)
+        #expect(recorder.publishes.isEmpty)
+    }
+
+    @Test func retainedMessagesAreKeptClearedAndLimited() {
+        let (session, _, _) = connect("a")
+        broker.publish(message("r/1", retain: true), in: tenant, now: now)
+        broker.publish(message("r/2", retain: true), in: tenant, now: now)
+        #expect(!broker.publish(message("r/3", retain: true), in: tenant, now: now))
+        #expect(subscribe(session, "r/#")[0].retained.map(\.message.topic).sorted() == ["r/1", "r/2"])
+        broker.publish(message("r/1", retain: true, payload: ""), in: tenant, now: now)
+        #expect(subscribe(session, "r/+")[0].retained.map(\.message.topic) == ["r/2"])
+        let again = subscribe(session, "r/+")[0].retained
+        #expect(again.allSatisfy { $0.retain })
+    }
+
+    @Test func subscriptionsPerSessionAreLimited() {
+        let (session, _, _) = connect("a")
+        #expect(subscribe(session, "1")[0].granted == .atLeastOnce)
+        #expect(subscribe(session, "2")[0].granted == .atLeastOnce)
+        #expect(subscribe(session, "3")[0].granted == .atLeastOnce)
+        #expect(subscribe(session, "4")[0].granted == nil)
+        #expect(subscribe(session, "3")[0].granted == .atLeastOnce)
+    }
+
+    @Test func secondConnectionTakesOverWith0x8E() {
+        let (_, first, _) = connect("a")
+        let (_, second, _) = connect("a")
+        #expect(first.closedWith == .sessionTakenOver)
+        #expect(second.closedWith == nil)
+    }
+
+    @Test func persistentSessionQueuesWhileOfflineAndResumes() {
+        let (session, recorder, present) = connect("a", clean: false, expiry: 60)
+        #expect(!present)
+        _ = subscribe(session, "q")
+        broker.close(session, sink: recorder, will: nil, now: now)
+        broker.publish(message("q", payload: "while away"), in: tenant, now: now)
+        let (resumed, again, wasPresent) = connect("a", clean: false, expiry: 60)
+        #expect(wasPresent)
+        #expect(resumed === session)
+        #expect(again.publishes.map { String(buffer: $0.payload) } == ["while away"])
+    }
+
+    @Test func sessionEndsWhenItsExpiryPasses() {
+        let (session, recorder, _) = connect("a", clean: false, expiry: 5)
+        _ = subscribe(session, "q")
+        broker.close(session, sink: recorder, will: nil, now: now)
+        loop.advanceTime(by: .seconds(5))
+        let (_, _, present) = connect("a", clean: false, expiry: 5)
+        #expect(!present)
+    }
+
+    @Test func cleanSessionEndsAtDisconnect() {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "q")
+        broker.close(session, sink: recorder, will: nil, now: now)
+        let (_, _, present) = connect("a", clean: false)
+        #expect(!present)
+    }
+
+    @Test func willIsPublishedAtOnceOrAfterItsDelayUnlessTheSessionResumes() {
+        let (watcher, watching, _) = connect("w")
+        _ = subscribe(watcher, "will/#")
+        let (session, recorder, _) = connect("a", clean: false, expiry: 60)
+        broker.close(
+            session, sink: recorder, will: Broker.Will(message: message("will/a"), tenantID: tenant, delay: 10),
+            now: now)
+        loop.advanceTime(by: .seconds(9))
+        #expect(watching.publishes.isEmpty)
+        loop.advanceTime(by: .seconds(1))
+        #expect(watching.publishes.map(\.topic) == ["will/a"])
+
+        let (again, recorderAgain, _) = connect("a", clean: false, expiry: 60)
+        broker.close(
+            again, sink: recorderAgain, will: Broker.Will(message: message("will/b"), tenantID: tenant, delay: 10),
+            now: now)
+        _ = connect("a", clean: false, expiry: 60)
+        loop.advanceTime(by: .seconds(20))
+        #expect(watching.publishes.map(\.topic) == ["will/a"])
+    }
+
+    @Test func sharedSubscriptionDeliversToOneMemberInTurn() {
+        let (first, firstRecorder, _) = connect("a")
+        let (second, secondRecorder, _) = connect("b")
+        _ = subscribe(first, "$share/g/s")
+        _ = subscribe(second, "$share/g/s")
+        for _ in 0..<4 { broker.publish(message("s"), in: tenant, now: now) }
+        #expect(firstRecorder.publishes.count == 2)
+        #expect(secondRecorder.publishes.count == 2)
+    }
+}
