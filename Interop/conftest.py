@@ -1,4 +1,5 @@
-"""Starts the built `warden` binary in a temporary data directory for interop tests."""
+"""Starts the built `warden` binary in a temporary data directory for interop tests (standard library only,
+shared by Interop/azure and Interop/mqtt, which run in separate virtual environments)."""
 import os
 import pathlib
 import re
@@ -12,23 +13,31 @@ BINARY = os.environ.get("WARDEN_BINARY", str(ROOT / ".build/debug/warden"))
 
 
 class Warden:
-    def __init__(self, data_dir: pathlib.Path):
+    """`warden serve` with its own data directory; `settings` are configuration keys (docs/configuration.md)."""
+
+    def __init__(self, data_dir: pathlib.Path, settings: dict | None = None):
         self.data_dir = data_dir
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
+        for key, value in (settings or {}).items():
+            environment["WARDEN_" + re.sub(r"[^A-Za-z0-9]", "_", key).upper()] = str(value)
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0"],
+            [BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0", "--mqtt-port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")},
+            env=environment,
         )
         self.url = None
+        self.mqtt = {}
         deadline = time.monotonic() + 60
         for line in self.process.stdout:
             match = re.search(r"listening on (https://\S+)", line)
             if match:
                 self.url = match.group(1)
-                break
-            if time.monotonic() > deadline:
+            match = re.match(r"MQTT: (mqtts?)://([^:]+):(\d+)", line)
+            if match:
+                self.mqtt[match.group(1)] = int(match.group(3))
+            if line.startswith("Next steps") or time.monotonic() > deadline:
                 break
         if self.url is None:
             self.stop()
@@ -38,11 +47,12 @@ class Warden:
     def ca(self) -> str:
         return str(self.data_dir / "tls/ca.pem")
 
-    def cli(self, *arguments: str) -> str:
+    def cli(self, *arguments: str, check: bool = True) -> str:
         result = subprocess.run(
             [BINARY, *arguments, "--data-dir", str(self.data_dir)], capture_output=True, text=True, timeout=60
         )
-        assert result.returncode == 0, result.stderr
+        if check:
+            assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
     def stop(self):
@@ -58,3 +68,18 @@ def warden(tmp_path):
     server = Warden(tmp_path / "warden-data")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def warden_factory(tmp_path):
+    """Starts servers with settings; stops them all at the end."""
+    started = []
+
+    def start(settings: dict | None = None, name: str = "warden-data") -> Warden:
+        server = Warden(tmp_path / name, settings)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

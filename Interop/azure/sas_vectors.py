@@ -1,6 +1,6 @@
 """SAS token vectors made by the azure-iot-device SDK's own token code (2.14.0).
 
-`python sas_vectors.py > ../Tests/WardenSecurityTests/Vectors/azure-iot-device-2.14.0-sas.json` writes them;
+`python sas_vectors.py > ../../Tests/WardenSecurityTests/Vectors/azure-iot-device-2.14.0-sas.json` writes them;
 test_sas_vectors.py checks that the committed file is exactly what the SDK produces.
 """
 import json
@@ -36,7 +36,7 @@ def make_vectors():
     return {
         "origin": "azure-iot-device 2.14.0 (PyPI), azure.iot.device.common.auth.sastoken.RenewableSasToken "
         "with SymmetricKeySigningMechanism; time.time patched to expiry - ttl. Regenerate with "
-        "Interop/sas_vectors.py.",
+        "Interop/azure/sas_vectors.py.",
         "vectors": vectors,
     }
 
