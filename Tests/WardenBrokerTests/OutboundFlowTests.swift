@@ -140,3 +140,25 @@ struct OutboundFlowTests {
         #expect(ids.count == 65_535 && !ids.contains(0))
     }
 }
+
+/// What reaches subscribers of a message (5.0 §3.3.2.3).
+struct BrokerMessageTests {
+    @Test func onlyForwardablePropertiesReachSubscribers() {
+        var properties = Properties()
+        properties.willDelayInterval = 5
+        properties.topicAlias = 3
+        properties.contentType = "text/plain"
+        properties.userProperties = [UserProperty("k", "v")]
+        properties.sessionExpiryInterval = 9
+        let message = BrokerMessage(
+            topic: "t", payload: ByteBuffer(), qos: .atMostOnce, retain: false, properties: properties,
+            receivedAt: .now(), publisher: nil)
+        var expected = Properties()
+        expected.contentType = "text/plain"
+        expected.userProperties = [UserProperty("k", "v")]
+        expected.subscriptionIdentifiers = [4]
+        #expect(
+            message.packet(qos: .atMostOnce, packetID: nil, retain: false, subscriptionIdentifiers: [4], now: .now())
+                .properties == expected)
+    }
+}

@@ -25,9 +25,14 @@ public final class BrokerMessage: Sendable {
         self.payload = payload
         self.qos = qos
         self.retain = retain
-        var forwarded = properties
-        forwarded.topicAlias = nil
-        forwarded.subscriptionIdentifiers = []
+        // Only what §3.3.2.3 says the server forwards; a Will's Will Delay Interval and a publisher's Topic
+        // Alias or other properties never reach subscribers.
+        var forwarded = Properties()
+        forwarded.payloadFormatIndicator = properties.payloadFormatIndicator
+        forwarded.contentType = properties.contentType
+        forwarded.responseTopic = properties.responseTopic
+        forwarded.correlationData = properties.correlationData
+        forwarded.userProperties = properties.userProperties
         self.properties = forwarded
         self.expiresAt = properties.messageExpiryInterval.map { receivedAt + .seconds(Int64($0)) }
         self.publisher = publisher
