@@ -6,7 +6,8 @@ import Testing
     private func serve(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, String) {
         let directory = try makeDataDirectory()
         let process = try WardenProcess(
-            ["serve", "--data-dir", directory] + arguments, dataDirectory: directory, environment: environment)
+            ["serve", "--data-dir", directory, "--mqtt-port", "0"] + arguments, dataDirectory: directory,
+            environment: environment)
         let status = await process.waitForExit()
         return (status, process.standardError)
     }
@@ -73,9 +74,22 @@ import Testing
         let port = try #require(first.url.split(separator: ":").last.map(String.init))
         let directory = try makeDataDirectory()
         let second = try WardenProcess(
-            ["serve", "--data-dir", directory, "--https-port", port], dataDirectory: directory)
+            ["serve", "--data-dir", directory, "--https-port", port, "--mqtt-port", "0"], dataDirectory: directory)
         #expect(await second.waitForExit() == 69)
         #expect(second.standardError.contains("Cannot listen on 127.0.0.1:\(port)"))
+        #expect(await first.stop() == 0)
+    }
+
+    @Test func busyMQTTPortIsExplained() async throws {
+        let first = try await RunningServer.start()
+        let port = try #require(
+            first.process.standardOutput.firstMatch(of: /MQTT: mqtts:\/\/localhost:(\d+)/)?.output.1)
+        let directory = try makeDataDirectory()
+        let second = try WardenProcess(
+            ["serve", "--data-dir", directory, "--https-port", "0", "--mqtt-port", String(port)],
+            dataDirectory: directory)
+        #expect(await second.waitForExit() == 69)
+        #expect(second.standardError.contains("Cannot listen for mqtts"))
         #expect(await first.stop() == 0)
     }
 }
