@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "WardenBroker",
             dependencies: [
-                "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry",
+                "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -4,6 +4,7 @@ import os
 import pathlib
 import re
 import subprocess
+import threading
 import time
 
 import pytest
@@ -42,6 +43,8 @@ class Warden:
         if self.url is None:
             self.stop()
             raise RuntimeError("warden serve did not start: " + self.process.stderr.read())
+        # Keep draining stderr so that a chatty server never blocks on a full pipe.
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()
 
     @property
     def ca(self) -> str:
@@ -54,6 +57,11 @@ class Warden:
         if check:
             assert result.returncode == 0, result.stderr
         return result.stdout.strip()
+
+    def kill(self):
+        """SIGKILL: no chance to flush anything."""
+        self.process.kill()
+        self.process.wait(timeout=30)
 
     def stop(self):
         self.process.terminate()

@@ -11,7 +11,7 @@ allowed() {
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;
     WardenPolicy) echo "WardenCore" ;;
-    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy" ;;
+    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy" ;;

@@ -71,8 +71,11 @@ public enum WardenServer {
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
-        let mqttListeners = try makeMQTTListeners(
-            configuration, tls: tls, directory: deviceDirectory, bus: bus, clock: clock, logger: logger)
+        let persistence = BrokerPersistence(store: database, clock: clock, logger: logger)
+        let mqttListeners = try await makeMQTTListeners(
+            configuration, tls: tls, directory: deviceDirectory, bus: bus, persistence: persistence, database: database,
+            clock: clock,
+            logger: logger)
         var mqttURLs: [String] = []
         for (scheme, listener) in mqttListeners {
             do {
@@ -113,7 +116,8 @@ public enum WardenServer {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [application] + mqttListeners.map { $0.listener },
+                // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
+                services: [persistence, application] + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -130,10 +134,12 @@ public enum WardenServer {
     /// for live revocation.
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSMaterial, directory: DeviceDirectory, bus: EventBus,
-        clock: any WardenClock, logger: Logger
-    ) throws -> [(scheme: String, listener: MQTTListener)] {
+        persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
+    ) async throws -> [(scheme: String, listener: MQTTListener)] {
         let mqtt = configuration.mqtt
-        let broker = Broker(configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next())
+        let broker = Broker(
+            configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
+        broker.restore(try await database.loadMQTTState())
         let authenticator = ConnectAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)

@@ -3,6 +3,7 @@ public import NIOCore
 import Synchronization
 import WardenCore
 import WardenMQTT
+import WardenStore
 
 /// The shared heart of the MQTT service: sessions by (tenant, ClientId), each tenant's topic space, and
 /// routing between them. Every method is synchronous and short; the lock is held only for table work, never
@@ -64,15 +65,18 @@ public final class Broker: Sendable {
 
     let configuration: Configuration
     let metrics: BrokerMetrics
+    /// Where durable state goes; nil keeps everything in memory (tests).
+    let persistence: BrokerPersistence?
     /// Runs Will delays and session expiries.
-    private let timers: any EventLoop
+    let timers: any EventLoop
     private let state = Mutex(State())
     private let connectionCount = Atomic<Int>(0)
 
-    public init(configuration: Configuration, timers: any EventLoop) {
+    public init(configuration: Configuration, timers: any EventLoop, persistence: BrokerPersistence? = nil) {
         self.configuration = configuration
         self.timers = timers
         self.metrics = BrokerMetrics()
+        self.persistence = persistence
     }
 
     /// Counts a new authenticated connection; false when `maximumConnections` is reached.
@@ -97,10 +101,13 @@ public final class Broker: Sendable {
             let existing = state.sessions[key]
             let previous = existing?.sink
             if let existing, !cleanStart {
+                store(existing, expiry: expiryInterval, disconnected: false)
                 return (existing, true, previous)
             }
-            if let existing { Self.removeSubscriptions(of: existing, from: &state) }
-            let session = Session(key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval)
+            if let existing { endStored(existing, in: &state) }
+            let session = Session(
+                key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence)
+            store(session, expiry: expiryInterval, disconnected: false)
             state.sessions[key] = session
             metrics.sessions.record(state.sessions.count)
             return (session, false, previous)
@@ -121,6 +128,7 @@ public final class Broker: Sendable {
             return
         }
         let expiry = session.withState { $0.expiryInterval }
+        if expiry > 0 { store(session, expiry: expiry, disconnected: true) }
         guard expiry > 0 else {
             end(session)
             if let will { publish(will.message, in: will.tenantID, now: now) }
@@ -151,9 +159,38 @@ public final class Broker: Sendable {
     /// Ends a session: its subscriptions go, its queue is dropped, its ClientId is free.
     func end(_ session: Session) {
         state.withLock { state in
-            Self.removeSubscriptions(of: session, from: &state)
+            endStored(session, in: &state)
             if state.sessions[session.key] === session { state.sessions[session.key] = nil }
             metrics.sessions.record(state.sessions.count)
+        }
+    }
+
+    /// Drops a session's subscriptions, and its stored form if it has one.
+    private func endStored(_ session: Session, in state: inout State) {
+        Self.removeSubscriptions(of: session, from: &state)
+        let wasStored = session.withState { session in
+            defer { session.isStored = false }
+            return session.isStored
+        }
+        if wasStored {
+            persistence?.record([.deleteSession(tenantID: session.key.tenantID, clientID: session.key.clientID)])
+        }
+    }
+
+    /// Records the session's expiry and connection state when it has (or now gets) a session expiry; a session
+    /// stored for the first time brings its subscriptions along.
+    private func store(_ session: Session, expiry: UInt32, disconnected: Bool) {
+        guard let persistence else { return }
+        session.withState { state in
+            guard expiry > 0 || state.isStored else { return }
+            var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected)]
+            if !state.isStored {
+                state.isStored = true
+                changes += state.subscriptions.compactMap { filter, options in
+                    (try? TopicFilter(filter)).map { persistence.subscription(session.key, $0, options) }
+                }
+            }
+            persistence.record(changes)
         }
     }
 
@@ -182,7 +219,12 @@ public final class Broker: Sendable {
                 }
                 let isNew = state.spaces[tenantID, default: TopicSpace()].subscribe(
                     session, request.filter, request.options)
-                session.withState { $0.subscriptions[request.filter.rawValue] = request.options }
+                session.withState { stored in
+                    stored.subscriptions[request.filter.rawValue] = request.options
+                    if stored.isStored, let persistence {
+                        persistence.record([persistence.subscription(session.key, request.filter, request.options)])
+                    }
+                }
                 let wantsRetained =
                     switch request.retainHandling {
                     case .sendOnSubscribe: true
@@ -204,7 +246,15 @@ public final class Broker: Sendable {
     func unsubscribe(_ session: Session, _ filters: [TopicFilter]) -> [Bool] {
         state.withLock { state in
             filters.map { filter in
-                session.withState { $0.subscriptions[filter.rawValue] = nil }
+                session.withState { stored in
+                    stored.subscriptions[filter.rawValue] = nil
+                    if stored.isStored {
+                        persistence?.record([
+                            .deleteSubscription(
+                                tenantID: session.key.tenantID, clientID: session.key.clientID, filter: filter.rawValue)
+                        ])
+                    }
+                }
                 return state.spaces[session.key.tenantID]?.unsubscribe(session, filter) ?? false
             }
         }
@@ -220,6 +270,14 @@ public final class Broker: Sendable {
             if message.retain {
                 retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, limit: configuration.maximumRetainedPerTenant)
+                if retainAccepted, let persistence {
+                    persistence.record([
+                        message.payload.readableBytes == 0
+                            ? .deleteRetained(tenantID: tenantID, topic: message.topic)
+                            : .putRetained(
+                                StoredRetained(tenantID: tenantID, message: persistence.stored(message, now: now)))
+                    ])
+                }
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             return state.spaces[tenantID]?.targets(for: message) ?? []
@@ -241,6 +299,29 @@ public final class Broker: Sendable {
             metrics.dropped(reason)
         } else {
             metrics.messagesDelivered.increment()
+        }
+    }
+
+    /// Start-up: a retained message from the store.
+    func restoreRetained(_ message: BrokerMessage, in tenantID: TenantID) {
+        state.withLock { state in
+            _ = state.spaces[tenantID, default: TopicSpace()].retain(message, limit: .max)
+        }
+    }
+
+    /// Start-up: a subscription of a stored session.
+    func restoreSubscription(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) {
+        state.withLock { state in
+            _ = state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options)
+            session.withState { $0.subscriptions[filter.rawValue] = options }
+        }
+    }
+
+    /// Start-up: the stored sessions join the table.
+    func adopt(_ sessions: [Session]) {
+        state.withLock { state in
+            for session in sessions { state.sessions[session.key] = session }
+            metrics.sessions.record(state.sessions.count)
         }
     }
 

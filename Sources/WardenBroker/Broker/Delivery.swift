@@ -8,6 +8,8 @@ struct Delivery: Sendable {
     let qos: QoS
     let retain: Bool
     let subscriptionIdentifiers: [Int]
+    /// The row holding it while its session is stored (persistent sessions, QoS 1 and 2 only).
+    var sequence: Int64?
 
     /// The bytes it holds against a session's queue limit.
     var size: Int { message.payload.readableBytes + message.topic.utf8.count }

@@ -39,6 +39,13 @@ struct OutboundFlow: Sendable {
         case tooLargeForClient = "too_large_for_client"
     }
 
+    /// A stored message's step through the flow, for the session's store to follow.
+    enum Step: Equatable {
+        /// Sent with `packetID`, or moved on to `phase`.
+        case inFlight(sequence: Int64, packetID: UInt16, phase: Phase)
+        case finished(sequence: Int64)
+    }
+
     /// The configured bounds.
     struct Limits: Sendable {
         /// The most QoS 1/2 messages unacknowledged at once, whatever the client's Receive Maximum.
@@ -57,6 +64,8 @@ struct OutboundFlow: Sendable {
     private(set) var isOnline = false
     /// Queued messages that expired before they could be sent, since the owner last took the count.
     private(set) var expiredInQueue = 0
+    /// Steps of stored messages since the owner last took them.
+    private var steps: [Step] = []
     let limits: Limits
 
     init(limits: Limits) {
@@ -93,11 +102,14 @@ struct OutboundFlow: Sendable {
         guard let index = inflight.firstIndex(where: { $0.packetID == packetID }) else { return nil }
         switch (kind, inflight[index].phase) {
         case (.puback, .awaitingPuback), (.pubcomp, .awaitingPubcomp):
-            inflight.remove(at: index)
+            let finished = inflight.remove(at: index)
+            if let sequence = finished.delivery.sequence { steps.append(.finished(sequence: sequence)) }
             return drain(now: now)
         case (.pubrec, .awaitingPubrec):
-            // 5.0 §4.3.3: a PUBREC reason of 0x80 or more ends the exchange.
             inflight[index].phase = .awaitingPubcomp
+            if let sequence = inflight[index].delivery.sequence {
+                steps.append(.inFlight(sequence: sequence, packetID: packetID, phase: .awaitingPubcomp))
+            }
             return [.publishAck(PublishAckPacket(.pubrel, packetID: packetID))]
         case (.pubrec, .awaitingPubcomp):
             return [.publishAck(PublishAckPacket(.pubrel, packetID: packetID))]
@@ -108,7 +120,11 @@ struct OutboundFlow: Sendable {
 
     /// A PUBREC with a failure reason (5.0 §4.3.3): the message is released without PUBREL.
     mutating func refuse(packetID: UInt16, now: NIODeadline) -> [MQTTPacket] {
-        inflight.removeAll { $0.packetID == packetID && $0.phase == .awaitingPubrec }
+        // 5.0 §4.3.3: a PUBREC reason of 0x80 or more ends the exchange.
+        if let index = inflight.firstIndex(where: { $0.packetID == packetID && $0.phase == .awaitingPubrec }) {
+            let refused = inflight.remove(at: index)
+            if let sequence = refused.delivery.sequence { steps.append(.finished(sequence: sequence)) }
+        }
         return drain(now: now)
     }
 
@@ -138,6 +154,27 @@ struct OutboundFlow: Sendable {
         return expiredInQueue
     }
 
+    /// Returns and clears the steps of stored messages.
+    mutating func takeSteps() -> [Step] {
+        defer { steps = [] }
+        return steps
+    }
+
+    /// Puts back what a store held: in-flight messages with their packet ids and phases, then the queue.
+    mutating func restore(inflight restored: [InFlight], queue queued: [Delivery]) {
+        inflight = restored
+        for delivery in queued {
+            queue.append(delivery)
+            queuedBytes += delivery.size
+        }
+        if let highest = restored.map(\.packetID).max() { nextPacketID = highest == .max ? 1 : highest + 1 }
+    }
+
+    /// Every message the flow holds, in flight first, for a store that must forget them.
+    var heldSequences: [Int64] {
+        inflight.compactMap(\.delivery.sequence) + queue.compactMap(\.sequence)
+    }
+
     /// The connection went away; the session keeps its window and queue.
     mutating func suspend() {
         isOnline = false
@@ -149,6 +186,7 @@ struct OutboundFlow: Sendable {
             queuedBytes -= next.size
             if next.message.isExpired(at: now) {
                 expiredInQueue += 1
+                if let sequence = next.sequence { steps.append(.finished(sequence: sequence)) }
                 continue
             }
             packets.append(.publish(admit(next, now: now)))
@@ -158,10 +196,11 @@ struct OutboundFlow: Sendable {
 
     private mutating func admit(_ delivery: Delivery, now: NIODeadline) -> PublishPacket {
         let packetID = allocatePacketID()
-        inflight.append(
-            InFlight(
-                packetID: packetID, phase: delivery.qos == .exactlyOnce ? .awaitingPubrec : .awaitingPuback,
-                delivery: delivery))
+        let phase: Phase = delivery.qos == .exactlyOnce ? .awaitingPubrec : .awaitingPuback
+        inflight.append(InFlight(packetID: packetID, phase: phase, delivery: delivery))
+        if let sequence = delivery.sequence {
+            steps.append(.inFlight(sequence: sequence, packetID: packetID, phase: phase))
+        }
         return delivery.message.packet(
             qos: delivery.qos, packetID: packetID, retain: delivery.retain,
             subscriptionIdentifiers: delivery.subscriptionIdentifiers, now: now)

@@ -1,6 +1,7 @@
 import NIOCore
 import Synchronization
 import WardenMQTT
+import WardenStore
 
 /// How one subscription asked to receive messages (5.0 §3.8.3.1).
 struct SubscriptionOptions: Sendable, Equatable {
@@ -24,13 +25,19 @@ final class Session: Sendable, Hashable {
         /// The session's end or the Will, scheduled while no connection holds the session.
         var pendingExpiry: Scheduled<Void>?
         var pendingWill: Scheduled<Void>?
+        /// Whether the store holds this session (it had a session expiry above 0).
+        var isStored = false
+        /// The next stored message's sequence.
+        var nextSequence: Int64 = 1
     }
 
     let key: SessionKey
     private let state: Mutex<State>
+    private let persistence: BrokerPersistence?
 
-    init(key: SessionKey, limits: OutboundFlow.Limits, expiryInterval: UInt32) {
+    init(key: SessionKey, limits: OutboundFlow.Limits, expiryInterval: UInt32, persistence: BrokerPersistence?) {
         self.key = key
+        self.persistence = persistence
         self.state = Mutex(State(flow: OutboundFlow(limits: limits), expiryInterval: expiryInterval))
     }
 
@@ -40,7 +47,38 @@ final class Session: Sendable, Hashable {
 
     /// Hands a message to the session: sent on its connection now, queued, or dropped (the reason returned).
     func deliver(_ delivery: Delivery, now: NIODeadline) -> OutboundFlow.DropReason? {
-        let (offer, sink) = state.withLock { state in (state.flow.offer(delivery, now: now), state.sink) }
+        let (offer, sink) = state.withLock { state in
+            var delivery = delivery
+            let stores = persistence != nil && state.isStored && delivery.qos != .atMostOnce
+            if stores {
+                delivery.sequence = state.nextSequence
+                state.nextSequence += 1
+            }
+            let offer = state.flow.offer(delivery, now: now)
+            if stores, let persistence {
+                // The new row carries its packet id already; the flow's own step for it is redundant.
+                var changes: [MQTTStateChange] = []
+                switch offer {
+                case .send(let packet):
+                    let phase: OutboundFlow.Phase = delivery.qos == .exactlyOnce ? .awaitingPubrec : .awaitingPuback
+                    changes += [
+                        persistence.stored(delivery, of: key, packetID: packet.packetID, phase: phase.stored, now: now)
+                    ].compactMap { $0 }
+                case .queued:
+                    changes += [persistence.stored(delivery, of: key, packetID: nil, phase: 0, now: now)].compactMap {
+                        $0
+                    }
+                case .dropped:
+                    break
+                }
+                changes += changesForSteps(&state).filter { change in
+                    if case .updateMessage(_, _, let sequence, _, _) = change { return sequence != delivery.sequence }
+                    return true
+                }
+                persistence.record(changes)
+            }
+            return (offer, state.sink)
+        }
         switch offer {
         case .send(let packet):
             sink?.send([.publish(packet)])
@@ -52,12 +90,36 @@ final class Session: Sendable, Hashable {
 
     /// The client acknowledged an outbound message: what to send now (nil: no such packet id was waiting).
     func acknowledge(_ kind: PublishAckPacket.Kind, packetID: UInt16, now: NIODeadline) -> [MQTTPacket]? {
-        state.withLock { $0.flow.acknowledge(kind, packetID: packetID, now: now) }
+        state.withLock { state in
+            let packets = state.flow.acknowledge(kind, packetID: packetID, now: now)
+            persistence?.record(changesForSteps(&state))
+            return packets
+        }
     }
 
     /// A failing PUBREC released a QoS 2 message (5.0 §4.3.3).
     func refuse(packetID: UInt16, now: NIODeadline) -> [MQTTPacket] {
-        state.withLock { $0.flow.refuse(packetID: packetID, now: now) }
+        state.withLock { state in
+            let packets = state.flow.refuse(packetID: packetID, now: now)
+            persistence?.record(changesForSteps(&state))
+            return packets
+        }
+    }
+
+    /// The store changes for the flow's steps since last asked (none for a session the store does not hold).
+    private func changesForSteps(_ state: inout State) -> [MQTTStateChange] {
+        let steps = state.flow.takeSteps()
+        guard state.isStored else { return [] }
+        return steps.map { step in
+            switch step {
+            case .inFlight(let sequence, let packetID, let phase):
+                .updateMessage(
+                    tenantID: key.tenantID, clientID: key.clientID, sequence: sequence, packetID: packetID,
+                    phase: phase.stored)
+            case .finished(let sequence):
+                .deleteMessage(tenantID: key.tenantID, clientID: key.clientID, sequence: sequence)
+            }
+        }
     }
 
     /// Binds the session to a connection; cancels a pending expiry and Will; returns what to (re)send.
@@ -71,7 +133,9 @@ final class Session: Sendable, Hashable {
             state.pendingExpiry = nil
             state.pendingWill?.cancel()
             state.pendingWill = nil
-            return state.flow.resume(receiveMaximum: receiveMaximum, now: now)
+            let packets = state.flow.resume(receiveMaximum: receiveMaximum, now: now)
+            persistence?.record(changesForSteps(&state))
+            return packets
         }
     }
 

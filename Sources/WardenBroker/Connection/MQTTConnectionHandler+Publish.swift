@@ -3,7 +3,7 @@ import NIOCore
 import WardenCore
 import WardenMQTT
 
-/// PUBLISH from the client: authorize, route, acknowledge (QoS 1 PUBACK, QoS 2 PUBREC).
+/// PUBLISH from the client: authorize, route, acknowledge (QoS 1 PUBACK, QoS 2 PUBREC) once durable.
 extension MQTTConnectionHandler {
     func handlePublish(_ publish: PublishPacket, context: ChannelHandlerContext) {
         guard let connection else { return }
@@ -17,16 +17,43 @@ extension MQTTConnectionHandler {
         let message = BrokerMessage(
             topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
             properties: publish.properties, receivedAt: now, publisher: connection.session.key)
+        let persistence = services.broker.persistence
+        let recordedBefore = persistence?.recordedCount
         let accepted = services.broker.publish(message, in: connection.identity.tenantID, now: now)
         guard let packetID = publish.packetID else { return }
         // 5.0: a retained message over the tenant's limit is refused with Quota exceeded.
         let reason: ReasonCode = accepted || connection.version == .v311 ? .success : .quotaExceeded
         if publish.qos == .exactlyOnce, reason.isFailure { machine.inboundRefused(packetID: packetID) }
-        send([
-            .publishAck(
-                PublishAckPacket(
-                    publish.qos == .atLeastOnce ? .puback : .pubrec, packetID: packetID, reasonCode: reason))
-        ])
+        let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
+        let recordedAfter = persistence?.recordedCount
+        acknowledgeInOrder(
+            PublishAckPacket(kind, packetID: packetID, reasonCode: reason),
+            ticket: recordedAfter != recordedBefore ? recordedAfter : nil, context: context)
+    }
+
+    /// Sends a PUBACK or PUBREC once the state its message changed is committed (`ticket`), never ahead of an
+    /// earlier one still waiting: acknowledgements leave in the order the PUBLISHes came ([MQTT-4.6.0-2]).
+    func acknowledgeInOrder(_ ack: PublishAckPacket, ticket: UInt64?, context: ChannelHandlerContext) {
+        guard let persistence = services.broker.persistence, ticket != nil || !acksAwaitingCommit.isEmpty else {
+            send([.publishAck(ack)])
+            return
+        }
+        let ticket = max(ticket ?? 0, acksAwaitingCommit.last?.ticket ?? 0)
+        acksAwaitingCommit.append((ack, ticket))
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        persistence.whenCommitted(ticket) {
+            eventLoop.execute { handler.value.releaseAcknowledgements(upTo: ticket) }
+        }
+    }
+
+    private func releaseAcknowledgements(upTo ticket: UInt64) {
+        var ready: [MQTTPacket] = []
+        while let first = acksAwaitingCommit.first, first.ticket <= ticket {
+            ready.append(.publishAck(first.ack))
+            acksAwaitingCommit.removeFirst()
+        }
+        send(ready)
     }
 
     /// 5.0: the acknowledgement carries 0x87 and the reference id. 3.1.1 has no way to say no: the connection
@@ -40,15 +67,15 @@ extension MQTTConnectionHandler {
         }
         guard let packetID = publish.packetID else { return }
         let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
-        if version == .v311 {
-            send([.publishAck(PublishAckPacket(kind, packetID: packetID))])
+        guard version == .v5 else {
+            acknowledgeInOrder(PublishAckPacket(kind, packetID: packetID), ticket: nil, context: context)
             return
         }
         if publish.qos == .exactlyOnce { machine.inboundRefused(packetID: packetID) }
         var properties = Properties()
         properties.reasonString = "Not authorized (reference \(decision.referenceID))."
-        send([
-            .publishAck(PublishAckPacket(kind, packetID: packetID, reasonCode: .notAuthorized, properties: properties))
-        ])
+        acknowledgeInOrder(
+            PublishAckPacket(kind, packetID: packetID, reasonCode: .notAuthorized, properties: properties),
+            ticket: nil, context: context)
     }
 }

@@ -18,6 +18,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var logger: Logger
     var machine: ConnectionStateMachine
     var clientCertificateThumbprints: [Thumbprint] = []
+    /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
+    var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>()
 
     /// Set once CONNECT is accepted.
     var connection: Accepted?

@@ -156,3 +156,18 @@ extension Properties {
         integer(.sharedSubscriptionAvailable, sharedSubscriptionAvailable)
     }
 }
+
+extension Properties {
+    /// The property block in wire form, for storing a PUBLISH's properties (`init(publishBlock:)` reads it back).
+    public var publishBlock: [UInt8] {
+        var buffer = ByteBuffer()
+        write(to: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
+    /// Reads a block `publishBlock` wrote, with PUBLISH's rules.
+    public init(publishBlock: [UInt8]) throws(MQTTDecodingError) {
+        var buffer = ByteBuffer(bytes: publishBlock)
+        self = try Properties.read(from: &buffer, place: .packet(.publish), limits: .protocolMaximum)
+    }
+}

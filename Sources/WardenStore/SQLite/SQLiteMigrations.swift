@@ -10,6 +10,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(
             Migration0004CreateSharedAccessPolicies.identifier, migrate: Migration0004CreateSharedAccessPolicies.migrate
         )
+        migrator.registerMigration(
+            Migration0005CreateMQTTState.identifier, migrate: Migration0005CreateMQTTState.migrate)
         return migrator
     }
 }

@@ -1,0 +1,98 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import WardenCore
+public import WardenStore
+
+/// Writes the broker's durable state behind it, in batches (group commit): changes are recorded in order
+/// under the broker's and sessions' locks, a single writer commits each batch in one transaction, and whoever
+/// must not answer before the commit (a PUBACK) waits for its ticket.
+public final class BrokerPersistence: Service, Sendable {
+    /// The most changes one transaction carries.
+    static let maximumBatch = 10_000
+
+    private struct State {
+        var pending: [MQTTStateChange] = []
+        /// Changes recorded and committed since start; a ticket is a `recorded` value.
+        var recorded: UInt64 = 0
+        var committed: UInt64 = 0
+        var waiters: [(ticket: UInt64, body: @Sendable () -> Void)] = []
+    }
+
+    let store: any MQTTStateStore
+    let clock: any WardenClock
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wakeUps: AsyncStream<Void>
+    private let wakeUp: AsyncStream<Void>.Continuation
+
+    public init(store: any MQTTStateStore, clock: any WardenClock, logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues changes for the next batch, in the order given.
+    func record(_ changes: [MQTTStateChange]) {
+        guard !changes.isEmpty else { return }
+        state.withLock { state in
+            state.pending += changes
+            state.recorded += UInt64(changes.count)
+        }
+        wakeUp.yield()
+    }
+
+    /// How many changes have been recorded so far.
+    var recordedCount: UInt64 { state.withLock { $0.recorded } }
+
+    /// Calls `body` once every change up to `ticket` is committed (at once if it is).
+    func whenCommitted(_ ticket: UInt64, _ body: @escaping @Sendable () -> Void) {
+        let isCommitted = state.withLock { state in
+            if state.committed >= ticket { return true }
+            state.waiters.append((ticket, body))
+            return false
+        }
+        if isCommitted { body() }
+    }
+
+    public func run() async throws {
+        for await _ in wakeUps.cancelOnGracefulShutdown() {
+            await commitPending()
+        }
+        // Shutting down: what was recorded is committed before the process ends.
+        await commitPending()
+    }
+
+    /// Commits batches until nothing is pending. A failing store is retried; nothing recorded is dropped.
+    private func commitPending() async {
+        while true {
+            let (batch, upTo) = state.withLock { state -> ([MQTTStateChange], UInt64) in
+                let count = min(state.pending.count, Self.maximumBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return (batch, state.committed + UInt64(count))
+            }
+            guard !batch.isEmpty else { return }
+            while true {
+                do {
+                    try await store.apply(batch)
+                    break
+                } catch {
+                    logger.error(
+                        "Cannot store broker state; retrying.",
+                        metadata: ["error": "\(error)", "changes": "\(batch.count)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            let ready = state.withLock { state in
+                state.committed = upTo
+                let ready = state.waiters.filter { $0.ticket <= upTo }
+                state.waiters.removeAll { $0.ticket <= upTo }
+                return ready
+            }
+            for waiter in ready { waiter.body() }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+public import Foundation
+public import WardenCore
+
+/// MQTT broker state that outlives a restart (issue 3): persistent sessions with their subscriptions and
+/// undelivered messages, and retained messages. Changes arrive in batches, each applied in one transaction,
+/// in order, so that the broker acknowledges a message only after the batch holding it committed.
+public protocol MQTTStateStore: Sendable {
+    /// Applies `changes` in order in one write transaction.
+    func apply(_ changes: [MQTTStateChange]) async throws
+    /// Everything stored, for the broker to resume from.
+    func loadMQTTState() async throws -> MQTTStateSnapshot
+}
+
+/// One change to the stored broker state.
+public enum MQTTStateChange: Sendable, Equatable {
+    case putSession(StoredSession)
+    /// Removes the session with its subscriptions and messages.
+    case deleteSession(tenantID: TenantID, clientID: String)
+    case putSubscription(StoredSubscription)
+    case deleteSubscription(tenantID: TenantID, clientID: String, filter: String)
+    case putMessage(StoredMessage)
+    /// A message's place in the outbound flow changed (sent with a packet id, PUBREC received).
+    case updateMessage(tenantID: TenantID, clientID: String, sequence: Int64, packetID: UInt16?, phase: UInt8)
+    case deleteMessage(tenantID: TenantID, clientID: String, sequence: Int64)
+    case putRetained(StoredRetained)
+    case deleteRetained(tenantID: TenantID, topic: String)
+}
+
+/// A session that outlives its connection.
+public struct StoredSession: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let clientID: String
+    /// Seconds after `disconnectedAt` that the session ends; `UInt32.max` never.
+    public let expiryInterval: UInt32
+    /// When its last connection ended; nil while connected.
+    public let disconnectedAt: Date?
+
+    public init(tenantID: TenantID, clientID: String, expiryInterval: UInt32, disconnectedAt: Date?) {
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.expiryInterval = expiryInterval
+        self.disconnectedAt = disconnectedAt
+    }
+}
+
+/// One subscription of a stored session.
+public struct StoredSubscription: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let clientID: String
+    /// As the client sent it, `$share/…` prefix included.
+    public let filter: String
+    /// Bits 0–1 QoS, bit 2 No Local, bit 3 Retain As Published: the 5.0 option byte's layout.
+    public let options: UInt8
+    public let identifier: Int?
+
+    public init(tenantID: TenantID, clientID: String, filter: String, options: UInt8, identifier: Int?) {
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.filter = filter
+        self.options = options
+        self.identifier = identifier
+    }
+}
+
+/// The parts of an application message the store keeps.
+public struct StoredPayload: Sendable, Equatable {
+    public let topic: String
+    public let payload: [UInt8]
+    public let qos: UInt8
+    /// 5.0 properties in their wire form.
+    public let properties: [UInt8]
+    /// When it stops being delivered (5.0 Message Expiry Interval), if ever.
+    public let expiresAt: Date?
+
+    public init(topic: String, payload: [UInt8], qos: UInt8, properties: [UInt8], expiresAt: Date?) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.properties = properties
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A message queued for, or in flight to, a stored session.
+public struct StoredMessage: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let clientID: String
+    /// Orders the session's messages.
+    public let sequence: Int64
+    public let message: StoredPayload
+    /// The QoS it is delivered at (≤ the message's).
+    public let deliveryQoS: UInt8
+    public let retain: Bool
+    public let subscriptionIdentifiers: [Int]
+    public let packetID: UInt16?
+    /// 0 queued, 1 awaiting PUBACK, 2 awaiting PUBREC, 3 awaiting PUBCOMP.
+    public let phase: UInt8
+
+    public init(
+        tenantID: TenantID, clientID: String, sequence: Int64, message: StoredPayload, deliveryQoS: UInt8,
+        retain: Bool, subscriptionIdentifiers: [Int], packetID: UInt16?, phase: UInt8
+    ) {
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.sequence = sequence
+        self.message = message
+        self.deliveryQoS = deliveryQoS
+        self.retain = retain
+        self.subscriptionIdentifiers = subscriptionIdentifiers
+        self.packetID = packetID
+        self.phase = phase
+    }
+}
+
+/// A retained message of a tenant.
+public struct StoredRetained: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let message: StoredPayload
+
+    public init(tenantID: TenantID, message: StoredPayload) {
+        self.tenantID = tenantID
+        self.message = message
+    }
+}
+
+/// Everything `MQTTStateStore` holds.
+public struct MQTTStateSnapshot: Sendable {
+    public var sessions: [StoredSession] = []
+    public var subscriptions: [StoredSubscription] = []
+    /// In sequence order per session.
+    public var messages: [StoredMessage] = []
+    public var retained: [StoredRetained] = []
+
+    public init() {}
+}

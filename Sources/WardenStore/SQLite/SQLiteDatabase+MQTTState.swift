@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+public import WardenCore
+
+extension SQLiteDatabase: MQTTStateStore {
+    public func apply(_ changes: [MQTTStateChange]) async throws {
+        guard !changes.isEmpty else { return }
+        try await write { db in
+            for change in changes { try Self.apply(change, db) }
+        }
+    }
+
+    public func loadMQTTState() async throws -> MQTTStateSnapshot {
+        try await read { db in
+            var snapshot = MQTTStateSnapshot()
+            snapshot.sessions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_sessions").map { row in
+                StoredSession(
+                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"],
+                    expiryInterval: UInt32(clamping: row["expiry_interval"] as Int64),
+                    disconnectedAt: (row["disconnected_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+            snapshot.subscriptions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_subscriptions").map { row in
+                StoredSubscription(
+                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"], filter: row["filter"],
+                    options: UInt8(clamping: row["options"] as Int64), identifier: row["identifier"])
+            }
+            snapshot.messages = try Row.fetchAll(
+                db, sql: "SELECT * FROM mqtt_session_messages ORDER BY tenant_id, client_id, sequence"
+            ).map { row in
+                StoredMessage(
+                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"],
+                    sequence: row["sequence"], message: try Self.payload(row),
+                    deliveryQoS: UInt8(clamping: row["delivery_qos"] as Int64),
+                    retain: row["retain"] as Bool,
+                    subscriptionIdentifiers: Self.identifiers(row["subscription_identifiers"]),
+                    packetID: (row["packet_id"] as Int64?).map { UInt16(clamping: $0) },
+                    phase: UInt8(clamping: row["phase"] as Int64))
+            }
+            snapshot.retained = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_retained").map { row in
+                StoredRetained(tenantID: try TenantID(row["tenant_id"]), message: try Self.payload(row))
+            }
+            return snapshot
+        }
+    }
+
+    private static func apply(_ change: MQTTStateChange, _ db: Database) throws {
+        switch change {
+        case .putSession(let session):
+            try db.execute(
+                sql: """
+                    INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, client_id) DO UPDATE
+                    SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at
+                    """,
+                arguments: [
+                    session.tenantID.rawValue, session.clientID, Int64(session.expiryInterval),
+                    session.disconnectedAt?.timeIntervalSince1970,
+                ])
+        case .deleteSession(let tenantID, let clientID):
+            try db.execute(
+                sql: "DELETE FROM mqtt_sessions WHERE tenant_id = ? AND client_id = ?",
+                arguments: [tenantID.rawValue, clientID])
+        case .putSubscription(let subscription):
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO mqtt_subscriptions (tenant_id, client_id, filter, options, identifier)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    subscription.tenantID.rawValue, subscription.clientID, subscription.filter,
+                    Int64(subscription.options), subscription.identifier,
+                ])
+        case .deleteSubscription(let tenantID, let clientID, let filter):
+            try db.execute(
+                sql: "DELETE FROM mqtt_subscriptions WHERE tenant_id = ? AND client_id = ? AND filter = ?",
+                arguments: [tenantID.rawValue, clientID, filter])
+        case .putMessage(let stored):
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO mqtt_session_messages (tenant_id, client_id, sequence, topic, payload, qos,
+                        properties, expires_at, delivery_qos, retain, subscription_identifiers, packet_id, phase)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    stored.tenantID.rawValue, stored.clientID, stored.sequence, stored.message.topic,
+                    Data(stored.message.payload) as Data, Int64(stored.message.qos),
+                    Data(stored.message.properties) as Data,
+                    stored.message.expiresAt?.timeIntervalSince1970, Int64(stored.deliveryQoS), stored.retain,
+                    stored.subscriptionIdentifiers.map(String.init).joined(separator: ","),
+                    stored.packetID.map { Int64($0) }, Int64(stored.phase),
+                ])
+        case .updateMessage(let tenantID, let clientID, let sequence, let packetID, let phase):
+            try db.execute(
+                sql: """
+                    UPDATE mqtt_session_messages SET packet_id = ?, phase = ?
+                    WHERE tenant_id = ? AND client_id = ? AND sequence = ?
+                    """,
+                arguments: [packetID.map { Int64($0) }, Int64(phase), tenantID.rawValue, clientID, sequence])
+        case .deleteMessage(let tenantID, let clientID, let sequence):
+            try db.execute(
+                sql: "DELETE FROM mqtt_session_messages WHERE tenant_id = ? AND client_id = ? AND sequence = ?",
+                arguments: [tenantID.rawValue, clientID, sequence])
+        case .putRetained(let retained):
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    retained.tenantID.rawValue, retained.message.topic, Data(retained.message.payload) as Data,
+                    Int64(retained.message.qos), Data(retained.message.properties) as Data,
+                    retained.message.expiresAt?.timeIntervalSince1970,
+                ])
+        case .deleteRetained(let tenantID, let topic):
+            try db.execute(
+                sql: "DELETE FROM mqtt_retained WHERE tenant_id = ? AND topic = ?",
+                arguments: [tenantID.rawValue, topic])
+        }
+    }
+
+    private static func payload(_ row: Row) throws -> StoredPayload {
+        StoredPayload(
+            topic: row["topic"], payload: Array(row["payload"] as Data), qos: UInt8(clamping: row["qos"] as Int64),
+            properties: Array(row["properties"] as Data),
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    private static func identifiers(_ text: String) -> [Int] {
+        text.split(separator: ",").compactMap { Int($0) }
+    }
+}
