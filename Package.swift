@@ -167,6 +167,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .testTarget(name: "WardenServerTests", dependencies: ["WardenServer"]),
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [
