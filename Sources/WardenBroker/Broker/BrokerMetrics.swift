@@ -52,4 +52,16 @@ enum BrokerLimit: String, Sendable, CaseIterable {
     case connectTimeout = "connect_timeout"
     case connectRatePerIP = "connect_rate_per_ip"
     case keepAlive = "keep_alive"
+
+    /// The limit a connection closed with `reason` ran into, if any.
+    init?(closing reason: ReasonCode) {
+        switch reason {
+        case .packetTooLarge: self = .packetSize
+        case .receiveMaximumExceeded: self = .receiveMaximum
+        case .topicAliasInvalid: self = .topicAliases
+        case .keepAliveTimeout: self = .keepAlive
+        case .maximumConnectTime: self = .connectTimeout
+        default: return nil
+        }
+    }
 }

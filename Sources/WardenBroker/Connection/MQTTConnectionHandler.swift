@@ -82,7 +82,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? MQTTDecodingError {
             logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
-            if error.kind == .packetTooLarge { services.broker.metrics.hit(.packetSize) }
             if machine.version == nil, error.kind == .unsupportedProtocolVersion {
                 // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
                 write(
@@ -136,6 +135,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             context.close(promise: nil)
         case .close(let close):
             logger.debug("Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
+            if let limit = BrokerLimit(closing: close.reason) { services.broker.metrics.hit(limit) }
             connection?.publishesWill = close.publishWill
             if close.sendDisconnect, let connection {
                 var properties = Properties()
@@ -178,11 +178,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         tick = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = loopBound.value
             let action = handler.machine.tick(now: .now())
-            if case .close(let close) = action, close.reason == .keepAliveTimeout {
-                handler.services.broker.metrics.hit(.keepAlive)
-            } else if case .close(let close) = action, close.reason == .maximumConnectTime {
-                handler.services.broker.metrics.hit(.connectTimeout)
-            }
             handler.perform(action, context: context)
             if case .none = action { handler.scheduleTick(context) }
         }
