@@ -198,3 +198,38 @@ def test_anonymous_clients_are_refused_on_tls_and_may_not_publish_when_subscribe
     assert hub.wait_until(lambda: info.mid in client.pubacks)
     assert client.pubacks[info.mid].value == 0x87
     client.stop()
+
+
+def test_x509_thumbprint_device_connects_with_its_certificate(warden, tmp_path):
+    key, certificate = tmp_path / "device.key", tmp_path / "device.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", "/CN=cam-1"],
+        check=True, capture_output=True)
+    fingerprint = subprocess.run(
+        ["openssl", "x509", "-in", str(certificate), "-noout", "-fingerprint", "-sha256"],
+        check=True, capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+    warden.cli("device", "create", "cam-1", "--auth", "x509-thumbprint", "--thumbprint", fingerprint)
+
+    client = hub.Client("cam-1", mqtt.MQTTv311)
+    client.paho.username_pw_set(hub.username("cam-1"))
+    client.paho.tls_set(ca_certs=warden.ca, certfile=str(certificate), keyfile=str(key))
+    assert client.start(warden.mqtt["mqtts"], host="localhost") == 0
+    client.stop()
+
+    # The same device without its certificate is refused as bad credentials.
+    stranger = hub.Client("cam-1", mqtt.MQTTv5)
+    stranger.paho.username_pw_set(hub.username("cam-1"))
+    stranger.paho.tls_set(ca_certs=warden.ca)
+    assert stranger.start(warden.mqtt["mqtts"], host="localhost").value == 0x86
+    stranger.paho.loop_stop()
+
+    # Deleting the device closes its live connection.
+    live = hub.Client("cam-1", mqtt.MQTTv5)
+    live.paho.username_pw_set(hub.username("cam-1"))
+    live.paho.tls_set(ca_certs=warden.ca, certfile=str(certificate), keyfile=str(key))
+    live.start(warden.mqtt["mqtts"], host="localhost")
+    warden.cli("device", "delete", "cam-1")
+    assert live.disconnected.wait(10)
+    assert live.disconnect_reason.value == 0x98
+    live.paho.loop_stop()
