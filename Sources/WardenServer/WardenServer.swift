@@ -87,6 +87,15 @@ public enum WardenServer {
             }
         }
         let reportedMQTTURLs = mqttURLs
+        let tlsListeners = mqttListeners.filter { $0.scheme == "mqtts" }.map(\.listener)
+        let reloader = TLSReloadService(
+            reload: {
+                let material = try TLSMaterial.load(
+                    configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
+                    now: clock.now())
+                let context = try makeMQTTTLSContext(material, minimum: configuration.tls.minimumVersion)
+                for listener in tlsListeners { listener.reloadTLS(context) }
+            }, logger: logger)
 
         let router = APIRouter(
             .init(
@@ -117,7 +126,7 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application] + mqttListeners.map { $0.listener },
+                services: [persistence, application, reloader] + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -143,15 +152,7 @@ public enum WardenServer {
         let authenticator = ConnectAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
-        var tlsConfiguration = try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)
-        // Devices with X.509 credentials present a certificate; others need not (issue 3).
-        tlsConfiguration.certificateVerification = .optionalVerification
-        let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: tlsConfiguration)
-        } catch {
-            throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
-        }
+        let context = try makeMQTTTLSContext(tls, minimum: configuration.tls.minimumVersion)
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
@@ -174,6 +175,20 @@ public enum WardenServer {
             listeners.append(("mqtt", listener(plain, tls: nil)))
         }
         return listeners
+    }
+
+    /// The MQTT/TLS listener's context: the server certificate, and a client certificate requested but optional
+    /// (devices with X.509 credentials present one; others need not).
+    static func makeMQTTTLSContext(_ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion) throws
+        -> NIOSSLContext
+    {
+        var tlsConfiguration = try makeTLSConfiguration(material, minimum: minimum)
+        tlsConfiguration.certificateVerification = .optionalVerification
+        do {
+            return try NIOSSLContext(configuration: tlsConfiguration)
+        } catch {
+            throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
+        }
     }
 
     /// TLS 1.2 minimum (1.3 selectable), ECDHE with AEAD suites only.
