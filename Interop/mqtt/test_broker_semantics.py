@@ -213,3 +213,23 @@ def test_shared_subscription_spreads_messages(warden_factory):
     assert all(len(w.messages) == 5 for w in workers)
     for client in workers + [sender]:
         client.stop()
+
+
+def test_sys_topics_report_the_tenant_and_devices_may_not_read_them(warden_factory):
+    warden = warden_factory({**PLAIN, "mqtt.sys-interval": 1})
+    watcher = connected(warden, "watcher")
+    subscribed(watcher, "$SYS/broker/#", qos=0)
+    assert hub.wait_until(lambda: watcher.payloads("$SYS/broker/clients/connected") != [])
+    assert int(watcher.payloads("$SYS/broker/clients/connected")[-1]) >= 1
+    assert watcher.payloads("$SYS/broker/version")[-1].startswith(b"warden ")
+    # Anonymous clients read $SYS but never write it.
+    info = watcher.paho.publish("$SYS/broker/version", b"forged", qos=1)
+    assert hub.wait_until(lambda: info.mid in watcher.pubacks)
+    assert watcher.pubacks[info.mid].value == 0x87
+    watcher.stop()
+
+    warden.cli("device", "create", "meter-1")
+    device = hub.device_client(warden, "meter-1", mqtt.MQTTv5)
+    device.start(warden.mqtt["mqtts"], host="localhost")
+    assert [code.value for code in subscribed(device, "$SYS/#", qos=0)] == [0x87]
+    device.stop()

@@ -72,7 +72,7 @@ public enum WardenServer {
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
         let persistence = BrokerPersistence(store: database, clock: clock, logger: logger)
-        let mqttListeners = try await makeMQTTListeners(
+        let (broker, mqttListeners) = try await makeMQTTListeners(
             configuration, tls: tls, directory: deviceDirectory, bus: bus, persistence: persistence, database: database,
             clock: clock,
             logger: logger)
@@ -87,6 +87,8 @@ public enum WardenServer {
             }
         }
         let reportedMQTTURLs = mqttURLs
+        let systemTopics = SystemTopics(
+            broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version)
         let tlsListeners = mqttListeners.filter { $0.scheme == "mqtts" }.map(\.listener)
         let reloader = TLSReloadService(
             reload: {
@@ -126,7 +128,7 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application, reloader] + mqttListeners.map { $0.listener },
+                services: [persistence, application, reloader, systemTopics] + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -144,7 +146,7 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSMaterial, directory: DeviceDirectory, bus: EventBus,
         persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
-    ) async throws -> [(scheme: String, listener: MQTTListener)] {
+    ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)]) {
         let mqtt = configuration.mqtt
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
@@ -174,7 +176,7 @@ public enum WardenServer {
             plain.anonymous = mqtt.plain.anonymous
             listeners.append(("mqtt", listener(plain, tls: nil)))
         }
-        return listeners
+        return (broker, listeners)
     }
 
     /// The MQTT/TLS listener's context: the server certificate, and a client certificate requested but optional

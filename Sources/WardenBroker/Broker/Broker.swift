@@ -262,15 +262,17 @@ public final class Broker: Sendable {
 
     /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
     /// session. Returns false when a retained message was refused by the tenant's retained limit.
+    /// `isSystem` marks the broker's own `$SYS` figures: not counted, not stored, not limited.
     @discardableResult
-    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) -> Bool {
-        metrics.messagesReceived.increment()
+    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false) -> Bool {
+        if !isSystem { metrics.messagesReceived.increment() }
         var retainAccepted = true
         let targets = state.withLock { state in
+            if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
             if message.retain {
                 retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
-                    message, limit: configuration.maximumRetainedPerTenant)
-                if retainAccepted, let persistence {
+                    message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
+                if retainAccepted, !isSystem, let persistence {
                     persistence.record([
                         message.payload.readableBytes == 0
                             ? .deleteRetained(tenantID: tenantID, topic: message.topic)
@@ -280,7 +282,9 @@ public final class Broker: Sendable {
                 }
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
-            return state.spaces[tenantID]?.targets(for: message) ?? []
+            let targets = state.spaces[tenantID]?.targets(for: message) ?? []
+            if !isSystem { state.spaces[tenantID]?.delivered += targets.count }
+            return targets
         }
         if !retainAccepted { metrics.hit(.retainedPerTenant) }
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
@@ -328,6 +332,20 @@ public final class Broker: Sendable {
     /// The session a live connection of `key` holds, for revocation.
     func session(_ key: SessionKey) -> Session? {
         state.withLock { $0.sessions[key] }
+    }
+
+    /// Per tenant with sessions: the figures `$SYS/broker/…` reports.
+    func tenantFigures() -> [TenantID: TopicSpace.Figures] {
+        state.withLock { state in
+            var figures: [TenantID: TopicSpace.Figures] = [:]
+            for session in state.sessions.values {
+                let tenantID = session.key.tenantID
+                if figures[tenantID] == nil { figures[tenantID] = state.spaces[tenantID]?.figures ?? .init() }
+                figures[tenantID]?.sessions += 1
+                if session.sink != nil { figures[tenantID]?.connected += 1 }
+            }
+            return figures
+        }
     }
 
     /// Every session of `tenantID` with a live connection.

@@ -20,7 +20,8 @@ enum ClientIdentity: Sendable {
     }
 }
 
-/// What anonymous clients of a listener may do (`mqtt.plain.anonymous`); they never touch `$` topics.
+/// What anonymous clients of a listener may do (`mqtt.plain.anonymous`); of the `$` topics they may only
+/// read `$SYS/…`.
 public enum AnonymousAccess: String, Sendable, CaseIterable {
     /// Publish and subscribe anywhere in the tenant's topic space outside `$…`.
     case publishSubscribe = "publish-subscribe"
@@ -28,6 +29,8 @@ public enum AnonymousAccess: String, Sendable, CaseIterable {
     case subscribe
 
     func decide(_ action: AuthorizationRequest.Action, topic: String) -> Decision {
+        // Broker statistics are for reading (development listeners only ever admit anonymous clients).
+        if action == .subscribe, topic.hasPrefix("$SYS/") { return .allow() }
         if topic.hasPrefix("$") && !topic.hasPrefix("$share/") {
             return .deny(["anonymous clients may not use '$' topics"])
         }

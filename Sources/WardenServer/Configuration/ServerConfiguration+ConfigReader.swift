@@ -89,6 +89,9 @@ extension ServerConfiguration {
         Key(name: "mqtt.connect-burst-per-ip") { config, value in
             config.mqtt.connectRate.burst = Double(try integer(value, "mqtt.connect-burst-per-ip", 1...10_000_000))
         },
+        Key(name: "mqtt.sys-interval") { config, value in
+            config.mqtt.systemTopicsInterval = try integer(value, "mqtt.sys-interval", 0...86_400)
+        },
         Key(name: "mqtt.denied-publish") { config, value in
             guard value == "close" || value == "drop" else {
                 throw invalid("mqtt.denied-publish", value, "'close' or 'drop'")

@@ -68,6 +68,8 @@ public struct ServerConfiguration: Sendable {
         public var connectTimeout = 10
         /// Connection attempts per second and burst per source address.
         public var connectRate = ConnectRateLimiter.Configuration()
+        /// Seconds between `$SYS/broker/…` updates; 0 turns them off.
+        public var systemTopicsInterval = 10
         /// On 3.1.1, close (true) or silently drop (false) on a denied PUBLISH.
         public var closeOnDeniedPublish = true
     }

@@ -14,7 +14,8 @@ struct TLSReloadService: Service {
                 try reload()
                 logger.info("Reloaded the TLS certificate.")
             } catch {
-                logger.error("Cannot reload the TLS certificate; keeping the one in use.", metadata: ["error": "\(error)"])
+                logger.error(
+                    "Cannot reload the TLS certificate; keeping the one in use.", metadata: ["error": "\(error)"])
             }
         }
     }
