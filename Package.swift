@@ -65,6 +65,7 @@ let package = Package(
             name: "WardenRegistry",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity",
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

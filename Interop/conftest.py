@@ -50,12 +50,14 @@ class Warden:
     def ca(self) -> str:
         return str(self.data_dir / "tls/ca.pem")
 
-    def cli(self, *arguments: str, check: bool = True) -> str:
-        result = subprocess.run(
+    def run_cli(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
             [BINARY, *arguments, "--data-dir", str(self.data_dir)], capture_output=True, text=True, timeout=60
         )
-        if check:
-            assert result.returncode == 0, result.stderr
+
+    def cli(self, *arguments: str) -> str:
+        result = self.run_cli(*arguments)
+        assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
     def kill(self):

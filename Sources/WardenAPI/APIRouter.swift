@@ -51,6 +51,7 @@ public struct APIRouter: Sendable {
             + GroupController(registry: registry).routes
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
+            + CertificateAuthorityController(registry: registry).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

@@ -49,6 +49,11 @@ extension DeviceDirectory {
                 policy: policy, primary: SASKey(policy.keys.primary), secondary: SASKey(policy.keys.secondary))
         case .policyDeleted(let tenantID, let name):
             state.tenants[tenantID]?.policies[name] = nil
+        case .certificateAuthorityChanged(let authority):
+            state.tenants[authority.tenantID]?.authorities[authority.name] =
+                authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
+        case .certificateAuthorityDeleted(let tenantID, let name):
+            state.tenants[tenantID]?.authorities[name] = nil
         }
     }
 

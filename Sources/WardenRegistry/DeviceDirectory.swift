@@ -3,6 +3,7 @@ import Synchronization
 public import WardenCore
 public import WardenSecurity
 public import WardenStore
+public import X509
 
 /// The in-memory view of the registry that the device path reads: tenants by host name, devices with their
 /// keys ready for HMAC, group memberships, access lists, IP filters and shared access policies.
@@ -44,6 +45,8 @@ public final class DeviceDirectory: Sendable {
         var accessList = AccessList(allow: .init(), block: .init(), etag: "")
         var ipFilter = IPFilter.acceptAll(etag: "")
         var policies: [PolicyName: PolicyEntry] = [:]
+        /// Verified CAs for `x509-ca` devices.
+        var authorities: [CAName: Certificate] = [:]
     }
 
     struct State: Sendable {
@@ -66,7 +69,7 @@ public final class DeviceDirectory: Sendable {
     /// Fills the directory from the store (at start-up, before listeners open).
     public func load(
         tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
-        admission: some AdmissionStore, policies: some PolicyStore
+        admission: some AdmissionStore, policies: some PolicyStore, authorities: some CertificateAuthorityStore
     ) async throws {
         var all: [Tenant] = []
         var cursor: String?
@@ -87,6 +90,16 @@ public final class DeviceDirectory: Sendable {
             apply(.ipFilterChanged(tenantID, filter))
         }
         for policy in allPolicies { apply(.policyChanged(policy)) }
+        for authority in try await authorities.allCertificateAuthorities() {
+            apply(.certificateAuthorityChanged(authority))
+        }
+    }
+
+    /// Every tenant's verified CA certificates, for validating device chains during the TLS handshake.
+    public func verifiedAuthorities() -> [TenantID: [Certificate]] {
+        state.withLock { state in
+            state.tenants.compactMapValues { $0.authorities.isEmpty ? nil : Array($0.authorities.values) }
+        }
     }
 
     /// The tenant whose devices name `hostName` (case-insensitive).

@@ -14,14 +14,19 @@ public struct RegistryService: Sendable {
         let groups: any GroupStore
         let admission: any AdmissionStore
         let policies: any PolicyStore
+        let authorities: any CertificateAuthorityStore
 
         /// Uses one database for every aggregate.
-        public init(_ database: some TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore) {
+        public init(
+            _ database: some TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore
+                & CertificateAuthorityStore
+        ) {
             self.tenants = database
             self.devices = database
             self.groups = database
             self.admission = database
             self.policies = database
+            self.authorities = database
         }
     }
 

@@ -64,7 +64,8 @@ public enum WardenServer {
         let registry = RegistryService(
             stores: .init(database), bus: bus, hubHostName: configuration.hubHostName, clock: clock)
         try await deviceDirectory.load(
-            tenants: database, devices: database, groups: database, admission: database, policies: database)
+            tenants: database, devices: database, groups: database, admission: database, policies: database,
+            authorities: database)
         if try await registry.ensureDefaultTenant() {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }

@@ -83,3 +83,20 @@ public protocol CredentialStore: Sendable {
     /// Every stored credential hash.
     func credentialHashes() async throws -> [String: [UInt8]]
 }
+
+/// Tenants' registered certificate authorities for `x509-ca` devices.
+public protocol CertificateAuthorityStore: Sendable {
+    /// Inserts a CA; `ca.already_exists` if the name or the certificate is registered in the tenant.
+    func createCertificateAuthority(_ authority: CertificateAuthority) async throws -> CertificateAuthority
+    /// A tenant's CAs in name order.
+    func certificateAuthorities(_ tenantID: TenantID) async throws -> [CertificateAuthority]
+    /// Every tenant's CAs, for warming the in-memory directory.
+    func allCertificateAuthorities() async throws -> [CertificateAuthority]
+    /// Reads, changes and writes one CA in a single transaction; `ca.not_found` if absent.
+    func updateCertificateAuthority(
+        _ tenantID: TenantID, _ name: CAName,
+        _ change: @escaping @Sendable (inout CertificateAuthority) throws -> Void
+    ) async throws -> CertificateAuthority
+    /// Deletes a CA; `ca.not_found` if absent.
+    func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws
+}

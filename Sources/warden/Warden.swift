@@ -14,6 +14,6 @@ struct Warden: AsyncParsableCommand {
             77 missing or rejected credential, 78 bad configuration.
             """,
         version: version,
-        subcommands: [ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self]
+        subcommands: [ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self]
     )
 }

@@ -105,6 +105,17 @@ enum OpenAPISchemas {
                 ],
             ],
             required: ["name", "permissions"]),
+        "CertificateAuthority": object(
+            [
+                "name": string, "subject": string, "thumbprint": string,
+                "notValidAfter": ["type": "string", "format": "date-time"], "verified": ["type": "boolean"],
+                "verificationCode": nullableString, "certificate": string,
+            ],
+            required: ["name", "subject", "thumbprint", "notValidAfter", "verified", "certificate"]),
+        "CertificateAuthorityList": list(of: "CertificateAuthority"),
+        "CreateCertificateAuthority": object(
+            ["name": string, "certificate": string], required: ["name", "certificate"]),
+        "VerifyCertificateAuthority": object(["certificate": string], required: ["certificate"]),
     ]
 
     private static let ipRule: JSONValue = object(

@@ -1,3 +1,4 @@
+public import Foundation
 public import WardenCore
 public import WardenMQTT
 public import WardenRegistry
@@ -11,18 +12,36 @@ import WardenSecurity
 /// ClientId, device status and access list. An unknown host or device costs the same HMAC as a wrong key and
 /// gets the same answer.
 public struct ConnectAuthenticator: Sendable {
+    /// What a presented certificate chain proved during the TLS handshake: its leaf's CN and the tenants
+    /// whose verified CA it chains to.
+    public struct ChainValidation: Sendable, Hashable {
+        public let commonName: String
+        public let tenants: Set<TenantID>
+
+        public init(commonName: String, tenants: Set<TenantID>) {
+            self.commonName = commonName
+            self.tenants = tenants
+        }
+    }
+
     /// What the connection itself tells us.
     public struct ConnectionFacts: Sendable {
         /// The peer's address.
         public let peerAddress: IPAddress
         /// Hex thumbprints (SHA-1 and SHA-256) of the TLS client certificate, if one was presented.
         public let clientCertificateThumbprints: [Thumbprint]
+        /// The presented chain's validation against tenant CAs, if it validated against any.
+        public let chainValidation: ChainValidation?
         /// Now, in Unix seconds.
         public let now: UInt64
 
-        public init(peerAddress: IPAddress, clientCertificateThumbprints: [Thumbprint] = [], now: UInt64) {
+        public init(
+            peerAddress: IPAddress, clientCertificateThumbprints: [Thumbprint] = [],
+            chainValidation: ChainValidation? = nil, now: UInt64
+        ) {
             self.peerAddress = peerAddress
             self.clientCertificateThumbprints = clientCertificateThumbprints
+            self.chainValidation = chainValidation
             self.now = now
         }
     }
@@ -106,7 +125,7 @@ public struct ConnectAuthenticator: Sendable {
         throws(Refusal) -> (DeviceIdentity, Device)
     {
         guard let password else {
-            return try thumbprint(tenantID: tenantID, deviceID: deviceID, facts: facts)
+            return try certificate(tenantID: tenantID, deviceID: deviceID, facts: facts)
         }
         let token: SASToken
         do {
@@ -126,21 +145,46 @@ public struct ConnectAuthenticator: Sendable {
         )
     }
 
-    private func thumbprint(tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts) throws(Refusal)
+    /// X.509: the certificate's thumbprint is the device's (`x509-thumbprint`), or its chain leads to a
+    /// verified CA of the tenant with CN = device id (`x509-ca`).
+    private func certificate(tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts) throws(Refusal)
         -> (DeviceIdentity, Device)
     {
-        guard let entry = directory.entry(tenantID, deviceID),
-            case .x509Thumbprint(let primary, let secondary) = entry.device.authentication,
-            facts.clientCertificateThumbprints.contains(where: { $0 == primary || $0 == secondary })
-        else {
-            throw Refusal(
-                reason: WardenError(
-                    .authInvalidCredential, "No password and no client certificate matching device '\(deviceID)'."),
-                isCredentialFailure: true)
+        if let entry = directory.entry(tenantID, deviceID) {
+            switch entry.device.authentication {
+            case .x509Thumbprint(let primary, let secondary)
+            where facts.clientCertificateThumbprints.contains(where: { $0 == primary || $0 == secondary }):
+                return (
+                    DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil),
+                    entry.device
+                )
+            case .x509CA
+            where facts.chainValidation?.commonName == deviceID.rawValue
+                && facts.chainValidation?.tenants.contains(tenantID) == true:
+                return (
+                    DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509CA, expiry: nil), entry.device
+                )
+            default:
+                break
+            }
         }
-        return (
-            DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil), entry.device
-        )
+        throw Refusal(
+            reason: WardenError(
+                .authInvalidCredential, "No password and no client certificate proving device '\(deviceID)'."),
+            isCredentialFailure: true)
+    }
+
+    /// Validates a presented chain (leaf first, DER) against every tenant's verified CAs.
+    public func validateChain(_ chain: [[UInt8]], now: Date) async -> ChainValidation? {
+        var tenants: Set<TenantID> = []
+        var commonName: String?
+        for (tenantID, roots) in directory.verifiedAuthorities() {
+            if let valid = await CertificateAuthorityCheck.validate(chain: chain, roots: roots, now: now) {
+                tenants.insert(tenantID)
+                commonName = valid.commonName
+            }
+        }
+        return commonName.map { ChainValidation(commonName: $0, tenants: tenants) }
     }
 
     /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:

@@ -129,7 +129,8 @@ extension MQTTConnectionHandler {
             return .anonymous(services.listener.anonymousTenant, access)
         }
         let facts = ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints, now: services.unixNow)
+            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
+            chainValidation: presented.result, now: services.unixNow)
         return .device(try services.authenticator.authenticate(connect, facts))
     }
 
@@ -171,7 +172,8 @@ extension MQTTConnectionHandler {
             protocolVersion: .v5, cleanStart: false, keepAlive: 0, clientID: current.deviceID.rawValue,
             username: connection.username, password: token)
         let facts = ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints, now: services.unixNow)
+            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
+            chainValidation: presented.result, now: services.unixNow)
         guard let renewed = try? services.authenticator.authenticate(connect, facts),
             renewed.tenantID == current.tenantID, renewed.deviceID == current.deviceID
         else {

@@ -15,6 +15,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     let services: ConnectionServices
     let peerAddress: IPAddress
     let usesTLS: Bool
+    let presented: PresentedChain
     var logger: Logger
     var machine: ConnectionStateMachine
     var clientCertificateThumbprints: [Thumbprint] = []
@@ -39,8 +40,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var publishesWill = true
     }
 
-    init(services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool) {
+    init(services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool, presented: PresentedChain) {
         self.services = services
+        self.presented = presented
         self.peerAddress = peerAddress
         self.usesTLS = usesTLS
         self.machine = ConnectionStateMachine(settings: services.listener.stateMachineSettings, now: .now())

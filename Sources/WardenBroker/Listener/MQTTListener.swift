@@ -108,17 +108,26 @@ public final class MQTTListener: Service, Sendable {
             return
         }
         let sync = channel.pipeline.syncOperations
+        let presented = PresentedChain()
         if let tls {
+            let authenticator = services.authenticator
+            let clock = services.clock
             try sync.addHandler(
                 NIOSSLServerHandler(
                     context: tls,
-                    customVerificationCallback: { _, promise in
-                        // Any presented certificate is accepted here; authentication checks its thumbprint or
-                        // chain against the registry at CONNECT.
-                        promise.succeed(.certificateVerified)
+                    customVerificationCallback: { certificates, promise in
+                        // Every presented certificate is accepted at the TLS layer; CONNECT decides with its
+                        // thumbprint or with what its chain proved here against the tenants' verified CAs.
+                        let chain = certificates.compactMap { try? $0.toDERBytes() }
+                        guard !chain.isEmpty else { return promise.succeed(.certificateVerified) }
+                        Task {
+                            presented.record(await authenticator.validateChain(chain, now: clock.now()))
+                            promise.succeed(.certificateVerified)
+                        }
                     }))
         }
         try sync.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: services.listener.decodingLimits)))
-        try sync.addHandler(MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: tls != nil))
+        try sync.addHandler(
+            MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: tls != nil, presented: presented))
     }
 }

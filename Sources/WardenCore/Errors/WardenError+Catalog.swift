@@ -26,6 +26,12 @@ extension WardenError.Code {
     public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
     public static let thumbprintInvalid = Self("thumbprint.invalid", .invalidInput)
     public static let cidrInvalid = Self("cidr.invalid", .invalidInput)
+    public static let caInvalidName = Self("ca.invalid_name", .invalidInput)
+    public static let caNotFound = Self("ca.not_found", .notFound)
+    public static let caAlreadyExists = Self("ca.already_exists", .conflict)
+    public static let caInvalidCertificate = Self("ca.invalid_certificate", .invalidInput)
+    public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
+    public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
 
     // Tokens and secrets.
     public static let sasMalformed = Self("sas.malformed", .unauthenticated)
@@ -64,7 +70,9 @@ extension WardenError.Code {
         .deviceInvalidAuthentication, .deviceInvalidStatusReason, .deviceInvalidAttribute, .deviceNotSAS,
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
-        .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .sasMalformed, .sasExpired, .sasResourceMismatch,
+        .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
+        .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed, .sasMalformed,
+        .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,

@@ -12,6 +12,8 @@ public enum DomainEvent: Sendable {
     case ipFilterChanged(TenantID, IPFilter)
     case policyChanged(SharedAccessPolicy)
     case policyDeleted(TenantID, PolicyName)
+    case certificateAuthorityChanged(CertificateAuthority)
+    case certificateAuthorityDeleted(TenantID, CAName)
 
     /// The tenant the change belongs to.
     public var tenantID: TenantID {
@@ -20,8 +22,10 @@ public enum DomainEvent: Sendable {
         case .deviceCreated(let device), .deviceUpdated(let device, _): device.tenantID
         case .groupChanged(let group): group.tenantID
         case .policyChanged(let policy): policy.tenantID
+        case .certificateAuthorityChanged(let authority): authority.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
-            .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _):
+            .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
+            .certificateAuthorityDeleted(let id, _):
             id
         }
     }

@@ -12,6 +12,9 @@ enum SQLiteMigrations {
         )
         migrator.registerMigration(
             Migration0005CreateMQTTState.identifier, migrate: Migration0005CreateMQTTState.migrate)
+        migrator.registerMigration(
+            Migration0006CreateCertificateAuthorities.identifier,
+            migrate: Migration0006CreateCertificateAuthorities.migrate)
         return migrator
     }
 }

@@ -1,0 +1,72 @@
+import Hummingbird
+import WardenCore
+import WardenRegistry
+
+/// `/api/v1/tenants/{tenant}/certificate-authorities`: CAs for `x509-ca` devices and their proof of possession.
+struct CertificateAuthorityController {
+    let registry: RegistryService
+    static let base = "/api/v1/tenants/{tenant}/certificate-authorities"
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(
+                .get, Self.base, "listCertificateAuthorities", "List the tenant's CAs",
+                permission: .registryRead, success: (200, "CertificateAuthorityList")
+            ) { request, context in
+                let authorities = try await registry.certificateAuthorities(try request.tenantID(context))
+                return try JSONResponse.make(
+                    ListResource(items: authorities.map(CertificateAuthorityResource.init), nextCursor: nil))
+            },
+            APIRoute(
+                .post, Self.base, "createCertificateAuthority", "Register a CA certificate (unverified)",
+                permission: .credentialsManage, request: "CreateCertificateAuthority",
+                success: (201, "CertificateAuthority")
+            ) { request, context in
+                let body = try await request.decodeJSON(CreateCertificateAuthorityRequest.self, context)
+                let authority = try await registry.addCertificateAuthority(
+                    try request.tenantID(context), body.name, certificatePEM: body.certificate)
+                return try JSONResponse.make(CertificateAuthorityResource(authority), status: .created)
+            },
+            APIRoute(
+                .get, Self.base + "/{ca}", "getCertificateAuthority", "Read one CA",
+                permission: .registryRead, success: (200, "CertificateAuthority")
+            ) { request, context in
+                let authority = try await registry.certificateAuthority(
+                    try request.tenantID(context), try Self.name(request, context))
+                return try JSONResponse.make(CertificateAuthorityResource(authority))
+            },
+            APIRoute(
+                .post, Self.base + "/{ca}/verification-code", "issueVerificationCode",
+                "Issue the code a proof-of-possession certificate must carry as CN",
+                permission: .credentialsManage, success: (200, "CertificateAuthority")
+            ) { request, context in
+                let authority = try await registry.issueVerificationCode(
+                    try request.tenantID(context), try Self.name(request, context))
+                return try JSONResponse.make(CertificateAuthorityResource(authority))
+            },
+            APIRoute(
+                .post, Self.base + "/{ca}/verify", "verifyCertificateAuthority",
+                "Prove possession of the CA's key with a certificate it signed for the code",
+                permission: .credentialsManage, request: "VerifyCertificateAuthority",
+                success: (200, "CertificateAuthority")
+            ) { request, context in
+                let body = try await request.decodeJSON(VerifyCertificateAuthorityRequest.self, context)
+                let authority = try await registry.verifyCertificateAuthority(
+                    try request.tenantID(context), try Self.name(request, context), proofPEM: body.certificate)
+                return try JSONResponse.make(CertificateAuthorityResource(authority))
+            },
+            APIRoute(
+                .delete, Self.base + "/{ca}", "deleteCertificateAuthority", "Remove a CA",
+                permission: .credentialsManage, success: (204, nil)
+            ) { request, context in
+                try await registry.deleteCertificateAuthority(
+                    try request.tenantID(context), try Self.name(request, context))
+                return JSONResponse.noContent()
+            },
+        ]
+    }
+
+    private static func name(_ request: Request, _ context: APIRequestContext) throws -> CAName {
+        try CAName(try request.parameter("ca", context))
+    }
+}

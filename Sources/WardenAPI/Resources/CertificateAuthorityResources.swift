@@ -1,0 +1,39 @@
+public import Foundation
+import WardenCore
+
+/// A tenant CA for `x509-ca` devices.
+public struct CertificateAuthorityResource: Codable, Sendable {
+    public let name: String
+    public let subject: String
+    public let thumbprint: String
+    public let notValidAfter: Date
+    public let verified: Bool
+    /// The outstanding verification code, while one is.
+    public let verificationCode: String?
+    public let certificate: String
+
+    init(_ authority: CertificateAuthority) {
+        self.name = authority.name.rawValue
+        self.subject = authority.subject
+        self.thumbprint = authority.thumbprint.rawValue
+        self.notValidAfter = authority.notValidAfter
+        self.verified = authority.isVerified
+        self.verificationCode = authority.verificationCode
+        self.certificate = authority.certificatePEM
+    }
+}
+
+/// `POST /tenants/{tenant}/certificate-authorities`.
+struct CreateCertificateAuthorityRequest: APIRequestBody {
+    static let fields: Set<String> = ["name", "certificate"]
+    let name: CAName
+    /// PEM.
+    let certificate: String
+}
+
+/// `POST /tenants/{tenant}/certificate-authorities/{ca}/verify`.
+struct VerifyCertificateAuthorityRequest: APIRequestBody {
+    static let fields: Set<String> = ["certificate"]
+    /// PEM of a certificate with CN = the verification code, signed by the CA.
+    let certificate: String
+}

@@ -1,0 +1,46 @@
+public import Foundation
+
+/// The name of a tenant's registered certificate authority: 1 to 64 letters, digits and `- . _`.
+public struct CAName: ValidatedIdentifier {
+    public let rawValue: String
+
+    public init(_ rawValue: String) throws(WardenError) {
+        self.rawValue = try IdentifierRules.validate(
+            rawValue, what: "CA name", maximumLength: 64, allowedPunctuation: Set("-._".utf8), code: .caInvalidName)
+    }
+}
+
+/// A CA certificate a tenant registered for `x509-ca` devices (issue 3): devices whose certificate chains to
+/// it, with CN = device id, authenticate — once the tenant proved it holds the CA's key by signing a
+/// certificate whose CN is a verification code the hub issued.
+public struct CertificateAuthority: Sendable, Hashable {
+    public let tenantID: TenantID
+    public let name: CAName
+    /// The CA certificate, PEM.
+    public let certificatePEM: String
+    /// SHA-256 of its DER form.
+    public let thumbprint: Thumbprint
+    /// Its subject, for people.
+    public let subject: String
+    public let notValidAfter: Date
+    /// Whether proof of possession succeeded; only verified CAs admit devices.
+    public var isVerified: Bool
+    /// The code the next proof-of-possession certificate must carry as CN, while one is outstanding.
+    public var verificationCode: String?
+    public let createdAt: Date
+
+    public init(
+        tenantID: TenantID, name: CAName, certificatePEM: String, thumbprint: Thumbprint, subject: String,
+        notValidAfter: Date, isVerified: Bool = false, verificationCode: String? = nil, createdAt: Date
+    ) {
+        self.tenantID = tenantID
+        self.name = name
+        self.certificatePEM = certificatePEM
+        self.thumbprint = thumbprint
+        self.subject = subject
+        self.notValidAfter = notValidAfter
+        self.isVerified = isVerified
+        self.verificationCode = verificationCode
+        self.createdAt = createdAt
+    }
+}

@@ -1,0 +1,25 @@
+import GRDB
+
+/// Tenants' CA certificates for `x509-ca` devices, with their proof-of-possession state (issue 3).
+enum Migration0006CreateCertificateAuthorities {
+    static let identifier = "0006-create-certificate-authorities"
+
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE certificate_authorities (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    certificate_pem TEXT NOT NULL,
+                    thumbprint TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    not_valid_after TEXT NOT NULL,
+                    verified INTEGER NOT NULL,
+                    verification_code TEXT,
+                    created_at TEXT NOT NULL,
+                    PRIMARY KEY (tenant_id, name),
+                    UNIQUE (tenant_id, thumbprint)
+                ) STRICT, WITHOUT ROWID;
+                """)
+    }
+}

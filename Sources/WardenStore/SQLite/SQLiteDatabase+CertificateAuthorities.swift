@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+public import WardenCore
+
+extension SQLiteDatabase: CertificateAuthorityStore {
+    public func createCertificateAuthority(_ authority: CertificateAuthority) async throws -> CertificateAuthority {
+        try await write { db in
+            guard try Self.tenantExists(db, authority.tenantID) else {
+                throw WardenError(.tenantNotFound, "There is no tenant '\(authority.tenantID)'.")
+            }
+            let taken = try Bool.fetchOne(
+                db,
+                sql:
+                    "SELECT EXISTS (SELECT 1 FROM certificate_authorities WHERE tenant_id = ? AND (name = ? OR thumbprint = ?))",
+                arguments: [authority.tenantID.rawValue, authority.name.rawValue, authority.thumbprint.rawValue])
+            guard taken != true else {
+                throw WardenError(
+                    .caAlreadyExists, "A CA named '\(authority.name)', or with this certificate, is registered already."
+                )
+            }
+            try Self.save(authority, db)
+        }
+        return authority
+    }
+
+    public func certificateAuthorities(_ tenantID: TenantID) async throws -> [CertificateAuthority] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM certificate_authorities WHERE tenant_id = ? ORDER BY name",
+                arguments: [tenantID.rawValue]
+            ).map(Self.authority)
+        }
+    }
+
+    public func allCertificateAuthorities() async throws -> [CertificateAuthority] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM certificate_authorities ORDER BY tenant_id, name").map(
+                Self.authority)
+        }
+    }
+
+    public func updateCertificateAuthority(
+        _ tenantID: TenantID, _ name: CAName, _ change: @escaping @Sendable (inout CertificateAuthority) throws -> Void
+    ) async throws -> CertificateAuthority {
+        try await write { db in
+            guard
+                var authority = try Row.fetchOne(
+                    db, sql: "SELECT * FROM certificate_authorities WHERE tenant_id = ? AND name = ?",
+                    arguments: [tenantID.rawValue, name.rawValue]
+                ).map(Self.authority)
+            else { throw WardenError(.caNotFound, "There is no CA '\(name)' in tenant '\(tenantID)'.") }
+            try change(&authority)
+            try Self.save(authority, db)
+            return authority
+        }
+    }
+
+    public func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "DELETE FROM certificate_authorities WHERE tenant_id = ? AND name = ?",
+                arguments: [tenantID.rawValue, name.rawValue])
+            guard db.changesCount > 0 else {
+                throw WardenError(.caNotFound, "There is no CA '\(name)' in tenant '\(tenantID)'.")
+            }
+        }
+    }
+
+    private static func save(_ authority: CertificateAuthority, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO certificate_authorities (tenant_id, name, certificate_pem, thumbprint, subject,
+                    not_valid_after, verified, verification_code, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                authority.tenantID.rawValue, authority.name.rawValue, authority.certificatePEM,
+                authority.thumbprint.rawValue, authority.subject, authority.notValidAfter, authority.isVerified,
+                authority.verificationCode, authority.createdAt,
+            ])
+    }
+
+    private static func authority(_ row: Row) throws -> CertificateAuthority {
+        CertificateAuthority(
+            tenantID: try TenantID(row["tenant_id"]), name: try CAName(row["name"]),
+            certificatePEM: row["certificate_pem"], thumbprint: try Thumbprint(row["thumbprint"]),
+            subject: row["subject"], notValidAfter: row["not_valid_after"], isVerified: row["verified"],
+            verificationCode: row["verification_code"], createdAt: row["created_at"])
+    }
+}

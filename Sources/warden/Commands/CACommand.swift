@@ -1,0 +1,141 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import WardenAPI
+
+/// `warden ca add|list|show|verification-code|verify|delete`: tenant CAs for `x509-ca` devices.
+struct CACommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca",
+        abstract: "Manage the CA certificates x509-ca devices chain to, and prove possession of their keys.",
+        discussion: """
+            1. warden ca add NAME --certificate ca.pem
+            2. warden ca verification-code NAME            (prints CODE)
+            3. sign a certificate with CN=CODE using the CA's key
+            4. warden ca verify NAME --certificate proof.pem
+            Devices created with --auth x509-ca then connect with a certificate chaining to the CA, CN = device id.
+            """,
+        subcommands: [Add.self, List.self, Show.self, VerificationCode.self, Verify.self, Delete.self])
+
+    /// The CA and tenant every command names.
+    struct Target: ParsableArguments {
+        @Argument(help: "The CA's name.") var name: String
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+
+        var path: String { CACommand.base(tenant) + "/" + APIClient.segment(name) }
+    }
+
+    static func base(_ tenant: String) -> String {
+        "/api/v1/tenants/\(APIClient.segment(tenant))/certificate-authorities"
+    }
+
+    static func read(_ file: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw CLIFailure("Cannot read \(file).", exitCode: CLIExitCode.notFound)
+        }
+        return text
+    }
+
+    static func show(_ authority: CertificateAuthorityResource, _ output: Output) {
+        output.fields([
+            ("name", authority.name), ("subject", authority.subject), ("thumbprint", authority.thumbprint),
+            ("not valid after", "\(authority.notValidAfter)"), ("verified", authority.verified ? "yes" : "no"),
+            ("verification code", authority.verificationCode ?? "—"),
+        ])
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a CA certificate (unverified).")
+        @OptionGroup var target: Target
+        @Option(help: "The CA certificate, PEM.") var certificate: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let pem = try CACommand.read(certificate)
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(
+                    .POST, CACommand.base(target.tenant), body: ["name": target.name, "certificate": pem])
+                if output.isJSON { return output.json(data) }
+                CACommand.show(try api.decode(CertificateAuthorityResource.self, data), output)
+                output.line("Next: warden ca verification-code \(target.name)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a tenant's CAs.")
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.GET, CACommand.base(tenant))
+                if output.isJSON { return output.json(data) }
+                let authorities = try api.decode(ListResource<CertificateAuthorityResource>.self, data).items
+                output.table(
+                    ["NAME", "VERIFIED", "SUBJECT", "NOT VALID AFTER"],
+                    authorities.map { [$0.name, $0.verified ? "yes" : "no", $0.subject, "\($0.notValidAfter)"] })
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one CA.")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.GET, target.path)
+                if output.isJSON { return output.json(data) }
+                CACommand.show(try api.decode(CertificateAuthorityResource.self, data), output)
+            }
+        }
+    }
+
+    struct VerificationCode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verification-code",
+            abstract: "Issue the code to put as CN in a certificate the CA signs (replaces an earlier code).")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.POST, target.path + "/verification-code")
+                if output.isJSON { return output.json(data) }
+                output.line(try api.decode(CertificateAuthorityResource.self, data).verificationCode ?? "")
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove possession: a certificate with CN = the verification code, signed by the CA.")
+        @OptionGroup var target: Target
+        @Option(help: "The proof certificate, PEM.") var certificate: String
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let pem = try CACommand.read(certificate)
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.POST, target.path + "/verify", body: ["certificate": pem])
+                if output.isJSON { return output.json(data) }
+                output.line("CA \(target.name) is verified; x509-ca devices chaining to it may connect.")
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a CA.")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                _ = try await api.send(.DELETE, target.path)
+                if !output.isJSON { output.line("Removed CA \(target.name).") }
+            }
+        }
+    }
+}
