@@ -34,6 +34,11 @@ public struct LiveRevocation: Sendable {
         case .groupChanged(let group):
             // Allow and block lists may name groups.
             recheck(group.tenantID, only: nil)
+        case .certificateAuthorityDeleted(let tenantID, _):
+            // Devices that proved themselves through a tenant CA reconnect and prove it again.
+            for session in broker.connectedSessions(in: tenantID) where session.sink?.device?.method == .x509CA {
+                session.sink?.close(.administrativeAction, reasonString: "A certificate authority was removed.")
+            }
         case .tenantDeleted(let tenantID):
             for session in broker.connectedSessions(in: tenantID) {
                 session.sink?.close(.administrativeAction, reasonString: "The tenant was deleted.")
