@@ -20,9 +20,10 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool
 class Client:
     """A paho client that records what happens to it."""
 
-    def __init__(self, client_id: str, version: int = mqtt.MQTTv311, clean: bool = True):
+    def __init__(self, client_id: str, version: int = mqtt.MQTTv311, clean: bool = True, transport: str = "tcp"):
         kwargs = {"clean_session": clean} if version != mqtt.MQTTv5 else {}
-        self.paho = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version, **kwargs)
+        self.paho = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=version, transport=transport, **kwargs)
         self.version = version
         self.connected = threading.Event()
         self.connack = None

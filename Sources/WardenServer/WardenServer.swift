@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import Metrics
@@ -73,7 +74,7 @@ public enum WardenServer {
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
         let persistence = BrokerPersistence(store: database, clock: clock, logger: logger)
-        let (broker, mqttListeners) = try await makeMQTTListeners(
+        let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tls, directory: deviceDirectory, bus: bus, persistence: persistence, database: database,
             clock: clock,
             logger: logger)
@@ -107,8 +108,14 @@ public enum WardenServer {
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let application = Application(
             router: router.makeRouter(),
-            server: try .tls(
-                .http1(), tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion)),
+            server: HTTPServerBuilder { responder in
+                try TLSChannel(
+                    HTTPSChannel(
+                        http: HTTP1Channel(responder: responder), adoptMQTT: { try webSocket.adoptWebSocket($0) },
+                        paths: MQTTListener.webSocketPaths,
+                        maximumFrameSize: configuration.mqtt.maximumPacketSize + 14),
+                    tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion))
+            },
             configuration: .init(
                 address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),
             onServerRunning: { channel in
@@ -147,7 +154,7 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSMaterial, directory: DeviceDirectory, bus: EventBus,
         persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
-    ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)]) {
+    ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
@@ -177,7 +184,9 @@ public enum WardenServer {
             plain.anonymous = mqtt.plain.anonymous
             listeners.append(("mqtt", listener(plain, tls: nil)))
         }
-        return (broker, listeners)
+        // MQTT over WebSocket arrives through the HTTPS listener, already past TLS; it never binds a socket.
+        let webSocket = listener(settings("wss", configuration.https.address, configuration.https.port), tls: nil)
+        return (broker, listeners, webSocket)
     }
 
     /// The MQTT/TLS listener's context: the server certificate, and a client certificate requested but optional

@@ -97,6 +97,24 @@ public final class MQTTListener: Service, Sendable {
         try await channel.withLock { $0 }?.close()
     }
 
+    /// Takes an upgraded WebSocket connection from the HTTPS listener (paths `/mqtt` and
+    /// `/$iothub/websocket`, subprotocol `mqtt`): it speaks MQTT from here on, already past TLS.
+    public func adoptWebSocket(_ channel: any Channel) throws {
+        guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
+            channel.close(promise: nil)
+            return
+        }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(WebSocketBridge())
+        try sync.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: services.listener.decodingLimits)))
+        let handler = MQTTConnectionHandler(
+            services: services, peerAddress: address, usesTLS: true, presented: PresentedChain())
+        try sync.addHandler(handler)
+    }
+
+    /// The WebSocket paths MQTT clients use (Azure's and the common one).
+    public static let webSocketPaths: Set<String> = ["/mqtt", "/$iothub/websocket"]
+
     private static func initialize(_ channel: any Channel, services: ConnectionServices, tls: NIOSSLContext?) throws {
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             channel.close(promise: nil)

@@ -1,0 +1,95 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
+
+/// The HTTPS port's connections: HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
+/// subprotocol `mqtt` — MQTT (issue 3, "Listeners"). Any other upgrade request is answered as plain HTTP.
+struct HTTPSChannel: ServerChildChannel {
+    /// What the first request turned the connection into.
+    enum Negotiated: Sendable {
+        case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
+        case mqtt(any Channel)
+    }
+
+    /// The connection, and what it becomes once its first request is read: setup cannot wait for that
+    /// (the first bytes arrive only after setup returns).
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+        let negotiated: EventLoopFuture<Negotiated>
+    }
+
+    let http: HTTP1Channel
+    /// Installs the MQTT handlers on an upgraded channel.
+    let adoptMQTT: @Sendable (any Channel) throws -> Void
+    /// The WebSocket paths that carry MQTT.
+    let paths: Set<String>
+    let maximumFrameSize: Int
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let http = self.http
+        let adoptMQTT = self.adoptMQTT
+        let paths = self.paths
+        let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
+            maxFrameSize: maximumFrameSize,
+            shouldUpgrade: { channel, head in
+                let path = String(head.uri.prefix { $0 != "?" })
+                let offered = head.headers["Sec-WebSocket-Protocol"].flatMap {
+                    $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                }
+                guard paths.contains(path), offered.contains("mqtt") else {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", "mqtt")]))
+            },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try adoptMQTT(channel)
+                    return Negotiated.mqtt(channel)
+                }
+            })
+        var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(
+            upgradeConfiguration: .init(
+                upgraders: [upgrader],
+                notUpgradingCompletionHandler: { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+                        try sync.addHandlers(http.configuration.additionalChannelHandlers())
+                        try sync.addHandler(
+                            HTTPConnectionStateHandler(
+                                idleTimeout: http.configuration.idleTimeout.map { .init($0) }, logger: logger))
+                        return Negotiated.http(
+                            try NIOAsyncChannel(
+                                wrappingChannelSynchronously: channel,
+                                configuration: .init(isOutboundHalfClosureEnabled: true)))
+                    }
+                }))
+        // As Hummingbird's own HTTP/1 channel: it answers errors and pipelined requests itself.
+        configuration.enablePipelining = false
+        configuration.enableErrorHandling = false
+        configuration.enableResponseHeaderValidation = false
+        return channel.eventLoop.makeCompletedFuture {
+            let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
+                configuration: configuration)
+            return Value(channel: channel, negotiated: negotiated)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        switch try? await value.negotiated.get() {
+        case .http(let channel):
+            await http.handle(value: channel, logger: logger)
+        case .mqtt(let channel):
+            try? await channel.closeFuture.get()
+        case nil:
+            try? await value.channel.close()
+        }
+    }
+}
