@@ -25,12 +25,12 @@ extension DeviceDirectory {
             guard let policy else {
                 throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
             }
-            guard policy.policy.permissions.contains(.deviceConnect) else {
-                throw WardenError(.authForbidden, "Shared access policy '\(name)' does not grant deviceConnect.")
-            }
             try SASTokenVerifier.verify(
                 token, resource: "\(tenant.hostName.rawValue)/devices/\(deviceID.rawValue)", primary: policy.primary,
                 secondary: policy.secondary, now: now)
+            guard policy.policy.permissions.contains(.deviceConnect) else {
+                throw WardenError(.authForbidden, "Shared access policy '\(name)' does not grant deviceConnect.")
+            }
             return entry
         }
         guard let keys = entry.keys else {
@@ -39,5 +39,30 @@ extension DeviceDirectory {
         try SASTokenVerifier.verify(
             token, resource: keys.resource, primary: keys.primary, secondary: keys.secondary, now: now)
         return entry
+    }
+}
+
+extension DeviceDirectory {
+    /// Authenticates a backend service's SAS token: signed with the tenant shared access policy it names
+    /// (`skn`), scoped to the tenant's host name, and the policy grants `serviceConnect`.
+    ///
+    /// - Throws: `shared_access_policy.not_found`, `auth.forbidden` or the verifier's `sas.*` codes.
+    public func authenticateService(
+        _ token: SASToken, tenantID: TenantID, policy name: PolicyName, now: UInt64
+    ) throws(WardenError) -> SharedAccessPolicy {
+        let found: (PolicyEntry, HostName)? = state.withLock { state in
+            guard let tenant = state.tenants[tenantID], let policy = tenant.policies[name] else { return nil }
+            return (policy, tenant.tenant.hostName)
+        }
+        guard let (policy, host) = found, token.keyName == name else {
+            throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
+        }
+        // The signature first: without the key, nobody learns what the policy grants.
+        try SASTokenVerifier.verify(
+            token, resource: host.rawValue, primary: policy.primary, secondary: policy.secondary, now: now)
+        guard policy.policy.permissions.contains(.serviceConnect) else {
+            throw WardenError(.authForbidden, "Shared access policy '\(name)' does not grant serviceConnect.")
+        }
+        return policy.policy
     }
 }

@@ -12,7 +12,7 @@ import WardenMQTT
 struct BrokerTests {
     final class Recorder: ConnectionSink {
         private let state = Mutex<(packets: [MQTTPacket], closed: ReasonCode?)>(([], nil))
-        let device: ConnectAuthenticator.DeviceIdentity? = nil
+        let identity = ClientIdentity.anonymous(.defaultTenant, .publishSubscribe)
         let peerAddress: IPAddress
 
         init(peerAddress: IPAddress) {

@@ -48,3 +48,39 @@ struct NamespaceAuthorizerTests {
         #expect(try decide("a", .publish, "x").referenceID != decide("a", .publish, "x").referenceID)
     }
 }
+
+/// Backend services with a `serviceConnect` policy: the cloud side of every device of the tenant.
+struct ServiceAuthorizationTests {
+    let authorizer = NamespaceAuthorizer()
+
+    private func decide(
+        _ action: AuthorizationRequest.Action, _ topic: String,
+        permissions: Set<SharedAccessPolicy.Permission> = [.serviceConnect]
+    ) throws -> Bool {
+        authorizer.decide(
+            AuthorizationRequest(
+                tenantID: .defaultTenant, subject: .service(try PolicyName("backend"), permissions: permissions),
+                action: action, topic: topic)
+        ).isAllowed
+    }
+
+    @Test(arguments: [
+        ("devices/+/messages/events/#", true), ("$share/workers/devices/+/messages/events/#", true),
+        ("$SYS/broker/#", true), ("#", false), ("$iothub/methods/POST/#", false), ("other/#", false),
+    ])
+    func subscribe(filter: String, allowed: Bool) throws {
+        #expect(try decide(.subscribe, filter) == allowed)
+    }
+
+    @Test(arguments: [
+        ("devices/dev-1/messages/devicebound/", true), ("devices/dev-1/messages/devicebound/a=b", true),
+        ("devices/dev-1/messages/events/", false), ("devices//messages/devicebound/", false), ("$SYS/x", false),
+    ])
+    func publish(topic: String, allowed: Bool) throws {
+        #expect(try decide(.publish, topic) == allowed)
+    }
+
+    @Test func withoutServiceConnectNothing() throws {
+        #expect(!(try decide(.subscribe, "devices/#", permissions: [.registryRead])))
+    }
+}

@@ -13,7 +13,8 @@ let benchmarks: @Sendable () -> Void = {
     properties.userProperties = [UserProperty("seq", "42")]
     let payload = ByteBuffer(repeating: 0x61, count: 256)
     let publish311 = MQTTPacket.publish(
-        PublishPacket(qos: .atLeastOnce, topic: "devices/sensor-0042/messages/events/a=1", packetID: 7, payload: payload))
+        PublishPacket(
+            qos: .atLeastOnce, topic: "devices/sensor-0042/messages/events/a=1", packetID: 7, payload: payload))
     let publish5 = MQTTPacket.publish(
         PublishPacket(
             qos: .atLeastOnce, topic: "devices/sensor-0042/messages/events/a=1", packetID: 7, properties: properties,

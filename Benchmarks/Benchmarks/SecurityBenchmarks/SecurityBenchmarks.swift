@@ -21,7 +21,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("SAS token parse and verify (primary key)") { benchmark in
         for _ in benchmark.scaledIterations {
             let token = try SASToken.parse(text)
-            blackHole(try SASTokenVerifier.verify(token, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
+            blackHole(
+                try SASTokenVerifier.verify(
+                    token, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
         }
     }
 
@@ -29,7 +31,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("SAS token parse and verify (secondary key)") { benchmark in
         for _ in benchmark.scaledIterations {
             let token = try SASToken.parse(secondaryText)
-            blackHole(try SASTokenVerifier.verify(token, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
+            blackHole(
+                try SASTokenVerifier.verify(
+                    token, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
         }
     }
 
@@ -43,7 +47,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("SAS token verify only (already parsed)") { benchmark in
         guard let parsed else { return }
         for _ in benchmark.scaledIterations {
-            blackHole(try SASTokenVerifier.verify(parsed, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
+            blackHole(
+                try SASTokenVerifier.verify(
+                    parsed, resource: resource, primary: primary, secondary: secondary, now: 1_800_000_000))
         }
     }
 }

@@ -26,3 +26,22 @@ struct AzureUsername: Sendable, Hashable {
         self.deviceID = deviceID
     }
 }
+
+/// A backend service's MQTT username: `{host}/$service/{policy name}`, optionally followed by `/?…` (ignored).
+/// `$` never occurs in a device id, so it cannot be confused with a device's username.
+struct ServiceUsername: Sendable, Hashable {
+    let hostName: String
+    let policyName: PolicyName
+
+    init?(_ username: String) {
+        var path = Substring(username)
+        if let query = path.firstRange(of: "/?") { path = path[..<query.lowerBound] }
+        if path.hasSuffix("/") { path = path.dropLast() }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard segments.count == 3, !segments[0].isEmpty, segments[1] == "$service",
+            let policyName = try? PolicyName(String(segments[2]))
+        else { return nil }
+        self.hostName = segments[0].lowercased()
+        self.policyName = policyName
+    }
+}

@@ -55,6 +55,15 @@ public struct ConnectAuthenticator: Sendable {
         public let expiry: UInt64?
     }
 
+    /// An authenticated backend service: a shared access policy with `serviceConnect`.
+    public struct ServiceIdentity: Sendable, Hashable {
+        public let tenantID: TenantID
+        public let policyName: PolicyName
+        public let permissions: Set<SharedAccessPolicy.Permission>
+        /// The SAS token's expiry; the broker closes the connection then.
+        public let expiry: UInt64?
+    }
+
     /// A refusal: the operator-facing reason (never sent to the client) and which answer the client gets.
     public struct Refusal: Error, Sendable, Hashable {
         /// Why, for the audit record and log.
@@ -118,6 +127,39 @@ public struct ConnectAuthenticator: Sendable {
         }
         try admit(identity, device)
         return identity
+    }
+
+    /// Authenticates a backend service (username `{host}/$service/{policy}`, password a SAS token signed with
+    /// that policy for the tenant's host name); nil when the username is not a service's.
+    public func authenticateService(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal)
+        -> ServiceIdentity?
+    {
+        guard let username = connect.username.flatMap(ServiceUsername.init) else { return nil }
+        guard let tenantID = directory.tenant(forHost: username.hostName) else {
+            spendDecoyHMAC(connect.password)
+            throw Refusal(
+                reason: WardenError(.tenantNotFound, "No tenant has host name '\(username.hostName)'."),
+                isCredentialFailure: true)
+        }
+        if let verdict = directory.ipVerdict(tenantID, facts.peerAddress), verdict.action == .reject {
+            throw Refusal(
+                reason: WardenError(
+                    .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(facts.peerAddress)."),
+                isCredentialFailure: false)
+        }
+        do throws(WardenError) {
+            guard let password = connect.password else {
+                throw WardenError(.authInvalidCredential, "A service authenticates with a SAS token as password.")
+            }
+            let token = try SASToken.parse(String(decoding: password, as: UTF8.self))
+            let policy = try directory.authenticateService(
+                token, tenantID: tenantID, policy: username.policyName, now: facts.now)
+            return ServiceIdentity(
+                tenantID: tenantID, policyName: policy.name, permissions: policy.permissions, expiry: token.expiry)
+        } catch {
+            if error.code == .policyNotFound { spendDecoyHMAC(connect.password) }
+            throw Refusal(reason: error, isCredentialFailure: error.code != .authForbidden)
+        }
     }
 
     /// The identity the credential proves, and the device as the directory held it when it was checked.

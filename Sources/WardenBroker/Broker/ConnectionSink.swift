@@ -6,10 +6,15 @@ import WardenMQTT
 protocol ConnectionSink: AnyObject, Sendable {
     /// Writes `packets` in order.
     func send(_ packets: [MQTTPacket])
-    /// The authenticated device behind the connection (nil for anonymous clients), for live revocation.
-    var device: ConnectAuthenticator.DeviceIdentity? { get }
+    /// Who is behind the connection, for live revocation.
+    var identity: ClientIdentity { get }
     /// The client's address, for IP filter changes.
     var peerAddress: IPAddress { get }
     /// Ends the connection because the broker decided so: 5.0 clients get DISCONNECT with `reason` first.
     func close(_ reason: ReasonCode, reasonString: String?)
+}
+
+extension ConnectionSink {
+    /// The authenticated device behind the connection, if it is one.
+    var device: ConnectAuthenticator.DeviceIdentity? { identity.deviceIdentity }
 }

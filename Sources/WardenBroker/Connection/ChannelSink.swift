@@ -5,7 +5,7 @@ import WardenMQTT
 /// A connection as the broker sees it: packets from any thread, written on the channel's event loop, with
 /// one flush per loop turn however many packets arrived in it.
 final class ChannelSink: ConnectionSink {
-    let device: ConnectAuthenticator.DeviceIdentity?
+    let identity: ClientIdentity
     let peerAddress: IPAddress
     private let channel: any Channel
     private let version: ProtocolVersion
@@ -16,10 +16,10 @@ final class ChannelSink: ConnectionSink {
 
     init(
         channel: any Channel, version: ProtocolVersion, maximumPacketSize: Int,
-        device: ConnectAuthenticator.DeviceIdentity?, peerAddress: IPAddress,
+        identity: ClientIdentity, peerAddress: IPAddress,
         onDrop: @escaping @Sendable (OutboundFlow.DropReason) -> Void
     ) {
-        self.device = device
+        self.identity = identity
         self.peerAddress = peerAddress
         self.channel = channel
         self.version = version

@@ -4,8 +4,30 @@ import WardenCore
 /// strings the client chose.
 enum ClientIdentity: Sendable {
     case device(ConnectAuthenticator.DeviceIdentity)
+    /// A backend application (a shared access policy with `serviceConnect`).
+    case service(ConnectAuthenticator.ServiceIdentity)
     /// A client without credentials on a listener that admits them (loopback development and conformance).
     case anonymous(TenantID, AnonymousAccess)
+
+    /// When the credential stops being valid, in Unix seconds.
+    var expiry: UInt64? {
+        switch self {
+        case .device(let identity): identity.expiry
+        case .service(let identity): identity.expiry
+        case .anonymous: nil
+        }
+    }
+
+    /// The session name for the ClientId the client chose: services get their own space, so that no ClientId a
+    /// service picks can take over a device's session.
+    func sessionKey(clientID: String) -> SessionKey {
+        switch self {
+        case .service(let identity):
+            SessionKey(tenantID: identity.tenantID, clientID: "$service/\(identity.policyName)/\(clientID)")
+        default:
+            SessionKey(tenantID: tenantID, clientID: clientID)
+        }
+    }
 
     var deviceIdentity: ConnectAuthenticator.DeviceIdentity? {
         if case .device(let identity) = self { return identity }
@@ -15,6 +37,7 @@ enum ClientIdentity: Sendable {
     var tenantID: TenantID {
         switch self {
         case .device(let identity): identity.tenantID
+        case .service(let identity): identity.tenantID
         case .anonymous(let tenantID, _): tenantID
         }
     }

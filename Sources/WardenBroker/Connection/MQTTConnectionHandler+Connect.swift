@@ -23,8 +23,9 @@ extension MQTTConnectionHandler {
         var clientID = connect.clientID
         var properties = Properties()
         if clientID.isEmpty {
-            // Only anonymous clients may let the server choose ([MQTT-3.1.3-6]; 3.1.1 only with clean session).
-            guard case .anonymous = identity, connect.cleanStart || version == .v5 else {
+            // Devices are their ClientId; others may let the server choose ([MQTT-3.1.3-6]; 3.1.1 only with
+            // clean session).
+            guard identity.deviceIdentity == nil, connect.cleanStart || version == .v5 else {
                 refuse(
                     version == .v5 ? .clientIdentifierNotValid : ConnAckPacket.ReturnCode.identifierRejected,
                     version: version, context: context)
@@ -80,19 +81,19 @@ extension MQTTConnectionHandler {
         let sink = ChannelSink(
             channel: context.channel, version: version,
             maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max,
-            device: identity.deviceIdentity, peerAddress: peerAddress,
+            identity: identity, peerAddress: peerAddress,
             onDrop: { metrics.dropped($0) })
         let receiveMaximum =
             version == .v5 ? Int(connect.properties.receiveMaximum ?? .max) : configuration.maximumInflight
         let attachment = services.broker.open(
-            SessionKey(tenantID: identity.tenantID, clientID: clientID), cleanStart: connect.cleanStart,
+            identity.sessionKey(clientID: clientID), cleanStart: connect.cleanStart,
             expiryInterval: expiry, receiveMaximum: receiveMaximum, sink: sink, now: now)
         connection = Accepted(
             identity: identity, session: attachment.session, sink: sink, version: version,
             username: connect.username, will: will)
         services.limiter.refund(peerAddress)
         var credentialDeadline: NIODeadline?
-        if case .device(let device) = identity, let expiry = device.expiry {
+        if let expiry = identity.expiry {
             credentialDeadline = now + .seconds(Int64(expiry) - Int64(services.unixNow))
         }
         machine.accepted(
@@ -131,6 +132,7 @@ extension MQTTConnectionHandler {
         let facts = ConnectAuthenticator.ConnectionFacts(
             peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
             chainValidation: presented.result, now: services.unixNow)
+        if let service = try services.authenticator.authenticateService(connect, facts) { return .service(service) }
         return .device(try services.authenticator.authenticate(connect, facts))
     }
 
@@ -138,7 +140,7 @@ extension MQTTConnectionHandler {
         let message = BrokerMessage(
             topic: will.topic, payload: ByteBuffer(bytes: will.payload), qos: will.qos, retain: will.retain,
             properties: will.properties, receivedAt: .now(),
-            publisher: SessionKey(tenantID: identity.tenantID, clientID: clientID))
+            publisher: identity.sessionKey(clientID: clientID))
         return Broker.Will(message: message, tenantID: identity.tenantID, delay: will.properties.willDelayInterval ?? 0)
     }
 
@@ -155,6 +157,11 @@ extension MQTTConnectionHandler {
             services.authorizer.decide(
                 AuthorizationRequest(tenantID: device.tenantID, deviceID: device.deviceID, action: action, topic: topic)
             )
+        case .service(let service):
+            services.authorizer.decide(
+                AuthorizationRequest(
+                    tenantID: service.tenantID, subject: .service(service.policyName, permissions: service.permissions),
+                    action: action, topic: topic))
         case .anonymous(_, let access):
             access.decide(action, topic: topic)
         }

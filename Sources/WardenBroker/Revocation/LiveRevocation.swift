@@ -39,6 +39,10 @@ public struct LiveRevocation: Sendable {
             for session in broker.connectedSessions(in: tenantID) where session.sink?.device?.method == .x509CA {
                 session.sink?.close(.administrativeAction, reasonString: "A certificate authority was removed.")
             }
+        case .policyChanged(let policy):
+            closeServices(policy.tenantID, policy.name, because: "The shared access policy changed.")
+        case .policyDeleted(let tenantID, let name):
+            closeServices(tenantID, name, because: "The shared access policy was deleted.")
         case .tenantDeleted(let tenantID):
             for session in broker.connectedSessions(in: tenantID) {
                 session.sink?.close(.administrativeAction, reasonString: "The tenant was deleted.")
@@ -52,6 +56,14 @@ public struct LiveRevocation: Sendable {
         let key = SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)
         guard let sink = broker.session(key)?.sink, sink.device?.deviceID == deviceID else { return }
         sink.close(.administrativeAction, reasonString: reason)
+    }
+
+    private func closeServices(_ tenantID: TenantID, _ name: PolicyName, because reason: String) {
+        for session in broker.connectedSessions(in: tenantID) {
+            guard let sink = session.sink, case .service(let service) = sink.identity, service.policyName == name
+            else { continue }
+            sink.close(.administrativeAction, reasonString: reason)
+        }
     }
 
     private func recheck(_ tenantID: TenantID, only deviceID: DeviceID?) {

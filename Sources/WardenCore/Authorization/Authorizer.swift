@@ -6,18 +6,29 @@ public struct AuthorizationRequest: Sendable, Hashable {
         case subscribe
     }
 
-    /// The authenticated device (never a string the client chose).
+    /// Who asks: always the authenticated identity, never a string the client chose.
+    public enum Subject: Sendable, Hashable {
+        case device(DeviceID)
+        /// A backend application authenticated with a tenant shared access policy, with its permissions.
+        case service(PolicyName, permissions: Set<SharedAccessPolicy.Permission>)
+    }
+
     public let tenantID: TenantID
-    public let deviceID: DeviceID
+    public let subject: Subject
     public let action: Action
     /// The topic name (publish) or topic filter as sent (subscribe).
     public let topic: String
 
-    public init(tenantID: TenantID, deviceID: DeviceID, action: Action, topic: String) {
+    public init(tenantID: TenantID, subject: Subject, action: Action, topic: String) {
         self.tenantID = tenantID
-        self.deviceID = deviceID
+        self.subject = subject
         self.action = action
         self.topic = topic
+    }
+
+    /// A device's request.
+    public init(tenantID: TenantID, deviceID: DeviceID, action: Action, topic: String) {
+        self.init(tenantID: tenantID, subject: .device(deviceID), action: action, topic: topic)
     }
 }
 
