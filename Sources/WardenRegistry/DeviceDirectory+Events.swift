@@ -54,6 +54,8 @@ extension DeviceDirectory {
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
         case .certificateAuthorityDeleted(let tenantID, let name):
             state.tenants[tenantID]?.authorities[name] = nil
+        case .authentication:
+            break
         }
     }
 

@@ -176,7 +176,7 @@ public enum WardenServer {
         func listener(_ settings: MQTTListener.Configuration, tls: NIOSSLContext?) -> MQTTListener {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator, authorizer: NamespaceAuthorizer(),
-                limiter: limiter, clock: clock, logger: logger)
+                limiter: limiter, events: bus, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: context))]
         if mqtt.plain.enabled {

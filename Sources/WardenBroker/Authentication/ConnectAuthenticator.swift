@@ -162,6 +162,18 @@ public struct ConnectAuthenticator: Sendable {
         }
     }
 
+    /// Who a CONNECT claims to be, for the record of its outcome: the tenant its host names, and the device id,
+    /// `$service/{policy}` or the ClientId.
+    public func claimedPrincipal(_ connect: ConnectPacket) -> (tenantID: TenantID?, principal: String) {
+        if let service = connect.username.flatMap(ServiceUsername.init) {
+            return (directory.tenant(forHost: service.hostName), "$service/\(service.policyName)")
+        }
+        if let device = connect.username.flatMap(AzureUsername.init) {
+            return (directory.tenant(forHost: device.hostName), device.deviceID.rawValue)
+        }
+        return (nil, connect.clientID)
+    }
+
     /// The identity the credential proves, and the device as the directory held it when it was checked.
     private func credential(_ password: [UInt8]?, tenantID: TenantID, deviceID: DeviceID, facts: ConnectionFacts)
         throws(Refusal) -> (DeviceIdentity, Device)

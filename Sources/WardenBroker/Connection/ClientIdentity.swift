@@ -29,6 +29,15 @@ enum ClientIdentity: Sendable {
         }
     }
 
+    /// The name records use: the device id, `$service/{policy}`, or an anonymous client's ClientId.
+    func principal(clientID: String) -> String {
+        switch self {
+        case .device(let identity): identity.deviceID.rawValue
+        case .service(let identity): "$service/\(identity.policyName)"
+        case .anonymous: clientID
+        }
+    }
+
     var deviceIdentity: ConnectAuthenticator.DeviceIdentity? {
         if case .device(let identity) = self { return identity }
         return nil

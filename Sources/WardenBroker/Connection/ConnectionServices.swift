@@ -13,6 +13,8 @@ struct ConnectionServices: Sendable {
     let clock: any WardenClock
     let logger: Logger
     let connectionIDs: ConnectionIDs
+    /// Where authentication outcomes are published.
+    let events: EventBus
 
     /// Now, in Unix seconds, for SAS expiry.
     var unixNow: UInt64 { UInt64(max(0, clock.now().timeIntervalSince1970)) }

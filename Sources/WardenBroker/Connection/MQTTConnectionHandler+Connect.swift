@@ -14,9 +14,13 @@ extension MQTTConnectionHandler {
         do {
             identity = try authenticate(connect)
         } catch {
+            let reference = record(connect, identity: nil, failure: error.reason.code)
             logger.info(
                 "Refused a connection.",
-                metadata: ["error.code": "\(error.reason.code.name)", "reason": "\(error.reason.reason)"])
+                metadata: [
+                    "error.code": "\(error.reason.code.name)", "reason": "\(error.reason.reason)",
+                    "decision.ref": "\(reference)",
+                ])
             refuse(error.connackCode(version), version: version, context: context)
             return
         }
@@ -52,7 +56,46 @@ extension MQTTConnectionHandler {
                 context: context)
             return
         }
+        let reference = record(connect, identity: identity, failure: nil)
+        logger[metadataKey: "decision.ref"] = "\(reference)"
         accept(connect, identity: identity, clientID: clientID, will: will, properties: properties, context: context)
+    }
+
+    /// Publishes the outcome of a CONNECT on the event bus (audit, detection); returns its reference id.
+    private func record(_ connect: ConnectPacket, identity: ClientIdentity?, failure: WardenError.Code?) -> String {
+        let claimed = services.authenticator.claimedPrincipal(connect)
+        let method: AuthenticationRecord.Method =
+            switch identity {
+            case .device(let device):
+                switch device.method {
+                case .sas: .sas
+                case .x509Thumbprint: .x509Thumbprint
+                case .x509CA: .x509CA
+                }
+            case .service: .service
+            case .anonymous: .anonymous
+            case nil:
+                if connect.username.flatMap(ServiceUsername.init) != nil {
+                    .service
+                } else if connect.password != nil || connect.properties.authenticationData != nil {
+                    .sas
+                } else if presented.result != nil {
+                    .x509CA
+                } else {
+                    clientCertificateThumbprints.isEmpty ? .none : .x509Thumbprint
+                }
+            }
+        let referenceID = ReferenceID.make()
+        services.events.publish(
+            .authentication(
+                AuthenticationRecord(
+                    tenantID: identity?.tenantID ?? claimed.tenantID,
+                    principal: identity.map { $0.principal(clientID: connect.clientID) } ?? claimed.principal,
+                    peerAddress: peerAddress, protocolName: "mqtt", method: method, isAccepted: identity != nil,
+                    failure: failure,
+                    certificateThumbprint: clientCertificateThumbprints.first { $0.algorithm == .sha256 },
+                    referenceID: referenceID, at: services.clock.now())))
+        return referenceID
     }
 
     private func accept(

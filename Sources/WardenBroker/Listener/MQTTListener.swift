@@ -54,13 +54,14 @@ public final class MQTTListener: Service, Sendable {
     /// Makes a listener; `bind` opens its socket, `run` serves until graceful shutdown.
     public init(
         _ configuration: Configuration, tls: NIOSSLContext?, broker: Broker, authenticator: ConnectAuthenticator,
-        authorizer: any Authorizer, limiter: ConnectRateLimiter, clock: any WardenClock, logger: Logger
+        authorizer: any Authorizer, limiter: ConnectRateLimiter, events: EventBus, clock: any WardenClock,
+        logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "listener"] = "\(configuration.name)"
         self.services = ConnectionServices(
             broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
-            listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs())
+            listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(), events: events)
         self.tlsContext = Mutex(tls)
     }
 

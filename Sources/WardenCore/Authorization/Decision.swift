@@ -24,8 +24,13 @@ public struct Decision: Sendable, Hashable {
         self.unmetConditions = unmetConditions
     }
 
+    private static func makeReferenceID() -> String { ReferenceID.make() }
+}
+
+/// Reference ids that tie a client's answer, a log line and an audit record together.
+public enum ReferenceID {
     /// 12 hex digits from the OS CSPRNG: unique enough to find a record, meaningless otherwise.
-    private static func makeReferenceID() -> String {
+    public static func make() -> String {
         SecretBytes.random(count: 6).bytes.map { byte in
             let hex = String(byte, radix: 16)
             return hex.count == 1 ? "0" + hex : hex

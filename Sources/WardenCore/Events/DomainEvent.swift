@@ -1,5 +1,5 @@
-/// A committed change in the registry, published after the write transaction so subscribers never see
-/// a change that could still roll back.
+/// What the in-process bus carries: committed changes in the registry (published after the write transaction
+/// so subscribers never see a change that could still roll back), and device-facing authentication outcomes.
 public enum DomainEvent: Sendable {
     case tenantCreated(Tenant)
     case tenantDeleted(TenantID)
@@ -14,10 +14,13 @@ public enum DomainEvent: Sendable {
     case policyDeleted(TenantID, PolicyName)
     case certificateAuthorityChanged(CertificateAuthority)
     case certificateAuthorityDeleted(TenantID, CAName)
+    /// A device-facing connection authenticated or was refused.
+    case authentication(AuthenticationRecord)
 
-    /// The tenant the change belongs to.
-    public var tenantID: TenantID {
+    /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
+    public var tenantID: TenantID? {
         switch self {
+        case .authentication(let record): record.tenantID
         case .tenantCreated(let tenant): tenant.id
         case .deviceCreated(let device), .deviceUpdated(let device, _): device.tenantID
         case .groupChanged(let group): group.tenantID

@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import Testing
+import WardenCore
+import WardenMQTT
+import WardenRegistry
+import WardenSecurity
+import WardenStore
+
+@testable import WardenBroker
+
+/// One connection's handler on an embedded channel: real registry, real codec, no socket.
+struct MQTTConnectionHandlerTests {
+    let registry: RegistryService
+    let bus = EventBus()
+    let directory = DeviceDirectory()
+    let key: SASKeyPair
+    let records = Records()
+    let loop = EmbeddedEventLoop()
+    let broker: Broker
+
+    init() async throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-handler-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(
+            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        directory.follow(bus)
+        registry = RegistryService(stores: .init(database), bus: bus, hubHostName: try HostName("hub.example"))
+        _ = try await registry.ensureDefaultTenant()
+        let device = try await registry.createDevice(.defaultTenant, .init(id: try DeviceID("dev-1")))
+        guard case .sas(let keys) = device.authentication else { throw WardenError(.internalError, "not SAS") }
+        key = keys
+        broker = Broker(configuration: .init(), timers: loop)
+        bus.observe { [records] event in
+            if case .authentication(let record) = event { records.list.withLock { $0.append(record) } }
+        }
+    }
+
+    private func channel() throws -> EmbeddedChannel {
+        let services = ConnectionServices(
+            broker: broker, authenticator: ConnectAuthenticator(directory: directory),
+            authorizer: NamespaceAuthorizerStandIn(), limiter: ConnectRateLimiter(configuration: .init()),
+            listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
+            logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
+        let address = try #require(IPAddress("127.0.0.1"))
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: .init())))
+        try channel.pipeline.syncOperations.addHandler(
+            MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: true, presented: PresentedChain()))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    private func send(_ packet: MQTTPacket, version: ProtocolVersion = .v311, to channel: EmbeddedChannel) throws
+        -> [UInt8]
+    {
+        var buffer = ByteBuffer()
+        MQTTEncoder.encode(packet, version: version, into: &buffer)
+        try channel.writeInbound(buffer)
+        loop.run()
+        var reply: [UInt8] = []
+        while let out = try channel.readOutbound(as: ByteBuffer.self) { reply += out.readableBytesView }
+        return reply
+    }
+
+    private func connect(token: String) -> MQTTPacket {
+        .connect(
+            ConnectPacket(
+                protocolVersion: .v311, cleanStart: true, keepAlive: 60, clientID: "dev-1",
+                username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(token.utf8)))
+    }
+
+    private func token(_ key: SymmetricKey) -> String {
+        SASTokenSigner.token(
+            resource: "hub.example/devices/dev-1", key: key, expiry: UInt64(Date().timeIntervalSince1970) + 3600)
+    }
+
+    @Test func refusalAnswersCode4AndPublishesTheRecord() throws {
+        let channel = try channel()
+        #expect(try send(connect(token: token(SymmetricKey(size: .bits256))), to: channel) == [0x20, 0x02, 0x00, 0x04])
+        let record = try #require(records.list.withLock { $0.first })
+        #expect(!record.isAccepted && record.principal == "dev-1" && record.tenantID == .defaultTenant)
+        #expect(record.method == .sas && record.failure != nil)
+        #expect(!channel.isActive)
+    }
+
+    @Test func acceptedDevicePublishesInItsNamespaceAndIsRecorded() throws {
+        let channel = try channel()
+        #expect(try send(connect(token: token(SymmetricKey(data: key.primary.bytes))), to: channel) == [0x20, 2, 0, 0])
+        #expect(records.list.withLock { $0.map(\.isAccepted) } == [true])
+        let publish = PublishPacket(
+            qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: 7, payload: ByteBuffer(string: "x"))
+        #expect(try send(.publish(publish), to: channel) == [0x40, 0x02, 0x00, 0x07])
+        // 3.1.1 cannot refuse in PUBACK: outside its namespace the connection closes.
+        var outside = publish
+        outside.topic = "devices/dev-2/messages/events/"
+        _ = try send(.publish(outside), to: channel)
+        #expect(!channel.isActive)
+    }
+}
+
+/// What the bus carried.
+final class Records: Sendable {
+    let list = Mutex<[AuthenticationRecord]>([])
+}
+
+/// The default authorizer's rules live in WardenPolicy, which this target does not import; devices stay in
+/// their own namespace here too.
+private struct NamespaceAuthorizerStandIn: Authorizer {
+    func decide(_ request: AuthorizationRequest) -> Decision {
+        guard case .device(let device) = request.subject else { return .deny(["not a device"]) }
+        return request.topic.hasPrefix("devices/\(device.rawValue)/") ? .allow() : .deny(["outside the namespace"])
+    }
+}
