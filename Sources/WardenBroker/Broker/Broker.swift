@@ -127,6 +127,11 @@ public final class Broker: Sendable {
             if let will, will.delay == 0 { publish(will.message, in: will.tenantID, now: now) }
             return
         }
+        // A clean start elsewhere ended this session while its connection was still open.
+        if session.withState({ $0.isEnded }) {
+            if let will { publish(will.message, in: will.tenantID, now: now) }
+            return
+        }
         let expiry = session.withState { $0.expiryInterval }
         if expiry > 0 { store(session, expiry: expiry, disconnected: true) }
         guard expiry > 0 else {
@@ -169,7 +174,10 @@ public final class Broker: Sendable {
     private func endStored(_ session: Session, in state: inout State) {
         Self.removeSubscriptions(of: session, from: &state)
         let wasStored = session.withState { session in
-            defer { session.isStored = false }
+            defer {
+                session.isStored = false
+                session.isEnded = true
+            }
             return session.isStored
         }
         if wasStored {
@@ -182,7 +190,7 @@ public final class Broker: Sendable {
     private func store(_ session: Session, expiry: UInt32, disconnected: Bool) {
         guard let persistence else { return }
         session.withState { state in
-            guard expiry > 0 || state.isStored else { return }
+            guard !state.isEnded, expiry > 0 || state.isStored else { return }
             var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected)]
             if !state.isStored {
                 state.isStored = true

@@ -27,6 +27,8 @@ final class Session: Sendable, Hashable {
         var pendingWill: Scheduled<Void>?
         /// Whether the store holds this session (it had a session expiry above 0).
         var isStored = false
+        /// Whether the session has ended (expired, or replaced by a clean start); it is never stored again.
+        var isEnded = false
         /// The next stored message's sequence.
         var nextSequence: Int64 = 1
     }

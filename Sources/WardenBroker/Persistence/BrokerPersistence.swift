@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -22,6 +23,7 @@ public final class BrokerPersistence: Service, Sendable {
 
     let store: any MQTTStateStore
     let clock: any WardenClock
+    private let droppedChanges = Counter(label: "warden_mqtt_state_changes_dropped_total")
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeUps: AsyncStream<Void>
@@ -65,8 +67,60 @@ public final class BrokerPersistence: Service, Sendable {
         await commitPending()
     }
 
+    /// Commits one batch. When the transaction fails, the changes are tried one by one: a change the store
+    /// refuses while others succeed is inconsistent (a bug) and is dropped, logged and counted rather than
+    /// blocking every acknowledgement behind it; when none succeeds the store is down, and the batch is retried.
+    private func apply(_ batch: [MQTTStateChange]) async {
+        while true {
+            do {
+                try await store.apply(batch)
+                return
+            } catch {
+                var refused: [(MQTTStateChange, any Error)] = []
+                for change in batch {
+                    do { try await store.apply([change]) } catch { refused.append((change, error)) }
+                }
+                if refused.count < batch.count || batch.count == 1 && isConstraintFailure(error) {
+                    for (change, error) in refused {
+                        droppedChanges.increment()
+                        logger.error(
+                            "Dropped a broker state change the store refused.",
+                            metadata: ["error": "\(error)", "change": "\(Self.describe(change))"])
+                    }
+                    return
+                }
+                logger.error(
+                    "Cannot store broker state; retrying.",
+                    metadata: ["error": "\(error)", "changes": "\(batch.count)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// A change that breaks the schema's rules fails the same way every time; retrying cannot help.
+    private func isConstraintFailure(_ error: any Error) -> Bool {
+        (error as? WardenError)?.code == .storeConstraintViolated
+    }
+
+    /// A change's kind and keys, never its payload.
+    private static func describe(_ change: MQTTStateChange) -> String {
+        switch change {
+        case .putSession(let session): "putSession \(session.tenantID)/\(session.clientID)"
+        case .deleteSession(let tenantID, let clientID): "deleteSession \(tenantID)/\(clientID)"
+        case .putSubscription(let subscription): "putSubscription \(subscription.tenantID)/\(subscription.clientID)"
+        case .deleteSubscription(let tenantID, let clientID, _): "deleteSubscription \(tenantID)/\(clientID)"
+        case .putMessage(let message): "putMessage \(message.tenantID)/\(message.clientID) #\(message.sequence)"
+        case .updateMessage(let tenantID, let clientID, let sequence, _, _):
+            "updateMessage \(tenantID)/\(clientID) #\(sequence)"
+        case .deleteMessage(let tenantID, let clientID, let sequence):
+            "deleteMessage \(tenantID)/\(clientID) #\(sequence)"
+        case .putRetained(let retained): "putRetained \(retained.tenantID)"
+        case .deleteRetained(let tenantID, _): "deleteRetained \(tenantID)"
+        }
+    }
+
     /// Commits batches until nothing is pending. A failing store is retried; nothing recorded is dropped.
-    private func commitPending() async {
+    func commitPending() async {
         while true {
             let (batch, upTo) = state.withLock { state -> ([MQTTStateChange], UInt64) in
                 let count = min(state.pending.count, Self.maximumBatch)
@@ -75,17 +129,7 @@ public final class BrokerPersistence: Service, Sendable {
                 return (batch, state.committed + UInt64(count))
             }
             guard !batch.isEmpty else { return }
-            while true {
-                do {
-                    try await store.apply(batch)
-                    break
-                } catch {
-                    logger.error(
-                        "Cannot store broker state; retrying.",
-                        metadata: ["error": "\(error)", "changes": "\(batch.count)"])
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            }
+            await apply(batch)
             let ready = state.withLock { state in
                 state.committed = upTo
                 let ready = state.waiters.filter { $0.ticket <= upTo }

@@ -61,6 +61,7 @@ extension WardenError.Code {
     public static let dataDirectoryUnusable = Self("data_dir.unusable", .unavailable)
     public static let listenerUnavailable = Self("listener.unavailable", .unavailable)
     public static let storeUnavailable = Self("store.unavailable", .unavailable)
+    public static let storeConstraintViolated = Self("store.constraint_violated", .internal)
     public static let internalError = Self("internal.error", .internal)
 
     /// Every code Warden can raise; docs/errors.md lists exactly these (a test checks it).
@@ -77,6 +78,6 @@ extension WardenError.Code {
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
-        .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .internalError,
+        .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeConstraintViolated, .internalError,
     ]
 }

@@ -46,6 +46,8 @@ public final class SQLiteDatabase: Sendable {
             return try await pool.write(body)
         } catch let error as WardenError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            throw WardenError(.storeConstraintViolated, "A database write broke a schema rule: \(error).")
         } catch {
             throw WardenError(.storeUnavailable, "A database write failed: \(error).")
         }

@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import Synchronization
+import Testing
+import WardenCore
+import WardenMQTT
+import WardenSecurity
+import WardenStore
+
+@testable import WardenBroker
+
+/// What the broker writes behind itself, against a real SQLite file.
+struct BrokerPersistenceTests {
+    let loop = EmbeddedEventLoop()
+    let database: SQLiteDatabase
+    let persistence: BrokerPersistence
+    let broker: Broker
+    let tenant = TenantID.defaultTenant
+
+    init() throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-persist-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(
+            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        persistence = BrokerPersistence(store: database, clock: SystemClock(), logger: Logger(label: "test"))
+        broker = Broker(configuration: .init(), timers: loop, persistence: persistence)
+    }
+
+    private func open(_ sink: BrokerTests.Recorder, clean: Bool, expiry: UInt32 = 60) -> Session {
+        broker.open(
+            SessionKey(tenantID: tenant, clientID: "c"), cleanStart: clean, expiryInterval: expiry, receiveMaximum: 10,
+            sink: sink, now: .now()
+        ).session
+    }
+
+    private func recorder() throws -> BrokerTests.Recorder {
+        BrokerTests.Recorder(peerAddress: try #require(IPAddress("127.0.0.1")))
+    }
+
+    private func subscribe(_ session: Session) throws {
+        _ = broker.subscribe(
+            session,
+            [
+                Broker.SubscribeRequest(
+                    filter: try TopicFilter("t"), options: SubscriptionOptions(qos: .atLeastOnce),
+                    retainHandling: .doNotSend)
+            ])
+    }
+
+    /// Regression: the connection a clean start replaced closed afterwards and stored its ended session again,
+    /// whose expiry then deleted the new session's row (and every later message write failed).
+    @Test func aReplacedSessionIsNeverStoredAgain() async throws {
+        let first = try recorder()
+        let old = open(first, clean: false, expiry: 10)
+        try subscribe(old)
+        let second = try recorder()
+        let new = open(second, clean: true, expiry: 600)
+        try subscribe(new)
+        broker.close(old, sink: first, will: nil, now: .now())
+        broker.close(new, sink: second, will: nil, now: .now())
+        broker.publish(
+            BrokerMessage(
+                topic: "t", payload: ByteBuffer(string: "kept"), qos: .atLeastOnce, retain: false,
+                properties: Properties(), receivedAt: .now(), publisher: nil), in: tenant, now: .now())
+        // Past the old session's expiry, well before the new one's.
+        loop.advanceTime(by: .seconds(11))
+        await persistence.commitPending()
+        let snapshot = try await database.loadMQTTState()
+        #expect(snapshot.sessions.map(\.expiryInterval) == [600])
+        #expect(snapshot.subscriptions.count == 1)
+        #expect(snapshot.messages.count == 1)
+    }
+
+    @Test func queuedMessagesAndSubscriptionsAreStoredAndRestored() async throws {
+        let sink = try recorder()
+        let session = open(sink, clean: true)
+        try subscribe(session)
+        broker.close(session, sink: sink, will: nil, now: .now())
+        broker.publish(
+            BrokerMessage(
+                topic: "t", payload: ByteBuffer(string: "while away"), qos: .atLeastOnce, retain: false,
+                properties: Properties(), receivedAt: .now(), publisher: nil), in: tenant, now: .now())
+        await persistence.commitPending()
+        let snapshot = try await database.loadMQTTState()
+        #expect(snapshot.sessions.count == 1 && snapshot.subscriptions.count == 1 && snapshot.messages.count == 1)
+
+        let restarted = Broker(configuration: .init(), timers: loop, persistence: persistence)
+        restarted.restore(snapshot)
+        let again = try recorder()
+        let attachment = restarted.open(
+            SessionKey(tenantID: tenant, clientID: "c"), cleanStart: false, expiryInterval: 60, receiveMaximum: 10,
+            sink: again, now: .now())
+        #expect(attachment.sessionPresent)
+        #expect(attachment.resend.count == 1)
+    }
+}
