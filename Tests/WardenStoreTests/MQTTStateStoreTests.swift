@@ -59,3 +59,17 @@ struct MQTTStateStoreTests {
         #expect(snapshot.sessions.isEmpty && snapshot.subscriptions.isEmpty && snapshot.messages.isEmpty)
     }
 }
+
+/// A change that breaks the schema is told apart from an unavailable store.
+struct MQTTStateConstraintTests {
+    @Test func messageWithoutItsSessionIsAConstraintViolation() async throws {
+        let temporary = try TemporaryDatabase()
+        let message = StoredMessage(
+            tenantID: .defaultTenant, clientID: "nobody", sequence: 1,
+            message: StoredPayload(topic: "t", payload: [], qos: 1, properties: [0], expiresAt: nil), deliveryQoS: 1,
+            retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0)
+        await #expect(throws: WardenError(.storeConstraintViolated, "")) {
+            try await temporary.database.apply([.putMessage(message)])
+        }
+    }
+}

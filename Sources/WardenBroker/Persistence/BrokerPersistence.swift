@@ -63,14 +63,16 @@ public final class BrokerPersistence: Service, Sendable {
         for await _ in wakeUps.cancelOnGracefulShutdown() {
             await commitPending()
         }
-        // Shutting down: what was recorded is committed before the process ends.
-        await commitPending()
+        // Shutting down: what was recorded is committed before the process ends, unless the store is down
+        // (then a bounded number of retries, so that the process still stops).
+        await commitPending(retries: 10)
     }
 
     /// Commits one batch. When the transaction fails, the changes are tried one by one: a change the store
     /// refuses while others succeed is inconsistent (a bug) and is dropped, logged and counted rather than
     /// blocking every acknowledgement behind it; when none succeeds the store is down, and the batch is retried.
-    private func apply(_ batch: [MQTTStateChange]) async {
+    private func apply(_ batch: [MQTTStateChange], retries: Int?) async {
+        var attempts = 0
         while true {
             do {
                 try await store.apply(batch)
@@ -89,9 +91,20 @@ public final class BrokerPersistence: Service, Sendable {
                     }
                     return
                 }
+                attempts += 1
+                if let retries, attempts > retries {
+                    droppedChanges.increment(by: batch.count)
+                    logger.critical(
+                        "Stopping with broker state the store would not take.",
+                        metadata: ["error": "\(error)", "changes": "\(batch.count)"])
+                    return
+                }
                 logger.error(
                     "Cannot store broker state; retrying.",
-                    metadata: ["error": "\(error)", "changes": "\(batch.count)"])
+                    metadata: [
+                        "error": "\(error)", "changes": "\(batch.count)",
+                        "first": "\(batch.first.map(Self.describe) ?? "")",
+                    ])
                 try? await Task.sleep(for: .seconds(1))
             }
         }
@@ -120,7 +133,7 @@ public final class BrokerPersistence: Service, Sendable {
     }
 
     /// Commits batches until nothing is pending. A failing store is retried; nothing recorded is dropped.
-    func commitPending() async {
+    func commitPending(retries: Int? = nil) async {
         while true {
             let (batch, upTo) = state.withLock { state -> ([MQTTStateChange], UInt64) in
                 let count = min(state.pending.count, Self.maximumBatch)
@@ -129,7 +142,7 @@ public final class BrokerPersistence: Service, Sendable {
                 return (batch, state.committed + UInt64(count))
             }
             guard !batch.isEmpty else { return }
-            await apply(batch)
+            await apply(batch, retries: retries)
             let ready = state.withLock { state in
                 state.committed = upTo
                 let ready = state.waiters.filter { $0.ticket <= upTo }
