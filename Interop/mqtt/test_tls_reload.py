@@ -1,8 +1,9 @@
-"""SIGHUP reloads the server certificate for new MQTT connections without dropping live ones (issue 3,
-"Listeners")."""
+"""SIGHUP reloads the server certificate for new MQTT and HTTPS connections without dropping live ones
+(issue 3, "Listeners")."""
 import signal
 import ssl
 import subprocess
+import urllib.request
 
 import paho.mqtt.client as mqtt
 
@@ -61,6 +62,10 @@ def test_sighup_swaps_the_certificate_and_keeps_live_connections(warden_factory,
     warden.process.send_signal(signal.SIGHUP)
     assert hub.wait_until(lambda: connects(warden, second_ca, token), timeout=15)
     assert not connects(warden, first_ca, token)
+
+    # The HTTPS port (API, MQTT over WebSocket) serves the new certificate too.
+    with urllib.request.urlopen(warden.url + "/healthz", context=ssl.create_default_context(cafile=second_ca)) as r:
+        assert r.status == 200
 
     live.paho.publish("devices/live/messages/devicebound/x", b"still here", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: live.payloads() == [b"still here"])

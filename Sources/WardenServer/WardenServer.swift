@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import Metrics
 import NIOCore
@@ -73,9 +72,13 @@ public enum WardenServer {
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
+        let mqttTLS = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: true))
+        let httpsTLS = TLSContextSlot(
+            try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: false))
         let persistence = BrokerPersistence(store: database, clock: clock, logger: logger)
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
-            configuration, tls: tls, directory: deviceDirectory, bus: bus, persistence: persistence, database: database,
+            configuration, tls: mqttTLS, directory: deviceDirectory, bus: bus, persistence: persistence,
+            database: database,
             clock: clock,
             logger: logger)
         var mqttURLs: [String] = []
@@ -91,14 +94,16 @@ public enum WardenServer {
         let reportedMQTTURLs = mqttURLs
         let systemTopics = SystemTopics(
             broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version)
-        let tlsListeners = mqttListeners.filter { $0.scheme == "mqtts" }.map(\.listener)
         let reloader = TLSReloadService(
             reload: {
                 let material = try TLSMaterial.load(
                     configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
                     now: clock.now())
-                let context = try makeMQTTTLSContext(material, minimum: configuration.tls.minimumVersion)
-                for listener in tlsListeners { listener.reloadTLS(context) }
+                let minimum = configuration.tls.minimumVersion
+                let mqtt = try makeTLSContext(material, minimum: minimum, forMQTT: true)
+                let https = try makeTLSContext(material, minimum: minimum, forMQTT: false)
+                mqttTLS.replace(with: mqtt)
+                httpsTLS.replace(with: https)
             }, logger: logger)
 
         let router = APIRouter(
@@ -109,12 +114,10 @@ public enum WardenServer {
         let application = Application(
             router: router.makeRouter(),
             server: HTTPServerBuilder { responder in
-                try TLSChannel(
-                    HTTPSChannel(
-                        http: HTTP1Channel(responder: responder), adoptMQTT: { try webSocket.adoptWebSocket($0) },
-                        paths: MQTTListener.webSocketPaths,
-                        maximumFrameSize: configuration.mqtt.maximumPacketSize + 14),
-                    tlsConfiguration: try makeTLSConfiguration(tls, minimum: configuration.tls.minimumVersion))
+                HTTPSChannel(
+                    tls: httpsTLS, http: HTTP1Channel(responder: responder),
+                    adoptMQTT: { try webSocket.adoptWebSocket($0) }, paths: MQTTListener.webSocketPaths,
+                    maximumFrameSize: configuration.mqtt.maximumPacketSize + 14)
             },
             configuration: .init(
                 address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),
@@ -152,7 +155,7 @@ public enum WardenServer {
     /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus
     /// for live revocation.
     static func makeMQTTListeners(
-        _ configuration: ServerConfiguration, tls: TLSMaterial, directory: DeviceDirectory, bus: EventBus,
+        _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory, bus: EventBus,
         persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
@@ -162,7 +165,6 @@ public enum WardenServer {
         let authenticator = ConnectAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
-        let context = try makeMQTTTLSContext(tls, minimum: configuration.tls.minimumVersion)
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
@@ -173,12 +175,12 @@ public enum WardenServer {
             settings.closeOnDeniedPublish = mqtt.closeOnDeniedPublish
             return settings
         }
-        func listener(_ settings: MQTTListener.Configuration, tls: NIOSSLContext?) -> MQTTListener {
+        func listener(_ settings: MQTTListener.Configuration, tls: TLSContextSlot?) -> MQTTListener {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator, authorizer: NamespaceAuthorizer(),
                 limiter: limiter, events: bus, clock: clock, logger: logger)
         }
-        var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: context))]
+        var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]
         if mqtt.plain.enabled {
             var plain = settings("mqtt", mqtt.plain.address, mqtt.plain.port)
             plain.anonymous = mqtt.plain.anonymous
@@ -189,13 +191,13 @@ public enum WardenServer {
         return (broker, listeners, webSocket)
     }
 
-    /// The MQTT/TLS listener's context: the server certificate, and a client certificate requested but optional
-    /// (devices with X.509 credentials present one; others need not).
-    static func makeMQTTTLSContext(_ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion) throws
-        -> NIOSSLContext
-    {
+    /// A listener's TLS context; for MQTT a client certificate is requested but optional (devices with X.509
+    /// credentials present one; others need not).
+    static func makeTLSContext(
+        _ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion, forMQTT: Bool
+    ) throws -> NIOSSLContext {
         var tlsConfiguration = try makeTLSConfiguration(material, minimum: minimum)
-        tlsConfiguration.certificateVerification = .optionalVerification
+        if forMQTT { tlsConfiguration.certificateVerification = .optionalVerification }
         do {
             return try NIOSSLContext(configuration: tlsConfiguration)
         } catch {

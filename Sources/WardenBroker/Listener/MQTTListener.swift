@@ -1,7 +1,7 @@
 public import Logging
 public import NIOCore
 import NIOPosix
-public import NIOSSL
+import NIOSSL
 public import ServiceLifecycle
 import Synchronization
 public import WardenCore
@@ -48,12 +48,12 @@ public final class MQTTListener: Service, Sendable {
     }
 
     private let services: ConnectionServices
-    private let tlsContext: Mutex<NIOSSLContext?>
+    private let tls: TLSContextSlot?
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
 
     /// Makes a listener; `bind` opens its socket, `run` serves until graceful shutdown.
     public init(
-        _ configuration: Configuration, tls: NIOSSLContext?, broker: Broker, authenticator: ConnectAuthenticator,
+        _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: ConnectAuthenticator,
         authorizer: any Authorizer, limiter: ConnectRateLimiter, events: EventBus, clock: any WardenClock,
         logger: Logger
     ) {
@@ -62,12 +62,7 @@ public final class MQTTListener: Service, Sendable {
         self.services = ConnectionServices(
             broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
             listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(), events: events)
-        self.tlsContext = Mutex(tls)
-    }
-
-    /// Replaces the server certificate for new connections; live connections keep theirs (SIGHUP).
-    public func reloadTLS(_ context: NIOSSLContext) {
-        tlsContext.withLock { $0 = context }
+        self.tls = tls
     }
 
     /// Opens the socket, so that a busy port stops start-up before anything runs; returns the bound address.
@@ -80,7 +75,7 @@ public final class MQTTListener: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.initialize(channel, services: services, tls: tlsContext.withLock { $0 })
+                    try Self.initialize(channel, services: services, tls: tls?.current)
                 }
             }
             .bind(host: services.listener.host, port: services.listener.port)

@@ -7,9 +7,11 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
+import NIOSSL
 import NIOWebSocket
+import WardenBroker
 
-/// The HTTPS port's connections: HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
+/// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
 /// subprotocol `mqtt` — MQTT (issue 3, "Listeners"). Any other upgrade request is answered as plain HTTP.
 struct HTTPSChannel: ServerChildChannel {
     /// What the first request turned the connection into.
@@ -25,6 +27,8 @@ struct HTTPSChannel: ServerChildChannel {
         let negotiated: EventLoopFuture<Negotiated>
     }
 
+    /// The certificate for new connections (replaced on SIGHUP).
+    let tls: TLSContextSlot
     let http: HTTP1Channel
     /// Installs the MQTT handlers on an upgraded channel.
     let adoptMQTT: @Sendable (any Channel) throws -> Void
@@ -75,7 +79,9 @@ struct HTTPSChannel: ServerChildChannel {
         configuration.enablePipelining = false
         configuration.enableErrorHandling = false
         configuration.enableResponseHeaderValidation = false
+        let context = tls.current
         return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
             return Value(channel: channel, negotiated: negotiated)

@@ -2,8 +2,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the TLS certificate and key on SIGHUP (issue 3): new MQTT connections get the new certificate,
-/// live ones keep theirs. A reload that fails keeps the old certificate and says why.
+/// Reloads the TLS certificate and key on SIGHUP (issue 3): new MQTT and HTTPS connections get the new
+/// certificate, live ones keep theirs. A reload that fails keeps the old certificate and says why.
 struct TLSReloadService: Service {
     let reload: @Sendable () throws -> Void
     let logger: Logger
