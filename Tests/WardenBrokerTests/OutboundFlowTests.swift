@@ -119,7 +119,22 @@ struct OutboundFlowTests {
             return
         }
         #expect(publish.properties.messageExpiryInterval == 60)
-        #expect(flow.takeExpiredCount() == 1)
+        #expect(flow.takeDrops() == [.expired])
+    }
+
+    @Test func messagesLargerThanTheClientsMaximumAreDroppedNotSent() {
+        var flow = flow()
+        _ = flow.offer(delivery("queued-while-away-with-a-long-topic"), now: now)
+        _ = flow.resume(receiveMaximum: 10, maximumPacketSize: 20, now: now)
+        #expect(flow.takeDrops() == [.tooLargeForClient])
+        guard case .dropped(.tooLargeForClient) = flow.offer(delivery("another-long-topic-name"), now: now) else {
+            Issue.record("sent")
+            return
+        }
+        guard case .send = flow.offer(delivery("t"), now: now) else {
+            Issue.record("small message not sent")
+            return
+        }
     }
 
     @Test func packetIdentifiersSkipThoseInUseAndNeverZero() {

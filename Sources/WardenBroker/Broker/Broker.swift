@@ -94,8 +94,8 @@ public final class Broker: Sendable {
     /// Gives `sink` the session `key`: a fresh one for clean start or when none exists, else the stored one.
     /// A connection still holding the session is closed (5.0: DISCONNECT 0x8E, [MQTT-3.1.4-3]).
     func open(
-        _ key: SessionKey, cleanStart: Bool, expiryInterval: UInt32, receiveMaximum: Int, sink: any ConnectionSink,
-        now: NIODeadline
+        _ key: SessionKey, cleanStart: Bool, expiryInterval: UInt32, receiveMaximum: Int,
+        maximumPacketSize: Int = .max, sink: any ConnectionSink, now: NIODeadline
     ) -> Attachment {
         let (session, present, previous) = state.withLock { state in
             let existing = state.sessions[key]
@@ -106,14 +106,17 @@ public final class Broker: Sendable {
             }
             if let existing { endStored(existing, in: &state) }
             let session = Session(
-                key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence)
+                key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence,
+                metrics: metrics)
             store(session, expiry: expiryInterval, disconnected: false)
             state.sessions[key] = session
             metrics.sessions.record(state.sessions.count)
             return (session, false, previous)
         }
         previous?.close(.sessionTakenOver, reasonString: "Another connection took over the session.")
-        let resend = session.attach(sink, receiveMaximum: receiveMaximum, expiryInterval: expiryInterval, now: now)
+        let resend = session.attach(
+            sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize, expiryInterval: expiryInterval,
+            now: now)
         return Attachment(session: session, sessionPresent: present, resend: resend)
     }
 

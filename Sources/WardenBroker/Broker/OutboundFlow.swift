@@ -62,8 +62,10 @@ struct OutboundFlow: Sendable {
     private var nextPacketID: UInt16 = 1
     private var window: Int
     private(set) var isOnline = false
-    /// Queued messages that expired before they could be sent, since the owner last took the count.
-    private(set) var expiredInQueue = 0
+    /// Messages dropped from the queue (expired, too large for the client) since the owner last asked.
+    private var drops: [DropReason] = []
+    /// The client's Maximum Packet Size (5.0); larger messages are dropped, never sent ([MQTT-3.1.2-25]).
+    private var maximumPacketSize = Int.max
     /// Steps of stored messages since the owner last took them.
     private var steps: [Step] = []
     let limits: Limits
@@ -78,6 +80,7 @@ struct OutboundFlow: Sendable {
     /// Offers a message; it is sent now, queued, or dropped with a reason.
     mutating func offer(_ delivery: Delivery, now: NIODeadline) -> Offer {
         if delivery.message.isExpired(at: now) { return .dropped(.expired) }
+        if isOnline, !fits(delivery, now: now) { return .dropped(.tooLargeForClient) }
         if delivery.qos == .atMostOnce {
             // QoS 0 is not held for an offline client, nor queued behind the window: it would only grow stale.
             guard isOnline else { return .dropped(.offlineQoS0) }
@@ -130,8 +133,9 @@ struct OutboundFlow: Sendable {
 
     /// A connection took the session up, with the client's Receive Maximum (65,535 when absent).
     /// Returns the resumed window (DUP set) and then the messages that fit from the queue.
-    mutating func resume(receiveMaximum: Int, now: NIODeadline) -> [MQTTPacket] {
+    mutating func resume(receiveMaximum: Int, maximumPacketSize: Int = .max, now: NIODeadline) -> [MQTTPacket] {
         isOnline = true
+        self.maximumPacketSize = maximumPacketSize
         window = max(1, min(receiveMaximum, limits.maximumInflight))
         var packets: [MQTTPacket] = inflight.map { entry in
             switch entry.phase {
@@ -148,10 +152,22 @@ struct OutboundFlow: Sendable {
         return packets
     }
 
-    /// Returns and resets the count of messages that expired in the queue.
-    mutating func takeExpiredCount() -> Int {
-        defer { expiredInQueue = 0 }
-        return expiredInQueue
+    /// Returns and forgets the queue's drops since last asked.
+    mutating func takeDrops() -> [DropReason] {
+        defer { drops = [] }
+        return drops
+    }
+
+    /// Whether the PUBLISH for `delivery` stays within the client's Maximum Packet Size. Encodes it only when
+    /// the client set one.
+    private func fits(_ delivery: Delivery, now: NIODeadline) -> Bool {
+        guard maximumPacketSize < .max else { return true }
+        let packet = delivery.message.packet(
+            qos: delivery.qos, packetID: delivery.qos == .atMostOnce ? nil : 1, retain: delivery.retain,
+            subscriptionIdentifiers: delivery.subscriptionIdentifiers, now: now)
+        var buffer = ByteBuffer()
+        MQTTEncoder.encode(.publish(packet), version: .v5, into: &buffer)
+        return buffer.readableBytes <= maximumPacketSize
     }
 
     /// Returns and clears the steps of stored messages.
@@ -184,8 +200,10 @@ struct OutboundFlow: Sendable {
         var packets: [MQTTPacket] = []
         while isOnline, inflight.count < window, let next = queue.popFirst() {
             queuedBytes -= next.size
-            if next.message.isExpired(at: now) {
-                expiredInQueue += 1
+            let drop: DropReason? =
+                next.message.isExpired(at: now) ? .expired : fits(next, now: now) ? nil : .tooLargeForClient
+            if let drop {
+                drops.append(drop)
                 if let sequence = next.sequence { steps.append(.finished(sequence: sequence)) }
                 continue
             }

@@ -36,10 +36,15 @@ final class Session: Sendable, Hashable {
     let key: SessionKey
     private let state: Mutex<State>
     private let persistence: BrokerPersistence?
+    private let metrics: BrokerMetrics
 
-    init(key: SessionKey, limits: OutboundFlow.Limits, expiryInterval: UInt32, persistence: BrokerPersistence?) {
+    init(
+        key: SessionKey, limits: OutboundFlow.Limits, expiryInterval: UInt32, persistence: BrokerPersistence?,
+        metrics: BrokerMetrics
+    ) {
         self.key = key
         self.persistence = persistence
+        self.metrics = metrics
         self.state = Mutex(State(flow: OutboundFlow(limits: limits), expiryInterval: expiryInterval))
     }
 
@@ -94,7 +99,8 @@ final class Session: Sendable, Hashable {
     func acknowledge(_ kind: PublishAckPacket.Kind, packetID: UInt16, now: NIODeadline) -> [MQTTPacket]? {
         state.withLock { state in
             let packets = state.flow.acknowledge(kind, packetID: packetID, now: now)
-            persistence?.record(changesForSteps(&state))
+            let changes = changesForSteps(&state)
+            persistence?.record(changes)
             return packets
         }
     }
@@ -103,13 +109,16 @@ final class Session: Sendable, Hashable {
     func refuse(packetID: UInt16, now: NIODeadline) -> [MQTTPacket] {
         state.withLock { state in
             let packets = state.flow.refuse(packetID: packetID, now: now)
-            persistence?.record(changesForSteps(&state))
+            let changes = changesForSteps(&state)
+            persistence?.record(changes)
             return packets
         }
     }
 
-    /// The store changes for the flow's steps since last asked (none for a session the store does not hold).
+    /// The store changes for the flow's steps since last asked (none for a session the store does not hold);
+    /// counts what the queue dropped on the way.
     private func changesForSteps(_ state: inout State) -> [MQTTStateChange] {
+        for reason in state.flow.takeDrops() { metrics.dropped(reason) }
         let steps = state.flow.takeSteps()
         guard state.isStored else { return [] }
         return steps.map { step in
@@ -125,9 +134,10 @@ final class Session: Sendable, Hashable {
     }
 
     /// Binds the session to a connection; cancels a pending expiry and Will; returns what to (re)send.
-    func attach(_ sink: any ConnectionSink, receiveMaximum: Int, expiryInterval: UInt32, now: NIODeadline)
-        -> [MQTTPacket]
-    {
+    func attach(
+        _ sink: any ConnectionSink, receiveMaximum: Int, maximumPacketSize: Int, expiryInterval: UInt32,
+        now: NIODeadline
+    ) -> [MQTTPacket] {
         state.withLock { state in
             state.sink = sink
             state.expiryInterval = expiryInterval
@@ -135,8 +145,10 @@ final class Session: Sendable, Hashable {
             state.pendingExpiry = nil
             state.pendingWill?.cancel()
             state.pendingWill = nil
-            let packets = state.flow.resume(receiveMaximum: receiveMaximum, now: now)
-            persistence?.record(changesForSteps(&state))
+            let packets = state.flow.resume(
+                receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize, now: now)
+            let changes = changesForSteps(&state)
+            persistence?.record(changes)
             return packets
         }
     }

@@ -130,7 +130,8 @@ extension MQTTConnectionHandler {
             version == .v5 ? Int(connect.properties.receiveMaximum ?? .max) : configuration.maximumInflight
         let attachment = services.broker.open(
             identity.sessionKey(clientID: clientID), cleanStart: connect.cleanStart,
-            expiryInterval: expiry, receiveMaximum: receiveMaximum, sink: sink, now: now)
+            expiryInterval: expiry, receiveMaximum: receiveMaximum,
+            maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max, sink: sink, now: now)
         connection = Accepted(
             identity: identity, session: attachment.session, sink: sink, version: version,
             username: connect.username, will: will)

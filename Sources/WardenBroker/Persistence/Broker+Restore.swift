@@ -32,7 +32,7 @@ extension Broker {
             }
             let session = Session(
                 key: key, limits: configuration.flowLimits, expiryInterval: stored.expiryInterval,
-                persistence: persistence)
+                persistence: persistence, metrics: metrics)
             session.withState { $0.isStored = true }
             if stored.disconnectedAt == nil {
                 // It was connected when the broker stopped: its expiry counts from now.
