@@ -152,7 +152,10 @@ public final class Broker: Sendable {
                     guard let self else { return }
                     publish(will.message, in: will.tenantID, now: .now())
                 }
-                session.withState { $0.pendingWill = task }
+                session.withState { state in
+                    // A connection that took the session up meanwhile has nothing to cancel yet: cancel here.
+                    if state.sink != nil { task.cancel() } else { state.pendingWill = task }
+                }
             }
         }
         if expiry != .max {
@@ -160,7 +163,9 @@ public final class Broker: Sendable {
                 guard let self else { return }
                 end(session)
             }
-            session.withState { $0.pendingExpiry = task }
+            session.withState { state in
+                if state.sink != nil { task.cancel() } else { state.pendingExpiry = task }
+            }
         }
     }
 
