@@ -95,4 +95,25 @@ struct BrokerPersistenceTests {
         #expect(attachment.sessionPresent)
         #expect(attachment.resend.count == 1)
     }
+
+    /// A change the schema refuses must not hold back the others or the acknowledgements waiting on them.
+    @Test func aRefusedChangeIsDroppedAndTheRestCommits() async throws {
+        let orphan = StoredMessage(
+            tenantID: tenant, clientID: "nobody", sequence: 1,
+            message: StoredPayload(topic: "t", payload: [], qos: 1, properties: [0], expiresAt: nil), deliveryQoS: 1,
+            retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0)
+        persistence.record([
+            .putMessage(orphan),
+            .putSession(StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil)),
+        ])
+        let released = Released()
+        persistence.whenCommitted(persistence.recordedCount) { released.value.withLock { $0 = true } }
+        await persistence.commitPending()
+        #expect(released.value.withLock { $0 })
+        #expect(try await database.loadMQTTState().sessions.map(\.clientID) == ["c"])
+    }
+}
+
+final class Released: Sendable {
+    let value = Mutex(false)
 }
