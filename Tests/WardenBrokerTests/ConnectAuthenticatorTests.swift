@@ -12,23 +12,16 @@ import WardenStore
 /// CONNECT authentication against a real registry (temporary SQLite) and its directory.
 struct ConnectAuthenticatorTests {
     let registry: RegistryService
-    let directory = DeviceDirectory()
+    let directory: DeviceDirectory
     let authenticator: ConnectAuthenticator
     let key: SASKeyPair
     let now = UInt64(Date().timeIntervalSince1970)
 
     init() async throws {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-broker-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let database = try SQLiteDatabase(
-            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
-        let bus = EventBus()
-        directory.follow(bus)
-        registry = RegistryService(stores: .init(database), bus: bus, hubHostName: try HostName("hub.example"))
-        _ = try await registry.ensureDefaultTenant()
-        let device = try await registry.createDevice(.defaultTenant, .init(id: try DeviceID("dev-1")))
-        guard case .sas(let keys) = device.authentication else { throw WardenError(.internalError, "not SAS") }
-        key = keys
+        let fixture = try await DeviceRegistryFixture()
+        registry = fixture.registry
+        directory = fixture.directory
+        key = fixture.key
         authenticator = ConnectAuthenticator(directory: directory)
     }
 

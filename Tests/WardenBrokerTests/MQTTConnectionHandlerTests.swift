@@ -15,27 +15,19 @@ import WardenStore
 
 /// One connection's handler on an embedded channel: real registry, real codec, no socket.
 struct MQTTConnectionHandlerTests {
-    let registry: RegistryService
-    let bus = EventBus()
-    let directory = DeviceDirectory()
-    let key: SASKeyPair
+    let fixture: DeviceRegistryFixture
     let records = Records()
     let loop = EmbeddedEventLoop()
     let broker: Broker
 
+    var bus: EventBus { fixture.bus }
+    var directory: DeviceDirectory { fixture.directory }
+    var key: SASKeyPair { fixture.key }
+
     init() async throws {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-handler-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let database = try SQLiteDatabase(
-            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
-        directory.follow(bus)
-        registry = RegistryService(stores: .init(database), bus: bus, hubHostName: try HostName("hub.example"))
-        _ = try await registry.ensureDefaultTenant()
-        let device = try await registry.createDevice(.defaultTenant, .init(id: try DeviceID("dev-1")))
-        guard case .sas(let keys) = device.authentication else { throw WardenError(.internalError, "not SAS") }
-        key = keys
+        fixture = try await DeviceRegistryFixture()
         broker = Broker(configuration: .init(), timers: loop)
-        bus.observe { [records] event in
+        fixture.bus.observe { [records] event in
             if case .authentication(let record) = event { records.list.withLock { $0.append(record) } }
         }
     }

@@ -106,18 +106,7 @@ public struct ConnectAuthenticator: Sendable {
                 reason: WardenError(.sasMalformed, "The username is not '{host}/{deviceId}/?api-version=…'."),
                 isCredentialFailure: true)
         }
-        guard let tenantID = directory.tenant(forHost: username.hostName) else {
-            spendDecoyHMAC(connect.password)
-            throw Refusal(
-                reason: WardenError(.tenantNotFound, "No tenant has host name '\(username.hostName)'."),
-                isCredentialFailure: true)
-        }
-        if let verdict = directory.ipVerdict(tenantID, facts.peerAddress), verdict.action == .reject {
-            throw Refusal(
-                reason: WardenError(
-                    .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(facts.peerAddress)."),
-                isCredentialFailure: false)
-        }
+        let tenantID = try tenant(forHost: username.hostName, connect.password, facts)
         let (identity, device) = try credential(
             connect.password, tenantID: tenantID, deviceID: username.deviceID, facts: facts)
         guard connect.clientID == username.deviceID.rawValue else {
@@ -129,16 +118,15 @@ public struct ConnectAuthenticator: Sendable {
         return identity
     }
 
-    /// Authenticates a backend service (username `{host}/$service/{policy}`, password a SAS token signed with
-    /// that policy for the tenant's host name); nil when the username is not a service's.
-    public func authenticateService(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal)
-        -> ServiceIdentity?
+    /// The tenant `hostName` names, if the connection's address passes its IP filter. An unknown host costs
+    /// the HMAC a known device would.
+    private func tenant(forHost hostName: String, _ password: [UInt8]?, _ facts: ConnectionFacts) throws(Refusal)
+        -> TenantID
     {
-        guard let username = connect.username.flatMap(ServiceUsername.init) else { return nil }
-        guard let tenantID = directory.tenant(forHost: username.hostName) else {
-            spendDecoyHMAC(connect.password)
+        guard let tenantID = directory.tenant(forHost: hostName) else {
+            spendDecoyHMAC(password)
             throw Refusal(
-                reason: WardenError(.tenantNotFound, "No tenant has host name '\(username.hostName)'."),
+                reason: WardenError(.tenantNotFound, "No tenant has host name '\(hostName)'."),
                 isCredentialFailure: true)
         }
         if let verdict = directory.ipVerdict(tenantID, facts.peerAddress), verdict.action == .reject {
@@ -147,6 +135,16 @@ public struct ConnectAuthenticator: Sendable {
                     .authForbidden, "IP filter rule '\(verdict.ruleName ?? "default")' rejects \(facts.peerAddress)."),
                 isCredentialFailure: false)
         }
+        return tenantID
+    }
+
+    /// Authenticates a backend service (username `{host}/$service/{policy}`, password a SAS token signed with
+    /// that policy for the tenant's host name); nil when the username is not a service's.
+    public func authenticateService(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal)
+        -> ServiceIdentity?
+    {
+        guard let username = connect.username.flatMap(ServiceUsername.init) else { return nil }
+        let tenantID = try tenant(forHost: username.hostName, connect.password, facts)
         do throws(WardenError) {
             guard let password = connect.password else {
                 throw WardenError(.authInvalidCredential, "A service authenticates with a SAS token as password.")
