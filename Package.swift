@@ -88,6 +88,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "WardenHub"),
         .target(
             name: "WardenAPI",
             dependencies: [
@@ -177,6 +178,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WardenServerTests", dependencies: ["WardenServer"]),
+        .testTarget(name: "WardenHubTests", dependencies: ["WardenHub"]),
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [

@@ -13,6 +13,7 @@ allowed() {
     WardenPolicy) echo "WardenCore" ;;
     WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
