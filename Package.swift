@@ -88,11 +88,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "WardenHub"),
+        .target(
+            name: "WardenHub",
+            dependencies: [
+                "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "WardenAPI",
             dependencies: [
-                "WardenCore", "WardenSecurity", "WardenRegistry",
+                "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -104,7 +113,7 @@ let package = Package(
             name: "WardenServer",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI", "WardenBroker",
-                "WardenMQTT", "WardenPolicy",
+                "WardenMQTT", "WardenPolicy", "WardenHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -171,14 +180,14 @@ let package = Package(
         .testTarget(
             name: "WardenAPITests",
             dependencies: [
-                "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity",
+                "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(name: "WardenServerTests", dependencies: ["WardenServer"]),
-        .testTarget(name: "WardenHubTests", dependencies: ["WardenHub"]),
+        .testTarget(name: "WardenHubTests", dependencies: ["WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore"]),
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [

@@ -14,8 +14,8 @@ allowed() {
     WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity" ;;
-    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy WardenHub" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     *) echo "UNKNOWN" ;;
   esac

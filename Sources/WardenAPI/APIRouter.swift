@@ -1,7 +1,8 @@
 import Foundation
 public import Hummingbird
 public import Logging
-import WardenCore
+public import WardenCore
+public import WardenHub
 public import WardenRegistry
 
 /// Builds the HTTPS router: middleware, every controller's routes and the OpenAPI document.
@@ -9,6 +10,8 @@ public struct APIRouter: Sendable {
     /// What the router needs from the rest of the server.
     public struct Dependencies: Sendable {
         public let registry: RegistryService
+        public let telemetry: TelemetryReader
+        public let clock: any WardenClock
         public let authenticator: any ManagementAuthenticator
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
@@ -18,11 +21,14 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, authenticator: any ManagementAuthenticator, gatewayHostName: String,
+            registry: RegistryService, telemetry: TelemetryReader, clock: any WardenClock,
+            authenticator: any ManagementAuthenticator, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
             version: String, logger: Logger
         ) {
             self.registry = registry
+            self.telemetry = telemetry
+            self.clock = clock
             self.authenticator = authenticator
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
@@ -52,6 +58,7 @@ public struct APIRouter: Sendable {
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
             + CertificateAuthorityController(registry: registry).routes
+            + TelemetryController(registry: registry, reader: dependencies.telemetry, clock: dependencies.clock).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

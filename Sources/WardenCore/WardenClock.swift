@@ -13,3 +13,10 @@ public struct SystemClock: WardenClock {
 
     public func now() -> Date { Date() }
 }
+
+extension WardenClock {
+    /// Now, in whole milliseconds since 1970 (UTC): how stored messages are stamped.
+    public func nowMilliseconds() -> Int64 {
+        Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}

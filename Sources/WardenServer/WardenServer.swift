@@ -12,6 +12,7 @@ import UnixSignals
 import WardenAPI
 import WardenBroker
 public import WardenCore
+import WardenHub
 import WardenMQTT
 import WardenPolicy
 import WardenRegistry
@@ -75,11 +76,19 @@ public enum WardenServer {
         let mqttTLS = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: true))
         let httpsTLS = TLSContextSlot(
             try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: false))
-        let persistence = BrokerPersistence(store: database, clock: clock, logger: logger)
+        let telemetryFeed = TelemetryFeed()
+        let persistence = BrokerPersistence(
+            store: database, clock: clock, logger: logger, afterCommit: telemetryFeed.committed)
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: mqttTLS, directory: deviceDirectory, bus: bus, persistence: persistence,
             database: database,
             clock: clock,
+            logger: logger)
+        let telemetry = TelemetryIngest(
+            lastSequence: try await database.lastTelemetrySequence(), clock: clock, logger: logger)
+        broker.install(HubTraffic(telemetry: telemetry))
+        let retention = TelemetryRetention(
+            store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
             logger: logger)
         var mqttURLs: [String] = []
         for (scheme, listener) in mqttListeners {
@@ -108,7 +117,8 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
+                registry: registry, telemetry: TelemetryReader(store: database, feed: telemetryFeed), clock: clock,
+                authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
                 gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let application = Application(
@@ -139,7 +149,8 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application, reloader, systemTopics] + mqttListeners.map { $0.listener },
+                services: [persistence, application, reloader, systemTopics, retention]
+                    + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

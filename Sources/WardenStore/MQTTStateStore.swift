@@ -24,6 +24,8 @@ public enum MQTTStateChange: Sendable, Equatable {
     case deleteMessage(tenantID: TenantID, clientID: String, sequence: Int64)
     case putRetained(StoredRetained)
     case deleteRetained(tenantID: TenantID, topic: String)
+    /// A device's telemetry, committed in the same batches so that its PUBACK waits for one commit only.
+    case appendTelemetry(TelemetryMessage)
 }
 
 /// A session that outlives its connection.

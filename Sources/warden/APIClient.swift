@@ -54,6 +54,35 @@ struct APIClient {
         return data
     }
 
+    /// Follows a server-sent event stream, handing `event` the data of each event, until the server ends it.
+    func follow(_ path: String, event: (String) throws -> Void) async throws {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+        } catch {
+            throw CLIFailure(
+                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
+                exitCode: CLIExitCode.unreachable)
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
+            throw Self.failure(status: Int(response.status.code), body: data)
+        }
+        var pending = ""
+        for try await chunk in response.body {
+            pending += String(buffer: chunk)
+            while let end = pending.range(of: "\n\n") {
+                let block = pending[..<end.lowerBound]
+                pending = String(pending[end.upperBound...])
+                let data = block.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
+                if !data.isEmpty { try event(data.joined(separator: "\n")) }
+            }
+        }
+    }
+
     /// Decodes a JSON body.
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         let decoder = JSONDecoder()

@@ -14,6 +14,9 @@ struct Warden: AsyncParsableCommand {
             77 missing or rejected credential, 78 bad configuration.
             """,
         version: version,
-        subcommands: [ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self]
+        subcommands: [
+            ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
+            TelemetryCommand.self,
+        ]
     )
 }

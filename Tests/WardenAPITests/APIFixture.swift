@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import WardenAPI
 import WardenCore
+import WardenHub
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -29,7 +30,8 @@ struct APIFixture {
         _ = try await registry.ensureDefaultTenant()
         router = APIRouter(
             .init(
-                registry: registry, authenticator: Authenticator(), gatewayHostName: "localhost", isReady: { true },
+                registry: registry, telemetry: TelemetryReader(store: database, feed: TelemetryFeed()),
+                clock: SystemClock(), authenticator: Authenticator(), gatewayHostName: "localhost", isReady: { true },
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
     }
 

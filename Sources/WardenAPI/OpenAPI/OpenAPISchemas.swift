@@ -116,6 +116,19 @@ enum OpenAPISchemas {
         "CreateCertificateAuthority": object(
             ["name": string, "certificate": string], required: ["name", "certificate"]),
         "VerifyCertificateAuthority": object(["certificate": string], required: ["certificate"]),
+        "Telemetry": object(
+            [
+                "sequenceNumber": ["type": "integer"], "enqueuedTime": ["type": "string", "format": "date-time"],
+                "deviceId": string, "authMethod": ["enum": ["sas", "x509-thumbprint", "x509-ca"]],
+                "systemProperties": ["type": "object", "additionalProperties": string],
+                "properties": ["type": "object", "additionalProperties": nullableString],
+                "body": string, "bodyEncoding": ["enum": ["utf-8", "base64"]],
+            ],
+            required: [
+                "sequenceNumber", "enqueuedTime", "deviceId", "authMethod", "systemProperties", "properties", "body",
+                "bodyEncoding",
+            ]),
+        "TelemetryList": list(of: "Telemetry"),
     ]
 
     private static let ipRule: JSONValue = object(

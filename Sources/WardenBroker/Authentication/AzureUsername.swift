@@ -8,12 +8,19 @@ import WardenCore
 struct AzureUsername: Sendable, Hashable {
     let hostName: String
     let deviceID: DeviceID
+    /// Azure's rules when the username carries an `api-version` (as every Azure SDK's does), else plain MQTT.
+    let dialect: DeviceDialect
 
     init?(_ username: String) {
         var path = Substring(username)
+        var dialect = DeviceDialect.plain
         if let query = path.firstRange(of: "/?") {
+            if path[query.upperBound...].split(separator: "&").contains(where: { $0.hasPrefix("api-version=") }) {
+                dialect = .azure
+            }
             path = path[..<query.lowerBound]
         } else if let legacy = path.firstRange(of: "/api-version=") {
+            dialect = .azure
             path = path[..<legacy.lowerBound]
         } else if path.hasSuffix("/") {
             path = path.dropLast()
@@ -24,6 +31,7 @@ struct AzureUsername: Sendable, Hashable {
         }
         self.hostName = segments[0].lowercased()
         self.deviceID = deviceID
+        self.dialect = dialect
     }
 }
 

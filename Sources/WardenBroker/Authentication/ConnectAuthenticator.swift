@@ -53,6 +53,13 @@ public struct ConnectAuthenticator: Sendable {
         public let method: Device.AuthenticationType
         /// When the credential stops being valid (the SAS token's `se`); the broker closes the connection then.
         public let expiry: UInt64?
+        /// The rules the connection follows, from its username.
+        public internal(set) var dialect = DeviceDialect.azure
+
+        /// The sender the hub sees on this connection's messages.
+        public var sender: DeviceSender {
+            DeviceSender(tenantID: tenantID, deviceID: deviceID, authMethod: method, dialect: dialect)
+        }
     }
 
     /// An authenticated backend service: a shared access policy with `serviceConnect`.
@@ -107,8 +114,9 @@ public struct ConnectAuthenticator: Sendable {
                 isCredentialFailure: true)
         }
         let tenantID = try tenant(forHost: username.hostName, connect.password, facts)
-        let (identity, device) = try credential(
+        var (identity, device) = try credential(
             connect.password, tenantID: tenantID, deviceID: username.deviceID, facts: facts)
+        identity.dialect = username.dialect
         guard connect.clientID == username.deviceID.rawValue else {
             throw Refusal(
                 reason: WardenError(.authForbidden, "ClientId '\(connect.clientID)' is not the authenticated device."),

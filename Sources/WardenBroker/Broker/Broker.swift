@@ -41,6 +41,8 @@ public final class Broker: Sendable {
         let tenantID: TenantID
         /// Seconds after the connection ends (5.0 Will Delay Interval).
         let delay: UInt32
+        /// The device whose Will it is (the hub turns it into telemetry); nil for services and anonymous clients.
+        var sender: DeviceSender? = nil
     }
 
     /// The session a CONNECT was given.
@@ -71,12 +73,44 @@ public final class Broker: Sendable {
     let timers: any EventLoop
     private let state = Mutex(State())
     private let connectionCount = Atomic<Int>(0)
+    /// Set once at start-up, after the hub that needs this broker exists.
+    private let deviceTraffic = Mutex<(any DeviceTrafficHandler)?>(nil)
 
     public init(configuration: Configuration, timers: any EventLoop, persistence: BrokerPersistence? = nil) {
         self.configuration = configuration
         self.timers = timers
         self.metrics = BrokerMetrics()
         self.persistence = persistence
+    }
+
+    /// Hands every device PUBLISH and Will to `handler` before routing.
+    public func install(_ handler: any DeviceTrafficHandler) {
+        deviceTraffic.withLock { $0 = handler }
+    }
+
+    /// Routes a device's PUBLISH through the hub, if one is installed: its changes are recorded first, then
+    /// what it returns is routed. The refusal, if any: the hub's (with its reason) or the retained limit's.
+    func publish(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool = false, now: NIODeadline)
+        -> (code: ReasonCode, why: String)?
+    {
+        guard let handler = deviceTraffic.withLock({ $0 }) else {
+            return publish(message, in: sender.tenantID, now: now) ? nil : Self.retainedRefusal
+        }
+        let outcome = handler.received(message, from: sender, isWill: isWill)
+        if let refusal = outcome.refusal { return (.topicNameInvalid, refusal) }
+        if !outcome.changes.isEmpty { persistence?.record(outcome.changes) }
+        guard let route = outcome.route else { return nil }
+        return publish(route, in: sender.tenantID, now: now) ? nil : Self.retainedRefusal
+    }
+
+    static let retainedRefusal = (code: ReasonCode.quotaExceeded, why: "the tenant's retained message limit is reached")
+
+    private func publishWill(_ will: Will, now: NIODeadline) {
+        if let sender = will.sender {
+            _ = publish(will.message, from: sender, isWill: true, now: now)
+        } else {
+            publish(will.message, in: will.tenantID, now: now)
+        }
     }
 
     /// Counts a new authenticated connection; false when `maximumConnections` is reached.
@@ -127,30 +161,30 @@ public final class Broker: Sendable {
         let count = connectionCount.wrappingSubtract(1, ordering: .relaxed).newValue
         metrics.connections.record(count)
         guard session.detach(sink) else {
-            if let will, will.delay == 0 { publish(will.message, in: will.tenantID, now: now) }
+            if let will, will.delay == 0 { publishWill(will, now: now) }
             return
         }
         // A clean start elsewhere ended this session while its connection was still open.
         if session.withState({ $0.isEnded }) {
-            if let will { publish(will.message, in: will.tenantID, now: now) }
+            if let will { publishWill(will, now: now) }
             return
         }
         let expiry = session.withState { $0.expiryInterval }
         if expiry > 0 { store(session, expiry: expiry, disconnected: true) }
         guard expiry > 0 else {
             end(session)
-            if let will { publish(will.message, in: will.tenantID, now: now) }
+            if let will { publishWill(will, now: now) }
             return
         }
         if let will {
             let delay = min(will.delay, expiry)
             if delay == 0 {
-                publish(will.message, in: will.tenantID, now: now)
+                publishWill(will, now: now)
             } else {
                 let task = timers.scheduleTask(in: .seconds(Int64(delay))) { [weak self] in
                     session.withState { $0.pendingWill = nil }
                     guard let self else { return }
-                    publish(will.message, in: will.tenantID, now: .now())
+                    publishWill(will, now: .now())
                 }
                 session.withState { state in
                     // A connection that took the session up meanwhile has nothing to cancel yet: cancel here.

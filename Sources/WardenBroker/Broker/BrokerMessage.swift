@@ -38,6 +38,24 @@ public final class BrokerMessage: Sendable {
         self.publisher = publisher
     }
 
+    private init(copying message: BrokerMessage, retain: Bool, properties: Properties) {
+        self.topic = message.topic
+        self.payload = message.payload
+        self.qos = message.qos
+        self.retain = retain
+        self.properties = properties
+        self.expiresAt = message.expiresAt
+        self.publisher = message.publisher
+    }
+
+    /// This message with `retain` replaced and `userProperties` appended to the forwarded properties (the hub
+    /// stamps telemetry with them and turns RETAIN into a property in the Azure dialect).
+    public func with(retain: Bool, appending userProperties: [UserProperty]) -> BrokerMessage {
+        var properties = self.properties
+        properties.userProperties += userProperties
+        return BrokerMessage(copying: self, retain: retain, properties: properties)
+    }
+
     /// Whether the message has expired at `now`.
     func isExpired(at now: NIODeadline) -> Bool {
         expiresAt.map { now >= $0 } ?? false

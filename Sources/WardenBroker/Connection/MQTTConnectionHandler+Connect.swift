@@ -185,7 +185,9 @@ extension MQTTConnectionHandler {
             topic: will.topic, payload: ByteBuffer(bytes: will.payload), qos: will.qos, retain: will.retain,
             properties: will.properties, receivedAt: .now(),
             publisher: identity.sessionKey(clientID: clientID))
-        return Broker.Will(message: message, tenantID: identity.tenantID, delay: will.properties.willDelayInterval ?? 0)
+        return Broker.Will(
+            message: message, tenantID: identity.tenantID, delay: will.properties.willDelayInterval ?? 0,
+            sender: identity.deviceIdentity?.sender)
     }
 
     private func refuse(_ code: ReasonCode, version: ProtocolVersion, context: ChannelHandlerContext) {

@@ -19,10 +19,24 @@ extension MQTTConnectionHandler {
             properties: publish.properties, receivedAt: now, publisher: connection.session.key)
         let persistence = services.broker.persistence
         let recordedBefore = persistence?.recordedCount
-        let accepted = services.broker.publish(message, in: connection.identity.tenantID, now: now)
+        let refusal =
+            if let device = connection.identity.deviceIdentity {
+                services.broker.publish(message, from: device.sender, now: now)
+            } else {
+                services.broker.publish(message, in: connection.identity.tenantID, now: now)
+                    ? nil : Broker.retainedRefusal
+            }
+        if let refusal {
+            logger.info("Refused a publish.", metadata: ["topic": "\(publish.topic)", "reason": "\(refusal.why)"])
+            // 3.1.1 cannot say no: a message the hub cannot take ends the connection (Azure does the same).
+            if refusal.code == .topicNameInvalid, connection.version == .v311 {
+                perform(machine.fail(.topicNameInvalid, nil), context: context)
+                return
+            }
+        }
         guard let packetID = publish.packetID else { return }
         // 5.0: a retained message over the tenant's limit is refused with Quota exceeded.
-        let reason: ReasonCode = accepted || connection.version == .v311 ? .success : .quotaExceeded
+        let reason: ReasonCode = connection.version == .v311 ? .success : refusal?.code ?? .success
         if publish.qos == .exactlyOnce, reason.isFailure { machine.inboundRefused(packetID: packetID) }
         let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
         let recordedAfter = persistence?.recordedCount

@@ -23,16 +23,22 @@ public final class BrokerPersistence: Service, Sendable {
 
     let store: any MQTTStateStore
     let clock: any WardenClock
+    /// Told each committed batch, in commit order (the hub's live telemetry feed follows it).
+    private let afterCommit: (@Sendable ([MQTTStateChange]) -> Void)?
     private let droppedChanges = Counter(label: "warden_mqtt_state_changes_dropped_total")
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeUps: AsyncStream<Void>
     private let wakeUp: AsyncStream<Void>.Continuation
 
-    public init(store: any MQTTStateStore, clock: any WardenClock, logger: Logger) {
+    public init(
+        store: any MQTTStateStore, clock: any WardenClock, logger: Logger,
+        afterCommit: (@Sendable ([MQTTStateChange]) -> Void)? = nil
+    ) {
         self.store = store
         self.clock = clock
         self.logger = logger
+        self.afterCommit = afterCommit
         (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -129,6 +135,8 @@ public final class BrokerPersistence: Service, Sendable {
             "deleteMessage \(tenantID)/\(clientID) #\(sequence)"
         case .putRetained(let retained): "putRetained \(retained.tenantID)"
         case .deleteRetained(let tenantID, _): "deleteRetained \(tenantID)"
+        case .appendTelemetry(let message):
+            "appendTelemetry \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         }
     }
 
@@ -143,6 +151,7 @@ public final class BrokerPersistence: Service, Sendable {
             }
             guard !batch.isEmpty else { return }
             await apply(batch, retries: retries)
+            afterCommit?(batch)
             let ready = state.withLock { state in
                 state.committed = upTo
                 let ready = state.waiters.filter { $0.ticket <= upTo }

@@ -98,6 +98,9 @@ extension ServerConfiguration {
             }
             config.mqtt.closeOnDeniedPublish = value == "close"
         },
+        Key(name: "telemetry.retention-days") { config, value in
+            config.telemetry.retentionDays = try integer(value, "telemetry.retention-days", 1...3650)
+        },
     ]
 
     /// Environment variables that are not configuration keys but are read by name: the master key, and the

@@ -74,6 +74,12 @@ public struct ServerConfiguration: Sendable {
         public var closeOnDeniedPublish = true
     }
 
+    /// The hub's device-to-cloud messages.
+    public struct Telemetry: Sendable {
+        /// Days stored telemetry is kept.
+        public var retentionDays = 7
+    }
+
     /// The data directory: database, master key, TLS material, bootstrap credential.
     public var dataDirectory: String = "warden-data"
     /// The host name devices and clients use for the hub (connection strings, server certificate).
@@ -88,6 +94,8 @@ public struct ServerConfiguration: Sendable {
     public var mqtt = MQTT()
     /// TLS settings for every listener.
     public var tls = TLS()
+    /// Telemetry storage.
+    public var telemetry = Telemetry()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.
     public var masterKeyOverride: SecretBytes?
 

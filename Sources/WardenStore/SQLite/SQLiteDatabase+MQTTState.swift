@@ -115,6 +115,8 @@ extension SQLiteDatabase: MQTTStateStore {
             try db.execute(
                 sql: "DELETE FROM mqtt_retained WHERE tenant_id = ? AND topic = ?",
                 arguments: [tenantID.rawValue, topic])
+        case .appendTelemetry(let message):
+            try appendTelemetry(message, db)
         }
     }
 

@@ -15,6 +15,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(
             Migration0006CreateCertificateAuthorities.identifier,
             migrate: Migration0006CreateCertificateAuthorities.migrate)
+        migrator.registerMigration(
+            Migration0007CreateTelemetry.identifier, migrate: Migration0007CreateTelemetry.migrate)
         return migrator
     }
 }

@@ -47,7 +47,9 @@ extension APIClient {
         var items: [Item] = []
         var cursor: String?
         repeat {
-            let query = cursor.map { "?limit=1000&cursor=\(APIClient.segment($0))" } ?? "?limit=1000"
+            let query =
+                (path.contains("?") ? "&" : "?")
+                + (cursor.map { "limit=1000&cursor=\(APIClient.segment($0))" } ?? "limit=1000")
             let page = try decode(ListResource<Item>.self, try await send(.GET, path + query))
             items += page.items
             cursor = page.nextCursor

@@ -1,0 +1,58 @@
+public import WardenCore
+public import WardenStore
+
+/// Where the hub (WardenHub) takes over from plain MQTT: each authorized PUBLISH of a device, and each
+/// device's Will, passes through it before the broker routes anything.
+public protocol DeviceTrafficHandler: Sendable {
+    /// Decides what becomes of `message`: the durable changes it makes (recorded before routing, so that the
+    /// acknowledgement waits for their commit) and what to route instead of it, if anything.
+    func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome
+}
+
+/// The device behind a PUBLISH, as its connection proved it.
+public struct DeviceSender: Sendable, Hashable {
+    public let tenantID: TenantID
+    public let deviceID: DeviceID
+    public let authMethod: Device.AuthenticationType
+    public let dialect: DeviceDialect
+
+    public init(tenantID: TenantID, deviceID: DeviceID, authMethod: Device.AuthenticationType, dialect: DeviceDialect) {
+        self.tenantID = tenantID
+        self.deviceID = deviceID
+        self.authMethod = authMethod
+        self.dialect = dialect
+    }
+}
+
+/// Which rules a device connection follows (anchors.md §1.11).
+public enum DeviceDialect: String, Sendable, Hashable {
+    /// The Azure IoT device protocol, chosen by an `api-version` in the username (every Azure SDK sends one):
+    /// QoS 2 PUBLISH closes the connection, QoS 2 SUBSCRIBE is granted QoS 1, RETAIN becomes a property, and
+    /// keep-alive is capped.
+    case azure
+    /// Plain MQTT under the same topic policy (username `{host}/{deviceId}`).
+    case plain
+}
+
+/// What the hub made of a device's PUBLISH.
+public struct DeviceTrafficOutcome: Sendable {
+    /// Changes to commit before the PUBLISH is acknowledged, in order.
+    public var changes: [MQTTStateChange]
+    /// What the broker routes in the tenant's topic space; nil routes nothing.
+    public var route: BrokerMessage?
+    /// Why the hub refused the message, for the log; the client is told Topic Name invalid (5.0) or, having no
+    /// way to hear a refusal, is disconnected (3.1.1).
+    public var refusal: String?
+
+    public init(changes: [MQTTStateChange] = [], route: BrokerMessage?) {
+        self.changes = changes
+        self.route = route
+    }
+
+    /// A refusal: nothing recorded, nothing routed.
+    public static func refused(_ reason: String) -> DeviceTrafficOutcome {
+        var outcome = DeviceTrafficOutcome(route: nil)
+        outcome.refusal = reason
+        return outcome
+    }
+}

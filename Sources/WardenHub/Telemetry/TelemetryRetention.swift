@@ -1,0 +1,54 @@
+public import Logging
+import Metrics
+public import ServiceLifecycle
+public import WardenCore
+public import WardenStore
+
+/// Deletes telemetry older than the retention (`telemetry.retention`), once a minute, in bounded batches so
+/// that no single transaction holds the writer long.
+public struct TelemetryRetention: Service {
+    static let batch = 10_000
+
+    let store: any TelemetryStore
+    let retention: Duration
+    let clock: any WardenClock
+    let logger: Logger
+    private let deleted = Counter(label: "warden_telemetry_expired_total")
+
+    public init(store: any TelemetryStore, retention: Duration, clock: any WardenClock, logger: Logger) {
+        self.store = store
+        self.retention = retention
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await sweep()
+                try await Task.sleep(for: .seconds(60))
+            }
+        }
+    }
+
+    /// Deletes everything past the retention now.
+    func sweep() async {
+        let cutoff = clock.nowMilliseconds() - retention.milliseconds
+        do {
+            while true {
+                let count = try await store.deleteTelemetry(enqueuedBefore: cutoff, limit: Self.batch)
+                deleted.increment(by: count)
+                if count < Self.batch { return }
+            }
+        } catch {
+            logger.error("Cannot delete expired telemetry; trying again in a minute.", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Duration {
+    /// The whole milliseconds in this duration.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

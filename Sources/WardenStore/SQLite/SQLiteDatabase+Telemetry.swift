@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+public import WardenCore
+
+extension SQLiteDatabase: TelemetryStore {
+    public func telemetry(
+        _ tenantID: TenantID, _ deviceID: DeviceID, from: Int64, to: Int64, afterSequence: Int64, limit: Int
+    ) async throws -> [TelemetryMessage] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM telemetry
+                    WHERE tenant_id = ? AND device_id = ? AND sequence > ? AND enqueued_at >= ? AND enqueued_at < ?
+                    ORDER BY sequence LIMIT ?
+                    """,
+                arguments: [tenantID.rawValue, deviceID.rawValue, afterSequence, from, to, limit]
+            ).map(Self.telemetryMessage)
+        }
+    }
+
+    public func lastTelemetrySequence() async throws -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM telemetry") ?? 0 }
+    }
+
+    public func deleteTelemetry(enqueuedBefore before: Int64, limit: Int) async throws -> Int {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM telemetry WHERE sequence IN
+                        (SELECT sequence FROM telemetry WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?)
+                    """,
+                arguments: [before, limit])
+            return db.changesCount
+        }
+    }
+
+    static func appendTelemetry(_ message: TelemetryMessage, _ db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO telemetry (sequence, tenant_id, device_id, enqueued_at, auth_method, properties, body)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        try statement.execute(arguments: [
+            message.sequenceNumber, message.tenantID.rawValue, message.deviceID.rawValue,
+            message.enqueuedAtMilliseconds, message.authMethod.rawValue, message.properties, Data(message.body),
+        ])
+    }
+
+    private static func telemetryMessage(_ row: Row) throws -> TelemetryMessage {
+        guard let method = Device.AuthenticationType(rawValue: row["auth_method"]) else {
+            throw WardenError(.storeUnavailable, "A stored telemetry message names an unknown auth method.")
+        }
+        return TelemetryMessage(
+            sequenceNumber: row["sequence"], tenantID: try TenantID(row["tenant_id"]),
+            deviceID: try DeviceID(row["device_id"]), enqueuedAtMilliseconds: row["enqueued_at"], authMethod: method,
+            properties: row["properties"], body: Array(row["body"] as Data))
+    }
+}
