@@ -79,3 +79,40 @@ def device_client(warden, device_id: str, version: int = mqtt.MQTTv311, password
     client.paho.username_pw_set(username(device_id), password if password is not None else token(warden, device_id))
     client.paho.tls_set(ca_certs=warden.ca)
     return client
+
+
+def api(warden, path: str) -> tuple[int, dict, bytes]:
+    """GET on the management API with the bootstrap credential: status, headers, body."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=warden.ca)
+    token = (warden.data_dir / "admin.token").read_text().strip()
+    request = urllib.request.Request(warden.url + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def stream(warden, path: str):
+    """Opens a server-sent event stream on the management API; yields each event's (id, data)."""
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=warden.ca)
+    token = (warden.data_dir / "admin.token").read_text().strip()
+    request = urllib.request.Request(warden.url + path, headers={"Authorization": f"Bearer {token}"})
+    response = urllib.request.urlopen(request, context=context, timeout=30)
+    event = {}
+    for raw in response:
+        line = raw.decode().rstrip("\n")
+        if not line:
+            if "data" in event:
+                yield event.get("id"), event["data"]
+            event = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            event[name] = value

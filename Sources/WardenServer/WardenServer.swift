@@ -149,7 +149,7 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application, reloader, systemTopics, retention]
+                services: [persistence, application, reloader, systemTopics, retention, telemetryFeed]
                     + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -1,4 +1,5 @@
 import Metrics
+public import ServiceLifecycle
 import Synchronization
 public import WardenCore
 public import WardenStore
@@ -6,8 +7,9 @@ public import WardenStore
 /// Committed telemetry, live, for the API's server-sent events: the broker's writer tells it each committed
 /// batch, and it hands each message to the followers of its device. Each follower has a bounded buffer; a
 /// follower too slow to keep up loses the oldest messages (counted) and can catch up from the store by
-/// sequence number.
-public final class TelemetryFeed: Sendable {
+/// sequence number. As a service, it ends every follow when the server shuts down, so that open event streams
+/// finish instead of holding the HTTP server open.
+public final class TelemetryFeed: Service, Sendable {
     /// Messages buffered per follower.
     public static let followerBuffer = 1000
 
@@ -22,6 +24,15 @@ public final class TelemetryFeed: Sendable {
     private let dropped = Counter(label: "warden_telemetry_feed_dropped_total")
 
     public init() {}
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        let ending = followers.withLock { followers in
+            defer { followers = [:] }
+            return followers.values
+        }
+        for follower in ending { follower.continuation.finish() }
+    }
 
     /// Hands the telemetry in a committed batch to its followers.
     public func committed(_ changes: [MQTTStateChange]) {
