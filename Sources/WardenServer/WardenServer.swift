@@ -183,6 +183,7 @@ public enum WardenServer {
             settings.receiveMaximum = mqtt.receiveMaximum
             settings.topicAliasMaximum = mqtt.topicAliasMaximum
             settings.maximumKeepAlive = mqtt.maximumKeepAlive
+            settings.azureMaximumKeepAlive = mqtt.azureMaximumKeepAlive
             settings.closeOnDeniedPublish = mqtt.closeOnDeniedPublish
             return settings
         }

@@ -59,12 +59,17 @@ struct MQTTConnectionHandlerTests {
         return reply
     }
 
-    private func connect(token: String) -> MQTTPacket {
+    private func connect(
+        token: String, username: String = "hub.example/dev-1/?api-version=2021-04-12", keepAlive: UInt16 = 60,
+        version: ProtocolVersion = .v311
+    ) -> MQTTPacket {
         .connect(
             ConnectPacket(
-                protocolVersion: .v311, cleanStart: true, keepAlive: 60, clientID: "dev-1",
-                username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(token.utf8)))
+                protocolVersion: version, cleanStart: true, keepAlive: keepAlive, clientID: "dev-1",
+                username: username, password: Array(token.utf8)))
     }
+
+    private var validToken: String { token(SymmetricKey(data: key.primary.bytes)) }
 
     private func token(_ key: SymmetricKey) -> String {
         SASTokenSigner.token(
@@ -92,6 +97,45 @@ struct MQTTConnectionHandlerTests {
         outside.topic = "devices/dev-2/messages/events/"
         _ = try send(.publish(outside), to: channel)
         #expect(!channel.isActive)
+    }
+}
+
+extension MQTTConnectionHandlerTests {
+    @Test func azureDialectClosesOnQoS2PublishAndPlainMQTTKeepsIt() throws {
+        let publish = PublishPacket(
+            qos: .exactlyOnce, topic: "devices/dev-1/messages/events/", packetID: 3, payload: ByteBuffer(string: "x"))
+        let azure = try channel()
+        _ = try send(connect(token: validToken), to: azure)
+        _ = try send(.publish(publish), to: azure)
+        #expect(!azure.isActive)
+
+        let plain = try channel()
+        #expect(try send(connect(token: validToken, username: "hub.example/dev-1"), to: plain) == [0x20, 2, 0, 0])
+        #expect(try send(.publish(publish), to: plain) == [0x50, 0x02, 0x00, 0x03])  // PUBREC
+        #expect(plain.isActive)
+    }
+
+    @Test func azureDialectGrantsQoS1ForAQoS2Subscription() throws {
+        let subscribe = SubscribePacket(
+            packetID: 9,
+            subscriptions: [.init(filter: try TopicFilter("devices/dev-1/messages/devicebound/#"), qos: .exactlyOnce)])
+        let azure = try channel()
+        _ = try send(connect(token: validToken), to: azure)
+        #expect(try send(.subscribe(subscribe), to: azure) == [0x90, 0x03, 0x00, 0x09, 0x01])
+        let plain = try channel()
+        _ = try send(connect(token: validToken, username: "hub.example/dev-1"), to: plain)
+        #expect(try send(.subscribe(subscribe), to: plain) == [0x90, 0x03, 0x00, 0x09, 0x02])
+    }
+
+    @Test func azureDialectCapsKeepAliveAndTellsAnMQTT5Client() throws {
+        let channel = try channel()
+        let reply = try send(connect(token: validToken, keepAlive: 0, version: .v5), version: .v5, to: channel)
+        var buffer = ByteBuffer(bytes: reply)
+        guard case .connack(let connack) = try MQTTDecoder.decode(&buffer, version: .v5, limits: .init()) else {
+            Issue.record("no CONNACK")
+            return
+        }
+        #expect(connack.properties.serverKeepAlive == 1177 && connack.properties.maximumQoS == 1)
     }
 }
 

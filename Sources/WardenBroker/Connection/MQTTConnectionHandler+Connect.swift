@@ -115,6 +115,16 @@ extension MQTTConnectionHandler {
             keepAlive = maximum
             properties.serverKeepAlive = maximum
         }
+        // Azure's dialect caps keep-alive even on 3.1.1, which cannot be told (anchors.md §1.3: IoT Hub's 1767 s
+        // idle limit is 1.5 × 1177 s).
+        let azureCap = services.listener.azureMaximumKeepAlive
+        if identity.deviceIdentity?.dialect == .azure {
+            if keepAlive == 0 || keepAlive > azureCap {
+                keepAlive = azureCap
+                if version == .v5 { properties.serverKeepAlive = azureCap }
+            }
+            if version == .v5 { properties.maximumQoS = 1 }
+        }
         if version == .v5 {
             properties.receiveMaximum = services.listener.receiveMaximum
             properties.topicAliasMaximum = services.listener.topicAliasMaximum

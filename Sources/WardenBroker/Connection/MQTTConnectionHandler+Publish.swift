@@ -7,6 +7,12 @@ import WardenMQTT
 extension MQTTConnectionHandler {
     func handlePublish(_ publish: PublishPacket, context: ChannelHandlerContext) {
         guard let connection else { return }
+        // Azure's dialect has no QoS 2: such a PUBLISH closes the connection, as IoT Hub does (anchors.md §1.3).
+        if publish.qos == .exactlyOnce, connection.identity.deviceIdentity?.dialect == .azure {
+            logger.info("Closed a connection: QoS 2 PUBLISH in the Azure dialect.")
+            perform(machine.fail(.qosNotSupported, "QoS 2 is not supported."), context: context)
+            return
+        }
         let decision = authorize(connection.identity, .publish, publish.topic)
         guard decision.isAllowed else {
             logger.info("Denied a publish.", metadata: decision.metadata)

@@ -17,8 +17,10 @@ extension MQTTConnectionHandler {
                 codes[index] = connection.version == .v5 ? .notAuthorized : .unspecifiedError
                 continue
             }
+            // Azure's dialect has no QoS 2: it is granted QoS 1 (anchors.md §1.3).
+            let isAzure = connection.identity.deviceIdentity?.dialect == .azure
             let options = SubscriptionOptions(
-                qos: subscription.qos, noLocal: subscription.noLocal,
+                qos: isAzure ? min(subscription.qos, .atLeastOnce) : subscription.qos, noLocal: subscription.noLocal,
                 retainAsPublished: subscription.retainAsPublished, identifier: identifier)
             requests.append(
                 (

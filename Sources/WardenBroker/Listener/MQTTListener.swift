@@ -32,6 +32,8 @@ public final class MQTTListener: Service, Sendable {
         public var topicAliasMaximum: UInt16 = 16
         /// A cap on the keep-alive a 5.0 client may ask for (told as Server Keep Alive); nil for none.
         public var maximumKeepAlive: UInt16?
+        /// The keep-alive Azure-dialect devices get at most (also when they ask for none).
+        public var azureMaximumKeepAlive: UInt16 = 1177
         /// On 3.1.1, whether a denied PUBLISH closes the connection (true) or is dropped silently.
         public var closeOnDeniedPublish = true
 

@@ -73,6 +73,9 @@ extension ServerConfiguration {
             let seconds = try integer(value, "mqtt.max-keep-alive", 0...65_535)
             config.mqtt.maximumKeepAlive = seconds == 0 ? nil : UInt16(seconds)
         },
+        Key(name: "mqtt.azure-max-keep-alive") { config, value in
+            config.mqtt.azureMaximumKeepAlive = UInt16(try integer(value, "mqtt.azure-max-keep-alive", 1...65_535))
+        },
         Key(name: "mqtt.receive-maximum") { config, value in
             config.mqtt.receiveMaximum = UInt16(try integer(value, "mqtt.receive-maximum", 1...65_535))
         },

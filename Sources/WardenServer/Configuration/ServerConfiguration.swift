@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable {
         public var maximumPacketSize = 256 * 1024 + 512
         /// A cap on 5.0 keep-alive (Server Keep Alive); nil for none.
         public var maximumKeepAlive: UInt16?
+        /// The keep-alive cap of Azure-dialect devices, seconds.
+        public var azureMaximumKeepAlive: UInt16 = 1177
         /// Inbound QoS 2 messages awaiting PUBREL per connection.
         public var receiveMaximum: UInt16 = 100
         /// Inbound topic aliases per connection.
