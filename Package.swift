@@ -180,7 +180,8 @@ let package = Package(
         .testTarget(
             name: "WardenAPITests",
             dependencies: [
-                "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub",
+                "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

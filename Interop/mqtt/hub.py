@@ -1,4 +1,5 @@
 """Device helpers: register devices through the CLI and connect paho-mqtt 2.x clients with SAS over TLS."""
+import json
 import threading
 import time
 
@@ -81,15 +82,23 @@ def device_client(warden, device_id: str, version: int = mqtt.MQTTv311, password
     return client
 
 
-def api(warden, path: str) -> tuple[int, dict, bytes]:
-    """GET on the management API with the bootstrap credential: status, headers, body."""
+def api(warden, path: str, method: str = "GET", body: dict | None = None) -> tuple[int, dict, bytes]:
+    """The management API with the bootstrap credential: status, headers, body."""
+    token = (warden.data_dir / "admin.token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return https(warden, method, path, headers, json.dumps(body).encode() if body is not None else None)
+
+
+def https(warden, method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, dict, bytes]:
+    """One request to the HTTPS port, trusting the server's CA: status, headers, body."""
     import ssl
     import urllib.error
     import urllib.request
 
     context = ssl.create_default_context(cafile=warden.ca)
-    token = (warden.data_dir / "admin.token").read_text().strip()
-    request = urllib.request.Request(warden.url + path, headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(warden.url + path, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             return response.status, dict(response.headers), response.read()

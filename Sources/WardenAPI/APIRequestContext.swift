@@ -10,8 +10,12 @@ public struct APIRequestContext: RequestContext {
     /// Who made the request; set by `BearerAuthMiddleware`, nil on public routes.
     public var principal: Principal?
 
+    /// The client's IP address, for device authentication records.
+    public let peerAddress: IPAddress
+
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.peerAddress = source.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) ?? .unspecified
     }
 
     public var maxUploadSize: Int { Self.maximumBodyBytes }

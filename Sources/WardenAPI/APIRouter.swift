@@ -11,6 +11,7 @@ public struct APIRouter: Sendable {
     public struct Dependencies: Sendable {
         public let registry: RegistryService
         public let telemetry: TelemetryReader
+        public let devices: DeviceGateway
         public let clock: any WardenClock
         public let authenticator: any ManagementAuthenticator
         public let gatewayHostName: String
@@ -21,13 +22,14 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, telemetry: TelemetryReader, clock: any WardenClock,
+            registry: RegistryService, telemetry: TelemetryReader, devices: DeviceGateway, clock: any WardenClock,
             authenticator: any ManagementAuthenticator, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
             version: String, logger: Logger
         ) {
             self.registry = registry
             self.telemetry = telemetry
+            self.devices = devices
             self.clock = clock
             self.authenticator = authenticator
             self.gatewayHostName = gatewayHostName
@@ -59,6 +61,8 @@ public struct APIRouter: Sendable {
             + PolicyController(registry: registry).routes
             + CertificateAuthorityController(registry: registry).routes
             + TelemetryController(registry: registry, reader: dependencies.telemetry, clock: dependencies.clock).routes
+            + CloudToDeviceController(registry: registry, service: dependencies.devices.cloudToDevice).routes
+            + DeviceHTTPSController(gateway: dependencies.devices).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }
@@ -75,10 +79,17 @@ public struct APIRouter: Sendable {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: ProblemMiddleware(logger: dependencies.logger))
+        let publicRoutes = routes.filter { $0.permission == nil }
         router.add(
             middleware: BearerAuthMiddleware(
                 authenticator: dependencies.authenticator,
-                publicPaths: Set(routes.filter { $0.permission == nil }.map(\.path))))
+                publicPaths: Set(publicRoutes.map(\.path).filter { !$0.contains("{") }),
+                // A public template is public below its first parameter (`/devices/{device}/…` → `/devices/`).
+                publicPrefixes: Array(
+                    Set(
+                        publicRoutes.compactMap { route in
+                            route.path.firstIndex(of: "{").map { String(route.path[..<$0]) }
+                        }))))
         for route in routes { route.register(on: router) }
         return router
     }

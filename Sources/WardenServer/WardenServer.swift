@@ -86,7 +86,10 @@ public enum WardenServer {
             logger: logger)
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), clock: clock, logger: logger)
-        broker.install(HubTraffic(telemetry: telemetry))
+        let cloudToDevice = try await CloudToDeviceService(
+            configuration: configuration.cloudToDevice, store: database, persistence: persistence, broker: broker,
+            clock: clock, logger: logger)
+        broker.install(HubTraffic(telemetry: telemetry, cloudToDevice: cloudToDevice))
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
             logger: logger)
@@ -117,7 +120,12 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, telemetry: TelemetryReader(store: database, feed: telemetryFeed), clock: clock,
+                registry: registry, telemetry: TelemetryReader(store: database, feed: telemetryFeed),
+                devices: DeviceGateway(
+                    authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
+                    persistence: persistence, cloudToDevice: cloudToDevice,
+                    events: bus, clock: clock),
+                clock: clock,
                 authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
                 gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
@@ -149,7 +157,7 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application, reloader, systemTopics, retention, telemetryFeed]
+                services: [persistence, application, reloader, systemTopics, retention, telemetryFeed, cloudToDevice]
                     + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

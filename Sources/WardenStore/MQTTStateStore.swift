@@ -26,6 +26,11 @@ public enum MQTTStateChange: Sendable, Equatable {
     case deleteRetained(tenantID: TenantID, topic: String)
     /// A device's telemetry, committed in the same batches so that its PUBACK waits for one commit only.
     case appendTelemetry(TelemetryMessage)
+    /// A cloud-to-device message enqueued, or its delivery count changed.
+    case putCloudToDevice(CloudToDeviceMessage)
+    /// A cloud-to-device message left its queue (completed, dead-lettered, purged).
+    case deleteCloudToDevice(sequence: Int64)
+    case appendFeedback(CloudToDeviceFeedback)
 }
 
 /// A session that outlives its connection.

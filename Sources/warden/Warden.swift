@@ -16,7 +16,7 @@ struct Warden: AsyncParsableCommand {
         version: version,
         subcommands: [
             ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
-            TelemetryCommand.self,
+            TelemetryCommand.self, CloudToDeviceCommand.self,
         ]
     )
 }

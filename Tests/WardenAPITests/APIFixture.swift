@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import NIOPosix
 import WardenAPI
+import WardenBroker
 import WardenCore
 import WardenHub
 import WardenRegistry
@@ -26,11 +28,26 @@ struct APIFixture {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let database = try SQLiteDatabase(
             path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
-        let registry = RegistryService(stores: .init(database), bus: EventBus(), hubHostName: .localhost)
+        let bus = EventBus()
+        let registry = RegistryService(stores: .init(database), bus: bus, hubHostName: .localhost)
         _ = try await registry.ensureDefaultTenant()
+        let directory = DeviceDirectory()
+        directory.follow(bus)
+        let logger = Logger(label: "test")
+        let persistence = BrokerPersistence(store: database, clock: SystemClock(), logger: logger)
+        // The writer runs for the process: each fixture has its own, idle once its test ends.
+        Task { try await persistence.run() }
+        let broker = Broker(
+            configuration: .init(), timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
+        let cloudToDevice = try await CloudToDeviceService(
+            configuration: .init(), store: database, persistence: persistence, broker: broker, clock: SystemClock(),
+            logger: logger)
         router = APIRouter(
             .init(
                 registry: registry, telemetry: TelemetryReader(store: database, feed: TelemetryFeed()),
+                devices: DeviceGateway(
+                    authenticator: ConnectAuthenticator(directory: directory), broker: broker,
+                    persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
                 clock: SystemClock(), authenticator: Authenticator(), gatewayHostName: "localhost", isReady: { true },
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
     }

@@ -27,14 +27,14 @@ struct ProblemTests {
         let docs = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../docs/errors.md")
         let text = try String(contentsOf: docs, encoding: .utf8)
         let documented = Set(
-            text.matches(of: /^\| `([a-z_.]+)` \|/.anchorsMatchLineEndings()).map { String($0.output.1) })
+            text.matches(of: /^\| `([a-z0-9_.]+)` \|/.anchorsMatchLineEndings()).map { String($0.output.1) })
         let declared = WardenError.Code.all.map(\.name)
         #expect(Set(declared).count == declared.count)
         #expect(documented == Set(declared))
         let catalogue = URL(filePath: #filePath).deletingLastPathComponent()
             .appending(path: "../../Sources/WardenCore/Errors/WardenError+Catalog.swift")
         let source = try String(contentsOf: catalogue, encoding: .utf8)
-        let defined = Set(source.matches(of: /Self\("([a-z_.]+)"/).map { String($0.output.1) })
+        let defined = Set(source.matches(of: /Self\("([a-z0-9_.]+)"/).map { String($0.output.1) })
         #expect(defined == Set(declared), "every code defined in the catalogue is listed in `all`")
     }
 }

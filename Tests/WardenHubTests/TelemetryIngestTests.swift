@@ -56,7 +56,7 @@ struct TelemetryIngestTests {
 
     @Test func aMessageIsStampedStoredAndRoutedWithItsStamps() throws {
         let topic = "devices/meter-1/messages/events/%24.mid=m1&alert=high"
-        let outcome = HubTraffic(telemetry: ingest).received(message(topic), from: sender(), isWill: false)
+        let outcome = ingest.ingest(message(topic), bag: "%24.mid=m1&alert=high", from: sender(), isWill: false)
         let first = try #require(stored(outcome))
         #expect(first.sequenceNumber == 42)
         #expect(first.tenantID == tenant && first.deviceID == device && first.authMethod == .sas)

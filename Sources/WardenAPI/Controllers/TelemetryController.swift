@@ -124,7 +124,9 @@ struct TelemetryController {
 /// (`90s`, `15m`, `2h`, `7d`).
 enum TimeBound {
     static func milliseconds(_ text: String, name: String, now: Date) throws -> Int64 {
-        if let age = age(text) { return Int64((now.timeIntervalSince1970 - age) * 1000) }
+        if !text.contains("T"), let age = DurationText.seconds(text) {
+            return Int64((now.timeIntervalSince1970 - age) * 1000)
+        }
         for style in [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)] {
             if let date = try? Date(text, strategy: style) {
                 return Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
@@ -133,17 +135,5 @@ enum TimeBound {
         throw WardenError(
             .requestInvalidQuery,
             "'\(name)' must be an ISO 8601 time (2026-11-29T19:00:00Z) or an age such as 15m, 2h, 7d.")
-    }
-
-    /// Seconds in an age such as `15m`.
-    static func age(_ text: String) -> Double? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
-        switch unit {
-        case "s": return value
-        case "m": return value * 60
-        case "h": return value * 3600
-        case "d": return value * 86_400
-        default: return nil
-        }
     }
 }

@@ -6,17 +6,21 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     public typealias Context = APIRequestContext
     let authenticator: any ManagementAuthenticator
     let publicPaths: Set<String>
+    let publicPrefixes: [String]
 
-    /// Guards every path but `publicPaths` (exact matches).
-    public init(authenticator: any ManagementAuthenticator, publicPaths: Set<String>) {
+    /// Guards every path but `publicPaths` (exact matches) and those under `publicPrefixes` (the HTTPS device
+    /// API, whose routes authenticate the device themselves).
+    public init(authenticator: any ManagementAuthenticator, publicPaths: Set<String>, publicPrefixes: [String] = []) {
         self.authenticator = authenticator
         self.publicPaths = publicPaths
+        self.publicPrefixes = publicPrefixes
     }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if publicPaths.contains(request.uri.path) {
+        let path = request.uri.path
+        if publicPaths.contains(path) || publicPrefixes.contains(where: path.hasPrefix) {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization] else {

@@ -129,6 +129,43 @@ enum OpenAPISchemas {
                 "bodyEncoding",
             ]),
         "TelemetryList": list(of: "Telemetry"),
+        "SendCloudToDevice": object(
+            [
+                "body": string, "bodyEncoding": ["enum": ["utf-8", "base64"]], "messageId": string,
+                "correlationId": string, "properties": ["type": "object", "additionalProperties": string],
+                "contentType": string, "contentEncoding": string, "ttlSeconds": ["type": "integer"],
+                "ack": ["enum": ["none", "positive", "negative", "full"]],
+            ],
+            required: ["body"]),
+        "CloudToDevice": object(
+            [
+                "sequenceNumber": ["type": "integer"], "deviceId": string, "messageId": string,
+                "correlationId": nullableString, "state": ["enum": ["enqueued", "invisible"]],
+                "ack": ["enum": ["none", "positive", "negative", "full"]], "deliveryCount": ["type": "integer"],
+                "enqueuedTime": ["type": "string", "format": "date-time"],
+                "expiryTime": ["type": "string", "format": "date-time"],
+                "properties": ["type": "object", "additionalProperties": nullableString],
+                "contentType": nullableString, "contentEncoding": nullableString, "body": string,
+                "bodyEncoding": ["enum": ["utf-8", "base64"]],
+            ],
+            required: [
+                "sequenceNumber", "deviceId", "messageId", "state", "ack", "deliveryCount", "enqueuedTime",
+                "expiryTime", "properties", "body", "bodyEncoding",
+            ]),
+        "CloudToDeviceList": list(of: "CloudToDevice"),
+        "Purge": object(["purged": ["type": "integer"]], required: ["purged"]),
+        "Feedback": object(
+            [
+                "sequenceNumber": ["type": "integer"], "originalMessageId": string, "deviceId": string,
+                "statusCode": ["enum": ["Success", "Expired", "DeliveryCountExceeded", "Rejected", "Purged"]],
+                "description": string, "enqueuedTimeUtc": ["type": "string", "format": "date-time"],
+                "recordedTimeUtc": ["type": "string", "format": "date-time"],
+            ],
+            required: [
+                "sequenceNumber", "originalMessageId", "deviceId", "statusCode", "description", "enqueuedTimeUtc",
+                "recordedTimeUtc",
+            ]),
+        "FeedbackList": list(of: "Feedback"),
     ]
 
     private static let ipRule: JSONValue = object(

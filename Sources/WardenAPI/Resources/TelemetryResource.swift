@@ -39,13 +39,7 @@ public struct TelemetryResource: Codable, Sendable {
         }
         systemProperties = system
         properties = application
-        if let text = String(validating: message.body, as: UTF8.self) {
-            body = text
-            bodyEncoding = "utf-8"
-        } else {
-            body = Data(message.body).base64EncodedString()
-            bodyEncoding = "base64"
-        }
+        (body, bodyEncoding) = MessageBody.text(message.body)
     }
 
     /// The CSV header `csvRow` follows.

@@ -106,6 +106,32 @@ public struct ConnectAuthenticator: Sendable {
         self.directory = directory
     }
 
+    /// Authenticates a request of the HTTPS device API for `deviceID`: `Authorization` holds a SAS token for
+    /// `{host}/devices/{deviceId}`, whose host names the tenant. The same checks as CONNECT (IP filter, status,
+    /// allow and block lists); the dialect is Azure's.
+    public func authenticate(authorization: String?, deviceID: DeviceID, _ facts: ConnectionFacts) throws(Refusal)
+        -> DeviceIdentity
+    {
+        guard let authorization else {
+            throw Refusal(
+                reason: WardenError(
+                    .authMissingCredential, "The request has no Authorization header with a SAS token."),
+                isCredentialFailure: true)
+        }
+        let token: SASToken
+        do throws(WardenError) {
+            token = try SASToken.parse(authorization)
+        } catch {
+            throw Refusal(reason: error, isCredentialFailure: true)
+        }
+        let host = token.resource.split(separator: "/", maxSplits: 1).first.map { String($0).lowercased() } ?? ""
+        let password = Array(authorization.utf8)
+        let tenantID = try tenant(forHost: host, password, facts)
+        let (identity, device) = try credential(password, tenantID: tenantID, deviceID: deviceID, facts: facts)
+        try admit(identity, device)
+        return identity
+    }
+
     /// Authenticates `connect`, or throws a `Refusal`.
     public func authenticate(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal) -> DeviceIdentity {
         guard let username = connect.username.flatMap(AzureUsername.init) else {

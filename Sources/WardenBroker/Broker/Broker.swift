@@ -1,7 +1,7 @@
 import CoreMetrics
 public import NIOCore
 import Synchronization
-import WardenCore
+public import WardenCore
 import WardenMQTT
 import WardenStore
 
@@ -105,6 +105,51 @@ public final class Broker: Sendable {
 
     static let retainedRefusal = (code: ReasonCode.quotaExceeded, why: "the tenant's retained message limit is reached")
 
+    /// Tells the hub that a device's connection is ready (CONNACK sent, or a SUBSCRIBE answered).
+    func deviceReady(_ sender: DeviceSender) {
+        deviceTraffic.withLock { $0 }?.deviceReady(sender)
+    }
+
+    /// Tells the hub that a device's connection ended.
+    func deviceGone(_ sender: DeviceSender) {
+        deviceTraffic.withLock { $0 }?.deviceGone(sender)
+    }
+
+    /// Hands a hub message to the connected session of device `deviceID` when one of its subscriptions matches
+    /// the topic, at QoS 1 at most. False when the device is not connected, not subscribed, or the session
+    /// refused it (queue full): the hub keeps the message and tries again when the device is ready.
+    public func deliver(_ message: BrokerMessage, toDevice deviceID: DeviceID, in tenantID: TenantID) -> Bool {
+        let now = NIODeadline.now()
+        guard let session = state.withLock({ $0.sessions[SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)] })
+        else { return false }
+        let qos = session.withState { state -> QoS? in
+            guard state.sink != nil else { return nil }
+            return state.subscriptions.compactMap { filter, options in
+                (try? TopicFilter(filter)).flatMap { $0.matches(message.topic) ? options.qos : nil }
+            }.max()
+        }
+        guard let qos else { return false }
+        let delivery = Delivery(
+            message: message, qos: min(qos, .atLeastOnce), retain: false, subscriptionIdentifiers: [])
+        if let reason = session.deliver(delivery, now: now) {
+            metrics.dropped(reason)
+            return false
+        }
+        metrics.messagesDelivered.increment()
+        return true
+    }
+
+    /// Routes a device's message that arrived another way (HTTPS) like its PUBLISH; returns the refusal, if
+    /// any, and the persistence ticket to wait for before acknowledging (nil: nothing to wait for).
+    public func publishOnBehalf(of sender: DeviceSender, _ message: BrokerMessage) -> (
+        refusal: String?, ticket: UInt64?
+    ) {
+        let before = persistence?.recordedCount
+        let refusal = publish(message, from: sender, now: .now())
+        let after = persistence?.recordedCount
+        return (refusal?.why, after != before ? after : nil)
+    }
+
     private func publishWill(_ will: Will, now: NIODeadline) {
         if let sender = will.sender {
             _ = publish(will.message, from: sender, isWill: true, now: now)
@@ -157,13 +202,16 @@ public final class Broker: Sendable {
     /// `sink` has ended. Its session is released (ended now when its expiry is 0, else when the expiry
     /// passes) and the Will is published now, after its delay, or not at all when the session was taken over
     /// by a connection that arrived first ([MQTT-3.1.3-9]).
-    func close(_ session: Session, sink: any ConnectionSink, will: Will?, now: NIODeadline) {
+    func close(
+        _ session: Session, sink: any ConnectionSink, will: Will?, device: DeviceSender? = nil, now: NIODeadline
+    ) {
         let count = connectionCount.wrappingSubtract(1, ordering: .relaxed).newValue
         metrics.connections.record(count)
         guard session.detach(sink) else {
             if let will, will.delay == 0 { publishWill(will, now: now) }
             return
         }
+        if let device { deviceGone(device) }
         // A clean start elsewhere ended this session while its connection was still open.
         if session.withState({ $0.isEnded }) {
             if let will { publishWill(will, now: now) }

@@ -16,10 +16,14 @@ public final class BrokerMessage: Sendable {
     public let expiresAt: NIODeadline?
     /// The session that published it, for No Local; nil for messages the broker itself publishes.
     let publisher: SessionKey?
+    /// For a message the hub owns (a cloud-to-device message): called once the device acknowledged it. Such a
+    /// message is never stored with a session, and leaves the session when its connection ends, because the
+    /// hub's queue holds it and delivers it again.
+    let onDelivered: (@Sendable () -> Void)?
 
-    init(
+    public init(
         topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties, receivedAt: NIODeadline,
-        publisher: SessionKey?
+        publisher: SessionKey? = nil
     ) {
         self.topic = topic
         self.payload = payload
@@ -36,6 +40,23 @@ public final class BrokerMessage: Sendable {
         self.properties = forwarded
         self.expiresAt = properties.messageExpiryInterval.map { receivedAt + .seconds(Int64($0)) }
         self.publisher = publisher
+        self.onDelivered = nil
+    }
+
+    /// A message the hub delivers at QoS 1 and settles itself: `onDelivered` runs when the device's PUBACK for
+    /// it arrives.
+    public init(
+        hubTopic topic: String, payload: ByteBuffer, properties: Properties,
+        onDelivered: @escaping @Sendable () -> Void
+    ) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = .atLeastOnce
+        self.retain = false
+        self.properties = properties
+        self.expiresAt = nil
+        self.publisher = nil
+        self.onDelivered = onDelivered
     }
 
     private init(copying message: BrokerMessage, retain: Bool, properties: Properties) {
@@ -46,6 +67,7 @@ public final class BrokerMessage: Sendable {
         self.properties = properties
         self.expiresAt = message.expiresAt
         self.publisher = message.publisher
+        self.onDelivered = message.onDelivered
     }
 
     /// This message with `retain` replaced and `userProperties` appended to the forwarded properties (the hub

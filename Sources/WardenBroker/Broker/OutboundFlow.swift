@@ -68,6 +68,8 @@ struct OutboundFlow: Sendable {
     private var maximumPacketSize = Int.max
     /// Steps of stored messages since the owner last took them.
     private var steps: [Step] = []
+    /// Acknowledged messages the hub settles (`BrokerMessage.onDelivered`), since the owner last took them.
+    private var delivered: [BrokerMessage] = []
     let limits: Limits
 
     init(limits: Limits) {
@@ -107,6 +109,7 @@ struct OutboundFlow: Sendable {
         case (.puback, .awaitingPuback), (.pubcomp, .awaitingPubcomp):
             let finished = inflight.remove(at: index)
             if let sequence = finished.delivery.sequence { steps.append(.finished(sequence: sequence)) }
+            if finished.delivery.message.onDelivered != nil { delivered.append(finished.delivery.message) }
             return drain(now: now)
         case (.pubrec, .awaitingPubrec):
             inflight[index].phase = .awaitingPubcomp
@@ -153,6 +156,20 @@ struct OutboundFlow: Sendable {
     }
 
     /// Returns and forgets the queue's drops since last asked.
+    /// The hub-settled messages acknowledged since last asked.
+    mutating func takeDelivered() -> [BrokerMessage] {
+        defer { delivered = [] }
+        return delivered
+    }
+
+    /// Forgets the hub's messages, in flight or queued: their connection ended and the hub delivers them again.
+    mutating func discardHubMessages() {
+        inflight.removeAll { $0.delivery.message.onDelivered != nil }
+        let kept = queue.filter { $0.message.onDelivered == nil }
+        queue = CircularBuffer(kept)
+        queuedBytes = kept.reduce(0) { $0 + $1.size }
+    }
+
     mutating func takeDrops() -> [DropReason] {
         defer { drops = [] }
         return drops

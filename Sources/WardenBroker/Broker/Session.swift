@@ -56,7 +56,9 @@ final class Session: Sendable, Hashable {
     func deliver(_ delivery: Delivery, now: NIODeadline) -> OutboundFlow.DropReason? {
         let (offer, sink) = state.withLock { state in
             var delivery = delivery
-            let stores = persistence != nil && state.isStored && delivery.qos != .atMostOnce
+            let stores =
+                persistence != nil && state.isStored && delivery.qos != .atMostOnce
+                && delivery.message.onDelivered == nil
             if stores {
                 delivery.sequence = state.nextSequence
                 state.nextSequence += 1
@@ -97,12 +99,15 @@ final class Session: Sendable, Hashable {
 
     /// The client acknowledged an outbound message: what to send now (nil: no such packet id was waiting).
     func acknowledge(_ kind: PublishAckPacket.Kind, packetID: UInt16, now: NIODeadline) -> [MQTTPacket]? {
-        state.withLock { state in
+        let (packets, delivered) = state.withLock { state in
             let packets = state.flow.acknowledge(kind, packetID: packetID, now: now)
             let changes = changesForSteps(&state)
             persistence?.record(changes)
-            return packets
+            return (packets, state.flow.takeDelivered())
         }
+        // Outside the lock: the hub takes its own locks to settle.
+        for message in delivered { message.onDelivered?() }
+        return packets
     }
 
     /// A failing PUBREC released a QoS 2 message (5.0 §4.3.3).
@@ -159,6 +164,7 @@ final class Session: Sendable, Hashable {
             guard let current = state.sink, current === sink else { return false }
             state.sink = nil
             state.flow.suspend()
+            state.flow.discardHubMessages()
             return true
         }
     }

@@ -159,6 +159,7 @@ extension MQTTConnectionHandler {
         let connack = ConnAckPacket(
             sessionPresent: attachment.sessionPresent, reasonCode: .success, properties: properties)
         send([.connack(connack)] + attachment.resend)
+        if let device = identity.deviceIdentity { services.broker.deviceReady(device.sender) }
         logger[metadataKey: "client.id"] = "\(clientID)"
         logger.info(
             "Connected.",

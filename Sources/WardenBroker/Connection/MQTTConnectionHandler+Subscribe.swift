@@ -40,6 +40,7 @@ extension MQTTConnectionHandler {
             }
         }
         send([.suback(SubAckPacket(packetID: subscribe.packetID, reasonCodes: codes.map { $0 ?? .unspecifiedError }))])
+        if let device = connection.identity.deviceIdentity { services.broker.deviceReady(device.sender) }
         let now = NIODeadline.now()
         for delivery in retained {
             services.broker.deliver(delivery, to: connection.session, now: now)

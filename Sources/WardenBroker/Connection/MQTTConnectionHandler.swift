@@ -110,7 +110,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         machine.closed()
         if let connection {
             let will = connection.publishesWill ? connection.will : nil
-            services.broker.close(connection.session, sink: connection.sink, will: will, now: .now())
+            services.broker.close(
+                connection.session, sink: connection.sink, will: will,
+                device: connection.identity.deviceIdentity?.sender,
+                now: .now())
             logger.info("Disconnected.")
             self.connection = nil
         }

@@ -7,6 +7,10 @@ public protocol DeviceTrafficHandler: Sendable {
     /// Decides what becomes of `message`: the durable changes it makes (recorded before routing, so that the
     /// acknowledgement waits for their commit) and what to route instead of it, if anything.
     func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome
+    /// A device's connection is ready for what the hub holds for it: after CONNACK, and after each SUBSCRIBE.
+    func deviceReady(_ sender: DeviceSender)
+    /// A device's connection ended; what the hub had in flight on it is its own again.
+    func deviceGone(_ sender: DeviceSender)
 }
 
 /// The device behind a PUBLISH, as its connection proved it.

@@ -42,14 +42,24 @@ public final class BrokerPersistence: Service, Sendable {
         (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Queues changes for the next batch, in the order given.
-    func record(_ changes: [MQTTStateChange]) {
-        guard !changes.isEmpty else { return }
-        state.withLock { state in
+    /// Queues changes for the next batch, in the order given; returns the ticket their commit reaches.
+    @discardableResult
+    public func record(_ changes: [MQTTStateChange]) -> UInt64 {
+        guard !changes.isEmpty else { return 0 }
+        let ticket = state.withLock { state in
             state.pending += changes
             state.recorded += UInt64(changes.count)
+            return state.recorded
         }
         wakeUp.yield()
+        return ticket
+    }
+
+    /// Returns once every change up to `ticket` is committed.
+    public func committed(_ ticket: UInt64) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            whenCommitted(ticket) { continuation.resume() }
+        }
     }
 
     /// How many changes have been recorded so far.
@@ -135,6 +145,10 @@ public final class BrokerPersistence: Service, Sendable {
             "deleteMessage \(tenantID)/\(clientID) #\(sequence)"
         case .putRetained(let retained): "putRetained \(retained.tenantID)"
         case .deleteRetained(let tenantID, _): "deleteRetained \(tenantID)"
+        case .putCloudToDevice(let message):
+            "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
+        case .deleteCloudToDevice(let sequence): "deleteCloudToDevice #\(sequence)"
+        case .appendFeedback(let feedback): "appendFeedback \(feedback.tenantID)/\(feedback.deviceID)"
         case .appendTelemetry(let message):
             "appendTelemetry \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         }

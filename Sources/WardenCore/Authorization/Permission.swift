@@ -10,6 +10,8 @@ public enum Permission: String, Sendable, CaseIterable, Codable {
     case registryWrite = "registry.write"
     /// Read or issue device credentials (keys, connection strings, SAS tokens).
     case credentialsManage = "credentials.manage"
+    /// Control devices: send cloud-to-device messages, purge their queues, invoke methods.
+    case devicesControl = "devices.control"
     /// Read devices' telemetry (monitoring).
     case telemetryRead = "telemetry.read"
     /// Read server metrics.

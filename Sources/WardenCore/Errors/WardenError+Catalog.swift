@@ -33,6 +33,12 @@ extension WardenError.Code {
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
 
+    // Cloud-to-device messages.
+    public static let c2dQueueFull = Self("c2d.queue_full", .limitExceeded)
+    public static let c2dInvalidTTL = Self("c2d.invalid_ttl", .invalidInput)
+    public static let c2dTooLarge = Self("c2d.too_large", .tooLarge)
+    public static let c2dLockLost = Self("c2d.lock_lost", .preconditionFailed)
+
     // Tokens and secrets.
     public static let sasMalformed = Self("sas.malformed", .unauthenticated)
     public static let sasExpired = Self("sas.expired", .unauthenticated)
@@ -72,7 +78,8 @@ extension WardenError.Code {
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
-        .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed, .sasMalformed,
+        .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
+        .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,

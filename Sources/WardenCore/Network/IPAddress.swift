@@ -24,6 +24,13 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// 0.0.0.0: where a peer's address is unknown (in-process tests).
+    public static let unspecified = IPAddress(unchecked: [0, 0, 0, 0])
+
+    private init(unchecked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// Wraps 4 or 16 bytes.
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }

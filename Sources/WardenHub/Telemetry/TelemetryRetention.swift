@@ -4,18 +4,18 @@ public import ServiceLifecycle
 public import WardenCore
 public import WardenStore
 
-/// Deletes telemetry older than the retention (`telemetry.retention`), once a minute, in bounded batches so
-/// that no single transaction holds the writer long.
+/// Deletes telemetry and cloud-to-device feedback older than the retention (`telemetry.retention-days`), once
+/// a minute, in bounded batches so that no single transaction holds the writer long.
 public struct TelemetryRetention: Service {
     static let batch = 10_000
 
-    let store: any TelemetryStore
+    let store: any TelemetryStore & CloudToDeviceStore
     let retention: Duration
     let clock: any WardenClock
     let logger: Logger
     private let deleted = Counter(label: "warden_telemetry_expired_total")
 
-    public init(store: any TelemetryStore, retention: Duration, clock: any WardenClock, logger: Logger) {
+    public init(store: any TelemetryStore & CloudToDeviceStore, retention: Duration, clock: any WardenClock, logger: Logger) {
         self.store = store
         self.retention = retention
         self.clock = clock
@@ -38,8 +38,9 @@ public struct TelemetryRetention: Service {
             while true {
                 let count = try await store.deleteTelemetry(enqueuedBefore: cutoff, limit: Self.batch)
                 deleted.increment(by: count)
-                if count < Self.batch { return }
+                if count < Self.batch { break }
             }
+            while try await store.deleteFeedback(recordedBefore: cutoff, limit: Self.batch) == Self.batch {}
         } catch {
             logger.error("Cannot delete expired telemetry; trying again in a minute.", metadata: ["error": "\(error)"])
         }

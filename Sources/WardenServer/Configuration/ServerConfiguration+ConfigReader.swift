@@ -4,6 +4,7 @@ import Logging
 import SystemPackage
 import WardenBroker
 import WardenCore
+import WardenHub
 import Yams
 
 extension ServerConfiguration {
@@ -101,6 +102,21 @@ extension ServerConfiguration {
             }
             config.mqtt.closeOnDeniedPublish = value == "close"
         },
+        Key(name: "c2d.max-queue-depth") { config, value in
+            config.cloudToDevice.maximumDepth = try integer(value, "c2d.max-queue-depth", 1...10_000)
+        },
+        Key(name: "c2d.max-delivery-count") { config, value in
+            config.cloudToDevice.maximumDeliveryCount = try integer(value, "c2d.max-delivery-count", 1...100)
+        },
+        Key(name: "c2d.default-ttl") { config, value in
+            config.cloudToDevice.defaultTimeToLive = Int64(try integer(value, "c2d.default-ttl", 1...31_536_000))
+        },
+        Key(name: "c2d.max-ttl") { config, value in
+            config.cloudToDevice.maximumTimeToLive = Int64(try integer(value, "c2d.max-ttl", 1...31_536_000))
+        },
+        Key(name: "c2d.lock-duration") { config, value in
+            config.cloudToDevice.lockDuration = Int64(try integer(value, "c2d.lock-duration", 5...300))
+        },
         Key(name: "telemetry.retention-days") { config, value in
             config.telemetry.retentionDays = try integer(value, "telemetry.retention-days", 1...3650)
         },
@@ -169,6 +185,7 @@ extension ServerConfiguration {
             configuration.masterKeyOverride = SecretBytes(Array(masterKey.utf8))
         }
         try checkPlainListener(configuration.mqtt.plain)
+        try checkTimeToLive(configuration.cloudToDevice)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
             throw WardenError(
                 .configInvalidValue, "'tls.certificate' and 'tls.private-key' go together; set both or neither.")
@@ -218,6 +235,16 @@ extension ServerConfiguration {
             throw invalid(key, value, "one of " + T.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))
         }
         return parsed
+    }
+
+    /// A default time to live above the maximum would refuse every message sent without one.
+    private static func checkTimeToLive(_ settings: CloudToDeviceService.Configuration) throws(WardenError) {
+        guard settings.defaultTimeToLive <= settings.maximumTimeToLive else {
+            throw WardenError(
+                .configInvalidValue,
+                "'c2d.default-ttl' (\(settings.defaultTimeToLive)) must not exceed 'c2d.max-ttl' (\(settings.maximumTimeToLive))."
+            )
+        }
     }
 
     /// Plain MQTT stays on loopback unless explicitly allowed; anonymous clients never leave loopback.

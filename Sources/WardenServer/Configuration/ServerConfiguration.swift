@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import WardenBroker
 public import WardenCore
+public import WardenHub
 
 /// Everything `warden serve` can be told, validated once at start-up (STYLE R10).
 public struct ServerConfiguration: Sendable {
@@ -98,6 +99,8 @@ public struct ServerConfiguration: Sendable {
     public var tls = TLS()
     /// Telemetry storage.
     public var telemetry = Telemetry()
+    /// Cloud-to-device queues.
+    public var cloudToDevice = CloudToDeviceService.Configuration()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.
     public var masterKeyOverride: SecretBytes?
 

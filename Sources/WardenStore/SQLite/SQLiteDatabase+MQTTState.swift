@@ -117,6 +117,12 @@ extension SQLiteDatabase: MQTTStateStore {
                 arguments: [tenantID.rawValue, topic])
         case .appendTelemetry(let message):
             try appendTelemetry(message, db)
+        case .putCloudToDevice(let message):
+            try putCloudToDevice(message, db)
+        case .deleteCloudToDevice(let sequence):
+            try db.execute(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
+        case .appendFeedback(let feedback):
+            try appendFeedback(feedback, db)
         }
     }
 

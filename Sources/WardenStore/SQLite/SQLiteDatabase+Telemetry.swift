@@ -24,11 +24,17 @@ extension SQLiteDatabase: TelemetryStore {
     }
 
     public func deleteTelemetry(enqueuedBefore before: Int64, limit: Int) async throws -> Int {
+        try await deleteOldest(from: "telemetry", by: "enqueued_at", before: before, limit: limit)
+    }
+
+    /// Deletes up to `limit` rows of an append-only table whose `column` (a time) is before `before`, oldest
+    /// first, in one short transaction; returns how many. Table and column come from this module, never input.
+    func deleteOldest(from table: String, by column: String, before: Int64, limit: Int) async throws -> Int {
         try await write { db in
             try db.execute(
                 sql: """
-                    DELETE FROM telemetry WHERE sequence IN
-                        (SELECT sequence FROM telemetry WHERE enqueued_at < ? ORDER BY enqueued_at LIMIT ?)
+                    DELETE FROM \(table) WHERE sequence IN
+                        (SELECT sequence FROM \(table) WHERE \(column) < ? ORDER BY \(column) LIMIT ?)
                     """,
                 arguments: [before, limit])
             return db.changesCount

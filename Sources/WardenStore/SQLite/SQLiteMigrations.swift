@@ -17,6 +17,8 @@ enum SQLiteMigrations {
             migrate: Migration0006CreateCertificateAuthorities.migrate)
         migrator.registerMigration(
             Migration0007CreateTelemetry.identifier, migrate: Migration0007CreateTelemetry.migrate)
+        migrator.registerMigration(
+            Migration0008CreateCloudToDevice.identifier, migrate: Migration0008CreateCloudToDevice.migrate)
         return migrator
     }
 }

@@ -1,0 +1,157 @@
+import WardenCore
+import WardenStore
+
+/// How a receiver settles a message: complete, reject (dead-letter) or abandon (back to Enqueued, counted).
+public enum CloudToDeviceSettlement: Sendable {
+    case complete, reject, abandon
+}
+
+/// One device's cloud-to-device queue as a value (STYLE R6.5: events in, store changes out, no I/O), with IoT
+/// Hub's states (anchors.md §1.5): Enqueued, Invisible (locked to an MQTT connection until its PUBACK, or to
+/// an HTTPS receiver until the lock ends), then Completed or dead-lettered (rejected, expired, delivered too
+/// often, purged), which take it out of the queue. Abandon and lock expiry return it to Enqueued; only abandon
+/// counts as a delivery.
+struct CloudToDeviceQueue: Sendable {
+    /// Who holds a message.
+    enum Lock: Sendable, Equatable {
+        /// In flight on the device's MQTT connection; its PUBACK completes it, its end releases it.
+        case mqtt
+        /// Received over HTTPS with this ETag, until (Unix milliseconds).
+        case https(token: String, until: Int64)
+    }
+
+    struct Entry: Sendable {
+        var message: CloudToDeviceMessage
+        var lock: Lock?
+    }
+
+    struct Limits: Sendable {
+        var maximumDepth = 50
+        var maximumDeliveryCount = 10
+    }
+
+    private(set) var entries: [Entry] = []
+    let limits: Limits
+
+    init(limits: Limits, restoring messages: [CloudToDeviceMessage] = []) {
+        self.limits = limits
+        self.entries = messages.map { Entry(message: $0, lock: nil) }
+    }
+
+    /// Adds a message at the end; `c2d.queue_full` at the depth limit.
+    mutating func enqueue(_ message: CloudToDeviceMessage) throws(WardenError) -> [MQTTStateChange] {
+        guard entries.count < limits.maximumDepth else {
+            throw WardenError(
+                .c2dQueueFull,
+                "Device '\(message.deviceID)' has \(entries.count) cloud-to-device messages waiting, the most its queue holds."
+            )
+        }
+        entries.append(Entry(message: message, lock: nil))
+        return [.putCloudToDevice(message)]
+    }
+
+    /// Locks every Enqueued, unexpired message to the device's MQTT connection and returns them, oldest first.
+    mutating func lockForMQTT(now: Int64) -> [CloudToDeviceMessage] {
+        var locked: [CloudToDeviceMessage] = []
+        for index in entries.indices where entries[index].lock == nil && entries[index].message.expiresAt > now {
+            entries[index].lock = .mqtt
+            locked.append(entries[index].message)
+        }
+        return locked
+    }
+
+    /// Returns messages locked to MQTT to Enqueued: their connection ended, or never took them.
+    mutating func releaseMQTT(_ sequences: Set<Int64>? = nil) {
+        for index in entries.indices where entries[index].lock == .mqtt {
+            if sequences?.contains(entries[index].message.sequenceNumber) ?? true { entries[index].lock = nil }
+        }
+    }
+
+    /// Locks the oldest Enqueued, unexpired message to an HTTPS receiver until `now + duration`.
+    mutating func lockForHTTPS(token: String, now: Int64, duration: Int64) -> CloudToDeviceMessage? {
+        guard let index = entries.firstIndex(where: { $0.lock == nil && $0.message.expiresAt > now }) else {
+            return nil
+        }
+        entries[index].lock = .https(token: token, until: now + duration)
+        return entries[index].message
+    }
+
+    /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
+    /// it) or holding HTTPS lock `token`; `c2d.lock_lost` when there is none.
+    mutating func settle(
+        sequence: Int64? = nil, token: String? = nil, _ settlement: CloudToDeviceSettlement, now: Int64,
+        feedbackNumber: () -> Int64
+    ) throws(WardenError) -> [MQTTStateChange] {
+        guard
+            let index = entries.firstIndex(where: { entry in
+                if let sequence { return entry.message.sequenceNumber == sequence }
+                if case .https(let held, let until) = entry.lock { return held == token && until > now }
+                return false
+            })
+        else {
+            throw WardenError(.c2dLockLost, "No message is locked with that token; its lock may have expired.")
+        }
+        switch settlement {
+        case .complete:
+            return remove(at: index, .success, "Success", now: now, feedbackNumber)
+        case .reject:
+            return remove(at: index, .rejected, "Message rejected", now: now, feedbackNumber)
+        case .abandon:
+            entries[index].lock = nil
+            entries[index].message.deliveryCount += 1
+            if entries[index].message.deliveryCount >= limits.maximumDeliveryCount {
+                return remove(at: index, .deliveryCountExceeded, "Delivery count exceeded", now: now, feedbackNumber)
+            }
+            return [.putCloudToDevice(entries[index].message)]
+        }
+    }
+
+    /// Dead-letters messages past their expiry (unless in flight on MQTT) and ends HTTPS locks that ran out.
+    mutating func expire(now: Int64, feedbackNumber: () -> Int64) -> [MQTTStateChange] {
+        var changes: [MQTTStateChange] = []
+        var index = entries.startIndex
+        while index < entries.endIndex {
+            if case .https(_, let until) = entries[index].lock, until <= now { entries[index].lock = nil }
+            if entries[index].lock == nil, entries[index].message.expiresAt <= now {
+                changes += remove(at: index, .expired, "Message expired", now: now, feedbackNumber)
+            } else {
+                index += 1
+            }
+        }
+        return changes
+    }
+
+    /// Empties the queue.
+    mutating func purge(now: Int64, feedbackNumber: () -> Int64) -> [MQTTStateChange] {
+        var changes: [MQTTStateChange] = []
+        while !entries.isEmpty { changes += remove(at: 0, .purged, "Message purged", now: now, feedbackNumber) }
+        return changes
+    }
+
+    /// The earliest time something changes by itself (an expiry or an HTTPS lock's end), if any.
+    var nextDeadline: Int64? {
+        entries.compactMap { entry -> Int64? in
+            if case .https(_, let until) = entry.lock { return until }
+            return entry.lock == nil ? entry.message.expiresAt : nil
+        }.min()
+    }
+
+    private mutating func remove(
+        at index: Int, _ status: CloudToDeviceFeedback.Status, _ description: String, now: Int64,
+        _ feedbackNumber: () -> Int64
+    ) -> [MQTTStateChange] {
+        let message = entries.remove(at: index).message
+        var changes: [MQTTStateChange] = [.deleteCloudToDevice(sequence: message.sequenceNumber)]
+        let wanted =
+            status == .success ? message.acknowledgement.reportsSuccess : message.acknowledgement.reportsFailure
+        if wanted {
+            changes.append(
+                .appendFeedback(
+                    CloudToDeviceFeedback(
+                        sequenceNumber: feedbackNumber(), tenantID: message.tenantID, deviceID: message.deviceID,
+                        originalMessageID: message.messageID, status: status, description: description,
+                        enqueuedAt: message.enqueuedAt, recordedAt: now)))
+        }
+        return changes
+    }
+}

@@ -1,0 +1,305 @@
+public import Logging
+import Metrics
+public import NIOCore
+public import ServiceLifecycle
+import Synchronization
+public import WardenBroker
+public import WardenCore
+import WardenMQTT
+public import WardenStore
+
+/// Every device's cloud-to-device queue (anchors.md §1.5): send, list and purge for the API; delivery on the
+/// device's MQTT connection (its PUBACK completes) and receive/complete/reject/abandon for the HTTPS device
+/// API. Every change is committed in the broker's group commit before it is acknowledged, so an accepted
+/// message survives a crash and a completed one is never delivered again. As a service it expires messages
+/// and HTTPS locks once a second.
+public final class CloudToDeviceService: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// Messages one device's queue holds.
+        public var maximumDepth = 50
+        /// Abandons before a message is dead-lettered.
+        public var maximumDeliveryCount = 10
+        /// Seconds a message lives when the sender gives no time to live, and the most it may give.
+        public var defaultTimeToLive: Int64 = 48 * 3600
+        public var maximumTimeToLive: Int64 = 48 * 3600
+        /// Seconds an HTTPS receive locks a message for.
+        public var lockDuration: Int64 = 60
+        /// Body and properties of one message, bytes.
+        public var maximumMessageSize = 64 * 1024
+
+        public init() {}
+    }
+
+    /// What a sender asks for.
+    public struct Request: Sendable {
+        public var body: [UInt8]
+        public var messageID: String?
+        public var correlationID: String?
+        public var properties: [PropertyBag.Property]
+        public var contentType: String?
+        public var contentEncoding: String?
+        /// Seconds; nil for the configured default.
+        public var timeToLive: Int64?
+        public var acknowledgement: CloudToDeviceMessage.Acknowledgement
+
+        public init(
+            body: [UInt8], messageID: String? = nil, correlationID: String? = nil,
+            properties: [PropertyBag.Property] = [], contentType: String? = nil, contentEncoding: String? = nil,
+            timeToLive: Int64? = nil, acknowledgement: CloudToDeviceMessage.Acknowledgement = .none
+        ) {
+            self.body = body
+            self.messageID = messageID
+            self.correlationID = correlationID
+            self.properties = properties
+            self.contentType = contentType
+            self.contentEncoding = contentEncoding
+            self.timeToLive = timeToLive
+            self.acknowledgement = acknowledgement
+        }
+    }
+
+    /// A queued message and whether something holds it.
+    public struct Queued: Sendable {
+        public let message: CloudToDeviceMessage
+        public let isLocked: Bool
+    }
+
+    struct QueueKey: Hashable {
+        let tenantID: TenantID
+        let deviceID: DeviceID
+    }
+
+    let configuration: Configuration
+    let store: any CloudToDeviceStore
+    let persistence: BrokerPersistence
+    let broker: Broker
+    let clock: any WardenClock
+    let logger: Logger
+    private let queues: Mutex<[QueueKey: CloudToDeviceQueue]>
+    private let lastSequence: Atomic<Int64>
+    private let lastFeedback: Atomic<Int64>
+    private let sent = Counter(label: "warden_c2d_messages_sent_total")
+    private let refusedFull = Counter(label: "warden_c2d_queue_full_total")
+    private let settled: [CloudToDeviceFeedback.Status: Counter]
+
+    /// Takes up the stored queues (every message Enqueued again) and continues their numbering.
+    public init(
+        configuration: Configuration, store: any CloudToDeviceStore, persistence: BrokerPersistence, broker: Broker,
+        clock: any WardenClock, logger: Logger
+    ) async throws {
+        self.configuration = configuration
+        self.store = store
+        self.persistence = persistence
+        self.broker = broker
+        self.clock = clock
+        self.logger = logger
+        let (lastMessage, lastFeedback) = try await store.lastCloudToDeviceSequences()
+        self.lastSequence = Atomic(lastMessage)
+        self.lastFeedback = Atomic(lastFeedback)
+        let limits = CloudToDeviceQueue.Limits(
+            maximumDepth: configuration.maximumDepth, maximumDeliveryCount: configuration.maximumDeliveryCount)
+        var restored: [QueueKey: [CloudToDeviceMessage]] = [:]
+        for message in try await store.loadCloudToDeviceMessages() {
+            restored[QueueKey(tenantID: message.tenantID, deviceID: message.deviceID), default: []].append(message)
+        }
+        self.queues = Mutex(restored.mapValues { CloudToDeviceQueue(limits: limits, restoring: $0) })
+        self.settled = Dictionary(
+            uniqueKeysWithValues: CloudToDeviceFeedback.Status.allCases.map {
+                ($0, Counter(label: "warden_c2d_messages_settled_total", dimensions: [("outcome", $0.rawValue)]))
+            })
+    }
+
+    private var limits: CloudToDeviceQueue.Limits {
+        .init(maximumDepth: configuration.maximumDepth, maximumDeliveryCount: configuration.maximumDeliveryCount)
+    }
+
+    private func nextFeedback() -> Int64 { lastFeedback.wrappingAdd(1, ordering: .relaxed).newValue }
+
+    /// Enqueues a message once committed, then offers it to the device's connection.
+    public func send(_ request: Request, to deviceID: DeviceID, in tenantID: TenantID) async throws
+        -> CloudToDeviceMessage
+    {
+        let ttl = request.timeToLive ?? configuration.defaultTimeToLive
+        guard (1...configuration.maximumTimeToLive).contains(ttl) else {
+            throw WardenError(
+                .c2dInvalidTTL, "The time to live must be 1 to \(configuration.maximumTimeToLive) seconds, not \(ttl).")
+        }
+        var bag = request.properties
+        if let contentType = request.contentType { bag.append(.init("$.ct", contentType)) }
+        if let contentEncoding = request.contentEncoding { bag.append(.init("$.ce", contentEncoding)) }
+        let properties = PropertyBag(bag).text
+        guard request.body.count + properties.utf8.count <= configuration.maximumMessageSize else {
+            throw WardenError(
+                .c2dTooLarge,
+                "The message is \(request.body.count + properties.utf8.count) bytes with its properties; "
+                    + "the most is \(configuration.maximumMessageSize).")
+        }
+        let now = clock.nowMilliseconds()
+        let sequence = lastSequence.wrappingAdd(1, ordering: .relaxed).newValue
+        let message = CloudToDeviceMessage(
+            sequenceNumber: sequence, tenantID: tenantID, deviceID: deviceID,
+            messageID: request.messageID ?? Self.randomHex(), correlationID: request.correlationID,
+            properties: properties, body: request.body, acknowledgement: request.acknowledgement, enqueuedAt: now,
+            expiresAt: now + ttl * 1000)
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+        let ticket = try queues.withLock { queues throws(WardenError) -> UInt64 in
+            var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+            if queue.entries.count >= limits.maximumDepth { refusedFull.increment() }
+            let changes = try queue.enqueue(message)
+            queues[key] = queue
+            return persistence.record(changes)
+        }
+        await persistence.committed(ticket)
+        sent.increment()
+        deliverPending(key)
+        return message
+    }
+
+    /// A tenant's feedback records after sequence `after`, oldest first; the cursor of a full page is its last
+    /// sequence number.
+    public func feedback(_ tenantID: TenantID, after: Int64, limit: Int) async throws -> Page<CloudToDeviceFeedback> {
+        let items = try await store.feedback(tenantID, afterSequence: after, limit: limit)
+        return Page(items: items, nextCursor: items.count == limit ? items.last.map { String($0.sequenceNumber) } : nil)
+    }
+
+    /// The device's queue, oldest first.
+    public func list(_ tenantID: TenantID, _ deviceID: DeviceID) -> [Queued] {
+        let queue = queues.withLock { $0[QueueKey(tenantID: tenantID, deviceID: deviceID)] }
+        return queue?.entries.map { Queued(message: $0.message, isLocked: $0.lock != nil) } ?? []
+    }
+
+    /// Empties the device's queue (feedback `Purged` where asked); returns how many messages it held.
+    public func purge(_ tenantID: TenantID, _ deviceID: DeviceID) async -> Int {
+        let now = clock.nowMilliseconds()
+        let (count, ticket) = queues.withLock { queues in
+            guard var queue = queues.removeValue(forKey: QueueKey(tenantID: tenantID, deviceID: deviceID)) else {
+                return (0, UInt64(0))
+            }
+            let count = queue.entries.count
+            return (count, record(queue.purge(now: now, feedbackNumber: nextFeedback)))
+        }
+        await persistence.committed(ticket)
+        return count
+    }
+
+    /// HTTPS receive: locks the oldest Enqueued message for `lockSeconds` (default: the configured lock) and
+    /// returns it with its lock token; nil when nothing is waiting.
+    public func receive(_ tenantID: TenantID, _ deviceID: DeviceID, lockSeconds: Int64? = nil) -> (
+        message: CloudToDeviceMessage, lockToken: String
+    )? {
+        let token = Self.randomHex()
+        let now = clock.nowMilliseconds()
+        let duration = (lockSeconds ?? configuration.lockDuration) * 1000
+        let message = queues.withLock { queues in
+            queues[QueueKey(tenantID: tenantID, deviceID: deviceID)]?.lockForHTTPS(
+                token: token, now: now, duration: duration)
+        }
+        return message.map { ($0, token) }
+    }
+
+    /// HTTPS complete, reject or abandon of the message holding `lockToken`, once committed.
+    public func settle(
+        _ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String, _ settlement: CloudToDeviceSettlement
+    ) async throws {
+        let ticket = try settle(QueueKey(tenantID: tenantID, deviceID: deviceID), token: lockToken, settlement)
+        await persistence.committed(ticket)
+        if settlement == .abandon { deliverPending(QueueKey(tenantID: tenantID, deviceID: deviceID)) }
+    }
+
+    private func settle(
+        _ key: QueueKey, sequence: Int64? = nil, token: String? = nil, _ settlement: CloudToDeviceSettlement
+    ) throws(WardenError) -> UInt64 {
+        let now = clock.nowMilliseconds()
+        return try queues.withLock { queues throws(WardenError) -> UInt64 in
+            guard var queue = queues[key] else {
+                throw WardenError(.c2dLockLost, "No message is locked with that token; its lock may have expired.")
+            }
+            let changes = try queue.settle(
+                sequence: sequence, token: token, settlement, now: now, feedbackNumber: nextFeedback)
+            queues[key] = queue.entries.isEmpty ? nil : queue
+            return record(changes)
+        }
+    }
+
+    /// Records changes (from inside the queues' lock, so that they are stored in the order they happened) and
+    /// counts the settlements among them.
+    private func record(_ changes: [MQTTStateChange]) -> UInt64 {
+        for change in changes {
+            if case .appendFeedback(let feedback) = change { settled[feedback.status]?.increment() }
+        }
+        return persistence.record(changes)
+    }
+
+    /// Offers the device's Enqueued messages to its MQTT connection; what it does not take stays Enqueued.
+    func deliverPending(_ key: QueueKey) {
+        let messages = queues.withLock { queues in queues[key]?.lockForMQTT(now: clock.nowMilliseconds()) ?? [] }
+        guard !messages.isEmpty else { return }
+        var refused: Set<Int64> = []
+        for message in messages {
+            let sequence = message.sequenceNumber
+            let outgoing = BrokerMessage(
+                hubTopic: Self.topic(of: message), payload: ByteBuffer(bytes: message.body),
+                properties: Properties()
+            ) { [weak self] in
+                // The device's PUBACK completes the message (MQTT cannot reject or abandon).
+                _ = try? self?.settle(key, sequence: sequence, .complete)
+            }
+            if !broker.deliver(outgoing, toDevice: key.deviceID, in: key.tenantID) { refused.insert(sequence) }
+        }
+        if !refused.isEmpty { queues.withLock { $0[key]?.releaseMQTT(refused) } }
+    }
+
+    /// The device's connection ended: what was in flight on it is Enqueued again (and offered, in case another
+    /// connection of the device is already up).
+    func deviceGone(_ key: QueueKey) {
+        queues.withLock { $0[key]?.releaseMQTT() }
+        deliverPending(key)
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(1))
+                self.expire()
+            }
+        }
+    }
+
+    /// Dead-letters expired messages and ends run-out HTTPS locks, then offers what became Enqueued.
+    func expire() {
+        let now = clock.nowMilliseconds()
+        let touched = queues.withLock { queues -> [QueueKey] in
+            var touched: [QueueKey] = []
+            for key in Array(queues.keys) {
+                guard var queue = queues[key], let deadline = queue.nextDeadline, deadline <= now else { continue }
+                record(queue.expire(now: now, feedbackNumber: nextFeedback))
+                queues[key] = queue.entries.isEmpty ? nil : queue
+                touched.append(key)
+            }
+            return touched
+        }
+        for key in touched { deliverPending(key) }
+    }
+
+    /// `devices/{id}/messages/devicebound/{bag}` with the message id, `$.to`, correlation id and `iothub-ack` ahead
+    /// of the sender's properties, as IoT Hub writes it.
+    static func topic(of message: CloudToDeviceMessage) -> String {
+        var system: [PropertyBag.Property] = [
+            .init("$.mid", message.messageID),
+            .init("$.to", "/devices/\(message.deviceID.rawValue)/messages/deviceBound"),
+        ]
+        if let correlationID = message.correlationID { system.append(.init("$.cid", correlationID)) }
+        if message.acknowledgement != .none { system.append(.init("iothub-ack", message.acknowledgement.rawValue)) }
+        let own = message.properties
+        let bag = PropertyBag(system).text + (own.isEmpty ? "" : "&" + own)
+        return "devices/\(message.deviceID.rawValue)/messages/devicebound/\(bag)"
+    }
+
+    /// 128 random bits as hex: lock tokens and generated message ids.
+    private static func randomHex() -> String {
+        SecretBytes.random(count: 16).bytes.map { byte in
+            let text = String(byte, radix: 16)
+            return text.count == 1 ? "0" + text : text
+        }.joined()
+    }
+}

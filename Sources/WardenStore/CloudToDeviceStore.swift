@@ -1,0 +1,14 @@
+public import WardenCore
+
+/// Stored cloud-to-device queues and feedback. They are written through `MQTTStateStore.apply` in the broker's
+/// group commits; this protocol loads and reads them.
+public protocol CloudToDeviceStore: Sendable {
+    /// Every queued message, in sequence order, for the hub to take up at start-up.
+    func loadCloudToDeviceMessages() async throws -> [CloudToDeviceMessage]
+    /// The highest message and feedback sequence numbers stored (0 when none).
+    func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64)
+    /// A tenant's feedback records after `afterSequence`, oldest first.
+    func feedback(_ tenantID: TenantID, afterSequence: Int64, limit: Int) async throws -> [CloudToDeviceFeedback]
+    /// Deletes feedback recorded before `before` (Unix milliseconds), at most `limit`; returns how many.
+    func deleteFeedback(recordedBefore before: Int64, limit: Int) async throws -> Int
+}

@@ -1,0 +1,105 @@
+import Testing
+import WardenCore
+import WardenStore
+
+@testable import WardenHub
+
+/// IoT Hub's cloud-to-device states (anchors.md §1.5) as the queue value walks them.
+struct CloudToDeviceQueueTests {
+    let device: DeviceID
+
+    init() throws {
+        device = try DeviceID("valve-1")
+    }
+
+    func message(_ sequence: Int64, ack: CloudToDeviceMessage.Acknowledgement = .full, expiresAt: Int64 = 10_000)
+        -> CloudToDeviceMessage
+    {
+        CloudToDeviceMessage(
+            sequenceNumber: sequence, tenantID: .defaultTenant, deviceID: device, messageID: "m\(sequence)",
+            correlationID: nil, properties: "", body: [1], acknowledgement: ack, enqueuedAt: 0, expiresAt: expiresAt)
+    }
+
+    func feedback(_ changes: [MQTTStateChange]) -> [CloudToDeviceFeedback.Status] {
+        changes.compactMap { change in
+            if case .appendFeedback(let feedback) = change { return feedback.status }
+            return nil
+        }
+    }
+
+    @Test func theDepthLimitRefusesWithAClearError() throws {
+        var queue = CloudToDeviceQueue(limits: .init(maximumDepth: 2))
+        _ = try queue.enqueue(message(1))
+        _ = try queue.enqueue(message(2))
+        #expect(throws: WardenError.self) { _ = try queue.enqueue(message(3)) }
+        #expect(queue.entries.count == 2)
+    }
+
+    @Test func httpsReceiveLocksCompleteRemovesWithFeedback() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2)])
+        let received = queue.lockForHTTPS(token: "t1", now: 100, duration: 60_000)
+        #expect(received?.sequenceNumber == 1)
+        // The next receive skips the locked one.
+        let next = queue.lockForHTTPS(token: "t2", now: 100, duration: 60_000)
+        #expect(next?.sequenceNumber == 2)
+        let changes = try queue.settle(token: "t1", .complete, now: 200) { 7 }
+        #expect(changes.first == .deleteCloudToDevice(sequence: 1) && feedback(changes) == [.success])
+        #expect(throws: WardenError.self) { _ = try queue.settle(token: "t1", .complete, now: 200) { 8 } }
+    }
+
+    @Test func abandonCountsAndTheLimitDeadLetters() throws {
+        var queue = CloudToDeviceQueue(limits: .init(maximumDeliveryCount: 2), restoring: [message(1)])
+        _ = queue.lockForHTTPS(token: "a", now: 0, duration: 1000)
+        let first = try queue.settle(token: "a", .abandon, now: 1) { 1 }
+        #expect(first.count == 1 && queue.entries.first?.message.deliveryCount == 1)
+        _ = queue.lockForHTTPS(token: "b", now: 2, duration: 1000)
+        let second = try queue.settle(token: "b", .abandon, now: 3) { 2 }
+        #expect(feedback(second) == [.deliveryCountExceeded] && queue.entries.isEmpty)
+    }
+
+    @Test func rejectDeadLettersAndFeedbackFollowsTheAck() throws {
+        var queue = CloudToDeviceQueue(
+            limits: .init(), restoring: [message(1, ack: .positive), message(2, ack: .negative)])
+        _ = queue.lockForHTTPS(token: "a", now: 0, duration: 1000)
+        let rejected = try queue.settle(token: "a", .reject, now: 1) { 1 }
+        #expect(feedback(rejected).isEmpty)  // positive: no failure report
+        _ = queue.lockForHTTPS(token: "b", now: 0, duration: 1000)
+        let completed = try queue.settle(token: "b", .complete, now: 1) { 2 }
+        #expect(feedback(completed).isEmpty)  // negative: no success report
+    }
+
+    @Test func lockExpiryReturnsToEnqueuedWithoutCountingAndTTLDeadLetters() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1, expiresAt: 5000), message(2)])
+        _ = queue.lockForHTTPS(token: "a", now: 0, duration: 1000)
+        #expect(queue.nextDeadline == 1000)
+        let unlocked = queue.expire(now: 1000) { 1 }
+        #expect(unlocked.isEmpty)
+        #expect(queue.entries[0].lock == nil && queue.entries[0].message.deliveryCount == 0)
+        let expired = queue.expire(now: 5000) { 1 }
+        #expect(feedback(expired) == [.expired] && queue.entries.map(\.message.sequenceNumber) == [2])
+        #expect(throws: WardenError.self) { _ = try queue.settle(token: "a", .complete, now: 5001) { 2 } }
+    }
+
+    @Test func mqttDeliveryLocksUntilThePubackOrTheConnectionEnds() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2), message(3, expiresAt: 10)])
+        let delivered = queue.lockForMQTT(now: 100)
+        #expect(delivered.map(\.sequenceNumber) == [1, 2])
+        let again = queue.lockForMQTT(now: 100)
+        #expect(again.isEmpty)
+        let https = queue.lockForHTTPS(token: "x", now: 100, duration: 1)
+        #expect(https == nil)
+        // An MQTT lock does not run out; the message waits for its PUBACK.
+        let expired = queue.expire(now: 9000) { 1 }
+        #expect(expired.count == 2)  // only #3 (expired, unlocked) goes, with feedback
+        _ = try queue.settle(sequence: 1, .complete, now: 9001) { 2 }
+        queue.releaseMQTT()
+        #expect(queue.entries.map(\.message.sequenceNumber) == [2] && queue.entries[0].lock == nil)
+    }
+
+    @Test func purgeEmptiesWithPurgedFeedback() {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2, ack: .none)])
+        let changes = queue.purge(now: 1) { 1 }
+        #expect(feedback(changes) == [.purged] && queue.entries.isEmpty)
+        #expect(changes.filter { if case .deleteCloudToDevice = $0 { true } else { false } }.count == 2)
+    }
+}
