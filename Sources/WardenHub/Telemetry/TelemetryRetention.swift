@@ -15,7 +15,9 @@ public struct TelemetryRetention: Service {
     let logger: Logger
     private let deleted = Counter(label: "warden_telemetry_expired_total")
 
-    public init(store: any TelemetryStore & CloudToDeviceStore, retention: Duration, clock: any WardenClock, logger: Logger) {
+    public init(
+        store: any TelemetryStore & CloudToDeviceStore, retention: Duration, clock: any WardenClock, logger: Logger
+    ) {
         self.store = store
         self.retention = retention
         self.clock = clock
