@@ -10,8 +10,7 @@ public struct APIRouter: Sendable {
     /// What the router needs from the rest of the server.
     public struct Dependencies: Sendable {
         public let registry: RegistryService
-        public let telemetry: TelemetryReader
-        public let devices: DeviceGateway
+        public let hub: HubServices
         public let clock: any WardenClock
         public let authenticator: any ManagementAuthenticator
         public let gatewayHostName: String
@@ -22,14 +21,13 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, telemetry: TelemetryReader, devices: DeviceGateway, clock: any WardenClock,
+            registry: RegistryService, hub: HubServices, clock: any WardenClock,
             authenticator: any ManagementAuthenticator, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
             version: String, logger: Logger
         ) {
             self.registry = registry
-            self.telemetry = telemetry
-            self.devices = devices
+            self.hub = hub
             self.clock = clock
             self.authenticator = authenticator
             self.gatewayHostName = gatewayHostName
@@ -60,9 +58,12 @@ public struct APIRouter: Sendable {
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
             + CertificateAuthorityController(registry: registry).routes
-            + TelemetryController(registry: registry, reader: dependencies.telemetry, clock: dependencies.clock).routes
-            + CloudToDeviceController(registry: registry, service: dependencies.devices.cloudToDevice).routes
-            + DeviceHTTPSController(gateway: dependencies.devices).routes
+            + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)
+            .routes
+            + CloudToDeviceController(registry: registry, service: dependencies.hub.cloudToDevice).routes
+            + TwinController(registry: registry, twins: dependencies.hub.twins).routes
+            + MethodController(registry: registry, methods: dependencies.hub.methods).routes
+            + DeviceHTTPSController(gateway: dependencies.hub.devices).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

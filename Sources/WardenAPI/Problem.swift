@@ -45,6 +45,7 @@ public struct Problem: Codable, Sendable, Equatable {
         case .limitExceeded: .tooManyRequests
         case .tooLarge: .contentTooLarge
         case .unavailable: .serviceUnavailable
+        case .timeout: .gatewayTimeout
         case .internal: .internalServerError
         }
     }

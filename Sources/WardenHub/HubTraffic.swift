@@ -5,15 +5,25 @@ public import WardenBroker
 public struct HubTraffic: DeviceTrafficHandler {
     let telemetry: TelemetryIngest
     let cloudToDevice: CloudToDeviceService
+    let twins: TwinService
+    let methods: MethodService
 
-    public init(telemetry: TelemetryIngest, cloudToDevice: CloudToDeviceService) {
+    public init(
+        telemetry: TelemetryIngest, cloudToDevice: CloudToDeviceService, twins: TwinService, methods: MethodService
+    ) {
         self.telemetry = telemetry
         self.cloudToDevice = cloudToDevice
+        self.twins = twins
+        self.methods = methods
     }
 
     public func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome {
         if let bag = TelemetryIngest.propertyBag(of: message.topic, deviceID: sender.deviceID) {
             return telemetry.ingest(message, bag: bag, from: sender, isWill: isWill)
+        }
+        if message.topic.hasPrefix("$iothub/") {
+            return twins.received(message, from: sender) ?? methods.received(message, from: sender)
+                ?? .refused("'\(message.topic)' is not a topic of the hub")
         }
         return DeviceTrafficOutcome(route: message)
     }

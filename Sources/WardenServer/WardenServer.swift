@@ -89,7 +89,15 @@ public enum WardenServer {
         let cloudToDevice = try await CloudToDeviceService(
             configuration: configuration.cloudToDevice, store: database, persistence: persistence, broker: broker,
             clock: clock, logger: logger)
-        broker.install(HubTraffic(telemetry: telemetry, cloudToDevice: cloudToDevice))
+        let twins = try await TwinService(store: database, persistence: persistence, broker: broker, clock: clock)
+        let methods = MethodService(broker: broker)
+        broker.install(HubTraffic(telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods))
+        let hub = HubServices(
+            telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
+            twins: twins, methods: methods,
+            devices: DeviceGateway(
+                authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
+                persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock))
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
             logger: logger)
@@ -120,11 +128,7 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, telemetry: TelemetryReader(store: database, feed: telemetryFeed),
-                devices: DeviceGateway(
-                    authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
-                    persistence: persistence, cloudToDevice: cloudToDevice,
-                    events: bus, clock: clock),
+                registry: registry, hub: hub,
                 clock: clock,
                 authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
                 gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },

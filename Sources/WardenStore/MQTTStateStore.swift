@@ -31,6 +31,8 @@ public enum MQTTStateChange: Sendable, Equatable {
     /// A cloud-to-device message left its queue (completed, dead-lettered, purged).
     case deleteCloudToDevice(sequence: Int64)
     case appendFeedback(CloudToDeviceFeedback)
+    /// A twin's new state (both sections).
+    case putTwin(DeviceTwin)
 }
 
 /// A session that outlives its connection.

@@ -30,7 +30,9 @@ struct APIClient {
     }
 
     /// Sends a request and returns the body of a 2xx response; anything else becomes a `CLIFailure`.
-    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil) async throws -> Data {
+    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, timeout: TimeAmount = .seconds(30))
+        async throws -> Data
+    {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -41,7 +43,7 @@ struct APIClient {
         }
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(30))
+            response = try await http.execute(request, timeout: timeout)
         } catch {
             throw CLIFailure(
                 "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",

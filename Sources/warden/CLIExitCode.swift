@@ -18,7 +18,7 @@ enum CLIExitCode {
         case .notFound: notFound
         case .conflict, .preconditionFailed: conflict
         case .unauthenticated, .forbidden: credential
-        case .unavailable: unreachable
+        case .unavailable, .timeout: unreachable
         case .internal: serverError
         }
     }

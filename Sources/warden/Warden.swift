@@ -16,7 +16,7 @@ struct Warden: AsyncParsableCommand {
         version: version,
         subcommands: [
             ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
-            TelemetryCommand.self, CloudToDeviceCommand.self,
+            TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
         ]
     )
 }

@@ -42,13 +42,18 @@ struct APIFixture {
         let cloudToDevice = try await CloudToDeviceService(
             configuration: .init(), store: database, persistence: persistence, broker: broker, clock: SystemClock(),
             logger: logger)
+        let hub = HubServices(
+            telemetry: TelemetryReader(store: database, feed: TelemetryFeed()), cloudToDevice: cloudToDevice,
+            twins: try await TwinService(
+                store: database, persistence: persistence, broker: broker, clock: SystemClock()),
+            methods: MethodService(broker: broker),
+            devices: DeviceGateway(
+                authenticator: ConnectAuthenticator(directory: directory), broker: broker, persistence: persistence,
+                cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()))
         router = APIRouter(
             .init(
-                registry: registry, telemetry: TelemetryReader(store: database, feed: TelemetryFeed()),
-                devices: DeviceGateway(
-                    authenticator: ConnectAuthenticator(directory: directory), broker: broker,
-                    persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
-                clock: SystemClock(), authenticator: Authenticator(), gatewayHostName: "localhost", isReady: { true },
+                registry: registry, hub: hub, clock: SystemClock(), authenticator: Authenticator(),
+                gatewayHostName: "localhost", isReady: { true },
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
     }
 

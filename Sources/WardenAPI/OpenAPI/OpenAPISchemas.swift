@@ -1,3 +1,5 @@
+import WardenCore
+
 /// JSON Schemas of the API's bodies, named as the routes reference them.
 enum OpenAPISchemas {
     private static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
@@ -166,6 +168,16 @@ enum OpenAPISchemas {
                 "recordedTimeUtc",
             ]),
         "FeedbackList": list(of: "Feedback"),
+        "Twin": object(
+            [
+                "deviceId": string, "version": ["type": "integer"],
+                "properties": object(
+                    ["desired": ["type": "object"], "reported": ["type": "object"]], required: ["desired", "reported"]),
+            ],
+            required: ["deviceId", "version", "properties"]),
+        "TwinPatch": ["type": "object", "description": "Desired properties to merge; null deletes a member."],
+        "MethodInvocation": object(["payload": [:], "responseTimeoutInSeconds": ["type": "integer"]]),
+        "MethodResult": object(["status": ["type": "integer"], "payload": [:]], required: ["status", "payload"]),
     ]
 
     private static let ipRule: JSONValue = object(

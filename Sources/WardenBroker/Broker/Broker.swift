@@ -98,7 +98,10 @@ public final class Broker: Sendable {
         }
         let outcome = handler.received(message, from: sender, isWill: isWill)
         if let refusal = outcome.refusal { return (.topicNameInvalid, refusal) }
-        if !outcome.changes.isEmpty { persistence?.record(outcome.changes) }
+        let ticket = outcome.changes.isEmpty ? persistence?.recordedCount : persistence?.record(outcome.changes)
+        if let afterCommit = outcome.afterCommit {
+            if let persistence, let ticket { persistence.whenCommitted(ticket, afterCommit) } else { afterCommit() }
+        }
         guard let route = outcome.route else { return nil }
         return publish(route, in: sender.tenantID, now: now) ? nil : Self.retainedRefusal
     }

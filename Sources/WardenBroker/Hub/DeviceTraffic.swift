@@ -47,6 +47,8 @@ public struct DeviceTrafficOutcome: Sendable {
     /// Why the hub refused the message, for the log; the client is told Topic Name invalid (5.0) or, having no
     /// way to hear a refusal, is disconnected (3.1.1).
     public var refusal: String?
+    /// Runs once `changes`, and everything recorded before them, are committed (a twin response).
+    public var afterCommit: (@Sendable () -> Void)?
 
     public init(changes: [MQTTStateChange] = [], route: BrokerMessage?) {
         self.changes = changes

@@ -149,6 +149,7 @@ public final class BrokerPersistence: Service, Sendable {
             "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .deleteCloudToDevice(let sequence): "deleteCloudToDevice #\(sequence)"
         case .appendFeedback(let feedback): "appendFeedback \(feedback.tenantID)/\(feedback.deviceID)"
+        case .putTwin(let twin): "putTwin \(twin.tenantID)/\(twin.deviceID)"
         case .appendTelemetry(let message):
             "appendTelemetry \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         }

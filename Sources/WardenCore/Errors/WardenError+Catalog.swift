@@ -39,6 +39,16 @@ extension WardenError.Code {
     public static let c2dTooLarge = Self("c2d.too_large", .tooLarge)
     public static let c2dLockLost = Self("c2d.lock_lost", .preconditionFailed)
 
+    // Twins and methods.
+    public static let twinInvalidPatch = Self("twin.invalid_patch", .invalidInput)
+    public static let twinTooLarge = Self("twin.too_large", .tooLarge)
+    public static let twinVersionMismatch = Self("twin.version_mismatch", .preconditionFailed)
+    public static let methodInvalidName = Self("method.invalid_name", .invalidInput)
+    public static let methodPayloadTooLarge = Self("method.payload_too_large", .tooLarge)
+    public static let methodDeviceOffline = Self("method.device_offline", .notFound)
+    public static let methodTimeout = Self("method.timeout", .timeout)
+    public static let methodInvalidResponse = Self("method.invalid_response", .unavailable)
+
     // Tokens and secrets.
     public static let sasMalformed = Self("sas.malformed", .unauthenticated)
     public static let sasExpired = Self("sas.expired", .unauthenticated)
@@ -79,7 +89,9 @@ extension WardenError.Code {
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
-        .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .sasMalformed,
+        .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,
+        .twinVersionMismatch, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline, .methodTimeout,
+        .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,

@@ -41,6 +41,8 @@ extension WardenError {
         case tooLarge
         /// A dependency (store, disk) is not available right now.
         case unavailable
+        /// Something the request waited for (a device's answer) did not come in time.
+        case timeout
         /// A bug or an unexpected failure; details stay in the log.
         case `internal`
     }

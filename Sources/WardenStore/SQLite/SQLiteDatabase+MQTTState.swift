@@ -123,6 +123,8 @@ extension SQLiteDatabase: MQTTStateStore {
             try db.execute(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
         case .appendFeedback(let feedback):
             try appendFeedback(feedback, db)
+        case .putTwin(let twin):
+            try putTwin(twin, db)
         }
     }
 

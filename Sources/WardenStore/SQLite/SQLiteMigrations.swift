@@ -19,6 +19,7 @@ enum SQLiteMigrations {
             Migration0007CreateTelemetry.identifier, migrate: Migration0007CreateTelemetry.migrate)
         migrator.registerMigration(
             Migration0008CreateCloudToDevice.identifier, migrate: Migration0008CreateCloudToDevice.migrate)
+        migrator.registerMigration(Migration0009CreateTwins.identifier, migrate: Migration0009CreateTwins.migrate)
         return migrator
     }
 }

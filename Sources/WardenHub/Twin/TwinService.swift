@@ -1,0 +1,163 @@
+import Foundation
+public import NIOCore
+import Synchronization
+public import WardenBroker
+public import WardenCore
+import WardenMQTT
+public import WardenStore
+
+/// Device twins (anchors.md §1.3): the device reads its twin (`$iothub/twin/GET/?$rid=`) and patches its
+/// reported properties (`$iothub/twin/PATCH/properties/reported/?$rid=`, a JSON merge patch where `null`
+/// deletes), answered on `$iothub/twin/res/{status}/?$rid=` once committed; the API reads the twin and patches
+/// desired properties (with If-Match on the desired version), which a connected device hears on
+/// `$iothub/twin/PATCH/properties/desired/?$version=`. Twins are held in memory and written through the
+/// broker's group commit.
+public final class TwinService: Sendable {
+    /// IoT Hub's limit for each section.
+    static let maximumSectionBytes = 32 * 1024
+
+    struct TwinKey: Hashable {
+        let tenantID: TenantID
+        let deviceID: DeviceID
+    }
+
+    let persistence: BrokerPersistence
+    let broker: Broker
+    let clock: any WardenClock
+    private let twins: Mutex<[TwinKey: DeviceTwin]>
+
+    public init(store: any TwinStore, persistence: BrokerPersistence, broker: Broker, clock: any WardenClock)
+        async throws
+    {
+        self.persistence = persistence
+        self.broker = broker
+        self.clock = clock
+        let loaded = try await store.loadTwins()
+        self.twins = Mutex(
+            Dictionary(loaded.map { (TwinKey(tenantID: $0.tenantID, deviceID: $0.deviceID), $0) }) { _, last in last })
+    }
+
+    /// The device's twin (empty sections at version 0 until something is set).
+    public func twin(_ tenantID: TenantID, _ deviceID: DeviceID) -> DeviceTwin {
+        twins.withLock { $0[TwinKey(tenantID: tenantID, deviceID: deviceID)] }
+            ?? DeviceTwin(tenantID: tenantID, deviceID: deviceID)
+    }
+
+    /// Patches the desired properties (when `ifMatch` is the current desired version, if given); returns the
+    /// twin once committed and tells the device if it is connected.
+    public func patchDesired(
+        _ tenantID: TenantID, _ deviceID: DeviceID, _ patch: [String: JSONValue], ifMatch: Int?
+    ) async throws -> DeviceTwin {
+        try Self.check(patch)
+        let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
+        let now = clock.nowMilliseconds()
+        let (twin, ticket) = try twins.withLock { twins throws(WardenError) -> (DeviceTwin, UInt64) in
+            var twin = twins[key] ?? DeviceTwin(tenantID: tenantID, deviceID: deviceID)
+            if let ifMatch, ifMatch != twin.desired.version {
+                throw WardenError(
+                    .twinVersionMismatch,
+                    "If-Match is \(ifMatch) but the desired properties are at version \(twin.desired.version).")
+            }
+            var desired = twin.desired
+            desired.apply(patch, at: now)
+            try Self.checkSize(desired.properties, "desired")
+            twin.desired = desired
+            twins[key] = twin
+            return (twin, persistence.record([.putTwin(twin)]))
+        }
+        await persistence.committed(ticket)
+        var body = patch
+        body["$version"] = .number(twin.desired.version)
+        deliver(
+            "$iothub/twin/PATCH/properties/desired/?$version=\(twin.desired.version)", .object(body), to: key)
+        return twin
+    }
+
+    /// A device's PUBLISH on a twin topic; nil when the topic is not one.
+    func received(_ message: BrokerMessage, from sender: DeviceSender) -> DeviceTrafficOutcome? {
+        let key = TwinKey(tenantID: sender.tenantID, deviceID: sender.deviceID)
+        if message.topic.hasPrefix("$iothub/twin/GET/") {
+            let rid = Self.requestID(message.topic)
+            // Answered once everything recorded so far is committed, so the device never reads what could be lost.
+            var outcome = DeviceTrafficOutcome(route: nil)
+            outcome.afterCommit = { [self] in
+                let current = self.twin(key.tenantID, key.deviceID)
+                deliver("$iothub/twin/res/200/?$rid=\(rid)", Self.deviceView(current), to: key)
+            }
+            return outcome
+        }
+        guard message.topic.hasPrefix("$iothub/twin/PATCH/properties/reported/") else { return nil }
+        let rid = Self.requestID(message.topic)
+        let patch: [String: JSONValue]
+        do {
+            guard
+                case .object(let members) = try JSONDecoder().decode(
+                    JSONValue.self, from: Data(message.payload.readableBytesView))
+            else { throw WardenError(.twinInvalidPatch, "A reported-properties patch is a JSON object.") }
+            try Self.check(members)
+            patch = members
+        } catch {
+            deliver("$iothub/twin/res/400/?$rid=\(rid)", nil, to: key)
+            return DeviceTrafficOutcome(route: nil)
+        }
+        let now = clock.nowMilliseconds()
+        let twin: DeviceTwin? = twins.withLock { twins in
+            var twin = twins[key] ?? DeviceTwin(tenantID: key.tenantID, deviceID: key.deviceID)
+            var reported = twin.reported
+            reported.apply(patch, at: now)
+            guard (try? Self.checkSize(reported.properties, "reported")) != nil else { return nil }
+            twin.reported = reported
+            twins[key] = twin
+            return twin
+        }
+        guard let twin else {
+            deliver("$iothub/twin/res/400/?$rid=\(rid)", nil, to: key)
+            return DeviceTrafficOutcome(route: nil)
+        }
+        var outcome = DeviceTrafficOutcome(changes: [.putTwin(twin)], route: nil)
+        let version = twin.reported.version
+        outcome.afterCommit = { [self] in
+            deliver("$iothub/twin/res/204/?$rid=\(rid)&$version=\(version)", nil, to: key)
+        }
+        return outcome
+    }
+
+    /// What a device's twin GET answers: each section's properties with its `$version`.
+    static func deviceView(_ twin: DeviceTwin) -> JSONValue {
+        var desired = twin.desired.properties
+        desired["$version"] = .number(twin.desired.version)
+        var reported = twin.reported.properties
+        reported["$version"] = .number(twin.reported.version)
+        return ["desired": .object(desired), "reported": .object(reported)]
+    }
+
+    /// Hands a response or notification to the device's connection (dropped when it is gone or not subscribed,
+    /// as IoT Hub does).
+    private func deliver(_ topic: String, _ body: JSONValue?, to key: TwinKey) {
+        let bytes = body.flatMap { try? JSONEncoder().encode($0) } ?? Data()
+        let message = BrokerMessage(hubTopic: topic, payload: ByteBuffer(bytes: bytes), properties: Properties()) {}
+        _ = broker.deliver(message, toDevice: key.deviceID, in: key.tenantID)
+    }
+
+    /// The `$rid` of a twin topic's query (`…/?$rid=42`).
+    static func requestID(_ topic: String) -> String {
+        guard let query = topic.split(separator: "?", maxSplits: 1).dropFirst().first else { return "" }
+        for item in query.split(separator: "&") where item.hasPrefix("$rid=") { return String(item.dropFirst(5)) }
+        return ""
+    }
+
+    /// Property names may not start with `$` (the hub's: `$version`, `$metadata`).
+    private static func check(_ patch: [String: JSONValue]) throws(WardenError) {
+        if let name = patch.keys.first(where: { $0.hasPrefix("$") || $0.isEmpty }) {
+            throw WardenError(.twinInvalidPatch, "Property name '\(name)' is empty or starts with '$'.")
+        }
+    }
+
+    private static func checkSize(_ properties: [String: JSONValue], _ section: String) throws(WardenError) {
+        let size = (try? JSONEncoder().encode(properties).count) ?? 0
+        guard size <= maximumSectionBytes else {
+            throw WardenError(
+                .twinTooLarge, "The \(section) properties would be \(size) bytes; the most is \(maximumSectionBytes).")
+        }
+    }
+}

@@ -1,0 +1,8 @@
+public import WardenCore
+
+/// Stored device twins. They are written through `MQTTStateStore.apply` (`.putTwin`) in the broker's group
+/// commits; this protocol loads them.
+public protocol TwinStore: Sendable {
+    /// Every stored twin, for the hub to hold in memory.
+    func loadTwins() async throws -> [DeviceTwin]
+}
