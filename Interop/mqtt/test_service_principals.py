@@ -85,3 +85,30 @@ def test_policy_without_service_connect_and_wrong_key_are_refused(warden):
     client = service_client(warden, "reader", wrong, "app")
     assert client.start(warden.mqtt["mqtts"], host="localhost").value == 0x86
     client.paho.loop_stop()
+
+
+def test_service_receives_cloud_to_device_feedback(warden):
+    policy = api(warden, "POST", "/api/v1/tenants/default/shared-access-policies",
+                 {"name": "backend", "permissions": ["serviceConnect"]})
+    service = service_client(warden, "backend", policy["keys"]["primaryKey"], "feedback-reader")
+    service.start(warden.mqtt["mqtts"], host="localhost")
+    result, mid = service.paho.subscribe("$iothub/feedback/#", qos=1)
+    assert hub.wait_until(lambda: mid in service.subacks)
+    assert [code.value for code in service.subacks[mid]] == [1]
+
+    hub.create_device(warden, "valve-9")
+    device = hub.device_client(warden, "valve-9")
+    device.start(warden.mqtt["mqtts"])
+    device.paho.subscribe("devices/valve-9/messages/devicebound/#", qos=1)
+    api(warden, "POST", "/api/v1/tenants/default/devices/valve-9/c2d",
+        {"body": "open", "messageId": "m-9", "ack": "positive"})
+    assert hub.wait_until(lambda: device.payloads() == [b"open"])
+    assert hub.wait_until(lambda: len(service.messages) == 1)
+    message = service.messages[0]
+    assert message.topic == "$iothub/feedback/valve-9"
+    assert message.properties.ContentType == "application/vnd.microsoft.iothub.feedback.json"
+    [record] = json.loads(message.payload)
+    assert record["originalMessageId"] == "m-9" and record["statusCode"] == "Success"
+    assert record["deviceId"] == "valve-9"
+    device.stop()
+    service.stop()

@@ -8,7 +8,8 @@ public import WardenCore
 /// devices may not use shared subscriptions.
 ///
 /// A backend service (a shared access policy with `serviceConnect`) is the cloud side of every device of its
-/// tenant: it subscribes under `devices/…` (shared subscriptions too, to spread load) and to `$SYS/…`, and
+/// tenant: it subscribes under `devices/…` (shared subscriptions too, to spread load), to cloud-to-device
+/// feedback on `$iothub/feedback/…` and to `$SYS/…`, and
 /// publishes only cloud-to-device messages, `devices/{id}/messages/devicebound/…`.
 public struct NamespaceAuthorizer: Authorizer {
     public init() {}
@@ -61,10 +62,10 @@ public struct NamespaceAuthorizer: Authorizer {
             if filter.hasPrefix("$share/"), let slash = filter.dropFirst("$share/".count).firstIndex(of: "/") {
                 filter = filter[filter.index(after: slash)...]
             }
-            if filter.hasPrefix("devices/") || filter.hasPrefix("$SYS/") {
+            if filter.hasPrefix("devices/") || filter.hasPrefix("$SYS/") || filter.hasPrefix("$iothub/feedback/") {
                 return .allow()
             }
-            return .deny(["services subscribe under 'devices/…' and '$SYS/…' only"])
+            return .deny(["services subscribe under 'devices/…', '$iothub/feedback/…' and '$SYS/…' only"])
         }
     }
 

@@ -142,6 +142,11 @@ public final class Broker: Sendable {
         return true
     }
 
+    /// Routes a message the hub itself publishes (feedback records for services) in `tenantID`'s topic space.
+    public func publishFromHub(_ message: BrokerMessage, in tenantID: TenantID) {
+        publish(message, in: tenantID, now: .now())
+    }
+
     /// Routes a device's message that arrived another way (HTTPS) like its PUBLISH; returns the refusal, if
     /// any, and the persistence ticket to wait for before acknowledging (nil: nothing to wait for).
     public func publishOnBehalf(of sender: DeviceSender, _ message: BrokerMessage) -> (

@@ -66,7 +66,7 @@ public final class BrokerPersistence: Service, Sendable {
     var recordedCount: UInt64 { state.withLock { $0.recorded } }
 
     /// Calls `body` once every change up to `ticket` is committed (at once if it is).
-    func whenCommitted(_ ticket: UInt64, _ body: @escaping @Sendable () -> Void) {
+    public func whenCommitted(_ ticket: UInt64, _ body: @escaping @Sendable () -> Void) {
         let isCommitted = state.withLock { state in
             if state.committed >= ticket { return true }
             state.waiters.append((ticket, body))

@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 import Metrics
 public import NIOCore
@@ -221,13 +222,47 @@ public final class CloudToDeviceService: Service, Sendable {
         }
     }
 
-    /// Records changes (from inside the queues' lock, so that they are stored in the order they happened) and
-    /// counts the settlements among them.
+    /// Records changes (from inside the queues' lock, so that they are stored in the order they happened),
+    /// counts the settlements among them, and once committed publishes each feedback record to services on
+    /// `$iothub/feedback/{deviceId}`.
     private func record(_ changes: [MQTTStateChange]) -> UInt64 {
+        var records: [CloudToDeviceFeedback] = []
         for change in changes {
-            if case .appendFeedback(let feedback) = change { settled[feedback.status]?.increment() }
+            if case .appendFeedback(let feedback) = change {
+                settled[feedback.status]?.increment()
+                records.append(feedback)
+            }
         }
-        return persistence.record(changes)
+        let ticket = persistence.record(changes)
+        if !records.isEmpty {
+            persistence.whenCommitted(ticket) { [broker, records] in
+                for record in records { broker.publishFromHub(Self.feedbackMessage(record), in: record.tenantID) }
+            }
+        }
+        return ticket
+    }
+
+    /// IoT Hub's feedback record fields.
+    private struct FeedbackBody: Encodable {
+        let originalMessageId: String
+        let deviceId: String
+        let statusCode: String
+        let description: String
+        let enqueuedTimeUtc: String
+    }
+
+    /// A feedback record as IoT Hub's service endpoint sends it: a JSON array of records, at QoS 1.
+    static func feedbackMessage(_ record: CloudToDeviceFeedback) -> BrokerMessage {
+        let body = FeedbackBody(
+            originalMessageId: record.originalMessageID, deviceId: record.deviceID.rawValue,
+            statusCode: record.status.rawValue, description: record.description,
+            enqueuedTimeUtc: UTCTimestamp.string(milliseconds: record.enqueuedAt))
+        var properties = Properties()
+        properties.contentType = "application/vnd.microsoft.iothub.feedback.json"
+        return BrokerMessage(
+            topic: "$iothub/feedback/\(record.deviceID.rawValue)",
+            payload: ByteBuffer(bytes: (try? JSONEncoder().encode([body])) ?? Data()), qos: .atLeastOnce,
+            retain: false, properties: properties, receivedAt: .now())
     }
 
     /// Offers the device's Enqueued messages to its MQTT connection; what it does not take stays Enqueued.
