@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "warden", targets: ["warden"]),
+        .executable(name: "warden-bench", targets: ["warden-bench"]),
         .library(name: "WardenCore", targets: ["WardenCore"]),
         .library(name: "WardenSecurity", targets: ["WardenSecurity"]),
         .library(name: "WardenStore", targets: ["WardenStore"]),
@@ -143,6 +144,17 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .executableTarget(
+            name: "warden-bench",
+            dependencies: [
+                "WardenCore", "WardenMQTT", "WardenSecurity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),

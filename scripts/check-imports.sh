@@ -17,6 +17,7 @@ allowed() {
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy WardenHub" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
+    warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;
   esac
 }

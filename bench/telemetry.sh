@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Durable telemetry ingest, end to end: starts `warden serve` (release build unless BUILD=debug) in a scratch
+# data directory, registers a deviceConnect policy and DEVICES devices through the API, and runs warden-bench:
+# QoS 1 PUBLISHes on devices/{id}/messages/events/ over MQTT/TLS, each PUBACK sent only after the message is
+# committed to SQLite. Prints the bench's summary. Usage: bench/telemetry.sh [warden-bench options…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-release}
+DEVICES=${DEVICES:-20}
+if [ "$BUILD" = release ]; then
+  swift build -c release --scratch-path .build-release --product warden >/dev/null
+  swift build -c release --scratch-path .build-release --product warden-bench >/dev/null
+  bin=.build-release/release
+else
+  swift build --product warden >/dev/null
+  swift build --product warden-bench >/dev/null
+  bin=.build/debug
+fi
+
+data=$(mktemp -d)
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+"$bin/warden" serve --data-dir "$data" --https-port 0 --mqtt-port 0 --log-level warning >"$data/out" 2>&1 &
+server=$!
+for _ in $(seq 100); do grep -q "^Next steps" "$data/out" 2>/dev/null && break; sleep 0.2; done
+url=$(sed -nE 's/.*listening on (https:\/\/\S+).*/\1/p' "$data/out" | head -1)
+port=$(sed -nE 's/^MQTT: mqtts:\/\/[^:]+:([0-9]+).*/\1/p' "$data/out" | head -1)
+token=$(cat "$data/admin.token")
+api() { curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
+  -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
+for i in $(seq 0 $((DEVICES - 1))); do
+  api -X POST "$url/api/v1/tenants/default/devices" -d "{\"deviceId\":\"bench-$i\"}" >/dev/null
+done
+"$bin/warden-bench" --port "$port" --ca "$data/tls/ca.pem" --policy bench --key "$key" --devices "$DEVICES" "$@"
+stored=$(api "$url/api/v1/tenants/default/devices/bench-0/telemetry?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+echo "device bench-0 has $stored stored messages (first page, at most 1000)"
