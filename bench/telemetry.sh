@@ -5,27 +5,8 @@
 # committed to SQLite. Prints the bench's summary. Usage: bench/telemetry.sh [warden-bench options…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-release}
 DEVICES=${DEVICES:-20}
-if [ "$BUILD" = release ]; then
-  swift build -c release --scratch-path .build-release --product warden >/dev/null
-  swift build -c release --scratch-path .build-release --product warden-bench >/dev/null
-  bin=.build-release/release
-else
-  swift build --product warden >/dev/null
-  swift build --product warden-bench >/dev/null
-  bin=.build/debug
-fi
-
-data=$(mktemp -d)
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-"$bin/warden" serve --data-dir "$data" --https-port 0 --mqtt-port 0 --log-level warning >"$data/out" 2>&1 &
-server=$!
-for _ in $(seq 100); do grep -q "^Next steps" "$data/out" 2>/dev/null && break; sleep 0.2; done
-url=$(sed -nE 's/.*listening on (https:\/\/\S+).*/\1/p' "$data/out" | head -1)
-port=$(sed -nE 's/^MQTT: mqtts:\/\/[^:]+:([0-9]+).*/\1/p' "$data/out" | head -1)
-token=$(cat "$data/admin.token")
-api() { curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
+source bench/lib.sh
 key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
   -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
 for i in $(seq 0 $((DEVICES - 1))); do

@@ -1,0 +1,22 @@
+# Shared by the bench scripts: build (release unless BUILD=debug) and start a scratch `warden serve`.
+# Sets bin, data, url, port (MQTT/TLS), token (admin) and api (a curl with both); stops the server on exit.
+BUILD=${BUILD:-release}
+if [ "$BUILD" = release ]; then
+  swift build -c release --scratch-path .build-release --product warden >/dev/null
+  swift build -c release --scratch-path .build-release --product warden-bench >/dev/null
+  bin=.build-release/release
+else
+  swift build --product warden >/dev/null
+  swift build --product warden-bench >/dev/null
+  bin=.build/debug
+fi
+
+data=$(mktemp -d)
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+"$bin/warden" serve --data-dir "$data" --https-port 0 --mqtt-port 0 --log-level warning >"$data/out" 2>&1 &
+server=$!
+for _ in $(seq 100); do grep -q "^Next steps" "$data/out" 2>/dev/null && break; sleep 0.2; done
+url=$(sed -nE 's/.*listening on (https:\/\/\S+).*/\1/p' "$data/out" | head -1)
+port=$(sed -nE 's/^MQTT: mqtts:\/\/[^:]+:([0-9]+).*/\1/p' "$data/out" | head -1)
+token=$(cat "$data/admin.token")
+api() { curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
