@@ -196,4 +196,29 @@ struct BrokerTests {
         #expect(firstRecorder.publishes.count == 2)
         #expect(secondRecorder.publishes.count == 2)
     }
+
+    @Test func hubMessagesReachOnlyTheSubscribedDeviceAndCallBackOnItsPuback() throws {
+        let device = try DeviceID("dev-h")
+        let delivered = Mutex(0)
+        let hubMessage = BrokerMessage(
+            hubTopic: "devices/dev-h/messages/devicebound/k=v", payload: ByteBuffer(string: "c2d"),
+            properties: Properties()
+        ) { delivered.withLock { $0 += 1 } }
+        #expect(!broker.deliver(hubMessage, toDevice: device, in: tenant))  // no session
+        let (session, recorder, _) = connect("dev-h", clean: false, expiry: 60)
+        #expect(!broker.deliver(hubMessage, toDevice: device, in: tenant))  // not subscribed
+        _ = subscribe(session, "devices/dev-h/messages/devicebound/#", qos: .exactlyOnce)
+        #expect(broker.deliver(hubMessage, toDevice: device, in: tenant))
+        let publish = try #require(recorder.publishes.first)
+        #expect(publish.qos == .atLeastOnce && publish.topic == "devices/dev-h/messages/devicebound/k=v")
+        _ = session.acknowledge(.puback, packetID: try #require(publish.packetID), now: now)
+        #expect(delivered.withLock { $0 } == 1)
+
+        // In flight when the connection ends: the session lets it go (the hub delivers it again).
+        #expect(broker.deliver(hubMessage, toDevice: device, in: tenant))
+        broker.close(session, sink: recorder, will: nil, now: now)
+        let (_, again, present) = connect("dev-h", clean: false, expiry: 60)
+        #expect(present && again.publishes.isEmpty)
+    }
+
 }
