@@ -2,12 +2,12 @@
 # Sets bin, data, url, port (MQTT/TLS), token (admin) and api (a curl with both); stops the server on exit.
 BUILD=${BUILD:-release}
 if [ "$BUILD" = release ]; then
-  swift build -c release --scratch-path .build-release --product warden >/dev/null
-  swift build -c release --scratch-path .build-release --product warden-bench >/dev/null
+  swift build -q -c release --scratch-path .build-release --product warden
+  swift build -q -c release --scratch-path .build-release --product warden-bench
   bin=.build-release/release
 else
-  swift build --product warden >/dev/null
-  swift build --product warden-bench >/dev/null
+  swift build -q --product warden
+  swift build -q --product warden-bench
   bin=.build/debug
 fi
 

@@ -15,3 +15,4 @@ done
 "$bin/warden-bench" --port "$port" --ca "$data/tls/ca.pem" --policy bench --key "$key" --devices "$DEVICES" "$@"
 stored=$(api "$url/api/v1/tenants/default/devices/bench-0/telemetry?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 echo "device bench-0 has $stored stored messages (first page, at most 1000)"
+[ "$stored" -gt 0 ]

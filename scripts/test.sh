@@ -18,3 +18,6 @@ for suite in azure mqtt; do
   fi
   WARDEN_BINARY="$PWD/.build/debug/warden" "$venv/bin/pytest" -q "Interop/$suite"
 done
+
+# The load generator works end to end (a few hundred durable messages; benchmarks are not tests: no timing).
+BUILD=debug DEVICES=2 bench/telemetry.sh --messages 400 --duration 30 --warm-up 0

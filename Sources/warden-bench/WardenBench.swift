@@ -93,6 +93,8 @@ struct WardenBench: AsyncParsableCommand {
                     devices, window, qos, payload, summary.messagesPerSecond, summary.acknowledged, duration,
                     summary.p50Milliseconds, summary.p99Milliseconds, summary.p999Milliseconds, summary.errors))
         }
+        // A run that moved nothing, or hit errors, is not a measurement.
+        if summary.errors > 0 || summary.acknowledged == 0 { throw ExitCode.failure }
     }
 }
 
