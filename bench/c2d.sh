@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Cloud-to-device enqueue and delivery, end to end (bench/c2d.py): a scratch release server, DEVICES devices
-# on MQTT/TLS, API clients sending. Needs the interop virtual environment (.venv-mqtt, made by scripts/test.sh).
-# Usage: bench/c2d.sh [--devices 10] [--messages 5000] [--threads 8]
+# Cloud-to-device enqueue and delivery, end to end: a scratch server (release unless BUILD=debug), DEVICES
+# devices on MQTT/TLS, and `warden-bench c2d` sending through the management API (each 201 means committed)
+# while the devices take and acknowledge every message. Usage: bench/c2d.sh [warden-bench c2d options…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DEVICES=${DEVICES:-50}
 source bench/lib.sh
-.venv-mqtt/bin/python bench/c2d.py --data-dir "$data" --warden "$bin/warden" --mqtt-port "$port" "$@"
+register_devices "$DEVICES"
+"$bin/warden-bench" c2d --port "$port" --ca "$data/tls/ca.pem" --policy bench --key "$key" --devices "$DEVICES" \
+  --api "$url" --token "$token" "$@"

@@ -1,0 +1,159 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+import WardenMQTT
+
+/// Cloud-to-device throughput: devices connect and subscribe to their devicebound topics; API clients send
+/// messages through the management API (each 201 means committed) round robin over the devices; every
+/// delivery is acknowledged (the PUBACK completes it). Reports accepted sends per second with their latency,
+/// and deliveries per second with the latency from send to arrival.
+struct CloudToDeviceScenario: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "c2d", abstract: "API clients send cloud-to-device messages; devices receive them over MQTT.")
+
+    @OptionGroup var connection: DeviceOptions
+    @Option(help: "The management API's base URL.") var api = "https://localhost:8443"
+    @Option(help: "A bearer credential with devices.control.") var token: String
+    @Option(help: "The devices' tenant.") var tenant = "default"
+    @Option(help: "Messages to send in all.") var messages = 10_000
+    @Option(help: "API requests in flight at once.") var concurrency = 64
+
+    func run() async throws {
+        let deliveries = Recorder(countFrom: .now())
+        let sends = Recorder(countFrom: .now())
+        var subscribed: [EventLoopFuture<Void>] = []
+        for index in 0..<connection.devices {
+            let receiver = Receiver(connect: try connection.connectPacket(index), recorder: deliveries)
+            let channel = try await connection.connect(index, receiver)
+            subscribed.append(receiver.subscribed(on: channel.eventLoop))
+        }
+        for future in subscribed { try await future.get() }
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = connection.ca { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(tlsConfiguration: tls, connectionPool: .init(idleTimeout: .seconds(60))))
+        let next = Tickets()
+        let start = NIODeadline.now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while true {
+                        let index = next.take()
+                        guard index < messages else { return }
+                        try await send(index, http: http, recorder: sends)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let sent = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+        while deliveries.count < messages, NIODeadline.now() - start < .seconds(300) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let delivered = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+        try await http.shutdown()
+        let accepted = sends.summary(seconds: sent)
+        let arrived = deliveries.summary(seconds: delivered)
+        print(
+            String(
+                format: "%d messages to %d devices, %d API requests in flight: %.0f sends/s accepted "
+                    + "(latency p50 %.2f ms, p99 %.2f ms), %.0f deliveries/s completed over MQTT (send to arrival "
+                    + "p50 %.2f ms, p99 %.2f ms); %d errors",
+                messages, connection.devices, concurrency, accepted.messagesPerSecond, accepted.p50Milliseconds,
+                accepted.p99Milliseconds, arrived.messagesPerSecond, arrived.p50Milliseconds, arrived.p99Milliseconds,
+                accepted.errors + arrived.errors))
+        if accepted.errors + arrived.errors > 0 || arrived.count < messages { throw ExitCode.failure }
+    }
+
+    /// Sends message `index`, retrying while the device's queue is full (the device is still taking earlier ones).
+    private func send(_ index: Int, http: HTTPClient, recorder: Recorder) async throws {
+        let device = connection.deviceID(index % connection.devices)
+        let sentAt = NIODeadline.now()
+        var request = HTTPClientRequest(url: "\(api)/api/v1/tenants/\(tenant)/devices/\(device)/c2d")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: "{\"body\":\"\(sentAt.uptimeNanoseconds)\"}"))
+        while true {
+            let response = try await http.execute(request, timeout: .seconds(30))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            switch response.status.code {
+            case 201: return recorder.record(since: sentAt)
+            case 429: try await Task.sleep(for: .milliseconds(2))
+            default:
+                recorder.error()
+                return
+            }
+        }
+    }
+}
+
+/// One device: CONNECT, SUBSCRIBE to its devicebound topics, PUBACK each message and time it from the send
+/// time its body carries.
+final class Receiver: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = MQTTPacket
+    typealias OutboundOut = ByteBuffer
+
+    let connect: ConnectPacketFields
+    let recorder: Recorder
+    private var subscription: EventLoopPromise<Void>?
+
+    init(connect: ConnectPacketFields, recorder: Recorder) {
+        self.connect = connect
+        self.recorder = recorder
+    }
+
+    /// Succeeds once the SUBACK arrives.
+    func subscribed(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        eventLoop.submit {
+            let promise = eventLoop.makePromise(of: Void.self)
+            self.subscription = promise
+            return promise.futureResult
+        }.flatMap { $0 }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(connect.packet(allocator: context.channel.allocator)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .connack:
+            let filter = try? TopicFilter("devices/\(connect.clientID)/messages/devicebound/#")
+            guard let filter else { return }
+            let subscribe = MQTTPacket.subscribe(
+                SubscribePacket(packetID: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce)]))
+            context.writeAndFlush(wrapOutboundOut(subscribe.encoded(allocator: context.channel.allocator)), promise: nil)
+        case .suback:
+            subscription?.succeed()
+        case .publish(let publish):
+            if let packetID = publish.packetID {
+                let ack = MQTTPacket.publishAck(PublishAckPacket(.puback, packetID: packetID))
+                context.writeAndFlush(wrapOutboundOut(ack.encoded(allocator: context.channel.allocator)), promise: nil)
+            }
+            let text = String(buffer: publish.payload)
+            if let nanos = UInt64(text) { recorder.record(since: .uptimeNanoseconds(nanos)) } else { recorder.error() }
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        recorder.error()
+        subscription?.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Hands out 0, 1, 2, … to concurrent senders.
+final class Tickets: Sendable {
+    private let next = Atomic(0)
+
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}

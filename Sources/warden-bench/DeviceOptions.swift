@@ -1,0 +1,73 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import WardenCore
+import WardenSecurity
+
+/// Where the broker is and how simulated devices authenticate: a SAS token each, signed with a shared access
+/// policy that grants deviceConnect (so one key serves every device).
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "Broker address.") var host = "127.0.0.1"
+    @Option(help: "Broker port.") var port = 8883
+    @Option(help: "PEM CA to trust; without it the connection is plain TCP.") var ca: String?
+    @Option(help: "The hub host name devices sign for.") var hubHost = "localhost"
+    @Option(help: "A shared access policy with deviceConnect that signs every device's token.") var policy: String?
+    @Option(help: "That policy's key (base64).") var key: String?
+    @Option(help: "Device ids are PREFIX0 … PREFIX(N-1).") var devicePrefix = "bench-"
+    @Option(help: "Device connections.") var devices = 20
+
+    func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
+
+    /// Connects device `index` with `handler` last in its pipeline (after TLS and packet framing).
+    func connect(_ index: Int, _ handler: any ChannelHandler & Sendable) async throws -> any Channel {
+        let tls = try tlsContext()
+        let host = self.host
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: host == "127.0.0.1" ? nil : host))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: host, port: port).get()
+    }
+
+    /// The CONNECT of device `index`: Azure's username and, with a policy, a SAS token for an hour.
+    func connectPacket(_ index: Int) throws -> ConnectPacketFields {
+        let deviceID = deviceID(index)
+        var password: [UInt8]?
+        if let policy {
+            guard let key, let bytes = Data(base64Encoded: key) else {
+                throw ValidationError("--policy needs --key, the policy's base64 key.")
+            }
+            let token = SASTokenSigner.token(
+                resource: "\(hubHost)/devices/\(deviceID)", key: SymmetricKey(data: bytes),
+                expiry: UInt64(Date().timeIntervalSince1970) + 3600, keyName: try PolicyName(policy))
+            password = Array(token.utf8)
+        }
+        return ConnectPacketFields(
+            clientID: deviceID, username: "\(hubHost)/\(deviceID)/?api-version=2021-04-12", password: password)
+    }
+
+    private func tlsContext() throws -> NIOSSLContext? {
+        try ca.map { path in
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+            return try NIOSSLContext(configuration: configuration)
+        }
+    }
+}
+
+/// What a simulated device puts in its CONNECT.
+struct ConnectPacketFields: Sendable {
+    let clientID: String
+    let username: String
+    let password: [UInt8]?
+}
