@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "WardenHub",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT",
+                "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -91,13 +91,17 @@ def api(warden, path: str, method: str = "GET", body: dict | None = None) -> tup
     return https(warden, method, path, headers, json.dumps(body).encode() if body is not None else None)
 
 
-def https(warden, method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, dict, bytes]:
-    """One request to the HTTPS port, trusting the server's CA: status, headers, body."""
+def https(warden, method: str, path: str, headers: dict, body: bytes | None = None,
+          certificate: tuple[str, str] | None = None) -> tuple[int, dict, bytes]:
+    """One request to the HTTPS port, trusting the server's CA (and presenting a client certificate and key
+    when given): status, headers, body."""
     import ssl
     import urllib.error
     import urllib.request
 
     context = ssl.create_default_context(cafile=warden.ca)
+    if certificate:
+        context.load_cert_chain(*certificate)
     request = urllib.request.Request(warden.url + path, data=body, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:

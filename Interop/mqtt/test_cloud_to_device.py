@@ -3,6 +3,7 @@ tokens and every iothub-* header, complete, reject, abandon, lock and message ex
 MQTT delivery where the PUBACK completes, feedback records, and durability: a SIGKILL loses no accepted message
 and never brings back a completed one."""
 import json
+import subprocess
 import time
 
 import pytest
@@ -171,3 +172,34 @@ def test_accepted_messages_survive_sigkill_and_completed_ones_stay_completed(war
             break
         rest.append(body)
     assert rest == [b"command 2", b"command 3", b"command 4"]
+
+
+def test_https_device_api_with_a_client_certificate(warden, tmp_path):
+    key, certificate = tmp_path / "device.key", tmp_path / "device.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", "/CN=valve-x"],
+                   check=True, capture_output=True)
+    fingerprint = subprocess.run(["openssl", "x509", "-in", str(certificate), "-noout", "-fingerprint", "-sha1"],
+                                 check=True, capture_output=True, text=True).stdout
+    warden.cli("device", "create", "valve-x", "--auth", "x509-thumbprint",
+               "--thumbprint", fingerprint.split("=", 1)[1].strip().replace(":", ""))
+    presented = (str(certificate), str(key))
+    status, _, _ = hub.https(warden, "POST", "/devices/valve-x/messages/events", {"iothub-app-source": "cert"},
+                             b"by certificate", certificate=presented)
+    assert status == 204
+    send(warden, "valve-x", "for the certificate")
+    status, headers, body = hub.https(warden, "GET", "/devices/valve-x/messages/deviceBound", {},
+                                      certificate=presented)
+    assert status == 200 and body == b"for the certificate"
+    status, _, _ = hub.https(warden, "DELETE", f"/devices/valve-x/messages/deviceBound/{headers['ETag'].strip(chr(34))}",
+                             {}, certificate=presented)
+    assert status == 204
+    # The same certificate does not make another device, and no credential at all is refused.
+    hub.create_device(warden, "valve-y")
+    status, _, _ = hub.https(warden, "GET", "/devices/valve-y/messages/deviceBound", {}, certificate=presented)
+    assert status == 401
+    status, _, _ = hub.https(warden, "GET", "/devices/valve-x/messages/deviceBound", {})
+    assert status == 401
+    status, _, body = hub.api(warden, "/api/v1/tenants/default/devices/valve-x/telemetry")
+    [message] = json.loads(body)["items"]
+    assert message["authMethod"] == "x509-thumbprint" and message["properties"] == {"source": "cert"}

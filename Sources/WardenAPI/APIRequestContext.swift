@@ -1,4 +1,5 @@
 public import Hummingbird
+import NIOCore
 public import WardenCore
 
 /// Per-request state: Hummingbird's core storage plus the authenticated principal.
@@ -12,10 +13,13 @@ public struct APIRequestContext: RequestContext {
 
     /// The client's IP address, for device authentication records.
     public let peerAddress: IPAddress
+    /// The connection, to find what its TLS handshake recorded (`PresentedCertificates`).
+    let channel: any Channel
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
         self.peerAddress = source.channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) ?? .unspecified
+        self.channel = source.channel
     }
 
     public var maxUploadSize: Int { Self.maximumBodyBytes }

@@ -3,6 +3,7 @@ import NIOCore
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
+import WardenSecurity
 
 /// A device as a request proved it (the broker's `DeviceSender`, named here for the API, which does not see
 /// the broker).
@@ -30,32 +31,49 @@ public struct DeviceGateway: Sendable {
         self.clock = clock
     }
 
-    /// The device a request proves it is, with its SAS token in `authorization`; every outcome is an
+    /// The device a request proves it is: a SAS token in `authorization`, else the TLS client certificate chain
+    /// the connection presented (the request's `hostName` naming the tenant). Every outcome is an
     /// `AuthenticationRecord`. A refusal is `auth.invalid_credential` (401) or `auth.forbidden` (403) with the
     /// record's reference id, never the reason, as on MQTT.
-    public func authenticate(authorization: String?, deviceID: String, peer: IPAddress) throws(WardenError)
-        -> DeviceSender
-    {
+    public func authenticate(
+        authorization: String?, certificates: [[UInt8]], hostName: String, deviceID: String, peer: IPAddress
+    ) async throws(WardenError) -> DeviceSender {
         let referenceID = ReferenceID.make()
         let claimed = try? DeviceID(deviceID)
-        let facts = ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peer, now: UInt64(max(0, clock.now().timeIntervalSince1970)))
+        let now = clock.now()
         var refusal: ConnectAuthenticator.Refusal?
-        var sender: DeviceSender?
+        var identity: ConnectAuthenticator.DeviceIdentity?
         if let claimed {
             do throws(ConnectAuthenticator.Refusal) {
-                sender = try authenticator.authenticate(authorization: authorization, deviceID: claimed, facts).sender
+                if authorization != nil || certificates.isEmpty {
+                    let facts = ConnectAuthenticator.ConnectionFacts(
+                        peerAddress: peer, now: UInt64(max(0, now.timeIntervalSince1970)))
+                    identity = try authenticator.authenticate(authorization: authorization, deviceID: claimed, facts)
+                } else {
+                    identity = try await authenticator.authenticate(
+                        certificateChain: certificates, hostName: hostName, deviceID: claimed, peerAddress: peer,
+                        now: now)
+                }
             } catch {
                 refusal = error
             }
         }
+        let sender = identity?.sender
+        let method: AuthenticationRecord.Method =
+            switch identity?.method {
+            case .sas: .sas
+            case .x509Thumbprint: .x509Thumbprint
+            case .x509CA: .x509CA
+            case nil: authorization != nil ? .sas : certificates.isEmpty ? .none : .x509Thumbprint
+            }
         events.publish(
             .authentication(
                 AuthenticationRecord(
                     tenantID: sender?.tenantID, principal: deviceID, peerAddress: peer, protocolName: "https",
-                    method: authorization == nil ? .none : .sas, isAccepted: sender != nil,
-                    failure: sender == nil ? refusal?.reason.code ?? .deviceInvalidID : nil, certificateThumbprint: nil,
-                    referenceID: referenceID, at: clock.now())))
+                    method: method, isAccepted: sender != nil,
+                    failure: sender == nil ? refusal?.reason.code ?? .deviceInvalidID : nil,
+                    certificateThumbprint: certificates.first.flatMap { Thumbprint.of(certificate: $0).last },
+                    referenceID: referenceID, at: now)))
         if let sender { return sender }
         if refusal?.isCredentialFailure == false {
             throw WardenError(.authForbidden, "The device may not connect (reference \(referenceID)).")

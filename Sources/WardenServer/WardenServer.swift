@@ -73,14 +73,13 @@ public enum WardenServer {
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
-        let mqttTLS = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: true))
-        let httpsTLS = TLSContextSlot(
-            try makeTLSContext(tls, minimum: configuration.tls.minimumVersion, forMQTT: false))
+        // One TLS context for every listener (MQTT/TLS and HTTPS), replaced together on SIGHUP.
+        let tlsSlot = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion))
         let telemetryFeed = TelemetryFeed()
         let persistence = BrokerPersistence(
             store: database, clock: clock, logger: logger, afterCommit: telemetryFeed.committed)
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
-            configuration, tls: mqttTLS, directory: deviceDirectory, bus: bus, persistence: persistence,
+            configuration, tls: tlsSlot, directory: deviceDirectory, bus: bus, persistence: persistence,
             database: database,
             clock: clock,
             logger: logger)
@@ -120,10 +119,7 @@ public enum WardenServer {
                     configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
                     now: clock.now())
                 let minimum = configuration.tls.minimumVersion
-                let mqtt = try makeTLSContext(material, minimum: minimum, forMQTT: true)
-                let https = try makeTLSContext(material, minimum: minimum, forMQTT: false)
-                mqttTLS.replace(with: mqtt)
-                httpsTLS.replace(with: https)
+                tlsSlot.replace(with: try makeTLSContext(material, minimum: minimum))
             }, logger: logger)
 
         let router = APIRouter(
@@ -137,7 +133,7 @@ public enum WardenServer {
             router: router.makeRouter(),
             server: HTTPServerBuilder { responder in
                 HTTPSChannel(
-                    tls: httpsTLS, http: HTTP1Channel(responder: responder),
+                    tls: tlsSlot, http: HTTP1Channel(responder: responder),
                     adoptMQTT: { try webSocket.adoptWebSocket($0) }, paths: MQTTListener.webSocketPaths,
                     maximumFrameSize: configuration.mqtt.maximumPacketSize + 14)
             },
@@ -215,13 +211,14 @@ public enum WardenServer {
         return (broker, listeners, webSocket)
     }
 
-    /// A listener's TLS context; for MQTT a client certificate is requested but optional (devices with X.509
-    /// credentials present one; others need not).
+    /// A listener's TLS context. A client certificate is requested but optional on every listener (devices
+    /// with X.509 credentials present one, over MQTT or the HTTPS device API; others need not); the
+    /// listener's own verification callback accepts any chain and authentication decides.
     static func makeTLSContext(
-        _ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion, forMQTT: Bool
+        _ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion
     ) throws -> NIOSSLContext {
         var tlsConfiguration = try makeTLSConfiguration(material, minimum: minimum)
-        if forMQTT { tlsConfiguration.certificateVerification = .optionalVerification }
+        tlsConfiguration.certificateVerification = .optionalVerification
         do {
             return try NIOSSLContext(configuration: tlsConfiguration)
         } catch {

@@ -29,7 +29,7 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
         for index in 0..<connection.devices {
             let receiver = Receiver(connect: try connection.connectPacket(index), recorder: deliveries)
             let channel = try await connection.connect(index, receiver)
-            subscribed.append(receiver.subscribed(on: channel.eventLoop))
+            subscribed.append(try receiver.subscribed(on: channel))
         }
         for future in subscribed { try await future.get() }
 
@@ -109,13 +109,15 @@ final class Receiver: ChannelInboundHandler, @unchecked Sendable {
         self.recorder = recorder
     }
 
-    /// Succeeds once the SUBACK arrives.
-    func subscribed(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        eventLoop.submit {
-            let promise = eventLoop.makePromise(of: Void.self)
-            self.subscription = promise
-            return promise.futureResult
-        }.flatMap { $0 }
+    /// Made when the handler joins its pipeline, before the connection exists, so no SUBACK can come first.
+    func handlerAdded(context: ChannelHandlerContext) {
+        subscription = context.eventLoop.makePromise(of: Void.self)
+    }
+
+    /// Succeeds once the SUBACK arrives (the connect future completed after `handlerAdded`).
+    func subscribed(on channel: any Channel) throws -> EventLoopFuture<Void> {
+        guard let subscription else { throw ChannelError.inappropriateOperationForState }
+        return subscription.futureResult
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -129,7 +131,8 @@ final class Receiver: ChannelInboundHandler, @unchecked Sendable {
             guard let filter else { return }
             let subscribe = MQTTPacket.subscribe(
                 SubscribePacket(packetID: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce)]))
-            context.writeAndFlush(wrapOutboundOut(subscribe.encoded(allocator: context.channel.allocator)), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(subscribe.encoded(allocator: context.channel.allocator)), promise: nil)
         case .suback:
             subscription?.succeed()
         case .publish(let publish):

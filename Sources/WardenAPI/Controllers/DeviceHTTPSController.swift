@@ -20,7 +20,7 @@ struct DeviceHTTPSController {
                 "Device: send telemetry (iothub-app-* headers are properties); 204 once stored",
                 permission: nil, success: (204, nil)
             ) { request, context in
-                let sender = try authenticate(request, context)
+                let sender = try await authenticate(request, context)
                 let body = try await request.body.collect(upTo: Self.maximumTelemetryBytes)
                 try await gateway.sendTelemetry(
                     from: sender, properties: Self.properties(of: request), body: Array(body.readableBytesView))
@@ -31,7 +31,7 @@ struct DeviceHTTPSController {
                 "Device: lock and receive the oldest cloud-to-device message (ETag = lock token); 204 when none",
                 permission: nil, success: (200, nil)
             ) { request, context in
-                let sender = try authenticate(request, context)
+                let sender = try await authenticate(request, context)
                 let lock = try request.headers.first { $0.name.canonicalName == "iothub-messagelocktimeout" }.map {
                     field -> Int64 in
                     guard let seconds = Int64(field.value), (5...300).contains(seconds) else {
@@ -50,7 +50,7 @@ struct DeviceHTTPSController {
                 .delete, Self.base + "/deviceBound/{etag}", "deviceComplete",
                 "Device: complete the message (with ?reject, dead-letter it)", permission: nil, success: (204, nil)
             ) { request, context in
-                let sender = try authenticate(request, context)
+                let sender = try await authenticate(request, context)
                 let reject = request.uri.queryParameters.has("reject")
                 try await gateway.settle(
                     for: sender, lockToken: try Self.lockToken(request, context), reject ? .reject : .complete)
@@ -60,17 +60,20 @@ struct DeviceHTTPSController {
                 .post, Self.base + "/deviceBound/{etag}/abandon", "deviceAbandon",
                 "Device: give the message back to the queue (counts a delivery)", permission: nil, success: (204, nil)
             ) { request, context in
-                let sender = try authenticate(request, context)
+                let sender = try await authenticate(request, context)
                 try await gateway.settle(for: sender, lockToken: try Self.lockToken(request, context), .abandon)
                 return Response(status: .noContent)
             },
         ]
     }
 
-    private func authenticate(_ request: Request, _ context: APIRequestContext) throws -> AuthenticatedDevice {
-        try gateway.authenticate(
-            authorization: request.headers[.authorization], deviceID: try request.parameter("device", context),
-            peer: context.peerAddress)
+    /// The device: a SAS token in `Authorization`, or the connection's client certificate.
+    private func authenticate(_ request: Request, _ context: APIRequestContext) async throws -> AuthenticatedDevice {
+        let presented = try? await context.channel.pipeline.handler(type: PresentedCertificates.self).get()
+        let host = request.head.authority.map { String($0.prefix { $0 != ":" }) } ?? ""
+        return try await gateway.authenticate(
+            authorization: request.headers[.authorization], certificates: presented?.certificates ?? [],
+            hostName: host, deviceID: try request.parameter("device", context), peer: context.peerAddress)
     }
 
     /// The lock token of the path, with any quotes an SDK kept from the ETag header.

@@ -132,6 +132,28 @@ public struct ConnectAuthenticator: Sendable {
         return identity
     }
 
+    /// Authenticates a request of the HTTPS device API for `deviceID` by the TLS client certificate chain it
+    /// presented: the leaf's thumbprint (`x509-thumbprint`) or the chain to a verified tenant CA with
+    /// CN = the device id (`x509-ca`). The request's host names the tenant, as a username's does on MQTT; the
+    /// same checks as CONNECT follow.
+    public func authenticate(
+        certificateChain chain: [[UInt8]], hostName: String, deviceID: DeviceID, peerAddress: IPAddress, now: Date
+    ) async throws(Refusal) -> DeviceIdentity {
+        guard let leaf = chain.first else {
+            throw Refusal(
+                reason: WardenError(
+                    .authMissingCredential, "Neither a SAS token nor a client certificate was presented."),
+                isCredentialFailure: true)
+        }
+        let facts = ConnectionFacts(
+            peerAddress: peerAddress, clientCertificateThumbprints: Thumbprint.of(certificate: leaf),
+            chainValidation: await validateChain(chain, now: now), now: UInt64(max(0, now.timeIntervalSince1970)))
+        let tenantID = try tenant(forHost: hostName.lowercased(), nil, facts)
+        let (identity, device) = try credential(nil, tenantID: tenantID, deviceID: deviceID, facts: facts)
+        try admit(identity, device)
+        return identity
+    }
+
     /// Authenticates `connect`, or throws a `Refusal`.
     public func authenticate(_ connect: ConnectPacket, _ facts: ConnectionFacts) throws(Refusal) -> DeviceIdentity {
         guard let username = connect.username.flatMap(AzureUsername.init) else {

@@ -1,10 +1,10 @@
-import Crypto
 import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
 import WardenCore
 import WardenMQTT
+import WardenSecurity
 
 /// One MQTT connection on its event loop: feeds packets and timer ticks to the `ConnectionStateMachine` and
 /// carries out its actions. Each packet type's work lives in its own extension file.
@@ -68,9 +68,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
                 let der = try? certificate.toDERBytes()
             {
-                clientCertificateThumbprints = [
-                    Insecure.SHA1.hash(data: der).hexThumbprint, SHA256.hash(data: der).hexThumbprint,
-                ].compactMap { try? Thumbprint($0) }
+                clientCertificateThumbprints = Thumbprint.of(certificate: der)
             }
         }
         context.fireUserInboundEventTriggered(event)
@@ -186,15 +184,5 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             handler.perform(action, context: context)
             if case .none = action { handler.scheduleTick(context) }
         }
-    }
-}
-
-extension Digest {
-    /// Upper-case hex, the form `Thumbprint` stores.
-    fileprivate var hexThumbprint: String {
-        map { byte in
-            let hex = String(byte, radix: 16, uppercase: true)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
     }
 }

@@ -9,6 +9,7 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 import NIOSSL
 import NIOWebSocket
+import WardenAPI
 import WardenBroker
 
 /// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
@@ -80,8 +81,18 @@ struct HTTPSChannel: ServerChildChannel {
         configuration.enableErrorHandling = false
         configuration.enableResponseHeaderValidation = false
         let context = tls.current
+        let presented = PresentedCertificates()
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            // A client certificate is asked for, never required: the HTTPS device API authenticates X.509 devices
+            // with it (by thumbprint or tenant CA, decided per request); everyone else presents none.
+            try channel.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(
+                    context: context,
+                    customVerificationCallback: { certificates, promise in
+                        presented.record(certificates.compactMap { try? $0.toDERBytes() })
+                        promise.succeed(.certificateVerified)
+                    }))
+            try channel.pipeline.syncOperations.addHandler(presented)
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
             return Value(channel: channel, negotiated: negotiated)

@@ -1,0 +1,17 @@
+import Crypto
+public import WardenCore
+
+extension Thumbprint {
+    /// The SHA-1 and SHA-256 thumbprints of a DER certificate: a device registered with either matches.
+    public static func of(certificate der: [UInt8]) -> [Thumbprint] {
+        [hex(Insecure.SHA1.hash(data: der)), hex(SHA256.hash(data: der))].compactMap { try? Thumbprint($0) }
+    }
+
+    /// Upper-case hex, the form `Thumbprint` stores.
+    private static func hex(_ digest: some Digest) -> String {
+        digest.map { byte in
+            let hex = String(byte, radix: 16, uppercase: true)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+}
