@@ -27,7 +27,11 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
         let sends = Recorder(countFrom: .now())
         var subscribed: [EventLoopFuture<Void>] = []
         for index in 0..<connection.devices {
-            let receiver = Receiver(connect: try connection.connectPacket(index), recorder: deliveries)
+            let connect = try connection.connectPacket(index)
+            let receiver = Subscriber(
+                connect: connect, filter: "devices/\(connect.clientID)/messages/devicebound/#", qos: .atLeastOnce,
+                recorder: deliveries
+            ) { payload in UInt64(String(buffer: payload)) }
             let channel = try await connection.connect(index, receiver)
             subscribed.append(try receiver.subscribed(on: channel))
         }
@@ -91,66 +95,6 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
                 return
             }
         }
-    }
-}
-
-/// One device: CONNECT, SUBSCRIBE to its devicebound topics, PUBACK each message and time it from the send
-/// time its body carries.
-final class Receiver: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = MQTTPacket
-    typealias OutboundOut = ByteBuffer
-
-    let connect: ConnectPacketFields
-    let recorder: Recorder
-    private var subscription: EventLoopPromise<Void>?
-
-    init(connect: ConnectPacketFields, recorder: Recorder) {
-        self.connect = connect
-        self.recorder = recorder
-    }
-
-    /// Made when the handler joins its pipeline, before the connection exists, so no SUBACK can come first.
-    func handlerAdded(context: ChannelHandlerContext) {
-        subscription = context.eventLoop.makePromise(of: Void.self)
-    }
-
-    /// Succeeds once the SUBACK arrives (the connect future completed after `handlerAdded`).
-    func subscribed(on channel: any Channel) throws -> EventLoopFuture<Void> {
-        guard let subscription else { throw ChannelError.inappropriateOperationForState }
-        return subscription.futureResult
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(connect.packet(allocator: context.channel.allocator)), promise: nil)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .connack:
-            let filter = try? TopicFilter("devices/\(connect.clientID)/messages/devicebound/#")
-            guard let filter else { return }
-            let subscribe = MQTTPacket.subscribe(
-                SubscribePacket(packetID: 1, subscriptions: [.init(filter: filter, qos: .atLeastOnce)]))
-            context.writeAndFlush(
-                wrapOutboundOut(subscribe.encoded(allocator: context.channel.allocator)), promise: nil)
-        case .suback:
-            subscription?.succeed()
-        case .publish(let publish):
-            if let packetID = publish.packetID {
-                let ack = MQTTPacket.publishAck(PublishAckPacket(.puback, packetID: packetID))
-                context.writeAndFlush(wrapOutboundOut(ack.encoded(allocator: context.channel.allocator)), promise: nil)
-            }
-            let text = String(buffer: publish.payload)
-            if let nanos = UInt64(text) { recorder.record(since: .uptimeNanoseconds(nanos)) } else { recorder.error() }
-        default:
-            break
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        recorder.error()
-        subscription?.fail(error)
-        context.close(promise: nil)
     }
 }
 

@@ -17,7 +17,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "A shared access policy with deviceConnect that signs every device's token.") var policy: String?
     @Option(help: "That policy's key (base64).") var key: String?
     @Option(help: "Device ids are PREFIX0 … PREFIX(N-1).") var devicePrefix = "bench-"
-    @Option(help: "Device connections.") var devices = 20
+    @Option(help: "Device connections (pubsub: publishers or subscribers per side).") var devices = 20
+    @Flag(help: "Connect without credentials (a broker's anonymous listener) instead of as devices.")
+    var anonymous = false
 
     func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
 
@@ -39,9 +41,13 @@ struct DeviceOptions: ParsableArguments {
             .connect(host: host, port: port).get()
     }
 
-    /// The CONNECT of device `index`: Azure's username and, with a policy, a SAS token for an hour.
-    func connectPacket(_ index: Int) throws -> ConnectPacketFields {
-        let deviceID = deviceID(index)
+    /// The CONNECT of device `index`: Azure's username and, with a policy, a SAS token for an hour; anonymous
+    /// clients are `bench-{role}-{index}` without credentials.
+    func connectPacket(_ index: Int, role: String = "") throws -> ConnectPacketFields {
+        if anonymous {
+            return ConnectPacketFields(clientID: "bench-\(role)-\(index)", username: nil, password: nil)
+        }
+        let deviceID = deviceID(index) + (role.isEmpty ? "" : "-" + role)
         var password: [UInt8]?
         if let policy {
             guard let key, let bytes = Data(base64Encoded: key) else {
@@ -68,6 +74,6 @@ struct DeviceOptions: ParsableArguments {
 /// What a simulated device puts in its CONNECT.
 struct ConnectPacketFields: Sendable {
     let clientID: String
-    let username: String
+    let username: String?
     let password: [UInt8]?
 }

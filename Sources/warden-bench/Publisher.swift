@@ -1,7 +1,9 @@
 import NIOCore
 import WardenMQTT
 
-/// One device connection: CONNECT, then keep `window` QoS 1 PUBLISHes unacknowledged until the deadline.
+/// One publishing connection: CONNECT, then keep `window` QoS 1 or 2 PUBLISHes unacknowledged (or send QoS 0
+/// in bursts of `window`) until the deadline or the limit. Each payload starts with its send time, so that
+/// subscribers can time the trip.
 final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = MQTTPacket
     typealias OutboundOut = ByteBuffer
@@ -13,18 +15,21 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     let limit: Int
     let stopAt: NIODeadline
     let recorder: Recorder
+    /// QoS 0 messages per second to offer (0: as fast as the connection takes them).
+    let rate: Double
     private var sentAt: [UInt16: NIODeadline] = [:]
     private var nextPacketID: UInt16 = 1
     private var sent = 0
     private let topic: String
 
     init(
-        connect: ConnectPacketFields, payload: ByteBuffer, qos: QoS, window: Int, limit: Int, stopAt: NIODeadline,
-        recorder: Recorder
+        connect: ConnectPacketFields, topic: String, payloadSize: Int, qos: QoS, window: Int, limit: Int,
+        stopAt: NIODeadline, recorder: Recorder, rate: Double = 0
     ) {
+        self.rate = rate
         self.connect = connect
-        self.topic = "devices/\(connect.clientID)/messages/events/"
-        self.payload = payload
+        self.topic = topic
+        self.payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: max(8, payloadSize))
         self.qos = qos
         self.window = window
         self.limit = limit
@@ -43,6 +48,9 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
         case .connack:
             recorder.error()
             context.close(promise: nil)
+        case .publishAck(let ack) where ack.kind == .pubrec:
+            write(.publishAck(PublishAckPacket(.pubrel, packetID: ack.packetID)), context: context)
+            context.flush()
         case .publishAck(let ack):
             if let start = sentAt.removeValue(forKey: ack.packetID) { recorder.record(since: start) }
             fill(context)
@@ -70,8 +78,10 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
         while sentAt.count < window, sent < limit {
             let packetID = nextPacketID
             nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
+            var stamped = payload
+            stamped.setInteger(now.uptimeNanoseconds, at: stamped.readerIndex)
             let publish = PublishPacket(
-                qos: qos, topic: topic, packetID: qos == .atMostOnce ? nil : packetID, payload: payload)
+                qos: qos, topic: topic, packetID: qos == .atMostOnce ? nil : packetID, payload: stamped)
             write(.publish(publish), context: context)
             sent += 1
             if qos == .atMostOnce {
@@ -82,7 +92,12 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         context.flush()
-        if qos == .atMostOnce {
+        guard qos == .atMostOnce else { return }
+        // QoS 0 has no acknowledgement to wait for: the next burst follows at the offered rate, or at once.
+        if rate > 0 {
+            let interval = Int64(Double(window) / rate * 1e9)
+            context.eventLoop.scheduleTask(in: .nanoseconds(interval)) { self.fill(context) }
+        } else {
             context.eventLoop.execute { self.fill(context) }
         }
     }

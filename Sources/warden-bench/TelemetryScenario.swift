@@ -25,9 +25,9 @@ struct TelemetryScenario: AsyncParsableCommand {
         let perConnection = messages > 0 ? max(1, messages / connection.devices) : Int.max
         var channels: [any Channel] = []
         for index in 0..<connection.devices {
+            let connect = try connection.connectPacket(index)
             let publisher = Publisher(
-                connect: try connection.connectPacket(index),
-                payload: ByteBuffer(repeating: UInt8(ascii: "x"), count: payload),
+                connect: connect, topic: "devices/\(connect.clientID)/messages/events/", payloadSize: payload,
                 qos: qos == 0 ? .atMostOnce : .atLeastOnce, window: window, limit: perConnection, stopAt: stopAt,
                 recorder: recorder)
             channels.append(try await connection.connect(index, publisher))

@@ -5,6 +5,7 @@ import ArgumentParser
 @main
 struct WardenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "warden-bench", abstract: "Load for Warden: durable telemetry, cloud-to-device messages.",
-        subcommands: [TelemetryScenario.self, CloudToDeviceScenario.self])
+        commandName: "warden-bench",
+        abstract: "Load for Warden and other MQTT brokers: telemetry, cloud-to-device, publish/subscribe.",
+        subcommands: [TelemetryScenario.self, CloudToDeviceScenario.self, PubSubScenario.self])
 }

@@ -1,0 +1,81 @@
+import NIOCore
+import WardenMQTT
+
+/// One subscribing connection: CONNECT, SUBSCRIBE to one filter, acknowledge what arrives (QoS 1 PUBACK, QoS 2
+/// PUBREC then PUBCOMP) and time each message from the send time its payload carries.
+final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = MQTTPacket
+    typealias OutboundOut = ByteBuffer
+
+    let connect: ConnectPacketFields
+    let filter: String
+    let qos: QoS
+    let recorder: Recorder
+    /// The send time (uptime nanoseconds) a payload carries, if it does.
+    let sentAt: @Sendable (ByteBuffer) -> UInt64?
+    private var subscription: EventLoopPromise<Void>?
+
+    init(
+        connect: ConnectPacketFields, filter: String, qos: QoS, recorder: Recorder,
+        sentAt: @escaping @Sendable (ByteBuffer) -> UInt64?
+    ) {
+        self.connect = connect
+        self.filter = filter
+        self.qos = qos
+        self.recorder = recorder
+        self.sentAt = sentAt
+    }
+
+    /// Made when the handler joins its pipeline, before the connection exists, so no SUBACK can come first.
+    func handlerAdded(context: ChannelHandlerContext) {
+        subscription = context.eventLoop.makePromise(of: Void.self)
+    }
+
+    /// Succeeds once the SUBACK arrives (the connect future completed after `handlerAdded`).
+    func subscribed(on channel: any Channel) throws -> EventLoopFuture<Void> {
+        guard let subscription else { throw ChannelError.inappropriateOperationForState }
+        return subscription.futureResult
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(connect.packet(allocator: context.channel.allocator), context)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .connack:
+            guard let filter = try? TopicFilter(filter) else { return context.close(promise: nil) }
+            let subscribe = MQTTPacket.subscribe(
+                SubscribePacket(packetID: 1, subscriptions: [.init(filter: filter, qos: qos)]))
+            send(subscribe.encoded(allocator: context.channel.allocator), context)
+        case .suback:
+            subscription?.succeed()
+        case .publish(let publish):
+            if let packetID = publish.packetID {
+                let kind: PublishAckPacket.Kind = publish.qos == .exactlyOnce ? .pubrec : .puback
+                let ack = MQTTPacket.publishAck(PublishAckPacket(kind, packetID: packetID))
+                send(ack.encoded(allocator: context.channel.allocator), context)
+            }
+            if let nanos = sentAt(publish.payload) {
+                recorder.record(since: .uptimeNanoseconds(nanos))
+            } else {
+                recorder.error()
+            }
+        case .publishAck(let ack) where ack.kind == .pubrel:
+            let complete = MQTTPacket.publishAck(PublishAckPacket(.pubcomp, packetID: ack.packetID))
+            send(complete.encoded(allocator: context.channel.allocator), context)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        recorder.error()
+        subscription?.fail(error)
+        context.close(promise: nil)
+    }
+
+    private func send(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
+}
