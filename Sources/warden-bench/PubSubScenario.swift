@@ -18,6 +18,7 @@ struct PubSubScenario: AsyncParsableCommand {
     }
 
     @OptionGroup var connection: DeviceOptions
+    @OptionGroup var broker: BrokerProcess
     @Option(help: "pairs, fan-in or fan-out.") var shape = Shape.pairs
     @Option(help: "Unacknowledged messages per publisher (QoS 0: messages per burst).") var window = 100
     @Option(help: "Seconds of load after the warm-up.") var duration = 10
@@ -32,6 +33,7 @@ struct PubSubScenario: AsyncParsableCommand {
         let qos: Int
         let published: Recorder.Summary
         let received: Recorder.Summary
+        let broker: BrokerProcess.Cost?
     }
 
     func run() async throws {
@@ -60,6 +62,7 @@ struct PubSubScenario: AsyncParsableCommand {
         }
         for future in ready { try await future.get() }
         let stopAt = NIODeadline.now() + .seconds(Int64(warmUp + duration))
+        let before = broker.sample()
         var publishing: [any Channel] = []
         for index in 0..<publishers {
             let publisher = Publisher(
@@ -69,12 +72,13 @@ struct PubSubScenario: AsyncParsableCommand {
             publishing.append(try await connection.connect(index, publisher))
         }
         for channel in publishing { try? await channel.closeFuture.get() }
+        let cost = broker.cost(since: before)
         // What is still in flight arrives within a moment; then the subscribers go.
         try await Task.sleep(for: .seconds(1))
         for channel in channels { try? await channel.close() }
         let summary = Summary(
             shape: shape.rawValue, qos: qos, published: published.summary(seconds: Double(duration)),
-            received: received.summary(seconds: Double(duration)))
+            received: received.summary(seconds: Double(duration)), broker: cost)
         if json {
             print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
         } else {
@@ -86,7 +90,8 @@ struct PubSubScenario: AsyncParsableCommand {
                     shape.rawValue, publishers, subscribers, qos, payload, window,
                     summary.published.messagesPerSecond, summary.received.messagesPerSecond,
                     summary.received.p50Milliseconds, summary.received.p99Milliseconds,
-                    summary.received.p999Milliseconds, summary.published.errors + summary.received.errors))
+                    summary.received.p999Milliseconds, summary.published.errors + summary.received.errors)
+                    + (cost?.text ?? ""))
         }
         if summary.published.errors + summary.received.errors > 0 || summary.received.count == 0 {
             throw ExitCode.failure
