@@ -94,12 +94,9 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
         context.flush()
         guard qos == .atMostOnce else { return }
         // QoS 0 has no acknowledgement to wait for: the next burst follows at the offered rate, or at once.
-        if rate > 0 {
-            let interval = Int64(Double(window) / rate * 1e9)
-            context.eventLoop.scheduleTask(in: .nanoseconds(interval)) { self.fill(context) }
-        } else {
-            context.eventLoop.execute { self.fill(context) }
-        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let interval: TimeAmount = rate > 0 ? .nanoseconds(Int64(Double(window) / rate * 1e9)) : .zero
+        context.eventLoop.scheduleTask(in: interval) { bound.value.0.fill(bound.value.1) }
     }
 
     private func write(_ packet: MQTTPacket, context: ChannelHandlerContext) {
