@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
-ulimit -n $((N * 2 + 1024))
+# Each process (the broker, the bench) holds N sockets.
+ulimit -n "$(( N + 1024 < $(ulimit -Hn) ? N + 1024 : $(ulimit -Hn) ))"
 swift build -q -c release --scratch-path .build-release --product warden
 swift build -q -c release --scratch-path .build-release --product warden-bench
 bin=.build-release/release
