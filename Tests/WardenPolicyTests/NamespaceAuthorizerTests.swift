@@ -44,8 +44,9 @@ struct NamespaceAuthorizerTests {
         #expect(try decide("#", .publish, "devices/#/messages/events/").isAllowed)
     }
 
-    @Test func referenceIDsDiffer() throws {
+    @Test func denialsHaveDistinctReferenceIDsAndAllowsNone() throws {
         #expect(try decide("a", .publish, "x").referenceID != decide("a", .publish, "x").referenceID)
+        #expect(try decide("a", .publish, "devices/a/messages/events/").referenceID.isEmpty)
     }
 }
 

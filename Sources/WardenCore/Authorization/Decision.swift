@@ -3,14 +3,15 @@
 public struct Decision: Sendable, Hashable {
     /// Whether the action may go ahead.
     public let isAllowed: Bool
-    /// Quote this to find the decision in logs and the audit log.
+    /// Quote this to find a denial in logs and the audit log. Empty for an allowing decision: those are not
+    /// recorded one by one, and drawing an id from the CSPRNG for every PUBLISH would cost the hot path.
     public let referenceID: String
     /// Every condition that did not hold (empty when allowed).
     public let unmetConditions: [String]
 
     /// An allowing decision.
     public static func allow() -> Decision {
-        Decision(isAllowed: true, referenceID: makeReferenceID(), unmetConditions: [])
+        Decision(isAllowed: true, referenceID: "", unmetConditions: [])
     }
 
     /// A denying decision naming what did not hold.
