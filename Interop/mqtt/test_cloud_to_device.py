@@ -203,3 +203,24 @@ def test_https_device_api_with_a_client_certificate(warden, tmp_path):
     status, _, body = hub.api(warden, "/api/v1/tenants/default/devices/valve-x/telemetry")
     [message] = json.loads(body)["items"]
     assert message["authMethod"] == "x509-thumbprint" and message["properties"] == {"source": "cert"}
+
+
+def test_a_deleted_device_takes_its_queue_and_twin_along(warden_factory):
+    warden = warden_factory()
+    hub.create_device(warden, "valve-z")
+    send(warden, "valve-z", "left behind")
+    status, _, _ = hub.api(warden, "/api/v1/tenants/default/devices/valve-z/twin/desired", "PATCH", {"mode": "eco"})
+    assert status == 200
+    warden.cli("device", "delete", "valve-z")
+    hub.create_device(warden, "valve-z")
+
+    def assert_empty(server):
+        status, _, listing = hub.api(server, C2D.format("valve-z"))
+        assert json.loads(listing)["items"] == []
+        status, _, twin = hub.api(server, "/api/v1/tenants/default/devices/valve-z/twin")
+        assert json.loads(twin)["properties"]["desired"]["$version"] == 0
+
+    assert_empty(warden)
+    # The deletions are stored: a restart from the same data directory brings nothing back.
+    warden.stop()
+    assert_empty(warden_factory())

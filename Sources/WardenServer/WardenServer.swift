@@ -90,6 +90,8 @@ public enum WardenServer {
             clock: clock, logger: logger)
         let twins = try await TwinService(store: database, persistence: persistence, broker: broker, clock: clock)
         let methods = MethodService(broker: broker)
+        cloudToDevice.follow(bus)
+        twins.follow(bus)
         broker.install(HubTraffic(telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods))
         let hub = HubServices(
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,

@@ -33,6 +33,8 @@ public enum MQTTStateChange: Sendable, Equatable {
     case appendFeedback(CloudToDeviceFeedback)
     /// A twin's new state (both sections).
     case putTwin(DeviceTwin)
+    /// The twin of a deleted device.
+    case deleteTwin(tenantID: TenantID, deviceID: DeviceID)
 }
 
 /// A session that outlives its connection.

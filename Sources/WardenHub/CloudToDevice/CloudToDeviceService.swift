@@ -163,6 +163,19 @@ public final class CloudToDeviceService: Service, Sendable {
         return Page(items: items, nextCursor: items.count == limit ? items.last.map { String($0.sequenceNumber) } : nil)
     }
 
+    /// Follows device deletions: a deleted device's queue goes with it (no feedback: the device is gone, as
+    /// in IoT Hub), so that a new device of the same id starts empty.
+    public func follow(_ bus: EventBus) {
+        _ = bus.observe { [weak self] event in
+            guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
+            let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+            queues.withLock { queues in
+                guard let queue = queues.removeValue(forKey: key) else { return }
+                _ = persistence.record(queue.entries.map { .deleteCloudToDevice(sequence: $0.message.sequenceNumber) })
+            }
+        }
+    }
+
     /// The device's queue, oldest first.
     public func list(_ tenantID: TenantID, _ deviceID: DeviceID) -> [Queued] {
         let queue = queues.withLock { $0[QueueKey(tenantID: tenantID, deviceID: deviceID)] }

@@ -37,6 +37,18 @@ public final class TwinService: Sendable {
             Dictionary(loaded.map { (TwinKey(tenantID: $0.tenantID, deviceID: $0.deviceID), $0) }) { _, last in last })
     }
 
+    /// Follows device deletions: the twin goes with its device, so that a new device of the same id starts
+    /// with an empty one.
+    public func follow(_ bus: EventBus) {
+        _ = bus.observe { [weak self] event in
+            guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
+            twins.withLock { twins in
+                guard twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID)) != nil else { return }
+                persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
+            }
+        }
+    }
+
     /// The device's twin (empty sections at version 0 until something is set).
     public func twin(_ tenantID: TenantID, _ deviceID: DeviceID) -> DeviceTwin {
         twins.withLock { $0[TwinKey(tenantID: tenantID, deviceID: deviceID)] }

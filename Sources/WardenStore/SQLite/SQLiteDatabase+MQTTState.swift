@@ -125,6 +125,10 @@ extension SQLiteDatabase: MQTTStateStore {
             try appendFeedback(feedback, db)
         case .putTwin(let twin):
             try putTwin(twin, db)
+        case .deleteTwin(let tenantID, let deviceID):
+            try db.execute(
+                sql: "DELETE FROM device_twins WHERE tenant_id = ? AND device_id = ?",
+                arguments: [tenantID.rawValue, deviceID.rawValue])
         }
     }
 
