@@ -73,7 +73,8 @@ struct HubRequestValidationTests {
     @Test func methodsRefuseBadNamesTimeoutsAndOfflineDevices() async throws {
         try await withDevice { client in
             let methods = Self.device + "/methods/"
-            try await expectProblem(client, .post, methods + "a%2Fb", body: "{}", status: 400, code: "method.invalid_name")
+            try await expectProblem(
+                client, .post, methods + "a%2Fb", body: "{}", status: 400, code: "method.invalid_name")
             try await expectProblem(
                 client, .post, methods + "reboot", body: #"{"responseTimeoutInSeconds": 1}"#, status: 400,
                 code: "request.invalid_field")
@@ -85,8 +86,10 @@ struct HubRequestValidationTests {
     @Test func telemetryQueriesNameWhatIsWrong() async throws {
         try await withDevice { client in
             let telemetry = Self.device + "/telemetry"
-            try await expectProblem(client, .get, telemetry + "?from=yesterday", status: 400, code: "request.invalid_query")
-            try await expectProblem(client, .get, telemetry + "?cursor=bm9wZQ", status: 400, code: "request.invalid_cursor")
+            try await expectProblem(
+                client, .get, telemetry + "?from=yesterday", status: 400, code: "request.invalid_query")
+            try await expectProblem(
+                client, .get, telemetry + "?cursor=bm9wZQ", status: 400, code: "request.invalid_cursor")
             try await expectProblem(
                 client, .get, telemetry + "/export?format=xml", status: 400, code: "request.invalid_query")
             try await expectProblem(
