@@ -24,8 +24,15 @@ struct CloudToDeviceCommand: AsyncParsableCommand {
         @Option(help: "The correlation id.") var correlationId: String?
         @OptionGroup var client: ClientOptions
 
-        func run() async throws {
-            var payload: [String: Any] = ["body": body, "ack": ack]
+        /// Malformed flags are usage errors, told with this subcommand's usage.
+        func validate() throws {
+            _ = try propertyBag()
+            if let ttl, DurationText.seconds(ttl) == nil {
+                throw ValidationError("--ttl takes seconds or a number with s, m, h or d, not '\(ttl)'.")
+            }
+        }
+
+        private func propertyBag() throws -> [String: String] {
             var bag: [String: String] = [:]
             for property in properties {
                 guard let equals = property.firstIndex(of: "="), equals != property.startIndex else {
@@ -33,12 +40,15 @@ struct CloudToDeviceCommand: AsyncParsableCommand {
                 }
                 bag[String(property[..<equals])] = String(property[property.index(after: equals)...])
             }
+            return bag
+        }
+
+        func run() async throws {
+            var payload: [String: Any] = ["body": body, "ack": ack]
+            let bag = try propertyBag()
             if !bag.isEmpty { payload["properties"] = bag }
             if let ttl {
-                guard let seconds = DurationText.seconds(ttl).map({ Int($0) }) else {
-                    throw ValidationError("--ttl takes seconds or a number with s, m, h or d, not '\(ttl)'.")
-                }
-                payload["ttlSeconds"] = seconds
+                payload["ttlSeconds"] = DurationText.seconds(ttl).map { Int($0) }
             }
             if let messageId { payload["messageId"] = messageId }
             if let correlationId { payload["correlationId"] = correlationId }

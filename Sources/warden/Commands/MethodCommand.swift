@@ -18,10 +18,20 @@ struct MethodCommand: AsyncParsableCommand {
         @Option(help: "How long to wait for the answer: 5s to 300s (default 30s).") var timeout = "30s"
         @OptionGroup var client: ClientOptions
 
-        func run() async throws {
-            guard let seconds = DurationText.seconds(timeout).map({ Int($0) }), (5...300).contains(seconds) else {
+        /// Malformed flags are usage errors, told with this subcommand's usage.
+        func validate() throws {
+            guard let seconds = DurationText.seconds(timeout), (5...300).contains(seconds) else {
                 throw ValidationError("--timeout must be 5s to 300s, not '\(timeout)'.")
             }
+            if let payload,
+                (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: .fragmentsAllowed)) == nil
+            {
+                throw ValidationError("--payload must be JSON, such as '{\"level\": 2}'.")
+            }
+        }
+
+        func run() async throws {
+            let seconds = Int(DurationText.seconds(timeout) ?? 30)
             var body: [String: Any] = ["responseTimeoutInSeconds": seconds]
             if let payload {
                 guard
