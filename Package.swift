@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
     ],
     targets: [
         .target(
@@ -46,6 +47,8 @@ let package = Package(
             dependencies: [
                 "WardenCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
@@ -73,6 +76,24 @@ let package = Package(
             ]
         ),
         .target(name: "WardenPolicy", dependencies: ["WardenCore"]),
+        .target(
+            name: "WardenAccess",
+            dependencies: [
+                "WardenCore", "WardenStore", "WardenSecurity",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "WardenAudit",
+            dependencies: [
+                "WardenCore", "WardenStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "WardenBroker",
             dependencies: [
@@ -102,7 +123,7 @@ let package = Package(
         .target(
             name: "WardenAPI",
             dependencies: [
-                "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub",
+                "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -114,7 +135,7 @@ let package = Package(
             name: "WardenServer",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI", "WardenBroker",
-                "WardenMQTT", "WardenPolicy", "WardenHub",
+                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,6 +193,7 @@ let package = Package(
             name: "WardenSecurityTests",
             dependencies: [
                 "WardenSecurity",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -181,6 +203,14 @@ let package = Package(
         .testTarget(name: "WardenStoreTests", dependencies: ["WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore"]),
+        .testTarget(
+            name: "WardenAccessTests", dependencies: ["WardenAccess", "WardenStore", "WardenSecurity", "WardenCore"]),
+        .testTarget(
+            name: "WardenAuditTests",
+            dependencies: [
+                "WardenAudit", "WardenStore", "WardenCore", "WardenSecurity",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
@@ -195,6 +225,7 @@ let package = Package(
             name: "WardenAPITests",
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
+                "WardenAccess", "WardenAudit",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

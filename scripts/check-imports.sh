@@ -13,9 +13,11 @@ allowed() {
     WardenPolicy) echo "WardenCore" ;;
     WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenAccess) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenAudit) echo "WardenCore WardenStore" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity" ;;
-    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy WardenHub" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

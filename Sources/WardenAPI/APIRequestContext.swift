@@ -9,7 +9,12 @@ public struct APIRequestContext: RequestContext {
 
     public var coreContext: CoreRequestContextStorage
     /// Who made the request; set by `BearerAuthMiddleware`, nil on public routes.
-    public var principal: Principal?
+    public var principal: Principal? {
+        didSet { audit.set { $0.principal = principal } }
+    }
+    /// What the audit record of this request will say beyond the route and the outcome; shared by reference
+    /// so that the audit middleware, outside the others, sees what they learned.
+    let audit = AuditNote()
 
     /// The client's IP address, for device authentication records.
     public let peerAddress: IPAddress

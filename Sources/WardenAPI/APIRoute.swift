@@ -6,6 +6,9 @@ public import WardenCore
 /// Routes are declared as values so that the router, the permission guard and the OpenAPI document are
 /// built from one list and cannot drift apart.
 public struct APIRoute: Sendable {
+    /// Whether a device is a member of a group (the registry's in-memory directory answers).
+    public typealias DeviceGroupLookup = @Sendable (TenantID, DeviceID, GroupName) -> Bool
+
     /// The route's method.
     public let method: HTTPRequest.Method
     /// The path template, with `{name}` parameters, as in OpenAPI.
@@ -38,14 +41,33 @@ public struct APIRoute: Sendable {
     }
 
     /// Adds the route to `router`, guarded by its permission for the `{tenant}` in its path.
-    func register(on router: Router<APIRequestContext>) {
+    ///
+    /// A tenant the principal holds no role in answers `tenant.not_found` (404) exactly as one that does not
+    /// exist, so nobody learns another tenant's resources exist; a role without the permission answers 403.
+    func register(on router: Router<APIRequestContext>, deviceGroups: @escaping DeviceGroupLookup) {
         let permission = self.permission
         let handler = self.handler
+        let namesDevice = path.contains("{device}")
         router.on(RouterPath(path), method: method) { request, context in
             if let permission {
+                guard let principal = context.principal else {
+                    throw WardenError(.authMissingCredential, "Send 'Authorization: Bearer <token>'.")
+                }
                 let tenant = context.parameters.get("tenant").flatMap { try? TenantID(Self.decoded($0)) }
-                guard let principal = context.principal, principal.may(permission, in: tenant) else {
+                if let tenant, !principal.canSee(tenant) {
+                    throw WardenError(.tenantNotFound, "There is no tenant '\(tenant)'.")
+                }
+                guard principal.may(permission, in: tenant) else {
                     throw WardenError(.authForbidden, "This needs the '\(permission.rawValue)' permission.")
+                }
+                if let group = principal.keyScope?.deviceGroup {
+                    // A group-scoped key reaches only routes that name one of the group's devices.
+                    guard namesDevice, let tenant,
+                        let device = context.parameters.get("device").flatMap({ try? DeviceID(Self.decoded($0)) }),
+                        deviceGroups(tenant, device, group)
+                    else {
+                        throw WardenError(.authForbidden, "This key reaches only devices in group '\(group)'.")
+                    }
                 }
             }
             return try await handler(request, context)

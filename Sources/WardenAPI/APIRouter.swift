@@ -1,6 +1,8 @@
 import Foundation
 public import Hummingbird
 public import Logging
+public import WardenAccess
+public import WardenAudit
 public import WardenCore
 public import WardenHub
 public import WardenRegistry
@@ -12,7 +14,10 @@ public struct APIRouter: Sendable {
         public let registry: RegistryService
         public let hub: HubServices
         public let clock: any WardenClock
-        public let authenticator: any ManagementAuthenticator
+        public let access: AccessService
+        public let audit: AuditLog
+        public let auditReader: AuditReader
+        public let deviceGroups: APIRoute.DeviceGroupLookup
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
         public let metricsText: @Sendable () -> String
@@ -22,14 +27,19 @@ public struct APIRouter: Sendable {
         /// Collects the dependencies.
         public init(
             registry: RegistryService, hub: HubServices, clock: any WardenClock,
-            authenticator: any ManagementAuthenticator, gatewayHostName: String,
+            access: AccessService, audit: AuditLog,
+            auditReader: AuditReader,
+            deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
             version: String, logger: Logger
         ) {
             self.registry = registry
             self.hub = hub
             self.clock = clock
-            self.authenticator = authenticator
+            self.access = access
+            self.audit = audit
+            self.auditReader = auditReader
+            self.deviceGroups = deviceGroups
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
             self.metricsText = metricsText
@@ -64,6 +74,11 @@ public struct APIRouter: Sendable {
             + TwinController(registry: registry, twins: dependencies.hub.twins).routes
             + MethodController(registry: registry, methods: dependencies.hub.methods).routes
             + DeviceHTTPSController(gateway: dependencies.hub.devices).routes
+            + AuthController(access: dependencies.access).routes
+            + OAuthController(access: dependencies.access).routes
+            + UserController(access: dependencies.access).routes
+            + APIKeyController(access: dependencies.access).routes
+            + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }
@@ -79,11 +94,12 @@ public struct APIRouter: Sendable {
     public func makeRouter() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: AuditMiddleware(log: dependencies.audit, clock: dependencies.clock, routes: routes))
         router.add(middleware: ProblemMiddleware(logger: dependencies.logger))
         let publicRoutes = routes.filter { $0.permission == nil }
         router.add(
             middleware: BearerAuthMiddleware(
-                authenticator: dependencies.authenticator,
+                authenticator: dependencies.access,
                 publicPaths: Set(publicRoutes.map(\.path).filter { !$0.contains("{") }),
                 // A public template is public below its first parameter (`/devices/{device}/…` → `/devices/`).
                 publicPrefixes: Array(
@@ -91,7 +107,7 @@ public struct APIRouter: Sendable {
                         publicRoutes.compactMap { route in
                             route.path.firstIndex(of: "{").map { String(route.path[..<$0]) }
                         }))))
-        for route in routes { route.register(on: router) }
+        for route in routes { route.register(on: router, deviceGroups: dependencies.deviceGroups) }
         return router
     }
 }

@@ -10,13 +10,19 @@ enum JSONResponse {
         return encoder
     }()
 
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok, etag: String? = nil) throws
-        -> Response
-    {
+    static func make(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, etag: String? = nil, headers extra: HTTPFields = [:]
+    ) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
+        headers.append(contentsOf: extra)
         if let etag { headers[.eTag] = "\"\(etag)\"" }
         return Response(
             status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// One JSON Lines line: the value and a newline.
+    static func line(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
     static func noContent() -> Response {

@@ -50,11 +50,12 @@ public struct Problem: Codable, Sendable, Equatable {
         }
     }
 
-    func response() -> Response {
+    func response(retryAfter: Int? = nil) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = (try? encoder.encode(self)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         if status == 401 {
             headers[.wwwAuthenticate] = "Bearer realm=\"warden\""
         }

@@ -10,6 +10,8 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import WardenAPI
+import WardenAccess
+import WardenAudit
 import WardenBroker
 public import WardenCore
 import WardenHub
@@ -71,6 +73,26 @@ public enum WardenServer {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
+        let access = try await AccessService(
+            store: database, settings: configuration.access, clock: clock, logger: logger)
+        access.follow(bus)
+        if let password = try await access.ensureBootstrapAdmin(
+            username: BootstrapCredential.adminUsername, credentialHash: credential.hash)
+        {
+            try directory.write(Data(password.bytes + [UInt8(ascii: "\n")]), to: directory.adminPassword, mode: 0o600)
+            logger.info(
+                "Created the platform administrator.",
+                metadata: ["user.name": "\(BootstrapCredential.adminUsername)", "file": "\(directory.adminPassword)"])
+        }
+        let auditChain = AuditChain(key: masterKey.derivedKey(label: AuditChain.keyLabel))
+        let auditHead = AuditHead(path: directory.auditHead)
+        let audit = try await AuditLog(
+            store: database, chain: auditChain, head: auditHead, bufferLimit: configuration.audit.bufferLimit,
+            clock: clock, logger: logger)
+        AuditRecorder(log: audit).follow(bus)
+        let auditRetention = AuditRetention(
+            store: database, log: audit, retentionDays: configuration.audit.retentionDays, clock: clock,
+            logger: logger)
         if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
         // One TLS context for every listener (MQTT/TLS and HTTPS), replaced together on SIGHUP.
@@ -128,7 +150,11 @@ public enum WardenServer {
             .init(
                 registry: registry, hub: hub,
                 clock: clock,
-                authenticator: BootstrapAdminAuthenticator(hash: credential.hash),
+                access: access, audit: audit,
+                auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
+                deviceGroups: { tenant, device, group in
+                    deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
+                },
                 gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let application = Application(
@@ -159,7 +185,10 @@ public enum WardenServer {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [persistence, application, reloader, systemTopics, retention, telemetryFeed, cloudToDevice]
+                services: [
+                    audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
+                    telemetryFeed, cloudToDevice,
+                ]
                     + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

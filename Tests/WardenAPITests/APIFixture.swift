@@ -4,6 +4,8 @@ import HummingbirdTesting
 import Logging
 import NIOPosix
 import WardenAPI
+import WardenAccess
+import WardenAudit
 import WardenBroker
 import WardenCore
 import WardenHub
@@ -15,13 +17,10 @@ import WardenStore
 struct APIFixture {
     static let credential = "wdn_test-credential"
 
-    struct Authenticator: ManagementAuthenticator {
-        func principal(forBearer credential: Substring) async -> Principal? {
-            credential == APIFixture.credential ? .bootstrapAdmin : nil
-        }
-    }
-
     let router: APIRouter
+    let access: AccessService
+    let audit: AuditLog
+    let registry: RegistryService
 
     init() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-api-\(UUID().uuidString)")
@@ -29,10 +28,10 @@ struct APIFixture {
         let database = try SQLiteDatabase(
             path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
         let bus = EventBus()
-        let registry = RegistryService(stores: .init(database), bus: bus, hubHostName: .localhost)
-        _ = try await registry.ensureDefaultTenant()
+        registry = RegistryService(stores: .init(database), bus: bus, hubHostName: .localhost)
         let directory = DeviceDirectory()
         directory.follow(bus)
+        _ = try await registry.ensureDefaultTenant()
         let logger = Logger(label: "test")
         let persistence = BrokerPersistence(store: database, clock: SystemClock(), logger: logger)
         // The writer runs for the process: each fixture has its own, idle once its test ends.
@@ -50,9 +49,25 @@ struct APIFixture {
             devices: DeviceGateway(
                 authenticator: ConnectAuthenticator(directory: directory), broker: broker, persistence: persistence,
                 cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()))
+        var settings = AccessService.Settings()
+        // Cheap hashes: the cost's own timing is measured in the benchmarks, not here.
+        settings.passwordCost = .init(rounds: 1 << 4, blockSize: 8, parallelism: 1)
+        access = try await AccessService(store: database, settings: settings, clock: SystemClock(), logger: logger)
+        access.follow(bus)
+        _ = try await access.ensureBootstrapAdmin(
+            username: "admin", credentialHash: BearerCredential.hash(SecretBytes(Array(Self.credential.utf8))))
+        let chain = AuditChain(key: .random(count: 32))
+        audit = try await AuditLog(
+            store: database, chain: chain, head: nil, bufferLimit: 10_000, clock: SystemClock(), logger: logger)
+        let audit = self.audit
+        Task { try await audit.run() }
         router = APIRouter(
             .init(
-                registry: registry, hub: hub, clock: SystemClock(), authenticator: Authenticator(),
+                registry: registry, hub: hub, clock: SystemClock(), access: access, audit: audit,
+                auditReader: AuditReader(store: database, chain: chain, head: nil),
+                deviceGroups: { tenant, device, group in
+                    directory.entry(tenant, device)?.groups.contains(group) ?? false
+                },
                 gatewayHostName: "localhost", isReady: { true },
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
     }

@@ -8,7 +8,9 @@ import WardenAPI
 import WardenCore
 
 struct OpenAPIDocumentTests {
-    static let publicPaths: Set<String> = ["/healthz", "/readyz", APIRouter.openAPIPath]
+    static let publicPaths: Set<String> = [
+        "/healthz", "/readyz", APIRouter.openAPIPath, "/api/v1/auth/signin", "/api/v1/auth/signout", "/oauth/token",
+    ]
 
     /// Public to bearer authentication: the health routes and the document, and the HTTPS device API, whose
     /// routes authenticate the device themselves (a SAS token in `Authorization`).

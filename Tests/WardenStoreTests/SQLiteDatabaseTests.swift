@@ -23,7 +23,8 @@ struct SQLiteDatabaseTests {
             try await temporary.database.appliedMigrations() == [
                 "0001-create-tenants", "0002-create-devices", "0003-create-groups",
                 "0004-create-shared-access-policies", "0005-create-mqtt-state", "0006-create-certificate-authorities",
-                "0007-create-telemetry", "0008-create-cloud-to-device", "0009-create-twins",
+                "0007-create-telemetry", "0008-create-cloud-to-device", "0009-create-twins", "0010-create-access",
+                "0011-create-audit",
             ])
     }
 

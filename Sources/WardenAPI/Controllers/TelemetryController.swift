@@ -53,7 +53,7 @@ struct TelemetryController {
                         var chunk = ""
                         for message in page.items {
                             let resource = TelemetryResource(message)
-                            chunk += format == "csv" ? resource.csvRow + "\r\n" : try Self.jsonLine(resource)
+                            chunk += format == "csv" ? resource.csvRow + "\r\n" : try JSONResponse.line(resource)
                         }
                         if !chunk.isEmpty { try await writer.write(ByteBuffer(string: chunk)) }
                         guard let last = page.items.last, page.nextCursor != nil else { break }
@@ -81,7 +81,7 @@ struct TelemetryController {
                     // A comment first, so that clients and proxies see the stream open at once.
                     try await writer.write(ByteBuffer(string: ": warden telemetry\n\n"))
                     for try await message in messages {
-                        let line = try Self.jsonLine(TelemetryResource(message))
+                        let line = try JSONResponse.line(TelemetryResource(message))
                         try await writer.write(
                             ByteBuffer(string: "id: \(message.sequenceNumber)\nevent: telemetry\ndata: \(line)\n"))
                     }
@@ -115,9 +115,6 @@ struct TelemetryController {
         return value
     }
 
-    private static func jsonLine(_ resource: TelemetryResource) throws -> String {
-        String(decoding: try JSONResponse.encoder.encode(resource), as: UTF8.self) + "\n"
-    }
 }
 
 /// A time given in a query: ISO 8601 (`2026-11-29T19:00:00Z`, fractions allowed) or an age before now

@@ -9,14 +9,16 @@ struct TenantController {
     var routes: [APIRoute] {
         [
             APIRoute(
-                .get, "/api/v1/tenants", "listTenants", "List tenants", permission: .tenantsRead,
-                success: (200, "TenantList")
-            ) { request, _ in
+                .get, "/api/v1/tenants", "listTenants", "List the tenants the caller holds a role in",
+                permission: .tenantsRead, success: (200, "TenantList")
+            ) { request, context in
                 let (cursor, limit) = try request.pagination
+                let principal = try context.requirePrincipal()
                 let page = try await registry.tenants(after: cursor, limit: limit)
                 return try JSONResponse.make(
                     ListResource(
-                        items: page.items.map(TenantResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
+                        items: page.items.filter { principal.canSee($0.id) }.map(TenantResource.init),
+                        nextCursor: PageCursor.encode(page.nextCursor)))
             },
             APIRoute(
                 .post, "/api/v1/tenants", "createTenant", "Create a tenant", permission: .tenantsManage,

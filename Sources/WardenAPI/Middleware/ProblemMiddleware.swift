@@ -35,7 +35,11 @@ public struct ProblemMiddleware: RouterMiddleware {
             } else {
                 logger.debug("Request refused.", metadata: metadata)
             }
-            return Problem(coded, referenceID: referenceID).response()
+            context.audit.set {
+                $0.code = coded.code.name
+                $0.referenceID = referenceID
+            }
+            return Problem(coded, referenceID: referenceID).response(retryAfter: coded.retryAfter)
         }
     }
 

@@ -1,22 +1,83 @@
-/// Who is making a management request.
+/// Who is making a management request, and what they hold, resolved once per request from the credential.
 ///
-/// The foundation knows one kind, the bootstrap administrator; users, roles and service principals come
-/// with the identity issue and plug in here without changing the routes, which ask only `may(_:)`.
-public enum Principal: Sendable, Hashable {
-    /// The platform administrator whose credential the first start wrote to the data directory.
-    case bootstrapAdmin
+/// Routes ask only `may(_:in:)`; tenant isolation asks `canSee(_:)` first, so that a tenant the principal
+/// has no role in answers 404 exactly like one that does not exist.
+public struct Principal: Sendable, Hashable {
+    /// What kind of identity acts.
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// A person who signed in (or the bootstrap administrator's credential).
+        case user
+        /// A backend application (OAuth2 client credentials).
+        case service
+        /// An API key: scoped to one tenant and a set of permissions.
+        case apiKey = "api_key"
+    }
 
-    /// A stable name for logs and audit records.
-    public var name: String {
-        switch self {
-        case .bootstrapAdmin: "bootstrap-admin"
+    /// An API key's limits, beyond its tenant.
+    public struct KeyScope: Sendable, Hashable {
+        /// The key's tenant.
+        public let tenant: TenantID
+        /// The permissions the key carries (never more than its creator held).
+        public let permissions: Set<Permission>
+        /// When set, the key reaches only devices in this group.
+        public let deviceGroup: GroupName?
+
+        public init(tenant: TenantID, permissions: Set<Permission>, deviceGroup: GroupName?) {
+            self.tenant = tenant
+            self.permissions = permissions
+            self.deviceGroup = deviceGroup
         }
     }
 
-    /// Whether the principal holds `permission` in `tenant` (nil: a platform-wide permission).
+    public let kind: Kind
+    /// The user, service principal or API key id.
+    public let id: String
+    /// A stable, readable name for logs and audit records (a username, a service name, a key name).
+    public let name: String
+    /// Holds every permission in every tenant.
+    public let isPlatformAdmin: Bool
+    /// Roles per tenant.
+    public let roles: [TenantID: Role]
+    /// An API key's scope (nil for users and services).
+    public let keyScope: KeyScope?
+
+    public init(
+        kind: Kind, id: String, name: String, isPlatformAdmin: Bool = false, roles: [TenantID: Role] = [:],
+        keyScope: KeyScope? = nil
+    ) {
+        self.kind = kind
+        self.id = id
+        self.name = name
+        self.isPlatformAdmin = isPlatformAdmin
+        self.roles = roles
+        self.keyScope = keyScope
+    }
+
+    /// Whether the principal may know that `tenant` exists.
+    public func canSee(_ tenant: TenantID) -> Bool {
+        if let keyScope { return keyScope.tenant == tenant }
+        return isPlatformAdmin || roles[tenant] != nil
+    }
+
+    /// Whether the principal holds `permission` in `tenant` (nil: a platform-wide permission, or a listing
+    /// that each principal sees filtered to its tenants).
     public func may(_ permission: Permission, in tenant: TenantID?) -> Bool {
-        switch self {
-        case .bootstrapAdmin: true
+        if let keyScope {
+            guard let tenant, tenant == keyScope.tenant else { return false }
+            return keyScope.permissions.contains(permission)
         }
+        if isPlatformAdmin || permission == .ownAccount { return true }
+        guard let tenant else {
+            // Platform-wide routes need the platform role; tenant listings are filtered per tenant.
+            return !Permission.platformOnly.contains(permission) && !roles.isEmpty
+        }
+        return roles[tenant]?.permissions.contains(permission) ?? false
+    }
+
+    /// The permissions held in `tenant` (all of them for a platform administrator).
+    public func permissions(in tenant: TenantID) -> Set<Permission> {
+        if let keyScope { return keyScope.tenant == tenant ? keyScope.permissions : [] }
+        if isPlatformAdmin { return Set(Permission.allCases) }
+        return roles[tenant]?.permissions ?? []
     }
 }

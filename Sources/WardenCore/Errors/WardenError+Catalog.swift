@@ -33,6 +33,19 @@ extension WardenError.Code {
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
 
+    // People, services, keys.
+    public static let userInvalidName = Self("user.invalid_name", .invalidInput)
+    public static let userNotFound = Self("user.not_found", .notFound)
+    public static let userAlreadyExists = Self("user.already_exists", .conflict)
+    public static let userWeakPassword = Self("user.weak_password", .invalidInput)
+    public static let userLastPlatformAdmin = Self("user.last_platform_admin", .conflict)
+    public static let roleNotGrantable = Self("role.not_grantable", .forbidden)
+    public static let servicePrincipalNotFound = Self("service_principal.not_found", .notFound)
+    public static let apiKeyNotFound = Self("api_key.not_found", .notFound)
+    public static let apiKeyInvalidScope = Self("api_key.invalid_scope", .invalidInput)
+    public static let totpNotPending = Self("totp.not_pending", .conflict)
+    public static let totpMismatch = Self("totp.invalid_code", .invalidInput)
+
     // Cloud-to-device messages.
     public static let c2dQueueFull = Self("c2d.queue_full", .limitExceeded)
     public static let c2dInvalidTTL = Self("c2d.invalid_ttl", .invalidInput)
@@ -69,6 +82,11 @@ extension WardenError.Code {
     public static let authMissingCredential = Self("auth.missing_credential", .unauthenticated)
     public static let authInvalidCredential = Self("auth.invalid_credential", .unauthenticated)
     public static let authForbidden = Self("auth.forbidden", .forbidden)
+    public static let authSignInFailed = Self("auth.sign_in_failed", .unauthenticated)
+    public static let authTOTPRequired = Self("auth.totp_required", .unauthenticated)
+    public static let authLockedOut = Self("auth.locked_out", .limitExceeded)
+    public static let authInvalidGrant = Self("auth.invalid_grant", .unauthenticated)
+    public static let authCSRFRejected = Self("auth.csrf_rejected", .forbidden)
 
     // Configuration and the running server.
     public static let configUnknownKey = Self("config.unknown_key", .invalidInput)
@@ -85,6 +103,9 @@ extension WardenError.Code {
         .tenantInvalidID, .tenantNotFound, .tenantAlreadyExists, .tenantNotEmpty, .tenantInvalidHostName,
         .tenantHostNameTaken, .deviceInvalidID, .deviceNotFound, .deviceAlreadyExists, .deviceEtagMismatch,
         .deviceInvalidAuthentication, .deviceInvalidStatusReason, .deviceInvalidAttribute, .deviceNotSAS,
+        .userInvalidName, .userNotFound, .userAlreadyExists, .userWeakPassword, .userLastPlatformAdmin,
+        .roleNotGrantable, .servicePrincipalNotFound, .apiKeyNotFound, .apiKeyInvalidScope, .totpNotPending,
+        .totpMismatch, .authSignInFailed, .authTOTPRequired, .authLockedOut, .authInvalidGrant, .authCSRFRejected,
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,

@@ -11,6 +11,8 @@ public struct WardenError: Error, Sendable, Hashable, CustomStringConvertible {
     public let file: String
     /// The source line that raised the error, for logs only.
     public let line: Int
+    /// Seconds until trying again can succeed (HTTP `Retry-After`), for lockouts and full queues.
+    public var retryAfter: Int?
 
     /// Makes an error; prefer the static factories next to each code's definition.
     public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {

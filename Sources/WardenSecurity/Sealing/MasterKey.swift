@@ -34,6 +34,13 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         self.identifier = Array(hash.finalize().prefix(8))
     }
 
+    /// A 256-bit key for one purpose, derived from the master key (HKDF-SHA256 with `label` as its info), so
+    /// that no other component holds the master key itself.
+    public func derivedKey(label: String) -> SecretBytes {
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Data(label.utf8), outputByteCount: 32)
+        return SecretBytes(derived.withUnsafeBytes { Array($0) })
+    }
+
     /// The base64 form, for writing the key file once.
     public var base64: String { key.withUnsafeBytes { Data($0).base64EncodedString() } }
 

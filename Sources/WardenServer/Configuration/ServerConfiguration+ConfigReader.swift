@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Logging
 import SystemPackage
+import WardenAccess
 import WardenBroker
 import WardenCore
 import WardenHub
@@ -119,6 +120,26 @@ extension ServerConfiguration {
         },
         Key(name: "telemetry.retention-days") { config, value in
             config.telemetry.retentionDays = try integer(value, "telemetry.retention-days", 1...3650)
+        },
+        Key(name: "audit.retention-days") { config, value in
+            config.audit.retentionDays = try integer(value, "audit.retention-days", 1...36_500)
+        },
+        Key(name: "audit.buffer-limit") { config, value in
+            config.audit.bufferLimit = try integer(value, "audit.buffer-limit", 1_000...10_000_000)
+        },
+        Key(name: "auth.access-token-lifetime") { config, value in
+            config.access.accessTokenLifetime = TimeInterval(
+                try integer(value, "auth.access-token-lifetime", 60...86_400))
+        },
+        Key(name: "auth.refresh-token-lifetime") { config, value in
+            config.access.refreshTokenLifetime = TimeInterval(
+                try integer(value, "auth.refresh-token-lifetime", 3600...31_536_000))
+        },
+        Key(name: "auth.lockout-threshold") { config, value in
+            config.access.throttle.userThreshold = try integer(value, "auth.lockout-threshold", 1...100)
+        },
+        Key(name: "auth.lockout-seconds") { config, value in
+            config.access.throttle.baseLockout = TimeInterval(try integer(value, "auth.lockout-seconds", 1...86_400))
         },
     ]
 

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import WardenAccess
 public import WardenBroker
 public import WardenCore
 public import WardenHub
@@ -99,6 +100,19 @@ public struct ServerConfiguration: Sendable {
     public var tls = TLS()
     /// Telemetry storage.
     public var telemetry = Telemetry()
+
+    /// The audit log.
+    public struct Audit: Sendable {
+        /// Days audit records are kept (`audit.retention-days`).
+        public var retentionDays = 365
+        /// Records waiting for the writer before new device records are dropped and counted
+        /// (`audit.buffer-limit`); admin actions are never dropped.
+        public var bufferLimit = 100_000
+    }
+
+    public var audit = Audit()
+    /// People's sign-in: token lifetimes and lockout (`auth.*`).
+    public var access = AccessService.Settings()
     /// Cloud-to-device queues.
     public var cloudToDevice = CloudToDeviceService.Configuration()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.

@@ -1,5 +1,4 @@
 import Foundation
-import WardenAPI
 import WardenCore
 import WardenSecurity
 import WardenStore
@@ -8,6 +7,9 @@ import WardenStore
 /// (mode 0600, for the CLI) and shown once; the database keeps only its hash.
 enum BootstrapCredential {
     static let name = "bootstrap-admin"
+    /// The platform administrator the credential belongs to (created on the first start, with a one-time
+    /// password in `DATA_DIR/admin.password`).
+    static let adminUsername = "admin"
 
     /// The stored hash, and the new credential when this start created it.
     static func ensure(_ store: some CredentialStore, directory: DataDirectory, now: Date) async throws
@@ -21,14 +23,5 @@ enum BootstrapCredential {
         let hash = BearerCredential.hash(credential)
         try await store.storeCredentialHash(name: name, hash: hash, createdAt: now)
         return (hash, credential)
-    }
-}
-
-/// Accepts the bootstrap admin credential as the platform administrator.
-struct BootstrapAdminAuthenticator: ManagementAuthenticator {
-    let hash: [UInt8]
-
-    func principal(forBearer credential: Substring) async -> Principal? {
-        BearerCredential.matches(credential, storedHash: hash) ? .bootstrapAdmin : nil
     }
 }

@@ -10,6 +10,8 @@ struct DataDirectory: Sendable {
     var masterKey: String { "\(path)/master.key" }
     var sealingCheck: String { "\(path)/master.key.check" }
     var adminCredential: String { "\(path)/admin.token" }
+    var adminPassword: String { "\(path)/admin.password" }
+    var auditHead: String { "\(path)/audit.head" }
     var endpoint: String { "\(path)/endpoint.json" }
     var tlsDirectory: String { "\(path)/tls" }
     var caCertificate: String { "\(tlsDirectory)/ca.pem" }

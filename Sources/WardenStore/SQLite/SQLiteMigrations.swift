@@ -20,6 +20,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(
             Migration0008CreateCloudToDevice.identifier, migrate: Migration0008CreateCloudToDevice.migrate)
         migrator.registerMigration(Migration0009CreateTwins.identifier, migrate: Migration0009CreateTwins.migrate)
+        migrator.registerMigration(Migration0010CreateAccess.identifier, migrate: Migration0010CreateAccess.migrate)
+        migrator.registerMigration(Migration0011CreateAudit.identifier, migrate: Migration0011CreateAudit.migrate)
         return migrator
     }
 }

@@ -1,0 +1,171 @@
+import Foundation
+import Hummingbird
+import WardenAudit
+import WardenCore
+
+/// `/api/v1/audit` (platform administrators: every record), `/api/v1/tenants/{tenant}/audit` (a tenant's
+/// auditors), JSON Lines export, and chain verification. Reading the log is itself recorded.
+struct AuditController {
+    let reader: AuditReader
+    let clock: any WardenClock
+
+    /// The records read per store query while exporting.
+    static let exportBatch = 1000
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(
+                .get, "/api/v1/audit", "queryAudit", "Every audit record, newest first (platform administrators)",
+                permission: .platformManage, success: (200, "AuditRecordList")
+            ) { request, context in
+                try await page(request, context, tenant: nil)
+            },
+            APIRoute(
+                .get, "/api/v1/audit/export", "exportAudit", "Every audit record as JSON Lines, oldest first",
+                permission: .platformManage, success: (200, nil)
+            ) { request, context in
+                try await export(request, context, tenant: nil)
+            },
+            APIRoute(
+                .post, "/api/v1/audit/verify", "verifyAudit",
+                "Walk the hash chain: any modified, deleted or reordered record is reported",
+                permission: .platformManage, success: (200, "AuditVerification")
+            ) { _, context in
+                let result = try await reader.verify()
+                context.auditDetail("intact", "\(result.isIntact)")
+                return try JSONResponse.make(AuditVerificationResource(result))
+            },
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/audit", "queryTenantAudit", "The tenant's audit records, newest first",
+                permission: .auditRead, success: (200, "AuditRecordList")
+            ) { request, context in
+                try await page(request, context, tenant: try request.tenantID(context))
+            },
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/audit/export", "exportTenantAudit",
+                "The tenant's audit records as JSON Lines, oldest first", permission: .auditRead, success: (200, nil)
+            ) { request, context in
+                try await export(request, context, tenant: try request.tenantID(context))
+            },
+        ]
+    }
+
+    private func page(_ request: Request, _ context: APIRequestContext, tenant: TenantID?) async throws -> Response {
+        context.audit.set { $0.isSensitiveRead = true }
+        let filter = try self.filter(request, tenant: tenant)
+        let (cursor, limit) = try request.pagination
+        let before = try cursor.map { text -> Int64 in
+            guard let value = Int64(text) else { throw WardenError(.requestInvalidCursor, "The cursor is not valid.") }
+            return value
+        }
+        let records = try await reader.records(filter, before: before, limit: limit)
+        let next = records.count == limit ? records.last.map { "\($0.sequence)" } : nil
+        return try JSONResponse.make(
+            ListResource(items: records.map(AuditRecordResource.init), nextCursor: PageCursor.encode(next)))
+    }
+
+    private func export(_ request: Request, _ context: APIRequestContext, tenant: TenantID?) async throws -> Response {
+        context.audit.set { $0.isSensitiveRead = true }
+        let filter = try self.filter(request, tenant: tenant)
+        let reader = self.reader
+        // Newest first in pages, gathered and written oldest first: bounded by the export limit per request.
+        let body = ResponseBody { writer in
+            var before: Int64?
+            var pages: [[AuditRecord]] = []
+            while true {
+                let records = try await reader.records(filter, before: before, limit: Self.exportBatch)
+                if records.isEmpty { break }
+                pages.append(records)
+                before = records.last?.sequence
+                if records.count < Self.exportBatch { break }
+            }
+            for records in pages.reversed() {
+                var chunk = ""
+                for record in records.reversed() { chunk += try JSONResponse.line(AuditRecordResource(record)) }
+                try await writer.write(ByteBuffer(string: chunk))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/jsonl"], body: body)
+    }
+
+    private func filter(_ request: Request, tenant: TenantID?) throws -> AuditFilter {
+        let query = request.uri.queryParameters
+        let now = clock.now()
+        var filter = AuditFilter(tenant: tenant)
+        filter.actor = query.get("actor").map { String($0) }
+        filter.action = query.get("action").map { String($0) }
+        if let text = query.get("outcome") {
+            guard let outcome = AuditRecord.Outcome(rawValue: String(text)) else {
+                throw WardenError(.requestInvalidQuery, "'outcome' must be success, denied or failure.")
+            }
+            filter.outcome = outcome
+        }
+        filter.from = try query.get("from").map { try TimeBound.milliseconds(String($0), name: "from", now: now) }
+        filter.to = try query.get("to").map { try TimeBound.milliseconds(String($0), name: "to", now: now) }
+        if tenant == nil, let text = query.get("tenant") { filter.tenant = try TenantID(String(text)) }
+        return filter
+    }
+}
+
+struct AuditRecordResource: Codable {
+    let sequence: Int64
+    let at: String
+    let tenant: String?
+    let actorKind: String
+    let actor: String
+    let sourceIP: String
+    let action: String
+    let target: String
+    let outcome: String
+    let reason: String?
+    let referenceId: String?
+    let details: [String: String]
+
+    init(_ record: AuditRecord) {
+        sequence = record.sequence
+        at = UTCTimestamp.string(milliseconds: record.at)
+        tenant = record.tenant?.rawValue
+        actorKind = record.actorKind
+        actor = record.actor
+        sourceIP = record.sourceIP
+        action = record.action
+        target = record.target
+        outcome = record.outcome.rawValue
+        reason = record.reason
+        referenceId = record.referenceID
+        details = record.details
+    }
+}
+
+struct AuditVerificationResource: Encodable {
+    let intact: Bool
+    let checked: Int
+    let lastSequence: Int64
+    let problem: String?
+    let sequence: Int64?
+
+    init(_ result: AuditVerification) {
+        intact = result.isIntact
+        checked = result.checked
+        lastSequence = result.lastSequence
+        switch result.problem {
+        case nil:
+            (problem, sequence) = (nil, nil)
+        case .modified(let at):
+            (problem, sequence) = ("Record \(at) was modified, inserted or moved.", at)
+        case .missing(let after, let next):
+            (problem, sequence) = ("Records between \(after) and \(next) are missing.", after + 1)
+        case .truncated(let head, let last):
+            (problem, sequence) = (
+                "The log ends at \(last) but the head file names \(head): newest records were removed.", last + 1
+            )
+        case .missingStart(let first):
+            (problem, sequence) = (
+                "The log starts at \(first) without a retention record: oldest records were removed.", first
+            )
+        case .headInvalid:
+            (problem, sequence) = ("The head file's MAC does not hold.", nil)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+public import Hummingbird
+import Synchronization
+public import WardenAudit
+public import WardenCore
+
+/// What one request's audit record says beyond the route and the status, filled in as the request passes
+/// through: the principal (`BearerAuthMiddleware`), the reference id and code of a refusal
+/// (`ProblemMiddleware`), a claimed name or a before/after summary (controllers).
+final class AuditNote: Sendable {
+    struct Fields: Sendable {
+        var principal: Principal?
+        /// The name an unauthenticated request claimed (a sign-in's username, a client id).
+        var claimedActor: String?
+        var code: String?
+        var referenceID: String?
+        var details: [String: String] = [:]
+        /// Set by routes whose reads are themselves sensitive (audit queries and exports).
+        var isSensitiveRead = false
+    }
+
+    private let fields = Mutex(Fields())
+
+    func set(_ body: (inout Fields) -> Void) {
+        fields.withLock { body(&$0) }
+    }
+
+    var current: Fields { fields.withLock { $0 } }
+}
+
+extension APIRequestContext {
+    /// Adds facts to this request's audit record (a before/after summary, what was created).
+    func auditDetail(_ name: String, _ value: String) {
+        audit.set { $0.details[name] = value }
+    }
+}
+
+/// Records admin actions, refusals and sensitive reads in the audit log.
+///
+/// Every state-changing request (not GET or HEAD) is recorded and its response waits for the record's
+/// commit, so an answer means the record is on disk. Refused requests (401, 403) and sensitive reads are
+/// recorded without waiting. The HTTPS device API is left to the device authentication records.
+public struct AuditMiddleware: RouterMiddleware {
+    public typealias Context = APIRequestContext
+    let log: AuditLog
+    let clock: any WardenClock
+    let routes: [String: String]
+
+    /// `routes` maps "METHOD template" to the operation id that becomes the record's action.
+    public init(log: AuditLog, clock: any WardenClock, routes: [APIRoute]) {
+        self.log = log
+        self.clock = clock
+        self.routes = Dictionary(
+            routes.map { ("\($0.method.rawValue) \($0.path)", $0.operationID) }, uniquingKeysWith: { first, _ in first }
+        )
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let response = try await next(request, context)
+        let path = request.uri.path
+        guard !path.hasPrefix("/devices/") else { return response }
+        let note = context.audit.current
+        let isChange = request.method != .get && request.method != .head
+        let isDenied = response.status == .unauthorized || response.status == .forbidden
+        guard isChange || isDenied || note.isSensitiveRead else { return response }
+        let outcome: AuditRecord.Outcome =
+            response.status.code < 400
+            ? .success : (isDenied || response.status == .tooManyRequests ? .denied : .failure)
+        var details = note.details
+        details["http.method"] = request.method.rawValue
+        details["http.status"] = "\(response.status.code)"
+        let template = context.endpointPath.map { "\(request.method.rawValue) \($0)" }
+        let record = AuditRecord(
+            at: clock.nowMilliseconds(),
+            tenant: context.parameters.get("tenant").flatMap { try? TenantID(APIRoute.decoded($0)) },
+            actorKind: note.principal?.kind.rawValue ?? "anonymous",
+            actor: note.principal?.name ?? note.claimedActor ?? "-", sourceIP: context.peerAddress.description,
+            action: template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
+            target: path, outcome: outcome, reason: note.code, referenceID: note.referenceID, details: details)
+        if isChange {
+            await log.recordDurably(record)
+        } else {
+            log.record(record)
+        }
+        return response
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import WardenCore
+public import WardenSecurity
+public import WardenStore
+
+/// People and services: the one write path for users, service principals, roles and API keys, and the one
+/// place a management credential becomes a `Principal`.
+///
+/// Like the device directory, it keeps what the request path reads in memory (users, services, key hashes,
+/// recently verified access tokens) behind one lock, loaded at start-up and changed only after a commit.
+public final class AccessService: Service, Sendable {
+    struct State {
+        var users: [String: User] = [:]
+        var userIDs: [String: String] = [:]
+        var services: [String: ServicePrincipal] = [:]
+        var keys: [APIKey.Hash: APIKey] = [:]
+        var keyUses: [String: Date] = [:]
+        /// Access tokens already verified, with their claims.
+        var verified: [String: AccessTokenClaims] = [:]
+        /// Sessions signed out (refresh family → when its last access token expires).
+        var revokedSessions: [String: Date] = [:]
+        /// Tokens issued before this instant stop working (password change), per user.
+        var notBefore: [String: Date] = [:]
+        var authority: AccessTokenAuthority
+    }
+
+    let store: any AccessStore
+    let settings: Settings
+    let hasher: PasswordHasher
+    let throttle: SignInThrottle
+    let clock: any WardenClock
+    let logger: Logger
+    let state: Mutex<State>
+    let writes = SerialWrites()
+    /// The bootstrap credential's hash and the user it belongs to.
+    let bootstrap: Mutex<(hash: [UInt8], userID: String)?>
+
+    /// Loads users, services, keys and the signing keys (making the first one on a new data directory).
+    public init(store: any AccessStore, settings: Settings, clock: any WardenClock, logger: Logger) async throws {
+        self.store = store
+        self.settings = settings
+        self.hasher = PasswordHasher(cost: settings.passwordCost)
+        self.throttle = SignInThrottle(settings: settings.throttle)
+        self.clock = clock
+        self.logger = logger
+        var signingKeys = try await store.accessTokenKeys()
+        if signingKeys.isEmpty {
+            let key = AccessTokenKey.generate()
+            try await store.addAccessTokenKey(
+                id: key.id, secret: key.secret, createdAt: clock.now(), keep: settings.keptSigningKeys)
+            signingKeys = try await store.accessTokenKeys()
+        }
+        let authority = try await AccessTokenAuthority(
+            keys: try signingKeys.map { try AccessTokenKey(id: $0.id, secret: $0.secret) })
+        var state = State(authority: authority)
+        for user in try await store.allUsers() {
+            state.users[user.id] = user
+            state.userIDs[user.username.rawValue] = user.id
+        }
+        for service in try await store.allServicePrincipals() { state.services[service.id] = service }
+        for key in try await store.allAPIKeys() { state.keys[APIKey.Hash(key.secretHash)] = key }
+        self.state = Mutex(state)
+        self.bootstrap = Mutex(nil)
+    }
+
+    /// Flushes API keys' last use once a minute and deletes expired refresh tokens once an hour.
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var minutes = 0
+            while true {
+                try await Task.sleep(for: .seconds(60))
+                await self.flushKeyUses()
+                minutes += 1
+                if minutes % 60 == 0 {
+                    _ = try? await self.store.deleteExpiredRefreshTokens(before: self.clock.now())
+                }
+            }
+        }
+        await flushKeyUses()
+    }
+
+    func flushKeyUses() async {
+        let uses = state.withLock { state in
+            defer { state.keyUses = [:] }
+            return state.keyUses
+        }
+        guard !uses.isEmpty else { return }
+        do {
+            try await store.recordAPIKeyUse(uses)
+        } catch {
+            logger.warning("Cannot record API key use.", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Credentials to principals
+
+    /// The principal a bearer credential belongs to right now, or nil: an access token (JWT), an API key
+    /// (`wak_…`) or the bootstrap credential (`wdn_…`). A disabled user, a revoked key or a signed-out
+    /// session stops at once; roles are read now, not from the token.
+    public func principal(forBearer credential: Substring) async -> Principal? {
+        let now = clock.now()
+        if credential.hasPrefix(APIKey.prefix) { return apiKeyPrincipal(credential, now: now) }
+        if credential.hasPrefix("wdn_") { return bootstrapPrincipal(credential) }
+        let token = String(credential)
+        var claims = state.withLock { $0.verified[token] }
+        if claims == nil {
+            let authority = state.withLock { $0.authority }
+            guard let verified = try? await authority.verify(token, now: now) else { return nil }
+            claims = verified
+            state.withLock { state in
+                if state.verified.count >= settings.tokenCacheCapacity {
+                    state.verified = state.verified.filter { $0.value.expiresAt > now }
+                    if state.verified.count >= settings.tokenCacheCapacity { state.verified = [:] }
+                }
+                state.verified[token] = verified
+            }
+        }
+        guard let claims, claims.expiresAt > now else { return nil }
+        return state.withLock { state -> Principal? in
+            if let session = claims.session, state.revokedSessions[session] != nil { return nil }
+            if let notBefore = state.notBefore[claims.subject], claims.issuedAt < notBefore { return nil }
+            switch claims.kind {
+            case "user":
+                guard let user = state.users[claims.subject], user.isEnabled else { return nil }
+                return user.principal
+            case "service":
+                guard let service = state.services[claims.subject], service.isEnabled else { return nil }
+                return service.principal
+            default:
+                return nil
+            }
+        }
+    }
+
+    private func apiKeyPrincipal(_ credential: Substring, now: Date) -> Principal? {
+        let hash = APIKey.Hash(BearerCredential.hash(presented: credential))
+        return state.withLock { state in
+            guard let key = state.keys[hash], key.isUsable(at: now) else { return nil }
+            state.keyUses[key.id] = now
+            state.keys[hash]?.lastUsedAt = now
+            return key.principal
+        }
+    }
+
+    private func bootstrapPrincipal(_ credential: Substring) -> Principal? {
+        guard let bootstrap = bootstrap.withLock({ $0 }),
+            BearerCredential.matches(credential, storedHash: bootstrap.hash)
+        else { return nil }
+        return state.withLock { state in
+            guard let user = state.users[bootstrap.userID], user.isEnabled else { return nil }
+            return user.principal
+        }
+    }
+
+    // MARK: Reading
+
+    /// The user named `username`.
+    public func user(named username: String) -> User? {
+        state.withLock { state in state.userIDs[username].flatMap { state.users[$0] } }
+    }
+
+    /// The user with `id`.
+    public func user(id: String) -> User? {
+        state.withLock { $0.users[id] }
+    }
+
+    /// Every user, by username.
+    public func users() -> [User] {
+        state.withLock { Array($0.users.values) }.sorted { $0.username.rawValue < $1.username.rawValue }
+    }
+
+    /// Every service principal, by name.
+    public func servicePrincipals() -> [ServicePrincipal] {
+        state.withLock { Array($0.services.values) }.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+    }
+
+    /// The service principal with `id`.
+    public func servicePrincipal(id: String) -> ServicePrincipal? {
+        state.withLock { $0.services[id] }
+    }
+
+    /// A tenant's API keys, newest first.
+    public func apiKeys(in tenant: TenantID) -> [APIKey] {
+        state.withLock { $0.keys.values.filter { $0.tenant == tenant } }.sorted { $0.createdAt > $1.createdAt }
+    }
+
+    /// Forgets roles and keys of a deleted tenant (the store cascaded already).
+    public func tenantDeleted(_ tenant: TenantID) {
+        state.withLock { state in
+            for id in state.users.keys { state.users[id]?.roles[tenant] = nil }
+            for id in state.services.keys { state.services[id]?.roles[tenant] = nil }
+            state.keys = state.keys.filter { $0.value.tenant != tenant }
+        }
+    }
+
+    /// Follows the bus for tenant deletions.
+    public func follow(_ bus: EventBus) {
+        _ = bus.observe { [weak self] event in
+            if case .tenantDeleted(let tenant) = event { self?.tenantDeleted(tenant) }
+        }
+    }
+}
+
+extension APIKey {
+    /// The prefix of every API key secret.
+    public static let prefix = "wak_"
+
+    /// A stored secret hash as a dictionary key.
+    struct Hash: Hashable, Sendable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+    }
+}

@@ -1,0 +1,196 @@
+import CoreMetrics
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import WardenCore
+public import WardenStore
+
+/// The append-only audit log: records are numbered as they arrive, chained and committed in batches by one
+/// writer, so the device path only appends to memory.
+///
+/// Admin actions wait for their record's commit (`recordDurably`), so an API answer means the record is on
+/// disk; device authentication outcomes do not wait. The buffer is bounded: when it is full records are
+/// dropped and counted, and the next batch carries an `audit.records_dropped` record saying how many, so the
+/// gap is itself in the chain.
+public final class AuditLog: Service, Sendable {
+    /// The most records one transaction carries.
+    static let maximumBatch = 10_000
+
+    private struct State {
+        var pending: [AuditRecord] = []
+        var nextSequence: Int64
+        var lastLink: [UInt8]
+        var committedSequence: Int64
+        var dropped = 0
+        var waiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let store: any AuditStore
+    private let chain: AuditChain
+    private let head: AuditHead?
+    private let bufferLimit: Int
+    private let clock: any WardenClock
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let wakeUps: AsyncStream<Void>
+    private let wakeUp: AsyncStream<Void>.Continuation
+    private let appended = Counter(label: "warden_audit_records_total")
+    private let droppedCounter = Counter(label: "warden_audit_records_dropped_total")
+
+    /// Opens the log where the store's chain ends.
+    public init(
+        store: any AuditStore, chain: AuditChain, head: AuditHead?, bufferLimit: Int, clock: any WardenClock,
+        logger: Logger
+    ) async throws {
+        let last = try await store.lastAuditChainLink()
+        self.store = store
+        self.chain = chain
+        self.head = head
+        self.bufferLimit = bufferLimit
+        self.clock = clock
+        self.logger = logger
+        self.state = Mutex(
+            State(
+                nextSequence: (last?.sequence ?? 0) + 1, lastLink: last?.chainHash ?? AuditChain.genesis,
+                committedSequence: last?.sequence ?? 0))
+        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Appends `record` to the next batch without waiting; returns its sequence (0 when the buffer was full).
+    @discardableResult
+    public func record(_ record: AuditRecord) -> Int64 {
+        let sequence = state.withLock { state -> Int64 in
+            guard state.pending.count < bufferLimit else {
+                state.dropped += 1
+                return 0
+            }
+            return Self.enqueue(record, &state)
+        }
+        if sequence == 0 { droppedCounter.increment() }
+        wakeUp.yield()
+        return sequence
+    }
+
+    /// Appends `record` and returns once it is committed. Admin actions use this: never dropped, the buffer
+    /// limit does not apply to them (they are few and the caller waits).
+    public func recordDurably(_ record: AuditRecord) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            state.withLock { state in
+                let sequence = Self.enqueue(record, &state)
+                state.waiters.append((sequence, continuation))
+            }
+            wakeUp.yield()
+        }
+    }
+
+    private static func enqueue(_ record: AuditRecord, _ state: inout State) -> Int64 {
+        var record = record
+        record.sequence = state.nextSequence
+        state.nextSequence += 1
+        state.pending.append(record)
+        return record.sequence
+    }
+
+    public func run() async throws {
+        for await _ in wakeUps.cancelOnGracefulShutdown() {
+            await commitPending()
+        }
+        await commitPending()
+    }
+
+    /// Commits batches until nothing is pending; a failing store is retried every second.
+    func commitPending() async {
+        while true {
+            let now = clock.nowMilliseconds()
+            let (batch, previous) = state.withLock { state -> ([AuditRecord], [UInt8]) in
+                if state.dropped > 0 {
+                    let notice = AuditRecord(
+                        at: now, tenant: nil, actorKind: "system", actor: "warden", sourceIP: "-",
+                        action: "audit.records_dropped", target: "audit", outcome: .failure,
+                        reason: "audit.buffer_full", details: ["count": "\(state.dropped)"])
+                    state.dropped = 0
+                    _ = Self.enqueue(notice, &state)
+                }
+                let count = min(state.pending.count, Self.maximumBatch)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return (batch, state.lastLink)
+            }
+            guard !batch.isEmpty else { return }
+            var link = previous
+            let linked = batch.map { record in
+                link = chain.link(record, after: link)
+                return (record: record, chainHash: link)
+            }
+            while true {
+                do {
+                    try await store.appendAuditRecords(linked)
+                    break
+                } catch {
+                    logger.error("Cannot store audit records; retrying.", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            let last = batch[batch.count - 1].sequence
+            head?.write(sequence: last, link: link, chain: chain, logger: logger)
+            appended.increment(by: batch.count)
+            let ready = state.withLock { state in
+                state.lastLink = link
+                state.committedSequence = last
+                let ready = state.waiters.filter { $0.sequence <= last }
+                state.waiters.removeAll { $0.sequence <= last }
+                return ready
+            }
+            for waiter in ready { waiter.continuation.resume() }
+        }
+    }
+}
+
+/// The last committed link, kept in a file beside the database with a MAC, so that deleting the newest
+/// records (which leaves an intact but shorter chain) is detected too.
+public struct AuditHead: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    func write(sequence: Int64, link: [UInt8], chain: AuditChain, logger: Logger) {
+        let text = "\(sequence) \(Self.hex(link)) \(Self.hex(chain.seal(head: sequence, link: link)))\n"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            logger.error("Cannot write the audit head file.", metadata: ["file": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    /// The sequence and link the file names, when its MAC holds; nil when there is no file.
+    func read(chain: AuditChain) throws(AuditVerification.Problem) -> (sequence: Int64, link: [UInt8])? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let parts = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        guard parts.count == 3, let sequence = Int64(parts[0]), let link = Self.bytes(parts[1]),
+            let mac = Self.bytes(parts[2]), chain.seal(head: sequence, link: link) == mac
+        else { throw .headInvalid }
+        return (sequence, link)
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    static func bytes(_ text: some StringProtocol) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = 0
+        while index < utf8.count {
+            guard let value = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            bytes.append(value)
+            index += 2
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+public import WardenCore
+
+extension SQLiteDatabase: AuditStore {
+    public func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
+        let encoded = try records.map { ($0.record, try JSONColumn.encode($0.record.details), Data($0.chainHash)) }
+        try await write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action, target,
+                        outcome, reason, reference_id, details, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (record, details, hash) in encoded {
+                try statement.execute(arguments: [
+                    record.sequence, record.at, record.tenant?.rawValue, record.actorKind, record.actor,
+                    record.sourceIP, record.action, record.target, record.outcome.rawValue, record.reason,
+                    record.referenceID, details, hash,
+                ])
+            }
+        }
+    }
+
+    public func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1")
+                .map { ($0["sequence"], Array($0["chain_hash"] as Data)) }
+        }
+    }
+
+    public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments.append(value)
+        }
+        add("tenant_id = ?", filter.tenant?.rawValue)
+        add("actor = ?", filter.actor)
+        add("action = ?", filter.action)
+        add("outcome = ?", filter.outcome?.rawValue)
+        add("at >= ?", filter.from)
+        add("at < ?", filter.to)
+        add("sequence < ?", cursor)
+        let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT * FROM audit_records \(clause) ORDER BY sequence DESC LIMIT \(limit)"
+        let statementArguments = StatementArguments(arguments)
+        return try await read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.auditRecord)
+        }
+    }
+
+    public func auditChain(after sequence: Int64, limit: Int) async throws
+        -> [(record: AuditRecord, chainHash: [UInt8])]
+    {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                arguments: [sequence, limit]
+            ).map { (try Self.auditRecord($0), Array($0["chain_hash"] as Data)) }
+        }
+    }
+
+    public func deleteAuditRecords(before at: Int64, limit: Int) async throws
+        -> (sequence: Int64, chainHash: [UInt8])?
+    {
+        try await write { db in
+            guard
+                let last = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT sequence, chain_hash FROM audit_records WHERE sequence IN
+                            (SELECT sequence FROM audit_records WHERE at < ? ORDER BY sequence LIMIT ?)
+                        ORDER BY sequence DESC LIMIT 1
+                        """, arguments: [at, limit])
+            else { return nil }
+            let sequence: Int64 = last["sequence"]
+            try db.execute(sql: "DELETE FROM audit_records WHERE sequence <= ?", arguments: [sequence])
+            return (sequence, Array(last["chain_hash"] as Data))
+        }
+    }
+
+    private static func auditRecord(_ row: Row) throws -> AuditRecord {
+        guard let outcome = AuditRecord.Outcome(rawValue: row["outcome"]) else {
+            throw WardenError(.storeUnavailable, "A stored audit outcome is not known.")
+        }
+        return AuditRecord(
+            sequence: row["sequence"], at: row["at"], tenant: try (row["tenant_id"] as String?).map(TenantID.init),
+            actorKind: row["actor_kind"], actor: row["actor"], sourceIP: row["source_ip"], action: row["action"],
+            target: row["target"], outcome: outcome, reason: row["reason"], referenceID: row["reference_id"],
+            details: try JSONColumn.decode([String: String].self, row["details"], column: "details"))
+    }
+}

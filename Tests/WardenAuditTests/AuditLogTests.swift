@@ -1,0 +1,162 @@
+import Foundation
+import GRDB
+import Logging
+import Testing
+import WardenCore
+import WardenSecurity
+import WardenStore
+
+@testable import WardenAudit
+
+/// The log on a real SQLite file; tampering is done the way an attacker would: by editing the file.
+struct AuditLogTests {
+    let folder: URL
+    let path: String
+    let database: SQLiteDatabase
+    let chain = AuditChain(key: .random(count: 32))
+    let head: AuditHead
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        path = folder.appendingPathComponent("warden.sqlite").path
+        database = try SQLiteDatabase(path: path, sealer: AESGCMSealer(masterKey: .generate()))
+        head = AuditHead(path: folder.appendingPathComponent("audit.head").path)
+    }
+
+    func record(_ index: Int, tenant: String = "default", at: Int64 = 1_800_000_000_000) -> AuditRecord {
+        AuditRecord(
+            at: at + Int64(index), tenant: try? TenantID(tenant), actorKind: "user", actor: "ada",
+            sourceIP: "127.0.0.1", action: "createDevice", target: "/api/v1/tenants/\(tenant)/devices",
+            outcome: .success, details: ["after": "device-\(index)"])
+    }
+
+    /// A log with `count` records, committed.
+    func filledLog(_ count: Int) async throws -> AuditLog {
+        let log = try await AuditLog(
+            store: database, chain: chain, head: head, bufferLimit: 100_000, clock: SystemClock(),
+            logger: Logger(label: "test"))
+        for index in 1...count { log.record(record(index)) }
+        await log.commitPending()
+        return log
+    }
+
+    func verify() async throws -> AuditVerification {
+        try await AuditVerification.run(store: database, chain: chain, head: head)
+    }
+
+    func edit(_ sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { try $0.execute(sql: sql) }
+    }
+
+    @Test func anUntouchedLogVerifiesAndContinuesAcrossRestarts() async throws {
+        _ = try await filledLog(50)
+        let reopened = try await AuditLog(
+            store: database, chain: chain, head: head, bufferLimit: 100_000, clock: SystemClock(),
+            logger: Logger(label: "test"))
+        reopened.record(record(51))
+        await reopened.commitPending()
+        let result = try await verify()
+        #expect(result.isIntact && result.checked == 51 && result.lastSequence == 51)
+    }
+
+    @Test func aModifiedRecordIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit("UPDATE audit_records SET actor = 'mallory' WHERE sequence = 7")
+        #expect(try await verify().problem == .modified(sequence: 7))
+    }
+
+    @Test func aModifiedDetailIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit(#"UPDATE audit_records SET details = '{"after":"device-99"}' WHERE sequence = 12"#)
+        #expect(try await verify().problem == .modified(sequence: 12))
+    }
+
+    @Test func aDeletedRecordIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit("DELETE FROM audit_records WHERE sequence = 9")
+        #expect(try await verify().problem == .missing(after: 8, next: 10))
+    }
+
+    @Test func renumberingOverADeletionIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit("DELETE FROM audit_records WHERE sequence = 9")
+        try edit("UPDATE audit_records SET sequence = sequence - 1 WHERE sequence > 9")
+        #expect(try await verify().problem == .modified(sequence: 9))
+    }
+
+    @Test func swappedRecordsAreFound() async throws {
+        _ = try await filledLog(20)
+        try edit(
+            """
+            UPDATE audit_records SET sequence = -1 WHERE sequence = 5;
+            UPDATE audit_records SET sequence = 5 WHERE sequence = 6;
+            UPDATE audit_records SET sequence = 6 WHERE sequence = -1;
+            """)
+        #expect(try await verify().problem == .modified(sequence: 5))
+    }
+
+    @Test func deletingTheNewestRecordsIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit("DELETE FROM audit_records WHERE sequence > 17")
+        #expect(try await verify().problem == .truncated(head: 20, last: 17))
+    }
+
+    @Test func deletingTheOldestRecordsIsFound() async throws {
+        _ = try await filledLog(20)
+        try edit("DELETE FROM audit_records WHERE sequence < 4")
+        #expect(try await verify().problem == .missingStart(first: 4))
+    }
+
+    @Test func aForgedHeadFileIsFound() async throws {
+        _ = try await filledLog(5)
+        try Data("5 \(String(repeating: "00", count: 32)) \(String(repeating: "00", count: 32))\n".utf8)
+            .write(to: URL(fileURLWithPath: head.path))
+        #expect(try await verify().problem == .headInvalid)
+    }
+
+    @Test func retentionLeavesAVerifiableLog() async throws {
+        let log = try await filledLog(30)
+        // From here the log's own writer commits (the retention record waits for it).
+        Task { try await log.run() }
+        let clock = FixedClock(milliseconds: 1_800_000_000_000 + 86_400_000 + 16)
+        let retention = AuditRetention(
+            store: database, log: log, retentionDays: 1, clock: clock, logger: Logger(label: "test"))
+        #expect(try await retention.sweep() == 15)
+        let result = try await verify()
+        #expect(result.isIntact, "\(String(describing: result.problem))")
+        #expect(result.checked == 16)
+    }
+
+    @Test func aFullBufferDropsAndSaysSoInTheChain() async throws {
+        let log = try await AuditLog(
+            store: database, chain: chain, head: head, bufferLimit: 3, clock: SystemClock(),
+            logger: Logger(label: "test"))
+        for index in 1...5 { log.record(record(index)) }
+        await log.commitPending()
+        let records = try await database.auditRecords(AuditFilter(), before: nil, limit: 10)
+        #expect(records.count == 4)
+        #expect(records.first?.action == "audit.records_dropped" && records.first?.details["count"] == "2")
+        #expect(try await verify().isIntact)
+    }
+
+    @Test func queriesFilterAndPage() async throws {
+        let log = try await filledLog(10)
+        log.record(record(11, tenant: "other"))
+        await log.commitPending()
+        let other = try await database.auditRecords(
+            AuditFilter(tenant: try TenantID("other")), before: nil, limit: 10)
+        #expect(other.map(\.sequence) == [11])
+        let page = try await database.auditRecords(AuditFilter(tenant: .defaultTenant), before: 6, limit: 3)
+        #expect(page.map(\.sequence) == [5, 4, 3])
+        let ranged = try await database.auditRecords(
+            AuditFilter(from: 1_800_000_000_002, to: 1_800_000_000_004), before: nil, limit: 10)
+        #expect(ranged.map(\.sequence) == [3, 2])
+    }
+}
+
+struct FixedClock: WardenClock {
+    let milliseconds: Int64
+    func now() -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}
