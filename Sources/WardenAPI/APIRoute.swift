@@ -57,6 +57,10 @@ public struct APIRoute: Sendable {
                 if let tenant, !principal.canSee(tenant) {
                     throw WardenError(.tenantNotFound, "There is no tenant '\(tenant)'.")
                 }
+                if principal.mustChangePassword, permission != .ownAccount {
+                    throw WardenError(
+                        .authPasswordChangeRequired, "Choose a new password first: POST /api/v1/auth/password.")
+                }
                 guard principal.may(permission, in: tenant) else {
                     throw WardenError(.authForbidden, "This needs the '\(permission.rawValue)' permission.")
                 }

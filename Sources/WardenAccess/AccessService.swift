@@ -151,7 +151,10 @@ public final class AccessService: Service, Sendable {
         else { return nil }
         return state.withLock { state in
             guard let user = state.users[bootstrap.userID], user.isEnabled else { return nil }
-            return user.principal
+            // The credential is 256 random bits of its own: the generated password's rule does not apply.
+            return Principal(
+                kind: .user, id: user.id, name: user.username.rawValue, isPlatformAdmin: user.isPlatformAdmin,
+                roles: user.roles)
         }
     }
 

@@ -35,7 +35,7 @@ struct APIClient {
     {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -56,10 +56,40 @@ struct APIClient {
         return data
     }
 
+    /// `POST /oauth/token` with a form; RFC 6749 errors become credential failures.
+    func token(form: [String: String]) async throws -> TokenResponse {
+        var request = HTTPClientRequest(url: baseURL + "/oauth/token")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let encoded = form.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.segment($0.value))" }.joined(
+            separator: "&")
+        request.body = .bytes(ByteBuffer(string: encoded))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(30))
+        } catch {
+            throw CLIFailure(
+                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))).",
+                exitCode: CLIExitCode.unreachable)
+        }
+        let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
+        guard response.status == .ok else {
+            struct OAuthError: Decodable {
+                let error: String
+                let error_description: String?
+            }
+            let error = try? JSONDecoder().decode(OAuthError.self, from: data)
+            throw CLIFailure(
+                "The saved session cannot be renewed (\(error?.error_description ?? "HTTP \(response.status.code)")); "
+                    + "run 'warden login' again.", exitCode: CLIExitCode.credential)
+        }
+        return try decode(TokenResponse.self, data)
+    }
+
     /// Follows a server-sent event stream, handing `event` the data of each event, until the server ends it.
     func follow(_ path: String, event: (String) throws -> Void) async throws {
         var request = HTTPClientRequest(url: baseURL + path)
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "text/event-stream")
         let response: HTTPClientResponse
         do {
@@ -120,11 +150,14 @@ struct APIClient {
 }
 
 extension APIClient {
-    /// Runs `body` with a client made from `options`, printing failures and exiting with their code.
-    static func run(_ options: ClientOptions, _ body: (APIClient, Output) async throws -> Void) async throws {
+    /// Runs `body` with a client made from `options` (without a credential when `anonymous`, for signing in),
+    /// printing failures and exiting with their code.
+    static func run(
+        _ options: ClientOptions, anonymous: Bool = false, _ body: (APIClient, Output) async throws -> Void
+    ) async throws {
         let client: APIClient
         do {
-            client = try options.makeClient()
+            client = try anonymous ? options.makeAnonymousClient() : await options.makeClient()
         } catch let failure as CLIFailure {
             Output.error(failure.message)
             throw failure.exitCode

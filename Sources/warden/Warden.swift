@@ -17,6 +17,8 @@ struct Warden: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
             TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
+            LoginCommand.self, LogoutCommand.self, UserCommand.self, RoleCommand.self, APIKeyCommand.self,
+            AuditCommand.self,
         ]
     )
 }

@@ -207,6 +207,14 @@ struct SignInTests {
         #expect(password.bytes.count == 20 && created.user.mustChangePassword)
         let grant = try await fixture.signIn("cy", String(decoding: password.bytes, as: UTF8.self))
         #expect(grant.mustChangePassword)
+        let principal = try #require(await fixture.principal(grant.accessToken))
+        #expect(principal.mustChangePassword && !principal.may(.registryRead, in: .defaultTenant))
+        #expect(principal.may(.ownAccount, in: nil))
+        try await fixture.access.changePassword(
+            userID: created.user.id, current: password, new: SecretBytes(Array(AccessFixture.password.utf8)))
+        fixture.clock.advance(1)
+        let chosen = try await fixture.signIn("cy")
+        #expect(await fixture.principal(chosen.accessToken)?.may(.registryRead, in: .defaultTenant) == true)
         await #expect(throws: WardenError(.userWeakPassword, "")) {
             _ = try await fixture.access.createUser(
                 username: "short", password: SecretBytes(Array("too short".utf8)), isPlatformAdmin: false,

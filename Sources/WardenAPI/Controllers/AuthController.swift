@@ -16,7 +16,10 @@ struct AuthController {
                 permission: nil, request: "SignIn", success: (200, "Token")
             ) { request, context in
                 let body = try await request.decodeJSON(SignInRequest.self, context)
-                context.audit.set { $0.claimedActor = body.username }
+                context.audit.set {
+                    $0.claimedActor = body.username
+                    $0.claimedKind = .user
+                }
                 let grant = try await access.signIn(
                     username: body.username, password: SecretBytes(Array(body.password.utf8)), totp: body.totp,
                     from: context.peerAddress)

@@ -22,7 +22,10 @@ struct OAuthController {
                     switch form["grant_type"] {
                     case "client_credentials":
                         let (id, secret) = try Self.clientCredentials(request, form)
-                        context.audit.set { $0.claimedActor = id }
+                        context.audit.set {
+                            $0.claimedActor = id
+                            $0.claimedKind = .service
+                        }
                         grant = try await access.clientCredentials(
                             clientID: id, secret: secret, from: context.peerAddress)
                     case "refresh_token":
@@ -30,7 +33,10 @@ struct OAuthController {
                             throw OAuthError.invalidRequest("'refresh_token' is required.")
                         }
                         grant = try await access.refresh(token)
-                        context.audit.set { $0.claimedActor = grant.subjectName }
+                        context.audit.set {
+                            $0.claimedActor = grant.subjectName
+                            $0.claimedKind = .user
+                        }
                     case nil:
                         throw OAuthError.invalidRequest("'grant_type' is required.")
                     case let other?:

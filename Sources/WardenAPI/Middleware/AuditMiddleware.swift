@@ -10,8 +10,9 @@ public import WardenCore
 final class AuditNote: Sendable {
     struct Fields: Sendable {
         var principal: Principal?
-        /// The name an unauthenticated request claimed (a sign-in's username, a client id).
+        /// Who an unauthenticated request claimed to be (a sign-in's username, a client id) and its kind.
         var claimedActor: String?
+        var claimedKind: Principal.Kind?
         var code: String?
         var referenceID: String?
         var details: [String: String] = [:]
@@ -75,7 +76,7 @@ public struct AuditMiddleware: RouterMiddleware {
         let record = AuditRecord(
             at: clock.nowMilliseconds(),
             tenant: context.parameters.get("tenant").flatMap { try? TenantID(APIRoute.decoded($0)) },
-            actorKind: note.principal?.kind.rawValue ?? "anonymous",
+            actorKind: (note.principal?.kind ?? note.claimedKind)?.rawValue ?? "anonymous",
             actor: note.principal?.name ?? note.claimedActor ?? "-", sourceIP: context.peerAddress.description,
             action: template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
             target: path, outcome: outcome, reason: note.code, referenceID: note.referenceID, details: details)

@@ -1,14 +1,14 @@
-import Foundation
+public import Foundation
 import WardenAccess
 import WardenCore
 
 /// The token response of sign-in and `/oauth/token` (RFC 6749 §5.1 field names).
-struct TokenResponse: Encodable {
-    let accessToken: String
-    let refreshToken: String?
-    let tokenType = "Bearer"
-    let expiresIn: Int
-    let mustChangePassword: Bool?
+public struct TokenResponse: Codable, Sendable {
+    public let accessToken: String
+    public let refreshToken: String?
+    public var tokenType = "Bearer"
+    public let expiresIn: Int
+    public let mustChangePassword: Bool?
 
     init(_ grant: TokenGrant) {
         accessToken = grant.accessToken
@@ -52,13 +52,13 @@ struct TOTPCodeRequest: APIRequestBody {
 }
 
 /// Who the caller is.
-struct PrincipalResource: Encodable {
-    let id: String
-    let name: String
-    let kind: String
-    let platformAdmin: Bool
-    let roles: [String: String]
-    let totpEnabled: Bool?
+public struct PrincipalResource: Codable, Sendable {
+    public let id: String
+    public let name: String
+    public let kind: String
+    public let platformAdmin: Bool
+    public let roles: [String: String]
+    public let totpEnabled: Bool?
 
     init(_ principal: Principal, user: User?) {
         id = principal.id
@@ -70,22 +70,22 @@ struct PrincipalResource: Encodable {
     }
 }
 
-struct TOTPEnrollmentResource: Encodable {
-    let secret: String
-    let uri: String
+public struct TOTPEnrollmentResource: Codable, Sendable {
+    public let secret: String
+    public let uri: String
 }
 
-struct UserResource: Codable {
-    let id: String
-    let username: String
-    let enabled: Bool
-    let platformAdmin: Bool
-    let roles: [String: String]
-    let totpEnabled: Bool
-    let mustChangePassword: Bool
-    let createdAt: Date
+public struct UserResource: Codable, Sendable {
+    public let id: String
+    public let username: String
+    public let enabled: Bool
+    public let platformAdmin: Bool
+    public let roles: [String: String]
+    public let totpEnabled: Bool
+    public let mustChangePassword: Bool
+    public let createdAt: Date
     /// Only in the answer to a create without a password: shown once.
-    let password: String?
+    public let password: String?
 
     init(_ user: User, password: SecretBytes? = nil) {
         id = user.id
@@ -118,21 +118,21 @@ struct RoleRequest: APIRequestBody {
     let role: Role
 }
 
-struct RoleBindingResource: Codable {
-    let subject: String
-    let name: String
-    let kind: String
-    let role: String
+public struct RoleBindingResource: Codable, Sendable {
+    public let subject: String
+    public let name: String
+    public let kind: String
+    public let role: String
 }
 
-struct ServicePrincipalResource: Codable {
-    let clientId: String
-    let name: String
-    let enabled: Bool
-    let roles: [String: String]
-    let createdAt: Date
+public struct ServicePrincipalResource: Codable, Sendable {
+    public let clientId: String
+    public let name: String
+    public let enabled: Bool
+    public let roles: [String: String]
+    public let createdAt: Date
     /// Only when created or rotated: shown once.
-    let clientSecret: String?
+    public let clientSecret: String?
 
     init(_ service: ServicePrincipal, secret: SecretBytes? = nil) {
         clientId = service.id
@@ -150,19 +150,19 @@ struct CreateServicePrincipalRequest: APIRequestBody {
     let roles: [String: Role]
 }
 
-struct APIKeyResource: Codable {
-    let id: String
-    let name: String
-    let tenant: String
-    let permissions: [String]
-    let deviceGroup: String?
-    let expiresAt: Date?
-    let revokedAt: Date?
-    let lastUsedAt: Date?
-    let createdBy: String
-    let createdAt: Date
+public struct APIKeyResource: Codable, Sendable {
+    public let id: String
+    public let name: String
+    public let tenant: String
+    public let permissions: [String]
+    public let deviceGroup: String?
+    public let expiresAt: Date?
+    public let revokedAt: Date?
+    public let lastUsedAt: Date?
+    public let createdBy: String
+    public let createdAt: Date
     /// Only when created: shown once.
-    let key: String?
+    public let key: String?
 
     init(_ apiKey: APIKey, secret: SecretBytes? = nil) {
         id = apiKey.id

@@ -46,7 +46,9 @@ public struct User: Sendable, Hashable {
 
     /// The principal the user acts as.
     public var principal: Principal {
-        Principal(kind: .user, id: id, name: username.rawValue, isPlatformAdmin: isPlatformAdmin, roles: roles)
+        Principal(
+            kind: .user, id: id, name: username.rawValue, isPlatformAdmin: isPlatformAdmin, roles: roles,
+            mustChangePassword: mustChangePassword)
     }
 }
 

@@ -40,10 +40,13 @@ public struct Principal: Sendable, Hashable {
     public let roles: [TenantID: Role]
     /// An API key's scope (nil for users and services).
     public let keyScope: KeyScope?
+    /// A user signed in with a password Warden generated: only its own account is reachable until it
+    /// chooses one.
+    public let mustChangePassword: Bool
 
     public init(
         kind: Kind, id: String, name: String, isPlatformAdmin: Bool = false, roles: [TenantID: Role] = [:],
-        keyScope: KeyScope? = nil
+        keyScope: KeyScope? = nil, mustChangePassword: Bool = false
     ) {
         self.kind = kind
         self.id = id
@@ -51,6 +54,7 @@ public struct Principal: Sendable, Hashable {
         self.isPlatformAdmin = isPlatformAdmin
         self.roles = roles
         self.keyScope = keyScope
+        self.mustChangePassword = mustChangePassword
     }
 
     /// Whether the principal may know that `tenant` exists.
@@ -66,7 +70,9 @@ public struct Principal: Sendable, Hashable {
             guard let tenant, tenant == keyScope.tenant else { return false }
             return keyScope.permissions.contains(permission)
         }
-        if isPlatformAdmin || permission == .ownAccount { return true }
+        if permission == .ownAccount { return true }
+        if mustChangePassword { return false }
+        if isPlatformAdmin { return true }
         guard let tenant else {
             // Platform-wide routes need the platform role; tenant listings are filtered per tenant.
             return !Permission.platformOnly.contains(permission) && !roles.isEmpty

@@ -87,6 +87,7 @@ extension WardenError.Code {
     public static let authLockedOut = Self("auth.locked_out", .limitExceeded)
     public static let authInvalidGrant = Self("auth.invalid_grant", .unauthenticated)
     public static let authCSRFRejected = Self("auth.csrf_rejected", .forbidden)
+    public static let authPasswordChangeRequired = Self("auth.password_change_required", .forbidden)
 
     // Configuration and the running server.
     public static let configUnknownKey = Self("config.unknown_key", .invalidInput)
@@ -106,6 +107,7 @@ extension WardenError.Code {
         .userInvalidName, .userNotFound, .userAlreadyExists, .userWeakPassword, .userLastPlatformAdmin,
         .roleNotGrantable, .servicePrincipalNotFound, .apiKeyNotFound, .apiKeyInvalidScope, .totpNotPending,
         .totpMismatch, .authSignInFailed, .authTOTPRequired, .authLockedOut, .authInvalidGrant, .authCSRFRejected,
+        .authPasswordChangeRequired,
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
