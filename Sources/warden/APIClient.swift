@@ -80,7 +80,7 @@ struct APIClient {
             }
             let error = try? JSONDecoder().decode(OAuthError.self, from: data)
             throw CLIFailure(
-                "The saved session cannot be renewed (\(error?.error_description ?? "HTTP \(response.status.code)")); "
+                "The saved session cannot be renewed (\(error?.description ?? "HTTP \(response.status.code)")); "
                     + "run 'warden login' again.", exitCode: CLIExitCode.credential)
         }
         return try decode(TokenResponse.self, data)
