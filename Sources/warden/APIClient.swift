@@ -75,8 +75,8 @@ struct APIClient {
         let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
         guard response.status == .ok else {
             struct OAuthError: Decodable {
-                let error: String
-                let error_description: String?
+                let description: String?
+                enum CodingKeys: String, CodingKey { case description = "error_description" }
             }
             let error = try? JSONDecoder().decode(OAuthError.self, from: data)
             throw CLIFailure(
