@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 swift build --build-tests
 swift test --skip-build
 
-for suite in azure mqtt; do
+for suite in azure mqtt portal; do
   venv=".venv-$suite"
   if [ ! -x "$venv/bin/pytest" ] || ! cmp -s "Interop/$suite/requirements.txt" "$venv/requirements.txt"; then
     rm -rf "$venv"
