@@ -35,7 +35,7 @@ def make_history(warden) -> list[str]:
     assert device.status == 201
     keys = api.request(warden, "GET", "/api/v1/tenants/default/devices/meter-1/keys", token=admin)
     assert keys.status == 200
-    device_keys = [value for value in keys.json.values() if isinstance(value, str) and len(value) > 20]
+    device_keys = list(keys.json["authentication"]["symmetricKey"].values())
     assert len(device_keys) == 2
     secrets += device_keys
     sas = api.cli(warden, "token", "meter-1").stdout.strip()
