@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -132,10 +133,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenPortal",
+            dependencies: [
+                "WardenCore", "WardenAPI", "WardenAccess", "WardenAudit", "WardenRegistry", "WardenHub",
+                "WardenSecurity",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
             name: "WardenServer",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI", "WardenBroker",
-                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit",
+                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -14,7 +14,7 @@ public struct APIRequestContext: RequestContext {
     }
     /// What the audit record of this request will say beyond the route and the outcome; shared by reference
     /// so that the audit middleware, outside the others, sees what they learned.
-    let audit = AuditNote()
+    public let audit = AuditNote()
 
     /// The client's IP address, for device authentication records.
     public let peerAddress: IPAddress

@@ -90,8 +90,9 @@ public struct APIRouter: Sendable {
         self.routes = routes
     }
 
-    /// The Hummingbird router.
-    public func makeRouter() -> Router<APIRequestContext> {
+    /// The Hummingbird router. Paths under `portalPrefixes` and the exact `portalPaths` are left to the
+    /// portal, which authenticates by its session cookie and registers its routes on this router afterwards.
+    public func makeRouter(portalPaths: Set<String> = [], portalPrefixes: [String] = []) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuditMiddleware(log: dependencies.audit, clock: dependencies.clock, routes: routes))
@@ -100,13 +101,13 @@ public struct APIRouter: Sendable {
         router.add(
             middleware: BearerAuthMiddleware(
                 authenticator: dependencies.access,
-                publicPaths: Set(publicRoutes.map(\.path).filter { !$0.contains("{") }),
+                publicPaths: Set(publicRoutes.map(\.path).filter { !$0.contains("{") }).union(portalPaths),
                 // A public template is public below its first parameter (`/devices/{device}/…` → `/devices/`).
                 publicPrefixes: Array(
                     Set(
                         publicRoutes.compactMap { route in
                             route.path.firstIndex(of: "{").map { String(route.path[..<$0]) }
-                        }))))
+                        })) + portalPrefixes))
         for route in routes { route.register(on: router, deviceGroups: dependencies.deviceGroups) }
         return router
     }

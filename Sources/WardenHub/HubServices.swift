@@ -5,15 +5,17 @@ public struct HubServices: Sendable {
     public let twins: TwinService
     public let methods: MethodService
     public let devices: DeviceGateway
+    public let presence: DevicePresence
 
     public init(
         telemetry: TelemetryReader, cloudToDevice: CloudToDeviceService, twins: TwinService, methods: MethodService,
-        devices: DeviceGateway
+        devices: DeviceGateway, presence: DevicePresence
     ) {
         self.telemetry = telemetry
         self.cloudToDevice = cloudToDevice
         self.twins = twins
         self.methods = methods
         self.devices = devices
+        self.presence = presence
     }
 }

@@ -109,6 +109,11 @@ extension RegistryService {
         return device
     }
 
+    /// How many devices each tenant has.
+    public func deviceCounts() async throws -> [TenantID: Int] {
+        try await stores.devices.deviceCounts()
+    }
+
     /// A page of a tenant's devices.
     public func devices(_ tenantID: TenantID, after cursor: String?, limit: Int) async throws -> Page<Device> {
         _ = try await tenant(tenantID)

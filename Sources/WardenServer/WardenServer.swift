@@ -17,6 +17,7 @@ public import WardenCore
 import WardenHub
 import WardenMQTT
 import WardenPolicy
+import WardenPortal
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -120,7 +121,8 @@ public enum WardenServer {
             twins: twins, methods: methods,
             devices: DeviceGateway(
                 authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
-                persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock))
+                persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
+            presence: DevicePresence(broker: broker))
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
             logger: logger)
@@ -157,8 +159,16 @@ public enum WardenServer {
                 },
                 gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
+        let httpsRouter = router.makeRouter(portalPaths: Portal.paths, portalPrefixes: Portal.prefixes)
+        Portal(
+            .init(
+                registry: registry, hub: hub, access: access,
+                auditReader: AuditReader(store: database, chain: auditChain, head: auditHead), clock: clock,
+                gatewayHostName: configuration.hubHostName.rawValue,
+                refreshLifetime: configuration.access.refreshTokenLifetime)
+        ).register(on: httpsRouter)
         let application = Application(
-            router: router.makeRouter(),
+            router: httpsRouter,
             server: HTTPServerBuilder { responder in
                 HTTPSChannel(
                     tls: tlsSlot, http: HTTP1Channel(responder: responder),

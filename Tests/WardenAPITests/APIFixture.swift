@@ -48,7 +48,8 @@ struct APIFixture {
             methods: MethodService(broker: broker),
             devices: DeviceGateway(
                 authenticator: ConnectAuthenticator(directory: directory), broker: broker, persistence: persistence,
-                cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()))
+                cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
+            presence: DevicePresence(broker: broker))
         var settings = AccessService.Settings()
         // Cheap hashes: the cost's own timing is measured in the benchmarks, not here.
         settings.passwordCost = .init(rounds: 1 << 4, blockSize: 8, parallelism: 1)

@@ -61,18 +61,9 @@ struct OAuthController {
         ]
     }
 
-    /// The form body (`application/x-www-form-urlencoded`), each name once.
     static func form(_ request: Request, _ context: APIRequestContext) async throws -> [String: String] {
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
-            throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
-        }
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = Self.formDecoded(parts[0])
-            guard fields[name] == nil else { throw OAuthError.invalidRequest("'\(name)' is given twice.") }
-            fields[name] = parts.count == 2 ? Self.formDecoded(parts[1]) : ""
+        guard let fields = try await FormBody.fields(request, limit: context.maxUploadSize) else {
+            throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded, each field once.")
         }
         return fields
     }
@@ -86,7 +77,7 @@ struct OAuthController {
                 throw OAuthError(
                     status: .unauthorized, error: "invalid_client", description: "Malformed Basic credentials.")
             }
-            return (Self.formDecoded(text[..<colon]), Self.formDecoded(text[text.index(after: colon)...]))
+            return (FormBody.decoded(text[..<colon]), FormBody.decoded(text[text.index(after: colon)...]))
         }
         guard let id = form["client_id"], let secret = form["client_secret"] else {
             throw OAuthError(
@@ -96,9 +87,6 @@ struct OAuthController {
         return (id, secret)
     }
 
-    private static func formDecoded(_ text: some StringProtocol) -> String {
-        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
-    }
 }
 
 /// An RFC 6749 §5.2 error response.

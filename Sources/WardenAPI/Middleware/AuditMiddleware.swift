@@ -7,22 +7,24 @@ public import WardenCore
 /// What one request's audit record says beyond the route and the status, filled in as the request passes
 /// through: the principal (`BearerAuthMiddleware`), the reference id and code of a refusal
 /// (`ProblemMiddleware`), a claimed name or a before/after summary (controllers).
-final class AuditNote: Sendable {
-    struct Fields: Sendable {
-        var principal: Principal?
+public final class AuditNote: Sendable {
+    public struct Fields: Sendable {
+        public var principal: Principal?
         /// Who an unauthenticated request claimed to be (a sign-in's username, a client id) and its kind.
-        var claimedActor: String?
-        var claimedKind: Principal.Kind?
-        var code: String?
-        var referenceID: String?
-        var details: [String: String] = [:]
+        public var claimedActor: String?
+        public var claimedKind: Principal.Kind?
+        /// The action's name when the route is not an API operation (portal pages name theirs).
+        public var action: String?
+        public var code: String?
+        public var referenceID: String?
+        public var details: [String: String] = [:]
         /// Set by routes whose reads are themselves sensitive (audit queries and exports).
-        var isSensitiveRead = false
+        public var isSensitiveRead = false
     }
 
     private let fields = Mutex(Fields())
 
-    func set(_ body: (inout Fields) -> Void) {
+    public func set(_ body: (inout Fields) -> Void) {
         fields.withLock { body(&$0) }
     }
 
@@ -31,7 +33,7 @@ final class AuditNote: Sendable {
 
 extension APIRequestContext {
     /// Adds facts to this request's audit record (a before/after summary, what was created).
-    func auditDetail(_ name: String, _ value: String) {
+    public func auditDetail(_ name: String, _ value: String) {
         audit.set { $0.details[name] = value }
     }
 }
@@ -78,7 +80,7 @@ public struct AuditMiddleware: RouterMiddleware {
             tenant: context.parameters.get("tenant").flatMap { try? TenantID(APIRoute.decoded($0)) },
             actorKind: (note.principal?.kind ?? note.claimedKind)?.rawValue ?? "anonymous",
             actor: note.principal?.name ?? note.claimedActor ?? "-", sourceIP: context.peerAddress.description,
-            action: template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
+            action: note.action ?? template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
             target: path, outcome: outcome, reason: note.code, referenceID: note.referenceID, details: details)
         if isChange {
             await log.recordDurably(record)

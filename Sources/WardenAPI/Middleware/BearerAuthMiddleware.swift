@@ -1,3 +1,4 @@
+import Foundation
 public import Hummingbird
 import WardenCore
 
@@ -7,6 +8,8 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     let authenticator: any ManagementAuthenticator
     let publicPaths: Set<String>
     let publicPrefixes: [String]
+    /// The portal's session cookie (the access token, HttpOnly, Secure, SameSite=Strict).
+    public static let sessionCookie = "warden_session"
 
     /// Guards every path but `publicPaths` (exact matches) and those under `publicPrefixes` (the HTTPS device
     /// API, whose routes authenticate the device themselves).
@@ -24,6 +27,25 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization] else {
+            let isRead = request.method == .get || request.method == .head
+            // A signed-in browser reads the API with its portal session (SameSite=Strict: never cross-site).
+            if isRead, let session = request.cookies[Self.sessionCookie]?.value,
+                let principal = await authenticator.principal(forBearer: Substring(session))
+            {
+                var context = context
+                context.principal = principal
+                return try await next(request, context)
+            }
+            // A browser without a session is sent to sign in, and back here afterwards.
+            if isRead, request.headers[.accept]?.contains("text/html") == true {
+                let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+                return Response(
+                    status: .seeOther,
+                    headers: [
+                        .location: "/signin?next="
+                            + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/")
+                    ])
+            }
             throw WardenError(.authMissingCredential, "Send 'Authorization: Bearer <token>'.")
         }
         let prefix = "bearer "

@@ -142,6 +142,13 @@ public final class Broker: Sendable {
         return true
     }
 
+    /// The client ids with a connected session in `tenantID` now (devices use their device id). A walk over
+    /// the session table: for pages and reports, not the packet path.
+    public func connectedClientIDs(in tenantID: TenantID) -> Set<String> {
+        let sessions = state.withLock { state in state.sessions.filter { $0.key.tenantID == tenantID } }
+        return Set(sessions.compactMap { key, session in session.withState { $0.sink != nil } ? key.clientID : nil })
+    }
+
     /// Routes a message the hub itself publishes (feedback records for services) in `tenantID`'s topic space.
     public func publishFromHub(_ message: BrokerMessage, in tenantID: TenantID) {
         publish(message, in: tenantID, now: .now())

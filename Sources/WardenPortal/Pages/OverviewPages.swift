@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import WardenAPI
+import WardenAudit
+import WardenCore
+import WardenHub
+import WardenRegistry
+import WardenSecurity
+
+extension Pages {
+    struct TenantSummary {
+        let id: String
+        let hostName: String
+        let total: Int
+        let connected: Int
+        let role: String
+        let createdAt: String
+    }
+
+    struct FailureRow {
+        let at: String
+        let tenant: String
+        let actor: String
+        let sourceIP: String
+        let reason: String
+        let referenceID: String
+    }
+
+    struct OverviewPage {
+        let tenants: [TenantSummary]
+        let canSeeFailures: Bool
+        let failures: [FailureRow]
+    }
+
+    struct TenantsPage {
+        let tenants: [TenantSummary]
+        let canCreate: Bool
+        let csrf: String
+    }
+
+    var overviewRoutes: [PortalRoute] {
+        [
+            PortalRoute(.get, "/", "overview", permission: .ownAccount) { request, portal in
+                let principal = portal.principal
+                let tenants = try await tenantSummaries(principal)
+                let auditable = tenants.compactMap { try? TenantID($0.id) }.filter { principal.may(.auditRead, in: $0) }
+                let since = dependencies.clock.nowMilliseconds() - 86_400_000
+                // A platform administrator sees people's failed sign-ins too (they belong to no tenant).
+                let filters =
+                    principal.isPlatformAdmin
+                    ? ["device.authenticate", "signIn", "portal.signIn"].map {
+                        AuditFilter(action: $0, outcome: .denied, from: since)
+                    }
+                    : auditable.prefix(20).map {
+                        AuditFilter(tenant: $0, action: "device.authenticate", outcome: .denied, from: since)
+                    }
+                var failures: [FailureRow] = []
+                for filter in filters {
+                    failures += try await dependencies.auditReader.records(filter, before: nil, limit: 20)
+                        .map(Self.failureRow)
+                }
+                failures.sort { $0.at > $1.at }
+                return page(
+                    "overview",
+                    OverviewPage(
+                        tenants: tenants, canSeeFailures: !auditable.isEmpty, failures: Array(failures.prefix(20))),
+                    title: "Overview", request, portal)
+            },
+            PortalRoute(.get, "/tenants", "tenants", permission: .tenantsRead) { request, portal in
+                page(
+                    "tenants",
+                    TenantsPage(
+                        tenants: try await tenantSummaries(portal.principal),
+                        canCreate: portal.principal.may(.tenantsManage, in: nil), csrf: portal.session.csrf),
+                    title: "Tenants", request, portal)
+            },
+            PortalRoute(.post, "/tenants", "createTenant", permission: .tenantsManage) { _, portal in
+                let tenant = try await dependencies.registry.createTenant(try TenantID(portal.field("tenantId")))
+                portal.context.auditDetail("after", tenant.id.rawValue)
+                return .redirect("/tenants")
+            },
+        ]
+    }
+
+    func tenantSummaries(_ principal: Principal) async throws -> [TenantSummary] {
+        let counts = try await dependencies.registry.deviceCounts()
+        var summaries: [TenantSummary] = []
+        var cursor: String?
+        repeat {
+            let page = try await dependencies.registry.tenants(after: cursor, limit: 1000)
+            for tenant in page.items where principal.canSee(tenant.id) {
+                summaries.append(
+                    TenantSummary(
+                        id: tenant.id.rawValue, hostName: tenant.hostName.rawValue, total: counts[tenant.id] ?? 0,
+                        connected: dependencies.hub.presence.connected(in: tenant.id).count,
+                        role: principal.isPlatformAdmin
+                            ? "platform admin" : principal.roles[tenant.id]?.rawValue ?? "-",
+                        createdAt: Self.time(tenant.createdAt)))
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return summaries
+    }
+
+    static func failureRow(_ record: AuditRecord) -> FailureRow {
+        FailureRow(
+            at: UTCTimestamp.string(milliseconds: record.at), tenant: record.tenant?.rawValue ?? "-",
+            actor: record.actor, sourceIP: record.sourceIP, reason: record.reason ?? "-",
+            referenceID: record.referenceID ?? "-")
+    }
+}

@@ -1,0 +1,279 @@
+/// The pages' own templates (rendered inside `LayoutTemplate.layout`).
+enum PageTemplates {
+    static let overview = #"""
+        <h1>Overview</h1>
+        <div class="grid">
+        {{#tenants}}
+          <section class="card" aria-labelledby="tenant-{{id}}">
+            <h2 id="tenant-{{id}}"><a href="/t/{{id}}/devices">{{id}}</a></h2>
+            <p><span class="figure">{{connected}}</span> connected of {{total}} devices</p>
+            <p class="muted">Host name {{hostName}} · your role: {{role}}</p>
+          </section>
+        {{/tenants}}
+        </div>
+        <h2>Recent authentication failures</h2>
+        {{#canSeeFailures}}
+        <table>
+          <caption class="muted">Devices and people refused in the last 24 hours (newest first)</caption>
+          <thead><tr><th scope="col">Time</th><th scope="col">Tenant</th><th scope="col">Who</th>
+            <th scope="col">From</th><th scope="col">Reason</th><th scope="col">Reference</th></tr></thead>
+          <tbody>
+          {{#failures}}<tr><td>{{at}}</td><td>{{tenant}}</td><td>{{actor}}</td><td>{{sourceIP}}</td><td>{{reason}}</td>
+            <td>{{referenceID}}</td></tr>{{/failures}}
+          {{^failures}}<tr><td colspan="6">None.</td></tr>{{/failures}}
+          </tbody>
+        </table>
+        {{/canSeeFailures}}
+        {{^canSeeFailures}}<p class="muted">Your roles do not include reading the audit log.</p>{{/canSeeFailures}}
+        <h2>Alerts</h2>
+        <p class="muted">No alerts. Detection rules (repeated failures, floods, anomalies) raise them here.</p>
+        """#
+
+    static let devices = #"""
+        <h1>Devices in {{tenant}}</h1>
+        <form class="row" method="get" action="/t/{{tenant}}/devices" role="search">
+          <label>Search by id <input name="q" value="{{query}}" type="search"></label>
+          <button type="submit" class="plain">Search</button>
+        </form>
+        <table>
+          <caption class="muted">{{summary}}</caption>
+          <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">Connected</th>
+            <th scope="col">Authentication</th><th scope="col">Last status change</th></tr></thead>
+          <tbody>
+          {{#devices}}<tr><td><a href="/t/{{tenant}}/devices/{{id}}">{{id}}</a></td>
+            <td><span class="status {{statusClass}}">{{status}}</span></td>
+            <td>{{#connected}}<span class="status good">connected</span>{{/connected}}{{^connected}}<span class="status off">offline</span>{{/connected}}</td>
+            <td>{{authentication}}</td><td>{{statusUpdatedAt}}</td></tr>{{/devices}}
+          {{^devices}}<tr><td colspan="5">No devices{{#query}} match “{{query}}”{{/query}}.</td></tr>{{/devices}}
+          </tbody>
+        </table>
+        {{#canCreate}}
+        <h2>Create a device</h2>
+        <form class="row card" method="post" action="/t/{{tenant}}/devices">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>Device id <input name="deviceId" required maxlength="128"></label>
+          <button type="submit">Create device</button>
+        </form>
+        {{/canCreate}}
+        """#
+
+    static let device = #"""
+        <h1>Device {{id}} <span class="status {{statusClass}}">{{status}}</span>
+          {{#connected}}<span class="status good">connected</span>{{/connected}}{{^connected}}<span class="status off">offline</span>{{/connected}}</h1>
+        {{#connectionString}}
+        <div class="card">
+          <h2>New connection string</h2>
+          <p>Shown once: copy it to the device now.</p>
+          <p class="secret" id="connection-string">{{connectionString}}</p>
+          <button type="button" class="plain" data-copy="connection-string">Copy</button>
+        </div>
+        {{/connectionString}}
+        <div class="card">
+          <table>
+            <caption>Identity</caption>
+            <tbody>
+              <tr><th scope="row">Tenant</th><td>{{tenant}}</td></tr>
+              <tr><th scope="row">Authentication</th><td>{{authentication}}</td></tr>
+              <tr><th scope="row">Status reason</th><td>{{statusReason}}</td></tr>
+              <tr><th scope="row">Status changed</th><td>{{statusUpdatedAt}}</td></tr>
+              <tr><th scope="row">Created</th><td>{{createdAt}}</td></tr>
+            </tbody>
+          </table>
+        </div>
+        {{#canControl}}
+        <div class="card">
+          <h2>{{#enabled}}Disable{{/enabled}}{{^enabled}}Enable{{/enabled}} the device</h2>
+          <form class="row" method="post" action="/t/{{tenant}}/devices/{{id}}/status"
+            {{#enabled}}data-confirm="Disable {{id}}? Its connections end at once."{{/enabled}}>
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <input type="hidden" name="status" value="{{#enabled}}disabled{{/enabled}}{{^enabled}}enabled{{/enabled}}">
+            <label>Reason <input name="reason" maxlength="128" {{#enabled}}required{{/enabled}}></label>
+            <button type="submit" {{#enabled}}class="danger"{{/enabled}}>{{#enabled}}Disable{{/enabled}}{{^enabled}}Enable{{/enabled}}</button>
+          </form>
+        </div>
+        <div class="card">
+          <h2>Send a cloud-to-device message</h2>
+          <form class="stack" method="post" action="/t/{{tenant}}/devices/{{id}}/c2d">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <label for="c2d-body">Message</label>
+            <textarea id="c2d-body" name="body" required maxlength="65536"></textarea>
+            <p><button type="submit">Send</button> <span class="muted">{{queued}} waiting in the queue</span></p>
+          </form>
+        </div>
+        {{/canControl}}
+        {{#canRotate}}
+        <div class="card">
+          <h2>Credentials</h2>
+          <form class="row" method="post" action="/t/{{tenant}}/devices/{{id}}/keys"
+            data-confirm="Rotate the primary key of {{id}}? The device must use the new connection string.">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <button type="submit" class="danger">Rotate the primary key</button>
+          </form>
+        </div>
+        {{/canRotate}}
+        <h2>Recent telemetry</h2>
+        <table>
+          <caption class="muted">The last 20 messages of the past day, newest first</caption>
+          <thead><tr><th scope="col">#</th><th scope="col">Enqueued</th><th scope="col">Properties</th>
+            <th scope="col">Body</th></tr></thead>
+          <tbody>
+          {{#telemetry}}<tr><td>{{sequence}}</td><td>{{at}}</td><td>{{properties}}</td><td><code>{{body}}</code></td></tr>{{/telemetry}}
+          {{^telemetry}}<tr><td colspan="4">No messages.</td></tr>{{/telemetry}}
+          </tbody>
+        </table>
+        <h2>Twin</h2>
+        <pre aria-label="Device twin">{{twin}}</pre>
+        """#
+
+    static let tenants = #"""
+        <h1>Tenants</h1>
+        <table>
+          <thead><tr><th scope="col">Tenant</th><th scope="col">Host name</th><th scope="col">Devices</th>
+            <th scope="col">Created</th></tr></thead>
+          <tbody>{{#tenants}}<tr><td><a href="/t/{{id}}/devices">{{id}}</a></td><td>{{hostName}}</td><td>{{total}}</td>
+            <td>{{createdAt}}</td></tr>{{/tenants}}</tbody>
+        </table>
+        {{#canCreate}}
+        <h2>Create a tenant</h2>
+        <form class="row card" method="post" action="/tenants">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>Tenant id <input name="tenantId" required pattern="[a-z0-9-]{1,63}"></label>
+          <button type="submit">Create tenant</button>
+        </form>
+        {{/canCreate}}
+        """#
+
+    static let users = #"""
+        <h1>Users</h1>
+        {{#password}}
+        <div class="card"><h2>One-time password for {{createdName}}</h2>
+          <p>Shown once. The user must choose a new password at the first sign-in.</p>
+          <p class="secret" id="one-time-password">{{password}}</p>
+          <button type="button" class="plain" data-copy="one-time-password">Copy</button></div>
+        {{/password}}
+        <table>
+          <thead><tr><th scope="col">User</th><th scope="col">Roles</th><th scope="col">Second factor</th>
+            <th scope="col">State</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>
+          {{#users}}<tr><td>{{name}}{{#platformAdmin}} <span class="status good">platform admin</span>{{/platformAdmin}}</td>
+            <td>{{roles}}</td><td>{{totp}}</td><td>{{#enabled}}enabled{{/enabled}}{{^enabled}}<span class="status bad">disabled</span>{{/enabled}}</td>
+            <td>{{^isSelf}}<form class="inline" method="post" action="/users/{{name}}/status">
+              <input type="hidden" name="_csrf" value="{{csrf}}">
+              <input type="hidden" name="enabled" value="{{#enabled}}false{{/enabled}}{{^enabled}}true{{/enabled}}">
+              <button type="submit" class="plain">{{#enabled}}Disable{{/enabled}}{{^enabled}}Enable{{/enabled}}</button>
+            </form>{{/isSelf}}</td></tr>{{/users}}
+          </tbody>
+        </table>
+        <h2>Create a user</h2>
+        <form class="row card" method="post" action="/users">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>Username <input name="username" required maxlength="64"></label>
+          <label>Tenant <select name="tenant">{{#tenantChoices}}<option>{{.}}</option>{{/tenantChoices}}</select></label>
+          <label>Role <select name="role">{{#roleChoices}}<option>{{.}}</option>{{/roleChoices}}</select></label>
+          <button type="submit">Create user</button>
+        </form>
+        """#
+
+    static let roles = #"""
+        <h1>Roles in {{tenant}}</h1>
+        <table>
+          <thead><tr><th scope="col">Who</th><th scope="col">Kind</th><th scope="col">Role</th></tr></thead>
+          <tbody>{{#bindings}}<tr><td>{{name}}</td><td>{{kind}}</td><td>{{role}}</td></tr>{{/bindings}}</tbody>
+        </table>
+        <h2>Grant a role</h2>
+        <form class="row card" method="post" action="/t/{{tenant}}/roles">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label>Username or client id <input name="subject" required></label>
+          <label>Role <select name="role">{{#roleChoices}}<option>{{.}}</option>{{/roleChoices}}<option value="none">none (remove)</option></select></label>
+          <button type="submit">Save</button>
+        </form>
+        """#
+
+    static let apiKeys = #"""
+        <h1>API keys of {{tenant}}</h1>
+        {{#secret}}
+        <div class="card"><h2>New key “{{createdName}}”</h2><p>Shown once: store it now.</p>
+          <p class="secret" id="api-key">{{secret}}</p>
+          <button type="button" class="plain" data-copy="api-key">Copy</button></div>
+        {{/secret}}
+        <table>
+          <thead><tr><th scope="col">Key</th><th scope="col">Name</th><th scope="col">Permissions</th>
+            <th scope="col">Group</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">State</th>
+            <th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>{{#keys}}<tr><td>{{id}}</td><td>{{name}}</td><td>{{permissions}}</td><td>{{group}}</td><td>{{expires}}</td>
+            <td>{{lastUsed}}</td><td>{{state}}</td><td>{{#active}}<form class="inline" method="post"
+              action="/t/{{tenant}}/api-keys/{{id}}/revoke" data-confirm="Revoke {{name}}?">
+              <input type="hidden" name="_csrf" value="{{csrf}}"><button type="submit" class="danger">Revoke</button>
+            </form>{{/active}}</td></tr>{{/keys}}
+          {{^keys}}<tr><td colspan="8">No keys.</td></tr>{{/keys}}</tbody>
+        </table>
+        <h2>Create a key</h2>
+        <form class="stack card" method="post" action="/t/{{tenant}}/api-keys">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <label for="key-name">Name</label><input id="key-name" name="name" required maxlength="128">
+          <fieldset><legend>Permissions</legend>
+          {{#permissionChoices}}<label><input type="checkbox" name="permission.{{.}}" value="on"> {{.}}</label>{{/permissionChoices}}
+          </fieldset>
+          <label for="key-group">Only devices in group (optional)</label><input id="key-group" name="group">
+          <label for="key-days">Expires after days (optional)</label><input id="key-days" name="days" inputmode="numeric">
+          <p><button type="submit">Create key</button></p>
+        </form>
+        """#
+
+    static let audit = #"""
+        <h1>Audit log{{#tenant}} of {{tenant}}{{/tenant}}</h1>
+        <form class="row" method="get" action="{{action}}" role="search">
+          <label>Actor <input name="actor" value="{{actor}}"></label>
+          <label>Action <input name="action" value="{{actionFilter}}"></label>
+          <label>Outcome <select name="outcome"><option value="">any</option>
+            {{#outcomes}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/outcomes}}</select></label>
+          <button type="submit" class="plain">Filter</button>
+        </form>
+        <table>
+          <caption class="muted">Newest first; every record is hash-chained.</caption>
+          <thead><tr><th scope="col">#</th><th scope="col">Time</th><th scope="col">Tenant</th><th scope="col">Actor</th>
+            <th scope="col">From</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Outcome</th>
+            <th scope="col">Details</th></tr></thead>
+          <tbody>{{#records}}<tr><td>{{sequence}}</td><td>{{at}}</td><td>{{tenant}}</td><td>{{actor}}</td><td>{{sourceIP}}</td>
+            <td>{{action}}</td><td>{{target}}</td><td>{{outcome}}{{#reason}} ({{reason}}){{/reason}}</td><td>{{details}}</td></tr>{{/records}}
+          {{^records}}<tr><td colspan="9">No records.</td></tr>{{/records}}</tbody>
+        </table>
+        {{#next}}<p><a href="{{next}}">Older records</a></p>{{/next}}
+        """#
+
+    static let account = #"""
+        <h1>Your account</h1>
+        {{#mustChange}}<div class="notice error" role="alert">Your password was generated: choose your own before anything else.</div>{{/mustChange}}
+        <div class="card">
+          <h2>Change password</h2>
+          <form class="stack" method="post" action="/account/password">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <label for="current">Current password</label>
+            <input id="current" name="current" type="password" autocomplete="current-password" required>
+            <label for="new">New password (12 characters or more)</label>
+            <input id="new" name="new" type="password" autocomplete="new-password" minlength="12" required>
+            <p><button type="submit">Change password</button></p>
+          </form>
+        </div>
+        <div class="card">
+          <h2>Second factor (TOTP)</h2>
+          {{#totpEnabled}}<p>On. Sign-in asks for a code from your authenticator app.</p>{{/totpEnabled}}
+          {{^totpEnabled}}
+          {{#pendingSecret}}
+          <p>Add this secret to your authenticator app, then enter the code it shows.</p>
+          <p class="secret" id="totp-secret">{{pendingSecret}}</p>
+          <p class="muted">{{pendingURI}}</p>
+          <form class="row" method="post" action="/account/totp/confirm">
+            <input type="hidden" name="_csrf" value="{{csrf}}">
+            <label>Code <input name="code" inputmode="numeric" pattern="[0-9]{6}" required autocomplete="one-time-code"></label>
+            <button type="submit">Turn on</button>
+          </form>
+          {{/pendingSecret}}
+          {{^pendingSecret}}
+          <form method="post" action="/account/totp"><input type="hidden" name="_csrf" value="{{csrf}}">
+            <button type="submit">Set up a second factor</button></form>
+          {{/pendingSecret}}
+          {{/totpEnabled}}
+        </div>
+        """#
+}
