@@ -236,7 +236,7 @@ let package = Package(
             name: "WardenAPITests",
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
-                "WardenAccess", "WardenAudit",
+                "WardenAccess", "WardenAudit", "WardenPortal",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -9,6 +9,7 @@ import WardenAudit
 import WardenBroker
 import WardenCore
 import WardenHub
+import WardenPortal
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -18,6 +19,7 @@ struct APIFixture {
     static let credential = "wdn_test-credential"
 
     let router: APIRouter
+    let portal: Portal
     let access: AccessService
     let audit: AuditLog
     let registry: RegistryService
@@ -71,11 +73,18 @@ struct APIFixture {
                 },
                 gatewayHostName: "localhost", isReady: { true },
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
+        portal = Portal(
+            .init(
+                registry: registry, hub: hub, access: access,
+                auditReader: AuditReader(store: database, chain: chain, head: nil), clock: SystemClock(),
+                gatewayHostName: "localhost", refreshLifetime: 86_400))
     }
 
-    /// Runs `body` with a client of the router.
+    /// Runs `body` with a client of the router (the API and the portal, as the server mounts them).
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await Application(router: router.makeRouter()).test(.router, body)
+        let httpsRouter = router.makeRouter(portalPaths: Portal.paths, portalPrefixes: Portal.prefixes)
+        portal.register(on: httpsRouter)
+        try await Application(router: httpsRouter).test(.router, body)
     }
 }
 
