@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "WardenRegistry", targets: ["WardenRegistry"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
         .library(name: "WardenBroker", targets: ["WardenBroker"]),
+        .library(name: "WardenAccess", targets: ["WardenAccess"]),
+        .library(name: "WardenAudit", targets: ["WardenAudit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

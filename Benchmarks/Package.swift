@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -38,6 +39,20 @@ let package = Package(
                 .product(name: "WardenRegistry", package: warden),
             ],
             path: "Benchmarks/RegistryBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "AccessBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "WardenCore", package: warden),
+                .product(name: "WardenSecurity", package: warden),
+                .product(name: "WardenStore", package: warden),
+                .product(name: "WardenAccess", package: warden),
+                .product(name: "WardenAudit", package: warden),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/AccessBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

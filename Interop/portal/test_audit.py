@@ -42,11 +42,13 @@ def make_history(warden) -> list[str]:
     secrets.append(sas)
     at = sas.index("sig=") + 4
     forged = sas[:at] + ("A" if sas[at] != "A" else "B") + sas[at + 1:]
-    for password in [sas, forged]:
+    # Accepted; accepted but publishing where the device may not (refused by policy); a forged signature.
+    for password, topic in [(sas, "devices/meter-1/messages/events/"), (sas, "devices/meter-2/messages/events/"),
+                            (forged, "devices/meter-1/messages/events/")]:
         subprocess.run(
             ["mosquitto_pub", "-h", "localhost", "-p", str(warden.mqtt["mqtts"]), "--cafile", warden.ca,
              "-i", "meter-1", "-u", "localhost/meter-1/?api-version=2021-04-12", "-P", password, "-V", "mqttv311",
-             "-t", "devices/meter-1/messages/events/", "-m", "hello", "-q", "1"],
+             "-t", topic, "-m", "hello", "-q", "1"],
             capture_output=True, text=True, timeout=30)
     assert api.request(warden, "PATCH", "/api/v1/tenants/default/devices/meter-1", token=admin,
                        body={"status": "disabled", "statusReason": "stolen"}).status == 200
@@ -60,12 +62,16 @@ def test_records_admin_actions_sign_ins_and_device_authentication_without_secret
     for expected in [("createUser", "success"), ("signIn", "success"), ("signIn", "denied"),
                      ("createAPIKey", "success"), ("createServicePrincipal", "success"),
                      ("createDevice", "success"), ("device.authenticate", "success"),
-                     ("device.authenticate", "denied"), ("updateDevice", "success")]:
+                     ("device.authenticate", "denied"), ("device.publish", "denied"), ("updateDevice", "success")]:
         assert expected in actions, expected
     denied = next(r for r in records if r["action"] == "device.authenticate" and r["outcome"] == "denied")
     assert denied["actor"] == "meter-1" and denied["sourceIP"] == "127.0.0.1"
     assert denied["reason"] == "sas.signature_mismatch" and re.fullmatch(r"[0-9a-f]{12}", denied["referenceId"])
     assert denied["details"]["method"] == "sas" and denied["details"]["protocol"] == "mqtt"
+    refused = next(r for r in records if r["action"] == "device.publish")
+    assert (refused["actor"], refused["target"], refused["reason"]) == (
+        "meter-1", "devices/meter-2/messages/events/", "not_authorized")
+    assert refused["referenceId"]
     create = next(r for r in records if r["action"] == "createDevice")
     assert (create["actor"], create["actorKind"], create["tenant"]) == ("admin", "user", "default")
     sequences = [r["sequence"] for r in records]

@@ -77,7 +77,7 @@ public struct APIRouter: Sendable {
             + AuthController(access: dependencies.access).routes
             + OAuthController(access: dependencies.access).routes
             + UserController(access: dependencies.access).routes
-            + APIKeyController(access: dependencies.access).routes
+            + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)

@@ -5,7 +5,8 @@ public import WardenSecurity
 import WardenStore
 
 extension AccessService {
-    /// Creates an API key in `tenant` with some of the creator's permissions there (never a platform one),
+    /// Creates an API key in `tenant` with some of the creator's permissions there (never a platform one nor
+    /// `account.self`),
     /// optionally limited to a device group; returns the key and its secret (shown once).
     public func createAPIKey(
         in tenant: TenantID, name: String, permissions: Set<Permission>, deviceGroup: GroupName?, expiresAt: Date?,
@@ -18,7 +19,9 @@ extension AccessService {
             throw WardenError(.apiKeyInvalidScope, "An API key needs at least one permission.")
         }
         let held = actor.permissions(in: tenant)
-        let excess = permissions.subtracting(held).union(permissions.intersection(Permission.platformOnly))
+        // A key acts on data, never on an account or the platform.
+        let excess = permissions.subtracting(held).union(
+            permissions.intersection(Permission.platformOnly.union([.ownAccount])))
         guard excess.isEmpty else {
             throw WardenError(
                 .apiKeyInvalidScope,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 public import WardenCore
 public import WardenSecurity
@@ -151,6 +152,8 @@ extension AccessService {
 
     private func failedSignIn(username: String, address: IPAddress, now: Date, why: String) -> WardenError {
         let lockedUntil = throttle.failed(username: username, address: address.description, now: now)
+        Counter(label: "warden_auth_sign_in_failures_total").increment()
+        if lockedUntil != nil { Counter(label: "warden_auth_lockouts_total").increment() }
         logger.notice(
             "Sign-in refused.",
             metadata: [

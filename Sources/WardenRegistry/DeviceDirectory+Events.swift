@@ -54,7 +54,7 @@ extension DeviceDirectory {
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
         case .certificateAuthorityDeleted(let tenantID, let name):
             state.tenants[tenantID]?.authorities[name] = nil
-        case .authentication:
+        case .authentication, .authorizationDenied:
             break
         }
     }

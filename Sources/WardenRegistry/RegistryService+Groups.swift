@@ -14,6 +14,11 @@ extension RegistryService {
         }
     }
 
+    /// Whether `name` is a group of `tenantID` (API keys scoped to a group must name one that exists).
+    public func groupExists(_ tenantID: TenantID, _ name: GroupName) async -> Bool {
+        (try? await group(tenantID, name)) != nil
+    }
+
     /// One group; `group.not_found` if absent.
     public func group(_ tenantID: TenantID, _ name: GroupName) async throws -> DeviceGroup {
         guard let group = try await stores.groups.group(tenantID, name) else {

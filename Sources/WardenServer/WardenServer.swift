@@ -37,6 +37,8 @@ public enum WardenServer {
         public let newAdminCredential: SecretBytes?
         /// Where the CLI finds the admin credential.
         public let adminCredentialPath: String
+        /// Where the platform administrator's first (one-time) password was written.
+        public let adminPasswordPath: String
         /// The hub's host name.
         public let hubHostName: String
         /// The MQTT listeners, as URLs (`mqtts://localhost:8883`, `mqtt://127.0.0.1:1883`).
@@ -189,6 +191,7 @@ public enum WardenServer {
                     StartupReport(
                         url: url, dataDirectory: directory.path, caCertificatePath: tls.caCertificatePath,
                         newAdminCredential: credential.created, adminCredentialPath: directory.adminCredential,
+                        adminPasswordPath: directory.adminPassword,
                         hubHostName: configuration.hubHostName.rawValue, mqttURLs: reportedMQTTURLs))
             },
             logger: logger)

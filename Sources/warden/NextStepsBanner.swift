@@ -13,6 +13,10 @@ enum NextStepsBanner {
                 "  " + String(decoding: credential.bytes, as: UTF8.self), "",
             ]
         }
+        lines += [
+            "Web portal: \(report.url)/ (platform administrator 'admin'; its first password is in "
+                + "\(report.adminPasswordPath), mode 0600, and must be changed at the first sign-in)", "",
+        ]
         if let ca = report.caCertificatePath {
             lines += ["Clients trust the development CA: \(ca)", ""]
         }
@@ -21,6 +25,7 @@ enum NextStepsBanner {
             "  warden device create my-device",
             "  warden device connection-string my-device",
             "  warden token my-device --ttl 1h",
+            "  warden user create ada --tenant default --role operator",
         ]
         return lines.joined(separator: "\n")
     }

@@ -2,10 +2,12 @@ import Foundation
 import Hummingbird
 import WardenAccess
 import WardenCore
+import WardenRegistry
 
 /// `/api/v1/tenants/{tenant}/api-keys`: keys for data access, shown once, revocable.
 struct APIKeyController {
     let access: AccessService
+    let registry: RegistryService
 
     var routes: [APIRoute] {
         [
@@ -28,10 +30,14 @@ struct APIKeyController {
                     }
                     return date
                 }
+                let tenant = try request.tenantID(context)
+                let group = try body.deviceGroup.map(GroupName.init)
+                if let group, await !registry.groupExists(tenant, group) {
+                    throw WardenError(.apiKeyInvalidScope, "There is no group '\(group)' in '\(tenant)'.")
+                }
                 let (key, secret) = try await access.createAPIKey(
-                    in: try request.tenantID(context), name: body.name, permissions: Set(body.permissions),
-                    deviceGroup: try body.deviceGroup.map(GroupName.init), expiresAt: expiresAt,
-                    by: try context.requirePrincipal())
+                    in: tenant, name: body.name, permissions: Set(body.permissions), deviceGroup: group,
+                    expiresAt: expiresAt, by: try context.requirePrincipal())
                 context.auditDetail(
                     "after",
                     "\(key.id) \(key.name) [\(key.permissions.map(\.rawValue).sorted().joined(separator: ","))]")

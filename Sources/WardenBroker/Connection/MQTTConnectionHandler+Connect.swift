@@ -224,6 +224,20 @@ extension MQTTConnectionHandler {
         }
     }
 
+    /// Tells the bus (and so the audit log) that `decision` refused `action` on `topic`.
+    func recordDenial(_ decision: Decision, _ action: AuthorizationRequest.Action, _ topic: String) {
+        guard let connection else { return }
+        let identity = connection.identity
+        services.events.publish(
+            .authorizationDenied(
+                AuthorizationDenial(
+                    tenantID: identity.tenantID,
+                    principal: identity.principal(clientID: connection.session.key.clientID),
+                    peerAddress: peerAddress, action: action == .publish ? "publish" : "subscribe", topic: topic,
+                    unmetConditions: decision.unmetConditions, referenceID: decision.referenceID,
+                    at: services.clock.now())))
+    }
+
     /// 5.0 AUTH 0x19: a fresh SAS token extends the connection past the old token's expiry.
     func handleReauthentication(_ auth: ReasonPacket, context: ChannelHandlerContext) {
         guard var connection, case .device(let current) = connection.identity,

@@ -16,6 +16,7 @@ extension MQTTConnectionHandler {
         let decision = authorize(connection.identity, .publish, publish.topic)
         guard decision.isAllowed else {
             logger.info("Denied a publish.", metadata: decision.metadata)
+            recordDenial(decision, .publish, publish.topic)
             denyPublish(publish, decision, version: connection.version, context: context)
             return
         }

@@ -14,6 +14,7 @@ extension MQTTConnectionHandler {
             let decision = authorize(connection.identity, .subscribe, subscription.filter.rawValue)
             guard decision.isAllowed else {
                 logger.info("Denied a subscription.", metadata: decision.metadata)
+                recordDenial(decision, .subscribe, subscription.filter.rawValue)
                 codes[index] = connection.version == .v5 ? .notAuthorized : .unspecifiedError
                 continue
             }

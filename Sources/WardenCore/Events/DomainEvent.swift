@@ -16,11 +16,14 @@ public enum DomainEvent: Sendable {
     case certificateAuthorityDeleted(TenantID, CAName)
     /// A device-facing connection authenticated or was refused.
     case authentication(AuthenticationRecord)
+    /// A connected client's PUBLISH or SUBSCRIBE was refused by policy.
+    case authorizationDenied(AuthorizationDenial)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
         switch self {
         case .authentication(let record): record.tenantID
+        case .authorizationDenied(let denial): denial.tenantID
         case .tenantCreated(let tenant): tenant.id
         case .deviceCreated(let device), .deviceUpdated(let device, _): device.tenantID
         case .groupChanged(let group): group.tenantID

@@ -124,9 +124,13 @@ extension Pages {
                     }
                     expiresAt = dependencies.clock.now().addingTimeInterval(Double(count) * 86_400)
                 }
+                let deviceGroup = group.isEmpty ? nil : try GroupName(group)
+                if let deviceGroup, await !dependencies.registry.groupExists(tenant, deviceGroup) {
+                    throw WardenError(.apiKeyInvalidScope, "There is no group '\(deviceGroup)' in '\(tenant)'.")
+                }
                 let created = try await dependencies.access.createAPIKey(
-                    in: tenant, name: portal.field("name"), permissions: permissions,
-                    deviceGroup: group.isEmpty ? nil : try GroupName(group), expiresAt: expiresAt, by: portal.principal)
+                    in: tenant, name: portal.field("name"), permissions: permissions, deviceGroup: deviceGroup,
+                    expiresAt: expiresAt, by: portal.principal)
                 portal.context.auditDetail("after", "\(created.0.id) \(created.0.name)")
                 return keysPage(request, portal, created: created)
             },

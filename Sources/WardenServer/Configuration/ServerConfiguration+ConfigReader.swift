@@ -146,7 +146,7 @@ extension ServerConfiguration {
     /// Environment variables that are not configuration keys but are read by name: the master key, and the
     /// CLI's client settings.
     static let otherEnvironmentVariables: Set<String> = [
-        "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG",
+        "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG", "WARDEN_CONFIG_DIR",
     ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
