@@ -47,6 +47,32 @@ struct OpenAPIDocumentTests {
         #expect(documented == routed)
     }
 
+    /// Every `$ref` in the document names a schema it defines, and every defined schema is used.
+    @Test func everySchemaReferenceResolves() async throws {
+        let fixture = try await APIFixture()
+        let document = try await document(fixture)
+        guard case .object(let schemas)? = document["components"]?["schemas"] else {
+            Issue.record("no schemas")
+            return
+        }
+        var references = Set<String>()
+        func collect(_ value: JSONValue) {
+            switch value {
+            case .object(let members):
+                if case .string(let reference)? = members["$ref"] {
+                    references.insert(String(reference.dropFirst("#/components/schemas/".count)))
+                }
+                members.values.forEach(collect)
+            case .array(let items): items.forEach(collect)
+            default: break
+            }
+        }
+        collect(document)
+        #expect(references.subtracting(schemas.keys).isEmpty, "\(references.subtracting(schemas.keys).sorted())")
+        #expect(
+            Set(schemas.keys).subtracting(references).isEmpty, "\(Set(schemas.keys).subtracting(references).sorted())")
+    }
+
     /// Every documented operation answers on the live router: protected ones with 401 (not 404) when no
     /// credential is sent, public ones without one.
     @Test func everyDocumentedPathIsRouted() async throws {

@@ -2,14 +2,14 @@ import WardenCore
 
 /// JSON Schemas of the API's bodies, named as the routes reference them.
 enum OpenAPISchemas {
-    private static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
+    static func object(_ properties: [String: JSONValue], required: [String] = []) -> JSONValue {
         [
             "type": "object", "properties": .object(properties), "required": .array(required.map { .string($0) }),
             "additionalProperties": false,
         ]
     }
 
-    private static func list(of item: String) -> JSONValue {
+    static func list(of item: String) -> JSONValue {
         object(
             [
                 "items": ["type": "array", "items": ["$ref": .string("#/components/schemas/\(item)")]],
@@ -18,16 +18,19 @@ enum OpenAPISchemas {
             required: ["items"])
     }
 
-    private static let string: JSONValue = ["type": "string"]
-    private static let nullableString: JSONValue = ["type": ["string", "null"]]
-    private static let dateTime: JSONValue = ["type": "string", "format": "date-time"]
-    private static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
-    private static let stringArray: JSONValue = ["type": "array", "items": ["type": "string"]]
+    static let string: JSONValue = ["type": "string"]
+    static let nullableString: JSONValue = ["type": ["string", "null"]]
+    static let dateTime: JSONValue = ["type": "string", "format": "date-time"]
+    static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
+    static let stringArray: JSONValue = ["type": "array", "items": ["type": "string"]]
     private static let keys: JSONValue = object(
         ["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"])
     private static let entries: JSONValue = object(["devices": stringArray, "groups": stringArray])
 
-    static let all: [String: JSONValue] = [
+    /// Every schema: the registry's and the hub's here, people's and the audit log's beside them.
+    static var all: [String: JSONValue] { registryAndHub.merging(access) { first, _ in first } }
+
+    static let registryAndHub: [String: JSONValue] = [
         "Problem": object(
             [
                 "type": string, "title": string, "status": ["type": "integer"], "detail": string, "code": string,

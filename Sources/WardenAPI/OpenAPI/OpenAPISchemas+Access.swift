@@ -1,0 +1,95 @@
+import WardenCore
+
+extension OpenAPISchemas {
+    private static let roleMap: JSONValue = [
+        "type": "object", "additionalProperties": ["enum": ["owner", "admin", "operator", "monitor", "auditor"]],
+    ]
+    private static let integer: JSONValue = ["type": "integer"]
+    private static let boolean: JSONValue = ["type": "boolean"]
+
+    /// People, service principals, keys, tokens and the audit log.
+    static let access: [String: JSONValue] = [
+        "SignIn": object(
+            ["username": string, "password": string, "totp": string], required: ["username", "password"]),
+        "SignOut": object(["refresh_token": string], required: ["refresh_token"]),
+        "Token": object(
+            [
+                "access_token": string, "refresh_token": string, "token_type": ["enum": ["Bearer"]],
+                "expires_in": integer, "must_change_password": boolean,
+            ],
+            required: ["access_token", "token_type", "expires_in"]),
+        "OAuthTokenForm": [
+            "type": "object",
+            "description": .string(
+                "application/x-www-form-urlencoded: grant_type=client_credentials (client_id and "
+                    + "client_secret, or HTTP Basic) or grant_type=refresh_token with refresh_token."),
+        ],
+        "Principal": object(
+            [
+                "id": string, "name": string, "kind": ["enum": ["user", "service", "api_key"]],
+                "platformAdmin": boolean, "roles": stringMap, "totpEnabled": boolean,
+            ],
+            required: ["id", "name", "kind", "platformAdmin", "roles"]),
+        "ChangePassword": object(
+            ["currentPassword": string, "newPassword": string], required: ["currentPassword", "newPassword"]),
+        "TOTPEnrollment": object(["secret": string, "uri": string], required: ["secret", "uri"]),
+        "TOTPCode": object(["code": string], required: ["code"]),
+        "SigningKey": object(["kid": string], required: ["kid"]),
+        "User": object(
+            [
+                "id": string, "username": string, "enabled": boolean, "platformAdmin": boolean, "roles": roleMap,
+                "totpEnabled": boolean, "mustChangePassword": boolean, "createdAt": dateTime, "password": string,
+            ],
+            required: ["id", "username", "enabled", "platformAdmin", "roles", "totpEnabled", "createdAt"]),
+        "UserList": list(of: "User"),
+        "CreateUser": object(
+            ["username": string, "password": string, "platformAdmin": boolean, "roles": roleMap],
+            required: ["username"]),
+        "UpdateUser": object(["enabled": boolean], required: ["enabled"]),
+        "Role": object(["role": ["enum": ["owner", "admin", "operator", "monitor", "auditor"]]], required: ["role"]),
+        "RoleBinding": object(
+            ["subject": string, "name": string, "kind": string, "role": string],
+            required: ["subject", "name", "kind", "role"]),
+        "RoleBindingList": list(of: "RoleBinding"),
+        "ServicePrincipal": object(
+            [
+                "clientId": string, "name": string, "enabled": boolean, "roles": roleMap, "createdAt": dateTime,
+                "clientSecret": string,
+            ],
+            required: ["clientId", "name", "enabled", "roles", "createdAt"]),
+        "ServicePrincipalList": list(of: "ServicePrincipal"),
+        "CreateServicePrincipal": object(["name": string, "roles": roleMap], required: ["name", "roles"]),
+        "APIKey": object(
+            [
+                "id": string, "name": string, "tenant": string, "permissions": stringArray,
+                "deviceGroup": nullableString, "expiresAt": dateTime, "revokedAt": dateTime, "lastUsedAt": dateTime,
+                "createdBy": string, "createdAt": dateTime, "key": string,
+            ],
+            required: ["id", "name", "tenant", "permissions", "createdBy", "createdAt"]),
+        "APIKeyList": list(of: "APIKey"),
+        "CreateAPIKey": object(
+            [
+                "name": string,
+                "permissions": [
+                    "type": "array", "items": ["enum": .array(Permission.allCases.map { .string($0.rawValue) })],
+                ],
+                "deviceGroup": string, "expiresAt": dateTime,
+            ],
+            required: ["name", "permissions"]),
+        "AuditRecord": object(
+            [
+                "sequence": integer, "at": dateTime, "tenant": nullableString, "actorKind": string, "actor": string,
+                "sourceIP": string, "action": string, "target": string,
+                "outcome": ["enum": ["success", "denied", "failure"]], "reason": nullableString,
+                "referenceId": nullableString, "details": stringMap,
+            ],
+            required: ["sequence", "at", "actorKind", "actor", "sourceIP", "action", "target", "outcome", "details"]),
+        "AuditRecordList": list(of: "AuditRecord"),
+        "AuditVerification": object(
+            [
+                "intact": boolean, "checked": integer, "lastSequence": integer, "problem": string,
+                "sequence": integer,
+            ],
+            required: ["intact", "checked", "lastSequence"]),
+    ]
+}
