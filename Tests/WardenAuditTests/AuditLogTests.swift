@@ -141,6 +141,21 @@ struct AuditLogTests {
         #expect(try await verify().isIntact)
     }
 
+    @Test func detailsKeepEveryCharacter() async throws {
+        let log = try await filledLog(1)
+        let details = [
+            "quote": "say \"hi\"", "slash": "a\\b/c", "lines": "one\ntwo\r\tthree", "control": "\u{01}\u{1f}",
+            "unicode": "Zürich ✓ 🚀", "": "empty key",
+        ]
+        log.record(
+            AuditRecord(
+                at: 1, tenant: nil, actorKind: "system", actor: "t", sourceIP: "-", action: "x", target: "y",
+                outcome: .success, details: details))
+        await log.commitPending()
+        #expect(try await database.auditRecords(AuditFilter(), before: nil, limit: 1).first?.details == details)
+        #expect(try await verify().isIntact)
+    }
+
     @Test func queriesFilterAndPage() async throws {
         let log = try await filledLog(10)
         log.record(record(11, tenant: "other"))

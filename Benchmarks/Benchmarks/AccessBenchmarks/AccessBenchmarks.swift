@@ -19,6 +19,7 @@ let benchmarks: @Sendable () -> Void = {
     let masterKey = MasterKey.generate()
     let database = try? SQLiteDatabase(
         path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: masterKey))
+
     let now = Date()
     let claims = AccessTokenClaims(
         subject: "usr_x", kind: "user", session: "s", issuedAt: now, expiresAt: now.addingTimeInterval(900), id: "j")
@@ -88,6 +89,10 @@ let benchmarks: @Sendable () -> Void = {
 enum Fixture {
     /// An access service with one signed-in user and one API key.
     static func make(_ database: SQLiteDatabase) async throws -> (AccessService, String, String) {
+        if try await database.tenant(.defaultTenant) == nil {
+            _ = try await database.createTenant(
+                Tenant(id: .defaultTenant, hostName: .localhost, createdAt: Date()), etag: "bench")
+        }
         var settings = AccessService.Settings()
         settings.passwordCost = .init(rounds: 1 << 4, blockSize: 8, parallelism: 1)
         let access = try await AccessService(

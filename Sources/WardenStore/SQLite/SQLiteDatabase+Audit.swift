@@ -4,7 +4,7 @@ public import WardenCore
 
 extension SQLiteDatabase: AuditStore {
     public func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
-        let encoded = try records.map { ($0.record, try JSONColumn.encode($0.record.details), Data($0.chainHash)) }
+        let encoded = records.map { ($0.record, JSONColumn.encode(flat: $0.record.details), Data($0.chainHash)) }
         try await write { db in
             let statement = try db.cachedStatement(
                 sql: """
