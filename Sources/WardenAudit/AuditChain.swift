@@ -8,6 +8,8 @@ public import WardenCore
 /// cannot forge a link: changing, removing, inserting or swapping a record breaks every link from there on.
 public struct AuditChain: Sendable {
     private let key: SymmetricKey
+    /// HMAC already keyed: each link copies it instead of hashing the key's pads again.
+    private let keyed: HMAC<SHA256>
     /// The link before the first record.
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
@@ -17,11 +19,12 @@ public struct AuditChain: Sendable {
     /// A chain under `key`, a 256-bit key derived from the master key.
     public init(key: SecretBytes) {
         self.key = SymmetricKey(data: key.bytes)
+        self.keyed = HMAC<SHA256>(key: self.key)
     }
 
     /// The link of `record` after `previous`.
     public func link(_ record: AuditRecord, after previous: [UInt8]) -> [UInt8] {
-        var mac = HMAC<SHA256>(key: key)
+        var mac = keyed
         mac.update(data: previous)
         mac.update(data: Self.canonicalBytes(record))
         return Array(mac.finalize())

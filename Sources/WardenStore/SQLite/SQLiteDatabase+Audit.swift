@@ -11,12 +11,14 @@ extension SQLiteDatabase: AuditStore {
                     INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action, target,
                         outcome, reason, reference_id, details, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
+            // The statement's shape is fixed here: unchecked arguments skip GRDB's per-row count check.
             for (record, details, hash) in encoded {
-                try statement.execute(arguments: [
+                statement.setUncheckedArguments([
                     record.sequence, record.at, record.tenant?.rawValue, record.actorKind, record.actor,
                     record.sourceIP, record.action, record.target, record.outcome.rawValue, record.reason,
                     record.referenceID, details, hash,
                 ])
+                try statement.execute()
             }
         }
     }

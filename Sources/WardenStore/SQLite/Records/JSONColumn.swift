@@ -24,6 +24,12 @@ enum JSONColumn {
 
     private static func appendQuoted(_ value: String, to text: inout String) {
         text += "\""
+        // Most values need no escaping: copy them whole.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            text += value
+            text += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""
