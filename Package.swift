@@ -85,6 +85,7 @@ let package = Package(
                 "WardenCore", "WardenStore", "WardenSecurity",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -217,12 +218,17 @@ let package = Package(
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore"]),
         .testTarget(
-            name: "WardenAccessTests", dependencies: ["WardenAccess", "WardenStore", "WardenSecurity", "WardenCore"]),
+            name: "WardenAccessTests",
+            dependencies: [
+                "WardenAccess", "WardenStore", "WardenSecurity", "WardenCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "WardenAuditTests",
             dependencies: [
                 "WardenAudit", "WardenStore", "WardenCore", "WardenSecurity",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "WardenBrokerTests",

@@ -123,3 +123,38 @@ def test_keyboard_only_sign_in(warden, browser):
     wait_for_path(browser, "/")
     for label in browser.find_elements(By.CSS_SELECTOR, "input:not([type=hidden])"):
         assert label.get_attribute("id") or label.find_element(By.XPATH, "ancestor::label"), "unlabelled input"
+
+
+def test_a_connected_device_shows_as_connected_and_gets_a_message_sent_from_the_portal(warden, browser):
+    import subprocess
+    import time
+    api.create_user(warden, "ops", role="owner")
+    admin = api.admin_token(warden)
+    assert api.request(warden, "POST", "/api/v1/tenants/default/devices", token=admin,
+                       body={"deviceId": "meter-9"}).status == 201
+    sas = api.cli(warden, "token", "meter-9").stdout.strip()
+    device = subprocess.Popen(
+        ["mosquitto_sub", "-h", "localhost", "-p", str(warden.mqtt["mqtts"]), "--cafile", warden.ca, "-i", "meter-9",
+         "-u", "localhost/meter-9/?api-version=2021-04-12", "-P", sas, "-V", "mqttv311", "-q", "1",
+         "-t", "devices/meter-9/messages/devicebound/#", "-C", "1", "-W", "60"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        browser.get(warden.url + "/signin?next=%2Ft%2Fdefault%2Fdevices")
+        sign_in(browser, warden, "ops")
+        wait_for_path(browser, "/t/default/devices")
+        for _ in range(50):
+            row = browser.find_element(By.XPATH, "//tr[td/a[text()='meter-9']]").text
+            if "connected" in row:
+                break
+            time.sleep(0.2)
+            browser.refresh()
+        assert "connected" in row and "status changed" not in row, row
+        shot(browser, "07-connected-device")
+        browser.find_element(By.LINK_TEXT, "meter-9").click()
+        wait_for_path(browser, "/t/default/devices/meter-9")
+        browser.find_element(By.ID, "c2d-body").send_keys("reboot at 02:00")
+        browser.find_element(By.CSS_SELECTOR, "form[action='/t/default/devices/meter-9/c2d'] button").click()
+        output, _ = device.communicate(timeout=60)
+        assert output.strip() == "reboot at 02:00"
+    finally:
+        device.kill()

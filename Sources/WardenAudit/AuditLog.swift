@@ -1,6 +1,6 @@
-import CoreMetrics
 import Foundation
 public import Logging
+import Metrics
 public import ServiceLifecycle
 import Synchronization
 public import WardenCore

@@ -7,14 +7,17 @@ public struct HubTraffic: DeviceTrafficHandler {
     let cloudToDevice: CloudToDeviceService
     let twins: TwinService
     let methods: MethodService
+    let presence: DevicePresence
 
     public init(
-        telemetry: TelemetryIngest, cloudToDevice: CloudToDeviceService, twins: TwinService, methods: MethodService
+        telemetry: TelemetryIngest, cloudToDevice: CloudToDeviceService, twins: TwinService, methods: MethodService,
+        presence: DevicePresence
     ) {
         self.telemetry = telemetry
         self.cloudToDevice = cloudToDevice
         self.twins = twins
         self.methods = methods
+        self.presence = presence
     }
 
     public func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome {
@@ -29,10 +32,12 @@ public struct HubTraffic: DeviceTrafficHandler {
     }
 
     public func deviceReady(_ sender: DeviceSender) {
+        presence.touched(sender.deviceID, in: sender.tenantID)
         cloudToDevice.deliverPending(.init(tenantID: sender.tenantID, deviceID: sender.deviceID))
     }
 
     public func deviceGone(_ sender: DeviceSender) {
+        presence.touched(sender.deviceID, in: sender.tenantID)
         cloudToDevice.deviceGone(.init(tenantID: sender.tenantID, deviceID: sender.deviceID))
     }
 }

@@ -117,14 +117,17 @@ public enum WardenServer {
         let methods = MethodService(broker: broker)
         cloudToDevice.follow(bus)
         twins.follow(bus)
-        broker.install(HubTraffic(telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods))
+        let presence = DevicePresence(broker: broker, clock: clock)
+        broker.install(
+            HubTraffic(
+                telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods, presence: presence))
         let hub = HubServices(
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
                 authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
                 persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
-            presence: DevicePresence(broker: broker))
+            presence: presence)
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
             logger: logger)

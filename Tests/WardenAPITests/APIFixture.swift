@@ -51,7 +51,7 @@ struct APIFixture {
             devices: DeviceGateway(
                 authenticator: ConnectAuthenticator(directory: directory), broker: broker, persistence: persistence,
                 cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
-            presence: DevicePresence(broker: broker))
+            presence: DevicePresence(broker: broker, clock: SystemClock()))
         var settings = AccessService.Settings()
         // Cheap hashes: the cost's own timing is measured in the benchmarks, not here.
         settings.passwordCost = .init(rounds: 1 << 4, blockSize: 8, parallelism: 1)

@@ -14,7 +14,7 @@ extension Pages {
         let statusClass: String
         let connected: Bool
         let authentication: String
-        let statusUpdatedAt: String
+        let lastActivity: String
     }
 
     struct DevicesPage {
@@ -71,7 +71,10 @@ extension Pages {
                     let page = try await dependencies.registry.devices(tenant, after: cursor, limit: 1000)
                     scanned += page.items.count
                     for device in page.items where query.isEmpty || device.id.rawValue.lowercased().contains(query) {
-                        rows.append(Self.row(device, connected: connected.contains(device.id.rawValue)))
+                        rows.append(
+                            Self.row(
+                                device, connected: connected.contains(device.id.rawValue),
+                                lastActivity: dependencies.hub.presence.lastActivity(device.id, in: tenant)))
                     }
                     cursor = page.nextCursor
                 } while cursor != nil && rows.count < 200 && scanned < Self.searchWindow
@@ -164,11 +167,15 @@ extension Pages {
         return self.page("device", page, title: "Device \(device.id)", request, portal)
     }
 
-    static func row(_ device: Device, connected: Bool) -> DeviceRow {
+    /// A list row; the last activity is the last connection or disconnection since the server started, else
+    /// the last status change.
+    static func row(_ device: Device, connected: Bool, lastActivity: Int64?) -> DeviceRow {
         DeviceRow(
             tenant: device.tenantID.rawValue, id: device.id.rawValue, status: device.status.rawValue,
             statusClass: device.status == .enabled ? "good" : "bad", connected: connected,
-            authentication: authentication(device), statusUpdatedAt: time(device.statusUpdatedAt))
+            authentication: authentication(device),
+            lastActivity: lastActivity.map { UTCTimestamp.string(milliseconds: $0) }
+                ?? "status changed " + time(device.statusUpdatedAt))
     }
 
     static func authentication(_ device: Device) -> String {

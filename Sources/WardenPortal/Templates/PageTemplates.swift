@@ -38,12 +38,12 @@ enum PageTemplates {
         <table>
           <caption class="muted">{{summary}}</caption>
           <thead><tr><th scope="col">Device</th><th scope="col">Status</th><th scope="col">Connected</th>
-            <th scope="col">Authentication</th><th scope="col">Last status change</th></tr></thead>
+            <th scope="col">Authentication</th><th scope="col">Last activity</th></tr></thead>
           <tbody>
           {{#devices}}<tr><td><a href="/t/{{tenant}}/devices/{{id}}">{{id}}</a></td>
             <td><span class="status {{statusClass}}">{{status}}</span></td>
             <td>{{#connected}}<span class="status good">connected</span>{{/connected}}{{^connected}}<span class="status off">offline</span>{{/connected}}</td>
-            <td>{{authentication}}</td><td>{{statusUpdatedAt}}</td></tr>{{/devices}}
+            <td>{{authentication}}</td><td>{{lastActivity}}</td></tr>{{/devices}}
           {{^devices}}<tr><td colspan="5">No devices{{#query}} match “{{query}}”{{/query}}.</td></tr>{{/devices}}
           </tbody>
         </table>
