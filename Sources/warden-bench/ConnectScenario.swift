@@ -61,10 +61,12 @@ struct ConnectScenario: AsyncParsableCommand {
         } else {
             print(
                 String(
-                    format: "%d of %d connected, %.0f connects/s; CONNACK p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; "
+                    format: "%d of %d connected, %.0f connects/s; CONNACK p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, "
+                        + "p99.9 %.2f ms; "
                         + "refusals %@",
                     summary.connections, connection.devices, summary.connectsPerSecond, summary.connack.p50Milliseconds,
-                    summary.connack.p99Milliseconds, summary.connack.p999Milliseconds, "\(summary.refusals)")
+                    summary.connack.p90Milliseconds, summary.connack.p99Milliseconds, summary.connack.p999Milliseconds,
+                    "\(summary.refusals)")
                     + (cost?.text ?? ""))
         }
         if summary.connections == 0 { throw ExitCode.failure }

@@ -86,10 +86,11 @@ struct PubSubScenario: AsyncParsableCommand {
                 String(
                     format:
                         "%@ (%d publishers, %d subscribers), QoS %d, %d bytes, window %d: %.0f msg/s in, %.0f msg/s "
-                        + "out; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %d errors",
+                        + "out; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %d errors",
                     shape.rawValue, publishers, subscribers, qos, payload, window,
                     summary.published.messagesPerSecond, summary.received.messagesPerSecond,
-                    summary.received.p50Milliseconds, summary.received.p99Milliseconds,
+                    summary.received.p50Milliseconds, summary.received.p90Milliseconds,
+                    summary.received.p99Milliseconds,
                     summary.received.p999Milliseconds, summary.published.errors + summary.received.errors)
                     + (cost?.text ?? ""))
         }

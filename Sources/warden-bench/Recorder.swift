@@ -1,19 +1,24 @@
+import Histogram
 import NIOCore
 import Synchronization
 
-/// Counts events (acknowledgements, deliveries) after the warm-up and keeps their latencies.
+/// Counts events (acknowledgements, deliveries) after the warm-up and keeps their latencies in an
+/// HdrHistogram (1 µs to 10 min, three significant digits: bounded memory whatever the run's length).
 final class Recorder: Sendable {
     struct Summary: Codable {
         let count: Int
         let messagesPerSecond: Double
         let p50Milliseconds: Double
+        let p90Milliseconds: Double
         let p99Milliseconds: Double
         let p999Milliseconds: Double
+        let maxMilliseconds: Double
         let errors: Int
     }
 
     let countFrom: NIODeadline
-    private let state = Mutex<(latencies: [Int64], errors: Int)>(([], 0))
+    private let state = Mutex<(latencies: Histogram<UInt64>, errors: Int)>(
+        (Histogram(lowestDiscernibleValue: 1_000, highestTrackableValue: 600_000_000_000), 0))
 
     init(countFrom: NIODeadline) {
         self.countFrom = countFrom
@@ -22,11 +27,12 @@ final class Recorder: Sendable {
     func record(since start: NIODeadline) {
         let now = NIODeadline.now()
         guard start >= countFrom else { return }
-        state.withLock { $0.latencies.append((now - start).nanoseconds) }
+        let nanoseconds = UInt64(max(0, (now - start).nanoseconds))
+        state.withLock { _ = $0.latencies.record(min(nanoseconds, 600_000_000_000)) }
     }
 
     /// Events recorded so far.
-    var count: Int { state.withLock { $0.latencies.count } }
+    var count: Int { state.withLock { Int($0.latencies.totalCount) } }
 
     func error() {
         state.withLock { $0.errors += 1 }
@@ -34,15 +40,16 @@ final class Recorder: Sendable {
 
     func summary(seconds: Double) -> Summary {
         state.withLock { state in
-            let sorted = state.latencies.sorted()
-            func percentile(_ fraction: Double) -> Double {
-                guard !sorted.isEmpty else { return 0 }
-                return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]) / 1_000_000
+            let histogram = state.latencies
+            func milliseconds(_ percentile: Double) -> Double {
+                histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1_000_000
             }
+            let count = Int(histogram.totalCount)
             return Summary(
-                count: sorted.count, messagesPerSecond: Double(sorted.count) / seconds,
-                p50Milliseconds: percentile(0.5), p99Milliseconds: percentile(0.99),
-                p999Milliseconds: percentile(0.999), errors: state.errors)
+                count: count, messagesPerSecond: Double(count) / seconds, p50Milliseconds: milliseconds(50),
+                p90Milliseconds: milliseconds(90), p99Milliseconds: milliseconds(99),
+                p999Milliseconds: milliseconds(99.9), maxMilliseconds: Double(histogram.max) / 1_000_000,
+                errors: state.errors)
         }
     }
 }
