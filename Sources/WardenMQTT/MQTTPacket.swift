@@ -1,6 +1,7 @@
 /// Every MQTT control packet, as a value.
 public enum MQTTPacket: Sendable, Hashable {
-    case connect(ConnectPacket)
+    /// Boxed: CONNECT is rare and the largest packet, and every other case would otherwise be as large as it.
+    indirect case connect(ConnectPacket)
     case connack(ConnAckPacket)
     case publish(PublishPacket)
     /// PUBACK, PUBREC, PUBREL or PUBCOMP.
