@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import WardenCore
 import WardenMQTT
 
@@ -12,6 +13,8 @@ final class ChannelSink: ConnectionSink {
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
     private let maximumPacketSize: Int
     private let flushScheduled: NIOLoopBoundBox<Bool>
+    /// Packets sent from other threads, waiting for this channel's event loop.
+    private let pending = Mutex<(packets: [MQTTPacket], isScheduled: Bool)>(([], false))
     private let onDrop: @Sendable (OutboundFlow.DropReason) -> Void
 
     init(
@@ -28,11 +31,31 @@ final class ChannelSink: ConnectionSink {
         self.onDrop = onDrop
     }
 
+    /// Sends `packets` in order after everything sent before. From another event loop they join a pending
+    /// list that one task drains, so a busy subscriber costs one hop per loop turn rather than one per message.
     func send(_ packets: [MQTTPacket]) {
         if channel.eventLoop.inEventLoop {
-            write(packets)
-        } else {
-            channel.eventLoop.execute { self.write(packets) }
+            let earlier = takePending()
+            write(earlier.isEmpty ? packets : earlier + packets)
+            return
+        }
+        let schedule = pending.withLock { state in
+            state.packets += packets
+            defer { state.isScheduled = true }
+            return !state.isScheduled
+        }
+        if schedule {
+            channel.eventLoop.execute { self.write(self.takePending()) }
+        }
+    }
+
+    private func takePending() -> [MQTTPacket] {
+        pending.withLock { state in
+            defer {
+                state.packets = []
+                state.isScheduled = false
+            }
+            return state.packets
         }
     }
 
@@ -49,7 +72,7 @@ final class ChannelSink: ConnectionSink {
     }
 
     private func write(_ packets: [MQTTPacket]) {
-        guard channel.isActive else { return }
+        guard !packets.isEmpty, channel.isActive else { return }
         var buffer = channel.allocator.buffer(capacity: 128)
         for packet in packets {
             if case .publish(let publish) = packet, publish.qos == .atMostOnce, !channel.isWritable {
