@@ -25,7 +25,7 @@ struct PubSubScenario: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up, not counted.") var warmUp = 2
     @Option(help: "Payload bytes (at least 8: the send time).") var payload = 64
     @Option(help: "QoS of publishing and subscribing (0, 1 or 2).") var qos = 1
-    @Option(help: "QoS 0 messages per second per publisher (0: as fast as possible).") var rate: Double = 0
+    @Option(help: "Messages per second per publisher, any QoS (0: as fast as the window allows).") var rate: Double = 0
     @Flag(help: "Print the summary as JSON.") var json = false
 
     struct Summary: Codable {

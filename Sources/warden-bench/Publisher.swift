@@ -1,9 +1,9 @@
 import NIOCore
 import WardenMQTT
 
-/// One publishing connection: CONNECT, then keep `window` QoS 1 or 2 PUBLISHes unacknowledged (or send QoS 0
-/// in bursts of `window`) until the deadline or the limit. Each payload starts with its send time, so that
-/// subscribers can time the trip.
+/// One publishing connection: CONNECT, then keep at most `window` QoS 1 or 2 PUBLISHes unacknowledged (or send
+/// QoS 0 in bursts of `window`) until the deadline or the limit, at `rate` messages per second when one is given.
+/// Each payload starts with its send time, so that subscribers can time the trip.
 final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = MQTTPacket
     typealias OutboundOut = ByteBuffer
@@ -15,9 +15,12 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     let limit: Int
     let stopAt: NIODeadline
     let recorder: Recorder
-    /// QoS 0 messages per second to offer (0: as fast as the connection takes them).
+    /// Messages per second to offer (0: as fast as the window and the connection allow).
     let rate: Double
     private var sentAt: [UInt16: NIODeadline] = [:]
+    /// When the first message went (the offered rate counts from there).
+    private var pacingStart: NIODeadline?
+    private var isTimerArmed = false
     private var nextPacketID: UInt16 = 1
     private var sent = 0
     private let topic: String
@@ -75,7 +78,9 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             }
             return
         }
-        while sentAt.count < window, sent < limit {
+        if pacingStart == nil { pacingStart = now }
+        let due = allowedByRate(at: now)
+        while sentAt.count < window, sent < limit, qos == .atMostOnce || sent < due {
             let packetID = nextPacketID
             nextPacketID = nextPacketID == .max ? 1 : nextPacketID + 1
             var stamped = payload
@@ -92,11 +97,30 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         context.flush()
-        guard qos == .atMostOnce else { return }
+        guard qos == .atMostOnce else {
+            // QoS 1 and 2 at an offered rate: when the rate (not the window) held the next message back, come
+            // back when it is due.
+            if rate > 0, sent < limit, sentAt.count < window, !isTimerArmed, let pacingStart {
+                isTimerArmed = true
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let at = pacingStart + .nanoseconds(Int64(Double(sent) / rate * 1e9))
+                context.eventLoop.scheduleTask(deadline: at) {
+                    bound.value.0.isTimerArmed = false
+                    bound.value.0.fill(bound.value.1)
+                }
+            }
+            return
+        }
         // QoS 0 has no acknowledgement to wait for: the next burst follows at the offered rate, or at once.
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let interval: TimeAmount = rate > 0 ? .nanoseconds(Int64(Double(window) / rate * 1e9)) : .zero
         context.eventLoop.scheduleTask(in: interval) { bound.value.0.fill(bound.value.1) }
+    }
+
+    /// How many messages the offered rate allows by `now` since the first (unbounded without a rate).
+    private func allowedByRate(at now: NIODeadline) -> Int {
+        guard rate > 0, let pacingStart else { return .max }
+        return Int(Double((now - pacingStart).nanoseconds) / 1e9 * rate) + 1
     }
 
     private func write(_ packet: MQTTPacket, context: ChannelHandlerContext) {
