@@ -21,6 +21,7 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     /// When the first message went (the offered rate counts from there).
     private var pacingStart: NIODeadline?
     private var isTimerArmed = false
+    private var isWaitingForWritability = false
     private var nextPacketID: UInt16 = 1
     private var sent = 0
     private let topic: String
@@ -59,6 +60,13 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             fill(context)
         default:
             break
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if isWaitingForWritability, context.channel.isWritable {
+            isWaitingForWritability = false
+            fill(context)
         }
     }
 
@@ -111,7 +119,12 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             }
             return
         }
-        // QoS 0 has no acknowledgement to wait for: the next burst follows at the offered rate, or at once.
+        // QoS 0 has no acknowledgement to wait for: the next burst follows at the offered rate, or, unpaced, as
+        // soon as the socket takes more (back-pressure instead of an ever-growing write buffer).
+        if rate == 0, !context.channel.isWritable {
+            isWaitingForWritability = true
+            return
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let interval: TimeAmount = rate > 0 ? .nanoseconds(Int64(Double(window) / rate * 1e9)) : .zero
         context.eventLoop.scheduleTask(in: interval) { bound.value.0.fill(bound.value.1) }
