@@ -40,13 +40,15 @@ public struct Portal: Sendable {
     public static let prefixes = ["/t/", "/static/", "/account/", "/users/"]
 
     let dependencies: Dependencies
-    let renderer = PortalRenderer()
+    let renderer: PortalRenderer
     /// Every page and form action.
     public let routes: [PortalRoute]
 
     public init(_ dependencies: Dependencies) {
         self.dependencies = dependencies
-        let pages = Pages(dependencies: dependencies)
+        let renderer = PortalRenderer()
+        self.renderer = renderer
+        let pages = Pages(dependencies: dependencies, renderer: renderer)
         routes =
             pages.signInRoutes + pages.overviewRoutes + pages.deviceRoutes + pages.peopleRoutes
             + pages.auditRoutes + pages.accountRoutes + Self.staticRoutes
@@ -135,7 +137,7 @@ public struct Portal: Sendable {
             heading: status == .notFound ? "Not found" : (status == .forbidden ? "Not allowed" : "That did not work"),
             text: isInternal ? "Something went wrong on our side." : error.reason, reference: String(reference))
         return renderer.render(
-            "message", page, title: page.heading, frame: Pages.frame(session, path: "", dependencies: dependencies),
+            "message", page, title: page.heading, frame: Pages.frame(session, path: ""),
             status: status)
     }
 

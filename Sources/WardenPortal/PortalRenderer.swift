@@ -14,22 +14,23 @@ struct PortalRenderer: Sendable {
 
     init() {
         var templates: [String: MustacheTemplate] = [:]
-        let sources = [
-            "layout": LayoutTemplate.layout, "signin": LayoutTemplate.signIn, "message": LayoutTemplate.message,
-            "overview": PageTemplates.overview, "devices": PageTemplates.devices, "device": PageTemplates.device,
-            "tenants": PageTemplates.tenants, "users": PageTemplates.users, "roles": PageTemplates.roles,
-            "apikeys": PageTemplates.apiKeys, "audit": PageTemplates.audit, "account": PageTemplates.account,
-        ]
-        for (name, source) in sources {
+        for (name, source) in Self.sources {
             // The templates are constants of this target; a parse failure is a bug a test catches at once.
             templates[name] = try? MustacheTemplate(string: source)
         }
         library = MustacheLibrary(templates: templates)
     }
 
+    private static let sources = [
+        "layout": LayoutTemplate.layout, "signin": LayoutTemplate.signIn, "message": LayoutTemplate.message,
+        "overview": PageTemplates.overview, "devices": PageTemplates.devices, "device": PageTemplates.device,
+        "tenants": PageTemplates.tenants, "users": PageTemplates.users, "roles": PageTemplates.roles,
+        "apikeys": PageTemplates.apiKeys, "audit": PageTemplates.audit, "account": PageTemplates.account,
+    ]
+
     /// Whether every template parsed.
     var isComplete: Bool {
-        ["layout", "signin", "account", "audit"].allSatisfy { library.getTemplate(named: $0) != nil }
+        Self.sources.keys.allSatisfy { library.getTemplate(named: $0) != nil }
     }
 
     /// `template` rendered with `page` inside the layout.

@@ -10,11 +10,11 @@ import WardenSecurity
 /// The portal's pages, one extension per area; each returns its routes.
 struct Pages: Sendable {
     let dependencies: Portal.Dependencies
-    let renderer = PortalRenderer()
+    /// The portal's one renderer (its templates are parsed once, at start-up).
+    let renderer: PortalRenderer
 
     /// The layout's frame for `session` on `path`: the navigation shows only what the principal may use.
-    static func frame(_ session: PortalSession, path: String, dependencies: Portal.Dependencies) -> PortalRenderer.Frame
-    {
+    static func frame(_ session: PortalSession, path: String) -> PortalRenderer.Frame {
         guard let principal = session.principal else {
             return .init(signedIn: false, userName: "", csrf: session.csrf, nav: [])
         }
@@ -56,7 +56,7 @@ struct Pages: Sendable {
         _ template: String, _ page: Any, title: String, _ request: Request, _ portal: PortalRequest,
         notice: String? = nil, status: HTTPResponse.Status = .ok
     ) -> Response {
-        var frame = Self.frame(portal.session, path: request.uri.path, dependencies: dependencies)
+        var frame = Self.frame(portal.session, path: request.uri.path)
         frame.notice = notice
         return renderer.render(template, page, title: title, frame: frame, status: status)
     }

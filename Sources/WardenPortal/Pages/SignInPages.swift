@@ -71,8 +71,7 @@ extension Pages {
     private func signInForm(
         _ request: Request, _ portal: PortalRequest, next: String, username: String, askTOTP: Bool, error: String?
     ) -> Response {
-        var frame = Self.frame(
-            PortalSession(principal: nil, csrf: portal.session.csrf), path: "/signin", dependencies: dependencies)
+        var frame = Self.frame(PortalSession(principal: nil, csrf: portal.session.csrf), path: "/signin")
         frame.error = error
         return renderer.render(
             "signin", SignInPage(csrf: portal.session.csrf, next: next, username: username, askTOTP: askTOTP),
