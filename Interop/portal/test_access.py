@@ -123,3 +123,22 @@ def test_api_keys_are_shown_once_scoped_and_revocable(warden):
     revoked = api.request(warden, "DELETE", f"/api/v1/tenants/default/api-keys/{created.json['id']}", token=admin)
     assert revoked.status == 200 and revoked.json["revokedAt"]
     assert api.request(warden, "GET", "/api/v1/tenants/default/devices", token=key).status == 401
+
+
+def test_cli_refuses_bad_flags_and_creates_nothing(warden):
+    for arguments in [
+        ["apikey", "create", "k", "--tenant", "default", "--permission", "registry.read", "--expires", "5x"],
+        ["apikey", "create", "k", "--tenant", "default"],
+        ["user", "create", "ada", "--tenant", "default"],
+        ["user", "create", "ada"],
+    ]:
+        result = api.cli(warden, *arguments)
+        assert result.returncode == 64, (arguments, result.stderr)
+    refused = api.cli(warden, "apikey", "create", "k", "--tenant", "default", "--permission", "devices.fly")
+    assert refused.returncode == 65 and "request.invalid_field" in refused.stderr
+    empty_stdin = api.cli(warden, "login", "ada", "--password-stdin", stdin="")
+    assert empty_stdin.returncode == 65 and "no password" in empty_stdin.stderr
+    listed = api.request(warden, "GET", "/api/v1/tenants/default/api-keys", token=api.admin_token(warden))
+    assert listed.json["items"] == []
+    users = api.request(warden, "GET", "/api/v1/users", token=api.admin_token(warden)).json["items"]
+    assert [user["username"] for user in users] == ["admin"]
