@@ -44,6 +44,15 @@ struct AccessRequestValidationTests {
             try await expect(
                 client, .post, "/api/v1/auth/signout", body: "{}", headers: json, status: 400,
                 code: "request.invalid_field")
+            let long = String(repeating: "x", count: 10_000)
+            try await expect(
+                client, .post, "/api/v1/auth/signin", body: #"{"username": "\#(long)", "password": "x"}"#,
+                headers: json, status: 401, code: "auth.sign_in_failed")
+            // Every attempt is an audit record (committed before its answer), the claimed name cut to 128.
+            let actors = try await client.execute(uri: "/api/v1/audit?action=signIn", method: .get, headers: .admin) {
+                ($0.json?["items"] as? [[String: Any]])?.compactMap { $0["actor"] as? String } ?? []
+            }
+            #expect(actors.count == 8 && actors.allSatisfy { $0.count <= 128 }, "\(actors.map(\.count))")
         }
     }
 

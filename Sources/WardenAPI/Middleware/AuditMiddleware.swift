@@ -79,7 +79,9 @@ public struct AuditMiddleware: RouterMiddleware {
             at: clock.nowMilliseconds(),
             tenant: context.parameters.get("tenant").flatMap { try? TenantID(APIRoute.decoded($0)) },
             actorKind: (note.principal?.kind ?? note.claimedKind)?.rawValue ?? "anonymous",
-            actor: note.principal?.name ?? note.claimedActor ?? "-", sourceIP: context.peerAddress.description,
+            // A claimed name is whatever the client sent (up to the body limit): the record keeps 128 characters.
+            actor: note.principal?.name ?? note.claimedActor.map { String($0.prefix(128)) } ?? "-",
+            sourceIP: context.peerAddress.description,
             action: note.action ?? template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
             target: path, outcome: outcome, reason: note.code, referenceID: note.referenceID, details: details)
         if isChange {
