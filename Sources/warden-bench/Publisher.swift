@@ -24,6 +24,9 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     private var isWaitingForWritability = false
     private var nextPacketID: UInt16 = 1
     private var sent = 0
+    /// Acknowledgements came in this read: top the window up once, when the read completes.
+    private var windowOpened = false
+    private var needsFlush = false
     private let topic: String
 
     init(
@@ -54,12 +57,25 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             context.close(promise: nil)
         case .publishAck(let ack) where ack.kind == .pubrec:
             write(.publishAck(PublishAckPacket(.pubrel, packetID: ack.packetID)), context: context)
-            context.flush()
+            needsFlush = true
         case .publishAck(let ack):
             if let start = sentAt.removeValue(forKey: ack.packetID) { recorder.record(since: start) }
-            fill(context)
+            windowOpened = true
         default:
             break
+        }
+    }
+
+    /// One flush per read however many acknowledgements it held, as a real client batches (a flush per
+    /// message would make the load generator, not the broker, the bottleneck).
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if windowOpened {
+            windowOpened = false
+            needsFlush = false
+            fill(context)
+        } else if needsFlush {
+            needsFlush = false
+            context.flush()
         }
     }
 

@@ -14,6 +14,8 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
     /// The send time (uptime nanoseconds) a payload carries, if it does.
     let sentAt: @Sendable (ByteBuffer) -> UInt64?
     private var subscription: EventLoopPromise<Void>?
+    /// Acknowledgements written in this read, flushed once when it completes.
+    private var needsFlush = false
 
     init(
         connect: ConnectPacketFields, filter: String, qos: QoS, recorder: Recorder,
@@ -54,7 +56,7 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
             if let packetID = publish.packetID {
                 let kind: PublishAckPacket.Kind = publish.qos == .exactlyOnce ? .pubrec : .puback
                 let ack = MQTTPacket.publishAck(PublishAckPacket(kind, packetID: packetID))
-                send(ack.encoded(allocator: context.channel.allocator), context)
+                acknowledge(ack, context)
             }
             if let nanos = sentAt(publish.payload) {
                 recorder.record(since: .uptimeNanoseconds(nanos))
@@ -62,10 +64,16 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
                 recorder.error()
             }
         case .publishAck(let ack) where ack.kind == .pubrel:
-            let complete = MQTTPacket.publishAck(PublishAckPacket(.pubcomp, packetID: ack.packetID))
-            send(complete.encoded(allocator: context.channel.allocator), context)
+            acknowledge(.publishAck(PublishAckPacket(.pubcomp, packetID: ack.packetID)), context)
         default:
             break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
         }
     }
 
@@ -73,6 +81,11 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
         recorder.error()
         subscription?.fail(error)
         context.close(promise: nil)
+    }
+
+    private func acknowledge(_ ack: MQTTPacket, _ context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(ack.encoded(allocator: context.channel.allocator)), promise: nil)
+        needsFlush = true
     }
 
     private func send(_ buffer: ByteBuffer, _ context: ChannelHandlerContext) {

@@ -75,6 +75,13 @@ public final class MQTTListener: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            // Fairness: one read of at most 16 KiB per connection per loop turn (mosquitto reads one packet per
+            // socket per turn). A flooding publisher cannot make a turn long, so subscribers on the same loop are
+            // flushed and their acknowledgements read every few hundred microseconds (bench/results.md).
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024)
+            )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try Self.initialize(channel, services: services, tls: tls?.current)
