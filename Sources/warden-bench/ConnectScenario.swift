@@ -5,7 +5,7 @@ import Synchronization
 import WardenMQTT
 
 /// A connect storm: N device connections opened at a given rate (TCP, TLS handshake, CONNECT with a SAS
-/// token or anonymous), CONNACK latency measured from the TCP connect, refusals counted by their code; the
+/// token, a username and password, or anonymous), CONNACK latency measured from the TCP connect, refusals counted by their code; the
 /// connections stay open until the last one is in (they are then idle connections), then close.
 struct ConnectScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 import WardenCore
 import WardenSecurity
 
@@ -20,6 +21,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "Device connections (pubsub: publishers or subscribers per side).") var devices = 20
     @Flag(help: "Connect without credentials (a broker's anonymous listener) instead of as devices.")
     var anonymous = false
+    @Option(help: "A username every client presents with --password (a broker's password file) instead of SAS.")
+    var username: String?
+    @Option(help: "The password for --username.") var password: String?
 
     func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
 
@@ -42,10 +46,15 @@ struct DeviceOptions: ParsableArguments {
     }
 
     /// The CONNECT of device `index`: Azure's username and, with a policy, a SAS token for an hour; anonymous
-    /// clients are `bench-{role}-{index}` without credentials.
+    /// clients and password clients are `bench-{role}-{index}`, without credentials or with the shared pair.
     func connectPacket(_ index: Int, role: String = "") throws -> ConnectPacketFields {
         if anonymous {
             return ConnectPacketFields(clientID: "bench-\(role)-\(index)", username: nil, password: nil)
+        }
+        if let username {
+            guard let password else { throw ValidationError("--username needs --password.") }
+            return ConnectPacketFields(
+                clientID: "bench-\(role)-\(index)", username: username, password: Array(password.utf8))
         }
         let deviceID = deviceID(index) + (role.isEmpty ? "" : "-" + role)
         var password: [UInt8]?
@@ -62,13 +71,21 @@ struct DeviceOptions: ParsableArguments {
             clientID: deviceID, username: "\(hubHost)/\(deviceID)/?api-version=2021-04-12", password: password)
     }
 
+    /// One context per CA file for the whole run: building one per connection (reading the PEM, setting up
+    /// BoringSSL) would cost the load generator more than the handshake it measures.
     private func tlsContext() throws -> NIOSSLContext? {
-        try ca.map { path in
+        guard let ca else { return nil }
+        return try Self.contexts.withLock { contexts in
+            if let context = contexts[ca] { return context }
             var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
-            return try NIOSSLContext(configuration: configuration)
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+            let context = try NIOSSLContext(configuration: configuration)
+            contexts[ca] = context
+            return context
         }
     }
+
+    private static let contexts = Mutex<[String: NIOSSLContext]>([:])
 }
 
 /// What a simulated device puts in its CONNECT.
