@@ -16,6 +16,10 @@ public import WardenStore
 public final class AuditLog: Service, Sendable {
     /// The most records one transaction carries.
     static let maximumBatch = 10_000
+    /// While more batches wait, the head file is rewritten at most this often: each write is an fsync, and a
+    /// connect storm brings hundreds of small batches a second (the head write was 16 % of the broker's CPU).
+    /// Once the writer is idle the head names the last record again.
+    static let headInterval: Duration = .milliseconds(250)
 
     private struct State {
         var pending: [AuditRecord] = []
@@ -24,6 +28,7 @@ public final class AuditLog: Service, Sendable {
         var committedSequence: Int64
         var dropped = 0
         var waiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
+        var headWrittenAt: ContinuousClock.Instant?
     }
 
     private let store: any AuditStore
@@ -133,7 +138,7 @@ public final class AuditLog: Service, Sendable {
                 }
             }
             let last = batch[batch.count - 1].sequence
-            head?.write(sequence: last, link: link, chain: chain, logger: logger)
+            if let head, headIsDue() { head.write(sequence: last, link: link, chain: chain, logger: logger) }
             appended.increment(by: batch.count)
             let ready = state.withLock { state in
                 state.lastLink = link
@@ -143,6 +148,18 @@ public final class AuditLog: Service, Sendable {
                 return ready
             }
             for waiter in ready { waiter.continuation.resume() }
+        }
+    }
+
+    /// Whether the head file is written after this batch: when no other batch waits, or when the last write
+    /// is `headInterval` old.
+    private func headIsDue() -> Bool {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            let isDue =
+                state.pending.isEmpty || state.headWrittenAt.map { now - $0 >= Self.headInterval } ?? true
+            if isDue { state.headWrittenAt = now }
+            return isDue
         }
     }
 }

@@ -40,7 +40,6 @@ struct MQTTConnectionHandlerTests {
             logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
         let address = try #require(IPAddress("127.0.0.1"))
         let channel = EmbeddedChannel(loop: loop)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: .init())))
         try channel.pipeline.syncOperations.addHandler(
             MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: true, presented: PresentedChain()))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -150,5 +149,52 @@ private struct NamespaceAuthorizerStandIn: Authorizer {
     func decide(_ request: AuthorizationRequest) -> Decision {
         guard case .device(let device) = request.subject else { return .deny(["not a device"]) }
         return request.topic.hasPrefix("devices/\(device.rawValue)/") ? .allow() : .deny(["outside the namespace"])
+    }
+}
+
+/// The handler reads packets straight from the bytes (no decoder stage): however the stream is cut.
+extension MQTTConnectionHandlerTests {
+    private func bytes(_ packets: [MQTTPacket]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        for packet in packets { MQTTEncoder.encode(packet, version: .v311, into: &buffer) }
+        return Array(buffer.readableBytesView)
+    }
+
+    private func deliver(_ chunks: [[UInt8]], to channel: EmbeddedChannel) throws -> [UInt8] {
+        for chunk in chunks { try channel.writeInbound(ByteBuffer(bytes: chunk)) }
+        loop.run()
+        var reply: [UInt8] = []
+        while let out = try channel.readOutbound(as: ByteBuffer.self) { reply += out.readableBytesView }
+        return reply
+    }
+
+    private func publish(_ packetID: UInt16) -> MQTTPacket {
+        .publish(
+            PublishPacket(
+                qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: packetID,
+                payload: ByteBuffer(string: "payload \(packetID)")))
+    }
+
+    @Test func packetsSplitAcrossReadsAndSharingOneAreEachHandled() throws {
+        let channel = try channel()
+        let stream = bytes([connect(token: validToken), publish(1), publish(2)])
+        // One byte per read, then three packets in one read.
+        let oneByteEach = try deliver(stream.map { [$0] }, to: channel)
+        #expect(oneByteEach == [0x20, 2, 0, 0, 0x40, 2, 0, 1, 0x40, 2, 0, 2])
+        let together = try deliver([bytes([publish(3), publish(4), publish(5)])], to: channel)
+        #expect(together == [0x40, 2, 0, 3, 0x40, 2, 0, 4, 0x40, 2, 0, 5])
+        #expect(channel.isActive)
+    }
+
+    @Test func nothingAfterAMalformedPacketIsHandled() throws {
+        let channel = try channel()
+        #expect(try deliver([bytes([connect(token: validToken)])], to: channel) == [0x20, 2, 0, 0])
+        // A PUBLISH with a zero packet id ([MQTT-2.3.1-1]) and then a valid one in the same read.
+        var malformed = bytes([publish(1)])
+        let idOffset = 2 + 2 + "devices/dev-1/messages/events/".utf8.count
+        malformed[idOffset] = 0
+        malformed[idOffset + 1] = 0
+        #expect(try deliver([malformed + bytes([publish(2)])], to: channel) == [])
+        #expect(!channel.isActive)
     }
 }

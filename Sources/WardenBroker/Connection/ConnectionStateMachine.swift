@@ -131,6 +131,12 @@ struct ConnectionStateMachine {
         state = .closed
     }
 
+    /// Whether the connection is over: the bytes still buffered are not read.
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
     /// The earliest moment `tick` has something to check.
     var nextDeadline: NIODeadline? {
         switch state {

@@ -9,7 +9,7 @@ import WardenSecurity
 /// One MQTT connection on its event loop: feeds packets and timer ticks to the `ConnectionStateMachine` and
 /// carries out its actions. Each packet type's work lives in its own extension file.
 final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = MQTTPacket
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let services: ConnectionServices
@@ -18,6 +18,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     let presented: PresentedChain
     var logger: Logger
     var machine: ConnectionStateMachine
+    private var reader: MQTTPacketReader
     var clientCertificateThumbprints: [Thumbprint] = []
     /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
     var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>()
@@ -46,6 +47,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.peerAddress = peerAddress
         self.usesTLS = usesTLS
         self.machine = ConnectionStateMachine(settings: services.listener.stateMachineSettings, now: .now())
+        self.reader = MQTTPacketReader(limits: services.listener.decodingLimits)
         var logger = services.logger
         logger[metadataKey: "connection.id"] = "\(services.connectionIDs.next())"
         logger[metadataKey: "peer.address"] = "\(peerAddress)"
@@ -74,33 +76,40 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Decodes and handles every whole packet the bytes complete, until the connection closes.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let packet = unwrapInboundIn(data)
-        perform(machine.packetReceived(packet, now: .now()), context: context)
+        reader.append(unwrapInboundIn(data))
+        let now = NIODeadline.now()
+        do {
+            while !machine.isClosed, let packet = try reader.next() {
+                perform(machine.packetReceived(packet, now: now), context: context)
+            }
+        } catch {
+            decodingFailed(error, context: context)
+        }
+    }
+
+    private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {
+        logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
+        if machine.version == nil, error.kind == .unsupportedProtocolVersion {
+            // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
+            write(
+                [
+                    .connack(
+                        ConnAckPacket(
+                            sessionPresent: false, reasonCode: ConnAckPacket.ReturnCode.unacceptableProtocolVersion))
+                ],
+                version: .v311, context: context)
+            machine.refused()
+            context.close(promise: nil)
+            return
+        }
+        perform(machine.decodingFailed(error), context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? MQTTDecodingError {
-            logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
-            if machine.version == nil, error.kind == .unsupportedProtocolVersion {
-                // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
-                write(
-                    [
-                        .connack(
-                            ConnAckPacket(
-                                sessionPresent: false, reasonCode: ConnAckPacket.ReturnCode.unacceptableProtocolVersion)
-                        )
-                    ],
-                    version: .v311, context: context)
-                machine.refused()
-                context.close(promise: nil)
-                return
-            }
-            perform(machine.decodingFailed(error), context: context)
-        } else {
-            logger.debug("Connection error.", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
-        }
+        logger.debug("Connection error.", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -111,7 +111,6 @@ public final class MQTTListener: Service, Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(WebSocketBridge())
-        try sync.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: services.listener.decodingLimits)))
         let handler = MQTTConnectionHandler(
             services: services, peerAddress: address, usesTLS: true, presented: PresentedChain())
         try sync.addHandler(handler)
@@ -149,7 +148,6 @@ public final class MQTTListener: Service, Sendable {
                         }
                     }))
         }
-        try sync.addHandler(ByteToMessageHandler(MQTTFrameDecoder(limits: services.listener.decodingLimits)))
         try sync.addHandler(
             MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: tls != nil, presented: presented))
     }
