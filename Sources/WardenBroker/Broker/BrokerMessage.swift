@@ -29,15 +29,7 @@ public final class BrokerMessage: Sendable {
         self.payload = payload
         self.qos = qos
         self.retain = retain
-        // Only what §3.3.2.3 says the server forwards; a Will's Will Delay Interval and a publisher's Topic
-        // Alias or other properties never reach subscribers.
-        var forwarded = Properties()
-        forwarded.payloadFormatIndicator = properties.payloadFormatIndicator
-        forwarded.contentType = properties.contentType
-        forwarded.responseTopic = properties.responseTopic
-        forwarded.correlationData = properties.correlationData
-        forwarded.userProperties = properties.userProperties
-        self.properties = forwarded
+        self.properties = properties.isEmpty ? properties : Self.forwarded(properties)
         self.expiresAt = properties.messageExpiryInterval.map { receivedAt + .seconds(Int64($0)) }
         self.publisher = publisher
         self.onDelivered = nil
@@ -78,6 +70,19 @@ public final class BrokerMessage: Sendable {
         return BrokerMessage(copying: self, retain: retain, properties: properties)
     }
 
+    /// Only what §3.3.2.3 says the server forwards: a Will's Will Delay Interval and a publisher's Topic Alias
+    /// or other properties never reach subscribers. (Empty properties skip this: each assignment would copy
+    /// the shared empty storage.)
+    private static func forwarded(_ properties: Properties) -> Properties {
+        var forwarded = Properties()
+        forwarded.payloadFormatIndicator = properties.payloadFormatIndicator
+        forwarded.contentType = properties.contentType
+        forwarded.responseTopic = properties.responseTopic
+        forwarded.correlationData = properties.correlationData
+        forwarded.userProperties = properties.userProperties
+        return forwarded
+    }
+
     /// Whether the message has expired at `now`.
     func isExpired(at now: NIODeadline) -> Bool {
         expiresAt.map { now >= $0 } ?? false
@@ -94,7 +99,7 @@ public final class BrokerMessage: Sendable {
             let remaining = max(0, (expiresAt - now).nanoseconds / 1_000_000_000)
             properties.messageExpiryInterval = UInt32(clamping: remaining)
         }
-        properties.subscriptionIdentifiers = subscriptionIdentifiers
+        if !subscriptionIdentifiers.isEmpty { properties.subscriptionIdentifiers = subscriptionIdentifiers }
         return PublishPacket(
             dup: dup, qos: qos, retain: retain, topic: topic, packetID: packetID, properties: properties,
             payload: payload)

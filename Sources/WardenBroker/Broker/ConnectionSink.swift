@@ -6,6 +6,8 @@ import WardenMQTT
 protocol ConnectionSink: AnyObject, Sendable {
     /// Writes `packets` in order.
     func send(_ packets: [MQTTPacket])
+    /// Writes one packet (no array to allocate on the per-message path).
+    func send(_ packet: MQTTPacket)
     /// Who is behind the connection, for live revocation.
     var identity: ClientIdentity { get }
     /// The client's address, for IP filter changes.
@@ -15,6 +17,8 @@ protocol ConnectionSink: AnyObject, Sendable {
 }
 
 extension ConnectionSink {
+    func send(_ packet: MQTTPacket) { send([packet]) }
+
     /// The authenticated device behind the connection, if it is one.
     var device: ConnectAuthenticator.DeviceIdentity? { identity.deviceIdentity }
 }

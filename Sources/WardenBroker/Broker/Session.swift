@@ -90,7 +90,7 @@ final class Session: Sendable, Hashable {
         }
         switch offer {
         case .send(let packet):
-            sink?.send([.publish(packet)])
+            sink?.send(.publish(packet))
             return nil
         case .queued: return nil
         case .dropped(let reason): return reason

@@ -3,8 +3,8 @@ import Synchronization
 import WardenCore
 import WardenMQTT
 
-/// A connection as the broker sees it: packets from any thread, written on the channel's event loop, with
-/// one flush per loop turn however many packets arrived in it.
+/// A connection as the broker sees it: packets from any thread, encoded on the channel's event loop into one
+/// buffer that is written and flushed once per loop turn, however many packets arrived in it.
 final class ChannelSink: ConnectionSink {
     let identity: ClientIdentity
     let peerAddress: IPAddress
@@ -12,10 +12,16 @@ final class ChannelSink: ConnectionSink {
     private let version: ProtocolVersion
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
     private let maximumPacketSize: Int
-    private let flushScheduled: NIOLoopBoundBox<Bool>
+    /// Packets encoded in this loop turn, not yet handed to the channel. One buffer and one write per turn:
+    /// a write per packet cost an allocation and NIO's bookkeeping each (perf, QoS 1 pairs).
+    private let unwritten: NIOLoopBoundBox<ByteBuffer?>
     /// Packets sent from other threads, waiting for this channel's event loop.
     private let pending = Mutex<(packets: [MQTTPacket], isScheduled: Bool)>(([], false))
     private let onDrop: @Sendable (OutboundFlow.DropReason) -> Void
+
+    /// QoS 0 messages are dropped once this many bytes wait in the turn's buffer (the channel's own high
+    /// water mark covers what was handed over).
+    static let unwrittenLimit = 256 * 1024
 
     init(
         channel: any Channel, version: ProtocolVersion, maximumPacketSize: Int,
@@ -27,36 +33,53 @@ final class ChannelSink: ConnectionSink {
         self.channel = channel
         self.version = version
         self.maximumPacketSize = maximumPacketSize
-        self.flushScheduled = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+        self.unwritten = NIOLoopBoundBox(nil, eventLoop: channel.eventLoop)
         self.onDrop = onDrop
     }
 
     /// Sends `packets` in order after everything sent before. From another event loop they join a pending
     /// list that one task drains, so a busy subscriber costs one hop per loop turn rather than one per message.
     func send(_ packets: [MQTTPacket]) {
-        if channel.eventLoop.inEventLoop {
-            let earlier = takePending()
-            write(earlier.isEmpty ? packets : earlier + packets)
-            return
-        }
+        guard channel.eventLoop.inEventLoop else { return enqueue(packets) }
+        encodePending()
+        for packet in packets { encode(packet) }
+    }
+
+    func send(_ packet: MQTTPacket) {
+        guard channel.eventLoop.inEventLoop else { return enqueue([packet]) }
+        encodePending()
+        encode(packet)
+    }
+
+    private func enqueue(_ packets: [MQTTPacket]) {
         let schedule = pending.withLock { state in
             state.packets += packets
             defer { state.isScheduled = true }
             return !state.isScheduled
         }
         if schedule {
-            channel.eventLoop.execute { self.write(self.takePending()) }
+            channel.eventLoop.execute { self.encodePending() }
         }
     }
 
-    private func takePending() -> [MQTTPacket] {
-        pending.withLock { state in
+    /// Encodes what other threads sent, ahead of anything sent on the loop now.
+    private func encodePending() {
+        let packets = pending.withLock { state in
             defer {
                 state.packets = []
                 state.isScheduled = false
             }
             return state.packets
         }
+        for packet in packets { encode(packet) }
+    }
+
+    /// Hands the turn's packets to the channel now, before the handler writes directly (DISCONNECT) or closes.
+    func writeUnwritten() {
+        encodePending()
+        guard let buffer = unwritten.value, buffer.readableBytes > 0 else { return }
+        unwritten.value = nil
+        channel.write(buffer, promise: nil)
     }
 
     func close(_ reason: ReasonCode, reasonString: String?) {
@@ -64,35 +87,38 @@ final class ChannelSink: ConnectionSink {
             if self.version == .v5 {
                 var properties = Properties()
                 properties.reasonString = reasonString
-                self.write([.disconnect(ReasonPacket(reasonCode: reason, properties: properties))])
+                self.encode(.disconnect(ReasonPacket(reasonCode: reason, properties: properties)))
             }
+            self.writeUnwritten()
             self.channel.flush()
             self.channel.close(promise: nil)
         }
     }
 
-    private func write(_ packets: [MQTTPacket]) {
-        guard !packets.isEmpty, channel.isActive else { return }
-        var buffer = channel.allocator.buffer(capacity: 128)
-        for packet in packets {
-            if case .publish(let publish) = packet, publish.qos == .atMostOnce, !channel.isWritable {
-                // A client that does not read loses QoS 0 messages rather than growing our buffers.
-                onDrop(.slowConsumer)
-                continue
-            }
-            let start = buffer.writerIndex
-            MQTTEncoder.encode(packet, version: version, into: &buffer)
-            if buffer.writerIndex - start > maximumPacketSize {
-                buffer.moveWriterIndex(to: start)
-                onDrop(.tooLargeForClient)
-            }
+    private func encode(_ packet: MQTTPacket) {
+        guard channel.isActive else { return }
+        // Taken out of the box while written, so that it is uniquely referenced and grows in place.
+        var buffer = unwritten.value ?? channel.allocator.buffer(capacity: 256)
+        unwritten.value = nil
+        defer { unwritten.value = buffer }
+        if case .publish(let publish) = packet, publish.qos == .atMostOnce,
+            !channel.isWritable || buffer.readableBytes >= Self.unwrittenLimit
+        {
+            // A client that does not read loses QoS 0 messages rather than growing our buffers.
+            onDrop(.slowConsumer)
+            return
         }
-        guard buffer.readableBytes > 0 else { return }
-        channel.write(buffer, promise: nil)
-        if !flushScheduled.value {
-            flushScheduled.value = true
+        let start = buffer.writerIndex
+        MQTTEncoder.encode(packet, version: version, into: &buffer)
+        if buffer.writerIndex - start > maximumPacketSize {
+            buffer.moveWriterIndex(to: start)
+            onDrop(.tooLargeForClient)
+            return
+        }
+        if start == buffer.readerIndex {
+            // The first packet of the turn: write and flush once the turn's other work is done.
             channel.eventLoop.execute {
-                self.flushScheduled.value = false
+                self.writeUnwritten()
                 self.channel.flush()
             }
         }

@@ -56,7 +56,7 @@ extension MQTTConnectionHandler {
     /// earlier one still waiting: acknowledgements leave in the order the PUBLISHes came ([MQTT-4.6.0-2]).
     func acknowledgeInOrder(_ ack: PublishAckPacket, ticket: UInt64?, context: ChannelHandlerContext) {
         guard let persistence = services.broker.persistence, ticket != nil || !acksAwaitingCommit.isEmpty else {
-            send([.publishAck(ack)])
+            send(.publishAck(ack))
             return
         }
         let ticket = max(ticket ?? 0, acksAwaitingCommit.last?.ticket ?? 0)

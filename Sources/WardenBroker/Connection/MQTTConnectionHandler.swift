@@ -133,7 +133,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .none: break
         case .authenticate(let connect): handleConnect(connect, context: context)
         case .publish(let publish): handlePublish(publish, context: context)
-        case .send(let packet): send([packet])
+        case .send(let packet): send(packet)
         case .acknowledged(let ack): handleAcknowledgement(ack)
         case .subscribe(let subscribe): handleSubscribe(subscribe)
         case .unsubscribe(let unsubscribe): handleUnsubscribe(unsubscribe)
@@ -160,13 +160,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Sends packets through the session's sink (flushes coalesce per loop turn).
+    /// Sends packets through the session's sink (one write and flush per loop turn).
     func send(_ packets: [MQTTPacket]) {
         connection?.sink.send(packets)
     }
 
-    /// Writes and flushes directly, for answers before a session exists (CONNACK refusals).
+    func send(_ packet: MQTTPacket) {
+        connection?.sink.send(packet)
+    }
+
+    /// Writes and flushes directly, after what the sink holds: answers before a session exists (CONNACK
+    /// refusals) and the DISCONNECT before a close.
     func write(_ packets: [MQTTPacket], version: ProtocolVersion, context: ChannelHandlerContext) {
+        connection?.sink.writeUnwritten()
         var buffer = context.channel.allocator.buffer(capacity: 64)
         for packet in packets { MQTTEncoder.encode(packet, version: version, into: &buffer) }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
