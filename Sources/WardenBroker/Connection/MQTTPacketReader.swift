@@ -10,7 +10,7 @@ import WardenMQTT
 struct MQTTPacketReader {
     let limits: DecodingLimits
     private(set) var version: ProtocolVersion?
-    private var buffered = ByteBuffer()
+    private var buffered = Self.empty
 
     init(limits: DecodingLimits) {
         self.limits = limits
@@ -29,8 +29,14 @@ struct MQTTPacketReader {
 
     /// The next whole packet, or nil until more bytes arrive.
     mutating func next() throws(MQTTDecodingError) -> MQTTPacket? {
-        let packet = try MQTTDecoder.decode(&buffered, version: version, limits: limits)
+        guard let packet = try MQTTDecoder.decode(&buffered, version: version, limits: limits) else {
+            // An idle connection holds no read buffer (they are 2–16 KiB each).
+            if buffered.readableBytes == 0 { buffered = Self.empty }
+            return nil
+        }
         if version == nil, case .connect(let connect) = packet { version = connect.protocolVersion }
         return packet
     }
+
+    private static let empty = ByteBuffer()
 }
