@@ -68,10 +68,10 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
             String(
                 format: "%d messages to %d devices, %d API requests in flight: %.0f sends/s accepted "
                     + "(latency p50 %.2f ms, p99 %.2f ms), %.0f deliveries/s completed over MQTT (send to arrival "
-                    + "p50 %.2f ms, p99 %.2f ms); %d errors",
+                    + "p50 %.2f ms, p99 %.2f ms); %@",
                 messages, connection.devices, concurrency, accepted.messagesPerSecond, accepted.p50Milliseconds,
                 accepted.p99Milliseconds, arrived.messagesPerSecond, arrived.p50Milliseconds, arrived.p99Milliseconds,
-                accepted.errors + arrived.errors))
+                Recorder.Summary.describe(accepted, arrived)))
         if accepted.errors + arrived.errors > 0 || arrived.count < messages { throw ExitCode.failure }
     }
 
@@ -91,7 +91,7 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
             case 201: return recorder.record(since: sentAt)
             case 429: try await Task.sleep(for: .milliseconds(2))
             default:
-                recorder.error()
+                recorder.error("HTTP \(response.status.code)")
                 return
             }
         }

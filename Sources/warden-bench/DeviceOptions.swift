@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 import WardenCore
+import WardenMQTT
 import WardenSecurity
 
 /// Where the broker is and how simulated devices authenticate: a SAS token each, signed with a shared access
@@ -24,6 +25,11 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "A username every client presents with --password (a broker's password file) instead of SAS.")
     var username: String?
     @Option(help: "The password for --username.") var password: String?
+    @Option(help: "The MQTT version clients speak: 3.1.1 or 5.") var mqttVersion = MQTTVersionOption.v311
+    @Option(
+        help: "TLS key exchange groups to offer, comma-separated: x25519, x25519-mlkem768, p256 (default: BoringSSL's)."
+    )
+    var tlsGroups: String?
 
     func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
 
@@ -31,6 +37,7 @@ struct DeviceOptions: ParsableArguments {
     func connect(_ index: Int, _ handler: any ChannelHandler & Sendable) async throws -> any Channel {
         let tls = try tlsContext()
         let host = self.host
+        let version = mqttVersion.protocolVersion
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -38,7 +45,8 @@ struct DeviceOptions: ParsableArguments {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: tls, serverHostname: host == "127.0.0.1" ? nil : host))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PacketDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(PacketDecoder(version: version)))
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -48,13 +56,16 @@ struct DeviceOptions: ParsableArguments {
     /// The CONNECT of device `index`: Azure's username and, with a policy, a SAS token for an hour; anonymous
     /// clients and password clients are `bench-{role}-{index}`, without credentials or with the shared pair.
     func connectPacket(_ index: Int, role: String = "") throws -> ConnectPacketFields {
+        let version = mqttVersion.protocolVersion
         if anonymous {
-            return ConnectPacketFields(clientID: "bench-\(role)-\(index)", username: nil, password: nil)
+            return ConnectPacketFields(
+                clientID: "bench-\(role)-\(index)", username: nil, password: nil, version: version)
         }
         if let username {
             guard let password else { throw ValidationError("--username needs --password.") }
             return ConnectPacketFields(
-                clientID: "bench-\(role)-\(index)", username: username, password: Array(password.utf8))
+                clientID: "bench-\(role)-\(index)", username: username, password: Array(password.utf8),
+                version: version)
         }
         let deviceID = deviceID(index) + (role.isEmpty ? "" : "-" + role)
         var password: [UInt8]?
@@ -68,7 +79,8 @@ struct DeviceOptions: ParsableArguments {
             password = Array(token.utf8)
         }
         return ConnectPacketFields(
-            clientID: deviceID, username: "\(hubHost)/\(deviceID)/?api-version=2021-04-12", password: password)
+            clientID: deviceID, username: "\(hubHost)/\(deviceID)/?api-version=2021-04-12", password: password,
+            version: version)
     }
 
     /// One context per CA file for the whole run: building one per connection (reading the PEM, setting up
@@ -79,6 +91,7 @@ struct DeviceOptions: ParsableArguments {
             if let context = contexts[ca] { return context }
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+            if let tlsGroups { configuration.curves = try Self.curves(tlsGroups) }
             let context = try NIOSSLContext(configuration: configuration)
             contexts[ca] = context
             return context
@@ -86,6 +99,17 @@ struct DeviceOptions: ParsableArguments {
     }
 
     private static let contexts = Mutex<[String: NIOSSLContext]>([:])
+
+    private static func curves(_ list: String) throws -> [NIOTLSCurve] {
+        try list.split(separator: ",").map { name in
+            switch name {
+            case "x25519": .x25519
+            case "x25519-mlkem768": .x25519_MLKEM768
+            case "p256": .secp256r1
+            default: throw ValidationError("--tls-groups: unknown group \(name).")
+            }
+        }
+    }
 }
 
 /// What a simulated device puts in its CONNECT.
@@ -93,4 +117,5 @@ struct ConnectPacketFields: Sendable {
     let clientID: String
     let username: String?
     let password: [UInt8]?
+    let version: ProtocolVersion
 }

@@ -1,12 +1,15 @@
+import ArgumentParser
 import NIOCore
 import WardenMQTT
 
-/// Frames the byte stream into packets with Warden's decoder.
+/// Frames the byte stream into packets with Warden's decoder, as the connection's protocol version.
 struct PacketDecoder: ByteToMessageDecoder {
     typealias InboundOut = MQTTPacket
 
+    let version: ProtocolVersion
+
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let packet = try MQTTDecoder.decode(&buffer, version: .v311, limits: DecodingLimits()) else {
+        guard let packet = try MQTTDecoder.decode(&buffer, version: version, limits: DecodingLimits()) else {
             return .needMoreData
         }
         context.fireChannelRead(NIOAny(packet))
@@ -15,21 +18,29 @@ struct PacketDecoder: ByteToMessageDecoder {
 }
 
 extension MQTTPacket {
-    /// The packet's 3.1.1 bytes.
-    func encoded(allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// The packet's bytes in `version`.
+    func encoded(_ version: ProtocolVersion, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 128)
-        MQTTEncoder.encode(self, version: .v311, into: &buffer)
+        MQTTEncoder.encode(self, version: version, into: &buffer)
         return buffer
     }
 }
 
 extension ConnectPacketFields {
-    /// A 3.1.1 clean-session CONNECT with a 60-second keep-alive.
+    /// A clean-session CONNECT with a 60-second keep-alive (5.0: no session expiry).
     func packet(allocator: ByteBufferAllocator) -> ByteBuffer {
         MQTTPacket.connect(
             ConnectPacket(
-                protocolVersion: .v311, cleanStart: true, keepAlive: 60, clientID: clientID, username: username,
+                protocolVersion: version, cleanStart: true, keepAlive: 60, clientID: clientID, username: username,
                 password: password)
-        ).encoded(allocator: allocator)
+        ).encoded(version, allocator: allocator)
     }
+}
+
+/// `--mqtt-version`: what the simulated clients speak.
+enum MQTTVersionOption: String, ExpressibleByArgument, CaseIterable {
+    case v311 = "3.1.1"
+    case v5 = "5"
+
+    var protocolVersion: ProtocolVersion { self == .v5 ? .v5 : .v311 }
 }

@@ -60,7 +60,12 @@ struct PubSubScenario: AsyncParsableCommand {
             ready.append(try subscriber.subscribed(on: channel))
             channels.append(channel)
         }
-        for future in ready { try await future.get() }
+        do {
+            for future in ready { try await future.get() }
+        } catch {
+            print("Subscribers could not subscribe: \(Recorder.Summary.describe(received.summary(seconds: 1)))")
+            throw ExitCode.failure
+        }
         let stopAt = NIODeadline.now() + .seconds(Int64(warmUp + duration))
         let before = broker.sample()
         var publishing: [any Channel] = []
@@ -86,12 +91,12 @@ struct PubSubScenario: AsyncParsableCommand {
                 String(
                     format:
                         "%@ (%d publishers, %d subscribers), QoS %d, %d bytes, window %d: %.0f msg/s in, %.0f msg/s "
-                        + "out; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %d errors",
+                        + "out; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %@",
                     shape.rawValue, publishers, subscribers, qos, payload, window,
                     summary.published.messagesPerSecond, summary.received.messagesPerSecond,
                     summary.received.p50Milliseconds, summary.received.p90Milliseconds,
                     summary.received.p99Milliseconds,
-                    summary.received.p999Milliseconds, summary.published.errors + summary.received.errors)
+                    summary.received.p999Milliseconds, Recorder.Summary.describe(summary.published, summary.received))
                     + (cost?.text ?? ""))
         }
         if summary.published.errors + summary.received.errors > 0 || summary.received.count == 0 {

@@ -52,13 +52,15 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
         switch unwrapInboundIn(data) {
         case .connack(let connack) where connack.reasonCode == .success:
             fill(context)
-        case .connack:
-            recorder.error()
+        case .connack(let connack):
+            recorder.error("CONNACK \(connack.reasonCode.rawValue)")
             context.close(promise: nil)
         case .publishAck(let ack) where ack.kind == .pubrec:
             write(.publishAck(PublishAckPacket(.pubrel, packetID: ack.packetID)), context: context)
             needsFlush = true
         case .publishAck(let ack):
+            // 5.0: 0x10 (no matching subscribers) is a success; 0x80 and above refused the message.
+            if ack.reasonCode.isFailure { recorder.error("\(ack.kind) \(ack.reasonCode.rawValue)") }
             if let start = sentAt.removeValue(forKey: ack.packetID) { recorder.record(since: start) }
             windowOpened = true
         default:
@@ -87,7 +89,7 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        recorder.error()
+        recorder.error("\(type(of: error))")
         context.close(promise: nil)
     }
 
@@ -153,6 +155,7 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func write(_ packet: MQTTPacket, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(packet.encoded(allocator: context.channel.allocator)), promise: nil)
+        context.write(
+            wrapOutboundOut(packet.encoded(connect.version, allocator: context.channel.allocator)), promise: nil)
     }
 }

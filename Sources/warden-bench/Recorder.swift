@@ -14,11 +14,22 @@ final class Recorder: Sendable {
         let p999Milliseconds: Double
         let maxMilliseconds: Double
         let errors: Int
+        let errorsByKind: [String: Int]
+
+        /// "0 errors", or "3 errors (CONNACK 5: 2, IOError: 1)".
+        static func describe(_ summaries: Summary...) -> String {
+            var kinds: [String: Int] = [:]
+            for summary in summaries { kinds.merge(summary.errorsByKind, uniquingKeysWith: +) }
+            let total = kinds.values.reduce(0, +)
+            guard total > 0 else { return "0 errors" }
+            return "\(total) errors ("
+                + kinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"
+        }
     }
 
     let countFrom: NIODeadline
-    private let state = Mutex<(latencies: Histogram<UInt64>, errors: Int)>(
-        (Histogram(lowestDiscernibleValue: 1_000, highestTrackableValue: 600_000_000_000), 0))
+    private let state = Mutex<(latencies: Histogram<UInt64>, errors: [String: Int])>(
+        (Histogram(lowestDiscernibleValue: 1_000, highestTrackableValue: 600_000_000_000), [:]))
 
     init(countFrom: NIODeadline) {
         self.countFrom = countFrom
@@ -34,8 +45,9 @@ final class Recorder: Sendable {
     /// Events recorded so far.
     var count: Int { state.withLock { Int($0.latencies.totalCount) } }
 
-    func error() {
-        state.withLock { $0.errors += 1 }
+    /// Counts an error of `kind` (a refusal's code, an error's type).
+    func error(_ kind: String) {
+        state.withLock { $0.errors[kind, default: 0] += 1 }
     }
 
     func summary(seconds: Double) -> Summary {
@@ -49,7 +61,7 @@ final class Recorder: Sendable {
                 count: count, messagesPerSecond: Double(count) / seconds, p50Milliseconds: milliseconds(50),
                 p90Milliseconds: milliseconds(90), p99Milliseconds: milliseconds(99),
                 p999Milliseconds: milliseconds(99.9), maxMilliseconds: Double(histogram.max) / 1_000_000,
-                errors: state.errors)
+                errors: state.errors.values.reduce(0, +), errorsByKind: state.errors)
         }
     }
 }

@@ -14,6 +14,7 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
     /// The send time (uptime nanoseconds) a payload carries, if it does.
     let sentAt: @Sendable (ByteBuffer) -> UInt64?
     private var subscription: EventLoopPromise<Void>?
+    private var suback: EventLoopFuture<Void>?
     /// Acknowledgements written in this read, flushed once when it completes.
     private var needsFlush = false
 
@@ -31,12 +32,13 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
     /// Made when the handler joins its pipeline, before the connection exists, so no SUBACK can come first.
     func handlerAdded(context: ChannelHandlerContext) {
         subscription = context.eventLoop.makePromise(of: Void.self)
+        suback = subscription?.futureResult
     }
 
     /// Succeeds once the SUBACK arrives (the connect future completed after `handlerAdded`).
     func subscribed(on channel: any Channel) throws -> EventLoopFuture<Void> {
-        guard let subscription else { throw ChannelError.inappropriateOperationForState }
-        return subscription.futureResult
+        guard let suback else { throw ChannelError.inappropriateOperationForState }
+        return suback
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -45,13 +47,18 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
+        case .connack(let connack) where connack.reasonCode != .success:
+            refused("CONNACK \(connack.reasonCode.rawValue)", context)
         case .connack:
             guard let filter = try? TopicFilter(filter) else { return context.close(promise: nil) }
             let subscribe = MQTTPacket.subscribe(
                 SubscribePacket(packetID: 1, subscriptions: [.init(filter: filter, qos: qos)]))
-            send(subscribe.encoded(allocator: context.channel.allocator), context)
-        case .suback:
-            subscription?.succeed()
+            send(subscribe.encoded(connect.version, allocator: context.channel.allocator), context)
+        case .suback(let suback):
+            if let refusal = suback.reasonCodes.first(where: \.isFailure) {
+                return refused("SUBACK \(refusal.rawValue)", context)
+            }
+            settle(.success(()))
         case .publish(let publish):
             if let packetID = publish.packetID {
                 let kind: PublishAckPacket.Kind = publish.qos == .exactlyOnce ? .pubrec : .puback
@@ -61,13 +68,32 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
             if let nanos = sentAt(publish.payload) {
                 recorder.record(since: .uptimeNanoseconds(nanos))
             } else {
-                recorder.error()
+                recorder.error("payload without a send time")
             }
         case .publishAck(let ack) where ack.kind == .pubrel:
             acknowledge(.publishAck(PublishAckPacket(.pubcomp, packetID: ack.packetID)), context)
         default:
             break
         }
+    }
+
+    /// The broker said no: counted by its code, and the run stops waiting for this subscription.
+    private func refused(_ kind: String, _ context: ChannelHandlerContext) {
+        recorder.error(kind)
+        settle(.failure(ChannelError.inappropriateOperationForState))
+        context.close(promise: nil)
+    }
+
+    /// Closed before its SUBACK (a refusal without a CONNACK, a dropped connection): the run must not wait.
+    func channelInactive(context: ChannelHandlerContext) {
+        settle(.failure(ChannelError.ioOnClosedChannel))
+        context.fireChannelInactive()
+    }
+
+    /// Completes the subscription once; later outcomes (a close after SUBACK) change nothing.
+    private func settle(_ result: Result<Void, any Error>) {
+        subscription?.completeWith(result)
+        subscription = nil
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -78,13 +104,13 @@ final class Subscriber: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        recorder.error()
-        subscription?.fail(error)
+        recorder.error("\(type(of: error))")
+        settle(.failure(error))
         context.close(promise: nil)
     }
 
     private func acknowledge(_ ack: MQTTPacket, _ context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(ack.encoded(allocator: context.channel.allocator)), promise: nil)
+        context.write(wrapOutboundOut(ack.encoded(connect.version, allocator: context.channel.allocator)), promise: nil)
         needsFlush = true
     }
 

@@ -40,10 +40,10 @@ struct TelemetryScenario: AsyncParsableCommand {
             print(
                 String(
                     format: "%d devices, window %d, QoS %d, %d-byte payload: %.0f msg/s acknowledged (%d in %ds), "
-                        + "PUBACK latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %d errors",
+                        + "PUBACK latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %@",
                     connection.devices, window, qos, payload, summary.messagesPerSecond, summary.count, duration,
                     summary.p50Milliseconds, summary.p90Milliseconds, summary.p99Milliseconds, summary.p999Milliseconds,
-                    summary.errors))
+                    Recorder.Summary.describe(summary)))
         }
         // A run that moved nothing, or hit errors, is not a measurement.
         if summary.errors > 0 || summary.count == 0 { throw ExitCode.failure }
