@@ -26,7 +26,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Set once CONNECT is accepted.
     var connection: Accepted?
     private var tick: Scheduled<Void>?
-    private var context: ChannelHandlerContext?
 
     /// What an accepted connection holds.
     struct Accepted {
@@ -55,7 +54,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
         if context.channel.isActive { scheduleTick(context) }
     }
 
