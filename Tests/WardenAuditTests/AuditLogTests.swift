@@ -116,6 +116,21 @@ struct AuditLogTests {
         #expect(try await verify().problem == .headInvalid)
     }
 
+    /// One fixed-length line, overwritten in place (no rename, no fsync): a longer file is cut to it.
+    @Test func theHeadIsOneLineOverwrittenInPlace() async throws {
+        let log = try await filledLog(5)
+        #expect(try FileManager.default.attributesOfItem(atPath: head.path)[.size] as? Int == AuditHead.lineLength)
+        let handle = try #require(FileHandle(forWritingAtPath: head.path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(String(repeating: "x", count: 500).utf8))
+        try handle.close()
+        log.record(record(6))
+        await log.commitPending()
+        #expect(try FileManager.default.attributesOfItem(atPath: head.path)[.size] as? Int == AuditHead.lineLength)
+        let result = try await verify()
+        #expect(result.isIntact && result.lastSequence == 6)
+    }
+
     @Test func retentionLeavesAVerifiableLog() async throws {
         let log = try await filledLog(30)
         // From here the log's own writer commits (the retention record waits for it).
