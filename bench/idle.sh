@@ -2,7 +2,8 @@
 # Memory per idle connection, Warden and mosquitto side by side: for each broker, plain MQTT (anonymous) and
 # MQTT/TLS (the same certificate for both; Warden's TLS clients are SAS-authenticated devices, mosquitto's
 # anonymous), open N connections with `warden-bench connect --hold`, and report (RSS with them − RSS before) / N.
-# Usage: bench/idle.sh [N]   (default 10000; more than ~28,000 needs several 127.0.0.x source addresses)
+# Usage: bench/idle.sh [N]   (default 10000; beyond ~28,000 connections the bench spreads them over several
+# 127.0.0.x source addresses, ~28,000 ephemeral ports each; the open-file limit must allow N per process)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -30,7 +31,8 @@ measure() { # name pid bench-arguments…
   local name=$1 pid=$2; shift 2
   sleep 1
   local before; before=$(rss "$pid")
-  "$bin/warden-bench" connect --devices "$N" --rate 2000 --hold 3 --broker-pid "$pid" "$@" >"$scratch/out"
+  "$bin/warden-bench" connect --devices "$N" --rate 2000 --hold 3 --source-addresses $(( N / 25000 + 1 )) \
+    --broker-pid "$pid" "$@" >"$scratch/out"
   local after; after=$(awk -F'RSS ' '{print $2}' "$scratch/out" | awk '{print $1}')
   awk -v n="$N" -v b="$before" -v a="$after" -v name="$name" -v line="$(cat "$scratch/out")" \
     'BEGIN { printf "| %s | %d | %.1f | %.1f | %.1f |\n", name, n, b / 1024, a, (a * 1024 - b) / n }'

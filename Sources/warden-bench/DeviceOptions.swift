@@ -30,6 +30,8 @@ struct DeviceOptions: ParsableArguments {
         help: "TLS key exchange groups to offer, comma-separated: x25519, x25519-mlkem768, p256 (default: BoringSSL's)."
     )
     var tlsGroups: String?
+    @Option(help: "Spread connections over 127.0.0.1 … 127.0.0.N as source addresses (~28,000 ports each).")
+    var sourceAddresses = 1
 
     func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
 
@@ -38,7 +40,14 @@ struct DeviceOptions: ParsableArguments {
         let tls = try tlsContext()
         let host = self.host
         let version = mqttVersion.protocolVersion
-        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses is 1 to 254.") }
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if sourceAddresses > 1 {
+            bootstrap = bootstrap.bind(
+                to: try SocketAddress(ipAddress: "127.0.0.\(1 + index % sourceAddresses)", port: 0))
+        }
+        return
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
