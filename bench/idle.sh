@@ -33,7 +33,7 @@ measure() { # name pid bench-arguments…
   local before; before=$(rss "$pid")
   "$bin/warden-bench" connect --devices "$N" --rate 2000 --hold 3 --source-addresses $(( N / 25000 + 1 )) \
     --broker-pid "$pid" "$@" >"$scratch/out"
-  local after; after=$(awk -F'RSS ' '{print $2}' "$scratch/out" | awk '{print $1}')
+  local after; after=$(grep -o 'RSS [0-9.]*' "$scratch/out" | awk '{print $2}')
   awk -v n="$N" -v b="$before" -v a="$after" -v name="$name" -v line="$(cat "$scratch/out")" \
     'BEGIN { printf "| %s | %d | %.1f | %.1f | %.1f |\n", name, n, b / 1024, a, (a * 1024 - b) / n }'
 }

@@ -44,5 +44,6 @@ struct BrokerProcess: ParsableArguments {
 }
 
 extension BrokerProcess.Cost {
-    var text: String { String(format: "; broker %.2f CPU s, RSS %.1f MiB", cpuSeconds, Double(residentKiB) / 1024) }
+    /// The last line of a human summary.
+    var line: String { String(format: "broker: %.2f CPU s, RSS %.1f MiB", cpuSeconds, Double(residentKiB) / 1024) }
 }

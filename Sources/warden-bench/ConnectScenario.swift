@@ -59,15 +59,15 @@ struct ConnectScenario: AsyncParsableCommand {
         if json {
             print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
         } else {
+            let refusals = summary.refusals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
             print(
-                String(
-                    format: "%d of %d connected, %.0f connects/s; CONNACK p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, "
-                        + "p99.9 %.2f ms; "
-                        + "refusals %@",
-                    summary.connections, connection.devices, summary.connectsPerSecond, summary.connack.p50Milliseconds,
-                    summary.connack.p90Milliseconds, summary.connack.p99Milliseconds, summary.connack.p999Milliseconds,
-                    "\(summary.refusals)")
-                    + (cost?.text ?? ""))
+                [
+                    "connect: \(summary.connections) of \(connection.devices) connected, MQTT "
+                        + "\(connection.mqttVersion.rawValue)\(connection.ca == nil ? "" : " over TLS"), "
+                        + String(format: "%.0f connects/s", summary.connectsPerSecond),
+                    Recorder.Summary.table([("CONNACK (from the TCP connect)", summary.connack)]),
+                    "refusals: " + (refusals.isEmpty ? "none" : refusals.joined(separator: ", ")), cost?.line,
+                ].compactMap { $0 }.joined(separator: "\n"))
         }
         if summary.connections == 0 { throw ExitCode.failure }
     }

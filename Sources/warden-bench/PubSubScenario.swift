@@ -87,17 +87,18 @@ struct PubSubScenario: AsyncParsableCommand {
         if json {
             print(String(decoding: try JSONEncoder().encode(summary), as: UTF8.self))
         } else {
+            let pacing = rate > 0 ? String(format: ", %.0f msg/s each", rate) : ""
+            let table = Recorder.Summary.table([
+                (qos == 0 ? "published" : "published (acknowledged)", summary.published),
+                ("received (publisher to subscriber)", summary.received),
+            ])
             print(
-                String(
-                    format:
-                        "%@ (%d publishers, %d subscribers), QoS %d, %d bytes, window %d: %.0f msg/s in, %.0f msg/s "
-                        + "out; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %@",
-                    shape.rawValue, publishers, subscribers, qos, payload, window,
-                    summary.published.messagesPerSecond, summary.received.messagesPerSecond,
-                    summary.received.p50Milliseconds, summary.received.p90Milliseconds,
-                    summary.received.p99Milliseconds,
-                    summary.received.p999Milliseconds, Recorder.Summary.describe(summary.published, summary.received))
-                    + (cost?.text ?? ""))
+                [
+                    "\(shape.rawValue): \(publishers) publishers, \(subscribers) subscribers, "
+                        + "MQTT \(connection.mqttVersion.rawValue), QoS \(qos), \(payload)-byte payload, "
+                        + "window \(window)\(pacing), \(duration) s measured",
+                    table, Recorder.Summary.describe(summary.published, summary.received), cost?.line,
+                ].compactMap { $0 }.joined(separator: "\n"))
         }
         if summary.published.errors + summary.received.errors > 0 || summary.received.count == 0 {
             throw ExitCode.failure

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 import NIOCore
 import Synchronization
@@ -15,6 +16,27 @@ final class Recorder: Sendable {
         let maxMilliseconds: Double
         let errors: Int
         let errorsByKind: [String: Int]
+
+        /// The human table: one row per named summary, counts, rates and latency percentiles, aligned.
+        static func table(_ rows: [(name: String, summary: Summary)]) -> String {
+            let header = ["", "count", "per s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"]
+            let cells =
+                [header]
+                + rows.map { name, summary in
+                    [name, "\(summary.count)", String(format: "%.0f", summary.messagesPerSecond)]
+                        + [
+                            summary.p50Milliseconds, summary.p90Milliseconds, summary.p99Milliseconds,
+                            summary.p999Milliseconds, summary.maxMilliseconds,
+                        ].map { String(format: "%.2f", $0) }
+                }
+            let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
+            return cells.map { row in
+                row.enumerated().map { column, cell in
+                    let padding = String(repeating: " ", count: widths[column] - cell.count)
+                    return column == 0 ? cell + padding : padding + cell
+                }.joined(separator: "  ")
+            }.joined(separator: "\n")
+        }
 
         /// "0 errors", or "3 errors (CONNACK 5: 2, IOError: 1)".
         static func describe(_ summaries: Summary...) -> String {
