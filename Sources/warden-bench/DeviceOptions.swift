@@ -33,6 +33,26 @@ struct DeviceOptions: ParsableArguments {
     @Option(help: "Spread connections over 127.0.0.1 … 127.0.0.N as source addresses (~28,000 ports each).")
     var sourceAddresses = 1
 
+    /// Refuses contradictory or malformed options before any connection is tried (exit 64, with the reason).
+    func validate() throws {
+        guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses is 1 to 254.") }
+        guard devices > 0 else { throw ValidationError("--devices must be at least 1.") }
+        if username != nil, password == nil { throw ValidationError("--username needs --password.") }
+        if let policy {
+            guard key.flatMap({ Data(base64Encoded: $0) }) != nil else {
+                throw ValidationError("--policy needs --key, the policy's base64 key.")
+            }
+            _ = try PolicyName(policy)
+        }
+        if [anonymous, username != nil, policy != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("Choose one of --anonymous, --username or --policy.")
+        }
+        if let tlsGroups {
+            guard ca != nil else { throw ValidationError("--tls-groups applies to TLS: give --ca.") }
+            _ = try Self.curves(tlsGroups)
+        }
+    }
+
     func deviceID(_ index: Int) -> String { devicePrefix + String(index) }
 
     /// Connects device `index` with `handler` last in its pipeline (after TLS and packet framing).
@@ -40,7 +60,6 @@ struct DeviceOptions: ParsableArguments {
         let tls = try tlsContext()
         let host = self.host
         let version = mqttVersion.protocolVersion
-        guard (1...254).contains(sourceAddresses) else { throw ValidationError("--source-addresses is 1 to 254.") }
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         if sourceAddresses > 1 {
             bootstrap = bootstrap.bind(
@@ -70,8 +89,7 @@ struct DeviceOptions: ParsableArguments {
             return ConnectPacketFields(
                 clientID: "bench-\(role)-\(index)", username: nil, password: nil, version: version)
         }
-        if let username {
-            guard let password else { throw ValidationError("--username needs --password.") }
+        if let username, let password {
             return ConnectPacketFields(
                 clientID: "bench-\(role)-\(index)", username: username, password: Array(password.utf8),
                 version: version)
@@ -79,7 +97,7 @@ struct DeviceOptions: ParsableArguments {
         let deviceID = deviceID(index) + (role.isEmpty ? "" : "-" + role)
         var password: [UInt8]?
         if let policy {
-            guard let key, let bytes = Data(base64Encoded: key) else {
+            guard let bytes = key.flatMap({ Data(base64Encoded: $0) }) else {
                 throw ValidationError("--policy needs --key, the policy's base64 key.")
             }
             let token = SASTokenSigner.token(
