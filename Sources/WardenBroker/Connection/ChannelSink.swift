@@ -84,6 +84,8 @@ final class ChannelSink: ConnectionSink {
 
     func close(_ reason: ReasonCode, reasonString: String?) {
         channel.eventLoop.execute {
+            // What other threads sent goes before the DISCONNECT: nothing may follow it ([MQTT-3.14.4-1]).
+            self.encodePending()
             if self.version == .v5 {
                 var properties = Properties()
                 properties.reasonString = reasonString
