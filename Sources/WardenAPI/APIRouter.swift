@@ -93,7 +93,9 @@ public struct APIRouter: Sendable {
     /// The Hummingbird router. Paths under `portalPrefixes` and the exact `portalPaths` are left to the
     /// portal, which authenticates by its session cookie and registers its routes on this router afterwards.
     public func makeRouter(portalPaths: Set<String> = [], portalPrefixes: [String] = []) -> Router<APIRequestContext> {
-        let router = Router(context: APIRequestContext.self)
+        // HEAD wherever GET is (RFC 9110 §9.3.2): the GET route runs and its body is dropped.
+        let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: TransportSecurityMiddleware())
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuditMiddleware(log: dependencies.audit, clock: dependencies.clock, routes: routes))
         router.add(middleware: ProblemMiddleware(logger: dependencies.logger))

@@ -50,6 +50,7 @@ extension Request {
     /// Decodes a JSON object body into `T`, refusing unknown fields, malformed JSON and bodies over the limit.
     func decodeJSON<T: APIRequestBody>(_ type: T.Type, _ context: APIRequestContext) async throws -> T {
         let buffer = try await body.collect(upTo: context.maxUploadSize)
+        try JSONStructure.check(buffer.readableBytesView, .requestBody)
         let data = Data(buffer.readableBytesView)
         let object: Any
         do {

@@ -5,6 +5,9 @@ public import WardenSecurity
 import WardenStore
 
 extension AccessService {
+    /// The longest an API key may be valid: 10 years.
+    static let longestKeyLife: TimeInterval = 10 * 365.25 * 86_400
+
     /// Creates an API key in `tenant` with some of the creator's permissions there (never a platform one nor
     /// `account.self`),
     /// optionally limited to a device group; returns the key and its secret (shown once).
@@ -27,8 +30,9 @@ extension AccessService {
                 .apiKeyInvalidScope,
                 "The key cannot carry \(excess.map(\.rawValue).sorted().joined(separator: ", ")).")
         }
-        if let expiresAt, expiresAt <= clock.now() {
-            throw WardenError(.requestInvalidField, "'expiresAt' must be in the future.")
+        // Bounded above too: a far date (year 10000) would not read back from the store.
+        if let expiresAt, expiresAt <= clock.now() || expiresAt > clock.now().addingTimeInterval(Self.longestKeyLife) {
+            throw WardenError(.requestInvalidField, "'expiresAt' must be in the future and at most 10 years ahead.")
         }
         // 128 bits from the OS CSPRNG, as the brief asks; the id is separate so lists never show the secret.
         let secret = BearerCredential.generate(prefix: APIKey.prefix, byteCount: 16)

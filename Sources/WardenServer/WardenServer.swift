@@ -172,13 +172,22 @@ public enum WardenServer {
                 gatewayHostName: configuration.hubHostName.rawValue,
                 refreshLifetime: configuration.access.refreshTokenLifetime)
         ).register(on: httpsRouter)
+        let firstRequestLimits = FirstRequestLimits(
+            timeout: .seconds(Int64(configuration.https.firstRequestTimeout)),
+            maximumHeaderBytes: configuration.https.maximumHeaderBytes,
+            pending: PendingConnections(
+                limits: .init(
+                    perAddress: configuration.https.maximumPendingPerIP, total: configuration.https.maximumPending)))
         let application = Application(
             router: httpsRouter,
             server: HTTPServerBuilder { responder in
                 HTTPSChannel(
-                    tls: tlsSlot, http: HTTP1Channel(responder: responder),
+                    tls: tlsSlot,
+                    http: HTTP1Channel(
+                        responder: responder,
+                        configuration: .init(idleTimeout: .seconds(Int64(configuration.https.idleTimeout)))),
                     adoptMQTT: { try webSocket.adoptWebSocket($0) }, paths: MQTTListener.webSocketPaths,
-                    maximumFrameSize: configuration.mqtt.maximumPacketSize + 14)
+                    maximumFrameSize: configuration.mqtt.maximumPacketSize + 14, limits: firstRequestLimits)
             },
             configuration: .init(
                 address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),

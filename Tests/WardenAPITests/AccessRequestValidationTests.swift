@@ -152,7 +152,7 @@ struct AccessRequestValidationTests {
             }
             #expect(try await count(client, keys) == 0)
             try await expect(client, .delete, keys + "/key_unknown", status: 404, code: "api_key.not_found")
-            for query in ["outcome=maybe", "from=yesterday", "limit=0", "cursor=%%%"] {
+            for query in ["outcome=maybe", "from=yesterday", "from=1e300", "to=inf", "limit=0", "cursor=%%%"] {
                 try await expect(
                     client, .get, "/api/v1/tenants/default/audit?" + query, status: 400,
                     code: query.hasPrefix("cursor") ? "request.invalid_cursor" : "request.invalid_query")

@@ -60,6 +60,20 @@ struct HubRequestValidationTests {
             try await expectProblem(client, .patch, desired, body: "{", status: 400, code: "twin.invalid_patch")
             try await expectProblem(
                 client, .patch, desired, body: #"{"$version": 9}"#, status: 400, code: "twin.invalid_patch")
+            // IoT Hub's rules: names at every level, string values, depth; structure is checked before parsing.
+            let nested = { (levels: Int) in
+                String(repeating: #"{"a":"#, count: levels) + "1" + String(repeating: "}", count: levels)
+            }
+            for (body, code) in [
+                (#"{"a.b": 1}"#, "twin.invalid_patch"), (#"{"a": {"$x": 1}}"#, "twin.invalid_patch"),
+                (#"{"a b": 1}"#, "twin.invalid_patch"), (#"{"a": {"\u0001": 1}}"#, "twin.invalid_patch"),
+                (#"{"a": ""# + String(repeating: "x", count: 4097) + #""}"#, "twin.invalid_patch"),
+                ("{" + String(repeating: "x", count: 1025).debugDescription + ": 1}", "twin.invalid_patch"),
+                (nested(12), "json.too_complex"), (String(repeating: "[", count: 60_000), "json.too_complex"),
+                (#"{"a": ["# + Array(repeating: "0", count: 2001).joined(separator: ",") + "]}", "json.too_complex"),
+            ] {
+                try await expectProblem(client, .patch, desired, body: body, status: 400, code: code)
+            }
             var stale = HTTPFields.admin
             stale[.ifMatch] = "\"7\""
             try await expectProblem(
@@ -67,6 +81,22 @@ struct HubRequestValidationTests {
             try await client.execute(uri: Self.device + "/twin", method: .get, headers: .admin) { response in
                 #expect(response.headers[.eTag] == "\"0\"")
             }
+            // Ten levels of properties below the section are IoT Hub's depth, and allowed.
+            try await client.execute(
+                uri: desired, method: .patch, headers: .admin, body: ByteBuffer(string: nested(11))
+            ) { response in #expect(response.status.code == 200) }
+        }
+    }
+
+    @Test func bodiesNestedTooDeepAreRefusedBeforeParsing() async throws {
+        try await withDevice { client in
+            let deep = #"{"deviceId": "# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}"
+            try await expectProblem(
+                client, .post, "/api/v1/tenants/default/devices", body: deep, status: 400, code: "json.too_complex")
+            try await expectProblem(
+                client, .post, Self.device + "/methods/reboot",
+                body: #"{"payload": "# + String(repeating: "[", count: 50_000) + "}", status: 400,
+                code: "json.too_complex")
         }
     }
 
@@ -86,8 +116,15 @@ struct HubRequestValidationTests {
     @Test func telemetryQueriesNameWhatIsWrong() async throws {
         try await withDevice { client in
             let telemetry = Self.device + "/telemetry"
-            try await expectProblem(
-                client, .get, telemetry + "?from=yesterday", status: 400, code: "request.invalid_query")
+            // Ages beyond any clock once trapped converting to milliseconds.
+            for query in [
+                "from=yesterday", "from=1e300", "from=inf", "to=-inf", "from=nan", "to=1e300d", "from=200000y",
+            ] {
+                try await expectProblem(
+                    client, .get, telemetry + "?" + query, status: 400, code: "request.invalid_query")
+                try await expectProblem(
+                    client, .get, telemetry + "/export?" + query, status: 400, code: "request.invalid_query")
+            }
             try await expectProblem(
                 client, .get, telemetry + "?cursor=bm9wZQ", status: 400, code: "request.invalid_cursor")
             try await expectProblem(

@@ -50,7 +50,7 @@ struct MQTTConnectionHandlerTests {
         -> [UInt8]
     {
         var buffer = ByteBuffer()
-        MQTTEncoder.encode(packet, version: version, into: &buffer)
+        try MQTTEncoder.encode(packet, version: version, into: &buffer)
         try channel.writeInbound(buffer)
         loop.run()
         var reply: [UInt8] = []
@@ -70,9 +70,8 @@ struct MQTTConnectionHandlerTests {
 
     private var validToken: String { token(SymmetricKey(data: key.primary.bytes)) }
 
-    private func token(_ key: SymmetricKey) -> String {
-        SASTokenSigner.token(
-            resource: "hub.example/devices/dev-1", key: key, expiry: UInt64(Date().timeIntervalSince1970) + 3600)
+    private func token(_ key: SymmetricKey, expiry: UInt64 = UInt64(Date().timeIntervalSince1970) + 3600) -> String {
+        SASTokenSigner.token(resource: "hub.example/devices/dev-1", key: key, expiry: expiry)
     }
 
     @Test func refusalAnswersCode4AndPublishesTheRecord() throws {
@@ -138,6 +137,39 @@ extension MQTTConnectionHandlerTests {
     }
 }
 
+/// A device signs whatever `se` it likes with its own key; a far one once trapped converting to `Int64`.
+extension MQTTConnectionHandlerTests {
+    static let farExpiries: [UInt64] = [UInt64(1) << 63, .max, 20_000_000_000]
+
+    @Test(arguments: farExpiries)
+    func tokenExpiringFarInTheFutureConnectsWithoutTrapping(expiry: UInt64) throws {
+        let far = token(SymmetricKey(data: key.primary.bytes), expiry: expiry)
+        for version in [ProtocolVersion.v311, .v5] {
+            let channel = try channel()
+            let reply = try send(connect(token: far, version: version), version: version, to: channel)
+            #expect(reply.first == 0x20 && reply.count >= 4 && reply[2...3] == [0, 0])
+            #expect(channel.isActive)
+        }
+    }
+
+    @Test(arguments: farExpiries)
+    func reauthenticationWithAFarExpiryKeepsTheConnection(expiry: UInt64) throws {
+        let channel = try channel()
+        var properties = Properties()
+        properties.authenticationMethod = "SAS"
+        let connect = ConnectPacket(
+            protocolVersion: .v5, cleanStart: true, keepAlive: 60, clientID: "dev-1",
+            username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(validToken.utf8),
+            properties: properties)
+        _ = try send(.connect(connect), version: .v5, to: channel)
+        properties.authenticationData = Array(token(SymmetricKey(data: key.primary.bytes), expiry: expiry).utf8)
+        let reply = try send(
+            .auth(ReasonPacket(reasonCode: .reAuthenticate, properties: properties)), version: .v5, to: channel)
+        #expect(reply.first == 0xF0)  // AUTH 0x00: accepted
+        #expect(channel.isActive)
+    }
+}
+
 /// What the bus carried.
 final class Records: Sendable {
     let list = Mutex<[AuthenticationRecord]>([])
@@ -154,9 +186,9 @@ private struct NamespaceAuthorizerStandIn: Authorizer {
 
 /// The handler reads packets straight from the bytes (no decoder stage): however the stream is cut.
 extension MQTTConnectionHandlerTests {
-    private func bytes(_ packets: [MQTTPacket]) -> [UInt8] {
+    private func bytes(_ packets: [MQTTPacket]) throws -> [UInt8] {
         var buffer = ByteBuffer()
-        for packet in packets { MQTTEncoder.encode(packet, version: .v311, into: &buffer) }
+        for packet in packets { try MQTTEncoder.encode(packet, version: .v311, into: &buffer) }
         return Array(buffer.readableBytesView)
     }
 
@@ -177,7 +209,7 @@ extension MQTTConnectionHandlerTests {
 
     @Test func packetsSplitAcrossReadsAndSharingOneAreEachHandled() throws {
         let channel = try channel()
-        let stream = bytes([connect(token: validToken), publish(1), publish(2)])
+        let stream = try bytes([connect(token: validToken), publish(1), publish(2)])
         // One byte per read, then three packets in one read.
         let oneByteEach = try deliver(stream.map { [$0] }, to: channel)
         #expect(oneByteEach == [0x20, 2, 0, 0, 0x40, 2, 0, 1, 0x40, 2, 0, 2])
@@ -190,7 +222,7 @@ extension MQTTConnectionHandlerTests {
         let channel = try channel()
         #expect(try deliver([bytes([connect(token: validToken)])], to: channel) == [0x20, 2, 0, 0])
         // A PUBLISH with a zero packet id ([MQTT-2.3.1-1]) and then a valid one in the same read.
-        var malformed = bytes([publish(1)])
+        var malformed = try bytes([publish(1)])
         let idOffset = 2 + 2 + "devices/dev-1/messages/events/".utf8.count
         malformed[idOffset] = 0
         malformed[idOffset + 1] = 0

@@ -60,4 +60,15 @@ struct SubscriptionTrieTests {
         trie.forEachMatch("devices/d/messages/devicebound/%24.mid=1") { _, _ in count += 1 }
         #expect(count == 1000)
     }
+
+    /// A filter and topic of 32,000 levels (64 KiB, as MQTT allows) once meant a stack frame per level.
+    @Test func deepTopicsMatchWithoutRecursion() {
+        var trie = SubscriptionTrie<String, Int>()
+        let deep = "devices/d/" + Array(repeating: "a", count: 32_000).joined(separator: "/")
+        trie.insert(deep, subscriber: "exact", value: 0)
+        trie.insert(
+            "devices/d/" + Array(repeating: "+", count: 32_000).joined(separator: "/"), subscriber: "plus", value: 0)
+        trie.insert("devices/d/a/#", subscriber: "multi", value: 0)
+        #expect(matches(trie, deep) == ["exact", "multi", "plus"])
+    }
 }

@@ -22,7 +22,7 @@ struct PahoCaptureTests {
     {
         let packets = try decodeAll(hex)
         var encoded = ByteBuffer()
-        for packet in packets { MQTTEncoder.encode(packet, version: version, into: &encoded) }
+        for packet in packets { try MQTTEncoder.encode(packet, version: version, into: &encoded) }
         #expect(encoded.hex == hex)
         guard packets.count == 4, case .connect(let connect) = packets[0], case .subscribe(let subscribe) = packets[1],
             case .publish(let publish) = packets[2], case .disconnect = packets[3]
@@ -79,7 +79,7 @@ struct PahoCaptureTests {
         var boundaries = [0]
         for packet in expected {
             var encoded = ByteBuffer()
-            MQTTEncoder.encode(packet, version: version, into: &encoded)
+            try MQTTEncoder.encode(packet, version: version, into: &encoded)
             boundaries.append((boundaries.last ?? 0) + encoded.readableBytes)
         }
         for cut in 0...whole.readableBytes {

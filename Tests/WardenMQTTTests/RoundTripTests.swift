@@ -180,11 +180,11 @@ struct RoundTripTests {
         for _ in 0..<3000 {
             let packet = try generator.packet()
             var single = ByteBuffer()
-            MQTTEncoder.encode(packet, version: version, into: &single)
+            try MQTTEncoder.encode(packet, version: version, into: &single)
             let decoded = try MQTTDecoder.decode(&single, version: version, limits: .protocolMaximum)
             #expect(decoded == packet)
             #expect(single.readableBytes == 0)
-            MQTTEncoder.encode(packet, version: version, into: &stream)
+            try MQTTEncoder.encode(packet, version: version, into: &stream)
             sent.append(packet)
         }
         // The same packets back to back in one buffer come out one by one.

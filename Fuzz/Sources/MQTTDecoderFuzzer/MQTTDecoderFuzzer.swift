@@ -26,7 +26,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             if case .connect(let connect) = packet { current = connect.protocolVersion }
             let encodeVersion = current ?? .v5
             var encoded = ByteBuffer()
-            MQTTEncoder.encode(packet, version: encodeVersion, into: &encoded)
+            guard (try? MQTTEncoder.encode(packet, version: encodeVersion, into: &encoded)) != nil else {
+                preconditionFailure("a decoded \(packet.type) does not encode")
+            }
             let again = try? MQTTDecoder.decode(&encoded, version: current, limits: .protocolMaximum)
             precondition(again == packet, "round trip changed \(packet.type)")
         }

@@ -41,10 +41,10 @@ struct MethodController {
                 let payload = try JSONResponse.encoder.encode(invocation.payload ?? .null)
                 let response = try await methods.invoke(
                     name, payload: Array(payload), on: deviceID, in: tenantID, timeout: .seconds(timeout))
-                let data = Data(response.payload)
+                // The device's answer: JSON within the payload limits, else its text.
                 let answer =
-                    (try? JSONDecoder().decode(JSONValue.self, from: data))
-                    ?? .string(String(decoding: data, as: UTF8.self))
+                    (try? JSONValue.parse(response.payload, limits: .methodPayload))
+                    ?? .string(String(decoding: response.payload, as: UTF8.self))
                 return try JSONResponse.make(Result(status: response.status, payload: answer))
             }
         ]

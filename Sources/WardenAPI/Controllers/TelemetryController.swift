@@ -121,12 +121,16 @@ struct TelemetryController {
 /// (`90s`, `15m`, `2h`, `7d`).
 enum TimeBound {
     static func milliseconds(_ text: String, name: String, now: Date) throws -> Int64 {
-        if !text.contains("T"), let age = DurationText.seconds(text) {
-            return Int64((now.timeIntervalSince1970 - age) * 1000)
+        if !text.contains("T"), let age = DurationText.seconds(text),
+            let milliseconds = Int64(exactly: ((now.timeIntervalSince1970 - age) * 1000).rounded(.down))
+        {
+            return milliseconds
         }
         for style in [Date.ISO8601FormatStyle(), Date.ISO8601FormatStyle(includingFractionalSeconds: true)] {
-            if let date = try? Date(text, strategy: style) {
-                return Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            if let date = try? Date(text, strategy: style),
+                let milliseconds = Int64(exactly: (date.timeIntervalSince1970 * 1000).rounded(.down))
+            {
+                return milliseconds
             }
         }
         throw WardenError(

@@ -35,10 +35,7 @@ struct TwinController {
                     return version
                 }
                 let body = try await request.body.collect(upTo: context.maxUploadSize)
-                guard
-                    case .object(let patch) = try? JSONDecoder().decode(
-                        JSONValue.self, from: Data(body.readableBytesView))
-                else { throw WardenError(.twinInvalidPatch, "The body must be a JSON object of desired properties.") }
+                let patch = try TwinService.patch(body.readableBytesView)
                 let twin = try await twins.patchDesired(tenantID, deviceID, patch, ifMatch: ifMatch)
                 return try JSONResponse.make(Self.resource(twin), etag: String(twin.desired.version))
             },

@@ -122,6 +122,12 @@ public final class Broker: Sendable {
     /// the topic, at QoS 1 at most. False when the device is not connected, not subscribed, or the session
     /// refused it (queue full): the hub keeps the message and tries again when the device is ready.
     public func deliver(_ message: BrokerMessage, toDevice deviceID: DeviceID, in tenantID: TenantID) -> Bool {
+        // The hub builds these topics; each builder refuses what MQTT cannot carry, and this keeps a missed
+        // case to one dropped message.
+        guard message.topic.utf8.count <= MQTTEncoder.maximumStringBytes else {
+            metrics.dropped(.unencodable)
+            return false
+        }
         let now = NIODeadline.now()
         guard let session = state.withLock({ $0.sessions[SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)] })
         else { return false }
@@ -159,6 +165,9 @@ public final class Broker: Sendable {
     public func publishOnBehalf(of sender: DeviceSender, _ message: BrokerMessage) -> (
         refusal: String?, ticket: UInt64?
     ) {
+        guard message.topic.utf8.count <= MQTTEncoder.maximumStringBytes else {
+            return ("The topic with its properties exceeds \(MQTTEncoder.maximumStringBytes) bytes.", nil)
+        }
         let before = persistence?.recordedCount
         let refusal = publish(message, from: sender, now: .now())
         let after = persistence?.recordedCount

@@ -37,6 +37,8 @@ struct OutboundFlow: Sendable {
         case offlineQoS0 = "offline_qos0"
         case slowConsumer = "slow_consumer"
         case tooLargeForClient = "too_large_for_client"
+        /// A string in it exceeds what MQTT can carry (65,535 bytes); only server-built messages can.
+        case unencodable
     }
 
     /// A stored message's step through the flow, for the session's store to follow.
@@ -183,7 +185,7 @@ struct OutboundFlow: Sendable {
             qos: delivery.qos, packetID: delivery.qos == .atMostOnce ? nil : 1, retain: delivery.retain,
             subscriptionIdentifiers: delivery.subscriptionIdentifiers, now: now)
         var buffer = ByteBuffer()
-        MQTTEncoder.encode(.publish(packet), version: .v5, into: &buffer)
+        guard (try? MQTTEncoder.encode(.publish(packet), version: .v5, into: &buffer)) != nil else { return false }
         return buffer.readableBytes <= maximumPacketSize
     }
 

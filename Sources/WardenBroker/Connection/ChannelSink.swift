@@ -111,7 +111,13 @@ final class ChannelSink: ConnectionSink {
             return
         }
         let start = buffer.writerIndex
-        MQTTEncoder.encode(packet, version: version, into: &buffer)
+        do {
+            try MQTTEncoder.encode(packet, version: version, into: &buffer)
+        } catch {
+            // The broker refuses such messages where the hub builds them; this is the last line, not the plan.
+            onDrop(.unencodable)
+            return
+        }
         if buffer.writerIndex - start > maximumPacketSize {
             buffer.moveWriterIndex(to: start)
             onDrop(.tooLargeForClient)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 import WardenCore
 
@@ -18,6 +19,14 @@ struct ConnectionServices: Sendable {
 
     /// Now, in Unix seconds, for SAS expiry.
     var unixNow: UInt64 { UInt64(max(0, clock.now().timeIntervalSince1970)) }
+
+    /// When a credential expiring at `expiry` (Unix seconds) ends, on the monotonic clock. The device chose
+    /// `expiry` (a SAS token's `se` is any `UInt64`), so nothing here may trap: the time left saturates, and
+    /// `TimeAmount.seconds` and `NIODeadline.+` cap at the distant future.
+    func credentialDeadline(expiry: UInt64, now: NIODeadline) -> NIODeadline {
+        let (left, isPast) = expiry.subtractingReportingOverflow(unixNow)
+        return now + .seconds(isPast ? 0 : Int64(clamping: left))
+    }
 }
 
 /// Numbers connections for log lines (`connection.id`).

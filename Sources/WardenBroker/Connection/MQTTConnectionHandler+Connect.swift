@@ -146,10 +146,7 @@ extension MQTTConnectionHandler {
             identity: identity, session: attachment.session, sink: sink, version: version,
             username: connect.username, will: will)
         services.limiter.refund(peerAddress)
-        var credentialDeadline: NIODeadline?
-        if let expiry = identity.expiry {
-            credentialDeadline = now + .seconds(Int64(expiry) - Int64(services.unixNow))
-        }
+        let credentialDeadline = identity.expiry.map { services.credentialDeadline(expiry: $0, now: now) }
         machine.accepted(
             version: version, keepAlive: keepAlive, credentialDeadline: credentialDeadline,
             authenticationMethod: connect.properties.authenticationMethod, sessionExpiry: expiry, now: now)
@@ -262,7 +259,7 @@ extension MQTTConnectionHandler {
         self.connection = connection
         let now = NIODeadline.now()
         machine.reauthenticated(
-            credentialDeadline: renewed.expiry.map { now + .seconds(Int64($0) - Int64(services.unixNow)) })
+            credentialDeadline: renewed.expiry.map { services.credentialDeadline(expiry: $0, now: now) })
         var properties = Properties()
         properties.authenticationMethod = auth.properties.authenticationMethod
         send([.auth(ReasonPacket(reasonCode: .success, properties: properties))])

@@ -172,7 +172,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func write(_ packets: [MQTTPacket], version: ProtocolVersion, context: ChannelHandlerContext) {
         connection?.sink.writeUnwritten()
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        for packet in packets { MQTTEncoder.encode(packet, version: version, into: &buffer) }
+        // The server's own CONNACK, AUTH and DISCONNECT: short constants that always encode.
+        for packet in packets { try? MQTTEncoder.encode(packet, version: version, into: &buffer) }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 

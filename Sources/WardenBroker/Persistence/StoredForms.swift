@@ -37,7 +37,9 @@ extension BrokerPersistence {
         else { return nil }
         var withExpiry = properties
         if let expiresAt = stored.expiresAt {
-            withExpiry.messageExpiryInterval = UInt32(clamping: max(0, Int(expiresAt.timeIntervalSince(clock.now()))))
+            // Read from the file: any Double, infinities included, must clamp rather than trap.
+            let left = expiresAt.timeIntervalSince(clock.now()).rounded(.down)
+            withExpiry.messageExpiryInterval = UInt32(exactly: left) ?? (left > 0 ? .max : 0)
         }
         return BrokerMessage(
             topic: stored.topic, payload: ByteBuffer(bytes: stored.payload), qos: qos, retain: retain,

@@ -86,29 +86,25 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// several matching filters is reported once per filter (the broker merges them, §3.3.4).
     public func forEachMatch(_ topic: String, _ body: (Subscriber, Value) -> Void) {
         let isSystem = topic.utf8.first == UInt8(ascii: "$")
-        visit(0, topic.utf8[...], isRoot: true, isSystem: isSystem, body)
-    }
-
-    private func visit(
-        _ index: Int, _ rest: Substring.UTF8View?, isRoot: Bool, isSystem: Bool, _ body: (Subscriber, Value) -> Void
-    ) {
-        let node = nodes[index]
-        let wildcardsAllowed = !(isRoot && isSystem)
-        if wildcardsAllowed {
-            for (subscriber, value) in node.multiLevel { body(subscriber, value) }
-        }
-        guard let rest else {
-            for (subscriber, value) in node.exact { body(subscriber, value) }
-            return
-        }
-        let slash = rest.firstIndex(of: UInt8(ascii: "/"))
-        let level = rest[..<(slash ?? rest.endIndex)]
-        let next = slash.map { rest[rest.index(after: $0)...] }
-        if let child = node.children[String(Substring(level))] {
-            visit(child, next, isRoot: false, isSystem: isSystem, body)
-        }
-        if wildcardsAllowed, let single = node.singleLevel {
-            visit(single, next, isRoot: false, isSystem: isSystem, body)
+        // A loop over an explicit stack, not recursion: a topic may have tens of thousands of levels, and a
+        // frame per level would overflow the event loop's stack. Each node is at one depth, so each is
+        // visited at most once.
+        var pending: [(index: Int, rest: Substring.UTF8View?)] = [(0, topic.utf8[...])]
+        while let (index, rest) = pending.popLast() {
+            let node = nodes[index]
+            let wildcardsAllowed = !(index == 0 && isSystem)
+            if wildcardsAllowed {
+                for (subscriber, value) in node.multiLevel { body(subscriber, value) }
+            }
+            guard let rest else {
+                for (subscriber, value) in node.exact { body(subscriber, value) }
+                continue
+            }
+            let slash = rest.firstIndex(of: UInt8(ascii: "/"))
+            let level = rest[..<(slash ?? rest.endIndex)]
+            let next = slash.map { rest[rest.index(after: $0)...] }
+            if wildcardsAllowed, let single = node.singleLevel { pending.append((single, next)) }
+            if let child = node.children[String(Substring(level))] { pending.append((child, next)) }
         }
     }
 

@@ -73,6 +73,7 @@ extension WardenError.Code {
 
     // Requests.
     public static let requestMalformedJSON = Self("request.malformed_json", .invalidInput)
+    public static let jsonTooComplex = Self("json.too_complex", .invalidInput)
     public static let requestInvalidField = Self("request.invalid_field", .invalidInput)
     public static let requestBodyTooLarge = Self("request.body_too_large", .tooLarge)
     public static let requestInvalidCursor = Self("request.invalid_cursor", .invalidInput)
@@ -117,7 +118,7 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
-        .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
+        .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
         .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeConstraintViolated, .internalError,

@@ -142,6 +142,14 @@ public final class CloudToDeviceService: Service, Sendable {
             messageID: request.messageID ?? Self.randomHex(), correlationID: request.correlationID,
             properties: properties, body: request.body, acknowledgement: request.acknowledgement, enqueuedAt: now,
             expiresAt: now + ttl * 1000)
+        // Stored first and delivered later: a topic MQTT cannot carry must be refused now, not at delivery.
+        let topicBytes = Self.topic(of: message).utf8.count
+        guard topicBytes <= MQTTEncoder.maximumStringBytes else {
+            throw WardenError(
+                .c2dTooLarge,
+                "The message's topic with its properties would be \(topicBytes) bytes; MQTT carries at most "
+                    + "\(MQTTEncoder.maximumStringBytes).")
+        }
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
         let ticket = try queues.withLock { queues throws(WardenError) -> UInt64 in
             var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)

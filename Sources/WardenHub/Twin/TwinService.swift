@@ -15,6 +15,8 @@ public import WardenStore
 public final class TwinService: Sendable {
     /// IoT Hub's limit for each section.
     static let maximumSectionBytes = 32 * 1024
+    /// The longest `$rid` answered; the SDKs send numbers or UUIDs.
+    static let maximumRequestIDBytes = 128
 
     struct TwinKey: Hashable {
         let tenantID: TenantID
@@ -88,8 +90,14 @@ public final class TwinService: Sendable {
     /// A device's PUBLISH on a twin topic; nil when the topic is not one.
     func received(_ message: BrokerMessage, from sender: DeviceSender) -> DeviceTrafficOutcome? {
         let key = TwinKey(tenantID: sender.tenantID, deviceID: sender.deviceID)
-        if message.topic.hasPrefix("$iothub/twin/GET/") {
-            let rid = Self.requestID(message.topic)
+        let isGet = message.topic.hasPrefix("$iothub/twin/GET/")
+        guard isGet || message.topic.hasPrefix("$iothub/twin/PATCH/properties/reported/") else { return nil }
+        let rid = Self.requestID(message.topic)
+        // The answer's topic repeats the request id: a bounded one keeps it a topic MQTT can carry.
+        guard rid.utf8.count <= Self.maximumRequestIDBytes else {
+            return .refused("A twin request's $rid is longer than \(Self.maximumRequestIDBytes) bytes.")
+        }
+        if isGet {
             // Answered once everything recorded so far is committed, so the device never reads what could be lost.
             var outcome = DeviceTrafficOutcome(route: nil)
             outcome.afterCommit = { [self] in
@@ -98,16 +106,9 @@ public final class TwinService: Sendable {
             }
             return outcome
         }
-        guard message.topic.hasPrefix("$iothub/twin/PATCH/properties/reported/") else { return nil }
-        let rid = Self.requestID(message.topic)
         let patch: [String: JSONValue]
         do {
-            guard
-                case .object(let members) = try JSONDecoder().decode(
-                    JSONValue.self, from: Data(message.payload.readableBytesView))
-            else { throw WardenError(.twinInvalidPatch, "A reported-properties patch is a JSON object.") }
-            try Self.check(members)
-            patch = members
+            patch = try Self.patch(message.payload.readableBytesView)
         } catch {
             deliver("$iothub/twin/res/400/?$rid=\(rid)", nil, to: key)
             return DeviceTrafficOutcome(route: nil)
@@ -158,11 +159,54 @@ public final class TwinService: Sendable {
         return ""
     }
 
-    /// Property names may not start with `$` (the hub's: `$version`, `$metadata`).
-    private static func check(_ patch: [String: JSONValue]) throws(WardenError) {
-        if let name = patch.keys.first(where: { $0.hasPrefix("$") || $0.isEmpty }) {
-            throw WardenError(.twinInvalidPatch, "Property name '\(name)' is empty or starts with '$'.")
+    /// A patch from outside (a device's PUBLISH, an API body): its structure is checked before it is parsed
+    /// (`JSONLimits.twinPatch`), then it must be an object that `check` accepts.
+    public static func patch(_ bytes: some Collection<UInt8>) throws(WardenError) -> [String: JSONValue] {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes, limits: .twinPatch)
+        } catch  where error.code == .jsonTooComplex {
+            throw error
+        } catch {
+            throw WardenError(.twinInvalidPatch, "A twin patch is a JSON object of properties.")
         }
+        guard case .object(let members) = value else {
+            throw WardenError(.twinInvalidPatch, "A twin patch is a JSON object of properties.")
+        }
+        try check(members)
+        return members
+    }
+
+    /// IoT Hub's rules for twin properties at every level: a name is 1 to 1,024 UTF-8 bytes without
+    /// control characters, `.`, `$` or spaces (`$version` and `$metadata` are the hub's); a string value
+    /// is at most 4 KiB. Depth is bounded before parsing, so the recursion here is too.
+    private static func check(_ properties: [String: JSONValue]) throws(WardenError) {
+        for (name, value) in properties {
+            guard (1...1024).contains(name.utf8.count), name.unicodeScalars.allSatisfy(isAllowedInNames) else {
+                throw WardenError(
+                    .twinInvalidPatch,
+                    "Property name '\(name.prefix(64))' must be 1 to 1,024 bytes without control characters, "
+                        + "'.', '$' or spaces.")
+            }
+            try check(value, name)
+        }
+    }
+
+    private static func check(_ value: JSONValue, _ name: String) throws(WardenError) {
+        switch value {
+        case .string(let text) where text.utf8.count > 4096:
+            throw WardenError(.twinInvalidPatch, "Property '\(name.prefix(64))' holds a string over 4 KiB.")
+        case .object(let members):
+            try check(members)
+        case .array(let elements):
+            for element in elements { try check(element, name) }
+        default:
+            break
+        }
+    }
+
+    private static func isAllowedInNames(_ scalar: Unicode.Scalar) -> Bool {
+        !(scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || ".$ ".unicodeScalars.contains(scalar))
     }
 
     private static func checkSize(_ properties: [String: JSONValue], _ section: String) throws(WardenError) {

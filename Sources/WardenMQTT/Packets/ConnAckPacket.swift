@@ -35,9 +35,9 @@ public struct ConnAckPacket: Sendable, Hashable {
         return ConnAckPacket(sessionPresent: flags & 0x01 != 0, reasonCode: code, properties: properties)
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
         body.writeInteger(UInt8(sessionPresent ? 1 : 0))
         body.writeInteger(reasonCode.rawValue)
-        if version == .v5 { properties.write(to: &body) }
+        if version == .v5 { try properties.write(to: &body) }
     }
 }

@@ -91,8 +91,8 @@ public struct ConnectPacket: Sendable, Hashable {
             username: username, password: password, properties: properties)
     }
 
-    func encode(_ body: inout ByteBuffer) {
-        body.writeMQTTString("MQTT")
+    func encode(_ body: inout ByteBuffer) throws(MQTTEncodingError) {
+        try body.writeMQTTString("MQTT")
         body.writeInteger(protocolVersion.rawValue)
         var flags: UInt8 = cleanStart ? 0x02 : 0
         if let will {
@@ -102,14 +102,14 @@ public struct ConnectPacket: Sendable, Hashable {
         if username != nil { flags |= 0x80 }
         body.writeInteger(flags)
         body.writeInteger(keepAlive)
-        if protocolVersion == .v5 { properties.write(to: &body) }
-        body.writeMQTTString(clientID)
+        if protocolVersion == .v5 { try properties.write(to: &body) }
+        try body.writeMQTTString(clientID)
         if let will {
-            if protocolVersion == .v5 { will.properties.write(to: &body) }
-            body.writeMQTTString(will.topic)
-            body.writeMQTTBinary(will.payload)
+            if protocolVersion == .v5 { try will.properties.write(to: &body) }
+            try body.writeMQTTString(will.topic)
+            try body.writeMQTTBinary(will.payload)
         }
-        if let username { body.writeMQTTString(username) }
-        if let password { body.writeMQTTBinary(password) }
+        if let username { try body.writeMQTTString(username) }
+        if let password { try body.writeMQTTBinary(password) }
     }
 }

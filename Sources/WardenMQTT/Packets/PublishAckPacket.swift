@@ -47,10 +47,10 @@ public struct PublishAckPacket: Sendable, Hashable {
         return packet
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
         body.writeInteger(packetID)
         guard version == .v5, reasonCode != .success || !properties.isEmpty else { return }
         body.writeInteger(reasonCode.rawValue)
-        if !properties.isEmpty { properties.write(to: &body) }
+        if !properties.isEmpty { try properties.write(to: &body) }
     }
 }

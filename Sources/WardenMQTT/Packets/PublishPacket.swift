@@ -54,10 +54,10 @@ public struct PublishPacket: Sendable, Hashable {
         (dup ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0)
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
-        body.writeMQTTString(topic)
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
+        try body.writeMQTTString(topic)
         if let packetID { body.writeInteger(packetID) }
-        if version == .v5 { properties.write(to: &body) }
+        if version == .v5 { try properties.write(to: &body) }
         body.writeImmutableBuffer(payload)
     }
 }

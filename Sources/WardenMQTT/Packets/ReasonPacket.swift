@@ -24,9 +24,9 @@ public struct ReasonPacket: Sendable, Hashable {
         return packet
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
         guard version == .v5, reasonCode != .success || !properties.isEmpty else { return }
         body.writeInteger(reasonCode.rawValue)
-        if !properties.isEmpty { properties.write(to: &body) }
+        if !properties.isEmpty { try properties.write(to: &body) }
     }
 }

@@ -27,9 +27,9 @@ public struct SubAckPacket: Sendable, Hashable {
         return SubAckPacket(packetID: packetID, properties: properties, reasonCodes: codes)
     }
 
-    func encode(_ body: inout ByteBuffer, type: PacketType, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, type: PacketType, version: ProtocolVersion) throws(MQTTEncodingError) {
         body.writeInteger(packetID)
-        if version == .v5 { properties.write(to: &body) }
+        if version == .v5 { try properties.write(to: &body) }
         guard type == .suback || version == .v5 else { return }
         for code in reasonCodes { body.writeInteger(code.rawValue) }
     }

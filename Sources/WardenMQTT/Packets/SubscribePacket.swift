@@ -78,11 +78,11 @@ public struct SubscribePacket: Sendable, Hashable {
         return SubscribePacket(packetID: packetID, properties: properties, subscriptions: subscriptions)
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
         body.writeInteger(packetID)
-        if version == .v5 { properties.write(to: &body) }
+        if version == .v5 { try properties.write(to: &body) }
         for subscription in subscriptions {
-            body.writeMQTTString(subscription.filter.rawValue)
+            try body.writeMQTTString(subscription.filter.rawValue)
             var options = subscription.qos.rawValue
             if version == .v5 {
                 options |= (subscription.noLocal ? 0x04 : 0) | (subscription.retainAsPublished ? 0x08 : 0)

@@ -30,9 +30,9 @@ public struct UnsubscribePacket: Sendable, Hashable {
         return UnsubscribePacket(packetID: packetID, properties: properties, filters: filters)
     }
 
-    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) {
+    func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
         body.writeInteger(packetID)
-        if version == .v5 { properties.write(to: &body) }
-        for filter in filters { body.writeMQTTString(filter.rawValue) }
+        if version == .v5 { try properties.write(to: &body) }
+        for filter in filters { try body.writeMQTTString(filter.rawValue) }
     }
 }

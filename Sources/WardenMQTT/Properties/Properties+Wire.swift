@@ -96,50 +96,50 @@ extension Properties {
     }
 
     /// Writes the property block (length, then properties in identifier order).
-    func write(to buffer: inout ByteBuffer) {
+    func write(to buffer: inout ByteBuffer) throws(MQTTEncodingError) {
         var block = ByteBuffer()
-        writeProperties(to: &block)
+        try writeProperties(to: &block)
         buffer.writeMQTTVariableInteger(block.readableBytes)
         buffer.writeImmutableBuffer(block)
     }
 
-    private func writeProperties(to block: inout ByteBuffer) {
+    private func writeProperties(to block: inout ByteBuffer) throws(MQTTEncodingError) {
         // One writer for the byte, two-byte and four-byte integer properties: the value's type sets the width.
         func integer(_ id: PropertyIdentifier, _ value: (some FixedWidthInteger)?) {
             guard let value else { return }
             block.writeInteger(id.rawValue)
             block.writeInteger(value)
         }
-        func string(_ id: PropertyIdentifier, _ value: String?) {
+        func string(_ id: PropertyIdentifier, _ value: String?) throws(MQTTEncodingError) {
             guard let value else { return }
             block.writeInteger(id.rawValue)
-            block.writeMQTTString(value)
+            try block.writeMQTTString(value)
         }
-        func binary(_ id: PropertyIdentifier, _ value: [UInt8]?) {
+        func binary(_ id: PropertyIdentifier, _ value: [UInt8]?) throws(MQTTEncodingError) {
             guard let value else { return }
             block.writeInteger(id.rawValue)
-            block.writeMQTTBinary(value)
+            try block.writeMQTTBinary(value)
         }
         integer(.payloadFormatIndicator, payloadFormatIndicator)
         integer(.messageExpiryInterval, messageExpiryInterval)
-        string(.contentType, contentType)
-        string(.responseTopic, responseTopic)
-        binary(.correlationData, correlationData)
+        try string(.contentType, contentType)
+        try string(.responseTopic, responseTopic)
+        try binary(.correlationData, correlationData)
         for identifier in subscriptionIdentifiers {
             block.writeInteger(PropertyIdentifier.subscriptionIdentifier.rawValue)
             block.writeMQTTVariableInteger(identifier)
         }
         integer(.sessionExpiryInterval, sessionExpiryInterval)
-        string(.assignedClientIdentifier, assignedClientIdentifier)
+        try string(.assignedClientIdentifier, assignedClientIdentifier)
         integer(.serverKeepAlive, serverKeepAlive)
-        string(.authenticationMethod, authenticationMethod)
-        binary(.authenticationData, authenticationData)
+        try string(.authenticationMethod, authenticationMethod)
+        try binary(.authenticationData, authenticationData)
         integer(.requestProblemInformation, requestProblemInformation)
         integer(.willDelayInterval, willDelayInterval)
         integer(.requestResponseInformation, requestResponseInformation)
-        string(.responseInformation, responseInformation)
-        string(.serverReference, serverReference)
-        string(.reasonString, reasonString)
+        try string(.responseInformation, responseInformation)
+        try string(.serverReference, serverReference)
+        try string(.reasonString, reasonString)
         integer(.receiveMaximum, receiveMaximum)
         integer(.topicAliasMaximum, topicAliasMaximum)
         integer(.topicAlias, topicAlias)
@@ -147,8 +147,8 @@ extension Properties {
         integer(.retainAvailable, retainAvailable)
         for property in userProperties {
             block.writeInteger(PropertyIdentifier.userProperty.rawValue)
-            block.writeMQTTString(property.name)
-            block.writeMQTTString(property.value)
+            try block.writeMQTTString(property.name)
+            try block.writeMQTTString(property.value)
         }
         integer(.maximumPacketSize, maximumPacketSize)
         integer(.wildcardSubscriptionAvailable, wildcardSubscriptionAvailable)
@@ -159,9 +159,11 @@ extension Properties {
 
 extension Properties {
     /// The property block in wire form, for storing a PUBLISH's properties (`init(publishBlock:)` reads it back).
+    /// Properties the wire cannot carry give an empty block: only the server builds such values, and a
+    /// message holding them is never delivered either.
     public var publishBlock: [UInt8] {
         var buffer = ByteBuffer()
-        write(to: &buffer)
+        guard (try? write(to: &buffer)) != nil else { return [] }
         return Array(buffer.readableBytesView)
     }
 

@@ -87,13 +87,19 @@ extension ByteBuffer {
         return written
     }
 
-    mutating func writeMQTTString(_ text: String) {
-        writeInteger(UInt16(text.utf8.count))
+    /// A two-byte length and the UTF-8 bytes; longer than 65,535 bytes cannot be encoded.
+    mutating func writeMQTTString(_ text: String) throws(MQTTEncodingError) {
+        guard let length = UInt16(exactly: text.utf8.count) else {
+            throw MQTTEncodingError("string", length: text.utf8.count)
+        }
+        writeInteger(length)
         writeString(text)
     }
 
-    mutating func writeMQTTBinary(_ bytes: [UInt8]) {
-        writeInteger(UInt16(bytes.count))
+    /// A two-byte length and the bytes; longer than 65,535 bytes cannot be encoded.
+    mutating func writeMQTTBinary(_ bytes: [UInt8]) throws(MQTTEncodingError) {
+        guard let length = UInt16(exactly: bytes.count) else { throw MQTTEncodingError("binary", length: bytes.count) }
+        writeInteger(length)
         writeBytes(bytes)
     }
 

@@ -24,6 +24,21 @@ extension ServerConfiguration {
         Key(name: "log.format") { config, value in config.logFormat = try parse(value, "log.format", LogFormat.self) },
         Key(name: "https.address") { config, value in config.https.address = try address(value, "https.address") },
         Key(name: "https.port") { config, value in config.https.port = try port(value, "https.port") },
+        Key(name: "https.first-request-timeout") { config, value in
+            config.https.firstRequestTimeout = try integer(value, "https.first-request-timeout", 1...3600)
+        },
+        Key(name: "https.idle-timeout") { config, value in
+            config.https.idleTimeout = try integer(value, "https.idle-timeout", 1...86_400)
+        },
+        Key(name: "https.max-header-bytes") { config, value in
+            config.https.maximumHeaderBytes = try integer(value, "https.max-header-bytes", 1024...1_048_576)
+        },
+        Key(name: "https.max-pending-per-ip") { config, value in
+            config.https.maximumPendingPerIP = try integer(value, "https.max-pending-per-ip", 1...1_000_000)
+        },
+        Key(name: "https.max-pending") { config, value in
+            config.https.maximumPending = try integer(value, "https.max-pending", 1...1_000_000)
+        },
         Key(name: "tls.minimum-version") { config, value in
             config.tls.minimumVersion = try parse(value, "tls.minimum-version", TLSMinimumVersion.self)
         },

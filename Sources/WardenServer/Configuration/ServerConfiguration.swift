@@ -27,6 +27,15 @@ public struct ServerConfiguration: Sendable {
         public var address: String = "127.0.0.1"
         /// The port; 0 picks a free one (tests).
         public var port: Int = 8443
+        /// Seconds from accept, through the TLS handshake, to the first request's complete head.
+        public var firstRequestTimeout = 10
+        /// Seconds a connection may stay silent between requests, or between parts of one.
+        public var idleTimeout = 60
+        /// Bytes of the request line and header fields together.
+        public var maximumHeaderBytes = 32 * 1024
+        /// Connections still before their first request, per source address and in total.
+        public var maximumPendingPerIP = 64
+        public var maximumPending = 4096
     }
 
     /// Where the server's certificate comes from.

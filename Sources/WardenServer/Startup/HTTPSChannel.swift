@@ -11,6 +11,7 @@ import NIOSSL
 import NIOWebSocket
 import WardenAPI
 import WardenBroker
+import WardenCore
 
 /// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
 /// subprotocol `mqtt` — MQTT (issue 3, "Listeners"). Any other upgrade request is answered as plain HTTP.
@@ -36,6 +37,8 @@ struct HTTPSChannel: ServerChildChannel {
     /// The WebSocket paths that carry MQTT.
     let paths: Set<String>
     let maximumFrameSize: Int
+    /// Bounds on a connection before it has sent a whole first request.
+    let limits: FirstRequestLimits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let http = self.http
@@ -80,8 +83,21 @@ struct HTTPSChannel: ServerChildChannel {
         configuration.enablePipelining = false
         configuration.enableErrorHandling = false
         configuration.enableResponseHeaderValidation = false
+        // The request line and every header field count towards one limit; beyond it the first request is
+        // answered 431 by `FirstRequestGuard`, later ones 400 by Hummingbird.
+        configuration.decoderConfiguration.maxHeaderListSize = limits.maximumHeaderBytes
+        configuration.decoderConfiguration.maxHeaderFieldSize = limits.maximumHeaderBytes
+        configuration.decoderConfiguration.maxHeaderFieldCount = limits.maximumHeaderFields
         let context = tls.current
         let presented = PresentedCertificates()
+        let limits = self.limits
+        guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
+            return Self.refuse(channel)
+        }
+        if let refusal = limits.pending.admit(address) {
+            FirstRequestGuard.hit(refusal.rawValue)
+            return Self.refuse(channel)
+        }
         return channel.eventLoop.makeCompletedFuture {
             // A client certificate is asked for, never required: the HTTPS device API authenticates X.509 devices
             // with it (by thumbprint or tenant CA, decided per request); everyone else presents none.
@@ -95,8 +111,17 @@ struct HTTPSChannel: ServerChildChannel {
             try channel.pipeline.syncOperations.addHandler(presented)
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
+            try FirstRequestGuard.install(on: channel, negotiated: negotiated, address: address, limits: limits)
             return Value(channel: channel, negotiated: negotiated)
         }
+    }
+
+    /// Closes a connection refused before any work. Setup itself succeeds: a failed setup would be raised on
+    /// the listening channel and end the server's accept loop.
+    private static func refuse(_ channel: any Channel) -> EventLoopFuture<Value> {
+        channel.close(promise: nil)
+        return channel.eventLoop.makeSucceededFuture(
+            Value(channel: channel, negotiated: channel.eventLoop.makeFailedFuture(ChannelError.inputClosed)))
     }
 
     func handle(value: Value, logger: Logger) async {
