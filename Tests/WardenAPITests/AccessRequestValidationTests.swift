@@ -142,6 +142,15 @@ struct AccessRequestValidationTests {
                     "api_key.invalid_scope"
                 ),
                 (#"{"name": "k", "permissions": ["registry.read"], "expiresAt": "tomorrow"}"#, "request.invalid_field"),
+                // Year 10000 once stored a date the store could not read back: every start then trapped.
+                (
+                    #"{"name": "k", "permissions": ["registry.read"], "expiresAt": "10000-01-01T00:00:00Z"}"#,
+                    "request.invalid_field"
+                ),
+                (
+                    #"{"name": "k", "permissions": ["registry.read"], "expiresAt": "2999-01-01T00:00:00Z"}"#,
+                    "request.invalid_field"
+                ),
                 (
                     #"{"name": "k", "permissions": ["registry.read"], "expiresAt": "2001-01-01T00:00:00Z"}"#,
                     "request.invalid_field"

@@ -194,4 +194,27 @@ struct RoundTripTests {
         }
         #expect(received == sent)
     }
+
+    /// What the wire cannot carry is an error, and nothing of the packet is written (it once trapped).
+    @Test(arguments: ProtocolVersion.allCases)
+    func valuesLongerThanTheWireCanSayAreRefused(_ version: ProtocolVersion) throws {
+        let empty = ByteBuffer()
+        var tooLong = [PublishPacket(qos: .atMostOnce, topic: String(repeating: "t", count: 65_536), payload: empty)]
+        if version == .v5 {
+            var properties = Properties()
+            properties.userProperties = [UserProperty("k", String(repeating: "v", count: 65_536))]
+            tooLong.append(PublishPacket(qos: .atMostOnce, topic: "t", properties: properties, payload: empty))
+        }
+        for packet in tooLong {
+            var buffer = ByteBuffer(bytes: [1, 2, 3])
+            #expect(throws: MQTTEncodingError.self) {
+                try MQTTEncoder.encode(.publish(packet), version: version, into: &buffer)
+            }
+            #expect(Array(buffer.readableBytesView) == [1, 2, 3])
+        }
+        var fits = ByteBuffer()
+        let longest = PublishPacket(qos: .atMostOnce, topic: String(repeating: "t", count: 65_535), payload: empty)
+        try MQTTEncoder.encode(.publish(longest), version: version, into: &fits)
+        #expect(try MQTTDecoder.decode(&fits, version: version, limits: .protocolMaximum) == .publish(longest))
+    }
 }
