@@ -93,6 +93,7 @@ extension String {
                 bytes.append(byte)
                 continue
             }
+            // total: parses two hex digits: nil unless hex.
             guard let high = iterator.next(), let low = iterator.next(),
                 let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
             else { return self }

@@ -12,6 +12,7 @@ enum PageCursor {
 
     static func decode(_ cursor: String) throws -> String {
         var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        // total: the count is 0...3.
         text += String(repeating: "=", count: (4 - text.count % 4) % 4)
         guard let data = Data(base64Encoded: text), let key = String(data: data, encoding: .utf8) else {
             throw WardenError(.requestInvalidCursor, "The cursor is not one this API issued.")

@@ -38,6 +38,7 @@ extension Request {
             let query = uri.queryParameters
             var limit = 100
             if let text = query.get("limit") {
+                // total: parses text: nil unless a number in range, then 1...1000.
                 guard let parsed = Int(text), (1...1000).contains(parsed) else {
                     throw WardenError(.requestInvalidQuery, "'limit' must be a whole number from 1 to 1000.")
                 }

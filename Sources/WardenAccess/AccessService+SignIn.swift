@@ -117,6 +117,7 @@ extension AccessService {
             subject: service.id, kind: "service", session: nil, issuedAt: now,
             expiresAt: now.addingTimeInterval(settings.accessTokenLifetime), id: Self.randomID())
         let token = try await state.withLock { $0.authority }.sign(claims)
+        // total: a configured lifetime, 60...86400 seconds.
         return TokenGrant(
             accessToken: token, refreshToken: nil, expiresIn: Int(settings.accessTokenLifetime),
             subjectID: service.id, subjectName: service.name, mustChangePassword: false)
@@ -144,6 +145,7 @@ extension AccessService {
             subject: user.id, kind: "user", session: family, issuedAt: now,
             expiresAt: now.addingTimeInterval(settings.accessTokenLifetime), id: Self.randomID())
         let token = try await state.withLock { $0.authority }.sign(claims)
+        // total: a configured lifetime, 60...86400 seconds.
         return TokenGrant(
             accessToken: token, refreshToken: String(decoding: refresh.bytes, as: UTF8.self),
             expiresIn: Int(settings.accessTokenLifetime), subjectID: user.id, subjectName: user.username.rawValue,
@@ -165,7 +167,7 @@ extension AccessService {
 
     static func lockedOut(until: Date, now: Date) -> WardenError {
         var error = WardenError(.authLockedOut, "Too many failed sign-ins; try again later.")
-        error.retryAfter = max(1, Int(until.timeIntervalSince(now).rounded(.up)))
+        error.retryAfter = max(1, Int(clamping: until.timeIntervalSince(now).rounded(.up)))
         return error
     }
 

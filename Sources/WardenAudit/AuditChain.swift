@@ -49,6 +49,7 @@ public struct AuditChain: Sendable {
             }
             bytes.append(1)
             let utf8 = Array(text.utf8)
+            // total: a field's length; records are far below 4 GiB.
             withUnsafeBytes(of: UInt32(utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
             bytes.append(contentsOf: utf8)
         }

@@ -52,7 +52,7 @@ public final class AuditLog: Service, Sendable {
         self.logger = logger
         self.state = Mutex(
             State(
-                nextSequence: (last?.sequence ?? 0) + 1, lastLink: last?.chainHash ?? AuditChain.genesis,
+                nextSequence: (last?.sequence ?? 0) &+ 1, lastLink: last?.chainHash ?? AuditChain.genesis,
                 committedSequence: last?.sequence ?? 0))
         (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -87,7 +87,7 @@ public final class AuditLog: Service, Sendable {
     private static func enqueue(_ record: AuditRecord, _ state: inout State) -> Int64 {
         var record = record
         record.sequence = state.nextSequence
-        state.nextSequence += 1
+        state.nextSequence &+= 1  // continues the file's last sequence, whatever it holds
         state.pending.append(record)
         return record.sequence
     }
@@ -166,6 +166,7 @@ public struct AuditHead: Sendable {
 
     func write(sequence: Int64, link: [UInt8], chain: AuditChain, logger: Logger) {
         let text = "\(sequence) \(Self.hex(link)) \(Self.hex(chain.seal(head: sequence, link: link)))"
+        // total: the count is at least 0.
         let line =
             Array((text + String(repeating: " ", count: max(0, Self.lineLength - 1 - text.utf8.count))).utf8)
             + [UInt8(ascii: "\n")]
@@ -185,6 +186,7 @@ public struct AuditHead: Sendable {
     func read(chain: AuditChain) throws(AuditVerification.Problem) -> (sequence: Int64, link: [UInt8])? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let parts = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+        // total: parses text: nil unless a number in range.
         guard parts.count == 3, let sequence = Int64(parts[0]), let link = Self.bytes(parts[1]),
             let mac = Self.bytes(parts[2]), chain.seal(head: sequence, link: link) == mac
         else { throw .headInvalid }
@@ -201,6 +203,7 @@ public struct AuditHead: Sendable {
         var bytes: [UInt8] = []
         var index = 0
         while index < utf8.count {
+            // total: parses text: nil unless a number in range.
             guard let value = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else {
                 return nil
             }

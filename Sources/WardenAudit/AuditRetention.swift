@@ -17,6 +17,7 @@ public struct AuditRetention: Service {
     public init(store: any AuditStore, log: AuditLog, retentionDays: Int, clock: any WardenClock, logger: Logger) {
         self.store = store
         self.log = log
+        // total: 1...36500 days (configuration), times 86,400,000 fits Int64.
         self.retentionMilliseconds = Int64(retentionDays) * 86_400_000
         self.clock = clock
         self.logger = logger

@@ -46,13 +46,13 @@ public struct AuditVerification: Sendable, Hashable, Codable {
             for (record, link) in batch {
                 if checked == 0, record.sequence != 1 {
                     // Retention removed the oldest records; the newest retention record names the last one.
-                    guard let anchor = try await retentionAnchor(store), anchor.through == record.sequence - 1 else {
+                    guard let anchor = try await retentionAnchor(store), anchor.through == record.sequence &- 1 else {
                         return result(.missingStart(first: record.sequence))
                     }
                     previousSequence = anchor.through
                     previousLink = anchor.link
                 }
-                guard record.sequence == previousSequence + 1 else {
+                guard record.sequence == previousSequence &+ 1 else {
                     return result(.missing(after: previousSequence, next: record.sequence))
                 }
                 guard chain.link(record, after: previousLink) == link else {
@@ -81,6 +81,7 @@ public struct AuditVerification: Sendable, Hashable, Codable {
     }
 
     private static func retentionAnchor(_ store: any AuditStore) async throws -> (through: Int64, link: [UInt8])? {
+        // total: parses text: nil unless a number in range.
         guard
             let record = try await store.auditRecords(AuditFilter(action: AuditRetention.action), before: nil, limit: 1)
                 .first,

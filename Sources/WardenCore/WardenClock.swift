@@ -17,6 +17,6 @@ public struct SystemClock: WardenClock {
 extension WardenClock {
     /// Now, in whole milliseconds since 1970 (UTC): how stored messages are stamped.
     public func nowMilliseconds() -> Int64 {
-        Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
+        now().unixMilliseconds
     }
 }

@@ -47,7 +47,7 @@ public struct DeviceGateway: Sendable {
             do throws(ConnectAuthenticator.Refusal) {
                 if authorization != nil || certificates.isEmpty {
                     let facts = ConnectAuthenticator.ConnectionFacts(
-                        peerAddress: peer, now: UInt64(max(0, now.timeIntervalSince1970)))
+                        peerAddress: peer, now: now.unixSeconds)
                     identity = try authenticator.authenticate(authorization: authorization, deviceID: claimed, facts)
                 } else {
                     identity = try await authenticator.authenticate(

@@ -45,6 +45,7 @@ struct PortalSession: Sendable {
 
     /// The cookies of a new session.
     static func signedIn(_ grant: TokenGrant, refreshLifetime: TimeInterval) -> [Cookie] {
+        // total: a configured lifetime, at most 31,536,000 seconds.
         [
             cookie(accessCookie, grant.accessToken, maxAge: grant.expiresIn),
             cookie(refreshCookie, grant.refreshToken ?? "", maxAge: Int(refreshLifetime)),

@@ -39,7 +39,7 @@ extension RegistryService {
         let expiry = clock.now().addingTimeInterval(lifetime)
         let token = SASTokenSigner.token(
             resource: "\(tenant.hostName.rawValue)/devices/\(id.rawValue)",
-            key: .init(data: keys.primary.bytes), expiry: UInt64(expiry.timeIntervalSince1970.rounded(.down)))
+            key: .init(data: keys.primary.bytes), expiry: expiry.unixSeconds)
         return (SecretBytes(Array(token.utf8)), expiry)
     }
 }

@@ -142,6 +142,7 @@ public enum WardenServer {
             }
         }
         let reportedMQTTURLs = mqttURLs
+        // total: a configured number of seconds, range-checked when read.
         let systemTopics = SystemTopics(
             broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version)
         let reloader = TLSReloadService(
@@ -172,6 +173,7 @@ public enum WardenServer {
                 gatewayHostName: configuration.hubHostName.rawValue,
                 refreshLifetime: configuration.access.refreshTokenLifetime)
         ).register(on: httpsRouter)
+        // total: a configured number of seconds, range-checked when read.
         let firstRequestLimits = FirstRequestLimits(
             timeout: .seconds(Int64(configuration.https.firstRequestTimeout)),
             maximumHeaderBytes: configuration.https.maximumHeaderBytes,
@@ -181,6 +183,7 @@ public enum WardenServer {
         let application = Application(
             router: httpsRouter,
             server: HTTPServerBuilder { responder in
+                // total: a configured number of seconds, range-checked when read.
                 HTTPSChannel(
                     tls: tlsSlot,
                     http: HTTP1Channel(
@@ -243,6 +246,7 @@ public enum WardenServer {
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
+            // total: a configured number of seconds, range-checked when read.
             settings.connectTimeout = .seconds(Int64(mqtt.connectTimeout))
             settings.receiveMaximum = mqtt.receiveMaximum
             settings.topicAliasMaximum = mqtt.topicAliasMaximum

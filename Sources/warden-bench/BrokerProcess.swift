@@ -29,7 +29,9 @@ struct BrokerProcess: ParsableArguments {
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        // total: a small system constant.
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        // total: parses text: nil unless a number in range.
         let resident =
             status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { line in line.split(separator: " ").dropFirst().first.flatMap { Int($0) } } ?? 0

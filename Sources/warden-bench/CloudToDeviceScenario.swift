@@ -22,6 +22,11 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
     @Option(help: "Messages to send in all.") var messages = 10_000
     @Option(help: "API requests in flight at once.") var concurrency = 64
 
+    func validate() throws {
+        try OptionBounds.check(messages, 1...1_000_000_000, "messages")
+        try OptionBounds.check(concurrency, 1...10_000, "concurrency")
+    }
+
     func run() async throws {
         let deliveries = Recorder(countFrom: .now())
         let sends = Recorder(countFrom: .now())
@@ -31,7 +36,7 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
             let receiver = Subscriber(
                 connect: connect, filter: "devices/\(connect.clientID)/messages/devicebound/#", qos: .atLeastOnce,
                 recorder: deliveries
-            ) { payload in UInt64(String(buffer: payload)) }
+            ) { payload in UInt64(String(buffer: payload)) }  // total: parses text: nil unless a number.
             let channel = try await connection.connect(index, receiver)
             subscribed.append(try receiver.subscribed(on: channel))
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import Synchronization
+import WardenCore
 import WardenMQTT
 
 /// A connect storm: N device connections opened at a given rate (TCP, TLS handshake, CONNECT with a SAS
@@ -25,6 +26,11 @@ struct ConnectScenario: AsyncParsableCommand {
         let broker: BrokerProcess.Cost?
     }
 
+    func validate() throws {
+        try OptionBounds.check(rate: rate, maximum: 1_000_000)
+        try OptionBounds.check(hold, 0...86_400, "hold")
+    }
+
     func run() async throws {
         let recorder = Recorder(countFrom: .now())
         let refusals = Refusals()
@@ -33,7 +39,7 @@ struct ConnectScenario: AsyncParsableCommand {
         var channels: [any Channel] = []
         for index in 0..<connection.devices {
             if rate > 0 {
-                let due = start + .nanoseconds(Int64(Double(index) / rate * 1e9))
+                let due = start + .nanoseconds(Int64(clamping: Double(index) / rate * 1e9))
                 let wait = due - .now()
                 if wait > .zero { try await Task.sleep(for: .nanoseconds(wait.nanoseconds)) }
             }

@@ -102,7 +102,7 @@ struct DeviceOptions: ParsableArguments {
             }
             let token = SASTokenSigner.token(
                 resource: "\(hubHost)/devices/\(deviceID)", key: SymmetricKey(data: bytes),
-                expiry: UInt64(Date().timeIntervalSince1970) + 3600, keyName: try PolicyName(policy))
+                expiry: Date().unixSeconds + 3600, keyName: try PolicyName(policy))
             password = Array(token.utf8)
         }
         return ConnectPacketFields(

@@ -36,10 +36,18 @@ struct PubSubScenario: AsyncParsableCommand {
         let broker: BrokerProcess.Cost?
     }
 
+    func validate() throws {
+        try OptionBounds.check(duration: duration, warmUp: warmUp, window: window, payload: payload, qos: 0...2, qos)
+        try OptionBounds.check(rate: rate)
+    }
+
     func run() async throws {
-        guard let level = QoS(rawValue: UInt8(qos)) else { throw ValidationError("--qos is 0, 1 or 2.") }
+        guard let level = UInt8(exactly: qos).flatMap(QoS.init(rawValue:)) else {
+            throw ValidationError("--qos is 0, 1 or 2.")
+        }
         let publishers = shape == .fanOut ? 1 : connection.devices
         let subscribers = shape == .fanIn ? 1 : connection.devices
+        // total: validate() bounds --warm-up and --duration.
         let countFrom = NIODeadline.now() + .seconds(Int64(warmUp))
         let published = Recorder(countFrom: countFrom)
         let received = Recorder(countFrom: countFrom)
@@ -66,6 +74,7 @@ struct PubSubScenario: AsyncParsableCommand {
             print("Subscribers could not subscribe: \(Recorder.Summary.describe(received.summary(seconds: 1)))")
             throw ExitCode.failure
         }
+        // total: validate() bounds --warm-up and --duration.
         let stopAt = NIODeadline.now() + .seconds(Int64(warmUp + duration))
         let before = broker.sample()
         var publishing: [any Channel] = []

@@ -1,4 +1,5 @@
 import NIOCore
+import WardenCore
 import WardenMQTT
 
 /// One publishing connection: CONNECT, then keep at most `window` QoS 1 or 2 PUBLISHes unacknowledged (or send
@@ -129,7 +130,7 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             if rate > 0, sent < limit, sentAt.count < window, !isTimerArmed, let pacingStart {
                 isTimerArmed = true
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let at = pacingStart + .nanoseconds(Int64(Double(sent) / rate * 1e9))
+                let at = pacingStart + .nanoseconds(Int64(clamping: Double(sent) / rate * 1e9))
                 context.eventLoop.scheduleTask(deadline: at) {
                     bound.value.0.isTimerArmed = false
                     bound.value.0.fill(bound.value.1)
@@ -144,14 +145,14 @@ final class Publisher: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let interval: TimeAmount = rate > 0 ? .nanoseconds(Int64(Double(window) / rate * 1e9)) : .zero
+        let interval: TimeAmount = rate > 0 ? .nanoseconds(Int64(clamping: Double(window) / rate * 1e9)) : .zero
         context.eventLoop.scheduleTask(in: interval) { bound.value.0.fill(bound.value.1) }
     }
 
     /// How many messages the offered rate allows by `now` since the first (unbounded without a rate).
     private func allowedByRate(at now: NIODeadline) -> Int {
         guard rate > 0, let pacingStart else { return .max }
-        return Int(Double((now - pacingStart).nanoseconds) / 1e9 * rate) + 1
+        return Int(clamping: Double((now - pacingStart).nanoseconds) / 1e9 * rate) &+ 1
     }
 
     private func write(_ packet: MQTTPacket, context: ChannelHandlerContext) {

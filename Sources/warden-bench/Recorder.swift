@@ -32,7 +32,8 @@ final class Recorder: Sendable {
             let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
             return cells.map { row in
                 row.enumerated().map { column, cell in
-                    let padding = String(repeating: " ", count: widths[column] - cell.count)
+                    // total: the count is at least 0.
+                    let padding = String(repeating: " ", count: max(0, widths[column] - cell.count))
                     return column == 0 ? cell + padding : padding + cell
                 }.joined(separator: "  ")
             }.joined(separator: "\n")
@@ -60,11 +61,12 @@ final class Recorder: Sendable {
     func record(since start: NIODeadline) {
         let now = NIODeadline.now()
         guard start >= countFrom else { return }
-        let nanoseconds = UInt64(max(0, (now - start).nanoseconds))
+        let nanoseconds = UInt64(clamping: (now - start).nanoseconds)
         state.withLock { _ = $0.latencies.record(min(nanoseconds, 600_000_000_000)) }
     }
 
     /// Events recorded so far.
+    // total: a histogram's count, far below Int.max.
     var count: Int { state.withLock { Int($0.latencies.totalCount) } }
 
     /// Counts an error of `kind` (a refusal's code, an error's type).
@@ -78,6 +80,7 @@ final class Recorder: Sendable {
             func milliseconds(_ percentile: Double) -> Double {
                 histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1_000_000
             }
+            // total: a histogram's count, far below Int.max.
             let count = Int(histogram.totalCount)
             return Summary(
                 count: count, messagesPerSecond: Double(count) / seconds, p50Milliseconds: milliseconds(50),

@@ -19,8 +19,15 @@ struct TelemetryScenario: AsyncParsableCommand {
     @Option(help: "Stop after this many messages in all (0: run for the duration).") var messages = 0
     @Flag(help: "Print the summary as JSON.") var json = false
 
+    func validate() throws {
+        try OptionBounds.check(duration: duration, warmUp: warmUp, window: window, payload: payload, qos: 0...1, qos)
+        try OptionBounds.check(messages, 0...1_000_000_000, "messages")
+    }
+
     func run() async throws {
+        // total: validate() bounds --warm-up and --duration.
         let recorder = Recorder(countFrom: .now() + .seconds(Int64(warmUp)))
+        // total: validate() bounds --warm-up and --duration.
         let stopAt = NIODeadline.now() + .seconds(Int64(warmUp + duration))
         let perConnection = messages > 0 ? max(1, messages / connection.devices) : Int.max
         var channels: [any Channel] = []

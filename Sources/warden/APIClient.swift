@@ -51,6 +51,7 @@ struct APIClient {
         }
         let data = Data((try await response.body.collect(upTo: 16 * 1024 * 1024)).readableBytesView)
         guard (200..<300).contains(response.status.code) else {
+            // total: an HTTP status code.
             throw Self.failure(status: Int(response.status.code), body: data)
         }
         return data
@@ -101,6 +102,7 @@ struct APIClient {
         }
         guard (200..<300).contains(response.status.code) else {
             let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
+            // total: an HTTP status code.
             throw Self.failure(status: Int(response.status.code), body: data)
         }
         var pending = ""

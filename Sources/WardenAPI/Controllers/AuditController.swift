@@ -55,6 +55,7 @@ struct AuditController {
         let filter = try self.filter(request, tenant: tenant)
         let (cursor, limit) = try request.pagination
         let before = try cursor.map { text -> Int64 in
+            // total: parses text: nil unless a number in range.
             guard let value = Int64(text) else { throw WardenError(.requestInvalidCursor, "The cursor is not valid.") }
             return value
         }

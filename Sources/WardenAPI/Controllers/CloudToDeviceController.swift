@@ -48,6 +48,7 @@ struct CloudToDeviceController {
                 let (cursor, limit) = try request.pagination
                 let after =
                     try cursor.map { text -> Int64 in
+                        // total: parses text: nil unless a number in range.
                         guard let value = Int64(text) else {
                             throw WardenError(.requestInvalidCursor, "The cursor is not one this API issued.")
                         }

@@ -34,6 +34,7 @@ struct DeviceHTTPSController {
                 let sender = try await authenticate(request, context)
                 let lock = try request.headers.first { $0.name.canonicalName == "iothub-messagelocktimeout" }.map {
                     field -> Int64 in
+                    // total: parses text: nil unless a number in range, then 5...300.
                     guard let seconds = Int64(field.value), (5...300).contains(seconds) else {
                         throw WardenError(.requestInvalidQuery, "IotHub-MessageLockTimeout must be 5 to 300 seconds.")
                     }

@@ -109,6 +109,7 @@ struct TelemetryController {
     }
 
     private static func sequence(_ text: String) throws -> Int64 {
+        // total: parses text: nil unless a number in range.
         guard let value = Int64(text), value >= 0 else {
             throw WardenError(.requestInvalidCursor, "'\(text)' is not a telemetry sequence number this API issued.")
         }

@@ -29,6 +29,7 @@ struct TwinController {
             ) { request, context in
                 let (tenantID, deviceID) = try await device(request, context)
                 let ifMatch = try request.ifMatch.map { text in
+                    // total: parses text: nil unless a number in range.
                     guard let version = Int(text) else {
                         throw WardenError(.twinVersionMismatch, "If-Match must be the desired version, a number.")
                     }
@@ -60,7 +61,7 @@ struct TwinController {
         }
         return [
             "deviceId": .string(twin.deviceID.rawValue),
-            "version": .number(twin.desired.version + twin.reported.version),
+            "version": .number(twin.desired.version &+ twin.reported.version),
             "properties": ["desired": section(twin.desired), "reported": section(twin.reported)],
         ]
     }

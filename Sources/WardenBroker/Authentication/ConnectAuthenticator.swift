@@ -147,7 +147,7 @@ public struct ConnectAuthenticator: Sendable {
         }
         let facts = ConnectionFacts(
             peerAddress: peerAddress, clientCertificateThumbprints: Thumbprint.of(certificate: leaf),
-            chainValidation: await validateChain(chain, now: now), now: UInt64(max(0, now.timeIntervalSince1970)))
+            chainValidation: await validateChain(chain, now: now), now: now.unixSeconds)
         let tenantID = try tenant(forHost: hostName.lowercased(), nil, facts)
         let (identity, device) = try credential(nil, tenantID: tenantID, deviceID: deviceID, facts: facts)
         try admit(identity, device)

@@ -253,6 +253,7 @@ public final class Broker: Sendable {
             if delay == 0 {
                 publishWill(will, now: now)
             } else {
+                // total: widens a UInt32 interval; TimeAmount.seconds caps.
                 let task = timers.scheduleTask(in: .seconds(Int64(delay))) { [weak self] in
                     session.withState { $0.pendingWill = nil }
                     guard let self else { return }
@@ -265,6 +266,7 @@ public final class Broker: Sendable {
             }
         }
         if expiry != .max {
+            // total: widens a UInt32 interval; TimeAmount.seconds caps.
             let task = timers.scheduleTask(in: .seconds(Int64(expiry))) { [weak self] in
                 guard let self else { return }
                 end(session)

@@ -30,6 +30,7 @@ public final class BrokerMessage: Sendable {
         self.qos = qos
         self.retain = retain
         self.properties = properties.isEmpty ? properties : Self.forwarded(properties)
+        // total: widens a UInt32 interval; TimeAmount.seconds and NIODeadline.+ cap.
         self.expiresAt = properties.messageExpiryInterval.map { receivedAt + .seconds(Int64($0)) }
         self.publisher = publisher
         self.onDelivered = nil

@@ -61,7 +61,7 @@ final class Session: Sendable, Hashable {
                 && delivery.message.onDelivered == nil
             if stores {
                 delivery.sequence = state.nextSequence
-                state.nextSequence += 1
+                state.nextSequence &+= 1  // from the file at start-up: wrapping, never trapping
             }
             let offer = state.flow.offer(delivery, now: now)
             if stores, let persistence {

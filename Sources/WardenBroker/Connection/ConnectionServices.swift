@@ -18,7 +18,7 @@ struct ConnectionServices: Sendable {
     let events: EventBus
 
     /// Now, in Unix seconds, for SAS expiry.
-    var unixNow: UInt64 { UInt64(max(0, clock.now().timeIntervalSince1970)) }
+    var unixNow: UInt64 { clock.now().unixSeconds }
 
     /// When a credential expiring at `expiry` (Unix seconds) ends, on the monotonic clock. The device chose
     /// `expiry` (a SAS token's `se` is any `UInt64`), so nothing here may trap: the time left saturates, and

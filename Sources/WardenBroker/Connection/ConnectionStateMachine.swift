@@ -107,6 +107,7 @@ struct ConnectionStateMachine {
         version: ProtocolVersion, keepAlive: UInt16, credentialDeadline: NIODeadline?, authenticationMethod: String?,
         sessionExpiry: UInt32, now: NIODeadline
     ) {
+        // total: widens a UInt16; at most 98,302,500 ms.
         state = .connected(
             Connected(
                 version: version, keepAliveLimit: keepAlive == 0 ? nil : .milliseconds(Int64(keepAlive) * 1500),
@@ -256,6 +257,7 @@ struct ConnectionStateMachine {
         if connected.awaitingPubrel.contains(packetID) {
             return .send(.publishAck(PublishAckPacket(.pubrec, packetID: packetID)))
         }
+        // total: widens a UInt16.
         guard connected.awaitingPubrel.count < Int(settings.receiveMaximum) else {
             return Self.closing(
                 connected.version, .receiveMaximumExceeded,

@@ -128,6 +128,7 @@ extension MQTTConnectionHandler {
         if version == .v5 {
             properties.receiveMaximum = services.listener.receiveMaximum
             properties.topicAliasMaximum = services.listener.topicAliasMaximum
+            // total: the configured maximum packet size, at most 268,435,460.
             properties.maximumPacketSize = UInt32(services.listener.decodingLimits.maximumPacketSize)
         }
         let metrics = services.broker.metrics
@@ -136,6 +137,7 @@ extension MQTTConnectionHandler {
             maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max,
             identity: identity, peerAddress: peerAddress,
             onDrop: { metrics.dropped($0) })
+        // total: widens a UInt16.
         let receiveMaximum =
             version == .v5 ? Int(connect.properties.receiveMaximum ?? .max) : configuration.maximumInflight
         let attachment = services.broker.open(

@@ -39,7 +39,7 @@ extension Broker {
                 changes.append(persistence.session(key, expiry: stored.expiryInterval, disconnected: true))
             }
             if let remaining {
-                let task = timers.scheduleTask(in: .milliseconds(Int64(remaining * 1000))) { [weak self] in
+                let task = timers.scheduleTask(in: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
                     guard let self else { return }
                     end(session)
                 }
@@ -72,7 +72,8 @@ extension Broker {
                 subscriptionIdentifiers: stored.subscriptionIdentifiers)
             delivery.sequence = stored.sequence
             var entry = held[key] ?? ([], [], 1)
-            entry.next = max(entry.next, stored.sequence + 1)
+            // Wrapping: a sequence read from the file may be anything, and must not stop the start.
+            entry.next = max(entry.next, stored.sequence &+ 1)
             if let packetID = stored.packetID, let phase = OutboundFlow.Phase(stored: stored.phase) {
                 entry.inflight.append(OutboundFlow.InFlight(packetID: packetID, phase: phase, delivery: delivery))
             } else {

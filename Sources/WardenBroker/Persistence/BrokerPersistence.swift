@@ -48,6 +48,7 @@ public final class BrokerPersistence: Service, Sendable {
         guard !changes.isEmpty else { return 0 }
         let ticket = state.withLock { state in
             state.pending += changes
+            // total: a count, never negative.
             state.recorded += UInt64(changes.count)
             return state.recorded
         }
@@ -163,6 +164,7 @@ public final class BrokerPersistence: Service, Sendable {
                 let count = min(state.pending.count, Self.maximumBatch)
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
+                // total: a count, never negative.
                 return (batch, state.committed + UInt64(count))
             }
             guard !batch.isEmpty else { return }

@@ -12,6 +12,7 @@ enum IdentifierRules {
             throw WardenError(code, "The \(what) has \(count) characters; at most \(maximumLength) are allowed.")
         }
         for (offset, scalar) in value.unicodeScalars.enumerated() {
+            // total: an ASCII scalar, checked just before.
             guard scalar.isASCII, isAllowed(UInt8(scalar.value), allowedPunctuation, allowsUppercase) else {
                 let shown =
                     scalar.properties.isWhitespace || scalar.value < 0x20

@@ -14,6 +14,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible, Codable {
         let maximum = address.bytes.count * 8
         var length = maximum
         if parts.count == 2 {
+            // total: parses text: nil unless a number in range.
             guard let parsed = Int(parts[1]), (0...maximum).contains(parsed), parts[1].allSatisfy(\.isASCII) else {
                 throw WardenError(.cidrInvalid, "'\(text)' has a prefix length outside 0...\(maximum).")
             }

@@ -50,6 +50,7 @@ public enum UTCTimestamp {
         for _ in 1..<digits { divisor *= 10 }
         var rest = value
         while divisor > 0 {
+            // total: one decimal digit, 0...9.
             text.append(UInt8(ascii: "0") + UInt8(rest / divisor))
             rest %= divisor
             divisor /= 10

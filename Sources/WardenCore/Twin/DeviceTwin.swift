@@ -19,7 +19,7 @@ public struct DeviceTwin: Sendable, Equatable {
                 properties[key] = Self.merge(properties[key], value)
                 if properties[key] == nil { lastUpdated[key] = nil } else { lastUpdated[key] = now }
             }
-            version += 1
+            version &+= 1  // loaded from the store: a foreign file's Int.max must not trap
             sectionUpdated = now
         }
 

@@ -98,7 +98,7 @@ struct CloudToDeviceQueue: Sendable {
             return remove(at: index, .rejected, "Message rejected", now: now, feedbackNumber)
         case .abandon:
             entries[index].lock = nil
-            entries[index].message.deliveryCount += 1
+            entries[index].message.deliveryCount &+= 1  // stored: may be anything after a foreign file
             if entries[index].message.deliveryCount >= limits.maximumDeliveryCount {
                 return remove(at: index, .deliveryCountExceeded, "Delivery count exceeded", now: now, feedbackNumber)
             }

@@ -75,6 +75,7 @@ public final class MethodService: Sendable {
         let prefix = "$iothub/methods/res/"
         guard message.topic.hasPrefix(prefix) else { return nil }
         let rest = message.topic.dropFirst(prefix.count)
+        // total: parses text: nil unless a number in range.
         let status = rest.split(separator: "/", maxSplits: 1).first.flatMap { Int($0) }
         let requestID = TwinService.requestID(message.topic)
         let answered = pending.withLock { pending -> Pending? in

@@ -36,6 +36,7 @@ public struct ConnAckPacket: Sendable, Hashable {
     }
 
     func encode(_ body: inout ByteBuffer, version: ProtocolVersion) throws(MQTTEncodingError) {
+        // total: 0 or 1.
         body.writeInteger(UInt8(sessionPresent ? 1 : 0))
         body.writeInteger(reasonCode.rawValue)
         if version == .v5 { try properties.write(to: &body) }

@@ -51,6 +51,7 @@ public struct ConnectPacket: Sendable, Hashable {
         let level = try body.readMQTTByte()
         // An unknown name or level gets CONNACK 0x01 / 0x84 before the close (3.1.1 [MQTT-3.1.2-2], 5.0 [MQTT-3.1.2-2]).
         guard name == "MQTT", let version = ProtocolVersion(rawValue: level) else {
+            // total: widens a UInt8.
             throw MQTTDecodingError(.unsupportedProtocolVersion, "connect.protocol", value: Int(level))
         }
         let flags = try body.readMQTTByte()

@@ -22,6 +22,7 @@ extension Properties {
         var seen: UInt64 = 0
         while block.readableBytes > 0 {
             let raw = try block.readMQTTVariableInteger()
+            // total: below 64, checked first.
             guard raw < 64, let identifier = PropertyIdentifier(rawValue: UInt8(raw)) else {
                 throw .malformed("property.unknown_identifier", value: raw)
             }

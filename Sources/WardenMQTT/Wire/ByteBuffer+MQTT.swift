@@ -40,6 +40,7 @@ extension ByteBuffer {
         var value = 0
         for position in 0..<4 {
             guard let byte = getInteger(at: readerIndex + offset + position, as: UInt8.self) else { return .incomplete }
+            // total: seven bits, shifted at most 21: below 2^28.
             value |= Int(byte & 0x7F) << (7 * position)
             if byte & 0x80 == 0 {
                 if position > 0 && byte == 0 { return .invalid("variable_integer.not_minimal") }
@@ -52,6 +53,7 @@ extension ByteBuffer {
     /// A UTF-8 Encoded String: 2-byte length, well-formed UTF-8 (no surrogates), no U+0000
     /// (3.1.1 [MQTT-1.5.3-1], [MQTT-1.5.3-2]; 5.0 [MQTT-1.5.4-1], [MQTT-1.5.4-2]).
     mutating func readMQTTString() throws(MQTTDecodingError) -> String {
+        // total: widens a UInt16.
         let length = Int(try readMQTTUInt16())
         guard let bytes = readBytes(length: length) else { throw .malformed("string.truncated") }
         guard !bytes.contains(0) else { throw .malformed("string.contains_nul") }
@@ -61,6 +63,7 @@ extension ByteBuffer {
 
     /// Binary Data: 2-byte length and the bytes.
     mutating func readMQTTBinary() throws(MQTTDecodingError) -> [UInt8] {
+        // total: widens a UInt16.
         let length = Int(try readMQTTUInt16())
         guard let bytes = readBytes(length: length) else { throw .malformed("binary.truncated") }
         return bytes
@@ -78,6 +81,7 @@ extension ByteBuffer {
         var remaining = value
         var written = 0
         repeat {
+            // total: seven bits.
             var byte = UInt8(remaining & 0x7F)
             remaining >>= 7
             if remaining > 0 { byte |= 0x80 }

@@ -55,6 +55,7 @@ extension Pages {
         filter.actor = text("actor").isEmpty ? nil : text("actor")
         filter.action = text("action").isEmpty ? nil : text("action")
         filter.outcome = AuditRecord.Outcome(rawValue: text("outcome"))
+        // total: parses text: nil unless a number in range.
         let before = Int64(text("before"))
         let records = try await dependencies.auditReader.records(filter, before: before, limit: 100)
         let path = request.uri.path

@@ -62,7 +62,7 @@ struct Pages: Sendable {
     }
 
     static func time(_ date: Date) -> String {
-        UTCTimestamp.string(milliseconds: Int64(date.timeIntervalSince1970 * 1000))
+        UTCTimestamp.string(milliseconds: date.unixMilliseconds)
     }
 
     static func roles(_ roles: [TenantID: Role]) -> String {

@@ -119,6 +119,7 @@ extension Pages {
                 let days = portal.field("days")
                 var expiresAt: Date?
                 if !days.isEmpty {
+                    // total: parses text: nil unless a number in range, then 1...3650.
                     guard let count = Int(days), (1...3650).contains(count) else {
                         throw WardenError(.requestInvalidField, "Expiry is a number of days from 1 to 3650.")
                     }

@@ -3,6 +3,7 @@ enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let values: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
+        // total: widens bytes; the alphabet has 64 entries.
         for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
         return table
     }()
@@ -24,9 +25,11 @@ enum Base64 {
                     guard byte == UInt8(ascii: "=") else { return nil }
                     value = 0
                 } else {
+                    // total: widens bytes; the alphabet has 64 entries.
                     value = values[Int(byte)]
                     guard value != 0xFF else { return nil }
                 }
+                // total: widens bytes; the alphabet has 64 entries.
                 quad = quad << 6 | UInt32(value)
             }
             let kept = isLast ? 3 - padding : 3

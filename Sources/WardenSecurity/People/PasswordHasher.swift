@@ -80,6 +80,7 @@ public struct PasswordHasher: Sendable {
 
     private static func parse(_ stored: String) -> (cost: Cost, salt: [UInt8], hash: [UInt8])? {
         let parts = stored.split(separator: "$", omittingEmptySubsequences: false)
+        // total: parses text: nil unless a number in range, each then bounded.
         guard parts.count == 6, parts[0] == "scrypt",
             let rounds = Int(parts[1]), rounds > 1, rounds <= 1 << 20, rounds & (rounds - 1) == 0,
             let blockSize = Int(parts[2]), (1...32).contains(blockSize),

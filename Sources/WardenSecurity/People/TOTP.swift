@@ -33,7 +33,7 @@ public struct TOTP: Sendable {
 
     /// The time step `date` falls in.
     public static func timeStep(at date: Date) -> Int64 {
-        Int64((date.timeIntervalSince1970 / step).rounded(.down))
+        Int64(clamping: (date.timeIntervalSince1970 / step).rounded(.down))
     }
 
     /// The code for one time step, zero-padded to six digits.
@@ -43,11 +43,14 @@ public struct TOTP: Sendable {
             message[index] = UInt8(truncatingIfNeeded: UInt64(bitPattern: counter) >> (56 - 8 * index))
         }
         let mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: secret.bytes)))
+        // total: widens bytes and 5-bit groups.
         let offset = Int(mac[mac.count - 1] & 0x0F)
+        // total: widens bytes and 5-bit groups.
         let value =
             (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
             | UInt32(mac[offset + 3])
         let code = String(value % 1_000_000)
+        // total: the code has at most 6 digits (value % 1,000,000).
         return String(repeating: "0", count: Self.digits - code.count) + code
     }
 
@@ -75,13 +78,16 @@ enum Base32 {
         var buffer: UInt32 = 0
         var bits = 0
         for byte in bytes {
+            // total: widens bytes and 5-bit groups.
             buffer = buffer << 8 | UInt32(byte)
             bits += 8
             while bits >= 5 {
+                // total: widens bytes and 5-bit groups.
                 output.append(alphabet[Int(buffer >> UInt32(bits - 5) & 0x1F)])
                 bits -= 5
             }
         }
+        // total: widens bytes and 5-bit groups.
         if bits > 0 { output.append(alphabet[Int(buffer << UInt32(5 - bits) & 0x1F)]) }
         return String(decoding: output, as: UTF8.self)
     }

@@ -47,6 +47,7 @@ public struct SASKey: Sendable {
             var value = expiry
             repeat {
                 index -= 1
+                // total: one decimal digit, 0...9.
                 digits[index] = UInt8(ascii: "0") + UInt8(value % 10)
                 value /= 10
             } while value > 0

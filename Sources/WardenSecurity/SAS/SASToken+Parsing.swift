@@ -108,6 +108,7 @@ extension SASToken {
         for byte in bytes {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            // total: a digit's value, checked to be 0...9 just before.
             let (sum, overflow2) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
             guard !overflow1, !overflow2 else { return nil }
             value = sum

@@ -37,7 +37,9 @@ public enum SASTokenSigner {
                 encoded.unicodeScalars.append(UnicodeScalar(byte))
             default:
                 encoded.unicodeScalars.append("%")
+                // total: a nibble, 0...15.
                 encoded.unicodeScalars.append(UnicodeScalar(hex[Int(byte >> 4)]))
+                // total: a nibble, 0...15.
                 encoded.unicodeScalars.append(UnicodeScalar(hex[Int(byte & 0x0F)]))
             }
         }

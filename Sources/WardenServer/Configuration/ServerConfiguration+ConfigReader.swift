@@ -73,6 +73,7 @@ extension ServerConfiguration {
             config.mqtt.broker.maximumQueuedBytes = try integer(value, "mqtt.max-queued-bytes", 0...(1 << 40))
         },
         Key(name: "mqtt.max-session-expiry") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.broker.maximumSessionExpiry = UInt32(
                 try integer(value, "mqtt.max-session-expiry", 0...Int(UInt32.max)))
         },
@@ -88,15 +89,19 @@ extension ServerConfiguration {
         },
         Key(name: "mqtt.max-keep-alive") { config, value in
             let seconds = try integer(value, "mqtt.max-keep-alive", 0...65_535)
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.maximumKeepAlive = seconds == 0 ? nil : UInt16(seconds)
         },
         Key(name: "mqtt.azure-max-keep-alive") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.azureMaximumKeepAlive = UInt16(try integer(value, "mqtt.azure-max-keep-alive", 1...65_535))
         },
         Key(name: "mqtt.receive-maximum") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.receiveMaximum = UInt16(try integer(value, "mqtt.receive-maximum", 1...65_535))
         },
         Key(name: "mqtt.topic-alias-maximum") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.topicAliasMaximum = UInt16(try integer(value, "mqtt.topic-alias-maximum", 0...65_535))
         },
         Key(name: "mqtt.connect-timeout") { config, value in
@@ -125,12 +130,15 @@ extension ServerConfiguration {
             config.cloudToDevice.maximumDeliveryCount = try integer(value, "c2d.max-delivery-count", 1...100)
         },
         Key(name: "c2d.default-ttl") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.cloudToDevice.defaultTimeToLive = Int64(try integer(value, "c2d.default-ttl", 1...31_536_000))
         },
         Key(name: "c2d.max-ttl") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.cloudToDevice.maximumTimeToLive = Int64(try integer(value, "c2d.max-ttl", 1...31_536_000))
         },
         Key(name: "c2d.lock-duration") { config, value in
+            // total: the range checked by integer(_:_:_:) fits the type.
             config.cloudToDevice.lockDuration = Int64(try integer(value, "c2d.lock-duration", 5...300))
         },
         Key(name: "telemetry.retention-days") { config, value in
@@ -315,6 +323,7 @@ extension ServerConfiguration {
     }
 
     private static func integer(_ value: String, _ key: String, _ range: ClosedRange<Int>) throws(WardenError) -> Int {
+        // total: parses text: nil unless a number in range.
         guard let number = Int(value), range.contains(number) else {
             throw invalid(key, value, "a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
@@ -322,6 +331,7 @@ extension ServerConfiguration {
     }
 
     private static func port(_ value: String, _ key: String) throws(WardenError) -> Int {
+        // total: parses text: nil unless a number in range.
         guard let port = Int(value), (0...65535).contains(port) else {
             throw invalid(key, value, "a port from 0 to 65535")
         }

@@ -19,7 +19,7 @@ struct AuditRecorder {
 
     static func audit(_ denial: AuthorizationDenial) -> AuditRecord {
         AuditRecord(
-            at: Int64((denial.at.timeIntervalSince1970 * 1000).rounded(.down)), tenant: denial.tenantID,
+            at: denial.at.unixMilliseconds, tenant: denial.tenantID,
             actorKind: denial.principal.hasPrefix("$service/") ? "service" : "device", actor: denial.principal,
             sourceIP: denial.peerAddress.description, action: "device." + denial.action, target: denial.topic,
             outcome: .denied, reason: "not_authorized", referenceID: denial.referenceID,
@@ -30,7 +30,7 @@ struct AuditRecorder {
         var details = ["protocol": record.protocolName, "method": record.method.rawValue]
         if let thumbprint = record.certificateThumbprint { details["certificate.thumbprint"] = thumbprint.rawValue }
         return AuditRecord(
-            at: Int64((record.at.timeIntervalSince1970 * 1000).rounded(.down)), tenant: record.tenantID,
+            at: record.at.unixMilliseconds, tenant: record.tenantID,
             actorKind: record.principal.hasPrefix("$service/") ? "service" : "device", actor: record.principal,
             sourceIP: record.peerAddress.description,
             action: "device.authenticate", target: record.principal,

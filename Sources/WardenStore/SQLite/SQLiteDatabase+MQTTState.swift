@@ -46,6 +46,7 @@ extension SQLiteDatabase: MQTTStateStore {
     private static func apply(_ change: MQTTStateChange, _ db: Database) throws {
         switch change {
         case .putSession(let session):
+            // total: widens unsigned values to SQLite's Int64.
             try db.execute(
                 sql: """
                     INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at) VALUES (?, ?, ?, ?)
@@ -61,6 +62,7 @@ extension SQLiteDatabase: MQTTStateStore {
                 sql: "DELETE FROM mqtt_sessions WHERE tenant_id = ? AND client_id = ?",
                 arguments: [tenantID.rawValue, clientID])
         case .putSubscription(let subscription):
+            // total: widens unsigned values to SQLite's Int64.
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_subscriptions (tenant_id, client_id, filter, options, identifier)
@@ -75,6 +77,7 @@ extension SQLiteDatabase: MQTTStateStore {
                 sql: "DELETE FROM mqtt_subscriptions WHERE tenant_id = ? AND client_id = ? AND filter = ?",
                 arguments: [tenantID.rawValue, clientID, filter])
         case .putMessage(let stored):
+            // total: widens unsigned values to SQLite's Int64.
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_session_messages (tenant_id, client_id, sequence, topic, payload, qos,
@@ -90,6 +93,7 @@ extension SQLiteDatabase: MQTTStateStore {
                     stored.packetID.map { Int64($0) }, Int64(stored.phase),
                 ])
         case .updateMessage(let tenantID, let clientID, let sequence, let packetID, let phase):
+            // total: widens unsigned values to SQLite's Int64.
             try db.execute(
                 sql: """
                     UPDATE mqtt_session_messages SET packet_id = ?, phase = ?
@@ -101,6 +105,7 @@ extension SQLiteDatabase: MQTTStateStore {
                 sql: "DELETE FROM mqtt_session_messages WHERE tenant_id = ? AND client_id = ? AND sequence = ?",
                 arguments: [tenantID.rawValue, clientID, sequence])
         case .putRetained(let retained):
+            // total: widens unsigned values to SQLite's Int64.
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at)
@@ -140,6 +145,7 @@ extension SQLiteDatabase: MQTTStateStore {
     }
 
     private static func identifiers(_ text: String) -> [Int] {
+        // total: parses text: nil unless a number in range.
         text.split(separator: ",").compactMap { Int($0) }
     }
 }

@@ -48,7 +48,7 @@ struct CloudToDeviceCommand: AsyncParsableCommand {
             let bag = try propertyBag()
             if !bag.isEmpty { payload["properties"] = bag }
             if let ttl {
-                payload["ttlSeconds"] = DurationText.seconds(ttl).map { Int($0) }
+                payload["ttlSeconds"] = DurationText.seconds(ttl).map { Int(clamping: $0) }
             }
             if let messageId { payload["messageId"] = messageId }
             if let correlationId { payload["correlationId"] = correlationId }

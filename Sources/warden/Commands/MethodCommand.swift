@@ -31,7 +31,7 @@ struct MethodCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let seconds = Int(DurationText.seconds(timeout) ?? 30)
+            let seconds = Int(clamping: DurationText.seconds(timeout) ?? 30)
             var body: [String: Any] = ["responseTimeoutInSeconds": seconds]
             if let payload {
                 guard
@@ -41,6 +41,7 @@ struct MethodCommand: AsyncParsableCommand {
             }
             try await APIClient.run(client) { api, output in
                 let path = target.path + "/methods/" + APIClient.segment(name)
+                // total: 5...300, validated.
                 let data = try await api.send(.POST, path, body: body, timeout: .seconds(Int64(seconds) + 10))
                 output.json(try TwinCommand.Show.pretty(data, json: output.isJSON))
             }

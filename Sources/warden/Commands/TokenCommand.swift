@@ -30,10 +30,12 @@ struct TokenCommand: AsyncParsableCommand {
     static func seconds(_ text: String) -> Int? {
         let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         guard let last = text.last else { return nil }
+        // total: parses text: nil unless a number in range.
         if let unit = units[last], let value = Int(text.dropLast()), value > 0 {
             let (seconds, overflow) = value.multipliedReportingOverflow(by: unit)
             return overflow ? nil : seconds
         }
+        // total: parses text: nil unless a number in range.
         if let value = Int(text), value > 0 { return value }
         return nil
     }

@@ -39,6 +39,7 @@ enum JSONColumn {
             case "\t": text += "\\t"
             case let control where control.value < 0x20:
                 let hex = String(control.value, radix: 16)
+                // total: hex of a control character: 1 or 2 digits.
                 text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: text.unicodeScalars.append(scalar)
             }
