@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "WardenBroker", targets: ["WardenBroker"]),
         .library(name: "WardenAccess", targets: ["WardenAccess"]),
         .library(name: "WardenAudit", targets: ["WardenAudit"]),
+        .library(name: "WardenPolicy", targets: ["WardenPolicy"]),
+        .library(name: "WardenHub", targets: ["WardenHub"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

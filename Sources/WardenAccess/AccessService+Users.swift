@@ -26,7 +26,7 @@ extension AccessService {
         }
         for (tenant, role) in roles { try Self.check(actor, mayGrant: role, in: tenant) }
         let generated = password == nil ? Self.generatePassword() : nil
-        let chosen = try password ?? generated.map { $0 } ?? SecretBytes([])
+        let chosen = password ?? generated ?? SecretBytes([])
         try Self.checkStrength(chosen)
         let user = User(
             id: "usr_" + Self.randomID(), username: name, passwordHash: try hasher.hash(chosen),

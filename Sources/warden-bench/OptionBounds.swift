@@ -10,9 +10,9 @@ enum OptionBounds {
     }
 
     /// A rate: finite, 0 (unpaced) up to `maximum` per second.
-    static func check(rate: Double, maximum: Double = 10_000_000) throws {
-        guard rate.isFinite, (0...maximum).contains(rate) else {
-            throw ValidationError("--rate is 0 (unpaced) to \(Int(maximum)) per second.")
+    static func check(rate: Double, maximum: Int = 10_000_000) throws {
+        guard rate.isFinite, (0...Double(maximum)).contains(rate) else {
+            throw ValidationError("--rate is 0 (unpaced) to \(maximum) per second.")
         }
     }
 
