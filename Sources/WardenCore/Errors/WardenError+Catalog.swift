@@ -97,6 +97,7 @@ extension WardenError.Code {
     public static let dataDirectoryUnusable = Self("data_dir.unusable", .unavailable)
     public static let listenerUnavailable = Self("listener.unavailable", .unavailable)
     public static let storeUnavailable = Self("store.unavailable", .unavailable)
+    public static let storeUnusable = Self("store.unusable", .invalidInput)
     public static let storeConstraintViolated = Self("store.constraint_violated", .internal)
     public static let internalError = Self("internal.error", .internal)
 
@@ -121,6 +122,6 @@ extension WardenError.Code {
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
-        .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeConstraintViolated, .internalError,
+        .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeUnusable, .storeConstraintViolated, .internalError,
     ]
 }

@@ -12,6 +12,9 @@ public final class SQLiteDatabase: Sendable {
     let clock: any WardenClock
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    ///
+    /// - Throws: `store.unusable`, changing nothing, when the file is not a database, is corrupted, holds
+    ///   tables but was not made by Warden, or was migrated by a newer Warden; `store.unavailable` otherwise.
     public init(path: String, sealer: any SecretSealer, clock: any WardenClock = SystemClock()) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -21,13 +24,42 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
+            if FileManager.default.fileExists(atPath: path) { try Self.checkOwnership(path) }
             self.pool = try DatabasePool(path: path, configuration: configuration)
             try SQLiteMigrations.migrator.migrate(pool)
+        } catch let error as WardenError {
+            throw error
+        } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
+            throw WardenError(
+                .storeUnusable, "\(path) is not a readable SQLite database (\(error.resultCode)); nothing was changed.")
         } catch {
             throw WardenError(.storeUnavailable, "The database at \(path) cannot be opened: \(error).")
         }
         self.sealer = sealer
         self.clock = clock
+    }
+
+    /// Refuses a file another program made (tables but none of our migrations) or a newer Warden migrated
+    /// (migrations this one does not know). Read-only: opening the pool would already switch the file to WAL.
+    private static func checkOwnership(_ path: String) throws {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: readOnly)
+        defer { try? queue.close() }
+        try queue.read { db in
+            let tables = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            if !tables.isEmpty, !tables.contains("grdb_migrations") {
+                throw WardenError(
+                    .storeUnusable,
+                    "\(path) holds tables (\(tables.prefix(5).joined(separator: ", "))) but is not a Warden database; "
+                        + "nothing was changed.")
+            }
+            if tables.contains("grdb_migrations"), try SQLiteMigrations.migrator.hasBeenSuperseded(db) {
+                throw WardenError(
+                    .storeUnusable, "\(path) was migrated by a newer Warden; run that version or restore a backup.")
+            }
+        }
     }
 
     /// The migrations applied so far, oldest first.

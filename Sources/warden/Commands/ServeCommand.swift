@@ -50,8 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         } catch let error as WardenError {
             Output.error(error.reason)
-            throw [.configUnknownKey, .configInvalidValue, .configUnreadableFile, .masterKeyInvalid].contains(
-                error.code)
+            throw [.configUnknownKey, .configInvalidValue, .configUnreadableFile, .masterKeyInvalid, .storeUnusable]
+                .contains(
+                    error.code)
                 ? CLIExitCode.configuration : CLIExitCode.code(for: error.code.kind)
         }
     }
