@@ -5,22 +5,42 @@ import PackageDescription
 /// A path dependency's identity is its folder's name, which differs between clones; read it.
 let warden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-// libFuzzer targets for the codecs. Build and run: see README.md (needs -sanitize=fuzzer, so not in CI).
+// libFuzzer targets for every parser of untrusted input, and one for a whole connection. Build and run: see
+// README.md (needs -sanitize=fuzzer and -enable-testing, so not in CI).
+func fuzzer(_ name: String, _ products: [String], _ others: [Target.Dependency] = []) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: products.map { .product(name: $0, package: warden) } + others,
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+    )
+}
+
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+
 let package = Package(
     name: "WardenFuzz",
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        .executableTarget(
-            name: "MQTTDecoderFuzzer",
-            dependencies: [
-                .product(name: "WardenMQTT", package: warden),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        )
+        fuzzer("MQTTDecoderFuzzer", ["WardenMQTT"], [nioCore]),
+        fuzzer("SASTokenFuzzer", ["WardenSecurity", "WardenCore"], [crypto]),
+        fuzzer("AzureUsernameFuzzer", ["WardenBroker", "WardenCore"]),
+        fuzzer("PropertyBagFuzzer", ["WardenHub"]),
+        fuzzer("TopicFuzzer", ["WardenBroker", "WardenMQTT"]),
+        fuzzer("TimeTextFuzzer", ["WardenCore"]),
+        fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
+        fuzzer(
+            "ConnectionFuzzer",
+            ["WardenBroker", "WardenMQTT", "WardenCore", "WardenPolicy", "WardenRegistry", "WardenSecurity", "WardenStore"],
+            [
+                nioCore, crypto, .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )
