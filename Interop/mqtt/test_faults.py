@@ -82,3 +82,66 @@ def test_a_damaged_data_directory_stops_start_up_with_78_and_is_left_alone(made,
     assert result.returncode == 78, result.stderr
     assert message in result.stderr
     assert digest(folder) == before
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs for a data directory (needs root, as CI runs)."""
+    mountpoint = tmp_path / "small-disk"
+    mountpoint.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mountpoint)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    yield mountpoint
+    subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+def fill(folder: pathlib.Path) -> pathlib.Path:
+    """Takes every free byte of the file system with one file."""
+    filler = folder / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * (1 << 20))
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_full_disk_withholds_acknowledgements_and_recovers_by_itself(small_disk):
+    """When SQLite cannot write, QoS 1 PUBACKs are withheld (nothing unstored is acknowledged), the API refuses
+    changes with 503 `store.unavailable` and /readyz says not ready, the process stays up, and once space returns
+    the withheld messages are stored and acknowledged on the same connection; a SIGKILL afterwards loses none."""
+    import hub
+    warden = conftest.Warden(small_disk / "warden-data")
+    try:
+        hub.create_device(warden, "filler-1")
+        device = hub.device_client(warden, "filler-1")
+        assert device.start(warden.mqtt["mqtts"]) == 0
+        filler = fill(small_disk)
+        payload = b"z" * 200_000
+        infos = [device.paho.publish("devices/filler-1/messages/events/", payload, qos=1) for _ in range(60)]
+        hub.wait_until(lambda: False, timeout=3)
+        withheld = sum(not info.is_published() for info in infos)
+        assert withheld > 0, "the disk is full, yet every message was acknowledged"
+        # The broker's writer is failing, so changes are refused at once, reads work, and the hub is not ready.
+        status, _, body = hub.api(warden, "/api/v1/tenants/default/devices", "POST", {"deviceId": "while-full"})
+        assert status == 503 and b"store.unavailable" in body, (status, body)
+        assert hub.api(warden, "/api/v1/tenants/default/devices")[0] == 200
+        assert hub.api(warden, "/readyz")[0] == 503
+        assert warden.process.poll() is None, "the hub exited on a full disk"
+
+        filler.unlink()
+        assert hub.wait_until(lambda: all(info.is_published() for info in infos), timeout=60), \
+            "the withheld messages were not stored once space returned"
+        assert hub.wait_until(lambda: hub.api(warden, "/readyz")[0] == 200)
+        status, _, body = hub.api(warden, "/api/v1/tenants/default/devices", "POST", {"deviceId": "after-full"})
+        assert status == 201, body
+        device.stop()
+        warden.kill()
+        warden = conftest.Warden(small_disk / "warden-data")
+        status, _, body = hub.api(warden, "/api/v1/tenants/default/devices/filler-1/telemetry?limit=1000")
+        assert status == 200 and body.count(b'"sequenceNumber"') == 60
+    finally:
+        warden.stop()

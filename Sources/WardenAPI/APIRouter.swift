@@ -20,6 +20,8 @@ public struct APIRouter: Sendable {
         public let deviceGroups: APIRoute.DeviceGroupLookup
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
+        /// Whether the stores' writers can write now (changes are refused with 503 while not).
+        public let canWrite: @Sendable () -> Bool
         public let metricsText: @Sendable () -> String
         public let version: String
         public let logger: Logger
@@ -30,8 +32,8 @@ public struct APIRouter: Sendable {
             access: AccessService, audit: AuditLog,
             auditReader: AuditReader,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
-            isReady: @escaping @Sendable () async -> Bool, metricsText: @escaping @Sendable () -> String,
-            version: String, logger: Logger
+            isReady: @escaping @Sendable () async -> Bool, canWrite: @escaping @Sendable () -> Bool = { true },
+            metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
         ) {
             self.registry = registry
             self.hub = hub
@@ -42,6 +44,7 @@ public struct APIRouter: Sendable {
             self.deviceGroups = deviceGroups
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
+            self.canWrite = canWrite
             self.metricsText = metricsText
             self.version = version
             self.logger = logger
@@ -99,6 +102,7 @@ public struct APIRouter: Sendable {
         router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: AuditMiddleware(log: dependencies.audit, clock: dependencies.clock, routes: routes))
         router.add(middleware: ProblemMiddleware(logger: dependencies.logger))
+        router.add(middleware: StoreAvailabilityMiddleware(canWrite: dependencies.canWrite))
         let publicRoutes = routes.filter { $0.permission == nil }
         router.add(
             middleware: BearerAuthMiddleware(

@@ -37,6 +37,13 @@ public final class AuditLog: Service, Sendable {
     private let wakeUp: AsyncStream<Void>.Continuation
     private let appended = Counter(label: "warden_audit_records_total")
     private let droppedCounter = Counter(label: "warden_audit_records_dropped_total")
+    private let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "audit")])
+    /// Set while the last attempt to store a batch failed, cleared by the next that succeeds.
+    private let isFailing = Atomic(false)
+
+    /// Whether the log's last write succeeded: while it is failing (a full disk), the API refuses changes it
+    /// could not record rather than making them and waiting.
+    public var canWrite: Bool { !isFailing.load(ordering: .relaxed) }
 
     /// Opens the log where the store's chain ends.
     public init(
@@ -126,8 +133,11 @@ public final class AuditLog: Service, Sendable {
             while true {
                 do {
                     try await store.appendAuditRecords(linked)
+                    isFailing.store(false, ordering: .relaxed)
                     break
                 } catch {
+                    isFailing.store(true, ordering: .relaxed)
+                    writeFailures.increment()
                     logger.error("Cannot store audit records; retrying.", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
                 }

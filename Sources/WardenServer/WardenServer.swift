@@ -163,7 +163,10 @@ public enum WardenServer {
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
                 },
-                gatewayHostName: configuration.hubHostName.rawValue, isReady: { await database.isReachable() },
+                gatewayHostName: configuration.hubHostName.rawValue,
+                // Not ready while a writer cannot write: a load balancer sends new work elsewhere.
+                isReady: { await database.isReachable() && persistence.canWrite && audit.canWrite },
+                canWrite: { persistence.canWrite && audit.canWrite },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let httpsRouter = router.makeRouter(portalPaths: Portal.paths, portalPrefixes: Portal.prefixes)
         Portal(

@@ -84,7 +84,9 @@ public struct AuditMiddleware: RouterMiddleware {
             sourceIP: context.peerAddress.description,
             action: note.action ?? template.flatMap { routes[$0] } ?? "\(request.method.rawValue.lowercased()) \(path)",
             target: path, outcome: outcome, reason: note.code, referenceID: note.referenceID, details: details)
-        if isChange {
+        // A change that happened is answered once its record is stored; a refusal is not waited for (the
+        // store may be the reason it was refused).
+        if isChange, outcome == .success {
             await log.recordDurably(record)
         } else {
             log.record(record)

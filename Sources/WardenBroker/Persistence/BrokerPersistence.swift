@@ -26,6 +26,13 @@ public final class BrokerPersistence: Service, Sendable {
     /// Told each committed batch, in commit order (the hub's live telemetry feed follows it).
     private let afterCommit: (@Sendable ([MQTTStateChange]) -> Void)?
     private let droppedChanges = Counter(label: "warden_mqtt_state_changes_dropped_total")
+    private let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "broker")])
+    /// Set while the last attempt to store a batch failed, cleared by the next that succeeds.
+    private let isFailing = Atomic(false)
+
+    /// Whether the last batch was stored: while it is failing (a full disk), acknowledgements wait and the API
+    /// refuses changes with `store.unavailable` rather than accepting what it cannot store.
+    public var canWrite: Bool { !isFailing.load(ordering: .relaxed) }
     private let logger: Logger
     private let state = Mutex(State())
     private let wakeUps: AsyncStream<Void>
@@ -85,46 +92,65 @@ public final class BrokerPersistence: Service, Sendable {
         await commitPending(retries: 10)
     }
 
-    /// Commits one batch. When the transaction fails, the changes are tried one by one: a change the store
-    /// refuses while others succeed is inconsistent (a bug) and is dropped, logged and counted rather than
-    /// blocking every acknowledgement behind it; when none succeeds the store is down, and the batch is retried.
+    /// Commits one batch. A batch that breaks a schema rule is split: each change is committed alone, one that
+    /// breaks a rule (a bug) is dropped, logged and counted rather than blocking every acknowledgement behind
+    /// it. A store that cannot write (a full disk, an I/O error) gets the rest again every second, in order and
+    /// whole, so nothing is acknowledged that was not stored. On shutdown `retries` bounds the attempts.
     private func apply(_ batch: [MQTTStateChange], retries: Int?) async {
+        var pending = batch
         var attempts = 0
         while true {
+            let failure: any Error
             do {
-                try await store.apply(batch)
+                try await store.apply(pending)
+                isFailing.store(false, ordering: .relaxed)
                 return
+            } catch  where isConstraintFailure(error) {
+                pending = await applyOneByOne(pending)
+                if pending.isEmpty {
+                    isFailing.store(false, ordering: .relaxed)
+                    return
+                }
+                failure = error
             } catch {
-                var refused: [(MQTTStateChange, any Error)] = []
-                for change in batch {
-                    do { try await store.apply([change]) } catch { refused.append((change, error)) }
-                }
-                if refused.count < batch.count || batch.count == 1 && isConstraintFailure(error) {
-                    for (change, error) in refused {
-                        droppedChanges.increment()
-                        logger.error(
-                            "Dropped a broker state change the store refused.",
-                            metadata: ["error": "\(error)", "change": "\(Self.describe(change))"])
-                    }
-                    return
-                }
-                attempts += 1
-                if let retries, attempts > retries {
-                    droppedChanges.increment(by: batch.count)
-                    logger.critical(
-                        "Stopping with broker state the store would not take.",
-                        metadata: ["error": "\(error)", "changes": "\(batch.count)"])
-                    return
-                }
+                failure = error
+            }
+            isFailing.store(true, ordering: .relaxed)
+            writeFailures.increment()
+            attempts += 1
+            if let retries, attempts > retries {
+                droppedChanges.increment(by: pending.count)
+                logger.critical(
+                    "Stopping with broker state the store would not take.",
+                    metadata: ["error": "\(failure)", "changes": "\(pending.count)"])
+                return
+            }
+            logger.error(
+                "Cannot store broker state; retrying.",
+                metadata: [
+                    "error": "\(failure)", "changes": "\(pending.count)",
+                    "first": "\(pending.first.map(Self.describe) ?? "")",
+                ])
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Commits each change alone and drops those that break a schema rule; returns the changes from the first
+    /// one the store could not take (for another reason) on, to be retried in order.
+    private func applyOneByOne(_ changes: [MQTTStateChange]) async -> [MQTTStateChange] {
+        for (index, change) in changes.enumerated() {
+            do {
+                try await store.apply([change])
+            } catch  where isConstraintFailure(error) {
+                droppedChanges.increment()
                 logger.error(
-                    "Cannot store broker state; retrying.",
-                    metadata: [
-                        "error": "\(error)", "changes": "\(batch.count)",
-                        "first": "\(batch.first.map(Self.describe) ?? "")",
-                    ])
-                try? await Task.sleep(for: .seconds(1))
+                    "Dropped a broker state change the store refused.",
+                    metadata: ["error": "\(error)", "change": "\(Self.describe(change))"])
+            } catch {
+                return Array(changes[index...])
             }
         }
+        return []
     }
 
     /// A change that breaks the schema's rules fails the same way every time; retrying cannot help.
