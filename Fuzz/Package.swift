@@ -10,7 +10,7 @@ let warden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletin
 func fuzzer(_ name: String, _ products: [String], _ others: [Target.Dependency] = []) -> Target {
     .executableTarget(
         name: name,
-        dependencies: products.map { .product(name: $0, package: warden) } + others,
+        dependencies: ["FuzzDriver"] + products.map { .product(name: $0, package: warden) } + others,
         swiftSettings: [.unsafeFlags(["-parse-as-library"])]
     )
 }
@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        .target(name: "FuzzDriver"),
         fuzzer("MQTTDecoderFuzzer", ["WardenMQTT"], [nioCore]),
         fuzzer("SASTokenFuzzer", ["WardenSecurity", "WardenCore"], [crypto]),
         fuzzer("AzureUsernameFuzzer", ["WardenBroker", "WardenCore"]),

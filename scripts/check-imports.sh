@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 allowed() {
   case "$1" in
     WardenCore) echo "" ;;
+    CWardenTLS) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;

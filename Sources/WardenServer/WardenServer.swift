@@ -282,11 +282,14 @@ public enum WardenServer {
     ) throws -> NIOSSLContext {
         var tlsConfiguration = try makeTLSConfiguration(material, minimum: minimum)
         tlsConfiguration.certificateVerification = .optionalVerification
+        let context: NIOSSLContext
         do {
-            return try NIOSSLContext(configuration: tlsConfiguration)
+            context = try NIOSSLContext(configuration: tlsConfiguration)
         } catch {
             throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
         }
+        try context.preferServerCipherOrder()
+        return context
     }
 
     /// TLS 1.2 minimum (1.3 selectable), ECDHE with AEAD suites only.

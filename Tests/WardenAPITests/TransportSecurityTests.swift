@@ -16,6 +16,7 @@ struct TransportSecurityTests {
                 try await client.execute(uri: uri, method: .get, headers: headers) { response in
                     #expect(response.status.code == status, "\(uri)")
                     #expect(response.headers[.strictTransportSecurity] == "max-age=31536000", "\(uri)")
+                    #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(uri)")
                 }
             }
         }

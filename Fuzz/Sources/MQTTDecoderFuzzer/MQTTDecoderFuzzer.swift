@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 import WardenMQTT
 
@@ -5,8 +6,15 @@ import WardenMQTT
 ///
 /// Invariants checked besides "does not crash": a nil result consumes nothing, and every packet that decodes
 /// re-encodes to bytes that decode to the same packet.
+/// The executable's entry point (SwiftPM's name for `main`): libFuzzer's driver with this target's input.
+@_cdecl("MQTTDecoderFuzzer_main")
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    warden_fuzz_run(argc, argv) { data, size in fuzz(data, size) }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
     let input = ByteBuffer(bytes: UnsafeBufferPointer(start: data, count: size))
     for version in [nil, ProtocolVersion.v311, .v5] {
         var buffer = input
@@ -34,19 +42,4 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// SwiftPM links an executable's entry point as `<module>_main`; hand control to libFuzzer's driver.
-@_cdecl("MQTTDecoderFuzzer_main")
-public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
 }

@@ -103,7 +103,7 @@ extension MQTTConnectionHandler {
         properties: Properties, context: ChannelHandlerContext
     ) {
         let version = connect.protocolVersion
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         let configuration = services.broker.configuration
         var properties = properties
         let requestedExpiry: UInt32 =
@@ -259,7 +259,7 @@ extension MQTTConnectionHandler {
         }
         connection.identity = .device(renewed)
         self.connection = connection
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         machine.reauthenticated(
             credentialDeadline: renewed.expiry.map { services.credentialDeadline(expiry: $0, now: now) })
         var properties = Properties()

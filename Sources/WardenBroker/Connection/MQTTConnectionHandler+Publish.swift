@@ -20,7 +20,7 @@ extension MQTTConnectionHandler {
             denyPublish(publish, decision, version: connection.version, context: context)
             return
         }
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         let message = BrokerMessage(
             topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
             properties: publish.properties, receivedAt: now, publisher: connection.session.key)

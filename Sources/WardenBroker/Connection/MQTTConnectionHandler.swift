@@ -64,7 +64,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
-            machine.handshakeCompleted(now: .now())
+            machine.handshakeCompleted(now: context.eventLoop.now)
             if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
                 let der = try? certificate.toDERBytes()
             {
@@ -77,7 +77,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Decodes and handles every whole packet the bytes complete, until the connection closes.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reader.append(unwrapInboundIn(data))
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         do {
             while !machine.isClosed, let packet = try reader.next() {
                 perform(machine.packetReceived(packet, now: now), context: context)
@@ -194,7 +194,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         tick = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = loopBound.value
-            let action = handler.machine.tick(now: .now())
+            let action = handler.machine.tick(now: context.eventLoop.now)
             handler.perform(action, context: context)
             if case .none = action { handler.scheduleTick(context) }
         }
