@@ -162,3 +162,77 @@ def test_connections_that_never_finish_a_request_are_closed_and_bounded(warden_f
     for connection in silent + [half]:
         assert closed(connection), "a connection outlived the first-request timeout"
     assert_still_serving(warden)
+
+
+def websocket_upgrade(warden, source: str = "127.0.0.1") -> tuple[bytes, bytes, ssl.SSLSocket]:
+    """A WebSocket upgrade to /mqtt with subprotocol mqtt from `source`: the answer's head, any bytes after it,
+    and the socket."""
+    raw = socket.create_connection(("127.0.0.1", https_port(warden)), timeout=10, source_address=(source, 0))
+    connection = ssl.create_default_context(cafile=warden.ca).wrap_socket(raw, server_hostname="localhost")
+    connection.sendall(b"GET /mqtt HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                       b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       b"Sec-WebSocket-Protocol: mqtt\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = connection.recv(1024)
+        if not chunk:
+            break
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    return head, rest, connection
+
+
+def test_one_address_flooding_mqtt_and_websocket_does_not_lock_out_others(warden_factory):
+    """Connections from one address beyond its burst are closed before TLS on 8883 and with WebSocket close
+    code 1013 (try again later) on 8443, while a device from another address connects over both."""
+    warden = warden_factory({"mqtt.connect-rate-per-ip": 1, "mqtt.connect-burst-per-ip": 5})
+    hub.create_device(warden, "calm-1")
+    # The first five (in the order the server accepts them) wait for CONNECT; the rest are closed at once.
+    flood = [socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=1) for _ in range(10)]
+    assert sum(closed(connection) for connection in flood) == 5, "connections beyond the burst stayed open"
+    # Upgrades back to back (each answer is read later, so the bucket has no time to refill meanwhile).
+    upgrades = [websocket_upgrade(warden) for _ in range(12)]
+    refused = []
+    for head, frame, connection in upgrades:
+        assert head.startswith(b"HTTP/1.1 101"), head
+        connection.settimeout(1)
+        try:
+            while len(frame) < 4:
+                chunk = connection.recv(16)
+                if not chunk:
+                    break
+                frame += chunk
+        except TimeoutError:
+            pass
+        refused.append(frame[:1] == b"\x88" and frame[2:4] == (1013).to_bytes(2, "big"))
+        connection.close()
+    assert any(refused), "no WebSocket upgrade was refused with 1013"
+    device = hub.device_client(warden, "calm-1")
+    assert device.start(warden.mqtt["mqtts"], bind_address="127.0.0.2") == 0
+    device.stop()
+    over_websocket = hub.Client("calm-1", transport="websockets")
+    over_websocket.paho.ws_set_options(path="/mqtt")
+    over_websocket.paho.username_pw_set(hub.username("calm-1"), hub.token(warden, "calm-1"))
+    over_websocket.paho.tls_set(ca_certs=warden.ca)
+    assert over_websocket.start(https_port(warden), host="localhost", bind_address="127.0.0.2") == 0
+    over_websocket.stop()
+    assert_still_serving(warden)
+
+
+def test_mqtt_connections_that_never_speak_are_closed(warden_factory):
+    """Slowloris on 8883: no ClientHello, or a handshake and no CONNECT, is closed after the connect timeout,
+    while a device connects and publishes meanwhile."""
+    warden = warden_factory({"mqtt.connect-timeout": 2})
+    hub.create_device(warden, "busy-1")
+    silent = [socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=10) for _ in range(20)]
+    context = ssl.create_default_context(cafile=warden.ca)
+    handshaken = context.wrap_socket(socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=10),
+                                     server_hostname="localhost")
+    device = hub.device_client(warden, "busy-1")
+    assert device.start(warden.mqtt["mqtts"]) == 0
+    device.paho.publish("devices/busy-1/messages/events/", b"meanwhile", qos=1).wait_for_publish(10)
+    for connection in silent + [handshaken]:
+        assert closed(connection), "a connection that never sent CONNECT outlived the connect timeout"
+    assert device.connected.is_set() and device.disconnect_reason is None
+    device.stop()
+    assert_still_serving(warden)

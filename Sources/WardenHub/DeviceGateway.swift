@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import NIOCore
 public import WardenBroker
 public import WardenCore

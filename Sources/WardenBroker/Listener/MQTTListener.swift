@@ -2,6 +2,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
 public import WardenCore
@@ -107,6 +108,17 @@ public final class MQTTListener: Service, Sendable {
     public func adoptWebSocket(_ channel: any Channel) throws {
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             channel.close(promise: nil)
+            return
+        }
+        // The same per-address budget as the MQTT listeners: upgrades in bulk are closed with 1013 (try again
+        // later), before a handler or a CONNECT deadline is spent on them.
+        guard services.limiter.admit(address, now: .now()) else {
+            services.broker.metrics.hit(.connectRatePerIP)
+            var reason = channel.allocator.buffer(capacity: 2)
+            reason.write(webSocketErrorCode: .unknown(1013))
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: reason)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
             return
         }
         let sync = channel.pipeline.syncOperations

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 import Metrics
-public import NIOCore
+import NIOCore
 public import ServiceLifecycle
 import Synchronization
 public import WardenBroker
@@ -328,7 +328,7 @@ public final class CloudToDeviceService: Service, Sendable {
             var touched: [QueueKey] = []
             for key in Array(queues.keys) {
                 guard var queue = queues[key], let deadline = queue.nextDeadline, deadline <= now else { continue }
-                record(queue.expire(now: now, feedbackNumber: nextFeedback))
+                _ = record(queue.expire(now: now, feedbackNumber: nextFeedback))
                 queues[key] = queue.entries.isEmpty ? nil : queue
                 touched.append(key)
             }
