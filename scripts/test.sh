@@ -10,6 +10,8 @@ swift test --skip-build
 
 # Both TLS listeners as testssl.sh sees them: no vulnerability, no finding but those a development CA cannot avoid.
 scripts/check-tls.sh .build/debug/warden
+# The management API against its own OpenAPI document with schemathesis: no server error, answers as documented.
+scripts/check-api.sh .build/debug/warden
 
 for suite in azure mqtt portal; do
   venv=".venv-$suite"
