@@ -23,11 +23,13 @@ public struct APIRoute: Sendable {
     public let requestSchema: String?
     /// The success status and the schema of its body (nil: no body).
     public let success: (status: Int, schema: String?)
+    /// The query parameters it reads besides `limit` and `cursor`.
+    let query: [QueryParameter]
     let handler: @Sendable (Request, APIRequestContext) async throws -> Response
 
     init(
         _ method: HTTPRequest.Method, _ path: String, _ operationID: String, _ summary: String,
-        permission: Permission?, request: String? = nil, success: (Int, String?),
+        permission: Permission?, request: String? = nil, success: (Int, String?), query: [QueryParameter] = [],
         handler: @escaping @Sendable (Request, APIRequestContext) async throws -> Response
     ) {
         self.method = method
@@ -37,6 +39,7 @@ public struct APIRoute: Sendable {
         self.permission = permission
         self.requestSchema = request
         self.success = success
+        self.query = query
         self.handler = handler
     }
 

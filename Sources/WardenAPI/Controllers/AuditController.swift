@@ -12,17 +12,22 @@ struct AuditController {
     /// The records read per store query while exporting.
     static let exportBatch = 1000
 
+    private static let tenantFilter = QueryParameter(
+        name: "tenant", schema: ["type": "string"], description: "Only this tenant's records.")
+
     var routes: [APIRoute] {
         [
             APIRoute(
                 .get, "/api/v1/audit", "queryAudit", "Every audit record, newest first (platform administrators)",
-                permission: .platformManage, success: (200, "AuditRecordList")
+                permission: .platformManage, success: (200, "AuditRecordList"),
+                query: QueryParameter.auditFilters + [Self.tenantFilter]
             ) { request, context in
                 try await page(request, context, tenant: nil)
             },
             APIRoute(
                 .get, "/api/v1/audit/export", "exportAudit", "Every audit record as JSON Lines, oldest first",
-                permission: .platformManage, success: (200, nil)
+                permission: .platformManage, success: (200, nil),
+                query: QueryParameter.auditFilters + [Self.tenantFilter]
             ) { request, context in
                 try await export(request, context, tenant: nil)
             },
@@ -37,13 +42,14 @@ struct AuditController {
             },
             APIRoute(
                 .get, "/api/v1/tenants/{tenant}/audit", "queryTenantAudit", "The tenant's audit records, newest first",
-                permission: .auditRead, success: (200, "AuditRecordList")
+                permission: .auditRead, success: (200, "AuditRecordList"), query: QueryParameter.auditFilters
             ) { request, context in
                 try await page(request, context, tenant: try request.tenantID(context))
             },
             APIRoute(
                 .get, "/api/v1/tenants/{tenant}/audit/export", "exportTenantAudit",
-                "The tenant's audit records as JSON Lines, oldest first", permission: .auditRead, success: (200, nil)
+                "The tenant's audit records as JSON Lines, oldest first", permission: .auditRead, success: (200, nil),
+                query: QueryParameter.auditFilters
             ) { request, context in
                 try await export(request, context, tenant: try request.tenantID(context))
             },

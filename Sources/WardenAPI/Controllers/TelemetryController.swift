@@ -19,7 +19,7 @@ struct TelemetryController {
         [
             APIRoute(
                 .get, Self.base, "listTelemetry", "A device's telemetry by time range (from, to), oldest first",
-                permission: .telemetryRead, success: (200, "TelemetryList")
+                permission: .telemetryRead, success: (200, "TelemetryList"), query: QueryParameter.timeBounds
             ) { request, context in
                 let scope = try await self.scope(request, context)
                 let (cursor, limit) = try request.pagination
@@ -33,7 +33,12 @@ struct TelemetryController {
             APIRoute(
                 .get, Self.base + "/export", "exportTelemetry",
                 "A device's telemetry by time range as JSON Lines (format=jsonl) or CSV (format=csv)",
-                permission: .telemetryRead, success: (200, nil)
+                permission: .telemetryRead, success: (200, nil),
+                query: QueryParameter.timeBounds + [
+                    QueryParameter(
+                        name: "format", schema: ["type": "string", "enum": ["jsonl", "csv"]],
+                        description: "JSON Lines (the default) or CSV.")
+                ]
             ) { request, context in
                 let scope = try await self.scope(request, context)
                 let format = request.uri.queryParameters.get("format") ?? "jsonl"
@@ -67,7 +72,12 @@ struct TelemetryController {
             APIRoute(
                 .get, Self.base + "/stream", "streamTelemetry",
                 "New telemetry as server-sent events (id = sequence number; Last-Event-ID or after= replays)",
-                permission: .telemetryRead, success: (200, nil)
+                permission: .telemetryRead, success: (200, nil),
+                query: [
+                    QueryParameter(
+                        name: "after", schema: ["type": "integer", "minimum": 0],
+                        description: "Replay from after this sequence number (as Last-Event-ID).")
+                ]
             ) { request, context in
                 let tenantID = try request.tenantID(context)
                 let deviceID = try request.deviceID(context)

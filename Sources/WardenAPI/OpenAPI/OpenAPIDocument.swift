@@ -44,6 +44,12 @@ enum OpenAPIDocument {
             ])
             allParameters.append(["name": "cursor", "in": "query", "schema": ["type": "string"]])
         }
+        for parameter in route.query {
+            allParameters.append([
+                "name": .string(parameter.name), "in": "query", "schema": parameter.schema,
+                "description": .string(parameter.description),
+            ])
+        }
         if [.patch, .delete, .put].contains(route.method) || route.path.hasSuffix("/rotate") {
             allParameters.append(["name": "If-Match", "in": "header", "schema": ["type": "string"]])
         }
