@@ -236,3 +236,24 @@ def test_mqtt_connections_that_never_speak_are_closed(warden_factory):
     assert device.connected.is_set() and device.disconnect_reason is None
     device.stop()
     assert_still_serving(warden)
+
+
+def test_a_body_that_trickles_in_is_cut_off_at_the_request_timeout(warden_factory):
+    """A body sent a byte at a time, each inside the idle timeout, once held its connection forever."""
+    warden = warden_factory({"https.request-timeout": 3, "https.idle-timeout": 2})
+    token = (warden.data_dir / "admin.token").read_text().strip()
+    with tls_socket(warden) as connection:
+        connection.sendall(f"POST /api/v1/tenants/default/devices HTTP/1.1\r\nHost: localhost\r\n"
+                           f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: 100\r\n\r\n".encode())
+        started = time.monotonic()
+        try:
+            for _ in range(20):
+                connection.sendall(b" ")
+                time.sleep(1)
+            cut = False
+        except OSError:
+            cut = True
+        assert cut or closed(connection), "a trickling body outlived the request timeout"
+        assert time.monotonic() - started < 15
+    assert_still_serving(warden)

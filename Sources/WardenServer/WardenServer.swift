@@ -180,6 +180,7 @@ public enum WardenServer {
         let firstRequestLimits = FirstRequestLimits(
             timeout: .seconds(Int64(configuration.https.firstRequestTimeout)),
             maximumHeaderBytes: configuration.https.maximumHeaderBytes,
+            requestTimeout: .seconds(Int64(configuration.https.requestTimeout)),
             pending: PendingConnections(
                 limits: .init(
                     perAddress: configuration.https.maximumPendingPerIP, total: configuration.https.maximumPending)))

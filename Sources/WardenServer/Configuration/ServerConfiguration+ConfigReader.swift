@@ -30,6 +30,9 @@ extension ServerConfiguration {
         Key(name: "https.idle-timeout") { config, value in
             config.https.idleTimeout = try integer(value, "https.idle-timeout", 1...86_400)
         },
+        Key(name: "https.request-timeout") { config, value in
+            config.https.requestTimeout = try integer(value, "https.request-timeout", 1...3600)
+        },
         Key(name: "https.max-header-bytes") { config, value in
             config.https.maximumHeaderBytes = try integer(value, "https.max-header-bytes", 1024...1_048_576)
         },

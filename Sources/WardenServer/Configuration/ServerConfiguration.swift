@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
         public var firstRequestTimeout = 10
         /// Seconds a connection may stay silent between requests, or between parts of one.
         public var idleTimeout = 60
+        /// Seconds from a request's head to its last body byte.
+        public var requestTimeout = 60
         /// Bytes of the request line and header fields together.
         public var maximumHeaderBytes = 32 * 1024
         /// Connections still before their first request, per source address and in total.

@@ -10,6 +10,8 @@ struct FirstRequestLimits: Sendable {
     /// The request line and header fields together (`https.max-header-bytes`).
     var maximumHeaderBytes = 32 * 1024
     var maximumHeaderFields = 100
+    /// From a request's head to its last body byte, for every request (`https.request-timeout`).
+    var requestTimeout: TimeAmount = .seconds(60)
     /// Connections still in that phase, per address and in total (`https.max-pending-per-ip`,
     /// `https.max-pending`).
     let pending: PendingConnections

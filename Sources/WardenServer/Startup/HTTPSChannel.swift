@@ -42,6 +42,7 @@ struct HTTPSChannel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let http = self.http
+        let limits = self.limits
         let adoptMQTT = self.adoptMQTT
         let paths = self.paths
         let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
@@ -68,6 +69,7 @@ struct HTTPSChannel: ServerChildChannel {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(RequestDeadlineHandler(timeout: limits.requestTimeout))
                         try sync.addHandler(HTTP1ToHTTPServerCodec(secure: false))
                         try sync.addHandlers(http.configuration.additionalChannelHandlers())
                         try sync.addHandler(
@@ -90,7 +92,6 @@ struct HTTPSChannel: ServerChildChannel {
         configuration.decoderConfiguration.maxHeaderFieldCount = limits.maximumHeaderFields
         let context = tls.current
         let presented = PresentedCertificates()
-        let limits = self.limits
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             return Self.refuse(channel)
         }
