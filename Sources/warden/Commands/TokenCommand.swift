@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOHTTP1
 import WardenAPI
+import WardenCore
 
 /// `warden token ID --ttl 1h`: a SAS token for a device, signed with its primary key.
 struct TokenCommand: AsyncParsableCommand {
@@ -27,16 +28,9 @@ struct TokenCommand: AsyncParsableCommand {
         }
     }
 
+    /// Whole seconds, at least one, in any form `DurationText` reads (`90`, `30m`, `1.5h`, `7d`).
     static func seconds(_ text: String) -> Int? {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let last = text.last else { return nil }
-        // total: parses text: nil unless a number in range.
-        if let unit = units[last], let value = Int(text.dropLast()), value > 0 {
-            let (seconds, overflow) = value.multipliedReportingOverflow(by: unit)
-            return overflow ? nil : seconds
-        }
-        // total: parses text: nil unless a number in range.
-        if let value = Int(text), value > 0 { return value }
-        return nil
+        guard let seconds = DurationText.seconds(text), seconds >= 1 else { return nil }
+        return Int(clamping: seconds.rounded(.down))
     }
 }
