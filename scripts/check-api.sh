@@ -18,16 +18,7 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! cmp -s Interop/api/requirements.txt "$
   cp Interop/api/requirements.txt "$venv/requirements.txt"
 fi
 
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$binary" serve --data-dir "$work/data" --https-port 0 --mqtt-port 0 >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 120); do
-  grep -q "listening on https://" "$work/serve.log" 2>/dev/null && break
-  sleep 0.5
-done
-url=$(grep -o 'listening on https://[^ ]*' "$work/serve.log" | head -1 | sed 's/listening on //')
-[ -n "$url" ] || { echo "check-api: warden did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
+source scripts/start-warden.sh "$binary" check-api
 
 warden() { "$binary" "$@" --data-dir "$work/data"; }
 warden device create st-1 >/dev/null

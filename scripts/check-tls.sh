@@ -16,17 +16,7 @@ if ! command -v testssl >/dev/null; then
   exit 1
 fi
 
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$binary" serve --data-dir "$work/data" --https-port 0 --mqtt-port 0 >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 120); do
-  grep -q "^MQTT: mqtts://" "$work/serve.log" 2>/dev/null && break
-  sleep 0.5
-done
-https=$(grep -o 'listening on https://[^ ]*' "$work/serve.log" | head -1 | sed 's/.*://')
-mqtts=$(grep -o '^MQTT: mqtts://[^ ]*' "$work/serve.log" | head -1 | sed 's/.*://')
-[ -n "$https" ] && [ -n "$mqtts" ] || { echo "check-tls: warden did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
+source scripts/start-warden.sh "$binary" check-tls
 
 scan() {
   local name=$1 target=$2; shift 2
@@ -48,7 +38,7 @@ PY
 
 status=0
 # HTTPS: protocols, ciphers, server preference and defaults, forward secrecy, vulnerabilities, HTTP headers.
-scan https "https://localhost:$https/healthz" -p -S -P -f -U -h || status=1
+scan https "https://localhost:$https_port/healthz" -p -S -P -f -U -h || status=1
 # MQTT over TLS: the same without HTTP.
-scan mqtts "localhost:$mqtts" -p -S -P -f -U || status=1
+scan mqtts "localhost:$mqtts_port" -p -S -P -f -U || status=1
 exit $status
