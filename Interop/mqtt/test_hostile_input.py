@@ -238,6 +238,62 @@ def test_mqtt_connections_that_never_speak_are_closed(warden_factory):
     assert_still_serving(warden)
 
 
+def still_open(connection: socket.socket) -> bool:
+    """Whether the server has neither closed nor reset it by now (without waiting)."""
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
+def mqtt_limit_hits(warden, limit: str) -> float:
+    _, _, body = hub.api(warden, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith("warden_mqtt_limit_hits_total") and f'limit="{limit}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_silent_mqtt_connections_are_bounded_per_address_and_in_total(warden_factory):
+    """Many silent connections to 8883 from 1,500 loopback addresses (measured before: 3,000 such connections
+    all stayed open and enough of them exhaust the process's file descriptors). Beyond the per-address and the
+    total pending limits they are closed at accept, before TLS, and a connected device is not disturbed."""
+    warden = warden_factory({"mqtt.max-pending-per-ip": 4, "mqtt.max-pending": 1000, "mqtt.connect-timeout": 60})
+    port = warden.mqtt["mqtts"]
+    hub.create_device(warden, "steady-1")
+    device = hub.device_client(warden, "steady-1")
+    assert device.start(port, bind_address="127.1.0.1") == 0
+    # One address: one of five silent connections is closed at once (which one depends on the event loops).
+    same = [socket.create_connection(("127.0.0.1", port), timeout=1) for _ in range(5)]
+    time.sleep(0.5)
+    assert sum(still_open(connection) for connection in same) == 4
+    # 1,500 addresses, one each: the total holds 1,000 (the four above included) and closes the rest.
+    spread = []
+    for index in range(1500):
+        address = f"127.0.{10 + index // 250}.{1 + index % 250}"
+        spread.append(socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(address, 0)))
+    time.sleep(1)
+    open_now = sum(still_open(connection) for connection in spread)
+    assert open_now == 996, f"{open_now} silent connections held instead of 996"
+    assert mqtt_limit_hits(warden, "pending_per_ip") == 1
+    assert mqtt_limit_hits(warden, "pending_total") == 504
+    device.paho.publish("devices/steady-1/messages/events/", b"meanwhile", qos=1).wait_for_publish(10)
+    assert device.connected.is_set() and device.disconnect_reason is None
+    # When the silent connections go, their places free at once: a new device connects.
+    for connection in same + spread:
+        connection.close()
+    hub.create_device(warden, "steady-2")
+    time.sleep(1)
+    late = hub.device_client(warden, "steady-2")
+    assert late.start(port, bind_address="127.1.0.2") == 0
+    late.stop()
+    device.stop()
+    assert_still_serving(warden)
+
+
 def test_a_body_that_trickles_in_is_cut_off_at_the_request_timeout(warden_factory):
     """A body sent a byte at a time, each inside the idle timeout, once held its connection forever."""
     warden = warden_factory({"https.request-timeout": 3, "https.idle-timeout": 2})

@@ -247,6 +247,8 @@ public enum WardenServer {
         let authenticator = ConnectAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
+        let pending = PendingConnections(
+            limits: .init(perAddress: mqtt.maximumPendingPerIP, total: mqtt.maximumPending))
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
@@ -262,7 +264,7 @@ public enum WardenServer {
         func listener(_ settings: MQTTListener.Configuration, tls: TLSContextSlot?) -> MQTTListener {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator, authorizer: NamespaceAuthorizer(),
-                limiter: limiter, events: bus, clock: clock, logger: logger)
+                limiter: limiter, pending: pending, events: bus, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]
         if mqtt.plain.enabled {

@@ -36,6 +36,7 @@ struct MQTTConnectionHandlerTests {
         let services = ConnectionServices(
             broker: broker, authenticator: ConnectAuthenticator(directory: directory),
             authorizer: NamespaceAuthorizerStandIn(), limiter: ConnectRateLimiter(configuration: .init()),
+            pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
             logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
         let address = try #require(IPAddress("127.0.0.1"))

@@ -49,6 +49,7 @@ private struct Harness {
             broker: Broker(configuration: .init(), timers: loop),
             authenticator: ConnectAuthenticator(directory: directory), authorizer: NamespaceAuthorizer(),
             limiter: ConnectRateLimiter(configuration: .init()),
+            pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "fuzz", host: "127.0.0.1", port: 0), clock: SystemClock(),
             logger: logger, connectionIDs: ConnectionIDs(), events: bus)
     }

@@ -1,4 +1,5 @@
 import Metrics
+import WardenCore
 import WardenMQTT
 
 /// The broker's counters and gauges, made once (docs/metrics.md lists each). Labels are bounded: listener,
@@ -51,7 +52,17 @@ enum BrokerLimit: String, Sendable, CaseIterable {
     case topicAliases = "topic_aliases"
     case connectTimeout = "connect_timeout"
     case connectRatePerIP = "connect_rate_per_ip"
+    case pendingPerIP = "pending_per_ip"
+    case pendingTotal = "pending_total"
     case keepAlive = "keep_alive"
+
+    /// The limit a refused pending connection ran into.
+    init(_ refusal: PendingConnections.Refusal) {
+        switch refusal {
+        case .perAddress: self = .pendingPerIP
+        case .total: self = .pendingTotal
+        }
+    }
 
     /// The limit a connection closed with `reason` ran into, if any.
     init?(closing reason: ReasonCode) {

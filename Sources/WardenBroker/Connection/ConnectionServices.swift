@@ -10,6 +10,8 @@ struct ConnectionServices: Sendable {
     let authenticator: ConnectAuthenticator
     let authorizer: any Authorizer
     let limiter: ConnectRateLimiter
+    /// Connections not yet authenticated, per source address and in total (shared by every MQTT listener).
+    let pending: PendingConnections
     let listener: MQTTListener.Configuration
     let clock: any WardenClock
     let logger: Logger

@@ -147,7 +147,7 @@ extension MQTTConnectionHandler {
         connection = Accepted(
             identity: identity, session: attachment.session, sink: sink, version: version,
             username: connect.username, will: will)
-        services.limiter.refund(peerAddress)
+        leavePending(authenticated: true)
         let credentialDeadline = identity.expiry.map { services.credentialDeadline(expiry: $0, now: now) }
         machine.accepted(
             version: version, keepAlive: keepAlive, credentialDeadline: credentialDeadline,

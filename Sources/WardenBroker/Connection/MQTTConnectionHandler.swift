@@ -25,6 +25,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Set once CONNECT is accepted.
     var connection: Accepted?
+    /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
+    private var isPending = true
     private var tick: Scheduled<Void>?
 
     /// What an accepted connection holds.
@@ -113,6 +115,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     func channelInactive(context: ChannelHandlerContext) {
         tick?.cancel()
         machine.closed()
+        leavePending()
         if let connection {
             let will = connection.publishesWill ? connection.will : nil
             services.broker.close(
@@ -123,6 +126,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             self.connection = nil
         }
         context.fireChannelInactive()
+    }
+
+    /// The connection has authenticated or closed: it no longer counts against the pending limits, and its
+    /// connect token goes back only when it authenticated.
+    func leavePending(authenticated: Bool = false) {
+        guard isPending else { return }
+        isPending = false
+        services.pending.release(peerAddress)
+        if authenticated { services.limiter.refund(peerAddress) }
     }
 
     /// Carries out one action of the state machine.

@@ -57,14 +57,15 @@ public final class MQTTListener: Service, Sendable {
     /// Makes a listener; `bind` opens its socket, `run` serves until graceful shutdown.
     public init(
         _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: ConnectAuthenticator,
-        authorizer: any Authorizer, limiter: ConnectRateLimiter, events: EventBus, clock: any WardenClock,
-        logger: Logger
+        authorizer: any Authorizer, limiter: ConnectRateLimiter, pending: PendingConnections, events: EventBus,
+        clock: any WardenClock, logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "listener"] = "\(configuration.name)"
         self.services = ConnectionServices(
             broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
-            listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(), events: events)
+            pending: pending, listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(),
+            events: events)
         self.tls = tls
     }
 
@@ -110,10 +111,9 @@ public final class MQTTListener: Service, Sendable {
             channel.close(promise: nil)
             return
         }
-        // The same per-address budget as the MQTT listeners: upgrades in bulk are closed with 1013 (try again
+        // The same per-address budgets as the MQTT listeners: upgrades in bulk are closed with 1013 (try again
         // later), before a handler or a CONNECT deadline is spent on them.
-        guard services.limiter.admit(address, now: .now()) else {
-            services.broker.metrics.hit(.connectRatePerIP)
+        guard Self.admit(address, services: services) else {
             var reason = channel.allocator.buffer(capacity: 2)
             reason.write(webSocketErrorCode: .unknown(1013))
             channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: reason)).whenComplete { _ in
@@ -121,11 +121,40 @@ public final class MQTTListener: Service, Sendable {
             }
             return
         }
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(WebSocketBridge())
-        let handler = MQTTConnectionHandler(
-            services: services, peerAddress: address, usesTLS: true, presented: PresentedChain())
-        try sync.addHandler(handler)
+        try Self.releasingOnFailure(address, services: services) {
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(WebSocketBridge())
+            try sync.addHandler(
+                MQTTConnectionHandler(
+                    services: services, peerAddress: address, usesTLS: true, presented: PresentedChain()))
+        }
+    }
+
+    /// Spends a connect token of `address` and counts it as pending until CONNECT is accepted; false (with the
+    /// limit counted) when either budget refuses it.
+    private static func admit(_ address: IPAddress, services: ConnectionServices) -> Bool {
+        guard services.limiter.admit(address, now: .now()) else {
+            services.broker.metrics.hit(.connectRatePerIP)
+            return false
+        }
+        if let refusal = services.pending.admit(address) {
+            services.broker.metrics.hit(BrokerLimit(refusal))
+            return false
+        }
+        return true
+    }
+
+    /// Builds an admitted connection's pipeline; if that fails, the connection no longer counts as pending
+    /// (its handler, which would release it, never ran).
+    private static func releasingOnFailure(
+        _ address: IPAddress, services: ConnectionServices, _ build: () throws -> Void
+    ) throws {
+        do {
+            try build()
+        } catch {
+            services.pending.release(address)
+            throw error
+        }
     }
 
     /// The WebSocket paths MQTT clients use (Azure's and the common one).
@@ -136,11 +165,18 @@ public final class MQTTListener: Service, Sendable {
             channel.close(promise: nil)
             return
         }
-        guard services.limiter.admit(address, now: .now()) else {
-            services.broker.metrics.hit(.connectRatePerIP)
+        guard admit(address, services: services) else {
             channel.close(promise: nil)
             return
         }
+        try releasingOnFailure(address, services: services) {
+            try addHandlers(channel, address: address, services: services, tls: tls)
+        }
+    }
+
+    private static func addHandlers(
+        _ channel: any Channel, address: IPAddress, services: ConnectionServices, tls: NIOSSLContext?
+    ) throws {
         let sync = channel.pipeline.syncOperations
         let presented = PresentedChain()
         if let tls {

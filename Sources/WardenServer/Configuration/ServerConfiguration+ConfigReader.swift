@@ -117,6 +117,12 @@ extension ServerConfiguration {
         Key(name: "mqtt.connect-burst-per-ip") { config, value in
             config.mqtt.connectRate.burst = Double(try integer(value, "mqtt.connect-burst-per-ip", 1...10_000_000))
         },
+        Key(name: "mqtt.max-pending-per-ip") { config, value in
+            config.mqtt.maximumPendingPerIP = try integer(value, "mqtt.max-pending-per-ip", 1...1_000_000)
+        },
+        Key(name: "mqtt.max-pending") { config, value in
+            config.mqtt.maximumPending = try integer(value, "mqtt.max-pending", 1...1_000_000)
+        },
         Key(name: "mqtt.sys-interval") { config, value in
             config.mqtt.systemTopicsInterval = try integer(value, "mqtt.sys-interval", 0...86_400)
         },

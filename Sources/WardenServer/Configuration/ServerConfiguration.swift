@@ -83,6 +83,9 @@ public struct ServerConfiguration: Sendable {
         public var connectTimeout = 10
         /// Connection attempts per second and burst per source address.
         public var connectRate = ConnectRateLimiter.Configuration()
+        /// Connections not yet authenticated (TLS handshake or CONNECT outstanding) from one address, and in all.
+        public var maximumPendingPerIP = 64
+        public var maximumPending = 4096
         /// Seconds between `$SYS/broker/…` updates; 0 turns them off.
         public var systemTopicsInterval = 10
         /// On 3.1.1, close (true) or silently drop (false) on a denied PUBLISH.
