@@ -52,7 +52,9 @@ public enum WardenServer {
         LoggingSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "warden")
         let prometheus = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        var metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        metricsFactory.durationHistogramBuckets[EventLoopLagMonitor.label] = EventLoopLagMonitor.buckets
+        MetricsSystem.bootstrap(metricsFactory)
 
         let clock = SystemClock()
         let directory = DataDirectory(path: configuration.dataDirectory)
@@ -219,7 +221,7 @@ public enum WardenServer {
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
                 services: [
                     audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
-                    telemetryFeed, cloudToDevice,
+                    telemetryFeed, cloudToDevice, EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
                 ]
                     + mqttListeners.map { $0.listener },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
