@@ -21,11 +21,11 @@ port=$(sed -nE 's/^MQTT: mqtts:\/\/[^:]+:([0-9]+).*/\1/p' "$data/out" | head -1)
 token=$(cat "$data/admin.token")
 api() { curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
 
-# Registers a deviceConnect policy "bench" (its key in $key) and devices bench-0 … bench-(N-1).
+# Registers a deviceConnect policy "bench" (its key in $key) and devices bench-0 … bench-(N-1), eight at a time.
 register_devices() {
   key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
     -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
-  for i in $(seq 0 $(($1 - 1))); do
-    api -X POST "$url/api/v1/tenants/default/devices" -d "{\"deviceId\":\"bench-$i\"}" >/dev/null
-  done
+  seq 0 $(($1 - 1)) | xargs -P 8 -I{} curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" -d '{"deviceId":"bench-{}"}' \
+    -o /dev/null
 }

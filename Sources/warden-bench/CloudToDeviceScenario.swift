@@ -42,11 +42,7 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
         }
         for future in subscribed { try await future.get() }
 
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let ca = connection.ca { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(tlsConfiguration: tls, connectionPool: .init(idleTimeout: .seconds(60))))
+        let http = try CloudToDeviceSend.client(trusting: connection.ca)
         let next = Tickets()
         let start = NIODeadline.now()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -84,11 +80,7 @@ struct CloudToDeviceScenario: AsyncParsableCommand {
     private func send(_ index: Int, http: HTTPClient, recorder: Recorder) async throws {
         let device = connection.deviceID(index % connection.devices)
         let sentAt = NIODeadline.now()
-        var request = HTTPClientRequest(url: "\(api)/api/v1/tenants/\(tenant)/devices/\(device)/c2d")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: "{\"body\":\"\(sentAt.uptimeNanoseconds)\"}"))
+        let request = CloudToDeviceSend(api: api, tenant: tenant, token: token).request(to: device)
         while true {
             let response = try await http.execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 1 << 20)

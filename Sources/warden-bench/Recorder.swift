@@ -75,18 +75,33 @@ final class Recorder: Sendable {
     }
 
     func summary(seconds: Double) -> Summary {
+        state.withLock { Self.summary(of: $0, seconds: seconds) }
+    }
+
+    /// The summary so far, and a fresh start for the next window (for runs reported window by window).
+    func takeSummary(seconds: Double) -> Summary {
         state.withLock { state in
-            let histogram = state.latencies
-            func milliseconds(_ percentile: Double) -> Double {
-                histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1_000_000
+            defer {
+                state.latencies.reset()
+                state.errors = [:]
             }
-            // total: a histogram's count, far below Int.max.
-            let count = Int(histogram.totalCount)
-            return Summary(
-                count: count, messagesPerSecond: Double(count) / seconds, p50Milliseconds: milliseconds(50),
-                p90Milliseconds: milliseconds(90), p99Milliseconds: milliseconds(99),
-                p999Milliseconds: milliseconds(99.9), maxMilliseconds: Double(histogram.max) / 1_000_000,
-                errors: state.errors.values.reduce(0, +), errorsByKind: state.errors)
+            return Self.summary(of: state, seconds: seconds)
         }
+    }
+
+    private static func summary(
+        of state: (latencies: Histogram<UInt64>, errors: [String: Int]), seconds: Double
+    ) -> Summary {
+        let histogram = state.latencies
+        func milliseconds(_ percentile: Double) -> Double {
+            histogram.totalCount == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) / 1_000_000
+        }
+        // total: a histogram's count, far below Int.max.
+        let count = Int(histogram.totalCount)
+        return Summary(
+            count: count, messagesPerSecond: Double(count) / seconds, p50Milliseconds: milliseconds(50),
+            p90Milliseconds: milliseconds(90), p99Milliseconds: milliseconds(99),
+            p999Milliseconds: milliseconds(99.9), maxMilliseconds: Double(histogram.max) / 1_000_000,
+            errors: state.errors.values.reduce(0, +), errorsByKind: state.errors)
     }
 }

@@ -7,5 +7,8 @@ struct WardenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warden-bench",
         abstract: "Load for Warden and other MQTT brokers: telemetry, cloud-to-device, publish/subscribe.",
-        subcommands: [TelemetryScenario.self, CloudToDeviceScenario.self, PubSubScenario.self, ConnectScenario.self])
+        subcommands: [
+            TelemetryScenario.self, CloudToDeviceScenario.self, PubSubScenario.self, ConnectScenario.self,
+            SoakScenario.self,
+        ])
 }
