@@ -44,6 +44,7 @@ let package = Package(
     targets: [
         // One C function: the server cipher order swift-nio-ssl has no setting for (docs/architecture.md).
         .target(name: "CWardenTLS"),
+        .target(name: "CWardenAllocator"),
         .target(
             name: "WardenCore",
             dependencies: [
@@ -153,7 +154,8 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "CWardenTLS", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI", "WardenBroker",
+                "CWardenTLS", "CWardenAllocator", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI",
+                "WardenBroker",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -8,6 +8,7 @@ allowed() {
   case "$1" in
     WardenCore) echo "" ;;
     CWardenTLS) echo "" ;;
+    CWardenAllocator) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;

@@ -49,6 +49,7 @@ public enum WardenServer {
     public static func run(
         _ configuration: ServerConfiguration, version: String, onReady: @escaping @Sendable (StartupReport) -> Void
     ) async throws {
+        MemoryTuning.apply()
         LoggingSetup.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
         let logger = Logger(label: "warden")
         let prometheus = PrometheusCollectorRegistry()

@@ -156,6 +156,8 @@ struct SoakScenario: AsyncParsableCommand {
             totals.add(line)
             fleet.addErrors(line.errors)
             print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            // Each window as it ends, also when the output is a file (a long run is followed with tail -f).
+            fflush(nil)
         }
         print(String(decoding: try encoder.encode(["totals": totals]), as: UTF8.self))
     }
@@ -178,6 +180,7 @@ final class Fleet: Sendable {
     init(devices: Int, interval: TimeAmount, meters: SoakDevice.Meters) {
         self.interval = interval
         self.meters = meters
+        // total: validate() bounds --devices (DeviceOptions) to a positive count.
         self.slots = Mutex(Array(repeating: Slot(), count: devices))
     }
 

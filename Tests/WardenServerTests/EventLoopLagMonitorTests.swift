@@ -27,7 +27,11 @@ struct EventLoopLagMonitorTests {
             tasks.addTask { try await service.run() }
             try await Task.sleep(for: .milliseconds(100))
             // A handler that holds the loop for 200 ms: the probe due meanwhile runs about that late.
-            try await group.next().submit { usleep(200_000) }.get()
+            try await group.next().submit {
+                // A loop, not one usleep: a signal to the test process (a child exiting) would cut that short.
+                let end = NIODeadline.now() + .milliseconds(200)
+                while NIODeadline.now() < end { usleep(1000) }
+            }.get()
             try await Task.sleep(for: .milliseconds(100))
             await service.triggerGracefulShutdown()
             try await tasks.waitForAll()

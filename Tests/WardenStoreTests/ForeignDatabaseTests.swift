@@ -51,4 +51,19 @@ struct ForeignDatabaseTests {
         try queue.close()
         #expect(open(temporary.path)?.code == .storeUnusable)
     }
+
+    /// A row someone edited by hand into a value its column's type cannot hold (STRICT tables still take any
+    /// text in a time column) once stopped the process inside GRDB; now the read fails with a named error.
+    @Test func aHandEditedValueIsAnErrorNotACrash() async throws {
+        let temporary = try TemporaryDatabase()
+        let queue = try DatabaseQueue(path: temporary.path)
+        try await queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO tenants (id, host_name, created_at) VALUES ('bent', 'bent.example', 'yesterday')")
+        }
+        try queue.close()
+        await #expect(throws: WardenError(.storeUnavailable, "")) {
+            _ = try await temporary.database.tenants(after: nil, limit: 100)
+        }
+    }
 }

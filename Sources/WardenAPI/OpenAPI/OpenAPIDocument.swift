@@ -32,9 +32,10 @@ enum OpenAPIDocument {
         ]
         if route.permission == nil { operation["security"] = [] }
         let parameters = route.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment -> JSONValue in
-            [
-                "name": .string(String(segment.dropFirst().dropLast())), "in": "path", "required": true,
-                "schema": ["type": "string"],
+            let name = String(segment.dropFirst().dropLast())
+            return [
+                "name": .string(name), "in": "path", "required": true,
+                "schema": OpenAPISchemas.pathParameters[name] ?? OpenAPISchemas.string,
             ]
         }
         var allParameters = parameters

@@ -43,7 +43,11 @@ extension OpenAPISchemas {
             required: ["id", "username", "enabled", "platformAdmin", "roles", "totpEnabled", "createdAt"]),
         "UserList": list(of: "User"),
         "CreateUser": object(
-            ["username": string, "password": string, "platformAdmin": boolean, "roles": roleMap],
+            [
+                "username": identifier(Username.rules),
+                "password": ["type": "string", "minLength": 12, "maxLength": 1024],
+                "platformAdmin": boolean, "roles": roleMap,
+            ],
             required: ["username"]),
         "UpdateUser": object(["enabled": boolean], required: ["enabled"]),
         "Role": object(["role": ["enum": ["owner", "admin", "operator", "monitor", "auditor"]]], required: ["role"]),
@@ -73,7 +77,7 @@ extension OpenAPISchemas {
                 "permissions": [
                     "type": "array", "items": ["enum": .array(Permission.allCases.map { .string($0.rawValue) })],
                 ],
-                "deviceGroup": string, "expiresAt": dateTime,
+                "deviceGroup": identifier(GroupName.rules), "expiresAt": dateTime,
             ],
             required: ["name", "permissions"]),
         "AuditRecord": object(

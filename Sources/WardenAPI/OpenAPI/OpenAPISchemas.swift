@@ -19,6 +19,22 @@ enum OpenAPISchemas {
     }
 
     static let string: JSONValue = ["type": "string"]
+
+    /// A string that follows an identifier's rules (the same value validates it on the server).
+    static func identifier(_ rules: IdentifierRules) -> JSONValue {
+        [
+            "type": "string", "minLength": 1, "maxLength": .number(rules.maximumLength),
+            "pattern": .string(rules.pattern),
+        ]
+    }
+
+    /// Path parameters that name a registered identifier; the others are plain strings (ids the server issued,
+    /// lock tokens, method names).
+    static let pathParameters: [String: JSONValue] = [
+        "tenant": identifier(TenantID.rules), "device": identifier(DeviceID.rules),
+        "group": identifier(GroupName.rules), "policy": identifier(PolicyName.rules), "ca": identifier(CAName.rules),
+        "user": identifier(Username.rules),
+    ]
     static let nullableString: JSONValue = ["type": ["string", "null"]]
     static let dateTime: JSONValue = ["type": "string", "format": "date-time"]
     static let stringMap: JSONValue = ["type": "object", "additionalProperties": ["type": "string"]]
@@ -43,7 +59,9 @@ enum OpenAPISchemas {
             ["tenantId": string, "hostName": string, "createdAt": dateTime],
             required: ["tenantId", "hostName", "createdAt"]),
         "TenantList": list(of: "Tenant"),
-        "CreateTenant": object(["tenantId": string, "hostName": string], required: ["tenantId"]),
+        "CreateTenant": object(
+            ["tenantId": identifier(TenantID.rules), "hostName": ["type": "string", "maxLength": 253]],
+            required: ["tenantId"]),
         "Device": object(
             [
                 "tenantId": string, "deviceId": string, "generationId": string, "etag": string,
@@ -61,7 +79,7 @@ enum OpenAPISchemas {
         "DeviceList": list(of: "Device"),
         "CreateDevice": object(
             [
-                "deviceId": ["type": "string", "maxLength": 128],
+                "deviceId": identifier(DeviceID.rules),
                 "authentication": ["enum": ["sas", "x509-thumbprint", "x509-ca"]],
                 "primaryThumbprint": string, "secondaryThumbprint": string,
                 "status": ["enum": ["enabled", "disabled"]],
@@ -82,7 +100,12 @@ enum OpenAPISchemas {
             ["name": string, "description": string, "members": stringArray, "createdAt": dateTime],
             required: ["name", "members"]),
         "GroupList": list(of: "Group"),
-        "CreateGroup": object(["name": string, "description": string, "members": stringArray], required: ["name"]),
+        "CreateGroup": object(
+            [
+                "name": identifier(GroupName.rules), "description": string,
+                "members": ["type": "array", "items": identifier(DeviceID.rules)],
+            ],
+            required: ["name"]),
         "AccessList": object(
             ["allow": entries, "block": entries, "etag": string], required: ["allow", "block", "etag"]),
         "ReplaceAccessList": object(["allow": entries, "block": entries]),
@@ -103,7 +126,7 @@ enum OpenAPISchemas {
         "PolicyList": list(of: "Policy"),
         "CreatePolicy": object(
             [
-                "name": string,
+                "name": identifier(PolicyName.rules),
                 "permissions": [
                     "type": "array",
                     "items": ["enum": ["deviceConnect", "serviceConnect", "registryRead", "registryReadWrite"]],
@@ -119,7 +142,7 @@ enum OpenAPISchemas {
             required: ["name", "subject", "thumbprint", "notValidAfter", "verified", "certificate"]),
         "CertificateAuthorityList": list(of: "CertificateAuthority"),
         "CreateCertificateAuthority": object(
-            ["name": string, "certificate": string], required: ["name", "certificate"]),
+            ["name": identifier(CAName.rules), "certificate": string], required: ["name", "certificate"]),
         "VerifyCertificateAuthority": object(["certificate": string], required: ["certificate"]),
         "Telemetry": object(
             [
@@ -138,7 +161,8 @@ enum OpenAPISchemas {
             [
                 "body": string, "bodyEncoding": ["enum": ["utf-8", "base64"]], "messageId": string,
                 "correlationId": string, "properties": ["type": "object", "additionalProperties": string],
-                "contentType": string, "contentEncoding": string, "ttlSeconds": ["type": "integer"],
+                "contentType": string, "contentEncoding": string,
+                "ttlSeconds": ["type": "integer", "minimum": 1, "maximum": 31_536_000],
                 "ack": ["enum": ["none", "positive", "negative", "full"]],
             ],
             required: ["body"]),

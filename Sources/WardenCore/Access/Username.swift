@@ -2,9 +2,10 @@
 public struct Username: ValidatedIdentifier {
     public let rawValue: String
 
+    public static let rules = IdentifierRules(
+        "username", maximumLength: 64, punctuation: "-._@", code: .userInvalidName)
+
     public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try IdentifierRules.validate(
-            rawValue, what: "username", maximumLength: 64, allowedPunctuation: Set("-._@".utf8),
-            code: .userInvalidName)
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 }

@@ -4,9 +4,10 @@ public import Foundation
 public struct CAName: ValidatedIdentifier {
     public let rawValue: String
 
+    public static let rules = IdentifierRules("CA name", maximumLength: 64, punctuation: "-._", code: .caInvalidName)
+
     public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try IdentifierRules.validate(
-            rawValue, what: "CA name", maximumLength: 64, allowedPunctuation: Set("-._".utf8), code: .caInvalidName)
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 }
 

@@ -7,9 +7,10 @@ public struct DeviceID: ValidatedIdentifier {
 
     public let rawValue: String
 
+    public static let rules = IdentifierRules(
+        "device id", maximumLength: maximumLength, punctuation: "-.+%_#*?!(),=@$'", code: .deviceInvalidID)
+
     public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try IdentifierRules.validate(
-            rawValue, what: "device id", maximumLength: Self.maximumLength,
-            allowedPunctuation: Set("-.+%_#*?!(),=@$'".utf8), code: .deviceInvalidID)
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 }

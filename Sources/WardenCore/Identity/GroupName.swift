@@ -2,9 +2,10 @@
 public struct GroupName: ValidatedIdentifier {
     public let rawValue: String
 
+    public static let rules = IdentifierRules(
+        "group name", maximumLength: 128, punctuation: "-._", code: .groupInvalidName)
+
     public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try IdentifierRules.validate(
-            rawValue, what: "group name", maximumLength: 128, allowedPunctuation: Set("-._".utf8),
-            code: .groupInvalidName)
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 }

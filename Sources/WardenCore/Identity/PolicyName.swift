@@ -2,9 +2,10 @@
 public struct PolicyName: ValidatedIdentifier {
     public let rawValue: String
 
+    public static let rules = IdentifierRules(
+        "policy name", maximumLength: 64, punctuation: "-._", code: .policyInvalidName)
+
     public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try IdentifierRules.validate(
-            rawValue, what: "policy name", maximumLength: 64, allowedPunctuation: Set("-._".utf8),
-            code: .policyInvalidName)
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 }

@@ -7,14 +7,12 @@ public struct TenantID: ValidatedIdentifier {
 
     public let rawValue: String
 
+    public static let rules = IdentifierRules(
+        "tenant id", maximumLength: 63, punctuation: "-", allowsUppercase: false, edgesAreAlphanumeric: true,
+        code: .tenantInvalidID)
+
     public init(_ rawValue: String) throws(WardenError) {
-        let value = try IdentifierRules.validate(
-            rawValue, what: "tenant id", maximumLength: 63, allowedPunctuation: [UInt8(ascii: "-")],
-            allowsUppercase: false, code: .tenantInvalidID)
-        if value.hasPrefix("-") || value.hasSuffix("-") {
-            throw WardenError(.tenantInvalidID, "The tenant id must not start or end with '-'.")
-        }
-        self.rawValue = value
+        self.rawValue = try Self.rules.validate(rawValue)
     }
 
     private init(unchecked: String) { self.rawValue = unchecked }

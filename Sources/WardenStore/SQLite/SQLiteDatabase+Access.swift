@@ -10,7 +10,7 @@ extension SQLiteDatabase: AccessStore {
         return try await read { db in
             let roles = try Self.roleBindings(db)
             return try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY username").map {
-                try Self.user($0, roles: roles[$0["id"] as String] ?? [:], sealer: sealer)
+                try Self.user($0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:], sealer: sealer)
             }
         }
     }
@@ -78,17 +78,22 @@ extension SQLiteDatabase: AccessStore {
     }
 
     private static func user(_ row: Row, roles: [TenantID: Role], sealer: any SecretSealer) throws -> User {
-        let id: String = row["id"]
+        let id: String = try row.decode(forColumn: "id")
         let context = { (column: String) in "users/\(id)/\(column)" }
         return User(
-            id: id, username: try Username(row["username"]), passwordHash: row["password_hash"],
-            isEnabled: row["enabled"], isPlatformAdmin: row["platform_admin"], roles: roles,
-            totpSecret: try (row["totp_secret"] as Data?).map { try sealer.open(Array($0), context: context("totp")) },
-            pendingTOTPSecret: try (row["pending_totp_secret"] as Data?).map {
+            id: id, username: try Username(row.decode(forColumn: "username")),
+            passwordHash: try row.decode(forColumn: "password_hash"),
+            isEnabled: try row.decode(forColumn: "enabled"),
+            isPlatformAdmin: try row.decode(forColumn: "platform_admin"), roles: roles,
+            totpSecret: try row.decode(Data?.self, forColumn: "totp_secret").map {
+                try sealer.open(Array($0), context: context("totp"))
+            },
+            pendingTOTPSecret: try row.decode(Data?.self, forColumn: "pending_totp_secret").map {
                 try sealer.open(Array($0), context: context("pending-totp"))
             },
-            lastTOTPStep: row["last_totp_step"], mustChangePassword: row["must_change_password"],
-            createdAt: row["created_at"])
+            lastTOTPStep: try row.decode(forColumn: "last_totp_step"),
+            mustChangePassword: try row.decode(forColumn: "must_change_password"),
+            createdAt: try row.decode(forColumn: "created_at"))
     }
 
     // MARK: Roles
@@ -121,10 +126,13 @@ extension SQLiteDatabase: AccessStore {
             db, sql: "SELECT subject_id, tenant_id, role FROM role_bindings \(clause)",
             arguments: StatementArguments(arguments))
         {
-            guard let role = Role(rawValue: row["role"]) else {
-                throw WardenError(.storeUnavailable, "A stored role '\(row["role"] as String)' is not known.")
+            guard let role = Role(rawValue: try row.decode(forColumn: "role")) else {
+                throw WardenError(
+                    .storeUnavailable, "A stored role '\(try row.decode(String.self, forColumn: "role"))' is not known."
+                )
             }
-            bindings[row["subject_id"], default: [:]][try TenantID(row["tenant_id"])] = role
+            bindings[try row.decode(forColumn: "subject_id"), default: [:]][
+                try TenantID(row.decode(forColumn: "tenant_id"))] = role
         }
         return bindings
     }
@@ -135,7 +143,7 @@ extension SQLiteDatabase: AccessStore {
         try await read { db in
             let roles = try Self.roleBindings(db)
             return try Row.fetchAll(db, sql: "SELECT * FROM service_principals ORDER BY name").map {
-                Self.servicePrincipal($0, roles: roles[$0["id"] as String] ?? [:])
+                try Self.servicePrincipal($0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:])
             }
         }
     }
@@ -150,7 +158,7 @@ extension SQLiteDatabase: AccessStore {
         try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_principals WHERE id = ?", arguments: [id])
             else { throw WardenError(.servicePrincipalNotFound, "There is no service principal '\(id)'.") }
-            var principal = Self.servicePrincipal(row, roles: try Self.roleBindings(db, subject: id))
+            var principal = try Self.servicePrincipal(row, roles: try Self.roleBindings(db, subject: id))
             try change(&principal)
             try Self.save(principal, db)
             return principal
@@ -179,10 +187,12 @@ extension SQLiteDatabase: AccessStore {
         try saveRoles(principal.roles, subject: principal.id, db)
     }
 
-    private static func servicePrincipal(_ row: Row, roles: [TenantID: Role]) -> ServicePrincipal {
+    private static func servicePrincipal(_ row: Row, roles: [TenantID: Role]) throws -> ServicePrincipal {
         ServicePrincipal(
-            id: row["id"], name: row["name"], secretHash: Array(row["secret_hash"] as Data), isEnabled: row["enabled"],
-            roles: roles, createdAt: row["created_at"])
+            id: try row.decode(forColumn: "id"), name: try row.decode(forColumn: "name"),
+            secretHash: Array(try row.decode(Data.self, forColumn: "secret_hash")),
+            isEnabled: try row.decode(forColumn: "enabled"),
+            roles: roles, createdAt: try row.decode(forColumn: "created_at"))
     }
 
     // MARK: API keys
@@ -235,11 +245,17 @@ extension SQLiteDatabase: AccessStore {
 
     private static func apiKey(_ row: Row) throws -> APIKey {
         APIKey(
-            id: row["id"], tenant: try TenantID(row["tenant_id"]), name: row["name"],
-            permissions: Set(try JSONColumn.decode([Permission].self, row["permissions"], column: "permissions")),
-            deviceGroup: try (row["device_group"] as String?).map(GroupName.init), expiresAt: row["expires_at"],
-            revokedAt: row["revoked_at"], lastUsedAt: row["last_used_at"], createdBy: row["created_by"],
-            createdAt: row["created_at"], secretHash: Array(row["secret_hash"] as Data))
+            id: try row.decode(forColumn: "id"), tenant: try TenantID(row.decode(forColumn: "tenant_id")),
+            name: try row.decode(forColumn: "name"),
+            permissions: Set(
+                try JSONColumn.decode(
+                    [Permission].self, try row.decode(forColumn: "permissions"), column: "permissions")),
+            deviceGroup: try row.decode(String?.self, forColumn: "device_group").map(GroupName.init),
+            expiresAt: try row.decode(forColumn: "expires_at"),
+            revokedAt: try row.decode(forColumn: "revoked_at"), lastUsedAt: try row.decode(forColumn: "last_used_at"),
+            createdBy: try row.decode(forColumn: "created_by"),
+            createdAt: try row.decode(forColumn: "created_at"),
+            secretHash: Array(try row.decode(Data.self, forColumn: "secret_hash")))
     }
 
     // MARK: Refresh tokens
@@ -315,11 +331,13 @@ extension SQLiteDatabase: AccessStore {
             ])
     }
 
-    private static func refreshToken(_ row: Row) -> RefreshToken {
+    private static func refreshToken(_ row: Row) throws -> RefreshToken {
         RefreshToken(
-            hash: Array(row["hash"] as Data), family: row["family"], userID: row["user_id"],
-            issuedAt: row["issued_at"], expiresAt: row["expires_at"], usedAt: row["used_at"],
-            revokedAt: row["revoked_at"])
+            hash: Array(try row.decode(Data.self, forColumn: "hash")), family: try row.decode(forColumn: "family"),
+            userID: try row.decode(forColumn: "user_id"),
+            issuedAt: try row.decode(forColumn: "issued_at"), expiresAt: try row.decode(forColumn: "expires_at"),
+            usedAt: try row.decode(forColumn: "used_at"),
+            revokedAt: try row.decode(forColumn: "revoked_at"))
     }
 
     // MARK: Signing keys
@@ -328,7 +346,11 @@ extension SQLiteDatabase: AccessStore {
         let sealer = self.sealer
         let rows = try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM access_token_keys ORDER BY created_at DESC, id").map {
-                ($0["id"] as String, Array($0["private_key"] as Data), $0["created_at"] as Date)
+                (
+                    try $0.decode(String.self, forColumn: "id"),
+                    Array(try $0.decode(Data.self, forColumn: "private_key")),
+                    try $0.decode(Date.self, forColumn: "created_at")
+                )
             }
         }
         return try rows.map { id, sealed, createdAt in

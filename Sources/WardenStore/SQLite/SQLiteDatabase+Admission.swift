@@ -59,9 +59,11 @@ extension SQLiteDatabase: AdmissionStore {
                 db, sql: "SELECT * FROM access_lists WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
         return AccessList(
-            allow: try JSONColumn.decode(AccessList.Entries.self, row["allow_json"], column: "allow list"),
-            block: try JSONColumn.decode(AccessList.Entries.self, row["block_json"], column: "block list"),
-            etag: row["etag"])
+            allow: try JSONColumn.decode(
+                AccessList.Entries.self, try row.decode(forColumn: "allow_json"), column: "allow list"),
+            block: try JSONColumn.decode(
+                AccessList.Entries.self, try row.decode(forColumn: "block_json"), column: "block list"),
+            etag: try row.decode(forColumn: "etag"))
     }
 
     private static func ipFilter(_ db: Database, _ tenantID: TenantID) throws -> IPFilter {
@@ -69,12 +71,13 @@ extension SQLiteDatabase: AdmissionStore {
             let row = try Row.fetchOne(
                 db, sql: "SELECT * FROM ip_filters WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
-        guard let action = IPFilter.Action(rawValue: row["default_action"]) else {
+        guard let action = IPFilter.Action(rawValue: try row.decode(forColumn: "default_action")) else {
             throw WardenError(.storeUnavailable, "The stored IP filter of '\(tenantID)' has an unknown action.")
         }
         return try IPFilter(
             defaultAction: action,
-            rules: try JSONColumn.decode([IPFilter.Rule].self, row["rules_json"], column: "IP rules"),
-            etag: row["etag"])
+            rules: try JSONColumn.decode(
+                [IPFilter.Rule].self, try row.decode(forColumn: "rules_json"), column: "IP rules"),
+            etag: try row.decode(forColumn: "etag"))
     }
 }

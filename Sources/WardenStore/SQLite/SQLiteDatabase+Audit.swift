@@ -26,7 +26,9 @@ extension SQLiteDatabase: AuditStore {
     public func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1")
-                .map { ($0["sequence"], Array($0["chain_hash"] as Data)) }
+                .map {
+                    (try $0.decode(forColumn: "sequence"), Array(try $0.decode(Data.self, forColumn: "chain_hash")))
+                }
         }
     }
 
@@ -60,7 +62,7 @@ extension SQLiteDatabase: AuditStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?",
                 arguments: [sequence, limit]
-            ).map { (try Self.auditRecord($0), Array($0["chain_hash"] as Data)) }
+            ).map { (try Self.auditRecord($0), Array(try $0.decode(Data.self, forColumn: "chain_hash"))) }
         }
     }
 
@@ -77,20 +79,24 @@ extension SQLiteDatabase: AuditStore {
                         ORDER BY sequence DESC LIMIT 1
                         """, arguments: [at, limit])
             else { return nil }
-            let sequence: Int64 = last["sequence"]
+            let sequence: Int64 = try last.decode(forColumn: "sequence")
             try db.execute(sql: "DELETE FROM audit_records WHERE sequence <= ?", arguments: [sequence])
-            return (sequence, Array(last["chain_hash"] as Data))
+            return (sequence, Array(try last.decode(Data.self, forColumn: "chain_hash")))
         }
     }
 
     private static func auditRecord(_ row: Row) throws -> AuditRecord {
-        guard let outcome = AuditRecord.Outcome(rawValue: row["outcome"]) else {
+        guard let outcome = AuditRecord.Outcome(rawValue: try row.decode(forColumn: "outcome")) else {
             throw WardenError(.storeUnavailable, "A stored audit outcome is not known.")
         }
         return AuditRecord(
-            sequence: row["sequence"], at: row["at"], tenant: try (row["tenant_id"] as String?).map(TenantID.init),
-            actorKind: row["actor_kind"], actor: row["actor"], sourceIP: row["source_ip"], action: row["action"],
-            target: row["target"], outcome: outcome, reason: row["reason"], referenceID: row["reference_id"],
-            details: try JSONColumn.decode([String: String].self, row["details"], column: "details"))
+            sequence: try row.decode(forColumn: "sequence"), at: try row.decode(forColumn: "at"),
+            tenant: try row.decode(String?.self, forColumn: "tenant_id").map(TenantID.init),
+            actorKind: try row.decode(forColumn: "actor_kind"), actor: try row.decode(forColumn: "actor"),
+            sourceIP: try row.decode(forColumn: "source_ip"), action: try row.decode(forColumn: "action"),
+            target: try row.decode(forColumn: "target"), outcome: outcome, reason: try row.decode(forColumn: "reason"),
+            referenceID: try row.decode(forColumn: "reference_id"),
+            details: try JSONColumn.decode(
+                [String: String].self, try row.decode(forColumn: "details"), column: "details"))
     }
 }

@@ -81,9 +81,12 @@ extension SQLiteDatabase: CertificateAuthorityStore {
 
     private static func authority(_ row: Row) throws -> CertificateAuthority {
         CertificateAuthority(
-            tenantID: try TenantID(row["tenant_id"]), name: try CAName(row["name"]),
-            certificatePEM: row["certificate_pem"], thumbprint: try Thumbprint(row["thumbprint"]),
-            subject: row["subject"], notValidAfter: row["not_valid_after"], isVerified: row["verified"],
-            verificationCode: row["verification_code"], createdAt: row["created_at"])
+            tenantID: try TenantID(row.decode(forColumn: "tenant_id")), name: try CAName(row.decode(forColumn: "name")),
+            certificatePEM: try row.decode(forColumn: "certificate_pem"),
+            thumbprint: try Thumbprint(row.decode(forColumn: "thumbprint")),
+            subject: try row.decode(forColumn: "subject"), notValidAfter: try row.decode(forColumn: "not_valid_after"),
+            isVerified: try row.decode(forColumn: "verified"),
+            verificationCode: try row.decode(forColumn: "verification_code"),
+            createdAt: try row.decode(forColumn: "created_at"))
     }
 }

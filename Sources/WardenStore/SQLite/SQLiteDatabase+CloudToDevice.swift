@@ -7,12 +7,18 @@ extension SQLiteDatabase: CloudToDeviceStore {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM c2d_messages ORDER BY sequence").map { row in
                 CloudToDeviceMessage(
-                    sequenceNumber: row["sequence"], tenantID: try TenantID(row["tenant_id"]),
-                    deviceID: try DeviceID(row["device_id"]), messageID: row["message_id"],
-                    correlationID: row["correlation_id"], properties: row["properties"],
-                    body: Array(row["body"] as Data),
-                    acknowledgement: CloudToDeviceMessage.Acknowledgement(rawValue: row["ack"]) ?? .none,
-                    enqueuedAt: row["enqueued_at"], expiresAt: row["expires_at"], deliveryCount: row["delivery_count"])
+                    sequenceNumber: try row.decode(forColumn: "sequence"),
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    deviceID: try DeviceID(row.decode(forColumn: "device_id")),
+                    messageID: try row.decode(forColumn: "message_id"),
+                    correlationID: try row.decode(forColumn: "correlation_id"),
+                    properties: try row.decode(forColumn: "properties"),
+                    body: Array(try row.decode(Data.self, forColumn: "body")),
+                    acknowledgement: CloudToDeviceMessage.Acknowledgement(rawValue: try row.decode(forColumn: "ack"))
+                        ?? .none,
+                    enqueuedAt: try row.decode(forColumn: "enqueued_at"),
+                    expiresAt: try row.decode(forColumn: "expires_at"),
+                    deliveryCount: try row.decode(forColumn: "delivery_count"))
             }
         }
     }
@@ -36,10 +42,14 @@ extension SQLiteDatabase: CloudToDeviceStore {
                 arguments: [tenantID.rawValue, afterSequence, limit]
             ).map { row in
                 CloudToDeviceFeedback(
-                    sequenceNumber: row["sequence"], tenantID: try TenantID(row["tenant_id"]),
-                    deviceID: try DeviceID(row["device_id"]), originalMessageID: row["original_message_id"],
-                    status: CloudToDeviceFeedback.Status(rawValue: row["status"]) ?? .rejected,
-                    description: row["description"], enqueuedAt: row["enqueued_at"], recordedAt: row["recorded_at"])
+                    sequenceNumber: try row.decode(forColumn: "sequence"),
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    deviceID: try DeviceID(row.decode(forColumn: "device_id")),
+                    originalMessageID: try row.decode(forColumn: "original_message_id"),
+                    status: CloudToDeviceFeedback.Status(rawValue: try row.decode(forColumn: "status")) ?? .rejected,
+                    description: try row.decode(forColumn: "description"),
+                    enqueuedAt: try row.decode(forColumn: "enqueued_at"),
+                    recordedAt: try row.decode(forColumn: "recorded_at"))
             }
         }
     }

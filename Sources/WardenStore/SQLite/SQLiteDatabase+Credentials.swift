@@ -15,7 +15,10 @@ extension SQLiteDatabase: CredentialStore {
     public func credentialHashes() async throws -> [String: [UInt8]] {
         try await read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT name, credential_hash FROM management_credentials")
-            return Dictionary(uniqueKeysWithValues: rows.map { ($0["name"], Array($0["credential_hash"] as Data)) })
+            return try Dictionary(
+                uniqueKeysWithValues: rows.map {
+                    (try $0.decode(forColumn: "name"), Array(try $0.decode(Data.self, forColumn: "credential_hash")))
+                })
         }
     }
 }

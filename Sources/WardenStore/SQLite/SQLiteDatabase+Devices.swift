@@ -67,7 +67,10 @@ extension SQLiteDatabase: DeviceStore {
     public func deviceCounts() async throws -> [TenantID: Int] {
         try await read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT tenant_id, count(*) AS n FROM devices GROUP BY tenant_id")
-            return try Dictionary(uniqueKeysWithValues: rows.map { (try TenantID($0["tenant_id"]), $0["n"]) })
+            return try Dictionary(
+                uniqueKeysWithValues: rows.map {
+                    (try TenantID($0.decode(forColumn: "tenant_id")), try $0.decode(forColumn: "n"))
+                })
         }
     }
 

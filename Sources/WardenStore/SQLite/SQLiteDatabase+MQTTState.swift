@@ -15,29 +15,35 @@ extension SQLiteDatabase: MQTTStateStore {
             var snapshot = MQTTStateSnapshot()
             snapshot.sessions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_sessions").map { row in
                 StoredSession(
-                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"],
-                    expiryInterval: UInt32(clamping: row["expiry_interval"] as Int64),
-                    disconnectedAt: (row["disconnected_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    clientID: try row.decode(forColumn: "client_id"),
+                    expiryInterval: UInt32(clamping: try row.decode(Int64.self, forColumn: "expiry_interval")),
+                    disconnectedAt: try row.decode(Double?.self, forColumn: "disconnected_at").map(
+                        Date.init(timeIntervalSince1970:)))
             }
             snapshot.subscriptions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_subscriptions").map { row in
                 StoredSubscription(
-                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"], filter: row["filter"],
-                    options: UInt8(clamping: row["options"] as Int64), identifier: row["identifier"])
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    clientID: try row.decode(forColumn: "client_id"), filter: try row.decode(forColumn: "filter"),
+                    options: UInt8(clamping: try row.decode(Int64.self, forColumn: "options")),
+                    identifier: try row.decode(forColumn: "identifier"))
             }
             snapshot.messages = try Row.fetchAll(
                 db, sql: "SELECT * FROM mqtt_session_messages ORDER BY tenant_id, client_id, sequence"
             ).map { row in
                 StoredMessage(
-                    tenantID: try TenantID(row["tenant_id"]), clientID: row["client_id"],
-                    sequence: row["sequence"], message: try Self.payload(row),
-                    deliveryQoS: UInt8(clamping: row["delivery_qos"] as Int64),
-                    retain: row["retain"] as Bool,
-                    subscriptionIdentifiers: Self.identifiers(row["subscription_identifiers"]),
-                    packetID: (row["packet_id"] as Int64?).map { UInt16(clamping: $0) },
-                    phase: UInt8(clamping: row["phase"] as Int64))
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    clientID: try row.decode(forColumn: "client_id"),
+                    sequence: try row.decode(forColumn: "sequence"), message: try Self.payload(row),
+                    deliveryQoS: UInt8(clamping: try row.decode(Int64.self, forColumn: "delivery_qos")),
+                    retain: try row.decode(Bool.self, forColumn: "retain"),
+                    subscriptionIdentifiers: Self.identifiers(try row.decode(forColumn: "subscription_identifiers")),
+                    packetID: try row.decode(Int64?.self, forColumn: "packet_id").map { UInt16(clamping: $0) },
+                    phase: UInt8(clamping: try row.decode(Int64.self, forColumn: "phase")))
             }
             snapshot.retained = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_retained").map { row in
-                StoredRetained(tenantID: try TenantID(row["tenant_id"]), message: try Self.payload(row))
+                StoredRetained(
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")), message: try Self.payload(row))
             }
             return snapshot
         }
@@ -139,9 +145,10 @@ extension SQLiteDatabase: MQTTStateStore {
 
     private static func payload(_ row: Row) throws -> StoredPayload {
         StoredPayload(
-            topic: row["topic"], payload: Array(row["payload"] as Data), qos: UInt8(clamping: row["qos"] as Int64),
-            properties: Array(row["properties"] as Data),
-            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            topic: try row.decode(forColumn: "topic"), payload: Array(try row.decode(Data.self, forColumn: "payload")),
+            qos: UInt8(clamping: try row.decode(Int64.self, forColumn: "qos")),
+            properties: Array(try row.decode(Data.self, forColumn: "properties")),
+            expiresAt: try row.decode(Double?.self, forColumn: "expires_at").map(Date.init(timeIntervalSince1970:)))
     }
 
     private static func identifiers(_ text: String) -> [Int] {

@@ -62,19 +62,20 @@ extension SQLiteDatabase: PolicyStore {
     }
 
     private func policy(from row: Row) throws -> SharedAccessPolicy {
-        let tenantID = try TenantID(row["tenant_id"])
-        let name = try PolicyName(row["name"])
+        let tenantID = try TenantID(row.decode(forColumn: "tenant_id"))
+        let name = try PolicyName(row.decode(forColumn: "name"))
         let context = { Self.keyContext(tenantID, name, $0) }
-        let primary: Data = row["sealed_primary_key"]
-        let secondary: Data = row["sealed_secondary_key"]
+        let primary: Data = try row.decode(forColumn: "sealed_primary_key")
+        let secondary: Data = try row.decode(forColumn: "sealed_secondary_key")
         return SharedAccessPolicy(
             tenantID: tenantID, name: name,
             permissions: Set(
                 try JSONColumn.decode(
-                    [SharedAccessPolicy.Permission].self, row["permissions_json"], column: "permissions")),
+                    [SharedAccessPolicy.Permission].self, try row.decode(forColumn: "permissions_json"),
+                    column: "permissions")),
             keys: SASKeyPair(
                 primary: try sealer.open(Array(primary), context: context("primary")),
                 secondary: try sealer.open(Array(secondary), context: context("secondary"))),
-            createdAt: row["created_at"])
+            createdAt: try row.decode(forColumn: "created_at"))
     }
 }

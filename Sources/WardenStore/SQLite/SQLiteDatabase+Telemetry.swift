@@ -54,12 +54,15 @@ extension SQLiteDatabase: TelemetryStore {
     }
 
     private static func telemetryMessage(_ row: Row) throws -> TelemetryMessage {
-        guard let method = Device.AuthenticationType(rawValue: row["auth_method"]) else {
+        guard let method = Device.AuthenticationType(rawValue: try row.decode(forColumn: "auth_method")) else {
             throw WardenError(.storeUnavailable, "A stored telemetry message names an unknown auth method.")
         }
         return TelemetryMessage(
-            sequenceNumber: row["sequence"], tenantID: try TenantID(row["tenant_id"]),
-            deviceID: try DeviceID(row["device_id"]), enqueuedAtMilliseconds: row["enqueued_at"], authMethod: method,
-            properties: row["properties"], body: Array(row["body"] as Data))
+            sequenceNumber: try row.decode(forColumn: "sequence"),
+            tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+            deviceID: try DeviceID(row.decode(forColumn: "device_id")),
+            enqueuedAtMilliseconds: try row.decode(forColumn: "enqueued_at"), authMethod: method,
+            properties: try row.decode(forColumn: "properties"),
+            body: Array(try row.decode(Data.self, forColumn: "body")))
     }
 }

@@ -61,7 +61,9 @@ extension SQLiteDatabase: TenantStore {
     }
 
     private static func tenant(from row: Row) throws -> Tenant {
-        Tenant(id: try TenantID(row["id"]), hostName: try HostName(row["host_name"]), createdAt: row["created_at"])
+        Tenant(
+            id: try TenantID(row.decode(forColumn: "id")), hostName: try HostName(row.decode(forColumn: "host_name")),
+            createdAt: try row.decode(forColumn: "created_at"))
     }
 }
 

@@ -13,9 +13,14 @@ extension SQLiteDatabase: TwinStore {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM device_twins").map { row in
                 var twin = DeviceTwin(
-                    tenantID: try TenantID(row["tenant_id"]), deviceID: try DeviceID(row["device_id"]))
-                twin.desired = try Self.section(row["desired"], row["desired_version"], row["desired_updated"])
-                twin.reported = try Self.section(row["reported"], row["reported_version"], row["reported_updated"])
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    deviceID: try DeviceID(row.decode(forColumn: "device_id")))
+                twin.desired = try Self.section(
+                    try row.decode(forColumn: "desired"), try row.decode(forColumn: "desired_version"),
+                    try row.decode(forColumn: "desired_updated"))
+                twin.reported = try Self.section(
+                    try row.decode(forColumn: "reported"), try row.decode(forColumn: "reported_version"),
+                    try row.decode(forColumn: "reported_updated"))
                 return twin
             }
         }
