@@ -158,9 +158,11 @@ def plot(rows: list[dict], path: str) -> None:
     axes[2].set_ylabel("per s / per window")
     axes[2].legend(loc="upper right")
     axes[3].plot(minutes, [row["mqtt_connections"] for row in rows], label="MQTT connections (server)")
-    axes[3].plot(minutes, [row["cpu_percent"] for row in rows], label="server CPU %")
+    axes[3].set_ylabel("MQTT connections")
+    cpu = axes[3].twinx()
+    cpu.plot(minutes, [row["cpu_percent"] for row in rows], color="tab:orange", label="server CPU %")
+    cpu.set_ylabel("server CPU %")
     axes[3].set_xlabel("minutes")
-    axes[3].legend(loc="upper right")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
 

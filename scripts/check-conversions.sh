@@ -6,7 +6,7 @@
 # `truncatingIfNeeded:`, `bitPattern:` — or follows a `// total: <why>` comment: a string parse (failable),
 # a widening, the bound checked before. The comment covers the statement below it: the next line and the
 # lines after it that are indented deeper (continuations, and the body of a block it opens). Literals
-# (`UInt64(1)`, `UInt8(ascii: "a")`) need nothing.
+# (`UInt64(1)`, `UInt8(ascii: "a")`) need nothing. Database rows are read with a throwing decode (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +33,11 @@ while IFS= read -r file; do
     END { exit found }
   ' "$file" || status=1
 done < <(git ls-files 'Sources/*.swift')
+
+# A database row is input too (a file someone may have edited): GRDB's `row["column"]` traps when the value
+# does not convert, `try row.decode(forColumn:)` throws (the read then fails with store.unavailable).
+if git grep -nE '(\$0|\b[A-Za-z]+)\["[a-z_]+"\]' -- 'Sources/WardenStore/*.swift'; then
+  echo "Read database rows with try row.decode(forColumn:), not the trapping subscript." >&2
+  status=1
+fi
 exit $status

@@ -1,11 +1,11 @@
 #include "CWardenAllocator.h"
 
-#if defined(__GLIBC__)
+#if __has_include(<malloc.h>)
 #include <malloc.h>
 #endif
 
 int warden_set_mmap_threshold(int bytes) {
-#if defined(__GLIBC__)
+#ifdef M_MMAP_THRESHOLD
     return mallopt(M_MMAP_THRESHOLD, bytes);
 #else
     (void)bytes;

@@ -11,7 +11,9 @@ import CWardenAllocator
 enum MemoryTuning {
     static let mmapThreshold: Int32 = 32 * 1024
 
-    static func apply() {
-        _ = warden_set_mmap_threshold(mmapThreshold)
+    /// Whether the C library took the setting (glibc does; others have no such knob).
+    @discardableResult
+    static func apply() -> Bool {
+        warden_set_mmap_threshold(mmapThreshold) == 1
     }
 }
