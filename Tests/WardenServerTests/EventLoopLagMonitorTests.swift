@@ -25,7 +25,8 @@ struct EventLoopLagMonitorTests {
             configuration: .init(services: [monitor], gracefulShutdownSignals: [], logger: .init(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await service.run() }
-            try await Task.sleep(for: .milliseconds(100))
+            // The probes exist once one has reported (a busy machine may start the service late).
+            while lags.values.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
             // A handler that holds the loop for 200 ms: the probe due meanwhile runs about that late.
             try await group.next().submit {
                 // A loop, not one usleep: a signal to the test process (a child exiting) would cut that short.
