@@ -139,11 +139,14 @@ def plot(rows: list[dict], path: str) -> None:
 
     minutes = [row["elapsed_s"] / 60 for row in rows]
     figure, axes = plt.subplots(4, 1, figsize=(10, 12), sharex=True)
-    axes[0].plot(minutes, [row["rss_mib"] for row in rows], label="RSS (MiB)")
-    axes[0].set_ylabel("RSS (MiB)")
-    fds = axes[0].twinx()
-    fds.plot(minutes, [row["fds"] for row in rows], color="tab:orange", label="open fds")
-    fds.set_ylabel("open file descriptors")
+    def two_scales(axis, left: str, left_label: str, right: str, right_label: str):
+        axis.plot(minutes, [row[left] for row in rows])
+        axis.set_ylabel(left_label)
+        other = axis.twinx()
+        other.plot(minutes, [row[right] for row in rows], color="tab:orange")
+        other.set_ylabel(right_label)
+
+    two_scales(axes[0], "rss_mib", "RSS (MiB)", "fds", "open file descriptors (orange)")
     axes[0].set_title("Warden soak: memory and file descriptors")
     with_bench = [row for row in rows if row["telemetry_p99_ms"] != ""]
     bench_minutes = [row["elapsed_s"] / 60 for row in with_bench]
@@ -157,11 +160,7 @@ def plot(rows: list[dict], path: str) -> None:
     axes[2].plot(bench_minutes, [row["reconnects"] for row in with_bench], label="reconnects per window")
     axes[2].set_ylabel("per s / per window")
     axes[2].legend(loc="upper right")
-    axes[3].plot(minutes, [row["mqtt_connections"] for row in rows], label="MQTT connections (server)")
-    axes[3].set_ylabel("MQTT connections")
-    cpu = axes[3].twinx()
-    cpu.plot(minutes, [row["cpu_percent"] for row in rows], color="tab:orange", label="server CPU %")
-    cpu.set_ylabel("server CPU %")
+    two_scales(axes[3], "mqtt_connections", "MQTT connections (server)", "cpu_percent", "server CPU % (orange)")
     axes[3].set_xlabel("minutes")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
