@@ -203,23 +203,7 @@ public struct AuditHead: Sendable {
         return (sequence, link)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
-    static func bytes(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = 0
-        while index < utf8.count {
-            // total: parses text: nil unless a number in range.
-            guard let value = UInt8(String(decoding: utf8[index..<index + 2], as: UTF8.self), radix: 16) else {
-                return nil
-            }
-            bytes.append(value)
-            index += 2
-        }
-        return bytes
-    }
+    static func bytes(_ text: some StringProtocol) -> [UInt8]? { Hex.decode(text) }
 }

@@ -255,6 +255,7 @@ public enum WardenServer {
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
+            settings.decodingLimits.maximumTopicLevels = mqtt.maximumTopicLevels
             // total: a configured number of seconds, range-checked when read.
             settings.connectTimeout = .seconds(Int64(mqtt.connectTimeout))
             settings.receiveMaximum = mqtt.receiveMaximum

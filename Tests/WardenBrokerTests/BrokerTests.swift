@@ -66,6 +66,20 @@ struct BrokerTests {
         return broker.subscribe(session, [request])
     }
 
+    /// A session subscribed to `will/#`, recording the Wills it receives.
+    private func willWatcher() -> Recorder {
+        let (watcher, watching, _) = connect("w")
+        _ = subscribe(watcher, "will/#")
+        return watching
+    }
+
+    /// `recorder`'s connection ends without DISCONNECT, leaving a Will on `topic`.
+    private func drop(_ session: Session, _ recorder: Recorder, will topic: String, delay: UInt32) {
+        broker.close(
+            session, sink: recorder, will: Broker.Will(message: message(topic), tenantID: tenant, delay: delay),
+            now: now)
+    }
+
     private func message(
         _ topic: String, qos: QoS = .atLeastOnce, retain: Bool = false, payload: String = "p",
         from publisher: Session? = nil
@@ -113,7 +127,7 @@ struct BrokerTests {
         let (session, _, _) = connect("a")
         broker.publish(message("r/1", retain: true), in: tenant, now: now)
         broker.publish(message("r/2", retain: true), in: tenant, now: now)
-        #expect(!broker.publish(message("r/3", retain: true), in: tenant, now: now))
+        #expect(!broker.publish(message("r/3", retain: true), in: tenant, now: now).retainAccepted)
         #expect(subscribe(session, "r/#")[0].retained.map(\.message.topic).sorted() == ["r/1", "r/2"])
         broker.publish(message("r/1", retain: true, payload: ""), in: tenant, now: now)
         #expect(subscribe(session, "r/+")[0].retained.map(\.message.topic) == ["r/2"])
@@ -135,6 +149,46 @@ struct BrokerTests {
         let (_, second, _) = connect("a")
         #expect(first.closedWith == .sessionTakenOver)
         #expect(second.closedWith == nil)
+    }
+
+    @Test func takingOverASessionThatEndsWithItsConnectionStartsAfreshAndPublishesItsWill() {
+        // 3.1.1 clean session (expiry 0): the session lasts as long as its connection, so a connection that takes
+        // it over finds none, even with clean session 0 (mosquitto's 07-will-takeover), and the Will goes out.
+        let watching = willWatcher()
+        let (first, firstRecorder, _) = connect("a", clean: true, expiry: 0)
+        _ = subscribe(first, "kept?")
+        let (second, _, present) = connect("a", clean: false, expiry: 60)
+        #expect(!present)
+        #expect(second !== first)
+        #expect(firstRecorder.closedWith == .sessionTakenOver)
+        drop(first, firstRecorder, will: "will/a", delay: 0)
+        #expect(watching.publishes.map(\.topic) == ["will/a"])
+        #expect(second.withState { $0.subscriptions.isEmpty })
+    }
+
+    @Test func takingOverASessionThatContinuesPublishesNoWill() {
+        // [MQTT-3.1.3-9]: the new connection to the session came before the old one closed.
+        let watching = willWatcher()
+        let (first, firstRecorder, _) = connect("a", clean: false, expiry: 60)
+        let (second, _, present) = connect("a", clean: false, expiry: 60)
+        #expect(present)
+        #expect(second === first)
+        drop(first, firstRecorder, will: "will/a", delay: 0)
+        loop.advanceTime(by: .seconds(60))
+        #expect(watching.publishes.isEmpty)
+    }
+
+    @Test func aCleanStartWithinTheWillDelayDropsTheWill() {
+        // mosquitto's 07-will-delay-recover; [MQTT-3.1.2-8]: a new connection for the ClientId came in time.
+        let watching = willWatcher()
+        let (session, recorder, _) = connect("a", clean: false, expiry: 30)
+        drop(session, recorder, will: "will/a", delay: 3)
+        loop.advanceTime(by: .seconds(1))
+        let (fresh, _, present) = connect("a", clean: true, expiry: 30)
+        #expect(!present)
+        #expect(fresh !== session)
+        loop.advanceTime(by: .seconds(10))
+        #expect(watching.publishes.isEmpty)
     }
 
     @Test func persistentSessionQueuesWhileOfflineAndResumes() {
@@ -167,21 +221,16 @@ struct BrokerTests {
     }
 
     @Test func willIsPublishedAtOnceOrAfterItsDelayUnlessTheSessionResumes() {
-        let (watcher, watching, _) = connect("w")
-        _ = subscribe(watcher, "will/#")
+        let watching = willWatcher()
         let (session, recorder, _) = connect("a", clean: false, expiry: 60)
-        broker.close(
-            session, sink: recorder, will: Broker.Will(message: message("will/a"), tenantID: tenant, delay: 10),
-            now: now)
+        drop(session, recorder, will: "will/a", delay: 10)
         loop.advanceTime(by: .seconds(9))
         #expect(watching.publishes.isEmpty)
         loop.advanceTime(by: .seconds(1))
         #expect(watching.publishes.map(\.topic) == ["will/a"])
 
         let (again, recorderAgain, _) = connect("a", clean: false, expiry: 60)
-        broker.close(
-            again, sink: recorderAgain, will: Broker.Will(message: message("will/b"), tenantID: tenant, delay: 10),
-            now: now)
+        drop(again, recorderAgain, will: "will/b", delay: 10)
         _ = connect("a", clean: false, expiry: 60)
         loop.advanceTime(by: .seconds(20))
         #expect(watching.publishes.map(\.topic) == ["will/a"])

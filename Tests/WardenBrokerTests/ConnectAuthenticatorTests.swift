@@ -80,7 +80,7 @@ struct ConnectAuthenticatorTests {
                 } throws: { error in
                     guard let refusal = error as? ConnectAuthenticator.Refusal else { return false }
                     return refusal.isCredentialFailure
-                        && refusal.connackCode(version).rawValue == (version == .v311 ? 4 : 0x86)
+                        && ConnectRefusal(refusal).code(version).rawValue == (version == .v311 ? 4 : 0x86)
                 }
             }
         }
@@ -90,7 +90,7 @@ struct ConnectAuthenticatorTests {
         for clientID in ["dev-2", "+", "#", ""] {
             #expect {
                 try authenticator.authenticate(connect(clientID: clientID), try facts())
-            } throws: { ($0 as? ConnectAuthenticator.Refusal)?.connackCode(.v5) == .notAuthorized }
+            } throws: { ($0 as? ConnectAuthenticator.Refusal).map { ConnectRefusal($0).code(.v5) } == .notAuthorized }
         }
     }
 
@@ -105,7 +105,7 @@ struct ConnectAuthenticatorTests {
             .defaultTenant, allow: .init(), block: .init(devices: [id]), ifMatch: nil)
         #expect {
             try authenticator.authenticate(connect(), try facts())
-        } throws: { ($0 as? ConnectAuthenticator.Refusal)?.connackCode(.v311).rawValue == 5 }
+        } throws: { ($0 as? ConnectAuthenticator.Refusal).map { ConnectRefusal($0).code(.v311).rawValue } == 5 }
         _ = try await registry.replaceAccessList(.defaultTenant, allow: .init(), block: .init(), ifMatch: nil)
 
         _ = try await registry.replaceIPFilter(

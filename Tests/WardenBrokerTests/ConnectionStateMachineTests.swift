@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WardenCore
 
 @testable import WardenBroker
 @testable import WardenMQTT
@@ -8,15 +9,15 @@ import Testing
 struct ConnectionStateMachineTests {
     let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
     let settings = ConnectionStateMachine.Settings(
-        connectTimeout: .seconds(10), receiveMaximum: 2, topicAliasMaximum: 4)
+        connectTimeout: .seconds(10), limits: .init(receiveMaximum: 2, topicAliasMaximum: 4))
 
     private func connected(_ version: ProtocolVersion = .v5, keepAlive: UInt16 = 60) -> ConnectionStateMachine {
         var machine = ConnectionStateMachine(settings: settings, now: start)
         let connect = ConnectPacket(protocolVersion: version, cleanStart: true, keepAlive: keepAlive, clientID: "c")
         #expect(machine.packetReceived(.connect(connect), now: start) == .authenticate(connect))
-        machine.accepted(
-            version: version, keepAlive: keepAlive, credentialDeadline: nil, authenticationMethod: nil,
-            sessionExpiry: 0, now: start)
+        _ = machine.authenticated(
+            as: .anonymous(.defaultTenant, .publishSubscribe), willAllowed: true, unixNow: 0, now: start,
+            assignClientID: { "assigned" })
         return machine
     }
 
@@ -118,7 +119,7 @@ struct ConnectionStateMachineTests {
         #expect(machine.packetReceived(.publish(message), now: start) == .publish(message))
         #expect(
             machine.packetReceived(.publish(message), now: start)
-                == .send(.publishAck(PublishAckPacket(.pubrec, packetID: 7))))
+                == .acknowledgeAgain(PublishAckPacket(.pubrec, packetID: 7)))
         #expect(
             machine.packetReceived(.publishAck(PublishAckPacket(.pubrel, packetID: 7)), now: start)
                 == .send(.publishAck(PublishAckPacket(.pubcomp, packetID: 7))))

@@ -138,6 +138,47 @@ extension MQTTConnectionHandlerTests {
     }
 }
 
+/// What mosquitto's own broker tests found (docs/conformance.md).
+extension MQTTConnectionHandlerTests {
+    private func connect5(properties: Properties = Properties()) -> MQTTPacket {
+        .connect(
+            ConnectPacket(
+                protocolVersion: .v5, cleanStart: true, keepAlive: 60, clientID: "dev-1", username: "hub.example/dev-1",
+                password: Array(validToken.utf8), properties: properties))
+    }
+
+    @Test func aClientWhoseMaximumPacketSizeCannotHoldTheConnackIsClosedWithoutAnyPacket() throws {
+        // [MQTT-3.1.2-25] and [MQTT-3.14.0-1]: no CONNACK that does not fit, and no DISCONNECT before a CONNACK.
+        var properties = Properties()
+        properties.maximumPacketSize = 2
+        let channel = try channel()
+        #expect(try send(connect5(properties: properties), version: .v5, to: channel) == [])
+        #expect(!channel.isActive)
+    }
+
+    @Test func a5PublishNothingTakesIsAcknowledgedWithNoMatchingSubscribers() throws {
+        let channel = try channel()
+        _ = try send(connect5(), version: .v5, to: channel)
+        let publish = PublishPacket(
+            qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: 7, payload: ByteBuffer(string: "x"))
+        #expect(try send(.publish(publish), version: .v5, to: channel) == [0x40, 0x03, 0x00, 0x07, 0x10])
+        let subscribe = SubscribePacket(
+            packetID: 8, subscriptions: [.init(filter: try TopicFilter("devices/dev-1/#"), qos: .atMostOnce)])
+        _ = try send(.subscribe(subscribe), version: .v5, to: channel)
+        #expect(try send(.publish(publish), version: .v5, to: channel).suffix(4) == [0x40, 0x02, 0x00, 0x07])
+    }
+
+    @Test func aTopicWithTooManyLevelsClosesTheConnection() throws {
+        let channel = try channel()
+        _ = try send(connect5(), version: .v5, to: channel)
+        let deep = PublishPacket(
+            qos: .atMostOnce, topic: "devices/dev-1/" + String(repeating: "/", count: 300), payload: ByteBuffer())
+        let reply = try send(.publish(deep), version: .v5, to: channel)
+        #expect(reply.prefix(3) == [0xE0, reply.count > 1 ? reply[1] : 0, 0x82])
+        #expect(!channel.isActive)
+    }
+}
+
 /// A device signs whatever `se` it likes with its own key; a far one once trapped converting to `Int64`.
 extension MQTTConnectionHandlerTests {
     static let farExpiries: [UInt64] = [UInt64(1) << 63, .max, 20_000_000_000]

@@ -122,6 +122,17 @@ struct OutboundFlowTests {
         #expect(flow.takeDrops() == [.expired])
     }
 
+    @Test func theRemainingIntervalIsRoundedUpSoThatALiveMessageNeverSaysZero() {
+        var flow = flow()
+        _ = flow.offer(delivery(expiry: 10), now: now)
+        guard case .publish(let publish) = flow.resume(receiveMaximum: 10, now: now + .milliseconds(9_500)).first
+        else {
+            Issue.record("not sent")
+            return
+        }
+        #expect(publish.properties.messageExpiryInterval == 1)
+    }
+
     @Test func messagesLargerThanTheClientsMaximumAreDroppedNotSent() {
         var flow = flow()
         _ = flow.offer(delivery("queued-while-away-with-a-long-topic"), now: now)

@@ -161,6 +161,51 @@ struct MalformedPacketTests {
         } throws: { ($0 as? MQTTDecodingError)?.rule == "subscribe.too_many_filters" }
     }
 
+    /// Levels beyond the limit in a Topic Name, a Will topic, or a filter (after a share prefix) are refused
+    /// before any subscription node exists; by default 201 levels (200 separators, mosquitto's limit) pass.
+    @Test func topicsWithTooManyLevelsAreRefused() throws {
+        let limits = DecodingLimits(maximumTopicLevels: 3)
+        func decoded(_ packet: MQTTPacket) throws -> MQTTPacket? {
+            var buffer = ByteBuffer()
+            try MQTTEncoder.encode(packet, version: .v5, into: &buffer)
+            return try MQTTDecoder.decode(&buffer, version: .v5, limits: limits)
+        }
+        func refused(_ packet: MQTTPacket) -> Bool {
+            do {
+                _ = try decoded(packet)
+                return false
+            } catch {
+                return (error as? MQTTDecodingError).map {
+                    $0.kind == .protocolError && $0.rule == "topic.too_many_levels" && $0.limit == 3
+                } ?? false
+            }
+        }
+        let publish = { (topic: String) in
+            MQTTPacket.publish(PublishPacket(qos: .atMostOnce, topic: topic, payload: ByteBuffer()))
+        }
+        #expect(try decoded(publish("a/b/c")) != nil)
+        #expect(refused(publish("a/b/c/d")))
+        #expect(refused(publish("///")))
+        let subscribe = { (filter: String) throws in
+            MQTTPacket.subscribe(
+                SubscribePacket(packetID: 1, subscriptions: [.init(filter: try TopicFilter(filter), qos: .atMostOnce)]))
+        }
+        #expect(try decoded(try subscribe("$share/g/a/+/#")) != nil)
+        #expect(refused(try subscribe("$share/g/a/+/c/#")))
+        #expect(refused(.unsubscribe(UnsubscribePacket(packetID: 1, filters: [try TopicFilter("a/b/c/d")]))))
+        let will = ConnectPacket.Will(topic: "w/x/y/z", payload: [], qos: .atMostOnce, retain: false)
+        #expect(
+            refused(
+                .connect(ConnectPacket(protocolVersion: .v5, cleanStart: true, keepAlive: 0, clientID: "c", will: will))
+            )
+        )
+        var buffer = ByteBuffer()
+        try MQTTEncoder.encode(publish(String(repeating: "/", count: 200)), version: .v311, into: &buffer)
+        #expect(try MQTTDecoder.decode(&buffer, version: .v311, limits: .init()) != nil)
+        try MQTTEncoder.encode(publish(String(repeating: "/", count: 201)), version: .v311, into: &buffer)
+        #expect(throws: MQTTDecodingError.self) { try MQTTDecoder.decode(&buffer, version: .v311, limits: .init()) }
+    }
+
     @Test(arguments: [("c08000", ReasonCode.malformedPacket), ("8203000100", .protocolError)])
     func errorsMapToReasonCodes(_ hex: String, _ reason: ReasonCode) {
         var buffer = ByteBuffer(hex: hex)

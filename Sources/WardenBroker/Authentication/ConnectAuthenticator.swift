@@ -85,17 +85,6 @@ public struct ConnectAuthenticator: Sendable {
             self.isCredentialFailure = isCredentialFailure
             self.isUnsupportedMethod = isUnsupportedMethod
         }
-
-        /// The CONNACK code: 3.1.1 return code 4 or 5, 5.0 reason 0x86, 0x87 or 0x8C.
-        public func connackCode(_ version: ProtocolVersion) -> ReasonCode {
-            if version == .v5, isUnsupportedMethod { return .badAuthenticationMethod }
-            return switch (version, isCredentialFailure) {
-            case (.v311, true): ConnAckPacket.ReturnCode.badUsernameOrPassword
-            case (.v311, false): ConnAckPacket.ReturnCode.notAuthorized
-            case (.v5, true): .badUserNameOrPassword
-            case (.v5, false): .notAuthorized
-            }
-        }
     }
 
     private let directory: DeviceDirectory

@@ -88,25 +88,63 @@ public final class Broker: Sendable {
         deviceTraffic.withLock { $0 = handler }
     }
 
-    /// Routes a device's PUBLISH through the hub, if one is installed: its changes are recorded first, then
-    /// what it returns is routed. The refusal, if any: the hub's (with its reason) or the retained limit's.
-    func publish(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool = false, now: NIODeadline)
-        -> (code: ReasonCode, why: String)?
-    {
-        guard let handler = deviceTraffic.withLock({ $0 }) else {
-            return publish(message, in: sender.tenantID, now: now) ? nil : Self.retainedRefusal
-        }
-        let outcome = handler.received(message, from: sender, isWill: isWill)
-        if let refusal = outcome.refusal { return (.topicNameInvalid, refusal) }
-        let ticket = outcome.changes.isEmpty ? persistence?.recordedCount : persistence?.record(outcome.changes)
-        if let afterCommit = outcome.afterCommit {
-            if let persistence, let ticket { persistence.whenCommitted(ticket, afterCommit) } else { afterCommit() }
-        }
-        guard let route = outcome.route else { return nil }
-        return publish(route, in: sender.tenantID, now: now) ? nil : Self.retainedRefusal
+    /// What became of a client's message.
+    struct Published {
+        /// Why it was refused, if it was: the hub's reason, or the tenant's retained limit.
+        var refusal: (code: ReasonCode, why: String)?
+        /// Whether anything took it: a subscriber, or the hub (which stores a device's telemetry). A 5.0
+        /// acknowledgement says 0x10 (No matching subscribers) otherwise.
+        var wasTaken: Bool
+        /// The commit that makes what it changed durable; the acknowledgement waits for it (nil: nothing to wait
+        /// for).
+        var ticket: UInt64?
     }
 
-    static let retainedRefusal = (code: ReasonCode.quotaExceeded, why: "the tenant's retained message limit is reached")
+    /// Routes a device's PUBLISH through the hub, if one is installed: its changes are recorded first, then
+    /// what it returns is routed.
+    func publish(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool = false, now: NIODeadline)
+        -> Published
+    {
+        guard let handler = deviceTraffic.withLock({ $0 }) else {
+            return publish(message, in: sender.tenantID, now: now).published
+        }
+        let outcome = handler.received(message, from: sender, isWill: isWill)
+        if let refusal = outcome.refusal {
+            return Published(refusal: (.topicNameInvalid, refusal), wasTaken: false, ticket: nil)
+        }
+        let ticket = outcome.changes.isEmpty ? nil : persistence?.record(outcome.changes)
+        if let afterCommit = outcome.afterCommit {
+            // What was recorded before (by anyone) may still be on its way; its commit comes first.
+            let after = ticket ?? persistence?.recordedCount
+            if let persistence, let after { persistence.whenCommitted(after, afterCommit) } else { afterCommit() }
+        }
+        guard let route = outcome.route else { return Published(refusal: nil, wasTaken: true, ticket: ticket) }
+        var published = publish(route, in: sender.tenantID, now: now).published
+        published.wasTaken = published.wasTaken || !outcome.changes.isEmpty
+        published.ticket = [published.ticket, ticket].compactMap { $0 }.max()
+        return published
+    }
+
+    /// What routing one message did.
+    struct Routed {
+        /// False when a retained message was refused by the tenant's retained limit.
+        var retainAccepted = true
+        /// The sessions it was offered to.
+        var matched = 0
+        /// The commit that makes the stored retained message and queued copies durable; nil when none.
+        var ticket: UInt64?
+
+        mutating func include(_ ticket: UInt64?) {
+            if let ticket { self.ticket = max(self.ticket ?? 0, ticket) }
+        }
+
+        var published: Published {
+            Published(
+                refusal: retainAccepted
+                    ? nil : (.quotaExceeded, "the tenant's retained message limit is reached"),
+                wasTaken: matched > 0, ticket: ticket)
+        }
+    }
 
     /// Tells the hub that a device's connection is ready (CONNACK sent, or a SUBSCRIBE answered).
     func deviceReady(_ sender: DeviceSender) {
@@ -140,7 +178,7 @@ public final class Broker: Sendable {
         guard let qos else { return false }
         let delivery = Delivery(
             message: message, qos: min(qos, .atLeastOnce), retain: false, subscriptionIdentifiers: [])
-        if let reason = session.deliver(delivery, now: now) {
+        if let reason = session.deliver(delivery, now: now).dropped {
             metrics.dropped(reason)
             return false
         }
@@ -168,10 +206,8 @@ public final class Broker: Sendable {
         guard message.topic.utf8.count <= MQTTEncoder.maximumStringBytes else {
             return ("The topic with its properties exceeds \(MQTTEncoder.maximumStringBytes) bytes.", nil)
         }
-        let before = persistence?.recordedCount
-        let refusal = publish(message, from: sender, now: .now())
-        let after = persistence?.recordedCount
-        return (refusal?.why, after != before ? after : nil)
+        let published = publish(message, from: sender, now: .now())
+        return (published.refusal?.why, published.ticket)
     }
 
     private func publishWill(_ will: Will, now: NIODeadline) {
@@ -195,46 +231,61 @@ public final class Broker: Sendable {
     }
 
     /// Gives `sink` the session `key`: a fresh one for clean start or when none exists, else the stored one.
-    /// A connection still holding the session is closed (5.0: DISCONNECT 0x8E, [MQTT-3.1.4-3]).
+    /// A connection still holding the session is closed (5.0: DISCONNECT 0x8E, [MQTT-3.1.4-3]). A session with
+    /// expiry 0 (3.1.1: clean session) lasts only as long as that connection, so it ends rather than resumes.
+    /// A Will waiting out its delay is dropped whatever the new connection asks: the client is back before the
+    /// delay passed ([MQTT-3.1.2-8]).
     func open(
         _ key: SessionKey, cleanStart: Bool, expiryInterval: UInt32, receiveMaximum: Int,
         maximumPacketSize: Int = .max, sink: any ConnectionSink, now: NIODeadline
     ) -> Attachment {
-        let (session, present, previous) = state.withLock { state in
+        // The new sink takes the session inside the broker's lock: the old connection, closing meanwhile, then
+        // finds its session taken and publishes no Will ([MQTT-3.1.3-9]).
+        let (session, present, previous, resend) = state.withLock { state in
             let existing = state.sessions[key]
             let previous = existing?.sink
-            if let existing, !cleanStart {
+            // Attached or just detached (its end is on its way): either way it is over, never resumed.
+            let endsWithItsConnection = existing?.withState { $0.expiryInterval == 0 || $0.isEnded } ?? false
+            if let existing, !cleanStart, !endsWithItsConnection {
                 store(existing, expiry: expiryInterval, disconnected: false)
-                return (existing, true, previous)
+                let resend = existing.attach(
+                    sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
+                    expiryInterval: expiryInterval, now: now)
+                return (existing, true, previous, resend)
             }
-            if let existing { endStored(existing, in: &state) }
+            if let existing {
+                existing.withState { state in
+                    state.pendingWill?.cancel()
+                    state.pendingWill = nil
+                }
+                endStored(existing, in: &state)
+            }
             let session = Session(
                 key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence,
                 metrics: metrics)
             store(session, expiry: expiryInterval, disconnected: false)
             state.sessions[key] = session
             metrics.sessions.record(state.sessions.count)
-            return (session, false, previous)
+            let resend = session.attach(
+                sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
+                expiryInterval: expiryInterval, now: now)
+            return (session, false, previous, resend)
         }
         previous?.close(.sessionTakenOver, reasonString: "Another connection took over the session.")
-        let resend = session.attach(
-            sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize, expiryInterval: expiryInterval,
-            now: now)
         return Attachment(session: session, sessionPresent: present, resend: resend)
     }
 
     /// `sink` has ended. Its session is released (ended now when its expiry is 0, else when the expiry
-    /// passes) and the Will is published now, after its delay, or not at all when the session was taken over
-    /// by a connection that arrived first ([MQTT-3.1.3-9]).
+    /// passes) and the Will is published now, after its delay, or not at all when a connection that arrived
+    /// first took the session over and continues it: the client is back before any delay could pass
+    /// ([MQTT-3.1.3-9]; on 3.1.1 too, as mosquitto, so that a takeover racing the old connection's DISCONNECT
+    /// never announces a departure).
     func close(
         _ session: Session, sink: any ConnectionSink, will: Will?, device: DeviceSender? = nil, now: NIODeadline
     ) {
         let count = connectionCount.wrappingSubtract(1, ordering: .relaxed).newValue
         metrics.connections.record(count)
-        guard session.detach(sink) else {
-            if let will, will.delay == 0 { publishWill(will, now: now) }
-            return
-        }
+        guard session.detach(sink) else { return }
         if let device { deviceGone(device) }
         // A clean start elsewhere ended this session while its connection was still open.
         if session.withState({ $0.isEnded }) {
@@ -260,8 +311,9 @@ public final class Broker: Sendable {
                     publishWill(will, now: .now())
                 }
                 session.withState { state in
-                    // A connection that took the session up meanwhile has nothing to cancel yet: cancel here.
-                    if state.sink != nil { task.cancel() } else { state.pendingWill = task }
+                    // A connection that took the session up (or ended it) meanwhile had nothing to cancel yet:
+                    // cancel here.
+                    if state.sink != nil || state.isEnded { task.cancel() } else { state.pendingWill = task }
                 }
             }
         }
@@ -385,19 +437,18 @@ public final class Broker: Sendable {
     }
 
     /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
-    /// session. Returns false when a retained message was refused by the tenant's retained limit.
-    /// `isSystem` marks the broker's own `$SYS` figures: not counted, not stored, not limited.
+    /// session. `isSystem` marks the broker's own `$SYS` figures: not counted, not stored, not limited.
     @discardableResult
-    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false) -> Bool {
+    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false) -> Routed {
         if !isSystem { metrics.messagesReceived.increment() }
-        var retainAccepted = true
+        var routed = Routed()
         let targets = state.withLock { state in
             if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
             if message.retain {
-                retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
+                routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
-                if retainAccepted, !isSystem, let persistence {
-                    persistence.record([
+                if routed.retainAccepted, !isSystem, let persistence {
+                    routed.ticket = persistence.record([
                         message.payload.readableBytes == 0
                             ? .deleteRetained(tenantID: tenantID, topic: message.topic)
                             : .putRetained(
@@ -410,24 +461,28 @@ public final class Broker: Sendable {
             if !isSystem { state.spaces[tenantID]?.delivered += targets.count }
             return targets
         }
-        if !retainAccepted { metrics.hit(.retainedPerTenant) }
+        if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
+        routed.matched = targets.count
         for target in targets {
             let delivery = Delivery(
                 message: message, qos: min(message.qos, target.options.qos),
                 retain: target.options.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
-            deliver(delivery, to: target.session, now: now)
+            routed.include(deliver(delivery, to: target.session, now: now))
         }
-        return retainAccepted
+        return routed
     }
 
-    /// Offers one delivery to one session, counting the outcome.
-    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline) {
-        if let reason = session.deliver(delivery, now: now) {
-            metrics.dropped(reason)
+    /// Offers one delivery to one session, counting the outcome; returns the commit that stores it, if any.
+    @discardableResult
+    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline) -> UInt64? {
+        let (dropped, ticket) = session.deliver(delivery, now: now)
+        if let dropped {
+            metrics.dropped(dropped)
         } else {
             metrics.messagesDelivered.increment()
         }
+        return ticket
     }
 
     /// Start-up: a retained message from the store.

@@ -97,7 +97,9 @@ public final class BrokerMessage: Sendable {
     ) -> PublishPacket {
         var properties = self.properties
         if let expiresAt {
-            let remaining = max(0, (expiresAt - now).nanoseconds / 1_000_000_000)
+            // Whole seconds, rounded up: a message still alive never says 0 (mosquitto's suite checks this).
+            let left = max(0, (expiresAt - now).nanoseconds)
+            let remaining = left / 1_000_000_000 + (left % 1_000_000_000 > 0 ? 1 : 0)
             properties.messageExpiryInterval = UInt32(clamping: remaining)
         }
         if !subscriptionIdentifiers.isEmpty { properties.subscriptionIdentifiers = subscriptionIdentifiers }

@@ -55,12 +55,23 @@ enum BrokerLimit: String, Sendable, CaseIterable {
     case pendingPerIP = "pending_per_ip"
     case pendingTotal = "pending_total"
     case keepAlive = "keep_alive"
+    case topicLevels = "topic_levels"
+    case filtersPerSubscribe = "filters_per_subscribe"
 
     /// The limit a refused pending connection ran into.
     init(_ refusal: PendingConnections.Refusal) {
         switch refusal {
         case .perAddress: self = .pendingPerIP
         case .total: self = .pendingTotal
+        }
+    }
+
+    /// The limit a packet the decoder refused ran into, if any (the packet size counts by its close reason).
+    init?(decoding error: MQTTDecodingError) {
+        switch error.rule {
+        case "topic.too_many_levels": self = .topicLevels
+        case "subscribe.too_many_filters", "unsubscribe.too_many_filters": self = .filtersPerSubscribe
+        default: return nil
         }
     }
 

@@ -52,8 +52,10 @@ final class Session: Sendable, Hashable {
         state.withLock { body(&$0) }
     }
 
-    /// Hands a message to the session: sent on its connection now, queued, or dropped (the reason returned).
-    func deliver(_ delivery: Delivery, now: NIODeadline) -> OutboundFlow.DropReason? {
+    /// Hands a message to the session: sent on its connection now, queued, or dropped (the reason returned);
+    /// `ticket` is the commit that stores it, when the session is stored.
+    func deliver(_ delivery: Delivery, now: NIODeadline) -> (dropped: OutboundFlow.DropReason?, ticket: UInt64?) {
+        var ticket: UInt64?
         let (offer, sink) = state.withLock { state in
             var delivery = delivery
             let stores =
@@ -84,16 +86,17 @@ final class Session: Sendable, Hashable {
                     if case .updateMessage(_, _, let sequence, _, _) = change { return sequence != delivery.sequence }
                     return true
                 }
-                persistence.record(changes)
+                let recorded = persistence.record(changes)
+                if recorded > 0 { ticket = recorded }
             }
             return (offer, state.sink)
         }
         switch offer {
         case .send(let packet):
             sink?.send(.publish(packet))
-            return nil
-        case .queued: return nil
-        case .dropped(let reason): return reason
+            return (nil, ticket)
+        case .queued: return (nil, ticket)
+        case .dropped(let reason): return (reason, ticket)
         }
     }
 

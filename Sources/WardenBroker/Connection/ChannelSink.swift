@@ -9,9 +9,9 @@ final class ChannelSink: ConnectionSink {
     let identity: ClientIdentity
     let peerAddress: IPAddress
     private let channel: any Channel
-    private let version: ProtocolVersion
+    let version: ProtocolVersion
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
-    private let maximumPacketSize: Int
+    let maximumPacketSize: Int
     /// Packets encoded in this loop turn, not yet handed to the channel. One buffer and one write per turn:
     /// a write per packet cost an allocation and NIO's bookkeeping each (perf, QoS 1 pairs).
     private let unwritten: NIOLoopBoundBox<ByteBuffer?>
@@ -43,6 +43,13 @@ final class ChannelSink: ConnectionSink {
         guard channel.eventLoop.inEventLoop else { return enqueue(packets) }
         encodePending()
         for packet in packets { encode(packet) }
+    }
+
+    /// The connection's first packets (CONNACK, then the resumed window), on its loop: ahead of what another
+    /// loop routed to the session in the moment since it was attached, which must not precede the CONNACK.
+    func start(_ packets: [MQTTPacket]) {
+        for packet in packets { encode(packet) }
+        encodePending()
     }
 
     func send(_ packet: MQTTPacket) {
@@ -112,15 +119,15 @@ final class ChannelSink: ConnectionSink {
         }
         let start = buffer.writerIndex
         do {
-            try MQTTEncoder.encode(packet, version: version, into: &buffer)
+            guard
+                try MQTTEncoder.encode(packet, version: version, into: &buffer, maximumPacketSize: maximumPacketSize)
+            else {
+                onDrop(.tooLargeForClient)
+                return
+            }
         } catch {
             // The broker refuses such messages where the hub builds them; this is the last line, not the plan.
             onDrop(.unencodable)
-            return
-        }
-        if buffer.writerIndex - start > maximumPacketSize {
-            buffer.moveWriterIndex(to: start)
-            onDrop(.tooLargeForClient)
             return
         }
         if start == buffer.readerIndex {

@@ -21,14 +21,6 @@ struct ConnectionServices: Sendable {
 
     /// Now, in Unix seconds, for SAS expiry.
     var unixNow: UInt64 { clock.now().unixSeconds }
-
-    /// When a credential expiring at `expiry` (Unix seconds) ends, on the monotonic clock. The device chose
-    /// `expiry` (a SAS token's `se` is any `UInt64`), so nothing here may trap: the time left saturates, and
-    /// `TimeAmount.seconds` and `NIODeadline.+` cap at the distant future.
-    func credentialDeadline(expiry: UInt64, now: NIODeadline) -> NIODeadline {
-        let (left, isPast) = expiry.subtractingReportingOverflow(unixNow)
-        return now + .seconds(isPast ? 0 : Int64(clamping: left))
-    }
 }
 
 /// Numbers connections for log lines (`connection.id`).

@@ -3,16 +3,15 @@ import WardenMQTT
 
 /// The life of one MQTT connection as a pure state machine (STYLE R6.5): packets and clock ticks in,
 /// actions out, no I/O. It owns what belongs to the connection rather than the session: the CONNECT
-/// deadline, keep-alive, the credential's expiry, inbound topic aliases and the inbound QoS 2 exchange.
+/// deadline and its negotiation, keep-alive, the credential's expiry, inbound topic aliases and the inbound
+/// QoS 2 exchange. It holds the protocol version, once, for everything after CONNECT.
 struct ConnectionStateMachine {
     /// Server-side settings for one listener.
     struct Settings: Sendable {
         /// CONNECT must arrive within this (issue 3: 10 s).
         var connectTimeout: TimeAmount = .seconds(10)
-        /// Inbound QoS 2 messages awaiting PUBREL at once (advertised as 5.0 Receive Maximum).
-        var receiveMaximum: UInt16 = 100
-        /// The highest inbound Topic Alias accepted (advertised as 5.0 Topic Alias Maximum).
-        var topicAliasMaximum: UInt16 = 16
+        /// What CONNECT negotiates within; its Receive Maximum and Topic Alias Maximum are enforced here.
+        var limits = ConnectNegotiation.Limits()
     }
 
     /// How the connection ends.
@@ -27,11 +26,14 @@ struct ConnectionStateMachine {
 
     enum Action: Equatable {
         case none
-        /// CONNECT arrived: authenticate it, then call `accepted` or `refused`.
+        /// CONNECT arrived: authenticate it, then call `authenticated` or `refused`.
         case authenticate(ConnectPacket)
         /// An application message with its topic resolved: authorize, route, acknowledge.
         case publish(PublishPacket)
         case send(MQTTPacket)
+        /// A re-sent QoS 2 PUBLISH is answered again, in order behind the acknowledgements still waiting for their
+        /// commit (the first PUBREC among them), so that it never says "received" before the message is durable.
+        case acknowledgeAgain(PublishAckPacket)
         /// The client acknowledged a message the server sent.
         case acknowledged(PublishAckPacket)
         case subscribe(SubscribePacket)
@@ -57,7 +59,9 @@ struct ConnectionStateMachine {
 
     private enum State {
         case awaitingConnect(deadline: NIODeadline)
-        case authenticating
+        case authenticating(ConnectPacket)
+        /// A placeholder while `connected` changes, so that its tables are not copied on write.
+        case changing
         case connected(Connected)
         case closed
     }
@@ -85,13 +89,12 @@ struct ConnectionStateMachine {
         switch state {
         case .awaitingConnect:
             guard case .connect(let connect) = packet else { return fail(.protocolError, "CONNECT must come first.") }
-            state = .authenticating
+            state = .authenticating(connect)
             return .authenticate(connect)
-        case .authenticating, .closed:
+        case .authenticating, .changing, .closed:
             return .none
         case .connected(var connected):
-            // A placeholder while `connected` changes, so that its tables are not copied on write.
-            state = .authenticating
+            state = .changing
             connected.lastActivity = now
             let action = handle(packet, &connected)
             switch action {
@@ -102,20 +105,32 @@ struct ConnectionStateMachine {
         }
     }
 
-    /// CONNECT was accepted with the keep-alive in force and the credential's end, if it has one.
-    mutating func accepted(
-        version: ProtocolVersion, keepAlive: UInt16, credentialDeadline: NIODeadline?, authenticationMethod: String?,
-        sessionExpiry: UInt32, now: NIODeadline
-    ) {
+    /// The CONNECT authenticated as `identity`: negotiates the connection's terms (`ConnectNegotiation`).
+    /// Accepted, the connection is up; refused or unable to carry a CONNACK, it is over.
+    mutating func authenticated(
+        as identity: ClientIdentity, willAllowed: Bool, unixNow: UInt64, now: NIODeadline,
+        assignClientID: () -> String
+    ) -> ConnectNegotiation.Outcome {
+        guard case .authenticating(let connect) = state else { return .closeWithoutConnack }
+        let outcome = ConnectNegotiation.negotiate(
+            connect, identity: identity, willAllowed: willAllowed, limits: settings.limits, unixNow: unixNow,
+            now: now, assignClientID: assignClientID)
+        guard case .accept(let terms) = outcome else {
+            state = .closed
+            return outcome
+        }
         // total: widens a UInt16; at most 98,302,500 ms.
+        let keepAliveLimit: TimeAmount? = terms.keepAlive == 0 ? nil : .milliseconds(Int64(terms.keepAlive) * 1500)
         state = .connected(
             Connected(
-                version: version, keepAliveLimit: keepAlive == 0 ? nil : .milliseconds(Int64(keepAlive) * 1500),
-                lastActivity: now, credentialDeadline: credentialDeadline, authenticationMethod: authenticationMethod,
-                sessionExpiryWasZero: sessionExpiry == 0))
+                version: terms.version, keepAliveLimit: keepAliveLimit, lastActivity: now,
+                credentialDeadline: terms.credentialDeadline, authenticationMethod: terms.authenticationMethod,
+                sessionExpiryWasZero: terms.sessionExpiry == 0))
+        return outcome
     }
 
-    /// CONNECT was refused; CONNACK goes out and the connection closes.
+    /// CONNECT was refused (before negotiation, or by a limit after it); CONNACK goes out and the connection
+    /// closes.
     mutating func refused() {
         state = .closed
     }
@@ -142,7 +157,7 @@ struct ConnectionStateMachine {
     var nextDeadline: NIODeadline? {
         switch state {
         case .awaitingConnect(let deadline): return deadline
-        case .authenticating, .closed: return nil
+        case .authenticating, .changing, .closed: return nil
         case .connected(let connected):
             let keepAlive = connected.keepAliveLimit.map { connected.lastActivity + $0 }
             return [keepAlive, connected.credentialDeadline].compactMap { $0 }.min()
@@ -237,10 +252,10 @@ struct ConnectionStateMachine {
         var publish = publish
         if let alias = publish.properties.topicAlias {
             // 5.0 [MQTT-3.3.2-8], [MQTT-3.3.2-9]: 0 and values above our maximum are errors.
-            guard alias != 0, alias <= settings.topicAliasMaximum else {
+            guard alias != 0, alias <= settings.limits.topicAliasMaximum else {
                 return Self.closing(
                     connected.version, .topicAliasInvalid,
-                    "Topic Alias \(alias) is outside 1…\(settings.topicAliasMaximum).")
+                    "Topic Alias \(alias) is outside 1…\(settings.limits.topicAliasMaximum).")
             }
             if publish.topic.isEmpty {
                 guard let topic = connected.aliases[alias] else {
@@ -255,13 +270,13 @@ struct ConnectionStateMachine {
         guard publish.qos == .exactlyOnce, let packetID = publish.packetID else { return .publish(publish) }
         // A re-sent QoS 2 PUBLISH before PUBREL is answered again, not routed twice ([MQTT-4.3.3-10]).
         if connected.awaitingPubrel.contains(packetID) {
-            return .send(.publishAck(PublishAckPacket(.pubrec, packetID: packetID)))
+            return .acknowledgeAgain(PublishAckPacket(.pubrec, packetID: packetID))
         }
         // total: widens a UInt16.
-        guard connected.awaitingPubrel.count < Int(settings.receiveMaximum) else {
+        guard connected.awaitingPubrel.count < Int(settings.limits.receiveMaximum) else {
             return Self.closing(
                 connected.version, .receiveMaximumExceeded,
-                "More than \(settings.receiveMaximum) QoS 2 messages in flight.")
+                "More than \(settings.limits.receiveMaximum) QoS 2 messages in flight.")
         }
         connected.awaitingPubrel.insert(packetID)
         return .publish(publish)

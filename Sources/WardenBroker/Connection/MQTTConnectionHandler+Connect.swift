@@ -9,7 +9,6 @@ extension MQTTConnectionHandler {
     static let sasAuthenticationMethod = "SAS"
 
     func handleConnect(_ connect: ConnectPacket, context: ChannelHandlerContext) {
-        let version = connect.protocolVersion
         let identity: ClientIdentity
         do {
             identity = try authenticate(connect)
@@ -21,44 +20,38 @@ extension MQTTConnectionHandler {
                     "error.code": "\(error.reason.code.name)", "reason": "\(error.reason.reason)",
                     "decision.ref": "\(reference)",
                 ])
-            refuse(error.connackCode(version), version: version, context: context)
+            refuse(ConnectRefusal(error), connect, context: context)
             return
         }
-        var clientID = connect.clientID
-        var properties = Properties()
-        if clientID.isEmpty {
-            // Devices are their ClientId; others may let the server choose ([MQTT-3.1.3-6]; 3.1.1 only with
-            // clean session).
-            guard identity.deviceIdentity == nil, connect.cleanStart || version == .v5 else {
-                refuse(
-                    version == .v5 ? .clientIdentifierNotValid : ConnAckPacket.ReturnCode.identifierRejected,
-                    version: version, context: context)
+        let willDecision = connect.will.map { authorize(identity, .publish, $0.topic) }
+        let outcome = machine.authenticated(
+            as: identity, willAllowed: willDecision?.isAllowed ?? true, unixNow: services.unixNow,
+            now: context.eventLoop.now, assignClientID: Self.assignClientID)
+        switch outcome {
+        case .refuse(let refusal):
+            if refusal == .notAuthorized, let willDecision {
+                logger.info("Refused a connection: its Will topic is not allowed.", metadata: willDecision.metadata)
+            }
+            refuse(refusal, connect, context: context)
+        case .closeWithoutConnack:
+            logger.info(
+                "Closed a connection: its Maximum Packet Size cannot hold a CONNACK.",
+                metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
+            context.close(promise: nil)
+        case .accept(let terms):
+            guard services.broker.admitConnection() else {
+                refuse(.serverBusy, connect, context: context)
                 return
             }
-            clientID = "warden-" + SecretBytes.random(count: 8).bytes.map { String($0, radix: 16) }.joined()
-            if version == .v5 { properties.assignedClientIdentifier = clientID }
+            let reference = record(connect, identity: identity, failure: nil)
+            logger[metadataKey: "decision.ref"] = "\(reference)"
+            accept(connect, terms: terms, identity: identity, context: context)
         }
-        var will: Broker.Will?
-        if let requested = connect.will {
-            let decision = authorize(identity, .publish, requested.topic)
-            guard decision.isAllowed else {
-                logger.info("Refused a connection: its Will topic is not allowed.", metadata: decision.metadata)
-                refuse(
-                    version == .v5 ? .notAuthorized : ConnAckPacket.ReturnCode.notAuthorized, version: version,
-                    context: context)
-                return
-            }
-            will = makeWill(requested, identity: identity, clientID: clientID)
-        }
-        guard services.broker.admitConnection() else {
-            refuse(
-                version == .v5 ? .quotaExceeded : ConnAckPacket.ReturnCode.serverUnavailable, version: version,
-                context: context)
-            return
-        }
-        let reference = record(connect, identity: identity, failure: nil)
-        logger[metadataKey: "decision.ref"] = "\(reference)"
-        accept(connect, identity: identity, clientID: clientID, will: will, properties: properties, context: context)
+    }
+
+    /// A ClientId for a client that sent none: 16 hex digits from the CSPRNG.
+    private static func assignClientID() -> String {
+        "warden-" + Hex.encode(SecretBytes.random(count: 8).bytes)
     }
 
     /// Publishes the outcome of a CONNECT on the event bus (audit, detection); returns its reference id.
@@ -99,71 +92,28 @@ extension MQTTConnectionHandler {
     }
 
     private func accept(
-        _ connect: ConnectPacket, identity: ClientIdentity, clientID: String, will: Broker.Will?,
-        properties: Properties, context: ChannelHandlerContext
+        _ connect: ConnectPacket, terms: ConnectNegotiation.Terms, identity: ClientIdentity,
+        context: ChannelHandlerContext
     ) {
-        let version = connect.protocolVersion
-        let now = context.eventLoop.now
-        let configuration = services.broker.configuration
-        var properties = properties
-        let requestedExpiry: UInt32 =
-            version == .v5 ? connect.properties.sessionExpiryInterval ?? 0 : (connect.cleanStart ? 0 : .max)
-        let expiry = min(requestedExpiry, configuration.maximumSessionExpiry)
-        if version == .v5, expiry != requestedExpiry { properties.sessionExpiryInterval = expiry }
-        var keepAlive = connect.keepAlive
-        if version == .v5, let maximum = services.listener.maximumKeepAlive, keepAlive == 0 || keepAlive > maximum {
-            keepAlive = maximum
-            properties.serverKeepAlive = maximum
-        }
-        // Azure's dialect caps keep-alive even on 3.1.1, which cannot be told (anchors.md §1.3: IoT Hub's 1767 s
-        // idle limit is 1.5 × 1177 s).
-        let azureCap = services.listener.azureMaximumKeepAlive
-        if identity.deviceIdentity?.dialect == .azure {
-            if keepAlive == 0 || keepAlive > azureCap {
-                keepAlive = azureCap
-                if version == .v5 { properties.serverKeepAlive = azureCap }
-            }
-            if version == .v5 { properties.maximumQoS = 1 }
-        }
-        if version == .v5 {
-            properties.receiveMaximum = services.listener.receiveMaximum
-            properties.topicAliasMaximum = services.listener.topicAliasMaximum
-            // total: the configured maximum packet size, at most 268,435,460.
-            properties.maximumPacketSize = UInt32(services.listener.decodingLimits.maximumPacketSize)
-        }
         let metrics = services.broker.metrics
         let sink = ChannelSink(
-            channel: context.channel, version: version,
-            maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max,
-            identity: identity, peerAddress: peerAddress,
-            onDrop: { metrics.dropped($0) })
-        // total: widens a UInt16.
-        let receiveMaximum =
-            version == .v5 ? Int(connect.properties.receiveMaximum ?? .max) : configuration.maximumInflight
+            channel: context.channel, version: terms.version, maximumPacketSize: terms.clientMaximumPacketSize,
+            identity: identity, peerAddress: peerAddress, onDrop: { metrics.dropped($0) })
         let attachment = services.broker.open(
-            identity.sessionKey(clientID: clientID), cleanStart: connect.cleanStart,
-            expiryInterval: expiry, receiveMaximum: receiveMaximum,
-            maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max, sink: sink, now: now)
+            identity.sessionKey(clientID: terms.clientID), cleanStart: terms.cleanStart,
+            expiryInterval: terms.sessionExpiry, receiveMaximum: terms.receiveMaximum,
+            maximumPacketSize: terms.clientMaximumPacketSize, sink: sink, now: context.eventLoop.now)
         connection = Accepted(
-            identity: identity, session: attachment.session, sink: sink, version: version,
-            username: connect.username, will: will)
+            identity: identity, session: attachment.session, sink: sink, username: connect.username,
+            will: connect.will.map { makeWill($0, identity: identity, clientID: terms.clientID) })
         leavePending(authenticated: true)
-        let credentialDeadline = identity.expiry.map { services.credentialDeadline(expiry: $0, now: now) }
-        machine.accepted(
-            version: version, keepAlive: keepAlive, credentialDeadline: credentialDeadline,
-            authenticationMethod: connect.properties.authenticationMethod, sessionExpiry: expiry, now: now)
-        if connect.properties.authenticationMethod != nil {
-            properties.authenticationMethod = connect.properties.authenticationMethod
-        }
-        let connack = ConnAckPacket(
-            sessionPresent: attachment.sessionPresent, reasonCode: .success, properties: properties)
-        send([.connack(connack)] + attachment.resend)
+        sink.start([.connack(terms.connack(sessionPresent: attachment.sessionPresent))] + attachment.resend)
         if let device = identity.deviceIdentity { services.broker.deviceReady(device.sender) }
-        logger[metadataKey: "client.id"] = "\(clientID)"
+        logger[metadataKey: "client.id"] = "\(terms.clientID)"
         logger.info(
             "Connected.",
             metadata: [
-                "tenant.id": "\(identity.tenantID)", "mqtt.version": "\(version)",
+                "tenant.id": "\(identity.tenantID)", "mqtt.version": "\(terms.version)",
                 "session.present": "\(attachment.sessionPresent)",
             ])
         scheduleTick(context)
@@ -183,11 +133,16 @@ extension MQTTConnectionHandler {
         if let access = services.listener.anonymous, connect.username == nil, connect.password == nil {
             return .anonymous(services.listener.anonymousTenant, access)
         }
-        let facts = ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
-            chainValidation: presented.result, now: services.unixNow)
+        let facts = connectionFacts
         if let service = try services.authenticator.authenticateService(connect, facts) { return .service(service) }
         return .device(try services.authenticator.authenticate(connect, facts))
+    }
+
+    /// What the connection itself shows, for authentication: its address, its certificate, the time.
+    private var connectionFacts: ConnectAuthenticator.ConnectionFacts {
+        ConnectAuthenticator.ConnectionFacts(
+            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
+            chainValidation: presented.result, now: services.unixNow)
     }
 
     private func makeWill(_ will: ConnectPacket.Will, identity: ClientIdentity, clientID: String) -> Broker.Will {
@@ -200,9 +155,11 @@ extension MQTTConnectionHandler {
             sender: identity.deviceIdentity?.sender)
     }
 
-    private func refuse(_ code: ReasonCode, version: ProtocolVersion, context: ChannelHandlerContext) {
+    private func refuse(_ refusal: ConnectRefusal, _ connect: ConnectPacket, context: ChannelHandlerContext) {
         machine.refused()
-        write([.connack(ConnAckPacket(sessionPresent: false, reasonCode: code))], version: version, context: context)
+        write(
+            [.connack(refusal.connack(connect.protocolVersion))], version: connect.protocolVersion,
+            maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max, context: context)
         context.close(promise: nil)
     }
 
@@ -248,10 +205,7 @@ extension MQTTConnectionHandler {
         let connect = ConnectPacket(
             protocolVersion: .v5, cleanStart: false, keepAlive: 0, clientID: current.deviceID.rawValue,
             username: connection.username, password: token)
-        let facts = ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
-            chainValidation: presented.result, now: services.unixNow)
-        guard let renewed = try? services.authenticator.authenticate(connect, facts),
+        guard let renewed = try? services.authenticator.authenticate(connect, connectionFacts),
             renewed.tenantID == current.tenantID, renewed.deviceID == current.deviceID
         else {
             perform(machine.fail(.notAuthorized, "Re-authentication failed."), context: context)
@@ -261,7 +215,9 @@ extension MQTTConnectionHandler {
         self.connection = connection
         let now = context.eventLoop.now
         machine.reauthenticated(
-            credentialDeadline: renewed.expiry.map { services.credentialDeadline(expiry: $0, now: now) })
+            credentialDeadline: renewed.expiry.map {
+                ConnectNegotiation.credentialDeadline(expiry: $0, unixNow: services.unixNow, now: now)
+            })
         var properties = Properties()
         properties.authenticationMethod = auth.properties.authenticationMethod
         send([.auth(ReasonPacket(reasonCode: .success, properties: properties))])

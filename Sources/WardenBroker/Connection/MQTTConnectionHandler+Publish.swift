@@ -24,16 +24,13 @@ extension MQTTConnectionHandler {
         let message = BrokerMessage(
             topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
             properties: publish.properties, receivedAt: now, publisher: connection.session.key)
-        let persistence = services.broker.persistence
-        let recordedBefore = persistence?.recordedCount
-        let refusal =
+        let published =
             if let device = connection.identity.deviceIdentity {
                 services.broker.publish(message, from: device.sender, now: now)
             } else {
-                services.broker.publish(message, in: connection.identity.tenantID, now: now)
-                    ? nil : Broker.retainedRefusal
+                services.broker.publish(message, in: connection.identity.tenantID, now: now).published
             }
-        if let refusal {
+        if let refusal = published.refusal {
             logger.info("Refused a publish.", metadata: ["topic": "\(publish.topic)", "reason": "\(refusal.why)"])
             // 3.1.1 cannot say no: a message the hub cannot take ends the connection (Azure does the same).
             if refusal.code == .topicNameInvalid, connection.version == .v311 {
@@ -42,14 +39,15 @@ extension MQTTConnectionHandler {
             }
         }
         guard let packetID = publish.packetID else { return }
-        // 5.0: a retained message over the tenant's limit is refused with Quota exceeded.
-        let reason: ReasonCode = connection.version == .v311 ? .success : refusal?.code ?? .success
+        // 5.0 says why (a retained message over the tenant's limit: Quota exceeded) or that nothing took it.
+        let reason: ReasonCode =
+            connection.version == .v311
+            ? .success : published.refusal?.code ?? (published.wasTaken ? .success : .noMatchingSubscribers)
         if publish.qos == .exactlyOnce, reason.isFailure { machine.inboundRefused(packetID: packetID) }
         let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
-        let recordedAfter = persistence?.recordedCount
         acknowledgeInOrder(
-            PublishAckPacket(kind, packetID: packetID, reasonCode: reason),
-            ticket: recordedAfter != recordedBefore ? recordedAfter : nil, context: context)
+            PublishAckPacket(kind, packetID: packetID, reasonCode: reason), ticket: published.ticket,
+            context: context)
     }
 
     /// Sends a PUBACK or PUBREC once the state its message changed is committed (`ticket`), never ahead of an

@@ -34,12 +34,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var identity: ClientIdentity
         let session: Session
         let sink: ChannelSink
-        let version: ProtocolVersion
         /// The CONNECT's username, for re-authentication.
         let username: String?
         var will: Broker.Will?
         /// Whether the Will goes out when the connection ends.
         var publishesWill = true
+
+        var version: ProtocolVersion { sink.version }
     }
 
     init(services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool, presented: PresentedChain) {
@@ -47,7 +48,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.presented = presented
         self.peerAddress = peerAddress
         self.usesTLS = usesTLS
-        self.machine = ConnectionStateMachine(settings: services.listener.stateMachineSettings, now: .now())
+        self.machine = ConnectionStateMachine(
+            settings: services.listener.stateMachineSettings(broker: services.broker.configuration), now: .now())
         self.reader = MQTTPacketReader(limits: services.listener.decodingLimits)
         var logger = services.logger
         logger[metadataKey: "connection.id"] = "\(services.connectionIDs.next())"
@@ -91,6 +93,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {
         logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
+        if let limit = BrokerLimit(decoding: error) { services.broker.metrics.hit(limit) }
         if machine.version == nil, error.kind == .unsupportedProtocolVersion {
             // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
             write(
@@ -144,6 +147,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .authenticate(let connect): handleConnect(connect, context: context)
         case .publish(let publish): handlePublish(publish, context: context)
         case .send(let packet): send(packet)
+        case .acknowledgeAgain(let ack): acknowledgeInOrder(ack, ticket: nil, context: context)
         case .acknowledged(let ack): handleAcknowledgement(ack)
         case .subscribe(let subscribe): handleSubscribe(subscribe)
         case .unsubscribe(let unsubscribe): handleUnsubscribe(unsubscribe)
@@ -180,12 +184,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Writes and flushes directly, after what the sink holds: answers before a session exists (CONNACK
-    /// refusals) and the DISCONNECT before a close.
-    func write(_ packets: [MQTTPacket], version: ProtocolVersion, context: ChannelHandlerContext) {
+    /// refusals) and the DISCONNECT before a close. Within the client's Maximum Packet Size (the connection's, or
+    /// `maximumPacketSize` before there is one); a packet that cannot fit is not sent.
+    func write(
+        _ packets: [MQTTPacket], version: ProtocolVersion, maximumPacketSize: Int = .max,
+        context: ChannelHandlerContext
+    ) {
         connection?.sink.writeUnwritten()
+        let maximumPacketSize = connection?.sink.maximumPacketSize ?? maximumPacketSize
         var buffer = context.channel.allocator.buffer(capacity: 64)
-        // The server's own CONNACK, AUTH and DISCONNECT: short constants that always encode.
-        for packet in packets { try? MQTTEncoder.encode(packet, version: version, into: &buffer) }
+        for packet in packets {
+            // The server's own CONNACK, AUTH and DISCONNECT: short values that always encode.
+            _ = try? MQTTEncoder.encode(packet, version: version, into: &buffer, maximumPacketSize: maximumPacketSize)
+        }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 

@@ -44,9 +44,14 @@ public final class MQTTListener: Service, Sendable {
             self.port = port
         }
 
-        var stateMachineSettings: ConnectionStateMachine.Settings {
-            ConnectionStateMachine.Settings(
-                connectTimeout: connectTimeout, receiveMaximum: receiveMaximum, topicAliasMaximum: topicAliasMaximum)
+        /// The connections' settings, with the session limits of `broker`.
+        func stateMachineSettings(broker: Broker.Configuration) -> ConnectionStateMachine.Settings {
+            let limits = ConnectNegotiation.Limits(
+                maximumSessionExpiry: broker.maximumSessionExpiry, maximumKeepAlive: maximumKeepAlive,
+                azureMaximumKeepAlive: azureMaximumKeepAlive, receiveMaximum: receiveMaximum,
+                topicAliasMaximum: topicAliasMaximum, maximumPacketSize: decodingLimits.maximumPacketSize,
+                maximumInflight: broker.maximumInflight)
+            return ConnectionStateMachine.Settings(connectTimeout: connectTimeout, limits: limits)
         }
     }
 

@@ -32,9 +32,6 @@ public struct Decision: Sendable, Hashable {
 public enum ReferenceID {
     /// 12 hex digits from the OS CSPRNG: unique enough to find a record, meaningless otherwise.
     public static func make() -> String {
-        SecretBytes.random(count: 6).bytes.map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        Hex.encode(SecretBytes.random(count: 6).bytes)
     }
 }

@@ -353,9 +353,6 @@ public final class CloudToDeviceService: Service, Sendable {
 
     /// 128 random bits as hex: lock tokens and generated message ids.
     private static func randomHex() -> String {
-        SecretBytes.random(count: 16).bytes.map { byte in
-            let text = String(byte, radix: 16)
-            return text.count == 1 ? "0" + text : text
-        }.joined()
+        Hex.encode(SecretBytes.random(count: 16).bytes)
     }
 }

@@ -1,3 +1,5 @@
+import WardenCore
+
 /// The property bag of Azure IoT Hub's MQTT topics (anchors.md §1.3): the last topic level of
 /// `devices/{id}/messages/events/{bag}` and `…/devicebound/{bag}`, written like a URL query,
 /// `name=value&name2=value2`, each side percent-encoded (RFC 2396/3986; `+` is a plus sign, never a space,
@@ -72,21 +74,12 @@ public struct PropertyBag: Sendable, Hashable {
                 continue
             }
             guard let (_, high) = iterator.next(), let (_, low) = iterator.next(),
-                let value = hexValue(high).flatMap({ h in hexValue(low).map { h << 4 | $0 } })
+                let value = Hex.value(high).flatMap({ h in Hex.value(low).map { h << 4 | $0 } })
             else { throw .badEscape(position: offset + index) }
             bytes.append(value)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else { throw .badEscape(position: offset) }
         return decoded
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private static func encode(_ text: String) -> String {

@@ -79,6 +79,7 @@ public struct ConnectPacket: Sendable, Hashable {
                 version == .v5 ? try Properties.read(from: &body, place: .will, limits: limits) : Properties()
             let topic = try body.readMQTTString()
             guard TopicName.isValid(topic) else { throw .malformed("connect.will_topic_invalid") }
+            try TopicName.checkLevels(topic, limit: limits.maximumTopicLevels)
             will = Will(
                 topic: topic, payload: try body.readMQTTBinary(), qos: willQoS, retain: willRetain,
                 properties: willProperties)

@@ -42,6 +42,7 @@ public struct PublishPacket: Sendable, Hashable {
         } else if !TopicName.isValid(topic) {
             throw .malformed("publish.wildcard_in_topic")  // [MQTT-3.3.2-2]
         }
+        try TopicName.checkLevels(topic, limit: limits.maximumTopicLevels)
         guard properties.subscriptionIdentifiers.isEmpty else {
             throw .protocolError("publish.subscription_identifier_from_client")  // [MQTT-3.3.4-6]
         }

@@ -50,7 +50,10 @@ public struct SubscribePacket: Sendable, Hashable {
             guard subscriptions.count < limits.maximumFiltersPerSubscribe else {
                 throw .malformed("subscribe.too_many_filters", limit: limits.maximumFiltersPerSubscribe)
             }
-            let filter = try TopicFilter(try body.readMQTTString())
+            let text = try body.readMQTTString()
+            // Counted before TopicFilter splits the filter into its levels.
+            try TopicName.checkLevels(TopicFilter.filterPart(of: text), limit: limits.maximumTopicLevels)
+            let filter = try TopicFilter(text)
             let options = try body.readMQTTByte()
             // 3.1.1 [MQTT-3-8.3-4], 5.0 [MQTT-3.8.3-4]
             guard let qos = QoS(rawValue: options & 0x03) else { throw .malformed("subscribe.qos_3") }

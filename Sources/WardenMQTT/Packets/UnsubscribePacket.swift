@@ -24,7 +24,10 @@ public struct UnsubscribePacket: Sendable, Hashable {
             guard filters.count < limits.maximumFiltersPerSubscribe else {
                 throw .malformed("unsubscribe.too_many_filters", limit: limits.maximumFiltersPerSubscribe)
             }
-            filters.append(try TopicFilter(try body.readMQTTString()))
+            let text = try body.readMQTTString()
+            // Counted before TopicFilter splits the filter into its levels.
+            try TopicName.checkLevels(TopicFilter.filterPart(of: text), limit: limits.maximumTopicLevels)
+            filters.append(try TopicFilter(text))
         }
         guard !filters.isEmpty else { throw .protocolError("unsubscribe.no_filters") }  // [MQTT-3.10.3-2]
         return UnsubscribePacket(packetID: packetID, properties: properties, filters: filters)

@@ -7,6 +7,13 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
     /// The filter topics are matched against (without the `$share/…/` prefix).
     public let filter: String
 
+    /// The filter part of `text`: without a `$share/{ShareName}/` prefix (all of `text` when it has none).
+    static func filterPart(of text: String) -> Substring {
+        guard text.hasPrefix("$share/") else { return Substring(text) }
+        let rest = text.dropFirst("$share/".count)
+        return rest.firstIndex(of: "/").map { rest[rest.index(after: $0)...] } ?? rest
+    }
+
     /// Validates `text`: not empty; `#` only as the whole last level; `+` only as a whole level
     /// (3.1.1 and 5.0 §4.7.1); a share name is not empty and holds no `/`, `+` or `#` ([MQTT-4.8.2-1], [MQTT-4.8.2-2]).
     public init(_ text: String) throws(MQTTDecodingError) {

@@ -6,4 +6,13 @@ public enum TopicName {
     public static func isValid(_ topic: String) -> Bool {
         !topic.isEmpty && !topic.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") })
     }
+
+    /// Refuses a topic name or filter of more than `limit` levels (a Protocol Error: the bytes are well formed).
+    static func checkLevels(_ topic: some StringProtocol, limit: Int) throws(MQTTDecodingError) {
+        var levels = 1
+        for byte in topic.utf8 where byte == UInt8(ascii: "/") {
+            levels += 1
+            if levels > limit { throw MQTTDecodingError(.protocolError, "topic.too_many_levels", limit: limit) }
+        }
+    }
 }

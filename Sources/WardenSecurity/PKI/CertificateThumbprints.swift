@@ -9,9 +9,6 @@ extension Thumbprint {
 
     /// Upper-case hex, the form `Thumbprint` stores.
     private static func hex(_ digest: some Digest) -> String {
-        digest.map { byte in
-            let hex = String(byte, radix: 16, uppercase: true)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        Hex.encode(digest, uppercase: true)
     }
 }

@@ -92,8 +92,8 @@ extension SASToken {
                 index += 1
                 continue
             }
-            guard index + 2 < bytes.endIndex, let high = Base64.hexValue(bytes[index + 1]),
-                let low = Base64.hexValue(bytes[index + 2])
+            guard index + 2 < bytes.endIndex, let high = Hex.value(bytes[index + 1]),
+                let low = Hex.value(bytes[index + 2])
             else { return nil }
             decoded.append(high << 4 | low)
             index += 3

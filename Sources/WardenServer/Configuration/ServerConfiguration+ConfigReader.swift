@@ -66,6 +66,9 @@ extension ServerConfiguration {
         Key(name: "mqtt.max-packet-size") { config, value in
             config.mqtt.maximumPacketSize = try integer(value, "mqtt.max-packet-size", 64...268_435_460)
         },
+        Key(name: "mqtt.max-topic-levels") { config, value in
+            config.mqtt.maximumTopicLevels = try integer(value, "mqtt.max-topic-levels", 1...65_535)
+        },
         Key(name: "mqtt.max-inflight") { config, value in
             config.mqtt.broker.maximumInflight = try integer(value, "mqtt.max-inflight", 1...65_535)
         },

@@ -71,6 +71,8 @@ public struct ServerConfiguration: Sendable {
         public var broker = Broker.Configuration()
         /// The largest packet accepted, fixed header included.
         public var maximumPacketSize = 256 * 1024 + 512
+        /// The most levels of a topic name or filter.
+        public var maximumTopicLevels = 201
         /// A cap on 5.0 keep-alive (Server Keep Alive); nil for none.
         public var maximumKeepAlive: UInt16?
         /// The keep-alive cap of Azure-dialect devices, seconds.

@@ -24,12 +24,12 @@ struct EventLoopLagMonitor: Service {
         let interval = self.interval
         let probes = group.makeIterator().map { loop in
             // With a fixed delay the next probe is due `interval` after this one ran, so each measures only
-            // its own wait.
-            var due = NIODeadline.now() + interval
+            // its own wait. The probe runs on `loop` only, so its own box needs no lock.
+            let due = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.now() + interval, eventLoop: loop)
             return loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 let now = NIODeadline.now()
-                lag.recordNanoseconds(max(0, (now - due).nanoseconds))
-                due = now + interval
+                lag.recordNanoseconds(max(0, (now - due.value).nanoseconds))
+                due.value = now + interval
             }
         }
         try? await gracefulShutdown()
