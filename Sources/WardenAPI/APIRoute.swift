@@ -57,15 +57,16 @@ public struct APIRoute: Sendable {
                     throw WardenError(.authMissingCredential, "Send 'Authorization: Bearer <token>'.")
                 }
                 let tenant = context.parameters.get("tenant").flatMap { try? TenantID(Self.decoded($0)) }
-                if let tenant, !principal.canSee(tenant) {
-                    throw WardenError(.tenantNotFound, "There is no tenant '\(tenant)'.")
-                }
-                if principal.mustChangePassword, permission != .ownAccount {
+                switch principal.refusal(of: permission, in: tenant) {
+                case .unknownTenant?:
+                    throw WardenError(.tenantNotFound, "There is no tenant '\(tenant.map { "\($0)" } ?? "")'.")
+                case .passwordChangeRequired?:
                     throw WardenError(
                         .authPasswordChangeRequired, "Choose a new password first: POST /api/v1/auth/password.")
-                }
-                guard principal.may(permission, in: tenant) else {
+                case .notPermitted?:
                     throw WardenError(.authForbidden, "This needs the '\(permission.rawValue)' permission.")
+                case nil:
+                    break
                 }
                 if let group = principal.keyScope?.deviceGroup {
                     // A group-scoped key reaches only routes that name one of the group's devices.
@@ -82,26 +83,6 @@ public struct APIRoute: Sendable {
     }
 
     static func decoded(_ parameter: String) -> String {
-        parameter.removingPercentEncodingOrSelf
-    }
-}
-
-extension String {
-    /// Percent-decodes a path segment; a malformed escape leaves the text as it is (and validation then names it).
-    var removingPercentEncodingOrSelf: String {
-        var bytes: [UInt8] = []
-        var iterator = utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            // total: parses two hex digits: nil unless hex.
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { return self }
-            bytes.append(value)
-        }
-        return String(validating: bytes, as: UTF8.self) ?? self
+        PercentEncoding.decodePathSegment(parameter)
     }
 }

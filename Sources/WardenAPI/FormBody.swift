@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import WardenCore
 
 /// An `application/x-www-form-urlencoded` body (OAuth2 token requests, portal forms): each name once.
 public enum FormBody {
@@ -21,6 +22,6 @@ public enum FormBody {
 
     /// `+` as space, then percent-decoding.
     public static func decoded(_ text: some StringProtocol) -> String {
-        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+        PercentEncoding.decodeText(String(text).replacingOccurrences(of: "+", with: " ")) ?? String(text)
     }
 }

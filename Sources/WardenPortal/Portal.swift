@@ -90,7 +90,7 @@ public struct Portal: Sendable {
     private func guarded(
         _ request: Request, _ context: APIRequestContext, _ route: PortalRoute, _ session: inout PortalSession
     ) async throws -> Response {
-        let tenant = context.parameters.get("tenant").map { try? TenantID($0.removingPercentEncoding ?? $0) } ?? nil
+        let tenant = context.parameters.get("tenant").flatMap { try? TenantID(PercentEncoding.decodePathSegment($0)) }
         if let permission = route.permission {
             guard let principal = session.principal else {
                 let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
@@ -101,14 +101,15 @@ public struct Portal: Sendable {
                 $0.principal = principal
                 $0.action = "portal." + route.name
             }
-            if let tenant, !principal.canSee(tenant) {
-                throw WardenError(.tenantNotFound, "There is no tenant '\(tenant)'.")
-            }
-            if principal.mustChangePassword, permission != .ownAccount {
+            switch principal.refusal(of: permission, in: tenant) {
+            case .unknownTenant?:
+                throw WardenError(.tenantNotFound, "There is no tenant '\(tenant.map { "\($0)" } ?? "")'.")
+            case .passwordChangeRequired?:
                 return .redirect("/account")
-            }
-            guard principal.may(permission, in: tenant) else {
+            case .notPermitted?:
                 throw WardenError(.authForbidden, "Your role does not allow this ('\(permission.rawValue)').")
+            case nil:
+                break
             }
         } else {
             context.audit.set { $0.action = "portal." + route.name }

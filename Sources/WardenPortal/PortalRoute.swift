@@ -41,7 +41,7 @@ struct PortalRequest: Sendable {
     }
 
     func parameter(_ name: String) -> String {
-        (context.parameters.get(name) ?? "").removingPercentEncoding ?? ""
+        PercentEncoding.decodeText(context.parameters.get(name) ?? "") ?? ""
     }
 
     func field(_ name: String) -> String {

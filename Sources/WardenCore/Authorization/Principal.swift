@@ -80,6 +80,24 @@ public struct Principal: Sendable, Hashable {
         return roles[tenant]?.permissions.contains(permission) ?? false
     }
 
+    /// Why a request for `permission` in `tenant` is refused, if it is: the one check of the API and the
+    /// portal. A tenant the principal may not see is refused as unknown first, so that nobody learns it exists.
+    public func refusal(of permission: Permission, in tenant: TenantID?) -> Refusal? {
+        if let tenant, !canSee(tenant) { return .unknownTenant }
+        if mustChangePassword, permission != .ownAccount { return .passwordChangeRequired }
+        return may(permission, in: tenant) ? nil : .notPermitted
+    }
+
+    /// Why `refusal(of:in:)` refused.
+    public enum Refusal: Sendable, Equatable {
+        /// The tenant is not the principal's to see: answered exactly as a tenant that does not exist.
+        case unknownTenant
+        /// A generated password must be changed before anything but one's own account.
+        case passwordChangeRequired
+        /// The role or key does not hold the permission.
+        case notPermitted
+    }
+
     /// The permissions held in `tenant` (all of them for a platform administrator).
     public func permissions(in tenant: TenantID) -> Set<Permission> {
         if let keyScope { return keyScope.tenant == tenant ? keyScope.permissions : [] }

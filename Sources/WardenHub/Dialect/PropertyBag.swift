@@ -66,35 +66,16 @@ public struct PropertyBag: Sendable, Hashable {
 
     private static func decode(_ text: Substring, at offset: Int) throws(ParseError) -> String {
         guard text.contains("%") else { return String(text) }
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.enumerated().makeIterator()
-        while let (index, byte) = iterator.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let (_, high) = iterator.next(), let (_, low) = iterator.next(),
-                let value = Hex.value(high).flatMap({ h in Hex.value(low).map { h << 4 | $0 } })
-            else { throw .badEscape(position: offset + index) }
-            bytes.append(value)
+        switch PercentEncoding.decode(text.utf8) {
+        case .badEscape(let at): throw .badEscape(position: offset + at)
+        case .bytes(let bytes):
+            guard let decoded = String(validating: bytes, as: UTF8.self) else { throw .badEscape(position: offset) }
+            return decoded
         }
-        guard let decoded = String(validating: bytes, as: UTF8.self) else { throw .badEscape(position: offset) }
-        return decoded
     }
 
+    /// Azure's SDKs leave `$` of system property names unescaped.
     private static func encode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: "$"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16, uppercase: true)
-                out += "%" + (hex.count == 1 ? "0" + hex : hex)
-            }
-        }
-        return out
+        PercentEncoding.encode(text, alsoKeeping: "$")
     }
 }

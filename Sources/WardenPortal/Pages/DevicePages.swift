@@ -203,7 +203,7 @@ extension Pages {
     }
 
     static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? text
+        PercentEncoding.encode(text)
     }
 }
 

@@ -82,22 +82,7 @@ extension SASToken {
 
     /// `%XX` escapes decoded (either case); a `%` without two hex digits gives nil. `+` stays `+`.
     private static func percentDecoded(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> [UInt8]? {
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(bytes.count)
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            guard byte == UInt8(ascii: "%") else {
-                decoded.append(byte)
-                index += 1
-                continue
-            }
-            guard index + 2 < bytes.endIndex, let high = Hex.value(bytes[index + 1]),
-                let low = Hex.value(bytes[index + 2])
-            else { return nil }
-            decoded.append(high << 4 | low)
-            index += 3
-        }
+        guard case .bytes(let decoded) = PercentEncoding.decode(bytes) else { return nil }
         return decoded
     }
 

@@ -26,23 +26,6 @@ public enum SASTokenSigner {
 
     /// Escapes everything but RFC 3986 unreserved characters, upper-case hex.
     static func percentEncode(_ text: String) -> String {
-        var encoded = ""
-        encoded.reserveCapacity(text.utf8.count)
-        let hex = Array("0123456789ABCDEF".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                encoded.unicodeScalars.append(UnicodeScalar(byte))
-            default:
-                encoded.unicodeScalars.append("%")
-                // total: a nibble, 0...15.
-                encoded.unicodeScalars.append(UnicodeScalar(hex[Int(byte >> 4)]))
-                // total: a nibble, 0...15.
-                encoded.unicodeScalars.append(UnicodeScalar(hex[Int(byte & 0x0F)]))
-            }
-        }
-        return encoded
+        PercentEncoding.encode(text)
     }
 }
