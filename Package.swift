@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
@@ -60,6 +61,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "ExtrasBase64", package: "swift-extras-base64"),
             ]
         ),
         .target(
@@ -154,7 +156,8 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "CWardenTLS", "CWardenAllocator", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenAPI",
+                "CWardenTLS", "CWardenAllocator", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
+                "WardenAPI",
                 "WardenBroker",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -262,7 +265,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity"]),
-        .testTarget(name: "WardenHubTests", dependencies: ["WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore"]),
+        .testTarget(
+            name: "WardenHubTests",
+            dependencies: ["WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore"]),
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [

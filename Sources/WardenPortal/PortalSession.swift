@@ -68,10 +68,7 @@ struct PortalSession: Sendable {
     /// Whether a form's `_csrf` equals the session's token, compared in constant time.
     func acceptsCSRF(_ presented: String?) -> Bool {
         guard let presented, !csrf.isEmpty else { return false }
-        let left = Array(presented.utf8)
-        let right = Array(csrf.utf8)
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        return ConstantTime.equal(Array(presented.utf8), Array(csrf.utf8))
     }
 }
 

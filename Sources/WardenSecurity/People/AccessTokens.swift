@@ -1,4 +1,5 @@
 import Crypto
+import ExtrasBase64
 public import Foundation
 import JWTKit
 public import WardenCore
@@ -141,7 +142,6 @@ public struct AccessTokenAuthority: Sendable {
 extension Data {
     /// Base64url without padding (RFC 4648 §5), for ids and tokens in URLs and headers.
     public var base64URL: String {
-        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(base64Encoding: self, options: [.base64UrlAlphabet, .omitPaddingCharacter])
     }
 }

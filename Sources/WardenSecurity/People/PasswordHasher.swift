@@ -54,7 +54,7 @@ public struct PasswordHasher: Sendable {
         guard let parsed = Self.parse(stored),
             let derived = try? Self.derive(password, salt: parsed.salt, cost: parsed.cost)
         else { return false }
-        return Self.constantTimeEqual(derived, parsed.hash)
+        return ConstantTime.equal(derived, parsed.hash)
     }
 
     /// Spends the same work as a real check, for a user that does not exist (so timing does not tell).
@@ -89,12 +89,5 @@ public struct PasswordHasher: Sendable {
             hash.count == hashLength
         else { return nil }
         return (Cost(rounds: rounds, blockSize: blockSize, parallelism: parallelism), Array(salt), Array(hash))
-    }
-
-    static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        var difference: UInt8 = 0
-        for index in left.indices { difference |= left[index] ^ right[index] }
-        return difference == 0
     }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import ExtrasBase64
 public import Foundation
 public import WardenCore
 
@@ -20,7 +21,7 @@ public struct TOTP: Sendable {
     }
 
     /// The secret in base32 (RFC 4648, no padding), as authenticator apps take it.
-    public var base32Secret: String { Base32.encode(secret.bytes) }
+    public var base32Secret: String { String(base32Encoding: secret.bytes, options: [.omitPaddingCharacter]) }
 
     /// The `otpauth://` URI an authenticator app reads from a QR code or a paste.
     public func provisioningURI(account: String, issuer: String) -> String {
@@ -62,33 +63,9 @@ public struct TOTP: Sendable {
         var accepted: Int64?
         // Every candidate is computed and compared, so timing does not say which one matched.
         for candidate in (now - 1)...(now + 1) {
-            let matches = PasswordHasher.constantTimeEqual(Array(self.code(forStep: candidate).utf8), Array(code.utf8))
+            let matches = ConstantTime.equal(Array(self.code(forStep: candidate).utf8), Array(code.utf8))
             if matches, candidate > (lastUsedStep ?? .min) { accepted = candidate }
         }
         return accepted
-    }
-}
-
-/// RFC 4648 base32, the encoding TOTP secrets are shown in.
-enum Base32 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in bytes {
-            // total: widens bytes and 5-bit groups.
-            buffer = buffer << 8 | UInt32(byte)
-            bits += 8
-            while bits >= 5 {
-                // total: widens bytes and 5-bit groups.
-                output.append(alphabet[Int(buffer >> UInt32(bits - 5) & 0x1F)])
-                bits -= 5
-            }
-        }
-        // total: widens bytes and 5-bit groups.
-        if bits > 0 { output.append(alphabet[Int(buffer << UInt32(5 - bits) & 0x1F)]) }
-        return String(decoding: output, as: UTF8.self)
     }
 }
