@@ -267,7 +267,10 @@ let package = Package(
         .testTarget(name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity"]),
         .testTarget(
             name: "WardenHubTests",
-            dependencies: ["WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore"]),
+            dependencies: [
+                "WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore", "WardenSecurity",
+                "WardenRegistry",
+            ]),
         .testTarget(
             name: "WardenIntegrationTests",
             dependencies: [

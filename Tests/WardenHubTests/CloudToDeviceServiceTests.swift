@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import WardenCore
+import WardenMQTT
+
+@testable import WardenBroker
+@testable import WardenHub
+
+/// Cloud-to-device queues against the real store: limits, MQTT delivery and its PUBACK, HTTPS receive and
+/// settlement, feedback, restarts.
+struct CloudToDeviceServiceTests {
+    let hub: HubFixture
+    let service: CloudToDeviceService
+    let device: DeviceID
+
+    init() async throws {
+        hub = try HubFixture()
+        var configuration = CloudToDeviceService.Configuration()
+        configuration.maximumDepth = 2
+        configuration.maximumMessageSize = 1024
+        service = try await Self.service(hub, configuration)
+        device = try DeviceID("lamp-1")
+    }
+
+    private static func service(_ hub: HubFixture, _ configuration: CloudToDeviceService.Configuration = .init())
+        async throws -> CloudToDeviceService
+    {
+        try await CloudToDeviceService(
+            configuration: configuration, store: hub.database, persistence: hub.persistence, broker: hub.broker,
+            clock: SystemClock(), logger: Logger(label: "test"))
+    }
+
+    private func send(_ body: String, ttl: Int64? = nil, ack: CloudToDeviceMessage.Acknowledgement = .full)
+        async throws -> CloudToDeviceMessage
+    {
+        try await service.send(
+            .init(body: Array(body.utf8), properties: [.init("k", "v")], timeToLive: ttl, acknowledgement: ack),
+            to: device, in: hub.tenant)
+    }
+
+    @Test func aBadTimeToLiveATooLargeMessageAndAFullQueueAreRefusedAndQueueNothing() async throws {
+        #expect(await errorCode { _ = try await send("x", ttl: 0) } == .c2dInvalidTTL)
+        #expect(await errorCode { _ = try await send("x", ttl: 48 * 3600 + 1) } == .c2dInvalidTTL)
+        #expect(await errorCode { _ = try await send(String(repeating: "x", count: 1024)) } == .c2dTooLarge)
+        #expect(service.list(hub.tenant, device).isEmpty)
+        _ = try await send("1")
+        _ = try await send("2")
+        #expect(await errorCode { _ = try await send("3") } == .c2dQueueFull)
+        #expect(
+            service.list(hub.tenant, device).map { String(decoding: $0.message.body, as: UTF8.self) } == ["1", "2"])
+    }
+
+    @Test func aConnectedDeviceGetsTheMessageAndItsPubackCompletesItWithFeedback() async throws {
+        let connection = try hub.connect(device, subscribedTo: ["devices/lamp-1/messages/devicebound/#"])
+        let sent = try await send("on")
+        let delivered = try #require(connection.publishes.first)
+        #expect(delivered.topic.hasPrefix("devices/lamp-1/messages/devicebound/"))
+        #expect(delivered.topic.contains("k=v") && delivered.topic.contains(sent.messageID))
+        #expect(service.list(hub.tenant, device).map(\.isLocked) == [true])
+        connection.acknowledgeAll()
+        #expect(service.list(hub.tenant, device).isEmpty)
+        await hub.persistence.committed(hub.persistence.recordedCount)
+        let feedback = try await service.feedback(hub.tenant, after: 0, limit: 10).items
+        #expect(feedback.map(\.status) == [.success] && feedback.first?.originalMessageID == sent.messageID)
+    }
+
+    @Test func aConnectionThatEndsBeforeItsPubackLeavesTheMessageQueued() async throws {
+        let connection = try hub.connect(device, subscribedTo: ["devices/lamp-1/messages/devicebound/#"])
+        _ = try await send("on")
+        #expect(service.list(hub.tenant, device).map(\.isLocked) == [true])
+        // The broker tells the hub (HubTraffic) after the session let go of the connection.
+        hub.broker.close(try #require(connection.session), sink: connection, will: nil, now: .now())
+        service.deviceGone(.init(tenantID: hub.tenant, deviceID: device))
+        #expect(service.list(hub.tenant, device).map(\.isLocked) == [false])
+    }
+
+    @Test func httpsReceiveLocksAndSettlementNeedsTheLock() async throws {
+        let sent = try await send("on")
+        let (message, token) = try #require(service.receive(hub.tenant, device))
+        #expect(message.sequenceNumber == sent.sequenceNumber)
+        #expect(service.receive(hub.tenant, device) == nil)
+        #expect(
+            await errorCode { try await service.settle(hub.tenant, device, lockToken: "nope", .complete) }
+                == .c2dLockLost)
+        try await service.settle(hub.tenant, device, lockToken: token, .reject)
+        #expect(service.list(hub.tenant, device).isEmpty)
+        #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.rejected])
+    }
+
+    @Test func theQueueOutlivesARestart() async throws {
+        let sent = try await send("kept")
+        let restarted = try await Self.service(hub)
+        #expect(restarted.list(hub.tenant, device).map(\.message.messageID) == [sent.messageID])
+        #expect(await restarted.purge(hub.tenant, device) == 1)
+        #expect(try await Self.service(hub).list(hub.tenant, device).isEmpty)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import NIOCore
+import Testing
+import WardenCore
+import WardenMQTT
+
+@testable import WardenBroker
+@testable import WardenHub
+
+/// Twins against the real store: versions, If-Match, the device's GET and reported PATCH, restarts, deletion.
+struct TwinServiceTests {
+    let hub: HubFixture
+    let twins: TwinService
+    let device: DeviceID
+
+    init() async throws {
+        hub = try HubFixture()
+        twins = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        twins.follow(hub.bus)
+        device = try DeviceID("thermostat-1")
+    }
+
+    private func json(_ publish: PublishPacket) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(publish.payload.readableBytesView))
+    }
+
+    @Test func desiredPatchesCountVersionsHonourIfMatchAndReachTheConnectedDevice() async throws {
+        let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/PATCH/properties/desired/#"])
+        let first = try await twins.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: 0)
+        #expect(first.desired.version == 1)
+        await #expect(throws: WardenError.self) {
+            _ = try await twins.patchDesired(hub.tenant, device, ["target": .number(22)], ifMatch: 0)
+        }
+        let second = try await twins.patchDesired(hub.tenant, device, ["mode": .string("eco")], ifMatch: nil)
+        #expect(second.desired.version == 2)
+        #expect(second.desired.properties["target"] == .number(21))
+        #expect(
+            connection.publishes.map(\.topic) == [
+                "$iothub/twin/PATCH/properties/desired/?$version=1",
+                "$iothub/twin/PATCH/properties/desired/?$version=2",
+            ])
+        #expect(try json(connection.publishes[1]) == .object(["mode": .string("eco"), "$version": .number(2)]))
+    }
+
+    @Test func aTwinOutlivesARestartAndGoesWithItsDevice() async throws {
+        _ = try await twins.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: nil)
+        let restarted = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        #expect(restarted.twin(hub.tenant, device).desired.properties["target"] == .number(21))
+
+        hub.bus.publish(.deviceDeleted(hub.tenant, device))
+        #expect(twins.twin(hub.tenant, device).desired.version == 0)
+        await hub.persistence.committed(hub.persistence.recordedCount)
+        let afterDeletion = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        #expect(afterDeletion.twin(hub.tenant, device).desired.version == 0)
+    }
+
+    @Test func aReportedPatchIsAnsweredAfterItsCommitWithTheNewVersion() throws {
+        let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/res/#"])
+        let patch = hub.message("$iothub/twin/PATCH/properties/reported/?$rid=7", #"{"firmware":"1.2","old":null}"#)
+        let outcome = try #require(twins.received(patch, from: hub.sender(device)))
+        #expect(outcome.changes.count == 1)
+        #expect(connection.publishes.isEmpty)
+        outcome.afterCommit?()
+        #expect(connection.publishes.map(\.topic) == ["$iothub/twin/res/204/?$rid=7&$version=1"])
+        #expect(twins.twin(hub.tenant, device).reported.properties["firmware"] == .string("1.2"))
+
+        let get = try #require(twins.received(hub.message("$iothub/twin/GET/?$rid=8"), from: hub.sender(device)))
+        get.afterCommit?()
+        let answer = try #require(connection.publishes.last)
+        #expect(answer.topic == "$iothub/twin/res/200/?$rid=8")
+        guard case .object(let sections) = try json(answer), case .object(let reported)? = sections["reported"] else {
+            Issue.record("not a twin document")
+            return
+        }
+        #expect(reported["firmware"] == .string("1.2") && reported["$version"] == .number(1))
+    }
+
+    @Test func badReportedPatchesAreAnswered400AndChangeNothing() throws {
+        let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/res/#"])
+        let large = #"{"blob":""# + String(repeating: "x", count: 40_000) + #""}"#
+        for body in ["not json", "[1,2]", large] {
+            let outcome = try #require(
+                twins.received(
+                    hub.message("$iothub/twin/PATCH/properties/reported/?$rid=9", body), from: hub.sender(device)))
+            #expect(outcome.changes.isEmpty)
+        }
+        #expect(connection.publishes.map(\.topic) == Array(repeating: "$iothub/twin/res/400/?$rid=9", count: 3))
+        #expect(twins.twin(hub.tenant, device).reported.version == 0)
+        let longID = "$iothub/twin/GET/?$rid=" + String(repeating: "1", count: 200)
+        #expect(twins.received(hub.message(longID), from: hub.sender(device))?.refusal != nil)
+        #expect(twins.received(hub.message("devices/thermostat-1/messages/events/"), from: hub.sender(device)) == nil)
+    }
+}
