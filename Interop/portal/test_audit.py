@@ -3,6 +3,7 @@ action survives SIGKILL, and that `warden audit verify` finds every kind of tamp
 import json
 import re
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -40,8 +41,13 @@ def make_history(warden) -> list[str]:
     secrets += device_keys
     sas = api.cli(warden, "token", "meter-1").stdout.strip()
     secrets.append(sas)
-    at = sas.index("sig=") + 4
-    forged = sas[:at] + ("A" if sas[at] != "A" else "B") + sas[at + 1:]
+    # One base64 character of the signature changed, inside its percent-encoding (a changed "%2B" would be a
+    # malformed token, not a forged one).
+    head, rest = sas.split("sig=", 1)
+    signature, tail = rest.split("&", 1)
+    raw = urllib.parse.unquote(signature)
+    raw = raw[:5] + ("A" if raw[5] != "A" else "B") + raw[6:]
+    forged = head + "sig=" + urllib.parse.quote(raw, safe="") + "&" + tail
     # Accepted; accepted but publishing where the device may not (refused by policy); a forged signature.
     for password, topic in [(sas, "devices/meter-1/messages/events/"), (sas, "devices/meter-2/messages/events/"),
                             (forged, "devices/meter-1/messages/events/")]:
