@@ -14,36 +14,14 @@ public import WardenStore
 /// dropped and counted, and the next batch carries an `audit.records_dropped` record saying how many, so the
 /// gap is itself in the chain.
 public final class AuditLog: Service, Sendable {
-    /// The most records one transaction carries.
-    static let maximumBatch = 10_000
-
-    private struct State {
-        var pending: [AuditRecord] = []
-        var nextSequence: Int64
-        var lastLink: [UInt8]
-        var committedSequence: Int64
-        var dropped = 0
-        var waiters: [(sequence: Int64, continuation: CheckedContinuation<Void, Never>)] = []
-    }
-
-    private let store: any AuditStore
-    private let chain: AuditChain
-    private let head: AuditHead?
-    private let bufferLimit: Int
-    private let clock: any WardenClock
-    private let logger: Logger
-    private let state: Mutex<State>
-    private let wakeUps: AsyncStream<Void>
-    private let wakeUp: AsyncStream<Void>.Continuation
-    private let appended = Counter(label: "warden_audit_records_total")
-    private let droppedCounter = Counter(label: "warden_audit_records_dropped_total")
-    private let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "audit")])
-    /// Set while the last attempt to store a batch failed, cleared by the next that succeeds.
-    private let isFailing = Atomic(false)
+    private let writer: GroupCommitWriter<AuditRecord>
+    /// Sequences continue the store's last one: a record's is `base + its ticket`.
+    private let base: Int64
+    private let dropped = Counter(label: "warden_audit_records_dropped_total")
 
     /// Whether the log's last write succeeded: while it is failing (a full disk), the API refuses changes it
     /// could not record rather than making them and waiting.
-    public var canWrite: Bool { !isFailing.load(ordering: .relaxed) }
+    public var canWrite: Bool { writer.canWrite }
 
     /// Opens the log where the store's chain ends.
     public init(
@@ -51,109 +29,86 @@ public final class AuditLog: Service, Sendable {
         logger: Logger
     ) async throws {
         let last = try await store.lastAuditChainLink()
-        self.store = store
-        self.chain = chain
-        self.head = head
-        self.bufferLimit = bufferLimit
-        self.clock = clock
-        self.logger = logger
-        self.state = Mutex(
-            State(
-                nextSequence: (last?.sequence ?? 0) &+ 1, lastLink: last?.chainHash ?? AuditChain.genesis,
-                committedSequence: last?.sequence ?? 0))
-        (wakeUps, wakeUp) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let base = last?.sequence ?? 0
+        self.base = base
+        let chainEnd = ChainEnd(last?.chainHash ?? AuditChain.genesis)
+        let appended = Counter(label: "warden_audit_records_total")
+        let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "audit")])
+        writer = GroupCommitWriter(
+            bufferLimit: bufferLimit,
+            store: { batch in
+                // Linked from the last committed link on every attempt; the link moves only once stored.
+                var link = chainEnd.link.withLock { $0 }
+                let linked = batch.map { record in
+                    link = chain.link(record, after: link)
+                    return (record: record, chainHash: link)
+                }
+                try await store.appendAuditRecords(linked)
+                chainEnd.link.withLock { $0 = link }
+                head?.write(sequence: batch[batch.count - 1].sequence, link: link, chain: chain, logger: logger)
+                appended.increment(by: batch.count)
+            },
+            failed: { error, _, _ in
+                writeFailures.increment()
+                logger.error("Cannot store audit records; retrying.", metadata: ["error": "\(error)"])
+            },
+            noticeOfDrops: { count, ticket in
+                var notice = AuditRecord(
+                    at: clock.nowMilliseconds(), tenant: nil, actorKind: "system", actor: "warden", sourceIP: "-",
+                    action: "audit.records_dropped", target: "audit", outcome: .failure, reason: "audit.buffer_full",
+                    details: ["count": "\(count)"])
+                notice.sequence = Self.sequence(base, ticket)
+                return notice
+            })
     }
 
-    /// Appends `record` to the next batch without waiting; returns its sequence (0 when the buffer was full).
+    /// Appends `record` to the next batch without waiting; returns its sequence (0 when the buffer was full:
+    /// the next batch then carries an `audit.records_dropped` record saying how many were).
     @discardableResult
     public func record(_ record: AuditRecord) -> Int64 {
-        let sequence = state.withLock { state -> Int64 in
-            guard state.pending.count < bufferLimit else {
-                state.dropped += 1
-                return 0
-            }
-            return Self.enqueue(record, &state)
+        guard let ticket = writer.record(ifRoom: true, { ticket in numbered(record, ticket) }) else {
+            dropped.increment()
+            return 0
         }
-        if sequence == 0 { droppedCounter.increment() }
-        wakeUp.yield()
-        return sequence
+        return Self.sequence(base, ticket)
     }
 
     /// Appends `record` and returns once it is committed. Admin actions use this: never dropped, the buffer
     /// limit does not apply to them (they are few and the caller waits).
     public func recordDurably(_ record: AuditRecord) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            state.withLock { state in
-                let sequence = Self.enqueue(record, &state)
-                state.waiters.append((sequence, continuation))
-            }
-            wakeUp.yield()
-        }
+        if let ticket = writer.record({ ticket in numbered(record, ticket) }) { await writer.committed(ticket) }
     }
 
-    private static func enqueue(_ record: AuditRecord, _ state: inout State) -> Int64 {
+    private func numbered(_ record: AuditRecord, _ ticket: UInt64) -> AuditRecord {
         var record = record
-        record.sequence = state.nextSequence
-        state.nextSequence &+= 1  // continues the file's last sequence, whatever it holds
-        state.pending.append(record)
-        return record.sequence
+        record.sequence = Self.sequence(base, ticket)
+        return record
+    }
+
+    /// Continues the file's last sequence, whatever it holds: wrapping, never trapping.
+    private static func sequence(_ base: Int64, _ ticket: UInt64) -> Int64 {
+        base &+ Int64(truncatingIfNeeded: ticket)
     }
 
     public func run() async throws {
-        for await _ in wakeUps.cancelOnGracefulShutdown() {
-            await commitPending()
+        for await _ in writer.wakeUps.cancelOnGracefulShutdown() {
+            await writer.commitPending()
         }
-        await commitPending()
+        await writer.commitPending()
     }
 
-    /// Commits batches until nothing is pending; a failing store is retried every second.
+    /// Commits what is pending now (tests; the service loop does this on every wake-up).
     func commitPending() async {
-        while true {
-            let now = clock.nowMilliseconds()
-            let (batch, previous) = state.withLock { state -> ([AuditRecord], [UInt8]) in
-                if state.dropped > 0 {
-                    let notice = AuditRecord(
-                        at: now, tenant: nil, actorKind: "system", actor: "warden", sourceIP: "-",
-                        action: "audit.records_dropped", target: "audit", outcome: .failure,
-                        reason: "audit.buffer_full", details: ["count": "\(state.dropped)"])
-                    state.dropped = 0
-                    _ = Self.enqueue(notice, &state)
-                }
-                let count = min(state.pending.count, Self.maximumBatch)
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                return (batch, state.lastLink)
-            }
-            guard !batch.isEmpty else { return }
-            var link = previous
-            let linked = batch.map { record in
-                link = chain.link(record, after: link)
-                return (record: record, chainHash: link)
-            }
-            while true {
-                do {
-                    try await store.appendAuditRecords(linked)
-                    isFailing.store(false, ordering: .relaxed)
-                    break
-                } catch {
-                    isFailing.store(true, ordering: .relaxed)
-                    writeFailures.increment()
-                    logger.error("Cannot store audit records; retrying.", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            }
-            let last = batch[batch.count - 1].sequence
-            head?.write(sequence: last, link: link, chain: chain, logger: logger)
-            appended.increment(by: batch.count)
-            let ready = state.withLock { state in
-                state.lastLink = link
-                state.committedSequence = last
-                let ready = state.waiters.filter { $0.sequence <= last }
-                state.waiters.removeAll { $0.sequence <= last }
-                return ready
-            }
-            for waiter in ready { waiter.continuation.resume() }
-        }
+        await writer.commitPending()
+    }
+}
+
+/// The link the next record chains to: the last one stored.
+private final class ChainEnd: Sendable {
+    let link: Mutex<[UInt8]>
+
+    init(_ link: [UInt8]) {
+        self.link = Mutex(link)
     }
 }
 

@@ -1,6 +1,6 @@
 public import WardenCore
 
-/// Stored cloud-to-device queues and feedback. They are written through `MQTTStateStore.apply` in the broker's
+/// Stored cloud-to-device queues and feedback. They are written through `DeviceStateStore.apply` in the broker's
 /// group commits; this protocol loads and reads them.
 public protocol CloudToDeviceStore: Sendable {
     /// Every queued message, in sequence order, for the hub to take up at start-up.

@@ -1,6 +1,6 @@
 public import WardenCore
 
-/// Stored device-to-cloud messages. They are written through `MQTTStateStore.apply` (`.appendTelemetry`), in
+/// Stored device-to-cloud messages. They are written through `DeviceStateStore.apply` (`.appendTelemetry`), in
 /// the broker's group commits; this protocol reads and prunes them.
 public protocol TelemetryStore: Sendable {
     /// One device's messages in sequence order: enqueued in `from..<to` (Unix milliseconds) and after

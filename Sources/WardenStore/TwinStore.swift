@@ -1,6 +1,6 @@
 public import WardenCore
 
-/// Stored device twins. They are written through `MQTTStateStore.apply` (`.putTwin`) in the broker's group
+/// Stored device twins. They are written through `DeviceStateStore.apply` (`.putTwin`) in the broker's group
 /// commits; this protocol loads them.
 public protocol TwinStore: Sendable {
     /// Every stored twin, for the hub to hold in memory.

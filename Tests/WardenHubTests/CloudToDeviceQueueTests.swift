@@ -20,7 +20,7 @@ struct CloudToDeviceQueueTests {
             correlationID: nil, properties: "", body: [1], acknowledgement: ack, enqueuedAt: 0, expiresAt: expiresAt)
     }
 
-    func feedback(_ changes: [MQTTStateChange]) -> [CloudToDeviceFeedback.Status] {
+    func feedback(_ changes: [DeviceStateChange]) -> [CloudToDeviceFeedback.Status] {
         changes.compactMap { change in
             if case .appendFeedback(let feedback) = change { return feedback.status }
             return nil

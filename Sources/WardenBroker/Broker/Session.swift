@@ -68,7 +68,7 @@ final class Session: Sendable, Hashable {
             let offer = state.flow.offer(delivery, now: now)
             if stores, let persistence {
                 // The new row carries its packet id already; the flow's own step for it is redundant.
-                var changes: [MQTTStateChange] = []
+                var changes: [DeviceStateChange] = []
                 switch offer {
                 case .send(let packet):
                     let phase: OutboundFlow.Phase = delivery.qos == .exactlyOnce ? .awaitingPubrec : .awaitingPuback
@@ -125,7 +125,7 @@ final class Session: Sendable, Hashable {
 
     /// The store changes for the flow's steps since last asked (none for a session the store does not hold);
     /// counts what the queue dropped on the way.
-    private func changesForSteps(_ state: inout State) -> [MQTTStateChange] {
+    private func changesForSteps(_ state: inout State) -> [DeviceStateChange] {
         for reason in state.flow.takeDrops() { metrics.dropped(reason) }
         let steps = state.flow.takeSteps()
         guard state.isStored else { return [] }

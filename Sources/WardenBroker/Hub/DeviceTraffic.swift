@@ -41,7 +41,7 @@ public enum DeviceDialect: String, Sendable, Hashable {
 /// What the hub made of a device's PUBLISH.
 public struct DeviceTrafficOutcome: Sendable {
     /// Changes to commit before the PUBLISH is acknowledged, in order.
-    public var changes: [MQTTStateChange]
+    public var changes: [DeviceStateChange]
     /// What the broker routes in the tenant's topic space; nil routes nothing.
     public var route: BrokerMessage?
     /// Why the hub refused the message, for the log; the client is told Topic Name invalid (5.0) or, having no
@@ -50,7 +50,7 @@ public struct DeviceTrafficOutcome: Sendable {
     /// Runs once `changes`, and everything recorded before them, are committed (a twin response).
     public var afterCommit: (@Sendable () -> Void)?
 
-    public init(changes: [MQTTStateChange] = [], route: BrokerMessage?) {
+    public init(changes: [DeviceStateChange] = [], route: BrokerMessage?) {
         self.changes = changes
         self.route = route
     }

@@ -12,7 +12,7 @@ extension Broker {
         guard let persistence else { return }
         let now = NIODeadline.now()
         let wallNow = persistence.clock.now()
-        var changes: [MQTTStateChange] = []
+        var changes: [DeviceStateChange] = []
         var sessions: [SessionKey: Session] = [:]
         for stored in snapshot.retained {
             guard let message = persistence.message(stored.message, retain: true, now: now), !message.isExpired(at: now)

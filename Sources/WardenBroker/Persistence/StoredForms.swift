@@ -19,7 +19,7 @@ extension BrokerPersistence {
     }
 
     func stored(_ delivery: Delivery, of key: SessionKey, packetID: UInt16?, phase: UInt8, now: NIODeadline)
-        -> MQTTStateChange?
+        -> DeviceStateChange?
     {
         guard let sequence = delivery.sequence else { return nil }
         return .putMessage(
@@ -46,7 +46,7 @@ extension BrokerPersistence {
             properties: withExpiry, receivedAt: now, publisher: nil)
     }
 
-    func subscription(_ key: SessionKey, _ filter: TopicFilter, _ options: SubscriptionOptions) -> MQTTStateChange {
+    func subscription(_ key: SessionKey, _ filter: TopicFilter, _ options: SubscriptionOptions) -> DeviceStateChange {
         let bits = options.qos.rawValue | (options.noLocal ? 0x04 : 0) | (options.retainAsPublished ? 0x08 : 0)
         return .putSubscription(
             StoredSubscription(
@@ -54,7 +54,7 @@ extension BrokerPersistence {
                 identifier: options.identifier))
     }
 
-    func session(_ key: SessionKey, expiry: UInt32, disconnected: Bool) -> MQTTStateChange {
+    func session(_ key: SessionKey, expiry: UInt32, disconnected: Bool) -> DeviceStateChange {
         .putSession(
             StoredSession(
                 tenantID: key.tenantID, clientID: key.clientID, expiryInterval: expiry,

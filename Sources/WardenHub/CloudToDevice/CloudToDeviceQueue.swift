@@ -39,7 +39,7 @@ struct CloudToDeviceQueue: Sendable {
     }
 
     /// Adds a message at the end; `c2d.queue_full` at the depth limit.
-    mutating func enqueue(_ message: CloudToDeviceMessage) throws(WardenError) -> [MQTTStateChange] {
+    mutating func enqueue(_ message: CloudToDeviceMessage) throws(WardenError) -> [DeviceStateChange] {
         guard entries.count < limits.maximumDepth else {
             throw WardenError(
                 .c2dQueueFull,
@@ -81,7 +81,7 @@ struct CloudToDeviceQueue: Sendable {
     mutating func settle(
         sequence: Int64? = nil, token: String? = nil, _ settlement: CloudToDeviceSettlement, now: Int64,
         feedbackNumber: () -> Int64
-    ) throws(WardenError) -> [MQTTStateChange] {
+    ) throws(WardenError) -> [DeviceStateChange] {
         guard
             let index = entries.firstIndex(where: { entry in
                 if let sequence { return entry.message.sequenceNumber == sequence }
@@ -107,8 +107,8 @@ struct CloudToDeviceQueue: Sendable {
     }
 
     /// Dead-letters messages past their expiry (unless in flight on MQTT) and ends HTTPS locks that ran out.
-    mutating func expire(now: Int64, feedbackNumber: () -> Int64) -> [MQTTStateChange] {
-        var changes: [MQTTStateChange] = []
+    mutating func expire(now: Int64, feedbackNumber: () -> Int64) -> [DeviceStateChange] {
+        var changes: [DeviceStateChange] = []
         var index = entries.startIndex
         while index < entries.endIndex {
             if case .https(_, let until) = entries[index].lock, until <= now { entries[index].lock = nil }
@@ -122,8 +122,8 @@ struct CloudToDeviceQueue: Sendable {
     }
 
     /// Empties the queue.
-    mutating func purge(now: Int64, feedbackNumber: () -> Int64) -> [MQTTStateChange] {
-        var changes: [MQTTStateChange] = []
+    mutating func purge(now: Int64, feedbackNumber: () -> Int64) -> [DeviceStateChange] {
+        var changes: [DeviceStateChange] = []
         while !entries.isEmpty { changes += remove(at: 0, .purged, "Message purged", now: now, feedbackNumber) }
         return changes
     }
@@ -139,9 +139,9 @@ struct CloudToDeviceQueue: Sendable {
     private mutating func remove(
         at index: Int, _ status: CloudToDeviceFeedback.Status, _ description: String, now: Int64,
         _ feedbackNumber: () -> Int64
-    ) -> [MQTTStateChange] {
+    ) -> [DeviceStateChange] {
         let message = entries.remove(at: index).message
-        var changes: [MQTTStateChange] = [.deleteCloudToDevice(sequence: message.sequenceNumber)]
+        var changes: [DeviceStateChange] = [.deleteCloudToDevice(sequence: message.sequenceNumber)]
         let wanted =
             status == .success ? message.acknowledgement.reportsSuccess : message.acknowledgement.reportsFailure
         if wanted {

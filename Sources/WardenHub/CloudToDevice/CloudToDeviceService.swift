@@ -246,7 +246,7 @@ public final class CloudToDeviceService: Service, Sendable {
     /// Records changes (from inside the queues' lock, so that they are stored in the order they happened),
     /// counts the settlements among them, and once committed publishes each feedback record to services on
     /// `$iothub/feedback/{deviceId}`.
-    private func record(_ changes: [MQTTStateChange]) -> UInt64 {
+    private func record(_ changes: [DeviceStateChange]) -> UInt64 {
         var records: [CloudToDeviceFeedback] = []
         for change in changes {
             if case .appendFeedback(let feedback) = change {

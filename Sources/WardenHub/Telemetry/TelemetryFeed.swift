@@ -35,7 +35,7 @@ public final class TelemetryFeed: Service, Sendable {
     }
 
     /// Hands the telemetry in a committed batch to its followers.
-    public func committed(_ changes: [MQTTStateChange]) {
+    public func committed(_ changes: [DeviceStateChange]) {
         let current = followers.withLock { $0 }
         guard !current.isEmpty else { return }
         for change in changes {

@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 public import WardenCore
 
-extension SQLiteDatabase: MQTTStateStore {
-    public func apply(_ changes: [MQTTStateChange]) async throws {
+extension SQLiteDatabase: DeviceStateStore {
+    public func apply(_ changes: [DeviceStateChange]) async throws {
         guard !changes.isEmpty else { return }
         try await write { db in
             for change in changes { try Self.apply(change, db) }
@@ -49,7 +49,7 @@ extension SQLiteDatabase: MQTTStateStore {
         }
     }
 
-    private static func apply(_ change: MQTTStateChange, _ db: Database) throws {
+    private static func apply(_ change: DeviceStateChange, _ db: Database) throws {
         switch change {
         case .putSession(let session):
             // total: widens unsigned values to SQLite's Int64.

@@ -1,18 +1,19 @@
 public import Foundation
 public import WardenCore
 
-/// MQTT broker state that outlives a restart (issue 3): persistent sessions with their subscriptions and
-/// undelivered messages, and retained messages. Changes arrive in batches, each applied in one transaction,
-/// in order, so that the broker acknowledges a message only after the batch holding it committed.
-public protocol MQTTStateStore: Sendable {
+/// The state kept for devices that the device path changes, which outlives a restart: MQTT persistent sessions
+/// with their subscriptions and undelivered messages, retained messages, telemetry, cloud-to-device queues and
+/// feedback, and twins. Changes arrive in batches (the broker's group commit), each applied in one
+/// transaction, in order, so that a device is acknowledged only after the batch holding its change committed.
+public protocol DeviceStateStore: Sendable {
     /// Applies `changes` in order in one write transaction.
-    func apply(_ changes: [MQTTStateChange]) async throws
+    func apply(_ changes: [DeviceStateChange]) async throws
     /// Everything stored, for the broker to resume from.
     func loadMQTTState() async throws -> MQTTStateSnapshot
 }
 
-/// One change to the stored broker state.
-public enum MQTTStateChange: Sendable, Equatable {
+/// One change to the state kept for devices (see `DeviceStateStore`).
+public enum DeviceStateChange: Sendable, Equatable {
     case putSession(StoredSession)
     /// Removes the session with its subscriptions and messages.
     case deleteSession(tenantID: TenantID, clientID: String)
@@ -134,7 +135,7 @@ public struct StoredRetained: Sendable, Equatable {
     }
 }
 
-/// Everything `MQTTStateStore` holds.
+/// Everything `DeviceStateStore` holds.
 public struct MQTTStateSnapshot: Sendable {
     public var sessions: [StoredSession] = []
     public var subscriptions: [StoredSubscription] = []
