@@ -1,7 +1,10 @@
 # Shared by the bench scripts: build (release unless BUILD=debug) and start a scratch `warden serve`.
 # Sets bin, data, url, port (MQTT/TLS), token (admin) and api (a curl with both); stops the server on exit.
+# BIN=DIR takes warden and warden-bench as built in DIR instead (to compare two builds in one session).
 BUILD=${BUILD:-release}
-if [ "$BUILD" = release ]; then
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+elif [ "$BUILD" = release ]; then
   swift build -q -c release --scratch-path .build-release --product warden
   swift build -q -c release --scratch-path .build-release --product warden-bench
   bin=.build-release/release
