@@ -118,6 +118,15 @@ struct APIClient {
     }
 
     /// Decodes a JSON body.
+    /// GETs `path` and prints it: the JSON as it came with `--json`, else `describe` of the decoded resource.
+    func show<Resource: Decodable>(
+        _ path: String, as type: Resource.Type, to output: Output, _ describe: (Resource) throws -> Void
+    ) async throws {
+        let data = try await send(.GET, path)
+        if output.isJSON { return output.json(data) }
+        try describe(try decode(type, data))
+    }
+
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

@@ -86,9 +86,9 @@ struct CACommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.GET, target.path)
-                if output.isJSON { return output.json(data) }
-                CACommand.show(try api.decode(CertificateAuthorityResource.self, data), output)
+                try await api.show(target.path, as: CertificateAuthorityResource.self, to: output) {
+                    CACommand.show($0, output)
+                }
             }
         }
     }

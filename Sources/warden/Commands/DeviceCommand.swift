@@ -71,9 +71,9 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.GET, target.path)
-                if output.isJSON { return output.json(data) }
-                DeviceCommand.describe(try api.decode(DeviceResource.self, data), output)
+                try await api.show(target.path, as: DeviceResource.self, to: output) {
+                    DeviceCommand.describe($0, output)
+                }
             }
         }
     }
