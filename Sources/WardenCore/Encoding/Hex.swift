@@ -5,16 +5,21 @@ public enum Hex {
 
     /// `bytes` as hex digits, lower case unless asked.
     public static func encode(_ bytes: some Sequence<UInt8>, uppercase: Bool = false) -> String {
-        let digits = uppercase ? upper : lower
         var text: [UInt8] = []
         text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
-            // total: widens a byte; each nibble indexes the 16-entry table.
-            let (high, low) = (Int(byte >> 4), Int(byte & 0x0F))
-            text.append(digits[high])
-            text.append(digits[low])
+            let (high, low) = digits(of: byte, uppercase: uppercase)
+            text.append(high)
+            text.append(low)
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The two ASCII digits of `byte`, high nibble first.
+    public static func digits(of byte: UInt8, uppercase: Bool = false) -> (UInt8, UInt8) {
+        let digits = uppercase ? upper : lower
+        // total: widens a byte; each nibble indexes the 16-entry table.
+        return (digits[Int(byte >> 4)], digits[Int(byte & 0x0F)])
     }
 
     /// The bytes of an even number of hex digits (either case); nil for anything else, signs included.

@@ -50,8 +50,10 @@ public enum PercentEncoding {
             if isUnreserved(byte) || kept.contains(byte) {
                 encoded.append(byte)
             } else {
+                let (high, low) = Hex.digits(of: byte, uppercase: true)
                 encoded.append(UInt8(ascii: "%"))
-                encoded.append(contentsOf: Hex.encode(CollectionOfOne(byte), uppercase: true).utf8)
+                encoded.append(high)
+                encoded.append(low)
             }
         }
         return String(decoding: encoded, as: UTF8.self)
