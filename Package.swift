@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "WardenSecurity", targets: ["WardenSecurity"]),
         .library(name: "WardenStore", targets: ["WardenStore"]),
         .library(name: "WardenRegistry", targets: ["WardenRegistry"]),
+        .library(name: "WardenAzure", targets: ["WardenAzure"]),
+        .library(name: "WardenAuthentication", targets: ["WardenAuthentication"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
         .library(name: "WardenBroker", targets: ["WardenBroker"]),
         .library(name: "WardenAccess", targets: ["WardenAccess"]),
@@ -86,7 +88,12 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "WardenPolicy", dependencies: ["WardenCore"]),
+        .target(name: "WardenAzure", dependencies: ["WardenCore"]),
+        .target(
+            name: "WardenAuthentication",
+            dependencies: ["WardenCore", "WardenSecurity", "WardenRegistry", "WardenAzure"]
+        ),
+        .target(name: "WardenPolicy", dependencies: ["WardenCore", "WardenMQTT", "WardenAzure"]),
         .target(
             name: "WardenAccess",
             dependencies: [
@@ -109,7 +116,8 @@ let package = Package(
         .target(
             name: "WardenBroker",
             dependencies: [
-                "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore",
+                "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore", "WardenAzure",
+                "WardenAuthentication", "WardenPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -125,7 +133,8 @@ let package = Package(
         .target(
             name: "WardenHub",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity",
+                "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity", "WardenAzure",
+                "WardenAuthentication",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -136,6 +145,7 @@ let package = Package(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
+                "WardenAzure",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -158,7 +168,7 @@ let package = Package(
             dependencies: [
                 "CWardenTLS", "CWardenAllocator", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
-                "WardenBroker",
+                "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -229,7 +239,12 @@ let package = Package(
             name: "WardenStoreTests",
             dependencies: ["WardenStore", "WardenSecurity", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
-        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore"]),
+        .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore", "WardenMQTT"]),
+        .testTarget(name: "WardenAzureTests", dependencies: ["WardenAzure", "WardenCore"]),
+        .testTarget(
+            name: "WardenAuthenticationTests",
+            dependencies: ["WardenAuthentication", "WardenAzure", "WardenRegistry", "WardenStore", "WardenSecurity"]
+        ),
         .testTarget(
             name: "WardenAccessTests",
             dependencies: [
@@ -246,7 +261,8 @@ let package = Package(
         .testTarget(
             name: "WardenBrokerTests",
             dependencies: [
-                "WardenBroker", "WardenMQTT", "WardenRegistry", "WardenStore", "WardenSecurity",
+                "WardenBroker", "WardenMQTT", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenAuthentication",
+                "WardenAzure", "WardenPolicy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -257,7 +273,7 @@ let package = Package(
             name: "WardenAPITests",
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
-                "WardenAccess", "WardenAudit", "WardenPortal",
+                "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -269,7 +285,7 @@ let package = Package(
             name: "WardenHubTests",
             dependencies: [
                 "WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore", "WardenSecurity",
-                "WardenRegistry",
+                "WardenRegistry", "WardenAzure", "WardenAuthentication",
             ]),
         .testTarget(
             name: "WardenIntegrationTests",

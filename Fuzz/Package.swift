@@ -31,14 +31,18 @@ let package = Package(
         .target(name: "FuzzDriver"),
         fuzzer("MQTTDecoderFuzzer", ["WardenMQTT"], [nioCore]),
         fuzzer("SASTokenFuzzer", ["WardenSecurity", "WardenCore"], [crypto]),
-        fuzzer("AzureUsernameFuzzer", ["WardenBroker", "WardenCore"]),
-        fuzzer("PropertyBagFuzzer", ["WardenHub"]),
+        fuzzer("AzureUsernameFuzzer", ["WardenAzure", "WardenCore"]),
+        fuzzer("AzureTopicFuzzer", ["WardenAzure"]),
+        fuzzer("PropertyBagFuzzer", ["WardenAzure"]),
         fuzzer("TopicFuzzer", ["WardenBroker", "WardenMQTT"]),
         fuzzer("TimeTextFuzzer", ["WardenCore"]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
         fuzzer(
             "ConnectionFuzzer",
-            ["WardenBroker", "WardenMQTT", "WardenCore", "WardenPolicy", "WardenRegistry", "WardenSecurity", "WardenStore"],
+            [
+                "WardenBroker", "WardenMQTT", "WardenCore", "WardenPolicy", "WardenRegistry", "WardenSecurity",
+                "WardenStore", "WardenAuthentication",
+            ],
             [
                 nioCore, crypto, .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,9 +1,10 @@
 import Foundation
 import NIOCore
+public import WardenAuthentication
+public import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
-import WardenSecurity
 
 /// A device as a request proved it (the broker's `DeviceSender`, named here for the API, which does not see
 /// the broker).
@@ -12,7 +13,7 @@ public typealias AuthenticatedDevice = DeviceSender
 /// The hub as the HTTPS device API sees it (anchors.md §1.4): authenticate a request like a CONNECT, send
 /// telemetry as if published (acknowledged after the commit), and reach the device's cloud-to-device queue.
 public struct DeviceGateway: Sendable {
-    let authenticator: ConnectAuthenticator
+    let authenticator: DeviceAuthenticator
     let broker: Broker
     let persistence: BrokerPersistence
     let events: EventBus
@@ -20,7 +21,7 @@ public struct DeviceGateway: Sendable {
     public let cloudToDevice: CloudToDeviceService
 
     public init(
-        authenticator: ConnectAuthenticator, broker: Broker, persistence: BrokerPersistence,
+        authenticator: DeviceAuthenticator, broker: Broker, persistence: BrokerPersistence,
         cloudToDevice: CloudToDeviceService, events: EventBus, clock: any WardenClock
     ) {
         self.authenticator = authenticator
@@ -31,55 +32,47 @@ public struct DeviceGateway: Sendable {
         self.clock = clock
     }
 
-    /// The device a request proves it is: a SAS token in `authorization`, else the TLS client certificate chain
-    /// the connection presented (the request's `hostName` naming the tenant). Every outcome is an
-    /// `AuthenticationRecord`. A refusal is `auth.invalid_credential` (401) or `auth.forbidden` (403) with the
-    /// record's reference id, never the reason, as on MQTT.
+    /// The device a request proves it is: a SAS token in `authorization` (its audience naming the tenant), else
+    /// the TLS client certificate chain the connection presented (the request's `hostName` naming the tenant).
+    /// Every outcome is an `AuthenticationRecord`. A refusal is `auth.invalid_credential` (401) or
+    /// `auth.forbidden` (403) with the record's reference id, never the reason, as on MQTT.
     public func authenticate(
         authorization: String?, certificates: [[UInt8]], hostName: String, deviceID: String, peer: IPAddress
     ) async throws(WardenError) -> DeviceSender {
-        let referenceID = ReferenceID.make()
-        let claimed = try? DeviceID(deviceID)
         let now = clock.now()
-        var refusal: ConnectAuthenticator.Refusal?
-        var identity: ConnectAuthenticator.DeviceIdentity?
-        if let claimed {
-            do throws(ConnectAuthenticator.Refusal) {
-                if authorization != nil || certificates.isEmpty {
-                    let facts = ConnectAuthenticator.ConnectionFacts(
-                        peerAddress: peer, now: now.unixSeconds)
-                    identity = try authenticator.authenticate(authorization: authorization, deviceID: claimed, facts)
-                } else {
-                    identity = try await authenticator.authenticate(
-                        certificateChain: certificates, hostName: hostName, deviceID: claimed, peerAddress: peer,
-                        now: now)
-                }
-            } catch {
-                refusal = error
-            }
+        let claim: DeviceCredentials.Claim
+        do throws(WardenError) {
+            claim = .device(try DeviceID(deviceID))
+        } catch {
+            claim = .unrecognized(deviceID, reason: error)
         }
-        let sender = identity?.sender
-        let method: AuthenticationRecord.Method =
-            switch identity?.method {
-            case .sas: .sas
-            case .x509Thumbprint: .x509Thumbprint
-            case .x509CA: .x509CA
-            case nil: authorization != nil ? .sas : certificates.isEmpty ? .none : .x509Thumbprint
-            }
+        var certificate: DeviceCredentials.Certificate?
+        if authorization == nil, let leaf = certificates.first {
+            certificate = DeviceCredentials.Certificate(
+                leaf: leaf, chain: await authenticator.validateChain(certificates, now: now))
+        }
+        let credentials = DeviceCredentials(
+            hostName: certificate == nil ? nil : hostName, claim: claim, sasToken: authorization.map { Array($0.utf8) },
+            certificate: certificate, peerAddress: peer, now: now.unixSeconds)
+        let outcome: AuthenticationOutcome
+        do throws(AuthenticationRefusal) {
+            outcome = .accepted(try authenticator.authenticate(credentials))
+        } catch {
+            outcome = .refused(error)
+        }
+        let referenceID = ReferenceID.make()
         events.publish(
             .authentication(
-                AuthenticationRecord(
-                    tenantID: sender?.tenantID, principal: deviceID, peerAddress: peer, protocolName: "https",
-                    method: method, isAccepted: sender != nil,
-                    failure: sender == nil ? refusal?.reason.code ?? .deviceInvalidID : nil,
-                    certificateThumbprint: certificates.first.flatMap { Thumbprint.of(certificate: $0).last },
-                    referenceID: referenceID, at: now)))
-        if let sender { return sender }
-        if refusal?.isCredentialFailure == false {
+                authenticator.record(credentials, outcome, protocolName: "https", referenceID: referenceID, at: now)))
+        switch outcome {
+        case .accepted(.device(let device)):
+            return device.sender
+        case .refused(let refusal) where !refusal.isCredentialFailure:
             throw WardenError(.authForbidden, "The device may not connect (reference \(referenceID)).")
+        default:
+            throw WardenError(
+                .authInvalidCredential, "The SAS token is not valid for this device (reference \(referenceID)).")
         }
-        throw WardenError(
-            .authInvalidCredential, "The SAS token is not valid for this device (reference \(referenceID)).")
     }
 
     /// HTTPS receive: the oldest Enqueued message, locked, with its lock token; nil when none waits.
@@ -99,7 +92,7 @@ public struct DeviceGateway: Sendable {
     /// once committed.
     public func sendTelemetry(from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8]) async throws
     {
-        let topic = "devices/\(sender.deviceID.rawValue)/messages/events/" + PropertyBag(properties).text
+        let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
         let message = BrokerMessage(
             topic: topic, payload: ByteBuffer(bytes: body), qos: .atLeastOnce, retain: false,
             properties: Properties(), receivedAt: .now())

@@ -1,3 +1,4 @@
+import WardenAzure
 public import WardenBroker
 
 /// The hub's side of the broker (`DeviceTrafficHandler`): sends each device PUBLISH to the feature its topic
@@ -21,14 +22,21 @@ public struct HubTraffic: DeviceTrafficHandler {
     }
 
     public func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome {
-        if let bag = TelemetryIngest.propertyBag(of: message.topic, deviceID: sender.deviceID) {
+        switch AzureTopic(message.topic) {
+        case .telemetry(let deviceID, let bag) where deviceID == sender.deviceID:
             return telemetry.ingest(message, bag: bag, from: sender, isWill: isWill)
+        case .twinGet(let requestID):
+            return twins.get(requestID, from: sender)
+        case .twinReportedPatch(let requestID):
+            return twins.patchReported(message.payload, requestID, from: sender)
+        case .methodResponse(let status, let requestID):
+            return methods.answered(status, requestID, message, from: sender)
+        default:
+            guard !message.topic.hasPrefix(AzureTopic.hubPrefix) else {
+                return .refused("'\(message.topic)' is not a topic of the hub")
+            }
+            return DeviceTrafficOutcome(route: message)
         }
-        if message.topic.hasPrefix("$iothub/") {
-            return twins.received(message, from: sender) ?? methods.received(message, from: sender)
-                ?? .refused("'\(message.topic)' is not a topic of the hub")
-        }
-        return DeviceTrafficOutcome(route: message)
     }
 
     public func deviceReady(_ sender: DeviceSender) {

@@ -1,4 +1,6 @@
+import WardenAzure
 public import WardenCore
+import WardenMQTT
 
 /// The default authorization until the policy engine (issue 3, "Authorization").
 ///
@@ -16,26 +18,24 @@ public struct NamespaceAuthorizer: Authorizer {
 
     public func decide(_ request: AuthorizationRequest) -> Decision {
         switch request.subject {
-        case .device(let deviceID): Self.decide(device: deviceID, request.action, request.topic)
-        case .service(_, let permissions): Self.decide(service: permissions, request.action, request.topic)
+        case .device(let deviceID): Self.decide(device: deviceID, request.resource)
+        case .service(_, let permissions): Self.decide(service: permissions, request.resource)
         }
     }
 
-    private static func decide(device deviceID: DeviceID, _ action: AuthorizationRequest.Action, _ topic: String)
-        -> Decision
-    {
-        let own = "devices/\(deviceID.rawValue)/"
-        switch action {
-        case .publish:
-            if topic.hasPrefix(own) || iotHubPublishTopics.contains(where: topic.hasPrefix) {
+    private static func decide(device deviceID: DeviceID, _ resource: AuthorizationRequest.Resource) -> Decision {
+        let own = AzureTopic.namespace(of: deviceID)
+        switch resource {
+        case .topic(let topic):
+            if topic.hasPrefix(own) || AzureTopic(topic)?.isDeviceRequest == true {
                 return .allow()
             }
             return .deny(["publish topic is outside '\(own)…' and the device's $iothub/ topics"])
-        case .subscribe:
-            if topic.hasPrefix("$share/") {
+        case .filter(let filter):
+            if filter.shareName != nil {
                 return .deny(["devices may not use shared subscriptions"])
             }
-            if topic.hasPrefix(own) || iotHubSubscribeFilters.contains(topic) {
+            if filter.rawValue.hasPrefix(own) || AzureTopic.deviceFilters.contains(filter.rawValue) {
                 return .allow()
             }
             return .deny(["subscription filter is outside '\(own)…' and the device's $iothub/ filters"])
@@ -43,39 +43,23 @@ public struct NamespaceAuthorizer: Authorizer {
     }
 
     private static func decide(
-        service permissions: Set<SharedAccessPolicy.Permission>, _ action: AuthorizationRequest.Action, _ topic: String
+        service permissions: Set<SharedAccessPolicy.Permission>, _ resource: AuthorizationRequest.Resource
     ) -> Decision {
         guard permissions.contains(.serviceConnect) else {
             return .deny(["the shared access policy does not grant serviceConnect"])
         }
-        switch action {
-        case .publish:
-            let levels = topic.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
-            if levels.count >= 4, levels[0] == "devices", !levels[1].isEmpty, levels[2] == "messages",
-                levels[3] == "devicebound"
-            {
-                return .allow()
-            }
+        switch resource {
+        case .topic(let topic):
+            if case .cloudToDevice = AzureTopic(topic) { return .allow() }
             return .deny(["services publish only cloud-to-device messages, 'devices/{id}/messages/devicebound/…'"])
-        case .subscribe:
-            var filter = Substring(topic)
-            if filter.hasPrefix("$share/"), let slash = filter.dropFirst("$share/".count).firstIndex(of: "/") {
-                filter = filter[filter.index(after: slash)...]
-            }
-            if filter.hasPrefix("devices/") || filter.hasPrefix("$SYS/") || filter.hasPrefix("$iothub/feedback/") {
+        case .filter(let filter):
+            let matched = filter.filter
+            if matched.hasPrefix("devices/") || matched.hasPrefix("$SYS/")
+                || matched.hasPrefix(AzureTopic.feedbackPrefix)
+            {
                 return .allow()
             }
             return .deny(["services subscribe under 'devices/…', '$iothub/feedback/…' and '$SYS/…' only"])
         }
     }
-
-    /// Twin requests and method responses (anchors.md §1.3).
-    static let iotHubPublishTopics = [
-        "$iothub/twin/GET/", "$iothub/twin/PATCH/properties/reported/", "$iothub/methods/res/",
-    ]
-
-    /// Twin responses, desired-property patches and method requests, as the Azure SDKs subscribe to them.
-    static let iotHubSubscribeFilters: Set<String> = [
-        "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#", "$iothub/methods/POST/#",
-    ]
 }

@@ -12,6 +12,7 @@ import UnixSignals
 import WardenAPI
 import WardenAccess
 import WardenAudit
+import WardenAuthentication
 import WardenBroker
 public import WardenCore
 import WardenHub
@@ -128,7 +129,7 @@ public enum WardenServer {
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
-                authenticator: ConnectAuthenticator(directory: deviceDirectory), broker: broker,
+                authenticator: DeviceAuthenticator(directory: deviceDirectory), broker: broker,
                 persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
             presence: presence)
         let retention = TelemetryRetention(
@@ -247,7 +248,7 @@ public enum WardenServer {
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
         broker.restore(try await database.loadMQTTState())
-        let authenticator = ConnectAuthenticator(directory: directory)
+        let authenticator = DeviceAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
         let pending = PendingConnections(

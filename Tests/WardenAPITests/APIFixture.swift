@@ -6,6 +6,7 @@ import NIOPosix
 import WardenAPI
 import WardenAccess
 import WardenAudit
+import WardenAuthentication
 import WardenBroker
 import WardenCore
 import WardenHub
@@ -49,7 +50,7 @@ struct APIFixture {
                 store: database, persistence: persistence, broker: broker, clock: SystemClock()),
             methods: MethodService(broker: broker),
             devices: DeviceGateway(
-                authenticator: ConnectAuthenticator(directory: directory), broker: broker, persistence: persistence,
+                authenticator: DeviceAuthenticator(directory: directory), broker: broker, persistence: persistence,
                 cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
             presence: DevicePresence(broker: broker, clock: SystemClock()))
         var settings = AccessService.Settings()

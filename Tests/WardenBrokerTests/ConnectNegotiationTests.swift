@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import WardenAuthentication
 import WardenCore
 
 @testable import WardenBroker
@@ -12,7 +13,7 @@ struct ConnectNegotiationTests {
 
     private func device(expiry: UInt64? = nil) throws -> ClientIdentity {
         .device(
-            ConnectAuthenticator.DeviceIdentity(
+            DeviceIdentity(
                 tenantID: .defaultTenant, deviceID: try DeviceID("dev-1"), method: .sas, expiry: expiry))
     }
 

@@ -5,8 +5,10 @@ import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -34,8 +36,8 @@ struct MQTTConnectionHandlerTests {
 
     private func channel() throws -> EmbeddedChannel {
         let services = ConnectionServices(
-            broker: broker, authenticator: ConnectAuthenticator(directory: directory),
-            authorizer: NamespaceAuthorizerStandIn(), limiter: ConnectRateLimiter(configuration: .init()),
+            broker: broker, authenticator: DeviceAuthenticator(directory: directory),
+            authorizer: NamespaceAuthorizer(), limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
             logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
@@ -215,15 +217,6 @@ extension MQTTConnectionHandlerTests {
 /// What the bus carried.
 final class Records: Sendable {
     let list = Mutex<[AuthenticationRecord]>([])
-}
-
-/// The default authorizer's rules live in WardenPolicy, which this target does not import; devices stay in
-/// their own namespace here too.
-private struct NamespaceAuthorizerStandIn: Authorizer {
-    func decide(_ request: AuthorizationRequest) -> Decision {
-        guard case .device(let device) = request.subject else { return .deny(["not a device"]) }
-        return request.topic.hasPrefix("devices/\(device.rawValue)/") ? .allow() : .deny(["outside the namespace"])
-    }
 }
 
 /// The handler reads packets straight from the bytes (no decoder stage): however the stream is cut.

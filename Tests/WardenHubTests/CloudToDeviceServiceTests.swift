@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import Testing
+import WardenAzure
 import WardenCore
 import WardenMQTT
 

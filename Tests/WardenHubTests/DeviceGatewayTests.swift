@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenRegistry
 import WardenSecurity
@@ -49,7 +51,7 @@ struct DeviceGatewayTests {
                 cloudToDevice: cloudToDevice, twins: twins, methods: MethodService(broker: hub.broker),
                 presence: DevicePresence(broker: hub.broker, clock: SystemClock())))
         gateway = DeviceGateway(
-            authenticator: ConnectAuthenticator(directory: directory), broker: hub.broker,
+            authenticator: DeviceAuthenticator(directory: directory), broker: hub.broker,
             persistence: hub.persistence, cloudToDevice: cloudToDevice, events: hub.bus, clock: SystemClock())
         loopback = try #require(IPAddress("127.0.0.1"))
         hub.bus.observe { [records] event in

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import Testing
+import WardenAzure
 import WardenCore
 import WardenMQTT
 import WardenStore
@@ -36,22 +37,6 @@ struct TelemetryIngestTests {
     func stored(_ outcome: DeviceTrafficOutcome) -> TelemetryMessage? {
         guard case .appendTelemetry(let message) = outcome.changes.first else { return nil }
         return message
-    }
-
-    @Test(arguments: [
-        ("devices/meter-1/messages/events/", ""), ("devices/meter-1/messages/events", ""),
-        ("devices/meter-1/messages/events/%24.ct=a&k=v", "%24.ct=a&k=v"),
-    ])
-    func telemetryTopicsGiveTheirBag(topic: String, bag: String) {
-        #expect(TelemetryIngest.propertyBag(of: topic, deviceID: device).map(String.init) == bag)
-    }
-
-    @Test(arguments: [
-        "devices/meter-2/messages/events/", "devices/meter-1/messages/eventsx", "devices/meter-1/messages/devicebound/",
-        "$iothub/twin/GET/?$rid=1",
-    ])
-    func otherTopicsAreNotTelemetry(topic: String) {
-        #expect(TelemetryIngest.propertyBag(of: topic, deviceID: device) == nil)
     }
 
     @Test func aMessageIsStampedStoredAndRoutedWithItsStamps() throws {

@@ -1,12 +1,21 @@
 import Testing
 import WardenCore
+import WardenMQTT
 import WardenPolicy
+
+extension AuthorizationRequest.Resource {
+    /// The resource of `action` on `text`: a topic name to publish, a filter (validated) to subscribe.
+    static func of(_ action: AuthorizationRequest.Action, _ text: String) throws -> Self {
+        action == .publish ? .topic(text) : .filter(try TopicFilter(text))
+    }
+}
 
 struct NamespaceAuthorizerTests {
     let authorizer = NamespaceAuthorizer()
 
     private func decide(_ device: String, _ action: AuthorizationRequest.Action, _ topic: String) throws -> Decision {
-        authorizer.decide(.init(tenantID: .defaultTenant, deviceID: try DeviceID(device), action: action, topic: topic))
+        authorizer.decide(
+            .init(tenantID: .defaultTenant, deviceID: try DeviceID(device), resource: try .of(action, topic)))
     }
 
     @Test(arguments: [
@@ -61,7 +70,7 @@ struct ServiceAuthorizationTests {
         authorizer.decide(
             AuthorizationRequest(
                 tenantID: .defaultTenant, subject: .service(try PolicyName("backend"), permissions: permissions),
-                action: action, topic: topic)
+                resource: try .of(action, topic))
         ).isAllowed
     }
 

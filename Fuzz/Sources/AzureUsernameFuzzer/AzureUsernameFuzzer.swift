@@ -1,7 +1,6 @@
 import FuzzDriver
+import WardenAzure
 import WardenCore
-
-@testable import WardenBroker
 
 /// The MQTT usernames devices and services send at CONNECT: Azure's device forms and the service form.
 ///
@@ -24,5 +23,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         precondition(again.deviceID == username.deviceID && again.hostName == username.hostName, "round trip")
     }
     _ = ServiceUsername(text)
+    _ = HubUsername(text)
     return 0
 }

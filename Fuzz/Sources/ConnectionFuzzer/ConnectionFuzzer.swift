@@ -1,10 +1,11 @@
-import FuzzDriver
 import Crypto
 import Dispatch
 import Foundation
+import FuzzDriver
 import Logging
 import NIOCore
 import NIOEmbedded
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
 import WardenPolicy
@@ -47,7 +48,7 @@ private struct Harness {
         logger.logLevel = .critical
         return ConnectionServices(
             broker: Broker(configuration: .init(), timers: loop),
-            authenticator: ConnectAuthenticator(directory: directory), authorizer: NamespaceAuthorizer(),
+            authenticator: DeviceAuthenticator(directory: directory), authorizer: NamespaceAuthorizer(),
             limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "fuzz", host: "127.0.0.1", port: 0), clock: SystemClock(),

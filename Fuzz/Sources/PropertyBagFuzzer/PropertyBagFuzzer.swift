@@ -1,5 +1,5 @@
 import FuzzDriver
-import WardenHub
+import WardenAzure
 
 /// The property bag at the end of telemetry and cloud-to-device topics (`a=1&%24.mid=m`).
 ///

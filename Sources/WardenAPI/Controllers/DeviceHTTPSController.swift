@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import WardenAzure
 import WardenCore
 import WardenHub
 

@@ -1,4 +1,5 @@
 import Foundation
+import WardenAzure
 import WardenCore
 import WardenHub
 

@@ -172,7 +172,7 @@ public final class Broker: Sendable {
         let qos = session.withState { state -> QoS? in
             guard state.sink != nil else { return nil }
             return state.subscriptions.compactMap { filter, options in
-                (try? TopicFilter(filter)).flatMap { $0.matches(message.topic) ? options.qos : nil }
+                filter.matches(message.topic) ? options.qos : nil
             }.max()
         }
         guard let qos else { return false }
@@ -362,8 +362,8 @@ public final class Broker: Sendable {
             var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected)]
             if !state.isStored {
                 state.isStored = true
-                changes += state.subscriptions.compactMap { filter, options in
-                    (try? TopicFilter(filter)).map { persistence.subscription(session.key, $0, options) }
+                changes += state.subscriptions.map { filter, options in
+                    persistence.subscription(session.key, filter, options)
                 }
             }
             persistence.record(changes)
@@ -376,7 +376,6 @@ public final class Broker: Sendable {
             return Array(session.subscriptions.keys)
         }
         for filter in filters {
-            guard let filter = try? TopicFilter(filter) else { continue }
             _ = state.spaces[session.key.tenantID]?.unsubscribe(session, filter)
         }
     }
@@ -388,7 +387,7 @@ public final class Broker: Sendable {
         return state.withLock { state in
             requests.map { request in
                 let count = session.withState { $0.subscriptions.count }
-                let exists = session.withState { $0.subscriptions[request.filter.rawValue] != nil }
+                let exists = session.withState { $0.subscriptions[request.filter] != nil }
                 guard exists || count < configuration.maximumSubscriptionsPerSession else {
                     metrics.hit(.subscriptionsPerSession)
                     return (nil, [])
@@ -396,7 +395,7 @@ public final class Broker: Sendable {
                 let isNew = state.spaces[tenantID, default: TopicSpace()].subscribe(
                     session, request.filter, request.options)
                 session.withState { stored in
-                    stored.subscriptions[request.filter.rawValue] = request.options
+                    stored.subscriptions[request.filter] = request.options
                     if stored.isStored, let persistence {
                         persistence.record([persistence.subscription(session.key, request.filter, request.options)])
                     }
@@ -423,7 +422,7 @@ public final class Broker: Sendable {
         state.withLock { state in
             filters.map { filter in
                 session.withState { stored in
-                    stored.subscriptions[filter.rawValue] = nil
+                    stored.subscriptions[filter] = nil
                     if stored.isStored {
                         persistence?.record([
                             .deleteSubscription(
@@ -496,7 +495,7 @@ public final class Broker: Sendable {
     func restoreSubscription(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) {
         state.withLock { state in
             _ = state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options)
-            session.withState { $0.subscriptions[filter.rawValue] = options }
+            session.withState { $0.subscriptions[filter] = options }
         }
     }
 

@@ -1,3 +1,4 @@
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
 
@@ -20,5 +21,5 @@ extension ConnectionSink {
     func send(_ packet: MQTTPacket) { send([packet]) }
 
     /// The authenticated device behind the connection, if it is one.
-    var device: ConnectAuthenticator.DeviceIdentity? { identity.deviceIdentity }
+    var device: DeviceIdentity? { identity.deviceIdentity }
 }

@@ -19,7 +19,7 @@ final class Session: Sendable, Hashable {
         var flow: OutboundFlow
         var sink: (any ConnectionSink)?
         /// Filter as sent (with any `$share/` prefix) → options.
-        var subscriptions: [String: SubscriptionOptions] = [:]
+        var subscriptions: [TopicFilter: SubscriptionOptions] = [:]
         /// Seconds the session outlives its connection; `UInt32.max` never expires.
         var expiryInterval: UInt32
         /// The session's end or the Will, scheduled while no connection holds the session.

@@ -1,11 +1,13 @@
+import WardenAuthentication
 import WardenCore
+import WardenPolicy
 
 /// Who a connection is once CONNECT has been accepted; every topic decision starts from this, never from
 /// strings the client chose.
 enum ClientIdentity: Sendable {
-    case device(ConnectAuthenticator.DeviceIdentity)
+    case device(DeviceIdentity)
     /// A backend application (a shared access policy with `serviceConnect`).
-    case service(ConnectAuthenticator.ServiceIdentity)
+    case service(ServiceIdentity)
     /// A client without credentials on a listener that admits them (loopback development and conformance).
     case anonymous(TenantID, AnonymousAccess)
 
@@ -38,7 +40,16 @@ enum ClientIdentity: Sendable {
         }
     }
 
-    var deviceIdentity: ConnectAuthenticator.DeviceIdentity? {
+    /// How authentication ended, for its record.
+    var outcome: AuthenticationOutcome {
+        switch self {
+        case .device(let identity): .accepted(.device(identity))
+        case .service(let identity): .accepted(.service(identity))
+        case .anonymous(let tenantID, _): .anonymous(tenantID)
+        }
+    }
+
+    var deviceIdentity: DeviceIdentity? {
         if case .device(let identity) = self { return identity }
         return nil
     }
@@ -60,7 +71,8 @@ public enum AnonymousAccess: String, Sendable, CaseIterable {
     /// Subscribe only.
     case subscribe
 
-    func decide(_ action: AuthorizationRequest.Action, topic: String) -> Decision {
+    func decide(_ resource: AuthorizationRequest.Resource) -> Decision {
+        let (action, topic) = (resource.action, resource.text)
         // Broker statistics are for reading (development listeners only ever admit anonymous clients).
         if action == .subscribe, topic.hasPrefix("$SYS/") { return .allow() }
         if topic.hasPrefix("$") && !topic.hasPrefix("$share/") {

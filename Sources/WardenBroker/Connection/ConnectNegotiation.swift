@@ -1,4 +1,6 @@
 import NIOCore
+import WardenAuthentication
+import WardenAzure
 import WardenMQTT
 
 /// Why a CONNECT is refused, with its one CONNACK code per protocol version ([MQTT-3.2.2-*]).
@@ -14,7 +16,7 @@ enum ConnectRefusal: Equatable, Sendable {
     /// The connection limit is reached (3.1.1: 3, 5.0: 0x97).
     case serverBusy
 
-    init(_ refusal: ConnectAuthenticator.Refusal) {
+    init(_ refusal: AuthenticationRefusal) {
         self =
             refusal.isUnsupportedMethod
             ? .badAuthenticationMethod : refusal.isCredentialFailure ? .badCredentials : .notAuthorized

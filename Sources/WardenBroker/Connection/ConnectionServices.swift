@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import NIOCore
 import Synchronization
+import WardenAuthentication
 import WardenCore
+import WardenPolicy
 
 /// What every connection of one listener shares. Built once by `MQTTListener`.
 struct ConnectionServices: Sendable {
     let broker: Broker
-    let authenticator: ConnectAuthenticator
+    let authenticator: DeviceAuthenticator
     let authorizer: any Authorizer
     let limiter: ConnectRateLimiter
     /// Connections not yet authenticated, per source address and in total (shared by every MQTT listener).

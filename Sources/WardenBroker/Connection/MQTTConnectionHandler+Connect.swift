@@ -1,7 +1,9 @@
 import Logging
 import NIOCore
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 /// CONNECT: authenticate, take up the session, answer CONNACK (issue 3, "Authentication at CONNECT").
 extension MQTTConnectionHandler {
@@ -9,11 +11,18 @@ extension MQTTConnectionHandler {
     static let sasAuthenticationMethod = "SAS"
 
     func handleConnect(_ connect: ConnectPacket, context: ChannelHandlerContext) {
+        // A 5.0 client may carry its SAS token as Authentication Data instead of the password.
+        let token =
+            connect.password
+            ?? connect.properties.authenticationMethod.flatMap { _ in
+                connect.properties.authenticationData
+            }
+        let claim = readClaim(username: connect.username, clientID: connect.clientID, token: token)
         let identity: ClientIdentity
         do {
-            identity = try authenticate(connect)
+            identity = try authenticate(connect, claim)
         } catch {
-            let reference = record(connect, identity: nil, failure: error.reason.code)
+            let reference = record(claim.credentials, .refused(error))
             logger.info(
                 "Refused a connection.",
                 metadata: [
@@ -23,7 +32,7 @@ extension MQTTConnectionHandler {
             refuse(ConnectRefusal(error), connect, context: context)
             return
         }
-        let willDecision = connect.will.map { authorize(identity, .publish, $0.topic) }
+        let willDecision = connect.will.map { authorize(identity, .topic($0.topic)) }
         let outcome = machine.authenticated(
             as: identity, willAllowed: willDecision?.isAllowed ?? true, unixNow: services.unixNow,
             now: context.eventLoop.now, assignClientID: Self.assignClientID)
@@ -43,7 +52,7 @@ extension MQTTConnectionHandler {
                 refuse(.serverBusy, connect, context: context)
                 return
             }
-            let reference = record(connect, identity: identity, failure: nil)
+            let reference = record(claim.credentials, identity.outcome)
             logger[metadataKey: "decision.ref"] = "\(reference)"
             accept(connect, terms: terms, identity: identity, context: context)
         }
@@ -55,39 +64,12 @@ extension MQTTConnectionHandler {
     }
 
     /// Publishes the outcome of a CONNECT on the event bus (audit, detection); returns its reference id.
-    private func record(_ connect: ConnectPacket, identity: ClientIdentity?, failure: WardenError.Code?) -> String {
-        let claimed = services.authenticator.claimedPrincipal(connect)
-        let method: AuthenticationRecord.Method =
-            switch identity {
-            case .device(let device):
-                switch device.method {
-                case .sas: .sas
-                case .x509Thumbprint: .x509Thumbprint
-                case .x509CA: .x509CA
-                }
-            case .service: .service
-            case .anonymous: .anonymous
-            case nil:
-                if connect.username.flatMap(ServiceUsername.init) != nil {
-                    .service
-                } else if connect.password != nil || connect.properties.authenticationData != nil {
-                    .sas
-                } else if presented.result != nil {
-                    .x509CA
-                } else {
-                    clientCertificateThumbprints.isEmpty ? .none : .x509Thumbprint
-                }
-            }
+    private func record(_ credentials: DeviceCredentials, _ outcome: AuthenticationOutcome) -> String {
         let referenceID = ReferenceID.make()
         services.events.publish(
             .authentication(
-                AuthenticationRecord(
-                    tenantID: identity?.tenantID ?? claimed.tenantID,
-                    principal: identity.map { $0.principal(clientID: connect.clientID) } ?? claimed.principal,
-                    peerAddress: peerAddress, protocolName: "mqtt", method: method, isAccepted: identity != nil,
-                    failure: failure,
-                    certificateThumbprint: clientCertificateThumbprints.first { $0.algorithm == .sha256 },
-                    referenceID: referenceID, at: services.clock.now())))
+                services.authenticator.record(
+                    credentials, outcome, protocolName: "mqtt", referenceID: referenceID, at: services.clock.now())))
         return referenceID
     }
 
@@ -119,30 +101,31 @@ extension MQTTConnectionHandler {
         scheduleTick(context)
     }
 
-    /// Who the CONNECT is: anonymous (when the listener admits it and no credential was given) or a device.
-    private func authenticate(_ connect: ConnectPacket) throws(ConnectAuthenticator.Refusal) -> ClientIdentity {
-        var connect = connect
-        if let method = connect.properties.authenticationMethod {
-            guard method == Self.sasAuthenticationMethod else {
-                throw ConnectAuthenticator.Refusal(
-                    reason: WardenError(.authInvalidCredential, "Authentication Method '\(method)' is not supported."),
-                    isCredentialFailure: true, isUnsupportedMethod: true)
-            }
-            connect.password = connect.password ?? connect.properties.authenticationData
+    /// Who the CONNECT is: anonymous (when the listener admits it and no credential was given), a service or a
+    /// device.
+    private func authenticate(_ connect: ConnectPacket, _ claim: ConnectClaim) throws(AuthenticationRefusal)
+        -> ClientIdentity
+    {
+        if let method = connect.properties.authenticationMethod, method != Self.sasAuthenticationMethod {
+            throw AuthenticationRefusal(
+                reason: WardenError(.authInvalidCredential, "Authentication Method '\(method)' is not supported."),
+                isCredentialFailure: true, isUnsupportedMethod: true)
         }
-        if let access = services.listener.anonymous, connect.username == nil, connect.password == nil {
+        if let access = services.listener.anonymous, connect.username == nil, claim.credentials.sasToken == nil {
             return .anonymous(services.listener.anonymousTenant, access)
         }
-        let facts = connectionFacts
-        if let service = try services.authenticator.authenticateService(connect, facts) { return .service(service) }
-        return .device(try services.authenticator.authenticate(connect, facts))
+        switch try claim.authenticate(with: services.authenticator, clientID: connect.clientID) {
+        case .device(let device): return .device(device)
+        case .service(let service): return .service(service)
+        }
     }
 
-    /// What the connection itself shows, for authentication: its address, its certificate, the time.
-    private var connectionFacts: ConnectAuthenticator.ConnectionFacts {
-        ConnectAuthenticator.ConnectionFacts(
-            peerAddress: peerAddress, clientCertificateThumbprints: clientCertificateThumbprints,
-            chainValidation: presented.result, now: services.unixNow)
+    /// What a CONNECT or AUTH claims, with this connection's certificate, address and time.
+    private func readClaim(username: String?, clientID: String, token: [UInt8]?) -> ConnectClaim {
+        let certificate = clientCertificate.map { DeviceCredentials.Certificate(leaf: $0, chain: presented.result) }
+        return ConnectClaim(
+            username: username, clientID: clientID, token: token, certificate: certificate, peerAddress: peerAddress,
+            now: services.unixNow)
     }
 
     private func makeWill(_ will: ConnectPacket.Will, identity: ClientIdentity, clientID: String) -> Broker.Will {
@@ -164,24 +147,23 @@ extension MQTTConnectionHandler {
     }
 
     /// The decision for an action of this connection's identity.
-    func authorize(_ identity: ClientIdentity, _ action: AuthorizationRequest.Action, _ topic: String) -> Decision {
+    func authorize(_ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource) -> Decision {
         switch identity {
         case .device(let device):
             services.authorizer.decide(
-                AuthorizationRequest(tenantID: device.tenantID, deviceID: device.deviceID, action: action, topic: topic)
-            )
+                AuthorizationRequest(tenantID: device.tenantID, deviceID: device.deviceID, resource: resource))
         case .service(let service):
             services.authorizer.decide(
                 AuthorizationRequest(
                     tenantID: service.tenantID, subject: .service(service.policyName, permissions: service.permissions),
-                    action: action, topic: topic))
+                    resource: resource))
         case .anonymous(_, let access):
-            access.decide(action, topic: topic)
+            access.decide(resource)
         }
     }
 
-    /// Tells the bus (and so the audit log) that `decision` refused `action` on `topic`.
-    func recordDenial(_ decision: Decision, _ action: AuthorizationRequest.Action, _ topic: String) {
+    /// Tells the bus (and so the audit log) that `decision` refused the action on `resource`.
+    func recordDenial(_ decision: Decision, _ resource: AuthorizationRequest.Resource) {
         guard let connection else { return }
         let identity = connection.identity
         services.events.publish(
@@ -189,7 +171,7 @@ extension MQTTConnectionHandler {
                 AuthorizationDenial(
                     tenantID: identity.tenantID,
                     principal: identity.principal(clientID: connection.session.key.clientID),
-                    peerAddress: peerAddress, action: action == .publish ? "publish" : "subscribe", topic: topic,
+                    peerAddress: peerAddress, action: resource.action.rawValue, topic: resource.text,
                     unmetConditions: decision.unmetConditions, referenceID: decision.referenceID,
                     at: services.clock.now())))
     }
@@ -202,10 +184,10 @@ extension MQTTConnectionHandler {
             perform(machine.fail(.notAuthorized, "Only SAS-authenticated devices re-authenticate."), context: context)
             return
         }
-        let connect = ConnectPacket(
-            protocolVersion: .v5, cleanStart: false, keepAlive: 0, clientID: current.deviceID.rawValue,
-            username: connection.username, password: token)
-        guard let renewed = try? services.authenticator.authenticate(connect, connectionFacts),
+        let claim = readClaim(username: connection.username, clientID: current.deviceID.rawValue, token: token)
+        guard
+            case .device(let renewed) = try? claim.authenticate(
+                with: services.authenticator, clientID: current.deviceID.rawValue),
             renewed.tenantID == current.tenantID, renewed.deviceID == current.deviceID
         else {
             perform(machine.fail(.notAuthorized, "Re-authentication failed."), context: context)

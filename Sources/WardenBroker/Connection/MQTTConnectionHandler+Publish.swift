@@ -1,7 +1,10 @@
 import Logging
 import NIOCore
+import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 /// PUBLISH from the client: authorize, route, acknowledge (QoS 1 PUBACK, QoS 2 PUBREC) once durable.
 extension MQTTConnectionHandler {
@@ -13,10 +16,10 @@ extension MQTTConnectionHandler {
             perform(machine.fail(.qosNotSupported, "QoS 2 is not supported."), context: context)
             return
         }
-        let decision = authorize(connection.identity, .publish, publish.topic)
+        let decision = authorize(connection.identity, .topic(publish.topic))
         guard decision.isAllowed else {
             logger.info("Denied a publish.", metadata: decision.metadata)
-            recordDenial(decision, .publish, publish.topic)
+            recordDenial(decision, .topic(publish.topic))
             denyPublish(publish, decision, version: connection.version, context: context)
             return
         }

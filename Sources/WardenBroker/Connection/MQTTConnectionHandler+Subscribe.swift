@@ -1,7 +1,10 @@
 import Logging
 import NIOCore
+import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 /// SUBSCRIBE and UNSUBSCRIBE: authorize each filter, answer SUBACK, then send matching retained messages.
 extension MQTTConnectionHandler {
@@ -11,10 +14,10 @@ extension MQTTConnectionHandler {
         var codes = [ReasonCode?](repeating: nil, count: subscribe.subscriptions.count)
         var requests: [(index: Int, request: Broker.SubscribeRequest)] = []
         for (index, subscription) in subscribe.subscriptions.enumerated() {
-            let decision = authorize(connection.identity, .subscribe, subscription.filter.rawValue)
+            let decision = authorize(connection.identity, .filter(subscription.filter))
             guard decision.isAllowed else {
                 logger.info("Denied a subscription.", metadata: decision.metadata)
-                recordDenial(decision, .subscribe, subscription.filter.rawValue)
+                recordDenial(decision, .filter(subscription.filter))
                 codes[index] = connection.version == .v5 ? .notAuthorized : .unspecifiedError
                 continue
             }

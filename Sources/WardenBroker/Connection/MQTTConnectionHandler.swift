@@ -19,7 +19,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var logger: Logger
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader
-    var clientCertificateThumbprints: [Thumbprint] = []
+    /// The TLS client certificate (DER), when the peer presented one.
+    var clientCertificate: [UInt8]?
     /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
     var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>()
 
@@ -72,7 +73,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
                 let der = try? certificate.toDERBytes()
             {
-                clientCertificateThumbprints = Thumbprint.of(certificate: der)
+                clientCertificate = der
             }
         }
         context.fireUserInboundEventTriggered(event)

@@ -5,8 +5,10 @@ import NIOSSL
 import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
+public import WardenAuthentication
 public import WardenCore
 public import WardenMQTT
+public import WardenPolicy
 
 /// One MQTT listening socket (TLS, or plain when configured) running as a lifecycle service: it accepts,
 /// rate-limits by source address before TLS, and hands each connection to an `MQTTConnectionHandler`.
@@ -61,7 +63,7 @@ public final class MQTTListener: Service, Sendable {
 
     /// Makes a listener; `bind` opens its socket, `run` serves until graceful shutdown.
     public init(
-        _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: ConnectAuthenticator,
+        _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: DeviceAuthenticator,
         authorizer: any Authorizer, limiter: ConnectRateLimiter, pending: PendingConnections, events: EventBus,
         clock: any WardenClock, logger: Logger
     ) {

@@ -1,3 +1,4 @@
+public import WardenAuthentication
 public import WardenCore
 import WardenMQTT
 
@@ -9,9 +10,9 @@ import WardenMQTT
 /// connection of the tenant.
 public struct LiveRevocation: Sendable {
     private let broker: Broker
-    private let authenticator: ConnectAuthenticator
+    private let authenticator: DeviceAuthenticator
 
-    public init(broker: Broker, authenticator: ConnectAuthenticator) {
+    public init(broker: Broker, authenticator: DeviceAuthenticator) {
         self.broker = broker
         self.authenticator = authenticator
     }

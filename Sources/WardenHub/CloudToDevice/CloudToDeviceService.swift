@@ -4,6 +4,7 @@ import Metrics
 import NIOCore
 public import ServiceLifecycle
 import Synchronization
+public import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
@@ -281,7 +282,7 @@ public final class CloudToDeviceService: Service, Sendable {
         var properties = Properties()
         properties.contentType = "application/vnd.microsoft.iothub.feedback.json"
         return BrokerMessage(
-            topic: "$iothub/feedback/\(record.deviceID.rawValue)",
+            topic: AzureTopic.feedback(record.deviceID).name,
             payload: ByteBuffer(bytes: (try? JSONEncoder().encode([body])) ?? Data()), qos: .atLeastOnce,
             retain: false, properties: properties, receivedAt: .now())
     }
@@ -348,7 +349,7 @@ public final class CloudToDeviceService: Service, Sendable {
         if message.acknowledgement != .none { system.append(.init("iothub-ack", message.acknowledgement.rawValue)) }
         let own = message.properties
         let bag = PropertyBag(system).text + (own.isEmpty ? "" : "&" + own)
-        return "devices/\(message.deviceID.rawValue)/messages/devicebound/\(bag)"
+        return AzureTopic.cloudToDevice(message.deviceID, propertyBag: bag).name
     }
 
     /// 128 random bits as hex: lock tokens and generated message ids.

@@ -1,6 +1,7 @@
 import Foundation
 public import NIOCore
 import Synchronization
+import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
@@ -46,7 +47,8 @@ public final class MethodService: Sendable {
         }
         let requestID = String(nextID.wrappingAdd(1, ordering: .relaxed).newValue, radix: 16)
         let request = BrokerMessage(
-            hubTopic: "$iothub/methods/POST/\(name)/?$rid=\(requestID)", payload: ByteBuffer(bytes: payload),
+            hubTopic: AzureTopic.methodRequest(name: name, requestID: requestID).name,
+            payload: ByteBuffer(bytes: payload),
             properties: Properties()
         ) {}
         return try await withCheckedThrowingContinuation { continuation in
@@ -69,15 +71,11 @@ public final class MethodService: Sendable {
         }
     }
 
-    /// A device's PUBLISH on a method topic; nil when the topic is not one. An answer to nothing pending (late,
-    /// or for another device) is dropped.
-    func received(_ message: BrokerMessage, from sender: DeviceSender) -> DeviceTrafficOutcome? {
-        let prefix = "$iothub/methods/res/"
-        guard message.topic.hasPrefix(prefix) else { return nil }
-        let rest = message.topic.dropFirst(prefix.count)
-        // total: parses text: nil unless a number in range.
-        let status = rest.split(separator: "/", maxSplits: 1).first.flatMap { Int($0) }
-        let requestID = TwinService.requestID(message.topic)
+    /// A device's answer on `$iothub/methods/res/{status}/?$rid={id}`. An answer to nothing pending (late, or
+    /// for another device) is dropped.
+    func answered(_ status: Int?, _ requestID: String, _ message: BrokerMessage, from sender: DeviceSender)
+        -> DeviceTrafficOutcome
+    {
         let answered = pending.withLock { pending -> Pending? in
             guard let waiting = pending[requestID], waiting.tenantID == sender.tenantID,
                 waiting.deviceID == sender.deviceID

@@ -2,6 +2,7 @@ public import Logging
 import Metrics
 public import NIOCore
 import Synchronization
+import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
@@ -25,24 +26,13 @@ public final class TelemetryIngest: Sendable {
         self.logger = logger
     }
 
-    /// The property bag of a telemetry topic of `deviceID` (empty for `…/events/` or `…/events`), or nil when the
-    /// topic is not that device's telemetry.
-    static func propertyBag(of topic: String, deviceID: DeviceID) -> Substring? {
-        let prefix = "devices/\(deviceID.rawValue)/messages/events"
-        guard topic.hasPrefix(prefix) else { return nil }
-        let rest = topic.dropFirst(prefix.utf8.count)
-        if rest.isEmpty { return rest }
-        guard rest.first == "/" else { return nil }
-        return rest.dropFirst()
-    }
-
     /// The outcome for a PUBLISH on a telemetry topic with property bag `bagText`.
-    func ingest(_ message: BrokerMessage, bag bagText: Substring, from sender: DeviceSender, isWill: Bool)
+    func ingest(_ message: BrokerMessage, bag bagText: String, from sender: DeviceSender, isWill: Bool)
         -> DeviceTrafficOutcome
     {
         let bag: PropertyBag
         do {
-            bag = try PropertyBag(parsing: bagText)
+            bag = try PropertyBag(parsing: bagText[...])
         } catch {
             refused.increment()
             return .refused("the property bag does not parse (\(error))")
@@ -64,7 +54,7 @@ public final class TelemetryIngest: Sendable {
             additions.append(.init("mqtt-retain", "true"))
             stamps.append(UserProperty("mqtt-retain", "true"))
         }
-        var properties = String(bagText)
+        var properties = bagText
         if !additions.isEmpty { properties += (properties.isEmpty ? "" : "&") + PropertyBag(additions).text }
         let enqueuedAt = clock.nowMilliseconds()
         let sequence = lastSequence.wrappingAdd(1, ordering: .relaxed).newValue

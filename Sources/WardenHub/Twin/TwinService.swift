@@ -1,6 +1,7 @@
 import Foundation
 public import NIOCore
 import Synchronization
+import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
@@ -82,35 +83,35 @@ public final class TwinService: Sendable {
         await persistence.committed(ticket)
         var body = patch
         body["$version"] = .number(twin.desired.version)
-        deliver(
-            "$iothub/twin/PATCH/properties/desired/?$version=\(twin.desired.version)", .object(body), to: key)
+        deliver(.twinDesiredPatch(version: twin.desired.version), .object(body), to: key)
         return twin
     }
 
-    /// A device's PUBLISH on a twin topic; nil when the topic is not one.
-    func received(_ message: BrokerMessage, from sender: DeviceSender) -> DeviceTrafficOutcome? {
+    /// A device's twin GET (`$iothub/twin/GET/?$rid=`): answered once everything recorded so far is committed,
+    /// so the device never reads what could be lost.
+    func get(_ requestID: String, from sender: DeviceSender) -> DeviceTrafficOutcome {
         let key = TwinKey(tenantID: sender.tenantID, deviceID: sender.deviceID)
-        let isGet = message.topic.hasPrefix("$iothub/twin/GET/")
-        guard isGet || message.topic.hasPrefix("$iothub/twin/PATCH/properties/reported/") else { return nil }
-        let rid = Self.requestID(message.topic)
-        // The answer's topic repeats the request id: a bounded one keeps it a topic MQTT can carry.
-        guard rid.utf8.count <= Self.maximumRequestIDBytes else {
-            return .refused("A twin request's $rid is longer than \(Self.maximumRequestIDBytes) bytes.")
+        if let refusal = Self.refusal(ofRequestID: requestID) { return refusal }
+        var outcome = DeviceTrafficOutcome(route: nil)
+        outcome.afterCommit = { [self] in
+            let current = self.twin(key.tenantID, key.deviceID)
+            respond(200, requestID, Self.deviceView(current), to: key)
         }
-        if isGet {
-            // Answered once everything recorded so far is committed, so the device never reads what could be lost.
-            var outcome = DeviceTrafficOutcome(route: nil)
-            outcome.afterCommit = { [self] in
-                let current = self.twin(key.tenantID, key.deviceID)
-                deliver("$iothub/twin/res/200/?$rid=\(rid)", Self.deviceView(current), to: key)
-            }
-            return outcome
-        }
+        return outcome
+    }
+
+    /// A device's reported-properties patch (`$iothub/twin/PATCH/properties/reported/?$rid=`): answered 204 with
+    /// the new version once committed, 400 when the patch is not one or would make the section too large.
+    func patchReported(_ payload: ByteBuffer, _ requestID: String, from sender: DeviceSender)
+        -> DeviceTrafficOutcome
+    {
+        let key = TwinKey(tenantID: sender.tenantID, deviceID: sender.deviceID)
+        if let refusal = Self.refusal(ofRequestID: requestID) { return refusal }
         let patch: [String: JSONValue]
         do {
-            patch = try Self.patch(message.payload.readableBytesView)
+            patch = try Self.patch(payload.readableBytesView)
         } catch {
-            deliver("$iothub/twin/res/400/?$rid=\(rid)", nil, to: key)
+            respond(400, requestID, nil, to: key)
             return DeviceTrafficOutcome(route: nil)
         }
         let now = clock.nowMilliseconds()
@@ -124,15 +125,19 @@ public final class TwinService: Sendable {
             return twin
         }
         guard let twin else {
-            deliver("$iothub/twin/res/400/?$rid=\(rid)", nil, to: key)
+            respond(400, requestID, nil, to: key)
             return DeviceTrafficOutcome(route: nil)
         }
         var outcome = DeviceTrafficOutcome(changes: [.putTwin(twin)], route: nil)
         let version = twin.reported.version
-        outcome.afterCommit = { [self] in
-            deliver("$iothub/twin/res/204/?$rid=\(rid)&$version=\(version)", nil, to: key)
-        }
+        outcome.afterCommit = { [self] in respond(204, requestID, nil, version: version, to: key) }
         return outcome
+    }
+
+    /// The answer's topic repeats the request id: a bounded one keeps it a topic MQTT can carry.
+    private static func refusal(ofRequestID requestID: String) -> DeviceTrafficOutcome? {
+        guard requestID.utf8.count > maximumRequestIDBytes else { return nil }
+        return .refused("A twin request's $rid is longer than \(maximumRequestIDBytes) bytes.")
     }
 
     /// What a device's twin GET answers: each section's properties with its `$version`.
@@ -144,19 +149,20 @@ public final class TwinService: Sendable {
         return ["desired": .object(desired), "reported": .object(reported)]
     }
 
-    /// Hands a response or notification to the device's connection (dropped when it is gone or not subscribed,
-    /// as IoT Hub does).
-    private func deliver(_ topic: String, _ body: JSONValue?, to key: TwinKey) {
-        let bytes = body.flatMap { try? JSONEncoder().encode($0) } ?? Data()
-        let message = BrokerMessage(hubTopic: topic, payload: ByteBuffer(bytes: bytes), properties: Properties()) {}
-        _ = broker.deliver(message, toDevice: key.deviceID, in: key.tenantID)
+    private func respond(
+        _ status: Int, _ requestID: String, _ body: JSONValue?, version: Int? = nil, to key: TwinKey
+    ) {
+        deliver(.twinResponse(status: status, requestID: requestID, version: version), body, to: key)
     }
 
-    /// The `$rid` of a twin topic's query (`…/?$rid=42`).
-    static func requestID(_ topic: String) -> String {
-        guard let query = topic.split(separator: "?", maxSplits: 1).dropFirst().first else { return "" }
-        for item in query.split(separator: "&") where item.hasPrefix("$rid=") { return String(item.dropFirst(5)) }
-        return ""
+    /// Hands a response or notification to the device's connection (dropped when it is gone or not subscribed,
+    /// as IoT Hub does).
+    private func deliver(_ topic: AzureTopic, _ body: JSONValue?, to key: TwinKey) {
+        let bytes = body.flatMap { try? JSONEncoder().encode($0) } ?? Data()
+        let message = BrokerMessage(
+            hubTopic: topic.name, payload: ByteBuffer(bytes: bytes), properties: Properties()
+        ) {}
+        _ = broker.deliver(message, toDevice: key.deviceID, in: key.tenantID)
     }
 
     /// A patch from outside (a device's PUBLISH, an API body): its structure is checked before it is parsed

@@ -4,6 +4,8 @@ import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing
+import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenMQTT
 import WardenSecurity
@@ -44,7 +46,7 @@ final class HubFixture: Sendable {
 
     /// Device `deviceID` connected (clean session) and subscribed to `filters` at QoS 1.
     func connect(_ deviceID: DeviceID, subscribedTo filters: [String]) throws -> DeviceConnection {
-        let identity = ConnectAuthenticator.DeviceIdentity(
+        let identity = DeviceIdentity(
             tenantID: tenant, deviceID: deviceID, method: .sas, expiry: nil)
         let connection = DeviceConnection(
             identity: .device(identity), peerAddress: try #require(IPAddress("127.0.0.1")))

@@ -1,7 +1,6 @@
 import Testing
+import WardenAzure
 import WardenCore
-
-@testable import WardenBroker
 
 struct AzureUsernameTests {
     @Test(arguments: [

@@ -1,3 +1,6 @@
+public import WardenCore
+public import WardenMQTT
+
 /// What a device-facing action asks for.
 public struct AuthorizationRequest: Sendable, Hashable {
     /// The kinds of device-facing action.
@@ -13,22 +16,43 @@ public struct AuthorizationRequest: Sendable, Hashable {
         case service(PolicyName, permissions: Set<SharedAccessPolicy.Permission>)
     }
 
+    /// What the action is on, as the decoder validated it.
+    public enum Resource: Sendable, Hashable {
+        /// A PUBLISH's (or a Will's) topic name.
+        case topic(String)
+        /// A SUBSCRIBE's topic filter.
+        case filter(TopicFilter)
+
+        /// The text as the client sent it, for records.
+        public var text: String {
+            switch self {
+            case .topic(let topic): topic
+            case .filter(let filter): filter.rawValue
+            }
+        }
+
+        /// Publish for a topic name, subscribe for a filter.
+        public var action: Action {
+            switch self {
+            case .topic: .publish
+            case .filter: .subscribe
+            }
+        }
+    }
+
     public let tenantID: TenantID
     public let subject: Subject
-    public let action: Action
-    /// The topic name (publish) or topic filter as sent (subscribe).
-    public let topic: String
+    public let resource: Resource
 
-    public init(tenantID: TenantID, subject: Subject, action: Action, topic: String) {
+    public init(tenantID: TenantID, subject: Subject, resource: Resource) {
         self.tenantID = tenantID
         self.subject = subject
-        self.action = action
-        self.topic = topic
+        self.resource = resource
     }
 
     /// A device's request.
-    public init(tenantID: TenantID, deviceID: DeviceID, action: Action, topic: String) {
-        self.init(tenantID: tenantID, subject: .device(deviceID), action: action, topic: topic)
+    public init(tenantID: TenantID, deviceID: DeviceID, resource: Resource) {
+        self.init(tenantID: tenantID, subject: .device(deviceID), resource: resource)
     }
 }
 

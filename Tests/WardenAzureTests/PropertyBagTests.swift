@@ -1,6 +1,5 @@
 import Testing
-
-@testable import WardenHub
+import WardenAzure
 
 /// Azure's MQTT property bags, against what the SDKs write.
 struct PropertyBagTests {

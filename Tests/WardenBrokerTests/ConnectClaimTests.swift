@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
 import WardenRegistry
@@ -9,11 +10,12 @@ import WardenStore
 
 @testable import WardenBroker
 
-/// CONNECT authentication against a real registry (temporary SQLite) and its directory.
-struct ConnectAuthenticatorTests {
+/// CONNECT authentication (`ConnectClaim` on `DeviceAuthenticator`) against a real registry (temporary SQLite)
+/// and its directory.
+struct ConnectClaimTests {
     let registry: RegistryService
     let directory: DeviceDirectory
-    let authenticator: ConnectAuthenticator
+    let authenticator: DeviceAuthenticator
     let key: SASKeyPair
     let now = UInt64(Date().timeIntervalSince1970)
 
@@ -22,7 +24,7 @@ struct ConnectAuthenticatorTests {
         registry = fixture.registry
         directory = fixture.directory
         key = fixture.key
-        authenticator = ConnectAuthenticator(directory: directory)
+        authenticator = DeviceAuthenticator(directory: directory)
     }
 
     private func connect(
@@ -39,10 +41,27 @@ struct ConnectAuthenticatorTests {
             password: Array(password.utf8))
     }
 
-    private func facts(_ address: String = "127.0.0.1", thumbprints: [Thumbprint] = []) throws
-        -> ConnectAuthenticator.ConnectionFacts
-    {
-        .init(peerAddress: try #require(IPAddress(address)), clientCertificateThumbprints: thumbprints, now: now)
+    /// What the connection shows besides the CONNECT.
+    struct Facts {
+        let address: IPAddress
+        let thumbprints: [Thumbprint]
+    }
+
+    private func facts(_ address: String = "127.0.0.1", thumbprints: [Thumbprint] = []) throws -> Facts {
+        Facts(address: try #require(IPAddress(address)), thumbprints: thumbprints)
+    }
+
+    /// The device `packet` proves on a connection with `facts`.
+    private func authenticate(_ packet: ConnectPacket, _ facts: Facts) throws(AuthenticationRefusal) -> DeviceIdentity {
+        let claim = ConnectClaim(
+            username: packet.username, clientID: packet.clientID, token: packet.password,
+            certificate: facts.thumbprints.isEmpty ? nil : .init(thumbprints: facts.thumbprints, chain: nil),
+            peerAddress: facts.address, now: now)
+        guard case .device(let device) = try claim.authenticate(with: authenticator, clientID: packet.clientID) else {
+            throw AuthenticationRefusal(
+                reason: WardenError(.internalError, "Not a device."), isCredentialFailure: false)
+        }
+        return device
     }
 
     @Test(arguments: [
@@ -51,7 +70,7 @@ struct ConnectAuthenticatorTests {
         "HUB.example/dev-1/api-version=2016-11-14", "hub.example/dev-1", "hub.example/dev-1/",
     ])
     func acceptsEveryUsernameForm(_ username: String) throws {
-        let identity = try authenticator.authenticate(connect(username: username), try facts())
+        let identity = try authenticate(connect(username: username), try facts())
         #expect(identity.deviceID.rawValue == "dev-1" && identity.method == .sas && identity.expiry == now + 3600)
     }
 
@@ -76,9 +95,9 @@ struct ConnectAuthenticatorTests {
                 var versioned = packet
                 versioned.protocolVersion = version
                 #expect {
-                    try authenticator.authenticate(versioned, try facts())
+                    try authenticate(versioned, try facts())
                 } throws: { error in
-                    guard let refusal = error as? ConnectAuthenticator.Refusal else { return false }
+                    guard let refusal = error as? AuthenticationRefusal else { return false }
                     return refusal.isCredentialFailure
                         && ConnectRefusal(refusal).code(version).rawValue == (version == .v311 ? 4 : 0x86)
                 }
@@ -89,39 +108,39 @@ struct ConnectAuthenticatorTests {
     @Test func clientIDMustBeTheDevice() {
         for clientID in ["dev-2", "+", "#", ""] {
             #expect {
-                try authenticator.authenticate(connect(clientID: clientID), try facts())
-            } throws: { ($0 as? ConnectAuthenticator.Refusal).map { ConnectRefusal($0).code(.v5) } == .notAuthorized }
+                try authenticate(connect(clientID: clientID), try facts())
+            } throws: { ($0 as? AuthenticationRefusal).map { ConnectRefusal($0).code(.v5) } == .notAuthorized }
         }
     }
 
     @Test func disabledBlockedAndFilteredDevicesAreNotAuthorized() async throws {
         let id = try DeviceID("dev-1")
         _ = try await registry.updateDevice(.defaultTenant, id, .init(status: .disabled), ifMatch: nil)
-        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(connect(), try facts()) }
+        #expect(throws: AuthenticationRefusal.self) { try authenticate(connect(), try facts()) }
         _ = try await registry.updateDevice(.defaultTenant, id, .init(status: .enabled), ifMatch: nil)
-        _ = try authenticator.authenticate(connect(), try facts())
+        _ = try authenticate(connect(), try facts())
 
         _ = try await registry.replaceAccessList(
             .defaultTenant, allow: .init(), block: .init(devices: [id]), ifMatch: nil)
         #expect {
-            try authenticator.authenticate(connect(), try facts())
-        } throws: { ($0 as? ConnectAuthenticator.Refusal).map { ConnectRefusal($0).code(.v311).rawValue } == 5 }
+            try authenticate(connect(), try facts())
+        } throws: { ($0 as? AuthenticationRefusal).map { ConnectRefusal($0).code(.v311).rawValue } == 5 }
         _ = try await registry.replaceAccessList(.defaultTenant, allow: .init(), block: .init(), ifMatch: nil)
 
         _ = try await registry.replaceIPFilter(
             .defaultTenant, defaultAction: .accept,
             rules: [.init(name: "lab", action: .reject, cidr: try CIDR("10.0.0.0/8"))], ifMatch: nil)
         #expect {
-            try authenticator.authenticate(connect(), try facts("10.1.2.3"))
-        } throws: { ($0 as? ConnectAuthenticator.Refusal)?.reason.reason.contains("'lab'") == true }
-        _ = try authenticator.authenticate(connect(), try facts("192.0.2.1"))
+            try authenticate(connect(), try facts("10.1.2.3"))
+        } throws: { ($0 as? AuthenticationRefusal)?.reason.reason.contains("'lab'") == true }
+        _ = try authenticate(connect(), try facts("192.0.2.1"))
     }
 
     @Test func rotatedKeyStopsOldTokens() async throws {
         let packet = connect()
-        _ = try authenticator.authenticate(packet, try facts())
+        _ = try authenticate(packet, try facts())
         _ = try await registry.rotateKeys(.defaultTenant, try DeviceID("dev-1"), .primary, ifMatch: nil)
-        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(packet, try facts()) }
+        #expect(throws: AuthenticationRefusal.self) { try authenticate(packet, try facts()) }
     }
 
     @Test func certificateThumbprintsAuthenticateWithoutPassword() async throws {
@@ -131,12 +150,12 @@ struct ConnectAuthenticatorTests {
             .init(id: try DeviceID("cam"), authenticationType: .x509Thumbprint, primaryThumbprint: primary))
         var packet = connect(clientID: "cam", username: "hub.example/cam/?api-version=1")
         packet.password = nil
-        let identity = try authenticator.authenticate(packet, try facts(thumbprints: [primary]))
+        let identity = try authenticate(packet, try facts(thumbprints: [primary]))
         #expect(identity.method == .x509Thumbprint && identity.expiry == nil)
-        #expect(throws: ConnectAuthenticator.Refusal.self) {
-            try authenticator.authenticate(
+        #expect(throws: AuthenticationRefusal.self) {
+            try authenticate(
                 packet, try facts(thumbprints: [try Thumbprint(String(repeating: "CD", count: 32))]))
         }
-        #expect(throws: ConnectAuthenticator.Refusal.self) { try authenticator.authenticate(packet, try facts()) }
+        #expect(throws: AuthenticationRefusal.self) { try authenticate(packet, try facts()) }
     }
 }

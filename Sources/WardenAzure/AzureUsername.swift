@@ -1,17 +1,17 @@
-import WardenCore
+public import WardenCore
 
 /// The MQTT username of Azure's device dialect: `{host}/{deviceId}/?api-version=…[&…]`, the legacy
 /// `{host}/{deviceId}/api-version=…`, or `{host}/{deviceId}` (anchors.md §1.3, §1.11 item 1).
 ///
 /// Only the path matters; the query (api-version, DeviceClientType, model-id, anything else) is ignored.
 /// Module identities (`{host}/{deviceId}/{moduleId}/…`) are not supported and do not parse.
-struct AzureUsername: Sendable, Hashable {
-    let hostName: String
-    let deviceID: DeviceID
+public struct AzureUsername: Sendable, Hashable {
+    public let hostName: String
+    public let deviceID: DeviceID
     /// Azure's rules when the username carries an `api-version` (as every Azure SDK's does), else plain MQTT.
-    let dialect: DeviceDialect
+    public let dialect: DeviceDialect
 
-    init?(_ username: String) {
+    public init?(_ username: String) {
         var path = Substring(username)
         var dialect = DeviceDialect.plain
         if let query = path.firstRange(of: "/?") {
@@ -37,11 +37,11 @@ struct AzureUsername: Sendable, Hashable {
 
 /// A backend service's MQTT username: `{host}/$service/{policy name}`, optionally followed by `/?…` (ignored).
 /// `$` never occurs in a device id, so it cannot be confused with a device's username.
-struct ServiceUsername: Sendable, Hashable {
-    let hostName: String
-    let policyName: PolicyName
+public struct ServiceUsername: Sendable, Hashable {
+    public let hostName: String
+    public let policyName: PolicyName
 
-    init?(_ username: String) {
+    public init?(_ username: String) {
         var path = Substring(username)
         if let query = path.firstRange(of: "/?") { path = path[..<query.lowerBound] }
         if path.hasSuffix("/") { path = path.dropLast() }
@@ -51,5 +51,30 @@ struct ServiceUsername: Sendable, Hashable {
         else { return nil }
         self.hostName = segments[0].lowercased()
         self.policyName = policyName
+    }
+}
+
+/// An MQTT username in one of the hub's forms, parsed once per CONNECT: a device's or a service's.
+public enum HubUsername: Sendable, Hashable {
+    case device(AzureUsername)
+    case service(ServiceUsername)
+
+    /// nil when `username` is in neither form.
+    public init?(_ username: String) {
+        if let service = ServiceUsername(username) {
+            self = .service(service)
+        } else if let device = AzureUsername(username) {
+            self = .device(device)
+        } else {
+            return nil
+        }
+    }
+
+    /// The host name, which names the tenant.
+    public var hostName: String {
+        switch self {
+        case .device(let device): device.hostName
+        case .service(let service): service.hostName
+        }
     }
 }

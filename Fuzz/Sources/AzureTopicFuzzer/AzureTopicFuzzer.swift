@@ -1,0 +1,22 @@
+import FuzzDriver
+import WardenAzure
+
+/// The topic of every PUBLISH a device sends, read by `AzureTopic` before the hub acts on it.
+///
+/// Invariant besides not crashing: a topic that reads as one of the dialect's is written back as text that
+/// reads as the same topic.
+/// The executable's entry point (SwiftPM's name for `main`): libFuzzer's driver with this target's input.
+@_cdecl("AzureTopicFuzzer_main")
+public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    warden_fuzz_run(argc, argv) { data, size in fuzz(data, size) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    if let topic = AzureTopic(text) {
+        precondition(AzureTopic(topic.name) == topic, "a topic written back reads as itself")
+    }
+    return 0
+}
