@@ -44,15 +44,17 @@ public struct AuthorizationRequest: Sendable, Hashable {
     public let subject: Subject
     public let resource: Resource
 
-    public init(tenantID: TenantID, subject: Subject, resource: Resource) {
-        self.tenantID = tenantID
-        self.subject = subject
-        self.resource = resource
+    /// A device's request.
+    public static func device(_ deviceID: DeviceID, in tenantID: TenantID, _ resource: Resource) -> Self {
+        Self(tenantID: tenantID, subject: .device(deviceID), resource: resource)
     }
 
-    /// A device's request.
-    public init(tenantID: TenantID, deviceID: DeviceID, resource: Resource) {
-        self.init(tenantID: tenantID, subject: .device(deviceID), resource: resource)
+    /// A service's request, with what its shared access policy grants.
+    public static func service(
+        _ policyName: PolicyName, permissions: Set<SharedAccessPolicy.Permission>, in tenantID: TenantID,
+        _ resource: Resource
+    ) -> Self {
+        Self(tenantID: tenantID, subject: .service(policyName, permissions: permissions), resource: resource)
     }
 }
 

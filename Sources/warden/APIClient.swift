@@ -118,13 +118,25 @@ struct APIClient {
     }
 
     /// Decodes a JSON body.
-    /// GETs `path` and prints it: the JSON as it came with `--json`, else `describe` of the decoded resource.
+    /// Sends a request and prints its answer: the JSON as it came with `--json`, else `describe` of the decoded
+    /// resource.
     func show<Resource: Decodable>(
-        _ path: String, as type: Resource.Type, to output: Output, _ describe: (Resource) throws -> Void
+        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, as type: Resource.Type,
+        to output: Output, _ describe: (Resource) throws -> Void
     ) async throws {
-        let data = try await send(.GET, path)
+        let data = try await send(method, path, body: body)
         if output.isJSON { return output.json(data) }
         try describe(try decode(type, data))
+    }
+
+    /// Sends a request and prints its answer: the JSON as it came with `--json`, else what `describe` says.
+    func show(
+        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, to output: Output,
+        _ describe: () throws -> Void
+    ) async throws {
+        let data = try await send(method, path, body: body)
+        if output.isJSON { return output.json(data) }
+        try describe()
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {

@@ -15,7 +15,7 @@ struct NamespaceAuthorizerTests {
 
     private func decide(_ device: String, _ action: AuthorizationRequest.Action, _ topic: String) throws -> Decision {
         authorizer.decide(
-            .init(tenantID: .defaultTenant, deviceID: try DeviceID(device), resource: try .of(action, topic)))
+            .device(try DeviceID(device), in: .defaultTenant, try .of(action, topic)))
     }
 
     @Test(arguments: [
@@ -68,9 +68,7 @@ struct ServiceAuthorizationTests {
         permissions: Set<SharedAccessPolicy.Permission> = [.serviceConnect]
     ) throws -> Bool {
         authorizer.decide(
-            AuthorizationRequest(
-                tenantID: .defaultTenant, subject: .service(try PolicyName("backend"), permissions: permissions),
-                resource: try .of(action, topic))
+            .service(try PolicyName("backend"), permissions: permissions, in: .defaultTenant, try .of(action, topic))
         ).isAllowed
     }
 

@@ -150,13 +150,10 @@ extension MQTTConnectionHandler {
     func authorize(_ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource) -> Decision {
         switch identity {
         case .device(let device):
-            services.authorizer.decide(
-                AuthorizationRequest(tenantID: device.tenantID, deviceID: device.deviceID, resource: resource))
+            services.authorizer.decide(.device(device.deviceID, in: device.tenantID, resource))
         case .service(let service):
             services.authorizer.decide(
-                AuthorizationRequest(
-                    tenantID: service.tenantID, subject: .service(service.policyName, permissions: service.permissions),
-                    resource: resource))
+                .service(service.policyName, permissions: service.permissions, in: service.tenantID, resource))
         case .anonymous(_, let access):
             access.decide(resource)
         }

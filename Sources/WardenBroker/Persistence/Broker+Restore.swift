@@ -39,11 +39,9 @@ extension Broker {
                 changes.append(persistence.session(key, expiry: stored.expiryInterval, disconnected: true))
             }
             if let remaining {
-                let task = timers.scheduleTask(in: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
-                    guard let self else { return }
-                    end(session)
+                timers.expiry(of: session, after: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
+                    self?.end(session)
                 }
-                session.withState { $0.pendingExpiry = task }
             }
             sessions[key] = session
         }

@@ -24,25 +24,26 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// An empty trie.
     public init() {}
 
+    /// A filter's levels up to a final `#` (a `+` level is nil, a wildcard child's key), and which subscriber
+    /// table of the last node it ends in.
+    private static func walk(_ filter: String) -> (levels: [String?], table: WritableKeyPath<Node, [Subscriber: Value]>)
+    {
+        var levels: [String?] = []
+        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
+            if level == "#" { return (levels, \.multiLevel) }
+            levels.append(level == "+" ? nil : String(level))
+        }
+        return (levels, \.exact)
+    }
+
     /// Adds or replaces `subscriber`'s subscription to `filter` (a validated filter's `filter` part).
     /// Returns whether it was new.
     @discardableResult
     public mutating func insert(_ filter: String, subscriber: Subscriber, value: Value) -> Bool {
+        let (levels, table) = Self.walk(filter)
         var node = 0
-        var endsWithMultiLevel = false
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            if level == "#" {
-                endsWithMultiLevel = true
-                break
-            }
-            node = child(of: node, level == "+" ? nil : String(level))
-        }
-        let previous: Value?
-        if endsWithMultiLevel {
-            previous = nodes[node].multiLevel.updateValue(value, forKey: subscriber)
-        } else {
-            previous = nodes[node].exact.updateValue(value, forKey: subscriber)
-        }
+        for key in levels { node = child(of: node, key) }
+        let previous = nodes[node][keyPath: table].updateValue(value, forKey: subscriber)
         if previous == nil { count += 1 }
         return previous == nil
     }
@@ -50,25 +51,15 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// Removes `subscriber`'s subscription to `filter`; returns whether there was one. Emptied nodes are freed.
     @discardableResult
     public mutating func remove(_ filter: String, subscriber: Subscriber) -> Bool {
+        let (levels, table) = Self.walk(filter)
         var path: [(node: Int, level: String?)] = []
         var node = 0
-        var endsWithMultiLevel = false
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            if level == "#" {
-                endsWithMultiLevel = true
-                break
-            }
-            let key: String? = level == "+" ? nil : String(level)
+        for key in levels {
             guard let next = key.map({ nodes[node].children[$0] }) ?? nodes[node].singleLevel else { return false }
             path.append((node, key))
             node = next
         }
-        let removed: Value?
-        if endsWithMultiLevel {
-            removed = nodes[node].multiLevel.removeValue(forKey: subscriber)
-        } else {
-            removed = nodes[node].exact.removeValue(forKey: subscriber)
-        }
+        let removed = nodes[node][keyPath: table].removeValue(forKey: subscriber)
         guard removed != nil else { return false }
         count -= 1
         // Free the nodes the removal emptied, deepest first.

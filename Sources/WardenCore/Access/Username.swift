@@ -1,11 +1,7 @@
 /// A person's sign-in name: 1 to 64 ASCII letters, digits and `- . _ @`, compared as given.
-public struct Username: ValidatedIdentifier {
-    public let rawValue: String
+public typealias Username = RuledIdentifier<UsernameRules>
 
+public enum UsernameRules: IdentifierKind {
     public static let rules = IdentifierRules(
         "username", maximumLength: 64, punctuation: "-._@", code: .userInvalidName)
-
-    public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try Self.rules.validate(rawValue)
-    }
 }

@@ -1,14 +1,10 @@
 public import Foundation
 
 /// The name of a tenant's registered certificate authority: 1 to 64 letters, digits and `- . _`.
-public struct CAName: ValidatedIdentifier {
-    public let rawValue: String
+public typealias CAName = RuledIdentifier<CANameRules>
 
+public enum CANameRules: IdentifierKind {
     public static let rules = IdentifierRules("CA name", maximumLength: 64, punctuation: "-._", code: .caInvalidName)
-
-    public init(_ rawValue: String) throws(WardenError) {
-        self.rawValue = try Self.rules.validate(rawValue)
-    }
 }
 
 /// A CA certificate a tenant registered for `x509-ca` devices (issue 3): devices whose certificate chains to

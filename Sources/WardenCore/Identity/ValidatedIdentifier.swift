@@ -22,3 +22,20 @@ extension ValidatedIdentifier {
         try container.encode(rawValue)
     }
 }
+
+/// A kind of identifier whose only rules are its `IdentifierRules` (group, policy, CA and user names).
+public protocol IdentifierKind: Sendable {
+    static var rules: IdentifierRules { get }
+}
+
+/// An identifier of `Kind`, valid by `Kind.rules`: one type for every name that needs nothing more.
+public struct RuledIdentifier<Kind: IdentifierKind>: ValidatedIdentifier {
+    public let rawValue: String
+
+    /// The rules, for the OpenAPI document and error messages.
+    public static var rules: IdentifierRules { Kind.rules }
+
+    public init(_ rawValue: String) throws(WardenError) {
+        self.rawValue = try Kind.rules.validate(rawValue)
+    }
+}

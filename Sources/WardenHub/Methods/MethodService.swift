@@ -1,5 +1,5 @@
 import Foundation
-public import NIOCore
+import NIOCore
 import Synchronization
 import WardenAzure
 public import WardenBroker

@@ -1,12 +1,12 @@
 public import Logging
 import Metrics
-public import NIOCore
+import NIOCore
 import Synchronization
 import WardenAzure
-public import WardenBroker
+import WardenBroker
 public import WardenCore
 import WardenMQTT
-public import WardenStore
+import WardenStore
 
 /// Turns a device's PUBLISH on `devices/{id}/messages/events/{property bag}` (or its Will there) into a
 /// stored `TelemetryMessage`: stamped with tenant, device, enqueued time, sequence number and auth method,

@@ -45,15 +45,8 @@ public struct SubscribePacket: Sendable, Hashable {
         let packetID = try body.readMQTTPacketIdentifier()
         let properties =
             version == .v5 ? try Properties.read(from: &body, place: .packet(.subscribe), limits: limits) : Properties()
-        var subscriptions: [Subscription] = []
-        while body.readableBytes > 0 {
-            guard subscriptions.count < limits.maximumFiltersPerSubscribe else {
-                throw .malformed("subscribe.too_many_filters", limit: limits.maximumFiltersPerSubscribe)
-            }
-            let text = try body.readMQTTString()
-            // Counted before TopicFilter splits the filter into its levels.
-            try TopicName.checkLevels(TopicFilter.filterPart(of: text), limit: limits.maximumTopicLevels)
-            let filter = try TopicFilter(text)
+        let subscriptions = try body.readMQTTFilters(of: "subscribe", limits: limits) {
+            filter, body throws(MQTTDecodingError) in
             let options = try body.readMQTTByte()
             // 3.1.1 [MQTT-3-8.3-4], 5.0 [MQTT-3.8.3-4]
             guard let qos = QoS(rawValue: options & 0x03) else { throw .malformed("subscribe.qos_3") }
@@ -73,10 +66,8 @@ public struct SubscribePacket: Sendable, Hashable {
                     throw .protocolError("subscribe.no_local_on_shared")  // [MQTT-3.8.3-4]
                 }
             }
-            subscriptions.append(subscription)
+            return subscription
         }
-        // 3.1.1 [MQTT-3.8.3-3], 5.0 [MQTT-3.8.3-2]
-        guard !subscriptions.isEmpty else { throw .protocolError("subscribe.no_filters") }
         guard properties.subscriptionIdentifiers.count <= 1 else { throw .protocolError("subscribe.many_identifiers") }
         return SubscribePacket(packetID: packetID, properties: properties, subscriptions: subscriptions)
     }

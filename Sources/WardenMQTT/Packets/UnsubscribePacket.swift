@@ -19,17 +19,7 @@ public struct UnsubscribePacket: Sendable, Hashable {
         let properties =
             version == .v5
             ? try Properties.read(from: &body, place: .packet(.unsubscribe), limits: limits) : Properties()
-        var filters: [TopicFilter] = []
-        while body.readableBytes > 0 {
-            guard filters.count < limits.maximumFiltersPerSubscribe else {
-                throw .malformed("unsubscribe.too_many_filters", limit: limits.maximumFiltersPerSubscribe)
-            }
-            let text = try body.readMQTTString()
-            // Counted before TopicFilter splits the filter into its levels.
-            try TopicName.checkLevels(TopicFilter.filterPart(of: text), limit: limits.maximumTopicLevels)
-            filters.append(try TopicFilter(text))
-        }
-        guard !filters.isEmpty else { throw .protocolError("unsubscribe.no_filters") }  // [MQTT-3.10.3-2]
+        let filters = try body.readMQTTFilters(of: "unsubscribe", limits: limits) { filter, _ in filter }
         return UnsubscribePacket(packetID: packetID, properties: properties, filters: filters)
     }
 

@@ -117,3 +117,26 @@ extension ByteBuffer {
         }
     }
 }
+
+extension ByteBuffer {
+    /// Reads the topic filters of a SUBSCRIBE or UNSUBSCRIBE until the body ends, each followed by what `entry`
+    /// reads: at least one, at most `limits.maximumFiltersPerSubscribe`, each filter's levels counted before
+    /// `TopicFilter` splits it into them. `packet` names the rules (`subscribe.no_filters`, …).
+    mutating func readMQTTFilters<Entry>(
+        of packet: String, limits: DecodingLimits,
+        _ entry: (TopicFilter, inout ByteBuffer) throws(MQTTDecodingError) -> Entry
+    ) throws(MQTTDecodingError) -> [Entry] {
+        var entries: [Entry] = []
+        while readableBytes > 0 {
+            guard entries.count < limits.maximumFiltersPerSubscribe else {
+                throw .malformed(packet + ".too_many_filters", limit: limits.maximumFiltersPerSubscribe)
+            }
+            let text = try readMQTTString()
+            try TopicName.checkLevels(TopicFilter.filterPart(of: text), limit: limits.maximumTopicLevels)
+            entries.append(try entry(try TopicFilter(text), &self))
+        }
+        // 3.1.1 [MQTT-3.8.3-3], 5.0 [MQTT-3.8.3-2], [MQTT-3.10.3-2]
+        guard !entries.isEmpty else { throw .protocolError(packet + ".no_filters") }
+        return entries
+    }
+}

@@ -14,6 +14,18 @@ extension ServerConfiguration {
     struct Key: Sendable {
         let name: String
         let apply: @Sendable (inout ServerConfiguration, String) throws -> Void
+
+        /// A whole number within `range`, stored at `path` in whatever integer type it has there.
+        static func integer<Number: FixedWidthInteger & SendableMetatype>(
+            _ name: String, _ range: ClosedRange<Int>,
+            _ path: any WritableKeyPath<ServerConfiguration, Number> & Sendable
+        ) -> Key {
+            // The table is ours, not input: a range the type cannot hold is a mistake found at start-up.
+            precondition(Number(exactly: range.lowerBound) != nil && Number(exactly: range.upperBound) != nil)
+            return Key(name: name) { config, value in
+                config[keyPath: path] = Number(truncatingIfNeeded: try ServerConfiguration.integer(value, name, range))
+            }
+        }
     }
 
     /// Every key `warden serve` understands; docs/configuration.md documents exactly these (a test checks it).
@@ -24,24 +36,12 @@ extension ServerConfiguration {
         Key(name: "log.format") { config, value in config.logFormat = try parse(value, "log.format", LogFormat.self) },
         Key(name: "https.address") { config, value in config.https.address = try address(value, "https.address") },
         Key(name: "https.port") { config, value in config.https.port = try port(value, "https.port") },
-        Key(name: "https.first-request-timeout") { config, value in
-            config.https.firstRequestTimeout = try integer(value, "https.first-request-timeout", 1...3600)
-        },
-        Key(name: "https.idle-timeout") { config, value in
-            config.https.idleTimeout = try integer(value, "https.idle-timeout", 1...86_400)
-        },
-        Key(name: "https.request-timeout") { config, value in
-            config.https.requestTimeout = try integer(value, "https.request-timeout", 1...3600)
-        },
-        Key(name: "https.max-header-bytes") { config, value in
-            config.https.maximumHeaderBytes = try integer(value, "https.max-header-bytes", 1024...1_048_576)
-        },
-        Key(name: "https.max-pending-per-ip") { config, value in
-            config.https.maximumPendingPerIP = try integer(value, "https.max-pending-per-ip", 1...1_000_000)
-        },
-        Key(name: "https.max-pending") { config, value in
-            config.https.maximumPending = try integer(value, "https.max-pending", 1...1_000_000)
-        },
+        .integer("https.first-request-timeout", 1...3600, \.https.firstRequestTimeout),
+        .integer("https.idle-timeout", 1...86_400, \.https.idleTimeout),
+        .integer("https.request-timeout", 1...3600, \.https.requestTimeout),
+        .integer("https.max-header-bytes", 1024...1_048_576, \.https.maximumHeaderBytes),
+        .integer("https.max-pending-per-ip", 1...1_000_000, \.https.maximumPendingPerIP),
+        .integer("https.max-pending", 1...1_000_000, \.https.maximumPending),
         Key(name: "tls.minimum-version") { config, value in
             config.tls.minimumVersion = try parse(value, "tls.minimum-version", TLSMinimumVersion.self)
         },
@@ -63,56 +63,24 @@ extension ServerConfiguration {
         Key(name: "mqtt.plain.allow-non-loopback") { config, value in
             config.mqtt.plain.allowNonLoopback = try bool(value, "mqtt.plain.allow-non-loopback")
         },
-        Key(name: "mqtt.max-packet-size") { config, value in
-            config.mqtt.maximumPacketSize = try integer(value, "mqtt.max-packet-size", 64...268_435_460)
-        },
-        Key(name: "mqtt.max-topic-levels") { config, value in
-            config.mqtt.maximumTopicLevels = try integer(value, "mqtt.max-topic-levels", 1...65_535)
-        },
-        Key(name: "mqtt.max-inflight") { config, value in
-            config.mqtt.broker.maximumInflight = try integer(value, "mqtt.max-inflight", 1...65_535)
-        },
-        Key(name: "mqtt.max-queued-messages") { config, value in
-            config.mqtt.broker.maximumQueuedMessages = try integer(value, "mqtt.max-queued-messages", 0...10_000_000)
-        },
-        Key(name: "mqtt.max-queued-bytes") { config, value in
-            config.mqtt.broker.maximumQueuedBytes = try integer(value, "mqtt.max-queued-bytes", 0...(1 << 40))
-        },
-        Key(name: "mqtt.max-session-expiry") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.mqtt.broker.maximumSessionExpiry = UInt32(
-                try integer(value, "mqtt.max-session-expiry", 0...Int(UInt32.max)))
-        },
-        Key(name: "mqtt.max-subscriptions") { config, value in
-            config.mqtt.broker.maximumSubscriptionsPerSession = try integer(
-                value, "mqtt.max-subscriptions", 1...100_000)
-        },
-        Key(name: "mqtt.max-retained") { config, value in
-            config.mqtt.broker.maximumRetainedPerTenant = try integer(value, "mqtt.max-retained", 0...10_000_000)
-        },
-        Key(name: "mqtt.max-connections") { config, value in
-            config.mqtt.broker.maximumConnections = try integer(value, "mqtt.max-connections", 1...10_000_000)
-        },
+        .integer("mqtt.max-packet-size", 64...268_435_460, \.mqtt.maximumPacketSize),
+        .integer("mqtt.max-topic-levels", 1...65_535, \.mqtt.maximumTopicLevels),
+        .integer("mqtt.max-inflight", 1...65_535, \.mqtt.broker.maximumInflight),
+        .integer("mqtt.max-queued-messages", 0...10_000_000, \.mqtt.broker.maximumQueuedMessages),
+        .integer("mqtt.max-queued-bytes", 0...(1 << 40), \.mqtt.broker.maximumQueuedBytes),
+        .integer("mqtt.max-session-expiry", 0...4_294_967_295, \.mqtt.broker.maximumSessionExpiry),
+        .integer("mqtt.max-subscriptions", 1...100_000, \.mqtt.broker.maximumSubscriptionsPerSession),
+        .integer("mqtt.max-retained", 0...10_000_000, \.mqtt.broker.maximumRetainedPerTenant),
+        .integer("mqtt.max-connections", 1...10_000_000, \.mqtt.broker.maximumConnections),
         Key(name: "mqtt.max-keep-alive") { config, value in
             let seconds = try integer(value, "mqtt.max-keep-alive", 0...65_535)
             // total: the range checked by integer(_:_:_:) fits the type.
             config.mqtt.maximumKeepAlive = seconds == 0 ? nil : UInt16(seconds)
         },
-        Key(name: "mqtt.azure-max-keep-alive") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.mqtt.azureMaximumKeepAlive = UInt16(try integer(value, "mqtt.azure-max-keep-alive", 1...65_535))
-        },
-        Key(name: "mqtt.receive-maximum") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.mqtt.receiveMaximum = UInt16(try integer(value, "mqtt.receive-maximum", 1...65_535))
-        },
-        Key(name: "mqtt.topic-alias-maximum") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.mqtt.topicAliasMaximum = UInt16(try integer(value, "mqtt.topic-alias-maximum", 0...65_535))
-        },
-        Key(name: "mqtt.connect-timeout") { config, value in
-            config.mqtt.connectTimeout = try integer(value, "mqtt.connect-timeout", 1...3600)
-        },
+        .integer("mqtt.azure-max-keep-alive", 1...65_535, \.mqtt.azureMaximumKeepAlive),
+        .integer("mqtt.receive-maximum", 1...65_535, \.mqtt.receiveMaximum),
+        .integer("mqtt.topic-alias-maximum", 0...65_535, \.mqtt.topicAliasMaximum),
+        .integer("mqtt.connect-timeout", 1...3600, \.mqtt.connectTimeout),
         Key(name: "mqtt.connect-rate-per-ip") { config, value in
             config.mqtt.connectRate.ratePerSecond = Double(
                 try integer(value, "mqtt.connect-rate-per-ip", 1...1_000_000))
@@ -120,48 +88,23 @@ extension ServerConfiguration {
         Key(name: "mqtt.connect-burst-per-ip") { config, value in
             config.mqtt.connectRate.burst = Double(try integer(value, "mqtt.connect-burst-per-ip", 1...10_000_000))
         },
-        Key(name: "mqtt.max-pending-per-ip") { config, value in
-            config.mqtt.maximumPendingPerIP = try integer(value, "mqtt.max-pending-per-ip", 1...1_000_000)
-        },
-        Key(name: "mqtt.max-pending") { config, value in
-            config.mqtt.maximumPending = try integer(value, "mqtt.max-pending", 1...1_000_000)
-        },
-        Key(name: "mqtt.sys-interval") { config, value in
-            config.mqtt.systemTopicsInterval = try integer(value, "mqtt.sys-interval", 0...86_400)
-        },
+        .integer("mqtt.max-pending-per-ip", 1...1_000_000, \.mqtt.maximumPendingPerIP),
+        .integer("mqtt.max-pending", 1...1_000_000, \.mqtt.maximumPending),
+        .integer("mqtt.sys-interval", 0...86_400, \.mqtt.systemTopicsInterval),
         Key(name: "mqtt.denied-publish") { config, value in
             guard value == "close" || value == "drop" else {
                 throw invalid("mqtt.denied-publish", value, "'close' or 'drop'")
             }
             config.mqtt.closeOnDeniedPublish = value == "close"
         },
-        Key(name: "c2d.max-queue-depth") { config, value in
-            config.cloudToDevice.maximumDepth = try integer(value, "c2d.max-queue-depth", 1...10_000)
-        },
-        Key(name: "c2d.max-delivery-count") { config, value in
-            config.cloudToDevice.maximumDeliveryCount = try integer(value, "c2d.max-delivery-count", 1...100)
-        },
-        Key(name: "c2d.default-ttl") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.cloudToDevice.defaultTimeToLive = Int64(try integer(value, "c2d.default-ttl", 1...31_536_000))
-        },
-        Key(name: "c2d.max-ttl") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.cloudToDevice.maximumTimeToLive = Int64(try integer(value, "c2d.max-ttl", 1...31_536_000))
-        },
-        Key(name: "c2d.lock-duration") { config, value in
-            // total: the range checked by integer(_:_:_:) fits the type.
-            config.cloudToDevice.lockDuration = Int64(try integer(value, "c2d.lock-duration", 5...300))
-        },
-        Key(name: "telemetry.retention-days") { config, value in
-            config.telemetry.retentionDays = try integer(value, "telemetry.retention-days", 1...3650)
-        },
-        Key(name: "audit.retention-days") { config, value in
-            config.audit.retentionDays = try integer(value, "audit.retention-days", 1...36_500)
-        },
-        Key(name: "audit.buffer-limit") { config, value in
-            config.audit.bufferLimit = try integer(value, "audit.buffer-limit", 1_000...10_000_000)
-        },
+        .integer("c2d.max-queue-depth", 1...10_000, \.cloudToDevice.maximumDepth),
+        .integer("c2d.max-delivery-count", 1...100, \.cloudToDevice.maximumDeliveryCount),
+        .integer("c2d.default-ttl", 1...31_536_000, \.cloudToDevice.defaultTimeToLive),
+        .integer("c2d.max-ttl", 1...31_536_000, \.cloudToDevice.maximumTimeToLive),
+        .integer("c2d.lock-duration", 5...300, \.cloudToDevice.lockDuration),
+        .integer("telemetry.retention-days", 1...3650, \.telemetry.retentionDays),
+        .integer("audit.retention-days", 1...36_500, \.audit.retentionDays),
+        .integer("audit.buffer-limit", 1_000...10_000_000, \.audit.bufferLimit),
         Key(name: "auth.access-token-lifetime") { config, value in
             config.access.accessTokenLifetime = TimeInterval(
                 try integer(value, "auth.access-token-lifetime", 60...86_400))
@@ -170,9 +113,7 @@ extension ServerConfiguration {
             config.access.refreshTokenLifetime = TimeInterval(
                 try integer(value, "auth.refresh-token-lifetime", 3600...31_536_000))
         },
-        Key(name: "auth.lockout-threshold") { config, value in
-            config.access.throttle.userThreshold = try integer(value, "auth.lockout-threshold", 1...100)
-        },
+        .integer("auth.lockout-threshold", 1...100, \.access.throttle.userThreshold),
         Key(name: "auth.lockout-seconds") { config, value in
             config.access.throttle.baseLockout = TimeInterval(try integer(value, "auth.lockout-seconds", 1...86_400))
         },

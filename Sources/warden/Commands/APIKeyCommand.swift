@@ -36,12 +36,13 @@ struct APIKeyCommand: AsyncParsableCommand {
                 if let expires, let seconds = DurationText.seconds(expires) {
                     body["expiresAt"] = ISO8601DateFormatter().string(from: Date().addingTimeInterval(seconds))
                 }
-                let data = try await api.send(
-                    .POST, "/api/v1/tenants/\(APIClient.segment(tenant))/api-keys", body: body)
-                if output.isJSON { return output.json(data) }
-                let key = try api.decode(APIKeyResource.self, data)
-                output.line("Created API key \(key.id) (\(key.name)).")
-                output.line("Key (shown once): \(key.key ?? "")")
+                try await api.show(
+                    .POST, "/api/v1/tenants/\(APIClient.segment(tenant))/api-keys", body: body, as: APIKeyResource.self,
+                    to: output
+                ) { key in
+                    output.line("Created API key \(key.id) (\(key.name)).")
+                    output.line("Key (shown once): \(key.key ?? "")")
+                }
             }
         }
     }
@@ -76,10 +77,12 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(
-                    .DELETE, "/api/v1/tenants/\(APIClient.segment(tenant))/api-keys/\(APIClient.segment(id))")
-                if output.isJSON { return output.json(data) }
-                output.line("Revoked API key \(id).")
+                try await api.show(
+                    .DELETE, "/api/v1/tenants/\(APIClient.segment(tenant))/api-keys/\(APIClient.segment(id))",
+                    to: output
+                ) {
+                    output.line("Revoked API key \(id).")
+                }
             }
         }
     }

@@ -39,18 +39,19 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             try await APIClient.run(client) { api, output in
                 let query = (filters.query + ["limit=\(limit)"]).joined(separator: "&")
-                let data = try await api.send(.GET, filters.path + "?" + query)
-                if output.isJSON { return output.json(data) }
-                let page = try api.decode(ListResource<AuditRecordResource>.self, data)
-                output.table(
-                    ["SEQ", "TIME", "TENANT", "ACTOR", "IP", "ACTION", "TARGET", "OUTCOME", "REASON"],
-                    page.items.map {
-                        [
-                            "\($0.sequence)", $0.at, $0.tenant ?? "-", "\($0.actorKind):\($0.actor)", $0.sourceIP,
-                            $0.action,
-                            $0.target, $0.outcome, $0.reason ?? "-",
-                        ]
-                    })
+                try await api.show(
+                    .GET, filters.path + "?" + query, as: ListResource<AuditRecordResource>.self, to: output
+                ) { page in
+                    output.table(
+                        ["SEQ", "TIME", "TENANT", "ACTOR", "IP", "ACTION", "TARGET", "OUTCOME", "REASON"],
+                        page.items.map {
+                            [
+                                "\($0.sequence)", $0.at, $0.tenant ?? "-", "\($0.actorKind):\($0.actor)", $0.sourceIP,
+                                $0.action,
+                                $0.target, $0.outcome, $0.reason ?? "-",
+                            ]
+                        })
+                }
             }
         }
     }

@@ -86,7 +86,7 @@ struct CACommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                try await api.show(target.path, as: CertificateAuthorityResource.self, to: output) {
+                try await api.show(.GET, target.path, as: CertificateAuthorityResource.self, to: output) {
                     CACommand.show($0, output)
                 }
             }
@@ -119,9 +119,9 @@ struct CACommand: AsyncParsableCommand {
         func run() async throws {
             let pem = try CACommand.read(certificate)
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.POST, target.path + "/verify", body: ["certificate": pem])
-                if output.isJSON { return output.json(data) }
-                output.line("CA \(target.name) is verified; x509-ca devices chaining to it may connect.")
+                try await api.show(.POST, target.path + "/verify", body: ["certificate": pem], to: output) {
+                    output.line("CA \(target.name) is verified; x509-ca devices chaining to it may connect.")
+                }
             }
         }
     }

@@ -53,12 +53,13 @@ struct CloudToDeviceCommand: AsyncParsableCommand {
             if let messageId { payload["messageId"] = messageId }
             if let correlationId { payload["correlationId"] = correlationId }
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.POST, target.path + "/c2d", body: payload)
-                if output.isJSON { return output.json(data) }
-                let message = try api.decode(CloudToDeviceResource.self, data)
-                output.line(
-                    "Queued message \(message.messageId) (#\(message.sequenceNumber)) for \(message.deviceId); "
-                        + "it expires at \(message.expiryTime).")
+                try await api.show(
+                    .POST, target.path + "/c2d", body: payload, as: CloudToDeviceResource.self, to: output
+                ) { message in
+                    output.line(
+                        "Queued message \(message.messageId) (#\(message.sequenceNumber)) for \(message.deviceId); "
+                            + "it expires at \(message.expiryTime).")
+                }
             }
         }
     }

@@ -33,15 +33,17 @@ struct DeviceCommand: AsyncParsableCommand {
                 var body: [String: Any] = ["deviceId": target.id, "authentication": auth]
                 if let thumbprint { body["primaryThumbprint"] = thumbprint }
                 if let secondaryThumbprint { body["secondaryThumbprint"] = secondaryThumbprint }
-                let data = try await api.send(
-                    .POST, "/api/v1/tenants/\(APIClient.segment(target.tenant))/devices", body: body)
-                if output.isJSON { return output.json(data) }
-                let device = try api.decode(DeviceResource.self, data)
-                output.line(
-                    "Created device \(device.deviceID) in tenant \(device.tenantID) (\(device.authentication.type)).")
-                if device.authentication.type == "sas" {
+                try await api.show(
+                    .POST, "/api/v1/tenants/\(APIClient.segment(target.tenant))/devices", body: body,
+                    as: DeviceResource.self, to: output
+                ) { device in
                     output.line(
-                        "Next: warden device connection-string \(device.deviceID)" + tenantFlag(device.tenantID))
+                        "Created device \(device.deviceID) in tenant \(device.tenantID) (\(device.authentication.type))."
+                    )
+                    if device.authentication.type == "sas" {
+                        output.line(
+                            "Next: warden device connection-string \(device.deviceID)" + tenantFlag(device.tenantID))
+                    }
                 }
             }
         }
@@ -71,7 +73,7 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                try await api.show(target.path, as: DeviceResource.self, to: output) {
+                try await api.show(.GET, target.path, as: DeviceResource.self, to: output) {
                     DeviceCommand.describe($0, output)
                 }
             }
@@ -122,9 +124,9 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.POST, target.path + "/keys/rotate", body: ["key": key])
-                if output.isJSON { return output.json(data) }
-                output.line("Rotated the \(key) key of \(target.id); connections using the old key must reconnect.")
+                try await api.show(.POST, target.path + "/keys/rotate", body: ["key": key], to: output) {
+                    output.line("Rotated the \(key) key of \(target.id); connections using the old key must reconnect.")
+                }
             }
         }
     }
@@ -146,10 +148,9 @@ struct DeviceCommand: AsyncParsableCommand {
 
     static func patch(_ target: Target, _ client: ClientOptions, _ body: [String: Any]) async throws {
         try await APIClient.run(client) { api, output in
-            let data = try await api.send(.PATCH, target.path, body: body)
-            if output.isJSON { return output.json(data) }
-            let device = try api.decode(DeviceResource.self, data)
-            output.line("Device \(device.deviceID) is \(device.status).")
+            try await api.show(.PATCH, target.path, body: body, as: DeviceResource.self, to: output) { device in
+                output.line("Device \(device.deviceID) is \(device.status).")
+            }
         }
     }
 

@@ -18,10 +18,10 @@ struct TenantCommand: AsyncParsableCommand {
             try await APIClient.run(client) { api, output in
                 var body: [String: Any] = ["tenantId": id]
                 if let hostName { body["hostName"] = hostName }
-                let data = try await api.send(.POST, "/api/v1/tenants", body: body)
-                if output.isJSON { return output.json(data) }
-                let tenant = try api.decode(TenantResource.self, data)
-                output.line("Created tenant \(tenant.tenantID) (host name \(tenant.hostName)).")
+                try await api.show(.POST, "/api/v1/tenants", body: body, as: TenantResource.self, to: output) {
+                    tenant in
+                    output.line("Created tenant \(tenant.tenantID) (host name \(tenant.hostName)).")
+                }
             }
         }
     }

@@ -33,12 +33,12 @@ struct UserCommand: AsyncParsableCommand {
                 var body: [String: Any] = ["username": name, "platformAdmin": platformAdmin]
                 if let tenant, let role { body["roles"] = [tenant: role] }
                 if passwordStdin { body["password"] = try Prompt.standardInputLine() }
-                let data = try await api.send(.POST, "/api/v1/users", body: body)
-                if output.isJSON { return output.json(data) }
-                let user = try api.decode(UserResource.self, data)
-                output.line("Created user \(user.username).")
-                if let password = user.password {
-                    output.line("One-time password (shown once; it must be changed at the first sign-in): \(password)")
+                try await api.show(.POST, "/api/v1/users", body: body, as: UserResource.self, to: output) { user in
+                    output.line("Created user \(user.username).")
+                    if let password = user.password {
+                        output.line(
+                            "One-time password (shown once; it must be changed at the first sign-in): \(password)")
+                    }
                 }
             }
         }
@@ -71,14 +71,14 @@ struct UserCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.GET, "/api/v1/users/\(APIClient.segment(name))")
-                if output.isJSON { return output.json(data) }
-                let user = try api.decode(UserResource.self, data)
-                output.fields([
-                    ("User", user.username), ("Id", user.id), ("Enabled", "\(user.enabled)"),
-                    ("Platform admin", "\(user.platformAdmin)"), ("Roles", UserCommand.roles(user.roles)),
-                    ("TOTP", user.totpEnabled ? "on" : "off"), ("Created", "\(user.createdAt)"),
-                ])
+                try await api.show(.GET, "/api/v1/users/\(APIClient.segment(name))", as: UserResource.self, to: output)
+                { user in
+                    output.fields([
+                        ("User", user.username), ("Id", user.id), ("Enabled", "\(user.enabled)"),
+                        ("Platform admin", "\(user.platformAdmin)"), ("Roles", UserCommand.roles(user.roles)),
+                        ("TOTP", user.totpEnabled ? "on" : "off"), ("Created", "\(user.createdAt)"),
+                    ])
+                }
             }
         }
     }
@@ -130,10 +130,11 @@ struct UserCommand: AsyncParsableCommand {
 
     static func setEnabled(_ name: String, _ enabled: Bool, _ client: ClientOptions) async throws {
         try await APIClient.run(client) { api, output in
-            let data = try await api.send(
-                .PATCH, "/api/v1/users/\(APIClient.segment(name))", body: ["enabled": enabled])
-            if output.isJSON { return output.json(data) }
-            output.line("\(enabled ? "Enabled" : "Disabled") user \(name).")
+            try await api.show(
+                .PATCH, "/api/v1/users/\(APIClient.segment(name))", body: ["enabled": enabled], to: output
+            ) {
+                output.line("\(enabled ? "Enabled" : "Disabled") user \(name).")
+            }
         }
     }
 
@@ -163,11 +164,12 @@ struct RoleCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(
+                try await api.show(
                     .PUT, "/api/v1/tenants/\(APIClient.segment(tenant))/roles/\(APIClient.segment(subject))",
-                    body: ["role": role])
-                if output.isJSON { return output.json(data) }
-                output.line("\(subject) is \(role) in \(tenant).")
+                    body: ["role": role], to: output
+                ) {
+                    output.line("\(subject) is \(role) in \(tenant).")
+                }
             }
         }
     }

@@ -1,0 +1,165 @@
+import CoreMetrics
+import NIOCore
+import Synchronization
+public import WardenCore
+import WardenMQTT
+import WardenStore
+
+/// Routing: a client's or a device's message through the hub and into the tenant's topic space, and the hub's
+/// messages to one device.
+extension Broker {
+    /// What became of a client's message.
+    struct Published {
+        /// Why it was refused, if it was: the hub's reason, or the tenant's retained limit.
+        var refusal: (code: ReasonCode, why: String)?
+        /// Whether anything took it: a subscriber, or the hub (which stores a device's telemetry). A 5.0
+        /// acknowledgement says 0x10 (No matching subscribers) otherwise.
+        var wasTaken: Bool
+        /// The commit that makes what it changed durable; the acknowledgement waits for it (nil: nothing to wait
+        /// for).
+        var ticket: UInt64?
+    }
+
+    /// Routes a device's PUBLISH through the hub, if one is installed: its changes are recorded first, then
+    /// what it returns is routed.
+    func publish(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool = false, now: NIODeadline)
+        -> Published
+    {
+        guard let handler = deviceTraffic.withLock({ $0 }) else {
+            return publish(message, in: sender.tenantID, now: now).published
+        }
+        let outcome = handler.received(message, from: sender, isWill: isWill)
+        if let refusal = outcome.refusal {
+            return Published(refusal: (.topicNameInvalid, refusal), wasTaken: false, ticket: nil)
+        }
+        let ticket = outcome.changes.isEmpty ? nil : persistence?.record(outcome.changes)
+        if let afterCommit = outcome.afterCommit {
+            // What was recorded before (by anyone) may still be on its way; its commit comes first.
+            let after = ticket ?? persistence?.recordedCount
+            if let persistence, let after { persistence.whenCommitted(after, afterCommit) } else { afterCommit() }
+        }
+        guard let route = outcome.route else { return Published(refusal: nil, wasTaken: true, ticket: ticket) }
+        var published = publish(route, in: sender.tenantID, now: now).published
+        published.wasTaken = published.wasTaken || !outcome.changes.isEmpty
+        published.ticket = [published.ticket, ticket].compactMap { $0 }.max()
+        return published
+    }
+
+    /// What routing one message did.
+    struct Routed {
+        /// False when a retained message was refused by the tenant's retained limit.
+        var retainAccepted = true
+        /// The sessions it was offered to.
+        var matched = 0
+        /// The commit that makes the stored retained message and queued copies durable; nil when none.
+        var ticket: UInt64?
+
+        mutating func include(_ ticket: UInt64?) {
+            if let ticket { self.ticket = max(self.ticket ?? 0, ticket) }
+        }
+
+        var published: Published {
+            Published(
+                refusal: retainAccepted
+                    ? nil : (.quotaExceeded, "the tenant's retained message limit is reached"),
+                wasTaken: matched > 0, ticket: ticket)
+        }
+    }
+
+    /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
+    /// session. `isSystem` marks the broker's own `$SYS` figures: not counted, not stored, not limited.
+    @discardableResult
+    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false) -> Routed {
+        if !isSystem { metrics.messagesReceived.increment() }
+        var routed = Routed()
+        let targets = state.withLock { state in
+            if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
+            if message.retain {
+                routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
+                    message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
+                if routed.retainAccepted, !isSystem, let persistence {
+                    routed.ticket = persistence.record([
+                        message.payload.readableBytes == 0
+                            ? .deleteRetained(tenantID: tenantID, topic: message.topic)
+                            : .putRetained(
+                                StoredRetained(tenantID: tenantID, message: persistence.stored(message, now: now)))
+                    ])
+                }
+                metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
+            }
+            let targets = state.spaces[tenantID]?.targets(for: message) ?? []
+            if !isSystem { state.spaces[tenantID]?.delivered += targets.count }
+            return targets
+        }
+        if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }
+        if targets.isEmpty { metrics.messagesNotRouted.increment() }
+        routed.matched = targets.count
+        for target in targets {
+            let delivery = Delivery(
+                message: message, qos: min(message.qos, target.options.qos),
+                retain: target.options.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)
+            routed.include(deliver(delivery, to: target.session, now: now))
+        }
+        return routed
+    }
+
+    /// Offers one delivery to one session, counting the outcome; returns the commit that stores it, if any.
+    @discardableResult
+    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline) -> UInt64? {
+        let (dropped, ticket) = session.deliver(delivery, now: now)
+        if let dropped {
+            metrics.dropped(dropped)
+        } else {
+            metrics.messagesDelivered.increment()
+        }
+        return ticket
+    }
+
+    /// Hands a hub message to the connected session of device `deviceID` when one of its subscriptions matches
+    /// the topic, at QoS 1 at most. False when the device is not connected, not subscribed, or the session
+    /// refused it (queue full): the hub keeps the message and tries again when the device is ready.
+    public func deliver(_ message: BrokerMessage, toDevice deviceID: DeviceID, in tenantID: TenantID) -> Bool {
+        // The hub builds these topics; each builder refuses what MQTT cannot carry, and this keeps a missed
+        // case to one dropped message.
+        guard message.topic.utf8.count <= MQTTEncoder.maximumStringBytes else {
+            metrics.dropped(.unencodable)
+            return false
+        }
+        let now = NIODeadline.now()
+        guard let session = state.withLock({ $0.sessions[SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)] })
+        else { return false }
+        let qos = session.withState { state -> QoS? in
+            guard state.sink != nil else { return nil }
+            return state.subscriptions.compactMap { filter, options in
+                filter.matches(message.topic) ? options.qos : nil
+            }.max()
+        }
+        guard let qos else { return false }
+        let delivery = Delivery(
+            message: message, qos: min(qos, .atLeastOnce), retain: false, subscriptionIdentifiers: [])
+        if let reason = session.deliver(delivery, now: now).dropped {
+            metrics.dropped(reason)
+            return false
+        }
+        metrics.messagesDelivered.increment()
+        return true
+    }
+
+    /// Routes a message the hub itself publishes (feedback records for services) in `tenantID`'s topic space.
+    public func publishFromHub(_ message: BrokerMessage, in tenantID: TenantID) {
+        publish(message, in: tenantID, now: .now())
+    }
+
+    /// Routes a device's message that arrived another way (HTTPS) like its PUBLISH; returns the refusal, if
+    /// any, and the persistence ticket to wait for before acknowledging (nil: nothing to wait for).
+    public func publishOnBehalf(of sender: DeviceSender, _ message: BrokerMessage) -> (
+        refusal: String?, ticket: UInt64?
+    ) {
+        guard message.topic.utf8.count <= MQTTEncoder.maximumStringBytes else {
+            return ("The topic with its properties exceeds \(MQTTEncoder.maximumStringBytes) bytes.", nil)
+        }
+        let published = publish(message, from: sender, now: .now())
+        return (published.refusal?.why, published.ticket)
+    }
+
+}

@@ -1,0 +1,146 @@
+import CoreMetrics
+import NIOCore
+import Synchronization
+import WardenCore
+import WardenMQTT
+import WardenStore
+
+/// Sessions coming and going: a CONNECT takes one up, the connection's end releases it, and a released
+/// session's Will and expiry run on `SessionTimers`.
+extension Broker {
+    /// Gives `sink` the session `key`: a fresh one for clean start or when none exists, else the stored one.
+    /// A connection still holding the session is closed (5.0: DISCONNECT 0x8E, [MQTT-3.1.4-3]). A session with
+    /// expiry 0 (3.1.1: clean session) lasts only as long as that connection, so it ends rather than resumes.
+    /// A Will waiting out its delay is dropped whatever the new connection asks: the client is back before the
+    /// delay passed ([MQTT-3.1.2-8]).
+    func open(
+        _ key: SessionKey, cleanStart: Bool, expiryInterval: UInt32, receiveMaximum: Int,
+        maximumPacketSize: Int = .max, sink: any ConnectionSink, now: NIODeadline
+    ) -> Attachment {
+        // The new sink takes the session inside the broker's lock: the old connection, closing meanwhile, then
+        // finds its session taken and publishes no Will ([MQTT-3.1.3-9]).
+        let (session, present, previous, resend) = state.withLock { state in
+            let existing = state.sessions[key]
+            let previous = existing?.sink
+            // Attached or just detached (its end is on its way): either way it is over, never resumed.
+            let endsWithItsConnection = existing?.withState { $0.expiryInterval == 0 || $0.isEnded } ?? false
+            if let existing, !cleanStart, !endsWithItsConnection {
+                store(existing, expiry: expiryInterval, disconnected: false)
+                let resend = existing.attach(
+                    sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
+                    expiryInterval: expiryInterval, now: now)
+                return (existing, true, previous, resend)
+            }
+            if let existing {
+                existing.withState { state in
+                    state.pendingWill?.cancel()
+                    state.pendingWill = nil
+                }
+                endStored(existing, in: &state)
+            }
+            let session = Session(
+                key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence,
+                metrics: metrics)
+            store(session, expiry: expiryInterval, disconnected: false)
+            state.sessions[key] = session
+            metrics.sessions.record(state.sessions.count)
+            let resend = session.attach(
+                sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
+                expiryInterval: expiryInterval, now: now)
+            return (session, false, previous, resend)
+        }
+        previous?.close(.sessionTakenOver, reasonString: "Another connection took over the session.")
+        return Attachment(session: session, sessionPresent: present, resend: resend)
+    }
+
+    /// `sink` has ended. Its session is released (ended now when its expiry is 0, else when the expiry
+    /// passes) and the Will is published now, after its delay, or not at all when a connection that arrived
+    /// first took the session over and continues it: the client is back before any delay could pass
+    /// ([MQTT-3.1.3-9]; on 3.1.1 too, as mosquitto, so that a takeover racing the old connection's DISCONNECT
+    /// never announces a departure).
+    func close(
+        _ session: Session, sink: any ConnectionSink, will: Will?, device: DeviceSender? = nil, now: NIODeadline
+    ) {
+        let count = connectionCount.wrappingSubtract(1, ordering: .relaxed).newValue
+        metrics.connections.record(count)
+        guard session.detach(sink) else { return }
+        if let device { deviceGone(device) }
+        // A clean start elsewhere ended this session while its connection was still open.
+        if session.withState({ $0.isEnded }) {
+            if let will { publishWill(will, now: now) }
+            return
+        }
+        let expiry = session.withState { $0.expiryInterval }
+        if expiry > 0 { store(session, expiry: expiry, disconnected: true) }
+        guard expiry > 0 else {
+            end(session)
+            if let will { publishWill(will, now: now) }
+            return
+        }
+        if let will {
+            let delay = min(will.delay, expiry)
+            if delay == 0 {
+                publishWill(will, now: now)
+            } else {
+                // total: widens a UInt32 interval; TimeAmount.seconds caps.
+                timers.will(of: session, after: .seconds(Int64(delay))) { [weak self] in
+                    self?.publishWill(will, now: .now())
+                }
+            }
+        }
+        if expiry != .max {
+            // total: widens a UInt32 interval; TimeAmount.seconds caps.
+            timers.expiry(of: session, after: .seconds(Int64(expiry))) { [weak self] in self?.end(session) }
+        }
+    }
+
+    /// Ends a session: its subscriptions go, its queue is dropped, its ClientId is free.
+    func end(_ session: Session) {
+        state.withLock { state in
+            endStored(session, in: &state)
+            if state.sessions[session.key] === session { state.sessions[session.key] = nil }
+            metrics.sessions.record(state.sessions.count)
+        }
+    }
+
+    /// Drops a session's subscriptions, and its stored form if it has one.
+    private func endStored(_ session: Session, in state: inout State) {
+        Self.removeSubscriptions(of: session, from: &state)
+        let wasStored = session.withState { session in
+            defer {
+                session.isStored = false
+                session.isEnded = true
+            }
+            return session.isStored
+        }
+        if wasStored {
+            persistence?.record([.deleteSession(tenantID: session.key.tenantID, clientID: session.key.clientID)])
+        }
+    }
+
+    /// Records the session's expiry and connection state when it has (or now gets) a session expiry; a session
+    /// stored for the first time brings its subscriptions along.
+    private func store(_ session: Session, expiry: UInt32, disconnected: Bool) {
+        guard let persistence else { return }
+        session.withState { state in
+            guard !state.isEnded, expiry > 0 || state.isStored else { return }
+            var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected)]
+            if !state.isStored {
+                state.isStored = true
+                changes += state.subscriptions.map { filter, options in
+                    persistence.subscription(session.key, filter, options)
+                }
+            }
+            persistence.record(changes)
+        }
+    }
+
+    private func publishWill(_ will: Will, now: NIODeadline) {
+        if let sender = will.sender {
+            _ = publish(will.message, from: sender, isWill: true, now: now)
+        } else {
+            publish(will.message, in: will.tenantID, now: now)
+        }
+    }
+
+}
