@@ -58,8 +58,8 @@ public struct AuthorizationRequest: Sendable, Hashable {
     }
 }
 
-/// Decides device-facing actions. The broker asks only this seam; the policy engine replaces the default
-/// (`NamespaceAuthorizer`) later without the broker changing.
+/// Decides device-facing actions. The broker asks only this seam; `PolicyAuthorizer` answers with the policy
+/// engine.
 public protocol Authorizer: Sendable {
     /// The decision for `request`; synchronous, because it runs on the packet path.
     func decide(_ request: AuthorizationRequest) -> Decision

@@ -37,7 +37,7 @@ struct MQTTConnectionHandlerTests {
     private func channel() throws -> EmbeddedChannel {
         let services = ConnectionServices(
             broker: broker, authenticator: DeviceAuthenticator(directory: directory),
-            authorizer: NamespaceAuthorizer(), limiter: ConnectRateLimiter(configuration: .init()),
+            authorizer: PolicyAuthorizer(), limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
             logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)

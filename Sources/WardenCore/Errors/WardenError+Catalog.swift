@@ -23,6 +23,7 @@ extension WardenError.Code {
     public static let ipFilterTooManyRules = Self("ip_filter.too_many_rules", .invalidInput)
     public static let policyInvalidName = Self("shared_access_policy.invalid_name", .invalidInput)
     public static let policyNotFound = Self("shared_access_policy.not_found", .notFound)
+    public static let policyInvalidDocument = Self("policy_document.invalid", .invalidInput)
     public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
     public static let thumbprintInvalid = Self("thumbprint.invalid", .invalidInput)
     public static let cidrInvalid = Self("cidr.invalid", .invalidInput)
@@ -112,6 +113,7 @@ extension WardenError.Code {
         .authPasswordChangeRequired,
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
+        .policyInvalidDocument,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,

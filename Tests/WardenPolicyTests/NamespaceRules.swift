@@ -1,8 +1,10 @@
 import WardenAzure
-public import WardenCore
+import WardenCore
 import WardenMQTT
+import WardenPolicy
 
-/// The default authorization until the policy engine (issue 3, "Authorization").
+/// The namespace rules as they were written by hand before the policy engine (issue 3, "Authorization"), kept
+/// as the oracle the shipped `DefaultPolicy` must agree with (`DefaultPolicyEquivalenceTests`).
 ///
 /// A device publishes and subscribes only in its own namespace, `devices/{its id}/…`, and on the `$iothub/…`
 /// topics of its own connection (anchors.md §1.3). The namespace comes from the authenticated identity only;
@@ -13,10 +15,8 @@ import WardenMQTT
 /// tenant: it subscribes under `devices/…` (shared subscriptions too, to spread load), to cloud-to-device
 /// feedback on `$iothub/feedback/…` and to `$SYS/…`, and
 /// publishes only cloud-to-device messages, `devices/{id}/messages/devicebound/…`.
-public struct NamespaceAuthorizer: Authorizer {
-    public init() {}
-
-    public func decide(_ request: AuthorizationRequest) -> Decision {
+struct NamespaceRules: Authorizer {
+    func decide(_ request: AuthorizationRequest) -> Decision {
         switch request.subject {
         case .device(let deviceID): Self.decide(device: deviceID, request.resource)
         case .service(_, let permissions): Self.decide(service: permissions, request.resource)

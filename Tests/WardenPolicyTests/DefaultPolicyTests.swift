@@ -10,8 +10,9 @@ extension AuthorizationRequest.Resource {
     }
 }
 
-struct NamespaceAuthorizerTests {
-    let authorizer = NamespaceAuthorizer()
+/// The shipped default policy, through the broker's `Authorizer` seam, on the namespace rules' own table.
+struct DefaultPolicyTests {
+    let authorizer = PolicyAuthorizer()
 
     private func decide(_ device: String, _ action: AuthorizationRequest.Action, _ topic: String) throws -> Decision {
         authorizer.decide(
@@ -61,7 +62,7 @@ struct NamespaceAuthorizerTests {
 
 /// Backend services with a `serviceConnect` policy: the cloud side of every device of the tenant.
 struct ServiceAuthorizationTests {
-    let authorizer = NamespaceAuthorizer()
+    let authorizer = PolicyAuthorizer()
 
     private func decide(
         _ action: AuthorizationRequest.Action, _ topic: String,

@@ -1,0 +1,225 @@
+public import WardenCore
+
+/// A tenant's policy document (docs/policy.md): how strictly it applies and its statements, read from JSON with
+/// an error that names the field.
+public struct PolicyDocument: Sendable, Hashable {
+    /// How the document is enforced.
+    public enum Tolerance: String, Sendable, Hashable, CaseIterable {
+        /// Missing or stale context fails closed.
+        case strict
+        case balanced
+        /// Decisions are computed and recorded, not enforced.
+        case auditOnly = "audit-only"
+    }
+
+    public var tolerance: Tolerance
+    /// Whether the shipped statements (`DefaultPolicy`) stay in force beside these.
+    public var includeDefault: Bool
+    public var statements: [PolicyStatement]
+
+    /// The most statements a document holds.
+    public static let maximumStatements = 10_000
+    /// The largest document read, in bytes.
+    public static let maximumBytes = 4 * 1024 * 1024
+    /// Depth and member bounds checked before anything is parsed.
+    static let limits = JSONLimits(maximumDepth: 8, maximumMembers: 500_000)
+
+    public init(tolerance: Tolerance = .balanced, includeDefault: Bool = true, statements: [PolicyStatement] = []) {
+        self.tolerance = tolerance
+        self.includeDefault = includeDefault
+        self.statements = statements
+    }
+
+    /// Reads a JSON document; the error names the field that breaks the rules.
+    public init(json bytes: some Collection<UInt8>) throws(WardenError) {
+        guard bytes.count <= Self.maximumBytes else {
+            throw WardenError(.policyInvalidDocument, "A policy document is at most \(Self.maximumBytes) bytes.")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes, limits: Self.limits)
+        } catch {
+            throw WardenError(.policyInvalidDocument, "The policy document is not JSON within bounds: \(error.reason)")
+        }
+        do throws(PolicyError) {
+            self = try Self.read(Field(value, "document"))
+        } catch {
+            throw WardenError(.policyInvalidDocument, error.description)
+        }
+    }
+
+    private static func read(_ document: Field) throws(PolicyError) -> PolicyDocument {
+        try document.only(["tolerance", "include-default", "statements"])
+        let tolerance = try document["tolerance"]?.choice(Tolerance.self) ?? .balanced
+        let includeDefault = try document["include-default"]?.bool() ?? true
+        let entries = try document["statements"]?.array() ?? []
+        guard entries.count <= maximumStatements else {
+            throw PolicyError("statements: at most \(maximumStatements)")
+        }
+        var statements: [PolicyStatement] = []
+        var ids: Set<String> = []
+        for entry in entries {
+            let statement = try readStatement(entry)
+            guard ids.insert(statement.id).inserted else {
+                throw PolicyError("\(entry.path).id: '\(statement.id)' is used twice")
+            }
+            statements.append(statement)
+        }
+        return PolicyDocument(tolerance: tolerance, includeDefault: includeDefault, statements: statements)
+    }
+
+    private static func readStatement(_ entry: Field) throws(PolicyError) -> PolicyStatement {
+        try entry.only(["id", "effect", "principals", "actions", "resources", "conditions"])
+        guard let idField = entry["id"] else { throw PolicyError("\(entry.path).id: required") }
+        let id = try idField.string()
+        guard (1...128).contains(id.utf8.count), !id.hasPrefix("default.") else {
+            throw PolicyError("\(idField.path): 1 to 128 bytes, not starting with 'default.' (the shipped statements')")
+        }
+        guard let effect = try entry["effect"]?.choice(PolicyStatement.Effect.self) else {
+            throw PolicyError("\(entry.path).effect: required, 'allow' or 'deny'")
+        }
+        guard let principalsField = entry["principals"] else { throw PolicyError("\(entry.path).principals: required") }
+        let principals = try readPrincipals(principalsField)
+        guard let actionsField = entry["actions"] else { throw PolicyError("\(entry.path).actions: required") }
+        let actions = Set(try actionsField.choices(PolicyAction.self))
+        guard !actions.isEmpty else { throw PolicyError("\(actionsField.path): at least one action") }
+        var resources: [TopicTemplate] = []
+        for resource in try entry["resources"]?.array() ?? [] {
+            do throws(PolicyError) {
+                resources.append(try TopicTemplate(try resource.string()))
+            } catch {
+                throw PolicyError("\(resource.path): \(error.description)")
+            }
+        }
+        let conditions = try entry["conditions"].map(readConditions) ?? PolicyConditions()
+        return PolicyStatement(
+            id: id, effect: effect, principals: principals, actions: actions, resources: resources,
+            conditions: conditions)
+    }
+
+    private static func readPrincipals(_ field: Field) throws(PolicyError) -> PolicyPrincipals {
+        try field.only(["devices", "groups", "attributes", "authentication", "services", "permissions", "anonymous"])
+        var principals = PolicyPrincipals()
+        principals.devices = try field["devices"]?.strings()
+        principals.groups = try field["groups"].map { groups throws(PolicyError) in Set(try groups.list(GroupName.init))
+        }
+        if let attributes = field["attributes"] {
+            var pairs: [String: String] = [:]
+            for (name, value) in try attributes.object() { pairs[name] = try value.string() }
+            principals.attributes = pairs
+        }
+        principals.authentication = try field["authentication"].map { methods throws(PolicyError) in
+            Set(try methods.choices(Device.AuthenticationType.self))
+        }
+        principals.services = try field["services"]?.strings()
+        principals.permissions = try field["permissions"].map { permissions throws(PolicyError) in
+            Set(try permissions.choices(SharedAccessPolicy.Permission.self))
+        }
+        principals.anonymous = try field["anonymous"]?.bool()
+        guard principals.isSpecific else {
+            throw PolicyError("\(field.path): name at least one kind of principal")
+        }
+        return principals
+    }
+
+    private static func readConditions(_ field: Field) throws(PolicyError) -> PolicyConditions {
+        try field.only(["source-addresses", "protocols"])
+        var conditions = PolicyConditions()
+        conditions.sourceAddresses = try field["source-addresses"].map { addresses throws(PolicyError) in
+            try addresses.list(CIDR.init)
+        }
+        if let protocols = field["protocols"] {
+            var set: Set<String> = []
+            for name in try protocols.array() {
+                let text = try name.string()
+                guard PolicyContext.protocolNames.contains(text) else {
+                    throw PolicyError("\(name.path): one of \(PolicyContext.protocolNames.sorted())")
+                }
+                set.insert(text)
+            }
+            conditions.protocols = set
+        }
+        return conditions
+    }
+}
+
+/// A value of the document with its path (`statements[2].principals.groups[0]`), for errors that say where.
+private struct Field {
+    let value: JSONValue
+    let path: String
+
+    init(_ value: JSONValue, _ path: String) {
+        self.value = value
+        self.path = path
+    }
+
+    subscript(_ name: String) -> Field? {
+        guard case .object(let members) = value, let member = members[name] else { return nil }
+        return Field(member, path == "document" ? name : "\(path).\(name)")
+    }
+
+    /// Refuses members other than `names`: a misspelt key must not silently mean nothing.
+    func only(_ names: Set<String>) throws(PolicyError) {
+        guard case .object(let members) = value else { throw PolicyError("\(path): an object") }
+        if let unknown = members.keys.sorted().first(where: { !names.contains($0) }) {
+            throw PolicyError("\(path): no field '\(unknown)' (known: \(names.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func string() throws(PolicyError) -> String {
+        guard case .string(let text) = value else { throw PolicyError("\(path): a string") }
+        return text
+    }
+
+    func bool() throws(PolicyError) -> Bool {
+        guard case .bool(let flag) = value else { throw PolicyError("\(path): true or false") }
+        return flag
+    }
+
+    func array() throws(PolicyError) -> [Field] {
+        guard case .array(let elements) = value else { throw PolicyError("\(path): a list") }
+        return elements.enumerated().map { Field($1, "\(path)[\($0)]") }
+    }
+
+    func object() throws(PolicyError) -> [(String, Field)] {
+        guard case .object(let members) = value else { throw PolicyError("\(path): an object") }
+        return members.sorted { $0.key < $1.key }.map { ($0.key, Field($0.value, "\(path).\($0.key)")) }
+    }
+
+    func strings() throws(PolicyError) -> [String] {
+        var texts: [String] = []
+        for element in try array() { texts.append(try element.string()) }
+        return texts
+    }
+
+    /// A list of strings, each made into a value by `make`, whose refusal is said at the element's path.
+    func list<Value>(_ make: (String) throws(WardenError) -> Value) throws(PolicyError) -> [Value] {
+        var values: [Value] = []
+        for element in try array() {
+            let text = try element.string()
+            do throws(WardenError) {
+                values.append(try make(text))
+            } catch {
+                throw PolicyError("\(element.path): \(error.reason)")
+            }
+        }
+        return values
+    }
+
+    /// A list of choices.
+    func choices<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type) throws(PolicyError) -> [Choice]
+    where Choice.RawValue == String {
+        var values: [Choice] = []
+        for element in try array() { values.append(try element.choice(type)) }
+        return values
+    }
+
+    func choice<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type) throws(PolicyError) -> Choice
+    where Choice.RawValue == String {
+        let text = try string()
+        guard let choice = Choice(rawValue: text) else {
+            throw PolicyError("\(path): one of \(Choice.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return choice
+    }
+}

@@ -1,0 +1,153 @@
+public import WardenCore
+
+/// What a statement is about: the actions of the policy model (docs/policy.md).
+public enum PolicyAction: String, Sendable, Hashable, CaseIterable {
+    case connect
+    case publish
+    case subscribe
+    /// A message delivered to a subscriber, checked per delivery.
+    case receive
+    case twinRead = "twin.read"
+    case twinUpdateReported = "twin.update-reported"
+    case methodRespond = "method.respond"
+    case cloudToDeviceReceive = "c2d.receive"
+    /// Services only.
+    case cloudToDeviceSend = "c2d.send"
+    case methodInvoke = "method.invoke"
+    case telemetryRead = "telemetry.read"
+
+    /// Whether the action names a topic (and so a statement's resources apply to it).
+    var hasTopic: Bool {
+        switch self {
+        case .publish, .subscribe, .receive: true
+        default: false
+        }
+    }
+}
+
+/// One rule of a policy: who (`principals`), may or may not (`effect`) do what (`actions`) on which topics
+/// (`resources`; every one when none are listed) when (`conditions`).
+public struct PolicyStatement: Sendable, Hashable {
+    public enum Effect: String, Sendable, Hashable, CaseIterable {
+        case allow
+        case deny
+    }
+
+    public let id: String
+    public let effect: Effect
+    public let principals: PolicyPrincipals
+    public let actions: Set<PolicyAction>
+    public let resources: [TopicTemplate]
+    public let conditions: PolicyConditions
+
+    public init(
+        id: String, effect: Effect, principals: PolicyPrincipals, actions: Set<PolicyAction>,
+        resources: [TopicTemplate] = [], conditions: PolicyConditions = PolicyConditions()
+    ) {
+        self.id = id
+        self.effect = effect
+        self.principals = principals
+        self.actions = actions
+        self.resources = resources
+        self.conditions = conditions
+    }
+}
+
+/// Whom a statement is about. Every field given must hold (a list holds when one of its entries does); device
+/// fields match devices only, `services` services only, `anonymous` a development listener's clients only.
+public struct PolicyPrincipals: Sendable, Hashable {
+    /// Device ids; `*` stands for any run of characters (`unit-2*`).
+    public var devices: [String]?
+    public var groups: Set<GroupName>?
+    /// Every `key: value` must be one of the device's attributes.
+    public var attributes: [String: String]?
+    public var authentication: Set<Device.AuthenticationType>?
+    /// Shared access policies; `*` is every service.
+    public var services: [String]?
+    /// Every one of these must be granted by the service's shared access policy.
+    public var permissions: Set<SharedAccessPolicy.Permission>?
+    public var anonymous: Bool?
+
+    public init(
+        devices: [String]? = nil, groups: Set<GroupName>? = nil, attributes: [String: String]? = nil,
+        authentication: Set<Device.AuthenticationType>? = nil, services: [String]? = nil,
+        permissions: Set<SharedAccessPolicy.Permission>? = nil, anonymous: Bool? = nil
+    ) {
+        self.devices = devices
+        self.groups = groups
+        self.attributes = attributes
+        self.authentication = authentication
+        self.services = services
+        self.permissions = permissions
+        self.anonymous = anonymous
+    }
+
+    /// Whether any principal kind is named (a statement about nobody in particular is refused).
+    var isSpecific: Bool { namesDevices || services != nil || anonymous == true }
+
+    private var namesDevices: Bool { devices != nil || groups != nil || attributes != nil || authentication != nil }
+
+    /// Whether `requestor` is one of these.
+    func include(_ requestor: PolicyRequestor) -> Bool {
+        switch requestor.kind {
+        case .device(let device):
+            guard namesDevices, services == nil, permissions == nil, anonymous != true else { return false }
+            if let devices, !devices.contains(where: { Self.glob($0, matches: device.id.rawValue) }) { return false }
+            if let groups, groups.isDisjoint(with: device.groups) { return false }
+            if let attributes, !attributes.allSatisfy({ device.attributes[$0.key] == $0.value }) { return false }
+            if let authentication, device.authentication.map(authentication.contains) != true { return false }
+            return true
+        case .service(let policyName, let granted):
+            guard let services, !namesDevices, anonymous != true else { return false }
+            if let permissions, !permissions.isSubset(of: granted) { return false }
+            return services.contains { Self.glob($0, matches: policyName.rawValue) }
+        case .anonymous:
+            return anonymous == true && !namesDevices && services == nil && permissions == nil
+        }
+    }
+
+    /// `*` in `pattern` stands for any run of characters; everything else is itself.
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let pieces = pattern.split(separator: "*", omittingEmptySubsequences: false)
+        guard pieces.count > 1 else { return pattern == text }
+        var rest = Substring(text)
+        guard rest.hasPrefix(pieces[0]) else { return false }
+        rest = rest.dropFirst(pieces[0].count)
+        for piece in pieces.dropFirst().dropLast() {
+            guard let found = rest.firstRange(of: piece) else { return false }
+            rest = rest[found.upperBound...]
+        }
+        return rest.hasSuffix(pieces[pieces.count - 1])
+    }
+}
+
+/// When a statement applies, from the request's context. Every condition given must hold.
+public struct PolicyConditions: Sendable, Hashable {
+    /// The connection's source address is in one of these.
+    public var sourceAddresses: [CIDR]?
+    /// The protocol the request came over (`mqtt`, `mqtt-ws`, `https`).
+    public var protocols: Set<String>?
+
+    public init(sourceAddresses: [CIDR]? = nil, protocols: Set<String>? = nil) {
+        self.sourceAddresses = sourceAddresses
+        self.protocols = protocols
+    }
+
+    /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
+    func unmet(in context: PolicyContext) -> [String] {
+        var unmet: [String] = []
+        if let sourceAddresses {
+            if let address = context.peerAddress {
+                if !sourceAddresses.contains(where: { $0.contains(address) }) {
+                    unmet.append("source address \(address) is outside \(sourceAddresses.map(\.description))")
+                }
+            } else {
+                unmet.append("the source address is unknown")
+            }
+        }
+        if let protocols, !protocols.contains(context.protocolName) {
+            unmet.append("protocol '\(context.protocolName)' is not one of \(protocols.sorted())")
+        }
+        return unmet
+    }
+}

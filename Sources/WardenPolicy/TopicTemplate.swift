@@ -1,0 +1,252 @@
+public import WardenCore
+public import WardenMQTT
+
+/// A resource of a policy statement: an MQTT topic filter whose levels may name values of the requestor
+/// (`${device.id}`, `${device.attr.NAME}`, `${device.group}`, `${tenant}`, `${client.id}`), which come only from
+/// the authenticated identity and the registry.
+///
+/// A bound value is always text, never a wildcard: `+`, `#` or `/` in a device id or attribute match only
+/// themselves, so no value can widen what a statement grants. A value that is missing (an attribute the device
+/// does not have) leaves the template bound to nothing.
+public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
+    /// What a `${…}` names.
+    public enum Variable: Sendable, Hashable {
+        case deviceID
+        case deviceAttribute(String)
+        /// One binding per group of the device.
+        case deviceGroup
+        case tenant
+        /// A service's or an anonymous client's ClientId.
+        case clientID
+
+        init?(_ name: Substring) {
+            switch name {
+            case "device.id": self = .deviceID
+            case "device.group": self = .deviceGroup
+            case "tenant": self = .tenant
+            case "client.id": self = .clientID
+            default:
+                let prefix = "device.attr."
+                guard name.hasPrefix(prefix), name.count > prefix.count else { return nil }
+                self = .deviceAttribute(String(name.dropFirst(prefix.count)))
+            }
+        }
+    }
+
+    /// One level as written.
+    enum Level: Sendable, Hashable {
+        /// Text and variables, concatenated.
+        case parts([Part])
+        case singleLevelWildcard
+        case multiLevelWildcard
+    }
+
+    enum Part: Sendable, Hashable {
+        case text(String)
+        case variable(Variable)
+    }
+
+    /// The values a template binds to: the requestor's.
+    public struct Values: Sendable {
+        public var deviceID: DeviceID?
+        public var attributes: [String: String]
+        public var groups: [GroupName]
+        public var tenantID: TenantID
+        public var clientID: String?
+
+        public init(
+            tenantID: TenantID, deviceID: DeviceID? = nil, attributes: [String: String] = [:],
+            groups: [GroupName] = [], clientID: String? = nil
+        ) {
+            self.tenantID = tenantID
+            self.deviceID = deviceID
+            self.attributes = attributes
+            self.groups = groups
+            self.clientID = clientID
+        }
+    }
+
+    let levels: [Level]
+    /// For `$share/{name}/…`: the share name (nil within: `+`, any); only shared subscriptions are taken in.
+    let share: String??
+    public let description: String
+
+    /// Reads `text`: a topic filter (`#` only as the whole last level, `+` only as a whole level), perhaps of a
+    /// shared subscription (`$share/{name or +}/…`), whose levels may hold `${…}` variables; at most
+    /// `maximumLength` bytes.
+    public init(_ text: String) throws(PolicyError) {
+        guard !text.isEmpty, text.utf8.count <= Self.maximumLength else {
+            throw PolicyError("a resource is 1 to \(Self.maximumLength) bytes")
+        }
+        var filter = Substring(text)
+        if text.hasPrefix("$share/") {
+            let rest = filter.dropFirst("$share/".count)
+            guard let slash = rest.firstIndex(of: "/"), slash > rest.startIndex,
+                rest.index(after: slash) < rest.endIndex
+            else { throw PolicyError("'$share/' needs a share name (or +) and a filter in '\(text)'") }
+            let name = rest[..<slash]
+            guard name == "+" || (!name.contains("+") && !name.contains("#") && !name.contains("${")) else {
+                throw PolicyError("a share name is a name or + in '\(text)'")
+            }
+            share = .some(name == "+" ? nil : String(name))
+            filter = rest[rest.index(after: slash)...]
+        } else {
+            share = nil
+        }
+        let raw = filter.split(separator: "/", omittingEmptySubsequences: false)
+        var levels: [Level] = []
+        for (index, level) in raw.enumerated() {
+            switch level {
+            case "#":
+                guard index == raw.count - 1 else { throw PolicyError("'#' is only the last level of '\(text)'") }
+                levels.append(.multiLevelWildcard)
+            case "+":
+                levels.append(.singleLevelWildcard)
+            default:
+                guard !level.contains("#"), !level.contains("+") else {
+                    throw PolicyError("a wildcard is a whole level in '\(text)'")
+                }
+                levels.append(.parts(try Self.parts(of: level, in: text)))
+            }
+        }
+        self.levels = levels
+        self.description = text
+    }
+
+    /// The longest resource accepted.
+    public static let maximumLength = 1024
+
+    private static func parts(of level: Substring, in text: String) throws(PolicyError) -> [Part] {
+        var parts: [Part] = []
+        var rest = level
+        while let open = rest.firstRange(of: "${") {
+            if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                throw PolicyError("an unclosed '${' in '\(text)'")
+            }
+            let name = rest[open.upperBound..<close]
+            guard let variable = Variable(name) else { throw PolicyError("no variable '${\(name)}' in '\(text)'") }
+            parts.append(.variable(variable))
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty || parts.isEmpty { parts.append(.text(String(rest))) }
+        return parts
+    }
+
+    /// The filters this template stands for with `values`: one, or one per group for `${device.group}`; none
+    /// when a variable has no value.
+    public func bind(_ values: Values) -> [BoundFilter] {
+        let usesGroup = levels.contains { level in
+            if case .parts(let parts) = level { return parts.contains(.variable(.deviceGroup)) }
+            return false
+        }
+        if usesGroup {
+            return values.groups.compactMap { bind(values, group: $0) }
+        }
+        return bind(values, group: nil).map { [$0] } ?? []
+    }
+
+    private func bind(_ values: Values, group: GroupName?) -> BoundFilter? {
+        var bound: [BoundFilter.Level] = []
+        bound.reserveCapacity(levels.count)
+        for level in levels {
+            switch level {
+            case .singleLevelWildcard: bound.append(.single)
+            case .multiLevelWildcard: bound.append(.multi)
+            case .parts(let parts):
+                var text = ""
+                for part in parts {
+                    switch part {
+                    case .text(let literal): text += literal
+                    case .variable(let variable):
+                        guard let value = Self.value(of: variable, values, group: group) else { return nil }
+                        text += value
+                    }
+                }
+                bound.append(.literal(text))
+            }
+        }
+        return BoundFilter(levels: bound, share: share)
+    }
+
+    private static func value(of variable: Variable, _ values: Values, group: GroupName?) -> String? {
+        switch variable {
+        case .deviceID: values.deviceID?.rawValue
+        case .deviceAttribute(let name): values.attributes[name]
+        case .deviceGroup: group?.rawValue
+        case .tenant: values.tenantID.rawValue
+        case .clientID: values.clientID
+        }
+    }
+}
+
+/// A template bound to one requestor's values: literal levels (compared as text, whatever they hold) and
+/// wildcards.
+public struct BoundFilter: Sendable, Hashable {
+    enum Level: Sendable, Hashable {
+        case literal(String)
+        case single
+        case multi
+    }
+
+    let levels: [Level]
+    /// As `TopicTemplate.share`.
+    let share: String??
+
+    /// Whether `topic` (a PUBLISH's topic name) is one this filter matches (MQTT §4.7: `+` one level, `#` the
+    /// parent and any levels below; a filter starting with a wildcard does not match a topic starting with `$`).
+    public func matches(topic: String) -> Bool {
+        // A shared subscription's resource is about subscribing, never a topic to publish to.
+        guard share == nil else { return false }
+        if topic.utf8.first == UInt8(ascii: "$"), startsWithWildcard { return false }
+        var topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)[...]
+        for level in levels {
+            switch level {
+            case .multi: return true
+            case .single:
+                guard topicLevels.popFirst() != nil else { return false }
+            case .literal(let text):
+                guard topicLevels.popFirst() == Substring(text) else { return false }
+            }
+        }
+        return topicLevels.isEmpty
+    }
+
+    /// Whether every topic `filter` subscribes to, with at least as many levels as it has, is one this filter
+    /// matches: its `+` only within a `+` or `#` here, its `#` only within a `#` here or a `+` followed by a
+    /// final `#`. The parent topic a final `#` also matches is left to the per-delivery `receive` check.
+    public func covers(_ filter: TopicFilter) -> Bool {
+        switch (share, filter.shareName) {
+        case (nil, nil), (.some(nil), .some): break
+        case (.some(.some(let name)), .some(let asked)) where name == asked: break
+        default: return false
+        }
+        var asked = filter.filter.split(separator: "/", omittingEmptySubsequences: false)[...]
+        if asked.first?.first == "$", startsWithWildcard { return false }
+        for (position, level) in levels.enumerated() {
+            if level == .multi { return true }
+            guard let next = asked.popFirst() else { return false }
+            switch level {
+            case .multi: return true
+            case .single where next == "#":
+                // `+/#` here covers every level below, which is what `#` there asks for (less the parent).
+                return position == levels.count - 2 && levels.last == .multi
+            case .single: continue
+            case .literal(let text):
+                guard next != "+", next != "#", next == Substring(text) else { return false }
+            }
+        }
+        return asked.isEmpty
+    }
+
+    private var startsWithWildcard: Bool { levels.first == .single || levels.first == .multi }
+}
+
+/// Why a policy document or one of its parts is refused: said to whoever wrote it.
+public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
