@@ -116,22 +116,34 @@ public struct PolicyEngine: Sendable {
     }
 
     /// Whether one of the statement's resources, bound to the requestor, takes in `resource`: a topic it
-    /// matches, a filter within it. A statement without resources takes in everything.
+    /// matches, a filter within it. A statement without resources takes in everything; a resource missing a
+    /// value it needs takes in nothing for an allow and everything for a deny (fail closed).
     private static func resources(
         of statement: PolicyStatement, _ values: TopicTemplate.Values, cover resource: AuthorizationRequest.Resource?
     ) -> Bool {
         guard !statement.resources.isEmpty, let resource else { return true }
         for template in statement.resources {
-            let bound = template.bind(values)
-            // A value the template needs is missing: an allow cannot apply, a deny does (fail closed).
-            if bound.isEmpty, statement.effect == .deny { return true }
-            for bound in bound {
-                switch resource {
-                case .topic(let topic): if bound.matches(topic: topic) { return true }
-                case .filter(let filter): if bound.covers(filter) { return true }
+            if template.usesGroup {
+                for group in values.groups where takesIn(template, values, group, resource, statement.effect) {
+                    return true
                 }
+            } else if takesIn(template, values, nil, resource, statement.effect) {
+                return true
             }
         }
         return false
+    }
+
+    private static func takesIn(
+        _ template: TopicTemplate, _ values: TopicTemplate.Values, _ group: GroupName?,
+        _ resource: AuthorizationRequest.Resource, _ effect: PolicyStatement.Effect
+    ) -> Bool {
+        let binding = TopicTemplate.Binding(template: template, values: values, group: group)
+        let answer =
+            switch resource {
+            case .topic(let topic): binding.matches(topic: topic)
+            case .filter(let filter): binding.covers(filter)
+            }
+        return answer ?? (effect == .deny)
     }
 }

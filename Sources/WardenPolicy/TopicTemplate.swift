@@ -110,6 +110,14 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
             }
         }
         self.levels = levels
+        self.variables = levels.flatMap { level -> [Variable] in
+            guard case .parts(let parts) = level else { return [] }
+            return parts.compactMap { part in
+                if case .variable(let variable) = part { return variable }
+                return nil
+            }
+        }
+        self.usesGroup = variables.contains(.deviceGroup)
         self.description = text
     }
 
@@ -133,113 +141,126 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
         return parts
     }
 
-    /// The filters this template stands for with `values`: one, or one per group for `${device.group}`; none
-    /// when a variable has no value.
-    public func bind(_ values: Values) -> [BoundFilter] {
-        let usesGroup = levels.contains { level in
-            if case .parts(let parts) = level { return parts.contains(.variable(.deviceGroup)) }
-            return false
-        }
-        if usesGroup {
-            return values.groups.compactMap { bind(values, group: $0) }
-        }
-        return bind(values, group: nil).map { [$0] } ?? []
+    /// Every variable the levels name.
+    let variables: [Variable]
+    /// Whether a level holds `${device.group}`: the template then stands for one filter per group.
+    let usesGroup: Bool
+
+    /// The filters this template stands for with `values`: one, or one per group for `${device.group}`. Nothing
+    /// is copied: a binding reads the template and the values as it compares.
+    public func bind(_ values: Values) -> [Binding] {
+        usesGroup
+            ? values.groups.map { Binding(template: self, values: values, group: $0) }
+            : [Binding(template: self, values: values, group: nil)]
     }
 
-    private func bind(_ values: Values, group: GroupName?) -> BoundFilter? {
-        var bound: [BoundFilter.Level] = []
-        bound.reserveCapacity(levels.count)
-        for level in levels {
-            switch level {
-            case .singleLevelWildcard: bound.append(.single)
-            case .multiLevelWildcard: bound.append(.multi)
-            case .parts(let parts):
-                var text = ""
-                for part in parts {
-                    switch part {
-                    case .text(let literal): text += literal
-                    case .variable(let variable):
-                        guard let value = Self.value(of: variable, values, group: group) else { return nil }
-                        text += value
-                    }
+    /// A template with one requestor's values: literal levels, compared as text whatever the values hold, and
+    /// wildcards. Each answer is nil when a value the template needs is missing.
+    public struct Binding: Sendable {
+        let template: TopicTemplate
+        let values: Values
+        let group: GroupName?
+
+        /// Whether `topic` (a PUBLISH's topic name) is one this filter matches (MQTT §4.7: `+` one level, `#`
+        /// the parent and any levels below; a filter starting with a wildcard does not match a topic starting
+        /// with `$`). Walks the topic without allocating.
+        public func matches(topic: String) -> Bool? {
+            guard hasEveryValue else { return nil }
+            // A shared subscription's resource is about subscribing, never a topic to publish to.
+            guard template.share == nil else { return false }
+            if topic.utf8.first == UInt8(ascii: "$"), template.startsWithWildcard { return false }
+            var rest: Substring? = Substring(topic)
+            for level in template.levels {
+                switch level {
+                case .multiLevelWildcard: return true
+                case .singleLevelWildcard:
+                    guard Self.nextLevel(&rest) != nil else { return false }
+                case .parts(let parts):
+                    guard let next = Self.nextLevel(&rest) else { return false }
+                    guard let equal = self.level(parts, equals: next) else { return nil }
+                    if !equal { return false }
                 }
-                bound.append(.literal(text))
+            }
+            return rest == nil
+        }
+
+        /// Whether every topic `filter` subscribes to, with at least as many levels as it has, is one this
+        /// filter matches: its `+` only within a `+` or `#` here, its `#` only within a `#` here or a `+`
+        /// followed by a final `#`. The parent topic a final `#` also matches is the `receive` check's.
+        public func covers(_ filter: TopicFilter) -> Bool? {
+            guard hasEveryValue else { return nil }
+            switch (template.share, filter.shareName) {
+            case (nil, nil), (.some(nil), .some): break
+            case (.some(.some(let name)), .some(let asked)) where name == asked: break
+            default: return false
+            }
+            if filter.filter.utf8.first == UInt8(ascii: "$"), template.startsWithWildcard { return false }
+            var rest: Substring? = Substring(filter.filter)
+            let levels = template.levels
+            for (position, level) in levels.enumerated() {
+                if level == .multiLevelWildcard { return true }
+                guard let next = Self.nextLevel(&rest) else { return false }
+                switch level {
+                case .multiLevelWildcard: return true
+                case .singleLevelWildcard where next == "#":
+                    // `+/#` here covers every level below, which is what `#` there asks for (less the parent).
+                    return position == levels.count - 2 && levels.last == .multiLevelWildcard
+                case .singleLevelWildcard: continue
+                case .parts(let parts):
+                    guard next != "+", next != "#" else { return false }
+                    guard let equal = self.level(parts, equals: next) else { return nil }
+                    if !equal { return false }
+                }
+            }
+            return rest == nil
+        }
+
+        /// Whether every variable of the template has a value: without one, no answer (whatever the other
+        /// levels say), so that a deny missing its context fails closed.
+        private var hasEveryValue: Bool {
+            template.variables.allSatisfy { value(of: $0) != nil }
+        }
+
+        /// Takes the next level off `rest` (nil when none is left; the last level leaves `rest` nil).
+        private static func nextLevel(_ rest: inout Substring?) -> Substring? {
+            guard let text = rest else { return nil }
+            guard let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) else {
+                rest = nil
+                return text
+            }
+            rest = text[text.index(after: slash)...]
+            return text[..<slash]
+        }
+
+        /// Whether the level written as `parts` is `text`, byte for byte.
+        private func level(_ parts: [Part], equals text: Substring) -> Bool? {
+            var rest = text.utf8[...]
+            for part in parts {
+                let piece: String
+                switch part {
+                case .text(let literal): piece = literal
+                case .variable(let variable):
+                    guard let value = value(of: variable) else { return nil }
+                    piece = value
+                }
+                guard rest.starts(with: piece.utf8) else { return false }
+                rest = rest.dropFirst(piece.utf8.count)
+            }
+            return rest.isEmpty
+        }
+
+        private func value(of variable: Variable) -> String? {
+            switch variable {
+            case .deviceID: values.deviceID?.rawValue
+            case .deviceAttribute(let name): values.attributes[name]
+            case .deviceGroup: group?.rawValue
+            case .tenant: values.tenantID.rawValue
+            case .clientID: values.clientID
             }
         }
-        return BoundFilter(levels: bound, share: share)
     }
 
-    private static func value(of variable: Variable, _ values: Values, group: GroupName?) -> String? {
-        switch variable {
-        case .deviceID: values.deviceID?.rawValue
-        case .deviceAttribute(let name): values.attributes[name]
-        case .deviceGroup: group?.rawValue
-        case .tenant: values.tenantID.rawValue
-        case .clientID: values.clientID
-        }
-    }
-}
-
-/// A template bound to one requestor's values: literal levels (compared as text, whatever they hold) and
-/// wildcards.
-public struct BoundFilter: Sendable, Hashable {
-    enum Level: Sendable, Hashable {
-        case literal(String)
-        case single
-        case multi
-    }
-
-    let levels: [Level]
-    /// As `TopicTemplate.share`.
-    let share: String??
-
-    /// Whether `topic` (a PUBLISH's topic name) is one this filter matches (MQTT §4.7: `+` one level, `#` the
-    /// parent and any levels below; a filter starting with a wildcard does not match a topic starting with `$`).
-    public func matches(topic: String) -> Bool {
-        // A shared subscription's resource is about subscribing, never a topic to publish to.
-        guard share == nil else { return false }
-        if topic.utf8.first == UInt8(ascii: "$"), startsWithWildcard { return false }
-        var topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)[...]
-        for level in levels {
-            switch level {
-            case .multi: return true
-            case .single:
-                guard topicLevels.popFirst() != nil else { return false }
-            case .literal(let text):
-                guard topicLevels.popFirst() == Substring(text) else { return false }
-            }
-        }
-        return topicLevels.isEmpty
-    }
-
-    /// Whether every topic `filter` subscribes to, with at least as many levels as it has, is one this filter
-    /// matches: its `+` only within a `+` or `#` here, its `#` only within a `#` here or a `+` followed by a
-    /// final `#`. The parent topic a final `#` also matches is left to the per-delivery `receive` check.
-    public func covers(_ filter: TopicFilter) -> Bool {
-        switch (share, filter.shareName) {
-        case (nil, nil), (.some(nil), .some): break
-        case (.some(.some(let name)), .some(let asked)) where name == asked: break
-        default: return false
-        }
-        var asked = filter.filter.split(separator: "/", omittingEmptySubsequences: false)[...]
-        if asked.first?.first == "$", startsWithWildcard { return false }
-        for (position, level) in levels.enumerated() {
-            if level == .multi { return true }
-            guard let next = asked.popFirst() else { return false }
-            switch level {
-            case .multi: return true
-            case .single where next == "#":
-                // `+/#` here covers every level below, which is what `#` there asks for (less the parent).
-                return position == levels.count - 2 && levels.last == .multi
-            case .single: continue
-            case .literal(let text):
-                guard next != "+", next != "#", next == Substring(text) else { return false }
-            }
-        }
-        return asked.isEmpty
-    }
-
-    private var startsWithWildcard: Bool { levels.first == .single || levels.first == .multi }
+    var startsWithWildcard: Bool { levels.first == .singleLevelWildcard || levels.first == .multiLevelWildcard }
 }
 
 /// Why a policy document or one of its parts is refused: said to whoever wrote it.

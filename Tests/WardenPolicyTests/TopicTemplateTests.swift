@@ -6,7 +6,7 @@ import WardenPolicy
 /// Policy resources: topic filters with the requestor's values, which never widen a match.
 struct TopicTemplateTests {
     private func bound(_ text: String, device: String = "dev-1", attributes: [String: String] = [:]) throws
-        -> [BoundFilter]
+        -> [TopicTemplate.Binding]
     {
         try TopicTemplate(text).bind(
             .init(tenantID: .defaultTenant, deviceID: try DeviceID(device), attributes: attributes))
@@ -55,20 +55,23 @@ struct TopicTemplateTests {
     /// A device id or attribute holding `+`, `#` or `/` is text: it matches only itself.
     @Test func valuesNeverWiden() throws {
         let plus = try bound("devices/${device.id}/+/#", device: "+")
-        #expect(!plus[0].matches(topic: "devices/dev-1/messages/events/"))
+        #expect(plus[0].matches(topic: "devices/dev-1/messages/events/") == false)
         let own = try TopicFilter("devices/dev-1/#")
         let any = try TopicFilter("devices/+/x")
-        #expect(!plus[0].covers(own) && !plus[0].covers(any))
+        #expect(plus[0].covers(own) == false && plus[0].covers(any) == false)
         let hash = try bound("devices/${device.id}/+/#", device: "#")
-        #expect(!hash[0].matches(topic: "devices/a/b/c"))
+        #expect(hash[0].matches(topic: "devices/a/b/c") == false)
         let slash = try bound("floors/${device.attr.floor}/#", attributes: ["floor": "3/4"])
-        #expect(!slash[0].matches(topic: "floors/3/4/temp") && !slash[0].matches(topic: "floors/3/temp"))
+        #expect(
+            slash[0].matches(topic: "floors/3/4/temp") == false && slash[0].matches(topic: "floors/3/temp") == false)
         let wildcard = try bound("floors/${device.attr.floor}/#", attributes: ["floor": "#"])
-        #expect(!wildcard[0].matches(topic: "floors/3/temp"))
+        #expect(wildcard[0].matches(topic: "floors/3/temp") == false)
     }
 
-    @Test func aMissingValueBindsNothingAndGroupsBindOnceEach() throws {
-        #expect(try bound("floors/${device.attr.floor}/#").isEmpty)
+    @Test func aMissingValueAnswersNothingAndGroupsBindOnceEach() throws {
+        let unplaced = try bound("floors/${device.attr.floor}/#")
+        #expect(unplaced.count == 1 && unplaced[0].matches(topic: "floors/3/x") == nil)
+        #expect(try unplaced[0].covers(TopicFilter("floors/3/#")) == nil)
         let groups = try TopicTemplate("groups/${device.group}/#").bind(
             .init(
                 tenantID: .defaultTenant, deviceID: try DeviceID("d"),
