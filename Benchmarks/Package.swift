@@ -66,5 +66,16 @@ let package = Package(
             path: "Benchmarks/MQTTBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "PolicyBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "WardenCore", package: warden),
+                .product(name: "WardenMQTT", package: warden),
+                .product(name: "WardenPolicy", package: warden),
+            ],
+            path: "Benchmarks/PolicyBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

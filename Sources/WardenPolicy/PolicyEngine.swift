@@ -95,7 +95,7 @@ public struct PolicyEngine: Sendable {
         var unmet: [String] = []
         let values = requestor.values
         for statement in statements
-        where statement.actions.contains(action) && statement.principals.include(requestor) {
+        where statement.actionMask & action.bit != 0 && statement.principals.include(requestor) {
             guard Self.resources(of: statement, values, cover: resource) else { continue }
             let failed = statement.conditions.unmet(in: context)
             guard failed.isEmpty else {

@@ -16,11 +16,20 @@ public enum PolicyAction: String, Sendable, Hashable, CaseIterable {
     case methodInvoke = "method.invoke"
     case telemetryRead = "telemetry.read"
 
-    /// Whether the action names a topic (and so a statement's resources apply to it).
-    var hasTopic: Bool {
+    /// The action's bit in a statement's `actionMask`.
+    var bit: UInt16 {
         switch self {
-        case .publish, .subscribe, .receive: true
-        default: false
+        case .connect: 1 << 0
+        case .publish: 1 << 1
+        case .subscribe: 1 << 2
+        case .receive: 1 << 3
+        case .twinRead: 1 << 4
+        case .twinUpdateReported: 1 << 5
+        case .methodRespond: 1 << 6
+        case .cloudToDeviceReceive: 1 << 7
+        case .cloudToDeviceSend: 1 << 8
+        case .methodInvoke: 1 << 9
+        case .telemetryRead: 1 << 10
         }
     }
 }
@@ -39,6 +48,8 @@ public struct PolicyStatement: Sendable, Hashable {
     public let actions: Set<PolicyAction>
     public let resources: [TopicTemplate]
     public let conditions: PolicyConditions
+    /// `actions` as bits, so that a decision tests each statement without hashing.
+    let actionMask: UInt16
 
     public init(
         id: String, effect: Effect, principals: PolicyPrincipals, actions: Set<PolicyAction>,
@@ -50,6 +61,7 @@ public struct PolicyStatement: Sendable, Hashable {
         self.actions = actions
         self.resources = resources
         self.conditions = conditions
+        self.actionMask = actions.reduce(0) { $0 | $1.bit }
     }
 }
 
@@ -106,18 +118,32 @@ public struct PolicyPrincipals: Sendable, Hashable {
         }
     }
 
-    /// `*` in `pattern` stands for any run of characters; everything else is itself.
+    /// `*` in `pattern` stands for any run of characters; everything else is itself. Byte by byte, without
+    /// allocating: it runs for every statement naming devices on every decision.
     static func glob(_ pattern: String, matches text: String) -> Bool {
-        let pieces = pattern.split(separator: "*", omittingEmptySubsequences: false)
-        guard pieces.count > 1 else { return pattern == text }
-        var rest = Substring(text)
-        guard rest.hasPrefix(pieces[0]) else { return false }
-        rest = rest.dropFirst(pieces[0].count)
-        for piece in pieces.dropFirst().dropLast() {
-            guard let found = rest.firstRange(of: piece) else { return false }
-            rest = rest[found.upperBound...]
+        let star = UInt8(ascii: "*")
+        let wanted = pattern.utf8
+        let given = text.utf8
+        var (p, t) = (wanted.startIndex, given.startIndex)
+        // The last `*` seen and where in `text` it is tried to end: on a mismatch it takes one more byte.
+        var backtrack: (star: String.UTF8View.Index, text: String.UTF8View.Index)?
+        while t < given.endIndex {
+            if p < wanted.endIndex, wanted[p] == star {
+                backtrack = (p, t)
+                p = wanted.index(after: p)
+            } else if p < wanted.endIndex, wanted[p] == given[t] {
+                p = wanted.index(after: p)
+                t = given.index(after: t)
+            } else if let (starAt, textAt) = backtrack {
+                let next = given.index(after: textAt)
+                backtrack = (starAt, next)
+                (p, t) = (wanted.index(after: starAt), next)
+            } else {
+                return false
+            }
         }
-        return rest.hasSuffix(pieces[pieces.count - 1])
+        while p < wanted.endIndex, wanted[p] == star { p = wanted.index(after: p) }
+        return p == wanted.endIndex
     }
 }
 

@@ -84,6 +84,23 @@ struct PolicyEngineTests {
         #expect(try !publish(lab, "lab/x").isAllowed)
     }
 
+    @Test(arguments: [
+        ("*", "anything", true), ("unit-2*", "unit-23", true), ("unit-2*", "unit-2", true),
+        ("unit-2*", "unit-3", false),
+        ("*-7", "unit-7", true), ("*-7", "unit-77", false), ("a*b*c", "aXbYc", true), ("a*b*c", "aXcYb", false),
+        ("a*a", "a", false), ("a*a", "aa", true), ("**", "x", true), ("exact", "exact", true),
+        ("exact", "exactly", false),
+        ("u*n*t", "unnnnt", true),
+    ])
+    func devicePatterns(_ pattern: String, _ id: String, _ matches: Bool) throws {
+        let statement = PolicyStatement(
+            id: "p", effect: .allow, principals: PolicyPrincipals(devices: [pattern]), actions: [.publish],
+            resources: [try TopicTemplate("x")])
+        let decision = PolicyEngine(PolicyDocument(includeDefault: false, statements: [statement])).decide(
+            try device(id), .publish, .topic("x"), in: PolicyContext())
+        #expect(decision.isAllowed == matches)
+    }
+
     @Test func withoutTheDefaultOnlyTheDocumentSpeaks() throws {
         var bare = document
         bare.includeDefault = false
