@@ -79,38 +79,64 @@ public struct PolicyDecision: Sendable, Hashable {
 
 /// Decides requests against a policy set: explicit deny wins, then allow; nothing applying is deny.
 public struct PolicyEngine: Sendable {
-    public let statements: [PolicyStatement]
+    /// A statement held by reference, its parts in fields of their own, so that a decision reads them in place
+    /// instead of copying each statement it looks at (every copy retains every field).
+    private final class Held: Sendable {
+        let statement: PolicyStatement
+        let actionMask: UInt16
+        let principals: PolicyPrincipals
+        let resources: [TopicTemplate]
+        let conditions: PolicyConditions
+        let isDeny: Bool
+
+        init(_ statement: PolicyStatement) {
+            self.statement = statement
+            actionMask = statement.actionMask
+            principals = statement.principals
+            resources = statement.resources
+            conditions = statement.conditions
+            isDeny = statement.effect == .deny
+        }
+    }
+
+    private let held: [Held]
 
     /// The shipped statements, then `document`'s (or only the document's when it says `include-default: false`).
     public init(_ document: PolicyDocument = PolicyDocument()) {
-        statements = (document.includeDefault ? DefaultPolicy.statements : []) + document.statements
+        held = ((document.includeDefault ? DefaultPolicy.statements : []) + document.statements).map(Held.init)
     }
+
+    /// The statements in force, in the order they are considered.
+    public var statements: [PolicyStatement] { held.map(\.statement) }
 
     /// The decision on `action` by `requestor` on `resource` (nil for actions without a topic) in `context`.
     public func decide(
         _ requestor: PolicyRequestor, _ action: PolicyAction, _ resource: AuthorizationRequest.Resource?,
         in context: PolicyContext
     ) -> PolicyDecision {
-        var allowing: String?
+        var allowing: Held?
         var unmet: [String] = []
         let values = requestor.values
-        for statement in statements
-        where statement.actionMask & action.bit != 0 && statement.principals.include(requestor) {
-            guard Self.resources(of: statement, values, cover: resource) else { continue }
-            let failed = statement.conditions.unmet(in: context)
-            guard failed.isEmpty else {
-                if statement.effect == .allow { unmet += failed.map { "statement '\(statement.id)': \($0)" } }
+        // The device taken out of the requestor once, not once per statement.
+        let device: PolicyRequestor.DeviceFacts? = if case .device(let facts) = requestor.kind { facts } else { nil }
+        for entry in held where entry.actionMask & action.bit != 0 {
+            let included = device.map { entry.principals.include(device: $0) } ?? entry.principals.include(requestor)
+            guard included else { continue }
+            guard Self.resources(of: entry, values, cover: resource) else { continue }
+            if entry.conditions.isEmpty {
+                if entry.isDeny { return Self.denied(by: entry.statement) }
+                if allowing == nil { allowing = entry }
                 continue
             }
-            switch statement.effect {
-            case .deny:
-                return PolicyDecision(
-                    isAllowed: false, statementID: statement.id, reasons: ["statement '\(statement.id)' denies it"])
-            case .allow:
-                if allowing == nil { allowing = statement.id }
+            let failed = entry.conditions.unmet(in: context)
+            if failed.isEmpty {
+                if entry.isDeny { return Self.denied(by: entry.statement) }
+                if allowing == nil { allowing = entry }
+            } else if !entry.isDeny {
+                unmet += failed.map { "statement '\(entry.statement.id)': \($0)" }
             }
         }
-        if let allowing { return PolicyDecision(isAllowed: true, statementID: allowing, reasons: []) }
+        if let allowing { return PolicyDecision(isAllowed: true, statementID: allowing.statement.id, reasons: []) }
         let what = resource.map { "\(action.rawValue) on '\($0.text)'" } ?? action.rawValue
         return PolicyDecision(isAllowed: false, statementID: nil, reasons: ["no statement allows \(what)"] + unmet)
     }
@@ -119,31 +145,35 @@ public struct PolicyEngine: Sendable {
     /// matches, a filter within it. A statement without resources takes in everything; a resource missing a
     /// value it needs takes in nothing for an allow and everything for a deny (fail closed).
     private static func resources(
-        of statement: PolicyStatement, _ values: TopicTemplate.Values, cover resource: AuthorizationRequest.Resource?
+        of entry: Held, _ values: TopicTemplate.Values, cover resource: AuthorizationRequest.Resource?
     ) -> Bool {
-        guard !statement.resources.isEmpty, let resource else { return true }
-        for template in statement.resources {
-            if template.usesGroup {
-                for group in values.groups where takesIn(template, values, group, resource, statement.effect) {
+        guard !entry.resources.isEmpty, let resource else { return true }
+        for index in entry.resources.indices {
+            if entry.resources[index].usesGroup {
+                for group in values.groups where takesIn(entry.resources[index], values, group, resource, entry.isDeny)
+                {
                     return true
                 }
-            } else if takesIn(template, values, nil, resource, statement.effect) {
+            } else if takesIn(entry.resources[index], values, nil, resource, entry.isDeny) {
                 return true
             }
         }
         return false
     }
 
+    private static func denied(by statement: PolicyStatement) -> PolicyDecision {
+        PolicyDecision(isAllowed: false, statementID: statement.id, reasons: ["statement '\(statement.id)' denies it"])
+    }
+
     private static func takesIn(
         _ template: TopicTemplate, _ values: TopicTemplate.Values, _ group: GroupName?,
-        _ resource: AuthorizationRequest.Resource, _ effect: PolicyStatement.Effect
+        _ resource: AuthorizationRequest.Resource, _ isDeny: Bool
     ) -> Bool {
-        let binding = TopicTemplate.Binding(template: template, values: values, group: group)
         let answer =
             switch resource {
-            case .topic(let topic): binding.matches(topic: topic)
-            case .filter(let filter): binding.covers(filter)
+            case .topic(let topic): template.matches(topic: topic, values, group: group)
+            case .filter(let filter): template.covers(filter, values, group: group)
             }
-        return answer ?? (effect == .deny)
+        return answer ?? isDeny
     }
 }

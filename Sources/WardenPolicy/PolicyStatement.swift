@@ -102,20 +102,26 @@ public struct PolicyPrincipals: Sendable, Hashable {
     /// Whether `requestor` is one of these.
     func include(_ requestor: PolicyRequestor) -> Bool {
         switch requestor.kind {
-        case .device(let device):
-            guard namesDevices, services == nil, permissions == nil, anonymous != true else { return false }
-            if let devices, !devices.contains(where: { Self.glob($0, matches: device.id.rawValue) }) { return false }
-            if let groups, groups.isDisjoint(with: device.groups) { return false }
-            if let attributes, !attributes.allSatisfy({ device.attributes[$0.key] == $0.value }) { return false }
-            if let authentication, device.authentication.map(authentication.contains) != true { return false }
-            return true
-        case .service(let policyName, let granted):
-            guard let services, !namesDevices, anonymous != true else { return false }
-            if let permissions, !permissions.isSubset(of: granted) { return false }
-            return services.contains { Self.glob($0, matches: policyName.rawValue) }
-        case .anonymous:
-            return anonymous == true && !namesDevices && services == nil && permissions == nil
+        case .device(let device): include(device: device)
+        case .service(let policyName, let granted): include(service: policyName, granted: granted)
+        case .anonymous: anonymous == true && !namesDevices && services == nil && permissions == nil
         }
+    }
+
+    /// Whether `device` is one of these (the engine asks this form, having taken the device out once).
+    func include(device: PolicyRequestor.DeviceFacts) -> Bool {
+        guard namesDevices, services == nil, permissions == nil, anonymous != true else { return false }
+        if let devices, !devices.contains(where: { Self.glob($0, matches: device.id.rawValue) }) { return false }
+        if let groups, groups.isDisjoint(with: device.groups) { return false }
+        if let attributes, !attributes.allSatisfy({ device.attributes[$0.key] == $0.value }) { return false }
+        if let authentication, device.authentication.map(authentication.contains) != true { return false }
+        return true
+    }
+
+    func include(service policyName: PolicyName, granted: Set<SharedAccessPolicy.Permission>) -> Bool {
+        guard let services, !namesDevices, anonymous != true else { return false }
+        if let permissions, !permissions.isSubset(of: granted) { return false }
+        return services.contains { Self.glob($0, matches: policyName.rawValue) }
     }
 
     /// `*` in `pattern` stands for any run of characters; everything else is itself. Byte by byte, without
@@ -158,6 +164,9 @@ public struct PolicyConditions: Sendable, Hashable {
         self.sourceAddresses = sourceAddresses
         self.protocols = protocols
     }
+
+    /// Whether no condition is given (the common case, checked without building anything).
+    var isEmpty: Bool { sourceAddresses == nil && protocols == nil }
 
     /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
     func unmet(in context: PolicyContext) -> [String] {

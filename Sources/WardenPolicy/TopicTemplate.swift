@@ -42,7 +42,8 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
     }
 
     enum Part: Sendable, Hashable {
-        case text(String)
+        /// UTF-8, as topics are compared.
+        case text([UInt8])
         case variable(Variable)
     }
 
@@ -128,7 +129,7 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
         var parts: [Part] = []
         var rest = level
         while let open = rest.firstRange(of: "${") {
-            if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
+            if open.lowerBound > rest.startIndex { parts.append(.text(Array(rest[..<open.lowerBound].utf8))) }
             guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
                 throw PolicyError("an unclosed '${' in '\(text)'")
             }
@@ -137,7 +138,7 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
             parts.append(.variable(variable))
             rest = rest[rest.index(after: close)...]
         }
-        if !rest.isEmpty || parts.isEmpty { parts.append(.text(String(rest))) }
+        if !rest.isEmpty || parts.isEmpty { parts.append(.text(Array(rest.utf8))) }
         return parts
     }
 
@@ -161,106 +162,140 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
         let values: Values
         let group: GroupName?
 
-        /// Whether `topic` (a PUBLISH's topic name) is one this filter matches (MQTT §4.7: `+` one level, `#`
-        /// the parent and any levels below; a filter starting with a wildcard does not match a topic starting
-        /// with `$`). Walks the topic without allocating.
-        public func matches(topic: String) -> Bool? {
-            guard hasEveryValue else { return nil }
-            // A shared subscription's resource is about subscribing, never a topic to publish to.
-            guard template.share == nil else { return false }
-            if topic.utf8.first == UInt8(ascii: "$"), template.startsWithWildcard { return false }
-            var rest: Substring? = Substring(topic)
-            for level in template.levels {
-                switch level {
+        /// Whether `topic` (a PUBLISH's topic name) is one this filter matches.
+        public func matches(topic: String) -> Bool? { template.matches(topic: topic, values, group: group) }
+
+        /// Whether `filter` (a SUBSCRIBE's) is within this filter.
+        public func covers(_ filter: TopicFilter) -> Bool? { template.covers(filter, values, group: group) }
+    }
+
+    /// Whether `topic` (a PUBLISH's topic name) is one this filter matches (MQTT §4.7: `+` one level, `#`
+    /// the parent and any levels below; a filter starting with a wildcard does not match a topic starting
+    /// with `$`). Compares UTF-8 bytes in place: it runs for every statement on every PUBLISH.
+    func matches(topic: String, _ values: Values, group: GroupName?) -> Bool? {
+        guard hasEveryValue(values, group) else { return nil }
+        // A shared subscription's resource is about subscribing, never a topic to publish to.
+        guard share == nil else { return false }
+        var topic = topic
+        return topic.withUTF8 { bytes in
+            if bytes.first == UInt8(ascii: "$"), startsWithWildcard { return false }
+            var walk = LevelWalk(bytes)
+            for index in levels.indices {
+                switch levels[index] {
                 case .multiLevelWildcard: return true
                 case .singleLevelWildcard:
-                    guard Self.nextLevel(&rest) != nil else { return false }
+                    guard walk.next() != nil else { return false }
                 case .parts(let parts):
-                    guard let next = Self.nextLevel(&rest) else { return false }
-                    guard let equal = self.level(parts, equals: next) else { return nil }
-                    if !equal { return false }
+                    guard let level = walk.next(), Self.level(parts, equals: level, values, group) else { return false }
                 }
             }
-            return rest == nil
+            return walk.isDone
         }
+    }
 
-        /// Whether every topic `filter` subscribes to, with at least as many levels as it has, is one this
-        /// filter matches: its `+` only within a `+` or `#` here, its `#` only within a `#` here or a `+`
-        /// followed by a final `#`. The parent topic a final `#` also matches is the `receive` check's.
-        public func covers(_ filter: TopicFilter) -> Bool? {
-            guard hasEveryValue else { return nil }
-            switch (template.share, filter.shareName) {
-            case (nil, nil), (.some(nil), .some): break
-            case (.some(.some(let name)), .some(let asked)) where name == asked: break
-            default: return false
-            }
-            if filter.filter.utf8.first == UInt8(ascii: "$"), template.startsWithWildcard { return false }
-            var rest: Substring? = Substring(filter.filter)
-            let levels = template.levels
-            for (position, level) in levels.enumerated() {
-                if level == .multiLevelWildcard { return true }
-                guard let next = Self.nextLevel(&rest) else { return false }
-                switch level {
+    /// Whether every topic `filter` subscribes to, with at least as many levels as it has, is one this
+    /// filter matches: its `+` only within a `+` or `#`, its `#` only within a `#` here or a `+` followed
+    /// by a final `#`. The parent topic a final `#` also matches is the `receive` check's.
+    func covers(_ filter: TopicFilter, _ values: Values, group: GroupName?) -> Bool? {
+        guard hasEveryValue(values, group) else { return nil }
+        switch (share, filter.shareName) {
+        case (nil, nil), (.some(nil), .some): break
+        case (.some(.some(let name)), .some(let asked)) where name == asked: break
+        default: return false
+        }
+        var text = filter.filter
+        return text.withUTF8 { bytes in
+            if bytes.first == UInt8(ascii: "$"), startsWithWildcard { return false }
+            var walk = LevelWalk(bytes)
+            let levels = levels
+            for index in levels.indices {
+                if levels[index] == .multiLevelWildcard { return true }
+                guard let asked = walk.next() else { return false }
+                let isPlus = asked.count == 1 && asked[asked.startIndex] == UInt8(ascii: "+")
+                let isHash = asked.count == 1 && asked[asked.startIndex] == UInt8(ascii: "#")
+                switch levels[index] {
                 case .multiLevelWildcard: return true
-                case .singleLevelWildcard where next == "#":
+                case .singleLevelWildcard where isHash:
                     // `+/#` here covers every level below, which is what `#` there asks for (less the parent).
-                    return position == levels.count - 2 && levels.last == .multiLevelWildcard
+                    return index == levels.count - 2 && levels.last == .multiLevelWildcard
                 case .singleLevelWildcard: continue
                 case .parts(let parts):
-                    guard next != "+", next != "#" else { return false }
-                    guard let equal = self.level(parts, equals: next) else { return nil }
-                    if !equal { return false }
+                    guard !isPlus, !isHash, Self.level(parts, equals: asked, values, group) else { return false }
                 }
             }
-            return rest == nil
+            return walk.isDone
         }
+    }
 
-        /// Whether every variable of the template has a value: without one, no answer (whatever the other
-        /// levels say), so that a deny missing its context fails closed.
-        private var hasEveryValue: Bool {
-            template.variables.allSatisfy { value(of: $0) != nil }
-        }
+    /// Whether every variable of the template has a value: without one, no answer (whatever the other
+    /// levels say), so that a deny missing its context fails closed.
+    private func hasEveryValue(_ values: Values, _ group: GroupName?) -> Bool {
+        variables.allSatisfy { Self.value(of: $0, values, group) != nil }
+    }
 
-        /// Takes the next level off `rest` (nil when none is left; the last level leaves `rest` nil).
-        private static func nextLevel(_ rest: inout Substring?) -> Substring? {
-            guard let text = rest else { return nil }
-            guard let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) else {
-                rest = nil
-                return text
+    /// Whether the level written as `parts` is `level`, byte for byte (every value is known by now).
+    private static func level(
+        _ parts: [Part], equals level: Slice<UnsafeBufferPointer<UInt8>>, _ values: Values, _ group: GroupName?
+    ) -> Bool {
+        var position = level.startIndex
+        for part in parts {
+            let matched: Bool
+            switch part {
+            case .text(let bytes):
+                matched = bytes.withUnsafeBufferPointer { Self.consume($0, from: level, at: &position) }
+            case .variable(let variable):
+                guard var value = value(of: variable, values, group) else { return false }
+                matched = value.withUTF8 { Self.consume($0, from: level, at: &position) }
             }
-            rest = text[text.index(after: slash)...]
-            return text[..<slash]
+            guard matched else { return false }
         }
+        return position == level.endIndex
+    }
 
-        /// Whether the level written as `parts` is `text`, byte for byte.
-        private func level(_ parts: [Part], equals text: Substring) -> Bool? {
-            var rest = text.utf8[...]
-            for part in parts {
-                let piece: String
-                switch part {
-                case .text(let literal): piece = literal
-                case .variable(let variable):
-                    guard let value = value(of: variable) else { return nil }
-                    piece = value
-                }
-                guard rest.starts(with: piece.utf8) else { return false }
-                rest = rest.dropFirst(piece.utf8.count)
-            }
-            return rest.isEmpty
-        }
+    /// Whether `level` continues at `position` with `piece`; moves `position` past it.
+    private static func consume(
+        _ piece: UnsafeBufferPointer<UInt8>, from level: Slice<UnsafeBufferPointer<UInt8>>, at position: inout Int
+    ) -> Bool {
+        guard level.endIndex - position >= piece.count else { return false }
+        for offset in 0..<piece.count where level[position + offset] != piece[offset] { return false }
+        position += piece.count
+        return true
+    }
 
-        private func value(of variable: Variable) -> String? {
-            switch variable {
-            case .deviceID: values.deviceID?.rawValue
-            case .deviceAttribute(let name): values.attributes[name]
-            case .deviceGroup: group?.rawValue
-            case .tenant: values.tenantID.rawValue
-            case .clientID: values.clientID
-            }
+    private static func value(of variable: Variable, _ values: Values, _ group: GroupName?) -> String? {
+        switch variable {
+        case .deviceID: values.deviceID?.rawValue
+        case .deviceAttribute(let name): values.attributes[name]
+        case .deviceGroup: group?.rawValue
+        case .tenant: values.tenantID.rawValue
+        case .clientID: values.clientID
         }
     }
 
     var startsWithWildcard: Bool { levels.first == .singleLevelWildcard || levels.first == .multiLevelWildcard }
+}
+
+/// The levels of a topic or filter's UTF-8, one at a time, without allocating.
+private struct LevelWalk {
+    let bytes: UnsafeBufferPointer<UInt8>
+    /// Where the next level starts; nil once the last one was taken.
+    var start: Int?
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+        self.start = 0
+    }
+
+    /// Whether every level was taken.
+    var isDone: Bool { start == nil }
+
+    mutating func next() -> Slice<UnsafeBufferPointer<UInt8>>? {
+        guard let from = start else { return nil }
+        var end = from
+        while end < bytes.count, bytes[end] != UInt8(ascii: "/") { end += 1 }
+        start = end < bytes.count ? end + 1 : nil
+        return bytes[from..<end]
+    }
 }
 
 /// Why a policy document or one of its parts is refused: said to whoever wrote it.
