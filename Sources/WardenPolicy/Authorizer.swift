@@ -3,12 +3,6 @@ public import WardenMQTT
 
 /// What a device-facing action asks for.
 public struct AuthorizationRequest: Sendable, Hashable {
-    /// The kinds of device-facing action.
-    public enum Action: String, Sendable, Hashable {
-        case publish
-        case subscribe
-    }
-
     /// Who asks: always the authenticated identity, never a string the client chose.
     public enum Subject: Sendable, Hashable {
         case device(DeviceID)
@@ -32,7 +26,7 @@ public struct AuthorizationRequest: Sendable, Hashable {
         }
 
         /// Publish for a topic name, subscribe for a filter.
-        public var action: Action {
+        public var action: PolicyAction {
             switch self {
             case .topic: .publish
             case .filter: .subscribe
@@ -42,11 +36,18 @@ public struct AuthorizationRequest: Sendable, Hashable {
 
     public let tenantID: TenantID
     public let subject: Subject
-    public let resource: Resource
+    public let action: PolicyAction
+    /// What the action is on; nil for an action without a topic (`connect`).
+    public let resource: Resource?
 
     /// A device's request.
     public static func device(_ deviceID: DeviceID, in tenantID: TenantID, _ resource: Resource) -> Self {
-        Self(tenantID: tenantID, subject: .device(deviceID), resource: resource)
+        Self(tenantID: tenantID, subject: .device(deviceID), action: resource.action, resource: resource)
+    }
+
+    /// A connection's request to connect, once its credentials are proved.
+    public static func connect(_ subject: Subject, in tenantID: TenantID) -> Self {
+        Self(tenantID: tenantID, subject: subject, action: .connect, resource: nil)
     }
 
     /// A service's request, with what its shared access policy grants.
@@ -54,7 +55,9 @@ public struct AuthorizationRequest: Sendable, Hashable {
         _ policyName: PolicyName, permissions: Set<SharedAccessPolicy.Permission>, in tenantID: TenantID,
         _ resource: Resource
     ) -> Self {
-        Self(tenantID: tenantID, subject: .service(policyName, permissions: permissions), resource: resource)
+        Self(
+            tenantID: tenantID, subject: .service(policyName, permissions: permissions), action: resource.action,
+            resource: resource)
     }
 }
 

@@ -3,7 +3,8 @@ import WardenCore
 /// The statements every tenant starts with, beside its own unless its document says `include-default: false`:
 /// today's namespace rules (issue 3, "Authorization") written as policy.
 ///
-/// A device publishes, subscribes and receives below `devices/{its id}/`, publishes its requests to the hub
+/// Every authenticated device connects, and every service whose policy grants `serviceConnect`. A device
+/// publishes, subscribes and receives below `devices/{its id}/`, publishes its requests to the hub
 /// (`$iothub/twin/GET/…`, `…/PATCH/properties/reported/…`, `$iothub/methods/res/…`) and subscribes to what the
 /// hub sends it (twin responses, desired-property patches, method requests). A service whose policy grants
 /// `serviceConnect` is the cloud side of every device of its tenant: it reads below `devices/`, `$SYS/` and
@@ -13,6 +14,8 @@ import WardenCore
 public enum DefaultPolicy {
     /// Every statement's id starts with `default.`, which tenants' statements may not use.
     public static let statements: [PolicyStatement] = [
+        statement("default.device-connect", .allow, devices, [.connect], []),
+        statement("default.service-connect", .allow, services, [.connect], []),
         statement(
             "default.device-namespace", .allow, devices, [.publish, .subscribe, .receive],
             ["devices/${device.id}/+/#"]),

@@ -15,13 +15,9 @@ public struct PolicyAuthorizer: Authorizer {
             case .device(let deviceID): .device(.init(id: deviceID))
             case .service(let policyName, let permissions): .service(policyName, permissions: permissions)
             }
-        let action: PolicyAction =
-            switch request.resource.action {
-            case .publish: .publish
-            case .subscribe: .subscribe
-            }
         let decision = engine.decide(
-            PolicyRequestor(tenantID: request.tenantID, kind: kind), action, request.resource, in: PolicyContext())
+            PolicyRequestor(tenantID: request.tenantID, kind: kind), request.action, request.resource,
+            in: PolicyContext())
         return decision.isAllowed ? .allow() : .deny(decision.reasons)
     }
 }

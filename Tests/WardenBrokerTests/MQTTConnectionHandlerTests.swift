@@ -34,10 +34,10 @@ struct MQTTConnectionHandlerTests {
         }
     }
 
-    private func channel() throws -> EmbeddedChannel {
+    private func channel(authorizer: any Authorizer = PolicyAuthorizer()) throws -> EmbeddedChannel {
         let services = ConnectionServices(
             broker: broker, authenticator: DeviceAuthenticator(directory: directory),
-            authorizer: PolicyAuthorizer(), limiter: ConnectRateLimiter(configuration: .init()),
+            authorizer: authorizer, limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
             logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
@@ -84,6 +84,28 @@ struct MQTTConnectionHandlerTests {
         #expect(!record.isAccepted && record.principal == "dev-1" && record.tenantID == .defaultTenant)
         #expect(record.method == .sas && record.failure != nil)
         #expect(!channel.isActive)
+    }
+
+    /// A policy that denies `connect` refuses a device whose credentials are good: 3.1.1 code 5, 5.0 0x87, and a
+    /// denial on the bus naming the statement's reason.
+    @Test func aPolicyDenyingConnectRefusesAProvedDevice() throws {
+        let lost = PolicyStatement(
+            id: "lost-units", effect: .deny, principals: PolicyPrincipals(devices: ["dev-*"]), actions: [.connect])
+        let authorizer = PolicyAuthorizer(PolicyEngine(PolicyDocument(statements: [lost])))
+        let denials = Mutex<[AuthorizationDenial]>([])
+        bus.observe { event in
+            if case .authorizationDenied(let denial) = event { denials.withLock { $0.append(denial) } }
+        }
+        #expect(try send(connect(token: validToken), to: channel(authorizer: authorizer)) == [0x20, 0x02, 0x00, 0x05])
+        let five = try channel(authorizer: authorizer)
+        #expect(
+            try send(connect(token: validToken, version: .v5), version: .v5, to: five).prefix(4) == [
+                0x20, 0x03, 0x00, 0x87,
+            ])
+        #expect(!five.isActive)
+        let denial = try #require(denials.withLock { $0.first })
+        #expect(denial.action == "connect" && denial.principal == "dev-1" && !denial.referenceID.isEmpty)
+        #expect(denial.unmetConditions == ["statement 'lost-units' denies it"])
     }
 
     @Test func acceptedDevicePublishesInItsNamespaceAndIsRecorded() throws {

@@ -40,12 +40,14 @@ struct DefaultPolicyEquivalenceTests {
 
     private func agree(_ request: AuthorizationRequest) {
         let expected = oracle.decide(request).isAllowed
-        #expect(engine.decide(request).isAllowed == expected, "\(request.subject) \(request.resource.text)")
+        #expect(
+            engine.decide(request).isAllowed == expected, "\(request.subject) \(request.resource?.text ?? "connect")")
     }
 
     @Test(arguments: devices)
     func devicesAgree(_ device: String) throws {
         let deviceID = try DeviceID(device)
+        agree(.connect(.device(deviceID), in: .defaultTenant))
         for topic in Self.topics {
             agree(.device(deviceID, in: .defaultTenant, .topic(topic.replacing("{id}", with: device))))
         }
@@ -65,6 +67,9 @@ struct DefaultPolicyEquivalenceTests {
     @Test(arguments: servicePermissions)
     func servicesAgree(_ permissions: Set<SharedAccessPolicy.Permission>) throws {
         let policy = try PolicyName("backend")
+        if permissions.contains(.serviceConnect) {
+            agree(.connect(.service(policy, permissions: permissions), in: .defaultTenant))
+        }
         for topic in Self.topics {
             agree(
                 .service(

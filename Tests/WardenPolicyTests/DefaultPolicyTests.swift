@@ -5,7 +5,7 @@ import WardenPolicy
 
 extension AuthorizationRequest.Resource {
     /// The resource of `action` on `text`: a topic name to publish, a filter (validated) to subscribe.
-    static func of(_ action: AuthorizationRequest.Action, _ text: String) throws -> Self {
+    static func of(_ action: PolicyAction, _ text: String) throws -> Self {
         action == .publish ? .topic(text) : .filter(try TopicFilter(text))
     }
 }
@@ -14,7 +14,7 @@ extension AuthorizationRequest.Resource {
 struct DefaultPolicyTests {
     let authorizer = PolicyAuthorizer()
 
-    private func decide(_ device: String, _ action: AuthorizationRequest.Action, _ topic: String) throws -> Decision {
+    private func decide(_ device: String, _ action: PolicyAction, _ topic: String) throws -> Decision {
         authorizer.decide(
             .device(try DeviceID(device), in: .defaultTenant, try .of(action, topic)))
     }
@@ -65,7 +65,7 @@ struct ServiceAuthorizationTests {
     let authorizer = PolicyAuthorizer()
 
     private func decide(
-        _ action: AuthorizationRequest.Action, _ topic: String,
+        _ action: PolicyAction, _ topic: String,
         permissions: Set<SharedAccessPolicy.Permission> = [.serviceConnect]
     ) throws -> Bool {
         authorizer.decide(

@@ -17,9 +17,11 @@ import WardenPolicy
 /// publishes only cloud-to-device messages, `devices/{id}/messages/devicebound/…`.
 struct NamespaceRules: Authorizer {
     func decide(_ request: AuthorizationRequest) -> Decision {
-        switch request.subject {
-        case .device(let deviceID): Self.decide(device: deviceID, request.resource)
-        case .service(_, let permissions): Self.decide(service: permissions, request.resource)
+        // Every authenticated identity connected; the rules were about topics only.
+        guard let resource = request.resource else { return .allow() }
+        return switch request.subject {
+        case .device(let deviceID): Self.decide(device: deviceID, resource)
+        case .service(_, let permissions): Self.decide(service: permissions, resource)
         }
     }
 

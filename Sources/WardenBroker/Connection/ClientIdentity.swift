@@ -78,9 +78,11 @@ public enum AnonymousAccess: String, Sendable, CaseIterable {
         if topic.hasPrefix("$") && !topic.hasPrefix("$share/") {
             return .deny(["anonymous clients may not use '$' topics"])
         }
-        switch (self, action) {
-        case (.publishSubscribe, _), (.subscribe, .subscribe): return .allow()
-        case (.subscribe, .publish): return .deny(["anonymous clients of this listener may only subscribe"])
+        switch self {
+        case .publishSubscribe: return .allow()
+        case .subscribe:
+            // A resource is a topic to publish to or a filter to subscribe to.
+            return action == .subscribe ? .allow() : .deny(["anonymous clients of this listener may only subscribe"])
         }
     }
 }

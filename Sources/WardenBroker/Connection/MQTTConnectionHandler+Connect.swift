@@ -32,6 +32,14 @@ extension MQTTConnectionHandler {
             refuse(ConnectRefusal(error), connect, context: context)
             return
         }
+        let connectDecision = authorizeConnect(identity)
+        guard connectDecision.isAllowed else {
+            logger.info("Refused a connection: the policy does not let it connect.", metadata: connectDecision.metadata)
+            recordDenial(
+                connectDecision, action: .connect, target: connect.clientID, of: identity, clientID: connect.clientID)
+            refuse(.notAuthorized, connect, context: context)
+            return
+        }
         let willDecision = connect.will.map { authorize(identity, .topic($0.topic)) }
         let outcome = machine.authenticated(
             as: identity, willAllowed: willDecision?.isAllowed ?? true, unixNow: services.unixNow,
@@ -159,16 +167,37 @@ extension MQTTConnectionHandler {
         }
     }
 
+    /// The decision on whether an authenticated identity may connect (anonymous clients of a development
+    /// listener always may).
+    private func authorizeConnect(_ identity: ClientIdentity) -> Decision {
+        switch identity {
+        case .device(let device):
+            services.authorizer.decide(.connect(.device(device.deviceID), in: device.tenantID))
+        case .service(let service):
+            services.authorizer.decide(
+                .connect(.service(service.policyName, permissions: service.permissions), in: service.tenantID))
+        case .anonymous:
+            .allow()
+        }
+    }
+
     /// Tells the bus (and so the audit log) that `decision` refused the action on `resource`.
     func recordDenial(_ decision: Decision, _ resource: AuthorizationRequest.Resource) {
         guard let connection else { return }
-        let identity = connection.identity
+        recordDenial(
+            decision, action: resource.action, target: resource.text, of: connection.identity,
+            clientID: connection.session.key.clientID)
+    }
+
+    /// Tells the bus that `decision` refused `action` on `target` (a topic, filter or ClientId) to `identity`.
+    private func recordDenial(
+        _ decision: Decision, action: PolicyAction, target: String, of identity: ClientIdentity, clientID: String
+    ) {
         services.events.publish(
             .authorizationDenied(
                 AuthorizationDenial(
-                    tenantID: identity.tenantID,
-                    principal: identity.principal(clientID: connection.session.key.clientID),
-                    peerAddress: peerAddress, action: resource.action.rawValue, topic: resource.text,
+                    tenantID: identity.tenantID, principal: identity.principal(clientID: clientID),
+                    peerAddress: peerAddress, action: action.rawValue, topic: target,
                     unmetConditions: decision.unmetConditions, referenceID: decision.referenceID,
                     at: services.clock.now())))
     }
