@@ -19,6 +19,12 @@ public struct PolicyDocument: Sendable, Hashable {
 
     /// The most statements a document holds.
     public static let maximumStatements = 10_000
+    /// The most entries of any other list (devices, groups, services, actions, CIDRs, …) and attributes.
+    public static let maximumListEntries = 1_000
+    /// The most resources of one statement: each is matched on every decision the statement is asked.
+    public static let maximumResources = 100
+    /// The longest device or service pattern (a device id is at most 128 bytes; room for `*`s).
+    public static let maximumPatternBytes = 160
     /// The largest document read, in bytes.
     public static let maximumBytes = 4 * 1024 * 1024
     /// Depth and member bounds checked before anything is parsed.
@@ -52,10 +58,7 @@ public struct PolicyDocument: Sendable, Hashable {
         try document.only(["tolerance", "include-default", "statements"])
         let tolerance = try document["tolerance"]?.choice(Tolerance.self) ?? .balanced
         let includeDefault = try document["include-default"]?.bool() ?? true
-        let entries = try document["statements"]?.array() ?? []
-        guard entries.count <= maximumStatements else {
-            throw PolicyError("statements: at most \(maximumStatements)")
-        }
+        let entries = try document["statements"]?.array(atMost: maximumStatements) ?? []
         var statements: [PolicyStatement] = []
         var ids: Set<String> = []
         for entry in entries {
@@ -84,7 +87,7 @@ public struct PolicyDocument: Sendable, Hashable {
         let actions = Set(try actionsField.choices(PolicyAction.self))
         guard !actions.isEmpty else { throw PolicyError("\(actionsField.path): at least one action") }
         var resources: [TopicTemplate] = []
-        for resource in try entry["resources"]?.array() ?? [] {
+        for resource in try entry["resources"]?.array(atMost: maximumResources) ?? [] {
             do throws(PolicyError) {
                 resources.append(try TopicTemplate(try resource.string()))
             } catch {
@@ -100,7 +103,7 @@ public struct PolicyDocument: Sendable, Hashable {
     private static func readPrincipals(_ field: Field) throws(PolicyError) -> PolicyPrincipals {
         try field.only(["devices", "groups", "attributes", "authentication", "services", "permissions", "anonymous"])
         var principals = PolicyPrincipals()
-        principals.devices = try field["devices"]?.strings()
+        principals.devices = try field["devices"]?.patterns()
         principals.groups = try field["groups"].map { groups throws(PolicyError) in Set(try groups.list(GroupName.init))
         }
         if let attributes = field["attributes"] {
@@ -111,7 +114,7 @@ public struct PolicyDocument: Sendable, Hashable {
         principals.authentication = try field["authentication"].map { methods throws(PolicyError) in
             Set(try methods.choices(Device.AuthenticationType.self))
         }
-        principals.services = try field["services"]?.strings()
+        principals.services = try field["services"]?.patterns()
         principals.permissions = try field["permissions"].map { permissions throws(PolicyError) in
             Set(try permissions.choices(SharedAccessPolicy.Permission.self))
         }
@@ -176,19 +179,30 @@ private struct Field {
         return flag
     }
 
-    func array() throws(PolicyError) -> [Field] {
+    func array(atMost limit: Int = PolicyDocument.maximumListEntries) throws(PolicyError) -> [Field] {
         guard case .array(let elements) = value else { throw PolicyError("\(path): a list") }
+        guard elements.count <= limit else { throw PolicyError("\(path): at most \(limit) entries") }
         return elements.enumerated().map { Field($1, "\(path)[\($0)]") }
     }
 
     func object() throws(PolicyError) -> [(String, Field)] {
         guard case .object(let members) = value else { throw PolicyError("\(path): an object") }
+        guard members.count <= PolicyDocument.maximumListEntries else {
+            throw PolicyError("\(path): at most \(PolicyDocument.maximumListEntries) entries")
+        }
         return members.sorted { $0.key < $1.key }.map { ($0.key, Field($0.value, "\(path).\($0.key)")) }
     }
 
-    func strings() throws(PolicyError) -> [String] {
+    /// Device or service patterns: 1 to `maximumPatternBytes` bytes each.
+    func patterns() throws(PolicyError) -> [String] {
         var texts: [String] = []
-        for element in try array() { texts.append(try element.string()) }
+        for element in try array() {
+            let text = try element.string()
+            guard (1...PolicyDocument.maximumPatternBytes).contains(text.utf8.count) else {
+                throw PolicyError("\(element.path): 1 to \(PolicyDocument.maximumPatternBytes) bytes")
+            }
+            texts.append(text)
+        }
         return texts
     }
 

@@ -100,6 +100,9 @@ public struct PolicyEngine: Sendable {
     }
 
     private let held: [Held]
+    /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
+    /// the audit record stay short).
+    static let maximumReasons = 10
 
     /// The shipped statements, then `document`'s (or only the document's when it says `include-default: false`).
     public init(_ document: PolicyDocument = PolicyDocument()) {
@@ -132,8 +135,10 @@ public struct PolicyEngine: Sendable {
             if failed.isEmpty {
                 if entry.isDeny { return Self.denied(by: entry.statement) }
                 if allowing == nil { allowing = entry }
-            } else if !entry.isDeny {
-                unmet += failed.map { "statement '\(entry.statement.id)': \($0)" }
+            } else if !entry.isDeny, unmet.count < Self.maximumReasons {
+                unmet += failed.prefix(Self.maximumReasons - unmet.count).map {
+                    "statement '\(entry.statement.id)': \($0)"
+                }
             }
         }
         if let allowing { return PolicyDecision(isAllowed: true, statementID: allowing.statement.id, reasons: []) }

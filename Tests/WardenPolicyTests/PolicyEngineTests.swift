@@ -101,6 +101,18 @@ struct PolicyEngineTests {
         #expect(decision.isAllowed == matches)
     }
 
+    /// A denial lists a bounded number of unmet conditions, however many statements failed theirs.
+    @Test func aDenialsReasonsAreBounded() throws {
+        let labs = (0..<50).map { index in
+            PolicyStatement(
+                id: "lab-\(index)", effect: .allow, principals: PolicyPrincipals(devices: ["*"]), actions: [.publish],
+                conditions: PolicyConditions(protocols: ["https"]))
+        }
+        let decision = PolicyEngine(PolicyDocument(includeDefault: false, statements: labs)).decide(
+            try device("d"), .publish, .topic("x"), in: PolicyContext())
+        #expect(!decision.isAllowed && decision.reasons.count == 11)
+    }
+
     @Test func withoutTheDefaultOnlyTheDocumentSpeaks() throws {
         var bare = document
         bare.includeDefault = false
@@ -173,6 +185,46 @@ struct PolicyDocumentTests {
         #expect(refusal(deep) != nil)
         let huge = "{\"statements\": [" + String(repeating: " ", count: PolicyDocument.maximumBytes) + "]}"
         #expect(refusal(huge)?.contains("at most") == true)
+    }
+
+    /// Every list is bounded, so that no document makes a decision look at more than it must.
+    @Test func listsAndPatternsAreBounded() {
+        func statement(_ body: String) -> String {
+            #"{"statements": [{"id": "a", "effect": "allow", "actions": ["publish"], "# + body + "}]}"
+        }
+        func list(_ count: Int, _ item: String) -> String {
+            Array(repeating: item, count: count).joined(separator: ",")
+        }
+        let manyStatements =
+            #"{"statements": ["#
+            + (0...PolicyDocument.maximumStatements).map {
+                #"{"id": "s\#($0)", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["connect"]}"#
+            }.joined(separator: ",") + "]}"
+        let cases = [
+            (manyStatements, "statements: at most 10000 entries"),
+            (
+                statement(#""principals": {"devices": ["*"]}, "resources": [\#(list(101, #""a/#""#))]"#),
+                "statements[0].resources: at most 100 entries"
+            ),
+            (
+                statement(#""principals": {"devices": [\#(list(1001, #""d""#))]}"#),
+                "statements[0].principals.devices: at most 1000 entries"
+            ),
+            (
+                statement(#""principals": {"devices": ["\#(String(repeating: "*", count: 161))"]}"#),
+                "statements[0].principals.devices[0]: 1 to 160 bytes"
+            ),
+            (statement(#""principals": {"services": [""]}"#), "statements[0].principals.services[0]: 1 to 160 bytes"),
+            (
+                statement(
+                    #""principals": {"attributes": {\#((0...1000).map { #""k\#($0)": "v""# }.joined(separator: ","))}}"#
+                ),
+                "statements[0].principals.attributes: at most 1000 entries"
+            ),
+        ]
+        for (json, reason) in cases {
+            #expect(refusal(json) == reason)
+        }
     }
 
     @Test func theIssuesExampleReads() throws {
