@@ -126,11 +126,7 @@ public struct PolicyEngine: Sendable {
             let included = device.map { entry.principals.include(device: $0) } ?? entry.principals.include(requestor)
             guard included else { continue }
             guard Self.resources(of: entry, values, cover: resource) else { continue }
-            if entry.conditions.isEmpty {
-                if entry.isDeny { return Self.denied(by: entry.statement) }
-                if allowing == nil { allowing = entry }
-                continue
-            }
+            // Without conditions this is an empty array: nothing allocated.
             let failed = entry.conditions.unmet(in: context)
             if failed.isEmpty {
                 if entry.isDeny { return Self.denied(by: entry.statement) }

@@ -167,9 +167,6 @@ public struct PolicyConditions: Sendable, Hashable {
         self.protocols = protocols
     }
 
-    /// Whether no condition is given (the common case, checked without building anything).
-    var isEmpty: Bool { sourceAddresses == nil && protocols == nil }
-
     /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
     func unmet(in context: PolicyContext) -> [String] {
         var unmet: [String] = []
