@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "WardenRegistry",
             dependencies: [
-                "WardenCore", "WardenStore", "WardenSecurity",
+                "WardenCore", "WardenStore", "WardenSecurity", "WardenPolicy",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -145,7 +145,7 @@ let package = Package(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
-                "WardenAzure",
+                "WardenAzure", "WardenPolicy", "WardenMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -16,11 +16,11 @@ allowed() {
     WardenAuthentication) echo "WardenCore WardenSecurity WardenRegistry WardenAzure" ;;
     WardenPolicy) echo "WardenCore WardenMQTT WardenAzure" ;;
     WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore WardenAzure WardenAuthentication" ;;
-    WardenRegistry) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenRegistry) echo "WardenCore WardenStore WardenSecurity WardenPolicy" ;;
     WardenAccess) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAudit) echo "WardenCore WardenStore" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity WardenAzure WardenAuthentication" ;;
-    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;

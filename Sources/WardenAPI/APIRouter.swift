@@ -5,6 +5,7 @@ public import WardenAccess
 public import WardenAudit
 public import WardenCore
 public import WardenHub
+public import WardenPolicy
 public import WardenRegistry
 
 /// Builds the HTTPS router: middleware, every controller's routes and the OpenAPI document.
@@ -12,6 +13,8 @@ public struct APIRouter: Sendable {
     /// What the router needs from the rest of the server.
     public struct Dependencies: Sendable {
         public let registry: RegistryService
+        /// The tenants' policies in force and the devices' facts, for simulation.
+        public let policyFacts: any PolicyFacts
         public let hub: HubServices
         public let clock: any WardenClock
         public let access: AccessService
@@ -28,7 +31,7 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, hub: HubServices, clock: any WardenClock,
+            registry: RegistryService, policyFacts: any PolicyFacts, hub: HubServices, clock: any WardenClock,
             access: AccessService, audit: AuditLog,
             auditReader: AuditReader,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
@@ -36,6 +39,7 @@ public struct APIRouter: Sendable {
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
         ) {
             self.registry = registry
+            self.policyFacts = policyFacts
             self.hub = hub
             self.clock = clock
             self.access = access
@@ -70,6 +74,7 @@ public struct APIRouter: Sendable {
             + GroupController(registry: registry).routes
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
+            + AuthorizationPolicyController(registry: registry, facts: dependencies.policyFacts).routes
             + CertificateAuthorityController(registry: registry).routes
             + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)
             .routes

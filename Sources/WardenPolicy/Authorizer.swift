@@ -39,6 +39,22 @@ public struct AuthorizationRequest: Sendable, Hashable {
     public let action: PolicyAction
     /// What the action is on; nil for an action without a topic (`connect`).
     public let resource: Resource?
+    /// What the request's connection shows, for conditions.
+    public var context = PolicyContext()
+
+    public init(tenantID: TenantID, subject: Subject, action: PolicyAction, resource: Resource?) {
+        self.tenantID = tenantID
+        self.subject = subject
+        self.action = action
+        self.resource = resource
+    }
+
+    /// The same request seen in `context`.
+    public func seen(in context: PolicyContext) -> Self {
+        var request = self
+        request.context = context
+        return request
+    }
 
     /// A device's request.
     public static func device(_ deviceID: DeviceID, in tenantID: TenantID, _ resource: Resource) -> Self {

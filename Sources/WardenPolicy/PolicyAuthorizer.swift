@@ -1,23 +1,70 @@
 public import WardenCore
 
-/// The broker's `Authorizer`, deciding with the policy engine: the shipped default statements today, a
-/// tenant's document beside them once policies can be stored (issue 14).
+/// The broker's `Authorizer`: each request is decided by its tenant's enforced policy version, with the device's
+/// groups, attributes and authentication method as the registry holds them.
 public struct PolicyAuthorizer: Authorizer {
-    let engine: PolicyEngine
+    let facts: any PolicyFacts
 
-    public init(_ engine: PolicyEngine = PolicyEngine()) {
-        self.engine = engine
+    public init(_ facts: some PolicyFacts) {
+        self.facts = facts
     }
 
     public func decide(_ request: AuthorizationRequest) -> Decision {
-        let kind: PolicyRequestor.Kind =
-            switch request.subject {
-            case .device(let deviceID): .device(.init(id: deviceID))
-            case .service(let policyName, let permissions): .service(policyName, permissions: permissions)
-            }
-        let decision = engine.decide(
-            PolicyRequestor(tenantID: request.tenantID, kind: kind), request.action, request.resource,
-            in: PolicyContext())
+        let decision = explain(request).enforced
         return decision.isAllowed ? .allow() : .deny(decision.reasons)
+    }
+
+    /// The decisions with what they were made from: the versions and the requestor as the registry knows it.
+    public func explain(_ request: AuthorizationRequest) -> PolicyExplanation {
+        let deviceID: DeviceID? = if case .device(let id) = request.subject { id } else { nil }
+        let (policy, device) = facts.policy(request.tenantID, device: deviceID)
+        let kind: PolicyRequestor.Kind
+        switch request.subject {
+        case .device(let id):
+            guard let device else {
+                let refusal = PolicyDecision(
+                    isAllowed: false, statementID: nil, reasons: ["device '\(id)' is not registered"])
+                return PolicyExplanation(policy: policy, requestor: nil, enforced: refusal, tried: nil)
+            }
+            kind = .device(device)
+        case .service(let policyName, let permissions):
+            kind = .service(policyName, permissions: permissions)
+        }
+        let requestor = PolicyRequestor(tenantID: request.tenantID, kind: kind)
+        return PolicyExplanation(
+            policy: policy, requestor: requestor,
+            enforced: policy.enforced.decide(requestor, request.action, request.resource, in: request.context),
+            tried: policy.trial?.decide(requestor, request.action, request.resource, in: request.context))
+    }
+}
+
+/// Decisions and what they were made from, for simulation and for the story behind a denial.
+public struct PolicyExplanation: Sendable {
+    /// The tenant's policy: which version decided, and which was tried beside it.
+    public let policy: TenantPolicy
+    /// Who asked, as the registry knows it; nil when the request was refused before any statement was asked.
+    public let requestor: PolicyRequestor?
+    /// The decision that holds.
+    public let enforced: PolicyDecision
+    /// The decision of the audit-only version being tried, if any.
+    public let tried: PolicyDecision?
+}
+
+/// One policy for every tenant, and devices known by their id alone: for a hub without a registry (unit tests,
+/// benchmarks, fuzzers).
+public struct FixedPolicyFacts: PolicyFacts {
+    let policy: TenantPolicy
+    let devices: [DeviceID: PolicyRequestor.DeviceFacts]
+
+    /// `document` for every tenant; a device listed in `devices` has those facts, any other its id alone.
+    public init(_ document: PolicyDocument = PolicyDocument(), devices: [PolicyRequestor.DeviceFacts] = []) {
+        var policy = TenantPolicy.shipped
+        if document != PolicyDocument() { policy.adopt(CompiledPolicy(version: 1, document)) }
+        self.policy = policy
+        self.devices = Dictionary(devices.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func policy(_ tenantID: TenantID, device: DeviceID?) -> (TenantPolicy, PolicyRequestor.DeviceFacts?) {
+        (policy, device.map { devices[$0] ?? PolicyRequestor.DeviceFacts(id: $0) })
     }
 }

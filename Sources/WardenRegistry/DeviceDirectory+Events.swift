@@ -1,11 +1,18 @@
 import Metrics
 import Synchronization
 import WardenCore
+import WardenPolicy
 import WardenSecurity
 
 extension DeviceDirectory {
     /// Applies one committed change.
     func apply(_ event: DomainEvent) {
+        if case .authorizationPolicyChanged(let version) = event {
+            // Compiled before taking the lock: reading a large document must not hold up the packet path.
+            let policy = CompiledPolicy(version)
+            state.withLock { $0.tenants[version.tenantID]?.policy.adopt(policy) }
+            return
+        }
         let counts = state.withLock { state in
             Self.apply(event, to: &state)
             return (state.tenants.count, state.tenants.values.reduce(0) { $0 + $1.devices.count })
@@ -54,7 +61,7 @@ extension DeviceDirectory {
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
         case .certificateAuthorityDeleted(let tenantID, let name):
             state.tenants[tenantID]?.authorities[name] = nil
-        case .authentication, .authorizationDenied:
+        case .authentication, .authorizationDenied, .authorizationPolicyChanged:
             break
         }
     }

@@ -1,6 +1,7 @@
 import Metrics
 import Synchronization
 public import WardenCore
+public import WardenPolicy
 public import WardenSecurity
 public import WardenStore
 public import X509
@@ -47,6 +48,8 @@ public final class DeviceDirectory: Sendable {
         var policies: [PolicyName: PolicyEntry] = [:]
         /// Verified CAs for `x509-ca` devices.
         var authorities: [CAName: Certificate] = [:]
+        /// The authorization policy in force.
+        var policy = TenantPolicy.shipped
     }
 
     struct State: Sendable {
@@ -69,7 +72,8 @@ public final class DeviceDirectory: Sendable {
     /// Fills the directory from the store (at start-up, before listeners open).
     public func load(
         tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
-        admission: some AdmissionStore, policies: some PolicyStore, authorities: some CertificateAuthorityStore
+        admission: some AdmissionStore, policies: some PolicyStore, authorities: some CertificateAuthorityStore,
+        authorizationPolicies: some AuthorizationPolicyStore
     ) async throws {
         var all: [Tenant] = []
         var cursor: String?
@@ -92,6 +96,9 @@ public final class DeviceDirectory: Sendable {
         for policy in allPolicies { apply(.policyChanged(policy)) }
         for authority in try await authorities.allCertificateAuthorities() {
             apply(.certificateAuthorityChanged(authority))
+        }
+        for version in try await authorizationPolicies.currentPolicyVersions() {
+            apply(.authorizationPolicyChanged(version))
         }
     }
 
@@ -130,6 +137,28 @@ public final class DeviceDirectory: Sendable {
         state.withLock { $0.tenants[tenantID]?.ipFilter.evaluate(address) }
     }
 
+    /// The tenant's authorization policy in force (the shipped statements for a tenant it does not know).
+    public func authorizationPolicy(_ tenantID: TenantID) -> TenantPolicy {
+        state.withLock { $0.tenants[tenantID]?.policy ?? .shipped }
+    }
+
     /// How many devices are registered across tenants.
     public var deviceCount: Int { state.withLock { $0.tenants.values.reduce(0) { $0 + $1.devices.count } } }
+}
+
+extension DeviceDirectory: PolicyFacts {
+    public func policy(_ tenantID: TenantID, device deviceID: DeviceID?) -> (
+        TenantPolicy, PolicyRequestor.DeviceFacts?
+    ) {
+        state.withLock { state in
+            guard let tenant = state.tenants[tenantID] else { return (.shipped, nil) }
+            guard let deviceID, let device = tenant.devices[deviceID] else { return (tenant.policy, nil) }
+            return (
+                tenant.policy,
+                PolicyRequestor.DeviceFacts(
+                    id: deviceID, groups: tenant.groupsByDevice[deviceID] ?? [], attributes: device.attributes,
+                    authentication: device.authentication.type)
+            )
+        }
+    }
 }

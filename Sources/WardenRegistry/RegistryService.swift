@@ -15,11 +15,12 @@ public struct RegistryService: Sendable {
         let admission: any AdmissionStore
         let policies: any PolicyStore
         let authorities: any CertificateAuthorityStore
+        let authorizationPolicies: any AuthorizationPolicyStore
 
         /// Uses one database for every aggregate.
         public init(
             _ database: some TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore
-                & CertificateAuthorityStore
+                & CertificateAuthorityStore & AuthorizationPolicyStore
         ) {
             self.tenants = database
             self.devices = database
@@ -27,6 +28,7 @@ public struct RegistryService: Sendable {
             self.admission = database
             self.policies = database
             self.authorities = database
+            self.authorizationPolicies = database
         }
     }
 
@@ -35,13 +37,20 @@ public struct RegistryService: Sendable {
     let clock: any WardenClock
     /// The host name of the hub itself: the default tenant's, and the parent of other tenants' host names.
     public let hubHostName: HostName
+    /// How many versions of a tenant's authorization policy are kept (`policy.versions-kept`); older ones are
+    /// pruned as new ones are written.
+    let policyVersionsKept: Int
     private let writes = SerialWrites()
 
     /// Makes the service.
-    public init(stores: Stores, bus: EventBus, hubHostName: HostName, clock: any WardenClock = SystemClock()) {
+    public init(
+        stores: Stores, bus: EventBus, hubHostName: HostName, policyVersionsKept: Int = 100,
+        clock: any WardenClock = SystemClock()
+    ) {
         self.stores = stores
         self.bus = bus
         self.hubHostName = hubHostName
+        self.policyVersionsKept = policyVersionsKept
         self.clock = clock
     }
 

@@ -72,10 +72,11 @@ public enum WardenServer {
         let deviceDirectory = DeviceDirectory()
         deviceDirectory.follow(bus)
         let registry = RegistryService(
-            stores: .init(database), bus: bus, hubHostName: configuration.hubHostName, clock: clock)
+            stores: .init(database), bus: bus, hubHostName: configuration.hubHostName,
+            policyVersionsKept: configuration.policy.versionsKept, clock: clock)
         try await deviceDirectory.load(
             tenants: database, devices: database, groups: database, admission: database, policies: database,
-            authorities: database)
+            authorities: database, authorizationPolicies: database)
         if try await registry.ensureDefaultTenant() {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }
@@ -160,7 +161,7 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, hub: hub,
+                registry: registry, policyFacts: deviceDirectory, hub: hub,
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
@@ -268,7 +269,8 @@ public enum WardenServer {
         }
         func listener(_ settings: MQTTListener.Configuration, tls: TLSContextSlot?) -> MQTTListener {
             MQTTListener(
-                settings, tls: tls, broker: broker, authenticator: authenticator, authorizer: PolicyAuthorizer(),
+                settings, tls: tls, broker: broker, authenticator: authenticator,
+                authorizer: PolicyAuthorizer(directory),
                 limiter: limiter, pending: pending, events: bus, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]

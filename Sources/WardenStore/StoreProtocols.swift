@@ -76,6 +76,24 @@ public protocol PolicyStore: Sendable {
     func deletePolicy(_ tenantID: TenantID, _ name: PolicyName) async throws
 }
 
+/// Tenants' authorization policy documents, every version kept as written (up to a limit); the newest is in
+/// force.
+public protocol AuthorizationPolicyStore: Sendable {
+    /// Appends a version numbered one past the tenant's newest, then drops the oldest beyond `keep` (but never
+    /// the newest enforced one), in one transaction; `tenant.not_found` when the tenant does not exist.
+    func appendPolicyVersion(
+        _ tenantID: TenantID, document: String, isAuditOnly: Bool, author: String, createdAt: Date,
+        restoredFrom: Int?, keep: Int
+    ) async throws -> AuthorizationPolicyVersion
+    /// A tenant's kept versions, newest first, without their documents.
+    func policyVersions(_ tenantID: TenantID) async throws -> [AuthorizationPolicyVersion.Summary]
+    /// One version, or nil (never written, or pruned).
+    func policyVersion(_ tenantID: TenantID, _ number: Int) async throws -> AuthorizationPolicyVersion?
+    /// The versions in force, for the directory: every tenant's newest and, when that one is audit-only, its
+    /// newest enforced one; in version order.
+    func currentPolicyVersions() async throws -> [AuthorizationPolicyVersion]
+}
+
 /// Hashes of management bearer credentials.
 public protocol CredentialStore: Sendable {
     /// Stores (or replaces) the hash of a named credential.

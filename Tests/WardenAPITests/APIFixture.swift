@@ -67,7 +67,8 @@ struct APIFixture {
         Task { try await audit.run() }
         router = APIRouter(
             .init(
-                registry: registry, hub: hub, clock: SystemClock(), access: access, audit: audit,
+                registry: registry, policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
+                audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
                 deviceGroups: { tenant, device, group in
                     directory.entry(tenant, device)?.groups.contains(group) ?? false

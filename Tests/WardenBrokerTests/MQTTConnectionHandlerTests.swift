@@ -34,7 +34,7 @@ struct MQTTConnectionHandlerTests {
         }
     }
 
-    private func channel(authorizer: any Authorizer = PolicyAuthorizer()) throws -> EmbeddedChannel {
+    private func channel(authorizer: any Authorizer = PolicyAuthorizer(FixedPolicyFacts())) throws -> EmbeddedChannel {
         let services = ConnectionServices(
             broker: broker, authenticator: DeviceAuthenticator(directory: directory),
             authorizer: authorizer, limiter: ConnectRateLimiter(configuration: .init()),
@@ -91,7 +91,7 @@ struct MQTTConnectionHandlerTests {
     @Test func aPolicyDenyingConnectRefusesAProvedDevice() throws {
         let lost = PolicyStatement(
             id: "lost-units", effect: .deny, principals: PolicyPrincipals(devices: ["dev-*"]), actions: [.connect])
-        let authorizer = PolicyAuthorizer(PolicyEngine(PolicyDocument(statements: [lost])))
+        let authorizer = PolicyAuthorizer(FixedPolicyFacts(PolicyDocument(statements: [lost])))
         let denials = Mutex<[AuthorizationDenial]>([])
         bus.observe { event in
             if case .authorizationDenied(let denial) = event { denials.withLock { $0.append(denial) } }

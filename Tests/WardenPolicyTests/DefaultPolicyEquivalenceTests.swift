@@ -35,7 +35,7 @@ struct DefaultPolicyEquivalenceTests {
         [.serviceConnect], [.registryRead], [.serviceConnect, .registryReadWrite],
     ]
 
-    let engine = PolicyAuthorizer()
+    let engine = PolicyAuthorizer(FixedPolicyFacts())
     let oracle = NamespaceRules()
 
     private func agree(_ request: AuthorizationRequest) {

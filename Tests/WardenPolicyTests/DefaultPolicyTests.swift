@@ -12,7 +12,7 @@ extension AuthorizationRequest.Resource {
 
 /// The shipped default policy, through the broker's `Authorizer` seam, on the namespace rules' own table.
 struct DefaultPolicyTests {
-    let authorizer = PolicyAuthorizer()
+    let authorizer = PolicyAuthorizer(FixedPolicyFacts())
 
     private func decide(_ device: String, _ action: PolicyAction, _ topic: String) throws -> Decision {
         authorizer.decide(
@@ -62,7 +62,7 @@ struct DefaultPolicyTests {
 
 /// Backend services with a `serviceConnect` policy: the cloud side of every device of the tenant.
 struct ServiceAuthorizationTests {
-    let authorizer = PolicyAuthorizer()
+    let authorizer = PolicyAuthorizer(FixedPolicyFacts())
 
     private func decide(
         _ action: PolicyAction, _ topic: String,

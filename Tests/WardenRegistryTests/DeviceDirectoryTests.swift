@@ -28,7 +28,8 @@ struct DeviceDirectoryTests {
         let fresh = DeviceDirectory()
         try await fresh.load(
             tenants: fixture.database, devices: fixture.database, groups: fixture.database,
-            admission: fixture.database, policies: fixture.database, authorities: fixture.database)
+            admission: fixture.database, policies: fixture.database, authorities: fixture.database,
+            authorizationPolicies: fixture.database)
         #expect(fresh.entry(.defaultTenant, id)?.groups == [group])
         #expect(fresh.tenant(forHost: "hub.example") == .defaultTenant)
     }

@@ -48,7 +48,7 @@ private struct Harness {
         logger.logLevel = .critical
         return ConnectionServices(
             broker: Broker(configuration: .init(), timers: loop),
-            authenticator: DeviceAuthenticator(directory: directory), authorizer: PolicyAuthorizer(),
+            authenticator: DeviceAuthenticator(directory: directory), authorizer: PolicyAuthorizer(FixedPolicyFacts()),
             limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "fuzz", host: "127.0.0.1", port: 0), clock: SystemClock(),

@@ -43,8 +43,10 @@ enum OpenAPISchemas {
         ["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"])
     private static let entries: JSONValue = object(["devices": stringArray, "groups": stringArray])
 
-    /// Every schema: the registry's and the hub's here, people's and the audit log's beside them.
-    static var all: [String: JSONValue] { registryAndHub.merging(access) { first, _ in first } }
+    /// Every schema: the registry's and the hub's here, people's, the audit log's and the policy's beside them.
+    static var all: [String: JSONValue] {
+        registryAndHub.merging(access) { first, _ in first }.merging(policy) { first, _ in first }
+    }
 
     static let registryAndHub: [String: JSONValue] = [
         "Problem": object(

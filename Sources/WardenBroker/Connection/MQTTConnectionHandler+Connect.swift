@@ -77,7 +77,8 @@ extension MQTTConnectionHandler {
         services.events.publish(
             .authentication(
                 services.authenticator.record(
-                    credentials, outcome, protocolName: "mqtt", referenceID: referenceID, at: services.clock.now())))
+                    credentials, outcome, protocolName: policyContext.protocolName, referenceID: referenceID,
+                    at: services.clock.now())))
         return referenceID
     }
 
@@ -158,10 +159,11 @@ extension MQTTConnectionHandler {
     func authorize(_ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource) -> Decision {
         switch identity {
         case .device(let device):
-            services.authorizer.decide(.device(device.deviceID, in: device.tenantID, resource))
+            services.authorizer.decide(.device(device.deviceID, in: device.tenantID, resource).seen(in: policyContext))
         case .service(let service):
             services.authorizer.decide(
-                .service(service.policyName, permissions: service.permissions, in: service.tenantID, resource))
+                .service(service.policyName, permissions: service.permissions, in: service.tenantID, resource)
+                    .seen(in: policyContext))
         case .anonymous(_, let access):
             access.decide(resource)
         }
@@ -172,10 +174,11 @@ extension MQTTConnectionHandler {
     private func authorizeConnect(_ identity: ClientIdentity) -> Decision {
         switch identity {
         case .device(let device):
-            services.authorizer.decide(.connect(.device(device.deviceID), in: device.tenantID))
+            services.authorizer.decide(.connect(.device(device.deviceID), in: device.tenantID).seen(in: policyContext))
         case .service(let service):
             services.authorizer.decide(
-                .connect(.service(service.policyName, permissions: service.permissions), in: service.tenantID))
+                .connect(.service(service.policyName, permissions: service.permissions), in: service.tenantID)
+                    .seen(in: policyContext))
         case .anonymous:
             .allow()
         }

@@ -4,6 +4,7 @@ import NIOSSL
 import NIOTLS
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 import WardenSecurity
 
 /// One MQTT connection on its event loop: feeds packets and timer ticks to the `ConnectionStateMachine` and
@@ -16,6 +17,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     let peerAddress: IPAddress
     let usesTLS: Bool
     let presented: PresentedChain
+    /// What the policy's conditions see of this connection: its source address and protocol.
+    let policyContext: PolicyContext
     var logger: Logger
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader
@@ -44,10 +47,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var version: ProtocolVersion { sink.version }
     }
 
-    init(services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool, presented: PresentedChain) {
+    init(
+        services: ConnectionServices, peerAddress: IPAddress, usesTLS: Bool, presented: PresentedChain,
+        overWebSocket: Bool = false
+    ) {
         self.services = services
         self.presented = presented
         self.peerAddress = peerAddress
+        self.policyContext = PolicyContext(peerAddress: peerAddress, protocolName: overWebSocket ? "mqtt-ws" : "mqtt")
         self.usesTLS = usesTLS
         self.machine = ConnectionStateMachine(
             settings: services.listener.stateMachineSettings(broker: services.broker.configuration), now: .now())

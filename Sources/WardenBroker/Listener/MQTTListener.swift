@@ -133,7 +133,8 @@ public final class MQTTListener: Service, Sendable {
             try sync.addHandler(WebSocketBridge())
             try sync.addHandler(
                 MQTTConnectionHandler(
-                    services: services, peerAddress: address, usesTLS: true, presented: PresentedChain()))
+                    services: services, peerAddress: address, usesTLS: true, presented: PresentedChain(),
+                    overWebSocket: true))
         }
     }
 

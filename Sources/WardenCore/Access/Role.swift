@@ -5,11 +5,12 @@ public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable 
     case owner
     /// Everything in the tenant but granting the owner role.
     case admin
-    /// Control: send cloud-to-device messages, invoke methods, disable and enable devices; and monitoring.
+    /// Control: send cloud-to-device messages, invoke methods, disable and enable devices; monitoring; reading
+    /// the authorization policy.
     case `operator`
     /// Monitoring: read devices, status, telemetry and twins.
     case monitor
-    /// Read the tenant's audit log.
+    /// Read the tenant's audit log and its authorization policy.
     case auditor
 
     /// What the role holds.
@@ -18,11 +19,11 @@ public enum Role: String, Sendable, Hashable, Codable, CaseIterable, Comparable 
         case .owner, .admin:
             Set(Permission.allCases).subtracting(Permission.platformOnly)
         case .operator:
-            [.tenantsRead, .registryRead, .devicesControl, .telemetryRead, .ownAccount]
+            [.tenantsRead, .registryRead, .devicesControl, .telemetryRead, .policiesRead, .ownAccount]
         case .monitor:
             [.tenantsRead, .registryRead, .telemetryRead, .ownAccount]
         case .auditor:
-            [.tenantsRead, .auditRead, .ownAccount]
+            [.tenantsRead, .auditRead, .policiesRead, .ownAccount]
         }
     }
 

@@ -18,6 +18,10 @@ public enum Permission: String, Sendable, CaseIterable, Codable, Comparable {
     case usersManage = "users.manage"
     /// Create, list and revoke the tenant's API keys.
     case apiKeysManage = "api_keys.manage"
+    /// Read the tenant's authorization policy and its versions, and ask what it would decide.
+    case policiesRead = "policies.read"
+    /// Write the tenant's authorization policy and roll it back.
+    case policiesManage = "policies.manage"
     /// Read the audit log.
     case auditRead = "audit.read"
     /// Act on one's own account: see who one is, change one's password, set up a second factor. Every user

@@ -24,6 +24,8 @@ extension WardenError.Code {
     public static let policyInvalidName = Self("shared_access_policy.invalid_name", .invalidInput)
     public static let policyNotFound = Self("shared_access_policy.not_found", .notFound)
     public static let policyInvalidDocument = Self("policy_document.invalid", .invalidInput)
+    public static let policyVersionNotFound = Self("policy_version.not_found", .notFound)
+    public static let policyVersionMismatch = Self("policy_version.mismatch", .preconditionFailed)
     public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
     public static let thumbprintInvalid = Self("thumbprint.invalid", .invalidInput)
     public static let cidrInvalid = Self("cidr.invalid", .invalidInput)
@@ -113,7 +115,7 @@ extension WardenError.Code {
         .authPasswordChangeRequired,
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
-        .policyInvalidDocument,
+        .policyInvalidDocument, .policyVersionNotFound, .policyVersionMismatch,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,

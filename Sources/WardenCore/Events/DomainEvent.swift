@@ -14,6 +14,8 @@ public enum DomainEvent: Sendable {
     case policyDeleted(TenantID, PolicyName)
     case certificateAuthorityChanged(CertificateAuthority)
     case certificateAuthorityDeleted(TenantID, CAName)
+    /// A tenant's authorization policy has a new version in force (written, or rolled back to an earlier one).
+    case authorizationPolicyChanged(AuthorizationPolicyVersion)
     /// A device-facing connection authenticated or was refused.
     case authentication(AuthenticationRecord)
     /// A connected client's PUBLISH or SUBSCRIBE was refused by policy.
@@ -29,6 +31,7 @@ public enum DomainEvent: Sendable {
         case .groupChanged(let group): group.tenantID
         case .policyChanged(let policy): policy.tenantID
         case .certificateAuthorityChanged(let authority): authority.tenantID
+        case .authorizationPolicyChanged(let version): version.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _):

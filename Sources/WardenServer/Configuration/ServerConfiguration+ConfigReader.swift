@@ -105,6 +105,7 @@ extension ServerConfiguration {
         .integer("telemetry.retention-days", 1...3650, \.telemetry.retentionDays),
         .integer("audit.retention-days", 1...36_500, \.audit.retentionDays),
         .integer("audit.buffer-limit", 1_000...10_000_000, \.audit.bufferLimit),
+        .integer("policy.versions-kept", 1...10_000, \.policy.versionsKept),
         Key(name: "auth.access-token-lifetime") { config, value in
             config.access.accessTokenLifetime = TimeInterval(
                 try integer(value, "auth.access-token-lifetime", 60...86_400))

@@ -127,6 +127,15 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var audit = Audit()
+
+    /// Tenants' authorization policies.
+    public struct Policy: Sendable {
+        /// Versions of each tenant's document kept for rollback and diff (`policy.versions-kept`); older ones are
+        /// pruned as new ones are written, never the one enforced.
+        public var versionsKept = 100
+    }
+
+    public var policy = Policy()
     /// People's sign-in: token lifetimes and lockout (`auth.*`).
     public var access = AccessService.Settings()
     /// Cloud-to-device queues.

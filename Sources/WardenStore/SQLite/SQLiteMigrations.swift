@@ -22,6 +22,9 @@ enum SQLiteMigrations {
         migrator.registerMigration(Migration0009CreateTwins.identifier, migrate: Migration0009CreateTwins.migrate)
         migrator.registerMigration(Migration0010CreateAccess.identifier, migrate: Migration0010CreateAccess.migrate)
         migrator.registerMigration(Migration0011CreateAudit.identifier, migrate: Migration0011CreateAudit.migrate)
+        migrator.registerMigration(
+            Migration0012CreateAuthorizationPolicies.identifier,
+            migrate: Migration0012CreateAuthorizationPolicies.migrate)
         return migrator
     }
 }

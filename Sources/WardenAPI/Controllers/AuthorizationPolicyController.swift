@@ -1,0 +1,184 @@
+import Hummingbird
+import NIOCore
+import WardenCore
+import WardenMQTT
+import WardenPolicy
+import WardenRegistry
+
+/// `/api/v1/tenants/{tenant}/policies`: the tenant's authorization policy (docs/policy.md), its versions, and
+/// what it would decide.
+struct AuthorizationPolicyController {
+    let registry: RegistryService
+    let facts: any PolicyFacts
+    static let base = "/api/v1/tenants/{tenant}/policies"
+
+    var routes: [APIRoute] {
+        [
+            APIRoute(
+                .get, Self.base, "getPolicyInForce",
+                "The statements in force, the shipped ones included, and the versions enforced and tried",
+                permission: .policiesRead, success: (200, "PolicyInForce")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                _ = try await registry.tenant(tenantID)
+                return try JSONResponse.make(PolicyInForceResource(facts.policy(tenantID, device: nil).0))
+            },
+            APIRoute(
+                .put, Self.base + "/document", "putPolicyDocument",
+                "Put a policy document in force as a new version (unchanged: the version in force, 200)",
+                permission: .policiesManage, request: "PolicyDocument", success: (201, "PolicyVersion")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let document = try await Self.document(request)
+                let written = try await registry.writeAuthorizationPolicy(
+                    tenantID, document: document, author: try Self.author(context), ifMatch: request.ifMatch)
+                context.auditDetail("policy.version", "\(written.version.number)")
+                return try JSONResponse.make(
+                    PolicyVersionResource(written.version.summary), status: written.isNew ? .created : .ok,
+                    etag: "\(written.version.number)")
+            },
+            APIRoute(
+                .get, Self.base + "/document", "getPolicyDocument",
+                "The newest document, byte for byte as written; its version is the ETag",
+                permission: .policiesRead, success: (200, "PolicyDocument")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                guard let version = try await registry.authorizationPolicy(tenantID) else {
+                    throw WardenError(
+                        .policyVersionNotFound,
+                        "Tenant '\(tenantID)' has written no policy document; the shipped statements alone are in force."
+                    )
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json", .eTag: "\"\(version.number)\""],
+                    body: .init(byteBuffer: ByteBuffer(string: version.document)))
+            },
+            APIRoute(
+                .get, Self.base + "/versions", "listPolicyVersions", "The kept versions, newest first",
+                permission: .policiesRead, success: (200, "PolicyVersionList")
+            ) { request, context in
+                let versions = try await registry.authorizationPolicyVersions(try request.tenantID(context))
+                return try JSONResponse.make(
+                    ListResource(items: versions.map { PolicyVersionResource($0) }, nextCursor: nil))
+            },
+            APIRoute(
+                .get, Self.base + "/versions/{version}", "getPolicyVersion", "One kept version with its document",
+                permission: .policiesRead, success: (200, "PolicyVersion")
+            ) { request, context in
+                let version = try await registry.authorizationPolicyVersion(
+                    try request.tenantID(context), try Self.number(request, context))
+                return try JSONResponse.make(PolicyVersionResource(version))
+            },
+            APIRoute(
+                .post, Self.base + "/rollback", "rollBackPolicy",
+                "Put an earlier version's document back in force, as a new version",
+                permission: .policiesManage, request: "RollbackPolicy", success: (201, "PolicyVersion")
+            ) { request, context in
+                let body = try await request.decodeJSON(RollbackPolicyRequest.self, context)
+                let version = try await registry.rollBackAuthorizationPolicy(
+                    try request.tenantID(context), to: body.version, author: try Self.author(context))
+                context.auditDetail("policy.version", "\(version.number)")
+                return try JSONResponse.make(
+                    PolicyVersionResource(version.summary), status: .created, etag: "\(version.number)")
+            },
+            APIRoute(
+                .post, Self.base + "/simulate", "simulatePolicy",
+                "Whether the policy in force would allow a request, and why; no traffic is needed",
+                permission: .policiesRead, request: "SimulatePolicy", success: (200, "PolicySimulation")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let body = try await request.decodeJSON(SimulatePolicyRequest.self, context)
+                let simulated = try await simulated(body, in: tenantID)
+                return try JSONResponse.make(PolicySimulationResource(PolicyAuthorizer(facts).explain(simulated)))
+            },
+        ]
+    }
+
+    /// The request a simulation asks about, checked as the broker would check it.
+    private func simulated(_ body: SimulatePolicyRequest, in tenantID: TenantID) async throws -> AuthorizationRequest {
+        guard let action = PolicyAction(rawValue: body.action) else {
+            throw WardenError(
+                .requestInvalidField,
+                "'action' must be one of \(PolicyAction.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        let subject: AuthorizationRequest.Subject
+        switch (body.device, body.service) {
+        case (let device?, nil):
+            _ = try await registry.device(tenantID, device)
+            subject = .device(device)
+        case (nil, let name?):
+            guard let policy = try await registry.policies(tenantID).first(where: { $0.name == name }) else {
+                throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
+            }
+            subject = .service(name, permissions: policy.permissions)
+        default:
+            throw WardenError(.requestInvalidField, "Name exactly one of 'device' and 'service'.")
+        }
+        var simulated = AuthorizationRequest(
+            tenantID: tenantID, subject: subject, action: action, resource: try Self.resource(body.topic, action))
+        if let given = body.context {
+            if let address = given.sourceAddress {
+                guard let parsed = IPAddress(address) else {
+                    throw WardenError(.requestInvalidField, "'context.sourceAddress' is not an IP address.")
+                }
+                simulated.context.peerAddress = parsed
+            }
+            if let name = given.protocol {
+                guard PolicyContext.protocolNames.contains(name) else {
+                    throw WardenError(
+                        .requestInvalidField,
+                        "'context.protocol' must be one of \(PolicyContext.protocolNames.sorted().joined(separator: ", "))."
+                    )
+                }
+                simulated.context.protocolName = name
+            }
+        }
+        return simulated
+    }
+
+    /// The topic as the action takes it: a filter to subscribe, a topic name otherwise; `connect` takes none.
+    private static func resource(_ topic: String?, _ action: PolicyAction) throws -> AuthorizationRequest.Resource? {
+        guard let topic else {
+            guard action != .publish, action != .subscribe, action != .receive else {
+                throw WardenError(.requestInvalidField, "'\(action.rawValue)' needs a 'topic'.")
+            }
+            return nil
+        }
+        guard action != .connect else { throw WardenError(.requestInvalidField, "'connect' takes no 'topic'.") }
+        if action == .subscribe {
+            do {
+                return .filter(try TopicFilter(topic))
+            } catch {
+                throw WardenError(.requestInvalidField, "'topic' is not a topic filter: \(error).")
+            }
+        }
+        guard TopicName.isValid(topic) else {
+            throw WardenError(.requestInvalidField, "'topic' is not a topic name (no '+' or '#').")
+        }
+        return .topic(topic)
+    }
+
+    /// The body, up to a document's limit (larger than other bodies').
+    private static func document(_ request: Request) async throws -> [UInt8] {
+        do {
+            return Array(try await request.body.collect(upTo: PolicyDocument.maximumBytes).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw WardenError(
+                .requestBodyTooLarge, "A policy document is at most \(PolicyDocument.maximumBytes) bytes.")
+        }
+    }
+
+    /// Who writes, as versions record it.
+    private static func author(_ context: APIRequestContext) throws -> String {
+        let principal = try context.requirePrincipal()
+        return "\(principal.kind.rawValue):\(principal.name)"
+    }
+
+    private static func number(_ request: Request, _ context: APIRequestContext) throws -> Int {
+        // total: parses text: nil unless a whole number.
+        guard let number = Int(try request.parameter("version", context)), number > 0 else {
+            throw WardenError(.policyVersionNotFound, "A policy version is a whole number from 1.")
+        }
+        return number
+    }
+}

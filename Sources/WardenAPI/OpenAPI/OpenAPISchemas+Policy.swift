@@ -1,0 +1,91 @@
+import WardenCore
+import WardenPolicy
+
+/// The authorization policy's bodies (docs/policy.md).
+extension OpenAPISchemas {
+    private static let integer: JSONValue = ["type": "integer"]
+    private static let boolean: JSONValue = ["type": "boolean"]
+
+    private static func choices(_ values: [String]) -> JSONValue {
+        ["type": "array", "items": ["enum": .array(values.map { .string($0) })]]
+    }
+
+    private static let principals: JSONValue = object([
+        "devices": stringArray, "groups": stringArray, "attributes": stringMap,
+        "authentication": choices(Device.AuthenticationType.allCases.map(\.rawValue)), "services": stringArray,
+        "permissions": choices(SharedAccessPolicy.Permission.allCases.map(\.rawValue)), "anonymous": boolean,
+    ])
+
+    private static let statement: JSONValue = object(
+        [
+            "id": ["type": "string", "minLength": 1, "maxLength": 128], "effect": ["enum": ["allow", "deny"]],
+            "principals": principals, "actions": choices(PolicyAction.allCases.map(\.rawValue)),
+            "resources": stringArray,
+            "conditions": object([
+                "source-addresses": stringArray, "protocols": choices(PolicyContext.protocolNames.sorted()),
+            ]),
+        ],
+        required: ["id", "effect", "principals", "actions"])
+
+    private static let outcome: JSONValue = object(
+        [
+            "decision": ["enum": ["allow", "deny"]], "statement": nullableString, "reasons": stringArray,
+            "policyVersion": integer,
+        ],
+        required: ["decision", "statement", "reasons", "policyVersion"])
+
+    static let policy: [String: JSONValue] = [
+        "PolicyDocument": object(
+            [
+                "tolerance": ["enum": .array(PolicyDocument.Tolerance.allCases.map { .string($0.rawValue) })],
+                "include-default": boolean,
+                "statements": [
+                    "type": "array", "maxItems": .number(PolicyDocument.maximumStatements), "items": statement,
+                ],
+            ]),
+        "PolicyVersion": object(
+            [
+                "version": integer, "author": string, "createdAt": dateTime,
+                "restoredFrom": ["type": ["integer", "null"]],
+                "auditOnly": boolean, "bytes": integer, "document": nullableString,
+            ],
+            required: ["version", "author", "createdAt", "auditOnly", "bytes"]),
+        "PolicyVersionList": list(of: "PolicyVersion"),
+        "PolicyInForce": object(
+            [
+                "version": integer, "tolerance": string, "triedVersion": ["type": ["integer", "null"]],
+                "unreadable": nullableString,
+                "statements": [
+                    "type": "array",
+                    "items": object(
+                        [
+                            "id": string, "effect": string, "actions": stringArray, "resources": stringArray,
+                            "source": ["enum": ["default", "document"]],
+                        ],
+                        required: ["id", "effect", "actions", "resources", "source"]),
+                ],
+            ],
+            required: ["version", "tolerance", "statements"]),
+        "RollbackPolicy": object(["version": ["type": "integer", "minimum": 1]], required: ["version"]),
+        "SimulatePolicy": object(
+            [
+                "device": identifier(DeviceID.rules), "service": identifier(PolicyName.rules),
+                "action": ["enum": .array(PolicyAction.allCases.map { .string($0.rawValue) })], "topic": string,
+                "context": object([
+                    "sourceAddress": string,
+                    "protocol": ["enum": .array(PolicyContext.protocolNames.sorted().map { .string($0) })],
+                ]),
+            ],
+            required: ["action"]),
+        "PolicySimulation": object(
+            [
+                "decision": ["enum": ["allow", "deny"]], "statement": nullableString, "reasons": stringArray,
+                "policyVersion": integer,
+                "requestor": object(
+                    ["groups": stringArray, "attributes": stringMap, "authentication": nullableString],
+                    required: ["groups", "attributes"]),
+                "tried": outcome,
+            ],
+            required: ["decision", "statement", "reasons", "policyVersion"]),
+    ]
+}

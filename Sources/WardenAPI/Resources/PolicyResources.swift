@@ -1,0 +1,168 @@
+public import Foundation
+import WardenCore
+import WardenPolicy
+
+/// One version of a tenant's authorization policy as the API shows it; `document` only when one version is
+/// asked for.
+public struct PolicyVersionResource: Codable, Sendable {
+    public let version: Int
+    public let author: String
+    public let createdAt: Date
+    public let restoredFrom: Int?
+    public let auditOnly: Bool
+    public let bytes: Int
+    public let document: String?
+
+    init(_ summary: AuthorizationPolicyVersion.Summary, document: String? = nil) {
+        version = summary.number
+        author = summary.author
+        createdAt = summary.createdAt
+        restoredFrom = summary.restoredFrom
+        auditOnly = summary.isAuditOnly
+        bytes = summary.byteCount
+        self.document = document
+    }
+
+    init(_ version: AuthorizationPolicyVersion) {
+        self.init(version.summary, document: version.document)
+    }
+}
+
+/// The statements in force in a tenant, the shipped ones included, in the order they are considered.
+public struct PolicyInForceResource: Codable, Sendable {
+    public struct Statement: Codable, Sendable {
+        public let id: String
+        public let effect: String
+        public let actions: [String]
+        public let resources: [String]
+        /// `default` for a shipped statement, else `document`.
+        public let source: String
+
+        init(_ statement: PolicyStatement) {
+            id = statement.id
+            effect = statement.effect.rawValue
+            actions = statement.actions.map(\.rawValue).sorted()
+            resources = statement.resources.map(\.description)
+            source = statement.id.hasPrefix("default.") ? "default" : "document"
+        }
+    }
+
+    /// The enforced version (0: the shipped statements alone).
+    public let version: Int
+    public let tolerance: String
+    /// The audit-only version tried beside it, if any.
+    public let triedVersion: Int?
+    /// Why the enforced version denies everything, when its stored document no longer reads.
+    public let unreadable: String?
+    public let statements: [Statement]
+
+    init(_ policy: TenantPolicy) {
+        version = policy.enforced.version
+        tolerance = policy.enforced.tolerance.rawValue
+        triedVersion = policy.trial?.version
+        unreadable = policy.enforced.unreadable
+        statements = policy.enforced.engine.statements.map(Statement.init)
+    }
+}
+
+/// `POST …/policies/rollback`.
+struct RollbackPolicyRequest: APIRequestBody {
+    static let fields: Set<String> = ["version"]
+    let version: Int
+}
+
+/// `POST …/policies/simulate`: who, what, on which topic, seen how.
+struct SimulatePolicyRequest: APIRequestBody {
+    struct Context: Decodable {
+        let sourceAddress: String?
+        let `protocol`: String?
+    }
+
+    static let fields: Set<String> = ["device", "service", "action", "topic", "context"]
+    let device: DeviceID?
+    let service: PolicyName?
+    let action: String
+    let topic: String?
+    let context: Context?
+}
+
+/// What a simulation answers: the decision, the statement that made it and why, and the audit-only version's
+/// when one is tried.
+public struct PolicySimulationResource: Codable, Sendable {
+    public struct Outcome: Codable, Sendable {
+        /// `allow` or `deny`.
+        public let decision: String
+        /// The deciding statement's id; nil when none applied.
+        public let statement: String?
+        public let reasons: [String]
+        public let policyVersion: Int
+
+        init(_ decision: PolicyDecision, version: Int) {
+            self.init(
+                decision: decision.isAllowed ? "allow" : "deny", statement: decision.statementID,
+                reasons: decision.reasons, policyVersion: version)
+        }
+
+        init(decision: String, statement: String?, reasons: [String], policyVersion: Int) {
+            self.decision = decision
+            self.statement = statement
+            self.reasons = reasons
+            self.policyVersion = policyVersion
+        }
+
+        /// `statement` is written as null when no statement applied, not left out.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(decision, forKey: .decision)
+            try container.encode(statement, forKey: .statement)
+            try container.encode(reasons, forKey: .reasons)
+            try container.encode(policyVersion, forKey: .policyVersion)
+        }
+    }
+
+    /// The requestor's facts the decision used.
+    public struct Requestor: Codable, Sendable {
+        public let groups: [String]
+        public let attributes: [String: String]
+        public let authentication: String?
+    }
+
+    public let decision: String
+    public let statement: String?
+    public let reasons: [String]
+    public let policyVersion: Int
+    public let requestor: Requestor?
+    /// What the audit-only version being tried would decide.
+    public let tried: Outcome?
+
+    init(_ explanation: PolicyExplanation) {
+        let enforced = Outcome(explanation.enforced, version: explanation.policy.enforced.version)
+        decision = enforced.decision
+        statement = enforced.statement
+        reasons = enforced.reasons
+        policyVersion = enforced.policyVersion
+        if case .device(let facts)? = explanation.requestor?.kind {
+            requestor = Requestor(
+                groups: facts.groups.map(\.rawValue).sorted(), attributes: facts.attributes,
+                authentication: facts.authentication?.rawValue)
+        } else {
+            requestor = nil
+        }
+        tried = zip(explanation.tried, explanation.policy.trial).map { Outcome($0, version: $1.version) }
+    }
+
+    /// The enforced outcome's fields as `Outcome` writes them (`statement` null when none applied), then the rest.
+    public func encode(to encoder: any Encoder) throws {
+        try Outcome(decision: decision, statement: statement, reasons: reasons, policyVersion: policyVersion).encode(
+            to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(requestor, forKey: .requestor)
+        try container.encodeIfPresent(tried, forKey: .tried)
+    }
+}
+
+/// Both values, or nil.
+private func zip<First, Second>(_ first: First?, _ second: Second?) -> (First, Second)? {
+    guard let first, let second else { return nil }
+    return (first, second)
+}
