@@ -57,9 +57,10 @@ struct PolicyAPITests {
             #expect(after?["decision"] as? String == "allow")
             #expect(after?["statement"] as? String == "floor-share")
             #expect(after?["policyVersion"] as? Int == 1)
-            #expect((after?["requestor"] as? [String: Any])?["attributes"] as? [String: String] == [
-                "role": "sensor", "floor": "3",
-            ])
+            #expect(
+                (after?["requestor"] as? [String: Any])?["attributes"] as? [String: String] == [
+                    "role": "sensor", "floor": "3",
+                ])
             try await client.execute(uri: Self.base + "/document", method: .get, headers: .admin) { response in
                 #expect(String(buffer: response.body) == Self.floors)
             }
@@ -68,7 +69,8 @@ struct PolicyAPITests {
             ) { response in #expect(response.status.code == 201) }
             #expect(try await simulate(client, question)?["decision"] as? String == "deny")
             try await client.execute(
-                uri: Self.base + "/rollback", method: .post, headers: .admin, body: ByteBuffer(string: #"{"version": 1}"#)
+                uri: Self.base + "/rollback", method: .post, headers: .admin,
+                body: ByteBuffer(string: #"{"version": 1}"#)
             ) { response in
                 #expect(response.status.code == 201)
                 #expect(response.json?["version"] as? Int == 3)
@@ -95,13 +97,20 @@ struct PolicyAPITests {
     @Test func badInputIsRefusedAndChangesNothing() async throws {
         try await withSensor { client in
             for (method, path, body, status, code) in [
-                (HTTPRequest.Method.put, "/document", #"{"statements": [{"id": "x"}]}"#, 400, "policy_document.invalid"),
+                (
+                    HTTPRequest.Method.put, "/document", #"{"statements": [{"id": "x"}]}"#, 400,
+                    "policy_document.invalid"
+                ),
                 (.put, "/document", #"{"statements": "all"}"#, 400, "policy_document.invalid"),
                 (.put, "/document", "[", 400, "policy_document.invalid"),
-                (.put, "/document", String(repeating: "[", count: 100) + String(repeating: "]", count: 100), 400,
-                 "policy_document.invalid"),
-                (.put, "/document", "{" + String(repeating: " ", count: 4 * 1024 * 1024) + "}", 413,
-                 "request.body_too_large"),
+                (
+                    .put, "/document", String(repeating: "[", count: 100) + String(repeating: "]", count: 100), 400,
+                    "policy_document.invalid"
+                ),
+                (
+                    .put, "/document", "{" + String(repeating: " ", count: 4 * 1024 * 1024) + "}", 413,
+                    "request.body_too_large"
+                ),
                 (.post, "/rollback", #"{"version": 4}"#, 404, "policy_version.not_found"),
                 (.post, "/rollback", #"{"version": "one"}"#, 400, "request.invalid_field"),
                 (.get, "/versions/0", nil, 404, "policy_version.not_found"),
@@ -110,23 +119,37 @@ struct PolicyAPITests {
                 (.get, "/document", nil, 404, "policy_version.not_found"),
                 (.post, "/simulate", #"{"device": "s-1", "action": "fly"}"#, 400, "request.invalid_field"),
                 (.post, "/simulate", #"{"action": "connect"}"#, 400, "request.invalid_field"),
-                (.post, "/simulate", #"{"device": "s-1", "service": "svc", "action": "connect"}"#, 400,
-                 "request.invalid_field"),
-                (.post, "/simulate", #"{"device": "s-1", "action": "connect", "topic": "a"}"#, 400,
-                 "request.invalid_field"),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "service": "svc", "action": "connect"}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "action": "connect", "topic": "a"}"#, 400,
+                    "request.invalid_field"
+                ),
                 (.post, "/simulate", #"{"device": "s-1", "action": "publish"}"#, 400, "request.invalid_field"),
-                (.post, "/simulate", #"{"device": "s-1", "action": "publish", "topic": "a/#"}"#, 400,
-                 "request.invalid_field"),
-                (.post, "/simulate", #"{"device": "s-1", "action": "subscribe", "topic": "a/#/b"}"#, 400,
-                 "request.invalid_field"),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "action": "publish", "topic": "a/#"}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "action": "subscribe", "topic": "a/#/b"}"#, 400,
+                    "request.invalid_field"
+                ),
                 (.post, "/simulate", #"{"device": "ghost", "action": "connect"}"#, 404, "device.not_found"),
-                (.post, "/simulate", #"{"service": "nobody", "action": "connect"}"#, 404,
-                 "shared_access_policy.not_found"),
-                (.post, "/simulate",
-                 #"{"device": "s-1", "action": "connect", "context": {"sourceAddress": "10.0.0.0/8"}}"#, 400,
-                 "request.invalid_field"),
-                (.post, "/simulate", #"{"device": "s-1", "action": "connect", "context": {"protocol": "amqp"}}"#,
-                 400, "request.invalid_field"),
+                (
+                    .post, "/simulate", #"{"service": "nobody", "action": "connect"}"#, 404,
+                    "shared_access_policy.not_found"
+                ),
+                (
+                    .post, "/simulate",
+                    #"{"device": "s-1", "action": "connect", "context": {"sourceAddress": "10.0.0.0/8"}}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "action": "connect", "context": {"protocol": "amqp"}}"#,
+                    400, "request.invalid_field"
+                ),
             ] {
                 try await client.execute(
                     uri: Self.base + path, method: method, headers: .admin, body: body.map { ByteBuffer(string: $0) }
