@@ -29,17 +29,20 @@ struct APIClient {
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
     }
 
-    /// Sends a request and returns the body of a 2xx response; anything else becomes a `CLIFailure`.
-    func send(_ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, timeout: TimeAmount = .seconds(30))
-        async throws -> Data
-    {
+    /// Sends a request and returns the body of a 2xx response; anything else becomes a `CLIFailure`. The body is
+    /// `body` as JSON, or `rawJSON` as it is (a document sent byte for byte).
+    func send(
+        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, rawJSON: Data? = nil,
+        ifMatch: String? = nil, timeout: TimeAmount = .seconds(30)
+    ) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "application/json")
-        if let body {
+        if let ifMatch { request.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
+        if let json = try rawJSON ?? body.map({ try JSONSerialization.data(withJSONObject: $0) }) {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+            request.body = .bytes(ByteBuffer(bytes: json))
         }
         let response: HTTPClientResponse
         do {
@@ -121,10 +124,10 @@ struct APIClient {
     /// Sends a request and prints its answer: the JSON as it came with `--json`, else `describe` of the decoded
     /// resource.
     func show<Resource: Decodable>(
-        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, as type: Resource.Type,
-        to output: Output, _ describe: (Resource) throws -> Void
+        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, ifMatch: String? = nil,
+        as type: Resource.Type, to output: Output, _ describe: (Resource) throws -> Void
     ) async throws {
-        let data = try await send(method, path, body: body)
+        let data = try await send(method, path, body: body, ifMatch: ifMatch)
         if output.isJSON { return output.json(data) }
         try describe(try decode(type, data))
     }

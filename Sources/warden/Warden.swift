@@ -18,7 +18,7 @@ struct Warden: AsyncParsableCommand {
             ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
             TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
             LoginCommand.self, LogoutCommand.self, UserCommand.self, RoleCommand.self, APIKeyCommand.self,
-            AuditCommand.self,
+            AuditCommand.self, PolicyCommand.self,
         ]
     )
 }

@@ -8,7 +8,7 @@ struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device", abstract: "Manage devices.",
         subcommands: [
-            Create.self, List.self, Show.self, Enable.self, Disable.self, Delete.self, RotateKey.self,
+            Create.self, List.self, Show.self, Update.self, Enable.self, Disable.self, Delete.self, RotateKey.self,
             ConnectionString.self,
         ])
 
@@ -26,11 +26,15 @@ struct DeviceCommand: AsyncParsableCommand {
         @Option(help: "sas, x509-thumbprint or x509-ca.") var auth = "sas"
         @Option(help: "The primary certificate thumbprint (hex SHA-256 or SHA-1).") var thumbprint: String?
         @Option(help: "The secondary certificate thumbprint.") var secondaryThumbprint: String?
+        @Option(name: .customLong("attribute"), help: "An attribute for policies, key=value; repeatable.")
+        var attributes: [String] = []
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
+            let attributes = try DeviceCommand.attributes(self.attributes)
             try await APIClient.run(client) { api, output in
                 var body: [String: Any] = ["deviceId": target.id, "authentication": auth]
+                if !attributes.isEmpty { body["attributes"] = attributes }
                 if let thumbprint { body["primaryThumbprint"] = thumbprint }
                 if let secondaryThumbprint { body["secondaryThumbprint"] = secondaryThumbprint }
                 try await api.show(
@@ -76,6 +80,37 @@ struct DeviceCommand: AsyncParsableCommand {
                 try await api.show(.GET, target.path, as: DeviceResource.self, to: output) {
                     DeviceCommand.describe($0, output)
                 }
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set or remove a device's attributes (what policies match on); the others stay.")
+        @OptionGroup var target: Target
+        @Option(name: .customLong("attribute"), help: "Set an attribute, key=value; repeatable.")
+        var attributes: [String] = []
+        @Option(name: .customLong("remove-attribute"), help: "Remove an attribute by key; repeatable.")
+        var removals: [String] = []
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            guard !attributes.isEmpty || !removals.isEmpty else {
+                throw ValidationError("Name at least one --attribute key=value or --remove-attribute key.")
+            }
+        }
+
+        func run() async throws {
+            let changes = try DeviceCommand.attributes(attributes)
+            try await APIClient.run(client) { api, output in
+                // Read, change, write with the etag read: a change made meanwhile is not overwritten.
+                let current = try api.decode(DeviceResource.self, try await api.send(.GET, target.path))
+                var merged = current.attributes.merging(changes) { _, new in new }
+                for key in removals { merged[key] = nil }
+                try await api.show(
+                    .PATCH, target.path, body: ["attributes": merged], ifMatch: current.etag, as: DeviceResource.self,
+                    to: output
+                ) { DeviceCommand.describe($0, output) }
             }
         }
     }
@@ -152,6 +187,19 @@ struct DeviceCommand: AsyncParsableCommand {
                 output.line("Device \(device.deviceID) is \(device.status).")
             }
         }
+    }
+
+    /// `key=value` arguments as a map; a pair without `=` is refused before anything is sent.
+    static func attributes(_ pairs: [String]) throws -> [String: String] {
+        var attributes: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw ValidationError("An attribute is key=value, not '\(pair)'.")
+            }
+            attributes[String(parts[0])] = String(parts[1])
+        }
+        return attributes
     }
 
     static func describe(_ device: DeviceResource, _ output: Output) {

@@ -1,0 +1,130 @@
+"""The tenant's authorization policy (issue 14), applied with the CLI and obeyed by unmodified paho-mqtt clients
+on 3.1.1 and 5.0: attribute- and group-based allows, a deny overriding an allow, source-address conditions,
+audit-only versions that do not enforce, and rollback restoring what was in force."""
+import json
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import hub
+
+# 3.1.1 SUBACK failure 0x80; 5.0 reason code 0x87 (Not authorized).
+REFUSED_SUBSCRIPTION = {mqtt.MQTTv311: 0x80, mqtt.MQTTv5: 0x87}
+
+
+def apply(warden, tmp_path, document: dict, name: str = "policy.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(document, indent=2))
+    return warden.cli("policy", "apply", str(path))
+
+
+def connect(warden, device_id: str, version: int) -> hub.Client:
+    client = hub.device_client(warden, device_id, version)
+    assert client.start(warden.mqtt["mqtts"], host="localhost") == 0
+    return client
+
+
+def subscribe(client: hub.Client, topic: str) -> int:
+    result, mid = client.paho.subscribe(topic, qos=1)
+    assert hub.wait_until(lambda: mid in client.subacks)
+    return client.subacks[mid][0].value
+
+
+FLOORS = {"statements": [
+    {"id": "floor-share", "effect": "allow", "principals": {"attributes": {"role": "sensor"}},
+     "actions": ["publish", "subscribe", "receive"], "resources": ["floors/${device.attr.floor}/#"]},
+    {"id": "lab-share", "effect": "allow", "principals": {"groups": ["lab"]},
+     "actions": ["publish", "subscribe", "receive"], "resources": ["groups/${device.group}/#"]},
+    {"id": "lost-units", "effect": "deny", "principals": {"devices": ["unit-2*"]}, "actions": ["connect"]},
+]}
+
+
+@pytest.mark.parametrize("version", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_attributes_and_groups_share_topics_and_deny_wins(warden, tmp_path, version):
+    hub.create_device(warden, "unit-1", "--attribute", "role=sensor", "--attribute", "floor=3")
+    hub.create_device(warden, "unit-3", "--attribute", "role=sensor", "--attribute", "floor=4")
+    hub.create_device(warden, "unit-20", "--attribute", "role=sensor", "--attribute", "floor=3")
+    hub.api(warden, "/api/v1/tenants/default/groups", "POST", {"name": "lab", "members": ["unit-1", "unit-3"]})
+    assert "version 1 is in force" in apply(warden, tmp_path, FLOORS)
+
+    listener = connect(warden, "unit-1", version)
+    assert subscribe(listener, "floors/3/#") == 1
+    assert subscribe(listener, "groups/lab/#") == 1
+    assert subscribe(listener, "floors/4/#") == REFUSED_SUBSCRIPTION[version]
+    assert subscribe(listener, "groups/other/#") == REFUSED_SUBSCRIPTION[version]
+
+    other_floor = connect(warden, "unit-3", version)
+    assert subscribe(other_floor, "floors/3/#") == REFUSED_SUBSCRIPTION[version]
+    other_floor.paho.publish("groups/lab/hello", b"from unit-3", qos=1)
+    assert hub.wait_until(lambda: listener.payloads("groups/lab/hello") == [b"from unit-3"])
+
+    # unit-20 matches the allowing attributes, but the deny wins: it cannot connect at all.
+    lost = hub.device_client(warden, "unit-20", version)
+    # paho reports 3.1.1's CONNACK return code 5 and 5.0's reason code 0x87 by the same name.
+    assert str(lost.start(warden.mqtt["mqtts"], host="localhost")) == "Not authorized"
+    lost.paho.loop_stop()
+    for client in (listener, other_floor):
+        client.stop()
+
+
+def test_source_address_conditions(warden, tmp_path):
+    hub.create_device(warden, "probe", "--attribute", "role=probe")
+    document = {"statements": [
+        {"id": "lab-network", "effect": "allow", "principals": {"attributes": {"role": "probe"}},
+         "actions": ["subscribe"], "resources": ["lab/#"], "conditions": {"source-addresses": ["10.0.0.0/8"]}},
+        {"id": "loopback", "effect": "allow", "principals": {"attributes": {"role": "probe"}},
+         "actions": ["subscribe"], "resources": ["local/#"],
+         "conditions": {"source-addresses": ["127.0.0.0/8", "::1/128"], "protocols": ["mqtt"]}},
+    ]}
+    apply(warden, tmp_path, document)
+    client = connect(warden, "probe", mqtt.MQTTv5)
+    assert subscribe(client, "lab/x") == 0x87
+    assert subscribe(client, "local/x") == 1
+    client.stop()
+    explained = json.loads(warden.cli(
+        "policy", "explain", "--device", "probe", "--action", "subscribe", "--topic", "lab/x",
+        "--context", "source-address=10.1.2.3", "--json"))
+    assert explained["decision"] == "allow" and explained["statement"] == "lab-network"
+
+
+def test_audit_only_does_not_enforce_and_rollback_restores(warden, tmp_path):
+    hub.create_device(warden, "unit-1", "--attribute", "role=sensor", "--attribute", "floor=3")
+    apply(warden, tmp_path, FLOORS)
+    trial = {"tolerance": "audit-only", "statements": [
+        {"id": "no-floors", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["subscribe"],
+         "resources": ["floors/#"]},
+    ]}
+    assert "tried (audit-only)" in apply(warden, tmp_path, trial, "trial.json")
+    client = connect(warden, "unit-1", mqtt.MQTTv5)
+    assert subscribe(client, "floors/3/a") == 1  # the enforced version 1 still decides
+    explained = json.loads(warden.cli(
+        "policy", "explain", "--device", "unit-1", "--action", "subscribe", "--topic", "floors/3/a", "--json"))
+    assert explained["decision"] == "allow" and explained["policyVersion"] == 1
+    assert explained["tried"] == {"decision": "deny", "statement": "no-floors",
+                                  "reasons": ["statement 'no-floors' denies it"], "policyVersion": 2}
+
+    apply(warden, tmp_path, {"statements": []}, "empty.json")  # version 3: the floors are gone
+    assert subscribe(client, "floors/3/b") == 0x87
+    assert "version 4" in warden.cli("policy", "rollback", "1")
+    assert subscribe(client, "floors/3/c") == 1
+    versions = json.loads(warden.cli("policy", "versions", "--json"))["items"]
+    assert [(v["version"], v.get("restoredFrom"), v["auditOnly"]) for v in versions] == [
+        (4, 1, False), (3, None, False), (2, None, True), (1, None, False)]
+    client.stop()
+
+
+def test_bad_documents_are_refused_with_the_field(warden, tmp_path):
+    for document, field in [
+        ({"statements": [{"id": "x", "effect": "allow", "principals": {"devices": ["a"]}, "actions": ["fly"]}]},
+         "statements[0].actions[0]"),
+        ({"statements": [{"id": "x", "effect": "allow", "principals": {}, "actions": ["publish"]}]},
+         "statements[0].principals"),
+        ({"tolerance": "lax"}, "tolerance"),
+        ({"statements": [], "extra": 1}, "document"),
+    ]:
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(document))
+        result = warden.run_cli("policy", "apply", str(path))
+        assert result.returncode == 65, result.stderr
+        assert field in result.stderr and "policy_document.invalid" in result.stderr
+    assert json.loads(warden.cli("policy", "versions", "--json"))["items"] == []

@@ -1,0 +1,203 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+import WardenAPI
+
+/// `warden policy apply|list|show|versions|rollback|explain`: the tenant's authorization policy (docs/policy.md).
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Write, read, roll back and try the tenant's authorization policy.",
+        discussion: """
+            warden policy apply policy.json          (a new version; with "tolerance": "audit-only" it is tried
+                                                      beside the enforced one and only recorded)
+            warden policy explain --device unit-1 --action publish --topic floors/3/temp
+            warden policy versions; warden policy rollback 3
+            """,
+        subcommands: [Apply.self, List.self, Show.self, Versions.self, Rollback.self, Explain.self])
+
+    struct Tenant: ParsableArguments {
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+
+        var path: String { "/api/v1/tenants/\(APIClient.segment(tenant))/policies" }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put a policy document (JSON) in force as a new version; the same document again changes nothing."
+        )
+        @Argument(help: "The document file.") var file: String
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            guard let document = FileManager.default.contents(atPath: file) else {
+                Output.error("Cannot read \(file).")
+                throw CLIExitCode.notFound
+            }
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.PUT, tenant.path + "/document", rawJSON: document)
+                if output.isJSON { return output.json(data) }
+                let version = try api.decode(PolicyVersionResource.self, data)
+                output.line(
+                    version.auditOnly
+                        ? "Policy version \(version.version) of tenant \(tenant.tenant) is tried (audit-only): its "
+                            + "decisions are recorded, the enforced version still decides."
+                        : "Policy version \(version.version) is in force in tenant \(tenant.tenant).")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the statements in force, the shipped ones included, in the order they are considered.")
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                try await api.show(.GET, tenant.path, as: PolicyInForceResource.self, to: output) { policy in
+                    let tried = policy.triedVersion.map { "; version \($0) tried (audit-only)" } ?? ""
+                    output.line("Version \(policy.version) enforced (\(policy.tolerance))\(tried).")
+                    if let unreadable = policy.unreadable { output.line("Every request is denied: \(unreadable)") }
+                    output.table(
+                        ["STATEMENT", "EFFECT", "ACTIONS", "RESOURCES", "SOURCE"],
+                        policy.statements.map {
+                            [
+                                $0.id, $0.effect, $0.actions.joined(separator: ","),
+                                $0.resources.isEmpty ? "*" : $0.resources.joined(separator: " "), $0.source,
+                            ]
+                        })
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the newest document as written, or an earlier version's.")
+        @Option(help: "A kept version (default: the newest).") var version: Int?
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                var number = version ?? 0
+                if version == nil { number = try await PolicyCommand.newest(api, tenant) }
+                try await api.show(
+                    .GET, tenant.path + "/versions/\(number)", as: PolicyVersionResource.self, to: output
+                ) { output.line($0.document ?? "") }
+            }
+        }
+    }
+
+    struct Versions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the kept versions, newest first.")
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                try await api.show(
+                    .GET, tenant.path + "/versions", as: ListResource<PolicyVersionResource>.self, to: output
+                ) { list in
+                    output.table(
+                        ["VERSION", "AUTHOR", "CREATED", "RESTORES", "AUDIT-ONLY", "BYTES"],
+                        list.items.map {
+                            [
+                                "\($0.version)", $0.author, "\($0.createdAt)", $0.restoredFrom.map { "\($0)" } ?? "",
+                                $0.auditOnly ? "yes" : "", "\($0.bytes)",
+                            ]
+                        })
+                }
+            }
+        }
+    }
+
+    struct Rollback: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put an earlier version's document back in force, as a new version.")
+        @Argument(help: "The version to restore.") var version: Int
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                try await api.show(
+                    .POST, tenant.path + "/rollback", body: ["version": version], as: PolicyVersionResource.self,
+                    to: output
+                ) { restored in
+                    output.line(
+                        "Policy version \(restored.version) (the document of version \(version)) is in force in "
+                            + "tenant \(tenant.tenant).")
+                }
+            }
+        }
+    }
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say whether the policy in force would allow a request, and why, without any traffic.")
+        @Option(help: "The device asking.") var device: String?
+        @Option(help: "The service asking, by its shared access policy.") var service: String?
+        @Option(help: "connect, publish, subscribe, receive, … (docs/policy.md).") var action: String
+        @Option(help: "The topic (a filter to subscribe).") var topic: String?
+        @Option(
+            name: .customLong("context"),
+            help: "What the connection shows: source-address=IP or protocol=mqtt|mqtt-ws|https; repeatable.")
+        var context: [String] = []
+        @OptionGroup var tenant: Tenant
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var body: [String: Any] = ["action": action]
+            if let device { body["device"] = device }
+            if let service { body["service"] = service }
+            if let topic { body["topic"] = topic }
+            if !context.isEmpty { body["context"] = try Self.context(context) }
+            try await APIClient.run(client) { api, output in
+                try await api.show(
+                    .POST, tenant.path + "/simulate", body: body, as: PolicySimulationResource.self, to: output
+                ) { simulation in
+                    output.line(Self.verdict(simulation.decision, simulation.statement, simulation.policyVersion))
+                    for reason in simulation.reasons { output.line("  \(reason)") }
+                    if let tried = simulation.tried {
+                        output.line(
+                            "Tried (audit-only): " + Self.verdict(tried.decision, tried.statement, tried.policyVersion))
+                        for reason in tried.reasons { output.line("  \(reason)") }
+                    }
+                }
+            }
+        }
+
+        private static func verdict(_ decision: String, _ statement: String?, _ version: Int) -> String {
+            "\(decision) by \(statement.map { "statement '\($0)'" } ?? "no statement") (policy version \(version))"
+        }
+
+        /// `key=value` pairs as the API names them.
+        private static func context(_ pairs: [String]) throws -> [String: String] {
+            var context: [String: String] = [:]
+            for pair in pairs {
+                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                switch (parts.first, parts.count) {
+                case ("source-address", 2): context["sourceAddress"] = parts[1]
+                case ("protocol", 2): context["protocol"] = parts[1]
+                default:
+                    throw ValidationError("--context takes source-address=IP or protocol=NAME, not '\(pair)'.")
+                }
+            }
+            return context
+        }
+    }
+
+    /// The newest version's number; none written is an error that says what is in force.
+    static func newest(_ api: APIClient, _ tenant: Tenant) async throws -> Int {
+        let data = try await api.send(.GET, tenant.path + "/versions")
+        guard let newest = try api.decode(ListResource<PolicyVersionResource>.self, data).items.first else {
+            throw CLIFailure(
+                "Tenant \(tenant.tenant) has written no policy document; the shipped statements alone are in force "
+                    + "('warden policy list' shows them).", exitCode: CLIExitCode.notFound)
+        }
+        return newest.version
+    }
+}
