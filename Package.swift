@@ -93,7 +93,12 @@ let package = Package(
             name: "WardenAuthentication",
             dependencies: ["WardenCore", "WardenSecurity", "WardenRegistry", "WardenAzure"]
         ),
-        .target(name: "WardenPolicy", dependencies: ["WardenCore", "WardenMQTT", "WardenAzure"]),
+        .target(
+            name: "WardenPolicy",
+            dependencies: [
+                "WardenCore", "WardenMQTT", "WardenAzure", .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "WardenAccess",
             dependencies: [

@@ -102,9 +102,20 @@ def test_audit_only_does_not_enforce_and_rollback_restores(warden, tmp_path):
     assert explained["decision"] == "allow" and explained["policyVersion"] == 1
     assert explained["tried"] == {"decision": "deny", "statement": "no-floors",
                                   "reasons": ["statement 'no-floors' denies it"], "policyVersion": 2}
+    # The audit log shows what the tried version would have refused; nothing was refused.
+    def trial_records():
+        query = json.loads(warden.cli("audit", "query", "--tenant", "default", "--action", "device.subscribe", "--json"))
+        return [r for r in query["items"] if r.get("reason") == "audit_only_denied"]
+    assert hub.wait_until(lambda: len(trial_records()) == 1)
+    record = trial_records()[0]
+    assert record["outcome"] == "success" and record["target"] == "floors/3/a" and record["actor"] == "unit-1"
+    assert record["details"]["policy.version"] == "2" and record["details"]["policy.statement"] == "no-floors"
 
     apply(warden, tmp_path, {"statements": []}, "empty.json")  # version 3: the floors are gone
     assert subscribe(client, "floors/3/b") == 0x87
+    assert hub.wait_until(lambda: any(
+        r["target"] == "floors/3/b" and r["details"]["policy.version"] == "3" for r in json.loads(warden.cli(
+            "audit", "query", "--tenant", "default", "--outcome", "denied", "--json"))["items"]))
     assert "version 4" in warden.cli("policy", "rollback", "1")
     assert subscribe(client, "floors/3/c") == 1
     versions = json.loads(warden.cli("policy", "versions", "--json"))["items"]

@@ -1,17 +1,52 @@
+import Metrics
 public import WardenCore
 
 /// The broker's `Authorizer`: each request is decided by its tenant's enforced policy version, with the device's
-/// groups, attributes and authentication method as the registry holds them.
+/// groups, attributes and authentication method as the registry holds them. While an audit-only version is
+/// tried, it decides too: what it would refuse that the enforced one allows goes on `events` (and so into the
+/// audit log) and is counted, and nothing is refused for it.
 public struct PolicyAuthorizer: Authorizer {
     let facts: any PolicyFacts
+    let events: EventBus?
+    let clock: any WardenClock
+    private static let enforcedDenials = Counter(
+        label: "warden_policy_denials_total", dimensions: [("mode", "enforced")])
+    private static let triedDenials = Counter(
+        label: "warden_policy_denials_total", dimensions: [("mode", "audit_only")])
 
-    public init(_ facts: some PolicyFacts) {
+    public init(_ facts: some PolicyFacts, events: EventBus? = nil, clock: any WardenClock = SystemClock()) {
         self.facts = facts
+        self.events = events
+        self.clock = clock
     }
 
     public func decide(_ request: AuthorizationRequest) -> Decision {
-        let decision = explain(request).enforced
-        return decision.isAllowed ? .allow() : .deny(decision.reasons)
+        let explanation = explain(request)
+        if let tried = explanation.tried, !tried.isAllowed, explanation.enforced.isAllowed {
+            Self.triedDenials.increment()
+            events?.publish(.authorizationDenied(trialDenial(request, tried, explanation.policy.trial?.version)))
+        }
+        let decision = explanation.enforced
+        if decision.isAllowed { return .allow() }
+        Self.enforcedDenials.increment()
+        return .deny(
+            decision.reasons, statement: decision.statementID, policyVersion: explanation.policy.enforced.version)
+    }
+
+    /// The record of what the audit-only version would have refused.
+    private func trialDenial(
+        _ request: AuthorizationRequest, _ decision: PolicyDecision, _ version: Int?
+    ) -> AuthorizationDenial {
+        let principal =
+            switch request.subject {
+            case .device(let id): id.rawValue
+            case .service(let name, _): "$service/\(name)"
+            }
+        return AuthorizationDenial(
+            tenantID: request.tenantID, principal: principal, peerAddress: request.context.peerAddress ?? .unspecified,
+            protocolName: request.context.protocolName, action: request.action.rawValue,
+            topic: request.resource?.text ?? "", unmetConditions: decision.reasons, statementID: decision.statementID,
+            policyVersion: version, isEnforced: false, referenceID: ReferenceID.make(), at: clock.now())
     }
 
     /// The decisions with what they were made from: the versions and the requestor as the registry knows it.

@@ -270,7 +270,7 @@ public enum WardenServer {
         func listener(_ settings: MQTTListener.Configuration, tls: TLSContextSlot?) -> MQTTListener {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator,
-                authorizer: PolicyAuthorizer(directory),
+                authorizer: PolicyAuthorizer(directory, events: bus, clock: clock),
                 limiter: limiter, pending: pending, events: bus, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]

@@ -200,8 +200,9 @@ extension MQTTConnectionHandler {
             .authorizationDenied(
                 AuthorizationDenial(
                     tenantID: identity.tenantID, principal: identity.principal(clientID: clientID),
-                    peerAddress: peerAddress, action: action.rawValue, topic: target,
-                    unmetConditions: decision.unmetConditions, referenceID: decision.referenceID,
+                    peerAddress: peerAddress, protocolName: policyContext.protocolName, action: action.rawValue,
+                    topic: target, unmetConditions: decision.unmetConditions, statementID: decision.statementID,
+                    policyVersion: decision.policyVersion, referenceID: decision.referenceID,
                     at: services.clock.now())))
     }
 

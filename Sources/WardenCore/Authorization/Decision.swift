@@ -8,21 +8,33 @@ public struct Decision: Sendable, Hashable {
     public let referenceID: String
     /// Every condition that did not hold (empty when allowed).
     public let unmetConditions: [String]
+    /// The policy statement that denied, if one did (nil: none allowed).
+    public let statementID: String?
+    /// The tenant's policy version that decided (nil when no policy was asked).
+    public let policyVersion: Int?
 
     /// An allowing decision.
     public static func allow() -> Decision {
-        Decision(isAllowed: true, referenceID: "", unmetConditions: [])
+        Decision(isAllowed: true, referenceID: "", unmetConditions: [], statementID: nil, policyVersion: nil)
     }
 
-    /// A denying decision naming what did not hold.
-    public static func deny(_ unmetConditions: [String]) -> Decision {
-        Decision(isAllowed: false, referenceID: makeReferenceID(), unmetConditions: unmetConditions)
+    /// A denying decision naming what did not hold, and the statement and policy version that decided.
+    public static func deny(_ unmetConditions: [String], statement: String? = nil, policyVersion: Int? = nil)
+        -> Decision
+    {
+        Decision(
+            isAllowed: false, referenceID: makeReferenceID(), unmetConditions: unmetConditions,
+            statementID: statement, policyVersion: policyVersion)
     }
 
-    private init(isAllowed: Bool, referenceID: String, unmetConditions: [String]) {
+    private init(
+        isAllowed: Bool, referenceID: String, unmetConditions: [String], statementID: String?, policyVersion: Int?
+    ) {
         self.isAllowed = isAllowed
         self.referenceID = referenceID
         self.unmetConditions = unmetConditions
+        self.statementID = statementID
+        self.policyVersion = policyVersion
     }
 
     private static func makeReferenceID() -> String { ReferenceID.make() }

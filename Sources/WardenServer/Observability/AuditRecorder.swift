@@ -17,13 +17,19 @@ struct AuditRecorder {
         }
     }
 
+    /// A refusal is `denied`/`not_authorized`; what an audit-only version would have refused was allowed, so it
+    /// is `success`/`audit_only_denied`, with the version that would have refused.
     static func audit(_ denial: AuthorizationDenial) -> AuditRecord {
-        AuditRecord(
+        var details = ["unmet": denial.unmetConditions.joined(separator: "; "), "protocol": denial.protocolName]
+        if let version = denial.policyVersion { details["policy.version"] = "\(version)" }
+        if let statement = denial.statementID { details["policy.statement"] = statement }
+        return AuditRecord(
             at: denial.at.unixMilliseconds, tenant: denial.tenantID,
             actorKind: denial.principal.hasPrefix("$service/") ? "service" : "device", actor: denial.principal,
             sourceIP: denial.peerAddress.description, action: "device." + denial.action, target: denial.topic,
-            outcome: .denied, reason: "not_authorized", referenceID: denial.referenceID,
-            details: ["unmet": denial.unmetConditions.joined(separator: "; ")])
+            outcome: denial.isEnforced ? .denied : .success,
+            reason: denial.isEnforced ? "not_authorized" : "audit_only_denied", referenceID: denial.referenceID,
+            details: details)
     }
 
     static func audit(_ record: AuthenticationRecord) -> AuditRecord {
