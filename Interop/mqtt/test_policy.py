@@ -139,3 +139,45 @@ def test_bad_documents_are_refused_with_the_field(warden, tmp_path):
         assert result.returncode == 65, result.stderr
         assert field in result.stderr and "policy_document.invalid" in result.stderr
     assert json.loads(warden.cli("policy", "versions", "--json"))["items"] == []
+
+
+LIVE = {"statements": [
+    {"id": "floor-share", "effect": "allow", "principals": {"attributes": {"role": "sensor"}},
+     "actions": ["subscribe", "receive"], "resources": ["floors/${device.attr.floor}/#"]},
+    {"id": "feeder", "effect": "allow", "principals": {"devices": ["feeder"]}, "actions": ["publish"],
+     "resources": ["floors/#"]},
+]}
+
+
+def test_live_changes_narrow_and_close_connections(warden, tmp_path):
+    hub.create_device(warden, "unit-1", "--attribute", "role=sensor", "--attribute", "floor=3")
+    hub.create_device(warden, "feeder")
+    apply(warden, tmp_path, LIVE)
+    listener = connect(warden, "unit-1", mqtt.MQTTv5)
+    feeder = connect(warden, "feeder", mqtt.MQTTv5)
+    assert subscribe(listener, "floors/3/#") == 1
+    feeder.paho.publish("floors/3/t", b"one", qos=1)
+    assert hub.wait_until(lambda: listener.payloads("floors/3/t") == [b"one"])
+
+    # The device's attribute changes: its floor-3 subscription no longer holds and is removed at once.
+    warden.cli("device", "update", "unit-1", "--attribute", "floor=4")
+    feeder.paho.publish("floors/3/t", b"two", qos=1)
+    assert hub.wait_until(lambda: len(feeder.pubacks) == 2)
+    assert subscribe(listener, "floors/4/#") == 1
+    feeder.paho.publish("floors/4/t", b"three", qos=1)
+    assert hub.wait_until(lambda: listener.payloads("floors/4/t") == [b"three"])
+    assert listener.payloads("floors/3/t") == [b"one"]
+    assert hub.wait_until(lambda: any(
+        r["target"] == "floors/3/#" for r in json.loads(warden.cli(
+            "audit", "query", "--tenant", "default", "--action", "device.subscribe", "--outcome", "denied",
+            "--json"))["items"]))
+
+    # A new version that denies the device's connection closes it: DISCONNECT 0x87 with the reference id.
+    lost = dict(LIVE, statements=LIVE["statements"] + [
+        {"id": "lost", "effect": "deny", "principals": {"devices": ["unit-1"]}, "actions": ["connect"]}])
+    apply(warden, tmp_path, lost, "lost.json")
+    assert listener.disconnected.wait(1.0), "the connection was not closed within a second"
+    assert listener.disconnect_reason.value == 0x87
+    assert feeder.connected.is_set() and not feeder.disconnected.is_set()
+    for client in (listener, feeder):
+        client.paho.loop_stop()

@@ -251,6 +251,8 @@ public enum WardenServer {
         broker.restore(try await database.loadMQTTState())
         let authenticator = DeviceAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
+        let authorizer = PolicyAuthorizer(directory, events: bus, clock: clock)
+        PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
         let pending = PendingConnections(
             limits: .init(perAddress: mqtt.maximumPendingPerIP, total: mqtt.maximumPending))
@@ -270,7 +272,7 @@ public enum WardenServer {
         func listener(_ settings: MQTTListener.Configuration, tls: TLSContextSlot?) -> MQTTListener {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator,
-                authorizer: PolicyAuthorizer(directory, events: bus, clock: clock),
+                authorizer: authorizer,
                 limiter: limiter, pending: pending, events: bus, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]

@@ -14,6 +14,7 @@ struct BrokerTests {
         private let state = Mutex<(packets: [MQTTPacket], closed: ReasonCode?)>(([], nil))
         let identity = ClientIdentity.anonymous(.defaultTenant, .publishSubscribe)
         let peerAddress: IPAddress
+        let protocolName = "mqtt"
 
         init(peerAddress: IPAddress) {
             self.peerAddress = peerAddress

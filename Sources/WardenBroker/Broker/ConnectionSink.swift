@@ -1,6 +1,7 @@
 import WardenAuthentication
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 /// Where a session's packets go while a connection holds it. Callable from any thread: an implementation
 /// hops to its connection's event loop and coalesces flushes.
@@ -11,8 +12,10 @@ protocol ConnectionSink: AnyObject, Sendable {
     func send(_ packet: MQTTPacket)
     /// Who is behind the connection, for live revocation.
     var identity: ClientIdentity { get }
-    /// The client's address, for IP filter changes.
+    /// The client's address, for IP filter changes and policy conditions.
     var peerAddress: IPAddress { get }
+    /// `mqtt` or `mqtt-ws`, for policy conditions.
+    var protocolName: String { get }
     /// Ends the connection because the broker decided so: 5.0 clients get DISCONNECT with `reason` first.
     func close(_ reason: ReasonCode, reasonString: String?)
 }
@@ -22,4 +25,7 @@ extension ConnectionSink {
 
     /// The authenticated device behind the connection, if it is one.
     var device: DeviceIdentity? { identity.deviceIdentity }
+
+    /// What policy conditions see of the connection.
+    var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress, protocolName: protocolName) }
 }

@@ -8,6 +8,7 @@ import WardenMQTT
 final class ChannelSink: ConnectionSink {
     let identity: ClientIdentity
     let peerAddress: IPAddress
+    let protocolName: String
     private let channel: any Channel
     let version: ProtocolVersion
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
@@ -25,11 +26,12 @@ final class ChannelSink: ConnectionSink {
 
     init(
         channel: any Channel, version: ProtocolVersion, maximumPacketSize: Int,
-        identity: ClientIdentity, peerAddress: IPAddress,
+        identity: ClientIdentity, peerAddress: IPAddress, protocolName: String,
         onDrop: @escaping @Sendable (OutboundFlow.DropReason) -> Void
     ) {
         self.identity = identity
         self.peerAddress = peerAddress
+        self.protocolName = protocolName
         self.channel = channel
         self.version = version
         self.maximumPacketSize = maximumPacketSize

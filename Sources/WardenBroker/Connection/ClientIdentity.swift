@@ -1,3 +1,4 @@
+import Foundation
 import WardenAuthentication
 import WardenCore
 import WardenPolicy
@@ -29,6 +30,30 @@ enum ClientIdentity: Sendable {
         default:
             SessionKey(tenantID: tenantID, clientID: clientID)
         }
+    }
+
+    /// The policy's question for `action` by this identity; nil for an anonymous client, whose listener's fixed
+    /// access decides instead.
+    func request(_ action: PolicyAction, _ resource: AuthorizationRequest.Resource?) -> AuthorizationRequest? {
+        let subject: AuthorizationRequest.Subject
+        switch self {
+        case .device(let identity): subject = .device(identity.deviceID)
+        case .service(let identity): subject = .service(identity.policyName, permissions: identity.permissions)
+        case .anonymous: return nil
+        }
+        return AuthorizationRequest(tenantID: tenantID, subject: subject, action: action, resource: resource)
+    }
+
+    /// The record of `decision` refusing `action` on `target` (a topic, filter or ClientId) to this identity.
+    func denial(
+        _ decision: Decision, action: PolicyAction, target: String, clientID: String, context: PolicyContext, at: Date
+    ) -> AuthorizationDenial {
+        AuthorizationDenial(
+            tenantID: tenantID, principal: principal(clientID: clientID),
+            peerAddress: context.peerAddress ?? .unspecified, protocolName: context.protocolName,
+            action: action.rawValue, topic: target, unmetConditions: decision.unmetConditions,
+            statementID: decision.statementID, policyVersion: decision.policyVersion,
+            referenceID: decision.referenceID, at: at)
     }
 
     /// The name records use: the device id, `$service/{policy}`, or an anonymous client's ClientId.

@@ -89,11 +89,18 @@ extension MQTTConnectionHandler {
         let metrics = services.broker.metrics
         let sink = ChannelSink(
             channel: context.channel, version: terms.version, maximumPacketSize: terms.clientMaximumPacketSize,
-            identity: identity, peerAddress: peerAddress, onDrop: { metrics.dropped($0) })
+            identity: identity, peerAddress: peerAddress, protocolName: policyContext.protocolName,
+            onDrop: { metrics.dropped($0) })
         let attachment = services.broker.open(
             identity.sessionKey(clientID: terms.clientID), cleanStart: terms.cleanStart,
             expiryInterval: terms.sessionExpiry, receiveMaximum: terms.receiveMaximum,
             maximumPacketSize: terms.clientMaximumPacketSize, sink: sink, now: context.eventLoop.now)
+        if attachment.sessionPresent {
+            PolicyReevaluation(
+                broker: services.broker, authorizer: services.authorizer, events: services.events,
+                clock: services.clock
+            ).recheckSubscriptions(of: attachment.session, as: identity, in: policyContext)
+        }
         connection = Accepted(
             identity: identity, session: attachment.session, sink: sink, username: connect.username,
             will: connect.will.map { makeWill($0, identity: identity, clientID: terms.clientID) })
@@ -157,31 +164,18 @@ extension MQTTConnectionHandler {
 
     /// The decision for an action of this connection's identity.
     func authorize(_ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource) -> Decision {
-        switch identity {
-        case .device(let device):
-            services.authorizer.decide(.device(device.deviceID, in: device.tenantID, resource).seen(in: policyContext))
-        case .service(let service):
-            services.authorizer.decide(
-                .service(service.policyName, permissions: service.permissions, in: service.tenantID, resource)
-                    .seen(in: policyContext))
-        case .anonymous(_, let access):
-            access.decide(resource)
+        guard let request = identity.request(resource.action, resource) else {
+            guard case .anonymous(_, let access) = identity else { return .deny(["no policy decides this client"]) }
+            return access.decide(resource)
         }
+        return services.authorizer.decide(request.seen(in: policyContext))
     }
 
     /// The decision on whether an authenticated identity may connect (anonymous clients of a development
     /// listener always may).
     private func authorizeConnect(_ identity: ClientIdentity) -> Decision {
-        switch identity {
-        case .device(let device):
-            services.authorizer.decide(.connect(.device(device.deviceID), in: device.tenantID).seen(in: policyContext))
-        case .service(let service):
-            services.authorizer.decide(
-                .connect(.service(service.policyName, permissions: service.permissions), in: service.tenantID)
-                    .seen(in: policyContext))
-        case .anonymous:
-            .allow()
-        }
+        guard let request = identity.request(.connect, nil) else { return .allow() }
+        return services.authorizer.decide(request.seen(in: policyContext))
     }
 
     /// Tells the bus (and so the audit log) that `decision` refused the action on `resource`.
@@ -198,11 +192,8 @@ extension MQTTConnectionHandler {
     ) {
         services.events.publish(
             .authorizationDenied(
-                AuthorizationDenial(
-                    tenantID: identity.tenantID, principal: identity.principal(clientID: clientID),
-                    peerAddress: peerAddress, protocolName: policyContext.protocolName, action: action.rawValue,
-                    topic: target, unmetConditions: decision.unmetConditions, statementID: decision.statementID,
-                    policyVersion: decision.policyVersion, referenceID: decision.referenceID,
+                identity.denial(
+                    decision, action: action, target: target, clientID: clientID, context: policyContext,
                     at: services.clock.now())))
     }
 

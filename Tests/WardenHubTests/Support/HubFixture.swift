@@ -78,6 +78,7 @@ final class DeviceConnection: ConnectionSink, @unchecked Sendable {
     private let sent = Mutex<[MQTTPacket]>([])
     let identity: ClientIdentity
     let peerAddress: IPAddress
+    let protocolName = "mqtt"
     /// Set once by `HubFixture.connect`, before any use.
     var session: Session?
 
