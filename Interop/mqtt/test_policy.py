@@ -181,3 +181,31 @@ def test_live_changes_narrow_and_close_connections(warden, tmp_path):
     assert feeder.connected.is_set() and not feeder.disconnected.is_set()
     for client in (listener, feeder):
         client.paho.loop_stop()
+
+
+@pytest.mark.parametrize("version", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_receive_is_checked_per_delivery(warden, tmp_path, version):
+    hub.create_device(warden, "monitor", "--attribute", "role=monitor")
+    hub.create_device(warden, "feeder")
+    apply(warden, tmp_path, {"statements": [
+        {"id": "monitor-all", "effect": "allow", "principals": {"attributes": {"role": "monitor"}},
+         "actions": ["subscribe", "receive"], "resources": ["plant/#"]},
+        {"id": "no-secrets", "effect": "deny", "principals": {"attributes": {"role": "monitor"}},
+         "actions": ["receive"], "resources": ["plant/secret/#"]},
+        {"id": "feeder", "effect": "allow", "principals": {"devices": ["feeder"]}, "actions": ["publish"],
+         "resources": ["plant/#"]},
+    ]})
+    monitor = connect(warden, "monitor", version)
+    feeder = connect(warden, "feeder", version)
+    assert subscribe(monitor, "plant/#") == 1
+    for topic in ("plant/secret/key", "plant/a", "plant/secret/key", "plant/b"):
+        feeder.paho.publish(topic, topic.encode(), qos=1)
+    assert hub.wait_until(lambda: len(monitor.messages) == 2)
+    assert [m.topic for m in monitor.messages] == ["plant/a", "plant/b"]
+    # One record for the topic, not one per message.
+    records = lambda: [r for r in json.loads(warden.cli(
+        "audit", "query", "--tenant", "default", "--action", "device.receive", "--json"))["items"]]
+    assert hub.wait_until(lambda: len(records()) == 1)
+    assert records()[0]["target"] == "plant/secret/key" and records()[0]["details"]["policy.statement"] == "no-secrets"
+    for client in (monitor, feeder):
+        client.stop()

@@ -246,12 +246,13 @@ public enum WardenServer {
         persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
+        let authorizer = PolicyAuthorizer(directory, events: bus, clock: clock)
         let broker = Broker(
-            configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence)
+            configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence,
+            receiveCheck: ReceiveCheck(authorizer: authorizer, events: bus, clock: clock))
         broker.restore(try await database.loadMQTTState())
         let authenticator = DeviceAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
-        let authorizer = PolicyAuthorizer(directory, events: bus, clock: clock)
         PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock).follow(bus)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
         let pending = PendingConnections(

@@ -95,6 +95,10 @@ extension Broker {
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
         routed.matched = targets.count
         for target in targets {
+            if let receiveCheck, !receiveCheck.allows(message.topic, to: target.session) {
+                metrics.dropped(.notAuthorized)
+                continue
+            }
             let delivery = Delivery(
                 message: message, qos: min(message.qos, target.options.qos),
                 retain: target.options.retainAsPublished && message.retain, subscriptionIdentifiers: target.identifiers)

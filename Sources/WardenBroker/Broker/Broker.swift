@@ -79,11 +79,19 @@ public final class Broker: Sendable {
     /// Set once at start-up, after the hub that needs this broker exists.
     let deviceTraffic = Mutex<(any DeviceTrafficHandler)?>(nil)
 
-    public init(configuration: Configuration, timers: any EventLoop, persistence: BrokerPersistence? = nil) {
+    /// The policy's `receive` check for every routed delivery; nil: every subscriber receives what it
+    /// subscribed to (tests of the broker alone).
+    let receiveCheck: ReceiveCheck?
+
+    public init(
+        configuration: Configuration, timers: any EventLoop, persistence: BrokerPersistence? = nil,
+        receiveCheck: ReceiveCheck? = nil
+    ) {
         self.configuration = configuration
         self.timers = SessionTimers(loop: timers)
         self.metrics = BrokerMetrics()
         self.persistence = persistence
+        self.receiveCheck = receiveCheck
     }
 
     /// Hands every device PUBLISH and Will to `handler` before routing.

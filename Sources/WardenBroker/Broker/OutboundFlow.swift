@@ -39,6 +39,8 @@ struct OutboundFlow: Sendable {
         case tooLargeForClient = "too_large_for_client"
         /// A string in it exceeds what MQTT can carry (65,535 bytes); only server-built messages can.
         case unencodable
+        /// The policy does not let the subscriber `receive` the topic (checked per delivery).
+        case notAuthorized = "not_authorized"
     }
 
     /// A stored message's step through the flow, for the session's store to follow.

@@ -31,6 +31,11 @@ final class Session: Sendable, Hashable {
         var isEnded = false
         /// The next stored message's sequence.
         var nextSequence: Int64 = 1
+        /// Who the last connection to hold the session was: whose `receive` the policy decides while the
+        /// session is offline too. Nil for a session restored at start-up until a connection resumes it.
+        var receiver: ClientIdentity?
+        /// `receive` decisions per topic, valid while the policy generation they were made in lasts.
+        var receiveDecisions = ReceiveDecisions()
     }
 
     let key: SessionKey
@@ -148,6 +153,8 @@ final class Session: Sendable, Hashable {
     ) -> [MQTTPacket] {
         state.withLock { state in
             state.sink = sink
+            state.receiver = sink.identity
+            state.receiveDecisions = ReceiveDecisions()
             state.expiryInterval = expiryInterval
             state.pendingExpiry?.cancel()
             state.pendingExpiry = nil

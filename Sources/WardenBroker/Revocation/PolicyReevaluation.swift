@@ -29,6 +29,13 @@ public struct PolicyReevaluation: Sendable {
 
     func handle(_ event: DomainEvent) {
         switch event {
+        case .authorizationPolicyChanged, .deviceCreated, .deviceUpdated, .deviceDeleted, .groupChanged, .groupDeleted,
+            .policyChanged, .policyDeleted, .tenantDeleted:
+            broker.receiveCheck?.invalidate()
+        default:
+            break
+        }
+        switch event {
         case .authorizationPolicyChanged(let version):
             recheck(broker.connectedSessions(in: version.tenantID))
         case .deviceUpdated(let device, .attributes):

@@ -1,0 +1,70 @@
+import Synchronization
+public import WardenCore
+public import WardenPolicy
+
+/// The policy's `receive` action, asked for every delivery of a routed message to a subscriber (docs/policy.md).
+///
+/// A decision depends on the subscriber, the topic and what the policy and the registry say, so each session
+/// keeps its decisions per topic until the policy generation changes: any new policy version or change to a
+/// device or group starts a new generation (`invalidate`). A delivery in a steady state costs a lookup.
+public final class ReceiveCheck: Sendable {
+    private let authorizer: any Authorizer
+    private let events: EventBus
+    private let clock: any WardenClock
+    private let generation = Atomic<UInt64>(0)
+
+    public init(authorizer: any Authorizer, events: EventBus, clock: any WardenClock) {
+        self.authorizer = authorizer
+        self.events = events
+        self.clock = clock
+    }
+
+    /// Forgets every remembered decision: the policy or the facts it decides with changed.
+    public func invalidate() {
+        generation.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Whether `session`'s subscriber may receive a message on `topic`. A refusal made afresh is an audit record
+    /// (one per topic and generation, not one per message). A session restored at start-up whose subscriber has
+    /// not connected since is not asked: its subscriptions are decided again when one resumes it.
+    func allows(_ topic: String, to session: Session) -> Bool {
+        let current = generation.load(ordering: .relaxed)
+        let (remembered, receiver) = session.withState { state in
+            (state.receiveDecisions.decision(topic, generation: current), state.receiver)
+        }
+        if let remembered { return remembered }
+        guard let receiver, let request = receiver.request(.receive, .topic(topic)) else { return true }
+        // Offline, the last connection's address is not known: conditions on it do not hold.
+        let context = session.sink?.policyContext ?? PolicyContext()
+        let decision = authorizer.decide(request.seen(in: context))
+        session.withState { $0.receiveDecisions.remember(topic, decision.isAllowed, generation: current) }
+        if !decision.isAllowed {
+            events.publish(
+                .authorizationDenied(
+                    receiver.denial(
+                        decision, action: .receive, target: topic, clientID: session.key.clientID, context: context,
+                        at: clock.now())))
+        }
+        return decision.isAllowed
+    }
+}
+
+/// A session's remembered `receive` decisions: at most `capacity` topics of one generation.
+struct ReceiveDecisions: Sendable {
+    /// Enough for a subscriber of many publishers; beyond it the table starts again (a cost, never a wrong answer).
+    static let capacity = 256
+    private var generation: UInt64 = 0
+    private var decisions: [String: Bool] = [:]
+
+    func decision(_ topic: String, generation: UInt64) -> Bool? {
+        generation == self.generation ? decisions[topic] : nil
+    }
+
+    mutating func remember(_ topic: String, _ isAllowed: Bool, generation: UInt64) {
+        if generation != self.generation || decisions.count >= Self.capacity {
+            decisions.removeAll(keepingCapacity: true)
+            self.generation = generation
+        }
+        decisions[topic] = isAllowed
+    }
+}
