@@ -45,7 +45,7 @@ public struct PolicyRequestor: Sendable {
         switch kind {
         case .device(let device):
             TopicTemplate.Values(
-                tenantID: tenantID, deviceID: device.id, attributes: device.attributes, groups: device.groups.sorted(),
+                tenantID: tenantID, deviceID: device.id, attributes: device.attributes, groups: device.groups,
                 clientID: clientID)
         case .service, .anonymous:
             TopicTemplate.Values(tenantID: tenantID, clientID: clientID)
@@ -78,19 +78,28 @@ public struct PolicyDecision: Sendable, Hashable {
 }
 
 /// Decides requests against a policy set: explicit deny wins, then allow; nothing applying is deny.
+///
+/// Statements are indexed by the principal they name, so a decision looks only at those that could include the
+/// requestor: a device's own id, its groups and attributes, and the statements whose principals no key
+/// narrows (device-id patterns with `*`, an authentication method alone); a service's policy name and the
+/// service patterns. Every candidate is still checked in full; the index only skips statements that cannot
+/// apply. Among those that apply, the first deny in document order wins, else the first allow.
 public struct PolicyEngine: Sendable {
     /// A statement held by reference, its parts in fields of their own, so that a decision reads them in place
     /// instead of copying each statement it looks at (every copy retains every field).
     private final class Held: Sendable {
         let statement: PolicyStatement
+        /// Its place in the order statements are considered: the lowest deny and allow decide.
+        let order: Int
         let actionMask: UInt16
         let principals: PolicyPrincipals
         let resources: [TopicTemplate]
         let conditions: PolicyConditions
         let isDeny: Bool
 
-        init(_ statement: PolicyStatement) {
+        init(_ statement: PolicyStatement, order: Int) {
             self.statement = statement
+            self.order = order
             actionMask = statement.actionMask
             principals = statement.principals
             resources = statement.resources
@@ -99,14 +108,111 @@ public struct PolicyEngine: Sendable {
         }
     }
 
+    /// The statements by the principal they can apply to; each list in document order.
+    private struct Index: Sendable {
+        var byDevice: [String: [Held]] = [:]
+        var byGroup: [GroupName: [Held]] = [:]
+        /// Attribute name → value → statements naming that pair (the first pair they name, in name order).
+        var byAttribute: [String: [String: [Held]]] = [:]
+        /// Statements whose device patterns all have a literal start (`unit-2*`), by that start.
+        var byDevicePrefix: [Substring: [Held]] = [:]
+        /// The lengths of those starts, in bytes, each once: a decision looks up only these prefixes of an id.
+        var devicePrefixLengths: [Int] = []
+        /// Device statements no key narrows: checked for every device.
+        var anyDevice: [Held] = []
+        var byService: [String: [Held]] = [:]
+        var anyService: [Held] = []
+        var anonymous: [Held] = []
+
+        init(_ held: [Held]) {
+            for entry in held {
+                let principals = entry.principals
+                if let services = principals.services {
+                    if services.contains(where: { $0.utf8.contains(UInt8(ascii: "*")) }) {
+                        anyService.append(entry)
+                    } else {
+                        for name in Set(services) { byService[name, default: []].append(entry) }
+                    }
+                } else if principals.anonymous == true {
+                    anonymous.append(entry)
+                } else if let devices = principals.devices,
+                    !devices.contains(where: { $0.utf8.contains(UInt8(ascii: "*")) })
+                {
+                    for id in Set(devices) { byDevice[id, default: []].append(entry) }
+                } else if let devices = principals.devices, let starts = Self.literalStarts(devices) {
+                    for start in starts { byDevicePrefix[start, default: []].append(entry) }
+                } else if let groups = principals.groups {
+                    for group in groups { byGroup[group, default: []].append(entry) }
+                } else if let (name, value) = principals.attributes?.min(by: { $0.key < $1.key }) {
+                    byAttribute[name, default: [:]][value, default: []].append(entry)
+                } else {
+                    anyDevice.append(entry)
+                }
+            }
+            devicePrefixLengths = Set(byDevicePrefix.keys.map(\.utf8.count)).sorted()
+        }
+
+        /// Each pattern's text before its first `*` (all of it for an id without one), or nil when one starts
+        /// with `*`: it narrows nothing.
+        private static func literalStarts(_ patterns: [String]) -> Set<Substring>? {
+            var starts: Set<Substring> = []
+            for pattern in patterns {
+                let start = pattern[..<(pattern.firstIndex(of: "*") ?? pattern.endIndex)]
+                guard !start.isEmpty else { return nil }
+                starts.insert(start)
+            }
+            return starts
+        }
+
+        /// The statements whose pattern start begins `id`, each list looked up by a prefix of the id itself
+        /// (a Substring: nothing allocated).
+        func prefixed(_ id: String, _ body: ([Held]?) -> Void) {
+            let bytes = id.utf8
+            for length in devicePrefixLengths {
+                guard length <= bytes.count else { return }
+                body(byDevicePrefix[id[..<bytes.index(bytes.startIndex, offsetBy: length)]])
+            }
+        }
+    }
+
+    /// What a decision has found so far: the first deny and allow that applied, and why others did not.
+    private struct Finding {
+        var deny: Held?
+        var allow: Held?
+        /// Unmet conditions of allows that did not apply, with their statement's order.
+        var unmet: [(order: Int, reason: String)] = []
+
+        mutating func note(_ entry: Held, failed: [String]) {
+            if failed.isEmpty {
+                if entry.isDeny {
+                    if deny.map({ entry.order < $0.order }) ?? true { deny = entry }
+                } else if allow.map({ entry.order < $0.order }) ?? true {
+                    allow = entry
+                }
+            } else if !entry.isDeny {
+                unmet += failed.map { (entry.order, "statement '\(entry.statement.id)': \($0)") }
+                // Only the first few in document order are said: keep the list short however many fail.
+                if unmet.count > 2 * PolicyEngine.maximumReasons { unmet = first }
+            }
+        }
+
+        /// The unmet conditions said, in document order.
+        var first: [(order: Int, reason: String)] {
+            Array(unmet.sorted { $0.order < $1.order }.prefix(PolicyEngine.maximumReasons))
+        }
+    }
+
     private let held: [Held]
+    private let index: Index
     /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
     /// the audit record stay short).
     static let maximumReasons = 10
 
     /// The shipped statements, then `document`'s (or only the document's when it says `include-default: false`).
     public init(_ document: PolicyDocument = PolicyDocument()) {
-        held = ((document.includeDefault ? DefaultPolicy.statements : []) + document.statements).map(Held.init)
+        let statements = (document.includeDefault ? DefaultPolicy.statements : []) + document.statements
+        held = statements.enumerated().map { Held($1, order: $0) }
+        index = Index(held)
     }
 
     /// The statements in force, in the order they are considered.
@@ -117,28 +223,39 @@ public struct PolicyEngine: Sendable {
         _ requestor: PolicyRequestor, _ action: PolicyAction, _ resource: AuthorizationRequest.Resource?,
         in context: PolicyContext
     ) -> PolicyDecision {
-        var allowing: Held?
-        var unmet: [String] = []
+        var finding = Finding()
         let values = requestor.values
-        // The device taken out of the requestor once, not once per statement.
-        let device: PolicyRequestor.DeviceFacts? = if case .device(let facts) = requestor.kind { facts } else { nil }
-        for entry in held where entry.actionMask & action.bit != 0 {
-            let included = device.map { entry.principals.include(device: $0) } ?? entry.principals.include(requestor)
-            guard included else { continue }
-            guard Self.resources(of: entry, values, cover: resource) else { continue }
-            // Without conditions this is an empty array: nothing allocated.
-            let failed = entry.conditions.unmet(in: context)
-            if failed.isEmpty {
-                if entry.isDeny { return Self.denied(by: entry.statement) }
-                if allowing == nil { allowing = entry }
-            } else if !entry.isDeny, unmet.count < Self.maximumReasons {
-                unmet += failed.prefix(Self.maximumReasons - unmet.count).map {
-                    "statement '\(entry.statement.id)': \($0)"
-                }
+        func consider(_ candidates: [Held]?, including include: (Held) -> Bool) {
+            guard let candidates else { return }
+            for entry in candidates where entry.actionMask & action.bit != 0 {
+                guard include(entry), Self.resources(of: entry, values, cover: resource) else { continue }
+                // Without conditions this is an empty array: nothing allocated.
+                finding.note(entry, failed: entry.conditions.unmet(in: context))
             }
         }
-        if let allowing { return PolicyDecision(isAllowed: true, statementID: allowing.statement.id, reasons: []) }
+        switch requestor.kind {
+        case .device(let device):
+            let include = { (entry: Held) in entry.principals.include(device: device) }
+            consider(index.byDevice[device.id.rawValue], including: include)
+            index.prefixed(device.id.rawValue) { consider($0, including: include) }
+            for group in device.groups { consider(index.byGroup[group], including: include) }
+            for (name, values) in index.byAttribute {
+                if let value = device.attributes[name] { consider(values[value], including: include) }
+            }
+            consider(index.anyDevice, including: include)
+        case .service(let name, let granted):
+            let include = { (entry: Held) in entry.principals.include(service: name, granted: granted) }
+            consider(index.byService[name.rawValue], including: include)
+            consider(index.anyService, including: include)
+        case .anonymous:
+            consider(index.anonymous) { $0.principals.include(requestor) }
+        }
+        if let deny = finding.deny { return Self.denied(by: deny.statement) }
+        if let allow = finding.allow {
+            return PolicyDecision(isAllowed: true, statementID: allow.statement.id, reasons: [])
+        }
         let what = resource.map { "\(action.rawValue) on '\($0.text)'" } ?? action.rawValue
+        let unmet = finding.first.map(\.reason)
         return PolicyDecision(isAllowed: false, statementID: nil, reasons: ["no statement allows \(what)"] + unmet)
     }
 

@@ -51,13 +51,13 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
     public struct Values: Sendable {
         public var deviceID: DeviceID?
         public var attributes: [String: String]
-        public var groups: [GroupName]
+        public var groups: Set<GroupName>
         public var tenantID: TenantID
         public var clientID: String?
 
         public init(
             tenantID: TenantID, deviceID: DeviceID? = nil, attributes: [String: String] = [:],
-            groups: [GroupName] = [], clientID: String? = nil
+            groups: Set<GroupName> = [], clientID: String? = nil
         ) {
             self.tenantID = tenantID
             self.deviceID = deviceID
@@ -151,7 +151,7 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
     /// is copied: a binding reads the template and the values as it compares.
     public func bind(_ values: Values) -> [Binding] {
         usesGroup
-            ? values.groups.map { Binding(template: self, values: values, group: $0) }
+            ? values.groups.sorted().map { Binding(template: self, values: values, group: $0) }
             : [Binding(template: self, values: values, group: nil)]
     }
 
