@@ -209,3 +209,29 @@ def test_receive_is_checked_per_delivery(warden, tmp_path, version):
     assert records()[0]["target"] == "plant/secret/key" and records()[0]["details"]["policy.statement"] == "no-secrets"
     for client in (monitor, feeder):
         client.stop()
+
+
+def test_a_denial_is_explained_by_its_reference(warden, tmp_path):
+    hub.create_device(warden, "unit-1", "--attribute", "role=sensor", "--attribute", "floor=3")
+    apply(warden, tmp_path, FLOORS)
+    client = connect(warden, "unit-1", mqtt.MQTTv5)
+    # 5.0 tells the client the reference id of a refused PUBLISH.
+    properties = {}
+    client.paho.on_publish = lambda c, u, mid, code, p: properties.__setitem__(mid, (code, p))
+    info = client.paho.publish("floors/4/temp", b"x", qos=1)
+    assert hub.wait_until(lambda: info.mid in properties)
+    code, acknowledgement = properties[info.mid]
+    assert code.value == 0x87
+    reference = acknowledgement.ReasonString.split("reference ")[1].rstrip(").")
+
+    story = json.loads(warden.cli("policy", "explain", reference, "--json"))
+    assert story["record"]["actor"] == "unit-1" and story["record"]["target"] == "floors/4/temp"
+    assert story["policyVersion"] == 1 and story["record"]["details"]["protocol"] == "mqtt"
+    considered = {entry["statement"]: entry["outcome"] for entry in story["replay"]["considered"]}
+    assert considered["floor-share"] == "resource-outside"
+    assert story["replay"]["decision"] == "deny"
+    printed = warden.cli("policy", "explain", reference)
+    assert "floor-share" in printed and "resource-outside" in printed and "unit-1" in printed
+    missing = warden.run_cli("policy", "explain", "0123456789ab")
+    assert missing.returncode == 66 and "policy_decision.not_found" in missing.stderr
+    client.stop()

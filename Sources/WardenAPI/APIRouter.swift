@@ -74,7 +74,9 @@ public struct APIRouter: Sendable {
             + GroupController(registry: registry).routes
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
-            + AuthorizationPolicyController(registry: registry, facts: dependencies.policyFacts).routes
+            + AuthorizationPolicyController(
+                registry: registry, facts: dependencies.policyFacts, auditReader: dependencies.auditReader
+            ).routes
             + CertificateAuthorityController(registry: registry).routes
             + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)
             .routes

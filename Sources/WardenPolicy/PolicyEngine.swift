@@ -77,6 +77,24 @@ public struct PolicyDecision: Sendable, Hashable {
     public let reasons: [String]
 }
 
+/// What one statement made of a request, for an explanation.
+public struct PolicyTrace: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        /// It applies: its principals, action, resources and conditions all hold.
+        case applies
+        /// Its principals do not include the requestor (the index offered it for a key they share).
+        case principalsExclude
+        /// None of its resources takes in the topic.
+        case resourceOutside
+        /// These conditions do not hold.
+        case conditionsUnmet([String])
+    }
+
+    public let statementID: String
+    public let effect: PolicyStatement.Effect
+    public let outcome: Outcome
+}
+
 /// Decides requests against a policy set: explicit deny wins, then allow; nothing applying is deny.
 ///
 /// Statements are indexed by the principal they name, so a decision looks only at those that could include the
@@ -225,30 +243,10 @@ public struct PolicyEngine: Sendable {
     ) -> PolicyDecision {
         var finding = Finding()
         let values = requestor.values
-        func consider(_ candidates: [Held]?, including include: (Held) -> Bool) {
-            guard let candidates else { return }
-            for entry in candidates where entry.actionMask & action.bit != 0 {
-                guard include(entry), Self.resources(of: entry, values, cover: resource) else { continue }
-                // Without conditions this is an empty array: nothing allocated.
-                finding.note(entry, failed: entry.conditions.unmet(in: context))
-            }
-        }
-        switch requestor.kind {
-        case .device(let device):
-            let include = { (entry: Held) in entry.principals.include(device: device) }
-            consider(index.byDevice[device.id.rawValue], including: include)
-            index.prefixed(device.id.rawValue) { consider($0, including: include) }
-            for group in device.groups { consider(index.byGroup[group], including: include) }
-            for (name, values) in index.byAttribute {
-                if let value = device.attributes[name] { consider(values[value], including: include) }
-            }
-            consider(index.anyDevice, including: include)
-        case .service(let name, let granted):
-            let include = { (entry: Held) in entry.principals.include(service: name, granted: granted) }
-            consider(index.byService[name.rawValue], including: include)
-            consider(index.anyService, including: include)
-        case .anonymous:
-            consider(index.anonymous) { $0.principals.include(requestor) }
+        forEachCandidate(of: requestor, for: action) { entry, included in
+            guard included, Self.resources(of: entry, values, cover: resource) else { return }
+            // Without conditions this is an empty array: nothing allocated.
+            finding.note(entry, failed: entry.conditions.unmet(in: context))
         }
         if let deny = finding.deny { return Self.denied(by: deny.statement) }
         if let allow = finding.allow {
@@ -257,6 +255,61 @@ public struct PolicyEngine: Sendable {
         let what = resource.map { "\(action.rawValue) on '\($0.text)'" } ?? action.rawValue
         let unmet = finding.first.map(\.reason)
         return PolicyDecision(isAllowed: false, statementID: nil, reasons: ["no statement allows \(what)"] + unmet)
+    }
+
+    /// What each statement the index offers for the request made of it, in document order: the story behind a
+    /// decision (`warden policy explain`). Not on the packet path.
+    public func trace(
+        _ requestor: PolicyRequestor, _ action: PolicyAction, _ resource: AuthorizationRequest.Resource?,
+        in context: PolicyContext
+    ) -> [PolicyTrace] {
+        var traces: [(order: Int, trace: PolicyTrace)] = []
+        let values = requestor.values
+        forEachCandidate(of: requestor, for: action) { entry, included in
+            let outcome: PolicyTrace.Outcome
+            if !included {
+                outcome = .principalsExclude
+            } else if !Self.resources(of: entry, values, cover: resource) {
+                outcome = .resourceOutside
+            } else {
+                let unmet = entry.conditions.unmet(in: context)
+                outcome = unmet.isEmpty ? .applies : .conditionsUnmet(unmet)
+            }
+            traces.append(
+                (
+                    entry.order,
+                    PolicyTrace(statementID: entry.statement.id, effect: entry.statement.effect, outcome: outcome)
+                ))
+        }
+        return traces.sorted { $0.order < $1.order }.map(\.trace)
+    }
+
+    /// Calls `body` with every statement the index offers for `requestor` that names `action`, and whether its
+    /// principals include the requestor. Non-escaping closures: nothing allocated.
+    private func forEachCandidate(
+        of requestor: PolicyRequestor, for action: PolicyAction, _ body: (Held, Bool) -> Void
+    ) {
+        func each(_ candidates: [Held]?, _ include: (Held) -> Bool) {
+            guard let candidates else { return }
+            for entry in candidates where entry.actionMask & action.bit != 0 { body(entry, include(entry)) }
+        }
+        switch requestor.kind {
+        case .device(let device):
+            let include = { (entry: Held) in entry.principals.include(device: device) }
+            each(index.byDevice[device.id.rawValue], include)
+            index.prefixed(device.id.rawValue) { each($0, include) }
+            for group in device.groups { each(index.byGroup[group], include) }
+            for (name, values) in index.byAttribute {
+                if let value = device.attributes[name] { each(values[value], include) }
+            }
+            each(index.anyDevice, include)
+        case .service(let name, let granted):
+            let include = { (entry: Held) in entry.principals.include(service: name, granted: granted) }
+            each(index.byService[name.rawValue], include)
+            each(index.anyService, include)
+        case .anonymous:
+            each(index.anonymous) { $0.principals.include(requestor) }
+        }
     }
 
     /// Whether one of the statement's resources, bound to the requestor, takes in `resource`: a topic it

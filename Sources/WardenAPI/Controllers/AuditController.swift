@@ -102,6 +102,7 @@ struct AuditController {
         var filter = AuditFilter(tenant: tenant)
         filter.actor = query.get("actor").map { String($0) }
         filter.action = query.get("action").map { String($0) }
+        filter.referenceID = query.get("reference").map { String($0) }
         if let text = query.get("outcome") {
             guard let outcome = AuditRecord.Outcome(rawValue: String(text)) else {
                 throw WardenError(.requestInvalidQuery, "'outcome' must be success, denied or failure.")

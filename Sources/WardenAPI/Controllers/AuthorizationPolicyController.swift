@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import WardenAudit
 import WardenCore
 import WardenMQTT
 import WardenPolicy
@@ -10,6 +11,7 @@ import WardenRegistry
 struct AuthorizationPolicyController {
     let registry: RegistryService
     let facts: any PolicyFacts
+    let auditReader: AuditReader
     static let base = "/api/v1/tenants/{tenant}/policies"
 
     var routes: [APIRoute] {
@@ -89,9 +91,92 @@ struct AuthorizationPolicyController {
                 let tenantID = try request.tenantID(context)
                 let body = try await request.decodeJSON(SimulatePolicyRequest.self, context)
                 let simulated = try await simulated(body, in: tenantID)
-                return try JSONResponse.make(PolicySimulationResource(PolicyAuthorizer(facts).explain(simulated)))
+                let explanation = PolicyAuthorizer(facts).explain(simulated)
+                let considered =
+                    explanation.requestor.map {
+                        explanation.policy.enforced.engine.trace(
+                            $0, simulated.action, simulated.resource, in: simulated.context)
+                    } ?? []
+                return try JSONResponse.make(PolicySimulationResource(explanation, considered: considered))
+            },
+            APIRoute(
+                .get, Self.base + "/explanations/{reference}", "explainPolicyDecision",
+                "The story of a recorded decision: what was asked, seen and decided, and each statement's part",
+                permission: .auditRead, success: (200, "PolicyStory")
+            ) { request, context in
+                context.audit.set { $0.isSensitiveRead = true }
+                return try JSONResponse.make(
+                    try await story(try request.parameter("reference", context), in: try request.tenantID(context)))
             },
         ]
+    }
+
+    /// The audit record of a policy decision, and that decision made again with the recorded version for the
+    /// requestor as the registry holds it now.
+    private func story(_ reference: String, in tenantID: TenantID) async throws -> PolicyStoryResource {
+        var filter = AuditFilter(tenant: tenantID)
+        filter.referenceID = reference
+        guard let record = try await auditReader.records(filter, before: nil, limit: 1).first,
+            record.action.hasPrefix("device."),
+            record.reason == "not_authorized" || record.reason == "audit_only_denied"
+        else {
+            throw WardenError(
+                .policyDecisionNotFound,
+                "Tenant '\(tenantID)' has no recorded policy decision with reference '\(reference)'.")
+        }
+        let version = record.details["policy.version"].flatMap { Int($0) }  // total: parses text: nil unless a number.
+        func story(_ replay: PolicyStoryResource.Replay?, unavailable: String?) -> PolicyStoryResource {
+            PolicyStoryResource(
+                record: AuditRecordResource(record), policyVersion: version,
+                statement: record.details["policy.statement"],
+                replay: replay, replayUnavailable: unavailable)
+        }
+        guard let version else { return story(nil, unavailable: "the record names no policy version") }
+        guard let action = PolicyAction(rawValue: String(record.action.dropFirst("device.".count))) else {
+            return story(nil, unavailable: "the record's action is not a policy action")
+        }
+        let engine: PolicyEngine
+        if version == 0 {
+            engine = PolicyEngine()
+        } else {
+            do {
+                let stored = try await registry.authorizationPolicyVersion(tenantID, version)
+                engine = PolicyEngine(try PolicyDocument(json: Array(stored.document.utf8)))
+            } catch let error as WardenError {
+                return story(nil, unavailable: error.reason)
+            }
+        }
+        guard let requestor = try await requestor(record, in: tenantID) else {
+            return story(nil, unavailable: "'\(record.actor)' is no longer registered")
+        }
+        let resource: AuthorizationRequest.Resource? =
+            switch action {
+            case .connect: nil
+            case .subscribe: (try? TopicFilter(record.target)).map { .filter($0) }
+            default: .topic(record.target)
+            }
+        let context = PolicyContext(
+            peerAddress: IPAddress(record.sourceIP), protocolName: record.details["protocol"] ?? "mqtt")
+        let decision = engine.decide(requestor, action, resource, in: context)
+        return story(
+            .init(
+                decision: decision.isAllowed ? "allow" : "deny", statement: decision.statementID,
+                considered: engine.trace(requestor, action, resource, in: context).map(PolicyTraceResource.init)),
+            unavailable: nil)
+    }
+
+    /// The recorded principal as the registry holds it now; nil when it is gone.
+    private func requestor(_ record: AuditRecord, in tenantID: TenantID) async throws -> PolicyRequestor? {
+        if record.actorKind == "service" {
+            let name = try PolicyName(String(record.actor.dropFirst("$service/".count)))
+            guard let policy = try await registry.policies(tenantID).first(where: { $0.name == name }) else {
+                return nil
+            }
+            return PolicyRequestor(tenantID: tenantID, kind: .service(name, permissions: policy.permissions))
+        }
+        guard let deviceID = try? DeviceID(record.actor), let device = facts.policy(tenantID, device: deviceID).1
+        else { return nil }
+        return PolicyRequestor(tenantID: tenantID, kind: .device(device))
     }
 
     /// The request a simulation asks about, checked as the broker would check it.

@@ -34,6 +34,17 @@ extension OpenAPISchemas {
         ],
         required: ["decision", "statement", "reasons", "policyVersion"])
 
+    private static let considered: JSONValue = [
+        "type": "array",
+        "items": object(
+            [
+                "statement": string, "effect": ["enum": ["allow", "deny"]],
+                "outcome": ["enum": ["applies", "principals-exclude", "resource-outside", "conditions-unmet"]],
+                "reasons": stringArray,
+            ],
+            required: ["statement", "effect", "outcome", "reasons"]),
+    ]
+
     static let policy: [String: JSONValue] = [
         "PolicyDocument": object(
             [
@@ -84,8 +95,18 @@ extension OpenAPISchemas {
                 "requestor": object(
                     ["groups": stringArray, "attributes": stringMap, "authentication": nullableString],
                     required: ["groups", "attributes"]),
-                "tried": outcome,
+                "tried": outcome, "considered": considered,
             ],
-            required: ["decision", "statement", "reasons", "policyVersion"]),
+            required: ["decision", "statement", "reasons", "policyVersion", "considered"]),
+        "PolicyStory": object(
+            [
+                "record": ["$ref": "#/components/schemas/AuditRecord"], "policyVersion": ["type": ["integer", "null"]],
+                "statement": nullableString,
+                "replay": object(
+                    ["decision": ["enum": ["allow", "deny"]], "statement": nullableString, "considered": considered],
+                    required: ["decision", "considered"]),
+                "replayUnavailable": nullableString,
+            ],
+            required: ["record"]),
     ]
 }

@@ -24,6 +24,9 @@ struct QueryParameter: Sendable {
             QueryParameter(name: "actor", schema: ["type": "string"], description: "Only records by this actor."),
             QueryParameter(name: "action", schema: ["type": "string"], description: "Only this action (operation id)."),
             QueryParameter(
+                name: "reference", schema: ["type": "string"],
+                description: "Only the record with this reference id (as a client or a log line was told)."),
+            QueryParameter(
                 name: "outcome", schema: ["type": "string", "enum": ["success", "denied", "failure"]],
                 description: "Only this outcome."),
         ] + timeBounds

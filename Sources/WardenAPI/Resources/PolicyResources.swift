@@ -134,8 +134,11 @@ public struct PolicySimulationResource: Codable, Sendable {
     public let requestor: Requestor?
     /// What the audit-only version being tried would decide.
     public let tried: Outcome?
+    /// What each statement offered for the request made of it, in document order.
+    public let considered: [PolicyTraceResource]
 
-    init(_ explanation: PolicyExplanation) {
+    init(_ explanation: PolicyExplanation, considered: [PolicyTrace]) {
+        self.considered = considered.map(PolicyTraceResource.init)
         let enforced = Outcome(explanation.enforced, version: explanation.policy.enforced.version)
         decision = enforced.decision
         statement = enforced.statement
@@ -158,6 +161,7 @@ public struct PolicySimulationResource: Codable, Sendable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encodeIfPresent(requestor, forKey: .requestor)
         try container.encodeIfPresent(tried, forKey: .tried)
+        try container.encode(considered, forKey: .considered)
     }
 }
 
@@ -165,4 +169,44 @@ public struct PolicySimulationResource: Codable, Sendable {
 private func zip<First, Second>(_ first: First?, _ second: Second?) -> (First, Second)? {
     guard let first, let second else { return nil }
     return (first, second)
+}
+
+/// What one statement made of a request.
+public struct PolicyTraceResource: Codable, Sendable {
+    public let statement: String
+    public let effect: String
+    /// `applies`, `principals-exclude`, `resource-outside` or `conditions-unmet`.
+    public let outcome: String
+    /// The conditions that did not hold, for `conditions-unmet`.
+    public let reasons: [String]
+
+    init(_ trace: PolicyTrace) {
+        statement = trace.statementID
+        effect = trace.effect.rawValue
+        switch trace.outcome {
+        case .applies: (outcome, reasons) = ("applies", [])
+        case .principalsExclude: (outcome, reasons) = ("principals-exclude", [])
+        case .resourceOutside: (outcome, reasons) = ("resource-outside", [])
+        case .conditionsUnmet(let unmet): (outcome, reasons) = ("conditions-unmet", unmet)
+        }
+    }
+}
+
+/// The story behind a recorded decision (`GET …/policies/explanations/{reference}`): what the audit record holds,
+/// and the recorded policy version decided again for the requestor as the registry holds it now, statement by
+/// statement.
+public struct PolicyStoryResource: Codable, Sendable {
+    /// The recorded version decided again.
+    public struct Replay: Codable, Sendable {
+        public let decision: String
+        public let statement: String?
+        public let considered: [PolicyTraceResource]
+    }
+
+    public let record: AuditRecordResource
+    public let policyVersion: Int?
+    public let statement: String?
+    /// Nil when the decision cannot be made again, and `replayUnavailable` says why.
+    public let replay: Replay?
+    public let replayUnavailable: String?
 }

@@ -67,6 +67,8 @@ public struct AuditFilter: Sendable, Hashable {
     public var from: Int64?
     /// Milliseconds since 1970, exclusive.
     public var to: Int64?
+    /// The record a client or a log line was told about.
+    public var referenceID: String?
 
     public init(
         tenant: TenantID? = nil, actor: String? = nil, action: String? = nil, outcome: AuditRecord.Outcome? = nil,

@@ -26,6 +26,7 @@ extension WardenError.Code {
     public static let policyInvalidDocument = Self("policy_document.invalid", .invalidInput)
     public static let policyVersionNotFound = Self("policy_version.not_found", .notFound)
     public static let policyVersionMismatch = Self("policy_version.mismatch", .preconditionFailed)
+    public static let policyDecisionNotFound = Self("policy_decision.not_found", .notFound)
     public static let policyAlreadyExists = Self("shared_access_policy.already_exists", .conflict)
     public static let thumbprintInvalid = Self("thumbprint.invalid", .invalidInput)
     public static let cidrInvalid = Self("cidr.invalid", .invalidInput)
@@ -116,6 +117,7 @@ extension WardenError.Code {
         .groupInvalidName, .groupNotFound, .groupAlreadyExists, .accessListEtagMismatch,
         .ipFilterInvalidRule, .ipFilterEtagMismatch, .ipFilterTooManyRules, .policyInvalidName, .policyNotFound,
         .policyInvalidDocument, .policyVersionNotFound, .policyVersionMismatch,
+        .policyDecisionNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,

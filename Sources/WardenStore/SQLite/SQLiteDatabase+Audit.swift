@@ -46,6 +46,7 @@ extension SQLiteDatabase: AuditStore {
         add("outcome = ?", filter.outcome?.rawValue)
         add("at >= ?", filter.from)
         add("at < ?", filter.to)
+        add("reference_id = ?", filter.referenceID)
         add("sequence < ?", cursor)
         let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT * FROM audit_records \(clause) ORDER BY sequence DESC LIMIT \(limit)"

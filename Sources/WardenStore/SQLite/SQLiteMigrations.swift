@@ -25,6 +25,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(
             Migration0012CreateAuthorizationPolicies.identifier,
             migrate: Migration0012CreateAuthorizationPolicies.migrate)
+        migrator.registerMigration(
+            Migration0013IndexAuditReferences.identifier, migrate: Migration0013IndexAuditReferences.migrate)
         return migrator
     }
 }

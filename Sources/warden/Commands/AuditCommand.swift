@@ -16,6 +16,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Only this actor (a username, service, key name or device id).") var actor: String?
         @Option(help: "Only this action (createDevice, signIn, device.authenticate…).") var action: String?
         @Option(help: "success, denied or failure.") var outcome: String?
+        @Option(help: "Only the record with this reference id (as a client or a log line was told).")
+        var reference: String?
         @Option(help: "From this time: ISO 8601, or an age such as 15m, 2h, 7d.") var since: String?
         @Option(help: "Up to this time (same forms).") var until: String?
 
@@ -25,8 +27,11 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         var query: [String] {
-            [("actor", actor), ("action", action), ("outcome", outcome), ("from", since), ("to", until)]
-                .compactMap { name, value in value.map { "\(name)=\(APIClient.segment($0))" } }
+            [
+                ("actor", actor), ("action", action), ("outcome", outcome), ("reference", reference), ("from", since),
+                ("to", until),
+            ]
+            .compactMap { name, value in value.map { "\(name)=\(APIClient.segment($0))" } }
         }
     }
 

@@ -137,10 +137,13 @@ struct PolicyCommand: AsyncParsableCommand {
 
     struct Explain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Say whether the policy in force would allow a request, and why, without any traffic.")
+            abstract: "Tell the story of a denial by its reference id, or say whether the policy in force would "
+                + "allow a request, and why, without any traffic.")
+        @Argument(help: "A denial's reference id (from a 5.0 reason string, a log line or an audit record).")
+        var reference: String?
         @Option(help: "The device asking.") var device: String?
         @Option(help: "The service asking, by its shared access policy.") var service: String?
-        @Option(help: "connect, publish, subscribe, receive, … (docs/policy.md).") var action: String
+        @Option(help: "connect, publish, subscribe, receive, … (docs/policy.md).") var action: String?
         @Option(help: "The topic (a filter to subscribe).") var topic: String?
         @Option(
             name: .customLong("context"),
@@ -149,8 +152,15 @@ struct PolicyCommand: AsyncParsableCommand {
         @OptionGroup var tenant: Tenant
         @OptionGroup var client: ClientOptions
 
+        func validate() throws {
+            guard (reference == nil) != (action == nil) else {
+                throw ValidationError("Give a reference id, or --action with --device or --service.")
+            }
+        }
+
         func run() async throws {
-            var body: [String: Any] = ["action": action]
+            if let reference { return try await story(reference) }
+            var body: [String: Any] = ["action": action ?? ""]
             if let device { body["device"] = device }
             if let service { body["service"] = service }
             if let topic { body["topic"] = topic }
@@ -161,6 +171,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 ) { simulation in
                     output.line(Self.verdict(simulation.decision, simulation.statement, simulation.policyVersion))
                     for reason in simulation.reasons { output.line("  \(reason)") }
+                    Self.show(simulation.considered, output)
                     if let tried = simulation.tried {
                         output.line(
                             "Tried (audit-only): " + Self.verdict(tried.decision, tried.statement, tried.policyVersion))
@@ -168,6 +179,43 @@ struct PolicyCommand: AsyncParsableCommand {
                     }
                 }
             }
+        }
+
+        /// `GET …/explanations/{reference}`, printed.
+        private func story(_ reference: String) async throws {
+            try await APIClient.run(client) { api, output in
+                try await api.show(
+                    .GET, tenant.path + "/explanations/" + APIClient.segment(reference), as: PolicyStoryResource.self,
+                    to: output
+                ) { story in
+                    let record = story.record
+                    output.fields([
+                        ("reference", reference), ("at", record.at),
+                        ("principal", "\(record.actorKind):\(record.actor)"),
+                        ("action", record.action), ("resource", record.target),
+                        ("source address", record.sourceIP), ("protocol", record.details["protocol"] ?? ""),
+                        ("outcome", "\(record.outcome) (\(record.reason ?? ""))"),
+                        ("policy version", story.policyVersion.map { "\($0)" } ?? "—"),
+                        ("statement", story.statement ?? "none applied"),
+                        ("unmet", record.details["unmet"] ?? ""),
+                    ])
+                    guard let replay = story.replay else {
+                        return output.line("Not decided again: \(story.replayUnavailable ?? "")")
+                    }
+                    output.line(
+                        "Decided again with version \(story.policyVersion ?? 0) for the requestor as registered now: "
+                            + Self.verdict(replay.decision, replay.statement, story.policyVersion ?? 0))
+                    Self.show(replay.considered, output)
+                }
+            }
+        }
+
+        /// The statements considered, one line each.
+        private static func show(_ considered: [PolicyTraceResource], _ output: Output) {
+            guard !considered.isEmpty else { return output.line("No statement names this requestor and action.") }
+            output.table(
+                ["STATEMENT", "EFFECT", "OUTCOME", "WHY"],
+                considered.map { [$0.statement, $0.effect, $0.outcome, $0.reasons.joined(separator: "; ")] })
         }
 
         private static func verdict(_ decision: String, _ statement: String?, _ version: Int) -> String {
