@@ -124,6 +124,7 @@ let package = Package(
                 "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore", "WardenAzure",
                 "WardenAuthentication", "WardenPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),

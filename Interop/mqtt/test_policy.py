@@ -235,3 +235,31 @@ def test_a_denial_is_explained_by_its_reference(warden, tmp_path):
     missing = warden.run_cli("policy", "explain", "0123456789ab")
     assert missing.returncode == 66 and "policy_decision.not_found" in missing.stderr
     client.stop()
+
+
+def test_a_time_window_opening_closes_the_connection_it_denies(warden, tmp_path):
+    import datetime
+    import time
+
+    hub.create_device(warden, "shift-1")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now + datetime.timedelta(seconds=3), now + datetime.timedelta(hours=1)
+    window = f"{start:%H:%M:%S}-{end:%H:%M:%S}"
+    apply(warden, tmp_path, {"statements": [
+        {"id": "off-shift", "effect": "deny", "principals": {"devices": ["shift-*"]}, "actions": ["connect"],
+         "conditions": {"time": {"within": window, "zone": "UTC"}}}]})
+    explained = json.loads(warden.cli(
+        "policy", "explain", "--device", "shift-1", "--action", "connect",
+        "--context", f"time={(start + datetime.timedelta(seconds=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}", "--json"))
+    assert explained["decision"] == "deny" and explained["statement"] == "off-shift"
+
+    client = connect(warden, "shift-1", mqtt.MQTTv5)  # the window is not open yet
+    assert client.disconnected.wait(8), "the connection outlived the window's opening"
+    closed_at = datetime.datetime.now(datetime.timezone.utc)
+    assert client.disconnect_reason.value == 0x87
+    assert (closed_at - start).total_seconds() < 2.0
+    client.paho.loop_stop()
+    time.sleep(0.2)
+    refused = hub.device_client(warden, "shift-1", mqtt.MQTTv5)
+    assert str(refused.start(warden.mqtt["mqtts"], host="localhost")) == "Not authorized"
+    refused.paho.loop_stop()

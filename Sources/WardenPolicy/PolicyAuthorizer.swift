@@ -66,10 +66,12 @@ public struct PolicyAuthorizer: Authorizer {
             kind = .service(policyName, permissions: permissions)
         }
         let requestor = PolicyRequestor(tenantID: request.tenantID, kind: kind)
+        var context = request.context
+        if context.now == nil, policy.needsTime { context.now = clock.now() }
         return PolicyExplanation(
             policy: policy, requestor: requestor,
-            enforced: policy.enforced.decide(requestor, request.action, request.resource, in: request.context),
-            tried: policy.trial?.decide(requestor, request.action, request.resource, in: request.context))
+            enforced: policy.enforced.decide(requestor, request.action, request.resource, in: context),
+            tried: policy.trial?.decide(requestor, request.action, request.resource, in: context))
     }
 }
 

@@ -126,7 +126,7 @@ public struct PolicyDocument: Sendable, Hashable {
     }
 
     private static func readConditions(_ field: Field) throws(PolicyError) -> PolicyConditions {
-        try field.only(["source-addresses", "protocols"])
+        try field.only(["source-addresses", "protocols", "time"])
         var conditions = PolicyConditions()
         conditions.sourceAddresses = try field["source-addresses"].map { addresses throws(PolicyError) in
             try addresses.list(CIDR.init)
@@ -141,6 +141,21 @@ public struct PolicyDocument: Sendable, Hashable {
                 set.insert(text)
             }
             conditions.protocols = set
+        }
+        if let time = field["time"] {
+            try time.only(["within", "outside", "zone", "weekdays"])
+            let within = try time["within"]?.string()
+            let outside = try time["outside"]?.string()
+            guard (within == nil) != (outside == nil), let window = within ?? outside else {
+                throw PolicyError("\(time.path): exactly one of 'within' and 'outside'")
+            }
+            do throws(PolicyError) {
+                conditions.time = try TimeWindow(
+                    window: window, within: within != nil, zone: try time["zone"]?.string(),
+                    weekdays: try time["weekdays"]?.array().map { day throws(PolicyError) in try day.string() })
+            } catch {
+                throw PolicyError("\(time.path): \(error.description)")
+            }
         }
         return conditions
     }

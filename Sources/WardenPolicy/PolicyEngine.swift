@@ -1,3 +1,4 @@
+public import Foundation
 public import WardenCore
 public import WardenMQTT
 
@@ -53,18 +54,21 @@ public struct PolicyRequestor: Sendable {
     }
 }
 
-/// What the request's connection shows, for conditions.
+/// What the request's connection shows, and when it is made, for conditions.
 public struct PolicyContext: Sendable, Hashable {
     public var peerAddress: IPAddress?
     /// `mqtt`, `mqtt-ws` or `https`.
     public var protocolName: String
+    /// The moment of the request; the authorizer sets it from its clock when the caller did not.
+    public var now: Date?
 
     /// The protocols a `protocols` condition may name.
     public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https"]
 
-    public init(peerAddress: IPAddress? = nil, protocolName: String = "mqtt") {
+    public init(peerAddress: IPAddress? = nil, protocolName: String = "mqtt", now: Date? = nil) {
         self.peerAddress = peerAddress
         self.protocolName = protocolName
+        self.now = now
     }
 }
 
@@ -222,6 +226,8 @@ public struct PolicyEngine: Sendable {
 
     private let held: [Held]
     private let index: Index
+    /// The distinct `time` conditions of the statements, in the order they first appear.
+    public let timeWindows: [TimeWindow]
     /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
     /// the audit record stay short).
     static let maximumReasons = 10
@@ -231,6 +237,8 @@ public struct PolicyEngine: Sendable {
         let statements = (document.includeDefault ? DefaultPolicy.statements : []) + document.statements
         held = statements.enumerated().map { Held($1, order: $0) }
         index = Index(held)
+        var seen: Set<TimeWindow> = []
+        timeWindows = statements.compactMap(\.conditions.time).filter { seen.insert($0).inserted }
     }
 
     /// The statements in force, in the order they are considered.

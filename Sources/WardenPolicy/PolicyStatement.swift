@@ -161,10 +161,13 @@ public struct PolicyConditions: Sendable, Hashable {
     public var sourceAddresses: [CIDR]?
     /// The protocol the request came over (`mqtt`, `mqtt-ws`, `https`).
     public var protocols: Set<String>?
+    /// When, in local time.
+    public var time: TimeWindow?
 
-    public init(sourceAddresses: [CIDR]? = nil, protocols: Set<String>? = nil) {
+    public init(sourceAddresses: [CIDR]? = nil, protocols: Set<String>? = nil, time: TimeWindow? = nil) {
         self.sourceAddresses = sourceAddresses
         self.protocols = protocols
+        self.time = time
     }
 
     /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
@@ -181,6 +184,13 @@ public struct PolicyConditions: Sendable, Hashable {
         }
         if let protocols, !protocols.contains(context.protocolName) {
             unmet.append("protocol '\(context.protocolName)' is not one of \(protocols.sorted())")
+        }
+        if let time {
+            if let now = context.now {
+                if !time.holds(at: now) { unmet.append("the time is not \(time)") }
+            } else {
+                unmet.append("the time is unknown")
+            }
         }
         return unmet
     }

@@ -1,3 +1,4 @@
+public import Foundation
 public import WardenCore
 
 /// One version of a tenant's policy, compiled.
@@ -74,6 +75,14 @@ public struct TenantPolicy: Sendable {
 
     /// The newest version: the one tried, else the one enforced.
     public var newest: CompiledPolicy { trial ?? enforced }
+
+    /// Whether a statement in force has a `time` condition (the authorizer reads the clock only then).
+    var needsTime: Bool { !enforced.engine.timeWindows.isEmpty || !(trial?.engine.timeWindows.isEmpty ?? true) }
+
+    /// Which of the time windows in force hold at `date`, as bits, for noticing when one opens or closes.
+    public func timeSignature(at date: Date) -> [Bool] {
+        (enforced.engine.timeWindows + (trial?.engine.timeWindows ?? [])).map { $0.holds(at: date) }
+    }
 }
 
 /// Where the authorizer finds what it decides with: the tenant's policy in force and what the registry knows of

@@ -253,7 +253,10 @@ public enum WardenServer {
         broker.restore(try await database.loadMQTTState())
         let authenticator = DeviceAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
-        PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock).follow(bus)
+        let reevaluation = PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock)
+        reevaluation.follow(bus)
+        // Runs for the life of the process, like the broker it watches.
+        _ = reevaluation.watchTime(on: MultiThreadedEventLoopGroup.singleton.next(), facts: directory)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
         let pending = PendingConnections(
             limits: .init(perAddress: mqtt.maximumPendingPerIP, total: mqtt.maximumPending))

@@ -160,7 +160,7 @@ struct PolicyDocumentTests {
             "statements[0].conditions.source-addresses[0]"
         ),
         (
-            #"{"statements": [{"id": "a", "effect": "allow", "principals": {"devices": ["*"]}, "actions": ["publish"], "conditions": {"time": {}}}]}"#,
+            #"{"statements": [{"id": "a", "effect": "allow", "principals": {"devices": ["*"]}, "actions": ["publish"], "conditions": {"weather": {}}}]}"#,
             "statements[0].conditions"
         ),
         (#"{"statments": []}"#, "document"),

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 import WardenAudit
@@ -12,6 +13,7 @@ struct AuthorizationPolicyController {
     let registry: RegistryService
     let facts: any PolicyFacts
     let auditReader: AuditReader
+    let clock: any WardenClock
     static let base = "/api/v1/tenants/{tenant}/policies"
 
     var routes: [APIRoute] {
@@ -216,6 +218,10 @@ struct AuthorizationPolicyController {
                     )
                 }
                 simulated.context.protocolName = name
+            }
+            if let time = given.time {
+                let milliseconds = try TimeBound.milliseconds(time, name: "context.time", now: clock.now())
+                simulated.context.now = Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
             }
         }
         return simulated

@@ -76,6 +76,8 @@ struct SimulatePolicyRequest: APIRequestBody {
     struct Context: Decodable {
         let sourceAddress: String?
         let `protocol`: String?
+        /// ISO 8601; default now.
+        let time: String?
     }
 
     static let fields: Set<String> = ["device", "service", "action", "topic", "context"]

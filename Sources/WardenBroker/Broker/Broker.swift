@@ -163,6 +163,11 @@ public final class Broker: Sendable {
     }
 
     /// Every session of `tenantID` with a live connection.
+    /// The tenants that have sessions.
+    func tenantsWithSessions() -> Set<TenantID> {
+        state.withLock { Set($0.sessions.keys.map(\.tenantID)) }
+    }
+
     func connectedSessions(in tenantID: TenantID) -> [Session] {
         let sessions = state.withLock { state in state.sessions.values.filter { $0.key.tenantID == tenantID } }
         return sessions.filter { $0.sink != nil }

@@ -1,3 +1,5 @@
+import NIOConcurrencyHelpers
+public import NIOCore
 public import WardenCore
 import WardenMQTT
 public import WardenPolicy
@@ -48,6 +50,25 @@ public struct PolicyReevaluation: Sendable {
             recheck(broker.connectedSessions(in: tenantID))
         default:
             break
+        }
+    }
+
+    /// Once a second, decides again the connections of each tenant one of whose time windows opened or closed
+    /// since the last look, so that a window takes effect on live connections within a second of its edge.
+    public func watchTime(on loop: any EventLoop, facts: any PolicyFacts) -> RepeatedTask {
+        let seen = NIOLockedValueBox<[TenantID: [Bool]]>([:])
+        return loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            let now = clock.now()
+            for tenantID in broker.tenantsWithSessions() {
+                let signature = facts.policy(tenantID, device: nil).0.timeSignature(at: now)
+                let previous = seen.withLockedValue { seen in
+                    defer { seen[tenantID] = signature }
+                    return seen[tenantID]
+                }
+                guard let previous, previous != signature else { continue }
+                broker.receiveCheck?.invalidate()
+                recheck(broker.connectedSessions(in: tenantID))
+            }
         }
     }
 

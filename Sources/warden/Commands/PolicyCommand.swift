@@ -147,7 +147,7 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "The topic (a filter to subscribe).") var topic: String?
         @Option(
             name: .customLong("context"),
-            help: "What the connection shows: source-address=IP or protocol=mqtt|mqtt-ws|https; repeatable.")
+            help: "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https, time=ISO 8601; repeatable.")
         var context: [String] = []
         @OptionGroup var tenant: Tenant
         @OptionGroup var client: ClientOptions
@@ -230,8 +230,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 switch (parts.first, parts.count) {
                 case ("source-address", 2): context["sourceAddress"] = parts[1]
                 case ("protocol", 2): context["protocol"] = parts[1]
+                case ("time", 2): context["time"] = parts[1]
                 default:
-                    throw ValidationError("--context takes source-address=IP or protocol=NAME, not '\(pair)'.")
+                    throw ValidationError(
+                        "--context takes source-address=IP, protocol=NAME or time=ISO8601, not '\(pair)'.")
                 }
             }
             return context
