@@ -163,7 +163,7 @@ let package = Package(
             name: "WardenPortal",
             dependencies: [
                 "WardenCore", "WardenAPI", "WardenAccess", "WardenAudit", "WardenRegistry", "WardenHub",
-                "WardenSecurity",
+                "WardenSecurity", "WardenPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -5,6 +5,7 @@ public import WardenAccess
 public import WardenAudit
 public import WardenCore
 public import WardenHub
+public import WardenPolicy
 public import WardenRegistry
 
 /// The web portal on the HTTPS port: server-rendered pages over the same services as the API, with a
@@ -19,11 +20,15 @@ public struct Portal: Sendable {
         public let clock: any WardenClock
         public let gatewayHostName: String
         public let refreshLifetime: TimeInterval
+        /// The tenants' policies in force and the devices' facts, for the policy page.
+        public let policyFacts: any PolicyFacts
 
         public init(
             registry: RegistryService, hub: HubServices, access: AccessService, auditReader: AuditReader,
-            clock: any WardenClock, gatewayHostName: String, refreshLifetime: TimeInterval
+            clock: any WardenClock, gatewayHostName: String, refreshLifetime: TimeInterval,
+            policyFacts: any PolicyFacts
         ) {
+            self.policyFacts = policyFacts
             self.registry = registry
             self.hub = hub
             self.access = access
@@ -51,7 +56,7 @@ public struct Portal: Sendable {
         let pages = Pages(dependencies: dependencies, renderer: renderer)
         routes =
             pages.signInRoutes + pages.overviewRoutes + pages.deviceRoutes + pages.peopleRoutes
-            + pages.auditRoutes + pages.accountRoutes + Self.staticRoutes
+            + pages.auditRoutes + pages.policyRoutes + pages.accountRoutes + Self.staticRoutes
     }
 
     /// Whether every template parsed (a test checks it).
@@ -116,7 +121,7 @@ public struct Portal: Sendable {
         }
         var form: [String: String] = [:]
         if route.method == .post {
-            form = try await FormBody.fields(request, limit: APIRequestContext.maximumBodyBytes) ?? [:]
+            form = try await FormBody.fields(request, limit: route.formLimit) ?? [:]
             guard session.acceptsCSRF(form["_csrf"]) else {
                 throw WardenError(
                     .authCSRFRejected, "The form is stale or did not come from this site; reload the page.")

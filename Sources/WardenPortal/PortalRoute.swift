@@ -13,16 +13,20 @@ public struct PortalRoute: Sendable {
     public let name: String
     /// Nil only for the sign-in page and the static files.
     public let permission: Permission?
+    /// The largest form body a post accepts.
+    let formLimit: Int
     let handler: @Sendable (Request, PortalRequest) async throws -> Response
 
     init(
         _ method: HTTPRequest.Method, _ path: String, _ name: String, permission: Permission?,
+        formLimit: Int = APIRequestContext.maximumBodyBytes,
         handler: @escaping @Sendable (Request, PortalRequest) async throws -> Response
     ) {
         self.method = method
         self.path = path
         self.name = name
         self.permission = permission
+        self.formLimit = formLimit
         self.handler = handler
     }
 }

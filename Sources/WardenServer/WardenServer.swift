@@ -179,7 +179,7 @@ public enum WardenServer {
                 registry: registry, hub: hub, access: access,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead), clock: clock,
                 gatewayHostName: configuration.hubHostName.rawValue,
-                refreshLifetime: configuration.access.refreshTokenLifetime)
+                refreshLifetime: configuration.access.refreshTokenLifetime, policyFacts: deviceDirectory)
         ).register(on: httpsRouter)
         // total: a configured number of seconds, range-checked when read.
         let firstRequestLimits = FirstRequestLimits(

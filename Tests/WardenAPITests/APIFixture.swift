@@ -79,7 +79,7 @@ struct APIFixture {
             .init(
                 registry: registry, hub: hub, access: access,
                 auditReader: AuditReader(store: database, chain: chain, head: nil), clock: SystemClock(),
-                gatewayHostName: "localhost", refreshLifetime: 86_400))
+                gatewayHostName: "localhost", refreshLifetime: 86_400, policyFacts: directory))
     }
 
     /// Runs `body` with a client of the router (the API and the portal, as the server mounts them).

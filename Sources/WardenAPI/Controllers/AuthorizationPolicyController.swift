@@ -90,16 +90,14 @@ struct AuthorizationPolicyController {
                 "Whether the policy in force would allow a request, and why; no traffic is needed",
                 permission: .policiesRead, request: "SimulatePolicy", success: (200, "PolicySimulation")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
                 let body = try await request.decodeJSON(SimulatePolicyRequest.self, context)
-                let simulated = try await simulated(body, in: tenantID)
-                let explanation = PolicyAuthorizer(facts).explain(simulated)
-                let considered =
-                    explanation.requestor.map {
-                        explanation.policy.enforced.engine.trace(
-                            $0, simulated.action, simulated.resource, in: simulated.context)
-                    } ?? []
-                return try JSONResponse.make(PolicySimulationResource(explanation, considered: considered))
+                let question = PolicySimulation.Question(
+                    device: body.device, service: body.service, action: body.action, topic: body.topic,
+                    sourceAddress: body.context?.sourceAddress, protocolName: body.context?.protocol,
+                    time: body.context?.time)
+                return try JSONResponse.make(
+                    try await PolicySimulation(registry: registry, facts: facts, clock: clock).answer(
+                        question, in: try request.tenantID(context)))
             },
             APIRoute(
                 .get, Self.base + "/explanations/{reference}", "explainPolicyDecision",
@@ -179,74 +177,6 @@ struct AuthorizationPolicyController {
         guard let deviceID = try? DeviceID(record.actor), let device = facts.policy(tenantID, device: deviceID).1
         else { return nil }
         return PolicyRequestor(tenantID: tenantID, kind: .device(device))
-    }
-
-    /// The request a simulation asks about, checked as the broker would check it.
-    private func simulated(_ body: SimulatePolicyRequest, in tenantID: TenantID) async throws -> AuthorizationRequest {
-        guard let action = PolicyAction(rawValue: body.action) else {
-            throw WardenError(
-                .requestInvalidField,
-                "'action' must be one of \(PolicyAction.allCases.map(\.rawValue).joined(separator: ", ")).")
-        }
-        let subject: AuthorizationRequest.Subject
-        switch (body.device, body.service) {
-        case (let device?, nil):
-            _ = try await registry.device(tenantID, device)
-            subject = .device(device)
-        case (nil, let name?):
-            guard let policy = try await registry.policies(tenantID).first(where: { $0.name == name }) else {
-                throw WardenError(.policyNotFound, "There is no shared access policy '\(name)' in '\(tenantID)'.")
-            }
-            subject = .service(name, permissions: policy.permissions)
-        default:
-            throw WardenError(.requestInvalidField, "Name exactly one of 'device' and 'service'.")
-        }
-        var simulated = AuthorizationRequest(
-            tenantID: tenantID, subject: subject, action: action, resource: try Self.resource(body.topic, action))
-        if let given = body.context {
-            if let address = given.sourceAddress {
-                guard let parsed = IPAddress(address) else {
-                    throw WardenError(.requestInvalidField, "'context.sourceAddress' is not an IP address.")
-                }
-                simulated.context.peerAddress = parsed
-            }
-            if let name = given.protocol {
-                guard PolicyContext.protocolNames.contains(name) else {
-                    throw WardenError(
-                        .requestInvalidField,
-                        "'context.protocol' must be one of \(PolicyContext.protocolNames.sorted().joined(separator: ", "))."
-                    )
-                }
-                simulated.context.protocolName = name
-            }
-            if let time = given.time {
-                let milliseconds = try TimeBound.milliseconds(time, name: "context.time", now: clock.now())
-                simulated.context.now = Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
-            }
-        }
-        return simulated
-    }
-
-    /// The topic as the action takes it: a filter to subscribe, a topic name otherwise; `connect` takes none.
-    private static func resource(_ topic: String?, _ action: PolicyAction) throws -> AuthorizationRequest.Resource? {
-        guard let topic else {
-            guard action != .publish, action != .subscribe, action != .receive else {
-                throw WardenError(.requestInvalidField, "'\(action.rawValue)' needs a 'topic'.")
-            }
-            return nil
-        }
-        guard action != .connect else { throw WardenError(.requestInvalidField, "'connect' takes no 'topic'.") }
-        if action == .subscribe {
-            do {
-                return .filter(try TopicFilter(topic))
-            } catch {
-                throw WardenError(.requestInvalidField, "'topic' is not a topic filter: \(error).")
-            }
-        }
-        guard TopicName.isValid(topic) else {
-            throw WardenError(.requestInvalidField, "'topic' is not a topic name (no '+' or '#').")
-        }
-        return .topic(topic)
     }
 
     /// The body, up to a document's limit (larger than other bodies').

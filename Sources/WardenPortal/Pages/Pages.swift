@@ -26,6 +26,7 @@ struct Pages: Sendable {
                 ("Devices", base + "/devices", principal.may(.registryRead, in: tenant)),
                 ("Roles", base + "/roles", principal.may(.usersManage, in: tenant)),
                 ("API keys", base + "/api-keys", principal.may(.apiKeysManage, in: tenant)),
+                ("Policy", base + "/policy", principal.may(.policiesRead, in: tenant)),
                 ("Audit", base + "/audit", principal.may(.auditRead, in: tenant)),
             ]
         }

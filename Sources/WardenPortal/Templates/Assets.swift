@@ -50,6 +50,11 @@ enum Assets {
         .secret { font-family: ui-monospace, monospace; word-break: break-all; background: #fff8e1;
           border: 1px dashed var(--warn); padding: .5rem; }
         pre { background: #0f1420; color: #e6ebf5; padding: .75rem; border-radius: 4px; overflow: auto; }
+        textarea.document { min-height: 22rem; }
+        .diff { font-family: ui-monospace, monospace; white-space: pre-wrap; background: var(--card);
+          border: 1px solid var(--line); padding: .5rem; }
+        .diff .removed { background: #fbe4e2; }
+        .diff .added { background: #e3f3e6; }
         .muted { color: var(--muted); }
         .signin { max-width: 24rem; margin: 4rem auto; }
         """#

@@ -241,6 +241,70 @@ enum PageTemplates {
         {{#next}}<p><a href="{{next}}">Older records</a></p>{{/next}}
         """#
 
+    static let policy = #"""
+        <h1>Authorization policy of {{tenant}}</h1>
+        <p>Version {{version}} enforced ({{tolerance}}){{#triedVersion}}; version {{triedVersion}} tried, audit-only:
+          its refusals are recorded, not enforced{{/triedVersion}}. Explicit deny wins, then allow; nothing applying
+          is deny.</p>
+        {{#unreadable}}<div class="notice error" role="alert">Every request is denied: {{unreadable}}</div>{{/unreadable}}
+        {{#canManage}}
+        <form class="stack card" method="post" action="/t/{{tenant}}/policy" id="policy-editor">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <input type="hidden" name="version" value="{{newest}}">
+          {{#error}}<div class="notice error" role="alert">Not saved: {{error}}</div>{{/error}}
+          <label for="document">Document (JSON; docs/policy.md)</label>
+          <textarea id="document" name="document" class="document" spellcheck="false">{{document}}</textarea>
+          <p><button type="submit">Save as a new version</button></p>
+        </form>
+        {{/canManage}}
+        <h2>Try a request</h2>
+        <form class="row card" method="get" action="/t/{{tenant}}/policy" role="search" id="policy-trial">
+          <label>Device <input name="device" value="{{device}}" required maxlength="128"></label>
+          <label>Action <select name="action">{{#actions}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/actions}}</select></label>
+          <label>Topic <input name="topic" value="{{topic}}"></label>
+          <label>Source address <input name="address" value="{{address}}"></label>
+          <label>Time (ISO 8601) <input name="time" value="{{time}}"></label>
+          <button type="submit" class="plain">Decide</button>
+        </form>
+        {{#answerError}}<div class="notice error" role="alert">{{answerError}}</div>{{/answerError}}
+        {{#answer}}
+        <div class="card" id="policy-answer">
+          <p><span class="status {{#allowed}}good{{/allowed}}{{^allowed}}bad{{/allowed}}">{{decision}}</span> by {{statement}}</p>
+          {{#reasons}}<p class="muted">{{.}}</p>{{/reasons}}
+          {{#tried}}<p>Tried: {{tried}}</p>{{/tried}}
+          <table><caption>Statements considered</caption>
+            <thead><tr><th scope="col">Statement</th><th scope="col">Effect</th><th scope="col">Outcome</th><th scope="col">Why</th></tr></thead>
+            <tbody>{{#considered}}<tr><td>{{statement}}</td><td>{{effect}}</td><td>{{outcome}}</td><td>{{why}}</td></tr>{{/considered}}
+            {{^considered}}<tr><td colspan="4">No statement names this device and action.</td></tr>{{/considered}}</tbody>
+          </table>
+        </div>
+        {{/answer}}
+        {{#shown}}
+        <h2>{{title}}</h2>
+        {{#text}}<pre id="policy-shown">{{text}}</pre>{{/text}}
+        {{#hasDiff}}<div class="diff" id="policy-diff">{{#diff}}<div class="{{kind}}">{{sign}} {{text}}</div>{{/diff}}</div>{{/hasDiff}}
+        {{/shown}}
+        <h2>Versions</h2>
+        <table id="policy-versions">
+          <thead><tr><th scope="col">Version</th><th scope="col">Author</th><th scope="col">Created</th>
+            <th scope="col">Notes</th><th scope="col"></th></tr></thead>
+          <tbody>{{#versions}}<tr><td>{{number}}</td><td>{{author}}</td><td>{{created}}</td>
+            <td>{{#restoredFrom}}restores {{restoredFrom}}{{/restoredFrom}}{{#auditOnly}} audit-only{{/auditOnly}}</td>
+            <td><a href="/t/{{tenant}}/policy?version={{number}}">Show</a>
+              {{#previous}} · <a href="/t/{{tenant}}/policy?from={{previous}}&amp;diff={{number}}">Changes</a>{{/previous}}
+              {{#canManage}}<form class="inline" method="post" action="/t/{{tenant}}/policy/rollback">
+                <input type="hidden" name="_csrf" value="{{csrf}}"><input type="hidden" name="version" value="{{number}}">
+                <button type="submit" class="plain">Restore</button></form>{{/canManage}}</td></tr>{{/versions}}
+          {{^versions}}<tr><td colspan="5">No document written: the shipped statements alone are in force.</td></tr>{{/versions}}</tbody>
+        </table>
+        <h2>Statements in force</h2>
+        <table>
+          <thead><tr><th scope="col">Statement</th><th scope="col">Effect</th><th scope="col">Actions</th>
+            <th scope="col">Resources</th><th scope="col">Source</th></tr></thead>
+          <tbody>{{#statements}}<tr><td>{{id}}</td><td>{{effect}}</td><td>{{actions}}</td><td>{{resources}}</td><td>{{source}}</td></tr>{{/statements}}</tbody>
+        </table>
+        """#
+
     static let account = #"""
         <h1>Your account</h1>
         {{#mustChange}}<div class="notice error" role="alert">Your password was generated: choose your own before anything else.</div>{{/mustChange}}
