@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Pub/sub under a tenant policy, end to end: starts `warden serve` (release build unless BUILD=debug; BIN=DIR
+# takes another build), registers devices bench-0-pub … and bench-0-sub … (DEVICES pairs) and a policy document
+# that lets them publish, subscribe and receive on bench/#, and runs warden-bench pubsub over MQTT/TLS with SAS
+# tokens: every PUBLISH and SUBSCRIBE is decided by the engine, every delivery asks `receive`.
+# Usage: bench/policy.sh [warden-bench pubsub options…]   (for example --qos 1 --duration 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEVICES=${DEVICES:-10}
+source bench/lib.sh
+key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
+  -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
+for role in pub sub; do
+  seq 0 $((DEVICES - 1)) | xargs -P 8 -I{} curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" \
+    -d "{\"deviceId\":\"bench-{}-$role\",\"attributes\":{\"role\":\"bench\"}}" -o /dev/null
+done
+api -X PUT "$url/api/v1/tenants/default/policies/document" -o /dev/null -d '{"statements": [
+  {"id": "bench", "effect": "allow", "principals": {"attributes": {"role": "bench"}},
+   "actions": ["publish", "subscribe", "receive"], "resources": ["bench/#"]}]}'
+"$bin/warden-bench" pubsub --port "$port" --ca "$data/tls/ca.pem" --policy bench --key "$key" --devices "$DEVICES" "$@"
