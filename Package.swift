@@ -140,7 +140,7 @@ let package = Package(
             name: "WardenHub",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity", "WardenAzure",
-                "WardenAuthentication",
+                "WardenAuthentication", "WardenPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -279,7 +279,7 @@ let package = Package(
             name: "WardenAPITests",
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
-                "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication",
+                "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication", "WardenPolicy",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -291,7 +291,7 @@ let package = Package(
             name: "WardenHubTests",
             dependencies: [
                 "WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore", "WardenSecurity",
-                "WardenRegistry", "WardenAzure", "WardenAuthentication",
+                "WardenRegistry", "WardenAzure", "WardenAuthentication", "WardenPolicy",
             ]),
         .testTarget(
             name: "WardenIntegrationTests",

@@ -5,6 +5,7 @@ public import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
+public import WardenPolicy
 
 /// A device as a request proved it (the broker's `DeviceSender`, named here for the API, which does not see
 /// the broker).
@@ -12,8 +13,11 @@ public typealias AuthenticatedDevice = DeviceSender
 
 /// The hub as the HTTPS device API sees it (anchors.md §1.4): authenticate a request like a CONNECT, send
 /// telemetry as if published (acknowledged after the commit), and reach the device's cloud-to-device queue.
+/// The policy decides each request as it decides MQTT: `connect` for every request, `publish` on the telemetry
+/// topic, `receive` on the device's cloud-to-device topic; the protocol is `https`.
 public struct DeviceGateway: Sendable {
     let authenticator: DeviceAuthenticator
+    let authorizer: any Authorizer
     let broker: Broker
     let persistence: BrokerPersistence
     let events: EventBus
@@ -21,10 +25,11 @@ public struct DeviceGateway: Sendable {
     public let cloudToDevice: CloudToDeviceService
 
     public init(
-        authenticator: DeviceAuthenticator, broker: Broker, persistence: BrokerPersistence,
+        authenticator: DeviceAuthenticator, authorizer: any Authorizer, broker: Broker, persistence: BrokerPersistence,
         cloudToDevice: CloudToDeviceService, events: EventBus, clock: any WardenClock
     ) {
         self.authenticator = authenticator
+        self.authorizer = authorizer
         self.broker = broker
         self.persistence = persistence
         self.cloudToDevice = cloudToDevice
@@ -66,6 +71,7 @@ public struct DeviceGateway: Sendable {
                 authenticator.record(credentials, outcome, protocolName: "https", referenceID: referenceID, at: now)))
         switch outcome {
         case .accepted(.device(let device)):
+            try authorize(.connect(.device(device.deviceID), in: device.tenantID), peer: peer)
             return device.sender
         case .refused(let refusal) where !refusal.isCredentialFailure:
             throw WardenError(.authForbidden, "The device may not connect (reference \(referenceID)).")
@@ -76,10 +82,15 @@ public struct DeviceGateway: Sendable {
     }
 
     /// HTTPS receive: the oldest Enqueued message, locked, with its lock token; nil when none waits.
-    public func receive(for device: DeviceSender, lockSeconds: Int64?) -> (
+    public func receive(for device: DeviceSender, lockSeconds: Int64?, peer: IPAddress) throws(WardenError) -> (
         message: CloudToDeviceMessage, lockToken: String
     )? {
-        cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
+        let topic = AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name
+        try authorize(
+            AuthorizationRequest(
+                tenantID: device.tenantID, subject: .device(device.deviceID), action: .receive, resource: .topic(topic)),
+            peer: peer)
+        return cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
     }
 
     /// HTTPS complete, reject or abandon; returns once committed.
@@ -90,14 +101,26 @@ public struct DeviceGateway: Sendable {
 
     /// Telemetry over HTTPS: stored and routed as if published on `devices/{id}/messages/events/{bag}`; returns
     /// once committed.
-    public func sendTelemetry(from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8]) async throws
-    {
+    public func sendTelemetry(
+        from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
+    ) async throws {
         let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
+        try authorize(.device(sender.deviceID, in: sender.tenantID, .topic(topic)), peer: peer)
         let message = BrokerMessage(
             topic: topic, payload: ByteBuffer(bytes: body), qos: .atLeastOnce, retain: false,
             properties: Properties(), receivedAt: .now())
         let (refusal, ticket) = broker.publishOnBehalf(of: sender, message)
         if let refusal { throw WardenError(.requestInvalidField, "The message was refused: \(refusal).") }
         if let ticket { await persistence.committed(ticket) }
+    }
+
+    /// Refuses `request` unless the policy allows it: 403 `auth.forbidden` with the reference id, and an
+    /// authorization-denied record, as MQTT refuses.
+    private func authorize(_ request: AuthorizationRequest, peer: IPAddress) throws(WardenError) {
+        let seen = request.seen(in: PolicyContext(peerAddress: peer, protocolName: "https"))
+        let decision = authorizer.decide(seen)
+        guard !decision.isAllowed else { return }
+        events.publish(.authorizationDenied(seen.denial(decision, principal: seen.principal, at: clock.now())))
+        throw WardenError(.authForbidden, "Not authorized (reference \(decision.referenceID)).")
     }
 }

@@ -1,3 +1,4 @@
+public import Foundation
 public import WardenCore
 public import WardenMQTT
 
@@ -47,6 +48,26 @@ public struct AuthorizationRequest: Sendable, Hashable {
         self.subject = subject
         self.action = action
         self.resource = resource
+    }
+
+    /// The record of `decision` refusing this request to `principal` (the device id, `$service/{policy}`, or an
+    /// anonymous client's ClientId); `isEnforced` false when only an audit-only version refused it.
+    public func denial(_ decision: Decision, principal: String, isEnforced: Bool = true, at: Date)
+        -> AuthorizationDenial
+    {
+        AuthorizationDenial(
+            tenantID: tenantID, principal: principal, peerAddress: context.peerAddress ?? .unspecified,
+            protocolName: context.protocolName, action: action.rawValue, topic: resource?.text ?? "",
+            unmetConditions: decision.unmetConditions, statementID: decision.statementID,
+            policyVersion: decision.policyVersion, isEnforced: isEnforced, referenceID: decision.referenceID, at: at)
+    }
+
+    /// The name records use for the subject: the device id or `$service/{policy}`.
+    public var principal: String {
+        switch subject {
+        case .device(let id): id.rawValue
+        case .service(let name, _): "$service/\(name)"
+        }
     }
 
     /// The same request seen in `context`.

@@ -37,16 +37,9 @@ public struct PolicyAuthorizer: Authorizer {
     private func trialDenial(
         _ request: AuthorizationRequest, _ decision: PolicyDecision, _ version: Int?
     ) -> AuthorizationDenial {
-        let principal =
-            switch request.subject {
-            case .device(let id): id.rawValue
-            case .service(let name, _): "$service/\(name)"
-            }
-        return AuthorizationDenial(
-            tenantID: request.tenantID, principal: principal, peerAddress: request.context.peerAddress ?? .unspecified,
-            protocolName: request.context.protocolName, action: request.action.rawValue,
-            topic: request.resource?.text ?? "", unmetConditions: decision.reasons, statementID: decision.statementID,
-            policyVersion: version, isEnforced: false, referenceID: ReferenceID.make(), at: clock.now())
+        request.denial(
+            .deny(decision.reasons, statement: decision.statementID, policyVersion: version),
+            principal: request.principal, isEnforced: false, at: clock.now())
     }
 
     /// The decisions with what they were made from: the versions and the requestor as the registry knows it.

@@ -108,9 +108,11 @@ public enum WardenServer {
         let telemetryFeed = TelemetryFeed()
         let persistence = BrokerPersistence(
             store: database, clock: clock, logger: logger, afterCommit: telemetryFeed.committed)
+        // One authorizer for MQTT, its per-delivery check and the HTTPS device API.
+        let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock)
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
-            configuration, tls: tlsSlot, directory: deviceDirectory, bus: bus, persistence: persistence,
-            database: database,
+            configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
+            persistence: persistence, database: database,
             clock: clock,
             logger: logger)
         let telemetry = TelemetryIngest(
@@ -130,7 +132,7 @@ public enum WardenServer {
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
-                authenticator: DeviceAuthenticator(directory: deviceDirectory), broker: broker,
+                authenticator: DeviceAuthenticator(directory: deviceDirectory), authorizer: authorizer, broker: broker,
                 persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
             presence: presence)
         let retention = TelemetryRetention(
@@ -242,11 +244,11 @@ public enum WardenServer {
     /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus
     /// for live revocation.
     static func makeMQTTListeners(
-        _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory, bus: EventBus,
-        persistence: BrokerPersistence, database: SQLiteDatabase, clock: any WardenClock, logger: Logger
+        _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
+        authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: SQLiteDatabase,
+        clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
-        let authorizer = PolicyAuthorizer(directory, events: bus, clock: clock)
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence,
             receiveCheck: ReceiveCheck(authorizer: authorizer, events: bus, clock: clock))

@@ -10,6 +10,7 @@ import WardenAuthentication
 import WardenBroker
 import WardenCore
 import WardenHub
+import WardenPolicy
 import WardenPortal
 import WardenRegistry
 import WardenSecurity
@@ -50,8 +51,9 @@ struct APIFixture {
                 store: database, persistence: persistence, broker: broker, clock: SystemClock()),
             methods: MethodService(broker: broker),
             devices: DeviceGateway(
-                authenticator: DeviceAuthenticator(directory: directory), broker: broker, persistence: persistence,
-                cloudToDevice: cloudToDevice, events: bus, clock: SystemClock()),
+                authenticator: DeviceAuthenticator(directory: directory), authorizer: PolicyAuthorizer(directory),
+                broker: broker, persistence: persistence, cloudToDevice: cloudToDevice, events: bus,
+                clock: SystemClock()),
             presence: DevicePresence(broker: broker, clock: SystemClock()))
         var settings = AccessService.Settings()
         // Cheap hashes: the cost's own timing is measured in the benchmarks, not here.

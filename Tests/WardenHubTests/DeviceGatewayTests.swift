@@ -6,6 +6,7 @@ import Testing
 import WardenAuthentication
 import WardenAzure
 import WardenCore
+import WardenPolicy
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -51,7 +52,8 @@ struct DeviceGatewayTests {
                 cloudToDevice: cloudToDevice, twins: twins, methods: MethodService(broker: hub.broker),
                 presence: DevicePresence(broker: hub.broker, clock: SystemClock())))
         gateway = DeviceGateway(
-            authenticator: DeviceAuthenticator(directory: directory), broker: hub.broker,
+            authenticator: DeviceAuthenticator(directory: directory), authorizer: PolicyAuthorizer(directory),
+            broker: hub.broker,
             persistence: hub.persistence, cloudToDevice: cloudToDevice, events: hub.bus, clock: SystemClock())
         loopback = try #require(IPAddress("127.0.0.1"))
         hub.bus.observe { [records] event in
@@ -100,9 +102,32 @@ struct DeviceGatewayTests {
         #expect(await refusal(token())?.code == .authForbidden)
     }
 
+    @Test func thePolicyDecidesHTTPSRequests() async throws {
+        let sender = try await authenticate(token())
+        let document = """
+            {"statements": [
+              {"id": "no-https-telemetry", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["publish"],
+               "conditions": {"protocols": ["https"]}},
+              {"id": "no-https-c2d", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["receive"],
+               "conditions": {"protocols": ["https"]}}
+            ]}
+            """
+        _ = try await registry.writeAuthorizationPolicy(.defaultTenant, document: Array(document.utf8), author: "test")
+        await #expect(throws: WardenError.self) {
+            try await gateway.sendTelemetry(from: sender, properties: [], body: [1], peer: loopback)
+        }
+        #expect(throws: WardenError.self) { _ = try gateway.receive(for: sender, lockSeconds: nil, peer: loopback) }
+        let lost = """
+            {"statements": [{"id": "lost", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["connect"]}]}
+            """
+        _ = try await registry.writeAuthorizationPolicy(.defaultTenant, document: Array(lost.utf8), author: "test")
+        #expect(await refusal(token())?.code == .authForbidden)
+    }
+
     @Test func telemetryIsStoredBeforeTheCallReturns() async throws {
         let sender = try await authenticate(token())
-        try await gateway.sendTelemetry(from: sender, properties: [.init("alert", "high")], body: Array("21.5".utf8))
+        try await gateway.sendTelemetry(
+            from: sender, properties: [.init("alert", "high")], body: Array("21.5".utf8), peer: loopback)
         let stored = try await hub.database.telemetry(
             .defaultTenant, device, from: 0, to: .max, afterSequence: 0, limit: 10)
         #expect(stored.map { String(decoding: $0.body, as: UTF8.self) } == ["21.5"])

@@ -24,7 +24,8 @@ struct DeviceHTTPSController {
                 let sender = try await authenticate(request, context)
                 let body = try await request.body.collect(upTo: Self.maximumTelemetryBytes)
                 try await gateway.sendTelemetry(
-                    from: sender, properties: Self.properties(of: request), body: Array(body.readableBytesView))
+                    from: sender, properties: Self.properties(of: request), body: Array(body.readableBytesView),
+                    peer: context.peerAddress)
                 return Response(status: .noContent)
             },
             APIRoute(
@@ -41,7 +42,10 @@ struct DeviceHTTPSController {
                     }
                     return seconds
                 }
-                guard let (message, token) = gateway.receive(for: sender, lockSeconds: lock) else {
+                guard
+                    let (message, token) = try gateway.receive(
+                        for: sender, lockSeconds: lock, peer: context.peerAddress)
+                else {
                     return Response(status: .noContent)
                 }
                 return Response(
