@@ -18,11 +18,14 @@ public struct PolicySimulation: Sendable {
         public var protocolName: String?
         /// ISO 8601 or an age; default now.
         public var time: String?
+        /// A risk level; default `normal`.
+        public var risk: String?
 
         public init(
             device: DeviceID? = nil, service: PolicyName? = nil, action: String, topic: String? = nil,
-            sourceAddress: String? = nil, protocolName: String? = nil, time: String? = nil
+            sourceAddress: String? = nil, protocolName: String? = nil, time: String? = nil, risk: String? = nil
         ) {
+            self.risk = risk
             self.device = device
             self.service = service
             self.action = action
@@ -91,6 +94,14 @@ public struct PolicySimulation: Sendable {
                 )
             }
             simulated.context.protocolName = name
+        }
+        if let risk = question.risk {
+            guard let level = RiskLevel(rawValue: risk) else {
+                throw WardenError(
+                    .requestInvalidField,
+                    "'context.risk' must be one of \(RiskLevel.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            simulated.context.risk = level
         }
         if let time = question.time {
             let milliseconds = try TimeBound.milliseconds(time, name: "context.time", now: clock.now())

@@ -126,8 +126,11 @@ public struct PolicyDocument: Sendable, Hashable {
     }
 
     private static func readConditions(_ field: Field) throws(PolicyError) -> PolicyConditions {
-        try field.only(["source-addresses", "protocols", "time"])
+        try field.only(["source-addresses", "protocols", "time", "risk-levels"])
         var conditions = PolicyConditions()
+        conditions.riskLevels = try field["risk-levels"].map { levels throws(PolicyError) in
+            Set(try levels.choices(RiskLevel.self))
+        }
         conditions.sourceAddresses = try field["source-addresses"].map { addresses throws(PolicyError) in
             try addresses.list(CIDR.init)
         }

@@ -61,15 +61,30 @@ public struct PolicyContext: Sendable, Hashable {
     public var protocolName: String
     /// The moment of the request; the authorizer sets it from its clock when the caller did not.
     public var now: Date?
+    /// How much the requestor is trusted now: the Defender (issue 16) will raise it per device; until then
+    /// every request is `normal`.
+    public var risk: RiskLevel
 
     /// The protocols a `protocols` condition may name.
     public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https"]
 
-    public init(peerAddress: IPAddress? = nil, protocolName: String = "mqtt", now: Date? = nil) {
+    public init(
+        peerAddress: IPAddress? = nil, protocolName: String = "mqtt", now: Date? = nil, risk: RiskLevel = .normal
+    ) {
         self.peerAddress = peerAddress
         self.protocolName = protocolName
         self.now = now
+        self.risk = risk
     }
+}
+
+/// A requestor's risk level, for `risk-levels` conditions: a quarantined device can be confined by a statement
+/// that allows only what `normal` ones may do.
+public enum RiskLevel: String, Sendable, Hashable, CaseIterable {
+    case normal
+    case elevated
+    case high
+    case critical
 }
 
 /// A decision and the story behind it: the statement that decided (nil: none applied) and why.

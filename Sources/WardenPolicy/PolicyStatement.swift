@@ -163,11 +163,17 @@ public struct PolicyConditions: Sendable, Hashable {
     public var protocols: Set<String>?
     /// When, in local time.
     public var time: TimeWindow?
+    /// The requestor's risk level is one of these.
+    public var riskLevels: Set<RiskLevel>?
 
-    public init(sourceAddresses: [CIDR]? = nil, protocols: Set<String>? = nil, time: TimeWindow? = nil) {
+    public init(
+        sourceAddresses: [CIDR]? = nil, protocols: Set<String>? = nil, time: TimeWindow? = nil,
+        riskLevels: Set<RiskLevel>? = nil
+    ) {
         self.sourceAddresses = sourceAddresses
         self.protocols = protocols
         self.time = time
+        self.riskLevels = riskLevels
     }
 
     /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
@@ -184,6 +190,9 @@ public struct PolicyConditions: Sendable, Hashable {
         }
         if let protocols, !protocols.contains(context.protocolName) {
             unmet.append("protocol '\(context.protocolName)' is not one of \(protocols.sorted())")
+        }
+        if let riskLevels, !riskLevels.contains(context.risk) {
+            unmet.append("risk level '\(context.risk.rawValue)' is not one of \(riskLevels.map(\.rawValue).sorted())")
         }
         if let time {
             if let now = context.now {

@@ -18,7 +18,7 @@ public struct TimeWindow: Sendable, Hashable, CustomStringConvertible {
     public let isWithin: Bool
     public let description: String
 
-    static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    public static let weekdayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
     /// Reads `08:00-18:00` (or with seconds, `08:00:30-18:00`), a zone identifier and weekday names.
     public init(window text: String, within: Bool, zone: String?, weekdays: [String]?) throws(PolicyError) {

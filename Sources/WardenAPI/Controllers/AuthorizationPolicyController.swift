@@ -94,7 +94,7 @@ struct AuthorizationPolicyController {
                 let question = PolicySimulation.Question(
                     device: body.device, service: body.service, action: body.action, topic: body.topic,
                     sourceAddress: body.context?.sourceAddress, protocolName: body.context?.protocol,
-                    time: body.context?.time)
+                    time: body.context?.time, risk: body.context?.risk)
                 return try JSONResponse.make(
                     try await PolicySimulation(registry: registry, facts: facts, clock: clock).answer(
                         question, in: try request.tenantID(context)))

@@ -23,6 +23,10 @@ extension OpenAPISchemas {
             "resources": stringArray,
             "conditions": object([
                 "source-addresses": stringArray, "protocols": choices(PolicyContext.protocolNames.sorted()),
+                "time": object([
+                    "within": string, "outside": string, "zone": string, "weekdays": choices(TimeWindow.weekdayNames),
+                ]),
+                "risk-levels": choices(RiskLevel.allCases.map(\.rawValue)),
             ]),
         ],
         required: ["id", "effect", "principals", "actions"])

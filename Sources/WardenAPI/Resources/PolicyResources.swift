@@ -78,6 +78,8 @@ struct SimulatePolicyRequest: APIRequestBody {
         let `protocol`: String?
         /// ISO 8601; default now.
         let time: String?
+        /// A risk level; default `normal`.
+        let risk: String?
     }
 
     static let fields: Set<String> = ["device", "service", "action", "topic", "context"]

@@ -147,7 +147,9 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "The topic (a filter to subscribe).") var topic: String?
         @Option(
             name: .customLong("context"),
-            help: "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https, time=ISO 8601; repeatable.")
+            help:
+                "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https, time=ISO 8601, risk=normal|elevated|high|critical; repeatable."
+        )
         var context: [String] = []
         @OptionGroup var tenant: Tenant
         @OptionGroup var client: ClientOptions
@@ -231,9 +233,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 case ("source-address", 2): context["sourceAddress"] = parts[1]
                 case ("protocol", 2): context["protocol"] = parts[1]
                 case ("time", 2): context["time"] = parts[1]
+                case ("risk", 2): context["risk"] = parts[1]
                 default:
                     throw ValidationError(
-                        "--context takes source-address=IP, protocol=NAME or time=ISO8601, not '\(pair)'.")
+                        "--context takes source-address=IP, protocol=NAME, time=ISO8601 or risk=LEVEL, not '\(pair)'.")
                 }
             }
             return context
