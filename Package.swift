@@ -97,6 +97,7 @@ let package = Package(
             name: "WardenPolicy",
             dependencies: [
                 "WardenCore", "WardenMQTT", "WardenAzure", .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(

@@ -263,3 +263,24 @@ def test_a_time_window_opening_closes_the_connection_it_denies(warden, tmp_path)
     refused = hub.device_client(warden, "shift-1", mqtt.MQTTv5)
     assert str(refused.start(warden.mqtt["mqtts"], host="localhost")) == "Not authorized"
     refused.paho.loop_stop()
+
+
+def test_yaml_documents(warden, tmp_path):
+    hub.create_device(warden, "unit-1", "--attribute", "role=sensor", "--attribute", "floor=3")
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "tolerance: balanced\n"
+        "statements:\n"
+        "  - id: floor-share\n"
+        "    effect: allow\n"
+        "    principals: { attributes: { role: sensor } }\n"
+        "    actions: [publish, subscribe, receive]\n"
+        "    resources: [\"floors/${device.attr.floor}/#\"]\n")
+    assert "version 1 is in force" in warden.cli("policy", "apply", str(path))
+    client = connect(warden, "unit-1", mqtt.MQTTv311)
+    assert subscribe(client, "floors/3/#") == 1
+    client.stop()
+    assert warden.cli("policy", "show") == path.read_text().rstrip("\n")
+    path.write_text("statements:\n  - id: x\n    effect: allow\n    principals: {devices: ['*']}\n    actions: [fly]\n")
+    refused = warden.run_cli("policy", "apply", str(path))
+    assert refused.returncode == 65 and "line 5: statements[0].actions[0]" in refused.stderr

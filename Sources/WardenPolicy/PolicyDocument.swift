@@ -36,6 +36,42 @@ public struct PolicyDocument: Sendable, Hashable {
         self.statements = statements
     }
 
+    /// Reads a document in JSON (it starts with `{`) or else YAML; the error names the field that breaks the
+    /// rules, and for YAML the line it is on.
+    public init(text bytes: some Collection<UInt8>) throws(WardenError) {
+        guard let first = bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }),
+            first != UInt8(ascii: "{")
+        else {
+            try self.init(json: bytes)
+            return
+        }
+        guard bytes.count <= Self.maximumBytes else {
+            throw WardenError(.policyInvalidDocument, "A policy document is at most \(Self.maximumBytes) bytes.")
+        }
+        guard let text = String(validating: Array(bytes), as: UTF8.self) else {
+            throw WardenError(.policyInvalidDocument, "The policy document is not UTF-8.")
+        }
+        var lines: [String: Int] = [:]
+        do throws(PolicyError) {
+            let read = try PolicyYAML.read(text, limits: Self.limits)
+            lines = read.lines
+            self = try Self.read(Field(read.value, "document"))
+        } catch {
+            throw WardenError(.policyInvalidDocument, Self.located(error.description, lines))
+        }
+    }
+
+    /// `message` with the line of the longest path it starts with: `line 7: statements[1].effect: …`.
+    private static func located(_ message: String, _ lines: [String: Int]) -> String {
+        var path = Substring(message.prefix { $0 != ":" && $0 != " " })
+        while !path.isEmpty {
+            if let line = lines[String(path)] { return "line \(line): \(message)" }
+            guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
+            path = path[..<cut]
+        }
+        return message
+    }
+
     /// Reads a JSON document; the error names the field that breaks the rules.
     public init(json bytes: some Collection<UInt8>) throws(WardenError) {
         guard bytes.count <= Self.maximumBytes else {

@@ -23,7 +23,7 @@ public struct CompiledPolicy: Sendable {
     /// Compiles a stored version; a document that no longer reads denies everything and says why.
     public init(_ stored: AuthorizationPolicyVersion) {
         do {
-            self.init(version: stored.number, try PolicyDocument(json: Array(stored.document.utf8)))
+            self.init(version: stored.number, try PolicyDocument(text: Array(stored.document.utf8)))
         } catch {
             self.init(
                 version: stored.number, tolerance: stored.summary.isAuditOnly ? .auditOnly : .strict,

@@ -18,7 +18,7 @@ extension RegistryService {
     public func writeAuthorizationPolicy(
         _ tenantID: TenantID, document: [UInt8], author: String, ifMatch: String? = nil
     ) async throws -> (version: AuthorizationPolicyVersion, isNew: Bool) {
-        let parsed = try PolicyDocument(json: document)
+        let parsed = try PolicyDocument(text: document)
         guard let text = String(validating: document, as: UTF8.self) else {
             throw WardenError(.policyInvalidDocument, "The policy document is not UTF-8.")
         }
@@ -58,7 +58,7 @@ extension RegistryService {
     ) async throws -> AuthorizationPolicyVersion {
         let earlier = try await authorizationPolicyVersion(tenantID, number)
         // Checked again: a release that reads documents more strictly must not put an unreadable one in force.
-        let parsed = try PolicyDocument(json: Array(earlier.document.utf8))
+        let parsed = try PolicyDocument(text: Array(earlier.document.utf8))
         return try await commit {
             let version = try await stores.authorizationPolicies.appendPolicyVersion(
                 tenantID, document: earlier.document, isAuditOnly: parsed.tolerance == .auditOnly, author: author,

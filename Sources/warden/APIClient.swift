@@ -30,19 +30,19 @@ struct APIClient {
     }
 
     /// Sends a request and returns the body of a 2xx response; anything else becomes a `CLIFailure`. The body is
-    /// `body` as JSON, or `rawJSON` as it is (a document sent byte for byte).
+    /// `body` as JSON, or `raw` as it is (a document sent byte for byte) with `contentType`.
     func send(
-        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, rawJSON: Data? = nil,
-        ifMatch: String? = nil, timeout: TimeAmount = .seconds(30)
+        _ method: HTTPMethod, _ path: String, body: [String: Any]? = nil, raw: Data? = nil,
+        contentType: String = "application/json", ifMatch: String? = nil, timeout: TimeAmount = .seconds(30)
     ) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "application/json")
         if let ifMatch { request.headers.add(name: "If-Match", value: "\"\(ifMatch)\"") }
-        if let json = try rawJSON ?? body.map({ try JSONSerialization.data(withJSONObject: $0) }) {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: json))
+        if let bytes = try raw ?? body.map({ try JSONSerialization.data(withJSONObject: $0) }) {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
         }
         let response: HTTPClientResponse
         do {

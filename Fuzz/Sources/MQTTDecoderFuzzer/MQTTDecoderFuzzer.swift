@@ -23,7 +23,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             let before = buffer.readerIndex
             let packet: MQTTPacket?
             do {
-                packet = try MQTTDecoder.decode(&buffer, version: current, limits: DecodingLimits(maximumPacketSize: 65_536))
+                packet = try MQTTDecoder.decode(
+                    &buffer, version: current, limits: DecodingLimits(maximumPacketSize: 65_536))
             } catch {
                 break
             }

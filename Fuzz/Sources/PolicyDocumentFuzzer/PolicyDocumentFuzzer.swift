@@ -3,8 +3,8 @@ import WardenCore
 import WardenMQTT
 import WardenPolicy
 
-/// A tenant's policy document, as it will arrive through the API: `PolicyDocument(json:)` with every statement,
-/// principal, resource template and condition it holds.
+/// A tenant's policy document, as it will arrive through the API: `PolicyDocument(text:)` (JSON, or YAML when
+/// it does not start with `{`) with every statement, principal, resource template and condition it holds.
 ///
 /// Invariants besides not crashing: a refusal is `policy_document.invalid`; an accepted document's engine
 /// decides a device's PUBLISH, SUBSCRIBE and CONNECT (a device id and attributes holding wildcards among them)
@@ -20,7 +20,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let document: PolicyDocument
     do {
-        document = try PolicyDocument(json: UnsafeBufferPointer(start: data, count: size))
+        document = try PolicyDocument(text: UnsafeBufferPointer(start: data, count: size))
     } catch {
         precondition(error.code == .policyInvalidDocument, "a refusal is policy_document.invalid")
         return 0

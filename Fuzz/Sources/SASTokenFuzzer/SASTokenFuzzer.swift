@@ -1,6 +1,6 @@
-import FuzzDriver
 import Crypto
 import Foundation
+import FuzzDriver
 import WardenCore
 
 @testable import WardenSecurity
@@ -36,13 +36,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         // An empty scope (`sr=/`) verifies for nothing, by design.
         if token.expiry > 0, !["", "/"].contains(token.resource) {
             precondition(
-                (try? SASTokenVerifier.verify(again, resource: token.resource, primary: sasKey, secondary: sasKey, now: 0))
+                (try? SASTokenVerifier.verify(
+                    again, resource: token.resource, primary: sasKey, secondary: sasKey, now: 0))
                     != nil, "a token signed with the key must verify")
         }
     }
     // The signer's own tokens, for whatever resource text and expiry the input holds.
     let expiry = text.utf8.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-    if text.utf8.count <= 1024, let token = try? SASToken.parse(SASTokenSigner.token(resource: text, key: key, expiry: expiry)) {
+    if text.utf8.count <= 1024,
+        let token = try? SASToken.parse(SASTokenSigner.token(resource: text, key: key, expiry: expiry))
+    {
         precondition(token.resource == text, "the signer's resource must parse back unchanged")
     }
     return 0

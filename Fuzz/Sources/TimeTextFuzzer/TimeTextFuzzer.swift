@@ -1,5 +1,5 @@
-import FuzzDriver
 import Foundation
+import FuzzDriver
 import WardenCore
 
 /// Durations and time bounds as people type them in queries and CLI flags (`15m`, `2h`, ISO 8601 times).

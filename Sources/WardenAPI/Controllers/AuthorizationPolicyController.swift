@@ -29,7 +29,7 @@ struct AuthorizationPolicyController {
             },
             APIRoute(
                 .put, Self.base + "/document", "putPolicyDocument",
-                "Put a policy document in force as a new version (unchanged: the version in force, 200)",
+                "Put a policy document (JSON, or YAML) in force as a new version (unchanged: the newest, 200)",
                 permission: .policiesManage, request: "PolicyDocument", success: (201, "PolicyVersion")
             ) { request, context in
                 let tenantID = try request.tenantID(context)
@@ -141,7 +141,7 @@ struct AuthorizationPolicyController {
         } else {
             do {
                 let stored = try await registry.authorizationPolicyVersion(tenantID, version)
-                engine = PolicyEngine(try PolicyDocument(json: Array(stored.document.utf8)))
+                engine = PolicyEngine(try PolicyDocument(text: Array(stored.document.utf8)))
             } catch let error as WardenError {
                 return story(nil, unavailable: error.reason)
             }

@@ -36,7 +36,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 throw CLIExitCode.notFound
             }
             try await APIClient.run(client) { api, output in
-                let data = try await api.send(.PUT, tenant.path + "/document", rawJSON: document)
+                let isYAML = file.hasSuffix(".yaml") || file.hasSuffix(".yml")
+                let data = try await api.send(
+                    .PUT, tenant.path + "/document", raw: document,
+                    contentType: isYAML ? "application/yaml" : "application/json")
                 if output.isJSON { return output.json(data) }
                 let version = try api.decode(PolicyVersionResource.self, data)
                 output.line(
