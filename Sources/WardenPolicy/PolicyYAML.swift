@@ -74,14 +74,18 @@ enum PolicyYAML {
             }
         }
 
-        /// A scalar as YAML's core schema reads it: null, a boolean, an integer, a float, else text.
+        /// A scalar as YAML's core schema reads it: null, a boolean, an integer, a float, else text. Numbers are
+        /// parsed here with Swift's own total parsers, never with Yams' constructors: those trap on overflow
+        /// (a sexagesimal `5555555555555554:23:9` stopped the process; PolicyDocumentFuzzer found it).
         private static func scalar(_ scalar: Node.Scalar, _ node: Node) -> JSONValue {
+            let text = scalar.string
             switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: .null
-            case .bool: node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case .int: node.int.map(JSONValue.number) ?? .string(scalar.string)
-            case .float: node.float.map(JSONValue.double) ?? .string(scalar.string)
-            default: .string(scalar.string)
+            case .null: return .null
+            case .bool: return node.bool.map(JSONValue.bool) ?? .string(text)
+            // total: parses text: nil unless a decimal integer in range.
+            case .int: return Int(text).map(JSONValue.number) ?? .string(text)
+            case .float: return Double(text).map(JSONValue.double) ?? .string(text)
+            default: return .string(text)
             }
         }
     }

@@ -79,6 +79,11 @@ struct PolicyYAMLTests {
         #expect(refusal("? [complex, key]\n: value") != nil)
         #expect(refusal("--- {}\n--- {}") != nil)
         #expect(refusal(String(repeating: "- ", count: 2_000) + "x") != nil)
+        // Numbers Yams' own constructors trap on (PolicyDocumentFuzzer's finding): refused, never a crash.
+        #expect(refusal("5555555555555554:23:9") != nil)
+        #expect(refusal("tolerance: 5555555555555554:23:9")?.contains("tolerance") == true)
+        #expect(refusal("include-default: 0x7fffffffffffffffffff") != nil)
+        #expect(refusal("statements: [{id: 1e999999, effect: allow}]") != nil)
     }
 
     @Test func anEmptyYAMLDocumentIsTheEmptyPolicy() throws {
