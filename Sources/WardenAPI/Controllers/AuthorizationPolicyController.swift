@@ -53,8 +53,13 @@ struct AuthorizationPolicyController {
                         "Tenant '\(tenantID)' has written no policy document; the shipped statements alone are in force."
                     )
                 }
+                // As written: JSON when it starts with `{`, else YAML.
+                let isJSON = version.document.first { !$0.isWhitespace } == "{"
                 return Response(
-                    status: .ok, headers: [.contentType: "application/json", .eTag: "\"\(version.number)\""],
+                    status: .ok,
+                    headers: [
+                        .contentType: isJSON ? "application/json" : "application/yaml", .eTag: "\"\(version.number)\"",
+                    ],
                     body: .init(byteBuffer: ByteBuffer(string: version.document)))
             },
             APIRoute(
