@@ -303,3 +303,35 @@ extension MQTTConnectionHandlerTests {
         #expect(handler == nil)
     }
 }
+
+/// Fresh credentials are a fresh question to the policy: a device it no longer lets connect is refused at
+/// re-authentication, not only at the next CONNECT.
+extension MQTTConnectionHandlerTests {
+    /// Allows every request until `closed` is set, then denies `connect`.
+    final class ClosingAuthorizer: Authorizer {
+        let closed = Mutex(false)
+
+        func decide(_ request: AuthorizationRequest) -> Decision {
+            request.action == .connect && closed.withLock({ $0 }) ? .deny(["closed for the test"]) : .allow()
+        }
+    }
+
+    @Test func reauthenticationAsksThePolicyAgain() throws {
+        let authorizer = ClosingAuthorizer()
+        let channel = try channel(authorizer: authorizer)
+        var properties = Properties()
+        properties.authenticationMethod = "SAS"
+        let connect = ConnectPacket(
+            protocolVersion: .v5, cleanStart: true, keepAlive: 60, clientID: "dev-1",
+            username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(validToken.utf8),
+            properties: properties)
+        _ = try send(.connect(connect), version: .v5, to: channel)
+        #expect(channel.isActive)
+        authorizer.closed.withLock { $0 = true }
+        properties.authenticationData = Array(validToken.utf8)
+        let reply = try send(
+            .auth(ReasonPacket(reasonCode: .reAuthenticate, properties: properties)), version: .v5, to: channel)
+        #expect(reply.first == 0xE0 && reply.count > 2 && reply[2] == 0x87)  // DISCONNECT: Not authorized
+        #expect(!channel.isActive)
+    }
+}

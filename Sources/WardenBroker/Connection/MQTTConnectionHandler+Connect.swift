@@ -214,6 +214,16 @@ extension MQTTConnectionHandler {
             perform(machine.fail(.notAuthorized, "Re-authentication failed."), context: context)
             return
         }
+        // Fresh credentials are a fresh CONNECT as far as the policy is concerned: it may say no since.
+        let decision = authorizeConnect(.device(renewed))
+        guard decision.isAllowed else {
+            recordDenial(
+                decision, action: .connect, target: current.deviceID.rawValue, of: .device(renewed),
+                clientID: connection.session.key.clientID)
+            perform(
+                machine.fail(.notAuthorized, "Not authorized (reference \(decision.referenceID))."), context: context)
+            return
+        }
         connection.identity = .device(renewed)
         self.connection = connection
         let now = context.eventLoop.now
