@@ -241,6 +241,9 @@ public struct PolicyEngine: Sendable {
 
     private let held: [Held]
     private let index: Index
+    /// `strict` tolerance: a deny statement whose only unmet conditions are ones the context cannot answer
+    /// applies (fail closed); otherwise a condition that cannot be checked does not hold, for allows and denies.
+    private let failsClosed: Bool
     /// The distinct `time` conditions of the statements, in the order they first appear.
     public let timeWindows: [TimeWindow]
     /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
@@ -252,6 +255,7 @@ public struct PolicyEngine: Sendable {
         let statements = (document.includeDefault ? DefaultPolicy.statements : []) + document.statements
         held = statements.enumerated().map { Held($1, order: $0) }
         index = Index(held)
+        failsClosed = document.tolerance == .strict
         var seen: Set<TimeWindow> = []
         timeWindows = statements.compactMap(\.conditions.time).filter { seen.insert($0).inserted }
     }
@@ -269,7 +273,7 @@ public struct PolicyEngine: Sendable {
         forEachCandidate(of: requestor, for: action) { entry, included in
             guard included, Self.resources(of: entry, values, cover: resource) else { return }
             // Without conditions this is an empty array: nothing allocated.
-            finding.note(entry, failed: entry.conditions.unmet(in: context))
+            finding.note(entry, failed: failures(of: entry, in: context))
         }
         if let deny = finding.deny { return Self.denied(by: deny.statement) }
         if let allow = finding.allow {
@@ -295,7 +299,7 @@ public struct PolicyEngine: Sendable {
             } else if !Self.resources(of: entry, values, cover: resource) {
                 outcome = .resourceOutside
             } else {
-                let unmet = entry.conditions.unmet(in: context)
+                let unmet = failures(of: entry, in: context)
                 outcome = unmet.isEmpty ? .applies : .conditionsUnmet(unmet)
             }
             traces.append(
@@ -305,6 +309,16 @@ public struct PolicyEngine: Sendable {
                 ))
         }
         return traces.sorted { $0.order < $1.order }.map(\.trace)
+    }
+
+    /// The statement's unmet conditions in `context`; under `strict`, none for a deny whose only unmet
+    /// conditions are ones the context cannot answer. Without conditions this is an empty array: nothing allocated.
+    private func failures(of entry: Held, in context: PolicyContext) -> [String] {
+        let unmet = entry.conditions.unmet(in: context)
+        if failsClosed, entry.isDeny, !unmet.isEmpty, unmet.count == entry.conditions.unknownCount(in: context) {
+            return []
+        }
+        return unmet
     }
 
     /// Calls `body` with every statement the index offers for `requestor` that names `action`, and whether its

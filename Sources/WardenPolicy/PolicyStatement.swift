@@ -176,6 +176,11 @@ public struct PolicyConditions: Sendable, Hashable {
         self.riskLevels = riskLevels
     }
 
+    /// How many conditions `context` cannot answer (a source address or a time it does not know).
+    func unknownCount(in context: PolicyContext) -> Int {
+        (sourceAddresses != nil && context.peerAddress == nil ? 1 : 0) + (time != nil && context.now == nil ? 1 : 0)
+    }
+
     /// The conditions that do not hold for `context`, said for the explanation (empty: all hold).
     func unmet(in context: PolicyContext) -> [String] {
         var unmet: [String] = []
