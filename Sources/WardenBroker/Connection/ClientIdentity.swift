@@ -32,6 +32,11 @@ enum ClientIdentity: Sendable {
         }
     }
 
+    /// Whether this is a development listener's anonymous client (its listener's fixed access decides for it).
+    var isAnonymous: Bool {
+        if case .anonymous = self { true } else { false }
+    }
+
     /// The policy's question for `action` by this identity; nil for an anonymous client, whose listener's fixed
     /// access decides instead.
     func request(_ action: PolicyAction, _ resource: AuthorizationRequest.Resource?) -> AuthorizationRequest? {
