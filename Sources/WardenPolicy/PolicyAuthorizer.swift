@@ -1,14 +1,16 @@
 import Metrics
+import Synchronization
 public import WardenCore
 
 /// The broker's `Authorizer`: each request is decided by its tenant's enforced policy version, with the device's
 /// groups, attributes and authentication method as the registry holds them. While an audit-only version is
-/// tried, it decides too: what it would refuse that the enforced one allows goes on `events` (and so into the
-/// audit log) and is counted, and nothing is refused for it.
+/// tried, it decides too: what it would refuse that the enforced one allows is counted, goes on `events` (and so
+/// into the audit log) once per requestor, action and resource, and nothing is refused for it.
 public struct PolicyAuthorizer: Authorizer {
     let facts: any PolicyFacts
     let events: EventBus?
     let clock: any WardenClock
+    private let trialRecords = TrialRecords()
     private static let enforcedDenials = Counter(
         label: "warden_policy_denials_total", dimensions: [("mode", "enforced")])
     private static let triedDenials = Counter(
@@ -24,7 +26,10 @@ public struct PolicyAuthorizer: Authorizer {
         let explanation = explain(request)
         if let tried = explanation.tried, !tried.isAllowed, explanation.enforced.isAllowed {
             Self.triedDenials.increment()
-            events?.publish(.authorizationDenied(trialDenial(request, tried, explanation.policy.trial?.version)))
+            let version = explanation.policy.trial?.version
+            if let events, trialRecords.isFirst(request, version: version) {
+                events.publish(.authorizationDenied(trialDenial(request, tried, version)))
+            }
         }
         let decision = explanation.enforced
         if decision.isAllowed { return .allow() }
@@ -96,5 +101,24 @@ public struct FixedPolicyFacts: PolicyFacts {
 
     public func policy(_ tenantID: TenantID, device: DeviceID?) -> (TenantPolicy, PolicyRequestor.DeviceFacts?) {
         (policy, device.map { devices[$0] ?? PolicyRequestor.DeviceFacts(id: $0) })
+    }
+}
+
+/// Which audit-only refusals are recorded already: one record per tenant, tried version, requestor, action and
+/// resource, so that a busy device's refused topic is one audit record, not one per message (the metric counts
+/// each). Bounded: past `capacity` distinct refusals the rest are counted, not recorded.
+final class TrialRecords: Sendable {
+    static let capacity = 10_000
+    private let seen = Mutex<Set<String>>([])
+
+    func isFirst(_ request: AuthorizationRequest, version: Int?) -> Bool {
+        let key = [
+            request.tenantID.rawValue, "\(version ?? 0)", request.principal, request.action.rawValue,
+            request.resource?.text ?? "",
+        ].joined(separator: "\u{0}")
+        return seen.withLock { seen in
+            guard seen.count < Self.capacity else { return false }
+            return seen.insert(key).inserted
+        }
     }
 }
