@@ -51,10 +51,14 @@ public struct TimeWindow: Sendable, Hashable, CustomStringConvertible {
         description = "\(within ? "within" : "outside") \(text) \(zone.identifier)\(on)"
     }
 
-    /// Whether `date` satisfies the condition.
+    /// Whether `date` satisfies the condition; a moment too far from 1970 to compute (a simulation may name one)
+    /// satisfies none.
     public func holds(at date: Date) -> Bool {
-        // total: seconds since 1970 of a Date from the clock, far inside Int64; floor keeps pre-1970 right.
-        let local = Int64(date.timeIntervalSince1970.rounded(.down)) + Int64(zone.secondsFromGMT(for: date))
+        // Floor keeps pre-1970 moments right; the bound leaves room for the zone's offset.
+        guard let seconds = Int64(exactly: date.timeIntervalSince1970.rounded(.down)), seconds.magnitude < 1 << 60
+        else { return false }
+        // total: a zone's offset, at most a day in seconds.
+        let local = seconds + Int64(zone.secondsFromGMT(for: date))
         let (days, second) = local.quotientAndRemainder(dividingBy: 86_400)
         // total: a remainder of a division by 86,400, made positive.
         let secondOfDay = Int(second < 0 ? second + 86_400 : second)
@@ -71,7 +75,8 @@ public struct TimeWindow: Sendable, Hashable, CustomStringConvertible {
 
     private static func seconds(_ text: Substring) -> Int? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard (2...3).contains(parts.count), parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isASCII) }),
+        guard (2...3).contains(parts.count),
+            parts.allSatisfy({ $0.count == 2 && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
             // total: parses text: nil unless two ASCII digits.
             let hour = Int(parts[0]), let minute = Int(parts[1]), (0..<24).contains(hour), (0..<60).contains(minute)
         else { return nil }

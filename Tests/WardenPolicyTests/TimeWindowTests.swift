@@ -31,12 +31,18 @@ struct TimeWindowTests {
         #expect(try !weekdays.holds(at: at("2026-12-12T10:00:00Z")))  // Saturday
         #expect(try !weekdays.holds(at: at("1969-12-28T10:00:00Z")))  // a Sunday before 1970
         #expect(try weekdays.holds(at: at("1969-12-29T10:00:00Z")))  // a Monday before 1970
+        // Moments no clock gives but a simulation could name: no trap, and no window holds.
+        #expect(!weekdays.holds(at: Date(timeIntervalSince1970: .infinity)))
+        #expect(!weekdays.holds(at: Date(timeIntervalSince1970: 1e300)))
+        #expect(!weekdays.holds(at: Date(timeIntervalSince1970: -1e300)))
     }
 
     @Test(arguments: [
         (#"{"within": "8-18"}"#, "a window is HH:MM-HH:MM"),
         (#"{"within": "08:00-08:00"}"#, "two different times"),
         (#"{"within": "24:00-08:00"}"#, "a window is"),
+        (#"{"within": "+8:00-18:00"}"#, "a window is"),
+        (#"{"within": "08:00- 9:00"}"#, "a window is"),
         (#"{"within": "08:00-18:00", "outside": "18:00-20:00"}"#, "exactly one of"),
         (#"{"zone": "UTC"}"#, "exactly one of"),
         (#"{"within": "08:00-18:00", "zone": "Mars/Olympus"}"#, "not a time zone"),
