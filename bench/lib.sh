@@ -24,11 +24,23 @@ port=$(sed -nE 's/^MQTT: mqtts:\/\/[^:]+:([0-9]+).*/\1/p' "$data/out" | head -1)
 token=$(cat "$data/admin.token")
 api() { curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$@"; }
 
-# Registers a deviceConnect policy "bench" (its key in $key) and devices bench-0 … bench-(N-1), eight at a time.
-register_devices() {
+# Registers a deviceConnect policy "bench" (its key in $key).
+add_bench_policy() {
   key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
     -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
+}
+
+# The policy "bench" and devices bench-0 … bench-(N-1).
+register_devices() {
+  add_bench_policy
+  add_devices "$1"
+}
+
+# Registers devices bench-0SUFFIX … bench-(N-1)SUFFIX with ATTRIBUTES (a JSON object), eight at a time:
+# add_devices N [SUFFIX] [ATTRIBUTES].
+add_devices() {
+  # xargs replaces every "{}" in the body: an attributes object is only added when given.
   seq 0 $(($1 - 1)) | xargs -P 8 -I{} curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" -d '{"deviceId":"bench-{}"}' \
-    -o /dev/null
+    -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" \
+    -d "{\"deviceId\":\"bench-{}${2:-}\"${3:+,\"attributes\":$3}}" -o /dev/null
 }

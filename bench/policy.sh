@@ -8,13 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${DEVICES:-10}
 source bench/lib.sh
-key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
-  -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
-for role in pub sub; do
-  seq 0 $((DEVICES - 1)) | xargs -P 8 -I{} curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" \
-    -d "{\"deviceId\":\"bench-{}-$role\",\"attributes\":{\"role\":\"bench\"}}" -o /dev/null
-done
+add_bench_policy
+for role in pub sub; do add_devices "$DEVICES" "-$role" '{"role":"bench"}'; done
 api -X PUT "$url/api/v1/tenants/default/policies/document" -o /dev/null -d '{"statements": [
   {"id": "bench", "effect": "allow", "principals": {"attributes": {"role": "bench"}},
    "actions": ["publish", "subscribe", "receive"], "resources": ["bench/#"]}]}'

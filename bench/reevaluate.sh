@@ -10,11 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${DEVICES:-10000}
 source bench/lib.sh
-key=$(api -X POST "$url/api/v1/tenants/default/shared-access-policies" \
-  -d '{"name":"bench","permissions":["deviceConnect"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"]["primaryKey"])')
-seq 0 $((DEVICES - 1)) | xargs -P 8 -I{} curl -sf --cacert "$data/tls/ca.pem" -H "Authorization: Bearer $token" \
-  -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" \
-  -d '{"deviceId":"bench-{}","attributes":{"fleet":"bench"}}' -o /dev/null
+add_bench_policy
+add_devices "$DEVICES" "" '{"fleet":"bench"}'
 connections() {
   api "$url/metrics" | sed -nE 's/^warden_mqtt_connections ([0-9.e+]+).*/\1/p' | python3 -c 'import sys; print(int(float(sys.stdin.read() or 0)))'
 }

@@ -221,6 +221,14 @@ extension MQTTConnectionHandlerTests {
     @Test(arguments: farExpiries)
     func reauthenticationWithAFarExpiryKeepsTheConnection(expiry: UInt64) throws {
         let channel = try channel()
+        try connectWithSASMethod(channel)
+        let reply = try reauthenticate(channel, token(SymmetricKey(data: key.primary.bytes), expiry: expiry))
+        #expect(reply.first == 0xF0)  // AUTH 0x00: accepted
+        #expect(channel.isActive)
+    }
+
+    /// A 5.0 CONNECT of dev-1 that names the SAS authentication method, so that AUTH can re-authenticate.
+    private func connectWithSASMethod(_ channel: EmbeddedChannel) throws {
         var properties = Properties()
         properties.authenticationMethod = "SAS"
         let connect = ConnectPacket(
@@ -228,11 +236,15 @@ extension MQTTConnectionHandlerTests {
             username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(validToken.utf8),
             properties: properties)
         _ = try send(.connect(connect), version: .v5, to: channel)
-        properties.authenticationData = Array(token(SymmetricKey(data: key.primary.bytes), expiry: expiry).utf8)
-        let reply = try send(
+    }
+
+    /// AUTH 0x19 with a fresh token; the reply's bytes.
+    private func reauthenticate(_ channel: EmbeddedChannel, _ token: String) throws -> [UInt8] {
+        var properties = Properties()
+        properties.authenticationMethod = "SAS"
+        properties.authenticationData = Array(token.utf8)
+        return try send(
             .auth(ReasonPacket(reasonCode: .reAuthenticate, properties: properties)), version: .v5, to: channel)
-        #expect(reply.first == 0xF0)  // AUTH 0x00: accepted
-        #expect(channel.isActive)
     }
 }
 
@@ -319,18 +331,10 @@ extension MQTTConnectionHandlerTests {
     @Test func reauthenticationAsksThePolicyAgain() throws {
         let authorizer = ClosingAuthorizer()
         let channel = try channel(authorizer: authorizer)
-        var properties = Properties()
-        properties.authenticationMethod = "SAS"
-        let connect = ConnectPacket(
-            protocolVersion: .v5, cleanStart: true, keepAlive: 60, clientID: "dev-1",
-            username: "hub.example/dev-1/?api-version=2021-04-12", password: Array(validToken.utf8),
-            properties: properties)
-        _ = try send(.connect(connect), version: .v5, to: channel)
+        try connectWithSASMethod(channel)
         #expect(channel.isActive)
         authorizer.closed.withLock { $0 = true }
-        properties.authenticationData = Array(validToken.utf8)
-        let reply = try send(
-            .auth(ReasonPacket(reasonCode: .reAuthenticate, properties: properties)), version: .v5, to: channel)
+        let reply = try reauthenticate(channel, validToken)
         #expect(reply.first == 0xE0 && reply.count > 2 && reply[2] == 0x87)  // DISCONNECT: Not authorized
         #expect(!channel.isActive)
     }
