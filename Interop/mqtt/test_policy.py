@@ -234,6 +234,9 @@ def test_a_denial_is_explained_by_its_reference(warden, tmp_path):
     assert "floor-share" in printed and "resource-outside" in printed and "unit-1" in printed
     missing = warden.run_cli("policy", "explain", "0123456789ab")
     assert missing.returncode == 66 and "policy_decision.not_found" in missing.stderr
+    # A reference's story is what was recorded: simulation options beside it are refused, not ignored.
+    mixed = warden.run_cli("policy", "explain", reference, "--context", "protocol=https")
+    assert mixed.returncode == 64 and "takes no" in mixed.stderr
     client.stop()
 
 

@@ -161,6 +161,10 @@ struct PolicyCommand: AsyncParsableCommand {
             guard (reference == nil) != (action == nil) else {
                 throw ValidationError("Give a reference id, or --action with --device or --service.")
             }
+            // A reference's story is what was recorded: the options of a simulation would silently mean nothing.
+            guard reference == nil || (device == nil && service == nil && topic == nil && context.isEmpty) else {
+                throw ValidationError("A reference id takes no --device, --service, --topic or --context.")
+            }
         }
 
         func run() async throws {
