@@ -39,12 +39,12 @@ public enum AzureTopic: Sendable, Hashable {
     /// The namespace of a device's own topics, `devices/{id}/`.
     public static func namespace(of deviceID: DeviceID) -> String { "devices/\(deviceID.rawValue)/" }
 
-    private static let twinGetPrefix = "$iothub/twin/GET/"
-    private static let reportedPrefix = "$iothub/twin/PATCH/properties/reported/"
-    private static let desiredPrefix = "$iothub/twin/PATCH/properties/desired/"
-    private static let twinResponsePrefix = "$iothub/twin/res/"
-    private static let methodRequestPrefix = "$iothub/methods/POST/"
-    private static let methodResponsePrefix = "$iothub/methods/res/"
+    static let twinGetPrefix = "$iothub/twin/GET/"
+    static let reportedPrefix = "$iothub/twin/PATCH/properties/reported/"
+    static let desiredPrefix = "$iothub/twin/PATCH/properties/desired/"
+    static let twinResponsePrefix = "$iothub/twin/res/"
+    static let methodRequestPrefix = "$iothub/methods/POST/"
+    static let methodResponsePrefix = "$iothub/methods/res/"
 
     /// Reads `topic`; nil when it is not one of the dialect's.
     public init?(_ topic: String) {

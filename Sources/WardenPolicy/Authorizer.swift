@@ -57,7 +57,7 @@ public struct AuthorizationRequest: Sendable, Hashable {
     {
         AuthorizationDenial(
             tenantID: tenantID, principal: principal, peerAddress: context.peerAddress ?? .unspecified,
-            protocolName: context.protocolName, action: action.rawValue, topic: resource?.text ?? "",
+            protocolName: context.protocolName, action: decision.action ?? action.rawValue, topic: resource?.text ?? "",
             unmetConditions: decision.unmetConditions, statementID: decision.statementID,
             policyVersion: decision.policyVersion, isEnforced: isEnforced, referenceID: decision.referenceID, at: at)
     }

@@ -10,6 +10,9 @@ import WardenCore
 /// `serviceConnect` is the cloud side of every device of its tenant: it reads below `devices/`, `$SYS/` and
 /// `$iothub/feedback/` (shared subscriptions too, to spread load) and sends cloud-to-device messages.
 ///
+/// The hub actions those topics stand for are allowed on them: a device's own twin, methods and cloud-to-device
+/// messages; a service's telemetry reading and cloud-to-device sending.
+///
 /// `X/+/#` is "strictly below X", as the namespace rules always were: not `X` itself.
 public enum DefaultPolicy {
     /// Every statement's id starts with `default.`, which tenants' statements may not use.
@@ -25,6 +28,12 @@ public enum DefaultPolicy {
         statement(
             "default.device-hub-topics", .allow, devices, [.subscribe, .receive],
             ["$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#", "$iothub/methods/POST/#"]),
+        // The hub actions their topics stand for (docs/policy.md, "Hub actions"): each is asked on the topic
+        // that carries it, which the MQTT statements above already bound to the device's own.
+        statement(
+            "default.device-hub-actions", .allow, devices,
+            [.twinRead, .twinUpdateReported, .methodRespond, .cloudToDeviceReceive],
+            ["$iothub/+/#", "devices/${device.id}/messages/devicebound/#"]),
         statement(
             "default.service-read", .allow, services, [.subscribe, .receive],
             [
@@ -32,6 +41,9 @@ public enum DefaultPolicy {
                 "$share/+/$iothub/feedback/+/#",
             ]),
         statement("default.service-c2d", .allow, services, [.publish], ["devices/+/messages/devicebound/#"]),
+        statement(
+            "default.service-hub-actions", .allow, services, [.cloudToDeviceSend, .telemetryRead],
+            ["devices/+/messages/#", "$share/+/devices/+/messages/#"]),
         // `+` also matches an empty level; a cloud-to-device topic names a device.
         statement(
             "default.service-c2d-names-a-device", .deny, services, [.publish], ["devices//messages/devicebound/#"]),

@@ -22,8 +22,18 @@ public struct PolicyAuthorizer: Authorizer {
         self.clock = clock
     }
 
+    /// The decision on `request` and, when it is allowed and stands for a hub action, on that action too: both
+    /// must allow.
     public func decide(_ request: AuthorizationRequest) -> Decision {
-        let explanation = explain(request)
+        let decision = decideAlone(request)
+        guard decision.isAllowed, let hubRequest = request.hubRequest else { return decision }
+        return decideAlone(hubRequest, isStoodFor: true)
+    }
+
+    /// The decision on `request` alone; `isStoodFor` when the caller asked another action that stands for it (a
+    /// refusal then names it).
+    private func decideAlone(_ request: AuthorizationRequest, isStoodFor: Bool = false) -> Decision {
+        let explanation = explainAlone(request)
         if let tried = explanation.tried, !tried.isAllowed, explanation.enforced.isAllowed {
             Self.triedDenials.increment()
             let version = explanation.policy.trial?.version
@@ -35,7 +45,8 @@ public struct PolicyAuthorizer: Authorizer {
         if decision.isAllowed { return .allow() }
         Self.enforcedDenials.increment()
         return .deny(
-            decision.reasons, statement: decision.statementID, policyVersion: explanation.policy.enforced.version)
+            decision.reasons, statement: decision.statementID, policyVersion: explanation.policy.enforced.version,
+            action: isStoodFor ? request.action.rawValue : nil)
     }
 
     /// The record of what the audit-only version would have refused.
@@ -47,8 +58,15 @@ public struct PolicyAuthorizer: Authorizer {
             principal: request.principal, isEnforced: false, at: clock.now())
     }
 
-    /// The decisions with what they were made from: the versions and the requestor as the registry knows it.
+    /// The decisions with what they were made from: the versions and the requestor as the registry knows it. When
+    /// `request` is allowed and stands for a hub action, the story is that action's.
     public func explain(_ request: AuthorizationRequest) -> PolicyExplanation {
+        let explanation = explainAlone(request)
+        guard explanation.enforced.isAllowed, let hubRequest = request.hubRequest else { return explanation }
+        return explainAlone(hubRequest)
+    }
+
+    private func explainAlone(_ request: AuthorizationRequest) -> PolicyExplanation {
         let deviceID: DeviceID? = if case .device(let id) = request.subject { id } else { nil }
         let (policy, device) = facts.policy(request.tenantID, device: deviceID)
         let kind: PolicyRequestor.Kind
@@ -57,7 +75,8 @@ public struct PolicyAuthorizer: Authorizer {
             guard let device else {
                 let refusal = PolicyDecision(
                     isAllowed: false, statementID: nil, reasons: ["device '\(id)' is not registered"])
-                return PolicyExplanation(policy: policy, requestor: nil, enforced: refusal, tried: nil)
+                return PolicyExplanation(
+                    request: request, policy: policy, requestor: nil, enforced: refusal, tried: nil)
             }
             kind = .device(device)
         case .service(let policyName, let permissions):
@@ -67,7 +86,7 @@ public struct PolicyAuthorizer: Authorizer {
         var context = request.context
         if context.now == nil, policy.needsTime { context.now = clock.now() }
         return PolicyExplanation(
-            policy: policy, requestor: requestor,
+            request: request, policy: policy, requestor: requestor,
             enforced: policy.enforced.decide(requestor, request.action, request.resource, in: context),
             tried: policy.trial?.decide(requestor, request.action, request.resource, in: context))
     }
@@ -75,6 +94,8 @@ public struct PolicyAuthorizer: Authorizer {
 
 /// Decisions and what they were made from, for simulation and for the story behind a denial.
 public struct PolicyExplanation: Sendable {
+    /// What was decided: the request asked, or the hub action it stands for.
+    public let request: AuthorizationRequest
     /// The tenant's policy: which version decided, and which was tried beside it.
     public let policy: TenantPolicy
     /// Who asked, as the registry knows it; nil when the request was refused before any statement was asked.

@@ -38,6 +38,8 @@ extension OpenAPISchemas {
         ],
         required: ["decision", "statement", "reasons", "policyVersion"])
 
+    private static let actionChoice: JSONValue = ["enum": .array(PolicyAction.allCases.map { .string($0.rawValue) })]
+
     private static let considered: JSONValue = [
         "type": "array",
         "items": object(
@@ -85,7 +87,7 @@ extension OpenAPISchemas {
         "SimulatePolicy": object(
             [
                 "device": identifier(DeviceID.rules), "service": identifier(PolicyName.rules),
-                "action": ["enum": .array(PolicyAction.allCases.map { .string($0.rawValue) })], "topic": string,
+                "action": actionChoice, "topic": string,
                 "context": object([
                     "sourceAddress": string,
                     "protocol": ["enum": .array(PolicyContext.protocolNames.sorted().map { .string($0) })],
@@ -96,12 +98,13 @@ extension OpenAPISchemas {
             [
                 "decision": ["enum": ["allow", "deny"]], "statement": nullableString, "reasons": stringArray,
                 "policyVersion": integer,
+                "action": actionChoice,
                 "requestor": object(
                     ["groups": stringArray, "attributes": stringMap, "authentication": nullableString],
                     required: ["groups", "attributes"]),
                 "tried": outcome, "considered": considered,
             ],
-            required: ["decision", "statement", "reasons", "policyVersion", "considered"]),
+            required: ["decision", "statement", "reasons", "policyVersion", "action", "considered"]),
         "PolicyStory": object(
             [
                 "record": ["$ref": "#/components/schemas/AuditRecord"], "policyVersion": ["type": ["integer", "null"]],

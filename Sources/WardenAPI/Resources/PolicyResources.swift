@@ -135,6 +135,9 @@ public struct PolicySimulationResource: Codable, Sendable {
     public let statement: String?
     public let reasons: [String]
     public let policyVersion: Int
+    /// The action decided: the one asked, or the hub action it stands for (a twin GET's `twin.read`) when the
+    /// asked one is allowed.
+    public let action: String
     public let requestor: Requestor?
     /// What the audit-only version being tried would decide.
     public let tried: Outcome?
@@ -148,6 +151,7 @@ public struct PolicySimulationResource: Codable, Sendable {
         statement = enforced.statement
         reasons = enforced.reasons
         policyVersion = enforced.policyVersion
+        action = explanation.request.action.rawValue
         if case .device(let facts)? = explanation.requestor?.kind {
             requestor = Requestor(
                 groups: facts.groups.map(\.rawValue).sorted(), attributes: facts.attributes,
@@ -163,6 +167,7 @@ public struct PolicySimulationResource: Codable, Sendable {
         try Outcome(decision: decision, statement: statement, reasons: reasons, policyVersion: policyVersion).encode(
             to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(action, forKey: .action)
         try container.encodeIfPresent(requestor, forKey: .requestor)
         try container.encodeIfPresent(tried, forKey: .tried)
         try container.encode(considered, forKey: .considered)

@@ -120,8 +120,9 @@ extension Broker {
     }
 
     /// Hands a hub message to the connected session of device `deviceID` when one of its subscriptions matches
-    /// the topic, at QoS 1 at most. False when the device is not connected, not subscribed, or the session
-    /// refused it (queue full): the hub keeps the message and tries again when the device is ready.
+    /// the topic and the policy lets it receive there, at QoS 1 at most. False when the device is not connected,
+    /// not subscribed, not allowed, or the session refused it (queue full): the hub keeps the message and tries
+    /// again when the device is ready.
     public func deliver(_ message: BrokerMessage, toDevice deviceID: DeviceID, in tenantID: TenantID) -> Bool {
         // The hub builds these topics; each builder refuses what MQTT cannot carry, and this keeps a missed
         // case to one dropped message.
@@ -139,6 +140,10 @@ extension Broker {
             }.max()
         }
         guard let qos else { return false }
+        if let receiveCheck, !receiveCheck.allows(message.topic, to: session) {
+            metrics.dropped(.notAuthorized)
+            return false
+        }
         let delivery = Delivery(
             message: message, qos: min(qos, .atLeastOnce), retain: false, subscriptionIdentifiers: [])
         if let reason = session.deliver(delivery, now: now).dropped {

@@ -56,7 +56,7 @@ enum ClientIdentity: Sendable {
         AuthorizationDenial(
             tenantID: tenantID, principal: principal(clientID: clientID),
             peerAddress: context.peerAddress ?? .unspecified, protocolName: context.protocolName,
-            action: action.rawValue, topic: target, unmetConditions: decision.unmetConditions,
+            action: decision.action ?? action.rawValue, topic: target, unmetConditions: decision.unmetConditions,
             statementID: decision.statementID, policyVersion: decision.policyVersion,
             referenceID: decision.referenceID, at: at)
     }

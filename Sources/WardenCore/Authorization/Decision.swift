@@ -12,29 +12,35 @@ public struct Decision: Sendable, Hashable {
     public let statementID: String?
     /// The tenant's policy version that decided (nil when no policy was asked).
     public let policyVersion: Int?
+    /// The action refused when it is not the one asked: the hub action a PUBLISH or SUBSCRIBE stands for
+    /// (`twin.read` for a twin GET); nil when the asked action itself was refused.
+    public let action: String?
 
     /// An allowing decision.
     public static func allow() -> Decision {
-        Decision(isAllowed: true, referenceID: "", unmetConditions: [], statementID: nil, policyVersion: nil)
+        Decision(
+            isAllowed: true, referenceID: "", unmetConditions: [], statementID: nil, policyVersion: nil, action: nil)
     }
 
     /// A denying decision naming what did not hold, and the statement and policy version that decided.
-    public static func deny(_ unmetConditions: [String], statement: String? = nil, policyVersion: Int? = nil)
-        -> Decision
-    {
+    public static func deny(
+        _ unmetConditions: [String], statement: String? = nil, policyVersion: Int? = nil, action: String? = nil
+    ) -> Decision {
         Decision(
             isAllowed: false, referenceID: makeReferenceID(), unmetConditions: unmetConditions,
-            statementID: statement, policyVersion: policyVersion)
+            statementID: statement, policyVersion: policyVersion, action: action)
     }
 
     private init(
-        isAllowed: Bool, referenceID: String, unmetConditions: [String], statementID: String?, policyVersion: Int?
+        isAllowed: Bool, referenceID: String, unmetConditions: [String], statementID: String?, policyVersion: Int?,
+        action: String?
     ) {
         self.isAllowed = isAllowed
         self.referenceID = referenceID
         self.unmetConditions = unmetConditions
         self.statementID = statementID
         self.policyVersion = policyVersion
+        self.action = action
     }
 
     private static func makeReferenceID() -> String { ReferenceID.make() }

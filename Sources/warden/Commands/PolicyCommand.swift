@@ -178,6 +178,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 try await api.show(
                     .POST, tenant.path + "/simulate", body: body, as: PolicySimulationResource.self, to: output
                 ) { simulation in
+                    if simulation.action != action {
+                        output.line(
+                            "Allowed as '\(action ?? "")'; it stands for '\(simulation.action)', decided after it:")
+                    }
                     output.line(Self.verdict(simulation.decision, simulation.statement, simulation.policyVersion))
                     for reason in simulation.reasons { output.line("  \(reason)") }
                     Self.show(simulation.considered, output)
