@@ -287,3 +287,67 @@ def test_yaml_documents(warden, tmp_path):
     path.write_text("statements:\n  - id: x\n    effect: allow\n    principals: {devices: ['*']}\n    actions: [fly]\n")
     refused = warden.run_cli("policy", "apply", str(path))
     assert refused.returncode == 65 and "line 5: statements[0].actions[0]" in refused.stderr
+
+
+def test_twin_reported_values_tls_and_payload_conditions_live(warden, tmp_path):
+    """A device reporting old firmware loses its connection at once; TLS version and payload size decide too;
+    a group may not change its reported properties (a hub action)."""
+    hub.create_device(warden, "valve-1")
+    hub.create_device(warden, "valve-2")
+    hub.api(warden, "/api/v1/tenants/default/groups", "POST", {"name": "frozen", "members": ["valve-2"]})
+    apply(warden, tmp_path, {"statements": [
+        {"id": "old-firmware", "effect": "deny", "principals": {"devices": ["valve-*"]}, "actions": ["connect"],
+         "conditions": {"reported": {"firmware.version": {"one-of": ["1.0", "1.1"]}}}},
+        {"id": "small-telemetry", "effect": "deny", "principals": {"devices": ["valve-*"]}, "actions": ["publish"],
+         "resources": ["devices/${device.id}/messages/events/#"], "conditions": {"payload-size": {"at-least": 100}}},
+        {"id": "modern-tls", "effect": "allow", "principals": {"devices": ["valve-*"]}, "actions": ["subscribe"],
+         "resources": ["tls13/#"], "conditions": {"tls-versions": ["1.3"]}},
+        {"id": "old-tls", "effect": "allow", "principals": {"devices": ["valve-*"]}, "actions": ["subscribe"],
+         "resources": ["tls12/#"], "conditions": {"tls-versions": ["1.2"]}},
+        {"id": "frozen-twins", "effect": "deny", "principals": {"groups": ["frozen"]},
+         "actions": ["twin.update-reported"]},
+    ]})
+    client = connect(warden, "valve-1", mqtt.MQTTv5)
+    assert subscribe(client, "$iothub/twin/res/#") == 1
+    # paho negotiates TLS 1.3 with Warden.
+    assert subscribe(client, "tls13/#") == 1
+    assert subscribe(client, "tls12/#") == 0x87
+
+    acknowledged = {}
+    client.paho.on_publish = lambda c, u, mid, code, p: acknowledged.__setitem__(mid, code.value)
+    small = client.paho.publish("devices/valve-1/messages/events/", b"x" * 99, qos=1)
+    large = client.paho.publish("devices/valve-1/messages/events/", b"x" * 100, qos=1)
+    assert hub.wait_until(lambda: small.mid in acknowledged and large.mid in acknowledged)
+    assert acknowledged[small.mid] == 0 and acknowledged[large.mid] == 0x87
+
+    def report(device: hub.Client, rid: str, firmware: str):
+        device.paho.publish(
+            f"$iothub/twin/PATCH/properties/reported/?$rid={rid}",
+            json.dumps({"firmware": {"version": firmware}}).encode(), qos=1)
+
+    report(client, "1", "2.0")
+    assert hub.wait_until(lambda: any(m.topic.startswith("$iothub/twin/res/204/?$rid=1") for m in client.messages))
+    assert not client.disconnected.is_set()
+    # Reporting old firmware: the connection it may no longer hold is closed within a second.
+    report(client, "2", "1.0")
+    assert client.disconnected.wait(2.0), "the connection outlived the reported value that denies it"
+    assert client.disconnect_reason.value == 0x87
+    client.paho.loop_stop()
+    refused = hub.device_client(warden, "valve-1", mqtt.MQTTv5)
+    assert str(refused.start(warden.mqtt["mqtts"], host="localhost")) == "Not authorized"
+    refused.paho.loop_stop()
+    story = json.loads(warden.cli(
+        "policy", "explain", "--device", "valve-1", "--action", "connect", "--json"))
+    assert story["decision"] == "deny" and story["statement"] == "old-firmware"
+
+    # A frozen device's reported-properties patch is refused as the hub action it is.
+    frozen = connect(warden, "valve-2", mqtt.MQTTv5)
+    refusals = {}
+    frozen.paho.on_publish = lambda c, u, mid, code, p: refusals.__setitem__(mid, code.value)
+    patch = frozen.paho.publish("$iothub/twin/PATCH/properties/reported/?$rid=9", b'{"a": 1}', qos=1)
+    assert hub.wait_until(lambda: patch.mid in refusals)
+    assert refusals[patch.mid] == 0x87
+    denied = json.loads(warden.cli(
+        "audit", "query", "--tenant", "default", "--outcome", "denied", "--json"))["items"]
+    assert any(r["action"] == "device.twin.update-reported" and r["actor"] == "valve-2" for r in denied), denied
+    frozen.stop()

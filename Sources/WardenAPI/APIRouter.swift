@@ -75,7 +75,8 @@ public struct APIRouter: Sendable {
             + AdmissionController(registry: registry).routes
             + PolicyController(registry: registry).routes
             + AuthorizationPolicyController(
-                registry: registry, facts: dependencies.policyFacts, auditReader: dependencies.auditReader,
+                registry: registry, facts: dependencies.policyFacts, twins: dependencies.hub.twins,
+                auditReader: dependencies.auditReader,
                 clock: dependencies.clock
             ).routes
             + CertificateAuthorityController(registry: registry).routes

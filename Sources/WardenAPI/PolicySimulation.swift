@@ -38,18 +38,23 @@ public struct PolicySimulation: Sendable {
 
     let registry: RegistryService
     let facts: any PolicyFacts
+    /// The devices' twins as the hub holds them, for conditions on reported properties.
+    let twins: TwinSource
     let clock: any WardenClock
 
-    public init(registry: RegistryService, facts: any PolicyFacts, clock: any WardenClock) {
+    public init(
+        registry: RegistryService, facts: any PolicyFacts, twins: some ReportedProperties, clock: any WardenClock
+    ) {
         self.registry = registry
         self.facts = facts
+        self.twins = TwinSource(twins)
         self.clock = clock
     }
 
     /// The decision on `question` in `tenantID`, with the statements considered.
     public func answer(_ question: Question, in tenantID: TenantID) async throws -> PolicySimulationResource {
         let simulated = try await request(question, in: tenantID)
-        let explanation = PolicyAuthorizer(facts, clock: clock).explain(simulated)
+        let explanation = PolicyAuthorizer(facts, clock: clock, twins: twins).explain(simulated)
         let considered =
             explanation.requestor.map {
                 explanation.policy.enforced.engine.trace(

@@ -4,6 +4,8 @@ public import Foundation
 public protocol WardenClock: Sendable {
     /// The current instant.
     func now() -> Date
+    /// Whether the clock is known to be synchronised (NTP): `strict` policies trust time conditions only then.
+    var isSynchronized: Bool { get }
 }
 
 /// The real clock.
@@ -15,6 +17,9 @@ public struct SystemClock: WardenClock {
 }
 
 extension WardenClock {
+    /// Clocks are trusted unless they say otherwise (test clocks, the plain system clock).
+    public var isSynchronized: Bool { true }
+
     /// Now, in whole milliseconds since 1970 (UTC): how stored messages are stamped.
     public func nowMilliseconds() -> Int64 {
         now().unixMilliseconds

@@ -117,7 +117,10 @@ public struct DeviceGateway: Sendable {
     /// Refuses `request` unless the policy allows it: 403 `auth.forbidden` with the reference id, and an
     /// authorization-denied record, as MQTT refuses.
     private func authorize(_ request: AuthorizationRequest, peer: IPAddress) throws(WardenError) {
-        let seen = request.seen(in: PolicyContext(peerAddress: peer, protocolName: "https"))
+        var context = PolicyContext(peerAddress: peer, protocolName: "https")
+        // The HTTPS listener's TLS is Hummingbird's: its version and certificate are not shown here.
+        context.certificateIsKnown = false
+        let seen = request.seen(in: context)
         let decision = authorizer.decide(seen)
         guard !decision.isAllowed else { return }
         events.publish(.authorizationDenied(seen.denial(decision, principal: seen.principal, at: clock.now())))

@@ -3,7 +3,7 @@ public import WardenCore
 public import WardenMQTT
 
 /// What a device-facing action asks for.
-public struct AuthorizationRequest: Sendable, Hashable {
+public struct AuthorizationRequest: Sendable {
     /// Who asks: always the authenticated identity, never a string the client chose.
     public enum Subject: Sendable, Hashable {
         case device(DeviceID)

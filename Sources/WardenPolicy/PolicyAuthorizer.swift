@@ -10,16 +10,22 @@ public struct PolicyAuthorizer: Authorizer {
     let facts: any PolicyFacts
     let events: EventBus?
     let clock: any WardenClock
+    /// The hub's twins, for conditions on reported properties.
+    let twins: TwinSource
     private let trialRecords = TrialRecords()
     private static let enforcedDenials = Counter(
         label: "warden_policy_denials_total", dimensions: [("mode", "enforced")])
     private static let triedDenials = Counter(
         label: "warden_policy_denials_total", dimensions: [("mode", "audit_only")])
 
-    public init(_ facts: some PolicyFacts, events: EventBus? = nil, clock: any WardenClock = SystemClock()) {
+    public init(
+        _ facts: some PolicyFacts, events: EventBus? = nil, clock: any WardenClock = SystemClock(),
+        twins: TwinSource = TwinSource()
+    ) {
         self.facts = facts
         self.events = events
         self.clock = clock
+        self.twins = twins
     }
 
     /// The decision on `request` and, when it is allowed and stands for a hub action, on that action too: both
@@ -84,7 +90,13 @@ public struct PolicyAuthorizer: Authorizer {
         }
         let requestor = PolicyRequestor(tenantID: request.tenantID, kind: kind)
         var context = request.context
-        if context.now == nil, policy.needsTime { context.now = clock.now() }
+        if policy.needsTime {
+            if context.now == nil { context.now = clock.now() }
+            context.clockIsSynchronized = clock.isSynchronized
+        }
+        if context.reported == nil, policy.readsTwin, let deviceID {
+            context.reported = twins.reported(request.tenantID, deviceID)
+        }
         return PolicyExplanation(
             request: request, policy: policy, requestor: requestor,
             enforced: policy.enforced.decide(requestor, request.action, request.resource, in: context),
@@ -141,5 +153,33 @@ final class TrialRecords: Sendable {
             guard seen.count < Self.capacity else { return false }
             return seen.insert(key).inserted
         }
+    }
+}
+
+/// What the authorizer reads a device's reported properties from: the hub's twins.
+public protocol ReportedProperties: Sendable {
+    /// The device's reported properties (an object), or nil when the hub knows no twin for it.
+    func reported(_ tenantID: TenantID, _ deviceID: DeviceID) -> JSONValue?
+}
+
+/// The hub's twins, attached once the hub exists (it is built after the broker, which needs the authorizer);
+/// until then, and without a hub, every twin is unknown.
+public final class TwinSource: Sendable {
+    private let source = Mutex<(any ReportedProperties)?>(nil)
+
+    public init() {}
+
+    /// A source with `twins` attached already.
+    public convenience init(_ twins: some ReportedProperties) {
+        self.init()
+        attach(twins)
+    }
+
+    public func attach(_ twins: some ReportedProperties) {
+        source.withLock { $0 = twins }
+    }
+
+    func reported(_ tenantID: TenantID, _ deviceID: DeviceID) -> JSONValue? {
+        source.withLock { $0 }?.reported(tenantID, deviceID)
     }
 }

@@ -162,7 +162,10 @@ public struct PolicyDocument: Sendable, Hashable {
     }
 
     private static func readConditions(_ field: Field) throws(PolicyError) -> PolicyConditions {
-        try field.only(["source-addresses", "protocols", "time", "risk-levels"])
+        try field.only([
+            "source-addresses", "protocols", "time", "risk-levels", "tls-versions", "certificate", "connection-age",
+            "payload-size", "message-rate", "reported",
+        ])
         var conditions = PolicyConditions()
         conditions.riskLevels = try field["risk-levels"].map { levels throws(PolicyError) in
             Set(try levels.choices(RiskLevel.self))
@@ -170,17 +173,7 @@ public struct PolicyDocument: Sendable, Hashable {
         conditions.sourceAddresses = try field["source-addresses"].map { addresses throws(PolicyError) in
             try addresses.list(CIDR.init)
         }
-        if let protocols = field["protocols"] {
-            var set: Set<String> = []
-            for name in try protocols.array() {
-                let text = try name.string()
-                guard PolicyContext.protocolNames.contains(text) else {
-                    throw PolicyError("\(name.path): one of \(PolicyContext.protocolNames.sorted())")
-                }
-                set.insert(text)
-            }
-            conditions.protocols = set
-        }
+        conditions.protocols = try field["protocols"]?.names(in: PolicyContext.protocolNames)
         if let time = field["time"] {
             try time.only(["within", "outside", "zone", "weekdays"])
             let within = try time["within"]?.string()
@@ -196,12 +189,88 @@ public struct PolicyDocument: Sendable, Hashable {
                 throw PolicyError("\(time.path): \(error.description)")
             }
         }
+        conditions.tlsVersions = try field["tls-versions"]?.names(in: PolicyConditions.tlsVersionNames)
+        if let certificate = field["certificate"] {
+            try certificate.only(["issuers", "days-to-expiry"])
+            let issuers = try certificate["issuers"].map { issuers throws(PolicyError) in
+                try issuers.array().map { issuer throws(PolicyError) in try issuer.string() }
+            }
+            let days = try certificate["days-to-expiry"].map { days throws(PolicyError) in
+                try days.range(PolicyRange.number)
+            }
+            guard issuers != nil || days != nil else {
+                throw PolicyError("\(certificate.path): at least one of 'issuers' and 'days-to-expiry'")
+            }
+            conditions.certificate = CertificateCondition(issuers: issuers, daysToExpiry: days)
+        }
+        conditions.connectionAge = try field["connection-age"].map { age throws(PolicyError) in
+            try age.range(PolicyRange.duration)
+        }
+        conditions.payloadSize = try field["payload-size"].map { size throws(PolicyError) in
+            try size.range(PolicyRange.number)
+        }
+        conditions.messageRate = try field["message-rate"].map { rate throws(PolicyError) in
+            try rate.range(PolicyRange.number)
+        }
+        if let reported = field["reported"] {
+            var read: [ReportedCondition] = []
+            for (path, expected) in try reported.object() {
+                read.append(try readReported(path, expected))
+            }
+            guard !read.isEmpty else { throw PolicyError("\(reported.path): at least one property") }
+            conditions.reported = read
+        }
         return conditions
+    }
+
+    /// The most levels of a reported property's path (IoT Hub nests twin properties at most 10 deep).
+    static let maximumReportedDepth = 10
+
+    /// `path: value`, `path: {one-of: [values]}` or `path: {at-least: n, at-most: m}`.
+    private static func readReported(_ path: String, _ expected: Field) throws(PolicyError) -> ReportedCondition {
+        let names = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard names.count <= maximumReportedDepth, names.allSatisfy({ (1...128).contains($0.utf8.count) }) else {
+            throw PolicyError(
+                "\(expected.path): a property path is 1 to \(maximumReportedDepth) names of 1 to 128 bytes, joined by '.'"
+            )
+        }
+        if case .object(let members) = expected.value {
+            if members["one-of"] != nil {
+                try expected.only(["one-of"])
+                let values = try expected["one-of"]?.array().map { value throws(PolicyError) in try value.reported() }
+                return ReportedCondition(path: names, expectation: .oneOf(values ?? []))
+            }
+            return ReportedCondition(path: names, expectation: .within(try expected.range(PolicyRange.number)))
+        }
+        return ReportedCondition(path: names, expectation: .oneOf([try expected.reported()]))
+    }
+}
+
+extension PolicyRange {
+    /// A number, as the document writes it.
+    static func number(_ field: Field) throws(PolicyError) -> Double {
+        switch field.value {
+        // total: an Int as a Double, rounded beyond 2^53.
+        case .number(let number): return Double(number)
+        case .double(let number) where number.isFinite: return number
+        default: throw PolicyError("\(field.path): a number")
+        }
+    }
+
+    /// Seconds, as a number or a duration (`90s`, `15m`, `12h`, `7d`).
+    static func duration(_ field: Field) throws(PolicyError) -> Double {
+        if case .string(let text) = field.value {
+            guard let seconds = DurationText.seconds(text) else {
+                throw PolicyError("\(field.path): a duration such as 90s, 15m, 12h or 7d")
+            }
+            return seconds
+        }
+        return try number(field)
     }
 }
 
 /// A value of the document with its path (`statements[2].principals.groups[0]`), for errors that say where.
-private struct Field {
+struct Field {
     let value: JSONValue
     let path: String
 
@@ -247,6 +316,25 @@ private struct Field {
         return members.sorted { $0.key < $1.key }.map { ($0.key, Field($0.value, "\(path).\($0.key)")) }
     }
 
+    /// `{at-least: …, at-most: …}`, each end read by `bound`.
+    func range(_ bound: (Field) throws(PolicyError) -> Double) throws(PolicyError) -> PolicyRange {
+        try only(["at-least", "at-most"])
+        let low = try self["at-least"].map(bound)
+        let high = try self["at-most"].map(bound)
+        guard let range = PolicyRange(atLeast: low, atMost: high) else {
+            throw PolicyError("\(path): 'at-least', 'at-most' or both, the first not above the second")
+        }
+        return range
+    }
+
+    /// A value a reported property is compared with: text, a number, true or false.
+    func reported() throws(PolicyError) -> ReportedCondition.Value {
+        guard let value = ReportedCondition.Value(value) else {
+            throw PolicyError("\(path): text, a number, true or false")
+        }
+        return value
+    }
+
     /// Device or service patterns: 1 to `maximumPatternBytes` bytes each.
     func patterns() throws(PolicyError) -> [String] {
         var texts: [String] = []
@@ -272,6 +360,17 @@ private struct Field {
             }
         }
         return values
+    }
+
+    /// A list of names, each one of `known`.
+    func names(in known: Set<String>) throws(PolicyError) -> Set<String> {
+        var set: Set<String> = []
+        for element in try array() {
+            let text = try element.string()
+            guard known.contains(text) else { throw PolicyError("\(element.path): one of \(known.sorted())") }
+            set.insert(text)
+        }
+        return set
     }
 
     /// A list of choices.

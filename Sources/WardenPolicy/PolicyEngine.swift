@@ -54,16 +54,37 @@ public struct PolicyRequestor: Sendable {
     }
 }
 
-/// What the request's connection shows, and when it is made, for conditions.
-public struct PolicyContext: Sendable, Hashable {
+/// What the request's connection shows, and when it is made, for conditions. A value left nil is one the
+/// context does not know: a condition that needs it does not hold, and under `strict` a deny that needs it
+/// applies.
+public struct PolicyContext: Sendable {
     public var peerAddress: IPAddress?
     /// `mqtt`, `mqtt-ws` or `https`.
     public var protocolName: String
     /// The moment of the request; the authorizer sets it from its clock when the caller did not.
     public var now: Date?
+    /// Whether the clock is known to be synchronised; under `strict`, time conditions do not trust one that is
+    /// not.
+    public var clockIsSynchronized = true
     /// How much the requestor is trusted now: the Defender (issue 16) will raise it per device; until then
     /// every request is `normal`.
     public var risk: RiskLevel
+    /// `1.2`, `1.3`, or `none` on a plain listener.
+    public var tlsVersion: String?
+    /// The TLS client certificate; nil when none was presented.
+    public var certificate: PresentedCertificate?
+    /// False where the protocol does not show the certificate to the policy (HTTPS): a certificate condition
+    /// is then unknown rather than unmet.
+    public var certificateIsKnown = true
+    /// When the connection was accepted.
+    public var connectedAt: Date?
+    /// A PUBLISH's payload size in bytes; nil for other actions.
+    public var payloadSize: Int?
+    /// The connection's PUBLISHes per second over the last second, this one included.
+    public var messageRate: Double?
+    /// The device twin's reported properties; the authorizer sets them when a statement asks and the caller
+    /// did not.
+    public var reported: JSONValue?
 
     /// The protocols a `protocols` condition may name.
     public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https"]
@@ -246,6 +267,11 @@ public struct PolicyEngine: Sendable {
     private let failsClosed: Bool
     /// The distinct `time` conditions of the statements, in the order they first appear.
     public let timeWindows: [TimeWindow]
+    /// Whether a statement has a condition on the device twin's reported properties.
+    public let readsTwin: Bool
+    /// Whether a statement has a condition that changes with the clock alone (a connection's age, a
+    /// certificate's days to expiry): live connections are then decided again every second.
+    public let changesWithTime: Bool
     /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
     /// the audit record stay short).
     static let maximumReasons = 10
@@ -258,6 +284,8 @@ public struct PolicyEngine: Sendable {
         failsClosed = document.tolerance == .strict
         var seen: Set<TimeWindow> = []
         timeWindows = statements.compactMap(\.conditions.time).filter { seen.insert($0).inserted }
+        readsTwin = statements.contains { $0.conditions.readsTwin }
+        changesWithTime = statements.contains { $0.conditions.changesWithTime }
     }
 
     /// The statements in force, in the order they are considered.
@@ -314,10 +342,8 @@ public struct PolicyEngine: Sendable {
     /// The statement's unmet conditions in `context`; under `strict`, none for a deny whose only unmet
     /// conditions are ones the context cannot answer. Without conditions this is an empty array: nothing allocated.
     private func failures(of entry: Held, in context: PolicyContext) -> [String] {
-        let unmet = entry.conditions.unmet(in: context)
-        if failsClosed, entry.isDeny, !unmet.isEmpty, unmet.count == entry.conditions.unknownCount(in: context) {
-            return []
-        }
+        let (unmet, unknown) = entry.conditions.check(in: context, strict: failsClosed)
+        if failsClosed, entry.isDeny, !unmet.isEmpty, unmet.count == unknown { return [] }
         return unmet
     }
 

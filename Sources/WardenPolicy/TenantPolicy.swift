@@ -76,8 +76,16 @@ public struct TenantPolicy: Sendable {
     /// The newest version: the one tried, else the one enforced.
     public var newest: CompiledPolicy { trial ?? enforced }
 
-    /// Whether a statement in force has a `time` condition (the authorizer reads the clock only then).
-    var needsTime: Bool { !enforced.engine.timeWindows.isEmpty || !(trial?.engine.timeWindows.isEmpty ?? true) }
+    /// Whether a statement in force has a condition on the time (the authorizer reads the clock only then).
+    var needsTime: Bool {
+        [enforced, trial].contains { $0.map { !$0.engine.timeWindows.isEmpty || $0.engine.changesWithTime } ?? false }
+    }
+
+    /// Whether a statement in force reads the device twin (the authorizer fetches it only then).
+    public var readsTwin: Bool { enforced.engine.readsTwin || trial?.engine.readsTwin == true }
+
+    /// Whether a statement in force changes its answer with the clock alone (connection age, days to expiry).
+    public var changesWithTime: Bool { enforced.engine.changesWithTime || trial?.engine.changesWithTime == true }
 
     /// Which of the time windows in force hold at `date`, as bits, for noticing when one opens or closes.
     public func timeSignature(at date: Date) -> [Bool] {

@@ -7,6 +7,11 @@ import WardenSecurity
 extension DeviceDirectory {
     /// Applies one committed change.
     func apply(_ event: DomainEvent) {
+        switch event {
+        // Not the registry's: nothing to take the lock for (these come with every connection and twin patch).
+        case .authentication, .authorizationDenied, .twinReportedChanged: return
+        default: break
+        }
         if case .authorizationPolicyChanged(let version) = event {
             // Compiled before taking the lock: reading a large document must not hold up the packet path.
             let policy = CompiledPolicy(version)
@@ -61,7 +66,7 @@ extension DeviceDirectory {
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
         case .certificateAuthorityDeleted(let tenantID, let name):
             state.tenants[tenantID]?.authorities[name] = nil
-        case .authentication, .authorizationDenied, .authorizationPolicyChanged:
+        case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged:
             break
         }
     }

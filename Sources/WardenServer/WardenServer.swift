@@ -109,7 +109,8 @@ public enum WardenServer {
         let persistence = BrokerPersistence(
             store: database, clock: clock, logger: logger, afterCommit: telemetryFeed.committed)
         // One authorizer for MQTT, its per-delivery check and the HTTPS device API.
-        let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock)
+        let twinSource = TwinSource()
+        let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock, twins: twinSource)
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
             persistence: persistence, database: database,
@@ -120,7 +121,9 @@ public enum WardenServer {
         let cloudToDevice = try await CloudToDeviceService(
             configuration: configuration.cloudToDevice, store: database, persistence: persistence, broker: broker,
             clock: clock, logger: logger)
-        let twins = try await TwinService(store: database, persistence: persistence, broker: broker, clock: clock)
+        let twins = try await TwinService(
+            store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
+        twinSource.attach(twins)
         let methods = MethodService(broker: broker)
         cloudToDevice.follow(bus)
         twins.follow(bus)

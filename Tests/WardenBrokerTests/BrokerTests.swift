@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 @testable import WardenBroker
 
@@ -14,7 +15,7 @@ struct BrokerTests {
         private let state = Mutex<(packets: [MQTTPacket], closed: ReasonCode?)>(([], nil))
         let identity = ClientIdentity.anonymous(.defaultTenant, .publishSubscribe)
         let peerAddress: IPAddress
-        let protocolName = "mqtt"
+        var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress) }
 
         init(peerAddress: IPAddress) {
             self.peerAddress = peerAddress

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import WardenAudit
 import WardenCore
+import WardenHub
 import WardenMQTT
 import WardenPolicy
 import WardenRegistry
@@ -12,6 +13,7 @@ import WardenRegistry
 struct AuthorizationPolicyController {
     let registry: RegistryService
     let facts: any PolicyFacts
+    let twins: TwinService
     let auditReader: AuditReader
     let clock: any WardenClock
     static let base = "/api/v1/tenants/{tenant}/policies"
@@ -101,7 +103,7 @@ struct AuthorizationPolicyController {
                     sourceAddress: body.context?.sourceAddress, protocolName: body.context?.protocol,
                     time: body.context?.time, risk: body.context?.risk)
                 return try JSONResponse.make(
-                    try await PolicySimulation(registry: registry, facts: facts, clock: clock).answer(
+                    try await PolicySimulation(registry: registry, facts: facts, twins: twins, clock: clock).answer(
                         question, in: try request.tenantID(context)))
             },
             APIRoute(

@@ -14,8 +14,9 @@ protocol ConnectionSink: AnyObject, Sendable {
     var identity: ClientIdentity { get }
     /// The client's address, for IP filter changes and policy conditions.
     var peerAddress: IPAddress { get }
-    /// `mqtt` or `mqtt-ws`, for policy conditions.
-    var protocolName: String { get }
+    /// What policy conditions see of the connection: address, protocol, TLS version, client certificate, when
+    /// it was accepted.
+    var policyContext: PolicyContext { get }
     /// Ends the connection because the broker decided so: 5.0 clients get DISCONNECT with `reason` first.
     func close(_ reason: ReasonCode, reasonString: String?)
 }
@@ -25,7 +26,4 @@ extension ConnectionSink {
 
     /// The authenticated device behind the connection, if it is one.
     var device: DeviceIdentity? { identity.deviceIdentity }
-
-    /// What policy conditions see of the connection.
-    var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress, protocolName: protocolName) }
 }

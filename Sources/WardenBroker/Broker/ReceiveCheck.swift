@@ -63,6 +63,11 @@ struct ReceiveDecisions: Sendable {
         generation == self.generation ? decisions[topic] : nil
     }
 
+    /// Forgets every decision: what they were made from changed for this session alone (its device's twin).
+    mutating func forget() {
+        decisions.removeAll(keepingCapacity: true)
+    }
+
     mutating func remember(_ topic: String, _ isAllowed: Bool, generation: UInt64) {
         if generation != self.generation || decisions.count >= Self.capacity {
             decisions.removeAll(keepingCapacity: true)

@@ -2,13 +2,14 @@ import NIOCore
 import Synchronization
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 
 /// A connection as the broker sees it: packets from any thread, encoded on the channel's event loop into one
 /// buffer that is written and flushed once per loop turn, however many packets arrived in it.
 final class ChannelSink: ConnectionSink {
     let identity: ClientIdentity
     let peerAddress: IPAddress
-    let protocolName: String
+    let policyContext: PolicyContext
     private let channel: any Channel
     let version: ProtocolVersion
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
@@ -26,12 +27,12 @@ final class ChannelSink: ConnectionSink {
 
     init(
         channel: any Channel, version: ProtocolVersion, maximumPacketSize: Int,
-        identity: ClientIdentity, peerAddress: IPAddress, protocolName: String,
+        identity: ClientIdentity, peerAddress: IPAddress, policyContext: PolicyContext,
         onDrop: @escaping @Sendable (OutboundFlow.DropReason) -> Void
     ) {
         self.identity = identity
         self.peerAddress = peerAddress
-        self.protocolName = protocolName
+        self.policyContext = policyContext
         self.channel = channel
         self.version = version
         self.maximumPacketSize = maximumPacketSize

@@ -1,9 +1,11 @@
 import Logging
 import NIOCore
+import NIOSSL
 import WardenAuthentication
 import WardenCore
 import WardenMQTT
 import WardenPolicy
+import WardenSecurity
 
 /// CONNECT: authenticate, take up the session, answer CONNACK (issue 3, "Authentication at CONNECT").
 extension MQTTConnectionHandler {
@@ -18,6 +20,7 @@ extension MQTTConnectionHandler {
                 connect.properties.authenticationData
             }
         let claim = readClaim(username: connect.username, clientID: connect.clientID, token: token)
+        seeConnection(context)
         let identity: ClientIdentity
         do {
             identity = try authenticate(connect, claim)
@@ -40,7 +43,9 @@ extension MQTTConnectionHandler {
             refuse(.notAuthorized, connect, context: context)
             return
         }
-        let willDecision = connect.will.map { authorize(identity, .topic($0.topic)) }
+        let willDecision = connect.will.map {
+            authorize(identity, .topic($0.topic), payloadSize: $0.payload.count)
+        }
         let outcome = machine.authenticated(
             as: identity, willAllowed: willDecision?.isAllowed ?? true, unixNow: services.unixNow,
             now: context.eventLoop.now, assignClientID: Self.assignClientID)
@@ -89,7 +94,7 @@ extension MQTTConnectionHandler {
         let metrics = services.broker.metrics
         let sink = ChannelSink(
             channel: context.channel, version: terms.version, maximumPacketSize: terms.clientMaximumPacketSize,
-            identity: identity, peerAddress: peerAddress, protocolName: policyContext.protocolName,
+            identity: identity, peerAddress: peerAddress, policyContext: policyContext,
             onDrop: { metrics.dropped($0) })
         let attachment = services.broker.open(
             identity.sessionKey(clientID: terms.clientID), cleanStart: terms.cleanStart,
@@ -162,13 +167,38 @@ extension MQTTConnectionHandler {
         context.close(promise: nil)
     }
 
-    /// The decision for an action of this connection's identity.
-    func authorize(_ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource) -> Decision {
+    /// What the policy's conditions see of the connection once TLS is done and CONNECT arrives: its TLS
+    /// version, its client certificate, the moment it is accepted.
+    private func seeConnection(_ context: ChannelHandlerContext) {
+        if usesTLS {
+            policyContext.tlsVersion =
+                switch try? context.pipeline.syncOperations.nioSSL_tlsVersion() {
+                case .tlsv13: "1.3"
+                case .tlsv12: "1.2"
+                // The listeners accept nothing older; another answer is one the policy does not know.
+                default: nil
+                }
+        } else {
+            policyContext.tlsVersion = "none"
+        }
+        policyContext.certificate = clientCertificate.flatMap(PresentedCertificate.init(der:))
+        policyContext.connectedAt = services.clock.now()
+    }
+
+    /// The decision for an action of this connection's identity; `payloadSize` and `messageRate` for a
+    /// PUBLISH.
+    func authorize(
+        _ identity: ClientIdentity, _ resource: AuthorizationRequest.Resource, payloadSize: Int? = nil,
+        messageRate: Double? = nil
+    ) -> Decision {
         guard let request = identity.request(resource.action, resource) else {
             guard case .anonymous(_, let access) = identity else { return .deny(["no policy decides this client"]) }
             return access.decide(resource)
         }
-        return services.authorizer.decide(request.seen(in: policyContext))
+        var seen = policyContext
+        seen.payloadSize = payloadSize
+        seen.messageRate = messageRate
+        return services.authorizer.decide(request.seen(in: seen))
     }
 
     /// The decision on whether an authenticated identity may connect (anonymous clients of a development

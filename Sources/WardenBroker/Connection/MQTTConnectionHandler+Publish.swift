@@ -16,7 +16,9 @@ extension MQTTConnectionHandler {
             perform(machine.fail(.qosNotSupported, "QoS 2 is not supported."), context: context)
             return
         }
-        let decision = authorize(connection.identity, .topic(publish.topic))
+        let decision = authorize(
+            connection.identity, .topic(publish.topic), payloadSize: publish.payload.readableBytes,
+            messageRate: publishRate.count(at: context.eventLoop.now))
         guard decision.isAllowed else {
             logger.info("Denied a publish.", metadata: decision.metadata)
             recordDenial(decision, .topic(publish.topic))

@@ -17,8 +17,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     let peerAddress: IPAddress
     let usesTLS: Bool
     let presented: PresentedChain
-    /// What the policy's conditions see of this connection: its source address and protocol.
-    let policyContext: PolicyContext
+    /// What the policy's conditions see of this connection: its source address and protocol, and from CONNECT
+    /// its TLS version, client certificate and start.
+    var policyContext: PolicyContext
+    /// Its PUBLISHes per second, for `message-rate` conditions.
+    var publishRate = PublishRate()
     var logger: Logger
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader

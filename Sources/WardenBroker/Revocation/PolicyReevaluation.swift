@@ -48,24 +48,35 @@ public struct PolicyReevaluation: Sendable {
             recheck(broker.connectedSessions(in: group.tenantID))
         case .groupDeleted(let tenantID, _):
             recheck(broker.connectedSessions(in: tenantID))
+        case .twinReportedChanged(let tenantID, let deviceID):
+            // One device's facts changed: its own remembered deliveries go, nobody else's.
+            guard let session = broker.session(SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)) else {
+                return
+            }
+            session.withState { $0.receiveDecisions.forget() }
+            recheck([session])
         default:
             break
         }
     }
 
     /// Once a second, decides again the connections of each tenant one of whose time windows opened or closed
-    /// since the last look, so that a window takes effect on live connections within a second of its edge.
+    /// since the last look, so that a window takes effect on live connections within a second of its edge; and
+    /// every second those of a tenant whose statements change with the clock alone (a connection's age, a
+    /// certificate's days to expiry).
     public func watchTime(on loop: any EventLoop, facts: any PolicyFacts) -> RepeatedTask {
         let seen = NIOLockedValueBox<[TenantID: [Bool]]>([:])
         return loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             let now = clock.now()
             for tenantID in broker.tenantsWithSessions() {
-                let signature = facts.policy(tenantID, device: nil).0.timeSignature(at: now)
+                let policy = facts.policy(tenantID, device: nil).0
+                let signature = policy.timeSignature(at: now)
                 let previous = seen.withLockedValue { seen in
                     defer { seen[tenantID] = signature }
                     return seen[tenantID]
                 }
-                guard let previous, previous != signature else { continue }
+                let windowMoved = previous.map { $0 != signature } ?? false
+                guard windowMoved || policy.changesWithTime else { continue }
                 broker.receiveCheck?.invalidate()
                 recheck(broker.connectedSessions(in: tenantID))
             }

@@ -16,6 +16,8 @@ public enum DomainEvent: Sendable {
     case certificateAuthorityDeleted(TenantID, CAName)
     /// A tenant's authorization policy has a new version in force (written, or rolled back to an earlier one).
     case authorizationPolicyChanged(AuthorizationPolicyVersion)
+    /// A device's reported properties changed, committed (policy conditions may read them).
+    case twinReportedChanged(TenantID, DeviceID)
     /// A device-facing connection authenticated or was refused.
     case authentication(AuthenticationRecord)
     /// A connected client's PUBLISH or SUBSCRIBE was refused by policy.
@@ -34,7 +36,7 @@ public enum DomainEvent: Sendable {
         case .authorizationPolicyChanged(let version): version.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
-            .certificateAuthorityDeleted(let id, _):
+            .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):
             id
         }
     }

@@ -5,6 +5,7 @@ import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
+public import WardenPolicy
 public import WardenStore
 
 /// Device twins (anchors.md §1.3): the device reads its twin (`$iothub/twin/GET/?$rid=`) and patches its
@@ -27,14 +28,18 @@ public final class TwinService: Sendable {
     let persistence: BrokerPersistence
     let broker: Broker
     let clock: any WardenClock
+    /// Where committed changes to reported properties are told (policy conditions read them).
+    let events: EventBus?
     private let twins: Mutex<[TwinKey: DeviceTwin]>
 
-    public init(store: any TwinStore, persistence: BrokerPersistence, broker: Broker, clock: any WardenClock)
-        async throws
-    {
+    public init(
+        store: any TwinStore, persistence: BrokerPersistence, broker: Broker, clock: any WardenClock,
+        events: EventBus? = nil
+    ) async throws {
         self.persistence = persistence
         self.broker = broker
         self.clock = clock
+        self.events = events
         let loaded = try await store.loadTwins()
         self.twins = Mutex(
             Dictionary(loaded.map { (TwinKey(tenantID: $0.tenantID, deviceID: $0.deviceID), $0) }) { _, last in last })
@@ -130,7 +135,10 @@ public final class TwinService: Sendable {
         }
         var outcome = DeviceTrafficOutcome(changes: [.putTwin(twin)], route: nil)
         let version = twin.reported.version
-        outcome.afterCommit = { [self] in respond(204, requestID, nil, version: version, to: key) }
+        outcome.afterCommit = { [self] in
+            respond(204, requestID, nil, version: version, to: key)
+            events?.publish(.twinReportedChanged(key.tenantID, key.deviceID))
+        }
         return outcome
     }
 
@@ -221,5 +229,12 @@ public final class TwinService: Sendable {
             throw WardenError(
                 .twinTooLarge, "The \(section) properties would be \(size) bytes; the most is \(maximumSectionBytes).")
         }
+    }
+}
+
+extension TwinService: ReportedProperties {
+    /// The device's reported properties (an empty object before it reports any), for policy conditions.
+    public func reported(_ tenantID: TenantID, _ deviceID: DeviceID) -> JSONValue? {
+        .object(twin(tenantID, deviceID).reported.properties)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import WardenAPI
 import WardenCore
+import WardenHub
 import WardenPolicy
 import WardenRegistry
 
@@ -183,7 +184,8 @@ extension Pages {
                     sourceAddress: text("address").isEmpty ? nil : text("address"),
                     time: text("time").isEmpty ? nil : text("time"))
                 let simulation = try await PolicySimulation(
-                    registry: registry, facts: dependencies.policyFacts, clock: dependencies.clock
+                    registry: registry, facts: dependencies.policyFacts, twins: dependencies.hub.twins,
+                    clock: dependencies.clock
                 ).answer(question, in: tenant)
                 answer = TrialAnswer(
                     decision: simulation.decision, allowed: simulation.decision == "allow",

@@ -1,5 +1,7 @@
 import Crypto
+import SwiftASN1
 public import WardenCore
+import X509
 
 extension Thumbprint {
     /// The SHA-1 and SHA-256 thumbprints of a DER certificate: a device registered with either matches.
@@ -10,5 +12,18 @@ extension Thumbprint {
     /// Upper-case hex, the form `Thumbprint` stores.
     private static func hex(_ digest: some Digest) -> String {
         Hex.encode(digest, uppercase: true)
+    }
+}
+
+extension PresentedCertificate {
+    /// The issuer and expiry of a DER certificate; nil when it does not parse (the TLS handshake parsed it
+    /// already, so only a certificate swift-certificates reads differently from BoringSSL).
+    public init?(der: [UInt8]) {
+        guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+        let commonName = certificate.issuer.lazy.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }
+        self.init(
+            issuer: certificate.issuer.description,
+            issuerCommonName: commonName.map { String(describing: $0.value) },
+            notValidAfter: certificate.notValidAfter)
     }
 }

@@ -8,6 +8,7 @@ import WardenAuthentication
 import WardenAzure
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 import WardenSecurity
 import WardenStore
 
@@ -78,7 +79,7 @@ final class DeviceConnection: ConnectionSink, @unchecked Sendable {
     private let sent = Mutex<[MQTTPacket]>([])
     let identity: ClientIdentity
     let peerAddress: IPAddress
-    let protocolName = "mqtt"
+    var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress) }
     /// Set once by `HubFixture.connect`, before any use.
     var session: Session?
 
