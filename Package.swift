@@ -48,6 +48,7 @@ let package = Package(
         // One C function: the server cipher order swift-nio-ssl has no setting for (docs/architecture.md).
         .target(name: "CWardenTLS"),
         .target(name: "CWardenAllocator"),
+        .target(name: "CWardenClock"),
         .target(
             name: "WardenCore",
             dependencies: [
@@ -173,7 +174,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "CWardenTLS", "CWardenAllocator", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
+                "CWardenTLS", "CWardenAllocator", "CWardenClock", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",

@@ -9,6 +9,7 @@ allowed() {
     WardenCore) echo "" ;;
     CWardenTLS) echo "" ;;
     CWardenAllocator) echo "" ;;
+    CWardenClock) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;

@@ -20,6 +20,14 @@ public struct PolicySimulation: Sendable {
         public var time: String?
         /// A risk level; default `normal`.
         public var risk: String?
+        /// `1.2`, `1.3` or `none`; default unknown.
+        public var tlsVersion: String?
+        /// The PUBLISH's payload in bytes; default unknown.
+        public var payloadSize: Int?
+        /// The connection's PUBLISHes per second; default unknown.
+        public var messageRate: Double?
+        /// How long the connection has been up: a duration (`15m`) or seconds; default unknown.
+        public var connectionAge: String?
 
         public init(
             device: DeviceID? = nil, service: PolicyName? = nil, action: String, topic: String? = nil,
@@ -113,7 +121,41 @@ public struct PolicySimulation: Sendable {
             // total: milliseconds since 1970 as a Double, exact below 2^53.
             simulated.context.now = Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
         }
+        try Self.connection(question, into: &simulated.context, now: simulated.context.now ?? clock.now())
         return simulated
+    }
+
+    /// What the question says of the connection; a simulation never knows a client certificate.
+    private static func connection(_ question: Question, into context: inout PolicyContext, now: Date) throws {
+        context.certificateIsKnown = false
+        if let version = question.tlsVersion {
+            guard PolicyConditions.tlsVersionNames.contains(version) else {
+                throw WardenError(
+                    .requestInvalidField,
+                    "'context.tlsVersion' must be one of \(PolicyConditions.tlsVersionNames.sorted().joined(separator: ", "))."
+                )
+            }
+            context.tlsVersion = version
+        }
+        if let size = question.payloadSize {
+            guard size >= 0 else { throw WardenError(.requestInvalidField, "'context.payloadSize' is a byte count.") }
+            context.payloadSize = size
+        }
+        if let rate = question.messageRate {
+            guard rate.isFinite, rate >= 0 else {
+                throw WardenError(.requestInvalidField, "'context.messageRate' is messages per second, 0 or more.")
+            }
+            context.messageRate = rate
+        }
+        if let age = question.connectionAge {
+            // total: parses text: nil unless a number or a duration within bounds.
+            guard let seconds = Double(age).flatMap({ $0.isFinite && $0 >= 0 ? $0 : nil }) ?? DurationText.seconds(age)
+            else {
+                throw WardenError(
+                    .requestInvalidField, "'context.connectionAge' is a duration such as 90s, 15m or 12h.")
+            }
+            context.connectedAt = now.addingTimeInterval(-seconds)
+        }
     }
 
     /// The topic as the action takes it: a filter to subscribe, a topic name otherwise; `connect` takes none.

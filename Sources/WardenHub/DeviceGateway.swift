@@ -105,7 +105,8 @@ public struct DeviceGateway: Sendable {
         from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
     ) async throws {
         let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
-        try authorize(.device(sender.deviceID, in: sender.tenantID, .topic(topic)), peer: peer)
+        try authorize(
+            .device(sender.deviceID, in: sender.tenantID, .topic(topic)), peer: peer, payloadSize: body.count)
         let message = BrokerMessage(
             topic: topic, payload: ByteBuffer(bytes: body), qos: .atLeastOnce, retain: false,
             properties: Properties(), receivedAt: .now())
@@ -116,8 +117,11 @@ public struct DeviceGateway: Sendable {
 
     /// Refuses `request` unless the policy allows it: 403 `auth.forbidden` with the reference id, and an
     /// authorization-denied record, as MQTT refuses.
-    private func authorize(_ request: AuthorizationRequest, peer: IPAddress) throws(WardenError) {
+    private func authorize(
+        _ request: AuthorizationRequest, peer: IPAddress, payloadSize: Int? = nil
+    ) throws(WardenError) {
         var context = PolicyContext(peerAddress: peer, protocolName: "https")
+        context.payloadSize = payloadSize
         // The HTTPS listener's TLS is Hummingbird's: its version and certificate are not shown here.
         context.certificateIsKnown = false
         let seen = request.seen(in: context)

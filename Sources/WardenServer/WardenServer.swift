@@ -58,7 +58,12 @@ public enum WardenServer {
         metricsFactory.durationHistogramBuckets[EventLoopLagMonitor.label] = EventLoopLagMonitor.buckets
         MetricsSystem.bootstrap(metricsFactory)
 
-        let clock = SystemClock()
+        let clock = KernelClock(trust: configuration.policy.clock)
+        if !clock.isSynchronized {
+            logger.warning(
+                "The kernel does not report the clock as synchronised (NTP): time conditions of strict policies do not hold until it is (policy.clock)."
+            )
+        }
         let directory = DataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
         let (masterKey, isNewKey) = try MasterKeyLoader.load(directory, override: configuration.masterKeyOverride)

@@ -94,6 +94,36 @@ struct PolicyAPITests {
         }
     }
 
+    /// The connection's figures a simulation may be given, and a hub action a topic stands for.
+    @Test func simulationsTakeTheConnectionsFigures() async throws {
+        try await withSensor { client in
+            let document = #"""
+                {"statements": [
+                  {"id": "small", "effect": "allow", "principals": {"devices": ["*"]}, "actions": ["publish"],
+                   "resources": ["t/#"], "conditions": {"payload-size": {"at-most": 10}, "tls-versions": ["1.3"],
+                   "message-rate": {"at-most": 5}, "connection-age": {"at-least": "1m"}}},
+                  {"id": "frozen", "effect": "deny", "principals": {"devices": ["s-1"]},
+                   "actions": ["twin.update-reported"]}]}
+                """#
+            try await client.execute(
+                uri: Self.base + "/document", method: .put, headers: .admin, body: ByteBuffer(string: document)
+            ) { response in #expect(response.status.code == 201) }
+            let fits = try await simulate(
+                client,
+                #"{"device": "s-1", "action": "publish", "topic": "t/x", "context": {"payloadSize": 10,"#
+                    + #" "tlsVersion": "1.3", "messageRate": 2.5, "connectionAge": "2m"}}"#)
+            #expect(fits?["decision"] as? String == "allow")
+            let unknown = try await simulate(client, #"{"device": "s-1", "action": "publish", "topic": "t/x"}"#)
+            #expect(unknown?["decision"] as? String == "deny")
+            let patch = try await simulate(
+                client,
+                #"{"device": "s-1", "action": "publish", "topic": "$iothub/twin/PATCH/properties/reported/?$rid=1"}"#)
+            #expect(patch?["decision"] as? String == "deny")
+            #expect(patch?["action"] as? String == "twin.update-reported")
+            #expect(patch?["statement"] as? String == "frozen")
+        }
+    }
+
     @Test func badInputIsRefusedAndChangesNothing() async throws {
         try await withSensor { client in
             for (method, path, body, status, code) in [
@@ -137,6 +167,30 @@ struct PolicyAPITests {
                     "request.invalid_field"
                 ),
                 (.post, "/simulate", #"{"device": "ghost", "action": "connect"}"#, 404, "device.not_found"),
+                (
+                    .post, "/simulate", #"{"device": "s-1", "action": "connect", "context": {"tlsVersion": "1.0"}}"#,
+                    400, "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate",
+                    #"{"device": "s-1", "action": "connect", "context": {"payloadSize": -1}}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate",
+                    #"{"device": "s-1", "action": "connect", "context": {"payloadSize": 1e300}}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate",
+                    #"{"device": "s-1", "action": "connect", "context": {"messageRate": -2}}"#, 400,
+                    "request.invalid_field"
+                ),
+                (
+                    .post, "/simulate",
+                    #"{"device": "s-1", "action": "connect", "context": {"connectionAge": "soon"}}"#, 400,
+                    "request.invalid_field"
+                ),
                 (
                     .post, "/simulate", #"{"service": "nobody", "action": "connect"}"#, 404,
                     "shared_access_policy.not_found"

@@ -98,10 +98,14 @@ struct AuthorizationPolicyController {
                 permission: .policiesRead, request: "SimulatePolicy", success: (200, "PolicySimulation")
             ) { request, context in
                 let body = try await request.decodeJSON(SimulatePolicyRequest.self, context)
-                let question = PolicySimulation.Question(
+                var question = PolicySimulation.Question(
                     device: body.device, service: body.service, action: body.action, topic: body.topic,
                     sourceAddress: body.context?.sourceAddress, protocolName: body.context?.protocol,
                     time: body.context?.time, risk: body.context?.risk)
+                question.tlsVersion = body.context?.tlsVersion
+                question.payloadSize = body.context?.payloadSize
+                question.messageRate = body.context?.messageRate
+                question.connectionAge = body.context?.connectionAge
                 return try JSONResponse.make(
                     try await PolicySimulation(registry: registry, facts: facts, twins: twins, clock: clock).answer(
                         question, in: try request.tenantID(context)))

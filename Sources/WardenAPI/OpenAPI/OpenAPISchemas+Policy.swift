@@ -91,6 +91,10 @@ extension OpenAPISchemas {
                 "context": object([
                     "sourceAddress": string,
                     "protocol": ["enum": .array(PolicyContext.protocolNames.sorted().map { .string($0) })],
+                    "time": string, "risk": ["enum": .array(RiskLevel.allCases.map { .string($0.rawValue) })],
+                    "tlsVersion": ["enum": .array(PolicyConditions.tlsVersionNames.sorted().map { .string($0) })],
+                    "payloadSize": ["type": "integer", "minimum": 0], "messageRate": ["type": "number", "minimum": 0],
+                    "connectionAge": string,
                 ]),
             ],
             required: ["action"]),

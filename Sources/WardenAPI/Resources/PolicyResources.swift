@@ -80,6 +80,14 @@ struct SimulatePolicyRequest: APIRequestBody {
         let time: String?
         /// A risk level; default `normal`.
         let risk: String?
+        /// `1.2`, `1.3` or `none`; default unknown.
+        let tlsVersion: String?
+        /// Bytes; default unknown.
+        let payloadSize: Int?
+        /// PUBLISHes per second; default unknown.
+        let messageRate: Double?
+        /// A duration (`15m`) or seconds; default unknown.
+        let connectionAge: String?
     }
 
     static let fields: Set<String> = ["device", "service", "action", "topic", "context"]

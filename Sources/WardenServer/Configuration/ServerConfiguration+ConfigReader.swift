@@ -106,6 +106,9 @@ extension ServerConfiguration {
         .integer("audit.retention-days", 1...36_500, \.audit.retentionDays),
         .integer("audit.buffer-limit", 1_000...10_000_000, \.audit.bufferLimit),
         .integer("policy.versions-kept", 1...10_000, \.policy.versionsKept),
+        Key(name: "policy.clock") { config, value in
+            config.policy.clock = try parse(value, "policy.clock", ServerConfiguration.ClockTrust.self)
+        },
         Key(name: "auth.access-token-lifetime") { config, value in
             config.access.accessTokenLifetime = TimeInterval(
                 try integer(value, "auth.access-token-lifetime", 60...86_400))

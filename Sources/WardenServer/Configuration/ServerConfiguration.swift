@@ -133,6 +133,15 @@ public struct ServerConfiguration: Sendable {
         /// Versions of each tenant's document kept for rollback and diff (`policy.versions-kept`); older ones are
         /// pruned as new ones are written, never the one enforced.
         public var versionsKept = 100
+        /// Whether time conditions of `strict` policies trust the clock only when the kernel says NTP has
+        /// synchronised it (`policy.clock`).
+        public var clock = ClockTrust.kernel
+    }
+
+    /// `policy.clock`: `kernel` asks the kernel whether the clock is synchronised; `trusted` takes it as right.
+    public enum ClockTrust: String, Sendable, CaseIterable {
+        case kernel
+        case trusted
     }
 
     public var policy = Policy()

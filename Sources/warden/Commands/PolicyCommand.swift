@@ -151,7 +151,7 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(
             name: .customLong("context"),
             help:
-                "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https, time=ISO 8601, risk=normal|elevated|high|critical; repeatable."
+                "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https, time=ISO 8601, risk=normal|elevated|high|critical, tls-version=1.2|1.3|none, payload-size=BYTES, message-rate=PER-SECOND, connection-age=DURATION; repeatable."
         )
         var context: [String] = []
         @OptionGroup var tenant: Tenant
@@ -236,8 +236,8 @@ struct PolicyCommand: AsyncParsableCommand {
         }
 
         /// `key=value` pairs as the API names them.
-        private static func context(_ pairs: [String]) throws -> [String: String] {
-            var context: [String: String] = [:]
+        private static func context(_ pairs: [String]) throws -> [String: Any] {
+            var context: [String: Any] = [:]
             for pair in pairs {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 switch (parts.first, parts.count) {
@@ -245,9 +245,17 @@ struct PolicyCommand: AsyncParsableCommand {
                 case ("protocol", 2): context["protocol"] = parts[1]
                 case ("time", 2): context["time"] = parts[1]
                 case ("risk", 2): context["risk"] = parts[1]
+                case ("tls-version", 2): context["tlsVersion"] = parts[1]
+                case ("connection-age", 2): context["connectionAge"] = parts[1]
+                // total: parses text: nil unless a number in range.
+                case ("payload-size", 2) where Int(parts[1]) != nil: context["payloadSize"] = Int(parts[1])
+                // total: parses text: nil unless a number; JSON has no infinities.
+                case ("message-rate", 2) where Double(parts[1])?.isFinite == true:
+                    context["messageRate"] = Double(parts[1])
                 default:
                     throw ValidationError(
-                        "--context takes source-address=IP, protocol=NAME, time=ISO8601 or risk=LEVEL, not '\(pair)'.")
+                        "--context takes source-address=IP, protocol=NAME, time=ISO8601, risk=LEVEL, tls-version=1.2|1.3|none, "
+                            + "payload-size=BYTES, message-rate=PER-SECOND or connection-age=DURATION, not '\(pair)'.")
                 }
             }
             return context
