@@ -20,14 +20,19 @@ public enum HubFeature: Sendable, Hashable {
     /// The feature `text` belongs to; a shared subscription's `$share/{group}/` is looked through. Nil for plain
     /// MQTT and for the hub's answers (`$iothub/twin/res/…`: the request was decided when it was made).
     public init?(_ text: String) {
-        var rest = Substring(text)
-        if rest.hasPrefix("$share/") {
-            rest = rest.dropFirst("$share/".count)
-            guard let slash = rest.firstIndex(of: "/") else { return nil }
+        // Asked for every PUBLISH and SUBSCRIBE: plain MQTT topics leave at the first byte, and the rest is
+        // compared as UTF-8 bytes (String's `hasPrefix` compares Unicode characters, far slower).
+        var rest = Substring(text).utf8
+        guard let first = rest.first, first == UInt8(ascii: "$") || first == UInt8(ascii: "d") else { return nil }
+        if rest.starts(with: "$share/".utf8) {
+            rest = rest.dropFirst("$share/".utf8.count)
+            guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
             rest = rest[rest.index(after: slash)...]
         }
-        if rest.hasPrefix("devices/") {
-            let path = rest.dropFirst("devices/".count).drop { $0 != "/" }.dropFirst()
+        if rest.starts(with: "devices/".utf8) {
+            let device = rest.dropFirst("devices/".utf8.count)
+            let path = device[
+                (device.firstIndex(of: UInt8(ascii: "/")).map(device.index(after:)) ?? device.endIndex)...]
             if Self.level(path, starts: "messages/events") {
                 self = .telemetry
             } else if Self.level(path, starts: "messages/devicebound") {
@@ -37,7 +42,9 @@ public enum HubFeature: Sendable, Hashable {
             }
             return
         }
-        guard let (_, feature) = Self.hubPrefixes.first(where: { rest.hasPrefix($0.prefix) }) else { return nil }
+        guard let (_, feature) = Self.hubPrefixes.first(where: { rest.starts(with: $0.prefix.utf8) }) else {
+            return nil
+        }
         self = feature
     }
 
@@ -48,9 +55,9 @@ public enum HubFeature: Sendable, Hashable {
     ]
 
     /// Whether `path` is `levels` or continues it with `/`.
-    private static func level(_ path: Substring, starts levels: String) -> Bool {
-        guard path.hasPrefix(levels) else { return false }
-        let after = path.dropFirst(levels.count)
-        return after.isEmpty || after.first == "/"
+    private static func level(_ path: Substring.UTF8View, starts levels: String) -> Bool {
+        guard path.starts(with: levels.utf8) else { return false }
+        let after = path.dropFirst(levels.utf8.count)
+        return after.isEmpty || after.first == UInt8(ascii: "/")
     }
 }

@@ -29,29 +29,29 @@ public struct PolicyAuthorizer: Authorizer {
     }
 
     /// The decision on `request` and, when it is allowed and stands for a hub action, on that action too: both
-    /// must allow.
+    /// must allow. One read of the facts serves both.
     public func decide(_ request: AuthorizationRequest) -> Decision {
-        let decision = decideAlone(request)
+        let asked = Asked(request, self)
+        let decision = decide(request, asked)
         guard decision.isAllowed, let hubRequest = request.hubRequest else { return decision }
-        return decideAlone(hubRequest, isStoodFor: true)
+        return decide(hubRequest, asked, isStoodFor: true)
     }
 
     /// The decision on `request` alone; `isStoodFor` when the caller asked another action that stands for it (a
     /// refusal then names it).
-    private func decideAlone(_ request: AuthorizationRequest, isStoodFor: Bool = false) -> Decision {
-        let explanation = explainAlone(request)
-        if let tried = explanation.tried, !tried.isAllowed, explanation.enforced.isAllowed {
+    private func decide(_ request: AuthorizationRequest, _ asked: Asked, isStoodFor: Bool = false) -> Decision {
+        let (decision, tried) = asked.decisions(request)
+        if let tried, !tried.isAllowed, decision.isAllowed {
             Self.triedDenials.increment()
-            let version = explanation.policy.trial?.version
+            let version = asked.policy.trial?.version
             if let events, trialRecords.isFirst(request, version: version) {
                 events.publish(.authorizationDenied(trialDenial(request, tried, version)))
             }
         }
-        let decision = explanation.enforced
         if decision.isAllowed { return .allow() }
         Self.enforcedDenials.increment()
         return .deny(
-            decision.reasons, statement: decision.statementID, policyVersion: explanation.policy.enforced.version,
+            decision.reasons, statement: decision.statementID, policyVersion: asked.policy.enforced.version,
             action: isStoodFor ? request.action.rawValue : nil)
     }
 
@@ -67,40 +67,61 @@ public struct PolicyAuthorizer: Authorizer {
     /// The decisions with what they were made from: the versions and the requestor as the registry knows it. When
     /// `request` is allowed and stands for a hub action, the story is that action's.
     public func explain(_ request: AuthorizationRequest) -> PolicyExplanation {
-        let explanation = explainAlone(request)
+        let asked = Asked(request, self)
+        let explanation = asked.explain(request)
         guard explanation.enforced.isAllowed, let hubRequest = request.hubRequest else { return explanation }
-        return explainAlone(hubRequest)
+        return asked.explain(hubRequest)
     }
 
-    private func explainAlone(_ request: AuthorizationRequest) -> PolicyExplanation {
-        let deviceID: DeviceID? = if case .device(let id) = request.subject { id } else { nil }
-        let (policy, device) = facts.policy(request.tenantID, device: deviceID)
-        let kind: PolicyRequestor.Kind
-        switch request.subject {
-        case .device(let id):
-            guard let device else {
-                let refusal = PolicyDecision(
-                    isAllowed: false, statementID: nil, reasons: ["device '\(id)' is not registered"])
-                return PolicyExplanation(
-                    request: request, policy: policy, requestor: nil, enforced: refusal, tried: nil)
+    /// What a request is decided with, read once: the tenant's policy, the requestor as the registry knows it,
+    /// and the context completed with the clock and the twin where a statement needs them.
+    private struct Asked {
+        let policy: TenantPolicy
+        /// Nil when the request names a device that is not registered.
+        let requestor: PolicyRequestor?
+        let context: PolicyContext
+
+        init(_ request: AuthorizationRequest, _ authorizer: PolicyAuthorizer) {
+            let deviceID: DeviceID? = if case .device(let id) = request.subject { id } else { nil }
+            let (policy, device) = authorizer.facts.policy(request.tenantID, device: deviceID)
+            self.policy = policy
+            switch request.subject {
+            case .device:
+                requestor = device.map { PolicyRequestor(tenantID: request.tenantID, kind: .device($0)) }
+            case .service(let policyName, let permissions):
+                requestor = PolicyRequestor(
+                    tenantID: request.tenantID, kind: .service(policyName, permissions: permissions))
             }
-            kind = .device(device)
-        case .service(let policyName, let permissions):
-            kind = .service(policyName, permissions: permissions)
+            var context = request.context
+            if policy.needsTime {
+                if context.now == nil { context.now = authorizer.clock.now() }
+                context.clockIsSynchronized = authorizer.clock.isSynchronized
+            }
+            if context.reported == nil, policy.readsTwin, let deviceID, device != nil {
+                context.reported = authorizer.twins.reported(request.tenantID, deviceID)
+            }
+            self.context = context
         }
-        let requestor = PolicyRequestor(tenantID: request.tenantID, kind: kind)
-        var context = request.context
-        if policy.needsTime {
-            if context.now == nil { context.now = clock.now() }
-            context.clockIsSynchronized = clock.isSynchronized
+
+        /// The enforced and the tried version's decisions on `request` (its subject is this one's; its context
+        /// is taken from here).
+        func decisions(_ request: AuthorizationRequest) -> (enforced: PolicyDecision, tried: PolicyDecision?) {
+            guard let requestor else {
+                let refusal = PolicyDecision(
+                    isAllowed: false, statementID: nil, reasons: ["device '\(request.principal)' is not registered"])
+                return (refusal, nil)
+            }
+            return (
+                policy.enforced.decide(requestor, request.action, request.resource, in: context),
+                policy.trial?.decide(requestor, request.action, request.resource, in: context)
+            )
         }
-        if context.reported == nil, policy.readsTwin, let deviceID {
-            context.reported = twins.reported(request.tenantID, deviceID)
+
+        func explain(_ request: AuthorizationRequest) -> PolicyExplanation {
+            let (enforced, tried) = decisions(request)
+            return PolicyExplanation(
+                request: request, policy: policy, requestor: requestor, enforced: enforced, tried: tried)
         }
-        return PolicyExplanation(
-            request: request, policy: policy, requestor: requestor,
-            enforced: policy.enforced.decide(requestor, request.action, request.resource, in: context),
-            tried: policy.trial?.decide(requestor, request.action, request.resource, in: context))
     }
 }
 

@@ -77,9 +77,7 @@ public struct TenantPolicy: Sendable {
     public var newest: CompiledPolicy { trial ?? enforced }
 
     /// Whether a statement in force has a condition on the time (the authorizer reads the clock only then).
-    var needsTime: Bool {
-        [enforced, trial].contains { $0.map { !$0.engine.timeWindows.isEmpty || $0.engine.changesWithTime } ?? false }
-    }
+    var needsTime: Bool { enforced.engine.readsClock || trial?.engine.readsClock == true }
 
     /// Whether a statement in force reads the device twin (the authorizer fetches it only then).
     public var readsTwin: Bool { enforced.engine.readsTwin || trial?.engine.readsTwin == true }

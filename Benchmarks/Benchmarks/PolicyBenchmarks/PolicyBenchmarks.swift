@@ -6,8 +6,9 @@ import WardenPolicy
 /// One decision of the policy engine on the packet path (issue 14's aim: p99 under 5 µs with 10,000
 /// statements and 100,000 devices): a device's telemetry PUBLISH and its C2D SUBSCRIBE, with the shipped
 /// statements alone and beside a tenant document of 10 and of 10,000 statements (an allow per other device on
-/// its own area); and the authorizer, registry facts included, for devices of a fleet of 100,000 under a
-/// document of 10,000 statements of every kind.
+/// its own area); a statement with five conditions; and the authorizer, registry facts included, for devices of
+/// a fleet of 100,000 under a document of 10,000 statements of every kind, a twin GET deciding its hub action
+/// too.
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, .throughput], scalingFactor: .kilo, maxDuration: .seconds(5),
@@ -40,8 +41,39 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // A statement with five conditions that all hold: each is checked on every decision it is a candidate for.
+    let conditioned = PolicyEngine(
+        PolicyDocument(statements: [
+            PolicyStatement(
+                id: "guarded", effect: .allow, principals: PolicyPrincipals(devices: ["dev-*"]), actions: [.publish],
+                resources: [(try? TopicTemplate("guarded/#"))].compactMap { $0 },
+                conditions: {
+                    var conditions = PolicyConditions(protocols: ["mqtt"])
+                    conditions.tlsVersions = ["1.3"]
+                    conditions.payloadSize = PolicyRange(atLeast: nil, atMost: 4_096)
+                    conditions.messageRate = PolicyRange(atLeast: nil, atMost: 100)
+                    conditions.reported = [
+                        ReportedCondition(path: ["firmware", "version"], expectation: .oneOf([.text("2.1")]))
+                    ]
+                    return conditions
+                }())
+        ]))
+    var seen = PolicyContext()
+    seen.tlsVersion = "1.3"
+    seen.payloadSize = 256
+    seen.messageRate = 12
+    seen.reported = ["firmware": ["version": "2.1"], "battery": .number(80)]
+    Benchmark("Decide a PUBLISH whose statement has 5 conditions (protocol, TLS, size, rate, reported)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(conditioned.decide(requestor, .publish, .topic("guarded/a"), in: seen))
+        }
+    }
+
     let fleet = Fleet()
-    for (name, requests) in [("an allowed", fleet.allowed), ("a denied", fleet.denied)] {
+    for (name, requests) in [
+        ("an allowed", fleet.allowed), ("a denied", fleet.denied),
+        ("a twin GET (publish, then twin.read)", fleet.twinReads),
+    ] {
         Benchmark("Authorize \(name) PUBLISH, 100,000 devices, default + 10,000 mixed statements") { benchmark in
             var next = 0
             for _ in benchmark.scaledIterations {
@@ -60,6 +92,8 @@ private struct Fleet {
     let authorizer: PolicyAuthorizer
     let allowed: [AuthorizationRequest]
     let denied: [AuthorizationRequest]
+    /// Hub requests: the MQTT action and the hub action it stands for are both decided.
+    let twinReads: [AuthorizationRequest]
 
     init() {
         var statements: [PolicyStatement] = []
@@ -94,6 +128,9 @@ private struct Fleet {
         }
         denied = scattered.map { index in
             .device(devices[index].id, in: .defaultTenant, .topic("floors/elsewhere/temperature"))
+        }
+        twinReads = scattered.map { index in
+            .device(devices[index].id, in: .defaultTenant, .topic("$iothub/twin/GET/?$rid=\(index)"))
         }
     }
 }
