@@ -4,8 +4,10 @@ import NIOCore
 import NIOEmbedded
 import Synchronization
 import Testing
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
+import WardenPolicy
 import WardenSecurity
 import WardenStore
 
@@ -94,6 +96,59 @@ struct BrokerPersistenceTests {
             sink: again, now: .now())
         #expect(attachment.sessionPresent)
         #expect(attachment.resend.count == 1)
+    }
+
+    /// A session restored at start-up queued its messages before anyone was known to ask `receive` for: when a
+    /// device resumes it, what the policy does not let it receive is dropped (and recorded once per topic), and
+    /// the store forgets it.
+    @Test func aResumedRestoredSessionIsScreenedByReceive() async throws {
+        let sink = try recorder()
+        let session = broker.open(
+            SessionKey(tenantID: tenant, clientID: "dev-1"), cleanStart: true, expiryInterval: 60, receiveMaximum: 10,
+            sink: sink, now: .now()
+        ).session
+        _ = broker.subscribe(
+            session,
+            [
+                Broker.SubscribeRequest(
+                    filter: try TopicFilter("t/#"), options: SubscriptionOptions(qos: .atLeastOnce),
+                    retainHandling: .doNotSend)
+            ])
+        broker.close(session, sink: sink, will: nil, now: .now())
+        for topic in ["t/open", "t/secret", "t/secret"] {
+            broker.publish(
+                BrokerMessage(
+                    topic: topic, payload: ByteBuffer(string: topic), qos: .atLeastOnce, retain: false,
+                    properties: Properties(), receivedAt: .now(), publisher: nil), in: tenant, now: .now())
+        }
+        await persistence.commitPending()
+
+        let document = try PolicyDocument(
+            json: Array(
+                (#"{"statements": [{"id": "open", "effect": "allow", "principals": {"devices": ["dev-1"]},"#
+                    + #" "actions": ["receive"], "resources": ["t/open"]}]}"#).utf8))
+        let bus = EventBus()
+        let denials = Mutex<[AuthorizationDenial]>([])
+        bus.observe { event in
+            if case .authorizationDenied(let denial) = event { denials.withLock { $0.append(denial) } }
+        }
+        let restarted = Broker(
+            configuration: .init(), timers: loop, persistence: persistence,
+            receiveCheck: ReceiveCheck(
+                authorizer: PolicyAuthorizer(FixedPolicyFacts(document)), events: bus, clock: SystemClock()))
+        restarted.restore(try await database.loadMQTTState())
+        let device = BrokerTests.Recorder(
+            peerAddress: try #require(IPAddress("127.0.0.1")),
+            identity: .device(
+                DeviceIdentity(tenantID: tenant, deviceID: try DeviceID("dev-1"), method: .sas, expiry: nil)))
+        let attachment = restarted.open(
+            SessionKey(tenantID: tenant, clientID: "dev-1"), cleanStart: false, expiryInterval: 60,
+            receiveMaximum: 10, sink: device, now: .now())
+        let resent = attachment.resend.compactMap { if case .publish(let publish) = $0 { publish.topic } else { nil } }
+        #expect(resent == ["t/open"])
+        #expect(denials.withLock { $0.map(\.topic) } == ["t/secret"])
+        await persistence.commitPending()
+        #expect(try await database.loadMQTTState().messages.map(\.message.topic) == ["t/open"])
     }
 
     /// A change the schema refuses must not hold back the others or the acknowledgements waiting on them.

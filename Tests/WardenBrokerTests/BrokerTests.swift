@@ -13,12 +13,13 @@ import WardenPolicy
 struct BrokerTests {
     final class Recorder: ConnectionSink {
         private let state = Mutex<(packets: [MQTTPacket], closed: ReasonCode?)>(([], nil))
-        let identity = ClientIdentity.anonymous(.defaultTenant, .publishSubscribe)
+        let identity: ClientIdentity
         let peerAddress: IPAddress
         var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress) }
 
-        init(peerAddress: IPAddress) {
+        init(peerAddress: IPAddress, identity: ClientIdentity = .anonymous(.defaultTenant, .publishSubscribe)) {
             self.peerAddress = peerAddress
+            self.identity = identity
         }
 
         func send(_ packets: [MQTTPacket]) { state.withLock { $0.packets += packets } }

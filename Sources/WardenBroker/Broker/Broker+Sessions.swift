@@ -19,6 +19,18 @@ extension Broker {
     ) -> Attachment {
         // The new sink takes the session inside the broker's lock: the old connection, closing meanwhile, then
         // finds its session taken and publishes no Will ([MQTT-3.1.3-9]).
+        // Refusals of queued messages found while resuming, recorded once the locks are released.
+        var refused: [(Decision, String)] = []
+        let context = sink.policyContext
+        let screen = receiveCheck.map { check in
+            { (delivery: Delivery) -> Bool in
+                let topic = delivery.message.topic
+                guard let decision = check.refusal(of: topic, to: sink.identity, in: context) else { return false }
+                // One record per topic, as for live deliveries, however many messages wait on it.
+                if !refused.contains(where: { $0.1 == topic }) { refused.append((decision, topic)) }
+                return true
+            }
+        }
         let (session, present, previous, resend) = state.withLock { state in
             let existing = state.sessions[key]
             let previous = existing?.sink
@@ -28,7 +40,7 @@ extension Broker {
                 store(existing, expiry: expiryInterval, disconnected: false)
                 let resend = existing.attach(
                     sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
-                    expiryInterval: expiryInterval, now: now)
+                    expiryInterval: expiryInterval, now: now, refuses: screen)
                 return (existing, true, previous, resend)
             }
             if let existing {
@@ -50,6 +62,9 @@ extension Broker {
             return (session, false, previous, resend)
         }
         previous?.close(.sessionTakenOver, reasonString: "Another connection took over the session.")
+        for (decision, topic) in refused {
+            receiveCheck?.record(decision, topic, to: sink.identity, clientID: key.clientID, context: context)
+        }
         return Attachment(session: session, sessionPresent: present, resend: resend)
     }
 

@@ -174,6 +174,22 @@ struct OutboundFlow: Sendable {
         queuedBytes = kept.reduce(0) { $0 + $1.size }
     }
 
+    /// Drops the queued deliveries, never sent, that `refuses` says no to, each counted as `reason` and
+    /// forgotten by the store; those in flight stay (their exchange must finish).
+    mutating func dropQueued(_ reason: DropReason, where refuses: (Delivery) -> Bool) {
+        var kept = CircularBuffer<Delivery>()
+        for delivery in queue {
+            guard refuses(delivery) else {
+                kept.append(delivery)
+                continue
+            }
+            drops.append(reason)
+            if let sequence = delivery.sequence { steps.append(.finished(sequence: sequence)) }
+        }
+        queue = kept
+        queuedBytes = kept.reduce(0) { $0 + $1.size }
+    }
+
     mutating func takeDrops() -> [DropReason] {
         defer { drops = [] }
         return drops

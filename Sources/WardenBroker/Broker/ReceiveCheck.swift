@@ -26,7 +26,8 @@ public final class ReceiveCheck: Sendable {
 
     /// Whether `session`'s subscriber may receive a message on `topic`. A refusal made afresh is an audit record
     /// (one per topic and generation, not one per message). A session restored at start-up whose subscriber has
-    /// not connected since is not asked: its subscriptions are decided again when one resumes it.
+    /// not connected since is not asked: what it queues meanwhile is screened when a connection resumes it
+    /// (`Broker.open`), and its subscriptions are decided again then.
     func allows(_ topic: String, to session: Session) -> Bool {
         let current = generation.load(ordering: .relaxed)
         let (remembered, receiver) = session.withState { state -> (Bool?, ClientIdentity?) in
@@ -42,13 +43,29 @@ public final class ReceiveCheck: Sendable {
         let decision = authorizer.decide(request.seen(in: context))
         session.withState { $0.receiveDecisions.remember(topic, decision.isAllowed, generation: current) }
         if !decision.isAllowed {
-            events.publish(
-                .authorizationDenied(
-                    receiver.denial(
-                        decision, action: .receive, target: topic, clientID: session.key.clientID, context: context,
-                        at: clock.now())))
+            record(decision, topic, to: receiver, clientID: session.key.clientID, context: context)
         }
         return decision.isAllowed
+    }
+}
+
+extension ReceiveCheck {
+    /// The denial of `topic` to `receiver` seen in `context`, or nil when it may receive it; not remembered, not
+    /// recorded (the caller records it once outside its locks).
+    func refusal(of topic: String, to receiver: ClientIdentity, in context: PolicyContext) -> Decision? {
+        guard let request = receiver.request(.receive, .topic(topic)) else { return nil }
+        let decision = authorizer.decide(request.seen(in: context))
+        return decision.isAllowed ? nil : decision
+    }
+
+    /// Records the refusal of `topic` to `receiver` (an audit record).
+    func record(
+        _ decision: Decision, _ topic: String, to receiver: ClientIdentity, clientID: String, context: PolicyContext
+    ) {
+        events.publish(
+            .authorizationDenied(
+                receiver.denial(
+                    decision, action: .receive, target: topic, clientID: clientID, context: context, at: clock.now())))
     }
 }
 

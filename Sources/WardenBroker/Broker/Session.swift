@@ -146,12 +146,15 @@ final class Session: Sendable, Hashable {
         }
     }
 
-    /// Binds the session to a connection; cancels a pending expiry and Will; returns what to (re)send.
+    /// Binds the session to a connection; cancels a pending expiry and Will; returns what to (re)send. A session
+    /// restored at start-up whose subscriber has not connected since queued its messages unchecked (nobody was
+    /// known to ask `receive` for): `refuses` screens them first, and those it refuses are dropped.
     func attach(
         _ sink: any ConnectionSink, receiveMaximum: Int, maximumPacketSize: Int, expiryInterval: UInt32,
-        now: NIODeadline
+        now: NIODeadline, refuses: ((Delivery) -> Bool)? = nil
     ) -> [MQTTPacket] {
         state.withLock { state in
+            if state.receiver == nil, let refuses { state.flow.dropQueued(.notAuthorized, where: refuses) }
             state.sink = sink
             state.receiver = sink.identity
             state.receiveDecisions = ReceiveDecisions()
