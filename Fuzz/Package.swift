@@ -34,7 +34,7 @@ let package = Package(
         fuzzer("AzureUsernameFuzzer", ["WardenAzure", "WardenCore"]),
         fuzzer("AzureTopicFuzzer", ["WardenAzure"]),
         fuzzer("PropertyBagFuzzer", ["WardenAzure"]),
-        fuzzer("PolicyDocumentFuzzer", ["WardenPolicy", "WardenCore", "WardenMQTT"]),
+        fuzzer("PolicyDocumentFuzzer", ["WardenPolicy", "WardenCore", "WardenMQTT", "WardenAzure"]),
         fuzzer("TopicFuzzer", ["WardenBroker", "WardenMQTT"]),
         fuzzer("TimeTextFuzzer", ["WardenCore"]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),

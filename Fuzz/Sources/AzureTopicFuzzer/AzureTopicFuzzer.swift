@@ -1,10 +1,11 @@
 import FuzzDriver
 import WardenAzure
 
-/// The topic of every PUBLISH a device sends, read by `AzureTopic` before the hub acts on it.
+/// The topic of every PUBLISH a device sends, read by `AzureTopic` before the hub acts on it, and every topic
+/// and filter `HubFeature` classes for the policy's hub actions.
 ///
-/// Invariant besides not crashing: a topic that reads as one of the dialect's is written back as text that
-/// reads as the same topic.
+/// Invariants besides not crashing: a topic that reads as one of the dialect's is written back as text that
+/// reads as the same topic; a device topic of the dialect is classed as its feature.
 /// The executable's entry point (SwiftPM's name for `main`): libFuzzer's driver with this target's input.
 @_cdecl("AzureTopicFuzzer_main")
 public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
@@ -15,8 +16,16 @@ public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePo
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    let feature = HubFeature(text)
     if let topic = AzureTopic(text) {
         precondition(AzureTopic(topic.name) == topic, "a topic written back reads as itself")
+        switch topic {
+        case .telemetry: precondition(feature == .telemetry, "telemetry is classed as telemetry")
+        case .cloudToDevice: precondition(feature == .cloudToDevice, "cloud-to-device is classed as such")
+        case .twinGet: precondition(feature == .twinGet, "a twin GET is classed as such")
+        case .twinReportedPatch: precondition(feature == .twinReportedPatch, "a reported patch is classed as such")
+        default: break
+        }
     }
     return 0
 }
