@@ -44,3 +44,13 @@ add_devices() {
     -H 'Content-Type: application/json' -X POST "$url/api/v1/tenants/default/devices" \
     -d "{\"deviceId\":\"bench-{}${2:-}\"${3:+,\"attributes\":$3}}" -o /dev/null
 }
+
+# DEVICES pairs bench-N-pub and bench-N-sub with the attribute role=bench, and a tenant policy letting them
+# publish, subscribe and receive on bench/#: every PUBLISH, SUBSCRIBE and delivery is decided by the engine.
+add_bench_pairs() {
+  add_bench_policy
+  for role in pub sub; do add_devices "$1" "-$role" '{"role":"bench"}'; done
+  api -X PUT "$url/api/v1/tenants/default/policies/document" -o /dev/null -d '{"statements": [
+    {"id": "bench", "effect": "allow", "principals": {"attributes": {"role": "bench"}},
+     "actions": ["publish", "subscribe", "receive"], "resources": ["bench/#"]}]}'
+}

@@ -8,9 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${DEVICES:-10}
 source bench/lib.sh
-add_bench_policy
-for role in pub sub; do add_devices "$DEVICES" "-$role" '{"role":"bench"}'; done
-api -X PUT "$url/api/v1/tenants/default/policies/document" -o /dev/null -d '{"statements": [
-  {"id": "bench", "effect": "allow", "principals": {"attributes": {"role": "bench"}},
-   "actions": ["publish", "subscribe", "receive"], "resources": ["bench/#"]}]}'
+add_bench_pairs "$DEVICES"
 "$bin/warden-bench" pubsub --port "$port" --ca "$data/tls/ca.pem" --policy bench --key "$key" --devices "$DEVICES" "$@"

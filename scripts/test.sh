@@ -28,5 +28,7 @@ done
 # developer who is not root and has no apt source entries (scripts/test-dependencies.sh said so).
 python3 Interop/mosquitto/run.py --warden .build/debug/warden $([ "$(id -u)" -eq 0 ] || echo --optional)
 
-# The load generator works end to end (a few hundred durable messages; benchmarks are not tests: no timing).
+# The load generators work end to end (a few hundred durable messages; benchmarks are not tests: no timing):
+# warden-bench, and the independent loader built from source, for one second.
 BUILD=debug DEVICES=2 bench/telemetry.sh --messages 400 --duration 30 --warm-up 0
+BUILD=debug DEVICES=2 bench/loader.sh --qos 1 --duration 1 --warm-up 0

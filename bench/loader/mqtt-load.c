@@ -1,0 +1,347 @@
+/*
+ * mqtt-load: an MQTT load generator that shares no code with Warden (issue 17), on Debian's libmosquitto.
+ *
+ * Single-threaded: every client is a libmosquitto handle driven from one poll() loop, so the loader's own cost
+ * is one core at most and the same for every broker. Shapes: `pairs` (publisher i -> subscriber i, each pair
+ * on its own topic), `fan-in` (N publishers -> 1 subscriber) and `fan-out` (1 publisher -> N subscribers).
+ * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and the latency of every message received in
+ * the measured period is kept; the result is one JSON object on stdout.
+ *
+ *   mqtt-load --port 1883 --shape pairs --clients 10 --qos 1 --size 64 --window 100 --duration 4
+ *   mqtt-load --port 8883 --cafile ca.pem --credentials creds.txt --protocol 5 --topic-prefix bench/ ...
+ *
+ * --credentials names a file of lines `CLIENT-ID USERNAME PASSWORD` (a SAS token for Warden); clients take
+ * them in order, publishers first. --rate paces each publisher (messages/s, 0: as fast as the window and the
+ * socket allow). QoS 0 publishers send --window messages whenever their socket has nothing left to write.
+ *
+ * Build: gcc -O2 -o mqtt-load mqtt-load.c -lmosquitto
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    struct mosquitto *handle;
+    int index;
+    int is_publisher;
+    int connected;
+    int subscribed;
+    char topic[256];
+    int inflight;
+    double next_send; /* seconds, monotonic */
+} client_t;
+
+static struct {
+    const char *host, *shape, *cafile, *credentials, *prefix;
+    int port, clients, qos, size, window, protocol;
+    double rate, duration, warmup;
+} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 4, 1};
+
+static client_t *clients;
+static int client_count, publisher_count;
+static int measuring;
+static uint64_t published, received, received_measured, publish_errors, disconnects;
+static uint32_t *latencies;
+static size_t latency_count, latency_capacity;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_nanoseconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fail(const char *what, int rc) {
+    fprintf(stderr, "mqtt-load: %s: %s\n", what, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+    exit(1);
+}
+
+static void on_connect(struct mosquitto *handle, void *data, int rc) {
+    client_t *client = data;
+    if (rc != 0) {
+        fprintf(stderr, "mqtt-load: client %d refused: %s\n", client->index, mosquitto_connack_string(rc));
+        exit(1);
+    }
+    client->connected = 1;
+    if (!client->is_publisher) {
+        int subscribe = mosquitto_subscribe(handle, NULL, client->topic, options.qos);
+        if (subscribe != MOSQ_ERR_SUCCESS) fail("subscribe", subscribe);
+    }
+}
+
+static void on_subscribe(struct mosquitto *handle, void *data, int mid, int count, const int *granted) {
+    (void)handle, (void)mid;
+    client_t *client = data;
+    if (count < 1 || granted[0] > 2) {
+        fprintf(stderr, "mqtt-load: client %d: subscription to %s refused\n", client->index, client->topic);
+        exit(1);
+    }
+    client->subscribed = 1;
+}
+
+static void on_publish(struct mosquitto *handle, void *data, int mid) {
+    (void)handle, (void)mid;
+    client_t *client = data;
+    if (client->inflight > 0) client->inflight--;
+}
+
+static void on_message(struct mosquitto *handle, void *data, const struct mosquitto_message *message) {
+    (void)handle, (void)data;
+    received++;
+    if (!measuring || message->payloadlen < 8) return;
+    received_measured++;
+    uint64_t sent;
+    memcpy(&sent, message->payload, sizeof sent);
+    uint64_t elapsed = (now_nanoseconds() - sent) / 1000;
+    if (latency_count == latency_capacity) {
+        latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
+        latencies = realloc(latencies, latency_capacity * sizeof *latencies);
+        if (!latencies) fail("memory", MOSQ_ERR_NOMEM);
+    }
+    latencies[latency_count++] = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
+}
+
+static void on_disconnect(struct mosquitto *handle, void *data, int rc) {
+    (void)handle, (void)data;
+    if (rc != 0) disconnects++;
+}
+
+/* Reads the next `CLIENT-ID USERNAME PASSWORD` line; the caller frees nothing (a bench run's lifetime). */
+static int next_credentials(FILE *file, char **id, char **username, char **password) {
+    char *line = NULL;
+    size_t length = 0;
+    if (getline(&line, &length, file) < 0) return 0;
+    *id = strtok(line, " \t\n");
+    *username = strtok(NULL, " \t\n");
+    *password = strtok(NULL, "\n");
+    return *id && *username && *password;
+}
+
+static void make_clients(void) {
+    int subscribers;
+    if (strcmp(options.shape, "pairs") == 0) {
+        publisher_count = subscribers = options.clients;
+    } else if (strcmp(options.shape, "fan-in") == 0) {
+        publisher_count = options.clients;
+        subscribers = 1;
+    } else if (strcmp(options.shape, "fan-out") == 0) {
+        publisher_count = 1;
+        subscribers = options.clients;
+    } else {
+        fprintf(stderr, "mqtt-load: --shape is pairs, fan-in or fan-out\n");
+        exit(2);
+    }
+    client_count = publisher_count + subscribers;
+    clients = calloc((size_t)client_count, sizeof *clients);
+    FILE *file = options.credentials ? fopen(options.credentials, "r") : NULL;
+    if (options.credentials && !file) fail(options.credentials, MOSQ_ERR_ERRNO);
+    for (int i = 0; i < client_count; i++) {
+        client_t *client = &clients[i];
+        client->index = i;
+        client->is_publisher = i < publisher_count;
+        int slot = client->is_publisher ? i : i - publisher_count;
+        if (strcmp(options.shape, "fan-in") == 0) {
+            snprintf(client->topic, sizeof client->topic, client->is_publisher ? "%s%d" : "%s+", options.prefix,
+                     slot);
+        } else {
+            snprintf(client->topic, sizeof client->topic, "%s%d", options.prefix,
+                     strcmp(options.shape, "fan-out") == 0 ? 0 : slot);
+        }
+        char generated[64], *id = generated, *username = NULL, *password = NULL;
+        snprintf(generated, sizeof generated, "mqtt-load-%d-%d", (int)getpid(), i);
+        if (file && !next_credentials(file, &id, &username, &password)) {
+            fprintf(stderr, "mqtt-load: %s has fewer than %d lines\n", options.credentials, client_count);
+            exit(2);
+        }
+        client->handle = mosquitto_new(id, true, client);
+        if (!client->handle) fail("mosquitto_new", MOSQ_ERR_NOMEM);
+        mosquitto_int_option(client->handle, MOSQ_OPT_PROTOCOL_VERSION,
+                             options.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+        /* The window bounds what is in flight; libmosquitto's own limit must not be the tighter one. */
+        mosquitto_max_inflight_messages_set(client->handle, (unsigned)options.window);
+        mosquitto_connect_callback_set(client->handle, on_connect);
+        mosquitto_subscribe_callback_set(client->handle, on_subscribe);
+        mosquitto_publish_callback_set(client->handle, on_publish);
+        mosquitto_message_callback_set(client->handle, on_message);
+        mosquitto_disconnect_callback_set(client->handle, on_disconnect);
+        if (username) mosquitto_username_pw_set(client->handle, username, password);
+        if (options.cafile) {
+            int rc = mosquitto_tls_set(client->handle, options.cafile, NULL, NULL, NULL, NULL);
+            if (rc != MOSQ_ERR_SUCCESS) fail("tls", rc);
+        }
+        int rc = mosquitto_connect(client->handle, options.host, options.port, 60);
+        if (rc != MOSQ_ERR_SUCCESS) fail("connect", rc);
+    }
+    if (file) fclose(file);
+}
+
+/* Reads what the socket holds: libmosquitto reads about one packet a call while nothing is in flight. */
+static void read_all(client_t *client) {
+    int fd = mosquitto_socket(client->handle);
+    for (int i = 0; i < 1024; i++) {
+        int rc = mosquitto_loop_read(client->handle, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN) fail("connection lost", rc);
+            return;
+        }
+        int available = 0;
+        if (ioctl(fd, FIONREAD, &available) != 0 || available <= 0) return;
+    }
+}
+
+static void publish_from(client_t *client, double now, unsigned char *payload) {
+    if (!client->connected) return;
+    if (client->next_send == 0) client->next_send = now;
+    int burst = 0;
+    while (burst < options.window) {
+        if (options.rate > 0 && now < client->next_send) return;
+        if (options.qos > 0 && client->inflight >= options.window) return;
+        /* QoS 0: a burst of --window whenever the socket has written everything. */
+        if (options.qos == 0 && mosquitto_want_write(client->handle) && burst == 0) return;
+        uint64_t stamp = now_nanoseconds();
+        memcpy(payload, &stamp, sizeof stamp);
+        int rc = mosquitto_publish(client->handle, NULL, client->topic, options.size, payload, options.qos, false);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            publish_errors++;
+            return;
+        }
+        published++;
+        burst++;
+        if (options.qos > 0) client->inflight++;
+        if (options.rate > 0) client->next_send += 1.0 / options.rate;
+    }
+}
+
+static void run(double seconds, int measure) {
+    measuring = measure;
+    unsigned char *payload = calloc(1, (size_t)(options.size < 8 ? 8 : options.size));
+    struct pollfd *fds = calloc((size_t)client_count, sizeof *fds);
+    double end = now_seconds() + seconds, last_misc = 0;
+    for (;;) {
+        double now = now_seconds();
+        if (now >= end) break;
+        int subscribed = 1;
+        for (int i = publisher_count; i < client_count; i++) subscribed &= clients[i].subscribed;
+        if (subscribed) {
+            for (int i = 0; i < publisher_count; i++) publish_from(&clients[i], now, payload);
+        }
+        for (int i = 0; i < client_count; i++) {
+            fds[i].fd = mosquitto_socket(clients[i].handle);
+            fds[i].events = POLLIN | (mosquitto_want_write(clients[i].handle) ? POLLOUT : 0);
+            fds[i].revents = 0;
+        }
+        if (poll(fds, (nfds_t)client_count, options.rate > 0 ? 1 : 10) < 0 && errno != EINTR) {
+            fail("poll", MOSQ_ERR_ERRNO);
+        }
+        for (int i = 0; i < client_count; i++) {
+            if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) read_all(&clients[i]);
+            if (fds[i].revents & POLLOUT) mosquitto_loop_write(clients[i].handle, 1);
+        }
+        if (now - last_misc > 0.5) {
+            for (int i = 0; i < client_count; i++) mosquitto_loop_misc(clients[i].handle);
+            last_misc = now;
+        }
+    }
+    free(fds);
+    free(payload);
+}
+
+static int compare(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t percentile(double p) {
+    if (latency_count == 0) return 0;
+    size_t at = (size_t)(p / 100.0 * (double)(latency_count - 1));
+    return latencies[at];
+}
+
+int main(int argc, char **argv) {
+    static struct option long_options[] = {
+        {"host", required_argument, 0, 'h'}, {"port", required_argument, 0, 'p'},
+        {"shape", required_argument, 0, 's'}, {"clients", required_argument, 0, 'c'},
+        {"qos", required_argument, 0, 'q'}, {"size", required_argument, 0, 'z'},
+        {"window", required_argument, 0, 'w'}, {"rate", required_argument, 0, 'r'},
+        {"duration", required_argument, 0, 'd'}, {"warm-up", required_argument, 0, 'u'},
+        {"protocol", required_argument, 0, 'v'}, {"cafile", required_argument, 0, 'a'},
+        {"credentials", required_argument, 0, 'k'}, {"topic-prefix", required_argument, 0, 't'},
+        {0, 0, 0, 0}};
+    int option;
+    while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+        switch (option) {
+        case 'h': options.host = optarg; break;
+        case 'p': options.port = atoi(optarg); break;
+        case 's': options.shape = optarg; break;
+        case 'c': options.clients = atoi(optarg); break;
+        case 'q': options.qos = atoi(optarg); break;
+        case 'z': options.size = atoi(optarg); break;
+        case 'w': options.window = atoi(optarg); break;
+        case 'r': options.rate = atof(optarg); break;
+        case 'd': options.duration = atof(optarg); break;
+        case 'u': options.warmup = atof(optarg); break;
+        case 'v': options.protocol = atoi(optarg); break;
+        case 'a': options.cafile = optarg; break;
+        case 'k': options.credentials = optarg; break;
+        case 't': options.prefix = optarg; break;
+        default: return 2;
+        }
+    }
+    if (options.clients < 1 || options.qos < 0 || options.qos > 2 || options.size < 8 || options.window < 1 ||
+        options.duration <= 0 || (options.protocol != 4 && options.protocol != 5 && options.protocol != 311)) {
+        fprintf(stderr, "mqtt-load: --clients ≥ 1, --qos 0–2, --size ≥ 8, --window ≥ 1, --duration > 0, "
+                        "--protocol 311 or 5\n");
+        return 2;
+    }
+    mosquitto_lib_init();
+    make_clients();
+    double connected_by = now_seconds() + 30;
+    for (;;) {
+        int ready = 1;
+        for (int i = 0; i < client_count; i++) ready &= clients[i].is_publisher ? clients[i].connected : clients[i].subscribed;
+        if (ready) break;
+        if (now_seconds() > connected_by) {
+            fprintf(stderr, "mqtt-load: clients not connected and subscribed within 30 s\n");
+            return 1;
+        }
+        run(0.05, 0);
+    }
+    run(options.warmup, 0);
+    uint64_t published_before = published;
+    double start = now_seconds();
+    run(options.duration, 1);
+    double elapsed = now_seconds() - start;
+    qsort(latencies, latency_count, sizeof *latencies, compare);
+    printf("{\"loader\": \"mqtt-load\", \"shape\": \"%s\", \"clients\": %d, \"qos\": %d, \"size\": %d, "
+           "\"window\": %d, \"rate\": %.0f, \"protocol\": %d, \"tls\": %s, \"seconds\": %.3f, "
+           "\"published\": %llu, \"received\": %llu, \"received_per_second\": %.0f, "
+           "\"latency_us\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"p999\": %u, \"max\": %u}, "
+           "\"publish_errors\": %llu, \"disconnects\": %llu}\n",
+           options.shape, options.clients, options.qos, options.size, options.window, options.rate,
+           options.protocol == 5 ? 5 : 4, options.cafile ? "true" : "false", elapsed,
+           (unsigned long long)(published - published_before), (unsigned long long)received_measured,
+           (double)received_measured / elapsed, percentile(50), percentile(90), percentile(99), percentile(99.9),
+           latency_count ? latencies[latency_count - 1] : 0, (unsigned long long)publish_errors,
+           (unsigned long long)disconnects);
+    for (int i = 0; i < client_count; i++) {
+        mosquitto_disconnect(clients[i].handle);
+        mosquitto_destroy(clients[i].handle);
+    }
+    mosquitto_lib_cleanup();
+    return 0;
+}
