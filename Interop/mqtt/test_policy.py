@@ -306,6 +306,9 @@ def test_twin_reported_values_tls_and_payload_conditions_live(warden, tmp_path):
          "resources": ["tls12/#"], "conditions": {"tls-versions": ["1.2"]}},
         {"id": "frozen-twins", "effect": "deny", "principals": {"groups": ["frozen"]},
          "actions": ["twin.update-reported"]},
+        {"id": "active-alerts", "effect": "allow", "principals": {"devices": ["valve-*"]},
+         "actions": ["subscribe", "receive"], "resources": ["alerts/#"],
+         "conditions": {"reported": {"mode": "active"}}},
     ]})
     client = connect(warden, "valve-1", mqtt.MQTTv5)
     assert subscribe(client, "$iothub/twin/res/#") == 1
@@ -320,13 +323,23 @@ def test_twin_reported_values_tls_and_payload_conditions_live(warden, tmp_path):
     assert hub.wait_until(lambda: small.mid in acknowledged and large.mid in acknowledged)
     assert acknowledged[small.mid] == 0 and acknowledged[large.mid] == 0x87
 
-    def report(device: hub.Client, rid: str, firmware: str):
+    def report(device: hub.Client, rid: str, firmware: str, mode: str = "active"):
         device.paho.publish(
             f"$iothub/twin/PATCH/properties/reported/?$rid={rid}",
-            json.dumps({"firmware": {"version": firmware}}).encode(), qos=1)
+            json.dumps({"firmware": {"version": firmware}, "mode": mode}).encode(), qos=1)
 
+    # Before the device reports a mode, the condition is unknown: no subscription to alerts.
+    assert subscribe(client, "alerts/#") == 0x87
     report(client, "1", "2.0")
     assert hub.wait_until(lambda: any(m.topic.startswith("$iothub/twin/res/204/?$rid=1") for m in client.messages))
+    assert subscribe(client, "alerts/#") == 1
+    # Reporting another mode narrows the connection: the subscription is removed, the connection stays.
+    alerts_refused = lambda: len([r for r in json.loads(warden.cli(
+        "audit", "query", "--tenant", "default", "--action", "device.subscribe", "--outcome", "denied",
+        "--json"))["items"] if r["target"] == "alerts/#" and r["actor"] == "valve-1"])
+    assert alerts_refused() == 1  # the subscribe before any mode was reported
+    report(client, "3", "2.0", mode="idle")
+    assert hub.wait_until(lambda: alerts_refused() == 2), "the subscription outlived the reported mode"
     assert not client.disconnected.is_set()
     # Reporting old firmware: the connection it may no longer hold is closed within a second.
     report(client, "2", "1.0")
