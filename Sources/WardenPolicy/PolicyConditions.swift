@@ -3,8 +3,11 @@ public import WardenCore
 
 /// When a statement applies, from the request's context. Every condition given must hold.
 public struct PolicyConditions: Sendable, Hashable {
-    /// The connection's source address is in one of these.
+    /// The connection's source address is in one of these (or, with `addressesAreOutside`, in none of them).
     public var sourceAddresses: [CIDR]?
+    /// Whether `sourceAddresses` lists where the address must not be: a deny for every address outside the
+    /// operator's networks, which an allow could not carve out of a deny.
+    public var addressesAreOutside = false
     /// The protocol the request came over (`mqtt`, `mqtt-ws`, `https`).
     public var protocols: Set<String>?
     /// When, in local time.
@@ -65,8 +68,11 @@ public struct PolicyConditions: Sendable, Hashable {
         let clockUnknown = context.now == nil ? "the time is unknown" : "the clock is not synchronised"
         if let sourceAddresses {
             if let address = context.peerAddress {
-                if !sourceAddresses.contains(where: { $0.contains(address) }) {
-                    result.unmet.append("source address \(address) is outside \(sourceAddresses.map(\.description))")
+                let inside = sourceAddresses.contains { $0.contains(address) }
+                if inside == addressesAreOutside {
+                    result.unmet.append(
+                        "source address \(address) is \(inside ? "inside" : "outside") \(sourceAddresses.map(\.description))"
+                    )
                 }
             } else {
                 unknown("the source address is unknown")
@@ -231,6 +237,8 @@ public struct ReportedCondition: Sendable, Hashable {
 
     public enum Expectation: Sendable, Hashable {
         case oneOf([Value])
+        /// Reported, and none of these.
+        case noneOf([Value])
         /// A number within the range.
         case within(PolicyRange)
     }
@@ -259,6 +267,9 @@ public struct ReportedCondition: Sendable, Hashable {
         case .oneOf(let values):
             if let seen, values.contains(seen) { return .holds }
             return .unmet("reported property '\(name)' is \(seen?.description ?? "not a value"), not one of \(values)")
+        case .noneOf(let values):
+            guard let seen, values.contains(seen) else { return .holds }
+            return .unmet("reported property '\(name)' is \(seen), one of \(values)")
         case .within(let range):
             if case .number(let number)? = seen, range.holds(number) { return .holds }
             return .unmet("reported property '\(name)' is \(seen?.description ?? "not a value"), not \(range)")

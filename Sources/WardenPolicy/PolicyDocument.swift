@@ -170,8 +170,18 @@ public struct PolicyDocument: Sendable, Hashable {
         conditions.riskLevels = try field["risk-levels"].map { levels throws(PolicyError) in
             Set(try levels.choices(RiskLevel.self))
         }
-        conditions.sourceAddresses = try field["source-addresses"].map { addresses throws(PolicyError) in
-            try addresses.list(CIDR.init)
+        if let addresses = field["source-addresses"] {
+            // A list: the address is in one of them; `{outside: [...]}`: in none of them.
+            if case .object = addresses.value {
+                try addresses.only(["within", "outside"])
+                guard let list = addresses["within"] ?? addresses["outside"],
+                    (addresses["within"] == nil) != (addresses["outside"] == nil)
+                else { throw PolicyError("\(addresses.path): exactly one of 'within' and 'outside'") }
+                conditions.sourceAddresses = try list.list(CIDR.init)
+                conditions.addressesAreOutside = addresses["outside"] != nil
+            } else {
+                conditions.sourceAddresses = try addresses.list(CIDR.init)
+            }
         }
         conditions.protocols = try field["protocols"]?.names(in: PolicyContext.protocolNames)
         if let time = field["time"] {
@@ -226,7 +236,7 @@ public struct PolicyDocument: Sendable, Hashable {
     /// The most levels of a reported property's path (IoT Hub nests twin properties at most 10 deep).
     static let maximumReportedDepth = 10
 
-    /// `path: value`, `path: {one-of: [values]}` or `path: {at-least: n, at-most: m}`.
+    /// `path: value`, `path: {one-of: [values]}`, `path: {none-of: [values]}` or `path: {at-least: n, at-most: m}`.
     private static func readReported(_ path: String, _ expected: Field) throws(PolicyError) -> ReportedCondition {
         let names = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard names.count <= maximumReportedDepth, names.allSatisfy({ (1...128).contains($0.utf8.count) }) else {
@@ -235,10 +245,13 @@ public struct PolicyDocument: Sendable, Hashable {
             )
         }
         if case .object(let members) = expected.value {
-            if members["one-of"] != nil {
-                try expected.only(["one-of"])
-                let values = try expected["one-of"]?.array().map { value throws(PolicyError) in try value.reported() }
-                return ReportedCondition(path: names, expectation: .oneOf(values ?? []))
+            let kinds: [(String, ([ReportedCondition.Value]) -> ReportedCondition.Expectation)] = [
+                ("one-of", ReportedCondition.Expectation.oneOf), ("none-of", ReportedCondition.Expectation.noneOf),
+            ]
+            for (key, make) in kinds where members[key] != nil {
+                try expected.only([key])
+                let values = try expected[key]?.array().map { value throws(PolicyError) in try value.reported() }
+                return ReportedCondition(path: names, expectation: make(values ?? []))
             }
             return ReportedCondition(path: names, expectation: .within(try expected.range(PolicyRange.number)))
         }

@@ -113,6 +113,21 @@ struct ContextConditionTests {
         #expect(!allows(engine, context))
     }
 
+    @Test func addressesOutsideAndReportedNoneOf() throws {
+        let engine = try engine(
+            #"{"source-addresses": {"outside": ["10.0.0.0/8"]}, "reported": {"region": {"none-of": ["north"]}}}"#)
+        var context = PolicyContext(peerAddress: try #require(IPAddress("192.0.2.1")))
+        context.reported = ["region": "south"]
+        #expect(allows(engine, context))
+        context.reported = ["region": "north"]
+        #expect(!allows(engine, context))
+        context.reported = ["region": "south"]
+        context.peerAddress = try #require(IPAddress("10.1.2.3"))
+        let inside = engine.decide(device, .publish, .topic("t/x"), in: context)
+        #expect(!inside.isAllowed)
+        #expect(inside.reasons.contains { $0.contains("source address 10.1.2.3 is inside") })
+    }
+
     /// A reported property never reported, and a clock not known to be synchronised: `balanced` lets the
     /// condition not hold; `strict` also lets a deny that needs it apply.
     @Test(arguments: ["balanced", "strict"])
@@ -149,6 +164,12 @@ struct ContextConditionTests {
         (#"{"payload-size": {}}"#, "statements[0].conditions.payload-size"),
         (#"{"message-rate": {"below": 5}}"#, "statements[0].conditions.message-rate"),
         (#"{"reported": {}}"#, "statements[0].conditions.reported"),
+        (#"{"source-addresses": {"within": [], "outside": []}}"#, "statements[0].conditions.source-addresses"),
+        (
+            #"{"source-addresses": {"outside": ["10.0.0.0/33"]}}"#,
+            "statements[0].conditions.source-addresses.outside[0]"
+        ),
+        (#"{"reported": {"fw": {"none-of": ["1"], "one-of": ["2"]}}}"#, "statements[0].conditions.reported.fw"),
         (#"{"reported": {"a..b": 1}}"#, "statements[0].conditions.reported.a..b"),
         (#"{"reported": {"a.b.c.d.e.f.g.h.i.j.k": 1}}"#, "statements[0].conditions.reported.a.b.c.d.e.f.g.h.i.j.k"),
         (#"{"reported": {"fw": {"one-of": [{"x": 1}]}}}"#, "statements[0].conditions.reported.fw.one-of[0]"),
