@@ -10,6 +10,12 @@ extension OpenAPISchemas {
         ["type": "array", "items": ["enum": .array(values.map { .string($0) })]]
     }
 
+    /// `{at-least, at-most}` of numbers.
+    private static let range: JSONValue = object(["at-least": ["type": "number"], "at-most": ["type": "number"]])
+    private static let numberOrDuration: JSONValue = ["type": ["number", "string"]]
+    /// A value a reported property is compared with.
+    private static let scalar: JSONValue = ["type": ["string", "number", "boolean"]]
+
     private static let principals: JSONValue = object([
         "devices": stringArray, "groups": stringArray, "attributes": stringMap,
         "authentication": choices(Device.AuthenticationType.allCases.map(\.rawValue)), "services": stringArray,
@@ -22,11 +28,25 @@ extension OpenAPISchemas {
             "principals": principals, "actions": choices(PolicyAction.allCases.map(\.rawValue)),
             "resources": stringArray,
             "conditions": object([
-                "source-addresses": stringArray, "protocols": choices(PolicyContext.protocolNames.sorted()),
+                "source-addresses": ["oneOf": [stringArray, object(["within": stringArray, "outside": stringArray])]],
+                "protocols": choices(PolicyContext.protocolNames.sorted()),
                 "time": object([
                     "within": string, "outside": string, "zone": string, "weekdays": choices(TimeWindow.weekdayNames),
                 ]),
                 "risk-levels": choices(RiskLevel.allCases.map(\.rawValue)),
+                "tls-versions": choices(PolicyConditions.tlsVersionNames.sorted()),
+                "certificate": object(["issuers": stringArray, "days-to-expiry": range]),
+                "connection-age": object(["at-least": numberOrDuration, "at-most": numberOrDuration]),
+                "payload-size": range, "message-rate": range,
+                "reported": [
+                    "type": "object",
+                    "additionalProperties": [
+                        "oneOf": [
+                            scalar, object(["one-of": ["type": "array", "items": scalar]]),
+                            object(["none-of": ["type": "array", "items": scalar]]), range,
+                        ]
+                    ],
+                ],
             ]),
         ],
         required: ["id", "effect", "principals", "actions"])
