@@ -4,8 +4,8 @@
  * Single-threaded: every client is a libmosquitto handle driven from one poll() loop, so the loader's own cost
  * is one core at most and the same for every broker. Shapes: `pairs` (publisher i -> subscriber i, each pair
  * on its own topic), `fan-in` (N publishers -> 1 subscriber) and `fan-out` (1 publisher -> N subscribers).
- * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and the latency of every message received in
- * the measured period is kept; the result is one JSON object on stdout.
+ * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and this run's mark; the latency of every
+ * message of this run received in the measured period is kept; the result is one JSON object on stdout.
  *
  *   mqtt-load --port 1883 --shape pairs --clients 10 --qos 1 --size 64 --window 100 --duration 4
  *   mqtt-load --port 8883 --cafile ca.pem --credentials creds.txt --protocol 5 --topic-prefix bench/ ...
@@ -52,6 +52,9 @@ static int client_count, publisher_count;
 static int measuring;
 static uint64_t published, received, received_measured, publish_errors, disconnects;
 static uint32_t *latencies;
+/* Written after the send time into every payload: a message without it is another run's (a broker still
+ * delivering an earlier client's backlog on the same topics) and is not counted. */
+static uint64_t run_mark;
 static size_t latency_count, latency_capacity;
 
 static double now_seconds(void) {
@@ -102,10 +105,13 @@ static void on_publish(struct mosquitto *handle, void *data, int mid) {
 
 static void on_message(struct mosquitto *handle, void *data, const struct mosquitto_message *message) {
     (void)handle, (void)data;
+    uint64_t sent, mark;
+    if (message->payloadlen < 16) return;
+    memcpy(&mark, (const char *)message->payload + 8, sizeof mark);
+    if (mark != run_mark) return;
     received++;
-    if (!measuring || message->payloadlen < 8) return;
+    if (!measuring) return;
     received_measured++;
-    uint64_t sent;
     memcpy(&sent, message->payload, sizeof sent);
     uint64_t elapsed = (now_nanoseconds() - sent) / 1000;
     if (latency_count == latency_capacity) {
@@ -215,6 +221,7 @@ static void publish_from(client_t *client, double now, unsigned char *payload) {
         if (options.qos == 0 && mosquitto_want_write(client->handle) && burst == 0) return;
         uint64_t stamp = now_nanoseconds();
         memcpy(payload, &stamp, sizeof stamp);
+        memcpy(payload + 8, &run_mark, sizeof run_mark);
         int rc = mosquitto_publish(client->handle, NULL, client->topic, options.size, payload, options.qos, false);
         if (rc != MOSQ_ERR_SUCCESS) {
             publish_errors++;
@@ -229,7 +236,7 @@ static void publish_from(client_t *client, double now, unsigned char *payload) {
 
 static void run(double seconds, int measure) {
     measuring = measure;
-    unsigned char *payload = calloc(1, (size_t)(options.size < 8 ? 8 : options.size));
+    unsigned char *payload = calloc(1, (size_t)options.size);
     struct pollfd *fds = calloc((size_t)client_count, sizeof *fds);
     double end = now_seconds() + seconds, last_misc = 0;
     for (;;) {
@@ -302,12 +309,13 @@ int main(int argc, char **argv) {
         default: return 2;
         }
     }
-    if (options.clients < 1 || options.qos < 0 || options.qos > 2 || options.size < 8 || options.window < 1 ||
+    if (options.clients < 1 || options.qos < 0 || options.qos > 2 || options.size < 16 || options.window < 1 ||
         options.duration <= 0 || (options.protocol != 4 && options.protocol != 5 && options.protocol != 311)) {
-        fprintf(stderr, "mqtt-load: --clients ≥ 1, --qos 0–2, --size ≥ 8, --window ≥ 1, --duration > 0, "
+        fprintf(stderr, "mqtt-load: --clients ≥ 1, --qos 0–2, --size ≥ 16, --window ≥ 1, --duration > 0, "
                         "--protocol 311 or 5\n");
         return 2;
     }
+    run_mark = now_nanoseconds() ^ ((uint64_t)getpid() << 40);
     mosquitto_lib_init();
     make_clients();
     double connected_by = now_seconds() + 30;
