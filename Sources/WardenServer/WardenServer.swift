@@ -264,7 +264,7 @@ public enum WardenServer {
         let authenticator = DeviceAuthenticator(directory: directory)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let reevaluation = PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock)
-        reevaluation.follow(bus)
+        reevaluation.follow(bus, facts: directory)
         // Runs for the life of the process, like the broker it watches.
         _ = reevaluation.watchTime(on: MultiThreadedEventLoopGroup.singleton.next(), facts: directory)
         let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)

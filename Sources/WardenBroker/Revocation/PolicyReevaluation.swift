@@ -24,12 +24,12 @@ public struct PolicyReevaluation: Sendable {
         self.clock = clock
     }
 
-    /// Starts following `bus`.
-    public func follow(_ bus: EventBus) {
-        bus.observe { event in handle(event) }
+    /// Starts following `bus`; `facts` says which tenants' policies read device twins.
+    public func follow(_ bus: EventBus, facts: any PolicyFacts) {
+        bus.observe { event in handle(event, facts: facts) }
     }
 
-    func handle(_ event: DomainEvent) {
+    func handle(_ event: DomainEvent, facts: any PolicyFacts) {
         switch event {
         case .authorizationPolicyChanged, .deviceCreated, .deviceUpdated, .deviceDeleted, .groupChanged, .groupDeleted,
             .policyChanged, .policyDeleted, .tenantDeleted:
@@ -49,10 +49,11 @@ public struct PolicyReevaluation: Sendable {
         case .groupDeleted(let tenantID, _):
             recheck(broker.connectedSessions(in: tenantID))
         case .twinReportedChanged(let tenantID, let deviceID):
+            // Only a policy with a `reported` condition can decide differently; most twin patches change nothing.
+            guard facts.policy(tenantID, device: nil).0.readsTwin,
+                let session = broker.session(SessionKey(tenantID: tenantID, clientID: deviceID.rawValue))
+            else { return }
             // One device's facts changed: its own remembered deliveries go, nobody else's.
-            guard let session = broker.session(SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)) else {
-                return
-            }
             session.withState { $0.receiveDecisions.forget() }
             recheck([session])
         default:
