@@ -23,7 +23,8 @@ final class KernelClock: WardenClock {
         if trusted { return true }
         let now = Date()
         return checked.withLock { checked in
-            if let checked, now.timeIntervalSince(checked.at) < 1 { return checked.synchronized }
+            // Either way: a clock stepped back must not keep an old answer.
+            if let checked, abs(now.timeIntervalSince(checked.at)) < 1 { return checked.synchronized }
             // Where the system cannot tell (-1), the clock is not known to be right.
             let synchronized = warden_clock_is_synchronized() == 1
             checked = (now, synchronized)
