@@ -203,7 +203,7 @@ public struct PolicyDocument: Sendable, Hashable {
         if let certificate = field["certificate"] {
             try certificate.only(["issuers", "days-to-expiry"])
             let issuers = try certificate["issuers"].map { issuers throws(PolicyError) in
-                try issuers.array().map { issuer throws(PolicyError) in try issuer.string() }
+                try issuers.nonEmptyArray().map { issuer throws(PolicyError) in try issuer.string() }
             }
             let days = try certificate["days-to-expiry"].map { days throws(PolicyError) in
                 try days.range(PolicyRange.number)
@@ -250,7 +250,10 @@ public struct PolicyDocument: Sendable, Hashable {
             ]
             for (key, make) in kinds where members[key] != nil {
                 try expected.only([key])
-                let values = try expected[key]?.array().map { value throws(PolicyError) in try value.reported() }
+                // An empty list would make the statement never (one-of) or always (none-of) apply: a slip, not intent.
+                let values = try expected[key]?.nonEmptyArray().map { value throws(PolicyError) in
+                    try value.reported()
+                }
                 return ReportedCondition(path: names, expectation: make(values ?? []))
             }
             return ReportedCondition(path: names, expectation: .within(try expected.range(PolicyRange.number)))
@@ -373,6 +376,13 @@ struct Field {
             }
         }
         return values
+    }
+
+    /// A list with at least one entry.
+    func nonEmptyArray() throws(PolicyError) -> [Field] {
+        let elements = try array()
+        guard !elements.isEmpty else { throw PolicyError("\(path): at least one entry") }
+        return elements
     }
 
     /// A list of names, each one of `known`.

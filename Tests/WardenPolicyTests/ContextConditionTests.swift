@@ -164,6 +164,9 @@ struct ContextConditionTests {
         (#"{"payload-size": {}}"#, "statements[0].conditions.payload-size"),
         (#"{"message-rate": {"below": 5}}"#, "statements[0].conditions.message-rate"),
         (#"{"reported": {}}"#, "statements[0].conditions.reported"),
+        (#"{"reported": {"fw": {"one-of": []}}}"#, "statements[0].conditions.reported.fw.one-of"),
+        (#"{"reported": {"fw": {"none-of": []}}}"#, "statements[0].conditions.reported.fw.none-of"),
+        (#"{"certificate": {"issuers": []}}"#, "statements[0].conditions.certificate.issuers"),
         (#"{"source-addresses": {"within": [], "outside": []}}"#, "statements[0].conditions.source-addresses"),
         (
             #"{"source-addresses": {"outside": ["10.0.0.0/33"]}}"#,
