@@ -66,7 +66,7 @@ public struct PolicySimulation: Sendable {
         let considered =
             explanation.requestor.map {
                 explanation.policy.enforced.engine.trace(
-                    $0, explanation.request.action, simulated.resource, in: simulated.context)
+                    $0, explanation.request.action, simulated.resource, in: explanation.context)
             } ?? []
         return PolicySimulationResource(explanation, considered: considered)
     }

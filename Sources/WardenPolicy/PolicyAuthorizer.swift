@@ -120,7 +120,8 @@ public struct PolicyAuthorizer: Authorizer {
         func explain(_ request: AuthorizationRequest) -> PolicyExplanation {
             let (enforced, tried) = decisions(request)
             return PolicyExplanation(
-                request: request, policy: policy, requestor: requestor, enforced: enforced, tried: tried)
+                request: request, context: context, policy: policy, requestor: requestor, enforced: enforced,
+                tried: tried)
         }
     }
 }
@@ -129,6 +130,8 @@ public struct PolicyAuthorizer: Authorizer {
 public struct PolicyExplanation: Sendable {
     /// What was decided: the request asked, or the hub action it stands for.
     public let request: AuthorizationRequest
+    /// What the decision saw: the request's context completed with the clock and the device twin.
+    public let context: PolicyContext
     /// The tenant's policy: which version decided, and which was tried beside it.
     public let policy: TenantPolicy
     /// Who asked, as the registry knows it; nil when the request was refused before any statement was asked.

@@ -113,6 +113,29 @@ struct ContextConditionTests {
         #expect(!allows(engine, context))
     }
 
+    struct Twins: ReportedProperties {
+        func reported(_ tenantID: TenantID, _ deviceID: DeviceID) -> JSONValue? { ["firmware": "1.0"] }
+    }
+
+    /// The authorizer reads the twin only for a policy that asks, and the explanation carries the context it
+    /// decided in, so that a trace of the same statements agrees with the decision.
+    @Test func theAuthorizerReadsTheTwinAndTheExplanationShowsWhatItSaw() throws {
+        let document = try PolicyDocument(
+            text: Array(
+                #"{"statements": [{"id": "old", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["connect"], "conditions": {"reported": {"firmware": "1.0"}}}]}"#
+                    .utf8))
+        let authorizer = PolicyAuthorizer(FixedPolicyFacts(document), twins: TwinSource(Twins()))
+        let connect = AuthorizationRequest.connect(.device(try DeviceID("d")), in: .defaultTenant)
+        let explanation = authorizer.explain(connect)
+        #expect(!explanation.enforced.isAllowed && explanation.enforced.statementID == "old")
+        #expect(explanation.context.reported == ["firmware": "1.0"])
+        let traced = explanation.policy.enforced.engine.trace(
+            try #require(explanation.requestor), .connect, nil, in: explanation.context)
+        #expect(traced.first { $0.statementID == "old" }?.outcome == .applies)
+        // Without a twin source every twin is unknown: the deny does not apply under balanced.
+        #expect(PolicyAuthorizer(FixedPolicyFacts(document)).decide(connect).isAllowed)
+    }
+
     @Test func addressesOutsideAndReportedNoneOf() throws {
         let engine = try engine(
             #"{"source-addresses": {"outside": ["10.0.0.0/8"]}, "reported": {"region": {"none-of": ["north"]}}}"#)
