@@ -6,7 +6,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 import api
-from test_portal import browser, shot, sign_in, wait_for_path  # noqa: F401 (the fixture)
+from test_portal import browser, click_and_load, shot, sign_in, wait_for_path  # noqa: F401 (the fixture)
 
 FLOORS = {"statements": [
     {"id": "floor-share", "effect": "allow", "principals": {"attributes": {"role": "sensor"}},
@@ -17,7 +17,7 @@ def write(browser, text: str):
     editor = browser.find_element(By.ID, "document")
     editor.clear()
     editor.send_keys(text)
-    browser.find_element(By.CSS_SELECTOR, "#policy-editor button[type=submit]").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#policy-editor button[type=submit]"))
 
 
 def test_write_try_compare_and_restore_a_policy(warden, browser):
@@ -66,7 +66,7 @@ def test_write_try_compare_and_restore_a_policy(warden, browser):
     shot(browser, "policy-03-changes")
     restore = [form for form in browser.find_elements(By.CSS_SELECTOR, "#policy-versions form")
                if form.find_element(By.NAME, "version").get_attribute("value") == "1"][0]
-    restore.find_element(By.TAG_NAME, "button").click()
+    click_and_load(browser, restore.find_element(By.TAG_NAME, "button"))
     wait_for_path(browser, "/t/default/policy")
     assert "Version 3 enforced" in browser.find_element(By.TAG_NAME, "main").text
     versions = api.request(warden, "GET", "/api/v1/tenants/default/policies/versions", token=token).json["items"]

@@ -38,6 +38,15 @@ def wait_for_path(browser, path: str):
     WebDriverWait(browser, 10).until(lambda d: urllib.parse.urlparse(d.current_url).path == path)
 
 
+def click_and_load(browser, button):
+    """Clicks a button that submits a form, and returns once the browser has left the page it was on. A form that
+    posts back to its own path would otherwise pass `wait_for_path` at once and leave the old page's elements to
+    be read while they are being replaced."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+
 def sign_in(browser, warden, name: str, password: str = api.PASSWORD):
     browser.find_element(By.ID, "username").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(password)
