@@ -150,10 +150,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenPKI",
+            dependencies: [
+                "WardenCore", "WardenStore", "WardenSecurity",
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .target(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
-                "WardenAzure", "WardenPolicy", "WardenMQTT",
+                "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,7 +184,7 @@ let package = Package(
                 "CWardenTLS", "CWardenAllocator", "CWardenClock", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
-                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal",
+                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -247,6 +254,14 @@ let package = Package(
             name: "WardenStoreTests",
             dependencies: ["WardenStore", "WardenSecurity", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
+        .testTarget(
+            name: "WardenPKITests",
+            dependencies: [
+                "WardenPKI", "WardenStore", "WardenSecurity", "WardenCore",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
         .testTarget(name: "WardenPolicyTests", dependencies: ["WardenPolicy", "WardenCore", "WardenMQTT"]),
         .testTarget(name: "WardenAzureTests", dependencies: ["WardenAzure", "WardenCore"]),
         .testTarget(

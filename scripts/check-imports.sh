@@ -21,9 +21,10 @@ allowed() {
     WardenAccess) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAudit) echo "WardenCore WardenStore" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity WardenAzure WardenAuthentication WardenPolicy" ;;
-    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT" ;;
+    WardenPKI) echo "WardenCore WardenStore WardenSecurity" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

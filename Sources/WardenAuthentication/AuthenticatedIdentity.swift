@@ -10,6 +10,8 @@ public struct DeviceIdentity: Sendable, Hashable {
     public let expiry: UInt64?
     /// The rules the connection follows; an MQTT username chooses them, every other protocol is Azure's.
     public var dialect = DeviceDialect.azure
+    /// The client certificate's serial when a certificate Warden can revoke proved the identity.
+    public var certificate: CertificateSerial?
 
     public init(tenantID: TenantID, deviceID: DeviceID, method: Device.AuthenticationType, expiry: UInt64?) {
         self.tenantID = tenantID

@@ -125,21 +125,27 @@ public struct DeviceAuthenticator: Sendable {
         throws(AuthenticationRefusal) -> (DeviceIdentity, Device)
     {
         if let certificate, let entry = directory.entry(tenantID, deviceID) {
+            // A certificate the tenant revoked proves nothing, whichever way the device is registered.
+            let serial = certificate.chain.flatMap { $0.tenants.contains(tenantID) ? $0.serial : nil }
+            if let serial, directory.isRevoked(tenantID, serial) {
+                throw AuthenticationRefusal(
+                    reason: WardenError(
+                        .authCertificateRevoked, "The client certificate (serial \(serial.serial)) was revoked."),
+                    isCredentialFailure: true)
+            }
+            var identity: DeviceIdentity?
             switch entry.device.authentication {
             case .x509Thumbprint(let primary, let secondary)
             where certificate.thumbprints.contains(where: { $0 == primary || $0 == secondary }):
-                return (
-                    DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil),
-                    entry.device
-                )
-            case .x509CA
-            where certificate.chain?.commonName == deviceID.rawValue
-                && certificate.chain?.tenants.contains(tenantID) == true:
-                return (
-                    DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509CA, expiry: nil), entry.device
-                )
+                identity = DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509Thumbprint, expiry: nil)
+            case .x509CA where serial != nil && certificate.chain?.commonName == deviceID.rawValue:
+                identity = DeviceIdentity(tenantID: tenantID, deviceID: deviceID, method: .x509CA, expiry: nil)
             default:
                 break
+            }
+            if var identity {
+                identity.certificate = serial
+                return (identity, entry.device)
             }
         }
         throw AuthenticationRefusal(
@@ -151,14 +157,14 @@ public struct DeviceAuthenticator: Sendable {
     /// Validates a presented chain (leaf first, DER) against every tenant's verified CAs.
     public func validateChain(_ chain: [[UInt8]], now: Date) async -> ChainValidation? {
         var tenants: Set<TenantID> = []
-        var commonName: String?
+        var leaf: (commonName: String, serial: CertificateSerial)?
         for (tenantID, roots) in directory.verifiedAuthorities() {
             if let valid = await CertificateAuthorityCheck.validate(chain: chain, roots: roots, now: now) {
                 tenants.insert(tenantID)
-                commonName = valid.commonName
+                leaf = (valid.commonName, valid.serial)
             }
         }
-        return commonName.map { ChainValidation(commonName: $0, tenants: tenants) }
+        return leaf.map { ChainValidation(commonName: $0.commonName, serial: $0.serial, tenants: tenants) }
     }
 
     /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:
@@ -166,6 +172,9 @@ public struct DeviceAuthenticator: Sendable {
     public func revocation(of identity: DeviceIdentity, peerAddress: IPAddress) -> WardenError? {
         guard let entry = directory.entry(identity.tenantID, identity.deviceID) else {
             return WardenError(.deviceNotFound, "Device '\(identity.deviceID)' was deleted.")
+        }
+        if let serial = identity.certificate, directory.isRevoked(identity.tenantID, serial) {
+            return WardenError(.authCertificateRevoked, "The client certificate (serial \(serial.serial)) was revoked.")
         }
         if let verdict = directory.ipVerdict(identity.tenantID, peerAddress), verdict.action == .reject {
             return WardenError(

@@ -76,14 +76,17 @@ public struct DeviceCredentials: Sendable {
     }
 }
 
-/// What a presented certificate chain proved during the TLS handshake: its leaf's CN and the tenants whose
-/// verified CA it chains to.
+/// What a presented certificate chain proved during the TLS handshake: its leaf's CN and serial, and the
+/// tenants whose verified CA it chains to.
 public struct ChainValidation: Sendable, Hashable {
     public let commonName: String
+    /// The leaf's serial under the CA that signed it, which revocation names.
+    public let serial: CertificateSerial
     public let tenants: Set<TenantID>
 
-    public init(commonName: String, tenants: Set<TenantID>) {
+    public init(commonName: String, serial: CertificateSerial, tenants: Set<TenantID>) {
         self.commonName = commonName
+        self.serial = serial
         self.tenants = tenants
     }
 }

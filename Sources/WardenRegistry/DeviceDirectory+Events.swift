@@ -66,6 +66,10 @@ extension DeviceDirectory {
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
         case .certificateAuthorityDeleted(let tenantID, let name):
             state.tenants[tenantID]?.authorities[name] = nil
+        case .certificateRevoked(let certificate):
+            state.tenants[certificate.tenantID]?.revoked.insert(certificate.serial)
+        case .certificateIssued:
+            break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged:
             break
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import Synchronization
 public import WardenCore
@@ -48,6 +49,8 @@ public final class DeviceDirectory: Sendable {
         var policies: [PolicyName: PolicyEntry] = [:]
         /// Verified CAs for `x509-ca` devices.
         var authorities: [CAName: Certificate] = [:]
+        /// Certificates Warden issued and then revoked, until they expire: refused at connect, closed when live.
+        var revoked: Set<CertificateSerial> = []
         /// The authorization policy in force.
         var policy = TenantPolicy.shipped
     }
@@ -72,7 +75,8 @@ public final class DeviceDirectory: Sendable {
     /// Fills the directory from the store (at start-up, before listeners open).
     public func load(
         tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
-        admission: some AdmissionStore, policies: some PolicyStore, authorities: some CertificateAuthorityStore,
+        admission: some AdmissionStore, policies: some PolicyStore,
+        authorities: some CertificateAuthorityStore & IssuedCertificateStore,
         authorizationPolicies: some AuthorizationPolicyStore
     ) async throws {
         var all: [Tenant] = []
@@ -97,6 +101,9 @@ public final class DeviceDirectory: Sendable {
         for authority in try await authorities.allCertificateAuthorities() {
             apply(.certificateAuthorityChanged(authority))
         }
+        for certificate in try await authorities.revokedCertificates(notExpiredAt: Date()) {
+            apply(.certificateRevoked(certificate))
+        }
         for version in try await authorizationPolicies.currentPolicyVersions() {
             apply(.authorizationPolicyChanged(version))
         }
@@ -107,6 +114,11 @@ public final class DeviceDirectory: Sendable {
         state.withLock { state in
             state.tenants.compactMapValues { $0.authorities.isEmpty ? nil : Array($0.authorities.values) }
         }
+    }
+
+    /// Whether the tenant revoked the certificate with `serial`.
+    public func isRevoked(_ tenantID: TenantID, _ serial: CertificateSerial) -> Bool {
+        state.withLock { $0.tenants[tenantID]?.revoked.contains(serial) ?? false }
     }
 
     /// The tenant whose devices name `hostName` (case-insensitive).

@@ -118,3 +118,46 @@ public protocol CertificateAuthorityStore: Sendable {
     /// Deletes a CA; `ca.not_found` if absent.
     func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws
 }
+
+/// Which issued certificates a list shows.
+public struct IssuedCertificateFilter: Sendable, Hashable {
+    public var deviceID: DeviceID?
+    public var authority: CAName?
+    public var status: IssuedCertificate.Status?
+    /// Only valid certificates that expire before this.
+    public var expiringBefore: Date?
+
+    public init(
+        deviceID: DeviceID? = nil, authority: CAName? = nil, status: IssuedCertificate.Status? = nil,
+        expiringBefore: Date? = nil
+    ) {
+        self.deviceID = deviceID
+        self.authority = authority
+        self.status = status
+        self.expiringBefore = expiringBefore
+    }
+}
+
+/// Issuing CAs' keys and the certificates they signed (issue 15).
+public protocol IssuedCertificateStore: Sendable {
+    /// Inserts an issuing CA and its private key (sealed at this boundary) in one transaction;
+    /// `ca.already_exists` as for any CA.
+    func createIssuingAuthority(_ authority: CertificateAuthority, key: SecretBytes) async throws
+        -> CertificateAuthority
+    /// An issuing CA's private key; `ca.not_issuing` when Warden holds none for it.
+    func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> SecretBytes
+    /// Records a certificate a CA signed.
+    func addIssuedCertificate(_ certificate: IssuedCertificate) async throws
+    /// One certificate by its serial, or nil.
+    func issuedCertificate(_ tenantID: TenantID, serial: String) async throws -> IssuedCertificate?
+    /// A tenant's certificates matching `filter` at `now`, in serial order.
+    func issuedCertificates(
+        _ tenantID: TenantID, filter: IssuedCertificateFilter, now: Date, after cursor: String?, limit: Int
+    ) async throws -> Page<IssuedCertificate>
+    /// Marks a certificate revoked; `certificate.not_found`, or `certificate.already_revoked`.
+    func revokeCertificate(_ tenantID: TenantID, serial: String, _ revocation: IssuedCertificate.Revocation)
+        async throws -> IssuedCertificate
+    /// Every revoked certificate of every tenant that has not expired by `now`: the set connections are
+    /// checked against, and what a CRL lists.
+    func revokedCertificates(notExpiredAt now: Date) async throws -> [IssuedCertificate]
+}

@@ -17,13 +17,15 @@ struct DeviceAuthenticatorTests {
     let key: SASKeyPair
     let now = UInt64(Date().timeIntervalSince1970)
     let peer: IPAddress
+    let bus = EventBus()
+    let serial: CertificateSerial
 
     init() async throws {
         let folder = FileManager.default.temporaryDirectory.appending(path: "warden-auth-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let database = try SQLiteDatabase(
             path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
-        let bus = EventBus()
+        serial = CertificateSerial(issuer: try Thumbprint(String(repeating: "CD", count: 32)), serial: "0A1B")
         directory.follow(bus)
         registry = RegistryService(stores: .init(database), bus: bus, hubHostName: try HostName("hub.example"))
         _ = try await registry.ensureDefaultTenant()
@@ -118,7 +120,7 @@ struct DeviceAuthenticatorTests {
         #expect(accepted.isAccepted && accepted.failure == nil && accepted.protocolName == "amqp")
 
         let thumbprint = try Thumbprint(String(repeating: "AB", count: 32))
-        let chain = ChainValidation(commonName: "dev-1", tenants: [.defaultTenant])
+        let chain = ChainValidation(commonName: "dev-1", serial: serial, tenants: [.defaultTenant])
         let tried: [(DeviceCredentials.Certificate?, AuthenticationRecord.Method)] = [
             (nil, .none), (.init(thumbprints: [thumbprint], chain: nil), .x509Thumbprint),
             (.init(thumbprints: [thumbprint], chain: chain), .x509CA),
@@ -131,5 +133,40 @@ struct DeviceAuthenticatorTests {
             #expect(record.method == method && record.tenantID == nil && record.failure == .tenantNotFound)
             #expect(record.certificateThumbprint == certificate?.thumbprints.first)
         }
+    }
+
+    /// A certificate the tenant revoked proves nothing: refused at connect with its own code, and a live
+    /// identity it proved is named for closing.
+    @Test func aRevokedCertificateIsRefusedAndRevokesTheIdentityItProved() async throws {
+        let camera = try DeviceID("cam-1")
+        _ = try await registry.createDevice(.defaultTenant, .init(id: camera, authenticationType: .x509CA))
+        let presented = credentials(
+            hostName: "hub.example", .device(camera), token: nil,
+            certificate: .init(
+                thumbprints: [], chain: ChainValidation(commonName: "cam-1", serial: serial, tenants: [.defaultTenant]))
+        )
+        guard case .device(let identity) = try authenticator.authenticate(presented) else {
+            Issue.record("A CA-chained certificate did not prove the device.")
+            return
+        }
+        #expect(identity.method == .x509CA && identity.certificate == serial)
+        #expect(authenticator.revocation(of: identity, peerAddress: peer) == nil)
+
+        bus.publish(
+            .certificateRevoked(
+                IssuedCertificate(
+                    tenantID: .defaultTenant, authority: try CAName("fleet"), serial: serial, deviceID: camera,
+                    thumbprint: try Thumbprint(String(repeating: "EF", count: 32)), certificatePEM: "",
+                    notValidBefore: Date(), notValidAfter: Date() + 3600, issuedAt: Date(), issuedBy: "t",
+                    revocation: .init(at: Date(), reason: .keyCompromise))))
+        #expect(refusal(presented)?.reason.code == .authCertificateRevoked)
+        #expect(authenticator.revocation(of: identity, peerAddress: peer)?.code == .authCertificateRevoked)
+        // Another tenant's revocation of the same serial is not this tenant's.
+        let elsewhere = ChainValidation(commonName: "cam-1", serial: serial, tenants: [try TenantID("other")])
+        #expect(
+            refusal(
+                credentials(
+                    hostName: "hub.example", .device(camera), token: nil,
+                    certificate: .init(thumbprints: [], chain: elsewhere)))?.reason.code == .authInvalidCredential)
     }
 }

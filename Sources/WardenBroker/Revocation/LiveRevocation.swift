@@ -5,9 +5,9 @@ import WardenMQTT
 /// Closes live connections the moment the registry revokes them (issue 3, "Live revocation"): it observes
 /// the event bus synchronously, so the close is under way before the API call that caused it returns.
 ///
-/// Disabling, blocking, deleting a device or changing its credentials closes its connection with
-/// DISCONNECT 0x98 (Administrative action) on 5.0; allow/block list and IP filter changes re-check every
-/// connection of the tenant.
+/// Disabling, blocking, deleting a device, changing its credentials or revoking the certificate it presented
+/// closes its connection with DISCONNECT 0x98 (Administrative action) on 5.0; allow/block list and IP filter
+/// changes re-check every connection of the tenant.
 public struct LiveRevocation: Sendable {
     private let broker: Broker
     private let authenticator: DeviceAuthenticator
@@ -39,6 +39,11 @@ public struct LiveRevocation: Sendable {
             // Devices that proved themselves through a tenant CA reconnect and prove it again.
             for session in broker.connectedSessions(in: tenantID) where session.sink?.device?.method == .x509CA {
                 session.sink?.close(.administrativeAction, reasonString: "A certificate authority was removed.")
+            }
+        case .certificateRevoked(let certificate):
+            for session in broker.connectedSessions(in: certificate.tenantID)
+            where session.sink?.device?.certificate == certificate.serial {
+                session.sink?.close(.administrativeAction, reasonString: "The client certificate was revoked.")
             }
         case .policyChanged(let policy):
             closeServices(policy.tenantID, policy.name, because: "The shared access policy changed.")

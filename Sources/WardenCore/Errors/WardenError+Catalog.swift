@@ -36,6 +36,12 @@ extension WardenError.Code {
     public static let caInvalidCertificate = Self("ca.invalid_certificate", .invalidInput)
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
+    public static let caNotIssuing = Self("ca.not_issuing", .conflict)
+    public static let certificateInvalidRequest = Self("certificate.invalid_request", .invalidInput)
+    public static let certificateRequestMismatch = Self("certificate.request_mismatch", .invalidInput)
+    public static let certificateInvalidLifetime = Self("certificate.invalid_lifetime", .invalidInput)
+    public static let certificateNotFound = Self("certificate.not_found", .notFound)
+    public static let certificateAlreadyRevoked = Self("certificate.already_revoked", .conflict)
 
     // People, services, keys.
     public static let userInvalidName = Self("user.invalid_name", .invalidInput)
@@ -87,6 +93,7 @@ extension WardenError.Code {
     public static let authMissingCredential = Self("auth.missing_credential", .unauthenticated)
     public static let authInvalidCredential = Self("auth.invalid_credential", .unauthenticated)
     public static let authForbidden = Self("auth.forbidden", .forbidden)
+    public static let authCertificateRevoked = Self("auth.certificate_revoked", .unauthenticated)
     public static let authSignInFailed = Self("auth.sign_in_failed", .unauthenticated)
     public static let authTOTPRequired = Self("auth.totp_required", .unauthenticated)
     public static let authLockedOut = Self("auth.locked_out", .limitExceeded)
@@ -120,6 +127,8 @@ extension WardenError.Code {
         .policyDecisionNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
+        .caNotIssuing, .certificateInvalidRequest, .certificateRequestMismatch, .certificateInvalidLifetime,
+        .certificateNotFound, .certificateAlreadyRevoked,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,
         .twinVersionMismatch, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline, .methodTimeout,
         .methodInvalidResponse, .sasMalformed,
@@ -127,7 +136,8 @@ extension WardenError.Code {
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
-        .authInvalidCredential, .authForbidden, .configUnknownKey, .configInvalidValue, .configUnreadableFile,
+        .authInvalidCredential, .authForbidden, .authCertificateRevoked, .configUnknownKey, .configInvalidValue,
+        .configUnreadableFile,
         .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeUnusable, .storeConstraintViolated,
         .internalError,
     ]

@@ -14,6 +14,10 @@ public enum DomainEvent: Sendable {
     case policyDeleted(TenantID, PolicyName)
     case certificateAuthorityChanged(CertificateAuthority)
     case certificateAuthorityDeleted(TenantID, CAName)
+    /// One of the tenant's issuing CAs signed a device certificate.
+    case certificateIssued(IssuedCertificate)
+    /// A certificate Warden issued was revoked: connections that presented it close.
+    case certificateRevoked(IssuedCertificate)
     /// A tenant's authorization policy has a new version in force (written, or rolled back to an earlier one).
     case authorizationPolicyChanged(AuthorizationPolicyVersion)
     /// A device's reported properties changed, committed (policy conditions may read them).
@@ -33,6 +37,7 @@ public enum DomainEvent: Sendable {
         case .groupChanged(let group): group.tenantID
         case .policyChanged(let policy): policy.tenantID
         case .certificateAuthorityChanged(let authority): authority.tenantID
+        case .certificateIssued(let certificate), .certificateRevoked(let certificate): certificate.tenantID
         case .authorizationPolicyChanged(let version): version.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),

@@ -9,7 +9,8 @@ public enum CANameRules: IdentifierKind {
 
 /// A CA certificate a tenant registered for `x509-ca` devices (issue 3): devices whose certificate chains to
 /// it, with CN = device id, authenticate — once the tenant proved it holds the CA's key by signing a
-/// certificate whose CN is a verification code the hub issued.
+/// certificate whose CN is a verification code the hub issued. An issuing CA (issue 15) is one Warden made
+/// and holds the key of: it is verified from the start and issues device certificates.
 public struct CertificateAuthority: Sendable, Hashable {
     public let tenantID: TenantID
     public let name: CAName
@@ -24,11 +25,14 @@ public struct CertificateAuthority: Sendable, Hashable {
     public var isVerified: Bool
     /// The code the next proof-of-possession certificate must carry as CN, while one is outstanding.
     public var verificationCode: String?
+    /// Whether Warden holds its key and issues certificates with it.
+    public let isIssuing: Bool
     public let createdAt: Date
 
     public init(
         tenantID: TenantID, name: CAName, certificatePEM: String, thumbprint: Thumbprint, subject: String,
-        notValidAfter: Date, isVerified: Bool = false, verificationCode: String? = nil, createdAt: Date
+        notValidAfter: Date, isVerified: Bool = false, verificationCode: String? = nil, isIssuing: Bool = false,
+        createdAt: Date
     ) {
         self.tenantID = tenantID
         self.name = name
@@ -38,6 +42,7 @@ public struct CertificateAuthority: Sendable, Hashable {
         self.notValidAfter = notValidAfter
         self.isVerified = isVerified
         self.verificationCode = verificationCode
+        self.isIssuing = isIssuing
         self.createdAt = createdAt
     }
 }

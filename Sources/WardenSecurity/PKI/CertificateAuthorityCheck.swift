@@ -54,18 +54,19 @@ public enum CertificateAuthorityCheck {
 
     /// The first Common Name of `certificate`'s subject.
     public static func commonName(of certificate: Certificate) -> String? {
-        for relativeName in certificate.subject {
-            for attribute in relativeName where attribute.type == .RDNAttributeType.commonName {
-                return String(describing: attribute.value)
-            }
-        }
-        return nil
+        commonName(of: certificate.subject)
+    }
+
+    /// The first Common Name of `name`.
+    public static func commonName(of name: DistinguishedName) -> String? {
+        let attribute = name.lazy.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }
+        return attribute.map { String(describing: $0.value) }
     }
 
     /// Validates a presented chain (leaf first, DER) against `roots` at `now` (RFC 5280, client auth):
-    /// the leaf's CN and the roots it chains to, or nil.
+    /// the leaf's CN, its serial under the certificate that signed it, and the root it chains to; or nil.
     public static func validate(chain: [[UInt8]], roots: [Certificate], now: Date) async -> (
-        commonName: String, root: Certificate
+        commonName: String, serial: CertificateSerial, root: Certificate
     )? {
         guard let leafDER = chain.first, let leaf = try? Certificate(derEncoded: leafDER),
             let commonName = commonName(of: leaf), !roots.isEmpty
@@ -76,8 +77,12 @@ public enum CertificateAuthorityCheck {
         }
         let result = await verifier.validate(
             leaf: leaf, intermediates: CertificateStore(intermediates), diagnosticCallback: nil)
-        guard case .validCertificate(let path) = result, let root = path.last else { return nil }
-        return (commonName, root)
+        guard case .validCertificate(let path) = result, let root = path.last, path.count > 1,
+            let issuer = try? thumbprint(of: path[1])
+        else { return nil }
+        return (
+            commonName, CertificateSerial(issuer: issuer, serial: PKIEncoding.serialText(leaf.serialNumber.bytes)), root
+        )
     }
 
     static func thumbprint(of certificate: Certificate) throws(WardenError) -> Thumbprint {

@@ -20,10 +20,9 @@ extension PresentedCertificate {
     /// already, so only a certificate swift-certificates reads differently from BoringSSL).
     public init?(der: [UInt8]) {
         guard let certificate = try? Certificate(derEncoded: der) else { return nil }
-        let commonName = certificate.issuer.lazy.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }
         self.init(
             issuer: certificate.issuer.description,
-            issuerCommonName: commonName.map { String(describing: $0.value) },
+            issuerCommonName: CertificateAuthorityCheck.commonName(of: certificate.issuer),
             notValidAfter: certificate.notValidAfter)
     }
 }

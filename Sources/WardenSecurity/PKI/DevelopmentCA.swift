@@ -1,4 +1,3 @@
-import Crypto
 public import Foundation
 import SwiftASN1
 public import WardenCore
@@ -20,91 +19,50 @@ public struct DevelopmentCA: Sendable {
         public let notValidAfter: Date
     }
 
+    private let authority: IssuingAuthority
+
     /// The CA's certificate.
-    public let certificate: Certificate
-    private let privateKey: P256.Signing.PrivateKey
+    public var certificate: Certificate { authority.certificate }
 
     /// Makes a new CA valid for ten years from `now`.
     public static func generate(now: Date) throws(WardenError) -> (DevelopmentCA, Issued) {
-        let key = P256.Signing.PrivateKey()
+        let name: DistinguishedName
         do {
-            let name = try DistinguishedName {
+            name = try DistinguishedName {
                 OrganizationName("Warden")
                 CommonName("Warden Development CA")
             }
-            let notAfter = now.addingTimeInterval(10 * 365 * 86_400)
-            let certificate = try Certificate(
-                version: .v3, serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(key.publicKey),
-                notValidBefore: now.addingTimeInterval(-3600), notValidAfter: notAfter,
-                issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                    Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                    SubjectKeyIdentifier(hash: Certificate.PublicKey(key.publicKey))
-                },
-                issuerPrivateKey: Certificate.PrivateKey(key))
-            let issued = Issued(
-                certificatePEM: try certificate.serializeAsPEM().pemString,
-                privateKeyPEM: SecretBytes(Array(key.pemRepresentation.utf8)), notValidAfter: notAfter)
-            return (DevelopmentCA(certificate: certificate, privateKey: key), issued)
         } catch {
-            throw WardenError(.internalError, "Could not create the development CA: \(error).")
+            throw WardenError(.internalError, "Could not name the development CA: \(error).")
         }
+        let generated = try IssuingAuthority.generate(subject: name, now: now, lifetime: 10 * 365 * 86_400)
+        let issued = Issued(
+            certificatePEM: generated.certificatePEM, privateKeyPEM: generated.privateKeyPEM,
+            notValidAfter: generated.authority.certificate.notValidAfter)
+        return (DevelopmentCA(authority: generated.authority), issued)
     }
 
     /// Loads a CA from its PEM certificate and PEM private key.
     public init(certificatePEM: String, privateKeyPEM: SecretBytes) throws(WardenError) {
         do {
-            self.certificate = try Certificate(pemEncoded: certificatePEM)
-            self.privateKey = try P256.Signing.PrivateKey(
-                pemRepresentation: String(decoding: privateKeyPEM.bytes, as: UTF8.self))
+            self.authority = try IssuingAuthority(certificatePEM: certificatePEM, privateKeyPEM: privateKeyPEM)
         } catch {
-            throw WardenError(.internalError, "The development CA in the data directory cannot be read: \(error).")
+            throw WardenError(
+                .internalError, "The development CA in the data directory cannot be read: \(error.reason)")
         }
     }
 
-    private init(certificate: Certificate, privateKey: P256.Signing.PrivateKey) {
-        self.certificate = certificate
-        self.privateKey = privateKey
+    private init(authority: IssuingAuthority) {
+        self.authority = authority
     }
 
     /// Issues a TLS server certificate for `dnsNames` and `ipAddresses`, valid for `lifetime` from `now`.
     public func issueServerCertificate(
         dnsNames: [String], ipAddresses: [IPAddress], now: Date, lifetime: TimeInterval
     ) throws(WardenError) -> Issued {
-        let key = P256.Signing.PrivateKey()
-        let notAfter = min(now.addingTimeInterval(lifetime), certificate.notValidAfter)
-        do {
-            let names =
-                dnsNames.map { GeneralName.dnsName($0) }
-                + ipAddresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0.bytes))) }
-            let server = try Certificate(
-                version: .v3, serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(key.publicKey),
-                notValidBefore: now.addingTimeInterval(-3600), notValidAfter: notAfter,
-                issuer: certificate.subject,
-                subject: try DistinguishedName { CommonName(dnsNames.first ?? "warden") },
-                signatureAlgorithm: .ecdsaWithSHA256,
-                extensions: try Certificate.Extensions {
-                    Critical(BasicConstraints.notCertificateAuthority)
-                    Critical(KeyUsage(digitalSignature: true))
-                    try ExtendedKeyUsage([.serverAuth])
-                    SubjectAlternativeNames(names)
-                    SubjectKeyIdentifier(hash: Certificate.PublicKey(key.publicKey))
-                    AuthorityKeyIdentifier(keyIdentifier: authorityKeyIdentifier)
-                },
-                issuerPrivateKey: Certificate.PrivateKey(privateKey))
-            return Issued(
-                certificatePEM: try server.serializeAsPEM().pemString,
-                privateKeyPEM: SecretBytes(Array(key.pemRepresentation.utf8)), notValidAfter: notAfter)
-        } catch {
-            throw WardenError(.internalError, "Could not issue the server certificate: \(error).")
-        }
-    }
-
-    private var authorityKeyIdentifier: ArraySlice<UInt8> {
-        SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier
+        let (signed, key) = try authority.issueServerCertificate(
+            dnsNames: dnsNames, ipAddresses: ipAddresses, now: now, lifetime: lifetime)
+        return Issued(certificatePEM: signed.certificatePEM, privateKeyPEM: key, notValidAfter: signed.notValidAfter)
     }
 }
 

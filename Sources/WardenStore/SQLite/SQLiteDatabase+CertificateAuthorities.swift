@@ -4,23 +4,25 @@ public import WardenCore
 
 extension SQLiteDatabase: CertificateAuthorityStore {
     public func createCertificateAuthority(_ authority: CertificateAuthority) async throws -> CertificateAuthority {
-        try await write { db in
-            guard try Self.tenantExists(db, authority.tenantID) else {
-                throw WardenError(.tenantNotFound, "There is no tenant '\(authority.tenantID)'.")
-            }
-            let taken = try Bool.fetchOne(
-                db,
-                sql:
-                    "SELECT EXISTS (SELECT 1 FROM certificate_authorities WHERE tenant_id = ? AND (name = ? OR thumbprint = ?))",
-                arguments: [authority.tenantID.rawValue, authority.name.rawValue, authority.thumbprint.rawValue])
-            guard taken != true else {
-                throw WardenError(
-                    .caAlreadyExists, "A CA named '\(authority.name)', or with this certificate, is registered already."
-                )
-            }
-            try Self.save(authority, db)
-        }
+        try await write { db in try Self.insert(authority, db) }
         return authority
+    }
+
+    /// Inserts a CA unless its tenant is missing or its name or certificate is taken.
+    static func insert(_ authority: CertificateAuthority, _ db: Database) throws {
+        guard try Self.tenantExists(db, authority.tenantID) else {
+            throw WardenError(.tenantNotFound, "There is no tenant '\(authority.tenantID)'.")
+        }
+        let taken = try Bool.fetchOne(
+            db,
+            sql:
+                "SELECT EXISTS (SELECT 1 FROM certificate_authorities WHERE tenant_id = ? AND (name = ? OR thumbprint = ?))",
+            arguments: [authority.tenantID.rawValue, authority.name.rawValue, authority.thumbprint.rawValue])
+        guard taken != true else {
+            throw WardenError(
+                .caAlreadyExists, "A CA named '\(authority.name)', or with this certificate, is registered already.")
+        }
+        try Self.save(authority, db)
     }
 
     public func certificateAuthorities(_ tenantID: TenantID) async throws -> [CertificateAuthority] {
@@ -66,16 +68,21 @@ extension SQLiteDatabase: CertificateAuthorityStore {
         }
     }
 
+    /// An upsert, not a replace: replacing would delete the row, and with it (by cascade) an issuing CA's key
+    /// and its certificates. Only the verification state ever changes.
     private static func save(_ authority: CertificateAuthority, _ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO certificate_authorities (tenant_id, name, certificate_pem, thumbprint, subject,
-                    not_valid_after, verified, verification_code, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO certificate_authorities (tenant_id, name, certificate_pem, thumbprint, subject,
+                    not_valid_after, verified, verification_code, issuing, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, name) DO UPDATE SET verified = excluded.verified,
+                    verification_code = excluded.verification_code
                 """,
             arguments: [
                 authority.tenantID.rawValue, authority.name.rawValue, authority.certificatePEM,
                 authority.thumbprint.rawValue, authority.subject, authority.notValidAfter, authority.isVerified,
-                authority.verificationCode, authority.createdAt,
+                authority.verificationCode, authority.isIssuing, authority.createdAt,
             ])
     }
 
@@ -87,6 +94,6 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             subject: try row.decode(forColumn: "subject"), notValidAfter: try row.decode(forColumn: "not_valid_after"),
             isVerified: try row.decode(forColumn: "verified"),
             verificationCode: try row.decode(forColumn: "verification_code"),
-            createdAt: try row.decode(forColumn: "created_at"))
+            isIssuing: try row.decode(forColumn: "issuing"), createdAt: try row.decode(forColumn: "created_at"))
     }
 }

@@ -52,7 +52,10 @@ extension SQLiteDatabase: TenantStore {
             guard devices == 0 else {
                 throw WardenError(.tenantNotEmpty, "Tenant '\(id)' still has \(devices) devices; delete them first.")
             }
-            for table in ["group_members", "device_groups", "shared_access_policies", "authorization_policies"] {
+            for table in [
+                "group_members", "device_groups", "shared_access_policies", "authorization_policies",
+                "certificate_authorities",
+            ] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE tenant_id = ?", arguments: [id.rawValue])
             }
             try db.execute(sql: "DELETE FROM tenants WHERE id = ?", arguments: [id.rawValue])

@@ -27,6 +27,8 @@ enum SQLiteMigrations {
             migrate: Migration0012CreateAuthorizationPolicies.migrate)
         migrator.registerMigration(
             Migration0013IndexAuditReferences.identifier, migrate: Migration0013IndexAuditReferences.migrate)
+        migrator.registerMigration(
+            Migration0014CreateIssuedCertificates.identifier, migrate: Migration0014CreateIssuedCertificates.migrate)
         return migrator
     }
 }

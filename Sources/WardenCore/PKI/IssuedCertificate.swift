@@ -1,0 +1,103 @@
+public import Foundation
+
+/// A certificate's serial number as its issuer sees it: which CA (by the SHA-256 thumbprint of the CA's
+/// certificate) and the serial (upper-case hex, without leading zero bytes). Two CAs may use the same serial;
+/// revocation is always of a serial under one issuer.
+public struct CertificateSerial: Sendable, Hashable {
+    public let issuer: Thumbprint
+    public let serial: String
+
+    public init(issuer: Thumbprint, serial: String) {
+        self.issuer = issuer
+        self.serial = serial
+    }
+}
+
+/// Why a certificate was revoked: RFC 5280's CRLReason codes that apply to a device certificate (not
+/// `certificateHold`, which Warden does not use: a revocation is final).
+public enum RevocationReason: String, Sendable, Hashable, CaseIterable, Codable {
+    case unspecified
+    case keyCompromise
+    case caCompromise = "cACompromise"
+    case affiliationChanged
+    case superseded
+    case cessationOfOperation
+    case privilegeWithdrawn
+
+    /// Its CRLReason code in CRLs and OCSP answers.
+    public var code: Int {
+        switch self {
+        case .unspecified: 0
+        case .keyCompromise: 1
+        case .caCompromise: 2
+        case .affiliationChanged: 3
+        case .superseded: 4
+        case .cessationOfOperation: 5
+        case .privilegeWithdrawn: 9
+        }
+    }
+}
+
+/// A device certificate one of the tenant's issuing CAs signed (issue 15), with its lifecycle.
+public struct IssuedCertificate: Sendable, Hashable {
+    /// Whether it may still be used.
+    public enum Status: String, Sendable, Hashable, CaseIterable {
+        case valid
+        case expired
+        case revoked
+    }
+
+    /// When and why it was revoked.
+    public struct Revocation: Sendable, Hashable {
+        public let at: Date
+        public let reason: RevocationReason
+
+        public init(at: Date, reason: RevocationReason) {
+            self.at = at
+            self.reason = reason
+        }
+    }
+
+    public let tenantID: TenantID
+    /// The CA that signed it.
+    public let authority: CAName
+    public let serial: CertificateSerial
+    /// The device it names (its CN).
+    public let deviceID: DeviceID
+    /// SHA-256 of its DER form.
+    public let thumbprint: Thumbprint
+    public let certificatePEM: String
+    public let notValidBefore: Date
+    public let notValidAfter: Date
+    public let issuedAt: Date
+    /// Who asked for it (`user:…`, `service:…`).
+    public let issuedBy: String
+    /// The serial of the certificate this one renewed, if it did.
+    public let renewedFrom: String?
+    public var revocation: Revocation?
+
+    public init(
+        tenantID: TenantID, authority: CAName, serial: CertificateSerial, deviceID: DeviceID, thumbprint: Thumbprint,
+        certificatePEM: String, notValidBefore: Date, notValidAfter: Date, issuedAt: Date, issuedBy: String,
+        renewedFrom: String? = nil, revocation: Revocation? = nil
+    ) {
+        self.tenantID = tenantID
+        self.authority = authority
+        self.serial = serial
+        self.deviceID = deviceID
+        self.thumbprint = thumbprint
+        self.certificatePEM = certificatePEM
+        self.notValidBefore = notValidBefore
+        self.notValidAfter = notValidAfter
+        self.issuedAt = issuedAt
+        self.issuedBy = issuedBy
+        self.renewedFrom = renewedFrom
+        self.revocation = revocation
+    }
+
+    /// Its status at `now`: revoked wins over expired.
+    public func status(at now: Date) -> Status {
+        if revocation != nil { return .revoked }
+        return now >= notValidAfter ? .expired : .valid
+    }
+}

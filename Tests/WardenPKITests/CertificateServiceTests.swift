@@ -1,0 +1,291 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import Synchronization
+import Testing
+import WardenCore
+import WardenPKI
+import WardenSecurity
+import WardenStore
+import X509
+
+/// The tenant CA on a real SQLite store: issue from CSRs, renew, revoke, and what the CRL and OCSP say.
+struct CertificateServiceTests {
+    let database: SQLiteDatabase
+    let bus = EventBus()
+    let service: CertificateService
+    let recorded = Recorded()
+
+    init() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-pki-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(
+            path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        _ = try await database.createTenant(
+            Tenant(id: .defaultTenant, hostName: try HostName("hub.example"), createdAt: Date()), etag: "e")
+        service = CertificateService(
+            store: database, bus: bus, settings: .init(baseURL: "http://pki.example:8080/"))
+        let recorded = self.recorded
+        bus.observe { event in recorded.events.withLock { $0.append(event) } }
+    }
+
+    private func csr(_ commonName: String, key: P256.Signing.PrivateKey = .init()) throws -> String {
+        try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName(commonName) },
+            privateKey: Certificate.PrivateKey(key), attributes: .init(), signatureAlgorithm: .ecdsaWithSHA256
+        ).serializeAsPEM().pemString
+    }
+
+    private func fleetCA() async throws -> CertificateAuthority {
+        try await service.createAuthority(.defaultTenant, try CAName("fleet"), commonName: "Fleet CA", days: 3650)
+    }
+
+    @Test func aCreatedCAIsVerifiedAndIssuesDeviceCertificatesThatChainToIt() async throws {
+        let authority = try await fleetCA()
+        #expect(authority.isIssuing && authority.isVerified)
+        let issued = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: 30, by: "user:admin")
+        let certificate = try Certificate(pemEncoded: issued.certificatePEM)
+        let root = try Certificate(pemEncoded: authority.certificatePEM)
+        #expect(CertificateAuthorityCheck.commonName(of: certificate) == "meter-1")
+        #expect(try certificate.extensions.extendedKeyUsage?.contains(.clientAuth) == true)
+        let access = try certificate.extensions.authorityInformationAccess
+        #expect(access?.contains { "\($0.location)".contains("http://pki.example:8080/pki/ocsp") } == true)
+        let points = certificate.extensions.first { $0.oid == [2, 5, 29, 31] }
+        #expect(points.map { String(decoding: $0.value, as: UTF8.self) }?.contains("/pki/default/fleet.crl") == true)
+        #expect(issued.notValidAfter.timeIntervalSince(issued.issuedAt) <= 30 * 86_400)
+        var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy(validationTime: Date()) }
+        let result = await verifier.validate(leaf: certificate, intermediates: CertificateStore())
+        guard case .validCertificate = result else {
+            Issue.record("The issued certificate does not chain to its CA: \(result)")
+            return
+        }
+        let published = recorded.events.withLock { $0 }
+        #expect(published.contains { if case .certificateIssued(let c) = $0 { c == issued } else { false } })
+        let serials = Set(
+            try await [
+                issued,
+                service.issue(
+                    .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"),
+                    deviceID: try DeviceID("meter-1"), days: nil, by: "user:admin"),
+            ].map(\.serial.serial))
+        #expect(serials.count == 2)
+    }
+
+    @Test func hostileAndMismatchedRequestsAreRefusedWithTheirReason() async throws {
+        let authority = try await fleetCA()
+        let device = try DeviceID("meter-1")
+        await #expect(throws: WardenError(.certificateRequestMismatch, "")) {
+            try await service.issue(
+                .defaultTenant, authority: authority.name, csrPEM: try csr("meter-2"), deviceID: device, days: nil,
+                by: "t")
+        }
+        for garbage in [
+            "", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----",
+            String(repeating: "A", count: 20_000), authority.certificatePEM,
+        ] {
+            await #expect(throws: WardenError(.certificateInvalidRequest, "")) {
+                try await service.issue(
+                    .defaultTenant, authority: authority.name, csrPEM: garbage, deviceID: device, days: nil, by: "t")
+            }
+        }
+        // A CSR whose signature is not by its key: flip one byte of the signature.
+        var der = try CertificateSigningRequest(pemEncoded: try csr("meter-1")).derBytes()
+        der[der.count - 2] ^= 0x01
+        let tampered = PEMDocument(type: "CERTIFICATE REQUEST", derBytes: der).pemString
+        await #expect(throws: WardenError(.certificateInvalidRequest, "")) {
+            try await service.issue(
+                .defaultTenant, authority: authority.name, csrPEM: tampered, deviceID: device, days: nil, by: "t")
+        }
+        await #expect(throws: WardenError(.certificateInvalidLifetime, "")) {
+            try await service.issue(
+                .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: device, days: 0,
+                by: "t")
+        }
+        await #expect(throws: WardenError(.caNotFound, "")) {
+            try await service.issue(
+                .defaultTenant, authority: try CAName("nope"), csrPEM: try csr("meter-1"), deviceID: device,
+                days: nil, by: "t")
+        }
+        await #expect(throws: WardenError(.certificateNotFound, "")) {
+            try await service.revoke(.defaultTenant, serial: "not hex", reason: .keyCompromise)
+        }
+    }
+
+    @Test func anExternalCAIssuesNothing() async throws {
+        let generated = try IssuingAuthority.generate(
+            subject: try DistinguishedName { CommonName("Elsewhere") }, now: Date(), lifetime: 86_400)
+        let external = CertificateAuthority(
+            tenantID: .defaultTenant, name: try CAName("external"), certificatePEM: generated.certificatePEM,
+            thumbprint: generated.authority.thumbprint, subject: "CN=Elsewhere", notValidAfter: Date() + 86_400,
+            isVerified: true, createdAt: Date())
+        _ = try await database.createCertificateAuthority(external)
+        await #expect(throws: WardenError(.caNotIssuing, "")) {
+            try await service.issue(
+                .defaultTenant, authority: external.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+                days: nil, by: "t")
+        }
+    }
+
+    @Test func renewalKeepsTheDeviceAndRevocationIsFinalAndPublished() async throws {
+        let authority = try await fleetCA()
+        let first = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: nil, by: "user:admin")
+        let renewed = try await service.renew(
+            .defaultTenant, serial: first.serial.serial.lowercased(), csrPEM: try csr("meter-1"), days: 10,
+            by: "user:admin")
+        #expect(renewed.deviceID == first.deviceID && renewed.renewedFrom == first.serial.serial)
+        #expect(renewed.serial != first.serial)
+        let revoked = try await service.revoke(.defaultTenant, serial: first.serial.serial, reason: .keyCompromise)
+        #expect(revoked.status(at: Date()) == .revoked && revoked.revocation?.reason == .keyCompromise)
+        await #expect(throws: WardenError(.certificateAlreadyRevoked, "")) {
+            try await service.revoke(.defaultTenant, serial: first.serial.serial, reason: .superseded)
+        }
+        await #expect(throws: WardenError(.certificateAlreadyRevoked, "")) {
+            try await service.renew(
+                .defaultTenant, serial: first.serial.serial, csrPEM: try csr("meter-1"), days: nil, by: "t")
+        }
+        #expect(
+            recorded.events.withLock { $0 }.contains {
+                if case .certificateRevoked(let c) = $0 { c == revoked } else { false }
+            })
+        let listed = try await service.certificates(
+            .defaultTenant, filter: .init(status: .revoked), after: nil, limit: 10)
+        #expect(listed.items.map(\.serial) == [first.serial])
+        let valid = try await service.certificates(.defaultTenant, filter: .init(status: .valid), after: nil, limit: 10)
+        #expect(valid.items.map(\.serial) == [renewed.serial])
+        let expiring = try await service.certificates(
+            .defaultTenant, filter: .init(expiringBefore: Date() + 20 * 86_400), after: nil, limit: 10)
+        #expect(expiring.items.map(\.serial) == [renewed.serial])
+    }
+
+    @Test func theCRLIsSignedByTheCAAndListsWhatWasRevoked() async throws {
+        let authority = try await fleetCA()
+        let root = try Certificate(pemEncoded: authority.certificatePEM)
+        let kept = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: nil, by: "t")
+        let gone = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-2"), deviceID: try DeviceID("meter-2"),
+            days: nil, by: "t")
+        let empty = try await service.revocationList(.defaultTenant, authority.name)
+        #expect(try Signed(empty).verifies(with: root))
+        _ = try await service.revoke(.defaultTenant, serial: gone.serial.serial, reason: .keyCompromise)
+        let list = try await service.revocationList(.defaultTenant, authority.name)
+        let signed = try Signed(list)
+        #expect(try signed.verifies(with: root))
+        #expect(signed.body.contains(Hex.decode(gone.serial.serial)!))
+        #expect(!signed.body.contains(Hex.decode(kept.serial.serial)!))
+    }
+
+    @Test func ocspAnswersGoodRevokedAndUnknownAndRefusesWhatItCannotRead() async throws {
+        let authority = try await fleetCA()
+        let root = try Certificate(pemEncoded: authority.certificatePEM)
+        let good = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: nil, by: "t")
+        let gone = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-2"), deviceID: try DeviceID("meter-2"),
+            days: nil, by: "t")
+        _ = try await service.revoke(.defaultTenant, serial: gone.serial.serial, reason: .keyCompromise)
+
+        for (serial, tag) in [(good.serial.serial, 0x80), (gone.serial.serial, 0xA1), ("0BADC0DE", 0x82)] {
+            let answer = await service.answerOCSP(try ocspRequest(issuer: root, serial: serial))
+            let basic = try basicResponse(answer)
+            #expect(try basic.verifies(with: root))
+            // The status follows the CertID echoed back: [0] good, [1] revoked, [2] unknown.
+            let certID = try ocspCertID(issuer: root, serial: serial)
+            let index = try #require(basic.body.firstRange(of: certID))
+            #expect(basic.body[index.upperBound] == UInt8(tag))
+        }
+        #expect(await service.answerOCSP([0x30, 0x00]) == [0x30, 0x03, 0x0A, 0x01, 0x01])
+        #expect(await service.answerOCSP(Array(repeating: 0x30, count: 10_000)) == [0x30, 0x03, 0x0A, 0x01, 0x01])
+        let stranger = try IssuingAuthority.generate(
+            subject: try DistinguishedName { CommonName("Stranger") }, now: Date(), lifetime: 86_400)
+        #expect(
+            await service.answerOCSP(try ocspRequest(issuer: stranger.authority.certificate, serial: "01"))
+                == [0x30, 0x03, 0x0A, 0x01, 0x06])
+    }
+
+    // MARK: DER helpers (a reader of what Warden writes, not Warden's own code)
+
+    /// A signed structure: `SEQUENCE { body, algorithm, BIT STRING signature, ... }`.
+    struct Signed {
+        let body: [UInt8]
+        let signature: [UInt8]
+
+        init(_ der: [UInt8]) throws {
+            (body, signature) = try DER.sequence(try DER.parse(der), identifier: .sequence) { nodes in
+                let body = Array(try #require(nodes.next()).encodedBytes)
+                _ = nodes.next()
+                let bits = try ASN1BitString(derEncoded: &nodes)
+                while nodes.next() != nil {}
+                return (body, Array(bits.bytes))
+            }
+        }
+
+        func verifies(with ca: Certificate) throws -> Bool {
+            ca.publicKey.isValidSignature(signature, for: body, signatureAlgorithm: .ecdsaWithSHA256)
+        }
+    }
+
+    private func basicResponse(_ der: [UInt8]) throws -> Signed {
+        let basic = try DER.sequence(try DER.parse(der), identifier: .sequence) { nodes in
+            let status = try Int(derEncoded: try #require(nodes.next()), withIdentifier: .enumerated)
+            #expect(status == 0)
+            return try DER.explicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific) { tagged in
+                try DER.sequence(tagged, identifier: .sequence) { bytes in
+                    _ = try ASN1ObjectIdentifier(derEncoded: &bytes)
+                    return try ASN1OctetString(derEncoded: &bytes).bytes
+                }
+            }
+        }
+        return try Signed(Array(basic))
+    }
+
+    private func ocspCertID(issuer: Certificate, serial: String) throws -> [UInt8] {
+        var name = DER.Serializer()
+        try name.serialize(issuer.subject)
+        var coder = DER.Serializer()
+        try coder.appendConstructedNode(identifier: .sequence) { id in
+            try id.appendConstructedNode(identifier: .sequence) { algorithm in
+                try algorithm.serialize([1, 3, 14, 3, 2, 26] as ASN1ObjectIdentifier)
+                try algorithm.serialize(ASN1Null())
+            }
+            try id.serialize(ASN1OctetString(contentBytes: ArraySlice(Insecure.SHA1.hash(data: name.serializedBytes))))
+            try id.serialize(
+                ASN1OctetString(
+                    contentBytes: ArraySlice(Insecure.SHA1.hash(data: issuer.publicKey.subjectPublicKeyInfoBytes))))
+            try id.serialize(ArraySlice(try #require(Hex.decode(serial))))
+        }
+        return coder.serializedBytes
+    }
+
+    private func ocspRequest(issuer: Certificate, serial: String) throws -> [UInt8] {
+        let certID = try ocspCertID(issuer: issuer, serial: serial)
+        var coder = DER.Serializer()
+        try coder.appendConstructedNode(identifier: .sequence) { request in
+            try request.appendConstructedNode(identifier: .sequence) { tbs in
+                try tbs.appendConstructedNode(identifier: .sequence) { list in
+                    try list.appendConstructedNode(identifier: .sequence) { $0.serializeRawBytes(certID) }
+                }
+            }
+        }
+        return coder.serializedBytes
+    }
+}
+
+/// What the bus published.
+final class Recorded: Sendable {
+    let events = Mutex<[DomainEvent]>([])
+}
+
+extension CertificateSigningRequest {
+    fileprivate func derBytes() throws -> [UInt8] {
+        var coder = DER.Serializer()
+        try coder.serialize(self)
+        return coder.serializedBytes
+    }
+}
