@@ -154,6 +154,8 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity",
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -296,7 +298,7 @@ let package = Package(
             name: "WardenAPITests",
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
-                "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication", "WardenPolicy",
+                "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication", "WardenPolicy", "WardenPKI",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -5,6 +5,7 @@ public import WardenAccess
 public import WardenAudit
 public import WardenCore
 public import WardenHub
+public import WardenPKI
 public import WardenPolicy
 public import WardenRegistry
 
@@ -13,6 +14,7 @@ public struct APIRouter: Sendable {
     /// What the router needs from the rest of the server.
     public struct Dependencies: Sendable {
         public let registry: RegistryService
+        public let certificates: CertificateService
         /// The tenants' policies in force and the devices' facts, for simulation.
         public let policyFacts: any PolicyFacts
         public let hub: HubServices
@@ -31,7 +33,8 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, policyFacts: any PolicyFacts, hub: HubServices, clock: any WardenClock,
+            registry: RegistryService, certificates: CertificateService, policyFacts: any PolicyFacts, hub: HubServices,
+            clock: any WardenClock,
             access: AccessService, audit: AuditLog,
             auditReader: AuditReader,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
@@ -39,6 +42,7 @@ public struct APIRouter: Sendable {
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
         ) {
             self.registry = registry
+            self.certificates = certificates
             self.policyFacts = policyFacts
             self.hub = hub
             self.clock = clock
@@ -79,7 +83,9 @@ public struct APIRouter: Sendable {
                 auditReader: dependencies.auditReader,
                 clock: dependencies.clock
             ).routes
-            + CertificateAuthorityController(registry: registry).routes
+            + CertificateAuthorityController(registry: registry, certificates: dependencies.certificates).routes
+            + CertificateController(certificates: dependencies.certificates, clock: dependencies.clock).routes
+            + PKIController(certificates: dependencies.certificates).routes
             + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)
             .routes
             + CloudToDeviceController(registry: registry, service: dependencies.hub.cloudToDevice).routes
@@ -100,6 +106,18 @@ public struct APIRouter: Sendable {
                 try JSONResponse.make(document)
             })
         self.routes = routes
+    }
+
+    /// A router with nothing but the PKI's public routes (CRLs, OCSP), for the plain-HTTP listener: no
+    /// credentials, no portal, no API.
+    public func makeRevocationRouter() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: ProblemMiddleware(logger: dependencies.logger))
+        for route in PKIController(certificates: dependencies.certificates).routes {
+            route.register(on: router, deviceGroups: dependencies.deviceGroups)
+        }
+        return router
     }
 
     /// The Hummingbird router. Paths under `portalPrefixes` and the exact `portalPaths` are left to the

@@ -1,4 +1,6 @@
 public import Foundation
+import Metrics
+public import ServiceLifecycle
 import Synchronization
 public import WardenCore
 public import WardenSecurity
@@ -11,7 +13,7 @@ import X509
 /// Every change commits to the store, then goes out as a `DomainEvent` (`certificateAuthorityChanged`,
 /// `certificateIssued`, `certificateRevoked`), which the directory and the broker follow: a revocation closes
 /// the connections that presented the certificate before the call returns.
-public final class CertificateService: Sendable {
+public final class CertificateService: Service, Sendable {
     /// What a certificate service is configured with.
     public struct Settings: Sendable {
         /// The URL CRL distribution points and OCSP responder locations start with (`https://host:8443`).
@@ -51,6 +53,7 @@ public final class CertificateService: Sendable {
     private let clock: any WardenClock
     public let settings: Settings
     private let caches = Mutex(Caches())
+    private let baseURL: Mutex<String>
     private let writes = SerialWrites()
 
     public init(
@@ -60,7 +63,35 @@ public final class CertificateService: Sendable {
         self.store = store
         self.bus = bus
         self.settings = settings
+        self.baseURL = Mutex(settings.baseURL)
         self.clock = clock
+    }
+
+    /// Points certificates issued from now on at `url` (a listener bound a port chosen at start-up).
+    public func serve(at url: String) {
+        baseURL.withLock { $0 = url }
+    }
+
+    /// Certificates still valid, and those of them that expire within `expiryWarning` (for alerts).
+    private let validGauge = Gauge(label: "warden_pki_certificates_valid")
+    private let expiringGauge = Gauge(label: "warden_pki_certificates_expiring")
+    /// What `warden_pki_certificates_expiring` counts as expiring soon.
+    public static let expiryWarning: TimeInterval = 30 * 86_400
+
+    /// Counts valid and soon-expiring certificates every minute for the metrics.
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let now = self.clock.now()
+                if let counts = try? await self.store.countValidCertificates(
+                    now: now, expiringBefore: now.addingTimeInterval(Self.expiryWarning))
+                {
+                    self.validGauge.record(counts.valid)
+                    self.expiringGauge.record(counts.expiring)
+                }
+                try await Task.sleep(for: .seconds(60))
+            }
+        }
     }
 
     /// Forgets a deleted CA's key and CRL.
@@ -84,6 +115,9 @@ public final class CertificateService: Sendable {
     {
         guard (1...36_500).contains(days) else {
             throw WardenError(.certificateInvalidLifetime, "A CA's lifetime is 1 to 36500 days, not \(days).")
+        }
+        if let commonName, !(1...64).contains(commonName.count) {
+            throw WardenError(.requestInvalidField, "A CA's common name is 1 to 64 characters.")
         }
         let now = clock.now()
         let subject: DistinguishedName
@@ -165,7 +199,7 @@ public final class CertificateService: Sendable {
         _ tenantID: TenantID, _ name: CAName, csrPEM: String, deviceID: DeviceID, days: Int?, by author: String,
         renewing old: IssuedCertificate?
     ) async throws -> IssuedCertificate {
-        let days = days ?? settings.defaultDays
+        let days = days ?? min(settings.defaultDays, settings.maximumDays)
         guard (1...settings.maximumDays).contains(days) else {
             throw WardenError(
                 .certificateInvalidLifetime,
@@ -194,7 +228,8 @@ public final class CertificateService: Sendable {
 
     /// Where the certificates `name` issues send relying parties.
     func locations(_ tenantID: TenantID, _ name: CAName) -> IssuingAuthority.Locations {
-        let base = settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL
+        let url = baseURL.withLock { $0 }
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         return IssuingAuthority.Locations(
             crl: "\(base)/pki/\(tenantID)/\(name).crl", ocsp: "\(base)/pki/ocsp")
     }

@@ -17,6 +17,7 @@ import WardenBroker
 public import WardenCore
 import WardenHub
 import WardenMQTT
+import WardenPKI
 import WardenPolicy
 import WardenPortal
 import WardenRegistry
@@ -82,6 +83,9 @@ public enum WardenServer {
         try await deviceDirectory.load(
             tenants: database, devices: database, groups: database, admission: database, policies: database,
             authorities: database, authorizationPolicies: database)
+        let certificates = CertificateService(
+            store: database, bus: bus, settings: pkiSettings(configuration), clock: clock)
+        certificates.follow(bus)
         if try await registry.ensureDefaultTenant() {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }
@@ -171,7 +175,7 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, policyFacts: deviceDirectory, hub: hub,
+                registry: registry, certificates: certificates, policyFacts: deviceDirectory, hub: hub,
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
@@ -219,6 +223,9 @@ public enum WardenServer {
                     ["127.0.0.1", "::1", "localhost"].contains(configuration.https.address)
                     ? "localhost" : configuration.hubHostName.rawValue
                 let url = "https://\(host):\(port)"
+                if configuration.pki.baseURL == nil, !configuration.pki.http.enabled {
+                    certificates.serve(at: "https://\(configuration.hubHostName):\(port)")
+                }
                 try? directory.write(Data("{\"url\":\"\(url)\"}\n".utf8), to: directory.endpoint, mode: 0o644)
                 logger.info("Listening.", metadata: ["url": "\(url)", "listener": "https"])
                 onReady(
@@ -229,14 +236,18 @@ public enum WardenServer {
                         hubHostName: configuration.hubHostName.rawValue, mqttURLs: reportedMQTTURLs))
             },
             logger: logger)
+        let revocationListener =
+            configuration.pki.http.enabled
+            ? makeRevocationListener(configuration, router: router, certificates: certificates, logger: logger) : nil
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
                 services: [
                     audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
-                    telemetryFeed, cloudToDevice, EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
+                    telemetryFeed, cloudToDevice, certificates,
+                    EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
                 ]
-                    + mqttListeners.map { $0.listener },
+                    + mqttListeners.map { $0.listener } + (revocationListener.map { [$0] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -247,6 +258,41 @@ public enum WardenServer {
                 "Cannot listen on \(address): \(error.description). Is another server running there?")
         }
         logger.info("Stopped.")
+    }
+
+    /// What the certificate service is told: the configured base URL, or the one the listeners imply until
+    /// they bind (`serve(at:)` then names the bound port).
+    static func pkiSettings(_ configuration: ServerConfiguration) -> CertificateService.Settings {
+        let pki = configuration.pki
+        let host = configuration.hubHostName.rawValue
+        var settings = CertificateService.Settings(
+            baseURL: pki.baseURL
+                ?? (pki.http.enabled
+                    ? "http://\(host):\(pki.http.port)" : "https://\(host):\(configuration.https.port)"))
+        settings.crlValidity = TimeInterval(pki.crlValidity)
+        settings.ocspValidity = TimeInterval(pki.ocspValidity)
+        settings.defaultDays = pki.defaultDays
+        settings.maximumDays = pki.maximumDays
+        return settings
+    }
+
+    /// The plain-HTTP listener that serves only CRLs and OCSP answers (`pki.http.*`).
+    static func makeRevocationListener(
+        _ configuration: ServerConfiguration, router: APIRouter, certificates: CertificateService, logger: Logger
+    ) -> some Service {
+        let http = configuration.pki.http
+        return Application(
+            router: router.makeRevocationRouter(),
+            configuration: .init(address: .hostname(http.address, port: http.port), serverName: "warden"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? http.port
+                if configuration.pki.baseURL == nil {
+                    certificates.serve(at: "http://\(configuration.hubHostName):\(port)")
+                }
+                logger.info(
+                    "Listening.", metadata: ["url": "http://\(http.address):\(port)/pki/", "listener": "pki-http"])
+            },
+            logger: logger)
     }
 
     /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus

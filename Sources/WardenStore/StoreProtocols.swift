@@ -119,25 +119,6 @@ public protocol CertificateAuthorityStore: Sendable {
     func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws
 }
 
-/// Which issued certificates a list shows.
-public struct IssuedCertificateFilter: Sendable, Hashable {
-    public var deviceID: DeviceID?
-    public var authority: CAName?
-    public var status: IssuedCertificate.Status?
-    /// Only valid certificates that expire before this.
-    public var expiringBefore: Date?
-
-    public init(
-        deviceID: DeviceID? = nil, authority: CAName? = nil, status: IssuedCertificate.Status? = nil,
-        expiringBefore: Date? = nil
-    ) {
-        self.deviceID = deviceID
-        self.authority = authority
-        self.status = status
-        self.expiringBefore = expiringBefore
-    }
-}
-
 /// Issuing CAs' keys and the certificates they signed (issue 15).
 public protocol IssuedCertificateStore: Sendable {
     /// Inserts an issuing CA and its private key (sealed at this boundary) in one transaction;
@@ -160,4 +141,6 @@ public protocol IssuedCertificateStore: Sendable {
     /// Every revoked certificate of every tenant that has not expired by `now`: the set connections are
     /// checked against, and what a CRL lists.
     func revokedCertificates(notExpiredAt now: Date) async throws -> [IssuedCertificate]
+    /// How many certificates of every tenant are valid at `now`, and how many of those expire before `soon`.
+    func countValidCertificates(now: Date, expiringBefore soon: Date) async throws -> (valid: Int, expiring: Int)
 }

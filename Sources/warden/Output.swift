@@ -18,6 +18,11 @@ struct Output {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
+    /// Text as it is (a PEM document ends with its own newline).
+    func text(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
     static func error(_ text: String) {
         FileHandle.standardError.write(Data(("warden: " + text + "\n").utf8))
     }

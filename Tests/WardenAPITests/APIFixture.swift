@@ -10,6 +10,7 @@ import WardenAuthentication
 import WardenBroker
 import WardenCore
 import WardenHub
+import WardenPKI
 import WardenPolicy
 import WardenPortal
 import WardenRegistry
@@ -69,7 +70,10 @@ struct APIFixture {
         Task { try await audit.run() }
         router = APIRouter(
             .init(
-                registry: registry, policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
+                registry: registry,
+                certificates: CertificateService(
+                    store: database, bus: bus, settings: .init(baseURL: "https://localhost")),
+                policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
                 deviceGroups: { tenant, device, group in

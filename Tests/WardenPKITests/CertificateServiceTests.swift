@@ -55,7 +55,7 @@ struct CertificateServiceTests {
         let points = certificate.extensions.first { $0.oid == [2, 5, 29, 31] }
         #expect(points.map { String(decoding: $0.value, as: UTF8.self) }?.contains("/pki/default/fleet.crl") == true)
         #expect(issued.notValidAfter.timeIntervalSince(issued.issuedAt) <= 30 * 86_400)
-        var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy(validationTime: Date()) }
+        var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy() }
         let result = await verifier.validate(leaf: certificate, intermediates: CertificateStore())
         guard case .validCertificate = result else {
             Issue.record("The issued certificate does not chain to its CA: \(result)")
@@ -218,7 +218,8 @@ struct CertificateServiceTests {
 
         init(_ der: [UInt8]) throws {
             (body, signature) = try DER.sequence(try DER.parse(der), identifier: .sequence) { nodes in
-                let body = Array(try #require(nodes.next()).encodedBytes)
+                let first = nodes.next()
+                let body = Array(try #require(first).encodedBytes)
                 _ = nodes.next()
                 let bits = try ASN1BitString(derEncoded: &nodes)
                 while nodes.next() != nil {}
@@ -233,7 +234,8 @@ struct CertificateServiceTests {
 
     private func basicResponse(_ der: [UInt8]) throws -> Signed {
         let basic = try DER.sequence(try DER.parse(der), identifier: .sequence) { nodes in
-            let status = try Int(derEncoded: try #require(nodes.next()), withIdentifier: .enumerated)
+            let first = nodes.next()
+            let status = try Int(derEncoded: try #require(first), withIdentifier: .enumerated)
             #expect(status == 0)
             return try DER.explicitlyTagged(&nodes, tagNumber: 0, tagClass: .contextSpecific) { tagged in
                 try DER.sequence(tagged, identifier: .sequence) { bytes in

@@ -97,6 +97,12 @@ extension APIRequestContext {
         return principal
     }
 
+    /// Who makes a change, as policy versions and issued certificates record it: `user:{name}`, `service:{name}`.
+    func author() throws -> String {
+        let principal = try requirePrincipal()
+        return "\(principal.kind.rawValue):\(principal.name)"
+    }
+
     /// The signed-in user's id; services and API keys have no password or second factor.
     func requireUser() throws -> String {
         let principal = try requirePrincipal()

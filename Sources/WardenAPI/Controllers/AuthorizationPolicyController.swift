@@ -37,7 +37,7 @@ struct AuthorizationPolicyController {
                 let tenantID = try request.tenantID(context)
                 let document = try await Self.document(request)
                 let written = try await registry.writeAuthorizationPolicy(
-                    tenantID, document: document, author: try Self.author(context), ifMatch: request.ifMatch)
+                    tenantID, document: document, author: try context.author(), ifMatch: request.ifMatch)
                 context.auditDetail("policy.version", "\(written.version.number)")
                 return try JSONResponse.make(
                     PolicyVersionResource(written.version.summary), status: written.isNew ? .created : .ok,
@@ -87,7 +87,7 @@ struct AuthorizationPolicyController {
             ) { request, context in
                 let body = try await request.decodeJSON(RollbackPolicyRequest.self, context)
                 let version = try await registry.rollBackAuthorizationPolicy(
-                    try request.tenantID(context), to: body.version, author: try Self.author(context))
+                    try request.tenantID(context), to: body.version, author: try context.author())
                 context.auditDetail("policy.version", "\(version.number)")
                 return try JSONResponse.make(
                     PolicyVersionResource(version.summary), status: .created, etag: "\(version.number)")
@@ -198,12 +198,6 @@ struct AuthorizationPolicyController {
             throw WardenError(
                 .requestBodyTooLarge, "A policy document is at most \(PolicyDocument.maximumBytes) bytes.")
         }
-    }
-
-    /// Who writes, as versions record it.
-    private static func author(_ context: APIRequestContext) throws -> String {
-        let principal = try context.requirePrincipal()
-        return "\(principal.kind.rawValue):\(principal.name)"
     }
 
     private static func number(_ request: Request, _ context: APIRequestContext) throws -> Int {

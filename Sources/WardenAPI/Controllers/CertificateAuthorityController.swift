@@ -1,10 +1,12 @@
 import Hummingbird
 import WardenCore
+import WardenPKI
 import WardenRegistry
 
 /// `/api/v1/tenants/{tenant}/certificate-authorities`: CAs for `x509-ca` devices and their proof of possession.
 struct CertificateAuthorityController {
     let registry: RegistryService
+    let certificates: CertificateService
     static let base = "/api/v1/tenants/{tenant}/certificate-authorities"
 
     var routes: [APIRoute] {
@@ -18,13 +20,25 @@ struct CertificateAuthorityController {
                     ListResource(items: authorities.map(CertificateAuthorityResource.init), nextCursor: nil))
             },
             APIRoute(
-                .post, Self.base, "createCertificateAuthority", "Register a CA certificate (unverified)",
+                .post, Self.base, "createCertificateAuthority",
+                "Register a CA certificate (unverified), or create an issuing CA (verified)",
                 permission: .credentialsManage, request: "CreateCertificateAuthority",
                 success: (201, "CertificateAuthority")
             ) { request, context in
                 let body = try await request.decodeJSON(CreateCertificateAuthorityRequest.self, context)
-                let authority = try await registry.addCertificateAuthority(
-                    try request.tenantID(context), body.name, certificatePEM: body.certificate)
+                let tenantID = try request.tenantID(context)
+                let authority: CertificateAuthority
+                switch (body.certificate, body.issuing) {
+                case (let pem?, nil):
+                    authority = try await registry.addCertificateAuthority(tenantID, body.name, certificatePEM: pem)
+                case (nil, let issuing?):
+                    authority = try await certificates.createAuthority(
+                        tenantID, body.name, commonName: issuing.commonName, days: issuing.days ?? 3_650)
+                default:
+                    throw WardenError(
+                        .requestInvalidField,
+                        "Send 'certificate' (a CA you run) or 'issuing' (one Warden creates), not both.")
+                }
                 return try JSONResponse.make(CertificateAuthorityResource(authority), status: .created)
             },
             APIRoute(

@@ -63,7 +63,8 @@ public struct AuditMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let response = try await next(request, context)
         let path = request.uri.path
-        guard !path.hasPrefix("/devices/") else { return response }
+        // The device API is recorded by device authentication; revocation checks are public reads, even by POST.
+        guard !path.hasPrefix("/devices/"), !path.hasPrefix("/pki/") else { return response }
         let note = context.audit.current
         let isChange = request.method != .get && request.method != .head
         let isDenied = response.status == .unauthorized || response.status == .forbidden

@@ -56,14 +56,15 @@ enum OpenAPIDocument {
         }
         if !allParameters.isEmpty { operation["parameters"] = .array(allParameters) }
         if let schema = route.requestSchema {
+            let mediaType = OpenAPISchemas.mediaTypes[schema] ?? "application/json"
             operation["requestBody"] = [
                 "required": true,
-                "content": ["application/json": ["schema": ["$ref": .string("#/components/schemas/\(schema)")]]],
+                "content": [mediaType: ["schema": ["$ref": .string("#/components/schemas/\(schema)")]]],
             ]
         }
         var success: [String: JSONValue] = ["description": "Success"]
         if let schema = route.success.schema {
-            let mediaType = schema == "Metrics" ? "text/plain" : "application/json"
+            let mediaType = OpenAPISchemas.mediaTypes[schema] ?? "application/json"
             success["content"] = .object([mediaType: ["schema": ["$ref": .string("#/components/schemas/\(schema)")]]])
         }
         operation["responses"] = [

@@ -46,6 +46,7 @@ enum OpenAPISchemas {
     /// Every schema: the registry's and the hub's here, people's, the audit log's and the policy's beside them.
     static var all: [String: JSONValue] {
         registryAndHub.merging(access) { first, _ in first }.merging(policy) { first, _ in first }
+            .merging(pki) { first, _ in first }
     }
 
     static let registryAndHub: [String: JSONValue] = [
@@ -139,12 +140,19 @@ enum OpenAPISchemas {
             [
                 "name": string, "subject": string, "thumbprint": string,
                 "notValidAfter": ["type": "string", "format": "date-time"], "verified": ["type": "boolean"],
-                "verificationCode": nullableString, "certificate": string,
+                "issuing": ["type": "boolean"], "verificationCode": nullableString, "certificate": string,
             ],
-            required: ["name", "subject", "thumbprint", "notValidAfter", "verified", "certificate"]),
+            required: ["name", "subject", "thumbprint", "notValidAfter", "verified", "issuing", "certificate"]),
         "CertificateAuthorityList": list(of: "CertificateAuthority"),
         "CreateCertificateAuthority": object(
-            ["name": identifier(CAName.rules), "certificate": string], required: ["name", "certificate"]),
+            [
+                "name": identifier(CAName.rules), "certificate": string,
+                "issuing": object([
+                    "commonName": ["type": "string", "minLength": 1, "maxLength": 64],
+                    "days": ["type": "integer", "minimum": 1, "maximum": 36_500],
+                ]),
+            ],
+            required: ["name"]),
         "VerifyCertificateAuthority": object(["certificate": string], required: ["certificate"]),
         "Telemetry": object(
             [

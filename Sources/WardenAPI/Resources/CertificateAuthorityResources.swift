@@ -8,6 +8,8 @@ public struct CertificateAuthorityResource: Codable, Sendable {
     public let thumbprint: String
     public let notValidAfter: Date
     public let verified: Bool
+    /// Whether Warden holds its key and issues device certificates with it.
+    public let issuing: Bool
     /// The outstanding verification code, while one is.
     public let verificationCode: String?
     public let certificate: String
@@ -18,17 +20,26 @@ public struct CertificateAuthorityResource: Codable, Sendable {
         self.thumbprint = authority.thumbprint.rawValue
         self.notValidAfter = authority.notValidAfter
         self.verified = authority.isVerified
+        self.issuing = authority.isIssuing
         self.verificationCode = authority.verificationCode
         self.certificate = authority.certificatePEM
     }
 }
 
-/// `POST /tenants/{tenant}/certificate-authorities`.
+/// `POST /tenants/{tenant}/certificate-authorities`: register a CA by its certificate, or have Warden create an
+/// issuing one.
 struct CreateCertificateAuthorityRequest: APIRequestBody {
-    static let fields: Set<String> = ["name", "certificate"]
+    /// What an issuing CA is made with.
+    struct Issuing: Codable, Sendable {
+        let commonName: String?
+        let days: Int?
+    }
+
+    static let fields: Set<String> = ["name", "certificate", "issuing"]
     let name: CAName
-    /// PEM.
-    let certificate: String
+    /// PEM, for a CA the tenant runs.
+    let certificate: String?
+    let issuing: Issuing?
 }
 
 /// `POST /tenants/{tenant}/certificate-authorities/{ca}/verify`.

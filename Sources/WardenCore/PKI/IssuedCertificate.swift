@@ -101,3 +101,22 @@ public struct IssuedCertificate: Sendable, Hashable {
         return now >= notValidAfter ? .expired : .valid
     }
 }
+
+/// Which issued certificates a list shows.
+public struct IssuedCertificateFilter: Sendable, Hashable {
+    public var deviceID: DeviceID?
+    public var authority: CAName?
+    public var status: IssuedCertificate.Status?
+    /// Only valid certificates that expire before this.
+    public var expiringBefore: Date?
+
+    public init(
+        deviceID: DeviceID? = nil, authority: CAName? = nil, status: IssuedCertificate.Status? = nil,
+        expiringBefore: Date? = nil
+    ) {
+        self.deviceID = deviceID
+        self.authority = authority
+        self.status = status
+        self.expiringBefore = expiringBefore
+    }
+}

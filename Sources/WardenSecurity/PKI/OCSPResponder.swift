@@ -37,6 +37,7 @@ public struct OCSPQuery: Sendable {
             guard let tbsNode = request.next() else { throw ASN1Error.invalidASN1Object(reason: "no tbsRequest") }
             let parsed = try DER.sequence(tbsNode, identifier: .sequence) { tbs in
                 _ = try DER.optionalExplicitlyTagged(&tbs, tagNumber: 0, tagClass: .contextSpecific) {
+                    // total: DER decoding throws for an integer that does not fit.
                     try Int(derEncoded: $0)
                 }
                 _ = try DER.optionalExplicitlyTagged(&tbs, tagNumber: 1, tagClass: .contextSpecific) { $0 }

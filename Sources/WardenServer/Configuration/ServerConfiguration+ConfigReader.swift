@@ -106,6 +106,22 @@ extension ServerConfiguration {
         .integer("audit.retention-days", 1...36_500, \.audit.retentionDays),
         .integer("audit.buffer-limit", 1_000...10_000_000, \.audit.bufferLimit),
         .integer("policy.versions-kept", 1...10_000, \.policy.versionsKept),
+        Key(name: "pki.base-url") { config, value in
+            guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
+                url.query == nil
+            else { throw invalid("pki.base-url", value, "an http or https URL without a query") }
+            config.pki.baseURL = value
+        },
+        Key(name: "pki.http.enabled") { config, value in config.pki.http.enabled = try bool(value, "pki.http.enabled")
+        },
+        Key(name: "pki.http.address") { config, value in
+            config.pki.http.address = try address(value, "pki.http.address")
+        },
+        Key(name: "pki.http.port") { config, value in config.pki.http.port = try port(value, "pki.http.port") },
+        .integer("pki.crl-validity", 3_600...2_592_000, \.pki.crlValidity),
+        .integer("pki.ocsp-validity", 60...604_800, \.pki.ocspValidity),
+        .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
+        .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in
             config.policy.clock = try parse(value, "policy.clock", ServerConfiguration.ClockTrust.self)
         },

@@ -145,6 +145,30 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var policy = Policy()
+
+    /// Warden's own certificate authorities (`pki.*`, docs/pki.md).
+    public struct PKI: Sendable {
+        /// The plain-HTTP listener that serves only CRLs and OCSP (relying parties need no TLS to check
+        /// revocation, RFC 5280 §4.2.1.13); off unless enabled.
+        public struct PlainHTTP: Sendable {
+            public var enabled = false
+            public var address = "127.0.0.1"
+            public var port = 8080
+        }
+
+        /// The URL issued certificates point CRL and OCSP clients at; nil derives it from the listeners: the
+        /// plain one when enabled, else HTTPS, at the hub's host name.
+        public var baseURL: String?
+        public var http = PlainHTTP()
+        /// Seconds a CRL is valid for (its `nextUpdate`), and an OCSP answer.
+        public var crlValidity = 86_400
+        public var ocspValidity = 3_600
+        /// Device certificates' lifetime when a request names none, and the longest one may ask for.
+        public var defaultDays = 365
+        public var maximumDays = 3_650
+    }
+
+    public var pki = PKI()
     /// People's sign-in: token lifetimes and lockout (`auth.*`).
     public var access = AccessService.Settings()
     /// Cloud-to-device queues.

@@ -132,6 +132,21 @@ extension SQLiteDatabase: IssuedCertificateStore {
         }
     }
 
+    public func countValidCertificates(now: Date, expiringBefore soon: Date) async throws -> (
+        valid: Int, expiring: Int
+    ) {
+        try await read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) AS valid, coalesce(sum(not_valid_after <= ?), 0) AS expiring
+                    FROM issued_certificates WHERE revoked_at IS NULL AND not_valid_after > ?
+                    """,
+                arguments: [soon, now])
+            return (row?["valid"] ?? 0, row?["expiring"] ?? 0)
+        }
+    }
+
     private static func keyContext(_ tenantID: TenantID, _ name: CAName) -> String {
         "certificate_authority_keys/\(tenantID)/\(name)"
     }

@@ -3,19 +3,22 @@ import Foundation
 import NIOHTTP1
 import WardenAPI
 
-/// `warden ca add|list|show|verification-code|verify|delete`: tenant CAs for `x509-ca` devices.
+/// `warden ca create|add|list|show|verification-code|verify|delete`: tenant CAs for `x509-ca` devices, ones
+/// Warden creates and issues with, and ones the tenant runs.
 struct CACommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
-        abstract: "Manage the CA certificates x509-ca devices chain to, and prove possession of their keys.",
+        abstract: "Manage the CAs x509-ca devices chain to: ones Warden creates, or yours with proof of possession.",
         discussion: """
+            A CA Warden holds the key of: warden ca create NAME, then warden cert issue --ca NAME (docs/pki.md).
+            A CA you run:
             1. warden ca add NAME --certificate ca.pem
             2. warden ca verification-code NAME            (prints CODE)
             3. sign a certificate with CN=CODE using the CA's key
             4. warden ca verify NAME --certificate proof.pem
             Devices created with --auth x509-ca then connect with a certificate chaining to the CA, CN = device id.
             """,
-        subcommands: [Add.self, List.self, Show.self, VerificationCode.self, Verify.self, Delete.self])
+        subcommands: [Create.self, Add.self, List.self, Show.self, VerificationCode.self, Verify.self, Delete.self])
 
     /// The CA and tenant every command names.
     struct Target: ParsableArguments {
@@ -40,8 +43,31 @@ struct CACommand: AsyncParsableCommand {
         output.fields([
             ("name", authority.name), ("subject", authority.subject), ("thumbprint", authority.thumbprint),
             ("not valid after", "\(authority.notValidAfter)"), ("verified", authority.verified ? "yes" : "no"),
+            ("issuing", authority.issuing ? "yes" : "no"),
             ("verification code", authority.verificationCode ?? "—"),
         ])
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Create an issuing CA: Warden makes its P-256 key, seals it, and signs device certificates with it.")
+        @OptionGroup var target: Target
+        @Option(name: .customLong("common-name"), help: "The CA's CN (default: its name).") var commonName: String?
+        @Option(help: "Days the CA is valid (default: 3650).") var days = 3_650
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var issuing: [String: Any] = ["days": days]
+            issuing["commonName"] = commonName
+            try await APIClient.run(client) { [issuing] api, output in
+                let data = try await api.send(
+                    .POST, CACommand.base(target.tenant), body: ["name": target.name, "issuing": issuing])
+                if output.isJSON { return output.json(data) }
+                CACommand.show(try api.decode(CertificateAuthorityResource.self, data), output)
+                output.line("Next: warden cert issue --ca \(target.name) --csr device.csr --device DEVICE")
+            }
+        }
     }
 
     struct Add: AsyncParsableCommand {
@@ -80,12 +106,17 @@ struct CACommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one CA.")
+        static let configuration = CommandConfiguration(abstract: "Show one CA, or print its certificate.")
         @OptionGroup var target: Target
+        @Flag(help: "Print only the CA certificate, PEM (for devices to trust, or openssl).") var pem = false
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
+                if pem {
+                    let data = try await api.send(.GET, target.path)
+                    return output.text(try api.decode(CertificateAuthorityResource.self, data).certificate)
+                }
                 try await api.show(.GET, target.path, as: CertificateAuthorityResource.self, to: output) {
                     CACommand.show($0, output)
                 }

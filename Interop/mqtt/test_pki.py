@@ -1,0 +1,161 @@
+"""Warden as a tenant's certificate authority (issue 15): `warden ca create`, device certificates issued from
+openssl CSRs, renewed and revoked; the CRL and OCSP answers checked by `openssl crl` and `openssl ocsp`; a
+revoked certificate's live connection closed at once and refused after. Hostile CSRs and OCSP requests."""
+import json
+import subprocess
+import time
+import urllib.request
+
+import paho.mqtt.client as mqtt
+
+import hub
+
+
+def openssl(folder, *arguments) -> subprocess.CompletedProcess:
+    return subprocess.run(["openssl", *arguments], capture_output=True, text=True, cwd=folder)
+
+
+def csr(folder, common_name: str, name: str):
+    result = openssl(folder, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={common_name}")
+    assert result.returncode == 0, result.stderr
+    return folder / f"{name}.csr"
+
+
+def issue(warden, folder, device: str, name: str, *extra: str):
+    request = csr(folder, device, name)
+    pem = warden.cli("cert", "issue", "--ca", "fleet", "--csr", str(request), "--device", device, *extra)
+    (folder / f"{name}.pem").write_text(pem + "\n")
+    serial = openssl(folder, "x509", "-in", f"{name}.pem", "-noout", "-serial").stdout.strip().split("=")[1]
+    return folder / f"{name}.pem", folder / f"{name}.key", serial
+
+
+def canonical(serial: str) -> str:
+    """A serial as Warden writes it: upper-case hex without leading zero bytes."""
+    serial = serial.upper()
+    while serial.startswith("00") and len(serial) > 2:
+        serial = serial[2:]
+    return serial
+
+
+def connect(warden, device: str, certificate, key) -> tuple[hub.Client, int]:
+    client = hub.Client(device, mqtt.MQTTv5)
+    client.paho.username_pw_set(hub.username(device))
+    client.paho.tls_set(ca_certs=warden.ca, certfile=str(certificate), keyfile=str(key))
+    return client, client.start(warden.mqtt["mqtts"], host="localhost").value
+
+
+def test_a_tenant_runs_its_pki_in_warden(warden_factory, tmp_path):
+    warden = warden_factory({"pki.http.enabled": "true", "pki.http.port": "0"})
+    created = json.loads(warden.cli("ca", "create", "fleet", "--common-name", "Fleet Devices", "--json"))
+    assert created["issuing"] and created["verified"]
+    (tmp_path / "fleet.pem").write_text(warden.cli("ca", "show", "fleet", "--pem") + "\n")
+    warden.cli("device", "create", "meter-1", "--auth", "x509-ca")
+
+    certificate, key, serial = issue(warden, tmp_path, "meter-1", "meter-1", "--days", "30")
+    verified = openssl(tmp_path, "verify", "-CAfile", "fleet.pem", "-purpose", "sslclient", "meter-1.pem")
+    assert verified.returncode == 0, verified.stderr
+    text = openssl(tmp_path, "x509", "-in", "meter-1.pem", "-noout", "-text").stdout
+    assert "CN = meter-1" in text and "TLS Web Client Authentication" in text
+    ocsp_url = openssl(tmp_path, "x509", "-in", "meter-1.pem", "-noout", "-ocsp_uri").stdout.strip()
+    crl_url = next(line.strip()[4:] for line in text.splitlines() if line.strip().startswith("URI:http"))
+    assert ocsp_url.startswith("http://localhost:") and ocsp_url.endswith("/pki/ocsp")
+    assert crl_url.endswith("/pki/default/fleet.crl")
+
+    def ocsp(pem: str) -> str:
+        result = openssl(tmp_path, "ocsp", "-issuer", "fleet.pem", "-cert", pem, "-url", ocsp_url, "-CAfile",
+                         "fleet.pem", "-resp_text")
+        assert result.returncode == 0, result.stderr
+        assert "Response verify OK" in result.stderr + result.stdout
+        return result.stdout
+
+    def crl() -> str:
+        (tmp_path / "fleet.crl").write_bytes(urllib.request.urlopen(crl_url, timeout=10).read())
+        result = openssl(tmp_path, "crl", "-inform", "DER", "-in", "fleet.crl", "-CAfile", "fleet.pem", "-noout",
+                         "-text")
+        assert result.returncode == 0 and "verify OK" in result.stderr + result.stdout, result.stderr
+        return result.stdout
+
+    assert f"{certificate.name}: good" in ocsp(str(certificate)) and "Next Update" in crl()
+
+    live, code = connect(warden, "meter-1", certificate, key)
+    assert code == 0
+    renewed, renewed_key = tmp_path / "renewed.pem", tmp_path / "renewed.key"
+    request = csr(tmp_path, "meter-1", "renewed")
+    renewed_pem = warden.cli("cert", "renew", serial, "--csr", str(request))
+    renewed.write_text(renewed_pem + "\n")
+    listing = json.loads(warden.cli("cert", "list", "--device", "meter-1", "--json"))
+    assert {item["status"] for item in listing} == {"valid"} and len(listing) == 2
+    renewed_serial = next(item["serial"] for item in listing if item.get("renewedFrom") == canonical(serial))
+
+    started = time.monotonic()
+    warden.cli("cert", "revoke", serial, "--reason", "keyCompromise")
+    assert live.disconnected.wait(1.0), "the revoked certificate's connection is still open after 1 s"
+    assert time.monotonic() - started < 1.0
+    assert live.disconnect_reason == 0x98
+    live.paho.loop_stop()
+    refused, code = connect(warden, "meter-1", certificate, key)
+    assert code == 0x86
+    refused.stop()
+    # The renewed certificate still connects; the revoked one is listed in the CRL and OCSP says so.
+    again, code = connect(warden, "meter-1", renewed, renewed_key)
+    assert code == 0
+    again.stop()
+    answer = ocsp(str(certificate))
+    assert "revoked" in answer and "Reason: keyCompromise" in answer
+    assert f"{renewed.name}: good" in ocsp(str(renewed))
+    listed = crl()
+    assert canonical(serial) in listed.upper() and "Key Compromise" in listed
+    shown = json.loads(warden.cli("cert", "show", serial, "--json"))
+    assert shown["status"] == "revoked" and shown["revocation"]["reason"] == "keyCompromise"
+    assert json.loads(warden.cli("cert", "show", renewed_serial, "--json"))["status"] == "valid"
+    again_revoke = warden.run_cli("cert", "revoke", serial)
+    assert again_revoke.returncode != 0 and "revoked already" in again_revoke.stderr
+
+
+def test_hostile_requests_get_clear_refusals(warden_factory, tmp_path):
+    warden = warden_factory({"pki.http.enabled": "true", "pki.http.port": "0"})
+    warden.cli("ca", "create", "fleet")
+    other = csr(tmp_path, "meter-2", "other")
+    result = warden.run_cli("cert", "issue", "--ca", "fleet", "--csr", str(other), "--device", "meter-1")
+    assert result.returncode != 0 and "names 'meter-2'" in result.stderr
+    (tmp_path / "garbage.csr").write_text("-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n"
+                                           "-----END CERTIFICATE REQUEST-----\n")
+    result = warden.run_cli("cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / "garbage.csr"),
+                            "--device", "meter-1")
+    assert result.returncode != 0 and "PKCS #10" in result.stderr
+    # A registered CA (not created by Warden) issues nothing.
+    openssl(tmp_path, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            "ext.key", "-out", "ext.pem", "-days", "30", "-subj", "/CN=ext", "-addext",
+            "basicConstraints=critical,CA:TRUE")
+    warden.cli("ca", "add", "external", "--certificate", str(tmp_path / "ext.pem"))
+    request = csr(tmp_path, "meter-1", "meter-1")
+    result = warden.run_cli("cert", "issue", "--ca", "external", "--csr", str(request), "--device", "meter-1")
+    assert result.returncode != 0 and "registered, not created" in result.stderr
+
+    # OCSP: garbage is malformedRequest (1), a CA Warden does not run is unauthorized (6), an unknown serial of
+    # its own CA is "unknown".
+    certificate, _, _ = issue(warden, tmp_path, "meter-1", "meter-1b")
+    ocsp_url = openssl(tmp_path, "x509", "-in", str(certificate), "-noout", "-ocsp_uri").stdout.strip()
+
+    def post(body: bytes) -> bytes:
+        request = urllib.request.Request(ocsp_url, data=body, headers={"Content-Type": "application/ocsp-request"})
+        return urllib.request.urlopen(request, timeout=10).read()
+
+    assert post(b"\x30\x03\x02\x01\x00") == b"\x30\x03\x0a\x01\x01"
+    assert post(b"") == b"\x30\x03\x0a\x01\x01"
+    assert post(bytes(range(256)) * 8) == b"\x30\x03\x0a\x01\x01"
+    (tmp_path / "fleet.pem").write_text(warden.cli("ca", "show", "fleet", "--pem") + "\n")
+    stranger = openssl(tmp_path, "ocsp", "-issuer", "ext.pem", "-serial", "0x01", "-url", ocsp_url, "-noverify")
+    assert "unauthorized" in (stranger.stdout + stranger.stderr).lower()
+    unknown = openssl(tmp_path, "ocsp", "-issuer", "fleet.pem", "-serial", "0x0BADC0DE", "-url", ocsp_url,
+                      "-CAfile", "fleet.pem")
+    assert unknown.returncode == 0 and ": unknown" in unknown.stdout
+    # A CRL of a CA that does not exist, or a file that is not a CRL, is a 404 problem.
+    base = ocsp_url.rsplit("/ocsp", 1)[0]
+    for path in ["/default/nope.crl", "/default/fleet.pem", "/nope/fleet.crl"]:
+        try:
+            urllib.request.urlopen(base + path, timeout=10)
+            raise AssertionError(path + " answered")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404, (path, error.code)

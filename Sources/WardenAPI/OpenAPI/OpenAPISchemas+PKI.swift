@@ -1,0 +1,47 @@
+import WardenCore
+
+/// The certificates the tenants' issuing CAs sign, and what relying parties fetch (docs/pki.md).
+extension OpenAPISchemas {
+    private static let binary: JSONValue = ["type": "string", "format": "binary"]
+    private static let days: JSONValue = ["type": "integer", "minimum": 1, "maximum": 36_500]
+
+    /// Bodies that are not JSON, by schema name.
+    static let mediaTypes: [String: String] = [
+        "Metrics": "text/plain", "CRL": "application/pkix-crl", "OCSPRequest": "application/ocsp-request",
+        "OCSPResponse": "application/ocsp-response",
+    ]
+
+    static let pki: [String: JSONValue] = [
+        "IssuedCertificate": object(
+            [
+                "serial": string, "certificateAuthority": string, "deviceId": string, "thumbprint": string,
+                "status": ["enum": .array(IssuedCertificate.Status.allCases.map { .string($0.rawValue) })],
+                "notValidBefore": dateTime, "notValidAfter": dateTime, "issuedAt": dateTime, "issuedBy": string,
+                "renewedFrom": nullableString,
+                "revocation": [
+                    "type": ["object", "null"],
+                    "properties": ["at": dateTime, "reason": string],
+                    "required": ["at", "reason"],
+                ],
+                "certificate": string,
+            ],
+            required: [
+                "serial", "certificateAuthority", "deviceId", "thumbprint", "status", "notValidBefore",
+                "notValidAfter", "issuedAt", "issuedBy", "certificate",
+            ]),
+        "IssuedCertificateList": list(of: "IssuedCertificate"),
+        "IssueCertificate": object(
+            [
+                "certificateAuthority": identifier(CAName.rules), "deviceId": identifier(DeviceID.rules),
+                "csr": string, "days": days,
+            ],
+            required: ["certificateAuthority", "deviceId", "csr"]),
+        "RenewCertificate": object(["csr": string, "days": days], required: ["csr"]),
+        "RevokeCertificate": object(
+            ["reason": ["enum": .array(RevocationReason.allCases.map { .string($0.rawValue) })]],
+            required: ["reason"]),
+        "CRL": binary,
+        "OCSPRequest": binary,
+        "OCSPResponse": binary,
+    ]
+}
