@@ -1,0 +1,5 @@
+"""schemathesis hooks for check-api.sh: bodies that are bytes, not JSON, are sent as bytes."""
+import schemathesis
+
+# An OCSP request (RFC 6960) is DER; schemathesis generates arbitrary bytes for it like any binary body.
+schemathesis.serializer.alias("application/ocsp-request", "application/octet-stream")
