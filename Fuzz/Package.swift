@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .target(name: "FuzzDriver"),
@@ -37,6 +39,12 @@ let package = Package(
         fuzzer("PolicyDocumentFuzzer", ["WardenPolicy", "WardenCore", "WardenMQTT", "WardenAzure"]),
         fuzzer("TopicFuzzer", ["WardenBroker", "WardenMQTT"]),
         fuzzer("TimeTextFuzzer", ["WardenCore"]),
+        fuzzer(
+            "PKIFuzzer", ["WardenSecurity", "WardenCore"],
+            [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
         fuzzer(
             "ConnectionFuzzer",

@@ -159,3 +159,75 @@ def test_hostile_requests_get_clear_refusals(warden_factory, tmp_path):
             raise AssertionError(path + " answered")
         except urllib.error.HTTPError as error:
             assert error.code == 404, (path, error.code)
+
+
+def test_an_external_cas_crl_revokes_live_connections(warden, tmp_path):
+    """A CA the tenant runs (openssl ca): its CRL, uploaded or fetched from a distribution point on loopback,
+    revokes certificates at once; hard-fail refuses every certificate of the CA until a CRL is in force."""
+    import http.server
+    import threading
+
+    from test_x509_ca import issue as issue_external, make_ca
+
+    make_ca(tmp_path, "ext")
+    (tmp_path / "index.txt").write_text("")
+    (tmp_path / "crlnumber").write_text("01\n")
+    (tmp_path / "ca.cnf").write_text(
+        "[ ca ]\ndefault_ca = ext\n[ ext ]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n"
+        "default_crl_days = 1\ncertificate = ext.pem\nprivate_key = ext.key\n")
+
+    def gencrl(name: str):
+        result = openssl(tmp_path, "ca", "-config", "ca.cnf", "-gencrl", "-out", name)
+        assert result.returncode == 0, result.stderr
+        return tmp_path / name
+
+    warden.cli("ca", "add", "ext", "--certificate", str(tmp_path / "ext.pem"))
+    code = warden.cli("ca", "verification-code", "ext")
+    proof, _ = issue_external(tmp_path, "ext", code, "proof")
+    warden.cli("ca", "verify", "ext", "--certificate", str(proof))
+    for device in ("cam-1", "cam-2"):
+        warden.cli("device", "create", device, "--auth", "x509-ca")
+    first, first_key = issue_external(tmp_path, "ext", "cam-1", "cam-1")
+    second, second_key = issue_external(tmp_path, "ext", "cam-2", "cam-2")
+
+    warden.cli("ca", "revocation", "ext", "--mode", "hard-fail")
+    refused, code = connect(warden, "cam-1", first, first_key)
+    refused.stop()
+    assert code == 0x86, "hard-fail without a CRL admits nobody"
+    empty = gencrl("empty.crl")
+    shown = json.loads(warden.cli("ca", "crl", "ext", "--upload", str(empty), "--json"))
+    assert shown["current"] and shown["revokedCount"] == 0 and shown["source"] == "upload"
+
+    live, code = connect(warden, "cam-1", first, first_key)
+    assert code == 0
+    assert openssl(tmp_path, "ca", "-config", "ca.cnf", "-revoke", str(first), "-crl_reason",
+                   "keyCompromise").returncode == 0
+    revoking = gencrl("revoking.crl")
+    started = time.monotonic()
+    warden.cli("ca", "crl", "ext", "--upload", str(revoking))
+    assert live.disconnected.wait(1.0) and time.monotonic() - started < 1.0
+    live.paho.loop_stop()
+    stale = warden.run_cli("ca", "crl", "ext", "--upload", str(empty))
+    assert stale.returncode != 0 and "older than the one in force" in stale.stderr
+    garbage = tmp_path / "garbage.crl"
+    garbage.write_bytes(b"\x30\x82\xff\xff" + bytes(100))
+    result = warden.run_cli("ca", "crl", "ext", "--upload", str(garbage))
+    assert result.returncode != 0 and "revocation list" in result.stderr
+
+    # A distribution point on loopback: fetched as soon as it is set, and what it revokes closes at once.
+    live, code = connect(warden, "cam-2", second, second_key)
+    assert code == 0
+    assert openssl(tmp_path, "ca", "-config", "ca.cnf", "-revoke", str(second)).returncode == 0
+    gencrl("served.crl")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/served.crl"
+        warden.cli("ca", "revocation", "ext", "--mode", "hard-fail", "--crl-url", url, "--refresh", "60")
+        assert live.disconnected.wait(10), "the fetched CRL did not close the revoked connection"
+        status = json.loads(warden.cli("ca", "crl", "ext", "--json"))
+        assert status["source"] == url and status["revokedCount"] == 2
+    finally:
+        live.paho.loop_stop()
+        server.shutdown()

@@ -83,7 +83,9 @@ public struct APIRouter: Sendable {
                 auditReader: dependencies.auditReader,
                 clock: dependencies.clock
             ).routes
-            + CertificateAuthorityController(registry: registry, certificates: dependencies.certificates).routes
+            + CertificateAuthorityController(
+                registry: registry, certificates: dependencies.certificates, clock: dependencies.clock
+            ).routes
             + CertificateController(certificates: dependencies.certificates, clock: dependencies.clock).routes
             + PKIController(certificates: dependencies.certificates).routes
             + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)

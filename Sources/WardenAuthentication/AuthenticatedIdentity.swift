@@ -12,6 +12,8 @@ public struct DeviceIdentity: Sendable, Hashable {
     public var dialect = DeviceDialect.azure
     /// The client certificate's serial when a certificate Warden can revoke proved the identity.
     public var certificate: CertificateSerial?
+    /// Every serial on the certificate's path to its CA (leaf first), which CRLs may revoke.
+    public var certificatePath: [CertificateSerial] = []
 
     public init(tenantID: TenantID, deviceID: DeviceID, method: Device.AuthenticationType, expiry: UInt64?) {
         self.tenantID = tenantID

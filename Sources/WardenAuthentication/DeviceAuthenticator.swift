@@ -125,14 +125,13 @@ public struct DeviceAuthenticator: Sendable {
         throws(AuthenticationRefusal) -> (DeviceIdentity, Device)
     {
         if let certificate, let entry = directory.entry(tenantID, deviceID) {
-            // A certificate the tenant revoked proves nothing, whichever way the device is registered.
-            let serial = certificate.chain.flatMap { $0.tenants.contains(tenantID) ? $0.serial : nil }
-            if let serial, directory.isRevoked(tenantID, serial) {
-                throw AuthenticationRefusal(
-                    reason: WardenError(
-                        .authCertificateRevoked, "The client certificate (serial \(serial.serial)) was revoked."),
-                    isCredentialFailure: true)
+            // A certificate the tenant revoked, or whose revocation a hard-fail CA cannot tell, proves nothing,
+            // whichever way the device is registered.
+            let path = certificate.chain.flatMap { $0.tenants.contains(tenantID) ? $0.path : nil } ?? []
+            if let refusal = directory.revocation(tenantID, path: path, now: Date()) {
+                throw AuthenticationRefusal(reason: refusal, isCredentialFailure: true)
             }
+            let serial = path.first
             var identity: DeviceIdentity?
             switch entry.device.authentication {
             case .x509Thumbprint(let primary, let secondary)
@@ -145,6 +144,7 @@ public struct DeviceAuthenticator: Sendable {
             }
             if var identity {
                 identity.certificate = serial
+                identity.certificatePath = path
                 return (identity, entry.device)
             }
         }
@@ -157,14 +157,14 @@ public struct DeviceAuthenticator: Sendable {
     /// Validates a presented chain (leaf first, DER) against every tenant's verified CAs.
     public func validateChain(_ chain: [[UInt8]], now: Date) async -> ChainValidation? {
         var tenants: Set<TenantID> = []
-        var leaf: (commonName: String, serial: CertificateSerial)?
+        var leaf: (commonName: String, path: [CertificateSerial])?
         for (tenantID, roots) in directory.verifiedAuthorities() {
             if let valid = await CertificateAuthorityCheck.validate(chain: chain, roots: roots, now: now) {
                 tenants.insert(tenantID)
-                leaf = (valid.commonName, valid.serial)
+                leaf = (valid.commonName, valid.path)
             }
         }
-        return leaf.map { ChainValidation(commonName: $0.commonName, serial: $0.serial, tenants: tenants) }
+        return leaf.map { ChainValidation(commonName: $0.commonName, path: $0.path, tenants: tenants) }
     }
 
     /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:
@@ -173,8 +173,8 @@ public struct DeviceAuthenticator: Sendable {
         guard let entry = directory.entry(identity.tenantID, identity.deviceID) else {
             return WardenError(.deviceNotFound, "Device '\(identity.deviceID)' was deleted.")
         }
-        if let serial = identity.certificate, directory.isRevoked(identity.tenantID, serial) {
-            return WardenError(.authCertificateRevoked, "The client certificate (serial \(serial.serial)) was revoked.")
+        if let refusal = directory.revocation(identity.tenantID, path: identity.certificatePath, now: Date()) {
+            return refusal
         }
         if let verdict = directory.ipVerdict(identity.tenantID, peerAddress), verdict.action == .reject {
             return WardenError(

@@ -80,13 +80,14 @@ public struct DeviceCredentials: Sendable {
 /// tenants whose verified CA it chains to.
 public struct ChainValidation: Sendable, Hashable {
     public let commonName: String
-    /// The leaf's serial under the CA that signed it, which revocation names.
-    public let serial: CertificateSerial
+    /// Each certificate's serial under the one that signed it, leaf first (the root is not listed): what
+    /// revocation names.
+    public let path: [CertificateSerial]
     public let tenants: Set<TenantID>
 
-    public init(commonName: String, serial: CertificateSerial, tenants: Set<TenantID>) {
+    public init(commonName: String, path: [CertificateSerial], tenants: Set<TenantID>) {
         self.commonName = commonName
-        self.serial = serial
+        self.path = path
         self.tenants = tenants
     }
 }

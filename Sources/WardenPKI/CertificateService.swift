@@ -1,4 +1,5 @@
 public import Foundation
+public import Logging
 import Metrics
 public import ServiceLifecycle
 import Synchronization
@@ -31,35 +32,48 @@ public final class CertificateService: Service, Sendable {
         }
     }
 
-    private struct CachedList {
+    struct CachedList {
         let der: [UInt8]
         let thisUpdate: Date
         let number: UInt64
     }
 
-    private struct Caches {
+    /// A CRL distribution point Warden fetches for an external CA.
+    struct Fetch {
+        let url: String
+        let refresh: TimeInterval
+        var due: Date
+        var error: String?
+    }
+
+    struct Caches {
         var authorities: [AuthorityKey: IssuingAuthority] = [:]
         var lists: [AuthorityKey: CachedList] = [:]
         var lastNumber: UInt64 = 0
+        /// External CAs' CRLs in force, and their fetch schedules.
+        var external: [AuthorityKey: RevocationListState] = [:]
+        var fetches: [AuthorityKey: Fetch] = [:]
     }
 
-    private struct AuthorityKey: Hashable {
+    struct AuthorityKey: Hashable {
         let tenantID: TenantID
         let name: CAName
     }
 
-    private let store: any IssuedCertificateStore & CertificateAuthorityStore
-    private let bus: EventBus
-    private let clock: any WardenClock
+    let store: any IssuedCertificateStore & CertificateAuthorityStore
+    let bus: EventBus
+    let clock: any WardenClock
+    let logger: Logger
     public let settings: Settings
-    private let caches = Mutex(Caches())
+    let caches = Mutex(Caches())
     private let baseURL: Mutex<String>
     private let writes = SerialWrites()
 
     public init(
         store: any IssuedCertificateStore & CertificateAuthorityStore, bus: EventBus, settings: Settings,
-        clock: any WardenClock = SystemClock()
+        clock: any WardenClock = SystemClock(), logger: Logger = Logger(label: "warden.pki")
     ) {
+        self.logger = logger
         self.store = store
         self.bus = bus
         self.settings = settings
@@ -78,30 +92,43 @@ public final class CertificateService: Service, Sendable {
     /// What `warden_pki_certificates_expiring` counts as expiring soon.
     public static let expiryWarning: TimeInterval = 30 * 86_400
 
-    /// Counts valid and soon-expiring certificates every minute for the metrics.
+    /// Fetches CRLs that are due every second, and counts valid and soon-expiring certificates every minute
+    /// for the metrics.
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var lastCount = Date.distantPast
             while !Task.isCancelled {
+                await self.fetchDue()
                 let now = self.clock.now()
-                if let counts = try? await self.store.countValidCertificates(
-                    now: now, expiringBefore: now.addingTimeInterval(Self.expiryWarning))
+                if now.timeIntervalSince(lastCount) >= 60,
+                    let counts = try? await self.store.countValidCertificates(
+                        now: now, expiringBefore: now.addingTimeInterval(Self.expiryWarning))
                 {
+                    lastCount = now
                     self.validGauge.record(counts.valid)
                     self.expiringGauge.record(counts.expiring)
                 }
-                try await Task.sleep(for: .seconds(60))
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }
 
-    /// Forgets a deleted CA's key and CRL.
+    /// Forgets a deleted CA's key and CRLs; follows CAs' revocation checks for fetching.
     public func follow(_ bus: EventBus) {
         bus.observe { [weak self] event in
-            guard case .certificateAuthorityDeleted(let tenantID, let name) = event else { return }
-            let key = AuthorityKey(tenantID: tenantID, name: name)
-            self?.caches.withLock {
-                $0.authorities[key] = nil
-                $0.lists[key] = nil
+            switch event {
+            case .certificateAuthorityChanged(let authority):
+                self?.schedule(authority)
+            case .certificateAuthorityDeleted(let tenantID, let name):
+                let key = AuthorityKey(tenantID: tenantID, name: name)
+                self?.caches.withLock {
+                    $0.authorities[key] = nil
+                    $0.lists[key] = nil
+                    $0.external[key] = nil
+                    $0.fetches[key] = nil
+                }
+            default:
+                break
             }
         }
     }
@@ -250,7 +277,7 @@ public final class CertificateService: Service, Sendable {
         return loaded
     }
 
-    private func commit<T: Sendable>(_ change: @escaping @Sendable () async throws -> (T, [DomainEvent])) async throws
+    func commit<T: Sendable>(_ change: @escaping @Sendable () async throws -> (T, [DomainEvent])) async throws
         -> T
     {
         try await writes.run {

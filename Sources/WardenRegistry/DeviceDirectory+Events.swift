@@ -64,10 +64,18 @@ extension DeviceDirectory {
         case .certificateAuthorityChanged(let authority):
             state.tenants[authority.tenantID]?.authorities[authority.name] =
                 authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
+            state.tenants[authority.tenantID]?.revocationChecks[authority.thumbprint] =
+                authority.revocationCheck.mode == .off ? nil : (authority.name, authority.revocationCheck)
         case .certificateAuthorityDeleted(let tenantID, let name):
-            state.tenants[tenantID]?.authorities[name] = nil
+            guard var tenant = state.tenants[tenantID] else { return }
+            tenant.authorities[name] = nil
+            tenant.revocationChecks = tenant.revocationChecks.filter { $0.value.name != name }
+            tenant.revocationLists = tenant.revocationLists.filter { $0.value.authority != name }
+            state.tenants[tenantID] = tenant
         case .certificateRevoked(let certificate):
             state.tenants[certificate.tenantID]?.revoked.insert(certificate.serial)
+        case .revocationListChanged(let list):
+            state.tenants[list.tenantID]?.revocationLists[list.issuer] = list
         case .certificateIssued:
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged:

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Metrics
 import Synchronization
 public import WardenCore
@@ -51,6 +51,9 @@ public final class DeviceDirectory: Sendable {
         var authorities: [CAName: Certificate] = [:]
         /// Certificates Warden issued and then revoked, until they expire: refused at connect, closed when live.
         var revoked: Set<CertificateSerial> = []
+        /// External CAs' revocation checks and CRLs in force, by the CA certificate's thumbprint.
+        var revocationChecks: [Thumbprint: (name: CAName, check: RevocationCheck)] = [:]
+        var revocationLists: [Thumbprint: RevocationListState] = [:]
         /// The authorization policy in force.
         var policy = TenantPolicy.shipped
     }
@@ -116,9 +119,37 @@ public final class DeviceDirectory: Sendable {
         }
     }
 
-    /// Whether the tenant revoked the certificate with `serial`.
-    public func isRevoked(_ tenantID: TenantID, _ serial: CertificateSerial) -> Bool {
-        state.withLock { $0.tenants[tenantID]?.revoked.contains(serial) ?? false }
+    /// Why a certificate path (leaf first, each serial under its issuer) proves nothing in the tenant at `now`:
+    /// a certificate on it was revoked (by Warden's CA or an external CA's CRL), or a hard-fail CA on it has no
+    /// current CRL. Nil when nothing stands against it.
+    public func revocation(_ tenantID: TenantID, path: [CertificateSerial], now: Date) -> WardenError? {
+        guard !path.isEmpty else { return nil }
+        return state.withLock { state in
+            guard let tenant = state.tenants[tenantID] else { return nil }
+            for (index, serial) in path.enumerated() {
+                if tenant.revoked.contains(serial)
+                    || tenant.revocationLists[serial.issuer]?.serials.contains(serial.serial) == true
+                {
+                    let what =
+                        index == 0 ? "The client certificate" : "A CA certificate on the client certificate's path"
+                    return WardenError(.authCertificateRevoked, "\(what) (serial \(serial.serial)) was revoked.")
+                }
+                if let (name, check) = tenant.revocationChecks[serial.issuer], check.mode == .hardFail,
+                    tenant.revocationLists[serial.issuer]?.isCurrent(at: now) != true
+                {
+                    return WardenError(
+                        .authRevocationUnknown,
+                        "CA '\(name)' checks revocation hard-fail and has no current CRL: the certificate's status is unknown."
+                    )
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The CRL in force for one of the tenant's CAs, if any.
+    public func revocationList(_ tenantID: TenantID, _ name: CAName) -> RevocationListState? {
+        state.withLock { state in state.tenants[tenantID]?.revocationLists.values.first { $0.authority == name } }
     }
 
     /// The tenant whose devices name `hostName` (case-insensitive).

@@ -86,6 +86,7 @@ public enum WardenServer {
         let certificates = CertificateService(
             store: database, bus: bus, settings: pkiSettings(configuration), clock: clock)
         certificates.follow(bus)
+        try await certificates.loadRevocationLists()
         if try await registry.ensureDefaultTenant() {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }

@@ -115,8 +115,29 @@ public protocol CertificateAuthorityStore: Sendable {
         _ tenantID: TenantID, _ name: CAName,
         _ change: @escaping @Sendable (inout CertificateAuthority) throws -> Void
     ) async throws -> CertificateAuthority
-    /// Deletes a CA; `ca.not_found` if absent.
+    /// Deletes a CA (its key, CRL and what it issued with it); `ca.not_found` if absent.
     func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws
+    /// Keeps `der` as the CA's CRL in force, replacing an earlier one.
+    func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws
+    /// Every CA's CRL in force, as accepted (read again at start-up).
+    func revocationLists() async throws -> [StoredRevocationList]
+}
+
+/// A CRL as the store keeps it: the bytes, and where and when they came from.
+public struct StoredRevocationList: Sendable {
+    public let tenantID: TenantID
+    public let authority: CAName
+    public let der: [UInt8]
+    public let source: String
+    public let updatedAt: Date
+
+    public init(tenantID: TenantID, authority: CAName, der: [UInt8], source: String, updatedAt: Date) {
+        self.tenantID = tenantID
+        self.authority = authority
+        self.der = der
+        self.source = source
+        self.updatedAt = updatedAt
+    }
 }
 
 /// Issuing CAs' keys and the certificates they signed (issue 15).

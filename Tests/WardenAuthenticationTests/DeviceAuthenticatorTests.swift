@@ -120,7 +120,7 @@ struct DeviceAuthenticatorTests {
         #expect(accepted.isAccepted && accepted.failure == nil && accepted.protocolName == "amqp")
 
         let thumbprint = try Thumbprint(String(repeating: "AB", count: 32))
-        let chain = ChainValidation(commonName: "dev-1", serial: serial, tenants: [.defaultTenant])
+        let chain = ChainValidation(commonName: "dev-1", path: [serial], tenants: [.defaultTenant])
         let tried: [(DeviceCredentials.Certificate?, AuthenticationRecord.Method)] = [
             (nil, .none), (.init(thumbprints: [thumbprint], chain: nil), .x509Thumbprint),
             (.init(thumbprints: [thumbprint], chain: chain), .x509CA),
@@ -143,7 +143,7 @@ struct DeviceAuthenticatorTests {
         let presented = credentials(
             hostName: "hub.example", .device(camera), token: nil,
             certificate: .init(
-                thumbprints: [], chain: ChainValidation(commonName: "cam-1", serial: serial, tenants: [.defaultTenant]))
+                thumbprints: [], chain: ChainValidation(commonName: "cam-1", path: [serial], tenants: [.defaultTenant]))
         )
         guard case .device(let identity) = try authenticator.authenticate(presented) else {
             Issue.record("A CA-chained certificate did not prove the device.")
@@ -162,11 +162,50 @@ struct DeviceAuthenticatorTests {
         #expect(refusal(presented)?.reason.code == .authCertificateRevoked)
         #expect(authenticator.revocation(of: identity, peerAddress: peer)?.code == .authCertificateRevoked)
         // Another tenant's revocation of the same serial is not this tenant's.
-        let elsewhere = ChainValidation(commonName: "cam-1", serial: serial, tenants: [try TenantID("other")])
+        let elsewhere = ChainValidation(commonName: "cam-1", path: [serial], tenants: [try TenantID("other")])
         #expect(
             refusal(
                 credentials(
                     hostName: "hub.example", .device(camera), token: nil,
                     certificate: .init(thumbprints: [], chain: elsewhere)))?.reason.code == .authInvalidCredential)
+    }
+
+    /// An external CA's CRL: a hard-fail CA without a current CRL admits none of its certificates, a CRL in force
+    /// revokes what it lists (the leaf, or a CA certificate above it), and soft-fail admits without one.
+    @Test func anExternalCRLRevokesWhatItListsAndHardFailNeedsOne() async throws {
+        let camera = try DeviceID("cam-2")
+        _ = try await registry.createDevice(.defaultTenant, .init(id: camera, authenticationType: .x509CA))
+        let intermediate = CertificateSerial(issuer: serial.issuer, serial: "77")
+        let leaf = CertificateSerial(issuer: try Thumbprint(String(repeating: "AB", count: 32)), serial: "0C")
+        let presented = credentials(
+            hostName: "hub.example", .device(camera), token: nil,
+            certificate: .init(
+                thumbprints: [],
+                chain: ChainValidation(commonName: "cam-2", path: [leaf, intermediate], tenants: [.defaultTenant])))
+        func authority(_ mode: RevocationCheck.Mode) throws -> CertificateAuthority {
+            CertificateAuthority(
+                tenantID: .defaultTenant, name: try CAName("external"), certificatePEM: "", thumbprint: serial.issuer,
+                subject: "CN=External", notValidAfter: Date() + 86_400, isVerified: true,
+                revocationCheck: RevocationCheck(mode: mode, crlURL: nil, refreshSeconds: 3_600), createdAt: Date())
+        }
+        func list(_ serials: Set<String>, nextUpdate: Date) throws -> DomainEvent {
+            .revocationListChanged(
+                RevocationListState(
+                    tenantID: .defaultTenant, authority: try CAName("external"), issuer: serial.issuer,
+                    serials: serials, thisUpdate: Date() - 60, nextUpdate: nextUpdate, number: "01", source: "upload",
+                    updatedAt: Date()))
+        }
+        #expect(refusal(presented) == nil)
+        bus.publish(.certificateAuthorityChanged(try authority(.hardFail)))
+        #expect(refusal(presented)?.reason.code == .authRevocationUnknown)
+        bus.publish(try list([], nextUpdate: Date() - 1))
+        #expect(refusal(presented)?.reason.code == .authRevocationUnknown, "a CRL past its nextUpdate is not current")
+        bus.publish(try list(["01"], nextUpdate: Date() + 3_600))
+        #expect(refusal(presented) == nil)
+        bus.publish(try list(["77"], nextUpdate: Date() + 3_600))
+        #expect(refusal(presented)?.reason.code == .authCertificateRevoked)
+        bus.publish(.certificateAuthorityChanged(try authority(.softFail)))
+        bus.publish(try list([], nextUpdate: Date() - 1))
+        #expect(refusal(presented) == nil)
     }
 }

@@ -2,11 +2,13 @@ import Hummingbird
 import WardenCore
 import WardenPKI
 import WardenRegistry
+import WardenSecurity
 
 /// `/api/v1/tenants/{tenant}/certificate-authorities`: CAs for `x509-ca` devices and their proof of possession.
 struct CertificateAuthorityController {
     let registry: RegistryService
     let certificates: CertificateService
+    let clock: any WardenClock
     static let base = "/api/v1/tenants/{tenant}/certificate-authorities"
 
     var routes: [APIRoute] {
@@ -68,6 +70,39 @@ struct CertificateAuthorityController {
                 let authority = try await registry.verifyCertificateAuthority(
                     try request.tenantID(context), try Self.name(request, context), proofPEM: body.certificate)
                 return try JSONResponse.make(CertificateAuthorityResource(authority))
+            },
+            APIRoute(
+                .put, Self.base + "/{ca}/revocation", "setRevocationCheck",
+                "Check revocation of an external CA's certificates with its CRL: off, soft-fail or hard-fail",
+                permission: .credentialsManage, request: "SetRevocationCheck", success: (200, "CertificateAuthority")
+            ) { request, context in
+                let body = try await request.decodeJSON(SetRevocationCheckRequest.self, context)
+                let authority = try await certificates.setRevocationCheck(
+                    try request.tenantID(context), try Self.name(request, context), try body.check())
+                return try JSONResponse.make(CertificateAuthorityResource(authority))
+            },
+            APIRoute(
+                .get, Self.base + "/{ca}/crl", "getRevocationListStatus", "The external CA's CRL in force",
+                permission: .registryRead, success: (200, "RevocationListStatus")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let name = try Self.name(request, context)
+                _ = try await registry.certificateAuthority(tenantID, name)
+                let status = certificates.revocationListStatus(tenantID, name)
+                return try JSONResponse.make(
+                    RevocationListResource(status.list, fetchError: status.fetchError, now: clock.now()))
+            },
+            APIRoute(
+                .put, Self.base + "/{ca}/crl", "uploadRevocationList",
+                "Put a CRL (DER or PEM) the external CA signed in force; an older one than in force is refused",
+                permission: .credentialsManage, request: "CRL", success: (200, "RevocationListStatus")
+            ) { request, context in
+                let body = try await request.body.collect(upTo: ExternalRevocationList.maximumBytes)
+                let list = try await certificates.acceptRevocationList(
+                    try request.tenantID(context), try Self.name(request, context),
+                    bytes: Array(body.readableBytesView), source: "upload")
+                context.auditDetail("crl.revoked", "\(list.serials.count)")
+                return try JSONResponse.make(RevocationListResource(list, fetchError: nil, now: clock.now()))
             },
             APIRoute(
                 .delete, Self.base + "/{ca}", "deleteCertificateAuthority", "Remove a CA",

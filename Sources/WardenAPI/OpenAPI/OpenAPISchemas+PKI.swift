@@ -5,6 +5,13 @@ extension OpenAPISchemas {
     private static let binary: JSONValue = ["type": "string", "format": "binary"]
     private static let days: JSONValue = ["type": "integer", "minimum": 1, "maximum": 36_500]
 
+    static let revocationCheck: JSONValue = object(
+        [
+            "mode": ["enum": .array(RevocationCheck.Mode.allCases.map { .string($0.rawValue) })],
+            "crlUrl": nullableString, "refreshSeconds": ["type": "integer", "minimum": 10, "maximum": 604_800],
+        ],
+        required: ["mode", "refreshSeconds"])
+
     /// Bodies that are not JSON, by schema name.
     static let mediaTypes: [String: String] = [
         "Metrics": "text/plain", "CRL": "application/pkix-crl", "OCSPRequest": "application/ocsp-request",
@@ -40,6 +47,19 @@ extension OpenAPISchemas {
         "RevokeCertificate": object(
             ["reason": ["enum": .array(RevocationReason.allCases.map { .string($0.rawValue) })]],
             required: ["reason"]),
+        "SetRevocationCheck": object(
+            [
+                "mode": ["enum": .array(RevocationCheck.Mode.allCases.map { .string($0.rawValue) })],
+                "crlUrl": ["type": "string", "maxLength": 2_048],
+                "refreshSeconds": ["type": "integer", "minimum": 10, "maximum": 604_800],
+            ],
+            required: ["mode"]),
+        "RevocationListStatus": object(
+            [
+                "current": ["type": "boolean"], "revokedCount": ["type": "integer"], "thisUpdate": dateTime,
+                "nextUpdate": dateTime, "number": string, "source": string, "updatedAt": dateTime, "fetchError": string,
+            ],
+            required: ["current", "revokedCount"]),
         "CRL": binary,
         "OCSPRequest": binary,
         "OCSPResponse": binary,

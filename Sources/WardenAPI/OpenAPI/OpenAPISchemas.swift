@@ -141,8 +141,11 @@ enum OpenAPISchemas {
                 "name": string, "subject": string, "thumbprint": string,
                 "notValidAfter": ["type": "string", "format": "date-time"], "verified": ["type": "boolean"],
                 "issuing": ["type": "boolean"], "verificationCode": nullableString, "certificate": string,
+                "revocation": revocationCheck,
             ],
-            required: ["name", "subject", "thumbprint", "notValidAfter", "verified", "issuing", "certificate"]),
+            required: [
+                "name", "subject", "thumbprint", "notValidAfter", "verified", "issuing", "revocation", "certificate",
+            ]),
         "CertificateAuthorityList": list(of: "CertificateAuthority"),
         "CreateCertificateAuthority": object(
             [

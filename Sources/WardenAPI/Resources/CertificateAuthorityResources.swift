@@ -10,6 +10,8 @@ public struct CertificateAuthorityResource: Codable, Sendable {
     public let verified: Bool
     /// Whether Warden holds its key and issues device certificates with it.
     public let issuing: Bool
+    /// How revocation of what an external CA issued is checked.
+    public let revocation: RevocationCheckResource
     /// The outstanding verification code, while one is.
     public let verificationCode: String?
     public let certificate: String
@@ -21,6 +23,7 @@ public struct CertificateAuthorityResource: Codable, Sendable {
         self.notValidAfter = authority.notValidAfter
         self.verified = authority.isVerified
         self.issuing = authority.isIssuing
+        self.revocation = RevocationCheckResource(authority.revocationCheck)
         self.verificationCode = authority.verificationCode
         self.certificate = authority.certificatePEM
     }
@@ -47,4 +50,58 @@ struct VerifyCertificateAuthorityRequest: APIRequestBody {
     static let fields: Set<String> = ["certificate"]
     /// PEM of a certificate with CN = the verification code, signed by the CA.
     let certificate: String
+}
+
+/// `PUT /tenants/{tenant}/certificate-authorities/{ca}/revocation`, and how a CA shows it.
+public struct RevocationCheckResource: Codable, Sendable {
+    public let mode: String
+    public let crlUrl: String?
+    public let refreshSeconds: Int
+
+    init(_ check: RevocationCheck) {
+        self.mode = check.mode.rawValue
+        self.crlUrl = check.crlURL
+        self.refreshSeconds = check.refreshSeconds
+    }
+}
+
+/// The body of `PUT …/revocation`.
+struct SetRevocationCheckRequest: APIRequestBody {
+    static let fields: Set<String> = ["mode", "crlUrl", "refreshSeconds"]
+    let mode: String
+    let crlUrl: String?
+    let refreshSeconds: Int?
+
+    func check() throws -> RevocationCheck {
+        guard let mode = RevocationCheck.Mode(rawValue: mode) else {
+            throw WardenError(.requestInvalidField, "'mode' is off, soft-fail or hard-fail.")
+        }
+        return RevocationCheck(mode: mode, crlURL: crlUrl, refreshSeconds: refreshSeconds ?? 3_600)
+    }
+}
+
+/// An external CA's CRL in force (`GET|PUT …/crl`).
+public struct RevocationListResource: Codable, Sendable {
+    /// Whether a CRL is in force and not past its `nextUpdate`.
+    public let current: Bool
+    public let revokedCount: Int
+    public let thisUpdate: Date?
+    public let nextUpdate: Date?
+    public let number: String?
+    /// `upload`, or the URL it was fetched from.
+    public let source: String?
+    public let updatedAt: Date?
+    /// Why the last fetch from the CRL URL failed, if it did.
+    public let fetchError: String?
+
+    init(_ list: RevocationListState?, fetchError: String?, now: Date) {
+        self.current = list?.isCurrent(at: now) ?? false
+        self.revokedCount = list?.serials.count ?? 0
+        self.thisUpdate = list?.thisUpdate
+        self.nextUpdate = list?.nextUpdate
+        self.number = list?.number
+        self.source = list?.source
+        self.updatedAt = list?.updatedAt
+        self.fetchError = fetchError
+    }
 }

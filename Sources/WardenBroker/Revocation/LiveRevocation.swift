@@ -35,6 +35,8 @@ public struct LiveRevocation: Sendable {
         case .groupChanged(let group):
             // Allow and block lists may name groups.
             recheck(group.tenantID, only: nil)
+        case .certificateAuthorityChanged(let authority) where authority.revocationCheck.mode == .hardFail:
+            recheck(authority.tenantID, only: nil, certificatesOnly: true)
         case .certificateAuthorityDeleted(let tenantID, _):
             // Devices that proved themselves through a tenant CA reconnect and prove it again.
             for session in broker.connectedSessions(in: tenantID) where session.sink?.device?.method == .x509CA {
@@ -45,6 +47,9 @@ public struct LiveRevocation: Sendable {
             where session.sink?.device?.certificate == certificate.serial {
                 session.sink?.close(.administrativeAction, reasonString: "The client certificate was revoked.")
             }
+        case .revocationListChanged(let list):
+            // Any certificate on a connection's path may be listed; only certificate connections are checked.
+            recheck(list.tenantID, only: nil, certificatesOnly: true)
         case .policyChanged(let policy):
             closeServices(policy.tenantID, policy.name, because: "The shared access policy changed.")
         case .policyDeleted(let tenantID, let name):
@@ -72,13 +77,14 @@ public struct LiveRevocation: Sendable {
         }
     }
 
-    private func recheck(_ tenantID: TenantID, only deviceID: DeviceID?) {
+    private func recheck(_ tenantID: TenantID, only deviceID: DeviceID?, certificatesOnly: Bool = false) {
         let sessions =
             deviceID.map { id in
                 broker.session(SessionKey(tenantID: tenantID, clientID: id.rawValue)).map { [$0] } ?? []
             } ?? broker.connectedSessions(in: tenantID)
         for session in sessions {
             guard let sink = session.sink, let device = sink.device,
+                !certificatesOnly || !device.certificatePath.isEmpty,
                 let revocation = authenticator.revocation(of: device, peerAddress: sink.peerAddress)
             else { continue }
             sink.close(.administrativeAction, reasonString: revocation.reason)

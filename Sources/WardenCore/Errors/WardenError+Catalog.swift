@@ -37,6 +37,8 @@ extension WardenError.Code {
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
     public static let caNotIssuing = Self("ca.not_issuing", .conflict)
+    public static let caInvalidRevocationList = Self("ca.invalid_crl", .invalidInput)
+    public static let caStaleRevocationList = Self("ca.stale_crl", .conflict)
     public static let certificateInvalidRequest = Self("certificate.invalid_request", .invalidInput)
     public static let certificateRequestMismatch = Self("certificate.request_mismatch", .invalidInput)
     public static let certificateInvalidLifetime = Self("certificate.invalid_lifetime", .invalidInput)
@@ -94,6 +96,7 @@ extension WardenError.Code {
     public static let authInvalidCredential = Self("auth.invalid_credential", .unauthenticated)
     public static let authForbidden = Self("auth.forbidden", .forbidden)
     public static let authCertificateRevoked = Self("auth.certificate_revoked", .unauthenticated)
+    public static let authRevocationUnknown = Self("auth.revocation_unknown", .unauthenticated)
     public static let authSignInFailed = Self("auth.sign_in_failed", .unauthenticated)
     public static let authTOTPRequired = Self("auth.totp_required", .unauthenticated)
     public static let authLockedOut = Self("auth.locked_out", .limitExceeded)
@@ -127,7 +130,8 @@ extension WardenError.Code {
         .policyDecisionNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
-        .caNotIssuing, .certificateInvalidRequest, .certificateRequestMismatch, .certificateInvalidLifetime,
+        .caNotIssuing, .caInvalidRevocationList, .caStaleRevocationList, .certificateInvalidRequest,
+        .certificateRequestMismatch, .certificateInvalidLifetime,
         .certificateNotFound, .certificateAlreadyRevoked,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,
         .twinVersionMismatch, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline, .methodTimeout,
@@ -136,7 +140,8 @@ extension WardenError.Code {
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
-        .authInvalidCredential, .authForbidden, .authCertificateRevoked, .configUnknownKey, .configInvalidValue,
+        .authInvalidCredential, .authForbidden, .authCertificateRevoked, .authRevocationUnknown, .configUnknownKey,
+        .configInvalidValue,
         .configUnreadableFile,
         .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeUnusable, .storeConstraintViolated,
         .internalError,

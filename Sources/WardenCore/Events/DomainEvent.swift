@@ -18,6 +18,8 @@ public enum DomainEvent: Sendable {
     case certificateIssued(IssuedCertificate)
     /// A certificate Warden issued was revoked: connections that presented it close.
     case certificateRevoked(IssuedCertificate)
+    /// An external CA's CRL in force changed (uploaded or fetched): connections it revokes close.
+    case revocationListChanged(RevocationListState)
     /// A tenant's authorization policy has a new version in force (written, or rolled back to an earlier one).
     case authorizationPolicyChanged(AuthorizationPolicyVersion)
     /// A device's reported properties changed, committed (policy conditions may read them).
@@ -38,6 +40,7 @@ public enum DomainEvent: Sendable {
         case .policyChanged(let policy): policy.tenantID
         case .certificateAuthorityChanged(let authority): authority.tenantID
         case .certificateIssued(let certificate), .certificateRevoked(let certificate): certificate.tenantID
+        case .revocationListChanged(let list): list.tenantID
         case .authorizationPolicyChanged(let version): version.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),

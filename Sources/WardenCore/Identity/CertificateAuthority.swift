@@ -27,12 +27,14 @@ public struct CertificateAuthority: Sendable, Hashable {
     public var verificationCode: String?
     /// Whether Warden holds its key and issues certificates with it.
     public let isIssuing: Bool
+    /// How revocation of what an external CA issued is checked (CRLs; off by default).
+    public var revocationCheck: RevocationCheck
     public let createdAt: Date
 
     public init(
         tenantID: TenantID, name: CAName, certificatePEM: String, thumbprint: Thumbprint, subject: String,
         notValidAfter: Date, isVerified: Bool = false, verificationCode: String? = nil, isIssuing: Bool = false,
-        createdAt: Date
+        revocationCheck: RevocationCheck = .off, createdAt: Date
     ) {
         self.tenantID = tenantID
         self.name = name
@@ -43,6 +45,7 @@ public struct CertificateAuthority: Sendable, Hashable {
         self.isVerified = isVerified
         self.verificationCode = verificationCode
         self.isIssuing = isIssuing
+        self.revocationCheck = revocationCheck
         self.createdAt = createdAt
     }
 }

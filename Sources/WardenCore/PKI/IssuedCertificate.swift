@@ -120,3 +120,68 @@ public struct IssuedCertificateFilter: Sendable, Hashable {
         self.expiringBefore = expiringBefore
     }
 }
+
+/// How Warden checks revocation of certificates a tenant's external CA issued (one it does not run).
+public struct RevocationCheck: Sendable, Hashable {
+    /// What a missing or out-of-date CRL means.
+    public enum Mode: String, Sendable, Hashable, CaseIterable {
+        /// No check.
+        case off
+        /// Certificates the CRL lists are refused; without a current CRL, the others connect.
+        case softFail = "soft-fail"
+        /// Certificates the CRL lists are refused, and every certificate of the CA is refused while there is no
+        /// CRL or it is past its `nextUpdate`.
+        case hardFail = "hard-fail"
+    }
+
+    public var mode: Mode
+    /// A CRL distribution point Warden fetches (`http` or `https`); nil when the tenant uploads CRLs.
+    public var crlURL: String?
+    /// Seconds between fetches; a CRL past its `nextUpdate` is fetched again at once.
+    public var refreshSeconds: Int
+
+    public static let off = RevocationCheck(mode: .off, crlURL: nil, refreshSeconds: 3_600)
+
+    public init(mode: Mode, crlURL: String?, refreshSeconds: Int) {
+        self.mode = mode
+        self.crlURL = crlURL
+        self.refreshSeconds = refreshSeconds
+    }
+}
+
+/// The CRL in force for an external CA: what it revokes and until when it is current.
+public struct RevocationListState: Sendable, Hashable {
+    public let tenantID: TenantID
+    public let authority: CAName
+    /// The CA certificate's thumbprint: the issuer of the serials listed.
+    public let issuer: Thumbprint
+    /// Revoked serials, canonical upper-case hex.
+    public let serials: Set<String>
+    public let thisUpdate: Date
+    public let nextUpdate: Date?
+    /// The CRL number (hex), when the CRL has one.
+    public let number: String?
+    /// `upload`, or the URL it was fetched from.
+    public let source: String
+    public let updatedAt: Date
+
+    public init(
+        tenantID: TenantID, authority: CAName, issuer: Thumbprint, serials: Set<String>, thisUpdate: Date,
+        nextUpdate: Date?, number: String?, source: String, updatedAt: Date
+    ) {
+        self.tenantID = tenantID
+        self.authority = authority
+        self.issuer = issuer
+        self.serials = serials
+        self.thisUpdate = thisUpdate
+        self.nextUpdate = nextUpdate
+        self.number = number
+        self.source = source
+        self.updatedAt = updatedAt
+    }
+
+    /// Whether the CRL is current at `now` (a CRL without `nextUpdate` never goes out of date).
+    public func isCurrent(at now: Date) -> Bool {
+        nextUpdate.map { now < $0 } ?? true
+    }
+}

@@ -64,9 +64,10 @@ public enum CertificateAuthorityCheck {
     }
 
     /// Validates a presented chain (leaf first, DER) against `roots` at `now` (RFC 5280, client auth):
-    /// the leaf's CN, its serial under the certificate that signed it, and the root it chains to; or nil.
+    /// the leaf's CN, the serial of each certificate on the path under the one that signed it (leaf first, the
+    /// root excluded), and the root it chains to; or nil.
     public static func validate(chain: [[UInt8]], roots: [Certificate], now: Date) async -> (
-        commonName: String, serial: CertificateSerial, root: Certificate
+        commonName: String, path: [CertificateSerial], root: Certificate
     )? {
         guard let leafDER = chain.first, let leaf = try? Certificate(derEncoded: leafDER),
             let commonName = commonName(of: leaf), !roots.isEmpty
@@ -77,12 +78,14 @@ public enum CertificateAuthorityCheck {
         }
         let result = await verifier.validate(
             leaf: leaf, intermediates: CertificateStore(intermediates), diagnosticCallback: nil)
-        guard case .validCertificate(let path) = result, let root = path.last, path.count > 1,
-            let issuer = try? thumbprint(of: path[1])
-        else { return nil }
-        return (
-            commonName, CertificateSerial(issuer: issuer, serial: PKIEncoding.serialText(leaf.serialNumber.bytes)), root
-        )
+        guard case .validCertificate(let path) = result, let root = path.last, path.count > 1 else { return nil }
+        var serials: [CertificateSerial] = []
+        for (certificate, issuer) in zip(path, path.dropFirst()) {
+            guard let issuer = try? thumbprint(of: issuer) else { return nil }
+            serials.append(
+                CertificateSerial(issuer: issuer, serial: PKIEncoding.serialText(certificate.serialNumber.bytes)))
+        }
+        return (commonName, serials, root)
     }
 
     static func thumbprint(of certificate: Certificate) throws(WardenError) -> Thumbprint {

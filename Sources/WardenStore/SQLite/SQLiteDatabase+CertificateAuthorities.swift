@@ -74,15 +74,18 @@ extension SQLiteDatabase: CertificateAuthorityStore {
         try db.execute(
             sql: """
                 INSERT INTO certificate_authorities (tenant_id, name, certificate_pem, thumbprint, subject,
-                    not_valid_after, verified, verification_code, issuing, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    not_valid_after, verified, verification_code, issuing, revocation_mode, crl_url, crl_refresh,
+                    created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, name) DO UPDATE SET verified = excluded.verified,
-                    verification_code = excluded.verification_code
+                    verification_code = excluded.verification_code, revocation_mode = excluded.revocation_mode,
+                    crl_url = excluded.crl_url, crl_refresh = excluded.crl_refresh
                 """,
             arguments: [
                 authority.tenantID.rawValue, authority.name.rawValue, authority.certificatePEM,
                 authority.thumbprint.rawValue, authority.subject, authority.notValidAfter, authority.isVerified,
-                authority.verificationCode, authority.isIssuing, authority.createdAt,
+                authority.verificationCode, authority.isIssuing, authority.revocationCheck.mode.rawValue,
+                authority.revocationCheck.crlURL, authority.revocationCheck.refreshSeconds, authority.createdAt,
             ])
     }
 
@@ -94,6 +97,40 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             subject: try row.decode(forColumn: "subject"), notValidAfter: try row.decode(forColumn: "not_valid_after"),
             isVerified: try row.decode(forColumn: "verified"),
             verificationCode: try row.decode(forColumn: "verification_code"),
-            isIssuing: try row.decode(forColumn: "issuing"), createdAt: try row.decode(forColumn: "created_at"))
+            isIssuing: try row.decode(forColumn: "issuing"),
+            revocationCheck: RevocationCheck(
+                mode: try RevocationCheck.Mode(rawValue: row.decode(forColumn: "revocation_mode")) ?? .off,
+                crlURL: try row.decode(forColumn: "crl_url"), refreshSeconds: try row.decode(forColumn: "crl_refresh")),
+            createdAt: try row.decode(forColumn: "created_at"))
+    }
+
+    public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO certificate_revocation_lists (tenant_id, name, der, this_update, next_update, number,
+                        source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, name) DO UPDATE SET der = excluded.der,
+                    this_update = excluded.this_update, next_update = excluded.next_update, number = excluded.number,
+                    source = excluded.source, updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    list.tenantID.rawValue, list.authority.rawValue, Data(der), list.thisUpdate, list.nextUpdate,
+                    list.number, list.source, list.updatedAt,
+                ])
+        }
+    }
+
+    public func revocationLists() async throws -> [StoredRevocationList] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM certificate_revocation_lists").map { row in
+                StoredRevocationList(
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    authority: try CAName(row.decode(forColumn: "name")),
+                    der: Array(try row.decode(Data.self, forColumn: "der")),
+                    source: try row.decode(forColumn: "source"),
+                    updatedAt: try row.decode(forColumn: "updated_at"))
+            }
+        }
     }
 }

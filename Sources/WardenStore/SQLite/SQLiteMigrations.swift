@@ -29,6 +29,8 @@ enum SQLiteMigrations {
             Migration0013IndexAuditReferences.identifier, migrate: Migration0013IndexAuditReferences.migrate)
         migrator.registerMigration(
             Migration0014CreateIssuedCertificates.identifier, migrate: Migration0014CreateIssuedCertificates.migrate)
+        migrator.registerMigration(
+            Migration0015CreateRevocationLists.identifier, migrate: Migration0015CreateRevocationLists.migrate)
         return migrator
     }
 }

@@ -18,7 +18,10 @@ struct CACommand: AsyncParsableCommand {
             4. warden ca verify NAME --certificate proof.pem
             Devices created with --auth x509-ca then connect with a certificate chaining to the CA, CN = device id.
             """,
-        subcommands: [Create.self, Add.self, List.self, Show.self, VerificationCode.self, Verify.self, Delete.self])
+        subcommands: [
+            Create.self, Add.self, List.self, Show.self, VerificationCode.self, Verify.self, Revocation.self, CRL.self,
+            Delete.self,
+        ])
 
     /// The CA and tenant every command names.
     struct Target: ParsableArguments {
@@ -153,6 +156,66 @@ struct CACommand: AsyncParsableCommand {
                 try await api.show(.POST, target.path + "/verify", body: ["certificate": pem], to: output) {
                     output.line("CA \(target.name) is verified; x509-ca devices chaining to it may connect.")
                 }
+            }
+        }
+    }
+
+    struct Revocation: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "How revocation of an external CA's certificates is checked: its CRL, soft-fail or hard-fail.",
+            discussion: """
+                soft-fail: certificates the CRL lists are refused. hard-fail: also every certificate of the CA while
+                there is no current CRL. With --crl-url Warden fetches the CRL every --refresh seconds; without,
+                upload it with warden ca crl NAME --upload FILE.
+                """)
+        @OptionGroup var target: Target
+        @Option(help: "off, soft-fail or hard-fail.") var mode: String
+        @Option(name: .customLong("crl-url"), help: "A CRL distribution point to fetch (http or https).")
+        var crlURL: String?
+        @Option(help: "Seconds between fetches (default: 3600).") var refresh = 3_600
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var body: [String: Any] = ["mode": mode, "refreshSeconds": refresh]
+            body["crlUrl"] = crlURL
+            try await APIClient.run(client) { [body] api, output in
+                try await api.show(
+                    .PUT, target.path + "/revocation", body: body, as: CertificateAuthorityResource.self, to: output
+                ) { CACommand.show($0, output) }
+            }
+        }
+    }
+
+    struct CRL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "crl", abstract: "Show an external CA's CRL in force, or upload a newer one (DER or PEM).")
+        @OptionGroup var target: Target
+        @Option(help: "A CRL file the CA signed, to put in force.") var upload: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let bytes = try upload.map { file in
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    throw CLIFailure("Cannot read \(file).", exitCode: CLIExitCode.notFound)
+                }
+                return data
+            }
+            try await APIClient.run(client) { api, output in
+                let data: Data
+                if let bytes {
+                    data = try await api.send(
+                        .PUT, target.path + "/crl", raw: bytes, contentType: "application/pkix-crl")
+                } else {
+                    data = try await api.send(.GET, target.path + "/crl")
+                }
+                if output.isJSON { return output.json(data) }
+                let list = try api.decode(RevocationListResource.self, data)
+                output.fields([
+                    ("current", list.current ? "yes" : "no"), ("revoked", "\(list.revokedCount)"),
+                    ("this update", list.thisUpdate.map { "\($0)" } ?? "—"),
+                    ("next update", list.nextUpdate.map { "\($0)" } ?? "—"), ("number", list.number ?? "—"),
+                    ("source", list.source ?? "—"), ("fetch error", list.fetchError ?? "—"),
+                ])
             }
         }
     }

@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+public import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+public import WardenCore
+import WardenSecurity
+import WardenStore
+import X509
+
+/// External CAs' revocation (issue 15): the check each CA asks for, CRLs a tenant uploads or Warden fetches from
+/// a distribution point on a schedule, kept only when the CA signed them and they are not older than the one in
+/// force. Each accepted CRL goes out as `revocationListChanged`, which closes the connections it revokes.
+extension CertificateService {
+    /// Sets how revocation of what an external CA issued is checked; a CRL URL is fetched at once, then every
+    /// `refreshSeconds` (sooner once the CRL in force passes its `nextUpdate`).
+    public func setRevocationCheck(_ tenantID: TenantID, _ name: CAName, _ check: RevocationCheck) async throws
+        -> CertificateAuthority
+    {
+        guard (10...604_800).contains(check.refreshSeconds) else {
+            throw WardenError(.requestInvalidField, "'refreshSeconds' is 10 to 604800.")
+        }
+        if let url = check.crlURL {
+            guard url.utf8.count <= 2_048, let parsed = URL(string: url),
+                ["http", "https"].contains(parsed.scheme ?? ""),
+                parsed.host?.isEmpty == false
+            else { throw WardenError(.requestInvalidField, "'crlUrl' is an http or https URL of at most 2048 bytes.") }
+        }
+        let authority = try await store.certificateAuthorities(tenantID).first { $0.name == name }
+        guard let authority else { throw WardenError(.caNotFound, "There is no CA '\(name)' in tenant '\(tenantID)'.") }
+        guard !authority.isIssuing else {
+            throw WardenError(
+                .requestInvalidField,
+                "CA '\(name)' is Warden's own: its certificates are revoked with warden cert revoke.")
+        }
+        let stored = try await commit {
+            let stored = try await self.store.updateCertificateAuthority(tenantID, name) { $0.revocationCheck = check }
+            return (stored, [.certificateAuthorityChanged(stored)])
+        }
+        return stored
+    }
+
+    /// Accepts a CRL (DER or PEM) for an external CA: signed by it, naming it as issuer, no older than the CRL in
+    /// force (by CRL number, else by `thisUpdate`), not issued in the future.
+    public func acceptRevocationList(_ tenantID: TenantID, _ name: CAName, bytes: [UInt8], source: String)
+        async throws -> RevocationListState
+    {
+        let authority = try await store.certificateAuthorities(tenantID).first { $0.name == name }
+        guard let authority, let certificate = CertificateAuthorityCheck.certificate(pem: authority.certificatePEM)
+        else { throw WardenError(.caNotFound, "There is no CA '\(name)' in tenant '\(tenantID)'.") }
+        guard !authority.isIssuing else {
+            throw WardenError(.requestInvalidField, "CA '\(name)' is Warden's own: Warden signs its CRL.")
+        }
+        let list = try ExternalRevocationList(bytes: bytes, issuer: certificate)
+        let now = clock.now()
+        guard list.thisUpdate <= now.addingTimeInterval(300) else {
+            throw WardenError(.caInvalidRevocationList, "The CRL was issued in the future (\(list.thisUpdate)).")
+        }
+        let key = AuthorityKey(tenantID: tenantID, name: name)
+        if let current = caches.withLock({ $0.external[key] }), Self.isOlder(list, than: current) {
+            throw WardenError(
+                .caStaleRevocationList,
+                "The CRL is older than the one in force (issued \(current.thisUpdate), number \(current.number ?? "none"))."
+            )
+        }
+        let state = RevocationListState(
+            tenantID: tenantID, authority: name, issuer: authority.thumbprint, serials: list.serials,
+            thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number, source: source,
+            updatedAt: now)
+        return try await commit {
+            try await self.store.saveRevocationList(state, der: bytes)
+            self.caches.withLock { $0.external[key] = state }
+            return (state, [.revocationListChanged(state)])
+        }
+    }
+
+    /// The CRL in force for an external CA, and the last fetch's error if it failed.
+    public func revocationListStatus(_ tenantID: TenantID, _ name: CAName) -> (
+        list: RevocationListState?, fetchError: String?
+    ) {
+        let key = AuthorityKey(tenantID: tenantID, name: name)
+        return caches.withLock { ($0.external[key], $0.fetches[key]?.error) }
+    }
+
+    /// Reads the CRLs the store keeps and puts them in force again (start-up, before listeners open).
+    public func loadRevocationLists() async throws {
+        let authorities = try await store.allCertificateAuthorities()
+        for stored in try await store.revocationLists() {
+            guard
+                let authority = authorities.first(where: {
+                    $0.tenantID == stored.tenantID && $0.name == stored.authority
+                }),
+                let certificate = CertificateAuthorityCheck.certificate(pem: authority.certificatePEM),
+                let list = try? ExternalRevocationList(bytes: stored.der, issuer: certificate)
+            else { continue }
+            let state = RevocationListState(
+                tenantID: stored.tenantID, authority: stored.authority, issuer: authority.thumbprint,
+                serials: list.serials, thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number,
+                source: stored.source, updatedAt: stored.updatedAt)
+            caches.withLock { $0.external[AuthorityKey(tenantID: stored.tenantID, name: stored.authority)] = state }
+            bus.publish(.revocationListChanged(state))
+        }
+        for authority in authorities { schedule(authority) }
+    }
+
+    /// Follows a CA's revocation check: a CRL URL is due at once.
+    func schedule(_ authority: CertificateAuthority) {
+        let key = AuthorityKey(tenantID: authority.tenantID, name: authority.name)
+        caches.withLock { caches in
+            guard let url = authority.revocationCheck.crlURL, authority.revocationCheck.mode != .off else {
+                caches.fetches[key] = nil
+                return
+            }
+            caches.fetches[key] = Fetch(
+                url: url, refresh: TimeInterval(authority.revocationCheck.refreshSeconds), due: .distantPast, error: nil
+            )
+        }
+    }
+
+    /// Fetches every CRL that is due: its refresh interval passed, or the CRL in force reached `nextUpdate`.
+    func fetchDue() async {
+        let now = clock.now()
+        let due = caches.withLock { $0.fetches.filter { $0.value.due <= now } }
+        for (key, fetch) in due {
+            var failure: String?
+            do {
+                var request = HTTPClientRequest(url: fetch.url)
+                request.headers.add(name: "Accept", value: "application/pkix-crl")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                guard response.status == .ok else {
+                    throw WardenError(.caInvalidRevocationList, "HTTP \(response.status.code)")
+                }
+                let body = try await response.body.collect(upTo: ExternalRevocationList.maximumBytes)
+                _ = try await acceptRevocationList(
+                    key.tenantID, key.name, bytes: Array(body.readableBytesView), source: fetch.url)
+            } catch let refusal as WardenError where refusal.code == .caStaleRevocationList {
+                // The distribution point still serves the CRL in force: nothing new.
+            } catch {
+                failure = "\(error)"
+                logger.warning(
+                    "Could not fetch a CRL.",
+                    metadata: [
+                        "tenant.id": "\(key.tenantID)", "ca": "\(key.name)", "url": "\(fetch.url)", "error": "\(error)",
+                    ])
+            }
+            caches.withLock { caches in
+                guard var current = caches.fetches[key], current.url == fetch.url else { return }
+                current.due = now.addingTimeInterval(failure == nil ? current.refresh : min(current.refresh, 60))
+                // A CRL that goes out of date before the next fetch is fetched when it does.
+                if let next = caches.external[key]?.nextUpdate, next > now, next < current.due { current.due = next }
+                current.error = failure
+                caches.fetches[key] = current
+            }
+        }
+    }
+
+    /// Whether `list` is older than `current`: a smaller CRL number when both have one, else an earlier
+    /// `thisUpdate`.
+    static func isOlder(_ list: ExternalRevocationList, than current: RevocationListState) -> Bool {
+        if let new = list.number, let old = current.number {
+            let (a, b) = (new.count, old.count)
+            return a != b ? a < b : new < old
+        }
+        return list.thisUpdate < current.thisUpdate
+    }
+}
