@@ -5,6 +5,7 @@ public import WardenAccess
 public import WardenAudit
 public import WardenCore
 public import WardenHub
+public import WardenPKI
 public import WardenPolicy
 public import WardenRegistry
 
@@ -14,6 +15,7 @@ public struct Portal: Sendable {
     /// What the portal uses.
     public struct Dependencies: Sendable {
         public let registry: RegistryService
+        public let certificates: CertificateService
         public let hub: HubServices
         public let access: AccessService
         public let auditReader: AuditReader
@@ -24,12 +26,14 @@ public struct Portal: Sendable {
         public let policyFacts: any PolicyFacts
 
         public init(
-            registry: RegistryService, hub: HubServices, access: AccessService, auditReader: AuditReader,
+            registry: RegistryService, certificates: CertificateService, hub: HubServices, access: AccessService,
+            auditReader: AuditReader,
             clock: any WardenClock, gatewayHostName: String, refreshLifetime: TimeInterval,
             policyFacts: any PolicyFacts
         ) {
             self.policyFacts = policyFacts
             self.registry = registry
+            self.certificates = certificates
             self.hub = hub
             self.access = access
             self.auditReader = auditReader
@@ -56,7 +60,8 @@ public struct Portal: Sendable {
         let pages = Pages(dependencies: dependencies, renderer: renderer)
         routes =
             pages.signInRoutes + pages.overviewRoutes + pages.deviceRoutes + pages.peopleRoutes
-            + pages.auditRoutes + pages.policyRoutes + pages.accountRoutes + Self.staticRoutes
+            + pages.auditRoutes + pages.policyRoutes + pages.certificateRoutes + pages.accountRoutes
+            + Self.staticRoutes
     }
 
     /// Whether every template parsed (a test checks it).

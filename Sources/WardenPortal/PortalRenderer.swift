@@ -26,7 +26,7 @@ struct PortalRenderer: Sendable {
         "overview": PageTemplates.overview, "devices": PageTemplates.devices, "device": PageTemplates.device,
         "tenants": PageTemplates.tenants, "users": PageTemplates.users, "roles": PageTemplates.roles,
         "apikeys": PageTemplates.apiKeys, "audit": PageTemplates.audit, "account": PageTemplates.account,
-        "policy": PageTemplates.policy,
+        "policy": PageTemplates.policy, "certificates": PageTemplates.certificates,
     ]
 
     /// Whether every template parsed.

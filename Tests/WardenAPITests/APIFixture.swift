@@ -68,6 +68,7 @@ struct APIFixture {
             store: database, chain: chain, head: nil, bufferLimit: 10_000, clock: SystemClock(), logger: logger)
         let audit = self.audit
         Task { try await audit.run() }
+        let certificates = CertificateService(store: database, bus: bus, settings: .init(baseURL: "https://localhost"))
         router = APIRouter(
             .init(
                 registry: registry,
@@ -83,7 +84,7 @@ struct APIFixture {
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
         portal = Portal(
             .init(
-                registry: registry, hub: hub, access: access,
+                registry: registry, certificates: certificates, hub: hub, access: access,
                 auditReader: AuditReader(store: database, chain: chain, head: nil), clock: SystemClock(),
                 gatewayHostName: "localhost", refreshLifetime: 86_400, policyFacts: directory))
     }

@@ -27,6 +27,7 @@ struct Pages: Sendable {
                 ("Roles", base + "/roles", principal.may(.usersManage, in: tenant)),
                 ("API keys", base + "/api-keys", principal.may(.apiKeysManage, in: tenant)),
                 ("Policy", base + "/policy", principal.may(.policiesRead, in: tenant)),
+                ("Certificates", base + "/certificates", principal.may(.registryRead, in: tenant)),
                 ("Audit", base + "/audit", principal.may(.auditRead, in: tenant)),
             ]
         }

@@ -220,6 +220,60 @@ enum PageTemplates {
         </form>
         """#
 
+    static let certificates = #"""
+        <h1>Certificates of {{tenant}}</h1>
+        {{#issuedPEM}}
+        <div class="card" id="issued-certificate"><h2>Issued certificate {{issuedSerial}}</h2>
+          <pre class="secret" id="certificate-pem">{{issuedPEM}}</pre>
+          <button type="button" class="plain" data-copy="certificate-pem">Copy</button></div>
+        {{/issuedPEM}}
+        <h2>Certificate authorities</h2>
+        <table id="authorities">
+          <thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Verified</th>
+            <th scope="col">Revocation</th><th scope="col">Not valid after</th></tr></thead>
+          <tbody>{{#authorities}}<tr><td>{{name}}</td><td>{{kind}}</td><td>{{verified}}</td><td>{{revocation}}</td>
+            <td>{{notValidAfter}}</td></tr>{{/authorities}}
+          {{^authorities}}<tr><td colspan="5">No certificate authorities.</td></tr>{{/authorities}}</tbody>
+        </table>
+        {{#canManage}}
+        <form class="stack card" method="post" action="/t/{{tenant}}/certificates/authorities" id="create-ca">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <h3>Create an issuing CA</h3>
+          <label for="ca-name">Name</label><input id="ca-name" name="name" required maxlength="64">
+          <label for="ca-cn">Common name (optional)</label><input id="ca-cn" name="commonName" maxlength="64">
+          <label for="ca-days">Valid for days</label><input id="ca-days" name="days" inputmode="numeric" value="3650">
+          <p><button type="submit">Create CA</button></p>
+        </form>
+        {{/canManage}}
+        <h2>Issued certificates</h2>
+        <table id="certificates">
+          <thead><tr><th scope="col">Serial</th><th scope="col">Device</th><th scope="col">CA</th>
+            <th scope="col">Status</th><th scope="col">Not valid after</th>
+            <th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>{{#certificates}}<tr><td class="mono">{{serial}}</td><td>{{device}}</td><td>{{authority}}</td>
+            <td>{{status}}</td><td>{{notValidAfter}}</td><td>{{#revocable}}<form class="inline" method="post"
+              action="/t/{{tenant}}/certificates/{{serial}}/revoke" data-confirm="Revoke {{serial}}?">
+              <input type="hidden" name="_csrf" value="{{csrf}}">
+              <select name="reason" aria-label="Reason">{{#reasons}}<option>{{.}}</option>{{/reasons}}</select>
+              <button type="submit" class="danger">Revoke</button></form>{{/revocable}}</td></tr>{{/certificates}}
+          {{^certificates}}<tr><td colspan="6">No certificates issued.</td></tr>{{/certificates}}</tbody>
+        </table>
+        {{#more}}<p class="muted">The first 200 are shown: warden cert list shows all.</p>{{/more}}
+        {{#canIssue}}
+        <form class="stack card" method="post" action="/t/{{tenant}}/certificates" id="issue-certificate">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <h3>Issue a device certificate</h3>
+          <label for="issue-ca">CA</label>
+          <select id="issue-ca" name="ca">{{#issuing}}<option>{{.}}</option>{{/issuing}}</select>
+          <label for="issue-device">Device id</label><input id="issue-device" name="device" required>
+          <label for="issue-days">Valid for days (optional)</label><input id="issue-days" name="days" inputmode="numeric">
+          <label for="issue-csr">Certificate signing request (PEM)</label>
+          <textarea id="issue-csr" name="csr" rows="10" required></textarea>
+          <p><button type="submit">Issue</button></p>
+        </form>
+        {{/canIssue}}
+        """#
+
     static let audit = #"""
         <h1>Audit log{{#tenant}} of {{tenant}}{{/tenant}}</h1>
         <form class="row" method="get" action="{{action}}" role="search">
