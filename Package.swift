@@ -163,10 +163,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenProvisioning",
+            dependencies: [
+                "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenBroker",
+                "WardenAzure",
+            ]
+        ),
+        .target(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
-                "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI",
+                "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI", "WardenProvisioning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -191,6 +198,7 @@ let package = Package(
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
+                "WardenProvisioning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -303,6 +311,7 @@ let package = Package(
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
                 "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication", "WardenPolicy", "WardenPKI",
+                "WardenProvisioning",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -22,9 +22,10 @@ allowed() {
     WardenAudit) echo "WardenCore WardenStore" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity WardenAzure WardenAuthentication WardenPolicy" ;;
     WardenPKI) echo "WardenCore WardenStore WardenSecurity" ;;
-    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI" ;;
+    WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure" ;;
+    WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

@@ -7,6 +7,7 @@ public import WardenCore
 public import WardenHub
 public import WardenPKI
 public import WardenPolicy
+public import WardenProvisioning
 public import WardenRegistry
 
 /// Builds the HTTPS router: middleware, every controller's routes and the OpenAPI document.
@@ -15,6 +16,7 @@ public struct APIRouter: Sendable {
     public struct Dependencies: Sendable {
         public let registry: RegistryService
         public let certificates: CertificateService
+        public let provisioning: ProvisioningService
         /// The tenants' policies in force and the devices' facts, for simulation.
         public let policyFacts: any PolicyFacts
         public let hub: HubServices
@@ -33,7 +35,8 @@ public struct APIRouter: Sendable {
 
         /// Collects the dependencies.
         public init(
-            registry: RegistryService, certificates: CertificateService, policyFacts: any PolicyFacts, hub: HubServices,
+            registry: RegistryService, certificates: CertificateService, provisioning: ProvisioningService,
+            policyFacts: any PolicyFacts, hub: HubServices,
             clock: any WardenClock,
             access: AccessService, audit: AuditLog,
             auditReader: AuditReader,
@@ -43,6 +46,7 @@ public struct APIRouter: Sendable {
         ) {
             self.registry = registry
             self.certificates = certificates
+            self.provisioning = provisioning
             self.policyFacts = policyFacts
             self.hub = hub
             self.clock = clock
@@ -88,6 +92,8 @@ public struct APIRouter: Sendable {
             ).routes
             + CertificateController(certificates: dependencies.certificates, clock: dependencies.clock).routes
             + PKIController(certificates: dependencies.certificates).routes
+            + ProvisioningController(provisioning: dependencies.provisioning, endpoint: dependencies.gatewayHostName)
+            .routes
             + TelemetryController(registry: registry, reader: dependencies.hub.telemetry, clock: dependencies.clock)
             .routes
             + CloudToDeviceController(registry: registry, service: dependencies.hub.cloudToDevice).routes

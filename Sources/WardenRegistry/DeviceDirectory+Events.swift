@@ -9,7 +9,9 @@ extension DeviceDirectory {
     func apply(_ event: DomainEvent) {
         switch event {
         // Not the registry's: nothing to take the lock for (these come with every connection and twin patch).
-        case .authentication, .authorizationDenied, .twinReportedChanged: return
+        case .authentication, .authorizationDenied, .twinReportedChanged, .registration, .enrollmentChanged,
+            .enrollmentDeleted:
+            return
         default: break
         }
         if case .authorizationPolicyChanged(let version) = event {
@@ -78,7 +80,8 @@ extension DeviceDirectory {
             state.tenants[list.tenantID]?.revocationLists[list.issuer] = list
         case .certificateIssued:
             break
-        case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged:
+        case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
+            .enrollmentChanged, .enrollmentDeleted:
             break
         }
     }

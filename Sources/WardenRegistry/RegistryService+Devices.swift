@@ -13,13 +13,17 @@ extension RegistryService {
         public var status: Device.Status
         public var statusReason: String?
         public var attributes: [String: String]
+        /// A SAS device's keys when they are given (a provisioned device's, derived from its enrollment);
+        /// fresh random ones otherwise.
+        public var keys: SASKeyPair?
 
         /// Defaults: SAS authentication, enabled, no attributes.
         public init(
             id: DeviceID, authenticationType: Device.AuthenticationType = .sas, primaryThumbprint: Thumbprint? = nil,
             secondaryThumbprint: Thumbprint? = nil, status: Device.Status = .enabled, statusReason: String? = nil,
-            attributes: [String: String] = [:]
+            attributes: [String: String] = [:], keys: SASKeyPair? = nil
         ) {
+            self.keys = keys
             self.id = id
             self.authenticationType = authenticationType
             self.primaryThumbprint = primaryThumbprint
@@ -76,7 +80,7 @@ extension RegistryService {
             guard new.primaryThumbprint == nil, new.secondaryThumbprint == nil else {
                 throw WardenError(.deviceInvalidAuthentication, "Thumbprints apply only to 'x509-thumbprint' devices.")
             }
-            authentication = .sas(.random())
+            authentication = .sas(new.keys ?? .random())
         case .x509Thumbprint:
             guard let primary = new.primaryThumbprint else {
                 throw WardenError(
@@ -163,6 +167,17 @@ extension RegistryService {
             case .secondary: keys.secondary = .random(count: SASKeyPair.keyLength)
             case .swap: keys = SASKeyPair(primary: keys.secondary, secondary: keys.primary)
             }
+            device.authentication = .sas(keys)
+            device.updatedAt = now
+            return .keysRotated
+        }
+    }
+
+    /// Gives a device SAS authentication with `keys` (a device provisioning itself again with its enrollment's
+    /// keys); a live connection with other credentials closes.
+    public func setSASKeys(_ tenantID: TenantID, _ id: DeviceID, _ keys: SASKeyPair) async throws -> Device {
+        let now = clock.now()
+        return try await change(tenantID, id, ifMatch: nil) { device in
             device.authentication = .sas(keys)
             device.updatedAt = now
             return .keysRotated

@@ -20,6 +20,7 @@ import WardenMQTT
 import WardenPKI
 import WardenPolicy
 import WardenPortal
+import WardenProvisioning
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -134,6 +135,11 @@ public enum WardenServer {
         let twins = try await TwinService(
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
+        let provisioning = ProvisioningService(
+            store: database, registry: registry, twins: twins, bus: bus, clock: clock)
+        provisioning.follow(bus)
+        try await provisioning.load(tenants: try await allTenantIDs(registry))
+        broker.install(provisioning: provisioning)
         let methods = MethodService(broker: broker)
         cloudToDevice.follow(bus)
         twins.follow(bus)
@@ -176,7 +182,9 @@ public enum WardenServer {
 
         let router = APIRouter(
             .init(
-                registry: registry, certificates: certificates, policyFacts: deviceDirectory, hub: hub,
+                registry: registry, certificates: certificates, provisioning: provisioning,
+                policyFacts: deviceDirectory,
+                hub: hub,
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
@@ -259,6 +267,18 @@ public enum WardenServer {
                 "Cannot listen on \(address): \(error.description). Is another server running there?")
         }
         logger.info("Stopped.")
+    }
+
+    /// Every tenant's id, page by page.
+    static func allTenantIDs(_ registry: RegistryService) async throws -> [TenantID] {
+        var ids: [TenantID] = []
+        var cursor: String?
+        repeat {
+            let page = try await registry.tenants(after: cursor, limit: 1000)
+            ids += page.items.map(\.id)
+            cursor = page.nextCursor
+        } while cursor != nil
+        return ids
     }
 
     /// What the certificate service is told: the configured base URL, or the one the listeners imply until

@@ -165,3 +165,25 @@ public protocol IssuedCertificateStore: Sendable {
     /// How many certificates of every tenant are valid at `now`, and how many of those expire before `soon`.
     func countValidCertificates(now: Date, expiringBefore soon: Date) async throws -> (valid: Int, expiring: Int)
 }
+
+/// Zero-touch provisioning (issue 15): ID scopes, enrollments (keys sealed at this boundary), registrations.
+public protocol ProvisioningStore: Sendable {
+    /// The tenant's ID scope, assigning `candidate` when it has none yet.
+    func idScope(_ tenantID: TenantID, orAssign candidate: String) async throws -> String
+    /// The tenant an ID scope belongs to, or nil.
+    func tenant(forScope idScope: String) async throws -> TenantID?
+    /// Inserts an enrollment; `enrollment.already_exists`.
+    func createEnrollment(_ enrollment: Enrollment) async throws -> Enrollment
+    func enrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws -> Enrollment?
+    /// A tenant's enrollments, groups first.
+    func enrollments(_ tenantID: TenantID) async throws -> [Enrollment]
+    /// Reads, changes and writes one enrollment in a transaction; `enrollment.not_found`.
+    func updateEnrollment(
+        _ tenantID: TenantID, _ kind: Enrollment.Kind, _ change: @escaping @Sendable (inout Enrollment) throws -> Void
+    ) async throws -> Enrollment
+    func deleteEnrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws
+    /// Records that `registrationID` was assigned as `deviceID`; returns when it first registered.
+    func recordRegistration(
+        _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, deviceID: DeviceID, at: Date
+    ) async throws -> Date
+}

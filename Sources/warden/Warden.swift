@@ -16,7 +16,7 @@ struct Warden: AsyncParsableCommand {
         version: version,
         subcommands: [
             ServeCommand.self, TenantCommand.self, DeviceCommand.self, TokenCommand.self, CACommand.self,
-            CertificateCommand.self,
+            CertificateCommand.self, ProvisioningCommand.self,
             TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
             LoginCommand.self, LogoutCommand.self, UserCommand.self, RoleCommand.self, APIKeyCommand.self,
             AuditCommand.self, PolicyCommand.self,

@@ -13,6 +13,7 @@ import WardenHub
 import WardenPKI
 import WardenPolicy
 import WardenPortal
+import WardenProvisioning
 import WardenRegistry
 import WardenSecurity
 import WardenStore
@@ -46,10 +47,11 @@ struct APIFixture {
         let cloudToDevice = try await CloudToDeviceService(
             configuration: .init(), store: database, persistence: persistence, broker: broker, clock: SystemClock(),
             logger: logger)
+        let twins = try await TwinService(
+            store: database, persistence: persistence, broker: broker, clock: SystemClock())
         let hub = HubServices(
             telemetry: TelemetryReader(store: database, feed: TelemetryFeed()), cloudToDevice: cloudToDevice,
-            twins: try await TwinService(
-                store: database, persistence: persistence, broker: broker, clock: SystemClock()),
+            twins: twins,
             methods: MethodService(broker: broker),
             devices: DeviceGateway(
                 authenticator: DeviceAuthenticator(directory: directory), authorizer: PolicyAuthorizer(directory),
@@ -72,8 +74,8 @@ struct APIFixture {
         router = APIRouter(
             .init(
                 registry: registry,
-                certificates: CertificateService(
-                    store: database, bus: bus, settings: .init(baseURL: "https://localhost")),
+                certificates: certificates,
+                provisioning: ProvisioningService(store: database, registry: registry, twins: twins, bus: bus),
                 policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),

@@ -60,6 +60,27 @@ extension OpenAPISchemas {
                 "nextUpdate": dateTime, "number": string, "source": string, "updatedAt": dateTime, "fetchError": string,
             ],
             required: ["current", "revokedCount"]),
+        "Provisioning": object(["idScope": string, "endpoint": string], required: ["idScope", "endpoint"]),
+        "Enrollment": object(
+            [
+                "name": string, "registrationId": string, "deviceId": string,
+                "attestation": ["enum": ["symmetric-key"]],
+                "provisioningStatus": ["enum": ["enabled", "disabled"]],
+                "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
+                "createdAt": dateTime, "updatedAt": dateTime,
+                "symmetricKey": object(
+                    ["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"]),
+            ],
+            required: ["attestation", "provisioningStatus", "createdAt", "updatedAt"]),
+        "EnrollmentList": list(of: "Enrollment"),
+        "CreateEnrollment": object([
+            "name": identifier(EnrollmentGroupName.rules), "registrationId": identifier(DeviceID.rules),
+            "deviceId": identifier(DeviceID.rules), "attestation": ["enum": ["symmetric-key"]],
+            "provisioningStatus": ["enum": ["enabled", "disabled"]],
+            "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
+        ]),
+        "UpdateEnrollment": object(
+            ["provisioningStatus": ["enum": ["enabled", "disabled"]]], required: ["provisioningStatus"]),
         "CRL": binary,
         "OCSPRequest": binary,
         "OCSPResponse": binary,

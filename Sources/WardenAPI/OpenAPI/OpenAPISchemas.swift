@@ -33,7 +33,7 @@ enum OpenAPISchemas {
     static let pathParameters: [String: JSONValue] = [
         "tenant": identifier(TenantID.rules), "device": identifier(DeviceID.rules),
         "group": identifier(GroupName.rules), "policy": identifier(PolicyName.rules), "ca": identifier(CAName.rules),
-        "user": identifier(Username.rules),
+        "user": identifier(Username.rules), "registration": identifier(DeviceID.rules),
     ]
     static let nullableString: JSONValue = ["type": ["string", "null"]]
     static let dateTime: JSONValue = ["type": "string", "format": "date-time"]

@@ -78,6 +78,7 @@ public final class Broker: Sendable {
     let connectionCount = Atomic<Int>(0)
     /// Set once at start-up, after the hub that needs this broker exists.
     let deviceTraffic = Mutex<(any DeviceTrafficHandler)?>(nil)
+    let provisioningGateway = Mutex<(any ProvisioningGateway)?>(nil)
 
     /// The policy's `receive` check for every routed delivery; nil: every subscriber receives what it
     /// subscribed to (tests of the broker alone).
@@ -93,6 +94,14 @@ public final class Broker: Sendable {
         self.persistence = persistence
         self.receiveCheck = receiveCheck
     }
+
+    /// Answers DPS connections (their CONNECT, their requests) with `gateway`.
+    public func install(provisioning gateway: any ProvisioningGateway) {
+        provisioningGateway.withLock { $0 = gateway }
+    }
+
+    /// The provisioning gateway, when one is installed.
+    var provisioning: (any ProvisioningGateway)? { provisioningGateway.withLock { $0 } }
 
     /// Hands every device PUBLISH and Will to `handler` before routing.
     public func install(_ handler: any DeviceTrafficHandler) {

@@ -1,5 +1,6 @@
 import Foundation
 import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenPolicy
 
@@ -11,13 +12,15 @@ enum ClientIdentity: Sendable {
     case service(ServiceIdentity)
     /// A client without credentials on a listener that admits them (loopback development and conformance).
     case anonymous(TenantID, AnonymousAccess)
+    /// A device provisioning itself (DPS): it may only ask for its registration and read the answers.
+    case registration(RegistrationIdentity)
 
     /// When the credential stops being valid, in Unix seconds.
     var expiry: UInt64? {
         switch self {
         case .device(let identity): identity.expiry
         case .service(let identity): identity.expiry
-        case .anonymous: nil
+        case .anonymous, .registration: nil
         }
     }
 
@@ -27,6 +30,8 @@ enum ClientIdentity: Sendable {
         switch self {
         case .service(let identity):
             SessionKey(tenantID: identity.tenantID, clientID: "$service/\(identity.policyName)/\(clientID)")
+        case .registration(let identity):
+            SessionKey(tenantID: identity.tenantID, clientID: "$dps/\(identity.registrationID)")
         default:
             SessionKey(tenantID: tenantID, clientID: clientID)
         }
@@ -44,7 +49,7 @@ enum ClientIdentity: Sendable {
         switch self {
         case .device(let identity): subject = .device(identity.deviceID)
         case .service(let identity): subject = .service(identity.policyName, permissions: identity.permissions)
-        case .anonymous: return nil
+        case .anonymous, .registration: return nil
         }
         return AuthorizationRequest(tenantID: tenantID, subject: subject, action: action, resource: resource)
     }
@@ -67,6 +72,7 @@ enum ClientIdentity: Sendable {
         case .device(let identity): identity.deviceID.rawValue
         case .service(let identity): "$service/\(identity.policyName)"
         case .anonymous: clientID
+        case .registration(let identity): "$dps/\(identity.registrationID)"
         }
     }
 
@@ -76,6 +82,8 @@ enum ClientIdentity: Sendable {
         case .device(let identity): .accepted(.device(identity))
         case .service(let identity): .accepted(.service(identity))
         case .anonymous(let tenantID, _): .anonymous(tenantID)
+        // Not recorded as an authentication: the gateway records each registration with its outcome.
+        case .registration(let identity): .anonymous(identity.tenantID)
         }
     }
 
@@ -89,6 +97,21 @@ enum ClientIdentity: Sendable {
         case .device(let identity): identity.tenantID
         case .service(let identity): identity.tenantID
         case .anonymous(let tenantID, _): tenantID
+        case .registration(let identity): identity.tenantID
+        }
+    }
+
+    var registration: RegistrationIdentity? {
+        if case .registration(let identity) = self { return identity }
+        return nil
+    }
+
+    /// What a provisioning client may do: subscribe to its responses, and publish its requests.
+    static func decideRegistration(_ resource: AuthorizationRequest.Resource) -> Decision {
+        switch resource.action {
+        case .subscribe where resource.text == ProvisioningRequest.responseFilter: .allow()
+        case .publish where ProvisioningRequest(topic: resource.text) != nil: .allow()
+        default: .deny(["a provisioning client may only register and read its answers"])
         }
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import WardenAuthentication
+import WardenAzure
 import WardenCore
 import WardenMQTT
 import WardenPolicy
@@ -19,8 +20,14 @@ extension MQTTConnectionHandler {
             ?? connect.properties.authenticationMethod.flatMap { _ in
                 connect.properties.authenticationData
             }
-        let claim = readClaim(username: connect.username, clientID: connect.clientID, token: token)
         seeConnection(context)
+        if let username = connect.username.flatMap(ProvisioningUsername.init),
+            let gateway = services.broker.provisioning
+        {
+            connectRegistration(connect, username: username, token: token, gateway: gateway, context: context)
+            return
+        }
+        let claim = readClaim(username: connect.username, clientID: connect.clientID, token: token)
         let identity: ClientIdentity
         do {
             identity = try authenticate(connect, claim)
@@ -35,6 +42,51 @@ extension MQTTConnectionHandler {
             refuse(ConnectRefusal(error), connect, context: context)
             return
         }
+        admit(connect, identity: identity, context: context) {
+            let reference = record(claim.credentials, identity.outcome)
+            logger[metadataKey: "decision.ref"] = "\(reference)"
+        }
+    }
+
+    /// A DPS CONNECT: ClientId = registration id, proved by the gateway from memory; a refusal is a
+    /// registration record of its own.
+    private func connectRegistration(
+        _ connect: ConnectPacket, username: ProvisioningUsername, token: [UInt8]?, gateway: any ProvisioningGateway,
+        context: ChannelHandlerContext
+    ) {
+        do throws(WardenError) {
+            guard connect.clientID == username.registrationID.rawValue else {
+                throw WardenError(.authForbidden, "ClientId '\(connect.clientID)' is not the registration id.")
+            }
+            guard connect.will == nil else {
+                throw WardenError(.authForbidden, "A provisioning client has no Will.")
+            }
+            let identity = try gateway.authenticate(username, token: token, now: services.unixNow)
+            admit(connect, identity: .registration(identity), context: context) {}
+        } catch {
+            let reference = ReferenceID.make()
+            services.events.publish(
+                .registration(
+                    RegistrationRecord(
+                        tenantID: nil, idScope: username.idScope, registrationID: username.registrationID.rawValue,
+                        enrollment: nil, deviceID: nil, peerAddress: peerAddress, failure: error.code,
+                        reason: error.reason, referenceID: reference, at: services.clock.now())))
+            logger.info(
+                "Refused a provisioning connection.",
+                metadata: [
+                    "error.code": "\(error.code.name)", "reason": "\(error.reason)", "decision.ref": "\(reference)",
+                ])
+            let refusal = AuthenticationRefusal(
+                reason: error, isCredentialFailure: error.code != .authForbidden && error.code != .enrollmentDisabled)
+            refuse(ConnectRefusal(refusal), connect, context: context)
+        }
+    }
+
+    /// The policy's `connect`, the Will's topic, the negotiation, then the session; `recorded` runs once the
+    /// connection is accepted, before CONNACK.
+    private func admit(
+        _ connect: ConnectPacket, identity: ClientIdentity, context: ChannelHandlerContext, recorded: () -> Void
+    ) {
         let connectDecision = authorizeConnect(identity)
         guard connectDecision.isAllowed else {
             logger.info("Refused a connection: the policy does not let it connect.", metadata: connectDecision.metadata)
@@ -65,8 +117,7 @@ extension MQTTConnectionHandler {
                 refuse(.serverBusy, connect, context: context)
                 return
             }
-            let reference = record(claim.credentials, identity.outcome)
-            logger[metadataKey: "decision.ref"] = "\(reference)"
+            recorded()
             accept(connect, terms: terms, identity: identity, context: context)
         }
     }
@@ -96,9 +147,11 @@ extension MQTTConnectionHandler {
             channel: context.channel, version: terms.version, maximumPacketSize: terms.clientMaximumPacketSize,
             identity: identity, peerAddress: peerAddress, policyContext: policyContext,
             onDrop: { metrics.dropped($0) })
+        // A provisioning client's session lasts as long as its connection, whatever it asked for.
+        let isRegistration = identity.registration != nil
         let attachment = services.broker.open(
-            identity.sessionKey(clientID: terms.clientID), cleanStart: terms.cleanStart,
-            expiryInterval: terms.sessionExpiry, receiveMaximum: terms.receiveMaximum,
+            identity.sessionKey(clientID: terms.clientID), cleanStart: terms.cleanStart || isRegistration,
+            expiryInterval: isRegistration ? 0 : terms.sessionExpiry, receiveMaximum: terms.receiveMaximum,
             maximumPacketSize: terms.clientMaximumPacketSize, sink: sink, now: context.eventLoop.now)
         if attachment.sessionPresent {
             PolicyReevaluation(
@@ -192,6 +245,7 @@ extension MQTTConnectionHandler {
         messageRate: Double? = nil
     ) -> Decision {
         guard let request = identity.request(resource.action, resource) else {
+            if identity.registration != nil { return ClientIdentity.decideRegistration(resource) }
             guard case .anonymous(_, let access) = identity else { return .deny(["no policy decides this client"]) }
             return access.decide(resource)
         }

@@ -25,6 +25,9 @@ extension MQTTConnectionHandler {
             denyPublish(publish, decision, version: connection.version, context: context)
             return
         }
+        if let registration = connection.identity.registration {
+            return publishRegistration(publish, from: registration, sink: connection.sink)
+        }
         let now = context.eventLoop.now
         let message = BrokerMessage(
             topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
@@ -53,6 +56,29 @@ extension MQTTConnectionHandler {
         acknowledgeInOrder(
             PublishAckPacket(kind, packetID: packetID, reasonCode: reason), ticket: published.ticket,
             context: context)
+    }
+
+    /// A provisioning request: acknowledged at once (answering it is idempotent), answered by the gateway on
+    /// `$dps/registrations/res/{status}/?$rid=…` to this connection alone.
+    private func publishRegistration(_ publish: PublishPacket, from identity: RegistrationIdentity, sink: ChannelSink) {
+        if let packetID = publish.packetID {
+            let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
+            send(.publishAck(PublishAckPacket(kind, packetID: packetID)))
+        }
+        guard let request = ProvisioningRequest(topic: publish.topic), let gateway = services.broker.provisioning
+        else { return }
+        let body = Array(publish.payload.readableBytesView)
+        let peer = peerAddress
+        Task {
+            let answer = await gateway.answer(request, body: body, from: identity, peer: peer)
+            sink.send(
+                .publish(
+                    PublishPacket(
+                        qos: .atMostOnce,
+                        topic: ProvisioningRequest.responseTopic(
+                            status: answer.status, requestID: request.requestID, retryAfter: answer.retryAfter),
+                        payload: ByteBuffer(bytes: answer.body))))
+        }
     }
 
     /// Sends a PUBACK or PUBREC once the state its message changed is committed (`ticket`), never ahead of an

@@ -10,6 +10,9 @@ import WardenPolicy
 extension MQTTConnectionHandler {
     func handleSubscribe(_ subscribe: SubscribePacket) {
         guard let connection else { return }
+        if connection.identity.registration != nil {
+            return subscribeRegistration(subscribe, version: connection.version)
+        }
         let identifier = subscribe.properties.subscriptionIdentifiers.first
         var codes = [ReasonCode?](repeating: nil, count: subscribe.subscriptions.count)
         var requests: [(index: Int, request: Broker.SubscribeRequest)] = []
@@ -49,6 +52,21 @@ extension MQTTConnectionHandler {
         for delivery in retained {
             services.broker.deliver(delivery, to: connection.session, now: now)
         }
+    }
+
+    /// A provisioning client subscribes to its responses only (granted QoS 1 at most, as DPS does); they are
+    /// sent to its connection, never through a topic space.
+    private func subscribeRegistration(_ subscribe: SubscribePacket, version: ProtocolVersion) {
+        guard let connection else { return }
+        let codes = subscribe.subscriptions.map { subscription -> ReasonCode in
+            let decision = authorize(connection.identity, .filter(subscription.filter))
+            guard decision.isAllowed else {
+                recordDenial(decision, .filter(subscription.filter))
+                return version == .v5 ? .notAuthorized : .unspecifiedError
+            }
+            return ReasonCode(rawValue: min(subscription.qos, .atLeastOnce).rawValue) ?? .unspecifiedError
+        }
+        send([.suback(SubAckPacket(packetID: subscribe.packetID, reasonCodes: codes))])
     }
 
     func handleUnsubscribe(_ unsubscribe: UnsubscribePacket) {

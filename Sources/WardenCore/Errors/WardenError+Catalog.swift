@@ -37,6 +37,10 @@ extension WardenError.Code {
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
     public static let caNotIssuing = Self("ca.not_issuing", .conflict)
+    public static let enrollmentInvalidName = Self("enrollment.invalid_name", .invalidInput)
+    public static let enrollmentNotFound = Self("enrollment.not_found", .notFound)
+    public static let enrollmentAlreadyExists = Self("enrollment.already_exists", .conflict)
+    public static let enrollmentDisabled = Self("enrollment.disabled", .forbidden)
     public static let caInvalidRevocationList = Self("ca.invalid_crl", .invalidInput)
     public static let caStaleRevocationList = Self("ca.stale_crl", .conflict)
     public static let certificateInvalidRequest = Self("certificate.invalid_request", .invalidInput)
@@ -130,7 +134,8 @@ extension WardenError.Code {
         .policyDecisionNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
-        .caNotIssuing, .caInvalidRevocationList, .caStaleRevocationList, .certificateInvalidRequest,
+        .caNotIssuing, .enrollmentInvalidName, .enrollmentNotFound, .enrollmentAlreadyExists, .enrollmentDisabled,
+        .caInvalidRevocationList, .caStaleRevocationList, .certificateInvalidRequest,
         .certificateRequestMismatch, .certificateInvalidLifetime,
         .certificateNotFound, .certificateAlreadyRevoked,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,

@@ -24,6 +24,11 @@ public enum DomainEvent: Sendable {
     case authorizationPolicyChanged(AuthorizationPolicyVersion)
     /// A device's reported properties changed, committed (policy conditions may read them).
     case twinReportedChanged(TenantID, DeviceID)
+    /// An enrollment was created or changed (enabled, disabled), with its keys.
+    case enrollmentChanged(Enrollment)
+    case enrollmentDeleted(TenantID, Enrollment.Kind)
+    /// A device tried to provision itself (DPS), and was assigned or refused.
+    case registration(RegistrationRecord)
     /// A device-facing connection authenticated or was refused.
     case authentication(AuthenticationRecord)
     /// A connected client's PUBLISH or SUBSCRIBE was refused by policy.
@@ -33,6 +38,9 @@ public enum DomainEvent: Sendable {
     public var tenantID: TenantID? {
         switch self {
         case .authentication(let record): record.tenantID
+        case .registration(let record): record.tenantID
+        case .enrollmentChanged(let enrollment): enrollment.tenantID
+        case .enrollmentDeleted(let tenantID, _): tenantID
         case .authorizationDenied(let denial): denial.tenantID
         case .tenantCreated(let tenant): tenant.id
         case .deviceCreated(let device), .deviceUpdated(let device, _): device.tenantID

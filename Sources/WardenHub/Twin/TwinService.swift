@@ -194,7 +194,7 @@ public final class TwinService: Sendable {
     /// IoT Hub's rules for twin properties at every level: a name is 1 to 1,024 UTF-8 bytes without
     /// control characters, `.`, `$` or spaces (`$version` and `$metadata` are the hub's); a string value
     /// is at most 4 KiB. Depth is bounded before parsing, so the recursion here is too.
-    private static func check(_ properties: [String: JSONValue]) throws(WardenError) {
+    public static func check(_ properties: [String: JSONValue]) throws(WardenError) {
         for (name, value) in properties {
             guard (1...1024).contains(name.utf8.count), name.unicodeScalars.allSatisfy(isAllowedInNames) else {
                 throw WardenError(

@@ -60,3 +60,17 @@ public struct SASKey: Sendable {
         return outer.finalize()
     }
 }
+
+extension SASKeyPair {
+    /// The keys DPS derives for one device of a symmetric-key enrollment group: HMAC-SHA256 of the
+    /// registration id (UTF-8) under each group key (protocols.md §1.3).
+    public func derived(for registrationID: String) -> SASKeyPair {
+        func derive(_ key: SecretBytes) -> SecretBytes {
+            SecretBytes(
+                Array(
+                    HMAC<SHA256>.authenticationCode(
+                        for: Array(registrationID.utf8), using: SymmetricKey(data: key.bytes))))
+        }
+        return SASKeyPair(primary: derive(primary), secondary: derive(secondary))
+    }
+}

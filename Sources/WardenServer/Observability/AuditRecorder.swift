@@ -12,6 +12,7 @@ struct AuditRecorder {
             switch event {
             case .authentication(let record): log.record(Self.audit(record))
             case .authorizationDenied(let denial): log.record(Self.audit(denial))
+            case .registration(let registration): log.record(Self.audit(registration))
             default: break
             }
         }
@@ -30,6 +31,20 @@ struct AuditRecorder {
             outcome: denial.isEnforced ? .denied : .success,
             reason: denial.isEnforced ? "not_authorized" : "audit_only_denied", referenceID: denial.referenceID,
             details: details)
+    }
+
+    /// A DPS registration, assigned or refused (with why), under the registration id.
+    static func audit(_ registration: RegistrationRecord) -> AuditRecord {
+        var details = ["id_scope": registration.idScope, "protocol": "mqtt-dps"]
+        details["enrollment"] = registration.enrollment
+        details["device.id"] = registration.deviceID?.rawValue
+        details["why"] = registration.reason
+        return AuditRecord(
+            at: registration.at.unixMilliseconds, tenant: registration.tenantID, actorKind: "device",
+            actor: registration.registrationID, sourceIP: registration.peerAddress.description,
+            action: "provisioning.register", target: registration.deviceID?.rawValue ?? registration.registrationID,
+            outcome: registration.failure == nil ? .success : .denied, reason: registration.failure?.name,
+            referenceID: registration.referenceID, details: details)
     }
 
     static func audit(_ record: AuthenticationRecord) -> AuditRecord {

@@ -54,7 +54,7 @@ extension SQLiteDatabase: TenantStore {
             }
             for table in [
                 "group_members", "device_groups", "shared_access_policies", "authorization_policies",
-                "certificate_authorities",
+                "certificate_authorities", "enrollments", "registrations", "provisioning_scopes",
             ] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE tenant_id = ?", arguments: [id.rawValue])
             }

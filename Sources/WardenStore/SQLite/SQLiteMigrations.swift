@@ -31,6 +31,8 @@ enum SQLiteMigrations {
             Migration0014CreateIssuedCertificates.identifier, migrate: Migration0014CreateIssuedCertificates.migrate)
         migrator.registerMigration(
             Migration0015CreateRevocationLists.identifier, migrate: Migration0015CreateRevocationLists.migrate)
+        migrator.registerMigration(
+            Migration0016CreateProvisioning.identifier, migrate: Migration0016CreateProvisioning.migrate)
         return migrator
     }
 }

@@ -1,0 +1,158 @@
+import Foundation
+import Synchronization
+import WardenAzure
+import WardenBroker
+import WardenCore
+import WardenHub
+import WardenRegistry
+import WardenSecurity
+import WardenStore
+
+/// A registration: the device created (or its keys brought in line with its enrollment's), its twin started
+/// from the enrollment, the outcome recorded and kept for the client's polls in DPS's shapes (protocols.md §1.4).
+extension ProvisioningService {
+    /// The largest register body read (DPS's `DeviceRegistration`, its custom `payload` included).
+    static let maximumBodyBytes = 16_384
+
+    enum Outcome {
+        case assigned(deviceID: DeviceID, hub: String, substatus: String, created: Date, updated: Date)
+        case failed(errorCode: Int, message: String, at: Date)
+    }
+
+    func register(_ identity: RegistrationIdentity, body: [UInt8], peer: IPAddress, now: Date) async -> Outcome {
+        let reference = ReferenceID.make()
+        var deviceID: DeviceID?
+        do {
+            try Self.checkBody(body, registrationID: identity.registrationID)
+            let enrollment = state.withLock { $0.enrollments[identity.tenantID]?[identity.enrollment] }
+            guard let enrollment, enrollment.isEnabled else {
+                throw WardenError(
+                    .enrollmentDisabled, "Enrollment \(identity.enrollment.reference) is disabled or gone.")
+            }
+            let keys: SASKeyPair =
+                if case .group = enrollment.kind {
+                    enrollment.keys.derived(for: identity.registrationID.rawValue)
+                } else {
+                    enrollment.keys
+                }
+            let id = enrollment.deviceID ?? identity.registrationID
+            deviceID = id
+            let substatus = try await provision(
+                id, in: identity.tenantID, keys: keys, desired: enrollment.initialDesired)
+            let created = try await store.recordRegistration(
+                identity.tenantID, registrationID: identity.registrationID, enrollment: enrollment.kind.reference,
+                deviceID: id, at: now)
+            let hub = try await registry.tenant(identity.tenantID).hostName.rawValue
+            record(identity, deviceID: id, failure: nil, peer: peer, reference: reference, now: now)
+            return .assigned(deviceID: id, hub: hub, substatus: substatus, created: created, updated: now)
+        } catch {
+            let failure = (error as? WardenError) ?? WardenError(.internalError, "The registration failed.")
+            record(identity, deviceID: deviceID, failure: failure, peer: peer, reference: reference, now: now)
+            // DPS's codes: 400 for a bad request, 401 for a refused one, 500 otherwise.
+            let code =
+                switch failure.code.kind {
+                case .invalidInput: 400_004
+                case .forbidden, .unauthenticated: 401_002
+                default: 500_000
+                }
+            return .failed(errorCode: code, message: "\(failure.reason) (reference \(reference))", at: now)
+        }
+    }
+
+    /// Creates the device with `keys`, enabled, its twin's desired properties set from the enrollment; or, for a
+    /// device that exists (it registers again), gives it `keys` and keeps its twin. A disabled device stays so.
+    private func provision(_ id: DeviceID, in tenantID: TenantID, keys: SASKeyPair, desired: JSONValue?) async throws
+        -> String
+    {
+        do {
+            _ = try await registry.createDevice(tenantID, .init(id: id, keys: keys))
+            if case .object(let properties) = desired, !properties.isEmpty {
+                _ = try await twins.patchDesired(tenantID, id, properties, ifMatch: nil)
+            }
+            return "initialAssignment"
+        } catch let error as WardenError where error.code == .deviceAlreadyExists {
+            let existing = try await registry.device(tenantID, id)
+            guard existing.status == .enabled else {
+                throw WardenError(.authForbidden, "Device '\(id)' exists and is disabled.")
+            }
+            if case .sas(let current) = existing.authentication,
+                ConstantTime.equal(current.primary.bytes, keys.primary.bytes),
+                ConstantTime.equal(current.secondary.bytes, keys.secondary.bytes)
+            {
+                return "deviceDataMigrated"
+            }
+            _ = try await registry.setSASKeys(tenantID, id, keys)
+            return "deviceDataMigrated"
+        }
+    }
+
+    /// The register body: empty (C#), a space (Python's poll), or a JSON object whose `registrationId`, when
+    /// present, is the one the connection proved.
+    static func checkBody(_ body: [UInt8], registrationID: DeviceID) throws(WardenError) {
+        guard body.count <= maximumBodyBytes else {
+            throw WardenError(.requestBodyTooLarge, "The registration body is over \(maximumBodyBytes) bytes.")
+        }
+        guard body.contains(where: { !$0.isASCIIWhitespace }) else { return }
+        guard (try? JSONStructure.check(body, .requestBody)) != nil,
+            let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        else { throw WardenError(.requestMalformedJSON, "The registration body is not a JSON object.") }
+        if let claimed = object["registrationId"], (claimed as? String) != registrationID.rawValue {
+            throw WardenError(.requestInvalidField, "The body's registrationId is not the connection's.")
+        }
+    }
+
+    private func record(
+        _ identity: RegistrationIdentity, deviceID: DeviceID?, failure: WardenError?, peer: IPAddress,
+        reference: String, now: Date
+    ) {
+        bus.publish(
+            .registration(
+                RegistrationRecord(
+                    tenantID: identity.tenantID, idScope: identity.idScope,
+                    registrationID: identity.registrationID.rawValue, enrollment: identity.enrollment.reference,
+                    deviceID: deviceID, peerAddress: peer, failure: failure?.code, reason: failure?.reason,
+                    referenceID: reference, at: now)))
+    }
+
+    /// `RegistrationOperationStatus` for a finished operation.
+    static func status(_ operationID: String, _ outcome: Outcome) -> [UInt8] {
+        switch outcome {
+        case .assigned(let deviceID, let hub, let substatus, let created, let updated):
+            json([
+                "operationId": .string(operationID), "status": "assigned",
+                "registrationState": [
+                    "deviceId": .string(deviceID.rawValue), "assignedHub": .string(hub), "status": "assigned",
+                    "substatus": .string(substatus), "createdDateTimeUtc": .string(time(created)),
+                    "lastUpdatedDateTimeUtc": .string(time(updated)), "etag": .string(operationID),
+                ],
+            ])
+        case .failed(let code, let message, let at):
+            json([
+                "operationId": .string(operationID), "status": "failed",
+                "registrationState": [
+                    "status": "failed", "errorCode": .number(code), "errorMessage": .string(message),
+                    "lastUpdatedDateTimeUtc": .string(time(at)),
+                ],
+            ])
+        }
+    }
+
+    /// `ProvisioningServiceErrorDetails`.
+    static func error(_ code: Int, _ message: String, now: Date) -> [UInt8] {
+        json(["errorCode": .number(code), "message": .string(message), "timestampUtc": .string(time(now))])
+    }
+
+    static func json(_ value: JSONValue) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+
+    private static func time(_ date: Date) -> String {
+        UTCTimestamp.string(milliseconds: date.unixMilliseconds)
+    }
+}
+
+extension UInt8 {
+    fileprivate var isASCIIWhitespace: Bool { self == 0x20 || self == 0x09 || self == 0x0A || self == 0x0D }
+}

@@ -1,0 +1,248 @@
+public import Foundation
+import Synchronization
+public import WardenAzure
+public import WardenBroker
+public import WardenCore
+public import WardenHub
+public import WardenRegistry
+import WardenSecurity
+public import WardenStore
+
+/// Zero-touch provisioning (issue 15), compatible with Azure's Device Provisioning Service over MQTT: each
+/// tenant has an ID scope; enrollments (a group sharing a key, or one device) say who may provision
+/// themselves; a device that proves an enrollment's key registers and is created in the tenant with SAS keys it
+/// can use at once — for a group, the key DPS derives from the group key and its registration id.
+///
+/// It is the broker's `ProvisioningGateway`: a DPS CONNECT is proved from the in-memory enrollments (kept by
+/// following the bus), and register / operation-status requests are answered with DPS's shapes.
+public final class ProvisioningService: ProvisioningGateway, Sendable {
+    struct State {
+        var scopes: [String: TenantID] = [:]
+        var enrollments: [TenantID: [Enrollment.Kind: Enrollment]] = [:]
+        var operations: [String: Operation] = [:]
+        var requests: [String: [Date]] = [:]
+    }
+
+    /// A registration's result, kept for its status polls.
+    struct Operation {
+        let identity: RegistrationIdentity
+        let body: [UInt8]
+        let expires: Date
+    }
+
+    /// Most operations kept for polling, and for how long.
+    static let maximumOperations = 10_000
+    static let operationLifetime: TimeInterval = 600
+    /// Requests one registration id, or one address, may make in a minute before it is told to wait.
+    public static let requestsPerMinute = 20
+
+    let store: any ProvisioningStore
+    let registry: RegistryService
+    let twins: TwinService
+    let bus: EventBus
+    let clock: any WardenClock
+    let state = Mutex(State())
+
+    public init(
+        store: any ProvisioningStore, registry: RegistryService, twins: TwinService, bus: EventBus,
+        clock: any WardenClock = SystemClock()
+    ) {
+        self.store = store
+        self.registry = registry
+        self.twins = twins
+        self.bus = bus
+        self.clock = clock
+    }
+
+    /// Keeps the in-memory enrollments current.
+    public func follow(_ bus: EventBus) {
+        bus.observe { [weak self] event in
+            switch event {
+            case .enrollmentChanged(let enrollment):
+                self?.state.withLock { $0.enrollments[enrollment.tenantID, default: [:]][enrollment.kind] = enrollment }
+            case .enrollmentDeleted(let tenantID, let kind):
+                self?.state.withLock { _ = $0.enrollments[tenantID]?.removeValue(forKey: kind) }
+            case .tenantDeleted(let tenantID):
+                self?.state.withLock { state in
+                    state.enrollments[tenantID] = nil
+                    state.scopes = state.scopes.filter { $0.value != tenantID }
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Reads every tenant's scope and enrollments (start-up, before listeners open).
+    public func load(tenants: [TenantID]) async throws {
+        for tenantID in tenants {
+            let scope = try await idScope(tenantID)
+            let enrollments = try await store.enrollments(tenantID)
+            state.withLock { state in
+                state.scopes[scope] = tenantID
+                for enrollment in enrollments {
+                    state.enrollments[tenantID, default: [:]][enrollment.kind] = enrollment
+                }
+            }
+        }
+    }
+
+    // MARK: Scopes and enrollments
+
+    /// The tenant's ID scope (`0ne` and 8 hex digits from the CSPRNG, assigned on first use).
+    public func idScope(_ tenantID: TenantID) async throws -> String {
+        let candidate = "0ne" + Hex.encode(SecretBytes.random(count: 4).bytes, uppercase: true)
+        let scope = try await store.idScope(tenantID, orAssign: candidate)
+        state.withLock { $0.scopes[scope] = tenantID }
+        return scope
+    }
+
+    /// Creates a symmetric-key enrollment: a group (64-byte keys, as DPS makes them) or an individual device
+    /// (32-byte keys). `initialDesired` is a JSON object the twin's desired properties start with.
+    public func createEnrollment(
+        _ tenantID: TenantID, _ kind: Enrollment.Kind, deviceID: DeviceID? = nil, initialDesired: JSONValue? = nil,
+        enabled: Bool = true
+    ) async throws -> Enrollment {
+        if let initialDesired {
+            guard case .object(let properties) = initialDesired else {
+                throw WardenError(.requestInvalidField, "The initial twin's desired properties are a JSON object.")
+            }
+            try TwinService.check(properties)
+        }
+        if case .group = kind, deviceID != nil {
+            throw WardenError(.requestInvalidField, "A group's devices are named by their registration ids.")
+        }
+        let length = if case .group = kind { 64 } else { SASKeyPair.keyLength }
+        let now = clock.now()
+        let enrollment = Enrollment(
+            tenantID: tenantID, kind: kind,
+            keys: SASKeyPair(primary: .random(count: length), secondary: .random(count: length)), isEnabled: enabled,
+            initialDesired: initialDesired, deviceID: deviceID, createdAt: now, updatedAt: now)
+        _ = try await idScope(tenantID)
+        let created = try await store.createEnrollment(enrollment)
+        bus.publish(.enrollmentChanged(created))
+        return created
+    }
+
+    /// Enables or disables an enrollment: a disabled one provisions nobody.
+    public func setEnabled(_ tenantID: TenantID, _ kind: Enrollment.Kind, _ enabled: Bool) async throws -> Enrollment {
+        let now = clock.now()
+        let changed = try await store.updateEnrollment(tenantID, kind) {
+            $0.isEnabled = enabled
+            $0.updatedAt = now
+        }
+        bus.publish(.enrollmentChanged(changed))
+        return changed
+    }
+
+    public func deleteEnrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws {
+        try await store.deleteEnrollment(tenantID, kind)
+        bus.publish(.enrollmentDeleted(tenantID, kind))
+    }
+
+    public func enrollments(_ tenantID: TenantID) async throws -> [Enrollment] {
+        _ = try await registry.tenant(tenantID)
+        return try await store.enrollments(tenantID)
+    }
+
+    public func enrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws -> Enrollment {
+        guard let enrollment = try await store.enrollment(tenantID, kind) else {
+            throw WardenError(.enrollmentNotFound, "There is no enrollment \(kind.reference) in '\(tenantID)'.")
+        }
+        return enrollment
+    }
+
+    // MARK: ProvisioningGateway
+
+    public func authenticate(_ username: ProvisioningUsername, token: [UInt8]?, now: UInt64) throws(WardenError)
+        -> RegistrationIdentity
+    {
+        guard let token, let parsed = try? SASToken.parse(String(decoding: token, as: UTF8.self)) else {
+            throw WardenError(.authInvalidCredential, "A registration proves its key with a SAS token as password.")
+        }
+        // DPS tokens carry no key name (Python) or `registration` (C, C#).
+        guard parsed.keyName == nil || parsed.keyName?.rawValue == "registration" else {
+            throw WardenError(.authInvalidCredential, "A registration's SAS token names key 'registration' or none.")
+        }
+        let (tenantID, individual, groups) = state.withLock { state in
+            let tenantID = state.scopes[username.idScope]
+            let enrollments = tenantID.flatMap { state.enrollments[$0] } ?? [:]
+            return (
+                tenantID, enrollments[.individual(username.registrationID)],
+                enrollments.values.filter { if case .group = $0.kind { true } else { false } }
+                    .sorted { $0.kind.reference < $1.kind.reference }
+            )
+        }
+        guard let tenantID else {
+            throw WardenError(.authInvalidCredential, "ID scope '\(username.idScope)' is not one of this hub's.")
+        }
+        // An individual enrollment takes precedence over any group, as in DPS.
+        let candidates =
+            individual.map { [($0, $0.keys)] }
+            ?? groups.map { ($0, $0.keys.derived(for: username.registrationID.rawValue)) }
+        for (enrollment, keys) in candidates {
+            let verified = try? SASTokenVerifier.verify(
+                parsed, resource: username.resource, primary: SASKey(keys.primary), secondary: SASKey(keys.secondary),
+                now: now)
+            guard verified != nil else { continue }
+            guard enrollment.isEnabled else {
+                throw WardenError(.enrollmentDisabled, "Enrollment \(enrollment.kind.reference) is disabled.")
+            }
+            return RegistrationIdentity(
+                tenantID: tenantID, idScope: username.idScope, registrationID: username.registrationID,
+                enrollment: enrollment.kind)
+        }
+        throw WardenError(
+            .authInvalidCredential, "No enabled enrollment's key signed the token for '\(username.registrationID)'.")
+    }
+
+    public func answer(
+        _ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress
+    ) async -> ProvisioningAnswer {
+        let now = clock.now()
+        guard admit(identity.registrationID.rawValue, at: now), admit("\(peer)", at: now) else {
+            return ProvisioningAnswer(
+                status: 429, body: Self.error(429_001, "Too many requests; try again later.", now: now), retryAfter: 10)
+        }
+        switch request {
+        case .register:
+            let result = await register(identity, body: body, peer: peer, now: now)
+            let operationID = UUID().uuidString.lowercased()
+            state.withLock { state in
+                state.operations = state.operations.filter { $0.value.expires > now }
+                if state.operations.count >= Self.maximumOperations,
+                    let oldest = state.operations.min(by: { $0.value.expires < $1.value.expires })
+                {
+                    state.operations[oldest.key] = nil
+                }
+                state.operations[operationID] = Operation(
+                    identity: identity, body: Self.status(operationID, result), expires: now + Self.operationLifetime)
+            }
+            return ProvisioningAnswer(
+                status: 202, body: Self.json(["operationId": .string(operationID), "status": "assigning"]),
+                retryAfter: 1)
+        case .operationStatus(_, let operationID):
+            let operation = state.withLock { $0.operations[operationID] }
+            guard let operation, operation.identity == identity else {
+                return ProvisioningAnswer(
+                    status: 404,
+                    body: Self.error(404_201, "There is no such operation for this registration.", now: now))
+            }
+            return ProvisioningAnswer(status: 200, body: operation.body)
+        }
+    }
+
+    /// Whether `key` may make another request now (a sliding minute).
+    private func admit(_ key: String, at now: Date) -> Bool {
+        state.withLock { state in
+            var recent = (state.requests[key] ?? []).filter { now.timeIntervalSince($0) < 60 }
+            guard recent.count < Self.requestsPerMinute else { return false }
+            recent.append(now)
+            state.requests[key] = recent
+            if state.requests.count > 100_000 {
+                state.requests = state.requests.filter { $0.value.contains { now.timeIntervalSince($0) < 60 } }
+            }
+            return true
+        }
+    }
+}
