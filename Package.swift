@@ -323,7 +323,8 @@ let package = Package(
             name: "WardenHubTests",
             dependencies: [
                 "WardenHub", "WardenBroker", "WardenMQTT", "WardenCore", "WardenStore", "WardenSecurity",
-                "WardenRegistry", "WardenAzure", "WardenAuthentication", "WardenPolicy",
+                "WardenRegistry", "WardenAzure", "WardenAuthentication", "WardenPolicy", "WardenProvisioning",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(
             name: "WardenIntegrationTests",

@@ -27,5 +27,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         default: break
         }
     }
+    if let request = ProvisioningRequest(topic: text) {
+        let again = ProvisioningRequest(topic: ProvisioningRequest.registerPrefix + "$rid=" + request.requestID)
+        precondition(again == .register(requestID: request.requestID), "a request id is echoed as it was read")
+        precondition(ProvisioningRequest(topic: ProvisioningRequest.responseTopic(
+            status: 200, requestID: request.requestID, retryAfter: 1)) == nil, "a response is never a request")
+    }
     return 0
 }

@@ -24,5 +24,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     }
     _ = ServiceUsername(text)
     _ = HubUsername(text)
+    if let registration = ProvisioningUsername(text) {
+        precondition(HubUsername(text) == nil, "a DPS username is never a hub one")
+        let again = ProvisioningUsername(registration.resource + "/api-version=2019-03-31")
+        precondition(again == registration, "a DPS username's canonical form reads as itself")
+    }
     return 0
 }

@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import Testing
+import WardenAzure
+import WardenCore
+import WardenProvisioning
+import WardenRegistry
+
+@testable import WardenBroker
+@testable import WardenHub
+@testable import WardenSecurity
+
+/// DPS registrations against the real store and registry: which tokens prove an enrollment (both SDK families'
+/// encodings), what a register and its poll answer, and the refusals.
+struct ProvisioningServiceTests {
+    let hub: HubFixture
+    let registry: RegistryService
+    let service: ProvisioningService
+    let scope: String
+    let now = UInt64(Date().timeIntervalSince1970)
+    let peer: IPAddress
+
+    init() async throws {
+        hub = try HubFixture()
+        peer = try #require(IPAddress("192.0.2.9"))
+        registry = RegistryService(stores: .init(hub.database), bus: hub.bus, hubHostName: try HostName("hub.example"))
+        _ = try await registry.ensureDefaultTenant()
+        let twins = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        twins.follow(hub.bus)
+        service = ProvisioningService(store: hub.database, registry: registry, twins: twins, bus: hub.bus)
+        service.follow(hub.bus)
+        scope = try await service.idScope(.defaultTenant)
+    }
+
+    /// A DPS token as an SDK family writes it: `sr` percent-encoded in upper case (Python) or lower case (C),
+    /// with `skn=registration` or without it.
+    private func token(_ registrationID: String, key: SecretBytes, lowerCase: Bool = false, keyName: String? = nil)
+        -> [UInt8]
+    {
+        var resource = "\(scope)%2Fregistrations%2F\(registrationID)"
+        if lowerCase { resource = resource.replacingOccurrences(of: "%2F", with: "%2f") }
+        let signature = SASKey(key).authenticationCode(encodedResource: resource, expiry: now + 3600)
+        let sig = SASTokenSigner.percentEncode(Data(signature).base64EncodedString())
+        var text = "SharedAccessSignature sr=\(resource)&sig=\(sig)&se=\(now + 3600)"
+        if let keyName { text += "&skn=\(keyName)" }
+        return Array(text.utf8)
+    }
+
+    private func username(_ registrationID: String, scope: String? = nil) throws -> ProvisioningUsername {
+        try #require(
+            ProvisioningUsername("\(scope ?? self.scope)/registrations/\(registrationID)/api-version=2019-03-31"))
+    }
+
+    @Test func bothSDKFamiliesTokensProveAGroupAndItsDerivedKeyIsDPSs() async throws {
+        let group = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
+        let key = group.keys.derived(for: "meter-1").primary
+        for (lowerCase, keyName) in [(false, nil), (true, "registration"), (false, "registration"), (true, nil)] {
+            let identity = try service.authenticate(
+                try username("meter-1"), token: token("meter-1", key: key, lowerCase: lowerCase, keyName: keyName),
+                now: now)
+            #expect(identity.enrollment == .group(try EnrollmentGroupName("meters")))
+        }
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(
+                try username("meter-1"), token: token("meter-1", key: key, keyName: "owner"), now: now)
+        }
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(try username("meter-2"), token: token("meter-2", key: key), now: now)
+        }
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(
+                try username("meter-1", scope: "0ne00000000"), token: token("meter-1", key: key), now: now)
+        }
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(try username("meter-1"), token: token("meter-1", key: key), now: now + 7200)
+        }
+        _ = try await service.setEnabled(.defaultTenant, group.kind, false)
+        #expect(throws: WardenError(.enrollmentDisabled, "")) {
+            try service.authenticate(try username("meter-1"), token: token("meter-1", key: key), now: now)
+        }
+    }
+
+    @Test func microsoftsGroupKeyVectorDerivesItsDeviceKey() throws {
+        let group = try #require(
+            SecretBytes(
+                base64: "8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=="))
+        let keys = SASKeyPair(primary: group, secondary: group).derived(for: "sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6")
+        #expect(keys.primary.base64 == "Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=")
+    }
+
+    @Test func registerThenPollAssignsTheDeviceWithItsKeysAndTwin() async throws {
+        let individual = try await service.createEnrollment(
+            .defaultTenant, .individual(try DeviceID("gw-1")), deviceID: try DeviceID("gateway-one"),
+            initialDesired: ["mode": .string("eco")])
+        let identity = try service.authenticate(
+            try username("gw-1"), token: token("gw-1", key: individual.keys.primary), now: now)
+        let accepted = await service.answer(
+            .register(requestID: "1"), body: Array(#"{"registrationId":"gw-1","payload":null}"#.utf8), from: identity,
+            peer: peer)
+        #expect(accepted.status == 202 && accepted.retryAfter == 1)
+        let operation = try JSONDecoder().decode([String: String].self, from: Data(accepted.body))
+        let operationID = try #require(operation["operationId"])
+        #expect(operation["status"] == "assigning")
+
+        let done = await service.answer(
+            .operationStatus(requestID: "2", operationID: operationID), body: [0x20], from: identity, peer: peer)
+        #expect(done.status == 200)
+        let status = try JSONDecoder().decode(JSONValue.self, from: Data(done.body))
+        #expect(status["status"] == .string("assigned"))
+        #expect(status["registrationState"]?["deviceId"] == .string("gateway-one"))
+        #expect(status["registrationState"]?["assignedHub"] == .string("hub.example"))
+        let device = try await registry.device(.defaultTenant, try DeviceID("gateway-one"))
+        guard case .sas(let keys) = device.authentication else {
+            Issue.record("The provisioned device does not use SAS keys.")
+            return
+        }
+        #expect(keys.primary.bytes == individual.keys.primary.bytes)
+
+        // Another registration cannot read this one's operation; an unknown one is a 404.
+        let other = RegistrationIdentity(
+            tenantID: .defaultTenant, idScope: scope, registrationID: try DeviceID("gw-2"), enrollment: individual.kind)
+        #expect(
+            await service.answer(
+                .operationStatus(requestID: "3", operationID: operationID), body: [], from: other, peer: peer
+            )
+            .status == 404)
+    }
+
+    @Test func aBodyForAnotherRegistrationFailsAndFloodsAreToldToWait() async throws {
+        let individual = try await service.createEnrollment(.defaultTenant, .individual(try DeviceID("gw-3")))
+        let identity = try service.authenticate(
+            try username("gw-3"), token: token("gw-3", key: individual.keys.primary), now: now)
+        let accepted = await service.answer(
+            .register(requestID: "1"), body: Array(#"{"registrationId":"gw-4"}"#.utf8), from: identity, peer: peer)
+        let operationID = try #require(
+            try JSONDecoder().decode([String: String].self, from: Data(accepted.body))["operationId"])
+        let failed = await service.answer(
+            .operationStatus(requestID: "2", operationID: operationID), body: [], from: identity, peer: peer)
+        let status = try JSONDecoder().decode(JSONValue.self, from: Data(failed.body))
+        #expect(status["status"] == .string("failed"))
+        #expect(status["registrationState"]?["errorCode"] == .number(400_004))
+        await #expect(throws: WardenError(.deviceNotFound, "")) {
+            try await registry.device(.defaultTenant, try DeviceID("gw-3"))
+        }
+        var statuses: [Int] = []
+        for index in 0..<ProvisioningService.requestsPerMinute {
+            statuses.append(
+                await service.answer(
+                    .operationStatus(requestID: "\(index)", operationID: "x"), body: [], from: identity, peer: peer
+                ).status)
+        }
+        #expect(
+            statuses.last == 429 && statuses.filter { $0 == 404 }.count == ProvisioningService.requestsPerMinute - 2)
+    }
+}
