@@ -166,7 +166,7 @@ let package = Package(
             name: "WardenProvisioning",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenBroker",
-                "WardenAzure",
+                "WardenAzure", "WardenAuthentication",
             ]
         ),
         .target(

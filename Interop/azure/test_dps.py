@@ -108,3 +108,63 @@ def test_individual_disabled_and_wrong_keys(dps_warden):
                                     "--json"))["items"]
     reasons = {r["actor"]: r["reason"] for r in records}
     assert reasons.get("sensor-10") == "auth.invalid_credential"
+
+
+def test_x509_attestation_by_a_tenant_ca_and_by_thumbprint(dps_warden, tmp_path):
+    """A bootstrap certificate from the tenant's own CA (warden ca create / cert issue) provisions a device of an
+    X.509 group; a self-signed certificate provisions the individual enrollment that names its thumbprint."""
+    import subprocess
+
+    from azure.iot.device import X509
+
+    warden = dps_warden
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    warden.cli("ca", "create", "fleet")
+    warden.cli("dps", "group", "create", "cameras", "--attestation", "x509", "--ca", "fleet")
+
+    def openssl(*arguments):
+        result = subprocess.run(["openssl", *arguments], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "cam.key",
+            "-subj", "/CN=cam-5", "-out", "cam.csr")
+    (tmp_path / "cam.pem").write_text(
+        warden.cli("cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / "cam.csr"), "--device", "cam-5") + "\n")
+    x509 = X509(str(tmp_path / "cam.pem"), str(tmp_path / "cam.key"))
+    client = ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host="localhost", registration_id="cam-5", id_scope=scope, x509=x509,
+        server_verification_cert=open(warden.ca).read())
+    with to_this_server(warden):
+        result = client.register()
+    assert result.status == "assigned" and result.registration_state.device_id == "cam-5"
+    assert json.loads(warden.cli("device", "show", "cam-5", "--json"))["authentication"]["type"] == "x509-ca"
+    device = IoTHubDeviceClient.create_from_x509_certificate(
+        x509=x509, hostname=result.registration_state.assigned_hub, device_id="cam-5",
+        server_verification_cert=open(warden.ca).read())
+    with to_this_server(warden):
+        device.connect()
+    try:
+        device.send_message(Message("a frame"))
+    finally:
+        device.shutdown()
+
+    # Another registration id with cam-5's certificate is refused (DPS: the CN is the registration id).
+    impostor = ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host="localhost", registration_id="cam-6", id_scope=scope, x509=x509,
+        server_verification_cert=open(warden.ca).read())
+    with pytest.raises(Exception), to_this_server(warden):
+        impostor.register()
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "solo.key",
+            "-subj", "/CN=solo-1", "-out", "solo.pem", "-days", "2")
+    thumbprint = openssl("x509", "-in", "solo.pem", "-noout", "-fingerprint", "-sha256").split("=")[1].strip()
+    warden.cli("dps", "enrollment", "create", "solo-1", "--attestation", "x509", "--thumbprint",
+               thumbprint.replace(":", ""))
+    solo = ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host="localhost", registration_id="solo-1", id_scope=scope,
+        x509=X509(str(tmp_path / "solo.pem"), str(tmp_path / "solo.key")),
+        server_verification_cert=open(warden.ca).read())
+    with to_this_server(warden):
+        assert solo.register().status == "assigned"
+    assert json.loads(warden.cli("device", "show", "solo-1", "--json"))["authentication"]["type"] == "x509-thumbprint"

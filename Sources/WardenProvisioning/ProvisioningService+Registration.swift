@@ -29,16 +29,11 @@ extension ProvisioningService {
                 throw WardenError(
                     .enrollmentDisabled, "Enrollment \(identity.enrollment.reference) is disabled or gone.")
             }
-            let keys: SASKeyPair =
-                if case .group = enrollment.kind {
-                    enrollment.keys.derived(for: identity.registrationID.rawValue)
-                } else {
-                    enrollment.keys
-                }
             let id = enrollment.deviceID ?? identity.registrationID
             deviceID = id
             let substatus = try await provision(
-                id, in: identity.tenantID, keys: keys, desired: enrollment.initialDesired)
+                id, in: identity.tenantID, as: Self.device(id, enrollment, identity.registrationID),
+                desired: enrollment.initialDesired)
             let created = try await store.recordRegistration(
                 identity.tenantID, registrationID: identity.registrationID, enrollment: enrollment.kind.reference,
                 deviceID: id, at: now)
@@ -59,13 +54,33 @@ extension ProvisioningService {
         }
     }
 
-    /// Creates the device with `keys`, enabled, its twin's desired properties set from the enrollment; or, for a
-    /// device that exists (it registers again), gives it `keys` and keeps its twin. A disabled device stays so.
-    private func provision(_ id: DeviceID, in tenantID: TenantID, keys: SASKeyPair, desired: JSONValue?) async throws
-        -> String
+    /// The device an enrollment provisions: SAS with the individual's keys or the group's derived ones, or X.509
+    /// through the group's CA or with the individual's thumbprints.
+    static func device(_ id: DeviceID, _ enrollment: Enrollment, _ registrationID: DeviceID)
+        -> RegistryService.NewDevice
+    {
+        switch enrollment.attestation {
+        case .symmetricKey(let keys):
+            let isGroup = if case .group = enrollment.kind { true } else { false }
+            return .init(id: id, keys: isGroup ? keys.derived(for: registrationID.rawValue) : keys)
+        case .certificateAuthority:
+            return .init(id: id, authenticationType: .x509CA)
+        case .thumbprints(let primary, let secondary):
+            return .init(
+                id: id, authenticationType: .x509Thumbprint, primaryThumbprint: primary, secondaryThumbprint: secondary)
+        }
+    }
+
+    /// Creates the device, enabled, its twin's desired properties set from the enrollment; or, for a device that
+    /// exists (it registers again), keeps it and its twin, bringing a SAS device's keys in line with the
+    /// enrollment's. A disabled device stays so.
+    private func provision(
+        _ id: DeviceID, in tenantID: TenantID, as new: RegistryService.NewDevice, desired: JSONValue?
+    )
+        async throws -> String
     {
         do {
-            _ = try await registry.createDevice(tenantID, .init(id: id, keys: keys))
+            _ = try await registry.createDevice(tenantID, new)
             if case .object(let properties) = desired, !properties.isEmpty {
                 _ = try await twins.patchDesired(tenantID, id, properties, ifMatch: nil)
             }
@@ -75,15 +90,17 @@ extension ProvisioningService {
             guard existing.status == .enabled else {
                 throw WardenError(.authForbidden, "Device '\(id)' exists and is disabled.")
             }
-            if case .sas(let current) = existing.authentication,
-                ConstantTime.equal(current.primary.bytes, keys.primary.bytes),
-                ConstantTime.equal(current.secondary.bytes, keys.secondary.bytes)
-            {
-                return "deviceDataMigrated"
+            if let keys = new.keys, !Self.same(existing.authentication, keys) {
+                _ = try await registry.setSASKeys(tenantID, id, keys)
             }
-            _ = try await registry.setSASKeys(tenantID, id, keys)
             return "deviceDataMigrated"
         }
+    }
+
+    private static func same(_ authentication: Device.Authentication, _ keys: SASKeyPair) -> Bool {
+        guard case .sas(let current) = authentication else { return false }
+        return ConstantTime.equal(current.primary.bytes, keys.primary.bytes)
+            && ConstantTime.equal(current.secondary.bytes, keys.secondary.bytes)
     }
 
     /// The register body: empty (C#), a space (Python's poll), or a JSON object whose `registrationId`, when

@@ -1,5 +1,6 @@
 public import Foundation
 import Synchronization
+public import WardenAuthentication
 public import WardenAzure
 public import WardenBroker
 public import WardenCore
@@ -10,8 +11,9 @@ public import WardenStore
 
 /// Zero-touch provisioning (issue 15), compatible with Azure's Device Provisioning Service over MQTT: each
 /// tenant has an ID scope; enrollments (a group sharing a key, or one device) say who may provision
-/// themselves; a device that proves an enrollment's key registers and is created in the tenant with SAS keys it
-/// can use at once — for a group, the key DPS derives from the group key and its registration id.
+/// themselves; a device that proves an enrollment's key or certificate registers and is created in the tenant
+/// with credentials it can use at once — for a symmetric-key group, the key DPS derives from the group key and
+/// its registration id; for an X.509 group, its certificate through the tenant's CA.
 ///
 /// It is the broker's `ProvisioningGateway`: a DPS CONNECT is proved from the in-memory enrollments (kept by
 /// following the bus), and register / operation-status requests are answered with DPS's shapes.
@@ -19,6 +21,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     struct State {
         var scopes: [String: TenantID] = [:]
         var enrollments: [TenantID: [Enrollment.Kind: Enrollment]] = [:]
+        /// Verified tenant CAs' thumbprints, for X.509 groups.
+        var authorities: [TenantID: [CAName: Thumbprint]] = [:]
         var operations: [String: Operation] = [:]
         var requests: [String: [Date]] = [:]
     }
@@ -36,7 +40,7 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     /// Requests one registration id, or one address, may make in a minute before it is told to wait.
     public static let requestsPerMinute = 20
 
-    let store: any ProvisioningStore
+    let store: any ProvisioningStore & CertificateAuthorityStore
     let registry: RegistryService
     let twins: TwinService
     let bus: EventBus
@@ -44,7 +48,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     let state = Mutex(State())
 
     public init(
-        store: any ProvisioningStore, registry: RegistryService, twins: TwinService, bus: EventBus,
+        store: any ProvisioningStore & CertificateAuthorityStore, registry: RegistryService, twins: TwinService,
+        bus: EventBus,
         clock: any WardenClock = SystemClock()
     ) {
         self.store = store
@@ -62,6 +67,13 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                 self?.state.withLock { $0.enrollments[enrollment.tenantID, default: [:]][enrollment.kind] = enrollment }
             case .enrollmentDeleted(let tenantID, let kind):
                 self?.state.withLock { _ = $0.enrollments[tenantID]?.removeValue(forKey: kind) }
+            case .certificateAuthorityChanged(let authority):
+                self?.state.withLock {
+                    $0.authorities[authority.tenantID, default: [:]][authority.name] =
+                        authority.isVerified ? authority.thumbprint : nil
+                }
+            case .certificateAuthorityDeleted(let tenantID, let name):
+                self?.state.withLock { _ = $0.authorities[tenantID]?.removeValue(forKey: name) }
             case .tenantDeleted(let tenantID):
                 self?.state.withLock { state in
                     state.enrollments[tenantID] = nil
@@ -73,8 +85,14 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         }
     }
 
-    /// Reads every tenant's scope and enrollments (start-up, before listeners open).
+    /// Reads every tenant's scope, enrollments and verified CAs (start-up, before listeners open).
     public func load(tenants: [TenantID]) async throws {
+        let authorities = try await store.allCertificateAuthorities().filter(\.isVerified)
+        state.withLock { state in
+            for authority in authorities {
+                state.authorities[authority.tenantID, default: [:]][authority.name] = authority.thumbprint
+            }
+        }
         for tenantID in tenants {
             let scope = try await idScope(tenantID)
             let enrollments = try await store.enrollments(tenantID)
@@ -97,11 +115,13 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         return scope
     }
 
-    /// Creates a symmetric-key enrollment: a group (64-byte keys, as DPS makes them) or an individual device
-    /// (32-byte keys). `initialDesired` is a JSON object the twin's desired properties start with.
+    /// Creates an enrollment: a group or an individual device, with symmetric keys made here (a group's 64
+    /// bytes, as DPS makes them; a device's 32) unless `attestation` is X.509 (a group's tenant CA, which must be
+    /// verified; an individual's certificate thumbprints). `initialDesired` is a JSON object the twin's desired
+    /// properties start with.
     public func createEnrollment(
-        _ tenantID: TenantID, _ kind: Enrollment.Kind, deviceID: DeviceID? = nil, initialDesired: JSONValue? = nil,
-        enabled: Bool = true
+        _ tenantID: TenantID, _ kind: Enrollment.Kind, attestation: Enrollment.Attestation? = nil,
+        deviceID: DeviceID? = nil, initialDesired: JSONValue? = nil, enabled: Bool = true
     ) async throws -> Enrollment {
         if let initialDesired {
             guard case .object(let properties) = initialDesired else {
@@ -109,15 +129,31 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
             }
             try TwinService.check(properties)
         }
-        if case .group = kind, deviceID != nil {
+        let isGroup = if case .group = kind { true } else { false }
+        if isGroup, deviceID != nil {
             throw WardenError(.requestInvalidField, "A group's devices are named by their registration ids.")
         }
-        let length = if case .group = kind { 64 } else { SASKeyPair.keyLength }
+        switch attestation {
+        case .certificateAuthority(let name)?:
+            guard isGroup else {
+                throw WardenError(.requestInvalidField, "An individual enrollment names thumbprints.")
+            }
+            let authority = try await registry.certificateAuthority(tenantID, name)
+            guard authority.isVerified else {
+                throw WardenError(.caVerificationCodeMissing, "CA '\(name)' is not verified: prove possession first.")
+            }
+        case .thumbprints?:
+            guard !isGroup else { throw WardenError(.requestInvalidField, "A group names a certificate authority.") }
+        case .symmetricKey?, nil:
+            break
+        }
+        let length = isGroup ? 64 : SASKeyPair.keyLength
         let now = clock.now()
         let enrollment = Enrollment(
             tenantID: tenantID, kind: kind,
-            keys: SASKeyPair(primary: .random(count: length), secondary: .random(count: length)), isEnabled: enabled,
-            initialDesired: initialDesired, deviceID: deviceID, createdAt: now, updatedAt: now)
+            attestation: attestation
+                ?? .symmetricKey(SASKeyPair(primary: .random(count: length), secondary: .random(count: length))),
+            isEnabled: enabled, initialDesired: initialDesired, deviceID: deviceID, createdAt: now, updatedAt: now)
         _ = try await idScope(tenantID)
         let created = try await store.createEnrollment(enrollment)
         bus.publish(.enrollmentChanged(created))
@@ -154,37 +190,46 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
 
     // MARK: ProvisioningGateway
 
-    public func authenticate(_ username: ProvisioningUsername, token: [UInt8]?, now: UInt64) throws(WardenError)
-        -> RegistrationIdentity
-    {
-        guard let token, let parsed = try? SASToken.parse(String(decoding: token, as: UTF8.self)) else {
-            throw WardenError(.authInvalidCredential, "A registration proves its key with a SAS token as password.")
-        }
-        // DPS tokens carry no key name (Python) or `registration` (C, C#).
-        guard parsed.keyName == nil || parsed.keyName?.rawValue == "registration" else {
-            throw WardenError(.authInvalidCredential, "A registration's SAS token names key 'registration' or none.")
-        }
-        let (tenantID, individual, groups) = state.withLock { state in
+    public func authenticate(
+        _ username: ProvisioningUsername, token: [UInt8]?, certificate: DeviceCredentials.Certificate?, now: UInt64
+    ) throws(WardenError) -> RegistrationIdentity {
+        let (tenantID, individual, groups, authorities) = state.withLock { state in
             let tenantID = state.scopes[username.idScope]
             let enrollments = tenantID.flatMap { state.enrollments[$0] } ?? [:]
             return (
                 tenantID, enrollments[.individual(username.registrationID)],
                 enrollments.values.filter { if case .group = $0.kind { true } else { false } }
-                    .sorted { $0.kind.reference < $1.kind.reference }
+                    .sorted { $0.kind.reference < $1.kind.reference },
+                tenantID.flatMap { state.authorities[$0] } ?? [:]
             )
         }
         guard let tenantID else {
             throw WardenError(.authInvalidCredential, "ID scope '\(username.idScope)' is not one of this hub's.")
         }
         // An individual enrollment takes precedence over any group, as in DPS.
-        let candidates =
-            individual.map { [($0, $0.keys)] }
-            ?? groups.map { ($0, $0.keys.derived(for: username.registrationID.rawValue)) }
-        for (enrollment, keys) in candidates {
-            let verified = try? SASTokenVerifier.verify(
-                parsed, resource: username.resource, primary: SASKey(keys.primary), secondary: SASKey(keys.secondary),
-                now: now)
-            guard verified != nil else { continue }
+        let candidates = individual.map { [$0] } ?? groups
+        let proves: (Enrollment) -> Bool
+        if let token {
+            let sas = try Self.sas(token)
+            proves = { enrollment in
+                guard var keys = enrollment.attestation.keys else { return false }
+                if case .group = enrollment.kind { keys = keys.derived(for: username.registrationID.rawValue) }
+                return
+                    (try? SASTokenVerifier.verify(
+                        sas, resource: username.resource, primary: SASKey(keys.primary),
+                        secondary: SASKey(keys.secondary),
+                        now: now)) != nil
+            }
+        } else if let certificate {
+            proves = { enrollment in
+                Self.certificate(
+                    certificate, proves: enrollment, as: username.registrationID, in: tenantID, authorities)
+            }
+        } else {
+            throw WardenError(
+                .authInvalidCredential, "A registration proves itself with a SAS token or a client certificate.")
+        }
+        for enrollment in candidates where proves(enrollment) {
             guard enrollment.isEnabled else {
                 throw WardenError(.enrollmentDisabled, "Enrollment \(enrollment.kind.reference) is disabled.")
             }
@@ -193,7 +238,37 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                 enrollment: enrollment.kind)
         }
         throw WardenError(
-            .authInvalidCredential, "No enabled enrollment's key signed the token for '\(username.registrationID)'.")
+            .authInvalidCredential, "No enrollment's key or CA proves '\(username.registrationID)'.")
+    }
+
+    /// A DPS SAS token: no key name (Python) or `registration` (C, C#).
+    private static func sas(_ token: [UInt8]) throws(WardenError) -> SASToken {
+        guard let parsed = try? SASToken.parse(String(decoding: token, as: UTF8.self)) else {
+            throw WardenError(.authInvalidCredential, "The password is not a SAS token.")
+        }
+        guard parsed.keyName == nil || parsed.keyName?.rawValue == "registration" else {
+            throw WardenError(.authInvalidCredential, "A registration's SAS token names key 'registration' or none.")
+        }
+        return parsed
+    }
+
+    /// Whether a client certificate proves an X.509 enrollment: an individual's thumbprint, or a chain to a
+    /// group's tenant CA with CN = the registration id (DPS's rule).
+    private static func certificate(
+        _ certificate: DeviceCredentials.Certificate, proves enrollment: Enrollment, as registrationID: DeviceID,
+        in tenantID: TenantID, _ authorities: [CAName: Thumbprint]
+    ) -> Bool {
+        switch enrollment.attestation {
+        case .symmetricKey:
+            return false
+        case .thumbprints(let primary, let secondary):
+            return certificate.thumbprints.contains { $0 == primary || $0 == secondary }
+        case .certificateAuthority(let name):
+            guard let chain = certificate.chain, chain.tenants.contains(tenantID),
+                chain.commonName == registrationID.rawValue, let thumbprint = authorities[name]
+            else { return false }
+            return chain.path.contains { $0.issuer == thumbprint }
+        }
     }
 
     public func answer(

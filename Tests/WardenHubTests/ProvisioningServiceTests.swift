@@ -1,10 +1,12 @@
 import Crypto
 import Foundation
 import Testing
+import WardenAuthentication
 import WardenAzure
 import WardenCore
 import WardenProvisioning
 import WardenRegistry
+import WardenStore
 
 @testable import WardenBroker
 @testable import WardenHub
@@ -54,30 +56,35 @@ struct ProvisioningServiceTests {
 
     @Test func bothSDKFamiliesTokensProveAGroupAndItsDerivedKeyIsDPSs() async throws {
         let group = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
-        let key = group.keys.derived(for: "meter-1").primary
+        let key = try #require(group.attestation.keys).derived(for: "meter-1").primary
         for (lowerCase, keyName) in [(false, nil), (true, "registration"), (false, "registration"), (true, nil)] {
             let identity = try service.authenticate(
                 try username("meter-1"), token: token("meter-1", key: key, lowerCase: lowerCase, keyName: keyName),
-                now: now)
+                certificate: nil, now: now)
             #expect(identity.enrollment == .group(try EnrollmentGroupName("meters")))
         }
         #expect(throws: WardenError(.authInvalidCredential, "")) {
             try service.authenticate(
-                try username("meter-1"), token: token("meter-1", key: key, keyName: "owner"), now: now)
-        }
-        #expect(throws: WardenError(.authInvalidCredential, "")) {
-            try service.authenticate(try username("meter-2"), token: token("meter-2", key: key), now: now)
+                try username("meter-1"), token: token("meter-1", key: key, keyName: "owner"), certificate: nil, now: now
+            )
         }
         #expect(throws: WardenError(.authInvalidCredential, "")) {
             try service.authenticate(
-                try username("meter-1", scope: "0ne00000000"), token: token("meter-1", key: key), now: now)
+                try username("meter-2"), token: token("meter-2", key: key), certificate: nil, now: now)
         }
         #expect(throws: WardenError(.authInvalidCredential, "")) {
-            try service.authenticate(try username("meter-1"), token: token("meter-1", key: key), now: now + 7200)
+            try service.authenticate(
+                try username("meter-1", scope: "0ne00000000"), token: token("meter-1", key: key), certificate: nil,
+                now: now)
+        }
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(
+                try username("meter-1"), token: token("meter-1", key: key), certificate: nil, now: now + 7200)
         }
         _ = try await service.setEnabled(.defaultTenant, group.kind, false)
         #expect(throws: WardenError(.enrollmentDisabled, "")) {
-            try service.authenticate(try username("meter-1"), token: token("meter-1", key: key), now: now)
+            try service.authenticate(
+                try username("meter-1"), token: token("meter-1", key: key), certificate: nil, now: now)
         }
     }
 
@@ -94,7 +101,8 @@ struct ProvisioningServiceTests {
             .defaultTenant, .individual(try DeviceID("gw-1")), deviceID: try DeviceID("gateway-one"),
             initialDesired: ["mode": .string("eco")])
         let identity = try service.authenticate(
-            try username("gw-1"), token: token("gw-1", key: individual.keys.primary), now: now)
+            try username("gw-1"), token: token("gw-1", key: try #require(individual.attestation.keys).primary),
+            certificate: nil, now: now)
         let accepted = await service.answer(
             .register(requestID: "1"), body: Array(#"{"registrationId":"gw-1","payload":null}"#.utf8), from: identity,
             peer: peer)
@@ -115,7 +123,7 @@ struct ProvisioningServiceTests {
             Issue.record("The provisioned device does not use SAS keys.")
             return
         }
-        #expect(keys.primary.bytes == individual.keys.primary.bytes)
+        #expect(keys.primary.bytes == individual.attestation.keys?.primary.bytes)
 
         // Another registration cannot read this one's operation; an unknown one is a 404.
         let other = RegistrationIdentity(
@@ -130,7 +138,8 @@ struct ProvisioningServiceTests {
     @Test func aBodyForAnotherRegistrationFailsAndFloodsAreToldToWait() async throws {
         let individual = try await service.createEnrollment(.defaultTenant, .individual(try DeviceID("gw-3")))
         let identity = try service.authenticate(
-            try username("gw-3"), token: token("gw-3", key: individual.keys.primary), now: now)
+            try username("gw-3"), token: token("gw-3", key: try #require(individual.attestation.keys).primary),
+            certificate: nil, now: now)
         let accepted = await service.answer(
             .register(requestID: "1"), body: Array(#"{"registrationId":"gw-4"}"#.utf8), from: identity, peer: peer)
         let operationID = try #require(
@@ -152,5 +161,60 @@ struct ProvisioningServiceTests {
         }
         #expect(
             statuses.last == 429 && statuses.filter { $0 == 404 }.count == ProvisioningService.requestsPerMinute - 2)
+    }
+
+    /// X.509: a group's CA must be on the certificate's path, with CN = the registration id; an individual
+    /// enrollment's thumbprint proves its device alone. A token is not needed, and a certificate proves no
+    /// symmetric-key enrollment.
+    @Test func certificatesProveX509EnrollmentsOnly() async throws {
+        let caThumbprint = try Thumbprint(String(repeating: "C1", count: 32))
+        let authority = CertificateAuthority(
+            tenantID: .defaultTenant, name: try CAName("fleet"), certificatePEM: "", thumbprint: caThumbprint,
+            subject: "CN=Fleet", notValidAfter: Date() + 86_400, isVerified: true, createdAt: Date())
+        _ = try await hub.database.createCertificateAuthority(authority)
+        hub.bus.publish(.certificateAuthorityChanged(authority))
+        _ = try await service.createEnrollment(
+            .defaultTenant, .group(try EnrollmentGroupName("cameras")),
+            attestation: .certificateAuthority(authority.name))
+        let solo = try Thumbprint(String(repeating: "5A", count: 32))
+        _ = try await service.createEnrollment(
+            .defaultTenant, .individual(try DeviceID("solo-1")),
+            attestation: .thumbprints(primary: solo, secondary: nil))
+        _ = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("keys")))
+
+        func presented(_ commonName: String, issuer: Thumbprint, thumbprints: [Thumbprint] = [])
+            -> DeviceCredentials.Certificate
+        {
+            DeviceCredentials.Certificate(
+                thumbprints: thumbprints,
+                chain: ChainValidation(
+                    commonName: commonName, path: [CertificateSerial(issuer: issuer, serial: "01")],
+                    tenants: [.defaultTenant]))
+        }
+        let camera = try service.authenticate(
+            try username("cam-1"), token: nil, certificate: presented("cam-1", issuer: caThumbprint), now: now)
+        #expect(camera.enrollment == .group(try EnrollmentGroupName("cameras")))
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(
+                try username("cam-2"), token: nil, certificate: presented("cam-1", issuer: caThumbprint), now: now)
+        }
+        let stranger = try Thumbprint(String(repeating: "EE", count: 32))
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(
+                try username("cam-1"), token: nil, certificate: presented("cam-1", issuer: stranger), now: now)
+        }
+        let individual = try service.authenticate(
+            try username("solo-1"), token: nil, certificate: presented("solo-1", issuer: stranger, thumbprints: [solo]),
+            now: now)
+        #expect(individual.enrollment == .individual(try DeviceID("solo-1")))
+        #expect(throws: WardenError(.authInvalidCredential, "")) {
+            try service.authenticate(try username("cam-1"), token: nil, certificate: nil, now: now)
+        }
+        // An X.509 group needs a verified CA of the tenant.
+        await #expect(throws: WardenError(.caNotFound, "")) {
+            try await service.createEnrollment(
+                .defaultTenant, .group(try EnrollmentGroupName("nope")),
+                attestation: .certificateAuthority(try CAName("x")))
+        }
     }
 }

@@ -26,7 +26,7 @@ struct SQLiteDatabaseTests {
                 "0007-create-telemetry", "0008-create-cloud-to-device", "0009-create-twins", "0010-create-access",
                 "0011-create-audit", "0012-create-authorization-policies", "0013-index-audit-references",
                 "0014-create-issued-certificates", "0015-create-revocation-lists",
-                "0016-create-provisioning",
+                "0016-create-provisioning", "0017-add-certificate-attestation",
             ])
     }
 

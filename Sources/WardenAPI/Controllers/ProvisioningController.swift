@@ -53,11 +53,11 @@ struct ProvisioningController {
                     ListResource(items: items.map { EnrollmentResource($0, includeKeys: false) }, nextCursor: nil))
             },
             APIRoute(
-                .post, collection.path, "create\(collection.noun)", "Create a symmetric-key \(collection.noun)",
+                .post, collection.path, "create\(collection.noun)",
+                "Create a symmetric-key or X.509 \(collection.noun)",
                 permission: .credentialsManage, request: "CreateEnrollment", success: (201, "Enrollment")
             ) { request, context in
                 let body = try await request.decodeJSON(CreateEnrollmentRequest.self, context)
-                try body.checkAttestation()
                 let name = collection.parameter == "group" ? body.name : body.registrationId
                 guard let name else {
                     throw WardenError(
@@ -65,7 +65,8 @@ struct ProvisioningController {
                         "Field '\(collection.parameter == "group" ? "name" : "registrationId")' is required.")
                 }
                 let created = try await provisioning.createEnrollment(
-                    try request.tenantID(context), try collection.kind(name), deviceID: body.deviceId,
+                    try request.tenantID(context), try collection.kind(name), attestation: try body.attestationChoice(),
+                    deviceID: body.deviceId,
                     initialDesired: body.initialTwin?.desired, enabled: try body.isEnabled)
                 context.auditDetail("after", created.kind.reference)
                 return try JSONResponse.make(EnrollmentResource(created, includeKeys: true), status: .created)

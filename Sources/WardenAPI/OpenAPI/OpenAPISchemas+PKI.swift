@@ -64,7 +64,8 @@ extension OpenAPISchemas {
         "Enrollment": object(
             [
                 "name": string, "registrationId": string, "deviceId": string,
-                "attestation": ["enum": ["symmetric-key"]],
+                "attestation": ["enum": ["symmetric-key", "x509"]], "certificateAuthority": string,
+                "thumbprints": object(["primary": string, "secondary": string], required: ["primary"]),
                 "provisioningStatus": ["enum": ["enabled", "disabled"]],
                 "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
                 "createdAt": dateTime, "updatedAt": dateTime,
@@ -75,7 +76,9 @@ extension OpenAPISchemas {
         "EnrollmentList": list(of: "Enrollment"),
         "CreateEnrollment": object([
             "name": identifier(EnrollmentGroupName.rules), "registrationId": identifier(DeviceID.rules),
-            "deviceId": identifier(DeviceID.rules), "attestation": ["enum": ["symmetric-key"]],
+            "deviceId": identifier(DeviceID.rules), "attestation": ["enum": ["symmetric-key", "x509"]],
+            "certificateAuthority": identifier(CAName.rules),
+            "thumbprints": object(["primary": string, "secondary": string], required: ["primary"]),
             "provisioningStatus": ["enum": ["enabled", "disabled"]],
             "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
         ]),

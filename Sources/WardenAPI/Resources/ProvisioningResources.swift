@@ -24,6 +24,15 @@ public struct EnrollmentResource: Codable, Sendable {
     public let updatedAt: Date
     /// The symmetric keys, only to callers that manage credentials.
     public let symmetricKey: KeysResource?
+    /// An X.509 group's tenant CA.
+    public let certificateAuthority: String?
+    /// An X.509 individual enrollment's certificate thumbprints.
+    public let thumbprints: Thumbprints?
+
+    public struct Thumbprints: Codable, Sendable {
+        public let primary: String
+        public let secondary: String?
+    }
 
     public struct InitialTwin: Codable, Sendable {
         public let desired: JSONValue
@@ -35,12 +44,19 @@ public struct EnrollmentResource: Codable, Sendable {
         case .individual(let id): (self.name, self.registrationId) = (nil, id.rawValue)
         }
         self.deviceId = enrollment.deviceID?.rawValue
-        self.attestation = "symmetric-key"
+        self.attestation = enrollment.attestation.type
         self.provisioningStatus = enrollment.isEnabled ? "enabled" : "disabled"
         self.initialTwin = enrollment.initialDesired.map { InitialTwin(desired: $0) }
         self.createdAt = enrollment.createdAt
         self.updatedAt = enrollment.updatedAt
-        self.symmetricKey = includeKeys ? KeysResource(enrollment.keys) : nil
+        self.symmetricKey = includeKeys ? enrollment.attestation.keys.map(KeysResource.init) : nil
+        switch enrollment.attestation {
+        case .symmetricKey: (self.certificateAuthority, self.thumbprints) = (nil, nil)
+        case .certificateAuthority(let name): (self.certificateAuthority, self.thumbprints) = (name.rawValue, nil)
+        case .thumbprints(let primary, let secondary):
+            self.certificateAuthority = nil
+            self.thumbprints = Thumbprints(primary: primary.rawValue, secondary: secondary?.rawValue)
+        }
     }
 }
 
@@ -48,6 +64,7 @@ public struct EnrollmentResource: Codable, Sendable {
 struct CreateEnrollmentRequest: APIRequestBody {
     static let fields: Set<String> = [
         "name", "registrationId", "deviceId", "attestation", "provisioningStatus", "initialTwin",
+        "certificateAuthority", "thumbprints",
     ]
     let name: String?
     let registrationId: String?
@@ -55,6 +72,8 @@ struct CreateEnrollmentRequest: APIRequestBody {
     let attestation: String?
     let provisioningStatus: String?
     let initialTwin: EnrollmentResource.InitialTwin?
+    let certificateAuthority: CAName?
+    let thumbprints: EnrollmentResource.Thumbprints?
 
     var isEnabled: Bool {
         get throws {
@@ -66,10 +85,25 @@ struct CreateEnrollmentRequest: APIRequestBody {
         }
     }
 
-    func checkAttestation() throws {
-        guard (attestation ?? "symmetric-key") == "symmetric-key" else {
+    /// The attestation asked for: symmetric keys (made by the hub), or X.509 by CA (a group) or thumbprints.
+    func attestationChoice() throws -> Enrollment.Attestation? {
+        switch attestation ?? "symmetric-key" {
+        case "symmetric-key":
+            guard certificateAuthority == nil, thumbprints == nil else {
+                throw WardenError(.requestInvalidField, "'certificateAuthority' and 'thumbprints' are for x509.")
+            }
+            return nil
+        case "x509":
+            if let certificateAuthority, thumbprints == nil { return .certificateAuthority(certificateAuthority) }
+            if let thumbprints, certificateAuthority == nil {
+                return .thumbprints(
+                    primary: try Thumbprint(thumbprints.primary),
+                    secondary: try thumbprints.secondary.map { try Thumbprint($0) })
+            }
             throw WardenError(
-                .requestInvalidField, "'attestation' is symmetric-key; X.509 attestation is not supported yet.")
+                .requestInvalidField, "An x509 enrollment names 'certificateAuthority' (a group) or 'thumbprints'.")
+        default:
+            throw WardenError(.requestInvalidField, "'attestation' is symmetric-key or x509.")
         }
     }
 }

@@ -61,7 +61,11 @@ extension MQTTConnectionHandler {
             guard connect.will == nil else {
                 throw WardenError(.authForbidden, "A provisioning client has no Will.")
             }
-            let identity = try gateway.authenticate(username, token: token, now: services.unixNow)
+            let certificate = clientCertificate.map {
+                DeviceCredentials.Certificate(leaf: $0, chain: presented.result)
+            }
+            let identity = try gateway.authenticate(
+                username, token: token, certificate: certificate, now: services.unixNow)
             admit(connect, identity: .registration(identity), context: context) {}
         } catch {
             let reference = ReferenceID.make()

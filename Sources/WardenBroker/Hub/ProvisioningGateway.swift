@@ -1,3 +1,4 @@
+public import WardenAuthentication
 public import WardenAzure
 public import WardenCore
 
@@ -7,9 +8,11 @@ public import WardenCore
 /// nothing it publishes is routed.
 public protocol ProvisioningGateway: Sendable {
     /// Proves a DPS CONNECT: `token` is a SAS token over `{idScope}/registrations/{registrationId}`, signed with
-    /// the individual enrollment's key or the key a group derives for the registration id.
-    func authenticate(_ username: ProvisioningUsername, token: [UInt8]?, now: UInt64) throws(WardenError)
-        -> RegistrationIdentity
+    /// the individual enrollment's key or the key a group derives for the registration id; without one, the
+    /// client certificate proves an X.509 enrollment.
+    func authenticate(
+        _ username: ProvisioningUsername, token: [UInt8]?, certificate: DeviceCredentials.Certificate?, now: UInt64
+    ) throws(WardenError) -> RegistrationIdentity
     /// Answers one request: the response's status, JSON body and `retry-after`.
     func answer(_ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress)
         async -> ProvisioningAnswer

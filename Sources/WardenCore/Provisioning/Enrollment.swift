@@ -9,9 +9,32 @@ public enum EnrollmentGroupNameRules: IdentifierKind {
 }
 
 /// Who may provision themselves into a tenant (issue 15, DPS): a group of devices sharing a group key (each
-/// device's key is HMAC-SHA256 of its registration id under it, as DPS derives it), or one device with its own
-/// key. A registration creates (or updates) the device, enabled, with SAS keys it can use at once.
+/// device's key is HMAC-SHA256 of its registration id under it, as DPS derives it) or a CA their certificates
+/// chain to, or one device with its own key or certificate. A registration creates (or updates) the device,
+/// enabled, with credentials it can use at once.
 public struct Enrollment: Sendable {
+    /// How a registration proves itself.
+    public enum Attestation: Sendable {
+        /// A SAS token signed with the key pair (a group's: with the key derived for the registration id).
+        case symmetricKey(SASKeyPair)
+        /// A group's: a client certificate that chains to the tenant's verified CA `name`, with CN = the
+        /// registration id. Devices are created as `x509-ca`.
+        case certificateAuthority(CAName)
+        /// An individual's: a client certificate with one of these thumbprints. The device is created as
+        /// `x509-thumbprint` with them.
+        case thumbprints(primary: Thumbprint, secondary: Thumbprint?)
+
+        /// `symmetric-key` or `x509`, as DPS names attestation types.
+        public var type: String {
+            if case .symmetricKey = self { "symmetric-key" } else { "x509" }
+        }
+
+        /// The symmetric keys, for a symmetric-key attestation.
+        public var keys: SASKeyPair? {
+            if case .symmetricKey(let keys) = self { keys } else { nil }
+        }
+    }
+
     public enum Kind: Sendable, Hashable {
         case group(EnrollmentGroupName)
         /// One device, by its registration id.
@@ -28,8 +51,7 @@ public struct Enrollment: Sendable {
 
     public let tenantID: TenantID
     public let kind: Kind
-    /// Symmetric-key attestation: the group key pair, or the individual device's key pair.
-    public var keys: SASKeyPair
+    public var attestation: Attestation
     /// A disabled enrollment provisions nobody (DPS's `provisioningStatus`).
     public var isEnabled: Bool
     /// The desired properties a provisioned device's twin starts with (a JSON object), if any.
@@ -40,12 +62,13 @@ public struct Enrollment: Sendable {
     public var updatedAt: Date
 
     public init(
-        tenantID: TenantID, kind: Kind, keys: SASKeyPair, isEnabled: Bool = true, initialDesired: JSONValue? = nil,
+        tenantID: TenantID, kind: Kind, attestation: Attestation, isEnabled: Bool = true,
+        initialDesired: JSONValue? = nil,
         deviceID: DeviceID? = nil, createdAt: Date, updatedAt: Date
     ) {
         self.tenantID = tenantID
         self.kind = kind
-        self.keys = keys
+        self.attestation = attestation
         self.isEnabled = isEnabled
         self.initialDesired = initialDesired
         self.deviceID = deviceID

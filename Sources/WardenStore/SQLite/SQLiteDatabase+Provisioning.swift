@@ -117,13 +117,18 @@ extension SQLiteDatabase: ProvisioningStore {
     }
 }
 
-/// An enrollment as the `enrollments` table holds it: the keys sealed, the initial twin as JSON text.
+/// An enrollment as the `enrollments` table holds it: symmetric keys sealed (an X.509 enrollment has empty
+/// ones), the CA or thumbprints of an X.509 one, the initial twin as JSON text.
 private struct EnrollmentRow {
     let tenantID: String
     let kind: String
     let name: String
+    let attestation: String
     let primary: Data
     let secondary: Data
+    let certificateAuthority: String?
+    let primaryThumbprint: String?
+    let secondaryThumbprint: String?
     let enabled: Bool
     let initialDesired: String?
     let deviceID: String?
@@ -144,9 +149,25 @@ private struct EnrollmentRow {
     init(_ enrollment: Enrollment, sealer: any SecretSealer) throws {
         tenantID = enrollment.tenantID.rawValue
         (kind, name) = Self.key(enrollment.kind)
-        primary = Data(try sealer.seal(enrollment.keys.primary, context: Self.context(tenantID, kind, name, "primary")))
-        secondary = Data(
-            try sealer.seal(enrollment.keys.secondary, context: Self.context(tenantID, kind, name, "secondary")))
+        attestation = enrollment.attestation.type
+        let (tenant, kindText, nameText) = (tenantID, kind, name)
+        let keys = enrollment.attestation.keys
+        primary =
+            try keys.map {
+                Data(try sealer.seal($0.primary, context: Self.context(tenant, kindText, nameText, "primary")))
+            }
+            ?? Data()
+        secondary =
+            try keys.map {
+                Data(try sealer.seal($0.secondary, context: Self.context(tenant, kindText, nameText, "secondary")))
+            } ?? Data()
+        switch enrollment.attestation {
+        case .symmetricKey: (certificateAuthority, primaryThumbprint, secondaryThumbprint) = (nil, nil, nil)
+        case .certificateAuthority(let authority):
+            (certificateAuthority, primaryThumbprint, secondaryThumbprint) = (authority.rawValue, nil, nil)
+        case .thumbprints(let first, let second):
+            (certificateAuthority, primaryThumbprint, secondaryThumbprint) = (nil, first.rawValue, second?.rawValue)
+        }
         enabled = enrollment.isEnabled
         initialDesired = try enrollment.initialDesired.map(JSONColumn.encode)
         deviceID = enrollment.deviceID?.rawValue
@@ -157,15 +178,20 @@ private struct EnrollmentRow {
     func save(_ db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO enrollments (tenant_id, kind, name, primary_key, secondary_key, enabled, initial_desired,
-                    device_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tenant_id, kind, name) DO UPDATE SET primary_key = excluded.primary_key,
-                secondary_key = excluded.secondary_key, enabled = excluded.enabled,
+                INSERT INTO enrollments (tenant_id, kind, name, attestation, primary_key, secondary_key,
+                    certificate_authority, primary_thumbprint, secondary_thumbprint, enabled, initial_desired,
+                    device_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (tenant_id, kind, name) DO UPDATE SET attestation = excluded.attestation,
+                primary_key = excluded.primary_key, secondary_key = excluded.secondary_key,
+                certificate_authority = excluded.certificate_authority,
+                primary_thumbprint = excluded.primary_thumbprint,
+                secondary_thumbprint = excluded.secondary_thumbprint, enabled = excluded.enabled,
                 initial_desired = excluded.initial_desired, device_id = excluded.device_id,
                 updated_at = excluded.updated_at
                 """,
             arguments: [
-                tenantID, kind, name, primary, secondary, enabled, initialDesired, deviceID, createdAt, updatedAt,
+                tenantID, kind, name, attestation, primary, secondary, certificateAuthority, primaryThumbprint,
+                secondaryThumbprint, enabled, initialDesired, deviceID, createdAt, updatedAt,
             ])
     }
 
@@ -175,15 +201,24 @@ private struct EnrollmentRow {
         let name: String = try row.decode(forColumn: "name")
         let kind: Enrollment.Kind =
             kindText == "group" ? .group(try EnrollmentGroupName(name)) : .individual(try DeviceID(name))
-        let primary = try sealer.open(
-            Array(try row.decode(Data.self, forColumn: "primary_key")),
-            context: context(tenant, kindText, name, "primary"))
-        let secondary = try sealer.open(
-            Array(try row.decode(Data.self, forColumn: "secondary_key")),
-            context: context(tenant, kindText, name, "secondary"))
+        let attestation: Enrollment.Attestation
+        if let authority: String = try row.decode(forColumn: "certificate_authority") {
+            attestation = .certificateAuthority(try CAName(authority))
+        } else if let first: String = try row.decode(forColumn: "primary_thumbprint") {
+            let second: String? = try row.decode(forColumn: "secondary_thumbprint")
+            attestation = .thumbprints(primary: try Thumbprint(first), secondary: try second.map { try Thumbprint($0) })
+        } else {
+            let primary = try sealer.open(
+                Array(try row.decode(Data.self, forColumn: "primary_key")),
+                context: context(tenant, kindText, name, "primary"))
+            let secondary = try sealer.open(
+                Array(try row.decode(Data.self, forColumn: "secondary_key")),
+                context: context(tenant, kindText, name, "secondary"))
+            attestation = .symmetricKey(SASKeyPair(primary: primary, secondary: secondary))
+        }
         let desired: String? = try row.decode(forColumn: "initial_desired")
         return Enrollment(
-            tenantID: try TenantID(tenant), kind: kind, keys: SASKeyPair(primary: primary, secondary: secondary),
+            tenantID: try TenantID(tenant), kind: kind, attestation: attestation,
             isEnabled: try row.decode(forColumn: "enabled"),
             initialDesired: try desired.map { try JSONColumn.decode(JSONValue.self, $0, column: "initial_desired") },
             deviceID: try (row.decode(String?.self, forColumn: "device_id")).map { try DeviceID($0) },

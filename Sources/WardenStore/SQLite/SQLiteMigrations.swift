@@ -33,6 +33,9 @@ enum SQLiteMigrations {
             Migration0015CreateRevocationLists.identifier, migrate: Migration0015CreateRevocationLists.migrate)
         migrator.registerMigration(
             Migration0016CreateProvisioning.identifier, migrate: Migration0016CreateProvisioning.migrate)
+        migrator.registerMigration(
+            Migration0017AddCertificateAttestation.identifier,
+            migrate: Migration0017AddCertificateAttestation.migrate)
         return migrator
     }
 }

@@ -25,6 +25,8 @@ struct ProvisioningCommand: AsyncParsableCommand {
         output.fields(
             [
                 ("name", enrollment.name ?? enrollment.registrationId ?? ""), ("attestation", enrollment.attestation),
+                ("certificate authority", enrollment.certificateAuthority ?? "—"),
+                ("thumbprint", enrollment.thumbprints?.primary ?? "—"),
                 ("provisioning status", enrollment.provisioningStatus), ("device", enrollment.deviceId ?? "—"),
             ]
                 + (enrollment.symmetricKey.map { [("primary key", $0.primaryKey), ("secondary key", $0.secondaryKey)] }
@@ -47,7 +49,8 @@ struct ProvisioningCommand: AsyncParsableCommand {
 
     /// What creating an enrollment takes, for a group or an individual device.
     struct Creation: ParsableArguments {
-        @Option(help: "symmetric-key (x509 is not supported yet).") var attestation = "symmetric-key"
+        @Option(help: "symmetric-key (keys made by the hub) or x509 (a group's --ca, an enrollment's --thumbprint).")
+        var attestation = "symmetric-key"
         @Option(name: .customLong("initial-twin"), help: "A JSON file: the desired properties devices start with.")
         var initialTwin: String?
         @Flag(help: "Create it disabled.") var disabled = false
@@ -78,12 +81,16 @@ struct ProvisioningCommand: AsyncParsableCommand {
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Create a group (its keys are printed).")
             @Argument(help: "The group's name.") var name: String
+            @Option(name: .customLong("ca"), help: "x509: the tenant's verified CA its devices' certificates chain to.")
+            var certificateAuthority: String?
             @OptionGroup var creation: Creation
             @Option(help: "The tenant (default: default).") var tenant = "default"
             @OptionGroup var client: ClientOptions
 
             func run() async throws {
-                let body = try creation.body(["name": name])
+                var fields: [String: Any] = ["name": name]
+                fields["certificateAuthority"] = certificateAuthority
+                let body = try creation.body(fields)
                 try await APIClient.run(client) { api, output in
                     try await api.show(
                         .POST, ProvisioningCommand.base(tenant) + "/groups", body: body, as: EnrollmentResource.self,
@@ -109,6 +116,9 @@ struct ProvisioningCommand: AsyncParsableCommand {
             @Argument(help: "The registration id.") var registrationID: String
             @Option(name: .customLong("device-id"), help: "The device id, when not the registration id.")
             var deviceID: String?
+            @Option(help: "x509: the device certificate's SHA-256 (or SHA-1) thumbprint.") var thumbprint: String?
+            @Option(name: .customLong("secondary-thumbprint"), help: "x509: a second certificate's thumbprint.")
+            var secondaryThumbprint: String?
             @OptionGroup var creation: Creation
             @Option(help: "The tenant (default: default).") var tenant = "default"
             @OptionGroup var client: ClientOptions
@@ -116,6 +126,11 @@ struct ProvisioningCommand: AsyncParsableCommand {
             func run() async throws {
                 var fields: [String: Any] = ["registrationId": registrationID]
                 fields["deviceId"] = deviceID
+                if let thumbprint {
+                    var thumbprints = ["primary": thumbprint]
+                    thumbprints["secondary"] = secondaryThumbprint
+                    fields["thumbprints"] = thumbprints
+                }
                 let body = try creation.body(fields)
                 try await APIClient.run(client) { api, output in
                     try await api.show(
