@@ -318,7 +318,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
-        .testTarget(name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity"]),
+        .testTarget(name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity", "WardenCore"]),
         .testTarget(
             name: "WardenHubTests",
             dependencies: [

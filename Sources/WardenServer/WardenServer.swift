@@ -8,6 +8,7 @@ import NIOPosix
 import NIOSSL
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import WardenAPI
 import WardenAccess
@@ -171,6 +172,7 @@ public enum WardenServer {
         // total: a configured number of seconds, range-checked when read.
         let systemTopics = SystemTopics(
             broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version)
+        let served = Mutex(tls.certificateChainPEM)
         let reloader = TLSReloadService(
             reload: {
                 let material = try TLSMaterial.load(
@@ -178,7 +180,14 @@ public enum WardenServer {
                     now: clock.now())
                 let minimum = configuration.tls.minimumVersion
                 tlsSlot.replace(with: try makeTLSContext(material, minimum: minimum))
-            }, logger: logger)
+                return served.withLock { served in
+                    defer { served = material.certificateChainPEM }
+                    return served != material.certificateChainPEM
+                }
+            },
+            // total: a configured number of seconds, range-checked when read.
+            renewalCheck: tls.caCertificatePath == nil ? nil : .seconds(Int64(configuration.tls.renewalCheck)),
+            logger: logger)
 
         let router = APIRouter(
             .init(

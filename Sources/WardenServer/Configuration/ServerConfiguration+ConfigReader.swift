@@ -47,6 +47,7 @@ extension ServerConfiguration {
         },
         Key(name: "tls.certificate") { config, value in config.tls.certificatePath = value },
         Key(name: "tls.private-key") { config, value in config.tls.privateKeyPath = value },
+        .integer("tls.renewal-check", 1...86_400, \.tls.renewalCheck),
         Key(name: "mqtt.address") { config, value in config.mqtt.address = try address(value, "mqtt.address") },
         Key(name: "mqtt.port") { config, value in config.mqtt.port = try port(value, "mqtt.port") },
         Key(name: "mqtt.plain.enabled") { config, value in

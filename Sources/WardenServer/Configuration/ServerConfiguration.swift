@@ -48,6 +48,9 @@ public struct ServerConfiguration: Sendable {
         public var certificatePath: String?
         /// The PEM private key for `certificatePath`.
         public var privateKeyPath: String?
+        /// Seconds between looks at the development server certificate's expiry (it is re-issued with less than
+        /// 30 days left, without dropping connections).
+        public var renewalCheck = 43_200
     }
 
     /// The MQTT listeners and the broker's limits.
