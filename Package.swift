@@ -166,7 +166,7 @@ let package = Package(
             name: "WardenProvisioning",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenBroker",
-                "WardenAzure", "WardenAuthentication",
+                "WardenAzure", "WardenAuthentication", "WardenPKI",
             ]
         ),
         .target(

@@ -22,7 +22,7 @@ allowed() {
     WardenAudit) echo "WardenCore WardenStore" ;;
     WardenHub) echo "WardenCore WardenStore WardenRegistry WardenBroker WardenMQTT WardenSecurity WardenAzure WardenAuthentication WardenPolicy" ;;
     WardenPKI) echo "WardenCore WardenStore WardenSecurity" ;;
-    WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication" ;;
+    WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication WardenPKI" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning" ;;

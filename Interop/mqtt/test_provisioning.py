@@ -83,3 +83,46 @@ def test_a_registration_connection_does_only_what_dps_does(warden):
     assert c.pubacks[info.mid] == 0x87
     c.stop()
     assert warden.run_cli("device", "show", "probe-1").returncode != 0
+
+
+def test_a_csr_in_the_registration_gets_a_certificate_from_the_tenants_ca(warden, tmp_path):
+    """DPS's `csr` (base64 DER PKCS #10): the answer's `issuedCertificateChain` holds a certificate from the
+    tenant's issuing CA (openssl verifies it) and the CA's; the device is created x509-ca and connects with it."""
+    import subprocess
+
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    group = json.loads(warden.cli("dps", "group", "create", "csr-probes", "--json"))["symmetricKey"]["primaryKey"]
+    warden.cli("ca", "create", "fleet")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "probe.key", "-subj", "/CN=probe-9", "-outform", "DER", "-out", "probe.csr"],
+                   check=True, capture_output=True, cwd=tmp_path)
+    csr = base64.b64encode((tmp_path / "probe.csr").read_bytes()).decode()
+    c, code = client(warden, scope, "probe-9", token(scope, "probe-9", derived(group, "probe-9")), version=mqtt.MQTTv5)
+    assert code == 0
+    c.paho.subscribe("$dps/registrations/res/#", qos=1)
+    time.sleep(0.3)
+    c.paho.publish("$dps/registrations/PUT/iotdps-register/?$rid=1",
+                   json.dumps({"registrationId": "probe-9", "csr": csr}), qos=1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not c.payloads():
+        time.sleep(0.05)
+    operation = json.loads(c.payloads()[0])["operationId"]
+    c.paho.publish(f"$dps/registrations/GET/iotdps-get-operationstatus/?$rid=2&operationId={operation}", b"", qos=1)
+    while time.monotonic() < deadline and len(c.payloads()) < 2:
+        time.sleep(0.05)
+    c.stop()
+    state = json.loads(c.payloads()[1])["registrationState"]
+    leaf, ca = state["issuedCertificateChain"]
+    for name, body in (("probe.pem", leaf), ("fleet.pem", ca)):
+        lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n")
+    verified = subprocess.run(["openssl", "verify", "-CAfile", "fleet.pem", "probe.pem"], capture_output=True,
+                              text=True, cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(warden.cli("device", "show", "probe-9", "--json"))["authentication"]["type"] == "x509-ca"
+
+    device = hub.Client("probe-9", mqtt.MQTTv5)
+    device.paho.username_pw_set(hub.username("probe-9"))
+    device.paho.tls_set(ca_certs=warden.ca, certfile=str(tmp_path / "probe.pem"), keyfile=str(tmp_path / "probe.key"))
+    assert device.start(warden.mqtt["mqtts"], host="localhost").value == 0
+    device.stop()

@@ -5,6 +5,7 @@ public import WardenAzure
 public import WardenBroker
 public import WardenCore
 public import WardenHub
+public import WardenPKI
 public import WardenRegistry
 import WardenSecurity
 public import WardenStore
@@ -43,15 +44,17 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     let store: any ProvisioningStore & CertificateAuthorityStore
     let registry: RegistryService
     let twins: TwinService
+    /// Issues certificates to registrations that send a CSR; nil issues none.
+    let certificates: CertificateService?
     let bus: EventBus
     let clock: any WardenClock
     let state = Mutex(State())
 
     public init(
         store: any ProvisioningStore & CertificateAuthorityStore, registry: RegistryService, twins: TwinService,
-        bus: EventBus,
-        clock: any WardenClock = SystemClock()
+        certificates: CertificateService? = nil, bus: EventBus, clock: any WardenClock = SystemClock()
     ) {
+        self.certificates = certificates
         self.store = store
         self.registry = registry
         self.twins = twins

@@ -137,7 +137,8 @@ public enum WardenServer {
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
         let provisioning = ProvisioningService(
-            store: database, registry: registry, twins: twins, bus: bus, clock: clock)
+            store: database, registry: registry, twins: twins, certificates: certificates, bus: bus,
+            clock: clock)
         provisioning.follow(bus)
         try await provisioning.load(tenants: try await allTenantIDs(registry))
         broker.install(provisioning: provisioning)

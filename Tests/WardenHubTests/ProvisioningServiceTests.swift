@@ -217,4 +217,26 @@ struct ProvisioningServiceTests {
                 attestation: .certificateAuthority(try CAName("x")))
         }
     }
+
+    /// A CSR that is not base64 DER, or one this hub cannot issue for (no certificate service here), fails the
+    /// registration with DPS's 400 and creates nothing.
+    @Test func aCSRThatCannotBeIssuedFailsTheRegistration() async throws {
+        let individual = try await service.createEnrollment(.defaultTenant, .individual(try DeviceID("gw-9")))
+        let identity = try service.authenticate(
+            try username("gw-9"), token: token("gw-9", key: try #require(individual.attestation.keys).primary),
+            certificate: nil, now: now)
+        for body in [#"{"csr":"not base64 at all"}"#, #"{"csr":"MIIBAA=="}"#] {
+            let accepted = await service.answer(
+                .register(requestID: "1"), body: Array(body.utf8), from: identity, peer: peer)
+            let operationID = try #require(
+                try JSONDecoder().decode([String: String].self, from: Data(accepted.body))["operationId"])
+            let failed = await service.answer(
+                .operationStatus(requestID: "2", operationID: operationID), body: [], from: identity, peer: peer)
+            let status = try JSONDecoder().decode(JSONValue.self, from: Data(failed.body))
+            #expect(status["status"] == .string("failed"), "\(body)")
+        }
+        await #expect(throws: WardenError(.deviceNotFound, "")) {
+            try await registry.device(.defaultTenant, try DeviceID("gw-9"))
+        }
+    }
 }
