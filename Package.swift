@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "CWardenTLS"),
         .target(name: "CWardenAllocator"),
         .target(name: "CWardenClock"),
+        .target(name: "CWardenPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "WardenCore",
             dependencies: [
@@ -194,7 +195,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "CWardenTLS", "CWardenAllocator", "CWardenClock", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
+                "CWardenTLS", "CWardenAllocator", "CWardenClock", "CWardenPKCS11", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",

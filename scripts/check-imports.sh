@@ -10,6 +10,7 @@ allowed() {
     CWardenTLS) echo "" ;;
     CWardenAllocator) echo "" ;;
     CWardenClock) echo "" ;;
+    CWardenPKCS11) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;

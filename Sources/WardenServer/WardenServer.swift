@@ -69,7 +69,8 @@ public enum WardenServer {
         }
         let directory = DataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
-        let (masterKey, isNewKey) = try MasterKeyLoader.load(directory, override: configuration.masterKeyOverride)
+        let (masterKey, isNewKey) = try MasterKeyLoader.load(
+            directory, override: configuration.masterKeyOverride, hsm: configuration.hsm)
         let sealer = AESGCMSealer(masterKey: masterKey)
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
         let tls = try TLSMaterial.load(

@@ -107,6 +107,12 @@ extension ServerConfiguration {
         .integer("audit.retention-days", 1...36_500, \.audit.retentionDays),
         .integer("audit.buffer-limit", 1_000...10_000_000, \.audit.bufferLimit),
         .integer("policy.versions-kept", 1...10_000, \.policy.versionsKept),
+        Key(name: "hsm.module") { config, value in config.hsm = (config.hsm ?? .init()).with(module: value) },
+        Key(name: "hsm.token-label") { config, value in
+            guard (1...32).contains(value.utf8.count) else { throw invalid("hsm.token-label", value, "1 to 32 bytes") }
+            config.hsm = (config.hsm ?? .init()).with(tokenLabel: value)
+        },
+        Key(name: "hsm.pin-file") { config, value in config.hsm = (config.hsm ?? .init()).with(pinFile: value) },
         Key(name: "pki.base-url") { config, value in
             guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil,
                 url.query == nil
@@ -144,6 +150,7 @@ extension ServerConfiguration {
     /// CLI's client settings.
     static let otherEnvironmentVariables: Set<String> = [
         "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG", "WARDEN_CONFIG_DIR",
+        "WARDEN_HSM_PIN",
     ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
@@ -202,6 +209,7 @@ extension ServerConfiguration {
         if let masterKey = environment["WARDEN_MASTER_KEY"] {
             configuration.masterKeyOverride = SecretBytes(Array(masterKey.utf8))
         }
+        try readHSMPin(&configuration, environment: environment)
         try checkPlainListener(configuration.mqtt.plain)
         try checkTimeToLive(configuration.cloudToDevice)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
@@ -209,6 +217,30 @@ extension ServerConfiguration {
                 .configInvalidValue, "'tls.certificate' and 'tls.private-key' go together; set both or neither.")
         }
         return configuration
+    }
+
+    /// The token's PIN: `WARDEN_HSM_PIN`, or the file `hsm.pin-file` names; never a YAML value. An HSM needs
+    /// its module, token label and PIN together, and excludes `WARDEN_MASTER_KEY`.
+    private static func readHSMPin(_ configuration: inout ServerConfiguration, environment: [String: String]) throws {
+        guard var hsm = configuration.hsm else { return }
+        if let pin = environment["WARDEN_HSM_PIN"] {
+            hsm.pin = SecretBytes(Array(pin.utf8))
+        } else if let file = hsm.pinFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WardenError(.configUnreadableFile, "Cannot read 'hsm.pin-file' \(file).")
+            }
+            hsm.pin = SecretBytes(
+                Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
+        }
+        guard !hsm.module.isEmpty, !hsm.tokenLabel.isEmpty, hsm.pin != nil else {
+            throw WardenError(
+                .configInvalidValue,
+                "An HSM needs 'hsm.module', 'hsm.token-label' and a PIN (WARDEN_HSM_PIN or 'hsm.pin-file').")
+        }
+        guard configuration.masterKeyOverride == nil else {
+            throw WardenError(.configInvalidValue, "WARDEN_MASTER_KEY and an HSM exclude each other.")
+        }
+        configuration.hsm = hsm
     }
 
     /// `hub.hostname` → `WARDEN_HUB_HOSTNAME`.

@@ -176,6 +176,25 @@ public struct ServerConfiguration: Sendable {
     public var access = AccessService.Settings()
     /// Cloud-to-device queues.
     public var cloudToDevice = CloudToDeviceService.Configuration()
+    /// A PKCS #11 token that holds the key the master key is wrapped under (`hsm.*`); nil without one.
+    public struct HSM: Sendable {
+        /// The module's path (`/usr/lib/softhsm/libsofthsm2.so`).
+        public var module = ""
+        public var tokenLabel = ""
+        public var pinFile: String?
+        /// From `WARDEN_HSM_PIN` or `pinFile`, never from the YAML.
+        public var pin: SecretBytes?
+
+        func with(module: String? = nil, tokenLabel: String? = nil, pinFile: String? = nil) -> HSM {
+            var copy = self
+            if let module { copy.module = module }
+            if let tokenLabel { copy.tokenLabel = tokenLabel }
+            if let pinFile { copy.pinFile = pinFile }
+            return copy
+        }
+    }
+
+    public var hsm: HSM?
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.
     public var masterKeyOverride: SecretBytes?
 

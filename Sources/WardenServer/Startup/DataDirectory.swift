@@ -8,6 +8,8 @@ struct DataDirectory: Sendable {
 
     var database: String { "\(path)/warden.sqlite" }
     var masterKey: String { "\(path)/master.key" }
+    /// The master key wrapped by an HSM's key (`hsm.*`), instead of `master.key`.
+    var wrappedMasterKey: String { "\(path)/master.key.wrapped" }
     var sealingCheck: String { "\(path)/master.key.check" }
     var adminCredential: String { "\(path)/admin.token" }
     var adminPassword: String { "\(path)/admin.password" }
