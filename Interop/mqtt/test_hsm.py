@@ -60,3 +60,47 @@ def test_a_plain_master_key_moves_into_the_token(tmp_path, token):
     finally:
         moved.stop()
     assert not (data / "master.key").exists() and (data / "master.key.wrapped").exists()
+
+
+def test_an_issuing_cas_key_is_made_and_used_inside_the_token(tmp_path, token):
+    """With an HSM, `warden ca create` has the token generate the CA's P-256 key: certificates, CRLs and OCSP
+    answers are signed inside it (openssl verifies all three), and no key of the CA is in the database."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    warden = Warden(data, {**token, "pki.http.enabled": "true", "pki.http.port": "0"})
+
+    def openssl(*arguments):
+        result = subprocess.run(["openssl", *arguments], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout + result.stderr
+
+    try:
+        warden.cli("ca", "create", "fleet")
+        (tmp_path / "fleet.pem").write_text(warden.cli("ca", "show", "fleet", "--pem") + "\n")
+        for device in ("hsm-a", "hsm-b"):
+            openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                    f"{device}.key", "-subj", f"/CN={device}", "-out", f"{device}.csr")
+            (tmp_path / f"{device}.pem").write_text(warden.cli(
+                "cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / f"{device}.csr"), "--device", device) + "\n")
+            openssl("verify", "-CAfile", "fleet.pem", f"{device}.pem")
+        url = openssl("x509", "-in", "hsm-a.pem", "-noout", "-ocsp_uri").strip()
+        answer = openssl("ocsp", "-issuer", "fleet.pem", "-cert", "hsm-a.pem", "-url", url, "-CAfile", "fleet.pem")
+        assert "Response verify OK" in answer and "hsm-a.pem: good" in answer
+    finally:
+        warden.kill()
+    with sqlite3.connect(data / "warden.sqlite") as database:
+        storage, sealed, label = database.execute(
+            "SELECT storage, sealed_key, token_label FROM certificate_authority_keys").fetchone()
+    assert storage == "pkcs11" and sealed is None and label.startswith("warden-ca/default/fleet/")
+
+    # After a restart the token still signs for the CA.
+    again = Warden(data, token)
+    try:
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "c.key",
+                "-subj", "/CN=hsm-c", "-out", "c.csr")
+        (tmp_path / "c.pem").write_text(
+            again.cli("cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / "c.csr"), "--device", "hsm-c") + "\n")
+        openssl("verify", "-CAfile", "fleet.pem", "c.pem")
+    finally:
+        again.stop()

@@ -25,7 +25,13 @@ enum {
     CKA_CLASS = 0, CKA_TOKEN = 1, CKA_PRIVATE = 2, CKA_LABEL = 3, CKA_KEY_TYPE = 0x100, CKA_SENSITIVE = 0x103,
     CKA_ENCRYPT = 0x104, CKA_DECRYPT = 0x105, CKA_VALUE_LEN = 0x161, CKA_EXTRACTABLE = 0x162,
     CKM_AES_KEY_GEN = 0x1080, CKM_AES_GCM = 0x1087,
+    CKO_PUBLIC_KEY = 2, CKO_PRIVATE_KEY = 3, CKK_EC = 3, CKA_SIGN = 0x108, CKA_VERIFY = 0x10a,
+    CKA_EC_PARAMS = 0x180, CKA_EC_POINT = 0x181, CKM_EC_KEY_PAIR_GEN = 0x1040, CKM_ECDSA = 0x1041,
+    CKR_KEY_HANDLE_INVALID = 0x60,
 };
+
+/// The DER object identifier of P-256 (prime256v1), as CKA_EC_PARAMS wants it.
+static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
 typedef ck_ulong (*fn_initialize)(void *);
 typedef ck_ulong (*fn_finalize)(void *);
@@ -41,6 +47,9 @@ typedef ck_ulong (*fn_find_final)(ck_ulong);
 typedef ck_ulong (*fn_generate_key)(ck_ulong, ck_mechanism *, ck_attribute *, ck_ulong, ck_ulong *);
 typedef ck_ulong (*fn_crypt_init)(ck_ulong, ck_mechanism *, ck_ulong);
 typedef ck_ulong (*fn_crypt)(ck_ulong, const unsigned char *, ck_ulong, unsigned char *, ck_ulong *);
+typedef ck_ulong (*fn_generate_key_pair)(ck_ulong, ck_mechanism *, ck_attribute *, ck_ulong, ck_attribute *,
+                                         ck_ulong, ck_ulong *, ck_ulong *);
+typedef ck_ulong (*fn_get_attribute_value)(ck_ulong, ck_ulong, ck_attribute *, ck_ulong);
 
 struct warden_pkcs11 {
     void *library;
@@ -51,6 +60,13 @@ struct warden_pkcs11 {
     fn_logout logout;
     fn_crypt_init encrypt_init, decrypt_init;
     fn_crypt encrypt, decrypt;
+    fn_find_init find_init;
+    fn_find find;
+    fn_find_final find_final;
+    fn_generate_key_pair generate_key_pair;
+    fn_get_attribute_value get_attribute_value;
+    fn_crypt_init sign_init;
+    fn_crypt sign;
 };
 
 #define LOAD(name, type, symbol)                                                                   \
@@ -95,8 +111,13 @@ warden_pkcs11 *warden_pkcs11_open(const char *module, const char *token_label, c
     LOAD(encrypt, fn_crypt, "C_Encrypt")
     LOAD(decrypt_init, fn_crypt_init, "C_DecryptInit")
     LOAD(decrypt, fn_crypt, "C_Decrypt")
+    LOAD(generate_key_pair, fn_generate_key_pair, "C_GenerateKeyPair")
+    LOAD(get_attribute_value, fn_get_attribute_value, "C_GetAttributeValue")
+    LOAD(sign_init, fn_crypt_init, "C_SignInit")
+    LOAD(sign, fn_crypt, "C_Sign")
     *token = (warden_pkcs11){library, 0, 0, finalize, close_session, logout, encrypt_init, decrypt_init,
-                             encrypt, decrypt};
+                             encrypt, decrypt, find_init, find, find_final, generate_key_pair,
+                             get_attribute_value, sign_init, sign};
 
     ck_initialize_args arguments = {0};
     arguments.flags = CKF_OS_LOCKING_OK;
@@ -194,6 +215,77 @@ unsigned long warden_pkcs11_decrypt(warden_pkcs11 *token, const unsigned char *i
                                     const unsigned char *aad, size_t aad_length, const unsigned char *input,
                                     size_t input_length, unsigned char *output, size_t *output_length) {
     return gcm(token, 0, iv, iv_length, aad, aad_length, input, input_length, output, output_length);
+}
+
+/// The object of `class` labelled `label`, or 0.
+static ck_ulong find_object(warden_pkcs11 *token, ck_ulong class, const char *label) {
+    ck_attribute search[] = {{CKA_CLASS, &class, sizeof class}, {CKA_LABEL, (void *)label, strlen(label)}};
+    ck_ulong object = 0, matches = 0;
+    if (token->find_init(token->session, search, 2) != CKR_OK) return 0;
+    if (token->find(token->session, &object, 1, &matches) != CKR_OK) matches = 0;
+    token->find_final(token->session);
+    return matches ? object : 0;
+}
+
+/// CKA_EC_POINT is a DER OCTET STRING around the uncompressed point; this writes the point.
+static unsigned long read_point(warden_pkcs11 *token, ck_ulong key, unsigned char *point, size_t *point_length) {
+    unsigned char encoded[128];
+    ck_attribute attribute = {CKA_EC_POINT, encoded, sizeof encoded};
+    ck_ulong rv = token->get_attribute_value(token->session, key, &attribute, 1);
+    if (rv != CKR_OK) return rv;
+    const unsigned char *start = encoded;
+    size_t length = attribute.length;
+    if (length > 2 && encoded[0] == 0x04 && encoded[1] == length - 2) {
+        start += 2;
+        length -= 2;
+    }
+    if (length > *point_length) return 0x150;  // CKR_BUFFER_TOO_SMALL
+    memcpy(point, start, length);
+    *point_length = length;
+    return CKR_OK;
+}
+
+unsigned long warden_pkcs11_generate_p256(warden_pkcs11 *token, const char *label, unsigned char *point,
+                                          size_t *point_length) {
+    ck_ulong public_class = CKO_PUBLIC_KEY, private_class = CKO_PRIVATE_KEY, type = CKK_EC;
+    unsigned char yes = 1, no = 0;
+    ck_attribute public_template[] = {
+        {CKA_CLASS, &public_class, sizeof public_class}, {CKA_KEY_TYPE, &type, sizeof type},
+        {CKA_TOKEN, &yes, 1}, {CKA_VERIFY, &yes, 1}, {CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    ck_attribute private_template[] = {
+        {CKA_CLASS, &private_class, sizeof private_class}, {CKA_KEY_TYPE, &type, sizeof type},
+        {CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &yes, 1}, {CKA_EXTRACTABLE, &no, 1},
+        {CKA_SIGN, &yes, 1}, {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    ck_mechanism mechanism = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    ck_ulong public_key = 0, private_key = 0;
+    ck_ulong rv = token->generate_key_pair(
+        token->session, &mechanism, public_template, sizeof public_template / sizeof *public_template,
+        private_template, sizeof private_template / sizeof *private_template, &public_key, &private_key);
+    if (rv != CKR_OK) return rv;
+    return read_point(token, public_key, point, point_length);
+}
+
+unsigned long warden_pkcs11_p256_point(warden_pkcs11 *token, const char *label, unsigned char *point,
+                                       size_t *point_length) {
+    ck_ulong key = find_object(token, CKO_PUBLIC_KEY, label);
+    if (!key) return CKR_KEY_HANDLE_INVALID;
+    return read_point(token, key, point, point_length);
+}
+
+unsigned long warden_pkcs11_sign(warden_pkcs11 *token, const char *label, const unsigned char *digest,
+                                 size_t digest_length, unsigned char *signature, size_t *signature_length) {
+    ck_ulong key = find_object(token, CKO_PRIVATE_KEY, label);
+    if (!key) return CKR_KEY_HANDLE_INVALID;
+    ck_mechanism mechanism = {CKM_ECDSA, NULL, 0};
+    ck_ulong rv = token->sign_init(token->session, &mechanism, key);
+    if (rv != CKR_OK) return rv;
+    ck_ulong length = *signature_length;
+    rv = token->sign(token->session, digest, digest_length, signature, &length);
+    *signature_length = length;
+    return rv;
 }
 
 void warden_pkcs11_close(warden_pkcs11 *token) {

@@ -65,14 +65,18 @@ public final class CertificateService: Service, Sendable {
     let clock: any WardenClock
     let logger: Logger
     public let settings: Settings
+    /// A PKCS #11 token that generates and keeps new CAs' keys; nil keeps them sealed in the store.
+    let hardware: (any HardwareSigner)?
     let caches = Mutex(Caches())
     private let baseURL: Mutex<String>
     private let writes = SerialWrites()
 
     public init(
         store: any IssuedCertificateStore & CertificateAuthorityStore, bus: EventBus, settings: Settings,
-        clock: any WardenClock = SystemClock(), logger: Logger = Logger(label: "warden.pki")
+        hardware: (any HardwareSigner)? = nil, clock: any WardenClock = SystemClock(),
+        logger: Logger = Logger(label: "warden.pki")
     ) {
+        self.hardware = hardware
         self.logger = logger
         self.store = store
         self.bus = bus
@@ -156,14 +160,25 @@ public final class CertificateService: Service, Sendable {
         } catch {
             throw WardenError(.requestInvalidField, "The CA's common name cannot be used: \(error).")
         }
-        let generated = try IssuingAuthority.generate(subject: subject, now: now, lifetime: Double(days) * 86_400)
+        let lifetime = Double(days) * 86_400
+        let made: IssuingAuthority
+        let key: IssuingKey
+        if let hardware {
+            // A fresh label per CA: a CA deleted and created again under its name never meets the old key.
+            let label = "warden-ca/\(tenantID)/\(name)/" + Hex.encode(SecretBytes.random(count: 4).bytes)
+            made = try IssuingAuthority.generate(
+                subject: subject, now: now, lifetime: lifetime, in: hardware, label: label)
+            key = .token(label: label)
+        } else {
+            let generated = try IssuingAuthority.generate(subject: subject, now: now, lifetime: lifetime)
+            (made, key) = (generated.authority, .sealed(generated.privateKeyPEM))
+        }
         let authority = CertificateAuthority(
-            tenantID: tenantID, name: name, certificatePEM: generated.certificatePEM,
-            thumbprint: generated.authority.thumbprint, subject: subject.description,
-            notValidAfter: generated.authority.certificate.notValidAfter, isVerified: true, isIssuing: true,
-            createdAt: now)
+            tenantID: tenantID, name: name, certificatePEM: made.certificatePEM, thumbprint: made.thumbprint,
+            subject: subject.description, notValidAfter: made.certificate.notValidAfter, isVerified: true,
+            isIssuing: true, createdAt: now)
         return try await commit {
-            let stored = try await self.store.createIssuingAuthority(authority, key: generated.privateKeyPEM)
+            let stored = try await self.store.createIssuingAuthority(authority, key: key)
             return (stored, [.certificateAuthorityChanged(stored)])
         }
     }
@@ -271,8 +286,18 @@ public final class CertificateService: Service, Sendable {
         guard authority.isIssuing else {
             throw WardenError(.caNotIssuing, "CA '\(name)' was registered, not created: Warden holds no key for it.")
         }
-        let loaded = try IssuingAuthority(
-            certificatePEM: authority.certificatePEM, privateKeyPEM: try await store.issuingKey(tenantID, name))
+        let loaded: IssuingAuthority
+        switch try await store.issuingKey(tenantID, name) {
+        case .sealed(let privateKeyPEM):
+            loaded = try IssuingAuthority(certificatePEM: authority.certificatePEM, privateKeyPEM: privateKeyPEM)
+        case .token(let label):
+            guard let hardware else {
+                throw WardenError(
+                    .caNotIssuing, "CA '\(name)' keeps its key in a PKCS #11 token, and no HSM is configured ('hsm.*')."
+                )
+            }
+            loaded = try IssuingAuthority(certificatePEM: authority.certificatePEM, in: hardware, label: label)
+        }
         caches.withLock { $0.authorities[key] = loaded }
         return loaded
     }

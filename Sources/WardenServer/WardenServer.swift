@@ -69,8 +69,10 @@ public enum WardenServer {
         }
         let directory = DataDirectory(path: configuration.dataDirectory)
         try directory.prepare()
+        // An HSM, when configured, is open for the process: it unwraps the master key and signs for CAs.
+        let hardware = try configuration.hsm.map(HardwareKey.init)
         let (masterKey, isNewKey) = try MasterKeyLoader.load(
-            directory, override: configuration.masterKeyOverride, hsm: configuration.hsm)
+            directory, override: configuration.masterKeyOverride, hardware: hardware)
         let sealer = AESGCMSealer(masterKey: masterKey)
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
         let tls = try TLSMaterial.load(
@@ -87,7 +89,7 @@ public enum WardenServer {
             tenants: database, devices: database, groups: database, admission: database, policies: database,
             authorities: database, authorizationPolicies: database)
         let certificates = CertificateService(
-            store: database, bus: bus, settings: pkiSettings(configuration), clock: clock)
+            store: database, bus: bus, settings: pkiSettings(configuration), hardware: hardware, clock: clock)
         certificates.follow(bus)
         try await certificates.loadRevocationLists()
         if try await registry.ensureDefaultTenant() {

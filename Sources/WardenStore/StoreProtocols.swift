@@ -144,10 +144,10 @@ public struct StoredRevocationList: Sendable {
 public protocol IssuedCertificateStore: Sendable {
     /// Inserts an issuing CA and its private key (sealed at this boundary) in one transaction;
     /// `ca.already_exists` as for any CA.
-    func createIssuingAuthority(_ authority: CertificateAuthority, key: SecretBytes) async throws
+    func createIssuingAuthority(_ authority: CertificateAuthority, key: IssuingKey) async throws
         -> CertificateAuthority
-    /// An issuing CA's private key; `ca.not_issuing` when Warden holds none for it.
-    func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> SecretBytes
+    /// An issuing CA's private key (or its label in a token); `ca.not_issuing` when Warden holds none for it.
+    func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> IssuingKey
     /// Records a certificate a CA signed.
     func addIssuedCertificate(_ certificate: IssuedCertificate) async throws
     /// One certificate by its serial, or nil.

@@ -23,6 +23,20 @@ unsigned long warden_pkcs11_decrypt(warden_pkcs11 *token, const unsigned char *i
                                     const unsigned char *aad, size_t aad_length, const unsigned char *input,
                                     size_t input_length, unsigned char *output, size_t *output_length);
 
+/// Generates a P-256 key pair inside the token, its private half sensitive, non-extractable and for signing only,
+/// both labelled `label`; writes the public point (uncompressed, 65 bytes) to `point`. 0 on success.
+unsigned long warden_pkcs11_generate_p256(warden_pkcs11 *token, const char *label, unsigned char *point,
+                                          size_t *point_length);
+
+/// The public point (uncompressed) of the key pair labelled `label`; CKR_KEY_HANDLE_INVALID (0x60) when the
+/// token holds none.
+unsigned long warden_pkcs11_p256_point(warden_pkcs11 *token, const char *label, unsigned char *point,
+                                       size_t *point_length);
+
+/// ECDSA (CKM_ECDSA) over a digest with the private key labelled `label`, inside the token: r ‖ s.
+unsigned long warden_pkcs11_sign(warden_pkcs11 *token, const char *label, const unsigned char *digest,
+                                 size_t digest_length, unsigned char *signature, size_t *signature_length);
+
 /// Logs out, closes the session and unloads the module.
 void warden_pkcs11_close(warden_pkcs11 *token);
 

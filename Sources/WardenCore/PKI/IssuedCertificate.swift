@@ -185,3 +185,10 @@ public struct RevocationListState: Sendable, Hashable {
         nextUpdate.map { now < $0 } ?? true
     }
 }
+
+/// Where an issuing CA's private key is: sealed in the store under the master key, or inside a PKCS #11 token
+/// under a label (it never leaves the token).
+public enum IssuingKey: Sendable {
+    case sealed(SecretBytes)
+    case token(label: String)
+}

@@ -44,33 +44,47 @@ public struct IssuingAuthority: Sendable {
     public let thumbprint: Thumbprint
     let key: Certificate.PrivateKey
 
-    /// A new self-signed P-256 CA named `subject`, valid for `lifetime` from `now`. Path length 0: it signs
-    /// end-entity certificates only.
+    /// A new self-signed P-256 CA named `subject`, valid for `lifetime` from `now`, its key made here.
     public static func generate(subject: DistinguishedName, now: Date, lifetime: TimeInterval) throws(WardenError)
         -> Generated
     {
         let key = P256.Signing.PrivateKey()
+        let authority = try selfSigned(
+            subject: subject, publicKey: Certificate.PublicKey(key.publicKey), key: Certificate.PrivateKey(key),
+            now: now, lifetime: lifetime)
+        return Generated(
+            authority: authority, certificatePEM: authority.certificatePEM,
+            privateKeyPEM: SecretBytes(Array(key.pemRepresentation.utf8)))
+    }
+
+    /// A self-signed CA certificate for `publicKey`, signed by `key`. Path length 0: it signs end-entity
+    /// certificates only.
+    static func selfSigned(
+        subject: DistinguishedName, publicKey: Certificate.PublicKey, key: Certificate.PrivateKey, now: Date,
+        lifetime: TimeInterval
+    ) throws(WardenError) -> IssuingAuthority {
         do {
             let certificate = try Certificate(
-                version: .v3, serialNumber: Certificate.SerialNumber(),
-                publicKey: Certificate.PublicKey(key.publicKey),
+                version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
                 notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(lifetime),
                 issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
                 extensions: try Certificate.Extensions {
                     Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
                     Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
-                    SubjectKeyIdentifier(hash: Certificate.PublicKey(key.publicKey))
+                    SubjectKeyIdentifier(hash: publicKey)
                 },
-                issuerPrivateKey: Certificate.PrivateKey(key))
-            return Generated(
-                authority: try IssuingAuthority(certificate: certificate, key: Certificate.PrivateKey(key)),
-                certificatePEM: try certificate.serializeAsPEM().pemString,
-                privateKeyPEM: SecretBytes(Array(key.pemRepresentation.utf8)))
+                issuerPrivateKey: key)
+            return try IssuingAuthority(certificate: certificate, key: key)
         } catch let error as WardenError {
             throw error
         } catch {
             throw WardenError(.internalError, "Could not create a CA: \(error).")
         }
+    }
+
+    /// The CA's certificate, PEM.
+    public var certificatePEM: String {
+        (try? certificate.serializeAsPEM().pemString) ?? ""
     }
 
     /// Loads a CA from its PEM certificate and PEM (PKCS#8 or SEC 1) P-256 private key.

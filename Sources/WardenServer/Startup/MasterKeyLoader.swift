@@ -9,13 +9,13 @@ import WardenSecurity
 enum MasterKeyLoader {
     static let checkContext = "warden.master-key.check"
 
-    static func load(_ directory: DataDirectory, override: SecretBytes?, hsm: ServerConfiguration.HSM? = nil) throws
+    static func load(_ directory: DataDirectory, override: SecretBytes?, hardware: HardwareKey? = nil) throws
         -> (MasterKey, isNew: Bool)
     {
         let key: MasterKey
         var isNew = false
-        if let hsm {
-            (key, isNew) = try loadWrapped(directory, hsm: hsm)
+        if let hardware {
+            (key, isNew) = try loadWrapped(directory, token: hardware)
         } else if directory.exists(directory.wrappedMasterKey) {
             throw WardenError(
                 .masterKeyInvalid,
@@ -52,10 +52,9 @@ enum MasterKeyLoader {
 
     /// With an HSM: the master key unwrapped by the token's key; a `master.key` file still there is wrapped and
     /// then removed (moving a data directory into the HSM); a fresh directory gets a new key, wrapped at once.
-    private static func loadWrapped(_ directory: DataDirectory, hsm: ServerConfiguration.HSM) throws
+    private static func loadWrapped(_ directory: DataDirectory, token: HardwareKey) throws
         -> (MasterKey, isNew: Bool)
     {
-        let token = try HardwareKey(hsm)
         if directory.exists(directory.wrappedMasterKey) {
             let bytes = try token.unwrap(Array(try directory.read(directory.wrappedMasterKey)))
             return (try MasterKey(base64: Data(bytes.bytes).base64EncodedString()), false)

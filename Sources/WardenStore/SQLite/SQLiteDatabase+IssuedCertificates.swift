@@ -3,30 +3,51 @@ import GRDB
 public import WardenCore
 
 extension SQLiteDatabase: IssuedCertificateStore {
-    public func createIssuingAuthority(_ authority: CertificateAuthority, key: SecretBytes) async throws
+    public func createIssuingAuthority(_ authority: CertificateAuthority, key: IssuingKey) async throws
         -> CertificateAuthority
     {
-        let sealed = Data(try sealer.seal(key, context: Self.keyContext(authority.tenantID, authority.name)))
+        let (storage, sealed, label): (String, Data?, String?) =
+            switch key {
+            case .sealed(let secret):
+                (
+                    "sealed",
+                    Data(try sealer.seal(secret, context: Self.keyContext(authority.tenantID, authority.name))), nil
+                )
+            case .token(let label): ("pkcs11", nil, label)
+            }
         try await write { db in
             try Self.insert(authority, db)
             try db.execute(
-                sql:
-                    "INSERT INTO certificate_authority_keys (tenant_id, name, storage, sealed_key) VALUES (?, ?, ?, ?)",
-                arguments: [authority.tenantID.rawValue, authority.name.rawValue, "sealed", sealed])
+                sql: """
+                    INSERT INTO certificate_authority_keys (tenant_id, name, storage, sealed_key, token_label)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                arguments: [authority.tenantID.rawValue, authority.name.rawValue, storage, sealed, label])
         }
         return authority
     }
 
-    public func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> SecretBytes {
-        let sealed = try await read { db in
-            try Data.fetchOne(
-                db, sql: "SELECT sealed_key FROM certificate_authority_keys WHERE tenant_id = ? AND name = ?",
-                arguments: [tenantID.rawValue, name.rawValue])
+    public func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> IssuingKey {
+        let stored = try await read { db -> (label: String?, sealed: Data?)? in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT token_label, sealed_key FROM certificate_authority_keys WHERE tenant_id = ? AND name = ?",
+                arguments: [tenantID.rawValue, name.rawValue]
+            ).map {
+                (
+                    try $0.decode(String?.self, forColumn: "token_label"),
+                    try $0.decode(Data?.self, forColumn: "sealed_key")
+                )
+            }
         }
-        guard let sealed else {
+        guard let stored else {
             throw WardenError(.caNotIssuing, "Warden holds no key for CA '\(name)': it was registered, not created.")
         }
-        return try sealer.open(Array(sealed), context: Self.keyContext(tenantID, name))
+        if let label = stored.label { return .token(label: label) }
+        guard let sealed = stored.sealed else {
+            throw WardenError(.storeUnusable, "CA '\(name)' has neither a sealed key nor a token label.")
+        }
+        return .sealed(try sealer.open(Array(sealed), context: Self.keyContext(tenantID, name)))
     }
 
     public func addIssuedCertificate(_ certificate: IssuedCertificate) async throws {

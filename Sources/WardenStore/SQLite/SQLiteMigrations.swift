@@ -36,6 +36,7 @@ enum SQLiteMigrations {
         migrator.registerMigration(
             Migration0017AddCertificateAttestation.identifier,
             migrate: Migration0017AddCertificateAttestation.migrate)
+        migrator.registerMigration(Migration0018AddTokenKeys.identifier, migrate: Migration0018AddTokenKeys.migrate)
         return migrator
     }
 }
