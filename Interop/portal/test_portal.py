@@ -7,6 +7,7 @@ import urllib.parse
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -44,7 +45,16 @@ def click_and_load(browser, button):
     be read while they are being replaced."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+    def left(_):
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:
+            # Stale, or Chrome's "node does not belong to the document" while it swaps the documents.
+            return True
+
+    WebDriverWait(browser, 10).until(left)
 
 
 def sign_in(browser, warden, name: str, password: str = api.PASSWORD):
