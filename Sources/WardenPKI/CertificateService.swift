@@ -123,6 +123,9 @@ public final class CertificateService: Service, Sendable {
             switch event {
             case .certificateAuthorityChanged(let authority):
                 self?.schedule(authority)
+            case .deviceDeleted(let tenantID, let deviceID):
+                // A device created again under the same id must not inherit the old one's certificates.
+                Task { await self?.revokeCertificates(of: deviceID, in: tenantID) }
             case .certificateAuthorityDeleted(let tenantID, let name):
                 let key = AuthorityKey(tenantID: tenantID, name: name)
                 self?.caches.withLock {
@@ -219,6 +222,28 @@ public final class CertificateService: Service, Sendable {
         }
         caches.withLock { _ = $0.lists.removeValue(forKey: AuthorityKey(tenantID: tenantID, name: revoked.authority)) }
         return revoked
+    }
+
+    /// Revokes every valid certificate issued to a deleted device (`cessationOfOperation`).
+    func revokeCertificates(of deviceID: DeviceID, in tenantID: TenantID) async {
+        do {
+            var cursor: String?
+            var serials: [String] = []
+            repeat {
+                let page = try await store.issuedCertificates(
+                    tenantID, filter: IssuedCertificateFilter(deviceID: deviceID, status: .valid), now: clock.now(),
+                    after: cursor, limit: 1_000)
+                serials += page.items.map(\.serial.serial)
+                cursor = page.nextCursor
+            } while cursor != nil
+            for serial in serials {
+                _ = try await revoke(tenantID, serial: serial, reason: .cessationOfOperation)
+            }
+        } catch {
+            logger.error(
+                "Could not revoke a deleted device's certificates.",
+                metadata: ["tenant.id": "\(tenantID)", "device.id": "\(deviceID)", "error": "\(error)"])
+        }
     }
 
     /// One certificate, or `certificate.not_found`.

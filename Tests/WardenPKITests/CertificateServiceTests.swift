@@ -161,6 +161,25 @@ struct CertificateServiceTests {
         #expect(expiring.items.map(\.serial) == [renewed.serial])
     }
 
+    @Test func aDeletedDevicesCertificatesAreRevoked() async throws {
+        service.follow(bus)
+        let authority = try await fleetCA()
+        let issued = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: nil, by: "t")
+        let other = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-2"), deviceID: try DeviceID("meter-2"),
+            days: nil, by: "t")
+        bus.publish(.deviceDeleted(.defaultTenant, try DeviceID("meter-1")))
+        var revoked = try await service.certificate(.defaultTenant, serial: issued.serial.serial)
+        for _ in 0..<200 where revoked.revocation == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            revoked = try await service.certificate(.defaultTenant, serial: issued.serial.serial)
+        }
+        #expect(revoked.revocation?.reason == .cessationOfOperation)
+        #expect(try await service.certificate(.defaultTenant, serial: other.serial.serial).revocation == nil)
+    }
+
     @Test func theCRLIsSignedByTheCAAndListsWhatWasRevoked() async throws {
         let authority = try await fleetCA()
         let root = try Certificate(pemEncoded: authority.certificatePEM)
