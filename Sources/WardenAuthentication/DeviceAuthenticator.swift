@@ -104,7 +104,9 @@ public struct DeviceAuthenticator: Sendable {
         throws(AuthenticationRefusal) -> (DeviceIdentity, Device)
     {
         guard let password = credentials.sasToken else {
-            return try certificate(credentials.certificate, tenantID: tenantID, deviceID: deviceID)
+            return try certificate(
+                credentials.certificate, tenantID: tenantID, deviceID: deviceID,
+                now: Date(timeIntervalSince1970: Double(credentials.now)))
         }
         let token = try parse(password)
         let entry: DeviceDirectory.Entry
@@ -121,14 +123,16 @@ public struct DeviceAuthenticator: Sendable {
 
     /// X.509: the certificate's thumbprint is the device's (`x509-thumbprint`), or its chain leads to a
     /// verified CA of the tenant with CN = device id (`x509-ca`).
-    private func certificate(_ certificate: DeviceCredentials.Certificate?, tenantID: TenantID, deviceID: DeviceID)
+    private func certificate(
+        _ certificate: DeviceCredentials.Certificate?, tenantID: TenantID, deviceID: DeviceID, now: Date
+    )
         throws(AuthenticationRefusal) -> (DeviceIdentity, Device)
     {
         if let certificate, let entry = directory.entry(tenantID, deviceID) {
             // A certificate the tenant revoked, or whose revocation a hard-fail CA cannot tell, proves nothing,
             // whichever way the device is registered.
             let path = certificate.chain.flatMap { $0.tenants.contains(tenantID) ? $0.path : nil } ?? []
-            if let refusal = directory.revocation(tenantID, path: path, now: Date()) {
+            if let refusal = directory.revocation(tenantID, path: path, now: now) {
                 throw AuthenticationRefusal(reason: refusal, isCredentialFailure: true)
             }
             let serial = path.first

@@ -188,6 +188,7 @@ struct DeviceAuthenticatorTests {
                 subject: "CN=External", notValidAfter: Date() + 86_400, isVerified: true,
                 revocationCheck: RevocationCheck(mode: mode, crlURL: nil, refreshSeconds: 3_600), createdAt: Date())
         }
+        // Times are relative to the credentials' clock (`now`), which is what the check reads.
         func list(_ serials: Set<String>, nextUpdate: Date) throws -> DomainEvent {
             .revocationListChanged(
                 RevocationListState(
@@ -198,14 +199,14 @@ struct DeviceAuthenticatorTests {
         #expect(refusal(presented) == nil)
         bus.publish(.certificateAuthorityChanged(try authority(.hardFail)))
         #expect(refusal(presented)?.reason.code == .authRevocationUnknown)
-        bus.publish(try list([], nextUpdate: Date() - 1))
+        bus.publish(try list([], nextUpdate: Date(timeIntervalSince1970: Double(now)) - 1))
         #expect(refusal(presented)?.reason.code == .authRevocationUnknown, "a CRL past its nextUpdate is not current")
         bus.publish(try list(["01"], nextUpdate: Date() + 3_600))
         #expect(refusal(presented) == nil)
         bus.publish(try list(["77"], nextUpdate: Date() + 3_600))
         #expect(refusal(presented)?.reason.code == .authCertificateRevoked)
         bus.publish(.certificateAuthorityChanged(try authority(.softFail)))
-        bus.publish(try list([], nextUpdate: Date() - 1))
+        bus.publish(try list([], nextUpdate: Date(timeIntervalSince1970: Double(now)) - 1))
         #expect(refusal(presented) == nil)
     }
 }
