@@ -319,7 +319,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
-        .testTarget(name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity", "WardenCore"]),
+        .testTarget(
+            name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity", "WardenCore", "WardenStore"]),
         .testTarget(
             name: "WardenHubTests",
             dependencies: [

@@ -24,6 +24,7 @@ public struct APIRouter: Sendable {
         public let access: AccessService
         public let audit: AuditLog
         public let auditReader: AuditReader
+        public let masterKey: any MasterKeyManaging
         public let deviceGroups: APIRoute.DeviceGroupLookup
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
@@ -39,7 +40,7 @@ public struct APIRouter: Sendable {
             policyFacts: any PolicyFacts, hub: HubServices,
             clock: any WardenClock,
             access: AccessService, audit: AuditLog,
-            auditReader: AuditReader,
+            auditReader: AuditReader, masterKey: any MasterKeyManaging,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, canWrite: @escaping @Sendable () -> Bool = { true },
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
@@ -53,6 +54,7 @@ public struct APIRouter: Sendable {
             self.access = access
             self.audit = audit
             self.auditReader = auditReader
+            self.masterKey = masterKey
             self.deviceGroups = deviceGroups
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
@@ -105,6 +107,7 @@ public struct APIRouter: Sendable {
             + UserController(access: dependencies.access).routes
             + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
+            + MasterKeyController(masterKey: dependencies.masterKey).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

@@ -7,4 +7,13 @@ public protocol SecretSealer: Sendable {
     func seal(_ secret: SecretBytes, context: String) throws(WardenError) -> [UInt8]
     /// Verifies and decrypts a sealed blob; fails with `sealing.open_failed` on any tampering.
     func open(_ sealed: [UInt8], context: String) throws(WardenError) -> SecretBytes
+    /// `sealed` opened and sealed again under the key in use, or nil when it already is under that key (what a
+    /// master-key rotation asks of every sealed value).
+    func reseal(_ sealed: [UInt8], context: String) throws(WardenError) -> [UInt8]?
+}
+
+extension SecretSealer {
+    public func reseal(_ sealed: [UInt8], context: String) throws(WardenError) -> [UInt8]? {
+        try seal(try open(sealed, context: context), context: context)
+    }
 }

@@ -71,10 +71,18 @@ public enum WardenServer {
         try directory.prepare()
         // An HSM, when configured, is open for the process: it unwraps the master key and signs for CAs.
         let hardware = try configuration.hsm.map(HardwareKey.init)
-        let (masterKey, isNewKey) = try MasterKeyLoader.load(
+        let masterKey = try MasterKeyLoader.load(
             directory, override: configuration.masterKeyOverride, hardware: hardware)
-        let sealer = AESGCMSealer(masterKey: masterKey)
+        let sealer = masterKey.ring
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
+        let masterKeyRotation = MasterKeyRotation(
+            masterKey, directory: directory, hardware: hardware, store: database, clock: clock)
+        // A rotation the last process did not finish is finished before anything is served.
+        if let report = try await masterKeyRotation.resumeIfPending() {
+            logger.notice(
+                "Finished the master-key rotation the last run left under way.",
+                metadata: ["key.id": "\(report.keyID)", "key.previous": "\(report.previousKeyID)"])
+        }
         let tls = try TLSMaterial.load(
             configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
             now: clock.now())
@@ -107,7 +115,10 @@ public enum WardenServer {
                 "Created the platform administrator.",
                 metadata: ["user.name": "\(BootstrapCredential.adminUsername)", "file": "\(directory.adminPassword)"])
         }
-        let auditChain = AuditChain(key: masterKey.derivedKey(label: AuditChain.keyLabel))
+        // Derived from the master key the first time, then kept sealed: a rotation re-seals it, the chain holds.
+        let auditChain = AuditChain(
+            key: try await database.dataKey(
+                AuditChain.keyLabel, orStore: masterKey.stored.derivedKey(label: AuditChain.keyLabel)))
         let auditHead = AuditHead(path: directory.auditHead)
         let audit = try await AuditLog(
             store: database, chain: auditChain, head: auditHead, bufferLimit: configuration.audit.bufferLimit,
@@ -116,7 +127,7 @@ public enum WardenServer {
         let auditRetention = AuditRetention(
             store: database, log: audit, retentionDays: configuration.audit.retentionDays, clock: clock,
             logger: logger)
-        if isNewKey { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
+        if masterKey.isNew { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
         // One TLS context for every listener (MQTT/TLS and HTTPS), replaced together on SIGHUP.
         let tlsSlot = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion))
@@ -201,6 +212,7 @@ public enum WardenServer {
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
+                masterKey: masterKeyRotation,
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
                 },

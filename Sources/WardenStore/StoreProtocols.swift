@@ -187,3 +187,13 @@ public protocol ProvisioningStore: Sendable {
         _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, deviceID: DeviceID, at: Date
     ) async throws -> Date
 }
+
+/// What is sealed under the master key, seen whole: keys Warden makes for itself, and every sealed value
+/// re-sealed when the master key is rotated.
+public protocol SealedSecretStore: Sendable {
+    /// The data key named `name`, storing `initial` (sealed) when there is none yet.
+    func dataKey(_ name: String, orStore initial: SecretBytes) async throws -> SecretBytes
+    /// Seals every sealed value that is not under the sealer's key in use again under it, in batches of
+    /// transactions; returns how many values each table had re-sealed.
+    func resealSecrets() async throws -> [String: Int]
+}

@@ -79,6 +79,7 @@ struct APIFixture {
                 policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
+                masterKey: EnvironmentMasterKey(),
                 deviceGroups: { tenant, device, group in
                     directory.entry(tenant, device)?.groups.contains(group) ?? false
                 },
@@ -111,4 +112,16 @@ extension HTTPFields {
     static let admin: HTTPFields = [
         .authorization: "Bearer \(APIFixture.credential)", .contentType: "application/json",
     ]
+}
+
+/// A master key as `WARDEN_MASTER_KEY` gives it: shown, never rotated (the rotation itself runs in the server's
+/// tests and against the binary).
+struct EnvironmentMasterKey: MasterKeyManaging {
+    func status() -> MasterKeyStatus {
+        MasterKeyStatus(keyID: "00112233aabbccdd", source: "environment", rotating: false)
+    }
+
+    func rotate() async throws -> MasterKeyRotationReport {
+        throw WardenError(.masterKeyNotRotatable, "The master key comes from WARDEN_MASTER_KEY.")
+    }
 }

@@ -35,6 +35,16 @@ extension OpenAPISchemas {
         "TOTPEnrollment": object(["secret": string, "uri": string], required: ["secret", "uri"]),
         "TOTPCode": object(["code": string], required: ["code"]),
         "SigningKey": object(["kid": string], required: ["kid"]),
+        "MasterKey": object(
+            ["keyID": string, "source": ["enum": ["file", "hsm", "environment"]], "rotating": boolean],
+            required: ["keyID", "source", "rotating"]),
+        "MasterKeyRotation": object(
+            [
+                "keyID": string, "previousKeyID": string,
+                "resealed": ["type": "object", "additionalProperties": integer], "startedAt": dateTime,
+                "finishedAt": dateTime,
+            ],
+            required: ["keyID", "previousKeyID", "resealed", "startedAt", "finishedAt"]),
         "User": object(
             [
                 "id": string, "username": string, "enabled": boolean, "platformAdmin": boolean, "roles": roleMap,

@@ -86,6 +86,8 @@ extension WardenError.Code {
     public static let sasInvalidLifetime = Self("sas.invalid_lifetime", .invalidInput)
     public static let sealingFailed = Self("sealing.open_failed", .internal)
     public static let masterKeyInvalid = Self("master_key.invalid", .invalidInput)
+    public static let masterKeyNotRotatable = Self("master_key.not_rotatable", .conflict)
+    public static let masterKeyRotationInProgress = Self("master_key.rotation_in_progress", .conflict)
 
     // Requests.
     public static let requestMalformedJSON = Self("request.malformed_json", .invalidInput)
@@ -142,7 +144,8 @@ extension WardenError.Code {
         .twinVersionMismatch, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline, .methodTimeout,
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
-        .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .requestMalformedJSON,
+        .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
+        .masterKeyRotationInProgress, .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .authCertificateRevoked, .authRevocationUnknown, .configUnknownKey,

@@ -16,6 +16,16 @@ public struct AESGCMSealer: SecretSealer {
         self.masterKey = masterKey
     }
 
+    /// The identifier of the key this sealer seals under.
+    public var identifier: [UInt8] { masterKey.identifier }
+
+    /// The master key identifier a version-1 envelope names, or nil when `sealed` is not one.
+    static func identifier(of sealed: [UInt8]) -> [UInt8]? {
+        let end = 1 + MasterKey.identifierLength
+        guard sealed.count > end, sealed[0] == version else { return nil }
+        return Array(sealed[1..<end])
+    }
+
     public func seal(_ secret: SecretBytes, context: String) throws(WardenError) -> [UInt8] {
         do {
             let box = try AES.GCM.seal(secret.bytes, using: masterKey.key, authenticating: Data(context.utf8))
@@ -27,11 +37,11 @@ public struct AESGCMSealer: SecretSealer {
     }
 
     public func open(_ sealed: [UInt8], context: String) throws(WardenError) -> SecretBytes {
-        let headerLength = 1 + masterKey.identifier.count
-        guard sealed.count > headerLength + 12 + 16, sealed[0] == Self.version else {
+        let headerLength = 1 + MasterKey.identifierLength
+        guard sealed.count > headerLength + 12 + 16, let identifier = Self.identifier(of: sealed) else {
             throw WardenError(.sealingFailed, "A sealed secret for \(context) is not a version-1 envelope.")
         }
-        guard Array(sealed[1..<headerLength]) == masterKey.identifier else {
+        guard identifier == masterKey.identifier else {
             throw WardenError(
                 .sealingFailed, "A sealed secret for \(context) was sealed under a different master key.")
         }

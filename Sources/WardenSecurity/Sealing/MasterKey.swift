@@ -11,6 +11,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     let key: SymmetricKey
     /// The first 8 bytes of SHA-256("warden.master-key.id" ‖ key): identifies the key, reveals nothing.
     public let identifier: [UInt8]
+    static let identifierLength = 8
 
     /// A fresh key from the OS CSPRNG.
     public static func generate() -> MasterKey {
@@ -31,7 +32,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
         var hash = SHA256()
         hash.update(data: Data("warden.master-key.id".utf8))
         key.withUnsafeBytes { hash.update(bufferPointer: $0) }
-        self.identifier = Array(hash.finalize().prefix(8))
+        self.identifier = Array(hash.finalize().prefix(Self.identifierLength))
     }
 
     /// A 256-bit key for one purpose, derived from the master key (HKDF-SHA256 with `label` as its info), so

@@ -2,7 +2,28 @@ import Foundation
 import WardenCore
 import WardenSecurity
 
-/// Finds the master key: `WARDEN_MASTER_KEY`, else `DATA_DIR/master.key`, else (first start only) a new one.
+/// The master key as start-up found it.
+struct LoadedMasterKey {
+    /// Where it is kept: the rotation can replace a file, wrapped or not, but not an environment variable.
+    enum Source: String, Sendable {
+        case file
+        case hsm
+        case environment
+    }
+
+    /// Seals under the key in use; during an unfinished rotation, also opens under the key it replaces.
+    let ring: SealingKeyRing
+    /// The key `master.key` (or its wrapped form) holds: what the audit chain's key was first derived from.
+    let stored: MasterKey
+    let source: Source
+    let isNew: Bool
+    /// Whether a rotation was under way when the process stopped (`master.key.next` exists): start-up ends it.
+    var rotationPending: Bool { ring.retiringIdentifier != nil }
+}
+
+/// Finds the master key: `WARDEN_MASTER_KEY`, else `DATA_DIR/master.key`, else (first start only) a new one;
+/// with an HSM, `master.key.wrapped`. A `master.key.next` (or `master.key.wrapped.next`) beside it is the key an
+/// interrupted rotation was moving to: values are sealed under it from then on, and opened under either.
 ///
 /// A sealed check value beside the key proves on every start that the key opens this directory's secrets,
 /// so a wrong key stops start-up with a clear message instead of failing later on the first secret.
@@ -10,20 +31,29 @@ enum MasterKeyLoader {
     static let checkContext = "warden.master-key.check"
 
     static func load(_ directory: DataDirectory, override: SecretBytes?, hardware: HardwareKey? = nil) throws
-        -> (MasterKey, isNew: Bool)
+        -> LoadedMasterKey
     {
         let key: MasterKey
         var isNew = false
+        var next: MasterKey? = nil
+        let source: LoadedMasterKey.Source
         if let hardware {
             (key, isNew) = try loadWrapped(directory, token: hardware)
+            if directory.exists(directory.nextWrappedMasterKey) {
+                next = try unwrap(directory.nextWrappedMasterKey, directory, token: hardware)
+            }
+            source = .hsm
         } else if directory.exists(directory.wrappedMasterKey) {
             throw WardenError(
                 .masterKeyInvalid,
                 "\(directory.path) has a master key wrapped by an HSM; configure 'hsm.*' and WARDEN_HSM_PIN.")
         } else if let override {
             key = try MasterKey(base64: String(decoding: override.bytes, as: UTF8.self))
+            source = .environment
         } else if directory.exists(directory.masterKey) {
-            key = try MasterKey(base64: String(decoding: try directory.read(directory.masterKey), as: UTF8.self))
+            key = try readPlain(directory.masterKey, directory)
+            if directory.exists(directory.nextMasterKey) { next = try readPlain(directory.nextMasterKey, directory) }
+            source = .file
         } else {
             guard !directory.exists(directory.database) else {
                 throw WardenError(
@@ -34,20 +64,30 @@ enum MasterKeyLoader {
             key = MasterKey.generate()
             try directory.write(Data((key.base64 + "\n").utf8), to: directory.masterKey, mode: 0o600)
             isNew = true
+            source = .file
         }
-        let sealer = AESGCMSealer(masterKey: key)
+        let ring = next.map { SealingKeyRing(current: $0, retiring: key) } ?? SealingKeyRing(current: key)
         if directory.exists(directory.sealingCheck) {
             do {
-                _ = try sealer.open(Array(try directory.read(directory.sealingCheck)), context: checkContext)
+                _ = try ring.open(Array(try directory.read(directory.sealingCheck)), context: checkContext)
             } catch {
                 throw WardenError(
                     .masterKeyInvalid, "The master key does not open the secrets in \(directory.path) (wrong key?).")
             }
         } else {
-            let check = try sealer.seal(.random(count: 16), context: checkContext)
+            let check = try ring.seal(.random(count: 16), context: checkContext)
             try directory.write(Data(check), to: directory.sealingCheck, mode: 0o600)
         }
-        return (key, isNew)
+        return LoadedMasterKey(ring: ring, stored: key, source: source, isNew: isNew)
+    }
+
+    static func readPlain(_ file: String, _ directory: DataDirectory) throws -> MasterKey {
+        try MasterKey(base64: String(decoding: try directory.read(file), as: UTF8.self))
+    }
+
+    static func unwrap(_ file: String, _ directory: DataDirectory, token: HardwareKey) throws -> MasterKey {
+        let bytes = try token.unwrap(Array(try directory.read(file)))
+        return try MasterKey(base64: Data(bytes.bytes).base64EncodedString())
     }
 
     /// With an HSM: the master key unwrapped by the token's key; a `master.key` file still there is wrapped and
@@ -56,13 +96,12 @@ enum MasterKeyLoader {
         -> (MasterKey, isNew: Bool)
     {
         if directory.exists(directory.wrappedMasterKey) {
-            let bytes = try token.unwrap(Array(try directory.read(directory.wrappedMasterKey)))
-            return (try MasterKey(base64: Data(bytes.bytes).base64EncodedString()), false)
+            return (try unwrap(directory.wrappedMasterKey, directory, token: token), false)
         }
         let key: MasterKey
         let isNew: Bool
         if directory.exists(directory.masterKey) {
-            key = try MasterKey(base64: String(decoding: try directory.read(directory.masterKey), as: UTF8.self))
+            key = try readPlain(directory.masterKey, directory)
             isNew = false
         } else {
             guard !directory.exists(directory.database) else {
@@ -74,13 +113,19 @@ enum MasterKeyLoader {
             key = MasterKey.generate()
             isNew = true
         }
-        let raw = SecretBytes(Array(Data(base64Encoded: key.base64) ?? Data()))
-        try directory.write(Data(try token.wrap(raw)), to: directory.wrappedMasterKey, mode: 0o600)
+        try writeWrapped(key, to: directory.wrappedMasterKey, directory, token: token)
         // Only once the wrapped key is on disk and opens again is the plain one removed.
-        guard try token.unwrap(Array(try directory.read(directory.wrappedMasterKey))).bytes == raw.bytes else {
+        try directory.remove(directory.masterKey)
+        return (key, isNew)
+    }
+
+    /// Writes `key` wrapped by the token to `file`, and reads it back through the token before anything relies
+    /// on it.
+    static func writeWrapped(_ key: MasterKey, to file: String, _ directory: DataDirectory, token: HardwareKey) throws {
+        let raw = SecretBytes(Array(Data(base64Encoded: key.base64) ?? Data()))
+        try directory.write(Data(try token.wrap(raw)), to: file, mode: 0o600)
+        guard try unwrap(file, directory, token: token).identifier == key.identifier else {
             throw WardenError(.masterKeyInvalid, "The HSM's wrapped master key does not unwrap to itself.")
         }
-        try? FileManager.default.removeItem(atPath: directory.masterKey)
-        return (key, isNew)
     }
 }

@@ -13,9 +13,13 @@ struct TLSMaterial: Sendable {
 
     static let serverCertificateLifetime: TimeInterval = 397 * 86_400
     static let renewalMargin: TimeInterval = 30 * 86_400
+    /// What the sealed server and development CA keys are bound to.
+    static let serverKeyContext = "tls.server-key"
+    static let caKeyContext = "tls.ca-key"
 
     static func load(
-        _ configuration: ServerConfiguration.TLS, directory: DataDirectory, hubHostName: HostName, sealer: AESGCMSealer,
+        _ configuration: ServerConfiguration.TLS, directory: DataDirectory, hubHostName: HostName,
+        sealer: any SecretSealer,
         now: Date
     ) throws -> TLSMaterial {
         if let certificatePath = configuration.certificatePath, let keyPath = configuration.privateKeyPath {
@@ -29,13 +33,12 @@ struct TLSMaterial: Sendable {
                 caCertificatePath: nil)
         }
         let ca = try developmentCA(directory, sealer: sealer, now: now)
-        let serverContext = "tls.server-key"
         if directory.exists(directory.serverCertificate), directory.exists(directory.sealedServerKey),
             let pem = String(data: try directory.read(directory.serverCertificate), encoding: .utf8),
             let notAfter = try? DevelopmentCA.expiry(ofPEM: pem), notAfter.timeIntervalSince(now) > renewalMargin,
             (try? DevelopmentCA.names(ofPEM: pem).contains(hubHostName.rawValue)) == true
         {
-            let key = try sealer.open(Array(try directory.read(directory.sealedServerKey)), context: serverContext)
+            let key = try sealer.open(Array(try directory.read(directory.sealedServerKey)), context: serverKeyContext)
             return TLSMaterial(certificateChainPEM: pem, privateKeyPEM: key, caCertificatePath: directory.caCertificate)
         }
         let names = Array(Set(["localhost", hubHostName.rawValue])).sorted()
@@ -44,26 +47,25 @@ struct TLSMaterial: Sendable {
             lifetime: serverCertificateLifetime)
         try directory.write(Data(issued.certificatePEM.utf8), to: directory.serverCertificate, mode: 0o644)
         try directory.write(
-            Data(try sealer.seal(issued.privateKeyPEM, context: serverContext)), to: directory.sealedServerKey,
+            Data(try sealer.seal(issued.privateKeyPEM, context: serverKeyContext)), to: directory.sealedServerKey,
             mode: 0o600)
         return TLSMaterial(
             certificateChainPEM: issued.certificatePEM, privateKeyPEM: issued.privateKeyPEM,
             caCertificatePath: directory.caCertificate)
     }
 
-    private static func developmentCA(_ directory: DataDirectory, sealer: AESGCMSealer, now: Date) throws
+    private static func developmentCA(_ directory: DataDirectory, sealer: any SecretSealer, now: Date) throws
         -> DevelopmentCA
     {
-        let context = "tls.ca-key"
         if directory.exists(directory.caCertificate), directory.exists(directory.sealedCAKey) {
-            let key = try sealer.open(Array(try directory.read(directory.sealedCAKey)), context: context)
+            let key = try sealer.open(Array(try directory.read(directory.sealedCAKey)), context: caKeyContext)
             return try DevelopmentCA(
                 certificatePEM: String(decoding: try directory.read(directory.caCertificate), as: UTF8.self),
                 privateKeyPEM: key)
         }
         let (ca, issued) = try DevelopmentCA.generate(now: now)
         try directory.write(
-            Data(try sealer.seal(issued.privateKeyPEM, context: context)), to: directory.sealedCAKey, mode: 0o600)
+            Data(try sealer.seal(issued.privateKeyPEM, context: caKeyContext)), to: directory.sealedCAKey, mode: 0o600)
         try directory.write(Data(issued.certificatePEM.utf8), to: directory.caCertificate, mode: 0o644)
         // A new CA invalidates any server certificate the directory still holds.
         try? FileManager.default.removeItem(atPath: directory.serverCertificate)

@@ -60,8 +60,14 @@ extension SQLiteDatabase: AccessStore {
         }
     }
 
+    /// What a user's sealed second-factor secret (`column`: `totp`, `pending-totp`) is bound to.
+    static func userSecretContext(_ id: String, _ column: String) -> String { "users/\(id)/\(column)" }
+
+    /// What an access-token signing key is bound to.
+    static func signingKeyContext(_ id: String) -> String { "access_token_keys/\(id)" }
+
     private static func save(_ user: User, _ db: Database, sealer: any SecretSealer) throws {
-        let context = { (column: String) in "users/\(user.id)/\(column)" }
+        let context = { (column: String) in Self.userSecretContext(user.id, column) }
         let totp = try user.totpSecret.map { Data(try sealer.seal($0, context: context("totp"))) }
         let pending = try user.pendingTOTPSecret.map { Data(try sealer.seal($0, context: context("pending-totp"))) }
         try db.execute(
@@ -79,7 +85,7 @@ extension SQLiteDatabase: AccessStore {
 
     private static func user(_ row: Row, roles: [TenantID: Role], sealer: any SecretSealer) throws -> User {
         let id: String = try row.decode(forColumn: "id")
-        let context = { (column: String) in "users/\(id)/\(column)" }
+        let context = { (column: String) in Self.userSecretContext(id, column) }
         return User(
             id: id, username: try Username(row.decode(forColumn: "username")),
             passwordHash: try row.decode(forColumn: "password_hash"),
@@ -354,12 +360,12 @@ extension SQLiteDatabase: AccessStore {
             }
         }
         return try rows.map { id, sealed, createdAt in
-            (id, try sealer.open(sealed, context: "access_token_keys/\(id)"), createdAt)
+            (id, try sealer.open(sealed, context: Self.signingKeyContext(id)), createdAt)
         }
     }
 
     public func addAccessTokenKey(id: String, secret: SecretBytes, createdAt: Date, keep: Int) async throws {
-        let sealed = Data(try sealer.seal(secret, context: "access_token_keys/\(id)"))
+        let sealed = Data(try sealer.seal(secret, context: Self.signingKeyContext(id)))
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO access_token_keys (id, private_key, created_at) VALUES (?, ?, ?)",

@@ -168,7 +168,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
         }
     }
 
-    private static func keyContext(_ tenantID: TenantID, _ name: CAName) -> String {
+    static func keyContext(_ tenantID: some CustomStringConvertible, _ name: some CustomStringConvertible) -> String {
         "certificate_authority_keys/\(tenantID)/\(name)"
     }
 

@@ -57,7 +57,9 @@ extension SQLiteDatabase: PolicyStore {
         }
     }
 
-    private static func keyContext(_ tenantID: TenantID, _ name: PolicyName, _ slot: String) -> String {
+    static func keyContext(
+        _ tenantID: some CustomStringConvertible, _ name: some CustomStringConvertible, _ slot: String
+    ) -> String {
         "policy-key:\(tenantID)/\(name)/\(slot)"
     }
 

@@ -119,7 +119,7 @@ extension SQLiteDatabase: ProvisioningStore {
 
 /// An enrollment as the `enrollments` table holds it: symmetric keys sealed (an X.509 enrollment has empty
 /// ones), the CA or thumbprints of an X.509 one, the initial twin as JSON text.
-private struct EnrollmentRow {
+struct EnrollmentRow {
     let tenantID: String
     let kind: String
     let name: String

@@ -37,6 +37,7 @@ enum SQLiteMigrations {
             Migration0017AddCertificateAttestation.identifier,
             migrate: Migration0017AddCertificateAttestation.migrate)
         migrator.registerMigration(Migration0018AddTokenKeys.identifier, migrate: Migration0018AddTokenKeys.migrate)
+        migrator.registerMigration(Migration0019CreateDataKeys.identifier, migrate: Migration0019CreateDataKeys.migrate)
         return migrator
     }
 }

@@ -3,7 +3,10 @@ import WardenCore
 
 extension DeviceRecord {
     /// The AAD binding a sealed key to its device, generation and slot.
-    static func keyContext(_ tenant: TenantID, _ device: DeviceID, _ generation: String, _ slot: String) -> String {
+    static func keyContext(
+        _ tenant: some CustomStringConvertible, _ device: some CustomStringConvertible, _ generation: String,
+        _ slot: String
+    ) -> String {
         "device-key:\(tenant)/\(device)/\(generation)/\(slot)"
     }
 
