@@ -2,7 +2,9 @@
 registers through a symmetric-key enrollment group (its key derived from the registration id, as DPS derives
 it) and through an individual enrollment, gets its hub and device id, connects with them and sends telemetry;
 its twin starts from the enrollment's desired properties. A disabled enrollment, a wrong key and another
-scope are refused, and every registration is in the audit log. The SDK dials port 8883; as for the hub
+scope are refused, and every registration is in the audit log. Enrollments assign devices to several tenants
+(static, hashed, or a custom allocation webhook in DPS's shapes) and registering again follows the reprovision
+policy (migrate, reset, never). The SDK dials port 8883; as for the hub
 client, paho's connect is pointed at this server's port (`to_this_server`).
 """
 import base64
@@ -26,11 +28,12 @@ def derived(group_key: str, registration_id: str) -> str:
 
 @contextlib.contextmanager
 def to_this_server(warden):
-    """paho's connect sent to this server's MQTT/TLS port instead of 8883."""
+    """paho's connect sent to this server's MQTT/TLS port instead of 8883, on localhost: a tenant's own host name
+    (`east.hub.test`) stays in the MQTT username, which is how the hub knows the tenant."""
     original = paho.Client.connect
 
     def connect(self, host, port=1883, *args, **kwargs):
-        return original(self, host, warden.mqtt["mqtts"] if port == 8883 else port, *args, **kwargs)
+        return original(self, "localhost", warden.mqtt["mqtts"] if port == 8883 else port, *args, **kwargs)
 
     with mock.patch.object(paho.Client, "connect", connect):
         yield
@@ -44,6 +47,19 @@ def register(warden, scope: str, registration_id: str, key: str, payload=None):
         client.provisioning_payload = payload
     with to_this_server(warden):
         return client.register()
+
+
+def connect_and_send(warden, key: str, state, text: str):
+    device = IoTHubDeviceClient.create_from_symmetric_key(
+        symmetric_key=key, hostname=state.assigned_hub, device_id=state.device_id,
+        server_verification_cert=open(warden.ca).read())
+    with to_this_server(warden):
+        device.connect()
+    try:
+        device.send_message(Message(text))
+        return device.get_twin()
+    finally:
+        device.shutdown()
 
 
 @pytest.fixture
@@ -65,17 +81,8 @@ def test_a_group_enrolled_device_provisions_itself_and_sends_telemetry(dps_warde
     assert state.assigned_hub == "localhost" and state.device_id == "meter-0042"
     assert state.sub_status == "initialAssignment"
 
-    device = IoTHubDeviceClient.create_from_symmetric_key(
-        symmetric_key=key, hostname=state.assigned_hub, device_id=state.device_id,
-        server_verification_cert=open(warden.ca).read())
-    with to_this_server(warden):
-        device.connect()
-    try:
-        device.send_message(Message("first reading"))
-        twin = device.get_twin()
-        assert twin["desired"]["firmware"] == {"channel": "stable"}
-    finally:
-        device.shutdown()
+    twin = connect_and_send(warden, key, state, "first reading")
+    assert twin["desired"]["firmware"] == {"channel": "stable"}
     stored = [json.loads(line) for line in warden.cli("telemetry", "meter-0042", "--json").splitlines()]
     assert any(item["body"] == "first reading" for item in stored)
 
@@ -168,3 +175,101 @@ def test_x509_attestation_by_a_tenant_ca_and_by_thumbprint(dps_warden, tmp_path)
     with to_this_server(warden):
         assert solo.register().status == "assigned"
     assert json.loads(warden.cli("device", "show", "solo-1", "--json"))["authentication"]["type"] == "x509-thumbprint"
+
+
+def test_reprovisioning_moves_a_device_between_tenants_as_configured(dps_warden):
+    """A group's devices go to `default`; the group is pointed at `east` and a device registering again moves
+    there with its twin's desired properties (migrate), is reset to the initial twin (reset), or stays (never);
+    the device left behind is disabled."""
+    warden = dps_warden
+    warden.cli("tenant", "create", "east", "--host-name", "east.hub.test")
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    keys = {}
+    for policy in ("migrate", "reset", "never"):
+        group = json.loads(warden.cli("dps", "group", "create", f"g-{policy}", "--reprovision", policy, "--json"))
+        assert group["reprovisionPolicy"] == policy and group["allocationPolicy"] == "static"
+        keys[policy] = derived(group["symmetricKey"]["primaryKey"], f"unit-{policy}")
+        first = register(warden, scope, f"unit-{policy}", keys[policy])
+        assert first.registration_state.assigned_hub == "localhost"
+        warden.cli("twin", "set-desired", f"unit-{policy}", json.dumps({"setpoint": 21}))
+        warden.cli("dps", "group", "update", f"g-{policy}", "--assign-to", "east")
+
+    migrated = register(warden, scope, "unit-migrate", keys["migrate"]).registration_state
+    assert (migrated.assigned_hub, migrated.sub_status) == ("east.hub.test", "deviceDataMigrated")
+    assert connect_and_send(warden, keys["migrate"], migrated, "from east")["desired"]["setpoint"] == 21
+    east = [json.loads(line) for line in warden.cli("telemetry", "unit-migrate", "--tenant", "east", "--json")
+            .splitlines()]
+    assert any(item["body"] == "from east" for item in east)
+    left = json.loads(warden.cli("device", "show", "unit-migrate", "--json"))
+    assert left["status"] == "disabled" and "east/unit-migrate" in left["statusReason"]
+
+    reset = register(warden, scope, "unit-reset", keys["reset"]).registration_state
+    assert (reset.assigned_hub, reset.sub_status) == ("east.hub.test", "deviceDataReset")
+    assert "setpoint" not in connect_and_send(warden, keys["reset"], reset, "reset")["desired"]
+
+    never = register(warden, scope, "unit-never", keys["never"]).registration_state
+    assert never.assigned_hub == "localhost"
+    assert json.loads(warden.cli("device", "show", "unit-never", "--json"))["status"] == "enabled"
+
+
+def test_hashed_and_custom_allocation_across_tenants(dps_warden):
+    """Hashed: each registration id lands in one of the group's tenants, the same one every time. Custom: the
+    hub POSTs DPS's AllocationRequest to a webhook (a server on loopback here) and follows its answer, whose
+    payload reaches the device."""
+    import http.server
+    import threading
+
+    warden = dps_warden
+    warden.cli("tenant", "create", "east", "--host-name", "east.hub.test")
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    group = json.loads(warden.cli("dps", "group", "create", "spread", "--allocation", "hashed", "--assign-to",
+                                  "default", "--assign-to", "east", "--json"))
+    assert group["tenants"] == ["default", "east"]
+    hubs = {}
+    for n in range(8):
+        rid = f"spread-{n}"
+        hubs[rid] = register(warden, scope, rid, derived(group["symmetricKey"]["primaryKey"], rid)) \
+            .registration_state.assigned_hub
+    assert set(hubs.values()) == {"localhost", "east.hub.test"}, hubs
+    again = register(warden, scope, "spread-3", derived(group["symmetricKey"]["primaryKey"], "spread-3"))
+    assert again.registration_state.assigned_hub == hubs["spread-3"]
+
+    seen = []
+
+    class Allocator(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(request)
+            answer = json.dumps({"iotHubHostName": "east.hub.test", "payload": {"greeting": "welcome east"},
+                                 "initialTwin": {"properties": {"desired": {"zone": "e1"}}}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Allocator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        custom = json.loads(warden.cli(
+            "dps", "group", "create", "routed", "--allocation", "custom", "--assign-to", "default", "--assign-to",
+            "east", "--webhook", f"http://127.0.0.1:{server.server_port}/allocate?code=s3cret", "--json"))
+        assert custom["customAllocationDefinition"]["webhookUrl"].endswith("code=s3cret")
+        listed = json.loads(warden.cli("dps", "group", "list", "--json"))["items"]
+        assert all("customAllocationDefinition" not in item for item in listed)
+        key = derived(custom["symmetricKey"]["primaryKey"], "routed-1")
+        result = register(warden, scope, "routed-1", key, payload={"site": "harbour"})
+    finally:
+        server.shutdown()
+    state = result.registration_state
+    # The SDK hands the payload to the application as the JSON text it received.
+    assert state.assigned_hub == "east.hub.test" and json.loads(state.response_payload) == {"greeting": "welcome east"}
+    request = seen[0]
+    assert request["enrollmentGroup"]["enrollmentGroupId"] == "routed"
+    assert request["deviceRuntimeContext"]["registrationId"] == "routed-1"
+    assert request["deviceRuntimeContext"]["payload"] == {"site": "harbour"}
+    assert sorted(request["linkedHubs"]) == ["east.hub.test", "localhost"]
+    assert connect_and_send(warden, key, state, "routed")["desired"]["zone"] == "e1"

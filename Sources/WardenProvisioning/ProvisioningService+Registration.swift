@@ -18,7 +18,8 @@ extension ProvisioningService {
     enum Outcome {
         /// `certificates`: the certificate issued for the registration's CSR and its CA's, base64 DER.
         case assigned(
-            deviceID: DeviceID, hub: String, substatus: String, created: Date, updated: Date, certificates: [String]?)
+            deviceID: DeviceID, hub: String, substatus: String, created: Date, updated: Date, certificates: [String]?,
+            payload: JSONValue?)
         case failed(errorCode: Int, message: String, at: Date)
     }
 
@@ -26,29 +27,39 @@ extension ProvisioningService {
         let reference = ReferenceID.make()
         var deviceID: DeviceID?
         do {
-            let csr = try Self.checkBody(body, registrationID: identity.registrationID)
+            let request = try Self.checkBody(body, registrationID: identity.registrationID)
             let enrollment = state.withLock { $0.enrollments[identity.tenantID]?[identity.enrollment] }
             guard let enrollment, enrollment.isEnabled else {
                 throw WardenError(
                     .enrollmentDisabled, "Enrollment \(identity.enrollment.reference) is disabled or gone.")
             }
-            let id = enrollment.deviceID ?? identity.registrationID
+            let previous = try await store.registration(identity.tenantID, registrationID: identity.registrationID)
+            let assignment = try await allocate(enrollment, identity, previous: previous, payload: request.payload)
+            let target = assignment.tenantID
+            let id =
+                enrollment.reprovisioning == .never
+                ? previous?.deviceID ?? Self.deviceID(enrollment, identity)
+                : Self.deviceID(enrollment, identity)
             deviceID = id
             // A device that sends a CSR gets a certificate from the tenant's CA and connects with it (x509-ca).
-            let certificates = try await csr.asyncMap { try await issue($0, for: id, enrollment, identity) }
+            let certificates = try await request.csr.asyncMap {
+                try await issue($0, for: id, in: target, enrollment, identity)
+            }
             let substatus = try await provision(
-                id, in: identity.tenantID,
-                as: csr == nil
+                id, in: target,
+                as: request.csr == nil
                     ? Self.device(id, enrollment, identity.registrationID) : .init(id: id, authenticationType: .x509CA),
-                desired: enrollment.initialDesired)
+                initialDesired: assignment.initialDesired ?? enrollment.initialDesired, previous: previous,
+                reprovisioning: enrollment.reprovisioning)
             let created = try await store.recordRegistration(
                 identity.tenantID, registrationID: identity.registrationID, enrollment: enrollment.kind.reference,
-                deviceID: id, at: now)
-            let hub = try await registry.tenant(identity.tenantID).hostName.rawValue
+                assignedTenant: target, deviceID: id, at: now)
+            let hub = try await registry.tenant(target).hostName.rawValue
             record(identity, deviceID: id, failure: nil, peer: peer, reference: reference, now: now)
             return .assigned(
-                deviceID: id, hub: hub, substatus: substatus, created: created, updated: now, certificates: certificates
-            )
+                deviceID: id, hub: hub, substatus: substatus, created: created, updated: now,
+                certificates: certificates,
+                payload: assignment.payload)
         } catch {
             let failure = (error as? WardenError) ?? WardenError(.internalError, "The registration failed.")
             record(identity, deviceID: deviceID, failure: failure, peer: peer, reference: reference, now: now)
@@ -61,6 +72,11 @@ extension ProvisioningService {
                 }
             return .failed(errorCode: code, message: "\(failure.reason) (reference \(reference))", at: now)
         }
+    }
+
+    /// The device id a registration is assigned: an individual enrollment's own, else the registration id.
+    private static func deviceID(_ enrollment: Enrollment, _ identity: RegistrationIdentity) -> DeviceID {
+        enrollment.deviceID ?? identity.registrationID
     }
 
     /// The device an enrollment provisions: SAS with the individual's keys or the group's derived ones, or X.509
@@ -80,20 +96,28 @@ extension ProvisioningService {
         }
     }
 
-    /// Creates the device, enabled, its twin's desired properties set from the enrollment; or, for a device that
-    /// exists (it registers again), keeps it and its twin, bringing a SAS device's keys in line with the
-    /// enrollment's. A disabled device stays so.
+    /// Creates the device in `tenantID`, enabled, its twin's desired properties set from `initialDesired`; or, for
+    /// a device that exists there (it registers again), keeps it, bringing a SAS device's keys in line with the
+    /// enrollment's. A disabled device stays so. A device that registered before follows the reprovision policy:
+    /// `migrate` takes the desired properties of the device it was along when it moves tenant, `reset` sets
+    /// them back to the initial ones; a device left behind in another tenant is disabled.
     private func provision(
-        _ id: DeviceID, in tenantID: TenantID, as new: RegistryService.NewDevice, desired: JSONValue?
-    )
-        async throws -> String
-    {
+        _ id: DeviceID, in tenantID: TenantID, as new: RegistryService.NewDevice, initialDesired: JSONValue?,
+        previous: Registration?, reprovisioning: Enrollment.Reprovisioning
+    ) async throws -> String {
+        let moved = previous.map { $0.tenantID != tenantID || $0.deviceID != id } ?? false
+        var desired: [String: JSONValue] = [:]
+        if case .object(let properties) = initialDesired { desired = properties }
+        if moved, reprovisioning == .migrate, let previous {
+            desired = twins.twin(previous.tenantID, previous.deviceID).desired.properties
+        }
+        let substatus: String
         do {
             _ = try await registry.createDevice(tenantID, new)
-            if case .object(let properties) = desired, !properties.isEmpty {
-                _ = try await twins.patchDesired(tenantID, id, properties, ifMatch: nil)
-            }
-            return "initialAssignment"
+            if !desired.isEmpty { _ = try await twins.patchDesired(tenantID, id, desired, ifMatch: nil) }
+            substatus =
+                previous == nil
+                ? "initialAssignment" : reprovisioning == .reset ? "deviceDataReset" : "deviceDataMigrated"
         } catch let error as WardenError where error.code == .deviceAlreadyExists {
             let existing = try await registry.device(tenantID, id)
             guard existing.status == .enabled else {
@@ -102,8 +126,29 @@ extension ProvisioningService {
             if let keys = new.keys, !Self.same(existing.authentication, keys) {
                 _ = try await registry.setSASKeys(tenantID, id, keys)
             }
-            return "deviceDataMigrated"
+            switch reprovisioning {
+            case .never:
+                substatus = "initialAssignment"
+            case .reset:
+                try await replaceDesired(tenantID, id, with: desired)
+                substatus = "deviceDataReset"
+            case .migrate:
+                substatus = "deviceDataMigrated"
+            }
         }
+        if moved, let previous {
+            _ = try? await registry.updateDevice(
+                previous.tenantID, previous.deviceID,
+                .init(status: .disabled, statusReason: "reprovisioned to \(tenantID)/\(id)"), ifMatch: nil)
+        }
+        return substatus
+    }
+
+    /// Sets a twin's desired properties to exactly `desired` (members not in it are deleted).
+    private func replaceDesired(_ tenantID: TenantID, _ id: DeviceID, with desired: [String: JSONValue]) async throws {
+        var patch = desired
+        for key in twins.twin(tenantID, id).desired.properties.keys where desired[key] == nil { patch[key] = .null }
+        if !patch.isEmpty { _ = try await twins.patchDesired(tenantID, id, patch, ifMatch: nil) }
     }
 
     private static func same(_ authentication: Device.Authentication, _ keys: SASKeyPair) -> Bool {
@@ -112,35 +157,46 @@ extension ProvisioningService {
             && ConstantTime.equal(current.secondary.bytes, keys.secondary.bytes)
     }
 
+    /// What a register body asks beyond the registration: a certificate for its CSR, a payload for a webhook.
+    struct RegistrationBody {
+        /// DPS's `csr`, base64 DER PKCS #10, as PEM base64 lines.
+        var csr: String?
+        /// DPS's custom `payload`, relayed to a custom allocation webhook.
+        var payload: JSONValue?
+    }
+
     /// The register body: empty (C#), a space (Python's poll), or a JSON object whose `registrationId`, when
-    /// present, is the one the connection proved; its `csr` (DPS's base64 DER PKCS #10), if any.
-    static func checkBody(_ body: [UInt8], registrationID: DeviceID) throws(WardenError) -> String? {
+    /// present, is the one the connection proved; its `csr` (DPS's base64 DER PKCS #10) and `payload`, if any.
+    static func checkBody(_ body: [UInt8], registrationID: DeviceID) throws(WardenError) -> RegistrationBody {
         guard body.count <= maximumBodyBytes else {
             throw WardenError(.requestBodyTooLarge, "The registration body is over \(maximumBodyBytes) bytes.")
         }
-        guard body.contains(where: { !$0.isASCIIWhitespace }) else { return nil }
-        guard (try? JSONStructure.check(body, .requestBody)) != nil,
-            let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
-        else { throw WardenError(.requestMalformedJSON, "The registration body is not a JSON object.") }
-        if let claimed = object["registrationId"], (claimed as? String) != registrationID.rawValue {
+        guard body.contains(where: { !$0.isASCIIWhitespace }) else { return RegistrationBody() }
+        guard case .object(let object)? = try? JSONValue.parse(body, limits: .requestBody) else {
+            throw WardenError(.requestMalformedJSON, "The registration body is not a JSON object.")
+        }
+        if let claimed = object["registrationId"], claimed != .null, claimed != .string(registrationID.rawValue) {
             throw WardenError(.requestInvalidField, "The body's registrationId is not the connection's.")
         }
-        guard let csr = object["csr"], !(csr is NSNull) else { return nil }
-        guard let text = csr as? String, let der = Data(base64Encoded: text), !der.isEmpty else {
+        var request = RegistrationBody(payload: object["payload"].flatMap { $0 == .null ? nil : $0 })
+        guard let csr = object["csr"], csr != .null else { return request }
+        guard case .string(let text) = csr, let der = Data(base64Encoded: text), !der.isEmpty else {
             throw WardenError(.certificateInvalidRequest, "The body's csr is not base64 DER.")
         }
-        return der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        request.csr = der.base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return request
     }
 
     /// Issues a certificate for `csrBase64` from the enrollment's CA when it is an issuing one, else from the
     /// tenant's one issuing CA: the certificate and the CA's, base64 DER (DPS's `issuedCertificateChain`).
     private func issue(
-        _ csrBase64: String, for deviceID: DeviceID, _ enrollment: Enrollment, _ identity: RegistrationIdentity
+        _ csrBase64: String, for deviceID: DeviceID, in tenantID: TenantID, _ enrollment: Enrollment,
+        _ identity: RegistrationIdentity
     ) async throws -> [String] {
         guard let certificates else {
             throw WardenError(.caNotIssuing, "This hub issues no certificates to registrations.")
         }
-        let issuing = try await store.certificateAuthorities(identity.tenantID).filter(\.isIssuing)
+        let issuing = try await store.certificateAuthorities(tenantID).filter(\.isIssuing)
         let authority: CertificateAuthority
         if case .certificateAuthority(let name) = enrollment.attestation,
             let named = issuing.first(where: { $0.name == name })
@@ -155,7 +211,7 @@ extension ProvisioningService {
         }
         let pem = "-----BEGIN CERTIFICATE REQUEST-----\n\(csrBase64)\n-----END CERTIFICATE REQUEST-----\n"
         let issued = try await certificates.issue(
-            identity.tenantID, authority: authority.name, csrPEM: pem, deviceID: deviceID, days: nil,
+            tenantID, authority: authority.name, csrPEM: pem, deviceID: deviceID, days: nil,
             by: "dps:\(identity.registrationID)")
         return try [issued.certificatePEM, authority.certificatePEM].map(Self.base64DER)
     }
@@ -181,13 +237,14 @@ extension ProvisioningService {
     /// `RegistrationOperationStatus` for a finished operation.
     static func status(_ operationID: String, _ outcome: Outcome) -> [UInt8] {
         switch outcome {
-        case .assigned(let deviceID, let hub, let substatus, let created, let updated, let certificates):
+        case .assigned(let deviceID, let hub, let substatus, let created, let updated, let certificates, let payload):
             var state: [String: JSONValue] = [
                 "deviceId": .string(deviceID.rawValue), "assignedHub": .string(hub), "status": "assigned",
                 "substatus": .string(substatus), "createdDateTimeUtc": .string(time(created)),
                 "lastUpdatedDateTimeUtc": .string(time(updated)), "etag": .string(operationID),
             ]
             if let certificates { state["issuedCertificateChain"] = .array(certificates.map { .string($0) }) }
+            if let payload { state["payload"] = payload }
             return json([
                 "operationId": .string(operationID), "status": "assigned", "registrationState": .object(state),
             ])

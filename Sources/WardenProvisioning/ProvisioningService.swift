@@ -124,14 +124,11 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     /// properties start with.
     public func createEnrollment(
         _ tenantID: TenantID, _ kind: Enrollment.Kind, attestation: Enrollment.Attestation? = nil,
-        deviceID: DeviceID? = nil, initialDesired: JSONValue? = nil, enabled: Bool = true
+        deviceID: DeviceID? = nil, initialDesired: JSONValue? = nil, enabled: Bool = true,
+        assignment: EnrollmentAssignment = EnrollmentAssignment()
     ) async throws -> Enrollment {
-        if let initialDesired {
-            guard case .object(let properties) = initialDesired else {
-                throw WardenError(.requestInvalidField, "The initial twin's desired properties are a JSON object.")
-            }
-            try TwinService.check(properties)
-        }
+        try Self.checkInitialDesired(initialDesired)
+        try await check(assignment)
         let isGroup = if case .group = kind { true } else { false }
         if isGroup, deviceID != nil {
             throw WardenError(.requestInvalidField, "A group's devices are named by their registration ids.")
@@ -156,22 +153,77 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
             tenantID: tenantID, kind: kind,
             attestation: attestation
                 ?? .symmetricKey(SASKeyPair(primary: .random(count: length), secondary: .random(count: length))),
-            isEnabled: enabled, initialDesired: initialDesired, deviceID: deviceID, createdAt: now, updatedAt: now)
+            isEnabled: enabled, initialDesired: initialDesired, deviceID: deviceID, tenants: assignment.tenants,
+            allocation: assignment.allocation, reprovisioning: assignment.reprovisioning, createdAt: now, updatedAt: now
+        )
         _ = try await idScope(tenantID)
         let created = try await store.createEnrollment(enrollment)
         bus.publish(.enrollmentChanged(created))
         return created
     }
 
-    /// Enables or disables an enrollment: a disabled one provisions nobody.
-    public func setEnabled(_ tenantID: TenantID, _ kind: Enrollment.Kind, _ enabled: Bool) async throws -> Enrollment {
+    /// Changes an enrollment: enabled or not (a disabled one provisions nobody), its initial twin, where its
+    /// registrations go and what a registration again does. Nil leaves a setting as it is.
+    public func updateEnrollment(
+        _ tenantID: TenantID, _ kind: Enrollment.Kind, enabled: Bool? = nil, initialDesired: JSONValue? = nil,
+        assignment: EnrollmentAssignment? = nil
+    ) async throws -> Enrollment {
+        try Self.checkInitialDesired(initialDesired)
+        if let assignment { try await check(assignment) }
         let now = clock.now()
         let changed = try await store.updateEnrollment(tenantID, kind) {
-            $0.isEnabled = enabled
+            if let enabled { $0.isEnabled = enabled }
+            if let initialDesired { $0.initialDesired = initialDesired }
+            if let assignment {
+                ($0.tenants, $0.allocation, $0.reprovisioning) =
+                    (assignment.tenants, assignment.allocation, assignment.reprovisioning)
+            }
             $0.updatedAt = now
         }
         bus.publish(.enrollmentChanged(changed))
         return changed
+    }
+
+    /// Enables or disables an enrollment: a disabled one provisions nobody.
+    public func setEnabled(_ tenantID: TenantID, _ kind: Enrollment.Kind, _ enabled: Bool) async throws -> Enrollment {
+        try await updateEnrollment(tenantID, kind, enabled: enabled)
+    }
+
+    private static func checkInitialDesired(_ initialDesired: JSONValue?) throws {
+        guard let initialDesired else { return }
+        guard case .object(let properties) = initialDesired else {
+            throw WardenError(.requestInvalidField, "The initial twin's desired properties are a JSON object.")
+        }
+        try TwinService.check(properties)
+    }
+
+    /// Most tenants one enrollment assigns to, and the longest webhook URL.
+    public static let maximumTenants = 16
+    public static let maximumWebhookLength = 2048
+
+    /// The tenants exist and are named once; `static` names at most one; a webhook is an http(s) URL.
+    private func check(_ assignment: EnrollmentAssignment) async throws {
+        guard assignment.tenants.count <= Self.maximumTenants,
+            Set(assignment.tenants).count == assignment.tenants.count
+        else {
+            throw WardenError(
+                .requestInvalidField, "An enrollment names up to \(Self.maximumTenants) tenants, each once.")
+        }
+        for tenantID in assignment.tenants { _ = try await registry.tenant(tenantID) }
+        switch assignment.allocation {
+        case .static:
+            guard assignment.tenants.count <= 1 else {
+                throw WardenError(.requestInvalidField, "A static allocation names one tenant; use hashed or custom.")
+            }
+        case .hashed:
+            break
+        case .custom(let webhook):
+            guard webhook.utf8.count <= Self.maximumWebhookLength, let url = URL(string: webhook),
+                ["http", "https"].contains(url.scheme?.lowercased()), url.host?.isEmpty == false
+            else {
+                throw WardenError(.requestInvalidField, "The allocation webhook is an http or https URL.")
+            }
+        }
     }
 
     public func deleteEnrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws {

@@ -182,9 +182,13 @@ public protocol ProvisioningStore: Sendable {
         _ tenantID: TenantID, _ kind: Enrollment.Kind, _ change: @escaping @Sendable (inout Enrollment) throws -> Void
     ) async throws -> Enrollment
     func deleteEnrollment(_ tenantID: TenantID, _ kind: Enrollment.Kind) async throws
-    /// Records that `registrationID` was assigned as `deviceID`; returns when it first registered.
+    /// Where the registration id registered through the tenant's ID scope was last assigned, if it was.
+    func registration(_ tenantID: TenantID, registrationID: DeviceID) async throws -> Registration?
+    /// Records that `registrationID` (registered through `tenantID`'s ID scope) was assigned as `deviceID` in
+    /// `assignedTenant`; returns when it first registered.
     func recordRegistration(
-        _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, deviceID: DeviceID, at: Date
+        _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, assignedTenant: TenantID,
+        deviceID: DeviceID, at: Date
     ) async throws -> Date
 }
 

@@ -76,6 +76,28 @@ struct AccessControlTests {
         }
     }
 
+    /// An enrollment that assigns devices to another tenant creates devices there: an admin of `default` who
+    /// holds no role in `other` may not name it; a platform administrator may.
+    @Test func assigningRegistrationsToAnotherTenantNeedsRegistryWriteThere() async throws {
+        let fixture = try await APIFixture()
+        let tokens = try await Self.populate(fixture)
+        let body = #"{"name": "g1", "allocationPolicy": "hashed", "tenants": ["default", "other"]}"#
+        try await fixture.test { client in
+            func create(_ token: String, _ body: String) async throws -> (HTTPResponse.Status, String?) {
+                try await client.execute(
+                    uri: "/api/v1/tenants/default/provisioning/groups", method: .post,
+                    headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                ) { ($0.status, $0.problem?.code) }
+            }
+            let refused = try await create(tokens["default-admin"]!, body)
+            #expect(refused == (.forbidden, "auth.forbidden"))
+            let own = try await create(tokens["default-admin"]!, #"{"name": "g2", "tenants": ["default"]}"#)
+            #expect(own.0 == .created)
+            #expect(try await create(APIFixture.credential, body).0 == .created)
+        }
+    }
+
     @Test func anotherTenantsRoutesAnswerNotFoundForEveryRole() async throws {
         let fixture = try await APIFixture()
         let tokens = try await Self.populate(fixture)

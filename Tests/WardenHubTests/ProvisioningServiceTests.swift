@@ -4,12 +4,12 @@ import Testing
 import WardenAuthentication
 import WardenAzure
 import WardenCore
-import WardenProvisioning
 import WardenRegistry
 import WardenStore
 
 @testable import WardenBroker
 @testable import WardenHub
+@testable import WardenProvisioning
 @testable import WardenSecurity
 
 /// DPS registrations against the real store and registry: which tokens prove an enrollment (both SDK families'
@@ -238,5 +238,62 @@ struct ProvisioningServiceTests {
         await #expect(throws: WardenError(.deviceNotFound, "")) {
             try await registry.device(.defaultTenant, try DeviceID("gw-9"))
         }
+    }
+}
+
+/// Where registrations go (issue 15, item 5): hashed allocation is stable and spreads, and the settings an
+/// enrollment may hold are checked.
+struct ProvisioningAllocationTests {
+    @Test func hashedAllocationIsStableAndSpreadsAcrossTenants() {
+        var counts = [0, 0, 0]
+        for index in 0..<3000 { counts[ProvisioningService.bucket("device-\(index)", of: 3)] += 1 }
+        // Each of three tenants gets a third, within a few percent.
+        #expect(counts.allSatisfy { (900...1100).contains($0) }, "\(counts)")
+        #expect(ProvisioningService.bucket("meter-7", of: 3) == ProvisioningService.bucket("meter-7", of: 3))
+        #expect(ProvisioningService.bucket("anything", of: 1) == 0)
+    }
+
+    @Test func anEnrollmentsAssignmentIsChecked() async throws {
+        let hub = try HubFixture()
+        let registry = RegistryService(
+            stores: .init(hub.database), bus: hub.bus, hubHostName: try HostName("hub.example"))
+        _ = try await registry.ensureDefaultTenant()
+        _ = try await registry.createTenant(try TenantID("east"))
+        let twins = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        let service = ProvisioningService(store: hub.database, registry: registry, twins: twins, bus: hub.bus)
+        let east = try TenantID("east")
+        func create(_ name: String, _ assignment: EnrollmentAssignment) async throws -> Enrollment {
+            try await service.createEnrollment(
+                .defaultTenant, .group(try EnrollmentGroupName(name)), assignment: assignment)
+        }
+        let refusals: [(EnrollmentAssignment, String)] = [
+            (EnrollmentAssignment(tenants: [.defaultTenant, east]), "static names one"),
+            (EnrollmentAssignment(tenants: [east, east], allocation: .hashed), "each once"),
+            (EnrollmentAssignment(tenants: [try TenantID("west")], allocation: .hashed), "no tenant"),
+            (EnrollmentAssignment(allocation: .custom(webhook: "file:///etc/passwd")), "http or https"),
+            (EnrollmentAssignment(allocation: .custom(webhook: "https://")), "http or https"),
+            (
+                EnrollmentAssignment(
+                    allocation: .custom(webhook: "https://a.example/" + String(repeating: "x", count: 2048))),
+                "http or https"
+            ),
+        ]
+        for (index, (assignment, why)) in refusals.enumerated() {
+            await #expect(throws: WardenError.self, "\(why)") { _ = try await create("bad-\(index)", assignment) }
+        }
+        let made = try await create(
+            "spread",
+            EnrollmentAssignment(
+                tenants: [.defaultTenant, east], allocation: .custom(webhook: "https://alloc.example/?code=k"),
+                reprovisioning: .never))
+        let stored = try await service.enrollment(.defaultTenant, made.kind)
+        #expect(stored.assignableTenants == [.defaultTenant, east])
+        #expect(stored.allocation == .custom(webhook: "https://alloc.example/?code=k"))
+        #expect(stored.reprovisioning == .never)
+        let changed = try await service.updateEnrollment(
+            .defaultTenant, made.kind, assignment: EnrollmentAssignment(tenants: [east]))
+        #expect(changed.assignableTenants == [east] && changed.allocation == .static)
+        #expect(changed.reprovisioning == .migrate)
     }
 }

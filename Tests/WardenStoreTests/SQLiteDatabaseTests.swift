@@ -27,7 +27,7 @@ struct SQLiteDatabaseTests {
                 "0011-create-audit", "0012-create-authorization-policies", "0013-index-audit-references",
                 "0014-create-issued-certificates", "0015-create-revocation-lists",
                 "0016-create-provisioning", "0017-add-certificate-attestation",
-                "0018-add-token-keys", "0019-create-data-keys",
+                "0018-add-token-keys", "0019-create-data-keys", "0020-add-allocation",
             ])
     }
 

@@ -64,10 +64,13 @@ struct ProvisioningController {
                         .requestInvalidField,
                         "Field '\(collection.parameter == "group" ? "name" : "registrationId")' is required.")
                 }
+                let tenantID = try request.tenantID(context)
+                let assignment = try body.assignment
+                try Self.requireWrite(assignment, in: tenantID, context)
                 let created = try await provisioning.createEnrollment(
-                    try request.tenantID(context), try collection.kind(name), attestation: try body.attestationChoice(),
-                    deviceID: body.deviceId,
-                    initialDesired: body.initialTwin?.desired, enabled: try body.isEnabled)
+                    tenantID, try collection.kind(name), attestation: try body.attestationChoice(),
+                    deviceID: body.deviceId, initialDesired: body.initialTwin?.desired, enabled: try body.isEnabled,
+                    assignment: assignment)
                 context.auditDetail("after", created.kind.reference)
                 return try JSONResponse.make(EnrollmentResource(created, includeKeys: true), status: .created)
             },
@@ -80,16 +83,27 @@ struct ProvisioningController {
                 return try JSONResponse.make(EnrollmentResource(enrollment, includeKeys: true))
             },
             APIRoute(
-                .patch, member, "update\(collection.noun)", "Enable or disable a \(collection.noun)",
+                .patch, member, "update\(collection.noun)",
+                "Enable or disable a \(collection.noun), or change its initial twin, tenants, allocation or reprovisioning",
                 permission: .credentialsManage, request: "UpdateEnrollment", success: (200, "Enrollment")
             ) { request, context in
                 let body = try await request.decodeJSON(UpdateEnrollmentRequest.self, context)
-                guard ["enabled", "disabled"].contains(body.provisioningStatus) else {
-                    throw WardenError(.requestInvalidField, "'provisioningStatus' is enabled or disabled.")
+                let (tenantID, kind) = (try request.tenantID(context), try kind(request, context))
+                var assignment: EnrollmentAssignment?
+                if !body.assignmentFields.isEmpty {
+                    let current = try await provisioning.enrollment(tenantID, kind)
+                    let merged = try body.assignmentFields.merged(into: current.assignment)
+                    try Self.requireWrite(merged, in: tenantID, context)
+                    assignment = merged
                 }
-                let changed = try await provisioning.setEnabled(
-                    try request.tenantID(context), try kind(request, context), body.provisioningStatus == "enabled")
-                context.auditDetail("after", "\(changed.kind.reference) \(body.provisioningStatus)")
+                let changed = try await provisioning.updateEnrollment(
+                    tenantID, kind, enabled: try body.isEnabled, initialDesired: body.initialTwin?.desired,
+                    assignment: assignment)
+                context.auditDetail(
+                    "after",
+                    "\(changed.kind.reference) \(changed.isEnabled ? "enabled" : "disabled") "
+                        + "\(changed.allocation.name) \(changed.assignableTenants.map(\.rawValue).joined(separator: ","))"
+                )
                 return try JSONResponse.make(EnrollmentResource(changed, includeKeys: false))
             },
             APIRoute(
@@ -100,6 +114,18 @@ struct ProvisioningController {
                 return JSONResponse.noContent()
             },
         ]
+    }
+
+    /// An enrollment that assigns devices to other tenants creates devices there: the caller must be allowed
+    /// to in each of them.
+    private static func requireWrite(
+        _ assignment: EnrollmentAssignment, in tenantID: TenantID, _ context: APIRequestContext
+    ) throws {
+        let principal = try context.requirePrincipal()
+        for other in assignment.tenants where other != tenantID && !principal.may(.registryWrite, in: other) {
+            throw WardenError(
+                .authForbidden, "Assigning devices to tenant '\(other)' needs registry.write there.")
+        }
     }
 
     private static func name(_ kind: Enrollment.Kind) -> String {

@@ -71,21 +71,36 @@ extension OpenAPISchemas {
                 "createdAt": dateTime, "updatedAt": dateTime,
                 "symmetricKey": object(
                     ["primaryKey": string, "secondaryKey": string], required: ["primaryKey", "secondaryKey"]),
-            ],
-            required: ["attestation", "provisioningStatus", "createdAt", "updatedAt"]),
+            ].merging(assignmentFields) { first, _ in first },
+            required: [
+                "attestation", "provisioningStatus", "createdAt", "updatedAt", "allocationPolicy", "reprovisionPolicy",
+            ]),
         "EnrollmentList": list(of: "Enrollment"),
-        "CreateEnrollment": object([
-            "name": identifier(EnrollmentGroupName.rules), "registrationId": identifier(DeviceID.rules),
-            "deviceId": identifier(DeviceID.rules), "attestation": ["enum": ["symmetric-key", "x509"]],
-            "certificateAuthority": identifier(CAName.rules),
-            "thumbprints": object(["primary": string, "secondary": string], required: ["primary"]),
-            "provisioningStatus": ["enum": ["enabled", "disabled"]],
-            "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
-        ]),
+        "CreateEnrollment": object(
+            [
+                "name": identifier(EnrollmentGroupName.rules), "registrationId": identifier(DeviceID.rules),
+                "deviceId": identifier(DeviceID.rules), "attestation": ["enum": ["symmetric-key", "x509"]],
+                "certificateAuthority": identifier(CAName.rules),
+                "thumbprints": object(["primary": string, "secondary": string], required: ["primary"]),
+                "provisioningStatus": ["enum": ["enabled", "disabled"]],
+                "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
+            ].merging(assignmentFields) { first, _ in first }),
         "UpdateEnrollment": object(
-            ["provisioningStatus": ["enum": ["enabled", "disabled"]]], required: ["provisioningStatus"]),
+            [
+                "provisioningStatus": ["enum": ["enabled", "disabled"]],
+                "initialTwin": object(["desired": ["type": "object"]], required: ["desired"]),
+            ].merging(assignmentFields) { first, _ in first }),
         "CRL": binary,
         "OCSPRequest": binary,
         "OCSPResponse": binary,
+    ]
+
+    /// Where an enrollment's registrations go (create, change and show alike).
+    private static let assignmentFields: [String: JSONValue] = [
+        "tenants": ["type": "array", "items": identifier(TenantID.rules), "maxItems": 16],
+        "allocationPolicy": ["enum": ["static", "hashed", "custom"]],
+        "customAllocationDefinition": object(
+            ["webhookUrl": ["type": "string", "maxLength": 2048]], required: ["webhookUrl"]),
+        "reprovisionPolicy": ["enum": ["migrate", "reset", "never"]],
     ]
 }

@@ -28,6 +28,18 @@ public struct EnrollmentResource: Codable, Sendable {
     public let certificateAuthority: String?
     /// An X.509 individual enrollment's certificate thumbprints.
     public let thumbprints: Thumbprints?
+    /// The tenants registrations are assigned to (DPS's linked hubs); absent: this one.
+    public let tenants: [String]?
+    /// `static`, `hashed` or `custom` (DPS's `allocationPolicy`).
+    public let allocationPolicy: String
+    /// The custom allocation webhook, only to callers that manage credentials (its URL may carry a key).
+    public let customAllocationDefinition: CustomAllocation?
+    /// `migrate`, `reset` or `never`: what a device that registers again gets.
+    public let reprovisionPolicy: String
+
+    public struct CustomAllocation: Codable, Sendable {
+        public let webhookUrl: String
+    }
 
     public struct Thumbprints: Codable, Sendable {
         public let primary: String
@@ -50,6 +62,14 @@ public struct EnrollmentResource: Codable, Sendable {
         self.createdAt = enrollment.createdAt
         self.updatedAt = enrollment.updatedAt
         self.symmetricKey = includeKeys ? enrollment.attestation.keys.map(KeysResource.init) : nil
+        self.tenants = enrollment.tenants.isEmpty ? nil : enrollment.tenants.map(\.rawValue)
+        self.allocationPolicy = enrollment.allocation.name
+        if case .custom(let webhook) = enrollment.allocation, includeKeys {
+            self.customAllocationDefinition = CustomAllocation(webhookUrl: webhook)
+        } else {
+            self.customAllocationDefinition = nil
+        }
+        self.reprovisionPolicy = enrollment.reprovisioning.rawValue
         switch enrollment.attestation {
         case .symmetricKey: (self.certificateAuthority, self.thumbprints) = (nil, nil)
         case .certificateAuthority(let name): (self.certificateAuthority, self.thumbprints) = (name.rawValue, nil)
@@ -64,7 +84,8 @@ public struct EnrollmentResource: Codable, Sendable {
 struct CreateEnrollmentRequest: APIRequestBody {
     static let fields: Set<String> = [
         "name", "registrationId", "deviceId", "attestation", "provisioningStatus", "initialTwin",
-        "certificateAuthority", "thumbprints",
+        "certificateAuthority", "thumbprints", "tenants", "allocationPolicy", "customAllocationDefinition",
+        "reprovisionPolicy",
     ]
     let name: String?
     let registrationId: String?
@@ -74,6 +95,19 @@ struct CreateEnrollmentRequest: APIRequestBody {
     let initialTwin: EnrollmentResource.InitialTwin?
     let certificateAuthority: CAName?
     let thumbprints: EnrollmentResource.Thumbprints?
+    let tenants: [TenantID]?
+    let allocationPolicy: String?
+    let customAllocationDefinition: EnrollmentResource.CustomAllocation?
+    let reprovisionPolicy: String?
+
+    var assignment: EnrollmentAssignment {
+        get throws {
+            try EnrollmentAssignmentFields(
+                tenants: tenants, allocationPolicy: allocationPolicy,
+                customAllocationDefinition: customAllocationDefinition, reprovisionPolicy: reprovisionPolicy
+            ).merged(into: EnrollmentAssignment())
+        }
+    }
 
     var isEnabled: Bool {
         get throws {
@@ -108,8 +142,82 @@ struct CreateEnrollmentRequest: APIRequestBody {
     }
 }
 
-/// `PATCH …/provisioning/groups/{group}` and `…/enrollments/{registration}`.
+/// `PATCH …/provisioning/groups/{group}` and `…/enrollments/{registration}`: what is given changes.
 struct UpdateEnrollmentRequest: APIRequestBody {
-    static let fields: Set<String> = ["provisioningStatus"]
-    let provisioningStatus: String
+    static let fields: Set<String> = [
+        "provisioningStatus", "initialTwin", "tenants", "allocationPolicy", "customAllocationDefinition",
+        "reprovisionPolicy",
+    ]
+    let provisioningStatus: String?
+    let initialTwin: EnrollmentResource.InitialTwin?
+    let tenants: [TenantID]?
+    let allocationPolicy: String?
+    let customAllocationDefinition: EnrollmentResource.CustomAllocation?
+    let reprovisionPolicy: String?
+
+    var isEnabled: Bool? {
+        get throws {
+            switch provisioningStatus {
+            case nil: return nil
+            case "enabled": return true
+            case "disabled": return false
+            default: throw WardenError(.requestInvalidField, "'provisioningStatus' is enabled or disabled.")
+            }
+        }
+    }
+
+    var assignmentFields: EnrollmentAssignmentFields {
+        EnrollmentAssignmentFields(
+            tenants: tenants, allocationPolicy: allocationPolicy,
+            customAllocationDefinition: customAllocationDefinition, reprovisionPolicy: reprovisionPolicy)
+    }
+}
+
+/// The assignment fields of a create or a change, each optional.
+struct EnrollmentAssignmentFields {
+    let tenants: [TenantID]?
+    let allocationPolicy: String?
+    let customAllocationDefinition: EnrollmentResource.CustomAllocation?
+    let reprovisionPolicy: String?
+
+    var isEmpty: Bool {
+        tenants == nil && allocationPolicy == nil && customAllocationDefinition == nil && reprovisionPolicy == nil
+    }
+
+    /// `current` with the given fields in place; a webhook goes with `custom` and only with it.
+    func merged(into current: EnrollmentAssignment) throws -> EnrollmentAssignment {
+        var assignment = current
+        if let tenants { assignment.tenants = tenants }
+        if let reprovisionPolicy {
+            guard let policy = Enrollment.Reprovisioning(rawValue: reprovisionPolicy) else {
+                throw WardenError(.requestInvalidField, "'reprovisionPolicy' is migrate, reset or never.")
+            }
+            assignment.reprovisioning = policy
+        }
+        let webhook = customAllocationDefinition?.webhookUrl
+        switch allocationPolicy ?? (webhook == nil ? nil : "custom") {
+        case nil:
+            break
+        case "static": assignment.allocation = .static
+        case "hashed": assignment.allocation = .hashed
+        case "custom":
+            guard let url = webhook ?? { if case .custom(let url) = current.allocation { url } else { nil } }() else {
+                throw WardenError(.requestInvalidField, "A custom allocation needs 'customAllocationDefinition'.")
+            }
+            assignment.allocation = .custom(webhook: url)
+        default:
+            throw WardenError(.requestInvalidField, "'allocationPolicy' is static, hashed or custom.")
+        }
+        if webhook != nil, assignment.allocation.name != "custom" {
+            throw WardenError(.requestInvalidField, "'customAllocationDefinition' goes with allocationPolicy custom.")
+        }
+        return assignment
+    }
+}
+
+extension Enrollment {
+    /// Its assignment settings, for a change to merge into.
+    var assignment: EnrollmentAssignment {
+        EnrollmentAssignment(tenants: tenants, allocation: allocation, reprovisioning: reprovisioning)
+    }
 }

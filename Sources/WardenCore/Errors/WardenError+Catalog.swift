@@ -41,6 +41,7 @@ extension WardenError.Code {
     public static let enrollmentNotFound = Self("enrollment.not_found", .notFound)
     public static let enrollmentAlreadyExists = Self("enrollment.already_exists", .conflict)
     public static let enrollmentDisabled = Self("enrollment.disabled", .forbidden)
+    public static let enrollmentAllocationFailed = Self("enrollment.allocation_failed", .unavailable)
     public static let caInvalidRevocationList = Self("ca.invalid_crl", .invalidInput)
     public static let caStaleRevocationList = Self("ca.stale_crl", .conflict)
     public static let certificateInvalidRequest = Self("certificate.invalid_request", .invalidInput)
@@ -137,6 +138,7 @@ extension WardenError.Code {
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
         .caNotIssuing, .enrollmentInvalidName, .enrollmentNotFound, .enrollmentAlreadyExists, .enrollmentDisabled,
+        .enrollmentAllocationFailed,
         .caInvalidRevocationList, .caStaleRevocationList, .certificateInvalidRequest,
         .certificateRequestMismatch, .certificateInvalidLifetime,
         .certificateNotFound, .certificateAlreadyRevoked,

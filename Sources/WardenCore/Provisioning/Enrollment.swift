@@ -35,6 +35,39 @@ public struct Enrollment: Sendable {
         }
     }
 
+    /// How a registration's tenant is chosen among the enrollment's tenants (DPS's allocation policy over its
+    /// linked hubs).
+    public enum Allocation: Sendable, Equatable {
+        /// The one tenant.
+        case `static`
+        /// One of the tenants by a hash of the registration id, so each device lands in the same one while the
+        /// list stays (DPS's evenly weighted distribution).
+        case hashed
+        /// The tenant a webhook names in DPS's custom allocation shape (its URL may carry a key: kept sealed).
+        case custom(webhook: String)
+
+        /// `static`, `hashed` or `custom`, as DPS names allocation policies.
+        public var name: String {
+            switch self {
+            case .static: "static"
+            case .hashed: "hashed"
+            case .custom: "custom"
+            }
+        }
+    }
+
+    /// What a registration of a device that registered before does (DPS's reprovision policy).
+    public enum Reprovisioning: String, Sendable, CaseIterable {
+        /// Assign it again; a device moving to another tenant takes its twin's desired properties along, and
+        /// the one it leaves is disabled (DPS's "re-provision and migrate data", the default).
+        case migrate
+        /// Assign it again, its twin's desired properties back to the enrollment's initial ones (DPS's
+        /// "re-provision and reset to initial config").
+        case reset
+        /// Keep it where it was first assigned (DPS's "never re-provision").
+        case never
+    }
+
     public enum Kind: Sendable, Hashable {
         case group(EnrollmentGroupName)
         /// One device, by its registration id.
@@ -58,13 +91,20 @@ public struct Enrollment: Sendable {
     public var initialDesired: JSONValue?
     /// An individual enrollment's device id when it differs from the registration id.
     public var deviceID: DeviceID?
+    /// The tenants registrations may be assigned to; empty: the enrollment's own.
+    public var tenants: [TenantID]
+    public var allocation: Allocation
+    public var reprovisioning: Reprovisioning
     public let createdAt: Date
     public var updatedAt: Date
 
+    /// The tenants a registration may be assigned to: the named ones, or the enrollment's own.
+    public var assignableTenants: [TenantID] { tenants.isEmpty ? [tenantID] : tenants }
+
     public init(
         tenantID: TenantID, kind: Kind, attestation: Attestation, isEnabled: Bool = true,
-        initialDesired: JSONValue? = nil,
-        deviceID: DeviceID? = nil, createdAt: Date, updatedAt: Date
+        initialDesired: JSONValue? = nil, deviceID: DeviceID? = nil, tenants: [TenantID] = [],
+        allocation: Allocation = .static, reprovisioning: Reprovisioning = .migrate, createdAt: Date, updatedAt: Date
     ) {
         self.tenantID = tenantID
         self.kind = kind
@@ -72,8 +112,41 @@ public struct Enrollment: Sendable {
         self.isEnabled = isEnabled
         self.initialDesired = initialDesired
         self.deviceID = deviceID
+        self.tenants = tenants
+        self.allocation = allocation
+        self.reprovisioning = reprovisioning
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+}
+
+/// Where an enrollment's registrations go, and what a registration again does.
+public struct EnrollmentAssignment: Sendable, Equatable {
+    /// Empty: the enrollment's own tenant.
+    public var tenants: [TenantID]
+    public var allocation: Enrollment.Allocation
+    public var reprovisioning: Enrollment.Reprovisioning
+
+    public init(
+        tenants: [TenantID] = [], allocation: Enrollment.Allocation = .static,
+        reprovisioning: Enrollment.Reprovisioning = .migrate
+    ) {
+        self.tenants = tenants
+        self.allocation = allocation
+        self.reprovisioning = reprovisioning
+    }
+}
+
+/// Where a registration id was last assigned (a registration of it again follows the reprovision policy).
+public struct Registration: Sendable, Equatable {
+    public let tenantID: TenantID
+    public let deviceID: DeviceID
+    public let createdAt: Date
+
+    public init(tenantID: TenantID, deviceID: DeviceID, createdAt: Date) {
+        self.tenantID = tenantID
+        self.deviceID = deviceID
+        self.createdAt = createdAt
     }
 }
 

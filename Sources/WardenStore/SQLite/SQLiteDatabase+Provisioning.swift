@@ -98,8 +98,28 @@ extension SQLiteDatabase: ProvisioningStore {
         }
     }
 
+    public func registration(_ tenantID: TenantID, registrationID: DeviceID) async throws -> Registration? {
+        try await read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT assigned_tenant, device_id, created_at FROM registrations
+                    WHERE tenant_id = ? AND registration_id = ?
+                    """,
+                arguments: [tenantID.rawValue, registrationID.rawValue]
+            ).map { row in
+                Registration(
+                    tenantID: try (row.decode(String?.self, forColumn: "assigned_tenant")).map { try TenantID($0) }
+                        ?? tenantID,
+                    deviceID: try DeviceID(row.decode(forColumn: "device_id")),
+                    createdAt: try row.decode(forColumn: "created_at"))
+            }
+        }
+    }
+
     public func recordRegistration(
-        _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, deviceID: DeviceID, at: Date
+        _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, assignedTenant: TenantID,
+        deviceID: DeviceID, at: Date
     ) async throws -> Date {
         try await write { db in
             let created = try Date.fetchOne(
@@ -107,11 +127,16 @@ extension SQLiteDatabase: ProvisioningStore {
                 arguments: [tenantID.rawValue, registrationID.rawValue])
             try db.execute(
                 sql: """
-                    INSERT INTO registrations (tenant_id, registration_id, enrollment, device_id, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, registration_id) DO UPDATE SET
-                    enrollment = excluded.enrollment, device_id = excluded.device_id, updated_at = excluded.updated_at
+                    INSERT INTO registrations (tenant_id, registration_id, enrollment, device_id, assigned_tenant,
+                        created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, registration_id) DO UPDATE SET
+                    enrollment = excluded.enrollment, device_id = excluded.device_id,
+                    assigned_tenant = excluded.assigned_tenant, updated_at = excluded.updated_at
                     """,
-                arguments: [tenantID.rawValue, registrationID.rawValue, enrollment, deviceID.rawValue, at, at])
+                arguments: [
+                    tenantID.rawValue, registrationID.rawValue, enrollment, deviceID.rawValue, assignedTenant.rawValue,
+                    at, at,
+                ])
             return created ?? at
         }
     }
@@ -132,6 +157,11 @@ struct EnrollmentRow {
     let enabled: Bool
     let initialDesired: String?
     let deviceID: String?
+    /// JSON array of tenant ids, or nil for the enrollment's own.
+    let tenants: String?
+    let allocation: String
+    let webhook: Data?
+    let reprovisioning: String
     let createdAt: Date
     let updatedAt: Date
 
@@ -171,6 +201,17 @@ struct EnrollmentRow {
         enabled = enrollment.isEnabled
         initialDesired = try enrollment.initialDesired.map(JSONColumn.encode)
         deviceID = enrollment.deviceID?.rawValue
+        tenants = enrollment.tenants.isEmpty ? nil : try JSONColumn.encode(enrollment.tenants.map(\.rawValue))
+        allocation = enrollment.allocation.name
+        if case .custom(let url) = enrollment.allocation {
+            webhook = Data(
+                try sealer.seal(
+                    SecretBytes(Array(url.utf8)), context: Self.context(tenant, kindText, nameText, "webhook"))
+            )
+        } else {
+            webhook = nil
+        }
+        reprovisioning = enrollment.reprovisioning.rawValue
         createdAt = enrollment.createdAt
         updatedAt = enrollment.updatedAt
     }
@@ -180,18 +221,21 @@ struct EnrollmentRow {
             sql: """
                 INSERT INTO enrollments (tenant_id, kind, name, attestation, primary_key, secondary_key,
                     certificate_authority, primary_thumbprint, secondary_thumbprint, enabled, initial_desired,
-                    device_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    device_id, tenants, allocation, sealed_webhook, reprovisioning, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, kind, name) DO UPDATE SET attestation = excluded.attestation,
                 primary_key = excluded.primary_key, secondary_key = excluded.secondary_key,
                 certificate_authority = excluded.certificate_authority,
                 primary_thumbprint = excluded.primary_thumbprint,
                 secondary_thumbprint = excluded.secondary_thumbprint, enabled = excluded.enabled,
                 initial_desired = excluded.initial_desired, device_id = excluded.device_id,
-                updated_at = excluded.updated_at
+                tenants = excluded.tenants, allocation = excluded.allocation, sealed_webhook = excluded.sealed_webhook,
+                reprovisioning = excluded.reprovisioning, updated_at = excluded.updated_at
                 """,
             arguments: [
                 tenantID, kind, name, attestation, primary, secondary, certificateAuthority, primaryThumbprint,
-                secondaryThumbprint, enabled, initialDesired, deviceID, createdAt, updatedAt,
+                secondaryThumbprint, enabled, initialDesired, deviceID, tenants, allocation, webhook, reprovisioning,
+                createdAt, updatedAt,
             ])
     }
 
@@ -217,11 +261,30 @@ struct EnrollmentRow {
             attestation = .symmetricKey(SASKeyPair(primary: primary, secondary: secondary))
         }
         let desired: String? = try row.decode(forColumn: "initial_desired")
+        let tenants: String? = try row.decode(forColumn: "tenants")
+        let allocation: Enrollment.Allocation
+        switch try row.decode(String.self, forColumn: "allocation") {
+        case "hashed": allocation = .hashed
+        case "custom":
+            let url = try sealer.open(
+                Array(try row.decode(Data.self, forColumn: "sealed_webhook")),
+                context: context(tenant, kindText, name, "webhook"))
+            allocation = .custom(webhook: String(decoding: url.bytes, as: UTF8.self))
+        default: allocation = .static
+        }
+        let reprovisioningText: String = try row.decode(forColumn: "reprovisioning")
+        guard let reprovisioning = Enrollment.Reprovisioning(rawValue: reprovisioningText) else {
+            throw WardenError(.storeUnusable, "An enrollment's reprovision policy '\(reprovisioningText)' is unknown.")
+        }
         return Enrollment(
             tenantID: try TenantID(tenant), kind: kind, attestation: attestation,
             isEnabled: try row.decode(forColumn: "enabled"),
             initialDesired: try desired.map { try JSONColumn.decode(JSONValue.self, $0, column: "initial_desired") },
             deviceID: try (row.decode(String?.self, forColumn: "device_id")).map { try DeviceID($0) },
+            tenants: try (tenants.map { try JSONColumn.decode([String].self, $0, column: "tenants") } ?? []).map {
+                try TenantID($0)
+            },
+            allocation: allocation, reprovisioning: reprovisioning,
             createdAt: try row.decode(forColumn: "created_at"), updatedAt: try row.decode(forColumn: "updated_at"))
     }
 }

@@ -85,6 +85,10 @@ extension SQLiteDatabase: SealedSecretStore {
             table: "enrollments", column: "secondary_key", primaryKey: ["tenant_id", "kind", "name"],
             contextColumns: ["tenant_id", "kind", "name"]
         ) { EnrollmentRow.context($0[0], $0[1], $0[2], "secondary") },
+        SealedColumn(
+            table: "enrollments", column: "sealed_webhook", primaryKey: ["tenant_id", "kind", "name"],
+            contextColumns: ["tenant_id", "kind", "name"]
+        ) { EnrollmentRow.context($0[0], $0[1], $0[2], "webhook") },
         SealedColumn(table: "data_keys", column: "sealed_key", primaryKey: ["name"], contextColumns: ["name"]) {
             dataKeyContext($0[0])
         },

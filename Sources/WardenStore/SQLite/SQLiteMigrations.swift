@@ -38,6 +38,7 @@ enum SQLiteMigrations {
             migrate: Migration0017AddCertificateAttestation.migrate)
         migrator.registerMigration(Migration0018AddTokenKeys.identifier, migrate: Migration0018AddTokenKeys.migrate)
         migrator.registerMigration(Migration0019CreateDataKeys.identifier, migrate: Migration0019CreateDataKeys.migrate)
+        migrator.registerMigration(Migration0020AddAllocation.identifier, migrate: Migration0020AddAllocation.migrate)
         return migrator
     }
 }

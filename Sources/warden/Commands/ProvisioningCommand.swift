@@ -28,7 +28,10 @@ struct ProvisioningCommand: AsyncParsableCommand {
                 ("certificate authority", enrollment.certificateAuthority ?? "—"),
                 ("thumbprint", enrollment.thumbprints?.primary ?? "—"),
                 ("provisioning status", enrollment.provisioningStatus), ("device", enrollment.deviceId ?? "—"),
+                ("tenants", enrollment.tenants?.joined(separator: ", ") ?? "this one"),
+                ("allocation", enrollment.allocationPolicy), ("reprovision", enrollment.reprovisionPolicy),
             ]
+                + (enrollment.customAllocationDefinition.map { [("webhook", $0.webhookUrl)] } ?? [])
                 + (enrollment.symmetricKey.map { [("primary key", $0.primaryKey), ("secondary key", $0.secondaryKey)] }
                     ?? []))
     }
@@ -51,20 +54,45 @@ struct ProvisioningCommand: AsyncParsableCommand {
     struct Creation: ParsableArguments {
         @Option(help: "symmetric-key (keys made by the hub) or x509 (a group's --ca, an enrollment's --thumbprint).")
         var attestation = "symmetric-key"
+        @Flag(help: "Create it disabled.") var disabled = false
+        @OptionGroup var settings: Settings
+
+        func body(_ fields: [String: Any]) throws -> [String: Any] {
+            var body = try settings.body(fields)
+            body["attestation"] = attestation
+            body["provisioningStatus"] = disabled ? "disabled" : "enabled"
+            return body
+        }
+    }
+
+    /// What an enrollment's create or update may set: its initial twin, where registrations go, and what a
+    /// device registering again gets.
+    struct Settings: ParsableArguments {
         @Option(name: .customLong("initial-twin"), help: "A JSON file: the desired properties devices start with.")
         var initialTwin: String?
-        @Flag(help: "Create it disabled.") var disabled = false
+        @Option(
+            name: .customLong("assign-to"),
+            help: "A tenant its devices may be assigned to (repeat for several; default: this tenant).")
+        var assignTo: [String] = []
+        @Option(help: "static (one tenant), hashed (spread by registration id) or custom (--webhook decides).")
+        var allocation: String?
+        @Option(help: "custom: the allocation webhook's URL (DPS's AllocationRequest is POSTed to it).")
+        var webhook: String?
+        @Option(help: "migrate (default), reset or never: what a device that registers again gets.")
+        var reprovision: String?
 
         func body(_ fields: [String: Any]) throws -> [String: Any] {
             var body = fields
-            body["attestation"] = attestation
-            body["provisioningStatus"] = disabled ? "disabled" : "enabled"
             if let initialTwin {
                 guard let data = FileManager.default.contents(atPath: initialTwin),
                     let desired = try? JSONSerialization.jsonObject(with: data)
                 else { throw CLIFailure("Cannot read \(initialTwin) as JSON.", exitCode: CLIExitCode.notFound) }
                 body["initialTwin"] = ["desired": desired]
             }
+            if !assignTo.isEmpty { body["tenants"] = assignTo }
+            body["allocationPolicy"] = allocation
+            body["customAllocationDefinition"] = webhook.map { ["webhookUrl": $0] }
+            body["reprovisionPolicy"] = reprovision
             return body
         }
     }
@@ -74,7 +102,8 @@ struct ProvisioningCommand: AsyncParsableCommand {
             commandName: "group", abstract: "Enrollment groups: devices sharing a group key.",
             subcommands: [
                 Create.self, ListEnrollments<Groups>.self, EnrollmentVerb<Groups, ShowVerb>.self,
-                EnrollmentVerb<Groups, EnableVerb>.self, EnrollmentVerb<Groups, DisableVerb>.self,
+                UpdateEnrollment<Groups>.self, EnrollmentVerb<Groups, EnableVerb>.self,
+                EnrollmentVerb<Groups, DisableVerb>.self,
                 EnrollmentVerb<Groups, DeleteVerb>.self,
             ])
 
@@ -107,7 +136,8 @@ struct ProvisioningCommand: AsyncParsableCommand {
             commandName: "enrollment", abstract: "Individual enrollments: one device, by registration id.",
             subcommands: [
                 Create.self, ListEnrollments<Individuals>.self, EnrollmentVerb<Individuals, ShowVerb>.self,
-                EnrollmentVerb<Individuals, EnableVerb>.self, EnrollmentVerb<Individuals, DisableVerb>.self,
+                UpdateEnrollment<Individuals>.self, EnrollmentVerb<Individuals, EnableVerb>.self,
+                EnrollmentVerb<Individuals, DisableVerb>.self,
                 EnrollmentVerb<Individuals, DeleteVerb>.self,
             ])
 
@@ -227,6 +257,30 @@ enum DeleteVerb: EnrollmentAction {
     static func perform(_ api: APIClient, _ output: Output, _ member: String, _ name: String) async throws {
         _ = try await api.send(.DELETE, member)
         if !output.isJSON { output.line("Deleted \(name).") }
+    }
+}
+
+/// `update NAME [--assign-to T …] [--allocation …] [--webhook URL] [--reprovision …] [--initial-twin FILE]`.
+struct UpdateEnrollment<Collection: EnrollmentCollection>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "update",
+            abstract: "Change its initial twin, the tenants its devices go to, its allocation or reprovisioning.")
+    }
+    @Argument(help: "The group's name or the registration id.") var name: String
+    @OptionGroup var settings: ProvisioningCommand.Settings
+    @Option(help: "The tenant (default: default).") var tenant = "default"
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let body = try settings.body([:])
+        guard !body.isEmpty else { throw ValidationError("Say what to change.") }
+        let member = ProvisioningCommand.base(tenant) + "/" + Collection.collection + "/" + APIClient.segment(name)
+        try await APIClient.run(client) { api, output in
+            try await api.show(.PATCH, member, body: body, as: EnrollmentResource.self, to: output) {
+                ProvisioningCommand.show($0, output)
+            }
+        }
     }
 }
 
