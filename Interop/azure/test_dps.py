@@ -28,21 +28,24 @@ def derived(group_key: str, registration_id: str) -> str:
 
 @contextlib.contextmanager
 def to_this_server(warden):
-    """paho's connect sent to this server's MQTT/TLS port instead of 8883, on localhost: a tenant's own host name
+    """paho's connect sent to this server's MQTT/TLS port instead of 8883 (its HTTPS port instead of 443 for
+    MQTT over WebSocket), on localhost: a tenant's own host name
     (`east.hub.test`) stays in the MQTT username, which is how the hub knows the tenant."""
     original = paho.Client.connect
 
+    ports = {8883: warden.mqtt["mqtts"], 443: int(warden.url.rsplit(":", 1)[1])}
+
     def connect(self, host, port=1883, *args, **kwargs):
-        return original(self, "localhost", warden.mqtt["mqtts"] if port == 8883 else port, *args, **kwargs)
+        return original(self, "localhost", ports.get(port, port), *args, **kwargs)
 
     with mock.patch.object(paho.Client, "connect", connect):
         yield
 
 
-def register(warden, scope: str, registration_id: str, key: str, payload=None):
+def register(warden, scope: str, registration_id: str, key: str, payload=None, websockets=False):
     client = ProvisioningDeviceClient.create_from_symmetric_key(
         provisioning_host="localhost", registration_id=registration_id, id_scope=scope, symmetric_key=key,
-        server_verification_cert=open(warden.ca).read())
+        server_verification_cert=open(warden.ca).read(), websockets=websockets)
     if payload is not None:
         client.provisioning_payload = payload
     with to_this_server(warden):
@@ -86,8 +89,9 @@ def test_a_group_enrolled_device_provisions_itself_and_sends_telemetry(dps_warde
     stored = [json.loads(line) for line in warden.cli("telemetry", "meter-0042", "--json").splitlines()]
     assert any(item["body"] == "first reading" for item in stored)
 
-    # Registering again keeps the device and its twin (DPS's "re-provision and migrate data").
-    again = register(warden, scope, "meter-0042", key)
+    # Registering again keeps the device and its twin (DPS's "re-provision and migrate data"); over MQTT on a
+    # WebSocket (port 443, `/$iothub/websocket`) too.
+    again = register(warden, scope, "meter-0042", key, websockets=True)
     assert again.status == "assigned" and again.registration_state.sub_status == "deviceDataMigrated"
     records = json.loads(warden.cli("audit", "query", "--action", "provisioning.register", "--json"))["items"]
     assert [r["outcome"] for r in records if r["actor"] == "meter-0042"] == ["success", "success"]

@@ -126,3 +126,77 @@ def test_a_csr_in_the_registration_gets_a_certificate_from_the_tenants_ca(warden
     device.paho.tls_set(ca_certs=warden.ca, certfile=str(tmp_path / "probe.pem"), keyfile=str(tmp_path / "probe.key"))
     assert device.start(warden.mqtt["mqtts"], host="localhost").value == 0
     device.stop()
+
+
+def test_dps_over_https_as_the_c_sdk_speaks_it(warden, tmp_path):
+    """DPS's device runtime API over HTTPS (no Python SDK speaks it; the requests are the C SDK's HTTP transport's:
+    PUT …/register, then GET …/operations/{id}, a SAS token with `skn=registration` in `Authorization`): the
+    device is assigned and then connects over MQTT with its key. Refusals: a wrong key (401, with a reference in
+    the audit log), a body for another registration (DPS's failed status), a flood (429 with Retry-After); and
+    an X.509 registration proved by the connection's client certificate."""
+    import subprocess
+
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    group = json.loads(warden.cli("dps", "group", "create", "web", "--json"))["symmetricKey"]["primaryKey"]
+    key = derived(group, "web-1")
+    base = f"/{scope}/registrations/web-1"
+    headers = {"Authorization": token(scope, "web-1", key, lower=True, skn="registration"),
+               "Content-Type": "application/json; charset=utf-8", "Accept": "application/json"}
+
+    status, answer_headers, body = hub.https(warden, "PUT", base + "/register?api-version=2021-06-01", headers,
+                                             json.dumps({"registrationId": "web-1"}).encode())
+    assert status == 202, body
+    accepted = json.loads(body)
+    assert accepted["status"] == "assigning" and answer_headers["Retry-After"] == "1"
+    status, _, body = hub.https(
+        warden, "GET", f"{base}/operations/{accepted['operationId']}?api-version=2021-06-01", headers)
+    assert status == 200, body
+    done = json.loads(body)
+    assert done["status"] == "assigned"
+    assert done["registrationState"]["deviceId"] == "web-1" and done["registrationState"]["assignedHub"] == "localhost"
+    device = hub.device_client(warden, "web-1", password=warden.cli("token", "web-1"))
+    assert device.start(warden.mqtt["mqtts"]) == 0
+    device.stop()
+
+    # Another group's key, and no credential at all: 401 with a problem naming the reference.
+    wrong = dict(headers, Authorization=token(scope, "web-1", derived(group, "web-2")))
+    status, _, body = hub.https(warden, "PUT", base + "/register?api-version=2021-06-01", wrong, b"{}")
+    assert status == 401, body
+    # The problem names the registration record's reference, as the hub's device API does.
+    import re
+    reference = re.search(r"reference ([0-9a-f-]+)", json.loads(body)["detail"]).group(1)
+    status, _, _ = hub.https(warden, "PUT", base + "/register", {"Content-Type": "application/json"}, b"{}")
+    assert status == 401
+    records = json.loads(warden.cli("audit", "query", "--action", "provisioning.register", "--outcome", "denied",
+                                    "--json"))["items"]
+    assert any(reference in json.dumps(r) for r in records), records
+
+    # A body naming another registration fails the operation in DPS's shape; an unknown operation is a 404.
+    status, _, body = hub.https(warden, "PUT", base + "/register", headers,
+                                json.dumps({"registrationId": "web-9"}).encode())
+    failed_op = json.loads(body)["operationId"]
+    status, _, body = hub.https(warden, "GET", f"{base}/operations/{failed_op}", headers)
+    assert status == 200 and json.loads(body)["status"] == "failed"
+    status, answer_headers, body = hub.https(warden, "GET", f"{base}/operations/nope", headers)
+    assert status == 404 and answer_headers.get("x-ms-error-code") == "404201"
+
+    # X.509: a bootstrap certificate from the tenant's CA, presented on the HTTPS connection.
+    warden.cli("ca", "create", "fleet")
+    warden.cli("dps", "group", "create", "x-web", "--attestation", "x509", "--ca", "fleet")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(tmp_path / "x.key"), "-subj", "/CN=x-web-1", "-out", str(tmp_path / "x.csr")],
+                   check=True, capture_output=True)
+    (tmp_path / "x.pem").write_text(
+        warden.cli("cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / "x.csr"), "--device", "x-web-1") + "\n")
+    certificate = (str(tmp_path / "x.pem"), str(tmp_path / "x.key"))
+    x509_base = f"/{scope}/registrations/x-web-1"
+    status, _, body = hub.https(warden, "PUT", x509_base + "/register", {"Content-Type": "application/json"}, b"",
+                                certificate=certificate)
+    assert status == 202, body
+    status, _, body = hub.https(warden, "GET", f"{x509_base}/operations/{json.loads(body)['operationId']}", {},
+                                certificate=certificate)
+    assert json.loads(body)["registrationState"]["deviceId"] == "x-web-1"
+
+    # A flood (from one address, 20 requests a minute) is told to wait.
+    flood = [hub.https(warden, "GET", f"{base}/operations/nope", headers) for _ in range(25)]
+    assert [(status, h.get("Retry-After")) for status, h, _ in flood if status == 429][0] == (429, "10")

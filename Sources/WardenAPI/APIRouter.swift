@@ -102,6 +102,8 @@ public struct APIRouter: Sendable {
             + TwinController(registry: registry, twins: dependencies.hub.twins).routes
             + MethodController(registry: registry, methods: dependencies.hub.methods).routes
             + DeviceHTTPSController(gateway: dependencies.hub.devices).routes
+            + ProvisioningHTTPSController(provisioning: dependencies.provisioning, devices: dependencies.hub.devices)
+            .routes
             + AuthController(access: dependencies.access).routes
             + OAuthController(access: dependencies.access).routes
             + UserController(access: dependencies.access).routes
@@ -146,12 +148,15 @@ public struct APIRouter: Sendable {
             middleware: BearerAuthMiddleware(
                 authenticator: dependencies.access,
                 publicPaths: Set(publicRoutes.map(\.path).filter { !$0.contains("{") }).union(portalPaths),
-                // A public template is public below its first parameter (`/devices/{device}/…` → `/devices/`).
+                // A public template is public below its first parameter (`/devices/{device}/…` → `/devices/`),
+                // unless that is its first segment: then only its own shape is.
                 publicPrefixes: Array(
                     Set(
                         publicRoutes.compactMap { route in
                             route.path.firstIndex(of: "{").map { String(route.path[..<$0]) }
-                        })) + portalPrefixes))
+                        }
+                    ).subtracting(["/"])) + portalPrefixes,
+                publicTemplates: publicRoutes.map(\.path).filter { $0.hasPrefix("/{") }))
         for route in routes { route.register(on: router, deviceGroups: dependencies.deviceGroups) }
         return router
     }

@@ -37,6 +37,14 @@ public struct DeviceGateway: Sendable {
         self.clock = clock
     }
 
+    /// The client certificate a TLS connection presented (DER, leaf first) with its chain validated against the
+    /// tenants' CAs, as a CONNECT's; nil when none was presented.
+    public func certificate(_ certificates: [[UInt8]]) async -> DeviceCredentials.Certificate? {
+        guard let leaf = certificates.first else { return nil }
+        return DeviceCredentials.Certificate(
+            leaf: leaf, chain: await authenticator.validateChain(certificates, now: clock.now()))
+    }
+
     /// The device a request proves it is: a SAS token in `authorization` (its audience naming the tenant), else
     /// the TLS client certificate chain the connection presented (the request's `hostName` naming the tenant).
     /// Every outcome is an `AuthenticationRecord`. A refusal is `auth.invalid_credential` (401) or

@@ -13,7 +13,7 @@ import WardenStore
 /// from the enrollment, the outcome recorded and kept for the client's polls in DPS's shapes (protocols.md §1.4).
 extension ProvisioningService {
     /// The largest register body read (DPS's `DeviceRegistration`, its custom `payload` included).
-    static let maximumBodyBytes = 16_384
+    public static let maximumBodyBytes = 16_384
 
     enum Outcome {
         /// `certificates`: the certificate issued for the registration's CSR and its CA's, base64 DER.

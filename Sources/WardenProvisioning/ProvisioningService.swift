@@ -296,6 +296,39 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
             .authInvalidCredential, "No enrollment's key or CA proves '\(username.registrationID)'.")
     }
 
+    /// Answers one DPS request over HTTPS, proved by itself (a SAS token in `Authorization`, else the
+    /// connection's client certificate) as a CONNECT is; a refusal is a registration record with the reference
+    /// id the error carries. The answer is the status, JSON body and `Retry-After`.
+    public func answerRequest(
+        _ request: ProvisioningRequest, _ username: ProvisioningUsername, authorization: String?,
+        certificate: DeviceCredentials.Certificate?, body: [UInt8], peer: IPAddress
+    ) async throws(WardenError) -> (status: Int, body: [UInt8], retryAfter: Int?) {
+        let identity = try authenticateRequest(
+            username, authorization: authorization, certificate: certificate, peer: peer)
+        let answer = await answer(request, body: body, from: identity, peer: peer)
+        return (answer.status, answer.body, answer.retryAfter)
+    }
+
+    private func authenticateRequest(
+        _ username: ProvisioningUsername, authorization: String?, certificate: DeviceCredentials.Certificate?,
+        peer: IPAddress
+    ) throws(WardenError) -> RegistrationIdentity {
+        let now = clock.now()
+        do throws(WardenError) {
+            return try authenticate(
+                username, token: authorization.map { Array($0.utf8) }, certificate: certificate, now: now.unixSeconds)
+        } catch {
+            let reference = ReferenceID.make()
+            bus.publish(
+                .registration(
+                    RegistrationRecord(
+                        tenantID: nil, idScope: username.idScope, registrationID: username.registrationID.rawValue,
+                        enrollment: nil, deviceID: nil, peerAddress: peer, failure: error.code, reason: error.reason,
+                        referenceID: reference, at: now)))
+            throw WardenError(error.code, "The registration was refused (reference \(reference)).")
+        }
+    }
+
     /// A DPS SAS token: no key name (Python) or `registration` (C, C#).
     private static func sas(_ token: [UInt8]) throws(WardenError) -> SASToken {
         guard let parsed = try? SASToken.parse(String(decoding: token, as: UTF8.self)) else {

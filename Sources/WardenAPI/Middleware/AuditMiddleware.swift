@@ -63,8 +63,11 @@ public struct AuditMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let response = try await next(request, context)
         let path = request.uri.path
-        // The device API is recorded by device authentication; revocation checks are public reads, even by POST.
-        guard !path.hasPrefix("/devices/"), !path.hasPrefix("/pki/") else { return response }
+        // The device API is recorded by device authentication, DPS requests by their registration records;
+        // revocation checks are public reads, even by POST.
+        guard !path.hasPrefix("/devices/"), !path.hasPrefix("/pki/"),
+            context.endpointPath?.hasPrefix(ProvisioningHTTPSController.base) != true
+        else { return response }
         let note = context.audit.current
         let isChange = request.method != .get && request.method != .head
         let isDenied = response.status == .unauthorized || response.status == .forbidden

@@ -8,22 +8,40 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     let authenticator: any ManagementAuthenticator
     let publicPaths: Set<String>
     let publicPrefixes: [String]
+    /// Public route templates that start with a parameter (DPS's `/{idScope}/registrations/…`): matched segment
+    /// by segment, a nil segment standing for a parameter, since their prefix would be every path.
+    let publicTemplates: [[Substring?]]
     /// The portal's session cookie (the access token, HttpOnly, Secure, SameSite=Strict).
     public static let sessionCookie = "warden_session"
 
     /// Guards every path but `publicPaths` (exact matches) and those under `publicPrefixes` (the HTTPS device
     /// API, whose routes authenticate the device themselves).
-    public init(authenticator: any ManagementAuthenticator, publicPaths: Set<String>, publicPrefixes: [String] = []) {
+    public init(
+        authenticator: any ManagementAuthenticator, publicPaths: Set<String>, publicPrefixes: [String] = [],
+        publicTemplates: [String] = []
+    ) {
         self.authenticator = authenticator
         self.publicPaths = publicPaths
         self.publicPrefixes = publicPrefixes
+        self.publicTemplates = publicTemplates.map { template in
+            template.split(separator: "/").map { $0.hasPrefix("{") ? nil : $0 }
+        }
+    }
+
+    /// Whether `path` is an instance of one of the public templates.
+    private func matchesTemplate(_ path: String) -> Bool {
+        let segments = path.split(separator: "/")
+        return publicTemplates.contains { template in
+            template.count == segments.count
+                && zip(template, segments).allSatisfy { literal, segment in literal.map { $0 == segment } ?? true }
+        }
     }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let path = request.uri.path
-        if publicPaths.contains(path) || publicPrefixes.contains(where: path.hasPrefix) {
+        if publicPaths.contains(path) || publicPrefixes.contains(where: path.hasPrefix) || matchesTemplate(path) {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization] else {
