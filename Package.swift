@@ -190,7 +190,7 @@ let package = Package(
             name: "WardenPortal",
             dependencies: [
                 "WardenCore", "WardenAPI", "WardenAccess", "WardenAudit", "WardenRegistry", "WardenHub",
-                "WardenSecurity", "WardenPolicy", "WardenPKI",
+                "WardenSecurity", "WardenPolicy", "WardenPKI", "WardenProvisioning",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

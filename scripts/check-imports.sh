@@ -25,7 +25,7 @@ allowed() {
     WardenPKI) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication WardenPKI" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning" ;;
-    WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI" ;;
+    WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI WardenProvisioning" ;;
     WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;

@@ -7,6 +7,7 @@ public import WardenCore
 public import WardenHub
 public import WardenPKI
 public import WardenPolicy
+public import WardenProvisioning
 public import WardenRegistry
 
 /// The web portal on the HTTPS port: server-rendered pages over the same services as the API, with a
@@ -16,6 +17,7 @@ public struct Portal: Sendable {
     public struct Dependencies: Sendable {
         public let registry: RegistryService
         public let certificates: CertificateService
+        public let provisioning: ProvisioningService
         public let hub: HubServices
         public let access: AccessService
         public let auditReader: AuditReader
@@ -26,7 +28,8 @@ public struct Portal: Sendable {
         public let policyFacts: any PolicyFacts
 
         public init(
-            registry: RegistryService, certificates: CertificateService, hub: HubServices, access: AccessService,
+            registry: RegistryService, certificates: CertificateService, provisioning: ProvisioningService,
+            hub: HubServices, access: AccessService,
             auditReader: AuditReader,
             clock: any WardenClock, gatewayHostName: String, refreshLifetime: TimeInterval,
             policyFacts: any PolicyFacts
@@ -34,6 +37,7 @@ public struct Portal: Sendable {
             self.policyFacts = policyFacts
             self.registry = registry
             self.certificates = certificates
+            self.provisioning = provisioning
             self.hub = hub
             self.access = access
             self.auditReader = auditReader
@@ -60,7 +64,8 @@ public struct Portal: Sendable {
         let pages = Pages(dependencies: dependencies, renderer: renderer)
         routes =
             pages.signInRoutes + pages.overviewRoutes + pages.deviceRoutes + pages.peopleRoutes
-            + pages.auditRoutes + pages.policyRoutes + pages.certificateRoutes + pages.accountRoutes
+            + pages.auditRoutes + pages.policyRoutes + pages.certificateRoutes + pages.provisioningRoutes
+            + pages.accountRoutes
             + Self.staticRoutes
     }
 

@@ -71,11 +71,12 @@ struct APIFixture {
         let audit = self.audit
         Task { try await audit.run() }
         let certificates = CertificateService(store: database, bus: bus, settings: .init(baseURL: "https://localhost"))
+        let provisioning = ProvisioningService(store: database, registry: registry, twins: twins, bus: bus)
         router = APIRouter(
             .init(
                 registry: registry,
                 certificates: certificates,
-                provisioning: ProvisioningService(store: database, registry: registry, twins: twins, bus: bus),
+                provisioning: provisioning,
                 policyFacts: directory, hub: hub, clock: SystemClock(), access: access,
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
@@ -87,7 +88,7 @@ struct APIFixture {
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
         portal = Portal(
             .init(
-                registry: registry, certificates: certificates, hub: hub, access: access,
+                registry: registry, certificates: certificates, provisioning: provisioning, hub: hub, access: access,
                 auditReader: AuditReader(store: database, chain: chain, head: nil), clock: SystemClock(),
                 gatewayHostName: "localhost", refreshLifetime: 86_400, policyFacts: directory))
     }

@@ -137,6 +137,16 @@ public struct EnrollmentAssignment: Sendable, Equatable {
     }
 }
 
+extension EnrollmentAssignment {
+    /// An enrollment that assigns devices to other tenants creates devices there: `principal` must hold
+    /// `registry.write` in each tenant it names besides the enrollment's own.
+    public func requireWrite(by principal: Principal, from tenantID: TenantID) throws(WardenError) {
+        for other in tenants where other != tenantID && !principal.may(.registryWrite, in: other) {
+            throw WardenError(.authForbidden, "Assigning devices to tenant '\(other)' needs registry.write there.")
+        }
+    }
+}
+
 /// Where a registration id was last assigned (a registration of it again follows the reprovision policy).
 public struct Registration: Sendable, Equatable {
     public let tenantID: TenantID

@@ -28,6 +28,7 @@ struct Pages: Sendable {
                 ("API keys", base + "/api-keys", principal.may(.apiKeysManage, in: tenant)),
                 ("Policy", base + "/policy", principal.may(.policiesRead, in: tenant)),
                 ("Certificates", base + "/certificates", principal.may(.registryRead, in: tenant)),
+                ("Provisioning", base + "/provisioning", principal.may(.registryRead, in: tenant)),
                 ("Audit", base + "/audit", principal.may(.auditRead, in: tenant)),
             ]
         }

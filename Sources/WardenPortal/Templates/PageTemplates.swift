@@ -274,6 +274,66 @@ enum PageTemplates {
         {{/canIssue}}
         """#
 
+    static let provisioning = #"""
+        <h1>Provisioning for {{tenant}}</h1>
+        <p>Devices enrol themselves with the Azure SDKs' ProvisioningDeviceClient: ID scope
+          <strong class="mono" id="id-scope">{{idScope}}</strong>, endpoint <span class="mono">{{endpoint}}</span>.</p>
+        {{#createdName}}
+        <div class="card" id="created-enrollment"><h2>Created {{createdName}}</h2>
+          {{#createdPrimaryKey}}<p>Its keys are shown here once; a group's devices derive theirs from them.</p>
+          <label for="primary-key">Primary key</label><pre class="secret" id="primary-key">{{createdPrimaryKey}}</pre>
+          <button type="button" class="plain" data-copy="primary-key">Copy</button>
+          <label for="secondary-key">Secondary key</label>
+          <pre class="secret" id="secondary-key">{{createdSecondaryKey}}</pre>{{/createdPrimaryKey}}</div>
+        {{/createdName}}
+        <table id="enrollments">
+          <thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Attestation</th>
+            <th scope="col">Status</th><th scope="col">Tenants</th><th scope="col">Allocation</th>
+            <th scope="col">Reprovision</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>{{#enrollments}}<tr><td>{{name}}</td><td>{{kind}}</td><td>{{attestation}}</td><td>{{status}}</td>
+            <td>{{tenants}}</td><td>{{allocation}}</td><td>{{reprovision}}</td><td>{{#canManage}}<form class="inline"
+              method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{name}}/status">
+              <input type="hidden" name="_csrf" value="{{csrf}}">
+              {{#isEnabled}}<input type="hidden" name="status" value="disabled">
+              <button type="submit" class="plain">Disable</button>{{/isEnabled}}
+              {{^isEnabled}}<input type="hidden" name="status" value="enabled">
+              <button type="submit" class="plain">Enable</button>{{/isEnabled}}</form>
+              <form class="inline" method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{name}}/delete"
+                data-confirm="Delete {{name}}? Devices it provisioned keep their keys.">
+              <input type="hidden" name="_csrf" value="{{csrf}}">
+              <button type="submit" class="danger">Delete</button></form>{{/canManage}}</td></tr>{{/enrollments}}
+          {{^enrollments}}<tr><td colspan="8">No enrollments.</td></tr>{{/enrollments}}</tbody>
+        </table>
+        {{#canManage}}
+        <form class="stack card" method="post" action="/t/{{tenant}}/provisioning" id="create-enrollment">
+          <input type="hidden" name="_csrf" value="{{csrf}}">
+          <h3>Create an enrollment</h3>
+          <label for="enrollment-kind">Kind</label>
+          <select id="enrollment-kind" name="kind"><option value="group">group (devices share a group key)</option>
+            <option value="individual">individual (one registration id)</option></select>
+          <label for="enrollment-name">Group name or registration id</label>
+          <input id="enrollment-name" name="name" required maxlength="128">
+          <label for="enrollment-attestation">Attestation</label>
+          <select id="enrollment-attestation" name="attestation"><option>symmetric-key</option>
+            {{#hasAuthorities}}<option>x509</option>{{/hasAuthorities}}</select>
+          {{#hasAuthorities}}<label for="enrollment-ca">x509: the tenant CA certificates chain to</label>
+          <select id="enrollment-ca" name="ca">{{#authorities}}<option>{{.}}</option>{{/authorities}}</select>
+          {{/hasAuthorities}}
+          <label for="enrollment-tenants">Assign to tenants (comma-separated; empty: this one)</label>
+          <input id="enrollment-tenants" name="tenants">
+          <label for="enrollment-allocation">Allocation</label>
+          <select id="enrollment-allocation" name="allocation">{{#allocations}}<option>{{.}}</option>{{/allocations}}
+          </select>
+          <label for="enrollment-webhook">custom: allocation webhook URL</label>
+          <input id="enrollment-webhook" name="webhook" type="url" maxlength="2048">
+          <label for="enrollment-reprovision">When a device registers again</label>
+          <select id="enrollment-reprovision" name="reprovision">{{#reprovisions}}<option>{{.}}</option>{{/reprovisions}}
+          </select>
+          <p><button type="submit">Create enrollment</button></p>
+        </form>
+        {{/canManage}}
+        """#
+
     static let audit = #"""
         <h1>Audit log{{#tenant}} of {{tenant}}{{/tenant}}</h1>
         <form class="row" method="get" action="{{action}}" role="search">
