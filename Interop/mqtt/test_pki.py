@@ -231,3 +231,90 @@ def test_an_external_cas_crl_revokes_live_connections(warden, tmp_path):
     finally:
         live.paho.loop_stop()
         server.shutdown()
+
+
+def test_an_external_cas_ocsp_responder_decides_at_connection(warden_factory, tmp_path):
+    """A CA the tenant runs answers OCSP with `openssl ocsp` (a responder Warden did not write); with `--ocsp`,
+    each connection's certificate is asked of the responder its AIA names: good connects, revoked is refused;
+    hard-fail also refuses while the responder is down, soft-fail lets the certificate in."""
+    import socket
+
+    from test_x509_ca import make_ca
+
+    warden = warden_factory({"pki.ocsp-cache": 1})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    make_ca(tmp_path, "ext")
+    (tmp_path / "index.txt").write_text("")
+    (tmp_path / "ca.cnf").write_text(
+        "[ ca ]\ndefault_ca = ext\n[ ext ]\ndatabase = index.txt\ndefault_md = sha256\n"
+        "certificate = ext.pem\nprivate_key = ext.key\n")
+
+    def issue_with_aia(device: str):
+        csr(tmp_path, device, device)
+        (tmp_path / f"{device}.ext").write_text(
+            f"basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nauthorityInfoAccess=OCSP;URI:http://127.0.0.1:{port}\n")
+        result = openssl(tmp_path, "x509", "-req", "-in", f"{device}.csr", "-CA", "ext.pem", "-CAkey", "ext.key",
+                         "-CAcreateserial", "-out", f"{device}.pem", "-days", "10", "-extfile", f"{device}.ext")
+        assert result.returncode == 0, result.stderr
+        serial = openssl(tmp_path, "x509", "-in", f"{device}.pem", "-noout", "-serial").stdout.strip().split("=")[1]
+        expiry = openssl(tmp_path, "x509", "-in", f"{device}.pem", "-noout", "-enddate").stdout.strip().split("=")[1]
+        stamp = time.strftime("%y%m%d%H%M%SZ", time.strptime(expiry, "%b %d %H:%M:%S %Y %Z"))
+        with open(tmp_path / "index.txt", "a") as index:
+            index.write(f"V\t{stamp}\t\t{serial}\tunknown\t/CN={device}\n")
+        return tmp_path / f"{device}.pem", tmp_path / f"{device}.key"
+
+    def responder():
+        return subprocess.Popen(
+            ["openssl", "ocsp", "-index", "index.txt", "-port", str(port), "-rsigner", "ext.pem", "-rkey",
+             "ext.key", "-CA", "ext.pem", "-nmin", "10", "-ignore_err"],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    from test_x509_ca import issue as issue_external
+    warden.cli("ca", "add", "ext", "--certificate", str(tmp_path / "ext.pem"))
+    proof, _ = issue_external(tmp_path, "ext", warden.cli("ca", "verification-code", "ext"), "proof")
+    warden.cli("ca", "verify", "ext", "--certificate", str(proof))
+    for device in ("cam-1", "cam-2"):
+        warden.cli("device", "create", device, "--auth", "x509-ca")
+    first = issue_with_aia("cam-1")
+    second = issue_with_aia("cam-2")
+    shown = json.loads(warden.cli("ca", "revocation", "ext", "--mode", "hard-fail", "--ocsp", "--json"))
+    assert shown["revocation"]["ocsp"] is True
+
+    # Hard-fail, responder down: no status, refused (and no CRL is asked for).
+    client, code = connect(warden, "cam-1", *first)
+    client.stop()
+    assert code == 0x86
+    server = responder()
+    try:
+        # openssl itself sees the responder's answer first.
+        assert hub.wait_until(lambda: "cam-1.pem: good" in openssl(
+            tmp_path, "ocsp", "-issuer", "ext.pem", "-cert", "cam-1.pem", "-url", f"http://127.0.0.1:{port}",
+            "-CAfile", "ext.pem").stdout, timeout=10)
+        assert hub.wait_until(lambda: connect_and_close(warden, "cam-1", first) == 0, timeout=10)
+        assert openssl(tmp_path, "ca", "-config", "ca.cnf", "-revoke", str(first[0]), "-crl_reason",
+                       "keyCompromise").returncode == 0
+        server.terminate()
+        server.wait()
+        server = responder()
+        # The good answer is kept for pki.ocsp-cache (1 s); then the responder's revoked one refuses.
+        assert hub.wait_until(lambda: connect_and_close(warden, "cam-1", first) == 0x86, timeout=10)
+        assert connect_and_close(warden, "cam-2", second) == 0
+    finally:
+        server.terminate()
+        server.wait()
+    records = json.loads(warden.cli("audit", "query", "--action", "device.authenticate", "--outcome", "denied",
+                                    "--json"))["items"]
+    assert {"auth.certificate_revoked", "auth.revocation_unknown"} <= {r["reason"] for r in records}
+
+    # Soft-fail with the responder down: cam-2 connects (after its cached answer is gone, nobody can say).
+    warden.cli("ca", "revocation", "ext", "--mode", "soft-fail", "--ocsp")
+    time.sleep(1.2)
+    assert connect_and_close(warden, "cam-2", second) == 0
+
+
+def connect_and_close(warden, device: str, certificate) -> int:
+    client, code = connect(warden, device, *certificate)
+    client.stop()
+    return code

@@ -13,11 +13,14 @@ import WardenSecurity
 /// key and gets the same answer.
 public struct DeviceAuthenticator: Sendable {
     private let directory: DeviceDirectory
+    /// Asks external CAs' OCSP responders, for the CAs that want it; nil asks none.
+    private let ocsp: OCSPStatusCache?
     /// Verified against when the host or device is unknown, so that the answer takes as long as a wrong key.
     private let decoy = SASKey(SecretBytes.random(count: 32))
 
-    public init(directory: DeviceDirectory) {
+    public init(directory: DeviceDirectory, ocsp: OCSPStatusCache? = nil) {
         self.directory = directory
+        self.ocsp = ocsp
     }
 
     /// Who `credentials` prove, or why not.
@@ -132,7 +135,9 @@ public struct DeviceAuthenticator: Sendable {
             // A certificate the tenant revoked, or whose revocation a hard-fail CA cannot tell, proves nothing,
             // whichever way the device is registered.
             let path = certificate.chain.flatMap { $0.tenants.contains(tenantID) ? $0.path : nil } ?? []
-            if let refusal = directory.revocation(tenantID, path: path, now: now) {
+            if let refusal = directory.revocation(tenantID, path: path, now: now)
+                ?? certificate.chain?.refusals[tenantID]
+            {
                 throw AuthenticationRefusal(reason: refusal, isCredentialFailure: true)
             }
             let serial = path.first
@@ -161,14 +166,23 @@ public struct DeviceAuthenticator: Sendable {
     /// Validates a presented chain (leaf first, DER) against every tenant's verified CAs.
     public func validateChain(_ chain: [[UInt8]], now: Date) async -> ChainValidation? {
         var tenants: Set<TenantID> = []
+        var refusals: [TenantID: WardenError] = [:]
         var leaf: (commonName: String, path: [CertificateSerial])?
         for (tenantID, roots) in directory.verifiedAuthorities() {
             if let valid = await CertificateAuthorityCheck.validate(chain: chain, roots: roots, now: now) {
                 tenants.insert(tenantID)
                 leaf = (valid.commonName, valid.path)
+                if let ocsp, let issuer = valid.path.last?.issuer,
+                    let (name, hardFail) = directory.ocspCheck(tenantID, issuer: issuer)
+                {
+                    refusals[tenantID] = await ocsp.refusal(
+                        of: chain, root: valid.root, authority: name, hardFail: hardFail, path: valid.path, now: now)
+                }
             }
         }
-        return leaf.map { ChainValidation(commonName: $0.commonName, path: $0.path, tenants: tenants) }
+        return leaf.map {
+            ChainValidation(commonName: $0.commonName, path: $0.path, tenants: tenants, refusals: refusals)
+        }
     }
 
     /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:

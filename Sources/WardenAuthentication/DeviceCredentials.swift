@@ -84,10 +84,16 @@ public struct ChainValidation: Sendable, Hashable {
     /// revocation names.
     public let path: [CertificateSerial]
     public let tenants: Set<TenantID>
+    /// Why the chain proves nothing in a tenant whose CA asked its OCSP responder: revoked, or (hard-fail) no
+    /// status to be had.
+    public let refusals: [TenantID: WardenError]
 
-    public init(commonName: String, path: [CertificateSerial], tenants: Set<TenantID>) {
+    public init(
+        commonName: String, path: [CertificateSerial], tenants: Set<TenantID>, refusals: [TenantID: WardenError] = [:]
+    ) {
         self.commonName = commonName
         self.path = path
         self.tenants = tenants
+        self.refusals = refusals
     }
 }

@@ -134,7 +134,8 @@ public final class DeviceDirectory: Sendable {
                         index == 0 ? "The client certificate" : "A CA certificate on the client certificate's path"
                     return WardenError(.authCertificateRevoked, "\(what) (serial \(serial.serial)) was revoked.")
                 }
-                if let (name, check) = tenant.revocationChecks[serial.issuer], check.mode == .hardFail,
+                // With OCSP, the responder decides at connection: a missing CRL is not a refusal.
+                if let (name, check) = tenant.revocationChecks[serial.issuer], check.mode == .hardFail, !check.ocsp,
                     tenant.revocationLists[serial.issuer]?.isCurrent(at: now) != true
                 {
                     return WardenError(
@@ -144,6 +145,15 @@ public final class DeviceDirectory: Sendable {
                 }
             }
             return nil
+        }
+    }
+
+    /// The tenant's CA that issued under `issuer` (a certificate's thumbprint), when it asks OCSP responders at
+    /// connection, and whether it fails hard.
+    public func ocspCheck(_ tenantID: TenantID, issuer: Thumbprint) -> (name: CAName, hardFail: Bool)? {
+        state.withLock { state in
+            guard let (name, check) = state.tenants[tenantID]?.revocationChecks[issuer], check.ocsp else { return nil }
+            return (name, check.mode == .hardFail)
         }
     }
 

@@ -137,9 +137,12 @@ public enum WardenServer {
         // One authorizer for MQTT, its per-delivery check and the HTTPS device API.
         let twinSource = TwinSource()
         let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock, twins: twinSource)
+        // External CAs' OCSP responders, asked at connection by every protocol's authenticator alike.
+        let ocsp = OCSPStatusCache(
+            check: OCSPCheck(fetch: OCSPFetch.post), lifetime: TimeInterval(configuration.pki.ocspCache))
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
-            persistence: persistence, database: database,
+            persistence: persistence, database: database, ocsp: ocsp,
             clock: clock,
             logger: logger)
         let telemetry = TelemetryIngest(
@@ -167,7 +170,8 @@ public enum WardenServer {
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
-                authenticator: DeviceAuthenticator(directory: deviceDirectory), authorizer: authorizer, broker: broker,
+                authenticator: DeviceAuthenticator(directory: deviceDirectory, ocsp: ocsp), authorizer: authorizer,
+                broker: broker,
                 persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
             presence: presence)
         let retention = TelemetryRetention(
@@ -346,14 +350,14 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
         authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: SQLiteDatabase,
-        clock: any WardenClock, logger: Logger
+        ocsp: OCSPStatusCache, clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence,
             receiveCheck: ReceiveCheck(authorizer: authorizer, events: bus, clock: clock))
         broker.restore(try await database.loadMQTTState())
-        let authenticator = DeviceAuthenticator(directory: directory)
+        let authenticator = DeviceAuthenticator(directory: directory, ocsp: ocsp)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let reevaluation = PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock)
         reevaluation.follow(bus, facts: directory)

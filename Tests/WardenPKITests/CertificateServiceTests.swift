@@ -29,6 +29,8 @@ struct CertificateServiceTests {
         bus.observe { event in recorded.events.withLock { $0.append(event) } }
     }
 
+    func csrPEM(_ commonName: String) throws -> String { try csr(commonName) }
+
     private func csr(_ commonName: String, key: P256.Signing.PrivateKey = .init()) throws -> String {
         try CertificateSigningRequest(
             version: .v1, subject: try DistinguishedName { CommonName(commonName) },
@@ -308,5 +310,39 @@ extension CertificateSigningRequest {
         var coder = DER.Serializer()
         try coder.serialize(self)
         return coder.serializedBytes
+    }
+}
+
+/// `OCSPCheck` (external CAs' OCSP at connection) against a responder that signs real answers (Warden's own, as
+/// an external CA's responder would): good, revoked, and a responder that cannot be reached under soft-fail and
+/// hard-fail.
+struct OCSPCheckTests {
+    @Test func theResponderDecidesAndAnUnreachableOneFailsOnlyHard() async throws {
+        let fixture = try await CertificateServiceTests()
+        let authority = try await fixture.service.createAuthority(
+            .defaultTenant, try CAName("ext"), commonName: "External", days: 30)
+        let root = try Certificate(pemEncoded: authority.certificatePEM)
+        let issued = try await fixture.service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try fixture.csrPEM("cam-1"),
+            deviceID: try DeviceID("cam-1"), days: 10, by: "test")
+        let chain = [try PEMDocument(pemString: issued.certificatePEM).derBytes]
+        let asked = Mutex<[String]>([])
+        let service = fixture.service
+        let answering = OCSPCheck { request, uri in
+            asked.withLock { $0.append(uri) }
+            return await service.answerOCSP(request)
+        }
+        #expect(await answering.status(of: chain, root: root, hardFail: true) == .good)
+        #expect(asked.withLock { $0 } == ["http://pki.example:8080/pki/ocsp"])
+
+        let unreachable = OCSPCheck { _, _ in nil }
+        #expect(await unreachable.status(of: chain, root: root, hardFail: false) == .good)
+        #expect(await unreachable.status(of: chain, root: root, hardFail: true) == .unknown)
+        let garbage = OCSPCheck { _, _ in [0x30, 0x03, 0x0A, 0x01, 0x01] }
+        #expect(await garbage.status(of: chain, root: root, hardFail: true) == .unknown)
+
+        _ = try await service.revoke(.defaultTenant, serial: issued.serial.serial, reason: .keyCompromise)
+        #expect(await answering.status(of: chain, root: root, hardFail: false) == .revoked)
+        #expect(await answering.status(of: chain, root: root, hardFail: true) == .revoked)
     }
 }

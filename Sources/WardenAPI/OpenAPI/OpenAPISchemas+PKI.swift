@@ -9,8 +9,9 @@ extension OpenAPISchemas {
         [
             "mode": ["enum": .array(RevocationCheck.Mode.allCases.map { .string($0.rawValue) })],
             "crlUrl": nullableString, "refreshSeconds": ["type": "integer", "minimum": 10, "maximum": 604_800],
+            "ocsp": ["type": "boolean"],
         ],
-        required: ["mode", "refreshSeconds"])
+        required: ["mode", "refreshSeconds", "ocsp"])
 
     /// Bodies that are not JSON, by schema name.
     static let mediaTypes: [String: String] = [
@@ -52,6 +53,7 @@ extension OpenAPISchemas {
                 "mode": ["enum": .array(RevocationCheck.Mode.allCases.map { .string($0.rawValue) })],
                 "crlUrl": ["type": "string", "maxLength": 2_048],
                 "refreshSeconds": ["type": "integer", "minimum": 10, "maximum": 604_800],
+                "ocsp": ["type": "boolean"],
             ],
             required: ["mode"]),
         "RevocationListStatus": object(

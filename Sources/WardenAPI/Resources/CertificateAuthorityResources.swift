@@ -57,26 +57,31 @@ public struct RevocationCheckResource: Codable, Sendable {
     public let mode: String
     public let crlUrl: String?
     public let refreshSeconds: Int
+    /// Whether certificates are also asked of their OCSP responder at connection.
+    public let ocsp: Bool
 
     init(_ check: RevocationCheck) {
         self.mode = check.mode.rawValue
         self.crlUrl = check.crlURL
         self.refreshSeconds = check.refreshSeconds
+        self.ocsp = check.ocsp
     }
 }
 
 /// The body of `PUT …/revocation`.
 struct SetRevocationCheckRequest: APIRequestBody {
-    static let fields: Set<String> = ["mode", "crlUrl", "refreshSeconds"]
+    static let fields: Set<String> = ["mode", "crlUrl", "refreshSeconds", "ocsp"]
     let mode: String
     let crlUrl: String?
     let refreshSeconds: Int?
+    let ocsp: Bool?
 
     func check() throws -> RevocationCheck {
         guard let mode = RevocationCheck.Mode(rawValue: mode) else {
             throw WardenError(.requestInvalidField, "'mode' is off, soft-fail or hard-fail.")
         }
-        return RevocationCheck(mode: mode, crlURL: crlUrl, refreshSeconds: refreshSeconds ?? 3_600)
+        return RevocationCheck(
+            mode: mode, crlURL: crlUrl, refreshSeconds: refreshSeconds ?? 3_600, ocsp: ocsp ?? false)
     }
 }
 

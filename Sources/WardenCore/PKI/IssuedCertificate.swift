@@ -139,13 +139,18 @@ public struct RevocationCheck: Sendable, Hashable {
     public var crlURL: String?
     /// Seconds between fetches; a CRL past its `nextUpdate` is fetched again at once.
     public var refreshSeconds: Int
+    /// Whether a certificate's status is also asked, at connection, of the OCSP responder its certificate names
+    /// (RFC 6960). Under `hard-fail`, a responder that cannot be reached or does not know the certificate refuses
+    /// it, and the CRL is no longer required; under `soft-fail`, only a `revoked` answer refuses.
+    public var ocsp: Bool
 
     public static let off = RevocationCheck(mode: .off, crlURL: nil, refreshSeconds: 3_600)
 
-    public init(mode: Mode, crlURL: String?, refreshSeconds: Int) {
+    public init(mode: Mode, crlURL: String?, refreshSeconds: Int, ocsp: Bool = false) {
         self.mode = mode
         self.crlURL = crlURL
         self.refreshSeconds = refreshSeconds
+        self.ocsp = ocsp
     }
 }
 

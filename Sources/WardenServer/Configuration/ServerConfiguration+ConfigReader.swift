@@ -127,6 +127,7 @@ extension ServerConfiguration {
         Key(name: "pki.http.port") { config, value in config.pki.http.port = try port(value, "pki.http.port") },
         .integer("pki.crl-validity", 3_600...2_592_000, \.pki.crlValidity),
         .integer("pki.ocsp-validity", 60...604_800, \.pki.ocspValidity),
+        .integer("pki.ocsp-cache", 1...86_400, \.pki.ocspCache),
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in

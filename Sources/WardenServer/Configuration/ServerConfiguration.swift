@@ -166,6 +166,8 @@ public struct ServerConfiguration: Sendable {
         /// Seconds a CRL is valid for (its `nextUpdate`), and an OCSP answer.
         public var crlValidity = 86_400
         public var ocspValidity = 3_600
+        /// Seconds an external CA's OCSP responder's `good` or `revoked` answer is kept (`RevocationCheck.ocsp`).
+        public var ocspCache = 300
         /// Device certificates' lifetime when a request names none, and the longest one may ask for.
         public var defaultDays = 365
         public var maximumDays = 3_650

@@ -75,17 +75,19 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             sql: """
                 INSERT INTO certificate_authorities (tenant_id, name, certificate_pem, thumbprint, subject,
                     not_valid_after, verified, verification_code, issuing, revocation_mode, crl_url, crl_refresh,
-                    created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    revocation_ocsp, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, name) DO UPDATE SET verified = excluded.verified,
                     verification_code = excluded.verification_code, revocation_mode = excluded.revocation_mode,
-                    crl_url = excluded.crl_url, crl_refresh = excluded.crl_refresh
+                    crl_url = excluded.crl_url, crl_refresh = excluded.crl_refresh,
+                    revocation_ocsp = excluded.revocation_ocsp
                 """,
             arguments: [
                 authority.tenantID.rawValue, authority.name.rawValue, authority.certificatePEM,
                 authority.thumbprint.rawValue, authority.subject, authority.notValidAfter, authority.isVerified,
                 authority.verificationCode, authority.isIssuing, authority.revocationCheck.mode.rawValue,
-                authority.revocationCheck.crlURL, authority.revocationCheck.refreshSeconds, authority.createdAt,
+                authority.revocationCheck.crlURL, authority.revocationCheck.refreshSeconds,
+                authority.revocationCheck.ocsp, authority.createdAt,
             ])
     }
 
@@ -100,7 +102,8 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             isIssuing: try row.decode(forColumn: "issuing"),
             revocationCheck: RevocationCheck(
                 mode: try RevocationCheck.Mode(rawValue: row.decode(forColumn: "revocation_mode")) ?? .off,
-                crlURL: try row.decode(forColumn: "crl_url"), refreshSeconds: try row.decode(forColumn: "crl_refresh")),
+                crlURL: try row.decode(forColumn: "crl_url"), refreshSeconds: try row.decode(forColumn: "crl_refresh"),
+                ocsp: try row.decode(forColumn: "revocation_ocsp")),
             createdAt: try row.decode(forColumn: "created_at"))
     }
 

@@ -166,17 +166,20 @@ struct CACommand: AsyncParsableCommand {
             discussion: """
                 soft-fail: certificates the CRL lists are refused. hard-fail: also every certificate of the CA while
                 there is no current CRL. With --crl-url Warden fetches the CRL every --refresh seconds; without,
-                upload it with warden ca crl NAME --upload FILE.
+                upload it with warden ca crl NAME --upload FILE. With --ocsp, each certificate is also asked of the
+                OCSP responder it names when it connects: soft-fail refuses a revoked answer only; hard-fail also an
+                unreachable responder or an unknown certificate, and no longer needs a CRL.
                 """)
         @OptionGroup var target: Target
         @Option(help: "off, soft-fail or hard-fail.") var mode: String
         @Option(name: .customLong("crl-url"), help: "A CRL distribution point to fetch (http or https).")
         var crlURL: String?
         @Option(help: "Seconds between fetches (default: 3600).") var refresh = 3_600
+        @Flag(help: "Also ask each certificate's OCSP responder when it connects.") var ocsp = false
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            var body: [String: Any] = ["mode": mode, "refreshSeconds": refresh]
+            var body: [String: Any] = ["mode": mode, "refreshSeconds": refresh, "ocsp": ocsp]
             body["crlUrl"] = crlURL
             try await APIClient.run(client) { [body] api, output in
                 try await api.show(
