@@ -196,6 +196,12 @@ def test_dps_over_https_as_the_c_sdk_speaks_it(warden, tmp_path):
     status, _, body = hub.https(warden, "GET", f"{x509_base}/operations/{json.loads(body)['operationId']}", {},
                                 certificate=certificate)
     assert json.loads(body)["registrationState"]["deviceId"] == "x-web-1"
+    # Revoked, the bootstrap certificate proves nothing any more (it would otherwise get a fresh certificate).
+    serial = json.loads(warden.cli("cert", "list", "--device", "x-web-1", "--json"))[0]["serial"]
+    warden.cli("cert", "revoke", serial, "--reason", "keyCompromise")
+    status, _, body = hub.https(warden, "PUT", x509_base + "/register", {"Content-Type": "application/json"}, b"",
+                                certificate=certificate)
+    assert status in (401, 403), body
 
     # A flood (from one address, 20 requests a minute) is told to wait.
     flood = [hub.https(warden, "GET", f"{base}/operations/nope", headers) for _ in range(25)]

@@ -13,11 +13,18 @@ public final class OCSPStatusCache: Sendable {
     }
 
     private let check: OCSPCheck
-    /// How long a `good` or `revoked` answer is kept; an unknown status is asked again at the next connection.
+    /// How long a `revoked` answer, or a hard-fail `good` one, is kept; anything else is asked again at the next
+    /// connection.
     private let lifetime: TimeInterval
     /// Most answers kept; past it the cache starts again empty.
     private let capacity: Int
-    private let entries = Mutex<[[CertificateSerial]: Entry]>([:])
+    /// Keyed by the path and the failure mode: a soft-fail verdict is not a hard-fail one.
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    private struct Key: Hashable {
+        let path: [CertificateSerial]
+        let hardFail: Bool
+    }
 
     public init(check: OCSPCheck, lifetime: TimeInterval, capacity: Int = 100_000) {
         self.check = check
@@ -30,16 +37,19 @@ public final class OCSPStatusCache: Sendable {
     func refusal(
         of chain: [[UInt8]], root: Certificate, authority: CAName, hardFail: Bool, path: [CertificateSerial], now: Date
     ) async -> WardenError? {
-        let cached = entries.withLock { $0[path].flatMap { $0.until > now ? $0.verdict : nil } }
+        let key = Key(path: path, hardFail: hardFail)
+        let cached = entries.withLock { $0[key].flatMap { $0.until > now ? $0.verdict : nil } }
         let verdict: OCSPCheck.Verdict
         if let cached {
             verdict = cached
         } else {
             verdict = await check.status(of: chain, root: root, hardFail: hardFail)
-            if verdict != .unknown {
+            // Kept: a revoked answer, and a good one under hard-fail (where good means every responder said so).
+            // A soft-fail good may mean nobody could say, so it is asked again at the next connection.
+            if verdict == .revoked || (verdict == .good && hardFail) {
                 entries.withLock { entries in
                     if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-                    entries[path] = Entry(verdict: verdict, until: now.addingTimeInterval(lifetime))
+                    entries[key] = Entry(verdict: verdict, until: now.addingTimeInterval(lifetime))
                 }
             }
         }

@@ -127,7 +127,7 @@ extension CertificateService {
             do {
                 var request = HTTPClientRequest(url: fetch.url)
                 request.headers.add(name: "Accept", value: "application/pkix-crl")
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                let response = try await OutboundHTTP.client.execute(request, timeout: .seconds(10))
                 guard response.status == .ok else {
                     throw WardenError(.caInvalidRevocationList, "HTTP \(response.status.code)")
                 }

@@ -19,7 +19,7 @@ public enum OCSPFetch {
         call.headers.add(name: "Accept", value: "application/ocsp-response")
         call.body = .bytes(ByteBuffer(bytes: request))
         do {
-            let response = try await HTTPClient.shared.execute(call, timeout: timeout)
+            let response = try await OutboundHTTP.client.execute(call, timeout: timeout)
             guard response.status == .ok else { return nil }
             return Array(try await response.body.collect(upTo: maximumResponseBytes).readableBytesView)
         } catch {

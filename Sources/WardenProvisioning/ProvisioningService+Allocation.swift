@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import WardenBroker
 import WardenCore
+import WardenPKI
 import WardenRegistry
 
 /// Which tenant a registration is assigned to: DPS's allocation policies over an enrollment's tenants (its
@@ -83,7 +84,7 @@ extension ProvisioningService {
         call.body = .bytes(ByteBuffer(bytes: Self.json(.object(request))))
         let answer: JSONValue
         do {
-            let response = try await HTTPClient.shared.execute(call, timeout: Self.webhookTimeout)
+            let response = try await OutboundHTTP.client.execute(call, timeout: Self.webhookTimeout)
             guard (200..<300).contains(response.status.code) else {
                 throw WardenError(
                     .enrollmentAllocationFailed, "The allocation webhook answered HTTP \(response.status.code).")

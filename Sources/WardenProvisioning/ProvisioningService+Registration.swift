@@ -33,6 +33,8 @@ extension ProvisioningService {
                 throw WardenError(
                     .enrollmentDisabled, "Enrollment \(identity.enrollment.reference) is disabled or gone.")
             }
+            // The previous assignment is followed even to a tenant the enrollment no longer names (it moves out of
+            // it): only someone allowed in that tenant too could have taken it off the list.
             let previous = try await store.registration(identity.tenantID, registrationID: identity.registrationID)
             let assignment = try await allocate(enrollment, identity, previous: previous, payload: request.payload)
             let target = assignment.tenantID
@@ -70,7 +72,12 @@ extension ProvisioningService {
                 case .forbidden, .unauthenticated: 401_002
                 default: 500_000
                 }
-            return .failed(errorCode: code, message: "\(failure.reason) (reference \(reference))", at: now)
+            // A webhook's failure is the operator's to read (the audit record has it); the device hears only that
+            // allocation failed, so that the hub's answers map no internal service.
+            let reason =
+                failure.code == .enrollmentAllocationFailed
+                ? "The registration could not be allocated." : failure.reason
+            return .failed(errorCode: code, message: "\(reason) (reference \(reference))", at: now)
         }
     }
 
@@ -119,6 +126,13 @@ extension ProvisioningService {
                 previous == nil
                 ? "initialAssignment" : reprovisioning == .reset ? "deviceDataReset" : "deviceDataMigrated"
         } catch let error as WardenError where error.code == .deviceAlreadyExists {
+            // Only a device this registration id made is taken over again: another device of that id (made by an
+            // operator, or by another enrollment) keeps its credentials.
+            guard let previous, previous.tenantID == tenantID, previous.deviceID == id else {
+                throw WardenError(
+                    .deviceAlreadyExists,
+                    "Device '\(id)' exists in '\(tenantID)' and was not provisioned by this registration.")
+            }
             let existing = try await registry.device(tenantID, id)
             guard existing.status == .enabled else {
                 throw WardenError(.authForbidden, "Device '\(id)' exists and is disabled.")
@@ -137,9 +151,13 @@ extension ProvisioningService {
             }
         }
         if moved, let previous {
-            _ = try? await registry.updateDevice(
-                previous.tenantID, previous.deviceID,
-                .init(status: .disabled, statusReason: "reprovisioned to \(tenantID)/\(id)"), ifMatch: nil)
+            do {
+                _ = try await registry.updateDevice(
+                    previous.tenantID, previous.deviceID,
+                    .init(status: .disabled, statusReason: "reprovisioned to \(tenantID)/\(id)"), ifMatch: nil)
+            } catch let error as WardenError where error.code == .deviceNotFound {
+                // Deleted meanwhile: nothing is left to close.
+            }
         }
         return substatus
     }
@@ -198,7 +216,8 @@ extension ProvisioningService {
         }
         let issuing = try await store.certificateAuthorities(tenantID).filter(\.isIssuing)
         let authority: CertificateAuthority
-        if case .certificateAuthority(let name) = enrollment.attestation,
+        // The enrollment's CA is its own tenant's: in another tenant, a CA of the same name is another CA.
+        if case .certificateAuthority(let name) = enrollment.attestation, tenantID == enrollment.tenantID,
             let named = issuing.first(where: { $0.name == name })
         {
             authority = named

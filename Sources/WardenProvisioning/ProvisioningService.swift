@@ -46,15 +46,19 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     let twins: TwinService
     /// Issues certificates to registrations that send a CSR; nil issues none.
     let certificates: CertificateService?
+    /// What the tenants revoked (their own CAs' certificates and external CAs' CRLs), for X.509 attestation.
+    let directory: DeviceDirectory?
     let bus: EventBus
     let clock: any WardenClock
     let state = Mutex(State())
 
     public init(
         store: any ProvisioningStore & CertificateAuthorityStore, registry: RegistryService, twins: TwinService,
-        certificates: CertificateService? = nil, bus: EventBus, clock: any WardenClock = SystemClock()
+        certificates: CertificateService? = nil, directory: DeviceDirectory? = nil, bus: EventBus,
+        clock: any WardenClock = SystemClock()
     ) {
         self.certificates = certificates
+        self.directory = directory
         self.store = store
         self.registry = registry
         self.twins = twins
@@ -276,6 +280,13 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                         now: now)) != nil
             }
         } else if let certificate {
+            // A revoked certificate (by the tenant's CA, a CRL or an OCSP responder) proves nothing, as at a hub
+            // CONNECT: it would otherwise register, and with a CSR be issued a fresh certificate.
+            if let chain = certificate.chain, chain.tenants.contains(tenantID),
+                let refusal = chain.refusals[tenantID] ?? directory?.revocation(tenantID, path: chain.path, now: Date())
+            {
+                throw refusal
+            }
             proves = { enrollment in
                 Self.certificate(
                     certificate, proves: enrollment, as: username.registrationID, in: tenantID, authorities)
@@ -303,9 +314,15 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         _ request: ProvisioningRequest, _ username: ProvisioningUsername, authorization: String?,
         certificate: DeviceCredentials.Certificate?, body: [UInt8], peer: IPAddress
     ) async throws(WardenError) -> (status: Int, body: [UInt8], retryAfter: Int?) {
+        // The address's budget is spent before the proof, so that refused attempts are limited (and recorded)
+        // no faster than MQTT's CONNECTs are.
+        guard admit("\(peer)", at: clock.now()) else {
+            let refused = Self.tooManyRequests(now: clock.now())
+            return (refused.status, refused.body, refused.retryAfter)
+        }
         let identity = try authenticateRequest(
             username, authorization: authorization, certificate: certificate, peer: peer)
-        let answer = await answer(request, body: body, from: identity, peer: peer)
+        let answer = await answer(request, body: body, from: identity, peer: peer, addressAdmitted: true)
         return (answer.status, answer.body, answer.retryAfter)
     }
 
@@ -362,10 +379,21 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     public func answer(
         _ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress
     ) async -> ProvisioningAnswer {
+        await answer(request, body: body, from: identity, peer: peer, addressAdmitted: false)
+    }
+
+    private static func tooManyRequests(now: Date) -> ProvisioningAnswer {
+        ProvisioningAnswer(
+            status: 429, body: Self.error(429_001, "Too many requests; try again later.", now: now), retryAfter: 10)
+    }
+
+    private func answer(
+        _ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress,
+        addressAdmitted: Bool
+    ) async -> ProvisioningAnswer {
         let now = clock.now()
-        guard admit(identity.registrationID.rawValue, at: now), admit("\(peer)", at: now) else {
-            return ProvisioningAnswer(
-                status: 429, body: Self.error(429_001, "Too many requests; try again later.", now: now), retryAfter: 10)
+        guard admit(identity.registrationID.rawValue, at: now), addressAdmitted || admit("\(peer)", at: now) else {
+            return Self.tooManyRequests(now: now)
         }
         switch request {
         case .register:

@@ -77,11 +77,18 @@ public enum WardenServer {
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
         let masterKeyRotation = MasterKeyRotation(
             masterKey, directory: directory, hardware: hardware, store: database, clock: clock)
-        // A rotation the last process did not finish is finished before anything is served.
-        if let report = try await masterKeyRotation.resumeIfPending() {
-            logger.notice(
-                "Finished the master-key rotation the last run left under way.",
-                metadata: ["key.id": "\(report.keyID)", "key.previous": "\(report.previousKeyID)"])
+        // A rotation the last process did not finish is finished before anything is served. If it cannot be, the
+        // server runs with both keys (every value opens) and says so; `warden keys rotate-master` tries again.
+        do {
+            if let report = try await masterKeyRotation.resumeIfPending() {
+                logger.notice(
+                    "Finished the master-key rotation the last run left under way.",
+                    metadata: ["key.id": "\(report.keyID)", "key.previous": "\(report.previousKeyID)"])
+            }
+        } catch {
+            logger.error(
+                "Could not finish the master-key rotation the last run left under way; serving with both keys.",
+                metadata: ["error": "\(error)"])
         }
         let tls = try TLSMaterial.load(
             configuration.tls, directory: directory, hubHostName: configuration.hubHostName, sealer: sealer,
@@ -154,8 +161,8 @@ public enum WardenServer {
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
         let provisioning = ProvisioningService(
-            store: database, registry: registry, twins: twins, certificates: certificates, bus: bus,
-            clock: clock)
+            store: database, registry: registry, twins: twins, certificates: certificates, directory: deviceDirectory,
+            bus: bus, clock: clock)
         provisioning.follow(bus)
         try await provisioning.load(tenants: try await allTenantIDs(registry))
         broker.install(provisioning: provisioning)

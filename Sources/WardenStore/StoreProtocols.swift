@@ -198,6 +198,7 @@ public protocol SealedSecretStore: Sendable {
     /// The data key named `name`, storing `initial` (sealed) when there is none yet.
     func dataKey(_ name: String, orStore initial: SecretBytes) async throws -> SecretBytes
     /// Seals every sealed value that is not under the sealer's key in use again under it, in batches of
-    /// transactions; returns how many values each table had re-sealed.
+    /// transactions; returns how many values each table had re-sealed, and as `unreadable.{table}` how many
+    /// opened under no key and were left as they were.
     func resealSecrets() async throws -> [String: Int]
 }

@@ -95,6 +95,20 @@ struct AccessControlTests {
             let own = try await create(tokens["default-admin"]!, #"{"name": "g2", "tenants": ["default"]}"#)
             #expect(own.0 == .created)
             #expect(try await create(APIFixture.credential, body).0 == .created)
+            // Made by the platform administrator, the group's keys and settings reach `other`: the tenant's own
+            // admin may neither read its keys nor change it (even its status), but may delete it.
+            let member = "/api/v1/tenants/default/provisioning/groups/g1"
+            func call(_ method: HTTPRequest.Method, _ body: String?) async throws -> HTTPResponse.Status {
+                try await client.execute(
+                    uri: member, method: method,
+                    headers: [.authorization: "Bearer \(tokens["default-admin"]!)", .contentType: "application/json"],
+                    body: body.map { ByteBuffer(string: $0) }
+                ) { $0.status }
+            }
+            #expect(try await call(.get, nil) == .forbidden)
+            #expect(try await call(.patch, #"{"provisioningStatus": "disabled"}"#) == .forbidden)
+            #expect(try await call(.patch, #"{"tenants": ["default"]}"#) == .forbidden)
+            #expect(try await call(.delete, nil) == .noContent)
         }
     }
 

@@ -135,6 +135,30 @@ struct ProvisioningServiceTests {
             .status == 404)
     }
 
+    /// A device of the registration id that this registration did not make keeps its credentials: a group key
+    /// cannot take over an operator's device.
+    @Test func aDeviceTheRegistrationDidNotMakeIsNotTakenOver() async throws {
+        let group = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
+        let existing = try await registry.createDevice(.defaultTenant, .init(id: try DeviceID("meter-9")))
+        let identity = try service.authenticate(
+            try username("meter-9"),
+            token: token("meter-9", key: try #require(group.attestation.keys).derived(for: "meter-9").primary),
+            certificate: nil, now: now)
+        let accepted = await service.answer(.register(requestID: "1"), body: [], from: identity, peer: peer)
+        let operationID = try #require(
+            try JSONDecoder().decode([String: String].self, from: Data(accepted.body))["operationId"])
+        let done = await service.answer(
+            .operationStatus(requestID: "2", operationID: operationID), body: [], from: identity, peer: peer)
+        let status = try JSONDecoder().decode(JSONValue.self, from: Data(done.body))
+        #expect(status["status"] == .string("failed"))
+        let after = try await registry.device(.defaultTenant, try DeviceID("meter-9"))
+        guard case .sas(let before) = existing.authentication, case .sas(let now) = after.authentication else {
+            Issue.record("not SAS")
+            return
+        }
+        #expect(before.primary.bytes == now.primary.bytes)
+    }
+
     @Test func aBodyForAnotherRegistrationFailsAndFloodsAreToldToWait() async throws {
         let individual = try await service.createEnrollment(.defaultTenant, .individual(try DeviceID("gw-3")))
         let identity = try service.authenticate(

@@ -85,6 +85,27 @@ struct MasterKeyRotationTests {
         #expect(throws: WardenError.self) { _ = try MasterKeyLoader.load(fixture.directory, override: nil) }
     }
 
+    /// A damaged sealed value (it opens under no key) is counted and left; the others move and the rotation ends.
+    @Test func anUnreadableValueIsCountedAndDoesNotStopTheRotation() async throws {
+        let fixture = try await makeFixture()
+        let (loaded, database) = try fixture.start()
+        // Sealed under a key this directory never had (a row copied in from elsewhere).
+        let foreign = try SQLiteDatabase(
+            path: fixture.directory.database, sealer: SealingKeyRing(current: MasterKey.generate()))
+        _ = try await foreign.createDevice(
+            Device(
+                tenantID: .defaultTenant, id: try DeviceID("broken-1"), generationID: "g", etag: "e", status: .enabled,
+                statusReason: nil, statusUpdatedAt: now, authentication: .sas(.random()), attributes: [:],
+                createdAt: now, updatedAt: now))
+        let report = try await MasterKeyRotation(
+            loaded, directory: fixture.directory, hardware: nil, store: database, clock: SystemClock()
+        ).rotate()
+        #expect(report.resealed["unreadable.devices"] == 2)
+        #expect(report.resealed["devices"] == 2)
+        #expect(!fixture.directory.exists(fixture.directory.nextMasterKey))
+        try await fixture.expectIntact()
+    }
+
     /// A stop (kill -9) at each point of the rotation: the next start opens everything and ends the rotation.
     @Test(arguments: [MasterKeyRotation.Step.nextKeyWritten, .storeResealed, .filesResealed])
     func aRotationStoppedAtAnyPointEndsAtTheNextStart(_ stop: MasterKeyRotation.Step) async throws {

@@ -78,8 +78,10 @@ struct ProvisioningController {
                 .get, member, "get\(collection.noun)", "One \(collection.noun), with its keys",
                 permission: .credentialsManage, success: (200, "Enrollment")
             ) { request, context in
-                let enrollment = try await provisioning.enrollment(
-                    try request.tenantID(context), try kind(request, context))
+                let tenantID = try request.tenantID(context)
+                let enrollment = try await provisioning.enrollment(tenantID, try kind(request, context))
+                // Its keys provision devices into each of its tenants.
+                try enrollment.assignment.requireWrite(by: try context.requirePrincipal(), from: tenantID)
                 return try JSONResponse.make(EnrollmentResource(enrollment, includeKeys: true))
             },
             APIRoute(
@@ -89,11 +91,14 @@ struct ProvisioningController {
             ) { request, context in
                 let body = try await request.decodeJSON(UpdateEnrollmentRequest.self, context)
                 let (tenantID, kind) = (try request.tenantID(context), try kind(request, context))
+                // Any change reaches the tenants it names now and those it will name.
+                let principal = try context.requirePrincipal()
+                let current = try await provisioning.enrollment(tenantID, kind)
+                try current.assignment.requireWrite(by: principal, from: tenantID)
                 var assignment: EnrollmentAssignment?
                 if !body.assignmentFields.isEmpty {
-                    let current = try await provisioning.enrollment(tenantID, kind)
                     let merged = try body.assignmentFields.merged(into: current.assignment)
-                    try merged.requireWrite(by: try context.requirePrincipal(), from: tenantID)
+                    try merged.requireWrite(by: principal, from: tenantID)
                     assignment = merged
                 }
                 let changed = try await provisioning.updateEnrollment(

@@ -80,6 +80,9 @@ struct SetRevocationCheckRequest: APIRequestBody {
         guard let mode = RevocationCheck.Mode(rawValue: mode) else {
             throw WardenError(.requestInvalidField, "'mode' is off, soft-fail or hard-fail.")
         }
+        guard ocsp != true || mode != .off else {
+            throw WardenError(.requestInvalidField, "'ocsp' needs mode soft-fail or hard-fail.")
+        }
         return RevocationCheck(
             mode: mode, crlURL: crlUrl, refreshSeconds: refreshSeconds ?? 3_600, ocsp: ocsp ?? false)
     }

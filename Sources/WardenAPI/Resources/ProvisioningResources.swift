@@ -217,7 +217,7 @@ struct EnrollmentAssignmentFields {
 
 extension Enrollment {
     /// Its assignment settings, for a change to merge into.
-    var assignment: EnrollmentAssignment {
+    public var assignment: EnrollmentAssignment {
         EnrollmentAssignment(tenants: tenants, allocation: allocation, reprovisioning: reprovisioning)
     }
 }

@@ -8,6 +8,8 @@ import WardenRegistry
 extension Pages {
     struct EnrollmentRow {
         let name: String
+        /// The name as a path segment of its actions.
+        let path: String
         /// `groups` or `enrollments`: the path segment of its actions.
         let collection: String
         let kind: String
@@ -66,7 +68,11 @@ extension Pages {
             ) { _, portal in
                 let tenant = try portal.requireTenant()
                 let enabled = portal.field("status") == "enabled"
-                let changed = try await dependencies.provisioning.setEnabled(tenant, try Self.kind(portal), enabled)
+                let kind = try Self.kind(portal)
+                // Enabling it again provisions into each of its tenants.
+                try await dependencies.provisioning.enrollment(tenant, kind).assignment.requireWrite(
+                    by: portal.principal, from: tenant)
+                let changed = try await dependencies.provisioning.setEnabled(tenant, kind, enabled)
                 portal.context.auditDetail("after", "\(changed.kind.reference) \(enabled ? "enabled" : "disabled")")
                 return .redirect("/t/\(tenant.rawValue)/provisioning")
             },
@@ -128,7 +134,8 @@ extension Pages {
                         case .individual(let id): (id.rawValue, "enrollments", "individual")
                         }
                     return EnrollmentRow(
-                        name: name, collection: collection, kind: kind, attestation: enrollment.attestation.type,
+                        name: name, path: Self.segment(name), collection: collection, kind: kind,
+                        attestation: enrollment.attestation.type,
                         status: enrollment.isEnabled ? "enabled" : "disabled",
                         tenants: enrollment.assignableTenants.map(\.rawValue).joined(separator: ", "),
                         allocation: enrollment.allocation.name, reprovision: enrollment.reprovisioning.rawValue,

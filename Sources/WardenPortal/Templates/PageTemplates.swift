@@ -292,13 +292,13 @@ enum PageTemplates {
             <th scope="col">Reprovision</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
           <tbody>{{#enrollments}}<tr><td>{{name}}</td><td>{{kind}}</td><td>{{attestation}}</td><td>{{status}}</td>
             <td>{{tenants}}</td><td>{{allocation}}</td><td>{{reprovision}}</td><td>{{#canManage}}<form class="inline"
-              method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{name}}/status">
+              method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{path}}/status">
               <input type="hidden" name="_csrf" value="{{csrf}}">
               {{#isEnabled}}<input type="hidden" name="status" value="disabled">
               <button type="submit" class="plain">Disable</button>{{/isEnabled}}
               {{^isEnabled}}<input type="hidden" name="status" value="enabled">
               <button type="submit" class="plain">Enable</button>{{/isEnabled}}</form>
-              <form class="inline" method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{name}}/delete"
+              <form class="inline" method="post" action="/t/{{tenant}}/provisioning/{{collection}}/{{path}}/delete"
                 data-confirm="Delete {{name}}? Devices it provisioned keep their keys.">
               <input type="hidden" name="_csrf" value="{{csrf}}">
               <button type="submit" class="danger">Delete</button></form>{{/canManage}}</td></tr>{{/enrollments}}

@@ -27,9 +27,14 @@ public struct OCSPCheck: Sendable {
     }
 
     /// The status of `chain` (DER, leaf first) under `root` at the current time: `revoked` when a responder
-    /// said so; `unknown` when, under `hardFail`, a status could not be had.
+    /// said so; `unknown` when, under `hardFail`, a status could not be had (or the leaf names no responder).
+    /// Under soft-fail, `good` may also mean that no responder could say.
     public func status(of chain: [[UInt8]], root: Certificate, hardFail: Bool) async -> Verdict {
         guard let leafDER = chain.first, let leaf = try? Certificate(derEncoded: leafDER) else { return .unknown }
+        // The policy passes a certificate that names no responder; hard-fail means a status is required.
+        let namesResponder =
+            (try? leaf.extensions.authorityInformationAccess?.contains { $0.method == .ocspServer }) ?? false
+        if hardFail, namesResponder != true { return .unknown }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0) }
         let requester = Requester(fetch: fetch, hardFail: hardFail)
         var verifier = Verifier(rootCertificates: CertificateStore([root])) {

@@ -101,18 +101,29 @@ final class MasterKeyRotation: MasterKeyManaging {
         }
     }
 
+    /// Most passes over the store before the rename: each after the first finds only what writers sealed under
+    /// the old key while the one before ran (a writer that seals before its transaction).
+    static let maximumPasses = 5
+
     /// Steps 2 and 3, with the new key in use and the old one still opening.
     private func finish() async throws -> [String: Int] {
-        var resealed = try await store.resealSecrets()
-        resealed.merge(try await store.resealSecrets(), uniquingKeysWith: +)
+        var resealed: [String: Int] = [:]
+        for _ in 0..<Self.maximumPasses {
+            let pass = try await store.resealSecrets()
+            let unreadable = pass.filter { $0.key.hasPrefix("unreadable.") }
+            let moved = pass.filter { !$0.key.hasPrefix("unreadable.") }
+            resealed.merge(moved, uniquingKeysWith: +)
+            // Each pass meets the same unreadable values again: they are counted once.
+            resealed.merge(unreadable, uniquingKeysWith: max)
+            if moved.values.reduce(0, +) == 0 { break }
+        }
         try checkpoint(.storeResealed)
-        for (file, context) in sealedFiles where directory.exists(file) {
-            let original = try directory.read(file)
-            guard let fresh = try ring.reseal(Array(original), context: context) else { continue }
-            // A renewal that replaced the file meanwhile sealed under the new key already.
-            guard try directory.read(file) == original else { continue }
-            try directory.write(Data(fresh), to: file, mode: 0o600)
-            resealed[(file as NSString).lastPathComponent, default: 0] += 1
+        try TLSMaterial.sealedFiles.withLock { _ in
+            for (file, context) in sealedFiles where directory.exists(file) {
+                guard let fresh = try ring.reseal(Array(try directory.read(file)), context: context) else { continue }
+                try directory.write(Data(fresh), to: file, mode: 0o600)
+                resealed[(file as NSString).lastPathComponent, default: 0] += 1
+            }
         }
         try checkpoint(.filesResealed)
         if hardware == nil {

@@ -100,6 +100,12 @@ enum MasterKeyLoader {
         }
         let key: MasterKey
         let isNew: Bool
+        guard !directory.exists(directory.nextMasterKey) else {
+            throw WardenError(
+                .masterKeyInvalid,
+                "\(directory.path) has a master-key rotation under way (master.key.next): start once without the HSM to finish it, then move it into the HSM."
+            )
+        }
         if directory.exists(directory.masterKey) {
             key = try readPlain(directory.masterKey, directory)
             isNew = false
@@ -124,7 +130,9 @@ enum MasterKeyLoader {
     static func writeWrapped(_ key: MasterKey, to file: String, _ directory: DataDirectory, token: HardwareKey) throws {
         let raw = SecretBytes(Array(Data(base64Encoded: key.base64) ?? Data()))
         try directory.write(Data(try token.wrap(raw)), to: file, mode: 0o600)
-        guard try unwrap(file, directory, token: token).identifier == key.identifier else {
+        guard (try? unwrap(file, directory, token: token))?.identifier == key.identifier else {
+            // A file that does not give the key back must not be taken for one at the next start.
+            try? directory.remove(file)
             throw WardenError(.masterKeyInvalid, "The HSM's wrapped master key does not unwrap to itself.")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WardenCore
 import WardenSecurity
 
@@ -16,11 +17,23 @@ struct TLSMaterial: Sendable {
     /// What the sealed server and development CA keys are bound to.
     static let serverKeyContext = "tls.server-key"
     static let caKeyContext = "tls.ca-key"
+    /// Held while the sealed TLS keys are read or written: a renewal and a master-key rotation take turns.
+    static let sealedFiles = Mutex(())
 
     static func load(
         _ configuration: ServerConfiguration.TLS, directory: DataDirectory, hubHostName: HostName,
         sealer: any SecretSealer,
         now: Date
+    ) throws -> TLSMaterial {
+        try sealedFiles.withLock { _ in
+            try loadHoldingFiles(
+                configuration, directory: directory, hubHostName: hubHostName, sealer: sealer, now: now)
+        }
+    }
+
+    private static func loadHoldingFiles(
+        _ configuration: ServerConfiguration.TLS, directory: DataDirectory, hubHostName: HostName,
+        sealer: any SecretSealer, now: Date
     ) throws -> TLSMaterial {
         if let certificatePath = configuration.certificatePath, let keyPath = configuration.privateKeyPath {
             guard let chain = FileManager.default.contents(atPath: certificatePath),

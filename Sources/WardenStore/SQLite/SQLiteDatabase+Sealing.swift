@@ -24,8 +24,9 @@ extension SQLiteDatabase: SealedSecretStore {
         for column in Self.sealedColumns {
             var after: [DatabaseValue]? = nil
             repeat {
-                let (resealed, last) = try await resealBatch(column, after: after)
+                let (resealed, unreadable, last) = try await resealBatch(column, after: after)
                 counts[column.table, default: 0] += resealed
+                if unreadable > 0 { counts["unreadable." + column.table, default: 0] += unreadable }
                 after = last
             } while after != nil
         }
@@ -101,17 +102,19 @@ extension SQLiteDatabase: SealedSecretStore {
     /// row waits for it, so nothing written meanwhile is overwritten); returns how many it re-sealed and the
     /// last key visited, nil at the end of the table.
     private func resealBatch(_ column: SealedColumn, after: [DatabaseValue]?) async throws
-        -> (Int, [DatabaseValue]?)
+        -> (Int, Int, [DatabaseValue]?)
     {
         let sealer = self.sealer
-        return try await write { db -> (Int, [DatabaseValue]?) in
+        return try await write { db -> (Int, Int, [DatabaseValue]?) in
             try Self.resealBatch(column, after: after, sealer: sealer, db)
         }
     }
 
+    /// A value that opens under neither key (damaged, or from another data directory) is left as it is and
+    /// counted: it was unreadable before and stays so, and it must not stop the others from moving.
     private static func resealBatch(
         _ column: SealedColumn, after: [DatabaseValue]?, sealer: any SecretSealer, _ db: Database
-    ) throws -> (Int, [DatabaseValue]?) {
+    ) throws -> (Int, Int, [DatabaseValue]?) {
         let key = column.primaryKey.joined(separator: ", ")
         let selected = (column.primaryKey + column.contextColumns + [column.column]).joined(separator: ", ")
         let placeholders = column.primaryKey.map { _ in "?" }.joined(separator: ", ")
@@ -121,19 +124,27 @@ extension SQLiteDatabase: SealedSecretStore {
             arguments: StatementArguments(after ?? []))
         let match = column.primaryKey.map { "\($0) = ?" }.joined(separator: " AND ")
         var resealed = 0
+        var unreadable = 0
         for row in rows {
             let sealed: Data? = try row.decode(forColumn: column.column)
             // Empty: an enrollment without symmetric keys.
             guard let sealed, !sealed.isEmpty else { continue }
             let parts: [String] = try column.contextColumns.map { try row.decode(String.self, forColumn: $0) }
-            guard let fresh = try sealer.reseal(Array(sealed), context: column.context(parts)) else { continue }
+            let fresh: [UInt8]?
+            do {
+                fresh = try sealer.reseal(Array(sealed), context: column.context(parts))
+            } catch {
+                unreadable += 1
+                continue
+            }
+            guard let fresh else { continue }
             let primaryKey: [DatabaseValue] = column.primaryKey.map { row[$0] as DatabaseValue }
             try db.execute(
                 sql: "UPDATE \(column.table) SET \(column.column) = ? WHERE \(match)",
                 arguments: StatementArguments([Data(fresh).databaseValue] + primaryKey))
             resealed += 1
         }
-        guard rows.count == resealBatchSize, let last = rows.last else { return (resealed, nil) }
-        return (resealed, column.primaryKey.map { last[$0] as DatabaseValue })
+        guard rows.count == resealBatchSize, let last = rows.last else { return (resealed, unreadable, nil) }
+        return (resealed, unreadable, column.primaryKey.map { last[$0] as DatabaseValue })
     }
 }
