@@ -175,10 +175,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenDefender",
+            dependencies: [
+                "WardenCore", "WardenStore",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "WardenAPI",
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
-                "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI", "WardenProvisioning",
+                "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI", "WardenProvisioning", "WardenDefender",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -203,7 +211,7 @@ let package = Package(
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
-                "WardenProvisioning",
+                "WardenProvisioning", "WardenDefender",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -316,13 +324,16 @@ let package = Package(
             dependencies: [
                 "WardenAPI", "WardenRegistry", "WardenStore", "WardenSecurity", "WardenHub", "WardenBroker",
                 "WardenAccess", "WardenAudit", "WardenPortal", "WardenAuthentication", "WardenPolicy", "WardenPKI",
-                "WardenProvisioning",
+                "WardenProvisioning", "WardenDefender",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .testTarget(
+            name: "WardenDefenderTests",
+            dependencies: ["WardenDefender", "WardenStore", "WardenSecurity", "WardenCore"]),
         .testTarget(
             name: "WardenServerTests", dependencies: ["WardenServer", "WardenSecurity", "WardenCore", "WardenStore"]),
         .testTarget(

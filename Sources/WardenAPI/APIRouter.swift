@@ -4,6 +4,7 @@ public import Logging
 public import WardenAccess
 public import WardenAudit
 public import WardenCore
+public import WardenDefender
 public import WardenHub
 public import WardenPKI
 public import WardenPolicy
@@ -25,6 +26,7 @@ public struct APIRouter: Sendable {
         public let audit: AuditLog
         public let auditReader: AuditReader
         public let masterKey: any MasterKeyManaging
+        public let defender: DefenderService
         public let deviceGroups: APIRoute.DeviceGroupLookup
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
@@ -40,7 +42,7 @@ public struct APIRouter: Sendable {
             policyFacts: any PolicyFacts, hub: HubServices,
             clock: any WardenClock,
             access: AccessService, audit: AuditLog,
-            auditReader: AuditReader, masterKey: any MasterKeyManaging,
+            auditReader: AuditReader, masterKey: any MasterKeyManaging, defender: DefenderService,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, canWrite: @escaping @Sendable () -> Bool = { true },
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
@@ -55,6 +57,7 @@ public struct APIRouter: Sendable {
             self.audit = audit
             self.auditReader = auditReader
             self.masterKey = masterKey
+            self.defender = defender
             self.deviceGroups = deviceGroups
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
@@ -110,6 +113,7 @@ public struct APIRouter: Sendable {
             + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
             + MasterKeyController(masterKey: dependencies.masterKey).routes
+            + DefenderController(defender: dependencies.defender).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

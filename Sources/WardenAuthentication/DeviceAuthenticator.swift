@@ -15,12 +15,15 @@ public struct DeviceAuthenticator: Sendable {
     private let directory: DeviceDirectory
     /// Asks external CAs' OCSP responders, for the CAs that want it; nil asks none.
     private let ocsp: OCSPStatusCache?
+    /// Banned devices (the Defender's).
+    private let gate: any ConnectionGate
     /// Verified against when the host or device is unknown, so that the answer takes as long as a wrong key.
     private let decoy = SASKey(SecretBytes.random(count: 32))
 
-    public init(directory: DeviceDirectory, ocsp: OCSPStatusCache? = nil) {
+    public init(directory: DeviceDirectory, ocsp: OCSPStatusCache? = nil, gate: any ConnectionGate = OpenGate()) {
         self.directory = directory
         self.ocsp = ocsp
+        self.gate = gate
     }
 
     /// Who `credentials` prove, or why not.
@@ -37,6 +40,11 @@ public struct DeviceAuthenticator: Sendable {
         let tenantID = try tenant(of: credentials)
         let (identity, device) = try credential(credentials, tenantID: tenantID, deviceID: deviceID)
         try admit(identity, device)
+        if let ban = gate.ban(of: deviceID, in: tenantID) {
+            throw AuthenticationRefusal(
+                reason: WardenError(.authBanned, "Device '\(deviceID)' is banned (ban \(ban.id)): \(ban.reason)"),
+                isCredentialFailure: false)
+        }
         return .device(identity)
     }
 

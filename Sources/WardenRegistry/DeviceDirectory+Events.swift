@@ -10,6 +10,7 @@ extension DeviceDirectory {
         switch event {
         // Not the registry's: nothing to take the lock for (these come with every connection and twin patch).
         case .authentication, .authorizationDenied, .twinReportedChanged, .registration, .enrollmentChanged,
+            .banAdded, .banRemoved, .alertChanged,
             .enrollmentDeleted:
             return
         default: break
@@ -81,6 +82,7 @@ extension DeviceDirectory {
         case .certificateIssued:
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
+            .banAdded, .banRemoved, .alertChanged,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

@@ -16,6 +16,7 @@ import WardenAudit
 import WardenAuthentication
 import WardenBroker
 public import WardenCore
+import WardenDefender
 import WardenHub
 import WardenMQTT
 import WardenPKI
@@ -144,12 +145,21 @@ public enum WardenServer {
         // One authorizer for MQTT, its per-delivery check and the HTTPS device API.
         let twinSource = TwinSource()
         let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock, twins: twinSource)
+        // The Defender: bans answered from memory before TLS and at CONNECT, and the rules on the bus.
+        var defenderSettings = DefenderService.Settings()
+        defenderSettings.authFailureThreshold = configuration.defender.authFailureThreshold
+        defenderSettings.authFailureWindow = TimeInterval(configuration.defender.authFailureWindow)
+        defenderSettings.authFailureBan =
+            configuration.defender.authFailureBan == 0 ? nil : TimeInterval(configuration.defender.authFailureBan)
+        let defender = DefenderService(store: database, bus: bus, settings: defenderSettings, clock: clock)
+        try await defender.load()
+        defender.follow(bus)
         // External CAs' OCSP responders, asked at connection by every protocol's authenticator alike.
         let ocsp = OCSPStatusCache(
             check: OCSPCheck(fetch: OCSPFetch.post), lifetime: TimeInterval(configuration.pki.ocspCache))
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
-            persistence: persistence, database: database, ocsp: ocsp,
+            persistence: persistence, database: database, ocsp: ocsp, gate: defender,
             clock: clock,
             logger: logger)
         let telemetry = TelemetryIngest(
@@ -177,7 +187,8 @@ public enum WardenServer {
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
-                authenticator: DeviceAuthenticator(directory: deviceDirectory, ocsp: ocsp), authorizer: authorizer,
+                authenticator: DeviceAuthenticator(directory: deviceDirectory, ocsp: ocsp, gate: defender),
+                authorizer: authorizer,
                 broker: broker,
                 persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
             presence: presence)
@@ -223,7 +234,7 @@ public enum WardenServer {
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
-                masterKey: masterKeyRotation,
+                masterKey: masterKeyRotation, defender: defender,
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
                 },
@@ -247,7 +258,8 @@ public enum WardenServer {
             requestTimeout: .seconds(Int64(configuration.https.requestTimeout)),
             pending: PendingConnections(
                 limits: .init(
-                    perAddress: configuration.https.maximumPendingPerIP, total: configuration.https.maximumPending)))
+                    perAddress: configuration.https.maximumPendingPerIP, total: configuration.https.maximumPending)),
+            gate: defender)
         let application = Application(
             router: httpsRouter,
             server: HTTPServerBuilder { responder in
@@ -289,7 +301,7 @@ public enum WardenServer {
                 // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
                 services: [
                     audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
-                    telemetryFeed, cloudToDevice, certificates,
+                    telemetryFeed, cloudToDevice, certificates, defender,
                     EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
                 ]
                     + mqttListeners.map { $0.listener } + (revocationListener.map { [$0] } ?? []),
@@ -357,14 +369,14 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
         authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: SQLiteDatabase,
-        ocsp: OCSPStatusCache, clock: any WardenClock, logger: Logger
+        ocsp: OCSPStatusCache, gate: any ConnectionGate, clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
         let broker = Broker(
             configuration: mqtt.broker, timers: MultiThreadedEventLoopGroup.singleton.next(), persistence: persistence,
             receiveCheck: ReceiveCheck(authorizer: authorizer, events: bus, clock: clock))
         broker.restore(try await database.loadMQTTState())
-        let authenticator = DeviceAuthenticator(directory: directory, ocsp: ocsp)
+        let authenticator = DeviceAuthenticator(directory: directory, ocsp: ocsp, gate: gate)
         LiveRevocation(broker: broker, authenticator: authenticator).follow(bus)
         let reevaluation = PolicyReevaluation(broker: broker, authorizer: authorizer, events: bus, clock: clock)
         reevaluation.follow(bus, facts: directory)
@@ -390,7 +402,7 @@ public enum WardenServer {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator,
                 authorizer: authorizer,
-                limiter: limiter, pending: pending, events: bus, clock: clock, logger: logger)
+                limiter: limiter, pending: pending, events: bus, gate: gate, clock: clock, logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]
         if mqtt.plain.enabled {

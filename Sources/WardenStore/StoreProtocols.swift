@@ -202,3 +202,18 @@ public protocol SealedSecretStore: Sendable {
     /// opened under no key and were left as they were.
     func resealSecrets() async throws -> [String: Int]
 }
+
+/// The Defender's state (issue 16): bans and alerts.
+public protocol DefenderStore: Sendable {
+    func addBan(_ ban: Ban) async throws
+    /// Removes and returns a ban; `ban.not_found`.
+    func removeBan(_ id: String) async throws -> Ban
+    func bans() async throws -> [Ban]
+    /// Removes and returns the bans whose expiry is at or before `now`.
+    func removeBans(expiredBefore now: Date) async throws -> [Ban]
+    /// Inserts an alert, or updates its status, summary, count and times.
+    func saveAlert(_ alert: Alert) async throws
+    /// The newest alerts first, of one status or all.
+    func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert]
+    func alert(_ id: String) async throws -> Alert?
+}

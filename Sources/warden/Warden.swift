@@ -19,7 +19,7 @@ struct Warden: AsyncParsableCommand {
             CertificateCommand.self, ProvisioningCommand.self,
             TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
             LoginCommand.self, LogoutCommand.self, UserCommand.self, RoleCommand.self, APIKeyCommand.self,
-            AuditCommand.self, PolicyCommand.self, KeysCommand.self,
+            AuditCommand.self, PolicyCommand.self, KeysCommand.self, BanCommand.self, DefenderCommand.self,
         ]
     )
 }

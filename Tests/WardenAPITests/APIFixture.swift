@@ -9,6 +9,7 @@ import WardenAudit
 import WardenAuthentication
 import WardenBroker
 import WardenCore
+import WardenDefender
 import WardenHub
 import WardenPKI
 import WardenPolicy
@@ -81,6 +82,7 @@ struct APIFixture {
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
                 masterKey: EnvironmentMasterKey(),
+                defender: DefenderService(store: database, bus: bus, settings: .init()),
                 deviceGroups: { tenant, device, group in
                     directory.entry(tenant, device)?.groups.contains(group) ?? false
                 },

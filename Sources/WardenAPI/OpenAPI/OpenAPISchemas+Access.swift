@@ -35,6 +35,30 @@ extension OpenAPISchemas {
         "TOTPEnrollment": object(["secret": string, "uri": string], required: ["secret", "uri"]),
         "TOTPCode": object(["code": string], required: ["code"]),
         "SigningKey": object(["kid": string], required: ["kid"]),
+        "Ban": object(
+            [
+                "id": string, "kind": ["enum": ["address", "client-id", "device"]], "value": string, "reason": string,
+                "createdAt": dateTime, "expiresAt": dateTime, "createdBy": string, "alertId": string,
+            ],
+            required: ["id", "kind", "value", "reason", "createdAt", "createdBy"]),
+        "BanList": list(of: "Ban"),
+        "CreateBan": object(
+            [
+                "kind": ["enum": ["address", "client-id", "device"]], "value": ["type": "string", "maxLength": 300],
+                "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
+                "ttlSeconds": ["type": "integer", "minimum": 1, "maximum": 31_536_000],
+            ],
+            required: ["kind", "value"]),
+        "Alert": object(
+            [
+                "id": string, "tenantId": string, "rule": string,
+                "severity": ["enum": ["low", "medium", "high", "critical"]],
+                "status": ["enum": ["open", "acknowledged", "resolved"]], "subject": string, "summary": string,
+                "count": integer, "firstSeen": dateTime, "lastSeen": dateTime, "changedBy": string,
+                "changedAt": dateTime,
+            ],
+            required: ["id", "rule", "severity", "status", "subject", "summary", "count", "firstSeen", "lastSeen"]),
+        "AlertList": list(of: "Alert"),
         "MasterKey": object(
             ["keyID": string, "source": ["enum": ["file", "hsm", "environment"]], "rotating": boolean],
             required: ["keyID", "source", "rotating"]),

@@ -1,6 +1,7 @@
 import NIOCore
 import WardenAuthentication
 import WardenAzure
+import WardenCore
 import WardenMQTT
 
 /// Why a CONNECT is refused, with its one CONNACK code per protocol version ([MQTT-3.2.2-*]).
@@ -15,11 +16,15 @@ enum ConnectRefusal: Equatable, Sendable {
     case clientIdentifierNotValid
     /// The connection limit is reached (3.1.1: 3, 5.0: 0x97).
     case serverBusy
+    /// A ban refuses the client id or the device (3.1.1: 5, 5.0: 0x8A).
+    case banned
 
     init(_ refusal: AuthenticationRefusal) {
         self =
-            refusal.isUnsupportedMethod
-            ? .badAuthenticationMethod : refusal.isCredentialFailure ? .badCredentials : .notAuthorized
+            refusal.reason.code == .authBanned
+            ? .banned
+            : refusal.isUnsupportedMethod
+                ? .badAuthenticationMethod : refusal.isCredentialFailure ? .badCredentials : .notAuthorized
     }
 
     func code(_ version: ProtocolVersion) -> ReasonCode {
@@ -34,6 +39,8 @@ enum ConnectRefusal: Equatable, Sendable {
         case (.clientIdentifierNotValid, .v5): .clientIdentifierNotValid
         case (.serverBusy, .v311): ConnAckPacket.ReturnCode.serverUnavailable
         case (.serverBusy, .v5): .quotaExceeded
+        case (.banned, .v311): ConnAckPacket.ReturnCode.notAuthorized
+        case (.banned, .v5): .banned
         }
     }
 

@@ -20,6 +20,8 @@ struct ConnectionServices: Sendable {
     let connectionIDs: ConnectionIDs
     /// Where authentication outcomes are published.
     let events: EventBus
+    /// Banned addresses and client ids (the Defender's).
+    var gate: any ConnectionGate = OpenGate()
 
     /// Now, in Unix seconds, for SAS expiry.
     var unixNow: UInt64 { clock.now().unixSeconds }

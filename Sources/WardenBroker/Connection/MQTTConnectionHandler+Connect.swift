@@ -29,7 +29,13 @@ extension MQTTConnectionHandler {
         }
         let claim = readClaim(username: connect.username, clientID: connect.clientID, token: token)
         let identity: ClientIdentity
-        do {
+        do throws(AuthenticationRefusal) {
+            if let ban = services.gate.ban(ofClientID: connect.clientID) {
+                throw AuthenticationRefusal(
+                    reason: WardenError(
+                        .authBanned, "Client id '\(connect.clientID)' is banned (ban \(ban.id)): \(ban.reason)"),
+                    isCredentialFailure: false)
+            }
             identity = try authenticate(connect, claim)
         } catch {
             let reference = record(claim.credentials, .refused(error))

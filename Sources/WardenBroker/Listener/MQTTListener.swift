@@ -65,14 +65,14 @@ public final class MQTTListener: Service, Sendable {
     public init(
         _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: DeviceAuthenticator,
         authorizer: any Authorizer, limiter: ConnectRateLimiter, pending: PendingConnections, events: EventBus,
-        clock: any WardenClock, logger: Logger
+        gate: any ConnectionGate = OpenGate(), clock: any WardenClock, logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "listener"] = "\(configuration.name)"
         self.services = ConnectionServices(
             broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
             pending: pending, listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(),
-            events: events)
+            events: events, gate: gate)
         self.tls = tls
     }
 
@@ -141,6 +141,8 @@ public final class MQTTListener: Service, Sendable {
     /// Spends a connect token of `address` and counts it as pending until CONNECT is accepted; false (with the
     /// limit counted) when either budget refuses it.
     private static func admit(_ address: IPAddress, services: ConnectionServices) -> Bool {
+        // A banned address is closed before anything is spent on it (counted by the Defender).
+        guard services.gate.ban(of: address) == nil else { return false }
         guard services.limiter.admit(address, now: .now()) else {
             services.broker.metrics.hit(.connectRatePerIP)
             return false

@@ -58,6 +58,8 @@ public struct LiveRevocation: Sendable {
             for session in broker.connectedSessions(in: tenantID) {
                 session.sink?.close(.administrativeAction, reasonString: "The tenant was deleted.")
             }
+        case .banAdded(let ban):
+            closeBanned(ban)
         default:
             break
         }
@@ -67,6 +69,23 @@ public struct LiveRevocation: Sendable {
         let key = SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)
         guard let sink = broker.session(key)?.sink, sink.device?.deviceID == deviceID else { return }
         sink.close(.administrativeAction, reasonString: reason)
+    }
+
+    /// A device or client-id ban closes the live connections it names; an address ban refuses new connections
+    /// only (an attacker behind a NAT does not cut off the honest devices already connected through it).
+    private func closeBanned(_ ban: Ban) {
+        let reason = "Banned (ban \(ban.id)): \(ban.reason)"
+        switch ban.subject {
+        case .device(let tenantID, let deviceID):
+            close(tenantID, deviceID, because: reason)
+        case .clientID(let clientID):
+            for tenantID in broker.tenantsWithSessions() {
+                broker.session(SessionKey(tenantID: tenantID, clientID: clientID))?.sink?.close(
+                    .administrativeAction, reasonString: reason)
+            }
+        case .address:
+            break
+        }
     }
 
     private func closeServices(_ tenantID: TenantID, _ name: PolicyName, because reason: String) {

@@ -89,6 +89,9 @@ extension WardenError.Code {
     public static let masterKeyInvalid = Self("master_key.invalid", .invalidInput)
     public static let masterKeyNotRotatable = Self("master_key.not_rotatable", .conflict)
     public static let masterKeyRotationInProgress = Self("master_key.rotation_in_progress", .conflict)
+    public static let banNotFound = Self("ban.not_found", .notFound)
+    public static let alertNotFound = Self("alert.not_found", .notFound)
+    public static let authBanned = Self("auth.banned", .forbidden)
 
     // Requests.
     public static let requestMalformedJSON = Self("request.malformed_json", .invalidInput)
@@ -147,7 +150,7 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
-        .masterKeyRotationInProgress, .requestMalformedJSON,
+        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .authBanned, .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .authCertificateRevoked, .authRevocationUnknown, .configUnknownKey,

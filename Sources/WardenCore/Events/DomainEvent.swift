@@ -33,6 +33,11 @@ public enum DomainEvent: Sendable {
     case authentication(AuthenticationRecord)
     /// A connected client's PUBLISH or SUBSCRIBE was refused by policy.
     case authorizationDenied(AuthorizationDenial)
+    /// A ban was put in force (issue 16), or removed.
+    case banAdded(Ban)
+    case banRemoved(Ban)
+    /// An alert was raised, counted again, acknowledged or resolved.
+    case alertChanged(Alert)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -50,6 +55,9 @@ public enum DomainEvent: Sendable {
         case .certificateIssued(let certificate), .certificateRevoked(let certificate): certificate.tenantID
         case .revocationListChanged(let list): list.tenantID
         case .authorizationPolicyChanged(let version): version.tenantID
+        case .banAdded(let ban), .banRemoved(let ban):
+            if case .device(let tenantID, _) = ban.subject { tenantID } else { nil }
+        case .alertChanged(let alert): alert.tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):

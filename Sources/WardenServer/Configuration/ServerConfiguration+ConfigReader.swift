@@ -128,6 +128,9 @@ extension ServerConfiguration {
         .integer("pki.crl-validity", 3_600...2_592_000, \.pki.crlValidity),
         .integer("pki.ocsp-validity", 60...604_800, \.pki.ocspValidity),
         .integer("pki.ocsp-cache", 1...86_400, \.pki.ocspCache),
+        .integer("defender.auth-failures.threshold", 1...100_000, \.defender.authFailureThreshold),
+        .integer("defender.auth-failures.window", 1...86_400, \.defender.authFailureWindow),
+        .integer("defender.auth-failures.ban", 0...31_536_000, \.defender.authFailureBan),
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in

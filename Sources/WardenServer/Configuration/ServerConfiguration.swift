@@ -174,6 +174,17 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var pki = PKI()
+
+    /// The Defender's rules (`defender.*`, docs/defender.md).
+    public struct Defender: Sendable {
+        /// Refused authentications from one address within `authFailureWindow` seconds that raise an alert.
+        public var authFailureThreshold = 20
+        public var authFailureWindow = 60
+        /// Seconds such an address is banned for; 0 bans nobody by itself (the alert is raised either way).
+        public var authFailureBan = 0
+    }
+
+    public var defender = Defender()
     /// People's sign-in: token lifetimes and lockout (`auth.*`).
     public var access = AccessService.Settings()
     /// Cloud-to-device queues.

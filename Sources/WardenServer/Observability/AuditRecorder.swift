@@ -13,6 +13,11 @@ struct AuditRecorder {
             case .authentication(let record): log.record(Self.audit(record))
             case .authorizationDenied(let denial): log.record(Self.audit(denial))
             case .registration(let registration): log.record(Self.audit(registration))
+            // What the Defender does by itself; what people do through the API is recorded there.
+            case .alertChanged(let alert) where alert.count == 1 && alert.status == .open:
+                log.record(Self.audit(alert))
+            case .banAdded(let ban) where ban.createdBy.hasPrefix("defender:"):
+                log.record(Self.audit(ban))
             default: break
             }
         }
@@ -45,6 +50,26 @@ struct AuditRecorder {
             action: "provisioning.register", target: registration.deviceID?.rawValue ?? registration.registrationID,
             outcome: registration.failure == nil ? .success : .denied, reason: registration.failure?.name,
             referenceID: registration.referenceID, details: details)
+    }
+
+    /// A new alert, under the rule that raised it.
+    static func audit(_ alert: Alert) -> AuditRecord {
+        AuditRecord(
+            at: alert.firstSeen.unixMilliseconds, tenant: alert.tenantID, actorKind: "defender", actor: alert.rule,
+            sourceIP: "", action: "defender.alert", target: alert.subject, outcome: .success, reason: nil,
+            referenceID: nil,
+            details: ["alert.id": alert.id, "severity": alert.severity.rawValue, "summary": alert.summary])
+    }
+
+    /// A ban the Defender put in force by itself, with the alert that caused it.
+    static func audit(_ ban: Ban) -> AuditRecord {
+        var details = ["ban.id": ban.id, "reason": ban.reason]
+        details["alert.id"] = ban.alertID
+        details["expires"] = ban.expiresAt.map { UTCTimestamp.string(milliseconds: $0.unixMilliseconds) }
+        return AuditRecord(
+            at: ban.createdAt.unixMilliseconds, tenant: nil, actorKind: "defender",
+            actor: String(ban.createdBy.dropFirst("defender:".count)), sourceIP: "", action: "defender.ban",
+            target: ban.subject.description, outcome: .success, reason: nil, referenceID: nil, details: details)
     }
 
     static func audit(_ record: AuthenticationRecord) -> AuditRecord {

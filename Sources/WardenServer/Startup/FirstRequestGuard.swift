@@ -15,6 +15,8 @@ struct FirstRequestLimits: Sendable {
     /// Connections still in that phase, per address and in total (`https.max-pending-per-ip`,
     /// `https.max-pending`).
     let pending: PendingConnections
+    /// Banned addresses (the Defender's): closed before TLS.
+    var gate: any ConnectionGate = OpenGate()
 }
 
 /// Guards a connection of the HTTPS port until its first request is read: closes it when the deadline passes

@@ -95,6 +95,7 @@ struct HTTPSChannel: ServerChildChannel {
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             return Self.refuse(channel)
         }
+        if limits.gate.ban(of: address) != nil { return Self.refuse(channel) }
         if let refusal = limits.pending.admit(address) {
             FirstRequestGuard.hit(refusal.rawValue)
             return Self.refuse(channel)

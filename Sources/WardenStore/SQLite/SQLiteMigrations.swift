@@ -40,6 +40,7 @@ enum SQLiteMigrations {
         migrator.registerMigration(Migration0019CreateDataKeys.identifier, migrate: Migration0019CreateDataKeys.migrate)
         migrator.registerMigration(Migration0020AddAllocation.identifier, migrate: Migration0020AddAllocation.migrate)
         migrator.registerMigration(Migration0021AddOCSPChecks.identifier, migrate: Migration0021AddOCSPChecks.migrate)
+        migrator.registerMigration(Migration0022CreateDefender.identifier, migrate: Migration0022CreateDefender.migrate)
         return migrator
     }
 }

@@ -1,0 +1,101 @@
+"""The Defender (issue 16) against the real binary with paho: a brute force of a device's key from one address
+raises an alert within 5 s and, with the automatic ban on, that address is refused before TLS while devices
+already connected (from it and from elsewhere) stay; the ban and the alert are audit records, listed, and the
+ban can be lifted. Operators ban a client id (CONNACK 0x8A) and a device (its live connection closes with 0x98)."""
+import json
+import ssl
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import hub
+
+SETTINGS = {"defender.auth-failures.threshold": 10, "defender.auth-failures.window": 60,
+            "defender.auth-failures.ban": 120}
+ATTACKER = "127.0.0.2"
+
+
+def connect(warden, device_id: str, password: str | None = None, source: str = "127.0.0.1",
+            version=mqtt.MQTTv5) -> tuple[hub.Client, int]:
+    client = hub.device_client(warden, device_id, version=version, password=password)
+    return client, client.start(warden.mqtt["mqtts"], bind_address=source)
+
+
+def test_a_brute_force_is_seen_and_its_address_banned_before_tls(warden_factory):
+    warden = warden_factory(SETTINGS)
+    for device_id in ("victim", "bystander", "elsewhere"):
+        hub.create_device(warden, device_id)
+    elsewhere, code = connect(warden, "elsewhere")
+    assert code == 0
+    bystander, code = connect(warden, "bystander", source=ATTACKER)
+    assert code == 0
+
+    started = time.monotonic()
+    for attempt in range(10):
+        client, code = connect(warden, "victim", password=f"SharedAccessSignature sr=x&sig=guess{attempt}&se=9",
+                               source=ATTACKER)
+        client.paho.loop_stop()
+        assert code == 0x86
+    assert hub.wait_until(lambda: any(
+        a["subject"] == f"address {ATTACKER}" and a["status"] == "open"
+        for a in json.loads(warden.cli("defender", "alerts", "--json"))["items"]), timeout=5)
+    alert = json.loads(warden.cli("defender", "alerts", "--status", "open", "--json"))["items"][0]
+    assert alert["rule"] == "auth.failures.address" and alert["severity"] == "high"
+    assert time.monotonic() - started < 15
+    bans = json.loads(warden.cli("ban", "list", "--json"))["items"]
+    assert [(b["kind"], b["value"], b["alertId"]) for b in bans] == [("address", f"{ATTACKER}/32", alert["id"])]
+
+    # Refused before TLS: the handshake never completes; a device from elsewhere still connects.
+    with pytest.raises((ssl.SSLError, OSError)):
+        connect(warden, "victim", password=warden.cli("token", "victim"), source=ATTACKER)
+    fresh, code = connect(warden, "victim", password=warden.cli("token", "victim"))
+    assert code == 0
+    fresh.stop()
+    assert elsewhere.paho.is_connected() and bystander.paho.is_connected(), "an address ban closed live connections"
+
+    audited = {r["action"] for r in json.loads(warden.cli("audit", "query", "--limit", "200", "--json"))["items"]}
+    assert {"defender.alert", "defender.ban"} <= audited
+
+    warden.cli("ban", "remove", bans[0]["id"])
+    again, code = connect(warden, "victim", password=warden.cli("token", "victim"), source=ATTACKER)
+    assert code == 0
+    again.stop()
+    warden.cli("defender", "ack", alert["id"])
+    warden.cli("defender", "resolve", alert["id"])
+    assert json.loads(warden.cli("defender", "alerts", "--status", "resolved", "--json"))["items"][0]["id"] == alert["id"]
+    elsewhere.stop()
+    bystander.stop()
+
+
+def test_operators_ban_a_client_id_and_a_device(warden):
+    for device_id in ("kiosk-1", "kiosk-2"):
+        hub.create_device(warden, device_id)
+    live, code = connect(warden, "kiosk-2")
+    assert code == 0
+
+    shown = json.loads(warden.cli("ban", "add", "--client-id", "kiosk-1", "--ttl", "10m", "--reason", "flapping",
+                                  "--json"))
+    assert shown["kind"] == "client-id" and shown["expiresAt"]
+    refused, code = connect(warden, "kiosk-1")
+    refused.paho.loop_stop()
+    assert code == 0x8A, "a banned client id hears Banned"
+    old, code = connect(warden, "kiosk-1", version=mqtt.MQTTv311)
+    old.paho.loop_stop()
+    assert str(code) == "Not authorized", code  # 3.1.1: return code 5
+
+    warden.cli("ban", "add", "--device", "kiosk-2", "--reason", "stolen")
+    assert live.disconnected.wait(2) and live.disconnect_reason == 0x98
+    live.paho.loop_stop()
+    refused, code = connect(warden, "kiosk-2")
+    refused.paho.loop_stop()
+    assert code == 0x8A
+    status, _, body = hub.https(
+        warden, "POST", "/devices/kiosk-2/messages/events?api-version=2020-03-13",
+        {"Authorization": warden.cli("token", "kiosk-2")}, b"x")
+    assert status == 403, body
+    records = json.loads(warden.cli("audit", "query", "--action", "device.authenticate", "--outcome", "denied",
+                                    "--json"))["items"]
+    assert "auth.banned" in {r["reason"] for r in records}
+    bad = warden.run_cli("ban", "add", "--address", "not-an-address")
+    assert bad.returncode != 0 and "cidr" in bad.stderr.lower()

@@ -1,0 +1,69 @@
+public import Foundation
+public import WardenCore
+
+/// A ban as the API shows it.
+public struct BanResource: Codable, Sendable {
+    public let id: String
+    /// `address`, `client-id` or `device`.
+    public let kind: String
+    /// The CIDR, the client id, or `{tenant}/{device}`.
+    public let value: String
+    public let reason: String
+    public let createdAt: Date
+    public let expiresAt: Date?
+    public let createdBy: String
+    /// The alert that caused an automatic ban.
+    public let alertId: String?
+
+    init(_ ban: Ban) {
+        id = ban.id
+        kind = ban.subject.kind
+        value = ban.subject.value
+        reason = ban.reason
+        createdAt = ban.createdAt
+        expiresAt = ban.expiresAt
+        createdBy = ban.createdBy
+        alertId = ban.alertID
+    }
+}
+
+/// `POST /api/v1/bans`.
+struct CreateBanRequest: APIRequestBody {
+    static let fields: Set<String> = ["kind", "value", "reason", "ttlSeconds"]
+    let kind: String
+    let value: String
+    let reason: String?
+    /// Absent: until removed.
+    let ttlSeconds: Int?
+}
+
+/// An alert as the API shows it.
+public struct AlertResource: Codable, Sendable {
+    public let id: String
+    public let tenantId: String?
+    public let rule: String
+    public let severity: String
+    public let status: String
+    public let subject: String
+    public let summary: String
+    public let count: Int
+    public let firstSeen: Date
+    public let lastSeen: Date
+    public let changedBy: String?
+    public let changedAt: Date?
+
+    init(_ alert: Alert) {
+        id = alert.id
+        tenantId = alert.tenantID?.rawValue
+        rule = alert.rule
+        severity = alert.severity.rawValue
+        status = alert.status.rawValue
+        subject = alert.subject
+        summary = alert.summary
+        count = alert.count
+        firstSeen = alert.firstSeen
+        lastSeen = alert.lastSeen
+        changedBy = alert.changedBy
+        changedAt = alert.changedAt
+    }
+}

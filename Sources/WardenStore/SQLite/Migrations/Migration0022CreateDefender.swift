@@ -1,0 +1,37 @@
+import GRDB
+
+/// The Defender (issue 16): bans in force (until they expire or are removed) and alerts with their lifecycle.
+enum Migration0022CreateDefender {
+    static let identifier = "0022-create-defender"
+
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE bans (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('address', 'client-id', 'device')),
+                    value TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT,
+                    created_by TEXT NOT NULL,
+                    alert_id TEXT
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE alerts (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    tenant_id TEXT,
+                    rule TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+                    subject TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    first_seen TEXT NOT NULL,
+                    last_seen TEXT NOT NULL,
+                    changed_by TEXT,
+                    changed_at TEXT
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX alerts_by_status ON alerts (status, last_seen);
+                """)
+    }
+}

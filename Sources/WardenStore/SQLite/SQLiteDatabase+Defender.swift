@@ -1,0 +1,107 @@
+public import Foundation
+import GRDB
+public import WardenCore
+
+extension SQLiteDatabase: DefenderStore {
+    public func addBan(_ ban: Ban) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO bans (id, kind, value, reason, created_at, expires_at, created_by, alert_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    ban.id, ban.subject.kind, ban.subject.value, ban.reason, ban.createdAt, ban.expiresAt,
+                    ban.createdBy, ban.alertID,
+                ])
+        }
+    }
+
+    public func removeBan(_ id: String) async throws -> Ban {
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bans WHERE id = ?", arguments: [id]) else {
+                throw WardenError(.banNotFound, "There is no ban '\(id)'.")
+            }
+            try db.execute(sql: "DELETE FROM bans WHERE id = ?", arguments: [id])
+            return try Self.ban(row)
+        }
+    }
+
+    public func bans() async throws -> [Ban] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM bans ORDER BY created_at, id").map(Self.ban)
+        }
+    }
+
+    public func removeBans(expiredBefore now: Date) async throws -> [Ban] {
+        try await write { db in
+            let expired = try Row.fetchAll(
+                db, sql: "SELECT * FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now]
+            ).map(Self.ban)
+            try db.execute(
+                sql: "DELETE FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now])
+            return expired
+        }
+    }
+
+    public func saveAlert(_ alert: Alert) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO alerts (id, tenant_id, rule, severity, status, subject, summary, count, first_seen,
+                        last_seen, changed_by, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET status = excluded.status, summary = excluded.summary,
+                    count = excluded.count, last_seen = excluded.last_seen, changed_by = excluded.changed_by,
+                    changed_at = excluded.changed_at
+                    """,
+                arguments: [
+                    alert.id, alert.tenantID?.rawValue, alert.rule, alert.severity.rawValue, alert.status.rawValue,
+                    alert.subject, alert.summary, alert.count, alert.firstSeen, alert.lastSeen, alert.changedBy,
+                    alert.changedAt,
+                ])
+        }
+    }
+
+    public func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: status == nil
+                    ? "SELECT * FROM alerts ORDER BY last_seen DESC, id LIMIT ?"
+                    : "SELECT * FROM alerts WHERE status = ? ORDER BY last_seen DESC, id LIMIT ?",
+                arguments: status.map { [$0.rawValue, limit] } ?? [limit]
+            ).map(Self.alert)
+        }
+    }
+
+    public func alert(_ id: String) async throws -> Alert? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM alerts WHERE id = ?", arguments: [id]).map(Self.alert)
+        }
+    }
+
+    private static func ban(_ row: Row) throws -> Ban {
+        Ban(
+            id: try row.decode(forColumn: "id"),
+            subject: try Ban.Subject(kind: row.decode(forColumn: "kind"), value: row.decode(forColumn: "value")),
+            reason: try row.decode(forColumn: "reason"), createdAt: try row.decode(forColumn: "created_at"),
+            expiresAt: try row.decode(forColumn: "expires_at"), createdBy: try row.decode(forColumn: "created_by"),
+            alertID: try row.decode(forColumn: "alert_id"))
+    }
+
+    private static func alert(_ row: Row) throws -> Alert {
+        let severity: String = try row.decode(forColumn: "severity")
+        let status: String = try row.decode(forColumn: "status")
+        guard let severity = Alert.Severity(rawValue: severity), let status = Alert.Status(rawValue: status) else {
+            throw WardenError(.storeUnusable, "An alert's severity or status is unknown.")
+        }
+        return Alert(
+            id: try row.decode(forColumn: "id"),
+            tenantID: try (row.decode(String?.self, forColumn: "tenant_id")).map { try TenantID($0) },
+            rule: try row.decode(forColumn: "rule"), severity: severity, status: status,
+            subject: try row.decode(forColumn: "subject"), summary: try row.decode(forColumn: "summary"),
+            count: try row.decode(forColumn: "count"), firstSeen: try row.decode(forColumn: "first_seen"),
+            lastSeen: try row.decode(forColumn: "last_seen"), changedBy: try row.decode(forColumn: "changed_by"),
+            changedAt: try row.decode(forColumn: "changed_at"))
+    }
+}

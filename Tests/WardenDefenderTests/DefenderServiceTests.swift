@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import WardenCore
+import WardenDefender
+import WardenSecurity
+import WardenStore
+
+/// Bans answered from memory (and kept in the store), and the refused-authentication rule: one alert per
+/// subject while it is not resolved, counted per burst, with an automatic ban when configured.
+struct DefenderServiceTests {
+    let database: SQLiteDatabase
+    let bus = EventBus()
+
+    init() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-defender-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(
+            path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+    }
+
+    func defender(_ settings: DefenderService.Settings = .init()) async throws -> DefenderService {
+        let defender = DefenderService(store: database, bus: bus, settings: settings)
+        try await defender.load()
+        defender.follow(bus)
+        return defender
+    }
+
+    func address(_ text: String) throws -> IPAddress { try #require(IPAddress(text)) }
+
+    @Test func bansRefuseWhatTheyNameUntilTheyExpireOrAreLifted() async throws {
+        let defender = try await defender()
+        let range = try await defender.addBan(
+            .address(try CIDR("198.51.100.0/24")), reason: "scanner", lifetime: nil, by: "user:admin")
+        _ = try await defender.addBan(.clientID("bot-1"), reason: "flapping", lifetime: nil, by: "user:admin")
+        _ = try await defender.addBan(
+            .device(.defaultTenant, try DeviceID("meter-1")), reason: "stolen", lifetime: 3_600, by: "user:admin")
+        _ = try await defender.addBan(
+            .address(try CIDR("203.0.113.9/32")), reason: "short", lifetime: 1, by: "user:admin")
+
+        #expect(defender.ban(of: try address("198.51.100.77"))?.id == range.id)
+        #expect(defender.ban(of: try address("198.51.101.1")) == nil)
+        #expect(defender.ban(ofClientID: "bot-1") != nil && defender.ban(ofClientID: "bot-2") == nil)
+        #expect(defender.ban(of: try DeviceID("meter-1"), in: .defaultTenant) != nil)
+        #expect(defender.ban(of: try DeviceID("meter-1"), in: try TenantID("other")) == nil)
+        #expect(defender.ban(of: try address("203.0.113.9")) != nil)
+        try await Task.sleep(for: .milliseconds(1_100))
+        #expect(defender.ban(of: try address("203.0.113.9")) == nil, "an expired ban refuses nothing")
+
+        // A restart reads them back; a lifted one is gone.
+        _ = try await defender.removeBan(range.id)
+        let again = try await self.defender()
+        #expect(again.ban(of: try address("198.51.100.77")) == nil)
+        #expect(again.ban(ofClientID: "bot-1") != nil)
+        await #expect(throws: WardenError.self) { _ = try await defender.removeBan(range.id) }
+        await #expect(throws: WardenError.self) {
+            _ = try await defender.addBan(.clientID("x"), reason: "", lifetime: nil, by: "user:admin")
+        }
+        #expect(throws: WardenError.self) { try Ban.Subject(kind: "address", value: "not-an-address") }
+        #expect(throws: WardenError.self) { try Ban.Subject(kind: "device", value: "no-slash") }
+    }
+
+    @Test func refusedAuthenticationsRaiseOneAlertPerBurstAndBanWhenConfigured() async throws {
+        var settings = DefenderService.Settings()
+        settings.authFailureThreshold = 5
+        settings.authFailureBan = 600
+        let defender = try await defender(settings)
+        let attacker = try address("192.0.2.66")
+        func attempt(accepted: Bool, from peer: IPAddress) {
+            bus.publish(
+                .authentication(
+                    AuthenticationRecord(
+                        tenantID: .defaultTenant, principal: "meter-1", peerAddress: peer, protocolName: "mqtt",
+                        method: .sas, isAccepted: accepted, failure: accepted ? nil : .sasSignatureMismatch,
+                        certificateThumbprint: nil, referenceID: "r", at: Date())))
+        }
+        for _ in 0..<4 { attempt(accepted: false, from: attacker) }
+        for _ in 0..<10 { attempt(accepted: true, from: attacker) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await defender.alerts(status: nil).isEmpty, "4 refusals and any successes raise nothing")
+
+        attempt(accepted: false, from: attacker)
+        let raised = try await waitFor { try await defender.alerts(status: .open).first }
+        #expect(raised.rule == DefenderService.authFailuresRule && raised.subject == "address 192.0.2.66")
+        #expect(raised.severity == .high && raised.count == 1)
+        let ban = try await waitFor { defender.ban(of: attacker) }
+        #expect(ban.alertID == raised.id && ban.createdBy == "defender:auth.failures.address")
+        #expect(ban.expiresAt != nil)
+
+        // The next burst counts on the same alert; once resolved, a new one is raised.
+        for _ in 0..<5 { attempt(accepted: false, from: attacker) }
+        _ = try await waitFor { try await defender.alerts(status: .open).first { $0.count == 2 } }
+        _ = try await defender.setStatus(raised.id, .resolved, by: "user:admin")
+        for _ in 0..<5 { attempt(accepted: false, from: attacker) }
+        let second = try await waitFor { try await defender.alerts(status: .open).first }
+        #expect(second.id != raised.id && second.count == 1)
+        #expect(try await defender.alerts(status: nil).count == 2)
+        await #expect(throws: WardenError.self) { _ = try await defender.setStatus("nope", .resolved, by: "x") }
+    }
+
+    /// Polls `body` until it gives a value (the rule raises in a task of its own).
+    func waitFor<T>(_ body: () async throws -> T?) async throws -> T {
+        for _ in 0..<100 {
+            if let value = try await body() { return value }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw WardenError(.internalError, "Nothing came within 2 s.")
+    }
+}
