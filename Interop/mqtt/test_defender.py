@@ -99,3 +99,35 @@ def test_operators_ban_a_client_id_and_a_device(warden):
     assert "auth.banned" in {r["reason"] for r in records}
     bad = warden.run_cli("ban", "add", "--address", "not-an-address")
     assert bad.returncode != 0 and "cidr" in bad.stderr.lower()
+
+
+def test_a_quarantined_device_keeps_its_twin_but_sends_no_telemetry(warden):
+    """Quarantine raises the device's risk level: its live connection is decided again at once, a QoS 1 telemetry
+    PUBLISH is refused (PUBACK 0x87) while a twin GET is still answered; released, telemetry flows again."""
+    hub.create_device(warden, "cam-3")
+    client, code = connect(warden, "cam-3")
+    assert code == 0
+    client.paho.subscribe("$iothub/twin/res/#", qos=0)
+    time.sleep(0.2)
+
+    def telemetry_reason(body: str):
+        info = client.paho.publish("devices/cam-3/messages/events/", body, qos=1)
+        assert hub.wait_until(lambda: info.mid in client.pubacks, timeout=5)
+        return client.pubacks[info.mid]
+
+    assert telemetry_reason("before") == 0
+    shown = json.loads(warden.cli("defender", "quarantine", "cam-3", "--reason", "odd traffic", "--json"))
+    assert shown["level"] == "high"
+    assert telemetry_reason("during") == 0x87
+    client.paho.publish("$iothub/twin/GET/?$rid=7", b"", qos=0)
+    assert hub.wait_until(lambda: any(m.topic.startswith("$iothub/twin/res/200/?$rid=7") for m in client.messages))
+    listed = json.loads(warden.cli("defender", "quarantines", "--json"))["items"]
+    assert [(q["deviceId"], q["level"]) for q in listed] == [("cam-3", "high")]
+
+    warden.cli("defender", "release", "cam-3")
+    assert telemetry_reason("after") == 0
+    stored = {json.loads(line)["body"] for line in warden.cli("telemetry", "cam-3", "--json").splitlines()}
+    assert stored == {"before", "after"}
+    client.stop()
+    missing = warden.run_cli("defender", "quarantine", "nobody")
+    assert missing.returncode == 66, missing.stderr

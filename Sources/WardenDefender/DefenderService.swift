@@ -51,8 +51,10 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         self.clock = clock
     }
 
-    /// Reads the bans in force (start-up, before listeners open).
+    /// Reads the bans in force and puts the quarantined devices' levels on the bus (start-up, before listeners
+    /// open).
     public func load() async throws {
+        for quarantine in try await store.quarantines() { bus.publish(.quarantined(quarantine)) }
         let bans = try await store.bans()
         state.withLock { state in
             for ban in bans { state.bans[ban.id] = ban }
@@ -131,6 +133,42 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         let now = clock.now()
         return state.withLock { $0.bans.values.filter { $0.isActive(at: now) } }
             .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    // MARK: Quarantine
+
+    /// Raises a device's risk level: the policy engine decides its live connections again at once (the shipped
+    /// statements refuse its telemetry at `high` and `critical`); `device.not_found`.
+    public func quarantine(
+        _ deviceID: DeviceID, in tenantID: TenantID, level: String, reason: String, by author: String,
+        alertID: String? = nil
+    ) async throws -> Quarantine {
+        guard Quarantine.levels.contains(level) else {
+            throw WardenError(.requestInvalidField, "A quarantine's level is elevated, high or critical.")
+        }
+        guard !reason.isEmpty, reason.utf8.count <= 1_024 else {
+            throw WardenError(.requestInvalidField, "A quarantine's reason is 1 to 1024 bytes.")
+        }
+        let quarantine = Quarantine(
+            tenantID: tenantID, deviceID: deviceID, level: level, reason: reason, createdAt: clock.now(),
+            createdBy: author, alertID: alertID)
+        try await store.saveQuarantine(quarantine)
+        bus.publish(.quarantined(quarantine))
+        return quarantine
+    }
+
+    /// Brings a device back to `normal`; `device.not_found` when it was not quarantined.
+    public func release(_ deviceID: DeviceID, in tenantID: TenantID) async throws -> Quarantine {
+        guard let released = try await store.removeQuarantine(tenantID, deviceID) else {
+            throw WardenError(.deviceNotFound, "Device '\(deviceID)' is not quarantined in '\(tenantID)'.")
+        }
+        bus.publish(.released(tenantID, deviceID))
+        return released
+    }
+
+    /// The tenant's quarantined devices.
+    public func quarantines(in tenantID: TenantID) async throws -> [Quarantine] {
+        try await store.quarantines().filter { $0.tenantID == tenantID }
     }
 
     // MARK: ConnectionGate

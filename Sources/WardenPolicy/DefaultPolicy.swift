@@ -47,6 +47,11 @@ public enum DefaultPolicy {
         // `+` also matches an empty level; a cloud-to-device topic names a device.
         statement(
             "default.service-c2d-names-a-device", .deny, services, [.publish], ["devices//messages/devicebound/#"]),
+        // A quarantined device (docs/defender.md) sends no telemetry; its twin, methods and cloud-to-device
+        // messages still work, so that it can be looked at and told what to do.
+        statement(
+            "default.quarantine", .deny, devices, [.publish], ["devices/${device.id}/messages/events/#"],
+            conditions: PolicyConditions(riskLevels: [.high, .critical])),
     ]
 
     private static let devices = PolicyPrincipals(devices: ["*"])
@@ -54,7 +59,7 @@ public enum DefaultPolicy {
 
     private static func statement(
         _ id: String, _ effect: PolicyStatement.Effect, _ principals: PolicyPrincipals, _ actions: Set<PolicyAction>,
-        _ resources: [String]
+        _ resources: [String], conditions: PolicyConditions = PolicyConditions()
     ) -> PolicyStatement {
         // The shipped resources are ours and valid; a typo fails the first test that builds the engine.
         PolicyStatement(
@@ -62,6 +67,6 @@ public enum DefaultPolicy {
             resources: resources.map { text in
                 guard let template = try? TopicTemplate(text) else { preconditionFailure("default resource \(text)") }
                 return template
-            })
+            }, conditions: conditions)
     }
 }

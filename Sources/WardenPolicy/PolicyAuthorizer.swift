@@ -93,6 +93,8 @@ public struct PolicyAuthorizer: Authorizer {
                     tenantID: request.tenantID, kind: .service(policyName, permissions: permissions))
             }
             var context = request.context
+            // The Defender's level for the device counts as the request's when it is higher (quarantine).
+            if let device, device.risk > context.risk { context.risk = device.risk }
             if policy.needsTime {
                 if context.now == nil { context.now = authorizer.clock.now() }
                 context.clockIsSynchronized = authorizer.clock.isSynchronized

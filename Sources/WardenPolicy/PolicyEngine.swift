@@ -11,15 +11,18 @@ public struct PolicyRequestor: Sendable {
         public var attributes: [String: String]
         /// How its connection authenticated; nil when not known.
         public var authentication: Device.AuthenticationType?
+        /// Its risk level as the Defender set it (quarantine); a request's context is raised to it.
+        public var risk: RiskLevel
 
         public init(
             id: DeviceID, groups: Set<GroupName> = [], attributes: [String: String] = [:],
-            authentication: Device.AuthenticationType? = nil
+            authentication: Device.AuthenticationType? = nil, risk: RiskLevel = .normal
         ) {
             self.id = id
             self.groups = groups
             self.attributes = attributes
             self.authentication = authentication
+            self.risk = risk
         }
     }
 
@@ -101,11 +104,22 @@ public struct PolicyContext: Sendable {
 
 /// A requestor's risk level, for `risk-levels` conditions: a quarantined device can be confined by a statement
 /// that allows only what `normal` ones may do.
-public enum RiskLevel: String, Sendable, Hashable, CaseIterable {
+public enum RiskLevel: String, Sendable, Hashable, CaseIterable, Comparable {
     case normal
     case elevated
     case high
     case critical
+
+    public static func < (left: RiskLevel, right: RiskLevel) -> Bool { left.rank < right.rank }
+
+    private var rank: Int {
+        switch self {
+        case .normal: 0
+        case .elevated: 1
+        case .high: 2
+        case .critical: 3
+        }
+    }
 }
 
 /// A decision and the story behind it: the statement that decided (nil: none applied) and why.

@@ -46,6 +46,8 @@ extension DeviceDirectory {
             state.tenants[tenantID]?.devices[deviceID] = nil
             state.tenants[tenantID]?.keys[deviceID] = nil
             state.tenants[tenantID]?.groupsByDevice[deviceID] = nil
+            // The store forgets its quarantine with it (ON DELETE CASCADE); a device made again starts normal.
+            state.tenants[tenantID]?.risk[deviceID] = nil
             for name in state.tenants[tenantID]?.groups.keys.map({ $0 }) ?? [] {
                 state.tenants[tenantID]?.groups[name]?.remove(deviceID)
             }
@@ -79,6 +81,10 @@ extension DeviceDirectory {
             state.tenants[certificate.tenantID]?.revoked.insert(certificate.serial)
         case .revocationListChanged(let list):
             state.tenants[list.tenantID]?.revocationLists[list.issuer] = list
+        case .quarantined(let quarantine):
+            state.tenants[quarantine.tenantID]?.risk[quarantine.deviceID] = RiskLevel(rawValue: quarantine.level)
+        case .released(let tenantID, let deviceID):
+            state.tenants[tenantID]?.risk[deviceID] = nil
         case .certificateIssued:
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,

@@ -53,6 +53,8 @@ public final class DeviceDirectory: Sendable {
         var revoked: Set<CertificateSerial> = []
         /// External CAs' revocation checks and CRLs in force, by the CA certificate's thumbprint.
         var revocationChecks: [Thumbprint: (name: CAName, check: RevocationCheck)] = [:]
+        /// Devices the Defender raised above `normal` (quarantine).
+        var risk: [DeviceID: RiskLevel] = [:]
         var revocationLists: [Thumbprint: RevocationListState] = [:]
         /// The authorization policy in force.
         var policy = TenantPolicy.shipped
@@ -210,7 +212,7 @@ extension DeviceDirectory: PolicyFacts {
                 tenant.policy,
                 PolicyRequestor.DeviceFacts(
                     id: deviceID, groups: tenant.groupsByDevice[deviceID] ?? [], attributes: device.attributes,
-                    authentication: device.authentication.type)
+                    authentication: device.authentication.type, risk: tenant.risk[deviceID] ?? .normal)
             )
         }
     }

@@ -216,4 +216,10 @@ public protocol DefenderStore: Sendable {
     /// The newest alerts first, of one status or all.
     func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert]
     func alert(_ id: String) async throws -> Alert?
+    /// Quarantines a device, or changes its level; `device.not_found`.
+    func saveQuarantine(_ quarantine: Quarantine) async throws
+    /// Releases a device; nil when it was not quarantined.
+    func removeQuarantine(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> Quarantine?
+    /// Every quarantined device, of every tenant.
+    func quarantines() async throws -> [Quarantine]
 }

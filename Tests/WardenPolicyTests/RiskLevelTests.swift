@@ -33,3 +33,32 @@ struct RiskLevelTests {
         }
     }
 }
+
+/// Quarantine through the shipped statements: a device the Defender raised to `high` sends no telemetry; its
+/// twin and cloud-to-device topics still work; `elevated` confines nothing by default; `normal` is as always.
+struct QuarantineTests {
+    @Test func theShippedStatementsRefuseAQuarantinedDevicesTelemetryOnly() throws {
+        func authorizer(_ risk: RiskLevel) throws -> PolicyAuthorizer {
+            PolicyAuthorizer(FixedPolicyFacts(devices: [.init(id: try DeviceID("d"), risk: risk)]))
+        }
+        func allowed(_ risk: RiskLevel, _ action: PolicyAction, _ topic: String) throws -> Bool {
+            try authorizer(risk).decide(
+                AuthorizationRequest(
+                    tenantID: .defaultTenant, subject: .device(try DeviceID("d")), action: action,
+                    resource: .topic(topic))
+            ).isAllowed
+        }
+        #expect(try allowed(.normal, .publish, "devices/d/messages/events/"))
+        #expect(try allowed(.elevated, .publish, "devices/d/messages/events/"))
+        #expect(try !allowed(.high, .publish, "devices/d/messages/events/a=1"))
+        #expect(try !allowed(.critical, .publish, "devices/d/messages/events/"))
+        #expect(try allowed(.high, .publish, "$iothub/twin/GET/?$rid=1"))
+        #expect(try allowed(.high, .publish, "$iothub/twin/PATCH/properties/reported/?$rid=2"))
+        #expect(try allowed(.high, .subscribe, "devices/d/messages/devicebound/#"))
+        #expect(
+            try authorizer(.critical).decide(
+                AuthorizationRequest(
+                    tenantID: .defaultTenant, subject: .device(try DeviceID("d")), action: .connect, resource: nil)
+            ).isAllowed)
+    }
+}

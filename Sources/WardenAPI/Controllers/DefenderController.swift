@@ -57,8 +57,40 @@ struct DefenderController {
             },
             route("acknowledge", .acknowledged),
             route("resolve", .resolved),
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/quarantines", "listQuarantines", "The tenant's quarantined devices",
+                permission: .registryRead, success: (200, "QuarantineList")
+            ) { request, context in
+                try JSONResponse.make(
+                    ListResource(
+                        items: try await defender.quarantines(in: try request.tenantID(context))
+                            .map(QuarantineResource.init), nextCursor: nil))
+            },
+            APIRoute(
+                .put, Self.quarantine, "quarantineDevice",
+                "Raise a device's risk level: the shipped policy refuses its telemetry at high and critical, live",
+                permission: .devicesControl, request: "Quarantine", success: (200, "QuarantinedDevice")
+            ) { request, context in
+                let body = try await request.decodeJSON(QuarantineRequest.self, context)
+                let quarantine = try await defender.quarantine(
+                    try DeviceID(try request.parameter("device", context)), in: try request.tenantID(context),
+                    level: body.level ?? "high", reason: body.reason ?? "Quarantined by an operator.",
+                    by: try context.author())
+                context.auditDetail("after", quarantine.level)
+                return try JSONResponse.make(QuarantineResource(quarantine))
+            },
+            APIRoute(
+                .delete, Self.quarantine, "releaseDevice", "Bring a quarantined device back to normal",
+                permission: .devicesControl, success: (204, nil)
+            ) { request, context in
+                _ = try await defender.release(
+                    try DeviceID(try request.parameter("device", context)), in: try request.tenantID(context))
+                return JSONResponse.noContent()
+            },
         ]
     }
+
+    private static let quarantine = "/api/v1/tenants/{tenant}/devices/{device}/quarantine"
 
     private func route(_ verb: String, _ status: Alert.Status) -> APIRoute {
         APIRoute(

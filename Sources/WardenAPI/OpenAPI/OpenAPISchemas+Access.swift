@@ -59,6 +59,17 @@ extension OpenAPISchemas {
             ],
             required: ["id", "rule", "severity", "status", "subject", "summary", "count", "firstSeen", "lastSeen"]),
         "AlertList": list(of: "Alert"),
+        "QuarantinedDevice": object(
+            [
+                "deviceId": string, "level": ["enum": ["elevated", "high", "critical"]], "reason": string,
+                "createdAt": dateTime, "createdBy": string, "alertId": string,
+            ],
+            required: ["deviceId", "level", "reason", "createdAt", "createdBy"]),
+        "QuarantineList": list(of: "QuarantinedDevice"),
+        "Quarantine": object([
+            "level": ["enum": ["elevated", "high", "critical"]],
+            "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
+        ]),
         "MasterKey": object(
             ["keyID": string, "source": ["enum": ["file", "hsm", "environment"]], "rotating": boolean],
             required: ["keyID", "source", "rotating"]),

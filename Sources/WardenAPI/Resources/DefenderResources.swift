@@ -67,3 +67,29 @@ public struct AlertResource: Codable, Sendable {
         changedAt = alert.changedAt
     }
 }
+
+/// A quarantined device as the API shows it.
+public struct QuarantineResource: Codable, Sendable {
+    public let deviceId: String
+    public let level: String
+    public let reason: String
+    public let createdAt: Date
+    public let createdBy: String
+    public let alertId: String?
+
+    init(_ quarantine: Quarantine) {
+        deviceId = quarantine.deviceID.rawValue
+        level = quarantine.level
+        reason = quarantine.reason
+        createdAt = quarantine.createdAt
+        createdBy = quarantine.createdBy
+        alertId = quarantine.alertID
+    }
+}
+
+/// `PUT …/devices/{device}/quarantine`.
+struct QuarantineRequest: APIRequestBody {
+    static let fields: Set<String> = ["level", "reason"]
+    let level: String?
+    let reason: String?
+}

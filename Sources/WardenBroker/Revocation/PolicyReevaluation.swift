@@ -32,7 +32,7 @@ public struct PolicyReevaluation: Sendable {
     func handle(_ event: DomainEvent, facts: any PolicyFacts) {
         switch event {
         case .authorizationPolicyChanged, .deviceCreated, .deviceUpdated, .deviceDeleted, .groupChanged, .groupDeleted,
-            .policyChanged, .policyDeleted, .tenantDeleted:
+            .policyChanged, .policyDeleted, .tenantDeleted, .quarantined, .released:
             broker.receiveCheck?.invalidate()
         default:
             break
@@ -43,6 +43,12 @@ public struct PolicyReevaluation: Sendable {
         case .deviceUpdated(let device, .attributes):
             recheck(
                 broker.session(SessionKey(tenantID: device.tenantID, clientID: device.id.rawValue)).map { [$0] } ?? [])
+        case .quarantined(let quarantine):
+            recheck(
+                broker.session(SessionKey(tenantID: quarantine.tenantID, clientID: quarantine.deviceID.rawValue))
+                    .map { [$0] } ?? [])
+        case .released(let tenantID, let deviceID):
+            recheck(broker.session(SessionKey(tenantID: tenantID, clientID: deviceID.rawValue)).map { [$0] } ?? [])
         case .groupChanged(let group):
             // The event holds the members now, not who left: every device of the tenant may be affected.
             recheck(broker.connectedSessions(in: group.tenantID))

@@ -38,6 +38,9 @@ public enum DomainEvent: Sendable {
     case banRemoved(Ban)
     /// An alert was raised, counted again, acknowledged or resolved.
     case alertChanged(Alert)
+    /// A device's risk level was raised (quarantine), or brought back to normal.
+    case quarantined(Quarantine)
+    case released(TenantID, DeviceID)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -58,6 +61,8 @@ public enum DomainEvent: Sendable {
         case .banAdded(let ban), .banRemoved(let ban):
             if case .device(let tenantID, _) = ban.subject { tenantID } else { nil }
         case .alertChanged(let alert): alert.tenantID
+        case .quarantined(let quarantine): quarantine.tenantID
+        case .released(let tenantID, _): tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):

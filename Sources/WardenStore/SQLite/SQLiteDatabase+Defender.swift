@@ -80,6 +80,56 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func saveQuarantine(_ quarantine: Quarantine) async throws {
+        try await write { db in
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE tenant_id = ? AND device_id = ?)",
+                    arguments: [quarantine.tenantID.rawValue, quarantine.deviceID.rawValue]) == true
+            else {
+                throw WardenError(
+                    .deviceNotFound, "There is no device '\(quarantine.deviceID)' in '\(quarantine.tenantID)'.")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO quarantines (tenant_id, device_id, level, reason, created_at, created_by, alert_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+                    level = excluded.level, reason = excluded.reason, created_at = excluded.created_at,
+                    created_by = excluded.created_by, alert_id = excluded.alert_id
+                    """,
+                arguments: [
+                    quarantine.tenantID.rawValue, quarantine.deviceID.rawValue, quarantine.level, quarantine.reason,
+                    quarantine.createdAt, quarantine.createdBy, quarantine.alertID,
+                ])
+        }
+    }
+
+    public func removeQuarantine(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> Quarantine? {
+        try await write { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM quarantines WHERE tenant_id = ? AND device_id = ?",
+                arguments: [tenantID.rawValue, deviceID.rawValue])
+            try db.execute(
+                sql: "DELETE FROM quarantines WHERE tenant_id = ? AND device_id = ?",
+                arguments: [tenantID.rawValue, deviceID.rawValue])
+            return try row.map(Self.quarantine)
+        }
+    }
+
+    public func quarantines() async throws -> [Quarantine] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantines ORDER BY tenant_id, device_id").map(Self.quarantine)
+        }
+    }
+
+    private static func quarantine(_ row: Row) throws -> Quarantine {
+        Quarantine(
+            tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+            deviceID: try DeviceID(row.decode(forColumn: "device_id")), level: try row.decode(forColumn: "level"),
+            reason: try row.decode(forColumn: "reason"), createdAt: try row.decode(forColumn: "created_at"),
+            createdBy: try row.decode(forColumn: "created_by"), alertID: try row.decode(forColumn: "alert_id"))
+    }
+
     private static func ban(_ row: Row) throws -> Ban {
         Ban(
             id: try row.decode(forColumn: "id"),

@@ -94,7 +94,60 @@ struct BanCommand: AsyncParsableCommand {
 struct DefenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "defender", abstract: "Alerts the Defender raised: list, acknowledge, resolve.",
-        subcommands: [Alerts.self, Acknowledge.self, Resolve.self])
+        subcommands: [Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self])
+
+    struct Quarantine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Raise a device's risk level: its telemetry is refused (at high and critical), its twin, methods and cloud-to-device messages still work."
+        )
+        @OptionGroup var target: DeviceCommand.Target
+        @Option(help: "elevated, high (default) or critical.") var level = "high"
+        @Option(help: "Why, for the record.") var reason: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            var body: [String: Any] = ["level": level]
+            body["reason"] = reason
+            try await APIClient.run(client) { [body] api, output in
+                try await api.show(
+                    .PUT, target.path + "/quarantine", body: body, as: QuarantineResource.self, to: output
+                ) { output.line("Quarantined \($0.deviceId) at \($0.level).") }
+            }
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Bring a quarantined device back to normal.")
+        @OptionGroup var target: DeviceCommand.Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                _ = try await api.send(.DELETE, target.path + "/quarantine")
+                if !output.isJSON { output.line("Released \(target.id).") }
+            }
+        }
+    }
+
+    struct Quarantines: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The tenant's quarantined devices.")
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                try await api.show(
+                    .GET, "/api/v1/tenants/\(APIClient.segment(tenant))/quarantines",
+                    as: ListResource<QuarantineResource>.self, to: output
+                ) { page in
+                    output.table(
+                        ["DEVICE", "LEVEL", "BY", "REASON"],
+                        page.items.map { [$0.deviceId, $0.level, $0.createdBy, $0.reason] })
+                }
+            }
+        }
+    }
 
     struct Alerts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Alerts, newest first.")

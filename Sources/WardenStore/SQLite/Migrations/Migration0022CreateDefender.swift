@@ -1,6 +1,7 @@
 import GRDB
 
-/// The Defender (issue 16): bans in force (until they expire or are removed) and alerts with their lifecycle.
+/// The Defender (issue 16): bans in force (until they expire or are removed), alerts with their lifecycle, and
+/// quarantined devices (their risk level, gone with the device).
 enum Migration0022CreateDefender {
     static let identifier = "0022-create-defender"
 
@@ -32,6 +33,17 @@ enum Migration0022CreateDefender {
                     changed_at TEXT
                 ) STRICT, WITHOUT ROWID;
                 CREATE INDEX alerts_by_status ON alerts (status, last_seen);
+                CREATE TABLE quarantines (
+                    tenant_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    level TEXT NOT NULL CHECK (level IN ('elevated', 'high', 'critical')),
+                    reason TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    alert_id TEXT,
+                    PRIMARY KEY (tenant_id, device_id),
+                    FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, device_id) ON DELETE CASCADE
+                ) STRICT, WITHOUT ROWID;
                 """)
     }
 }
