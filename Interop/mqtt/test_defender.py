@@ -131,3 +131,20 @@ def test_a_quarantined_device_keeps_its_twin_but_sends_no_telemetry(warden):
     client.stop()
     missing = warden.run_cli("defender", "quarantine", "nobody")
     assert missing.returncode == 66, missing.stderr
+
+
+def test_a_flapping_client_is_seen_and_its_client_id_banned(warden_factory):
+    warden = warden_factory({"defender.flapping.threshold": 5, "defender.flapping.ban": 60})
+    hub.create_device(warden, "flappy")
+    for _ in range(5):
+        client, code = connect(warden, "flappy")
+        assert code == 0
+        client.stop()
+    assert hub.wait_until(lambda: any(
+        a["rule"] == "connection.flapping" and a["subject"] == "client default/flappy"
+        for a in json.loads(warden.cli("defender", "alerts", "--json"))["items"]), timeout=5)
+    assert hub.wait_until(lambda: any(
+        b["kind"] == "client-id" and b["value"] == "flappy" for b in json.loads(warden.cli("ban", "list", "--json"))["items"]))
+    refused, code = connect(warden, "flappy")
+    refused.paho.loop_stop()
+    assert code == 0x8A

@@ -17,15 +17,22 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         public var authFailureWindow: TimeInterval = 60
         /// Seconds an address that raised the alert is banned for; nil bans nobody by itself.
         public var authFailureBan: TimeInterval?
-        /// Addresses whose failures are counted at once; past it, the oldest counts are dropped.
-        public var maximumTrackedAddresses = 65_536
+        /// Accepted connections of one client (tenant and principal) within `flappingWindow` that raise a
+        /// flapping alert (EMQX's flapping detection: a client that keeps reconnecting).
+        public var flappingThreshold = 15
+        public var flappingWindow: TimeInterval = 60
+        /// Seconds the client id is banned for; nil bans nobody by itself.
+        public var flappingBan: TimeInterval?
+        /// Sources (addresses, clients) counted at once; past it, the idle ones are dropped first.
+        public var maximumTrackedSources = 65_536
 
         public init() {}
     }
 
     struct State {
         var bans: [String: Ban] = [:]
-        var failures: [IPAddress: [Date]] = [:]
+        /// Each rule's recent events per source (`{rule} {key}`).
+        var counts: [String: [Date]] = [:]
         /// Rules firing now on a subject, so that a burst raises one alert.
         var raising: Set<String> = []
     }
@@ -41,6 +48,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
 
     /// The rule of refused authentications from one source address.
     public static let authFailuresRule = "auth.failures.address"
+    /// The rule of a client that keeps reconnecting.
+    public static let flappingRule = "connection.flapping"
     /// Most alerts a listing returns.
     public static let maximumListed = 1_000
 
@@ -82,6 +91,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 bansGauge.record(count)
             case .authentication(let record) where !record.isAccepted:
                 countFailure(from: record.peerAddress, at: record.at)
+            case .authentication(let record) where record.tenantID != nil:
+                countConnect(of: record.principal, in: record.tenantID, at: record.at)
             default:
                 break
             }
@@ -251,41 +262,79 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     /// Counts a refused authentication from `address`; the threshold-th within the window raises the alert (and
     /// bans the address when the settings say so), once per burst.
     private func countFailure(from address: IPAddress, at now: Date) {
-        let fires = state.withLock { state -> Bool in
-            if state.failures[address] == nil, state.failures.count >= settings.maximumTrackedAddresses {
-                state.failures = state.failures.filter { $0.value.last.map { now.timeIntervalSince($0) } ?? 0 < 60 }
-                if state.failures.count >= settings.maximumTrackedAddresses { state.failures.removeAll() }
-            }
-            var recent = (state.failures[address] ?? []).filter {
-                now.timeIntervalSince($0) < settings.authFailureWindow
-            }
-            recent.append(now)
-            guard recent.count >= settings.authFailureThreshold else {
-                state.failures[address] = recent
-                return false
-            }
-            // The burst is counted: the next one starts from nothing.
-            state.failures[address] = nil
-            return state.raising.insert(Self.authFailuresRule + " " + address.description).inserted
+        count(
+            Self.authFailuresRule, key: address.description, threshold: settings.authFailureThreshold,
+            window: settings.authFailureWindow, at: now
+        ) { [self] in
+            let summary =
+                "\(settings.authFailureThreshold) refused authentications from \(address) within "
+                + "\(Int(clamping: settings.authFailureWindow)) s."
+            let range = try? CIDR(address.description + (address.description.contains(":") ? "/128" : "/32"))
+            await fired(
+                Self.authFailuresRule, on: "address \(address)", severity: .high, tenantID: nil, summary: summary,
+                ban: settings.authFailureBan.flatMap { lifetime in
+                    range.flatMap { ban(of: address) == nil ? (.address($0), lifetime) : nil }
+                })
         }
-        guard fires else { return }
-        Task { await self.authFailuresFired(address) }
     }
 
-    private func authFailuresFired(_ address: IPAddress) async {
-        defer { _ = state.withLock { $0.raising.remove(Self.authFailuresRule + " " + address.description) } }
-        let summary =
-            "\(settings.authFailureThreshold) refused authentications from \(address) within "
-            + "\(Int(clamping: settings.authFailureWindow)) s."
-        guard
-            let alert = try? await raise(
-                Self.authFailuresRule, on: "address \(address)", severity: .high, tenantID: nil, summary: summary)
+    /// Counts an accepted connection of `principal`; the threshold-th within the window raises the flapping
+    /// alert (and bans the client id when the settings say so), once per burst.
+    private func countConnect(of principal: String, in tenantID: TenantID?, at now: Date) {
+        let key = "\(tenantID?.rawValue ?? "")/\(principal)"
+        count(
+            Self.flappingRule, key: key, threshold: settings.flappingThreshold, window: settings.flappingWindow,
+            at: now
+        ) { [self] in
+            let summary =
+                "'\(principal)' connected \(settings.flappingThreshold) times within "
+                + "\(Int(clamping: settings.flappingWindow)) s."
+            // A device's client id is its id; a service's principal is `$service/{policy}`, not a client id.
+            await fired(
+                Self.flappingRule, on: "client \(key)", severity: .medium, tenantID: tenantID, summary: summary,
+                ban: settings.flappingBan.flatMap { lifetime in
+                    !principal.hasPrefix("$") && ban(ofClientID: principal) == nil
+                        ? (.clientID(principal), lifetime) : nil
+                })
+        }
+    }
+
+    /// The sliding window of one rule: the threshold-th event of `key` within `window` runs `fire` in a task
+    /// of its own, once per burst (the count starts again from nothing).
+    private func count(
+        _ rule: String, key: String, threshold: Int, window: TimeInterval, at now: Date,
+        fire: @escaping @Sendable () async -> Void
+    ) {
+        let slot = rule + " " + key
+        let fires = state.withLock { state -> Bool in
+            if state.counts[slot] == nil, state.counts.count >= settings.maximumTrackedSources {
+                state.counts = state.counts.filter { $0.value.last.map { now.timeIntervalSince($0) } ?? 0 < window }
+                if state.counts.count >= settings.maximumTrackedSources { state.counts.removeAll() }
+            }
+            var recent = (state.counts[slot] ?? []).filter { now.timeIntervalSince($0) < window }
+            recent.append(now)
+            guard recent.count >= threshold else {
+                state.counts[slot] = recent
+                return false
+            }
+            state.counts[slot] = nil
+            return state.raising.insert(slot).inserted
+        }
+        guard fires else { return }
+        Task {
+            await fire()
+            _ = self.state.withLock { $0.raising.remove(slot) }
+        }
+    }
+
+    /// Raises the alert, then puts `ban` in force with it.
+    private func fired(
+        _ rule: String, on subject: String, severity: Alert.Severity, tenantID: TenantID?, summary: String,
+        ban: (Ban.Subject, TimeInterval)?
+    ) async {
+        guard let alert = try? await raise(rule, on: subject, severity: severity, tenantID: tenantID, summary: summary),
+            let (banned, lifetime) = ban
         else { return }
-        guard let lifetime = settings.authFailureBan, ban(of: address) == nil,
-            let range = try? CIDR(address.description + (address.description.contains(":") ? "/128" : "/32"))
-        else { return }
-        _ = try? await addBan(
-            .address(range), reason: summary, lifetime: lifetime, by: "defender:\(Self.authFailuresRule)",
-            alertID: alert.id)
+        _ = try? await addBan(banned, reason: summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id)
     }
 }

@@ -151,6 +151,10 @@ public enum WardenServer {
         defenderSettings.authFailureWindow = TimeInterval(configuration.defender.authFailureWindow)
         defenderSettings.authFailureBan =
             configuration.defender.authFailureBan == 0 ? nil : TimeInterval(configuration.defender.authFailureBan)
+        defenderSettings.flappingThreshold = configuration.defender.flappingThreshold
+        defenderSettings.flappingWindow = TimeInterval(configuration.defender.flappingWindow)
+        defenderSettings.flappingBan =
+            configuration.defender.flappingBan == 0 ? nil : TimeInterval(configuration.defender.flappingBan)
         let defender = DefenderService(store: database, bus: bus, settings: defenderSettings, clock: clock)
         try await defender.load()
         defender.follow(bus)

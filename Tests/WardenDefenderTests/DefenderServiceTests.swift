@@ -97,6 +97,34 @@ struct DefenderServiceTests {
         await #expect(throws: WardenError.self) { _ = try await defender.setStatus("nope", .resolved, by: "x") }
     }
 
+    @Test func aClientThatKeepsReconnectingIsFlappingAndItsClientIDBannedWhenConfigured() async throws {
+        var settings = DefenderService.Settings()
+        settings.flappingThreshold = 3
+        settings.flappingBan = 300
+        let defender = try await defender(settings)
+        func connected(_ principal: String) throws {
+            bus.publish(
+                .authentication(
+                    AuthenticationRecord(
+                        tenantID: .defaultTenant, principal: principal, peerAddress: try address("192.0.2.1"),
+                        protocolName: "mqtt", method: .sas, isAccepted: true, failure: nil, certificateThumbprint: nil,
+                        referenceID: "r", at: Date())))
+        }
+        try connected("steady")
+        try connected("steady")
+        for _ in 0..<3 { try connected("flappy") }
+        let alert = try await waitFor { try await defender.alerts(status: .open).first }
+        #expect(alert.rule == DefenderService.flappingRule && alert.subject == "client default/flappy")
+        #expect(alert.tenantID == .defaultTenant && alert.severity == .medium)
+        let ban = try await waitFor { defender.ban(ofClientID: "flappy") }
+        #expect(ban.alertID == alert.id)
+        #expect(defender.ban(ofClientID: "steady") == nil)
+        // A service's principal is not a client id: alerted, never banned.
+        for _ in 0..<3 { try connected("$service/reader") }
+        _ = try await waitFor { try await defender.alerts(status: .open).first { $0.subject.hasSuffix("reader") } }
+        #expect(defender.bans().count == 1)
+    }
+
     /// Polls `body` until it gives a value (the rule raises in a task of its own).
     func waitFor<T>(_ body: () async throws -> T?) async throws -> T {
         for _ in 0..<100 {

@@ -131,6 +131,9 @@ extension ServerConfiguration {
         .integer("defender.auth-failures.threshold", 1...100_000, \.defender.authFailureThreshold),
         .integer("defender.auth-failures.window", 1...86_400, \.defender.authFailureWindow),
         .integer("defender.auth-failures.ban", 0...31_536_000, \.defender.authFailureBan),
+        .integer("defender.flapping.threshold", 2...100_000, \.defender.flappingThreshold),
+        .integer("defender.flapping.window", 1...86_400, \.defender.flappingWindow),
+        .integer("defender.flapping.ban", 0...31_536_000, \.defender.flappingBan),
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in

@@ -182,6 +182,11 @@ public struct ServerConfiguration: Sendable {
         public var authFailureWindow = 60
         /// Seconds such an address is banned for; 0 bans nobody by itself (the alert is raised either way).
         public var authFailureBan = 0
+        /// Accepted connections of one client within `flappingWindow` seconds that raise a flapping alert.
+        public var flappingThreshold = 15
+        public var flappingWindow = 60
+        /// Seconds its client id is banned for; 0 bans nobody by itself.
+        public var flappingBan = 0
     }
 
     public var defender = Defender()
