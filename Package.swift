@@ -178,6 +178,7 @@ let package = Package(
             name: "WardenDefender",
             dependencies: [
                 "WardenCore", "WardenStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

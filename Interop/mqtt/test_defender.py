@@ -148,3 +148,52 @@ def test_a_flapping_client_is_seen_and_its_client_id_banned(warden_factory):
     refused, code = connect(warden, "flappy")
     refused.paho.loop_stop()
     assert code == 0x8A
+
+
+def test_alerts_reach_a_signed_webhook_with_retries(warden_factory, tmp_path):
+    """Every alert change is POSTed to the webhook, signed with HMAC-SHA256 under the secret; a 500 is retried
+    with the same delivery id until the receiver takes it; the deliveries are visible in the API."""
+    import hashlib
+    import hmac
+    import http.server
+    import threading
+
+    secret = "a webhook secret of some length"
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(500 if len(received) == 1 else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "secret").write_text(secret + "\n")
+    try:
+        warden = warden_factory({**SETTINGS, "defender.webhook.url": f"http://127.0.0.1:{server.server_port}/hook",
+                                 "defender.webhook.secret-file": str(tmp_path / "secret")})
+        hub.create_device(warden, "victim")
+        for attempt in range(10):
+            client, _ = connect(warden, "victim", password=f"SharedAccessSignature sr=x&sig=g{attempt}&se=9",
+                                source=ATTACKER)
+            client.paho.loop_stop()
+        assert hub.wait_until(lambda: len(received) >= 2, timeout=10), received
+    finally:
+        server.shutdown()
+    (first_headers, first_body), (headers, body) = received[0], received[1]
+    assert first_headers["X-Warden-Delivery"] == headers["X-Warden-Delivery"] and first_body == body
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Warden-Signature"] == f"sha256={expected}"
+    alert = json.loads(body)
+    assert alert["type"] == "alert" and alert["alert"]["rule"] == "auth.failures.address"
+    status = json.loads(hub.api(warden, "/api/v1/defender/webhook")[2])
+    assert status["configured"] and status["delivered"] >= 1 and status["failed"] == 0
+
+    # A webhook without a secret does not start.
+    with pytest.raises(RuntimeError, match="secret"):
+        warden_factory({"defender.webhook.url": "https://hooks.example/x"}, name="no-secret")

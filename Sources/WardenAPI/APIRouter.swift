@@ -27,6 +27,8 @@ public struct APIRouter: Sendable {
         public let auditReader: AuditReader
         public let masterKey: any MasterKeyManaging
         public let defender: DefenderService
+        /// Where alerts are delivered, when a webhook is configured.
+        public let alertWebhook: AlertWebhook?
         public let deviceGroups: APIRoute.DeviceGroupLookup
         public let gatewayHostName: String
         public let isReady: @Sendable () async -> Bool
@@ -43,6 +45,7 @@ public struct APIRouter: Sendable {
             clock: any WardenClock,
             access: AccessService, audit: AuditLog,
             auditReader: AuditReader, masterKey: any MasterKeyManaging, defender: DefenderService,
+            alertWebhook: AlertWebhook? = nil,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, canWrite: @escaping @Sendable () -> Bool = { true },
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
@@ -58,6 +61,7 @@ public struct APIRouter: Sendable {
             self.auditReader = auditReader
             self.masterKey = masterKey
             self.defender = defender
+            self.alertWebhook = alertWebhook
             self.deviceGroups = deviceGroups
             self.gatewayHostName = gatewayHostName
             self.isReady = isReady
@@ -113,7 +117,7 @@ public struct APIRouter: Sendable {
             + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
             + MasterKeyController(masterKey: dependencies.masterKey).routes
-            + DefenderController(defender: dependencies.defender).routes
+            + DefenderController(defender: dependencies.defender, webhook: dependencies.alertWebhook).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

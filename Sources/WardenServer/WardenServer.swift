@@ -158,6 +158,12 @@ public enum WardenServer {
         let defender = DefenderService(store: database, bus: bus, settings: defenderSettings, clock: clock)
         try await defender.load()
         defender.follow(bus)
+        let alertWebhook = configuration.defender.webhookURL.map { url in
+            AlertWebhook(
+                url: url, secret: configuration.defender.webhookSecret ?? SecretBytes([]),
+                post: { url, headers, body in await OutboundHTTP.post(url, headers: headers, body: body) })
+        }
+        alertWebhook?.follow(bus)
         // External CAs' OCSP responders, asked at connection by every protocol's authenticator alike.
         let ocsp = OCSPStatusCache(
             check: OCSPCheck(fetch: OCSPFetch.post), lifetime: TimeInterval(configuration.pki.ocspCache))
@@ -238,7 +244,7 @@ public enum WardenServer {
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
-                masterKey: masterKeyRotation, defender: defender,
+                masterKey: masterKeyRotation, defender: defender, alertWebhook: alertWebhook,
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
                 },
@@ -300,15 +306,18 @@ public enum WardenServer {
         let revocationListener =
             configuration.pki.http.enabled
             ? makeRevocationListener(configuration, router: router, certificates: certificates, logger: logger) : nil
+        // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
+        var services: [any Service] = [
+            audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
+            telemetryFeed, cloudToDevice, certificates, defender,
+            EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
+        ]
+        if let alertWebhook { services.append(alertWebhook) }
+        services += mqttListeners.map { $0.listener } as [any Service]
+        if let revocationListener { services.append(revocationListener) }
         let group = ServiceGroup(
             configuration: .init(
-                // Shut down in reverse: listeners first, the state writer last, so that it commits what they left.
-                services: [
-                    audit, persistence, access, application, reloader, systemTopics, retention, auditRetention,
-                    telemetryFeed, cloudToDevice, certificates, defender,
-                    EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
-                ]
-                    + mqttListeners.map { $0.listener } + (revocationListener.map { [$0] } ?? []),
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

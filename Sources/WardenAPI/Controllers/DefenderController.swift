@@ -6,6 +6,7 @@ import WardenDefender
 /// `/api/v1/bans` and `/api/v1/defender/alerts` (platform administrators; docs/defender.md).
 struct DefenderController {
     let defender: DefenderService
+    let webhook: AlertWebhook?
 
     private static let statusFilter = QueryParameter(
         name: "status", schema: ["enum": .array(Alert.Status.allCases.map { .string($0.rawValue) })],
@@ -54,6 +55,13 @@ struct DefenderController {
                 return try JSONResponse.make(
                     ListResource(
                         items: try await defender.alerts(status: status).map(AlertResource.init), nextCursor: nil))
+            },
+            APIRoute(
+                .get, "/api/v1/defender/webhook", "getAlertWebhook",
+                "The alert webhook's deliveries: delivered, failed, dropped, pending, and the last error",
+                permission: .platformManage, success: (200, "AlertWebhook")
+            ) { _, _ in
+                try JSONResponse.make(AlertWebhookResource(webhook))
             },
             route("acknowledge", .acknowledged),
             route("resolve", .resolved),

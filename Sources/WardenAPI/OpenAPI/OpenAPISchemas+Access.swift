@@ -66,6 +66,12 @@ extension OpenAPISchemas {
             ],
             required: ["deviceId", "level", "reason", "createdAt", "createdBy"]),
         "QuarantineList": list(of: "QuarantinedDevice"),
+        "AlertWebhook": object(
+            [
+                "configured": boolean, "url": string, "delivered": integer, "failed": integer, "dropped": integer,
+                "pending": integer, "lastDeliveredAt": dateTime, "lastError": string,
+            ],
+            required: ["configured", "delivered", "failed", "dropped", "pending"]),
         "Quarantine": object([
             "level": ["enum": ["elevated", "high", "critical"]],
             "reason": ["type": "string", "minLength": 1, "maxLength": 1024],

@@ -1,5 +1,6 @@
 public import Foundation
 public import WardenCore
+import WardenDefender
 
 /// A ban as the API shows it.
 public struct BanResource: Codable, Sendable {
@@ -92,4 +93,28 @@ struct QuarantineRequest: APIRequestBody {
     static let fields: Set<String> = ["level", "reason"]
     let level: String?
     let reason: String?
+}
+
+/// The alert webhook as the API shows it (never its secret).
+public struct AlertWebhookResource: Codable, Sendable {
+    public let configured: Bool
+    public let url: String?
+    public let delivered: Int
+    public let failed: Int
+    public let dropped: Int
+    public let pending: Int
+    public let lastDeliveredAt: Date?
+    public let lastError: String?
+
+    init(_ webhook: AlertWebhook?) {
+        let status = webhook?.current ?? AlertWebhook.Status()
+        configured = webhook != nil
+        url = webhook?.url
+        delivered = status.delivered
+        failed = status.failed
+        dropped = status.dropped
+        pending = status.pending
+        lastDeliveredAt = status.lastDeliveredAt
+        lastError = status.lastError
+    }
 }

@@ -134,6 +134,15 @@ extension ServerConfiguration {
         .integer("defender.flapping.threshold", 2...100_000, \.defender.flappingThreshold),
         .integer("defender.flapping.window", 1...86_400, \.defender.flappingWindow),
         .integer("defender.flapping.ban", 0...31_536_000, \.defender.flappingBan),
+        Key(name: "defender.webhook.url") { config, value in
+            guard value.utf8.count <= 2_048, let url = URL(string: value),
+                ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false
+            else {
+                throw WardenError(.configInvalidValue, "'defender.webhook.url' is an http or https URL.")
+            }
+            config.defender.webhookURL = value
+        },
+        Key(name: "defender.webhook.secret-file") { config, value in config.defender.webhookSecretFile = value },
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in
@@ -157,7 +166,7 @@ extension ServerConfiguration {
     /// CLI's client settings.
     static let otherEnvironmentVariables: Set<String> = [
         "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG", "WARDEN_CONFIG_DIR",
-        "WARDEN_HSM_PIN",
+        "WARDEN_HSM_PIN", "WARDEN_DEFENDER_WEBHOOK_SECRET",
     ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
@@ -217,6 +226,7 @@ extension ServerConfiguration {
             configuration.masterKeyOverride = SecretBytes(Array(masterKey.utf8))
         }
         try readHSMPin(&configuration, environment: environment)
+        try readWebhookSecret(&configuration.defender, environment: environment)
         try checkPlainListener(configuration.mqtt.plain)
         try checkTimeToLive(configuration.cloudToDevice)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
@@ -248,6 +258,28 @@ extension ServerConfiguration {
             throw WardenError(.configInvalidValue, "WARDEN_MASTER_KEY and an HSM exclude each other.")
         }
         configuration.hsm = hsm
+    }
+
+    /// The alert webhook's secret: `WARDEN_DEFENDER_WEBHOOK_SECRET`, or the file `defender.webhook.secret-file`
+    /// names; never a YAML value. A webhook needs one (its bodies are signed), of at least 16 bytes.
+    private static func readWebhookSecret(
+        _ defender: inout ServerConfiguration.Defender, environment: [String: String]
+    ) throws {
+        guard defender.webhookURL != nil else { return }
+        var secret = environment["WARDEN_DEFENDER_WEBHOOK_SECRET"]
+        if secret == nil, let file = defender.webhookSecretFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WardenError(.configUnreadableFile, "Cannot read 'defender.webhook.secret-file' \(file).")
+            }
+            secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let secret, secret.utf8.count >= 16 else {
+            throw WardenError(
+                .configInvalidValue,
+                "'defender.webhook.url' needs a secret of at least 16 bytes (WARDEN_DEFENDER_WEBHOOK_SECRET or 'defender.webhook.secret-file')."
+            )
+        }
+        defender.webhookSecret = SecretBytes(Array(secret.utf8))
     }
 
     /// `hub.hostname` → `WARDEN_HUB_HOSTNAME`.

@@ -187,6 +187,11 @@ public struct ServerConfiguration: Sendable {
         public var flappingWindow = 60
         /// Seconds its client id is banned for; 0 bans nobody by itself.
         public var flappingBan = 0
+        /// Where alerts are POSTed (http or https), and the secret they are signed with: from
+        /// `WARDEN_DEFENDER_WEBHOOK_SECRET` or the file `webhookSecretFile` names, never from the YAML.
+        public var webhookURL: String?
+        public var webhookSecretFile: String?
+        public var webhookSecret: SecretBytes?
     }
 
     public var defender = Defender()
