@@ -1,7 +1,8 @@
 """The Defender (issue 16) against the real binary with paho: a brute force of a device's key from one address
 raises an alert within 5 s and, with the automatic ban on, that address is refused before TLS while devices
 already connected (from it and from elsewhere) stay; the ban and the alert are audit records, listed, and the
-ban can be lifted. Operators ban a client id (CONNACK 0x8A) and a device (its live connection closes with 0x98)."""
+ban can be lifted. Operators ban a client id (CONNACK 0x8A) and a device (its live connection closes with 0x98);
+a flapping device is banned in its tenant; a quarantine confines telemetry; alerts reach a signed webhook."""
 import json
 import ssl
 import time
@@ -144,7 +145,8 @@ def test_a_flapping_client_is_seen_and_its_client_id_banned(warden_factory):
         a["rule"] == "connection.flapping" and a["subject"] == "client default/flappy"
         for a in json.loads(warden.cli("defender", "alerts", "--json"))["items"]), timeout=5)
     assert hub.wait_until(lambda: any(
-        b["kind"] == "client-id" and b["value"] == "flappy" for b in json.loads(warden.cli("ban", "list", "--json"))["items"]))
+        b["kind"] == "device" and b["value"] == "default/flappy"
+        for b in json.loads(warden.cli("ban", "list", "--json"))["items"]))
     refused, code = connect(warden, "flappy")
     refused.paho.loop_stop()
     assert code == 0x8A
@@ -187,8 +189,10 @@ def test_alerts_reach_a_signed_webhook_with_retries(warden_factory, tmp_path):
         server.shutdown()
     (first_headers, first_body), (headers, body) = received[0], received[1]
     assert first_headers["X-Warden-Delivery"] == headers["X-Warden-Delivery"] and first_body == body
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signed = headers["X-Warden-Timestamp"].encode() + b"." + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-Warden-Signature"] == f"sha256={expected}"
+    assert abs(int(headers["X-Warden-Timestamp"]) - time.time()) < 60
     alert = json.loads(body)
     assert alert["type"] == "alert" and alert["alert"]["rule"] == "auth.failures.address"
     status = json.loads(hub.api(warden, "/api/v1/defender/webhook")[2])

@@ -28,6 +28,13 @@ public struct DeviceAuthenticator: Sendable {
 
     /// Who `credentials` prove, or why not.
     public func authenticate(_ credentials: DeviceCredentials) throws(AuthenticationRefusal) -> AuthenticatedIdentity {
+        // A connection accepted before its address was banned (or an HTTPS connection kept alive) is refused
+        // here too.
+        if let ban = gate.ban(of: credentials.peerAddress) {
+            throw AuthenticationRefusal(
+                reason: WardenError(.authBanned, "Address \(credentials.peerAddress) is banned (ban \(ban.id))."),
+                isCredentialFailure: false)
+        }
         let deviceID: DeviceID
         switch credentials.claim {
         case .unrecognized(_, let reason):
@@ -42,7 +49,7 @@ public struct DeviceAuthenticator: Sendable {
         try admit(identity, device)
         if let ban = gate.ban(of: deviceID, in: tenantID) {
             throw AuthenticationRefusal(
-                reason: WardenError(.authBanned, "Device '\(deviceID)' is banned (ban \(ban.id)): \(ban.reason)"),
+                reason: WardenError(.authBanned, "Device '\(deviceID)' is banned (ban \(ban.id))."),
                 isCredentialFailure: false)
         }
         return .device(identity)

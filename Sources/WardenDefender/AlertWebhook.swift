@@ -95,15 +95,10 @@ public final class AlertWebhook: Service, Sendable {
     }
 
     private func deliver(_ delivery: Delivery) async {
-        let signature = HMAC<SHA256>.authenticationCode(for: delivery.body, using: SymmetricKey(data: secret.bytes))
-        let headers = [
-            ("Content-Type", "application/json"), ("X-Warden-Delivery", delivery.id),
-            ("X-Warden-Signature", "sha256=" + Hex.encode(Array(signature))),
-        ]
         var backoff = Self.firstBackoff
         var lastError = ""
         for attempt in 1...Self.attempts {
-            let answer = await post(url, headers, delivery.body)
+            let answer = await post(url, headers(delivery, at: Date()), delivery.body)
             if let answer, (200..<300).contains(answer) {
                 delivered.increment()
                 status.withLock {
@@ -122,6 +117,18 @@ public final class AlertWebhook: Service, Sendable {
             $0.failed += 1
             $0.lastError = "delivery \(delivery.id): \(lastError) after \(Self.attempts) attempts"
         }
+    }
+
+    /// The headers of one attempt: the signature covers its Unix time and the body (`{time}.{body}`), so that a
+    /// receiver can refuse an old delivery replayed.
+    private func headers(_ delivery: Delivery, at now: Date) -> [(String, String)] {
+        let timestamp = String(now.unixSeconds)
+        let signature = HMAC<SHA256>.authenticationCode(
+            for: Array((timestamp + ".").utf8) + delivery.body, using: SymmetricKey(data: secret.bytes))
+        return [
+            ("Content-Type", "application/json"), ("X-Warden-Delivery", delivery.id),
+            ("X-Warden-Timestamp", timestamp), ("X-Warden-Signature", "sha256=" + Hex.encode(Array(signature))),
+        ]
     }
 
     /// `{"type": "alert", "alert": {…}}`, keys sorted.

@@ -29,19 +29,25 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         public init() {}
     }
 
-    struct State {
-        var bans: [String: Ban] = [:]
-        /// Each rule's recent events per source (`{rule} {key}`).
-        var counts: [String: [Date]] = [:]
+    /// The rules' counters, under a lock of their own: the connection path reads the bans, never waits for these.
+    struct Counts {
+        /// Each rule's recent events per source.
+        var windows: [String: [String: WindowCount]] = [:]
         /// Rules firing now on a subject, so that a burst raises one alert.
         var raising: Set<String> = []
     }
+
+    /// Alerts raised at once, at most; a rule firing beyond it is counted again at its next burst.
+    static let maximumRaising = 256
+    /// Bans the Defender puts in force by itself, at most; beyond it, it alerts only.
+    static let maximumAutomaticBans = 10_000
 
     let store: any DefenderStore
     let bus: EventBus
     let settings: Settings
     let clock: any WardenClock
-    let state = Mutex(State())
+    let banIndex = Mutex(BanIndex())
+    let counts = Mutex(Counts())
     private let refused = Mutex<[String: Counter]>([:])
     private let bansGauge = Gauge(label: "warden_defender_bans_active")
     private let alertsGauge = Gauge(label: "warden_defender_alerts_open")
@@ -65,11 +71,11 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     public func load() async throws {
         for quarantine in try await store.quarantines() { bus.publish(.quarantined(quarantine)) }
         let bans = try await store.bans()
-        state.withLock { state in
-            for ban in bans { state.bans[ban.id] = ban }
+        banIndex.withLock { index in
+            for ban in bans { index.add(ban) }
         }
         bansGauge.record(bans.count)
-        alertsGauge.record(try await store.alerts(status: .open, limit: Self.maximumListed).count)
+        alertsGauge.record(try await store.countAlerts(status: .open))
     }
 
     /// Keeps the bans current and feeds the rules.
@@ -78,21 +84,24 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
             guard let self else { return }
             switch event {
             case .banAdded(let ban):
-                let count = state.withLock { state in
-                    state.bans[ban.id] = ban
-                    return state.bans.count
+                let count = banIndex.withLock { index in
+                    index.add(ban)
+                    return index.count
                 }
                 bansGauge.record(count)
             case .banRemoved(let ban):
-                let count = state.withLock { state in
-                    state.bans[ban.id] = nil
-                    return state.bans.count
+                let count = banIndex.withLock { index in
+                    index.remove(ban.id)
+                    return index.count
                 }
                 bansGauge.record(count)
-            case .authentication(let record) where !record.isAccepted:
+            // A refusal a ban caused is not a guess at a credential: counting it would let a banned device
+            // behind a NAT get the whole address banned.
+            case .authentication(let record) where !record.isAccepted && record.failure != .authBanned:
                 countFailure(from: record.peerAddress, at: record.at)
-            case .authentication(let record) where record.tenantID != nil:
-                countConnect(of: record.principal, in: record.tenantID, at: record.at)
+            // Connections only: the HTTPS device API authenticates every request.
+            case .authentication(let record) where record.isAccepted && record.protocolName != "https":
+                if let tenantID = record.tenantID { countConnect(of: record.principal, in: tenantID, at: record.at) }
             default:
                 break
             }
@@ -142,7 +151,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     /// The bans in force now, oldest first.
     public func bans() -> [Ban] {
         let now = clock.now()
-        return state.withLock { $0.bans.values.filter { $0.isActive(at: now) } }
+        return banIndex.withLock { $0.byID.values.filter { $0.isActive(at: now) } }
             .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
@@ -185,25 +194,23 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     // MARK: ConnectionGate
 
     public func ban(of address: IPAddress) -> Ban? {
-        refusing(
-            state.withLock { state in
-                state.bans.values.first { ban in
-                    if case .address(let range) = ban.subject { range.contains(address) } else { false }
-                }
-            })
+        let now = clock.now()
+        return refusing(banIndex.withLock { $0.ban(of: address, at: now) })
     }
 
     public func ban(ofClientID clientID: String) -> Ban? {
-        refusing(state.withLock { $0.bans.values.first { $0.subject == .clientID(clientID) } })
+        let now = clock.now()
+        return refusing(banIndex.withLock { $0.ban(ofClientID: clientID, at: now) })
     }
 
     public func ban(of deviceID: DeviceID, in tenantID: TenantID) -> Ban? {
-        refusing(state.withLock { $0.bans.values.first { $0.subject == .device(tenantID, deviceID) } })
+        let now = clock.now()
+        return refusing(banIndex.withLock { $0.ban(of: deviceID, in: tenantID, at: now) })
     }
 
-    /// `ban` when it is in force, counted by its kind.
+    /// `ban`, counted by its kind when there is one.
     private func refusing(_ ban: Ban?) -> Ban? {
-        guard let ban, ban.isActive(at: clock.now()) else { return nil }
+        guard let ban else { return nil }
         let counter = refused.withLock { counters in
             if let counter = counters[ban.subject.kind] { return counter }
             let counter = Counter(label: "warden_defender_refused_total", dimensions: [("kind", ban.subject.kind)])
@@ -231,7 +238,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.changedAt = clock.now()
         try await store.saveAlert(alert)
         bus.publish(.alertChanged(alert))
-        alertsGauge.record(try await store.alerts(status: .open, limit: Self.maximumListed).count)
+        alertsGauge.record(try await store.countAlerts(status: .open))
         return alert
     }
 
@@ -240,9 +247,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         _ rule: String, on subject: String, severity: Alert.Severity, tenantID: TenantID?, summary: String
     ) async throws -> Alert {
         let now = clock.now()
-        let current = try await store.alerts(status: nil, limit: Self.maximumListed).first {
-            $0.rule == rule && $0.subject == subject && $0.status != .resolved
-        }
+        let current = try await store.unresolvedAlert(rule: rule, subject: subject)
         var alert =
             current
             ?? Alert(
@@ -253,7 +258,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.summary = summary
         try await store.saveAlert(alert)
         bus.publish(.alertChanged(alert))
-        alertsGauge.record(try await store.alerts(status: .open, limit: Self.maximumListed).count)
+        alertsGauge.record(try await store.countAlerts(status: .open))
         return alert
     }
 
@@ -270,18 +275,19 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 "\(settings.authFailureThreshold) refused authentications from \(address) within "
                 + "\(Int(clamping: settings.authFailureWindow)) s."
             let range = try? CIDR(address.description + (address.description.contains(":") ? "/128" : "/32"))
+            let banned = banIndex.withLock { $0.ban(of: address, at: now) } != nil
             await fired(
                 Self.authFailuresRule, on: "address \(address)", severity: .high, tenantID: nil, summary: summary,
                 ban: settings.authFailureBan.flatMap { lifetime in
-                    range.flatMap { ban(of: address) == nil ? (.address($0), lifetime) : nil }
+                    range.flatMap { banned ? nil : (.address($0), lifetime) }
                 })
         }
     }
 
-    /// Counts an accepted connection of `principal`; the threshold-th within the window raises the flapping
-    /// alert (and bans the client id when the settings say so), once per burst.
-    private func countConnect(of principal: String, in tenantID: TenantID?, at now: Date) {
-        let key = "\(tenantID?.rawValue ?? "")/\(principal)"
+    /// Counts an accepted connection of `principal` in `tenantID`; the threshold-th within the window raises the
+    /// flapping alert (and bans the device, in its tenant only, when the settings say so), once per burst.
+    private func countConnect(of principal: String, in tenantID: TenantID, at now: Date) {
+        let key = "\(tenantID)/\(principal)"
         count(
             Self.flappingRule, key: key, threshold: settings.flappingThreshold, window: settings.flappingWindow,
             at: now
@@ -289,51 +295,56 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
             let summary =
                 "'\(principal)' connected \(settings.flappingThreshold) times within "
                 + "\(Int(clamping: settings.flappingWindow)) s."
-            // A device's client id is its id; a service's principal is `$service/{policy}`, not a client id.
+            // A device is banned in its own tenant (a client id would be refused in every tenant); a service's
+            // principal (`$service/{policy}`) names no device.
+            let device = principal.hasPrefix("$") ? nil : try? DeviceID(principal)
+            let banned = device.map { id in banIndex.withLock { $0.ban(of: id, in: tenantID, at: now) } != nil }
             await fired(
                 Self.flappingRule, on: "client \(key)", severity: .medium, tenantID: tenantID, summary: summary,
                 ban: settings.flappingBan.flatMap { lifetime in
-                    !principal.hasPrefix("$") && ban(ofClientID: principal) == nil
-                        ? (.clientID(principal), lifetime) : nil
+                    device.flatMap { banned == true ? nil : (.device(tenantID, $0), lifetime) }
                 })
         }
     }
 
     /// The sliding window of one rule: the threshold-th event of `key` within `window` runs `fire` in a task
-    /// of its own, once per burst (the count starts again from nothing).
+    /// of its own, once per burst (the count starts again from nothing). At most `maximumTrackedSources`
+    /// sources per rule are counted; past it, the idlest go first.
     private func count(
         _ rule: String, key: String, threshold: Int, window: TimeInterval, at now: Date,
         fire: @escaping @Sendable () async -> Void
     ) {
         let slot = rule + " " + key
-        let fires = state.withLock { state -> Bool in
-            if state.counts[slot] == nil, state.counts.count >= settings.maximumTrackedSources {
-                state.counts = state.counts.filter { $0.value.last.map { now.timeIntervalSince($0) } ?? 0 < window }
-                if state.counts.count >= settings.maximumTrackedSources { state.counts.removeAll() }
+        let fires = counts.withLock { counts -> Bool in
+            var windows = counts.windows[rule] ?? [:]
+            if windows[key] == nil, windows.count >= settings.maximumTrackedSources {
+                windows = windows.filter { now.timeIntervalSince($0.value.lastWindowStart) < 2 * window }
+                if windows.count >= settings.maximumTrackedSources { windows.removeAll() }
             }
-            var recent = (state.counts[slot] ?? []).filter { now.timeIntervalSince($0) < window }
-            recent.append(now)
-            guard recent.count >= threshold else {
-                state.counts[slot] = recent
-                return false
-            }
-            state.counts[slot] = nil
-            return state.raising.insert(slot).inserted
+            var counter = windows[key] ?? WindowCount(at: now)
+            let estimate = counter.add(at: now, window: window)
+            let reached = estimate >= Double(threshold)
+            windows[key] = reached ? nil : counter
+            counts.windows[rule] = windows
+            guard reached, counts.raising.count < Self.maximumRaising else { return false }
+            return counts.raising.insert(slot).inserted
         }
         guard fires else { return }
         Task {
             await fire()
-            _ = self.state.withLock { $0.raising.remove(slot) }
+            _ = self.counts.withLock { $0.raising.remove(slot) }
         }
     }
 
-    /// Raises the alert, then puts `ban` in force with it.
+    /// Raises the alert, then puts `ban` in force with it (unless the Defender already keeps its most bans).
     private func fired(
         _ rule: String, on subject: String, severity: Alert.Severity, tenantID: TenantID?, summary: String,
         ban: (Ban.Subject, TimeInterval)?
     ) async {
         guard let alert = try? await raise(rule, on: subject, severity: severity, tenantID: tenantID, summary: summary),
-            let (banned, lifetime) = ban
+            let (banned, lifetime) = ban,
+            banIndex.withLock({ index in index.byID.values.filter { $0.createdBy.hasPrefix("defender:") }.count })
+                < Self.maximumAutomaticBans
         else { return }
         _ = try? await addBan(banned, reason: summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id)
     }

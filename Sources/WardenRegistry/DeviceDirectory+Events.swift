@@ -82,6 +82,8 @@ extension DeviceDirectory {
         case .revocationListChanged(let list):
             state.tenants[list.tenantID]?.revocationLists[list.issuer] = list
         case .quarantined(let quarantine):
+            // A device deleted meanwhile is not quarantined in memory: one made again under its id starts normal.
+            guard state.tenants[quarantine.tenantID]?.devices[quarantine.deviceID] != nil else { return }
             state.tenants[quarantine.tenantID]?.risk[quarantine.deviceID] = RiskLevel(rawValue: quarantine.level)
         case .released(let tenantID, let deviceID):
             state.tenants[tenantID]?.risk[deviceID] = nil

@@ -216,6 +216,10 @@ public protocol DefenderStore: Sendable {
     /// The newest alerts first, of one status or all.
     func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert]
     func alert(_ id: String) async throws -> Alert?
+    /// The alert of `rule` on `subject` that is not resolved, if any.
+    func unresolvedAlert(rule: String, subject: String) async throws -> Alert?
+    /// How many alerts are in `status`.
+    func countAlerts(status: Alert.Status) async throws -> Int
     /// Quarantines a device, or changes its level; `device.not_found`.
     func saveQuarantine(_ quarantine: Quarantine) async throws
     /// Releases a device; nil when it was not quarantined.

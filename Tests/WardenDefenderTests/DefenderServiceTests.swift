@@ -116,9 +116,11 @@ struct DefenderServiceTests {
         let alert = try await waitFor { try await defender.alerts(status: .open).first }
         #expect(alert.rule == DefenderService.flappingRule && alert.subject == "client default/flappy")
         #expect(alert.tenantID == .defaultTenant && alert.severity == .medium)
-        let ban = try await waitFor { defender.ban(ofClientID: "flappy") }
+        // Banned in its own tenant only: another tenant's device of that id is not touched.
+        let ban = try await waitFor { defender.ban(of: try DeviceID("flappy"), in: .defaultTenant) }
         #expect(ban.alertID == alert.id)
-        #expect(defender.ban(ofClientID: "steady") == nil)
+        #expect(defender.ban(of: try DeviceID("flappy"), in: try TenantID("other")) == nil)
+        #expect(defender.ban(ofClientID: "flappy") == nil)
         // A service's principal is not a client id: alerted, never banned.
         for _ in 0..<3 { try connected("$service/reader") }
         _ = try await waitFor { try await defender.alerts(status: .open).first { $0.subject.hasSuffix("reader") } }

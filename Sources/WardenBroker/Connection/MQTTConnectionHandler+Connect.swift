@@ -33,7 +33,7 @@ extension MQTTConnectionHandler {
             if let ban = services.gate.ban(ofClientID: connect.clientID) {
                 throw AuthenticationRefusal(
                     reason: WardenError(
-                        .authBanned, "Client id '\(connect.clientID)' is banned (ban \(ban.id)): \(ban.reason)"),
+                        .authBanned, "Client id '\(connect.clientID)' is banned (ban \(ban.id))."),
                     isCredentialFailure: false)
             }
             identity = try authenticate(connect, claim)

@@ -74,7 +74,8 @@ public struct LiveRevocation: Sendable {
     /// A device or client-id ban closes the live connections it names; an address ban refuses new connections
     /// only (an attacker behind a NAT does not cut off the honest devices already connected through it).
     private func closeBanned(_ ban: Ban) {
-        let reason = "Banned (ban \(ban.id)): \(ban.reason)"
+        // The client hears that it is banned and the ban's id, not the operator's reason.
+        let reason = "Banned (ban \(ban.id))."
         switch ban.subject {
         case .device(let tenantID, let deviceID):
             close(tenantID, deviceID, because: reason)

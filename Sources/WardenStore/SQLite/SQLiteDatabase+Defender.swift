@@ -74,6 +74,25 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func unresolvedAlert(rule: String, subject: String) async throws -> Alert? {
+        try await read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT * FROM alerts WHERE rule = ? AND subject = ? AND status != 'resolved'
+                    ORDER BY last_seen DESC LIMIT 1
+                    """,
+                arguments: [rule, subject]
+            ).map(Self.alert)
+        }
+    }
+
+    public func countAlerts(status: Alert.Status) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alerts WHERE status = ?", arguments: [status.rawValue]) ?? 0
+        }
+    }
+
     public func alert(_ id: String) async throws -> Alert? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM alerts WHERE id = ?", arguments: [id]).map(Self.alert)

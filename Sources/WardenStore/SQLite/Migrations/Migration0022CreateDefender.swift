@@ -33,6 +33,7 @@ enum Migration0022CreateDefender {
                     changed_at TEXT
                 ) STRICT, WITHOUT ROWID;
                 CREATE INDEX alerts_by_status ON alerts (status, last_seen);
+                CREATE INDEX alerts_by_subject ON alerts (rule, subject, status);
                 CREATE TABLE quarantines (
                     tenant_id TEXT NOT NULL,
                     device_id TEXT NOT NULL,
