@@ -199,7 +199,7 @@ let package = Package(
             name: "WardenPortal",
             dependencies: [
                 "WardenCore", "WardenAPI", "WardenAccess", "WardenAudit", "WardenRegistry", "WardenHub",
-                "WardenSecurity", "WardenPolicy", "WardenPKI", "WardenProvisioning",
+                "WardenSecurity", "WardenPolicy", "WardenPKI", "WardenProvisioning", "WardenDefender",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -4,6 +4,7 @@ public import WardenAPI
 public import WardenAccess
 public import WardenAudit
 public import WardenCore
+public import WardenDefender
 public import WardenHub
 public import WardenPKI
 public import WardenPolicy
@@ -18,6 +19,8 @@ public struct Portal: Sendable {
         public let registry: RegistryService
         public let certificates: CertificateService
         public let provisioning: ProvisioningService
+        /// The Defender's alerts, for the overview.
+        public let defender: DefenderService
         public let hub: HubServices
         public let access: AccessService
         public let auditReader: AuditReader
@@ -29,7 +32,7 @@ public struct Portal: Sendable {
 
         public init(
             registry: RegistryService, certificates: CertificateService, provisioning: ProvisioningService,
-            hub: HubServices, access: AccessService,
+            defender: DefenderService, hub: HubServices, access: AccessService,
             auditReader: AuditReader,
             clock: any WardenClock, gatewayHostName: String, refreshLifetime: TimeInterval,
             policyFacts: any PolicyFacts
@@ -38,6 +41,7 @@ public struct Portal: Sendable {
             self.registry = registry
             self.certificates = certificates
             self.provisioning = provisioning
+            self.defender = defender
             self.hub = hub
             self.access = access
             self.auditReader = auditReader
@@ -50,7 +54,7 @@ public struct Portal: Sendable {
     /// Exact paths the portal owns (bearer authentication leaves them to the portal's session).
     public static let paths: Set<String> = ["/", "/signin", "/signout", "/account", "/tenants", "/users", "/audit"]
     /// Path prefixes the portal owns.
-    public static let prefixes = ["/t/", "/static/", "/account/", "/users/"]
+    public static let prefixes = ["/t/", "/static/", "/account/", "/users/", "/alerts/"]
 
     let dependencies: Dependencies
     let renderer: PortalRenderer

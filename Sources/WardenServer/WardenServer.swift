@@ -256,7 +256,9 @@ public enum WardenServer {
         let httpsRouter = router.makeRouter(portalPaths: Portal.paths, portalPrefixes: Portal.prefixes)
         Portal(
             .init(
-                registry: registry, certificates: certificates, provisioning: provisioning, hub: hub, access: access,
+                registry: registry, certificates: certificates, provisioning: provisioning, defender: defender,
+                hub: hub,
+                access: access,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead), clock: clock,
                 gatewayHostName: configuration.hubHostName.rawValue,
                 refreshLifetime: configuration.access.refreshTokenLifetime, policyFacts: deviceDirectory)

@@ -73,6 +73,7 @@ struct APIFixture {
         Task { try await audit.run() }
         let certificates = CertificateService(store: database, bus: bus, settings: .init(baseURL: "https://localhost"))
         let provisioning = ProvisioningService(store: database, registry: registry, twins: twins, bus: bus)
+        let defender = DefenderService(store: database, bus: bus, settings: .init())
         router = APIRouter(
             .init(
                 registry: registry,
@@ -82,7 +83,7 @@ struct APIFixture {
                 audit: audit,
                 auditReader: AuditReader(store: database, chain: chain, head: nil),
                 masterKey: EnvironmentMasterKey(),
-                defender: DefenderService(store: database, bus: bus, settings: .init()),
+                defender: defender,
                 deviceGroups: { tenant, device, group in
                     directory.entry(tenant, device)?.groups.contains(group) ?? false
                 },
@@ -90,7 +91,9 @@ struct APIFixture {
                 metricsText: { "" }, version: "test", logger: Logger(label: "test")))
         portal = Portal(
             .init(
-                registry: registry, certificates: certificates, provisioning: provisioning, hub: hub, access: access,
+                registry: registry, certificates: certificates, provisioning: provisioning, defender: defender,
+                hub: hub,
+                access: access,
                 auditReader: AuditReader(store: database, chain: chain, head: nil), clock: SystemClock(),
                 gatewayHostName: "localhost", refreshLifetime: 86_400, policyFacts: directory))
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import WardenAPI
 import WardenAudit
 import WardenCore
+import WardenDefender
 import WardenHub
 import WardenRegistry
 import WardenSecurity
@@ -26,16 +27,51 @@ extension Pages {
         let referenceID: String
     }
 
+    struct AlertRow {
+        let id: String
+        let severity: String
+        let status: String
+        let rule: String
+        let subject: String
+        let summary: String
+        let count: Int
+        let lastSeen: String
+        let isOpen: Bool
+    }
+
     struct OverviewPage {
         let tenants: [TenantSummary]
         let canSeeFailures: Bool
         let failures: [FailureRow]
+        /// Open and acknowledged alerts the principal may see: all for a platform administrator, else those of
+        /// its tenants.
+        let alerts: [AlertRow]
+        /// May acknowledge and resolve them.
+        let canManageAlerts: Bool
+        let csrf: String
     }
 
     struct TenantsPage {
         let tenants: [TenantSummary]
         let canCreate: Bool
         let csrf: String
+    }
+
+    /// `POST /alerts/{alert}/acknowledge|resolve` from the overview.
+    private func alertRoute(_ verb: String, _ status: Alert.Status) -> PortalRoute {
+        PortalRoute(.post, "/alerts/{alert}/\(verb)", "\(verb)Alert", permission: .platformManage) { _, portal in
+            let alert = try await dependencies.defender.setStatus(
+                portal.parameter("alert"), status, by: "\(portal.principal.kind.rawValue):\(portal.principal.name)")
+            portal.context.auditDetail("after", "\(alert.id) \(alert.status.rawValue)")
+            return .redirect("/")
+        }
+    }
+
+    private static func alertRow(_ alert: Alert) -> AlertRow {
+        AlertRow(
+            id: alert.id, severity: alert.severity.rawValue, status: alert.status.rawValue, rule: alert.rule,
+            subject: alert.subject, summary: alert.summary, count: alert.count, lastSeen: time(alert.lastSeen),
+            isOpen: alert.status == .open)
     }
 
     var overviewRoutes: [PortalRoute] {
@@ -60,12 +96,21 @@ extension Pages {
                         .map(Self.failureRow)
                 }
                 failures.sort { $0.at > $1.at }
+                let visible = Set(tenants.compactMap { try? TenantID($0.id) })
+                let alerts = try await dependencies.defender.alerts(status: nil).filter { alert in
+                    alert.status != .resolved
+                        && (principal.isPlatformAdmin || alert.tenantID.map(visible.contains) == true)
+                }
                 return page(
                     "overview",
                     OverviewPage(
-                        tenants: tenants, canSeeFailures: !auditable.isEmpty, failures: Array(failures.prefix(20))),
+                        tenants: tenants, canSeeFailures: !auditable.isEmpty, failures: Array(failures.prefix(20)),
+                        alerts: alerts.prefix(50).map(Self.alertRow),
+                        canManageAlerts: principal.may(.platformManage, in: nil), csrf: portal.session.csrf),
                     title: "Overview", request, portal)
             },
+            alertRoute("acknowledge", .acknowledged),
+            alertRoute("resolve", .resolved),
             PortalRoute(.get, "/tenants", "tenants", permission: .tenantsRead) { request, portal in
                 page(
                     "tenants",

@@ -26,7 +26,22 @@ enum PageTemplates {
         {{/canSeeFailures}}
         {{^canSeeFailures}}<p class="muted">Your roles do not include reading the audit log.</p>{{/canSeeFailures}}
         <h2>Alerts</h2>
-        <p class="muted">No alerts. Detection rules (repeated failures, floods, anomalies) raise them here.</p>
+        <table id="alerts">
+          <caption class="muted">Open and acknowledged, newest first (docs/defender.md)</caption>
+          <thead><tr><th scope="col">Severity</th><th scope="col">Status</th><th scope="col">Rule</th>
+            <th scope="col">Subject</th><th scope="col">Summary</th><th scope="col">Count</th>
+            <th scope="col">Last seen</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>
+          {{#alerts}}<tr><td>{{severity}}</td><td>{{status}}</td><td>{{rule}}</td><td>{{subject}}</td>
+            <td>{{summary}}</td><td>{{count}}</td><td>{{lastSeen}}</td><td>{{#canManageAlerts}}{{#isOpen}}<form
+              class="inline" method="post" action="/alerts/{{id}}/acknowledge"><input type="hidden" name="_csrf"
+              value="{{csrf}}"><button type="submit" class="plain">Acknowledge</button></form>{{/isOpen}}<form
+              class="inline" method="post" action="/alerts/{{id}}/resolve"><input type="hidden" name="_csrf"
+              value="{{csrf}}"><button type="submit" class="plain">Resolve</button></form>{{/canManageAlerts}}</td>
+            </tr>{{/alerts}}
+          {{^alerts}}<tr><td colspan="8">No alerts.</td></tr>{{/alerts}}
+          </tbody>
+        </table>
         """#
 
     static let devices = #"""
