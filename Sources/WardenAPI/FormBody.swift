@@ -9,7 +9,7 @@ public enum FormBody {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true else {
             return nil
         }
-        let buffer = try await request.body.collect(upTo: limit)
+        let buffer = try await request.collectBody(upTo: limit)
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import WardenCore
 
 /// Reading path parameters, query items, If-Match and JSON bodies, each failure a coded error.
@@ -20,6 +21,16 @@ extension Request {
     /// The `{device}` path parameter.
     func deviceID(_ context: APIRequestContext) throws -> DeviceID {
         try DeviceID(try parameter("device", context))
+    }
+
+    /// The body, at most `limit` bytes; beyond it `request.body_too_large` naming this route's limit (the
+    /// middleware's fallback can only name the server-wide one).
+    func collectBody(upTo limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw WardenError(.requestBodyTooLarge, "The request body is larger than \(limit) bytes.")
+        }
     }
 
     /// `If-Match` without quotes or a weak prefix; nil when absent.
@@ -50,7 +61,7 @@ extension Request {
 
     /// Decodes a JSON object body into `T`, refusing unknown fields, malformed JSON and bodies over the limit.
     func decodeJSON<T: APIRequestBody>(_ type: T.Type, _ context: APIRequestContext) async throws -> T {
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        let buffer = try await collectBody(upTo: context.maxUploadSize)
         try JSONStructure.check(buffer.readableBytesView, .requestBody)
         let data = Data(buffer.readableBytesView)
         let object: Any

@@ -48,6 +48,21 @@ struct RequestValidationTests {
         }
     }
 
+    /// A route with a smaller limit than the server's names its own: a DPS register body is at most 16 KiB.
+    @Test func anOversizeBodyIsToldTheRoutesLimit() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/0neABCDEF12/registrations/r1/register", method: .put,
+                body: ByteBuffer(string: String(repeating: "a", count: 20_000))
+            ) { response in
+                #expect(response.status.code == 413)
+                #expect(response.problem?.code == "request.body_too_large")
+                #expect(response.problem?.detail.contains("16384 bytes") == true)
+            }
+        }
+    }
+
     @Test func credentialsAreChecked() async throws {
         let fixture = try await APIFixture()
         try await fixture.test { client in

@@ -193,7 +193,7 @@ struct AuthorizationPolicyController {
     /// The body, up to a document's limit (larger than other bodies').
     private static func document(_ request: Request) async throws -> [UInt8] {
         do {
-            return Array(try await request.body.collect(upTo: PolicyDocument.maximumBytes).readableBytesView)
+            return Array(try await request.collectBody(upTo: PolicyDocument.maximumBytes).readableBytesView)
         } catch is NIOTooManyBytesError {
             throw WardenError(
                 .requestBodyTooLarge, "A policy document is at most \(PolicyDocument.maximumBytes) bytes.")

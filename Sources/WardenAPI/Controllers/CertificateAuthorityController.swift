@@ -97,7 +97,7 @@ struct CertificateAuthorityController {
                 "Put a CRL (DER or PEM) the external CA signed in force; an older one than in force is refused",
                 permission: .credentialsManage, request: "CRL", success: (200, "RevocationListStatus")
             ) { request, context in
-                let body = try await request.body.collect(upTo: ExternalRevocationList.maximumBytes)
+                let body = try await request.collectBody(upTo: ExternalRevocationList.maximumBytes)
                 let list = try await certificates.acceptRevocationList(
                     try request.tenantID(context), try Self.name(request, context),
                     bytes: Array(body.readableBytesView), source: "upload")

@@ -22,7 +22,7 @@ struct DeviceHTTPSController {
                 permission: nil, success: (204, nil)
             ) { request, context in
                 let sender = try await authenticate(request, context)
-                let body = try await request.body.collect(upTo: Self.maximumTelemetryBytes)
+                let body = try await request.collectBody(upTo: Self.maximumTelemetryBytes)
                 try await gateway.sendTelemetry(
                     from: sender, properties: Self.properties(of: request), body: Array(body.readableBytesView),
                     peer: context.peerAddress)

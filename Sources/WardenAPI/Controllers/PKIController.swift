@@ -29,7 +29,7 @@ struct PKIController {
                 .post, "/pki/ocsp", "answerOCSP", "Answer an OCSP request (RFC 6960) about a certificate Warden issued",
                 permission: nil, request: "OCSPRequest", success: (200, "OCSPResponse")
             ) { request, _ in
-                let body = try await request.body.collect(upTo: OCSPQuery.maximumBytes)
+                let body = try await request.collectBody(upTo: OCSPQuery.maximumBytes)
                 let answer = await certificates.answerOCSP(Array(body.readableBytesView))
                 return Self.binary(answer, type: "application/ocsp-response")
             },

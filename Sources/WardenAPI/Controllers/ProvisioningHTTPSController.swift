@@ -50,8 +50,7 @@ struct ProvisioningHTTPSController {
         let presented = try? await context.channel.pipeline.handler(type: PresentedCertificates.self).get()
         let authorization = request.headers[.authorization]
         let certificate = authorization == nil ? await devices.certificate(presented?.certificates ?? []) : nil
-        var body = request.body
-        let bytes = try await body.collect(upTo: ProvisioningService.maximumBodyBytes)
+        let bytes = try await request.collectBody(upTo: ProvisioningService.maximumBodyBytes)
         let answer = try await provisioning.answerRequest(
             asked, username, authorization: authorization, certificate: certificate,
             body: Array(bytes.readableBytesView), peer: context.peerAddress)

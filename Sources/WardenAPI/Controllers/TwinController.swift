@@ -35,7 +35,7 @@ struct TwinController {
                     }
                     return version
                 }
-                let body = try await request.body.collect(upTo: context.maxUploadSize)
+                let body = try await request.collectBody(upTo: context.maxUploadSize)
                 let patch = try TwinService.patch(body.readableBytesView)
                 let twin = try await twins.patchDesired(tenantID, deviceID, patch, ifMatch: ifMatch)
                 return try JSONResponse.make(Self.resource(twin), etag: String(twin.desired.version))
