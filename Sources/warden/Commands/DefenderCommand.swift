@@ -35,8 +35,8 @@ struct BanCommand: AsyncParsableCommand {
             guard [address, clientID, device].compactMap({ $0 }).count == 1 else {
                 throw ValidationError("Give one of --address, --client-id or --device.")
             }
-            if let ttl, DurationText.seconds(ttl) == nil {
-                throw ValidationError("--ttl takes a duration such as 10m, 12h or 7d.")
+            if let ttl, !(1...31_536_000).contains(DurationText.seconds(ttl) ?? 0) {
+                throw ValidationError("--ttl takes a duration from 1s to 365d, such as 10m, 12h or 7d.")
             }
         }
 
