@@ -117,7 +117,9 @@ public struct APIRouter: Sendable {
             + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
             + MasterKeyController(masterKey: dependencies.masterKey).routes
-            + DefenderController(defender: dependencies.defender, webhook: dependencies.alertWebhook).routes
+            + DefenderController(
+                defender: dependencies.defender, webhook: dependencies.alertWebhook, registry: registry
+            ).routes
         let documentRoute = APIRoute(
             .get, Self.openAPIPath, "openAPI", "This document", permission: nil, success: (200, nil)
         ) { _, _ in Response(status: .ok) }

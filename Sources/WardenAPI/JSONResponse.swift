@@ -28,4 +28,9 @@ enum JSONResponse {
     static func noContent() -> Response {
         Response(status: .noContent)
     }
+
+    /// 202: the request is taken and carried out after the answer.
+    static func accepted() -> Response {
+        Response(status: .accepted)
+    }
 }

@@ -17,14 +17,19 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         public var authFailureWindow: TimeInterval = 60
         /// Seconds an address that raised the alert is banned for; nil bans nobody by itself.
         public var authFailureBan: TimeInterval?
-        /// Accepted connections of one client (tenant and principal) within `flappingWindow` that raise a
-        /// flapping alert (EMQX's flapping detection: a client that keeps reconnecting).
-        public var flappingThreshold = 15
-        public var flappingWindow: TimeInterval = 60
-        /// Seconds the client id is banned for; nil bans nobody by itself.
-        public var flappingBan: TimeInterval?
-        /// Sources (addresses, clients) counted at once; past it, the idle ones are dropped first.
+        /// TCP connections from one address within `floodWindow` that raise a connection-flood alert.
+        public var floodThreshold = 200
+        public var floodWindow: TimeInterval = 10
+        /// Seconds such an address is banned for; nil bans nobody by itself.
+        public var floodBan: TimeInterval?
+        /// The device rules of every tenant that did not change them (`defender.flapping.*` set the flapping one).
+        public var deviceRules = DeviceRules()
+        /// Seconds between two activity reports of a connection (the behaviour baselines' interval).
+        public var sampleInterval: Double = 10
+        /// Sources (addresses, clients) counted at once per rule; past it, the idle ones are dropped first.
         public var maximumTrackedSources = 65_536
+        /// Devices whose behaviour is learned at once; past it, the longest unseen are forgotten first.
+        public var maximumProfiles = 100_000
 
         public init() {}
     }
@@ -46,30 +51,46 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let bus: EventBus
     let settings: Settings
     let clock: any WardenClock
+    /// Disables devices (the registry's write path), for the `disable` response.
+    let control: (any DeviceControl)?
     let banIndex = Mutex(BanIndex())
     let counts = Mutex(Counts())
+    /// Each tenant's rules where its document changed them.
+    let tenantRules = Mutex<[TenantID: DeviceRules]>([:])
+    /// What each device's behaviour taught, by `{tenant}/{device}`.
+    let profiles = Mutex<[String: DeviceProfile]>([:])
+    /// Quarantined devices' levels, by `{tenant}/{device}`, so that a rule does not quarantine twice.
+    let quarantined = Mutex<[String: String]>([:])
     private let refused = Mutex<[String: Counter]>([:])
     private let bansGauge = Gauge(label: "warden_defender_bans_active")
-    private let alertsGauge = Gauge(label: "warden_defender_alerts_open")
+    let alertsGauge = Gauge(label: "warden_defender_alerts_open")
 
     /// The rule of refused authentications from one source address.
     public static let authFailuresRule = "auth.failures.address"
-    /// The rule of a client that keeps reconnecting.
-    public static let flappingRule = "connection.flapping"
+    /// The rule of many TCP connections from one source address.
+    public static let floodRule = "connection.flood"
     /// Most alerts a listing returns.
     public static let maximumListed = 1_000
 
-    public init(store: any DefenderStore, bus: EventBus, settings: Settings, clock: any WardenClock = SystemClock()) {
+    public init(
+        store: any DefenderStore, bus: EventBus, settings: Settings, control: (any DeviceControl)? = nil,
+        clock: any WardenClock = SystemClock()
+    ) {
         self.store = store
         self.bus = bus
         self.settings = settings
+        self.control = control
         self.clock = clock
     }
 
-    /// Reads the bans in force and puts the quarantined devices' levels on the bus (start-up, before listeners
-    /// open).
+    /// Reads the bans in force and the tenants' rules, and puts the quarantined devices' levels on the bus
+    /// (start-up, before listeners open).
     public func load() async throws {
-        for quarantine in try await store.quarantines() { bus.publish(.quarantined(quarantine)) }
+        for quarantine in try await store.quarantines() {
+            quarantined.withLock { $0["\(quarantine.tenantID)/\(quarantine.deviceID)"] = quarantine.level }
+            bus.publish(.quarantined(quarantine))
+        }
+        for (tenantID, text) in try await store.defenderRules() { adopt(text, for: tenantID) }
         let bans = try await store.bans()
         banIndex.withLock { index in
             for ban in bans { index.add(ban) }
@@ -78,7 +99,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alertsGauge.record(try await store.countAlerts(status: .open))
     }
 
-    /// Keeps the bans current and feeds the rules.
+    /// Keeps the bans, rules and quarantines current and feeds the rules.
     public func follow(_ bus: EventBus) {
         bus.observe { [weak self] event in
             guard let self else { return }
@@ -95,15 +116,18 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                     return index.count
                 }
                 bansGauge.record(count)
-            // A refusal a ban caused is not a guess at a credential: counting it would let a banned device
-            // behind a NAT get the whole address banned.
-            case .authentication(let record) where !record.isAccepted && record.failure != .authBanned:
-                countFailure(from: record.peerAddress, at: record.at)
-            // Connections only: the HTTPS device API authenticates every request.
-            case .authentication(let record) where record.isAccepted && record.protocolName != "https":
-                if let tenantID = record.tenantID { countConnect(of: record.principal, in: tenantID, at: record.at) }
+            case .quarantined(let quarantine):
+                quarantined.withLock { $0["\(quarantine.tenantID)/\(quarantine.deviceID)"] = quarantine.level }
+            case .released(let tenantID, let deviceID):
+                _ = quarantined.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
+            case .defenderRulesChanged(let tenantID, let text):
+                adopt(text, for: tenantID)
+            case .deviceDeleted(let tenantID, let deviceID):
+                _ = profiles.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
+            case .tenantDeleted(let tenantID):
+                _ = tenantRules.withLock { $0.removeValue(forKey: tenantID) }
             default:
-                break
+                observe(event)
             }
         }
     }
@@ -186,9 +210,41 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         return released
     }
 
+    /// Closes the device's live connections, on whichever node holds them (`DomainEvent.disconnectRequested`).
+    public func disconnect(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) {
+        bus.publish(.disconnectRequested(tenantID, deviceID, reason: reason))
+    }
+
     /// The tenant's quarantined devices.
     public func quarantines(in tenantID: TenantID) async throws -> [Quarantine] {
         try await store.quarantines().filter { $0.tenantID == tenantID }
+    }
+
+    // MARK: Rules documents
+
+    /// The device rules in force in `tenantID`: the platform's, with what its document changes.
+    public func rules(for tenantID: TenantID) -> DeviceRules {
+        tenantRules.withLock { $0[tenantID] } ?? settings.deviceRules
+    }
+
+    /// Replaces a tenant's rules document (nil: back to the platform's rules); `request.invalid_field` naming the
+    /// field of a document that does not read, before anything is stored.
+    public func setRules(_ text: String?, for tenantID: TenantID) async throws -> DeviceRules {
+        let rules = try text.map { text throws(WardenError) in try settings.deviceRules.applying(text) }
+        try await store.saveDefenderRules(text, for: tenantID)
+        bus.publish(.defenderRulesChanged(tenantID, text))
+        return rules ?? settings.deviceRules
+    }
+
+    /// The tenant's document as stored, if it has one.
+    public func rulesDocument(for tenantID: TenantID) async throws -> String? {
+        try await store.defenderRules().first { $0.tenantID == tenantID }?.text
+    }
+
+    /// Takes a stored (so already checked) document into force.
+    private func adopt(_ text: String?, for tenantID: TenantID) {
+        let rules = text.flatMap { try? settings.deviceRules.applying($0) }
+        tenantRules.withLock { $0[tenantID] = rules }
     }
 
     // MARK: ConnectionGate
@@ -237,6 +293,10 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.changedBy = author
         alert.changedAt = clock.now()
         try await store.saveAlert(alert)
+        // Resolving a behaviour alert accepts the device's new behaviour: it learns again from nothing.
+        if status == .resolved, alert.rule.hasPrefix("behaviour."), alert.subject.hasPrefix("device ") {
+            _ = profiles.withLock { $0.removeValue(forKey: String(alert.subject.dropFirst("device ".count))) }
+        }
         bus.publish(.alertChanged(alert))
         alertsGauge.record(try await store.countAlerts(status: .open))
         return alert
@@ -258,94 +318,13 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.summary = summary
         try await store.saveAlert(alert)
         bus.publish(.alertChanged(alert))
+        if alert.count == 1 {
+            Counter(
+                label: "warden_defender_alerts_raised_total",
+                dimensions: [("rule", rule), ("severity", severity.rawValue)]
+            ).increment()
+        }
         alertsGauge.record(try await store.countAlerts(status: .open))
         return alert
-    }
-
-    // MARK: Rules
-
-    /// Counts a refused authentication from `address`; the threshold-th within the window raises the alert (and
-    /// bans the address when the settings say so), once per burst.
-    private func countFailure(from address: IPAddress, at now: Date) {
-        count(
-            Self.authFailuresRule, key: address.description, threshold: settings.authFailureThreshold,
-            window: settings.authFailureWindow, at: now
-        ) { [self] in
-            let summary =
-                "\(settings.authFailureThreshold) refused authentications from \(address) within "
-                + "\(Int(clamping: settings.authFailureWindow)) s."
-            let range = try? CIDR(address.description + (address.description.contains(":") ? "/128" : "/32"))
-            let banned = banIndex.withLock { $0.ban(of: address, at: now) } != nil
-            await fired(
-                Self.authFailuresRule, on: "address \(address)", severity: .high, tenantID: nil, summary: summary,
-                ban: settings.authFailureBan.flatMap { lifetime in
-                    range.flatMap { banned ? nil : (.address($0), lifetime) }
-                })
-        }
-    }
-
-    /// Counts an accepted connection of `principal` in `tenantID`; the threshold-th within the window raises the
-    /// flapping alert (and bans the device, in its tenant only, when the settings say so), once per burst.
-    private func countConnect(of principal: String, in tenantID: TenantID, at now: Date) {
-        let key = "\(tenantID)/\(principal)"
-        count(
-            Self.flappingRule, key: key, threshold: settings.flappingThreshold, window: settings.flappingWindow,
-            at: now
-        ) { [self] in
-            let summary =
-                "'\(principal)' connected \(settings.flappingThreshold) times within "
-                + "\(Int(clamping: settings.flappingWindow)) s."
-            // A device is banned in its own tenant (a client id would be refused in every tenant); a service's
-            // principal (`$service/{policy}`) names no device.
-            let device = principal.hasPrefix("$") ? nil : try? DeviceID(principal)
-            let banned = device.map { id in banIndex.withLock { $0.ban(of: id, in: tenantID, at: now) } != nil }
-            await fired(
-                Self.flappingRule, on: "client \(key)", severity: .medium, tenantID: tenantID, summary: summary,
-                ban: settings.flappingBan.flatMap { lifetime in
-                    device.flatMap { banned == true ? nil : (.device(tenantID, $0), lifetime) }
-                })
-        }
-    }
-
-    /// The sliding window of one rule: the threshold-th event of `key` within `window` runs `fire` in a task
-    /// of its own, once per burst (the count starts again from nothing). At most `maximumTrackedSources`
-    /// sources per rule are counted; past it, the idlest go first.
-    private func count(
-        _ rule: String, key: String, threshold: Int, window: TimeInterval, at now: Date,
-        fire: @escaping @Sendable () async -> Void
-    ) {
-        let slot = rule + " " + key
-        let fires = counts.withLock { counts -> Bool in
-            var windows = counts.windows[rule] ?? [:]
-            if windows[key] == nil, windows.count >= settings.maximumTrackedSources {
-                windows = windows.filter { now.timeIntervalSince($0.value.lastWindowStart) < 2 * window }
-                if windows.count >= settings.maximumTrackedSources { windows.removeAll() }
-            }
-            var counter = windows[key] ?? WindowCount(at: now)
-            let estimate = counter.add(at: now, window: window)
-            let reached = estimate >= Double(threshold)
-            windows[key] = reached ? nil : counter
-            counts.windows[rule] = windows
-            guard reached, counts.raising.count < Self.maximumRaising else { return false }
-            return counts.raising.insert(slot).inserted
-        }
-        guard fires else { return }
-        Task {
-            await fire()
-            _ = self.counts.withLock { $0.raising.remove(slot) }
-        }
-    }
-
-    /// Raises the alert, then puts `ban` in force with it (unless the Defender already keeps its most bans).
-    private func fired(
-        _ rule: String, on subject: String, severity: Alert.Severity, tenantID: TenantID?, summary: String,
-        ban: (Ban.Subject, TimeInterval)?
-    ) async {
-        guard let alert = try? await raise(rule, on: subject, severity: severity, tenantID: tenantID, summary: summary),
-            let (banned, lifetime) = ban,
-            banIndex.withLock({ index in index.byID.values.filter { $0.createdBy.hasPrefix("defender:") }.count })
-                < Self.maximumAutomaticBans
-        else { return }
-        _ = try? await addBan(banned, reason: summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id)
     }
 }

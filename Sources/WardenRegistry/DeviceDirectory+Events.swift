@@ -90,7 +90,7 @@ extension DeviceDirectory {
         case .certificateIssued:
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
-            .banAdded, .banRemoved, .alertChanged,
+            .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged, .disconnectRequested,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

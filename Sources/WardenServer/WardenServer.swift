@@ -146,16 +146,9 @@ public enum WardenServer {
         let twinSource = TwinSource()
         let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock, twins: twinSource)
         // The Defender: bans answered from memory before TLS and at CONNECT, and the rules on the bus.
-        var defenderSettings = DefenderService.Settings()
-        defenderSettings.authFailureThreshold = configuration.defender.authFailureThreshold
-        defenderSettings.authFailureWindow = TimeInterval(configuration.defender.authFailureWindow)
-        defenderSettings.authFailureBan =
-            configuration.defender.authFailureBan == 0 ? nil : TimeInterval(configuration.defender.authFailureBan)
-        defenderSettings.flappingThreshold = configuration.defender.flappingThreshold
-        defenderSettings.flappingWindow = TimeInterval(configuration.defender.flappingWindow)
-        defenderSettings.flappingBan =
-            configuration.defender.flappingBan == 0 ? nil : TimeInterval(configuration.defender.flappingBan)
-        let defender = DefenderService(store: database, bus: bus, settings: defenderSettings, clock: clock)
+        let defender = DefenderService(
+            store: database, bus: bus, settings: Self.defenderSettings(configuration),
+            control: RegistryDeviceControl(registry: registry), clock: clock)
         try await defender.load()
         defender.follow(bus)
         let alertWebhook = configuration.defender.webhookURL.map { url in
@@ -169,7 +162,7 @@ public enum WardenServer {
             check: OCSPCheck(fetch: OCSPFetch.post), lifetime: TimeInterval(configuration.pki.ocspCache))
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
-            persistence: persistence, database: database, ocsp: ocsp, gate: defender,
+            persistence: persistence, database: database, ocsp: ocsp, gate: defender, observer: defender,
             clock: clock,
             logger: logger)
         let telemetry = TelemetryIngest(
@@ -346,6 +339,23 @@ public enum WardenServer {
 
     /// What the certificate service is told: the configured base URL, or the one the listeners imply until
     /// they bind (`serve(at:)` then names the bound port).
+    /// The Defender's platform rules: `defender.*`; tenants change the device rules in their own documents.
+    static func defenderSettings(_ configuration: ServerConfiguration) -> DefenderService.Settings {
+        let defender = configuration.defender
+        var settings = DefenderService.Settings()
+        settings.authFailureThreshold = defender.authFailureThreshold
+        settings.authFailureWindow = TimeInterval(defender.authFailureWindow)
+        settings.authFailureBan = defender.authFailureBan == 0 ? nil : TimeInterval(defender.authFailureBan)
+        settings.floodThreshold = defender.floodThreshold
+        settings.floodWindow = TimeInterval(defender.floodWindow)
+        settings.floodBan = defender.floodBan == 0 ? nil : TimeInterval(defender.floodBan)
+        settings.deviceRules.flapping.threshold = defender.flappingThreshold
+        settings.deviceRules.flapping.window = defender.flappingWindow
+        if defender.flappingBan > 0 { settings.deviceRules.flapping.response = .ban(seconds: defender.flappingBan) }
+        settings.sampleInterval = Double(defender.sampleInterval)
+        return settings
+    }
+
     static func pkiSettings(_ configuration: ServerConfiguration) -> CertificateService.Settings {
         let pki = configuration.pki
         let host = configuration.hubHostName.rawValue
@@ -384,7 +394,8 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
         authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: SQLiteDatabase,
-        ocsp: OCSPStatusCache, gate: any ConnectionGate, clock: any WardenClock, logger: Logger
+        ocsp: OCSPStatusCache, gate: any ConnectionGate, observer: any ConnectionObserver, clock: any WardenClock,
+        logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
         let broker = Broker(
@@ -417,7 +428,8 @@ public enum WardenServer {
             MQTTListener(
                 settings, tls: tls, broker: broker, authenticator: authenticator,
                 authorizer: authorizer,
-                limiter: limiter, pending: pending, events: bus, gate: gate, clock: clock, logger: logger)
+                limiter: limiter, pending: pending, events: bus, gate: gate, observer: observer, clock: clock,
+                logger: logger)
         }
         var listeners = [("mqtts", listener(settings("mqtts", mqtt.address, mqtt.port), tls: tls))]
         if mqtt.plain.enabled {

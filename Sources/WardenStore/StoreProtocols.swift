@@ -226,4 +226,8 @@ public protocol DefenderStore: Sendable {
     func removeQuarantine(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> Quarantine?
     /// Every quarantined device, of every tenant.
     func quarantines() async throws -> [Quarantine]
+    /// Replaces a tenant's rules document (nil removes it); `tenant.not_found`.
+    func saveDefenderRules(_ document: String?, for tenantID: TenantID) async throws
+    /// Every tenant's rules document.
+    func defenderRules() async throws -> [(tenantID: TenantID, text: String)]
 }

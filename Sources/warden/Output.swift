@@ -27,6 +27,14 @@ struct Output {
         FileHandle.standardError.write(Data(("warden: " + text + "\n").utf8))
     }
 
+    /// A file the user named; `Cannot read FILE.` (exit 66) when it cannot be read.
+    static func contents(of file: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw CLIFailure("Cannot read \(file).", exitCode: CLIExitCode.notFound)
+        }
+        return data
+    }
+
     /// A left-aligned table with a header row.
     func table(_ headers: [String], _ rows: [[String]]) {
         let widths = headers.indices.map { column in

@@ -79,7 +79,7 @@ struct DefenderServiceTests {
         #expect(try await defender.alerts(status: nil).isEmpty, "4 refusals and any successes raise nothing")
 
         attempt(accepted: false, from: attacker)
-        let raised = try await waitFor { try await defender.alerts(status: .open).first }
+        let raised = try await waitFor { try await addressAlerts(defender).first }
         #expect(raised.rule == DefenderService.authFailuresRule && raised.subject == "address 192.0.2.66")
         #expect(raised.severity == .high && raised.count == 1)
         let ban = try await waitFor { defender.ban(of: attacker) }
@@ -88,19 +88,24 @@ struct DefenderServiceTests {
 
         // The next burst counts on the same alert; once resolved, a new one is raised.
         for _ in 0..<5 { attempt(accepted: false, from: attacker) }
-        _ = try await waitFor { try await defender.alerts(status: .open).first { $0.count == 2 } }
+        _ = try await waitFor { try await addressAlerts(defender).first { $0.count == 2 } }
         _ = try await defender.setStatus(raised.id, .resolved, by: "user:admin")
         for _ in 0..<5 { attempt(accepted: false, from: attacker) }
-        let second = try await waitFor { try await defender.alerts(status: .open).first }
+        let second = try await waitFor { try await addressAlerts(defender).first { $0.status == .open } }
         #expect(second.id != raised.id && second.count == 1)
-        #expect(try await defender.alerts(status: nil).count == 2)
+        #expect(try await addressAlerts(defender).count == 2)
+        // The same refusals, all naming meter-1, are also the device rule's (10 within 300 s by default).
+        let device = try await waitFor {
+            try await defender.alerts(status: .open).first { $0.rule == DefenderService.RuleName.deviceAuthFailures }
+        }
+        #expect(device.subject == "device default/meter-1" && device.tenantID == .defaultTenant)
         await #expect(throws: WardenError.self) { _ = try await defender.setStatus("nope", .resolved, by: "x") }
     }
 
     @Test func aClientThatKeepsReconnectingIsFlappingAndItsClientIDBannedWhenConfigured() async throws {
         var settings = DefenderService.Settings()
-        settings.flappingThreshold = 3
-        settings.flappingBan = 300
+        settings.deviceRules.flapping.threshold = 3
+        settings.deviceRules.flapping.response = .ban(seconds: 300)
         let defender = try await defender(settings)
         func connected(_ principal: String) throws {
             bus.publish(
@@ -114,7 +119,7 @@ struct DefenderServiceTests {
         try connected("steady")
         for _ in 0..<3 { try connected("flappy") }
         let alert = try await waitFor { try await defender.alerts(status: .open).first }
-        #expect(alert.rule == DefenderService.flappingRule && alert.subject == "client default/flappy")
+        #expect(alert.rule == DefenderService.RuleName.flapping && alert.subject == "device default/flappy")
         #expect(alert.tenantID == .defaultTenant && alert.severity == .medium)
         // Banned in its own tenant only: another tenant's device of that id is not touched.
         let ban = try await waitFor { defender.ban(of: try DeviceID("flappy"), in: .defaultTenant) }
@@ -125,6 +130,11 @@ struct DefenderServiceTests {
         for _ in 0..<3 { try connected("$service/reader") }
         _ = try await waitFor { try await defender.alerts(status: .open).first { $0.subject.hasSuffix("reader") } }
         #expect(defender.bans().count == 1)
+    }
+
+    /// The alerts of the address rule, newest first.
+    func addressAlerts(_ defender: DefenderService) async throws -> [Alert] {
+        try await defender.alerts(status: nil).filter { $0.rule == DefenderService.authFailuresRule }
     }
 
     /// Polls `body` until it gives a value (the rule raises in a task of its own).

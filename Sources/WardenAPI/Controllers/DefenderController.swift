@@ -2,11 +2,13 @@ import Foundation
 import Hummingbird
 import WardenCore
 import WardenDefender
+import WardenRegistry
 
 /// `/api/v1/bans` and `/api/v1/defender/alerts` (platform administrators; docs/defender.md).
 struct DefenderController {
     let defender: DefenderService
     let webhook: AlertWebhook?
+    let registry: RegistryService
 
     private static let statusFilter = QueryParameter(
         name: "status", schema: ["enum": .array(Alert.Status.allCases.map { .string($0.rawValue) })],
@@ -95,10 +97,51 @@ struct DefenderController {
                     try DeviceID(try request.parameter("device", context)), in: try request.tenantID(context))
                 return JSONResponse.noContent()
             },
+            APIRoute(
+                .post, "/api/v1/tenants/{tenant}/devices/{device}/disconnect", "disconnectDevice",
+                "Close the device's live connections (it may connect again: disable or ban it to keep it out)",
+                permission: .devicesControl, success: (202, nil)
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let device = try await registry.device(tenantID, try DeviceID(try request.parameter("device", context)))
+                defender.disconnect(device.id, in: tenantID, reason: "Disconnected by an operator.")
+                return JSONResponse.accepted()
+            },
+            APIRoute(
+                .get, Self.rules, "getDefenderRules",
+                "The tenant's Defender rules document (null: none), and the rules in force with it",
+                permission: .policiesRead, success: (200, "DefenderRulesState")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                return try JSONResponse.make(
+                    DefenderRulesResource(
+                        document: try await defender.rulesDocument(for: tenantID), rules: defender.rules(for: tenantID))
+                )
+            },
+            APIRoute(
+                .put, Self.rules, "setDefenderRules",
+                "Replace the tenant's Defender rules document: what it names changes the platform's rules",
+                permission: .policiesManage, request: "DefenderRules", success: (200, "DefenderRulesState")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let body = try await request.collectBody(upTo: DeviceRules.maximumDocumentBytes)
+                let text = String(decoding: body.readableBytesView, as: UTF8.self)
+                let rules = try await defender.setRules(text, for: tenantID)
+                context.auditDetail("after", text)
+                return try JSONResponse.make(DefenderRulesResource(document: text, rules: rules))
+            },
+            APIRoute(
+                .delete, Self.rules, "removeDefenderRules", "Go back to the platform's Defender rules",
+                permission: .policiesManage, success: (204, nil)
+            ) { request, context in
+                _ = try await defender.setRules(nil, for: try request.tenantID(context))
+                return JSONResponse.noContent()
+            },
         ]
     }
 
     private static let quarantine = "/api/v1/tenants/{tenant}/devices/{device}/quarantine"
+    private static let rules = "/api/v1/tenants/{tenant}/defender/rules"
 
     private func route(_ verb: String, _ status: Alert.Status) -> APIRoute {
         APIRoute(

@@ -76,6 +76,18 @@ extension OpenAPISchemas {
             "level": ["enum": ["elevated", "high", "critical"]],
             "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
         ]),
+        "DefenderRules": [
+            "type": "object",
+            "description":
+                "Rule sections (auth-failures, tenant-auth-failures, flapping, abnormal-disconnects, policy-denials, new-network, unusual-hours, behaviour), each an object of the settings it changes (docs/defender.md)",
+            "additionalProperties": ["type": "object"],
+        ],
+        "DefenderRulesState": object(
+            [
+                "document": ["type": ["object", "null"]],
+                "rules": ["type": "object", "additionalProperties": ["type": "object"]],
+            ],
+            required: ["document", "rules"]),
         "MasterKey": object(
             ["keyID": string, "source": ["enum": ["file", "hsm", "environment"]], "rotating": boolean],
             required: ["keyID", "source", "rotating"]),

@@ -118,3 +118,23 @@ public struct AlertWebhookResource: Codable, Sendable {
         lastError = status.lastError
     }
 }
+
+/// `GET|PUT …/defender/rules`: the tenant's document as written (nil: none), and the rules in force.
+struct DefenderRulesResource: Encodable {
+    let document: JSONValue?
+    let rules: JSONValue
+
+    init(document text: String?, rules: DeviceRules) {
+        document = text.flatMap { try? JSONValue.parse(Array($0.utf8), limits: .requestBody) }
+        self.rules = rules.document
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        // Null, not absent: a tenant without a document says so.
+        try container.encode(document ?? .null, forKey: .document)
+        try container.encode(rules, forKey: .rules)
+    }
+
+    private enum CodingKeys: String, CodingKey { case document, rules }
+}

@@ -22,6 +22,8 @@ struct ConnectionServices: Sendable {
     let events: EventBus
     /// Banned addresses and client ids (the Defender's).
     var gate: any ConnectionGate = OpenGate()
+    /// Where devices' activity and connection endings are reported (the Defender's), if anywhere.
+    var observer: (any ConnectionObserver)?
 
     /// Now, in Unix seconds, for SAS expiry.
     var unixNow: UInt64 { clock.now().unixSeconds }

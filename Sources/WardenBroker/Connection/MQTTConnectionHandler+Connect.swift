@@ -174,7 +174,10 @@ extension MQTTConnectionHandler {
             will: connect.will.map { makeWill($0, identity: identity, clientID: terms.clientID) })
         leavePending(authenticated: true)
         sink.start([.connack(terms.connack(sessionPresent: attachment.sessionPresent))] + attachment.resend)
-        if let device = identity.deviceIdentity { services.broker.deviceReady(device.sender) }
+        if let device = identity.deviceIdentity {
+            services.broker.deviceReady(device.sender)
+            startSampling(of: device, context: context)
+        }
         logger[metadataKey: "client.id"] = "\(terms.clientID)"
         logger.info(
             "Connected.",

@@ -10,6 +10,7 @@ import WardenPolicy
 extension MQTTConnectionHandler {
     func handlePublish(_ publish: PublishPacket, context: ChannelHandlerContext) {
         guard let connection else { return }
+        activity?.count(publish)
         // Azure's dialect has no QoS 2: such a PUBLISH closes the connection, as IoT Hub does (anchors.md §1.3).
         if publish.qos == .exactlyOnce, connection.identity.deviceIdentity?.dialect == .azure {
             logger.info("Closed a connection: QoS 2 PUBLISH in the Azure dialect.")

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
+import WardenAuthentication
 import WardenCore
 import WardenMQTT
 import WardenPolicy
@@ -29,6 +30,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var clientCertificate: [UInt8]?
     /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
     var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>()
+
+    /// What a device published this sampling interval, while the Defender observes (nil otherwise).
+    var activity: ActivityTally?
+    private var sampling: RepeatedTask?
+    /// How the connection is ending, once known (the socket closing without a DISCONNECT otherwise).
+    private var ending: ConnectionEnding.Cause?
 
     /// Set once CONNECT is accepted.
     var connection: Accepted?
@@ -128,9 +135,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         tick?.cancel()
+        sampling?.cancel()
         machine.closed()
         leavePending()
         if let connection {
+            if let observer = services.observer, connection.identity.registration == nil {
+                let cause = connection.sink.closedByServer ? .serverClosed : ending ?? .transportClosed
+                observer.ended(
+                    ConnectionEnding(
+                        tenantID: connection.identity.tenantID,
+                        principal: connection.identity.principal(clientID: connection.session.key.clientID),
+                        peerAddress: peerAddress, cause: cause, at: services.clock.now()))
+            }
             let will = connection.publishesWill ? connection.will : nil
             services.broker.close(
                 connection.session, sink: connection.sink, will: will,
@@ -169,9 +185,11 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 session.withState { $0.expiryInterval = capped }
             }
             connection?.publishesWill = publishWill
+            ending = .clientDisconnect
             context.close(promise: nil)
         case .close(let close):
             logger.debug("Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
+            ending = Self.cause(close.reason)
             if let limit = BrokerLimit(closing: close.reason) { services.broker.metrics.hit(limit) }
             connection?.publishesWill = close.publishWill
             if close.sendDisconnect, let connection {
@@ -218,6 +236,34 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             send(session.refuse(packetID: ack.packetID, now: now))
         } else if let packets = session.acknowledge(ack.kind, packetID: ack.packetID, now: now), !packets.isEmpty {
             send(packets)
+        }
+    }
+
+    /// How a close the connection decided looks to the Defender: a keep-alive timeout, a refusal of the
+    /// server's (authorization), or a broken protocol.
+    static func cause(_ reason: ReasonCode) -> ConnectionEnding.Cause {
+        switch reason {
+        case .keepAliveTimeout: .keepAliveTimeout
+        case .notAuthorized, .administrativeAction, .sessionTakenOver, .serverShuttingDown: .serverClosed
+        default: .protocolError
+        }
+    }
+
+    /// Reports a device's activity to the Defender once per interval while the connection lives.
+    func startSampling(of device: DeviceIdentity, context: ChannelHandlerContext) {
+        guard let observer = services.observer else { return }
+        let now = context.eventLoop.now
+        activity = ActivityTally(since: now)
+        // total: a configured number of seconds (at least 1), range-checked when read.
+        let interval = TimeAmount.nanoseconds(Int64(observer.sampleInterval * 1_000_000_000))
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let clock = services.clock
+        sampling = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let handler = loopBound.value
+            guard let sample = handler.activity?.sample(of: device, at: NIODeadline.now(), date: clock.now()) else {
+                return
+            }
+            observer.activity(sample)
         }
     }
 

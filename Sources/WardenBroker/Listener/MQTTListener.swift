@@ -65,14 +65,15 @@ public final class MQTTListener: Service, Sendable {
     public init(
         _ configuration: Configuration, tls: TLSContextSlot?, broker: Broker, authenticator: DeviceAuthenticator,
         authorizer: any Authorizer, limiter: ConnectRateLimiter, pending: PendingConnections, events: EventBus,
-        gate: any ConnectionGate = OpenGate(), clock: any WardenClock, logger: Logger
+        gate: any ConnectionGate = OpenGate(), observer: (any ConnectionObserver)? = nil, clock: any WardenClock,
+        logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "listener"] = "\(configuration.name)"
         self.services = ConnectionServices(
             broker: broker, authenticator: authenticator, authorizer: authorizer, limiter: limiter,
             pending: pending, listener: configuration, clock: clock, logger: logger, connectionIDs: ConnectionIDs(),
-            events: events, gate: gate)
+            events: events, gate: gate, observer: observer)
         self.tls = tls
     }
 
@@ -143,6 +144,7 @@ public final class MQTTListener: Service, Sendable {
     private static func admit(_ address: IPAddress, services: ConnectionServices) -> Bool {
         // A banned address is closed before anything is spent on it (counted by the Defender).
         guard services.gate.ban(of: address) == nil else { return false }
+        services.gate.accepted(from: address)
         guard services.limiter.admit(address, now: .now()) else {
             services.broker.metrics.hit(.connectRatePerIP)
             return false

@@ -60,6 +60,8 @@ public struct LiveRevocation: Sendable {
             }
         case .banAdded(let ban):
             closeBanned(ban)
+        case .disconnectRequested(let tenantID, let deviceID, let reason):
+            close(tenantID, deviceID, because: reason)
         default:
             break
         }

@@ -96,6 +96,12 @@ public protocol ConnectionGate: Sendable {
     func ban(ofClientID clientID: String) -> Ban?
     /// The ban refusing the device, if any.
     func ban(of deviceID: DeviceID, in tenantID: TenantID) -> Ban?
+    /// A TCP connection from `address` was let in (counted for the connection-flood rule).
+    func accepted(from address: IPAddress)
+}
+
+extension ConnectionGate {
+    public func accepted(from address: IPAddress) {}
 }
 
 /// A gate that refuses nothing (tests, tools).

@@ -41,6 +41,12 @@ public enum DomainEvent: Sendable {
     /// A device's risk level was raised (quarantine), or brought back to normal.
     case quarantined(Quarantine)
     case released(TenantID, DeviceID)
+    /// The Defender answered an alert by itself (a ban, a disconnection, a quarantine, a disabled device).
+    case defenderActed(DefenderAction)
+    /// A tenant's Defender rules document changed (nil: back to the platform's defaults).
+    case defenderRulesChanged(TenantID, String?)
+    /// A device's live connections are to close (an operator's or the Defender's disconnection).
+    case disconnectRequested(TenantID, DeviceID, reason: String)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -63,6 +69,8 @@ public enum DomainEvent: Sendable {
         case .alertChanged(let alert): alert.tenantID
         case .quarantined(let quarantine): quarantine.tenantID
         case .released(let tenantID, _): tenantID
+        case .defenderActed(let action): action.tenantID
+        case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _): tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):

@@ -28,6 +28,14 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible, Codable {
         self.prefixLength = length
     }
 
+    /// The block of `prefixLength` bits (at most the address's length) that holds `address`.
+    public init(enclosing address: IPAddress, prefixLength: Int) {
+        let length = min(max(prefixLength, 0), address.bytes.count * 8)
+        // total: masking keeps the byte count, so the bytes are an address again.
+        self.network = IPAddress(bytes: Self.masked(address.bytes, length)) ?? address
+        self.prefixLength = length
+    }
+
     /// Whether `address` lies in this block (IPv4 and IPv6 never match each other).
     public func contains(_ address: IPAddress) -> Bool {
         address.bytes.count == network.bytes.count && Self.masked(address.bytes, prefixLength) == network.bytes

@@ -134,6 +134,10 @@ extension ServerConfiguration {
         .integer("defender.flapping.threshold", 2...100_000, \.defender.flappingThreshold),
         .integer("defender.flapping.window", 1...86_400, \.defender.flappingWindow),
         .integer("defender.flapping.ban", 0...31_536_000, \.defender.flappingBan),
+        .integer("defender.connection-flood.threshold", 2...1_000_000, \.defender.floodThreshold),
+        .integer("defender.connection-flood.window", 1...86_400, \.defender.floodWindow),
+        .integer("defender.connection-flood.ban", 0...31_536_000, \.defender.floodBan),
+        .integer("defender.sample-interval", 1...3_600, \.defender.sampleInterval),
         Key(name: "defender.webhook.url") { config, value in
             guard value.utf8.count <= 2_048, let url = URL(string: value),
                 ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false

@@ -185,8 +185,15 @@ public struct ServerConfiguration: Sendable {
         /// Accepted connections of one client within `flappingWindow` seconds that raise a flapping alert.
         public var flappingThreshold = 15
         public var flappingWindow = 60
-        /// Seconds its client id is banned for; 0 bans nobody by itself.
+        /// Seconds the device is banned for (in its tenant); 0 bans nobody by itself.
         public var flappingBan = 0
+        /// TCP connections from one address within `floodWindow` seconds that raise a connection-flood alert.
+        public var floodThreshold = 200
+        public var floodWindow = 10
+        /// Seconds such an address is banned for; 0 bans nobody by itself.
+        public var floodBan = 0
+        /// Seconds between two reports of a device's activity (its behaviour baseline's interval).
+        public var sampleInterval = 10
         /// Where alerts are POSTed (http or https), and the secret they are signed with: from
         /// `WARDEN_DEFENDER_WEBHOOK_SECRET` or the file `webhookSecretFile` names, never from the YAML.
         public var webhookURL: String?

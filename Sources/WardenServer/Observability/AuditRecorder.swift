@@ -16,8 +16,8 @@ struct AuditRecorder {
             // What the Defender does by itself; what people do through the API is recorded there.
             case .alertChanged(let alert) where alert.count == 1 && alert.status == .open:
                 log.record(Self.audit(alert))
-            case .banAdded(let ban) where ban.createdBy.hasPrefix("defender:"):
-                log.record(Self.audit(ban))
+            case .defenderActed(let action):
+                log.record(Self.audit(action))
             default: break
             }
         }
@@ -61,15 +61,14 @@ struct AuditRecorder {
             details: ["alert.id": alert.id, "severity": alert.severity.rawValue, "summary": alert.summary])
     }
 
-    /// A ban the Defender put in force by itself, with the alert that caused it.
-    static func audit(_ ban: Ban) -> AuditRecord {
-        var details = ["ban.id": ban.id, "reason": ban.reason]
-        details["alert.id"] = ban.alertID
-        details["expires"] = ban.expiresAt.map { UTCTimestamp.string(milliseconds: $0.unixMilliseconds) }
+    /// What the Defender did by itself (`defender.ban`, `defender.quarantine`, …), with the alert that caused it.
+    static func audit(_ action: DefenderAction) -> AuditRecord {
+        var details = action.details
+        details["alert.id"] = action.alertID
         return AuditRecord(
-            at: ban.createdAt.unixMilliseconds, tenant: nil, actorKind: "defender",
-            actor: String(ban.createdBy.dropFirst("defender:".count)), sourceIP: "", action: "defender.ban",
-            target: ban.subject.description, outcome: .success, reason: nil, referenceID: nil, details: details)
+            at: action.at.unixMilliseconds, tenant: action.tenantID, actorKind: "defender", actor: action.rule,
+            sourceIP: "", action: "defender.\(action.kind.rawValue)", target: action.target, outcome: .success,
+            reason: nil, referenceID: nil, details: details)
     }
 
     static func audit(_ record: AuthenticationRecord) -> AuditRecord {

@@ -96,6 +96,7 @@ struct HTTPSChannel: ServerChildChannel {
             return Self.refuse(channel)
         }
         if limits.gate.ban(of: address) != nil { return Self.refuse(channel) }
+        limits.gate.accepted(from: address)
         if let refusal = limits.pending.admit(address) {
             FirstRequestGuard.hit(refusal.rawValue)
             return Self.refuse(channel)

@@ -141,6 +141,34 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func saveDefenderRules(_ document: String?, for tenantID: TenantID) async throws {
+        try await write { db in
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = ?)", arguments: [tenantID.rawValue])
+                    == true
+            else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
+            if let document {
+                try db.execute(
+                    sql: """
+                        INSERT INTO defender_rules (tenant_id, document) VALUES (?, ?)
+                        ON CONFLICT (tenant_id) DO UPDATE SET document = excluded.document
+                        """,
+                    arguments: [tenantID.rawValue, document])
+            } else {
+                try db.execute(sql: "DELETE FROM defender_rules WHERE tenant_id = ?", arguments: [tenantID.rawValue])
+            }
+        }
+    }
+
+    public func defenderRules() async throws -> [(tenantID: TenantID, text: String)] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT tenant_id, document FROM defender_rules ORDER BY tenant_id").map { row in
+                (try TenantID(row.decode(forColumn: "tenant_id")), try row.decode(forColumn: "document"))
+            }
+        }
+    }
+
     private static func quarantine(_ row: Row) throws -> Quarantine {
         Quarantine(
             tenantID: try TenantID(row.decode(forColumn: "tenant_id")),

@@ -41,6 +41,8 @@ enum SQLiteMigrations {
         migrator.registerMigration(Migration0020AddAllocation.identifier, migrate: Migration0020AddAllocation.migrate)
         migrator.registerMigration(Migration0021AddOCSPChecks.identifier, migrate: Migration0021AddOCSPChecks.migrate)
         migrator.registerMigration(Migration0022CreateDefender.identifier, migrate: Migration0022CreateDefender.migrate)
+        migrator.registerMigration(
+            Migration0023CreateDefenderRules.identifier, migrate: Migration0023CreateDefenderRules.migrate)
         return migrator
     }
 }

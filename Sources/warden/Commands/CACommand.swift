@@ -197,12 +197,7 @@ struct CACommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let bytes = try upload.map { file in
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw CLIFailure("Cannot read \(file).", exitCode: CLIExitCode.notFound)
-                }
-                return data
-            }
+            let bytes = try upload.map(Output.contents(of:))
             try await APIClient.run(client) { api, output in
                 let data: Data
                 if let bytes {

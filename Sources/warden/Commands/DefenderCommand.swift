@@ -93,8 +93,82 @@ struct BanCommand: AsyncParsableCommand {
 /// `warden defender …`: what the Defender saw.
 struct DefenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "defender", abstract: "Alerts the Defender raised: list, acknowledge, resolve.",
-        subcommands: [Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self])
+        commandName: "defender",
+        abstract: "The Defender: alerts (list, acknowledge, resolve), quarantines, and each tenant's rules.",
+        subcommands: [
+            Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self, Rules.self,
+        ])
+
+    /// `warden defender rules [show|set FILE|reset]`.
+    struct Rules: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A tenant's device rules: show them, set them from a JSON document, or reset them.",
+            subcommands: [Show.self, Set.self, Reset.self], defaultSubcommand: Show.self)
+
+        static func path(_ tenant: String) -> String { "/api/v1/tenants/\(APIClient.segment(tenant))/defender/rules" }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The rules in force (the platform's, with what the tenant's document changes).")
+            @Option(help: "The tenant (default: default).") var tenant = "default"
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await APIClient.run(client) { api, output in
+                    let data = try await api.send(.GET, Rules.path(tenant))
+                    if output.isJSON { return output.json(data) }
+                    try Rules.describe(data, api: api, output: output)
+                }
+            }
+        }
+
+        struct Set: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Replace the tenant's rules document (JSON; what it leaves out stays the platform's).")
+            @Argument(help: "The document file.") var file: String
+            @Option(help: "The tenant (default: default).") var tenant = "default"
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                let document = try Output.contents(of: file)
+                try await APIClient.run(client) { api, output in
+                    let data = try await api.send(
+                        .PUT, Rules.path(tenant), raw: document, contentType: "application/json")
+                    if output.isJSON { return output.json(data) }
+                    try Rules.describe(data, api: api, output: output)
+                }
+            }
+        }
+
+        struct Reset: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Go back to the platform's rules.")
+            @Option(help: "The tenant (default: default).") var tenant = "default"
+            @OptionGroup var client: ClientOptions
+
+            func run() async throws {
+                try await APIClient.run(client) { api, output in
+                    _ = try await api.send(.DELETE, Rules.path(tenant))
+                    if !output.isJSON { output.line("Tenant \(tenant) has the platform's rules.") }
+                }
+            }
+        }
+
+        /// One line per rule: its settings and its response.
+        static func describe(_ data: Data, api: APIClient, output: Output) throws {
+            let state = try api.decode(DefenderRulesState.self, data)
+            output.table(
+                ["RULE", "SETTINGS", "RESPONSE"],
+                state.rules.keys.sorted().map { name in
+                    let fields = state.rules[name] ?? [:]
+                    let response = fields["response"]?.text ?? "alert"
+                    let settings = fields.keys.sorted().filter { $0 != "response" }.map {
+                        "\($0)=\(fields[$0]?.text ?? "")"
+                    }
+                    return [name, settings.joined(separator: " "), response]
+                })
+            if !state.hasDocument { output.line("(the platform's rules: the tenant has no document)") }
+        }
+    }
 
     struct Quarantine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -195,5 +269,35 @@ struct DefenderCommand: AsyncParsableCommand {
                 .POST, "/api/v1/defender/alerts/\(APIClient.segment(id))/\(verb)", as: AlertResource.self, to: output
             ) { output.line("Alert \($0.id) is \($0.status).") }
         }
+    }
+}
+
+/// `GET …/defender/rules` as the CLI reads it: each rule's settings as text.
+struct DefenderRulesState: Decodable {
+    let rules: [String: [String: Setting]]
+    let hasDocument: Bool
+
+    /// A setting of any JSON type, kept as text.
+    struct Setting: Decodable {
+        let text: String
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let flag = try? container.decode(Bool.self) {
+                text = String(flag)
+            } else if let number = try? container.decode(Double.self) {
+                text = number.rounded() == number ? String(format: "%.0f", number) : String(number)
+            } else {
+                text = (try? container.decode(String.self)) ?? "null"
+            }
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case rules, document }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        rules = try container.decode([String: [String: Setting]].self, forKey: .rules)
+        hasDocument = !(try container.decodeNil(forKey: .document))
     }
 }

@@ -8,8 +8,8 @@ struct DeviceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device", abstract: "Manage devices.",
         subcommands: [
-            Create.self, List.self, Show.self, Update.self, Enable.self, Disable.self, Delete.self, RotateKey.self,
-            ConnectionString.self,
+            Create.self, List.self, Show.self, Update.self, Enable.self, Disable.self, Disconnect.self, Delete.self,
+            RotateKey.self, ConnectionString.self,
         ])
 
     /// The device and tenant every device command names.
@@ -133,6 +133,21 @@ struct DeviceCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await DeviceCommand.patch(target, client, ["status": "disabled", "statusReason": reason ?? NSNull()])
+        }
+    }
+
+    struct Disconnect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Close a device's live connections (it may connect again; disable or ban it to keep it out).")
+        @OptionGroup var target: Target
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                _ = try await api.send(.POST, target.path + "/disconnect")
+                if output.isJSON { return output.json(Data("{}".utf8)) }
+                output.line("Closing the live connections of \(target.id).")
+            }
         }
     }
 

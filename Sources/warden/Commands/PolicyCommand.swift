@@ -31,10 +31,7 @@ struct PolicyCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            guard let document = FileManager.default.contents(atPath: file) else {
-                Output.error("Cannot read \(file).")
-                throw CLIExitCode.notFound
-            }
+            let document = try Output.contents(of: file)
             try await APIClient.run(client) { api, output in
                 let isYAML = file.hasSuffix(".yaml") || file.hasSuffix(".yml")
                 let data = try await api.send(

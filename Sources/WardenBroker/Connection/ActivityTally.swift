@@ -1,0 +1,40 @@
+import Foundation
+import NIOCore
+import WardenAuthentication
+import WardenCore
+import WardenMQTT
+
+/// What a device's connection published during the current sampling interval, for the Defender's behaviour
+/// baselines: counted on the connection's event loop (no locks), handed over once per interval.
+struct ActivityTally {
+    private var messages = 0
+    private var bytes = 0
+    private var largestPayload = 0
+    /// Distinct topics, at most `DeviceActivity.maximumTopics`; the last one first compared, as devices mostly
+    /// publish to one topic.
+    private var topics: [String] = []
+    private var since: NIODeadline
+
+    init(since: NIODeadline) { self.since = since }
+
+    mutating func count(_ publish: PublishPacket) {
+        messages &+= 1
+        let size = publish.payload.readableBytes
+        bytes &+= size
+        if size > largestPayload { largestPayload = size }
+        guard topics.count < DeviceActivity.maximumTopics, topics.last != publish.topic,
+            !topics.contains(publish.topic)
+        else { return }
+        topics.append(publish.topic)
+    }
+
+    /// The interval's activity, and a fresh interval from `now`.
+    mutating func sample(of device: DeviceIdentity, at now: NIODeadline, date: Date) -> DeviceActivity {
+        // total: an interval of a connection's lifetime is far inside Double's exact range in nanoseconds.
+        let seconds = Double((now - since).nanoseconds) / 1_000_000_000
+        defer { self = ActivityTally(since: now) }
+        return DeviceActivity(
+            tenantID: device.tenantID, deviceID: device.deviceID, seconds: seconds, messages: messages, bytes: bytes,
+            largestPayload: largestPayload, topics: topics, at: date)
+    }
+}
