@@ -141,8 +141,22 @@ def test_a_quarantined_device_keeps_its_twin_but_sends_no_telemetry(warden):
 
 
 def test_a_flapping_client_is_seen_and_its_client_id_banned(warden_factory):
+    """A flapping device is banned in its tenant; the tenant's services subscribed to `$warden/alerts/#` hear the
+    alert, while a device may not subscribe there."""
+    from test_service_principals import api, service_client
     warden = warden_factory({"defender.flapping.threshold": 5, "defender.flapping.ban": 60})
+    policy = api(warden, "POST", "/api/v1/tenants/default/shared-access-policies",
+                 {"name": "soc", "permissions": ["serviceConnect"]})
+    service = service_client(warden, "soc", policy["keys"]["primaryKey"], "soc-1")
+    assert service.start(warden.mqtt["mqtts"], host="localhost") == 0
+    _, mid = service.paho.subscribe("$warden/alerts/#", qos=1)
+    assert hub.wait_until(lambda: mid in service.subacks) and service.subacks[mid][0].value == 1
     hub.create_device(warden, "flappy")
+    hub.create_device(warden, "nosy")
+    nosy, code = connect(warden, "nosy")
+    _, mid = nosy.paho.subscribe("$warden/alerts/#", qos=1)
+    assert hub.wait_until(lambda: mid in nosy.subacks) and nosy.subacks[mid][0].value == 0x87
+    nosy.stop()
     for _ in range(5):
         client, code = connect(warden, "flappy")
         assert code == 0
@@ -156,6 +170,11 @@ def test_a_flapping_client_is_seen_and_its_client_id_banned(warden_factory):
     refused, code = connect(warden, "flappy")
     refused.paho.loop_stop()
     assert code == 0x8A
+    assert hub.wait_until(lambda: any(m.topic == "$warden/alerts/medium/connection.flapping" for m in service.messages))
+    heard = json.loads(next(m.payload for m in service.messages if m.topic.endswith("connection.flapping")))
+    assert heard["type"] == "alert" and heard["alert"]["subject"] == "device default/flappy"
+    assert heard["alert"]["tenantId"] == "default"
+    service.stop()
 
 
 def test_alerts_reach_a_signed_webhook_with_retries(warden_factory, tmp_path):

@@ -70,7 +70,7 @@ public final class AlertWebhook: Service, Sendable {
     }
 
     func enqueue(_ alert: Alert) {
-        let delivery = Delivery(id: Hex.encode(SecretBytes.random(count: 8).bytes), body: Self.body(alert))
+        let delivery = Delivery(id: Hex.encode(SecretBytes.random(count: 8).bytes), body: alert.messageBody)
         let overflowed = queue.withLock { queue in
             queue.append(delivery)
             guard queue.count > Self.capacity else { return false }
@@ -129,22 +129,5 @@ public final class AlertWebhook: Service, Sendable {
             ("Content-Type", "application/json"), ("X-Warden-Delivery", delivery.id),
             ("X-Warden-Timestamp", timestamp), ("X-Warden-Signature", "sha256=" + Hex.encode(Array(signature))),
         ]
-    }
-
-    /// `{"type": "alert", "alert": {…}}`, keys sorted.
-    static func body(_ alert: Alert) -> [UInt8] {
-        var fields: [String: JSONValue] = [
-            "id": .string(alert.id), "rule": .string(alert.rule), "severity": .string(alert.severity.rawValue),
-            "status": .string(alert.status.rawValue), "subject": .string(alert.subject),
-            "summary": .string(alert.summary), "count": .number(alert.count),
-            "firstSeen": .string(UTCTimestamp.string(milliseconds: alert.firstSeen.unixMilliseconds)),
-            "lastSeen": .string(UTCTimestamp.string(milliseconds: alert.lastSeen.unixMilliseconds)),
-        ]
-        if let tenantID = alert.tenantID { fields["tenantId"] = .string(tenantID.rawValue) }
-        if let changedBy = alert.changedBy { fields["changedBy"] = .string(changedBy) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let value: JSONValue = ["type": "alert", "alert": .object(fields)]
-        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
     }
 }

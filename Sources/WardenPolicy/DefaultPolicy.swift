@@ -7,8 +7,9 @@ import WardenCore
 /// publishes, subscribes and receives below `devices/{its id}/`, publishes its requests to the hub
 /// (`$iothub/twin/GET/…`, `…/PATCH/properties/reported/…`, `$iothub/methods/res/…`) and subscribes to what the
 /// hub sends it (twin responses, desired-property patches, method requests). A service whose policy grants
-/// `serviceConnect` is the cloud side of every device of its tenant: it reads below `devices/`, `$SYS/` and
-/// `$iothub/feedback/` (shared subscriptions too, to spread load) and sends cloud-to-device messages.
+/// `serviceConnect` is the cloud side of every device of its tenant: it reads below `devices/`, `$SYS/`,
+/// `$iothub/feedback/` and `$warden/alerts/` (shared subscriptions too, to spread load) and sends cloud-to-device
+/// messages.
 ///
 /// The hub actions those topics stand for are allowed on them: a device's own twin, methods and cloud-to-device
 /// messages; a service's telemetry reading and cloud-to-device sending.
@@ -37,8 +38,8 @@ public enum DefaultPolicy {
         statement(
             "default.service-read", .allow, services, [.subscribe, .receive],
             [
-                "devices/+/#", "$SYS/+/#", "$iothub/feedback/+/#", "$share/+/devices/+/#", "$share/+/$SYS/+/#",
-                "$share/+/$iothub/feedback/+/#",
+                "devices/+/#", "$SYS/+/#", "$iothub/feedback/+/#", "$warden/alerts/+/#", "$share/+/devices/+/#",
+                "$share/+/$SYS/+/#", "$share/+/$iothub/feedback/+/#", "$share/+/$warden/alerts/+/#",
             ]),
         statement("default.service-c2d", .allow, services, [.publish], ["devices/+/messages/devicebound/#"]),
         statement(

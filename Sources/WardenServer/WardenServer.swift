@@ -165,6 +165,7 @@ public enum WardenServer {
             persistence: persistence, database: database, ocsp: ocsp, gate: defender, observer: defender,
             clock: clock,
             logger: logger)
+        AlertTopics(broker: broker).follow(bus)
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), clock: clock, logger: logger)
         let cloudToDevice = try await CloudToDeviceService(

@@ -48,3 +48,23 @@ public struct Alert: Sendable, Hashable {
         self.changedAt = changedAt
     }
 }
+
+extension Alert {
+    /// The alert as its webhook deliveries and `$warden/alerts/…` messages carry it:
+    /// `{"type": "alert", "alert": {…}}`, keys sorted.
+    public var messageBody: [UInt8] {
+        var fields: [String: JSONValue] = [
+            "id": .string(id), "rule": .string(rule), "severity": .string(severity.rawValue),
+            "status": .string(status.rawValue), "subject": .string(subject), "summary": .string(summary),
+            "count": .number(count),
+            "firstSeen": .string(UTCTimestamp.string(milliseconds: firstSeen.unixMilliseconds)),
+            "lastSeen": .string(UTCTimestamp.string(milliseconds: lastSeen.unixMilliseconds)),
+        ]
+        if let tenantID { fields["tenantId"] = .string(tenantID.rawValue) }
+        if let changedBy { fields["changedBy"] = .string(changedBy) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let value: JSONValue = ["type": "alert", "alert": .object(fields)]
+        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+}
