@@ -125,7 +125,7 @@ let package = Package(
             name: "WardenBroker",
             dependencies: [
                 "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore", "WardenAzure",
-                "WardenAuthentication", "WardenPolicy",
+                "WardenAuthentication", "WardenPolicy", "CWardenTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

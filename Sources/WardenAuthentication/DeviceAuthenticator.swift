@@ -255,6 +255,8 @@ public struct DeviceAuthenticator: Sendable {
         let tenantID: TenantID?
         let method: AuthenticationRecord.Method
         var failure: WardenError.Code?
+        var isCredentialFailure = false
+        var guessedDevice: DeviceID?
         switch outcome {
         case .accepted(.device(let device)):
             tenantID = device.tenantID
@@ -273,11 +275,18 @@ public struct DeviceAuthenticator: Sendable {
             tenantID = hostName.flatMap(directory.tenant(forHost:))
             method = credentials.attemptedMethod
             failure = refusal.reason.code
+            isCredentialFailure = refusal.isCredentialFailure
+            if case .device(let deviceID) = credentials.claim, refusal.isCredentialFailure,
+                refusal.reason.code != .deviceNotFound, tenantID != nil
+            {
+                guessedDevice = deviceID
+            }
         }
         return AuthenticationRecord(
             tenantID: tenantID, principal: credentials.claim.principal, peerAddress: credentials.peerAddress,
             protocolName: protocolName,
-            method: method, isAccepted: failure == nil, failure: failure,
+            method: method, isAccepted: failure == nil, failure: failure, isCredentialFailure: isCredentialFailure,
+            guessedDevice: guessedDevice,
             certificateThumbprint: credentials.certificate?.thumbprints.first { $0.algorithm == .sha256 },
             referenceID: referenceID, at: at)
     }

@@ -54,20 +54,25 @@ struct BanIndex {
     }
 }
 
-/// How many events a source made within a window, estimated from two fixed windows (the current one, and the
+/// How many events a source made within its window, estimated from two fixed windows (the current one, and the
 /// one before weighted by how much of it the sliding window still covers): two numbers per source, whatever
 /// the threshold.
 struct WindowCount {
     private var start: Date
     private var current = 0
     private var previous = 0
+    /// The window it counts in (its rule's, for its tenant), so that it is judged idle by its own.
+    private(set) var window: TimeInterval
 
-    init(at now: Date) {
+    init(at now: Date, window: TimeInterval) {
         start = now
+        self.window = window
     }
 
-    /// Counts one event at `now`; returns the estimate for the window ending at `now`.
+    /// Counts one event at `now` in `window` (a tenant's rules may have changed it); returns the estimate for the
+    /// window ending at `now`.
     mutating func add(at now: Date, window: TimeInterval) -> Double {
+        self.window = window
         let elapsed = now.timeIntervalSince(start)
         if elapsed >= 2 * window {
             (start, previous, current) = (now, 0, 0)
@@ -79,6 +84,9 @@ struct WindowCount {
         return Double(previous) * covered + Double(current)
     }
 
-    /// When the source last counted (for dropping idle sources first).
+    /// Whether it has counted nothing for two of its windows: its estimate is nothing, and it may be dropped.
+    func isIdle(at now: Date) -> Bool { now.timeIntervalSince(start) >= 2 * window }
+
+    /// When the source last started a window (for dropping the idlest first).
     var lastWindowStart: Date { start }
 }

@@ -5,8 +5,17 @@ public import WardenCore
 
 /// What the Defender may change in the registry by itself (the registry's write path, given at start-up).
 public protocol DeviceControl: Sendable {
-    /// Disables the device with `reason` as its status reason.
-    func disable(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) async throws
+    /// Disables the device with `reason` as its status reason; false when it was disabled already.
+    func disable(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) async throws -> Bool
+}
+
+/// Who a rule counts: a device (answered as its rule says) or a service (alerted on only). Anonymous clients
+/// are never counted as devices: their ClientId may be any device's id.
+struct Counted {
+    let principal: String
+    let device: DeviceID?
+
+    static func device(_ id: DeviceID) -> Counted { Counted(principal: id.rawValue, device: id) }
 }
 
 /// The rules (issue 16): counted on the bus observer and the broker's activity reports, under the Defender's
@@ -24,9 +33,9 @@ extension DefenderService: ConnectionObserver {
     /// Feeds the bus's authentication outcomes and policy denials to the rules.
     func observe(_ event: DomainEvent) {
         switch event {
-        // A refusal a ban caused is not a guess at a credential: counting it would let a banned device behind
-        // a NAT get the whole address banned.
-        case .authentication(let record) where !record.isAccepted && record.failure != .authBanned:
+        // Guesses only: an identity that proved itself but may not connect (disabled, blocked, banned) is not
+        // guessing, and counting it would let one such device behind a NAT get the whole address banned.
+        case .authentication(let record) where !record.isAccepted && record.isCredentialFailure:
             countFailure(from: record.peerAddress, at: record.at)
             guard let tenantID = record.tenantID else { return }
             let rules = rules(for: tenantID)
@@ -34,37 +43,55 @@ extension DefenderService: ConnectionObserver {
                 RuleName.tenantAuthFailures, rules.tenantAuthFailures, in: tenantID, at: record.at,
                 summary: "\(rules.tenantAuthFailures.threshold) refused authentications in '\(tenantID)' within "
                     + "\(rules.tenantAuthFailures.window) s.")
-            count(
-                RuleName.deviceAuthFailures, rules.authFailures, principal: record.principal, in: tenantID,
-                at: record.at, severity: .high,
-                summary: "\(rules.authFailures.threshold) refused authentications as '\(record.principal)' within "
-                    + "\(rules.authFailures.window) s (the last from \(record.peerAddress)).")
+            // Per device only when the attempt named one that exists: any other name is the attacker's to choose.
+            if let deviceID = record.guessedDevice {
+                count(
+                    RuleName.deviceAuthFailures, rules.authFailures, .device(deviceID), in: tenantID, at: record.at,
+                    severity: .high,
+                    summary: "\(rules.authFailures.threshold) refused authentications as '\(deviceID)' within "
+                        + "\(rules.authFailures.window) s (the last from \(record.peerAddress)).")
+            }
         // Connections only: the HTTPS device API authenticates every request.
         case .authentication(let record) where record.isAccepted && record.protocolName != "https":
-            guard let tenantID = record.tenantID else { return }
+            guard let tenantID = record.tenantID, let counted = Self.counted(record) else { return }
             let rules = rules(for: tenantID)
             count(
-                RuleName.flapping, rules.flapping, principal: record.principal, in: tenantID, at: record.at,
-                severity: .medium,
-                summary: "'\(record.principal)' connected \(rules.flapping.threshold) times within "
+                RuleName.flapping, rules.flapping, counted, in: tenantID, at: record.at, severity: .medium,
+                summary: "'\(counted.principal)' connected \(rules.flapping.threshold) times within "
                     + "\(rules.flapping.window) s.")
-            if rules.newNetwork.enabled, let deviceID = Self.device(record.principal) {
+            if rules.newNetwork.enabled, let deviceID = counted.device {
                 let finding = profile(tenantID, deviceID, at: record.at) { profile in
-                    profile.observeConnection(from: record.peerAddress, at: record.at, rules: rules.newNetwork)
+                    profile.observeConnection(from: record.peerAddress, rules: rules.newNetwork)
                 }
                 if let finding {
                     fire(finding, device: deviceID, in: tenantID, severity: .low, response: rules.newNetwork.response)
                 }
             }
         case .authorizationDenied(let denial) where denial.isEnforced:
+            let counted: Counted? =
+                if let deviceID = denial.deviceID { .device(deviceID) } else if denial.principal.hasPrefix("$service/")
+                {
+                    Counted(principal: denial.principal, device: nil)
+                } else { nil }
+            guard let counted else { return }
             let rules = rules(for: denial.tenantID)
             count(
-                RuleName.policyDenials, rules.policyDenials, principal: denial.principal, in: denial.tenantID,
-                at: denial.at, severity: .medium,
-                summary: "\(rules.policyDenials.threshold) requests of '\(denial.principal)' refused by policy within "
-                    + "\(rules.policyDenials.window) s (the last: \(denial.action) '\(denial.topic)').")
+                RuleName.policyDenials, rules.policyDenials, counted, in: denial.tenantID, at: denial.at,
+                severity: .medium,
+                summary: "\(rules.policyDenials.threshold) requests of '\(counted.principal)' refused by policy "
+                    + "within \(rules.policyDenials.window) s (the last: \(denial.action) "
+                    + "'\(denial.topic.prefix(DeviceActivity.maximumTopicBytes))').")
         default:
             break
+        }
+    }
+
+    /// The device or service an accepted authentication proved (nil for anonymous clients).
+    private static func counted(_ record: AuthenticationRecord) -> Counted? {
+        switch record.method {
+        case .sas, .x509Thumbprint, .x509CA: (try? DeviceID(record.principal)).map(Counted.device)
+        case .service: Counted(principal: record.principal, device: nil)
+        case .anonymous, .none: nil
         }
     }
 
@@ -76,10 +103,13 @@ extension DefenderService: ConnectionObserver {
     public func activity(_ sample: DeviceActivity) {
         let rules = rules(for: sample.tenantID)
         guard rules.behaviour.enabled || rules.unusualHours.enabled else { return }
-        let (findings, hour) = profile(sample.tenantID, sample.deviceID, at: sample.at) { profile in
+        // Worked out before the lock: a calendar is not free.
+        let hour =
+            rules.unusualHours.enabled ? DeviceProfile.hourAndDay(of: sample.at, in: rules.unusualHours.zone) : nil
+        let (findings, unusual) = profile(sample.tenantID, sample.deviceID, at: sample.at) { profile in
             (
                 rules.behaviour.enabled ? profile.observe(sample, rules: rules.behaviour) : [],
-                rules.unusualHours.enabled ? profile.observeHour(sample, rules: rules.unusualHours) : nil
+                hour.flatMap { profile.observeHour($0, of: sample, rules: rules.unusualHours) }
             )
         }
         for finding in findings {
@@ -87,9 +117,9 @@ extension DefenderService: ConnectionObserver {
                 finding, device: sample.deviceID, in: sample.tenantID, severity: .medium,
                 response: rules.behaviour.response)
         }
-        if let hour {
+        if let unusual {
             fire(
-                hour, device: sample.deviceID, in: sample.tenantID, severity: .low,
+                unusual, device: sample.deviceID, in: sample.tenantID, severity: .low,
                 response: rules.unusualHours.response)
         }
     }
@@ -99,8 +129,9 @@ extension DefenderService: ConnectionObserver {
         guard ending.cause.isAbnormal else { return }
         let rules = rules(for: ending.tenantID)
         count(
-            RuleName.abnormalDisconnects, rules.abnormalDisconnects, principal: ending.principal, in: ending.tenantID,
-            at: ending.at, severity: .low,
+            RuleName.abnormalDisconnects, rules.abnormalDisconnects,
+            Counted(principal: ending.principal, device: ending.deviceID), in: ending.tenantID, at: ending.at,
+            severity: .low,
             summary: "\(rules.abnormalDisconnects.threshold) connections of '\(ending.principal)' ended abnormally "
                 + "within \(rules.abnormalDisconnects.window) s (the last: \(ending.cause.rawValue)).")
     }
@@ -109,12 +140,10 @@ extension DefenderService: ConnectionObserver {
 
     /// Counts a TCP connection let in from `address`; the threshold-th within the window raises a flood alert.
     public func accepted(from address: IPAddress) {
-        let now = clock.now()
         count(
-            Self.floodRule, key: address.description, threshold: settings.floodThreshold, window: settings.floodWindow,
-            at: now
-        ) {
-            [self] in
+            Self.floodRule, key: address.description, threshold: settings.floodThreshold,
+            window: settings.floodWindow, tenant: nil, at: clock.now()
+        ) { [self] in
             await firedOnAddress(
                 Self.floodRule, address, severity: .high, ban: settings.floodBan,
                 summary: "\(settings.floodThreshold) connections from \(address) within "
@@ -122,12 +151,12 @@ extension DefenderService: ConnectionObserver {
         }
     }
 
-    /// Counts a refused authentication from `address`; the threshold-th within the window raises the alert (and
+    /// Counts a guess at a credential from `address`; the threshold-th within the window raises the alert (and
     /// bans the address when the settings say so), once per burst.
     private func countFailure(from address: IPAddress, at now: Date) {
         count(
             Self.authFailuresRule, key: address.description, threshold: settings.authFailureThreshold,
-            window: settings.authFailureWindow, at: now
+            window: settings.authFailureWindow, tenant: nil, at: now
         ) { [self] in
             await firedOnAddress(
                 Self.authFailuresRule, address, severity: .high, ban: settings.authFailureBan,
@@ -151,23 +180,23 @@ extension DefenderService: ConnectionObserver {
 
     // MARK: Counting
 
-    /// A device rule's window for one principal of a tenant; the threshold-th event fires the rule on it.
+    /// A device rule's window for one device or service of a tenant; the threshold-th event fires the rule on it.
     private func count(
-        _ rule: String, _ settings: DeviceRules.Threshold, principal: String, in tenantID: TenantID, at now: Date,
+        _ rule: String, _ settings: DeviceRules.Threshold, _ counted: Counted, in tenantID: TenantID, at now: Date,
         severity: Alert.Severity, summary: String
     ) {
         guard settings.enabled else { return }
         count(
-            rule, key: "\(tenantID)/\(principal)", threshold: settings.threshold,
-            window: TimeInterval(settings.window), at: now
+            rule, key: "\(tenantID)/\(counted.principal)", threshold: settings.threshold,
+            window: TimeInterval(settings.window), tenant: tenantID, at: now
         ) { [self] in
             let finding = DeviceProfile.Finding(rule: rule, summary: summary)
-            if let deviceID = Self.device(principal) {
+            if let deviceID = counted.device {
                 await respond(finding, device: deviceID, in: tenantID, severity: severity, response: settings.response)
             } else {
-                // A service (`$service/{policy}`) or a name that is no device id: alerted on, never answered.
+                // A service (`$service/{policy}`): alerted on, never answered.
                 _ = try? await raise(
-                    rule, on: "client \(tenantID)/\(principal)", severity: severity, tenantID: tenantID,
+                    rule, on: "client \(tenantID)/\(counted.principal)", severity: severity, tenantID: tenantID,
                     summary: summary)
             }
         }
@@ -179,62 +208,87 @@ extension DefenderService: ConnectionObserver {
     ) {
         guard settings.enabled else { return }
         count(
-            rule, key: tenantID.rawValue, threshold: settings.threshold, window: TimeInterval(settings.window), at: now
-        ) {
-            [self] in
+            rule, key: tenantID.rawValue, threshold: settings.threshold, window: TimeInterval(settings.window),
+            tenant: tenantID, at: now
+        ) { [self] in
             _ = try? await raise(rule, on: "tenant \(tenantID)", severity: .high, tenantID: tenantID, summary: summary)
         }
     }
 
     /// The sliding window of one rule: the threshold-th event of `key` within `window` runs `fire` in a task
     /// of its own, once per burst (the count starts again from nothing). At most `maximumTrackedSources`
-    /// sources per rule are counted; past it, the idlest go first.
+    /// sources per rule are counted; past it, those idle for two of their own windows go, then the idlest tenth.
     func count(
-        _ rule: String, key: String, threshold: Int, window: TimeInterval, at now: Date,
+        _ rule: String, key: String, threshold: Int, window: TimeInterval, tenant: TenantID?, at now: Date,
         fire: @escaping @Sendable () async -> Void
     ) {
+        let limit = settings.maximumTrackedSources
         let fires = counts.withLock { counts -> Bool in
-            var windows = counts.windows[rule] ?? [:]
-            if windows[key] == nil, windows.count >= settings.maximumTrackedSources {
-                windows = windows.filter { now.timeIntervalSince($0.value.lastWindowStart) < 2 * window }
-                if windows.count >= settings.maximumTrackedSources { windows.removeAll() }
+            // Changed in place: a copy of a rule's table per event would cost its whole size under the lock.
+            if counts.windows[rule]?[key] == nil, (counts.windows[rule]?.count ?? 0) >= limit {
+                Self.evict(&counts.windows[rule, default: [:]], at: now, keeping: limit - limit / 10)
             }
-            var counter = windows[key] ?? WindowCount(at: now)
-            let estimate = counter.add(at: now, window: window)
-            let reached = estimate >= Double(threshold)
-            windows[key] = reached ? nil : counter
-            counts.windows[rule] = windows
-            return reached
+            let estimate = counts.windows[rule, default: [:]][key, default: WindowCount(at: now, window: window)]
+                .add(at: now, window: window)
+            guard estimate >= Double(threshold) else { return false }
+            counts.windows[rule]?[key] = nil
+            return true
         }
-        if fires { raising(rule + " " + key, fire) }
+        if fires { raising(rule + " " + key, tenant: tenant, fire) }
     }
 
-    /// Runs `fire` in a task of its own unless the same slot is already raising or too many are.
-    private func raising(_ slot: String, _ fire: @escaping @Sendable () async -> Void) {
+    /// Drops the sources idle for two of their windows; if that leaves more than `keeping`, the idlest beyond it.
+    private static func evict(_ windows: inout [String: WindowCount], at now: Date, keeping: Int) {
+        windows = windows.filter { !$0.value.isIdle(at: now) }
+        guard windows.count > keeping else { return }
+        let idlest = windows.sorted { $0.value.lastWindowStart < $1.value.lastWindowStart }.prefix(
+            windows.count - keeping)
+        for (key, _) in idlest { windows.removeValue(forKey: key) }
+    }
+
+    /// Runs `fire` in a task of its own unless the same slot is already raising, or its tenant (or, for the
+    /// address rules, the platform) has its most raising at once: one tenant's rules cannot starve the others'.
+    private func raising(_ slot: String, tenant: TenantID?, _ fire: @escaping @Sendable () async -> Void) {
         let starts = counts.withLock { counts in
-            counts.raising.count < Self.maximumRaising && counts.raising.insert(slot).inserted
+            let running = counts.raisingPerTenant[tenant, default: 0]
+            guard running < (tenant == nil ? Self.maximumRaisingForAddresses : Self.maximumRaisingPerTenant),
+                counts.raising.count < Self.maximumRaising, counts.raising.insert(slot).inserted
+            else { return false }
+            counts.raisingPerTenant[tenant] = running + 1
+            return true
         }
         guard starts else { return }
         Task {
             await fire()
-            _ = self.counts.withLock { $0.raising.remove(slot) }
+            self.counts.withLock { counts in
+                counts.raising.remove(slot)
+                counts.raisingPerTenant[tenant, default: 1] -= 1
+                if counts.raisingPerTenant[tenant] == 0 { counts.raisingPerTenant[tenant] = nil }
+            }
         }
     }
 
-    /// Runs `update` on the device's profile, made when new; past `maximumProfiles` the longest unseen tenth
-    /// is forgotten first.
+    /// Runs `update` on the device's profile, made when new and marked seen; past `maximumProfiles` the longest
+    /// unseen tenth is forgotten first.
     private func profile<Result>(
         _ tenantID: TenantID, _ deviceID: DeviceID, at now: Date, _ update: (inout DeviceProfile) -> Result
     ) -> Result {
         let key = "\(tenantID)/\(deviceID)"
         return profiles.withLock { profiles in
             if profiles[key] == nil, profiles.count >= settings.maximumProfiles {
-                let oldest = profiles.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(
-                    max(1, profiles.count / 10))
-                for (key, _) in oldest { profiles.removeValue(forKey: key) }
+                Self.forgetIdlest(&profiles)
             }
+            profiles[key, default: DeviceProfile(at: now)].lastSeen = now
             return update(&profiles[key, default: DeviceProfile(at: now)])
         }
+    }
+
+    /// Forgets about a tenth of the profiles, those unseen longest: the cut is the tenth percentile of a sample
+    /// (a dictionary's order is its hashes', near enough random), so it costs one pass, not a sort of them all.
+    private static func forgetIdlest(_ profiles: inout [String: DeviceProfile]) {
+        let sample = profiles.values.prefix(1_024).map(\.lastSeen).sorted()
+        guard let cut = sample.dropFirst(sample.count / 10).first else { return }
+        profiles = profiles.filter { $0.value.lastSeen > cut }
     }
 
     // MARK: Responses
@@ -244,13 +298,14 @@ extension DefenderService: ConnectionObserver {
         _ finding: DeviceProfile.Finding, device deviceID: DeviceID, in tenantID: TenantID, severity: Alert.Severity,
         response: DeviceRules.Response
     ) {
-        raising("\(finding.rule) \(tenantID)/\(deviceID)") { [self] in
+        raising("\(finding.rule) \(tenantID)/\(deviceID)", tenant: tenantID) { [self] in
             await respond(finding, device: deviceID, in: tenantID, severity: severity, response: response)
         }
     }
 
     /// Raises the alert on the device, then answers it as its rule says, unless the answer is already in force
-    /// (banned, quarantined at that level or above). Each answer is a `defenderActed` event for the audit log.
+    /// (banned, quarantined at that level or above, disabled). Each answer is a `defenderActed` event for the
+    /// audit log.
     func respond(
         _ finding: DeviceProfile.Finding, device deviceID: DeviceID, in tenantID: TenantID, severity: Alert.Severity,
         response: DeviceRules.Response
@@ -272,8 +327,7 @@ extension DefenderService: ConnectionObserver {
         case .alert:
             return
         case .disconnect:
-            bus.publish(
-                .disconnectRequested(tenantID, deviceID, reason: "Disconnected by the Defender (alert \(alert.id))."))
+            disconnect(deviceID, in: tenantID, reason: "Disconnected by the Defender (alert \(alert.id)).")
             acted(.disconnect)
         case .quarantine(let level):
             let current = quarantined.withLock { $0["\(tenantID)/\(deviceID)"] }
@@ -288,7 +342,7 @@ extension DefenderService: ConnectionObserver {
         case .disable:
             guard let control,
                 (try? await control.disable(deviceID, in: tenantID, reason: "\(finding.rule): alert \(alert.id)"))
-                    != nil
+                    == true
             else { return }
             acted(.disable)
         case .ban(let seconds):
@@ -299,14 +353,27 @@ extension DefenderService: ConnectionObserver {
         }
     }
 
-    /// Puts a ban in force for an alert, unless the Defender already keeps its most bans.
+    /// Puts a ban in force for an alert, unless the Defender already keeps its most bans of that kind: addresses
+    /// have their own budget, and each tenant one for its devices, so that no tenant spends the others'.
     private func banAutomatically(
         _ subject: Ban.Subject, lifetime: TimeInterval, rule: String, alert: Alert, tenantID: TenantID?
     ) async {
-        let automatic = banIndex.withLock { index in
-            index.byID.values.filter { $0.createdBy.hasPrefix("defender:") }.count
+        let (kept, budget) = banIndex.withLock { index in
+            let automatic = index.byID.values.filter { $0.createdBy.hasPrefix("defender:") }
+            return switch subject {
+            case .device(let tenant, _):
+                (
+                    automatic.filter { if case .device(tenant, _) = $0.subject { true } else { false } }.count,
+                    Self.maximumAutomaticBansPerTenant
+                )
+            default:
+                (
+                    automatic.filter { if case .address = $0.subject { true } else { false } }.count,
+                    Self.maximumAutomaticBans
+                )
+            }
         }
-        guard automatic < Self.maximumAutomaticBans,
+        guard kept < budget,
             let ban = try? await addBan(
                 subject, reason: alert.summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id)
         else { return }
@@ -322,10 +389,5 @@ extension DefenderService: ConnectionObserver {
     private func record(_ action: DefenderAction) {
         bus.publish(.defenderActed(action))
         Counter(label: "warden_defender_actions_total", dimensions: [("kind", action.kind.rawValue)]).increment()
-    }
-
-    /// The device a principal names (a service's `$service/…` names none).
-    static func device(_ principal: String) -> DeviceID? {
-        principal.hasPrefix("$") ? nil : try? DeviceID(principal)
     }
 }

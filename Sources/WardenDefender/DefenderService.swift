@@ -38,14 +38,21 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     struct Counts {
         /// Each rule's recent events per source.
         var windows: [String: [String: WindowCount]] = [:]
-        /// Rules firing now on a subject, so that a burst raises one alert.
+        /// Rules firing now on a subject, so that a burst raises one alert; and how many per tenant (nil: the
+        /// address rules).
         var raising: Set<String> = []
+        var raisingPerTenant: [TenantID?: Int] = [:]
     }
 
-    /// Alerts raised at once, at most; a rule firing beyond it is counted again at its next burst.
+    /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no
+    /// tenant's rules starve them); a rule firing beyond it is counted again at its next burst.
     static let maximumRaising = 256
-    /// Bans the Defender puts in force by itself, at most; beyond it, it alerts only.
+    static let maximumRaisingPerTenant = 32
+    static let maximumRaisingForAddresses = 64
+    /// Address bans the Defender puts in force by itself, at most, and device bans per tenant; beyond them it
+    /// alerts only.
     static let maximumAutomaticBans = 10_000
+    static let maximumAutomaticBansPerTenant = 1_000
 
     let store: any DefenderStore
     let bus: EventBus
@@ -61,6 +68,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let profiles = Mutex<[String: DeviceProfile]>([:])
     /// Quarantined devices' levels, by `{tenant}/{device}`, so that a rule does not quarantine twice.
     let quarantined = Mutex<[String: String]>([:])
+    /// Devices' connections not yet written to the store (the inventory's), by `{tenant}/{device}`.
+    let unsavedSightings = Mutex<[String: DeviceConnection]>([:])
     private let refused = Mutex<[String: Counter]>([:])
     private let bansGauge = Gauge(label: "warden_defender_bans_active")
     let alertsGauge = Gauge(label: "warden_defender_alerts_open")
@@ -122,26 +131,35 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 _ = quarantined.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
             case .defenderRulesChanged(let tenantID, let text):
                 adopt(text, for: tenantID)
+            // The store forgets a deleted device's quarantine (ON DELETE CASCADE): one made again starts afresh.
             case .deviceDeleted(let tenantID, let deviceID):
                 _ = profiles.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
+                _ = quarantined.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
             case .tenantDeleted(let tenantID):
                 _ = tenantRules.withLock { $0.removeValue(forKey: tenantID) }
+                quarantined.withLock { levels in
+                    levels = levels.filter { !$0.key.hasPrefix("\(tenantID)/") }
+                }
             default:
                 observe(event)
             }
         }
     }
 
-    /// Removes expired bans from the store every 10 seconds (they stop refusing when they expire, before that).
+    /// Removes expired bans from the store every 10 seconds (they stop refusing when they expire, before that), and
+    /// writes the devices' connections seen since.
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 if let expired = try? await self.store.removeBans(expiredBefore: self.clock.now()) {
                     for ban in expired { self.bus.publish(.banRemoved(ban)) }
                 }
+                await self.saveSightings()
                 try await Task.sleep(for: .seconds(10))
             }
         }
+        // What the last interval saw is kept at a graceful stop.
+        await saveSightings()
     }
 
     // MARK: Bans
@@ -293,9 +311,9 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.changedBy = author
         alert.changedAt = clock.now()
         try await store.saveAlert(alert)
-        // Resolving a behaviour alert accepts the device's new behaviour: it learns again from nothing.
+        // Resolving a behaviour alert accepts the device's new behaviour: its baseline learns again from nothing.
         if status == .resolved, alert.rule.hasPrefix("behaviour."), alert.subject.hasPrefix("device ") {
-            _ = profiles.withLock { $0.removeValue(forKey: String(alert.subject.dropFirst("device ".count))) }
+            profiles.withLock { $0[String(alert.subject.dropFirst("device ".count))]?.forgetBehaviour() }
         }
         bus.publish(.alertChanged(alert))
         alertsGauge.record(try await store.countAlerts(status: .open))

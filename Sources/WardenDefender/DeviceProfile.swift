@@ -63,7 +63,6 @@ struct DeviceProfile {
     /// Judges one interval against the baseline, then learns it unless its rate or size was anomalous (an
     /// attacker must not teach the baseline to accept the attack). Static limits judge from the first interval.
     mutating func observe(_ sample: DeviceActivity, rules: DeviceRules.Behaviour) -> [Finding] {
-        lastSeen = sample.at
         var findings: [Finding] = []
         let rate = sample.messageRate
         let learned = samples >= rules.warmup
@@ -98,14 +97,22 @@ struct DeviceProfile {
                     summary: "Payloads of \(Self.whole(averagePayload)) bytes on average against a baseline of "
                         + "\(Self.whole(payload.mean))."))
         }
-        let topicsSeen = Set(sample.topics.map(Self.normalized))
+        // The broker gives topics as `DeviceActivity.topicKey` makes them: bounded, property bags left out.
+        let topicsSeen = Set(sample.topics)
         if rules.topics, learned, let known = topics {
             let new = topicsSeen.subtracting(known).sorted()
             if let first = new.first {
                 findings.append(
                     Finding(rule: Self.topicsRule, summary: "Published to '\(first)', a topic it never used before."))
-                // Said once per topic: the alert counts the next new one.
-                topics = known.union(new)
+                // Said once per topic: the alert counts the next new one. Past the most kept, topics are not judged.
+                let merged = known.union(new)
+                topics = merged.count > Self.maximumTopics ? nil : merged
+            } else if sample.moreTopics, known.count < DeviceActivity.maximumTopics {
+                findings.append(
+                    Finding(
+                        rule: Self.topicsRule,
+                        summary: "Published to more than \(DeviceActivity.maximumTopics) topics in one interval, "
+                            + "having used \(known.count)."))
             }
         }
         guard !findings.contains(where: { $0.rule != Self.topicsRule }) else { return findings }
@@ -119,41 +126,55 @@ struct DeviceProfile {
         }
         if !learned, var known = topics {
             known.formUnion(topicsSeen)
-            topics = known.count > Self.maximumTopics ? nil : known
+            topics = known.count > Self.maximumTopics || sample.moreTopics ? nil : known
         }
         return findings
     }
 
-    /// Judges the hour of an interval with messages: after `warmupDays` active days, an hour the device was never
-    /// active in is unusual (said once, then learned).
-    mutating func observeHour(_ sample: DeviceActivity, rules: DeviceRules.UnusualHours) -> Finding? {
-        guard sample.messages > 0 else { return nil }
+    /// The hour of the day of `date` in `zone`, and a number for its day (worked out outside the Defender's lock).
+    static func hourAndDay(of date: Date, in zone: TimeZone) -> (hour: Int, day: Int)? {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = rules.zone
-        let parts = calendar.dateComponents([.hour, .year, .month, .day], from: sample.at)
+        calendar.timeZone = zone
+        let parts = calendar.dateComponents([.hour, .year, .month, .day], from: date)
         guard let hour = parts.hour, (0..<24).contains(hour), let year = parts.year, let month = parts.month,
             let day = parts.day
         else { return nil }
-        let dayNumber = (year &* 12 &+ month) &* 31 &+ day
+        return (hour, (year &* 12 &+ month) &* 31 &+ day)
+    }
+
+    /// Judges the hour of an interval with messages: after `warmupDays` active days, an hour the device was never
+    /// active in is unusual (said once, then learned).
+    mutating func observeHour(
+        _ time: (hour: Int, day: Int), of sample: DeviceActivity, rules: DeviceRules.UnusualHours
+    ) -> Finding? {
+        guard sample.messages > 0 else { return nil }
         var finding: Finding?
-        if activeDays >= rules.warmupDays, hours[hour] == 0 {
+        if activeDays >= rules.warmupDays, hours[time.hour] == 0 {
             finding = Finding(
                 rule: Self.unusualHoursRule,
-                summary: "Active at \(Self.twoDigits(hour)):00–\(Self.twoDigits((hour + 1) % 24)):00 "
+                summary: "Active at \(Self.twoDigits(time.hour)):00–\(Self.twoDigits((time.hour + 1) % 24)):00 "
                     + "(\(rules.zone.identifier)), an hour it was not active in over \(activeDays) days.")
         }
-        if lastActiveDay != dayNumber {
-            lastActiveDay = dayNumber
+        if lastActiveDay != time.day {
+            lastActiveDay = time.day
             activeDays += 1
         }
-        hours[hour] += 1
+        hours[time.hour] += 1
         return finding
+    }
+
+    /// Forgets the behaviour baseline (rate, payload size, topics), keeping the networks and hours learned.
+    mutating func forgetBehaviour() {
+        samples = 0
+        rate = MovingStatistics()
+        payload = MovingStatistics()
+        payloadSamples = 0
+        topics = []
     }
 
     /// Judges a connection's network: after `warmup` connections, one it never connected from is new (said once,
     /// then learned; the oldest of `maximumNetworks` is forgotten).
-    mutating func observeConnection(from address: IPAddress, at now: Date, rules: DeviceRules.NewNetwork) -> Finding? {
-        lastSeen = now
+    mutating func observeConnection(from address: IPAddress, rules: DeviceRules.NewNetwork) -> Finding? {
         let network = Self.network(of: address)
         connections += 1
         if let index = networks.firstIndex(of: network) {
@@ -173,12 +194,6 @@ struct DeviceProfile {
     /// The /24 of an IPv4 address, the /64 of an IPv6 one.
     static func network(of address: IPAddress) -> String {
         CIDR(enclosing: address, prefixLength: address.isIPv4 ? 24 : 64).description
-    }
-
-    /// A topic without an Azure property bag (`devices/d/messages/events/a=1` is `devices/d/messages/events/`).
-    static func normalized(_ topic: String) -> String {
-        guard let range = topic.range(of: "/messages/events/") else { return topic }
-        return String(topic[..<range.upperBound])
     }
 
     private static func rate(_ value: Double) -> String {

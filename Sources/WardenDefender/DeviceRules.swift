@@ -107,7 +107,7 @@ public struct DeviceRules: Sendable, Hashable {
             if let index = Self.thresholds.firstIndex(where: { $0.key == key }) {
                 let path = Self.thresholds[index].rule
                 try section.enabled(&rules[keyPath: path].enabled)
-                try section.integer("threshold", 1...100_000, &rules[keyPath: path].threshold)
+                try section.integer("threshold", 2...100_000, &rules[keyPath: path].threshold)
                 try section.integer("window", 1...86_400, &rules[keyPath: path].window)
                 try section.response(&rules[keyPath: path].response, deviceScoped: key != "tenant-auth-failures")
             } else if key == "new-network" {

@@ -59,7 +59,8 @@ public struct AuthorizationRequest: Sendable {
             tenantID: tenantID, principal: principal, peerAddress: context.peerAddress ?? .unspecified,
             protocolName: context.protocolName, action: decision.action ?? action.rawValue, topic: resource?.text ?? "",
             unmetConditions: decision.unmetConditions, statementID: decision.statementID,
-            policyVersion: decision.policyVersion, isEnforced: isEnforced, referenceID: decision.referenceID, at: at)
+            policyVersion: decision.policyVersion, isEnforced: isEnforced, referenceID: decision.referenceID, at: at,
+            deviceID: { if case .device(let id) = subject { id } else { nil } }())
     }
 
     /// The name records use for the subject: the device id or `$service/{policy}`.

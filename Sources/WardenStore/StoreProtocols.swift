@@ -230,4 +230,8 @@ public protocol DefenderStore: Sendable {
     func saveDefenderRules(_ document: String?, for tenantID: TenantID) async throws
     /// Every tenant's rules document.
     func defenderRules() async throws -> [(tenantID: TenantID, text: String)]
+    /// Keeps each device's newest connection (the inventory's); devices deleted meanwhile are skipped.
+    func saveSightings(_ connections: [DeviceConnection]) async throws
+    /// The tenant's devices' last connections.
+    func sightings(in tenantID: TenantID) async throws -> [DeviceConnection]
 }

@@ -102,7 +102,7 @@ struct DefenderDeviceRulesTests {
                     AuthorizationDenial(
                         tenantID: .defaultTenant, principal: "meter-3", peerAddress: peer, protocolName: "mqtt",
                         action: "publish", topic: "other/\(index)", unmetConditions: [], statementID: nil,
-                        policyVersion: nil, referenceID: "r", at: Date())))
+                        policyVersion: nil, referenceID: "r", at: Date(), deviceID: try DeviceID("meter-3"))))
         }
         let denials = try await waitFor {
             try await defender.alerts(status: .open).first { $0.rule == DefenderService.RuleName.policyDenials }
@@ -112,7 +112,9 @@ struct DefenderDeviceRulesTests {
         for cause in [ConnectionEnding.Cause.clientDisconnect, .serverClosed, .keepAliveTimeout, .transportClosed] {
             defender.ended(
                 ConnectionEnding(
-                    tenantID: .defaultTenant, principal: "meter-4", peerAddress: peer, cause: cause, at: Date()))
+                    tenantID: .defaultTenant, principal: "meter-4", deviceID: try DeviceID("meter-4"),
+                    peerAddress: peer,
+                    cause: cause, at: Date()))
         }
         let abnormal = try await waitFor {
             try await defender.alerts(status: .open).first { $0.rule == DefenderService.RuleName.abnormalDisconnects }

@@ -71,6 +71,7 @@ struct DefenderServiceTests {
                     AuthenticationRecord(
                         tenantID: .defaultTenant, principal: "meter-1", peerAddress: peer, protocolName: "mqtt",
                         method: .sas, isAccepted: accepted, failure: accepted ? nil : .sasSignatureMismatch,
+                        isCredentialFailure: !accepted, guessedDevice: accepted ? nil : try? DeviceID("meter-1"),
                         certificateThumbprint: nil, referenceID: "r", at: Date())))
         }
         for _ in 0..<4 { attempt(accepted: false, from: attacker) }
@@ -107,12 +108,13 @@ struct DefenderServiceTests {
         settings.deviceRules.flapping.threshold = 3
         settings.deviceRules.flapping.response = .ban(seconds: 300)
         let defender = try await defender(settings)
-        func connected(_ principal: String) throws {
+        func connected(_ principal: String, method: AuthenticationRecord.Method = .sas) throws {
             bus.publish(
                 .authentication(
                     AuthenticationRecord(
                         tenantID: .defaultTenant, principal: principal, peerAddress: try address("192.0.2.1"),
-                        protocolName: "mqtt", method: .sas, isAccepted: true, failure: nil, certificateThumbprint: nil,
+                        protocolName: "mqtt", method: method, isAccepted: true, failure: nil,
+                        certificateThumbprint: nil,
                         referenceID: "r", at: Date())))
         }
         try connected("steady")
@@ -127,7 +129,7 @@ struct DefenderServiceTests {
         #expect(defender.ban(of: try DeviceID("flappy"), in: try TenantID("other")) == nil)
         #expect(defender.ban(ofClientID: "flappy") == nil)
         // A service's principal is not a client id: alerted, never banned.
-        for _ in 0..<3 { try connected("$service/reader") }
+        for _ in 0..<3 { try connected("$service/reader", method: .service) }
         _ = try await waitFor { try await defender.alerts(status: .open).first { $0.subject.hasSuffix("reader") } }
         #expect(defender.bans().count == 1)
     }

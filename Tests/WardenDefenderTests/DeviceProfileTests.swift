@@ -11,12 +11,12 @@ struct DeviceProfileTests {
 
     func sample(
         messages: Int, seconds: Double = 10, bytes: Int? = nil, topics: [String] = ["devices/d/messages/events/"],
-        at: Date? = nil
+        moreTopics: Bool = false, at: Date? = nil
     ) throws -> DeviceActivity {
         DeviceActivity(
             tenantID: .defaultTenant, deviceID: try DeviceID("d"), seconds: seconds, messages: messages,
-            bytes: bytes ?? messages * 100, largestPayload: messages > 0 ? 100 : 0, topics: topics,
-            at: at ?? start)
+            bytes: bytes ?? messages * 100, largestPayload: messages > 0 ? 100 : 0,
+            topics: topics.map(DeviceActivity.topicKey), moreTopics: moreTopics, at: at ?? start)
     }
 
     @Test func fiftyTimesTheBaselineIsAnAnomalyAndIsNotLearned() throws {
@@ -80,14 +80,14 @@ struct DeviceProfileTests {
         var profile = DeviceProfile(at: start)
         for host in 1...3 {
             #expect(
-                profile.observeConnection(from: try #require(IPAddress("198.51.100.\(host)")), at: start, rules: rules)
+                profile.observeConnection(from: try #require(IPAddress("198.51.100.\(host)")), rules: rules)
                     == nil)
         }
         #expect(
-            profile.observeConnection(from: try #require(IPAddress("198.51.100.200")), at: start, rules: rules) == nil)
-        let finding = profile.observeConnection(from: try #require(IPAddress("203.0.113.5")), at: start, rules: rules)
+            profile.observeConnection(from: try #require(IPAddress("198.51.100.200")), rules: rules) == nil)
+        let finding = profile.observeConnection(from: try #require(IPAddress("203.0.113.5")), rules: rules)
         #expect(finding?.rule == DeviceProfile.newNetworkRule && finding?.summary.contains("203.0.113.0/24") == true)
-        #expect(profile.observeConnection(from: try #require(IPAddress("203.0.113.9")), at: start, rules: rules) == nil)
+        #expect(profile.observeConnection(from: try #require(IPAddress("203.0.113.9")), rules: rules) == nil)
         #expect(DeviceProfile.network(of: try #require(IPAddress("2001:db8:1:2:3::4"))) == "2001:db8:1:2::/64")
     }
 
@@ -96,21 +96,43 @@ struct DeviceProfileTests {
         rules.warmupDays = 3
         rules.zone = try #require(TimeZone(identifier: "Europe/Berlin"))
         var profile = DeviceProfile(at: start)
+        func observe(messages: Int, at date: Date) throws -> DeviceProfile.Finding? {
+            let time = try #require(DeviceProfile.hourAndDay(of: date, in: rules.zone))
+            return profile.observeHour(time, of: try sample(messages: messages, at: date), rules: rules)
+        }
         // Active at 10:00 UTC (11:00 or 12:00 in Berlin) on three days.
         let ten = start.addingTimeInterval(
             -start.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400) + 36_000)
         for day in 0..<3 {
-            #expect(
-                profile.observeHour(
-                    try sample(messages: 3, at: ten.addingTimeInterval(Double(day) * 86_400)), rules: rules) == nil)
+            #expect(try observe(messages: 3, at: ten.addingTimeInterval(Double(day) * 86_400)) == nil)
         }
-        #expect(
-            profile.observeHour(try sample(messages: 3, at: ten.addingTimeInterval(3 * 86_400)), rules: rules) == nil)
-        #expect(
-            profile.observeHour(try sample(messages: 0, at: ten.addingTimeInterval(3 * 86_400 + 7_200)), rules: rules)
-                == nil, "no messages, no activity")
-        let night = profile.observeHour(
-            try sample(messages: 3, at: ten.addingTimeInterval(3 * 86_400 + 7 * 3_600)), rules: rules)
+        #expect(try observe(messages: 3, at: ten.addingTimeInterval(3 * 86_400)) == nil)
+        #expect(try observe(messages: 0, at: ten.addingTimeInterval(3 * 86_400 + 7_200)) == nil, "no messages")
+        let night = try observe(messages: 3, at: ten.addingTimeInterval(3 * 86_400 + 7 * 3_600))
         #expect(night?.rule == DeviceProfile.unusualHoursRule && night?.summary.contains("Europe/Berlin") == true)
+        #expect(try observe(messages: 3, at: ten.addingTimeInterval(4 * 86_400 + 7 * 3_600)) == nil, "said once")
+    }
+
+    @Test func topicsAreBoundedAndResolvingForgetsOnlyTheBehaviour() throws {
+        var rules = DeviceRules.Behaviour()
+        rules.warmup = 2
+        var profile = DeviceProfile(at: start)
+        for _ in 0..<2 { _ = profile.observe(try sample(messages: 5, topics: ["a"]), rules: rules) }
+        // New topics after learning are said, and kept up to the most; past it topics are no longer judged.
+        for index in 0..<(DeviceProfile.maximumTopics + 8) {
+            _ = profile.observe(try sample(messages: 5, topics: ["new/\(index)"]), rules: rules)
+        }
+        #expect(profile.topics == nil)
+        #expect(profile.observe(try sample(messages: 5, topics: ["newer"]), rules: rules).isEmpty)
+        // A long topic is kept cut.
+        #expect(DeviceActivity.topicKey(String(repeating: "x", count: 70_000)).utf8.count == 256)
+        // More topics in one interval than a sample names, from a device that used few, is said.
+        var few = DeviceProfile(at: start)
+        for _ in 0..<2 { _ = few.observe(try sample(messages: 5, topics: ["a"]), rules: rules) }
+        let many = few.observe(try sample(messages: 5, topics: ["a"], moreTopics: true), rules: rules)
+        #expect(many.map(\.rule) == [DeviceProfile.topicsRule])
+        _ = few.observeConnection(from: try #require(IPAddress("192.0.2.1")), rules: DeviceRules.NewNetwork())
+        few.forgetBehaviour()
+        #expect(few.samples == 0 && few.topics == [] && few.networks == ["192.0.2.0/24"])
     }
 }

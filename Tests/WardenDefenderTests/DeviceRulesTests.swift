@@ -34,7 +34,7 @@ struct DeviceRulesTests {
         ("[]", "JSON object"),
         ("{\"flaping\": {}}", "'flaping' is not a rule"),
         ("{\"flapping\": 3}", "'flapping' is an object"),
-        ("{\"flapping\": {\"threshold\": 0}}", "'flapping.threshold' is a whole number from 1"),
+        ("{\"flapping\": {\"threshold\": 1}}", "'flapping.threshold' is a whole number from 2"),
         ("{\"flapping\": {\"threshold\": 2.5}}", "'flapping.threshold'"),
         ("{\"flapping\": {\"window\": 99999999999999999999}}", "flapping"),
         ("{\"flapping\": {\"treshold\": 3}}", "'flapping.treshold' is not a setting"),

@@ -28,7 +28,7 @@ struct SQLiteDatabaseTests {
                 "0014-create-issued-certificates", "0015-create-revocation-lists",
                 "0016-create-provisioning", "0017-add-certificate-attestation",
                 "0018-add-token-keys", "0019-create-data-keys", "0020-add-allocation",
-                "0021-add-ocsp-checks", "0022-create-defender", "0023-create-defender-rules",
+                "0021-add-ocsp-checks", "0022-create-defender", "0023-defender-rules-and-inventory",
             ])
     }
 

@@ -11,4 +11,8 @@ uint32_t warden_tls_prefer_server_ciphers(void *ssl_ctx);
 /// The option bit `warden_tls_prefer_server_ciphers` sets.
 extern const uint32_t warden_tls_server_preference_option;
 
+/// The standard (RFC) name of the cipher suite a connection's `SSL` negotiated, or NULL before the handshake.
+/// swift-nio-ssl does not expose it; the Defender's inventory reports it per device.
+const char *warden_tls_cipher_name(void *ssl);
+
 #endif

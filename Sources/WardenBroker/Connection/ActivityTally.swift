@@ -10,9 +10,11 @@ struct ActivityTally {
     private var messages = 0
     private var bytes = 0
     private var largestPayload = 0
-    /// Distinct topics, at most `DeviceActivity.maximumTopics`; the last one first compared, as devices mostly
-    /// publish to one topic.
+    /// Distinct topics (`DeviceActivity.topicKey`), at most `DeviceActivity.maximumTopics`, and whether more came.
     private var topics: [String] = []
+    private var moreTopics = false
+    /// The last topic as it came: devices mostly publish to one, which then costs one comparison.
+    private var lastTopic = ""
     private var since: NIODeadline
 
     init(since: NIODeadline) { self.since = since }
@@ -22,10 +24,11 @@ struct ActivityTally {
         let size = publish.payload.readableBytes
         bytes &+= size
         if size > largestPayload { largestPayload = size }
-        guard topics.count < DeviceActivity.maximumTopics, topics.last != publish.topic,
-            !topics.contains(publish.topic)
-        else { return }
-        topics.append(publish.topic)
+        guard publish.topic != lastTopic else { return }
+        lastTopic = publish.topic
+        let key = DeviceActivity.topicKey(publish.topic)
+        guard !topics.contains(key) else { return }
+        if topics.count < DeviceActivity.maximumTopics { topics.append(key) } else { moreTopics = true }
     }
 
     /// The interval's activity, and a fresh interval from `now`.
@@ -35,6 +38,6 @@ struct ActivityTally {
         defer { self = ActivityTally(since: now) }
         return DeviceActivity(
             tenantID: device.tenantID, deviceID: device.deviceID, seconds: seconds, messages: messages, bytes: bytes,
-            largestPayload: largestPayload, topics: topics, at: date)
+            largestPayload: largestPayload, topics: topics, moreTopics: moreTopics, at: date)
     }
 }

@@ -63,7 +63,7 @@ enum ClientIdentity: Sendable {
             peerAddress: context.peerAddress ?? .unspecified, protocolName: context.protocolName,
             action: decision.action ?? action.rawValue, topic: target, unmetConditions: decision.unmetConditions,
             statementID: decision.statementID, policyVersion: decision.policyVersion,
-            referenceID: decision.referenceID, at: at)
+            referenceID: decision.referenceID, at: at, deviceID: deviceIdentity?.deviceID)
     }
 
     /// The name records use: the device id, `$service/{policy}`, or an anonymous client's ClientId.
@@ -99,6 +99,11 @@ enum ClientIdentity: Sendable {
         case .anonymous(let tenantID, _): tenantID
         case .registration(let identity): identity.tenantID
         }
+    }
+
+    var isService: Bool {
+        if case .service = self { return true }
+        return false
     }
 
     var registration: RegistrationIdentity? {

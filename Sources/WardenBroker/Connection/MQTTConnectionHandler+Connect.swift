@@ -176,6 +176,7 @@ extension MQTTConnectionHandler {
         sink.start([.connack(terms.connack(sessionPresent: attachment.sessionPresent))] + attachment.resend)
         if let device = identity.deviceIdentity {
             services.broker.deviceReady(device.sender)
+            report(device, username: connect.username, context: context)
             startSampling(of: device, context: context)
         }
         logger[metadataKey: "client.id"] = "\(terms.clientID)"

@@ -139,13 +139,17 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         machine.closed()
         leavePending()
         if let connection {
-            if let observer = services.observer, connection.identity.registration == nil {
+            // Devices and services: an anonymous client's ClientId may be any device's id.
+            if let observer = services.observer,
+                connection.identity.deviceIdentity != nil || connection.identity.isService
+            {
                 let cause = connection.sink.closedByServer ? .serverClosed : ending ?? .transportClosed
                 observer.ended(
                     ConnectionEnding(
                         tenantID: connection.identity.tenantID,
                         principal: connection.identity.principal(clientID: connection.session.key.clientID),
-                        peerAddress: peerAddress, cause: cause, at: services.clock.now()))
+                        deviceID: connection.identity.deviceIdentity?.deviceID, peerAddress: peerAddress, cause: cause,
+                        at: services.clock.now()))
             }
             let will = connection.publishesWill ? connection.will : nil
             services.broker.close(
@@ -247,6 +251,19 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .notAuthorized, .administrativeAction, .sessionTakenOver, .serverShuttingDown: .serverClosed
         default: .protocolError
         }
+    }
+
+    /// Tells the Defender's inventory where the device connected from, over what, and with which client.
+    func report(_ device: DeviceIdentity, username: String?, context: ChannelHandlerContext) {
+        guard let observer = services.observer else { return }
+        let handler = usesTLS ? try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) : nil
+        observer.connected(
+            DeviceConnection(
+                tenantID: device.tenantID, deviceID: device.deviceID, peerAddress: peerAddress,
+                protocolName: policyContext.protocolName, method: device.method.rawValue,
+                tlsVersion: usesTLS ? policyContext.tlsVersion : nil, cipherSuite: handler?.negotiatedCipherSuite,
+                clientLibrary: username.flatMap(DeviceConnection.clientLibrary(inUsername:)),
+                certificateNotAfter: policyContext.certificate?.notValidAfter, at: services.clock.now()))
     }
 
     /// Reports a device's activity to the Defender once per interval while the connection lives.

@@ -121,7 +121,8 @@ public final class MQTTListener: Service, Sendable {
         }
         // The same per-address budgets as the MQTT listeners: upgrades in bulk are closed with 1013 (try again
         // later), before a handler or a CONNECT deadline is spent on them.
-        guard Self.admit(address, services: services) else {
+        // The HTTPS listener counted the TCP connection for the flood rule already.
+        guard Self.admit(address, services: services, countsConnection: false) else {
             var reason = channel.allocator.buffer(capacity: 2)
             reason.write(webSocketErrorCode: .unknown(1013))
             channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: reason)).whenComplete { _ in
@@ -141,10 +142,11 @@ public final class MQTTListener: Service, Sendable {
 
     /// Spends a connect token of `address` and counts it as pending until CONNECT is accepted; false (with the
     /// limit counted) when either budget refuses it.
-    private static func admit(_ address: IPAddress, services: ConnectionServices) -> Bool {
+    private static func admit(_ address: IPAddress, services: ConnectionServices, countsConnection: Bool = true) -> Bool
+    {
         // A banned address is closed before anything is spent on it (counted by the Defender).
         guard services.gate.ban(of: address) == nil else { return false }
-        services.gate.accepted(from: address)
+        if countsConnection { services.gate.accepted(from: address) }
         guard services.limiter.admit(address, now: .now()) else {
             services.broker.metrics.hit(.connectRatePerIP)
             return false

@@ -13,17 +13,29 @@ public struct DeviceActivity: Sendable, Hashable {
     /// Their payloads' bytes together, and the largest one.
     public let bytes: Int
     public let largestPayload: Int
-    /// Distinct topics published to, at most `maximumTopics` (property bags left out).
+    /// Distinct topics published to, at most `maximumTopics`, as `topicKey` gives them.
     public let topics: [String]
+    /// Whether it published to more distinct topics than `topics` holds.
+    public let moreTopics: Bool
     /// The interval's end.
     public let at: Date
 
-    /// Topics one sample names, at most.
+    /// Topics one sample names, at most, and the bytes of each kept.
     public static let maximumTopics = 8
+    public static let maximumTopicBytes = 256
+
+    /// A topic as the Defender learns it: without an Azure property bag (`devices/d/messages/events/a=1` is
+    /// `devices/d/messages/events/`), cut to `maximumTopicBytes`.
+    public static func topicKey(_ topic: String) -> String {
+        var key = Substring(topic)
+        if let range = topic.range(of: "/messages/events/") { key = topic[..<range.upperBound] }
+        guard key.utf8.count > maximumTopicBytes else { return String(key) }
+        return String(decoding: key.utf8.prefix(maximumTopicBytes), as: UTF8.self)
+    }
 
     public init(
         tenantID: TenantID, deviceID: DeviceID, seconds: Double, messages: Int, bytes: Int, largestPayload: Int,
-        topics: [String], at: Date
+        topics: [String], moreTopics: Bool = false, at: Date
     ) {
         self.tenantID = tenantID
         self.deviceID = deviceID
@@ -32,6 +44,7 @@ public struct DeviceActivity: Sendable, Hashable {
         self.bytes = bytes
         self.largestPayload = largestPayload
         self.topics = topics
+        self.moreTopics = moreTopics
         self.at = at
     }
 
@@ -65,24 +78,84 @@ public struct ConnectionEnding: Sendable, Hashable {
     public let tenantID: TenantID
     /// The device id, or `$service/{policy}`.
     public let principal: String
+    /// The device, when an authenticated device's connection ended (nil for a service).
+    public let deviceID: DeviceID?
     public let peerAddress: IPAddress
     public let cause: Cause
     public let at: Date
 
-    public init(tenantID: TenantID, principal: String, peerAddress: IPAddress, cause: Cause, at: Date) {
+    public init(
+        tenantID: TenantID, principal: String, deviceID: DeviceID?, peerAddress: IPAddress, cause: Cause, at: Date
+    ) {
         self.tenantID = tenantID
         self.principal = principal
+        self.deviceID = deviceID
         self.peerAddress = peerAddress
         self.cause = cause
         self.at = at
     }
 }
 
-/// Where the broker reports what devices do (once per sampling interval per connection) and how connections
-/// end; the Defender learns and judges from it.
+/// Where the broker reports devices' connections, what devices do (once per sampling interval per connection)
+/// and how connections end; the Defender keeps its inventory, learns and judges from it.
 public protocol ConnectionObserver: Sendable {
     /// Seconds between two `activity` reports of one connection.
     var sampleInterval: Double { get }
+    func connected(_ connection: DeviceConnection)
     func activity(_ sample: DeviceActivity)
     func ended(_ ending: ConnectionEnding)
+}
+
+/// A device's accepted connection as the Defender's inventory keeps it (issue 16, "Identify"): where from, over
+/// what, and with which client, as it said.
+public struct DeviceConnection: Sendable, Hashable {
+    public let tenantID: TenantID
+    public let deviceID: DeviceID
+    public let peerAddress: IPAddress
+    /// `mqtt`, `mqtt-ws`.
+    public let protocolName: String
+    /// `sas`, `x509-thumbprint`, `x509-ca`.
+    public let method: String
+    /// `1.2`, `1.3`, or nil without TLS.
+    public let tlsVersion: String?
+    /// The negotiated suite's standard name, when known.
+    public let cipherSuite: String?
+    /// What the client says it is (the MQTT username's `DeviceClientType`), at most 128 printable characters.
+    public let clientLibrary: String?
+    /// The client certificate's expiry, when one was presented.
+    public let certificateNotAfter: Date?
+    public let at: Date
+
+    public init(
+        tenantID: TenantID, deviceID: DeviceID, peerAddress: IPAddress, protocolName: String, method: String,
+        tlsVersion: String?, cipherSuite: String?, clientLibrary: String?, certificateNotAfter: Date?, at: Date
+    ) {
+        self.tenantID = tenantID
+        self.deviceID = deviceID
+        self.peerAddress = peerAddress
+        self.protocolName = protocolName
+        self.method = method
+        self.tlsVersion = tlsVersion
+        self.cipherSuite = cipherSuite
+        self.clientLibrary = clientLibrary
+        self.certificateNotAfter = certificateNotAfter
+        self.at = at
+    }
+
+    /// Client library names longer than this are cut.
+    public static let maximumClientLibrary = 128
+
+    /// The `DeviceClientType` of an MQTT username's query (`…/?api-version=…&DeviceClientType=azure-iot-device%2F2.0`),
+    /// decoded, cut to `maximumClientLibrary` and kept to printable ASCII; nil when absent.
+    public static func clientLibrary(inUsername username: String) -> String? {
+        guard let query = username.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "deviceclienttype" else { continue }
+            let decoded = PercentEncoding.decodeText(parts[1]) ?? String(parts[1])
+            let printable = String(decoded.unicodeScalars.filter { $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F })
+            return printable.isEmpty ? nil : String(printable.prefix(maximumClientLibrary))
+        }
+        return nil
+    }
 }

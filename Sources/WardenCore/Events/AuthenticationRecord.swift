@@ -25,6 +25,12 @@ public struct AuthenticationRecord: Sendable, Hashable {
     /// Why not, when refused (the operator-facing code; the client heard only "bad credentials" or "not
     /// authorized").
     public let failure: WardenError.Code?
+    /// Whether a refusal was of the credential itself (a wrong key, a refused certificate, an unknown device),
+    /// not of an identity that proved itself but may not connect (disabled, blocked, banned).
+    public let isCredentialFailure: Bool
+    /// The device a refused attempt named, when it exists: its key or certificate was wrong (the Defender counts
+    /// guesses per device; an id that names no device is not one).
+    public let guessedDevice: DeviceID?
     /// SHA-256 thumbprint of the client certificate, if one was presented.
     public let certificateThumbprint: Thumbprint?
     /// Quote this to find the matching log line.
@@ -33,8 +39,8 @@ public struct AuthenticationRecord: Sendable, Hashable {
 
     public init(
         tenantID: TenantID?, principal: String, peerAddress: IPAddress, protocolName: String, method: Method,
-        isAccepted: Bool, failure: WardenError.Code?, certificateThumbprint: Thumbprint?, referenceID: String,
-        at: Date
+        isAccepted: Bool, failure: WardenError.Code?, isCredentialFailure: Bool = false, guessedDevice: DeviceID? = nil,
+        certificateThumbprint: Thumbprint?, referenceID: String, at: Date
     ) {
         self.tenantID = tenantID
         self.principal = principal
@@ -43,6 +49,8 @@ public struct AuthenticationRecord: Sendable, Hashable {
         self.method = method
         self.isAccepted = isAccepted
         self.failure = failure
+        self.isCredentialFailure = isCredentialFailure
+        self.guessedDevice = guessedDevice
         self.certificateThumbprint = certificateThumbprint
         self.referenceID = referenceID
         self.at = at

@@ -7,6 +7,9 @@ public struct AuthorizationDenial: Sendable, Hashable {
     public let tenantID: TenantID
     /// The device id, `$service/{policy}`, or an anonymous client's ClientId.
     public let principal: String
+    /// The device refused, when the principal is an authenticated device (not a service, not an anonymous
+    /// client whose ClientId may be any device's id).
+    public let deviceID: DeviceID?
     public let peerAddress: IPAddress
     /// `mqtt`, `mqtt-ws` or `https`.
     public let protocolName: String
@@ -29,10 +32,11 @@ public struct AuthorizationDenial: Sendable, Hashable {
     public init(
         tenantID: TenantID, principal: String, peerAddress: IPAddress, protocolName: String, action: String,
         topic: String, unmetConditions: [String], statementID: String?, policyVersion: Int?, isEnforced: Bool = true,
-        referenceID: String, at: Date
+        referenceID: String, at: Date, deviceID: DeviceID? = nil
     ) {
         self.tenantID = tenantID
         self.principal = principal
+        self.deviceID = deviceID
         self.peerAddress = peerAddress
         self.protocolName = protocolName
         self.action = action

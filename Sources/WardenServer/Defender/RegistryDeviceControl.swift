@@ -7,10 +7,12 @@ import WardenRegistry
 struct RegistryDeviceControl: DeviceControl {
     let registry: RegistryService
 
-    func disable(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) async throws {
+    func disable(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) async throws -> Bool {
+        guard try await registry.device(tenantID, deviceID).status == .enabled else { return false }
         _ = try await registry.updateDevice(
             tenantID, deviceID,
             .init(status: .disabled, statusReason: .some(String(reason.prefix(Device.maximumStatusReasonLength)))),
             ifMatch: nil)
+        return true
     }
 }

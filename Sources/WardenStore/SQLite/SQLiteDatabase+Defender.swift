@@ -169,6 +169,51 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func saveSightings(_ connections: [DeviceConnection]) async throws {
+        guard !connections.isEmpty else { return }
+        try await write { db in
+            for connection in connections {
+                try db.execute(
+                    sql: """
+                        INSERT INTO device_sightings (tenant_id, device_id, at, address, protocol, method, tls_version,
+                            cipher_suite, client_library, certificate_not_after)
+                        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                        WHERE EXISTS (SELECT 1 FROM devices WHERE tenant_id = ?1 AND device_id = ?2)
+                        ON CONFLICT (tenant_id, device_id) DO UPDATE SET at = excluded.at, address = excluded.address,
+                            protocol = excluded.protocol, method = excluded.method, tls_version = excluded.tls_version,
+                            cipher_suite = excluded.cipher_suite, client_library = excluded.client_library,
+                            certificate_not_after = excluded.certificate_not_after
+                        """,
+                    arguments: [
+                        connection.tenantID.rawValue, connection.deviceID.rawValue, connection.at,
+                        connection.peerAddress.description, connection.protocolName, connection.method,
+                        connection.tlsVersion, connection.cipherSuite, connection.clientLibrary,
+                        connection.certificateNotAfter,
+                    ])
+            }
+        }
+    }
+
+    public func sightings(in tenantID: TenantID) async throws -> [DeviceConnection] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM device_sightings WHERE tenant_id = ? ORDER BY device_id",
+                arguments: [tenantID.rawValue]
+            ).compactMap { row in
+                guard let address = IPAddress(try row.decode(forColumn: "address")) else { return nil }
+                return DeviceConnection(
+                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
+                    deviceID: try DeviceID(row.decode(forColumn: "device_id")), peerAddress: address,
+                    protocolName: try row.decode(forColumn: "protocol"), method: try row.decode(forColumn: "method"),
+                    tlsVersion: try row.decode(forColumn: "tls_version"),
+                    cipherSuite: try row.decode(forColumn: "cipher_suite"),
+                    clientLibrary: try row.decode(forColumn: "client_library"),
+                    certificateNotAfter: try row.decode(forColumn: "certificate_not_after"),
+                    at: try row.decode(forColumn: "at"))
+            }
+        }
+    }
+
     private static func quarantine(_ row: Row) throws -> Quarantine {
         Quarantine(
             tenantID: try TenantID(row.decode(forColumn: "tenant_id")),

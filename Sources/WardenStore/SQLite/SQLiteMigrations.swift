@@ -42,7 +42,7 @@ enum SQLiteMigrations {
         migrator.registerMigration(Migration0021AddOCSPChecks.identifier, migrate: Migration0021AddOCSPChecks.migrate)
         migrator.registerMigration(Migration0022CreateDefender.identifier, migrate: Migration0022CreateDefender.migrate)
         migrator.registerMigration(
-            Migration0023CreateDefenderRules.identifier, migrate: Migration0023CreateDefenderRules.migrate)
+            Migration0023DefenderRulesAndInventory.identifier, migrate: Migration0023DefenderRulesAndInventory.migrate)
         return migrator
     }
 }

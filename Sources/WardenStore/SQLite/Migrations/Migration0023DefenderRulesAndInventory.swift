@@ -1,0 +1,31 @@
+import GRDB
+
+/// Each tenant's Defender rules document (issue 16), gone with the tenant (a tenant without one has the
+/// platform's rules); and each device's last connection as the inventory reports it, gone with the device.
+enum Migration0023DefenderRulesAndInventory {
+    static let identifier = "0023-defender-rules-and-inventory"
+
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE defender_rules (
+                    tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+                    document TEXT NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                CREATE TABLE device_sightings (
+                    tenant_id TEXT NOT NULL,
+                    device_id TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    address TEXT NOT NULL,
+                    protocol TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    tls_version TEXT,
+                    cipher_suite TEXT,
+                    client_library TEXT,
+                    certificate_not_after TEXT,
+                    PRIMARY KEY (tenant_id, device_id),
+                    FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, device_id) ON DELETE CASCADE
+                ) STRICT, WITHOUT ROWID;
+                """)
+    }
+}
