@@ -307,3 +307,48 @@ def test_operators_disconnect_a_device_and_it_may_connect_again(warden):
     records = json.loads(warden.cli("audit", "query", "--action", "disconnectDevice", "--json"))["items"]
     assert {(r["target"].rsplit("/", 2)[-2], r["outcome"]) for r in records} == {
         ("lamp-1", "success"), ("nobody", "failure")}, records
+
+
+def test_the_inventory_names_each_devices_connection_and_flows(warden_factory):
+    """The inventory reports each device's last connection as the broker saw it (address, protocol, TLS version,
+    the negotiated cipher suite, the client library from the username's DeviceClientType, certificate expiry) and
+    its learned flows; it is kept across a restart; CSV export makes a formula-looking client name text."""
+    warden = warden_factory({"defender.sample-interval": 1})
+    for device_id in ("meter-a", "meter-b", "idle"):
+        hub.create_device(warden, device_id)
+    client = hub.Client("meter-a", mqtt.MQTTv5)
+    client.paho.username_pw_set(hub.username("meter-a") + "&DeviceClientType=azure-iot-device%2F2.14.0",
+                                warden.cli("token", "meter-a"))
+    client.paho.tls_set(ca_certs=warden.ca)
+    assert client.start(warden.mqtt["mqtts"]) == 0
+    hostile = hub.Client("meter-b", mqtt.MQTTv311)
+    hostile.paho.username_pw_set(hub.username("meter-b") + "&DeviceClientType=%3DHYPERLINK(%22x%22)",
+                                 warden.cli("token", "meter-b"))
+    hostile.paho.tls_set(ca_certs=warden.ca)
+    assert hostile.start(warden.mqtt["mqtts"]) == 0
+    for _ in range(20):
+        client.paho.publish("devices/meter-a/messages/events/kind=reading", b"x" * 40, qos=0)
+        time.sleep(0.1)
+
+    def inventory():
+        return {item["deviceId"]: item for item in json.loads(warden.cli("defender", "inventory", "--json"))}
+    assert hub.wait_until(lambda: inventory()["meter-a"]["flows"]["topics"], timeout=5)
+    a = inventory()["meter-a"]
+    assert (a["address"], a["protocol"], a["authentication"]) == ("127.0.0.1", "mqtt", "sas")
+    assert a["tlsVersion"] in {"1.2", "1.3"} and a["cipherSuite"].startswith("TLS_"), a
+    assert a["clientLibrary"] == "azure-iot-device/2.14.0"
+    assert a["flows"]["topics"] == ["devices/meter-a/messages/events/"]
+    assert 0 < a["flows"]["messagesPerSecond"] < 50 and a["flows"]["averagePayloadBytes"] == 40
+    assert "lastConnectedAt" not in inventory()["idle"]
+
+    csv_lines = warden.cli("defender", "inventory", "--csv").splitlines()
+    assert csv_lines[0].startswith("device,status,authentication,last connected")
+    b_line = next(line for line in csv_lines if line.startswith("meter-b,"))
+    assert "\"'=HYPERLINK(\"\"x\"\")\"" in b_line, b_line
+
+    client.stop()
+    hostile.stop()
+    warden.stop()
+    again = warden_factory({"defender.sample-interval": 1}, name=warden.data_dir.name)
+    kept = {item["deviceId"]: item for item in json.loads(again.cli("defender", "inventory", "--json"))}
+    assert kept["meter-a"]["clientLibrary"] == "azure-iot-device/2.14.0" and kept["meter-a"]["lastConnectedAt"]

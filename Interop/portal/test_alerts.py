@@ -2,6 +2,7 @@
 platform administrator sees, acknowledges and resolves; a tenant's owner does not see an alert that belongs to
 no tenant."""
 import json
+import subprocess
 import time
 
 from selenium.webdriver.common.by import By
@@ -43,3 +44,36 @@ def test_a_platform_administrator_acknowledges_and_resolves_an_alert(warden_fact
     assert "No alerts." in browser.find_element(By.ID, "alerts").text
     resolved = json.loads(warden.cli("defender", "alerts", "--status", "resolved", "--json"))["items"]
     assert resolved and resolved[0]["changedBy"] == "user:chief"
+
+
+def test_the_inventory_page_shows_each_devices_last_connection(warden, browser):
+    """A device that connected with mosquitto_pub shows on the inventory page with its address, TLS version,
+    cipher suite and client library; the CSV download holds it; another tenant's operator cannot open the page."""
+    warden.cli("device", "create", "meter-7")
+    warden.cli("device", "create", "never")
+    sas = warden.cli("token", "meter-7")
+    published = subprocess.run(
+        ["mosquitto_pub", "-h", "localhost", "-p", str(warden.mqtt["mqtts"]), "--cafile", warden.ca,
+         "-i", "meter-7", "-u", "localhost/meter-7/?api-version=2021-04-12&DeviceClientType=mosquitto_pub",
+         "-P", sas, "-V", "mqttv311", "-t", "devices/meter-7/messages/events/", "-m", "hello", "-q", "1"],
+        capture_output=True, text=True, timeout=30)
+    assert published.returncode == 0, published.stderr
+    api.create_user(warden, "viewer", role="monitor")
+
+    browser.get(warden.url + "/signin")
+    sign_in(browser, warden, "viewer")
+    wait_for_path(browser, "/")
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "Inventory"))
+    wait_for_path(browser, "/t/default/inventory")
+    rows = {row.find_element(By.TAG_NAME, "td").text.split()[0]: row.text
+            for row in browser.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert "127.0.0.1 mqtt" in rows["meter-7"] and "TLS 1." in rows["meter-7"] and "mosquitto_pub" in rows["meter-7"]
+    assert "TLS_" in rows["meter-7"], rows["meter-7"]
+    assert "never" in rows["never"]
+    shot(browser, "inventory-01")
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
+    csv = api.request(warden, "GET", "/t/default/inventory.csv", headers={"Cookie": cookie})
+    assert csv.status == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert any(line.startswith("meter-7,enabled,sas,") for line in csv.body.decode().splitlines())
+    other = api.request(warden, "GET", "/t/other/inventory", headers={"Cookie": cookie})
+    assert other.status in {403, 404}, other.status

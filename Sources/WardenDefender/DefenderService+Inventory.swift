@@ -50,11 +50,12 @@ extension DefenderService {
         }
     }
 
-    /// The inventory of `devices` (of one tenant): the store's connections with those not yet written, and what
-    /// each device's profile learned.
+    /// The inventory of `devices` (of one tenant, a page of at most 1,000): the store's connections with those
+    /// not yet written, and what each device's profile learned.
     public func inventory(of devices: [Device], in tenantID: TenantID) async throws -> [InventoryEntry] {
         var connections = Dictionary(
-            try await store.sightings(in: tenantID).map { ($0.deviceID, $0) }, uniquingKeysWith: { $1 })
+            try await store.sightings(of: devices.map(\.id), in: tenantID).map { ($0.deviceID, $0) },
+            uniquingKeysWith: { $1 })
         unsavedSightings.withLock { unsaved in
             for connection in unsaved.values where connection.tenantID == tenantID {
                 connections[connection.deviceID] = connection

@@ -27,7 +27,7 @@ struct PortalRenderer: Sendable {
         "tenants": PageTemplates.tenants, "users": PageTemplates.users, "roles": PageTemplates.roles,
         "apikeys": PageTemplates.apiKeys, "audit": PageTemplates.audit, "account": PageTemplates.account,
         "policy": PageTemplates.policy, "certificates": PageTemplates.certificates,
-        "provisioning": PageTemplates.provisioning,
+        "provisioning": PageTemplates.provisioning, "inventory": PageTemplates.inventory,
     ]
 
     /// Whether every template parsed.

@@ -232,6 +232,6 @@ public protocol DefenderStore: Sendable {
     func defenderRules() async throws -> [(tenantID: TenantID, text: String)]
     /// Keeps each device's newest connection (the inventory's); devices deleted meanwhile are skipped.
     func saveSightings(_ connections: [DeviceConnection]) async throws
-    /// The tenant's devices' last connections.
-    func sightings(in tenantID: TenantID) async throws -> [DeviceConnection]
+    /// The last connections of these devices of the tenant (at most 1,000 named at once).
+    func sightings(of deviceIDs: [DeviceID], in tenantID: TenantID) async throws -> [DeviceConnection]
 }

@@ -108,6 +108,19 @@ struct DefenderController {
                 return JSONResponse.accepted()
             },
             APIRoute(
+                .get, "/api/v1/tenants/{tenant}/defender/inventory", "listInventory",
+                "Every device: how it authenticates, its last connection (address, protocol, TLS version and cipher suite, client library, certificate expiry) and its learned data flows",
+                permission: .registryRead, success: (200, "InventoryList")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let (cursor, limit) = try request.pagination
+                let page = try await registry.devices(tenantID, after: cursor, limit: limit)
+                let entries = try await defender.inventory(of: page.items, in: tenantID)
+                return try JSONResponse.make(
+                    ListResource(
+                        items: entries.map(InventoryResource.init), nextCursor: PageCursor.encode(page.nextCursor)))
+            },
+            APIRoute(
                 .get, Self.rules, "getDefenderRules",
                 "The tenant's Defender rules document (null: none), and the rules in force with it",
                 permission: .policiesRead, success: (200, "DefenderRulesState")

@@ -76,6 +76,21 @@ extension OpenAPISchemas {
             "level": ["enum": ["elevated", "high", "critical"]],
             "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
         ]),
+        "InventoryEntry": object(
+            [
+                "deviceId": string, "status": ["enum": ["enabled", "disabled"]],
+                "authentication": ["enum": ["sas", "x509-thumbprint", "x509-ca"]],
+                "lastConnectedAt": dateTime, "address": string, "protocol": string, "tlsVersion": string,
+                "cipherSuite": string, "clientLibrary": string, "certificateExpiresAt": dateTime,
+                "quarantine": ["enum": ["elevated", "high", "critical"]],
+                "flows": object(
+                    [
+                        "topics": ["type": "array", "items": string], "messagesPerSecond": ["type": "number"],
+                        "averagePayloadBytes": ["type": "number"],
+                    ], required: ["topics"]),
+            ],
+            required: ["deviceId", "status", "authentication", "flows"]),
+        "InventoryList": list(of: "InventoryEntry"),
         "DefenderRules": [
             "type": "object",
             "description":

@@ -1,6 +1,6 @@
 public import Foundation
 public import WardenCore
-import WardenDefender
+public import WardenDefender
 
 /// A ban as the API shows it.
 public struct BanResource: Codable, Sendable {
@@ -137,4 +137,63 @@ struct DefenderRulesResource: Encodable {
     }
 
     private enum CodingKeys: String, CodingKey { case document, rules }
+}
+
+/// `GET …/defender/inventory`: one device as the inventory knows it.
+public struct InventoryResource: Codable, Sendable {
+    public struct Flows: Codable, Sendable {
+        public let topics: [String]
+        public let messagesPerSecond: Double?
+        public let averagePayloadBytes: Double?
+    }
+
+    public let deviceId: String
+    public let status: String
+    public let authentication: String
+    public let lastConnectedAt: Date?
+    public let address: String?
+    public let `protocol`: String?
+    public let tlsVersion: String?
+    public let cipherSuite: String?
+    public let clientLibrary: String?
+    public let certificateExpiresAt: Date?
+    public let quarantine: String?
+    public let flows: Flows
+
+    public init(_ entry: InventoryEntry) {
+        let connection = entry.lastConnection
+        deviceId = entry.device.id.rawValue
+        status = entry.device.status.rawValue
+        authentication = entry.device.authentication.type.rawValue
+        lastConnectedAt = connection?.at
+        address = connection?.peerAddress.description
+        `protocol` = connection?.protocolName
+        tlsVersion = connection?.tlsVersion
+        cipherSuite = connection?.cipherSuite
+        clientLibrary = connection?.clientLibrary
+        certificateExpiresAt = connection?.certificateNotAfter
+        quarantine = entry.quarantine
+        flows = Flows(
+            topics: entry.topics, messagesPerSecond: entry.messageRate, averagePayloadBytes: entry.averagePayload)
+    }
+
+    /// The CSV header `csvLine` follows.
+    public static let csvHeader = CSV.line([
+        "device", "status", "authentication", "last connected", "address", "protocol", "tls", "cipher suite",
+        "client library", "certificate expires", "quarantine", "topics", "messages per second",
+        "average payload bytes",
+    ])
+
+    /// One CSV line; values a device chose (its client library, its topics) cannot run as formulas.
+    public var csvLine: String {
+        let time = { (date: Date?) in date.map { UTCTimestamp.string(milliseconds: $0.unixMilliseconds) } ?? "" }
+        let number = { (value: Double?) in value.map { String(format: "%.2f", $0) } ?? "" }
+        return CSV.line(
+            [
+                deviceId, status, authentication, time(lastConnectedAt), address ?? "", self.protocol ?? "",
+                tlsVersion ?? "", cipherSuite ?? "", clientLibrary ?? "", time(certificateExpiresAt),
+                quarantine ?? "", flows.topics.joined(separator: " "), number(flows.messagesPerSecond),
+                number(flows.averagePayloadBytes),
+            ], guardingFormulas: true)
+    }
 }

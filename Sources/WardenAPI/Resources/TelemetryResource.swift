@@ -54,11 +54,6 @@ public struct TelemetryResource: Codable, Sendable {
             String(sequenceNumber), enqueuedTime, deviceId, authMethod, systemProperties["messageId"] ?? "",
             systemProperties["correlationId"] ?? "", systemProperties["contentType"] ?? "", propertiesJSON ?? "{}",
             body, bodyEncoding,
-        ].map(Self.csvField).joined(separator: ",")
-    }
-
-    private static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        ].map { CSV.field($0) }.joined(separator: ",")
     }
 }

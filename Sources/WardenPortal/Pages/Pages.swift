@@ -29,6 +29,7 @@ struct Pages: Sendable {
                 ("Policy", base + "/policy", principal.may(.policiesRead, in: tenant)),
                 ("Certificates", base + "/certificates", principal.may(.registryRead, in: tenant)),
                 ("Provisioning", base + "/provisioning", principal.may(.registryRead, in: tenant)),
+                ("Inventory", base + "/inventory", principal.may(.registryRead, in: tenant)),
                 ("Audit", base + "/audit", principal.may(.auditRead, in: tenant)),
             ]
         }

@@ -44,6 +44,25 @@ enum PageTemplates {
         </table>
         """#
 
+    static let inventory = #"""
+        <h1>Inventory of {{tenant}}</h1>
+        <p><a href="/t/{{tenant}}/inventory.csv" download>Download as CSV</a></p>
+        <table>
+          <caption class="muted">{{summary}}</caption>
+          <thead><tr><th scope="col">Device</th><th scope="col">Authentication</th><th scope="col">Last connected</th>
+            <th scope="col">From</th><th scope="col">TLS</th><th scope="col">Client</th>
+            <th scope="col">Certificate expires</th><th scope="col">Flows</th><th scope="col">Quarantine</th></tr></thead>
+          <tbody>
+          {{#devices}}<tr><td><a href="/t/{{tenant}}/devices/{{deviceId}}">{{deviceId}}</a>
+            {{#statusDisabled}}<span class="status off">disabled</span>{{/statusDisabled}}</td>
+            <td>{{authentication}}</td><td>{{lastConnected}}</td><td>{{address}} {{protocol}}</td>
+            <td>{{tlsVersion}} {{cipherSuite}}</td><td>{{clientLibrary}}</td><td>{{certificateExpires}}</td>
+            <td>{{flowsText}}</td><td>{{#quarantine}}<span class="status bad">{{quarantine}}</span>{{/quarantine}}</td></tr>{{/devices}}
+          {{^devices}}<tr><td colspan="9">No devices.</td></tr>{{/devices}}
+          </tbody>
+        </table>
+        """#
+
     static let devices = #"""
         <h1>Devices in {{tenant}}</h1>
         <form class="row" method="get" action="/t/{{tenant}}/devices" role="search">

@@ -194,11 +194,15 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
-    public func sightings(in tenantID: TenantID) async throws -> [DeviceConnection] {
-        try await read { db in
+    public func sightings(of deviceIDs: [DeviceID], in tenantID: TenantID) async throws -> [DeviceConnection] {
+        guard !deviceIDs.isEmpty else { return [] }
+        let ids = deviceIDs.prefix(1_000).map(\.rawValue)
+        return try await read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM device_sightings WHERE tenant_id = ? ORDER BY device_id",
-                arguments: [tenantID.rawValue]
+                db,
+                sql: "SELECT * FROM device_sightings WHERE tenant_id = ? AND device_id IN ("
+                    + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ") ORDER BY device_id",
+                arguments: StatementArguments([tenantID.rawValue] + ids)
             ).compactMap { row in
                 guard let address = IPAddress(try row.decode(forColumn: "address")) else { return nil }
                 return DeviceConnection(

@@ -97,7 +97,44 @@ struct DefenderCommand: AsyncParsableCommand {
         abstract: "The Defender: alerts (list, acknowledge, resolve), quarantines, and each tenant's rules.",
         subcommands: [
             Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self, Rules.self,
+            Inventory.self,
         ])
+
+    /// `warden defender inventory [--tenant T] [--json|--csv]`: every device, over every page.
+    struct Inventory: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Every device: authentication, last connection (address, protocol, TLS, cipher suite, client library, certificate expiry) and data flows."
+        )
+        @Option(help: "The tenant (default: default).") var tenant = "default"
+        @Flag(help: "CSV, one line per device, for a spreadsheet.") var csv = false
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let items: [InventoryResource] = try await api.all(
+                    "/api/v1/tenants/\(APIClient.segment(tenant))/defender/inventory")
+                if output.isJSON { return try output.json(encoding: items) }
+                if csv {
+                    for line in [InventoryResource.csvHeader] + items.map(\.csvLine) { output.line(line) }
+                    return
+                }
+                output.table(
+                    [
+                        "DEVICE", "STATUS", "AUTH", "LAST CONNECTED", "ADDRESS", "PROTOCOL", "TLS", "CLIENT",
+                        "QUARANTINE",
+                    ],
+                    items.map { item in
+                        [
+                            item.deviceId, item.status, item.authentication,
+                            item.lastConnectedAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never",
+                            item.address ?? "", item.protocol ?? "", item.tlsVersion ?? "", item.clientLibrary ?? "",
+                            item.quarantine ?? "",
+                        ]
+                    })
+            }
+        }
+    }
 
     /// `warden defender rules [show|set FILE|reset]`.
     struct Rules: AsyncParsableCommand {
