@@ -198,6 +198,7 @@ extension SQLiteDatabase: DefenderStore {
         guard !deviceIDs.isEmpty else { return [] }
         let ids = deviceIDs.prefix(1_000).map(\.rawValue)
         return try await read { db in
+            // total: one placeholder per id, a count that is never negative.
             try Row.fetchAll(
                 db,
                 sql: "SELECT * FROM device_sightings WHERE tenant_id = ? AND device_id IN ("
