@@ -126,6 +126,7 @@ extension DefenderService: ConnectionObserver {
 
     /// Counts a connection that ended without its client saying so.
     public func ended(_ ending: ConnectionEnding) {
+        if ending.cause == .sessionTakenOver { countTakeover(of: ending.principal, in: ending.tenantID, at: ending.at) }
         guard ending.cause.isAbnormal else { return }
         let rules = rules(for: ending.tenantID)
         count(

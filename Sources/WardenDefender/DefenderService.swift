@@ -30,6 +30,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         public var maximumTrackedSources = 65_536
         /// Devices whose behaviour is learned at once; past it, the longest unseen are forgotten first.
         public var maximumProfiles = 100_000
+        /// Seconds between two scheduled audits (the first one this long after start); nil: on demand only.
+        public var auditInterval: TimeInterval? = 86_400
 
         public init() {}
     }
@@ -42,6 +44,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         /// address rules).
         var raising: Set<String> = []
         var raisingPerTenant: [TenantID?: Int] = [:]
+        /// Takeovers of each client's session since the day's count began (the audit's conflicting ids).
+        var takeovers: [String: (count: Int, since: Date)] = [:]
     }
 
     /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no
@@ -70,6 +74,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let quarantined = Mutex<[String: String]>([:])
     /// Devices' connections not yet written to the store (the inventory's), by `{tenant}/{device}`.
     let unsavedSightings = Mutex<[String: DeviceConnection]>([:])
+    /// How the audit gathers its facts, once the server has set it.
+    let auditGathering = Mutex<AuditGathering?>(nil)
     private let refused = Mutex<[String: Counter]>([:])
     private let bansGauge = Gauge(label: "warden_defender_bans_active")
     let alertsGauge = Gauge(label: "warden_defender_alerts_open")
@@ -146,11 +152,17 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         }
     }
 
-    /// Removes expired bans from the store every 10 seconds (they stop refusing when they expire, before that), and
-    /// writes the devices' connections seen since.
+    /// Removes expired bans from the store every 10 seconds (they stop refusing when they expire, before that),
+    /// writes the devices' connections seen since, and runs the audit when it is due.
     public func run() async throws {
+        let start = clock.now()
         try? await cancelWhenGracefulShutdown {
+            var nextAudit = self.settings.auditInterval.map { start.addingTimeInterval($0) }
             while !Task.isCancelled {
+                if let due = nextAudit, self.clock.now() >= due, let interval = self.settings.auditInterval {
+                    _ = try? await self.audit()
+                    nextAudit = self.clock.now().addingTimeInterval(interval)
+                }
                 if let expired = try? await self.store.removeBans(expiredBefore: self.clock.now()) {
                     for ban in expired { self.bus.publish(.banRemoved(ban)) }
                 }

@@ -65,6 +65,23 @@ public struct PolicyStatement: Sendable, Hashable {
     }
 }
 
+extension PolicyStatement {
+    /// Whether it allows every device, unconditionally, to publish, subscribe or receive on every topic
+    /// (`#`, `+/#`…): the namespace undone (the Defender's `permissive-policy` audit check).
+    public var grantsEveryDeviceEveryTopic: Bool {
+        guard effect == .allow, conditions == PolicyConditions(),
+            !actions.isDisjoint(with: [.publish, .subscribe, .receive]),
+            principals.groups == nil, principals.attributes == nil,
+            principals.devices == nil || principals.devices == ["*"],
+            principals.devices != nil || principals.authentication != nil
+        else { return false }
+        return resources.contains { resource in
+            let levels = resource.description.split(separator: "/", omittingEmptySubsequences: false)
+            return levels.last == "#" && levels.dropLast().allSatisfy { $0 == "+" }
+        }
+    }
+}
+
 /// Whom a statement is about. Every field given must hold (a list holds when one of its entries does); device
 /// fields match devices only, `services` services only, `anonymous` a development listener's clients only.
 public struct PolicyPrincipals: Sendable, Hashable {

@@ -199,6 +199,44 @@ public final class DeviceDirectory: Sendable {
 
     /// How many devices are registered across tenants.
     public var deviceCount: Int { state.withLock { $0.tenants.values.reduce(0) { $0 + $1.devices.count } } }
+
+    /// Every tenant's id (the Defender's audit goes through them).
+    public var tenantIDs: [TenantID] { state.withLock { $0.tenants.keys.sorted { $0.rawValue < $1.rawValue } } }
+
+    /// Every device of `tenantID`, by id.
+    public func devices(in tenantID: TenantID) -> [Device] {
+        state.withLock { ($0.tenants[tenantID]?.devices.values).map(Array.init) ?? [] }.sorted {
+            $0.id.rawValue < $1.id.rawValue
+        }
+    }
+
+    /// Groups of devices, across tenants, that share one credential: the same SAS key (in either slot), or the
+    /// same certificate thumbprint. Keys are compared by a keyed hash (no copy of a key leaves the lock).
+    public func sharedCredentials() -> [(kind: String, devices: [(TenantID, DeviceID)])] {
+        var byKey: [String: [(TenantID, DeviceID)]] = [:]
+        var byThumbprint: [String: [(TenantID, DeviceID)]] = [:]
+        state.withLock { state in
+            for (tenantID, tenant) in state.tenants {
+                for (deviceID, device) in tenant.devices {
+                    switch device.authentication {
+                    case .sas(let pair):
+                        // Both slots of one device hold one key while it rotates: count each key once per device.
+                        for key in Set([pair.primary, pair.secondary].map { Hex.encode(BearerCredential.hash($0)) }) {
+                            byKey[key, default: []].append((tenantID, deviceID))
+                        }
+                    case .x509Thumbprint(let primary, let secondary):
+                        for thumbprint in Set([primary.rawValue] + (secondary.map { [$0.rawValue] } ?? [])) {
+                            byThumbprint[thumbprint, default: []].append((tenantID, deviceID))
+                        }
+                    case .x509CA:
+                        break
+                    }
+                }
+            }
+        }
+        return byKey.values.filter { $0.count > 1 }.map { ("SAS key", $0) }
+            + byThumbprint.values.filter { $0.count > 1 }.map { ("certificate thumbprint", $0) }
+    }
 }
 
 extension DeviceDirectory: PolicyFacts {

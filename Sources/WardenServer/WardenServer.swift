@@ -187,6 +187,10 @@ public enum WardenServer {
         broker.install(
             HubTraffic(
                 telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods, presence: presence))
+        let auditFacts = AuditFactsGatherer(
+            configuration: configuration, directory: deviceDirectory, registry: registry, certificates: certificates,
+            access: access, broker: broker, defender: defender, clock: clock)
+        defender.gatherAuditFacts { try await auditFacts.gather() }
         let hub = HubServices(
             telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
@@ -354,6 +358,7 @@ public enum WardenServer {
         settings.deviceRules.flapping.window = defender.flappingWindow
         if defender.flappingBan > 0 { settings.deviceRules.flapping.response = .ban(seconds: defender.flappingBan) }
         settings.sampleInterval = Double(defender.sampleInterval)
+        settings.auditInterval = defender.auditInterval == 0 ? nil : TimeInterval(defender.auditInterval * 3_600)
         return settings
     }
 
@@ -461,6 +466,13 @@ public enum WardenServer {
         return context
     }
 
+    /// The TLS 1.2 suites offered: ECDHE with an AEAD only (TLS 1.3's are all AEADs).
+    static let cipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+
     /// TLS 1.2 minimum (1.3 selectable), ECDHE with AEAD suites only.
     static func makeTLSConfiguration(_ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion) throws
         -> TLSConfiguration
@@ -471,11 +483,7 @@ public enum WardenServer {
             var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
             configuration.minimumTLSVersion = minimum == .tls13 ? .tlsv13 : .tlsv12
-            configuration.cipherSuiteValues = [
-                .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-                .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-                .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-            ]
+            configuration.cipherSuiteValues = cipherSuites
             return configuration
         } catch {
             throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be loaded: \(error).")

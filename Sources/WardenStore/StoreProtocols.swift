@@ -232,6 +232,10 @@ public protocol DefenderStore: Sendable {
     func defenderRules() async throws -> [(tenantID: TenantID, text: String)]
     /// Keeps each device's newest connection (the inventory's); devices deleted meanwhile are skipped.
     func saveSightings(_ connections: [DeviceConnection]) async throws
+    /// Keeps an audit report (its JSON), and only the newest `keeping` of them.
+    func saveAuditReport(id: String, finishedAt: Date, json: String, keeping: Int) async throws
+    /// The newest audit report's JSON, if any ran.
+    func latestAuditReport() async throws -> String?
     /// The last connections of these devices of the tenant (at most 1,000 named at once).
     func sightings(of deviceIDs: [DeviceID], in tenantID: TenantID) async throws -> [DeviceConnection]
 }

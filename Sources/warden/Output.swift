@@ -5,8 +5,7 @@ struct Output {
     let isJSON: Bool
 
     func json(_ data: Data) {
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        Self.write(data + Data("\n".utf8), to: .standardOutput)
     }
 
     /// A value as JSON (lists the CLI gathered over several pages).
@@ -15,16 +14,32 @@ struct Output {
     }
 
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        Self.write(Data((text + "\n").utf8), to: .standardOutput)
     }
 
     /// Text as it is (a PEM document ends with its own newline).
     func text(_ text: String) {
-        FileHandle.standardOutput.write(Data(text.utf8))
+        Self.write(Data(text.utf8), to: .standardOutput)
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data(("warden: " + text + "\n").utf8))
+        write(Data(("warden: " + text + "\n").utf8), to: .standardError)
+    }
+
+    /// Writes without trapping (`FileHandle.write(_:)` traps on any error): a reader that went away
+    /// (`warden … | head`) ends the command quietly, as SIGPIPE would; any other failure says so and exits 74.
+    static func write(_ data: Data, to handle: FileHandle) {
+        do {
+            try handle.write(contentsOf: data)
+        } catch {
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            if underlying?.domain == NSPOSIXErrorDomain, underlying?.code == Int(EPIPE) { exit(0) }
+            if handle !== FileHandle.standardError {
+                try? FileHandle.standardError.write(
+                    contentsOf: Data("warden: cannot write the output: \(error)\n".utf8))
+            }
+            exit(74)
+        }
     }
 
     /// A file the user named; `Cannot read FILE.` (exit 66) when it cannot be read.

@@ -65,6 +65,34 @@ struct DefenderController {
             ) { _, _ in
                 try JSONResponse.make(AlertWebhookResource(webhook))
             },
+            APIRoute(
+                .post, "/api/v1/defender/audit", "runAudit",
+                "Run every audit check now: each finding names the resource, its severity, why it matters and how to fix it",
+                permission: .platformManage, success: (200, "AuditReport")
+            ) { _, context in
+                let report = try await defender.audit()
+                context.auditDetail("after", "audit \(report.id): \(report.findings.count) findings")
+                return try JSONResponse.make(report)
+            },
+            APIRoute(
+                .get, "/api/v1/defender/audit", "getAudit", "The newest audit report (scheduled or on demand)",
+                permission: .platformManage, success: (200, "AuditReport")
+            ) { _, _ in
+                try JSONResponse.make(try await defender.latestAudit())
+            },
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/defender/audit", "getTenantAudit",
+                "The newest audit report's findings about the tenant", permission: .policiesRead,
+                success: (200, "AuditReport")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let report = try await defender.latestAudit()
+                return try JSONResponse.make(
+                    AuditReport(
+                        id: report.id, startedAt: report.startedAt, finishedAt: report.finishedAt,
+                        checks: report.checks, findings: report.findings.filter { $0.tenantID == tenantID.rawValue },
+                        omitted: [:]))
+            },
             route("acknowledge", .acknowledged),
             route("resolve", .resolved),
             APIRoute(

@@ -76,6 +76,21 @@ extension OpenAPISchemas {
             "level": ["enum": ["elevated", "high", "critical"]],
             "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
         ]),
+        "AuditReport": object(
+            [
+                "id": string, "startedAt": dateTime, "finishedAt": dateTime,
+                "checks": ["type": "array", "items": string],
+                "findings": [
+                    "type": "array",
+                    "items": object(
+                        [
+                            "check": string, "severity": ["enum": ["low", "medium", "high", "critical"]],
+                            "tenantId": string, "resource": string, "detail": string, "why": string, "fix": string,
+                        ], required: ["check", "severity", "resource", "detail", "why", "fix"]),
+                ],
+                "omitted": ["type": "object", "additionalProperties": integer],
+            ],
+            required: ["id", "startedAt", "finishedAt", "checks", "findings", "omitted"]),
         "InventoryEntry": object(
             [
                 "deviceId": string, "status": ["enum": ["enabled", "disabled"]],

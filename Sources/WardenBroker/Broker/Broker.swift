@@ -1,6 +1,7 @@
 import CoreMetrics
 public import NIOCore
 import Synchronization
+import WardenAuthentication
 public import WardenCore
 import WardenMQTT
 import WardenStore
@@ -175,6 +176,15 @@ public final class Broker: Sendable {
     /// The tenants that have sessions.
     func tenantsWithSessions() -> Set<TenantID> {
         state.withLock { Set($0.sessions.keys.map(\.tenantID)) }
+    }
+
+    /// The devices of `tenantID` connected now with a certificate Warden issued, and its serial (the
+    /// Defender's audit looks for revoked ones still in use).
+    public func connectedCertificates(in tenantID: TenantID) -> [(DeviceID, CertificateSerial)] {
+        connectedSessions(in: tenantID).compactMap { session in
+            guard let device = session.sink?.device, let serial = device.certificate else { return nil }
+            return (device.deviceID, serial)
+        }
     }
 
     func connectedSessions(in tenantID: TenantID) -> [Session] {

@@ -20,9 +20,9 @@ final class ChannelSink: ConnectionSink {
     /// Packets sent from other threads, waiting for this channel's event loop.
     private let pending = Mutex<(packets: [MQTTPacket], isScheduled: Bool)>(([], false))
     private let onDrop: @Sendable (OutboundFlow.DropReason) -> Void
-    /// Whether the server closed it (`close`: a revocation, a ban, a takeover), read on the loop when it ends.
-    private let closedByServerBox: NIOLoopBoundBox<Bool>
-    var closedByServer: Bool { closedByServerBox.value }
+    /// Why the server closed it (`close`: a revocation, a ban, a takeover), read on the loop when it ends.
+    private let closedByServerBox: NIOLoopBoundBox<ReasonCode?>
+    var closedByServer: ReasonCode? { closedByServerBox.value }
 
     /// QoS 0 messages are dropped once this many bytes wait in the turn's buffer (the channel's own high
     /// water mark covers what was handed over).
@@ -40,7 +40,7 @@ final class ChannelSink: ConnectionSink {
         self.version = version
         self.maximumPacketSize = maximumPacketSize
         self.unwritten = NIOLoopBoundBox(nil, eventLoop: channel.eventLoop)
-        self.closedByServerBox = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
+        self.closedByServerBox = NIOLoopBoundBox(nil, eventLoop: channel.eventLoop)
         self.onDrop = onDrop
     }
 
@@ -98,7 +98,7 @@ final class ChannelSink: ConnectionSink {
 
     func close(_ reason: ReasonCode, reasonString: String?) {
         channel.eventLoop.execute {
-            self.closedByServerBox.value = true
+            self.closedByServerBox.value = reason
             // What other threads sent goes before the DISCONNECT: nothing may follow it ([MQTT-3.14.4-1]).
             self.encodePending()
             if self.version == .v5 {

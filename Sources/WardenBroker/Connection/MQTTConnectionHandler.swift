@@ -143,7 +143,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if let observer = services.observer,
                 connection.identity.deviceIdentity != nil || connection.identity.isService
             {
-                let cause = connection.sink.closedByServer ? .serverClosed : ending ?? .transportClosed
+                let cause: ConnectionEnding.Cause =
+                    switch connection.sink.closedByServer {
+                    case .sessionTakenOver?: .sessionTakenOver
+                    case .some: .serverClosed
+                    case nil: ending ?? .transportClosed
+                    }
                 observer.ended(
                     ConnectionEnding(
                         tenantID: connection.identity.tenantID,

@@ -57,8 +57,10 @@ public struct ConnectionEnding: Sendable, Hashable {
     public enum Cause: String, Sendable, Hashable, CaseIterable {
         /// The client sent DISCONNECT.
         case clientDisconnect = "client-disconnect"
-        /// The server closed it on purpose: a revocation, a ban, a takeover of its session, a shutdown.
+        /// The server closed it on purpose: a revocation, a ban, a shutdown.
         case serverClosed = "server-closed"
+        /// Another connection with the same client id took its session over.
+        case sessionTakenOver = "session-taken-over"
         /// No packet within the keep-alive's grace.
         case keepAliveTimeout = "keep-alive-timeout"
         /// A malformed packet, a protocol error, a packet over a limit.
@@ -69,7 +71,7 @@ public struct ConnectionEnding: Sendable, Hashable {
         /// Whether a healthy client ends a connection this way only rarely.
         public var isAbnormal: Bool {
             switch self {
-            case .clientDisconnect, .serverClosed: false
+            case .clientDisconnect, .serverClosed, .sessionTakenOver: false
             case .keepAliveTimeout, .protocolError, .transportClosed: true
             }
         }

@@ -91,6 +91,7 @@ extension WardenError.Code {
     public static let masterKeyRotationInProgress = Self("master_key.rotation_in_progress", .conflict)
     public static let banNotFound = Self("ban.not_found", .notFound)
     public static let alertNotFound = Self("alert.not_found", .notFound)
+    public static let auditReportNotFound = Self("defender.audit_not_run", .notFound)
     public static let authBanned = Self("auth.banned", .forbidden)
 
     // Requests.
@@ -150,7 +151,8 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
-        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .authBanned, .requestMalformedJSON,
+        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .authBanned,
+        .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,
         .authInvalidCredential, .authForbidden, .authCertificateRevoked, .authRevocationUnknown, .configUnknownKey,

@@ -194,6 +194,8 @@ public struct ServerConfiguration: Sendable {
         public var floodBan = 0
         /// Seconds between two reports of a device's activity (its behaviour baseline's interval).
         public var sampleInterval = 10
+        /// Hours between two scheduled audits (the first this long after start); 0: on demand only.
+        public var auditInterval = 24
         /// Where alerts are POSTed (http or https), and the secret they are signed with: from
         /// `WARDEN_DEFENDER_WEBHOOK_SECRET` or the file `webhookSecretFile` names, never from the YAML.
         public var webhookURL: String?

@@ -219,6 +219,27 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func saveAuditReport(id: String, finishedAt: Date, json: String, keeping: Int) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO defender_audits (id, finished_at, report) VALUES (?, ?, ?)",
+                arguments: [id, finishedAt, json])
+            try db.execute(
+                sql: """
+                    DELETE FROM defender_audits WHERE id NOT IN
+                        (SELECT id FROM defender_audits ORDER BY finished_at DESC, id DESC LIMIT ?)
+                    """,
+                arguments: [keeping])
+        }
+    }
+
+    public func latestAuditReport() async throws -> String? {
+        try await read { db in
+            try String.fetchOne(
+                db, sql: "SELECT report FROM defender_audits ORDER BY finished_at DESC, id DESC LIMIT 1")
+        }
+    }
+
     private static func quarantine(_ row: Row) throws -> Quarantine {
         Quarantine(
             tenantID: try TenantID(row.decode(forColumn: "tenant_id")),

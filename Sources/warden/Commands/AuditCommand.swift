@@ -72,7 +72,7 @@ struct AuditCommand: AsyncParsableCommand {
                 let query = filters.query.joined(separator: "&")
                 let data = try await api.send(
                     .GET, filters.path + "/export" + (query.isEmpty ? "" : "?" + query), timeout: .minutes(10))
-                FileHandle.standardOutput.write(data)
+                Output.write(data, to: .standardOutput)
             }
         }
     }

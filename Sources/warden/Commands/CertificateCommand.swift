@@ -44,7 +44,7 @@ struct CertificateCommand: AsyncParsableCommand {
         if output.isJSON { return output.json(data) }
         let issued = try api.decode(IssuedCertificateResource.self, data)
         output.text(issued.certificate)
-        FileHandle.standardError.write(Data("serial \(issued.serial), valid until \(issued.notValidAfter)\n".utf8))
+        Output.write(Data("serial \(issued.serial), valid until \(issued.notValidAfter)\n".utf8), to: .standardError)
     }
 
     struct Issue: AsyncParsableCommand {

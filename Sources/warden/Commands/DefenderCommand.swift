@@ -97,8 +97,42 @@ struct DefenderCommand: AsyncParsableCommand {
         abstract: "The Defender: alerts (list, acknowledge, resolve), quarantines, and each tenant's rules.",
         subcommands: [
             Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self, Rules.self,
-            Inventory.self,
+            Inventory.self, Audit.self,
         ])
+
+    /// `warden defender audit [--last] [--tenant T] [--json]`.
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Run the audit checks now (or show the newest report): each finding names the resource, its severity, why it matters and how to fix it."
+        )
+        @Flag(help: "Show the newest report instead of running the checks.") var last = false
+        @Option(help: "Only this tenant's findings of the newest report (a tenant's administrators may read it).")
+        var tenant: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            try await APIClient.run(client) { api, output in
+                let data =
+                    if let tenant {
+                        try await api.send(.GET, "/api/v1/tenants/\(APIClient.segment(tenant))/defender/audit")
+                    } else {
+                        try await api.send(last ? .GET : .POST, "/api/v1/defender/audit")
+                    }
+                if output.isJSON { return output.json(data) }
+                let report = try api.decode(AuditReportResource.self, data)
+                output.line(
+                    "Audit \(report.id) of \(ISO8601DateFormatter().string(from: report.finishedAt)): "
+                        + "\(report.checks.count) checks, \(report.findings.count) findings.")
+                output.table(
+                    ["SEVERITY", "CHECK", "RESOURCE", "FOUND", "FIX"],
+                    report.findings.map { [$0.severity, $0.check, $0.resource, $0.detail, $0.fix] })
+                for (check, count) in report.omitted.sorted(by: { $0.key < $1.key }) {
+                    output.line("\(check): \(count) more findings not listed.")
+                }
+            }
+        }
+    }
 
     /// `warden defender inventory [--tenant T] [--json|--csv]`: every device, over every page.
     struct Inventory: AsyncParsableCommand {
@@ -337,4 +371,21 @@ struct DefenderRulesState: Decodable {
         rules = try container.decode([String: [String: Setting]].self, forKey: .rules)
         hasDocument = !(try container.decodeNil(forKey: .document))
     }
+}
+
+/// An audit report as the CLI reads it.
+struct AuditReportResource: Decodable {
+    struct Finding: Decodable {
+        let check: String
+        let severity: String
+        let resource: String
+        let detail: String
+        let fix: String
+    }
+
+    let id: String
+    let finishedAt: Date
+    let checks: [String]
+    let findings: [Finding]
+    let omitted: [String: Int]
 }

@@ -72,7 +72,7 @@ struct LogoutCommand: AsyncParsableCommand {
 /// Reading what the user types.
 enum Prompt {
     static func line(_ prompt: String) throws -> String {
-        FileHandle.standardError.write(Data(prompt.utf8))
+        Output.write(Data(prompt.utf8), to: .standardError)
         guard let line = readLine(), !line.isEmpty else {
             throw CLIFailure("Nothing was entered.", exitCode: CLIExitCode.invalidInput)
         }

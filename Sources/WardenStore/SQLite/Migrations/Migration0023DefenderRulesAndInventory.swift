@@ -1,7 +1,8 @@
 import GRDB
 
 /// Each tenant's Defender rules document (issue 16), gone with the tenant (a tenant without one has the
-/// platform's rules); and each device's last connection as the inventory reports it, gone with the device.
+/// platform's rules); each device's last connection as the inventory reports it, gone with the device; and the
+/// audit checks' recent reports (JSON, the newest kept).
 enum Migration0023DefenderRulesAndInventory {
     static let identifier = "0023-defender-rules-and-inventory"
 
@@ -26,6 +27,12 @@ enum Migration0023DefenderRulesAndInventory {
                     PRIMARY KEY (tenant_id, device_id),
                     FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, device_id) ON DELETE CASCADE
                 ) STRICT, WITHOUT ROWID;
+                CREATE TABLE defender_audits (
+                    id TEXT NOT NULL PRIMARY KEY,
+                    finished_at TEXT NOT NULL,
+                    report TEXT NOT NULL
+                ) STRICT, WITHOUT ROWID;
+                CREATE INDEX defender_audits_by_time ON defender_audits (finished_at);
                 """)
     }
 }
