@@ -33,6 +33,7 @@ struct Output {
             try handle.write(contentsOf: data)
         } catch {
             let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            // total: EPIPE is a small errno constant.
             if underlying?.domain == NSPOSIXErrorDomain, underlying?.code == Int(EPIPE) { exit(0) }
             if handle !== FileHandle.standardError {
                 try? FileHandle.standardError.write(
