@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "WardenAudit", targets: ["WardenAudit"]),
         .library(name: "WardenPolicy", targets: ["WardenPolicy"]),
         .library(name: "WardenHub", targets: ["WardenHub"]),
+        .library(name: "WardenDefender", targets: ["WardenDefender"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

@@ -46,6 +46,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
+        fuzzer("DefenderFuzzer", ["WardenDefender", "WardenSecurity", "WardenCore"]),
         fuzzer(
             "ConnectionFuzzer",
             [

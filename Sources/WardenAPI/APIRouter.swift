@@ -26,6 +26,8 @@ public struct APIRouter: Sendable {
         public let audit: AuditLog
         public let auditReader: AuditReader
         public let masterKey: any MasterKeyManaging
+        /// Makes backups (nil: this server makes none).
+        public let backup: (any BackupMaking)?
         public let defender: DefenderService
         /// Where alerts are delivered, when a webhook is configured.
         public let alertWebhook: AlertWebhook?
@@ -44,8 +46,8 @@ public struct APIRouter: Sendable {
             policyFacts: any PolicyFacts, hub: HubServices,
             clock: any WardenClock,
             access: AccessService, audit: AuditLog,
-            auditReader: AuditReader, masterKey: any MasterKeyManaging, defender: DefenderService,
-            alertWebhook: AlertWebhook? = nil,
+            auditReader: AuditReader, masterKey: any MasterKeyManaging, backup: (any BackupMaking)? = nil,
+            defender: DefenderService, alertWebhook: AlertWebhook? = nil,
             deviceGroups: @escaping APIRoute.DeviceGroupLookup, gatewayHostName: String,
             isReady: @escaping @Sendable () async -> Bool, canWrite: @escaping @Sendable () -> Bool = { true },
             metricsText: @escaping @Sendable () -> String, version: String, logger: Logger
@@ -60,6 +62,7 @@ public struct APIRouter: Sendable {
             self.audit = audit
             self.auditReader = auditReader
             self.masterKey = masterKey
+            self.backup = backup
             self.defender = defender
             self.alertWebhook = alertWebhook
             self.deviceGroups = deviceGroups
@@ -116,7 +119,7 @@ public struct APIRouter: Sendable {
             + UserController(access: dependencies.access).routes
             + APIKeyController(access: dependencies.access, registry: registry).routes
             + AuditController(reader: dependencies.auditReader, clock: dependencies.clock).routes
-            + MasterKeyController(masterKey: dependencies.masterKey).routes
+            + MasterKeyController(masterKey: dependencies.masterKey, backup: dependencies.backup).routes
             + DefenderController(
                 defender: dependencies.defender, webhook: dependencies.alertWebhook, registry: registry
             ).routes

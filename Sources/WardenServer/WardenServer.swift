@@ -242,7 +242,11 @@ public enum WardenServer {
                 clock: clock,
                 access: access, audit: audit,
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
-                masterKey: masterKeyRotation, defender: defender, alertWebhook: alertWebhook,
+                masterKey: masterKeyRotation,
+                backup: BackupMaker(
+                    directory: directory, database: database, ring: masterKey.ring, rotation: masterKeyRotation,
+                    clock: clock),
+                defender: defender, alertWebhook: alertWebhook,
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false
                 },

@@ -60,6 +60,50 @@ struct APIClient {
         return data
     }
 
+    /// Sends a request and writes the body of a 2xx response to `file` as it comes (mode 0600, through a
+    /// temporary file renamed at the end, so a failure leaves no partial file); returns its size.
+    func download(_ method: HTTPMethod, _ path: String, body: [String: Any], to file: String) async throws -> Int {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+        } catch {
+            throw CLIFailure(
+                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
+                exitCode: CLIExitCode.unreachable)
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
+            // total: an HTTP status code.
+            throw Self.failure(status: Int(response.status.code), body: data)
+        }
+        let partial = file + ".partial"
+        guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
+            let handle = FileHandle(forWritingAtPath: partial)
+        else { throw CLIFailure("Cannot write \(partial).", exitCode: CLIExitCode.unexpected) }
+        var size = 0
+        do {
+            for try await chunk in response.body {
+                try handle.write(contentsOf: chunk.readableBytesView)
+                size += chunk.readableBytes
+            }
+            try handle.synchronize()
+            try handle.close()
+            if FileManager.default.fileExists(atPath: file) { try FileManager.default.removeItem(atPath: file) }
+            try FileManager.default.moveItem(atPath: partial, toPath: file)
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: partial)
+            throw CLIFailure(
+                "The backup did not arrive whole (\(Self.describe(error))).", exitCode: CLIExitCode.unexpected)
+        }
+        return size
+    }
+
     /// `POST /oauth/token` with a form; RFC 6749 errors become credential failures.
     func token(form: [String: String]) async throws -> TokenResponse {
         var request = HTTPClientRequest(url: baseURL + "/oauth/token")

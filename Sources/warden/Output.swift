@@ -46,7 +46,8 @@ struct Output {
     /// A file the user named; `Cannot read FILE.` (exit 66) when it cannot be read.
     static func contents(of file: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw CLIFailure("Cannot read \(file).", exitCode: CLIExitCode.notFound)
+            error("Cannot read \(file).")
+            throw CLIExitCode.notFound
         }
         return data
     }

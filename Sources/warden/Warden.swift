@@ -20,6 +20,7 @@ struct Warden: AsyncParsableCommand {
             TelemetryCommand.self, CloudToDeviceCommand.self, TwinCommand.self, MethodCommand.self,
             LoginCommand.self, LogoutCommand.self, UserCommand.self, RoleCommand.self, APIKeyCommand.self,
             AuditCommand.self, PolicyCommand.self, KeysCommand.self, BanCommand.self, DefenderCommand.self,
+            BackupCommand.self,
         ]
     )
 }

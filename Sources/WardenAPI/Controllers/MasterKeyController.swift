@@ -1,9 +1,11 @@
 import Hummingbird
 import WardenCore
 
-/// `/api/v1/master-key`: which master key seals the secrets at rest, and its rotation (platform administrators).
+/// `/api/v1/master-key`: which master key seals the secrets at rest, and its rotation; `/api/v1/backup`: an
+/// encrypted copy of what the data directory needs (platform administrators).
 struct MasterKeyController {
     let masterKey: any MasterKeyManaging
+    let backup: (any BackupMaking)?
 
     var routes: [APIRoute] {
         [
@@ -25,6 +27,34 @@ struct MasterKeyController {
                 context.auditDetail("resealed", "\(report.resealed.values.reduce(0, +))")
                 return try JSONResponse.make(report)
             },
+            APIRoute(
+                .post, "/api/v1/backup", "createBackup",
+                "An online, consistent, encrypted backup (the database and what the data directory needs), streamed; sealed under a key derived from the master key, or from the passphrase given (then it carries the master key)",
+                permission: .platformManage, request: "CreateBackup", success: (200, nil)
+            ) { request, context in
+                guard let backup else { throw WardenError(.internalError, "This server makes no backups.") }
+                let body = try await request.decodeJSON(CreateBackupRequest.self, context)
+                let prepared = try await backup.prepareBackup(
+                    passphrase: body.passphrase.map { SecretBytes(Array($0.utf8)) })
+                context.auditDetail("key", body.passphrase == nil ? "master-key" : "passphrase")
+                return Response(
+                    status: .ok,
+                    headers: [
+                        .contentType: "application/octet-stream",
+                        .contentDisposition: "attachment; filename=\"warden.backup\"",
+                    ],
+                    body: ResponseBody { writer in
+                        try await prepared.write { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
+                        try await writer.finish(nil)
+                    })
+            },
         ]
     }
+}
+
+/// `POST /api/v1/backup`.
+struct CreateBackupRequest: APIRequestBody {
+    static let fields: Set<String> = ["passphrase"]
+    /// Absent: sealed under a key derived from the master key.
+    let passphrase: String?
 }

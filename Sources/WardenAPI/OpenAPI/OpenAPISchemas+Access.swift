@@ -118,6 +118,9 @@ extension OpenAPISchemas {
                 "rules": ["type": "object", "additionalProperties": ["type": "object"]],
             ],
             required: ["document", "rules"]),
+        "CreateBackup": object([
+            "passphrase": ["type": "string", "minLength": 12, "maxLength": 1024]
+        ]),
         "MasterKey": object(
             ["keyID": string, "source": ["enum": ["file", "hsm", "environment"]], "rotating": boolean],
             required: ["keyID", "source", "rotating"]),

@@ -92,6 +92,7 @@ extension WardenError.Code {
     public static let banNotFound = Self("ban.not_found", .notFound)
     public static let alertNotFound = Self("alert.not_found", .notFound)
     public static let auditReportNotFound = Self("defender.audit_not_run", .notFound)
+    public static let backupInvalid = Self("backup.invalid", .invalidInput)
     public static let authBanned = Self("auth.banned", .forbidden)
 
     // Requests.
@@ -151,7 +152,7 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
-        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .authBanned,
+        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .backupInvalid, .authBanned,
         .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,

@@ -41,3 +41,16 @@ public protocol MasterKeyManaging: Sendable {
     /// `master_key.rotation_in_progress`.
     func rotate() async throws -> MasterKeyRotationReport
 }
+
+/// The seam the management API makes backups through (issue 16, "Recover"); the server implements it.
+public protocol BackupMaking: Sendable {
+    /// Prepares a consistent copy (the database snapshot taken, the files read), or refuses before anything is
+    /// sent: `master_key.rotation_in_progress`. Sealed with a key derived from the master key, or, with
+    /// `passphrase`, from it (and the archive then carries the master key too).
+    func prepareBackup(passphrase: SecretBytes?) async throws -> any PreparedBackup
+}
+
+/// A backup ready to stream: its archive's bytes, in order, handed to `sink`; its temporary files go at the end.
+public protocol PreparedBackup: Sendable {
+    func write(to sink: ([UInt8]) async throws -> Void) async throws
+}

@@ -9,7 +9,7 @@ public import WardenCore
 /// value copied to another row does not open there.
 public struct AESGCMSealer: SecretSealer {
     static let version: UInt8 = 1
-    private let masterKey: MasterKey
+    let masterKey: MasterKey
 
     /// Seals under `masterKey`.
     public init(masterKey: MasterKey) {

@@ -21,6 +21,9 @@ public final class SealingKeyRing: SecretSealer {
     /// The identifier of the key values are sealed under now.
     public var currentIdentifier: [UInt8] { keys.withLock { $0.current.identifier } }
 
+    /// The key values are sealed under now (a backup's key is derived from it, or the backup carries it).
+    public var currentKey: MasterKey { keys.withLock { $0.current.masterKey } }
+
     /// The identifier of the key being replaced, while a rotation runs.
     public var retiringIdentifier: [UInt8]? { keys.withLock { $0.retiring?.identifier } }
 

@@ -86,6 +86,17 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Runs a read, with the same error mapping.
+    /// A consistent copy of the whole database at `path` (SQLite's online backup, inside one read transaction:
+    /// writers go on meanwhile; the copy is the database as it was when the read began).
+    public func snapshot(to path: String) async throws {
+        let destination = try DatabaseQueue(path: path)
+        let pool = self.pool
+        try await destination.writeWithoutTransaction { copy in
+            try pool.read { source in try source.backup(to: copy) }
+        }
+        try destination.close()
+    }
+
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
             return try await pool.read(body)
