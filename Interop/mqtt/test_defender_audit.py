@@ -105,3 +105,39 @@ def test_a_clean_configuration_has_no_findings(warden):
                                 json.dumps({"code": code}).encode())
     assert status == 204, body
     assert findings(warden) == {}
+
+
+def test_the_posture_report_follows_the_evidence_and_the_tenants_target(warden, tmp_path):
+    """The report has the six CSF functions with tiers from their categories; a backup turns RC.RP to met; the
+    tenant's rules document sets the target tiers."""
+    def report():
+        return json.loads(warden.cli("defender", "report", "--tenant", "default", "--json"))
+
+    def state(data, category):
+        return next(c["state"] for f in data["functions"] for c in f["categories"] if c["id"] == category)
+
+    first = report()
+    assert [f["id"] for f in first["functions"]] == ["GV", "ID", "PR", "DE", "RS", "RC"]
+    assert all(1 <= f["tier"] <= 4 and f["target"] == 3 for f in first["functions"])
+    assert state(first, "RC.RP") == "not-met" and state(first, "GV.OV") == "not-met"
+    assert len(first["activity"]) == 24
+    (tmp_path / "pass").write_text("a long backup passphrase\n")
+    warden.cli("backup", "create", str(tmp_path / "hub.backup"), "--passphrase-file", str(tmp_path / "pass"))
+    warden.cli("defender", "audit")
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"posture-target": {"recover": 4, "govern": 1},
+                                 "flapping": {"response": "ban", "ban": 60}}))
+    warden.cli("defender", "rules", "set", str(rules))
+    second = report()
+    assert state(second, "RC.RP") == "met" and state(second, "GV.OV") == "met" and state(second, "RS.MI") == "met"
+    targets = {f["id"]: f["target"] for f in second["functions"]}
+    assert targets["RC"] == 4 and targets["GV"] == 1
+    assert next(f for f in second["functions"] if f["id"] == "RC")["tier"] > next(
+        f for f in first["functions"] if f["id"] == "RC")["tier"]
+    text = warden.cli("defender", "report", "--tenant", "default")
+    assert "Recover" in text and "RC.RP" in text
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"posture-target": {"recover": 5}}))
+    refused = warden.run_cli("defender", "rules", "set", str(bad))
+    assert refused.returncode == 65 and "'posture-target.recover'" in refused.stderr
+    assert "tenantId" not in json.loads(warden.cli("defender", "report", "--json")), "the platform's report"

@@ -1,9 +1,11 @@
 """The Defender's alerts on the portal's overview in a real browser: refused authentications raise an alert that a
 platform administrator sees, acknowledges and resolves; a tenant's owner does not see an alert that belongs to
 no tenant."""
+import base64
 import json
 import subprocess
 import time
+import urllib.parse
 
 from selenium.webdriver.common.by import By
 
@@ -77,3 +79,54 @@ def test_the_inventory_page_shows_each_devices_last_connection(warden, browser):
     assert any(line.startswith("meter-7,enabled,sas,") for line in csv.body.decode().splitlines())
     other = api.request(warden, "GET", "/t/other/inventory", headers={"Cookie": cookie})
     assert other.status in {403, 404}, other.status
+
+
+def test_the_security_page_reports_posture_and_lets_the_tenant_manage_its_alerts(warden, browser):
+    """Guesses at one device's key raise a tenant alert; the tenant's owner sees the posture report (six CSF
+    functions, their categories with evidence, four charts of the last day) and acknowledges and resolves the
+    alert on the security page; an operator sees the page without the buttons."""
+    warden.cli("device", "create", "pump")
+    # Tokens for the right device and hub, with wrong signatures: guesses at pump's key.
+    for attempt in range(10):
+        guess = urllib.parse.quote(base64.b64encode(bytes([attempt]) * 32).decode(), safe="")
+        token = f"SharedAccessSignature sr=localhost%2Fdevices%2Fpump&sig={guess}&se=4102444800"
+        response = api.request(warden, "POST", "/devices/pump/messages/events?api-version=2020-03-13",
+                               headers={"Authorization": token})
+        assert response.status == 401
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+            a["rule"] == "auth.failures.device"
+            for a in json.loads(warden.cli("defender", "alerts", "--tenant", "default", "--json"))["items"]):
+        time.sleep(0.1)
+    api.create_user(warden, "boss", role="owner")
+    api.create_user(warden, "watcher", role="operator")
+
+    browser.get(warden.url + "/signin")
+    sign_in(browser, warden, "watcher")
+    wait_for_path(browser, "/")
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, "Security"))
+    wait_for_path(browser, "/t/default/security")
+    assert "auth.failures.device" in browser.find_element(By.ID, "tenant-alerts").text
+    assert not browser.find_elements(By.XPATH, "//table[@id='tenant-alerts']//button"), "an operator has no buttons"
+    browser.find_element(By.CSS_SELECTOR, "form[action='/signout'] button").click()
+    wait_for_path(browser, "/signin")
+
+    sign_in(browser, warden, "boss")
+    wait_for_path(browser, "/")
+    browser.get(warden.url + "/t/default/security")
+    functions = browser.find_element(By.ID, "functions").text
+    for name in ("Govern (GV)", "Identify (ID)", "Protect (PR)", "Detect (DE)", "Respond (RS)", "Recover (RC)"):
+        assert name in functions
+    categories = browser.find_element(By.ID, "categories").text
+    assert "RC.RP" in categories and "No backup has been made." in categories
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".chart svg")) == 4
+    assert "Refused authentications: 10" in browser.find_element(By.CSS_SELECTOR, ".charts").text
+    shot(browser, "security-01")
+    table = browser.find_element(By.ID, "tenant-alerts")
+    click_and_load(browser, table.find_element(By.XPATH, ".//button[text()='Acknowledge']"))
+    assert "acknowledged" in browser.find_element(By.ID, "tenant-alerts").text
+    click_and_load(
+        browser, browser.find_element(By.ID, "tenant-alerts").find_element(By.XPATH, ".//button[text()='Resolve']"))
+    assert "resolved" in browser.find_element(By.ID, "tenant-alerts").text
+    resolved = json.loads(warden.cli("defender", "alerts", "--tenant", "default", "--status", "resolved", "--json"))
+    assert resolved["items"][0]["changedBy"] == "user:boss"

@@ -21,6 +21,12 @@ extension Date {
     /// Whole milliseconds since 1970 (UTC), clamped to `Int64`: how stored records are stamped.
     public var unixMilliseconds: Int64 { Int64(clamping: (timeIntervalSince1970 * 1000).rounded(.down)) }
 
+    /// The moment `milliseconds` after 1970 (UTC), as records are stamped.
+    public init(unixMilliseconds milliseconds: Int64) {
+        // total: any Int64 is a Double, within a millisecond for the dates records carry.
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1_000)
+    }
+
     /// Whole seconds since 1970 (UTC), 0 for earlier dates: what SAS expiry compares with.
     public var unixSeconds: UInt64 { UInt64(clamping: timeIntervalSince1970.rounded(.down)) }
 }

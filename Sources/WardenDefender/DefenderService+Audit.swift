@@ -92,3 +92,37 @@ extension DefenderService {
         }
     }
 }
+
+extension DefenderService {
+    /// The security posture of `tenantID` (nil: the whole platform) now: the facts gathered afresh, the checks run
+    /// on them (not kept), the alerts of the last 7 days and the audit log's activity of the last 24 hours.
+    public func report(for tenantID: TenantID?) async throws -> PostureReport {
+        guard let gather = auditGathering.withLock({ $0 }) else {
+            throw WardenError(.internalError, "The report has nothing to gather its facts with.")
+        }
+        let facts = try await gather()
+        let now = facts.now
+        let findings = SecurityAudit.run(facts, id: "posture", startedAt: now).findings.filter { finding in
+            tenantID.map { finding.tenantID == nil || finding.tenantID == $0.rawValue } ?? true
+        }
+        let alerts = try await store.alerts(status: nil, limit: Self.maximumListed).filter { alert in
+            now.timeIntervalSince(alert.lastSeen) <= 7 * 86_400 && (tenantID.map { alert.tenantID == $0 } ?? true)
+        }
+        return PostureAssessment.report(
+            PostureAssessment.Evidence(
+                tenantID: tenantID, now: now, facts: facts, findings: findings, alerts: alerts,
+                rules: tenantID.map(rules(for:)) ?? settings.deviceRules,
+                lastAudit: (try? await latestAudit())?.finishedAt, auditInterval: settings.auditInterval,
+                policyVersion: tenantID.flatMap { facts.policyVersions[$0] } ?? 0,
+                webhook: settings.webhookConfigured,
+                activity: try await store.securityActivity(
+                    of: tenantID, since: now.addingTimeInterval(-23 * 3_600).hourStart, bucketSeconds: 3_600)))
+    }
+}
+
+extension Date {
+    /// The start of the hour this moment is in (UTC), so that report buckets are whole hours.
+    var hourStart: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 / 3_600).rounded(.down) * 3_600)
+    }
+}

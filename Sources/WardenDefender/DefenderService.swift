@@ -32,6 +32,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         public var maximumProfiles = 100_000
         /// Seconds between two scheduled audits (the first one this long after start); nil: on demand only.
         public var auditInterval: TimeInterval? = 86_400
+        /// Whether alerts are delivered to a webhook (the posture report's evidence).
+        public var webhookConfigured = false
 
         public init() {}
     }
@@ -314,9 +316,11 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         try await store.alerts(status: status, limit: Self.maximumListed)
     }
 
-    /// Acknowledges or resolves an alert; `alert.not_found`.
-    public func setStatus(_ id: String, _ status: Alert.Status, by author: String) async throws -> Alert {
-        guard var alert = try await store.alert(id) else {
+    /// Acknowledges or resolves an alert (of `tenantID` only, when given); `alert.not_found`.
+    public func setStatus(_ id: String, _ status: Alert.Status, by author: String, in tenantID: TenantID? = nil)
+        async throws -> Alert
+    {
+        guard var alert = try await store.alert(id), tenantID == nil || alert.tenantID == tenantID else {
             throw WardenError(.alertNotFound, "There is no alert '\(id)'.")
         }
         alert.status = status

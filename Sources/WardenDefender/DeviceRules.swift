@@ -78,6 +78,12 @@ public struct DeviceRules: Sendable, Hashable {
     public var newNetwork = NewNetwork()
     public var unusualHours = UnusualHours()
     public var behaviour = Behaviour()
+    /// The CSF tier (1–4) the tenant aims at per function (`govern`, `identify`, …), for the posture report.
+    public var postureTarget = Dictionary(uniqueKeysWithValues: Self.functions.map { ($0, Self.defaultTier) })
+
+    /// The tier a function is aimed at when the document names none.
+    public static let defaultTier = 3
+    static let functions = ["govern", "identify", "protect", "detect", "respond", "recover"]
 
     public init() {}
 
@@ -119,6 +125,12 @@ public struct DeviceRules: Sendable, Hashable {
                 try section.integer("warmup-days", 1...365, &rules.unusualHours.warmupDays)
                 try section.zone(&rules.unusualHours.zone)
                 try section.response(&rules.unusualHours.response)
+            } else if key == "posture-target" {
+                for function in Self.functions {
+                    var tier = rules.postureTarget[function, default: Self.defaultTier]
+                    try section.integer(function, 1...4, &tier)
+                    rules.postureTarget[function] = tier
+                }
             } else if key == "behaviour" {
                 try section.enabled(&rules.behaviour.enabled)
                 try section.integer("warmup", 1...100_000, &rules.behaviour.warmup)
@@ -138,7 +150,7 @@ public struct DeviceRules: Sendable, Hashable {
                 throw WardenError(
                     .requestInvalidField,
                     "'\(key)' is not a rule; the rules are "
-                        + (Self.thresholds.map(\.key) + ["new-network", "unusual-hours", "behaviour"])
+                        + (Self.thresholds.map(\.key) + ["new-network", "unusual-hours", "behaviour", "posture-target"])
                         .joined(separator: ", ") + ".")
             }
             try section.finish()
@@ -170,6 +182,9 @@ public struct DeviceRules: Sendable, Hashable {
         behaviour["max-message-rate"] = self.behaviour.maximumMessageRate.map(JSONValue.double)
         behaviour["max-payload"] = self.behaviour.maximumPayload.map(JSONValue.number)
         sections["behaviour"] = Self.object(behaviour, self.behaviour.response)
+        sections["posture-target"] = .object(
+            Dictionary(
+                uniqueKeysWithValues: Self.functions.map { ($0, .number(postureTarget[$0] ?? Self.defaultTier)) }))
         return .object(sections)
     }
 

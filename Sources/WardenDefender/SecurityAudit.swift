@@ -155,6 +155,8 @@ public struct AuditFacts: Sendable {
     public var conflictingClientIDs: [(TenantID, String)]
     public var people: [Person]
     public var apiKeys: [Key]
+    /// Each tenant's policy version in force (0: the shipped statements only).
+    public var policyVersions: [TenantID: Int]
 
     public init(now: Date) {
         self.now = now
@@ -173,6 +175,7 @@ public struct AuditFacts: Sendable {
         conflictingClientIDs = []
         people = []
         apiKeys = []
+        policyVersions = [:]
     }
 }
 

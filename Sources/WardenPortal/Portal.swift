@@ -69,7 +69,7 @@ public struct Portal: Sendable {
         routes =
             pages.signInRoutes + pages.overviewRoutes + pages.deviceRoutes + pages.peopleRoutes
             + pages.auditRoutes + pages.policyRoutes + pages.certificateRoutes + pages.provisioningRoutes
-            + pages.inventoryRoutes + pages.accountRoutes
+            + pages.inventoryRoutes + pages.securityRoutes + pages.accountRoutes
             + Self.staticRoutes
     }
 

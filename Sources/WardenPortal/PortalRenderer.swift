@@ -28,6 +28,7 @@ struct PortalRenderer: Sendable {
         "apikeys": PageTemplates.apiKeys, "audit": PageTemplates.audit, "account": PageTemplates.account,
         "policy": PageTemplates.policy, "certificates": PageTemplates.certificates,
         "provisioning": PageTemplates.provisioning, "inventory": PageTemplates.inventory,
+        "security": PageTemplates.security,
     ]
 
     /// Whether every template parsed.

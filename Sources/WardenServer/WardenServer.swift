@@ -363,6 +363,7 @@ public enum WardenServer {
         if defender.flappingBan > 0 { settings.deviceRules.flapping.response = .ban(seconds: defender.flappingBan) }
         settings.sampleInterval = Double(defender.sampleInterval)
         settings.auditInterval = defender.auditInterval == 0 ? nil : TimeInterval(defender.auditInterval * 3_600)
+        settings.webhookConfigured = defender.webhookURL != nil
         return settings
     }
 

@@ -236,6 +236,9 @@ public protocol DefenderStore: Sendable {
     func saveAuditReport(id: String, finishedAt: Date, json: String, keeping: Int) async throws
     /// The newest audit report's JSON, if any ran.
     func latestAuditReport() async throws -> String?
+    /// The audit log's security activity of `tenantID` (nil: every tenant) since `since`, counted per bucket of
+    /// `bucketSeconds`, oldest first, every bucket present; and when the last backup was made.
+    func securityActivity(of tenantID: TenantID?, since: Date, bucketSeconds: Int) async throws -> SecurityActivity
     /// The last connections of these devices of the tenant (at most 1,000 named at once).
     func sightings(of deviceIDs: [DeviceID], in tenantID: TenantID) async throws -> [DeviceConnection]
 }

@@ -48,12 +48,7 @@ struct DefenderController {
                 .get, "/api/v1/defender/alerts", "listAlerts", "Alerts, newest first (at most 1000)",
                 permission: .platformManage, success: (200, "AlertList"), query: [Self.statusFilter]
             ) { request, _ in
-                let status = try request.uri.queryParameters["status"].map { text in
-                    guard let status = Alert.Status(rawValue: String(text)) else {
-                        throw WardenError(.requestInvalidQuery, "'status' is open, acknowledged or resolved.")
-                    }
-                    return status
-                }
+                let status = try Self.status(request)
                 return try JSONResponse.make(
                     ListResource(
                         items: try await defender.alerts(status: status).map(AlertResource.init), nextCursor: nil))
@@ -95,6 +90,34 @@ struct DefenderController {
             },
             route("acknowledge", .acknowledged),
             route("resolve", .resolved),
+            tenantRoute("acknowledge", .acknowledged),
+            tenantRoute("resolve", .resolved),
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/defender/alerts", "listTenantAlerts",
+                "The tenant's alerts, newest first (at most 1000)", permission: .policiesRead,
+                success: (200, "AlertList"), query: [Self.statusFilter]
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let status = try Self.status(request)
+                return try JSONResponse.make(
+                    ListResource(
+                        items: try await defender.alerts(status: status).filter { $0.tenantID == tenantID }
+                            .map(AlertResource.init), nextCursor: nil))
+            },
+            APIRoute(
+                .get, "/api/v1/defender/report", "getPostureReport",
+                "The platform's security posture against NIST CSF 2.0: each function's tier and target, each category met, partly met or not met with its evidence, and the last 24 hours' activity",
+                permission: .platformManage, success: (200, "PostureReport")
+            ) { _, _ in
+                try JSONResponse.make(try await defender.report(for: nil))
+            },
+            APIRoute(
+                .get, "/api/v1/tenants/{tenant}/defender/report", "getTenantPostureReport",
+                "The tenant's security posture against NIST CSF 2.0 and the target profile its rules document sets",
+                permission: .policiesRead, success: (200, "PostureReport")
+            ) { request, context in
+                try JSONResponse.make(try await defender.report(for: try request.tenantID(context)))
+            },
             APIRoute(
                 .get, "/api/v1/tenants/{tenant}/quarantines", "listQuarantines", "The tenant's quarantined devices",
                 permission: .registryRead, success: (200, "QuarantineList")
@@ -183,6 +206,30 @@ struct DefenderController {
 
     private static let quarantine = "/api/v1/tenants/{tenant}/devices/{device}/quarantine"
     private static let rules = "/api/v1/tenants/{tenant}/defender/rules"
+
+    /// The `status` query, when given.
+    private static func status(_ request: Request) throws -> Alert.Status? {
+        try request.uri.queryParameters["status"].map { text in
+            guard let status = Alert.Status(rawValue: String(text)) else {
+                throw WardenError(.requestInvalidQuery, "'status' is open, acknowledged or resolved.")
+            }
+            return status
+        }
+    }
+
+    /// A tenant's administrators acknowledge or resolve their own tenant's alerts (`alert.not_found` for another's).
+    private func tenantRoute(_ verb: String, _ status: Alert.Status) -> APIRoute {
+        APIRoute(
+            .post, "/api/v1/tenants/{tenant}/defender/alerts/{alert}/\(verb)", "\(verb)TenantAlert",
+            "Mark one of the tenant's alerts \(status.rawValue)", permission: .policiesManage, success: (200, "Alert")
+        ) { request, context in
+            let tenantID = try request.tenantID(context)
+            let alert = try await defender.setStatus(
+                try request.parameter("alert", context), status, by: try context.author(), in: tenantID)
+            context.auditDetail("after", "\(alert.id) \(alert.status.rawValue)")
+            return try JSONResponse.make(AlertResource(alert))
+        }
+    }
 
     private func route(_ verb: String, _ status: Alert.Status) -> APIRoute {
         APIRoute(

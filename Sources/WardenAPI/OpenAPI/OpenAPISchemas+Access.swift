@@ -91,6 +91,37 @@ extension OpenAPISchemas {
                 "omitted": ["type": "object", "additionalProperties": integer],
             ],
             required: ["id", "startedAt", "finishedAt", "checks", "findings", "omitted"]),
+        "PostureReport": object(
+            [
+                "tenantId": string, "generatedAt": dateTime, "openAlerts": integer,
+                "findings": ["type": "object", "additionalProperties": integer],
+                "functions": [
+                    "type": "array",
+                    "items": object(
+                        [
+                            "id": ["enum": ["GV", "ID", "PR", "DE", "RS", "RC"]], "name": string,
+                            "tier": ["type": "integer", "minimum": 1, "maximum": 4],
+                            "target": ["type": "integer", "minimum": 1, "maximum": 4],
+                            "categories": [
+                                "type": "array",
+                                "items": object(
+                                    [
+                                        "id": string, "name": string,
+                                        "state": ["enum": ["met", "partial", "not-met"]], "evidence": string,
+                                    ], required: ["id", "name", "state", "evidence"]),
+                            ],
+                        ], required: ["id", "name", "tier", "target", "categories"]),
+                ],
+                "activity": [
+                    "type": "array",
+                    "items": object(
+                        [
+                            "start": dateTime, "connections": integer, "authenticationFailures": integer,
+                            "denials": integer, "alerts": integer,
+                        ], required: ["start", "connections", "authenticationFailures", "denials", "alerts"]),
+                ],
+            ],
+            required: ["generatedAt", "functions", "activity", "openAlerts", "findings"]),
         "InventoryEntry": object(
             [
                 "deviceId": string, "status": ["enum": ["enabled", "disabled"]],

@@ -161,3 +161,29 @@ public struct DeviceConnection: Sendable, Hashable {
         return nil
     }
 }
+
+/// What the audit log says of a tenant's (or the platform's) security over time, for the posture report's
+/// charts: counts per time bucket, and the last backup.
+public struct SecurityActivity: Sendable, Hashable {
+    public struct Bucket: Sendable, Hashable {
+        public let start: Date
+        /// Accepted device and service authentications (connections, HTTPS requests).
+        public var connections = 0
+        /// Refused authentications.
+        public var authenticationFailures = 0
+        /// Device and service requests the policy refused.
+        public var denials = 0
+        /// Alerts the Defender raised.
+        public var alerts = 0
+
+        public init(start: Date) { self.start = start }
+    }
+
+    public var buckets: [Bucket]
+    public var lastBackup: Date?
+
+    public init(buckets: [Bucket], lastBackup: Date?) {
+        self.buckets = buckets
+        self.lastBackup = lastBackup
+    }
+}

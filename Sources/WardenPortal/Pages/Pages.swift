@@ -30,6 +30,7 @@ struct Pages: Sendable {
                 ("Certificates", base + "/certificates", principal.may(.registryRead, in: tenant)),
                 ("Provisioning", base + "/provisioning", principal.may(.registryRead, in: tenant)),
                 ("Inventory", base + "/inventory", principal.may(.registryRead, in: tenant)),
+                ("Security", base + "/security", principal.may(.policiesRead, in: tenant)),
                 ("Audit", base + "/audit", principal.may(.auditRead, in: tenant)),
             ]
         }

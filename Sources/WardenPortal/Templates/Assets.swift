@@ -57,6 +57,12 @@ enum Assets {
         .diff .added { background: #e3f3e6; }
         .muted { color: var(--muted); }
         .signin { max-width: 24rem; margin: 4rem auto; }
+        .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 1rem; }
+        .chart svg { width: 100%; height: 6rem; background: var(--card); border: 1px solid var(--line); }
+        .chart rect { fill: var(--accent); }
+        .chart.bad rect { fill: var(--bad); }
+        .state-met { color: var(--good); } .state-partial { color: var(--warn); } .state-not-met { color: var(--bad); }
+        @media print { header.top, form, .no-print { display: none; } body { background: #fff; } }
         """#
 
     static let javaScript = #"""

@@ -44,6 +44,49 @@ enum PageTemplates {
         </table>
         """#
 
+    static let security = #"""
+        <h1>Security of {{tenant}}</h1>
+        <p class="muted">Posture against the NIST Cybersecurity Framework 2.0, {{generatedAt}}; {{openAlerts}} open alerts;
+          audit findings: {{findings}}. This page prints as a report.</p>
+        <table id="functions">
+          <caption class="muted">Each function's tier (1 Partial, 2 Risk informed, 3 Repeatable, 4 Adaptive) from the
+            categories below, beside the target the tenant's rules document sets</caption>
+          <thead><tr><th scope="col">Function</th><th scope="col">Tier</th><th scope="col">Target</th>
+            <th scope="col">Gap</th></tr></thead>
+          <tbody>
+          {{#functions}}<tr><td>{{name}} ({{id}})</td><td>{{tier}}</td><td>{{target}}</td>
+            <td>{{#short}}<span class="status bad">{{gap}} below</span>{{/short}}{{^short}}<span class="status good">on target</span>{{/short}}</td></tr>{{/functions}}
+          </tbody>
+        </table>
+        <table id="categories">
+          <thead><tr><th scope="col">Category</th><th scope="col">State</th><th scope="col">Evidence</th></tr></thead>
+          <tbody>
+          {{#categories}}<tr><td>{{id}} {{name}}</td><td class="state-{{state}}">{{state}}</td><td>{{evidence}}</td></tr>{{/categories}}
+          </tbody>
+        </table>
+        <h2>The last 24 hours</h2>
+        <div class="charts">
+          {{#charts}}<figure class="chart {{tone}}"><figcaption>{{title}}: {{total}}</figcaption>{{{svg}}}</figure>{{/charts}}
+        </div>
+        <h2>Alerts</h2>
+        <table id="tenant-alerts">
+          <caption class="muted">Every alert of the tenant, newest first</caption>
+          <thead><tr><th scope="col">Severity</th><th scope="col">Status</th><th scope="col">Rule</th>
+            <th scope="col">Subject</th><th scope="col">Summary</th><th scope="col">Count</th>
+            <th scope="col">Last seen</th><th scope="col"><span class="skip">Actions</span></th></tr></thead>
+          <tbody>
+          {{#alerts}}<tr><td>{{severity}}</td><td>{{status}}</td><td>{{rule}}</td><td>{{subject}}</td>
+            <td>{{summary}}</td><td>{{count}}</td><td>{{lastSeen}}</td><td>{{#canManage}}{{#isOpen}}<form
+              class="inline" method="post" action="/t/{{tenant}}/alerts/{{id}}/acknowledge"><input type="hidden" name="_csrf"
+              value="{{csrf}}"><button type="submit" class="plain">Acknowledge</button></form>{{/isOpen}}{{^isResolved}}<form
+              class="inline" method="post" action="/t/{{tenant}}/alerts/{{id}}/resolve"><input type="hidden" name="_csrf"
+              value="{{csrf}}"><button type="submit" class="plain">Resolve</button></form>{{/isResolved}}{{/canManage}}</td>
+            </tr>{{/alerts}}
+          {{^alerts}}<tr><td colspan="8">No alerts.</td></tr>{{/alerts}}
+          </tbody>
+        </table>
+        """#
+
     static let inventory = #"""
         <h1>Inventory of {{tenant}}</h1>
         <p><a href="/t/{{tenant}}/inventory.csv" download>Download as CSV</a></p>

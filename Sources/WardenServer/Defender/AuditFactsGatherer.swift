@@ -124,6 +124,7 @@ struct AuditFactsGatherer {
             facts.revokedInUse.append((tenantID, deviceID, serial.serial))
         }
         let policy = directory.authorizationPolicy(tenantID)
+        facts.policyVersions[tenantID] = policy.enforced.version
         for statement in (policy.enforced.engine.statements + (policy.trial?.engine.statements ?? []))
         where statement.grantsEveryDeviceEveryTopic {
             facts.permissiveStatements.append((tenantID, statement.id))

@@ -240,6 +240,46 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func securityActivity(of tenantID: TenantID?, since: Date, bucketSeconds: Int) async throws
+        -> SecurityActivity
+    {
+        let start = since.unixMilliseconds
+        let width = Int64(clamping: max(bucketSeconds, 1)) &* 1_000
+        let tenant = tenantID?.rawValue
+        let now = clock.now().unixMilliseconds
+        return try await read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT (at - ?1) / ?2 AS bucket,
+                        SUM(action = 'device.authenticate' AND outcome = 'success') AS connections,
+                        SUM(action = 'device.authenticate' AND outcome = 'denied') AS failures,
+                        SUM(action LIKE 'device.%' AND action <> 'device.authenticate' AND outcome = 'denied') AS denials,
+                        SUM(action = 'defender.alert') AS alerts
+                    FROM audit_records WHERE at >= ?1 AND (?3 IS NULL OR tenant_id = ?3)
+                    GROUP BY bucket ORDER BY bucket
+                    """,
+                arguments: [start, width, tenant])
+            let last = try Int64.fetchOne(
+                db, sql: "SELECT MAX(at) FROM audit_records WHERE action = 'createBackup' AND outcome = 'success'")
+            let count = Int(clamping: max(0, (now - start) / width + 1))
+            // total: at most 10,000 buckets, each index an Int64 at once.
+            var buckets = (0..<min(count, 10_000)).map { index in
+                SecurityActivity.Bucket(
+                    start: Date(unixMilliseconds: start &+ Int64(index) &* width))
+            }
+            for row in rows {
+                let index: Int64 = try row.decode(forColumn: "bucket")
+                guard let slot = Int(exactly: index), buckets.indices.contains(slot) else { continue }
+                buckets[slot].connections = try row.decode(forColumn: "connections") ?? 0
+                buckets[slot].authenticationFailures = try row.decode(forColumn: "failures") ?? 0
+                buckets[slot].denials = try row.decode(forColumn: "denials") ?? 0
+                buckets[slot].alerts = try row.decode(forColumn: "alerts") ?? 0
+            }
+            return SecurityActivity(buckets: buckets, lastBackup: last.map(Date.init(unixMilliseconds:)))
+        }
+    }
+
     private static func quarantine(_ row: Row) throws -> Quarantine {
         Quarantine(
             tenantID: try TenantID(row.decode(forColumn: "tenant_id")),

@@ -97,8 +97,41 @@ struct DefenderCommand: AsyncParsableCommand {
         abstract: "The Defender: alerts (list, acknowledge, resolve), quarantines, and each tenant's rules.",
         subcommands: [
             Alerts.self, Acknowledge.self, Resolve.self, Quarantine.self, Release.self, Quarantines.self, Rules.self,
-            Inventory.self, Audit.self,
+            Inventory.self, Audit.self, Report.self,
         ])
+
+    /// `warden defender report [--tenant T] [--json]`.
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The security posture against NIST CSF 2.0: each function's tier against the target, each category with its evidence."
+        )
+        @Option(help: "A tenant (its administrators may read it); the whole platform otherwise.") var tenant: String?
+        @OptionGroup var client: ClientOptions
+
+        func run() async throws {
+            let path =
+                tenant.map { "/api/v1/tenants/\(APIClient.segment($0))/defender/report" } ?? "/api/v1/defender/report"
+            try await APIClient.run(client) { api, output in
+                let data = try await api.send(.GET, path)
+                if output.isJSON { return output.json(data) }
+                let report = try api.decode(PostureReportResource.self, data)
+                output.table(
+                    ["FUNCTION", "TIER", "TARGET", "CATEGORY", "STATE", "EVIDENCE"],
+                    report.functions.flatMap { function in
+                        function.categories.enumerated().map { index, category in
+                            index == 0
+                                ? [
+                                    function.name, String(function.tier), String(function.target), category.id,
+                                    category.state, category.evidence,
+                                ]
+                                : ["", "", "", category.id, category.state, category.evidence]
+                        }
+                    })
+                output.line("Open alerts: \(report.openAlerts).")
+            }
+        }
+    }
 
     /// `warden defender audit [--last] [--tenant T] [--json]`.
     struct Audit: AsyncParsableCommand {
@@ -231,7 +264,7 @@ struct DefenderCommand: AsyncParsableCommand {
                 ["RULE", "SETTINGS", "RESPONSE"],
                 state.rules.keys.sorted().map { name in
                     let fields = state.rules[name] ?? [:]
-                    let response = fields["response"]?.text ?? "alert"
+                    let response = fields["response"]?.text ?? ""
                     let settings = fields.keys.sorted().filter { $0 != "response" }.map {
                         "\($0)=\(fields[$0]?.text ?? "")"
                     }
@@ -297,13 +330,15 @@ struct DefenderCommand: AsyncParsableCommand {
     struct Alerts: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Alerts, newest first.")
         @Option(help: "open, acknowledged or resolved (default: all).") var status: String?
+        @Option(help: "Only this tenant's (its administrators may list them); every alert otherwise.") var tenant:
+            String?
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             let query = status.map { "?status=\(APIClient.segment($0))" } ?? ""
             try await APIClient.run(client) { api, output in
                 try await api.show(
-                    .GET, "/api/v1/defender/alerts" + query, as: ListResource<AlertResource>.self, to: output
+                    .GET, DefenderCommand.alertsPath(tenant) + query, as: ListResource<AlertResource>.self, to: output
                 ) { page in
                     output.table(
                         ["ALERT", "STATUS", "SEVERITY", "RULE", "SUBJECT", "COUNT", "LAST SEEN"],
@@ -321,23 +356,30 @@ struct DefenderCommand: AsyncParsableCommand {
     struct Acknowledge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge an alert.")
         @Argument(help: "The alert's id.") var id: String
+        @Option(help: "The alert's tenant (for its administrators); any alert otherwise.") var tenant: String?
         @OptionGroup var client: ClientOptions
 
-        func run() async throws { try await DefenderCommand.change(id, "acknowledge", client) }
+        func run() async throws { try await DefenderCommand.change(id, "acknowledge", tenant, client) }
     }
 
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resolve an alert (the rule may raise a new one).")
         @Argument(help: "The alert's id.") var id: String
+        @Option(help: "The alert's tenant (for its administrators); any alert otherwise.") var tenant: String?
         @OptionGroup var client: ClientOptions
 
-        func run() async throws { try await DefenderCommand.change(id, "resolve", client) }
+        func run() async throws { try await DefenderCommand.change(id, "resolve", tenant, client) }
     }
 
-    static func change(_ id: String, _ verb: String, _ client: ClientOptions) async throws {
+    /// The alerts of a tenant, or all of them.
+    static func alertsPath(_ tenant: String?) -> String {
+        tenant.map { "/api/v1/tenants/\(APIClient.segment($0))/defender/alerts" } ?? "/api/v1/defender/alerts"
+    }
+
+    static func change(_ id: String, _ verb: String, _ tenant: String?, _ client: ClientOptions) async throws {
         try await APIClient.run(client) { api, output in
             try await api.show(
-                .POST, "/api/v1/defender/alerts/\(APIClient.segment(id))/\(verb)", as: AlertResource.self, to: output
+                .POST, alertsPath(tenant) + "/\(APIClient.segment(id))/\(verb)", as: AlertResource.self, to: output
             ) { output.line("Alert \($0.id) is \($0.status).") }
         }
     }
@@ -388,4 +430,23 @@ struct AuditReportResource: Decodable {
     let checks: [String]
     let findings: [Finding]
     let omitted: [String: Int]
+}
+
+/// A posture report as the CLI reads it.
+struct PostureReportResource: Decodable {
+    struct Function: Decodable {
+        struct Category: Decodable {
+            let id: String
+            let state: String
+            let evidence: String
+        }
+
+        let name: String
+        let tier: Int
+        let target: Int
+        let categories: [Category]
+    }
+
+    let functions: [Function]
+    let openAlerts: Int
 }
