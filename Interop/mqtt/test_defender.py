@@ -4,9 +4,11 @@ already connected (from it and from elsewhere) stay; the ban and the alert are a
 ban can be lifted. Operators ban a client id (CONNACK 0x8A) and a device (its live connection closes with 0x98);
 a flapping device is banned in its tenant; a quarantine confines telemetry; alerts reach a signed webhook; a device
 publishing fifty times its learned rate is quarantined by the tenant's rules while its twin still works."""
+import base64
 import json
 import ssl
 import time
+import urllib.parse
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -352,3 +354,31 @@ def test_the_inventory_names_each_devices_connection_and_flows(warden_factory):
     again = warden_factory({"defender.sample-interval": 1}, name=warden.data_dir.name)
     kept = {item["deviceId"]: item for item in json.loads(again.cli("defender", "inventory", "--json"))}
     assert kept["meter-a"]["clientLibrary"] == "azure-iot-device/2.14.0" and kept["meter-a"]["lastConnectedAt"]
+
+
+def test_guesses_at_a_devices_key_get_its_keys_rotated_when_the_tenant_says_so(warden, tmp_path):
+    """With `auth-failures` answered by `rotate-key`, ten wrong tokens for a device rotate both its keys: its
+    connection closes, a token made before no longer connects, and the audit log names the alert."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"auth-failures": {"threshold": 10, "response": "rotate-key"}}))
+    warden.cli("defender", "rules", "set", str(rules))
+    hub.create_device(warden, "lock-1")
+    token = warden.cli("token", "lock-1")
+    live, code = connect(warden, "lock-1", password=token)
+    assert code == 0
+    for attempt in range(10):
+        guess = base64.b64encode(bytes([attempt]) * 32).decode()
+        client, code = connect(warden, "lock-1", password=f"SharedAccessSignature sr=localhost%2Fdevices%2Flock-1"
+                               f"&sig={urllib.parse.quote(guess, safe='')}&se=4102444800")
+        client.paho.loop_stop()
+        assert code == 0x86
+    assert live.disconnected.wait(5), "the rotation closes the live connection"
+    live.paho.loop_stop()
+    stale, code = connect(warden, "lock-1", password=token)
+    stale.paho.loop_stop()
+    assert code == 0x86, "a token signed with the old key no longer connects"
+    records = json.loads(warden.cli("audit", "query", "--action", "defender.rotate-key", "--json"))["items"]
+    assert [r["target"] for r in records] == ["device default/lock-1"] and records[0]["details"]["alert.id"]
+    fresh, code = connect(warden, "lock-1", password=warden.cli("token", "lock-1"))
+    assert code == 0, "the new key works"
+    fresh.stop()

@@ -7,6 +7,11 @@ public import WardenCore
 public protocol DeviceControl: Sendable {
     /// Disables the device with `reason` as its status reason; false when it was disabled already.
     func disable(_ deviceID: DeviceID, in tenantID: TenantID, reason: String) async throws -> Bool
+    /// Gives a SAS device two new keys (its connections close, old tokens stop working); false for a device
+    /// without SAS keys.
+    func rotateKeys(_ deviceID: DeviceID, in tenantID: TenantID) async throws -> Bool
+    /// Revokes every valid certificate Warden issued to the device (key compromise); how many.
+    func revokeCertificates(_ deviceID: DeviceID, in tenantID: TenantID) async throws -> Int
 }
 
 /// Who a rule counts: a device (answered as its rule says) or a service (alerted on only). Anonymous clients
@@ -141,13 +146,14 @@ extension DefenderService: ConnectionObserver {
 
     /// Counts a TCP connection let in from `address`; the threshold-th within the window raises a flood alert.
     public func accepted(from address: IPAddress) {
+        let source = Self.source(of: address)
         count(
-            Self.floodRule, key: address.description, threshold: settings.floodThreshold,
+            Self.floodRule, key: source.description, threshold: settings.floodThreshold,
             window: settings.floodWindow, tenant: nil, at: clock.now()
         ) { [self] in
             await firedOnAddress(
-                Self.floodRule, address, severity: .high, ban: settings.floodBan,
-                summary: "\(settings.floodThreshold) connections from \(address) within "
+                Self.floodRule, source, severity: .high, ban: settings.floodBan,
+                summary: "\(settings.floodThreshold) connections from \(Self.name(source)) within "
                     + "\(Int(clamping: settings.floodWindow)) s.")
         }
     }
@@ -155,28 +161,39 @@ extension DefenderService: ConnectionObserver {
     /// Counts a guess at a credential from `address`; the threshold-th within the window raises the alert (and
     /// bans the address when the settings say so), once per burst.
     private func countFailure(from address: IPAddress, at now: Date) {
+        let source = Self.source(of: address)
         count(
-            Self.authFailuresRule, key: address.description, threshold: settings.authFailureThreshold,
+            Self.authFailuresRule, key: source.description, threshold: settings.authFailureThreshold,
             window: settings.authFailureWindow, tenant: nil, at: now
         ) { [self] in
             await firedOnAddress(
-                Self.authFailuresRule, address, severity: .high, ban: settings.authFailureBan,
-                summary: "\(settings.authFailureThreshold) refused authentications from \(address) within "
+                Self.authFailuresRule, source, severity: .high, ban: settings.authFailureBan,
+                summary: "\(settings.authFailureThreshold) refused authentications from \(Self.name(source)) within "
                     + "\(Int(clamping: settings.authFailureWindow)) s.")
         }
     }
 
-    /// Raises an address rule's alert, then bans the address when the settings say so and it is not banned yet.
+    /// Raises an address rule's alert, then bans the source when the settings say so and it is not banned yet.
     private func firedOnAddress(
-        _ rule: String, _ address: IPAddress, severity: Alert.Severity, ban lifetime: TimeInterval?, summary: String
+        _ rule: String, _ source: CIDR, severity: Alert.Severity, ban lifetime: TimeInterval?, summary: String
     ) async {
         guard
             let alert = try? await raise(
-                rule, on: "address \(address)", severity: severity, tenantID: nil, summary: summary),
-            let lifetime, banIndex.withLock({ $0.ban(of: address, at: clock.now()) }) == nil
+                rule, on: "address \(Self.name(source))", severity: severity, tenantID: nil, summary: summary),
+            let lifetime, banIndex.withLock({ $0.ban(of: source.network, at: clock.now()) }) == nil
         else { return }
-        let range = CIDR(enclosing: address, prefixLength: address.bytes.count * 8)
-        await banAutomatically(.address(range), lifetime: lifetime, rule: rule, alert: alert, tenantID: nil)
+        await banAutomatically(.address(source), lifetime: lifetime, rule: rule, alert: alert, tenantID: nil)
+    }
+
+    /// What the address rules count as one source: an IPv4 address, or an IPv6 /64 (one subscriber's network,
+    /// whose 2^64 addresses an attacker walks through at no cost).
+    static func source(of address: IPAddress) -> CIDR {
+        CIDR(enclosing: address, prefixLength: address.isIPv4 ? 32 : 64)
+    }
+
+    /// An IPv4 source as its address, an IPv6 one as its /64.
+    static func name(_ source: CIDR) -> String {
+        source.network.isIPv4 ? source.network.description : source.description
     }
 
     // MARK: Counting
@@ -346,6 +363,13 @@ extension DefenderService: ConnectionObserver {
                     == true
             else { return }
             acted(.disable)
+        case .rotateKey:
+            guard let control, (try? await control.rotateKeys(deviceID, in: tenantID)) == true else { return }
+            acted(.rotateKey)
+        case .revokeCertificates:
+            guard let control, let count = try? await control.revokeCertificates(deviceID, in: tenantID), count > 0
+            else { return }
+            acted(.revokeCertificates, ["certificates": String(count)])
         case .ban(let seconds):
             guard banIndex.withLock({ $0.ban(of: deviceID, in: tenantID, at: now) }) == nil else { return }
             await banAutomatically(

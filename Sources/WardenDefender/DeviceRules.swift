@@ -15,6 +15,11 @@ public struct DeviceRules: Sendable, Hashable {
         case disable
         /// Bans the device (in its tenant) for so many seconds.
         case ban(seconds: Int)
+        /// Gives a SAS device two new keys: whoever guessed or stole one is out (the owner then gives the device
+        /// its new key).
+        case rotateKey
+        /// Revokes the certificates Warden issued to it (key compromise).
+        case revokeCertificates
 
         public var name: String {
             switch self {
@@ -23,6 +28,8 @@ public struct DeviceRules: Sendable, Hashable {
             case .quarantine: "quarantine"
             case .disable: "disable"
             case .ban: "ban"
+            case .rotateKey: "rotate-key"
+            case .revokeCertificates: "revoke-certificates"
             }
         }
     }
@@ -273,7 +280,9 @@ private struct Section {
             if level != nil || ban != nil { throw invalid("response", "named when 'level' or 'ban' is") }
             return
         }
-        let names = deviceScoped ? ["alert", "disconnect", "quarantine", "disable", "ban"] : ["alert"]
+        let names =
+            deviceScoped
+            ? ["alert", "disconnect", "quarantine", "disable", "ban", "rotate-key", "revoke-certificates"] : ["alert"]
         guard case .string(let name) = value, names.contains(name) else {
             throw invalid("response", names.count == 1 ? "\"alert\"" : "one of " + names.joined(separator: ", "))
         }
@@ -282,6 +291,8 @@ private struct Section {
         switch name {
         case "disconnect": target = .disconnect
         case "disable": target = .disable
+        case "rotate-key": target = .rotateKey
+        case "revoke-certificates": target = .revokeCertificates
         case "quarantine":
             var chosen = "high"
             if let level {

@@ -224,21 +224,30 @@ public final class CertificateService: Service, Sendable {
         return revoked
     }
 
+    /// Revokes every valid certificate issued to a device, for `reason`; returns how many.
+    @discardableResult
+    public func revokeCertificates(of deviceID: DeviceID, in tenantID: TenantID, reason: RevocationReason)
+        async throws -> Int
+    {
+        var cursor: String?
+        var serials: [String] = []
+        repeat {
+            let page = try await store.issuedCertificates(
+                tenantID, filter: IssuedCertificateFilter(deviceID: deviceID, status: .valid), now: clock.now(),
+                after: cursor, limit: 1_000)
+            serials += page.items.map(\.serial.serial)
+            cursor = page.nextCursor
+        } while cursor != nil
+        for serial in serials {
+            _ = try await revoke(tenantID, serial: serial, reason: reason)
+        }
+        return serials.count
+    }
+
     /// Revokes every valid certificate issued to a deleted device (`cessationOfOperation`).
     func revokeCertificates(of deviceID: DeviceID, in tenantID: TenantID) async {
         do {
-            var cursor: String?
-            var serials: [String] = []
-            repeat {
-                let page = try await store.issuedCertificates(
-                    tenantID, filter: IssuedCertificateFilter(deviceID: deviceID, status: .valid), now: clock.now(),
-                    after: cursor, limit: 1_000)
-                serials += page.items.map(\.serial.serial)
-                cursor = page.nextCursor
-            } while cursor != nil
-            for serial in serials {
-                _ = try await revoke(tenantID, serial: serial, reason: .cessationOfOperation)
-            }
+            try await revokeCertificates(of: deviceID, in: tenantID, reason: .cessationOfOperation)
         } catch {
             logger.error(
                 "Could not revoke a deleted device's certificates.",

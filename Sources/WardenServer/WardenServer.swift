@@ -148,7 +148,7 @@ public enum WardenServer {
         // The Defender: bans answered from memory before TLS and at CONNECT, and the rules on the bus.
         let defender = DefenderService(
             store: database, bus: bus, settings: Self.defenderSettings(configuration),
-            control: RegistryDeviceControl(registry: registry), clock: clock)
+            control: HubDeviceControl(registry: registry, certificates: certificates), clock: clock)
         try await defender.load()
         defender.follow(bus)
         let alertWebhook = configuration.defender.webhookURL.map { url in

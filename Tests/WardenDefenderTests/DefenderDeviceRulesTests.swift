@@ -128,14 +128,15 @@ struct DefenderDeviceRulesTests {
         settings.floodThreshold = 20
         settings.floodBan = 60
         let defender = try await defender(settings)
-        let flooder = try address("2001:db8::66")
-        for _ in 0..<19 { defender.accepted(from: flooder) }
+        // IPv6 counts per /64: an attacker walks its addresses for free.
+        for index in 0..<19 { defender.accepted(from: try address("2001:db8::\(index + 1)")) }
         try await Task.sleep(for: .milliseconds(100))
         #expect(try await defender.alerts(status: nil).isEmpty)
-        defender.accepted(from: flooder)
+        defender.accepted(from: try address("2001:db8::ff"))
         let alert = try await waitFor { try await defender.alerts(status: .open).first }
-        #expect(alert.rule == DefenderService.floodRule && alert.subject == "address 2001:db8::66")
-        let ban = try await waitFor { defender.ban(of: flooder) }
-        #expect(ban.subject == .address(try CIDR("2001:db8::66/128")) && ban.alertID == alert.id)
+        #expect(alert.rule == DefenderService.floodRule && alert.subject == "address 2001:db8::/64")
+        let ban = try await waitFor { defender.ban(of: try address("2001:db8::1234")) }
+        #expect(ban.subject == .address(try CIDR("2001:db8::/64")) && ban.alertID == alert.id)
+        #expect(defender.ban(of: try address("2001:db8:0:1::1")) == nil, "the next /64 is someone else's")
     }
 }

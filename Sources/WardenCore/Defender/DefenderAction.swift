@@ -1,10 +1,13 @@
 public import Foundation
 
 /// What the Defender did by itself in answer to one of its alerts (issue 16), published for the audit log;
-/// each is undone the usual way (`warden ban remove`, `defender release`, `device enable`).
+/// each is undone the usual way (`warden ban remove`, `defender release`, `device enable`), but a rotated key
+/// or a revoked certificate is replaced, not restored: the device gets its new key or a new certificate.
 public struct DefenderAction: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case ban, disconnect, quarantine, disable
+        case rotateKey = "rotate-key"
+        case revokeCertificates = "revoke-certificates"
     }
 
     public let kind: Kind
