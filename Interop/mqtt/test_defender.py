@@ -382,3 +382,41 @@ def test_guesses_at_a_devices_key_get_its_keys_rotated_when_the_tenant_says_so(w
     fresh, code = connect(warden, "lock-1", password=warden.cli("token", "lock-1"))
     assert code == 0, "the new key works"
     fresh.stop()
+
+
+def test_a_tenants_operator_bans_its_own_devices_only(warden):
+    """An operator of a tenant (devices.control there) bans and lifts bans on the tenant's devices; address,
+    client-id and other tenants' bans stay the platform's."""
+    hub.create_device(warden, "vending-1")
+    warden.cli("tenant", "create", "other")
+    warden.cli("device", "create", "vending-2", "--tenant", "other")
+    status, _, body = hub.api(warden, "/api/v1/users", "POST", {
+        "username": "ops", "password": "an operator password", "roles": {"default": "operator"}})
+    assert status == 201, body
+    status, _, body = hub.https(warden, "POST", "/api/v1/auth/signin", {"Content-Type": "application/json"},
+                                json.dumps({"username": "ops", "password": "an operator password"}).encode())
+    headers = {"Authorization": "Bearer " + json.loads(body)["access_token"], "Content-Type": "application/json"}
+
+    def call(method, path, payload=None):
+        status, _, answer = hub.https(warden, method, path, headers,
+                                      json.dumps(payload).encode() if payload is not None else None)
+        return status, json.loads(answer) if answer else None
+
+    status, ban = call("POST", "/api/v1/tenants/default/bans", {"deviceId": "vending-1", "ttlSeconds": 600})
+    assert status == 201 and ban["kind"] == "device" and ban["value"] == "default/vending-1", ban
+    refused, code = connect(warden, "vending-1")
+    refused.paho.loop_stop()
+    assert code == 0x8A
+    status, listed = call("GET", "/api/v1/tenants/default/bans")
+    assert status == 200 and [b["id"] for b in listed["items"]] == [ban["id"]]
+    assert call("POST", "/api/v1/tenants/other/bans", {"deviceId": "vending-2"})[0] in {403, 404}
+    assert call("POST", "/api/v1/bans", {"kind": "address", "value": "192.0.2.1"})[0] == 403
+    assert call("POST", "/api/v1/tenants/default/bans", {"deviceId": "nobody"})[0] == 404
+    other = json.loads(warden.cli("ban", "add", "--device", "vending-2", "--tenant", "other", "--json"))
+    assert call("DELETE", f"/api/v1/tenants/default/bans/{other['id']}")[0] == 404, "another tenant's ban"
+    assert call("DELETE", f"/api/v1/tenants/default/bans/{ban['id']}")[0] == 204
+    again, code = connect(warden, "vending-1")
+    assert code == 0
+    again.stop()
+    assert [b["value"] for b in json.loads(warden.cli("ban", "list", "--tenant", "other", "--json"))["items"]] == [
+        "other/vending-2"]

@@ -45,6 +45,44 @@ struct DefenderController {
                 return JSONResponse.noContent()
             },
             APIRoute(
+                .get, "/api/v1/tenants/{tenant}/bans", "listTenantBans", "The bans in force on the tenant's devices",
+                permission: .registryRead, success: (200, "BanList")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                return try JSONResponse.make(
+                    ListResource(
+                        items: defender.bans().filter { Self.isDeviceBan($0, of: tenantID) }.map(BanResource.init),
+                        nextCursor: nil))
+            },
+            APIRoute(
+                .post, "/api/v1/tenants/{tenant}/bans", "createTenantBan",
+                "Ban one of the tenant's devices, for a while or until removed: refused by every protocol, its live connections closed",
+                permission: .devicesControl, request: "CreateTenantBan", success: (201, "Ban")
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let body = try await request.decodeJSON(CreateTenantBanRequest.self, context)
+                let device = try await registry.device(tenantID, try DeviceID(body.deviceId))
+                let ban = try await defender.addBan(
+                    .device(tenantID, device.id), reason: body.reason ?? "Banned by an operator.",
+                    lifetime: body.ttlSeconds.map(TimeInterval.init), by: try context.author())
+                context.auditDetail("after", "\(ban.id) \(ban.subject)")
+                return try JSONResponse.make(BanResource(ban), status: .created)
+            },
+            APIRoute(
+                .delete, "/api/v1/tenants/{tenant}/bans/{ban}", "removeTenantBan",
+                "Lift a ban on one of the tenant's devices",
+                permission: .devicesControl, success: (204, nil)
+            ) { request, context in
+                let tenantID = try request.tenantID(context)
+                let id = try request.parameter("ban", context)
+                guard defender.bans().contains(where: { $0.id == id && Self.isDeviceBan($0, of: tenantID) }) else {
+                    throw WardenError(.banNotFound, "There is no ban '\(id)' on a device of '\(tenantID)'.")
+                }
+                let ban = try await defender.removeBan(id)
+                context.auditDetail("before", "\(ban.id) \(ban.subject)")
+                return JSONResponse.noContent()
+            },
+            APIRoute(
                 .get, "/api/v1/defender/alerts", "listAlerts", "Alerts, newest first (at most 1000)",
                 permission: .platformManage, success: (200, "AlertList"), query: [Self.statusFilter]
             ) { request, _ in
@@ -206,6 +244,12 @@ struct DefenderController {
 
     private static let quarantine = "/api/v1/tenants/{tenant}/devices/{device}/quarantine"
     private static let rules = "/api/v1/tenants/{tenant}/defender/rules"
+
+    /// Whether `ban` is on a device of `tenantID` (what a tenant's own ban routes see).
+    private static func isDeviceBan(_ ban: Ban, of tenantID: TenantID) -> Bool {
+        if case .device(let tenant, _) = ban.subject { return tenant == tenantID }
+        return false
+    }
 
     /// The `status` query, when given.
     private static func status(_ request: Request) throws -> Alert.Status? {

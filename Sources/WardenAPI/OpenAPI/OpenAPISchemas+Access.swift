@@ -149,6 +149,12 @@ extension OpenAPISchemas {
                 "rules": ["type": "object", "additionalProperties": ["type": "object"]],
             ],
             required: ["document", "rules"]),
+        "CreateTenantBan": object(
+            [
+                "deviceId": ["type": "string", "minLength": 1, "maxLength": 128],
+                "reason": ["type": "string", "minLength": 1, "maxLength": 1024],
+                "ttlSeconds": ["type": "integer", "minimum": 1, "maximum": 31_536_000],
+            ], required: ["deviceId"]),
         "CreateBackup": object([
             "passphrase": ["type": "string", "minLength": 12, "maxLength": 1024]
         ]),

@@ -88,6 +88,15 @@ public struct QuarantineResource: Codable, Sendable {
     }
 }
 
+/// `POST /api/v1/tenants/{tenant}/bans`.
+struct CreateTenantBanRequest: APIRequestBody {
+    static let fields: Set<String> = ["deviceId", "reason", "ttlSeconds"]
+    let deviceId: String
+    let reason: String?
+    /// Absent: until removed.
+    let ttlSeconds: Int?
+}
+
 /// `PUT …/devices/{device}/quarantine`.
 struct QuarantineRequest: APIRequestBody {
     static let fields: Set<String> = ["level", "reason"]

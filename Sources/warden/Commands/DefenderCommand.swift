@@ -10,6 +10,11 @@ struct BanCommand: AsyncParsableCommand {
         commandName: "ban", abstract: "Ban an address, a client id or a device; list and lift bans.",
         subcommands: [Add.self, List.self, Remove.self])
 
+    /// Every ban, or those on one tenant's devices.
+    static func path(_ tenant: String?) -> String {
+        tenant.map { "/api/v1/tenants/\(APIClient.segment($0))/bans" } ?? "/api/v1/bans"
+    }
+
     static func show(_ ban: BanResource, _ output: Output) {
         output.fields([
             ("ban", ban.id), ("kind", ban.kind), ("value", ban.value), ("reason", ban.reason),
@@ -41,14 +46,16 @@ struct BanCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // A device ban goes through its tenant, so that the tenant's own administrators may make it.
             var body: [String: Any] =
                 if let address { ["kind": "address", "value": address] } else if let clientID {
                     ["kind": "client-id", "value": clientID]
-                } else { ["kind": "device", "value": "\(tenant)/\(device ?? "")"] }
+                } else { ["deviceId": device ?? ""] }
             body["reason"] = reason
             body["ttlSeconds"] = ttl.flatMap(DurationText.seconds).map { Int(clamping: $0) }
+            let path = device == nil ? "/api/v1/bans" : "/api/v1/tenants/\(APIClient.segment(tenant))/bans"
             try await APIClient.run(client) { [body] api, output in
-                try await api.show(.POST, "/api/v1/bans", body: body, as: BanResource.self, to: output) {
+                try await api.show(.POST, path, body: body, as: BanResource.self, to: output) {
                     BanCommand.show($0, output)
                 }
             }
@@ -57,11 +64,13 @@ struct BanCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The bans in force.")
+        @Option(help: "Only the bans on this tenant's devices (its administrators may list them).") var tenant: String?
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                try await api.show(.GET, "/api/v1/bans", as: ListResource<BanResource>.self, to: output) { page in
+                try await api.show(.GET, BanCommand.path(tenant), as: ListResource<BanResource>.self, to: output) {
+                    page in
                     output.table(
                         ["BAN", "KIND", "VALUE", "EXPIRES", "BY", "REASON"],
                         page.items.map {
@@ -79,11 +88,12 @@ struct BanCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lift a ban.")
         @Argument(help: "The ban's id.") var id: String
+        @Option(help: "The banned device's tenant (for its administrators); any ban otherwise.") var tenant: String?
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
             try await APIClient.run(client) { api, output in
-                _ = try await api.send(.DELETE, "/api/v1/bans/\(APIClient.segment(id))")
+                _ = try await api.send(.DELETE, BanCommand.path(tenant) + "/\(APIClient.segment(id))")
                 if !output.isJSON { output.line("Lifted ban \(id).") }
             }
         }
