@@ -273,7 +273,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Reports a device's activity to the Defender once per interval while the connection lives.
     func startSampling(of device: DeviceIdentity, context: ChannelHandlerContext) {
-        guard let observer = services.observer else { return }
+        // An interval of 0 turns behaviour learning off: nothing is counted per PUBLISH.
+        guard let observer = services.observer, observer.sampleInterval > 0 else { return }
         let now = context.eventLoop.now
         activity = ActivityTally(since: now)
         // total: a configured number of seconds (at least 1), range-checked when read.

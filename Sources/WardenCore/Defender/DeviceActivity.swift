@@ -101,7 +101,7 @@ public struct ConnectionEnding: Sendable, Hashable {
 /// Where the broker reports devices' connections, what devices do (once per sampling interval per connection)
 /// and how connections end; the Defender keeps its inventory, learns and judges from it.
 public protocol ConnectionObserver: Sendable {
-    /// Seconds between two `activity` reports of one connection.
+    /// Seconds between two `activity` reports of one connection; 0: none (nothing is counted per PUBLISH).
     var sampleInterval: Double { get }
     func connected(_ connection: DeviceConnection)
     func activity(_ sample: DeviceActivity)

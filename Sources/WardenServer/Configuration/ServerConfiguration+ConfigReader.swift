@@ -137,7 +137,7 @@ extension ServerConfiguration {
         .integer("defender.connection-flood.threshold", 2...1_000_000, \.defender.floodThreshold),
         .integer("defender.connection-flood.window", 1...86_400, \.defender.floodWindow),
         .integer("defender.connection-flood.ban", 0...31_536_000, \.defender.floodBan),
-        .integer("defender.sample-interval", 1...3_600, \.defender.sampleInterval),
+        .integer("defender.sample-interval", 0...3_600, \.defender.sampleInterval),
         .integer("defender.audit-interval", 0...8_760, \.defender.auditInterval),
         Key(name: "defender.webhook.url") { config, value in
             guard value.utf8.count <= 2_048, let url = URL(string: value),
