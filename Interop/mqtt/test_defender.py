@@ -420,3 +420,31 @@ def test_a_tenants_operator_bans_its_own_devices_only(warden):
     again.stop()
     assert [b["value"] for b in json.loads(warden.cli("ban", "list", "--tenant", "other", "--json"))["items"]] == [
         "other/vending-2"]
+
+
+def test_a_device_turning_its_commands_down_is_seen_and_its_https_requests_are_sightings(warden, tmp_path):
+    """Three cloud-to-device messages rejected or abandoned over the HTTPS device API, with the tenant's
+    `c2d-rejections` threshold at 3, raise `c2d.rejections` on the device; its HTTPS requests are its sightings
+    in the inventory."""
+    from test_cloud_to_device import device_https, receive, send
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"c2d-rejections": {"threshold": 3, "window": 60}}))
+    warden.cli("defender", "rules", "set", str(rules))
+    hub.create_device(warden, "valve-9")
+    for index in range(3):
+        send(warden, "valve-9", f"command {index}")
+    for verb in ("reject", "abandon", "reject"):
+        status, headers, _ = receive(warden, "valve-9")
+        assert status == 200
+        etag = headers["etag"].strip('"')
+        if verb == "reject":
+            status, _, _ = hub.https(warden, "DELETE", f"/devices/valve-9/messages/deviceBound/{etag}"
+                                     "?reject&api-version=2020-03-13", {"Authorization": hub.token(warden, "valve-9")})
+        else:
+            status, _, _ = device_https(warden, "valve-9", "POST", f"/deviceBound/{etag}/abandon")
+        assert status == 204
+    assert hub.wait_until(lambda: any(
+        a["rule"] == "c2d.rejections" and a["subject"] == "device default/valve-9"
+        for a in json.loads(warden.cli("defender", "alerts", "--json"))["items"]), timeout=5)
+    seen = {i["deviceId"]: i for i in json.loads(warden.cli("defender", "inventory", "--json"))}
+    assert seen["valve-9"]["protocol"] == "https" and seen["valve-9"]["address"] == "127.0.0.1"

@@ -25,10 +25,12 @@ extension DefenderService {
     /// Keeps a device's connection for the inventory (written to the store every 10 seconds).
     public func connected(_ connection: DeviceConnection) {
         let key = "\(connection.tenantID)/\(connection.deviceID)"
-        unsavedSightings.withLock { unsaved in
-            guard unsaved[key] != nil || unsaved.count < Self.maximumUnsavedSightings else { return }
+        let kept = unsavedSightings.withLock { unsaved in
+            guard unsaved[key] != nil || unsaved.count < Self.maximumUnsavedSightings else { return false }
             unsaved[key] = connection
+            return true
         }
+        if !kept { Self.forgotten("sightings", 1) }
     }
 
     /// Writes the connections seen since the last write; on failure they wait for the next one.

@@ -33,6 +33,7 @@ extension DefenderService: ConnectionObserver {
         public static let flapping = "connection.flapping"
         public static let abnormalDisconnects = "connection.abnormal"
         public static let policyDenials = "policy.denials"
+        public static let commandRefusals = "c2d.rejections"
     }
 
     /// Feeds the bus's authentication outcomes and policy denials to the rules.
@@ -56,8 +57,16 @@ extension DefenderService: ConnectionObserver {
                     summary: "\(rules.authFailures.threshold) refused authentications as '\(deviceID)' within "
                         + "\(rules.authFailures.window) s (the last from \(record.peerAddress)).")
             }
-        // Connections only: the HTTPS device API authenticates every request.
-        case .authentication(let record) where record.isAccepted && record.protocolName != "https":
+        // The HTTPS device API authenticates every request: each is a sighting for the inventory, not a connection
+        // for the rules (the broker reports MQTT connections itself, with their TLS details).
+        case .authentication(let record) where record.isAccepted && record.protocolName == "https":
+            guard let tenantID = record.tenantID, let deviceID = Self.counted(record)?.device else { return }
+            connected(
+                DeviceConnection(
+                    tenantID: tenantID, deviceID: deviceID, peerAddress: record.peerAddress, protocolName: "https",
+                    method: record.method.rawValue, tlsVersion: nil, cipherSuite: nil, clientLibrary: nil,
+                    certificateNotAfter: nil, at: record.at))
+        case .authentication(let record) where record.isAccepted:
             guard let tenantID = record.tenantID, let counted = Self.counted(record) else { return }
             let rules = rules(for: tenantID)
             count(
@@ -86,6 +95,13 @@ extension DefenderService: ConnectionObserver {
                 summary: "\(rules.policyDenials.threshold) requests of '\(counted.principal)' refused by policy "
                     + "within \(rules.policyDenials.window) s (the last: \(denial.action) "
                     + "'\(denial.topic.prefix(DeviceActivity.maximumTopicBytes))').")
+        case .cloudToDeviceRefused(let tenantID, let deviceID, let rejected):
+            let rules = rules(for: tenantID)
+            count(
+                RuleName.commandRefusals, rules.commandRefusals, .device(deviceID), in: tenantID, at: clock.now(),
+                severity: .medium,
+                summary: "'\(deviceID)' turned down \(rules.commandRefusals.threshold) cloud-to-device messages within "
+                    + "\(rules.commandRefusals.window) s (the last \(rejected ? "rejected" : "abandoned")).")
         default:
             break
         }
@@ -244,7 +260,9 @@ extension DefenderService: ConnectionObserver {
         let fires = counts.withLock { counts -> Bool in
             // Changed in place: a copy of a rule's table per event would cost its whole size under the lock.
             if counts.windows[rule]?[key] == nil, (counts.windows[rule]?.count ?? 0) >= limit {
+                let before = counts.windows[rule]?.count ?? 0
                 Self.evict(&counts.windows[rule, default: [:]], at: now, keeping: limit - limit / 10)
+                Self.forgotten("sources", before - (counts.windows[rule]?.count ?? 0))
             }
             let estimate = counts.windows[rule, default: [:]][key, default: WindowCount(at: now, window: window)]
                 .add(at: now, window: window)
@@ -306,7 +324,15 @@ extension DefenderService: ConnectionObserver {
     private static func forgetIdlest(_ profiles: inout [String: DeviceProfile]) {
         let sample = profiles.values.prefix(1_024).map(\.lastSeen).sorted()
         guard let cut = sample.dropFirst(sample.count / 10).first else { return }
+        let before = profiles.count
         profiles = profiles.filter { $0.value.lastSeen > cut }
+        forgotten("profiles", before - profiles.count)
+    }
+
+    /// Counts what a bound made the Defender forget (`warden_defender_forgotten_total{table}`).
+    static func forgotten(_ table: String, _ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "warden_defender_forgotten_total", dimensions: [("table", table)]).increment(by: count)
     }
 
     // MARK: Responses

@@ -82,6 +82,8 @@ public struct DeviceRules: Sendable, Hashable {
     public var flapping = Threshold(threshold: 15, window: 60)
     public var abnormalDisconnects = Threshold(threshold: 10, window: 600)
     public var policyDenials = Threshold(threshold: 50, window: 60)
+    /// Cloud-to-device messages one device rejected or abandoned (the HTTPS device API; MQTT cannot refuse).
+    public var commandRefusals = Threshold(threshold: 20, window: 3_600)
     public var newNetwork = NewNetwork()
     public var unusualHours = UnusualHours()
     public var behaviour = Behaviour()
@@ -102,7 +104,7 @@ public struct DeviceRules: Sendable, Hashable {
         [
             ("auth-failures", \.authFailures), ("tenant-auth-failures", \.tenantAuthFailures),
             ("flapping", \.flapping), ("abnormal-disconnects", \.abnormalDisconnects),
-            ("policy-denials", \.policyDenials),
+            ("policy-denials", \.policyDenials), ("c2d-rejections", \.commandRefusals),
         ]
     }
 

@@ -129,12 +129,13 @@ enum PostureAssessment {
         let rules = evidence.rules
         let detecting = [
             rules.authFailures.enabled, rules.flapping.enabled, rules.abnormalDisconnects.enabled,
-            rules.policyDenials.enabled, rules.newNetwork.enabled, rules.behaviour.enabled,
+            rules.policyDenials.enabled, rules.commandRefusals.enabled, rules.newNetwork.enabled,
+            rules.behaviour.enabled,
         ]
         let responses = [
             rules.authFailures.response, rules.flapping.response, rules.abnormalDisconnects.response,
-            rules.policyDenials.response, rules.newNetwork.response, rules.unusualHours.response,
-            rules.behaviour.response,
+            rules.policyDenials.response, rules.commandRefusals.response, rules.newNetwork.response,
+            rules.unusualHours.response, rules.behaviour.response,
         ].filter { $0 != .alert }
         let backupAge = evidence.activity.lastBackup.map { now.timeIntervalSince($0) }
         func days(_ seconds: TimeInterval) -> String { String(format: "%.0f days", (seconds / 86_400).rounded(.down)) }

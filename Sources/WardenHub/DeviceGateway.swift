@@ -105,6 +105,10 @@ public struct DeviceGateway: Sendable {
     public func settle(for device: DeviceSender, lockToken: String, _ settlement: CloudToDeviceSettlement) async throws
     {
         try await cloudToDevice.settle(device.tenantID, device.deviceID, lockToken: lockToken, settlement)
+        // The Defender counts a device turning its commands down.
+        if settlement != .complete {
+            events.publish(.cloudToDeviceRefused(device.tenantID, device.deviceID, rejected: settlement == .reject))
+        }
     }
 
     /// Telemetry over HTTPS: stored and routed as if published on `devices/{id}/messages/events/{bag}`; returns

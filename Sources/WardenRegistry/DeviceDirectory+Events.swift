@@ -91,6 +91,7 @@ extension DeviceDirectory {
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
             .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged, .disconnectRequested,
+            .cloudToDeviceRefused,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

@@ -47,6 +47,8 @@ public enum DomainEvent: Sendable {
     case defenderRulesChanged(TenantID, String?)
     /// A device's live connections are to close (an operator's or the Defender's disconnection).
     case disconnectRequested(TenantID, DeviceID, reason: String)
+    /// A device turned a cloud-to-device message down (rejected it, or abandoned it), committed.
+    case cloudToDeviceRefused(TenantID, DeviceID, rejected: Bool)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -70,7 +72,9 @@ public enum DomainEvent: Sendable {
         case .quarantined(let quarantine): quarantine.tenantID
         case .released(let tenantID, _): tenantID
         case .defenderActed(let action): action.tenantID
-        case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _): tenantID
+        case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _),
+            .cloudToDeviceRefused(let tenantID, _, _):
+            tenantID
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):
