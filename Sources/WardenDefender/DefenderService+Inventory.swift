@@ -77,3 +77,59 @@ extension DefenderService {
         }
     }
 }
+
+/// What one device sent over the HTTPS device API since its last sample (MQTT connections keep their own).
+struct RequestTally {
+    let tenantID: TenantID
+    let deviceID: DeviceID
+    let since: Date
+    var messages = 0
+    var bytes = 0
+    var largestPayload = 0
+    var topics: [String] = []
+    var moreTopics = false
+
+    mutating func count(topic: String, bytes size: Int) {
+        messages &+= 1
+        bytes &+= size
+        largestPayload = max(largestPayload, size)
+        let key = DeviceActivity.topicKey(topic)
+        guard !topics.contains(key) else { return }
+        if topics.count < DeviceActivity.maximumTopics { topics.append(key) } else { moreTopics = true }
+    }
+
+    func sample(at now: Date) -> DeviceActivity {
+        DeviceActivity(
+            tenantID: tenantID, deviceID: deviceID, seconds: now.timeIntervalSince(since), messages: messages,
+            bytes: bytes, largestPayload: largestPayload, topics: topics, moreTopics: moreTopics, at: now)
+    }
+}
+
+extension DefenderService {
+    /// Counts HTTPS telemetry for the device's baseline, sampled with its interval (an interval without any
+    /// request makes no sample: an HTTPS device's baseline is of the intervals it was active in).
+    public func deviceSent(_ deviceID: DeviceID, in tenantID: TenantID, topic: String, bytes: Int) {
+        guard settings.sampleInterval > 0 else { return }
+        let key = "\(tenantID)/\(deviceID)"
+        let now = clock.now()
+        let kept = requestTallies.withLock { tallies in
+            if tallies[key] == nil {
+                guard tallies.count < settings.maximumProfiles else { return false }
+                tallies[key] = RequestTally(tenantID: tenantID, deviceID: deviceID, since: now)
+            }
+            tallies[key]?.count(topic: topic, bytes: bytes)
+            return true
+        }
+        if !kept { Self.forgotten("requests", 1) }
+    }
+
+    /// Hands the tallies at least one interval old to the rules as samples.
+    func sampleRequests(at now: Date) {
+        let due = requestTallies.withLock { tallies in
+            let due = tallies.filter { now.timeIntervalSince($0.value.since) >= settings.sampleInterval }
+            for key in due.keys { tallies.removeValue(forKey: key) }
+            return Array(due.values)
+        }
+        for tally in due { activity(tally.sample(at: now)) }
+    }
+}

@@ -76,6 +76,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let quarantined = Mutex<[String: String]>([:])
     /// Devices' connections not yet written to the store (the inventory's), by `{tenant}/{device}`.
     let unsavedSightings = Mutex<[String: DeviceConnection]>([:])
+    /// What devices sent over the HTTPS device API since their last sample, by `{tenant}/{device}`.
+    let requestTallies = Mutex<[String: RequestTally]>([:])
     /// How the audit gathers its facts, once the server has set it.
     let auditGathering = Mutex<AuditGathering?>(nil)
     private let refused = Mutex<[String: Counter]>([:])
@@ -160,16 +162,24 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         let start = clock.now()
         try? await cancelWhenGracefulShutdown {
             var nextAudit = self.settings.auditInterval.map { start.addingTimeInterval($0) }
+            var nextUpkeep = start
+            // Ticks as often as HTTPS devices' activity is sampled, at least every 10 seconds.
+            let tick = min(10, max(1, self.settings.sampleInterval))
             while !Task.isCancelled {
-                if let due = nextAudit, self.clock.now() >= due, let interval = self.settings.auditInterval {
-                    _ = try? await self.audit()
-                    nextAudit = self.clock.now().addingTimeInterval(interval)
+                let now = self.clock.now()
+                self.sampleRequests(at: now)
+                if now >= nextUpkeep {
+                    nextUpkeep = now.addingTimeInterval(10)
+                    if let due = nextAudit, now >= due, let interval = self.settings.auditInterval {
+                        _ = try? await self.audit()
+                        nextAudit = self.clock.now().addingTimeInterval(interval)
+                    }
+                    if let expired = try? await self.store.removeBans(expiredBefore: now) {
+                        for ban in expired { self.bus.publish(.banRemoved(ban)) }
+                    }
+                    await self.saveSightings()
                 }
-                if let expired = try? await self.store.removeBans(expiredBefore: self.clock.now()) {
-                    for ban in expired { self.bus.publish(.banRemoved(ban)) }
-                }
-                await self.saveSightings()
-                try await Task.sleep(for: .seconds(10))
+                try await Task.sleep(for: .seconds(tick))
             }
         }
         // What the last interval saw is kept at a graceful stop.

@@ -23,11 +23,15 @@ public struct DeviceGateway: Sendable {
     let events: EventBus
     let clock: any WardenClock
     public let cloudToDevice: CloudToDeviceService
+    /// The Defender, told what devices send (their behaviour baselines).
+    let observer: (any ConnectionObserver)?
 
     public init(
         authenticator: DeviceAuthenticator, authorizer: any Authorizer, broker: Broker, persistence: BrokerPersistence,
-        cloudToDevice: CloudToDeviceService, events: EventBus, clock: any WardenClock
+        cloudToDevice: CloudToDeviceService, events: EventBus, observer: (any ConnectionObserver)? = nil,
+        clock: any WardenClock
     ) {
+        self.observer = observer
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.broker = broker
@@ -117,6 +121,7 @@ public struct DeviceGateway: Sendable {
         from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
     ) async throws {
         let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
+        observer?.deviceSent(sender.deviceID, in: sender.tenantID, topic: topic, bytes: body.count)
         try authorize(
             .device(sender.deviceID, in: sender.tenantID, .topic(topic)), peer: peer, payloadSize: body.count)
         let message = BrokerMessage(

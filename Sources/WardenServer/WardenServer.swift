@@ -198,7 +198,7 @@ public enum WardenServer {
                 authenticator: DeviceAuthenticator(directory: deviceDirectory, ocsp: ocsp, gate: defender),
                 authorizer: authorizer,
                 broker: broker,
-                persistence: persistence, cloudToDevice: cloudToDevice, events: bus, clock: clock),
+                persistence: persistence, cloudToDevice: cloudToDevice, events: bus, observer: defender, clock: clock),
             presence: presence)
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,

@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 import Testing
 import WardenCore
-import WardenDefender
 import WardenStore
+
+@testable import WardenDefender
 
 /// The device rules on the service: a tenant's document in force at once and after a restart, behaviour
 /// anomalies answered as the rule says (and audited as `defenderActed`), policy-denial bursts and abnormal
@@ -138,5 +139,33 @@ struct DefenderDeviceRulesTests {
         let ban = try await waitFor { defender.ban(of: try address("2001:db8::1234")) }
         #expect(ban.subject == .address(try CIDR("2001:db8::/64")) && ban.alertID == alert.id)
         #expect(defender.ban(of: try address("2001:db8:0:1::1")) == nil, "the next /64 is someone else's")
+    }
+
+    @Test func httpsTelemetryIsSampledIntoTheSameBaseline() async throws {
+        var settings = DefenderService.Settings()
+        settings.sampleInterval = 1
+        settings.deviceRules.behaviour.warmup = 3
+        let defender = try await defender(settings)
+        let device = try DeviceID("https-meter")
+        var now = Date()
+        // Three intervals of two requests, then one of two hundred.
+        for _ in 0..<3 {
+            for _ in 0..<2 {
+                defender.deviceSent(
+                    device, in: .defaultTenant, topic: "devices/https-meter/messages/events/a=1", bytes: 40)
+            }
+            now = now.addingTimeInterval(1.5)
+            defender.sampleRequests(at: now)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await defender.alerts(status: nil).isEmpty)
+        for _ in 0..<200 {
+            defender.deviceSent(device, in: .defaultTenant, topic: "devices/https-meter/messages/events/", bytes: 40)
+        }
+        defender.sampleRequests(at: Date())
+        #expect(defender.requestTallies.withLock { $0.count } == 1, "a tally younger than its interval waits")
+        defender.sampleRequests(at: Date().addingTimeInterval(1.5))
+        let alert = try await waitFor { try await defender.alerts(status: .open).first }
+        #expect(alert.rule == "behaviour.message-rate" && alert.subject == "device default/https-meter")
     }
 }

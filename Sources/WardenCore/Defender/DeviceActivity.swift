@@ -105,6 +105,9 @@ public protocol ConnectionObserver: Sendable {
     var sampleInterval: Double { get }
     func connected(_ connection: DeviceConnection)
     func activity(_ sample: DeviceActivity)
+    /// Telemetry a device sent over the HTTPS device API, allowed or not (MQTT connections count their own
+    /// PUBLISHes and report them as `activity`).
+    func deviceSent(_ deviceID: DeviceID, in tenantID: TenantID, topic: String, bytes: Int)
     func ended(_ ending: ConnectionEnding)
 }
 
