@@ -77,8 +77,11 @@ def test_a_backup_restores_into_a_hub_whose_devices_connect(warden_factory, tmp_
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "something").write_text("x")
     refused = restore(tmp_path / "with-pass.backup", tmp_path / "busy", "--passphrase-file", str(tmp_path / "pass"))
-    assert refused.returncode != 0 and "not empty" in refused.stderr
-    assert not (tmp_path / "r1").exists() and not (tmp_path / "r1.restoring").exists()
+    assert refused.returncode != 0 and "not an empty directory" in refused.stderr
+    (tmp_path / "a-file").write_text("keep me")
+    refused = restore(tmp_path / "with-pass.backup", tmp_path / "a-file", "--passphrase-file", str(tmp_path / "pass"))
+    assert refused.returncode != 0 and (tmp_path / "a-file").read_text() == "keep me", "a file is never replaced"
+    assert not (tmp_path / "r1").exists() and not list(tmp_path.glob("*.restoring*"))
 
     # The passphrase backup carries the master key; the master-key one needs it given.
     done = restore(tmp_path / "with-pass.backup", tmp_path / "from-pass", "--passphrase-file", str(tmp_path / "pass"))
@@ -88,6 +91,7 @@ def test_a_backup_restores_into_a_hub_whose_devices_connect(warden_factory, tmp_
     assert done.returncode == 0, done.stderr
     warden.stop()
     for name in ("from-pass", "from-key"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o700 and (tmp_path / name / "master.key").stat().st_mode & 0o777 == 0o600
         restored = warden_factory(name=name)
         again = hub.device_client(restored, "meter-1", mqtt.MQTTv5, password=token)
         assert again.start(restored.mqtt["mqtts"]) == 0, f"{name}: a token made before the backup connects"

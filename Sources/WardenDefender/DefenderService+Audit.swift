@@ -65,6 +65,24 @@ extension DefenderService {
         }
     }
 
+    /// How long gathered facts serve reports: a report is asked for by any tenant's reader, and gathering goes
+    /// over the whole registry.
+    static var factsLifetime: TimeInterval { 60 }
+
+    /// The facts gathered within `factsLifetime`, or gathered now.
+    func recentFacts() async throws -> AuditFacts {
+        let now = clock.now()
+        if let (at, facts) = recentAuditFacts.withLock({ $0 }), now.timeIntervalSince(at) < Self.factsLifetime {
+            return facts
+        }
+        guard let gather = auditGathering.withLock({ $0 }) else {
+            throw WardenError(.internalError, "The report has nothing to gather its facts with.")
+        }
+        let facts = try await gather()
+        recentAuditFacts.withLock { $0 = (now, facts) }
+        return facts
+    }
+
     /// Counts a takeover of a client's session (another connection with its client id), for the audit.
     func countTakeover(of principal: String, in tenantID: TenantID, at now: Date) {
         let key = "\(tenantID)/\(principal)"
@@ -97,16 +115,14 @@ extension DefenderService {
     /// The security posture of `tenantID` (nil: the whole platform) now: the facts gathered afresh, the checks run
     /// on them (not kept), the alerts of the last 7 days and the audit log's activity of the last 24 hours.
     public func report(for tenantID: TenantID?) async throws -> PostureReport {
-        guard let gather = auditGathering.withLock({ $0 }) else {
-            throw WardenError(.internalError, "The report has nothing to gather its facts with.")
-        }
-        let facts = try await gather()
+        let facts = try await recentFacts()
         let now = facts.now
         let findings = SecurityAudit.run(facts, id: "posture", startedAt: now).findings.filter { finding in
             tenantID.map { finding.tenantID == nil || finding.tenantID == $0.rawValue } ?? true
         }
-        let alerts = try await store.alerts(status: nil, limit: Self.maximumListed).filter { alert in
-            now.timeIntervalSince(alert.lastSeen) <= 7 * 86_400 && (tenantID.map { alert.tenantID == $0 } ?? true)
+        let alerts = try await store.alerts(status: nil, tenantID: tenantID, limit: Self.maximumListed).filter {
+            alert in
+            now.timeIntervalSince(alert.lastSeen) <= 7 * 86_400
         }
         return PostureAssessment.report(
             PostureAssessment.Evidence(
@@ -114,7 +130,7 @@ extension DefenderService {
                 rules: tenantID.map(rules(for:)) ?? settings.deviceRules,
                 lastAudit: (try? await latestAudit())?.finishedAt, auditInterval: settings.auditInterval,
                 policyVersion: tenantID.flatMap { facts.policyVersions[$0] } ?? 0,
-                webhook: settings.webhookConfigured,
+                webhook: settings.webhookConfigured, learning: settings.sampleInterval > 0,
                 activity: try await store.securityActivity(
                     of: tenantID, since: now.addingTimeInterval(-23 * 3_600).hourStart, bucketSeconds: 3_600)))
     }

@@ -80,6 +80,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let requestTallies = Mutex<[String: RequestTally]>([:])
     /// How the audit gathers its facts, once the server has set it.
     let auditGathering = Mutex<AuditGathering?>(nil)
+    /// The facts the last report gathered, and when (reports reuse them for a minute).
+    let recentAuditFacts = Mutex<(Date, AuditFacts)?>(nil)
     private let refused = Mutex<[String: Counter]>([:])
     private let bansGauge = Gauge(label: "warden_defender_bans_active")
     let alertsGauge = Gauge(label: "warden_defender_alerts_open")
@@ -160,8 +162,12 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     /// writes the devices' connections seen since, and runs the audit when it is due.
     public func run() async throws {
         let start = clock.now()
+        // Due an interval after the last audit, even one a previous run made (a daily restart still audits).
+        let last = try? await latestAudit().finishedAt
         try? await cancelWhenGracefulShutdown {
-            var nextAudit = self.settings.auditInterval.map { start.addingTimeInterval($0) }
+            var nextAudit = self.settings.auditInterval.map { interval in
+                max(start.addingTimeInterval(60), (last ?? start).addingTimeInterval(interval))
+            }
             var nextUpkeep = start
             // Ticks as often as HTTPS devices' activity is sampled, at least every 10 seconds.
             let tick = min(10, max(1, self.settings.sampleInterval))
@@ -202,8 +208,14 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         let ban = Ban(
             id: Hex.encode(SecretBytes.random(count: 8).bytes), subject: subject, reason: reason, createdAt: now,
             expiresAt: lifetime.map { now.addingTimeInterval($0) }, createdBy: author, alertID: alertID)
+        // One ban per device: a new one replaces what was in force (tenants' operators make device bans, so they
+        // stay as many as the devices).
+        let replaced = banIndex.withLock { index in index.byID.values.filter { $0.subject == subject } }
         try await store.addBan(ban)
         bus.publish(.banAdded(ban))
+        if case .device = subject {
+            for old in replaced { _ = try? await removeBan(old.id) }
+        }
         return ban
     }
 
@@ -321,9 +333,9 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
 
     // MARK: Alerts
 
-    /// The newest alerts first, of one status or all (at most 1,000).
-    public func alerts(status: Alert.Status?) async throws -> [Alert] {
-        try await store.alerts(status: status, limit: Self.maximumListed)
+    /// The newest alerts first, of one status or all, of one tenant or all (at most 1,000).
+    public func alerts(status: Alert.Status?, in tenantID: TenantID? = nil) async throws -> [Alert] {
+        try await store.alerts(status: status, tenantID: tenantID, limit: Self.maximumListed)
     }
 
     /// Acknowledges or resolves an alert (of `tenantID` only, when given); `alert.not_found`.

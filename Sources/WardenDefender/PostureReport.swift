@@ -59,6 +59,8 @@ enum PostureAssessment {
         let auditInterval: TimeInterval?
         let policyVersion: Int
         let webhook: Bool
+        /// Whether behaviour is learned at all (`defender.sample-interval` above 0).
+        let learning: Bool
         let activity: SecurityActivity
     }
 
@@ -120,8 +122,9 @@ enum PostureAssessment {
                 now.timeIntervalSince($0) < 30 * 86_400
             } ?? false
         }
+        // A tenant's own administrators; the platform's for the platform's report.
         let admins = evidence.facts.people.filter { person in
-            person.isEnabled && (person.isPlatformAdmin || evidence.tenantID.map(person.adminOf.contains) == true)
+            person.isEnabled && (evidence.tenantID.map(person.adminOf.contains) ?? person.isPlatformAdmin)
         }
         let auditAge = evidence.lastAudit.map { now.timeIntervalSince($0) }
         let auditDue = (evidence.auditInterval ?? 86_400) + 3_600
@@ -130,7 +133,7 @@ enum PostureAssessment {
         let detecting = [
             rules.authFailures.enabled, rules.flapping.enabled, rules.abnormalDisconnects.enabled,
             rules.policyDenials.enabled, rules.commandRefusals.enabled, rules.newNetwork.enabled,
-            rules.behaviour.enabled,
+            rules.behaviour.enabled && evidence.learning,
         ]
         let responses = [
             rules.authFailures.response, rules.flapping.response, rules.abnormalDisconnects.response,

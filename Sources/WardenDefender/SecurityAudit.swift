@@ -28,7 +28,8 @@ public struct AuditReport: Sendable, Hashable, Codable {
     /// Every check that ran, whether or not it found anything.
     public let checks: [String]
     public let findings: [AuditFinding]
-    /// Findings not listed, per check, past `SecurityAudit.maximumFindingsPerCheck`.
+    /// Findings not listed past `SecurityAudit.maximumFindingsPerCheck`, by `check` (the platform's) or
+    /// `{tenant}/{check}`.
     public let omitted: [String: Int]
 
     public init(
@@ -197,17 +198,23 @@ public enum SecurityAudit {
     static let silentFor: TimeInterval = 30 * 86_400
     static let unusedFor: TimeInterval = 90 * 86_400
 
-    /// Runs every check on `facts`.
+    /// Runs every check on `facts`. Findings are listed per check and tenant (and the platform) up to the
+    /// limit, so that one tenant's many never hide another's; `omitted` counts the rest by `check` (the
+    /// platform's) or `{tenant}/{check}`.
     public static func run(_ facts: AuditFacts, id: String, startedAt: Date) -> AuditReport {
         var findings: [AuditFinding] = []
         var omitted: [String: Int] = [:]
         for check in checks {
-            let found = check.find(facts)
-            if found.count > maximumFindingsPerCheck { omitted[check.id] = found.count - maximumFindingsPerCheck }
-            findings += found.prefix(maximumFindingsPerCheck).map { finding in
-                AuditFinding(
-                    check: check.id, severity: check.severity.rawValue, tenantID: finding.tenant?.rawValue,
-                    resource: finding.resource, detail: finding.detail, why: check.why, fix: check.fix)
+            let byTenant = Dictionary(grouping: check.find(facts), by: \.tenant)
+            for (tenant, found) in byTenant.sorted(by: { ($0.key?.rawValue ?? "") < ($1.key?.rawValue ?? "") }) {
+                if found.count > maximumFindingsPerCheck {
+                    omitted[tenant.map { "\($0)/\(check.id)" } ?? check.id] = found.count - maximumFindingsPerCheck
+                }
+                findings += found.prefix(maximumFindingsPerCheck).map { finding in
+                    AuditFinding(
+                        check: check.id, severity: check.severity.rawValue, tenantID: finding.tenant?.rawValue,
+                        resource: finding.resource, detail: finding.detail, why: check.why, fix: check.fix)
+                }
             }
         }
         return AuditReport(
@@ -262,12 +269,28 @@ public enum SecurityAudit {
             fix:
                 "Give each device its own credential: rotate the keys (`warden device rotate-key`) or issue each its own certificate."
         ) { facts in
-            facts.sharedCredentials.map { shared in
-                let names = shared.devices.map { "\($0.0)/\($0.1)" }.sorted()
-                return (
-                    shared.devices.first?.0, "devices " + names.prefix(10).joined(separator: ", "),
-                    "\(shared.devices.count) devices share one \(shared.kind)."
-                )
+            // Each tenant hears of its own devices only; sharing across tenants is the platform's finding, which
+            // names no device (a tenant could otherwise learn another's ids by registering its thumbprint).
+            facts.sharedCredentials.flatMap { shared -> [(tenant: TenantID?, resource: String, detail: String)] in
+                let tenants = Dictionary(grouping: shared.devices, by: \.0)
+                var found = tenants.compactMap { tenant, devices -> (TenantID?, String, String)? in
+                    let names = devices.map { "\(tenant)/\($0.1)" }.sorted()
+                    guard names.count > 1 || tenants.count > 1 else { return nil }
+                    let others = shared.devices.count - devices.count
+                    return (
+                        tenant, "devices " + names.prefix(10).joined(separator: ", "),
+                        "\(shared.devices.count) devices share one \(shared.kind)"
+                            + (others > 0 ? ", \(others) of them in other tenants." : ".")
+                    )
+                }
+                if tenants.count > 1 {
+                    found.append(
+                        (
+                            nil, "\(shared.kind) shared across \(tenants.count) tenants",
+                            "\(shared.devices.count) devices in \(tenants.count) tenants share one \(shared.kind)."
+                        ))
+                }
+                return found
             }
         },
         Check(
@@ -347,17 +370,13 @@ public enum SecurityAudit {
                 "An administrator's password alone (phished, reused, guessed) gives away every device of the tenants they run.",
             fix: "Enrol a TOTP authenticator (`Account` in the portal), or take the admin role away."
         ) { facts in
-            facts.people.filter { $0.kind == "user" && $0.isEnabled && !$0.hasSecondFactor }
-                .filter { $0.isPlatformAdmin || !$0.adminOf.isEmpty }
-                .map { person in
-                    let scope =
-                        person.isPlatformAdmin
-                        ? "platform administrator"
-                        : "admin of " + person.adminOf.map(\.rawValue).joined(separator: ", ")
-                    return (
-                        person.isPlatformAdmin ? nil : person.adminOf.first, "user \(person.name)", "\(scope), no TOTP."
-                    )
-                }
+            // One finding per scope the person administers: a tenant hears only of its own administrators.
+            facts.people.filter { $0.kind == "user" && $0.isEnabled && !$0.hasSecondFactor }.flatMap { person in
+                (person.isPlatformAdmin ? [(nil, "user \(person.name)", "Platform administrator, no TOTP.")] : [])
+                    + person.adminOf.map { tenant in
+                        (tenant, "user \(person.name)", "Owner or admin of \(tenant), no TOTP.")
+                    }
+            }
         },
         Check(
             id: "api-key-without-expiry", severity: .low,

@@ -72,13 +72,15 @@ extension PolicyStatement {
         guard effect == .allow, conditions == PolicyConditions(),
             !actions.isDisjoint(with: [.publish, .subscribe, .receive]),
             principals.groups == nil, principals.attributes == nil,
-            principals.devices == nil || principals.devices == ["*"],
-            principals.devices != nil || principals.authentication != nil
+            principals.services == nil, principals.permissions == nil, principals.anonymous != true,
+            principals.devices.map({ $0.contains("*") }) ?? (principals.authentication != nil)
         else { return false }
-        return resources.contains { resource in
-            let levels = resource.description.split(separator: "/", omittingEmptySubsequences: false)
-            return levels.last == "#" && levels.dropLast().allSatisfy { $0 == "+" }
-        }
+        // No resources at all cover every topic.
+        return resources.isEmpty
+            || resources.contains { resource in
+                let levels = resource.description.split(separator: "/", omittingEmptySubsequences: false)
+                return levels.last == "#" && levels.dropLast().allSatisfy { $0 == "+" }
+            }
     }
 }
 

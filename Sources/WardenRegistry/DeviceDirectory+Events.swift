@@ -91,7 +91,7 @@ extension DeviceDirectory {
             break
         case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
             .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged, .disconnectRequested,
-            .cloudToDeviceRefused,
+            .cloudToDeviceRefused, .backupMade,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

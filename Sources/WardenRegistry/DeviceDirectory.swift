@@ -213,17 +213,15 @@ public final class DeviceDirectory: Sendable {
     /// Groups of devices, across tenants, that share one credential: the same SAS key (in either slot), or the
     /// same certificate thumbprint. Keys are compared by a keyed hash (no copy of a key leaves the lock).
     public func sharedCredentials() -> [(kind: String, devices: [(TenantID, DeviceID)])] {
-        var byKey: [String: [(TenantID, DeviceID)]] = [:]
+        // The keys are copied out under the lock and hashed after it: the device path reads this lock.
+        var keys: [(TenantID, DeviceID, [SecretBytes])] = []
         var byThumbprint: [String: [(TenantID, DeviceID)]] = [:]
         state.withLock { state in
             for (tenantID, tenant) in state.tenants {
                 for (deviceID, device) in tenant.devices {
                     switch device.authentication {
                     case .sas(let pair):
-                        // Both slots of one device hold one key while it rotates: count each key once per device.
-                        for key in Set([pair.primary, pair.secondary].map { Hex.encode(BearerCredential.hash($0)) }) {
-                            byKey[key, default: []].append((tenantID, deviceID))
-                        }
+                        keys.append((tenantID, deviceID, [pair.primary, pair.secondary]))
                     case .x509Thumbprint(let primary, let secondary):
                         for thumbprint in Set([primary.rawValue] + (secondary.map { [$0.rawValue] } ?? [])) {
                             byThumbprint[thumbprint, default: []].append((tenantID, deviceID))
@@ -232,6 +230,13 @@ public final class DeviceDirectory: Sendable {
                         break
                     }
                 }
+            }
+        }
+        var byKey: [String: [(TenantID, DeviceID)]] = [:]
+        for (tenantID, deviceID, pair) in keys {
+            // Both slots of one device hold one key while it rotates: each key counts once per device.
+            for key in Set(pair.map { Hex.encode(BearerCredential.hash($0)) }) {
+                byKey[key, default: []].append((tenantID, deviceID))
             }
         }
         return byKey.values.filter { $0.count > 1 }.map { ("SAS key", $0) }

@@ -76,6 +76,7 @@ public enum WardenServer {
             directory, override: configuration.masterKeyOverride, hardware: hardware)
         let sealer = masterKey.ring
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
+        BackupMaker.removeStaleSnapshots(in: directory)
         let masterKeyRotation = MasterKeyRotation(
             masterKey, directory: directory, hardware: hardware, store: database, clock: clock)
         // A rotation the last process did not finish is finished before anything is served. If it cannot be, the
@@ -245,7 +246,7 @@ public enum WardenServer {
                 masterKey: masterKeyRotation,
                 backup: BackupMaker(
                     directory: directory, database: database, ring: masterKey.ring, rotation: masterKeyRotation,
-                    clock: clock),
+                    masterKeyIsWrapped: masterKey.source == .hsm, events: bus, clock: clock),
                 defender: defender, alertWebhook: alertWebhook,
                 deviceGroups: { tenant, device, group in
                     deviceDirectory.entry(tenant, device)?.groups.contains(group) ?? false

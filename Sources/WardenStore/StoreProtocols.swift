@@ -213,8 +213,8 @@ public protocol DefenderStore: Sendable {
     func removeBans(expiredBefore now: Date) async throws -> [Ban]
     /// Inserts an alert, or updates its status, summary, count and times.
     func saveAlert(_ alert: Alert) async throws
-    /// The newest alerts first, of one status or all.
-    func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert]
+    /// The newest alerts first, of one status or all, of one tenant or all.
+    func alerts(status: Alert.Status?, tenantID: TenantID?, limit: Int) async throws -> [Alert]
     func alert(_ id: String) async throws -> Alert?
     /// The alert of `rule` on `subject` that is not resolved, if any.
     func unresolvedAlert(rule: String, subject: String) async throws -> Alert?

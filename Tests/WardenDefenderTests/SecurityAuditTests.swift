@@ -118,6 +118,11 @@ struct SecurityAuditTests {
                 "device default/parked", "device default/parked-cert",
             ])
         #expect(found["admin-without-second-factor"]?.map(\.resource) == ["user boss"])
+        // Shared across tenants: each tenant hears of its own device only, the platform of the sharing.
+        let shared = found["shared-credential"] ?? []
+        #expect(Set(shared.map { $0.tenantID ?? "platform" }) == ["default", "other", "platform"])
+        #expect(shared.first { $0.tenantID == "default" }?.resource == "devices default/x")
+        #expect(shared.allSatisfy { $0.tenantID != "default" || !$0.resource.contains("other/") })
         #expect(found["api-key-unused"]?.map(\.detail) == ["Never used since it was made."])
         for finding in report.findings {
             #expect(!finding.why.isEmpty && !finding.fix.isEmpty && !finding.resource.isEmpty)
@@ -129,6 +134,6 @@ struct SecurityAuditTests {
         facts.devices = try (0..<150).map { try device("old-\($0)", age: 60 * day) }
         let report = SecurityAudit.run(facts, id: "c", startedAt: now)
         #expect(report.findings.count == SecurityAudit.maximumFindingsPerCheck)
-        #expect(report.omitted == ["device-silent": 50])
+        #expect(report.omitted == ["default/device-silent": 50], "counted per tenant")
     }
 }

@@ -124,7 +124,7 @@ struct DefenderController {
                     AuditReport(
                         id: report.id, startedAt: report.startedAt, finishedAt: report.finishedAt,
                         checks: report.checks, findings: report.findings.filter { $0.tenantID == tenantID.rawValue },
-                        omitted: [:]))
+                        omitted: report.omitted.filter { $0.key.hasPrefix("\(tenantID)/") }))
             },
             route("acknowledge", .acknowledged),
             route("resolve", .resolved),
@@ -139,7 +139,7 @@ struct DefenderController {
                 let status = try Self.status(request)
                 return try JSONResponse.make(
                     ListResource(
-                        items: try await defender.alerts(status: status).filter { $0.tenantID == tenantID }
+                        items: try await defender.alerts(status: status, in: tenantID)
                             .map(AlertResource.init), nextCursor: nil))
             },
             APIRoute(

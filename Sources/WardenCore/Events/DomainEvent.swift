@@ -1,3 +1,5 @@
+public import Foundation
+
 /// What the in-process bus carries: committed changes in the registry (published after the write transaction
 /// so subscribers never see a change that could still roll back), and device-facing authentication outcomes.
 public enum DomainEvent: Sendable {
@@ -49,6 +51,8 @@ public enum DomainEvent: Sendable {
     case disconnectRequested(TenantID, DeviceID, reason: String)
     /// A device turned a cloud-to-device message down (rejected it, or abandoned it), committed.
     case cloudToDeviceRefused(TenantID, DeviceID, rejected: Bool)
+    /// A backup was sent whole (`warden backup create`).
+    case backupMade(at: Date, withPassphrase: Bool)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -75,6 +79,7 @@ public enum DomainEvent: Sendable {
         case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _),
             .cloudToDeviceRefused(let tenantID, _, _):
             tenantID
+        case .backupMade: nil
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):

@@ -56,7 +56,7 @@ extension Pages {
                 let tenant = try portal.requireTenant()
                 let report = try await dependencies.defender.report(for: tenant)
                 let canManage = portal.principal.may(.policiesManage, in: tenant)
-                let alerts = try await dependencies.defender.alerts(status: nil).filter { $0.tenantID == tenant }
+                let alerts = try await dependencies.defender.alerts(status: nil, in: tenant)
                 let findings = ["critical", "high", "medium", "low"].compactMap { severity in
                     report.findings[severity].map { "\($0) \(severity)" }
                 }

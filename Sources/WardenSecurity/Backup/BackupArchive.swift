@@ -38,7 +38,9 @@ public enum BackupArchive {
     static let maximumHeaderBytes = 4_096
     /// scrypt's cost: 2^15 rounds of 8-block memory (32 MiB, about 0.1 s), as OWASP recommends at least.
     static let scryptRounds = 1 << 15
-    static let masterKeyLabel = "warden.backup.v1"
+    static let masterKeyLabel = "warden.backup.v1."
+    /// The most scrypt rounds a header may ask for (2^17 at r = 8 is 128 MiB): a hostile header costs no more.
+    static let maximumRounds = 1 << 17
 
     struct Header: Codable {
         let version: Int
@@ -63,18 +65,20 @@ public enum BackupArchive {
 
         public init(_ source: KeySource, createdAt: Date) throws(WardenError) {
             let header: Header
+            let id = Hex.encode(SecretBytes.random(count: 16).bytes)
             switch source {
             case .masterKey(let masterKey):
-                key = SymmetricKey(data: masterKey.derivedKey(label: BackupArchive.masterKeyLabel).bytes)
+                // One key per archive (the label holds its id): no two archives share a key, nor its nonces.
+                key = SymmetricKey(data: masterKey.derivedKey(label: BackupArchive.masterKeyLabel + id).bytes)
                 header = Header(
-                    version: 1, id: Hex.encode(SecretBytes.random(count: 16).bytes), key: "master-key",
+                    version: 1, id: id, key: "master-key",
                     keyID: Hex.encode(masterKey.identifier), salt: nil, rounds: nil,
                     createdAt: UTCTimestamp.string(milliseconds: createdAt.unixMilliseconds))
             case .passphrase(let passphrase):
                 let salt = SecretBytes.random(count: 16).bytes
                 key = try BackupArchive.stretch(passphrase, salt: salt, rounds: BackupArchive.scryptRounds)
                 header = Header(
-                    version: 1, id: Hex.encode(SecretBytes.random(count: 16).bytes), key: "passphrase", keyID: nil,
+                    version: 1, id: id, key: "passphrase", keyID: nil,
                     salt: Hex.encode(salt),
                     rounds: BackupArchive.scryptRounds,
                     createdAt: UTCTimestamp.string(milliseconds: createdAt.unixMilliseconds))
@@ -90,7 +94,7 @@ public enum BackupArchive {
         public mutating func seal(_ record: Record) throws(WardenError) -> [UInt8] {
             let plain: [UInt8] =
                 switch record {
-                case .file(let path, let mode): [1] + Array("\(mode) \(path)".utf8)
+                case .file(let path, let mode): [1] + Array("\(mode & 0o777) \(path)".utf8)
                 case .data(let bytes): [2] + bytes
                 case .end(let files): [3] + Array(String(files).utf8)
                 }
@@ -112,7 +116,9 @@ public enum BackupArchive {
 
     /// Reads an archive from bytes handed in as they come.
     public struct Reader: Sendable {
+        /// Bytes fed and not yet read, from `offset` on (compacted now and then, not at every record).
         private var buffer: [UInt8] = []
+        private var offset = 0
         private var key: SymmetricKey?
         private var headerHash: [UInt8] = []
         private var index: UInt64 = 0
@@ -132,14 +138,23 @@ public enum BackupArchive {
         /// Takes more bytes; returns the records they complete; `backup.invalid` for anything not an intact archive
         /// this key opens.
         public mutating func feed(_ bytes: some Collection<UInt8>) throws(WardenError) -> [Record] {
+            if offset > 0, offset >= buffer.count / 2 {
+                buffer.removeFirst(offset)
+                offset = 0
+            }
             buffer += bytes
             var records: [Record] = []
             if key == nil {
                 guard try readHeader() else { return [] }
             }
             while let record = try nextRecord() { records.append(record) }
+            guard !ended || offset == buffer.count else {
+                throw WardenError(.backupInvalid, "The backup has data after its end.")
+            }
             return records
         }
+
+        private var unread: Int { buffer.count - offset }
 
         private mutating func readHeader() throws(WardenError) -> Bool {
             guard buffer.count >= 12 else { return false }
@@ -164,39 +179,39 @@ public enum BackupArchive {
                     throw WardenError(
                         .backupInvalid, "This backup is sealed under master key \(header.keyID ?? "?"), not this one.")
                 }
-                key = SymmetricKey(data: masterKey.derivedKey(label: BackupArchive.masterKeyLabel).bytes)
+                key = SymmetricKey(data: masterKey.derivedKey(label: BackupArchive.masterKeyLabel + header.id).bytes)
             case .passphrase(let passphrase):
                 guard header.key == "passphrase", let salt = header.salt.flatMap(Hex.decode),
                     let rounds = header.rounds,
-                    (1_024...(1 << 20)).contains(rounds), rounds.nonzeroBitCount == 1
+                    (1_024...BackupArchive.maximumRounds).contains(rounds), rounds.nonzeroBitCount == 1
                 else {
                     throw WardenError(.backupInvalid, "This backup is sealed under a master key, not a passphrase.")
                 }
                 key = try BackupArchive.stretch(passphrase, salt: salt, rounds: rounds)
             }
             headerHash = Array(SHA256.hash(data: json))
-            buffer.removeFirst(12 + length)
+            offset = 12 + length
             return true
         }
 
         private mutating func nextRecord() throws(WardenError) -> Record? {
-            guard let key, buffer.count >= 4 else { return nil }
-            let length = BackupArchive.length(of: buffer[0..<4])
+            guard let key, unread >= 4 else { return nil }
+            let length = BackupArchive.length(of: buffer[offset..<(offset + 4)])
             guard length >= 29, length <= BackupArchive.maximumRecordBytes else {
                 throw WardenError(.backupInvalid, "The backup is damaged (a record of \(length) bytes).")
             }
-            guard buffer.count >= 4 + length else { return nil }
+            guard unread >= 4 + length else { return nil }
             guard !ended else { throw WardenError(.backupInvalid, "The backup has data after its end.") }
             let plain: [UInt8]
             do {
-                let box = try AES.GCM.SealedBox(combined: buffer[4..<(4 + length)])
+                let box = try AES.GCM.SealedBox(combined: buffer[(offset + 4)..<(offset + 4 + length)])
                 plain = Array(
                     try AES.GCM.open(box, using: key, authenticating: headerHash + BackupArchive.bytes(index)))
             } catch {
                 throw WardenError(
                     .backupInvalid, "The backup does not open: a wrong passphrase or key, or a damaged archive.")
             }
-            buffer.removeFirst(4 + length)
+            offset += 4 + length
             index += 1
             guard let type = plain.first else { throw WardenError(.backupInvalid, "The backup holds an empty record.") }
             let payload = plain.dropFirst()

@@ -15,6 +15,10 @@ struct BackupMaker: BackupMaking {
     let database: SQLiteDatabase
     let ring: SealingKeyRing
     let rotation: any MasterKeyManaging
+    /// Whether an HSM wraps the master key: no key file exists that an operator could keep apart to open a
+    /// master-key backup, so a backup needs a passphrase (and then carries the key).
+    let masterKeyIsWrapped: Bool
+    let events: EventBus
     let clock: any WardenClock
 
     /// The files a restore writes besides the database and the master key, relative to the data directory:
@@ -27,24 +31,36 @@ struct BackupMaker: BackupMaking {
     static let masterKeyFile = "master.key"
     /// A passphrase's shortest length.
     static let minimumPassphrase = 12
+    /// The database copies backups take in the data directory (plaintext pages: a crash's leftovers go at start).
+    static let snapshotPrefix = "backup-"
 
     func prepareBackup(passphrase: SecretBytes?) async throws -> any PreparedBackup {
         if let passphrase, passphrase.bytes.count < Self.minimumPassphrase {
             throw WardenError(
                 .requestInvalidField, "A backup passphrase is at least \(Self.minimumPassphrase) characters.")
         }
+        if masterKeyIsWrapped, passphrase == nil {
+            throw WardenError(
+                .requestInvalidField,
+                "An HSM wraps this hub's master key, so no key file exists to open a master-key backup: give a passphrase."
+            )
+        }
         guard !rotation.status().rotating else {
             throw WardenError(.masterKeyRotationInProgress, "A master-key rotation is running; back up after it.")
         }
         let key = ring.currentKey
+        // Made before the copy, so that nothing can fail between the copy and the stream that removes it.
+        let writer = try BackupArchive.Writer(
+            passphrase.map { .passphrase($0) } ?? .masterKey(key), createdAt: clock.now())
         var files: [(String, Int, Data)] = []
         for name in Self.files where directory.exists("\(directory.path)/\(name)") {
             let path = "\(directory.path)/\(name)"
             let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? 0o600
-            files.append((name, mode ?? 0o600, try directory.read(path)))
+            files.append((name, mode & 0o777, try directory.read(path)))
         }
         if passphrase != nil { files.append((Self.masterKeyFile, 0o600, Data(key.base64.utf8))) }
-        let snapshot = "\(directory.path)/backup-\(Hex.encode(SecretBytes.random(count: 6).bytes)).sqlite"
+        let snapshot =
+            "\(directory.path)/\(Self.snapshotPrefix)\(Hex.encode(SecretBytes.random(count: 6).bytes)).sqlite"
         do {
             try await database.snapshot(to: snapshot)
         } catch {
@@ -52,9 +68,16 @@ struct BackupMaker: BackupMaking {
             throw WardenError(.storeUnavailable, "The database could not be copied: \(error).")
         }
         return Prepared(
-            writer: try BackupArchive.Writer(
-                passphrase.map { .passphrase($0) } ?? .masterKey(key), createdAt: clock.now()),
-            files: files, snapshot: snapshot)
+            writer: writer, files: files, snapshot: snapshot, events: events, clock: clock,
+            withPassphrase: passphrase != nil)
+    }
+
+    /// Removes database copies a backup stopped by a crash left in the data directory (start-up).
+    static func removeStaleSnapshots(in directory: DataDirectory) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        where name.hasPrefix(snapshotPrefix) && name.contains(".sqlite") {
+            try? FileManager.default.removeItem(atPath: "\(directory.path)/\(name)")
+        }
     }
 
     /// A backup whose database copy is taken: streamed record by record, the copy removed at the end.
@@ -62,6 +85,9 @@ struct BackupMaker: BackupMaking {
         let writer: BackupArchive.Writer
         let files: [(String, Int, Data)]
         let snapshot: String
+        let events: EventBus
+        let clock: any WardenClock
+        let withPassphrase: Bool
 
         func write(to sink: ([UInt8]) async throws -> Void) async throws {
             defer { try? FileManager.default.removeItem(atPath: snapshot) }
@@ -83,29 +109,48 @@ struct BackupMaker: BackupMaking {
                 try await sink(try writer.seal(.data(Array(chunk))))
             }
             try await sink(try writer.seal(.end(files: files.count + 1)))
+            // Only a backup sent whole counts: an audit record, and the posture report's last backup.
+            events.publish(.backupMade(at: clock.now(), withPassphrase: withPassphrase))
         }
     }
 
-    /// Writes the archive at `archive` into the data directory `target`, which must not exist or be empty. The
-    /// files land in a staging directory first and move into place only once the whole archive opened, so a bad
-    /// or cut archive leaves nothing behind. `key` answers the header: the master key, or the passphrase.
+    /// Refuses a target that is neither absent nor an empty directory of its own (a file, a symlink, a directory
+    /// with something in it, or one that cannot be looked at).
+    static func checkTarget(_ target: String) throws {
+        var status = stat()
+        guard lstat(target, &status) == 0 else {
+            guard errno == ENOENT else { throw WardenError(.dataDirectoryUnusable, "Cannot look at \(target).") }
+            return
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR,
+            let entries = try? FileManager.default.contentsOfDirectory(atPath: target), entries.isEmpty
+        else {
+            throw WardenError(
+                .dataDirectoryUnusable, "\(target) is not an empty directory; restore into a new data directory.")
+        }
+    }
+
+    /// Writes the archive at `archive` into the data directory `target`, which must not exist or be an empty
+    /// directory. The files land in a fresh staging directory (0700) beside it first, each synced, and move into
+    /// place only once the whole archive opened, so a bad or cut archive leaves nothing behind. `key` answers the
+    /// header: the master key, or the passphrase.
     static func restore(
         _ archive: String, into target: String,
         key: @escaping @Sendable (_ keyIsMaster: Bool, _ keyID: String?) throws(WardenError) -> BackupArchive.KeySource,
         masterKey: MasterKey?
     ) throws -> [String] {
         let manager = FileManager.default
-        if let existing = try? manager.contentsOfDirectory(atPath: target), !existing.isEmpty {
-            throw WardenError(.dataDirectoryUnusable, "\(target) is not empty; restore into a new data directory.")
-        }
+        try checkTarget(target)
         guard let input = FileHandle(forReadingAtPath: archive) else {
             throw WardenError(.dataDirectoryUnusable, "Cannot read \(archive).")
         }
         defer { try? input.close() }
-        let staging = target + ".restoring"
-        try? manager.removeItem(atPath: staging)
-        try manager.createDirectory(atPath: staging + "/tls", withIntermediateDirectories: true)
+        let staging = "\(target).restoring-\(Hex.encode(SecretBytes.random(count: 6).bytes))"
+        try manager.createDirectory(
+            atPath: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         do {
+            try manager.createDirectory(
+                atPath: staging + "/tls", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             var reader = BackupArchive.Reader(key: key)
             var written: [String] = []
             var current: FileHandle?
@@ -114,13 +159,13 @@ struct BackupMaker: BackupMaking {
                 for record in try reader.feed(chunk) {
                     switch record {
                     case .file(let path, let mode):
+                        try current?.synchronize()
                         try current?.close()
                         guard allowed.contains(path), !written.contains(path) else {
                             throw WardenError(
                                 .backupInvalid, "The backup names a file a restore does not write: \(path).")
                         }
                         let file = "\(staging)/\(path)"
-                        // total: a mode the archive's reader checked is within 0o777.
                         guard manager.createFile(atPath: file, contents: nil, attributes: [.posixPermissions: mode]),
                             let handle = FileHandle(forWritingAtPath: file)
                         else { throw WardenError(.dataDirectoryUnusable, "Cannot write \(file).") }
@@ -146,11 +191,12 @@ struct BackupMaker: BackupMaking {
                 throw WardenError(.backupInvalid, "The backup holds no database.")
             }
             if let masterKey, !written.contains(masterKeyFile) {
-                try Data(masterKey.base64.utf8).write(to: URL(filePath: "\(staging)/\(masterKeyFile)"))
-                try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: "\(staging)/\(masterKeyFile)")
+                try DataDirectory(path: staging).write(
+                    Data(masterKey.base64.utf8), to: "\(staging)/\(masterKeyFile)", mode: 0o600)
                 written.append(masterKeyFile)
             }
-            try? manager.removeItem(atPath: target)
+            // The target is absent or an empty directory of its own (checked above).
+            if manager.fileExists(atPath: target) { try manager.removeItem(atPath: target) }
             try manager.moveItem(atPath: staging, toPath: target)
             return written
         } catch {

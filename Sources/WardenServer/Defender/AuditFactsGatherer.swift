@@ -72,11 +72,16 @@ struct AuditFactsGatherer {
     private func gather(_ tenantID: TenantID, into facts: inout AuditFacts) async throws {
         let devices = directory.devices(in: tenantID)
         facts.devices += devices
+        // A device connected now is seen now, however long ago it connected.
+        for clientID in broker.connectedClientIDs(in: tenantID) {
+            facts.lastConnections["\(tenantID)/\(clientID)"] = facts.now
+        }
         for start in stride(from: 0, to: devices.count, by: Self.page) {
             let chunk = Array(devices[start..<min(start + Self.page, devices.count)])
             for entry in try await defender.inventory(of: chunk, in: tenantID) {
                 guard let connection = entry.lastConnection else { continue }
-                facts.lastConnections["\(tenantID)/\(entry.device.id)"] = connection.at
+                let key = "\(tenantID)/\(entry.device.id)"
+                facts.lastConnections[key] = max(facts.lastConnections[key] ?? connection.at, connection.at)
                 // Certificates of external CAs are known only as presented.
                 if let notAfter = connection.certificateNotAfter, entry.device.authentication.type == .x509CA {
                     facts.certificates.append(

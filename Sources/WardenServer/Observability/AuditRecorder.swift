@@ -18,6 +18,12 @@ struct AuditRecorder {
                 log.record(Self.audit(alert))
             case .defenderActed(let action):
                 log.record(Self.audit(action))
+            case .backupMade(let at, let withPassphrase):
+                log.record(
+                    AuditRecord(
+                        at: at.unixMilliseconds, tenant: nil, actorKind: "server", actor: "backup", sourceIP: "",
+                        action: "backup.made", target: "data directory", outcome: .success, reason: nil,
+                        referenceID: nil, details: ["key": withPassphrase ? "passphrase" : "master-key"]))
             default: break
             }
         }

@@ -62,14 +62,15 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
-    public func alerts(status: Alert.Status?, limit: Int) async throws -> [Alert] {
+    public func alerts(status: Alert.Status?, tenantID: TenantID?, limit: Int) async throws -> [Alert] {
         try await read { db in
             try Row.fetchAll(
                 db,
-                sql: status == nil
-                    ? "SELECT * FROM alerts ORDER BY last_seen DESC, id LIMIT ?"
-                    : "SELECT * FROM alerts WHERE status = ? ORDER BY last_seen DESC, id LIMIT ?",
-                arguments: status.map { [$0.rawValue, limit] } ?? [limit]
+                sql: """
+                    SELECT * FROM alerts WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2)
+                    ORDER BY last_seen DESC, id LIMIT ?3
+                    """,
+                arguments: [status?.rawValue, tenantID?.rawValue, limit]
             ).map(Self.alert)
         }
     }
@@ -261,7 +262,7 @@ extension SQLiteDatabase: DefenderStore {
                     """,
                 arguments: [start, width, tenant])
             let last = try Int64.fetchOne(
-                db, sql: "SELECT MAX(at) FROM audit_records WHERE action = 'createBackup' AND outcome = 'success'")
+                db, sql: "SELECT MAX(at) FROM audit_records WHERE action = 'backup.made'")
             let count = Int(clamping: max(0, (now - start) / width + 1))
             // total: at most 10,000 buckets, each index an Int64 at once.
             var buckets = (0..<min(count, 10_000)).map { index in

@@ -37,7 +37,7 @@ struct BackupCommand: AsyncParsableCommand {
             if let passphrase { body["passphrase"] = String(decoding: passphrase.bytes, as: UTF8.self) }
             try await APIClient.run(client) { [body] api, output in
                 let bytes = try await api.download(.POST, "/api/v1/backup", body: body, to: file)
-                if output.isJSON { return output.json(Data("{\"file\":\"\(file)\",\"bytes\":\(bytes)}".utf8)) }
+                if output.isJSON { return try output.json(encoding: ["file": file, "bytes": String(bytes)]) }
                 output.line(
                     "Wrote \(file) (\(bytes) bytes), sealed "
                         + (passphrase == nil

@@ -2,7 +2,8 @@ import GRDB
 
 /// Each tenant's Defender rules document (issue 16), gone with the tenant (a tenant without one has the
 /// platform's rules); each device's last connection as the inventory reports it, gone with the device; and the
-/// audit checks' recent reports (JSON, the newest kept).
+/// audit checks' recent reports (JSON, the newest kept); and the audit log indexed by action, for the posture
+/// report's last backup.
 enum Migration0023DefenderRulesAndInventory {
     static let identifier = "0023-defender-rules-and-inventory"
 
@@ -33,6 +34,7 @@ enum Migration0023DefenderRulesAndInventory {
                     report TEXT NOT NULL
                 ) STRICT, WITHOUT ROWID;
                 CREATE INDEX defender_audits_by_time ON defender_audits (finished_at);
+                CREATE INDEX audit_records_by_action ON audit_records (action, at);
                 """)
     }
 }
