@@ -126,6 +126,9 @@ struct DeviceProfileTests {
         #expect(profile.observe(try sample(messages: 5, topics: ["newer"]), rules: rules).isEmpty)
         // A long topic is kept cut.
         #expect(DeviceActivity.topicKey(String(repeating: "x", count: 70_000)).utf8.count == 256)
+        // A cut inside a character keeps the bound (DefenderFuzzer's finding: 255 bytes then an ö).
+        let cut = DeviceActivity.topicKey(String(repeating: "x", count: 255) + "ööö")
+        #expect(cut.utf8.count <= 256 && cut.hasPrefix(String(repeating: "x", count: 255)) && !cut.contains("\u{FFFD}"))
         // More topics in one interval than a sample names, from a device that used few, is said.
         var few = DeviceProfile(at: start)
         for _ in 0..<2 { _ = few.observe(try sample(messages: 5, topics: ["a"]), rules: rules) }

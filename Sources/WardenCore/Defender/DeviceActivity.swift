@@ -30,7 +30,13 @@ public struct DeviceActivity: Sendable, Hashable {
         var key = Substring(topic)
         if let range = topic.range(of: "/messages/events/") { key = topic[..<range.upperBound] }
         guard key.utf8.count > maximumTopicBytes else { return String(key) }
-        return String(decoding: key.utf8.prefix(maximumTopicBytes), as: UTF8.self)
+        // Cut at a whole character: a cut inside one would decode to a replacement character, 3 bytes long.
+        var cut = ""
+        for scalar in key.unicodeScalars {
+            guard cut.utf8.count + String(scalar).utf8.count <= maximumTopicBytes else { break }
+            cut.unicodeScalars.append(scalar)
+        }
+        return cut
     }
 
     public init(
