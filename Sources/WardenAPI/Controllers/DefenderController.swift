@@ -48,7 +48,7 @@ struct DefenderController {
                 .get, "/api/v1/tenants/{tenant}/bans", "listTenantBans", "The bans in force on the tenant's devices",
                 permission: .registryRead, success: (200, "BanList")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 return try JSONResponse.make(
                     ListResource(
                         items: defender.bans().filter { Self.isDeviceBan($0, of: tenantID) }.map(BanResource.init),
@@ -59,7 +59,7 @@ struct DefenderController {
                 "Ban one of the tenant's devices, for a while or until removed: refused by every protocol, its live connections closed",
                 permission: .devicesControl, request: "CreateTenantBan", success: (201, "Ban")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let body = try await request.decodeJSON(CreateTenantBanRequest.self, context)
                 let device = try await registry.device(tenantID, try DeviceID(body.deviceId))
                 let ban = try await defender.addBan(
@@ -73,7 +73,7 @@ struct DefenderController {
                 "Lift a ban on one of the tenant's devices",
                 permission: .devicesControl, success: (204, nil)
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let id = try request.parameter("ban", context)
                 guard defender.bans().contains(where: { $0.id == id && Self.isDeviceBan($0, of: tenantID) }) else {
                     throw WardenError(.banNotFound, "There is no ban '\(id)' on a device of '\(tenantID)'.")
@@ -118,7 +118,7 @@ struct DefenderController {
                 "The newest audit report's findings about the tenant", permission: .policiesRead,
                 success: (200, "AuditReport")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let report = try await defender.latestAudit()
                 return try JSONResponse.make(
                     AuditReport(
@@ -135,7 +135,7 @@ struct DefenderController {
                 "The tenant's alerts, newest first (at most 1000)", permission: .policiesRead,
                 success: (200, "AlertList"), query: [Self.statusFilter]
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let status = try Self.status(request)
                 return try JSONResponse.make(
                     ListResource(
@@ -154,7 +154,7 @@ struct DefenderController {
                 "The tenant's security posture against NIST CSF 2.0 and the target profile its rules document sets",
                 permission: .policiesRead, success: (200, "PostureReport")
             ) { request, context in
-                try JSONResponse.make(try await defender.report(for: try request.tenantID(context)))
+                try JSONResponse.make(try await defender.report(for: try await existingTenant(request, context)))
             },
             APIRoute(
                 .get, "/api/v1/tenants/{tenant}/quarantines", "listQuarantines", "The tenant's quarantined devices",
@@ -162,7 +162,7 @@ struct DefenderController {
             ) { request, context in
                 try JSONResponse.make(
                     ListResource(
-                        items: try await defender.quarantines(in: try request.tenantID(context))
+                        items: try await defender.quarantines(in: try await existingTenant(request, context))
                             .map(QuarantineResource.init), nextCursor: nil))
             },
             APIRoute(
@@ -172,7 +172,8 @@ struct DefenderController {
             ) { request, context in
                 let body = try await request.decodeJSON(QuarantineRequest.self, context)
                 let quarantine = try await defender.quarantine(
-                    try DeviceID(try request.parameter("device", context)), in: try request.tenantID(context),
+                    try DeviceID(try request.parameter("device", context)),
+                    in: try await existingTenant(request, context),
                     level: body.level ?? "high", reason: body.reason ?? "Quarantined by an operator.",
                     by: try context.author())
                 context.auditDetail("after", quarantine.level)
@@ -183,7 +184,8 @@ struct DefenderController {
                 permission: .devicesControl, success: (204, nil)
             ) { request, context in
                 _ = try await defender.release(
-                    try DeviceID(try request.parameter("device", context)), in: try request.tenantID(context))
+                    try DeviceID(try request.parameter("device", context)),
+                    in: try await existingTenant(request, context))
                 return JSONResponse.noContent()
             },
             APIRoute(
@@ -191,7 +193,7 @@ struct DefenderController {
                 "Close the device's live connections (it may connect again: disable or ban it to keep it out)",
                 permission: .devicesControl, success: (202, nil)
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let device = try await registry.device(tenantID, try DeviceID(try request.parameter("device", context)))
                 defender.disconnect(device.id, in: tenantID, reason: "Disconnected by an operator.")
                 return JSONResponse.accepted()
@@ -201,7 +203,7 @@ struct DefenderController {
                 "Every device: how it authenticates, its last connection (address, protocol, TLS version and cipher suite, client library, certificate expiry) and its learned data flows",
                 permission: .registryRead, success: (200, "InventoryList")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let (cursor, limit) = try request.pagination
                 let page = try await registry.devices(tenantID, after: cursor, limit: limit)
                 let entries = try await defender.inventory(of: page.items, in: tenantID)
@@ -214,7 +216,7 @@ struct DefenderController {
                 "The tenant's Defender rules document (null: none), and the rules in force with it",
                 permission: .policiesRead, success: (200, "DefenderRulesState")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 return try JSONResponse.make(
                     DefenderRulesResource(
                         document: try await defender.rulesDocument(for: tenantID), rules: defender.rules(for: tenantID))
@@ -225,7 +227,7 @@ struct DefenderController {
                 "Replace the tenant's Defender rules document: what it names changes the platform's rules",
                 permission: .policiesManage, request: "DefenderRules", success: (200, "DefenderRulesState")
             ) { request, context in
-                let tenantID = try request.tenantID(context)
+                let tenantID = try await existingTenant(request, context)
                 let body = try await request.collectBody(upTo: DeviceRules.maximumDocumentBytes)
                 let text = String(decoding: body.readableBytesView, as: UTF8.self)
                 let rules = try await defender.setRules(text, for: tenantID)
@@ -236,7 +238,7 @@ struct DefenderController {
                 .delete, Self.rules, "removeDefenderRules", "Go back to the platform's Defender rules",
                 permission: .policiesManage, success: (204, nil)
             ) { request, context in
-                _ = try await defender.setRules(nil, for: try request.tenantID(context))
+                _ = try await defender.setRules(nil, for: try await existingTenant(request, context))
                 return JSONResponse.noContent()
             },
         ]
@@ -244,6 +246,14 @@ struct DefenderController {
 
     private static let quarantine = "/api/v1/tenants/{tenant}/devices/{device}/quarantine"
     private static let rules = "/api/v1/tenants/{tenant}/defender/rules"
+
+    /// The path's tenant, which must exist: routes that read only the Defender's state would otherwise answer for
+    /// any name (`tenant.not_found`).
+    private func existingTenant(_ request: Request, _ context: APIRequestContext) async throws -> TenantID {
+        let tenantID = try request.tenantID(context)
+        _ = try await registry.tenant(tenantID)
+        return tenantID
+    }
 
     /// Whether `ban` is on a device of `tenantID` (what a tenant's own ban routes see).
     private static func isDeviceBan(_ ban: Ban, of tenantID: TenantID) -> Bool {
@@ -267,7 +277,7 @@ struct DefenderController {
             .post, "/api/v1/tenants/{tenant}/defender/alerts/{alert}/\(verb)", "\(verb)TenantAlert",
             "Mark one of the tenant's alerts \(status.rawValue)", permission: .policiesManage, success: (200, "Alert")
         ) { request, context in
-            let tenantID = try request.tenantID(context)
+            let tenantID = try await existingTenant(request, context)
             let alert = try await defender.setStatus(
                 try request.parameter("alert", context), status, by: try context.author(), in: tenantID)
             context.auditDetail("after", "\(alert.id) \(alert.status.rawValue)")
