@@ -153,7 +153,7 @@ struct DeviceProfile {
             finding = Finding(
                 rule: Self.unusualHoursRule,
                 summary: "Active at \(Self.twoDigits(time.hour)):00–\(Self.twoDigits((time.hour + 1) % 24)):00 "
-                    + "(\(rules.zone.identifier)), an hour it was not active in over \(activeDays) days.")
+                    + "(\(rules.zoneName)), an hour it was not active in over \(activeDays) days.")
         }
         if lastActiveDay != time.day {
             lastActiveDay = time.day

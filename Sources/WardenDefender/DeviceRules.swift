@@ -53,7 +53,10 @@ public struct DeviceRules: Sendable, Hashable {
     public struct UnusualHours: Sendable, Hashable {
         public var enabled = true
         public var warmupDays = 7
-        public var zone = TimeZone(identifier: "UTC") ?? .gmt
+        /// The IANA zone as the document names it (read back as written: Foundation names UTC `GMT`).
+        public var zoneName = "UTC"
+        /// The zone the hours are counted in (the document's name was checked when read).
+        public var zone: TimeZone { TimeZone(identifier: zoneName) ?? .gmt }
         public var response = Response.alert
     }
 
@@ -132,7 +135,7 @@ public struct DeviceRules: Sendable, Hashable {
             } else if key == "unusual-hours" {
                 try section.enabled(&rules.unusualHours.enabled)
                 try section.integer("warmup-days", 1...365, &rules.unusualHours.warmupDays)
-                try section.zone(&rules.unusualHours.zone)
+                try section.zone(&rules.unusualHours.zoneName)
                 try section.response(&rules.unusualHours.response)
             } else if key == "posture-target" {
                 for function in Self.functions {
@@ -181,7 +184,7 @@ public struct DeviceRules: Sendable, Hashable {
         sections["unusual-hours"] = Self.object(
             [
                 "enabled": .bool(unusualHours.enabled), "warmup-days": .number(unusualHours.warmupDays),
-                "zone": .string(unusualHours.zone.identifier),
+                "zone": .string(unusualHours.zoneName),
             ], unusualHours.response)
         var behaviour: [String: JSONValue] = [
             "enabled": .bool(self.behaviour.enabled), "warmup": .number(self.behaviour.warmup),
@@ -266,12 +269,12 @@ private struct Section {
         target = taken
     }
 
-    mutating func zone(_ target: inout TimeZone) throws(WardenError) {
+    mutating func zone(_ target: inout String) throws(WardenError) {
         guard let value = fields.removeValue(forKey: "zone") else { return }
         guard case .string(let identifier) = value, identifier.utf8.count <= 64,
-            let zone = TimeZone(identifier: identifier)
+            TimeZone(identifier: identifier) != nil
         else { throw invalid("zone", "a time zone such as \"Europe/Berlin\" or \"UTC\"") }
-        target = zone
+        target = identifier
     }
 
     /// `response` with its `level` (quarantine) or `ban` (seconds); a tenant-wide rule only alerts.

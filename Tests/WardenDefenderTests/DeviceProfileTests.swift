@@ -94,7 +94,7 @@ struct DeviceProfileTests {
     @Test func anHourNeverActiveInIsUnusualAfterTheWarmUpDays() throws {
         var rules = DeviceRules.UnusualHours()
         rules.warmupDays = 3
-        rules.zone = try #require(TimeZone(identifier: "Europe/Berlin"))
+        rules.zoneName = "Europe/Berlin"
         var profile = DeviceProfile(at: start)
         func observe(messages: Int, at date: Date) throws -> DeviceProfile.Finding? {
             let time = try #require(DeviceProfile.hourAndDay(of: date, in: rules.zone))

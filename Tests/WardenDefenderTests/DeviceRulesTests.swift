@@ -25,6 +25,8 @@ struct DeviceRulesTests {
         let text = String(decoding: try JSONEncoder().encode(rules.document), as: UTF8.self)
         #expect(try DeviceRules().applying(text) == rules)
         #expect(try DeviceRules().applying("{}") == DeviceRules())
+        // UTC reads back as UTC (Foundation names it GMT).
+        #expect(DeviceRules().document["unusual-hours"]?["zone"] == "UTC")
         // A limit is lifted with null.
         let lifted = try rules.applying("{\"behaviour\": {\"max-payload\": null, \"max-message-rate\": 0.5}}")
         #expect(lifted.behaviour.maximumPayload == nil && lifted.behaviour.maximumMessageRate == 0.5)
