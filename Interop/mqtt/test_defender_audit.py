@@ -136,6 +136,12 @@ def test_the_posture_report_follows_the_evidence_and_the_tenants_target(warden, 
         f for f in first["functions"] if f["id"] == "RC")["tier"]
     text = warden.cli("defender", "report", "--tenant", "default")
     assert "Recover" in text and "RC.RP" in text
+    # A function's second category keeps its column: the row starts blank under FUNCTION, TIER and TARGET.
+    assert any(line.startswith(" ") and "RC.CO" in line for line in text.splitlines()), text
+    for command in (("report",), ("audit", "--tenant"), ("rules",), ("alerts",), ("inventory",)):
+        flags = ["--tenant", "nope"] if command[-1] != "--tenant" else ["nope"]
+        unknown = warden.run_cli("defender", *command, *flags)
+        assert unknown.returncode == 66 and "There is no tenant 'nope'" in unknown.stderr, (command, unknown.stderr)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"posture-target": {"recover": 5}}))
     refused = warden.run_cli("defender", "rules", "set", str(bad))

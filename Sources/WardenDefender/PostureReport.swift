@@ -154,7 +154,8 @@ enum PostureAssessment {
                 admins.isEmpty ? .notMet : (checks.contains("admin-without-second-factor") ? .partial : .met),
                 admins.isEmpty
                     ? "No enabled administrator."
-                    : "\(admins.count) administrators, \(admins.filter(\.hasSecondFactor).count) with TOTP."),
+                    : "\(admins.count) administrator\(admins.count == 1 ? "" : "s"), \(admins.filter(\.hasSecondFactor).count) with TOTP."
+            ),
             category(
                 "GV.OV", "Oversight",
                 auditAge.map { $0 <= auditDue ? .met : .partial } ?? .notMet,

@@ -57,9 +57,10 @@ struct Output {
         let widths = headers.indices.map { column in
             ([headers[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
+        // Trailing spaces go; leading ones stay, so that a row whose first cells are empty keeps its columns.
         func render(_ cells: [String]) -> String {
             zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+                .joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
         }
         line(render(headers))
         for row in rows { line(render(row)) }

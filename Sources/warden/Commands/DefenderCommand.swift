@@ -166,7 +166,8 @@ struct DefenderCommand: AsyncParsableCommand {
                 let report = try api.decode(AuditReportResource.self, data)
                 output.line(
                     "Audit \(report.id) of \(ISO8601DateFormatter().string(from: report.finishedAt)): "
-                        + "\(report.checks.count) checks, \(report.findings.count) findings.")
+                        + "\(report.checks.count) checks, \(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")."
+                )
                 output.table(
                     ["SEVERITY", "CHECK", "RESOURCE", "FOUND", "FIX"],
                     report.findings.map { [$0.severity, $0.check, $0.resource, $0.detail, $0.fix] })
