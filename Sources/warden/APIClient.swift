@@ -68,19 +68,7 @@ struct APIClient {
         if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, deadline: .distantFuture)
-        } catch {
-            throw CLIFailure(
-                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
-                exitCode: CLIExitCode.unreachable)
-        }
-        guard (200..<300).contains(response.status.code) else {
-            let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
-            // total: an HTTP status code.
-            throw Self.failure(status: Int(response.status.code), body: data)
-        }
+        let response = try await streaming(request)
         let partial = file + ".partial"
         guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: 0o600]),
             let handle = FileHandle(forWritingAtPath: partial)
@@ -102,6 +90,25 @@ struct APIClient {
                 "The backup did not arrive whole (\(Self.describe(error))).", exitCode: CLIExitCode.unexpected)
         }
         return size
+    }
+
+    /// Sends a request whose answer is read as it comes (no deadline: a stream, a backup); anything but a 2xx
+    /// answer becomes a `CLIFailure`.
+    private func streaming(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, deadline: .distantFuture)
+        } catch {
+            throw CLIFailure(
+                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
+                exitCode: CLIExitCode.unreachable)
+        }
+        guard (200..<300).contains(response.status.code) else {
+            let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
+            // total: an HTTP status code.
+            throw Self.failure(status: Int(response.status.code), body: data)
+        }
+        return response
     }
 
     /// `POST /oauth/token` with a form; RFC 6749 errors become credential failures.
@@ -139,19 +146,7 @@ struct APIClient {
         var request = HTTPClientRequest(url: baseURL + path)
         if !token.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "text/event-stream")
-        let response: HTTPClientResponse
-        do {
-            response = try await http.execute(request, deadline: .distantFuture)
-        } catch {
-            throw CLIFailure(
-                "Cannot reach the Warden server at \(baseURL) (\(Self.describe(error))). Is 'warden serve' running?",
-                exitCode: CLIExitCode.unreachable)
-        }
-        guard (200..<300).contains(response.status.code) else {
-            let data = Data((try await response.body.collect(upTo: 1024 * 1024)).readableBytesView)
-            // total: an HTTP status code.
-            throw Self.failure(status: Int(response.status.code), body: data)
-        }
+        let response = try await streaming(request)
         var pending = ""
         for try await chunk in response.body {
             pending += String(buffer: chunk)

@@ -37,6 +37,7 @@ extension Pages {
         let count: Int
         let lastSeen: String
         let isOpen: Bool
+        let isResolved: Bool
     }
 
     struct OverviewPage {
@@ -67,11 +68,11 @@ extension Pages {
         }
     }
 
-    private static func alertRow(_ alert: Alert) -> AlertRow {
+    static func alertRow(_ alert: Alert) -> AlertRow {
         AlertRow(
             id: alert.id, severity: alert.severity.rawValue, status: alert.status.rawValue, rule: alert.rule,
             subject: alert.subject, summary: alert.summary, count: alert.count, lastSeen: time(alert.lastSeen),
-            isOpen: alert.status == .open)
+            isOpen: alert.status == .open, isResolved: alert.status == .resolved)
     }
 
     var overviewRoutes: [PortalRoute] {

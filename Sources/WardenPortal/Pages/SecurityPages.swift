@@ -23,22 +23,6 @@ extension Pages {
         let svg: String
     }
 
-    struct TenantAlertRow {
-        let tenant: String
-        let id: String
-        let severity: String
-        let status: String
-        let rule: String
-        let subject: String
-        let summary: String
-        let count: Int
-        let lastSeen: String
-        let isOpen: Bool
-        let isResolved: Bool
-        let canManage: Bool
-        let csrf: String
-    }
-
     struct SecurityPage {
         let tenant: String
         let generatedAt: String
@@ -47,7 +31,10 @@ extension Pages {
         let functions: [FunctionRow]
         let categories: [PostureReport.Category]
         let charts: [Chart]
-        let alerts: [TenantAlertRow]
+        /// The overview's rows; the buttons' permission and token come from the page (Mustache looks outward).
+        let alerts: [AlertRow]
+        let canManage: Bool
+        let csrf: String
     }
 
     var securityRoutes: [PortalRoute] {
@@ -73,14 +60,8 @@ extension Pages {
                         },
                         categories: report.functions.flatMap(\.categories),
                         charts: Self.charts(report.activity),
-                        alerts: alerts.prefix(200).map { alert in
-                            TenantAlertRow(
-                                tenant: tenant.rawValue, id: alert.id, severity: alert.severity.rawValue,
-                                status: alert.status.rawValue, rule: alert.rule, subject: alert.subject,
-                                summary: alert.summary, count: alert.count, lastSeen: Self.time(alert.lastSeen),
-                                isOpen: alert.status == .open, isResolved: alert.status == .resolved,
-                                canManage: canManage, csrf: portal.session.csrf)
-                        }),
+                        alerts: alerts.prefix(200).map(Self.alertRow), canManage: canManage,
+                        csrf: portal.session.csrf),
                     title: "Security", request, portal)
             },
             tenantAlertRoute("acknowledge", .acknowledged),
@@ -114,8 +95,8 @@ extension Pages {
                 // total: a bar's height is its share of the highest, in a 0…100 box.
                 let height = Double(count) / Double(top) * 100
                 return String(
-                    format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"><title>%d</title></rect>",
-                    Double(index) * width, 100 - height, width * 0.8, height, count)
+                    format: "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\">",
+                    Double(index) * width, 100 - height, width * 0.8, height) + "<title>\(count)</title></rect>"
             }
             return Chart(
                 title: title, total: values.reduce(0, +), tone: tone,
