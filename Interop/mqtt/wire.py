@@ -98,3 +98,58 @@ class Connection:
 
     def close(self):
         self.socket.close()
+
+
+class TransportView:
+    """TLS over a plain socket through memory BIOs, so that what the TLS layer hides stays visible: the server's
+    close_notify apart from its TCP FIN."""
+
+    def __init__(self, port: int, ca: str, host: str = "localhost", timeout: float = 15):
+        self.socket = socket.create_connection((host, port), timeout=timeout)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        context = ssl.create_default_context(cafile=ca)
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=host)
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._receive()
+        self._flush()
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.socket.sendall(data)
+
+    def _receive(self) -> bool:
+        data = self.socket.recv(65536)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+        return bool(data)
+
+    def send(self, data: bytes):
+        self.tls.write(data)
+        self._flush()
+
+    def read_until_fin(self, timeout: float) -> tuple[bytes, bool]:
+        """Everything the server sends until its FIN, without ever sending our close_notify: the plaintext and
+        whether its close_notify came before the FIN. socket.timeout when no FIN comes within `timeout`."""
+        self.socket.settimeout(timeout)
+        plaintext, close_notify = b"", False
+        while self._receive():
+            try:
+                while chunk := self.tls.read(65536):
+                    plaintext += chunk
+                close_notify = True  # read() answers b"" once the peer's close_notify came
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                close_notify = True
+        return plaintext, close_notify
+
+    def close(self):
+        self.socket.close()

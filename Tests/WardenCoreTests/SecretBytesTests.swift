@@ -14,6 +14,17 @@ struct SecretBytesTests {
         #expect(SecretBytes.random(count: 32).bytes.count == 32)
     }
 
+    /// Drawn eight bytes at a time: every length comes out exact, and the last draw's bytes are used too.
+    @Test(arguments: [0, 1, 6, 7, 8, 9, 16, 33])
+    func randomBytesHaveTheAskedLength(count: Int) {
+        #expect(SecretBytes.random(count: count).bytes.count == count)
+        guard count >= 6 else { return }
+        // 48 random bits or more: equal twice would take astronomically long odds.
+        #expect(SecretBytes.random(count: count).bytes != SecretBytes.random(count: count).bytes)
+        let tails = Set((0..<64).map { _ in SecretBytes.random(count: count).bytes.last })
+        #expect(tails.count > 16)
+    }
+
     @Test func thumbprintsNormalize() throws {
         let sha1 = try Thumbprint("ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01")
         #expect(sha1.rawValue == "ABCDEF0123456789ABCDEF0123456789ABCDEF01")

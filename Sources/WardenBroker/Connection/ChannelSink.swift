@@ -108,7 +108,7 @@ final class ChannelSink: ConnectionSink {
             }
             self.writeUnwritten()
             self.channel.flush()
-            self.channel.close(promise: nil)
+            SocketCloser.close(self.channel)
         }
     }
 

@@ -193,6 +193,7 @@ public final class MQTTListener: Service, Sendable {
     ) throws {
         let sync = channel.pipeline.syncOperations
         let presented = PresentedChain()
+        try sync.addHandler(SocketCloser())
         if let tls {
             let authenticator = services.authenticator
             let clock = services.clock

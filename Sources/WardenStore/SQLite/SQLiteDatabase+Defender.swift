@@ -173,9 +173,9 @@ extension SQLiteDatabase: DefenderStore {
     public func saveSightings(_ connections: [DeviceConnection]) async throws {
         guard !connections.isEmpty else { return }
         try await write { db in
-            for connection in connections {
-                try db.execute(
-                    sql: """
+            // One statement prepared for the whole batch: a reconnect storm saves thousands at once.
+            let upsert = try db.makeStatement(
+                sql: """
                         INSERT INTO device_sightings (tenant_id, device_id, at, address, protocol, method, tls_version,
                             cipher_suite, client_library, certificate_not_after)
                         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
@@ -184,7 +184,9 @@ extension SQLiteDatabase: DefenderStore {
                             protocol = excluded.protocol, method = excluded.method, tls_version = excluded.tls_version,
                             cipher_suite = excluded.cipher_suite, client_library = excluded.client_library,
                             certificate_not_after = excluded.certificate_not_after
-                        """,
+                    """)
+            for connection in connections {
+                try upsert.execute(
                     arguments: [
                         connection.tenantID.rawValue, connection.deviceID.rawValue, connection.at,
                         connection.peerAddress.description, connection.protocolName, connection.method,
