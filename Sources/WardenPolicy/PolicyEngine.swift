@@ -250,30 +250,17 @@ public struct PolicyEngine: Sendable {
         }
     }
 
-    /// What a decision has found so far: the first deny and allow that applied, and why others did not.
+    /// What a decision has found so far: the first deny and allow that applied.
     private struct Finding {
         var deny: Held?
         var allow: Held?
-        /// Unmet conditions of allows that did not apply, with their statement's order.
-        var unmet: [(order: Int, reason: String)] = []
 
-        mutating func note(_ entry: Held, failed: [String]) {
-            if failed.isEmpty {
-                if entry.isDeny {
-                    if deny.map({ entry.order < $0.order }) ?? true { deny = entry }
-                } else if allow.map({ entry.order < $0.order }) ?? true {
-                    allow = entry
-                }
-            } else if !entry.isDeny {
-                unmet += failed.map { (entry.order, "statement '\(entry.statement.id)': \($0)") }
-                // Only the first few in document order are said: keep the list short however many fail.
-                if unmet.count > 2 * PolicyEngine.maximumReasons { unmet = first }
+        mutating func note(_ entry: Held) {
+            if entry.isDeny {
+                if deny.map({ entry.order < $0.order }) ?? true { deny = entry }
+            } else if allow.map({ entry.order < $0.order }) ?? true {
+                allow = entry
             }
-        }
-
-        /// The unmet conditions said, in document order.
-        var first: [(order: Int, reason: String)] {
-            Array(unmet.sorted { $0.order < $1.order }.prefix(PolicyEngine.maximumReasons))
         }
     }
 
@@ -335,17 +322,38 @@ public struct PolicyEngine: Sendable {
         var finding = Finding()
         let values = requestor.values
         forEachCandidate(of: requestor, for: action) { entry, included in
-            guard included, Self.resources(of: entry, values, cover: resource) else { return }
-            // Without conditions this is an empty array: nothing allocated.
-            finding.note(entry, failed: failures(of: entry, in: context))
+            guard included, Self.resources(of: entry, values, cover: resource), applies(entry, in: context) else {
+                return
+            }
+            finding.note(entry)
         }
         if let deny = finding.deny { return Self.denied(by: deny.statement) }
         if let allow = finding.allow {
             return PolicyDecision(isAllowed: true, statementID: allow.statement.id, reasons: [])
         }
         let what = resource.map { "\(action.rawValue) on '\($0.text)'" } ?? action.rawValue
-        let unmet = finding.first.map(\.reason)
+        let unmet = unmetAllows(requestor, action, resource, in: context)
         return PolicyDecision(isAllowed: false, statementID: nil, reasons: ["no statement allows \(what)"] + unmet)
+    }
+
+    /// Why the allows that cover the request did not apply, the first few in document order: put into words
+    /// only for a denial that no statement made, by a second look (the decision itself only counts).
+    private func unmetAllows(
+        _ requestor: PolicyRequestor, _ action: PolicyAction, _ resource: AuthorizationRequest.Resource?,
+        in context: PolicyContext
+    ) -> [String] {
+        var unmet: [(order: Int, reason: String)] = []
+        func first() -> [(order: Int, reason: String)] {
+            Array(unmet.sorted { $0.order < $1.order }.prefix(PolicyEngine.maximumReasons))
+        }
+        let values = requestor.values
+        forEachCandidate(of: requestor, for: action) { entry, included in
+            guard !entry.isDeny, included, Self.resources(of: entry, values, cover: resource) else { return }
+            unmet += failures(of: entry, in: context).map { (entry.order, "statement '\(entry.statement.id)': \($0)") }
+            // Only the first few are said: the list stays short however many statements fail.
+            if unmet.count > 2 * PolicyEngine.maximumReasons { unmet = first() }
+        }
+        return first().map(\.reason)
     }
 
     /// What each statement the index offers for the request made of it, in document order: the story behind a
@@ -375,13 +383,22 @@ public struct PolicyEngine: Sendable {
         return traces.sorted { $0.order < $1.order }.map(\.trace)
     }
 
-    /// The statement's unmet conditions in `context`; under `strict`, none for a deny whose only unmet
-    /// conditions are ones the context cannot answer. Without conditions this is an empty array: nothing allocated.
+    /// Whether the statement's conditions hold in `context`; under `strict`, a deny whose only unmet conditions
+    /// are ones the context cannot answer applies. Counted, not said: nothing allocated.
+    private func applies(_ entry: Held, in context: PolicyContext) -> Bool {
+        guard entry.hasConditions else { return true }
+        var findings = ConditionFindings(explains: false)
+        entry.conditions.check(in: context, strict: failsClosed, into: &findings)
+        return findings.unmetCount == 0 || (failsClosed && entry.isDeny && findings.unmetCount == findings.unknownCount)
+    }
+
+    /// The statement's unmet conditions in `context`, in words (empty when it applies, as `applies` decides).
     private func failures(of entry: Held, in context: PolicyContext) -> [String] {
         guard entry.hasConditions else { return [] }
-        let (unmet, unknown) = entry.conditions.check(in: context, strict: failsClosed)
-        if failsClosed, entry.isDeny, !unmet.isEmpty, unmet.count == unknown { return [] }
-        return unmet
+        var findings = ConditionFindings(explains: true)
+        entry.conditions.check(in: context, strict: failsClosed, into: &findings)
+        if failsClosed, entry.isDeny, findings.unmetCount == findings.unknownCount { return [] }
+        return findings.reasons
     }
 
     /// Calls `body` with every statement the index offers for `requestor` that names `action`, and whether its

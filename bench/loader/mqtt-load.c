@@ -3,7 +3,9 @@
  *
  * Single-threaded: every client is a libmosquitto handle driven from one poll() loop, so the loader's own cost
  * is one core at most and the same for every broker. Shapes: `pairs` (publisher i -> subscriber i, each pair
- * on its own topic), `fan-in` (N publishers -> 1 subscriber) and `fan-out` (1 publisher -> N subscribers).
+ * on its own topic), `fan-in` (N publishers -> 1 subscriber), `fan-out` (1 publisher -> N subscribers) and
+ * `telemetry` (N devices publishing to their Azure IoT telemetry topic, devices/{client id}/messages/events/,
+ * no subscriber: "received" counts PUBACKs, and the latency is from publishing to the PUBACK).
  * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and this run's mark; the latency of every
  * message of this run received in the measured period is kept; the result is one JSON object on stdout.
  *
@@ -39,6 +41,7 @@ typedef struct {
     char topic[256];
     int inflight;
     double next_send; /* seconds, monotonic */
+    uint64_t *sent_at; /* telemetry: the send time of each message id in flight */
 } client_t;
 
 static struct {
@@ -48,7 +51,7 @@ static struct {
 } options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 4, 1};
 
 static client_t *clients;
-static int client_count, publisher_count;
+static int client_count, publisher_count, telemetry;
 static int measuring;
 static uint64_t published, received, received_measured, publish_errors, disconnects;
 static uint32_t *latencies;
@@ -97,10 +100,27 @@ static void on_subscribe(struct mosquitto *handle, void *data, int mid, int coun
     client->subscribed = 1;
 }
 
+static void record_latency(uint64_t sent) {
+    received++;
+    if (!measuring) return;
+    received_measured++;
+    uint64_t elapsed = (now_nanoseconds() - sent) / 1000;
+    if (latency_count == latency_capacity) {
+        latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
+        latencies = realloc(latencies, latency_capacity * sizeof *latencies);
+        if (!latencies) fail("memory", MOSQ_ERR_NOMEM);
+    }
+    latencies[latency_count++] = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
+}
+
 static void on_publish(struct mosquitto *handle, void *data, int mid) {
-    (void)handle, (void)mid;
+    (void)handle;
     client_t *client = data;
     if (client->inflight > 0) client->inflight--;
+    if (client->sent_at && client->sent_at[mid & 0xffff]) {
+        record_latency(client->sent_at[mid & 0xffff]);
+        client->sent_at[mid & 0xffff] = 0;
+    }
 }
 
 static void on_message(struct mosquitto *handle, void *data, const struct mosquitto_message *message) {
@@ -109,17 +129,8 @@ static void on_message(struct mosquitto *handle, void *data, const struct mosqui
     if (message->payloadlen < 16) return;
     memcpy(&mark, (const char *)message->payload + 8, sizeof mark);
     if (mark != run_mark) return;
-    received++;
-    if (!measuring) return;
-    received_measured++;
     memcpy(&sent, message->payload, sizeof sent);
-    uint64_t elapsed = (now_nanoseconds() - sent) / 1000;
-    if (latency_count == latency_capacity) {
-        latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
-        latencies = realloc(latencies, latency_capacity * sizeof *latencies);
-        if (!latencies) fail("memory", MOSQ_ERR_NOMEM);
-    }
-    latencies[latency_count++] = elapsed > UINT32_MAX ? UINT32_MAX : (uint32_t)elapsed;
+    record_latency(sent);
 }
 
 static void on_disconnect(struct mosquitto *handle, void *data, int rc) {
@@ -148,8 +159,12 @@ static void make_clients(void) {
     } else if (strcmp(options.shape, "fan-out") == 0) {
         publisher_count = 1;
         subscribers = options.clients;
+    } else if (strcmp(options.shape, "telemetry") == 0 && options.qos > 0) {
+        publisher_count = options.clients;
+        subscribers = 0;
+        telemetry = 1;
     } else {
-        fprintf(stderr, "mqtt-load: --shape is pairs, fan-in or fan-out\n");
+        fprintf(stderr, "mqtt-load: --shape is pairs, fan-in, fan-out or telemetry (QoS 1 or 2)\n");
         exit(2);
     }
     client_count = publisher_count + subscribers;
@@ -173,6 +188,11 @@ static void make_clients(void) {
         if (file && !next_credentials(file, &id, &username, &password)) {
             fprintf(stderr, "mqtt-load: %s has fewer than %d lines\n", options.credentials, client_count);
             exit(2);
+        }
+        if (telemetry) {
+            snprintf(client->topic, sizeof client->topic, "devices/%s/messages/events/", id);
+            client->sent_at = calloc(65536, sizeof *client->sent_at);
+            if (!client->sent_at) fail("memory", MOSQ_ERR_NOMEM);
         }
         client->handle = mosquitto_new(id, true, client);
         if (!client->handle) fail("mosquitto_new", MOSQ_ERR_NOMEM);
@@ -222,11 +242,13 @@ static void publish_from(client_t *client, double now, unsigned char *payload) {
         uint64_t stamp = now_nanoseconds();
         memcpy(payload, &stamp, sizeof stamp);
         memcpy(payload + 8, &run_mark, sizeof run_mark);
-        int rc = mosquitto_publish(client->handle, NULL, client->topic, options.size, payload, options.qos, false);
+        int mid = 0;
+        int rc = mosquitto_publish(client->handle, &mid, client->topic, options.size, payload, options.qos, false);
         if (rc != MOSQ_ERR_SUCCESS) {
             publish_errors++;
             return;
         }
+        if (client->sent_at) client->sent_at[mid & 0xffff] = stamp;
         published++;
         burst++;
         if (options.qos > 0) client->inflight++;

@@ -108,6 +108,8 @@ final class ChannelSink: ConnectionSink {
             }
             self.writeUnwritten()
             self.channel.flush()
+            // The connection stops at once; its socket may wait a moment for the client to close its side.
+            self.channel.pipeline.fireUserInboundEventTriggered(ServerEndedConnection())
             SocketCloser.close(self.channel)
         }
     }
@@ -147,3 +149,7 @@ final class ChannelSink: ConnectionSink {
         }
     }
 }
+
+/// Told to the connection's handler when the server ends it from elsewhere (a revocation, a ban, a policy change,
+/// a takeover): it stops reading and releases its session before the socket has closed.
+struct ServerEndedConnection {}

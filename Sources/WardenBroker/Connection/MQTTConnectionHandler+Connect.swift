@@ -121,7 +121,7 @@ extension MQTTConnectionHandler {
             logger.info(
                 "Closed a connection: its Maximum Packet Size cannot hold a CONNACK.",
                 metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
-            SocketCloser.close(context.channel)
+            end(context)
         case .accept(let terms):
             guard services.broker.admitConnection() else {
                 refuse(.serverBusy, connect, context: context)
@@ -231,7 +231,7 @@ extension MQTTConnectionHandler {
         write(
             [.connack(refusal.connack(connect.protocolVersion))], version: connect.protocolVersion,
             maximumPacketSize: connect.properties.maximumPacketSize.map(Int.init) ?? .max, context: context)
-        SocketCloser.close(context.channel)
+        end(context)
     }
 
     /// What the policy's conditions see of the connection once TLS is done and CONNECT arrives: its TLS

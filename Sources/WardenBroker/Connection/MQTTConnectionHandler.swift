@@ -40,10 +40,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var connection: Accepted?
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
-    /// Which armed tick is current. Timers are never cancelled: NIO finds a cancelled task by a linear search of
-    /// its loop's heap, and ten thousand connections closed at once spent a fifth of their time there
-    /// (bench/reevaluate.sh). A superseded tick, or one of a connection that ended, fires and does nothing.
+    /// Which armed tick is current, and when it fires. Timers are never cancelled: NIO finds a cancelled task by
+    /// a linear search of its loop's heap, and ten thousand connections closed at once spent a fifth of their
+    /// time there (bench/reevaluate.sh). A superseded tick, or one of a connection that ended, fires and does
+    /// nothing; none is armed more than `tickHorizon` ahead, so such leftovers are few and short-lived.
     private var tickGeneration = 0
+    private var tickArmedFor: NIODeadline?
+    static let tickHorizon = TimeAmount.seconds(30)
+    /// Whether TLS (if any) is established: before, a close need not wait for anything.
+    private var transportReady: Bool
 
     /// What an accepted connection holds.
     struct Accepted {
@@ -68,6 +73,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.peerAddress = peerAddress
         self.policyContext = PolicyContext(peerAddress: peerAddress, protocolName: overWebSocket ? "mqtt-ws" : "mqtt")
         self.usesTLS = usesTLS
+        self.transportReady = !usesTLS
         self.machine = ConnectionStateMachine(
             settings: services.listener.stateMachineSettings(broker: services.broker.configuration), now: .now())
         self.reader = MQTTPacketReader(limits: services.listener.decodingLimits)
@@ -87,7 +93,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerEndedConnection { return release() }
         if case TLSUserEvent.handshakeCompleted = event {
+            transportReady = true
             machine.handshakeCompleted(now: context.eventLoop.now)
             if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
                 let der = try? certificate.toDERBytes()
@@ -124,7 +132,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 ],
                 version: .v311, context: context)
             machine.refused()
-            SocketCloser.close(context.channel)
+            end(context)
             return
         }
         perform(machine.decodingFailed(error), context: context)
@@ -136,9 +144,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        tickGeneration &+= 1
-        machine.closed()
+        release()
         leavePending()
+        context.fireChannelInactive()
+    }
+
+    /// The connection is over for the hub: nothing more it sends is read, its timers are void, its session is
+    /// released and the Defender told. When the server ends it, at once (`end`, or `ServerEndedConnection` from
+    /// the sink), while its socket waits for the client to close its side; otherwise when the socket closes.
+    private func release() {
+        tickGeneration &+= 1
+        tickArmedFor = nil
+        machine.closed()
         if let connection {
             // Devices and services: an anonymous client's ClientId may be any device's id.
             if let observer = services.observer,
@@ -165,7 +182,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             logger.info("Disconnected.")
             self.connection = nil
         }
-        context.fireChannelInactive()
     }
 
     /// The connection has authenticated or closed: it no longer counts against the pending limits, and its
@@ -196,7 +212,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             }
             connection?.publishesWill = publishWill
             ending = .clientDisconnect
-            SocketCloser.close(context.channel)
+            end(context)
         case .close(let close):
             logger.debug("Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
             ending = Self.cause(close.reason)
@@ -209,7 +225,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                     [.disconnect(ReasonPacket(reasonCode: close.reason, properties: properties))],
                     version: connection.version, context: context)
             }
-            SocketCloser.close(context.channel)
+            end(context)
         }
     }
 
@@ -299,17 +315,28 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Arms a timer for the machine's next deadline (CONNECT, keep-alive, credential expiry), superseding the
-    /// one armed before.
+    /// Ends the connection the server decided to end (after what it wrote), see `SocketCloser`; during the TLS
+    /// handshake there is nothing to wait for.
+    func end(_ context: ChannelHandlerContext) {
+        if transportReady { SocketCloser.close(context.channel) } else { context.close(promise: nil) }
+        release()
+    }
+
+    /// Arms a timer for the machine's next deadline (CONNECT, keep-alive, credential expiry), at most
+    /// `tickHorizon` ahead, unless one armed before fires as early (it then arms the next).
     func scheduleTick(_ context: ChannelHandlerContext) {
+        guard let next = machine.nextDeadline else { return }
+        let deadline = min(next, context.eventLoop.now + Self.tickHorizon)
+        if let armed = tickArmedFor, armed <= deadline { return }
         tickGeneration &+= 1
-        guard let deadline = machine.nextDeadline else { return }
+        tickArmedFor = deadline
         let generation = tickGeneration
         let target = NIOLoopBound(TimerTarget(handler: self, context: context), eventLoop: context.eventLoop)
         context.eventLoop.scheduleTask(deadline: deadline) {
             guard let handler = target.value.handler, let context = target.value.context,
                 handler.tickGeneration == generation
             else { return }
+            handler.tickArmedFor = nil
             let action = handler.machine.tick(now: context.eventLoop.now)
             handler.perform(action, context: context)
             if case .none = action { handler.scheduleTick(context) }
