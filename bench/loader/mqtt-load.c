@@ -373,5 +373,10 @@ int main(int argc, char **argv) {
         mosquitto_destroy(clients[i].handle);
     }
     mosquitto_lib_cleanup();
+    if (received_measured == 0) {
+        /* A run that moved nothing is a broken setup, not a figure (the smoke runs in the test command rely on it). */
+        fprintf(stderr, "mqtt-load: nothing was received (or acknowledged) in the measured period\n");
+        return 1;
+    }
     return 0;
 }
