@@ -47,7 +47,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var tickGeneration = 0
     private var tickArmedFor: NIODeadline?
     static let tickHorizon = TimeAmount.seconds(30)
-    /// Whether TLS (if any) is established: before, a close need not wait for anything.
+    /// Whether this handler saw TLS (if any) established; a WebSocket connection's was before it was added.
     private var transportReady: Bool
 
     /// What an accepted connection holds.
@@ -315,8 +315,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Ends the connection the server decided to end (after what it wrote), see `SocketCloser`; during the TLS
-    /// handshake there is nothing to wait for.
+    /// Ends the connection the server decided to end (after what it wrote), see `SocketCloser`. Until this
+    /// handler has seen the TLS handshake complete (always, over WebSocket, whose pipeline has no `SocketCloser`)
+    /// the ordinary close: during a handshake swift-nio-ssl closes at once.
     func end(_ context: ChannelHandlerContext) {
         if transportReady { SocketCloser.close(context.channel) } else { context.close(promise: nil) }
         release()
