@@ -314,6 +314,18 @@ extension MQTTConnectionHandlerTests {
         }
         #expect(handler == nil)
     }
+
+    /// A timer is armed at most `tickHorizon` ahead and re-armed when it fires early: a keep-alive far beyond
+    /// the horizon still ends the connection at one and a half times it, not before.
+    @Test func aKeepAliveBeyondTheTickHorizonEndsTheConnectionOnTime() throws {
+        let channel = try channel()
+        #expect(try send(connect(token: validToken, keepAlive: 100), to: channel) == [0x20, 2, 0, 0])
+        #expect(MQTTConnectionHandler.tickHorizon < .seconds(149))
+        loop.advanceTime(by: .seconds(149))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
 }
 
 /// Fresh credentials are a fresh question to the policy: a device it no longer lets connect is refused at
