@@ -387,18 +387,26 @@ public struct PolicyEngine: Sendable {
     /// are ones the context cannot answer applies. Counted, not said: nothing allocated.
     private func applies(_ entry: Held, in context: PolicyContext) -> Bool {
         guard entry.hasConditions else { return true }
-        var findings = ConditionFindings(explains: false)
-        entry.conditions.check(in: context, strict: failsClosed, into: &findings)
-        return findings.unmetCount == 0 || (failsClosed && entry.isDeny && findings.unmetCount == findings.unknownCount)
+        return applies(entry, given: findings(of: entry, in: context, explaining: false))
     }
 
-    /// The statement's unmet conditions in `context`, in words (empty when it applies, as `applies` decides).
+    /// The statement's unmet conditions in `context`, in words (empty when it applies).
     private func failures(of entry: Held, in context: PolicyContext) -> [String] {
         guard entry.hasConditions else { return [] }
-        var findings = ConditionFindings(explains: true)
+        let findings = findings(of: entry, in: context, explaining: true)
+        return applies(entry, given: findings) ? [] : findings.reasons
+    }
+
+    private func findings(of entry: Held, in context: PolicyContext, explaining: Bool) -> ConditionFindings {
+        var findings = ConditionFindings(explains: explaining)
         entry.conditions.check(in: context, strict: failsClosed, into: &findings)
-        if failsClosed, entry.isDeny, findings.unmetCount == findings.unknownCount { return [] }
-        return findings.reasons
+        return findings
+    }
+
+    /// The one rule: every condition holds, or under `strict` the statement is a deny whose unmet conditions are
+    /// all ones the context cannot answer.
+    private func applies(_ entry: Held, given findings: ConditionFindings) -> Bool {
+        findings.unmetCount == 0 || (failsClosed && entry.isDeny && findings.unmetCount == findings.unknownCount)
     }
 
     /// Calls `body` with every statement the index offers for `requestor` that names `action`, and whether its

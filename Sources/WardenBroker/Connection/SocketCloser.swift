@@ -6,8 +6,8 @@ import NIOCore
 /// client's close_notify, so one policy change that ended ten thousand connections waited on ten thousand
 /// clients (bench/reevaluate.sh). Not waiting is what mosquitto and Netty's SslHandler (by default) do; the
 /// cost is theirs too: a client whose bytes are still unread gets a reset with the FIN, which on some stacks
-/// discards the DISCONNECT before it is read. Waiting for each client's FIN instead cost a fifth more time
-/// when ten thousand connections ended at once (measured), and the client learns why from the reset too.
+/// discards the DISCONNECT before it is read. Waiting for each client's FIN instead measured slower when ten
+/// thousand connections ended at once (BENCHMARKS.md, "Live re-evaluation at scale").
 final class SocketCloser: ChannelInboundHandler {
     typealias InboundIn = NIOAny
 
