@@ -56,9 +56,10 @@ struct BrokerTests {
         return (attachment.session, recorder, attachment.sessionPresent)
     }
 
-    private func subscribe(_ session: Session, _ filter: String, qos: QoS = .atLeastOnce, noLocal: Bool = false)
-        -> [(granted: QoS?, retained: [Delivery])]
-    {
+    private func subscribe(
+        _ session: Session, _ filter: String, qos: QoS = .atLeastOnce, noLocal: Bool = false,
+        readAt: NIODeadline? = nil
+    ) -> [(granted: QoS?, retained: [Delivery])] {
         guard let filter = try? TopicFilter(filter) else {
             Issue.record("invalid filter")
             return []
@@ -66,7 +67,7 @@ struct BrokerTests {
         let request = Broker.SubscribeRequest(
             filter: filter, options: SubscriptionOptions(qos: qos, noLocal: noLocal),
             retainHandling: .sendOnSubscribe)
-        return broker.subscribe(session, [request])
+        return broker.subscribe(session, [request], readAt: readAt ?? now)
     }
 
     /// A session subscribed to `will/#`, recording the Wills it receives.
@@ -273,4 +274,58 @@ struct BrokerTests {
         #expect(present && again.publishes.isEmpty)
     }
 
+    @Test func aSubscriptionReadWithinTheWindowAfterAMessageReceivesIt() {
+        let (publisher, _, _) = connect("requester")
+        broker.publish(message("req/1", from: publisher), in: tenant, now: now)
+        let (early, earlyRecorder, _) = connect("read-before")
+        _ = subscribe(early, "req/+", readAt: now - .milliseconds(1))
+        let (within, withinRecorder, _) = connect("read-within")
+        _ = subscribe(within, "req/#", readAt: now + .milliseconds(1))
+        let (late, lateRecorder, _) = connect("read-after")
+        _ = subscribe(late, "req/1", readAt: now + .milliseconds(3))
+        #expect(earlyRecorder.publishes.map(\.topic) == ["req/1"])
+        #expect(withinRecorder.publishes.map(\.topic) == ["req/1"])
+        #expect(lateRecorder.publishes.isEmpty)
+    }
+
+    @Test func aLateSubscriptionGetsNothingTwiceNorItsOwnNorRetainedMessages() {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "s/#")
+        broker.publish(message("s/1"), in: tenant, now: now)
+        broker.publish(message("own/1", from: session), in: tenant, now: now)
+        broker.publish(message("kept/1", retain: true), in: tenant, now: now)
+        _ = subscribe(session, "s/+")  // s/# took s/1 already
+        _ = subscribe(session, "own/#")
+        #expect(recorder.publishes.map(\.topic) == ["s/1"])
+        let (other, otherRecorder, _) = connect("b")
+        let results = subscribe(other, "kept/1")  // the retained copy only, which the connection sends after SUBACK
+        #expect(results.flatMap(\.retained).map(\.message.topic) == ["kept/1"])
+        #expect(otherRecorder.publishes.isEmpty)
+    }
+
+    @Test func recentMessagesAreBoundedByBytesAndOffByAZeroWindow() throws {
+        var configuration = Broker.Configuration()
+        configuration.lateSubscriptionBytes = 10
+        let small = Broker(configuration: configuration, timers: loop)
+        configuration.lateSubscriptionWindow = .zero
+        let off = Broker(configuration: configuration, timers: loop)
+        for broker in [small, off] {
+            broker.publish(message("t/1", payload: "12345"), in: tenant, now: now)  // 8 bytes
+            broker.publish(message("t/2", payload: "1234"), in: tenant, now: now)  // 7: t/1 leaves
+            broker.publish(message("t/3", payload: "12345678901"), in: tenant, now: now)  // never fits
+        }
+        for (broker, expected) in [(small, ["t/2"]), (off, [])] {
+            let recorder = Recorder(peerAddress: try #require(IPAddress("127.0.0.1")))
+            let session = broker.open(
+                SessionKey(tenantID: tenant, clientID: "late"), cleanStart: true, expiryInterval: 0,
+                receiveMaximum: 10, sink: recorder, now: now
+            ).session
+            let filter = try TopicFilter("t/#")
+            _ = broker.subscribe(
+                session,
+                [.init(filter: filter, options: SubscriptionOptions(qos: .atLeastOnce), retainHandling: .doNotSend)],
+                readAt: now)
+            #expect(recorder.publishes.map(\.topic) == expected)
+        }
+    }
 }

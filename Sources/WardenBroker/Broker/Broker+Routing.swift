@@ -88,7 +88,15 @@ extension Broker {
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             let targets = state.spaces[tenantID]?.targets(for: message) ?? []
-            if !isSystem { state.spaces[tenantID]?.delivered += targets.count }
+            if !isSystem {
+                state.spaces[tenantID]?.delivered += targets.count
+                // A retained message reaches later subscriptions as retain handling says, never this way.
+                if configuration.lateSubscriptionWindow > .zero, !message.retain {
+                    state.spaces[tenantID]?.recent.remember(
+                        message, readAt: now, window: configuration.lateSubscriptionWindow,
+                        byteLimit: configuration.lateSubscriptionBytes)
+                }
+            }
             return targets
         }
         if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }

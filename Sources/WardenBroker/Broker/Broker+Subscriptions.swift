@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import Synchronization
 import WardenCore
@@ -16,12 +17,18 @@ extension Broker {
         }
     }
 
-    /// Adds subscriptions; returns per request the granted QoS (nil: refused by the per-session limit)
-    /// and the retained messages to send after SUBACK.
-    func subscribe(_ session: Session, _ requests: [SubscribeRequest]) -> [(granted: QoS?, retained: [Delivery])] {
+    /// Adds subscriptions of a SUBSCRIBE read at `readAt`; returns per request the granted QoS (nil: refused by
+    /// the per-session limit) and the retained messages to send after SUBACK. Messages another connection
+    /// published just before the subscriptions were installed, but read no earlier than the late-subscription
+    /// window before the SUBSCRIBE, are delivered at once (`RecentMessages`).
+    func subscribe(_ session: Session, _ requests: [SubscribeRequest], readAt: NIODeadline = .now())
+        -> [(granted: QoS?, retained: [Delivery])]
+    {
         let tenantID = session.key.tenantID
-        return state.withLock { state in
-            requests.map { request in
+        var refused: [(Decision, String)] = []
+        let results = state.withLock { state in
+            let earlier = session.withState { $0.subscriptions }
+            let results = requests.map { request -> (granted: QoS?, retained: [Delivery]) in
                 let count = session.withState { $0.subscriptions.count }
                 let exists = session.withState { $0.subscriptions[request.filter] != nil }
                 guard exists || count < configuration.maximumSubscriptionsPerSession else {
@@ -50,6 +57,54 @@ extension Broker {
                 }
                 return (request.options.qos, retained)
             }
+            if configuration.lateSubscriptionWindow > .zero, let space = state.spaces[tenantID] {
+                let late = lateDeliveries(
+                    to: session, of: zip(requests, results).compactMap { $1.granted == nil ? nil : $0 },
+                    among: space.recent.read(since: readAt - configuration.lateSubscriptionWindow),
+                    skipping: earlier, refused: &refused)
+                // Under the lock, so that what is routed to the session after it is released comes after these;
+                // this runs on the subscriber's own loop, so they are encoded into its turn's buffer, not written.
+                let now = NIODeadline.now()
+                for delivery in late { deliver(delivery, to: session, now: now) }
+                if !late.isEmpty { metrics.lateDeliveries.increment(by: late.count) }
+            }
+            return results
+        }
+        if let receiveCheck, let sink = session.sink {
+            for (decision, topic) in refused {
+                receiveCheck.record(
+                    decision, topic, to: sink.identity, clientID: session.key.clientID, context: sink.policyContext)
+            }
+        }
+        return results
+    }
+
+    /// The recent messages the new subscriptions match, each once with the merged options of those that match it
+    /// (as routing merges them), unless the session's own, expired, taken by an earlier subscription of the
+    /// session, or refused by the policy's `receive` (collected in `refused`).
+    private func lateDeliveries(
+        to session: Session, of requests: [SubscribeRequest], among recent: [BrokerMessage],
+        skipping earlier: [TopicFilter: SubscriptionOptions], refused: inout [(Decision, String)]
+    ) -> [Delivery] {
+        let now = NIODeadline.now()
+        let requests = requests.filter { $0.filter.shareName == nil }
+        let sink = session.sink
+        return recent.compactMap { message in
+            guard message.publisher != session.key, !(message.expiresAt.map { $0 <= now } ?? false),
+                !earlier.contains(where: { $0.key.shareName == nil && $0.key.matches(message.topic) })
+            else { return nil }
+            let matching = requests.filter { $0.filter.matches(message.topic) }.map(\.options)
+            guard let qos = matching.map(\.qos).max() else { return nil }
+            if let receiveCheck, let sink,
+                let decision = receiveCheck.refusal(of: message.topic, to: sink.identity, in: sink.policyContext)
+            {
+                if !refused.contains(where: { $0.1 == message.topic }) { refused.append((decision, message.topic)) }
+                return nil
+            }
+            return Delivery(
+                message: message, qos: min(message.qos, qos),
+                retain: false,
+                subscriptionIdentifiers: matching.compactMap(\.identifier))
         }
     }
 

@@ -28,6 +28,11 @@ public final class Broker: Sendable {
         public var maximumRetainedPerTenant = 10_000
         /// Authenticated connections at once, all listeners together.
         public var maximumConnections = 100_000
+        /// How much later than a PUBLISH a SUBSCRIBE on another connection may be read and still receive it
+        /// (`RecentMessages`); zero turns this off.
+        public var lateSubscriptionWindow = TimeAmount.milliseconds(1)
+        /// Payload and topic bytes per tenant kept for such subscriptions.
+        public var lateSubscriptionBytes = 64 * 1024
 
         public init() {}
 

@@ -12,6 +12,8 @@ final class BrokerMetrics: Sendable {
     let messagesReceived: Counter
     let messagesDelivered: Counter
     let messagesNotRouted: Counter
+    /// Messages delivered to a subscription installed just after they were routed (`RecentMessages`).
+    let lateDeliveries: Counter
     private let drops: [OutboundFlow.DropReason: Counter]
     private let limitHits: [BrokerLimit: Counter]
 
@@ -23,6 +25,7 @@ final class BrokerMetrics: Sendable {
         messagesReceived = Counter(label: "warden_mqtt_messages_received_total")
         messagesDelivered = Counter(label: "warden_mqtt_messages_delivered_total")
         messagesNotRouted = Counter(label: "warden_mqtt_messages_unrouted_total")
+        lateDeliveries = Counter(label: "warden_mqtt_messages_delivered_late_total")
         drops = Dictionary(
             uniqueKeysWithValues: OutboundFlow.DropReason.allCases.map {
                 ($0, Counter(label: "warden_mqtt_messages_dropped_total", dimensions: [("reason", $0.rawValue)]))

@@ -47,6 +47,8 @@ struct TopicSpace: Sendable {
     private var shared = SubscriptionTrie<String, GroupKey>()
     private var groups: [GroupKey: Group] = [:]
     private(set) var retained: [String: BrokerMessage] = [:]
+    /// What was routed in the last moments, for subscriptions installed just after (`Broker.lateDeliveries`).
+    var recent = RecentMessages()
 
     var isEmpty: Bool { subscriptions.count == 0 && groups.isEmpty && retained.isEmpty }
 

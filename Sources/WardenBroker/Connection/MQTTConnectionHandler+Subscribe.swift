@@ -10,6 +10,7 @@ import WardenPolicy
 extension MQTTConnectionHandler {
     func handleSubscribe(_ subscribe: SubscribePacket) {
         guard let connection else { return }
+        let readAt = NIODeadline.now()
         if connection.identity.registration != nil {
             return subscribeRegistration(subscribe, version: connection.version)
         }
@@ -36,7 +37,7 @@ extension MQTTConnectionHandler {
                         filter: subscription.filter, options: options, retainHandling: subscription.retainHandling)
                 ))
         }
-        let results = services.broker.subscribe(connection.session, requests.map(\.request))
+        let results = services.broker.subscribe(connection.session, requests.map(\.request), readAt: readAt)
         var retained: [Delivery] = []
         for ((index, _), result) in zip(requests, results) {
             if let granted = result.granted {

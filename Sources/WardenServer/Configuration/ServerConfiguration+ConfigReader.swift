@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Logging
+import NIOCore
 import SystemPackage
 import WardenAccess
 import WardenBroker
@@ -73,6 +74,12 @@ extension ServerConfiguration {
         .integer("mqtt.max-subscriptions", 1...100_000, \.mqtt.broker.maximumSubscriptionsPerSession),
         .integer("mqtt.max-retained", 0...10_000_000, \.mqtt.broker.maximumRetainedPerTenant),
         .integer("mqtt.max-connections", 1...10_000_000, \.mqtt.broker.maximumConnections),
+        Key(name: "mqtt.late-subscription-window") { config, value in
+            let microseconds = try integer(value, "mqtt.late-subscription-window", 0...1_000_000)
+            // total: the range checked by integer(_:_:_:) fits the type.
+            config.mqtt.broker.lateSubscriptionWindow = .microseconds(Int64(microseconds))
+        },
+        .integer("mqtt.late-subscription-bytes", 0...(64 << 20), \.mqtt.broker.lateSubscriptionBytes),
         Key(name: "mqtt.max-keep-alive") { config, value in
             let seconds = try integer(value, "mqtt.max-keep-alive", 0...65_535)
             // total: the range checked by integer(_:_:_:) fits the type.
