@@ -14,6 +14,10 @@ public final class GroupCommitWriter<Change: Sendable>: Sendable {
 
     private struct State {
         var pending: [Change] = []
+        /// The last batch's buffer, emptied: `pending` takes it when a batch takes all of `pending`, so that
+        /// neither grows a large array afresh for every batch (above `MemoryTuning`'s threshold each growth is a
+        /// new mapping, its pages faulted in and unmapped again).
+        var spare: [Change] = []
         var recorded: UInt64 = 0
         var committed: UInt64 = 0
         /// Changes refused by `bufferLimit` since the last notice.
@@ -125,14 +129,26 @@ public final class GroupCommitWriter<Change: Sendable>: Sendable {
                     state.dropped = 0
                 }
                 let count = min(state.pending.count, maximumBatch)
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
+                let batch: [Change]
+                if count == state.pending.count {
+                    batch = state.pending
+                    state.pending = state.spare
+                    state.spare = []
+                } else {
+                    batch = Array(state.pending.prefix(count))
+                    state.pending.removeFirst(count)
+                }
                 // total: a count, never negative.
                 return (batch, state.committed + UInt64(count))
             }
             guard !batch.isEmpty else { return }
             await apply(batch, attempts: attempts)
             afterCommit(batch)
+            var buffer = consume batch
+            buffer.removeAll(keepingCapacity: true)
+            state.withLock { state in
+                if state.spare.capacity < buffer.capacity { state.spare = buffer }
+            }
             let ready = state.withLock { state in
                 state.committed = upTo
                 let ready = state.waiters.filter { $0.ticket <= upTo }

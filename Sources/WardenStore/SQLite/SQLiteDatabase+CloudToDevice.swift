@@ -59,7 +59,7 @@ extension SQLiteDatabase: CloudToDeviceStore {
     }
 
     static func putCloudToDevice(_ message: CloudToDeviceMessage, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT OR REPLACE INTO c2d_messages (sequence, tenant_id, device_id, message_id, correlation_id,
                     properties, body, ack, enqueued_at, expires_at, delivery_count)
@@ -73,7 +73,7 @@ extension SQLiteDatabase: CloudToDeviceStore {
     }
 
     static func appendFeedback(_ feedback: CloudToDeviceFeedback, _ db: Database) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO c2d_feedback (sequence, tenant_id, device_id, original_message_id, status, description,
                     enqueued_at, recorded_at)

@@ -53,7 +53,7 @@ extension SQLiteDatabase: DeviceStateStore {
         switch change {
         case .putSession(let session):
             // total: widens unsigned values to SQLite's Int64.
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (tenant_id, client_id) DO UPDATE
@@ -64,12 +64,12 @@ extension SQLiteDatabase: DeviceStateStore {
                     session.disconnectedAt?.timeIntervalSince1970,
                 ])
         case .deleteSession(let tenantID, let clientID):
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM mqtt_sessions WHERE tenant_id = ? AND client_id = ?",
                 arguments: [tenantID.rawValue, clientID])
         case .putSubscription(let subscription):
             // total: widens unsigned values to SQLite's Int64.
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_subscriptions (tenant_id, client_id, filter, options, identifier)
                     VALUES (?, ?, ?, ?, ?)
@@ -79,12 +79,12 @@ extension SQLiteDatabase: DeviceStateStore {
                     Int64(subscription.options), subscription.identifier,
                 ])
         case .deleteSubscription(let tenantID, let clientID, let filter):
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM mqtt_subscriptions WHERE tenant_id = ? AND client_id = ? AND filter = ?",
                 arguments: [tenantID.rawValue, clientID, filter])
         case .putMessage(let stored):
             // total: widens unsigned values to SQLite's Int64.
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_session_messages (tenant_id, client_id, sequence, topic, payload, qos,
                         properties, expires_at, delivery_qos, retain, subscription_identifiers, packet_id, phase)
@@ -100,19 +100,19 @@ extension SQLiteDatabase: DeviceStateStore {
                 ])
         case .updateMessage(let tenantID, let clientID, let sequence, let packetID, let phase):
             // total: widens unsigned values to SQLite's Int64.
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     UPDATE mqtt_session_messages SET packet_id = ?, phase = ?
                     WHERE tenant_id = ? AND client_id = ? AND sequence = ?
                     """,
                 arguments: [packetID.map { Int64($0) }, Int64(phase), tenantID.rawValue, clientID, sequence])
         case .deleteMessage(let tenantID, let clientID, let sequence):
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM mqtt_session_messages WHERE tenant_id = ? AND client_id = ? AND sequence = ?",
                 arguments: [tenantID.rawValue, clientID, sequence])
         case .putRetained(let retained):
             // total: widens unsigned values to SQLite's Int64.
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT OR REPLACE INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at)
                     VALUES (?, ?, ?, ?, ?, ?)
@@ -123,7 +123,7 @@ extension SQLiteDatabase: DeviceStateStore {
                     retained.message.expiresAt?.timeIntervalSince1970,
                 ])
         case .deleteRetained(let tenantID, let topic):
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM mqtt_retained WHERE tenant_id = ? AND topic = ?",
                 arguments: [tenantID.rawValue, topic])
         case .appendTelemetry(let message):
@@ -131,13 +131,13 @@ extension SQLiteDatabase: DeviceStateStore {
         case .putCloudToDevice(let message):
             try putCloudToDevice(message, db)
         case .deleteCloudToDevice(let sequence):
-            try db.execute(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
+            try db.executeCached(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
         case .appendFeedback(let feedback):
             try appendFeedback(feedback, db)
         case .putTwin(let twin):
             try putTwin(twin, db)
         case .deleteTwin(let tenantID, let deviceID):
-            try db.execute(
+            try db.executeCached(
                 sql: "DELETE FROM device_twins WHERE tenant_id = ? AND device_id = ?",
                 arguments: [tenantID.rawValue, deviceID.rawValue])
         }
@@ -154,5 +154,14 @@ extension SQLiteDatabase: DeviceStateStore {
     private static func identifiers(_ text: String) -> [Int] {
         // total: parses text: nil unless a number in range.
         text.split(separator: ",").compactMap { Int($0) }
+    }
+}
+
+extension Database {
+    /// Runs `sql` with a statement prepared once per connection. The device state changes run thousands of times a
+    /// second; preparing each (and GRDB's authorizer walking it) took a fifth of the server under persistent
+    /// sessions' traffic (BENCHMARKS.md, "Durable against durable").
+    func executeCached(sql: String, arguments: StatementArguments) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -32,7 +32,7 @@ extension SQLiteDatabase: TwinStore {
         func text(_ value: some Encodable) throws -> String {
             String(decoding: try encoder.encode(value), as: UTF8.self)
         }
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT OR REPLACE INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated,
                     reported, reported_version, reported_updated)
