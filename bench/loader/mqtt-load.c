@@ -6,6 +6,10 @@
  * on its own topic), `fan-in` (N publishers -> 1 subscriber), `fan-out` (1 publisher -> N subscribers) and
  * `telemetry` (N devices publishing to their Azure IoT telemetry topic, devices/{client id}/messages/events/,
  * no subscriber: "received" counts PUBACKs, and the latency is from publishing to the PUBACK).
+ * --persistent gives the subscribers persistent sessions (clean session 0, fixed client ids mqtt-load-durable-N)
+ * and times each PUBACK instead ("latency" is then publishing to the PUBACK, which a broker that stores before
+ * acknowledging sends after its commit); --offline S takes the subscribers away for the first S seconds of the
+ * measured period, so their messages queue in the broker, and brings them back to drain it.
  * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and this run's mark; the latency of every
  * message of this run received in the measured period is kept; the result is one JSON object on stdout.
  *
@@ -46,14 +50,16 @@ typedef struct {
 
 static struct {
     const char *host, *shape, *cafile, *credentials, *prefix;
-    int port, clients, qos, size, window, protocol;
-    double rate, duration, warmup;
-} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 4, 1};
+    int port, clients, qos, size, window, protocol, persistent;
+    double rate, duration, warmup, offline;
+} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 0, 4, 1, 0};
 
 static client_t *clients;
 static int client_count, publisher_count, telemetry;
 static int measuring;
-static uint64_t published, received, received_measured, publish_errors, disconnects;
+static uint64_t published, received, received_measured, acknowledged_measured, publish_errors, disconnects;
+/* --offline: when the subscribers come back (0: they are not away). */
+static double offline_until;
 static uint32_t *latencies;
 /* Written after the send time into every payload: a message without it is another run's (a broker still
  * delivering an earlier client's backlog on the same topics) and is not counted. */
@@ -100,10 +106,13 @@ static void on_subscribe(struct mosquitto *handle, void *data, int mid, int coun
     client->subscribed = 1;
 }
 
-static void record_latency(uint64_t sent) {
+static void count_received(void) {
     received++;
+    if (measuring) received_measured++;
+}
+
+static void record_latency(uint64_t sent) {
     if (!measuring) return;
-    received_measured++;
     uint64_t elapsed = (now_nanoseconds() - sent) / 1000;
     if (latency_count == latency_capacity) {
         latency_capacity = latency_capacity ? latency_capacity * 2 : 1 << 20;
@@ -118,6 +127,8 @@ static void on_publish(struct mosquitto *handle, void *data, int mid) {
     client_t *client = data;
     if (client->inflight > 0) client->inflight--;
     if (client->sent_at && client->sent_at[mid & 0xffff]) {
+        if (telemetry) count_received();
+        if (measuring) acknowledged_measured++;
         record_latency(client->sent_at[mid & 0xffff]);
         client->sent_at[mid & 0xffff] = 0;
     }
@@ -130,11 +141,14 @@ static void on_message(struct mosquitto *handle, void *data, const struct mosqui
     memcpy(&mark, (const char *)message->payload + 8, sizeof mark);
     if (mark != run_mark) return;
     memcpy(&sent, message->payload, sizeof sent);
-    record_latency(sent);
+    count_received();
+    if (!options.persistent) record_latency(sent);
 }
 
 static void on_disconnect(struct mosquitto *handle, void *data, int rc) {
-    (void)handle, (void)data;
+    (void)handle;
+    client_t *client = data;
+    client->connected = 0;
     if (rc != 0) disconnects++;
 }
 
@@ -189,12 +203,14 @@ static void make_clients(void) {
             fprintf(stderr, "mqtt-load: %s has fewer than %d lines\n", options.credentials, client_count);
             exit(2);
         }
-        if (telemetry) {
-            snprintf(client->topic, sizeof client->topic, "devices/%s/messages/events/", id);
+        if (telemetry) snprintf(client->topic, sizeof client->topic, "devices/%s/messages/events/", id);
+        if (client->is_publisher && (telemetry || options.persistent)) {
             client->sent_at = calloc(65536, sizeof *client->sent_at);
             if (!client->sent_at) fail("memory", MOSQ_ERR_NOMEM);
         }
-        client->handle = mosquitto_new(id, true, client);
+        int persistent = options.persistent && !client->is_publisher;
+        if (persistent && !file) snprintf(generated, sizeof generated, "mqtt-load-durable-%d", slot);
+        client->handle = mosquitto_new(id, !persistent, client);
         if (!client->handle) fail("mosquitto_new", MOSQ_ERR_NOMEM);
         mosquitto_int_option(client->handle, MOSQ_OPT_PROTOCOL_VERSION,
                              options.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
@@ -222,7 +238,7 @@ static void read_all(client_t *client) {
     for (int i = 0; i < 1024; i++) {
         int rc = mosquitto_loop_read(client->handle, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
-            if (rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN) fail("connection lost", rc);
+            if ((rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_NO_CONN) && client->connected) fail("connection lost", rc);
             return;
         }
         int available = 0;
@@ -264,6 +280,13 @@ static void run(double seconds, int measure) {
     for (;;) {
         double now = now_seconds();
         if (now >= end) break;
+        if (offline_until > 0 && now >= offline_until) {
+            for (int i = publisher_count; i < client_count; i++) {
+                int rc = mosquitto_reconnect(clients[i].handle);
+                if (rc != MOSQ_ERR_SUCCESS) fail("reconnect", rc);
+            }
+            offline_until = 0;
+        }
         int subscribed = 1;
         for (int i = publisher_count; i < client_count; i++) subscribed &= clients[i].subscribed;
         if (subscribed) {
@@ -310,6 +333,7 @@ int main(int argc, char **argv) {
         {"duration", required_argument, 0, 'd'}, {"warm-up", required_argument, 0, 'u'},
         {"protocol", required_argument, 0, 'v'}, {"cafile", required_argument, 0, 'a'},
         {"credentials", required_argument, 0, 'k'}, {"topic-prefix", required_argument, 0, 't'},
+        {"persistent", no_argument, 0, 'P'}, {"offline", required_argument, 0, 'o'},
         {0, 0, 0, 0}};
     int option;
     while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -328,13 +352,16 @@ int main(int argc, char **argv) {
         case 'a': options.cafile = optarg; break;
         case 'k': options.credentials = optarg; break;
         case 't': options.prefix = optarg; break;
+        case 'P': options.persistent = 1; break;
+        case 'o': options.offline = atof(optarg); break;
         default: return 2;
         }
     }
     if (options.clients < 1 || options.qos < 0 || options.qos > 2 || options.size < 16 || options.window < 1 ||
-        options.duration <= 0 || (options.protocol != 4 && options.protocol != 5 && options.protocol != 311)) {
+        options.duration <= 0 || options.offline < 0 || (options.offline > 0 && !options.persistent) ||
+        (options.persistent && options.qos == 0) || (options.protocol != 4 && options.protocol != 5 && options.protocol != 311)) {
         fprintf(stderr, "mqtt-load: --clients ≥ 1, --qos 0–2, --size ≥ 16, --window ≥ 1, --duration > 0, "
-                        "--protocol 311 or 5\n");
+                        "--protocol 311 or 5; --offline and --persistent need each other's company and QoS 1 or 2\n");
         return 2;
     }
     run_mark = now_nanoseconds() ^ ((uint64_t)getpid() << 40);
@@ -354,6 +381,10 @@ int main(int argc, char **argv) {
     run(options.warmup, 0);
     uint64_t published_before = published;
     double start = now_seconds();
+    if (options.offline > 0) {
+        for (int i = publisher_count; i < client_count; i++) mosquitto_disconnect(clients[i].handle);
+        offline_until = start + options.offline;
+    }
     run(options.duration, 1);
     double elapsed = now_seconds() - start;
     qsort(latencies, latency_count, sizeof *latencies, compare);
@@ -361,12 +392,14 @@ int main(int argc, char **argv) {
            "\"window\": %d, \"rate\": %.0f, \"protocol\": %d, \"tls\": %s, \"seconds\": %.3f, "
            "\"published\": %llu, \"received\": %llu, \"received_per_second\": %.0f, "
            "\"latency_us\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"p999\": %u, \"max\": %u}, "
+           "\"acknowledged\": %llu, \"persistent\": %s, \"offline_seconds\": %.1f, "
            "\"publish_errors\": %llu, \"disconnects\": %llu}\n",
            options.shape, options.clients, options.qos, options.size, options.window, options.rate,
            options.protocol == 5 ? 5 : 4, options.cafile ? "true" : "false", elapsed,
            (unsigned long long)(published - published_before), (unsigned long long)received_measured,
            (double)received_measured / elapsed, percentile(50), percentile(90), percentile(99), percentile(99.9),
-           latency_count ? latencies[latency_count - 1] : 0, (unsigned long long)publish_errors,
+           latency_count ? latencies[latency_count - 1] : 0, (unsigned long long)acknowledged_measured,
+           options.persistent ? "true" : "false", options.offline, (unsigned long long)publish_errors,
            (unsigned long long)disconnects);
     for (int i = 0; i < client_count; i++) {
         mosquitto_disconnect(clients[i].handle);
