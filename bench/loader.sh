@@ -4,7 +4,8 @@
 # registers DEVICES pairs that the policy lets use bench/# (lib.sh add_bench_pairs), writes their plain-MQTT
 # usernames and SAS tokens to a credentials file, and runs mqtt-load over MQTT/TLS: every PUBLISH, SUBSCRIBE
 # and delivery is decided by the policy engine. With --shape telemetry, DEVICES devices publish to their own
-# telemetry topic instead (stored durably: a PUBACK follows the commit). Prints mqtt-load's JSON line.
+# telemetry topic instead (stored durably: a PUBACK follows the commit); with --shape connect, DEVICES of them
+# connect at once (a connect storm, timed to each CONNACK). Prints mqtt-load's JSON line.
 # Usage: bench/loader.sh [mqtt-load options…]   (for example --shape pairs --qos 1 --duration 10;
 #        DEVICES=20 bench/loader.sh --shape telemetry --qos 1 --window 100 --duration 10)
 set -euo pipefail

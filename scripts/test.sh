@@ -33,3 +33,4 @@ python3 Interop/mosquitto/run.py --warden .build/debug/warden $([ "$(id -u)" -eq
 BUILD=debug DEVICES=2 bench/telemetry.sh --messages 400 --duration 30 --warm-up 0
 BUILD=debug DEVICES=2 bench/loader.sh --qos 1 --duration 1 --warm-up 0
 BUILD=debug DEVICES=2 bench/loader.sh --shape telemetry --qos 1 --duration 1 --warm-up 0
+BUILD=debug DEVICES=2 bench/loader.sh --shape connect

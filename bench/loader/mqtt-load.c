@@ -10,6 +10,10 @@
  * and times each PUBACK instead ("latency" is then publishing to the PUBACK, which a broker that stores before
  * acknowledging sends after its commit); --offline S takes the subscribers away for the first S seconds of the
  * measured period, so their messages queue in the broker, and brings them back to drain it.
+ * `connect` (a connect storm) opens --clients connections, at most --window under way at once and --rate new ones
+ * a second when given, each timed from the start of its TCP connection to its CONNACK; the JSON line comes once all
+ * have answered, then they stay connected and idle for --hold seconds (to measure the broker's memory per idle
+ * connection). --source-addresses K spreads them over 127.0.0.1 ... 127.0.0.K (about 28,000 ports each).
  * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and this run's mark; the latency of every
  * message of this run received in the measured period is kept; the result is one JSON object on stdout.
  *
@@ -50,9 +54,9 @@ typedef struct {
 
 static struct {
     const char *host, *shape, *cafile, *credentials, *prefix;
-    int port, clients, qos, size, window, protocol, persistent;
-    double rate, duration, warmup, offline;
-} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 0, 4, 1, 0};
+    int port, clients, qos, size, window, protocol, persistent, sources;
+    double rate, duration, warmup, offline, hold;
+} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 1, 0, 4, 1, 0, 0};
 
 static client_t *clients;
 static int client_count, publisher_count, telemetry;
@@ -178,7 +182,7 @@ static void make_clients(void) {
         subscribers = 0;
         telemetry = 1;
     } else {
-        fprintf(stderr, "mqtt-load: --shape is pairs, fan-in, fan-out or telemetry (QoS 1 or 2)\n");
+        fprintf(stderr, "mqtt-load: --shape is pairs, fan-in, fan-out, telemetry (QoS 1 or 2) or connect\n");
         exit(2);
     }
     client_count = publisher_count + subscribers;
@@ -324,6 +328,126 @@ static uint32_t percentile(double p) {
     return latencies[at];
 }
 
+static uint64_t *connect_started;
+static int storm_connected, storm_refused;
+
+static void on_storm_connect(struct mosquitto *handle, void *data, int rc) {
+    (void)handle;
+    client_t *client = data;
+    client->connected = rc == 0 ? 1 : -1;
+    if (rc != 0) {
+        storm_refused++;
+        return;
+    }
+    storm_connected++;
+    measuring = 1;
+    record_latency(connect_started[client->index]);
+}
+
+/* Sets up client `index` of the storm and starts its connection; 0 when it could not start. */
+static int start_storm_client(int index, FILE *file) {
+    client_t *client = &clients[index];
+    client->index = index;
+    char generated[64], *id = generated, *username = NULL, *password = NULL, source[32];
+    snprintf(generated, sizeof generated, "mqtt-load-%d-%d", (int)getpid(), index);
+    if (file && !next_credentials(file, &id, &username, &password)) {
+        fprintf(stderr, "mqtt-load: %s has fewer than %d lines\n", options.credentials, options.clients);
+        exit(2);
+    }
+    client->handle = mosquitto_new(id, true, client);
+    if (!client->handle) fail("mosquitto_new", MOSQ_ERR_NOMEM);
+    mosquitto_int_option(client->handle, MOSQ_OPT_PROTOCOL_VERSION,
+                         options.protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    /* Nagle's algorithm would hold the CONNECT behind the handshake's last flight for a delayed ACK (~40 ms). */
+    mosquitto_int_option(client->handle, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_connect_callback_set(client->handle, on_storm_connect);
+    if (username) mosquitto_username_pw_set(client->handle, username, password);
+    if (options.cafile) {
+        int rc = mosquitto_tls_set(client->handle, options.cafile, NULL, NULL, NULL, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) fail("tls", rc);
+    }
+    snprintf(source, sizeof source, "127.0.0.%d", 1 + index % options.sources);
+    connect_started[index] = now_nanoseconds();
+    /* A keep-alive longer than any hold: idle connections send nothing. */
+    int rc = mosquitto_connect_bind_async(client->handle, options.host, options.port, 3600,
+                                          options.sources > 1 ? source : NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "mqtt-load: connection %d: %s\n", index,
+                rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        client->connected = -1;
+        storm_refused++;
+        return 0;
+    }
+    return 1;
+}
+
+/* --shape connect: see the top of this file. */
+static int connect_storm(void) {
+    client_count = options.clients;
+    clients = calloc((size_t)client_count, sizeof *clients);
+    connect_started = calloc((size_t)client_count, sizeof *connect_started);
+    struct pollfd *fds = calloc((size_t)client_count, sizeof *fds);
+    int *waiting = calloc((size_t)client_count, sizeof *waiting);
+    if (!clients || !connect_started || !fds || !waiting) fail("memory", MOSQ_ERR_NOMEM);
+    FILE *file = options.credentials ? fopen(options.credentials, "r") : NULL;
+    if (options.credentials && !file) fail(options.credentials, MOSQ_ERR_ERRNO);
+    double begin = now_seconds(), last = begin;
+    int started = 0;
+    while (storm_connected + storm_refused < client_count) {
+        double now = now_seconds();
+        if (now - begin > 120) {
+            fprintf(stderr, "mqtt-load: %d of %d connected within 120 s\n", storm_connected, client_count);
+            break;
+        }
+        int count = 0;
+        for (int i = 0; i < started; i++) {
+            if (clients[i].connected == 0) waiting[count++] = i;
+        }
+        while (started < client_count && count < options.window &&
+               (options.rate <= 0 || started < (now - begin) * options.rate)) {
+            if (start_storm_client(started, file)) waiting[count++] = started;
+            started++;
+        }
+        for (int k = 0; k < count; k++) {
+            struct mosquitto *handle = clients[waiting[k]].handle;
+            fds[k].fd = mosquitto_socket(handle);
+            fds[k].events = POLLIN | (mosquitto_want_write(handle) ? POLLOUT : 0);
+            fds[k].revents = 0;
+        }
+        if (poll(fds, (nfds_t)count, 1) < 0 && errno != EINTR) fail("poll", MOSQ_ERR_ERRNO);
+        for (int k = 0; k < count; k++) {
+            client_t *client = &clients[waiting[k]];
+            if (fds[k].revents & POLLOUT) mosquitto_loop_write(client->handle, 1);
+            if (fds[k].revents & (POLLIN | POLLERR | POLLHUP)) {
+                int rc = mosquitto_loop_read(client->handle, 1);
+                if (rc != MOSQ_ERR_SUCCESS && client->connected == 0) {
+                    client->connected = -1;
+                    storm_refused++;
+                }
+            }
+        }
+        last = now_seconds();
+    }
+    if (file) fclose(file);
+    double elapsed = last - begin;
+    qsort(latencies, latency_count, sizeof *latencies, compare);
+    printf("{\"loader\": \"mqtt-load\", \"shape\": \"connect\", \"clients\": %d, \"tls\": %s, \"rate\": %.0f, "
+           "\"connected\": %d, \"refused\": %d, \"seconds\": %.3f, \"connects_per_second\": %.0f, "
+           "\"connack_us\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"max\": %u}}\n",
+           client_count, options.cafile ? "true" : "false", options.rate, storm_connected, storm_refused, elapsed,
+           elapsed > 0 ? storm_connected / elapsed : 0, percentile(50), percentile(90), percentile(99),
+           latency_count ? latencies[latency_count - 1] : 0);
+    fflush(stdout);
+    if (options.hold > 0) {
+        /* Idle: nothing to send, and what the broker might send waits in the sockets. */
+        struct timespec pause = {(time_t)options.hold, (long)((options.hold - (time_t)options.hold) * 1e9)};
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < started; i++) mosquitto_destroy(clients[i].handle);
+    mosquitto_lib_cleanup();
+    return storm_connected == client_count ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     static struct option long_options[] = {
         {"host", required_argument, 0, 'h'}, {"port", required_argument, 0, 'p'},
@@ -334,6 +458,7 @@ int main(int argc, char **argv) {
         {"protocol", required_argument, 0, 'v'}, {"cafile", required_argument, 0, 'a'},
         {"credentials", required_argument, 0, 'k'}, {"topic-prefix", required_argument, 0, 't'},
         {"persistent", no_argument, 0, 'P'}, {"offline", required_argument, 0, 'o'},
+        {"hold", required_argument, 0, 'H'}, {"source-addresses", required_argument, 0, 'S'},
         {0, 0, 0, 0}};
     int option;
     while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -354,11 +479,14 @@ int main(int argc, char **argv) {
         case 't': options.prefix = optarg; break;
         case 'P': options.persistent = 1; break;
         case 'o': options.offline = atof(optarg); break;
+        case 'H': options.hold = atof(optarg); break;
+        case 'S': options.sources = atoi(optarg); break;
         default: return 2;
         }
     }
     if (options.clients < 1 || options.qos < 0 || options.qos > 2 || options.size < 16 || options.window < 1 ||
-        options.duration <= 0 || options.offline < 0 || (options.offline > 0 && !options.persistent) ||
+        options.duration <= 0 || options.offline < 0 || options.hold < 0 || options.sources < 1 ||
+        options.sources > 254 || options.offline < 0 || (options.offline > 0 && !options.persistent) ||
         (options.persistent && options.qos == 0) || (options.protocol != 4 && options.protocol != 5 && options.protocol != 311)) {
         fprintf(stderr, "mqtt-load: --clients ≥ 1, --qos 0–2, --size ≥ 16, --window ≥ 1, --duration > 0, "
                         "--protocol 311 or 5; --offline and --persistent need each other's company and QoS 1 or 2\n");
@@ -366,6 +494,7 @@ int main(int argc, char **argv) {
     }
     run_mark = now_nanoseconds() ^ ((uint64_t)getpid() << 40);
     mosquitto_lib_init();
+    if (strcmp(options.shape, "connect") == 0) return connect_storm();
     make_clients();
     double connected_by = now_seconds() + 30;
     for (;;) {
