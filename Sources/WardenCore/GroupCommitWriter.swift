@@ -130,7 +130,7 @@ public final class GroupCommitWriter<Change: Sendable>: Sendable {
                 }
                 let count = min(state.pending.count, maximumBatch)
                 let batch: [Change]
-                if count == state.pending.count {
+                if count > 0, count == state.pending.count {
                     batch = state.pending
                     state.pending = state.spare
                     state.spare = []

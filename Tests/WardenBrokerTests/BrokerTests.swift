@@ -313,6 +313,13 @@ struct BrokerTests {
             broker.publish(message("t/1", payload: "12345"), in: tenant, now: now)  // 8 bytes
             broker.publish(message("t/2", payload: "1234"), in: tenant, now: now)  // 7: t/1 leaves
             broker.publish(message("t/3", payload: "12345678901"), in: tenant, now: now)  // never fits
+            // Four bytes, but a slice of a 1 KiB read buffer, which keeping it would keep: never fits either.
+            let slice = ByteBuffer(repeating: 0, count: 1024).getSlice(at: 0, length: 4) ?? ByteBuffer()
+            broker.publish(
+                BrokerMessage(
+                    topic: "t/4", payload: slice, qos: .atLeastOnce, retain: false, properties: Properties(),
+                    receivedAt: now),
+                in: tenant, now: now)
         }
         for (broker, expected) in [(small, ["t/2"]), (off, [])] {
             let recorder = Recorder(peerAddress: try #require(IPAddress("127.0.0.1")))

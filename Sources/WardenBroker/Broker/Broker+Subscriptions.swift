@@ -57,10 +57,16 @@ extension Broker {
                 }
                 return (request.options.qos, retained)
             }
-            if configuration.lateSubscriptionWindow > .zero, let space = state.spaces[tenantID] {
+            let window = configuration.lateSubscriptionWindow
+            // Entries older than twice the window serve no SUBSCRIBE still on its way (one read earlier but held up
+            // takes the lock after this one only by as long as its loop was held up).
+            if window > .zero,
+                let recent = state.spaces[tenantID]?.recent.read(
+                    since: readAt - window, forgetting: readAt - window * 2)
+            {
                 let late = lateDeliveries(
                     to: session, of: zip(requests, results).compactMap { $1.granted == nil ? nil : $0 },
-                    among: space.recent.read(since: readAt - configuration.lateSubscriptionWindow),
+                    among: recent,
                     skipping: earlier, refused: &refused)
                 // Under the lock, so that what is routed to the session after it is released comes after these;
                 // this runs on the subscriber's own loop, so they are encoded into its turn's buffer, not written.
