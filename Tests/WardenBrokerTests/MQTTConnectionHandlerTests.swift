@@ -34,13 +34,15 @@ struct MQTTConnectionHandlerTests {
         }
     }
 
-    private func channel(authorizer: any Authorizer = PolicyAuthorizer(FixedPolicyFacts())) throws -> EmbeddedChannel {
+    private func channel(
+        authorizer: any Authorizer = PolicyAuthorizer(FixedPolicyFacts()), logger: Logger = .init(label: "test")
+    ) throws -> EmbeddedChannel {
         let services = ConnectionServices(
             broker: broker, authenticator: DeviceAuthenticator(directory: directory),
             authorizer: authorizer, limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
-            logger: .init(label: "test"), connectionIDs: ConnectionIDs(), events: bus)
+            logger: logger, connectionIDs: ConnectionIDs(), events: bus)
         let address = try #require(IPAddress("127.0.0.1"))
         let channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(
@@ -349,5 +351,55 @@ extension MQTTConnectionHandlerTests {
         let reply = try reauthenticate(channel, validToken)
         #expect(reply.first == 0xE0 && reply.count > 2 && reply[2] == 0x87)  // DISCONNECT: Not authorized
         #expect(!channel.isActive)
+    }
+}
+
+/// A connection's log messages say which connection, peer, client and authentication they belong to (the logger
+/// is made per message, not kept per connection).
+extension MQTTConnectionHandlerTests {
+    /// Keeps what is logged.
+    final class LogCapture: Sendable {
+        let messages = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
+    }
+
+    struct CapturingLogHandler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            capture.messages.withLock { $0.append(("\(event.message)", merged)) }
+        }
+    }
+
+    @Test func aConnectionsMessagesCarryItsMetadata() throws {
+        let capture = LogCapture()
+        let logger = Logger(label: "test") { _ in CapturingLogHandler(capture: capture) }
+        let channel = try channel(logger: logger)
+        #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
+        let reference = try #require(records.list.withLock { $0.first?.referenceID })
+        let outside = PublishPacket(
+            qos: .atLeastOnce, topic: "devices/dev-2/messages/events/", packetID: 7, payload: ByteBuffer(string: "x"))
+        _ = try send(.publish(outside), to: channel)
+        let logged = capture.messages.withLock { $0 }
+        #expect(logged.map(\.message).contains("Connected."))
+        for (message, metadata) in logged {
+            #expect(metadata["peer.address"]?.description == "127.0.0.1", "\(message)")
+            #expect(metadata["client.id"]?.description == "dev-1", "\(message)")
+            // A denial names its own decision; the rest name the connection's authentication.
+            if message.hasPrefix("Denied") {
+                #expect(metadata["decision.ref"].map { "\($0)" } != reference, "\(message)")
+            } else {
+                #expect(metadata["decision.ref"]?.description == reference, "\(message)")
+            }
+            #expect(metadata["connection.id"]?.description == "1", "\(message)")
+        }
+        #expect(logged.map(\.message).contains { $0.hasPrefix("Denied") })
     }
 }

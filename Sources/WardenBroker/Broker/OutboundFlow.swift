@@ -61,7 +61,8 @@ struct OutboundFlow: Sendable {
     }
 
     private(set) var inflight: [InFlight] = []
-    private var queue = CircularBuffer<Delivery>()
+    /// Grown when messages queue: most sessions never queue, and the default capacity (16) costs each ~700 bytes.
+    private var queue = CircularBuffer<Delivery>(initialCapacity: 1)
     private(set) var queuedBytes = 0
     private var nextPacketID: UInt16 = 1
     private var window: Int

@@ -49,8 +49,7 @@ extension MQTTConnectionHandler {
             return
         }
         admit(connect, identity: identity, context: context) {
-            let reference = record(claim.credentials, identity.outcome)
-            logger[metadataKey: "decision.ref"] = "\(reference)"
+            connectReference = record(claim.credentials, identity.outcome)
         }
     }
 
@@ -179,7 +178,6 @@ extension MQTTConnectionHandler {
             report(device, username: connect.username, context: context)
             startSampling(of: device, context: context)
         }
-        logger[metadataKey: "client.id"] = "\(terms.clientID)"
         logger.info(
             "Connected.",
             metadata: [

@@ -23,13 +23,16 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var policyContext: PolicyContext
     /// Its PUBLISHes per second, for `message-rate` conditions.
     var publishRate = PublishRate()
-    var logger: Logger
+    /// Numbers the listener's connections in the log.
+    let connectionID: UInt64
+    /// The audit reference of the accepted CONNECT's authentication, in every later message of the connection.
+    var connectReference: String?
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader
     /// The TLS client certificate (DER), when the peer presented one.
     var clientCertificate: [UInt8]?
     /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
-    var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>()
+    var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>(initialCapacity: 1)
 
     /// What a device published this sampling interval, while the Defender observes (nil otherwise).
     var activity: ActivityTally?
@@ -77,10 +80,18 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.machine = ConnectionStateMachine(
             settings: services.listener.stateMachineSettings(broker: services.broker.configuration), now: .now())
         self.reader = MQTTPacketReader(limits: services.listener.decodingLimits)
+        self.connectionID = services.connectionIDs.next()
+    }
+
+    /// The connection's logger, made for each message rather than kept: a `Logger` with metadata of its own
+    /// costs every connection about 1 KiB (heaptrack, `bench/idle.sh`), and most connections never log.
+    var logger: Logger {
         var logger = services.logger
-        logger[metadataKey: "connection.id"] = "\(services.connectionIDs.next())"
-        logger[metadataKey: "peer.address"] = "\(peerAddress)"
-        self.logger = logger
+        logger[metadataKey: "connection.id"] = .stringConvertible(connectionID)
+        logger[metadataKey: "peer.address"] = .stringConvertible(peerAddress)
+        if let connection { logger[metadataKey: "client.id"] = .string(connection.session.key.clientID) }
+        if let connectReference { logger[metadataKey: "decision.ref"] = .string(connectReference) }
+        return logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

@@ -89,8 +89,11 @@ public final class MQTTListener: Service, Sendable {
             // socket per turn). A flooding publisher cannot make a turn long, so subscribers on the same loop are
             // flushed and their acknowledgements read every few hundred microseconds (bench/results.md).
             .childChannelOption(.maxMessagesPerRead, value: 1)
+            // NIO keeps each connection's read buffer between reads, at the largest size it grew to: a small
+            // first size keeps an idle device's small (a CONNECT with a SAS token fits in 512 bytes); a busy
+            // connection's grows to 16 KiB within three reads.
             .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16 * 1024)
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 16 * 1024)
             )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
