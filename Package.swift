@@ -50,6 +50,8 @@ let package = Package(
         .target(name: "CWardenTLS"),
         .target(name: "CWardenAllocator"),
         .target(name: "CWardenClock"),
+        // One C function: SQLite's statement journals in memory (a variadic sqlite3_config), see SQLiteDatabase.
+        .target(name: "CWardenSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
         .target(name: "CWardenPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         .target(
             name: "WardenCore",
@@ -78,7 +80,7 @@ let package = Package(
         .target(
             name: "WardenStore",
             dependencies: [
-                "WardenCore",
+                "WardenCore", "CWardenSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

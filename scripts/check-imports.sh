@@ -10,9 +10,10 @@ allowed() {
     CWardenTLS) echo "" ;;
     CWardenAllocator) echo "" ;;
     CWardenClock) echo "" ;;
+    CWardenSQLite) echo "" ;;
     CWardenPKCS11) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
-    WardenStore) echo "WardenCore" ;;
+    WardenStore) echo "WardenCore CWardenSQLite" ;;
     WardenMQTT) echo "" ;;
     WardenAzure) echo "WardenCore" ;;
     WardenAuthentication) echo "WardenCore WardenSecurity WardenRegistry WardenAzure" ;;

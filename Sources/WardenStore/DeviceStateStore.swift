@@ -145,3 +145,54 @@ public struct MQTTStateSnapshot: Sendable {
 
     public init() {}
 }
+
+extension DeviceStateChange {
+    /// `changes` without the puts and updates of messages (MQTT session messages, cloud-to-device messages) that
+    /// a later change of the same batch deletes: applying what is left changes the store exactly as applying
+    /// all of them would. A QoS 1 message that a connected subscriber acknowledged while the previous batch was
+    /// committing then costs one statement rather than three (queued, sent, acknowledged).
+    public static func withoutSuperseded(_ changes: [DeviceStateChange]) -> [DeviceStateChange] {
+        let deletes = changes.contains { change in
+            switch change {
+            case .deleteMessage, .deleteCloudToDevice: true
+            default: false
+            }
+        }
+        guard deletes else { return changes }
+        // From the last change back: each put or update meets the deletes that come after it.
+        var deletedMessages = Set<SessionMessageKey>()
+        var deletedCloudToDevice = Set<Int64>()
+        var kept: [DeviceStateChange] = []
+        kept.reserveCapacity(changes.count)
+        for change in changes.reversed() {
+            switch change {
+            case .deleteMessage(let tenantID, let clientID, let sequence):
+                deletedMessages.insert(SessionMessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence))
+            case .putMessage(let message)
+            where deletedMessages.contains(
+                SessionMessageKey(tenantID: message.tenantID, clientID: message.clientID, sequence: message.sequence)):
+                continue
+            case .updateMessage(let tenantID, let clientID, let sequence, _, _)
+            where deletedMessages.contains(
+                SessionMessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence)):
+                continue
+            case .deleteCloudToDevice(let sequence):
+                deletedCloudToDevice.insert(sequence)
+            case .putCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
+                continue
+            default:
+                break
+            }
+            kept.append(change)
+        }
+        kept.reverse()
+        return kept
+    }
+
+    /// Which stored session message a change is about.
+    private struct SessionMessageKey: Hashable {
+        let tenantID: TenantID
+        let clientID: String
+        let sequence: Int64
+    }
+}

@@ -17,6 +17,8 @@ struct ForeignDatabaseTests {
     }
 
     private func temporaryPath() throws -> String {
+        // SQLite is configured before the process opens its first database, as the server's first is a store.
+        _ = SQLiteDatabase.statementJournalsInMemory
         let folder = FileManager.default.temporaryDirectory.appending(path: "warden-foreign-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         return folder.appending(path: "warden.sqlite").path

@@ -65,7 +65,7 @@ extension MQTTConnectionHandler {
                 recordDenial(decision, .filter(subscription.filter))
                 return version == .v5 ? .notAuthorized : .unspecifiedError
             }
-            return ReasonCode(rawValue: min(subscription.qos, .atLeastOnce).rawValue) ?? .unspecifiedError
+            return ReasonCode(rawValue: min(subscription.qos, .atLeastOnce).rawValue)
         }
         send([.suback(SubAckPacket(packetID: subscribe.packetID, reasonCodes: codes))])
     }

@@ -43,12 +43,14 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var connection: Accepted?
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
-    /// Which armed tick is current, and when it fires. Timers are never cancelled: NIO finds a cancelled task by
-    /// a linear search of its loop's heap, and ten thousand connections closed at once spent a fifth of their
-    /// time there (bench/reevaluate.sh). A superseded tick, or one of a connection that ended, fires and does
-    /// nothing; none is armed more than `tickHorizon` ahead, so such leftovers are few and short-lived.
-    private var tickGeneration = 0
+    /// When the earliest armed tick fires (nil: none is due). Timers are never cancelled: NIO finds a cancelled
+    /// task by a linear search of its loop's heap, and ten thousand connections closed at once spent a fifth of
+    /// their time there (bench/reevaluate.sh). A tick that fires before this deadline, or after the connection
+    /// ended, was superseded and does nothing; none is armed more than `tickHorizon` ahead, so such leftovers are
+    /// few and short-lived.
     private var tickArmedFor: NIODeadline?
+    /// What every tick of this connection calls (made with the first).
+    private var tickTarget: TickTarget?
     static let tickHorizon = TimeAmount.seconds(30)
     /// Whether this handler saw TLS (if any) established; a WebSocket connection's was before it was added.
     private var transportReady: Bool
@@ -164,7 +166,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// released and the Defender told. When the server ends it, at once (`end`, or `ServerEndedConnection` from
     /// the sink), while its socket waits for the client to close its side; otherwise when the socket closes.
     private func release() {
-        tickGeneration &+= 1
         tickArmedFor = nil
         machine.closed()
         if let connection {
@@ -310,7 +311,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// One sample after `interval`, then the next: a chain of single timers that ends with the connection
-    /// (a repeated task would have to be cancelled, see `tickGeneration`).
+    /// (a repeated task would have to be cancelled, see `tickArmedFor`).
     private func scheduleSample(
         of device: DeviceIdentity, every interval: TimeAmount, to observer: any ConnectionObserver,
         context: ChannelHandlerContext
@@ -340,19 +341,35 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard let next = machine.nextDeadline else { return }
         let deadline = min(next, context.eventLoop.now + Self.tickHorizon)
         if let armed = tickArmedFor, armed <= deadline { return }
-        tickGeneration &+= 1
         tickArmedFor = deadline
-        let generation = tickGeneration
-        let target = NIOLoopBound(TimerTarget(handler: self, context: context), eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(deadline: deadline) {
-            guard let handler = target.value.handler, let context = target.value.context,
-                handler.tickGeneration == generation
-            else { return }
-            handler.tickArmedFor = nil
-            let action = handler.machine.tick(now: context.eventLoop.now)
-            handler.perform(action, context: context)
-            if case .none = action { handler.scheduleTick(context) }
-        }
+        let target = tickTarget ?? TickTarget(context)
+        tickTarget = target
+        _ = try? context.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: target)
+    }
+
+    /// A tick fired: the machine's deadlines are checked, unless the tick was superseded.
+    fileprivate func tickFired(_ context: ChannelHandlerContext) {
+        guard let armed = tickArmedFor, armed <= context.eventLoop.now else { return }
+        tickArmedFor = nil
+        let action = machine.tick(now: context.eventLoop.now)
+        perform(action, context: context)
+        if case .none = action { scheduleTick(context) }
+    }
+}
+
+/// What a connection's ticks call: one object per connection, scheduled for every deadline without a promise or
+/// a closure of its own. It holds the connection's context weakly (and finds the handler through it): a tick that
+/// outlives its connection keeps nothing alive.
+private final class TickTarget: NIOScheduledCallbackHandler {
+    weak var context: ChannelHandlerContext?
+
+    init(_ context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        guard let context, let handler = context.handler as? MQTTConnectionHandler else { return }
+        handler.tickFired(context)
     }
 }
 

@@ -4,6 +4,7 @@ public import WardenCore
 
 extension SQLiteDatabase: DeviceStateStore {
     public func apply(_ changes: [DeviceStateChange]) async throws {
+        let changes = DeviceStateChange.withoutSuperseded(changes)
         guard !changes.isEmpty else { return }
         try await write { db in
             for change in changes { try Self.apply(change, db) }

@@ -1,3 +1,4 @@
+import CWardenSQLite
 import Foundation
 import GRDB
 public import WardenCore
@@ -16,6 +17,7 @@ public final class SQLiteDatabase: Sendable {
     /// - Throws: `store.unusable`, changing nothing, when the file is not a database, is corrupted, holds
     ///   tables but was not made by Warden, or was migrated by a newer Warden; `store.unavailable` otherwise.
     public init(path: String, sealer: any SecretSealer, clock: any WardenClock = SystemClock()) throws {
+        _ = Self.statementJournalsInMemory
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(5)
@@ -38,6 +40,14 @@ public final class SQLiteDatabase: Sendable {
         self.sealer = sealer
         self.clock = clock
     }
+
+    /// Whether SQLite keeps statement journals in memory in 1 KiB chunks, set once before the process opens its
+    /// first database. By default a statement journal (which every `INSERT OR REPLACE`, and every statement with
+    /// foreign keys to check, opens inside a transaction) takes a 64 KiB chunk; above `MemoryTuning`'s mmap
+    /// threshold that was an `mmap` and a `munmap` (with its TLB shootdown) per statement: 30 % of the server's CPU
+    /// with durable QoS 1 sessions, which this doubled (37k → 64–69k acknowledged msg/s, BENCHMARKS.md). A
+    /// journal holds the pages one statement changed; Warden's statements change a few rows, or a bounded batch.
+    public static let statementJournalsInMemory = warden_sqlite_keep_statement_journals_in_memory() == 0
 
     /// Refuses a file another program made (tables but none of our migrations) or a newer Warden migrated
     /// (migrations this one does not know). Read-only: opening the pool would already switch the file to WAL.

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import WardenCore
+
+@testable import WardenStore
+
+/// A batch leaves out the puts and updates that a later delete of the same batch undoes, and the store ends as
+/// it would have applying every change.
+struct SupersededChangesTests {
+    let tenant = TenantID.defaultTenant
+
+    private func put(_ sequence: Int64) -> DeviceStateChange {
+        .putMessage(
+            StoredMessage(
+                tenantID: tenant, clientID: "c", sequence: sequence,
+                message: StoredPayload(topic: "t", payload: [1], qos: 1, properties: [0], expiresAt: nil),
+                deliveryQoS: 1, retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0))
+    }
+
+    private func update(_ sequence: Int64) -> DeviceStateChange {
+        .updateMessage(tenantID: tenant, clientID: "c", sequence: sequence, packetID: 7, phase: 1)
+    }
+
+    private func delete(_ sequence: Int64, clientID: String = "c") -> DeviceStateChange {
+        .deleteMessage(tenantID: tenant, clientID: clientID, sequence: sequence)
+    }
+
+    private func command(_ sequence: Int64) throws -> DeviceStateChange {
+        .putCloudToDevice(
+            CloudToDeviceMessage(
+                sequenceNumber: sequence, tenantID: tenant, deviceID: try DeviceID("d"), messageID: "m",
+                correlationID: nil, properties: "", body: [1], acknowledgement: .none, enqueuedAt: 0, expiresAt: 1))
+    }
+
+    @Test func aDeleteTakesThePutsAndUpdatesBeforeItOfTheSameMessageOnly() throws {
+        let batch: [DeviceStateChange] = [
+            put(1), update(1), put(2), update(2), delete(1), put(1), delete(2, clientID: "other"),
+            try command(5), delete(3), try command(6), .deleteCloudToDevice(sequence: 5),
+        ]
+        #expect(
+            DeviceStateChange.withoutSuperseded(batch) == [
+                put(2), update(2), delete(1), put(1), delete(2, clientID: "other"), delete(3), try command(6),
+                .deleteCloudToDevice(sequence: 5),
+            ])
+        let noDeletes = [put(1), update(1), try command(5)]
+        #expect(DeviceStateChange.withoutSuperseded(noDeletes) == noDeletes)
+    }
+
+    /// A statement journal (every `INSERT OR REPLACE` in a batch opens one) is kept in memory in small chunks, not
+    /// in a 64 KiB one that glibc serves with `mmap` and takes back with `munmap` for every statement.
+    @Test func statementJournalsAreKeptInMemory() throws {
+        _ = try TemporaryDatabase()
+        #expect(SQLiteDatabase.statementJournalsInMemory)
+    }
+
+    /// Every batch of up to four puts, updates and deletes of two messages, on a store with and without the
+    /// first message: applied as a batch and applied one change at a time, the stores read back the same.
+    @Test func everySmallBatchEndsAsItsChangesOneByOne() async throws {
+        let alphabet = [put(1), update(1), delete(1), put(2), delete(2)]
+        var batches: [[DeviceStateChange]] = [[]]
+        var longer: [[DeviceStateChange]] = [[]]
+        for _ in 1...4 {
+            longer = longer.flatMap { batch in alphabet.map { batch + [$0] } }
+            batches += longer
+        }
+        let session = DeviceStateChange.putSession(
+            StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil))
+        let reset = DeviceStateChange.deleteSession(tenantID: tenant, clientID: "c")
+        let whole = try TemporaryDatabase()
+        let oneByOne = try TemporaryDatabase()
+        for before in [[session], [session, put(1)]] {
+            for batch in batches {
+                try await whole.database.apply(before)
+                try await whole.database.apply(batch)
+                try await oneByOne.database.apply(before)
+                for change in batch { try await oneByOne.database.apply([change]) }
+                let expected = try await oneByOne.database.loadMQTTState().messages
+                let found = try await whole.database.loadMQTTState().messages
+                #expect(found == expected, "\(before.count) before, then \(batch)")
+                try await whole.database.apply([reset])
+                try await oneByOne.database.apply([reset])
+            }
+        }
+    }
+}
