@@ -354,8 +354,8 @@ extension MQTTConnectionHandlerTests {
     }
 }
 
-/// A connection's log messages say which connection, peer, client and authentication they belong to (the logger
-/// is made per message, not kept per connection).
+/// A connection's log messages say which connection, peer, client and authentication they belong to (the
+/// metadata is put together per message, not kept per connection).
 extension MQTTConnectionHandlerTests {
     /// Keeps what is logged.
     final class LogCapture: Sendable {

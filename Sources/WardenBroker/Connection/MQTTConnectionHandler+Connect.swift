@@ -39,7 +39,8 @@ extension MQTTConnectionHandler {
             identity = try authenticate(connect, claim)
         } catch {
             let reference = record(claim.credentials, .refused(error))
-            logger.info(
+            log(
+                .info,
                 "Refused a connection.",
                 metadata: [
                     "error.code": "\(error.reason.code.name)", "reason": "\(error.reason.reason)",
@@ -80,7 +81,8 @@ extension MQTTConnectionHandler {
                         tenantID: nil, idScope: username.idScope, registrationID: username.registrationID.rawValue,
                         enrollment: nil, deviceID: nil, peerAddress: peerAddress, failure: error.code,
                         reason: error.reason, referenceID: reference, at: services.clock.now())))
-            logger.info(
+            log(
+                .info,
                 "Refused a provisioning connection.",
                 metadata: [
                     "error.code": "\(error.code.name)", "reason": "\(error.reason)", "decision.ref": "\(reference)",
@@ -98,7 +100,7 @@ extension MQTTConnectionHandler {
     ) {
         let connectDecision = authorizeConnect(identity)
         guard connectDecision.isAllowed else {
-            logger.info("Refused a connection: the policy does not let it connect.", metadata: connectDecision.metadata)
+            log(.info, "Refused a connection: the policy does not let it connect.", metadata: connectDecision.metadata)
             recordDenial(
                 connectDecision, action: .connect, target: connect.clientID, of: identity, clientID: connect.clientID)
             refuse(.notAuthorized, connect, context: context)
@@ -113,11 +115,12 @@ extension MQTTConnectionHandler {
         switch outcome {
         case .refuse(let refusal):
             if refusal == .notAuthorized, let willDecision {
-                logger.info("Refused a connection: its Will topic is not allowed.", metadata: willDecision.metadata)
+                log(.info, "Refused a connection: its Will topic is not allowed.", metadata: willDecision.metadata)
             }
             refuse(refusal, connect, context: context)
         case .closeWithoutConnack:
-            logger.info(
+            log(
+                .info,
                 "Closed a connection: its Maximum Packet Size cannot hold a CONNACK.",
                 metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
             end(context)
@@ -178,7 +181,8 @@ extension MQTTConnectionHandler {
             report(device, username: connect.username, context: context)
             startSampling(of: device, context: context)
         }
-        logger.info(
+        log(
+            .info,
             "Connected.",
             metadata: [
                 "tenant.id": "\(identity.tenantID)", "mqtt.version": "\(terms.version)",

@@ -13,7 +13,7 @@ extension MQTTConnectionHandler {
         activity?.count(publish)
         // Azure's dialect has no QoS 2: such a PUBLISH closes the connection, as IoT Hub does (anchors.md §1.3).
         if publish.qos == .exactlyOnce, connection.identity.deviceIdentity?.dialect == .azure {
-            logger.info("Closed a connection: QoS 2 PUBLISH in the Azure dialect.")
+            log(.info, "Closed a connection: QoS 2 PUBLISH in the Azure dialect.")
             perform(machine.fail(.qosNotSupported, "QoS 2 is not supported."), context: context)
             return
         }
@@ -21,7 +21,7 @@ extension MQTTConnectionHandler {
             connection.identity, .topic(publish.topic), payloadSize: publish.payload.readableBytes,
             messageRate: publishRate.count(at: context.eventLoop.now))
         guard decision.isAllowed else {
-            logger.info("Denied a publish.", metadata: decision.metadata)
+            log(.info, "Denied a publish.", metadata: decision.metadata)
             recordDenial(decision, .topic(publish.topic))
             denyPublish(publish, decision, version: connection.version, context: context)
             return
@@ -40,7 +40,7 @@ extension MQTTConnectionHandler {
                 services.broker.publish(message, in: connection.identity.tenantID, now: now).published
             }
         if let refusal = published.refusal {
-            logger.info("Refused a publish.", metadata: ["topic": "\(publish.topic)", "reason": "\(refusal.why)"])
+            log(.info, "Refused a publish.", metadata: ["topic": "\(publish.topic)", "reason": "\(refusal.why)"])
             // 3.1.1 cannot say no: a message the hub cannot take ends the connection (Azure does the same).
             if refusal.code == .topicNameInvalid, connection.version == .v311 {
                 perform(machine.fail(.topicNameInvalid, nil), context: context)

@@ -20,7 +20,7 @@ extension MQTTConnectionHandler {
         for (index, subscription) in subscribe.subscriptions.enumerated() {
             let decision = authorize(connection.identity, .filter(subscription.filter))
             guard decision.isAllowed else {
-                logger.info("Denied a subscription.", metadata: decision.metadata)
+                log(.info, "Denied a subscription.", metadata: decision.metadata)
                 recordDenial(decision, .filter(subscription.filter))
                 codes[index] = connection.version == .v5 ? .notAuthorized : .unspecifiedError
                 continue

@@ -85,15 +85,22 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.connectionID = services.connectionIDs.next()
     }
 
-    /// The connection's logger, made for each message rather than kept: a `Logger` with metadata of its own
-    /// costs every connection about 1 KiB (heaptrack, `bench/idle.sh`), and most connections never log.
-    var logger: Logger {
-        var logger = services.logger
-        logger[metadataKey: "connection.id"] = .stringConvertible(connectionID)
-        logger[metadataKey: "peer.address"] = .stringConvertible(peerAddress)
-        if let connection { logger[metadataKey: "client.id"] = .string(connection.session.key.clientID) }
-        if let connectReference { logger[metadataKey: "decision.ref"] = .string(connectReference) }
-        return logger
+    /// Logs `message` with the connection's metadata (which connection, peer, client and authentication; what
+    /// `metadata` names wins). Nothing is kept in a `Logger` of the connection's own: one with its metadata cost
+    /// every connection 1 KiB, and setting a `StreamLogHandler`'s metadata renders all of it again, 8 % of a
+    /// connect storm's CPU while nothing was logged (perf). Here nothing is built unless the level is logged.
+    func log(
+        _ level: Logger.Level, _ message: @autoclosure () -> Logger.Message,
+        metadata: @autoclosure () -> Logger.Metadata = [:]
+    ) {
+        let logger = services.logger
+        guard logger.logLevel <= level else { return }
+        var connectionMetadata: Logger.Metadata = [
+            "connection.id": .stringConvertible(connectionID), "peer.address": .stringConvertible(peerAddress),
+        ]
+        if let connection { connectionMetadata["client.id"] = .string(connection.session.key.clientID) }
+        if let connectReference { connectionMetadata["decision.ref"] = .string(connectReference) }
+        logger.log(level: level, message(), metadata: connectionMetadata.merging(metadata()) { $1 })
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -133,7 +140,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {
-        logger.debug("Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
+        log(.debug, "Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
         if let limit = BrokerLimit(decoding: error) { services.broker.metrics.hit(limit) }
         if machine.version == nil, error.kind == .unsupportedProtocolVersion {
             // 3.1.1 form: a client of an unknown version reads the two-byte CONNACK best ([MQTT-3.1.2-2]).
@@ -152,7 +159,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.debug("Connection error.", metadata: ["error": "\(error)"])
+        log(.debug, "Connection error.", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
 
@@ -191,7 +198,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 connection.session, sink: connection.sink, will: will,
                 device: connection.identity.deviceIdentity?.sender,
                 now: .now())
-            logger.info("Disconnected.")
+            log(.info, "Disconnected.")
             self.connection = nil
         }
     }
@@ -226,7 +233,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             ending = .clientDisconnect
             end(context)
         case .close(let close):
-            logger.debug("Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
+            log(.debug, "Closing.", metadata: ["mqtt.reason": "\(close.reason)"])
             ending = Self.cause(close.reason)
             if let limit = BrokerLimit(closing: close.reason) { services.broker.metrics.hit(limit) }
             connection?.publishesWill = close.publishWill
