@@ -195,6 +195,22 @@ struct RoundTripTests {
         #expect(received == sent)
     }
 
+    /// The remaining length takes its shortest form at every boundary of its encoding ([MQTT-1.5.5-1]), after
+    /// whatever the buffer held, with the body (written in place) right behind it.
+    @Test(arguments: [
+        (0, [0x03]), (124, [0x7F]), (125, [0x80, 0x01]), (16_380, [0xFF, 0x7F]), (16_381, [0x80, 0x80, 0x01]),
+    ])
+    func remainingLengthsTakeTheirShortestForm(payloadBytes: Int, length: [UInt8]) throws {
+        // QoS 0, topic "t": the body is the topic's two-byte length and byte, then the payload.
+        let payload = (0..<payloadBytes).map { UInt8(truncatingIfNeeded: $0) }
+        let packet = PublishPacket(qos: .atMostOnce, topic: "t", payload: ByteBuffer(bytes: payload))
+        var buffer = ByteBuffer(bytes: [9, 9])
+        try MQTTEncoder.encode(.publish(packet), version: .v311, into: &buffer)
+        #expect(Array(buffer.readableBytesView) == [9, 9, 0x30] + length + [0, 1, UInt8(ascii: "t")] + payload)
+        buffer.moveReaderIndex(forwardBy: 2)
+        #expect(try MQTTDecoder.decode(&buffer, version: .v311, limits: .protocolMaximum) == .publish(packet))
+    }
+
     /// What the wire cannot carry is an error, and nothing of the packet is written (it once trapped).
     @Test(arguments: ProtocolVersion.allCases)
     func valuesLongerThanTheWireCanSayAreRefused(_ version: ProtocolVersion) throws {

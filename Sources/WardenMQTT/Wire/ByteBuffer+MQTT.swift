@@ -78,6 +78,14 @@ extension ByteBuffer {
 
     @discardableResult
     mutating func writeMQTTVariableInteger(_ value: Int) -> Int {
+        let written = setMQTTVariableInteger(value, at: writerIndex)
+        moveWriterIndex(forwardBy: written)
+        return written
+    }
+
+    /// Sets `value` as a Variable Byte Integer at `index`; returns how many bytes it took.
+    @discardableResult
+    mutating func setMQTTVariableInteger(_ value: Int, at index: Int) -> Int {
         var remaining = value
         var written = 0
         repeat {
@@ -85,7 +93,7 @@ extension ByteBuffer {
             var byte = UInt8(remaining & 0x7F)
             remaining >>= 7
             if remaining > 0 { byte |= 0x80 }
-            writeInteger(byte)
+            setInteger(byte, at: index + written)
             written += 1
         } while remaining > 0
         return written

@@ -8,29 +8,53 @@ public enum MQTTEncoder {
     /// Appends `packet` to `buffer`.
     /// Appends nothing and throws when a string, binary value or the whole packet is longer than the wire
     /// can say: values decoded from the wire always fit; values the server builds may not.
+    ///
+    /// The body is written in place, behind room for the longest remaining length, and moved back over the room
+    /// its length does not need: no buffer of its own, and a payload copied once rather than twice (a body
+    /// buffer grown by doubling was, for 4 KiB payloads, most of the encoder's cost).
     public static func encode(_ packet: MQTTPacket, version: ProtocolVersion, into buffer: inout ByteBuffer)
         throws(MQTTEncodingError)
     {
-        var body = ByteBuffer()
+        let start = buffer.writerIndex
+        buffer.writeRepeatingByte(0, count: 1 + maximumLengthBytes)
+        let bodyStart = buffer.writerIndex
         var flags = packet.type.requiredFlags
-        switch packet {
-        case .connect(let connect): try connect.encode(&body)
-        case .connack(let connack): try connack.encode(&body, version: version)
-        case .publish(let publish):
-            flags = publish.flags
-            try publish.encode(&body, version: version)
-        case .publishAck(let ack): try ack.encode(&body, version: version)
-        case .subscribe(let subscribe): try subscribe.encode(&body, version: version)
-        case .suback(let suback): try suback.encode(&body, type: .suback, version: version)
-        case .unsubscribe(let unsubscribe): try unsubscribe.encode(&body, version: version)
-        case .unsuback(let unsuback): try unsuback.encode(&body, type: .unsuback, version: version)
-        case .pingreq, .pingresp: break
-        case .disconnect(let packet), .auth(let packet): try packet.encode(&body, version: version)
+        do {
+            switch packet {
+            case .connect(let connect): try connect.encode(&buffer)
+            case .connack(let connack): try connack.encode(&buffer, version: version)
+            case .publish(let publish):
+                flags = publish.flags
+                try publish.encode(&buffer, version: version)
+            case .publishAck(let ack): try ack.encode(&buffer, version: version)
+            case .subscribe(let subscribe): try subscribe.encode(&buffer, version: version)
+            case .suback(let suback): try suback.encode(&buffer, type: .suback, version: version)
+            case .unsubscribe(let unsubscribe): try unsubscribe.encode(&buffer, version: version)
+            case .unsuback(let unsuback): try unsuback.encode(&buffer, type: .unsuback, version: version)
+            case .pingreq, .pingresp: break
+            case .disconnect(let packet), .auth(let packet): try packet.encode(&buffer, version: version)
+            }
+        } catch {
+            buffer.moveWriterIndex(to: start)
+            throw error
         }
+        let length = buffer.writerIndex - bodyStart
         // The remaining length is a Variable Byte Integer of at most four bytes ([MQTT-1.5.5]).
-        guard body.readableBytes <= 268_435_455 else { throw MQTTEncodingError("packet", length: body.readableBytes) }
-        buffer.writeInteger(packet.type.rawValue << 4 | flags)
-        buffer.writeMQTTVariableInteger(body.readableBytes)
-        buffer.writeImmutableBuffer(body)
+        guard length <= 268_435_455 else {
+            buffer.moveWriterIndex(to: start)
+            throw MQTTEncodingError("packet", length: length)
+        }
+        buffer.setInteger(packet.type.rawValue << 4 | flags, at: start)
+        let bodyEnd = start + 1 + buffer.setMQTTVariableInteger(length, at: start + 1)
+        guard bodyEnd < bodyStart else { return }
+        // Within the written bytes, so it cannot fail; if it did, nothing is appended rather than a wrong packet.
+        guard (try? buffer.copyBytes(at: bodyStart, to: bodyEnd, length: length)) == length else {
+            buffer.moveWriterIndex(to: start)
+            throw MQTTEncodingError("packet", length: length)
+        }
+        buffer.moveWriterIndex(to: bodyEnd + length)
     }
+
+    /// The most bytes a remaining length takes.
+    static let maximumLengthBytes = 4
 }
