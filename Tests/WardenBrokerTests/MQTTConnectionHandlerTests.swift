@@ -403,3 +403,16 @@ extension MQTTConnectionHandlerTests {
         #expect(logged.map(\.message).contains { $0.hasPrefix("Denied") })
     }
 }
+
+/// A message keeps a payload of 1–8 KiB in storage of its own, not as a slice that pins the read buffer.
+extension MQTTConnectionHandlerTests {
+    @Test(arguments: [(100, false), (1024, true), (4096, true), (8192, true), (9000, false)])
+    func midSizedPayloadsLeaveTheReadBuffer(bytes: Int, copied: Bool) throws {
+        let read = ByteBuffer(repeating: 7, count: 16 * 1024)
+        let payload = try #require(read.getSlice(at: 0, length: bytes))
+        let kept = MQTTConnectionHandler.kept(payload, allocator: ByteBufferAllocator())
+        #expect(kept == payload)
+        let address = { (buffer: ByteBuffer) in buffer.withUnsafeReadableBytes { $0.baseAddress } }
+        #expect((address(kept) != address(payload)) == copied)
+    }
+}

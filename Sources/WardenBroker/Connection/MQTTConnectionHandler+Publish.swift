@@ -8,6 +8,15 @@ import WardenPolicy
 
 /// PUBLISH from the client: authorize, route, acknowledge (QoS 1 PUBACK, QoS 2 PUBREC) once durable.
 extension MQTTConnectionHandler {
+    /// A payload as a message keeps it. From 1 KiB to 8 KiB it is copied out of the read buffer it arrived in: a
+    /// slice would keep that whole buffer (16 KiB under load) alive while the message is in flight or queued, and
+    /// NIO would read into a fresh one, which glibc serves from `mmap` at that size (`MemoryTuning`). Smaller
+    /// payloads share it (a copy each would cost more than the buffer), larger ones are mapped either way.
+    static func kept(_ payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        guard (1024...8192).contains(payload.readableBytes) else { return payload }
+        return allocator.buffer(buffer: payload)
+    }
+
     func handlePublish(_ publish: PublishPacket, context: ChannelHandlerContext) {
         guard let connection else { return }
         activity?.count(publish)
@@ -31,8 +40,9 @@ extension MQTTConnectionHandler {
         }
         let now = context.eventLoop.now
         let message = BrokerMessage(
-            topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-            properties: publish.properties, receivedAt: now, publisher: connection.session.key)
+            topic: publish.topic, payload: Self.kept(publish.payload, allocator: context.channel.allocator),
+            qos: publish.qos, retain: publish.retain, properties: publish.properties, receivedAt: now,
+            publisher: connection.session.key)
         let published =
             if let device = connection.identity.deviceIdentity {
                 services.broker.publish(message, from: device.sender, now: now)
