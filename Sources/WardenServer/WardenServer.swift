@@ -76,6 +76,11 @@ public enum WardenServer {
             directory, override: configuration.masterKeyOverride, hardware: hardware)
         let sealer = masterKey.ring
         let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
+        if !SQLiteDatabase.statementJournalsInMemory {
+            logger.warning(
+                "SQLite keeps statement journals in 64 KiB chunks: durable sessions will be slower (it was opened before the store)."
+            )
+        }
         BackupMaker.removeStaleSnapshots(in: directory)
         let masterKeyRotation = MasterKeyRotation(
             masterKey, directory: directory, hardware: hardware, store: database, clock: clock)

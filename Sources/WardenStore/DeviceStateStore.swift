@@ -150,7 +150,9 @@ extension DeviceStateChange {
     /// `changes` without the puts and updates of messages (MQTT session messages, cloud-to-device messages) that
     /// a later change of the same batch deletes: applying what is left changes the store exactly as applying
     /// all of them would. A QoS 1 message that a connected subscriber acknowledged while the previous batch was
-    /// committing then costs one statement rather than three (queued, sent, acknowledged).
+    /// committing then costs one statement rather than three (queued, sent, acknowledged). A put that would have
+    /// broken a schema rule (a message of a session the store does not hold: a bug) is left out with the rest,
+    /// rather than refused and counted.
     public static func withoutSuperseded(_ changes: [DeviceStateChange]) -> [DeviceStateChange] {
         let deletes = changes.contains { change in
             switch change {

@@ -4,8 +4,8 @@ import WardenCore
 import WardenMQTT
 import WardenPolicy
 
-/// A connection as the broker sees it: packets from any thread, encoded on the channel's event loop into one
-/// buffer that is written and flushed once per loop turn, however many packets arrived in it.
+/// A connection as the broker sees it: packets from any thread, encoded on the channel's event loop into buffers
+/// of at most 8 KiB that are flushed once per loop turn, however many packets arrived in it.
 final class ChannelSink: ConnectionSink {
     let identity: ClientIdentity
     let peerAddress: IPAddress
@@ -14,9 +14,10 @@ final class ChannelSink: ConnectionSink {
     let version: ProtocolVersion
     /// The largest packet the client accepts (5.0 Maximum Packet Size); larger ones are not sent ([MQTT-3.1.2-25]).
     let maximumPacketSize: Int
-    /// Packets encoded in this loop turn, not yet handed to the channel. One buffer and one write per turn:
-    /// a write per packet cost an allocation and NIO's bookkeeping each (perf, QoS 1 pairs).
-    private let unwritten: NIOLoopBoundBox<ByteBuffer?>
+    /// Packets encoded in this loop turn: the buffer not yet handed to the channel, and the bytes handed over
+    /// before it. A few buffers per turn rather than a write per packet, which cost an allocation and NIO's
+    /// bookkeeping each (perf, QoS 1 pairs).
+    private let turn: NIOLoopBoundBox<Turn>
     /// Packets sent from other threads, waiting for this channel's event loop.
     private let pending = Mutex<(packets: [MQTTPacket], isScheduled: Bool)>(([], false))
     private let onDrop: @Sendable (OutboundFlow.DropReason) -> Void
@@ -24,6 +25,9 @@ final class ChannelSink: ConnectionSink {
     private let closedByServerBox: NIOLoopBoundBox<ReasonCode?>
     var closedByServer: ReasonCode? { closedByServerBox.value }
 
+    /// QoS 0 messages are dropped once a turn's packets, handed over or not, hold this many bytes (the channel's
+    /// high-water mark covers what was flushed).
+    static let unflushedLimit = 256 * 1024
     /// The most a turn's buffer holds before it is handed over and another begins: buffers grow by doubling, and
     /// the next size (16 KiB) is `MemoryTuning`'s mmap threshold. A larger packet gets a buffer of its own size.
     static let bufferBytes = 8 * 1024
@@ -45,7 +49,7 @@ final class ChannelSink: ConnectionSink {
         self.channel = channel
         self.version = version
         self.maximumPacketSize = maximumPacketSize
-        self.unwritten = NIOLoopBoundBox(nil, eventLoop: channel.eventLoop)
+        self.turn = NIOLoopBoundBox(Turn(), eventLoop: channel.eventLoop)
         self.closedByServerBox = NIOLoopBoundBox(nil, eventLoop: channel.eventLoop)
         self.onDrop = onDrop
     }
@@ -97,8 +101,9 @@ final class ChannelSink: ConnectionSink {
     /// Hands the turn's packets to the channel now, before the handler writes directly (DISCONNECT) or closes.
     func writeUnwritten() {
         encodePending()
-        guard let buffer = unwritten.value, buffer.readableBytes > 0 else { return }
-        unwritten.value = nil
+        turn.value.handedOver = 0
+        guard let buffer = turn.value.buffer, buffer.readableBytes > 0 else { return }
+        turn.value.buffer = nil
         channel.write(buffer, promise: nil)
     }
 
@@ -123,18 +128,23 @@ final class ChannelSink: ConnectionSink {
     private func encode(_ packet: MQTTPacket) {
         guard channel.isActive else { return }
         // Taken out of the box while written, so that it is uniquely referenced and grows in place.
-        var buffer = unwritten.value ?? channel.allocator.buffer(capacity: 256)
-        unwritten.value = nil
+        var buffer = turn.value.buffer ?? channel.allocator.buffer(capacity: 256)
+        turn.value.buffer = nil
         let handsOver = buffer.readableBytes > 0 && buffer.readableBytes + Self.estimatedSize(packet) > Self.bufferBytes
         if handsOver {
             // Handed to the channel now (flushed with the turn's others) rather than grown past the size glibc
             // serves from `mmap` (`MemoryTuning`): a map, its page faults and an unmap per turn were a third of
             // the server's CPU with 4 KiB payloads (perf).
             channel.write(buffer, promise: nil)
+            turn.value.handedOver += buffer.readableBytes
             buffer = channel.allocator.buffer(capacity: Self.bufferBytes)
         }
-        defer { unwritten.value = buffer }
-        if case .publish(let publish) = packet, publish.qos == .atMostOnce, !channel.isWritable {
+        defer { turn.value.buffer = buffer }
+        // Unflushed bytes count towards the channel's high-water mark only on plain TCP (TLS holds them until the
+        // flush): the turn's own count bounds them on every listener.
+        if case .publish(let publish) = packet, publish.qos == .atMostOnce,
+            !channel.isWritable || turn.value.handedOver + buffer.readableBytes >= Self.unflushedLimit
+        {
             // A client that does not read loses QoS 0 messages rather than growing our buffers.
             onDrop(.slowConsumer)
             return
@@ -165,3 +175,9 @@ final class ChannelSink: ConnectionSink {
 /// Told to the connection's handler when the server ends it from elsewhere (a revocation, a ban, a policy change,
 /// a takeover): it stops reading and releases its session before the socket has closed.
 struct ServerEndedConnection {}
+
+/// What a connection's sink encoded in the current loop turn.
+private struct Turn {
+    var buffer: ByteBuffer?
+    var handedOver = 0
+}

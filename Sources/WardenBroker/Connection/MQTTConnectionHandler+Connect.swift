@@ -175,6 +175,7 @@ extension MQTTConnectionHandler {
             identity: identity, session: attachment.session, sink: sink, username: connect.username,
             will: connect.will.map { makeWill($0, identity: identity, clientID: terms.clientID) })
         leavePending(authenticated: true)
+        connectedClientID = terms.clientID
         sink.start([.connack(terms.connack(sessionPresent: attachment.sessionPresent))] + attachment.resend)
         if let device = identity.deviceIdentity {
             services.broker.deviceReady(device.sender)

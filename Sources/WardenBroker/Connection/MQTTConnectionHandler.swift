@@ -25,7 +25,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var publishRate = PublishRate()
     /// Numbers the listener's connections in the log.
     let connectionID: UInt64
-    /// The audit reference of the accepted CONNECT's authentication, in every later message of the connection.
+    /// The accepted CONNECT's ClientId and the audit reference of its authentication, in every later message of
+    /// the connection (kept after the connection is released, for what is logged as it closes).
+    var connectedClientID: String?
     var connectReference: String?
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader
@@ -98,7 +100,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var connectionMetadata: Logger.Metadata = [
             "connection.id": .stringConvertible(connectionID), "peer.address": .stringConvertible(peerAddress),
         ]
-        if let connection { connectionMetadata["client.id"] = .string(connection.session.key.clientID) }
+        if let connectedClientID { connectionMetadata["client.id"] = .string(connectedClientID) }
         if let connectReference { connectionMetadata["decision.ref"] = .string(connectReference) }
         logger.log(level: level, message(), metadata: connectionMetadata.merging(metadata()) { $1 })
     }
@@ -248,7 +250,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Sends packets through the session's sink (one write and flush per loop turn).
+    /// Sends packets through the session's sink (flushed once per loop turn).
     func send(_ packets: [MQTTPacket]) {
         connection?.sink.send(packets)
     }

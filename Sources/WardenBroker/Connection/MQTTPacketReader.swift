@@ -30,7 +30,7 @@ struct MQTTPacketReader {
     /// The next whole packet, or nil until more bytes arrive.
     mutating func next() throws(MQTTDecodingError) -> MQTTPacket? {
         guard let packet = try MQTTDecoder.decode(&buffered, version: version, limits: limits) else {
-            // An idle connection holds no read buffer (they are 2–16 KiB each).
+            // An idle connection holds no read buffer of its own (NIO's grow to 16 KiB under load).
             if buffered.readableBytes == 0 { buffered = Self.empty }
             return nil
         }

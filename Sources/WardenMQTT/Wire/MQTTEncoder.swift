@@ -10,8 +10,8 @@ public enum MQTTEncoder {
     /// can say: values decoded from the wire always fit; values the server builds may not.
     ///
     /// The body is written in place, behind room for the longest remaining length, and moved back over the room
-    /// its length does not need: no buffer of its own, and a payload copied once rather than twice (a body
-    /// buffer grown by doubling was, for 4 KiB payloads, most of the encoder's cost).
+    /// its length does not need (one `memmove`): no buffer of its own, which grown by doubling and copied again
+    /// was, for 4 KiB payloads, most of the encoder's cost.
     public static func encode(_ packet: MQTTPacket, version: ProtocolVersion, into buffer: inout ByteBuffer)
         throws(MQTTEncodingError)
     {
@@ -45,14 +45,14 @@ public enum MQTTEncoder {
             throw MQTTEncodingError("packet", length: length)
         }
         buffer.setInteger(packet.type.rawValue << 4 | flags, at: start)
-        let bodyEnd = start + 1 + buffer.setMQTTVariableInteger(length, at: start + 1)
-        guard bodyEnd < bodyStart else { return }
+        let finalBodyStart = start + 1 + buffer.setMQTTVariableInteger(length, at: start + 1)
+        guard finalBodyStart < bodyStart else { return }
         // Within the written bytes, so it cannot fail; if it did, nothing is appended rather than a wrong packet.
-        guard (try? buffer.copyBytes(at: bodyStart, to: bodyEnd, length: length)) == length else {
+        guard (try? buffer.copyBytes(at: bodyStart, to: finalBodyStart, length: length)) == length else {
             buffer.moveWriterIndex(to: start)
             throw MQTTEncodingError("packet", length: length)
         }
-        buffer.moveWriterIndex(to: bodyEnd + length)
+        buffer.moveWriterIndex(to: finalBodyStart + length)
     }
 
     /// The most bytes a remaining length takes.

@@ -45,8 +45,9 @@ public final class SQLiteDatabase: Sendable {
     /// first database. By default a statement journal (which every `INSERT OR REPLACE`, and every statement with
     /// foreign keys to check, opens inside a transaction) takes a 64 KiB chunk; above `MemoryTuning`'s mmap
     /// threshold that was an `mmap` and a `munmap` (with its TLB shootdown) per statement: 30 % of the server's CPU
-    /// with durable QoS 1 sessions, which this doubled (37k → 64–69k acknowledged msg/s, BENCHMARKS.md). A
-    /// journal holds the pages one statement changed; Warden's statements change a few rows, or a bounded batch.
+    /// with durable QoS 1 sessions (36.6k → 69.4k acknowledged msg/s with the subscribers connected, 36.9k →
+    /// 58.0k with them away; BENCHMARKS.md). A journal holds the pages one statement changed; Warden's
+    /// statements change a few rows, or a bounded batch. False when SQLite was opened before (the server warns).
     public static let statementJournalsInMemory = warden_sqlite_keep_statement_journals_in_memory() == 0
 
     /// Refuses a file another program made (tables but none of our migrations) or a newer Warden migrated
