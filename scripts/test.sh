@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 
 scripts/test-dependencies.sh
 swift build --build-tests
+# The store suites run against SQLite and against this private PostgreSQL server (scripts/postgres.sh).
+postgres_dir=$(mktemp -d /tmp/warden-test-postgresql.XXXXXX)
+chmod 755 "$postgres_dir"
+trap 'scripts/postgres.sh stop "$postgres_dir"; rm -rf "$postgres_dir"' EXIT
+WARDEN_TEST_POSTGRES_URL="$(scripts/postgres.sh start "$postgres_dir" 55433)?sslrootcert=$postgres_dir/server.crt"
+export WARDEN_TEST_POSTGRES_URL
 swift test --skip-build
 
 # Both TLS listeners as testssl.sh sees them: no vulnerability, no finding but those a development CA cannot avoid.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PostgresNIO
 import Testing
 import WardenCore
 import WardenSecurity
@@ -34,54 +35,72 @@ struct SealedSecretsTests {
             }
             return found
         }
-        let resealed = Set(SQLiteDatabase.sealedColumns.map { "\($0.table).\($0.column)" })
+        let resealed = Set(SealedColumn.all.map { "\($0.table).\($0.column)" })
         let unknown = blobs.filter { !resealed.contains($0) && !Self.openColumns.contains($0) }
         #expect(unknown.isEmpty, "BLOB columns neither re-sealed nor known to be open: \(unknown)")
         #expect(resealed.isSubset(of: Set(blobs)))
         #expect(Self.openColumns.subtracting(blobs).isEmpty, "\(Self.openColumns.subtracting(blobs))")
     }
 
-    @Test func resealingMovesEveryValueToTheNewKeyOnce() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-reseal-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("warden.sqlite").path
+    /// The same for PostgreSQL's schema (its BYTEA columns).
+    @Test func everyByteaColumnIsResealedOrHoldsNoSecret() async throws {
+        try await StoreEngine.postgresql.withFreshStore { fresh in
+            let database = try #require(fresh.store as? PostgreSQLDatabase)
+            let blobs = try await database.read { connection in
+                try await connection.rows(
+                    """
+                    SELECT (table_name || '.' || column_name)::text AS name FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND data_type = 'bytea'
+                    """
+                ).map { try $0.value("name") as String }
+            }
+            let resealed = Set(SealedColumn.all.map { "\($0.table).\($0.column)" })
+            #expect(Set(blobs) == resealed.union(Self.openColumns))
+        }
+    }
+
+    @Test(arguments: StoreEngine.allCases) func resealingMovesEveryValueToTheNewKeyOnce(engine: StoreEngine)
+        async throws
+    {
         let (old, new) = (MasterKey.generate(), MasterKey.generate())
         let ring = SealingKeyRing(current: old)
-        let database = try SQLiteDatabase(path: path, sealer: ring)
-        _ = try await database.createTenant(Tenant(id: .defaultTenant, hostName: .localhost, createdAt: now), etag: "t")
-        var keys: [DeviceID: SASKeyPair] = [:]
-        // More than one batch.
-        for index in 0..<(SQLiteDatabase.resealBatchSize + 7) {
-            let id = try DeviceID("dev-\(index)")
-            keys[id] = .random()
-            _ = try await database.createDevice(
-                Device(
-                    tenantID: .defaultTenant, id: id, generationID: "g\(index)", etag: "e", status: .enabled,
-                    statusReason: nil, statusUpdatedAt: now, authentication: .sas(keys[id]!), attributes: [:],
-                    createdAt: now, updatedAt: now))
-        }
-        let dataKey = try await database.dataKey("test.key", orStore: .random(count: 32))
-
-        ring.begin(next: new)
-        let counts = try await database.resealSecrets()
-        #expect(counts["devices"] == 2 * keys.count)
-        #expect(counts["data_keys"] == 1)
-        #expect(try await database.resealSecrets().values.allSatisfy { $0 == 0 })
-
-        let reopened = try SQLiteDatabase(path: path, sealer: SealingKeyRing(current: new))
-        for (id, pair) in keys {
-            let device = try #require(try await reopened.device(.defaultTenant, id))
-            guard case .sas(let opened) = device.authentication else {
-                Issue.record("not SAS")
-                return
+        try await engine.withFreshStore(sealer: ring) { fresh in
+            let database = fresh.store
+            _ = try await database.createTenant(
+                Tenant(id: .defaultTenant, hostName: .localhost, createdAt: now), etag: "t")
+            var keys: [DeviceID: SASKeyPair] = [:]
+            // More than one batch.
+            for index in 0..<(SealedColumn.batchSize + 7) {
+                let id = try DeviceID("dev-\(index)")
+                keys[id] = .random()
+                _ = try await database.createDevice(
+                    Device(
+                        tenantID: .defaultTenant, id: id, generationID: "g\(index)", etag: "e", status: .enabled,
+                        statusReason: nil, statusUpdatedAt: now, authentication: .sas(keys[id]!), attributes: [:],
+                        createdAt: now, updatedAt: now))
             }
-            #expect(opened.primary.bytes == pair.primary.bytes && opened.secondary.bytes == pair.secondary.bytes)
-        }
-        #expect(try await reopened.dataKey("test.key", orStore: .random(count: 32)).bytes == dataKey.bytes)
-        await #expect(throws: WardenError.self) {
-            _ = try await SQLiteDatabase(path: path, sealer: SealingKeyRing(current: old)).device(
-                .defaultTenant, try DeviceID("dev-0"))
+            let dataKey = try await database.dataKey("test.key", orStore: .random(count: 32))
+
+            ring.begin(next: new)
+            let counts = try await database.resealSecrets()
+            #expect(counts["devices"] == 2 * keys.count)
+            #expect(counts["data_keys"] == 1)
+            #expect(try await database.resealSecrets().values.allSatisfy { $0 == 0 })
+
+            let reopened = try await fresh.reopen(sealer: SealingKeyRing(current: new))
+            for (id, pair) in keys {
+                let device = try #require(try await reopened.device(.defaultTenant, id))
+                guard case .sas(let opened) = device.authentication else {
+                    Issue.record("not SAS")
+                    return
+                }
+                #expect(opened.primary.bytes == pair.primary.bytes && opened.secondary.bytes == pair.secondary.bytes)
+            }
+            #expect(try await reopened.dataKey("test.key", orStore: .random(count: 32)).bytes == dataKey.bytes)
+            await #expect(throws: WardenError.self) {
+                _ = try await fresh.reopen(sealer: SealingKeyRing(current: old)).device(
+                    .defaultTenant, try DeviceID("dev-0"))
+            }
         }
     }
 }

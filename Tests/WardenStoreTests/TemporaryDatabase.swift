@@ -1,7 +1,11 @@
 import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
 import WardenCore
 import WardenSecurity
-import WardenStore
+
+@testable import WardenStore
 
 /// A real SQLite database in a fresh temporary folder.
 struct TemporaryDatabase {
@@ -19,5 +23,130 @@ struct TemporaryDatabase {
 
     func reopen() throws -> SQLiteDatabase {
         try SQLiteDatabase(path: path, sealer: AESGCMSealer(masterKey: masterKey))
+    }
+}
+
+/// What both engines implement so far; the suites below run against each.
+typealias RegistryStore = TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore
+    & AuthorizationPolicyStore & CredentialStore & SealedSecretStore
+
+/// The engines the store suites run against: every test taking a `StoreEngine` runs once for each.
+enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite, postgresql
+
+    var description: String { rawValue }
+
+    /// Runs `body` with an empty, migrated database of this engine, then removes it.
+    /// `sealer` seals what it writes (a fresh master key's by default).
+    func withFreshStore(sealer: (any SecretSealer)? = nil, _ body: (FreshStore) async throws -> Void) async throws {
+        let sealer = sealer ?? AESGCMSealer(masterKey: MasterKey.generate())
+        switch self {
+        case .sqlite:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-store-\(UUID())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let path = folder.appendingPathComponent("warden.sqlite").path
+            try await body(
+                FreshStore(
+                    store: try SQLiteDatabase(path: path, sealer: sealer),
+                    open: { sealer in try SQLiteDatabase(path: path, sealer: sealer) }, sealer: sealer))
+            try? FileManager.default.removeItem(at: folder)
+        case .postgresql:
+            let server = try TestPostgreSQL.shared.get()
+            let name = "warden_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
+            try await server.administer("CREATE DATABASE \(name)")
+            let settings = try PostgreSQLSettings(url: server.url(database: name), poolSize: 4)
+            let opened = OpenedDatabases()
+            do {
+                let database = try await opened.open(settings, sealer)
+                try await body(
+                    FreshStore(
+                        store: database, open: { sealer in try await opened.open(settings, sealer) }, sealer: sealer))
+            } catch {
+                await opened.closeAll()
+                throw error
+            }
+            await opened.closeAll()
+            try await server.administer("DROP DATABASE \(name) WITH (FORCE)")
+        }
+    }
+}
+
+/// An empty database, and a way to open it again as a restarted node would.
+struct FreshStore: Sendable {
+    let store: any RegistryStore
+    let open: @Sendable (any SecretSealer) async throws -> any RegistryStore
+    let sealer: any SecretSealer
+
+    /// The database opened again (another pool, as a restarted node), sealing with `sealer` (the first's by
+    /// default).
+    func reopen(sealer: (any SecretSealer)? = nil) async throws -> any RegistryStore {
+        try await open(sealer ?? self.sealer)
+    }
+}
+
+/// The connection pools a PostgreSQL test opened, closed when it ends.
+final class OpenedDatabases: Sendable {
+    private let databases = Mutex<[PostgreSQLDatabase]>([])
+
+    func open(_ settings: PostgreSQLSettings, _ sealer: any SecretSealer) async throws -> PostgreSQLDatabase {
+        let database = try await PostgreSQLDatabase(settings, sealer: sealer)
+        databases.withLock { $0.append(database) }
+        return database
+    }
+
+    func closeAll() async {
+        for database in databases.withLock({ $0 }) { await database.close() }
+    }
+}
+
+/// The PostgreSQL server the tests use: `WARDEN_TEST_POSTGRES_URL` when set, otherwise one this process starts
+/// with scripts/postgres.sh in the temporary folder (once; later runs reuse it while it runs).
+struct TestPostgreSQL: Sendable {
+    let base: URLComponents
+
+    static let shared: Result<TestPostgreSQL, any Error> = Result {
+        if let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"] {
+            return try TestPostgreSQL(url)
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-test-postgresql")
+        let process = Process()
+        process.executableURL = root.appendingPathComponent("scripts/postgres.sh")
+        process.arguments = ["start", folder.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let url = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw WardenError(.storeUnavailable, "scripts/postgres.sh could not start PostgreSQL for the tests.")
+        }
+        return try TestPostgreSQL(
+            url.trimmingCharacters(in: .whitespacesAndNewlines) + "?sslrootcert=\(folder.path)/server.crt")
+    }
+
+    init(_ url: String) throws {
+        guard let components = URLComponents(string: url) else {
+            throw WardenError(.storeUnusable, "WARDEN_TEST_POSTGRES_URL is not a URL.")
+        }
+        base = components
+    }
+
+    func url(database: String) -> String {
+        var components = base
+        components.path = "/" + database
+        return components.string ?? ""
+    }
+
+    /// Runs one statement on the server's own database (creating and dropping the tests' databases).
+    func administer(_ statement: String) async throws {
+        let settings = try PostgreSQLSettings(url: base.string ?? "", poolSize: 1)
+        let client = PostgresClient(configuration: try settings.clientConfiguration())
+        try await withThrowingTaskGroup { group in
+            group.addTask { await client.run() }
+            try await client.query(PostgresQuery(unsafeSQL: statement))
+            group.cancelAll()
+        }
     }
 }

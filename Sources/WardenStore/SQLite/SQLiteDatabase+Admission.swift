@@ -58,12 +58,7 @@ extension SQLiteDatabase: AdmissionStore {
             let row = try Row.fetchOne(
                 db, sql: "SELECT * FROM access_lists WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
-        return AccessList(
-            allow: try JSONColumn.decode(
-                AccessList.Entries.self, try row.decode(forColumn: "allow_json"), column: "allow list"),
-            block: try JSONColumn.decode(
-                AccessList.Entries.self, try row.decode(forColumn: "block_json"), column: "block list"),
-            etag: try row.decode(forColumn: "etag"))
+        return try RegistryRows.accessList(row)
     }
 
     private static func ipFilter(_ db: Database, _ tenantID: TenantID) throws -> IPFilter {
@@ -71,13 +66,6 @@ extension SQLiteDatabase: AdmissionStore {
             let row = try Row.fetchOne(
                 db, sql: "SELECT * FROM ip_filters WHERE tenant_id = ?", arguments: [tenantID.rawValue])
         else { throw WardenError(.tenantNotFound, "There is no tenant '\(tenantID)'.") }
-        guard let action = IPFilter.Action(rawValue: try row.decode(forColumn: "default_action")) else {
-            throw WardenError(.storeUnavailable, "The stored IP filter of '\(tenantID)' has an unknown action.")
-        }
-        return try IPFilter(
-            defaultAction: action,
-            rules: try JSONColumn.decode(
-                [IPFilter.Rule].self, try row.decode(forColumn: "rules_json"), column: "IP rules"),
-            etag: try row.decode(forColumn: "etag"))
+        return try RegistryRows.ipFilter(row, tenantID)
     }
 }

@@ -47,7 +47,7 @@ extension SQLiteDatabase: AuthorizationPolicyStore {
                     FROM authorization_policies WHERE tenant_id = ? ORDER BY version DESC
                     """,
                 arguments: [tenantID.rawValue]
-            ).map { row in try Self.summary(from: row, byteCount: row.decode(forColumn: "bytes")) }
+            ).map { row in try RegistryRows.policySummary(row, byteCount: row.decode(forColumn: "bytes")) }
         }
     }
 
@@ -56,7 +56,7 @@ extension SQLiteDatabase: AuthorizationPolicyStore {
             try Row.fetchOne(
                 db, sql: "SELECT * FROM authorization_policies WHERE tenant_id = ? AND version = ?",
                 arguments: [tenantID.rawValue, number]
-            ).map(Self.version(from:))
+            ).map(RegistryRows.policyVersion)
         }
     }
 
@@ -71,20 +71,8 @@ extension SQLiteDatabase: AuthorizationPolicyStore {
                                   WHERE tenant_id = candidate.tenant_id AND audit_only = 0)
                     ORDER BY tenant_id, version
                     """
-            ).map(Self.version(from:))
+            ).map(RegistryRows.policyVersion)
         }
     }
 
-    private static func version(from row: Row) throws -> AuthorizationPolicyVersion {
-        let document: String = try row.decode(forColumn: "document")
-        return AuthorizationPolicyVersion(try summary(from: row, byteCount: document.utf8.count), document: document)
-    }
-
-    private static func summary(from row: Row, byteCount: Int) throws -> AuthorizationPolicyVersion.Summary {
-        AuthorizationPolicyVersion.Summary(
-            tenantID: try TenantID(row.decode(forColumn: "tenant_id")), number: try row.decode(forColumn: "version"),
-            author: try row.decode(forColumn: "author"), createdAt: try row.decode(forColumn: "created_at"),
-            restoredFrom: try row.decode(forColumn: "restored_from"), byteCount: byteCount,
-            isAuditOnly: try row.decode(forColumn: "audit_only"))
-    }
 }

@@ -90,13 +90,9 @@ extension SQLiteDatabase: GroupStore {
     }
 
     private static func group(_ db: Database, from row: Row) throws -> DeviceGroup {
-        let tenantID = try TenantID(row.decode(forColumn: "tenant_id"))
-        let name = try GroupName(row.decode(forColumn: "name"))
         let members = try String.fetchAll(
             db, sql: "SELECT device_id FROM group_members WHERE tenant_id = ? AND group_name = ?",
-            arguments: [tenantID.rawValue, name.rawValue])
-        return DeviceGroup(
-            tenantID: tenantID, name: name, description: try row.decode(forColumn: "description"),
-            members: Set(try members.map { try DeviceID($0) }), createdAt: try row.decode(forColumn: "created_at"))
+            arguments: [try row.value("tenant_id") as String, try row.value("name") as String])
+        return try RegistryRows.group(row, members: members)
     }
 }

@@ -4,7 +4,7 @@ public import WardenCore
 
 extension SQLiteDatabase: PolicyStore {
     public func createPolicy(_ policy: SharedAccessPolicy) async throws -> SharedAccessPolicy {
-        let context = { Self.keyContext(policy.tenantID, policy.name, $0) }
+        let context = { RegistryRows.policyKeyContext(policy.tenantID, policy.name, $0) }
         let primary = try sealer.seal(policy.keys.primary, context: context("primary"))
         let secondary = try sealer.seal(policy.keys.secondary, context: context("secondary"))
         let permissions = try JSONColumn.encode(policy.permissions.sorted())
@@ -37,12 +37,15 @@ extension SQLiteDatabase: PolicyStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM shared_access_policies WHERE tenant_id = ? ORDER BY name",
                 arguments: [tenantID.rawValue]
-            ).map(self.policy(from:))
+            ).map { try RegistryRows.policy($0, sealer: self.sealer) }
         }
     }
 
     public func allPolicies() async throws -> [SharedAccessPolicy] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM shared_access_policies").map(self.policy(from:))
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM shared_access_policies").map {
+                try RegistryRows.policy($0, sealer: self.sealer)
+            }
         }
     }
 
@@ -57,27 +60,4 @@ extension SQLiteDatabase: PolicyStore {
         }
     }
 
-    static func keyContext(
-        _ tenantID: some CustomStringConvertible, _ name: some CustomStringConvertible, _ slot: String
-    ) -> String {
-        "policy-key:\(tenantID)/\(name)/\(slot)"
-    }
-
-    private func policy(from row: Row) throws -> SharedAccessPolicy {
-        let tenantID = try TenantID(row.decode(forColumn: "tenant_id"))
-        let name = try PolicyName(row.decode(forColumn: "name"))
-        let context = { Self.keyContext(tenantID, name, $0) }
-        let primary: Data = try row.decode(forColumn: "sealed_primary_key")
-        let secondary: Data = try row.decode(forColumn: "sealed_secondary_key")
-        return SharedAccessPolicy(
-            tenantID: tenantID, name: name,
-            permissions: Set(
-                try JSONColumn.decode(
-                    [SharedAccessPolicy.Permission].self, try row.decode(forColumn: "permissions_json"),
-                    column: "permissions")),
-            keys: SASKeyPair(
-                primary: try sealer.open(Array(primary), context: context("primary")),
-                secondary: try sealer.open(Array(secondary), context: context("secondary"))),
-            createdAt: try row.decode(forColumn: "created_at"))
-    }
 }

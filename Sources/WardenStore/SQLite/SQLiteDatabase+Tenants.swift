@@ -32,7 +32,7 @@ extension SQLiteDatabase: TenantStore {
         let tenants = try await read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM tenants WHERE id > ? ORDER BY id LIMIT ?", arguments: [cursor ?? "", limit + 1]
-            ).map(Self.tenant(from:))
+            ).map(RegistryRows.tenant)
         }
         return Page.cut(tenants, limit: limit) { $0.id.rawValue }
     }
@@ -40,9 +40,16 @@ extension SQLiteDatabase: TenantStore {
     public func tenant(_ id: TenantID) async throws -> Tenant? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.rawValue]).map(
-                Self.tenant(from:))
+                RegistryRows.tenant)
         }
     }
+
+    /// What a tenant owns that deleting it deletes (the rest cascades from `tenants`), in an order foreign keys
+    /// allow.
+    static let tenantOwnedTables = [
+        "group_members", "device_groups", "shared_access_policies", "authorization_policies",
+        "certificate_authorities", "enrollments", "registrations", "provisioning_scopes",
+    ]
 
     public func deleteTenant(_ id: TenantID) async throws {
         try await write { db in
@@ -52,10 +59,7 @@ extension SQLiteDatabase: TenantStore {
             guard devices == 0 else {
                 throw WardenError(.tenantNotEmpty, "Tenant '\(id)' still has \(devices) devices; delete them first.")
             }
-            for table in [
-                "group_members", "device_groups", "shared_access_policies", "authorization_policies",
-                "certificate_authorities", "enrollments", "registrations", "provisioning_scopes",
-            ] {
+            for table in Self.tenantOwnedTables {
                 try db.execute(sql: "DELETE FROM \(table) WHERE tenant_id = ?", arguments: [id.rawValue])
             }
             try db.execute(sql: "DELETE FROM tenants WHERE id = ?", arguments: [id.rawValue])
@@ -63,11 +67,6 @@ extension SQLiteDatabase: TenantStore {
         }
     }
 
-    private static func tenant(from row: Row) throws -> Tenant {
-        Tenant(
-            id: try TenantID(row.decode(forColumn: "id")), hostName: try HostName(row.decode(forColumn: "host_name")),
-            createdAt: try row.decode(forColumn: "created_at"))
-    }
 }
 
 extension Page {

@@ -28,7 +28,7 @@ public final class SQLiteDatabase: Sendable {
         do {
             if FileManager.default.fileExists(atPath: path) { try Self.checkOwnership(path) }
             self.pool = try DatabasePool(path: path, configuration: configuration)
-            try SQLiteMigrations.migrator.migrate(pool)
+            try StoreMigrations.sqlite.migrate(pool)
         } catch let error as WardenError {
             throw error
         } catch let error as DatabaseError where [.SQLITE_NOTADB, .SQLITE_CORRUPT].contains(error.resultCode) {
@@ -66,7 +66,7 @@ public final class SQLiteDatabase: Sendable {
                     "\(path) holds tables (\(tables.prefix(5).joined(separator: ", "))) but is not a Warden database; "
                         + "nothing was changed.")
             }
-            if tables.contains("grdb_migrations"), try SQLiteMigrations.migrator.hasBeenSuperseded(db) {
+            if tables.contains("grdb_migrations"), try StoreMigrations.sqlite.hasBeenSuperseded(db) {
                 throw WardenError(
                     .storeUnusable, "\(path) was migrated by a newer Warden; run that version or restore a backup.")
             }
@@ -75,7 +75,7 @@ public final class SQLiteDatabase: Sendable {
 
     /// The migrations applied so far, oldest first.
     public func appliedMigrations() async throws -> [String] {
-        try await pool.read { db in try SQLiteMigrations.migrator.appliedMigrations(db) }
+        try await pool.read { db in try StoreMigrations.sqlite.appliedMigrations(db) }
     }
 
     /// Whether the database answers a trivial query (for `/readyz`).

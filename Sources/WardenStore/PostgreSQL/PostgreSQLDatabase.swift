@@ -1,0 +1,154 @@
+import Foundation
+public import Logging
+import NIOSSL
+import PostgresNIO
+public import WardenCore
+
+/// The store on a PostgreSQL server, for several nodes sharing one state (issue 18). It implements the same
+/// protocols as `SQLiteDatabase`, on the same migrations in PostgreSQL's dialect, with the same semantics: a write
+/// is one transaction, serialisable (retried when PostgreSQL says another transaction got in the way), so that
+/// read-change-write sequences behave as under SQLite's single writer; secret columns are sealed before they are
+/// written.
+public final class PostgreSQLDatabase: Sendable {
+    let client: PostgresClient
+    let sealer: any SecretSealer
+    let clock: any WardenClock
+    private let running: Task<Void, Never>
+    /// PostgresNIO logs each query at debug level, binds included: never above trace here, so that sealed
+    /// values and hashes stay out of the log whatever the server's level.
+    static let queryLogger = Logger(label: "warden.store.postgresql.query", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Connects to the server `settings` names, and applies pending migrations (one node at a time).
+    ///
+    /// - Throws: `store.unusable` when the database holds tables but was not made by Warden, or was migrated by a
+    ///   newer Warden; `store.unavailable` when it cannot be reached or refuses the login.
+    public init(
+        _ settings: PostgreSQLSettings, sealer: any SecretSealer, clock: any WardenClock = SystemClock(),
+        logger: Logger = Logger(label: "warden.store.postgresql")
+    ) async throws {
+        let client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
+        self.client = client
+        self.running = Task { await client.run() }
+        self.sealer = sealer
+        self.clock = clock
+        do {
+            try await migrate()
+        } catch {
+            running.cancel()
+            throw error
+        }
+    }
+
+    /// Closes the pool's connections.
+    public func close() async {
+        running.cancel()
+        _ = await running.value
+    }
+
+    /// The migrations applied so far, oldest first.
+    public func appliedMigrations() async throws -> [String] {
+        try await read { connection in
+            try await connection.rows("SELECT identifier FROM warden_migrations ORDER BY identifier")
+                .map { try $0.value("identifier") as String }
+        }
+    }
+
+    /// Whether the server answers a trivial query (for `/readyz`).
+    public func isReachable() async -> Bool {
+        (try? await read { connection in
+            try await connection.rows("SELECT 1 AS one").first.map { try $0.value("one") as Int }
+        }) == 1
+    }
+
+    /// Runs a write transaction, mapping errors as `SQLiteDatabase.write` does. Serialisable: when PostgreSQL
+    /// reports a serialisation failure or a deadlock (it rolled the transaction back), the transaction runs again
+    /// after a random pause that grows with each attempt, up to `writeAttempts` times.
+    func write<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body)
+            } catch let error as PSQLError where Self.mustRetry(error) && attempt < Self.writeAttempts {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(1 << min(attempt, 6)))))
+                attempt += 1
+            } catch {
+                throw Self.mapped(error, "write")
+            }
+        }
+    }
+
+    /// Runs a read on one snapshot (a read-only repeatable-read transaction), with the same error mapping.
+    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        } catch {
+            throw Self.mapped(error, "read")
+        }
+    }
+
+    func transaction<T: Sendable>(
+        _ begin: PostgresQuery, _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await client.withConnection { connection in
+            try await connection.run(begin)
+            do {
+                let value = try await body(connection)
+                try await connection.run("COMMIT")
+                return value
+            } catch {
+                // A failed COMMIT has already ended the transaction; this ROLLBACK then only warns.
+                _ = try? await connection.run("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// How often a write that keeps colliding with others runs before it fails (`store.unavailable`).
+    static let writeAttempts = 12
+
+    /// Serialisation failures and deadlocks: PostgreSQL rolled the transaction back, and running it again is how
+    /// its documentation says to answer them.
+    private static func mustRetry(_ error: PSQLError) -> Bool {
+        ["40001", "40P01"].contains(error.serverInfo?[.sqlState])
+    }
+
+    static func mapped(_ error: any Error, _ what: String) -> any Error {
+        if error is WardenError { return error }
+        if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
+            // Class 23: integrity constraint violations.
+            if state.hasPrefix("23") {
+                return WardenError(
+                    .storeConstraintViolated,
+                    "A database \(what) broke a schema rule: \(error.serverInfo?[.message] ?? state) (\(state)).")
+            }
+            return WardenError(
+                .storeUnavailable, "A database \(what) failed: \(error.serverInfo?[.message] ?? state) (\(state)).")
+        }
+        return WardenError(.storeUnavailable, "A database \(what) failed: \(String(reflecting: error)).")
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `query` and returns every row, read by column name.
+    func rows(_ query: PostgresQuery, logger: Logger = PostgreSQLDatabase.queryLogger) async throws
+        -> [PostgresRandomAccessRow]
+    {
+        var rows: [PostgresRandomAccessRow] = []
+        for try await row in try await self.query(query, logger: logger) {
+            rows.append(row.makeRandomAccess())
+        }
+        return rows
+    }
+
+    /// Runs `query` and returns how many rows it changed.
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger = PostgreSQLDatabase.queryLogger) async throws -> Int {
+        let result: PostgresQueryResult = try await self.query(query, logger: logger).get()
+        return result.metadata.rows ?? 0
+    }
+
+    /// Whether `query` returns a row.
+    func exists(_ query: PostgresQuery) async throws -> Bool {
+        try await !rows(query).isEmpty
+    }
+}
