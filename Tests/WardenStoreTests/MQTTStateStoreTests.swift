@@ -18,9 +18,11 @@ struct MQTTStateStoreTests {
             subscriptionIdentifiers: [3, 4], packetID: nil, phase: 0)
     }
 
-    @Test func changesApplyInOrderAndReadBack() async throws {
-        let temporary = try TemporaryDatabase()
-        let store = temporary.database
+    @Test(arguments: StoreEngine.allCases) func changesApplyInOrderAndReadBack(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in try await changesApplyInOrderAndReadBack(fresh.store) }
+    }
+
+    private func changesApplyInOrderAndReadBack(_ store: any PortedStores) async throws {
         let disconnected = Date(timeIntervalSince1970: 1_800_000_000)
         try await store.apply([
             .putSession(StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil)),
@@ -45,31 +47,90 @@ struct MQTTStateStoreTests {
         #expect(snapshot.retained.map(\.message.topic) == ["r"])
     }
 
-    @Test func deletingASessionTakesItsSubscriptionsAndMessages() async throws {
-        let temporary = try TemporaryDatabase()
-        let store = temporary.database
-        try await store.apply([
-            .putSession(StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil)),
-            .putSubscription(
-                StoredSubscription(tenantID: tenant, clientID: "c", filter: "a", options: 1, identifier: nil)),
-            .putMessage(message(1)),
-            .deleteSession(tenantID: tenant, clientID: "c"),
-        ])
-        let snapshot = try await store.loadMQTTState()
-        #expect(snapshot.sessions.isEmpty && snapshot.subscriptions.isEmpty && snapshot.messages.isEmpty)
+    @Test(arguments: StoreEngine.allCases) func deletingASessionTakesItsSubscriptionsAndMessages(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            try await store.apply([
+                .putSession(StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil)),
+                .putSubscription(
+                    StoredSubscription(tenantID: tenant, clientID: "c", filter: "a", options: 1, identifier: nil)),
+                .putMessage(message(1)),
+                .deleteSession(tenantID: tenant, clientID: "c"),
+            ])
+            let snapshot = try await store.loadMQTTState()
+            #expect(snapshot.sessions.isEmpty && snapshot.subscriptions.isEmpty && snapshot.messages.isEmpty)
+        }
+    }
+
+    /// Telemetry, cloud-to-device messages and feedback, and twins go through the same batches.
+    @Test(arguments: StoreEngine.allCases) func hubStateAppliesAndReadsBack(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            let device = try DeviceID("d")
+            let telemetry = (1...3).map { index in
+                TelemetryMessage(
+                    sequenceNumber: Int64(index), tenantID: tenant, deviceID: device,
+                    enqueuedAtMilliseconds: 1_000 * Int64(index), authMethod: .sas, properties: "{\"k\":\"\(index)\"}",
+                    body: [UInt8(index), 0, 255])
+            }
+            let queued = CloudToDeviceMessage(
+                sequenceNumber: 5, tenantID: tenant, deviceID: device, messageID: "m", correlationID: nil,
+                properties: "{}", body: [1], acknowledgement: .full, enqueuedAt: 10, expiresAt: 20, deliveryCount: 0)
+            var delivered = queued
+            delivered.deliveryCount = 2
+            var twin = DeviceTwin(tenantID: tenant, deviceID: device)
+            twin.desired.properties = ["mode": .string("eco")]
+            twin.desired.version = 4
+            twin.desired.lastUpdated = ["mode": 1_234]
+            try await store.apply(
+                telemetry.map { .appendTelemetry($0) } + [
+                    .putCloudToDevice(queued), .putCloudToDevice(delivered),
+                    .putCloudToDevice(
+                        CloudToDeviceMessage(
+                            sequenceNumber: 6, tenantID: tenant, deviceID: device, messageID: "gone",
+                            correlationID: "c", properties: "{}", body: [], acknowledgement: .none, enqueuedAt: 10,
+                            expiresAt: 20, deliveryCount: 0)),
+                    .deleteCloudToDevice(sequence: 6),
+                    .appendFeedback(
+                        CloudToDeviceFeedback(
+                            sequenceNumber: 1, tenantID: tenant, deviceID: device, originalMessageID: "m",
+                            status: .success, description: "Success", enqueuedAt: 11, recordedAt: 12)),
+                    .putTwin(twin),
+                ])
+            #expect(
+                try await store.telemetry(tenant, device, from: 0, to: 10_000, afterSequence: 1, limit: 10) == [
+                    telemetry[1], telemetry[2],
+                ])
+            #expect(try await store.lastTelemetrySequence() == 3)
+            #expect(try await store.deleteTelemetry(enqueuedBefore: 2_500, limit: 10) == 2)
+            #expect(try await store.loadCloudToDeviceMessages() == [delivered])
+            #expect(try await store.lastCloudToDeviceSequences() == (5, 1))
+            #expect(try await store.feedback(tenant, afterSequence: 0, limit: 10).map(\.originalMessageID) == ["m"])
+            #expect(try await store.deleteFeedback(recordedBefore: 13, limit: 10) == 1)
+            let loaded = try await fresh.reopen().loadTwins()
+            #expect(loaded == [twin])
+            try await store.apply([.deleteTwin(tenantID: tenant, deviceID: device)])
+            #expect(try await store.loadTwins().isEmpty)
+        }
     }
 }
 
 /// A change that breaks the schema is told apart from an unavailable store.
 struct MQTTStateConstraintTests {
-    @Test func messageWithoutItsSessionIsAConstraintViolation() async throws {
-        let temporary = try TemporaryDatabase()
-        let message = StoredMessage(
-            tenantID: .defaultTenant, clientID: "nobody", sequence: 1,
-            message: StoredPayload(topic: "t", payload: [], qos: 1, properties: [0], expiresAt: nil), deliveryQoS: 1,
-            retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0)
-        await #expect(throws: WardenError(.storeConstraintViolated, "")) {
-            try await temporary.database.apply([.putMessage(message)])
+    @Test(arguments: StoreEngine.allCases) func messageWithoutItsSessionIsAConstraintViolation(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let message = StoredMessage(
+                tenantID: .defaultTenant, clientID: "nobody", sequence: 1,
+                message: StoredPayload(topic: "t", payload: [], qos: 1, properties: [0], expiresAt: nil),
+                deliveryQoS: 1,
+                retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0)
+            await #expect(throws: WardenError(.storeConstraintViolated, "")) {
+                try await fresh.store.apply([.putMessage(message)])
+            }
         }
     }
 }

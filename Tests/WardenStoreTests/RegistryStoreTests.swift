@@ -14,12 +14,12 @@ struct RegistryStoreTests {
             createdAt: now, updatedAt: now)
     }
 
-    private func makeTenant(_ store: any RegistryStore) async throws {
+    private func makeTenant(_ store: any PortedStores) async throws {
         _ = try await store.createTenant(Tenant(id: .defaultTenant, hostName: .localhost, createdAt: now), etag: "t")
     }
 
     private func append(
-        _ store: any RegistryStore, _ document: String, auditOnly: Bool = false, keep: Int = 100
+        _ store: any PortedStores, _ document: String, auditOnly: Bool = false, keep: Int = 100
     ) async throws -> AuthorizationPolicyVersion {
         try await store.appendPolicyVersion(
             .defaultTenant, document: document, isAuditOnly: auditOnly, author: "user:ada", createdAt: now,

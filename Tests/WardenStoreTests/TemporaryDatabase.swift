@@ -27,8 +27,9 @@ struct TemporaryDatabase {
 }
 
 /// What both engines implement so far; the suites below run against each.
-typealias RegistryStore = TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore
-    & AuthorizationPolicyStore & CredentialStore & SealedSecretStore
+typealias PortedStores = TenantStore & DeviceStore & GroupStore & AdmissionStore & PolicyStore
+    & AuthorizationPolicyStore & CredentialStore & SealedSecretStore & DeviceStateStore & TelemetryStore
+    & CloudToDeviceStore & TwinStore
 
 /// The engines the store suites run against: every test taking a `StoreEngine` runs once for each.
 enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -53,7 +54,7 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
         case .postgresql:
             let server = try TestPostgreSQL.shared.get()
             let name = "warden_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
-            try await server.administer("CREATE DATABASE \(name)")
+            try await server.administer("CREATE DATABASE \(name) TEMPLATE template0")
             let settings = try PostgreSQLSettings(url: server.url(database: name), poolSize: 4)
             let opened = OpenedDatabases()
             do {
@@ -73,13 +74,13 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
 
 /// An empty database, and a way to open it again as a restarted node would.
 struct FreshStore: Sendable {
-    let store: any RegistryStore
-    let open: @Sendable (any SecretSealer) async throws -> any RegistryStore
+    let store: any PortedStores
+    let open: @Sendable (any SecretSealer) async throws -> any PortedStores
     let sealer: any SecretSealer
 
     /// The database opened again (another pool, as a restarted node), sealing with `sealer` (the first's by
     /// default).
-    func reopen(sealer: (any SecretSealer)? = nil) async throws -> any RegistryStore {
+    func reopen(sealer: (any SecretSealer)? = nil) async throws -> any PortedStores {
         try await open(sealer ?? self.sealer)
     }
 }
@@ -145,8 +146,13 @@ struct TestPostgreSQL: Sendable {
         let client = PostgresClient(configuration: try settings.clientConfiguration())
         try await withThrowingTaskGroup { group in
             group.addTask { await client.run() }
-            try await client.query(PostgresQuery(unsafeSQL: statement))
-            group.cancelAll()
+            defer { group.cancelAll() }
+            do {
+                try await client.query(PostgresQuery(unsafeSQL: statement))
+            } catch let error as PSQLError {
+                throw WardenError(
+                    .storeUnavailable, "\(statement): \(error.serverInfo?[.message] ?? String(reflecting: error))")
+            }
         }
     }
 }

@@ -12,10 +12,10 @@ enum Migration0009CreateTwins: StoreMigration {
             device_id TEXT NOT NULL,
             desired TEXT NOT NULL,
             desired_version BIGINT NOT NULL,
-            desired_updated TIMESTAMPTZ NOT NULL,
+            desired_updated TEXT NOT NULL,
             reported TEXT NOT NULL,
             reported_version BIGINT NOT NULL,
-            reported_updated TIMESTAMPTZ NOT NULL,
+            reported_updated TEXT NOT NULL,
             PRIMARY KEY (tenant_id, device_id)
         )
         """

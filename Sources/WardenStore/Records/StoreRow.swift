@@ -10,6 +10,7 @@ protocol StoreRow {
     func value(_ column: String) throws -> Int
     func value(_ column: String) throws -> Int?
     func value(_ column: String) throws -> Int64
+    func value(_ column: String) throws -> Int64?
     func value(_ column: String) throws -> Bool
     func value(_ column: String) throws -> Double
     func value(_ column: String) throws -> Double?
@@ -25,6 +26,7 @@ extension Row: StoreRow {
     func value(_ column: String) throws -> Int { try decode(forColumn: column) }
     func value(_ column: String) throws -> Int? { try decode(forColumn: column) }
     func value(_ column: String) throws -> Int64 { try decode(forColumn: column) }
+    func value(_ column: String) throws -> Int64? { try decode(forColumn: column) }
     func value(_ column: String) throws -> Bool { try decode(forColumn: column) }
     func value(_ column: String) throws -> Double { try decode(forColumn: column) }
     func value(_ column: String) throws -> Double? { try decode(forColumn: column) }
@@ -40,6 +42,7 @@ extension PostgresRandomAccessRow: StoreRow {
     func value(_ column: String) throws -> Int { try self[column].decode(Int.self) }
     func value(_ column: String) throws -> Int? { try self[column].decode(Int?.self) }
     func value(_ column: String) throws -> Int64 { try self[column].decode(Int64.self) }
+    func value(_ column: String) throws -> Int64? { try self[column].decode(Int64?.self) }
     func value(_ column: String) throws -> Bool { try self[column].decode(Bool.self) }
     func value(_ column: String) throws -> Double { try self[column].decode(Double.self) }
     func value(_ column: String) throws -> Double? { try self[column].decode(Double?.self) }

@@ -5,21 +5,7 @@ public import WardenCore
 extension SQLiteDatabase: CloudToDeviceStore {
     public func loadCloudToDeviceMessages() async throws -> [CloudToDeviceMessage] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM c2d_messages ORDER BY sequence").map { row in
-                CloudToDeviceMessage(
-                    sequenceNumber: try row.decode(forColumn: "sequence"),
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    deviceID: try DeviceID(row.decode(forColumn: "device_id")),
-                    messageID: try row.decode(forColumn: "message_id"),
-                    correlationID: try row.decode(forColumn: "correlation_id"),
-                    properties: try row.decode(forColumn: "properties"),
-                    body: Array(try row.decode(Data.self, forColumn: "body")),
-                    acknowledgement: CloudToDeviceMessage.Acknowledgement(rawValue: try row.decode(forColumn: "ack"))
-                        ?? .none,
-                    enqueuedAt: try row.decode(forColumn: "enqueued_at"),
-                    expiresAt: try row.decode(forColumn: "expires_at"),
-                    deliveryCount: try row.decode(forColumn: "delivery_count"))
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM c2d_messages ORDER BY sequence").map(DeviceStateRows.cloudToDevice)
         }
     }
 
@@ -40,17 +26,7 @@ extension SQLiteDatabase: CloudToDeviceStore {
                 db,
                 sql: "SELECT * FROM c2d_feedback WHERE tenant_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
                 arguments: [tenantID.rawValue, afterSequence, limit]
-            ).map { row in
-                CloudToDeviceFeedback(
-                    sequenceNumber: try row.decode(forColumn: "sequence"),
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    deviceID: try DeviceID(row.decode(forColumn: "device_id")),
-                    originalMessageID: try row.decode(forColumn: "original_message_id"),
-                    status: CloudToDeviceFeedback.Status(rawValue: try row.decode(forColumn: "status")) ?? .rejected,
-                    description: try row.decode(forColumn: "description"),
-                    enqueuedAt: try row.decode(forColumn: "enqueued_at"),
-                    recordedAt: try row.decode(forColumn: "recorded_at"))
-            }
+            ).map(DeviceStateRows.feedback)
         }
     }
 

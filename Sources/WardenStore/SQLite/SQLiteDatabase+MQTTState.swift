@@ -14,38 +14,13 @@ extension SQLiteDatabase: DeviceStateStore {
     public func loadMQTTState() async throws -> MQTTStateSnapshot {
         try await read { db in
             var snapshot = MQTTStateSnapshot()
-            snapshot.sessions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_sessions").map { row in
-                StoredSession(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    clientID: try row.decode(forColumn: "client_id"),
-                    expiryInterval: UInt32(clamping: try row.decode(Int64.self, forColumn: "expiry_interval")),
-                    disconnectedAt: try row.decode(Double?.self, forColumn: "disconnected_at").map(
-                        Date.init(timeIntervalSince1970:)))
-            }
-            snapshot.subscriptions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_subscriptions").map { row in
-                StoredSubscription(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    clientID: try row.decode(forColumn: "client_id"), filter: try row.decode(forColumn: "filter"),
-                    options: UInt8(clamping: try row.decode(Int64.self, forColumn: "options")),
-                    identifier: try row.decode(forColumn: "identifier"))
-            }
+            snapshot.sessions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_sessions").map(DeviceStateRows.session)
+            snapshot.subscriptions = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_subscriptions")
+                .map(DeviceStateRows.subscription)
             snapshot.messages = try Row.fetchAll(
                 db, sql: "SELECT * FROM mqtt_session_messages ORDER BY tenant_id, client_id, sequence"
-            ).map { row in
-                StoredMessage(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    clientID: try row.decode(forColumn: "client_id"),
-                    sequence: try row.decode(forColumn: "sequence"), message: try Self.payload(row),
-                    deliveryQoS: UInt8(clamping: try row.decode(Int64.self, forColumn: "delivery_qos")),
-                    retain: try row.decode(Bool.self, forColumn: "retain"),
-                    subscriptionIdentifiers: Self.identifiers(try row.decode(forColumn: "subscription_identifiers")),
-                    packetID: try row.decode(Int64?.self, forColumn: "packet_id").map { UInt16(clamping: $0) },
-                    phase: UInt8(clamping: try row.decode(Int64.self, forColumn: "phase")))
-            }
-            snapshot.retained = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_retained").map { row in
-                StoredRetained(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")), message: try Self.payload(row))
-            }
+            ).map(DeviceStateRows.message)
+            snapshot.retained = try Row.fetchAll(db, sql: "SELECT * FROM mqtt_retained").map(DeviceStateRows.retained)
             return snapshot
         }
     }
@@ -96,7 +71,7 @@ extension SQLiteDatabase: DeviceStateStore {
                     Data(stored.message.payload) as Data, Int64(stored.message.qos),
                     Data(stored.message.properties) as Data,
                     stored.message.expiresAt?.timeIntervalSince1970, Int64(stored.deliveryQoS), stored.retain,
-                    stored.subscriptionIdentifiers.map(String.init).joined(separator: ","),
+                    DeviceStateRows.identifiersText(stored.subscriptionIdentifiers),
                     stored.packetID.map { Int64($0) }, Int64(stored.phase),
                 ])
         case .updateMessage(let tenantID, let clientID, let sequence, let packetID, let phase):
@@ -142,19 +117,6 @@ extension SQLiteDatabase: DeviceStateStore {
                 sql: "DELETE FROM device_twins WHERE tenant_id = ? AND device_id = ?",
                 arguments: [tenantID.rawValue, deviceID.rawValue])
         }
-    }
-
-    private static func payload(_ row: Row) throws -> StoredPayload {
-        StoredPayload(
-            topic: try row.decode(forColumn: "topic"), payload: Array(try row.decode(Data.self, forColumn: "payload")),
-            qos: UInt8(clamping: try row.decode(Int64.self, forColumn: "qos")),
-            properties: Array(try row.decode(Data.self, forColumn: "properties")),
-            expiresAt: try row.decode(Double?.self, forColumn: "expires_at").map(Date.init(timeIntervalSince1970:)))
-    }
-
-    private static func identifiers(_ text: String) -> [Int] {
-        // total: parses text: nil unless a number in range.
-        text.split(separator: ",").compactMap { Int($0) }
     }
 }
 

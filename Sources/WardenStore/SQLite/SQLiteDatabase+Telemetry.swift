@@ -15,7 +15,7 @@ extension SQLiteDatabase: TelemetryStore {
                     ORDER BY sequence LIMIT ?
                     """,
                 arguments: [tenantID.rawValue, deviceID.rawValue, afterSequence, from, to, limit]
-            ).map(Self.telemetryMessage)
+            ).map(DeviceStateRows.telemetry)
         }
     }
 
@@ -51,18 +51,5 @@ extension SQLiteDatabase: TelemetryStore {
             message.sequenceNumber, message.tenantID.rawValue, message.deviceID.rawValue,
             message.enqueuedAtMilliseconds, message.authMethod.rawValue, message.properties, Data(message.body),
         ])
-    }
-
-    private static func telemetryMessage(_ row: Row) throws -> TelemetryMessage {
-        guard let method = Device.AuthenticationType(rawValue: try row.decode(forColumn: "auth_method")) else {
-            throw WardenError(.storeUnavailable, "A stored telemetry message names an unknown auth method.")
-        }
-        return TelemetryMessage(
-            sequenceNumber: try row.decode(forColumn: "sequence"),
-            tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-            deviceID: try DeviceID(row.decode(forColumn: "device_id")),
-            enqueuedAtMilliseconds: try row.decode(forColumn: "enqueued_at"), authMethod: method,
-            properties: try row.decode(forColumn: "properties"),
-            body: Array(try row.decode(Data.self, forColumn: "body")))
     }
 }
