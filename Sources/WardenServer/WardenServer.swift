@@ -75,12 +75,7 @@ public enum WardenServer {
         let masterKey = try MasterKeyLoader.load(
             directory, override: configuration.masterKeyOverride, hardware: hardware)
         let sealer = masterKey.ring
-        let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
-        if !SQLiteDatabase.statementJournalsInMemory {
-            logger.warning(
-                "SQLite keeps statement journals in 64 KiB chunks: durable sessions will be slower (it was opened before the store)."
-            )
-        }
+        let (database, embedded) = try await openStore(configuration.store, directory, sealer, clock, logger)
         BackupMaker.removeStaleSnapshots(in: directory)
         let masterKeyRotation = MasterKeyRotation(
             masterKey, directory: directory, hardware: hardware, store: database, clock: clock)
@@ -250,7 +245,7 @@ public enum WardenServer {
                 auditReader: AuditReader(store: database, chain: auditChain, head: auditHead),
                 masterKey: masterKeyRotation,
                 backup: BackupMaker(
-                    directory: directory, database: database, ring: masterKey.ring, rotation: masterKeyRotation,
+                    directory: directory, database: embedded, ring: masterKey.ring, rotation: masterKeyRotation,
                     masterKeyIsWrapped: masterKey.source == .hsm, events: bus, clock: clock),
                 defender: defender, alertWebhook: alertWebhook,
                 deviceGroups: { tenant, device, group in
@@ -406,11 +401,40 @@ public enum WardenServer {
             logger: logger)
     }
 
+    /// The store `store.backend` names, and the SQLite one again when it is that (its backups copy the file).
+    static func openStore(
+        _ settings: ServerConfiguration.Store, _ directory: DataDirectory, _ sealer: any SecretSealer,
+        _ clock: any WardenClock, _ logger: Logger
+    ) async throws -> (any HubStore, SQLiteDatabase?) {
+        switch settings.backend {
+        case .sqlite:
+            let database = try SQLiteDatabase(path: directory.database, sealer: sealer, clock: clock)
+            if !SQLiteDatabase.statementJournalsInMemory {
+                logger.warning(
+                    "SQLite keeps statement journals in 64 KiB chunks: durable sessions will be slower (it was opened before the store)."
+                )
+            }
+            return (database, database)
+        case .postgresql:
+            let postgres = try settings.postgreSQLSettings()
+            if postgres.tls == .disable {
+                logger.warning(
+                    "The PostgreSQL store is reached without TLS (sslmode=disable): keep it to a database on this machine."
+                )
+            }
+            let database = try await PostgreSQLDatabase(postgres, sealer: sealer, clock: clock, logger: logger)
+            logger.info(
+                "Opened the PostgreSQL store.",
+                metadata: ["store.host": "\(postgres.host)", "store.database": "\(postgres.database)"])
+            return (database, nil)
+        }
+    }
+
     /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus
     /// for live revocation.
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
-        authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: SQLiteDatabase,
+        authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: any HubStore,
         ocsp: OCSPStatusCache, gate: any ConnectionGate, observer: any ConnectionObserver, clock: any WardenClock,
         logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {

@@ -35,11 +35,24 @@ import Testing
             (["--config", try yaml("hub:\n  hostname: 'bad host'\n")], [:], "bad host"),
             (["--config", try yaml("tls:\n  certificate: /x.pem\n")], [:], "tls.private-key"),
             (["--config", "/nonexistent/warden.yaml"], [:], "cannot be read"),
+            ([], ["WARDEN_STORE_BACKEND": "mysql"], "store.backend"),
+            ([], ["WARDEN_STORE_BACKEND": "postgresql"], "store.url"),
+            (
+                [], ["WARDEN_STORE_BACKEND": "postgresql", "WARDEN_STORE_URL": "postgres://w:hunter2hunter2@db/w"],
+                "WARDEN_STORE_PASSWORD"
+            ),
+            (
+                [], ["WARDEN_STORE_BACKEND": "postgresql", "WARDEN_STORE_URL": "postgres://w@db/w?sslmode=require"],
+                "do not verify the server"
+            ),
+            ([], ["WARDEN_STORE_BACKEND": "postgresql", "WARDEN_STORE_URL": "postgres://w@db:99999/w"], "port"),
+            ([], ["WARDEN_STORE_POOL_SIZE": "0"], "store.pool-size"),
         ]
         for (arguments, environment, named) in cases {
             let (status, error) = try await serve(arguments, environment: environment)
             #expect(status == 78, "\(arguments) \(environment)")
             #expect(error.contains(named), "\(error)")
+            #expect(!error.contains("hunter2"), "a password was printed: \(error)")
         }
     }
 

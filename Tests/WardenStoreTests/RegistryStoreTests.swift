@@ -95,7 +95,7 @@ struct RegistryStoreTests {
                     tenantID: try TenantID("nobody"), id: stranger.id, generationID: "g", etag: "e",
                     status: .enabled, statusReason: nil, statusUpdatedAt: now, authentication: .x509CA,
                     attributes: [:], createdAt: now, updatedAt: now)
-                try await fresh.store.createDevice(stranger)
+                _ = try await fresh.store.createDevice(stranger)
             }
         }
     }

@@ -93,6 +93,7 @@ extension WardenError.Code {
     public static let alertNotFound = Self("alert.not_found", .notFound)
     public static let auditReportNotFound = Self("defender.audit_not_run", .notFound)
     public static let backupInvalid = Self("backup.invalid", .invalidInput)
+    public static let backupNotSupported = Self("backup.not_supported", .conflict)
     public static let authBanned = Self("auth.banned", .forbidden)
 
     // Requests.
@@ -152,7 +153,9 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
-        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .backupInvalid, .authBanned,
+        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .backupInvalid,
+        .backupNotSupported,
+        .authBanned,
         .requestMalformedJSON,
         .jsonTooComplex, .requestInvalidField, .requestBodyTooLarge, .requestInvalidCursor, .requestInvalidQuery,
         .routeNotFound, .methodNotAllowed, .authMissingCredential,

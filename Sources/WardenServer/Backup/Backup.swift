@@ -12,7 +12,8 @@ import WardenStore
 /// key, as they are in the directory.
 struct BackupMaker: BackupMaking {
     let directory: DataDirectory
-    let database: SQLiteDatabase
+    /// The SQLite store to copy; nil when the hub keeps its state in PostgreSQL, whose own tools back it up.
+    let database: SQLiteDatabase?
     let ring: SealingKeyRing
     let rotation: any MasterKeyManaging
     /// Whether an HSM wraps the master key: no key file exists that an operator could keep apart to open a
@@ -35,6 +36,12 @@ struct BackupMaker: BackupMaking {
     static let snapshotPrefix = "backup-"
 
     func prepareBackup(passphrase: SecretBytes?) async throws -> any PreparedBackup {
+        guard let database else {
+            throw WardenError(
+                .backupNotSupported,
+                "This hub keeps its state in PostgreSQL: back the database up with pg_dump or base backups, and the "
+                    + "master key apart.")
+        }
         if let passphrase, passphrase.bytes.count < Self.minimumPassphrase {
             throw WardenError(
                 .requestInvalidField, "A backup passphrase is at least \(Self.minimumPassphrase) characters.")

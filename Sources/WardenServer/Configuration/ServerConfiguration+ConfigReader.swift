@@ -7,6 +7,7 @@ import WardenAccess
 import WardenBroker
 import WardenCore
 import WardenHub
+import WardenStore
 import Yams
 
 extension ServerConfiguration {
@@ -155,6 +156,12 @@ extension ServerConfiguration {
             config.defender.webhookURL = value
         },
         Key(name: "defender.webhook.secret-file") { config, value in config.defender.webhookSecretFile = value },
+        Key(name: "store.backend") { config, value in
+            config.store.backend = try parse(value, "store.backend", ServerConfiguration.Store.Backend.self)
+        },
+        Key(name: "store.url") { config, value in config.store.url = value },
+        .integer("store.pool-size", 1...1_000, \.store.poolSize),
+        Key(name: "store.password-file") { config, value in config.store.passwordFile = value },
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in
@@ -178,7 +185,7 @@ extension ServerConfiguration {
     /// CLI's client settings.
     static let otherEnvironmentVariables: Set<String> = [
         "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG", "WARDEN_CONFIG_DIR",
-        "WARDEN_HSM_PIN", "WARDEN_DEFENDER_WEBHOOK_SECRET",
+        "WARDEN_HSM_PIN", "WARDEN_DEFENDER_WEBHOOK_SECRET", "WARDEN_STORE_PASSWORD",
     ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
@@ -239,6 +246,7 @@ extension ServerConfiguration {
         }
         try readHSMPin(&configuration, environment: environment)
         try readWebhookSecret(&configuration.defender, environment: environment)
+        try readStorePassword(&configuration.store, environment: environment)
         try checkPlainListener(configuration.mqtt.plain)
         try checkTimeToLive(configuration.cloudToDevice)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
@@ -292,6 +300,36 @@ extension ServerConfiguration {
             )
         }
         defender.webhookSecret = SecretBytes(Array(secret.utf8))
+    }
+
+    /// PostgreSQL's settings checked now, so that a wrong URL stops start-up before anything opens; its password
+    /// from `WARDEN_STORE_PASSWORD` or the file `store.password-file` names, never from the YAML or the URL.
+    private static func readStorePassword(_ store: inout ServerConfiguration.Store, environment: [String: String])
+        throws
+    {
+        guard store.backend == .postgresql else { return }
+        guard let url = store.url else {
+            throw WardenError(.configInvalidValue, "'store.backend: postgresql' needs 'store.url'.")
+        }
+        if URLComponents(string: url)?.password != nil {
+            throw WardenError(
+                .configInvalidValue,
+                "'store.url' must not hold the password: use WARDEN_STORE_PASSWORD or 'store.password-file'.")
+        }
+        if let password = environment["WARDEN_STORE_PASSWORD"] {
+            store.password = SecretBytes(Array(password.utf8))
+        } else if let file = store.passwordFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WardenError(.configUnreadableFile, "Cannot read 'store.password-file' \(file).")
+            }
+            store.password = SecretBytes(
+                Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
+        }
+        do {
+            _ = try store.postgreSQLSettings()
+        } catch let error as WardenError {
+            throw WardenError(.configInvalidValue, error.reason)
+        }
     }
 
     /// `hub.hostname` → `WARDEN_HUB_HOSTNAME`.
@@ -397,5 +435,12 @@ extension ServerConfiguration {
 
     private static func invalid(_ key: String, _ value: String, _ expected: String) -> WardenError {
         WardenError(.configInvalidValue, "Setting '\(key)' is '\(value)'; it must be \(expected).")
+    }
+}
+
+extension ServerConfiguration.Store {
+    /// The PostgreSQL connection this section describes (`store.url`, the password, `store.pool-size`).
+    func postgreSQLSettings() throws -> PostgreSQLSettings {
+        try PostgreSQLSettings(url: url ?? "", password: password, poolSize: poolSize)
     }
 }

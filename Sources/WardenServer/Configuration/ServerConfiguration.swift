@@ -227,6 +227,24 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var hsm: HSM?
+
+    /// Where the hub keeps its state (`store.*`): the embedded SQLite file by default, or a PostgreSQL database
+    /// that several nodes share.
+    public struct Store: Sendable {
+        public enum Backend: String, Sendable, CaseIterable {
+            case sqlite, postgresql
+        }
+
+        public var backend = Backend.sqlite
+        /// `postgres://USER@HOST:PORT/DATABASE?sslmode=…&sslrootcert=…`, without a password.
+        public var url: String?
+        public var poolSize = 10
+        public var passwordFile: String?
+        /// From `WARDEN_STORE_PASSWORD` or `passwordFile`, never from the YAML or the URL.
+        public var password: SecretBytes?
+    }
+
+    public var store = Store()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.
     public var masterKeyOverride: SecretBytes?
 

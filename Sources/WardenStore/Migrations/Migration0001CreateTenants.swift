@@ -8,30 +8,30 @@ enum Migration0001CreateTenants: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE tenants (
-            id TEXT PRIMARY KEY NOT NULL,
-            host_name TEXT NOT NULL UNIQUE,
+            id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+            host_name TEXT COLLATE "C" NOT NULL UNIQUE,
             created_at TIMESTAMPTZ NOT NULL
         )
         """,
         """
         CREATE TABLE access_lists (
-            tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-            allow_json TEXT NOT NULL,
-            block_json TEXT NOT NULL,
-            etag TEXT NOT NULL
+            tenant_id TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            allow_json TEXT COLLATE "C" NOT NULL,
+            block_json TEXT COLLATE "C" NOT NULL,
+            etag TEXT COLLATE "C" NOT NULL
         )
         """,
         """
         CREATE TABLE ip_filters (
-            tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-            default_action TEXT NOT NULL CHECK (default_action IN ('accept', 'reject')),
-            rules_json TEXT NOT NULL,
-            etag TEXT NOT NULL
+            tenant_id TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            default_action TEXT COLLATE "C" NOT NULL CHECK (default_action IN ('accept', 'reject')),
+            rules_json TEXT COLLATE "C" NOT NULL,
+            etag TEXT COLLATE "C" NOT NULL
         )
         """,
         """
         CREATE TABLE management_credentials (
-            name TEXT PRIMARY KEY NOT NULL,
+            name TEXT COLLATE "C" PRIMARY KEY NOT NULL,
             credential_hash BYTEA NOT NULL,
             created_at TIMESTAMPTZ NOT NULL
         )

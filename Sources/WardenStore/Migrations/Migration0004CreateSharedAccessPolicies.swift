@@ -8,9 +8,9 @@ enum Migration0004CreateSharedAccessPolicies: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE shared_access_policies (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
-            name TEXT NOT NULL,
-            permissions_json TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+            name TEXT COLLATE "C" NOT NULL,
+            permissions_json TEXT COLLATE "C" NOT NULL,
             sealed_primary_key BYTEA NOT NULL,
             sealed_secondary_key BYTEA NOT NULL,
             created_at TIMESTAMPTZ NOT NULL,

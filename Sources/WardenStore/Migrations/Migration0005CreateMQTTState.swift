@@ -8,8 +8,8 @@ enum Migration0005CreateMQTTState: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE mqtt_sessions (
-            tenant_id TEXT NOT NULL,
-            client_id TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            client_id TEXT COLLATE "C" NOT NULL,
             expiry_interval BIGINT NOT NULL,
             disconnected_at DOUBLE PRECISION,
             PRIMARY KEY (tenant_id, client_id)
@@ -17,9 +17,9 @@ enum Migration0005CreateMQTTState: StoreMigration {
         """,
         """
         CREATE TABLE mqtt_subscriptions (
-            tenant_id TEXT NOT NULL,
-            client_id TEXT NOT NULL,
-            filter TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            client_id TEXT COLLATE "C" NOT NULL,
+            filter TEXT COLLATE "C" NOT NULL,
             options BIGINT NOT NULL,
             identifier BIGINT,
             PRIMARY KEY (tenant_id, client_id, filter),
@@ -28,17 +28,17 @@ enum Migration0005CreateMQTTState: StoreMigration {
         """,
         """
         CREATE TABLE mqtt_session_messages (
-            tenant_id TEXT NOT NULL,
-            client_id TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            client_id TEXT COLLATE "C" NOT NULL,
             sequence BIGINT NOT NULL,
-            topic TEXT NOT NULL,
+            topic TEXT COLLATE "C" NOT NULL,
             payload BYTEA NOT NULL,
             qos BIGINT NOT NULL,
             properties BYTEA NOT NULL,
             expires_at DOUBLE PRECISION,
             delivery_qos BIGINT NOT NULL,
             retain BOOLEAN NOT NULL,
-            subscription_identifiers TEXT NOT NULL,
+            subscription_identifiers TEXT COLLATE "C" NOT NULL,
             packet_id BIGINT,
             phase BIGINT NOT NULL,
             PRIMARY KEY (tenant_id, client_id, sequence),
@@ -47,8 +47,8 @@ enum Migration0005CreateMQTTState: StoreMigration {
         """,
         """
         CREATE TABLE mqtt_retained (
-            tenant_id TEXT NOT NULL,
-            topic TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            topic TEXT COLLATE "C" NOT NULL,
             payload BYTEA NOT NULL,
             qos BIGINT NOT NULL,
             properties BYTEA NOT NULL,

@@ -8,14 +8,14 @@ enum Migration0006CreateCertificateAuthorities: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE certificate_authorities (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
-            name TEXT NOT NULL,
-            certificate_pem TEXT NOT NULL,
-            thumbprint TEXT NOT NULL,
-            subject TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+            name TEXT COLLATE "C" NOT NULL,
+            certificate_pem TEXT COLLATE "C" NOT NULL,
+            thumbprint TEXT COLLATE "C" NOT NULL,
+            subject TEXT COLLATE "C" NOT NULL,
             not_valid_after TIMESTAMPTZ NOT NULL,
             verified BOOLEAN NOT NULL,
-            verification_code TEXT,
+            verification_code TEXT COLLATE "C",
             created_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tenant_id, name),
             UNIQUE (tenant_id, thumbprint)

@@ -10,11 +10,11 @@ enum Migration0007CreateTelemetry: StoreMigration {
         """
         CREATE TABLE telemetry (
             sequence BIGINT PRIMARY KEY,
-            tenant_id TEXT NOT NULL,
-            device_id TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
             enqueued_at BIGINT NOT NULL,
-            auth_method TEXT NOT NULL,
-            properties TEXT NOT NULL,
+            auth_method TEXT COLLATE "C" NOT NULL,
+            properties TEXT COLLATE "C" NOT NULL,
             body BYTEA NOT NULL
         )
         """,

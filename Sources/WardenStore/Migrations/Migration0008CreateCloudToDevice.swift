@@ -10,13 +10,13 @@ enum Migration0008CreateCloudToDevice: StoreMigration {
         """
         CREATE TABLE c2d_messages (
             sequence BIGINT PRIMARY KEY,
-            tenant_id TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            correlation_id TEXT,
-            properties TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
+            message_id TEXT COLLATE "C" NOT NULL,
+            correlation_id TEXT COLLATE "C",
+            properties TEXT COLLATE "C" NOT NULL,
             body BYTEA NOT NULL,
-            ack TEXT NOT NULL,
+            ack TEXT COLLATE "C" NOT NULL,
             enqueued_at BIGINT NOT NULL,
             expires_at BIGINT NOT NULL,
             delivery_count BIGINT NOT NULL
@@ -25,11 +25,11 @@ enum Migration0008CreateCloudToDevice: StoreMigration {
         """
         CREATE TABLE c2d_feedback (
             sequence BIGINT PRIMARY KEY,
-            tenant_id TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            original_message_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            description TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
+            original_message_id TEXT COLLATE "C" NOT NULL,
+            status TEXT COLLATE "C" NOT NULL,
+            description TEXT COLLATE "C" NOT NULL,
             enqueued_at BIGINT NOT NULL,
             recorded_at BIGINT NOT NULL
         )

@@ -8,14 +8,14 @@ enum Migration0009CreateTwins: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE device_twins (
-            tenant_id TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            desired TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
+            desired TEXT COLLATE "C" NOT NULL,
             desired_version BIGINT NOT NULL,
-            desired_updated TEXT NOT NULL,
-            reported TEXT NOT NULL,
+            desired_updated TEXT COLLATE "C" NOT NULL,
+            reported TEXT COLLATE "C" NOT NULL,
             reported_version BIGINT NOT NULL,
-            reported_updated TEXT NOT NULL,
+            reported_updated TEXT COLLATE "C" NOT NULL,
             PRIMARY KEY (tenant_id, device_id)
         )
         """

@@ -10,9 +10,9 @@ enum Migration0010CreateAccess: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE users (
-            id TEXT PRIMARY KEY,
-            username TEXT NOT NULL UNIQUE,
-            password_hash TEXT NOT NULL,
+            id TEXT COLLATE "C" PRIMARY KEY,
+            username TEXT COLLATE "C" NOT NULL UNIQUE,
+            password_hash TEXT COLLATE "C" NOT NULL,
             enabled BOOLEAN NOT NULL,
             platform_admin BOOLEAN NOT NULL,
             totp_secret BYTEA,
@@ -24,8 +24,8 @@ enum Migration0010CreateAccess: StoreMigration {
         """,
         """
         CREATE TABLE service_principals (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
+            id TEXT COLLATE "C" PRIMARY KEY,
+            name TEXT COLLATE "C" NOT NULL,
             secret_hash BYTEA NOT NULL,
             enabled BOOLEAN NOT NULL,
             created_at TIMESTAMPTZ NOT NULL
@@ -33,23 +33,23 @@ enum Migration0010CreateAccess: StoreMigration {
         """,
         """
         CREATE TABLE role_bindings (
-            subject_id TEXT NOT NULL,
-            tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-            role TEXT NOT NULL,
+            subject_id TEXT COLLATE "C" NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            role TEXT COLLATE "C" NOT NULL,
             PRIMARY KEY (subject_id, tenant_id)
         )
         """,
         """
         CREATE TABLE api_keys (
-            id TEXT PRIMARY KEY,
-            tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-            name TEXT NOT NULL,
-            permissions TEXT NOT NULL,
-            device_group TEXT,
+            id TEXT COLLATE "C" PRIMARY KEY,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+            name TEXT COLLATE "C" NOT NULL,
+            permissions TEXT COLLATE "C" NOT NULL,
+            device_group TEXT COLLATE "C",
             expires_at TIMESTAMPTZ,
             revoked_at TIMESTAMPTZ,
             last_used_at TIMESTAMPTZ,
-            created_by TEXT NOT NULL,
+            created_by TEXT COLLATE "C" NOT NULL,
             created_at TIMESTAMPTZ NOT NULL,
             secret_hash BYTEA NOT NULL UNIQUE
         )
@@ -57,8 +57,8 @@ enum Migration0010CreateAccess: StoreMigration {
         """
         CREATE TABLE refresh_tokens (
             hash BYTEA PRIMARY KEY,
-            family TEXT NOT NULL,
-            user_id TEXT NOT NULL,
+            family TEXT COLLATE "C" NOT NULL,
+            user_id TEXT COLLATE "C" NOT NULL,
             issued_at TIMESTAMPTZ NOT NULL,
             expires_at TIMESTAMPTZ NOT NULL,
             used_at TIMESTAMPTZ,
@@ -73,7 +73,7 @@ enum Migration0010CreateAccess: StoreMigration {
         """,
         """
         CREATE TABLE access_token_keys (
-            id TEXT PRIMARY KEY,
+            id TEXT COLLATE "C" PRIMARY KEY,
             private_key BYTEA NOT NULL,
             created_at TIMESTAMPTZ NOT NULL
         )

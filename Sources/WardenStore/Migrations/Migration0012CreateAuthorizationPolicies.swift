@@ -8,10 +8,10 @@ enum Migration0012CreateAuthorizationPolicies: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE authorization_policies (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
             version BIGINT NOT NULL,
-            document TEXT NOT NULL,
-            author TEXT NOT NULL,
+            document TEXT COLLATE "C" NOT NULL,
+            author TEXT COLLATE "C" NOT NULL,
             created_at TIMESTAMPTZ NOT NULL,
             restored_from BIGINT,
             audit_only BOOLEAN NOT NULL,

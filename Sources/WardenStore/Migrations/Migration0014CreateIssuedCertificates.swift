@@ -13,9 +13,9 @@ enum Migration0014CreateIssuedCertificates: StoreMigration {
         """,
         """
         CREATE TABLE certificate_authority_keys (
-            tenant_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            storage TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            name TEXT COLLATE "C" NOT NULL,
+            storage TEXT COLLATE "C" NOT NULL,
             sealed_key BYTEA,
             PRIMARY KEY (tenant_id, name),
             FOREIGN KEY (tenant_id, name) REFERENCES certificate_authorities(tenant_id, name) ON DELETE CASCADE
@@ -23,20 +23,20 @@ enum Migration0014CreateIssuedCertificates: StoreMigration {
         """,
         """
         CREATE TABLE issued_certificates (
-            tenant_id TEXT NOT NULL,
-            serial TEXT NOT NULL,
-            authority TEXT NOT NULL,
-            issuer_thumbprint TEXT NOT NULL,
-            device_id TEXT NOT NULL,
-            thumbprint TEXT NOT NULL,
-            certificate_pem TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            serial TEXT COLLATE "C" NOT NULL,
+            authority TEXT COLLATE "C" NOT NULL,
+            issuer_thumbprint TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
+            thumbprint TEXT COLLATE "C" NOT NULL,
+            certificate_pem TEXT COLLATE "C" NOT NULL,
             not_valid_before TIMESTAMPTZ NOT NULL,
             not_valid_after TIMESTAMPTZ NOT NULL,
             issued_at TIMESTAMPTZ NOT NULL,
-            issued_by TEXT NOT NULL,
-            renewed_from TEXT,
+            issued_by TEXT COLLATE "C" NOT NULL,
+            renewed_from TEXT COLLATE "C",
             revoked_at TIMESTAMPTZ,
-            revocation_reason TEXT,
+            revocation_reason TEXT COLLATE "C",
             PRIMARY KEY (tenant_id, serial),
             FOREIGN KEY (tenant_id, authority) REFERENCES certificate_authorities(tenant_id, name)
                 ON DELETE CASCADE

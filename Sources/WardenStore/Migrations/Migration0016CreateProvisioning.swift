@@ -9,20 +9,20 @@ enum Migration0016CreateProvisioning: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE provisioning_scopes (
-            tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants(id),
-            id_scope TEXT NOT NULL UNIQUE
+            tenant_id TEXT COLLATE "C" NOT NULL PRIMARY KEY REFERENCES tenants(id),
+            id_scope TEXT COLLATE "C" NOT NULL UNIQUE
         )
         """,
         """
         CREATE TABLE enrollments (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
-            kind TEXT NOT NULL,
-            name TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+            kind TEXT COLLATE "C" NOT NULL,
+            name TEXT COLLATE "C" NOT NULL,
             primary_key BYTEA NOT NULL,
             secondary_key BYTEA NOT NULL,
             enabled BOOLEAN NOT NULL,
-            initial_desired TEXT,
-            device_id TEXT,
+            initial_desired TEXT COLLATE "C",
+            device_id TEXT COLLATE "C",
             created_at TIMESTAMPTZ NOT NULL,
             updated_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tenant_id, kind, name)
@@ -30,10 +30,10 @@ enum Migration0016CreateProvisioning: StoreMigration {
         """,
         """
         CREATE TABLE registrations (
-            tenant_id TEXT NOT NULL REFERENCES tenants(id),
-            registration_id TEXT NOT NULL,
-            enrollment TEXT NOT NULL,
-            device_id TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+            registration_id TEXT COLLATE "C" NOT NULL,
+            enrollment TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
             created_at TIMESTAMPTZ NOT NULL,
             updated_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (tenant_id, registration_id)

@@ -8,16 +8,16 @@ enum Migration0017AddCertificateAttestation: StoreMigration {
     /// The same change in PostgreSQL's dialect, one statement each.
     static let postgres = [
         """
-        ALTER TABLE enrollments ADD COLUMN attestation TEXT NOT NULL DEFAULT 'symmetric-key'
+        ALTER TABLE enrollments ADD COLUMN attestation TEXT COLLATE "C" NOT NULL DEFAULT 'symmetric-key'
         """,
         """
-        ALTER TABLE enrollments ADD COLUMN certificate_authority TEXT
+        ALTER TABLE enrollments ADD COLUMN certificate_authority TEXT COLLATE "C"
         """,
         """
-        ALTER TABLE enrollments ADD COLUMN primary_thumbprint TEXT
+        ALTER TABLE enrollments ADD COLUMN primary_thumbprint TEXT COLLATE "C"
         """,
         """
-        ALTER TABLE enrollments ADD COLUMN secondary_thumbprint TEXT
+        ALTER TABLE enrollments ADD COLUMN secondary_thumbprint TEXT COLLATE "C"
         """,
     ]
 

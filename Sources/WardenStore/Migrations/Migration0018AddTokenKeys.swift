@@ -7,7 +7,7 @@ enum Migration0018AddTokenKeys: StoreMigration {
     /// The same change in PostgreSQL's dialect, one statement each.
     static let postgres = [
         """
-        ALTER TABLE certificate_authority_keys ADD COLUMN token_label TEXT
+        ALTER TABLE certificate_authority_keys ADD COLUMN token_label TEXT COLLATE "C"
         """
     ]
 

@@ -9,7 +9,7 @@ enum Migration0019CreateDataKeys: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE data_keys (
-            name TEXT NOT NULL PRIMARY KEY,
+            name TEXT COLLATE "C" NOT NULL PRIMARY KEY,
             sealed_key BYTEA NOT NULL,
             created_at TIMESTAMPTZ NOT NULL
         )

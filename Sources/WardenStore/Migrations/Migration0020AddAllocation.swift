@@ -9,19 +9,19 @@ enum Migration0020AddAllocation: StoreMigration {
     /// The same change in PostgreSQL's dialect, one statement each.
     static let postgres = [
         """
-        ALTER TABLE enrollments ADD COLUMN tenants TEXT
+        ALTER TABLE enrollments ADD COLUMN tenants TEXT COLLATE "C"
         """,
         """
-        ALTER TABLE enrollments ADD COLUMN allocation TEXT NOT NULL DEFAULT 'static'
+        ALTER TABLE enrollments ADD COLUMN allocation TEXT COLLATE "C" NOT NULL DEFAULT 'static'
         """,
         """
         ALTER TABLE enrollments ADD COLUMN sealed_webhook BYTEA
         """,
         """
-        ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT NOT NULL DEFAULT 'migrate'
+        ALTER TABLE enrollments ADD COLUMN reprovisioning TEXT COLLATE "C" NOT NULL DEFAULT 'migrate'
         """,
         """
-        ALTER TABLE registrations ADD COLUMN assigned_tenant TEXT
+        ALTER TABLE registrations ADD COLUMN assigned_tenant TEXT COLLATE "C"
         """,
     ]
 

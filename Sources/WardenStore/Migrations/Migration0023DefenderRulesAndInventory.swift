@@ -11,21 +11,21 @@ enum Migration0023DefenderRulesAndInventory: StoreMigration {
     static let postgres = [
         """
         CREATE TABLE defender_rules (
-            tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
-            document TEXT NOT NULL
+            tenant_id TEXT COLLATE "C" NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+            document TEXT COLLATE "C" NOT NULL
         )
         """,
         """
         CREATE TABLE device_sightings (
-            tenant_id TEXT NOT NULL,
-            device_id TEXT NOT NULL,
+            tenant_id TEXT COLLATE "C" NOT NULL,
+            device_id TEXT COLLATE "C" NOT NULL,
             at TIMESTAMPTZ NOT NULL,
-            address TEXT NOT NULL,
-            protocol TEXT NOT NULL,
-            method TEXT NOT NULL,
-            tls_version TEXT,
-            cipher_suite TEXT,
-            client_library TEXT,
+            address TEXT COLLATE "C" NOT NULL,
+            protocol TEXT COLLATE "C" NOT NULL,
+            method TEXT COLLATE "C" NOT NULL,
+            tls_version TEXT COLLATE "C",
+            cipher_suite TEXT COLLATE "C",
+            client_library TEXT COLLATE "C",
             certificate_not_after TIMESTAMPTZ,
             PRIMARY KEY (tenant_id, device_id),
             FOREIGN KEY (tenant_id, device_id) REFERENCES devices (tenant_id, device_id) ON DELETE CASCADE
@@ -33,9 +33,9 @@ enum Migration0023DefenderRulesAndInventory: StoreMigration {
         """,
         """
         CREATE TABLE defender_audits (
-            id TEXT NOT NULL PRIMARY KEY,
+            id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
             finished_at TIMESTAMPTZ NOT NULL,
-            report TEXT NOT NULL
+            report TEXT COLLATE "C" NOT NULL
         )
         """,
         """

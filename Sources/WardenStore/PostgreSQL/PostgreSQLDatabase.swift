@@ -32,12 +32,27 @@ public final class PostgreSQLDatabase: Sendable {
         self.sealer = sealer
         self.clock = clock
         do {
-            try await migrate()
+            try await withThrowingTaskGroup { group in
+                group.addTask { try await self.migrate() }
+                group.addTask {
+                    try await Task.sleep(for: Self.startTimeout)
+                    throw WardenError(
+                        .storeUnavailable,
+                        "PostgreSQL at \(settings.host):\(settings.port) did not answer within "
+                            + "\(Self.startTimeout.components.seconds) s (the log says why).")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
         } catch {
             running.cancel()
             throw error
         }
     }
+
+    /// How long start-up waits for the server before it gives up: the pool retries a refused connection
+    /// without end, and a hub that cannot reach its store must say so rather than hang.
+    static let startTimeout = Duration.seconds(30)
 
     /// Closes the pool's connections.
     public func close() async {
@@ -63,6 +78,7 @@ public final class PostgreSQLDatabase: Sendable {
     /// Runs a write transaction, mapping errors as `SQLiteDatabase.write` does. Serialisable: when PostgreSQL
     /// reports a serialisation failure or a deadlock (it rolled the transaction back), the transaction runs again
     /// after a random pause that grows with each attempt, up to `writeAttempts` times.
+    @discardableResult
     func write<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 1
         while true {

@@ -25,8 +25,9 @@ public struct PostgreSQLSettings: Sendable {
     /// The most connections this node opens (one per concurrent transaction).
     public let poolSize: Int
 
-    /// Parses `url`; `store.unusable`, naming what is wrong (never the password), when it cannot be used.
-    public init(url: String, poolSize: Int = 10) throws {
+    /// Parses `url`; `store.unusable`, naming what is wrong (never the password), when it cannot be used. A
+    /// `password` given apart replaces one in the URL.
+    public init(url: String, password: SecretBytes? = nil, poolSize: Int = 10) throws {
         func refuse(_ why: String) -> WardenError {
             WardenError(.storeUnusable, "store.url is not a usable PostgreSQL URL: \(why).")
         }
@@ -60,7 +61,7 @@ public struct PostgreSQLSettings: Sendable {
         self.host = host
         self.port = components.port ?? 5432
         self.username = username
-        self.password = components.password.map { SecretBytes(Array($0.utf8)) }
+        self.password = password ?? components.password.map { SecretBytes(Array($0.utf8)) }
         self.database = database
         self.tls = mode
         self.rootCertificate = rootCertificate

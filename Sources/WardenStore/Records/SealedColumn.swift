@@ -94,17 +94,17 @@ struct SealedColumn: Sendable {
         ) { RegistryRows.policyKeyContext($0[0], $0[1], "secondary") },
         SealedColumn(
             table: "users", column: "totp_secret", primaryKey: ["id"], contextColumns: ["id"]
-        ) { SQLiteDatabase.userSecretContext($0[0], "totp") },
+        ) { AccessRows.userSecretContext($0[0], "totp") },
         SealedColumn(
             table: "users", column: "pending_totp_secret", primaryKey: ["id"], contextColumns: ["id"]
-        ) { SQLiteDatabase.userSecretContext($0[0], "pending-totp") },
+        ) { AccessRows.userSecretContext($0[0], "pending-totp") },
         SealedColumn(
             table: "access_token_keys", column: "private_key", primaryKey: ["id"], contextColumns: ["id"]
-        ) { SQLiteDatabase.signingKeyContext($0[0]) },
+        ) { AccessRows.signingKeyContext($0[0]) },
         SealedColumn(
             table: "certificate_authority_keys", column: "sealed_key", primaryKey: ["tenant_id", "name"],
             contextColumns: ["tenant_id", "name"]
-        ) { SQLiteDatabase.keyContext($0[0], $0[1]) },
+        ) { PKIRows.keyContext($0[0], $0[1]) },
         SealedColumn(
             table: "enrollments", column: "primary_key", primaryKey: ["tenant_id", "kind", "name"],
             contextColumns: ["tenant_id", "kind", "name"]

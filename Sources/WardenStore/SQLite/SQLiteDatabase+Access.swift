@@ -10,7 +10,8 @@ extension SQLiteDatabase: AccessStore {
         return try await read { db in
             let roles = try Self.roleBindings(db)
             return try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY username").map {
-                try Self.user($0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:], sealer: sealer)
+                try AccessRows.user(
+                    $0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:], sealer: sealer)
             }
         }
     }
@@ -36,7 +37,7 @@ extension SQLiteDatabase: AccessStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]) else {
                 throw WardenError(.userNotFound, "There is no user with id '\(id)'.")
             }
-            var user = try Self.user(row, roles: try Self.roleBindings(db, subject: id), sealer: sealer)
+            var user = try AccessRows.user(row, roles: try Self.roleBindings(db, subject: id), sealer: sealer)
             let username = user.username
             try change(&user)
             if user.username != username,
@@ -60,16 +61,8 @@ extension SQLiteDatabase: AccessStore {
         }
     }
 
-    /// What a user's sealed second-factor secret (`column`: `totp`, `pending-totp`) is bound to.
-    static func userSecretContext(_ id: String, _ column: String) -> String { "users/\(id)/\(column)" }
-
-    /// What an access-token signing key is bound to.
-    static func signingKeyContext(_ id: String) -> String { "access_token_keys/\(id)" }
-
     private static func save(_ user: User, _ db: Database, sealer: any SecretSealer) throws {
-        let context = { (column: String) in Self.userSecretContext(user.id, column) }
-        let totp = try user.totpSecret.map { Data(try sealer.seal($0, context: context("totp"))) }
-        let pending = try user.pendingTOTPSecret.map { Data(try sealer.seal($0, context: context("pending-totp"))) }
+        let (totp, pending) = try AccessRows.sealedSecrets(user, sealer: sealer)
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO users (id, username, password_hash, enabled, platform_admin, totp_secret,
@@ -81,25 +74,6 @@ extension SQLiteDatabase: AccessStore {
                 user.lastTOTPStep, user.mustChangePassword, user.createdAt,
             ])
         try saveRoles(user.roles, subject: user.id, db)
-    }
-
-    private static func user(_ row: Row, roles: [TenantID: Role], sealer: any SecretSealer) throws -> User {
-        let id: String = try row.decode(forColumn: "id")
-        let context = { (column: String) in Self.userSecretContext(id, column) }
-        return User(
-            id: id, username: try Username(row.decode(forColumn: "username")),
-            passwordHash: try row.decode(forColumn: "password_hash"),
-            isEnabled: try row.decode(forColumn: "enabled"),
-            isPlatformAdmin: try row.decode(forColumn: "platform_admin"), roles: roles,
-            totpSecret: try row.decode(Data?.self, forColumn: "totp_secret").map {
-                try sealer.open(Array($0), context: context("totp"))
-            },
-            pendingTOTPSecret: try row.decode(Data?.self, forColumn: "pending_totp_secret").map {
-                try sealer.open(Array($0), context: context("pending-totp"))
-            },
-            lastTOTPStep: try row.decode(forColumn: "last_totp_step"),
-            mustChangePassword: try row.decode(forColumn: "must_change_password"),
-            createdAt: try row.decode(forColumn: "created_at"))
     }
 
     // MARK: Roles
@@ -127,20 +101,10 @@ extension SQLiteDatabase: AccessStore {
     private static func roleBindings(_ db: Database, where clause: String, _ arguments: [String?]) throws
         -> [String: [TenantID: Role]]
     {
-        var bindings: [String: [TenantID: Role]] = [:]
-        for row in try Row.fetchAll(
-            db, sql: "SELECT subject_id, tenant_id, role FROM role_bindings \(clause)",
-            arguments: StatementArguments(arguments))
-        {
-            guard let role = Role(rawValue: try row.decode(forColumn: "role")) else {
-                throw WardenError(
-                    .storeUnavailable, "A stored role '\(try row.decode(String.self, forColumn: "role"))' is not known."
-                )
-            }
-            bindings[try row.decode(forColumn: "subject_id"), default: [:]][
-                try TenantID(row.decode(forColumn: "tenant_id"))] = role
-        }
-        return bindings
+        try AccessRows.roleBindings(
+            Row.fetchAll(
+                db, sql: "SELECT subject_id, tenant_id, role FROM role_bindings \(clause)",
+                arguments: StatementArguments(arguments)))
     }
 
     // MARK: Service principals
@@ -149,7 +113,7 @@ extension SQLiteDatabase: AccessStore {
         try await read { db in
             let roles = try Self.roleBindings(db)
             return try Row.fetchAll(db, sql: "SELECT * FROM service_principals ORDER BY name").map {
-                try Self.servicePrincipal($0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:])
+                try AccessRows.servicePrincipal($0, roles: roles[try $0.decode(String.self, forColumn: "id")] ?? [:])
             }
         }
     }
@@ -164,7 +128,7 @@ extension SQLiteDatabase: AccessStore {
         try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_principals WHERE id = ?", arguments: [id])
             else { throw WardenError(.servicePrincipalNotFound, "There is no service principal '\(id)'.") }
-            var principal = try Self.servicePrincipal(row, roles: try Self.roleBindings(db, subject: id))
+            var principal = try AccessRows.servicePrincipal(row, roles: try Self.roleBindings(db, subject: id))
             try change(&principal)
             try Self.save(principal, db)
             return principal
@@ -193,19 +157,11 @@ extension SQLiteDatabase: AccessStore {
         try saveRoles(principal.roles, subject: principal.id, db)
     }
 
-    private static func servicePrincipal(_ row: Row, roles: [TenantID: Role]) throws -> ServicePrincipal {
-        ServicePrincipal(
-            id: try row.decode(forColumn: "id"), name: try row.decode(forColumn: "name"),
-            secretHash: Array(try row.decode(Data.self, forColumn: "secret_hash")),
-            isEnabled: try row.decode(forColumn: "enabled"),
-            roles: roles, createdAt: try row.decode(forColumn: "created_at"))
-    }
-
     // MARK: API keys
 
     public func allAPIKeys() async throws -> [APIKey] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY tenant_id, created_at").map(Self.apiKey)
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY tenant_id, created_at").map(AccessRows.apiKey)
         }
     }
 
@@ -235,7 +191,7 @@ extension SQLiteDatabase: AccessStore {
             guard
                 let key = try Row.fetchOne(
                     db, sql: "SELECT * FROM api_keys WHERE tenant_id = ? AND id = ?", arguments: [tenant.rawValue, id]
-                ).map(Self.apiKey)
+                ).map(AccessRows.apiKey)
             else { throw WardenError(.apiKeyNotFound, "There is no API key '\(id)' in tenant '\(tenant)'.") }
             return key
         }
@@ -247,21 +203,6 @@ extension SQLiteDatabase: AccessStore {
                 try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [date, id])
             }
         }
-    }
-
-    private static func apiKey(_ row: Row) throws -> APIKey {
-        APIKey(
-            id: try row.decode(forColumn: "id"), tenant: try TenantID(row.decode(forColumn: "tenant_id")),
-            name: try row.decode(forColumn: "name"),
-            permissions: Set(
-                try JSONColumn.decode(
-                    [Permission].self, try row.decode(forColumn: "permissions"), column: "permissions")),
-            deviceGroup: try row.decode(String?.self, forColumn: "device_group").map(GroupName.init),
-            expiresAt: try row.decode(forColumn: "expires_at"),
-            revokedAt: try row.decode(forColumn: "revoked_at"), lastUsedAt: try row.decode(forColumn: "last_used_at"),
-            createdBy: try row.decode(forColumn: "created_by"),
-            createdAt: try row.decode(forColumn: "created_at"),
-            secretHash: Array(try row.decode(Data.self, forColumn: "secret_hash")))
     }
 
     // MARK: Refresh tokens
@@ -277,7 +218,7 @@ extension SQLiteDatabase: AccessStore {
             guard
                 let token = try Row.fetchOne(
                     db, sql: "SELECT * FROM refresh_tokens WHERE hash = ?", arguments: [Data(hash)]
-                ).map(Self.refreshToken)
+                ).map(AccessRows.refreshToken)
             else { return nil }
             if token.usedAt != nil || token.revokedAt != nil {
                 // A spent token presented again: someone holds a copy. Nothing from this sign-in stays valid.
@@ -337,35 +278,19 @@ extension SQLiteDatabase: AccessStore {
             ])
     }
 
-    private static func refreshToken(_ row: Row) throws -> RefreshToken {
-        RefreshToken(
-            hash: Array(try row.decode(Data.self, forColumn: "hash")), family: try row.decode(forColumn: "family"),
-            userID: try row.decode(forColumn: "user_id"),
-            issuedAt: try row.decode(forColumn: "issued_at"), expiresAt: try row.decode(forColumn: "expires_at"),
-            usedAt: try row.decode(forColumn: "used_at"),
-            revokedAt: try row.decode(forColumn: "revoked_at"))
-    }
-
     // MARK: Signing keys
 
     public func accessTokenKeys() async throws -> [(id: String, secret: SecretBytes, createdAt: Date)] {
         let sealer = self.sealer
-        let rows = try await read { db in
+        return try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM access_token_keys ORDER BY created_at DESC, id").map {
-                (
-                    try $0.decode(String.self, forColumn: "id"),
-                    Array(try $0.decode(Data.self, forColumn: "private_key")),
-                    try $0.decode(Date.self, forColumn: "created_at")
-                )
+                try AccessRows.signingKey($0, sealer: sealer)
             }
-        }
-        return try rows.map { id, sealed, createdAt in
-            (id, try sealer.open(sealed, context: Self.signingKeyContext(id)), createdAt)
         }
     }
 
     public func addAccessTokenKey(id: String, secret: SecretBytes, createdAt: Date, keep: Int) async throws {
-        let sealed = Data(try sealer.seal(secret, context: Self.signingKeyContext(id)))
+        let sealed = Data(try sealer.seal(secret, context: AccessRows.signingKeyContext(id)))
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO access_token_keys (id, private_key, created_at) VALUES (?, ?, ?)",

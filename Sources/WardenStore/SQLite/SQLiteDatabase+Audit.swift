@@ -26,33 +26,24 @@ extension SQLiteDatabase: AuditStore {
     public func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])? {
         try await read { db in
             try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1")
-                .map {
-                    (try $0.decode(forColumn: "sequence"), Array(try $0.decode(Data.self, forColumn: "chain_hash")))
-                }
+                .map(AuditRows.link)
         }
     }
 
     public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
-            guard let value else { return }
-            conditions.append(condition)
-            arguments.append(value)
+        let conditions = AuditRows.conditions(filter, before: cursor)
+        let clause =
+            conditions.isEmpty ? "" : "WHERE " + conditions.map { "\($0.0) ?" }.joined(separator: " AND ")
+        let arguments: [any DatabaseValueConvertible] = conditions.map {
+            switch $0.1 {
+            case .text(let text): text
+            case .number(let number): number
+            }
         }
-        add("tenant_id = ?", filter.tenant?.rawValue)
-        add("actor = ?", filter.actor)
-        add("action = ?", filter.action)
-        add("outcome = ?", filter.outcome?.rawValue)
-        add("at >= ?", filter.from)
-        add("at < ?", filter.to)
-        add("reference_id = ?", filter.referenceID)
-        add("sequence < ?", cursor)
-        let clause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = "SELECT * FROM audit_records \(clause) ORDER BY sequence DESC LIMIT \(limit)"
-        let statementArguments = StatementArguments(arguments)
+        let statementArguments = StatementArguments(arguments) ?? StatementArguments()
         return try await read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.auditRecord)
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditRows.record)
         }
     }
 
@@ -63,7 +54,7 @@ extension SQLiteDatabase: AuditStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_records WHERE sequence > ? ORDER BY sequence LIMIT ?",
                 arguments: [sequence, limit]
-            ).map { (try Self.auditRecord($0), Array(try $0.decode(Data.self, forColumn: "chain_hash"))) }
+            ).map { (try AuditRows.record($0), try AuditRows.link($0).chainHash) }
         }
     }
 
@@ -80,24 +71,9 @@ extension SQLiteDatabase: AuditStore {
                         ORDER BY sequence DESC LIMIT 1
                         """, arguments: [at, limit])
             else { return nil }
-            let sequence: Int64 = try last.decode(forColumn: "sequence")
-            try db.execute(sql: "DELETE FROM audit_records WHERE sequence <= ?", arguments: [sequence])
-            return (sequence, Array(try last.decode(Data.self, forColumn: "chain_hash")))
+            let link = try AuditRows.link(last)
+            try db.execute(sql: "DELETE FROM audit_records WHERE sequence <= ?", arguments: [link.sequence])
+            return link
         }
-    }
-
-    private static func auditRecord(_ row: Row) throws -> AuditRecord {
-        guard let outcome = AuditRecord.Outcome(rawValue: try row.decode(forColumn: "outcome")) else {
-            throw WardenError(.storeUnavailable, "A stored audit outcome is not known.")
-        }
-        return AuditRecord(
-            sequence: try row.decode(forColumn: "sequence"), at: try row.decode(forColumn: "at"),
-            tenant: try row.decode(String?.self, forColumn: "tenant_id").map(TenantID.init),
-            actorKind: try row.decode(forColumn: "actor_kind"), actor: try row.decode(forColumn: "actor"),
-            sourceIP: try row.decode(forColumn: "source_ip"), action: try row.decode(forColumn: "action"),
-            target: try row.decode(forColumn: "target"), outcome: outcome, reason: try row.decode(forColumn: "reason"),
-            referenceID: try row.decode(forColumn: "reference_id"),
-            details: try JSONColumn.decode(
-                [String: String].self, try row.decode(forColumn: "details"), column: "details"))
     }
 }

@@ -30,14 +30,14 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM certificate_authorities WHERE tenant_id = ? ORDER BY name",
                 arguments: [tenantID.rawValue]
-            ).map(Self.authority)
+            ).map(PKIRows.authority)
         }
     }
 
     public func allCertificateAuthorities() async throws -> [CertificateAuthority] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM certificate_authorities ORDER BY tenant_id, name").map(
-                Self.authority)
+                PKIRows.authority)
         }
     }
 
@@ -49,7 +49,7 @@ extension SQLiteDatabase: CertificateAuthorityStore {
                 var authority = try Row.fetchOne(
                     db, sql: "SELECT * FROM certificate_authorities WHERE tenant_id = ? AND name = ?",
                     arguments: [tenantID.rawValue, name.rawValue]
-                ).map(Self.authority)
+                ).map(PKIRows.authority)
             else { throw WardenError(.caNotFound, "There is no CA '\(name)' in tenant '\(tenantID)'.") }
             try change(&authority)
             try Self.save(authority, db)
@@ -91,22 +91,6 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             ])
     }
 
-    private static func authority(_ row: Row) throws -> CertificateAuthority {
-        CertificateAuthority(
-            tenantID: try TenantID(row.decode(forColumn: "tenant_id")), name: try CAName(row.decode(forColumn: "name")),
-            certificatePEM: try row.decode(forColumn: "certificate_pem"),
-            thumbprint: try Thumbprint(row.decode(forColumn: "thumbprint")),
-            subject: try row.decode(forColumn: "subject"), notValidAfter: try row.decode(forColumn: "not_valid_after"),
-            isVerified: try row.decode(forColumn: "verified"),
-            verificationCode: try row.decode(forColumn: "verification_code"),
-            isIssuing: try row.decode(forColumn: "issuing"),
-            revocationCheck: RevocationCheck(
-                mode: try RevocationCheck.Mode(rawValue: row.decode(forColumn: "revocation_mode")) ?? .off,
-                crlURL: try row.decode(forColumn: "crl_url"), refreshSeconds: try row.decode(forColumn: "crl_refresh"),
-                ocsp: try row.decode(forColumn: "revocation_ocsp")),
-            createdAt: try row.decode(forColumn: "created_at"))
-    }
-
     public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws {
         try await write { db in
             try db.execute(
@@ -126,14 +110,7 @@ extension SQLiteDatabase: CertificateAuthorityStore {
 
     public func revocationLists() async throws -> [StoredRevocationList] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM certificate_revocation_lists").map { row in
-                StoredRevocationList(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    authority: try CAName(row.decode(forColumn: "name")),
-                    der: Array(try row.decode(Data.self, forColumn: "der")),
-                    source: try row.decode(forColumn: "source"),
-                    updatedAt: try row.decode(forColumn: "updated_at"))
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM certificate_revocation_lists").map(PKIRows.revocationList)
         }
     }
 }

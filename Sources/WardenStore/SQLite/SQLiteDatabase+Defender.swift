@@ -23,13 +23,13 @@ extension SQLiteDatabase: DefenderStore {
                 throw WardenError(.banNotFound, "There is no ban '\(id)'.")
             }
             try db.execute(sql: "DELETE FROM bans WHERE id = ?", arguments: [id])
-            return try Self.ban(row)
+            return try DefenderRows.ban(row)
         }
     }
 
     public func bans() async throws -> [Ban] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM bans ORDER BY created_at, id").map(Self.ban)
+            try Row.fetchAll(db, sql: "SELECT * FROM bans ORDER BY created_at, id").map(DefenderRows.ban)
         }
     }
 
@@ -37,7 +37,7 @@ extension SQLiteDatabase: DefenderStore {
         try await write { db in
             let expired = try Row.fetchAll(
                 db, sql: "SELECT * FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now]
-            ).map(Self.ban)
+            ).map(DefenderRows.ban)
             try db.execute(
                 sql: "DELETE FROM bans WHERE expires_at IS NOT NULL AND expires_at <= ?", arguments: [now])
             return expired
@@ -71,7 +71,7 @@ extension SQLiteDatabase: DefenderStore {
                     ORDER BY last_seen DESC, id LIMIT ?3
                     """,
                 arguments: [status?.rawValue, tenantID?.rawValue, limit]
-            ).map(Self.alert)
+            ).map(DefenderRows.alert)
         }
     }
 
@@ -84,7 +84,7 @@ extension SQLiteDatabase: DefenderStore {
                     ORDER BY last_seen DESC LIMIT 1
                     """,
                 arguments: [rule, subject]
-            ).map(Self.alert)
+            ).map(DefenderRows.alert)
         }
     }
 
@@ -96,7 +96,7 @@ extension SQLiteDatabase: DefenderStore {
 
     public func alert(_ id: String) async throws -> Alert? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM alerts WHERE id = ?", arguments: [id]).map(Self.alert)
+            try Row.fetchOne(db, sql: "SELECT * FROM alerts WHERE id = ?", arguments: [id]).map(DefenderRows.alert)
         }
     }
 
@@ -132,13 +132,14 @@ extension SQLiteDatabase: DefenderStore {
             try db.execute(
                 sql: "DELETE FROM quarantines WHERE tenant_id = ? AND device_id = ?",
                 arguments: [tenantID.rawValue, deviceID.rawValue])
-            return try row.map(Self.quarantine)
+            return try row.map(DefenderRows.quarantine)
         }
     }
 
     public func quarantines() async throws -> [Quarantine] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM quarantines ORDER BY tenant_id, device_id").map(Self.quarantine)
+            try Row.fetchAll(db, sql: "SELECT * FROM quarantines ORDER BY tenant_id, device_id")
+                .map(DefenderRows.quarantine)
         }
     }
 
@@ -164,9 +165,8 @@ extension SQLiteDatabase: DefenderStore {
 
     public func defenderRules() async throws -> [(tenantID: TenantID, text: String)] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT tenant_id, document FROM defender_rules ORDER BY tenant_id").map { row in
-                (try TenantID(row.decode(forColumn: "tenant_id")), try row.decode(forColumn: "document"))
-            }
+            try Row.fetchAll(db, sql: "SELECT tenant_id, document FROM defender_rules ORDER BY tenant_id")
+                .map(DefenderRows.rules)
         }
     }
 
@@ -207,18 +207,7 @@ extension SQLiteDatabase: DefenderStore {
                 sql: "SELECT * FROM device_sightings WHERE tenant_id = ? AND device_id IN ("
                     + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ") ORDER BY device_id",
                 arguments: StatementArguments([tenantID.rawValue] + ids)
-            ).compactMap { row in
-                guard let address = IPAddress(try row.decode(forColumn: "address")) else { return nil }
-                return DeviceConnection(
-                    tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-                    deviceID: try DeviceID(row.decode(forColumn: "device_id")), peerAddress: address,
-                    protocolName: try row.decode(forColumn: "protocol"), method: try row.decode(forColumn: "method"),
-                    tlsVersion: try row.decode(forColumn: "tls_version"),
-                    cipherSuite: try row.decode(forColumn: "cipher_suite"),
-                    clientLibrary: try row.decode(forColumn: "client_library"),
-                    certificateNotAfter: try row.decode(forColumn: "certificate_not_after"),
-                    at: try row.decode(forColumn: "at"))
-            }
+            ).compactMap(DefenderRows.sighting)
         }
     }
 
@@ -246,8 +235,7 @@ extension SQLiteDatabase: DefenderStore {
     public func securityActivity(of tenantID: TenantID?, since: Date, bucketSeconds: Int) async throws
         -> SecurityActivity
     {
-        let start = since.unixMilliseconds
-        let width = Int64(clamping: max(bucketSeconds, 1)) &* 1_000
+        let (start, width) = DefenderRows.activityWindow(since: since, bucketSeconds: bucketSeconds)
         let tenant = tenantID?.rawValue
         let now = clock.now().unixMilliseconds
         return try await read { db in
@@ -265,54 +253,7 @@ extension SQLiteDatabase: DefenderStore {
                 arguments: [start, width, tenant])
             let last = try Int64.fetchOne(
                 db, sql: "SELECT MAX(at) FROM audit_records WHERE action = 'backup.made'")
-            let count = Int(clamping: max(0, (now - start) / width + 1))
-            // total: at most 10,000 buckets, each index an Int64 at once.
-            var buckets = (0..<min(count, 10_000)).map { index in
-                SecurityActivity.Bucket(
-                    start: Date(unixMilliseconds: start &+ Int64(index) &* width))
-            }
-            for row in rows {
-                let index: Int64 = try row.decode(forColumn: "bucket")
-                guard let slot = Int(exactly: index), buckets.indices.contains(slot) else { continue }
-                buckets[slot].connections = try row.decode(forColumn: "connections") ?? 0
-                buckets[slot].authenticationFailures = try row.decode(forColumn: "failures") ?? 0
-                buckets[slot].denials = try row.decode(forColumn: "denials") ?? 0
-                buckets[slot].alerts = try row.decode(forColumn: "alerts") ?? 0
-            }
-            return SecurityActivity(buckets: buckets, lastBackup: last.map(Date.init(unixMilliseconds:)))
+            return try DefenderRows.securityActivity(rows, start: start, width: width, now: now, lastBackup: last)
         }
-    }
-
-    private static func quarantine(_ row: Row) throws -> Quarantine {
-        Quarantine(
-            tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-            deviceID: try DeviceID(row.decode(forColumn: "device_id")), level: try row.decode(forColumn: "level"),
-            reason: try row.decode(forColumn: "reason"), createdAt: try row.decode(forColumn: "created_at"),
-            createdBy: try row.decode(forColumn: "created_by"), alertID: try row.decode(forColumn: "alert_id"))
-    }
-
-    private static func ban(_ row: Row) throws -> Ban {
-        Ban(
-            id: try row.decode(forColumn: "id"),
-            subject: try Ban.Subject(kind: row.decode(forColumn: "kind"), value: row.decode(forColumn: "value")),
-            reason: try row.decode(forColumn: "reason"), createdAt: try row.decode(forColumn: "created_at"),
-            expiresAt: try row.decode(forColumn: "expires_at"), createdBy: try row.decode(forColumn: "created_by"),
-            alertID: try row.decode(forColumn: "alert_id"))
-    }
-
-    private static func alert(_ row: Row) throws -> Alert {
-        let severity: String = try row.decode(forColumn: "severity")
-        let status: String = try row.decode(forColumn: "status")
-        guard let severity = Alert.Severity(rawValue: severity), let status = Alert.Status(rawValue: status) else {
-            throw WardenError(.storeUnusable, "An alert's severity or status is unknown.")
-        }
-        return Alert(
-            id: try row.decode(forColumn: "id"),
-            tenantID: try (row.decode(String?.self, forColumn: "tenant_id")).map { try TenantID($0) },
-            rule: try row.decode(forColumn: "rule"), severity: severity, status: status,
-            subject: try row.decode(forColumn: "subject"), summary: try row.decode(forColumn: "summary"),
-            count: try row.decode(forColumn: "count"), firstSeen: try row.decode(forColumn: "first_seen"),
-            lastSeen: try row.decode(forColumn: "last_seen"), changedBy: try row.decode(forColumn: "changed_by"),
-            changedAt: try row.decode(forColumn: "changed_at"))
     }
 }

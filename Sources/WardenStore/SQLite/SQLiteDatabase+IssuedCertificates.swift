@@ -6,15 +6,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
     public func createIssuingAuthority(_ authority: CertificateAuthority, key: IssuingKey) async throws
         -> CertificateAuthority
     {
-        let (storage, sealed, label): (String, Data?, String?) =
-            switch key {
-            case .sealed(let secret):
-                (
-                    "sealed",
-                    Data(try sealer.seal(secret, context: Self.keyContext(authority.tenantID, authority.name))), nil
-                )
-            case .token(let label): ("pkcs11", nil, label)
-            }
+        let (storage, sealed, label) = try PKIRows.keyColumns(key, authority.tenantID, authority.name, sealer: sealer)
         try await write { db in
             try Self.insert(authority, db)
             try db.execute(
@@ -28,26 +20,14 @@ extension SQLiteDatabase: IssuedCertificateStore {
     }
 
     public func issuingKey(_ tenantID: TenantID, _ name: CAName) async throws -> IssuingKey {
-        let stored = try await read { db -> (label: String?, sealed: Data?)? in
-            try Row.fetchOne(
+        let sealer = self.sealer
+        return try await read { db in
+            let row = try Row.fetchOne(
                 db,
                 sql: "SELECT token_label, sealed_key FROM certificate_authority_keys WHERE tenant_id = ? AND name = ?",
-                arguments: [tenantID.rawValue, name.rawValue]
-            ).map {
-                (
-                    try $0.decode(String?.self, forColumn: "token_label"),
-                    try $0.decode(Data?.self, forColumn: "sealed_key")
-                )
-            }
+                arguments: [tenantID.rawValue, name.rawValue])
+            return try PKIRows.issuingKey(row, tenantID, name, sealer: sealer)
         }
-        guard let stored else {
-            throw WardenError(.caNotIssuing, "Warden holds no key for CA '\(name)': it was registered, not created.")
-        }
-        if let label = stored.label { return .token(label: label) }
-        guard let sealed = stored.sealed else {
-            throw WardenError(.storeUnusable, "CA '\(name)' has neither a sealed key nor a token label.")
-        }
-        return .sealed(try sealer.open(Array(sealed), context: Self.keyContext(tenantID, name)))
     }
 
     public func addIssuedCertificate(_ certificate: IssuedCertificate) async throws {
@@ -73,7 +53,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
             try Row.fetchOne(
                 db, sql: "SELECT * FROM issued_certificates WHERE tenant_id = ? AND serial = ?",
                 arguments: [tenantID.rawValue, serial]
-            ).map(Self.issued)
+            ).map(PKIRows.issued)
         }
     }
 
@@ -108,7 +88,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
         let bound = arguments
         let sql =
             "SELECT * FROM issued_certificates WHERE \(conditions.joined(separator: " AND ")) ORDER BY serial LIMIT ?"
-        let items = try await read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(Self.issued) }
+        let items = try await read { db in try Row.fetchAll(db, sql: sql, arguments: bound).map(PKIRows.issued) }
         return Page.cut(items, limit: limit) { $0.serial.serial }
     }
 
@@ -120,7 +100,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
                 var certificate = try Row.fetchOne(
                     db, sql: "SELECT * FROM issued_certificates WHERE tenant_id = ? AND serial = ?",
                     arguments: [tenantID.rawValue, serial]
-                ).map(Self.issued)
+                ).map(PKIRows.issued)
             else {
                 throw WardenError(.certificateNotFound, "There is no certificate '\(serial)' in tenant '\(tenantID)'.")
             }
@@ -149,7 +129,7 @@ extension SQLiteDatabase: IssuedCertificateStore {
                     ORDER BY tenant_id, authority, serial
                     """,
                 arguments: [now]
-            ).map(Self.issued)
+            ).map(PKIRows.issued)
         }
     }
 
@@ -166,35 +146,5 @@ extension SQLiteDatabase: IssuedCertificateStore {
                 arguments: [soon, now])
             return (row?["valid"] ?? 0, row?["expiring"] ?? 0)
         }
-    }
-
-    static func keyContext(_ tenantID: some CustomStringConvertible, _ name: some CustomStringConvertible) -> String {
-        "certificate_authority_keys/\(tenantID)/\(name)"
-    }
-
-    private static func issued(_ row: Row) throws -> IssuedCertificate {
-        let revokedAt: Date? = try row.decode(forColumn: "revoked_at")
-        let reason: String? = try row.decode(forColumn: "revocation_reason")
-        var revocation: IssuedCertificate.Revocation?
-        if let revokedAt, let reason {
-            guard let reason = RevocationReason(rawValue: reason) else {
-                throw WardenError(.storeUnusable, "An issued certificate has an unknown revocation reason '\(reason)'.")
-            }
-            revocation = IssuedCertificate.Revocation(at: revokedAt, reason: reason)
-        }
-        return IssuedCertificate(
-            tenantID: try TenantID(row.decode(forColumn: "tenant_id")),
-            authority: try CAName(row.decode(forColumn: "authority")),
-            serial: CertificateSerial(
-                issuer: try Thumbprint(row.decode(forColumn: "issuer_thumbprint")),
-                serial: try row.decode(forColumn: "serial")),
-            deviceID: try DeviceID(row.decode(forColumn: "device_id")),
-            thumbprint: try Thumbprint(row.decode(forColumn: "thumbprint")),
-            certificatePEM: try row.decode(forColumn: "certificate_pem"),
-            notValidBefore: try row.decode(forColumn: "not_valid_before"),
-            notValidAfter: try row.decode(forColumn: "not_valid_after"),
-            issuedAt: try row.decode(forColumn: "issued_at"),
-            issuedBy: try row.decode(forColumn: "issued_by"), renewedFrom: try row.decode(forColumn: "renewed_from"),
-            revocation: revocation)
     }
 }
