@@ -47,6 +47,30 @@ struct MQTTStateStoreTests {
         #expect(snapshot.retained.map(\.message.topic) == ["r"])
     }
 
+    /// Every column of a message survives a run of puts (one statement on PostgreSQL), NULLs and all.
+    @Test(arguments: StoreEngine.allCases) func messagesKeepEveryColumn(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let expiring = StoredMessage(
+                tenantID: tenant, clientID: "c", sequence: 7,
+                message: StoredPayload(
+                    topic: "a/b", payload: [0, 255, 10], qos: 2, properties: [1, 2],
+                    expiresAt: Date(timeIntervalSince1970: 1_800_000_000.5)),
+                deliveryQoS: 2, retain: true, subscriptionIdentifiers: [], packetID: 65_535, phase: 3)
+            try await fresh.store.apply([
+                .putSession(StoredSession(tenantID: tenant, clientID: "c", expiryInterval: .max, disconnectedAt: nil)),
+                .putMessage(message(6)), .putMessage(expiring), .putMessage(message(8)),
+                .updateMessage(tenantID: tenant, clientID: "c", sequence: 6, packetID: 1, phase: 1),
+                .updateMessage(tenantID: tenant, clientID: "c", sequence: 8, packetID: nil, phase: 2),
+            ])
+            let messages = try await fresh.reopen().loadMQTTState().messages
+            #expect(messages.map(\.sequence) == [6, 7, 8])
+            #expect(messages[1] == expiring)
+            #expect(messages[0].packetID == 1 && messages[0].phase == 1)
+            #expect(messages[2].packetID == nil && messages[2].phase == 2)
+            #expect(try await fresh.store.loadMQTTState().sessions.first?.expiryInterval == .max)
+        }
+    }
+
     @Test(arguments: StoreEngine.allCases) func deletingASessionTakesItsSubscriptionsAndMessages(engine: StoreEngine)
         async throws
     {

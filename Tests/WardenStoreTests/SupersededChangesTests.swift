@@ -54,8 +54,11 @@ struct SupersededChangesTests {
     }
 
     /// Every batch of up to four puts, updates and deletes of two messages, on a store with and without the
-    /// first message: applied as a batch and applied one change at a time, the stores read back the same.
-    @Test func everySmallBatchEndsAsItsChangesOneByOne() async throws {
+    /// first message: applied as a batch (by each engine: PostgreSQL's runs of one kind go as one statement) and
+    /// applied one change at a time (SQLite), the stores read back the same.
+    @Test(arguments: StoreEngine.allCases) func everySmallBatchEndsAsItsChangesOneByOne(engine: StoreEngine)
+        async throws
+    {
         let alphabet = [put(1), update(1), delete(1), put(2), delete(2)]
         var batches: [[DeviceStateChange]] = [[]]
         var longer: [[DeviceStateChange]] = [[]]
@@ -66,19 +69,21 @@ struct SupersededChangesTests {
         let session = DeviceStateChange.putSession(
             StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil))
         let reset = DeviceStateChange.deleteSession(tenantID: tenant, clientID: "c")
-        let whole = try TemporaryDatabase()
         let oneByOne = try TemporaryDatabase()
-        for before in [[session], [session, put(1)]] {
-            for batch in batches {
-                try await whole.database.apply(before)
-                try await whole.database.apply(batch)
-                try await oneByOne.database.apply(before)
-                for change in batch { try await oneByOne.database.apply([change]) }
-                let expected = try await oneByOne.database.loadMQTTState().messages
-                let found = try await whole.database.loadMQTTState().messages
-                #expect(found == expected, "\(before.count) before, then \(batch)")
-                try await whole.database.apply([reset])
-                try await oneByOne.database.apply([reset])
+        try await engine.withFreshStore { fresh in
+            let whole = fresh.store
+            for before in [[session], [session, put(1)]] {
+                for batch in batches {
+                    try await whole.apply(before)
+                    try await whole.apply(batch)
+                    try await oneByOne.database.apply(before)
+                    for change in batch { try await oneByOne.database.apply([change]) }
+                    let expected = try await oneByOne.database.loadMQTTState().messages
+                    let found = try await whole.loadMQTTState().messages
+                    #expect(found == expected, "\(before.count) before, then \(batch)")
+                    try await whole.apply([reset])
+                    try await oneByOne.database.apply([reset])
+                }
             }
         }
     }

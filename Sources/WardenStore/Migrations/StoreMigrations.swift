@@ -2,7 +2,7 @@ import GRDB
 
 /// One step of the schema's history, in both engines' dialects. A shipped migration is never edited or
 /// renumbered (STYLE R9.4); every new one is written for both.
-protocol StoreMigration {
+protocol StoreMigration: SendableMetatype {
     static var identifier: String { get }
     /// The change in PostgreSQL's dialect, one statement per element (its extended protocol runs one at a time).
     static var postgres: [String] { get }

@@ -1,14 +1,169 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 public import WardenCore
 
 extension PostgreSQLDatabase: DeviceStateStore {
+    /// Each round trip to the server costs more than the statement, so consecutive changes of the kinds the
+    /// device path makes most (telemetry, session messages queued, sent and acknowledged) go as one statement
+    /// per run, their columns bound as arrays (`unnest`): a handful of parameters, however long the run. The
+    /// rest, and single changes, go one statement each. Runs keep the batch's order.
     public func apply(_ changes: [DeviceStateChange]) async throws {
-        let changes = DeviceStateChange.withoutSuperseded(changes)
+        let changes = Self.groupedByKind(DeviceStateChange.withoutSuperseded(changes))
         guard !changes.isEmpty else { return }
         try await write { connection in
-            for change in changes { try await Self.apply(change, connection) }
+            var start = changes.startIndex
+            while start < changes.endIndex {
+                let kind = Run(changes[start])
+                var end = start + 1
+                while end < changes.endIndex, kind != nil, Run(changes[end]) == kind { end += 1 }
+                if let kind, end - start > 1 {
+                    try await Self.apply(kind, changes[start..<end], connection)
+                } else {
+                    for change in changes[start..<end] { try await Self.apply(change, connection) }
+                }
+                start = end
+            }
         }
+    }
+
+    /// A batch of only telemetry and session-message changes with their kinds gathered (telemetry, puts,
+    /// updates, deletes), when that ends the same as the batch's order: the device path interleaves them (one
+    /// client's message queued, another's acknowledged), which would leave runs of one. Changes of different
+    /// messages commute; where one message's changes would change order (an update before its put, a put or
+    /// update after its delete), the batch keeps its order, as it does with any other kind of change.
+    static func groupedByKind(_ changes: [DeviceStateChange]) -> [DeviceStateChange] {
+        var runs: [Run: [DeviceStateChange]] = [:]
+        // What a later change of the same message must not follow once reordered: puts go first, then updates,
+        // then deletes.
+        var updated = Set<MessageKey>()
+        var deleted = Set<MessageKey>()
+        for change in changes {
+            guard let run = Run(change) else { return changes }
+            switch change {
+            case .putMessage(let stored):
+                let key = MessageKey(tenantID: stored.tenantID, clientID: stored.clientID, sequence: stored.sequence)
+                if updated.contains(key) || deleted.contains(key) { return changes }
+            case .updateMessage(let tenantID, let clientID, let sequence, _, _):
+                let key = MessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence)
+                if deleted.contains(key) { return changes }
+                updated.insert(key)
+            case .deleteMessage(let tenantID, let clientID, let sequence):
+                deleted.insert(MessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence))
+            default:
+                break
+            }
+            runs[run, default: []].append(change)
+        }
+        return Run.allCases.flatMap { runs[$0] ?? [] }
+    }
+
+    /// The changes that go as one statement per run, in the order `groupedByKind` gathers them.
+    private enum Run: CaseIterable {
+        case telemetry, putMessage, updateMessage, deleteMessage
+
+        init?(_ change: DeviceStateChange) {
+            switch change {
+            case .appendTelemetry: self = .telemetry
+            case .putMessage: self = .putMessage
+            case .updateMessage: self = .updateMessage
+            case .deleteMessage: self = .deleteMessage
+            default: return nil
+            }
+        }
+    }
+
+    // total: every Int64(…) below widens an unsigned value.
+    private static func apply(
+        _ run: Run, _ changes: ArraySlice<DeviceStateChange>, _ connection: PostgresConnection
+    ) async throws {
+        switch run {
+        case .telemetry:
+            // Seven arrays rather than seven parameters a row: the server parses and binds a handful of values.
+            let messages = changes.compactMap { if case .appendTelemetry(let message) = $0 { message } else { nil } }
+            try await connection.run(
+                """
+                INSERT INTO telemetry (sequence, tenant_id, device_id, enqueued_at, auth_method, properties, body)
+                SELECT * FROM unnest(\(messages.map(\.sequenceNumber))::bigint[],
+                \(messages.map(\.tenantID.rawValue))::text[], \(messages.map(\.deviceID.rawValue))::text[],
+                \(messages.map(\.enqueuedAtMilliseconds))::bigint[], \(messages.map(\.authMethod.rawValue))::text[],
+                \(messages.map(\.properties))::text[], \(messages.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                """)
+        case .putMessage:
+            // Last one wins, as one statement per change would leave it (one statement may not touch a row twice).
+            let messages = Self.lastPerKey(
+                changes.compactMap { if case .putMessage(let stored) = $0 { stored } else { nil } }
+            ) { MessageKey(tenantID: $0.tenantID, clientID: $0.clientID, sequence: $0.sequence) }
+            // Arrays hold no NULL here: NaN stands for no expiry and -1 for no packet id.
+            try await connection.run(
+                """
+                INSERT INTO mqtt_session_messages (tenant_id, client_id, sequence, topic, payload, qos, properties,
+                    expires_at, delivery_qos, retain, subscription_identifiers, packet_id, phase)
+                SELECT t, c, s, topic, payload, qos, properties, NULLIF(e, 'NaN'), dq, r, ids, NULLIF(p, -1), phase
+                FROM unnest(\(messages.map(\.tenantID.rawValue))::text[], \(messages.map(\.clientID))::text[],
+                \(messages.map(\.sequence))::bigint[], \(messages.map(\.message.topic))::text[],
+                \(messages.map { ByteBuffer(bytes: $0.message.payload) })::bytea[],
+                \(messages.map { Int64($0.message.qos) })::bigint[],
+                \(messages.map { ByteBuffer(bytes: $0.message.properties) })::bytea[],
+                \(messages.map { $0.message.expiresAt?.timeIntervalSince1970 ?? .nan })::float8[],
+                \(messages.map { Int64($0.deliveryQoS) })::bigint[], \(messages.map(\.retain))::boolean[],
+                \(messages.map { DeviceStateRows.identifiersText($0.subscriptionIdentifiers) })::text[],
+                \(messages.map { $0.packetID.map { Int64($0) } ?? -1 })::bigint[],
+                \(messages.map { Int64($0.phase) })::bigint[])
+                AS v (t, c, s, topic, payload, qos, properties, e, dq, r, ids, p, phase)
+                ON CONFLICT (tenant_id, client_id, sequence) DO UPDATE SET topic = excluded.topic,
+                payload = excluded.payload, qos = excluded.qos, properties = excluded.properties,
+                expires_at = excluded.expires_at, delivery_qos = excluded.delivery_qos, retain = excluded.retain,
+                subscription_identifiers = excluded.subscription_identifiers, packet_id = excluded.packet_id,
+                phase = excluded.phase
+                """)
+        case .updateMessage:
+            let updates = Self.lastPerKey(
+                changes.compactMap {
+                    if case .updateMessage(let tenantID, let clientID, let sequence, let packetID, let phase) = $0 {
+                        (key: MessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence), packetID, phase)
+                    } else {
+                        nil
+                    }
+                }
+            ) { $0.key }
+            try await connection.run(
+                """
+                UPDATE mqtt_session_messages AS m SET packet_id = NULLIF(v.p, -1), phase = v.phase
+                FROM unnest(\(updates.map(\.key.tenantID.rawValue))::text[], \(updates.map(\.key.clientID))::text[],
+                \(updates.map(\.key.sequence))::bigint[], \(updates.map { $0.1.map { Int64($0) } ?? -1 })::bigint[],
+                \(updates.map { Int64($0.2) })::bigint[]) AS v (t, c, s, p, phase)
+                WHERE m.tenant_id = v.t AND m.client_id = v.c AND m.sequence = v.s
+                """)
+        case .deleteMessage:
+            let keys = changes.compactMap {
+                if case .deleteMessage(let tenantID, let clientID, let sequence) = $0 {
+                    MessageKey(tenantID: tenantID, clientID: clientID, sequence: sequence)
+                } else {
+                    nil
+                }
+            }
+            try await connection.run(
+                """
+                DELETE FROM mqtt_session_messages AS m
+                USING unnest(\(keys.map(\.tenantID.rawValue))::text[], \(keys.map(\.clientID))::text[],
+                \(keys.map(\.sequence))::bigint[]) AS v (t, c, s)
+                WHERE m.tenant_id = v.t AND m.client_id = v.c AND m.sequence = v.s
+                """)
+        }
+    }
+
+    private struct MessageKey: Hashable {
+        let tenantID: TenantID
+        let clientID: String
+        let sequence: Int64
+    }
+
+    /// `items` with only the last of each key, in the order of those last ones.
+    private static func lastPerKey<Item, Key: Hashable>(_ items: [Item], key: (Item) -> Key) -> [Item] {
+        var last: [Key: Int] = [:]
+        for (index, item) in items.enumerated() { last[key(item)] = index }
+        return items.indices.filter { last[key(items[$0])] == $0 }.map { items[$0] }
     }
 
     public func loadMQTTState() async throws -> MQTTStateSnapshot {

@@ -214,7 +214,7 @@ extension PostgreSQLDatabase: CredentialStore {
 
     public func credentialHashes() async throws -> [String: [UInt8]] {
         try await read { connection in
-            try Dictionary(
+            Dictionary(
                 uniqueKeysWithValues: try await connection.rows(
                     "SELECT name, credential_hash FROM management_credentials"
                 )

@@ -155,7 +155,7 @@ extension PostgreSQLDatabase: DeviceStore {
 
     public func deviceCounts() async throws -> [TenantID: Int] {
         try await read { connection in
-            try Dictionary(
+            Dictionary(
                 uniqueKeysWithValues: try await connection.rows(
                     "SELECT tenant_id, count(*) AS n FROM devices GROUP BY tenant_id"
                 ).map { (try TenantID($0.value("tenant_id")), try $0.value("n") as Int) })
