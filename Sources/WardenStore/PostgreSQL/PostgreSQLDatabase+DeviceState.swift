@@ -95,6 +95,7 @@ extension PostgreSQLDatabase: DeviceStateStore {
                 changes.compactMap { if case .putMessage(let stored) = $0 { stored } else { nil } }
             ) { MessageKey(tenantID: $0.tenantID, clientID: $0.clientID, sequence: $0.sequence) }
             // Arrays hold no NULL here: NaN stands for no expiry and -1 for no packet id.
+            // total: widens unsigned values to Int64.
             try await connection.run(
                 """
                 INSERT INTO mqtt_session_messages (tenant_id, client_id, sequence, topic, payload, qos, properties,
@@ -127,6 +128,7 @@ extension PostgreSQLDatabase: DeviceStateStore {
                     }
                 }
             ) { $0.key }
+            // total: widens unsigned values to Int64.
             try await connection.run(
                 """
                 UPDATE mqtt_session_messages AS m SET packet_id = NULLIF(v.p, -1), phase = v.phase
