@@ -7,7 +7,8 @@
 #   scripts/postgres.sh stop DIR           stops it
 #
 # The `warden` role may create databases (the store tests make one per test). Run as root, the server runs as
-# the `postgres` user, which PostgreSQL requires.
+# the `postgres` user, which PostgreSQL requires. Its socket (for this script, as the superuser) is the owner's
+# only; the URL file holds the password and is the owner's only too.
 set -euo pipefail
 
 command=${1:?usage: scripts/postgres.sh start|stop DIR [PORT]}
@@ -27,7 +28,7 @@ start)
     [ -f "$dir/data/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$dir/data" "$dir/socket"
     password=$(openssl rand -hex 16)
-    mkdir -p "$dir/data" "$dir/socket"
+    mkdir -p -m 700 "$dir/data" "$dir/socket"
     printf '%s\n' "$password" >"$dir/password"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
       -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.crt" \
@@ -45,6 +46,7 @@ ssl_cert_file = '$dir/server.crt'
 ssl_key_file = '$dir/server.key'
 ssl_min_protocol_version = 'TLSv1.2'
 max_connections = 200
+unix_socket_permissions = 0700
 EOF
     # Loopback TCP only over TLS, with a password; the socket (for this script) as the owner.
     cat >"$dir/data/pg_hba.conf" <<EOF
@@ -54,9 +56,8 @@ EOF
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
     as_owner "$bin/psql" -q -h "$dir/socket" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
       -c "CREATE ROLE warden LOGIN CREATEDB PASSWORD '$password'" -c "CREATE DATABASE warden OWNER warden"
-    echo "postgres://warden:$password@127.0.0.1:$port/warden" >"$dir/url"
+    (umask 077 && echo "postgres://warden:$password@127.0.0.1:$port/warden" >"$dir/url")
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir/url"
-    chmod 644 "$dir/url"
   elif ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
   fi

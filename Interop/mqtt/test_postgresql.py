@@ -1,6 +1,6 @@
 """The hub on PostgreSQL (`store.backend: postgresql`, issue 18): the real binary against a real server, with the
-same guarantees as on SQLite: what a PUBACK acknowledged survives a SIGKILL, persistent sessions come back, and
-two nodes with one master key share the registry. The server is the one scripts/test.sh starts
+same guarantees as on SQLite: what a PUBACK acknowledged survives a SIGKILL, persistent sessions come back, two
+nodes with one master key share the registry, and a node with another key refuses to start. The server is the one scripts/test.sh starts
 (`WARDEN_TEST_POSTGRES_URL`); each test gets a database of its own."""
 import json
 import os
@@ -78,3 +78,8 @@ def test_a_second_node_with_the_same_master_key_serves_the_same_registry(databas
     info.wait_for_publish(10)
     assert info.is_published()
     device.stop()
+
+    # A node with another master key would seal what the others cannot open: it stops before it does.
+    other = subprocess.run(["openssl", "rand", "-base64", "32"], capture_output=True, text=True, check=True)
+    with pytest.raises(RuntimeError, match="every node that shares it needs the same master key"):
+        warden_factory(dict(database, **{"master.key": other.stdout.strip()}), name="node-c")

@@ -59,11 +59,33 @@ extension Request {
         }
     }
 
-    /// Decodes a JSON object body into `T`, refusing unknown fields, malformed JSON and bodies over the limit.
+    /// Whether JSON text holds `\u0000` as an escape (a backslash escaping the backslash before it does not count).
+    static func escapesNull(_ bytes: some Collection<UInt8>) -> Bool {
+        var backslashes = 0
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "u"), backslashes % 2 == 1,
+                bytes[index...].dropFirst().prefix(4).elementsEqual("0000".utf8)
+            {
+                return true
+            }
+            backslashes = byte == UInt8(ascii: "\\") ? backslashes + 1 : 0
+            index = bytes.index(after: index)
+        }
+        return false
+    }
+
+    /// Decodes a JSON object body into `T`, refusing unknown fields, malformed JSON, U+0000 and bodies over the
+    /// limit.
     func decodeJSON<T: APIRequestBody>(_ type: T.Type, _ context: APIRequestContext) async throws -> T {
         let buffer = try await collectBody(upTo: context.maxUploadSize)
         try JSONStructure.check(buffer.readableBytesView, .requestBody)
         let data = Data(buffer.readableBytesView)
+        // U+0000 has no place in any field Warden keeps, and PostgreSQL's text refuses it: say so here, once.
+        if Self.escapesNull(buffer.readableBytesView) {
+            throw WardenError(.requestInvalidField, "The body holds the character U+0000, which no field accepts.")
+        }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: data)

@@ -35,8 +35,18 @@ extension AccessService {
             guard let step = TOTP(secret: secret).acceptedStep(for: totp, at: now, after: user.lastTOTPStep) else {
                 throw failedSignIn(username: username, address: address, now: now, why: "wrong TOTP code")
             }
-            // Spend the step so the same code cannot sign in twice.
-            _ = try await change(user.id) { $0.lastTOTPStep = step }
+            // Spend the step so the same code cannot sign in twice: checked again against the stored step in the
+            // same transaction, because another node sharing the store may have spent it since this one's copy.
+            do {
+                _ = try await change(user.id) { stored in
+                    if let spent = stored.lastTOTPStep, spent >= step {
+                        throw WardenError(.authSignInFailed, "The TOTP code was used already.")
+                    }
+                    stored.lastTOTPStep = step
+                }
+            } catch  where error.code == .authSignInFailed {
+                throw failedSignIn(username: username, address: address, now: now, why: "TOTP code used already")
+            }
         }
         throttle.succeeded(username: username)
         if hasher.needsRehash(user.passwordHash), let upgraded = try? hasher.hash(password) {

@@ -78,7 +78,8 @@ public enum WardenServer {
         let (database, embedded) = try await openStore(configuration.store, directory, sealer, clock, logger)
         BackupMaker.removeStaleSnapshots(in: directory)
         let masterKeyRotation = MasterKeyRotation(
-            masterKey, directory: directory, hardware: hardware, store: database, clock: clock)
+            masterKey, directory: directory, hardware: hardware, store: database, isShared: embedded == nil,
+            clock: clock)
         // A rotation the last process did not finish is finished before anything is served. If it cannot be, the
         // server runs with both keys (every value opens) and says so; `warden keys rotate-master` tries again.
         do {
@@ -401,6 +402,9 @@ public enum WardenServer {
             logger: logger)
     }
 
+    /// The data key whose sealed value proves that a node's master key is the one a shared store was sealed under.
+    static let masterKeyCheck = "master-key.check"
+
     /// The store `store.backend` names, and the SQLite one again when it is that (its backups copy the file).
     static func openStore(
         _ settings: ServerConfiguration.Store, _ directory: DataDirectory, _ sealer: any SecretSealer,
@@ -423,6 +427,17 @@ public enum WardenServer {
                 )
             }
             let database = try await PostgreSQLDatabase(postgres, sealer: sealer, clock: clock, logger: logger)
+            // Nodes share what is sealed: the first to start stores a check value, and a node whose master key
+            // does not open it stops here, before it seals anything the others could not open.
+            do {
+                _ = try await database.dataKey(masterKeyCheck, orStore: .random(count: 32))
+            } catch let error as WardenError where error.code == .sealingFailed {
+                await database.close()
+                throw WardenError(
+                    .masterKeyInvalid,
+                    "This node's master key does not open what the PostgreSQL store holds: every node that shares it "
+                        + "needs the same master key (WARDEN_MASTER_KEY, or the same master.key).")
+            }
             logger.info(
                 "Opened the PostgreSQL store.",
                 metadata: ["store.host": "\(postgres.host)", "store.database": "\(postgres.database)"])

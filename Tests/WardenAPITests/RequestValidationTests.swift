@@ -21,6 +21,11 @@ struct RequestValidationTests {
             #"{"deviceId": "a", "authentication": "x509-thumbprint", "primaryThumbprint": "zz"}"#, "thumbprint.invalid",
             "hex"
         ),
+        // U+0000 anywhere (PostgreSQL's text refuses it), however its escape is spelled; a backslash escaped
+        // before "u0000" is no U+0000.
+        (#"{"deviceId": "a", "attributes": {"k": "x\u0000"}}"#, "request.invalid_field", "U+0000"),
+        (#"{"deviceId": "a\\\u0000"}"#, "request.invalid_field", "U+0000"),
+        (#"{"deviceId": "a b", "attributes": {"k": "\\u0000"}}"#, "device.invalid_id", "U+20 at position 2"),
     ])
     func badDeviceBodies(_ body: String, _ code: String, _ detail: String) async throws {
         let fixture = try await APIFixture()

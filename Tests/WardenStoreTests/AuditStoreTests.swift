@@ -58,16 +58,36 @@ struct AuditStoreTests {
         }
     }
 
-    /// Two nodes each continuing the chain from what they last saw would fork it: the second batch is refused.
-    @Test func postgreSQLRefusesABatchThatDoesNotContinueTheChain() async throws {
+    /// Two nodes each continuing the chain from what they last saw would fork it: the second batch is refused,
+    /// also when both append at once; a batch stored already (its commit's answer lost) is not stored twice.
+    @Test func postgreSQLKeepsOneChain() async throws {
         try await StoreEngine.postgresql.withFreshStore { fresh in
             try await fresh.store.appendAuditRecords([record(1, at: 1)])
             let otherNode = try await fresh.reopen()
             try await otherNode.appendAuditRecords([record(2, at: 2)])
             await #expect(throws: WardenError(.storeUnavailable, "")) {
-                try await fresh.store.appendAuditRecords([record(2, at: 3)])
+                try await fresh.store.appendAuditRecords([(record(2, at: 3).record, [9, 9])])
             }
+            // The same batch again, as a writer does when a commit's answer was lost.
+            try await otherNode.appendAuditRecords([record(2, at: 2)])
             #expect(try await fresh.store.auditChain(after: 0, limit: 10).map(\.record.at) == [1, 2])
+
+            // Both nodes continue from 2 at once: one batch is stored, the other refused.
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for (node, hash) in [(fresh.store, [UInt8(3)]), (otherNode, [UInt8(4)])] {
+                    group.addTask {
+                        do {
+                            try await node.appendAuditRecords([(record(3, at: 3).record, hash)])
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1 && outcomes.count == 2)
+            #expect(try await fresh.store.auditChain(after: 0, limit: 10).map(\.record.sequence) == [1, 2, 3])
         }
     }
 }

@@ -158,3 +158,18 @@ struct MQTTStateConstraintTests {
         }
     }
 }
+
+/// PostgreSQL refuses U+0000 in text where SQLite stores it: such a change is a broken rule (the writers drop
+/// it), not an unavailable store (they would retry it for ever, holding every PUBACK behind it).
+struct RefusedValueTests {
+    @Test func aNullCharacterIsAConstraintViolationNotAnOutage() async throws {
+        try await StoreEngine.postgresql.withFreshStore { fresh in
+            let retained = StoredRetained(
+                tenantID: .defaultTenant,
+                message: StoredPayload(topic: "a\u{0}b", payload: [1], qos: 0, properties: [0], expiresAt: nil))
+            await #expect(throws: WardenError(.storeConstraintViolated, "")) {
+                try await fresh.store.apply([.putRetained(retained)])
+            }
+        }
+    }
+}

@@ -31,6 +31,7 @@ struct PostgreSQLSettingsTests {
         "postgres://warden@localhost/warden?sslmode=", "postgres://warden@localhost/warden?options=-c%20x",
         "postgres://warden:secret-password@localhost:99999999999999999999/warden", "postgres://warden@[::1/warden",
         "postgres://warden@localhost:0/warden", "postgres://warden@localhost:65536/warden",
+        "postgres://warden@db.example/warden?sslmode=disable",
     ])
     func unusableURLsAreRefusedWithoutThePassword(url: String) {
         #expect {

@@ -9,16 +9,16 @@ import WardenCore
 struct SupersededChangesTests {
     let tenant = TenantID.defaultTenant
 
-    private func put(_ sequence: Int64) -> DeviceStateChange {
+    private func put(_ sequence: Int64, payload: UInt8 = 1) -> DeviceStateChange {
         .putMessage(
             StoredMessage(
                 tenantID: tenant, clientID: "c", sequence: sequence,
-                message: StoredPayload(topic: "t", payload: [1], qos: 1, properties: [0], expiresAt: nil),
+                message: StoredPayload(topic: "t", payload: [payload], qos: 1, properties: [0], expiresAt: nil),
                 deliveryQoS: 1, retain: false, subscriptionIdentifiers: [], packetID: nil, phase: 0))
     }
 
-    private func update(_ sequence: Int64) -> DeviceStateChange {
-        .updateMessage(tenantID: tenant, clientID: "c", sequence: sequence, packetID: 7, phase: 1)
+    private func update(_ sequence: Int64, packetID: UInt16? = 7) -> DeviceStateChange {
+        .updateMessage(tenantID: tenant, clientID: "c", sequence: sequence, packetID: packetID, phase: 1)
     }
 
     private func delete(_ sequence: Int64, clientID: String = "c") -> DeviceStateChange {
@@ -53,13 +53,14 @@ struct SupersededChangesTests {
         #expect(SQLiteDatabase.statementJournalsInMemory)
     }
 
-    /// Every batch of up to four puts, updates and deletes of two messages, on a store with and without the
-    /// first message: applied as a batch (by each engine: PostgreSQL's runs of one kind go as one statement) and
+    /// Every batch of up to four puts (two different ones of the same message), updates (two different ones)
+    /// and deletes of two messages, on a store with and without the first message: applied as a batch (by each
+    /// engine: PostgreSQL's runs of one kind go as one statement, gathered by kind where that ends the same) and
     /// applied one change at a time (SQLite), the stores read back the same.
     @Test(arguments: StoreEngine.allCases) func everySmallBatchEndsAsItsChangesOneByOne(engine: StoreEngine)
         async throws
     {
-        let alphabet = [put(1), update(1), delete(1), put(2), delete(2)]
+        let alphabet = [put(1), put(1, payload: 2), update(1), update(1, packetID: nil), delete(1), put(2)]
         var batches: [[DeviceStateChange]] = [[]]
         var longer: [[DeviceStateChange]] = [[]]
         for _ in 1...4 {

@@ -65,7 +65,16 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
                 throw error
             }
             await opened.closeAll()
-            try await server.administer("DROP DATABASE \(name) WITH (FORCE)")
+            // Autovacuum may be at work in it (a process the test's role cannot stop): try again, then leave it to
+            // the server's folder, which is temporary.
+            for attempt in 1...3 {
+                do {
+                    try await server.administer("DROP DATABASE \(name) WITH (FORCE)")
+                    break
+                } catch  where attempt < 3 {
+                    try await Task.sleep(for: .milliseconds(200))
+                } catch {}
+            }
         }
     }
 }
@@ -109,16 +118,23 @@ struct TestPostgreSQL: Sendable {
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-test-postgresql")
+        // One server per user; a folder someone else made (and could have filled) is not used.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-test-postgresql-\(getuid())")
+        if let owner = try? FileManager.default.attributesOfItem(atPath: folder.path)[.ownerAccountID] as? UInt32,
+            owner != getuid(), !(getuid() == 0 && owner == getpwnam("postgres")?.pointee.pw_uid)
+        {
+            throw WardenError(.storeUnusable, "\(folder.path) belongs to another user.")
+        }
         let process = Process()
         process.executableURL = root.appendingPathComponent("scripts/postgres.sh")
         process.arguments = ["start", folder.path]
-        let output = Pipe()
-        process.standardOutput = output
+        // Not a pipe: the server it starts would hold the pipe open, and reading to its end would never return.
+        process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let url = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        guard process.terminationStatus == 0,
+            let url = try? String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8)
+        else {
             throw WardenError(.storeUnavailable, "scripts/postgres.sh could not start PostgreSQL for the tests.")
         }
         return try TestPostgreSQL(

@@ -34,11 +34,14 @@ final class MasterKeyRotation: MasterKeyManaging {
     private let clock: any WardenClock
     private let checkpoint: @Sendable (Step) throws -> Void
     private let running = Mutex(false)
+    /// Whether other nodes share the store: their keys would not follow a rotation this node makes.
+    private let isShared: Bool
 
     init(
         _ loaded: LoadedMasterKey, directory: DataDirectory, hardware: HardwareKey?, store: any SealedSecretStore,
-        clock: any WardenClock, checkpoint: @escaping @Sendable (Step) throws -> Void = { _ in }
+        isShared: Bool = false, clock: any WardenClock, checkpoint: @escaping @Sendable (Step) throws -> Void = { _ in }
     ) {
+        self.isShared = isShared
         self.ring = loaded.ring
         self.source = loaded.source
         self.directory = directory
@@ -55,6 +58,12 @@ final class MasterKeyRotation: MasterKeyManaging {
     }
 
     func rotate() async throws -> MasterKeyRotationReport {
+        guard !isShared else {
+            throw WardenError(
+                .masterKeyNotRotatable,
+                "The store is PostgreSQL, which other nodes may share, and their master keys would not follow a "
+                    + "rotation made here; rotating a shared store's key is not supported yet.")
+        }
         guard source != .environment else {
             throw WardenError(
                 .masterKeyNotRotatable,

@@ -8,29 +8,36 @@ extension PostgreSQLDatabase: AuditStore {
 
     /// Appends under `auditLock`, and only where the stored chain ends: a batch numbered after a record another
     /// node appended meanwhile is refused (`store.unavailable`) rather than forking the chain. (Until the chain is
-    /// linked inside this transaction, one node at a time writes the audit log.)
+    /// linked inside this transaction, one node at a time writes the audit log.) Read committed, so that the
+    /// chain's end is read after the lock is held, not from a snapshot taken before it. A batch found already
+    /// stored (its commit succeeded but the answer was lost, and the writer tries again) is not stored twice.
     public func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
-        guard let first = records.first?.record.sequence else { return }
+        guard let first = records.first?.record.sequence, let last = records.last else { return }
         let encoded = records.map { ($0.record, JSONColumn.encode(flat: $0.record.details), Data($0.chainHash)) }
-        try await write { connection in
-            try await connection.run("SELECT pg_advisory_xact_lock(\(Self.auditLock))")
-            let last: Int64? = try await connection.rows("SELECT max(sequence) AS last FROM audit_records").first?
-                .value("last")
-            if let last, last != first &- 1 {
-                throw WardenError(
-                    .storeUnavailable,
-                    "The audit chain ends at \(last), not \(first &- 1): another node appended to it.")
+        do {
+            try await transaction("BEGIN") { connection in
+                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.auditLock))")
+                if let end = try await connection.rows(
+                    "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
+                ).first.map(AuditRows.link), end.sequence != first &- 1 {
+                    if end.sequence == last.record.sequence, end.chainHash == last.chainHash { return }
+                    throw WardenError(
+                        .storeUnavailable,
+                        "The audit chain ends at \(end.sequence), not \(first &- 1): another node appended to it.")
+                }
+                for (record, details, hash) in encoded {
+                    try await connection.run(
+                        """
+                        INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action,
+                            target, outcome, reason, reference_id, details, chain_hash)
+                        VALUES (\(record.sequence), \(record.at), \(record.tenant?.rawValue), \(record.actorKind),
+                        \(record.actor), \(record.sourceIP), \(record.action), \(record.target),
+                        \(record.outcome.rawValue), \(record.reason), \(record.referenceID), \(details), \(hash))
+                        """)
+                }
             }
-            for (record, details, hash) in encoded {
-                try await connection.run(
-                    """
-                    INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action, target,
-                        outcome, reason, reference_id, details, chain_hash)
-                    VALUES (\(record.sequence), \(record.at), \(record.tenant?.rawValue), \(record.actorKind),
-                    \(record.actor), \(record.sourceIP), \(record.action), \(record.target), \(record.outcome.rawValue),
-                    \(record.reason), \(record.referenceID), \(details), \(hash))
-                    """)
-            }
+        } catch {
+            throw Self.mapped(error, "write")
         }
     }
 

@@ -171,13 +171,17 @@ extension PostgreSQLDatabase: DeviceStateStore {
     public func loadMQTTState() async throws -> MQTTStateSnapshot {
         try await read { connection in
             var snapshot = MQTTStateSnapshot()
-            snapshot.sessions = try await connection.rows("SELECT * FROM mqtt_sessions").map(DeviceStateRows.session)
-            snapshot.subscriptions = try await connection.rows("SELECT * FROM mqtt_subscriptions")
-                .map(DeviceStateRows.subscription)
+            snapshot.sessions = try await connection.rows("SELECT * FROM mqtt_sessions ORDER BY tenant_id, client_id")
+                .map(DeviceStateRows.session)
+            snapshot.subscriptions = try await connection.rows(
+                "SELECT * FROM mqtt_subscriptions ORDER BY tenant_id, client_id, filter"
+            )
+            .map(DeviceStateRows.subscription)
             snapshot.messages = try await connection.rows(
                 "SELECT * FROM mqtt_session_messages ORDER BY tenant_id, client_id, sequence"
             ).map(DeviceStateRows.message)
-            snapshot.retained = try await connection.rows("SELECT * FROM mqtt_retained").map(DeviceStateRows.retained)
+            snapshot.retained = try await connection.rows("SELECT * FROM mqtt_retained ORDER BY tenant_id, topic").map(
+                DeviceStateRows.retained)
             return snapshot
         }
     }
@@ -384,7 +388,9 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
 
 extension PostgreSQLDatabase: TwinStore {
     public func loadTwins() async throws -> [DeviceTwin] {
-        try await read { connection in try await connection.rows("SELECT * FROM device_twins").map(DeviceStateRows.twin)
+        try await read { connection in
+            try await connection.rows("SELECT * FROM device_twins ORDER BY tenant_id, device_id").map(
+                DeviceStateRows.twin)
         }
     }
 }

@@ -10,7 +10,7 @@ extension PostgreSQLDatabase {
     /// see what the one before it committed.
     func migrate() async throws {
         do {
-            try await transaction("BEGIN") { connection in
+            try await transaction("BEGIN", waiting: Self.startTimeout) { connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.migrationLock))")
                 let tables = try await connection.rows(
                     "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema()"

@@ -106,7 +106,8 @@ extension PostgreSQLDatabase: CertificateAuthorityStore {
 
     public func revocationLists() async throws -> [StoredRevocationList] {
         try await read { connection in
-            try await connection.rows("SELECT * FROM certificate_revocation_lists").map(PKIRows.revocationList)
+            try await connection.rows("SELECT * FROM certificate_revocation_lists ORDER BY tenant_id, name").map(
+                PKIRows.revocationList)
         }
     }
 }

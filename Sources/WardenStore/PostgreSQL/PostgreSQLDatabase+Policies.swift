@@ -112,8 +112,10 @@ extension PostgreSQLDatabase: PolicyStore {
     }
 
     public func allPolicies() async throws -> [SharedAccessPolicy] {
-        try await read { connection in try await connection.rows("SELECT * FROM shared_access_policies") }
-            .map { try RegistryRows.policy($0, sealer: sealer) }
+        try await read { connection in
+            try await connection.rows("SELECT * FROM shared_access_policies ORDER BY tenant_id, name")
+        }
+        .map { try RegistryRows.policy($0, sealer: sealer) }
     }
 
     public func deletePolicy(_ tenantID: TenantID, _ name: PolicyName) async throws {

@@ -112,8 +112,11 @@ extension PostgreSQLDatabase: DeviceStore {
     }
 
     public func allDevices() async throws -> [Device] {
-        try await read { connection in try await connection.rows("SELECT * FROM devices").map(DeviceRecord.init(row:)) }
-            .map { try $0.device(sealer: sealer) }
+        try await read { connection in
+            try await connection.rows("SELECT * FROM devices ORDER BY tenant_id, device_id").map(
+                DeviceRecord.init(row:))
+        }
+        .map { try $0.device(sealer: sealer) }
     }
 
     public func updateDevice(
@@ -220,7 +223,7 @@ extension PostgreSQLDatabase: GroupStore {
                 let group: String = try member.value("group_name")
                 byGroup["\(tenant)/\(group)", default: []].append(try member.value("device_id"))
             }
-            return try await connection.rows("SELECT * FROM device_groups").map { row in
+            return try await connection.rows("SELECT * FROM device_groups ORDER BY tenant_id, name").map { row in
                 let tenant: String = try row.value("tenant_id")
                 let group: String = try row.value("name")
                 return try RegistryRows.group(row, members: byGroup["\(tenant)/\(group)"] ?? [])

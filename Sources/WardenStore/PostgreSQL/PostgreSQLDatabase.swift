@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 public import WardenCore
 
 /// The store on a PostgreSQL server, for several nodes sharing one state (issue 18). It implements the same
@@ -13,6 +14,8 @@ public final class PostgreSQLDatabase: Sendable {
     let client: PostgresClient
     let sealer: any SecretSealer
     let clock: any WardenClock
+    /// `host:port`, for messages.
+    private let endpoint: String
     private let running: Task<Void, Never>
     /// PostgresNIO logs each query at debug level, binds included: never above trace here, so that sealed
     /// values and hashes stay out of the log whatever the server's level.
@@ -26,24 +29,18 @@ public final class PostgreSQLDatabase: Sendable {
         _ settings: PostgreSQLSettings, sealer: any SecretSealer, clock: any WardenClock = SystemClock(),
         logger: Logger = Logger(label: "warden.store.postgresql")
     ) async throws {
-        let client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
+        // PostgresNIO traces every message the server sends, rows included: never below debug here.
+        var backgroundLogger = logger
+        backgroundLogger.logLevel = max(logger.logLevel, .debug)
+        let client = PostgresClient(
+            configuration: try settings.clientConfiguration(), backgroundLogger: backgroundLogger)
         self.client = client
         self.running = Task { await client.run() }
         self.sealer = sealer
         self.clock = clock
+        self.endpoint = "\(settings.host):\(settings.port)"
         do {
-            try await withThrowingTaskGroup { group in
-                group.addTask { try await self.migrate() }
-                group.addTask {
-                    try await Task.sleep(for: Self.startTimeout)
-                    throw WardenError(
-                        .storeUnavailable,
-                        "PostgreSQL at \(settings.host):\(settings.port) did not answer within "
-                            + "\(Self.startTimeout.components.seconds) s (the log says why).")
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await migrate()
         } catch {
             running.cancel()
             throw error
@@ -70,7 +67,7 @@ public final class PostgreSQLDatabase: Sendable {
 
     /// Whether the server answers a trivial query (for `/readyz`).
     public func isReachable() async -> Bool {
-        (try? await read { connection in
+        (try? await transaction("BEGIN READ ONLY", waiting: .seconds(2)) { connection in
             try await connection.rows("SELECT 1 AS one").first.map { try $0.value("one") as Int }
         }) == 1
     }
@@ -79,7 +76,7 @@ public final class PostgreSQLDatabase: Sendable {
     /// reports a serialisation failure or a deadlock (it rolled the transaction back), the transaction runs again
     /// after a random pause that grows with each attempt, up to `writeAttempts` times.
     @discardableResult
-    func write<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
@@ -94,7 +91,7 @@ public final class PostgreSQLDatabase: Sendable {
     }
 
     /// Runs a read on one snapshot (a read-only repeatable-read transaction), with the same error mapping.
-    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
         } catch {
@@ -103,9 +100,10 @@ public final class PostgreSQLDatabase: Sendable {
     }
 
     func transaction<T: Sendable>(
-        _ begin: PostgresQuery, _ body: @Sendable (PostgresConnection) async throws -> T
+        _ begin: PostgresQuery, waiting: Duration = leaseTimeout,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await client.withConnection { connection in
+        try await leased(waiting: waiting) { connection in
             try await connection.run(begin)
             do {
                 let value = try await body(connection)
@@ -116,6 +114,43 @@ public final class PostgreSQLDatabase: Sendable {
                 _ = try? await connection.run("ROLLBACK")
                 throw error
             }
+        }
+    }
+
+    /// How long an operation waits for a connection. While the server cannot be reached the pool keeps trying to
+    /// connect and a lease would wait for ever: the operation fails instead (`store.unavailable`), and the next
+    /// one tries again. A transaction that has its connection is never cut short (its outcome would be unknown).
+    static let leaseTimeout = Duration.seconds(10)
+
+    /// Runs `body` on a pooled connection, or fails with `store.unavailable` when none is free within `waiting`.
+    private func leased<T: Sendable>(
+        waiting: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: waiting)
+                guard leased.isSet else {
+                    throw WardenError(
+                        .storeUnavailable,
+                        "No connection to PostgreSQL at \(self.endpoint) within \(waiting.components.seconds) s "
+                            + "(the log says why).")
+                }
+                return nil
+            }
+            while let result = try await group.next() {
+                if let value = result {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw CancellationError()
         }
     }
 
@@ -131,8 +166,9 @@ public final class PostgreSQLDatabase: Sendable {
     static func mapped(_ error: any Error, _ what: String) -> any Error {
         if error is WardenError { return error }
         if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
-            // Class 23: integrity constraint violations.
-            if state.hasPrefix("23") {
+            // Class 23: integrity constraint violations; class 22: data PostgreSQL refuses (U+0000 in text, a
+            // number out of range). Either way this change can never be written: the writers drop it, not retry.
+            if state.hasPrefix("23") || state.hasPrefix("22") {
                 return WardenError(
                     .storeConstraintViolated,
                     "A database \(what) broke a schema rule: \(error.serverInfo?[.message] ?? state) (\(state)).")
@@ -140,7 +176,8 @@ public final class PostgreSQLDatabase: Sendable {
             return WardenError(
                 .storeUnavailable, "A database \(what) failed: \(error.serverInfo?[.message] ?? state) (\(state)).")
         }
-        return WardenError(.storeUnavailable, "A database \(what) failed: \(String(reflecting: error)).")
+        // Not the error's description: a decoding error's holds the cell's bytes.
+        return WardenError(.storeUnavailable, "A database \(what) failed (\(type(of: error))).")
     }
 }
 
@@ -167,4 +204,11 @@ extension PostgresConnection {
     func exists(_ query: PostgresQuery) async throws -> Bool {
         try await !rows(query).isEmpty
     }
+}
+
+/// Whether a lease got its connection (set from the pool's task, read by the timer's).
+private final class LeaseFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

@@ -8,7 +8,7 @@ public import WardenCore
 ///
 /// TLS is on and verified by default (`verify-full`: the server's certificate must chain to `sslrootcert`, or to
 /// the system's roots without it, and name the host); `verify-ca` skips the name check; `disable` sends
-/// everything, the password's proof included, in the clear and is for a database on the same machine only.
+/// everything in the clear and is accepted for a database on this machine (localhost) only.
 /// libpq's `allow`, `prefer` and `require` are refused: they do not verify whom they talk to.
 public struct PostgreSQLSettings: Sendable {
     public enum TLSMode: String, Sendable, CaseIterable {
@@ -57,6 +57,9 @@ public struct PostgreSQLSettings: Sendable {
             default:
                 throw refuse("it has an unknown parameter '\(item.name)' (known: sslmode, sslrootcert)")
             }
+        }
+        if mode == .disable, !["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) {
+            throw refuse("sslmode=disable is for a database on this machine (localhost) only")
         }
         self.host = host
         self.port = components.port ?? 5432
