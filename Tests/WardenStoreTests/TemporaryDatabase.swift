@@ -154,9 +154,10 @@ struct TestPostgreSQL: Sendable {
         return components.string ?? ""
     }
 
-    /// Runs one statement on the server's own database (creating and dropping the tests' databases).
-    func administer(_ statement: String) async throws {
-        let settings = try PostgreSQLSettings(url: base.string ?? "", poolSize: 1)
+    /// Runs one statement on the server's own database (creating and dropping the tests' databases), or on
+    /// `database`.
+    func administer(_ statement: String, in database: String? = nil) async throws {
+        let settings = try PostgreSQLSettings(url: database.map(url(database:)) ?? base.string ?? "", poolSize: 1)
         let client = PostgresClient(configuration: try settings.clientConfiguration())
         try await withThrowingTaskGroup { group in
             group.addTask { await client.run() }

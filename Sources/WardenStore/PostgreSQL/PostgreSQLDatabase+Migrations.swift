@@ -8,9 +8,9 @@ extension PostgreSQLDatabase {
     /// Applies the migrations the database lacks in one transaction, holding `migrationLock` so that nodes
     /// starting together migrate once. Read committed, not serialisable: a node that waited for the lock must
     /// see what the one before it committed.
-    func migrate() async throws {
+    func migrate(waiting: Duration) async throws {
         do {
-            try await transaction("BEGIN", waiting: Self.startTimeout) { connection in
+            try await transaction("BEGIN", waiting: waiting) { connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.migrationLock))")
                 let tables = try await connection.rows(
                     "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema()"

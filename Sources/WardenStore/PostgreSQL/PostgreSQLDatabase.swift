@@ -27,7 +27,7 @@ public final class PostgreSQLDatabase: Sendable {
     ///   newer Warden; `store.unavailable` when it cannot be reached or refuses the login.
     public init(
         _ settings: PostgreSQLSettings, sealer: any SecretSealer, clock: any WardenClock = SystemClock(),
-        logger: Logger = Logger(label: "warden.store.postgresql")
+        logger: Logger = Logger(label: "warden.store.postgresql"), startTimeout: Duration = startTimeout
     ) async throws {
         // PostgresNIO traces every message the server sends, rows included: never below debug here.
         var backgroundLogger = logger
@@ -40,7 +40,7 @@ public final class PostgreSQLDatabase: Sendable {
         self.clock = clock
         self.endpoint = "\(settings.host):\(settings.port)"
         do {
-            try await migrate()
+            try await migrate(waiting: startTimeout)
         } catch {
             running.cancel()
             throw error
@@ -49,7 +49,7 @@ public final class PostgreSQLDatabase: Sendable {
 
     /// How long start-up waits for the server before it gives up: the pool retries a refused connection
     /// without end, and a hub that cannot reach its store must say so rather than hang.
-    static let startTimeout = Duration.seconds(30)
+    public static let startTimeout = Duration.seconds(30)
 
     /// Closes the pool's connections.
     public func close() async {
