@@ -11,7 +11,7 @@ struct PostgreSQLOpeningTests {
     /// An empty database of its own, dropped afterwards (the fixture's `withFreshStore` opens and migrates one;
     /// these tests need it untouched).
     private func withEmptyDatabase(_ body: (TestPostgreSQL, String) async throws -> Void) async throws {
-        let server = try TestPostgreSQL.shared.get()
+        let server = try await TestPostgreSQL.shared()
         let name = "warden_open_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
         try await server.administer("CREATE DATABASE \(name) TEMPLATE template0")
         do {
@@ -64,18 +64,15 @@ struct PostgreSQLOpeningTests {
 
     /// A server whose certificate does not chain to the root the URL names is not talked to: start-up gives up.
     @Test func aServerTheRootDoesNotVouchForIsRefused() async throws {
-        let server = try TestPostgreSQL.shared.get()
+        let server = try await TestPostgreSQL.shared()
         // Another authority's certificate, made here with openssl.
         let root = FileManager.default.temporaryDirectory.appending(path: "warden-other-root-\(UUID()).pem").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-            "-subj", "/CN=another authority", "-keyout", "/dev/null", "-out", root,
-        ]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        _ = try await TestPostgreSQL.run(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                "-subj", "/CN=another authority", "-keyout", "/dev/null", "-out", root,
+            ])
         defer { try? FileManager.default.removeItem(atPath: root) }
         var components = server.base
         components.queryItems = [URLQueryItem(name: "sslrootcert", value: root)]

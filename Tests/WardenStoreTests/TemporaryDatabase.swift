@@ -50,7 +50,7 @@ enum StoreEngine: String, CaseIterable, Sendable, CustomStringConvertible {
                     open: { sealer in try SQLiteDatabase(path: path, sealer: sealer) }, sealer: sealer))
             try? FileManager.default.removeItem(at: folder)
         case .postgresql:
-            let server = try TestPostgreSQL.shared.get()
+            let server = try await TestPostgreSQL.shared()
             let name = "warden_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))"
             try await server.administer("CREATE DATABASE \(name) TEMPLATE template0")
             let settings = try PostgreSQLSettings(url: server.url(database: name), poolSize: 4)
@@ -112,7 +112,20 @@ final class OpenedDatabases: Sendable {
 struct TestPostgreSQL: Sendable {
     let base: URLComponents
 
-    static let shared: Result<TestPostgreSQL, any Error> = Result {
+    /// Started at most once, without blocking a thread: a lazy `static let` that waited for the script held its
+    /// once-lock on a thread of the (two-thread) cooperative pool, and the tests queued behind it never ran.
+    static func shared() async throws -> TestPostgreSQL {
+        try await starting.withLock { task in
+            if let task { return task }
+            let started = Task { try await start() }
+            task = started
+            return started
+        }.value
+    }
+
+    private static let starting = Mutex<Task<TestPostgreSQL, any Error>?>(nil)
+
+    private static func start() async throws -> TestPostgreSQL {
         if let url = ProcessInfo.processInfo.environment["WARDEN_TEST_POSTGRES_URL"] {
             return try TestPostgreSQL(url)
         }
@@ -125,20 +138,32 @@ struct TestPostgreSQL: Sendable {
         {
             throw WardenError(.storeUnusable, "\(folder.path) belongs to another user.")
         }
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/postgres.sh")
-        process.arguments = ["start", folder.path]
-        // Not a pipe: the server it starts would hold the pipe open, and reading to its end would never return.
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-            let url = try? String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8)
+        let status = try await run(root.appendingPathComponent("scripts/postgres.sh"), ["start", folder.path])
+        guard status == 0, let url = try? String(contentsOf: folder.appendingPathComponent("url"), encoding: .utf8)
         else {
             throw WardenError(.storeUnavailable, "scripts/postgres.sh could not start PostgreSQL for the tests.")
         }
         return try TestPostgreSQL(
             url.trimmingCharacters(in: .whitespacesAndNewlines) + "?sslrootcert=\(folder.path)/server.crt")
+    }
+
+    /// Runs a program to its end without blocking a thread; its output goes nowhere (a server it starts would
+    /// hold a pipe open for ever).
+    static func run(_ program: URL, _ arguments: [String]) async throws -> Int32 {
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        return try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
     }
 
     init(_ url: String) throws {

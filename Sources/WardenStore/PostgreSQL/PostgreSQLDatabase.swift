@@ -17,8 +17,8 @@ public final class PostgreSQLDatabase: Sendable {
     /// `host:port`, for messages.
     private let endpoint: String
     private let running: Task<Void, Never>
-    /// PostgresNIO logs each query at debug level, binds included: never above trace here, so that sealed
-    /// values and hashes stay out of the log whatever the server's level.
+    /// The queries' logger logs nothing: PostgresNIO logs each query at debug level, and sealed values and hashes
+    /// stay out of the log whatever the server's level.
     static let queryLogger = Logger(label: "warden.store.postgresql.query", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Connects to the server `settings` names, and applies pending migrations (one node at a time).
