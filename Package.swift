@@ -79,6 +79,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenNATS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
             name: "WardenStore",
             dependencies: [
                 "WardenCore", "CWardenSQLite",
@@ -159,6 +168,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenCluster",
+            dependencies: [
+                "WardenCore", "WardenNATS", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "WardenPKI",
             dependencies: [
                 "WardenCore", "WardenStore", "WardenSecurity",
@@ -220,7 +240,7 @@ let package = Package(
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
-                "WardenProvisioning", "WardenDefender",
+                "WardenProvisioning", "WardenDefender", "WardenCluster", "WardenNATS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -268,6 +288,25 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(
+            name: "WardenNATSTests",
+            dependencies: [
+                "WardenNATS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "WardenClusterTests",
+            dependencies: [
+                "WardenCluster", "WardenNATS", "WardenBroker", "WardenCore", "WardenMQTT", "WardenRegistry",
+                "WardenSecurity", "WardenStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "WardenMQTTTests",
             dependencies: [

@@ -15,6 +15,8 @@ allowed() {
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore CWardenSQLite" ;;
     WardenMQTT) echo "" ;;
+    WardenNATS) echo "" ;;
+    WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity" ;;
     WardenAzure) echo "WardenCore" ;;
     WardenAuthentication) echo "WardenCore WardenSecurity WardenRegistry WardenAzure" ;;
     WardenPolicy) echo "WardenCore WardenMQTT WardenAzure" ;;
@@ -28,7 +30,7 @@ allowed() {
     WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication WardenPKI" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning WardenDefender" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI WardenProvisioning WardenDefender" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender" ;;
+    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender WardenCluster WardenNATS" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

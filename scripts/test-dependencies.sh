@@ -11,7 +11,7 @@ set -euo pipefail
 # load generator (bench/loader/mqtt-load.c); softhsm2: the master key wrapped in a PKCS #11 token
 # (Interop/mqtt/test_hsm.py); postgresql: the store suites run against both engines (scripts/postgres.sh).
 packages=(libsqlite3-dev python3-venv mosquitto-clients openssl curl chromium chromium-driver testssl.sh gcc
-  libmosquitto-dev softhsm2 postgresql)
+  libmosquitto-dev softhsm2 postgresql nats-server)
 # Interop/mosquitto runs mosquitto's own broker tests from Debian's source package, which needs apt's deb-src.
 debian_sources=/etc/apt/sources.list.d/debian.sources
 source_entries=/etc/apt/sources.list.d/warden-test-sources.sources

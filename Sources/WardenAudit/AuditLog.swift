@@ -15,79 +15,71 @@ public import WardenStore
 /// gap is itself in the chain.
 public final class AuditLog: Service, Sendable {
     private let writer: GroupCommitWriter<AuditRecord>
-    /// Sequences continue the store's last one: a record's is `base + its ticket`.
-    private let base: Int64
     private let dropped = Counter(label: "warden_audit_records_dropped_total")
 
     /// Whether the log's last write succeeded: while it is failing (a full disk), the API refuses changes it
     /// could not record rather than making them and waiting.
     public var canWrite: Bool { writer.canWrite }
 
-    /// Opens the log where the store's chain ends.
+    /// Opens the log. Records are numbered and chained inside the store's transaction, after whatever the
+    /// store's chain ends with then, so several nodes writing one store keep one chain.
     public init(
         store: any AuditStore, chain: AuditChain, head: AuditHead?, bufferLimit: Int, clock: any WardenClock,
         logger: Logger
     ) async throws {
-        let last = try await store.lastAuditChainLink()
-        let base = last?.sequence ?? 0
-        self.base = base
-        let chainEnd = ChainEnd(last?.chainHash ?? AuditChain.genesis)
         let appended = Counter(label: "warden_audit_records_total")
         let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "audit")])
         writer = GroupCommitWriter(
             bufferLimit: bufferLimit,
             store: { batch in
-                // Linked from the last committed link on every attempt; the link moves only once stored.
-                var link = chainEnd.link.withLock { $0 }
-                let linked = batch.map { record in
-                    link = chain.link(record, after: link)
-                    return (record: record, chainHash: link)
-                }
-                try await store.appendAuditRecords(linked)
-                chainEnd.link.withLock { $0 = link }
-                head?.write(sequence: batch[batch.count - 1].sequence, link: link, chain: chain, logger: logger)
+                let records = batch
+                let end = try await store.appendAuditRecords(linking: { end in Self.linked(records, after: end, chain) }
+                )
+                if let end { head?.write(sequence: end.sequence, link: end.chainHash, chain: chain, logger: logger) }
                 appended.increment(by: batch.count)
             },
             failed: { error, _, _ in
                 writeFailures.increment()
                 logger.error("Cannot store audit records; retrying.", metadata: ["error": "\(error)"])
             },
-            noticeOfDrops: { count, ticket in
-                var notice = AuditRecord(
+            noticeOfDrops: { count, _ in
+                AuditRecord(
                     at: clock.nowMilliseconds(), tenant: nil, actorKind: "system", actor: "warden", sourceIP: "-",
                     action: "audit.records_dropped", target: "audit", outcome: .failure, reason: "audit.buffer_full",
                     details: ["count": "\(count)"])
-                notice.sequence = Self.sequence(base, ticket)
-                return notice
             })
     }
 
-    /// Appends `record` to the next batch without waiting; returns its sequence (0 when the buffer was full:
-    /// the next batch then carries an `audit.records_dropped` record saying how many were).
-    @discardableResult
-    public func record(_ record: AuditRecord) -> Int64 {
-        guard let ticket = writer.record(ifRoom: true, { ticket in numbered(record, ticket) }) else {
-            dropped.increment()
-            return 0
+    /// `batch` numbered and chained after `end` (the genesis link for an empty log); sequences wrap, never trap.
+    static func linked(
+        _ batch: [AuditRecord], after end: (sequence: Int64, chainHash: [UInt8])?, _ chain: AuditChain
+    ) -> [(record: AuditRecord, chainHash: [UInt8])] {
+        var sequence = end?.sequence ?? 0
+        var link = end?.chainHash ?? AuditChain.genesis
+        return batch.map { record in
+            var record = record
+            sequence &+= 1
+            record.sequence = sequence
+            link = chain.link(record, after: link)
+            return (record, link)
         }
-        return Self.sequence(base, ticket)
+    }
+
+    /// Appends `record` to the next batch without waiting; false when the buffer was full (the next batch then
+    /// carries an `audit.records_dropped` record saying how many were).
+    @discardableResult
+    public func record(_ record: AuditRecord) -> Bool {
+        guard writer.record(ifRoom: true, { _ in record }) != nil else {
+            dropped.increment()
+            return false
+        }
+        return true
     }
 
     /// Appends `record` and returns once it is committed. Admin actions use this: never dropped, the buffer
     /// limit does not apply to them (they are few and the caller waits).
     public func recordDurably(_ record: AuditRecord) async {
-        if let ticket = writer.record({ ticket in numbered(record, ticket) }) { await writer.committed(ticket) }
-    }
-
-    private func numbered(_ record: AuditRecord, _ ticket: UInt64) -> AuditRecord {
-        var record = record
-        record.sequence = Self.sequence(base, ticket)
-        return record
-    }
-
-    /// Continues the file's last sequence, whatever it holds: wrapping, never trapping.
-    private static func sequence(_ base: Int64, _ ticket: UInt64) -> Int64 {
-        base &+ Int64(truncatingIfNeeded: ticket)
+        if let ticket = writer.record({ _ in record }) { await writer.committed(ticket) }
     }
 
     public func run() async throws {
@@ -100,15 +92,6 @@ public final class AuditLog: Service, Sendable {
     /// Commits what is pending now (tests; the service loop does this on every wake-up).
     func commitPending() async {
         await writer.commitPending()
-    }
-}
-
-/// The link the next record chains to: the last one stored.
-private final class ChainEnd: Sendable {
-    let link: Mutex<[UInt8]>
-
-    init(_ link: [UInt8]) {
-        self.link = Mutex(link)
     }
 }
 

@@ -57,7 +57,7 @@ public final class AlertWebhook: Service, Sendable {
 
     /// Queues every alert change.
     public func follow(_ bus: EventBus) {
-        bus.observe { [weak self] event in
+        bus.observeThisNode { [weak self] event in
             if case .alertChanged(let alert) = event { self?.enqueue(alert) }
         }
     }

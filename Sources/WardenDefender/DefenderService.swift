@@ -122,7 +122,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
 
     /// Keeps the bans, rules and quarantines current and feeds the rules.
     public func follow(_ bus: EventBus) {
-        bus.observe { [weak self] event in
+        bus.observeWithOrigin { [weak self] event, origin in
             guard let self else { return }
             switch event {
             case .banAdded(let ban):
@@ -152,8 +152,9 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 quarantined.withLock { levels in
                     levels = levels.filter { !$0.key.hasPrefix("\(tenantID)/") }
                 }
+            // Rules count what happened here; another node counts its own.
             default:
-                observe(event)
+                if origin == .thisNode { observe(event) }
             }
         }
     }

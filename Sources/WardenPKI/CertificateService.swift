@@ -119,12 +119,13 @@ public final class CertificateService: Service, Sendable {
 
     /// Forgets a deleted CA's key and CRLs; follows CAs' revocation checks for fetching.
     public func follow(_ bus: EventBus) {
-        bus.observe { [weak self] event in
+        bus.observeWithOrigin { [weak self] event, origin in
             switch event {
             case .certificateAuthorityChanged(let authority):
                 self?.schedule(authority)
-            case .deviceDeleted(let tenantID, let deviceID):
-                // A device created again under the same id must not inherit the old one's certificates.
+            case .deviceDeleted(let tenantID, let deviceID) where origin == .thisNode:
+                // A device created again under the same id must not inherit the old one's certificates (the
+                // node that deleted it revokes them, once).
                 Task { await self?.revokeCertificates(of: deviceID, in: tenantID) }
             case .certificateAuthorityDeleted(let tenantID, let name):
                 let key = AuthorityKey(tenantID: tenantID, name: name)

@@ -64,7 +64,10 @@ public struct TenantPolicy: Sendable {
     }
 
     /// Puts a newer version in force: an audit-only one is tried beside the enforced one, any other replaces both.
+    /// Versions are numbered as written (a rollback writes a new one), so an older number arriving late — from
+    /// another node, say — changes nothing.
     public mutating func adopt(_ version: CompiledPolicy) {
+        guard version.version > newest.version else { return }
         if version.tolerance == .auditOnly {
             trial = version
         } else {

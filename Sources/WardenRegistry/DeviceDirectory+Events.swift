@@ -31,7 +31,8 @@ extension DeviceDirectory {
 
     private static func apply(_ event: DomainEvent, to state: inout State) {
         switch event {
-        case .tenantCreated(let tenant):
+        // A copy arriving again (from another node) must not empty the tenant it describes.
+        case .tenantCreated(let tenant) where state.tenants[tenant.id] == nil:
             state.tenants[tenant.id] = TenantEntry(tenant: tenant)
             state.tenantsByHost[tenant.hostName.rawValue] = tenant.id
         case .tenantDeleted(let id):
@@ -89,8 +90,9 @@ extension DeviceDirectory {
             state.tenants[tenantID]?.risk[deviceID] = nil
         case .certificateIssued:
             break
-        case .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged, .registration,
-            .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged, .disconnectRequested,
+        case .tenantCreated, .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged,
+            .registration, .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged,
+            .disconnectRequested,
             .cloudToDeviceRefused, .backupMade,
             .enrollmentChanged, .enrollmentDeleted:
             break

@@ -15,10 +15,12 @@ import WardenAccess
 import WardenAudit
 import WardenAuthentication
 import WardenBroker
+import WardenCluster
 public import WardenCore
 import WardenDefender
 import WardenHub
 import WardenMQTT
+import WardenNATS
 import WardenPKI
 import WardenPolicy
 import WardenPortal
@@ -168,6 +170,7 @@ public enum WardenServer {
             clock: clock,
             logger: logger)
         AlertTopics(broker: broker).follow(bus)
+        let cluster = makeClusterNode(configuration, broker: broker, bus: bus, database: database, logger: logger)
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), clock: clock, logger: logger)
         let cloudToDevice = try await CloudToDeviceService(
@@ -254,7 +257,10 @@ public enum WardenServer {
                 },
                 gatewayHostName: configuration.hubHostName.rawValue,
                 // Not ready while a writer cannot write: a load balancer sends new work elsewhere.
-                isReady: { await database.isReachable() && persistence.canWrite && audit.canWrite },
+                isReady: {
+                    await database.isReachable() && persistence.canWrite && audit.canWrite
+                        && cluster?.isConnected ?? true
+                },
                 canWrite: { persistence.canWrite && audit.canWrite },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
         let httpsRouter = router.makeRouter(portalPaths: Portal.paths, portalPrefixes: Portal.prefixes)
@@ -319,6 +325,7 @@ public enum WardenServer {
             EventLoopLagMonitor(group: MultiThreadedEventLoopGroup.singleton),
         ]
         if let alertWebhook { services.append(alertWebhook) }
+        if let cluster { services.append(cluster) }
         services += mqttListeners.map { $0.listener } as [any Service]
         if let revocationListener { services.append(revocationListener) }
         let group = ServiceGroup(
@@ -443,6 +450,29 @@ public enum WardenServer {
                 metadata: ["store.host": "\(postgres.host)", "store.database": "\(postgres.database)"])
             return (database, nil)
         }
+    }
+
+    /// This node's NATS connection to the others, when `cluster.nats-urls` names servers.
+    static func makeClusterNode(
+        _ configuration: ServerConfiguration, broker: Broker, bus: EventBus, database: any HubStore, logger: Logger
+    ) -> ClusterNode? {
+        let cluster = configuration.cluster
+        guard cluster.isEnabled else { return nil }
+        var settings = ClusterNode.Configuration(
+            servers: cluster.natsServers.map { .init(host: $0.host, port: $0.port) },
+            name: cluster.nodeName ?? ProcessInfo.processInfo.hostName)
+        settings.user = cluster.natsUser
+        settings.password = cluster.natsPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
+        settings.outboundLimit = cluster.outboundLimit
+        let node = ClusterNode(
+            configuration: settings, broker: broker, bus: bus, store: database,
+            // The hub stamps user properties on what it routes: room above the largest packet a client may send.
+            maximumPacketSize: configuration.mqtt.maximumPacketSize + 64 * 1024,
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        logger.info(
+            "Joining the cluster.",
+            metadata: ["node": "\(node.id)", "nats": "\(cluster.natsServers.map { "\($0.host):\($0.port)" })"])
+        return node
     }
 
     /// The MQTT/TLS listener and, when configured, the plain one; the broker behind them follows the bus

@@ -2,8 +2,14 @@ public import WardenCore
 
 /// The audit log's storage: appends in batches, reads in sequence order. Nothing updates a record.
 public protocol AuditStore: Sendable {
-    /// Appends records with their chain hashes, in one transaction.
-    func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws
+    /// Appends a batch where the stored chain ends, in one transaction that no other writer of the store — this
+    /// node's or another's — interleaves with (SQLite's single writer; PostgreSQL's advisory lock): `link` is
+    /// given that end (nil for an empty log) and returns the records numbered and chained after it. It may be
+    /// called again when the transaction is retried. Returns the new end.
+    func appendAuditRecords(
+        linking link:
+            @escaping @Sendable ((sequence: Int64, chainHash: [UInt8])?) -> [(record: AuditRecord, chainHash: [UInt8])]
+    ) async throws -> (sequence: Int64, chainHash: [UInt8])?
     /// The last record's sequence and chain hash, or nil for an empty log.
     func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])?
     /// Records matching `filter`, newest first, before sequence `cursor`.

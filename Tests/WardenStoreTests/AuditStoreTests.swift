@@ -6,13 +6,14 @@ import WardenStore
 /// The audit log's storage, against each engine.
 struct AuditStoreTests {
     private func record(
-        _ sequence: Int64, at: Int64, action: String = "device.create", tenant: TenantID? = .defaultTenant
+        _ sequence: Int64, at: Int64, action: String = "device.create", tenant: TenantID? = .defaultTenant,
+        actor: String = "ada"
     )
         -> (record: AuditRecord, chainHash: [UInt8])
     {
         (
             AuditRecord(
-                sequence: sequence, at: at, tenant: tenant, actorKind: "user", actor: "ada", sourceIP: "10.0.0.1",
+                sequence: sequence, at: at, tenant: tenant, actorKind: "user", actor: actor, sourceIP: "10.0.0.1",
                 action: action, target: "device:d\(sequence)",
                 outcome: sequence.isMultiple(of: 2) ? .failure : .success,
                 reason: sequence.isMultiple(of: 2) ? "auth.forbidden" : nil, referenceID: "ref-\(sequence)",
@@ -58,36 +59,49 @@ struct AuditStoreTests {
         }
     }
 
-    /// Two nodes each continuing the chain from what they last saw would fork it: the second batch is refused,
-    /// also when both append at once; a batch stored already (its commit's answer lost) is not stored twice.
-    @Test func postgreSQLKeepsOneChain() async throws {
-        try await StoreEngine.postgresql.withFreshStore { fresh in
-            try await fresh.store.appendAuditRecords([record(1, at: 1)])
+    /// Two nodes (two handles on one store) appending at once: every batch is linked to the end the other left,
+    /// so the records are numbered without gaps or repeats and each one's link continues the one before it.
+    @Test(arguments: StoreEngine.allCases) func nodesAppendingAtOnceKeepOneChain(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
             let otherNode = try await fresh.reopen()
-            try await otherNode.appendAuditRecords([record(2, at: 2)])
-            await #expect(throws: WardenError(.storeUnavailable, "")) {
-                try await fresh.store.appendAuditRecords([(record(2, at: 3).record, [9, 9])])
+            @Sendable func link(_ previous: [UInt8], _ sequence: Int64) -> [UInt8] {
+                [UInt8(truncatingIfNeeded: sequence)] + previous.prefix(7)
             }
-            // The same batch again, as a writer does when a commit's answer was lost.
-            try await otherNode.appendAuditRecords([record(2, at: 2)])
-            #expect(try await fresh.store.auditChain(after: 0, limit: 10).map(\.record.at) == [1, 2])
-
-            // Both nodes continue from 2 at once: one batch is stored, the other refused.
-            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for (node, hash) in [(fresh.store, [UInt8(3)]), (otherNode, [UInt8(4)])] {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (node, actor) in [(fresh.store, "a"), (otherNode, "b")] {
                     group.addTask {
-                        do {
-                            try await node.appendAuditRecords([(record(3, at: 3).record, hash)])
-                            return true
-                        } catch {
-                            return false
+                        for batch in 0..<10 {
+                            _ = try await node.appendAuditRecords(linking: { end in
+                                var (sequence, previous) = end ?? (0, [])
+                                return (0..<3).map { index in
+                                    sequence += 1
+                                    previous = link(previous, sequence)
+                                    let record = self.record(sequence, at: Int64(batch * 3 + index), actor: actor)
+                                    return (record.record, previous)
+                                }
+                            })
                         }
                     }
                 }
-                return try await group.reduce(into: []) { $0.append($1) }
+                try await group.waitForAll()
             }
-            #expect(outcomes.filter { $0 }.count == 1 && outcomes.count == 2)
-            #expect(try await fresh.store.auditChain(after: 0, limit: 10).map(\.record.sequence) == [1, 2, 3])
+            let chain = try await fresh.store.auditChain(after: 0, limit: 100)
+            #expect(chain.map(\.record.sequence) == Array(1...60))
+            var previous: [UInt8] = []
+            for entry in chain {
+                #expect(entry.chainHash == link(previous, entry.record.sequence))
+                previous = entry.chainHash
+            }
+            #expect(Set(chain.map(\.record.actor)) == ["a", "b"])
+            let end = try #require(try await otherNode.lastAuditChainLink())
+            #expect(end.sequence == 60 && end.chainHash == previous)
         }
+    }
+}
+
+extension AuditStore {
+    /// Appends records numbered and linked by the test, wherever the stored chain ends.
+    func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
+        _ = try await appendAuditRecords(linking: { _ in records })
     }
 }

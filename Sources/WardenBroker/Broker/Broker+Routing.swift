@@ -67,9 +67,13 @@ extension Broker {
     }
 
     /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
-    /// session. `isSystem` marks the broker's own `$SYS` figures: not counted, not stored, not limited.
+    /// session, and to the other nodes of a cluster. `isSystem` marks the broker's own `$SYS` figures: not
+    /// counted, not stored, not limited, not sent on; `fromCluster` one another node published (and stored).
     @discardableResult
-    func publish(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false) -> Routed {
+    func publish(
+        _ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false,
+        fromCluster: Bool = false
+    ) -> Routed {
         if !isSystem { metrics.messagesReceived.increment() }
         var routed = Routed()
         let targets = state.withLock { state in
@@ -77,7 +81,7 @@ extension Broker {
             if message.retain {
                 routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
-                if routed.retainAccepted, !isSystem, let persistence {
+                if routed.retainAccepted, !isSystem, !fromCluster, let persistence {
                     routed.ticket = persistence.record([
                         message.payload.readableBytes == 0
                             ? .deleteRetained(tenantID: tenantID, topic: message.topic)
@@ -88,6 +92,7 @@ extension Broker {
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             let targets = state.spaces[tenantID]?.targets(for: message) ?? []
+            if !isSystem, !fromCluster { state.cluster?.forward(message, in: tenantID, now: now) }
             if !isSystem {
                 state.spaces[tenantID]?.delivered += targets.count
                 // A retained message reaches later subscriptions as retain handling says, never this way.

@@ -12,8 +12,8 @@ extension Broker {
             defer { session.subscriptions = [:] }
             return Array(session.subscriptions.keys)
         }
-        for filter in filters {
-            _ = state.spaces[session.key.tenantID]?.unsubscribe(session, filter)
+        for filter in filters where state.spaces[session.key.tenantID]?.unsubscribe(session, filter) == true {
+            state.countInterest(in: session.key.tenantID, filter, -1)
         }
     }
 
@@ -37,6 +37,7 @@ extension Broker {
                 }
                 let isNew = state.spaces[tenantID, default: TopicSpace()].subscribe(
                     session, request.filter, request.options)
+                if isNew { state.countInterest(in: tenantID, request.filter, 1) }
                 session.withState { stored in
                     stored.subscriptions[request.filter] = request.options
                     if stored.isStored, let persistence {
@@ -127,7 +128,9 @@ extension Broker {
                         ])
                     }
                 }
-                return state.spaces[session.key.tenantID]?.unsubscribe(session, filter) ?? false
+                let existed = state.spaces[session.key.tenantID]?.unsubscribe(session, filter) ?? false
+                if existed { state.countInterest(in: session.key.tenantID, filter, -1) }
+                return existed
             }
         }
     }
@@ -135,7 +138,9 @@ extension Broker {
     /// Start-up: a subscription of a stored session.
     func restoreSubscription(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) {
         state.withLock { state in
-            _ = state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options)
+            if state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options) {
+                state.countInterest(in: session.key.tenantID, filter, 1)
+            }
             session.withState { $0.subscriptions[filter] = options }
         }
     }

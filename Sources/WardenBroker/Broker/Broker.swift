@@ -71,6 +71,9 @@ public final class Broker: Sendable {
     struct State {
         var sessions: [SessionKey: Session] = [:]
         var spaces: [TenantID: TopicSpace] = [:]
+        /// Sessions subscribed to each plain filter, per tenant: what other nodes route to this one.
+        var interest: [TenantID: [String: Int]] = [:]
+        var cluster: (any ClusterLink)?
     }
 
     let configuration: Configuration

@@ -1,5 +1,13 @@
 import Synchronization
 
+/// Where an event happened: on this node, or on another node of a cluster, whose notice this node turned back
+/// into the event (WardenCluster). A cache follows both; what is recorded or done once (an audit record, a
+/// webhook, a store write, a rule's count) follows this node's own.
+public enum EventOrigin: Sendable, Hashable {
+    case thisNode
+    case otherNode
+}
+
 /// The in-process bus every registry change is published on (DESIGN.md "one write path").
 ///
 /// Observers run synchronously on the publisher's task, in publication order, so an in-memory view that
@@ -13,7 +21,7 @@ public final class EventBus: Sendable {
 
     private struct State {
         var nextID = 0
-        var observers: [(id: Int, handler: @Sendable (DomainEvent) -> Void)] = []
+        var observers: [(id: Int, handler: @Sendable (DomainEvent, EventOrigin) -> Void)] = []
         var droppedEvents = 0
     }
 
@@ -22,9 +30,21 @@ public final class EventBus: Sendable {
     /// Makes an empty bus.
     public init() {}
 
-    /// Calls `handler` with every event published from now on until `remove` is called.
+    /// Calls `handler` with every event published from now on, wherever it happened, until `remove` is called.
     @discardableResult
     public func observe(_ handler: @escaping @Sendable (DomainEvent) -> Void) -> Observation {
+        observeWithOrigin { event, _ in handler(event) }
+    }
+
+    /// Calls `handler` with every event this node published from now on (none from other nodes).
+    @discardableResult
+    public func observeThisNode(_ handler: @escaping @Sendable (DomainEvent) -> Void) -> Observation {
+        observeWithOrigin { event, origin in if origin == .thisNode { handler(event) } }
+    }
+
+    /// Calls `handler` with every event published from now on and where it happened.
+    @discardableResult
+    public func observeWithOrigin(_ handler: @escaping @Sendable (DomainEvent, EventOrigin) -> Void) -> Observation {
         state.withLock { state in
             state.nextID += 1
             state.observers.append((state.nextID, handler))
@@ -54,10 +74,10 @@ public final class EventBus: Sendable {
     public var droppedEvents: Int { state.withLock { $0.droppedEvents } }
 
     /// Hands `event` to every observer, in registration order.
-    public func publish(_ event: DomainEvent) {
+    public func publish(_ event: DomainEvent, from origin: EventOrigin = .thisNode) {
         let observers = state.withLock { $0.observers }
         for observer in observers {
-            observer.handler(event)
+            observer.handler(event, origin)
         }
     }
 }

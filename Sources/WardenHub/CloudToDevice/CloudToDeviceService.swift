@@ -173,13 +173,14 @@ public final class CloudToDeviceService: Service, Sendable {
     }
 
     /// Follows device deletions: a deleted device's queue goes with it (no feedback: the device is gone, as
-    /// in IoT Hub), so that a new device of the same id starts empty.
+    /// in IoT Hub), so that a new device of the same id starts empty. The node that deleted the device
+    /// deletes the stored queue; the others forget what they held.
     public func follow(_ bus: EventBus) {
-        _ = bus.observe { [weak self] event in
+        _ = bus.observeWithOrigin { [weak self] event, origin in
             guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
             let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
             queues.withLock { queues in
-                guard let queue = queues.removeValue(forKey: key) else { return }
+                guard let queue = queues.removeValue(forKey: key), origin == .thisNode else { return }
                 _ = persistence.record(queue.entries.map { .deleteCloudToDevice(sequence: $0.message.sequenceNumber) })
             }
         }

@@ -46,12 +46,14 @@ public final class TwinService: Sendable {
     }
 
     /// Follows device deletions: the twin goes with its device, so that a new device of the same id starts
-    /// with an empty one.
+    /// with an empty one (stored by the node that deleted the device).
     public func follow(_ bus: EventBus) {
-        _ = bus.observe { [weak self] event in
+        _ = bus.observeWithOrigin { [weak self] event, origin in
             guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
             twins.withLock { twins in
-                guard twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID)) != nil else { return }
+                guard twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID)) != nil,
+                    origin == .thisNode
+                else { return }
                 persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
             }
         }

@@ -162,6 +162,16 @@ extension ServerConfiguration {
         Key(name: "store.url") { config, value in config.store.url = value },
         .integer("store.pool-size", 1...1_000, \.store.poolSize),
         Key(name: "store.password-file") { config, value in config.store.passwordFile = value },
+        Key(name: "cluster.nats-urls") { config, value in config.cluster.natsServers = try natsServers(value) },
+        Key(name: "cluster.nats-user") { config, value in config.cluster.natsUser = value },
+        Key(name: "cluster.nats-password-file") { config, value in config.cluster.natsPasswordFile = value },
+        Key(name: "cluster.node-name") { config, value in
+            guard (1...128).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw WardenError(.configInvalidValue, "'cluster.node-name' is 1 to 128 printable ASCII characters.")
+            }
+            config.cluster.nodeName = value
+        },
+        .integer("cluster.outbound-limit", 65_536...1_073_741_824, \.cluster.outboundLimit),
         .integer("pki.default-days", 1...36_500, \.pki.defaultDays),
         .integer("pki.max-days", 1...36_500, \.pki.maximumDays),
         Key(name: "policy.clock") { config, value in
@@ -185,7 +195,7 @@ extension ServerConfiguration {
     /// CLI's client settings.
     static let otherEnvironmentVariables: Set<String> = [
         "WARDEN_MASTER_KEY", "WARDEN_TOKEN", "WARDEN_URL", "WARDEN_CA_FILE", "WARDEN_CONFIG", "WARDEN_CONFIG_DIR",
-        "WARDEN_HSM_PIN", "WARDEN_DEFENDER_WEBHOOK_SECRET", "WARDEN_STORE_PASSWORD",
+        "WARDEN_HSM_PIN", "WARDEN_DEFENDER_WEBHOOK_SECRET", "WARDEN_STORE_PASSWORD", "WARDEN_CLUSTER_NATS_PASSWORD",
     ]
 
     /// Loads the configuration. Precedence, highest first: flags, `WARDEN_*` environment variables, the YAML
@@ -247,6 +257,7 @@ extension ServerConfiguration {
         try readHSMPin(&configuration, environment: environment)
         try readWebhookSecret(&configuration.defender, environment: environment)
         try readStorePassword(&configuration.store, environment: environment)
+        try readCluster(&configuration, environment: environment)
         try checkPlainListener(configuration.mqtt.plain)
         try checkTimeToLive(configuration.cloudToDevice)
         if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
@@ -329,6 +340,49 @@ extension ServerConfiguration {
             _ = try store.postgreSQLSettings()
         } catch let error as WardenError {
             throw WardenError(.configInvalidValue, error.reason)
+        }
+    }
+
+    /// `nats://HOST[:PORT]`, comma-separated. The client speaks NATS without TLS, so only loopback servers are
+    /// accepted: the nodes' traffic never crosses a network in the clear.
+    static func natsServers(_ value: String) throws(WardenError) -> [ServerConfiguration.Cluster.Server] {
+        let urls = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !urls.isEmpty, urls.count <= 32 else {
+            throw WardenError(.configInvalidValue, "'cluster.nats-urls' names 1 to 32 servers, comma-separated.")
+        }
+        return try urls.map { text throws(WardenError) in
+            guard let url = URLComponents(string: text), url.scheme == "nats", let host = url.host, !host.isEmpty,
+                url.user == nil, url.password == nil, url.path.isEmpty, url.query == nil
+            else {
+                throw WardenError(.configInvalidValue, "'cluster.nats-urls': '\(text)' is not nats://HOST[:PORT].")
+            }
+            guard host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.") else {
+                throw WardenError(
+                    .configInvalidValue,
+                    "'cluster.nats-urls': '\(host)' is not a loopback address; Warden does not speak TLS to NATS yet, so it connects to a NATS server on its own machine only."
+                )
+            }
+            return .init(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: url.port ?? 4222)
+        }
+    }
+
+    /// A cluster shares the store (PostgreSQL), and takes its NATS password from `WARDEN_CLUSTER_NATS_PASSWORD`
+    /// or `cluster.nats-password-file`, never from the YAML.
+    private static func readCluster(_ configuration: inout ServerConfiguration, environment: [String: String]) throws {
+        guard configuration.cluster.isEnabled else { return }
+        guard configuration.store.backend == .postgresql else {
+            throw WardenError(
+                .configInvalidValue,
+                "'cluster.nats-urls' needs 'store.backend: postgresql': the nodes of a cluster share one database.")
+        }
+        if let password = environment["WARDEN_CLUSTER_NATS_PASSWORD"] {
+            configuration.cluster.natsPassword = SecretBytes(Array(password.utf8))
+        } else if let file = configuration.cluster.natsPasswordFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw WardenError(.configUnreadableFile, "Cannot read 'cluster.nats-password-file' \(file).")
+            }
+            configuration.cluster.natsPassword = SecretBytes(
+                Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8))
         }
     }
 

@@ -245,6 +245,30 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var store = Store()
+
+    /// Several nodes on one PostgreSQL store (`cluster.*`): NATS carries routed messages and events between
+    /// them (docs/scaling.md). Off unless `cluster.nats-urls` names a server.
+    public struct Cluster: Sendable {
+        public struct Server: Sendable, Hashable {
+            public let host: String
+            public let port: Int
+        }
+
+        /// The NATS servers, tried in turn.
+        public var natsServers: [Server] = []
+        public var natsUser: String?
+        public var natsPasswordFile: String?
+        /// From `WARDEN_CLUSTER_NATS_PASSWORD` or `natsPasswordFile`, never from the YAML.
+        public var natsPassword: SecretBytes?
+        /// This node's name in NATS's monitoring; the host name when unset.
+        public var nodeName: String?
+        /// Bytes waiting for the NATS connection before routed messages are dropped (and counted).
+        public var outboundLimit = 8 * 1024 * 1024
+
+        public var isEnabled: Bool { !natsServers.isEmpty }
+    }
+
+    public var cluster = Cluster()
     /// The master key from `WARDEN_MASTER_KEY`, if given; otherwise `DATA_DIR/master.key`.
     public var masterKeyOverride: SecretBytes?
 

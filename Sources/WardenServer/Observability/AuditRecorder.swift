@@ -8,7 +8,7 @@ struct AuditRecorder {
     let log: AuditLog
 
     func follow(_ bus: EventBus) {
-        _ = bus.observe { event in
+        _ = bus.observeThisNode { event in
             switch event {
             case .authentication(let record): log.record(Self.audit(record))
             case .authorizationDenied(let denial): log.record(Self.audit(denial))

@@ -6,35 +6,31 @@ extension PostgreSQLDatabase: AuditStore {
     /// The advisory lock an audit append holds ("Audit" in ASCII): one writer at a time on the one chain.
     static let auditLock: Int64 = 0x41_7564_6974
 
-    /// Appends under `auditLock`, and only where the stored chain ends: a batch numbered after a record another
-    /// node appended meanwhile is refused (`store.unavailable`) rather than forking the chain. (Until the chain is
-    /// linked inside this transaction, one node at a time writes the audit log.) Read committed, so that the
-    /// chain's end is read after the lock is held, not from a snapshot taken before it. A batch found already
-    /// stored (its commit succeeded but the answer was lost, and the writer tries again) is not stored twice.
-    public func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
-        guard let first = records.first?.record.sequence, let last = records.last else { return }
-        let encoded = records.map { ($0.record, JSONColumn.encode(flat: $0.record.details), Data($0.chainHash)) }
+    /// Appends under `auditLock`, linked to the chain's end read after the lock is held (read committed, so not
+    /// from a snapshot taken before it): nodes append one batch at a time and the chain stays one.
+    public func appendAuditRecords(
+        linking link:
+            @escaping @Sendable ((sequence: Int64, chainHash: [UInt8])?) -> [(record: AuditRecord, chainHash: [UInt8])]
+    ) async throws -> (sequence: Int64, chainHash: [UInt8])? {
         do {
-            try await transaction("BEGIN") { connection in
+            return try await transaction("BEGIN") { connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.auditLock))")
-                if let end = try await connection.rows(
+                let end = try await connection.rows(
                     "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
-                ).first.map(AuditRows.link), end.sequence != first &- 1 {
-                    if end.sequence == last.record.sequence, end.chainHash == last.chainHash { return }
-                    throw WardenError(
-                        .storeUnavailable,
-                        "The audit chain ends at \(end.sequence), not \(first &- 1): another node appended to it.")
-                }
-                for (record, details, hash) in encoded {
+                ).first.map(AuditRows.link)
+                let records = link(end)
+                for (record, hash) in records {
+                    let details = JSONColumn.encode(flat: record.details)
                     try await connection.run(
                         """
                         INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action,
                             target, outcome, reason, reference_id, details, chain_hash)
                         VALUES (\(record.sequence), \(record.at), \(record.tenant?.rawValue), \(record.actorKind),
                         \(record.actor), \(record.sourceIP), \(record.action), \(record.target),
-                        \(record.outcome.rawValue), \(record.reason), \(record.referenceID), \(details), \(hash))
+                        \(record.outcome.rawValue), \(record.reason), \(record.referenceID), \(details), \(Data(hash)))
                         """)
                 }
+                return records.last.map { ($0.record.sequence, $0.chainHash) } ?? end
             }
         } catch {
             throw Self.mapped(error, "write")

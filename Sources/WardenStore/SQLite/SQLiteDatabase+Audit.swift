@@ -3,23 +3,30 @@ import GRDB
 public import WardenCore
 
 extension SQLiteDatabase: AuditStore {
-    public func appendAuditRecords(_ records: [(record: AuditRecord, chainHash: [UInt8])]) async throws {
-        let encoded = records.map { ($0.record, JSONColumn.encode(flat: $0.record.details), Data($0.chainHash)) }
+    public func appendAuditRecords(
+        linking link:
+            @escaping @Sendable ((sequence: Int64, chainHash: [UInt8])?) -> [(record: AuditRecord, chainHash: [UInt8])]
+    ) async throws -> (sequence: Int64, chainHash: [UInt8])? {
         try await write { db in
+            let end = try Row.fetchOne(
+                db, sql: "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
+            ).map(AuditRows.link)
+            let records = link(end)
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO audit_records (sequence, at, tenant_id, actor_kind, actor, source_ip, action, target,
                         outcome, reason, reference_id, details, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             // The statement's shape is fixed here: unchecked arguments skip GRDB's per-row count check.
-            for (record, details, hash) in encoded {
+            for (record, hash) in records {
                 statement.setUncheckedArguments([
                     record.sequence, record.at, record.tenant?.rawValue, record.actorKind, record.actor,
                     record.sourceIP, record.action, record.target, record.outcome.rawValue, record.reason,
-                    record.referenceID, details, hash,
+                    record.referenceID, JSONColumn.encode(flat: record.details), Data(hash),
                 ])
                 try statement.execute()
             }
+            return records.last.map { ($0.record.sequence, $0.chainHash) } ?? end
         }
     }
 

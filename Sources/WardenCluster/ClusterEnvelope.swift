@@ -1,0 +1,69 @@
+public import Foundation
+public import NIOCore
+public import WardenBroker
+public import WardenCore
+import WardenMQTT
+
+/// One routed message between nodes: which node sent it and its number there (to drop the copies NATS
+/// delivers when several of a node's subscriptions match), the tenant, and the message as a 5.0 PUBLISH
+/// (WardenMQTT's codec, so topic, properties and payload are checked by the parser the broker trusts).
+///
+///     version (1) | origin node (16) | sequence (8, big-endian) | tenant length (2) | tenant | PUBLISH
+public struct ClusterEnvelope: Sendable {
+    public let origin: UUID
+    public let sequence: UInt64
+    public let tenantID: TenantID
+    public let message: BrokerMessage
+
+    static let version: UInt8 = 1
+
+    public init(origin: UUID, sequence: UInt64, tenantID: TenantID, message: BrokerMessage) {
+        self.origin = origin
+        self.sequence = sequence
+        self.tenantID = tenantID
+        self.message = message
+    }
+
+    /// The envelope's bytes; nil when the message cannot be written as a PUBLISH (the broker refuses such
+    /// topics and properties before routing, so this is a dropped message, counted by the caller).
+    public func encoded(now: NIODeadline, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer? {
+        var buffer = allocator.buffer(capacity: 64 + message.topic.utf8.count + message.payload.readableBytes)
+        buffer.writeInteger(Self.version)
+        withUnsafeBytes(of: origin.uuid) { _ = buffer.writeBytes($0) }
+        buffer.writeInteger(sequence)
+        buffer.writeInteger(UInt16(truncatingIfNeeded: tenantID.rawValue.utf8.count))
+        buffer.writeString(tenantID.rawValue)
+        do {
+            try MQTTEncoder.encode(.publish(message.packetForCluster(now: now)), version: .v5, into: &buffer)
+        } catch {
+            return nil
+        }
+        return buffer
+    }
+
+    /// Reads an envelope another node sent; nil for anything else, whatever the bytes.
+    public init?(decoding bytes: ByteBuffer, maximumPacketSize: Int, now: NIODeadline) {
+        var buffer = bytes
+        guard buffer.readInteger(as: UInt8.self) == Self.version,
+            let originBytes = buffer.readBytes(length: 16),
+            let sequence = buffer.readInteger(as: UInt64.self),
+            let tenantLength = buffer.readInteger(as: UInt16.self),
+            let tenantText = buffer.readString(length: Int(truncatingIfNeeded: tenantLength)),
+            let tenantID = try? TenantID(tenantText)
+        else { return nil }
+        // The sending node applied its own limits; only the size is bounded again here.
+        var limits = DecodingLimits.protocolMaximum
+        limits.maximumPacketSize = maximumPacketSize
+        guard case .publish(let publish)? = try? MQTTDecoder.decode(&buffer, version: .v5, limits: limits),
+            buffer.readableBytes == 0
+        else { return nil }
+        let origin = originBytes.withUnsafeBytes { raw in
+            UUID(uuid: raw.loadUnaligned(as: uuid_t.self))
+        }
+        self.init(
+            origin: origin, sequence: sequence, tenantID: tenantID,
+            message: BrokerMessage(
+                topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
+                properties: publish.properties, receivedAt: now))
+    }
+}

@@ -1,0 +1,194 @@
+import CoreMetrics
+public import Foundation
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+public import WardenCore
+public import WardenNATS
+import WardenSecurity
+public import WardenStore
+
+/// Carries this node's events to the other nodes and theirs to this one (docs/scaling.md): each event this
+/// node publishes goes out as a `ClusterNotice`; each notice from another node is turned back into its event
+/// by reading the current value from the shared store, and published on this node's bus marked as from
+/// another node, so that every cache that follows the bus follows the whole cluster. A revocation or ban made
+/// anywhere closes the connections it concerns here within the time it takes to read one row.
+///
+/// Notices are applied one at a time in arrival order. The queue between NATS and the store holds at most
+/// `bufferLimit` notices; past it the oldest are dropped and counted (`warden_cluster_events_dropped_total`),
+/// and the node reloads nothing by itself — a dropped notice leaves a cache stale until its next change.
+public final class ClusterEvents: Service {
+    private let node: UUID
+    private let nats: NATSClient
+    private let bus: EventBus
+    private let store: any HubStore
+    private let logger: Logger
+    private let notices: AsyncStream<ClusterNotice>
+    private let queue: AsyncStream<ClusterNotice>.Continuation
+    private let sent = Counter(label: "warden_cluster_events_sent_total")
+    private let applied = Counter(label: "warden_cluster_events_applied_total")
+    private let dropped = Counter(label: "warden_cluster_events_dropped_total")
+    private let unreadable = Counter(label: "warden_cluster_events_unreadable_total")
+
+    public init(
+        node: UUID, nats: NATSClient, bus: EventBus, store: any HubStore, logger: Logger, bufferLimit: Int = 10_000
+    ) {
+        self.node = node
+        self.nats = nats
+        self.bus = bus
+        self.store = store
+        self.logger = logger
+        (notices, queue) = AsyncStream.makeStream(
+            of: ClusterNotice.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+    }
+
+    /// Sends this node's events from now on and takes the other nodes'.
+    public func start() {
+        bus.observeThisNode { [weak self] event in self?.send(event) }
+        nats.subscribe(ClusterSubject.events) { [weak self] message in self?.receive(message) }
+    }
+
+    /// Applies the other nodes' notices until the service group stops.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            for await notice in notices {
+                do {
+                    if let event = try await event(for: notice) {
+                        bus.publish(event, from: .otherNode)
+                        applied.increment()
+                    }
+                } catch {
+                    logger.error(
+                        "A change made on another node could not be read from the store",
+                        metadata: ["kind": "\(notice.kind.rawValue)", "error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            self.queue.finish()
+        }
+    }
+
+    private func send(_ event: DomainEvent) {
+        guard let notice = ClusterNotice(event, origin: node), let json = try? JSONEncoder().encode(notice) else {
+            return
+        }
+        if nats.publish(ClusterSubject.events, payload: ByteBuffer(bytes: json)) { sent.increment() }
+    }
+
+    private func receive(_ message: NATSMessage) {
+        guard let notice = try? JSONDecoder().decode(ClusterNotice.self, from: Data(message.payload.readableBytesView))
+        else {
+            unreadable.increment()
+            return
+        }
+        guard notice.origin != node else { return }
+        if case .dropped = queue.yield(notice) {
+            dropped.increment()
+            logger.error("A change made on another node was dropped: the queue of notices is full")
+        }
+    }
+
+    /// The event a notice stands for, as the store has it now; nil when the thing is gone since (its deletion's
+    /// notice follows).
+    func event(for notice: ClusterNotice) async throws -> DomainEvent? {
+        let tenant = try notice.tenant.map { text throws(WardenError) in try TenantID(text) }
+        let device = try notice.device.map { text throws(WardenError) in try DeviceID(text) }
+        func required<T>(_ value: T?) throws(WardenError) -> T {
+            guard let value else { throw WardenError(.requestInvalidField, "A notice lacks a field its kind needs.") }
+            return value
+        }
+        switch notice.kind {
+        case .tenantCreated:
+            return try await store.tenant(required(tenant)).map { .tenantCreated($0) }
+        case .tenantDeleted:
+            return .tenantDeleted(try required(tenant))
+        case .deviceCreated:
+            return try await store.device(required(tenant), required(device)).map { .deviceCreated($0) }
+        case .deviceUpdated:
+            let change = notice.detail.flatMap(DeviceChange.init(rawValue:)) ?? .attributes
+            return try await store.device(required(tenant), required(device)).map { .deviceUpdated($0, change) }
+        case .deviceDeleted:
+            return .deviceDeleted(try required(tenant), try required(device))
+        case .groupChanged:
+            return try await store.group(required(tenant), GroupName(required(notice.name))).map { .groupChanged($0) }
+        case .groupDeleted:
+            return .groupDeleted(try required(tenant), try GroupName(required(notice.name)))
+        case .accessListChanged:
+            let tenantID = try required(tenant)
+            return .accessListChanged(tenantID, try await store.accessList(tenantID))
+        case .ipFilterChanged:
+            let tenantID = try required(tenant)
+            return .ipFilterChanged(tenantID, try await store.ipFilter(tenantID))
+        case .policyChanged:
+            let name = try PolicyName(required(notice.name))
+            return try await store.policies(required(tenant)).first { $0.name == name }.map { .policyChanged($0) }
+        case .policyDeleted:
+            return .policyDeleted(try required(tenant), try PolicyName(required(notice.name)))
+        case .certificateAuthorityChanged:
+            let name = try CAName(required(notice.name))
+            return try await store.certificateAuthorities(required(tenant)).first { $0.name == name }
+                .map { .certificateAuthorityChanged($0) }
+        case .certificateAuthorityDeleted:
+            return .certificateAuthorityDeleted(try required(tenant), try CAName(required(notice.name)))
+        case .certificateRevoked:
+            return try await store.issuedCertificate(required(tenant), serial: required(notice.id))
+                .map { .certificateRevoked($0) }
+        case .revocationListChanged:
+            return try await revocationList(required(tenant), CAName(required(notice.name))).map {
+                .revocationListChanged($0)
+            }
+        case .authorizationPolicyChanged:
+            // total: nil for text that is not a number in range.
+            guard let number = notice.id.flatMap({ Int($0) }) else { return nil }
+            return try await store.policyVersion(required(tenant), number).map { .authorizationPolicyChanged($0) }
+        case .twinReportedChanged:
+            return .twinReportedChanged(try required(tenant), try required(device))
+        case .enrollmentChanged:
+            return try await store.enrollment(required(tenant), enrollmentKind(required(notice.name)))
+                .map { .enrollmentChanged($0) }
+        case .enrollmentDeleted:
+            return .enrollmentDeleted(try required(tenant), try enrollmentKind(required(notice.name)))
+        case .banAdded, .banRemoved:
+            let ban = Ban(
+                id: try required(notice.id),
+                subject: try Ban.Subject(kind: required(notice.detail), value: required(notice.name)),
+                reason: notice.text ?? "", createdAt: notice.at ?? Date(), expiresAt: notice.until,
+                createdBy: notice.by ?? "", alertID: notice.alert)
+            return notice.kind == .banAdded ? .banAdded(ban) : .banRemoved(ban)
+        case .quarantined:
+            let (tenantID, deviceID) = (try required(tenant), try required(device))
+            return try await store.quarantines().first { $0.tenantID == tenantID && $0.deviceID == deviceID }
+                .map { .quarantined($0) }
+        case .released:
+            return .released(try required(tenant), try required(device))
+        case .defenderRulesChanged:
+            return .defenderRulesChanged(try required(tenant), notice.text)
+        case .disconnectRequested:
+            return .disconnectRequested(try required(tenant), try required(device), reason: notice.detail ?? "")
+        }
+    }
+
+    /// The external CA's CRL in force as the store keeps it (its DER, read against the CA's certificate).
+    private func revocationList(_ tenantID: TenantID, _ name: CAName) async throws -> RevocationListState? {
+        guard let authority = try await store.certificateAuthorities(tenantID).first(where: { $0.name == name }),
+            let certificate = CertificateAuthorityCheck.certificate(pem: authority.certificatePEM),
+            let stored = try await store.revocationLists().first(where: {
+                $0.tenantID == tenantID && $0.authority == name
+            })
+        else { return nil }
+        let list = try ExternalRevocationList(bytes: stored.der, issuer: certificate)
+        return RevocationListState(
+            tenantID: tenantID, authority: name, issuer: authority.thumbprint, serials: list.serials,
+            thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number, source: stored.source,
+            updatedAt: stored.updatedAt)
+    }
+
+    /// `group/{name}` or `individual/{registration id}` (`Enrollment.Kind.reference`).
+    private func enrollmentKind(_ reference: String) throws(WardenError) -> Enrollment.Kind {
+        if reference.hasPrefix("group/") { return .group(try EnrollmentGroupName(String(reference.dropFirst(6)))) }
+        if reference.hasPrefix("individual/") {
+            return .individual(try DeviceID(String(reference.dropFirst(11))))
+        }
+        throw WardenError(.requestInvalidField, "An enrollment reference is group/{name} or individual/{id}.")
+    }
+}

@@ -1,0 +1,62 @@
+public import Foundation
+public import Logging
+public import NIOCore
+public import ServiceLifecycle
+public import WardenBroker
+public import WardenCore
+public import WardenNATS
+public import WardenStore
+
+/// This node's part in a cluster (docs/scaling.md): one NATS connection that carries routed MQTT messages
+/// (`ClusterRouting`) and the event notices (`ClusterEvents`), for as long as the service group runs.
+public final class ClusterNode: Service {
+    public struct Configuration: Sendable {
+        public var servers: [NATSClient.Server]
+        /// The connection's name in NATS's monitoring (the node's host name by default).
+        public var name: String
+        public var user: String?
+        public var password: String?
+        /// Bytes waiting for the NATS connection before messages are dropped and counted.
+        public var outboundLimit = 8 * 1024 * 1024
+
+        public init(servers: [NATSClient.Server], name: String) {
+            self.servers = servers
+            self.name = name
+        }
+    }
+
+    /// The node's identity for this run.
+    public let id = UUID()
+    private let nats: NATSClient
+    private let routing: ClusterRouting
+    private let events: ClusterEvents
+
+    public init(
+        configuration: Configuration, broker: Broker, bus: EventBus, store: any HubStore, maximumPacketSize: Int,
+        group: any EventLoopGroup, logger: Logger
+    ) {
+        var settings = NATSClient.Configuration(servers: configuration.servers, name: configuration.name)
+        settings.user = configuration.user
+        settings.password = configuration.password
+        settings.outboundLimit = configuration.outboundLimit
+        // A routed message is an MQTT packet and its envelope; NATS's own limit (1 MiB by default) is checked
+        // per message by the client.
+        settings.parser = NATSOperationParser(maximumPayload: maximumPacketSize + 1024)
+        nats = NATSClient(configuration: settings, group: group, logger: logger)
+        routing = ClusterRouting(
+            node: id, nats: nats, broker: broker, maximumPacketSize: maximumPacketSize, logger: logger)
+        events = ClusterEvents(node: id, nats: nats, bus: bus, store: store, logger: logger)
+    }
+
+    /// Whether the node is connected to NATS (for `/readyz`).
+    public var isConnected: Bool { nats.isConnected }
+
+    /// Connects to NATS, routes and relays until the service group stops, then closes the connection.
+    public func run() async throws {
+        routing.start()
+        events.start()
+        nats.start()
+        try await events.run()
+        await nats.shutdown()
+    }
+}

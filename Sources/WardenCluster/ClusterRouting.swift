@@ -1,0 +1,109 @@
+import CoreMetrics
+public import Foundation
+public import Logging
+public import NIOCore
+import Synchronization
+public import WardenBroker
+public import WardenCore
+public import WardenNATS
+
+/// Routes MQTT messages between nodes over NATS (docs/scaling.md): what is published here goes to the subject
+/// of its tenant and topic (retained messages to their tenant's retained subject, which every node takes);
+/// this node subscribes to the subjects of the filters its sessions subscribe to, and routes what arrives to
+/// them as the broker routes a local message.
+///
+/// Delivery between nodes is at most once: a message that cannot be sent (NATS down, its buffer full) is
+/// dropped and counted (`warden_nats_messages_dropped_total`), and a PUBACK on the publisher's node does not
+/// wait for other nodes.
+public final class ClusterRouting: ClusterLink {
+    /// The node's identity for this run: envelopes carry it, so that copies of one message are recognised.
+    public let node: UUID
+    private let nats: NATSClient
+    private let broker: Broker
+    private let maximumPacketSize: Int
+    private let logger: Logger
+    private let sequence = Atomic<UInt64>(0)
+    private let state = Mutex(State())
+    private let forwarded = Counter(label: "warden_cluster_messages_forwarded_total")
+    private let received = Counter(label: "warden_cluster_messages_received_total")
+    private let unreadable = Counter(label: "warden_cluster_messages_unreadable_total")
+
+    private struct State {
+        /// The NATS subscriptions held for each filter of each tenant.
+        var subscriptions: [TenantID: [String: [UInt64]]] = [:]
+        /// The tenant-wide subscription for topics too long for a subject, while the tenant has any filter.
+        var long: [TenantID: UInt64?] = [:]
+        /// The highest sequence routed from each node: later copies of a message are dropped.
+        var lastSequence: [UUID: UInt64] = [:]
+    }
+
+    public init(node: UUID, nats: NATSClient, broker: Broker, maximumPacketSize: Int, logger: Logger) {
+        self.node = node
+        self.nats = nats
+        self.broker = broker
+        self.maximumPacketSize = maximumPacketSize
+        self.logger = logger
+    }
+
+    /// Starts taking retained messages from every node and routing to and from this broker.
+    public func start() {
+        nats.subscribe(ClusterSubject.retainedAll) { [weak self] message in self?.receive(message) }
+        broker.install(cluster: self)
+    }
+
+    public func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) {
+        let number = sequence.add(1, ordering: .relaxed).newValue
+        let envelope = ClusterEnvelope(origin: node, sequence: number, tenantID: tenantID, message: message)
+        guard let bytes = envelope.encoded(now: now) else {
+            unreadable.increment()
+            return
+        }
+        let subject =
+            message.retain
+            ? ClusterSubject.retained(tenantID) : ClusterSubject.message(tenantID, topic: message.topic)
+        if nats.publish(subject, payload: bytes) { forwarded.increment() }
+    }
+
+    public func interest(in tenantID: TenantID, _ filter: String, isAdded: Bool) {
+        state.withLock { state in
+            if isAdded {
+                if state.subscriptions[tenantID] == nil {
+                    state.long[tenantID] = nats.subscribe(ClusterSubject.long(tenantID)) { [weak self] in
+                        self?.receive($0)
+                    }
+                }
+                state.subscriptions[tenantID, default: [:]][filter] = ClusterSubject.interest(tenantID, filter: filter)
+                    .compactMap { subject in nats.subscribe(subject) { [weak self] in self?.receive($0) } }
+            } else {
+                for sid in state.subscriptions[tenantID]?.removeValue(forKey: filter) ?? [] { nats.unsubscribe(sid) }
+                if state.subscriptions[tenantID]?.isEmpty == true {
+                    state.subscriptions[tenantID] = nil
+                    if let sid = state.long.removeValue(forKey: tenantID) ?? nil { nats.unsubscribe(sid) }
+                }
+            }
+        }
+    }
+
+    /// Routes one message from another node, once however many of this node's subscriptions it matched.
+    private func receive(_ delivery: NATSMessage) {
+        guard
+            let envelope = ClusterEnvelope(
+                decoding: delivery.payload, maximumPacketSize: maximumPacketSize, now: .now())
+        else {
+            unreadable.increment()
+            logger.warning(
+                "A message from another node could not be read", metadata: ["subject": "\(delivery.subject)"])
+            return
+        }
+        // NATS keeps one publisher's order on each subscription and writes all of a message's copies for one
+        // connection before the next message's: a sequence not above the last one seen is a copy.
+        let isNew = state.withLock { state in
+            guard envelope.sequence > state.lastSequence[envelope.origin] ?? 0 else { return false }
+            state.lastSequence[envelope.origin] = envelope.sequence
+            return true
+        }
+        guard isNew, envelope.origin != node else { return }
+        received.increment()
+        broker.publishFromCluster(envelope.message, in: envelope.tenantID)
+    }
+}

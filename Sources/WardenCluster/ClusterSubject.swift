@@ -1,0 +1,79 @@
+import WardenCore
+
+/// How MQTT topics and filters become NATS subjects, per tenant, so that NATS sends a node only the messages
+/// its subscriptions may match (docs/scaling.md, "Between nodes").
+///
+/// Each topic level is one subject token, escaped so that nothing in a level can act as NATS syntax: bytes
+/// other than letters, digits, `_` and `-` become `~XX` (hex), and an empty level becomes `~`. The mapping is
+/// one-to-one, and `+` and `#` become `*` and `>`. A subject may match more than the filter (a `$` topic for
+/// `#`, say): the receiving node matches every message against its own subscriptions again, so a wider
+/// subject costs traffic, never a wrong delivery.
+public enum ClusterSubject {
+    /// Longer subjects go to a tenant-wide subject instead: the client takes at most 2 KiB (a NATS control line
+    /// is at most 4 KiB).
+    static let maximumBytes = 2048
+
+    /// Node-to-node events (DomainEvent notices).
+    static let events = "warden.events"
+    /// Retained messages of every tenant: every node keeps them all.
+    static let retainedAll = "warden.retained.*"
+
+    /// Where a message on `topic` goes.
+    static func message(_ tenantID: TenantID, topic: String) -> String {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(token)
+        return subject(messagePrefix(tenantID) + "." + levels.joined(separator: ".")) ?? long(tenantID)
+    }
+
+    /// What a node subscribes to for `filter`: `a/#` matches `a` as well as what lies below it.
+    static func interest(_ tenantID: TenantID, filter: String) -> [String] {
+        var levels = filter.split(separator: "/", omittingEmptySubsequences: false).map { level in
+            switch level {
+            case "+": "*"
+            case "#": ">"
+            default: token(level)
+            }
+        }
+        let prefix = messagePrefix(tenantID)
+        var texts = [prefix + "." + levels.joined(separator: ".")]
+        if levels.last == ">", levels.count > 1 {
+            levels.removeLast()
+            texts.append(prefix + "." + levels.joined(separator: "."))
+        }
+        let subjects = texts.compactMap(subject)
+        return subjects.count == texts.count ? subjects : [prefix + ".>"]
+    }
+
+    /// Where topics too long for a subject of their own go; a node with any interest in the tenant takes it.
+    static func long(_ tenantID: TenantID) -> String {
+        messagePrefix(tenantID) + ".~long"
+    }
+
+    static func retained(_ tenantID: TenantID) -> String {
+        "warden.retained." + token(Substring(tenantID.rawValue))
+    }
+
+    private static func messagePrefix(_ tenantID: TenantID) -> String {
+        "warden.msg." + token(Substring(tenantID.rawValue))
+    }
+
+    private static func subject(_ text: String) -> String? {
+        text.utf8.count <= maximumBytes ? text : nil
+    }
+
+    /// One level as a subject token (see the type's documentation).
+    static func token(_ level: Substring) -> String {
+        guard !level.isEmpty else { return "~" }
+        var token = ""
+        for byte in level.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                token.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                token +=
+                    "~" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return token
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import NIOCore
+import Testing
+import WardenBroker
+import WardenCore
+import WardenMQTT
+
+@testable import WardenCluster
+
+/// The routed message between nodes: what is sent is what is read, and nothing else reads as an envelope.
+struct ClusterEnvelopeTests {
+    private func message(retain: Bool = false, qos: QoS = .atLeastOnce) -> BrokerMessage {
+        var properties = Properties()
+        properties.contentType = "application/json"
+        properties.userProperties = [UserProperty("$.mid", "m-1"), UserProperty("k", "v")]
+        properties.messageExpiryInterval = 60
+        properties.correlationData = [1, 2, 3]
+        return BrokerMessage(
+            topic: "plant/line-1/state", payload: ByteBuffer(string: "running"), qos: qos, retain: retain,
+            properties: properties, receivedAt: .now())
+    }
+
+    private func encoded(_ message: BrokerMessage, sequence: UInt64 = 7) throws -> ByteBuffer {
+        let envelope = ClusterEnvelope(origin: UUID(), sequence: sequence, tenantID: .defaultTenant, message: message)
+        return try #require(envelope.encoded(now: .now()))
+    }
+
+    @Test(arguments: [(false, QoS.atMostOnce), (true, .atLeastOnce), (false, .exactlyOnce)])
+    func whatIsSentIsRead(retain: Bool, qos: QoS) throws {
+        let origin = UUID()
+        let sent = message(retain: retain, qos: qos)
+        let envelope = ClusterEnvelope(origin: origin, sequence: 42, tenantID: .defaultTenant, message: sent)
+        let bytes = try #require(envelope.encoded(now: .now()))
+        let read = try #require(ClusterEnvelope(decoding: bytes, maximumPacketSize: 4096, now: .now()))
+        #expect(read.origin == origin && read.sequence == 42 && read.tenantID == .defaultTenant)
+        #expect(read.message.topic == sent.topic && read.message.payload == sent.payload)
+        #expect(read.message.qos == qos && read.message.retain == retain)
+        #expect(read.message.properties.contentType == "application/json")
+        #expect(read.message.properties.userProperties == sent.properties.userProperties)
+        #expect(read.message.properties.correlationData == [1, 2, 3])
+        #expect(read.message.expiresAt != nil)
+    }
+
+    /// Every cut of a valid envelope, every single-byte change of its header, trailing bytes and random bytes:
+    /// read as nothing, never as a wrong message and never a trap.
+    @Test func nothingElseReadsAsAnEnvelope() throws {
+        let bytes = try encoded(message())
+        for length in 0..<bytes.readableBytes {
+            #expect(
+                ClusterEnvelope(decoding: bytes.getSlice(at: 0, length: length)!, maximumPacketSize: 4096, now: .now())
+                    == nil)
+        }
+        var trailing = bytes
+        trailing.writeInteger(UInt8(0))
+        #expect(ClusterEnvelope(decoding: trailing, maximumPacketSize: 4096, now: .now()) == nil)
+        var otherVersion = bytes
+        otherVersion.setInteger(UInt8(2), at: 0)
+        #expect(ClusterEnvelope(decoding: otherVersion, maximumPacketSize: 4096, now: .now()) == nil)
+        var badTenant = bytes
+        badTenant.setInteger(UInt8(ascii: "D"), at: 1 + 16 + 8 + 2)
+        #expect(ClusterEnvelope(decoding: badTenant, maximumPacketSize: 4096, now: .now()) == nil)
+        var longTenant = bytes
+        longTenant.setInteger(UInt16.max, at: 1 + 16 + 8)
+        #expect(ClusterEnvelope(decoding: longTenant, maximumPacketSize: 4096, now: .now()) == nil)
+        #expect(ClusterEnvelope(decoding: bytes, maximumPacketSize: 16, now: .now()) == nil)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            var random = ByteBuffer()
+            random.writeInteger(UInt8(1))
+            random.writeBytes((0..<Int.random(in: 0..<128, using: &generator)).map { _ in UInt8.random(in: 0...255) })
+            _ = ClusterEnvelope(decoding: random, maximumPacketSize: 4096, now: .now())
+        }
+    }
+}

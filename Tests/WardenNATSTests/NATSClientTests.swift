@@ -1,0 +1,153 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import WardenNATS
+
+/// The client against a real `nats-server`: messages both ways, queue groups, and what happens when the
+/// server goes away and comes back.
+@Suite(.serialized)
+struct NATSClientTests {
+    /// Messages a subscription received, to wait on.
+    final class Inbox: Sendable {
+        private let messages = Mutex<[String]>([])
+
+        func add(_ message: NATSMessage) { messages.withLock { $0.append(String(buffer: message.payload)) } }
+        var received: [String] { messages.withLock { $0 } }
+
+        func wait(for count: Int) async -> [String] {
+            for _ in 0..<200 where received.count < count { try? await Task.sleep(for: .milliseconds(10)) }
+            return received
+        }
+    }
+
+    private func client(
+        _ server: TestNATSServer, name: String = "test", onConnected: @escaping @Sendable () -> Void = {}
+    )
+        -> NATSClient
+    {
+        var configuration = NATSClient.Configuration(
+            servers: [.init(host: "127.0.0.1", port: server.port)], name: name)
+        configuration.pingInterval = .milliseconds(200)
+        let client = NATSClient(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"),
+            onConnected: onConnected)
+        client.start()
+        return client
+    }
+
+    private func connected(_ client: NATSClient) async -> Bool {
+        for _ in 0..<200 where !client.isConnected { try? await Task.sleep(for: .milliseconds(10)) }
+        return client.isConnected
+    }
+
+    @Test func deliversWhatAnotherClientPublishes() async throws {
+        let server = try TestNATSServer()
+        let (a, b) = (client(server), client(server))
+        let inbox = Inbox()
+        b.subscribe("warden.t.>") { inbox.add($0) }
+        #expect(await connected(a))
+        #expect(await connected(b))
+        // The subscription reached the server with b's handshake; a round trip on b makes sure of it.
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<100 {
+            #expect(a.publish("warden.t.x.\(index % 3)", payload: ByteBuffer(string: "\(index)")))
+        }
+        #expect(await inbox.wait(for: 100) == (0..<100).map(String.init))
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func aNodeDoesNotHearItself() async throws {
+        let server = try TestNATSServer()
+        let a = client(server)
+        let inbox = Inbox()
+        a.subscribe("echo") { inbox.add($0) }
+        #expect(await connected(a))
+        a.publish("echo", payload: ByteBuffer(string: "x"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(inbox.received.isEmpty)
+        await a.shutdown()
+    }
+
+    @Test func aQueueGroupHasEachMessageOnce() async throws {
+        let server = try TestNATSServer()
+        let publisher = client(server)
+        let members = [client(server), client(server)]
+        let inbox = Inbox()
+        for member in members { member.subscribe("work", queue: "nodes") { inbox.add($0) } }
+        for participant in members + [publisher] { #expect(await connected(participant)) }
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<50 { publisher.publish("work", payload: ByteBuffer(string: "\(index)")) }
+        let received = await inbox.wait(for: 50)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(received.sorted() == (0..<50).map(String.init).sorted())
+        #expect(inbox.received.count == 50)
+        for participant in members + [publisher] { await participant.shutdown() }
+    }
+
+    @Test func unsubscribedMessagesStop() async throws {
+        let server = try TestNATSServer()
+        let (a, b) = (client(server), client(server))
+        let inbox = Inbox()
+        let sid = try #require(b.subscribe("s") { inbox.add($0) })
+        #expect(b.subscribe("two words") { _ in } == nil)
+        #expect(await connected(a))
+        #expect(await connected(b))
+        try await Task.sleep(for: .milliseconds(50))
+        a.publish("s", payload: ByteBuffer(string: "1"))
+        #expect(await inbox.wait(for: 1) == ["1"])
+        b.unsubscribe(sid)
+        try await Task.sleep(for: .milliseconds(50))
+        a.publish("s", payload: ByteBuffer(string: "2"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(inbox.received == ["1"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    /// Down: sending says so (dropped, never queued without bound). Back: the client reconnects by itself,
+    /// subscribes again and says it did.
+    @Test func reconnectsAndResubscribesWhenTheServerComesBack() async throws {
+        let server = try TestNATSServer()
+        let connections = Atomic(0)
+        let a = client(server)
+        let b = client(server) { connections.add(1, ordering: .relaxed) }
+        let inbox = Inbox()
+        b.subscribe("again") { inbox.add($0) }
+        #expect(await connected(a))
+        #expect(await connected(b))
+        server.stop()
+        for _ in 0..<200 where a.isConnected || b.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!a.publish("again", payload: ByteBuffer(string: "lost")))
+        try server.start()
+        #expect(await connected(a))
+        #expect(await connected(b))
+        #expect(connections.load(ordering: .relaxed) == 2)
+        try await Task.sleep(for: .milliseconds(50))
+        a.publish("again", payload: ByteBuffer(string: "after"))
+        #expect(await inbox.wait(for: 1) == ["after"])
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    /// A server that accepts the connection and then says nothing: the PINGs go unanswered and the client
+    /// gives up on it instead of waiting forever.
+    @Test func aSilentServerIsNotTakenForAConnection() async throws {
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = NATSClient.Configuration(
+            servers: [.init(host: "127.0.0.1", port: silent.localAddress?.port ?? 0)], name: "silent")
+        configuration.connectTimeout = .milliseconds(100)
+        let client = NATSClient(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"))
+        client.start()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!client.isConnected)
+        #expect(!client.publish("x", payload: ByteBuffer()))
+        await client.shutdown()
+        try await silent.close()
+    }
+}
