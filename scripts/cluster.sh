@@ -64,7 +64,7 @@ start_node() {
   local data="$dir/node-$n"
   mkdir -p -m 700 "$data"
   local inherited
-  inherited=$(env | grep -o '^WARDEN_[A-Za-z0-9_]*' | sed 's/^/-u /' | tr '\n' ' ')
+  inherited=$(env | { grep -o '^WARDEN_[A-Za-z0-9_]*' || true; } | sed 's/^/-u /' | tr '\n' ' ')
   # shellcheck disable=SC2086 # one word per variable to unset
   env $inherited \
     WARDEN_MASTER_KEY=$(cat "$dir/master.key") \
@@ -96,6 +96,8 @@ wait_ready() {  # N
 
 case "$command" in
 up)
+  # Whatever fails, nothing started here is left running.
+  trap 'echo "scripts/cluster.sh: start-up failed; stopping what it started" >&2; "$0" down "$dir" >/dev/null 2>&1' EXIT
   command -v nats-server >/dev/null || { echo "nats-server is not installed (apt-get install nats-server)" >&2; exit 1; }
   [ -x "$binary" ] || { echo "$binary is missing: swift build first" >&2; exit 1; }
   scripts/postgres.sh start "$(postgres_dir)" "$postgres_port" >/dev/null
@@ -119,6 +121,7 @@ up)
     start_node "$n"
   done
   for n in 2 3; do wait_ready "$n"; done
+  trap - EXIT
   cat <<EOF
 Cluster up in $dir:
   HTTPS   https://localhost:8443  https://localhost:8444  https://localhost:8445
@@ -145,8 +148,12 @@ down)
   for n in "${nodes[@]}"; do
     if [ -f "$dir/nats-$n.pid" ]; then kill "$(cat "$dir/nats-$n.pid")" 2>/dev/null || true; rm -f "$dir/nats-$n.pid"; fi
   done
-  scripts/postgres.sh stop "$(postgres_dir)"
-  if [ -f "$dir/postgresql.path" ]; then rm -rf "$(cat "$dir/postgresql.path")" "$dir/postgresql.path"; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    scripts/postgres.sh stop "$dir/postgresql"
+  elif [ -f "$dir/postgresql.path" ]; then
+    scripts/postgres.sh stop "$(cat "$dir/postgresql.path")"
+    rm -rf "$(cat "$dir/postgresql.path")" "$dir/postgresql.path"
+  fi
   ;;
 *)
   echo "usage: scripts/cluster.sh up|down DIR" >&2

@@ -26,15 +26,17 @@ public final class ClusterNode: Service {
     }
 
     /// The node's identity for this run.
-    public let id = UUID()
+    public let id: UUID
     private let nats: NATSClient
     private let routing: ClusterRouting
     private let events: ClusterEvents
 
     public init(
-        configuration: Configuration, broker: Broker, bus: EventBus, store: any HubStore, maximumPacketSize: Int,
+        id: UUID, configuration: Configuration, broker: Broker, bus: EventBus, store: any HubStore,
+        maximumPacketSize: Int,
         group: any EventLoopGroup, logger: Logger
     ) {
+        self.id = id
         var settings = NATSClient.Configuration(servers: configuration.servers, name: configuration.name)
         settings.user = configuration.user
         settings.password = configuration.password

@@ -21,6 +21,9 @@ extension Date {
     /// Whole milliseconds since 1970 (UTC), clamped to `Int64`: how stored records are stamped.
     public var unixMilliseconds: Int64 { Int64(clamping: (timeIntervalSince1970 * 1000).rounded(.down)) }
 
+    /// Whole microseconds since 1970 (UTC), clamped (`SequenceNumbers` on several nodes).
+    public var unixMicroseconds: Int64 { Int64(clamping: (timeIntervalSince1970 * 1_000_000).rounded(.down)) }
+
     /// The moment `milliseconds` after 1970 (UTC), as records are stamped.
     public init(unixMilliseconds milliseconds: Int64) {
         // total: any Int64 is a Double, within a millisecond for the dates records carry.

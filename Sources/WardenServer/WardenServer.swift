@@ -170,12 +170,19 @@ public enum WardenServer {
             clock: clock,
             logger: logger)
         AlertTopics(broker: broker).follow(bus)
-        let cluster = makeClusterNode(configuration, broker: broker, bus: bus, database: database, logger: logger)
+        let node = UUID()
+        let cluster = makeClusterNode(
+            configuration, id: node, broker: broker, bus: bus, database: database, logger: logger)
+        // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.
+        let slotLease =
+            cluster == nil
+            ? nil : try await NodeSlotLease.lease(node: node.uuidString, store: database, clock: clock, logger: logger)
         let telemetry = TelemetryIngest(
-            lastSequence: try await database.lastTelemetrySequence(), clock: clock, logger: logger)
+            lastSequence: try await database.lastTelemetrySequence(), slot: slotLease?.slot, clock: clock,
+            logger: logger)
         let cloudToDevice = try await CloudToDeviceService(
             configuration: configuration.cloudToDevice, store: database, persistence: persistence, broker: broker,
-            clock: clock, logger: logger)
+            slot: slotLease?.slot, clock: clock, logger: logger)
         let twins = try await TwinService(
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
@@ -326,6 +333,7 @@ public enum WardenServer {
         ]
         if let alertWebhook { services.append(alertWebhook) }
         if let cluster { services.append(cluster) }
+        if let slotLease { services.append(slotLease) }
         services += mqttListeners.map { $0.listener } as [any Service]
         if let revocationListener { services.append(revocationListener) }
         let group = ServiceGroup(
@@ -454,7 +462,8 @@ public enum WardenServer {
 
     /// This node's NATS connection to the others, when `cluster.nats-urls` names servers.
     static func makeClusterNode(
-        _ configuration: ServerConfiguration, broker: Broker, bus: EventBus, database: any HubStore, logger: Logger
+        _ configuration: ServerConfiguration, id: UUID, broker: Broker, bus: EventBus, database: any HubStore,
+        logger: Logger
     ) -> ClusterNode? {
         let cluster = configuration.cluster
         guard cluster.isEnabled else { return nil }
@@ -465,7 +474,7 @@ public enum WardenServer {
         settings.password = cluster.natsPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
         settings.outboundLimit = cluster.outboundLimit
         let node = ClusterNode(
-            configuration: settings, broker: broker, bus: bus, store: database,
+            id: id, configuration: settings, broker: broker, bus: bus, store: database,
             // The hub stamps user properties on what it routes: room above the largest packet a client may send.
             maximumPacketSize: configuration.mqtt.maximumPacketSize + 64 * 1024,
             group: MultiThreadedEventLoopGroup.singleton, logger: logger)

@@ -3,7 +3,7 @@
 public protocol HubStore: TenantStore, DeviceStore, GroupStore, AdmissionStore, PolicyStore,
     AuthorizationPolicyStore, CredentialStore, CertificateAuthorityStore, IssuedCertificateStore, ProvisioningStore,
     SealedSecretStore, DefenderStore, DeviceStateStore, TelemetryStore, CloudToDeviceStore, TwinStore, AuditStore,
-    AccessStore
+    AccessStore, NodeSlotStore
 {
     /// Whether the engine answers a trivial query (for `/readyz`).
     func isReachable() async -> Bool

@@ -126,6 +126,7 @@ extension WardenError.Code {
     public static let storeUnavailable = Self("store.unavailable", .unavailable)
     public static let storeUnusable = Self("store.unusable", .invalidInput)
     public static let storeConstraintViolated = Self("store.constraint_violated", .internal)
+    public static let clusterSlotUnavailable = Self("cluster.slot_unavailable", .unavailable)
     public static let internalError = Self("internal.error", .internal)
 
     /// Every code Warden can raise; docs/errors.md lists exactly these (a test checks it).
@@ -163,6 +164,6 @@ extension WardenError.Code {
         .configInvalidValue,
         .configUnreadableFile,
         .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeUnusable, .storeConstraintViolated,
-        .internalError,
+        .clusterSlotUnavailable, .internalError,
     ]
 }

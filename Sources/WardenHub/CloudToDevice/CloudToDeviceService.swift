@@ -78,16 +78,17 @@ public final class CloudToDeviceService: Service, Sendable {
     let clock: any WardenClock
     let logger: Logger
     private let queues: Mutex<[QueueKey: CloudToDeviceQueue]>
-    private let lastSequence: Atomic<Int64>
-    private let lastFeedback: Atomic<Int64>
+    private let messageNumbers: SequenceNumbers
+    private let feedbackNumbers: SequenceNumbers
     private let sent = Counter(label: "warden_c2d_messages_sent_total")
     private let refusedFull = Counter(label: "warden_c2d_queue_full_total")
     private let settled: [CloudToDeviceFeedback.Status: Counter]
 
-    /// Takes up the stored queues (every message Enqueued again) and continues their numbering.
+    /// Takes up the stored queues (every message Enqueued again) and continues their numbering (on a node of a
+    /// cluster, in its `slot`: `SequenceNumbers`).
     public init(
         configuration: Configuration, store: any CloudToDeviceStore, persistence: BrokerPersistence, broker: Broker,
-        clock: any WardenClock, logger: Logger
+        slot: Int? = nil, clock: any WardenClock, logger: Logger
     ) async throws {
         self.configuration = configuration
         self.store = store
@@ -96,8 +97,8 @@ public final class CloudToDeviceService: Service, Sendable {
         self.clock = clock
         self.logger = logger
         let (lastMessage, lastFeedback) = try await store.lastCloudToDeviceSequences()
-        self.lastSequence = Atomic(lastMessage)
-        self.lastFeedback = Atomic(lastFeedback)
+        self.messageNumbers = SequenceNumbers(after: lastMessage, slot: slot) { clock.now().unixMicroseconds }
+        self.feedbackNumbers = SequenceNumbers(after: lastFeedback, slot: slot) { clock.now().unixMicroseconds }
         let limits = CloudToDeviceQueue.Limits(
             maximumDepth: configuration.maximumDepth, maximumDeliveryCount: configuration.maximumDeliveryCount)
         var restored: [QueueKey: [CloudToDeviceMessage]] = [:]
@@ -115,7 +116,7 @@ public final class CloudToDeviceService: Service, Sendable {
         .init(maximumDepth: configuration.maximumDepth, maximumDeliveryCount: configuration.maximumDeliveryCount)
     }
 
-    private func nextFeedback() -> Int64 { lastFeedback.wrappingAdd(1, ordering: .relaxed).newValue }
+    private func nextFeedback() -> Int64 { feedbackNumbers.next() }
 
     /// Enqueues a message once committed, then offers it to the device's connection.
     public func send(_ request: Request, to deviceID: DeviceID, in tenantID: TenantID) async throws
@@ -137,7 +138,7 @@ public final class CloudToDeviceService: Service, Sendable {
                     + "the most is \(configuration.maximumMessageSize).")
         }
         let now = clock.nowMilliseconds()
-        let sequence = lastSequence.wrappingAdd(1, ordering: .relaxed).newValue
+        let sequence = messageNumbers.next()
         let message = CloudToDeviceMessage(
             sequenceNumber: sequence, tenantID: tenantID, deviceID: deviceID,
             messageID: request.messageID ?? Self.randomHex(), correlationID: request.correlationID,

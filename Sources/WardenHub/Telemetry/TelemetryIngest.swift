@@ -14,14 +14,15 @@ import WardenStore
 /// with the stamps as 5.0 user properties.
 public final class TelemetryIngest: Sendable {
     let clock: any WardenClock
-    private let lastSequence: Atomic<Int64>
+    private let numbers: SequenceNumbers
     private let accepted = Counter(label: "warden_telemetry_messages_total")
     private let refused = Counter(label: "warden_telemetry_refused_total", dimensions: [("reason", "property_bag")])
     private let logger: Logger
 
-    /// Continues numbering after `lastSequence`, the highest number stored.
-    public init(lastSequence: Int64, clock: any WardenClock, logger: Logger) {
-        self.lastSequence = Atomic(lastSequence)
+    /// Continues numbering after `lastSequence`, the highest number stored; on a node of a cluster, in its
+    /// `slot` (`SequenceNumbers`).
+    public init(lastSequence: Int64, slot: Int? = nil, clock: any WardenClock, logger: Logger) {
+        self.numbers = SequenceNumbers(after: lastSequence, slot: slot) { clock.now().unixMicroseconds }
         self.clock = clock
         self.logger = logger
     }
@@ -57,7 +58,7 @@ public final class TelemetryIngest: Sendable {
         var properties = bagText
         if !additions.isEmpty { properties += (properties.isEmpty ? "" : "&") + PropertyBag(additions).text }
         let enqueuedAt = clock.nowMilliseconds()
-        let sequence = lastSequence.wrappingAdd(1, ordering: .relaxed).newValue
+        let sequence = numbers.next()
         let stored = TelemetryMessage(
             sequenceNumber: sequence, tenantID: sender.tenantID, deviceID: sender.deviceID,
             enqueuedAtMilliseconds: enqueuedAt, authMethod: sender.authMethod, properties: properties,

@@ -49,6 +49,7 @@ enum StoreMigrations {
         MigrationStep(Migration0021AddOCSPChecks.self),
         MigrationStep(Migration0022CreateDefender.self),
         MigrationStep(Migration0023DefenderRulesAndInventory.self),
+        MigrationStep(Migration0024CreateNodeSlots.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

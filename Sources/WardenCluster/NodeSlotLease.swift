@@ -1,0 +1,61 @@
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import WardenCore
+public import WardenStore
+
+/// This node's slot among the nodes of one store (`SequenceNumbers`), leased at start-up and renewed every
+/// `renewal` until the node stops, when it is given back. A lease not renewed for `staleAfter` (a node killed,
+/// or cut off from the store that long) is free for the next node that starts; if that happened to this node,
+/// its numbers could repeat another's, so it stops (a supervisor starts it again, with a fresh slot).
+public final class NodeSlotLease: Service {
+    public let slot: Int
+    private let node: String
+    private let store: any NodeSlotStore
+    private let clock: any WardenClock
+    private let logger: Logger
+    static let renewal: Duration = .seconds(10)
+    static let staleAfter: TimeInterval = 60
+
+    private init(slot: Int, node: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger) {
+        self.slot = slot
+        self.node = node
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Leases the lowest free slot; `cluster.full` when 1,024 live nodes hold them all.
+    public static func lease(node: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger)
+        async throws -> NodeSlotLease
+    {
+        // total: 1,024 fits.
+        let count = Int(SequenceNumbers.slotCount)
+        guard
+            let slot = try await store.leaseNodeSlot(node: node, count: count, now: clock.now(), staleAfter: staleAfter)
+        else {
+            throw WardenError(
+                .clusterSlotUnavailable, "All \(count) node slots of the store are held by running nodes.")
+        }
+        logger.info("Leased a node slot.", metadata: ["slot": "\(slot)"])
+        return NodeSlotLease(slot: slot, node: node, store: store, clock: clock, logger: logger)
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: Self.renewal)
+            guard !Task.isShuttingDownGracefully else { break }
+            do {
+                guard try await store.renewNodeSlot(slot, node: node, now: clock.now()) else {
+                    logger.critical("This node's slot went stale and another node took it; stopping.")
+                    throw WardenError(.clusterSlotUnavailable, "Node slot \(slot) was taken by another node.")
+                }
+            } catch let error as WardenError where error.code == .clusterSlotUnavailable {
+                throw error
+            } catch {
+                logger.warning("Could not renew the node slot.", metadata: ["error": "\(error)"])
+            }
+        }
+        try? await store.releaseNodeSlot(slot, node: node)
+    }
+}

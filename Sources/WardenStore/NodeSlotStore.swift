@@ -1,0 +1,20 @@
+public import Foundation
+
+/// The slots the nodes of one store lease while they run (`SequenceNumbers`): a node renews its lease every
+/// few seconds; one not renewed for `staleAfter` is free for the next node that starts.
+public protocol NodeSlotStore: Sendable {
+    /// Leases the lowest slot below `count` that no live node holds; nil when every one is held.
+    func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int?
+    /// Renews `node`'s lease; false when the slot is no longer the node's (it went stale and was taken).
+    func renewNodeSlot(_ slot: Int, node: String, now: Date) async throws -> Bool
+    /// Gives the slot back (a clean stop).
+    func releaseNodeSlot(_ slot: Int, node: String) async throws
+}
+
+extension NodeSlotStore {
+    /// The lowest number below `count` not in `held`.
+    static func lowestFree(_ held: [Int], count: Int) -> Int? {
+        let taken = Set(held)
+        return (0..<count).first { !taken.contains($0) }
+    }
+}

@@ -1,0 +1,39 @@
+public import Foundation
+import PostgresNIO
+
+extension PostgreSQLDatabase: NodeSlotStore {
+    /// The advisory lock a lease holds ("Slot" in ASCII): nodes starting at once lease one after the other.
+    static let nodeSlotLock: Int64 = 0x536C_6F74
+
+    public func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int? {
+        do {
+            return try await transaction("BEGIN") { connection in
+                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.nodeSlotLock))")
+                try await connection.run(
+                    "DELETE FROM node_slots WHERE renewed_at < \(now.addingTimeInterval(-staleAfter))")
+                let held = try await connection.rows("SELECT slot FROM node_slots").map { row -> Int in
+                    try row.value("slot")
+                }
+                guard let slot = Self.lowestFree(held, count: count) else { return nil }
+                try await connection.run(
+                    "INSERT INTO node_slots (slot, node, renewed_at) VALUES (\(slot), \(node), \(now))")
+                return slot
+            }
+        } catch {
+            throw Self.mapped(error, "write")
+        }
+    }
+
+    public func renewNodeSlot(_ slot: Int, node: String, now: Date) async throws -> Bool {
+        try await write { connection in
+            try await connection.run(
+                "UPDATE node_slots SET renewed_at = \(now) WHERE slot = \(slot) AND node = \(node)") == 1
+        }
+    }
+
+    public func releaseNodeSlot(_ slot: Int, node: String) async throws {
+        try await write { connection -> Void in
+            try await connection.run("DELETE FROM node_slots WHERE slot = \(slot) AND node = \(node)")
+        }
+    }
+}

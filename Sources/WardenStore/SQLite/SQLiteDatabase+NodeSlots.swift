@@ -1,0 +1,30 @@
+public import Foundation
+import GRDB
+
+extension SQLiteDatabase: NodeSlotStore {
+    public func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int? {
+        try await write { db in
+            try db.execute(
+                sql: "DELETE FROM node_slots WHERE renewed_at < ?", arguments: [now.addingTimeInterval(-staleAfter)])
+            let held = try Int.fetchAll(db, sql: "SELECT slot FROM node_slots")
+            guard let slot = Self.lowestFree(held, count: count) else { return nil }
+            try db.execute(
+                sql: "INSERT INTO node_slots (slot, node, renewed_at) VALUES (?, ?, ?)", arguments: [slot, node, now])
+            return slot
+        }
+    }
+
+    public func renewNodeSlot(_ slot: Int, node: String, now: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE node_slots SET renewed_at = ? WHERE slot = ? AND node = ?", arguments: [now, slot, node])
+            return db.changesCount == 1
+        }
+    }
+
+    public func releaseNodeSlot(_ slot: Int, node: String) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM node_slots WHERE slot = ? AND node = ?", arguments: [slot, node])
+        }
+    }
+}
