@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "WardenPolicy", targets: ["WardenPolicy"]),
         .library(name: "WardenHub", targets: ["WardenHub"]),
         .library(name: "WardenDefender", targets: ["WardenDefender"]),
+        .library(name: "WardenNATS", targets: ["WardenNATS"]),
+        .library(name: "WardenCluster", targets: ["WardenCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

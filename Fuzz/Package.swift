@@ -47,6 +47,7 @@ let package = Package(
             ]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
         fuzzer("DefenderFuzzer", ["WardenDefender", "WardenSecurity", "WardenCore"]),
+        fuzzer("ClusterFuzzer", ["WardenCluster", "WardenNATS"], [nioCore]),
         fuzzer(
             "ConnectionFuzzer",
             [

@@ -4,6 +4,7 @@
 #
 #   scripts/cluster.sh up DIR     starts everything and returns once all three nodes answer /readyz
 #   scripts/cluster.sh down DIR   stops everything `up` started in DIR
+#   scripts/cluster.sh start-nats DIR N   starts NATS server N again (after a failure test stopped it)
 #
 # Node N (1…3): HTTPS on 8442+N, MQTT/TLS on 8882+N, data directory DIR/node-N, log DIR/node-N/serve.log.
 # NATS server N: clients on 4231+N, routes on 6231+N (not 4222: a packaged nats-server may hold it). PostgreSQL: 55440 (DIR/postgresql, or where
@@ -131,6 +132,11 @@ Cluster up in $dir:
   stop    scripts/cluster.sh down $dir
 EOF
   ;;
+start-nats)
+  n=${3:?usage: scripts/cluster.sh start-nats DIR N}
+  start_nats "$n"
+  wait_port $((4231 + n)) 10
+  ;;
 down)
   for n in "${nodes[@]}"; do
     if [ -f "$dir/node-$n.pid" ]; then
@@ -156,7 +162,7 @@ down)
   fi
   ;;
 *)
-  echo "usage: scripts/cluster.sh up|down DIR" >&2
+  echo "usage: scripts/cluster.sh up|down DIR, or start-nats DIR N" >&2
   exit 2
   ;;
 esac

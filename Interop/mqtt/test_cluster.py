@@ -4,6 +4,7 @@ CLI. The cluster's ports are fixed (8443-8445, 8883-8885, 4222-4224, 55440); the
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import time
 import uuid
@@ -21,6 +22,7 @@ class Node:
     """One node of the cluster, shaped like the fixtures' `Warden` for the helpers in hub.py."""
 
     def __init__(self, directory: pathlib.Path, number: int):
+        self.number = number
         self.data_dir = directory / f"node-{number}"
         self.url = f"https://localhost:{8442 + number}"
         self.mqtt = {"mqtts": 8882 + number}
@@ -37,16 +39,34 @@ class Node:
         return result.stdout.strip()
 
 
+SCRIPT = str(ROOT / "scripts/cluster.sh")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     directory = tmp_path_factory.mktemp("cluster")
-    script = str(ROOT / "scripts/cluster.sh")
-    up = subprocess.run([script, "up", str(directory)], capture_output=True, text=True, timeout=300)
+    up = subprocess.run([SCRIPT, "up", str(directory)], capture_output=True, text=True, timeout=300)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         yield [Node(directory, n) for n in (1, 2, 3)]
     finally:
-        subprocess.run([script, "down", str(directory)], capture_output=True, timeout=120)
+        subprocess.run([SCRIPT, "down", str(directory)], capture_output=True, timeout=120)
+
+
+def metric(node: Node, name: str) -> float:
+    """The sum of a metric's samples on `node`."""
+    _, _, body = hub.api(node, "/metrics")
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith(name + " ") or line.startswith(name + "{"))
+
+
+def ready(node: Node) -> bool:
+    status, _, _ = hub.https(node, "GET", "/readyz", {})
+    return status == 200
+
+
+def pid(node: Node, what: str) -> int:
+    return int((node.data_dir.parent / f"{what}.pid").read_text())
 
 
 def unique(prefix: str) -> str:
@@ -173,3 +193,60 @@ def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(c
     assert subscriber.payloads() == [str(n).encode() for n in range(10)]
     publisher.stop()
     subscriber.stop()
+
+
+# The failure tests come last: they stop parts of the module's cluster.
+
+def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster, plant_policy):
+    a, b, _ = cluster
+    directory = a.data_dir.parent
+    # Node 1 talks to NATS server 1; stop it: node 1 moves to another server and routes again.
+    os.kill(pid(a, "nats-1"), signal.SIGTERM)
+    assert hub.wait_until(lambda: metric(a, "warden_nats_connections_total") >= 2, timeout=15)
+    assert hub.wait_until(lambda: ready(a))
+    subscriber = plant_device(b, a)
+    topic = f"plant/{unique('after')}/x"
+    subscriber.paho.subscribe(topic, qos=1)
+    time.sleep(0.3)
+    publisher = plant_device(a, b)
+    publisher.paho.publish(topic, b"through another server", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server"])
+
+    # Every server gone: /readyz says so, and what node 1 cannot send is counted, never silently lost.
+    for n in (2, 3):
+        os.kill(pid(a, f"nats-{n}"), signal.SIGTERM)
+    assert hub.wait_until(lambda: not ready(a), timeout=15)
+    dropped = metric(a, "warden_nats_messages_dropped_total")
+    publisher.paho.publish(topic, b"into the gap", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: metric(a, "warden_nats_messages_dropped_total") > dropped)
+    for n in (1, 2, 3):
+        subprocess.run([SCRIPT, "start-nats", str(directory), str(n)], check=True, timeout=30)
+    assert hub.wait_until(lambda: ready(a) and ready(b), timeout=15)
+    time.sleep(0.3)  # node 2's subscription reaches the server it came back to
+    publisher.paho.publish(topic, b"after the gap", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server", b"after the gap"])
+    publisher.stop()
+    subscriber.stop()
+
+
+def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_lost(cluster):
+    a, b, c = cluster
+    device_id = unique("meter")
+    hub.create_device(a, device_id)
+    device = hub.device_client(c, device_id)
+    assert device.start(c.mqtt["mqtts"], host="localhost") == 0
+    for n in range(50):
+        info = device.paho.publish(f"devices/{device_id}/messages/events/", f"reading {n}", qos=1)
+        info.wait_for_publish(10)
+        assert info.is_published()
+    os.kill(pid(c, "node-3"), signal.SIGKILL)
+    assert device.disconnected.wait(10)
+    device.paho.loop_stop()
+    # The device's SDK would reconnect to another address behind the load balancer: node 2.
+    again = hub.device_client(b, device_id)
+    assert again.start(b.mqtt["mqtts"], host="localhost") == 0
+    again.paho.publish(f"devices/{device_id}/messages/events/", "reading 50", qos=1).wait_for_publish(10)
+    again.stop()
+    status, _, body = hub.api(a, f"/api/v1/tenants/default/devices/{device_id}/telemetry?limit=100")
+    assert status == 200, body
+    assert sorted(m["body"] for m in json.loads(body)["items"]) == sorted(f"reading {n}" for n in range(51))

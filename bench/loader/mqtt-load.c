@@ -14,6 +14,7 @@
  * a second when given, each timed from the start of its TCP connection to its CONNACK; the JSON line comes once all
  * have answered, then they stay connected and idle for --hold seconds (to measure the broker's memory per idle
  * connection). --source-addresses K spreads them over 127.0.0.1 ... 127.0.0.K (about 28,000 ports each).
+ * --subscriber-port P connects the subscribers to port P instead (another node of a cluster: bench/cluster.sh).
  * Each payload starts with the send time (CLOCK_MONOTONIC, ns) and this run's mark; the latency of every
  * message of this run received in the measured period is kept; the result is one JSON object on stdout.
  *
@@ -56,7 +57,9 @@ static struct {
     const char *host, *shape, *cafile, *credentials, *prefix;
     int port, clients, qos, size, window, protocol, persistent, sources;
     double rate, duration, warmup, offline, hold;
-} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 1, 0, 4, 1, 0, 0};
+    /* --subscriber-port: the subscribers' port when it is not the publishers' (another node of a cluster). */
+    int subscriber_port;
+} options = {"127.0.0.1", "pairs", NULL, NULL, "bench/", 1883, 10, 1, 64, 100, 4, 0, 1, 0, 4, 1, 0, 0, 0};
 
 static client_t *clients;
 static int client_count, publisher_count, telemetry;
@@ -230,7 +233,8 @@ static void make_clients(void) {
             int rc = mosquitto_tls_set(client->handle, options.cafile, NULL, NULL, NULL, NULL);
             if (rc != MOSQ_ERR_SUCCESS) fail("tls", rc);
         }
-        int rc = mosquitto_connect(client->handle, options.host, options.port, 60);
+        int port = !client->is_publisher && options.subscriber_port ? options.subscriber_port : options.port;
+        int rc = mosquitto_connect(client->handle, options.host, port, 60);
         if (rc != MOSQ_ERR_SUCCESS) fail("connect", rc);
     }
     if (file) fclose(file);
@@ -459,12 +463,13 @@ int main(int argc, char **argv) {
         {"credentials", required_argument, 0, 'k'}, {"topic-prefix", required_argument, 0, 't'},
         {"persistent", no_argument, 0, 'P'}, {"offline", required_argument, 0, 'o'},
         {"hold", required_argument, 0, 'H'}, {"source-addresses", required_argument, 0, 'S'},
-        {0, 0, 0, 0}};
+        {"subscriber-port", required_argument, 0, 'b'}, {0, 0, 0, 0}};
     int option;
     while ((option = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (option) {
         case 'h': options.host = optarg; break;
         case 'p': options.port = atoi(optarg); break;
+        case 'b': options.subscriber_port = atoi(optarg); break;
         case 's': options.shape = optarg; break;
         case 'c': options.clients = atoi(optarg); break;
         case 'q': options.qos = atoi(optarg); break;
