@@ -86,6 +86,12 @@ final class NATSConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// Bytes held back while the socket was full go out as soon as it drains.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { client.scheduleFlush(context.channel) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         client.logger.warning("NATS connection failed", metadata: ["error": "\(error)"])
         context.close(promise: nil)
