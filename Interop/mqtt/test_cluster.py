@@ -195,6 +195,28 @@ def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(c
     subscriber.stop()
 
 
+def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leaves_every_queue(cluster):
+    a, b, c = cluster
+    device_id = unique("valve")
+    hub.create_device(c, device_id)
+    device = hub.device_client(a, device_id)
+    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    _, mid = device.paho.subscribe(f"devices/{device_id}/messages/devicebound/#", qos=1)
+    assert hub.wait_until(lambda: mid in device.subacks)
+    b.cli("c2d", "send", device_id, "--body", "open", "--ack", "full")
+    assert hub.wait_until(lambda: device.payloads() == [b"open"])
+    # The device's PUBACK completed it on node 1; nodes 2 and 3 let their copies go.
+    path = f"/api/v1/tenants/default/devices/{device_id}/c2d"
+    for node in cluster:
+        assert hub.wait_until(lambda: json.loads(hub.api(node, path)[2])["items"] == []), node.number
+    # One feedback record, whichever node is asked.
+    def records(node):
+        _, _, body = hub.api(node, "/api/v1/tenants/default/c2d-feedback")
+        return [r for r in json.loads(body)["items"] if r["deviceId"] == device_id]
+    assert hub.wait_until(lambda: [r["statusCode"] for r in records(c)] == ["Success"])
+    device.stop()
+
+
 # The failure tests come last: they stop parts of the module's cluster.
 
 def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster, plant_policy):

@@ -165,6 +165,14 @@ public final class ClusterEvents: Service {
             return .defenderRulesChanged(try required(tenant), notice.text)
         case .disconnectRequested:
             return .disconnectRequested(try required(tenant), try required(device), reason: notice.detail ?? "")
+        case .cloudToDeviceChanged:
+            // total: nil for text that is not a number in range.
+            guard let sequence = notice.id.flatMap({ Int64($0) }) else { return nil }
+            let (tenantID, deviceID) = (try required(tenant), try required(device))
+            let message = try await store.cloudToDeviceMessage(sequence: sequence)
+            return .cloudToDeviceChanged(
+                tenantID, deviceID, sequence: sequence,
+                message: message.flatMap { $0.tenantID == tenantID && $0.deviceID == deviceID ? $0 : nil })
         }
     }
 

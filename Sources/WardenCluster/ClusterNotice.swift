@@ -23,6 +23,7 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case quarantined, released
         case defenderRulesChanged
         case disconnectRequested
+        case cloudToDeviceChanged
     }
 
     /// The node that published it, so that a node ignores its own.
@@ -122,6 +123,9 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case .disconnectRequested(let tenantID, let deviceID, let reason):
             self.init(origin: origin, kind: .disconnectRequested, tenant: tenantID, device: deviceID)
             detail = reason
+        case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, _):
+            self.init(origin: origin, kind: .cloudToDeviceChanged, tenant: tenantID, device: deviceID)
+            id = String(sequence)
         // An alert is raised, sent and recorded by the node whose rule raised it (its MQTT topic reaches that
         // node's subscribers only, for now: docs/scaling.md).
         case .certificateIssued, .registration, .authentication, .authorizationDenied,

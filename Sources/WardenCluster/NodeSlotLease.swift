@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 public import WardenCore
 public import WardenStore
 
@@ -16,6 +17,8 @@ public final class NodeSlotLease: Service {
     private let logger: Logger
     static let renewal: Duration = .seconds(10)
     static let staleAfter: TimeInterval = 60
+    /// The slots live nodes held at the last renewal.
+    private let live = Mutex<[Int]>([])
 
     private init(slot: Int, node: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger) {
         self.slot = slot
@@ -38,7 +41,22 @@ public final class NodeSlotLease: Service {
                 .clusterSlotUnavailable, "All \(count) node slots of the store are held by running nodes.")
         }
         logger.info("Leased a node slot.", metadata: ["slot": "\(slot)"])
-        return NodeSlotLease(slot: slot, node: node, store: store, clock: clock, logger: logger)
+        let lease = NodeSlotLease(slot: slot, node: node, store: store, clock: clock, logger: logger)
+        let live = try await store.liveNodeSlots(now: clock.now(), staleAfter: staleAfter)
+        lease.live.withLock { $0 = live }
+        return lease
+    }
+
+    /// Whether this node settles what `sequence` stands for when one node must (a cloud-to-device message's
+    /// expiry): the node that numbered it, or, when that node is gone, the live node with the lowest slot.
+    public func settles(_ sequence: Int64) -> Bool {
+        // total: the remainder of a division by 1,024 fits any Int.
+        let owner = Int(
+            truncatingIfNeeded: ((sequence % SequenceNumbers.slotCount) + SequenceNumbers.slotCount)
+                % SequenceNumbers.slotCount)
+        if owner == slot { return true }
+        let live = live.withLock { $0 }
+        return !live.contains(owner) && (live.first ?? slot) >= slot
     }
 
     public func run() async throws {
@@ -50,6 +68,8 @@ public final class NodeSlotLease: Service {
                     logger.critical("This node's slot went stale and another node took it; stopping.")
                     throw WardenError(.clusterSlotUnavailable, "Node slot \(slot) was taken by another node.")
                 }
+                let slots = try await store.liveNodeSlots(now: clock.now(), staleAfter: Self.staleAfter)
+                live.withLock { $0 = slots }
             } catch let error as WardenError where error.code == .clusterSlotUnavailable {
                 throw error
             } catch {

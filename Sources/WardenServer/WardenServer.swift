@@ -182,7 +182,8 @@ public enum WardenServer {
             logger: logger)
         let cloudToDevice = try await CloudToDeviceService(
             configuration: configuration.cloudToDevice, store: database, persistence: persistence, broker: broker,
-            slot: slotLease?.slot, clock: clock, logger: logger)
+            slot: slotLease?.slot, settlesExpiry: { sequence in slotLease?.settles(sequence) ?? true }, clock: clock,
+            logger: logger)
         let twins = try await TwinService(
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)

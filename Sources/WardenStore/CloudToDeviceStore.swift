@@ -5,6 +5,8 @@ public import WardenCore
 public protocol CloudToDeviceStore: Sendable {
     /// Every queued message, in sequence order, for the hub to take up at start-up.
     func loadCloudToDeviceMessages() async throws -> [CloudToDeviceMessage]
+    /// One queued message, nil when it is not (or no longer) queued.
+    func cloudToDeviceMessage(sequence: Int64) async throws -> CloudToDeviceMessage?
     /// The highest message and feedback sequence numbers stored (0 when none).
     func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64)
     /// A tenant's feedback records after `afterSequence`, oldest first.

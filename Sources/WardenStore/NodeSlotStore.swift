@@ -7,6 +7,8 @@ public protocol NodeSlotStore: Sendable {
     func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int?
     /// Renews `node`'s lease; false when the slot is no longer the node's (it went stale and was taken).
     func renewNodeSlot(_ slot: Int, node: String, now: Date) async throws -> Bool
+    /// The slots live nodes hold (renewed within `staleAfter`), lowest first.
+    func liveNodeSlots(now: Date, staleAfter: TimeInterval) async throws -> [Int]
     /// Gives the slot back (a clean stop).
     func releaseNodeSlot(_ slot: Int, node: String) async throws
 }

@@ -27,6 +27,35 @@ struct CloudToDeviceQueueTests {
         }
     }
 
+    /// Another node's committed changes: a message it queued joins in sequence order, one it changed keeps this
+    /// node's lock, one it settled leaves; a change for what is not here and gone changes nothing.
+    @Test func followsWhatAnotherNodeCommitted() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(5)])
+        _ = queue.lockForHTTPS(token: "t", now: 0, duration: 60_000)
+        queue.follow(3, stored: message(3))
+        #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3, 5])
+        var abandoned = message(1)
+        abandoned.deliveryCount = 2
+        queue.follow(1, stored: abandoned)
+        #expect(queue.entries[0].message.deliveryCount == 2 && queue.entries[0].lock != nil)
+        queue.follow(5, stored: nil)
+        queue.follow(9, stored: nil)
+        #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3])
+    }
+
+    /// On several nodes one node settles each expiry: the others leave the message (and its feedback) to it.
+    @Test func expiryLeavesOtherNodesMessages() {
+        var queue = CloudToDeviceQueue(
+            limits: .init(), restoring: [message(1, expiresAt: 10), message(2, expiresAt: 10)])
+        var number: Int64 = 0
+        let changes = queue.expire(now: 20, isMine: { $0 == 2 }) {
+            number += 1
+            return number
+        }
+        #expect(feedback(changes) == [.expired])
+        #expect(queue.entries.map(\.message.sequenceNumber) == [1])
+    }
+
     @Test func theDepthLimitRefusesWithAClearError() throws {
         var queue = CloudToDeviceQueue(limits: .init(maximumDepth: 2))
         _ = try queue.enqueue(message(1))

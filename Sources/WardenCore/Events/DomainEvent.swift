@@ -51,6 +51,9 @@ public enum DomainEvent: Sendable {
     case disconnectRequested(TenantID, DeviceID, reason: String)
     /// A device turned a cloud-to-device message down (rejected it, or abandoned it), committed.
     case cloudToDeviceRefused(TenantID, DeviceID, rejected: Bool)
+    /// A cloud-to-device message was queued, settled or changed (committed): `message` is what the store holds
+    /// now, nil once it left the queue. Other nodes' copies of the queue follow it.
+    case cloudToDeviceChanged(TenantID, DeviceID, sequence: Int64, message: CloudToDeviceMessage?)
     /// A backup was sent whole (`warden backup create`).
     case backupMade(at: Date, withPassphrase: Bool)
 
@@ -77,7 +80,7 @@ public enum DomainEvent: Sendable {
         case .released(let tenantID, _): tenantID
         case .defenderActed(let action): action.tenantID
         case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _),
-            .cloudToDeviceRefused(let tenantID, _, _):
+            .cloudToDeviceRefused(let tenantID, _, _), .cloudToDeviceChanged(let tenantID, _, _, _):
             tenantID
         case .backupMade: nil
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),

@@ -106,19 +106,38 @@ struct CloudToDeviceQueue: Sendable {
         }
     }
 
-    /// Dead-letters messages past their expiry (unless in flight on MQTT) and ends HTTPS locks that ran out.
-    mutating func expire(now: Int64, feedbackNumber: () -> Int64) -> [DeviceStateChange] {
+    /// Dead-letters messages past their expiry (unless in flight on MQTT) that `isMine` says this node settles,
+    /// and ends HTTPS locks that ran out.
+    mutating func expire(now: Int64, isMine: (Int64) -> Bool = { _ in true }, feedbackNumber: () -> Int64)
+        -> [DeviceStateChange]
+    {
         var changes: [DeviceStateChange] = []
         var index = entries.startIndex
         while index < entries.endIndex {
             if case .https(_, let until) = entries[index].lock, until <= now { entries[index].lock = nil }
-            if entries[index].lock == nil, entries[index].message.expiresAt <= now {
+            if entries[index].lock == nil, entries[index].message.expiresAt <= now,
+                isMine(entries[index].message.sequenceNumber)
+            {
                 changes += remove(at: index, .expired, "Message expired", now: now, feedbackNumber)
             } else {
                 index += 1
             }
         }
         return changes
+    }
+
+    /// Takes up a change another node committed: the message as the store now holds it (its lock here kept),
+    /// or its leaving (nil). Messages stay in sequence order.
+    mutating func follow(_ sequence: Int64, stored message: CloudToDeviceMessage?) {
+        let index = entries.firstIndex { $0.message.sequenceNumber == sequence }
+        switch (index, message) {
+        case (let index?, let message?): entries[index].message = message
+        case (let index?, nil): entries.remove(at: index)
+        case (nil, let message?):
+            let position = entries.firstIndex { $0.message.sequenceNumber > sequence } ?? entries.endIndex
+            entries.insert(Entry(message: message, lock: nil), at: position)
+        case (nil, nil): break
+        }
     }
 
     /// Empties the queue.

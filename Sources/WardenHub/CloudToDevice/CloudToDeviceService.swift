@@ -80,6 +80,10 @@ public final class CloudToDeviceService: Service, Sendable {
     private let queues: Mutex<[QueueKey: CloudToDeviceQueue]>
     private let messageNumbers: SequenceNumbers
     private let feedbackNumbers: SequenceNumbers
+    /// Whether this node dead-letters an expired message (on several nodes, one node settles each).
+    private let settlesExpiry: @Sendable (Int64) -> Bool
+    /// Where committed queue changes are announced (set by `follow`), for other nodes' copies.
+    private let bus = Mutex<EventBus?>(nil)
     private let sent = Counter(label: "warden_c2d_messages_sent_total")
     private let refusedFull = Counter(label: "warden_c2d_queue_full_total")
     private let settled: [CloudToDeviceFeedback.Status: Counter]
@@ -88,8 +92,10 @@ public final class CloudToDeviceService: Service, Sendable {
     /// cluster, in its `slot`: `SequenceNumbers`).
     public init(
         configuration: Configuration, store: any CloudToDeviceStore, persistence: BrokerPersistence, broker: Broker,
-        slot: Int? = nil, clock: any WardenClock, logger: Logger
+        slot: Int? = nil, settlesExpiry: @escaping @Sendable (Int64) -> Bool = { _ in true }, clock: any WardenClock,
+        logger: Logger
     ) async throws {
+        self.settlesExpiry = settlesExpiry
         self.configuration = configuration
         self.store = store
         self.persistence = persistence
@@ -158,7 +164,7 @@ public final class CloudToDeviceService: Service, Sendable {
             if queue.entries.count >= limits.maximumDepth { refusedFull.increment() }
             let changes = try queue.enqueue(message)
             queues[key] = queue
-            return persistence.record(changes)
+            return record(changes, of: key)
         }
         await persistence.committed(ticket)
         sent.increment()
@@ -175,14 +181,32 @@ public final class CloudToDeviceService: Service, Sendable {
 
     /// Follows device deletions: a deleted device's queue goes with it (no feedback: the device is gone, as
     /// in IoT Hub), so that a new device of the same id starts empty. The node that deleted the device
-    /// deletes the stored queue; the others forget what they held.
+    /// deletes the stored queue; the others forget what they held. Announces this node's committed queue
+    /// changes on `bus`, and follows other nodes'.
     public func follow(_ bus: EventBus) {
+        self.bus.withLock { $0 = bus }
         _ = bus.observeWithOrigin { [weak self] event, origin in
-            guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
-            let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
-            queues.withLock { queues in
-                guard let queue = queues.removeValue(forKey: key), origin == .thisNode else { return }
-                _ = persistence.record(queue.entries.map { .deleteCloudToDevice(sequence: $0.message.sequenceNumber) })
+            guard let self else { return }
+            switch event {
+            case .deviceDeleted(let tenantID, let deviceID):
+                let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+                queues.withLock { queues in
+                    guard let queue = queues.removeValue(forKey: key), origin == .thisNode else { return }
+                    _ = persistence.record(
+                        queue.entries.map { .deleteCloudToDevice(sequence: $0.message.sequenceNumber) })
+                }
+            // Another node queued, settled or changed a message: this node's copy of the queue follows, and a
+            // device connected here gets what became deliverable.
+            case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, let message) where origin == .otherNode:
+                let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+                queues.withLock { queues in
+                    var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+                    queue.follow(sequence, stored: message)
+                    queues[key] = queue.entries.isEmpty ? nil : queue
+                }
+                if message != nil { deliverPending(key) }
+            default:
+                break
             }
         }
     }
@@ -201,7 +225,12 @@ public final class CloudToDeviceService: Service, Sendable {
                 return (0, UInt64(0))
             }
             let count = queue.entries.count
-            return (count, record(queue.purge(now: now, feedbackNumber: nextFeedback)))
+            return (
+                count,
+                record(
+                    queue.purge(now: now, feedbackNumber: nextFeedback),
+                    of: QueueKey(tenantID: tenantID, deviceID: deviceID))
+            )
         }
         await persistence.committed(ticket)
         return count
@@ -242,25 +271,34 @@ public final class CloudToDeviceService: Service, Sendable {
             let changes = try queue.settle(
                 sequence: sequence, token: token, settlement, now: now, feedbackNumber: nextFeedback)
             queues[key] = queue.entries.isEmpty ? nil : queue
-            return record(changes)
+            return record(changes, of: key)
         }
     }
 
-    /// Records changes (from inside the queues' lock, so that they are stored in the order they happened),
-    /// counts the settlements among them, and once committed publishes each feedback record to services on
-    /// `$iothub/feedback/{deviceId}`.
-    private func record(_ changes: [DeviceStateChange]) -> UInt64 {
+    /// Records changes of `key`'s queue (from inside the queues' lock, so that they are stored in the order they
+    /// happened), counts the settlements among them, and once committed publishes each feedback record to
+    /// services on `$iothub/feedback/{deviceId}` and each message's change on the bus (other nodes follow it).
+    private func record(_ changes: [DeviceStateChange], of key: QueueKey) -> UInt64 {
         var records: [CloudToDeviceFeedback] = []
+        var changed: [(Int64, CloudToDeviceMessage?)] = []
         for change in changes {
-            if case .appendFeedback(let feedback) = change {
+            switch change {
+            case .appendFeedback(let feedback):
                 settled[feedback.status]?.increment()
                 records.append(feedback)
+            case .putCloudToDevice(let message): changed.append((message.sequenceNumber, message))
+            case .deleteCloudToDevice(let sequence): changed.append((sequence, nil))
+            default: break
             }
         }
         let ticket = persistence.record(changes)
-        if !records.isEmpty {
-            persistence.whenCommitted(ticket) { [broker, records] in
-                for record in records { broker.publishFromHub(Self.feedbackMessage(record), in: record.tenantID) }
+        let bus = bus.withLock { $0 }
+        guard !records.isEmpty || (bus != nil && !changed.isEmpty) else { return ticket }
+        persistence.whenCommitted(ticket) { [broker, records, changed] in
+            for record in records { broker.publishFromHub(Self.feedbackMessage(record), in: record.tenantID) }
+            for (sequence, message) in changed {
+                bus?.publish(
+                    .cloudToDeviceChanged(key.tenantID, key.deviceID, sequence: sequence, message: message))
             }
         }
         return ticket
@@ -331,7 +369,7 @@ public final class CloudToDeviceService: Service, Sendable {
             var touched: [QueueKey] = []
             for key in Array(queues.keys) {
                 guard var queue = queues[key], let deadline = queue.nextDeadline, deadline <= now else { continue }
-                _ = record(queue.expire(now: now, feedbackNumber: nextFeedback))
+                _ = record(queue.expire(now: now, isMine: settlesExpiry, feedbackNumber: nextFeedback), of: key)
                 queues[key] = queue.entries.isEmpty ? nil : queue
                 touched.append(key)
             }

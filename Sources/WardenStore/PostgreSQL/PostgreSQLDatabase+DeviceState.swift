@@ -364,6 +364,13 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
         }
     }
 
+    public func cloudToDeviceMessage(sequence: Int64) async throws -> CloudToDeviceMessage? {
+        try await read { connection in
+            try await connection.rows("SELECT * FROM c2d_messages WHERE sequence = \(sequence)").first
+                .map(DeviceStateRows.cloudToDevice)
+        }
+    }
+
     public func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64) {
         (try await maxSequence(of: "c2d_messages"), try await maxSequence(of: "c2d_feedback"))
     }

@@ -31,6 +31,14 @@ extension PostgreSQLDatabase: NodeSlotStore {
         }
     }
 
+    public func liveNodeSlots(now: Date, staleAfter: TimeInterval) async throws -> [Int] {
+        try await read { connection in
+            try await connection.rows(
+                "SELECT slot FROM node_slots WHERE renewed_at >= \(now.addingTimeInterval(-staleAfter)) ORDER BY slot"
+            ).map { row -> Int in try row.value("slot") }
+        }
+    }
+
     public func releaseNodeSlot(_ slot: Int, node: String) async throws {
         try await write { connection -> Void in
             try await connection.run("DELETE FROM node_slots WHERE slot = \(slot) AND node = \(node)")

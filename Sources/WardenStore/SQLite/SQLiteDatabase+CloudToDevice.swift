@@ -9,6 +9,13 @@ extension SQLiteDatabase: CloudToDeviceStore {
         }
     }
 
+    public func cloudToDeviceMessage(sequence: Int64) async throws -> CloudToDeviceMessage? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
+                .map(DeviceStateRows.cloudToDevice)
+        }
+    }
+
     public func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64) {
         try await read { db in
             (

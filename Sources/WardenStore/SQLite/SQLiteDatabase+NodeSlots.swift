@@ -22,6 +22,14 @@ extension SQLiteDatabase: NodeSlotStore {
         }
     }
 
+    public func liveNodeSlots(now: Date, staleAfter: TimeInterval) async throws -> [Int] {
+        try await read { db in
+            try Int.fetchAll(
+                db, sql: "SELECT slot FROM node_slots WHERE renewed_at >= ? ORDER BY slot",
+                arguments: [now.addingTimeInterval(-staleAfter)])
+        }
+    }
+
     public func releaseNodeSlot(_ slot: Int, node: String) async throws {
         try await write { db in
             try db.execute(sql: "DELETE FROM node_slots WHERE slot = ? AND node = ?", arguments: [slot, node])
