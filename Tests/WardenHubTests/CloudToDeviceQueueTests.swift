@@ -47,11 +47,7 @@ struct CloudToDeviceQueueTests {
     @Test func expiryLeavesOtherNodesMessages() {
         var queue = CloudToDeviceQueue(
             limits: .init(), restoring: [message(1, expiresAt: 10), message(2, expiresAt: 10)])
-        var number: Int64 = 0
-        let changes = queue.expire(now: 20, isMine: { $0 == 2 }) {
-            number += 1
-            return number
-        }
+        let changes = queue.expire(now: 20, isMine: { $0 == 2 }, feedbackNumber: { 1 })
         #expect(feedback(changes) == [.expired])
         #expect(queue.entries.map(\.message.sequenceNumber) == [1])
     }
