@@ -217,6 +217,34 @@ def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leave
     device.stop()
 
 
+def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, plant_policy):
+    a, b, c = cluster
+    device_id = unique("unit")
+    hub.create_device(a, device_id, "--attribute", "role=plant")
+    first = hub.device_client(a, device_id, mqtt.MQTTv5)
+    assert first.start(a.mqtt["mqtts"], host="localhost") == 0
+    topic = f"plant/{unique('cell')}/cmd"
+    _, mid = first.paho.subscribe(topic, qos=1)
+    assert hub.wait_until(lambda: mid in first.subacks)
+    # The same ClientId on node 2: node 1 closes its connection (5.0: 0x8E Session taken over) and drops its
+    # copy, so what is published afterwards reaches the client once, on node 2.
+    second = hub.device_client(b, device_id, mqtt.MQTTv5)
+    assert second.start(b.mqtt["mqtts"], host="localhost") == 0
+    assert first.disconnected.wait(5)
+    assert first.disconnect_reason.value == 0x8E
+    first.paho.loop_stop()
+    _, mid = second.paho.subscribe(topic, qos=1)
+    assert hub.wait_until(lambda: mid in second.subacks)
+    time.sleep(0.3)
+    publisher = plant_device(c, a)
+    publisher.paho.publish(topic, b"to the node it is on", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: second.payloads() == [b"to the node it is on"])
+    time.sleep(0.3)
+    assert second.payloads() == [b"to the node it is on"] and first.payloads() == []
+    publisher.stop()
+    second.stop()
+
+
 # The failure tests come last: they stop parts of the module's cluster.
 
 def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster, plant_policy):

@@ -126,8 +126,8 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, _):
             self.init(origin: origin, kind: .cloudToDeviceChanged, tenant: tenantID, device: deviceID)
             id = String(sequence)
-        // An alert is raised, sent and recorded by the node whose rule raised it (its MQTT topic reaches that
-        // node's subscribers only, for now: docs/scaling.md).
+        // An alert is raised, sent (its webhook; its MQTT topic, routed to subscribers on every node like any
+        // message) and recorded by the node whose rule raised it.
         case .certificateIssued, .registration, .authentication, .authorizationDenied,
             .defenderActed, .cloudToDeviceRefused, .backupMade, .alertChanged:
             return nil

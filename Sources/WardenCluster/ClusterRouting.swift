@@ -27,14 +27,17 @@ public final class ClusterRouting: ClusterLink {
     private let forwarded = Counter(label: "warden_cluster_messages_forwarded_total")
     private let received = Counter(label: "warden_cluster_messages_received_total")
     private let unreadable = Counter(label: "warden_cluster_messages_unreadable_total")
+    /// Nodes remembered for dropping copies: far more than run at once (1,024 slots), few enough to scan.
+    static let maximumOrigins = 4096
 
     private struct State {
         /// The NATS subscriptions held for each filter of each tenant.
         var subscriptions: [TenantID: [String: [UInt64]]] = [:]
         /// The tenant-wide subscription for topics too long for a subject, while the tenant has any filter.
         var long: [TenantID: UInt64?] = [:]
-        /// The highest sequence routed from each node: later copies of a message are dropped.
-        var lastSequence: [UUID: UInt64] = [:]
+        /// The highest sequence routed from each node, and when: later copies of a message are dropped. Nodes
+        /// get a new identity each start, so the longest-silent entries go past `maximumOrigins`.
+        var lastSequence: [UUID: (sequence: UInt64, at: NIODeadline)] = [:]
     }
 
     public init(node: UUID, nats: NATSClient, broker: Broker, maximumPacketSize: Int, logger: Logger) {
@@ -45,10 +48,32 @@ public final class ClusterRouting: ClusterLink {
         self.logger = logger
     }
 
-    /// Starts taking retained messages from every node and routing to and from this broker.
+    /// A session a connection on `origin` took.
+    struct SessionClaim: Codable {
+        let origin: UUID
+        let tenant: String
+        let client: String
+    }
+
+    /// Starts taking retained messages from every node, other nodes' session claims, and routing to and from
+    /// this broker.
     public func start() {
         nats.subscribe(ClusterSubject.retainedAll) { [weak self] message in self?.receive(message) }
+        nats.subscribe(ClusterSubject.sessions) { [weak self] message in self?.receiveClaim(message) }
         broker.install(cluster: self)
+    }
+
+    public func claimed(_ key: SessionKey) {
+        let claim = SessionClaim(origin: node, tenant: key.tenantID.rawValue, client: key.clientID)
+        guard let json = try? JSONEncoder().encode(claim) else { return }
+        nats.publish(ClusterSubject.sessions, payload: ByteBuffer(bytes: json))
+    }
+
+    private func receiveClaim(_ message: NATSMessage) {
+        guard let claim = try? JSONDecoder().decode(SessionClaim.self, from: Data(message.payload.readableBytesView)),
+            claim.origin != node, let tenantID = try? TenantID(claim.tenant)
+        else { return }
+        broker.release(SessionKey(tenantID: tenantID, clientID: claim.client))
     }
 
     public func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) {
@@ -97,9 +122,15 @@ public final class ClusterRouting: ClusterLink {
         }
         // NATS keeps one publisher's order on each subscription and writes all of a message's copies for one
         // connection before the next message's: a sequence not above the last one seen is a copy.
+        let now = NIODeadline.now()
         let isNew = state.withLock { state in
-            guard envelope.sequence > state.lastSequence[envelope.origin] ?? 0 else { return false }
-            state.lastSequence[envelope.origin] = envelope.sequence
+            guard envelope.sequence > state.lastSequence[envelope.origin]?.sequence ?? 0 else { return false }
+            state.lastSequence[envelope.origin] = (envelope.sequence, now)
+            if state.lastSequence.count > Self.maximumOrigins,
+                let oldest = state.lastSequence.min(by: { $0.value.at < $1.value.at })?.key
+            {
+                state.lastSequence[oldest] = nil
+            }
             return true
         }
         guard isNew, envelope.origin != node else { return }

@@ -15,6 +15,8 @@ public enum ClusterSubject {
 
     /// Node-to-node events (DomainEvent notices).
     static let events = "warden.events"
+    /// Sessions taken by a connection on some node: every node drops its copy.
+    static let sessions = "warden.sessions"
     /// Retained messages of every tenant: every node keeps them all.
     static let retainedAll = "warden.retained.*"
 

@@ -60,9 +60,10 @@ public final class NodeSlotLease: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: Self.renewal)
-            guard !Task.isShuttingDownGracefully else { break }
+        // Cancelled (the group failing) or shut down gracefully: either ends the loop; nothing spins.
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.renewal) }
+            guard !Task.isShuttingDownGracefully, !Task.isCancelled else { break }
             do {
                 guard try await store.renewNodeSlot(slot, node: node, now: clock.now()) else {
                     logger.critical("This node's slot went stale and another node took it; stopping.")

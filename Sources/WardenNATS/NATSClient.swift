@@ -67,6 +67,8 @@ public final class NATSClient: Sendable {
         var ready: (any Channel)?
         /// The connection being set up, so that subscriptions made meanwhile reach it in order.
         var handshaking: (any Channel)?
+        /// The connection open now, from its TCP connect on: what `shutdown` closes.
+        var current: (any Channel)?
         var pending = ByteBuffer()
         var flushScheduled = false
         var maximumPayload = Int.max
@@ -113,7 +115,7 @@ public final class NATSClient: Sendable {
     public func shutdown() async {
         let (channel, task) = state.withLock { state -> ((any Channel)?, Task<Void, Never>?) in
             state.isShutDown = true
-            return (state.ready ?? state.handshaking, runner.withLock { $0 })
+            return (state.current, runner.withLock { $0 })
         }
         task?.cancel()
         try? await channel?.close()
@@ -128,23 +130,35 @@ public final class NATSClient: Sendable {
         _ subject: String, queue: String? = nil, handler: @escaping @Sendable (NATSMessage) -> Void
     ) -> UInt64? {
         guard NATSSubject.isValid(subject), queue.map(NATSSubject.isValid) ?? true else { return nil }
-        let (sid, flush) = state.withLock { state -> (UInt64, (any Channel)?) in
+        let sid = state.withLock { state in
             state.nextSID += 1
-            let sid = state.nextSID
-            state.subscriptions[sid] = Subscription(subject: subject, queue: queue, handler: handler)
-            return (sid, Self.enqueue(.subscribe(subject: subject, queue: queue, sid: sid), in: &state))
+            state.subscriptions[state.nextSID] = Subscription(subject: subject, queue: queue, handler: handler)
+            return state.nextSID
         }
-        flush.map(scheduleFlush)
+        control(.subscribe(subject: subject, queue: queue, sid: sid))
         return sid
     }
 
     /// Stops a subscription.
     public func unsubscribe(_ sid: UInt64) {
-        let flush = state.withLock { state -> (any Channel)? in
-            guard state.subscriptions.removeValue(forKey: sid) != nil else { return nil }
-            return Self.enqueue(.unsubscribe(sid: sid), in: &state)
+        guard state.withLock({ $0.subscriptions.removeValue(forKey: sid) }) != nil else { return }
+        control(.unsubscribe(sid: sid))
+    }
+
+    /// Queues a subscription change. Dropping one would route wrongly without a trace, so when `outboundLimit`
+    /// bytes already wait (a server that stopped reading) the connection is closed instead: the next one sends
+    /// every subscription afresh.
+    private func control(_ command: NATSCommand) {
+        let (flush, overrun) = state.withLock { state -> ((any Channel)?, (any Channel)?) in
+            let flush = Self.enqueue(command, in: &state)
+            let overrun = state.pending.readableBytes > configuration.outboundLimit ? state.current : nil
+            return (flush, overrun)
         }
         flush.map(scheduleFlush)
+        if let overrun {
+            logger.error("NATS is not reading what this node sends; connecting again")
+            overrun.close(promise: nil)
+        }
     }
 
     /// Sends `payload` on `subject`; false (and counted) when it was dropped.
@@ -191,6 +205,8 @@ public final class NATSClient: Sendable {
     func scheduleFlush(_ channel: any Channel) {
         channel.eventLoop.execute {
             let bytes = self.state.withLock { state -> ByteBuffer? in
+                // What waits belongs to the connection set up now, never to one that ended meanwhile.
+                guard state.ready === channel || state.handshaking === channel else { return nil }
                 state.flushScheduled = false
                 guard channel.isWritable, state.pending.readableBytes > 0 else { return nil }
                 defer { state.pending = ByteBuffer() }
@@ -218,7 +234,13 @@ public final class NATSClient: Sendable {
                         }
                     }
                     .connect(host: server.host, port: server.port).get()
+                let isShutDown = state.withLock { state in
+                    state.current = channel
+                    return state.isShutDown
+                }
+                if isShutDown { try? await channel.close() }
                 try? await channel.closeFuture.get()
+                state.withLock { state in if state.current === channel { state.current = nil } }
                 if state.withLock({ $0.handshakes }) > handshakes { delay = configuration.reconnectDelay }
                 logger.warning("The connection to NATS ended", metadata: ["server": "\(server)"])
             } catch {
@@ -235,6 +257,7 @@ public final class NATSClient: Sendable {
     /// The server's INFO arrived: CONNECT, every subscription and a PING go out before anything else.
     func beginHandshake(on channel: any Channel, maximumPayload: Int, connect: String) {
         let flush = state.withLock { state -> (any Channel)? in
+            guard !state.isShutDown else { return nil }
             state.handshaking = channel
             state.maximumPayload = maximumPayload
             var opening = ByteBuffer()

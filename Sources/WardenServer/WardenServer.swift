@@ -145,7 +145,9 @@ public enum WardenServer {
         let tlsSlot = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion))
         let telemetryFeed = TelemetryFeed()
         let persistence = BrokerPersistence(
-            store: database, clock: clock, logger: logger, afterCommit: telemetryFeed.committed)
+            store: database, clock: clock, logger: logger,
+            node: configuration.cluster.isEnabled ? configuration.cluster.node : nil,
+            afterCommit: telemetryFeed.committed)
         // One authorizer for MQTT, its per-delivery check and the HTTPS device API.
         let twinSource = TwinSource()
         let authorizer = PolicyAuthorizer(deviceDirectory, events: bus, clock: clock, twins: twinSource)
@@ -470,7 +472,7 @@ public enum WardenServer {
         guard cluster.isEnabled else { return nil }
         var settings = ClusterNode.Configuration(
             servers: cluster.natsServers.map { .init(host: $0.host, port: $0.port) },
-            name: cluster.nodeName ?? ProcessInfo.processInfo.hostName)
+            name: cluster.node)
         settings.user = cluster.natsUser
         settings.password = cluster.natsPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
         settings.outboundLimit = cluster.outboundLimit

@@ -46,12 +46,17 @@ public struct StoredSession: Sendable, Equatable {
     public let expiryInterval: UInt32
     /// When its last connection ended; nil while connected.
     public let disconnectedAt: Date?
+    /// The node of a cluster that holds it (nil for a node alone).
+    public let node: String?
 
-    public init(tenantID: TenantID, clientID: String, expiryInterval: UInt32, disconnectedAt: Date?) {
+    public init(
+        tenantID: TenantID, clientID: String, expiryInterval: UInt32, disconnectedAt: Date?, node: String? = nil
+    ) {
         self.tenantID = tenantID
         self.clientID = clientID
         self.expiryInterval = expiryInterval
         self.disconnectedAt = disconnectedAt
+        self.node = node
     }
 }
 

@@ -1,7 +1,8 @@
 public import Foundation
 
 /// The slots the nodes of one store lease while they run (`SequenceNumbers`): a node renews its lease every
-/// few seconds; one not renewed for `staleAfter` is free for the next node that starts.
+/// few seconds; one not renewed for `staleAfter` is free for the next node that starts. A shared store judges
+/// leases by its own clock (PostgreSQL's `now()`, whatever `now` says); one node's store by the `now` given.
 public protocol NodeSlotStore: Sendable {
     /// Leases the lowest slot below `count` that no live node holds; nil when every one is held.
     func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int?

@@ -92,7 +92,10 @@ extension Broker {
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             let targets = state.spaces[tenantID]?.targets(for: message) ?? []
-            if !isSystem, !fromCluster { state.cluster?.forward(message, in: tenantID, now: now) }
+            // A retained message the tenant's limit refused is not kept anywhere, so it does not travel either.
+            if !isSystem, !fromCluster, routed.retainAccepted {
+                state.cluster?.forward(message, in: tenantID, now: now)
+            }
             if !isSystem {
                 state.spaces[tenantID]?.delivered += targets.count
                 // A retained message reaches later subscriptions as retain handling says, never this way.

@@ -49,12 +49,18 @@ extension Broker {
                     state.pendingWill = nil
                 }
                 endStored(existing, in: &state)
+            } else if state.cluster != nil, let persistence {
+                // What another node (perhaps one that died) stored under this ClientId is not resumed here:
+                // it goes, so that this session's rows start clean.
+                persistence.record([.deleteSession(tenantID: key.tenantID, clientID: key.clientID)])
             }
             let session = Session(
                 key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence,
                 metrics: metrics)
             store(session, expiry: expiryInterval, disconnected: false)
             state.sessions[key] = session
+            // Another node holding this ClientId closes its connection and drops its copy.
+            state.cluster?.claimed(key)
             metrics.sessions.record(state.sessions.count)
             let resend = session.attach(
                 sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,
@@ -80,9 +86,11 @@ extension Broker {
         metrics.connections.record(count)
         guard session.detach(sink) else { return }
         if let device { deviceGone(device) }
-        // A clean start elsewhere ended this session while its connection was still open.
-        if session.withState({ $0.isEnded }) {
-            if let will { publishWill(will, now: now) }
+        // A clean start elsewhere ended this session while its connection was still open; or the client is back
+        // on another node (no Will: it has not gone).
+        let (ended, released) = session.withState { ($0.isEnded, $0.isReleased) }
+        if ended {
+            if let will, !released { publishWill(will, now: now) }
             return
         }
         let expiry = session.withState { $0.expiryInterval }
@@ -107,6 +115,28 @@ extension Broker {
             // total: widens a UInt32 interval; TimeAmount.seconds caps.
             timers.expiry(of: session, after: .seconds(Int64(expiry))) { [weak self] in self?.end(session) }
         }
+    }
+
+    /// The session's client connected to another node of the cluster: the connection here closes (5.0: 0x8E
+    /// Session taken over) and this copy goes without a Will or a store write; the other node holds the
+    /// session now.
+    public func release(_ key: SessionKey) {
+        let sink = state.withLock { state -> (any ConnectionSink)? in
+            guard let session = state.sessions.removeValue(forKey: key) else { return nil }
+            Self.removeSubscriptions(of: session, from: &state)
+            metrics.sessions.record(state.sessions.count)
+            return session.withState { session in
+                session.isStored = false
+                session.isEnded = true
+                session.isReleased = true
+                session.pendingWill?.cancel()
+                session.pendingWill = nil
+                session.pendingExpiry?.cancel()
+                session.pendingExpiry = nil
+                return session.sink
+            }
+        }
+        sink?.close(.sessionTakenOver, reasonString: "The client connected to another node.")
     }
 
     /// Ends a session: its subscriptions go, its queue is dropped, its ClientId is free.

@@ -29,6 +29,9 @@ final class Session: Sendable, Hashable {
         var isStored = false
         /// Whether the session has ended (expired, or replaced by a clean start); it is never stored again.
         var isEnded = false
+        /// Whether its client connected to another node of the cluster, which holds the session now: this copy
+        /// is dropped without a Will or a store write.
+        var isReleased = false
         /// The next stored message's sequence.
         var nextSequence: Int64 = 1
         /// Who the last connection to hold the session was: whose `receive` the policy decides while the

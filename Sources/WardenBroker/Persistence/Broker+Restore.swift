@@ -7,7 +7,8 @@ public import WardenStore
 extension Broker {
     /// Takes up what the store held at start-up: retained messages, and persistent sessions (disconnected)
     /// with their subscriptions, in-flight messages (same packet ids and phases) and queues. Sessions and
-    /// messages that expired while the broker was down are dropped from the store.
+    /// messages that expired while the broker was down are dropped from the store. A node of a cluster takes
+    /// up only the sessions it held: another node's stay with it, or in the store until their clients return.
     public func restore(_ snapshot: MQTTStateSnapshot) {
         guard let persistence else { return }
         let now = NIODeadline.now()
@@ -22,7 +23,7 @@ extension Broker {
             }
             restoreRetained(message, in: stored.tenantID)
         }
-        for stored in snapshot.sessions {
+        for stored in snapshot.sessions where stored.node == persistence.node {
             let key = SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)
             let elapsed = stored.disconnectedAt.map { max(0, wallNow.timeIntervalSince($0)) } ?? 0
             let remaining = stored.expiryInterval == .max ? nil : Double(stored.expiryInterval) - elapsed

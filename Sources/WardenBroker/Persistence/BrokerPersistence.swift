@@ -12,6 +12,8 @@ public import WardenStore
 public final class BrokerPersistence: Service, Sendable {
     let store: any DeviceStateStore
     let clock: any WardenClock
+    /// This node's name in a cluster (stored with the sessions it holds); nil for a node alone.
+    let node: String?
     private let writer: GroupCommitWriter<DeviceStateChange>
 
     /// Whether the last batch was stored: while it is failing (a full disk), acknowledgements wait and the API
@@ -20,11 +22,12 @@ public final class BrokerPersistence: Service, Sendable {
 
     /// `afterCommit` is told each committed batch, in commit order (the hub's live telemetry feed follows it).
     public init(
-        store: any DeviceStateStore, clock: any WardenClock, logger: Logger,
+        store: any DeviceStateStore, clock: any WardenClock, logger: Logger, node: String? = nil,
         afterCommit: (@Sendable ([DeviceStateChange]) -> Void)? = nil
     ) {
         self.store = store
         self.clock = clock
+        self.node = node
         let droppedChanges = Counter(label: "warden_mqtt_state_changes_dropped_total")
         let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "broker")])
         writer = GroupCommitWriter(

@@ -58,7 +58,7 @@ extension BrokerPersistence {
         .putSession(
             StoredSession(
                 tenantID: key.tenantID, clientID: key.clientID, expiryInterval: expiry,
-                disconnectedAt: disconnected ? clock.now() : nil))
+                disconnectedAt: disconnected ? clock.now() : nil, node: node))
     }
 }
 

@@ -266,6 +266,10 @@ public struct ServerConfiguration: Sendable {
         public var outboundLimit = 8 * 1024 * 1024
 
         public var isEnabled: Bool { !natsServers.isEmpty }
+
+        /// The node's name: stored with the MQTT sessions it holds, so it must be unique in the cluster and the
+        /// same across the node's restarts (it takes up its sessions again by it).
+        public var node: String { nodeName ?? ProcessInfo.processInfo.hostName }
     }
 
     public var cluster = Cluster()

@@ -50,6 +50,7 @@ enum StoreMigrations {
         MigrationStep(Migration0022CreateDefender.self),
         MigrationStep(Migration0023DefenderRulesAndInventory.self),
         MigrationStep(Migration0024CreateNodeSlots.self),
+        MigrationStep(Migration0025AddSessionNode.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

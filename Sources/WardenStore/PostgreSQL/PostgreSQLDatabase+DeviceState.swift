@@ -192,11 +192,12 @@ extension PostgreSQLDatabase: DeviceStateStore {
         case .putSession(let session):
             try await connection.run(
                 """
-                INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at)
+                INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at, node)
                 VALUES (\(session.tenantID.rawValue), \(session.clientID), \(Int64(session.expiryInterval)),
-                \(session.disconnectedAt?.timeIntervalSince1970))
+                \(session.disconnectedAt?.timeIntervalSince1970), \(session.node))
                 ON CONFLICT (tenant_id, client_id) DO UPDATE
-                SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at
+                SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at,
+                    node = excluded.node
                 """)
         case .deleteSession(let tenantID, let clientID):
             try await connection.run(

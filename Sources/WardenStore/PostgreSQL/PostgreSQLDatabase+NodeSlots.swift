@@ -1,6 +1,8 @@
 public import Foundation
 import PostgresNIO
 
+/// Leases are judged by the database's clock (`now()`), not the nodes': nodes' clocks may differ by more than a
+/// lease, so the `now` they pass is not used here.
 extension PostgreSQLDatabase: NodeSlotStore {
     /// The advisory lock a lease holds ("Slot" in ASCII): nodes starting at once lease one after the other.
     static let nodeSlotLock: Int64 = 0x536C_6F74
@@ -10,13 +12,13 @@ extension PostgreSQLDatabase: NodeSlotStore {
             return try await transaction("BEGIN") { connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.nodeSlotLock))")
                 try await connection.run(
-                    "DELETE FROM node_slots WHERE renewed_at < \(now.addingTimeInterval(-staleAfter))")
+                    "DELETE FROM node_slots WHERE renewed_at < now() - make_interval(secs => \(staleAfter))")
                 let held = try await connection.rows("SELECT slot FROM node_slots").map { row -> Int in
                     try row.value("slot")
                 }
                 guard let slot = Self.lowestFree(held, count: count) else { return nil }
                 try await connection.run(
-                    "INSERT INTO node_slots (slot, node, renewed_at) VALUES (\(slot), \(node), \(now))")
+                    "INSERT INTO node_slots (slot, node, renewed_at) VALUES (\(slot), \(node), now())")
                 return slot
             }
         } catch {
@@ -27,14 +29,14 @@ extension PostgreSQLDatabase: NodeSlotStore {
     public func renewNodeSlot(_ slot: Int, node: String, now: Date) async throws -> Bool {
         try await write { connection in
             try await connection.run(
-                "UPDATE node_slots SET renewed_at = \(now) WHERE slot = \(slot) AND node = \(node)") == 1
+                "UPDATE node_slots SET renewed_at = now() WHERE slot = \(slot) AND node = \(node)") == 1
         }
     }
 
     public func liveNodeSlots(now: Date, staleAfter: TimeInterval) async throws -> [Int] {
         try await read { connection in
             try await connection.rows(
-                "SELECT slot FROM node_slots WHERE renewed_at >= \(now.addingTimeInterval(-staleAfter)) ORDER BY slot"
+                "SELECT slot FROM node_slots WHERE renewed_at >= now() - make_interval(secs => \(staleAfter)) ORDER BY slot"
             ).map { row -> Int in try row.value("slot") }
         }
     }

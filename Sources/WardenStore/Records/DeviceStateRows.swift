@@ -9,7 +9,8 @@ enum DeviceStateRows {
         StoredSession(
             tenantID: try TenantID(row.value("tenant_id")), clientID: try row.value("client_id"),
             expiryInterval: UInt32(clamping: try row.value("expiry_interval") as Int64),
-            disconnectedAt: (try row.value("disconnected_at") as Double?).map(Date.init(timeIntervalSince1970:)))
+            disconnectedAt: (try row.value("disconnected_at") as Double?).map(Date.init(timeIntervalSince1970:)),
+            node: try row.value("node"))
     }
 
     static func subscription(_ row: some StoreRow) throws -> StoredSubscription {

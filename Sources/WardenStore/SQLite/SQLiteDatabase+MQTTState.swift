@@ -31,13 +31,15 @@ extension SQLiteDatabase: DeviceStateStore {
             // total: widens unsigned values to SQLite's Int64.
             try db.executeCached(
                 sql: """
-                    INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at) VALUES (?, ?, ?, ?)
+                    INSERT INTO mqtt_sessions (tenant_id, client_id, expiry_interval, disconnected_at, node)
+                    VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, client_id) DO UPDATE
-                    SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at
+                    SET expiry_interval = excluded.expiry_interval, disconnected_at = excluded.disconnected_at,
+                        node = excluded.node
                     """,
                 arguments: [
                     session.tenantID.rawValue, session.clientID, Int64(session.expiryInterval),
-                    session.disconnectedAt?.timeIntervalSince1970,
+                    session.disconnectedAt?.timeIntervalSince1970, session.node,
                 ])
         case .deleteSession(let tenantID, let clientID):
             try db.executeCached(
