@@ -263,15 +263,26 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server"])
 
     # Every server gone: /readyz says so, and what node 1 cannot send is counted, never silently lost.
+    watched_id = unique("meter")
+    hub.create_device(b, watched_id)
+    watched = hub.device_client(a, watched_id)
+    assert hub.wait_until(lambda: watched.start(a.mqtt["mqtts"], host="localhost") == 0)
     for n in (2, 3):
         os.kill(pid(a, f"nats-{n}"), signal.SIGTERM)
     assert hub.wait_until(lambda: not ready(a), timeout=15)
     dropped = metric(a, "warden_nats_messages_dropped_total")
     publisher.paho.publish(topic, b"into the gap", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: metric(a, "warden_nats_messages_dropped_total") > dropped)
+    # Disabled through node 2 while no notice can travel: node 1 reads the store again once NATS is back, and
+    # closes the device's connection then.
+    b.cli("device", "disable", watched_id)
+    time.sleep(0.5)
+    assert not watched.disconnected.is_set()
     for n in (1, 2, 3):
         subprocess.run([SCRIPT, "start-nats", str(directory), str(n)], check=True, timeout=30)
     assert hub.wait_until(lambda: ready(a) and ready(b), timeout=15)
+    assert watched.disconnected.wait(10)
+    watched.paho.loop_stop()
     time.sleep(0.3)  # node 2's subscription reaches the server it came back to
     publisher.paho.publish(topic, b"after the gap", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server", b"after the gap"])

@@ -2,7 +2,8 @@ import CoreMetrics
 public import Foundation
 public import Logging
 import NIOCore
-public import ServiceLifecycle
+import ServiceLifecycle
+import Synchronization
 public import WardenCore
 public import WardenNATS
 import WardenSecurity
@@ -15,32 +16,47 @@ public import WardenStore
 /// anywhere closes the connections it concerns here within the time it takes to read one row.
 ///
 /// Notices are applied one at a time in arrival order. The queue between NATS and the store holds at most
-/// `bufferLimit` notices; past it the oldest are dropped and counted (`warden_cluster_events_dropped_total`),
-/// and the node reloads nothing by itself — a dropped notice leaves a cache stale until its next change.
-public final class ClusterEvents: Service {
+/// `bufferLimit` notices; past it new ones are dropped and counted (`warden_cluster_events_dropped_total`).
+/// Whatever may have been missed — notices dropped, or sent while this node was away from NATS — is made up
+/// for by reading the store again (`resynchronize`, the caches the server names), in the same queue, so that
+/// no notice applied after it is undone by it; until that is done the node is not ready.
+public final class ClusterEvents: Sendable {
+    private enum Work: Sendable {
+        case notice(ClusterNotice)
+        case resynchronize
+    }
+
     private let node: UUID
     private let nats: NATSClient
     private let bus: EventBus
     private let store: any HubStore
     private let logger: Logger
-    private let notices: AsyncStream<ClusterNotice>
-    private let queue: AsyncStream<ClusterNotice>.Continuation
+    private let resynchronize: @Sendable () async throws -> Void
+    private let work: AsyncStream<Work>
+    private let queue: AsyncStream<Work>.Continuation
+    /// Set when something may have been missed, cleared once the store has been read again.
+    private let behind = Atomic(true)
     private let sent = Counter(label: "warden_cluster_events_sent_total")
     private let applied = Counter(label: "warden_cluster_events_applied_total")
     private let dropped = Counter(label: "warden_cluster_events_dropped_total")
     private let unreadable = Counter(label: "warden_cluster_events_unreadable_total")
+    private let resynchronized = Counter(label: "warden_cluster_resynchronizations_total")
 
     public init(
-        node: UUID, nats: NATSClient, bus: EventBus, store: any HubStore, logger: Logger, bufferLimit: Int = 10_000
+        node: UUID, nats: NATSClient, bus: EventBus, store: any HubStore, logger: Logger, bufferLimit: Int = 10_000,
+        resynchronize: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.node = node
         self.nats = nats
         self.bus = bus
         self.store = store
         self.logger = logger
-        (notices, queue) = AsyncStream.makeStream(
-            of: ClusterNotice.self, bufferingPolicy: .bufferingOldest(bufferLimit))
+        self.resynchronize = resynchronize
+        (work, queue) = AsyncStream.makeStream(of: Work.self, bufferingPolicy: .bufferingOldest(bufferLimit))
     }
+
+    /// Whether this node may have missed another node's change and not yet read the store again.
+    public var isBehind: Bool { behind.load(ordering: .relaxed) }
 
     /// Sends this node's events from now on and takes the other nodes'.
     public func start() {
@@ -48,23 +64,52 @@ public final class ClusterEvents: Service {
         nats.subscribe(ClusterSubject.events) { [weak self] message in self?.receive(message) }
     }
 
+    /// The connection to NATS is (again) up: what was sent while it was not is read from the store.
+    public func connected() {
+        behind.store(true, ordering: .relaxed)
+        queue.yield(.resynchronize)
+    }
+
     /// Applies the other nodes' notices until the service group stops.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await notice in notices {
-                do {
-                    if let event = try await event(for: notice) {
-                        bus.publish(event, from: .otherNode)
-                        applied.increment()
-                    }
-                } catch {
-                    logger.error(
-                        "A change made on another node could not be read from the store",
-                        metadata: ["kind": "\(notice.kind.rawValue)", "error": "\(error)"])
+            for await item in work {
+                switch item {
+                case .notice(let notice): await apply(notice)
+                case .resynchronize: break
                 }
+                if behind.load(ordering: .relaxed) { await catchUp() }
             }
         } onGracefulShutdown: {
             self.queue.finish()
+        }
+    }
+
+    private func apply(_ notice: ClusterNotice) async {
+        do {
+            if let event = try await event(for: notice) {
+                bus.publish(event, from: .otherNode)
+                applied.increment()
+            }
+        } catch {
+            logger.error(
+                "A change made on another node could not be read from the store",
+                metadata: ["kind": "\(notice.kind.rawValue)", "error": "\(error)"])
+        }
+    }
+
+    /// Reads the store again; on failure the node stays behind (not ready) and tries again with the next item
+    /// or in a second.
+    private func catchUp() async {
+        behind.store(false, ordering: .relaxed)
+        do {
+            try await resynchronize()
+            resynchronized.increment()
+        } catch {
+            behind.store(true, ordering: .relaxed)
+            logger.error("Could not read the store again after missing changes", metadata: ["error": "\(error)"])
+            try? await Task.sleep(for: .seconds(1))
+            queue.yield(.resynchronize)
         }
     }
 
@@ -82,9 +127,12 @@ public final class ClusterEvents: Service {
             return
         }
         guard notice.origin != node else { return }
-        if case .dropped = queue.yield(notice) {
+        if case .dropped = queue.yield(.notice(notice)) {
             dropped.increment()
-            logger.error("A change made on another node was dropped: the queue of notices is full")
+            // Made up for by reading the store again once the queue has room.
+            if !behind.exchange(true, ordering: .relaxed) {
+                logger.error("Changes made on other nodes were dropped: the queue of notices is full")
+            }
         }
     }
 

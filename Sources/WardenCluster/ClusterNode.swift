@@ -12,7 +12,7 @@ public import WardenStore
 public final class ClusterNode: Service {
     public struct Configuration: Sendable {
         public var servers: [NATSClient.Server]
-        /// The connection's name in NATS's monitoring (the node's host name by default).
+        /// The connection's name in NATS's monitoring (the node's name).
         public var name: String
         public var user: String?
         public var password: String?
@@ -31,10 +31,13 @@ public final class ClusterNode: Service {
     private let routing: ClusterRouting
     private let events: ClusterEvents
 
+    /// `resynchronize` reads again, from the store, every cache that follows other nodes' notices: it runs
+    /// after each connection to NATS (the first included: what changed while this node started was not heard)
+    /// and after notices were dropped.
     public init(
         id: UUID, configuration: Configuration, broker: Broker, bus: EventBus, store: any HubStore,
-        maximumPacketSize: Int,
-        group: any EventLoopGroup, logger: Logger
+        maximumPacketSize: Int, group: any EventLoopGroup, logger: Logger,
+        resynchronize: @escaping @Sendable () async throws -> Void
     ) {
         self.id = id
         var settings = NATSClient.Configuration(servers: configuration.servers, name: configuration.name)
@@ -47,11 +50,13 @@ public final class ClusterNode: Service {
         nats = NATSClient(configuration: settings, group: group, logger: logger)
         routing = ClusterRouting(
             node: id, nats: nats, broker: broker, maximumPacketSize: maximumPacketSize, logger: logger)
-        events = ClusterEvents(node: id, nats: nats, bus: bus, store: store, logger: logger)
+        events = ClusterEvents(
+            node: id, nats: nats, bus: bus, store: store, logger: logger, resynchronize: resynchronize)
+        nats.whenConnected { [events] in events.connected() }
     }
 
-    /// Whether the node is connected to NATS (for `/readyz`).
-    public var isConnected: Bool { nats.isConnected }
+    /// Whether the node is connected to NATS and has heard, or read, every other node's change (`/readyz`).
+    public var isReady: Bool { nats.isConnected && !events.isBehind }
 
     /// Connects to NATS, routes and relays until the service group stops, then closes the connection.
     public func run() async throws {

@@ -104,6 +104,16 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         self.clock = clock
     }
 
+    /// Reads the bans in force again and puts those added or lifted meanwhile on the bus as from another node
+    /// (a node of a cluster that may have missed other nodes' notices): connections a new ban refuses close.
+    public func reloadBans() async throws {
+        let stored = try await store.bans()
+        let known = banIndex.withLock { $0.byID }
+        let ids = Set(stored.map(\.id))
+        for ban in stored where known[ban.id] == nil { bus.publish(.banAdded(ban), from: .otherNode) }
+        for ban in known.values where !ids.contains(ban.id) { bus.publish(.banRemoved(ban), from: .otherNode) }
+    }
+
     /// Reads the bans in force and the tenants' rules, and puts the quarantined devices' levels on the bus
     /// (start-up, before listeners open).
     public func load() async throws {

@@ -6,7 +6,7 @@ import Synchronization
 
 /// A NATS client on SwiftNIO for what the nodes say to each other: publish, subscribe (with queue groups), and
 /// nothing that needs JetStream. It connects to the first server that answers, and again — to the next, with
-/// a growing pause — whenever the connection ends, re-sending every subscription; `onConnected` runs after
+/// a growing pause — whenever the connection ends, re-sending every subscription; `whenConnected`'s handler runs after
 /// each (re)connection so that callers can make up for what they missed.
 ///
 /// Sending never waits and never grows without bound: a message is written only while the client is
@@ -81,25 +81,26 @@ public final class NATSClient: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let state = Mutex(State())
-    private let onConnected: @Sendable () -> Void
+    private let onConnected = Mutex<@Sendable () -> Void>({})
     private let runner = Mutex<Task<Void, Never>?>(nil)
     private let dropped: [DropReason: Counter]
     private let sent = Counter(label: "warden_nats_messages_sent_total")
     private let received = Counter(label: "warden_nats_messages_received_total")
     private let connections = Counter(label: "warden_nats_connections_total")
 
-    public init(
-        configuration: Configuration, group: any EventLoopGroup, logger: Logger,
-        onConnected: @escaping @Sendable () -> Void = {}
-    ) {
+    public init(configuration: Configuration, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
-        self.onConnected = onConnected
         self.dropped = Dictionary(
             uniqueKeysWithValues: DropReason.allCases.map {
                 ($0, Counter(label: "warden_nats_messages_dropped_total", dimensions: [("reason", $0.rawValue)]))
             })
+    }
+
+    /// Runs `handler` after each connection's handshake (the first and every reconnection), on its event loop.
+    public func whenConnected(_ handler: @escaping @Sendable () -> Void) {
+        onConnected.withLock { $0 = handler }
     }
 
     /// Starts connecting (and reconnecting) in the background.
@@ -283,7 +284,7 @@ public final class NATSClient: Sendable {
         }
         connections.increment()
         logger.info("Connected to NATS", metadata: ["address": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
-        onConnected()
+        onConnected.withLock { $0 }()
     }
 
     func connectionEnded(_ channel: any Channel) {

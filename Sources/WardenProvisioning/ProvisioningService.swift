@@ -71,7 +71,12 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         bus.observe { [weak self] event in
             switch event {
             case .enrollmentChanged(let enrollment):
-                self?.state.withLock { $0.enrollments[enrollment.tenantID, default: [:]][enrollment.kind] = enrollment }
+                let knowsScope = self?.state.withLock { state in
+                    state.enrollments[enrollment.tenantID, default: [:]][enrollment.kind] = enrollment
+                    return state.scopes.values.contains(enrollment.tenantID)
+                }
+                // An enrollment made on another node of a cluster: its tenant's scope is in the store.
+                if knowsScope == false { Task { _ = try? await self?.idScope(enrollment.tenantID) } }
             case .enrollmentDeleted(let tenantID, let kind):
                 self?.state.withLock { _ = $0.enrollments[tenantID]?.removeValue(forKey: kind) }
             case .certificateAuthorityChanged(let authority):

@@ -29,7 +29,7 @@ extension DeviceDirectory {
         deviceGauge.record(counts.1)
     }
 
-    private static func apply(_ event: DomainEvent, to state: inout State) {
+    static func apply(_ event: DomainEvent, to state: inout State) {
         switch event {
         // A copy arriving again (from another node) must not empty the tenant it describes.
         case .tenantCreated(let tenant) where state.tenants[tenant.id] == nil:

@@ -84,6 +84,24 @@ public final class DeviceDirectory: Sendable {
         authorities: some CertificateAuthorityStore & IssuedCertificateStore,
         authorizationPolicies: some AuthorizationPolicyStore
     ) async throws {
+        _ = try await reload(
+            tenants: tenants, devices: devices, groups: groups, admission: admission, policies: policies,
+            authorities: authorities, authorizationPolicies: authorizationPolicies)
+    }
+
+    /// Reads the registry again and replaces what the directory holds, whole (a node of a cluster that may have
+    /// missed other nodes' notices: NATS was away, or too many came at once). What the store does not say —
+    /// external CAs' CRLs in force and the Defender's risk levels — is kept. Returns what live connections must
+    /// hear about the devices that changed meanwhile: gone (`deviceDeleted`), or changed in any way
+    /// (`deviceUpdated` as a status or an authentication change, so that their connections close and
+    /// authenticate again).
+    @discardableResult
+    public func reload(
+        tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
+        admission: some AdmissionStore, policies: some PolicyStore,
+        authorities: some CertificateAuthorityStore & IssuedCertificateStore,
+        authorizationPolicies: some AuthorizationPolicyStore
+    ) async throws -> [DomainEvent] {
         var all: [Tenant] = []
         var cursor: String?
         repeat {
@@ -91,27 +109,48 @@ public final class DeviceDirectory: Sendable {
             all += page.items
             cursor = page.nextCursor
         } while cursor != nil
-        let allDevices = try await devices.allDevices()
-        let allGroups = try await groups.allGroups()
-        let rules = try await admission.allAdmissionRules()
-        let allPolicies = try await policies.allPolicies()
-        for tenant in all { apply(.tenantCreated(tenant)) }
-        for device in allDevices { apply(.deviceCreated(device)) }
-        for group in allGroups { apply(.groupChanged(group)) }
-        for (tenantID, (list, filter)) in rules {
-            apply(.accessListChanged(tenantID, list))
-            apply(.ipFilterChanged(tenantID, filter))
+        var fresh = State()
+        for tenant in all { Self.apply(.tenantCreated(tenant), to: &fresh) }
+        for device in try await devices.allDevices() { Self.apply(.deviceCreated(device), to: &fresh) }
+        for group in try await groups.allGroups() { Self.apply(.groupChanged(group), to: &fresh) }
+        for (tenantID, (list, filter)) in try await admission.allAdmissionRules() {
+            Self.apply(.accessListChanged(tenantID, list), to: &fresh)
+            Self.apply(.ipFilterChanged(tenantID, filter), to: &fresh)
         }
-        for policy in allPolicies { apply(.policyChanged(policy)) }
+        for policy in try await policies.allPolicies() { Self.apply(.policyChanged(policy), to: &fresh) }
         for authority in try await authorities.allCertificateAuthorities() {
-            apply(.certificateAuthorityChanged(authority))
+            Self.apply(.certificateAuthorityChanged(authority), to: &fresh)
         }
         for certificate in try await authorities.revokedCertificates(notExpiredAt: Date()) {
-            apply(.certificateRevoked(certificate))
+            Self.apply(.certificateRevoked(certificate), to: &fresh)
         }
+        // Oldest first per tenant: an audit-only version is tried beside the enforced one before it.
         for version in try await authorizationPolicies.currentPolicyVersions() {
-            apply(.authorizationPolicyChanged(version))
+            fresh.tenants[version.tenantID]?.policy.adopt(CompiledPolicy(version))
         }
+        let old = state.withLock { state in
+            for (tenantID, entry) in state.tenants where fresh.tenants[tenantID] != nil {
+                fresh.tenants[tenantID]?.revocationLists = entry.revocationLists
+                fresh.tenants[tenantID]?.risk = entry.risk
+            }
+            defer { state = fresh }
+            return state
+        }
+        tenantGauge.record(fresh.tenants.count)
+        deviceGauge.record(fresh.tenants.values.reduce(0) { $0 + $1.devices.count })
+        var changed: [DomainEvent] = []
+        for (tenantID, entry) in old.tenants {
+            for (id, device) in entry.devices {
+                guard let now = fresh.tenants[tenantID]?.devices[id] else {
+                    changed.append(.deviceDeleted(tenantID, id))
+                    continue
+                }
+                if now.etag != device.etag {
+                    changed.append(.deviceUpdated(now, now.status == .enabled ? .authentication : .status))
+                }
+            }
+        }
+        return changed
     }
 
     /// Every tenant's verified CA certificates, for validating device chains during the TLS handshake.

@@ -174,7 +174,17 @@ public enum WardenServer {
         AlertTopics(broker: broker).follow(bus)
         let node = UUID()
         let cluster = makeClusterNode(
-            configuration, id: node, broker: broker, bus: bus, database: database, logger: logger)
+            configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
+        ) {
+            // What a node that may have missed other nodes' notices reads again: the directory every connection
+            // is authenticated and authorized from, and the bans (each with what changed meanwhile on the bus,
+            // so that connections they concern close).
+            let changed = try await deviceDirectory.reload(
+                tenants: database, devices: database, groups: database, admission: database, policies: database,
+                authorities: database, authorizationPolicies: database)
+            for event in changed { bus.publish(event, from: .otherNode) }
+            try await defender.reloadBans()
+        }
         // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.
         let slotLease =
             cluster == nil
@@ -269,7 +279,7 @@ public enum WardenServer {
                 // Not ready while a writer cannot write: a load balancer sends new work elsewhere.
                 isReady: {
                     await database.isReachable() && persistence.canWrite && audit.canWrite
-                        && cluster?.isConnected ?? true
+                        && cluster?.isReady ?? true
                 },
                 canWrite: { persistence.canWrite && audit.canWrite },
                 metricsText: { prometheus.emitToString() }, version: version, logger: logger))
@@ -466,7 +476,7 @@ public enum WardenServer {
     /// This node's NATS connection to the others, when `cluster.nats-urls` names servers.
     static func makeClusterNode(
         _ configuration: ServerConfiguration, id: UUID, broker: Broker, bus: EventBus, database: any HubStore,
-        logger: Logger
+        logger: Logger, resynchronize: @escaping @Sendable () async throws -> Void
     ) -> ClusterNode? {
         let cluster = configuration.cluster
         guard cluster.isEnabled else { return nil }
@@ -480,7 +490,7 @@ public enum WardenServer {
             id: id, configuration: settings, broker: broker, bus: bus, store: database,
             // The hub stamps user properties on what it routes: room above the largest packet a client may send.
             maximumPacketSize: configuration.mqtt.maximumPacketSize + 64 * 1024,
-            group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            group: MultiThreadedEventLoopGroup.singleton, logger: logger, resynchronize: resynchronize)
         logger.info(
             "Joining the cluster.",
             metadata: ["node": "\(node.id)", "nats": "\(cluster.natsServers.map { "\($0.host):\($0.port)" })"])

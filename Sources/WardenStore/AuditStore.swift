@@ -10,12 +10,11 @@ public protocol AuditStore: Sendable {
         linking link:
             @escaping @Sendable ((sequence: Int64, chainHash: [UInt8])?) -> [(record: AuditRecord, chainHash: [UInt8])]
     ) async throws -> (sequence: Int64, chainHash: [UInt8])?
-    /// The last record's sequence and chain hash, or nil for an empty log.
-    func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])?
     /// Records matching `filter`, newest first, before sequence `cursor`.
     func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord]
     /// Records in sequence order after `sequence`, with their stored chain hashes, for verification.
     func auditChain(after sequence: Int64, limit: Int) async throws -> [(record: AuditRecord, chainHash: [UInt8])]
-    /// Deletes records older than `at` (milliseconds), at most `limit`; returns the last deleted one's link.
+    /// Deletes records older than `at` (milliseconds), at most `limit`, never the newest (the chain's end, which
+    /// the next append continues, on whichever node); returns the last deleted one's link.
     func deleteAuditRecords(before at: Int64, limit: Int) async throws -> (sequence: Int64, chainHash: [UInt8])?
 }

@@ -33,7 +33,8 @@ struct NATSClientTests {
         configuration.pingInterval = .milliseconds(200)
         let client = NATSClient(
             configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"),
-            onConnected: onConnected)
+        )
+        client.whenConnected(onConnected)
         client.start()
         return client
     }

@@ -25,12 +25,12 @@ struct AuditStoreTests {
     @Test(arguments: StoreEngine.allCases) func recordsAreAppendedReadAndPruned(engine: StoreEngine) async throws {
         try await engine.withFreshStore { fresh in
             let store = fresh.store
-            #expect(try await store.lastAuditChainLink() == nil)
+            #expect(try await store.auditChain(after: 0, limit: 1).isEmpty)
             let records = (1...5).map { record(Int64($0), at: 1_000 * Int64($0)) }
             try await store.appendAuditRecords(Array(records.prefix(2)))
             try await store.appendAuditRecords(Array(records.dropFirst(2)))
-            let last = try #require(try await fresh.reopen().lastAuditChainLink())
-            #expect(last.sequence == 5 && last.chainHash == [5, 0xFF])
+            let last = try #require(try await fresh.reopen().auditChain(after: 4, limit: 1).first)
+            #expect(last.record.sequence == 5 && last.chainHash == [5, 0xFF])
 
             let newestFirst = try await store.auditRecords(AuditFilter(), before: nil, limit: 10)
             #expect(newestFirst.map(\.sequence) == [5, 4, 3, 2, 1])
@@ -56,6 +56,9 @@ struct AuditStoreTests {
             #expect(pruned.sequence == 2 && pruned.chainHash == [2, 0xFF])
             #expect(try await store.auditChain(after: 0, limit: 10).map(\.record.sequence) == [3, 4, 5])
             #expect(try await store.deleteAuditRecords(before: 3_000, limit: 10) == nil)
+            // Everything is old enough, but the chain's end stays for the next append to continue.
+            #expect(try await store.deleteAuditRecords(before: 1_000_000, limit: 10)?.sequence == 4)
+            #expect(try await store.auditChain(after: 0, limit: 10).map(\.record.sequence) == [5])
         }
     }
 
@@ -93,8 +96,8 @@ struct AuditStoreTests {
                 previous = entry.chainHash
             }
             #expect(Set(chain.map(\.record.actor)) == ["a", "b"])
-            let end = try #require(try await otherNode.lastAuditChainLink())
-            #expect(end.sequence == 60 && end.chainHash == previous)
+            let end = try #require(try await otherNode.auditChain(after: 59, limit: 1).first)
+            #expect(end.record.sequence == 60 && end.chainHash == previous)
         }
     }
 }

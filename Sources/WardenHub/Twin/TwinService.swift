@@ -51,9 +51,9 @@ public final class TwinService: Sendable {
         _ = bus.observeWithOrigin { [weak self] event, origin in
             guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
             twins.withLock { twins in
-                guard twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID)) != nil,
-                    origin == .thisNode
-                else { return }
+                twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID))
+                // The deleting node deletes the stored twin whether or not it held it (another node may have).
+                guard origin == .thisNode else { return }
                 persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
             }
         }

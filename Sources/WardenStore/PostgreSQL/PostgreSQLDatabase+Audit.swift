@@ -37,13 +37,6 @@ extension PostgreSQLDatabase: AuditStore {
         }
     }
 
-    public func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])? {
-        try await read { connection in
-            try await connection.rows("SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1")
-                .first.map(AuditRows.link)
-        }
-    }
-
     public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
         let conditions = AuditRows.conditions(filter, before: cursor)
         var bindings = PostgresBindings()
@@ -79,7 +72,8 @@ extension PostgreSQLDatabase: AuditStore {
                 let last = try await connection.rows(
                     """
                     SELECT sequence, chain_hash FROM audit_records WHERE sequence IN
-                        (SELECT sequence FROM audit_records WHERE at < \(at) ORDER BY sequence LIMIT \(limit))
+                        (SELECT sequence FROM audit_records WHERE at < \(at)
+                            AND sequence < (SELECT MAX(sequence) FROM audit_records) ORDER BY sequence LIMIT \(limit))
                     ORDER BY sequence DESC LIMIT 1
                     """
                 ).first

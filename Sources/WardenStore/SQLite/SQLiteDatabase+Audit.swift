@@ -30,13 +30,6 @@ extension SQLiteDatabase: AuditStore {
         }
     }
 
-    public func lastAuditChainLink() async throws -> (sequence: Int64, chainHash: [UInt8])? {
-        try await read { db in
-            try Row.fetchOne(db, sql: "SELECT sequence, chain_hash FROM audit_records ORDER BY sequence DESC LIMIT 1")
-                .map(AuditRows.link)
-        }
-    }
-
     public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
         let conditions = AuditRows.conditions(filter, before: cursor)
         let clause =
@@ -74,7 +67,8 @@ extension SQLiteDatabase: AuditStore {
                     db,
                     sql: """
                         SELECT sequence, chain_hash FROM audit_records WHERE sequence IN
-                            (SELECT sequence FROM audit_records WHERE at < ? ORDER BY sequence LIMIT ?)
+                            (SELECT sequence FROM audit_records WHERE at < ?
+                                AND sequence < (SELECT MAX(sequence) FROM audit_records) ORDER BY sequence LIMIT ?)
                         ORDER BY sequence DESC LIMIT 1
                         """, arguments: [at, limit])
             else { return nil }
