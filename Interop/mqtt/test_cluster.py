@@ -245,6 +245,33 @@ def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, 
     second.stop()
 
 
+def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
+    a, b, c = cluster
+    device_id = unique("thermo")
+    hub.create_device(a, device_id)
+    device = hub.device_client(a, device_id)
+    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    for filter in ("$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#"):
+        _, mid = device.paho.subscribe(filter, qos=1)
+        assert hub.wait_until(lambda: mid in device.subacks)
+    device.paho.publish(f"$iothub/twin/PATCH/properties/reported/?$rid=1", b'{"temperature": 21}', qos=1)
+    # The desired patch goes through node 2; the device on node 1 hears of it.
+    status, _, body = hub.api(b, f"/api/v1/tenants/default/devices/{device_id}/twin/desired", "PATCH",
+                              {"mode": "eco"})
+    assert status == 200, body
+    assert hub.wait_until(lambda: any(m.topic.startswith("$iothub/twin/PATCH/properties/desired/")
+                                      for m in device.messages))
+    patch = next(m for m in device.messages if m.topic.startswith("$iothub/twin/PATCH/properties/desired/"))
+    assert json.loads(patch.payload) == {"mode": "eco", "$version": 1}
+
+    def properties(node):
+        return json.loads(hub.api(node, f"/api/v1/tenants/default/devices/{device_id}/twin")[2])["properties"]
+    for node in cluster:
+        assert hub.wait_until(lambda: properties(node)["desired"].get("mode") == "eco"
+                              and properties(node)["reported"].get("temperature") == 21), node.number
+    device.stop()
+
+
 # The failure tests come last: they stop parts of the module's cluster.
 
 def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster, plant_policy):

@@ -213,6 +213,11 @@ public final class ClusterEvents: Sendable {
             return .defenderRulesChanged(try required(tenant), notice.text)
         case .disconnectRequested:
             return .disconnectRequested(try required(tenant), try required(device), reason: notice.detail ?? "")
+        case .twinChanged:
+            let (tenantID, deviceID) = (try required(tenant), try required(device))
+            let patch = try notice.text.map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
+            return .twinChanged(
+                tenantID, deviceID, twin: try await store.twin(tenantID, deviceID), desiredPatch: patch)
         case .cloudToDeviceChanged:
             // total: nil for text that is not a number in range.
             guard let sequence = notice.id.flatMap({ Int64($0) }) else { return nil }

@@ -24,6 +24,7 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case defenderRulesChanged
         case disconnectRequested
         case cloudToDeviceChanged
+        case twinChanged
     }
 
     /// The node that published it, so that a node ignores its own.
@@ -123,6 +124,10 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case .disconnectRequested(let tenantID, let deviceID, let reason):
             self.init(origin: origin, kind: .disconnectRequested, tenant: tenantID, device: deviceID)
             detail = reason
+        case .twinChanged(let tenantID, let deviceID, _, let patch):
+            self.init(origin: origin, kind: .twinChanged, tenant: tenantID, device: deviceID)
+            // The desired patch is what the device is told; the twin itself is read from the store.
+            text = patch.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
         case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, _):
             self.init(origin: origin, kind: .cloudToDeviceChanged, tenant: tenantID, device: deviceID)
             id = String(sequence)

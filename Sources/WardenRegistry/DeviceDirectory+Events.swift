@@ -10,7 +10,7 @@ extension DeviceDirectory {
         switch event {
         // Not the registry's: nothing to take the lock for (these come with every connection and twin patch).
         case .authentication, .authorizationDenied, .twinReportedChanged, .registration, .enrollmentChanged,
-            .banAdded, .banRemoved, .alertChanged, .cloudToDeviceChanged,
+            .banAdded, .banRemoved, .alertChanged, .cloudToDeviceChanged, .twinChanged,
             .enrollmentDeleted:
             return
         default: break
@@ -93,7 +93,7 @@ extension DeviceDirectory {
         case .tenantCreated, .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged,
             .registration, .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged,
             .disconnectRequested,
-            .cloudToDeviceRefused, .cloudToDeviceChanged, .backupMade,
+            .cloudToDeviceRefused, .cloudToDeviceChanged, .twinChanged, .backupMade,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

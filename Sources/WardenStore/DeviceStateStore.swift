@@ -32,8 +32,9 @@ public enum DeviceStateChange: Sendable, Equatable {
     /// A cloud-to-device message left its queue (completed, dead-lettered, purged).
     case deleteCloudToDevice(sequence: Int64)
     case appendFeedback(CloudToDeviceFeedback)
-    /// A twin's new state (both sections).
-    case putTwin(DeviceTwin)
+    /// A twin's section as it now is: only that section is written over (the other stays as the store has it,
+    /// which another node of a cluster may have changed meanwhile); a new row takes both.
+    case putTwin(DeviceTwin, TwinSection)
     /// The twin of a deleted device.
     case deleteTwin(tenantID: TenantID, deviceID: DeviceID)
 }
@@ -138,6 +139,11 @@ public struct StoredRetained: Sendable, Equatable {
         self.tenantID = tenantID
         self.message = message
     }
+}
+
+/// One of a twin's two sections.
+public enum TwinSection: Sendable {
+    case desired, reported
 }
 
 /// Everything `DeviceStateStore` holds.

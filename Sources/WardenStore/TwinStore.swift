@@ -5,4 +5,6 @@ public import WardenCore
 public protocol TwinStore: Sendable {
     /// Every stored twin, for the hub to hold in memory.
     func loadTwins() async throws -> [DeviceTwin]
+    /// One device's stored twin, nil when it has none.
+    func twin(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> DeviceTwin?
 }

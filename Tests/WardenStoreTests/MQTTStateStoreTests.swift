@@ -121,7 +121,7 @@ struct MQTTStateStoreTests {
                         CloudToDeviceFeedback(
                             sequenceNumber: 1, tenantID: tenant, deviceID: device, originalMessageID: "m",
                             status: .success, description: "Success", enqueuedAt: 11, recordedAt: 12)),
-                    .putTwin(twin),
+                    .putTwin(twin, .desired),
                 ])
             #expect(
                 try await store.telemetry(tenant, device, from: 0, to: 10_000, afterSequence: 1, limit: 10) == [
@@ -135,6 +135,14 @@ struct MQTTStateStoreTests {
             #expect(try await store.deleteFeedback(recordedBefore: 13, limit: 10) == 1)
             let loaded = try await fresh.reopen().loadTwins()
             #expect(loaded == [twin])
+            #expect(try await store.twin(tenant, device) == twin)
+            // Another node's copy, without the desired change, writes its reported section only: both stay.
+            var elsewhere = DeviceTwin(tenantID: tenant, deviceID: device)
+            elsewhere.reported.properties = ["temperature": .number(21)]
+            elsewhere.reported.version = 1
+            try await store.apply([.putTwin(elsewhere, .reported)])
+            let merged = try #require(try await store.twin(tenant, device))
+            #expect(merged.desired == twin.desired && merged.reported == elsewhere.reported)
             try await store.apply([.deleteTwin(tenantID: tenant, deviceID: device)])
             #expect(try await store.loadTwins().isEmpty)
         }

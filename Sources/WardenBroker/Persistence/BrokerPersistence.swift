@@ -133,7 +133,7 @@ public final class BrokerPersistence: Service, Sendable {
             "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .deleteCloudToDevice(let sequence): "deleteCloudToDevice #\(sequence)"
         case .appendFeedback(let feedback): "appendFeedback \(feedback.tenantID)/\(feedback.deviceID)"
-        case .putTwin(let twin): "putTwin \(twin.tenantID)/\(twin.deviceID)"
+        case .putTwin(let twin, _): "putTwin \(twin.tenantID)/\(twin.deviceID)"
         case .deleteTwin(let tenantID, let deviceID): "deleteTwin \(tenantID)/\(deviceID)"
         case .appendTelemetry(let message):
             "appendTelemetry \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"

@@ -26,6 +26,9 @@ public enum DomainEvent: Sendable {
     case authorizationPolicyChanged(AuthorizationPolicyVersion)
     /// A device's reported properties changed, committed (policy conditions may read them).
     case twinReportedChanged(TenantID, DeviceID)
+    /// A device's twin changed, committed: `twin` as stored now (nil: none), and `desiredPatch` when the desired
+    /// properties were patched (what the device is told). Other nodes' copies follow it.
+    case twinChanged(TenantID, DeviceID, twin: DeviceTwin?, desiredPatch: [String: JSONValue]?)
     /// An enrollment was created or changed (enabled, disabled), with its keys.
     case enrollmentChanged(Enrollment)
     case enrollmentDeleted(TenantID, Enrollment.Kind)
@@ -85,7 +88,7 @@ public enum DomainEvent: Sendable {
         case .backupMade: nil
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
-            .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _):
+            .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _), .twinChanged(let id, _, _, _):
             id
         }
     }

@@ -49,12 +49,23 @@ public final class TwinService: Sendable {
     /// with an empty one (stored by the node that deleted the device).
     public func follow(_ bus: EventBus) {
         _ = bus.observeWithOrigin { [weak self] event, origin in
-            guard case .deviceDeleted(let tenantID, let deviceID) = event, let self else { return }
-            twins.withLock { twins in
-                twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID))
-                // The deleting node deletes the stored twin whether or not it held it (another node may have).
-                guard origin == .thisNode else { return }
-                persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
+            guard let self else { return }
+            switch event {
+            case .deviceDeleted(let tenantID, let deviceID):
+                twins.withLock { twins in
+                    twins.removeValue(forKey: TwinKey(tenantID: tenantID, deviceID: deviceID))
+                    // The deleting node deletes the stored twin whether or not it held it (another may have).
+                    guard origin == .thisNode else { return }
+                    persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
+                }
+            // Another node changed the twin: this node's copy becomes the stored one, and a device connected
+            // here hears of a desired patch.
+            case .twinChanged(let tenantID, let deviceID, let twin, let patch) where origin == .otherNode:
+                let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
+                twins.withLock { $0[key] = twin }
+                if let twin, let patch { tellDesired(patch, of: twin, to: key) }
+            default:
+                break
             }
         }
     }
@@ -85,13 +96,19 @@ public final class TwinService: Sendable {
             try Self.checkSize(desired.properties, "desired")
             twin.desired = desired
             twins[key] = twin
-            return (twin, persistence.record([.putTwin(twin)]))
+            return (twin, persistence.record([.putTwin(twin, .desired)]))
         }
         await persistence.committed(ticket)
+        events?.publish(.twinChanged(tenantID, deviceID, twin: twin, desiredPatch: patch))
+        tellDesired(patch, of: twin, to: key)
+        return twin
+    }
+
+    /// Tells the device, if it is connected here, what its desired properties became.
+    private func tellDesired(_ patch: [String: JSONValue], of twin: DeviceTwin, to key: TwinKey) {
         var body = patch
         body["$version"] = .number(twin.desired.version)
         deliver(.twinDesiredPatch(version: twin.desired.version), .object(body), to: key)
-        return twin
     }
 
     /// A device's twin GET (`$iothub/twin/GET/?$rid=`): answered once everything recorded so far is committed,
@@ -135,10 +152,11 @@ public final class TwinService: Sendable {
             respond(400, requestID, nil, to: key)
             return DeviceTrafficOutcome(route: nil)
         }
-        var outcome = DeviceTrafficOutcome(changes: [.putTwin(twin)], route: nil)
+        var outcome = DeviceTrafficOutcome(changes: [.putTwin(twin, .reported)], route: nil)
         let version = twin.reported.version
         outcome.afterCommit = { [self] in
             respond(204, requestID, nil, version: version, to: key)
+            events?.publish(.twinChanged(key.tenantID, key.deviceID, twin: twin, desiredPatch: nil))
             events?.publish(.twinReportedChanged(key.tenantID, key.deviceID))
         }
         return outcome

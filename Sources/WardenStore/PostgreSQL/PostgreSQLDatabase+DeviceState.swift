@@ -292,20 +292,19 @@ extension PostgreSQLDatabase: DeviceStateStore {
                 \(feedback.originalMessageID), \(feedback.status.rawValue), \(feedback.description),
                 \(feedback.enqueuedAt), \(feedback.recordedAt))
                 """)
-        case .putTwin(let twin):
+        case .putTwin(let twin, let section):
             let columns = try DeviceStateRows.TwinColumns(twin)
-            try await connection.run(
+            var query = PostgresQuery(
                 """
                 INSERT INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated, reported,
                     reported_version, reported_updated)
                 VALUES (\(twin.tenantID.rawValue), \(twin.deviceID.rawValue), \(columns.desired),
                 \(twin.desired.version), \(columns.desiredUpdated), \(columns.reported), \(twin.reported.version),
                 \(columns.reportedUpdated))
-                ON CONFLICT (tenant_id, device_id) DO UPDATE SET desired = excluded.desired,
-                desired_version = excluded.desired_version, desired_updated = excluded.desired_updated,
-                reported = excluded.reported, reported_version = excluded.reported_version,
-                reported_updated = excluded.reported_updated
                 """)
+            query.sql +=
+                " ON CONFLICT (tenant_id, device_id) DO UPDATE SET " + DeviceStateRows.twinSectionUpdate(section)
+            try await connection.run(query)
         case .deleteTwin(let tenantID, let deviceID):
             try await connection.run(
                 "DELETE FROM device_twins WHERE tenant_id = \(tenantID.rawValue) AND device_id = \(deviceID.rawValue)")
@@ -395,6 +394,14 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
 }
 
 extension PostgreSQLDatabase: TwinStore {
+    public func twin(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> DeviceTwin? {
+        try await read { connection in
+            try await connection.rows(
+                "SELECT * FROM device_twins WHERE tenant_id = \(tenantID.rawValue) AND device_id = \(deviceID.rawValue)"
+            ).first.map(DeviceStateRows.twin)
+        }
+    }
+
     public func loadTwins() async throws -> [DeviceTwin] {
         try await read { connection in
             try await connection.rows("SELECT * FROM device_twins ORDER BY tenant_id, device_id").map(

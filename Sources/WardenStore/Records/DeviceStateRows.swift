@@ -88,6 +88,13 @@ enum DeviceStateRows {
     }
 
     /// A twin's columns as stored: the sections' properties and times as JSON text with sorted keys.
+    /// The columns an upsert of one twin section writes over (the same SQL in both engines).
+    static func twinSectionUpdate(_ section: TwinSection) -> String {
+        let name = section == .desired ? "desired" : "reported"
+        return "\(name) = excluded.\(name), \(name)_version = excluded.\(name)_version, "
+            + "\(name)_updated = excluded.\(name)_updated"
+    }
+
     struct TwinColumns {
         let desired: String
         let desiredUpdated: String

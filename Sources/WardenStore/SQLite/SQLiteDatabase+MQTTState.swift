@@ -112,8 +112,8 @@ extension SQLiteDatabase: DeviceStateStore {
             try db.executeCached(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
         case .appendFeedback(let feedback):
             try appendFeedback(feedback, db)
-        case .putTwin(let twin):
-            try putTwin(twin, db)
+        case .putTwin(let twin, let section):
+            try putTwin(twin, section, db)
         case .deleteTwin(let tenantID, let deviceID):
             try db.executeCached(
                 sql: "DELETE FROM device_twins WHERE tenant_id = ? AND device_id = ?",
