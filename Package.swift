@@ -172,7 +172,7 @@ let package = Package(
         .target(
             name: "WardenCluster",
             dependencies: [
-                "WardenCore", "WardenNATS", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity",
+                "WardenCore", "WardenNATS", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity", "WardenHub",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

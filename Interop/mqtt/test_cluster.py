@@ -69,6 +69,13 @@ def pid(node: Node, what: str) -> int:
     return int((node.data_dir.parent / f"{what}.pid").read_text())
 
 
+def subscribed(client: hub.Client, *filters: str):
+    """Subscribes `client` to each filter at QoS 1 and waits for the SUBACKs."""
+    for filter in filters:
+        _, mid = client.paho.subscribe(filter, qos=1)
+        assert hub.wait_until(lambda: mid in client.subacks)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -91,8 +98,7 @@ def test_telemetry_from_a_device_on_one_node_reaches_a_service_on_another(cluste
     assert device.start(a.mqtt["mqtts"], host="localhost") == 0
     service = service_client(b, name, key, unique("reader"))
     assert service.start(b.mqtt["mqtts"], host="localhost") == 0
-    _, mid = service.paho.subscribe(f"devices/{device_id}/messages/events/#", qos=1)
-    assert hub.wait_until(lambda: mid in service.subacks)
+    subscribed(service, f"devices/{device_id}/messages/events/#")
     time.sleep(0.2)  # the subscription's interest reaches NATS and its routes
 
     for n in range(20):
@@ -180,9 +186,7 @@ def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(c
     a, b, _ = cluster
     base = f"plant/{unique('site')}"
     subscriber = plant_device(b, a)
-    for filter in (f"{base}/#", f"{base}/+/temperature", f"{base}/hall/temperature"):
-        _, mid = subscriber.paho.subscribe(filter, qos=1)
-        assert hub.wait_until(lambda: mid in subscriber.subacks)
+    subscribed(subscriber, f"{base}/#", f"{base}/+/temperature", f"{base}/hall/temperature")
     time.sleep(0.2)
     publisher = plant_device(a, b)
     for n in range(10):
@@ -201,8 +205,7 @@ def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leave
     hub.create_device(c, device_id)
     device = hub.device_client(a, device_id)
     assert device.start(a.mqtt["mqtts"], host="localhost") == 0
-    _, mid = device.paho.subscribe(f"devices/{device_id}/messages/devicebound/#", qos=1)
-    assert hub.wait_until(lambda: mid in device.subacks)
+    subscribed(device, f"devices/{device_id}/messages/devicebound/#")
     b.cli("c2d", "send", device_id, "--body", "open", "--ack", "full")
     assert hub.wait_until(lambda: device.payloads() == [b"open"])
     # The device's PUBACK completed it on node 1; nodes 2 and 3 let their copies go.
@@ -224,8 +227,7 @@ def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, 
     first = hub.device_client(a, device_id, mqtt.MQTTv5)
     assert first.start(a.mqtt["mqtts"], host="localhost") == 0
     topic = f"plant/{unique('cell')}/cmd"
-    _, mid = first.paho.subscribe(topic, qos=1)
-    assert hub.wait_until(lambda: mid in first.subacks)
+    subscribed(first, topic)
     # The same ClientId on node 2: node 1 closes its connection (5.0: 0x8E Session taken over) and drops its
     # copy, so what is published afterwards reaches the client once, on node 2.
     second = hub.device_client(b, device_id, mqtt.MQTTv5)
@@ -233,8 +235,7 @@ def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, 
     assert first.disconnected.wait(5)
     assert first.disconnect_reason.value == 0x8E
     first.paho.loop_stop()
-    _, mid = second.paho.subscribe(topic, qos=1)
-    assert hub.wait_until(lambda: mid in second.subacks)
+    subscribed(second, topic)
     time.sleep(0.3)
     publisher = plant_device(c, a)
     publisher.paho.publish(topic, b"to the node it is on", qos=1).wait_for_publish(10)
@@ -251,9 +252,7 @@ def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
     hub.create_device(a, device_id)
     device = hub.device_client(a, device_id)
     assert device.start(a.mqtt["mqtts"], host="localhost") == 0
-    for filter in ("$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#"):
-        _, mid = device.paho.subscribe(filter, qos=1)
-        assert hub.wait_until(lambda: mid in device.subacks)
+    subscribed(device, "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#")
     device.paho.publish(f"$iothub/twin/PATCH/properties/reported/?$rid=1", b'{"temperature": 21}', qos=1)
     # The desired patch goes through node 2; the device on node 1 hears of it.
     status, _, body = hub.api(b, f"/api/v1/tenants/default/devices/{device_id}/twin/desired", "PATCH",
@@ -270,6 +269,31 @@ def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
         assert hub.wait_until(lambda: properties(node)["desired"].get("mode") == "eco"
                               and properties(node)["reported"].get("temperature") == 21), node.number
     device.stop()
+
+
+def test_a_direct_method_through_one_node_reaches_the_device_on_another(cluster):
+    a, b, c = cluster
+    device_id = unique("pump")
+    hub.create_device(a, device_id)
+    device = hub.device_client(a, device_id)
+    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    subscribed(device, "$iothub/methods/POST/#")
+
+    def answer(client, userdata, message):
+        rid = message.topic.split("$rid=")[1]
+        client.publish(f"$iothub/methods/res/200/?$rid={rid}", json.dumps({"echo": json.loads(message.payload)}),
+                       qos=1)
+    device.paho.message_callback_add("$iothub/methods/POST/#", answer)
+    path = f"/api/v1/tenants/default/devices/{device_id}/methods/reboot"
+    status, _, body = hub.api(b, path, "POST", {"payload": {"delay": 2}, "responseTimeoutInSeconds": 10})
+    assert status == 200, body
+    assert json.loads(body) == {"status": 200, "payload": {"echo": {"delay": 2}}}
+    device.stop()
+    # Connected nowhere: every other node says so, and the call is 404 at once rather than a timeout.
+    started = time.monotonic()
+    status, _, body = hub.api(c, path, "POST", {"payload": {}, "responseTimeoutInSeconds": 30})
+    assert status == 404 and json.loads(body)["code"] == "method.device_offline", body
+    assert time.monotonic() - started < 10
 
 
 # The failure tests come last: they stop parts of the module's cluster.

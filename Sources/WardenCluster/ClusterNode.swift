@@ -4,6 +4,7 @@ public import NIOCore
 public import ServiceLifecycle
 public import WardenBroker
 public import WardenCore
+public import WardenHub
 public import WardenNATS
 public import WardenStore
 
@@ -30,6 +31,7 @@ public final class ClusterNode: Service {
     private let nats: NATSClient
     private let routing: ClusterRouting
     private let events: ClusterEvents
+    private let logger: Logger
 
     /// `resynchronize` reads again, from the store, every cache that follows other nodes' notices: it runs
     /// after each connection to NATS (the first included: what changed while this node started was not heard)
@@ -40,6 +42,7 @@ public final class ClusterNode: Service {
         resynchronize: @escaping @Sendable () async throws -> Void
     ) {
         self.id = id
+        self.logger = logger
         var settings = NATSClient.Configuration(servers: configuration.servers, name: configuration.name)
         settings.user = configuration.user
         settings.password = configuration.password
@@ -53,6 +56,12 @@ public final class ClusterNode: Service {
         events = ClusterEvents(
             node: id, nats: nats, bus: bus, store: store, logger: logger, resynchronize: resynchronize)
         nats.whenConnected { [events] in events.connected() }
+    }
+
+    /// Answers other nodes' direct-method calls for the devices connected here, and sends `methods`' calls for
+    /// devices connected elsewhere to the other nodes (`otherNodes` counts them).
+    public func relayMethods(_ methods: MethodService, otherNodes: @escaping @Sendable () -> Int) {
+        ClusterMethods(node: id, nats: nats, methods: methods, otherNodes: otherNodes, logger: logger).start()
     }
 
     /// Whether the node is connected to NATS and has heard, or read, every other node's change (`/readyz`).

@@ -59,6 +59,9 @@ public final class NodeSlotLease: Service {
         return !live.contains(owner) && (live.first ?? slot) >= slot
     }
 
+    /// How many other nodes held a slot at the last renewal.
+    public var otherNodes: Int { live.withLock { $0.filter { $0 != slot }.count } }
+
     public func run() async throws {
         // Cancelled (the group failing) or shut down gracefully: either ends the loop; nothing spins.
         while !Task.isShuttingDownGracefully, !Task.isCancelled {

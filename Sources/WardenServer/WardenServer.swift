@@ -206,6 +206,7 @@ public enum WardenServer {
         try await provisioning.load(tenants: try await allTenantIDs(registry))
         broker.install(provisioning: provisioning)
         let methods = MethodService(broker: broker)
+        cluster?.relayMethods(methods) { slotLease?.otherNodes ?? 0 }
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)

@@ -19,6 +19,11 @@ public final class MethodService: Sendable {
     public struct Response: Sendable {
         public let status: Int
         public let payload: [UInt8]
+
+        public init(status: Int, payload: [UInt8]) {
+            self.status = status
+            self.payload = payload
+        }
     }
 
     private struct Pending {
@@ -30,13 +35,36 @@ public final class MethodService: Sendable {
     let broker: Broker
     private let pending = Mutex<[String: Pending]>([:])
     private let nextID = Atomic<UInt64>(0)
+    /// Where a call goes when the device is not connected here (another node of a cluster).
+    private let relay = Mutex<(any MethodRelay)?>(nil)
 
     public init(broker: Broker) {
         self.broker = broker
     }
 
-    /// Invokes `name` on the device and waits up to `timeout` for its answer.
+    /// Sends calls for devices not connected here to `relay`.
+    public func install(relay: any MethodRelay) {
+        self.relay.withLock { $0 = relay }
+    }
+
+    /// Invokes `name` on the device, here or through the relay (the node it is connected to), and waits up to
+    /// `timeout` for its answer.
     public func invoke(
+        _ name: String, payload: [UInt8], on deviceID: DeviceID, in tenantID: TenantID, timeout: Duration
+    ) async throws -> Response {
+        do {
+            return try await invokeHere(name, payload: payload, on: deviceID, in: tenantID, timeout: timeout)
+        } catch let error as WardenError where error.code == .methodDeviceOffline {
+            guard let relay = relay.withLock({ $0 }),
+                let answer = try await relay.invoke(
+                    name, payload: payload, on: deviceID, in: tenantID, timeout: timeout)
+            else { throw error }
+            return answer
+        }
+    }
+
+    /// Invokes `name` on the device if it is connected here (`method.device_offline` otherwise).
+    public func invokeHere(
         _ name: String, payload: [UInt8], on deviceID: DeviceID, in tenantID: TenantID, timeout: Duration
     ) async throws -> Response {
         guard !name.isEmpty, name.utf8.count <= 128, !name.contains(where: { "/#+?".contains($0) }) else {
@@ -97,4 +125,11 @@ public final class MethodService: Sendable {
     private func take(_ requestID: String) -> CheckedContinuation<Response, any Error>? {
         pending.withLock { $0.removeValue(forKey: requestID) }?.continuation
     }
+}
+
+/// Where direct methods go for devices connected to another node (WardenCluster installs one).
+public protocol MethodRelay: Sendable {
+    /// The device's answer through the node it is connected to; nil when no node has it.
+    func invoke(_ name: String, payload: [UInt8], on deviceID: DeviceID, in tenantID: TenantID, timeout: Duration)
+        async throws -> MethodService.Response?
 }

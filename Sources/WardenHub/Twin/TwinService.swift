@@ -58,11 +58,22 @@ public final class TwinService: Sendable {
                     guard origin == .thisNode else { return }
                     persistence.record([.deleteTwin(tenantID: tenantID, deviceID: deviceID)])
                 }
-            // Another node changed the twin: this node's copy becomes the stored one, and a device connected
-            // here hears of a desired patch.
+            // Another node changed the twin: this node's copy takes the stored sections, but keeps a section of
+            // its own that is newer (changed here, its commit on the way), and a device connected here hears of
+            // a desired patch.
             case .twinChanged(let tenantID, let deviceID, let twin, let patch) where origin == .otherNode:
                 let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
-                twins.withLock { $0[key] = twin }
+                twins.withLock { twins in
+                    guard var merged = twin else {
+                        twins[key] = nil
+                        return
+                    }
+                    if let mine = twins[key] {
+                        if mine.desired.version > merged.desired.version { merged.desired = mine.desired }
+                        if mine.reported.version > merged.reported.version { merged.reported = mine.reported }
+                    }
+                    twins[key] = merged
+                }
                 if let twin, let patch { tellDesired(patch, of: twin, to: key) }
             default:
                 break

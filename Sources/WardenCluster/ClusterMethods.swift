@@ -1,0 +1,159 @@
+public import Foundation
+public import Logging
+import NIOCore
+import Synchronization
+public import WardenCore
+public import WardenHub
+public import WardenNATS
+
+/// Direct methods on a device connected to another node (docs/architecture.md, "Several nodes"): the node the
+/// call arrives at asks every other node (`warden.methods`); each answers for itself — the device is not here,
+/// or the device's answer (or error) — to the asking node's reply subject. The first real answer is the call's;
+/// when every other live node said the device is not there, it is offline (404) at once; nothing within the
+/// timeout and a second is `method.timeout`.
+public final class ClusterMethods: MethodRelay {
+    struct Request: Codable {
+        let origin: UUID
+        let id: UInt64
+        let tenant: String
+        let device: String
+        let name: String
+        let payload: Data
+        let milliseconds: Int64
+    }
+
+    struct Answer: Codable {
+        let id: UInt64
+        var isAbsent = false
+        var status: Int?
+        var payload: Data?
+        var code: String?
+        var reason: String?
+    }
+
+    private struct Waiting {
+        var absent = 0
+        let continuation: CheckedContinuation<MethodService.Response?, any Error>
+    }
+
+    private let node: UUID
+    private let nats: NATSClient
+    private let methods: MethodService
+    private let otherNodes: @Sendable () -> Int
+    private let logger: Logger
+    private let nextID = Atomic<UInt64>(0)
+    private let waiting = Mutex<[UInt64: Waiting]>([:])
+    /// Calls answered for other nodes at once; past it a node says the device is not here rather than queue.
+    static let maximumServed = 1_000
+    private let served = Atomic(0)
+
+    /// `otherNodes` counts the other live nodes (their answers end an offline device's call early).
+    public init(
+        node: UUID, nats: NATSClient, methods: MethodService, otherNodes: @escaping @Sendable () -> Int,
+        logger: Logger
+    ) {
+        self.node = node
+        self.nats = nats
+        self.methods = methods
+        self.otherNodes = otherNodes
+        self.logger = logger
+    }
+
+    private var replies: String { "warden.replies.\(node.uuidString)" }
+
+    /// Answers other nodes' calls and takes the answers to this node's.
+    public func start() {
+        nats.subscribe("warden.methods") { [weak self] message in self?.serve(message) }
+        nats.subscribe(replies) { [weak self] message in self?.take(message) }
+        methods.install(relay: self)
+    }
+
+    public func invoke(
+        _ name: String, payload: [UInt8], on deviceID: DeviceID, in tenantID: TenantID, timeout: Duration
+    ) async throws -> MethodService.Response? {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        let milliseconds = timeout.components.seconds &* 1000 &+ timeout.components.attoseconds / 1_000_000_000_000_000
+        let request = Request(
+            origin: node, id: id, tenant: tenantID.rawValue, device: deviceID.rawValue, name: name,
+            payload: Data(payload), milliseconds: milliseconds)
+        guard otherNodes() > 0, let json = try? JSONEncoder().encode(request) else { return nil }
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting.withLock { $0[id] = Waiting(continuation: continuation) }
+            guard nats.publish("warden.methods", payload: ByteBuffer(bytes: json), replyTo: replies) else {
+                finish(id, .success(nil))
+                return
+            }
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout + .seconds(1))
+                self?.finish(
+                    id,
+                    .failure(
+                        WardenError(.methodTimeout, "Device '\(deviceID)' did not answer '\(name)' within \(timeout)."))
+                )
+            }
+        }
+    }
+
+    private func finish(_ id: UInt64, _ result: Result<MethodService.Response?, any Error>) {
+        waiting.withLock { $0.removeValue(forKey: id) }?.continuation.resume(with: result)
+    }
+
+    /// Another node's answer to one of this node's calls.
+    private func take(_ message: NATSMessage) {
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(message.payload.readableBytesView)) else {
+            return
+        }
+        if answer.isAbsent {
+            let everyoneAbsent = waiting.withLock { waiting -> Bool in
+                waiting[answer.id]?.absent += 1
+                return (waiting[answer.id]?.absent ?? 0) >= otherNodes()
+            }
+            if everyoneAbsent { finish(answer.id, .success(nil)) }
+        } else if let status = answer.status {
+            finish(
+                answer.id, .success(MethodService.Response(status: status, payload: Array(answer.payload ?? Data()))))
+        } else {
+            let code = WardenError.Code.all.first { $0.name == answer.code } ?? .methodInvalidResponse
+            finish(answer.id, .failure(WardenError(code, answer.reason ?? "The device's node reported an error.")))
+        }
+    }
+
+    /// Another node's call: this node answers for the devices connected here.
+    private func serve(_ message: NATSMessage) {
+        guard let replyTo = message.replyTo,
+            let request = try? JSONDecoder().decode(Request.self, from: Data(message.payload.readableBytesView)),
+            request.origin != node
+        else { return }
+        guard served.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maximumServed,
+            let tenantID = try? TenantID(request.tenant), let deviceID = try? DeviceID(request.device)
+        else {
+            served.wrappingSubtract(1, ordering: .relaxed)
+            reply(Answer(id: request.id, isAbsent: true), to: replyTo)
+            return
+        }
+        let timeout = Duration.milliseconds(min(max(request.milliseconds, 0), 300_000))
+        Task { [self] in
+            defer { served.wrappingSubtract(1, ordering: .relaxed) }
+            var answer = Answer(id: request.id)
+            do {
+                let response = try await methods.invokeHere(
+                    request.name, payload: Array(request.payload), on: deviceID, in: tenantID, timeout: timeout)
+                answer.status = response.status
+                answer.payload = Data(response.payload)
+            } catch let error as WardenError where error.code == .methodDeviceOffline {
+                answer.isAbsent = true
+            } catch let error as WardenError {
+                answer.code = error.code.name
+                answer.reason = error.reason
+            } catch {
+                answer.code = WardenError.Code.internalError.name
+            }
+            reply(answer, to: replyTo)
+        }
+    }
+
+    private func reply(_ answer: Answer, to subject: String) {
+        guard let json = try? JSONEncoder().encode(answer) else { return }
+        nats.publish(subject, payload: ByteBuffer(bytes: json))
+    }
+}
