@@ -54,8 +54,9 @@ public struct ClusterEnvelope: Sendable {
         // The sending node applied its own limits; only the size is bounded again here.
         var limits = DecodingLimits.protocolMaximum
         limits.maximumPacketSize = maximumPacketSize
+        // A topic to route on: never empty (a sender's topic alias means nothing here) nor a filter.
         guard case .publish(let publish)? = try? MQTTDecoder.decode(&buffer, version: .v5, limits: limits),
-            buffer.readableBytes == 0
+            buffer.readableBytes == 0, TopicName.isValid(publish.topic), publish.properties.topicAlias == nil
         else { return nil }
         let origin = originBytes.withUnsafeBytes { raw in
             UUID(uuid: raw.loadUnaligned(as: uuid_t.self))

@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import NIOCore
+public import NIOSSL
 public import ServiceLifecycle
 public import WardenBroker
 public import WardenCore
@@ -19,6 +20,8 @@ public final class ClusterNode: Service {
         public var password: String?
         /// Bytes waiting for the NATS connection before messages are dropped and counted.
         public var outboundLimit = 8 * 1024 * 1024
+        /// TLS to the servers (`NATSClient.Configuration.tls`).
+        public var tls: TLSConfiguration?
 
         public init(servers: [NATSClient.Server], name: String) {
             self.servers = servers
@@ -47,6 +50,7 @@ public final class ClusterNode: Service {
         settings.user = configuration.user
         settings.password = configuration.password
         settings.outboundLimit = configuration.outboundLimit
+        settings.tls = configuration.tls
         // A routed message is an MQTT packet and its envelope; NATS's own limit (1 MiB by default) is checked
         // per message by the client.
         settings.parser = NATSOperationParser(maximumPayload: maximumPacketSize + 1024)

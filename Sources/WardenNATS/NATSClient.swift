@@ -2,6 +2,7 @@ public import Logging
 import Metrics
 public import NIOCore
 import NIOPosix
+public import NIOSSL
 import Synchronization
 
 /// A NATS client on SwiftNIO for what the nodes say to each other: publish, subscribe (with queue groups), and
@@ -39,6 +40,10 @@ public final class NATSClient: Sendable {
         /// How often the client asks the server for a PONG; two unanswered and it reconnects.
         public var pingInterval = TimeAmount.seconds(2)
         public var parser = NATSOperationParser()
+        /// TLS to the servers (their certificates verified against the host names in `servers`): the connection
+        /// is upgraded after the server's INFO, as NATS does, and a server that does not offer TLS is refused
+        /// rather than spoken to in the clear. Nil: no TLS, and a server that requires it is refused.
+        public var tls: TLSConfiguration?
 
         public init(servers: [Server], name: String) {
             self.servers = servers
@@ -231,7 +236,8 @@ public final class NATSClient: Sendable {
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(NATSConnectionHandler(client: self))
+                            try channel.pipeline.syncOperations.addHandler(
+                                NATSConnectionHandler(client: self, host: server.host))
                         }
                     }
                     .connect(host: server.host, port: server.port).get()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 
 /// One connection to a NATS server: reads the server's operations, answers its PINGs, does the handshake
 /// (INFO, then CONNECT, the subscriptions and a PING whose PONG makes the client ready) and pings the server
@@ -41,14 +42,17 @@ final class NATSConnectionHandler: ChannelInboundHandler {
     }
 
     private let client: NATSClient
+    /// The server's host name, which its certificate must name when TLS is on.
+    private let host: String
     private var phase = Phase.awaitingInfo
     private var buffer = ByteBuffer()
     private var outstandingPings = 0
     private var pinger: RepeatedTask?
     private var handshakeTimeout: Scheduled<Void>?
 
-    init(client: NATSClient) {
+    init(client: NATSClient, host: String) {
         self.client = client
+        self.host = host
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -102,9 +106,7 @@ final class NATSConnectionHandler: ChannelInboundHandler {
         case .info(let body):
             guard case .awaitingInfo = phase else { return }  // later INFOs announce cluster changes
             let info = try JSONDecoder().decode(ServerInfo.self, from: Data(body.readableBytesView))
-            if info.isTLSRequired == true {
-                throw NATSProtocolError("the server requires TLS, which this client does not speak yet")
-            }
+            try upgrade(context, serverRequiresTLS: info.isTLSRequired == true)
             let connect = Connect(
                 name: client.configuration.name, user: client.configuration.user,
                 pass: client.configuration.password)
@@ -129,6 +131,19 @@ final class NATSConnectionHandler: ChannelInboundHandler {
         case .ok:
             break
         }
+    }
+
+    /// TLS as configured, never less: a server that requires TLS when none is configured, or does not offer it
+    /// when it is, is refused. The TLS handler goes first in the pipeline, so CONNECT (with any password) is the
+    /// first thing it encrypts.
+    private func upgrade(_ context: ChannelHandlerContext, serverRequiresTLS: Bool) throws {
+        guard let tls = client.configuration.tls else {
+            if serverRequiresTLS { throw NATSProtocolError("the server requires TLS, and none is configured") }
+            return
+        }
+        guard serverRequiresTLS else { throw NATSProtocolError("the server does not offer TLS") }
+        let handler = try NIOSSLClientHandler(context: NIOSSLContext(configuration: tls), serverHostname: host)
+        try context.pipeline.syncOperations.addHandler(handler, position: .first)
     }
 
     private func startPinging(context: ChannelHandlerContext) {

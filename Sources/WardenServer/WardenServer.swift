@@ -487,6 +487,14 @@ public enum WardenServer {
         settings.user = cluster.natsUser
         settings.password = cluster.natsPassword.map { String(decoding: $0.bytes, as: UTF8.self) }
         settings.outboundLimit = cluster.outboundLimit
+        if cluster.natsTLS {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.minimumTLSVersion = .tlsv12
+            if let file = cluster.natsCAFile {
+                tls.trustRoots = .file(file)
+            }
+            settings.tls = tls
+        }
         let node = ClusterNode(
             id: id, configuration: settings, broker: broker, bus: bus, store: database,
             // The hub stamps user properties on what it routes: room above the largest packet a client may send.

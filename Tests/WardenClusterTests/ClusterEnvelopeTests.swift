@@ -63,6 +63,16 @@ struct ClusterEnvelopeTests {
         longTenant.setInteger(UInt16.max, at: 1 + 16 + 8)
         #expect(ClusterEnvelope(decoding: longTenant, maximumPacketSize: 4096, now: .now()) == nil)
         #expect(ClusterEnvelope(decoding: bytes, maximumPacketSize: 16, now: .now()) == nil)
+        // The fuzzer's finding: a 5.0 PUBLISH with an empty topic and a topic alias decodes, but there is no
+        // topic to route on (and it could not be written back).
+        var aliased = ByteBuffer()
+        aliased.writeInteger(UInt8(1))
+        aliased.writeBytes([UInt8](repeating: 7, count: 16))
+        aliased.writeInteger(UInt64(9))
+        aliased.writeInteger(UInt16(7))
+        aliased.writeString("default")
+        aliased.writeBytes([0x31, 0x09, 0x00, 0x00, 0x06, 0x23, 0x00, 0x03, 0x08, 0x00, 0x00])
+        #expect(ClusterEnvelope(decoding: aliased, maximumPacketSize: 4096, now: .now()) == nil)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
             var random = ByteBuffer()

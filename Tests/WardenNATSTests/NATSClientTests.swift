@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import Testing
 
@@ -132,6 +133,42 @@ struct NATSClientTests {
         #expect(await inbox.wait(for: 1) == ["after"])
         await a.shutdown()
         await b.shutdown()
+    }
+
+    /// TLS after INFO, the server's certificate verified: messages flow; a client without TLS and a client whose
+    /// TLS does not trust the server are refused, and so is a server that does not offer TLS to a client that
+    /// wants it — nothing is ever sent in the clear instead.
+    @Test func speaksTLSOnlyWhenBothSidesDo() async throws {
+        let certificates = try TestCertificates()
+        let server = try TestNATSServer(tls: certificates)
+        func client(_ tls: TLSConfiguration?, port: Int) -> NATSClient {
+            var configuration = NATSClient.Configuration(servers: [.init(host: "localhost", port: port)], name: "tls")
+            configuration.tls = tls
+            configuration.connectTimeout = .milliseconds(500)
+            let client = NATSClient(
+                configuration: configuration, group: MultiThreadedEventLoopGroup.singleton,
+                logger: Logger(label: "nats"))
+            client.start()
+            return client
+        }
+        var trusting = TLSConfiguration.makeClientConfiguration()
+        trusting.trustRoots = .file(certificates.ca)
+        let (a, b) = (client(trusting, port: server.port), client(trusting, port: server.port))
+        let inbox = Inbox()
+        b.subscribe("secret") { inbox.add($0) }
+        #expect(await connected(a))
+        #expect(await connected(b))
+        try await Task.sleep(for: .milliseconds(50))
+        a.publish("secret", payload: ByteBuffer(string: "over TLS"))
+        #expect(await inbox.wait(for: 1) == ["over TLS"])
+
+        let plain = client(nil, port: server.port)
+        let untrusting = client(.makeClientConfiguration(), port: server.port)
+        let clearServer = try TestNATSServer()
+        let wantsTLS = client(trusting, port: clearServer.port)
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(!plain.isConnected && !untrusting.isConnected && !wantsTLS.isConnected)
+        for client in [a, b, plain, untrusting, wantsTLS] { await client.shutdown() }
     }
 
     /// A server that accepts the connection and then says nothing: the PINGs go unanswered and the client

@@ -6,10 +6,12 @@ import NIOPosix
 /// again on the same port to test reconnection.
 final class TestNATSServer: @unchecked Sendable {
     let port: Int
+    private let tls: TestCertificates?
     private var process: Process?
 
-    init() throws {
+    init(tls: TestCertificates? = nil) throws {
         port = try Self.unusedPort()
+        self.tls = tls
         try start()
     }
 
@@ -18,7 +20,9 @@ final class TestNATSServer: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["-a", "127.0.0.1", "-p", "\(port)"]
+        process.arguments =
+            ["-a", "127.0.0.1", "-p", "\(port)"]
+            + (tls.map { ["--tls", "--tlscert", $0.certificate, "--tlskey", $0.key] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -56,5 +60,36 @@ final class TestNATSServer: @unchecked Sendable {
             .bind(host: "127.0.0.1", port: 0).wait()
         defer { try? channel.close().wait() }
         return channel.localAddress?.port ?? 0
+    }
+}
+
+/// A CA and a certificate for `localhost` it signed (openssl), in a folder of their own, for a NATS server
+/// with TLS.
+struct TestCertificates {
+    let folder: URL
+    var ca: String { folder.appendingPathComponent("ca.pem").path }
+    var certificate: String { folder.appendingPathComponent("server.pem").path }
+    var key: String { folder.appendingPathComponent("server.key").path }
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-nats-tls-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let script = """
+            set -e
+            cd '\(folder.path)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca \
+              -keyout ca.key -out ca.pem 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+              -keyout server.key -out server.csr 2>/dev/null
+            printf 'subjectAltName=DNS:localhost\\n' > san.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+              -extfile san.ext -out server.pem 2>/dev/null
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
     }
 }

@@ -162,7 +162,10 @@ extension ServerConfiguration {
         Key(name: "store.url") { config, value in config.store.url = value },
         .integer("store.pool-size", 1...1_000, \.store.poolSize),
         Key(name: "store.password-file") { config, value in config.store.passwordFile = value },
-        Key(name: "cluster.nats-urls") { config, value in config.cluster.natsServers = try natsServers(value) },
+        Key(name: "cluster.nats-urls") { config, value in
+            (config.cluster.natsServers, config.cluster.natsTLS) = try natsServers(value)
+        },
+        Key(name: "cluster.nats-ca") { config, value in config.cluster.natsCAFile = value },
         Key(name: "cluster.nats-user") { config, value in config.cluster.natsUser = value },
         Key(name: "cluster.nats-password-file") { config, value in config.cluster.natsPasswordFile = value },
         Key(name: "cluster.node-name") { config, value in
@@ -343,33 +346,45 @@ extension ServerConfiguration {
         }
     }
 
-    /// `nats://HOST[:PORT]`, comma-separated. The client speaks NATS without TLS, so only loopback servers are
-    /// accepted: the nodes' traffic never crosses a network in the clear.
-    static func natsServers(_ value: String) throws(WardenError) -> [ServerConfiguration.Cluster.Server] {
+    /// `tls://HOST[:PORT]` (the server's certificate verified for HOST) or, on loopback only, `nats://HOST[:PORT]`,
+    /// comma-separated, all of one kind: the nodes' traffic never crosses a network in the clear. Returns the
+    /// servers and whether they are spoken to over TLS.
+    static func natsServers(_ value: String) throws(WardenError) -> ([ServerConfiguration.Cluster.Server], Bool) {
         let urls = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard !urls.isEmpty, urls.count <= 32 else {
             throw WardenError(.configInvalidValue, "'cluster.nats-urls' names 1 to 32 servers, comma-separated.")
         }
-        return try urls.map { text throws(WardenError) in
-            guard let url = URLComponents(string: text), url.scheme == "nats", let host = url.host, !host.isEmpty,
-                url.user == nil, url.password == nil, url.path.isEmpty, url.query == nil
+        let schemes = Set(urls.map { URLComponents(string: $0)?.scheme ?? "" })
+        guard schemes == ["tls"] || schemes == ["nats"] else {
+            throw WardenError(
+                .configInvalidValue, "'cluster.nats-urls' are all tls://HOST[:PORT] or all nats://HOST[:PORT].")
+        }
+        let servers = try urls.map { text throws(WardenError) -> ServerConfiguration.Cluster.Server in
+            guard let url = URLComponents(string: text), let host = url.host, !host.isEmpty, url.user == nil,
+                url.password == nil, url.path.isEmpty, url.query == nil, (1...65_535).contains(url.port ?? 4222)
             else {
-                throw WardenError(.configInvalidValue, "'cluster.nats-urls': '\(text)' is not nats://HOST[:PORT].")
+                throw WardenError(.configInvalidValue, "'cluster.nats-urls': '\(text)' is not tls://HOST[:PORT].")
             }
-            guard host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.") else {
+            if url.scheme == "nats",
+                !(host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127."))
+            {
                 throw WardenError(
                     .configInvalidValue,
-                    "'cluster.nats-urls': '\(host)' is not a loopback address; Warden does not speak TLS to NATS yet, so it connects to a NATS server on its own machine only."
+                    "'cluster.nats-urls': '\(host)' is not a loopback address; a NATS server elsewhere is reached with tls://."
                 )
             }
             return .init(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: url.port ?? 4222)
         }
+        return (servers, schemes == ["tls"])
     }
 
     /// A cluster shares the store (PostgreSQL), and takes its NATS password from `WARDEN_CLUSTER_NATS_PASSWORD`
     /// or `cluster.nats-password-file`, never from the YAML.
     private static func readCluster(_ configuration: inout ServerConfiguration, environment: [String: String]) throws {
         guard configuration.cluster.isEnabled else { return }
+        if let file = configuration.cluster.natsCAFile, !FileManager.default.isReadableFile(atPath: file) {
+            throw WardenError(.configUnreadableFile, "Cannot read 'cluster.nats-ca' \(file).")
+        }
         guard configuration.store.backend == .postgresql else {
             throw WardenError(
                 .configInvalidValue,

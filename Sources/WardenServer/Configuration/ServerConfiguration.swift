@@ -256,6 +256,10 @@ public struct ServerConfiguration: Sendable {
 
         /// The NATS servers, tried in turn.
         public var natsServers: [Server] = []
+        /// Whether the servers are spoken to over TLS (`tls://` URLs), their certificates verified.
+        public var natsTLS = false
+        /// The CA (PEM) the servers' certificates are verified against; the system's trust store when unset.
+        public var natsCAFile: String?
         public var natsUser: String?
         public var natsPasswordFile: String?
         /// From `WARDEN_CLUSTER_NATS_PASSWORD` or `natsPasswordFile`, never from the YAML.
