@@ -36,6 +36,9 @@ public final class ClusterEvents: Sendable {
     private let queue: AsyncStream<Work>.Continuation
     /// Set when something may have been missed, cleared once the store has been read again.
     private let behind = Atomic(true)
+    /// Set when a notice was dropped: the marker that reads the store again goes behind what is queued as soon
+    /// as there is room.
+    private let markerOwed = Atomic(false)
     private let sent = Counter(label: "warden_cluster_events_sent_total")
     private let applied = Counter(label: "warden_cluster_events_applied_total")
     private let dropped = Counter(label: "warden_cluster_events_dropped_total")
@@ -67,18 +70,22 @@ public final class ClusterEvents: Sendable {
     /// The connection to NATS is (again) up: what was sent while it was not is read from the store.
     public func connected() {
         behind.store(true, ordering: .relaxed)
-        queue.yield(.resynchronize)
+        if case .dropped = queue.yield(.resynchronize) { markerOwed.store(true, ordering: .relaxed) }
     }
 
     /// Applies the other nodes' notices until the service group stops.
     public func run() async throws {
         await withGracefulShutdownHandler {
+            // The store is read again where the marker stands: after every notice queued before it, so that none
+            // of those, applied later, undoes what the reading found.
             for await item in work {
                 switch item {
                 case .notice(let notice): await apply(notice)
-                case .resynchronize: break
+                case .resynchronize: await catchUp()
                 }
-                if behind.load(ordering: .relaxed) { await catchUp() }
+                if markerOwed.load(ordering: .relaxed), case .enqueued = queue.yield(.resynchronize) {
+                    markerOwed.store(false, ordering: .relaxed)
+                }
             }
         } onGracefulShutdown: {
             self.queue.finish()
@@ -109,7 +116,7 @@ public final class ClusterEvents: Sendable {
             behind.store(true, ordering: .relaxed)
             logger.error("Could not read the store again after missing changes", metadata: ["error": "\(error)"])
             try? await Task.sleep(for: .seconds(1))
-            queue.yield(.resynchronize)
+            if case .dropped = queue.yield(.resynchronize) { markerOwed.store(true, ordering: .relaxed) }
         }
     }
 
@@ -130,6 +137,7 @@ public final class ClusterEvents: Sendable {
         if case .dropped = queue.yield(.notice(notice)) {
             dropped.increment()
             // Made up for by reading the store again once the queue has room.
+            markerOwed.store(true, ordering: .relaxed)
             if !behind.exchange(true, ordering: .relaxed) {
                 logger.error("Changes made on other nodes were dropped: the queue of notices is full")
             }

@@ -33,7 +33,10 @@ public final class ClusterMethods: MethodRelay {
 
     private struct Waiting {
         var absent = 0
+        /// The other nodes when the call went out: all of them saying "not here" ends it early.
+        let expected: Int
         let continuation: CheckedContinuation<MethodService.Response?, any Error>
+        var timer: Task<Void, Never>?
     }
 
     private let node: UUID
@@ -76,14 +79,22 @@ public final class ClusterMethods: MethodRelay {
         let request = Request(
             origin: node, id: id, tenant: tenantID.rawValue, device: deviceID.rawValue, name: name,
             payload: Data(payload), milliseconds: milliseconds)
-        guard otherNodes() > 0, let json = try? JSONEncoder().encode(request) else { return nil }
+        guard let json = try? JSONEncoder().encode(request) else { return nil }
+        // Asked even when no other node is known yet (one that started in the last seconds is not counted); with
+        // none known, silence for two seconds means nobody has the device.
+        let expected = otherNodes()
         return try await withCheckedThrowingContinuation { continuation in
-            waiting.withLock { $0[id] = Waiting(continuation: continuation) }
+            waiting.withLock { $0[id] = Waiting(expected: expected, continuation: continuation) }
             guard nats.publish("warden.methods", payload: ByteBuffer(bytes: json), replyTo: replies) else {
                 finish(id, .success(nil))
                 return
             }
-            Task { [weak self] in
+            let timer = Task { [weak self] in
+                if expected == 0 {
+                    try? await Task.sleep(for: min(timeout, .seconds(2)))
+                    self?.finish(id, .success(nil))
+                    return
+                }
                 try? await Task.sleep(for: timeout + .seconds(1))
                 self?.finish(
                     id,
@@ -91,11 +102,19 @@ public final class ClusterMethods: MethodRelay {
                         WardenError(.methodTimeout, "Device '\(deviceID)' did not answer '\(name)' within \(timeout)."))
                 )
             }
+            // Finished already (an answer came first): its timer has nothing left to do.
+            let isFinished = waiting.withLock { waiting in
+                waiting[id]?.timer = timer
+                return waiting[id] == nil
+            }
+            if isFinished { timer.cancel() }
         }
     }
 
     private func finish(_ id: UInt64, _ result: Result<MethodService.Response?, any Error>) {
-        waiting.withLock { $0.removeValue(forKey: id) }?.continuation.resume(with: result)
+        guard let done = waiting.withLock({ $0.removeValue(forKey: id) }) else { return }
+        done.timer?.cancel()
+        done.continuation.resume(with: result)
     }
 
     /// Another node's answer to one of this node's calls.
@@ -106,7 +125,8 @@ public final class ClusterMethods: MethodRelay {
         if answer.isAbsent {
             let everyoneAbsent = waiting.withLock { waiting -> Bool in
                 waiting[answer.id]?.absent += 1
-                return (waiting[answer.id]?.absent ?? 0) >= otherNodes()
+                guard let entry = waiting[answer.id] else { return false }
+                return entry.expected > 0 && entry.absent >= entry.expected
             }
             if everyoneAbsent { finish(answer.id, .success(nil)) }
         } else if let status = answer.status {
@@ -124,11 +144,17 @@ public final class ClusterMethods: MethodRelay {
             let request = try? JSONDecoder().decode(Request.self, from: Data(message.payload.readableBytesView)),
             request.origin != node
         else { return }
-        guard served.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maximumServed,
-            let tenantID = try? TenantID(request.tenant), let deviceID = try? DeviceID(request.device)
-        else {
-            served.wrappingSubtract(1, ordering: .relaxed)
+        guard let tenantID = try? TenantID(request.tenant), let deviceID = try? DeviceID(request.device) else {
             reply(Answer(id: request.id, isAbsent: true), to: replyTo)
+            return
+        }
+        guard served.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maximumServed else {
+            served.wrappingSubtract(1, ordering: .relaxed)
+            // Busy is not absent: the device may well be here.
+            var busy = Answer(id: request.id)
+            busy.code = WardenError.Code.methodTimeout.name
+            busy.reason = "The device's node has too many calls waiting."
+            reply(busy, to: replyTo)
             return
         }
         let timeout = Duration.milliseconds(min(max(request.milliseconds, 0), 300_000))

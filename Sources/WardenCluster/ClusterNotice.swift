@@ -124,10 +124,14 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case .disconnectRequested(let tenantID, let deviceID, let reason):
             self.init(origin: origin, kind: .disconnectRequested, tenant: tenantID, device: deviceID)
             detail = reason
-        case .twinChanged(let tenantID, let deviceID, _, let patch):
+        case .twinChanged(let tenantID, let deviceID, let twin, let patch):
             self.init(origin: origin, kind: .twinChanged, tenant: tenantID, device: deviceID)
-            // The desired patch is what the device is told; the twin itself is read from the store.
-            text = patch.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+            // The desired patch is what the device is told, with the version it made; the twin itself is read
+            // from the store.
+            let versioned = patch.map { patch in
+                patch.merging(["$version": .number(twin?.desired.version ?? 0)]) { _, version in version }
+            }
+            text = versioned.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
         case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, _):
             self.init(origin: origin, kind: .cloudToDeviceChanged, tenant: tenantID, device: deviceID)
             id = String(sequence)

@@ -107,10 +107,12 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     /// Reads the bans in force again and puts those added or lifted meanwhile on the bus as from another node
     /// (a node of a cluster that may have missed other nodes' notices): connections a new ban refuses close.
     public func reloadBans() async throws {
-        let stored = try await store.bans()
+        // Known before the store is read: a ban added here meanwhile is not taken for one lifted elsewhere.
         let known = banIndex.withLock { $0.byID }
+        let stored = try await store.bans()
         let ids = Set(stored.map(\.id))
-        for ban in stored where known[ban.id] == nil { bus.publish(.banAdded(ban), from: .otherNode) }
+        let current = banIndex.withLock { $0.byID }
+        for ban in stored where current[ban.id] == nil { bus.publish(.banAdded(ban), from: .otherNode) }
         for ban in known.values where !ids.contains(ban.id) { bus.publish(.banRemoved(ban), from: .otherNode) }
     }
 

@@ -142,7 +142,10 @@ final class NATSConnectionHandler: ChannelInboundHandler {
             return
         }
         guard serverRequiresTLS else { throw NATSProtocolError("the server does not offer TLS") }
-        let handler = try NIOSSLClientHandler(context: NIOSSLContext(configuration: tls), serverHostname: host)
+        // An address is not a server name (no SNI); the certificate is then checked against the address.
+        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        let handler = try NIOSSLClientHandler(
+            context: NIOSSLContext(configuration: tls), serverHostname: isAddress ? nil : host)
         try context.pipeline.syncOperations.addHandler(handler, position: .first)
     }
 

@@ -18,11 +18,15 @@ extension DeviceDirectory {
         if case .authorizationPolicyChanged(let version) = event {
             // Compiled before taking the lock: reading a large document must not hold up the packet path.
             let policy = CompiledPolicy(version)
-            state.withLock { $0.tenants[version.tenantID]?.policy.adopt(policy) }
+            state.withLock { state in
+                state.tenants[version.tenantID]?.policy.adopt(policy)
+                state.duringReload?.append(event)
+            }
             return
         }
         let counts = state.withLock { state in
             Self.apply(event, to: &state)
+            state.duringReload?.append(event)
             return (state.tenants.count, state.tenants.values.reduce(0) { $0 + $1.devices.count })
         }
         tenantGauge.record(counts.0)

@@ -63,6 +63,9 @@ public final class DeviceDirectory: Sendable {
     struct State: Sendable {
         var tenants: [TenantID: TenantEntry] = [:]
         var tenantsByHost: [String: TenantID] = [:]
+        /// While `reload` reads the store: the changes applied meanwhile, applied again to what it read so that
+        /// none is lost (a device disabled here during the reading stays disabled).
+        var duringReload: [DomainEvent]?
     }
 
     let state = Mutex(State())
@@ -110,6 +113,7 @@ public final class DeviceDirectory: Sendable {
             cursor = page.nextCursor
         } while cursor != nil
         var fresh = State()
+        state.withLock { $0.duringReload = [] }
         for tenant in all { Self.apply(.tenantCreated(tenant), to: &fresh) }
         for device in try await devices.allDevices() { Self.apply(.deviceCreated(device), to: &fresh) }
         for group in try await groups.allGroups() { Self.apply(.groupChanged(group), to: &fresh) }
@@ -129,6 +133,14 @@ public final class DeviceDirectory: Sendable {
             fresh.tenants[version.tenantID]?.policy.adopt(CompiledPolicy(version))
         }
         let old = state.withLock { state in
+            for event in state.duringReload ?? [] {
+                if case .authorizationPolicyChanged(let version) = event {
+                    fresh.tenants[version.tenantID]?.policy.adopt(CompiledPolicy(version))
+                } else {
+                    Self.apply(event, to: &fresh)
+                }
+            }
+            fresh.duringReload = nil
             for (tenantID, entry) in state.tenants where fresh.tenants[tenantID] != nil {
                 fresh.tenants[tenantID]?.revocationLists = entry.revocationLists
                 fresh.tenants[tenantID]?.risk = entry.risk

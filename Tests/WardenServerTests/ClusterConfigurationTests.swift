@@ -26,6 +26,7 @@ struct ClusterConfigurationTests {
 
     @Test(arguments: [
         ["cluster.nats-urls": "nats://nats.example:4222"],
+        ["cluster.nats-urls": "nats://127.evil.example:4222"],
         ["cluster.nats-urls": "nats://127.0.0.1,tls://nats.example"],
         ["cluster.nats-urls": "http://127.0.0.1:4222"],
         ["cluster.nats-urls": "nats://user:pass@127.0.0.1"],

@@ -26,7 +26,9 @@ extension Broker {
     {
         let tenantID = session.key.tenantID
         var refused: [(Decision, String)] = []
-        let results = state.withLock { state in
+        let results = state.withLock { state -> [(granted: QoS?, retained: [Delivery])] in
+            // A session released to another node while its connection closes takes no more subscriptions.
+            guard state.sessions[session.key] === session else { return requests.map { _ in (nil, []) } }
             let earlier = session.withState { $0.subscriptions }
             let results = requests.map { request -> (granted: QoS?, retained: [Delivery]) in
                 let count = session.withState { $0.subscriptions.count }

@@ -116,10 +116,12 @@ public final class TwinService: Sendable {
     }
 
     /// Tells the device, if it is connected here, what its desired properties became.
+    /// (A patch from another node carries the version it made, which a later patch may have passed since.)
     private func tellDesired(_ patch: [String: JSONValue], of twin: DeviceTwin, to key: TwinKey) {
         var body = patch
-        body["$version"] = .number(twin.desired.version)
-        deliver(.twinDesiredPatch(version: twin.desired.version), .object(body), to: key)
+        if body["$version"] == nil { body["$version"] = .number(twin.desired.version) }
+        let version = if case .number(let number)? = body["$version"] { number } else { twin.desired.version }
+        deliver(.twinDesiredPatch(version: version), .object(body), to: key)
     }
 
     /// A device's twin GET (`$iothub/twin/GET/?$rid=`): answered once everything recorded so far is committed,

@@ -365,9 +365,7 @@ extension ServerConfiguration {
             else {
                 throw WardenError(.configInvalidValue, "'cluster.nats-urls': '\(text)' is not tls://HOST[:PORT].")
             }
-            if url.scheme == "nats",
-                !(host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127."))
-            {
+            if url.scheme == "nats", !isLoopback(host) {
                 throw WardenError(
                     .configInvalidValue,
                     "'cluster.nats-urls': '\(host)' is not a loopback address; a NATS server elsewhere is reached with tls://."
@@ -376,6 +374,14 @@ extension ServerConfiguration {
             return .init(host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: url.port ?? 4222)
         }
         return (servers, schemes == ["tls"])
+    }
+
+    /// `localhost`, or an IPv4 address in 127.0.0.0/8, or ::1 (a name such as `127.example` is not).
+    private static func isLoopback(_ host: String) -> Bool {
+        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if bare == "localhost" || bare == "::1" { return true }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets.first == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// A cluster shares the store (PostgreSQL), and takes its NATS password from `WARDEN_CLUSTER_NATS_PASSWORD`
