@@ -16,6 +16,13 @@ public struct ClusterEnvelope: Sendable {
     public let message: BrokerMessage
 
     static let version: UInt8 = 1
+    /// Where the sequence stands in the bytes (after the version and the origin).
+    static let sequenceOffset = 17
+
+    /// Numbers encoded bytes: the sender numbers each envelope as it hands it to NATS, in that order.
+    static func setSequence(_ sequence: UInt64, in bytes: inout ByteBuffer) {
+        bytes.setInteger(sequence, at: bytes.readerIndex + sequenceOffset)
+    }
 
     public init(origin: UUID, sequence: UInt64, tenantID: TenantID, message: BrokerMessage) {
         self.origin = origin

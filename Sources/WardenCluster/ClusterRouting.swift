@@ -22,7 +22,8 @@ public final class ClusterRouting: ClusterLink {
     private let broker: Broker
     private let maximumPacketSize: Int
     private let logger: Logger
-    private let sequence = Atomic<UInt64>(0)
+    /// The last sequence handed to NATS.
+    private let sequence = Mutex<UInt64>(0)
     private let state = Mutex(State())
     private let forwarded = Counter(label: "warden_cluster_messages_forwarded_total")
     private let received = Counter(label: "warden_cluster_messages_received_total")
@@ -77,16 +78,22 @@ public final class ClusterRouting: ClusterLink {
     }
 
     public func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) {
-        let number = sequence.add(1, ordering: .relaxed).newValue
-        let envelope = ClusterEnvelope(origin: node, sequence: number, tenantID: tenantID, message: message)
-        guard let bytes = envelope.encoded(now: now) else {
+        // Encoded outside any lock; numbered and handed to NATS under one, so that sequence order is the order on
+        // the wire (a receiver takes a sequence not above the last one seen for a copy).
+        let envelope = ClusterEnvelope(origin: node, sequence: 0, tenantID: tenantID, message: message)
+        guard var bytes = envelope.encoded(now: now) else {
             unreadable.increment()
             return
         }
         let subject =
             message.retain
             ? ClusterSubject.retained(tenantID) : ClusterSubject.message(tenantID, topic: message.topic)
-        if nats.publish(subject, payload: bytes) { forwarded.increment() }
+        let isSent = sequence.withLock { sequence in
+            sequence &+= 1
+            ClusterEnvelope.setSequence(sequence, in: &bytes)
+            return nats.publish(subject, payload: bytes)
+        }
+        if isSent { forwarded.increment() }
     }
 
     public func interest(in tenantID: TenantID, _ filter: String, isAdded: Bool) {

@@ -119,10 +119,11 @@ public final class NATSClient: Sendable {
 
     /// Closes the connection and stops reconnecting.
     public func shutdown() async {
-        let (channel, task) = state.withLock { state -> ((any Channel)?, Task<Void, Never>?) in
+        let channel = state.withLock { state -> (any Channel)? in
             state.isShutDown = true
-            return (state.current, runner.withLock { $0 })
+            return state.current
         }
+        let task = runner.withLock { $0 }
         task?.cancel()
         try? await channel?.close()
         await task?.value
@@ -295,8 +296,9 @@ public final class NATSClient: Sendable {
 
     func connectionEnded(_ channel: any Channel) {
         state.withLock { state in
-            if state.ready === channel { state.ready = nil }
-            if state.handshaking === channel { state.handshaking = nil }
+            guard state.ready === channel || state.handshaking === channel else { return }
+            state.ready = nil
+            state.handshaking = nil
             state.pending = ByteBuffer()
             state.flushScheduled = false
         }

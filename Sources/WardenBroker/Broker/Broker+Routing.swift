@@ -76,7 +76,7 @@ extension Broker {
     ) -> Routed {
         if !isSystem { metrics.messagesReceived.increment() }
         var routed = Routed()
-        let targets = state.withLock { state in
+        let (targets, cluster) = state.withLock { state -> ([TopicSpace.Target], (any ClusterLink)?) in
             if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
             if message.retain {
                 routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
@@ -92,10 +92,12 @@ extension Broker {
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             let targets = state.spaces[tenantID]?.targets(for: message) ?? []
-            // A retained message the tenant's limit refused is not kept anywhere, so it does not travel either.
-            if !isSystem, !fromCluster, routed.retainAccepted {
-                state.cluster?.forward(message, in: tenantID, now: now)
-            }
+            // Other nodes get what is published here; a retained message the tenant's limit refused is not kept
+            // anywhere, so it does not travel either. A retained one goes under the lock, so that every node keeps
+            // the retained messages of one topic in the order this node did; the rest after it, off the path
+            // other connections' messages wait on.
+            let cluster = isSystem || fromCluster || !routed.retainAccepted ? nil : state.cluster
+            if message.retain { cluster?.forward(message, in: tenantID, now: now) }
             if !isSystem {
                 state.spaces[tenantID]?.delivered += targets.count
                 // A retained message reaches later subscriptions as retain handling says, never this way.
@@ -105,8 +107,9 @@ extension Broker {
                         byteLimit: configuration.lateSubscriptionBytes)
                 }
             }
-            return targets
+            return (targets, message.retain ? nil : cluster)
         }
+        cluster?.forward(message, in: tenantID, now: now)
         if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
         routed.matched = targets.count

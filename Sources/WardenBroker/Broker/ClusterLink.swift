@@ -7,7 +7,8 @@ public import WardenMQTT
 /// message routed here, to send on to nodes that subscribe to its topic, and every plain filter that the
 /// sessions here start or stop subscribing to, so that other nodes send this node only what it needs.
 ///
-/// Called under the broker's lock: an implementation only queues, never waits or calls back into the broker.
+/// An implementation only queues, never waits or calls back into the broker: `interest` and a retained message's
+/// `forward` are called under the broker's lock.
 public protocol ClusterLink: Sendable {
     /// A message published on this node (not one that came from another node, not `$SYS`).
     func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline)

@@ -28,8 +28,9 @@ public final class SequenceNumbers: Sendable {
         // total: a slot is below `slotCount`.
         let ownSlot = Int64(clamping: slot) % Self.slotCount
         self.slot = ownSlot
-        // Past every stored number (whichever node's), in this node's slot.
-        self.last = Atomic((max(last, 0) / Self.slotCount) * Self.slotCount + ownSlot)
+        // Past every stored number (whichever node's), in this node's slot; wrapping, never trapping, whatever
+        // the store holds.
+        self.last = Atomic((max(last, 0) / Self.slotCount) * Self.slotCount &+ ownSlot)
     }
 
     /// The next number.
