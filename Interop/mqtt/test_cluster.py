@@ -80,7 +80,21 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def backend(node: Node) -> str:
+def connected_device(node: Node, creator: Node, prefix: str, *attributes: str,
+                     version=mqtt.MQTTv311) -> tuple[str, hub.Client]:
+    """A device registered through `creator` and connected to `node`: its id and client."""
+    device_id = unique(prefix)
+    hub.create_device(creator, device_id, *attributes)
+    client = hub.device_client(node, device_id, version)
+    assert client.start(node.mqtt["mqtts"], host="localhost") == 0
+    return device_id, client
+
+
+def plant_device(node: Node, creator: Node, version=mqtt.MQTTv5) -> hub.Client:
+    return connected_device(node, creator, "unit", "--attribute", "role=plant", version=version)[1]
+
+
+def backend(node: Node) -> tuple[str, str]:
     """A service policy made through `node`'s API; its primary key."""
     name = unique("backend")
     policy = api(node, "POST", "/api/v1/tenants/default/shared-access-policies",
@@ -114,10 +128,7 @@ def test_telemetry_from_a_device_on_one_node_reaches_a_service_on_another(cluste
 
 def test_disabling_a_device_on_one_node_closes_its_connection_on_another_within_a_second(cluster):
     a, b, c = cluster
-    device_id = unique("valve")
-    hub.create_device(a, device_id)
-    device = hub.device_client(a, device_id)
-    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(a, a, "valve")
     started = time.monotonic()
     c.cli("device", "disable", device_id)
     assert device.disconnected.wait(5)
@@ -134,10 +145,7 @@ def test_disabling_a_device_on_one_node_closes_its_connection_on_another_within_
 
 def test_a_ban_made_on_one_node_closes_the_device_on_another(cluster):
     a, b, c = cluster
-    device_id = unique("pump")
-    hub.create_device(a, device_id)
-    device = hub.device_client(b, device_id)
-    assert device.start(b.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(b, a, "pump")
     a.cli("ban", "add", "--device", device_id, "--reason", "cluster test")
     assert device.disconnected.wait(5)
     device.paho.loop_stop()
@@ -155,14 +163,6 @@ def plant_policy(cluster, tmp_path_factory):
         {"id": "plant-share", "effect": "allow", "principals": {"attributes": {"role": "plant"}},
          "actions": ["publish", "subscribe", "receive"], "resources": ["plant/#"]}]}))
     cluster[2].cli("policy", "apply", str(path))
-
-
-def plant_device(node: Node, creator: Node, version=mqtt.MQTTv5) -> hub.Client:
-    device_id = unique("unit")
-    hub.create_device(creator, device_id, "--attribute", "role=plant")
-    client = hub.device_client(node, device_id, version)
-    assert client.start(node.mqtt["mqtts"], host="localhost") == 0
-    return client
 
 
 def test_a_retained_message_reaches_a_later_subscriber_on_another_node(cluster, plant_policy):
@@ -201,10 +201,7 @@ def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(c
 
 def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leaves_every_queue(cluster):
     a, b, c = cluster
-    device_id = unique("valve")
-    hub.create_device(c, device_id)
-    device = hub.device_client(a, device_id)
-    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(a, c, "valve")
     subscribed(device, f"devices/{device_id}/messages/devicebound/#")
     b.cli("c2d", "send", device_id, "--body", "open", "--ack", "full")
     assert hub.wait_until(lambda: device.payloads() == [b"open"])
@@ -222,10 +219,7 @@ def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leave
 
 def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, plant_policy):
     a, b, c = cluster
-    device_id = unique("unit")
-    hub.create_device(a, device_id, "--attribute", "role=plant")
-    first = hub.device_client(a, device_id, mqtt.MQTTv5)
-    assert first.start(a.mqtt["mqtts"], host="localhost") == 0
+    device_id, first = connected_device(a, a, "unit", "--attribute", "role=plant", version=mqtt.MQTTv5)
     topic = f"plant/{unique('cell')}/cmd"
     subscribed(first, topic)
     # The same ClientId on node 2: node 1 closes its connection (5.0: 0x8E Session taken over) and drops its
@@ -248,10 +242,7 @@ def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, 
 
 def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
     a, b, c = cluster
-    device_id = unique("thermo")
-    hub.create_device(a, device_id)
-    device = hub.device_client(a, device_id)
-    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(a, a, "thermo")
     subscribed(device, "$iothub/twin/res/#", "$iothub/twin/PATCH/properties/desired/#")
     device.paho.publish(f"$iothub/twin/PATCH/properties/reported/?$rid=1", b'{"temperature": 21}', qos=1)
     # The desired patch goes through node 2; the device on node 1 hears of it.
@@ -273,10 +264,7 @@ def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
 
 def test_a_direct_method_through_one_node_reaches_the_device_on_another(cluster):
     a, b, c = cluster
-    device_id = unique("pump")
-    hub.create_device(a, device_id)
-    device = hub.device_client(a, device_id)
-    assert device.start(a.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(a, a, "pump")
     subscribed(device, "$iothub/methods/POST/#")
 
     def answer(client, userdata, message):
@@ -343,10 +331,7 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
 
 def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_lost(cluster):
     a, b, c = cluster
-    device_id = unique("meter")
-    hub.create_device(a, device_id)
-    device = hub.device_client(c, device_id)
-    assert device.start(c.mqtt["mqtts"], host="localhost") == 0
+    device_id, device = connected_device(c, a, "meter")
     for n in range(50):
         info = device.paho.publish(f"devices/{device_id}/messages/events/", f"reading {n}", qos=1)
         info.wait_for_publish(10)
