@@ -95,7 +95,7 @@ def plant_device(node: Node, creator: Node, version=mqtt.MQTTv5) -> hub.Client:
 
 
 def backend(node: Node) -> tuple[str, str]:
-    """A service policy made through `node`'s API; its primary key."""
+    """A service policy made through `node`'s API: its name and primary key."""
     name = unique("backend")
     policy = api(node, "POST", "/api/v1/tenants/default/shared-access-policies",
                  {"name": name, "permissions": ["serviceConnect"]})
