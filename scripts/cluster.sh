@@ -128,7 +128,7 @@ Cluster up in $dir:
   HTTPS   https://localhost:8443  https://localhost:8444  https://localhost:8445
   MQTT    mqtts://localhost:8883  mqtts://localhost:8884  mqtts://localhost:8885
   trust   $dir/ca.pem
-  admin   WARDEN_URL=https://localhost:8443 WARDEN_CA_FILE=$dir/ca.pem WARDEN_TOKEN=\$(cat $dir/admin.token) warden device list
+  admin   WARDEN_URL=https://localhost:8443 WARDEN_CA_FILE=$dir/ca.pem WARDEN_TOKEN=\$(cat $dir/admin.token) $binary device list
   stop    scripts/cluster.sh down $dir
 EOF
   ;;
