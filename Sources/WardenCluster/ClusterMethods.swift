@@ -25,6 +25,8 @@ public final class ClusterMethods: MethodRelay {
     struct Answer: Codable {
         let id: UInt64
         var isAbsent = false
+        /// The node has too many calls waiting to look: neither an answer nor "not here".
+        var isBusy = false
         var status: Int?
         var payload: Data?
         var code: String?
@@ -122,6 +124,7 @@ public final class ClusterMethods: MethodRelay {
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(message.payload.readableBytesView)) else {
             return
         }
+        if answer.isBusy { return }  // the device's own node may still answer; else the call times out
         if answer.isAbsent {
             let everyoneAbsent = waiting.withLock { waiting -> Bool in
                 waiting[answer.id]?.absent += 1
@@ -150,11 +153,8 @@ public final class ClusterMethods: MethodRelay {
         }
         guard served.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maximumServed else {
             served.wrappingSubtract(1, ordering: .relaxed)
-            // Busy is not absent: the device may well be here.
-            var busy = Answer(id: request.id)
-            busy.code = WardenError.Code.methodTimeout.name
-            busy.reason = "The device's node has too many calls waiting."
-            reply(busy, to: replyTo)
+            // Busy is neither absent (the device may well be here) nor an answer (another node may have it).
+            reply(Answer(id: request.id, isBusy: true), to: replyTo)
             return
         }
         let timeout = Duration.milliseconds(min(max(request.milliseconds, 0), 300_000))
