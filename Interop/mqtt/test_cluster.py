@@ -240,6 +240,53 @@ def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, 
     second.stop()
 
 
+def queued_session(holder: Node, through: Node) -> tuple[str, str]:
+    """A plant device with a persistent 3.1.1 session on `holder`, subscribed to a fresh topic, then gone, and five
+    QoS 1 messages published for it through `through` while it is away: its id and the topic."""
+    device_id = unique("unit")
+    hub.create_device(through, device_id, "--attribute", "role=plant")
+    topic = f"plant/{unique('cell')}/cmd"
+    client = hub.device_client(holder, device_id, clean=False)
+    assert client.start(holder.mqtt["mqtts"], host="localhost") == 0
+    subscribed(client, topic)
+    client.stop()
+    time.sleep(0.3)
+    publisher = plant_device(through, through)
+    for n in range(5):
+        publisher.paho.publish(topic, f"queued {n}", qos=1).wait_for_publish(10)
+    publisher.stop()
+    return device_id, topic
+
+
+def test_a_persistent_session_moves_to_another_node_with_its_queued_messages(cluster, plant_policy):
+    a, b, c = cluster
+    # Queued in the session on node 1 (and stored there) while the client is away.
+    device_id, topic = queued_session(a, c)
+    time.sleep(0.5)
+    # Back on node 2: node 1 releases the session, node 2 takes it from the store before the CONNACK.
+    back = hub.device_client(b, device_id, clean=False)
+    assert back.start(b.mqtt["mqtts"], host="localhost") == 0
+    assert back.connack[1].session_present
+    assert hub.wait_until(lambda: len(back.messages) == 5)
+    assert back.payloads() == [f"queued {n}".encode() for n in range(5)]
+    # Its subscription moved too: what is published now reaches it on node 2, once.
+    publisher = plant_device(c, c)
+    publisher.paho.publish(topic, b"live", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: len(back.messages) == 6)
+    time.sleep(0.3)
+    assert back.payloads()[5:] == [b"live"]
+    assert metric(b, 'warden_cluster_sessions_moved_total{outcome="released"}') >= 1
+    # And node 1 holds no copy: a CONNECT there moves it back, still present.
+    back.stop()
+    again = hub.device_client(a, device_id, clean=False)
+    assert again.start(a.mqtt["mqtts"], host="localhost") == 0
+    assert again.connack[1].session_present
+    time.sleep(0.3)
+    assert again.payloads() == []
+    again.stop()
+    publisher.stop()
+
+
 def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
     a, b, c = cluster
     device_id, device = connected_device(a, a, "thermo")
@@ -329,8 +376,10 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     subscriber.stop()
 
 
-def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_lost(cluster):
+def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_lost(cluster, plant_policy):
     a, b, c = cluster
+    # A persistent session on node 3 with messages queued for it while its client is away.
+    subscriber_id, _ = queued_session(c, a)
     device_id, device = connected_device(c, a, "meter")
     for n in range(50):
         info = device.paho.publish(f"devices/{device_id}/messages/events/", f"reading {n}", qos=1)
@@ -347,3 +396,12 @@ def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_los
     status, _, body = hub.api(a, f"/api/v1/tenants/default/devices/{device_id}/telemetry?limit=100")
     assert status == 200, body
     assert sorted(m["body"] for m in json.loads(body)["items"]) == sorted(f"reading {n}" for n in range(51))
+    # The subscriber resumes its session on node 1: node 3 cannot answer, so after its silence the session is
+    # taken as node 3 last committed it, queue and all.
+    back = hub.device_client(a, subscriber_id, clean=False)
+    assert back.start(a.mqtt["mqtts"], host="localhost") == 0
+    assert back.connack[1].session_present
+    assert hub.wait_until(lambda: len(back.messages) == 5)
+    assert back.payloads() == [f"queued {n}".encode() for n in range(5)]
+    assert metric(a, 'warden_cluster_sessions_moved_total{outcome="unanswered"}') >= 1
+    back.stop()

@@ -33,21 +33,12 @@ public final class ClusterMethods: MethodRelay {
         var reason: String?
     }
 
-    private struct Waiting {
-        var absent = 0
-        /// The other nodes when the call went out: all of them saying "not here" ends it early.
-        let expected: Int
-        let continuation: CheckedContinuation<MethodService.Response?, any Error>
-        var timer: Task<Void, Never>?
-    }
-
     private let node: UUID
     private let nats: NATSClient
     private let methods: MethodService
     private let otherNodes: @Sendable () -> Int
     private let logger: Logger
-    private let nextID = Atomic<UInt64>(0)
-    private let waiting = Mutex<[UInt64: Waiting]>([:])
+    private let pending = PendingReplies<MethodService.Response?>()
     /// Calls answered for other nodes at once; past it a node says the device is not here rather than queue.
     static let maximumServed = 1_000
     private let served = Atomic(0)
@@ -76,47 +67,27 @@ public final class ClusterMethods: MethodRelay {
     public func invoke(
         _ name: String, payload: [UInt8], on deviceID: DeviceID, in tenantID: TenantID, timeout: Duration
     ) async throws -> MethodService.Response? {
-        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         let milliseconds = timeout.components.seconds &* 1000 &+ timeout.components.attoseconds / 1_000_000_000_000_000
-        let request = Request(
-            origin: node, id: id, tenant: tenantID.rawValue, device: deviceID.rawValue, name: name,
-            payload: Data(payload), milliseconds: milliseconds)
-        guard let json = try? JSONEncoder().encode(request) else { return nil }
         // Asked even when no other node is known yet (one that started in the last seconds is not counted); with
-        // none known, silence for two seconds means nobody has the device.
+        // none known, silence for two seconds means nobody has the device. When every other node said the device
+        // is not there, it is offline.
         let expected = otherNodes()
-        return try await withCheckedThrowingContinuation { continuation in
-            waiting.withLock { $0[id] = Waiting(expected: expected, continuation: continuation) }
-            guard nats.publish("warden.methods", payload: ByteBuffer(bytes: json), replyTo: replies) else {
-                finish(id, .success(nil))
-                return
-            }
-            let timer = Task { [weak self] in
-                if expected == 0 {
-                    try? await Task.sleep(for: min(timeout, .seconds(2)))
-                    self?.finish(id, .success(nil))
-                    return
-                }
-                try? await Task.sleep(for: timeout + .seconds(1))
-                self?.finish(
-                    id,
-                    .failure(
+        return try await pending.request(
+            timeout: expected == 0 ? min(timeout, .seconds(2)) : timeout + .seconds(1), expectedPartials: expected,
+            unsent: .success(nil),
+            expired: {
+                expected == 0
+                    ? .success(nil)
+                    : .failure(
                         WardenError(.methodTimeout, "Device '\(deviceID)' did not answer '\(name)' within \(timeout)."))
-                )
-            }
-            // Finished already (an answer came first): its timer has nothing left to do.
-            let isFinished = waiting.withLock { waiting in
-                waiting[id]?.timer = timer
-                return waiting[id] == nil
-            }
-            if isFinished { timer.cancel() }
-        }
-    }
-
-    private func finish(_ id: UInt64, _ result: Result<MethodService.Response?, any Error>) {
-        guard let done = waiting.withLock({ $0.removeValue(forKey: id) }) else { return }
-        done.timer?.cancel()
-        done.continuation.resume(with: result)
+            },
+            send: { id in
+                let request = Request(
+                    origin: node, id: id, tenant: tenantID.rawValue, device: deviceID.rawValue, name: name,
+                    payload: Data(payload), milliseconds: milliseconds)
+                guard let json = try? JSONEncoder().encode(request) else { return false }
+                return nats.publish("warden.methods", payload: ByteBuffer(bytes: json), replyTo: replies)
+            })
     }
 
     /// Another node's answer to one of this node's calls.
@@ -126,18 +97,14 @@ public final class ClusterMethods: MethodRelay {
         }
         if answer.isBusy { return }  // the device's own node may still answer; else the call times out
         if answer.isAbsent {
-            let everyoneAbsent = waiting.withLock { waiting -> Bool in
-                waiting[answer.id]?.absent += 1
-                guard let entry = waiting[answer.id] else { return false }
-                return entry.expected > 0 && entry.absent >= entry.expected
-            }
-            if everyoneAbsent { finish(answer.id, .success(nil)) }
+            if pending.partialAnswer(answer.id) { pending.finish(answer.id, .success(nil)) }
         } else if let status = answer.status {
-            finish(
+            pending.finish(
                 answer.id, .success(MethodService.Response(status: status, payload: Array(answer.payload ?? Data()))))
         } else {
             let code = WardenError.Code.all.first { $0.name == answer.code } ?? .methodInvalidResponse
-            finish(answer.id, .failure(WardenError(code, answer.reason ?? "The device's node reported an error.")))
+            pending.finish(
+                answer.id, .failure(WardenError(code, answer.reason ?? "The device's node reported an error.")))
         }
     }
 

@@ -10,7 +10,8 @@ public import WardenNATS
 public import WardenStore
 
 /// This node's part in a cluster (docs/scaling.md): one NATS connection that carries routed MQTT messages
-/// (`ClusterRouting`) and the event notices (`ClusterEvents`), for as long as the service group runs.
+/// (`ClusterRouting`), sessions moving between nodes (`ClusterSessions`) and the event notices
+/// (`ClusterEvents`), for as long as the service group runs.
 public final class ClusterNode: Service {
     public struct Configuration: Sendable {
         public var servers: [NATSClient.Server]
@@ -33,6 +34,7 @@ public final class ClusterNode: Service {
     public let id: UUID
     private let nats: NATSClient
     private let routing: ClusterRouting
+    private let sessions: ClusterSessions
     private let events: ClusterEvents
     private let logger: Logger
 
@@ -57,6 +59,8 @@ public final class ClusterNode: Service {
         nats = NATSClient(configuration: settings, group: group, logger: logger)
         routing = ClusterRouting(
             node: id, nats: nats, broker: broker, maximumPacketSize: maximumPacketSize, logger: logger)
+        sessions = ClusterSessions(
+            node: id, name: configuration.name, nats: nats, broker: broker, store: store, logger: logger)
         events = ClusterEvents(
             node: id, nats: nats, bus: bus, store: store, logger: logger, resynchronize: resynchronize)
         nats.whenConnected { [events] in events.connected() }
@@ -74,6 +78,7 @@ public final class ClusterNode: Service {
     /// Connects to NATS, routes and relays until the service group stops, then closes the connection.
     public func run() async throws {
         routing.start()
+        sessions.start()
         events.start()
         nats.start()
         try await events.run()

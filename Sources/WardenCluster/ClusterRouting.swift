@@ -49,32 +49,10 @@ public final class ClusterRouting: ClusterLink {
         self.logger = logger
     }
 
-    /// A session a connection on `origin` took.
-    struct SessionClaim: Codable {
-        let origin: UUID
-        let tenant: String
-        let client: String
-    }
-
-    /// Starts taking retained messages from every node, other nodes' session claims, and routing to and from
-    /// this broker.
+    /// Starts taking retained messages from every node, and routing to and from this broker.
     public func start() {
         nats.subscribe(ClusterSubject.retainedAll) { [weak self] message in self?.receive(message) }
-        nats.subscribe(ClusterSubject.sessions) { [weak self] message in self?.receiveClaim(message) }
         broker.install(cluster: self)
-    }
-
-    public func claimed(_ key: SessionKey) {
-        let claim = SessionClaim(origin: node, tenant: key.tenantID.rawValue, client: key.clientID)
-        guard let json = try? JSONEncoder().encode(claim) else { return }
-        nats.publish(ClusterSubject.sessions, payload: ByteBuffer(bytes: json))
-    }
-
-    private func receiveClaim(_ message: NATSMessage) {
-        guard let claim = try? JSONDecoder().decode(SessionClaim.self, from: Data(message.payload.readableBytesView)),
-            claim.origin != node, let tenantID = try? TenantID(claim.tenant)
-        else { return }
-        broker.release(SessionKey(tenantID: tenantID, clientID: claim.client))
     }
 
     public func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) {

@@ -17,6 +17,11 @@ public enum ClusterSubject {
     static let events = "warden.events"
     /// Sessions taken by a connection on some node: every node drops its copy.
     static let sessions = "warden.sessions"
+    /// Where the node named `node` takes requests to release a session that a connection elsewhere resumes.
+    static func release(node: String) -> String {
+        "warden.node." + token(Substring(node)) + ".release"
+    }
+
     /// Retained messages of every tenant: every node keeps them all.
     static let retainedAll = "warden.retained.*"
 

@@ -10,6 +10,9 @@ public protocol DeviceStateStore: Sendable {
     func apply(_ changes: [DeviceStateChange]) async throws
     /// Everything stored, for the broker to resume from.
     func loadMQTTState() async throws -> MQTTStateSnapshot
+    /// One session with its subscriptions and messages (no retained messages), for a node of a cluster taking
+    /// over a session another node held; empty when the store holds no such session.
+    func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot
 }
 
 /// One change to the state kept for devices (see `DeviceStateStore`).

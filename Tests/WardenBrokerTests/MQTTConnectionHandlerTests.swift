@@ -34,11 +34,12 @@ struct MQTTConnectionHandlerTests {
         }
     }
 
-    private func channel(
-        authorizer: any Authorizer = PolicyAuthorizer(FixedPolicyFacts()), logger: Logger = .init(label: "test")
+    func channel(
+        authorizer: any Authorizer = PolicyAuthorizer(FixedPolicyFacts()), logger: Logger = .init(label: "test"),
+        broker: Broker? = nil
     ) throws -> EmbeddedChannel {
         let services = ConnectionServices(
-            broker: broker, authenticator: DeviceAuthenticator(directory: directory),
+            broker: broker ?? self.broker, authenticator: DeviceAuthenticator(directory: directory),
             authorizer: authorizer, limiter: ConnectRateLimiter(configuration: .init()),
             pending: PendingConnections(limits: .init(perAddress: 1_000, total: 1_000)),
             listener: MQTTListener.Configuration(name: "test", host: "127.0.0.1", port: 0), clock: SystemClock(),
@@ -63,17 +64,17 @@ struct MQTTConnectionHandlerTests {
         return reply
     }
 
-    private func connect(
+    func connect(
         token: String, username: String = "hub.example/dev-1/?api-version=2021-04-12", keepAlive: UInt16 = 60,
-        version: ProtocolVersion = .v311
+        version: ProtocolVersion = .v311, cleanStart: Bool = true
     ) -> MQTTPacket {
         .connect(
             ConnectPacket(
-                protocolVersion: version, cleanStart: true, keepAlive: keepAlive, clientID: "dev-1",
+                protocolVersion: version, cleanStart: cleanStart, keepAlive: keepAlive, clientID: "dev-1",
                 username: username, password: Array(token.utf8)))
     }
 
-    private var validToken: String { token(SymmetricKey(data: key.primary.bytes)) }
+    var validToken: String { token(SymmetricKey(data: key.primary.bytes)) }
 
     private func token(_ key: SymmetricKey, expiry: UInt64 = UInt64(Date().timeIntervalSince1970) + 3600) -> String {
         SASTokenSigner.token(resource: "hub.example/devices/dev-1", key: key, expiry: expiry)
@@ -257,13 +258,13 @@ final class Records: Sendable {
 
 /// The handler reads packets straight from the bytes (no decoder stage): however the stream is cut.
 extension MQTTConnectionHandlerTests {
-    private func bytes(_ packets: [MQTTPacket]) throws -> [UInt8] {
+    func bytes(_ packets: [MQTTPacket]) throws -> [UInt8] {
         var buffer = ByteBuffer()
         for packet in packets { try MQTTEncoder.encode(packet, version: .v311, into: &buffer) }
         return Array(buffer.readableBytesView)
     }
 
-    private func deliver(_ chunks: [[UInt8]], to channel: EmbeddedChannel) throws -> [UInt8] {
+    func deliver(_ chunks: [[UInt8]], to channel: EmbeddedChannel) throws -> [UInt8] {
         for chunk in chunks { try channel.writeInbound(ByteBuffer(bytes: chunk)) }
         loop.run()
         var reply: [UInt8] = []
@@ -271,7 +272,7 @@ extension MQTTConnectionHandlerTests {
         return reply
     }
 
-    private func publish(_ packetID: UInt16) -> MQTTPacket {
+    func publish(_ packetID: UInt16) -> MQTTPacket {
         .publish(
             PublishPacket(
                 qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: packetID,

@@ -45,6 +45,23 @@ struct NATSClientTests {
         return client.isConnected
     }
 
+    /// Returns once the server has applied what each of `subscribers` subscribed or unsubscribed so far: a probe
+    /// each subscribes to after them hears `publisher` (a fixed pause was too short on a loaded machine).
+    private func settled(_ subscribers: [NATSClient], for publisher: NATSClient) async -> Bool {
+        for subscriber in subscribers {
+            let probe = Inbox()
+            let subject = "probe.\(UInt64.random(in: 0...UInt64.max))"
+            guard let sid = subscriber.subscribe(subject, handler: { probe.add($0) }) else { return false }
+            for _ in 0..<250 where probe.received.isEmpty {
+                publisher.publish(subject, payload: ByteBuffer(string: "probe"))
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            subscriber.unsubscribe(sid)
+            guard !probe.received.isEmpty else { return false }
+        }
+        return true
+    }
+
     @Test func deliversWhatAnotherClientPublishes() async throws {
         let server = try TestNATSServer()
         let (a, b) = (client(server), client(server))
@@ -52,8 +69,7 @@ struct NATSClientTests {
         b.subscribe("warden.t.>") { inbox.add($0) }
         #expect(await connected(a))
         #expect(await connected(b))
-        // The subscription reached the server with b's handshake; a round trip on b makes sure of it.
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled([b], for: a))
         for index in 0..<100 {
             #expect(a.publish("warden.t.x.\(index % 3)", payload: ByteBuffer(string: "\(index)")))
         }
@@ -81,7 +97,7 @@ struct NATSClientTests {
         let inbox = Inbox()
         for member in members { member.subscribe("work", queue: "nodes") { inbox.add($0) } }
         for participant in members + [publisher] { #expect(await connected(participant)) }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled(members, for: publisher))
         for index in 0..<50 { publisher.publish("work", payload: ByteBuffer(string: "\(index)")) }
         let received = await inbox.wait(for: 50)
         try await Task.sleep(for: .milliseconds(100))
@@ -98,11 +114,11 @@ struct NATSClientTests {
         #expect(b.subscribe("two words") { _ in } == nil)
         #expect(await connected(a))
         #expect(await connected(b))
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled([b], for: a))
         a.publish("s", payload: ByteBuffer(string: "1"))
         #expect(await inbox.wait(for: 1) == ["1"])
         b.unsubscribe(sid)
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled([b], for: a))
         a.publish("s", payload: ByteBuffer(string: "2"))
         try await Task.sleep(for: .milliseconds(200))
         #expect(inbox.received == ["1"])
@@ -128,7 +144,7 @@ struct NATSClientTests {
         #expect(await connected(a))
         #expect(await connected(b))
         #expect(connections.load(ordering: .relaxed) == 2)
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled([b], for: a))
         a.publish("again", payload: ByteBuffer(string: "after"))
         #expect(await inbox.wait(for: 1) == ["after"])
         await a.shutdown()
@@ -158,7 +174,7 @@ struct NATSClientTests {
         b.subscribe("secret") { inbox.add($0) }
         #expect(await connected(a))
         #expect(await connected(b))
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await settled([b], for: a))
         a.publish("secret", payload: ByteBuffer(string: "over TLS"))
         #expect(await inbox.wait(for: 1) == ["over TLS"])
 

@@ -49,7 +49,7 @@ extension Broker {
                     state.pendingWill = nil
                 }
                 endStored(existing, in: &state)
-            } else if state.cluster != nil, let persistence {
+            } else if state.handover != nil, let persistence {
                 // What another node (perhaps one that died) stored under this ClientId is not resumed here:
                 // it goes, so that this session's rows start clean.
                 persistence.record([.deleteSession(tenantID: key.tenantID, clientID: key.clientID)])
@@ -60,7 +60,7 @@ extension Broker {
             store(session, expiry: expiryInterval, disconnected: false)
             state.sessions[key] = session
             // Another node holding this ClientId closes its connection and drops its copy.
-            state.cluster?.claimed(key)
+            state.handover?.claimed(key)
             metrics.sessions.record(state.sessions.count)
             let resend = session.attach(
                 sink, receiveMaximum: receiveMaximum, maximumPacketSize: maximumPacketSize,

@@ -137,14 +137,4 @@ extension Broker {
         }
     }
 
-    /// Start-up: a subscription of a stored session.
-    func restoreSubscription(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) {
-        state.withLock { state in
-            if state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options) {
-                state.countInterest(in: session.key.tenantID, filter, 1)
-            }
-            session.withState { $0.subscriptions[filter] = options }
-        }
-    }
-
 }

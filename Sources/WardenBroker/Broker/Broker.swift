@@ -74,6 +74,7 @@ public final class Broker: Sendable {
         /// Sessions subscribed to each plain filter, per tenant: what other nodes route to this one.
         var interest: [TenantID: [String: Int]] = [:]
         var cluster: (any ClusterLink)?
+        var handover: (any SessionHandover)?
     }
 
     let configuration: Configuration
@@ -150,14 +151,6 @@ public final class Broker: Sendable {
     func restoreRetained(_ message: BrokerMessage, in tenantID: TenantID) {
         state.withLock { state in
             _ = state.spaces[tenantID, default: TopicSpace()].retain(message, limit: .max)
-        }
-    }
-
-    /// Start-up: the stored sessions join the table.
-    func adopt(_ sessions: [Session]) {
-        state.withLock { state in
-            for session in sessions { state.sessions[session.key] = session }
-            metrics.sessions.record(state.sessions.count)
         }
     }
 

@@ -14,9 +14,6 @@ public protocol ClusterLink: Sendable {
     func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline)
     /// The first session here subscribed to `filter` in `tenantID` (`isAdded`), or the last one left.
     func interest(in tenantID: TenantID, _ filter: String, isAdded: Bool)
-    /// A connection here took session `key`: a node holding it closes its connection and drops its copy
-    /// (`Broker.release`).
-    func claimed(_ key: SessionKey)
 }
 
 extension Broker {

@@ -18,6 +18,8 @@ enum ConnectRefusal: Equatable, Sendable {
     case serverBusy
     /// A ban refuses the client id or the device (3.1.1: 5, 5.0: 0x8A).
     case banned
+    /// The session to resume could not be read from the store (3.1.1: 3, 5.0: 0x88).
+    case serverUnavailable
 
     init(_ refusal: AuthenticationRefusal) {
         self =
@@ -41,6 +43,8 @@ enum ConnectRefusal: Equatable, Sendable {
         case (.serverBusy, .v5): .quotaExceeded
         case (.banned, .v311): ConnAckPacket.ReturnCode.notAuthorized
         case (.banned, .v5): .banned
+        case (.serverUnavailable, .v311): ConnAckPacket.ReturnCode.serverUnavailable
+        case (.serverUnavailable, .v5): .serverUnavailable
         }
     }
 

@@ -49,7 +49,7 @@ extension MQTTConnectionHandler {
             refuse(ConnectRefusal(error), connect, context: context)
             return
         }
-        admit(connect, identity: identity, context: context) {
+        admit(connect, identity: identity, context: context) { [self] in
             connectReference = record(claim.credentials, identity.outcome)
         }
     }
@@ -96,7 +96,8 @@ extension MQTTConnectionHandler {
     /// The policy's `connect`, the Will's topic, the negotiation, then the session; `recorded` runs once the
     /// connection is accepted, before CONNACK.
     private func admit(
-        _ connect: ConnectPacket, identity: ClientIdentity, context: ChannelHandlerContext, recorded: () -> Void
+        _ connect: ConnectPacket, identity: ClientIdentity, context: ChannelHandlerContext,
+        recorded: @escaping () -> Void
     ) {
         let connectDecision = authorizeConnect(identity)
         guard connectDecision.isAllowed else {
@@ -125,13 +126,35 @@ extension MQTTConnectionHandler {
                 metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
             end(context)
         case .accept(let terms):
-            guard services.broker.admitConnection() else {
-                refuse(.serverBusy, connect, context: context)
+            // A session another node of a cluster holds moves here first: nothing more is read until it has.
+            let key = identity.sessionKey(clientID: terms.clientID)
+            let resumes = !terms.cleanStart && identity.registration == nil
+            guard resumes, let move = services.broker.moveHere(key, on: context.eventLoop) else {
+                open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
                 return
             }
-            recorded()
-            accept(connect, terms: terms, identity: identity, context: context)
+            holdReading(until: move, context: context) { handler, isMoved in
+                guard isMoved else {
+                    handler.log(.warning, "Refused a connection: its session could not be read from the store.")
+                    handler.refuse(.serverUnavailable, connect, context: context)
+                    return
+                }
+                handler.open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
+            }
         }
+    }
+
+    /// Counts the connection, records it and opens its session.
+    private func open(
+        _ connect: ConnectPacket, terms: ConnectNegotiation.Terms, identity: ClientIdentity,
+        context: ChannelHandlerContext, recorded: () -> Void
+    ) {
+        guard services.broker.admitConnection() else {
+            refuse(.serverBusy, connect, context: context)
+            return
+        }
+        recorded()
+        accept(connect, terms: terms, identity: identity, context: context)
     }
 
     /// A ClientId for a client that sent none: 16 hex digits from the CSPRNG.

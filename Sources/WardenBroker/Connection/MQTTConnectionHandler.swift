@@ -43,6 +43,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Set once CONNECT is accepted.
     var connection: Accepted?
+    /// Whether the connection waits, with reading stopped, for its session to move here (`holdReading`).
+    private var isHolding = false
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
     /// When the earliest armed tick fires (nil: none is due). Timers are never cancelled: NIO finds a cancelled
@@ -131,13 +133,38 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Decodes and handles every whole packet the bytes complete, until the connection closes.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reader.append(unwrapInboundIn(data))
+        handleBuffered(context: context)
+    }
+
+    /// Handles every whole packet read so far, until the connection closes or waits for its session.
+    private func handleBuffered(context: ChannelHandlerContext) {
         let now = context.eventLoop.now
         do {
-            while !machine.isClosed, let packet = try reader.next() {
+            while !machine.isClosed, !isHolding, let packet = try reader.next() {
                 perform(machine.packetReceived(packet, now: now), context: context)
             }
         } catch {
             decodingFailed(error, context: context)
+        }
+    }
+
+    /// Reads nothing more until `future` completes (a session moving here from another node, before CONNACK),
+    /// then calls `body` with whether it succeeded and handles what arrived meanwhile, unless the connection
+    /// closed in between. The socket is not read meanwhile: what a client sends while it waits stays in the
+    /// kernel's buffers, not the hub's.
+    func holdReading(
+        until future: EventLoopFuture<Void>, context: ChannelHandlerContext,
+        then body: @escaping (MQTTConnectionHandler, Bool) -> Void
+    ) {
+        isHolding = true
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+            isHolding = false
+            guard !machine.isClosed else { return }
+            body(self, (try? result.get()) != nil)
+            guard !machine.isClosed else { return }
+            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            handleBuffered(context: context)
         }
     }
 

@@ -1,5 +1,7 @@
+import CoreMetrics
 import Foundation
 import NIOCore
+import Synchronization
 import WardenCore
 import WardenMQTT
 public import WardenStore
@@ -12,9 +14,7 @@ extension Broker {
     public func restore(_ snapshot: MQTTStateSnapshot) {
         guard let persistence else { return }
         let now = NIODeadline.now()
-        let wallNow = persistence.clock.now()
         var changes: [DeviceStateChange] = []
-        var sessions: [SessionKey: Session] = [:]
         for stored in snapshot.retained {
             guard let message = persistence.message(stored.message, retain: true, now: now), !message.isExpired(at: now)
             else {
@@ -23,7 +23,50 @@ extension Broker {
             }
             restoreRetained(message, in: stored.tenantID)
         }
-        for stored in snapshot.sessions where stored.node == persistence.node {
+        let sessions = rebuild(snapshot, persistence: persistence, now: now, changes: &changes) {
+            $0.node == persistence.node
+        }
+        for session in sessions { _ = install(session) }
+        persistence.record(changes)
+    }
+
+    /// Takes up a session that another node of a cluster released, or that a stopped node held, as `restore`
+    /// does, and stores it as this node's. False when this node holds a session of that key already (a
+    /// connection took it meanwhile), or the snapshot holds none that has not expired.
+    public func adoptMoved(_ snapshot: MQTTStateSnapshot) -> Bool {
+        guard let persistence else { return false }
+        var changes: [DeviceStateChange] = []
+        var isAdopted = false
+        for session in rebuild(
+            snapshot, persistence: persistence, now: .now(), changes: &changes, selecting: { _ in true })
+        where install(session) {
+            changes.append(session.claim)
+            isAdopted = true
+        }
+        persistence.record(changes)
+        return isAdopted
+    }
+
+    /// A stored session made whole again, before the broker holds it.
+    struct RestoredSession {
+        let session: Session
+        var subscriptions: [(TopicFilter, SubscriptionOptions)] = []
+        /// Seconds left before it expires; nil never.
+        let remaining: Double?
+        /// The session's row as this node's (its expiry still counting from when its connection ended).
+        let claim: DeviceStateChange
+    }
+
+    /// The sessions of `snapshot` that `selecting` takes, with their subscriptions and messages; `changes` gets
+    /// the deletions of what expired or no longer reads, and the end of the connection of sessions stored
+    /// while connected.
+    private func rebuild(
+        _ snapshot: MQTTStateSnapshot, persistence: BrokerPersistence, now: NIODeadline,
+        changes: inout [DeviceStateChange], selecting: (StoredSession) -> Bool
+    ) -> [RestoredSession] {
+        let wallNow = persistence.clock.now()
+        var sessions: [SessionKey: RestoredSession] = [:]
+        for stored in snapshot.sessions where selecting(stored) {
             let key = SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)
             let elapsed = stored.disconnectedAt.map { max(0, wallNow.timeIntervalSince($0)) } ?? 0
             let remaining = stored.expiryInterval == .max ? nil : Double(stored.expiryInterval) - elapsed
@@ -35,25 +78,24 @@ extension Broker {
                 key: key, limits: configuration.flowLimits, expiryInterval: stored.expiryInterval,
                 persistence: persistence, metrics: metrics)
             session.withState { $0.isStored = true }
-            if stored.disconnectedAt == nil {
-                // It was connected when the broker stopped: its expiry counts from now.
-                changes.append(persistence.session(key, expiry: stored.expiryInterval, disconnected: true))
-            }
-            if let remaining {
-                timers.expiry(of: session, after: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
-                    self?.end(session)
-                }
-            }
-            sessions[key] = session
+            // A session stored while connected (the broker stopped, or its node released it) counts its expiry
+            // from now.
+            let claim = DeviceStateChange.putSession(
+                StoredSession(
+                    tenantID: key.tenantID, clientID: key.clientID, expiryInterval: stored.expiryInterval,
+                    disconnectedAt: stored.disconnectedAt ?? wallNow, node: persistence.node))
+            if stored.disconnectedAt == nil { changes.append(claim) }
+            sessions[key] = RestoredSession(session: session, remaining: remaining, claim: claim)
         }
         for stored in snapshot.subscriptions {
-            guard let session = sessions[SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)],
-                let filter = try? TopicFilter(stored.filter), let qos = QoS(rawValue: stored.options & 0x03)
+            let key = SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)
+            guard sessions[key] != nil, let filter = try? TopicFilter(stored.filter),
+                let qos = QoS(rawValue: stored.options & 0x03)
             else { continue }
             let options = SubscriptionOptions(
                 qos: qos, noLocal: stored.options & 0x04 != 0, retainAsPublished: stored.options & 0x08 != 0,
                 identifier: stored.identifier)
-            restoreSubscription(session, filter, options)
+            sessions[key]?.subscriptions.append((filter, options))
         }
         var held: [SessionKey: (inflight: [OutboundFlow.InFlight], queue: [Delivery], next: Int64)] = [:]
         for stored in snapshot.messages {
@@ -82,12 +124,35 @@ extension Broker {
             }
         }
         for (key, entry) in held {
-            sessions[key]?.withState { state in
+            sessions[key]?.session.withState { state in
                 state.flow.restore(inflight: entry.inflight, queue: entry.queue)
                 state.nextSequence = entry.next
             }
         }
-        adopt(Array(sessions.values))
-        persistence.record(changes)
+        return Array(sessions.values)
+    }
+
+    /// Gives the broker a rebuilt session with its subscriptions, in one step under its lock, and starts its
+    /// expiry; false (and nothing changed) when it holds a session of that key already.
+    private func install(_ restored: RestoredSession) -> Bool {
+        let session = restored.session
+        let isInstalled = state.withLock { state in
+            guard state.sessions[session.key] == nil else { return false }
+            for (filter, options) in restored.subscriptions {
+                if state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options) {
+                    state.countInterest(in: session.key.tenantID, filter, 1)
+                }
+                session.withState { $0.subscriptions[filter] = options }
+            }
+            state.sessions[session.key] = session
+            metrics.sessions.record(state.sessions.count)
+            return true
+        }
+        if isInstalled, let remaining = restored.remaining {
+            timers.expiry(of: session, after: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
+                self?.end(session)
+            }
+        }
+        return isInstalled
     }
 }

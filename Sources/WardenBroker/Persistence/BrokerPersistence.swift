@@ -62,6 +62,11 @@ public final class BrokerPersistence: Service, Sendable {
         await writer.committed(ticket)
     }
 
+    /// Returns once every change recorded before the call is committed.
+    public func committedSoFar() async {
+        await writer.committed(writer.recordedCount)
+    }
+
     /// How many changes have been recorded so far.
     var recordedCount: UInt64 { writer.recordedCount }
 

@@ -186,6 +186,29 @@ extension PostgreSQLDatabase: DeviceStateStore {
         }
     }
 
+    public func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot {
+        try await read { connection in
+            var snapshot = MQTTStateSnapshot()
+            snapshot.sessions = try await connection.rows(
+                "SELECT * FROM mqtt_sessions WHERE tenant_id = \(tenantID.rawValue) AND client_id = \(clientID)"
+            ).map(DeviceStateRows.session)
+            guard !snapshot.sessions.isEmpty else { return snapshot }
+            snapshot.subscriptions = try await connection.rows(
+                """
+                SELECT * FROM mqtt_subscriptions
+                WHERE tenant_id = \(tenantID.rawValue) AND client_id = \(clientID) ORDER BY filter
+                """
+            ).map(DeviceStateRows.subscription)
+            snapshot.messages = try await connection.rows(
+                """
+                SELECT * FROM mqtt_session_messages
+                WHERE tenant_id = \(tenantID.rawValue) AND client_id = \(clientID) ORDER BY sequence
+                """
+            ).map(DeviceStateRows.message)
+            return snapshot
+        }
+    }
+
     // total: every Int64(…) below widens an unsigned value.
     private static func apply(_ change: DeviceStateChange, _ connection: PostgresConnection) async throws {
         switch change {

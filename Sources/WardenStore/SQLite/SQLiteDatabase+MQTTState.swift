@@ -25,6 +25,26 @@ extension SQLiteDatabase: DeviceStateStore {
         }
     }
 
+    public func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot {
+        try await read { db in
+            let key: StatementArguments = [tenantID.rawValue, clientID]
+            var snapshot = MQTTStateSnapshot()
+            snapshot.sessions = try Row.fetchAll(
+                db, sql: "SELECT * FROM mqtt_sessions WHERE tenant_id = ? AND client_id = ?", arguments: key
+            ).map(DeviceStateRows.session)
+            guard !snapshot.sessions.isEmpty else { return snapshot }
+            snapshot.subscriptions = try Row.fetchAll(
+                db, sql: "SELECT * FROM mqtt_subscriptions WHERE tenant_id = ? AND client_id = ?", arguments: key
+            ).map(DeviceStateRows.subscription)
+            snapshot.messages = try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM mqtt_session_messages WHERE tenant_id = ? AND client_id = ? ORDER BY sequence",
+                arguments: key
+            ).map(DeviceStateRows.message)
+            return snapshot
+        }
+    }
+
     private static func apply(_ change: DeviceStateChange, _ db: Database) throws {
         switch change {
         case .putSession(let session):

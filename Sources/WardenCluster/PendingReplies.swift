@@ -1,0 +1,62 @@
+import Synchronization
+
+/// Requests this node sent to others, each waiting by its id for its answer or its timeout (`ClusterMethods`,
+/// `ClusterSessions`). A wait ends once: by `finish`, by the timeout, or at once when the request could not be
+/// sent.
+final class PendingReplies<Value: Sendable>: Sendable {
+    private struct Waiting {
+        let continuation: CheckedContinuation<Value, any Error>
+        var timer: Task<Void, Never>?
+        /// Answers that alone do not end the wait ("not here"), and how many end it together (0: none do).
+        var partials = 0
+        let expectedPartials: Int
+    }
+
+    private let nextID = Atomic<UInt64>(0)
+    private let waiting = Mutex<[UInt64: Waiting]>([:])
+
+    /// Sends a request under a fresh id with `send` and waits for its answer. When `send` could not send it
+    /// (false), the answer is `unsent`; after `timeout` without an answer it is `expired()`. `expectedPartials`
+    /// partial answers (`partialAnswer`), when more than zero, end the wait too.
+    func request(
+        timeout: Duration, expectedPartials: Int = 0, unsent: Result<Value, any Error>,
+        expired: @escaping @Sendable () -> Result<Value, any Error>, send: (UInt64) -> Bool
+    ) async throws -> Value {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        return try await withCheckedThrowingContinuation { continuation in
+            waiting.withLock { $0[id] = Waiting(continuation: continuation, expectedPartials: expectedPartials) }
+            guard send(id) else {
+                finish(id, unsent)
+                return
+            }
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
+                self?.finish(id, expired())
+            }
+            // Answered already: its timer has nothing left to do.
+            let isFinished = waiting.withLock { waiting in
+                waiting[id]?.timer = timer
+                return waiting[id] == nil
+            }
+            if isFinished { timer.cancel() }
+        }
+    }
+
+    /// Ends the wait for `id` with `result`; nothing when it is over already (a late or repeated answer).
+    func finish(_ id: UInt64, _ result: Result<Value, any Error>) {
+        guard let done = waiting.withLock({ $0.removeValue(forKey: id) }) else { return }
+        done.timer?.cancel()
+        done.continuation.resume(with: result)
+    }
+
+    /// Counts a partial answer for `id`; true when it completes the expected number (the caller then finishes).
+    func partialAnswer(_ id: UInt64) -> Bool {
+        waiting.withLock { waiting in
+            guard var entry = waiting[id] else { return false }
+            entry.partials += 1
+            waiting[id] = entry
+            return entry.expectedPartials > 0 && entry.partials >= entry.expectedPartials
+        }
+    }
+}
