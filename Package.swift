@@ -174,6 +174,7 @@ let package = Package(
             name: "WardenCluster",
             dependencies: [
                 "WardenCore", "WardenNATS", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity", "WardenHub",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

@@ -70,10 +70,11 @@ def pid(node: Node, what: str) -> int:
 
 
 def subscribed(client: hub.Client, *filters: str):
-    """Subscribes `client` to each filter at QoS 1 and waits for the SUBACKs."""
+    """Subscribes `client` to each filter at QoS 1 and waits for the SUBACKs, which must grant it."""
     for filter in filters:
         _, mid = client.paho.subscribe(filter, qos=1)
         assert hub.wait_until(lambda: mid in client.subacks)
+        assert not any(code.is_failure for code in client.subacks[mid]), (filter, client.subacks[mid])
 
 
 def unique(prefix: str) -> str:
@@ -156,12 +157,12 @@ def test_a_ban_made_on_one_node_closes_the_device_on_another(cluster):
 
 @pytest.fixture(scope="module")
 def plant_policy(cluster, tmp_path_factory):
-    """An authorization policy applied on node 3: devices with `role: plant` share `plant/#`. Nodes 1 and 2
-    enforce it from the notice alone."""
+    """An authorization policy applied on node 3: devices with `role: plant` share `plant/#`, in shared
+    subscriptions too. Nodes 1 and 2 enforce it from the notice alone."""
     path = tmp_path_factory.mktemp("policy") / "plant.json"
     path.write_text(json.dumps({"statements": [
         {"id": "plant-share", "effect": "allow", "principals": {"attributes": {"role": "plant"}},
-         "actions": ["publish", "subscribe", "receive"], "resources": ["plant/#"]}]}))
+         "actions": ["publish", "subscribe", "receive"], "resources": ["plant/#", "$share/+/plant/#"]}]}))
     cluster[2].cli("policy", "apply", str(path))
 
 
@@ -197,6 +198,41 @@ def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(c
     assert subscriber.payloads() == [str(n).encode() for n in range(10)]
     publisher.stop()
     subscriber.stop()
+
+
+def test_a_shared_group_gets_each_message_once_across_nodes(cluster, plant_policy):
+    a, b, c = cluster
+    base = f"plant/{unique('jobs')}"
+    members = [plant_device(a, a), plant_device(b, a)]
+    for member in members:
+        subscribed(member, f"$share/workers/{base}/#")
+    watcher = plant_device(b, a)
+    subscribed(watcher, f"{base}/#")
+    time.sleep(0.3)
+
+    def taken():
+        return sum(len(member.messages) for member in members)
+
+    # Node 3 has no member: NATS gives each message to one node of the group, which gives it to its member.
+    publisher = plant_device(c, a)
+    for n in range(40):
+        publisher.paho.publish(f"{base}/{n}", str(n), qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: taken() >= 40 and len(watcher.messages) >= 40)
+    time.sleep(0.3)
+    assert sorted(p for member in members for p in member.payloads()) == sorted(str(n).encode() for n in range(40))
+    assert all(member.messages for member in members), [len(member.messages) for member in members]
+    # The plain subscription on a member's node got every message as well, once.
+    assert sorted(watcher.payloads()) == sorted(str(n).encode() for n in range(40))
+    # Node 1 has a member: that member takes what is published there, and no other node's does.
+    before = [len(member.messages) for member in members]
+    local = plant_device(a, a)
+    for n in range(10):
+        local.paho.publish(f"{base}/local/{n}", b"here", qos=1).wait_for_publish(10)
+    assert hub.wait_until(lambda: taken() >= sum(before) + 10)
+    time.sleep(0.3)
+    assert [len(member.messages) for member in members] == [before[0] + 10, before[1]]
+    for client in members + [watcher, publisher, local]:
+        client.stop()
 
 
 def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leaves_every_queue(cluster):

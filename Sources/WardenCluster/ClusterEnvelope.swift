@@ -5,17 +5,23 @@ public import WardenCore
 import WardenMQTT
 
 /// One routed message between nodes: which node sent it and its number there (to drop the copies NATS
-/// delivers when several of a node's subscriptions match), the tenant, and the message as a 5.0 PUBLISH
-/// (WardenMQTT's codec, so topic, properties and payload are checked by the parser the broker trusts).
+/// delivers when several of a node's subscriptions match), the tenant, the shared groups the sending node's
+/// members served, and the message as a 5.0 PUBLISH (WardenMQTT's codec, so topic, properties and payload are
+/// checked by the parser the broker trusts).
 ///
-///     version (1) | origin node (16) | sequence (8, big-endian) | tenant length (2) | tenant | PUBLISH
+///     version (1) | origin node (16) | sequence (8, big-endian) | tenant length (2) | tenant
+///     | served group count (2) | served groups (16 each) | PUBLISH
+///
+/// Nodes of one cluster run one envelope version: another version reads as nothing (counted as unreadable).
 public struct ClusterEnvelope: Sendable {
     public let origin: UUID
     public let sequence: UInt64
     public let tenantID: TenantID
+    public let servedGroups: [ClusterGroupID]
     public let message: BrokerMessage
 
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    static let maximumServedGroups = 65_535
     /// Where the sequence stands in the bytes (after the version and the origin).
     static let sequenceOffset = 17
 
@@ -24,10 +30,14 @@ public struct ClusterEnvelope: Sendable {
         bytes.setInteger(sequence, at: bytes.readerIndex + sequenceOffset)
     }
 
-    public init(origin: UUID, sequence: UInt64, tenantID: TenantID, message: BrokerMessage) {
+    public init(
+        origin: UUID, sequence: UInt64, tenantID: TenantID, servedGroups: [ClusterGroupID] = [],
+        message: BrokerMessage
+    ) {
         self.origin = origin
         self.sequence = sequence
         self.tenantID = tenantID
+        self.servedGroups = servedGroups
         self.message = message
     }
 
@@ -40,6 +50,11 @@ public struct ClusterEnvelope: Sendable {
         buffer.writeInteger(sequence)
         buffer.writeInteger(UInt16(truncatingIfNeeded: tenantID.rawValue.utf8.count))
         buffer.writeString(tenantID.rawValue)
+        // More served groups than a count holds are not named (those groups' members elsewhere may then get it
+        // too).
+        let named = servedGroups.prefix(Self.maximumServedGroups)
+        buffer.writeInteger(UInt16(truncatingIfNeeded: named.count))
+        for group in named { buffer.writeBytes(group.bytes) }
         do {
             try MQTTEncoder.encode(.publish(message.packetForCluster(now: now)), version: .v5, into: &buffer)
         } catch {
@@ -56,8 +71,15 @@ public struct ClusterEnvelope: Sendable {
             let sequence = buffer.readInteger(as: UInt64.self),
             let tenantLength = buffer.readInteger(as: UInt16.self),
             let tenantText = buffer.readString(length: Int(truncatingIfNeeded: tenantLength)),
-            let tenantID = try? TenantID(tenantText)
+            let tenantID = try? TenantID(tenantText),
+            let servedCount = buffer.readInteger(as: UInt16.self)
         else { return nil }
+        var servedGroups: [ClusterGroupID] = []
+        for _ in 0..<servedCount {
+            guard let bytes = buffer.readBytes(length: ClusterGroupID.length), let group = ClusterGroupID(bytes: bytes)
+            else { return nil }
+            servedGroups.append(group)
+        }
         // The sending node applied its own limits; only the size is bounded again here.
         var limits = DecodingLimits.protocolMaximum
         limits.maximumPacketSize = maximumPacketSize
@@ -69,7 +91,7 @@ public struct ClusterEnvelope: Sendable {
             UUID(uuid: raw.loadUnaligned(as: uuid_t.self))
         }
         self.init(
-            origin: origin, sequence: sequence, tenantID: tenantID,
+            origin: origin, sequence: sequence, tenantID: tenantID, servedGroups: servedGroups,
             message: BrokerMessage(
                 topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
                 properties: publish.properties, receivedAt: now))

@@ -10,7 +10,10 @@ public import WardenNATS
 /// Routes MQTT messages between nodes over NATS (docs/scaling.md): what is published here goes to the subject
 /// of its tenant and topic (retained messages to their tenant's retained subject, which every node takes);
 /// this node subscribes to the subjects of the filters its sessions subscribe to, and routes what arrives to
-/// them as the broker routes a local message.
+/// them as the broker routes a local message. For each shared group with members here it subscribes to the
+/// group's subjects (and its tenant's retained subject) in the group's NATS queue group: NATS gives each
+/// message to one node of the group, which offers it to one member unless the publishing node's members
+/// served the group.
 ///
 /// Delivery between nodes is at most once: a message that cannot be sent (NATS down, its buffer full) is
 /// dropped and counted (`warden_nats_messages_dropped_total`), and a PUBACK on the publisher's node does not
@@ -36,6 +39,8 @@ public final class ClusterRouting: ClusterLink {
         var subscriptions: [TenantID: [String: [UInt64]]] = [:]
         /// The tenant-wide subscription for topics too long for a subject, while the tenant has any filter.
         var long: [TenantID: UInt64?] = [:]
+        /// The NATS queue subscriptions held for each shared group with members here.
+        var groups: [TenantID: [SharedGroup: [UInt64]]] = [:]
         /// The highest sequence routed from each node, and when: later copies of a message are dropped. Nodes
         /// get a new identity each start, so the longest-silent entries go past `maximumOrigins`.
         var lastSequence: [UUID: (sequence: UInt64, at: NIODeadline)] = [:]
@@ -55,10 +60,14 @@ public final class ClusterRouting: ClusterLink {
         broker.install(cluster: self)
     }
 
-    public func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline) {
+    public func forward(
+        _ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], now: NIODeadline
+    ) {
         // Encoded outside any lock; numbered and handed to NATS under one, so that sequence order is the order on
         // the wire (a receiver takes a sequence not above the last one seen for a copy).
-        let envelope = ClusterEnvelope(origin: node, sequence: 0, tenantID: tenantID, message: message)
+        let envelope = ClusterEnvelope(
+            origin: node, sequence: 0, tenantID: tenantID,
+            servedGroups: servedGroups.map { ClusterGroupID($0, in: tenantID) }, message: message)
         guard var bytes = envelope.encoded(now: now) else {
             unreadable.increment()
             return
@@ -94,8 +103,33 @@ public final class ClusterRouting: ClusterLink {
         }
     }
 
-    /// Routes one message from another node, once however many of this node's subscriptions it matched.
-    private func receive(_ delivery: NATSMessage) {
+    public func interest(in tenantID: TenantID, group: SharedGroup, isAdded: Bool) {
+        let id = ClusterGroupID(group, in: tenantID)
+        state.withLock { state in
+            if isAdded {
+                let subjects =
+                    ClusterSubject.interest(tenantID, filter: group.filter)
+                    + [ClusterSubject.long(tenantID), ClusterSubject.retained(tenantID)]
+                state.groups[tenantID, default: [:]][group] = subjects.compactMap { subject in
+                    nats.subscribe(subject, queue: id.queue) { [weak self] in self?.receive($0, for: group, id) }
+                }
+            } else {
+                for sid in state.groups[tenantID]?.removeValue(forKey: group) ?? [] { nats.unsubscribe(sid) }
+                if state.groups[tenantID]?.isEmpty == true { state.groups[tenantID] = nil }
+            }
+        }
+    }
+
+    /// Another node's message as its copy for `group`: offered to one member here, unless the publishing node's
+    /// own members served the group.
+    private func receive(_ delivery: NATSMessage, for group: SharedGroup, _ id: ClusterGroupID) {
+        guard let envelope = read(delivery) else { return }
+        guard envelope.origin != node, !envelope.servedGroups.contains(id) else { return }
+        received.increment()
+        broker.publishFromCluster(envelope.message, in: envelope.tenantID, toGroup: group)
+    }
+
+    private func read(_ delivery: NATSMessage) -> ClusterEnvelope? {
         guard
             let envelope = ClusterEnvelope(
                 decoding: delivery.payload, maximumPacketSize: maximumPacketSize, now: .now())
@@ -103,8 +137,15 @@ public final class ClusterRouting: ClusterLink {
             unreadable.increment()
             logger.warning(
                 "A message from another node could not be read", metadata: ["subject": "\(delivery.subject)"])
-            return
+            return nil
         }
+        return envelope
+    }
+
+    /// Routes one message from another node to the plain subscriptions here, once however many of them it
+    /// matched.
+    private func receive(_ delivery: NATSMessage) {
+        guard let envelope = read(delivery) else { return }
         // NATS keeps one publisher's order on each subscription and writes all of a message's copies for one
         // connection before the next message's: a sequence not above the last one seen is a copy.
         let now = NIODeadline.now()

@@ -44,7 +44,7 @@ struct BrokerTests {
         broker = Broker(configuration: configuration, timers: loop)
     }
 
-    private func connect(_ clientID: String, tenant: TenantID = .defaultTenant, clean: Bool = true, expiry: UInt32 = 0)
+    func connect(_ clientID: String, tenant: TenantID = .defaultTenant, clean: Bool = true, expiry: UInt32 = 0)
         -> (Session, Recorder, Bool)
     {
         guard let loopback = IPAddress("127.0.0.1") else { fatalError("127.0.0.1 does not parse") }
@@ -56,7 +56,7 @@ struct BrokerTests {
         return (attachment.session, recorder, attachment.sessionPresent)
     }
 
-    private func subscribe(
+    func subscribe(
         _ session: Session, _ filter: String, qos: QoS = .atLeastOnce, noLocal: Bool = false,
         readAt: NIODeadline? = nil
     ) -> [(granted: QoS?, retained: [Delivery])] {
@@ -84,7 +84,7 @@ struct BrokerTests {
             now: now)
     }
 
-    private func message(
+    func message(
         _ topic: String, qos: QoS = .atLeastOnce, retain: Bool = false, payload: String = "p",
         from publisher: Session? = nil
     ) -> BrokerMessage {

@@ -41,6 +41,34 @@ struct ClusterEnvelopeTests {
         #expect(read.message.expiresAt != nil)
     }
 
+    /// The shared groups the sending node served travel with the message; a count the bytes do not hold, or a
+    /// cut group, reads as nothing.
+    @Test func servedGroupsAreRead() throws {
+        let groups = [
+            ClusterGroupID(SharedGroup(shareName: "workers", filter: "jobs/#"), in: .defaultTenant),
+            ClusterGroupID(SharedGroup(shareName: "audit", filter: "jobs/+"), in: .defaultTenant),
+        ]
+        let envelope = ClusterEnvelope(
+            origin: UUID(), sequence: 3, tenantID: .defaultTenant, servedGroups: groups, message: message())
+        let bytes = try #require(envelope.encoded(now: .now()))
+        let read = try #require(ClusterEnvelope(decoding: bytes, maximumPacketSize: 4096, now: .now()))
+        #expect(read.servedGroups == groups)
+        #expect(read.message.topic == "plant/line-1/state")
+        let countOffset = 1 + 16 + 8 + 2 + "default".utf8.count
+        var overcounted = bytes
+        overcounted.setInteger(UInt16(3), at: countOffset)
+        #expect(ClusterEnvelope(decoding: overcounted, maximumPacketSize: 4096, now: .now()) == nil)
+        var hostile = bytes
+        hostile.setInteger(UInt16.max, at: countOffset)
+        #expect(ClusterEnvelope(decoding: hostile, maximumPacketSize: 4096, now: .now()) == nil)
+        // One group's identity differs from another's, and from the same group's in another tenant.
+        let other = try TenantID("other")
+        #expect(groups[0] != groups[1])
+        #expect(ClusterGroupID(SharedGroup(shareName: "workers", filter: "jobs/#"), in: other) != groups[0])
+        #expect(ClusterGroupID(SharedGroup(shareName: "work", filter: "ers/jobs/#"), in: .defaultTenant) != groups[0])
+        #expect(groups[0].queue.count == 33 && groups[0].queue.hasPrefix("g"))
+    }
+
     /// Every cut of a valid envelope, every single-byte change of its header, trailing bytes and random bytes:
     /// read as nothing, never as a wrong message and never a trap.
     @Test func nothingElseReadsAsAnEnvelope() throws {
@@ -54,7 +82,7 @@ struct ClusterEnvelopeTests {
         trailing.writeInteger(UInt8(0))
         #expect(ClusterEnvelope(decoding: trailing, maximumPacketSize: 4096, now: .now()) == nil)
         var otherVersion = bytes
-        otherVersion.setInteger(UInt8(2), at: 0)
+        otherVersion.setInteger(UInt8(1), at: 0)
         #expect(ClusterEnvelope(decoding: otherVersion, maximumPacketSize: 4096, now: .now()) == nil)
         var badTenant = bytes
         badTenant.setInteger(UInt8(ascii: "D"), at: 1 + 16 + 8 + 2)
@@ -66,17 +94,18 @@ struct ClusterEnvelopeTests {
         // The fuzzer's finding: a 5.0 PUBLISH with an empty topic and a topic alias decodes, but there is no
         // topic to route on (and it could not be written back).
         var aliased = ByteBuffer()
-        aliased.writeInteger(UInt8(1))
+        aliased.writeInteger(ClusterEnvelope.version)
         aliased.writeBytes([UInt8](repeating: 7, count: 16))
         aliased.writeInteger(UInt64(9))
         aliased.writeInteger(UInt16(7))
         aliased.writeString("default")
+        aliased.writeInteger(UInt16(0))
         aliased.writeBytes([0x31, 0x09, 0x00, 0x00, 0x06, 0x23, 0x00, 0x03, 0x08, 0x00, 0x00])
         #expect(ClusterEnvelope(decoding: aliased, maximumPacketSize: 4096, now: .now()) == nil)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {
             var random = ByteBuffer()
-            random.writeInteger(UInt8(1))
+            random.writeInteger(ClusterEnvelope.version)
             random.writeBytes((0..<Int.random(in: 0..<128, using: &generator)).map { _ in UInt8.random(in: 0...255) })
             _ = ClusterEnvelope(decoding: random, maximumPacketSize: 4096, now: .now())
         }

@@ -57,6 +57,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         precondition(read.tenantID == envelope.tenantID && read.message.topic == envelope.message.topic)
         precondition(read.message.payload == envelope.message.payload && read.message.qos == envelope.message.qos)
         precondition(read.message.retain == envelope.message.retain, "retain changed")
+        precondition(read.servedGroups == envelope.servedGroups, "served groups changed")
     default:
         guard let notice = try? JSONDecoder().decode(ClusterNotice.self, from: Data(rest)) else { return 0 }
         guard let json = try? JSONEncoder().encode(notice),

@@ -68,17 +68,22 @@ extension Broker {
 
     /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
     /// session, and to the other nodes of a cluster. `isSystem` marks the broker's own `$SYS` figures: not
-    /// counted, not stored, not limited, not sent on; `fromCluster` one another node published (and stored).
+    /// counted, not stored, not limited, not sent on; `fromCluster` one another node published (and stored),
+    /// offered to the shared groups `groups` names.
     @discardableResult
     func publish(
         _ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false,
-        fromCluster: Bool = false
+        fromCluster: Bool = false, groups: TopicSpace.GroupSelection = .all
     ) -> Routed {
         if !isSystem { metrics.messagesReceived.increment() }
         var routed = Routed()
+        // The shared groups a member here took the message for: other nodes' members of those groups do not.
+        var served: [SharedGroup] = []
         let (targets, cluster) = state.withLock { state -> ([TopicSpace.Target], (any ClusterLink)?) in
             if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
-            if message.retain {
+            // A group's copy from another node is not the retained copy: that one came too, for the plain
+            // subscriptions.
+            if message.retain, groups.includesPlain {
                 routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
                 if routed.retainAccepted, !isSystem, !fromCluster, let persistence {
@@ -91,17 +96,17 @@ extension Broker {
                 }
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
-            let targets = state.spaces[tenantID]?.targets(for: message) ?? []
+            let targets = state.spaces[tenantID]?.targets(for: message, groups: groups, served: &served) ?? []
             // Other nodes get what is published here; a retained message the tenant's limit refused is not kept
             // anywhere, so it does not travel either. A retained one goes under the lock, so that every node keeps
             // the retained messages of one topic in the order this node did; the rest after it, off the path
             // other connections' messages wait on.
             let cluster = isSystem || fromCluster || !routed.retainAccepted ? nil : state.cluster
-            if message.retain { cluster?.forward(message, in: tenantID, now: now) }
+            if message.retain { cluster?.forward(message, in: tenantID, servedGroups: served, now: now) }
             if !isSystem {
                 state.spaces[tenantID]?.delivered += targets.count
                 // A retained message reaches later subscriptions as retain handling says, never this way.
-                if configuration.lateSubscriptionWindow > .zero, !message.retain {
+                if configuration.lateSubscriptionWindow > .zero, !message.retain, groups.includesPlain {
                     state.spaces[tenantID]?.recent.remember(
                         message, readAt: now, window: configuration.lateSubscriptionWindow,
                         byteLimit: configuration.lateSubscriptionBytes)
@@ -109,7 +114,7 @@ extension Broker {
             }
             return (targets, message.retain ? nil : cluster)
         }
-        cluster?.forward(message, in: tenantID, now: now)
+        cluster?.forward(message, in: tenantID, servedGroups: served, now: now)
         if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
         routed.matched = targets.count

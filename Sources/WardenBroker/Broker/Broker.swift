@@ -73,6 +73,8 @@ public final class Broker: Sendable {
         var spaces: [TenantID: TopicSpace] = [:]
         /// Sessions subscribed to each plain filter, per tenant: what other nodes route to this one.
         var interest: [TenantID: [String: Int]] = [:]
+        /// Sessions in each shared group, per tenant.
+        var groupInterest: [TenantID: [SharedGroup: Int]] = [:]
         var cluster: (any ClusterLink)?
         var handover: (any SessionHandover)?
     }

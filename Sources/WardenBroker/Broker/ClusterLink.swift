@@ -4,16 +4,23 @@ public import WardenCore
 public import WardenMQTT
 
 /// What connects this broker to the other nodes of a cluster (WardenCluster installs one): it hears every
-/// message routed here, to send on to nodes that subscribe to its topic, and every plain filter that the
-/// sessions here start or stop subscribing to, so that other nodes send this node only what it needs.
+/// message routed here, to send on to nodes that subscribe to its topic, and every plain filter and shared group
+/// that the sessions here start or stop subscribing to, so that other nodes send this node only what it needs.
+///
+/// A shared group gets each message once across the nodes: the node it is published on offers it to its own
+/// members of every group it matches (`servedGroups`); another node's copy goes to one node with members of a
+/// group (a NATS queue group) and is offered to that group there, unless the publishing node served it.
 ///
 /// An implementation only queues, never waits or calls back into the broker: `interest` and a retained message's
 /// `forward` are called under the broker's lock.
 public protocol ClusterLink: Sendable {
-    /// A message published on this node (not one that came from another node, not `$SYS`).
-    func forward(_ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline)
+    /// A message published on this node (not one that came from another node, not `$SYS`), and the shared groups
+    /// whose members here took it.
+    func forward(_ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], now: NIODeadline)
     /// The first session here subscribed to `filter` in `tenantID` (`isAdded`), or the last one left.
     func interest(in tenantID: TenantID, _ filter: String, isAdded: Bool)
+    /// The first session here joined `group` in `tenantID` (`isAdded`), or the last one left.
+    func interest(in tenantID: TenantID, group: SharedGroup, isAdded: Bool)
 }
 
 extension Broker {
@@ -25,22 +32,33 @@ extension Broker {
             for (tenantID, filters) in state.interest {
                 for filter in filters.keys { link.interest(in: tenantID, filter, isAdded: true) }
             }
+            for (tenantID, groups) in state.groupInterest {
+                for group in groups.keys { link.interest(in: tenantID, group: group, isAdded: true) }
+            }
         }
     }
 
-    /// Routes a message another node published to the sessions here, as if published here; it is not sent on
-    /// again, and a retained one is kept in memory only (its node stored it).
-    public func publishFromCluster(_ message: BrokerMessage, in tenantID: TenantID) {
-        publish(message, in: tenantID, now: .now(), fromCluster: true)
+    /// Routes a message another node published to the plain subscriptions here, as if published here, or, as
+    /// `group`'s copy, to one member of that shared group here. It is not sent on again, and a retained one is
+    /// kept in memory only (its node stored it).
+    public func publishFromCluster(_ message: BrokerMessage, in tenantID: TenantID, toGroup group: SharedGroup? = nil) {
+        publish(message, in: tenantID, now: .now(), fromCluster: true, groups: group.map { .only($0) } ?? .none)
     }
 }
 
 extension Broker.State {
-    /// Counts a session's plain subscription starting (+1) or ending (-1), telling the cluster when a filter
-    /// gains its first subscriber or loses its last. Shared subscriptions stay on their node (see
-    /// docs/scaling.md).
+    /// Counts a session's subscription starting (+1) or ending (-1), telling the cluster when a filter or a
+    /// shared group gains its first subscriber here or loses its last.
     mutating func countInterest(in tenantID: TenantID, _ filter: TopicFilter, _ delta: Int) {
-        guard filter.shareName == nil else { return }
+        if let shareName = filter.shareName {
+            let group = SharedGroup(shareName: shareName, filter: filter.filter)
+            let count = (groupInterest[tenantID]?[group] ?? 0) + delta
+            groupInterest[tenantID, default: [:]][group] = count > 0 ? count : nil
+            if groupInterest[tenantID]?.isEmpty == true { groupInterest[tenantID] = nil }
+            if delta > 0, count == 1 { cluster?.interest(in: tenantID, group: group, isAdded: true) }
+            if delta < 0, count == 0 { cluster?.interest(in: tenantID, group: group, isAdded: false) }
+            return
+        }
         let count = (interest[tenantID]?[filter.filter] ?? 0) + delta
         interest[tenantID, default: [:]][filter.filter] = count > 0 ? count : nil
         if interest[tenantID]?.isEmpty == true { interest[tenantID] = nil }

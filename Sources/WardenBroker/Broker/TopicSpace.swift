@@ -1,13 +1,32 @@
 import NIOCore
 import WardenMQTT
 
+/// A shared subscription group (5.0 §4.8.2), `$share/{name}/{filter}`, within one tenant: each message goes to
+/// one of its members, across every node of a cluster.
+public struct SharedGroup: Sendable, Hashable {
+    public let shareName: String
+    public let filter: String
+
+    public init(shareName: String, filter: String) {
+        self.shareName = shareName
+        self.filter = filter
+    }
+}
+
 /// One tenant's topics: its subscriptions, shared subscription groups and retained messages. Tenants never
 /// see each other's topics because each has its own space.
 struct TopicSpace: Sendable {
-    /// A shared subscription group (5.0 §4.8.2): `$share/{name}/{filter}`.
-    struct GroupKey: Sendable, Hashable {
-        let shareName: String
-        let filter: String
+    /// Which shared groups a message is offered to: every one it matches (published here), none (another
+    /// node's message: the groups have their own copies, see `ClusterLink`), or one.
+    enum GroupSelection {
+        case all
+        case none
+        case only(SharedGroup)
+
+        /// Whether plain subscriptions are offered the message too: not for one group's copy.
+        var includesPlain: Bool {
+            if case .only = self { false } else { true }
+        }
     }
 
     /// The members of one group; each message goes to one of them, round robin, online members first.
@@ -44,8 +63,8 @@ struct TopicSpace: Sendable {
     }
 
     private var subscriptions = SubscriptionTrie<Session, SubscriptionOptions>()
-    private var shared = SubscriptionTrie<String, GroupKey>()
-    private var groups: [GroupKey: Group] = [:]
+    private var shared = SubscriptionTrie<String, SharedGroup>()
+    private var groups: [SharedGroup: Group] = [:]
     private(set) var retained: [String: BrokerMessage] = [:]
     /// What was routed in the last moments, for subscriptions installed just after (`Broker.lateDeliveries`).
     var recent = RecentMessages()
@@ -57,7 +76,7 @@ struct TopicSpace: Sendable {
         guard let shareName = filter.shareName else {
             return subscriptions.insert(filter.filter, subscriber: session, value: options)
         }
-        let key = GroupKey(shareName: shareName, filter: filter.filter)
+        let key = SharedGroup(shareName: shareName, filter: filter.filter)
         shared.insert(filter.filter, subscriber: shareName, value: key)
         if let index = groups[key, default: Group()].members.firstIndex(where: { $0.session === session }) {
             groups[key]?.members[index].options = options
@@ -72,7 +91,7 @@ struct TopicSpace: Sendable {
         guard let shareName = filter.shareName else {
             return subscriptions.remove(filter.filter, subscriber: session)
         }
-        let key = GroupKey(shareName: shareName, filter: filter.filter)
+        let key = SharedGroup(shareName: shareName, filter: filter.filter)
         guard let index = groups[key]?.members.firstIndex(where: { $0.session === session }) else { return false }
         groups[key]?.members.remove(at: index)
         if groups[key]?.members.isEmpty == true {
@@ -85,17 +104,28 @@ struct TopicSpace: Sendable {
     /// Every session that should receive `message`, once each, with the options of its matching
     /// subscriptions merged: the highest QoS, every subscription identifier (§3.3.4, [MQTT-3.3.4-3]).
     /// No Local subscriptions skip their own session's messages ([MQTT-3.8.3-3]).
-    mutating func targets(for message: BrokerMessage) -> [Target] {
+    /// `groups` says which shared groups are offered the message; `served` gets those that took it.
+    mutating func targets(for message: BrokerMessage, groups: GroupSelection, served: inout [SharedGroup])
+        -> [Target]
+    {
         var targets: [Target] = []
-        subscriptions.forEachMatch(message.topic) { session, options in
-            if options.noLocal, session.key == message.publisher { return }
-            targets.append(
-                Target(session: session, options: options, identifiers: options.identifier.map { [$0] } ?? []))
+        if groups.includesPlain {
+            subscriptions.forEachMatch(message.topic) { session, options in
+                if options.noLocal, session.key == message.publisher { return }
+                targets.append(
+                    Target(session: session, options: options, identifiers: options.identifier.map { [$0] } ?? []))
+            }
         }
-        var matchedGroups: [GroupKey] = []
-        shared.forEachMatch(message.topic) { _, key in matchedGroups.append(key) }
+        var matchedGroups: [SharedGroup] = []
+        switch groups {
+        case .none: break
+        case .all: shared.forEachMatch(message.topic) { _, key in matchedGroups.append(key) }
+        case .only(let group):
+            shared.forEachMatch(message.topic) { _, key in if key == group { matchedGroups.append(key) } }
+        }
         for key in matchedGroups {
             if let member = pickMember(of: key) {
+                served.append(key)
                 targets.append(
                     Target(
                         session: member.session, options: member.options,
@@ -125,7 +155,7 @@ struct TopicSpace: Sendable {
     }
 
     /// The next member in turn, preferring one with a live connection.
-    private mutating func pickMember(of key: GroupKey) -> (session: Session, options: SubscriptionOptions)? {
+    private mutating func pickMember(of key: SharedGroup) -> (session: Session, options: SubscriptionOptions)? {
         guard var group = groups[key], !group.members.isEmpty else { return nil }
         defer { groups[key] = group }
         let count = group.members.count
