@@ -166,6 +166,22 @@ def plant_policy(cluster, tmp_path_factory):
     cluster[2].cli("policy", "apply", str(path))
 
 
+def test_an_api_key_made_through_one_node_works_on_another_until_revoked(cluster):
+    a, b, _ = cluster
+    created = api(a, "POST", "/api/v1/tenants/default/api-keys",
+                  {"name": unique("dashboard"), "permissions": ["registry.read"]})
+    path = "/api/v1/tenants/default/devices"
+
+    def status(node):
+        return hub.https(node, "GET", path, {"Authorization": f"Bearer {created['key']}"})[0]
+
+    # Node 2 learns of the key from node 1's notice (it reads people and keys again from the store).
+    assert hub.wait_until(lambda: status(b) == 200, timeout=5)
+    api(b, "DELETE", f"/api/v1/tenants/default/api-keys/{created['id']}")
+    assert hub.wait_until(lambda: status(a) == 401, timeout=5)
+    assert status(b) == 401
+
+
 def test_a_retained_message_reaches_a_later_subscriber_on_another_node(cluster, plant_policy):
     a, b, c = cluster
     topic = f"plant/{unique('line')}/state"

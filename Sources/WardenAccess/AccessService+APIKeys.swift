@@ -43,6 +43,7 @@ extension AccessService {
         try await writes.runCoded {
             try await self.store.createAPIKey(key)
             self.state.withLock { $0.keys[APIKey.Hash(key.secretHash)] = key }
+            self.announce(.principals)
         }
         return (key, secret)
     }
@@ -53,6 +54,7 @@ extension AccessService {
         return try await writes.runCoded {
             let key = try await self.store.revokeAPIKey(tenant, id, at: now)
             self.state.withLock { $0.keys[APIKey.Hash(key.secretHash)] = key }
+            self.announce(.principals)
             return key
         }
     }
@@ -67,6 +69,7 @@ extension AccessService {
             let keys = try await self.store.accessTokenKeys().map { try AccessTokenKey(id: $0.id, secret: $0.secret) }
             let authority = try await AccessTokenAuthority(keys: keys)
             self.state.withLock { $0.authority = authority }
+            self.announce(.principals)
         }
         return key.id
     }

@@ -21,6 +21,7 @@ extension AccessService {
         try await writes.runCoded {
             try await self.store.createServicePrincipal(service)
             self.state.withLock { $0.services[service.id] = service }
+            self.announce(.principals)
         }
         return (service, secret)
     }
@@ -53,6 +54,7 @@ extension AccessService {
         try await writes.runCoded {
             try await self.store.deleteServicePrincipal(service.id)
             self.state.withLock { $0.services[service.id] = nil }
+            self.announce(.principals)
         }
     }
 

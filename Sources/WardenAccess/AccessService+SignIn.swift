@@ -101,10 +101,12 @@ extension AccessService {
 
     /// Stops the access tokens of a session until they would have expired anyway.
     func revokeSession(_ family: String, now: Date) {
+        let until = now.addingTimeInterval(settings.accessTokenLifetime)
         state.withLock { state in
             state.revokedSessions = state.revokedSessions.filter { $0.value > now }
-            state.revokedSessions[family] = now.addingTimeInterval(settings.accessTokenLifetime)
+            state.revokedSessions[family] = until
         }
+        announce(.signedOut(session: family, until: until))
     }
 
     /// Client credentials (RFC 6749 §4.4): a service principal's id and secret → an access token.

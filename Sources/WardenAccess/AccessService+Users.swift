@@ -38,6 +38,7 @@ extension AccessService {
                 state.users[user.id] = user
                 state.userIDs[user.username.rawValue] = user.id
             }
+            self.announce(.principals)
         }
         return NewUser(user: user, generatedPassword: generated)
     }
@@ -78,6 +79,7 @@ extension AccessService {
                 state.users[user.id] = nil
                 state.userIDs[user.username.rawValue] = nil
             }
+            self.announce(.principals)
         }
     }
 
@@ -172,6 +174,7 @@ extension AccessService {
                     state.users[admin.id] = admin
                     state.userIDs[admin.username.rawValue] = admin.id
                 }
+                self.announce(.principals)
             }
         }
         bootstrap.withLock { $0 = (credentialHash, admin.id) }
@@ -238,6 +241,7 @@ extension AccessService {
         try await writes.runCoded {
             let user = try await self.store.updateUser(id, body)
             self.state.withLock { $0.users[id] = user }
+            self.announce(.principals)
             return user
         }
     }
@@ -248,6 +252,7 @@ extension AccessService {
         try await writes.runCoded {
             let service = try await self.store.updateServicePrincipal(id, body)
             self.state.withLock { $0.services[id] = service }
+            self.announce(.principals)
             return service
         }
     }
@@ -256,7 +261,9 @@ extension AccessService {
     func revokeEverything(of userID: String) async {
         let now = clock.now()
         // Tokens carry whole seconds (`iat`): one issued in this same second still works until it expires.
-        state.withLock { $0.notBefore[userID] = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)) }
+        let notBefore = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        state.withLock { $0.notBefore[userID] = notBefore }
+        announce(.tokensRevoked(userID: userID, before: notBefore))
         do {
             try await store.revokeRefreshTokens(userID: userID, at: now)
         } catch {

@@ -37,6 +37,8 @@ public final class AccessService: Service, Sendable {
     let writes = SerialWrites()
     /// The bootstrap credential's hash and the user it belongs to.
     let bootstrap: Mutex<(hash: [UInt8], userID: String)?>
+    /// Where this node's committed changes are announced, for other nodes' views to follow (set by `follow`).
+    private let announcements = Mutex<EventBus?>(nil)
 
     /// Loads users, services, keys and the signing keys (making the first one on a new data directory).
     public init(store: any AccessStore, settings: Settings, clock: any WardenClock, logger: Logger) async throws {
@@ -46,24 +48,67 @@ public final class AccessService: Service, Sendable {
         self.throttle = SignInThrottle(settings: settings.throttle)
         self.clock = clock
         self.logger = logger
-        var signingKeys = try await store.accessTokenKeys()
-        if signingKeys.isEmpty {
+        if try await store.accessTokenKeys().isEmpty {
             let key = AccessTokenKey.generate()
             try await store.addAccessTokenKey(
                 id: key.id, secret: key.secret, createdAt: clock.now(), keep: settings.keptSigningKeys)
-            signingKeys = try await store.accessTokenKeys()
         }
-        let authority = try await AccessTokenAuthority(
-            keys: try signingKeys.map { try AccessTokenKey(id: $0.id, secret: $0.secret) })
-        var state = State(authority: authority)
-        for user in try await store.allUsers() {
-            state.users[user.id] = user
-            state.userIDs[user.username.rawValue] = user.id
-        }
-        for service in try await store.allServicePrincipals() { state.services[service.id] = service }
-        for key in try await store.allAPIKeys() { state.keys[APIKey.Hash(key.secretHash)] = key }
+        let loaded = try await Self.load(from: store)
+        var state = State(authority: loaded.authority)
+        loaded.apply(to: &state)
         self.state = Mutex(state)
         self.bootstrap = Mutex(nil)
+    }
+
+    /// What the store holds of people and services.
+    private struct Loaded {
+        var users: [String: User] = [:]
+        var userIDs: [String: String] = [:]
+        var services: [String: ServicePrincipal] = [:]
+        var keys: [APIKey.Hash: APIKey] = [:]
+        let authority: AccessTokenAuthority
+
+        func apply(to state: inout State) {
+            state.users = users
+            state.userIDs = userIDs
+            state.services = services
+            // A use seen here and not flushed yet is newer than the store's.
+            var merged = keys
+            for (hash, key) in state.keys {
+                guard let used = key.lastUsedAt, let stored = merged[hash] else { continue }
+                merged[hash]?.lastUsedAt = max(used, stored.lastUsedAt ?? used)
+            }
+            state.keys = merged
+            state.authority = authority
+        }
+    }
+
+    /// Users, services, API keys and signing keys as the store has them.
+    private static func load(from store: any AccessStore) async throws -> Loaded {
+        var loaded = Loaded(
+            authority: try await AccessTokenAuthority(
+                keys: try store.accessTokenKeys().map { try AccessTokenKey(id: $0.id, secret: $0.secret) }))
+        for user in try await store.allUsers() {
+            loaded.users[user.id] = user
+            loaded.userIDs[user.username.rawValue] = user.id
+        }
+        for service in try await store.allServicePrincipals() { loaded.services[service.id] = service }
+        for key in try await store.allAPIKeys() { loaded.keys[APIKey.Hash(key.secretHash)] = key }
+        return loaded
+    }
+
+    /// Reads users, services, API keys and signing keys again (another node changed them, or this one may have
+    /// missed such a change), in turn with this node's own changes.
+    public func reload() async throws {
+        try await writes.run {
+            let loaded = try await Self.load(from: self.store)
+            self.state.withLock { loaded.apply(to: &$0) }
+        }
+    }
+
+    /// Tells other nodes about a committed change (nothing when the node runs alone).
+    func announce(_ change: AccessChange) {
+        announcements.withLock { $0 }?.publish(.accessChanged(change))
     }
 
     /// Flushes API keys' last use once a minute and deletes expired refresh tokens once an hour.
@@ -200,9 +245,36 @@ public final class AccessService: Service, Sendable {
     }
 
     /// Follows the bus for tenant deletions.
+    /// Follows a deleted tenant and other nodes' access changes on `bus`, and announces this node's there.
     public func follow(_ bus: EventBus) {
-        _ = bus.observe { [weak self] event in
-            if case .tenantDeleted(let tenant) = event { self?.tenantDeleted(tenant) }
+        announcements.withLock { $0 = bus }
+        _ = bus.observeWithOrigin { [weak self] event, origin in
+            guard let self else { return }
+            switch event {
+            case .tenantDeleted(let tenant): tenantDeleted(tenant)
+            case .accessChanged(let change) where origin == .otherNode: apply(change)
+            default: break
+            }
+        }
+    }
+
+    /// Another node's change.
+    private func apply(_ change: AccessChange) {
+        switch change {
+        case .principals:
+            Task {
+                do {
+                    try await reload()
+                } catch {
+                    logger.error(
+                        "Cannot read people and services again after another node changed them.",
+                        metadata: ["error": "\(error)"])
+                }
+            }
+        case .signedOut(let session, let until):
+            state.withLock { $0.revokedSessions[session] = until }
+        case .tokensRevoked(let userID, let before):
+            state.withLock { state in state.notBefore[userID] = max(state.notBefore[userID] ?? before, before) }
         }
     }
 }

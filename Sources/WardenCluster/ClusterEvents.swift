@@ -226,6 +226,12 @@ public final class ClusterEvents: Sendable {
             let patch = try notice.text.map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
             return .twinChanged(
                 tenantID, deviceID, twin: try await store.twin(tenantID, deviceID), desiredPatch: patch)
+        case .principalsChanged:
+            return .accessChanged(.principals)
+        case .signedOut:
+            return .accessChanged(.signedOut(session: try required(notice.id), until: try required(notice.until)))
+        case .tokensRevoked:
+            return .accessChanged(.tokensRevoked(userID: try required(notice.id), before: try required(notice.until)))
         case .cloudToDeviceChanged:
             // total: nil for text that is not a number in range.
             guard let sequence = notice.id.flatMap({ Int64($0) }) else { return nil }

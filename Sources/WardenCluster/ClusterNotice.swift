@@ -25,6 +25,7 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case disconnectRequested
         case cloudToDeviceChanged
         case twinChanged
+        case principalsChanged, signedOut, tokensRevoked
     }
 
     /// The node that published it, so that a node ignores its own.
@@ -36,7 +37,7 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
     public var name: String?
     /// A device change, a ban's subject kind, a disconnection's reason.
     public var detail: String?
-    /// A certificate serial, an alert or ban id, a policy version number.
+    /// A certificate serial, an alert or ban id, a policy version number, a signed-out session, a user.
     public var id: String?
     /// A ban's reason and creator, a tenant's Defender rules document.
     public var text: String?
@@ -135,6 +136,15 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, _):
             self.init(origin: origin, kind: .cloudToDeviceChanged, tenant: tenantID, device: deviceID)
             id = String(sequence)
+        case .accessChanged(.principals): self.init(origin: origin, kind: .principalsChanged)
+        case .accessChanged(.signedOut(let session, let until)):
+            self.init(origin: origin, kind: .signedOut)
+            id = session
+            self.until = until
+        case .accessChanged(.tokensRevoked(let userID, let before)):
+            self.init(origin: origin, kind: .tokensRevoked)
+            id = userID
+            until = before
         // An alert is raised, sent (its webhook; its MQTT topic, routed to subscribers on every node like any
         // message) and recorded by the node whose rule raised it.
         case .certificateIssued, .registration, .authentication, .authorizationDenied,

@@ -97,7 +97,7 @@ extension DeviceDirectory {
         case .tenantCreated, .authentication, .authorizationDenied, .authorizationPolicyChanged, .twinReportedChanged,
             .registration, .banAdded, .banRemoved, .alertChanged, .defenderActed, .defenderRulesChanged,
             .disconnectRequested,
-            .cloudToDeviceRefused, .cloudToDeviceChanged, .twinChanged, .backupMade,
+            .cloudToDeviceRefused, .cloudToDeviceChanged, .twinChanged, .backupMade, .accessChanged,
             .enrollmentChanged, .enrollmentDeleted:
             break
         }

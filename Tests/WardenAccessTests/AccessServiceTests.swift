@@ -335,3 +335,60 @@ struct KeyAndServiceTests {
         #expect(try await reopened.refresh(grant.refreshToken!).subjectName == "ada")
     }
 }
+
+/// Two nodes' access services on one store, each with its own bus; what node A announces reaches node B as the
+/// cluster delivers it (marked as another node's). B knows A's users, keys and sign-outs only from the notices.
+struct AccessAcrossNodesTests {
+    @Test func peopleKeysAndSignOutsOnOneNodeHoldOnTheOther() async throws {
+        let fixture = try await AccessFixture()
+        let (busA, busB) = (EventBus(), EventBus())
+        fixture.access.follow(busA)
+        let nodeB = try await AccessService(
+            store: fixture.database, settings: .init(), clock: fixture.clock, logger: Logger(label: "test"))
+        nodeB.follow(busB)
+        let crossed = Mutex<[AccessChange]>([])
+        _ = busA.observeThisNode { event in
+            guard case .accessChanged(let change) = event else { return }
+            crossed.withLock { $0.append(change) }
+            busB.publish(event, from: .otherNode)
+        }
+        @Sendable func onB(_ token: String) async -> Principal? { await nodeB.principal(forBearer: Substring(token)) }
+
+        // A user made on A signs in there; B knows the user from A's notice (it re-reads the store).
+        try await fixture.user("ada", ["default": .owner])
+        let grant = try await fixture.signIn("ada")
+        #expect(await waitFor { await onB(grant.accessToken)?.name == "ada" })
+        // An API key made on A works on B; revoked on A, it stops on B.
+        let (key, secret) = try await fixture.access.createAPIKey(
+            in: .defaultTenant, name: "dashboard", permissions: [.telemetryRead], deviceGroup: nil, expiresAt: nil,
+            by: fixture.admin)
+        let text = String(decoding: secret.bytes, as: UTF8.self)
+        #expect(await waitFor { await onB(text) != nil })
+        _ = try await fixture.access.revokeAPIKey(in: .defaultTenant, id: key.id)
+        #expect(await waitFor { await onB(text) == nil })
+        // Signed out on A: the session's access token stops on B at once (the notice carries the session).
+        try await fixture.access.signOut(refreshToken: grant.refreshToken!)
+        #expect(await onB(grant.accessToken) == nil)
+        // A password changed on A ends the user's other tokens on B.
+        let second = try await fixture.signIn("ada")
+        #expect(await onB(second.accessToken) != nil)
+        fixture.clock.advance(5)
+        try await fixture.access.changePassword(
+            userID: fixture.access.user(named: "ada")!.id, current: SecretBytes(Array(AccessFixture.password.utf8)),
+            new: SecretBytes(Array("another long password".utf8)))
+        #expect(await onB(second.accessToken) == nil)
+        // Each notice names what changed, never a secret.
+        let changes = crossed.withLock { $0 }
+        #expect(changes.contains(.principals))
+        #expect(changes.contains { if case .signedOut = $0 { true } else { false } })
+        #expect(changes.contains { if case .tokensRevoked = $0 { true } else { false } })
+    }
+
+    private func waitFor(_ condition: @Sendable () async -> Bool) async -> Bool {
+        for _ in 0..<200 {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+}

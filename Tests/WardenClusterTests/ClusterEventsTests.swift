@@ -125,6 +125,27 @@ struct ClusterEventsTests {
         await #expect(throws: WardenError.self) { _ = try await nodes.eventsB.event(for: hostile) }
     }
 
+    /// Access changes cross with their fields: a sign-out with its session and end, a password change with its
+    /// user and instant; a notice missing them is refused.
+    @Test(arguments: [
+        AccessChange.principals, .signedOut(session: "fam-1", until: Date(timeIntervalSince1970: 1_800_000_600)),
+        .tokensRevoked(userID: "usr_1", before: Date(timeIntervalSince1970: 1_800_000_000)),
+    ])
+    func accessChangesCross(change: AccessChange) async throws {
+        let nodes = try await TwoNodes()
+        let notice = try #require(ClusterNotice(.accessChanged(change), origin: UUID()))
+        let read = try JSONDecoder().decode(ClusterNotice.self, from: JSONEncoder().encode(notice))
+        guard case .accessChanged(let crossed)? = try await nodes.eventsB.event(for: read) else {
+            Issue.record("not an access change")
+            return
+        }
+        #expect(crossed == change)
+        guard change != .principals else { return }
+        var incomplete = read
+        incomplete.until = nil
+        await #expect(throws: WardenError.self) { _ = try await nodes.eventsB.event(for: incomplete) }
+    }
+
     /// Events that stay on their node make no notice (each node records its own).
     @Test func nodeLocalEventsDoNotCross() throws {
         #expect(ClusterNotice(.backupMade(at: Date(), withPassphrase: false), origin: UUID()) == nil)

@@ -5,13 +5,14 @@ import WardenStore
 /// The slots a cluster's nodes lease in their shared store, against each engine.
 struct NodeSlotStoreTests {
     /// SQLite (one node) judges leases by the time it is given; PostgreSQL by its own clock, so there the test
-    /// waits: a lease of 2 s, renewed after 1.2 s for one node and not for the other.
+    /// waits: a lease of 6 s, renewed after 3.5 s for one node and not for the other (2.5 s of margin either way:
+    /// a loaded machine stalled a 2 s lease's test).
     @Test(arguments: StoreEngine.allCases) func slotsAreLeasedRenewedAndFreedWhenStale(engine: StoreEngine) async throws
     {
         try await engine.withFreshStore { fresh in
             let store = fresh.store
             let byDatabaseClock = engine == .postgresql
-            let stale: TimeInterval = byDatabaseClock ? 2 : 60
+            let stale: TimeInterval = byDatabaseClock ? 6 : 60
             let start = Date(timeIntervalSince1970: 1_800_000_000)
             #expect(try await store.leaseNodeSlot(node: "a", count: 2, now: start, staleAfter: stale) == 0)
             #expect(try await store.leaseNodeSlot(node: "b", count: 2, now: start, staleAfter: stale) == 1)
@@ -20,9 +21,9 @@ struct NodeSlotStoreTests {
 
             // b keeps renewing; a stops (killed): once its lease is stale its slot is the next node's, and a
             // learns it.
-            if byDatabaseClock { try await Task.sleep(for: .seconds(1.2)) }
+            if byDatabaseClock { try await Task.sleep(for: .seconds(3.5)) }
             #expect(try await store.renewNodeSlot(1, node: "b", now: start.addingTimeInterval(50)))
-            if byDatabaseClock { try await Task.sleep(for: .seconds(1.2)) }
+            if byDatabaseClock { try await Task.sleep(for: .seconds(3.5)) }
             let later = start.addingTimeInterval(61)
             #expect(try await store.liveNodeSlots(now: later, staleAfter: stale) == [1])
             #expect(try await store.leaseNodeSlot(node: "c", count: 2, now: later, staleAfter: stale) == 0)

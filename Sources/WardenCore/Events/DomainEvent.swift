@@ -59,6 +59,9 @@ public enum DomainEvent: Sendable {
     case cloudToDeviceChanged(TenantID, DeviceID, sequence: Int64, message: CloudToDeviceMessage?)
     /// A backup was sent whole (`warden backup create`).
     case backupMade(at: Date, withPassphrase: Bool)
+    /// People, services, API keys or signing keys changed, committed, or a session was signed out: the other
+    /// nodes' views of who may manage the hub follow.
+    case accessChanged(AccessChange)
 
     /// The tenant the event belongs to (nil for an authentication attempt naming no known tenant).
     public var tenantID: TenantID? {
@@ -85,7 +88,7 @@ public enum DomainEvent: Sendable {
         case .defenderRulesChanged(let tenantID, _), .disconnectRequested(let tenantID, _, _),
             .cloudToDeviceRefused(let tenantID, _, _), .cloudToDeviceChanged(let tenantID, _, _, _):
             tenantID
-        case .backupMade: nil
+        case .backupMade, .accessChanged: nil
         case .tenantDeleted(let id), .deviceDeleted(let id, _), .groupDeleted(let id, _),
             .accessListChanged(let id, _), .ipFilterChanged(let id, _), .policyDeleted(let id, _),
             .certificateAuthorityDeleted(let id, _), .twinReportedChanged(let id, _), .twinChanged(let id, _, _, _):
@@ -100,4 +103,14 @@ public enum DeviceChange: String, Sendable, CaseIterable {
     case keysRotated
     case authentication
     case attributes
+}
+
+/// What changed among the hub's people and services (`DomainEvent.accessChanged`).
+public enum AccessChange: Sendable, Equatable {
+    /// Users, service principals, roles, API keys or signing keys: read them again from the store.
+    case principals
+    /// A session was signed out: its access tokens stop working at once, until the last of them expires.
+    case signedOut(session: String, until: Date)
+    /// Every access token a user was given before `before` stops working (a password change).
+    case tokensRevoked(userID: String, before: Date)
 }
