@@ -37,11 +37,17 @@ public final class AccessService: Service, Sendable {
     let writes = SerialWrites()
     /// The bootstrap credential's hash and the user it belongs to.
     let bootstrap: Mutex<(hash: [UInt8], userID: String)?>
+    /// Whether this node deletes expired refresh tokens (one node of a cluster does).
+    let duty: PeriodicDuty
     /// Where this node's committed changes are announced, for other nodes' views to follow (set by `follow`).
     private let announcements = Mutex<EventBus?>(nil)
 
     /// Loads users, services, keys and the signing keys (making the first one on a new data directory).
-    public init(store: any AccessStore, settings: Settings, clock: any WardenClock, logger: Logger) async throws {
+    public init(
+        store: any AccessStore, settings: Settings, clock: any WardenClock, logger: Logger,
+        duty: PeriodicDuty = PeriodicDuty()
+    ) async throws {
+        self.duty = duty
         self.store = store
         self.settings = settings
         self.hasher = PasswordHasher(cost: settings.passwordCost)
@@ -119,7 +125,7 @@ public final class AccessService: Service, Sendable {
                 try await Task.sleep(for: .seconds(60))
                 await self.flushKeyUses()
                 minutes += 1
-                if minutes % 60 == 0 {
+                if minutes % 60 == 0, self.duty.isThisNode {
                     _ = try? await self.store.deleteExpiredRefreshTokens(before: self.clock.now())
                 }
             }

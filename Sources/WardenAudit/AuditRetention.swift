@@ -13,8 +13,14 @@ public struct AuditRetention: Service {
     private let retentionMilliseconds: Int64
     private let clock: any WardenClock
     private let logger: Logger
+    private let duty: PeriodicDuty
 
-    public init(store: any AuditStore, log: AuditLog, retentionDays: Int, clock: any WardenClock, logger: Logger) {
+    /// In a cluster only the node on `duty` sweeps.
+    public init(
+        store: any AuditStore, log: AuditLog, retentionDays: Int, clock: any WardenClock, logger: Logger,
+        duty: PeriodicDuty = PeriodicDuty()
+    ) {
+        self.duty = duty
         self.store = store
         self.log = log
         // total: 1...36500 days (configuration), times 86,400,000 fits Int64.
@@ -27,7 +33,7 @@ public struct AuditRetention: Service {
         try? await cancelWhenGracefulShutdown {
             while true {
                 do {
-                    try await sweep()
+                    if duty.isThisNode { try await sweep() }
                 } catch {
                     logger.error("Audit retention failed; trying again in an hour.", metadata: ["error": "\(error)"])
                 }

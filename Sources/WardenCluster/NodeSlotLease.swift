@@ -59,6 +59,12 @@ public final class NodeSlotLease: Service {
         return !live.contains(owner) && (live.first ?? slot) >= slot
     }
 
+    /// Whether this node holds the lowest live slot (at the last renewal): the node on `PeriodicDuty`.
+    public var isFirst: Bool {
+        let slot = slot
+        return live.withLock { ($0.min() ?? slot) >= slot }
+    }
+
     /// How many other nodes held a slot at the last renewal.
     public var otherNodes: Int { live.withLock { $0.filter { $0 != slot }.count } }
 

@@ -66,6 +66,8 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     let clock: any WardenClock
     /// Disables devices (the registry's write path), for the `disable` response.
     let control: (any DeviceControl)?
+    /// Whether this node runs the scheduled audit (one node of a cluster does).
+    let duty: PeriodicDuty
     let banIndex = Mutex(BanIndex())
     let counts = Mutex(Counts())
     /// Each tenant's rules where its document changed them.
@@ -95,8 +97,9 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
 
     public init(
         store: any DefenderStore, bus: EventBus, settings: Settings, control: (any DeviceControl)? = nil,
-        clock: any WardenClock = SystemClock()
+        clock: any WardenClock = SystemClock(), duty: PeriodicDuty = PeriodicDuty()
     ) {
+        self.duty = duty
         self.store = store
         self.bus = bus
         self.settings = settings
@@ -190,7 +193,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 if now >= nextUpkeep {
                     nextUpkeep = now.addingTimeInterval(10)
                     if let due = nextAudit, now >= due, let interval = self.settings.auditInterval {
-                        _ = try? await self.audit()
+                        if self.duty.isThisNode { _ = try? await self.audit() }
                         nextAudit = self.clock.now().addingTimeInterval(interval)
                     }
                     if let expired = try? await self.store.removeBans(expiredBefore: now) {

@@ -116,8 +116,10 @@ public enum WardenServer {
             logger.info("Created the default tenant.", metadata: ["tenant.id": "default"])
         }
         let credential = try await BootstrapCredential.ensure(database, directory: directory, now: clock.now())
+        // The periodic jobs one node of a cluster does for all; a node alone does them.
+        let duty = PeriodicDuty()
         let access = try await AccessService(
-            store: database, settings: configuration.access, clock: clock, logger: logger)
+            store: database, settings: configuration.access, clock: clock, logger: logger, duty: duty)
         access.follow(bus)
         if let password = try await access.ensureBootstrapAdmin(
             username: BootstrapCredential.adminUsername, credentialHash: credential.hash)
@@ -138,7 +140,7 @@ public enum WardenServer {
         AuditRecorder(log: audit).follow(bus)
         let auditRetention = AuditRetention(
             store: database, log: audit, retentionDays: configuration.audit.retentionDays, clock: clock,
-            logger: logger)
+            logger: logger, duty: duty)
         if masterKey.isNew { logger.info("Created a master key.", metadata: ["file": "\(directory.masterKey)"]) }
 
         // One TLS context for every listener (MQTT/TLS and HTTPS), replaced together on SIGHUP.
@@ -154,7 +156,7 @@ public enum WardenServer {
         // The Defender: bans answered from memory before TLS and at CONNECT, and the rules on the bus.
         let defender = DefenderService(
             store: database, bus: bus, settings: Self.defenderSettings(configuration),
-            control: HubDeviceControl(registry: registry, certificates: certificates), clock: clock)
+            control: HubDeviceControl(registry: registry, certificates: certificates), clock: clock, duty: duty)
         try await defender.load()
         defender.follow(bus)
         let alertWebhook = configuration.defender.webhookURL.map { url in
@@ -190,6 +192,7 @@ public enum WardenServer {
         let slotLease =
             cluster == nil
             ? nil : try await NodeSlotLease.lease(node: node.uuidString, store: database, clock: clock, logger: logger)
+        if let slotLease { duty.assign { slotLease.isFirst } }
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), slot: slotLease?.slot, clock: clock,
             logger: logger)
@@ -229,7 +232,7 @@ public enum WardenServer {
             presence: presence)
         let retention = TelemetryRetention(
             store: database, retention: .seconds(configuration.telemetry.retentionDays * 86_400), clock: clock,
-            logger: logger)
+            logger: logger, duty: duty)
         var mqttURLs: [String] = []
         for (scheme, listener) in mqttListeners {
             do {

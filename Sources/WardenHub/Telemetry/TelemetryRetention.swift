@@ -5,7 +5,8 @@ public import WardenCore
 public import WardenStore
 
 /// Deletes telemetry and cloud-to-device feedback older than the retention (`telemetry.retention-days`), once
-/// a minute, in bounded batches so that no single transaction holds the writer long.
+/// a minute, in bounded batches so that no single transaction holds the writer long (in a cluster, on the node on
+/// duty).
 public struct TelemetryRetention: Service {
     static let batch = 10_000
 
@@ -13,11 +14,14 @@ public struct TelemetryRetention: Service {
     let retention: Duration
     let clock: any WardenClock
     let logger: Logger
+    let duty: PeriodicDuty
     private let deleted = Counter(label: "warden_telemetry_expired_total")
 
     public init(
-        store: any TelemetryStore & CloudToDeviceStore, retention: Duration, clock: any WardenClock, logger: Logger
+        store: any TelemetryStore & CloudToDeviceStore, retention: Duration, clock: any WardenClock, logger: Logger,
+        duty: PeriodicDuty = PeriodicDuty()
     ) {
+        self.duty = duty
         self.store = store
         self.retention = retention
         self.clock = clock
@@ -27,7 +31,7 @@ public struct TelemetryRetention: Service {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await sweep()
+                if duty.isThisNode { await sweep() }
                 try await Task.sleep(for: .seconds(60))
             }
         }
