@@ -107,9 +107,10 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         self.clock = clock
     }
 
-    /// Reads the bans in force again and puts those added or lifted meanwhile on the bus as from another node
-    /// (a node of a cluster that may have missed other nodes' notices): connections a new ban refuses close.
-    public func reloadBans() async throws {
+    /// Reads the bans, quarantines and tenants' rules in force again and puts the bans and quarantines that
+    /// changed meanwhile on the bus as from another node (a node of a cluster that may have missed other nodes'
+    /// notices): connections a new ban refuses close, and the policy sees a device's risk level as it is.
+    public func reload() async throws {
         // Known before the store is read: a ban added here meanwhile is not taken for one lifted elsewhere.
         let known = banIndex.withLock { $0.byID }
         let stored = try await store.bans()
@@ -117,6 +118,22 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         let current = banIndex.withLock { $0.byID }
         for ban in stored where current[ban.id] == nil { bus.publish(.banAdded(ban), from: .otherNode) }
         for ban in known.values where !ids.contains(ban.id) { bus.publish(.banRemoved(ban), from: .otherNode) }
+
+        let levels = quarantined.withLock { $0 }
+        var held = Set<String>()
+        for quarantine in try await store.quarantines() {
+            let key = "\(quarantine.tenantID)/\(quarantine.deviceID)"
+            held.insert(key)
+            if levels[key] != quarantine.level { bus.publish(.quarantined(quarantine), from: .otherNode) }
+        }
+        // A tenant id holds no '/': what follows the first is the device id.
+        for key in levels.keys where !held.contains(key) {
+            guard let slash = key.firstIndex(of: "/"), let tenantID = try? TenantID(String(key[..<slash])),
+                let deviceID = try? DeviceID(String(key[key.index(after: slash)...]))
+            else { continue }
+            bus.publish(.released(tenantID, deviceID), from: .otherNode)
+        }
+        for (tenantID, text) in try await store.defenderRules() { adopt(text, for: tenantID) }
     }
 
     /// Reads the bans in force and the tenants' rules, and puts the quarantined devices' levels on the bus

@@ -179,13 +179,13 @@ public enum WardenServer {
             configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
         ) {
             // What a node that may have missed other nodes' notices reads again: the directory every connection
-            // is authenticated and authorized from, and the bans (each with what changed meanwhile on the bus,
-            // so that connections they concern close), and the people and services the API knows.
+            // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
+            // on the bus, so that connections they concern close), and the people and services the API knows.
             let changed = try await deviceDirectory.reload(
                 tenants: database, devices: database, groups: database, admission: database, policies: database,
                 authorities: database, authorizationPolicies: database)
             for event in changed { bus.publish(event, from: .otherNode) }
-            try await defender.reloadBans()
+            try await defender.reload()
             try await access.reload()
         }
         // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import WardenCore
 import WardenDefender
@@ -146,5 +147,46 @@ struct DefenderServiceTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw WardenError(.internalError, "Nothing came within 2 s.")
+    }
+}
+
+extension DefenderServiceTests {
+    /// A node that may have missed other nodes' notices reads the quarantines again: one put in force elsewhere
+    /// and one lifted elsewhere reach its bus (the policy's risk level follows), one it knew stays quiet.
+    @Test func reloadingTellsTheQuarantinesChangedElsewhere() async throws {
+        let now = Date()
+        _ = try await database.createTenant(
+            Tenant(id: .defaultTenant, hostName: .localhost, createdAt: now), etag: "t")
+        for id in ["kept", "lifted", "new"] {
+            _ = try await database.createDevice(
+                Device(
+                    tenantID: .defaultTenant, id: try DeviceID(id), generationID: "g1", etag: "e1", status: .enabled,
+                    statusReason: nil, statusUpdatedAt: now, authentication: .sas(.random()), attributes: [:],
+                    createdAt: now, updatedAt: now))
+        }
+        func quarantine(_ id: String) throws -> Quarantine {
+            Quarantine(
+                tenantID: .defaultTenant, deviceID: try DeviceID(id), level: "high", reason: "tests", createdAt: now,
+                createdBy: "user:ada")
+        }
+        try await database.saveQuarantine(quarantine("kept"))
+        try await database.saveQuarantine(quarantine("lifted"))
+        let defender = try await defender()
+        // Another node's changes, straight to the store: this node heard no notice.
+        _ = try await database.removeQuarantine(.defaultTenant, try DeviceID("lifted"))
+        try await database.saveQuarantine(quarantine("new"))
+        let seen = Mutex<[String]>([])
+        _ = bus.observeWithOrigin { event, origin in
+            guard origin == .otherNode else { return }
+            switch event {
+            case .quarantined(let quarantine): seen.withLock { $0.append("+\(quarantine.deviceID)") }
+            case .released(_, let deviceID): seen.withLock { $0.append("-\(deviceID)") }
+            default: break
+            }
+        }
+        try await defender.reload()
+        #expect(seen.withLock { $0.sorted() } == ["+new", "-lifted"])
+        try await defender.reload()
+        #expect(seen.withLock { $0.count } == 2)
     }
 }
