@@ -64,6 +64,10 @@ public final class ClusterNode: Service {
         events = ClusterEvents(
             node: id, nats: nats, bus: bus, store: store, logger: logger, resynchronize: resynchronize)
         nats.whenConnected { [events] in events.connected() }
+        // Installed in the broker now, before the listeners open: a CONNECT that comes before NATS is up must
+        // already ask for its session (and be refused when the request cannot go), never take it unseen.
+        routing.start()
+        sessions.start()
     }
 
     /// Answers other nodes' direct-method calls for the devices connected here, and sends `methods`' calls for
@@ -77,8 +81,6 @@ public final class ClusterNode: Service {
 
     /// Connects to NATS, routes and relays until the service group stops, then closes the connection.
     public func run() async throws {
-        routing.start()
-        sessions.start()
         events.start()
         nats.start()
         try await events.run()

@@ -111,7 +111,9 @@ public final class ClusterRouting: ClusterLink {
                     ClusterSubject.interest(tenantID, filter: group.filter)
                     + [ClusterSubject.long(tenantID), ClusterSubject.retained(tenantID)]
                 state.groups[tenantID, default: [:]][group] = subjects.compactMap { subject in
-                    nats.subscribe(subject, queue: id.queue) { [weak self] in self?.receive($0, for: group, id) }
+                    nats.subscribe(subject, queue: id.queue) { [weak self] in
+                        self?.receive($0, for: group, id, in: tenantID)
+                    }
                 }
             } else {
                 for sid in state.groups[tenantID]?.removeValue(forKey: group) ?? [] { nats.unsubscribe(sid) }
@@ -122,9 +124,13 @@ public final class ClusterRouting: ClusterLink {
 
     /// Another node's message as its copy for `group`: offered to one member here, unless the publishing node's
     /// own members served the group.
-    private func receive(_ delivery: NATSMessage, for group: SharedGroup, _ id: ClusterGroupID) {
+    private func receive(
+        _ delivery: NATSMessage, for group: SharedGroup, _ id: ClusterGroupID, in tenantID: TenantID
+    ) {
         guard let envelope = read(delivery) else { return }
-        guard envelope.origin != node, !envelope.servedGroups.contains(id) else { return }
+        guard envelope.origin != node, envelope.tenantID == tenantID, !envelope.servedGroups.contains(id) else {
+            return
+        }
         received.increment()
         broker.publishFromCluster(envelope.message, in: envelope.tenantID, toGroup: group)
     }

@@ -34,13 +34,31 @@ final class PendingReplies<Value: Sendable>: Sendable {
                 guard !Task.isCancelled else { return }
                 self?.finish(id, expired())
             }
-            // Answered already: its timer has nothing left to do.
-            let isFinished = waiting.withLock { waiting in
+            // Answered already, or an answer extended the wait: this timer has nothing left to do.
+            let isSet = waiting.withLock { waiting -> Bool in
+                guard waiting[id] != nil, waiting[id]?.timer == nil else { return false }
                 waiting[id]?.timer = timer
-                return waiting[id] == nil
+                return true
             }
-            if isFinished { timer.cancel() }
+            if !isSet { timer.cancel() }
         }
+    }
+
+    /// Gives the wait for `id` `timeout` more from now, ending it with `expired()` then: an answer said that the
+    /// real one follows.
+    func extend(_ id: UInt64, by timeout: Duration, expired: @escaping @Sendable () -> Result<Value, any Error>) {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            self?.finish(id, expired())
+        }
+        let (isWaiting, replaced) = waiting.withLock { waiting -> (Bool, Task<Void, Never>?) in
+            guard let entry = waiting[id] else { return (false, nil) }
+            waiting[id]?.timer = timer
+            return (true, entry.timer)
+        }
+        replaced?.cancel()
+        if !isWaiting { timer.cancel() }
     }
 
     /// Ends the wait for `id` with `result`; nothing when it is over already (a late or repeated answer).

@@ -133,7 +133,13 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
             else { continue }
             bus.publish(.released(tenantID, deviceID), from: .otherNode)
         }
-        for (tenantID, text) in try await store.defenderRules() { adopt(text, for: tenantID) }
+        let rules = try await store.defenderRules()
+        for (tenantID, text) in rules { adopt(text, for: tenantID) }
+        // A tenant whose rules went back to the defaults elsewhere has no row any more.
+        let customized = Set(rules.map(\.tenantID))
+        for tenantID in tenantRules.withLock({ Array($0.keys) }) where !customized.contains(tenantID) {
+            adopt(nil, for: tenantID)
+        }
     }
 
     /// Reads the bans in force and the tenants' rules, and puts the quarantined devices' levels on the bus

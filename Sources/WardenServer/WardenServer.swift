@@ -222,7 +222,8 @@ public enum WardenServer {
             access: access, broker: broker, defender: defender, clock: clock)
         defender.gatherAuditFacts { try await auditFacts.gather() }
         let hub = HubServices(
-            telemetry: TelemetryReader(store: database, feed: telemetryFeed), cloudToDevice: cloudToDevice,
+            telemetry: TelemetryReader(store: database, feed: telemetryFeed, settled: telemetry.settledSequence),
+            cloudToDevice: cloudToDevice,
             twins: twins, methods: methods,
             devices: DeviceGateway(
                 authenticator: DeviceAuthenticator(directory: deviceDirectory, ocsp: ocsp, gate: defender),

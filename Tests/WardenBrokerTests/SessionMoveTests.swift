@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import WardenCore
 import WardenMQTT
+import WardenRegistry
 import WardenSecurity
 import WardenStore
 
@@ -68,12 +69,27 @@ struct SessionMoveTests {
         await persistence.commitPending()
     }
 
+    /// Takes up the store's session c on `broker`, its writer committing meanwhile (adopting waits for that).
+    private func adopt(_ broker: Broker, _ persistence: BrokerPersistence) async throws -> Bool {
+        let snapshot = try await database.loadMQTTSession(tenantID: tenant, clientID: "c")
+        let committer = Task {
+            while !Task.isCancelled {
+                await persistence.commitPending()
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        defer { committer.cancel() }
+        return await broker.adoptMoved(snapshot)
+    }
+
     @Test func aMovedSessionIsTakenUpWithItsQueueAndStoredAsThisNodes() async throws {
         try await sessionOnA(queued: 2)
         let (b, persistence) = node("b")
-        #expect(b.adoptMoved(try await database.loadMQTTSession(tenantID: tenant, clientID: "c")))
+        #expect(try await adopt(b, persistence))
+        // Its row names this node once adopting returns.
+        #expect(try await database.loadMQTTSession(tenantID: tenant, clientID: "c").sessions.map(\.node) == ["b"])
         // Held here now: taking it up again changes nothing.
-        #expect(!b.adoptMoved(try await database.loadMQTTSession(tenantID: tenant, clientID: "c")))
+        #expect(try await !adopt(b, persistence))
         let attachment = b.open(
             key, cleanStart: false, expiryInterval: 600, receiveMaximum: 10, sink: try recorder(), now: .now())
         #expect(attachment.sessionPresent)
@@ -89,6 +105,25 @@ struct SessionMoveTests {
         #expect(stored.messages.count == 3)
     }
 
+    /// A connection that took the session here while another one's move read the store keeps it: the move
+    /// writes nothing over its row.
+    @Test func aMoveArrivingAfterALocalSessionChangesNothing() async throws {
+        try await sessionOnA(queued: 1)
+        // Stored while connected on a (a would have it count its expiry from now when taken up).
+        try await database.apply([
+            .putSession(
+                StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 600, disconnectedAt: nil, node: "a"))
+        ])
+        let (b, persistence) = node("b")
+        _ = b.open(key, cleanStart: true, expiryInterval: 60, receiveMaximum: 10, sink: try recorder(), now: .now())
+        await persistence.commitPending()
+        #expect(try await !adopt(b, persistence))
+        await persistence.commitPending()
+        let stored = try await database.loadMQTTSession(tenantID: tenant, clientID: "c")
+        #expect(stored.sessions.map(\.expiryInterval) == [60] && stored.sessions.map(\.node) == ["b"])
+        #expect(b.session(key)?.withState { $0.expiryInterval } == 60)
+    }
+
     /// An expired session does not come back to life on the node its client reconnects to.
     @Test func anExpiredSessionIsNotTakenUp() async throws {
         try await database.apply([
@@ -98,7 +133,7 @@ struct SessionMoveTests {
                     node: "a"))
         ])
         let (b, persistence) = node("b")
-        #expect(!b.adoptMoved(try await database.loadMQTTSession(tenantID: tenant, clientID: "c")))
+        #expect(try await !adopt(b, persistence))
         await persistence.commitPending()
         #expect(try await database.loadMQTTSession(tenantID: tenant, clientID: "c").sessions.isEmpty)
     }
@@ -140,7 +175,8 @@ final class GatedHandover: SessionHandover {
     func takeOver(_ key: SessionKey) async throws {
         for await isReadable in gate.stream {
             guard isReadable else { throw WardenError(.storeUnavailable, "The store cannot be read.") }
-            _ = broker.adoptMoved(try await store.loadMQTTSession(tenantID: key.tenantID, clientID: key.clientID))
+            _ = await broker.adoptMoved(
+                try await store.loadMQTTSession(tenantID: key.tenantID, clientID: key.clientID))
             return
         }
     }
@@ -224,6 +260,19 @@ extension MQTTConnectionHandlerTests {
         handover.open(isReadable: false)
         #expect(try await written(by: channel, committing: persistence) == [0x20, 2, 0, 3])
         #expect(!channel.isActive)
+        #expect(broker.connectionCount.load(ordering: .relaxed) == 0)
+    }
+
+    /// A device disabled while its CONNECT waited had no session for the revocation to close: it is refused when
+    /// the wait ends (3.1.1: 5 Not authorized), and counts no connection.
+    @Test func aDeviceDisabledWhileItsSessionMovesIsRefused() async throws {
+        let (broker, persistence, handover) = try await clusterNode()
+        let channel = try channel(broker: broker)
+        #expect(try deliver([bytes([connect(token: validToken, cleanStart: false)])], to: channel) == [])
+        _ = try await fixture.registry.updateDevice(
+            .defaultTenant, try DeviceID("dev-1"), .init(status: .disabled), ifMatch: nil)
+        handover.open(isReadable: true)
+        #expect(try await written(by: channel, committing: persistence) == [0x20, 2, 0, 5])
         #expect(broker.connectionCount.load(ordering: .relaxed) == 0)
     }
 

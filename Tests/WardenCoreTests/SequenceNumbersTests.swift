@@ -31,6 +31,23 @@ struct SequenceNumbersTests {
         #expect(first.next() / SequenceNumbers.slotCount == 10_000_000)
     }
 
+    /// Readers resuming by number are given a cluster's numbers once they are two seconds old (another node may
+    /// still be committing a smaller one); a node alone's at once.
+    @Test func numbersSettleAfterTwoSecondsInACluster() {
+        #expect(SequenceNumbers(after: 0, slot: nil) { 0 }.settled() == .max)
+        let clock = Atomic<Int64>(10_000_000)
+        let numbers = SequenceNumbers(after: 0, slot: 5) { clock.load(ordering: .relaxed) }
+        let early = numbers.next()
+        clock.add(1_999_999, ordering: .relaxed)
+        let late = numbers.next()
+        #expect(numbers.settled() < early)
+        clock.add(1, ordering: .relaxed)
+        #expect(numbers.settled() >= early && numbers.settled() < late)
+        // A clock near the end of time does not trap.
+        clock.store(.max, ordering: .relaxed)
+        #expect(numbers.settled() == .max)
+    }
+
     @Test func manyThreadsTakeEachNumberOnce() async {
         let numbers = SequenceNumbers(after: 0, slot: 1) { 42 }
         let all = await withTaskGroup(of: [Int64].self) { group in

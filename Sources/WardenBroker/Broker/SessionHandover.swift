@@ -34,6 +34,17 @@ extension Broker {
     /// once everything the session recorded is committed, for that node to read.
     public func releaseForMove(_ key: SessionKey) async {
         release(key)
+        await committedSoFar()
+    }
+
+    /// Returns once every change recorded so far is committed.
+    public func committedSoFar() async {
         await persistence?.committedSoFar()
+    }
+
+    /// Whether another connection would pass `mqtt.max-connections` (checked before a session is moved here
+    /// for it, and again when it is counted).
+    var isFull: Bool {
+        connectionCount.load(ordering: .relaxed) >= configuration.maximumConnections
     }
 }

@@ -129,6 +129,13 @@ struct ConnectionStateMachine {
         return outcome
     }
 
+    /// The connection waited, not reading, for its session to move here: its keep-alive counts from `now`.
+    mutating func resumed(now: NIODeadline) {
+        guard case .connected(var connected) = state else { return }
+        connected.lastActivity = now
+        state = .connected(connected)
+    }
+
     /// CONNECT was refused (before negotiation, or by a limit after it); CONNACK goes out and the connection
     /// closes.
     mutating func refused() {

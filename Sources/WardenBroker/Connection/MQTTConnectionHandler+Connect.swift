@@ -129,19 +129,38 @@ extension MQTTConnectionHandler {
             // A session another node of a cluster holds moves here first: nothing more is read until it has.
             let key = identity.sessionKey(clientID: terms.clientID)
             let resumes = !terms.cleanStart && identity.registration == nil
-            guard resumes, let move = services.broker.moveHere(key, on: context.eventLoop) else {
+            // A full node refuses at once, without taking the session from its node.
+            guard resumes, !services.broker.isFull, let move = services.broker.moveHere(key, on: context.eventLoop)
+            else {
                 open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
                 return
             }
             holdReading(until: move, context: context) { handler, isMoved in
                 guard isMoved else {
-                    handler.log(.warning, "Refused a connection: its session could not be read from the store.")
+                    handler.log(.warning, "Refused a connection: its session could not be moved here.")
                     handler.refuse(.serverUnavailable, connect, context: context)
+                    return
+                }
+                // What closed connections while this one waited (a ban, a revocation) refuses it: it had no
+                // session for them to close.
+                if let refusal = handler.refusalAfterWaiting(identity, clientID: connect.clientID) {
+                    handler.log(.info, "Refused a connection: its credential was revoked while its session moved.")
+                    handler.refuse(refusal, connect, context: context)
                     return
                 }
                 handler.open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
             }
         }
+    }
+
+    /// A ban of the ClientId or the device, or a revocation of the device's credential (disabled, deleted, keys
+    /// rotated, certificate revoked), that came while the CONNECT waited for its session.
+    private func refusalAfterWaiting(_ identity: ClientIdentity, clientID: String) -> ConnectRefusal? {
+        if services.gate.ban(ofClientID: clientID) != nil { return .banned }
+        guard let device = identity.deviceIdentity else { return nil }
+        if services.gate.ban(of: device.deviceID, in: device.tenantID) != nil { return .banned }
+        if services.authenticator.revocation(of: device, peerAddress: peerAddress) != nil { return .notAuthorized }
+        return nil
     }
 
     /// Counts the connection, records it and opens its session.

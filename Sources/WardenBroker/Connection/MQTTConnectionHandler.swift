@@ -149,24 +149,37 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Reads nothing more until `future` completes (a session moving here from another node, before CONNACK),
-    /// then calls `body` with whether it succeeded and handles what arrived meanwhile, unless the connection
-    /// closed in between. The socket is not read meanwhile: what a client sends while it waits stays in the
-    /// kernel's buffers, not the hub's.
+    /// at most `maximumHold`, then calls `body` with whether it succeeded and handles what arrived meanwhile,
+    /// unless the connection closed in between. The socket is not read meanwhile (what a client sends while it
+    /// waits stays in the kernel's buffers, not the hub's), and the keep-alive counts from the wait's end.
     func holdReading(
         until future: EventLoopFuture<Void>, context: ChannelHandlerContext,
         then body: @escaping (MQTTConnectionHandler, Bool) -> Void
     ) {
         isHolding = true
         try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
-        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+        // The move or its time limit, whichever comes first, ends the wait.
+        let finish = { [self] (isMoved: Bool) in
+            guard isHolding else { return }
             isHolding = false
             guard !machine.isClosed else { return }
-            body(self, (try? result.get()) != nil)
+            machine.resumed(now: context.eventLoop.now)
+            body(self, isMoved)
             guard !machine.isClosed else { return }
             try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
             handleBuffered(context: context)
+            scheduleTick(context)
+        }
+        let limit = context.eventLoop.assumeIsolated().scheduleTask(in: Self.maximumHold) { finish(false) }
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            limit.cancel()
+            finish((try? result.get()) != nil)
         }
     }
+
+    /// The longest a CONNECT waits for its session to move here (the holder's answer, its commit, the store's
+    /// reads) before it is refused.
+    static let maximumHold = TimeAmount.seconds(15)
 
     private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {
         log(.debug, "Refused a packet.", metadata: ["error.rule": "\(error.rule)"])
@@ -387,6 +400,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     fileprivate func tickFired(_ context: ChannelHandlerContext) {
         guard let armed = tickArmedFor, armed <= context.eventLoop.now else { return }
         tickArmedFor = nil
+        // Waiting for its session, the connection reads nothing: the wait's end arms the next tick.
+        guard !isHolding else { return }
         let action = machine.tick(now: context.eventLoop.now)
         perform(action, context: context)
         if case .none = action { scheduleTick(context) }

@@ -31,9 +31,10 @@ extension Broker {
     }
 
     /// Takes up a session that another node of a cluster released, or that a stopped node held, as `restore`
-    /// does, and stores it as this node's. False when this node holds a session of that key already (a
-    /// connection took it meanwhile), or the snapshot holds none that has not expired.
-    public func adoptMoved(_ snapshot: MQTTStateSnapshot) -> Bool {
+    /// does, and returns once its row is committed as this node's. False when this node holds a session of that
+    /// key already (a connection took it meanwhile: nothing is written over it), or the snapshot holds none
+    /// that has not expired.
+    public func adoptMoved(_ snapshot: MQTTStateSnapshot) async -> Bool {
         guard let persistence else { return false }
         var changes: [DeviceStateChange] = []
         var isAdopted = false
@@ -43,7 +44,9 @@ extension Broker {
             changes.append(session.claim)
             isAdopted = true
         }
-        persistence.record(changes)
+        let keys = snapshot.sessions.map { SessionKey(tenantID: $0.tenantID, clientID: $0.clientID) }
+        guard isAdopted || keys.allSatisfy({ session($0) == nil }) else { return false }
+        await persistence.committed(persistence.record(changes))
         return isAdopted
     }
 

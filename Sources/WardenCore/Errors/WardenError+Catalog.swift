@@ -127,6 +127,7 @@ extension WardenError.Code {
     public static let storeUnusable = Self("store.unusable", .invalidInput)
     public static let storeConstraintViolated = Self("store.constraint_violated", .internal)
     public static let clusterSlotUnavailable = Self("cluster.slot_unavailable", .unavailable)
+    public static let clusterSessionUnavailable = Self("cluster.session_unavailable", .unavailable)
     public static let internalError = Self("internal.error", .internal)
 
     /// Every code Warden can raise; docs/errors.md lists exactly these (a test checks it).
@@ -164,6 +165,6 @@ extension WardenError.Code {
         .configInvalidValue,
         .configUnreadableFile,
         .dataDirectoryUnusable, .listenerUnavailable, .storeUnavailable, .storeUnusable, .storeConstraintViolated,
-        .clusterSlotUnavailable, .internalError,
+        .clusterSlotUnavailable, .clusterSessionUnavailable, .internalError,
     ]
 }

@@ -33,6 +33,21 @@ public final class SequenceNumbers: Sendable {
         self.last = Atomic((max(last, 0) / Self.slotCount) * Self.slotCount &+ ownSlot)
     }
 
+    /// How long a number given out in a cluster waits before readers resuming by number are given it: another
+    /// node may have given out a smaller one a moment earlier whose commit is still on its way, and a reader that
+    /// went past it would never see it. Commits take milliseconds; one slower than this can still be skipped.
+    public static let settleTime: Int64 = 2_000_000
+
+    /// The largest number readers that resume by number are given now: in a cluster, those given out at least
+    /// `settleTime` microseconds ago; a node alone commits its numbers in order, so every one.
+    public func settled() -> Int64 {
+        guard slot != nil else { return .max }
+        // Numbers whose clock part is at most now − settleTime.
+        let (scaled, overflow) = (microseconds() &- Self.settleTime &+ 1).multipliedReportingOverflow(
+            by: Self.slotCount)
+        return overflow ? .max : scaled &- 1
+    }
+
     /// The next number.
     public func next() -> Int64 {
         guard let slot else { return last.wrappingAdd(1, ordering: .relaxed).newValue }

@@ -172,10 +172,14 @@ public final class CloudToDeviceService: Service, Sendable {
         return message
     }
 
-    /// A tenant's feedback records after sequence `after`, oldest first; the cursor of a full page is its last
-    /// sequence number.
+    /// A tenant's feedback records after sequence `after`, oldest first, settled (`SequenceNumbers.settled`: in a
+    /// cluster another node may still be committing one numbered a moment earlier); the cursor of a full page is
+    /// its last sequence number.
     public func feedback(_ tenantID: TenantID, after: Int64, limit: Int) async throws -> Page<CloudToDeviceFeedback> {
-        let items = try await store.feedback(tenantID, afterSequence: after, limit: limit)
+        let settled = feedbackNumbers.settled()
+        let items = try await store.feedback(tenantID, afterSequence: after, limit: limit).filter {
+            $0.sequenceNumber <= settled
+        }
         return Page(items: items, nextCursor: items.count == limit ? items.last.map { String($0.sequenceNumber) } : nil)
     }
 

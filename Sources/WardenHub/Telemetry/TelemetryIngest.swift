@@ -27,6 +27,11 @@ public final class TelemetryIngest: Sendable {
         self.logger = logger
     }
 
+    /// The largest sequence number a page of stored telemetry may hold now (`SequenceNumbers.settled`).
+    public func settledSequence() -> Int64 {
+        numbers.settled()
+    }
+
     /// The outcome for a PUBLISH on a telemetry topic with property bag `bagText`.
     func ingest(_ message: BrokerMessage, bag bagText: String, from sender: DeviceSender, isWill: Bool)
         -> DeviceTrafficOutcome

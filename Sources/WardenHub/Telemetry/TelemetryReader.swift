@@ -9,19 +9,25 @@ public struct TelemetryReader: Sendable {
 
     let store: any TelemetryStore
     let feed: TelemetryFeed
+    /// The largest sequence number a page may hold now (`SequenceNumbers.settled`: in a cluster, none given
+    /// out in the last two seconds).
+    let settled: @Sendable () -> Int64
 
-    public init(store: any TelemetryStore, feed: TelemetryFeed) {
+    public init(store: any TelemetryStore, feed: TelemetryFeed, settled: @escaping @Sendable () -> Int64 = { .max }) {
         self.store = store
         self.feed = feed
+        self.settled = settled
     }
 
-    /// One device's messages enqueued in `from..<to` (Unix milliseconds) after sequence `after`, oldest first;
-    /// the next cursor is the last sequence number of a full page.
+    /// One device's messages enqueued in `from..<to` (Unix milliseconds) after sequence `after`, oldest first,
+    /// settled (`settled`); the next cursor is the last sequence number of a full page.
     public func page(
         _ tenantID: TenantID, _ deviceID: DeviceID, from: Int64, to: Int64, after: Int64, limit: Int
     ) async throws -> Page<TelemetryMessage> {
+        let settled = settled()
         let items = try await store.telemetry(
-            tenantID, deviceID, from: from, to: to, afterSequence: after, limit: limit)
+            tenantID, deviceID, from: from, to: to, afterSequence: after, limit: limit
+        ).filter { $0.sequenceNumber <= settled }
         return Page(items: items, nextCursor: items.count == limit ? items.last.map { String($0.sequenceNumber) } : nil)
     }
 
