@@ -101,6 +101,12 @@ up)
   trap 'echo "scripts/cluster.sh: start-up failed; stopping what it started" >&2; "$0" down "$dir" >/dev/null 2>&1' EXIT
   command -v nats-server >/dev/null || { echo "nats-server is not installed (apt-get install nats-server)" >&2; exit 1; }
   [ -x "$binary" ] || { echo "$binary is missing: swift build first" >&2; exit 1; }
+  # As root the database lives outside DIR and `down` deletes it: nodes' data from an earlier run (the admin
+  # credential, the CA, the audit head) would not match the new database, so they go too.
+  if [ "$(id -u)" -eq 0 ] && [ ! -f "$dir/postgresql.path" ]; then
+    for n in "${nodes[@]}"; do rm -rf "${dir:?}/node-$n"; done
+    rm -f "$dir/admin.token" "$dir/ca.pem"
+  fi
   scripts/postgres.sh start "$(postgres_dir)" "$postgres_port" >/dev/null
   for n in "${nodes[@]}"; do start_nats "$n"; done
   for n in "${nodes[@]}"; do wait_port $((4231 + n)) 10 || { echo "NATS server $n did not start" >&2; exit 1; }; done
