@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 import hub
+from test_cloud_to_device import device_https, receive
 from test_service_principals import api, service_client
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
@@ -267,6 +268,49 @@ def test_a_message_sent_through_one_node_reaches_the_device_on_another_and_leave
         return [r for r in json.loads(body)["items"] if r["deviceId"] == device_id]
     assert hub.wait_until(lambda: [r["statusCode"] for r in records(c)] == ["Success"])
     device.stop()
+
+
+def test_an_https_device_receives_on_one_node_and_settles_on_another(cluster):
+    """Behind a load balancer each request of an HTTPS device may reach another node: the lock is stored with
+    the message, so the node that gets the DELETE settles it whether or not it has followed the receive yet."""
+    a, b, c = cluster
+    device_id = unique("meter")
+    hub.create_device(c, device_id)
+    c.cli("c2d", "send", device_id, "--body", "read", "--ack", "full")
+    path = f"/api/v1/tenants/default/devices/{device_id}/c2d"
+
+    def received(node) -> dict:
+        """The first receive on `node` that gets the message: its headers and body."""
+        got = []
+
+        def once():
+            status, headers, body = receive(node, device_id)
+            if status == 200:
+                got.append(headers | {"body": body})
+            return got
+        assert hub.wait_until(once), node.number
+        return got[0]
+
+    first = received(a)
+    assert first["body"] == b"read" and first["iothub-deliverycount"] == "0", first
+    # Abandoned through node 2, which may not have followed the lock yet: it finds it in the store.
+    status, _, _ = device_https(b, device_id, "POST", f"/deviceBound/{first['etag'].strip(chr(34))}/abandon")
+    assert status == 204
+    second = received(c)
+    assert second["iothub-deliverycount"] == "1", second
+    # Node 3's lock holds on node 2 too; a token no node gave out settles nothing.
+    assert hub.wait_until(lambda: [m["state"] for m in json.loads(hub.api(b, path)[2])["items"]] == ["invisible"])
+    status, _, problem = device_https(b, device_id, "DELETE", "/deviceBound/" + "0" * 32)
+    assert status == 412 and json.loads(problem)["code"] == "c2d.lock_lost"
+    status, _, _ = device_https(a, device_id, "DELETE", f"/deviceBound/{second['etag'].strip(chr(34))}")
+    assert status == 204
+    for node in cluster:
+        assert hub.wait_until(lambda: json.loads(hub.api(node, path)[2])["items"] == []), node.number
+
+    def records(node):
+        _, _, body = hub.api(node, "/api/v1/tenants/default/c2d-feedback")
+        return [r["statusCode"] for r in json.loads(body)["items"] if r["deviceId"] == device_id]
+    assert hub.wait_until(lambda: records(b) == ["Success"])
 
 
 def test_a_client_id_connecting_to_another_node_takes_the_session_over(cluster, plant_policy):

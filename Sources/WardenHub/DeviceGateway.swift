@@ -94,7 +94,7 @@ public struct DeviceGateway: Sendable {
     }
 
     /// HTTPS receive: the oldest Enqueued message, locked, with its lock token; nil when none waits.
-    public func receive(for device: DeviceSender, lockSeconds: Int64?, peer: IPAddress) throws(WardenError) -> (
+    public func receive(for device: DeviceSender, lockSeconds: Int64?, peer: IPAddress) async throws(WardenError) -> (
         message: CloudToDeviceMessage, lockToken: String
     )? {
         let topic = AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name
@@ -102,7 +102,7 @@ public struct DeviceGateway: Sendable {
             AuthorizationRequest(
                 tenantID: device.tenantID, subject: .device(device.deviceID), action: .receive, resource: .topic(topic)),
             peer: peer)
-        return cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
+        return await cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
     }
 
     /// HTTPS complete, reject or abandon; returns once committed.

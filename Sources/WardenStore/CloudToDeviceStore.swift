@@ -7,6 +7,9 @@ public protocol CloudToDeviceStore: Sendable {
     func loadCloudToDeviceMessages() async throws -> [CloudToDeviceMessage]
     /// One queued message, nil when it is not (or no longer) queued.
     func cloudToDeviceMessage(sequence: Int64) async throws -> CloudToDeviceMessage?
+    /// The device's queued message stored with HTTPS lock `lockToken` (running or not), nil when none is.
+    func cloudToDeviceMessage(_ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String) async throws
+        -> CloudToDeviceMessage?
     /// The highest message and feedback sequence numbers stored (0 when none).
     func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64)
     /// A tenant's feedback records after `afterSequence`, oldest first.

@@ -9,8 +9,16 @@ import WardenStore
 /// Bans answered from memory (and kept in the store), and the refused-authentication rule: one alert per
 /// subject while it is not resolved, counted per burst, with an automatic ban when configured.
 struct DefenderServiceTests {
+    /// A clock the test moves: a ban's expiry must not depend on how fast a loaded machine commits.
+    final class MovedClock: WardenClock, Sendable {
+        private let instant = Mutex(Date())
+        func now() -> Date { instant.withLock { $0 } }
+        func advance(_ seconds: TimeInterval) { instant.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    }
+
     let database: SQLiteDatabase
     let bus = EventBus()
+    let clock = MovedClock()
 
     init() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-defender-\(UUID())")
@@ -19,8 +27,10 @@ struct DefenderServiceTests {
             path: folder.appendingPathComponent("warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
     }
 
-    func defender(_ settings: DefenderService.Settings = .init()) async throws -> DefenderService {
-        let defender = DefenderService(store: database, bus: bus, settings: settings)
+    func defender(_ settings: DefenderService.Settings = .init(), clock: any WardenClock = SystemClock()) async throws
+        -> DefenderService
+    {
+        let defender = DefenderService(store: database, bus: bus, settings: settings, clock: clock)
         try await defender.load()
         defender.follow(bus)
         return defender
@@ -29,7 +39,7 @@ struct DefenderServiceTests {
     func address(_ text: String) throws -> IPAddress { try #require(IPAddress(text)) }
 
     @Test func bansRefuseWhatTheyNameUntilTheyExpireOrAreLifted() async throws {
-        let defender = try await defender()
+        let defender = try await defender(clock: clock)
         let range = try await defender.addBan(
             .address(try CIDR("198.51.100.0/24")), reason: "scanner", lifetime: nil, by: "user:admin")
         _ = try await defender.addBan(.clientID("bot-1"), reason: "flapping", lifetime: nil, by: "user:admin")
@@ -44,7 +54,7 @@ struct DefenderServiceTests {
         #expect(defender.ban(of: try DeviceID("meter-1"), in: .defaultTenant) != nil)
         #expect(defender.ban(of: try DeviceID("meter-1"), in: try TenantID("other")) == nil)
         #expect(defender.ban(of: try address("203.0.113.9")) != nil)
-        try await Task.sleep(for: .milliseconds(1_100))
+        clock.advance(1.1)
         #expect(defender.ban(of: try address("203.0.113.9")) == nil, "an expired ban refuses nothing")
 
         // A restart reads them back; a lifted one is gone.

@@ -28,19 +28,46 @@ struct CloudToDeviceQueueTests {
     }
 
     /// Another node's committed changes: a message it queued joins in sequence order, one it changed keeps this
-    /// node's lock, one it settled leaves; a change for what is not here and gone changes nothing.
+    /// node's MQTT delivery, one it settled leaves; a change for what is not here and gone changes nothing.
     @Test func followsWhatAnotherNodeCommitted() throws {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(5)])
-        _ = queue.lockForHTTPS(token: "t", now: 0, duration: 60_000)
+        _ = queue.lockForMQTT(now: 0)
         queue.follow(3, stored: message(3))
         #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3, 5])
         var abandoned = message(1)
         abandoned.deliveryCount = 2
         queue.follow(1, stored: abandoned)
-        #expect(queue.entries[0].message.deliveryCount == 2 && queue.entries[0].lock != nil)
+        #expect(queue.entries[0].message.deliveryCount == 2 && queue.entries[0].isOnMQTT)
         queue.follow(5, stored: nil)
         queue.follow(9, stored: nil)
         #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3])
+    }
+
+    /// An HTTPS lock is stored with the message: a node that follows it holds the message for the lock's time
+    /// and settles it with the token, and a lock abandoned elsewhere is released here too.
+    @Test func anHTTPSLockTakenOnAnotherNodeHoldsAndSettlesHere() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2)])
+        var locked = message(1)
+        locked.httpsLock = .init(token: "elsewhere", until: 1000)
+        queue.follow(1, stored: locked)
+        #expect(queue.lockForMQTT(now: 10).map(\.sequenceNumber) == [2])
+        #expect(queue.lockForHTTPS(token: "here", now: 10, duration: 1000) == nil)
+        queue.follow(1, stored: message(1))
+        #expect(queue.entries[0].isHeld(at: 10) == false)
+        queue.follow(1, stored: locked)
+        let changes = try queue.settle(token: "elsewhere", .complete, now: 20) { 1 }
+        #expect(changes.first == .deleteCloudToDevice(sequence: 1))
+        #expect(throws: WardenError.self) { _ = try queue.settle(token: "elsewhere", .complete, now: 20) { 2 } }
+    }
+
+    /// A receive stores the message with its lock; a restored message keeps a lock that has not run out.
+    @Test func theLockIsStoredAndOutlivesARestart() throws {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1)])
+        let locked = queue.lockForHTTPS(token: "t", now: 100, duration: 500)
+        let (received, changes) = try #require(locked)
+        #expect(received.httpsLock == .init(token: "t", until: 600) && changes == [.putCloudToDevice(received)])
+        var restarted = CloudToDeviceQueue(limits: .init(), restoring: [received])
+        #expect(restarted.lockForMQTT(now: 200).isEmpty && restarted.lockForMQTT(now: 600).count == 1)
     }
 
     /// On several nodes one node settles each expiry: the others leave the message (and its feedback) to it.
@@ -63,10 +90,10 @@ struct CloudToDeviceQueueTests {
     @Test func httpsReceiveLocksCompleteRemovesWithFeedback() throws {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2)])
         let received = queue.lockForHTTPS(token: "t1", now: 100, duration: 60_000)
-        #expect(received?.sequenceNumber == 1)
+        #expect(received?.message.sequenceNumber == 1)
         // The next receive skips the locked one.
         let next = queue.lockForHTTPS(token: "t2", now: 100, duration: 60_000)
-        #expect(next?.sequenceNumber == 2)
+        #expect(next?.message.sequenceNumber == 2)
         let changes = try queue.settle(token: "t1", .complete, now: 200) { 7 }
         #expect(changes.first == .deleteCloudToDevice(sequence: 1) && feedback(changes) == [.success])
         #expect(throws: WardenError.self) { _ = try queue.settle(token: "t1", .complete, now: 200) { 8 } }
@@ -99,7 +126,7 @@ struct CloudToDeviceQueueTests {
         #expect(queue.nextDeadline == 1000)
         let unlocked = queue.expire(now: 1000) { 1 }
         #expect(unlocked.isEmpty)
-        #expect(queue.entries[0].lock == nil && queue.entries[0].message.deliveryCount == 0)
+        #expect(!queue.entries[0].isHeld(at: 1000) && queue.entries[0].message.deliveryCount == 0)
         let expired = queue.expire(now: 5000) { 1 }
         #expect(feedback(expired) == [.expired] && queue.entries.map(\.message.sequenceNumber) == [2])
         #expect(throws: WardenError.self) { _ = try queue.settle(token: "a", .complete, now: 5001) { 2 } }
@@ -111,14 +138,13 @@ struct CloudToDeviceQueueTests {
         #expect(delivered.map(\.sequenceNumber) == [1, 2])
         let again = queue.lockForMQTT(now: 100)
         #expect(again.isEmpty)
-        let https = queue.lockForHTTPS(token: "x", now: 100, duration: 1)
-        #expect(https == nil)
+        #expect(queue.lockForHTTPS(token: "x", now: 100, duration: 1) == nil)
         // An MQTT lock does not run out; the message waits for its PUBACK.
         let expired = queue.expire(now: 9000) { 1 }
         #expect(expired.count == 2)  // only #3 (expired, unlocked) goes, with feedback
         _ = try queue.settle(sequence: 1, .complete, now: 9001) { 2 }
         queue.releaseMQTT()
-        #expect(queue.entries.map(\.message.sequenceNumber) == [2] && queue.entries[0].lock == nil)
+        #expect(queue.entries.map(\.message.sequenceNumber) == [2] && !queue.entries[0].isHeld(at: 9001))
     }
 
     @Test func purgeEmptiesWithPurgedFeedback() {

@@ -5,6 +5,7 @@ import Testing
 import WardenAzure
 import WardenCore
 import WardenMQTT
+import WardenStore
 
 @testable import WardenBroker
 @testable import WardenHub
@@ -25,12 +26,12 @@ struct CloudToDeviceServiceTests {
         device = try DeviceID("lamp-1")
     }
 
-    private static func service(_ hub: HubFixture, _ configuration: CloudToDeviceService.Configuration = .init())
-        async throws -> CloudToDeviceService
-    {
+    private static func service(
+        _ hub: HubFixture, _ configuration: CloudToDeviceService.Configuration = .init(), slot: Int? = nil
+    ) async throws -> CloudToDeviceService {
         try await CloudToDeviceService(
             configuration: configuration, store: hub.database, persistence: hub.persistence, broker: hub.broker,
-            clock: SystemClock(), logger: Logger(label: "test"))
+            slot: slot, clock: SystemClock(), logger: Logger(label: "test"))
     }
 
     private func send(_ body: String, ttl: Int64? = nil, ack: CloudToDeviceMessage.Acknowledgement = .full)
@@ -79,15 +80,42 @@ struct CloudToDeviceServiceTests {
 
     @Test func httpsReceiveLocksAndSettlementNeedsTheLock() async throws {
         let sent = try await send("on")
-        let (message, token) = try #require(service.receive(hub.tenant, device))
+        let (message, token) = try #require(await service.receive(hub.tenant, device))
         #expect(message.sequenceNumber == sent.sequenceNumber)
-        #expect(service.receive(hub.tenant, device) == nil)
+        #expect(await service.receive(hub.tenant, device) == nil)
         #expect(
             await errorCode { try await service.settle(hub.tenant, device, lockToken: "nope", .complete) }
                 == .c2dLockLost)
         try await service.settle(hub.tenant, device, lockToken: token, .reject)
         #expect(service.list(hub.tenant, device).isEmpty)
         #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.rejected])
+    }
+
+    /// The lock is committed before the receive returns: after a restart the device still settles with it.
+    @Test func anHTTPSLockOutlivesARestart() async throws {
+        _ = try await send("held")
+        let (_, token) = try #require(await service.receive(hub.tenant, device))
+        let restarted = try await Self.service(hub)
+        #expect(restarted.list(hub.tenant, device).map(\.isLocked) == [true])
+        #expect(await restarted.receive(hub.tenant, device) == nil)
+        try await restarted.settle(hub.tenant, device, lockToken: token, .complete)
+        #expect(restarted.list(hub.tenant, device).isEmpty)
+    }
+
+    /// Behind a load balancer the device's DELETE may reach another node before that node followed the receive:
+    /// a cluster node looks the lock up in the store. Another device's token settles nothing.
+    @Test func aClusterNodeSettlesALockTakenOnAnotherNode() async throws {
+        let other = try await Self.service(hub, slot: 2)
+        _ = try await send("on")
+        let (_, token) = try #require(await service.receive(hub.tenant, device))
+        let stranger = try DeviceID("lamp-2")
+        #expect(
+            await errorCode { try await other.settle(hub.tenant, stranger, lockToken: token, .complete) }
+                == .c2dLockLost)
+        try await other.settle(hub.tenant, device, lockToken: token, .complete)
+        await hub.persistence.committed(hub.persistence.recordedCount)
+        #expect(try await hub.database.loadCloudToDeviceMessages().isEmpty)
+        #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.success])
     }
 
     @Test func theQueueOutlivesARestart() async throws {

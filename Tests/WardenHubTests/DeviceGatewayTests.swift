@@ -116,7 +116,9 @@ struct DeviceGatewayTests {
         await #expect(throws: WardenError.self) {
             try await gateway.sendTelemetry(from: sender, properties: [], body: [1], peer: loopback)
         }
-        #expect(throws: WardenError.self) { _ = try gateway.receive(for: sender, lockSeconds: nil, peer: loopback) }
+        await #expect(throws: WardenError.self) {
+            _ = try await gateway.receive(for: sender, lockSeconds: nil, peer: loopback)
+        }
         let lost = """
             {"statements": [{"id": "lost", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["connect"]}]}
             """

@@ -104,6 +104,7 @@ struct MQTTStateStoreTests {
                 properties: "{}", body: [1], acknowledgement: .full, enqueuedAt: 10, expiresAt: 20, deliveryCount: 0)
             var delivered = queued
             delivered.deliveryCount = 2
+            delivered.httpsLock = .init(token: "etag", until: 15)
             var twin = DeviceTwin(tenantID: tenant, deviceID: device)
             twin.desired.properties = ["mode": .string("eco")]
             twin.desired.version = 4
@@ -130,6 +131,8 @@ struct MQTTStateStoreTests {
             #expect(try await store.lastTelemetrySequence() == 3)
             #expect(try await store.deleteTelemetry(enqueuedBefore: 2_500, limit: 10) == 2)
             #expect(try await store.loadCloudToDeviceMessages() == [delivered])
+            #expect(try await store.cloudToDeviceMessage(tenant, device, lockToken: "etag") == delivered)
+            #expect(try await store.cloudToDeviceMessage(tenant, try DeviceID("e"), lockToken: "etag") == nil)
             #expect(try await store.lastCloudToDeviceSequences() == (5, 1))
             #expect(try await store.feedback(tenant, afterSequence: 0, limit: 10).map(\.originalMessageID) == ["m"])
             #expect(try await store.deleteFeedback(recordedBefore: 13, limit: 10) == 1)

@@ -43,7 +43,7 @@ struct DeviceHTTPSController {
                     return seconds
                 }
                 guard
-                    let (message, token) = try gateway.receive(
+                    let (message, token) = try await gateway.receive(
                         for: sender, lockSeconds: lock, peer: context.peerAddress)
                 else {
                     return Response(status: .noContent)

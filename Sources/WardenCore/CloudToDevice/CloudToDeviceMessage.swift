@@ -25,11 +25,24 @@ public struct CloudToDeviceMessage: Sendable, Equatable {
     public let expiresAt: Int64
     /// Deliveries abandoned so far (lock expiry does not count, as in IoT Hub).
     public var deliveryCount: Int
+    /// The lock of an HTTPS receive, stored so that the device may settle it on any node and after a restart.
+    public var httpsLock: HTTPSLock?
+
+    /// An HTTPS receiver's hold on a message: its ETag and until when (Unix milliseconds).
+    public struct HTTPSLock: Sendable, Equatable {
+        public let token: String
+        public let until: Int64
+
+        public init(token: String, until: Int64) {
+            self.token = token
+            self.until = until
+        }
+    }
 
     public init(
         sequenceNumber: Int64, tenantID: TenantID, deviceID: DeviceID, messageID: String, correlationID: String?,
         properties: String, body: [UInt8], acknowledgement: Acknowledgement, enqueuedAt: Int64, expiresAt: Int64,
-        deliveryCount: Int = 0
+        deliveryCount: Int = 0, httpsLock: HTTPSLock? = nil
     ) {
         self.sequenceNumber = sequenceNumber
         self.tenantID = tenantID
@@ -42,6 +55,7 @@ public struct CloudToDeviceMessage: Sendable, Equatable {
         self.enqueuedAt = enqueuedAt
         self.expiresAt = expiresAt
         self.deliveryCount = deliveryCount
+        self.httpsLock = httpsLock
     }
 }
 

@@ -10,19 +10,18 @@ public enum CloudToDeviceSettlement: Sendable {
 /// Hub's states (anchors.md §1.5): Enqueued, Invisible (locked to an MQTT connection until its PUBACK, or to
 /// an HTTPS receiver until the lock ends), then Completed or dead-lettered (rejected, expired, delivered too
 /// often, purged), which take it out of the queue. Abandon and lock expiry return it to Enqueued; only abandon
-/// counts as a delivery.
+/// counts as a delivery. An HTTPS lock is part of the stored message (any node's copy follows it, so the device
+/// may settle on another node); an MQTT delivery is this node's own.
 struct CloudToDeviceQueue: Sendable {
-    /// Who holds a message.
-    enum Lock: Sendable, Equatable {
-        /// In flight on the device's MQTT connection; its PUBACK completes it, its end releases it.
-        case mqtt
-        /// Received over HTTPS with this ETag, until (Unix milliseconds).
-        case https(token: String, until: Int64)
-    }
-
     struct Entry: Sendable {
         var message: CloudToDeviceMessage
-        var lock: Lock?
+        /// In flight on the device's MQTT connection here: its PUBACK completes it, its end releases it.
+        var isOnMQTT = false
+
+        /// Whether an MQTT delivery or an HTTPS lock still running at `now` holds the message.
+        func isHeld(at now: Int64) -> Bool {
+            isOnMQTT || (message.httpsLock.map { $0.until > now } ?? false)
+        }
     }
 
     struct Limits: Sendable {
@@ -35,7 +34,7 @@ struct CloudToDeviceQueue: Sendable {
 
     init(limits: Limits, restoring messages: [CloudToDeviceMessage] = []) {
         self.limits = limits
-        self.entries = messages.map { Entry(message: $0, lock: nil) }
+        self.entries = messages.map { Entry(message: $0) }
     }
 
     /// Adds a message at the end; `c2d.queue_full` at the depth limit.
@@ -46,15 +45,15 @@ struct CloudToDeviceQueue: Sendable {
                 "Device '\(message.deviceID)' has \(entries.count) cloud-to-device messages waiting, the most its queue holds."
             )
         }
-        entries.append(Entry(message: message, lock: nil))
+        entries.append(Entry(message: message))
         return [.putCloudToDevice(message)]
     }
 
     /// Locks every Enqueued, unexpired message to the device's MQTT connection and returns them, oldest first.
     mutating func lockForMQTT(now: Int64) -> [CloudToDeviceMessage] {
         var locked: [CloudToDeviceMessage] = []
-        for index in entries.indices where entries[index].lock == nil && entries[index].message.expiresAt > now {
-            entries[index].lock = .mqtt
+        for index in entries.indices where !entries[index].isHeld(at: now) && entries[index].message.expiresAt > now {
+            entries[index].isOnMQTT = true
             locked.append(entries[index].message)
         }
         return locked
@@ -62,18 +61,21 @@ struct CloudToDeviceQueue: Sendable {
 
     /// Returns messages locked to MQTT to Enqueued: their connection ended, or never took them.
     mutating func releaseMQTT(_ sequences: Set<Int64>? = nil) {
-        for index in entries.indices where entries[index].lock == .mqtt {
-            if sequences?.contains(entries[index].message.sequenceNumber) ?? true { entries[index].lock = nil }
+        for index in entries.indices where entries[index].isOnMQTT {
+            if sequences?.contains(entries[index].message.sequenceNumber) ?? true { entries[index].isOnMQTT = false }
         }
     }
 
-    /// Locks the oldest Enqueued, unexpired message to an HTTPS receiver until `now + duration`.
-    mutating func lockForHTTPS(token: String, now: Int64, duration: Int64) -> CloudToDeviceMessage? {
-        guard let index = entries.firstIndex(where: { $0.lock == nil && $0.message.expiresAt > now }) else {
+    /// Locks the oldest Enqueued, unexpired message to an HTTPS receiver until `now + duration`; the locked
+    /// message is stored with its lock.
+    mutating func lockForHTTPS(token: String, now: Int64, duration: Int64) -> (
+        message: CloudToDeviceMessage, changes: [DeviceStateChange]
+    )? {
+        guard let index = entries.firstIndex(where: { !$0.isHeld(at: now) && $0.message.expiresAt > now }) else {
             return nil
         }
-        entries[index].lock = .https(token: token, until: now + duration)
-        return entries[index].message
+        entries[index].message.httpsLock = .init(token: token, until: now + duration)
+        return (entries[index].message, [.putCloudToDevice(entries[index].message)])
     }
 
     /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
@@ -85,8 +87,8 @@ struct CloudToDeviceQueue: Sendable {
         guard
             let index = entries.firstIndex(where: { entry in
                 if let sequence { return entry.message.sequenceNumber == sequence }
-                if case .https(let held, let until) = entry.lock { return held == token && until > now }
-                return false
+                guard let lock = entry.message.httpsLock else { return false }
+                return lock.token == token && lock.until > now
             })
         else {
             throw WardenError(.c2dLockLost, "No message is locked with that token; its lock may have expired.")
@@ -97,7 +99,7 @@ struct CloudToDeviceQueue: Sendable {
         case .reject:
             return remove(at: index, .rejected, "Message rejected", now: now, feedbackNumber)
         case .abandon:
-            entries[index].lock = nil
+            entries[index].message.httpsLock = nil
             entries[index].message.deliveryCount &+= 1  // stored: may be anything after a foreign file
             if entries[index].message.deliveryCount >= limits.maximumDeliveryCount {
                 return remove(at: index, .deliveryCountExceeded, "Delivery count exceeded", now: now, feedbackNumber)
@@ -107,15 +109,15 @@ struct CloudToDeviceQueue: Sendable {
     }
 
     /// Dead-letters messages past their expiry (unless in flight on MQTT) that `isMine` says this node settles,
-    /// and ends HTTPS locks that ran out.
+    /// and forgets HTTPS locks that ran out (the stored row may keep one: a lock past its end holds nothing).
     mutating func expire(now: Int64, isMine: (Int64) -> Bool = { _ in true }, feedbackNumber: () -> Int64)
         -> [DeviceStateChange]
     {
         var changes: [DeviceStateChange] = []
         var index = entries.startIndex
         while index < entries.endIndex {
-            if case .https(_, let until) = entries[index].lock, until <= now { entries[index].lock = nil }
-            if entries[index].lock == nil, entries[index].message.expiresAt <= now,
+            if let lock = entries[index].message.httpsLock, lock.until <= now { entries[index].message.httpsLock = nil }
+            if !entries[index].isHeld(at: now), entries[index].message.expiresAt <= now,
                 isMine(entries[index].message.sequenceNumber)
             {
                 changes += remove(at: index, .expired, "Message expired", now: now, feedbackNumber)
@@ -126,8 +128,8 @@ struct CloudToDeviceQueue: Sendable {
         return changes
     }
 
-    /// Takes up a change another node committed: the message as the store now holds it (its lock here kept),
-    /// or its leaving (nil). Messages stay in sequence order.
+    /// Takes up a change another node committed: the message as the store now holds it (with its HTTPS lock;
+    /// a delivery on this node's MQTT connection kept), or its leaving (nil). Messages stay in sequence order.
     mutating func follow(_ sequence: Int64, stored message: CloudToDeviceMessage?) {
         let index = entries.firstIndex { $0.message.sequenceNumber == sequence }
         switch (index, message) {
@@ -135,7 +137,7 @@ struct CloudToDeviceQueue: Sendable {
         case (let index?, nil): entries.remove(at: index)
         case (nil, let message?):
             let position = entries.firstIndex { $0.message.sequenceNumber > sequence } ?? entries.endIndex
-            entries.insert(Entry(message: message, lock: nil), at: position)
+            entries.insert(Entry(message: message), at: position)
         case (nil, nil): break
         }
     }
@@ -150,8 +152,8 @@ struct CloudToDeviceQueue: Sendable {
     /// The earliest time something changes by itself (an expiry or an HTTPS lock's end), if any.
     var nextDeadline: Int64? {
         entries.compactMap { entry -> Int64? in
-            if case .https(_, let until) = entry.lock { return until }
-            return entry.lock == nil ? entry.message.expiresAt : nil
+            if entry.isOnMQTT { return nil }
+            return entry.message.httpsLock?.until ?? entry.message.expiresAt
         }.min()
     }
 

@@ -82,6 +82,8 @@ public final class CloudToDeviceService: Service, Sendable {
     private let feedbackNumbers: SequenceNumbers
     /// Whether this node dead-letters an expired message (on several nodes, one node settles each).
     private let settlesExpiry: @Sendable (Int64) -> Bool
+    /// On a node of a cluster, an HTTPS lock this node does not know may be another node's, not yet followed.
+    private let isClusterNode: Bool
     /// Where committed queue changes are announced (set by `follow`), for other nodes' copies.
     private let bus = Mutex<EventBus?>(nil)
     private let sent = Counter(label: "warden_c2d_messages_sent_total")
@@ -96,6 +98,7 @@ public final class CloudToDeviceService: Service, Sendable {
         logger: Logger
     ) async throws {
         self.settlesExpiry = settlesExpiry
+        self.isClusterNode = slot != nil
         self.configuration = configuration
         self.store = store
         self.persistence = persistence
@@ -217,8 +220,9 @@ public final class CloudToDeviceService: Service, Sendable {
 
     /// The device's queue, oldest first.
     public func list(_ tenantID: TenantID, _ deviceID: DeviceID) -> [Queued] {
+        let now = clock.nowMilliseconds()
         let queue = queues.withLock { $0[QueueKey(tenantID: tenantID, deviceID: deviceID)] }
-        return queue?.entries.map { Queued(message: $0.message, isLocked: $0.lock != nil) } ?? []
+        return queue?.entries.map { Queued(message: $0.message, isLocked: $0.isHeld(at: now)) } ?? []
     }
 
     /// Empties the device's queue (feedback `Purged` where asked); returns how many messages it held.
@@ -241,27 +245,48 @@ public final class CloudToDeviceService: Service, Sendable {
     }
 
     /// HTTPS receive: locks the oldest Enqueued message for `lockSeconds` (default: the configured lock) and
-    /// returns it with its lock token; nil when nothing is waiting.
-    public func receive(_ tenantID: TenantID, _ deviceID: DeviceID, lockSeconds: Int64? = nil) -> (
+    /// returns it with its lock token once the lock is committed; nil when nothing is waiting.
+    public func receive(_ tenantID: TenantID, _ deviceID: DeviceID, lockSeconds: Int64? = nil) async -> (
         message: CloudToDeviceMessage, lockToken: String
     )? {
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
         let token = Self.randomHex()
         let now = clock.nowMilliseconds()
         let duration = (lockSeconds ?? configuration.lockDuration) * 1000
-        let message = queues.withLock { queues in
-            queues[QueueKey(tenantID: tenantID, deviceID: deviceID)]?.lockForHTTPS(
-                token: token, now: now, duration: duration)
+        let locked = queues.withLock { queues -> (CloudToDeviceMessage, UInt64)? in
+            guard let (message, changes) = queues[key]?.lockForHTTPS(token: token, now: now, duration: duration)
+            else { return nil }
+            return (message, record(changes, of: key))
         }
-        return message.map { ($0, token) }
+        guard let (message, ticket) = locked else { return nil }
+        await persistence.committed(ticket)
+        return (message, token)
     }
 
-    /// HTTPS complete, reject or abandon of the message holding `lockToken`, once committed.
+    /// HTTPS complete, reject or abandon of the message holding `lockToken`, once committed. On a cluster node a
+    /// lock it does not hold is looked up in the store: the device may have received on another node whose
+    /// change has not reached this one yet.
     public func settle(
         _ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String, _ settlement: CloudToDeviceSettlement
     ) async throws {
-        let ticket = try settle(QueueKey(tenantID: tenantID, deviceID: deviceID), token: lockToken, settlement)
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+        if isClusterNode, !holds(key, lockToken),
+            let stored = try await store.cloudToDeviceMessage(tenantID, deviceID, lockToken: lockToken)
+        {
+            queues.withLock { queues in
+                var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+                queue.follow(stored.sequenceNumber, stored: stored)
+                queues[key] = queue
+            }
+        }
+        let ticket = try settle(key, token: lockToken, settlement)
         await persistence.committed(ticket)
-        if settlement == .abandon { deliverPending(QueueKey(tenantID: tenantID, deviceID: deviceID)) }
+        if settlement == .abandon { deliverPending(key) }
+    }
+
+    /// Whether this node's copy of `key`'s queue has a message locked with `token`.
+    private func holds(_ key: QueueKey, _ token: String) -> Bool {
+        queues.withLock { $0[key]?.entries.contains { $0.message.httpsLock?.token == token } ?? false }
     }
 
     private func settle(

@@ -51,6 +51,7 @@ enum StoreMigrations {
         MigrationStep(Migration0023DefenderRulesAndInventory.self),
         MigrationStep(Migration0024CreateNodeSlots.self),
         MigrationStep(Migration0025AddSessionNode.self),
+        MigrationStep(Migration0026AddCloudToDeviceLocks.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

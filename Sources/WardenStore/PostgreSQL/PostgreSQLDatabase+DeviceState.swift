@@ -293,16 +293,17 @@ extension PostgreSQLDatabase: DeviceStateStore {
             try await connection.run(
                 """
                 INSERT INTO c2d_messages (sequence, tenant_id, device_id, message_id, correlation_id, properties, body,
-                    ack, enqueued_at, expires_at, delivery_count)
+                    ack, enqueued_at, expires_at, delivery_count, lock_token, lock_until)
                 VALUES (\(message.sequenceNumber), \(message.tenantID.rawValue), \(message.deviceID.rawValue),
                 \(message.messageID), \(message.correlationID), \(message.properties), \(Data(message.body)),
                 \(message.acknowledgement.rawValue), \(message.enqueuedAt), \(message.expiresAt),
-                \(message.deliveryCount))
+                \(message.deliveryCount), \(message.httpsLock?.token), \(message.httpsLock?.until))
                 ON CONFLICT (sequence) DO UPDATE SET tenant_id = excluded.tenant_id, device_id = excluded.device_id,
                 message_id = excluded.message_id, correlation_id = excluded.correlation_id,
                 properties = excluded.properties, body = excluded.body, ack = excluded.ack,
                 enqueued_at = excluded.enqueued_at, expires_at = excluded.expires_at,
-                delivery_count = excluded.delivery_count
+                delivery_count = excluded.delivery_count, lock_token = excluded.lock_token,
+                lock_until = excluded.lock_until
                 """)
         case .deleteCloudToDevice(let sequence):
             try await connection.run("DELETE FROM c2d_messages WHERE sequence = \(sequence)")
@@ -391,6 +392,19 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
         try await read { connection in
             try await connection.rows("SELECT * FROM c2d_messages WHERE sequence = \(sequence)").first
                 .map(DeviceStateRows.cloudToDevice)
+        }
+    }
+
+    public func cloudToDeviceMessage(_ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String) async throws
+        -> CloudToDeviceMessage?
+    {
+        try await read { connection in
+            try await connection.rows(
+                """
+                SELECT * FROM c2d_messages WHERE lock_token = \(lockToken) AND tenant_id = \(tenantID.rawValue)
+                AND device_id = \(deviceID.rawValue)
+                """
+            ).first.map(DeviceStateRows.cloudToDevice)
         }
     }
 

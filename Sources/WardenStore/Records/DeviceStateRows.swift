@@ -62,14 +62,17 @@ enum DeviceStateRows {
     }
 
     static func cloudToDevice(_ row: some StoreRow) throws -> CloudToDeviceMessage {
-        CloudToDeviceMessage(
+        let lockToken: String? = try row.value("lock_token")
+        let lockUntil: Int64? = try row.value("lock_until")
+        return CloudToDeviceMessage(
             sequenceNumber: try row.value("sequence"), tenantID: try TenantID(row.value("tenant_id")),
             deviceID: try DeviceID(row.value("device_id")), messageID: try row.value("message_id"),
             correlationID: try row.value("correlation_id"), properties: try row.value("properties"),
             body: Array(try row.value("body") as Data),
             acknowledgement: CloudToDeviceMessage.Acknowledgement(rawValue: try row.value("ack")) ?? .none,
             enqueuedAt: try row.value("enqueued_at"), expiresAt: try row.value("expires_at"),
-            deliveryCount: try row.value("delivery_count"))
+            deliveryCount: try row.value("delivery_count"),
+            httpsLock: lockToken.flatMap { token in lockUntil.map { .init(token: token, until: $0) } })
     }
 
     static func feedback(_ row: some StoreRow) throws -> CloudToDeviceFeedback {

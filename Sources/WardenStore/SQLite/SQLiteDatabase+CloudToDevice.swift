@@ -16,6 +16,17 @@ extension SQLiteDatabase: CloudToDeviceStore {
         }
     }
 
+    public func cloudToDeviceMessage(_ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String) async throws
+        -> CloudToDeviceMessage?
+    {
+        try await read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM c2d_messages WHERE lock_token = ? AND tenant_id = ? AND device_id = ?",
+                arguments: [lockToken, tenantID.rawValue, deviceID.rawValue]
+            ).map(DeviceStateRows.cloudToDevice)
+        }
+    }
+
     public func lastCloudToDeviceSequences() async throws -> (message: Int64, feedback: Int64) {
         try await read { db in
             (
@@ -45,13 +56,14 @@ extension SQLiteDatabase: CloudToDeviceStore {
         try db.executeCached(
             sql: """
                 INSERT OR REPLACE INTO c2d_messages (sequence, tenant_id, device_id, message_id, correlation_id,
-                    properties, body, ack, enqueued_at, expires_at, delivery_count)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    properties, body, ack, enqueued_at, expires_at, delivery_count, lock_token, lock_until)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 message.sequenceNumber, message.tenantID.rawValue, message.deviceID.rawValue, message.messageID,
                 message.correlationID, message.properties, Data(message.body), message.acknowledgement.rawValue,
-                message.enqueuedAt, message.expiresAt, message.deliveryCount,
+                message.enqueuedAt, message.expiresAt, message.deliveryCount, message.httpsLock?.token,
+                message.httpsLock?.until,
             ])
     }
 
