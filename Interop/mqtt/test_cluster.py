@@ -6,6 +6,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -143,6 +144,36 @@ def test_disabling_a_device_on_one_node_closes_its_connection_on_another_within_
         again = hub.device_client(node, device_id)
         assert again.start(node.mqtt["mqtts"], host="localhost").value == 0x87  # 3.1.1: not authorized
         again.paho.loop_stop()
+
+
+def test_the_live_feed_on_one_node_carries_a_device_connected_to_another(cluster):
+    """The API's server-sent events on node 2 carry what a device on node 1 commits: node 2 announces that it
+    follows the device, node 1 sends notices of its commits, node 2 reads them from the store."""
+    a, b, _ = cluster
+    device_id, device = connected_device(a, a, "meter")
+    events = []
+
+    def follow():
+        for event in hub.stream(b, f"/api/v1/tenants/default/devices/{device_id}/telemetry/stream"):
+            events.append(event)
+            if json.loads(event[1])["body"] == "two":
+                return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    # Until node 1 hears of the follower (at once, unless the announcement is lost: then at its renewal).
+    for attempt in range(100):
+        device.paho.publish(f"devices/{device_id}/messages/events/", f"warm {attempt}", qos=1).wait_for_publish(10)
+        if hub.wait_until(lambda: events, timeout=0.2):
+            break
+    for text in ["one", "two"]:
+        device.paho.publish(f"devices/{device_id}/messages/events/", text, qos=1).wait_for_publish(10)
+    reader.join(15)
+    device.stop()
+    bodies = [json.loads(data)["body"] for _, data in events]
+    assert bodies[-2:] == ["one", "two"], bodies
+    numbers = [int(event_id) for event_id, _ in events]
+    assert numbers == sorted(set(numbers)), numbers
 
 
 def test_a_ban_made_on_one_node_closes_the_device_on_another(cluster):

@@ -3,6 +3,7 @@ public import Logging
 public import NIOCore
 public import NIOSSL
 public import ServiceLifecycle
+import Synchronization
 public import WardenBroker
 public import WardenCore
 public import WardenHub
@@ -36,6 +37,8 @@ public final class ClusterNode: Service {
     private let routing: ClusterRouting
     private let sessions: ClusterSessions
     private let events: ClusterEvents
+    private let group: any EventLoopGroup
+    private let feed = Mutex<ClusterFeed?>(nil)
     private let logger: Logger
 
     /// `resynchronize` reads again, from the store, every cache that follows other nodes' notices: it runs
@@ -47,6 +50,7 @@ public final class ClusterNode: Service {
         resynchronize: @escaping @Sendable () async throws -> Void
     ) {
         self.id = id
+        self.group = group
         self.logger = logger
         var settings = NATSClient.Configuration(servers: configuration.servers, name: configuration.name)
         settings.user = configuration.user
@@ -76,6 +80,13 @@ public final class ClusterNode: Service {
         ClusterMethods(node: id, nats: nats, methods: methods, otherNodes: otherNodes, logger: logger).start()
     }
 
+    /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).
+    public func relayFeed(_ feed: TelemetryFeed, store: any TelemetryStore) {
+        let relay = ClusterFeed(node: id, nats: nats, feed: feed, logger: logger)
+        relay.start(store: store, on: group.next())
+        self.feed.withLock { $0 = relay }
+    }
+
     /// Whether the node is connected to NATS and has heard, or read, every other node's change (`/readyz`).
     public var isReady: Bool { nats.isConnected && !events.isBehind }
 
@@ -84,6 +95,7 @@ public final class ClusterNode: Service {
         events.start()
         nats.start()
         try await events.run()
+        feed.withLock { $0 }?.stop()
         await nats.shutdown()
     }
 }

@@ -22,6 +22,15 @@ public enum ClusterSubject {
         "warden.node." + token(Substring(node)) + ".release"
     }
 
+    /// Devices followed in some node's live telemetry feed, announced by that node (`ClusterFeed`).
+    static let feedInterest = "warden.feed.interest"
+    static let feedPrefix = "warden.feed.d."
+
+    /// Where notices of one device's committed telemetry go while some node follows it.
+    static func feed(_ tenantID: TenantID, _ deviceID: DeviceID) -> String {
+        feedPrefix + token(Substring(tenantID.rawValue)) + "." + token(Substring(deviceID.rawValue))
+    }
+
     /// Retained messages of every tenant: every node keeps them all.
     static let retainedAll = "warden.retained.*"
 

@@ -145,7 +145,7 @@ public enum WardenServer {
 
         // One TLS context for every listener (MQTT/TLS and HTTPS), replaced together on SIGHUP.
         let tlsSlot = TLSContextSlot(try makeTLSContext(tls, minimum: configuration.tls.minimumVersion))
-        let telemetryFeed = TelemetryFeed()
+        let telemetryFeed = TelemetryFeed(clock: clock)
         let persistence = BrokerPersistence(
             store: database, clock: clock, logger: logger,
             node: configuration.cluster.isEnabled ? configuration.cluster.node : nil,
@@ -211,6 +211,7 @@ public enum WardenServer {
         broker.install(provisioning: provisioning)
         let methods = MethodService(broker: broker)
         cluster?.relayMethods(methods) { slotLease?.otherNodes ?? 0 }
+        cluster?.relayFeed(telemetryFeed, store: database)
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)

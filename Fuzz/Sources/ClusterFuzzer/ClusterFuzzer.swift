@@ -5,12 +5,14 @@ import WardenCluster
 import WardenNATS
 
 /// What a node reads from NATS: the server's operations (`NATSOperationParser`, fed in reads of the input's
-/// chosen size), another node's routed message (`ClusterEnvelope`) and another node's event notice
-/// (`ClusterNotice`, JSON). The first byte chooses.
+/// chosen size), another node's routed message (`ClusterEnvelope`), another node's event notice
+/// (`ClusterNotice`, JSON) and another node's announcement of a device its live feed follows
+/// (`ClusterFeed.Interest`). The first byte chooses.
 ///
 /// Invariants besides not crashing: the parser consumes nothing when it needs more and at least one byte per
 /// operation, and no payload exceeds its limit; an envelope that reads is written back to bytes that read as the
-/// same message; a notice that reads is written back to JSON that reads as the same notice.
+/// same message; a notice that reads is written back to JSON that reads as the same notice; an announcement that
+/// reads is written back to the same bytes.
 @_cdecl("ClusterFuzzer_main")
 public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
     warden_fuzz_run(argc, argv) { data, size in fuzz(data, size) }
@@ -21,7 +23,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 1 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     let rest = Array(bytes.dropFirst(2))
-    switch bytes[0] % 3 {
+    switch bytes[0] % 4 {
     case 0:
         let parser = NATSOperationParser(maximumControlLine: 256, maximumPayload: 512)
         let chunk = Int(bytes[1] % 32) + 1
@@ -58,12 +60,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         precondition(read.message.payload == envelope.message.payload && read.message.qos == envelope.message.qos)
         precondition(read.message.retain == envelope.message.retain, "retain changed")
         precondition(read.servedGroups == envelope.servedGroups, "served groups changed")
-    default:
+    case 2:
         guard let notice = try? JSONDecoder().decode(ClusterNotice.self, from: Data(rest)) else { return 0 }
         guard let json = try? JSONEncoder().encode(notice),
             let again = try? JSONDecoder().decode(ClusterNotice.self, from: json)
         else { preconditionFailure("a notice that reads must be written back") }
         precondition(again == notice, "a notice read back differently")
+    default:
+        let buffer = ByteBuffer(bytes: rest)
+        guard let interest = ClusterFeed.Interest(decoding: buffer) else { return 0 }
+        precondition(interest.encoded == buffer, "an announcement read back differently")
     }
     return 0
 }

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import WardenCore
+import WardenStore
+
+@testable import WardenHub
+
+/// The live feed on two nodes of one store: what one node commits reaches the other's followers through their
+/// link (NATS's part, `ClusterFeed`, is in the cluster's interop tests), read from the store, once each.
+struct TelemetryFeedTests {
+    /// Two nodes' links, joined in memory as `ClusterFeed` joins them over NATS.
+    final class Joined: TelemetryFeedLink, Sendable {
+        let followed = Mutex<[TelemetryFeed.Device: Int]>([:])
+        let other = Mutex<TelemetryFeed?>(nil)
+        let wanted = Mutex(false)
+        var isWanted: Bool { wanted.withLock { $0 } }
+        func following(_ tenantID: TenantID, _ deviceID: DeviceID, isStarted: Bool) {
+            followed.withLock { $0[.init(tenantID: tenantID, deviceID: deviceID), default: 0] += isStarted ? 1 : -1 }
+        }
+        func committed(_ devices: Set<TelemetryFeed.Device>) {
+            let other = other.withLock { $0 }
+            for device in devices { other?.otherNodeCommitted(device.tenantID, device.deviceID) }
+        }
+    }
+
+    let hub: HubFixture
+    let device: DeviceID
+
+    init() throws {
+        hub = try HubFixture()
+        device = try DeviceID("meter-9")
+    }
+
+    func message(_ sequence: Int64, _ body: String, device: DeviceID? = nil) -> TelemetryMessage {
+        TelemetryMessage(
+            sequenceNumber: sequence, tenantID: hub.tenant, deviceID: device ?? self.device,
+            enqueuedAtMilliseconds: SystemClock().nowMilliseconds(), authMethod: .sas, properties: "{}",
+            body: Array(body.utf8))
+    }
+
+    /// Stores `messages` and tells `feed` they committed, as the broker's writer does.
+    func commit(_ messages: [TelemetryMessage], on feed: TelemetryFeed) async throws {
+        let changes = messages.map { DeviceStateChange.appendTelemetry($0) }
+        try await hub.database.apply(changes)
+        feed.committed(changes)
+    }
+
+    @Test func anotherNodesCommitsReachTheFollowersHereOnceEach() async throws {
+        let (here, there) = (TelemetryFeed(), TelemetryFeed())
+        let (linkHere, linkThere) = (Joined(), Joined())
+        here.install(link: linkHere, store: hub.database, logger: Logger(label: "test"))
+        there.install(link: linkThere, store: hub.database, logger: Logger(label: "test"))
+        linkThere.other.withLock { $0 = here }
+        // Before anyone follows: the other node is not asked to look at its batches.
+        try await commit([message(1, "before")], on: there)
+
+        let stream = here.follow(hub.tenant, device)
+        #expect(linkHere.followed.withLock { $0.values.first } == 1)
+        var iterator = stream.makeAsyncIterator()
+        func next() async -> String? { await iterator.next().map { String(decoding: $0.body, as: UTF8.self) } }
+        linkThere.wanted.withLock { $0 = true }
+        try await commit([message(2, "one"), message(3, "other", device: try DeviceID("meter-8"))], on: there)
+        #expect(await next() == "one")
+        try await commit([message(4, "local")], on: here)
+        #expect(await next() == "local")
+        // A notice that brings nothing new hands out nothing twice.
+        here.otherNodeCommitted(hub.tenant, device)
+        try await commit([message(5, "two")], on: there)
+        #expect(await next() == "two")
+    }
+
+    @Test func theLinkHearsOfTheFirstFollowerAndTheLast() async throws {
+        let feed = TelemetryFeed()
+        let link = Joined()
+        feed.install(link: link, store: hub.database, logger: Logger(label: "test"))
+        var first: AsyncStream<TelemetryMessage>? = feed.follow(hub.tenant, device)
+        var second: AsyncStream<TelemetryMessage>? = feed.follow(hub.tenant, device)
+        #expect(link.followed.withLock { $0.values.first } == 1)
+        first = nil
+        #expect(link.followed.withLock { $0.values.first } == 1)
+        second = nil
+        #expect(link.followed.withLock { $0.values.first } == 0)
+        _ = (first, second)
+    }
+}
