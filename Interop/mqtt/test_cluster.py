@@ -480,6 +480,8 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     hub.create_device(b, watched_id)
     watched = hub.device_client(a, watched_id)
     assert hub.wait_until(lambda: watched.start(a.mqtt["mqtts"], host="localhost") == 0)
+    valve_id, valve = connected_device(a, b, "valve")
+    subscribed(valve, f"devices/{valve_id}/messages/devicebound/#", "$iothub/twin/PATCH/properties/desired/#")
     for n in (2, 3):
         os.kill(pid(a, f"nats-{n}"), signal.SIGTERM)
     assert hub.wait_until(lambda: not ready(a), timeout=15)
@@ -489,13 +491,23 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     # Disabled through node 2 while no notice can travel: node 1 reads the store again once NATS is back, and
     # closes the device's connection then.
     b.cli("device", "disable", watched_id)
+    # A message and a desired change for a device on node 1, through node 2: node 1 reads them once back.
+    b.cli("c2d", "send", valve_id, "--body", "sent in the gap")
+    status, _, body = hub.api(b, f"/api/v1/tenants/default/devices/{valve_id}/twin/desired", "PATCH",
+                              {"mode": "gap"})
+    assert status == 200, body
     time.sleep(0.5)
-    assert not watched.disconnected.is_set()
+    assert not watched.disconnected.is_set() and valve.messages == []
     for n in (1, 2, 3):
         subprocess.run([SCRIPT, "start-nats", str(directory), str(n)], check=True, timeout=30)
     assert hub.wait_until(lambda: ready(a) and ready(b), timeout=15)
     assert watched.disconnected.wait(10)
     watched.paho.loop_stop()
+    assert hub.wait_until(lambda: len(valve.messages) == 2), [m.topic for m in valve.messages]
+    desired = next(m for m in valve.messages if m.topic.startswith("$iothub/twin/PATCH/properties/desired/"))
+    assert json.loads(desired.payload) == {"mode": "gap", "$version": 1}
+    assert valve.payloads(next(m.topic for m in valve.messages if "devicebound" in m.topic)) == [b"sent in the gap"]
+    valve.stop()
     time.sleep(0.3)  # node 2's subscription reaches the server it came back to
     publisher.paho.publish(topic, b"after the gap", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server", b"after the gap"])

@@ -175,23 +175,10 @@ public enum WardenServer {
             logger: logger)
         AlertTopics(broker: broker).follow(bus)
         let node = UUID()
-        let cluster = makeClusterNode(
-            configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
-        ) {
-            // What a node that may have missed other nodes' notices reads again: the directory every connection
-            // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
-            // on the bus, so that connections they concern close), and the people and services the API knows.
-            let changed = try await deviceDirectory.reload(
-                tenants: database, devices: database, groups: database, admission: database, policies: database,
-                authorities: database, authorizationPolicies: database)
-            for event in changed { bus.publish(event, from: .otherNode) }
-            try await defender.reload()
-            try await access.reload()
-        }
         // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.
         let slotLease =
-            cluster == nil
-            ? nil : try await NodeSlotLease.lease(node: node.uuidString, store: database, clock: clock, logger: logger)
+            configuration.cluster.isEnabled
+            ? try await NodeSlotLease.lease(node: node.uuidString, store: database, clock: clock, logger: logger) : nil
         if let slotLease { duty.assign { slotLease.isFirst } }
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), slot: slotLease?.slot, clock: clock,
@@ -203,6 +190,22 @@ public enum WardenServer {
         let twins = try await TwinService(
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
+        let cluster = makeClusterNode(
+            configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
+        ) {
+            // What a node that may have missed other nodes' notices reads again: the directory every connection
+            // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
+            // on the bus, so that connections they concern close), the people and services the API knows, and
+            // the cloud-to-device queues and twins.
+            let changed = try await deviceDirectory.reload(
+                tenants: database, devices: database, groups: database, admission: database, policies: database,
+                authorities: database, authorizationPolicies: database)
+            for event in changed { bus.publish(event, from: .otherNode) }
+            try await defender.reload()
+            try await access.reload()
+            try await cloudToDevice.reload()
+            try await twins.reload(from: database)
+        }
         let provisioning = ProvisioningService(
             store: database, registry: registry, twins: twins, certificates: certificates, directory: deviceDirectory,
             bus: bus, clock: clock)

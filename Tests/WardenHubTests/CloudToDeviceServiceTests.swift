@@ -118,6 +118,24 @@ struct CloudToDeviceServiceTests {
         #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.success])
     }
 
+    /// A cluster node that missed notices reads the queues again: a message another node queued joins, one it
+    /// completed leaves, and a device connected here gets what joined.
+    @Test func aReloadTakesTheQueuesAsAnotherNodeLeftThem() async throws {
+        let other = try await Self.service(hub, slot: 2)
+        let first = try await other.send(.init(body: Array("one".utf8)), to: device, in: hub.tenant)
+        #expect(service.list(hub.tenant, device).isEmpty)
+        try await service.reload()
+        #expect(service.list(hub.tenant, device).map(\.message.messageID) == [first.messageID])
+
+        let (_, token) = try #require(await other.receive(hub.tenant, device))
+        try await other.settle(hub.tenant, device, lockToken: token, .complete)
+        let second = try await other.send(.init(body: Array("two".utf8)), to: device, in: hub.tenant)
+        let connection = try hub.connect(device, subscribedTo: ["devices/lamp-1/messages/devicebound/#"])
+        try await service.reload()
+        #expect(service.list(hub.tenant, device).map(\.message.messageID) == [second.messageID])
+        #expect(connection.publishes.count == 1 && service.list(hub.tenant, device).map(\.isLocked) == [true])
+    }
+
     @Test func theQueueOutlivesARestart() async throws {
         let sent = try await send("kept")
         let restarted = try await Self.service(hub)

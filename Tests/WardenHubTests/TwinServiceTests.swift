@@ -57,6 +57,23 @@ struct TwinServiceTests {
         #expect(afterDeletion.twin(hub.tenant, device).desired.version == 0)
     }
 
+    /// A cluster node that missed notices reads the twins again: the stored desired section, newer than its
+    /// copy, is taken and told whole to the device connected here; a section of its own that is newer stays.
+    @Test func aReloadTakesWhatAnotherNodeStoredAndTellsTheDevice() async throws {
+        let elsewhere = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        _ = try await elsewhere.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: nil)
+        let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/PATCH/properties/desired/#"])
+        #expect(twins.twin(hub.tenant, device).desired.version == 0)
+        try await twins.reload(from: hub.database)
+        #expect(twins.twin(hub.tenant, device).desired.properties["target"] == .number(21))
+        #expect(connection.publishes.map(\.topic) == ["$iothub/twin/PATCH/properties/desired/?$version=1"])
+        #expect(try json(connection.publishes[0]) == .object(["target": .number(21), "$version": .number(1)]))
+        // Nothing newer: a second reload tells nothing.
+        try await twins.reload(from: hub.database)
+        #expect(connection.publishes.count == 1)
+    }
+
     @Test func aReportedPatchIsAnsweredAfterItsCommitWithTheNewVersion() throws {
         let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/res/#"])
         let patch = hub.message("$iothub/twin/PATCH/properties/reported/?$rid=7", #"{"firmware":"1.2","old":null}"#)

@@ -142,6 +142,13 @@ struct CloudToDeviceQueue: Sendable {
         }
     }
 
+    /// Becomes what the store holds (`stored`, in sequence order), keeping which messages are in flight on this
+    /// node's MQTT connection.
+    mutating func reconcile(with stored: [CloudToDeviceMessage]) {
+        let onMQTT = Set(entries.filter(\.isOnMQTT).map(\.message.sequenceNumber))
+        entries = stored.map { Entry(message: $0, isOnMQTT: onMQTT.contains($0.sequenceNumber)) }
+    }
+
     /// Empties the queue.
     mutating func purge(now: Int64, feedbackNumber: () -> Int64) -> [DeviceStateChange] {
         var changes: [DeviceStateChange] = []

@@ -86,6 +86,8 @@ public final class CloudToDeviceService: Service, Sendable {
     private let isClusterNode: Bool
     /// Where committed queue changes are announced (set by `follow`), for other nodes' copies.
     private let bus = Mutex<EventBus?>(nil)
+    /// While `reload` reads: the queues changed meanwhile, here or by a notice (locked inside `queues`' lock).
+    private let changedDuringReload = Mutex<Set<QueueKey>?>(nil)
     private let sent = Counter(label: "warden_c2d_messages_sent_total")
     private let refusedFull = Counter(label: "warden_c2d_queue_full_total")
     private let settled: [CloudToDeviceFeedback.Status: Counter]
@@ -198,6 +200,7 @@ public final class CloudToDeviceService: Service, Sendable {
             case .deviceDeleted(let tenantID, let deviceID):
                 let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
                 queues.withLock { queues in
+                    noteChange(of: key)
                     guard let queue = queues.removeValue(forKey: key), origin == .thisNode else { return }
                     _ = persistence.record(
                         queue.entries.map { .deleteCloudToDevice(sequence: $0.message.sequenceNumber) })
@@ -207,6 +210,7 @@ public final class CloudToDeviceService: Service, Sendable {
             case .cloudToDeviceChanged(let tenantID, let deviceID, let sequence, let message) where origin == .otherNode:
                 let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
                 queues.withLock { queues in
+                    noteChange(of: key)
                     var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
                     queue.follow(sequence, stored: message)
                     queues[key] = queue.entries.isEmpty ? nil : queue
@@ -216,6 +220,35 @@ public final class CloudToDeviceService: Service, Sendable {
                 break
             }
         }
+    }
+
+    /// Reads every queue again from the store, for a cluster node that may have missed other nodes' notices.
+    /// What this node recorded is committed first, so the read holds it; a queue changed here or by a notice
+    /// while the read ran is left as it is (the read may be older than that change). Devices connected here get
+    /// what became deliverable.
+    public func reload() async throws {
+        changedDuringReload.withLock { $0 = [] }
+        defer { changedDuringReload.withLock { $0 = nil } }
+        await persistence.committedSoFar()
+        var stored: [QueueKey: [CloudToDeviceMessage]] = [:]
+        for message in try await store.loadCloudToDeviceMessages() {
+            stored[QueueKey(tenantID: message.tenantID, deviceID: message.deviceID), default: []].append(message)
+        }
+        let filled = queues.withLock { queues -> [QueueKey] in
+            let changed = changedDuringReload.withLock { $0 ?? [] }
+            for key in Set(queues.keys).union(stored.keys) where !changed.contains(key) {
+                var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+                queue.reconcile(with: stored[key] ?? [])
+                queues[key] = queue.entries.isEmpty ? nil : queue
+            }
+            return Array(queues.keys)
+        }
+        for key in filled { deliverPending(key) }
+    }
+
+    /// Notes, inside the queues' lock, that `key`'s queue changed while a `reload` reads.
+    private func noteChange(of key: QueueKey) {
+        changedDuringReload.withLock { $0?.insert(key) }
     }
 
     /// The device's queue, oldest first.
@@ -320,6 +353,7 @@ public final class CloudToDeviceService: Service, Sendable {
             default: break
             }
         }
+        noteChange(of: key)
         let ticket = persistence.record(changes)
         let bus = bus.withLock { $0 }
         guard !records.isEmpty || (bus != nil && !changed.isEmpty) else { return ticket }

@@ -64,20 +64,44 @@ public final class TwinService: Sendable {
             case .twinChanged(let tenantID, let deviceID, let twin, let patch) where origin == .otherNode:
                 let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
                 twins.withLock { twins in
-                    guard var merged = twin else {
+                    guard let twin else {
                         twins[key] = nil
                         return
                     }
-                    if let mine = twins[key] {
-                        if mine.desired.version > merged.desired.version { merged.desired = mine.desired }
-                        if mine.reported.version > merged.reported.version { merged.reported = mine.reported }
-                    }
-                    twins[key] = merged
+                    Self.take(twin, into: &twins)
                 }
                 if let twin, let patch { tellDesired(patch, of: twin, to: key) }
             default:
                 break
             }
+        }
+    }
+
+    /// Takes a stored twin into this node's copies, but keeps a section of this node's own that is newer (changed
+    /// here, its commit on the way); returns whether the stored desired section was the newer one.
+    @discardableResult
+    private static func take(_ stored: DeviceTwin, into twins: inout [TwinKey: DeviceTwin]) -> Bool {
+        let key = TwinKey(tenantID: stored.tenantID, deviceID: stored.deviceID)
+        var merged = stored
+        let mine = twins[key]
+        if let mine {
+            if mine.desired.version > merged.desired.version { merged.desired = mine.desired }
+            if mine.reported.version > merged.reported.version { merged.reported = mine.reported }
+        }
+        twins[key] = merged
+        return stored.desired.version > mine?.desired.version ?? 0
+    }
+
+    /// Reads every twin again from `store`, for a cluster node that may have missed other nodes' notices (a
+    /// deleted device's twin goes with the directory's `deviceDeleted`). A device connected here whose desired
+    /// properties moved on meanwhile is told them whole, as a patch at their version (a property removed
+    /// meanwhile is not named; the device's next GET shows it gone).
+    public func reload(from store: any TwinStore) async throws {
+        let stored = try await store.loadTwins()
+        let moved = twins.withLock { twins in stored.filter { Self.take($0, into: &twins) } }
+        for twin in moved {
+            tellDesired(
+                twin.desired.properties, of: twin, to: TwinKey(tenantID: twin.tenantID, deviceID: twin.deviceID))
         }
     }
 
