@@ -8,6 +8,11 @@ public import WardenCore
 public protocol DeviceStateStore: Sendable {
     /// Applies `changes` in order in one write transaction.
     func apply(_ changes: [DeviceStateChange]) async throws
+    /// Applies `changes` as `apply` does for the node of a cluster named `node`, but leaves out the changes of
+    /// each session the batch does not claim (`StoredSession.claims`) whose row is gone or names another node:
+    /// a node that lost a session (it moved while this node was cut off) cannot write over its new holder. The
+    /// rows are locked while the batch commits; returns the sessions left out whose rows name another node.
+    func apply(_ changes: [DeviceStateChange], fencedTo node: String) async throws -> Set<StoredSessionKey>
     /// Everything stored, for the broker to resume from.
     func loadMQTTState() async throws -> MQTTStateSnapshot
     /// One session with its subscriptions and messages (no retained messages), for a node of a cluster taking
@@ -52,15 +57,32 @@ public struct StoredSession: Sendable, Equatable {
     public let disconnectedAt: Date?
     /// The node of a cluster that holds it (nil for a node alone).
     public let node: String?
+    /// Written by the node taking the session (a session stored for the first time, or one moved here): it
+    /// replaces whatever another node left, where other writes of the session apply only while the row names
+    /// their node (`apply(_:fencedTo:)`). Not stored.
+    public let claims: Bool
 
     public init(
-        tenantID: TenantID, clientID: String, expiryInterval: UInt32, disconnectedAt: Date?, node: String? = nil
+        tenantID: TenantID, clientID: String, expiryInterval: UInt32, disconnectedAt: Date?, node: String? = nil,
+        claims: Bool = false
     ) {
         self.tenantID = tenantID
         self.clientID = clientID
         self.expiryInterval = expiryInterval
         self.disconnectedAt = disconnectedAt
         self.node = node
+        self.claims = claims
+    }
+}
+
+/// A stored session's key.
+public struct StoredSessionKey: Sendable, Hashable {
+    public let tenantID: TenantID
+    public let clientID: String
+
+    public init(tenantID: TenantID, clientID: String) {
+        self.tenantID = tenantID
+        self.clientID = clientID
     }
 }
 
@@ -203,6 +225,40 @@ extension DeviceStateChange {
         }
         kept.reverse()
         return kept
+    }
+
+    /// The session a change of MQTT session state is about; nil for other changes.
+    var session: StoredSessionKey? {
+        switch self {
+        case .putSession(let session): StoredSessionKey(tenantID: session.tenantID, clientID: session.clientID)
+        case .putSubscription(let subscription):
+            StoredSessionKey(tenantID: subscription.tenantID, clientID: subscription.clientID)
+        case .putMessage(let message): StoredSessionKey(tenantID: message.tenantID, clientID: message.clientID)
+        case .deleteSession(let tenantID, let clientID), .deleteSubscription(let tenantID, let clientID, _),
+            .updateMessage(let tenantID, let clientID, _, _, _), .deleteMessage(let tenantID, let clientID, _):
+            StoredSessionKey(tenantID: tenantID, clientID: clientID)
+        default: nil
+        }
+    }
+
+    /// The sessions whose changes in `changes` apply only while their row names the writing node: every session
+    /// changed but not claimed in the batch (a claim makes all of its session's changes in the batch the
+    /// claimer's, the clearing of what another node left included).
+    public static func sessionsToFence(_ changes: [DeviceStateChange]) -> Set<StoredSessionKey> {
+        var changed = Set<StoredSessionKey>()
+        var claimed = Set<StoredSessionKey>()
+        for change in changes {
+            guard let key = change.session else { continue }
+            changed.insert(key)
+            if case .putSession(let session) = change, session.claims { claimed.insert(key) }
+        }
+        return changed.subtracting(claimed)
+    }
+
+    /// `changes` without those of the sessions in `fenced`.
+    public static func without(_ fenced: Set<StoredSessionKey>, _ changes: [DeviceStateChange]) -> [DeviceStateChange] {
+        guard !fenced.isEmpty else { return changes }
+        return changes.filter { change in change.session.map { !fenced.contains($0) } ?? true }
     }
 
     /// Which stored session message a change is about.

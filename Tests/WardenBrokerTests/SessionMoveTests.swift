@@ -138,6 +138,23 @@ struct SessionMoveTests {
         #expect(try await database.loadMQTTSession(tenantID: tenant, clientID: "c").sessions.isEmpty)
     }
 
+    /// A holder cut off from the others while its session moved: what it then writes for the session is left
+    /// out (the row names the new holder), and it lets its copy go, closing the connection (0x8E).
+    @Test func aHolderThatMissedTheMoveWritesNothingOverTheNewHolder() async throws {
+        let sink = try recorder()
+        let (a, persistence, _) = try connectedOnA(sink)
+        a.install(handover: GatedHandover(broker: a, store: database))
+        await persistence.commitPending()
+        let (b, moved) = node("b")
+        #expect(try await adopt(b, moved))
+        a.publish(message("late"), in: tenant, now: .now())
+        await persistence.commitPending()
+        #expect(sink.closedWith == .sessionTakenOver && a.session(key) == nil)
+        let stored = try await database.loadMQTTSession(tenantID: tenant, clientID: "c")
+        #expect(stored.sessions.map(\.node) == ["b"] && stored.messages.isEmpty)
+        #expect(stored.subscriptions.map(\.filter) == ["t"])
+    }
+
     /// The holder closes its connection (0x8E), drops its copy and answers only after what the session recorded
     /// (a message queued a moment before) is committed.
     @Test func releasingForAMoveClosesTheConnectionAndCommitsFirst() async throws {

@@ -18,6 +18,41 @@ struct MQTTStateStoreTests {
             subscriptionIdentifiers: [3, 4], packetID: nil, phase: 0)
     }
 
+    /// On several nodes a session's changes apply only while its row names the writing node, unless the batch
+    /// claims it: a node that missed its session's move writes nothing over the new holder, and learns so.
+    @Test(arguments: StoreEngine.allCases) func sessionWritesAreFencedByTheirNode(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            func row(_ node: String, claims: Bool = false, client: String = "c") -> DeviceStateChange {
+                .putSession(
+                    StoredSession(
+                        tenantID: tenant, clientID: client, expiryInterval: 60, disconnectedAt: nil, node: node,
+                        claims: claims))
+            }
+            let key = StoredSessionKey(tenantID: tenant, clientID: "c")
+            #expect(try await store.apply([row("a", claims: true), .putMessage(message(1))], fencedTo: "a") == [])
+            #expect(try await store.apply([row("b", claims: true)], fencedTo: "b") == [])
+            let late: [DeviceStateChange] = [
+                .putMessage(message(2)), .deleteMessage(tenantID: tenant, clientID: "c", sequence: 1), row("a"),
+                .deleteSession(tenantID: tenant, clientID: "c"),
+            ]
+            #expect(try await store.apply(late, fencedTo: "a") == [key])
+            var snapshot = try await store.loadMQTTSession(tenantID: tenant, clientID: "c")
+            #expect(snapshot.sessions.map(\.node) == ["b"] && snapshot.messages.map(\.sequence) == [1])
+            // A session whose row is gone is not written back, and not reported: nobody holds it.
+            #expect(try await store.apply([row("a", client: "gone")], fencedTo: "a") == [])
+            #expect(try await store.loadMQTTSession(tenantID: tenant, clientID: "gone").sessions.isEmpty)
+            // The holder's own writes apply; a claim takes the row whoever named it.
+            #expect(try await store.apply([.putMessage(message(3))], fencedTo: "b") == [])
+            #expect(
+                try await store.apply(
+                    [row("a", claims: true), .deleteSession(tenantID: tenant, clientID: "c")], fencedTo: "a")
+                    == [])
+            snapshot = try await store.loadMQTTSession(tenantID: tenant, clientID: "c")
+            #expect(snapshot.sessions.isEmpty)
+        }
+    }
+
     @Test(arguments: StoreEngine.allCases) func changesApplyInOrderAndReadBack(engine: StoreEngine) async throws {
         try await engine.withFreshStore { fresh in try await changesApplyInOrderAndReadBack(fresh.store) }
     }

@@ -52,7 +52,7 @@ extension Broker {
             } else if state.handover != nil, let persistence {
                 // What another node (perhaps one that died) stored under this ClientId is not resumed here:
                 // it goes, so that this session's rows start clean.
-                persistence.record([.deleteSession(tenantID: key.tenantID, clientID: key.clientID)])
+                persistence.record(persistence.clearing(key))
             }
             let session = Session(
                 key: key, limits: configuration.flowLimits, expiryInterval: expiryInterval, persistence: persistence,
@@ -169,7 +169,9 @@ extension Broker {
         guard let persistence else { return }
         session.withState { state in
             guard !state.isEnded, expiry > 0 || state.isStored else { return }
-            var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected)]
+            var changes = [
+                persistence.session(session.key, expiry: expiry, disconnected: disconnected, claims: !state.isStored)
+            ]
             if !state.isStored {
                 state.isStored = true
                 changes += state.subscriptions.map { filter, options in

@@ -1,6 +1,7 @@
 public import NIOCore
 import Synchronization
 public import WardenCore
+import WardenStore
 
 /// How sessions move between the nodes of a cluster (WardenCluster installs one; docs/architecture.md, "Several
 /// nodes"): a CONNECT that resumes a session this node does not hold waits, before its CONNACK, for `takeOver`;
@@ -16,9 +17,13 @@ public protocol SessionHandover: Sendable {
 }
 
 extension Broker {
-    /// Lets sessions move between this node and the others.
+    /// Lets sessions move between this node and the others. A session whose changes the store refused because
+    /// its row names another node moved while this node could not hear of it: it is released here too.
     public func install(handover: any SessionHandover) {
         state.withLock { $0.handover = handover }
+        persistence?.whenFenced { [weak self] sessions in
+            for key in sessions { self?.release(SessionKey(tenantID: key.tenantID, clientID: key.clientID)) }
+        }
     }
 
     /// What must complete before a CONNECT resuming `key` opens it: nil when this node holds the session or

@@ -74,7 +74,7 @@ extension Broker {
             let elapsed = stored.disconnectedAt.map { max(0, wallNow.timeIntervalSince($0)) } ?? 0
             let remaining = stored.expiryInterval == .max ? nil : Double(stored.expiryInterval) - elapsed
             if let remaining, remaining <= 0 {
-                changes.append(.deleteSession(tenantID: key.tenantID, clientID: key.clientID))
+                changes += persistence.clearing(key)
                 continue
             }
             let session = Session(
@@ -86,7 +86,7 @@ extension Broker {
             let claim = DeviceStateChange.putSession(
                 StoredSession(
                     tenantID: key.tenantID, clientID: key.clientID, expiryInterval: stored.expiryInterval,
-                    disconnectedAt: stored.disconnectedAt ?? wallNow, node: persistence.node))
+                    disconnectedAt: stored.disconnectedAt ?? wallNow, node: persistence.node, claims: true))
             if stored.disconnectedAt == nil { changes.append(claim) }
             sessions[key] = RestoredSession(session: session, remaining: remaining, claim: claim)
         }

@@ -15,6 +15,12 @@ public final class BrokerPersistence: Service, Sendable {
     /// This node's name in a cluster (stored with the sessions it holds); nil for a node alone.
     let node: String?
     private let writer: GroupCommitWriter<DeviceStateChange>
+    /// Told the sessions whose changes the store left out because their rows name another node now.
+    private let fencedHandler = FencedHandler()
+
+    private final class FencedHandler: Sendable {
+        let handler = Mutex<(@Sendable (Set<StoredSessionKey>) -> Void)?>(nil)
+    }
 
     /// Whether the last batch was stored: while it is failing (a full disk), acknowledgements wait and the API
     /// refuses changes with `store.unavailable` rather than accepting what it cannot store.
@@ -30,8 +36,25 @@ public final class BrokerPersistence: Service, Sendable {
         self.node = node
         let droppedChanges = Counter(label: "warden_mqtt_state_changes_dropped_total")
         let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "broker")])
+        let fencedSessions = Counter(label: "warden_cluster_sessions_fenced_total")
+        let fencedHandler = self.fencedHandler
+        // A node of a cluster writes a session only while the session's row names it (`apply(_:fencedTo:)`).
+        let apply: @Sendable ([DeviceStateChange]) async throws -> Void =
+            if let node {
+                { changes in
+                    let fenced = try await store.apply(changes, fencedTo: node)
+                    guard !fenced.isEmpty else { return }
+                    fencedSessions.increment(by: fenced.count)
+                    logger.warning(
+                        "Left out the changes of sessions another node holds now.",
+                        metadata: ["sessions": "\(fenced.count)"])
+                    fencedHandler.handler.withLock { $0 }?(fenced)
+                }
+            } else {
+                { changes in try await store.apply(changes) }
+            }
         writer = GroupCommitWriter(
-            store: { batch in try await Self.apply(&batch, to: store, logger: logger, dropped: droppedChanges) },
+            store: { batch in try await Self.apply(&batch, with: apply, logger: logger, dropped: droppedChanges) },
             failed: { error, pending, givingUp in
                 writeFailures.increment()
                 if givingUp {
@@ -49,6 +72,12 @@ public final class BrokerPersistence: Service, Sendable {
                 }
             },
             afterCommit: afterCommit ?? { _ in })
+    }
+
+    /// Calls `handler` with the sessions whose changes the store left out because another node holds them now
+    /// (it moved while this node could not hear of it): this node's copies are stale.
+    public func whenFenced(_ handler: @escaping @Sendable (Set<StoredSessionKey>) -> Void) {
+        fencedHandler.handler.withLock { $0 = handler }
     }
 
     /// Queues changes for the next batch, in the order given; returns the ticket their commit reaches.
@@ -94,14 +123,15 @@ public final class BrokerPersistence: Service, Sendable {
     /// behind it. Any other failure (a full disk, an I/O error) leaves the rest in `batch` for the writer to try
     /// again, in order and whole, so nothing is acknowledged that was not stored.
     private static func apply(
-        _ batch: inout [DeviceStateChange], to store: any DeviceStateStore, logger: Logger, dropped: Counter
+        _ batch: inout [DeviceStateChange], with apply: @Sendable ([DeviceStateChange]) async throws -> Void,
+        logger: Logger, dropped: Counter
     ) async throws {
         do {
-            try await store.apply(batch)
+            try await apply(batch)
         } catch  where isConstraintFailure(error) {
             for (index, change) in batch.enumerated() {
                 do {
-                    try await store.apply([change])
+                    try await apply([change])
                 } catch  where isConstraintFailure(error) {
                     dropped.increment()
                     logger.error(

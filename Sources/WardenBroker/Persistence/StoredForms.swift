@@ -54,11 +54,21 @@ extension BrokerPersistence {
                 identifier: options.identifier))
     }
 
-    func session(_ key: SessionKey, expiry: UInt32, disconnected: Bool) -> DeviceStateChange {
+    /// The session's row; `claims` when this node takes it (stores it for the first time).
+    func session(_ key: SessionKey, expiry: UInt32, disconnected: Bool, claims: Bool = false) -> DeviceStateChange {
         .putSession(
             StoredSession(
                 tenantID: key.tenantID, clientID: key.clientID, expiryInterval: expiry,
-                disconnectedAt: disconnected ? clock.now() : nil, node: node))
+                disconnectedAt: disconnected ? clock.now() : nil, node: node, claims: claims))
+    }
+
+    /// Deletes what is stored under `key` whichever node's it is: claimed first, so that a node of a cluster
+    /// may clear what another node left there.
+    func clearing(_ key: SessionKey) -> [DeviceStateChange] {
+        [
+            session(key, expiry: 0, disconnected: true, claims: true),
+            .deleteSession(tenantID: key.tenantID, clientID: key.clientID),
+        ]
     }
 }
 

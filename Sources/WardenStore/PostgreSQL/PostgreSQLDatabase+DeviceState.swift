@@ -11,19 +11,54 @@ extension PostgreSQLDatabase: DeviceStateStore {
     public func apply(_ changes: [DeviceStateChange]) async throws {
         let changes = Self.groupedByKind(DeviceStateChange.withoutSuperseded(changes))
         guard !changes.isEmpty else { return }
-        try await write { connection in
-            var start = changes.startIndex
-            while start < changes.endIndex {
-                let kind = Run(changes[start])
-                var end = start + 1
-                while end < changes.endIndex, kind != nil, Run(changes[end]) == kind { end += 1 }
-                if let kind, end - start > 1 {
-                    try await Self.apply(kind, changes[start..<end], connection)
-                } else {
-                    for change in changes[start..<end] { try await Self.apply(change, connection) }
+        try await write { connection in try await Self.apply(changes, connection) }
+    }
+
+    /// One query locks the rows of the sessions to check (in key order, so that two nodes' batches do not
+    /// deadlock) and finds those that name `node`.
+    public func apply(_ changes: [DeviceStateChange], fencedTo node: String) async throws -> Set<StoredSessionKey> {
+        let changes = DeviceStateChange.withoutSuperseded(changes)
+        let checked = Array(DeviceStateChange.sessionsToFence(changes))
+        guard !changes.isEmpty else { return [] }
+        return try await write { connection in
+            var fenced = Set<StoredSessionKey>()
+            var elsewhere = Set<StoredSessionKey>()
+            if !checked.isEmpty {
+                let rows = try await connection.rows(
+                    """
+                    SELECT tenant_id, client_id, node FROM mqtt_sessions
+                    WHERE (tenant_id, client_id) IN (SELECT * FROM unnest(\(checked.map(\.tenantID.rawValue))::text[],
+                    \(checked.map(\.clientID))::text[]))
+                    ORDER BY tenant_id, client_id FOR UPDATE
+                    """
+                )
+                var held = Set<StoredSessionKey>()
+                for row in rows {
+                    let key = StoredSessionKey(
+                        tenantID: try TenantID(row.value("tenant_id")), clientID: try row.value("client_id"))
+                    let holder: String? = try row.value("node")
+                    if holder == node { held.insert(key) } else { elsewhere.insert(key) }
                 }
-                start = end
+                fenced = Set(checked).subtracting(held)
             }
+            try await Self.apply(Self.groupedByKind(DeviceStateChange.without(fenced, changes)), connection)
+            return elsewhere
+        }
+    }
+
+    /// Applies `changes` (grouped) on `connection`, runs of one kind as one statement.
+    private static func apply(_ changes: [DeviceStateChange], _ connection: PostgresConnection) async throws {
+        var start = changes.startIndex
+        while start < changes.endIndex {
+            let kind = Run(changes[start])
+            var end = start + 1
+            while end < changes.endIndex, kind != nil, Run(changes[end]) == kind { end += 1 }
+            if let kind, end - start > 1 {
+                try await Self.apply(kind, changes[start..<end], connection)
+            } else {
+                for change in changes[start..<end] { try await Self.apply(change, connection) }
+            }
+            start = end
         }
     }
 

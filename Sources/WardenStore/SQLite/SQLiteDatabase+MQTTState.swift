@@ -11,6 +11,24 @@ extension SQLiteDatabase: DeviceStateStore {
         }
     }
 
+    public func apply(_ changes: [DeviceStateChange], fencedTo node: String) async throws -> Set<StoredSessionKey> {
+        let changes = DeviceStateChange.withoutSuperseded(changes)
+        let checked = DeviceStateChange.sessionsToFence(changes)
+        guard !changes.isEmpty else { return [] }
+        return try await write { db in
+            var held: [StoredSessionKey: String?] = [:]
+            for key in checked {
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT node FROM mqtt_sessions WHERE tenant_id = ? AND client_id = ?",
+                    arguments: [key.tenantID.rawValue, key.clientID])
+                if let row { held[key] = .some(try row.decode(forColumn: "node")) }
+            }
+            let fenced = checked.filter { held[$0] != .some(node) }
+            for change in DeviceStateChange.without(fenced, changes) { try Self.apply(change, db) }
+            return fenced.filter { held[$0] != nil }
+        }
+    }
+
     public func loadMQTTState() async throws -> MQTTStateSnapshot {
         try await read { db in
             var snapshot = MQTTStateSnapshot()
