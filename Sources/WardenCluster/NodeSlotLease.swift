@@ -1,3 +1,4 @@
+import CoreMetrics
 public import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -8,40 +9,51 @@ public import WardenStore
 /// This node's slot among the nodes of one store (`SequenceNumbers`), leased at start-up and renewed every
 /// `renewal` until the node stops, when it is given back. A lease not renewed for `staleAfter` (a node killed,
 /// or cut off from the store that long) is free for the next node that starts; if that happened to this node,
-/// its numbers could repeat another's, so it stops (a supervisor starts it again, with a fresh slot).
+/// its numbers could repeat another's, so it stops (a supervisor starts it again, with a fresh slot). The node
+/// with the lowest live slot also settles, once a minute, the sessions that stopped nodes left in the store
+/// (`expireSessionsOfStoppedNodes`): nobody else would ever expire those whose clients do not come back.
 public final class NodeSlotLease: Service {
     public let slot: Int
     private let node: String
+    private let name: String
     private let store: any NodeSlotStore
     private let clock: any WardenClock
     private let logger: Logger
     static let renewal: Duration = .seconds(10)
     static let staleAfter: TimeInterval = 60
+    /// Renewals between two settlements of stopped nodes' sessions.
+    static let renewalsPerSessionSweep = 6
+    private let expiredSessions = Counter(label: "warden_cluster_orphaned_sessions_expired_total")
     /// The slots live nodes held at the last renewal.
     private let live = Mutex<[Int]>([])
 
-    private init(slot: Int, node: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger) {
+    private init(
+        slot: Int, node: String, name: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger
+    ) {
         self.slot = slot
         self.node = node
+        self.name = name
         self.store = store
         self.clock = clock
         self.logger = logger
     }
 
-    /// Leases the lowest free slot; `cluster.full` when 1,024 live nodes hold them all.
-    public static func lease(node: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger)
-        async throws -> NodeSlotLease
-    {
+    /// Leases the lowest free slot for `node` (this run's identity) named `name` (`cluster.node-name`);
+    /// `cluster.full` when 1,024 live nodes hold them all.
+    public static func lease(
+        node: String, name: String, store: any NodeSlotStore, clock: any WardenClock, logger: Logger
+    ) async throws -> NodeSlotLease {
         // total: 1,024 fits.
         let count = Int(SequenceNumbers.slotCount)
         guard
-            let slot = try await store.leaseNodeSlot(node: node, count: count, now: clock.now(), staleAfter: staleAfter)
+            let slot = try await store.leaseNodeSlot(
+                node: node, name: name, count: count, now: clock.now(), staleAfter: staleAfter)
         else {
             throw WardenError(
                 .clusterSlotUnavailable, "All \(count) node slots of the store are held by running nodes.")
         }
         logger.info("Leased a node slot.", metadata: ["slot": "\(slot)"])
-        let lease = NodeSlotLease(slot: slot, node: node, store: store, clock: clock, logger: logger)
+        let lease = NodeSlotLease(slot: slot, node: node, name: name, store: store, clock: clock, logger: logger)
         let live = try await store.liveNodeSlots(now: clock.now(), staleAfter: staleAfter)
         lease.live.withLock { $0 = live }
         return lease
@@ -59,6 +71,13 @@ public final class NodeSlotLease: Service {
         return !live.contains(owner) && (live.first ?? slot) >= slot
     }
 
+    /// Settles the sessions stopped nodes left (see the type).
+    func expireSessionsOfStoppedNodes() async throws {
+        let count = try await store.expireSessionsOfStoppedNodes(now: clock.now(), staleAfter: Self.staleAfter)
+        expiredSessions.increment(by: count)
+        if count > 0 { logger.info("Expired sessions of stopped nodes.", metadata: ["sessions": "\(count)"]) }
+    }
+
     /// Whether this node holds the lowest live slot (at the last renewal): the node on `PeriodicDuty`.
     public var isFirst: Bool {
         let slot = slot
@@ -69,6 +88,7 @@ public final class NodeSlotLease: Service {
     public var otherNodes: Int { live.withLock { $0.filter { $0 != slot }.count } }
 
     public func run() async throws {
+        var renewals = 0
         // Cancelled (the group failing) or shut down gracefully: either ends the loop; nothing spins.
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.renewal) }
@@ -80,6 +100,8 @@ public final class NodeSlotLease: Service {
                 }
                 let slots = try await store.liveNodeSlots(now: clock.now(), staleAfter: Self.staleAfter)
                 live.withLock { $0 = slots }
+                renewals += 1
+                if renewals % Self.renewalsPerSessionSweep == 0, isFirst { try await expireSessionsOfStoppedNodes() }
             } catch let error as WardenError where error.code == .clusterSlotUnavailable {
                 throw error
             } catch {

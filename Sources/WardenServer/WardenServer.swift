@@ -178,7 +178,9 @@ public enum WardenServer {
         // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.
         let slotLease =
             configuration.cluster.isEnabled
-            ? try await NodeSlotLease.lease(node: node.uuidString, store: database, clock: clock, logger: logger) : nil
+            ? try await NodeSlotLease.lease(
+                node: node.uuidString, name: configuration.cluster.node, store: database, clock: clock, logger: logger)
+            : nil
         if let slotLease { duty.assign { slotLease.isFirst } }
         let telemetry = TelemetryIngest(
             lastSequence: try await database.lastTelemetrySequence(), slot: slotLease?.slot, clock: clock,

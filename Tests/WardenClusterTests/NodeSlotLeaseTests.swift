@@ -16,8 +16,10 @@ struct NodeSlotLeaseTests {
         let store = try SQLiteDatabase(
             path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
         let logger = Logger(label: "test")
-        let first = try await NodeSlotLease.lease(node: "a", store: store, clock: SystemClock(), logger: logger)
-        let second = try await NodeSlotLease.lease(node: "b", store: store, clock: SystemClock(), logger: logger)
+        let first = try await NodeSlotLease.lease(
+            node: "a", name: "a", store: store, clock: SystemClock(), logger: logger)
+        let second = try await NodeSlotLease.lease(
+            node: "b", name: "b", store: store, clock: SystemClock(), logger: logger)
         #expect(first.slot == 0 && second.slot == 1)
         #expect(first.isFirst && !second.isFirst)
         #expect(second.otherNodes == 1)

@@ -52,6 +52,7 @@ enum StoreMigrations {
         MigrationStep(Migration0024CreateNodeSlots.self),
         MigrationStep(Migration0025AddSessionNode.self),
         MigrationStep(Migration0026AddCloudToDeviceLocks.self),
+        MigrationStep(Migration0027AddNodeSlotNames.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

@@ -7,7 +7,9 @@ extension PostgreSQLDatabase: NodeSlotStore {
     /// The advisory lock a lease holds ("Slot" in ASCII): nodes starting at once lease one after the other.
     static let nodeSlotLock: Int64 = 0x536C_6F74
 
-    public func leaseNodeSlot(node: String, count: Int, now: Date, staleAfter: TimeInterval) async throws -> Int? {
+    public func leaseNodeSlot(node: String, name: String, count: Int, now: Date, staleAfter: TimeInterval)
+        async throws -> Int?
+    {
         do {
             return try await transaction("BEGIN") { connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(Self.nodeSlotLock))")
@@ -18,7 +20,7 @@ extension PostgreSQLDatabase: NodeSlotStore {
                 }
                 guard let slot = Self.lowestFree(held, count: count) else { return nil }
                 try await connection.run(
-                    "INSERT INTO node_slots (slot, node, renewed_at) VALUES (\(slot), \(node), now())")
+                    "INSERT INTO node_slots (slot, node, name, renewed_at) VALUES (\(slot), \(node), \(name), now())")
                 return slot
             }
         } catch {
@@ -44,6 +46,25 @@ extension PostgreSQLDatabase: NodeSlotStore {
     public func releaseNodeSlot(_ slot: Int, node: String) async throws {
         try await write { connection -> Void in
             try await connection.run("DELETE FROM node_slots WHERE slot = \(slot) AND node = \(node)")
+        }
+    }
+
+    public func expireSessionsOfStoppedNodes(now: Date, staleAfter: TimeInterval) async throws -> Int {
+        let seconds = now.timeIntervalSince1970
+        return try await write { connection in
+            try await connection.run(
+                """
+                UPDATE mqtt_sessions SET disconnected_at = \(seconds) WHERE disconnected_at IS NULL
+                AND node IS NOT NULL AND node NOT IN (SELECT name FROM node_slots
+                    WHERE renewed_at >= now() - make_interval(secs => \(staleAfter)) AND name IS NOT NULL)
+                """)
+            return try await connection.run(
+                """
+                DELETE FROM mqtt_sessions WHERE expiry_interval < 4294967295
+                AND disconnected_at + expiry_interval < \(seconds)
+                AND node IS NOT NULL AND node NOT IN (SELECT name FROM node_slots
+                    WHERE renewed_at >= now() - make_interval(secs => \(staleAfter)) AND name IS NOT NULL)
+                """)
         }
     }
 }
