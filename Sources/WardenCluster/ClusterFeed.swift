@@ -93,18 +93,24 @@ public final class ClusterFeed: TelemetryFeedLink {
         state.withLock { !$0.interests.isEmpty }
     }
 
+    /// Starts and stops may arrive in another order than they happened (from different threads): the feed's
+    /// followers as they are now decide, not `isStarted`.
     public func following(_ tenantID: TenantID, _ deviceID: DeviceID, isStarted: Bool) {
         let device = TelemetryFeed.Device(tenantID: tenantID, deviceID: deviceID)
         let subject = ClusterSubject.feed(tenantID, deviceID)
-        if isStarted {
-            let sid = nats.subscribe(subject) { [weak self] message in
-                self?.noticed(message.payload, tenantID, deviceID)
+        let (isSubscribed, ended) = state.withLock { state -> (Bool, UInt64?) in
+            let isFollowed = feed.isFollowed(device)
+            if isFollowed, state.subscriptions[device] == nil {
+                let sid = nats.subscribe(subject) { [weak self] message in
+                    self?.noticed(message.payload, tenantID, deviceID)
+                }
+                state.subscriptions[device] = sid
+                return (sid != nil, nil)
             }
-            state.withLock { $0.subscriptions[device] = sid }
-            announce(subject)
-        } else if let sid = state.withLock({ $0.subscriptions.removeValue(forKey: device) }) {
-            nats.unsubscribe(sid)
+            return (false, isFollowed ? nil : state.subscriptions.removeValue(forKey: device))
         }
+        if isSubscribed { announce(subject) }
+        if let ended { nats.unsubscribe(ended) }
     }
 
     public func committed(_ devices: Set<TelemetryFeed.Device>) {

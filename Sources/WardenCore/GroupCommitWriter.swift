@@ -69,6 +69,9 @@ public final class GroupCommitWriter<Change: Sendable>: Sendable {
     /// How many changes have been recorded so far: the ticket of everything recorded until now.
     public var recordedCount: UInt64 { state.withLock { $0.recorded } }
 
+    /// How many changes are committed: while a batch commits, those recorded before it.
+    public var committedCount: UInt64 { state.withLock { $0.committed } }
+
     /// Queues `changes` for the next batch, in the order given; returns the ticket their commit reaches (0 for
     /// none).
     @discardableResult

@@ -35,8 +35,11 @@ public enum DeviceStateChange: Sendable, Equatable {
     case deleteRetained(tenantID: TenantID, topic: String)
     /// A device's telemetry, committed in the same batches so that its PUBACK waits for one commit only.
     case appendTelemetry(TelemetryMessage)
-    /// A cloud-to-device message enqueued, or its delivery count changed.
+    /// A cloud-to-device message enqueued.
     case putCloudToDevice(CloudToDeviceMessage)
+    /// A queued cloud-to-device message's lock or delivery count changed; nothing when it is no longer stored
+    /// (another node of a cluster settled it meanwhile: it must not come back).
+    case updateCloudToDevice(CloudToDeviceMessage)
     /// A cloud-to-device message left its queue (completed, dead-lettered, purged).
     case deleteCloudToDevice(sequence: Int64)
     case appendFeedback(CloudToDeviceFeedback)
@@ -217,6 +220,8 @@ extension DeviceStateChange {
             case .deleteCloudToDevice(let sequence):
                 deletedCloudToDevice.insert(sequence)
             case .putCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
+                continue
+            case .updateCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
                 continue
             default:
                 break

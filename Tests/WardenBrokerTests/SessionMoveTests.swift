@@ -138,21 +138,40 @@ struct SessionMoveTests {
         #expect(try await database.loadMQTTSession(tenantID: tenant, clientID: "c").sessions.isEmpty)
     }
 
-    /// A holder cut off from the others while its session moved: what it then writes for the session is left
-    /// out (the row names the new holder), and it lets its copy go, closing the connection (0x8E).
-    @Test func aHolderThatMissedTheMoveWritesNothingOverTheNewHolder() async throws {
+    /// Node "a", a cluster node, holds session c connected to the returned sink; node "b" took the session from
+    /// the store meanwhile (a heard nothing of it).
+    private func movedAwayFromA() async throws -> (Broker, BrokerPersistence, BrokerTests.Recorder) {
         let sink = try recorder()
         let (a, persistence, _) = try connectedOnA(sink)
         a.install(handover: GatedHandover(broker: a, store: database))
         await persistence.commitPending()
         let (b, moved) = node("b")
         #expect(try await adopt(b, moved))
+        return (a, persistence, sink)
+    }
+
+    /// A holder cut off from the others while its session moved: what it then writes for the session is left
+    /// out (the row names the new holder), and it lets its copy go, closing the connection (0x8E).
+    @Test func aHolderThatMissedTheMoveWritesNothingOverTheNewHolder() async throws {
+        let (a, persistence, sink) = try await movedAwayFromA()
         a.publish(message("late"), in: tenant, now: .now())
         await persistence.commitPending()
         #expect(sink.closedWith == .sessionTakenOver && a.session(key) == nil)
         let stored = try await database.loadMQTTSession(tenantID: tenant, clientID: "c")
         #expect(stored.sessions.map(\.node) == ["b"] && stored.messages.isEmpty)
         #expect(stored.subscriptions.map(\.filter) == ["t"])
+    }
+
+    /// A clean start on a node whose copy another node took meanwhile: what was stored goes (claimed first), and
+    /// the new session keeps its connection and its row, whatever the old copy's refused writes said.
+    @Test func aCleanStartOverAStaleCopyTakesTheRowAndStaysOpen() async throws {
+        let (a, persistence, _) = try await movedAwayFromA()
+        let fresh = try recorder()
+        _ = a.open(key, cleanStart: true, expiryInterval: 600, receiveMaximum: 10, sink: fresh, now: .now())
+        await persistence.commitPending()
+        #expect(fresh.closedWith == nil && a.session(key) != nil)
+        let stored = try await database.loadMQTTSession(tenantID: tenant, clientID: "c")
+        #expect(stored.sessions.map(\.node) == ["a"] && stored.subscriptions.isEmpty)
     }
 
     /// The holder closes its connection (0x8E), drops its copy and answers only after what the session recorded

@@ -65,7 +65,7 @@ struct CloudToDeviceQueueTests {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1)])
         let locked = queue.lockForHTTPS(token: "t", now: 100, duration: 500)
         let (received, changes) = try #require(locked)
-        #expect(received.httpsLock == .init(token: "t", until: 600) && changes == [.putCloudToDevice(received)])
+        #expect(received.httpsLock == .init(token: "t", until: 600) && changes == [.updateCloudToDevice(received)])
         var restarted = CloudToDeviceQueue(limits: .init(), restoring: [received])
         #expect(restarted.lockForMQTT(now: 200).isEmpty && restarted.lockForMQTT(now: 600).count == 1)
     }

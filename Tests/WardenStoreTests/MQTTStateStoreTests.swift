@@ -168,6 +168,14 @@ struct MQTTStateStoreTests {
             #expect(try await store.loadCloudToDeviceMessages() == [delivered])
             #expect(try await store.cloudToDeviceMessage(tenant, device, lockToken: "etag") == delivered)
             #expect(try await store.cloudToDeviceMessage(tenant, try DeviceID("e"), lockToken: "etag") == nil)
+            // An update of a message that is gone (settled on another node) does not bring it back.
+            var settled = delivered
+            settled.deliveryCount = 3
+            let gone = CloudToDeviceMessage(
+                sequenceNumber: 99, tenantID: tenant, deviceID: device, messageID: "gone", correlationID: nil,
+                properties: "{}", body: [], acknowledgement: .none, enqueuedAt: 10, expiresAt: 20)
+            try await store.apply([.updateCloudToDevice(gone), .updateCloudToDevice(settled)])
+            #expect(try await store.loadCloudToDeviceMessages() == [settled])
             #expect(try await store.lastCloudToDeviceSequences() == (5, 1))
             #expect(try await store.feedback(tenant, afterSequence: 0, limit: 10).map(\.originalMessageID) == ["m"])
             #expect(try await store.deleteFeedback(recordedBefore: 13, limit: 10) == 1)

@@ -48,10 +48,11 @@ extension Broker {
                     state.pendingWill?.cancel()
                     state.pendingWill = nil
                 }
-                endStored(existing, in: &state)
-            } else if state.handover != nil, let persistence {
-                // What another node (perhaps one that died) stored under this ClientId is not resumed here:
-                // it goes, so that this session's rows start clean.
+                endStored(existing, in: &state, recordsDeletion: state.handover == nil)
+            }
+            if state.handover != nil, let persistence {
+                // What is stored under this ClientId, this node's or another's (perhaps one that died), is not
+                // resumed: it goes, claimed, so that this session's rows start clean.
                 persistence.record(persistence.clearing(key))
             }
             let session = Session(
@@ -148,8 +149,8 @@ extension Broker {
         }
     }
 
-    /// Drops a session's subscriptions, and its stored form if it has one.
-    private func endStored(_ session: Session, in state: inout State) {
+    /// Drops a session's subscriptions, and its stored form if it has one (unless the caller records that).
+    private func endStored(_ session: Session, in state: inout State, recordsDeletion: Bool = true) {
         Self.removeSubscriptions(of: session, from: &state)
         let wasStored = session.withState { session in
             defer {
@@ -158,7 +159,7 @@ extension Broker {
             }
             return session.isStored
         }
-        if wasStored {
+        if wasStored, recordsDeletion {
             persistence?.record([.deleteSession(tenantID: session.key.tenantID, clientID: session.key.clientID)])
         }
     }
@@ -169,16 +170,16 @@ extension Broker {
         guard let persistence else { return }
         session.withState { state in
             guard !state.isEnded, expiry > 0 || state.isStored else { return }
-            var changes = [
-                persistence.session(session.key, expiry: expiry, disconnected: disconnected, claims: !state.isStored)
-            ]
-            if !state.isStored {
+            let claims = !state.isStored
+            var changes = [persistence.session(session.key, expiry: expiry, disconnected: disconnected, claims: claims)]
+            if claims {
                 state.isStored = true
                 changes += state.subscriptions.map { filter, options in
                     persistence.subscription(session.key, filter, options)
                 }
             }
-            persistence.record(changes)
+            let ticket = persistence.record(changes)
+            if claims { state.claimTicket = ticket }
         }
     }
 

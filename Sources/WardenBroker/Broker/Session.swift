@@ -27,6 +27,10 @@ final class Session: Sendable, Hashable {
         var pendingWill: Scheduled<Void>?
         /// Whether the store holds this session (it had a session expiry above 0).
         var isStored = false
+        /// The ticket by which this node's claim of the session's row is recorded (a session taken up at start
+        /// claimed it before: 0); nil while it has none. A fenced write of the session releases it only once its
+        /// claim committed (`Broker.install(handover:)`): a claim still on its way is a newer session's.
+        var claimTicket: UInt64?
         /// Whether the session has ended (expired, or replaced by a clean start); it is never stored again.
         var isEnded = false
         /// Whether its client connected to another node of the cluster, which holds the session now: this copy

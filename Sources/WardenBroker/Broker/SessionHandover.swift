@@ -18,11 +18,18 @@ public protocol SessionHandover: Sendable {
 
 extension Broker {
     /// Lets sessions move between this node and the others. A session whose changes the store refused because
-    /// its row names another node moved while this node could not hear of it: it is released here too.
+    /// its row names another node moved while this node could not hear of it: it is released here too, unless
+    /// its claim has not committed yet (then the refused changes were an older copy's, and this is a newer
+    /// session taking the row).
     public func install(handover: any SessionHandover) {
         state.withLock { $0.handover = handover }
         persistence?.whenFenced { [weak self] sessions in
-            for key in sessions { self?.release(SessionKey(tenantID: key.tenantID, clientID: key.clientID)) }
+            guard let self, let committed = persistence?.committedCount else { return }
+            for stored in sessions {
+                let key = SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)
+                let isStale = session(key)?.withState { $0.claimTicket.map { $0 <= committed } ?? false } ?? false
+                if isStale { release(key) }
+            }
         }
     }
 

@@ -23,10 +23,10 @@ extension Broker {
             }
             restoreRetained(message, in: stored.tenantID)
         }
-        let sessions = rebuild(snapshot, persistence: persistence, now: now, changes: &changes) {
+        let sessions = rebuild(snapshot, persistence: persistence, now: now, changes: &changes, adopting: false) {
             $0.node == persistence.node
         }
-        for session in sessions { _ = install(session) }
+        for session in sessions { _ = install(session, recording: []) }
         persistence.record(changes)
     }
 
@@ -37,17 +37,22 @@ extension Broker {
     public func adoptMoved(_ snapshot: MQTTStateSnapshot) async -> Bool {
         guard let persistence else { return false }
         var changes: [DeviceStateChange] = []
-        var isAdopted = false
+        var ticket: UInt64?
+        // The claim is recorded with the session's installing, before anything routed to it can record a
+        // change of it: every later write of the session comes after the claim (`apply(_:fencedTo:)`).
         for session in rebuild(
-            snapshot, persistence: persistence, now: .now(), changes: &changes, selecting: { _ in true })
-        where install(session) {
-            changes.append(session.claim)
-            isAdopted = true
+            snapshot, persistence: persistence, now: .now(), changes: &changes, adopting: true, selecting: { _ in true }
+        ) {
+            ticket = install(session, recording: [session.claim] + changes) ?? ticket
         }
-        let keys = snapshot.sessions.map { SessionKey(tenantID: $0.tenantID, clientID: $0.clientID) }
-        guard isAdopted || keys.allSatisfy({ session($0) == nil }) else { return false }
-        await persistence.committed(persistence.record(changes))
-        return isAdopted
+        if ticket == nil {
+            let keys = snapshot.sessions.map { SessionKey(tenantID: $0.tenantID, clientID: $0.clientID) }
+            guard keys.allSatisfy({ session($0) == nil }) else { return false }
+            await persistence.committed(persistence.record(changes))
+            return false
+        }
+        await persistence.committed(ticket ?? 0)
+        return true
     }
 
     /// A stored session made whole again, before the broker holds it.
@@ -61,11 +66,11 @@ extension Broker {
     }
 
     /// The sessions of `snapshot` that `selecting` takes, with their subscriptions and messages; `changes` gets
-    /// the deletions of what expired or no longer reads, and the end of the connection of sessions stored
-    /// while connected.
+    /// the deletions of what expired or no longer reads, and (restoring this node's own) the end of the connection
+    /// of sessions stored while connected. `adopting` sessions another node held: their rows are claimed.
     private func rebuild(
         _ snapshot: MQTTStateSnapshot, persistence: BrokerPersistence, now: NIODeadline,
-        changes: inout [DeviceStateChange], selecting: (StoredSession) -> Bool
+        changes: inout [DeviceStateChange], adopting: Bool, selecting: (StoredSession) -> Bool
     ) -> [RestoredSession] {
         let wallNow = persistence.clock.now()
         var sessions: [SessionKey: RestoredSession] = [:]
@@ -74,7 +79,9 @@ extension Broker {
             let elapsed = stored.disconnectedAt.map { max(0, wallNow.timeIntervalSince($0)) } ?? 0
             let remaining = stored.expiryInterval == .max ? nil : Double(stored.expiryInterval) - elapsed
             if let remaining, remaining <= 0 {
-                changes += persistence.clearing(key)
+                changes +=
+                    adopting
+                    ? persistence.clearing(key) : [.deleteSession(tenantID: key.tenantID, clientID: key.clientID)]
                 continue
             }
             let session = Session(
@@ -86,8 +93,8 @@ extension Broker {
             let claim = DeviceStateChange.putSession(
                 StoredSession(
                     tenantID: key.tenantID, clientID: key.clientID, expiryInterval: stored.expiryInterval,
-                    disconnectedAt: stored.disconnectedAt ?? wallNow, node: persistence.node, claims: true))
-            if stored.disconnectedAt == nil { changes.append(claim) }
+                    disconnectedAt: stored.disconnectedAt ?? wallNow, node: persistence.node, claims: adopting))
+            if stored.disconnectedAt == nil, !adopting { changes.append(claim) }
             sessions[key] = RestoredSession(session: session, remaining: remaining, claim: claim)
         }
         for stored in snapshot.subscriptions {
@@ -135,12 +142,15 @@ extension Broker {
         return Array(sessions.values)
     }
 
-    /// Gives the broker a rebuilt session with its subscriptions, in one step under its lock, and starts its
-    /// expiry; false (and nothing changed) when it holds a session of that key already.
-    private func install(_ restored: RestoredSession) -> Bool {
+    /// Gives the broker a rebuilt session with its subscriptions, in one step under its lock with `recording`
+    /// recorded, and starts its expiry; returns the ticket of what it recorded, or nil (and nothing changed) when
+    /// the broker holds a session of that key already.
+    private func install(_ restored: RestoredSession, recording: [DeviceStateChange]) -> UInt64? {
         let session = restored.session
-        let isInstalled = state.withLock { state in
-            guard state.sessions[session.key] == nil else { return false }
+        let ticket = state.withLock { state -> UInt64? in
+            guard state.sessions[session.key] == nil else { return nil }
+            let ticket = persistence?.record(recording) ?? 0
+            session.withState { $0.claimTicket = ticket }
             for (filter, options) in restored.subscriptions {
                 if state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options) {
                     state.countInterest(in: session.key.tenantID, filter, 1)
@@ -149,13 +159,13 @@ extension Broker {
             }
             state.sessions[session.key] = session
             metrics.sessions.record(state.sessions.count)
-            return true
+            return ticket
         }
-        if isInstalled, let remaining = restored.remaining {
+        if ticket != nil, let remaining = restored.remaining {
             timers.expiry(of: session, after: .milliseconds(Int64(clamping: remaining * 1000))) { [weak self] in
                 self?.end(session)
             }
         }
-        return isInstalled
+        return ticket
     }
 }

@@ -74,8 +74,8 @@ public final class BrokerPersistence: Service, Sendable {
             afterCommit: afterCommit ?? { _ in })
     }
 
-    /// Calls `handler` with the sessions whose changes the store left out because another node holds them now
-    /// (it moved while this node could not hear of it): this node's copies are stale.
+    /// Calls `handler`, while their batch commits, with the sessions whose changes the store left out because
+    /// another node holds them now (it moved while this node could not hear of it).
     public func whenFenced(_ handler: @escaping @Sendable (Set<StoredSessionKey>) -> Void) {
         fencedHandler.handler.withLock { $0 = handler }
     }
@@ -98,6 +98,9 @@ public final class BrokerPersistence: Service, Sendable {
 
     /// How many changes have been recorded so far.
     var recordedCount: UInt64 { writer.recordedCount }
+
+    /// How many changes have been committed (while a batch commits: those before it).
+    var committedCount: UInt64 { writer.committedCount }
 
     /// Calls `body` once every change up to `ticket` is committed (at once if it is).
     public func whenCommitted(_ ticket: UInt64, _ body: @escaping @Sendable () -> Void) {
@@ -166,6 +169,8 @@ public final class BrokerPersistence: Service, Sendable {
         case .deleteRetained(let tenantID, _): "deleteRetained \(tenantID)"
         case .putCloudToDevice(let message):
             "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
+        case .updateCloudToDevice(let message):
+            "updateCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .deleteCloudToDevice(let sequence): "deleteCloudToDevice #\(sequence)"
         case .appendFeedback(let feedback): "appendFeedback \(feedback.tenantID)/\(feedback.deviceID)"
         case .putTwin(let twin, _): "putTwin \(twin.tenantID)/\(twin.deviceID)"

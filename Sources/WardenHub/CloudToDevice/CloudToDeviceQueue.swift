@@ -75,7 +75,7 @@ struct CloudToDeviceQueue: Sendable {
             return nil
         }
         entries[index].message.httpsLock = .init(token: token, until: now + duration)
-        return (entries[index].message, [.putCloudToDevice(entries[index].message)])
+        return (entries[index].message, [.updateCloudToDevice(entries[index].message)])
     }
 
     /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
@@ -104,7 +104,7 @@ struct CloudToDeviceQueue: Sendable {
             if entries[index].message.deliveryCount >= limits.maximumDeliveryCount {
                 return remove(at: index, .deliveryCountExceeded, "Delivery count exceeded", now: now, feedbackNumber)
             }
-            return [.putCloudToDevice(entries[index].message)]
+            return [.updateCloudToDevice(entries[index].message)]
         }
     }
 

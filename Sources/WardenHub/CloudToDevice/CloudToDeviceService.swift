@@ -86,8 +86,16 @@ public final class CloudToDeviceService: Service, Sendable {
     private let isClusterNode: Bool
     /// Where committed queue changes are announced (set by `follow`), for other nodes' copies.
     private let bus = Mutex<EventBus?>(nil)
-    /// While `reload` reads: the queues changed meanwhile, here or by a notice (locked inside `queues`' lock).
-    private let changedDuringReload = Mutex<Set<QueueKey>?>(nil)
+    /// Reads of the store under way (a `reload`, a lock looked up) and the queues changed meanwhile, here or by
+    /// a notice (noted inside `queues`' lock): a read may be older than such a change, so it is not applied there.
+    private let watches = Mutex<[UInt64: Watch]>([:])
+    private let nextWatch = Atomic<UInt64>(0)
+
+    private struct Watch {
+        /// The queue watched; nil for every queue.
+        let key: QueueKey?
+        var changed: Set<QueueKey> = []
+    }
     private let sent = Counter(label: "warden_c2d_messages_sent_total")
     private let refusedFull = Counter(label: "warden_c2d_queue_full_total")
     private let settled: [CloudToDeviceFeedback.Status: Counter]
@@ -227,15 +235,15 @@ public final class CloudToDeviceService: Service, Sendable {
     /// while the read ran is left as it is (the read may be older than that change). Devices connected here get
     /// what became deliverable.
     public func reload() async throws {
-        changedDuringReload.withLock { $0 = [] }
-        defer { changedDuringReload.withLock { $0 = nil } }
+        let watch = startWatching(nil)
+        defer { _ = stopWatching(watch) }
         await persistence.committedSoFar()
         var stored: [QueueKey: [CloudToDeviceMessage]] = [:]
         for message in try await store.loadCloudToDeviceMessages() {
             stored[QueueKey(tenantID: message.tenantID, deviceID: message.deviceID), default: []].append(message)
         }
         let filled = queues.withLock { queues -> [QueueKey] in
-            let changed = changedDuringReload.withLock { $0 ?? [] }
+            let changed = stopWatching(watch)
             for key in Set(queues.keys).union(stored.keys) where !changed.contains(key) {
                 var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
                 queue.reconcile(with: stored[key] ?? [])
@@ -248,7 +256,20 @@ public final class CloudToDeviceService: Service, Sendable {
 
     /// Notes, inside the queues' lock, that `key`'s queue changed while a `reload` reads.
     private func noteChange(of key: QueueKey) {
-        changedDuringReload.withLock { $0?.insert(key) }
+        watches.withLock { watches in
+            for (id, watch) in watches where watch.key == nil || watch.key == key { watches[id]?.changed.insert(key) }
+        }
+    }
+
+    private func startWatching(_ key: QueueKey?) -> UInt64 {
+        let id = nextWatch.wrappingAdd(1, ordering: .relaxed).newValue
+        watches.withLock { $0[id] = Watch(key: key) }
+        return id
+    }
+
+    /// The queues changed since `startWatching` (empty once stopped).
+    private func stopWatching(_ id: UInt64) -> Set<QueueKey> {
+        watches.withLock { $0.removeValue(forKey: id)?.changed ?? [] }
     }
 
     /// The device's queue, oldest first.
@@ -303,13 +324,17 @@ public final class CloudToDeviceService: Service, Sendable {
         _ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String, _ settlement: CloudToDeviceSettlement
     ) async throws {
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
-        if isClusterNode, !holds(key, lockToken),
-            let stored = try await store.cloudToDeviceMessage(tenantID, deviceID, lockToken: lockToken)
-        {
-            queues.withLock { queues in
-                var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
-                queue.follow(stored.sequenceNumber, stored: stored)
-                queues[key] = queue
+        if isClusterNode, !holds(key, lockToken) {
+            let watch = startWatching(key)
+            defer { _ = stopWatching(watch) }
+            if let stored = try await store.cloudToDeviceMessage(tenantID, deviceID, lockToken: lockToken) {
+                // Not over a change heard while reading (the message may have been settled meanwhile).
+                queues.withLock { queues in
+                    guard stopWatching(watch).isEmpty else { return }
+                    var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+                    queue.follow(stored.sequenceNumber, stored: stored)
+                    queues[key] = queue
+                }
             }
         }
         let ticket = try settle(key, token: lockToken, settlement)
@@ -348,12 +373,13 @@ public final class CloudToDeviceService: Service, Sendable {
             case .appendFeedback(let feedback):
                 settled[feedback.status]?.increment()
                 records.append(feedback)
-            case .putCloudToDevice(let message): changed.append((message.sequenceNumber, message))
+            case .putCloudToDevice(let message), .updateCloudToDevice(let message):
+                changed.append((message.sequenceNumber, message))
             case .deleteCloudToDevice(let sequence): changed.append((sequence, nil))
             default: break
             }
         }
-        noteChange(of: key)
+        if !changes.isEmpty { noteChange(of: key) }
         let ticket = persistence.record(changes)
         let bus = bus.withLock { $0 }
         guard !records.isEmpty || (bus != nil && !changed.isEmpty) else { return ticket }

@@ -37,16 +37,29 @@ public final class TelemetryFeed: Service, Sendable {
         }
     }
 
-    /// The followers of one device, and how far they were given its messages.
+    /// The followers of one device, and what they were given.
     private struct Followed {
         var followers: [UInt64: AsyncStream<TelemetryMessage>.Continuation] = [:]
         /// When the first follower came (Unix milliseconds): another node's messages are read from then on.
         let since: Int64
-        /// The highest sequence number handed out.
-        var last: Int64 = .min
+        /// The highest sequence number read from the store.
+        var read: Int64 = .min
+        /// The latest messages committed here (`recentLimit`), which a read of the store meets again.
+        var recent = Set<Int64>()
+        var recentOrder: [Int64] = []
         var isReading = false
         var readsAgain = false
+
+        mutating func remember(_ sequence: Int64) {
+            guard recent.insert(sequence).inserted else { return }
+            recentOrder.append(sequence)
+            if recentOrder.count > TelemetryFeed.recentLimit { recent.remove(recentOrder.removeFirst()) }
+        }
     }
+
+    /// Messages committed here remembered per followed device, so that a read of the store after another
+    /// node's notice does not hand them out again.
+    static let recentLimit = 4096
 
     private struct Link {
         let link: any TelemetryFeedLink
@@ -90,16 +103,17 @@ public final class TelemetryFeed: Service, Sendable {
                 let device = Device(tenantID: message.tenantID, deviceID: message.deviceID)
                 if isWanted { devices.insert(device) }
                 guard var entry = followed[device] else { continue }
-                hand(message, to: &entry)
+                entry.remember(message.sequenceNumber)
+                hand(message, to: entry)
                 followed[device] = entry
             }
         }
         if !devices.isEmpty { link?.committed(devices) }
     }
 
-    /// Another node committed telemetry of `device`: what is new since the last message handed out (and since
-    /// the first follower came) is read from the store. One read at a time per device; a notice during a read
-    /// makes it read again.
+    /// Another node committed telemetry of `device`: what the store holds after the last message read from it
+    /// (and since the first follower came), but for what was committed here, is handed out. One read at a time
+    /// per device; a notice during a read makes it read again.
     public func otherNodeCommitted(_ tenantID: TenantID, _ deviceID: DeviceID) {
         let device = Device(tenantID: tenantID, deviceID: deviceID)
         guard let link = link.withLock({ $0 }) else { return }
@@ -118,7 +132,7 @@ public final class TelemetryFeed: Service, Sendable {
 
     private func read(_ device: Device, from link: Link) async {
         while true {
-            guard let (since, last) = followed.withLock({ $0[device].map { ($0.since, $0.last) } }) else { return }
+            guard let (since, last) = followed.withLock({ $0[device].map { ($0.since, $0.read) } }) else { return }
             let batch: [TelemetryMessage]
             do {
                 batch = try await link.store.telemetry(
@@ -131,7 +145,10 @@ public final class TelemetryFeed: Service, Sendable {
             }
             let again = followed.withLock { followed -> Bool in
                 guard var entry = followed[device] else { return false }
-                for message in batch { hand(message, to: &entry) }
+                for message in batch where message.sequenceNumber > entry.read {
+                    entry.read = message.sequenceNumber
+                    if !entry.recent.contains(message.sequenceNumber) { hand(message, to: entry) }
+                }
                 entry.isReading = batch.count == Self.readBatch || entry.readsAgain
                 entry.readsAgain = false
                 followed[device] = entry
@@ -141,13 +158,16 @@ public final class TelemetryFeed: Service, Sendable {
         }
     }
 
-    /// Gives `message` to every follower unless it was given already (a local commit and a read may meet).
-    private func hand(_ message: TelemetryMessage, to entry: inout Followed) {
-        guard message.sequenceNumber > entry.last else { return }
-        entry.last = message.sequenceNumber
+    /// Gives `message` to every follower of `entry`.
+    private func hand(_ message: TelemetryMessage, to entry: Followed) {
         for continuation in entry.followers.values {
             if case .dropped = continuation.yield(message) { dropped.increment() }
         }
+    }
+
+    /// Whether `device` has followers here now.
+    public func isFollowed(_ device: Device) -> Bool {
+        followed.withLock { $0[device] != nil }
     }
 
     /// New telemetry of one device as it commits, until the stream's consumer stops.

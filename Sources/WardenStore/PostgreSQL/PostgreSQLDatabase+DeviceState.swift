@@ -340,6 +340,12 @@ extension PostgreSQLDatabase: DeviceStateStore {
                 delivery_count = excluded.delivery_count, lock_token = excluded.lock_token,
                 lock_until = excluded.lock_until
                 """)
+        case .updateCloudToDevice(let message):
+            try await connection.run(
+                """
+                UPDATE c2d_messages SET delivery_count = \(message.deliveryCount), lock_token = \(message.httpsLock?.token),
+                lock_until = \(message.httpsLock?.until) WHERE sequence = \(message.sequenceNumber)
+                """)
         case .deleteCloudToDevice(let sequence):
             try await connection.run("DELETE FROM c2d_messages WHERE sequence = \(sequence)")
         case .appendFeedback(let feedback):

@@ -146,6 +146,12 @@ extension SQLiteDatabase: DeviceStateStore {
             try appendTelemetry(message, db)
         case .putCloudToDevice(let message):
             try putCloudToDevice(message, db)
+        case .updateCloudToDevice(let message):
+            try db.executeCached(
+                sql: "UPDATE c2d_messages SET delivery_count = ?, lock_token = ?, lock_until = ? WHERE sequence = ?",
+                arguments: [
+                    message.deliveryCount, message.httpsLock?.token, message.httpsLock?.until, message.sequenceNumber,
+                ])
         case .deleteCloudToDevice(let sequence):
             try db.executeCached(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
         case .appendFeedback(let feedback):
