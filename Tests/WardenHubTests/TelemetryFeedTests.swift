@@ -71,6 +71,30 @@ struct TelemetryFeedTests {
         #expect(await next() == "two")
     }
 
+    /// Messages committed here long ago (past the 4,096 remembered) are not handed out again when another
+    /// node's notice makes the feed read the store.
+    @Test func aReadAfterManyLocalCommitsHandsOutNothingOld() async throws {
+        let (here, there) = (TelemetryFeed(), TelemetryFeed())
+        let (linkHere, linkThere) = (Joined(), Joined())
+        here.install(link: linkHere, store: hub.database, logger: Logger(label: "test"))
+        there.install(link: linkThere, store: hub.database, logger: Logger(label: "test"))
+        linkThere.other.withLock { $0 = here }
+        linkThere.wanted.withLock { $0 = true }
+        let stream = here.follow(hub.tenant, device)
+        let count = TelemetryFeed.recentLimit + 4
+        try await commit((1...Int64(count)).map { message($0, "local \($0)") }, on: here)
+        try await commit([message(Int64(count) + 1, "elsewhere")], on: there)
+        var bodies: [String] = []
+        for await next in stream {
+            bodies.append(String(decoding: next.body, as: UTF8.self))
+            if bodies.last == "elsewhere" { break }
+        }
+        // The follower's buffer keeps the newest local ones (1,000 at most), then the other node's, each once.
+        let numbers = bodies.dropLast().compactMap { Int($0.dropFirst("local ".count)) }
+        #expect(numbers.count == bodies.count - 1 && numbers.count <= TelemetryFeed.followerBuffer)
+        #expect(numbers == numbers.sorted() && Set(numbers).count == numbers.count && numbers.last == count)
+    }
+
     @Test func theLinkHearsOfTheFirstFollowerAndTheLast() async throws {
         let feed = TelemetryFeed()
         let link = Joined()

@@ -122,8 +122,14 @@ extension Broker {
     /// Session taken over) and this copy goes without a Will or a store write; the other node holds the
     /// session now.
     public func release(_ key: SessionKey) {
+        release(key) { _ in true }
+    }
+
+    /// `release`, when the session held under `key` is one `isReleased` picks (checked under the broker's lock).
+    func release(_ key: SessionKey, when isReleased: (Session) -> Bool) {
         let sink = state.withLock { state -> (any ConnectionSink)? in
-            guard let session = state.sessions.removeValue(forKey: key) else { return nil }
+            guard let session = state.sessions[key], isReleased(session) else { return nil }
+            state.sessions[key] = nil
             Self.removeSubscriptions(of: session, from: &state)
             metrics.sessions.record(state.sessions.count)
             return session.withState { session in
@@ -179,7 +185,8 @@ extension Broker {
                 }
             }
             let ticket = persistence.record(changes)
-            if claims { state.claimTicket = ticket }
+            // total: `ticket` counts every change recorded, these included.
+            if claims { state.claimTicket = ticket - UInt64(changes.count) + 1 }
         }
     }
 

@@ -26,9 +26,9 @@ extension Broker {
         persistence?.whenFenced { [weak self] sessions in
             guard let self, let committed = persistence?.committedCount else { return }
             for stored in sessions {
-                let key = SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)
-                let isStale = session(key)?.withState { $0.claimTicket.map { $0 <= committed } ?? false } ?? false
-                if isStale { release(key) }
+                release(SessionKey(tenantID: stored.tenantID, clientID: stored.clientID)) { session in
+                    session.withState { $0.claimTicket.map { $0 <= committed } ?? false }
+                }
             }
         }
     }

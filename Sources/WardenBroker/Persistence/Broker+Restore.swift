@@ -150,7 +150,9 @@ extension Broker {
         let ticket = state.withLock { state -> UInt64? in
             guard state.sessions[session.key] == nil else { return nil }
             let ticket = persistence?.record(recording) ?? 0
-            session.withState { $0.claimTicket = ticket }
+            // The claim comes first in `recording`.
+            // total: `ticket` counts every change recorded, these included.
+            session.withState { $0.claimTicket = ticket - UInt64(recording.count) + (recording.isEmpty ? 0 : 1) }
             for (filter, options) in restored.subscriptions {
                 if state.spaces[session.key.tenantID, default: TopicSpace()].subscribe(session, filter, options) {
                     state.countInterest(in: session.key.tenantID, filter, 1)

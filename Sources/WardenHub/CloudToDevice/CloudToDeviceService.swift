@@ -324,18 +324,22 @@ public final class CloudToDeviceService: Service, Sendable {
         _ tenantID: TenantID, _ deviceID: DeviceID, lockToken: String, _ settlement: CloudToDeviceSettlement
     ) async throws {
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
-        if isClusterNode, !holds(key, lockToken) {
+        // Not applied over a change of the queue heard while reading (the message may have been settled
+        // meanwhile): then looked up again, a few times at most.
+        for _ in 0..<3 where isClusterNode && !holds(key, lockToken) {
             let watch = startWatching(key)
             defer { _ = stopWatching(watch) }
-            if let stored = try await store.cloudToDeviceMessage(tenantID, deviceID, lockToken: lockToken) {
-                // Not over a change heard while reading (the message may have been settled meanwhile).
-                queues.withLock { queues in
-                    guard stopWatching(watch).isEmpty else { return }
-                    var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
-                    queue.follow(stored.sequenceNumber, stored: stored)
-                    queues[key] = queue
-                }
+            guard let stored = try await store.cloudToDeviceMessage(tenantID, deviceID, lockToken: lockToken) else {
+                break
             }
+            let isApplied = queues.withLock { queues in
+                guard stopWatching(watch).isEmpty else { return false }
+                var queue = queues[key] ?? CloudToDeviceQueue(limits: limits)
+                queue.follow(stored.sequenceNumber, stored: stored)
+                queues[key] = queue
+                return true
+            }
+            if isApplied { break }
         }
         let ticket = try settle(key, token: lockToken, settlement)
         await persistence.committed(ticket)

@@ -42,18 +42,26 @@ public final class TelemetryFeed: Service, Sendable {
         var followers: [UInt64: AsyncStream<TelemetryMessage>.Continuation] = [:]
         /// When the first follower came (Unix milliseconds): another node's messages are read from then on.
         let since: Int64
-        /// The highest sequence number read from the store.
+        /// The highest sequence number read from the store, or forgotten from `recent`: reads start after it.
         var read: Int64 = .min
-        /// The latest messages committed here (`recentLimit`), which a read of the store meets again.
+        /// The latest messages committed here (`recentLimit`, oldest at `next` once full), which a read of the
+        /// store meets again.
         var recent = Set<Int64>()
         var recentOrder: [Int64] = []
+        var next = 0
         var isReading = false
         var readsAgain = false
 
+        /// Remembers a message committed here; the oldest one forgotten moves the read cursor past it, so that a
+        /// read never hands out again what was handed out long ago.
         mutating func remember(_ sequence: Int64) {
             guard recent.insert(sequence).inserted else { return }
-            recentOrder.append(sequence)
-            if recentOrder.count > TelemetryFeed.recentLimit { recent.remove(recentOrder.removeFirst()) }
+            guard recentOrder.count == TelemetryFeed.recentLimit else { return recentOrder.append(sequence) }
+            let forgotten = recentOrder[next]
+            recent.remove(forgotten)
+            read = max(read, forgotten)
+            recentOrder[next] = sequence
+            next = (next + 1) % TelemetryFeed.recentLimit
         }
     }
 
@@ -103,7 +111,7 @@ public final class TelemetryFeed: Service, Sendable {
                 let device = Device(tenantID: message.tenantID, deviceID: message.deviceID)
                 if isWanted { devices.insert(device) }
                 guard var entry = followed[device] else { continue }
-                entry.remember(message.sequenceNumber)
+                if link != nil { entry.remember(message.sequenceNumber) }
                 hand(message, to: entry)
                 followed[device] = entry
             }
