@@ -93,3 +93,40 @@ def warden_factory(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+class Node:
+    """One node of the cluster, shaped like the fixtures' `Warden` for the helpers in hub.py."""
+
+    def __init__(self, directory: pathlib.Path, number: int):
+        self.number = number
+        self.data_dir = directory / f"node-{number}"
+        self.url = f"https://localhost:{8442 + number}"
+        self.mqtt = {"mqtts": 8882 + number}
+        self.ca = str(directory / "ca.pem")
+        self.binary = BINARY
+
+    def run_cli(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([self.binary, *arguments, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=60)
+
+    def cli(self, *arguments: str) -> str:
+        result = self.run_cli(*arguments)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+
+CLUSTER_SCRIPT = str(ROOT / "scripts/cluster.sh")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """`scripts/cluster.sh`'s three nodes on one PostgreSQL and NATS (issue 18), once per module: fixed ports
+    (8443-8445, 8883-8885, 4232-4234, 55440)."""
+    directory = tmp_path_factory.mktemp("cluster")
+    up = subprocess.run([CLUSTER_SCRIPT, "up", str(directory)], capture_output=True, text=True, timeout=300)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield [Node(directory, n) for n in (1, 2, 3)]
+    finally:
+        subprocess.run([CLUSTER_SCRIPT, "down", str(directory)], capture_output=True, timeout=120)

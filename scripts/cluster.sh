@@ -5,6 +5,7 @@
 #   scripts/cluster.sh up DIR     starts everything and returns once all three nodes answer /readyz
 #   scripts/cluster.sh down DIR   stops everything `up` started in DIR
 #   scripts/cluster.sh start-nats DIR N   starts NATS server N again (after a failure test stopped it)
+#   scripts/cluster.sh stop-postgres DIR  stops PostgreSQL (a failure test), and start-postgres DIR starts it again
 #
 # Node N (1…3): HTTPS on 8442+N, MQTT/TLS on 8882+N, data directory DIR/node-N, log DIR/node-N/serve.log.
 # NATS server N: clients on 4231+N, routes on 6231+N (not 4222: a packaged nats-server may hold it). PostgreSQL: 55440 (DIR/postgresql, or where
@@ -143,6 +144,12 @@ start-nats)
   start_nats "$n"
   wait_port $((4231 + n)) 10
   ;;
+stop-postgres)
+  scripts/postgres.sh stop "$(postgres_dir)"
+  ;;
+start-postgres)
+  scripts/postgres.sh start "$(postgres_dir)" "$postgres_port" >/dev/null
+  ;;
 down)
   for n in "${nodes[@]}"; do
     if [ -f "$dir/node-$n.pid" ]; then
@@ -168,7 +175,7 @@ down)
   fi
   ;;
 *)
-  echo "usage: scripts/cluster.sh up|down DIR, or start-nats DIR N" >&2
+  echo "usage: scripts/cluster.sh up|down|stop-postgres|start-postgres DIR, or start-nats DIR N" >&2
   exit 2
   ;;
 esac

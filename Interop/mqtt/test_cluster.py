@@ -1,6 +1,8 @@
 """Three nodes on one PostgreSQL and a NATS cluster (issue 18), started by `scripts/cluster.sh`: what is
 registered, changed, revoked or published on one node holds on the others, for third-party clients (paho) and the
 CLI. The cluster's ports are fixed (8443-8445, 8883-8885, 4222-4224, 55440); the module starts it once."""
+from __future__ import annotations
+
 import json
 import os
 import pathlib
@@ -20,39 +22,7 @@ from test_service_principals import api, service_client
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
-class Node:
-    """One node of the cluster, shaped like the fixtures' `Warden` for the helpers in hub.py."""
-
-    def __init__(self, directory: pathlib.Path, number: int):
-        self.number = number
-        self.data_dir = directory / f"node-{number}"
-        self.url = f"https://localhost:{8442 + number}"
-        self.mqtt = {"mqtts": 8882 + number}
-        self.ca = str(directory / "ca.pem")
-        self.binary = os.environ.get("WARDEN_BINARY", str(ROOT / ".build/debug/warden"))
-
-    def run_cli(self, *arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run([self.binary, *arguments, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=60)
-
-    def cli(self, *arguments: str) -> str:
-        result = self.run_cli(*arguments)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-
 SCRIPT = str(ROOT / "scripts/cluster.sh")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("cluster")
-    up = subprocess.run([SCRIPT, "up", str(directory)], capture_output=True, text=True, timeout=300)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        yield [Node(directory, n) for n in (1, 2, 3)]
-    finally:
-        subprocess.run([SCRIPT, "down", str(directory)], capture_output=True, timeout=120)
 
 
 def metric(node: Node, name: str) -> float:
@@ -513,6 +483,41 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server", b"after the gap"])
     publisher.stop()
     subscriber.stop()
+
+
+def test_postgresql_lost_and_back_durable_writes_wait_or_are_refused_and_routing_goes_on(cluster, plant_policy):
+    """PostgreSQL stopped: a QoS 1 telemetry message waits for its commit (no PUBACK), the API refuses changes with
+    503 `store.unavailable` and /readyz says not ready once a commit failed, routing that stores nothing goes on
+    between nodes; PostgreSQL back: the nodes recover by themselves and the waiting message is acknowledged and
+    stored."""
+    a, b, _ = cluster
+    directory = a.data_dir.parent
+    subscriber = plant_device(b, a)
+    topic = f"plant/{unique('storeless')}/x"
+    subscribed(subscriber, topic)
+    publisher = plant_device(a, b)
+    meter_id, meter = connected_device(a, a, "meter")
+    subprocess.run([SCRIPT, "stop-postgres", str(directory)], check=True, timeout=60)
+    try:
+        waiting = meter.paho.publish(f"devices/{meter_id}/messages/events/", b"kept through the gap", qos=1)
+        assert hub.wait_until(lambda: not ready(a), timeout=20)
+        status, _, body = hub.api(a, f"/api/v1/tenants/default/devices/{meter_id}/c2d", "POST", {"body": "x"})
+        assert status == 503 and json.loads(body)["code"] == "store.unavailable", body
+        assert not waiting.is_published()
+        publisher.paho.publish(topic, b"routed meanwhile", qos=0)
+        assert hub.wait_until(lambda: b"routed meanwhile" in subscriber.payloads())
+    finally:
+        subprocess.run([SCRIPT, "start-postgres", str(directory)], check=True, timeout=60)
+    assert hub.wait_until(lambda: ready(a) and ready(b), timeout=30)
+    waiting.wait_for_publish(30)
+    assert waiting.is_published()
+
+    def bodies():
+        status, _, body = hub.api(b, f"/api/v1/tenants/default/devices/{meter_id}/telemetry")
+        return [m["body"] for m in json.loads(body)["items"]] if status == 200 else []
+    assert hub.wait_until(lambda: bodies() == ["kept through the gap"], timeout=10)
+    for client in (meter, publisher, subscriber):
+        client.stop()
 
 
 def test_a_node_killed_its_devices_go_on_elsewhere_with_nothing_acknowledged_lost(cluster, plant_policy):

@@ -37,21 +37,25 @@ public final class ClusterMethods: MethodRelay {
     private let nats: NATSClient
     private let methods: MethodService
     private let otherNodes: @Sendable () -> Int
+    private let recount: @Sendable () async -> Int
     private let logger: Logger
     private let pending = PendingReplies<MethodService.Response?>()
     /// Calls answered for other nodes at once; past it a node says the device is not here rather than queue.
     static let maximumServed = 1_000
     private let served = Atomic(0)
 
-    /// `otherNodes` counts the other live nodes (their answers end an offline device's call early).
+    /// `otherNodes` counts the other live nodes as last known (their answers end an offline device's call early);
+    /// `recount` counts them afresh from the store, before a call is taken for offline: a node that started since
+    /// the last count may hold the device.
     public init(
         node: UUID, nats: NATSClient, methods: MethodService, otherNodes: @escaping @Sendable () -> Int,
-        logger: Logger
+        recount: @escaping @Sendable () async -> Int, logger: Logger
     ) {
         self.node = node
         self.nats = nats
         self.methods = methods
         self.otherNodes = otherNodes
+        self.recount = recount
         self.logger = logger
     }
 
@@ -97,7 +101,12 @@ public final class ClusterMethods: MethodRelay {
         }
         if answer.isBusy { return }  // the device's own node may still answer; else the call times out
         if answer.isAbsent {
-            if pending.partialAnswer(answer.id) { pending.finish(answer.id, .success(nil)) }
+            guard pending.partialAnswer(answer.id) else { return }
+            Task { [pending, recount] in
+                if pending.expectPartials(answer.id, atLeast: await recount()) {
+                    pending.finish(answer.id, .success(nil))
+                }
+            }
         } else if let status = answer.status {
             pending.finish(
                 answer.id, .success(MethodService.Response(status: status, payload: Array(answer.payload ?? Data()))))

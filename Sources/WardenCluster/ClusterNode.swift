@@ -76,8 +76,13 @@ public final class ClusterNode: Service {
 
     /// Answers other nodes' direct-method calls for the devices connected here, and sends `methods`' calls for
     /// devices connected elsewhere to the other nodes (`otherNodes` counts them).
-    public func relayMethods(_ methods: MethodService, otherNodes: @escaping @Sendable () -> Int) {
-        ClusterMethods(node: id, nats: nats, methods: methods, otherNodes: otherNodes, logger: logger).start()
+    public func relayMethods(
+        _ methods: MethodService, otherNodes: @escaping @Sendable () -> Int,
+        recount: @escaping @Sendable () async -> Int
+    ) {
+        ClusterMethods(
+            node: id, nats: nats, methods: methods, otherNodes: otherNodes, recount: recount, logger: logger
+        ).start()
     }
 
     /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).

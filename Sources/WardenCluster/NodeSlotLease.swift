@@ -87,6 +87,14 @@ public final class NodeSlotLease: Service {
     /// How many other nodes held a slot at the last renewal.
     public var otherNodes: Int { live.withLock { $0.filter { $0 != slot }.count } }
 
+    /// How many other nodes hold a slot now, read from the store (the last count when it cannot be read).
+    public func recountOtherNodes() async -> Int {
+        if let slots = try? await store.liveNodeSlots(now: clock.now(), staleAfter: Self.staleAfter) {
+            live.withLock { $0 = slots }
+        }
+        return otherNodes
+    }
+
     public func run() async throws {
         var renewals = 0
         // Cancelled (the group failing) or shut down gracefully: either ends the loop; nothing spins.

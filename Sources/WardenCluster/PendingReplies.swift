@@ -9,7 +9,7 @@ final class PendingReplies<Value: Sendable>: Sendable {
         var timer: Task<Void, Never>?
         /// Answers that alone do not end the wait ("not here"), and how many end it together (0: none do).
         var partials = 0
-        let expectedPartials: Int
+        var expectedPartials: Int
     }
 
     private let nextID = Atomic<UInt64>(0)
@@ -66,6 +66,17 @@ final class PendingReplies<Value: Sendable>: Sendable {
         guard let done = waiting.withLock({ $0.removeValue(forKey: id) }) else { return }
         done.timer?.cancel()
         done.continuation.resume(with: result)
+    }
+
+    /// Expects at least `count` partial answers for `id`; true when as many have come (the caller then
+    /// finishes), false when more are awaited or the wait is over.
+    func expectPartials(_ id: UInt64, atLeast count: Int) -> Bool {
+        waiting.withLock { waiting in
+            guard var entry = waiting[id] else { return false }
+            entry.expectedPartials = max(entry.expectedPartials, count)
+            waiting[id] = entry
+            return entry.partials >= entry.expectedPartials
+        }
     }
 
     /// Counts a partial answer for `id`; true when it completes the expected number (the caller then finishes).

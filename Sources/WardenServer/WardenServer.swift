@@ -215,7 +215,11 @@ public enum WardenServer {
         try await provisioning.load(tenants: try await allTenantIDs(registry))
         broker.install(provisioning: provisioning)
         let methods = MethodService(broker: broker)
-        cluster?.relayMethods(methods) { slotLease?.otherNodes ?? 0 }
+        cluster?.relayMethods(methods) {
+            slotLease?.otherNodes ?? 0
+        } recount: {
+            await slotLease?.recountOtherNodes() ?? 0
+        }
         cluster?.relayFeed(telemetryFeed, store: database)
         cloudToDevice.follow(bus)
         twins.follow(bus)
