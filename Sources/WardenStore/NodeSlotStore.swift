@@ -16,7 +16,8 @@ public protocol NodeSlotStore: Sendable {
     func releaseNodeSlot(_ slot: Int, node: String) async throws
     /// What nodes that stopped and hold no live slot left: their stored sessions still marked connected count as
     /// disconnected from `now`, and those past their expiry are deleted with their subscriptions and messages.
-    /// Returns how many were deleted.
+    /// Nothing while a live node's lease has no name (a node of an earlier version, during a rolling upgrade:
+    /// its sessions cannot be told from a stopped node's). Returns how many were deleted.
     func expireSessionsOfStoppedNodes(now: Date, staleAfter: TimeInterval) async throws -> Int
 }
 

@@ -47,12 +47,18 @@ struct TelemetryFeedTests {
         feed.committed(changes)
     }
 
-    @Test func anotherNodesCommitsReachTheFollowersHereOnceEach() async throws {
+    /// Two nodes' feeds on the store, "there" telling "here" what it commits.
+    func twoNodes() -> (here: TelemetryFeed, linkHere: Joined, there: TelemetryFeed, linkThere: Joined) {
         let (here, there) = (TelemetryFeed(), TelemetryFeed())
         let (linkHere, linkThere) = (Joined(), Joined())
         here.install(link: linkHere, store: hub.database, logger: Logger(label: "test"))
         there.install(link: linkThere, store: hub.database, logger: Logger(label: "test"))
         linkThere.other.withLock { $0 = here }
+        return (here, linkHere, there, linkThere)
+    }
+
+    @Test func anotherNodesCommitsReachTheFollowersHereOnceEach() async throws {
+        let (here, linkHere, there, linkThere) = twoNodes()
         // Before anyone follows: the other node is not asked to look at its batches.
         try await commit([message(1, "before")], on: there)
 
@@ -74,11 +80,7 @@ struct TelemetryFeedTests {
     /// Messages committed here long ago (past the 4,096 remembered) are not handed out again when another
     /// node's notice makes the feed read the store.
     @Test func aReadAfterManyLocalCommitsHandsOutNothingOld() async throws {
-        let (here, there) = (TelemetryFeed(), TelemetryFeed())
-        let (linkHere, linkThere) = (Joined(), Joined())
-        here.install(link: linkHere, store: hub.database, logger: Logger(label: "test"))
-        there.install(link: linkThere, store: hub.database, logger: Logger(label: "test"))
-        linkThere.other.withLock { $0 = here }
+        let (here, _, there, linkThere) = twoNodes()
         linkThere.wanted.withLock { $0 = true }
         let stream = here.follow(hub.tenant, device)
         let count = TelemetryFeed.recentLimit + 4

@@ -1,7 +1,10 @@
 import Foundation
+import GRDB
+import PostgresNIO
 import Testing
 import WardenCore
-import WardenStore
+
+@testable import WardenStore
 
 /// The slots a cluster's nodes lease in their shared store, against each engine.
 struct NodeSlotStoreTests {
@@ -28,6 +31,10 @@ struct NodeSlotStoreTests {
                 session("expired", node: "dead", gone: 100), session("forever", node: "dead", expiry: .max, gone: 1e6),
                 session("alone", node: nil, gone: 100),
             ])
+            // A live lease without a name (a node of an earlier version, in a rolling upgrade): nothing is settled.
+            try await unnamedLease(store)
+            #expect(try await store.expireSessionsOfStoppedNodes(now: now, staleAfter: 60) == 0)
+            try await store.releaseNodeSlot(3, node: "older")
             #expect(try await store.expireSessionsOfStoppedNodes(now: now, staleAfter: 60) == 1)
             var left: [String: Date?] = [:]
             for client in ["on-live", "connected", "expired", "forever", "alone"] {
@@ -42,6 +49,21 @@ struct NodeSlotStoreTests {
             // Its expiry counts from then.
             #expect(try await store.expireSessionsOfStoppedNodes(now: now.addingTimeInterval(61), staleAfter: 60) >= 1)
             #expect(try await store.loadMQTTSession(tenantID: .defaultTenant, clientID: "connected").sessions.isEmpty)
+        }
+    }
+
+    /// Slot 3 leased now by node "older", as a binary from before leases had names leases it.
+    private func unnamedLease(_ store: any PortedStores) async throws {
+        if let database = store as? SQLiteDatabase {
+            try await database.write { db in
+                try db.execute(
+                    sql: "INSERT INTO node_slots (slot, node, renewed_at) VALUES (3, 'older', ?)", arguments: [Date()])
+            }
+            return
+        }
+        let database = try #require(store as? PostgreSQLDatabase)
+        _ = try await database.write { connection in
+            try await connection.run("INSERT INTO node_slots (slot, node, renewed_at) VALUES (3, 'older', now())")
         }
     }
 

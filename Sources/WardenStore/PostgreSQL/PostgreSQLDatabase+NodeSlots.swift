@@ -52,6 +52,12 @@ extension PostgreSQLDatabase: NodeSlotStore {
     public func expireSessionsOfStoppedNodes(now: Date, staleAfter: TimeInterval) async throws -> Int {
         let seconds = now.timeIntervalSince1970
         return try await write { connection in
+            let unnamed = try await connection.rows(
+                """
+                SELECT 1 FROM node_slots WHERE renewed_at >= now() - make_interval(secs => \(staleAfter))
+                AND name IS NULL LIMIT 1
+                """)
+            guard unnamed.isEmpty else { return 0 }
             try await connection.run(
                 """
                 UPDATE mqtt_sessions SET disconnected_at = \(seconds) WHERE disconnected_at IS NULL

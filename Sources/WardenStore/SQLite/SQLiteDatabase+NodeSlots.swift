@@ -47,6 +47,10 @@ extension SQLiteDatabase: NodeSlotStore {
                 """
             let cutoff = now.addingTimeInterval(-staleAfter)
             let seconds = now.timeIntervalSince1970
+            let unnamed = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM node_slots WHERE renewed_at >= ? AND name IS NULL)",
+                arguments: [cutoff])
+            guard unnamed == false else { return 0 }
             try db.execute(
                 sql: "UPDATE mqtt_sessions SET disconnected_at = ? WHERE disconnected_at IS NULL AND \(stopped)",
                 arguments: [seconds, cutoff])
