@@ -59,7 +59,7 @@ public final class AccessService: Service, Sendable {
             try await store.addAccessTokenKey(
                 id: key.id, secret: key.secret, createdAt: clock.now(), keep: settings.keptSigningKeys)
         }
-        let loaded = try await Self.load(from: store)
+        let loaded = try await Self.load(from: store, now: clock.now(), settings: settings)
         var state = State(authority: loaded.authority)
         loaded.apply(to: &state)
         self.state = Mutex(state)
@@ -72,9 +72,12 @@ public final class AccessService: Service, Sendable {
         var userIDs: [String: String] = [:]
         var services: [String: ServicePrincipal] = [:]
         var keys: [APIKey.Hash: APIKey] = [:]
+        /// Sessions signed out (or revoked) whose access tokens may still be unexpired.
+        var revokedSessions: [String: Date] = [:]
         let authority: AccessTokenAuthority
 
         func apply(to state: inout State) {
+            state.revokedSessions.merge(revokedSessions) { max($0, $1) }
             state.users = users
             state.userIDs = userIDs
             state.services = services
@@ -89,8 +92,8 @@ public final class AccessService: Service, Sendable {
         }
     }
 
-    /// Users, services, API keys and signing keys as the store has them.
-    private static func load(from store: any AccessStore) async throws -> Loaded {
+    /// Users, services, API keys, signing keys and recently revoked sessions as the store has them.
+    private static func load(from store: any AccessStore, now: Date, settings: Settings) async throws -> Loaded {
         var loaded = Loaded(
             authority: try await AccessTokenAuthority(
                 keys: try store.accessTokenKeys().map { try AccessTokenKey(id: $0.id, secret: $0.secret) }))
@@ -100,14 +103,18 @@ public final class AccessService: Service, Sendable {
         }
         for service in try await store.allServicePrincipals() { loaded.services[service.id] = service }
         for key in try await store.allAPIKeys() { loaded.keys[APIKey.Hash(key.secretHash)] = key }
+        let lifetime = settings.accessTokenLifetime
+        for (family, revokedAt) in try await store.revokedRefreshFamilies(since: now.addingTimeInterval(-lifetime)) {
+            loaded.revokedSessions[family] = revokedAt.addingTimeInterval(lifetime)
+        }
         return loaded
     }
 
-    /// Reads users, services, API keys and signing keys again (another node changed them, or this one may have
+    /// Reads users, services, API keys, signing keys and revoked sessions again (another node changed them, or this one may have
     /// missed such a change), in turn with this node's own changes.
     public func reload() async throws {
         try await writes.run {
-            let loaded = try await Self.load(from: self.store)
+            let loaded = try await Self.load(from: self.store, now: self.clock.now(), settings: self.settings)
             self.state.withLock { loaded.apply(to: &$0) }
         }
     }

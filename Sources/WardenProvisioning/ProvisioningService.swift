@@ -26,6 +26,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         var authorities: [TenantID: [CAName: Thumbprint]] = [:]
         var operations: [String: Operation] = [:]
         var requests: [String: [Date]] = [:]
+        /// Counts the changes followed from the bus, so that a `load` can tell whether one came while it read.
+        var changesFollowed: UInt64 = 0
     }
 
     /// A registration's result, kept for its status polls.
@@ -70,6 +72,13 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     public func follow(_ bus: EventBus) {
         bus.observe { [weak self] event in
             switch event {
+            case .enrollmentChanged, .enrollmentDeleted, .certificateAuthorityChanged, .certificateAuthorityDeleted,
+                .tenantDeleted:
+                self?.state.withLock { $0.changesFollowed &+= 1 }
+            default:
+                break
+            }
+            switch event {
             case .enrollmentChanged(let enrollment):
                 let knowsScope = self?.state.withLock { state in
                     state.enrollments[enrollment.tenantID, default: [:]][enrollment.kind] = enrollment
@@ -97,23 +106,31 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         }
     }
 
-    /// Reads every tenant's scope, enrollments and verified CAs (start-up, before listeners open).
+    /// Reads every tenant's scope, enrollments and verified CAs: at start-up (before listeners open), and on a
+    /// node of a cluster that may have missed other nodes' notices (what they deleted meanwhile goes). A change
+    /// followed while it read may be newer than the read: then it reads again, a few times at most.
     public func load(tenants: [TenantID]) async throws {
-        let authorities = try await store.allCertificateAuthorities().filter(\.isVerified)
-        state.withLock { state in
-            for authority in authorities {
-                state.authorities[authority.tenantID, default: [:]][authority.name] = authority.thumbprint
+        for _ in 0..<3 {
+            let seen = state.withLock { $0.changesFollowed }
+            var loaded = State()
+            for authority in try await store.allCertificateAuthorities() where authority.isVerified {
+                loaded.authorities[authority.tenantID, default: [:]][authority.name] = authority.thumbprint
             }
-        }
-        for tenantID in tenants {
-            let scope = try await idScope(tenantID)
-            let enrollments = try await store.enrollments(tenantID)
-            state.withLock { state in
-                state.scopes[scope] = tenantID
-                for enrollment in enrollments {
-                    state.enrollments[tenantID, default: [:]][enrollment.kind] = enrollment
+            for tenantID in tenants {
+                loaded.scopes[try await idScope(tenantID)] = tenantID
+                for enrollment in try await store.enrollments(tenantID) {
+                    loaded.enrollments[tenantID, default: [:]][enrollment.kind] = enrollment
                 }
             }
+            let isTaken = state.withLock { state in
+                guard state.changesFollowed == seen else { return false }
+                // A scope assigned here meanwhile (a tenant's first enrollment) stays; scopes only go with tenants.
+                state.scopes.merge(loaded.scopes) { _, stored in stored }
+                state.enrollments = loaded.enrollments
+                state.authorities = loaded.authorities
+                return true
+            }
+            if isTaken { return }
         }
     }
 

@@ -192,13 +192,19 @@ public enum WardenServer {
         let twins = try await TwinService(
             store: database, persistence: persistence, broker: broker, clock: clock, events: bus)
         twinSource.attach(twins)
+        let provisioning = ProvisioningService(
+            store: database, registry: registry, twins: twins, certificates: certificates, directory: deviceDirectory,
+            bus: bus, clock: clock)
+        provisioning.follow(bus)
+        try await provisioning.load(tenants: try await allTenantIDs(registry))
+        broker.install(provisioning: provisioning)
         let cluster = makeClusterNode(
             configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
         ) {
             // What a node that may have missed other nodes' notices reads again: the directory every connection
             // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
-            // on the bus, so that connections they concern close), the people and services the API knows, and
-            // the cloud-to-device queues and twins.
+            // on the bus, so that connections they concern close), the people and services the API knows (and
+            // the sessions signed out), the cloud-to-device queues, twins, enrollments and provisioning's CAs.
             let changed = try await deviceDirectory.reload(
                 tenants: database, devices: database, groups: database, admission: database, policies: database,
                 authorities: database, authorizationPolicies: database)
@@ -207,13 +213,8 @@ public enum WardenServer {
             try await access.reload()
             try await cloudToDevice.reload()
             try await twins.reload(from: database)
+            try await provisioning.load(tenants: try await allTenantIDs(registry))
         }
-        let provisioning = ProvisioningService(
-            store: database, registry: registry, twins: twins, certificates: certificates, directory: deviceDirectory,
-            bus: bus, clock: clock)
-        provisioning.follow(bus)
-        try await provisioning.load(tenants: try await allTenantIDs(registry))
-        broker.install(provisioning: provisioning)
         let methods = MethodService(broker: broker)
         cluster?.relayMethods(methods) {
             slotLease?.otherNodes ?? 0

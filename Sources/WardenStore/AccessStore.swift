@@ -40,6 +40,9 @@ public protocol AccessStore: Sendable {
     func revokeRefreshFamily(_ family: String, at date: Date) async throws
     /// Revokes every token of a user (disable, password change, delete).
     func revokeRefreshTokens(userID: String, at date: Date) async throws
+    /// Each family with a token revoked at or after `date`, with its first revocation (a node that missed
+    /// another's sign-out learns which sessions' access tokens to refuse).
+    func revokedRefreshFamilies(since date: Date) async throws -> [String: Date]
     /// Deletes tokens that expired before `date`.
     func deleteExpiredRefreshTokens(before date: Date) async throws -> Int
 

@@ -40,9 +40,14 @@ public enum DeviceStateChange: Sendable, Equatable {
     /// A queued cloud-to-device message's lock or delivery count changed; nothing when it is no longer stored
     /// (another node of a cluster settled it meanwhile: it must not come back).
     case updateCloudToDevice(CloudToDeviceMessage)
-    /// A cloud-to-device message left its queue (completed, dead-lettered, purged).
+    /// An HTTPS receive locked a queued message (its `httpsLock`): stored only if no other lock holds the message
+    /// at `freeAt` and it is still stored (another node's receive or settlement may have come first).
+    case lockCloudToDevice(CloudToDeviceMessage, freeAt: Int64)
+    /// A cloud-to-device message left its queue without a feedback record (purged, its device deleted).
     case deleteCloudToDevice(sequence: Int64)
-    case appendFeedback(CloudToDeviceFeedback)
+    /// A cloud-to-device message left its queue with a feedback record (completed, dead-lettered, purged), stored
+    /// only if this removed the message: of two nodes settling one message, one records its feedback.
+    case settleCloudToDevice(sequence: Int64, feedback: CloudToDeviceFeedback)
     /// A twin's section as it now is: only that section is written over (the other stays as the store has it,
     /// which another node of a cluster may have changed meanwhile); a new row takes both.
     case putTwin(DeviceTwin, TwinSection)
@@ -191,7 +196,8 @@ extension DeviceStateChange {
     /// all of them would. A QoS 1 message that a connected subscriber acknowledged while the previous batch was
     /// committing then costs one statement rather than three (queued, sent, acknowledged). A put that would have
     /// broken a schema rule (a message of a session the store does not hold: a bug) is left out with the rest,
-    /// rather than refused and counted.
+    /// rather than refused and counted. A settlement with a feedback record (`settleCloudToDevice`) keeps what
+    /// comes before it: its record is stored only if it finds the message.
     public static func withoutSuperseded(_ changes: [DeviceStateChange]) -> [DeviceStateChange] {
         let deletes = changes.contains { change in
             switch change {
@@ -222,6 +228,8 @@ extension DeviceStateChange {
             case .putCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
                 continue
             case .updateCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
+                continue
+            case .lockCloudToDevice(let message, _) where deletedCloudToDevice.contains(message.sequenceNumber):
                 continue
             default:
                 break

@@ -167,6 +167,24 @@ struct SignInTests {
         }
     }
 
+    /// A node that missed the sign-out's notice learns it when it reads the store again, and a restarted node
+    /// from the store: the session's access tokens stop there too.
+    @Test func aSignOutMissedOrForgottenIsReadFromTheStore() async throws {
+        let fixture = try await AccessFixture()
+        try await fixture.user("ada", ["default": .monitor])
+        let grant = try await fixture.signIn("ada")
+        let elsewhere = try await AccessService(
+            store: fixture.database, settings: .init(), clock: fixture.clock, logger: Logger(label: "test"))
+        #expect(await elsewhere.principal(forBearer: Substring(grant.accessToken))?.name == "ada")
+        try await fixture.access.signOut(refreshToken: grant.refreshToken!)
+        #expect(await elsewhere.principal(forBearer: Substring(grant.accessToken))?.name == "ada")
+        try await elsewhere.reload()
+        #expect(await elsewhere.principal(forBearer: Substring(grant.accessToken)) == nil)
+        let restarted = try await AccessService(
+            store: fixture.database, settings: .init(), clock: fixture.clock, logger: Logger(label: "test"))
+        #expect(await restarted.principal(forBearer: Substring(grant.accessToken)) == nil)
+    }
+
     @Test func disablingAUserStopsItsTokensAndChangingAPasswordEndsSessions() async throws {
         let fixture = try await AccessFixture()
         try await fixture.user("ada", ["default": .monitor])

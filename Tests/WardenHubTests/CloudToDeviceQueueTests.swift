@@ -22,7 +22,7 @@ struct CloudToDeviceQueueTests {
 
     func feedback(_ changes: [DeviceStateChange]) -> [CloudToDeviceFeedback.Status] {
         changes.compactMap { change in
-            if case .appendFeedback(let feedback) = change { return feedback.status }
+            if case .settleCloudToDevice(_, let feedback) = change { return feedback.status }
             return nil
         }
     }
@@ -56,7 +56,7 @@ struct CloudToDeviceQueueTests {
         #expect(queue.entries[0].isHeld(at: 10) == false)
         queue.follow(1, stored: locked)
         let changes = try queue.settle(token: "elsewhere", .complete, now: 20) { 1 }
-        #expect(changes.first == .deleteCloudToDevice(sequence: 1))
+        #expect(feedback(changes) == [.success])
         #expect(throws: WardenError.self) { _ = try queue.settle(token: "elsewhere", .complete, now: 20) { 2 } }
     }
 
@@ -65,7 +65,9 @@ struct CloudToDeviceQueueTests {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1)])
         let locked = queue.lockForHTTPS(token: "t", now: 100, duration: 500)
         let (received, changes) = try #require(locked)
-        #expect(received.httpsLock == .init(token: "t", until: 600) && changes == [.updateCloudToDevice(received)])
+        #expect(
+            received.httpsLock == .init(token: "t", until: 600)
+                && changes == [.lockCloudToDevice(received, freeAt: 100)])
         var restarted = CloudToDeviceQueue(limits: .init(), restoring: [received])
         #expect(restarted.lockForMQTT(now: 200).isEmpty && restarted.lockForMQTT(now: 600).count == 1)
     }
@@ -95,7 +97,7 @@ struct CloudToDeviceQueueTests {
         let next = queue.lockForHTTPS(token: "t2", now: 100, duration: 60_000)
         #expect(next?.message.sequenceNumber == 2)
         let changes = try queue.settle(token: "t1", .complete, now: 200) { 7 }
-        #expect(changes.first == .deleteCloudToDevice(sequence: 1) && feedback(changes) == [.success])
+        #expect(changes.count == 1 && feedback(changes) == [.success])
         #expect(throws: WardenError.self) { _ = try queue.settle(token: "t1", .complete, now: 200) { 8 } }
     }
 
@@ -141,7 +143,7 @@ struct CloudToDeviceQueueTests {
         #expect(queue.lockForHTTPS(token: "x", now: 100, duration: 1) == nil)
         // An MQTT lock does not run out; the message waits for its PUBACK.
         let expired = queue.expire(now: 9000) { 1 }
-        #expect(expired.count == 2)  // only #3 (expired, unlocked) goes, with feedback
+        #expect(feedback(expired) == [.expired] && expired.count == 1)  // only #3 (expired, unlocked) goes
         _ = try queue.settle(sequence: 1, .complete, now: 9001) { 2 }
         queue.releaseMQTT()
         #expect(queue.entries.map(\.message.sequenceNumber) == [2] && !queue.entries[0].isHeld(at: 9001))
@@ -151,6 +153,6 @@ struct CloudToDeviceQueueTests {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2, ack: .none)])
         let changes = queue.purge(now: 1) { 1 }
         #expect(feedback(changes) == [.purged] && queue.entries.isEmpty)
-        #expect(changes.filter { if case .deleteCloudToDevice = $0 { true } else { false } }.count == 2)
+        #expect(changes.count == 2 && changes.last == .deleteCloudToDevice(sequence: 2))
     }
 }

@@ -118,6 +118,24 @@ struct CloudToDeviceServiceTests {
         #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.success])
     }
 
+    /// Nodes that have not heard of each other's receive or completion: a lock takes only over no running lock,
+    /// and only of a message still stored, so a second node's receive hands out nothing and takes up what the
+    /// store holds; the message is completed once, with one feedback record.
+    @Test func aClusterNodeDoesNotHandOutWhatAnotherLockedOrSettled() async throws {
+        _ = try await send("on")
+        let first = try await Self.service(hub, slot: 1)
+        let second = try await Self.service(hub, slot: 2)
+        let third = try await Self.service(hub, slot: 3)
+        let (_, token) = try #require(await first.receive(hub.tenant, device))
+        #expect(await second.receive(hub.tenant, device) == nil)
+        #expect(second.list(hub.tenant, device).map(\.isLocked) == [true])
+        try await first.settle(hub.tenant, device, lockToken: token, .complete)
+        #expect(third.list(hub.tenant, device).map(\.isLocked) == [false])
+        #expect(await third.receive(hub.tenant, device) == nil)
+        #expect(third.list(hub.tenant, device).isEmpty)
+        #expect(try await hub.database.feedback(hub.tenant, afterSequence: 0, limit: 10).map(\.status) == [.success])
+    }
+
     /// A cluster node that missed notices reads the queues again: a message another node queued joins, one it
     /// completed leaves, and a device connected here gets what joined.
     @Test func aReloadTakesTheQueuesAsAnotherNodeLeftThem() async throws {

@@ -54,6 +54,27 @@ struct ProvisioningServiceTests {
             ProvisioningUsername("\(scope ?? self.scope)/registrations/\(registrationID)/api-version=2019-03-31"))
     }
 
+    /// A node of a cluster that missed other nodes' notices reads enrollments again: one made elsewhere proves
+    /// registrations here, one deleted elsewhere stops proving them.
+    @Test func aLoadTakesTheEnrollmentsAsTheStoreHoldsThem() async throws {
+        let twins = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        let elsewhere = ProvisioningService(store: hub.database, registry: registry, twins: twins, bus: EventBus())
+        let group = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
+        let key = try #require(group.attestation.keys).derived(for: "meter-1").primary
+        let register = { () throws in
+            _ = try elsewhere.authenticate(
+                try username("meter-1"), token: token("meter-1", key: key), certificate: nil, now: now)
+        }
+        #expect(throws: WardenError.self) { try register() }
+        try await elsewhere.load(tenants: [.defaultTenant])
+        try register()
+        try await service.deleteEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
+        try register()
+        try await elsewhere.load(tenants: [.defaultTenant])
+        #expect(throws: WardenError(.authInvalidCredential, "")) { try register() }
+    }
+
     @Test func bothSDKFamiliesTokensProveAGroupAndItsDerivedKeyIsDPSs() async throws {
         let group = try await service.createEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
         let key = try #require(group.attestation.keys).derived(for: "meter-1").primary

@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 import WardenCore
 import WardenMQTT
+import WardenStore
 
 @testable import WardenBroker
 @testable import WardenHub
@@ -72,6 +73,23 @@ struct TwinServiceTests {
         // Nothing newer: a second reload tells nothing.
         try await twins.reload(from: hub.database)
         #expect(connection.publishes.count == 1)
+    }
+
+    /// Two nodes' API patch one twin's desired properties without having heard of each other's patch: each
+    /// applies to the stored section, so both count, each at its own version, and If-Match compares with the store.
+    @Test func desiredPatchesOnTwoNodesBothCount() async throws {
+        let elsewhere = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        _ = try await twins.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: nil)
+        let second = try await elsewhere.patchDesired(hub.tenant, device, ["mode": .string("eco")], ifMatch: 1)
+        #expect(second.desired.version == 2)
+        #expect(second.desired.properties == ["target": .number(21), "mode": .string("eco")])
+        await #expect(throws: WardenError(.twinVersionMismatch, "")) {
+            _ = try await twins.patchDesired(hub.tenant, device, ["target": .number(22)], ifMatch: 1)
+        }
+        let third = try await twins.patchDesired(hub.tenant, device, ["target": .null], ifMatch: 2)
+        #expect(third.desired.version == 3 && third.desired.properties == ["mode": .string("eco")])
+        #expect(try await hub.database.twin(hub.tenant, device)?.desired == third.desired)
     }
 
     @Test func aReportedPatchIsAnsweredAfterItsCommitWithTheNewVersion() throws {

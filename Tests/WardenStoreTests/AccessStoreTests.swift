@@ -248,6 +248,8 @@ struct AccessStoreTests {
             try await store.insertRefreshToken(token(4, family: "f4", user: "usr_bob"))
             try await store.revokeRefreshFamily("f1", at: now)
             try await store.revokeRefreshTokens(userID: "usr_ada", at: now + 5)
+            #expect(try await store.revokedRefreshFamilies(since: now) == ["f1": now, "f2": now + 5])
+            #expect(try await store.revokedRefreshFamilies(since: now + 1) == ["f2": now + 5])
             #expect(try await store.deleteExpiredRefreshTokens(before: now + 60) == 1)
             #expect(try await store.refreshTokenFamily(hash(3)) == nil)
 

@@ -152,9 +152,9 @@ struct MQTTStateStoreTests {
                             sequenceNumber: 6, tenantID: tenant, deviceID: device, messageID: "gone",
                             correlationID: "c", properties: "{}", body: [], acknowledgement: .none, enqueuedAt: 10,
                             expiresAt: 20, deliveryCount: 0)),
-                    .deleteCloudToDevice(sequence: 6),
-                    .appendFeedback(
-                        CloudToDeviceFeedback(
+                    .settleCloudToDevice(
+                        sequence: 6,
+                        feedback: CloudToDeviceFeedback(
                             sequenceNumber: 1, tenantID: tenant, deviceID: device, originalMessageID: "m",
                             status: .success, description: "Success", enqueuedAt: 11, recordedAt: 12)),
                     .putTwin(twin, .desired),
@@ -176,6 +176,21 @@ struct MQTTStateStoreTests {
                 properties: "{}", body: [], acknowledgement: .none, enqueuedAt: 10, expiresAt: 20)
             try await store.apply([.updateCloudToDevice(gone), .updateCloudToDevice(settled)])
             #expect(try await store.loadCloudToDeviceMessages() == [settled])
+            // A lock takes only over no running lock, and not a message that is gone.
+            var mine = settled
+            mine.httpsLock = .init(token: "mine", until: 40)
+            try await store.apply([.lockCloudToDevice(mine, freeAt: 14), .lockCloudToDevice(gone, freeAt: 100)])
+            #expect(try await store.loadCloudToDeviceMessages() == [settled])
+            try await store.apply([.lockCloudToDevice(mine, freeAt: 15)])
+            #expect(try await store.loadCloudToDeviceMessages() == [mine])
+            // A second settlement of a message (on another node that had not heard of the first) records nothing.
+            try await store.apply([
+                .settleCloudToDevice(
+                    sequence: 6,
+                    feedback: CloudToDeviceFeedback(
+                        sequenceNumber: 2, tenantID: tenant, deviceID: device, originalMessageID: "gone",
+                        status: .expired, description: "Message expired", enqueuedAt: 11, recordedAt: 12))
+            ])
             #expect(try await store.lastCloudToDeviceSequences() == (5, 1))
             #expect(try await store.feedback(tenant, afterSequence: 0, limit: 10).map(\.originalMessageID) == ["m"])
             #expect(try await store.deleteFeedback(recordedBefore: 13, limit: 10) == 1)
@@ -191,6 +206,32 @@ struct MQTTStateStoreTests {
             #expect(merged.desired == twin.desired && merged.reported == elsewhere.reported)
             try await store.apply([.deleteTwin(tenantID: tenant, deviceID: device)])
             #expect(try await store.loadTwins().isEmpty)
+        }
+    }
+
+    /// Desired properties are written only over the version their writer read: of two writers at one version (two
+    /// nodes' API), one wins and the other learns so; reported properties stay as they are.
+    @Test(arguments: StoreEngine.allCases) func desiredPropertiesAreReplacedOnlyOverTheVersionRead(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            let device = try DeviceID("d")
+            func twin(_ version: Int, _ mode: String) -> DeviceTwin {
+                var twin = DeviceTwin(tenantID: tenant, deviceID: device)
+                twin.desired.properties = ["mode": .string(mode)]
+                twin.desired.version = version
+                return twin
+            }
+            #expect(try await store.replaceDesired(of: twin(1, "eco"), ifAt: 0))
+            #expect(try await !store.replaceDesired(of: twin(1, "boost"), ifAt: 0))
+            var reported = DeviceTwin(tenantID: tenant, deviceID: device)
+            reported.reported.version = 3
+            try await store.apply([.putTwin(reported, .reported)])
+            #expect(try await !store.replaceDesired(of: twin(3, "off"), ifAt: 2))
+            #expect(try await store.replaceDesired(of: twin(2, "boost"), ifAt: 1))
+            let stored = try #require(try await store.twin(tenant, device))
+            #expect(stored.desired == twin(2, "boost").desired && stored.reported.version == 3)
         }
     }
 }

@@ -171,8 +171,11 @@ public final class BrokerPersistence: Service, Sendable {
             "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .updateCloudToDevice(let message):
             "updateCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
+        case .lockCloudToDevice(let message, _):
+            "lockCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .deleteCloudToDevice(let sequence): "deleteCloudToDevice #\(sequence)"
-        case .appendFeedback(let feedback): "appendFeedback \(feedback.tenantID)/\(feedback.deviceID)"
+        case .settleCloudToDevice(let sequence, let feedback):
+            "settleCloudToDevice \(feedback.tenantID)/\(feedback.deviceID) #\(sequence)"
         case .putTwin(let twin, _): "putTwin \(twin.tenantID)/\(twin.deviceID)"
         case .deleteTwin(let tenantID, let deviceID): "deleteTwin \(tenantID)/\(deviceID)"
         case .appendTelemetry(let message):

@@ -73,6 +73,7 @@ extension WardenError.Code {
     public static let twinInvalidPatch = Self("twin.invalid_patch", .invalidInput)
     public static let twinTooLarge = Self("twin.too_large", .tooLarge)
     public static let twinVersionMismatch = Self("twin.version_mismatch", .preconditionFailed)
+    public static let twinBusy = Self("twin.busy", .conflict)
     public static let methodInvalidName = Self("method.invalid_name", .invalidInput)
     public static let methodPayloadTooLarge = Self("method.payload_too_large", .tooLarge)
     public static let methodDeviceOffline = Self("method.device_offline", .notFound)
@@ -151,7 +152,8 @@ extension WardenError.Code {
         .certificateRequestMismatch, .certificateInvalidLifetime,
         .certificateNotFound, .certificateAlreadyRevoked,
         .c2dQueueFull, .c2dInvalidTTL, .c2dTooLarge, .c2dLockLost, .twinInvalidPatch, .twinTooLarge,
-        .twinVersionMismatch, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline, .methodTimeout,
+        .twinVersionMismatch, .twinBusy, .methodInvalidName, .methodPayloadTooLarge, .methodDeviceOffline,
+        .methodTimeout,
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,

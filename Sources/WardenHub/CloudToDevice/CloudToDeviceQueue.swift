@@ -75,7 +75,7 @@ struct CloudToDeviceQueue: Sendable {
             return nil
         }
         entries[index].message.httpsLock = .init(token: token, until: now + duration)
-        return (entries[index].message, [.updateCloudToDevice(entries[index].message)])
+        return (entries[index].message, [.lockCloudToDevice(entries[index].message, freeAt: now)])
     }
 
     /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
@@ -169,17 +169,16 @@ struct CloudToDeviceQueue: Sendable {
         _ feedbackNumber: () -> Int64
     ) -> [DeviceStateChange] {
         let message = entries.remove(at: index).message
-        var changes: [DeviceStateChange] = [.deleteCloudToDevice(sequence: message.sequenceNumber)]
         let wanted =
             status == .success ? message.acknowledgement.reportsSuccess : message.acknowledgement.reportsFailure
-        if wanted {
-            changes.append(
-                .appendFeedback(
-                    CloudToDeviceFeedback(
-                        sequenceNumber: feedbackNumber(), tenantID: message.tenantID, deviceID: message.deviceID,
-                        originalMessageID: message.messageID, status: status, description: description,
-                        enqueuedAt: message.enqueuedAt, recordedAt: now)))
-        }
-        return changes
+        guard wanted else { return [.deleteCloudToDevice(sequence: message.sequenceNumber)] }
+        return [
+            .settleCloudToDevice(
+                sequence: message.sequenceNumber,
+                feedback: CloudToDeviceFeedback(
+                    sequenceNumber: feedbackNumber(), tenantID: message.tenantID, deviceID: message.deviceID,
+                    originalMessageID: message.messageID, status: status, description: description,
+                    enqueuedAt: message.enqueuedAt, recordedAt: now))
+        ]
     }
 }

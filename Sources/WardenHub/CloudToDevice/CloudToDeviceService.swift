@@ -299,22 +299,57 @@ public final class CloudToDeviceService: Service, Sendable {
     }
 
     /// HTTPS receive: locks the oldest Enqueued message for `lockSeconds` (default: the configured lock) and
-    /// returns it with its lock token once the lock is committed; nil when nothing is waiting.
+    /// returns it with its lock token once the lock is committed; nil when nothing is waiting. The store takes a
+    /// lock only over no other running lock: on a node of a cluster, whose copy may not have heard yet that
+    /// another node locked or settled the message, the receive reads back whether its lock took, and if not
+    /// takes up the stored message and tries the next one (a few times at most).
     public func receive(_ tenantID: TenantID, _ deviceID: DeviceID, lockSeconds: Int64? = nil) async -> (
         message: CloudToDeviceMessage, lockToken: String
     )? {
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
-        let token = Self.randomHex()
-        let now = clock.nowMilliseconds()
         let duration = (lockSeconds ?? configuration.lockDuration) * 1000
-        let locked = queues.withLock { queues -> (CloudToDeviceMessage, UInt64)? in
-            guard let (message, changes) = queues[key]?.lockForHTTPS(token: token, now: now, duration: duration)
-            else { return nil }
-            return (message, record(changes, of: key))
+        for _ in 0..<3 {
+            let token = Self.randomHex()
+            let now = clock.nowMilliseconds()
+            let locked = queues.withLock { queues -> (CloudToDeviceMessage, UInt64)? in
+                guard let (message, changes) = queues[key]?.lockForHTTPS(token: token, now: now, duration: duration)
+                else { return nil }
+                return (message, record(changes, of: key))
+            }
+            guard let (message, ticket) = locked else { return nil }
+            let watch = startWatching(key)
+            defer { _ = stopWatching(watch) }
+            await persistence.committed(ticket)
+            guard isClusterNode else { return (message, token) }
+            if await lockTook(token, of: message) {
+                bus.withLock { $0 }?.publish(
+                    .cloudToDeviceChanged(tenantID, deviceID, sequence: message.sequenceNumber, message: message))
+                return (message, token)
+            }
+            let stored: CloudToDeviceMessage?
+            do {
+                stored = try await store.cloudToDeviceMessage(sequence: message.sequenceNumber)
+            } catch {
+                continue
+            }
+            queues.withLock { queues in
+                // Changed meanwhile (a notice, another receive here): that change is newer than the read.
+                guard stopWatching(watch).isEmpty, var queue = queues[key] else { return }
+                queue.follow(message.sequenceNumber, stored: stored)
+                queues[key] = queue.entries.isEmpty ? nil : queue
+            }
         }
-        guard let (message, ticket) = locked else { return nil }
-        await persistence.committed(ticket)
-        return (message, token)
+        return nil
+    }
+
+    /// Whether the store holds `message` with lock `token`; true when it cannot be read (the lock is committed,
+    /// as it was before this check).
+    private func lockTook(_ token: String, of message: CloudToDeviceMessage) async -> Bool {
+        do {
+            return try await store.cloudToDeviceMessage(message.tenantID, message.deviceID, lockToken: token) != nil
+        } catch {
+            return true
+        }
     }
 
     /// HTTPS complete, reject or abandon of the message holding `lockToken`, once committed. On a cluster node a
@@ -374,9 +409,11 @@ public final class CloudToDeviceService: Service, Sendable {
         var changed: [(Int64, CloudToDeviceMessage?)] = []
         for change in changes {
             switch change {
-            case .appendFeedback(let feedback):
+            case .settleCloudToDevice(let sequence, let feedback):
                 settled[feedback.status]?.increment()
                 records.append(feedback)
+                changed.append((sequence, nil))
+            // A lock is announced once the receive knows it took (`receive`).
             case .putCloudToDevice(let message), .updateCloudToDevice(let message):
                 changed.append((message.sequenceNumber, message))
             case .deleteCloudToDevice(let sequence): changed.append((sequence, nil))

@@ -12,8 +12,10 @@ public import WardenStore
 /// reported properties (`$iothub/twin/PATCH/properties/reported/?$rid=`, a JSON merge patch where `null`
 /// deletes), answered on `$iothub/twin/res/{status}/?$rid=` once committed; the API reads the twin and patches
 /// desired properties (with If-Match on the desired version), which a connected device hears on
-/// `$iothub/twin/PATCH/properties/desired/?$version=`. Twins are held in memory and written through the
-/// broker's group commit.
+/// `$iothub/twin/PATCH/properties/desired/?$version=`. Twins are held in memory; reported properties (only the
+/// device's own connection changes them) are written through the broker's group commit, desired properties
+/// (any node's API may change them) by a write that only succeeds over the version it read
+/// (`TwinStore.replaceDesired`), so two patches at once on two nodes both count.
 public final class TwinService: Sendable {
     /// IoT Hub's limit for each section.
     static let maximumSectionBytes = 32 * 1024
@@ -25,6 +27,10 @@ public final class TwinService: Sendable {
         let deviceID: DeviceID
     }
 
+    /// A desired patch that loses the race for its version this often in a row is refused (`twin.busy`).
+    static let maximumDesiredAttempts = 5
+
+    let store: any TwinStore
     let persistence: BrokerPersistence
     let broker: Broker
     let clock: any WardenClock
@@ -36,6 +42,7 @@ public final class TwinService: Sendable {
         store: any TwinStore, persistence: BrokerPersistence, broker: Broker, clock: any WardenClock,
         events: EventBus? = nil
     ) async throws {
+        self.store = store
         self.persistence = persistence
         self.broker = broker
         self.clock = clock
@@ -112,31 +119,40 @@ public final class TwinService: Sendable {
     }
 
     /// Patches the desired properties (when `ifMatch` is the current desired version, if given); returns the
-    /// twin once committed and tells the device if it is connected.
+    /// twin once committed and tells the device if it is connected. The patch applies to the stored section, read
+    /// first: another node may have moved it on without this node having heard yet; when another writer stores
+    /// the next version first, the patch applies again over that one.
     public func patchDesired(
         _ tenantID: TenantID, _ deviceID: DeviceID, _ patch: [String: JSONValue], ifMatch: Int?
     ) async throws -> DeviceTwin {
         try Self.check(patch)
         let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
-        let now = clock.nowMilliseconds()
-        let (twin, ticket) = try twins.withLock { twins throws(WardenError) -> (DeviceTwin, UInt64) in
-            var twin = twins[key] ?? DeviceTwin(tenantID: tenantID, deviceID: deviceID)
-            if let ifMatch, ifMatch != twin.desired.version {
+        for _ in 0..<Self.maximumDesiredAttempts {
+            let stored = try await store.twin(tenantID, deviceID)
+            var twin = twins.withLock { twins in
+                if let stored { Self.take(stored, into: &twins) }
+                return twins[key] ?? DeviceTwin(tenantID: tenantID, deviceID: deviceID)
+            }
+            let base = stored?.desired ?? DeviceTwin.Section()
+            if let ifMatch, ifMatch != base.version {
                 throw WardenError(
                     .twinVersionMismatch,
-                    "If-Match is \(ifMatch) but the desired properties are at version \(twin.desired.version).")
+                    "If-Match is \(ifMatch) but the desired properties are at version \(base.version).")
             }
-            var desired = twin.desired
-            desired.apply(patch, at: now)
+            var desired = base
+            desired.apply(patch, at: clock.nowMilliseconds())
             try Self.checkSize(desired.properties, "desired")
             twin.desired = desired
-            twins[key] = twin
-            return (twin, persistence.record([.putTwin(twin, .desired)]))
+            guard try await store.replaceDesired(of: twin, ifAt: base.version) else { continue }
+            twins.withLock { twins in Self.take(twin, into: &twins) }
+            events?.publish(.twinChanged(tenantID, deviceID, twin: twin, desiredPatch: patch))
+            tellDesired(patch, of: twin, to: key)
+            return twin
         }
-        await persistence.committed(ticket)
-        events?.publish(.twinChanged(tenantID, deviceID, twin: twin, desiredPatch: patch))
-        tellDesired(patch, of: twin, to: key)
-        return twin
+        throw WardenError(
+            .twinBusy,
+            "The desired properties of '\(deviceID)' changed \(Self.maximumDesiredAttempts) times while this patch "
+                + "was applied; send it again.")
     }
 
     /// Tells the device, if it is connected here, what its desired properties became.

@@ -258,6 +258,19 @@ extension PostgreSQLDatabase: AccessStore {
         }
     }
 
+    public func revokedRefreshFamilies(since date: Date) async throws -> [String: Date] {
+        try await read { connection in
+            let rows = try await connection.rows(
+                """
+                SELECT family, MIN(revoked_at) AS revoked_at FROM refresh_tokens WHERE revoked_at >= \(date)
+                GROUP BY family
+                """)
+            return Dictionary(
+                try rows.map { (try $0.value("family") as String, try $0.value("revoked_at") as Date) }
+            ) { first, _ in first }
+        }
+    }
+
     public func deleteExpiredRefreshTokens(before date: Date) async throws -> Int {
         try await write { connection in
             try await connection.run("DELETE FROM refresh_tokens WHERE expires_at < \(date)")

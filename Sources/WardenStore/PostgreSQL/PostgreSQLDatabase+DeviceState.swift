@@ -346,30 +346,27 @@ extension PostgreSQLDatabase: DeviceStateStore {
                 UPDATE c2d_messages SET delivery_count = \(message.deliveryCount), lock_token = \(message.httpsLock?.token),
                 lock_until = \(message.httpsLock?.until) WHERE sequence = \(message.sequenceNumber)
                 """)
-        case .deleteCloudToDevice(let sequence):
-            try await connection.run("DELETE FROM c2d_messages WHERE sequence = \(sequence)")
-        case .appendFeedback(let feedback):
+        case .lockCloudToDevice(let message, let freeAt):
             try await connection.run(
                 """
+                UPDATE c2d_messages SET lock_token = \(message.httpsLock?.token), lock_until = \(message.httpsLock?.until)
+                WHERE sequence = \(message.sequenceNumber) AND (lock_until IS NULL OR lock_until <= \(freeAt))
+                """)
+        case .deleteCloudToDevice(let sequence):
+            try await connection.run("DELETE FROM c2d_messages WHERE sequence = \(sequence)")
+        case .settleCloudToDevice(let sequence, let feedback):
+            // One round trip: the record is inserted only if the delete removed the message.
+            try await connection.run(
+                """
+                WITH settled AS (DELETE FROM c2d_messages WHERE sequence = \(sequence) RETURNING 1)
                 INSERT INTO c2d_feedback (sequence, tenant_id, device_id, original_message_id, status, description,
                     enqueued_at, recorded_at)
-                VALUES (\(feedback.sequenceNumber), \(feedback.tenantID.rawValue), \(feedback.deviceID.rawValue),
+                SELECT \(feedback.sequenceNumber), \(feedback.tenantID.rawValue), \(feedback.deviceID.rawValue),
                 \(feedback.originalMessageID), \(feedback.status.rawValue), \(feedback.description),
-                \(feedback.enqueuedAt), \(feedback.recordedAt))
+                \(feedback.enqueuedAt), \(feedback.recordedAt) WHERE EXISTS (SELECT 1 FROM settled)
                 """)
         case .putTwin(let twin, let section):
-            let columns = try DeviceStateRows.TwinColumns(twin)
-            var query = PostgresQuery(
-                """
-                INSERT INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated, reported,
-                    reported_version, reported_updated)
-                VALUES (\(twin.tenantID.rawValue), \(twin.deviceID.rawValue), \(columns.desired),
-                \(twin.desired.version), \(columns.desiredUpdated), \(columns.reported), \(twin.reported.version),
-                \(columns.reportedUpdated))
-                """)
-            query.sql +=
-                " ON CONFLICT (tenant_id, device_id) DO UPDATE SET " + DeviceStateRows.twinSectionUpdate(section)
-            try await connection.run(query)
+            try await putTwin(twin, section, on: connection)
         case .deleteTwin(let tenantID, let deviceID):
             try await connection.run(
                 "DELETE FROM device_twins WHERE tenant_id = \(tenantID.rawValue) AND device_id = \(deviceID.rawValue)")
@@ -472,6 +469,33 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
 }
 
 extension PostgreSQLDatabase: TwinStore {
+    public func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
+        try await write { connection in
+            try await Self.putTwin(twin, .desired, ifDesiredAt: version, on: connection) > 0
+        }
+    }
+
+    /// Writes `section` of `twin`, inserting the row if there is none; with `ifDesiredAt`, updates only a row whose
+    /// desired section is at that version. Returns the rows written.
+    @discardableResult
+    static func putTwin(
+        _ twin: DeviceTwin, _ section: TwinSection, ifDesiredAt version: Int? = nil, on connection: PostgresConnection
+    ) async throws -> Int {
+        let columns = try DeviceStateRows.TwinColumns(twin)
+        var query = PostgresQuery(
+            """
+            INSERT INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated, reported,
+                reported_version, reported_updated)
+            VALUES (\(twin.tenantID.rawValue), \(twin.deviceID.rawValue), \(columns.desired),
+            \(twin.desired.version), \(columns.desiredUpdated), \(columns.reported), \(twin.reported.version),
+            \(columns.reportedUpdated))
+            """)
+        query.sql += " ON CONFLICT (tenant_id, device_id) DO UPDATE SET " + DeviceStateRows.twinSectionUpdate(section)
+        // An Int, not text from outside: written into the statement as a number.
+        if let version { query.sql += " WHERE device_twins.desired_version = \(version)" }
+        return try await connection.run(query)
+    }
+
     public func twin(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> DeviceTwin? {
         try await read { connection in
             try await connection.rows(

@@ -259,6 +259,23 @@ extension SQLiteDatabase: AccessStore {
         }
     }
 
+    public func revokedRefreshFamilies(since date: Date) async throws -> [String: Date] {
+        try await read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT family, MIN(revoked_at) AS revoked_at FROM refresh_tokens WHERE revoked_at >= ?
+                    GROUP BY family
+                    """,
+                arguments: [date])
+            return Dictionary(
+                try rows.map {
+                    (try $0.decode(String.self, forColumn: "family"), try $0.decode(Date.self, forColumn: "revoked_at"))
+                }
+            ) { first, _ in first }
+        }
+    }
+
     public func deleteExpiredRefreshTokens(before date: Date) async throws -> Int {
         try await write { db in
             try db.execute(sql: "DELETE FROM refresh_tokens WHERE expires_at < ?", arguments: [date])

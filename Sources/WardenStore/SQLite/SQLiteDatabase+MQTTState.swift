@@ -152,10 +152,18 @@ extension SQLiteDatabase: DeviceStateStore {
                 arguments: [
                     message.deliveryCount, message.httpsLock?.token, message.httpsLock?.until, message.sequenceNumber,
                 ])
+        case .lockCloudToDevice(let message, let freeAt):
+            try db.executeCached(
+                sql: """
+                    UPDATE c2d_messages SET lock_token = ?, lock_until = ?
+                    WHERE sequence = ? AND (lock_until IS NULL OR lock_until <= ?)
+                    """,
+                arguments: [message.httpsLock?.token, message.httpsLock?.until, message.sequenceNumber, freeAt])
         case .deleteCloudToDevice(let sequence):
             try db.executeCached(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
-        case .appendFeedback(let feedback):
-            try appendFeedback(feedback, db)
+        case .settleCloudToDevice(let sequence, let feedback):
+            try db.executeCached(sql: "DELETE FROM c2d_messages WHERE sequence = ?", arguments: [sequence])
+            if db.changesCount > 0 { try appendFeedback(feedback, db) }
         case .putTwin(let twin, let section):
             try putTwin(twin, section, db)
         case .deleteTwin(let tenantID, let deviceID):

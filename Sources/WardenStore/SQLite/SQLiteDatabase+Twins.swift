@@ -16,18 +16,31 @@ extension SQLiteDatabase: TwinStore {
         }
     }
 
-    static func putTwin(_ twin: DeviceTwin, _ section: TwinSection, _ db: Database) throws {
+    public func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
+        try await write { db in
+            try Self.putTwin(twin, .desired, db, ifDesiredAt: version)
+            return db.changesCount > 0
+        }
+    }
+
+    /// Writes `section` of `twin`, inserting the row if there is none; with `ifDesiredAt`, updates only a row whose
+    /// desired section is at that version.
+    static func putTwin(_ twin: DeviceTwin, _ section: TwinSection, _ db: Database, ifDesiredAt version: Int? = nil)
+        throws
+    {
         let columns = try DeviceStateRows.TwinColumns(twin)
+        var arguments: StatementArguments = [
+            twin.tenantID.rawValue, twin.deviceID.rawValue, columns.desired, twin.desired.version,
+            columns.desiredUpdated, columns.reported, twin.reported.version, columns.reportedUpdated,
+        ]
+        if let version { arguments += [version] }
         try db.executeCached(
             sql: """
                 INSERT INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated,
                     reported, reported_version, reported_updated)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, device_id) DO UPDATE SET \(DeviceStateRows.twinSectionUpdate(section))
-                """,
-            arguments: [
-                twin.tenantID.rawValue, twin.deviceID.rawValue, columns.desired, twin.desired.version,
-                columns.desiredUpdated, columns.reported, twin.reported.version, columns.reportedUpdated,
-            ])
+                """ + (version == nil ? "" : " WHERE device_twins.desired_version = ?"),
+            arguments: arguments)
     }
 }
