@@ -24,6 +24,8 @@ public final class AccessService: Service, Sendable {
         var revokedSessions: [String: Date] = [:]
         /// Tokens issued before this instant stop working (password change), per user.
         var notBefore: [String: Date] = [:]
+        /// Tenants deleted so far, so that a `reload` can tell whether one went while it read.
+        var tenantDeletions: UInt64 = 0
         var authority: AccessTokenAuthority
     }
 
@@ -112,10 +114,20 @@ public final class AccessService: Service, Sendable {
 
     /// Reads users, services, API keys, signing keys and revoked sessions again (another node changed them, or this one may have
     /// missed such a change), in turn with this node's own changes.
+    /// A tenant deleted while it read may still be in what it read: then it reads again (the third read is taken
+    /// as it is).
     public func reload() async throws {
         try await writes.run {
-            let loaded = try await Self.load(from: self.store, now: self.clock.now(), settings: self.settings)
-            self.state.withLock { loaded.apply(to: &$0) }
+            for attempt in 1...3 {
+                let seen = self.state.withLock { $0.tenantDeletions }
+                let loaded = try await Self.load(from: self.store, now: self.clock.now(), settings: self.settings)
+                let isTaken = self.state.withLock { state in
+                    guard state.tenantDeletions == seen || attempt == 3 else { return false }
+                    loaded.apply(to: &state)
+                    return true
+                }
+                if isTaken { return }
+            }
         }
     }
 
@@ -251,13 +263,13 @@ public final class AccessService: Service, Sendable {
     /// Forgets roles and keys of a deleted tenant (the store cascaded already).
     public func tenantDeleted(_ tenant: TenantID) {
         state.withLock { state in
+            state.tenantDeletions &+= 1
             for id in state.users.keys { state.users[id]?.roles[tenant] = nil }
             for id in state.services.keys { state.services[id]?.roles[tenant] = nil }
             state.keys = state.keys.filter { $0.value.tenant != tenant }
         }
     }
 
-    /// Follows the bus for tenant deletions.
     /// Follows a deleted tenant and other nodes' access changes on `bus`, and announces this node's there.
     public func follow(_ bus: EventBus) {
         announcements.withLock { $0 = bus }
