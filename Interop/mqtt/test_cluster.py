@@ -406,6 +406,36 @@ def test_a_twin_changed_through_one_node_is_the_same_on_every_node(cluster):
     device.stop()
 
 
+def test_desired_patches_through_every_node_at_once_all_count(cluster):
+    """Eight patches of one twin's desired properties at the same time through the three nodes' APIs, none of
+    which has heard of the others' yet: each applies over the stored section, so every property is there, the
+    version counts every patch, and each answer carries a version of its own."""
+    a, _, _ = cluster
+    device_id = unique("twin-race")
+    assert hub.api(a, "/api/v1/tenants/default/devices", "POST", {"deviceId": device_id})[0] == 201
+    answers: list[tuple[int, dict]] = []
+
+    def patch(index: int):
+        node = cluster[index % 3]
+        status, _, body = hub.api(node, f"/api/v1/tenants/default/devices/{device_id}/twin/desired", "PATCH",
+                                  {f"p{index}": index})
+        answers.append((status, json.loads(body)))
+    threads = [threading.Thread(target=patch, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [status for status, _ in answers] == [200] * 8, answers
+    assert sorted(body["properties"]["desired"]["$version"] for _, body in answers) == list(range(1, 9))
+    def desired(node):
+        twin = json.loads(hub.api(node, f"/api/v1/tenants/default/devices/{device_id}/twin")[2])
+        return twin["properties"]["desired"]
+    for node in cluster:
+        assert hub.wait_until(lambda: desired(node)["$version"] == 8), (node.number, desired(node))
+        assert {key: value for key, value in desired(node).items() if not key.startswith("$")} \
+            == {f"p{index}": index for index in range(8)}, node.number
+
+
 def test_a_direct_method_through_one_node_reaches_the_device_on_another(cluster):
     a, b, c = cluster
     device_id, device = connected_device(a, a, "pump")
