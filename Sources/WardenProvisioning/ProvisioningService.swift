@@ -106,24 +106,25 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         }
     }
 
-    /// Reads every tenant's scope, enrollments and verified CAs: at start-up (before listeners open), and on a
-    /// node of a cluster that may have missed other nodes' notices (what they deleted meanwhile goes). A change
-    /// followed while it read may be newer than the read: then it reads again, a few times at most.
-    public func load(tenants: [TenantID]) async throws {
-        for _ in 0..<3 {
+    /// Reads every tenant's scope, enrollments and verified CAs (of the tenants `tenants` lists): at start-up
+    /// (before listeners open), and on a node of a cluster that may have missed other nodes' notices (what they
+    /// deleted meanwhile goes). A change followed while it read may be newer than the read: then it reads again
+    /// (the third read is taken as it is).
+    public func load(tenants: () async throws -> [TenantID]) async throws {
+        for attempt in 1...3 {
             let seen = state.withLock { $0.changesFollowed }
             var loaded = State()
             for authority in try await store.allCertificateAuthorities() where authority.isVerified {
                 loaded.authorities[authority.tenantID, default: [:]][authority.name] = authority.thumbprint
             }
-            for tenantID in tenants {
+            for tenantID in try await tenants() {
                 loaded.scopes[try await idScope(tenantID)] = tenantID
                 for enrollment in try await store.enrollments(tenantID) {
                     loaded.enrollments[tenantID, default: [:]][enrollment.kind] = enrollment
                 }
             }
             let isTaken = state.withLock { state in
-                guard state.changesFollowed == seen else { return false }
+                guard state.changesFollowed == seen || attempt == 3 else { return false }
                 // A scope assigned here meanwhile (a tenant's first enrollment) stays; scopes only go with tenants.
                 state.scopes.merge(loaded.scopes) { _, stored in stored }
                 state.enrollments = loaded.enrollments

@@ -196,7 +196,7 @@ public enum WardenServer {
             store: database, registry: registry, twins: twins, certificates: certificates, directory: deviceDirectory,
             bus: bus, clock: clock)
         provisioning.follow(bus)
-        try await provisioning.load(tenants: try await allTenantIDs(registry))
+        try await provisioning.load { try await allTenantIDs(registry) }
         broker.install(provisioning: provisioning)
         let cluster = makeClusterNode(
             configuration, id: node, broker: broker, bus: bus, database: database, logger: logger
@@ -213,7 +213,7 @@ public enum WardenServer {
             try await access.reload()
             try await cloudToDevice.reload()
             try await twins.reload(from: database)
-            try await provisioning.load(tenants: try await allTenantIDs(registry))
+            try await provisioning.load { try await allTenantIDs(registry) }
         }
         let methods = MethodService(broker: broker)
         cluster?.relayMethods(methods) {

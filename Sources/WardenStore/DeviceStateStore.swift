@@ -225,6 +225,8 @@ extension DeviceStateChange {
                 continue
             case .deleteCloudToDevice(let sequence):
                 deletedCloudToDevice.insert(sequence)
+            case .settleCloudToDevice(let sequence, _):
+                deletedCloudToDevice.remove(sequence)
             case .putCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):
                 continue
             case .updateCloudToDevice(let message) where deletedCloudToDevice.contains(message.sequenceNumber):

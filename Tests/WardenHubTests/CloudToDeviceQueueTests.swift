@@ -89,6 +89,16 @@ struct CloudToDeviceQueueTests {
         #expect(queue.entries.count == 2)
     }
 
+    /// A lock the store did not take (another node's came first) is let go; another token's stays.
+    @Test func aLockThatDidNotTakeIsLetGo() {
+        var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1)])
+        _ = queue.lockForHTTPS(token: "mine", now: 100, duration: 60_000)
+        queue.releaseHTTPS(token: "someone else's")
+        #expect(queue.entries[0].isHeld(at: 200))
+        queue.releaseHTTPS(token: "mine")
+        #expect(!queue.entries[0].isHeld(at: 200))
+    }
+
     @Test func httpsReceiveLocksCompleteRemovesWithFeedback() throws {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2)])
         let received = queue.lockForHTTPS(token: "t1", now: 100, duration: 60_000)

@@ -67,11 +67,11 @@ struct ProvisioningServiceTests {
                 try username("meter-1"), token: token("meter-1", key: key), certificate: nil, now: now)
         }
         #expect(throws: WardenError.self) { try register() }
-        try await elsewhere.load(tenants: [.defaultTenant])
+        try await elsewhere.load { [.defaultTenant] }
         try register()
         try await service.deleteEnrollment(.defaultTenant, .group(try EnrollmentGroupName("meters")))
         try register()
-        try await elsewhere.load(tenants: [.defaultTenant])
+        try await elsewhere.load { [.defaultTenant] }
         #expect(throws: WardenError(.authInvalidCredential, "")) { try register() }
     }
 

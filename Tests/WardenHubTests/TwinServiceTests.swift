@@ -75,6 +75,17 @@ struct TwinServiceTests {
         #expect(connection.publishes.count == 1)
     }
 
+    /// A device deleted and made again: a desired patch right after starts from an empty twin (the deletion's
+    /// write is committed first), and the twin it stores stays.
+    @Test func aPatchAfterTheDeviceWasDeletedStartsAfresh() async throws {
+        _ = try await twins.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: nil)
+        hub.bus.publish(.deviceDeleted(hub.tenant, device))
+        let fresh = try await twins.patchDesired(hub.tenant, device, ["mode": .string("eco")], ifMatch: 0)
+        #expect(fresh.desired.version == 1 && fresh.desired.properties == ["mode": .string("eco")])
+        await hub.persistence.committed(hub.persistence.recordedCount)
+        #expect(try await hub.database.twin(hub.tenant, device)?.desired == fresh.desired)
+    }
+
     /// Two nodes' API patch one twin's desired properties without having heard of each other's patch: each
     /// applies to the stored section, so both count, each at its own version, and If-Match compares with the store.
     @Test func desiredPatchesOnTwoNodesBothCount() async throws {

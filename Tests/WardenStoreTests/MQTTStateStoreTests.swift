@@ -232,6 +232,10 @@ struct MQTTStateStoreTests {
             #expect(try await store.replaceDesired(of: twin(2, "boost"), ifAt: 1))
             let stored = try #require(try await store.twin(tenant, device))
             #expect(stored.desired == twin(2, "boost").desired && stored.reported.version == 3)
+            // A twin deleted (with its device) after its writer read it is not brought back.
+            try await store.apply([.deleteTwin(tenantID: tenant, deviceID: device)])
+            #expect(try await !store.replaceDesired(of: twin(3, "off"), ifAt: 2))
+            #expect(try await store.twin(tenant, device) == nil)
         }
     }
 }

@@ -37,7 +37,7 @@ struct RegistryStoreTests {
             "0018-add-token-keys", "0019-create-data-keys", "0020-add-allocation",
             "0021-add-ocsp-checks", "0022-create-defender", "0023-defender-rules-and-inventory",
             "0024-create-node-slots", "0025-add-session-node", "0026-add-cloud-to-device-locks",
-            "0027-add-node-slot-names",
+            "0027-add-node-slot-names", "0028-index-refresh-token-revocations",
         ]
         #expect(try await TemporaryDatabase().database.appliedMigrations() == expected)
         try await StoreEngine.postgresql.withFreshStore { fresh in

@@ -42,6 +42,22 @@ struct SupersededChangesTests {
                 put(2), update(2), delete(1), put(1), delete(2, clientID: "other"), delete(3), try command(6),
                 .deleteCloudToDevice(sequence: 5),
             ])
+        // A settlement with a feedback record keeps what comes before it (its record is stored only if it finds
+        // the message); a lock goes with a later delete.
+        var locked = try command(7)
+        if case .putCloudToDevice(let message) = locked { locked = .lockCloudToDevice(message, freeAt: 0) }
+        let feedback = CloudToDeviceFeedback(
+            sequenceNumber: 1, tenantID: tenant, deviceID: try DeviceID("d"), originalMessageID: "m", status: .success,
+            description: "Success", enqueuedAt: 0, recordedAt: 0)
+        let settled: [DeviceStateChange] = [
+            try command(7), locked, .settleCloudToDevice(sequence: 7, feedback: feedback), try command(8), locked,
+            .deleteCloudToDevice(sequence: 7),
+        ]
+        #expect(
+            DeviceStateChange.withoutSuperseded(settled) == [
+                try command(7), locked, .settleCloudToDevice(sequence: 7, feedback: feedback), try command(8),
+                .deleteCloudToDevice(sequence: 7),
+            ])
         let noDeletes = [put(1), update(1), try command(5)]
         #expect(DeviceStateChange.withoutSuperseded(noDeletes) == noDeletes)
     }

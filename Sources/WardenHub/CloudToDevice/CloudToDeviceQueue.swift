@@ -78,6 +78,13 @@ struct CloudToDeviceQueue: Sendable {
         return (entries[index].message, [.lockCloudToDevice(entries[index].message, freeAt: now)])
     }
 
+    /// Forgets HTTPS lock `token` (the store did not take it: another node locked or settled the message first).
+    mutating func releaseHTTPS(token: String) {
+        for index in entries.indices where entries[index].message.httpsLock?.token == token {
+            entries[index].message.httpsLock = nil
+        }
+    }
+
     /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
     /// it) or holding HTTPS lock `token`; `c2d.lock_lost` when there is none.
     mutating func settle(

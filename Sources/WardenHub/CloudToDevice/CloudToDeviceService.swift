@@ -333,9 +333,14 @@ public final class CloudToDeviceService: Service, Sendable {
                 continue
             }
             queues.withLock { queues in
-                // Changed meanwhile (a notice, another receive here): that change is newer than the read.
-                guard stopWatching(watch).isEmpty, var queue = queues[key] else { return }
-                queue.follow(message.sequenceNumber, stored: stored)
+                guard var queue = queues[key] else { return }
+                // Changed meanwhile (a notice, another receive here): that change is newer than the read, so only
+                // the lock that did not take is let go.
+                if stopWatching(watch).isEmpty {
+                    queue.follow(message.sequenceNumber, stored: stored)
+                } else {
+                    queue.releaseHTTPS(token: token)
+                }
                 queues[key] = queue.entries.isEmpty ? nil : queue
             }
         }

@@ -127,6 +127,8 @@ public final class TwinService: Sendable {
     ) async throws -> DeviceTwin {
         try Self.check(patch)
         let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
+        // A twin deleted here (with its device) is deleted in the group commit: the patch reads after it.
+        await persistence.committedSoFar()
         for _ in 0..<Self.maximumDesiredAttempts {
             let stored = try await store.twin(tenantID, deviceID)
             var twin = twins.withLock { twins in

@@ -53,6 +53,7 @@ enum StoreMigrations {
         MigrationStep(Migration0025AddSessionNode.self),
         MigrationStep(Migration0026AddCloudToDeviceLocks.self),
         MigrationStep(Migration0027AddNodeSlotNames.self),
+        MigrationStep(Migration0028IndexRefreshTokenRevocations.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

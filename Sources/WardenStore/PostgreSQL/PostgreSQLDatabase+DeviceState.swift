@@ -469,17 +469,28 @@ extension PostgreSQLDatabase: CloudToDeviceStore {
 }
 
 extension PostgreSQLDatabase: TwinStore {
+    /// A twin stored at a version above 0 is only updated: one deleted meanwhile (its device deleted) stays gone.
     public func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
         try await write { connection in
-            try await Self.putTwin(twin, .desired, ifDesiredAt: version, on: connection) > 0
+            guard version > 0 else {
+                return try await Self.putTwin(twin, .desired, onlyIfNoDesired: true, on: connection) > 0
+            }
+            let columns = try DeviceStateRows.TwinColumns(twin)
+            return try await connection.run(
+                """
+                UPDATE device_twins SET desired = \(columns.desired), desired_version = \(twin.desired.version),
+                desired_updated = \(columns.desiredUpdated)
+                WHERE tenant_id = \(twin.tenantID.rawValue) AND device_id = \(twin.deviceID.rawValue)
+                AND desired_version = \(version)
+                """) > 0
         }
     }
 
-    /// Writes `section` of `twin`, inserting the row if there is none; with `ifDesiredAt`, updates only a row whose
-    /// desired section is at that version. Returns the rows written.
+    /// Writes `section` of `twin`, inserting the row if there is none; with `onlyIfNoDesired`, updates only a row
+    /// whose desired section was never set. Returns the rows written.
     @discardableResult
     static func putTwin(
-        _ twin: DeviceTwin, _ section: TwinSection, ifDesiredAt version: Int? = nil, on connection: PostgresConnection
+        _ twin: DeviceTwin, _ section: TwinSection, onlyIfNoDesired: Bool = false, on connection: PostgresConnection
     ) async throws -> Int {
         let columns = try DeviceStateRows.TwinColumns(twin)
         var query = PostgresQuery(
@@ -491,8 +502,7 @@ extension PostgreSQLDatabase: TwinStore {
             \(columns.reportedUpdated))
             """)
         query.sql += " ON CONFLICT (tenant_id, device_id) DO UPDATE SET " + DeviceStateRows.twinSectionUpdate(section)
-        // An Int, not text from outside: written into the statement as a number.
-        if let version { query.sql += " WHERE device_twins.desired_version = \(version)" }
+        if onlyIfNoDesired { query.sql += " WHERE device_twins.desired_version = 0" }
         return try await connection.run(query)
     }
 

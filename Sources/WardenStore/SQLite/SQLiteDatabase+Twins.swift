@@ -16,31 +16,43 @@ extension SQLiteDatabase: TwinStore {
         }
     }
 
+    /// A twin stored at a version above 0 is only updated: one deleted meanwhile (its device deleted) stays gone.
     public func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
         try await write { db in
-            try Self.putTwin(twin, .desired, db, ifDesiredAt: version)
+            if version == 0 {
+                try Self.putTwin(twin, .desired, db, onlyIfNoDesired: true)
+            } else {
+                let columns = try DeviceStateRows.TwinColumns(twin)
+                try db.execute(
+                    sql: """
+                        UPDATE device_twins SET desired = ?, desired_version = ?, desired_updated = ?
+                        WHERE tenant_id = ? AND device_id = ? AND desired_version = ?
+                        """,
+                    arguments: [
+                        columns.desired, twin.desired.version, columns.desiredUpdated, twin.tenantID.rawValue,
+                        twin.deviceID.rawValue, version,
+                    ])
+            }
             return db.changesCount > 0
         }
     }
 
-    /// Writes `section` of `twin`, inserting the row if there is none; with `ifDesiredAt`, updates only a row whose
-    /// desired section is at that version.
-    static func putTwin(_ twin: DeviceTwin, _ section: TwinSection, _ db: Database, ifDesiredAt version: Int? = nil)
+    /// Writes `section` of `twin`, inserting the row if there is none; with `onlyIfNoDesired`, updates only a row
+    /// whose desired section was never set.
+    static func putTwin(_ twin: DeviceTwin, _ section: TwinSection, _ db: Database, onlyIfNoDesired: Bool = false)
         throws
     {
         let columns = try DeviceStateRows.TwinColumns(twin)
-        var arguments: StatementArguments = [
-            twin.tenantID.rawValue, twin.deviceID.rawValue, columns.desired, twin.desired.version,
-            columns.desiredUpdated, columns.reported, twin.reported.version, columns.reportedUpdated,
-        ]
-        if let version { arguments += [version] }
         try db.executeCached(
             sql: """
                 INSERT INTO device_twins (tenant_id, device_id, desired, desired_version, desired_updated,
                     reported, reported_version, reported_updated)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (tenant_id, device_id) DO UPDATE SET \(DeviceStateRows.twinSectionUpdate(section))
-                """ + (version == nil ? "" : " WHERE device_twins.desired_version = ?"),
-            arguments: arguments)
+                """ + (onlyIfNoDesired ? " WHERE device_twins.desired_version = 0" : ""),
+            arguments: [
+                twin.tenantID.rawValue, twin.deviceID.rawValue, columns.desired, twin.desired.version,
+                columns.desiredUpdated, columns.reported, twin.reported.version, columns.reportedUpdated,
+            ])
     }
 }
