@@ -146,7 +146,7 @@ public final class TwinService: Sendable {
             try Self.checkSize(desired.properties, "desired")
             twin.desired = desired
             guard try await store.replaceDesired(of: twin, ifAt: base.version) else { continue }
-            twins.withLock { twins in Self.take(twin, into: &twins) }
+            twins.withLock { twins in _ = Self.take(twin, into: &twins) }
             events?.publish(.twinChanged(tenantID, deviceID, twin: twin, desiredPatch: patch))
             tellDesired(patch, of: twin, to: key)
             return twin
