@@ -69,9 +69,26 @@ extension CertificateService {
             thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number, source: source,
             updatedAt: now)
         return try await commit {
-            try await self.store.saveRevocationList(state, der: bytes)
+            // The store keeps the newest of what every node accepted: this node's copy may be behind another's.
+            guard try await self.store.saveRevocationList(state, der: bytes) else {
+                throw WardenError(
+                    .caStaleRevocationList, "The CRL is older than the one in force, which another node accepted.")
+            }
             self.caches.withLock { $0.external[key] = state }
             return (state, [.revocationListChanged(state)])
+        }
+    }
+
+    /// Takes another node's accepted CRL as this node's copy, unless this node holds a newer one.
+    func take(_ state: RevocationListState) {
+        let key = AuthorityKey(tenantID: state.tenantID, name: state.authority)
+        caches.withLock { caches in
+            if let current = caches.external[key],
+                Self.isOlder(number: state.number, thisUpdate: state.thisUpdate, than: current)
+            {
+                return
+            }
+            caches.external[key] = state
         }
     }
 
@@ -83,9 +100,18 @@ extension CertificateService {
         return caches.withLock { ($0.external[key], $0.fetches[key]?.error) }
     }
 
-    /// Reads the CRLs the store keeps and puts them in force again (start-up, before listeners open).
-    public func loadRevocationLists() async throws {
+    /// Reads the CRLs the store keeps and puts them in force again: at start-up (before listeners open), and on
+    /// a node of a cluster that may have missed other nodes' notices (`origin` `.otherNode` then: the other nodes
+    /// hold them already). What a CA deleted meanwhile left in memory goes.
+    public func loadRevocationLists(announcedFrom origin: EventOrigin = .thisNode) async throws {
         let authorities = try await store.allCertificateAuthorities()
+        let stored = Set(authorities.map { AuthorityKey(tenantID: $0.tenantID, name: $0.name) })
+        caches.withLock { caches in
+            caches.authorities = caches.authorities.filter { stored.contains($0.key) }
+            caches.lists = caches.lists.filter { stored.contains($0.key) }
+            caches.external = caches.external.filter { stored.contains($0.key) }
+            caches.fetches = caches.fetches.filter { stored.contains($0.key) }
+        }
         for stored in try await store.revocationLists() {
             guard
                 let authority = authorities.first(where: {
@@ -99,7 +125,7 @@ extension CertificateService {
                 serials: list.serials, thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number,
                 source: stored.source, updatedAt: stored.updatedAt)
             caches.withLock { $0.external[AuthorityKey(tenantID: stored.tenantID, name: stored.authority)] = state }
-            bus.publish(.revocationListChanged(state))
+            bus.publish(.revocationListChanged(state), from: origin)
         }
         for authority in authorities { schedule(authority) }
     }
@@ -158,10 +184,16 @@ extension CertificateService {
     /// Whether `list` is older than `current`: a smaller CRL number when both have one, else an earlier
     /// `thisUpdate`.
     static func isOlder(_ list: ExternalRevocationList, than current: RevocationListState) -> Bool {
-        if let new = list.number, let old = current.number {
+        isOlder(number: list.number, thisUpdate: list.thisUpdate, than: current)
+    }
+
+    /// The order the store keeps too (`saveRevocationList`): by CRL number (hex, by length then characters), else
+    /// by `thisUpdate`.
+    static func isOlder(number: String?, thisUpdate: Date, than current: RevocationListState) -> Bool {
+        if let new = number, let old = current.number {
             let (a, b) = (new.count, old.count)
             return a != b ? a < b : new < old
         }
-        return list.thisUpdate < current.thisUpdate
+        return thisUpdate < current.thisUpdate
     }
 }

@@ -117,12 +117,18 @@ public final class CertificateService: Service, Sendable {
         }
     }
 
-    /// Forgets a deleted CA's key and CRLs; follows CAs' revocation checks for fetching.
+    /// Forgets a deleted CA's key and CRLs; follows CAs' revocation checks for fetching, and other nodes'
+    /// accepted CRLs and revocations (Warden's own CRL of that CA is signed again at its next request).
     public func follow(_ bus: EventBus) {
         bus.observeWithOrigin { [weak self] event, origin in
             switch event {
             case .certificateAuthorityChanged(let authority):
                 self?.schedule(authority)
+            case .revocationListChanged(let state) where origin == .otherNode:
+                self?.take(state)
+            case .certificateRevoked(let revoked) where origin == .otherNode:
+                let key = AuthorityKey(tenantID: revoked.tenantID, name: revoked.authority)
+                self?.caches.withLock { _ = $0.lists.removeValue(forKey: key) }
             case .deviceDeleted(let tenantID, let deviceID) where origin == .thisNode:
                 // A device created again under the same id must not inherit the old one's certificates (the
                 // node that deleted it revokes them, once).

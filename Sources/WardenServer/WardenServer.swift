@@ -204,7 +204,8 @@ public enum WardenServer {
             // What a node that may have missed other nodes' notices reads again: the directory every connection
             // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
             // on the bus, so that connections they concern close), the people and services the API knows (and
-            // the sessions signed out), the cloud-to-device queues, twins, enrollments and provisioning's CAs.
+            // the sessions signed out), the cloud-to-device queues, twins, enrollments and provisioning's CAs, and
+            // the external CAs' CRLs (put in force in the directory through the bus).
             let changed = try await deviceDirectory.reload(
                 tenants: database, devices: database, groups: database, admission: database, policies: database,
                 authorities: database, authorizationPolicies: database)
@@ -214,6 +215,7 @@ public enum WardenServer {
             try await cloudToDevice.reload()
             try await twins.reload(from: database)
             try await provisioning.load { try await allTenantIDs(registry) }
+            try await certificates.loadRevocationLists(announcedFrom: .otherNode)
         }
         let methods = MethodService(broker: broker)
         cluster?.relayMethods(methods) {

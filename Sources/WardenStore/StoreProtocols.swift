@@ -117,8 +117,11 @@ public protocol CertificateAuthorityStore: Sendable {
     ) async throws -> CertificateAuthority
     /// Deletes a CA (its key, CRL and what it issued with it); `ca.not_found` if absent.
     func deleteCertificateAuthority(_ tenantID: TenantID, _ name: CAName) async throws
-    /// Keeps `der` as the CA's CRL in force, replacing an earlier one.
-    func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws
+    /// Keeps `der` as the CA's CRL in force, replacing an earlier one; false, storing nothing, when the stored
+    /// one is newer (a larger CRL number, or without numbers a later `thisUpdate`): of several nodes accepting
+    /// CRLs, a replayed older one never replaces a newer one another node stored.
+    @discardableResult
+    func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws -> Bool
     /// Every CA's CRL in force, as accepted (read again at start-up).
     func revocationLists() async throws -> [StoredRevocationList]
 }

@@ -5,9 +5,10 @@ import Synchronization
 import Testing
 import WardenCore
 import WardenPKI
-import WardenSecurity
 import WardenStore
 import X509
+
+@testable import WardenSecurity
 
 /// The tenant CA on a real SQLite store: issue from CSRs, renew, revoke, and what the CRL and OCSP say.
 struct CertificateServiceTests {
@@ -199,6 +200,65 @@ struct CertificateServiceTests {
         #expect(try signed.verifies(with: root))
         #expect(signed.body.contains(Hex.decode(gone.serial.serial)!))
         #expect(!signed.body.contains(Hex.decode(kept.serial.serial)!))
+    }
+
+    /// Another node's revocation: this node's cached CRL is signed again once it hears of it.
+    @Test func aRevocationOnAnotherNodeIsInThisNodesNextCRL() async throws {
+        service.follow(bus)
+        let authority = try await fleetCA()
+        let issued = try await service.issue(
+            .defaultTenant, authority: authority.name, csrPEM: try csr("meter-1"), deviceID: try DeviceID("meter-1"),
+            days: nil, by: "t")
+        let before = try await service.revocationList(.defaultTenant, authority.name)
+        let other = CertificateService(
+            store: database, bus: EventBus(), settings: .init(baseURL: "http://pki.example:8080/"))
+        let revoked = try await other.revoke(.defaultTenant, serial: issued.serial.serial, reason: .keyCompromise)
+        #expect(try await service.revocationList(.defaultTenant, authority.name) == before)
+        bus.publish(.certificateRevoked(revoked), from: .otherNode)
+        let after = try Signed(try await service.revocationList(.defaultTenant, authority.name))
+        #expect(after.body.contains(Hex.decode(issued.serial.serial)!))
+    }
+
+    /// Two nodes on one store: a replayed older CRL is refused on a node whose own copy is older still (the store
+    /// holds the newest any node accepted), and a node takes the newer one when it hears of it.
+    @Test func anOlderCRLIsRefusedWhicheverNodeAcceptedTheNewer() async throws {
+        let now = Date()
+        let external = try IssuingAuthority.generate(
+            subject: try DistinguishedName { CommonName("Meters") }, now: now, lifetime: 86_400
+        ).authority
+        let name = try CAName("meters")
+        _ = try await database.createCertificateAuthority(
+            CertificateAuthority(
+                tenantID: .defaultTenant, name: name, certificatePEM: external.certificatePEM,
+                thumbprint: try Thumbprint(String(repeating: "ab", count: 32)), subject: "CN=Meters",
+                notValidAfter: now + 86_400, isVerified: true, verificationCode: nil, isIssuing: false,
+                revocationCheck: .off, createdAt: now))
+        func crl(_ number: UInt64, _ serials: [String] = []) throws -> [UInt8] {
+            try external.revocationList(
+                revoked: serials.map { RevokedEntry(serial: $0, revokedAt: now, reason: .keyCompromise) },
+                number: number, thisUpdate: now, nextUpdate: now + 3_600)
+        }
+        let otherBus = EventBus()
+        let other = CertificateService(
+            store: database, bus: otherBus, settings: .init(baseURL: "http://pki.example:8080/"))
+        other.follow(otherBus)
+        _ = try await other.acceptRevocationList(.defaultTenant, name, bytes: try crl(1), source: "upload")
+        _ = try await service.acceptRevocationList(.defaultTenant, name, bytes: try crl(3, ["0A"]), source: "upload")
+        await #expect(throws: WardenError(.caStaleRevocationList, "")) {
+            _ = try await other.acceptRevocationList(.defaultTenant, name, bytes: try crl(2), source: "upload")
+        }
+        #expect(other.revocationListStatus(.defaultTenant, name).list?.number == "01")
+        let accepted = try #require(service.revocationListStatus(.defaultTenant, name).list)
+        otherBus.publish(.revocationListChanged(accepted), from: .otherNode)
+        #expect(other.revocationListStatus(.defaultTenant, name).list?.serials == ["0A"])
+        // An older one heard later does not replace it.
+        var older = accepted
+        older = RevocationListState(
+            tenantID: older.tenantID, authority: older.authority, issuer: older.issuer, serials: [],
+            thisUpdate: older.thisUpdate, nextUpdate: older.nextUpdate, number: "02", source: "upload",
+            updatedAt: older.updatedAt)
+        otherBus.publish(.revocationListChanged(older), from: .otherNode)
+        #expect(other.revocationListStatus(.defaultTenant, name).list?.number == "03")
     }
 
     @Test func ocspAnswersGoodRevokedAndUnknownAndRefusesWhatItCannotRead() async throws {

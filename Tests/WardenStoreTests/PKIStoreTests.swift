@@ -289,6 +289,25 @@ struct PKIStoreTests {
                     thisUpdate: now, nextUpdate: nil, number: nil, source: "upload", updatedAt: now),
                 der: [0x00])
 
+            // An older one (by number, or without numbers by thisUpdate) is not stored.
+            var older = state(first, source: "replayed", at: now + 120)
+            older = RevocationListState(
+                tenantID: older.tenantID, authority: older.authority, issuer: older.issuer, serials: [],
+                thisUpdate: older.thisUpdate, nextUpdate: nil, number: "0E", source: "replayed", updatedAt: now + 120)
+            #expect(try await !store.saveRevocationList(older, der: [0x01]))
+            #expect(
+                try await !store.saveRevocationList(
+                    RevocationListState(
+                        tenantID: second.tenantID, authority: second.name, issuer: second.thumbprint, serials: [],
+                        thisUpdate: now - 1, nextUpdate: nil, number: nil, source: "replayed", updatedAt: now),
+                    der: [0x02]))
+            #expect(
+                try await store.saveRevocationList(
+                    RevocationListState(
+                        tenantID: second.tenantID, authority: second.name, issuer: second.thumbprint, serials: [],
+                        thisUpdate: now, nextUpdate: nil, number: nil, source: "upload", updatedAt: now),
+                    der: [0x00]))
+
             let lists = try await fresh.reopen().revocationLists()
                 .sorted { $0.authority.rawValue < $1.authority.rawValue }
             try #require(lists.map(\.authority) == [first.name, second.name])

@@ -89,9 +89,10 @@ extension PostgreSQLDatabase: CertificateAuthorityStore {
             """)
     }
 
-    public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws {
+    @discardableResult
+    public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws -> Bool {
         try await write { connection in
-            try await connection.run(
+            var query = try PostgresQuery(
                 """
                 INSERT INTO certificate_revocation_lists (tenant_id, name, der, this_update, next_update, number,
                     source, updated_at)
@@ -99,8 +100,10 @@ extension PostgreSQLDatabase: CertificateAuthorityStore {
                 \(list.nextUpdate), \(list.number), \(list.source), \(list.updatedAt))
                 ON CONFLICT (tenant_id, name) DO UPDATE SET der = excluded.der, this_update = excluded.this_update,
                 next_update = excluded.next_update, number = excluded.number, source = excluded.source,
-                updated_at = excluded.updated_at
+                updated_at = excluded.updated_at WHERE
                 """)
+            query.sql += " " + PKIRows.revocationListIsNotOlder
+            return try await connection.run(query) > 0
         }
     }
 

@@ -4,6 +4,16 @@ import WardenCore
 /// Rows of the PKI tables (certificate authorities, their keys and CRLs, issued certificates) as domain values,
 /// for both engines, and how an issuing CA's key is sealed.
 enum PKIRows {
+    /// The upsert condition under which a CRL replaces the stored one: not older by CRL number (numbers compare
+    /// by length, then by their characters), or, without both numbers, by `this_update`.
+    static let revocationListIsNotOlder = """
+        NOT (CASE WHEN excluded.number IS NOT NULL AND certificate_revocation_lists.number IS NOT NULL
+        THEN length(excluded.number) < length(certificate_revocation_lists.number)
+            OR (length(excluded.number) = length(certificate_revocation_lists.number)
+                AND excluded.number < certificate_revocation_lists.number)
+        ELSE excluded.this_update < certificate_revocation_lists.this_update END)
+        """
+
     static func authority(_ row: some StoreRow) throws -> CertificateAuthority {
         CertificateAuthority(
             tenantID: try TenantID(row.value("tenant_id")), name: try CAName(row.value("name")),

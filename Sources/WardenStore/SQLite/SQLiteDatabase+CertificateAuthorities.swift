@@ -91,7 +91,8 @@ extension SQLiteDatabase: CertificateAuthorityStore {
             ])
     }
 
-    public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws {
+    @discardableResult
+    public func saveRevocationList(_ list: RevocationListState, der: [UInt8]) async throws -> Bool {
         try await write { db in
             try db.execute(
                 sql: """
@@ -99,12 +100,13 @@ extension SQLiteDatabase: CertificateAuthorityStore {
                         source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, name) DO UPDATE SET der = excluded.der,
                     this_update = excluded.this_update, next_update = excluded.next_update, number = excluded.number,
-                    source = excluded.source, updated_at = excluded.updated_at
-                    """,
+                    source = excluded.source, updated_at = excluded.updated_at WHERE
+                    """ + " " + PKIRows.revocationListIsNotOlder,
                 arguments: [
                     list.tenantID.rawValue, list.authority.rawValue, Data(der), list.thisUpdate, list.nextUpdate,
                     list.number, list.source, list.updatedAt,
                 ])
+            return db.changesCount > 0
         }
     }
 
