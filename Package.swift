@@ -292,11 +292,20 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // A real nats-server for the tests that need one (the NATS client's and the cluster's); not in any product.
+        .target(
+            name: "WardenTestNATS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/WardenTestNATS"
+        ),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
         .testTarget(
             name: "WardenNATSTests",
             dependencies: [
-                "WardenNATS",
+                "WardenNATS", "WardenTestNATS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -307,7 +316,7 @@ let package = Package(
             name: "WardenClusterTests",
             dependencies: [
                 "WardenCluster", "WardenNATS", "WardenBroker", "WardenCore", "WardenMQTT", "WardenRegistry",
-                "WardenSecurity", "WardenStore",
+                "WardenSecurity", "WardenStore", "WardenTestNATS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

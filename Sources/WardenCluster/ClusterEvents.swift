@@ -19,7 +19,10 @@ public import WardenStore
 /// `bufferLimit` notices; past it new ones are dropped and counted (`warden_cluster_events_dropped_total`).
 /// Whatever may have been missed — notices dropped, or sent while this node was away from NATS — is made up
 /// for by reading the store again (`resynchronize`, the caches the server names), in the same queue, so that
-/// no notice applied after it is undone by it; until that is done the node is not ready.
+/// no notice applied after it is undone by it; until that is done the node is not ready. So is a notice whose
+/// change could not be read from the store. Notices this node could not send (NATS away, its buffer full), or
+/// that a lost connection may have taken with it, are made up for on the other nodes: once it can, this node
+/// asks them all to read the store again (`warden.resynchronize`).
 public final class ClusterEvents: Sendable {
     private enum Work: Sendable {
         case notice(ClusterNotice)
@@ -39,9 +42,14 @@ public final class ClusterEvents: Sendable {
     /// Set when a notice was dropped: the marker that reads the store again goes behind what is queued as soon
     /// as there is room.
     private let markerOwed = Atomic(false)
+    /// Set when this node's notices may not have reached the other nodes: it asks them to read the store again
+    /// at its next successful send or connection.
+    private let requestOwed = Atomic(false)
+    private let hasConnected = Atomic(false)
     private let sent = Counter(label: "warden_cluster_events_sent_total")
     private let applied = Counter(label: "warden_cluster_events_applied_total")
     private let dropped = Counter(label: "warden_cluster_events_dropped_total")
+    private let unsent = Counter(label: "warden_cluster_events_unsent_total")
     private let unreadable = Counter(label: "warden_cluster_events_unreadable_total")
     private let resynchronized = Counter(label: "warden_cluster_resynchronizations_total")
 
@@ -65,12 +73,38 @@ public final class ClusterEvents: Sendable {
     public func start() {
         bus.observeThisNode { [weak self] event in self?.send(event) }
         nats.subscribe(ClusterSubject.events) { [weak self] message in self?.receive(message) }
+        nats.subscribe(ClusterSubject.resynchronize) { [weak self] message in
+            guard let self, message.payload.readableBytes == 16,
+                message.payload.getBytes(at: message.payload.readerIndex, length: 16) != Self.bytes(of: node)
+            else { return }
+            fallBehind()
+        }
     }
 
-    /// The connection to NATS is (again) up: what was sent while it was not is read from the store.
+    /// The connection to NATS is (again) up: what was sent while it was not is read from the store; after a
+    /// lost connection (or notices that could not go), the other nodes are asked to do the same.
     public func connected() {
+        fallBehind()
+        if hasConnected.exchange(true, ordering: .relaxed) { requestOwed.store(true, ordering: .relaxed) }
+        askOthersIfOwed()
+    }
+
+    /// Something may have been missed: the store is read again behind what is queued.
+    private func fallBehind() {
         behind.store(true, ordering: .relaxed)
         if case .dropped = queue.yield(.resynchronize) { markerOwed.store(true, ordering: .relaxed) }
+    }
+
+    /// Asks every other node to read the store again, if this node owes them that.
+    private func askOthersIfOwed() {
+        guard requestOwed.exchange(false, ordering: .relaxed) else { return }
+        if !nats.publish(ClusterSubject.resynchronize, payload: ByteBuffer(bytes: Self.bytes(of: node))) {
+            requestOwed.store(true, ordering: .relaxed)
+        }
+    }
+
+    private static func bytes(of node: UUID) -> [UInt8] {
+        withUnsafeBytes(of: node.uuid) { Array($0) }
     }
 
     /// Applies the other nodes' notices until the service group stops.
@@ -100,8 +134,10 @@ public final class ClusterEvents: Sendable {
             }
         } catch {
             logger.error(
-                "A change made on another node could not be read from the store",
+                "A change made on another node could not be read from the store; reading everything again",
                 metadata: ["kind": "\(notice.kind.rawValue)", "error": "\(error)"])
+            behind.store(true, ordering: .relaxed)
+            markerOwed.store(true, ordering: .relaxed)
         }
     }
 
@@ -124,7 +160,13 @@ public final class ClusterEvents: Sendable {
         guard let notice = ClusterNotice(event, origin: node), let json = try? JSONEncoder().encode(notice) else {
             return
         }
-        if nats.publish(ClusterSubject.events, payload: ByteBuffer(bytes: json)) { sent.increment() }
+        if nats.publish(ClusterSubject.events, payload: ByteBuffer(bytes: json)) {
+            sent.increment()
+            askOthersIfOwed()
+        } else {
+            unsent.increment()
+            requestOwed.store(true, ordering: .relaxed)
+        }
     }
 
     private func receive(_ message: NATSMessage) {

@@ -15,6 +15,9 @@ public enum ClusterSubject {
 
     /// Node-to-node events (DomainEvent notices).
     static let events = "warden.events"
+    /// A node's notices may have been lost on their way out (NATS was away, or its buffer full): every other node
+    /// reads the store again (the payload is the asking node's 16-byte identity).
+    static let resynchronize = "warden.resynchronize"
     /// Sessions taken by a connection on some node: every node drops its copy.
     static let sessions = "warden.sessions"
     /// Where the node named `node` takes requests to release a session that a connection elsewhere resumes.

@@ -1,15 +1,15 @@
-import Foundation
+public import Foundation
 import NIOCore
 import NIOPosix
 
 /// A real `nats-server` (Debian's) on a loopback port of its own, for one test: started, stopped and started
 /// again on the same port to test reconnection.
-final class TestNATSServer: @unchecked Sendable {
-    let port: Int
+public final class TestNATSServer: @unchecked Sendable {
+    public let port: Int
     private let tls: TestCertificates?
     private var process: Process?
 
-    init(tls: TestCertificates? = nil) throws {
+    public init(tls: TestCertificates? = nil) throws {
         port = try Self.unusedPort()
         self.tls = tls
         try start()
@@ -17,7 +17,7 @@ final class TestNATSServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    func start() throws {
+    public func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments =
@@ -30,7 +30,7 @@ final class TestNATSServer: @unchecked Sendable {
         try waitUntilListening()
     }
 
-    func stop() {
+    public func stop() {
         guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
@@ -65,13 +65,13 @@ final class TestNATSServer: @unchecked Sendable {
 
 /// A CA and a certificate for `localhost` it signed (openssl), in a folder of their own, for a NATS server
 /// with TLS.
-struct TestCertificates {
-    let folder: URL
-    var ca: String { folder.appendingPathComponent("ca.pem").path }
-    var certificate: String { folder.appendingPathComponent("server.pem").path }
-    var key: String { folder.appendingPathComponent("server.key").path }
+public struct TestCertificates {
+    public let folder: URL
+    public var ca: String { folder.appendingPathComponent("ca.pem").path }
+    public var certificate: String { folder.appendingPathComponent("server.pem").path }
+    public var key: String { folder.appendingPathComponent("server.key").path }
 
-    init() throws {
+    public init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("warden-nats-tls-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let script = """
