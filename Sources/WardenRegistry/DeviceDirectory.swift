@@ -94,10 +94,11 @@ public final class DeviceDirectory: Sendable {
 
     /// Reads the registry again and replaces what the directory holds, whole (a node of a cluster that may have
     /// missed other nodes' notices: NATS was away, or too many came at once). What the store does not say —
-    /// external CAs' CRLs in force and the Defender's risk levels — is kept. Returns what live connections must
-    /// hear about the devices that changed meanwhile: gone (`deviceDeleted`), or changed in any way
-    /// (`deviceUpdated` as a status or an authentication change, so that their connections close and
-    /// authenticate again).
+    /// external CAs' CRLs in force and the Defender's risk levels — is kept. Returns what changed meanwhile, as the
+    /// events live connections (and the caches that follow the bus) must hear: devices gone (`deviceDeleted`) or
+    /// changed in any way (`deviceUpdated` as a status or an authentication change, so that their connections
+    /// close and authenticate again), and of the tenants it held, a tenant gone, its access list or IP filter,
+    /// groups, shared access policies, CAs, revoked certificates and authorization policy version.
     @discardableResult
     public func reload(
         tenants: some TenantStore, devices: some DeviceStore, groups: some GroupStore,
@@ -116,20 +117,21 @@ public final class DeviceDirectory: Sendable {
         state.withLock { $0.duringReload = [] }
         for tenant in all { Self.apply(.tenantCreated(tenant), to: &fresh) }
         for device in try await devices.allDevices() { Self.apply(.deviceCreated(device), to: &fresh) }
-        for group in try await groups.allGroups() { Self.apply(.groupChanged(group), to: &fresh) }
+        let readGroups = try await groups.allGroups()
+        for group in readGroups { Self.apply(.groupChanged(group), to: &fresh) }
         for (tenantID, (list, filter)) in try await admission.allAdmissionRules() {
             Self.apply(.accessListChanged(tenantID, list), to: &fresh)
             Self.apply(.ipFilterChanged(tenantID, filter), to: &fresh)
         }
-        for policy in try await policies.allPolicies() { Self.apply(.policyChanged(policy), to: &fresh) }
-        for authority in try await authorities.allCertificateAuthorities() {
-            Self.apply(.certificateAuthorityChanged(authority), to: &fresh)
-        }
-        for certificate in try await authorities.revokedCertificates(notExpiredAt: Date()) {
-            Self.apply(.certificateRevoked(certificate), to: &fresh)
-        }
+        let readPolicies = try await policies.allPolicies()
+        for policy in readPolicies { Self.apply(.policyChanged(policy), to: &fresh) }
+        let readAuthorities = try await authorities.allCertificateAuthorities()
+        for authority in readAuthorities { Self.apply(.certificateAuthorityChanged(authority), to: &fresh) }
+        let readRevoked = try await authorities.revokedCertificates(notExpiredAt: Date())
+        for certificate in readRevoked { Self.apply(.certificateRevoked(certificate), to: &fresh) }
         // Oldest first per tenant: an audit-only version is tried beside the enforced one before it.
-        for version in try await authorizationPolicies.currentPolicyVersions() {
+        let readVersions = try await authorizationPolicies.currentPolicyVersions()
+        for version in readVersions {
             fresh.tenants[version.tenantID]?.policy.adopt(CompiledPolicy(version))
         }
         let old = state.withLock { state in
@@ -152,16 +154,65 @@ public final class DeviceDirectory: Sendable {
         deviceGauge.record(fresh.tenants.values.reduce(0) { $0 + $1.devices.count })
         var changed: [DomainEvent] = []
         for (tenantID, entry) in old.tenants {
-            for (id, device) in entry.devices {
-                guard let now = fresh.tenants[tenantID]?.devices[id] else {
-                    changed.append(.deviceDeleted(tenantID, id))
-                    continue
-                }
-                if now.etag != device.etag {
-                    changed.append(.deviceUpdated(now, now.status == .enabled ? .authentication : .status))
-                }
+            guard let now = fresh.tenants[tenantID] else {
+                changed.append(.tenantDeleted(tenantID))
+                continue
+            }
+            changed += Self.changes(from: entry, to: now, in: tenantID)
+        }
+        let held = old.tenants
+        changed += readGroups.filter { group in
+            held[group.tenantID].map { $0.groups[group.name] != group.members } ?? false
+        }.map { .groupChanged($0) }
+        changed += readPolicies.filter { policy in
+            guard let was = held[policy.tenantID]?.policies[policy.name]?.policy else {
+                return held[policy.tenantID] != nil
+            }
+            return was.permissions != policy.permissions || was.keys.primary.bytes != policy.keys.primary.bytes
+                || was.keys.secondary.bytes != policy.keys.secondary.bytes
+        }.map { .policyChanged($0) }
+        changed += readAuthorities.filter { authority in
+            guard let was = held[authority.tenantID] else { return false }
+            let wasVerified = was.authorities[authority.name] != nil
+            let check = was.revocationChecks[authority.thumbprint]
+            return wasVerified != authority.isVerified
+                || check?.check != authority.revocationCheck
+                    && !(check == nil && authority.revocationCheck.mode == .off)
+        }.map { .certificateAuthorityChanged($0) }
+        for (tenantID, entry) in held where fresh.tenants[tenantID] != nil {
+            let stored = Set(readAuthorities.filter { $0.tenantID == tenantID }.map(\.name))
+            changed += entry.authorities.keys.filter { !stored.contains($0) }.map {
+                .certificateAuthorityDeleted(tenantID, $0)
+            }
+            if let newest = readVersions.last(where: { $0.tenantID == tenantID }),
+                newest.number != entry.policy.newest.version
+            {
+                changed.append(.authorizationPolicyChanged(newest))
             }
         }
+        changed += readRevoked.filter { certificate in
+            held[certificate.tenantID].map { !$0.revoked.contains(certificate.serial) } ?? false
+        }.map { .certificateRevoked($0) }
+        return changed
+    }
+
+    /// What changed in one tenant the directory held, as events: its devices, access list, IP filter, and the
+    /// groups and shared access policies that are gone.
+    private static func changes(from old: TenantEntry, to new: TenantEntry, in tenantID: TenantID) -> [DomainEvent] {
+        var changed: [DomainEvent] = []
+        for (id, device) in old.devices {
+            guard let now = new.devices[id] else {
+                changed.append(.deviceDeleted(tenantID, id))
+                continue
+            }
+            if now.etag != device.etag {
+                changed.append(.deviceUpdated(now, now.status == .enabled ? .authentication : .status))
+            }
+        }
+        if new.accessList.etag != old.accessList.etag { changed.append(.accessListChanged(tenantID, new.accessList)) }
+        if new.ipFilter.etag != old.ipFilter.etag { changed.append(.ipFilterChanged(tenantID, new.ipFilter)) }
+        changed += old.groups.keys.filter { new.groups[$0] == nil }.map { .groupDeleted(tenantID, $0) }
+        changed += old.policies.keys.filter { new.policies[$0] == nil }.map { .policyDeleted(tenantID, $0) }
         return changed
     }
 

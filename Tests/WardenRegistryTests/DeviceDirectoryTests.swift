@@ -34,6 +34,41 @@ struct DeviceDirectoryTests {
         #expect(fresh.tenant(forHost: "hub.example") == .defaultTenant)
     }
 
+    /// A node that missed other nodes' notices reads the registry again: what changed meanwhile comes back as the
+    /// events live connections must hear (a tenant gone, a group, a shared access policy, the access list), and a
+    /// second reading, with nothing changed, as none (nothing is closed for nothing).
+    @Test func aReloadTellsWhatChangedMeanwhile() async throws {
+        let fixture = try await RegistryFixture()
+        let east = try TenantID("east")
+        _ = try await fixture.registry.createTenant(east)
+        let fleet = try GroupName("fleet")
+        _ = try await fixture.registry.createGroup(.defaultTenant, fleet, description: "", members: [])
+        let behind = DeviceDirectory()
+        func reload() async throws -> [DomainEvent] {
+            try await behind.reload(
+                tenants: fixture.database, devices: fixture.database, groups: fixture.database,
+                admission: fixture.database, policies: fixture.database, authorities: fixture.database,
+                authorizationPolicies: fixture.database)
+        }
+        _ = try await reload()
+        #expect(try await reload().isEmpty)
+
+        try await fixture.registry.deleteTenant(east)
+        try await fixture.registry.deleteGroup(.defaultTenant, fleet)
+        let service = try await fixture.registry.createPolicy(
+            .defaultTenant, try PolicyName("backend"), permissions: [.serviceConnect])
+        _ = try await fixture.registry.replaceAccessList(
+            .defaultTenant, allow: .init(), block: .init(devices: [try DeviceID("d")]), ifMatch: nil)
+        let events = try await reload()
+        #expect(events.contains { if case .tenantDeleted(east) = $0 { true } else { false } })
+        #expect(events.contains { if case .groupDeleted(.defaultTenant, fleet) = $0 { true } else { false } })
+        #expect(
+            events.contains { if case .policyChanged(let policy) = $0 { policy.name == service.name } else { false } })
+        #expect(events.contains { if case .accessListChanged(.defaultTenant, _) = $0 { true } else { false } })
+        #expect(events.count == 4)
+        #expect(try await reload().isEmpty)
+    }
+
     @Test func groupMembershipDrivesTheAccessList() async throws {
         let fixture = try await RegistryFixture()
         let a = try DeviceID("a")
