@@ -422,6 +422,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         case .register:
             let result = await register(identity, body: body, peer: peer, now: now)
             let operationID = UUID().uuidString.lowercased()
+            let operation = Operation(
+                identity: identity, body: Self.status(operationID, result), expires: now + Self.operationLifetime)
             state.withLock { state in
                 state.operations = state.operations.filter { $0.value.expires > now }
                 if state.operations.count >= Self.maximumOperations,
@@ -429,21 +431,39 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                 {
                     state.operations[oldest.key] = nil
                 }
-                state.operations[operationID] = Operation(
-                    identity: identity, body: Self.status(operationID, result), expires: now + Self.operationLifetime)
+                state.operations[operationID] = operation
             }
+            // Stored for a poll that reaches another node; a poll here is answered from memory even when the
+            // store could not keep it (then that node answers 404 and the device registers again).
+            try? await store.putProvisioningOperation(
+                StoredProvisioningOperation(
+                    id: operationID, tenantID: identity.tenantID, registrationID: identity.registrationID,
+                    enrollment: identity.enrollment.reference, body: operation.body,
+                    expiresAt: Self.milliseconds(operation.expires)),
+                now: Self.milliseconds(now))
             return ProvisioningAnswer(
                 status: 202, body: Self.json(["operationId": .string(operationID), "status": "assigning"]),
                 retryAfter: 1)
         case .operationStatus(_, let operationID):
-            let operation = state.withLock { $0.operations[operationID] }
-            guard let operation, operation.identity == identity else {
-                return ProvisioningAnswer(
-                    status: 404,
-                    body: Self.error(404_201, "There is no such operation for this registration.", now: now))
+            if let operation = state.withLock({ $0.operations[operationID] }), operation.identity == identity {
+                return ProvisioningAnswer(status: 200, body: operation.body)
             }
-            return ProvisioningAnswer(status: 200, body: operation.body)
+            // Another node's registration (a load balancer between the device and the nodes).
+            if let stored = try? await store.provisioningOperation(operationID, now: Self.milliseconds(now)),
+                stored.tenantID == identity.tenantID, stored.registrationID == identity.registrationID,
+                stored.enrollment == identity.enrollment.reference
+            {
+                return ProvisioningAnswer(status: 200, body: stored.body)
+            }
+            return ProvisioningAnswer(
+                status: 404, body: Self.error(404_201, "There is no such operation for this registration.", now: now))
         }
+    }
+
+    /// `date` as Unix milliseconds (an operation's expiry in the store).
+    private static func milliseconds(_ date: Date) -> Int64 {
+        // total: a time within a few minutes of now.
+        Int64(date.timeIntervalSince1970 * 1000)
     }
 
     /// Whether `key` may make another request now (a sliding minute).

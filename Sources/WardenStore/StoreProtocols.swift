@@ -193,6 +193,34 @@ public protocol ProvisioningStore: Sendable {
         _ tenantID: TenantID, registrationID: DeviceID, enrollment: String, assignedTenant: TenantID,
         deviceID: DeviceID, at: Date
     ) async throws -> Date
+    /// Keeps a registration's operation for status polls from any node until it expires; deletes those expired
+    /// before `now` (Unix milliseconds).
+    func putProvisioningOperation(_ operation: StoredProvisioningOperation, now: Int64) async throws
+    /// The operation `id`, nil when there is none or it expired before `now`.
+    func provisioningOperation(_ id: String, now: Int64) async throws -> StoredProvisioningOperation?
+}
+
+/// A DPS registration's operation as the store keeps it: who registered, and the answer to its status polls.
+public struct StoredProvisioningOperation: Sendable, Equatable {
+    public let id: String
+    public let tenantID: TenantID
+    public let registrationID: DeviceID
+    /// The enrollment's reference (`Enrollment.Kind.reference`).
+    public let enrollment: String
+    public let body: [UInt8]
+    /// Unix milliseconds.
+    public let expiresAt: Int64
+
+    public init(
+        id: String, tenantID: TenantID, registrationID: DeviceID, enrollment: String, body: [UInt8], expiresAt: Int64
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.registrationID = registrationID
+        self.enrollment = enrollment
+        self.body = body
+        self.expiresAt = expiresAt
+    }
 }
 
 /// What is sealed under the master key, seen whole: keys Warden makes for itself, and every sealed value

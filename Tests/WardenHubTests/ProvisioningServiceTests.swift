@@ -154,6 +154,19 @@ struct ProvisioningServiceTests {
                 .operationStatus(requestID: "3", operationID: operationID), body: [], from: other, peer: peer
             )
             .status == 404)
+
+        // Another node (a load balancer between the device and the nodes) answers the poll from the store.
+        let twins = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        let elsewhere = ProvisioningService(store: hub.database, registry: registry, twins: twins, bus: EventBus())
+        let there = await elsewhere.answer(
+            .operationStatus(requestID: "4", operationID: operationID), body: [], from: identity, peer: peer)
+        #expect(there.status == 200 && there.body == done.body)
+        #expect(
+            await elsewhere.answer(
+                .operationStatus(requestID: "5", operationID: operationID), body: [], from: other, peer: peer
+            )
+            .status == 404)
     }
 
     /// A device of the registration id that this registration did not make keeps its credentials: a group key

@@ -181,4 +181,24 @@ struct ProvisioningStoreTests {
             #expect(try await store.registration(other, registrationID: registrationID) == nil)
         }
     }
+
+    /// A registration's operation is kept until it expires, and deleted with the next one kept after that.
+    @Test(arguments: StoreEngine.allCases) func operationsAreKeptUntilTheyExpire(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            func operation(_ id: String, expiresAt: Int64) throws -> StoredProvisioningOperation {
+                StoredProvisioningOperation(
+                    id: id, tenantID: .defaultTenant, registrationID: try DeviceID("gw-1"), enrollment: "group/meters",
+                    body: Array("{\"status\":\"assigned\"}".utf8), expiresAt: expiresAt)
+            }
+            let first = try operation("op-1", expiresAt: 1_000)
+            try await store.putProvisioningOperation(first, now: 0)
+            #expect(try await fresh.reopen().provisioningOperation("op-1", now: 999) == first)
+            #expect(try await store.provisioningOperation("op-1", now: 1_001) == nil)
+            #expect(try await store.provisioningOperation("op-2", now: 0) == nil)
+            try await store.putProvisioningOperation(try operation("op-2", expiresAt: 3_000), now: 2_000)
+            #expect(try await store.provisioningOperation("op-1", now: 0) == nil)
+            #expect(try await store.provisioningOperation("op-2", now: 2_500)?.expiresAt == 3_000)
+        }
+    }
 }

@@ -38,6 +38,7 @@ struct RegistryStoreTests {
             "0021-add-ocsp-checks", "0022-create-defender", "0023-defender-rules-and-inventory",
             "0024-create-node-slots", "0025-add-session-node", "0026-add-cloud-to-device-locks",
             "0027-add-node-slot-names", "0028-index-refresh-token-revocations",
+            "0029-create-provisioning-operations",
         ]
         #expect(try await TemporaryDatabase().database.appliedMigrations() == expected)
         try await StoreEngine.postgresql.withFreshStore { fresh in

@@ -16,6 +16,7 @@ struct SealedSecretsTests {
         "mqtt_session_messages.properties", "telemetry.body", "c2d_messages.body",
         "management_credentials.credential_hash", "service_principals.secret_hash", "api_keys.secret_hash",
         "refresh_tokens.hash", "audit_records.chain_hash", "certificate_revocation_lists.der",
+        "provisioning_operations.body",
     ]
 
     /// A new secret column that the rotation did not know would stay under the old key and stop opening once

@@ -54,6 +54,7 @@ enum StoreMigrations {
         MigrationStep(Migration0026AddCloudToDeviceLocks.self),
         MigrationStep(Migration0027AddNodeSlotNames.self),
         MigrationStep(Migration0028IndexRefreshTokenRevocations.self),
+        MigrationStep(Migration0029CreateProvisioningOperations.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

@@ -132,6 +132,26 @@ extension PostgreSQLDatabase: ProvisioningStore {
         }
     }
 
+    public func putProvisioningOperation(_ operation: StoredProvisioningOperation, now: Int64) async throws {
+        try await write { connection in
+            try await connection.run("DELETE FROM provisioning_operations WHERE expires_at < \(now)")
+            try await connection.run(
+                """
+                INSERT INTO provisioning_operations (id, tenant_id, registration_id, enrollment, body, expires_at)
+                VALUES (\(operation.id), \(operation.tenantID.rawValue), \(operation.registrationID.rawValue),
+                \(operation.enrollment), \(Data(operation.body)), \(operation.expiresAt))
+                """)
+        }
+    }
+
+    public func provisioningOperation(_ id: String, now: Int64) async throws -> StoredProvisioningOperation? {
+        try await read { connection in
+            try await connection.rows(
+                "SELECT * FROM provisioning_operations WHERE id = \(id) AND expires_at >= \(now)"
+            ).first.map(ProvisioningRows.operation)
+        }
+    }
+
     private static func enrollmentRow(
         _ connection: PostgresConnection, _ tenantID: TenantID, _ kind: Enrollment.Kind
     ) async throws -> PostgresRandomAccessRow? {

@@ -3,6 +3,13 @@ import WardenCore
 
 /// Rows of the provisioning tables as domain values, for both engines.
 enum ProvisioningRows {
+    static func operation(_ row: some StoreRow) throws -> StoredProvisioningOperation {
+        StoredProvisioningOperation(
+            id: try row.value("id"), tenantID: try TenantID(row.value("tenant_id")),
+            registrationID: try DeviceID(row.value("registration_id")), enrollment: try row.value("enrollment"),
+            body: Array(try row.value("body") as Data), expiresAt: try row.value("expires_at"))
+    }
+
     /// An enrollment, its symmetric keys and custom allocation webhook opened under the contexts
     /// `EnrollmentRow` sealed them with.
     static func enrollment(_ row: some StoreRow, sealer: any SecretSealer) throws -> Enrollment {

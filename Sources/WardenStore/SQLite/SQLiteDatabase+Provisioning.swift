@@ -134,6 +134,29 @@ extension SQLiteDatabase: ProvisioningStore {
             return created ?? at
         }
     }
+
+    public func putProvisioningOperation(_ operation: StoredProvisioningOperation, now: Int64) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM provisioning_operations WHERE expires_at < ?", arguments: [now])
+            try db.execute(
+                sql: """
+                    INSERT INTO provisioning_operations (id, tenant_id, registration_id, enrollment, body, expires_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    operation.id, operation.tenantID.rawValue, operation.registrationID.rawValue,
+                    operation.enrollment, Data(operation.body), operation.expiresAt,
+                ])
+        }
+    }
+
+    public func provisioningOperation(_ id: String, now: Int64) async throws -> StoredProvisioningOperation? {
+        try await read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM provisioning_operations WHERE id = ? AND expires_at >= ?", arguments: [id, now]
+            ).map(ProvisioningRows.operation)
+        }
+    }
 }
 
 /// How SQLite writes an enrollment row: inserted, or every column but the key and `created_at` replaced.
