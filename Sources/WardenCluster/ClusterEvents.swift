@@ -42,6 +42,9 @@ public final class ClusterEvents: Sendable {
     /// Set when a notice was dropped: the marker that reads the store again goes behind what is queued as soon
     /// as there is room.
     private let markerOwed = Atomic(false)
+    /// Set while a marker is queued and not yet begun: one reading covers every reason to read that came before
+    /// it began, so no second one is queued (N nodes asking each other after NATS restarts read once each).
+    private let markerQueued = Atomic(false)
     /// Set when this node's notices may not have reached the other nodes: it asks them to read the store again
     /// at its next successful send or connection.
     private let requestOwed = Atomic(false)
@@ -92,7 +95,17 @@ public final class ClusterEvents: Sendable {
     /// Something may have been missed: the store is read again behind what is queued.
     private func fallBehind() {
         behind.store(true, ordering: .relaxed)
-        if case .dropped = queue.yield(.resynchronize) { markerOwed.store(true, ordering: .relaxed) }
+        queueMarker()
+    }
+
+    /// Queues the marker that reads the store again, unless one is queued and not yet begun; when the queue is
+    /// full, it goes as soon as there is room.
+    private func queueMarker() {
+        guard !markerQueued.exchange(true, ordering: .relaxed) else { return }
+        if case .dropped = queue.yield(.resynchronize) {
+            markerQueued.store(false, ordering: .relaxed)
+            markerOwed.store(true, ordering: .relaxed)
+        }
     }
 
     /// Asks every other node to read the store again, if this node owes them that.
@@ -110,16 +123,27 @@ public final class ClusterEvents: Sendable {
     /// Applies the other nodes' notices until the service group stops.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            // The store is read again where the marker stands: after every notice queued before it, so that none
-            // of those, applied later, undoes what the reading found.
-            for await item in work {
-                switch item {
-                case .notice(let notice): await apply(notice)
-                case .resynchronize: await catchUp()
+            await withTaskGroup(of: Void.self) { group in
+                // A request to the other nodes that could not go (the outbound buffer full, the node quiet since)
+                // is tried again every second.
+                group.addTask { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        self?.askOthersIfOwed()
+                    }
                 }
-                if markerOwed.load(ordering: .relaxed), case .enqueued = queue.yield(.resynchronize) {
-                    markerOwed.store(false, ordering: .relaxed)
+                // The store is read again where the marker stands: after every notice queued before it, so that
+                // none of those, applied later, undoes what the reading found.
+                for await item in work {
+                    switch item {
+                    case .notice(let notice): await apply(notice)
+                    case .resynchronize:
+                        markerQueued.store(false, ordering: .relaxed)
+                        await catchUp()
+                    }
+                    if markerOwed.exchange(false, ordering: .relaxed) { queueMarker() }
                 }
+                group.cancelAll()
             }
         } onGracefulShutdown: {
             self.queue.finish()
@@ -152,7 +176,7 @@ public final class ClusterEvents: Sendable {
             behind.store(true, ordering: .relaxed)
             logger.error("Could not read the store again after missing changes", metadata: ["error": "\(error)"])
             try? await Task.sleep(for: .seconds(1))
-            if case .dropped = queue.yield(.resynchronize) { markerOwed.store(true, ordering: .relaxed) }
+            queueMarker()
         }
     }
 

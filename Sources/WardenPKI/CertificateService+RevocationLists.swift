@@ -102,45 +102,61 @@ extension CertificateService {
 
     /// Reads the CRLs the store keeps and puts them in force again: at start-up (before listeners open), and on
     /// a node of a cluster that may have missed other nodes' notices (`origin` `.otherNode` then: the other nodes
-    /// hold them already). What a CA deleted meanwhile left in memory goes.
+    /// hold them already). What a CA deleted (or deleted and made again under its name) meanwhile left in memory
+    /// goes; only a CRL this node did not hold, or held older, is announced, and only a CA whose check is new to
+    /// this node is fetched at once, so a reading with nothing changed changes nothing.
     public func loadRevocationLists(announcedFrom origin: EventOrigin = .thisNode) async throws {
         let authorities = try await store.allCertificateAuthorities()
-        let stored = Set(authorities.map { AuthorityKey(tenantID: $0.tenantID, name: $0.name) })
+        let stored = Dictionary(
+            authorities.map { (AuthorityKey(tenantID: $0.tenantID, name: $0.name), $0) }
+        ) { first, _ in first }
         caches.withLock { caches in
-            caches.authorities = caches.authorities.filter { stored.contains($0.key) }
-            caches.lists = caches.lists.filter { stored.contains($0.key) }
-            caches.external = caches.external.filter { stored.contains($0.key) }
-            caches.fetches = caches.fetches.filter { stored.contains($0.key) }
+            caches.authorities = caches.authorities.filter {
+                stored[$0.key]?.certificatePEM == $0.value.certificatePEM
+            }
+            caches.lists = caches.lists.filter { caches.authorities[$0.key] != nil }
+            caches.external = caches.external.filter { stored[$0.key]?.thumbprint == $0.value.issuer }
+            caches.fetches = caches.fetches.filter { stored[$0.key] != nil }
         }
-        for stored in try await store.revocationLists() {
-            guard
-                let authority = authorities.first(where: {
-                    $0.tenantID == stored.tenantID && $0.name == stored.authority
-                }),
+        for list in try await store.revocationLists() {
+            let key = AuthorityKey(tenantID: list.tenantID, name: list.authority)
+            guard let authority = stored[key],
                 let certificate = CertificateAuthorityCheck.certificate(pem: authority.certificatePEM),
-                let list = try? ExternalRevocationList(bytes: stored.der, issuer: certificate)
+                let read = try? ExternalRevocationList(bytes: list.der, issuer: certificate)
             else { continue }
             let state = RevocationListState(
-                tenantID: stored.tenantID, authority: stored.authority, issuer: authority.thumbprint,
-                serials: list.serials, thisUpdate: list.thisUpdate, nextUpdate: list.nextUpdate, number: list.number,
-                source: stored.source, updatedAt: stored.updatedAt)
-            caches.withLock { $0.external[AuthorityKey(tenantID: stored.tenantID, name: stored.authority)] = state }
-            bus.publish(.revocationListChanged(state), from: origin)
+                tenantID: list.tenantID, authority: list.authority, issuer: authority.thumbprint,
+                serials: read.serials, thisUpdate: read.thisUpdate, nextUpdate: read.nextUpdate, number: read.number,
+                source: list.source, updatedAt: list.updatedAt)
+            let isNew = caches.withLock { caches in
+                // Only a newer one: the same CRL read back differs in its times' precision.
+                if let current = caches.external[key],
+                    !Self.isOlder(number: current.number, thisUpdate: current.thisUpdate, than: state)
+                {
+                    return false
+                }
+                caches.external[key] = state
+                return true
+            }
+            if isNew { bus.publish(.revocationListChanged(state), from: origin) }
         }
-        for authority in authorities { schedule(authority) }
+        for authority in authorities { schedule(authority, unlessFollowed: true) }
     }
 
-    /// Follows a CA's revocation check: a CRL URL is due at once.
-    func schedule(_ authority: CertificateAuthority) {
+    /// Follows a CA's revocation check: a CRL URL is due at once (`unlessFollowed`: only when this node did not
+    /// already follow that URL at that interval).
+    func schedule(_ authority: CertificateAuthority, unlessFollowed: Bool = false) {
         let key = AuthorityKey(tenantID: authority.tenantID, name: authority.name)
         caches.withLock { caches in
             guard let url = authority.revocationCheck.crlURL, authority.revocationCheck.mode != .off else {
                 caches.fetches[key] = nil
                 return
             }
-            caches.fetches[key] = Fetch(
-                url: url, refresh: TimeInterval(authority.revocationCheck.refreshSeconds), due: .distantPast, error: nil
-            )
+            let refresh = TimeInterval(authority.revocationCheck.refreshSeconds)
+            if unlessFollowed, let followed = caches.fetches[key], followed.url == url, followed.refresh == refresh {
+                return
+            }
+            caches.fetches[key] = Fetch(url: url, refresh: refresh, due: .distantPast, error: nil)
         }
     }
 

@@ -171,14 +171,24 @@ public final class DeviceDirectory: Sendable {
             return was.permissions != policy.permissions || was.keys.primary.bytes != policy.keys.primary.bytes
                 || was.keys.secondary.bytes != policy.keys.secondary.bytes
         }.map { .policyChanged($0) }
-        changed += readAuthorities.filter { authority in
-            guard let was = held[authority.tenantID] else { return false }
-            let wasVerified = was.authorities[authority.name] != nil
+        for authority in readAuthorities {
+            guard let was = held[authority.tenantID] else { continue }
+            let certificate =
+                authority.isVerified ? CertificateAuthorityCheck.certificate(pem: authority.certificatePEM) : nil
+            // Deleted and made again under its name: what proved itself through the old one proves itself again.
+            if let old = was.authorities[authority.name], let certificate, old != certificate {
+                changed.append(.certificateAuthorityDeleted(authority.tenantID, authority.name))
+                changed.append(.certificateAuthorityChanged(authority))
+                continue
+            }
             let check = was.revocationChecks[authority.thumbprint]
-            return wasVerified != authority.isVerified
+            if (was.authorities[authority.name] != nil) != (certificate != nil)
                 || check?.check != authority.revocationCheck
                     && !(check == nil && authority.revocationCheck.mode == .off)
-        }.map { .certificateAuthorityChanged($0) }
+            {
+                changed.append(.certificateAuthorityChanged(authority))
+            }
+        }
         for (tenantID, entry) in held where fresh.tenants[tenantID] != nil {
             let stored = Set(readAuthorities.filter { $0.tenantID == tenantID }.map(\.name))
             changed += entry.authorities.keys.filter { !stored.contains($0) }.map {

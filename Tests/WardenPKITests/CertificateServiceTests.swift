@@ -259,6 +259,16 @@ struct CertificateServiceTests {
             updatedAt: older.updatedAt)
         otherBus.publish(.revocationListChanged(older), from: .otherNode)
         #expect(other.revocationListStatus(.defaultTenant, name).list?.number == "03")
+
+        // Reading the store again after missed notices announces only what this node did not hold.
+        func announced() -> Int {
+            recorded.events.withLock { events in
+                events.filter { if case .revocationListChanged = $0 { true } else { false } }.count
+            }
+        }
+        let before = announced()
+        try await service.loadRevocationLists(announcedFrom: .otherNode)
+        #expect(announced() == before)
     }
 
     @Test func ocspAnswersGoodRevokedAndUnknownAndRefusesWhatItCannotRead() async throws {

@@ -295,6 +295,14 @@ struct PKIStoreTests {
                 tenantID: older.tenantID, authority: older.authority, issuer: older.issuer, serials: [],
                 thisUpdate: older.thisUpdate, nextUpdate: nil, number: "0E", source: "replayed", updatedAt: now + 120)
             #expect(try await !store.saveRevocationList(older, der: [0x01]))
+            // Numbers compare as numbers: 0100 is after FF.
+            for (number, isKept) in [("0100", true), ("FF", false)] {
+                let state = RevocationListState(
+                    tenantID: older.tenantID, authority: older.authority, issuer: older.issuer, serials: [],
+                    thisUpdate: now + 60, nextUpdate: nil, number: number, source: "https://crl.example/a.crl",
+                    updatedAt: now + 60)
+                #expect(try await store.saveRevocationList(state, der: [0x30, 0x00, 0xFF]) == isKept)
+            }
             #expect(
                 try await !store.saveRevocationList(
                     RevocationListState(
@@ -312,6 +320,7 @@ struct PKIStoreTests {
                 .sorted { $0.authority.rawValue < $1.authority.rawValue }
             try #require(lists.map(\.authority) == [first.name, second.name])
             #expect(lists[0].der == [0x30, 0x00, 0xFF] && lists[0].source == "https://crl.example/a.crl")
+            #expect(try await fresh.store.revocationLists().first { $0.authority == first.name }?.der.count == 3)
             #expect(lists[0].updatedAt == now + 60 && lists[0].tenantID == .defaultTenant)
             #expect(lists[1].der == [0x00] && lists[1].source == "upload" && lists[1].updatedAt == now)
         }
