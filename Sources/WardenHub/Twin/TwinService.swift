@@ -29,6 +29,8 @@ public final class TwinService: Sendable {
 
     /// A desired patch that loses the race for its version this often in a row is refused (`twin.busy`).
     static let maximumDesiredAttempts = 5
+    /// This node's desired patches, one at a time: they race only other nodes' (so a device hears them in order).
+    private let desiredWrites = SerialWrites()
 
     let store: any TwinStore
     let persistence: BrokerPersistence
@@ -126,10 +128,18 @@ public final class TwinService: Sendable {
         _ tenantID: TenantID, _ deviceID: DeviceID, _ patch: [String: JSONValue], ifMatch: Int?
     ) async throws -> DeviceTwin {
         try Self.check(patch)
-        let key = TwinKey(tenantID: tenantID, deviceID: deviceID)
+        return try await desiredWrites.run {
+            try await self.applyDesired(patch, to: TwinKey(tenantID: tenantID, deviceID: deviceID), ifMatch: ifMatch)
+        }
+    }
+
+    private func applyDesired(_ patch: [String: JSONValue], to key: TwinKey, ifMatch: Int?) async throws -> DeviceTwin {
+        let (tenantID, deviceID) = (key.tenantID, key.deviceID)
         // A twin deleted here (with its device) is deleted in the group commit: the patch reads after it.
         await persistence.committedSoFar()
-        for _ in 0..<Self.maximumDesiredAttempts {
+        for attempt in 0..<Self.maximumDesiredAttempts {
+            // Another node's patch took the version: a pause that grows, random so that two nodes part.
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(Int.random(in: 1...(2 << attempt)))) }
             let stored = try await store.twin(tenantID, deviceID)
             var twin = twins.withLock { twins in
                 if let stored { Self.take(stored, into: &twins) }
