@@ -346,7 +346,13 @@ let package = Package(
                 "WardenStore", "WardenSecurity", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "WardenRegistryTests", dependencies: ["WardenRegistry", "WardenStore", "WardenSecurity"]),
+        .testTarget(
+            name: "WardenRegistryTests",
+            dependencies: [
+                "WardenRegistry", "WardenStore", "WardenSecurity",
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .testTarget(
             name: "WardenPKITests",
             dependencies: [

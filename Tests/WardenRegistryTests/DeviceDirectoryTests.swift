@@ -4,6 +4,8 @@ import Testing
 import WardenCore
 import WardenRegistry
 import WardenSecurity
+import WardenStore
+import X509
 
 struct DeviceDirectoryTests {
     @Test func followsEveryChange() async throws {
@@ -66,6 +68,51 @@ struct DeviceDirectoryTests {
             events.contains { if case .policyChanged(let policy) = $0 { policy.name == service.name } else { false } })
         #expect(events.contains { if case .accessListChanged(.defaultTenant, _) = $0 { true } else { false } })
         #expect(events.count == 4)
+        #expect(try await reload().isEmpty)
+    }
+
+    /// The same after a certificate was revoked, and after a CA was deleted and made again under its name (what
+    /// proved itself through the old one proves itself again).
+    @Test func aReloadTellsOfRevocationsAndARemadeCA() async throws {
+        let fixture = try await RegistryFixture()
+        let now = Date()
+        let name = try CAName("fleet")
+        func authority() throws -> CertificateAuthority {
+            let generated = try IssuingAuthority.generate(
+                subject: try DistinguishedName { CommonName("Fleet") }, now: now, lifetime: 86_400)
+            return CertificateAuthority(
+                tenantID: .defaultTenant, name: name, certificatePEM: generated.certificatePEM,
+                thumbprint: generated.authority.thumbprint, subject: "CN=Fleet", notValidAfter: now + 86_400,
+                isVerified: true, verificationCode: nil, isIssuing: false, revocationCheck: .off, createdAt: now)
+        }
+        let first = try await fixture.database.createCertificateAuthority(try authority())
+        try await fixture.database.addIssuedCertificate(
+            IssuedCertificate(
+                tenantID: .defaultTenant, authority: name,
+                serial: CertificateSerial(issuer: first.thumbprint, serial: "0A"), deviceID: try DeviceID("d"),
+                thumbprint: first.thumbprint, certificatePEM: first.certificatePEM, notValidBefore: now - 60,
+                notValidAfter: now + 3_600, issuedAt: now - 60, issuedBy: "test"))
+        let behind = DeviceDirectory()
+        func reload() async throws -> [DomainEvent] {
+            try await behind.reload(
+                tenants: fixture.database, devices: fixture.database, groups: fixture.database,
+                admission: fixture.database, policies: fixture.database, authorities: fixture.database,
+                authorizationPolicies: fixture.database)
+        }
+        _ = try await reload()
+        #expect(try await reload().isEmpty)
+
+        _ = try await fixture.database.revokeCertificate(
+            .defaultTenant, serial: "0A", .init(at: now, reason: .keyCompromise))
+        let revoked = try await reload()
+        #expect(revoked.count == 1)
+        #expect(revoked.contains { if case .certificateRevoked(let c) = $0 { c.serial.serial == "0A" } else { false } })
+
+        try await fixture.database.deleteCertificateAuthority(.defaultTenant, name)
+        _ = try await fixture.database.createCertificateAuthority(try authority())
+        let remade = try await reload()
+        #expect(remade.count == 2)
+        #expect(remade.first.map { if case .certificateAuthorityDeleted(_, name) = $0 { true } else { false } } == true)
         #expect(try await reload().isEmpty)
     }
 
