@@ -8,6 +8,16 @@ import WardenStore
 import X509
 
 struct DeviceDirectoryTests {
+    /// `directory` reads the fixture's store again, as a node that missed notices does; returns what changed.
+    private static func reload(_ directory: DeviceDirectory, from fixture: RegistryFixture) async throws
+        -> [DomainEvent]
+    {
+        try await directory.reload(
+            tenants: fixture.database, devices: fixture.database, groups: fixture.database,
+            admission: fixture.database, policies: fixture.database, authorities: fixture.database,
+            authorizationPolicies: fixture.database)
+    }
+
     @Test func followsEveryChange() async throws {
         let fixture = try await RegistryFixture()
         let id = try DeviceID("d")
@@ -46,12 +56,7 @@ struct DeviceDirectoryTests {
         let fleet = try GroupName("fleet")
         _ = try await fixture.registry.createGroup(.defaultTenant, fleet, description: "", members: [])
         let behind = DeviceDirectory()
-        func reload() async throws -> [DomainEvent] {
-            try await behind.reload(
-                tenants: fixture.database, devices: fixture.database, groups: fixture.database,
-                admission: fixture.database, policies: fixture.database, authorities: fixture.database,
-                authorizationPolicies: fixture.database)
-        }
+        func reload() async throws -> [DomainEvent] { try await Self.reload(behind, from: fixture) }
         _ = try await reload()
         #expect(try await reload().isEmpty)
 
@@ -93,12 +98,7 @@ struct DeviceDirectoryTests {
                 thumbprint: first.thumbprint, certificatePEM: first.certificatePEM, notValidBefore: now - 60,
                 notValidAfter: now + 3_600, issuedAt: now - 60, issuedBy: "test"))
         let behind = DeviceDirectory()
-        func reload() async throws -> [DomainEvent] {
-            try await behind.reload(
-                tenants: fixture.database, devices: fixture.database, groups: fixture.database,
-                admission: fixture.database, policies: fixture.database, authorities: fixture.database,
-                authorizationPolicies: fixture.database)
-        }
+        func reload() async throws -> [DomainEvent] { try await Self.reload(behind, from: fixture) }
         _ = try await reload()
         #expect(try await reload().isEmpty)
 
