@@ -1,4 +1,5 @@
 public import Foundation
+import Metrics
 import Synchronization
 public import WardenAuthentication
 public import WardenAzure
@@ -53,6 +54,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     let bus: EventBus
     let clock: any WardenClock
     let state = Mutex(State())
+    /// Operations the store could not keep or read (a poll on another node then answers 404).
+    let unstoredOperations = Counter(label: "warden_provisioning_operation_store_failures_total")
 
     public init(
         store: any ProvisioningStore & CertificateAuthorityStore, registry: RegistryService, twins: TwinService,
@@ -434,13 +437,17 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                 state.operations[operationID] = operation
             }
             // Stored for a poll that reaches another node; a poll here is answered from memory even when the
-            // store could not keep it (then that node answers 404 and the device registers again).
-            try? await store.putProvisioningOperation(
-                StoredProvisioningOperation(
-                    id: operationID, tenantID: identity.tenantID, registrationID: identity.registrationID,
-                    enrollment: identity.enrollment.reference, body: operation.body,
-                    expiresAt: Self.milliseconds(operation.expires)),
-                now: Self.milliseconds(now))
+            // store could not keep it (then that node answers 404, counted, and the device registers again).
+            do {
+                try await store.putProvisioningOperation(
+                    StoredProvisioningOperation(
+                        id: operationID, tenantID: identity.tenantID, registrationID: identity.registrationID,
+                        enrollment: identity.enrollment.reference, body: operation.body,
+                        expiresAt: Self.milliseconds(operation.expires)),
+                    now: Self.milliseconds(now))
+            } catch {
+                unstoredOperations.increment()
+            }
             return ProvisioningAnswer(
                 status: 202, body: Self.json(["operationId": .string(operationID), "status": "assigning"]),
                 retryAfter: 1)
@@ -449,8 +456,14 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                 return ProvisioningAnswer(status: 200, body: operation.body)
             }
             // Another node's registration (a load balancer between the device and the nodes).
-            if let stored = try? await store.provisioningOperation(operationID, now: Self.milliseconds(now)),
-                stored.tenantID == identity.tenantID, stored.registrationID == identity.registrationID,
+            let stored: StoredProvisioningOperation?
+            do {
+                stored = try await store.provisioningOperation(operationID, now: Self.milliseconds(now))
+            } catch {
+                unstoredOperations.increment()
+                stored = nil
+            }
+            if let stored, stored.tenantID == identity.tenantID, stored.registrationID == identity.registrationID,
                 stored.enrollment == identity.enrollment.reference
             {
                 return ProvisioningAnswer(status: 200, body: stored.body)
