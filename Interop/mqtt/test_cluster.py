@@ -201,6 +201,43 @@ def test_a_retained_message_reaches_a_later_subscriber_on_another_node(cluster, 
     reader.stop()
 
 
+def test_retained_messages_published_on_two_nodes_at_once_end_the_same_on_every_node(cluster, plant_policy):
+    """Two nodes take a retained message for the same topic at the same moment, for thirty topics: each node
+    keeps the latest by its stamp (time, node), so every node ends with the same message per topic."""
+    a, b, c = cluster
+    base = f"plant/{unique('race')}"
+    topics = [f"{base}/{n}" for n in range(30)]
+    publishers = {"a": plant_device(a, a), "b": plant_device(b, a)}
+    start = threading.Barrier(len(publishers))
+
+    def publish(name: str):
+        client = publishers[name]
+        start.wait()
+        infos = [client.paho.publish(topic, name.encode(), qos=1, retain=True) for topic in topics]
+        for info in infos:
+            info.wait_for_publish(10)
+
+    threads = [threading.Thread(target=publish, args=(name,)) for name in publishers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    time.sleep(0.5)
+    held = []
+    for node in (a, b, c):
+        reader = plant_device(node, a)
+        reader.paho.subscribe(f"{base}/#", qos=1)
+        assert hub.wait_until(lambda: len(reader.messages) >= len(topics))
+        time.sleep(0.2)
+        held.append({message.topic: message.payload for message in reader.messages})
+        reader.stop()
+    assert all(len(h) == len(topics) for h in held), [len(h) for h in held]
+    assert held[0] == held[1] == held[2], [
+        topic for topic in topics if len({h[topic] for h in held}) > 1]
+    for client in publishers.values():
+        client.stop()
+
+
 def test_a_subscriber_with_overlapping_filters_gets_one_copy_from_another_node(cluster, plant_policy):
     a, b, _ = cluster
     base = f"plant/{unique('site')}"
@@ -482,12 +519,18 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     assert hub.wait_until(lambda: watched.start(a.mqtt["mqtts"], host="localhost") == 0)
     valve_id, valve = connected_device(a, b, "valve")
     subscribed(valve, f"devices/{valve_id}/messages/devicebound/#", "$iothub/twin/PATCH/properties/desired/#")
+    kept, cleared = f"plant/{unique('kept')}/state", f"plant/{unique('cleared')}/state"
+    publisher.paho.publish(cleared, b"before the gap", qos=1, retain=True).wait_for_publish(10)
+    time.sleep(0.3)
     for n in (2, 3):
         os.kill(pid(a, f"nats-{n}"), signal.SIGTERM)
     assert hub.wait_until(lambda: not ready(a), timeout=15)
     dropped = metric(a, "warden_nats_messages_dropped_total")
     publisher.paho.publish(topic, b"into the gap", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: metric(a, "warden_nats_messages_dropped_total") > dropped)
+    # Retained messages taken on node 1 in the gap: node 2 reads them from the store once back.
+    publisher.paho.publish(kept, b"retained in the gap", qos=1, retain=True).wait_for_publish(10)
+    publisher.paho.publish(cleared, b"", qos=1, retain=True).wait_for_publish(10)
     # Disabled through node 2 while no notice can travel: node 1 reads the store again once NATS is back, and
     # closes the device's connection then.
     b.cli("device", "disable", watched_id)
@@ -508,6 +551,12 @@ def test_nats_lost_and_back_nodes_reconnect_and_nothing_is_lost_silently(cluster
     assert json.loads(desired.payload) == {"mode": "gap", "$version": 1}
     assert valve.payloads(next(m.topic for m in valve.messages if "devicebound" in m.topic)) == [b"sent in the gap"]
     valve.stop()
+    reader = plant_device(b, a)
+    subscribed(reader, kept, cleared)
+    assert hub.wait_until(lambda: reader.payloads() == [b"retained in the gap"])
+    time.sleep(0.3)
+    assert [m.topic for m in reader.messages] == [kept]
+    reader.stop()
     time.sleep(0.3)  # node 2's subscription reaches the server it came back to
     publisher.paho.publish(topic, b"after the gap", qos=1).wait_for_publish(10)
     assert hub.wait_until(lambda: subscriber.payloads() == [b"through another server", b"after the gap"])

@@ -5,25 +5,31 @@ public import WardenCore
 import WardenMQTT
 
 /// One routed message between nodes: which node sent it and its number there (to drop the copies NATS
-/// delivers when several of a node's subscriptions match), the tenant, the shared groups the sending node's
-/// members served, and the message as a 5.0 PUBLISH (WardenMQTT's codec, so topic, properties and payload are
-/// checked by the parser the broker trusts).
+/// delivers when several of a node's subscriptions match), a retained message's stamp time (its `RetainStamp`
+/// with the origin; 0 for others), the tenant, the shared groups the sending node's members served, and the
+/// message as a 5.0 PUBLISH (WardenMQTT's codec, so topic, properties and payload are checked by the parser the
+/// broker trusts).
 ///
-///     version (1) | origin node (16) | sequence (8, big-endian) | tenant length (2) | tenant
-///     | served group count (2) | served groups (16 each) | PUBLISH
+///     version (1) | origin node (16) | sequence (8, big-endian) | stamp time (8, big-endian) | tenant length (2)
+///     | tenant | served group count (2) | served groups (16 each) | PUBLISH
 ///
 /// Nodes of one cluster run one envelope version: another version reads as nothing (counted as unreadable).
 public struct ClusterEnvelope: Sendable {
     public let origin: UUID
     public let sequence: UInt64
+    /// When a retained message was published, by its node's `RetainClock`.
+    public let retainedAt: Int64
     public let tenantID: TenantID
     public let servedGroups: [ClusterGroupID]
     public let message: BrokerMessage
 
-    static let version: UInt8 = 2
+    static let version: UInt8 = 3
     static let maximumServedGroups = 65_535
     /// Where the sequence stands in the bytes (after the version and the origin).
     static let sequenceOffset = 17
+
+    /// A retained message's stamp: its time and origin.
+    public var stamp: RetainStamp { RetainStamp(time: retainedAt, node: origin) }
 
     /// Numbers encoded bytes: the sender numbers each envelope as it hands it to NATS, in that order.
     static func setSequence(_ sequence: UInt64, in bytes: inout ByteBuffer) {
@@ -31,11 +37,12 @@ public struct ClusterEnvelope: Sendable {
     }
 
     public init(
-        origin: UUID, sequence: UInt64, tenantID: TenantID, servedGroups: [ClusterGroupID] = [],
+        origin: UUID, sequence: UInt64, retainedAt: Int64 = 0, tenantID: TenantID, servedGroups: [ClusterGroupID] = [],
         message: BrokerMessage
     ) {
         self.origin = origin
         self.sequence = sequence
+        self.retainedAt = retainedAt
         self.tenantID = tenantID
         self.servedGroups = servedGroups
         self.message = message
@@ -48,6 +55,7 @@ public struct ClusterEnvelope: Sendable {
         buffer.writeInteger(Self.version)
         withUnsafeBytes(of: origin.uuid) { _ = buffer.writeBytes($0) }
         buffer.writeInteger(sequence)
+        buffer.writeInteger(retainedAt)
         buffer.writeInteger(UInt16(truncatingIfNeeded: tenantID.rawValue.utf8.count))
         buffer.writeString(tenantID.rawValue)
         // More served groups than a count holds are not named (those groups' members elsewhere may then get it
@@ -69,6 +77,7 @@ public struct ClusterEnvelope: Sendable {
         guard buffer.readInteger(as: UInt8.self) == Self.version,
             let originBytes = buffer.readBytes(length: 16),
             let sequence = buffer.readInteger(as: UInt64.self),
+            let retainedAt = buffer.readInteger(as: Int64.self),
             let tenantLength = buffer.readInteger(as: UInt16.self),
             let tenantText = buffer.readString(length: Int(truncatingIfNeeded: tenantLength)),
             let tenantID = try? TenantID(tenantText),
@@ -91,7 +100,7 @@ public struct ClusterEnvelope: Sendable {
             UUID(uuid: raw.loadUnaligned(as: uuid_t.self))
         }
         self.init(
-            origin: origin, sequence: sequence, tenantID: tenantID, servedGroups: servedGroups,
+            origin: origin, sequence: sequence, retainedAt: retainedAt, tenantID: tenantID, servedGroups: servedGroups,
             message: BrokerMessage(
                 topic: publish.topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
                 properties: publish.properties, receivedAt: now))

@@ -61,12 +61,13 @@ public final class ClusterRouting: ClusterLink {
     }
 
     public func forward(
-        _ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], now: NIODeadline
+        _ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], stamp: RetainStamp?,
+        now: NIODeadline
     ) {
         // Encoded outside any lock; numbered and handed to NATS under one, so that sequence order is the order on
         // the wire (a receiver takes a sequence not above the last one seen for a copy).
         let envelope = ClusterEnvelope(
-            origin: node, sequence: 0, tenantID: tenantID,
+            origin: node, sequence: 0, retainedAt: stamp?.time ?? 0, tenantID: tenantID,
             servedGroups: servedGroups.map { ClusterGroupID($0, in: tenantID) }, message: message)
         guard var bytes = envelope.encoded(now: now) else {
             unreadable.increment()
@@ -132,7 +133,7 @@ public final class ClusterRouting: ClusterLink {
             return
         }
         received.increment()
-        broker.publishFromCluster(envelope.message, in: envelope.tenantID, toGroup: group)
+        broker.publishFromCluster(envelope.message, in: envelope.tenantID, stamp: envelope.stamp, toGroup: group)
     }
 
     private func read(_ delivery: NATSMessage) -> ClusterEnvelope? {
@@ -167,6 +168,6 @@ public final class ClusterRouting: ClusterLink {
         }
         guard isNew, envelope.origin != node else { return }
         received.increment()
-        broker.publishFromCluster(envelope.message, in: envelope.tenantID)
+        broker.publishFromCluster(envelope.message, in: envelope.tenantID, stamp: envelope.stamp)
     }
 }

@@ -204,8 +204,8 @@ public enum WardenServer {
             // What a node that may have missed other nodes' notices reads again: the directory every connection
             // is authenticated and authorized from, the bans and quarantines (each with what changed meanwhile
             // on the bus, so that connections they concern close), the people and services the API knows (and
-            // the sessions signed out), the cloud-to-device queues, twins, enrollments and provisioning's CAs, and
-            // the external CAs' CRLs (put in force in the directory through the bus).
+            // the sessions signed out), the cloud-to-device queues, twins, enrollments and provisioning's CAs, the
+            // external CAs' CRLs (put in force in the directory through the bus), and the retained messages.
             let changed = try await deviceDirectory.reload(
                 tenants: database, devices: database, groups: database, admission: database, policies: database,
                 authorities: database, authorizationPolicies: database)
@@ -216,6 +216,7 @@ public enum WardenServer {
             try await twins.reload(from: database)
             try await provisioning.load { try await allTenantIDs(registry) }
             try await certificates.loadRevocationLists(announcedFrom: .otherNode)
+            broker.reconcileRetained(try await database.loadRetainedMessages())
         }
         let methods = MethodService(broker: broker)
         cluster?.relayMethods(methods) {

@@ -18,6 +18,8 @@ public protocol DeviceStateStore: Sendable {
     /// One session with its subscriptions and messages (no retained messages), for a node of a cluster taking
     /// over a session another node held; empty when the store holds no such session.
     func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot
+    /// The retained messages and kept clears, for a node of a cluster that may have missed other nodes' ones.
+    func loadRetainedMessages() async throws -> [StoredRetained]
 }
 
 /// One change to the state kept for devices (see `DeviceStateStore`).
@@ -31,8 +33,11 @@ public enum DeviceStateChange: Sendable, Equatable {
     /// A message's place in the outbound flow changed (sent with a packet id, PUBREC received).
     case updateMessage(tenantID: TenantID, clientID: String, sequence: Int64, packetID: UInt16?, phase: UInt8)
     case deleteMessage(tenantID: TenantID, clientID: String, sequence: Int64)
+    /// Stores a retained message, or a clear, unless the store holds a later one of its topic (by `RetainStamp`);
+    /// a clear also removes the tenant's clears kept past `StoredRetained.clearsKeptFor`.
     case putRetained(StoredRetained)
-    case deleteRetained(tenantID: TenantID, topic: String)
+    /// Removes a topic's retained message or clear if it is still the one stamped `stamp` (an expired message).
+    case deleteRetained(tenantID: TenantID, topic: String, stamp: RetainStamp)
     /// A device's telemetry, committed in the same batches so that its PUBACK waits for one commit only.
     case appendTelemetry(TelemetryMessage)
     /// A cloud-to-device message enqueued.
@@ -163,15 +168,27 @@ public struct StoredMessage: Sendable, Equatable {
     }
 }
 
-/// A retained message of a tenant.
+/// A retained message of a tenant, or (an empty payload, as MQTT clears a topic) the clear of its topic, which is
+/// kept for `clearsKeptFor` so that an older message from another node that arrives after it does not come back.
 public struct StoredRetained: Sendable, Equatable {
     public let tenantID: TenantID
     public let message: StoredPayload
+    public let stamp: RetainStamp
 
-    public init(tenantID: TenantID, message: StoredPayload) {
+    /// How long a clear is kept, in microseconds: far longer than a message takes between nodes, or a node takes to
+    /// read the store again after missing other nodes' messages.
+    public static let clearsKeptFor: Int64 = 600_000_000
+
+    public init(tenantID: TenantID, message: StoredPayload, stamp: RetainStamp) {
         self.tenantID = tenantID
         self.message = message
+        self.stamp = stamp
     }
+
+    public var isClear: Bool { message.payload.isEmpty }
+
+    /// Clears stamped before this time are past keeping (`clearsKeptFor`) when this one is stored.
+    var clearsExpireBefore: Int64 { stamp.time > .min + Self.clearsKeptFor ? stamp.time - Self.clearsKeptFor : .min }
 }
 
 /// One of a twin's two sections.

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Synchronization
 import Testing
@@ -11,11 +12,15 @@ import WardenMQTT
 extension BrokerTests {
     /// Records what the broker hands to the cluster.
     final class RecordingLink: ClusterLink {
-        let forwarded = Mutex<[(topic: String, served: [SharedGroup])]>([])
+        let node = UUID()
+        let forwarded = Mutex<[(topic: String, served: [SharedGroup], stamp: RetainStamp?)]>([])
         let groups = Mutex<[(group: SharedGroup, isAdded: Bool)]>([])
 
-        func forward(_ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], now: NIODeadline) {
-            forwarded.withLock { $0.append((message.topic, servedGroups)) }
+        func forward(
+            _ message: BrokerMessage, in tenantID: TenantID, servedGroups: [SharedGroup], stamp: RetainStamp?,
+            now: NIODeadline
+        ) {
+            forwarded.withLock { $0.append((message.topic, servedGroups, stamp)) }
         }
 
         func interest(in tenantID: TenantID, _ filter: String, isAdded: Bool) {}
@@ -58,18 +63,65 @@ extension BrokerTests {
         }
         let (other, otherRecorder, _) = connect("c")
         _ = subscribe(other, "$share/h/jobs/#")
-        broker.publishFromCluster(message("jobs/1"), in: tenant)
+        broker.publishFromCluster(message("jobs/1"), in: tenant, stamp: .unstamped)
         #expect(plain.publishes.count == 1)
         #expect(members.allSatisfy { $0.publishes.isEmpty } && otherRecorder.publishes.isEmpty)
         for _ in 0..<4 {
             broker.publishFromCluster(
-                message("jobs/2"), in: tenant, toGroup: SharedGroup(shareName: "g", filter: "jobs/#"))
+                message("jobs/2"), in: tenant, stamp: .unstamped, toGroup: SharedGroup(shareName: "g", filter: "jobs/#")
+            )
         }
         #expect(members.map(\.publishes.count) == [2, 2])
         #expect(plain.publishes.count == 1 && otherRecorder.publishes.isEmpty)
         // A group's copy for a topic outside its filter (a NATS subject wider than the filter) reaches no one.
         broker.publishFromCluster(
-            message("$jobs/3"), in: tenant, toGroup: SharedGroup(shareName: "g", filter: "jobs/#"))
+            message("$jobs/3"), in: tenant, stamp: .unstamped, toGroup: SharedGroup(shareName: "g", filter: "jobs/#"))
         #expect(members.map(\.publishes.count) == [2, 2])
+    }
+
+    /// Retained messages of one topic published on several nodes at once: every node keeps the one with the
+    /// latest stamp, whatever order they arrive in, and a clear holds the topic against older ones. A live
+    /// subscriber still gets each message; only what is retained is decided by the stamps.
+    @Test func theLatestRetainedMessageWinsOnEveryNode() throws {
+        let link = RecordingLink()
+        broker.install(cluster: link)
+        let (watcher, watching, _) = connect("watcher")
+        _ = subscribe(watcher, "r")
+        func retained() -> String? {
+            let (session, _, _) = connect("reader-\(UUID())")
+            let payload = subscribe(session, "r").first?.retained.first?.message.payload
+            return payload.map { String(buffer: $0) }
+        }
+        broker.publish(message("r", retain: true, payload: "here"), in: tenant, now: now)
+        let own = try #require(link.forwarded.withLock { $0.last?.stamp })
+        #expect(own.node == link.node)
+        let other = UUID()
+        broker.publishFromCluster(
+            message("r", retain: true, payload: "older"), in: tenant,
+            stamp: RetainStamp(time: own.time - 1, node: other))
+        #expect(retained() == "here")
+        // An hour ahead: another node whose clock is ahead of this one's.
+        let ahead = RetainStamp(time: own.time + 3_600_000_000, node: other)
+        broker.publishFromCluster(message("r", retain: true, payload: "later"), in: tenant, stamp: ahead)
+        #expect(retained() == "later")
+        #expect(watching.publishes.count == 3)
+        // What is published here after it is stamped after it, whatever this node's clock says.
+        broker.publish(message("r", retain: true, payload: "after"), in: tenant, now: now)
+        let next = try #require(link.forwarded.withLock { $0.last?.stamp })
+        #expect(next > ahead && retained() == "after")
+        // A clear holds the topic: an older message arriving after it is not kept.
+        broker.publishFromCluster(
+            message("r", retain: true, payload: ""), in: tenant, stamp: RetainStamp(time: next.time + 10, node: other))
+        broker.publishFromCluster(
+            message("r", retain: true, payload: "late"), in: tenant,
+            stamp: RetainStamp(time: next.time + 5, node: other))
+        #expect(retained() == nil)
+        // Same time: the node that sorts later wins, on every node alike.
+        let time = next.time + 20
+        let low = RetainStamp(time: time, node: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)))
+        let high = RetainStamp(time: time, node: UUID(uuid: (255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+        broker.publishFromCluster(message("r", retain: true, payload: "high"), in: tenant, stamp: high)
+        broker.publishFromCluster(message("r", retain: true, payload: "low"), in: tenant, stamp: low)
+        #expect(retained() == "high" && low < high)
     }
 }

@@ -12,6 +12,10 @@ struct MQTTStateStoreTests {
         StoredPayload(topic: topic, payload: Array("p".utf8), qos: 1, properties: [0], expiresAt: nil)
     }
 
+    private func stamp(_ time: Int64, node: UInt8 = 1) -> RetainStamp {
+        RetainStamp(time: time, node: UUID(uuid: (node, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+    }
+
     private func message(_ sequence: Int64) -> StoredMessage {
         StoredMessage(
             tenantID: tenant, clientID: "c", sequence: sequence, message: payload("t"), deliveryQoS: 1, retain: false,
@@ -53,6 +57,50 @@ struct MQTTStateStoreTests {
         }
     }
 
+    /// Retained messages of one topic from several nodes: the store keeps the one with the latest stamp (time,
+    /// then node) whatever order the writes come in, a clear (an empty payload) included, which is kept until a
+    /// later clear of the tenant finds it past keeping; a delete takes only the message it names.
+    @Test(arguments: StoreEngine.allCases) func retainedMessagesKeepTheLatestStamp(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            func retained(_ topic: String, _ body: String, _ stamp: RetainStamp) -> DeviceStateChange {
+                .putRetained(
+                    StoredRetained(
+                        tenantID: tenant,
+                        message: StoredPayload(
+                            topic: topic, payload: Array(body.utf8), qos: 1, properties: [], expiresAt: nil),
+                        stamp: stamp))
+            }
+            func held() async throws -> [String: (body: String, stamp: RetainStamp)] {
+                var held: [String: (String, RetainStamp)] = [:]
+                for entry in try await store.loadRetainedMessages() {
+                    held[entry.message.topic] = (String(decoding: entry.message.payload, as: UTF8.self), entry.stamp)
+                }
+                return held
+            }
+            try await store.apply([retained("a", "later", stamp(20)), retained("a", "earlier", stamp(10))])
+            try await store.apply([retained("a", "tie, lower node", stamp(20, node: 0))])
+            #expect(try await held()["a"]?.body == "later")
+            try await store.apply([retained("a", "tie, higher node", stamp(20, node: 2))])
+            let tie = try await held()["a"]
+            #expect(tie?.body == "tie, higher node" && tie?.stamp == stamp(20, node: 2))
+            // A clear holds the topic against older messages, until it is past keeping.
+            try await store.apply([retained("a", "", stamp(30)), retained("a", "before the clear", stamp(25))])
+            #expect(try await held()["a"]?.body == "")
+            let past = 30 + StoredRetained.clearsKeptFor + 1
+            try await store.apply([retained("b", "", stamp(past))])
+            #expect(try await held().keys.sorted() == ["b"])
+            // A delete takes the message it names only; expired messages go that way.
+            try await store.apply([
+                retained("c", "kept", stamp(40)), .deleteRetained(tenantID: tenant, topic: "c", stamp: stamp(39)),
+            ])
+            #expect(try await held()["c"]?.body == "kept")
+            try await store.apply([.deleteRetained(tenantID: tenant, topic: "c", stamp: stamp(40))])
+            #expect(try await held()["c"] == nil)
+            #expect(try await store.loadMQTTState().retained.map(\.message.topic) == ["b"])
+        }
+    }
+
     @Test(arguments: StoreEngine.allCases) func changesApplyInOrderAndReadBack(engine: StoreEngine) async throws {
         try await engine.withFreshStore { fresh in try await changesApplyInOrderAndReadBack(fresh.store) }
     }
@@ -66,7 +114,7 @@ struct MQTTStateStoreTests {
             .putMessage(message(1)), .putMessage(message(2)),
             .updateMessage(tenantID: tenant, clientID: "c", sequence: 1, packetID: 9, phase: 1),
             .deleteMessage(tenantID: tenant, clientID: "c", sequence: 2),
-            .putRetained(StoredRetained(tenantID: tenant, message: payload("r"))),
+            .putRetained(StoredRetained(tenantID: tenant, message: payload("r"), stamp: stamp(1))),
             .putSession(
                 StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 30, disconnectedAt: disconnected)),
         ])
@@ -265,7 +313,8 @@ struct RefusedValueTests {
         try await StoreEngine.postgresql.withFreshStore { fresh in
             let retained = StoredRetained(
                 tenantID: .defaultTenant,
-                message: StoredPayload(topic: "a\u{0}b", payload: [1], qos: 0, properties: [0], expiresAt: nil))
+                message: StoredPayload(topic: "a\u{0}b", payload: [1], qos: 0, properties: [0], expiresAt: nil),
+                stamp: .unstamped)
             await #expect(throws: WardenError(.storeConstraintViolated, "")) {
                 try await fresh.store.apply([.putRetained(retained)])
             }

@@ -10,9 +10,10 @@ import WardenSecurity
 struct SealedSecretsTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    /// BLOB columns that hold no secret: message bodies, hashes, the audit chain, public DER.
+    /// BLOB columns that hold no secret: message bodies, hashes, the audit chain, public DER, node identities.
     static let openColumns: Set<String> = [
-        "mqtt_retained.payload", "mqtt_retained.properties", "mqtt_session_messages.payload",
+        "mqtt_retained.payload", "mqtt_retained.properties", "mqtt_retained.stamp_node",
+        "mqtt_session_messages.payload",
         "mqtt_session_messages.properties", "telemetry.body", "c2d_messages.body",
         "management_credentials.credential_hash", "service_principals.secret_hash", "api_keys.secret_hash",
         "refresh_tokens.hash", "audit_records.chain_hash", "certificate_revocation_lists.der",

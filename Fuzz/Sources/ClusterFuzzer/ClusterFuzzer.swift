@@ -56,6 +56,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             let read = ClusterEnvelope(decoding: again, maximumPacketSize: 1 << 20, now: now)
         else { preconditionFailure("an envelope that reads must be written back") }
         precondition(read.origin == envelope.origin && read.sequence == envelope.sequence, "header changed")
+        precondition(read.retainedAt == envelope.retainedAt, "stamp changed")
         precondition(read.tenantID == envelope.tenantID && read.message.topic == envelope.message.topic)
         precondition(read.message.payload == envelope.message.payload && read.message.qos == envelope.message.qos)
         precondition(read.message.retain == envelope.message.retain, "retain changed")

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import NIOCore
 import Synchronization
 public import WardenCore
@@ -69,11 +70,11 @@ extension Broker {
     /// Routes `message` within `tenantID`: keeps or clears it as retained, then offers it to every matching
     /// session, and to the other nodes of a cluster. `isSystem` marks the broker's own `$SYS` figures: not
     /// counted, not stored, not limited, not sent on; `fromCluster` one another node published (and stored),
-    /// offered to the shared groups `groups` names.
+    /// offered to the shared groups `groups` names, retained as of `stamp` (its node's).
     @discardableResult
     func publish(
         _ message: BrokerMessage, in tenantID: TenantID, now: NIODeadline, isSystem: Bool = false,
-        fromCluster: Bool = false, groups: TopicSpace.GroupSelection = .all
+        fromCluster: Bool = false, stamp remoteStamp: RetainStamp? = nil, groups: TopicSpace.GroupSelection = .all
     ) -> Routed {
         if !isSystem { metrics.messagesReceived.increment() }
         var routed = Routed()
@@ -81,28 +82,38 @@ extension Broker {
         var served: [SharedGroup] = []
         let (targets, cluster) = state.withLock { state -> ([TopicSpace.Target], (any ClusterLink)?) in
             if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
+            var stamp: RetainStamp?
             // A group's copy from another node is not the retained copy: that one came too, for the plain
             // subscriptions.
             if message.retain, groups.includesPlain {
-                routed.retainAccepted = state.spaces[tenantID, default: TopicSpace()].retain(
-                    message, limit: isSystem ? .max : configuration.maximumRetainedPerTenant)
-                if routed.retainAccepted, !isSystem, !fromCluster, let persistence {
+                let retainStamp: RetainStamp
+                if let remoteStamp {
+                    state.retainClock.observe(remoteStamp.time)
+                    retainStamp = remoteStamp
+                } else {
+                    retainStamp = RetainStamp(time: state.retainClock.next(now: Date()), node: state.node)
+                }
+                stamp = retainStamp
+                let retaining = state.spaces[tenantID, default: TopicSpace()].retain(
+                    message, stamp: retainStamp, limit: isSystem ? .max : configuration.maximumRetainedPerTenant,
+                    keepsClears: state.cluster != nil)
+                routed.retainAccepted = retaining != .refused
+                if retaining == .kept, !isSystem, !fromCluster, let persistence {
                     routed.ticket = persistence.record([
-                        message.payload.readableBytes == 0
-                            ? .deleteRetained(tenantID: tenantID, topic: message.topic)
-                            : .putRetained(
-                                StoredRetained(tenantID: tenantID, message: persistence.stored(message, now: now)))
+                        .putRetained(
+                            StoredRetained(
+                                tenantID: tenantID, message: persistence.stored(message, now: now), stamp: retainStamp))
                     ])
                 }
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
             let targets = state.spaces[tenantID]?.targets(for: message, groups: groups, served: &served) ?? []
             // Other nodes get what is published here; a retained message the tenant's limit refused is not kept
-            // anywhere, so it does not travel either. A retained one goes under the lock, so that every node keeps
-            // the retained messages of one topic in the order this node did; the rest after it, off the path
-            // other connections' messages wait on.
+            // anywhere, so it does not travel either. A retained one goes under the lock, so that its stamp and
+            // its place on the wire follow the same order; the rest after it, off the path other connections'
+            // messages wait on.
             let cluster = isSystem || fromCluster || !routed.retainAccepted ? nil : state.cluster
-            if message.retain { cluster?.forward(message, in: tenantID, servedGroups: served, now: now) }
+            if message.retain { cluster?.forward(message, in: tenantID, servedGroups: served, stamp: stamp, now: now) }
             if !isSystem {
                 state.spaces[tenantID]?.delivered += targets.count
                 // A retained message reaches later subscriptions as retain handling says, never this way.
@@ -114,7 +125,7 @@ extension Broker {
             }
             return (targets, message.retain ? nil : cluster)
         }
-        cluster?.forward(message, in: tenantID, servedGroups: served, now: now)
+        cluster?.forward(message, in: tenantID, servedGroups: served, stamp: nil, now: now)
         if !routed.retainAccepted { metrics.hit(.retainedPerTenant) }
         if targets.isEmpty { metrics.messagesNotRouted.increment() }
         routed.matched = targets.count

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 public import NIOCore
 import Synchronization
 import WardenAuthentication
@@ -77,6 +78,9 @@ public final class Broker: Sendable {
         var groupInterest: [TenantID: [SharedGroup: Int]] = [:]
         var cluster: (any ClusterLink)?
         var handover: (any SessionHandover)?
+        /// Stamps retained messages published here, with `node`: the cluster's identity of this node (zero alone).
+        var retainClock = RetainClock()
+        var node = UUID.zero
     }
 
     let configuration: Configuration
@@ -149,10 +153,13 @@ public final class Broker: Sendable {
         return true
     }
 
-    /// Start-up: a retained message from the store.
-    func restoreRetained(_ message: BrokerMessage, in tenantID: TenantID) {
+    /// A retained message or clear from the store (start-up, or a node of a cluster reading the store again),
+    /// unless the topic holds a later one; later messages published here are stamped after it.
+    func restoreRetained(_ message: BrokerMessage, stamp: RetainStamp, in tenantID: TenantID) {
         state.withLock { state in
-            _ = state.spaces[tenantID, default: TopicSpace()].retain(message, limit: .max)
+            state.retainClock.observe(stamp.time)
+            _ = state.spaces[tenantID, default: TopicSpace()].retain(
+                message, stamp: stamp, limit: .max, keepsClears: state.cluster != nil)
         }
     }
 

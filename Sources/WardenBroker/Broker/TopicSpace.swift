@@ -1,4 +1,5 @@
 import NIOCore
+import WardenCore
 import WardenMQTT
 
 /// A shared subscription group (5.0 §4.8.2), `$share/{name}/{filter}`, within one tenant: each message goes to
@@ -65,11 +66,30 @@ struct TopicSpace: Sendable {
     private var subscriptions = SubscriptionTrie<Session, SubscriptionOptions>()
     private var shared = SubscriptionTrie<String, SharedGroup>()
     private var groups: [SharedGroup: Group] = [:]
-    private(set) var retained: [String: BrokerMessage] = [:]
+    private(set) var retained: [String: Retained] = [:]
+    /// The stamps of topics cleared lately, kept on a node of a cluster so that another node's older message
+    /// arriving after the clear is not kept: at most as many as the tenant may retain, the oldest go first.
+    private var clears: [String: RetainStamp] = [:]
     /// What was routed in the last moments, for subscriptions installed just after (`Broker.lateDeliveries`).
     var recent = RecentMessages()
 
-    var isEmpty: Bool { subscriptions.count == 0 && groups.isEmpty && retained.isEmpty }
+    var isEmpty: Bool { subscriptions.count == 0 && groups.isEmpty && retained.isEmpty && clears.isEmpty }
+
+    /// A topic's retained message and its stamp.
+    struct Retained: Sendable {
+        let message: BrokerMessage
+        let stamp: RetainStamp
+    }
+
+    /// What `retain` did with a message.
+    enum Retaining: Equatable {
+        /// Kept, or its topic cleared.
+        case kept
+        /// A new topic would pass the tenant's limit.
+        case refused
+        /// The topic holds a later message or clear (another node's, which reached this node first).
+        case superseded
+    }
 
     /// Adds or replaces `session`'s subscription to `filter`; returns whether it was new.
     mutating func subscribe(_ session: Session, _ filter: TopicFilter, _ options: SubscriptionOptions) -> Bool {
@@ -171,22 +191,41 @@ struct TopicSpace: Sendable {
         return member
     }
 
-    /// Stores or clears (empty payload, [MQTT-3.3.1-10]) the retained message for its topic. Returns false
-    /// when a new topic would pass `limit`.
-    mutating func retain(_ message: BrokerMessage, limit: Int) -> Bool {
+    /// Stores or clears (empty payload, [MQTT-3.3.1-10]) the retained message for its topic, unless the topic holds
+    /// a later one. `keepsClears`: a clear's stamp is kept (a node of a cluster).
+    mutating func retain(_ message: BrokerMessage, stamp: RetainStamp, limit: Int, keepsClears: Bool) -> Retaining {
+        let topic = message.topic
+        if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held { return .superseded }
         if message.payload.readableBytes == 0 {
-            retained[message.topic] = nil
-            return true
+            retained[topic] = nil
+            if keepsClears { keepClear(topic, stamp, limit: limit) }
+            return .kept
         }
-        guard retained[message.topic] != nil || retained.count < limit else { return false }
-        retained[message.topic] = message
-        return true
+        guard retained[topic] != nil || retained.count < limit else { return .refused }
+        clears[topic] = nil
+        retained[topic] = Retained(message: message, stamp: stamp)
+        return .kept
+    }
+
+    private mutating func keepClear(_ topic: String, _ stamp: RetainStamp, limit: Int) {
+        clears[topic] = stamp
+        // Past the limit the older half goes: one sort per half a limit of clears.
+        let most = max(limit, 1)
+        guard clears.count > most else { return }
+        clears = Dictionary(
+            uniqueKeysWithValues: clears.sorted { $0.value > $1.value }.prefix(most / 2).map { ($0.key, $0.value) })
+    }
+
+    /// Forgets the retained messages stamped before `time` whose topics `kept` does not name (a node of a cluster
+    /// reading the store again: their clears were missed, and are gone from the store too).
+    mutating func forgetRetained(stampedBefore time: Int64, unless kept: Set<String>) {
+        retained = retained.filter { topic, entry in entry.stamp.time >= time || kept.contains(topic) }
     }
 
     /// The retained messages `filter` matches; none for shared subscriptions (5.0 §4.8.2).
     func retainedMessages(matching filter: TopicFilter) -> [BrokerMessage] {
         guard filter.shareName == nil else { return [] }
-        if !filter.hasWildcards { return retained[filter.filter].map { [$0] } ?? [] }
-        return retained.values.filter { filter.matches($0.topic) }
+        if !filter.hasWildcards { return retained[filter.filter].map { [$0.message] } ?? [] }
+        return retained.values.lazy.map(\.message).filter { filter.matches($0.topic) }
     }
 }

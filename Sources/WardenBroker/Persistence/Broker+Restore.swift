@@ -15,13 +15,17 @@ extension Broker {
         guard let persistence else { return }
         let now = NIODeadline.now()
         var changes: [DeviceStateChange] = []
+        let clearsExpireBefore = Date().unixMicroseconds - StoredRetained.clearsKeptFor
         for stored in snapshot.retained {
-            guard let message = persistence.message(stored.message, retain: true, now: now), !message.isExpired(at: now)
+            guard let message = persistence.message(stored.message, retain: true, now: now),
+                !message.isExpired(at: now),
+                !stored.isClear || stored.stamp.time >= clearsExpireBefore
             else {
-                changes.append(.deleteRetained(tenantID: stored.tenantID, topic: stored.message.topic))
+                changes.append(
+                    .deleteRetained(tenantID: stored.tenantID, topic: stored.message.topic, stamp: stored.stamp))
                 continue
             }
-            restoreRetained(message, in: stored.tenantID)
+            restoreRetained(message, stamp: stored.stamp, in: stored.tenantID)
         }
         let sessions = rebuild(snapshot, persistence: persistence, now: now, changes: &changes, adopting: false) {
             $0.node == persistence.node

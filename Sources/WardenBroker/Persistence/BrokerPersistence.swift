@@ -166,7 +166,7 @@ public final class BrokerPersistence: Service, Sendable {
         case .deleteMessage(let tenantID, let clientID, let sequence):
             "deleteMessage \(tenantID)/\(clientID) #\(sequence)"
         case .putRetained(let retained): "putRetained \(retained.tenantID)"
-        case .deleteRetained(let tenantID, _): "deleteRetained \(tenantID)"
+        case .deleteRetained(let tenantID, _, _): "deleteRetained \(tenantID)"
         case .putCloudToDevice(let message):
             "putCloudToDevice \(message.tenantID)/\(message.deviceID) #\(message.sequenceNumber)"
         case .updateCloudToDevice(let message):

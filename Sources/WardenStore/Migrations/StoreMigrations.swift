@@ -55,6 +55,7 @@ enum StoreMigrations {
         MigrationStep(Migration0027AddNodeSlotNames.self),
         MigrationStep(Migration0028IndexRefreshTokenRevocations.self),
         MigrationStep(Migration0029CreateProvisioningOperations.self),
+        MigrationStep(Migration0030StampRetainedMessages.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

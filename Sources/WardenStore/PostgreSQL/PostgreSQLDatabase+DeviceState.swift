@@ -221,6 +221,13 @@ extension PostgreSQLDatabase: DeviceStateStore {
         }
     }
 
+    public func loadRetainedMessages() async throws -> [StoredRetained] {
+        try await read { connection in
+            try await connection.rows("SELECT * FROM mqtt_retained ORDER BY tenant_id, topic").map(
+                DeviceStateRows.retained)
+        }
+    }
+
     public func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot {
         try await read { connection in
             var snapshot = MQTTStateSnapshot()
@@ -306,16 +313,29 @@ extension PostgreSQLDatabase: DeviceStateStore {
         case .putRetained(let retained):
             try await connection.run(
                 """
-                INSERT INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at)
+                INSERT INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at, stamp_time, stamp_node)
                 VALUES (\(retained.tenantID.rawValue), \(retained.message.topic), \(Data(retained.message.payload)),
                 \(Int64(retained.message.qos)), \(Data(retained.message.properties)),
-                \(retained.message.expiresAt?.timeIntervalSince1970))
+                \(retained.message.expiresAt?.timeIntervalSince1970), \(retained.stamp.time),
+                \(Data(retained.stamp.nodeBytes)))
                 ON CONFLICT (tenant_id, topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
-                properties = excluded.properties, expires_at = excluded.expires_at
+                properties = excluded.properties, expires_at = excluded.expires_at,
+                stamp_time = excluded.stamp_time, stamp_node = excluded.stamp_node
+                WHERE (excluded.stamp_time, excluded.stamp_node) > (mqtt_retained.stamp_time, mqtt_retained.stamp_node)
                 """)
-        case .deleteRetained(let tenantID, let topic):
+            if retained.isClear {
+                try await connection.run(
+                    """
+                    DELETE FROM mqtt_retained WHERE tenant_id = \(retained.tenantID.rawValue) AND length(payload) = 0
+                    AND stamp_time < \(retained.clearsExpireBefore)
+                    """)
+            }
+        case .deleteRetained(let tenantID, let topic, let stamp):
             try await connection.run(
-                "DELETE FROM mqtt_retained WHERE tenant_id = \(tenantID.rawValue) AND topic = \(topic)")
+                """
+                DELETE FROM mqtt_retained WHERE tenant_id = \(tenantID.rawValue) AND topic = \(topic)
+                AND stamp_time = \(stamp.time) AND stamp_node = \(Data(stamp.nodeBytes))
+                """)
         case .appendTelemetry(let message):
             try await connection.run(
                 """

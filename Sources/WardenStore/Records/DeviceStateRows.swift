@@ -31,7 +31,16 @@ enum DeviceStateRows {
     }
 
     static func retained(_ row: some StoreRow) throws -> StoredRetained {
-        StoredRetained(tenantID: try TenantID(row.value("tenant_id")), message: try payload(row))
+        let node = try row.value("stamp_node") as Data
+        return StoredRetained(
+            tenantID: try TenantID(row.value("tenant_id")), message: try payload(row),
+            stamp: RetainStamp(time: try row.value("stamp_time"), node: uuid(node) ?? .zero))
+    }
+
+    /// A node's identity as stored (16 bytes); nil for anything else (rows from before stamps: none).
+    static func uuid(_ bytes: Data) -> UUID? {
+        guard bytes.count == 16 else { return nil }
+        return bytes.withUnsafeBytes { UUID(uuid: $0.loadUnaligned(as: uuid_t.self)) }
     }
 
     /// How a message's subscription identifiers are stored: "1,7".

@@ -43,6 +43,12 @@ extension SQLiteDatabase: DeviceStateStore {
         }
     }
 
+    public func loadRetainedMessages() async throws -> [StoredRetained] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM mqtt_retained").map(DeviceStateRows.retained)
+        }
+    }
+
     public func loadMQTTSession(tenantID: TenantID, clientID: String) async throws -> MQTTStateSnapshot {
         try await read { db in
             let key: StatementArguments = [tenantID.rawValue, clientID]
@@ -130,18 +136,33 @@ extension SQLiteDatabase: DeviceStateStore {
             // total: widens unsigned values to SQLite's Int64.
             try db.executeCached(
                 sql: """
-                    INSERT OR REPLACE INTO mqtt_retained (tenant_id, topic, payload, qos, properties, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO mqtt_retained
+                        (tenant_id, topic, payload, qos, properties, expires_at, stamp_time, stamp_node)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
+                        properties = excluded.properties, expires_at = excluded.expires_at,
+                        stamp_time = excluded.stamp_time, stamp_node = excluded.stamp_node
+                    WHERE (excluded.stamp_time, excluded.stamp_node)
+                        > (mqtt_retained.stamp_time, mqtt_retained.stamp_node)
                     """,
                 arguments: [
                     retained.tenantID.rawValue, retained.message.topic, Data(retained.message.payload) as Data,
                     Int64(retained.message.qos), Data(retained.message.properties) as Data,
-                    retained.message.expiresAt?.timeIntervalSince1970,
+                    retained.message.expiresAt?.timeIntervalSince1970, retained.stamp.time,
+                    Data(retained.stamp.nodeBytes),
                 ])
-        case .deleteRetained(let tenantID, let topic):
+            if retained.isClear {
+                try db.executeCached(
+                    sql: "DELETE FROM mqtt_retained WHERE tenant_id = ? AND length(payload) = 0 AND stamp_time < ?",
+                    arguments: [retained.tenantID.rawValue, retained.clearsExpireBefore])
+            }
+        case .deleteRetained(let tenantID, let topic, let stamp):
             try db.executeCached(
-                sql: "DELETE FROM mqtt_retained WHERE tenant_id = ? AND topic = ?",
-                arguments: [tenantID.rawValue, topic])
+                sql: """
+                    DELETE FROM mqtt_retained
+                    WHERE tenant_id = ? AND topic = ? AND stamp_time = ? AND stamp_node = ?
+                    """,
+                arguments: [tenantID.rawValue, topic, stamp.time, Data(stamp.nodeBytes)])
         case .appendTelemetry(let message):
             try appendTelemetry(message, db)
         case .putCloudToDevice(let message):
