@@ -15,25 +15,25 @@ extension AccessService {
         async throws(WardenError) -> TokenGrant
     {
         let now = clock.now()
-        if let until = throttle.lockedUntil(username: username, address: address.description, now: now) {
+        if let until = try await throttle.lockedUntil(username: username, address: address.description, now: now) {
             throw Self.lockedOut(until: until, now: now)
         }
         guard let user = user(named: username) else {
             hasher.verifyNothing(password)
-            throw failedSignIn(username: username, address: address, now: now, why: "no such user")
+            throw await failedSignIn(username: username, address: address, now: now, why: "no such user")
         }
         guard hasher.verify(password, against: user.passwordHash) else {
-            throw failedSignIn(username: username, address: address, now: now, why: "wrong password")
+            throw await failedSignIn(username: username, address: address, now: now, why: "wrong password")
         }
         guard user.isEnabled else {
-            throw failedSignIn(username: username, address: address, now: now, why: "user disabled")
+            throw await failedSignIn(username: username, address: address, now: now, why: "user disabled")
         }
         if let secret = user.totpSecret {
             guard let totp else {
                 throw WardenError(.authTOTPRequired, "This user has a second factor: send the code from the app.")
             }
             guard let step = TOTP(secret: secret).acceptedStep(for: totp, at: now, after: user.lastTOTPStep) else {
-                throw failedSignIn(username: username, address: address, now: now, why: "wrong TOTP code")
+                throw await failedSignIn(username: username, address: address, now: now, why: "wrong TOTP code")
             }
             // Spend the step so the same code cannot sign in twice: checked again against the stored step in the
             // same transaction, because another node sharing the store may have spent it since this one's copy.
@@ -45,10 +45,10 @@ extension AccessService {
                     stored.lastTOTPStep = step
                 }
             } catch  where error.code == .authSignInFailed {
-                throw failedSignIn(username: username, address: address, now: now, why: "TOTP code used already")
+                throw await failedSignIn(username: username, address: address, now: now, why: "TOTP code used already")
             }
         }
-        throttle.succeeded(username: username)
+        try await throttle.succeeded(username: username)
         if hasher.needsRehash(user.passwordHash), let upgraded = try? hasher.hash(password) {
             _ = try? await change(user.id) { $0.passwordHash = upgraded }
         }
@@ -114,13 +114,13 @@ extension AccessService {
         async throws(WardenError) -> TokenGrant
     {
         let now = clock.now()
-        if let until = throttle.lockedUntil(username: clientID, address: address.description, now: now) {
+        if let until = try await throttle.lockedUntil(username: clientID, address: address.description, now: now) {
             throw Self.lockedOut(until: until, now: now)
         }
         guard let service = servicePrincipal(id: clientID), service.isEnabled,
             BearerCredential.matches(secret, storedHash: service.secretHash)
         else {
-            throttle.failed(username: clientID, address: address.description, now: now)
+            try await throttle.failed(username: clientID, address: address.description, now: now)
             logger.notice(
                 "Client credentials refused.", metadata: ["client.id": "\(clientID)", "client.address": "\(address)"])
             throw WardenError(.authInvalidGrant, "The client credentials are not valid.")
@@ -164,8 +164,15 @@ extension AccessService {
             mustChangePassword: user.mustChangePassword)
     }
 
-    private func failedSignIn(username: String, address: IPAddress, now: Date, why: String) -> WardenError {
-        let lockedUntil = throttle.failed(username: username, address: address.description, now: now)
+    /// The error for a failed sign-in, counted towards the lockouts; a failure the store cannot count is refused as
+    /// the store's (never an uncounted guess).
+    private func failedSignIn(username: String, address: IPAddress, now: Date, why: String) async -> WardenError {
+        let lockedUntil: Date?
+        do {
+            lockedUntil = try await throttle.failed(username: username, address: address.description, now: now)
+        } catch {
+            return error
+        }
         Counter(label: "warden_auth_sign_in_failures_total").increment()
         if lockedUntil != nil { Counter(label: "warden_auth_lockouts_total").increment() }
         logger.notice(

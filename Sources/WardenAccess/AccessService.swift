@@ -53,7 +53,7 @@ public final class AccessService: Service, Sendable {
         self.store = store
         self.settings = settings
         self.hasher = PasswordHasher(cost: settings.passwordCost)
-        self.throttle = SignInThrottle(settings: settings.throttle)
+        self.throttle = SignInThrottle(settings: settings.throttle, store: store)
         self.clock = clock
         self.logger = logger
         if try await store.accessTokenKeys().isEmpty {

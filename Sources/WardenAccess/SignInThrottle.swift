@@ -1,11 +1,16 @@
 public import Foundation
 import Synchronization
+public import WardenCore
+public import WardenStore
 
-/// Backoff and temporary lockout after failed sign-ins, counted per username and per source address.
+/// Backoff and temporary lockout after failed sign-ins, counted per username and per source address in the store,
+/// so that every node sharing it counts every failure (three nodes do not allow three times the tries) and a
+/// restart forgets no lockout.
 ///
 /// After `threshold` failures in a row a key is locked for `baseLockout`, doubling with each further failure
 /// up to `maximumLockout`; a success clears the username's count (not the address's: one account's password
-/// does not vouch for an address trying many). The table is bounded: at `capacity` the oldest entries go.
+/// does not vouch for an address trying many). A quiet spell as long as the longest lockout forgives earlier
+/// failures, and such keys leave the store; at most `capacity` keys are kept, the most recently failed.
 public final class SignInThrottle: Sendable {
     public struct Settings: Sendable, Hashable {
         public var userThreshold = 5
@@ -17,71 +22,59 @@ public final class SignInThrottle: Sendable {
         public init() {}
     }
 
-    private struct Entry {
-        var failures: Int
-        var lockedUntil: Date?
-        var lastFailure: Date
-    }
-
     private let settings: Settings
-    private let entries = Mutex([String: Entry]())
+    private let store: any AccessStore
+    /// Failures counted by this node: every `pruneEvery`th prunes the store.
+    private let counted = Atomic(0)
+    static let pruneEvery = 256
 
-    public init(settings: Settings) {
+    public init(settings: Settings, store: any AccessStore) {
         self.settings = settings
+        self.store = store
     }
 
     /// When `username` or `address` may try again, if either is locked at `now`.
-    public func lockedUntil(username: String, address: String, now: Date) -> Date? {
-        entries.withLock { entries in
-            [Self.userKey(username), Self.addressKey(address)]
-                .compactMap { entries[$0]?.lockedUntil }
-                .filter { $0 > now }
-                .max()
+    public func lockedUntil(username: String, address: String, now: Date) async throws(WardenError) -> Date? {
+        do {
+            return try await store.signInLockedUntil([Self.userKey(username), Self.addressKey(address)], after: now)
+        } catch {
+            throw WardenError(.storeUnavailable, "Failed sign-ins cannot be read: \(error).")
         }
     }
 
     /// Counts a failure; returns the lockout end when this failure starts or extends one.
     @discardableResult
-    public func failed(username: String, address: String, now: Date) -> Date? {
-        entries.withLock { entries in
-            if entries.count >= settings.capacity { Self.evictOldest(&entries, keeping: settings.capacity / 2) }
-            let user = Self.bump(
-                &entries, Self.userKey(username), threshold: settings.userThreshold, now: now,
-                settings: settings)
-            let address = Self.bump(
-                &entries, Self.addressKey(address), threshold: settings.addressThreshold,
-                now: now, settings: settings)
+    public func failed(username: String, address: String, now: Date) async throws(WardenError) -> Date? {
+        do {
+            let user = try await count(Self.userKey(username), threshold: settings.userThreshold, now: now)
+            let address = try await count(Self.addressKey(address), threshold: settings.addressThreshold, now: now)
+            if counted.wrappingAdd(1, ordering: .relaxed).newValue % Self.pruneEvery == 0 {
+                try await store.pruneSignInFailures(
+                    quietSince: now.addingTimeInterval(-settings.maximumLockout), keeping: settings.capacity)
+            }
             return [user, address].compactMap { $0 }.max()
+        } catch {
+            throw WardenError(.storeUnavailable, "A failed sign-in cannot be counted: \(error).")
         }
     }
 
     /// Clears the username's failures after a successful sign-in.
-    public func succeeded(username: String) {
-        _ = entries.withLock { $0.removeValue(forKey: Self.userKey(username)) }
-    }
-
-    private static func bump(
-        _ entries: inout [String: Entry], _ key: String, threshold: Int, now: Date, settings: Settings
-    ) -> Date? {
-        var entry = entries[key] ?? Entry(failures: 0, lockedUntil: nil, lastFailure: now)
-        // A quiet spell as long as the longest lockout forgives earlier failures.
-        if now.timeIntervalSince(entry.lastFailure) > settings.maximumLockout { entry.failures = 0 }
-        entry.failures += 1
-        entry.lastFailure = now
-        var lockedUntil: Date?
-        if entry.failures >= threshold {
-            let exponent = min(entry.failures - threshold, 16)
-            let duration = min(settings.baseLockout * Double(1 << exponent), settings.maximumLockout)
-            lockedUntil = now.addingTimeInterval(duration)
-            entry.lockedUntil = lockedUntil
+    public func succeeded(username: String) async throws(WardenError) {
+        do {
+            try await store.forgetSignInFailures(Self.userKey(username))
+        } catch {
+            throw WardenError(.storeUnavailable, "A sign-in's failures cannot be cleared: \(error).")
         }
-        entries[key] = entry
-        return lockedUntil
     }
 
-    private static func evictOldest(_ entries: inout [String: Entry], keeping count: Int) {
-        let kept = entries.sorted { $0.value.lastFailure > $1.value.lastFailure }.prefix(count)
-        entries = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+    private func count(_ key: String, threshold: Int, now: Date) async throws -> Date? {
+        let failures = try await store.countSignInFailure(
+            key, at: now, forgiveBefore: now.addingTimeInterval(-settings.maximumLockout))
+        guard failures >= threshold else { return nil }
+        let exponent = min(failures - threshold, 16)
+        let until = now.addingTimeInterval(min(settings.baseLockout * Double(1 << exponent), settings.maximumLockout))
+        try await store.lockSignIn(key, until: until)
+        return until
     }
 
     private static func userKey(_ username: String) -> String { "u:" + username }

@@ -43,6 +43,20 @@ public protocol AccessStore: Sendable {
     /// Each family with a token revoked at or after `date`, with its first revocation (a node that missed
     /// another's sign-out learns which sessions' access tokens to refuse).
     func revokedRefreshFamilies(since date: Date) async throws -> [String: Date]
+
+    /// The latest end of a lockout of any of `keys` (a username's, an address's: `SignInThrottle`), if one ends
+    /// after `date`.
+    func signInLockedUntil(_ keys: [String], after date: Date) async throws -> Date?
+    /// Counts a failed sign-in of `key` at `date` (starting again from one after a quiet spell since
+    /// `forgiveBefore`) and returns the count: every node sharing the store counts into the same row.
+    func countSignInFailure(_ key: String, at date: Date, forgiveBefore: Date) async throws -> Int
+    /// Locks `key` until `date`, or leaves a later lockout in place.
+    func lockSignIn(_ key: String, until date: Date) async throws
+    /// Forgets `key`'s failures (a successful sign-in).
+    func forgetSignInFailures(_ key: String) async throws
+    /// Removes the keys whose last failure was before `date` and whose lockout is over, and all but the
+    /// `keeping` most recently failed.
+    func pruneSignInFailures(quietSince date: Date, keeping: Int) async throws
     /// Deletes tokens that expired before `date`.
     func deleteExpiredRefreshTokens(before date: Date) async throws -> Int
 

@@ -103,6 +103,35 @@ struct SignInTests {
         #expect(try await fixture.signIn("ada").accessToken.isEmpty == false)
     }
 
+    /// Nodes sharing a store count one username's failures together (three nodes do not allow three times the
+    /// tries), and a restart forgets no lockout; a quiet spell as long as the longest lockout forgives.
+    @Test func failuresOnEveryNodeCountTowardsOneLockout() async throws {
+        let fixture = try await AccessFixture()
+        try await fixture.user("ada", ["default": .monitor])
+        var settings = AccessService.Settings()
+        settings.passwordCost = .init(rounds: 1 << 4, blockSize: 8, parallelism: 1)
+        let elsewhere = try await AccessService(
+            store: fixture.database, settings: settings, clock: fixture.clock, logger: Logger(label: "test"))
+        func signIn(_ password: String, on access: AccessService) async throws -> TokenGrant {
+            try await access.signIn(
+                username: "ada", password: SecretBytes(Array(password.utf8)), totp: nil, from: AccessFixture.address)
+        }
+        for _ in 1...3 { _ = try? await signIn("wrong password!", on: fixture.access) }
+        for _ in 1...2 { _ = try? await signIn("wrong password!", on: elsewhere) }
+        await #expect(throws: WardenError(.authLockedOut, "")) {
+            try await signIn(AccessFixture.password, on: elsewhere)
+        }
+        let restarted = try await AccessService(
+            store: fixture.database, settings: settings, clock: fixture.clock, logger: Logger(label: "test"))
+        await #expect(throws: WardenError(.authLockedOut, "")) {
+            try await signIn(AccessFixture.password, on: restarted)
+        }
+        // Past the lockout and a quiet spell: four more failures on either node lock no one.
+        fixture.clock.advance(901)
+        for _ in 1...4 { _ = try? await signIn("wrong password!", on: elsewhere) }
+        #expect(try await signIn(AccessFixture.password, on: fixture.access).accessToken.isEmpty == false)
+    }
+
     @Test func oneAddressTryingManyUsersIsLockedOut() async throws {
         let fixture = try await AccessFixture()
         try await fixture.user("ada", ["default": .monitor])

@@ -279,4 +279,38 @@ struct AccessStoreTests {
             #expect(keys.map { $0.createdAt } == [now + 3, now + 2, now + 1])
         }
     }
+
+    /// Failed sign-ins: every writer counts into one row (from one again after a quiet spell), a lockout only
+    /// grows, a success forgets the username, and keys quiet for long or beyond the kept number are removed.
+    @Test(arguments: StoreEngine.allCases) func signInFailuresAreCountedLockedAndPruned(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            for expected in 1...3 {
+                #expect(try await store.countSignInFailure("u:ada", at: now, forgiveBefore: now - 900) == expected)
+            }
+            #expect(try await store.countSignInFailure("u:ada", at: now + 1_000, forgiveBefore: now + 100) == 1)
+            #expect(try await store.signInLockedUntil(["u:ada", "a:192.0.2.1"], after: now) == nil)
+            try await store.lockSignIn("u:ada", until: now + 1_060)
+            try await store.lockSignIn("u:ada", until: now + 1_030)
+            _ = try await store.countSignInFailure("a:192.0.2.1", at: now + 1_000, forgiveBefore: now)
+            try await store.lockSignIn("a:192.0.2.1", until: now + 1_120)
+            #expect(try await store.signInLockedUntil(["u:ada", "a:192.0.2.1"], after: now + 1_000) == now + 1_120)
+            #expect(try await store.signInLockedUntil(["u:ada"], after: now + 1_000) == now + 1_060)
+            #expect(try await store.signInLockedUntil(["u:ada"], after: now + 1_060) == nil)
+            try await store.forgetSignInFailures("u:ada")
+            #expect(try await store.signInLockedUntil(["u:ada"], after: now) == nil)
+            #expect(try await store.countSignInFailure("u:ada", at: now + 1_001, forgiveBefore: now) == 1)
+            for index in 0..<4 {
+                _ = try await store.countSignInFailure(
+                    "u:guess\(index)", at: now + 2_000 + Double(index), forgiveBefore: now)
+            }
+            // Quiet since before 1,500 s: ada and the address go; of the rest the two most recent stay.
+            try await store.pruneSignInFailures(quietSince: now + 1_500, keeping: 2)
+            #expect(try await store.countSignInFailure("u:ada", at: now + 2_100, forgiveBefore: now) == 1)
+            #expect(try await store.countSignInFailure("u:guess3", at: now + 2_100, forgiveBefore: now) == 2)
+            #expect(try await store.countSignInFailure("u:guess0", at: now + 2_100, forgiveBefore: now) == 1)
+        }
+    }
 }

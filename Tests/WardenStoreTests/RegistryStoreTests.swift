@@ -39,7 +39,7 @@ struct RegistryStoreTests {
             "0024-create-node-slots", "0025-add-session-node", "0026-add-cloud-to-device-locks",
             "0027-add-node-slot-names", "0028-index-refresh-token-revocations",
             "0029-create-provisioning-operations",
-            "0030-stamp-retained-messages",
+            "0030-stamp-retained-messages", "0031-create-sign-in-failures",
         ]
         #expect(try await TemporaryDatabase().database.appliedMigrations() == expected)
         try await StoreEngine.postgresql.withFreshStore { fresh in

@@ -56,6 +56,7 @@ enum StoreMigrations {
         MigrationStep(Migration0028IndexRefreshTokenRevocations.self),
         MigrationStep(Migration0029CreateProvisioningOperations.self),
         MigrationStep(Migration0030StampRetainedMessages.self),
+        MigrationStep(Migration0031CreateSignInFailures.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).
