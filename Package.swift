@@ -317,7 +317,7 @@ let package = Package(
             name: "WardenClusterTests",
             dependencies: [
                 "WardenCluster", "WardenNATS", "WardenBroker", "WardenCore", "WardenMQTT", "WardenRegistry",
-                "WardenSecurity", "WardenStore", "WardenTestNATS",
+                "WardenSecurity", "WardenStore", "WardenTestNATS", "WardenHub", "WardenPolicy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -116,6 +116,25 @@ def test_disabling_a_device_on_one_node_closes_its_connection_on_another_within_
         again.paho.loop_stop()
 
 
+def test_every_node_tells_which_devices_are_connected_wherever_they_are(cluster):
+    a, b, c = cluster
+    device_id, device = connected_device(a, b, "presence")
+
+    def shown(node: Node) -> dict:
+        status, _, body = hub.api(node, f"/api/v1/tenants/default/devices/{device_id}")
+        assert status == 200, body
+        return json.loads(body)
+
+    for node in (a, b, c):
+        assert shown(node)["connectionState"] == "connected", node
+    status, _, body = hub.api(c, "/api/v1/tenants/default/devices?limit=1000")
+    listed = {item["deviceId"]: item for item in json.loads(body)["items"]}
+    assert listed[device_id]["connectionState"] == "connected" and "lastActivityAt" in listed[device_id]
+    device.stop()
+    assert hub.wait_until(lambda: all(shown(node)["connectionState"] == "disconnected" for node in (a, b, c)))
+    assert shown(b)["lastActivityAt"] >= listed[device_id]["lastActivityAt"]
+
+
 def test_the_live_feed_on_one_node_carries_a_device_connected_to_another(cluster):
     """The API's server-sent events on node 2 carry what a device on node 1 commits: node 2 announces that it
     follows the device, node 1 sends notices of its commits, node 2 reads them from the store."""

@@ -89,7 +89,7 @@ public struct APIRouter: Sendable {
         var routes =
             HealthController(isReady: dependencies.isReady, metricsText: dependencies.metricsText).routes
             + TenantController(registry: registry).routes
-            + DeviceController(registry: registry).routes
+            + DeviceController(registry: registry, presence: dependencies.hub.presence).routes
             + CredentialController(registry: registry, gatewayHostName: dependencies.gatewayHostName).routes
             + GroupController(registry: registry).routes
             + AdmissionController(registry: registry).routes

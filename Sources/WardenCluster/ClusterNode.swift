@@ -85,6 +85,11 @@ public final class ClusterNode: Service {
         ).start()
     }
 
+    /// Asks the other nodes what they know of connections, for `presence` (`ClusterPresence`).
+    public func relayPresence(_ presence: DevicePresence, otherNodes: @escaping @Sendable () -> Int) {
+        ClusterPresence(node: id, nats: nats, presence: presence, otherNodes: otherNodes, logger: logger).start()
+    }
+
     /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).
     public func relayFeed(_ feed: TelemetryFeed, store: any TelemetryStore) {
         let relay = ClusterFeed(node: id, nats: nats, feed: feed, logger: logger)

@@ -228,6 +228,7 @@ public enum WardenServer {
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)
+        cluster?.relayPresence(presence) { slotLease?.otherNodes ?? 0 }
         broker.install(
             HubTraffic(
                 telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods, presence: presence))

@@ -1,10 +1,12 @@
 import Hummingbird
 import WardenCore
+import WardenHub
 import WardenRegistry
 
-/// `/api/v1/tenants/{tenant}/devices`: the device registry.
+/// `/api/v1/tenants/{tenant}/devices`: the device registry, with each device's connection as every node knows it.
 struct DeviceController {
     let registry: RegistryService
+    let presence: DevicePresence
     static let base = "/api/v1/tenants/{tenant}/devices"
 
     var routes: [APIRoute] {
@@ -14,10 +16,12 @@ struct DeviceController {
                 success: (200, "DeviceList")
             ) { request, context in
                 let (cursor, limit) = try request.pagination
-                let page = try await registry.devices(try request.tenantID(context), after: cursor, limit: limit)
+                let tenantID = try request.tenantID(context)
+                let page = try await registry.devices(tenantID, after: cursor, limit: limit)
+                let presence = await presence.presence(in: tenantID, of: page.items.map(\.id))
                 return try JSONResponse.make(
                     ListResource(
-                        items: page.items.map { DeviceResource($0, includeKeys: false) },
+                        items: page.items.map { DeviceResource($0, includeKeys: false, presence: presence) },
                         nextCursor: PageCursor.encode(page.nextCursor)))
             },
             APIRoute(
@@ -40,8 +44,11 @@ struct DeviceController {
                 .get, Self.base + "/{device}", "getDevice", "Show a device (without keys)", permission: .registryRead,
                 success: (200, "Device")
             ) { request, context in
-                let device = try await registry.device(try request.tenantID(context), try request.deviceID(context))
-                return try JSONResponse.make(DeviceResource(device, includeKeys: false), etag: device.etag)
+                let tenantID = try request.tenantID(context)
+                let device = try await registry.device(tenantID, try request.deviceID(context))
+                let presence = await presence.presence(in: tenantID, of: [device.id])
+                return try JSONResponse.make(
+                    DeviceResource(device, includeKeys: false, presence: presence), etag: device.etag)
             },
             APIRoute(
                 .patch, Self.base + "/{device}", "updateDevice",

@@ -77,6 +77,7 @@ enum OpenAPISchemas {
                     ],
                     required: ["type"]),
                 "attributes": stringMap, "createdAt": dateTime, "updatedAt": dateTime,
+                "connectionState": ["enum": ["connected", "disconnected"]], "lastActivityAt": dateTime,
             ],
             required: ["tenantId", "deviceId", "generationId", "etag", "status", "authentication", "attributes"]),
         "DeviceList": list(of: "Device"),

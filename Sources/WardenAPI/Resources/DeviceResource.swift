@@ -1,7 +1,9 @@
 public import Foundation
 import WardenCore
+import WardenHub
 
-/// A device as the API shows it; keys appear only where `includeKeys` is set (create, rotate, `keys`).
+/// A device as the API shows it; keys appear only where `includeKeys` is set (create, rotate, `keys`), its
+/// connection where it was asked of every node (reads).
 public struct DeviceResource: Codable, Sendable {
     public struct Authentication: Codable, Sendable {
         public let type: String
@@ -21,13 +23,17 @@ public struct DeviceResource: Codable, Sendable {
     public let attributes: [String: String]
     public let createdAt: Date
     public let updatedAt: Date
+    /// `connected` or `disconnected`, on whichever node.
+    public let connectionState: String?
+    /// When it last connected or disconnected, as far as the nodes remember (since each started).
+    public let lastActivityAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case tenantID = "tenantId", deviceID = "deviceId", generationID = "generationId", etag, status, statusReason
-        case statusUpdatedAt, authentication, attributes, createdAt, updatedAt
+        case statusUpdatedAt, authentication, attributes, createdAt, updatedAt, connectionState, lastActivityAt
     }
 
-    init(_ device: Device, includeKeys: Bool) {
+    init(_ device: Device, includeKeys: Bool, presence: Presence? = nil) {
         self.tenantID = device.tenantID.rawValue
         self.deviceID = device.id.rawValue
         self.generationID = device.generationID
@@ -38,6 +44,8 @@ public struct DeviceResource: Codable, Sendable {
         self.attributes = device.attributes
         self.createdAt = device.createdAt
         self.updatedAt = device.updatedAt
+        self.connectionState = presence.map { $0.connected.contains(device.id.rawValue) ? "connected" : "disconnected" }
+        self.lastActivityAt = presence?.lastActivity[device.id.rawValue].map(Date.init(unixMilliseconds:))
         switch device.authentication {
         case .sas(let keys):
             self.authentication = Authentication(

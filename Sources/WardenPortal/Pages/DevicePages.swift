@@ -63,24 +63,25 @@ extension Pages {
             PortalRoute(.get, base, "devices", permission: .registryRead) { request, portal in
                 let tenant = try portal.requireTenant()
                 let query = (request.uri.queryParameters.get("q").map { String($0) } ?? "").lowercased()
-                let connected = dependencies.hub.presence.connected(in: tenant)
-                var rows: [DeviceRow] = []
+                var devices: [Device] = []
                 var cursor: String?
                 var scanned = 0
                 repeat {
                     let page = try await dependencies.registry.devices(tenant, after: cursor, limit: 1000)
                     scanned += page.items.count
-                    for device in page.items where query.isEmpty || device.id.rawValue.lowercased().contains(query) {
-                        rows.append(
-                            Self.row(
-                                device, connected: connected.contains(device.id.rawValue),
-                                lastActivity: dependencies.hub.presence.lastActivity(device.id, in: tenant)))
-                    }
+                    devices += page.items.filter { query.isEmpty || $0.id.rawValue.lowercased().contains(query) }
                     cursor = page.nextCursor
-                } while cursor != nil && rows.count < 200 && scanned < Self.searchWindow
+                } while cursor != nil && devices.count < 200 && scanned < Self.searchWindow
+                devices = Array(devices.prefix(200))
+                let presence = await dependencies.hub.presence.presence(in: tenant, of: devices.map(\.id))
+                let rows = devices.map { device in
+                    Self.row(
+                        device, connected: presence.connected.contains(device.id.rawValue),
+                        lastActivity: presence.lastActivity[device.id.rawValue])
+                }
                 let summary =
                     "\(rows.count) shown\(rows.count >= 200 ? " (the first 200)" : ""); "
-                    + "\(connected.count) connected now"
+                    + "\(presence.connectedCount) connected now"
                 return page(
                     "devices",
                     DevicesPage(
@@ -159,7 +160,8 @@ extension Pages {
             statusClass: device.status == .enabled ? "good" : "bad", statusReason: device.statusReason ?? "-",
             statusUpdatedAt: Self.time(device.statusUpdatedAt), createdAt: Self.time(device.createdAt),
             authentication: Self.authentication(device),
-            connected: dependencies.hub.presence.connected(in: tenant).contains(device.id.rawValue),
+            connected: await dependencies.hub.presence.presence(in: tenant, of: [device.id]).connected.contains(
+                device.id.rawValue),
             enabled: device.status == .enabled, canControl: principal.may(.devicesControl, in: tenant),
             canRotate: principal.may(.credentialsManage, in: tenant) && Self.isSAS(device),
             queued: dependencies.hub.cloudToDevice.list(tenant, device.id).count, telemetry: Array(rows),

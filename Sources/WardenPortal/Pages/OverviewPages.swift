@@ -130,22 +130,29 @@ extension Pages {
 
     func tenantSummaries(_ principal: Principal) async throws -> [TenantSummary] {
         let counts = try await dependencies.registry.deviceCounts()
-        var summaries: [TenantSummary] = []
+        var tenants: [Tenant] = []
         var cursor: String?
         repeat {
             let page = try await dependencies.registry.tenants(after: cursor, limit: 1000)
-            for tenant in page.items where principal.canSee(tenant.id) {
-                summaries.append(
-                    TenantSummary(
-                        id: tenant.id.rawValue, hostName: tenant.hostName.rawValue, total: counts[tenant.id] ?? 0,
-                        connected: dependencies.hub.presence.connected(in: tenant.id).count,
-                        role: principal.isPlatformAdmin
-                            ? "platform admin" : principal.roles[tenant.id]?.rawValue ?? "-",
-                        createdAt: Self.time(tenant.createdAt)))
-            }
+            tenants += page.items.filter { principal.canSee($0.id) }
             cursor = page.nextCursor
         } while cursor != nil
-        return summaries
+        // Asked together: on a cluster each question waits for the other nodes' answers.
+        let connected = await withTaskGroup(of: (TenantID, Int).self) { group in
+            for tenant in tenants {
+                group.addTask {
+                    (tenant.id, await dependencies.hub.presence.presence(in: tenant.id, of: []).connectedCount)
+                }
+            }
+            return await group.reduce(into: [TenantID: Int]()) { $0[$1.0] = $1.1 }
+        }
+        return tenants.map { tenant in
+            TenantSummary(
+                id: tenant.id.rawValue, hostName: tenant.hostName.rawValue, total: counts[tenant.id] ?? 0,
+                connected: connected[tenant.id] ?? 0,
+                role: principal.isPlatformAdmin ? "platform admin" : principal.roles[tenant.id]?.rawValue ?? "-",
+                createdAt: Self.time(tenant.createdAt))
+        }
     }
 
     static func failureRow(_ record: AuditRecord) -> FailureRow {

@@ -1,0 +1,115 @@
+public import Foundation
+public import Logging
+import NIOCore
+import Synchronization
+public import WardenCore
+public import WardenHub
+public import WardenNATS
+
+/// Presence across the nodes (docs/architecture.md, "Several nodes"): the node a portal page or an API request
+/// arrives at asks every other node (`warden.presence`) what it knows of a tenant's connections and of the devices
+/// on the page; each answers for itself to the asking node's reply subject, and the answers are merged. The
+/// question ends when every other live node answered or after `timeout`, with what came: a node that does not
+/// answer in time is left out, as its devices would be after a crash.
+public final class ClusterPresence: PresenceRelay {
+    struct Question: Codable {
+        let origin: UUID
+        let id: UInt64
+        let tenant: String
+        let devices: [String]
+    }
+
+    struct Answer: Codable {
+        let id: UInt64
+        let presence: Presence
+    }
+
+    private let node: UUID
+    private let nats: NATSClient
+    private let presence: DevicePresence
+    private let otherNodes: @Sendable () -> Int
+    private let timeout: Duration
+    private let logger: Logger
+    private let pending = PendingReplies<Presence>()
+    /// What has come for each question still waiting.
+    private let gathered = Mutex<[UInt64: Presence]>([:])
+    static let subject = "warden.presence"
+
+    /// `otherNodes` counts the other live nodes as last known: with none, nobody is asked.
+    public init(
+        node: UUID, nats: NATSClient, presence: DevicePresence, otherNodes: @escaping @Sendable () -> Int,
+        timeout: Duration = .milliseconds(500), logger: Logger
+    ) {
+        self.node = node
+        self.nats = nats
+        self.presence = presence
+        self.otherNodes = otherNodes
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    private var replies: String { "warden.presence.replies.\(node.uuidString)" }
+
+    /// Answers other nodes' questions and takes the answers to this node's.
+    public func start() {
+        nats.subscribe(Self.subject) { [weak self] message in self?.serve(message) }
+        nats.subscribe(replies) { [weak self] message in self?.take(message) }
+        presence.install(relay: self)
+    }
+
+    public func elsewhere(in tenantID: TenantID, of deviceIDs: [String]) async -> Presence {
+        let expected = otherNodes()
+        guard expected > 0 else { return Presence() }
+        let asked = Set(deviceIDs)
+        let question = QuestionID()
+        let answer = try? await pending.request(
+            timeout: timeout, expectedPartials: expected, unsent: .success(Presence()),
+            expired: { [weak self] in
+                .success(
+                    question.value.withLock { $0 }.flatMap { id in self?.gathered.withLock { $0[id] } } ?? Presence())
+            },
+            send: { id in
+                question.value.withLock { $0 = id }
+                gathered.withLock { $0[id] = Presence() }
+                let question = Question(origin: node, id: id, tenant: tenantID.rawValue, devices: deviceIDs)
+                guard let json = try? JSONEncoder().encode(question) else { return false }
+                return nats.publish(Self.subject, payload: ByteBuffer(bytes: json), replyTo: replies)
+            })
+        if let id = question.value.withLock({ $0 }) { gathered.withLock { $0[id] = nil } }
+        guard var merged = answer else { return Presence() }
+        // Only what was asked: another node's answer names nothing else.
+        merged.connected.formIntersection(asked)
+        merged.lastActivity = merged.lastActivity.filter { asked.contains($0.key) }
+        return merged
+    }
+
+    /// Another node's answer to one of this node's questions.
+    private func take(_ message: NATSMessage) {
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(message.payload.readableBytesView)),
+            gathered.withLock({ gathered -> Bool in
+                guard gathered[answer.id] != nil else { return false }
+                gathered[answer.id]?.merge(answer.presence)
+                return true
+            }),
+            pending.partialAnswer(answer.id)
+        else { return }
+        pending.finish(answer.id, .success(gathered.withLock { $0[answer.id] } ?? Presence()))
+    }
+
+    /// Another node's question: this node answers for the connections it holds.
+    private func serve(_ message: NATSMessage) {
+        guard let replyTo = message.replyTo,
+            let question = try? JSONDecoder().decode(Question.self, from: Data(message.payload.readableBytesView)),
+            question.origin != node, let tenantID = try? TenantID(question.tenant)
+        else { return }
+        let here = presence.here(
+            in: tenantID, of: Array(question.devices.prefix(DevicePresence.maximumDevicesAsked)))
+        guard let json = try? JSONEncoder().encode(Answer(id: question.id, presence: here)) else { return }
+        nats.publish(replyTo, payload: ByteBuffer(bytes: json))
+    }
+}
+
+/// The id `PendingReplies` gave a question, for its timeout to read what has come.
+private final class QuestionID: Sendable {
+    let value = Mutex<UInt64?>(nil)
+}
