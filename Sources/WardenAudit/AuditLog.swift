@@ -29,12 +29,28 @@ public final class AuditLog: Service, Sendable {
     ) async throws {
         let appended = Counter(label: "warden_audit_records_total")
         let writeFailures = Counter(label: "warden_store_write_failures_total", dimensions: [("writer", "audit")])
+        let tried = TriedBatch()
         writer = GroupCommitWriter(
             bufferLimit: bufferLimit,
             store: { batch in
                 let records = batch
-                let end = try await store.appendAuditRecords(linking: { end in Self.linked(records, after: end, chain) }
-                )
+                // A retry of a batch whose commit's answer was lost (PostgreSQL's connection broke around it): if
+                // its last record is stored as linked, the batch is, and is not stored twice.
+                if let last = tried.last(of: records),
+                    let stored = try await store.auditChain(after: last.sequence &- 1, limit: 1).first,
+                    stored.record.sequence == last.sequence, stored.chainHash == last.chainHash
+                {
+                    tried.forget()
+                    head?.write(sequence: last.sequence, link: last.chainHash, chain: chain, logger: logger)
+                    appended.increment(by: batch.count)
+                    return
+                }
+                let end = try await store.appendAuditRecords(linking: { end in
+                    let linked = Self.linked(records, after: end, chain)
+                    tried.note(records, last: linked.last.map { ($0.record.sequence, $0.chainHash) })
+                    return linked
+                })
+                tried.forget()
                 if let end { head?.write(sequence: end.sequence, link: end.chainHash, chain: chain, logger: logger) }
                 appended.increment(by: batch.count)
             },
@@ -92,6 +108,25 @@ public final class AuditLog: Service, Sendable {
     /// Commits what is pending now (tests; the service loop does this on every wake-up).
     func commitPending() async {
         await writer.commitPending()
+    }
+}
+
+/// The batch the audit log's writer last tried to store and the link its last record got then, until it is known
+/// to be stored.
+private final class TriedBatch: Sendable {
+    private let state = Mutex<(records: [AuditRecord], sequence: Int64, chainHash: [UInt8])?>(nil)
+
+    func note(_ records: [AuditRecord], last: (sequence: Int64, chainHash: [UInt8])?) {
+        state.withLock { $0 = last.map { (records, $0.sequence, $0.chainHash) } }
+    }
+
+    /// The link `records`' last record got when they were last tried, if they were.
+    func last(of records: [AuditRecord]) -> (sequence: Int64, chainHash: [UInt8])? {
+        state.withLock { tried in tried.flatMap { $0.records == records ? ($0.sequence, $0.chainHash) : nil } }
+    }
+
+    func forget() {
+        state.withLock { $0 = nil }
     }
 }
 

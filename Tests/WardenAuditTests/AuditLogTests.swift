@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import Testing
 import WardenCore
 import WardenSecurity
@@ -142,6 +143,53 @@ struct AuditLogTests {
         let result = try await verify()
         #expect(result.isIntact, "\(String(describing: result.problem))")
         #expect(result.checked == 16)
+    }
+
+    /// The real store, but the answer to the first append is lost after it committed (PostgreSQL's connection
+    /// breaking at that moment).
+    final class AnswerLost: AuditStore {
+        let store: any AuditStore
+        let lost = Mutex(false)
+
+        init(_ store: any AuditStore) { self.store = store }
+
+        func appendAuditRecords(
+            linking link:
+                @escaping @Sendable ((sequence: Int64, chainHash: [UInt8])?) -> [(
+                    record: AuditRecord, chainHash: [UInt8]
+                )]
+        ) async throws -> (sequence: Int64, chainHash: [UInt8])? {
+            let end = try await store.appendAuditRecords(linking: link)
+            if lost.withLock({ $0 }) { return end }
+            lost.withLock { $0 = true }
+            throw WardenError(.storeUnavailable, "The connection closed before the commit's answer.")
+        }
+        func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
+            try await store.auditRecords(filter, before: cursor, limit: limit)
+        }
+        func auditChain(after sequence: Int64, limit: Int) async throws -> [(record: AuditRecord, chainHash: [UInt8])] {
+            try await store.auditChain(after: sequence, limit: limit)
+        }
+        func deleteAuditRecords(before at: Int64, limit: Int) async throws -> (sequence: Int64, chainHash: [UInt8])? {
+            try await store.deleteAuditRecords(before: at, limit: limit)
+        }
+    }
+
+    /// A batch whose commit's answer was lost is not stored again when the writer tries it again: each record
+    /// once, and the chain goes on from it.
+    @Test func aBatchWhoseAnswerWasLostIsStoredOnce() async throws {
+        let store = AnswerLost(database)
+        let log = try await AuditLog(
+            store: store, chain: chain, head: head, bufferLimit: 100, clock: SystemClock(),
+            logger: Logger(label: "test"))
+        for index in 1...3 { log.record(record(index)) }
+        await log.commitPending()
+        #expect(store.lost.withLock { $0 })
+        log.record(record(4))
+        await log.commitPending()
+        let stored = try await database.auditRecords(AuditFilter(), before: nil, limit: 10)
+        #expect(stored.map(\.sequence) == [4, 3, 2, 1])
+        #expect(try await verify().isIntact)
     }
 
     @Test func aFullBufferDropsAndSaysSoInTheChain() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import WardenCore
 import WardenMQTT
@@ -101,6 +102,39 @@ struct TwinServiceTests {
         let third = try await twins.patchDesired(hub.tenant, device, ["target": .null], ifMatch: 2)
         #expect(third.desired.version == 3 && third.desired.properties == ["mode": .string("eco")])
         #expect(try await hub.database.twin(hub.tenant, device)?.desired == third.desired)
+    }
+
+    /// The real store, but the answer to the first desired write is lost after it committed (PostgreSQL's
+    /// connection breaking at that moment).
+    final class AnswerLost: TwinStore {
+        let store: any TwinStore
+        let lost = Mutex(false)
+
+        init(_ store: any TwinStore) { self.store = store }
+
+        func loadTwins() async throws -> [DeviceTwin] { try await store.loadTwins() }
+        func twin(_ tenantID: TenantID, _ deviceID: DeviceID) async throws -> DeviceTwin? {
+            try await store.twin(tenantID, deviceID)
+        }
+        func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
+            let stored = try await store.replaceDesired(of: twin, ifAt: version)
+            if lost.withLock({ $0 }) { return stored }
+            lost.withLock { $0 = true }
+            throw WardenError(.storeUnavailable, "The connection closed before the commit's answer.")
+        }
+    }
+
+    /// A patch whose commit's answer was lost is answered as stored (it was), and counts once; a write that
+    /// did not go through is still refused.
+    @Test func aDesiredPatchWhoseAnswerWasLostCountsOnce() async throws {
+        let store = AnswerLost(hub.database)
+        let service = try await TwinService(
+            store: store, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        let first = try await service.patchDesired(hub.tenant, device, ["target": .number(21)], ifMatch: nil)
+        #expect(first.desired.version == 1 && store.lost.withLock { $0 })
+        let second = try await service.patchDesired(hub.tenant, device, ["mode": .string("eco")], ifMatch: nil)
+        #expect(second.desired.version == 2)
+        #expect(try await hub.database.twin(hub.tenant, device)?.desired == second.desired)
     }
 
     @Test func aReportedPatchIsAnsweredAfterItsCommitWithTheNewVersion() throws {

@@ -155,7 +155,7 @@ public final class TwinService: Sendable {
             desired.apply(patch, at: clock.nowMilliseconds())
             try Self.checkSize(desired.properties, "desired")
             twin.desired = desired
-            guard try await store.replaceDesired(of: twin, ifAt: base.version) else { continue }
+            guard try await replaceDesired(of: twin, ifAt: base.version) else { continue }
             twins.withLock { twins in _ = Self.take(twin, into: &twins) }
             events?.publish(.twinChanged(tenantID, deviceID, twin: twin, desiredPatch: patch))
             tellDesired(patch, of: twin, to: key)
@@ -165,6 +165,20 @@ public final class TwinService: Sendable {
             .twinBusy,
             "The desired properties of '\(deviceID)' changed \(Self.maximumDesiredAttempts) times while this patch "
                 + "was applied; send it again.")
+    }
+
+    /// Stores the desired section as `TwinStore.replaceDesired` does. When the store's answer is lost (the
+    /// connection to PostgreSQL broke around the commit), the stored section is read: if it is the one written
+    /// (version, properties and times to the millisecond) the write went through, rather than being refused and
+    /// then, sent again, counted twice.
+    private func replaceDesired(of twin: DeviceTwin, ifAt version: Int) async throws -> Bool {
+        do {
+            return try await store.replaceDesired(of: twin, ifAt: version)
+        } catch {
+            guard let stored = try? await store.twin(twin.tenantID, twin.deviceID), stored.desired == twin.desired
+            else { throw error }
+            return true
+        }
     }
 
     /// Tells the device, if it is connected here, what its desired properties became.
