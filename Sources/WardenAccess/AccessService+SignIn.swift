@@ -48,7 +48,13 @@ extension AccessService {
                 throw await failedSignIn(username: username, address: address, now: now, why: "TOTP code used already")
             }
         }
-        try await throttle.succeeded(username: username)
+        // The password and any code are spent: a count the store cannot clear now only makes the next failures
+        // stricter, and is no reason to refuse this sign-in.
+        do {
+            try await throttle.succeeded(username: username)
+        } catch {
+            logger.warning("A sign-in's failures could not be cleared.", metadata: ["error": "\(error)"])
+        }
         if hasher.needsRehash(user.passwordHash), let upgraded = try? hasher.hash(password) {
             _ = try? await change(user.id) { $0.passwordHash = upgraded }
         }

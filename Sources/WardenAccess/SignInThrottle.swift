@@ -10,7 +10,8 @@ public import WardenStore
 /// After `threshold` failures in a row a key is locked for `baseLockout`, doubling with each further failure
 /// up to `maximumLockout`; a success clears the username's count (not the address's: one account's password
 /// does not vouch for an address trying many). A quiet spell as long as the longest lockout forgives earlier
-/// failures, and such keys leave the store; at most `capacity` keys are kept, the most recently failed.
+/// failures, and such keys leave the store; at most `capacity` keys are kept, the most recently failed, besides
+/// those locked now (an attacker failing from many addresses cannot push a lockout out).
 public final class SignInThrottle: Sendable {
     public struct Settings: Sendable, Hashable {
         public var userThreshold = 5
@@ -50,7 +51,7 @@ public final class SignInThrottle: Sendable {
             let address = try await count(Self.addressKey(address), threshold: settings.addressThreshold, now: now)
             if counted.wrappingAdd(1, ordering: .relaxed).newValue % Self.pruneEvery == 0 {
                 try await store.pruneSignInFailures(
-                    quietSince: now.addingTimeInterval(-settings.maximumLockout), keeping: settings.capacity)
+                    quietSince: now.addingTimeInterval(-settings.maximumLockout), keeping: settings.capacity, now: now)
             }
             return [user, address].compactMap { $0 }.max()
         } catch {

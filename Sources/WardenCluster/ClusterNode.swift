@@ -86,8 +86,13 @@ public final class ClusterNode: Service {
     }
 
     /// Asks the other nodes what they know of connections, for `presence` (`ClusterPresence`).
-    public func relayPresence(_ presence: DevicePresence, otherNodes: @escaping @Sendable () -> Int) {
-        ClusterPresence(node: id, nats: nats, presence: presence, otherNodes: otherNodes, logger: logger).start()
+    public func relayPresence(
+        _ presence: DevicePresence, otherNodes: @escaping @Sendable () -> Int,
+        recount: @escaping @Sendable () async -> Int
+    ) {
+        ClusterPresence(
+            node: id, nats: nats, presence: presence, otherNodes: otherNodes, recount: recount, logger: logger
+        ).start()
     }
 
     /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).

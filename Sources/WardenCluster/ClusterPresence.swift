@@ -20,6 +20,7 @@ public final class ClusterPresence: PresenceRelay {
     }
 
     struct Answer: Codable {
+        let origin: UUID
         let id: UInt64
         let presence: Presence
     }
@@ -28,22 +29,26 @@ public final class ClusterPresence: PresenceRelay {
     private let nats: NATSClient
     private let presence: DevicePresence
     private let otherNodes: @Sendable () -> Int
+    private let recount: @Sendable () async -> Int
     private let timeout: Duration
     private let logger: Logger
     private let pending = PendingReplies<Presence>()
-    /// What has come for each question still waiting.
-    private let gathered = Mutex<[UInt64: Presence]>([:])
+    /// What has come for each question still waiting, and from which nodes (each counts once).
+    private let gathered = Mutex<[UInt64: (presence: Presence, from: Set<UUID>)]>([:])
     static let subject = "warden.presence"
 
-    /// `otherNodes` counts the other live nodes as last known: with none, nobody is asked.
+    /// `otherNodes` counts the other live nodes as last known; `recount` counts them afresh from the store, before
+    /// a question is ended by the answers it has (a node started since the last count may hold devices) or, with
+    /// none known, asked at all.
     public init(
         node: UUID, nats: NATSClient, presence: DevicePresence, otherNodes: @escaping @Sendable () -> Int,
-        timeout: Duration = .milliseconds(500), logger: Logger
+        recount: @escaping @Sendable () async -> Int, timeout: Duration = .milliseconds(500), logger: Logger
     ) {
         self.node = node
         self.nats = nats
         self.presence = presence
         self.otherNodes = otherNodes
+        self.recount = recount
         self.timeout = timeout
         self.logger = logger
     }
@@ -58,7 +63,8 @@ public final class ClusterPresence: PresenceRelay {
     }
 
     public func elsewhere(in tenantID: TenantID, of deviceIDs: [String]) async -> Presence {
-        let expected = otherNodes()
+        var expected = otherNodes()
+        if expected == 0 { expected = await recount() }
         guard expected > 0 else { return Presence() }
         let asked = Set(deviceIDs)
         let question = QuestionID()
@@ -66,11 +72,12 @@ public final class ClusterPresence: PresenceRelay {
             timeout: timeout, expectedPartials: expected, unsent: .success(Presence()),
             expired: { [weak self] in
                 .success(
-                    question.value.withLock { $0 }.flatMap { id in self?.gathered.withLock { $0[id] } } ?? Presence())
+                    question.value.withLock { $0 }.flatMap { id in self?.gathered.withLock { $0[id]?.presence } }
+                        ?? Presence())
             },
             send: { id in
                 question.value.withLock { $0 = id }
-                gathered.withLock { $0[id] = Presence() }
+                gathered.withLock { $0[id] = (Presence(), []) }
                 let question = Question(origin: node, id: id, tenant: tenantID.rawValue, devices: deviceIDs)
                 guard let json = try? JSONEncoder().encode(question) else { return false }
                 return nats.publish(Self.subject, payload: ByteBuffer(bytes: json), replyTo: replies)
@@ -86,14 +93,19 @@ public final class ClusterPresence: PresenceRelay {
     /// Another node's answer to one of this node's questions.
     private func take(_ message: NATSMessage) {
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(message.payload.readableBytesView)),
+            answer.origin != node,
             gathered.withLock({ gathered -> Bool in
-                guard gathered[answer.id] != nil else { return false }
-                gathered[answer.id]?.merge(answer.presence)
+                // A copy of a node's answer, or a second one, counts once.
+                guard gathered[answer.id]?.from.insert(answer.origin).inserted == true else { return false }
+                gathered[answer.id]?.presence.merge(answer.presence)
                 return true
             }),
             pending.partialAnswer(answer.id)
         else { return }
-        pending.finish(answer.id, .success(gathered.withLock { $0[answer.id] } ?? Presence()))
+        Task { [self] in
+            guard pending.expectPartials(answer.id, atLeast: await recount()) else { return }
+            pending.finish(answer.id, .success(gathered.withLock { $0[answer.id]?.presence } ?? Presence()))
+        }
     }
 
     /// Another node's question: this node answers for the connections it holds.
@@ -104,7 +116,9 @@ public final class ClusterPresence: PresenceRelay {
         else { return }
         let here = presence.here(
             in: tenantID, of: Array(question.devices.prefix(DevicePresence.maximumDevicesAsked)))
-        guard let json = try? JSONEncoder().encode(Answer(id: question.id, presence: here)) else { return }
+        guard let json = try? JSONEncoder().encode(Answer(origin: node, id: question.id, presence: here)) else {
+            return
+        }
         nats.publish(replyTo, payload: ByteBuffer(bytes: json))
     }
 }

@@ -139,7 +139,10 @@ public final class ClusterRouting: ClusterLink {
     private func read(_ delivery: NATSMessage) -> ClusterEnvelope? {
         guard
             let envelope = ClusterEnvelope(
-                decoding: delivery.payload, maximumPacketSize: maximumPacketSize, now: .now())
+                decoding: delivery.payload, maximumPacketSize: maximumPacketSize, now: .now()),
+            // A retained message stamped more than a day ahead of this node's clock would hold its topic
+            // against every later one.
+            !envelope.message.retain || envelope.retainedAt <= Date().unixMicroseconds &+ RetainStamp.maximumLead
         else {
             unreadable.increment()
             logger.warning(

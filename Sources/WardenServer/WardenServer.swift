@@ -228,7 +228,11 @@ public enum WardenServer {
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)
-        cluster?.relayPresence(presence) { slotLease?.otherNodes ?? 0 }
+        cluster?.relayPresence(presence) {
+            slotLease?.otherNodes ?? 0
+        } recount: {
+            await slotLease?.recountOtherNodes() ?? 0
+        }
         broker.install(
             HubTraffic(
                 telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods, presence: presence))

@@ -54,9 +54,9 @@ public protocol AccessStore: Sendable {
     func lockSignIn(_ key: String, until date: Date) async throws
     /// Forgets `key`'s failures (a successful sign-in).
     func forgetSignInFailures(_ key: String) async throws
-    /// Removes the keys whose last failure was before `date` and whose lockout is over, and all but the
-    /// `keeping` most recently failed.
-    func pruneSignInFailures(quietSince date: Date, keeping: Int) async throws
+    /// Removes the keys whose last failure was before `date`, then all but the `keeping` most recently failed;
+    /// never a key locked after `now`.
+    func pruneSignInFailures(quietSince date: Date, keeping: Int, now: Date) async throws
     /// Deletes tokens that expired before `date`.
     func deleteExpiredRefreshTokens(before date: Date) async throws -> Int
 

@@ -195,6 +195,10 @@ struct BrokerPersistenceTests {
             BrokerMessage(
                 topic: "mine", payload: ByteBuffer(string: "here"), qos: .atLeastOnce, retain: true,
                 properties: Properties(), receivedAt: .now()), in: tenant, now: .now())
+        broker.publish(
+            BrokerMessage(
+                topic: "$SYS/broker/uptime", payload: ByteBuffer(string: "1"), qos: .atMostOnce, retain: true,
+                properties: Properties(), receivedAt: .now()), in: tenant, now: .now(), isSystem: true)
         fromCluster("stale", "cleared long ago", at: now - StoredRetained.clearsKeptFor - 1_000_000)
         fromCluster("fresh", "on its way", at: now)
         fromCluster("cleared", "before its clear", at: now)
@@ -208,6 +212,15 @@ struct BrokerPersistenceTests {
                 expiresAt: Date(timeIntervalSinceNow: -1)),
         ])
         #expect(try retainedMessages(of: broker) == ["mine": "here", "theirs": "missed", "fresh": "on its way"])
+        // The broker's own figures are never stored, and stay.
+        let session = broker.open(
+            SessionKey(tenantID: tenant, clientID: "sys-reader"), cleanStart: true, expiryInterval: 0,
+            receiveMaximum: 10, sink: try recorder(), now: .now()
+        ).session
+        let system = Broker.SubscribeRequest(
+            filter: try TopicFilter("$SYS/#"), options: SubscriptionOptions(qos: .atMostOnce),
+            retainHandling: .sendOnSubscribe)
+        #expect(broker.subscribe(session, [system]).flatMap(\.retained).map(\.message.topic) == ["$SYS/broker/uptime"])
         // What is published here next is stamped after everything read.
         broker.publish(
             BrokerMessage(

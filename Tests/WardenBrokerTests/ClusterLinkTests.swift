@@ -124,4 +124,30 @@ extension BrokerTests {
         broker.publishFromCluster(message("r", retain: true, payload: "low"), in: tenant, stamp: low)
         #expect(retained() == "high" && low < high)
     }
+
+    /// Another node's retained message is kept whatever this node's count of the tenant's topics (its node
+    /// checked the limit; refused here, the nodes would differ), and a message published here wins over a stamp
+    /// from a node whose clock is far ahead.
+    @Test func anotherNodesRetainedMessageIsKeptAndOneFromHereWinsOverAClockAhead() throws {
+        let link = RecordingLink()
+        broker.install(cluster: link)
+        func retained(_ topic: String) -> String? {
+            let (session, _, _) = connect("reader-\(UUID())")
+            return subscribe(session, topic).first?.retained.first.map { String(buffer: $0.message.payload) }
+        }
+        // The tenant may retain two topics here.
+        for topic in ["a", "b"] { broker.publish(message(topic, retain: true), in: tenant, now: now) }
+        #expect(broker.publish(message("c", retain: true), in: tenant, now: now).retainAccepted == false)
+        let other = UUID()
+        let time = Date().unixMicroseconds
+        broker.publishFromCluster(
+            message("d", retain: true, payload: "theirs"), in: tenant, stamp: RetainStamp(time: time, node: other))
+        #expect(retained("d") == "theirs")
+        // Ten years ahead: this node's message is stamped after it still, and goes out so.
+        let ahead = RetainStamp(time: time + 315_360_000_000_000, node: other)
+        broker.publishFromCluster(message("d", retain: true, payload: "ahead"), in: tenant, stamp: ahead)
+        broker.publish(message("d", retain: true, payload: "here"), in: tenant, now: now)
+        let sent = try #require(link.forwarded.withLock { $0.last?.stamp })
+        #expect(retained("d") == "here" && sent > ahead && sent.node == link.node)
+    }
 }

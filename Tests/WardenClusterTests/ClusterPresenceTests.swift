@@ -37,8 +37,8 @@ struct ClusterPresenceTests {
                 configuration: .init(servers: [.init(host: "127.0.0.1", port: server.port)], name: "node"),
                 group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"))
             ClusterPresence(
-                node: UUID(), nats: nats, presence: presence, otherNodes: { otherNodes }, timeout: timeout,
-                logger: Logger(label: "presence")
+                node: UUID(), nats: nats, presence: presence, otherNodes: { otherNodes }, recount: { otherNodes },
+                timeout: timeout, logger: Logger(label: "presence")
             ).start()
             nats.start()
         }
@@ -90,9 +90,13 @@ struct ClusterPresenceTests {
                     ClusterPresence.Question.self, from: Data(message.payload.readableBytesView))
             else { return }
             let lie = ClusterPresence.Answer(
-                id: question.id,
+                origin: UUID(), id: question.id,
                 presence: Presence(connectedCount: -5, connected: ["elsewhere"], lastActivity: ["elsewhere": 1]))
-            if let json = try? JSONEncoder().encode(lie) { hostile.publish(replyTo, payload: ByteBuffer(bytes: json)) }
+            // Said twice: it counts as one node's answer.
+            if let json = try? JSONEncoder().encode(lie) {
+                hostile.publish(replyTo, payload: ByteBuffer(bytes: json))
+                hostile.publish(replyTo, payload: ByteBuffer(bytes: json))
+            }
         }
         hostile.start()
         await waitForConnections(a, b)

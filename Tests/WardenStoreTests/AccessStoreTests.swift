@@ -306,8 +306,12 @@ struct AccessStoreTests {
                 _ = try await store.countSignInFailure(
                     "u:guess\(index)", at: now + 2_000 + Double(index), forgiveBefore: now)
             }
-            // Quiet since before 1,500 s: ada and the address go; of the rest the two most recent stay.
-            try await store.pruneSignInFailures(quietSince: now + 1_500, keeping: 2)
+            _ = try await store.countSignInFailure("u:locked", at: now + 1_000, forgiveBefore: now)
+            try await store.lockSignIn("u:locked", until: now + 5_000)
+            // Quiet since before 1,500 s: ada and the address go; of the rest the two most recent stay, and a key
+            // locked now stays whatever else.
+            try await store.pruneSignInFailures(quietSince: now + 1_500, keeping: 2, now: now + 2_100)
+            #expect(try await store.countSignInFailure("u:locked", at: now + 2_100, forgiveBefore: now) == 2)
             #expect(try await store.countSignInFailure("u:ada", at: now + 2_100, forgiveBefore: now) == 1)
             #expect(try await store.countSignInFailure("u:guess3", at: now + 2_100, forgiveBefore: now) == 2)
             #expect(try await store.countSignInFailure("u:guess0", at: now + 2_100, forgiveBefore: now) == 1)

@@ -86,17 +86,15 @@ extension Broker {
             // A group's copy from another node is not the retained copy: that one came too, for the plain
             // subscriptions.
             if message.retain, groups.includesPlain {
-                let retainStamp: RetainStamp
-                if let remoteStamp {
-                    state.retainClock.observe(remoteStamp.time)
-                    retainStamp = remoteStamp
-                } else {
-                    retainStamp = RetainStamp(time: state.retainClock.next(now: Date()), node: state.node)
-                }
-                stamp = retainStamp
+                var retainStamp =
+                    remoteStamp ?? RetainStamp(time: state.retainClock.next(now: Date()), node: state.node)
+                // Another node's message was within its tenant's limit there: refused here, the nodes would differ.
                 let retaining = state.spaces[tenantID, default: TopicSpace()].retain(
-                    message, stamp: retainStamp, limit: isSystem ? .max : configuration.maximumRetainedPerTenant,
+                    message, stamp: &retainStamp, isLocal: remoteStamp == nil,
+                    limit: isSystem || fromCluster ? .max : configuration.maximumRetainedPerTenant,
                     keepsClears: state.cluster != nil)
+                state.retainClock.observe(retainStamp.time)
+                stamp = retainStamp
                 routed.retainAccepted = retaining != .refused
                 if retaining == .kept, !isSystem, !fromCluster, let persistence {
                     routed.ticket = persistence.record([

@@ -158,8 +158,9 @@ public final class Broker: Sendable {
     func restoreRetained(_ message: BrokerMessage, stamp: RetainStamp, in tenantID: TenantID) {
         state.withLock { state in
             state.retainClock.observe(stamp.time)
+            var stamp = stamp
             _ = state.spaces[tenantID, default: TopicSpace()].retain(
-                message, stamp: stamp, limit: .max, keepsClears: state.cluster != nil)
+                message, stamp: &stamp, isLocal: false, limit: .max, keepsClears: state.cluster != nil)
         }
     }
 

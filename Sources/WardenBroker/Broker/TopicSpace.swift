@@ -193,9 +193,17 @@ struct TopicSpace: Sendable {
 
     /// Stores or clears (empty payload, [MQTT-3.3.1-10]) the retained message for its topic, unless the topic holds
     /// a later one. `keepsClears`: a clear's stamp is kept (a node of a cluster).
-    mutating func retain(_ message: BrokerMessage, stamp: RetainStamp, limit: Int, keepsClears: Bool) -> Retaining {
+    /// A message published here (`isLocal`) is stamped after what the topic holds whatever the clocks say (a stamp
+    /// from a node whose clock is ahead), so that it wins here and on every node; `stamp` is then the one it got.
+    mutating func retain(
+        _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: Int, keepsClears: Bool
+    ) -> Retaining {
         let topic = message.topic
-        if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held { return .superseded }
+        if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held {
+            guard isLocal else { return .superseded }
+            stamp = RetainStamp(time: held.time == .max ? .max : held.time + 1, node: stamp.node)
+            if stamp <= held { return .superseded }
+        }
         if message.payload.readableBytes == 0 {
             retained[topic] = nil
             if keepsClears { keepClear(topic, stamp, limit: limit) }
@@ -218,8 +226,11 @@ struct TopicSpace: Sendable {
 
     /// Forgets the retained messages stamped before `time` whose topics `kept` does not name (a node of a cluster
     /// reading the store again: their clears were missed, and are gone from the store too).
+    /// `$` topics (the broker's own `$SYS` figures) are never stored, and stay.
     mutating func forgetRetained(stampedBefore time: Int64, unless kept: Set<String>) {
-        retained = retained.filter { topic, entry in entry.stamp.time >= time || kept.contains(topic) }
+        retained = retained.filter { topic, entry in
+            entry.stamp.time >= time || kept.contains(topic) || topic.hasPrefix("$")
+        }
     }
 
     /// The retained messages `filter` matches; none for shared subscriptions (5.0 §4.8.2).

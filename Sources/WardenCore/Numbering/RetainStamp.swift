@@ -19,6 +19,10 @@ public struct RetainStamp: Sendable, Hashable, Comparable, CustomStringConvertib
     /// What a message stored before stamps existed carries: older than every stamp.
     public static let unstamped = RetainStamp(time: 0, node: .zero)
 
+    /// How far ahead of a node's clock another node's stamp may be (microseconds, a day): further is a broken
+    /// clock or a damaged message, refused rather than followed.
+    public static let maximumLead: Int64 = 86_400_000_000
+
     public static func < (lhs: RetainStamp, rhs: RetainStamp) -> Bool {
         if lhs.time != rhs.time { return lhs.time < rhs.time }
         return lhs.nodeBytes.lexicographicallyPrecedes(rhs.nodeBytes)

@@ -47,14 +47,19 @@ extension PostgreSQLDatabase {
         }
     }
 
-    public func pruneSignInFailures(quietSince date: Date, keeping: Int) async throws {
+    public func pruneSignInFailures(quietSince date: Date, keeping: Int, now: Date) async throws {
         try await write { connection in
-            try await connection.run("DELETE FROM sign_in_failures WHERE last_failure < \(date.unixMilliseconds)")
+            let running = now.unixMilliseconds
+            try await connection.run(
+                """
+                DELETE FROM sign_in_failures
+                WHERE last_failure < \(date.unixMilliseconds) AND (locked_until IS NULL OR locked_until <= \(running))
+                """)
             // total: a count of rows, far below Int64's range.
             let offset = Int64(max(keeping, 0))
             try await connection.run(
                 """
-                DELETE FROM sign_in_failures WHERE last_failure
+                DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until <= \(running)) AND last_failure
                     < (SELECT last_failure FROM sign_in_failures ORDER BY last_failure DESC LIMIT 1 OFFSET \(offset))
                 """)
         }

@@ -47,16 +47,20 @@ extension SQLiteDatabase {
         }
     }
 
-    public func pruneSignInFailures(quietSince date: Date, keeping: Int) async throws {
+    public func pruneSignInFailures(quietSince date: Date, keeping: Int, now: Date) async throws {
         try await write { db in
             try db.execute(
-                sql: "DELETE FROM sign_in_failures WHERE last_failure < ?", arguments: [date.unixMilliseconds])
+                sql: """
+                    DELETE FROM sign_in_failures
+                    WHERE last_failure < ? AND (locked_until IS NULL OR locked_until <= ?)
+                    """,
+                arguments: [date.unixMilliseconds, now.unixMilliseconds])
             try db.execute(
                 sql: """
-                    DELETE FROM sign_in_failures WHERE last_failure
+                    DELETE FROM sign_in_failures WHERE (locked_until IS NULL OR locked_until <= ?) AND last_failure
                         < (SELECT last_failure FROM sign_in_failures ORDER BY last_failure DESC LIMIT 1 OFFSET ?)
                     """,
-                arguments: [max(keeping, 0)])
+                arguments: [now.unixMilliseconds, max(keeping, 0)])
         }
     }
 }
