@@ -174,6 +174,7 @@ let package = Package(
             name: "WardenCluster",
             dependencies: [
                 "WardenCore", "WardenNATS", "WardenStore", "WardenBroker", "WardenMQTT", "WardenSecurity", "WardenHub",
+                "WardenDefender",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -317,7 +318,7 @@ let package = Package(
             name: "WardenClusterTests",
             dependencies: [
                 "WardenCluster", "WardenNATS", "WardenBroker", "WardenCore", "WardenMQTT", "WardenRegistry",
-                "WardenSecurity", "WardenStore", "WardenTestNATS", "WardenHub", "WardenPolicy",
+                "WardenSecurity", "WardenStore", "WardenTestNATS", "WardenHub", "WardenPolicy", "WardenDefender",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

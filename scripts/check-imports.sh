@@ -16,7 +16,7 @@ allowed() {
     WardenStore) echo "WardenCore CWardenSQLite" ;;
     WardenMQTT) echo "" ;;
     WardenNATS) echo "" ;;
-    WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity WardenHub" ;;
+    WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity WardenHub WardenDefender" ;;
     WardenAzure) echo "WardenCore" ;;
     WardenAuthentication) echo "WardenCore WardenSecurity WardenRegistry WardenAzure" ;;
     WardenPolicy) echo "WardenCore WardenMQTT WardenAzure" ;;

@@ -203,6 +203,29 @@ def test_an_api_key_made_through_one_node_works_on_another_until_revoked(cluster
     assert status(b) == 401
 
 
+def test_guesses_spread_over_the_nodes_raise_the_alert_one_node_would(cluster):
+    """Twenty-one refused connections from one address, seven on each node (each below the threshold of 20 on its
+    own): the nodes share their counts every second, so the sum raises the address alert."""
+    a, b, c = cluster
+    device_id = unique("victim")
+    hub.create_device(a, device_id)
+    source = "127.0.0.7"
+    for attempt in range(21):
+        node = (a, b, c)[attempt % 3]
+        client = hub.device_client(node, device_id, password=f"SharedAccessSignature sr=x&sig=guess{attempt}&se=9")
+        code = client.start(node.mqtt["mqtts"], host="localhost", bind_address=source)
+        client.paho.loop_stop()
+        assert code != 0
+        if attempt % 3 == 2:
+            time.sleep(0.4)  # a share (every second) goes out while the guesses go on
+
+    def raised() -> bool:
+        alerts = json.loads(b.cli("defender", "alerts", "--json"))["items"]
+        return any(alert["subject"] == f"address {source}" for alert in alerts)
+
+    assert hub.wait_until(raised, timeout=10)
+
+
 def test_a_retained_message_reaches_a_later_subscriber_on_another_node(cluster, plant_policy):
     a, b, c = cluster
     topic = f"plant/{unique('line')}/state"

@@ -6,6 +6,7 @@ public import ServiceLifecycle
 import Synchronization
 public import WardenBroker
 public import WardenCore
+public import WardenDefender
 public import WardenHub
 public import WardenNATS
 public import WardenStore
@@ -39,6 +40,7 @@ public final class ClusterNode: Service {
     private let events: ClusterEvents
     private let group: any EventLoopGroup
     private let feed = Mutex<ClusterFeed?>(nil)
+    private let defenderCounts = Mutex<RepeatedTask?>(nil)
     private let logger: Logger
 
     /// `resynchronize` reads again, from the store, every cache that follows other nodes' notices: it runs
@@ -95,6 +97,13 @@ public final class ClusterNode: Service {
         ).start()
     }
 
+    /// Shares the Defender's threshold counts with the other nodes every second (`ClusterDefenderCounts`).
+    public func shareCounts(of defender: DefenderService) {
+        let task = ClusterDefenderCounts(node: id, nats: nats, defender: defender, logger: logger).start(
+            on: group.next())
+        defenderCounts.withLock { $0 = task }
+    }
+
     /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).
     public func relayFeed(_ feed: TelemetryFeed, store: any TelemetryStore) {
         let relay = ClusterFeed(node: id, nats: nats, feed: feed, logger: logger)
@@ -111,6 +120,7 @@ public final class ClusterNode: Service {
         nats.start()
         try await events.run()
         feed.withLock { $0 }?.stop()
+        defenderCounts.withLock { $0 }?.cancel()
         await nats.shutdown()
     }
 }

@@ -63,16 +63,20 @@ struct WindowCount {
     private var previous = 0
     /// The window it counts in (its rule's, for its tenant), so that it is judged idle by its own.
     private(set) var window: TimeInterval
+    /// The count that fires its rule (its rule's, for its tenant), so that it is shared once it nears it.
+    private(set) var threshold: Int
 
-    init(at now: Date, window: TimeInterval) {
+    init(at now: Date, window: TimeInterval, threshold: Int) {
         start = now
         self.window = window
+        self.threshold = threshold
     }
 
-    /// Counts one event at `now` in `window` (a tenant's rules may have changed it); returns the estimate for the
-    /// window ending at `now`.
-    mutating func add(at now: Date, window: TimeInterval) -> Double {
+    /// Counts one event at `now` in `window` (a tenant's rules may have changed it and `threshold`); returns the
+    /// estimate for the window ending at `now`.
+    mutating func add(at now: Date, window: TimeInterval, threshold: Int) -> Double {
         self.window = window
+        self.threshold = threshold
         let elapsed = now.timeIntervalSince(start)
         if elapsed >= 2 * window {
             (start, previous, current) = (now, 0, 0)
@@ -80,8 +84,18 @@ struct WindowCount {
             (start, previous, current) = (start.addingTimeInterval(window), current, 0)
         }
         current += 1
-        let covered = max(0, 1 - now.timeIntervalSince(start) / window)
-        return Double(previous) * covered + Double(current)
+        return estimate(at: now)
+    }
+
+    /// The estimate for the window ending at `now`, counting nothing more: the current fixed window's events and
+    /// the part of the previous one's that the sliding window still covers.
+    func estimate(at now: Date) -> Double {
+        let elapsed = now.timeIntervalSince(start)
+        if elapsed >= 2 * window { return 0 }
+        if elapsed >= window {
+            return Double(current) * max(0, 1 - (elapsed - window) / window)
+        }
+        return Double(previous) * max(0, 1 - elapsed / window) + Double(current)
     }
 
     /// Whether it has counted nothing for two of its windows: its estimate is nothing, and it may be dropped.

@@ -252,6 +252,8 @@ extension DefenderService: ConnectionObserver {
     /// The sliding window of one rule: the threshold-th event of `key` within `window` runs `fire` in a task
     /// of its own, once per burst (the count starts again from nothing). At most `maximumTrackedSources`
     /// sources per rule are counted; past it, those idle for two of their own windows go, then the idlest tenth.
+    /// On a node of a cluster the other nodes' estimates count too (`takeCounts`): the event that brings the sum
+    /// to the threshold fires, on whichever node it is counted.
     func count(
         _ rule: String, key: String, threshold: Int, window: TimeInterval, tenant: TenantID?, at now: Date,
         fire: @escaping @Sendable () async -> Void
@@ -264,10 +266,16 @@ extension DefenderService: ConnectionObserver {
                 Self.evict(&counts.windows[rule, default: [:]], at: now, keeping: limit - limit / 10)
                 Self.forgotten("sources", before - (counts.windows[rule]?.count ?? 0))
             }
-            let estimate = counts.windows[rule, default: [:]][key, default: WindowCount(at: now, window: window)]
-                .add(at: now, window: window)
-            guard estimate >= Double(threshold) else { return false }
+            let estimate = counts.windows[rule, default: [:]][
+                key, default: WindowCount(at: now, window: window, threshold: threshold)
+            ].add(at: now, window: window, threshold: threshold)
+            let elsewhere = counts.elsewhere[rule]?[key]?.values.reduce(0) { $1.until > now ? $0 + $1.estimate : $0 }
+            guard estimate + (elsewhere ?? 0) >= Double(threshold) else { return false }
             counts.windows[rule]?[key] = nil
+            counts.elsewhere[rule]?[key] = nil
+            if counts.isSharing, counts.fired.count < Self.maximumSharedFired {
+                counts.fired.append(SharedCounts.Fired(rule: rule, key: key))
+            }
             return true
         }
         if fires { raising(rule + " " + key, tenant: tenant, fire) }

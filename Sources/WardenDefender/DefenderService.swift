@@ -48,6 +48,11 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         var raisingPerTenant: [TenantID?: Int] = [:]
         /// Takeovers of each client's session since the day's count began (the audit's conflicting ids).
         var takeovers: [String: (count: Int, since: Date)] = [:]
+        /// On a node of a cluster (`shareCounts`): the other nodes' estimates of the same windows, by rule and
+        /// source, each node's last word until it goes stale; and the windows that fired here since the last share.
+        var isSharing = false
+        var elsewhere: [String: [String: [UUID: (estimate: Double, until: Date)]]] = [:]
+        var fired: [SharedCounts.Fired] = []
     }
 
     /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no

@@ -228,6 +228,7 @@ public enum WardenServer {
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)
+        cluster?.shareCounts(of: defender)
         cluster?.relayPresence(presence) {
             slotLease?.otherNodes ?? 0
         } recount: {

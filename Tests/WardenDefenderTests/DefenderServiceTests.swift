@@ -146,6 +146,67 @@ struct DefenderServiceTests {
     }
 
     /// The alerts of the address rule, newest first.
+    /// Two nodes' Defenders, each on its own bus: one address's guesses spread over both are summed once they
+    /// share their counts, and fire once; what fired on one starts again on the other. Another node's word is
+    /// taken only for the rules counted here, between nothing and a billion, and lasts a few seconds.
+    @Test func guessesSpreadOverTwoNodesAreSummedWhenTheyShareTheirCounts() async throws {
+        var settings = DefenderService.Settings()
+        settings.authFailureThreshold = 20
+        func node() async throws -> (DefenderService, EventBus) {
+            let bus = EventBus()
+            let defender = DefenderService(store: database, bus: bus, settings: settings, clock: SystemClock())
+            try await defender.load()
+            defender.follow(bus)
+            defender.shareCounts()
+            return (defender, bus)
+        }
+        let (a, busA) = try await node()
+        let (b, busB) = try await node()
+        let attacker = try address("192.0.2.77")
+        func guess(on bus: EventBus, from peer: IPAddress? = nil) {
+            bus.publish(
+                .authentication(
+                    AuthenticationRecord(
+                        tenantID: .defaultTenant, principal: "meter-\(UUID())", peerAddress: peer ?? attacker,
+                        protocolName: "mqtt", method: .sas, isAccepted: false, failure: .sasSignatureMismatch,
+                        isCredentialFailure: true, guessedDevice: nil, certificateThumbprint: nil, referenceID: "r",
+                        at: Date())))
+        }
+        for _ in 0..<12 { guess(on: busA) }
+        for _ in 0..<7 { guess(on: busB) }
+        let (nodeA, nodeB) = (UUID(), UUID())
+        b.takeCounts(a.sharedCounts(at: Date()), from: nodeA, at: Date())
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).isEmpty, "12 + 7 guesses raise nothing")
+        guess(on: busB)
+        let raised = try await waitFor { try await addressAlerts(b).first }
+        #expect(raised.subject == "address 192.0.2.77" && raised.count == 1)
+        // B's firing reaches A: A's count starts again, and the next guesses there raise nothing new.
+        let fromB = b.sharedCounts(at: Date())
+        #expect(fromB.fired == [SharedCounts.Fired(rule: DefenderService.authFailuresRule, key: "192.0.2.77/32")])
+        a.takeCounts(fromB, from: nodeB, at: Date())
+        #expect(a.sharedCounts(at: Date()).windows.isEmpty)
+        for _ in 0..<5 { guess(on: busA) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(a).map(\.count) == [1])
+
+        // Hostile or broken words: an unknown rule, estimates that are not numbers or below nothing.
+        b.takeCounts(
+            SharedCounts(windows: [
+                .init(rule: "made.up", key: "x", estimate: 1e6),
+                .init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: .nan),
+                .init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: -50),
+            ]), from: UUID(), at: Date())
+        #expect(b.sharedCounts(at: Date()).windows.isEmpty)
+        // A word not repeated stops counting after a few seconds.
+        b.takeCounts(
+            SharedCounts(windows: [.init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: 19)]),
+            from: UUID(), at: Date().addingTimeInterval(-DefenderService.sharedCountsLast - 1))
+        guess(on: busB, from: try address("192.0.2.78"))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).count == 1, "a stale word does not count")
+    }
+
     func addressAlerts(_ defender: DefenderService) async throws -> [Alert] {
         try await defender.alerts(status: nil).filter { $0.rule == DefenderService.authFailuresRule }
     }
