@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-public import NIOCore
+import NIOCore
 public import WardenDefender
 public import WardenNATS
 
@@ -30,13 +30,16 @@ final class ClusterDefenderCounts: Sendable {
         self.logger = logger
     }
 
-    /// Takes the other nodes' counts, and sends this node's every second on `loop` until the task is cancelled
-    /// (which holds this relay until then).
-    func start(on loop: any EventLoop) -> RepeatedTask {
+    /// Takes the other nodes' counts, and sends this node's every second until the task is cancelled (which holds
+    /// this relay until then), off the event loops that serve connections.
+    func start() -> Task<Void, Never> {
         defender.shareCounts()
         nats.subscribe(Self.subject) { [weak self] message in self?.take(message) }
-        return loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
-            share(at: Date())
+        return Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                share(at: Date())
+            }
         }
     }
 
@@ -62,7 +65,8 @@ final class ClusterDefenderCounts: Sendable {
     private func take(_ delivery: NATSMessage) {
         guard
             let message = try? JSONDecoder().decode(Message.self, from: Data(delivery.payload.readableBytesView)),
-            message.origin != node
+            message.origin != node,
+            message.counts.windows.count + message.counts.fired.count <= Self.maximumEntriesPerMessage
         else { return }
         defender.takeCounts(message.counts, from: message.origin, at: Date())
     }

@@ -40,7 +40,7 @@ public final class ClusterNode: Service {
     private let events: ClusterEvents
     private let group: any EventLoopGroup
     private let feed = Mutex<ClusterFeed?>(nil)
-    private let defenderCounts = Mutex<RepeatedTask?>(nil)
+    private let defenderCounts = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
 
     /// `resynchronize` reads again, from the store, every cache that follows other nodes' notices: it runs
@@ -99,8 +99,7 @@ public final class ClusterNode: Service {
 
     /// Shares the Defender's threshold counts with the other nodes every second (`ClusterDefenderCounts`).
     public func shareCounts(of defender: DefenderService) {
-        let task = ClusterDefenderCounts(node: id, nats: nats, defender: defender, logger: logger).start(
-            on: group.next())
+        let task = ClusterDefenderCounts(node: id, nats: nats, defender: defender, logger: logger).start()
         defenderCounts.withLock { $0 = task }
     }
 

@@ -33,6 +33,8 @@ public final class ClusterPresence: PresenceRelay {
     private let timeout: Duration
     private let logger: Logger
     private let pending = PendingReplies<Presence>()
+    /// The last count of the other nodes from the store, kept for a second: each question would read it again.
+    private let lastCount = Mutex<(nodes: Int, at: ContinuousClock.Instant)?>(nil)
     /// What has come for each question still waiting, and from which nodes (each counts once).
     private let gathered = Mutex<[UInt64: (presence: Presence, from: Set<UUID>)]>([:])
     static let subject = "warden.presence"
@@ -64,7 +66,7 @@ public final class ClusterPresence: PresenceRelay {
 
     public func elsewhere(in tenantID: TenantID, of deviceIDs: [String]) async -> Presence {
         var expected = otherNodes()
-        if expected == 0 { expected = await recount() }
+        if expected == 0 { expected = await recounted() }
         guard expected > 0 else { return Presence() }
         let asked = Set(deviceIDs)
         let question = QuestionID()
@@ -90,6 +92,15 @@ public final class ClusterPresence: PresenceRelay {
         return merged
     }
 
+    /// The other nodes counted from the store, at most a second ago.
+    private func recounted() async -> Int {
+        let now = ContinuousClock.now
+        if let last = lastCount.withLock({ $0 }), now - last.at < .seconds(1) { return last.nodes }
+        let nodes = await recount()
+        lastCount.withLock { $0 = (nodes, now) }
+        return nodes
+    }
+
     /// Another node's answer to one of this node's questions.
     private func take(_ message: NATSMessage) {
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(message.payload.readableBytesView)),
@@ -103,7 +114,7 @@ public final class ClusterPresence: PresenceRelay {
             pending.partialAnswer(answer.id)
         else { return }
         Task { [self] in
-            guard pending.expectPartials(answer.id, atLeast: await recount()) else { return }
+            guard pending.expectPartials(answer.id, atLeast: await recounted()) else { return }
             pending.finish(answer.id, .success(gathered.withLock { $0[answer.id]?.presence } ?? Presence()))
         }
     }

@@ -269,12 +269,18 @@ extension DefenderService: ConnectionObserver {
             let estimate = counts.windows[rule, default: [:]][
                 key, default: WindowCount(at: now, window: window, threshold: threshold)
             ].add(at: now, window: window, threshold: threshold)
+            let window = SharedCounts.Key(rule: rule, key: key)
+            if counts.isSharing, estimate * 10 >= Double(threshold) { counts.nearThreshold.insert(window) }
             let elsewhere = counts.elsewhere[rule]?[key]?.values.reduce(0) { $1.until > now ? $0 + $1.estimate : $0 }
             guard estimate + (elsewhere ?? 0) >= Double(threshold) else { return false }
             counts.windows[rule]?[key] = nil
             counts.elsewhere[rule]?[key] = nil
-            if counts.isSharing, counts.fired.count < Self.maximumSharedFired {
-                counts.fired.append(SharedCounts.Fired(rule: rule, key: key))
+            if counts.isSharing {
+                counts.nearThreshold.remove(window)
+                if counts.fired.count < Self.maximumSharedFired {
+                    counts.fired.append(window)
+                    counts.firedHere[window] = now
+                }
             }
             return true
         }

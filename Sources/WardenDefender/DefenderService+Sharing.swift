@@ -18,8 +18,8 @@ public struct SharedCounts: Sendable, Codable, Equatable {
         }
     }
 
-    /// A window that fired: its count starts again on every node.
-    public struct Fired: Sendable, Codable, Hashable {
+    /// One rule's window of one source (in `fired`: its count starts again on every node).
+    public struct Key: Sendable, Codable, Hashable {
         public let rule: String
         public let key: String
 
@@ -30,9 +30,9 @@ public struct SharedCounts: Sendable, Codable, Equatable {
     }
 
     public var windows: [Window] = []
-    public var fired: [Fired] = []
+    public var fired: [Key] = []
 
-    public init(windows: [Window] = [], fired: [Fired] = []) {
+    public init(windows: [Window] = [], fired: [Key] = []) {
         self.windows = windows
         self.fired = fired
     }
@@ -43,8 +43,11 @@ public struct SharedCounts: Sendable, Codable, Equatable {
 extension DefenderService {
     /// How long another node's estimate counts when it does not repeat it (it does every second while it stands).
     public static let sharedCountsLast: TimeInterval = 3
-    /// Windows that fired here, kept for the next share at most.
+    /// Windows that fired here, kept for the next share at most; windows shared at once, the highest first; other
+    /// nodes whose word about one source is taken.
     static let maximumSharedFired = 10_000
+    static let maximumSharedWindows = 10_000
+    static let maximumNodesPerSource = 32
     /// The threshold rules, whose counts nodes share.
     static let countedRules: Set<String> = [
         authFailuresRule, floodRule, RuleName.deviceAuthFailures, RuleName.tenantAuthFailures, RuleName.flapping,
@@ -56,26 +59,38 @@ extension DefenderService {
         counts.withLock { $0.isSharing = true }
     }
 
-    /// What to tell the other nodes now: every window whose estimate is at least a tenth of its threshold, and
-    /// what fired since the last call. Other nodes' words gone stale are dropped meanwhile.
+    /// What to tell the other nodes now: every window whose estimate is at least a tenth of its threshold (the
+    /// highest `maximumSharedWindows`), and what fired since the last call. Every tenth call also drops other
+    /// nodes' words gone stale.
     public func sharedCounts(at now: Date) -> SharedCounts {
         counts.withLock { counts in
             var shared = SharedCounts(fired: counts.fired)
             counts.fired = []
-            for (rule, windows) in counts.windows {
-                for (key, window) in windows {
-                    let estimate = window.estimate(at: now)
-                    if estimate > 0, estimate * 10 >= Double(window.threshold) {
-                        shared.windows.append(.init(rule: rule, key: key, estimate: estimate))
-                    }
+            for window in counts.nearThreshold {
+                guard let count = counts.windows[window.rule]?[window.key],
+                    case let estimate = count.estimate(at: now), estimate > 0,
+                    estimate * 10 >= Double(count.threshold)
+                else {
+                    counts.nearThreshold.remove(window)
+                    continue
                 }
+                shared.windows.append(.init(rule: window.rule, key: window.key, estimate: estimate))
             }
-            for (rule, keys) in counts.elsewhere {
-                let kept = keys.compactMapValues { nodes in
-                    let fresh = nodes.filter { $0.value.until > now }
-                    return fresh.isEmpty ? nil : fresh
+            if shared.windows.count > Self.maximumSharedWindows {
+                shared.windows = Array(
+                    shared.windows.sorted { $0.estimate > $1.estimate }.prefix(Self.maximumSharedWindows))
+            }
+            counts.firedHere = counts.firedHere.filter { now.timeIntervalSince($0.value) < Self.sharedCountsLast }
+            counts.sharesSinceSweep += 1
+            if counts.sharesSinceSweep >= 10 {
+                counts.sharesSinceSweep = 0
+                for (rule, keys) in counts.elsewhere {
+                    let kept = keys.compactMapValues { nodes in
+                        let fresh = nodes.filter { $0.value.until > now }
+                        return fresh.isEmpty ? nil : fresh
+                    }
+                    counts.elsewhere[rule] = kept.isEmpty ? nil : kept
                 }
-                counts.elsewhere[rule] = kept.isEmpty ? nil : kept
             }
             return shared
         }
@@ -83,21 +98,23 @@ extension DefenderService {
 
     /// Takes another node's word: its estimates count with this node's own for `sharedCountsLast`, and what fired
     /// there starts again here. Only the rules this node counts are taken, at most `maximumTrackedSources` sources
-    /// per rule, each estimate between nothing and a billion.
+    /// per rule and `maximumNodesPerSource` nodes' words about each, each estimate between nothing and a billion;
+    /// a window that fired here lately takes no word sent before the other node heard.
     public func takeCounts(_ shared: SharedCounts, from origin: UUID, at now: Date) {
         let limit = settings.maximumTrackedSources
         counts.withLock { counts in
             for fired in shared.fired {
                 counts.windows[fired.rule]?[fired.key] = nil
                 counts.elsewhere[fired.rule]?[fired.key] = nil
+                counts.nearThreshold.remove(fired)
             }
             for window in shared.windows where Self.countedRules.contains(window.rule) {
-                guard window.estimate.isFinite, window.estimate > 0 else { continue }
-                if counts.elsewhere[window.rule]?[window.key] == nil,
-                    (counts.elsewhere[window.rule]?.count ?? 0) >= limit
-                {
-                    continue
-                }
+                guard window.estimate.isFinite, window.estimate > 0,
+                    counts.firedHere[SharedCounts.Key(rule: window.rule, key: window.key)] == nil
+                else { continue }
+                let nodes = counts.elsewhere[window.rule]?[window.key]
+                if nodes == nil, (counts.elsewhere[window.rule]?.count ?? 0) >= limit { continue }
+                if nodes?[origin] == nil, (nodes?.count ?? 0) >= Self.maximumNodesPerSource { continue }
                 counts.elsewhere[window.rule, default: [:]][window.key, default: [:]][origin] = (
                     min(window.estimate, 1e9), now.addingTimeInterval(Self.sharedCountsLast)
                 )

@@ -52,7 +52,13 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         /// source, each node's last word until it goes stale; and the windows that fired here since the last share.
         var isSharing = false
         var elsewhere: [String: [String: [UUID: (estimate: Double, until: Date)]]] = [:]
-        var fired: [SharedCounts.Fired] = []
+        var fired: [SharedCounts.Key] = []
+        /// The windows whose estimate reached a tenth of their threshold when last counted: what is shared.
+        var nearThreshold: Set<SharedCounts.Key> = []
+        /// When each window fired here lately: other nodes' words about it, sent before they heard, are not taken.
+        var firedHere: [SharedCounts.Key: Date] = [:]
+        /// Shares since `elsewhere` was last swept of stale words.
+        var sharesSinceSweep = 0
     }
 
     /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no

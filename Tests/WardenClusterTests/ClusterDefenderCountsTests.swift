@@ -21,7 +21,7 @@ struct ClusterDefenderCountsTests {
         let bus = EventBus()
         let defender: DefenderService
         let nats: NATSClient
-        let sharing: RepeatedTask
+        let sharing: Task<Void, Never>
 
         init(server: TestNATSServer, store: SQLiteDatabase) async throws {
             var settings = DefenderService.Settings()
@@ -33,7 +33,7 @@ struct ClusterDefenderCountsTests {
                 configuration: .init(servers: [.init(host: "127.0.0.1", port: server.port)], name: "node"),
                 group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"))
             sharing = ClusterDefenderCounts(node: UUID(), nats: nats, defender: defender, logger: Logger(label: "x"))
-                .start(on: MultiThreadedEventLoopGroup.singleton.next())
+                .start()
             nats.start()
         }
 

@@ -181,9 +181,16 @@ struct DefenderServiceTests {
         guess(on: busB)
         let raised = try await waitFor { try await addressAlerts(b).first }
         #expect(raised.subject == "address 192.0.2.77" && raised.count == 1)
+        // A word sent before its node heard of the firing does not make B fire again at its next guess.
+        let beforeHearing = SharedCounts.Window(
+            rule: DefenderService.authFailuresRule, key: "192.0.2.77/32", estimate: 19)
+        b.takeCounts(SharedCounts(windows: [beforeHearing]), from: nodeA, at: Date())
+        guess(on: busB)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).map(\.count) == [1])
         // B's firing reaches A: A's count starts again, and the next guesses there raise nothing new.
         let fromB = b.sharedCounts(at: Date())
-        #expect(fromB.fired == [SharedCounts.Fired(rule: DefenderService.authFailuresRule, key: "192.0.2.77/32")])
+        #expect(fromB.fired == [SharedCounts.Key(rule: DefenderService.authFailuresRule, key: "192.0.2.77/32")])
         a.takeCounts(fromB, from: nodeB, at: Date())
         #expect(a.sharedCounts(at: Date()).windows.isEmpty)
         for _ in 0..<5 { guess(on: busA) }
@@ -198,6 +205,18 @@ struct DefenderServiceTests {
                 .init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: -50),
             ]), from: UUID(), at: Date())
         #expect(b.sharedCounts(at: Date()).windows.isEmpty)
+        // At most 32 nodes' words about one source: forty saying half a guess each make sixteen, not twenty.
+        let crowd = try address("192.0.2.79")
+        for _ in 0..<40 {
+            b.takeCounts(
+                SharedCounts(windows: [
+                    .init(rule: DefenderService.authFailuresRule, key: "192.0.2.79/32", estimate: 0.5)
+                ]),
+                from: UUID(), at: Date())
+        }
+        guess(on: busB, from: crowd)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).count == 1, "16 + 1 raise nothing")
         // A word not repeated stops counting after a few seconds.
         b.takeCounts(
             SharedCounts(windows: [.init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: 19)]),

@@ -92,7 +92,7 @@ extension Broker {
                 let retaining = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, stamp: &retainStamp, isLocal: remoteStamp == nil,
                     limit: isSystem || fromCluster ? .max : configuration.maximumRetainedPerTenant,
-                    keepsClears: state.cluster != nil)
+                    keptClears: state.cluster == nil ? nil : configuration.maximumRetainedPerTenant)
                 state.retainClock.observe(retainStamp.time)
                 stamp = retainStamp
                 routed.retainAccepted = retaining != .refused

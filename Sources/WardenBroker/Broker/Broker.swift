@@ -154,14 +154,20 @@ public final class Broker: Sendable {
     }
 
     /// A retained message or clear from the store (start-up, or a node of a cluster reading the store again),
-    /// unless the topic holds a later one; later messages published here are stamped after it.
-    func restoreRetained(_ message: BrokerMessage, stamp: RetainStamp, in tenantID: TenantID) {
+    /// unless the topic holds a later one; later messages published here are stamped after it. One stamped more
+    /// than a day ahead of this node's clock (a node's broken clock) is left out: followed, it would stamp every
+    /// later message here so far ahead that the other nodes refuse them. False when left out so.
+    @discardableResult
+    func restoreRetained(_ message: BrokerMessage, stamp: RetainStamp, in tenantID: TenantID) -> Bool {
+        guard stamp.time <= Date().unixMicroseconds &+ RetainStamp.maximumLead else { return false }
         state.withLock { state in
             state.retainClock.observe(stamp.time)
             var stamp = stamp
             _ = state.spaces[tenantID, default: TopicSpace()].retain(
-                message, stamp: &stamp, isLocal: false, limit: .max, keepsClears: state.cluster != nil)
+                message, stamp: &stamp, isLocal: false, limit: .max,
+                keptClears: state.cluster == nil ? nil : configuration.maximumRetainedPerTenant)
         }
+        return true
     }
 
     /// The session a live connection of `key` holds, for revocation.

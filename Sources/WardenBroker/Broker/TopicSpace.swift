@@ -192,11 +192,11 @@ struct TopicSpace: Sendable {
     }
 
     /// Stores or clears (empty payload, [MQTT-3.3.1-10]) the retained message for its topic, unless the topic holds
-    /// a later one. `keepsClears`: a clear's stamp is kept (a node of a cluster).
+    /// a later one. `keptClears`: how many clears' stamps are kept at most (a node of a cluster; nil: none).
     /// A message published here (`isLocal`) is stamped after what the topic holds whatever the clocks say (a stamp
     /// from a node whose clock is ahead), so that it wins here and on every node; `stamp` is then the one it got.
     mutating func retain(
-        _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: Int, keepsClears: Bool
+        _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: Int, keptClears: Int?
     ) -> Retaining {
         let topic = message.topic
         if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held {
@@ -206,7 +206,7 @@ struct TopicSpace: Sendable {
         }
         if message.payload.readableBytes == 0 {
             retained[topic] = nil
-            if keepsClears { keepClear(topic, stamp, limit: limit) }
+            if let keptClears { keepClear(topic, stamp, limit: keptClears) }
             return .kept
         }
         guard retained[topic] != nil || retained.count < limit else { return .refused }
