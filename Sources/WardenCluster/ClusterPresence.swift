@@ -17,6 +17,7 @@ public final class ClusterPresence: PresenceRelay {
         let id: UInt64
         let tenant: String
         let devices: [String]
+        let countingTenant: Bool
     }
 
     struct Answer: Codable {
@@ -64,7 +65,7 @@ public final class ClusterPresence: PresenceRelay {
         presence.install(relay: self)
     }
 
-    public func elsewhere(in tenantID: TenantID, of deviceIDs: [String]) async -> Presence {
+    public func elsewhere(in tenantID: TenantID, of deviceIDs: [String], countingTenant: Bool) async -> Presence {
         var expected = otherNodes()
         if expected == 0 { expected = await recounted() }
         guard expected > 0 else { return Presence() }
@@ -80,7 +81,8 @@ public final class ClusterPresence: PresenceRelay {
             send: { id in
                 question.value.withLock { $0 = id }
                 gathered.withLock { $0[id] = (Presence(), []) }
-                let question = Question(origin: node, id: id, tenant: tenantID.rawValue, devices: deviceIDs)
+                let question = Question(
+                    origin: node, id: id, tenant: tenantID.rawValue, devices: deviceIDs, countingTenant: countingTenant)
                 guard let json = try? JSONEncoder().encode(question) else { return false }
                 return nats.publish(Self.subject, payload: ByteBuffer(bytes: json), replyTo: replies)
             })
@@ -126,7 +128,8 @@ public final class ClusterPresence: PresenceRelay {
             question.origin != node, let tenantID = try? TenantID(question.tenant)
         else { return }
         let here = presence.here(
-            in: tenantID, of: Array(question.devices.prefix(DevicePresence.maximumDevicesAsked)))
+            in: tenantID, of: Array(question.devices.prefix(DevicePresence.maximumDevicesAsked)),
+            countingTenant: question.countingTenant)
         guard let json = try? JSONEncoder().encode(Answer(origin: node, id: question.id, presence: here)) else {
             return
         }

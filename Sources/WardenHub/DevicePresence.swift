@@ -30,26 +30,28 @@ public final class DevicePresence: Sendable {
         self.relay.withLock { $0 = relay }
     }
 
-    /// How many of `tenantID`'s clients are connected, and which of `deviceIDs` (the first
-    /// `maximumDevicesAsked`) are, with when each last connected or disconnected: on this node and every other
-    /// node that answers.
-    public func presence(in tenantID: TenantID, of deviceIDs: [DeviceID]) async -> Presence {
+    /// Which of `deviceIDs` (the first `maximumDevicesAsked`) are connected, with when each last connected or
+    /// disconnected, and, when `countingTenant`, how many of `tenantID`'s clients are connected (a walk over every
+    /// session: for pages that show it): on this node and every other node that answers.
+    public func presence(in tenantID: TenantID, of deviceIDs: [DeviceID], countingTenant: Bool = false) async
+        -> Presence
+    {
         let asked = deviceIDs.prefix(Self.maximumDevicesAsked).map(\.rawValue)
-        var presence = here(in: tenantID, of: asked)
+        var presence = here(in: tenantID, of: asked, countingTenant: countingTenant)
         if let relay = relay.withLock({ $0 }) {
-            presence.merge(await relay.elsewhere(in: tenantID, of: asked))
+            presence.merge(await relay.elsewhere(in: tenantID, of: asked, countingTenant: countingTenant))
         }
         return presence
     }
 
     /// What this node alone knows of `tenantID` and `deviceIDs` (an answer to another node, too).
-    public func here(in tenantID: TenantID, of deviceIDs: [String]) -> Presence {
-        let connected = broker.connectedClientIDs(in: tenantID)
+    public func here(in tenantID: TenantID, of deviceIDs: [String], countingTenant: Bool) -> Presence {
         let activity = lastActivity.withLock { times in
             deviceIDs.compactMap { id in times[Key(tenantID: tenantID, deviceID: id)].map { (id, $0) } }
         }
         return Presence(
-            connectedCount: connected.count, connected: connected.intersection(deviceIDs),
+            connectedCount: countingTenant ? broker.connectedClientIDs(in: tenantID).count : 0,
+            connected: broker.connected(deviceIDs, in: tenantID),
             lastActivity: Dictionary(activity) { first, _ in first })
     }
 
@@ -62,7 +64,7 @@ public final class DevicePresence: Sendable {
 
 /// What one or several nodes know of a tenant's connections.
 public struct Presence: Sendable, Codable, Equatable {
-    /// The tenant's connected clients (devices and others).
+    /// The tenant's connected clients (devices and others), when counted.
     public var connectedCount: Int
     /// Which of the devices asked about are connected.
     public var connected: Set<String>
@@ -87,6 +89,7 @@ public struct Presence: Sendable, Codable, Equatable {
 
 /// Where presence is asked of the other nodes of a cluster (WardenCluster installs one).
 public protocol PresenceRelay: Sendable {
-    /// What the other nodes that answer in time know of `tenantID` and `deviceIDs`, merged.
-    func elsewhere(in tenantID: TenantID, of deviceIDs: [String]) async -> Presence
+    /// What the other nodes that answer in time know of `tenantID` and `deviceIDs` (and of its connections in all,
+    /// when `countingTenant`), merged.
+    func elsewhere(in tenantID: TenantID, of deviceIDs: [String], countingTenant: Bool) async -> Presence
 }

@@ -443,8 +443,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
                     StoredProvisioningOperation(
                         id: operationID, tenantID: identity.tenantID, registrationID: identity.registrationID,
                         enrollment: identity.enrollment.reference, body: operation.body,
-                        expiresAt: Self.milliseconds(operation.expires)),
-                    now: Self.milliseconds(now))
+                        expiresAt: operation.expires.unixMilliseconds),
+                    now: now.unixMilliseconds)
             } catch {
                 unstoredOperations.increment()
             }
@@ -458,7 +458,7 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
             // Another node's registration (a load balancer between the device and the nodes).
             let stored: StoredProvisioningOperation?
             do {
-                stored = try await store.provisioningOperation(operationID, now: Self.milliseconds(now))
+                stored = try await store.provisioningOperation(operationID, now: now.unixMilliseconds)
             } catch {
                 unstoredOperations.increment()
                 stored = nil
@@ -474,10 +474,6 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     }
 
     /// `date` as Unix milliseconds (an operation's expiry in the store).
-    private static func milliseconds(_ date: Date) -> Int64 {
-        // total: a time within a few minutes of now.
-        Int64(date.timeIntervalSince1970 * 1000)
-    }
 
     /// Whether `key` may make another request now (a sliding minute).
     private func admit(_ key: String, at now: Date) -> Bool {

@@ -66,7 +66,7 @@ struct ClusterPresenceTests {
         try b.connect("meter-2")
         let asked = [try DeviceID("meter-1"), try DeviceID("meter-2"), try DeviceID("meter-3")]
         for node in [a, b] {
-            let presence = await node.presence.presence(in: .defaultTenant, of: asked)
+            let presence = await node.presence.presence(in: .defaultTenant, of: asked, countingTenant: true)
             #expect(presence.connectedCount == 2 && presence.connected == ["meter-1", "meter-2"])
             #expect(presence.lastActivity.keys.sorted() == ["meter-1", "meter-2"])
         }
@@ -101,13 +101,14 @@ struct ClusterPresenceTests {
         hostile.start()
         await waitForConnections(a, b)
         try b.connect("meter-1")
-        let presence = await a.presence.presence(in: .defaultTenant, of: [try DeviceID("meter-1")])
+        let presence = await a.presence.presence(
+            in: .defaultTenant, of: [try DeviceID("meter-1")], countingTenant: true)
         #expect(presence.connectedCount == 1 && presence.connected == ["meter-1"])
         #expect(presence.lastActivity.keys.sorted() == ["meter-1"])
         await hostile.shutdown()
         // Two other nodes counted, one answering: the question ends at its timeout with that one's answer.
         let started = ContinuousClock.now
-        #expect(await a.presence.presence(in: .defaultTenant, of: []).connectedCount == 1)
+        #expect(await a.presence.presence(in: .defaultTenant, of: [], countingTenant: true).connectedCount == 1)
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         await a.nats.shutdown()
         await b.nats.shutdown()

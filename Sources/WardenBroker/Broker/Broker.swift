@@ -141,6 +141,14 @@ public final class Broker: Sendable {
         return Set(sessions.compactMap { key, session in session.withState { $0.sink != nil } ? key.clientID : nil })
     }
 
+    /// Which of `clientIDs` have a connected session in `tenantID` now: a lookup each, for a page of devices.
+    public func connected(_ clientIDs: [String], in tenantID: TenantID) -> Set<String> {
+        let sessions = state.withLock { state in
+            clientIDs.compactMap { state.sessions[SessionKey(tenantID: tenantID, clientID: $0)] }
+        }
+        return Set(sessions.compactMap { session in session.withState { $0.sink != nil } ? session.key.clientID : nil })
+    }
+
     /// Counts a new authenticated connection; false when `maximumConnections` is reached.
     func admitConnection() -> Bool {
         let count = connectionCount.wrappingAdd(1, ordering: .relaxed).newValue

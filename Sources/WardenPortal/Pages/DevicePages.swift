@@ -73,7 +73,8 @@ extension Pages {
                     cursor = page.nextCursor
                 } while cursor != nil && devices.count < 200 && scanned < Self.searchWindow
                 devices = Array(devices.prefix(200))
-                let presence = await dependencies.hub.presence.presence(in: tenant, of: devices.map(\.id))
+                let presence = await dependencies.hub.presence.presence(
+                    in: tenant, of: devices.map(\.id), countingTenant: true)
                 let rows = devices.map { device in
                     Self.row(
                         device, connected: presence.connected.contains(device.id.rawValue),

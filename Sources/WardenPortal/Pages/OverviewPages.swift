@@ -143,7 +143,11 @@ extension Pages {
             for (index, tenant) in tenants.enumerated() {
                 if index >= 8, let (id, count) = await group.next() { counts[id] = count }
                 group.addTask {
-                    (tenant.id, await dependencies.hub.presence.presence(in: tenant.id, of: []).connectedCount)
+                    (
+                        tenant.id,
+                        await dependencies.hub.presence.presence(in: tenant.id, of: [], countingTenant: true)
+                            .connectedCount
+                    )
                 }
             }
             for await (id, count) in group { counts[id] = count }
