@@ -73,6 +73,8 @@ def test_a_brute_force_is_seen_and_its_address_banned_before_tls(warden_factory)
     warden.cli("defender", "ack", alert["id"])
     warden.cli("defender", "resolve", alert["id"])
     assert json.loads(warden.cli("defender", "alerts", "--status", "resolved", "--json"))["items"][0]["id"] == alert["id"]
+    reopened = warden.run_cli("defender", "ack", alert["id"])
+    assert reopened.returncode == 67 and "alert.resolved" in reopened.stderr, reopened.stderr
     elsewhere.stop()
     bystander.stop()
 

@@ -33,7 +33,7 @@ final class ClusterDefenderCounts: Sendable {
     /// Takes the other nodes' counts, and sends this node's every second until the task is cancelled (which holds
     /// this relay until then), off the event loops that serve connections.
     func start() -> Task<Void, Never> {
-        defender.shareCounts()
+        defender.shareCounts(as: node)
         nats.subscribe(Self.subject) { [weak self] message in self?.take(message) }
         return Task { [self] in
             while !Task.isCancelled {

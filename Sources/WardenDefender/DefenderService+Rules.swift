@@ -270,18 +270,11 @@ extension DefenderService: ConnectionObserver {
                 key, default: WindowCount(at: now, window: window, threshold: threshold)
             ].add(at: now, window: window, threshold: threshold)
             let window = SharedCounts.Key(rule: rule, key: key)
-            if counts.isSharing, estimate * 10 >= Double(threshold) { counts.nearThreshold.insert(window) }
-            let elsewhere = counts.elsewhere[rule]?[key]?.values.reduce(0) { $1.until > now ? $0 + $1.estimate : $0 }
-            guard estimate + (elsewhere ?? 0) >= Double(threshold) else { return false }
-            counts.windows[rule]?[key] = nil
-            counts.elsewhere[rule]?[key] = nil
-            if counts.isSharing {
-                counts.nearThreshold.remove(window)
-                if counts.fired.count < Self.maximumSharedFired {
-                    counts.fired.append(window)
-                    counts.firedHere[window] = now
-                }
+            if counts.isSharing, estimate * 10 >= Double(threshold) {
+                counts.nearThreshold[window] = Firing(tenant: tenant, fire: fire)
             }
+            guard estimate + counts.elsewhere(window, at: now).sum >= Double(threshold) else { return false }
+            counts.fire(window, at: now)
             return true
         }
         if fires { raising(rule + " " + key, tenant: tenant, fire) }
@@ -298,7 +291,7 @@ extension DefenderService: ConnectionObserver {
 
     /// Runs `fire` in a task of its own unless the same slot is already raising, or its tenant (or, for the
     /// address rules, the platform) has its most raising at once: one tenant's rules cannot starve the others'.
-    private func raising(_ slot: String, tenant: TenantID?, _ fire: @escaping @Sendable () async -> Void) {
+    func raising(_ slot: String, tenant: TenantID?, _ fire: @escaping @Sendable () async -> Void) {
         let starts = counts.withLock { counts in
             let running = counts.raisingPerTenant[tenant, default: 0]
             guard running < (tenant == nil ? Self.maximumRaisingForAddresses : Self.maximumRaisingPerTenant),

@@ -54,9 +54,9 @@ extension DefenderService {
         RuleName.abnormalDisconnects, RuleName.policyDenials, RuleName.commandRefusals,
     ]
 
-    /// Starts keeping what fires here for the other nodes (`sharedCounts`).
-    public func shareCounts() {
-        counts.withLock { $0.isSharing = true }
+    /// Starts keeping what fires here for the other nodes (`sharedCounts`), as `node`.
+    public func shareCounts(as node: UUID) {
+        counts.withLock { $0.node = node }
     }
 
     /// What to tell the other nodes now: every window whose estimate is at least a tenth of its threshold (the
@@ -66,12 +66,12 @@ extension DefenderService {
         counts.withLock { counts in
             var shared = SharedCounts(fired: counts.fired)
             counts.fired = []
-            for window in counts.nearThreshold {
+            for window in counts.nearThreshold.keys {
                 guard let count = counts.windows[window.rule]?[window.key],
                     case let estimate = count.estimate(at: now), estimate > 0,
                     estimate * 10 >= Double(count.threshold)
                 else {
-                    counts.nearThreshold.remove(window)
+                    counts.nearThreshold[window] = nil
                     continue
                 }
                 shared.windows.append(.init(rule: window.rule, key: window.key, estimate: estimate))
@@ -100,13 +100,16 @@ extension DefenderService {
     /// there starts again here. Only the rules this node counts are taken, at most `maximumTrackedSources` sources
     /// per rule and `maximumNodesPerSource` nodes' words about each, each estimate between nothing and a billion;
     /// a window that fired here lately takes no word sent before the other node heard.
+    ///
+    /// When the words alone bring a window counted here to its threshold (the last event was counted before they
+    /// arrived), the node with the lowest id among those that counted it fires, so that one node does.
     public func takeCounts(_ shared: SharedCounts, from origin: UUID, at now: Date) {
         let limit = settings.maximumTrackedSources
-        counts.withLock { counts in
+        let firings = counts.withLock { counts -> [(SharedCounts.Key, Firing)] in
             for fired in shared.fired {
                 counts.windows[fired.rule]?[fired.key] = nil
                 counts.elsewhere[fired.rule]?[fired.key] = nil
-                counts.nearThreshold.remove(fired)
+                counts.nearThreshold[fired] = nil
             }
             for window in shared.windows where Self.countedRules.contains(window.rule) {
                 guard window.estimate.isFinite, window.estimate > 0,
@@ -119,6 +122,22 @@ extension DefenderService {
                     min(window.estimate, 1e9), now.addingTimeInterval(Self.sharedCountsLast)
                 )
             }
+            var firings: [(SharedCounts.Key, Firing)] = []
+            for taken in shared.windows {
+                let window = SharedCounts.Key(rule: taken.rule, key: taken.key)
+                guard let here = counts.node, let firing = counts.nearThreshold[window],
+                    let count = counts.windows[window.rule]?[window.key], case let estimate = count.estimate(at: now),
+                    estimate > 0, case let elsewhere = counts.elsewhere(window, at: now),
+                    estimate + elsewhere.sum >= Double(count.threshold),
+                    elsewhere.nodes.allSatisfy({ here.uuidString < $0.uuidString })
+                else { continue }
+                counts.fire(window, at: now)
+                firings.append((window, firing))
+            }
+            return firings
+        }
+        for (window, firing) in firings {
+            raising(window.rule + " " + window.key, tenant: firing.tenant, firing.fire)
         }
     }
 }

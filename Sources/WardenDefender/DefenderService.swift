@@ -48,17 +48,45 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         var raisingPerTenant: [TenantID?: Int] = [:]
         /// Takeovers of each client's session since the day's count began (the audit's conflicting ids).
         var takeovers: [String: (count: Int, since: Date)] = [:]
-        /// On a node of a cluster (`shareCounts`): the other nodes' estimates of the same windows, by rule and
-        /// source, each node's last word until it goes stale; and the windows that fired here since the last share.
-        var isSharing = false
+        /// On a node of a cluster (`shareCounts`): this node, the other nodes' estimates of the same windows, by
+        /// rule and source, each node's last word until it goes stale; and the windows that fired here since the
+        /// last share.
+        var node: UUID?
         var elsewhere: [String: [String: [UUID: (estimate: Double, until: Date)]]] = [:]
         var fired: [SharedCounts.Key] = []
-        /// The windows whose estimate reached a tenth of their threshold when last counted: what is shared.
-        var nearThreshold: Set<SharedCounts.Key> = []
+        /// The windows whose estimate reached a tenth of their threshold when last counted: what is shared, with
+        /// what their rule does when the other nodes' words alone bring the sum to the threshold.
+        var nearThreshold: [SharedCounts.Key: Firing] = [:]
         /// When each window fired here lately: other nodes' words about it, sent before they heard, are not taken.
         var firedHere: [SharedCounts.Key: Date] = [:]
         /// Shares since `elsewhere` was last swept of stale words.
         var sharesSinceSweep = 0
+
+        var isSharing: Bool { node != nil }
+
+        /// The other nodes' words about `window` that still count.
+        func elsewhere(_ window: SharedCounts.Key, at now: Date) -> (sum: Double, nodes: [UUID]) {
+            let fresh = elsewhere[window.rule]?[window.key]?.filter { $0.value.until > now } ?? [:]
+            return (fresh.values.reduce(0) { $0 + $1.estimate }, Array(fresh.keys))
+        }
+
+        /// Starts `window` again from nothing here, and tells the other nodes at the next share that it fired.
+        mutating func fire(_ window: SharedCounts.Key, at now: Date) {
+            windows[window.rule]?[window.key] = nil
+            elsewhere[window.rule]?[window.key] = nil
+            guard isSharing else { return }
+            nearThreshold[window] = nil
+            if fired.count < DefenderService.maximumSharedFired {
+                fired.append(window)
+                firedHere[window] = now
+            }
+        }
+    }
+
+    /// What a rule does when a window reaches its threshold (raises its alert, and may ban), for its tenant.
+    struct Firing {
+        let tenant: TenantID?
+        let fire: @Sendable () async -> Void
     }
 
     /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no
@@ -395,6 +423,10 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         guard var alert = try await store.alert(id), tenantID == nil || alert.tenantID == tenantID else {
             throw WardenError(.alertNotFound, "There is no alert '\(id)'.")
         }
+        // Its rule raises a new alert on the subject when it fires again: a resolved one is not taken up again.
+        guard alert.status != .resolved || status == .resolved else {
+            throw WardenError(.alertResolved, "The alert '\(id)' is resolved; it stays resolved.")
+        }
         alert.status = status
         alert.changedBy = author
         alert.changedAt = clock.now()
@@ -413,16 +445,10 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         _ rule: String, on subject: String, severity: Alert.Severity, tenantID: TenantID?, summary: String
     ) async throws -> Alert {
         let now = clock.now()
-        let current = try await store.unresolvedAlert(rule: rule, subject: subject)
-        var alert =
-            current
-            ?? Alert(
+        let alert = try await store.raiseAlert(
+            Alert(
                 id: Hex.encode(SecretBytes.random(count: 8).bytes), tenantID: tenantID, rule: rule,
-                severity: severity, subject: subject, summary: summary, count: 0, firstSeen: now, lastSeen: now)
-        alert.count += 1
-        alert.lastSeen = now
-        alert.summary = summary
-        try await store.saveAlert(alert)
+                severity: severity, subject: subject, summary: summary, count: 1, firstSeen: now, lastSeen: now))
         bus.publish(.alertChanged(alert))
         if alert.count == 1 {
             Counter(

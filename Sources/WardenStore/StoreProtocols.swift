@@ -247,8 +247,10 @@ public protocol DefenderStore: Sendable {
     /// The newest alerts first, of one status or all, of one tenant or all.
     func alerts(status: Alert.Status?, tenantID: TenantID?, limit: Int) async throws -> [Alert]
     func alert(_ id: String) async throws -> Alert?
-    /// The alert of `rule` on `subject` that is not resolved, if any.
-    func unresolvedAlert(rule: String, subject: String) async throws -> Alert?
+    /// Inserts `alert` (its count 1) or, while its rule's alert on its subject is not resolved, counts that one
+    /// again (count + 1, summary, last seen) in the same statement, so that nodes raising at once make one alert;
+    /// returns the alert as stored.
+    func raiseAlert(_ alert: Alert) async throws -> Alert
     /// How many alerts are in `status`.
     func countAlerts(status: Alert.Status) async throws -> Int
     /// Quarantines a device, or changes its level; `device.not_found`.

@@ -150,31 +150,13 @@ struct DefenderServiceTests {
     /// share their counts, and fire once; what fired on one starts again on the other. Another node's word is
     /// taken only for the rules counted here, between nothing and a billion, and lasts a few seconds.
     @Test func guessesSpreadOverTwoNodesAreSummedWhenTheyShareTheirCounts() async throws {
-        var settings = DefenderService.Settings()
-        settings.authFailureThreshold = 20
-        func node() async throws -> (DefenderService, EventBus) {
-            let bus = EventBus()
-            let defender = DefenderService(store: database, bus: bus, settings: settings, clock: SystemClock())
-            try await defender.load()
-            defender.follow(bus)
-            defender.shareCounts()
-            return (defender, bus)
-        }
-        let (a, busA) = try await node()
-        let (b, busB) = try await node()
+        let (nodeA, nodeB) = (UUID(), UUID())
+        let (a, busA) = try await sharingNode(nodeA)
+        let (b, busB) = try await sharingNode(nodeB)
         let attacker = try address("192.0.2.77")
-        func guess(on bus: EventBus, from peer: IPAddress? = nil) {
-            bus.publish(
-                .authentication(
-                    AuthenticationRecord(
-                        tenantID: .defaultTenant, principal: "meter-\(UUID())", peerAddress: peer ?? attacker,
-                        protocolName: "mqtt", method: .sas, isAccepted: false, failure: .sasSignatureMismatch,
-                        isCredentialFailure: true, guessedDevice: nil, certificateThumbprint: nil, referenceID: "r",
-                        at: Date())))
-        }
+        func guess(on bus: EventBus, from peer: IPAddress? = nil) { self.guess(on: bus, from: peer ?? attacker) }
         for _ in 0..<12 { guess(on: busA) }
         for _ in 0..<7 { guess(on: busB) }
-        let (nodeA, nodeB) = (UUID(), UUID())
         b.takeCounts(a.sharedCounts(at: Date()), from: nodeA, at: Date())
         try await Task.sleep(for: .milliseconds(200))
         #expect(try await addressAlerts(b).isEmpty, "12 + 7 guesses raise nothing")
@@ -224,6 +206,54 @@ struct DefenderServiceTests {
         guess(on: busB, from: try address("192.0.2.78"))
         try await Task.sleep(for: .milliseconds(200))
         #expect(try await addressAlerts(b).count == 1, "a stale word does not count")
+    }
+
+    /// The last guess on each node was counted before the other's word arrived: the words alone bring the sum to
+    /// the threshold, and the node with the lower id fires, once; the other leaves it to that node.
+    @Test func theSharesAloneFireTheWindowOnTheNodeWithTheLowerID() async throws {
+        let lower = try #require(UUID(uuidString: "00000000-0000-0000-0000-000000000001"))
+        let higher = try #require(UUID(uuidString: "FFFFFFFF-0000-0000-0000-000000000001"))
+        let (a, busA) = try await sharingNode(lower)
+        let (b, busB) = try await sharingNode(higher)
+        let attacker = try address("192.0.2.80")
+        for _ in 0..<12 { guess(on: busA, from: attacker) }
+        for _ in 0..<8 { guess(on: busB, from: attacker) }
+        try await Task.sleep(for: .milliseconds(100))
+        let (fromA, fromB) = (a.sharedCounts(at: Date()), b.sharedCounts(at: Date()))
+        b.takeCounts(fromA, from: lower, at: Date())
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).isEmpty, "the node with the higher id leaves it to the other")
+        a.takeCounts(fromB, from: higher, at: Date())
+        let raised = try await waitFor { try await addressAlerts(a).first }
+        #expect(raised.subject == "address 192.0.2.80" && raised.count == 1)
+        // Its firing reaches the other node, which starts again; neither fires twice.
+        b.takeCounts(a.sharedCounts(at: Date()), from: lower, at: Date())
+        a.takeCounts(fromB, from: higher, at: Date())
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(a).map(\.count) == [1])
+        #expect(b.sharedCounts(at: Date()).windows.isEmpty)
+    }
+
+    /// A Defender on a bus of its own, sharing its counts as `node`, with the address rule's threshold at 20.
+    func sharingNode(_ node: UUID) async throws -> (DefenderService, EventBus) {
+        var settings = DefenderService.Settings()
+        settings.authFailureThreshold = 20
+        let bus = EventBus()
+        let defender = DefenderService(store: database, bus: bus, settings: settings, clock: SystemClock())
+        try await defender.load()
+        defender.follow(bus)
+        defender.shareCounts(as: node)
+        return (defender, bus)
+    }
+
+    /// A refused guess at a device's key from `peer`, told on `bus`.
+    func guess(on bus: EventBus, from peer: IPAddress) {
+        bus.publish(
+            .authentication(
+                AuthenticationRecord(
+                    tenantID: .defaultTenant, principal: "meter-\(UUID())", peerAddress: peer, protocolName: "mqtt",
+                    method: .sas, isAccepted: false, failure: .sasSignatureMismatch, isCredentialFailure: true,
+                    guessedDevice: nil, certificateThumbprint: nil, referenceID: "r", at: Date())))
     }
 
     func addressAlerts(_ defender: DefenderService) async throws -> [Alert] {

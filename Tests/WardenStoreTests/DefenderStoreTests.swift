@@ -101,11 +101,6 @@ struct DefenderStoreTests {
             #expect(try await reopened.alerts(status: .resolved, tenantID: .defaultTenant, limit: 10) == [resolved])
             #expect(try await reopened.alert("a2") == platform)
             #expect(try await reopened.alert("a9") == nil)
-            // The resolved one does not count: the open one does.
-            #expect(
-                try await reopened.unresolvedAlert(rule: "auth.failures.address", subject: "address 192.0.2.7")
-                    == first)
-            #expect(try await reopened.unresolvedAlert(rule: "auth.failures.address", subject: "nobody") == nil)
             #expect(try await reopened.countAlerts(status: .open) == 1)
             #expect(try await reopened.countAlerts(status: .acknowledged) == 1)
 
@@ -126,6 +121,85 @@ struct DefenderStoreTests {
             #expect(try await store.alert("a1") == changed)
             #expect(try await store.countAlerts(status: .open) == 0)
             #expect(try await store.countAlerts(status: .acknowledged) == 2)
+        }
+    }
+
+    /// Raising counts into the alert not yet resolved of the rule on the subject, also when raised from many
+    /// connections at once (nodes of a cluster); a resolved one is left alone and a new one opens.
+    @Test(arguments: StoreEngine.allCases) func raisingCountsIntoTheOneAlertNotResolved(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            let opened = try await store.raiseAlert(alert("r1", subject: "address 192.0.2.9", lastSeen: now))
+            #expect(opened.id == "r1" && opened.count == 1 && opened.status == .open)
+            var acknowledged = opened
+            acknowledged.status = .acknowledged
+            try await store.saveAlert(acknowledged)
+            let later = now.addingTimeInterval(5)
+            var again = alert("r2", subject: "address 192.0.2.9", lastSeen: later)
+            again.summary = "more"
+            let counted = try await store.raiseAlert(again)
+            #expect(counted.id == "r1" && counted.count == 2 && counted.status == .acknowledged)
+            #expect(counted.summary == "more" && counted.lastSeen == later && counted.firstSeen == opened.firstSeen)
+            // Raised from many connections at once: one alert counts them all.
+            try await withThrowingTaskGroup(of: Alert.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await store.raiseAlert(self.alert("c\(index)", subject: "s2", lastSeen: later))
+                    }
+                }
+                for try await _ in group {}
+            }
+            let crowd = try await store.alerts(status: nil, tenantID: nil, limit: 100).filter { $0.subject == "s2" }
+            #expect(crowd.count == 1 && crowd.first?.count == 8)
+            // Resolved, it is left alone: the rule's next firing opens a new alert.
+            var resolved = counted
+            resolved.status = .resolved
+            try await store.saveAlert(resolved)
+            let reopened = try await store.raiseAlert(alert("r3", subject: "address 192.0.2.9", lastSeen: later))
+            #expect(reopened.id == "r3" && reopened.count == 1)
+            #expect(try await store.alert("r1")?.count == 2)
+        }
+    }
+
+    /// Duplicates an older version let in (two nodes raising at once): migration 0032 keeps the latest seen of
+    /// each rule and subject open and resolves the others, then the index holds one.
+    @Test func theMigrationResolvesAllButTheLatestOfDuplicateAlerts() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            for step in StoreMigrations.all where step.identifier < Migration0032OneOpenAlertPerSubject.identifier {
+                try step.sqlite(db)
+            }
+            for (id, status, second) in [
+                ("d1", "open", 1), ("d2", "acknowledged", 3), ("d3", "open", 2),
+                ("d4", "resolved", 9), ("other", "open", 1),
+            ] {
+                try db.execute(
+                    sql: """
+                        INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen, last_seen)
+                        VALUES (?, 'r', 'high', ?, ?, 's', 1, ?, ?)
+                        """,
+                    arguments: [
+                        id, status, id == "other" ? "b" : "a", now, now.addingTimeInterval(Double(second)),
+                    ])
+            }
+            try Migration0032OneOpenAlertPerSubject.migrate(db)
+            let statuses = try Row.fetchAll(db, sql: "SELECT id, status, changed_by FROM alerts ORDER BY id").map {
+                "\($0["id"] as String) \($0["status"] as String) \(($0["changed_by"] as String?) ?? "-")"
+            }
+            #expect(
+                statuses == [
+                    "d1 resolved warden:0032-one-open-alert-per-subject", "d2 acknowledged -",
+                    "d3 resolved warden:0032-one-open-alert-per-subject", "d4 resolved -", "other open -",
+                ])
+            #expect(throws: DatabaseError.self) {
+                try db.execute(
+                    sql: """
+                        INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen, last_seen)
+                        VALUES ('d5', 'r', 'high', 'open', 'a', 's', 1, ?, ?)
+                        """, arguments: [now, now])
+            }
         }
     }
 

@@ -40,6 +40,7 @@ struct RegistryStoreTests {
             "0027-add-node-slot-names", "0028-index-refresh-token-revocations",
             "0029-create-provisioning-operations",
             "0030-stamp-retained-messages", "0031-create-sign-in-failures",
+            "0032-one-open-alert-per-subject",
         ]
         #expect(try await TemporaryDatabase().database.appliedMigrations() == expected)
         try await StoreEngine.postgresql.withFreshStore { fresh in

@@ -92,6 +92,7 @@ extension WardenError.Code {
     public static let masterKeyRotationInProgress = Self("master_key.rotation_in_progress", .conflict)
     public static let banNotFound = Self("ban.not_found", .notFound)
     public static let alertNotFound = Self("alert.not_found", .notFound)
+    public static let alertResolved = Self("alert.resolved", .conflict)
     public static let auditReportNotFound = Self("defender.audit_not_run", .notFound)
     public static let backupInvalid = Self("backup.invalid", .invalidInput)
     public static let backupNotSupported = Self("backup.not_supported", .conflict)
@@ -157,7 +158,8 @@ extension WardenError.Code {
         .methodInvalidResponse, .sasMalformed,
         .sasExpired, .sasResourceMismatch,
         .sasSignatureMismatch, .sasInvalidLifetime, .sealingFailed, .masterKeyInvalid, .masterKeyNotRotatable,
-        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .auditReportNotFound, .backupInvalid,
+        .masterKeyRotationInProgress, .banNotFound, .alertNotFound, .alertResolved, .auditReportNotFound,
+        .backupInvalid,
         .backupNotSupported,
         .authBanned,
         .requestMalformedJSON,

@@ -57,6 +57,7 @@ enum StoreMigrations {
         MigrationStep(Migration0029CreateProvisioningOperations.self),
         MigrationStep(Migration0030StampRetainedMessages.self),
         MigrationStep(Migration0031CreateSignInFailures.self),
+        MigrationStep(Migration0032OneOpenAlertPerSubject.self),
     ]
 
     /// GRDB's migrator over the history (its table, `grdb_migrations`, records what ran).

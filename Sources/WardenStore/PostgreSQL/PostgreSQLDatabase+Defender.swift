@@ -67,14 +67,22 @@ extension PostgreSQLDatabase: DefenderStore {
         }
     }
 
-    public func unresolvedAlert(rule: String, subject: String) async throws -> Alert? {
-        try await read { connection in
-            try await connection.rows(
+    public func raiseAlert(_ alert: Alert) async throws -> Alert {
+        try await write { connection in
+            // The conflict target names the partial unique index of migration 0032.
+            let row = try await connection.rows(
                 """
-                SELECT * FROM alerts WHERE rule = \(rule) AND subject = \(subject) AND status <> 'resolved'
-                ORDER BY last_seen DESC LIMIT 1
+                INSERT INTO alerts (id, tenant_id, rule, severity, status, subject, summary, count, first_seen,
+                    last_seen)
+                VALUES (\(alert.id), \(alert.tenantID?.rawValue), \(alert.rule), \(alert.severity.rawValue), 'open',
+                \(alert.subject), \(alert.summary), 1, \(alert.firstSeen), \(alert.lastSeen))
+                ON CONFLICT (rule, subject) WHERE status <> 'resolved' DO UPDATE SET count = alerts.count + 1,
+                summary = excluded.summary, last_seen = excluded.last_seen
+                RETURNING *
                 """
-            ).first.map(DefenderRows.alert)
+            ).first
+            guard let row else { throw WardenError(.internalError, "Raising an alert returned nothing.") }
+            return try DefenderRows.alert(row)
         }
     }
 

@@ -75,16 +75,24 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
-    public func unresolvedAlert(rule: String, subject: String) async throws -> Alert? {
-        try await read { db in
-            try Row.fetchOne(
+    public func raiseAlert(_ alert: Alert) async throws -> Alert {
+        try await write { db in
+            // The conflict target names the partial unique index of migration 0032.
+            let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT * FROM alerts WHERE rule = ? AND subject = ? AND status != 'resolved'
-                    ORDER BY last_seen DESC LIMIT 1
+                    INSERT INTO alerts (id, tenant_id, rule, severity, status, subject, summary, count, first_seen,
+                        last_seen) VALUES (?, ?, ?, ?, 'open', ?, ?, 1, ?, ?)
+                    ON CONFLICT (rule, subject) WHERE status <> 'resolved' DO UPDATE SET count = count + 1,
+                    summary = excluded.summary, last_seen = excluded.last_seen
+                    RETURNING *
                     """,
-                arguments: [rule, subject]
-            ).map(DefenderRows.alert)
+                arguments: [
+                    alert.id, alert.tenantID?.rawValue, alert.rule, alert.severity.rawValue, alert.subject,
+                    alert.summary, alert.firstSeen, alert.lastSeen,
+                ])
+            guard let row else { throw WardenError(.internalError, "Raising an alert returned nothing.") }
+            return try DefenderRows.alert(row)
         }
     }
 
