@@ -277,6 +277,8 @@ public final class ClusterEvents: Sendable {
                 reason: notice.text ?? "", createdAt: notice.at ?? Date(), expiresAt: notice.until,
                 createdBy: notice.by ?? "", alertID: notice.alert)
             return notice.kind == .banAdded ? .banAdded(ban) : .banRemoved(ban)
+        case .alertResolved:
+            return try await store.alert(required(notice.id)).map { .alertChanged($0) }
         case .quarantined:
             let (tenantID, deviceID) = (try required(tenant), try required(device))
             return try await store.quarantines().first { $0.tenantID == tenantID && $0.deviceID == deviceID }

@@ -20,6 +20,7 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
         case twinReportedChanged
         case enrollmentChanged, enrollmentDeleted
         case banAdded, banRemoved
+        case alertResolved
         case quarantined, released
         case defenderRulesChanged
         case disconnectRequested
@@ -145,6 +146,10 @@ public struct ClusterNotice: Codable, Sendable, Equatable {
             self.init(origin: origin, kind: .tokensRevoked)
             id = userID
             until = before
+        // A resolution crosses so that the node holding the device's behaviour learns it again.
+        case .alertChanged(let alert) where alert.status == .resolved:
+            self.init(origin: origin, kind: .alertResolved, tenant: alert.tenantID)
+            id = alert.id
         // An alert is raised, sent (its webhook; its MQTT topic, routed to subscribers on every node like any
         // message) and recorded by the node whose rule raised it.
         case .certificateIssued, .registration, .authentication, .authorizationDenied,

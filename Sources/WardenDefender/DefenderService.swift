@@ -220,6 +220,12 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
                 _ = quarantined.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
             case .defenderRulesChanged(let tenantID, let text):
                 adopt(text, for: tenantID)
+            // Resolving a behaviour alert, on any node, accepts the device's new behaviour: its baseline learns
+            // again from nothing on the node that holds it.
+            case .alertChanged(let alert):
+                if alert.status == .resolved, alert.rule.hasPrefix("behaviour."), alert.subject.hasPrefix("device ") {
+                    profiles.withLock { $0[String(alert.subject.dropFirst("device ".count))]?.forgetBehaviour() }
+                }
             // The store forgets a deleted device's quarantine (ON DELETE CASCADE): one made again starts afresh.
             case .deviceDeleted(let tenantID, let deviceID):
                 _ = profiles.withLock { $0.removeValue(forKey: "\(tenantID)/\(deviceID)") }
@@ -431,10 +437,6 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         alert.changedBy = author
         alert.changedAt = clock.now()
         try await store.saveAlert(alert)
-        // Resolving a behaviour alert accepts the device's new behaviour: its baseline learns again from nothing.
-        if status == .resolved, alert.rule.hasPrefix("behaviour."), alert.subject.hasPrefix("device ") {
-            profiles.withLock { $0[String(alert.subject.dropFirst("device ".count))]?.forgetBehaviour() }
-        }
         bus.publish(.alertChanged(alert))
         alertsGauge.record(try await store.countAlerts(status: .open))
         return alert

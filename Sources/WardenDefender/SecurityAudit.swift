@@ -195,7 +195,7 @@ public enum SecurityAudit {
     public static let maximumFindingsPerCheck = 100
     /// How soon an expiry is worth saying, and how long a device or key may be silent or unused.
     static let expiringWithin: TimeInterval = 30 * 86_400
-    static let silentFor: TimeInterval = 30 * 86_400
+    public static let silentFor: TimeInterval = 30 * 86_400
     static let unusedFor: TimeInterval = 90 * 86_400
 
     /// Runs every check on `facts`. Findings are listed per check and tenant (and the platform) up to the

@@ -44,6 +44,17 @@ public final class DevicePresence: Sendable {
         return presence
     }
 
+    /// Which of `deviceIDs`, however many, are connected to this node or another: asked a page
+    /// (`maximumDevicesAsked`) at a time, for the audit's devices that look silent.
+    public func connected(in tenantID: TenantID, among deviceIDs: [DeviceID]) async -> Set<String> {
+        var connected: Set<String> = []
+        for start in stride(from: 0, to: deviceIDs.count, by: Self.maximumDevicesAsked) {
+            let page = Array(deviceIDs[start..<min(start + Self.maximumDevicesAsked, deviceIDs.count)])
+            connected.formUnion(await presence(in: tenantID, of: page).connected)
+        }
+        return connected
+    }
+
     /// What this node alone knows of `tenantID` and `deviceIDs` (an answer to another node, too).
     public func here(in tenantID: TenantID, of deviceIDs: [String], countingTenant: Bool) -> Presence {
         let activity = lastActivity.withLock { times in

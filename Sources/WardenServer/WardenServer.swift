@@ -239,7 +239,7 @@ public enum WardenServer {
                 telemetry: telemetry, cloudToDevice: cloudToDevice, twins: twins, methods: methods, presence: presence))
         let auditFacts = AuditFactsGatherer(
             configuration: configuration, directory: deviceDirectory, registry: registry, certificates: certificates,
-            access: access, broker: broker, defender: defender, clock: clock)
+            access: access, broker: broker, presence: presence, defender: defender, clock: clock)
         defender.gatherAuditFacts { try await auditFacts.gather() }
         let hub = HubServices(
             telemetry: TelemetryReader(store: database, feed: telemetryFeed, settled: telemetry.settledSequence),

@@ -146,6 +146,30 @@ struct ClusterEventsTests {
         await #expect(throws: WardenError.self) { _ = try await nodes.eventsB.event(for: incomplete) }
     }
 
+    /// An alert's resolution crosses (the node holding the device's baseline learns it again), read back from
+    /// the store; raising and acknowledging stay on their node (it sends and records them).
+    @Test func aResolvedAlertCrossesAndOthersStay() async throws {
+        let nodes = try await TwoNodes()
+        var alert = Alert(
+            id: "al-1", tenantID: .defaultTenant, rule: "behaviour.message-rate", severity: .medium,
+            subject: "device default/meter-1", summary: "fast", firstSeen: Date(), lastSeen: Date())
+        #expect(ClusterNotice(.alertChanged(alert), origin: UUID()) == nil)
+        alert.status = .acknowledged
+        #expect(ClusterNotice(.alertChanged(alert), origin: UUID()) == nil)
+        alert.status = .resolved
+        try await nodes.database.saveAlert(alert)
+        let notice = try #require(ClusterNotice(.alertChanged(alert), origin: UUID()))
+        let read = try JSONDecoder().decode(ClusterNotice.self, from: JSONEncoder().encode(notice))
+        guard case .alertChanged(let crossed)? = try await nodes.eventsB.event(for: read) else {
+            Issue.record("not an alert")
+            return
+        }
+        #expect(crossed.id == alert.id && crossed.status == .resolved && crossed.subject == alert.subject)
+        var gone = read
+        gone.id = "al-2"
+        #expect(try await nodes.eventsB.event(for: gone) == nil)
+    }
+
     /// Events that stay on their node make no notice (each node records its own).
     @Test func nodeLocalEventsDoNotCross() throws {
         #expect(ClusterNotice(.backupMade(at: Date(), withPassphrase: false), origin: UUID()) == nil)

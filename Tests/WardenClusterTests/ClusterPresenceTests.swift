@@ -75,6 +75,22 @@ struct ClusterPresenceTests {
         await b.nats.shutdown()
     }
 
+    /// The audit asks about every device that looks silent, thousands at once: a page at a time, each answered.
+    @Test func devicesPastOnePageAreAskedAPageAtATime() async throws {
+        let server = try TestNATSServer()
+        let a = Node(server: server, otherNodes: 1)
+        let b = Node(server: server, otherNodes: 1)
+        await waitForConnections(a, b)
+        let asked = try (0..<2_500).map { try DeviceID("meter-\($0)") }
+        for index in [0, 999, 1_000, 2_499] { try b.connect("meter-\(index)") }
+        try a.connect("meter-1500")
+        #expect(
+            await a.presence.connected(in: .defaultTenant, among: asked)
+                == ["meter-0", "meter-999", "meter-1000", "meter-1500", "meter-2499"])
+        await a.nats.shutdown()
+        await b.nats.shutdown()
+    }
+
     /// A node counted but silent (stopped, not yet past its lease) costs the question its timeout, no more; an
     /// answer's devices not asked about, and a count below zero or past any bound, change nothing they should not.
     @Test func aSilentNodeIsLeftOutAndAnAnswerIsTakenOnlyForWhatWasAsked() async throws {

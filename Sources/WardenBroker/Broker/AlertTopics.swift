@@ -16,8 +16,9 @@ public struct AlertTopics: Sendable {
         "$warden/alerts/\(alert.severity.rawValue)/\(alert.rule)"
     }
 
+    /// Publishes this node's alerts (a resolution told by another node was published there, to every node).
     public func follow(_ bus: EventBus) {
-        bus.observe { event in
+        bus.observeThisNode { event in
             guard case .alertChanged(let alert) = event, let tenantID = alert.tenantID else { return }
             broker.publishFromHub(
                 BrokerMessage(

@@ -5,13 +5,15 @@ import WardenAccess
 import WardenBroker
 import WardenCore
 import WardenDefender
+import WardenHub
 import WardenPKI
 import WardenPolicy
 import WardenRegistry
 
 /// Gathers what the Defender's audit checks look at (issue 16) from everything the server runs: the
-/// configuration, the registry's in-memory view, the PKI, people and keys, the broker's live connections and the
-/// Defender's inventory. Runs once per audit (daily, or on demand), off every request path.
+/// configuration, the registry's in-memory view, the PKI, people and keys, the live connections (this node's; on a
+/// cluster, the other nodes' of devices that look silent) and the Defender's inventory. Runs once per audit
+/// (daily, or on demand), off every request path.
 struct AuditFactsGatherer {
     let configuration: ServerConfiguration
     let directory: DeviceDirectory
@@ -19,6 +21,8 @@ struct AuditFactsGatherer {
     let certificates: CertificateService
     let access: AccessService
     let broker: Broker
+    /// Which devices are connected on any node (the broker knows this node's).
+    let presence: DevicePresence
     let defender: DefenderService
     let clock: any WardenClock
 
@@ -91,6 +95,17 @@ struct AuditFactsGatherer {
                             notAfter: notAfter))
                 }
             }
+        }
+        // A device that looks silent here may be connected to another node of a cluster, since before its last
+        // sighting's age: those are asked about.
+        let silentHere = devices.filter { device in
+            device.status == .enabled
+                && facts.lastConnections["\(tenantID)/\(device.id)"].map {
+                    facts.now.timeIntervalSince($0) >= SecurityAudit.silentFor
+                } ?? true
+        }.map(\.id)
+        for deviceID in await presence.connected(in: tenantID, among: silentHere) {
+            facts.lastConnections["\(tenantID)/\(deviceID)"] = facts.now
         }
         for authority in try await registry.certificateAuthorities(tenantID) where authority.isVerified {
             facts.certificates.append(
