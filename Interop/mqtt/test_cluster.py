@@ -135,6 +135,29 @@ def test_every_node_tells_which_devices_are_connected_wherever_they_are(cluster)
     assert shown(b)["lastActivityAt"] >= listed[device_id]["lastActivityAt"]
 
 
+def test_sys_figures_count_the_clients_of_every_node(cluster):
+    """A service on each node reads `$SYS/broker/clients/connected`: every node publishes the cluster's count (its
+    own clients and the others' last figures), so the three agree; on its own, node 3 would count only its one."""
+    a, b, c = cluster
+    name, key = backend(a)
+    watchers = []
+    for node in (a, b, c):
+        watcher = service_client(node, name, key, unique("sys"))
+        assert watcher.start(node.mqtt["mqtts"], host="localhost") == 0
+        subscribed(watcher, "$SYS/broker/clients/connected")
+        watchers.append(watcher)
+    devices = [connected_device(node, a, "sys")[1] for node in (a, b)]
+
+    def counts() -> list[int]:
+        latest = [watcher.payloads("$SYS/broker/clients/connected")[-1:] for watcher in watchers]
+        return [int(value[0]) if value else -1 for value in latest]
+
+    # Each node publishes every 10 s (`mqtt.sys-interval`); the first round after the connections may count part.
+    assert hub.wait_until(lambda: len(set(counts())) == 1 and counts()[0] >= 5, timeout=45), counts()
+    for client in watchers + devices:
+        client.stop()
+
+
 def test_the_live_feed_on_one_node_carries_a_device_connected_to_another(cluster):
     """The API's server-sent events on node 2 carry what a device on node 1 commits: node 2 announces that it
     follows the device, node 1 sends notices of its commits, node 2 reads them from the store."""

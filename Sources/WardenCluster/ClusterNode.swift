@@ -103,6 +103,13 @@ public final class ClusterNode: Service {
         defenderCounts.withLock { $0 = task }
     }
 
+    /// Sums `$SYS` figures over the nodes (`ClusterSystemFigures`), for `SystemTopics`.
+    public func relaySystemFigures() -> any SystemFiguresRelay {
+        let relay = ClusterSystemFigures(node: id, nats: nats)
+        relay.start()
+        return relay
+    }
+
     /// Carries `feed`'s followers to the other nodes and their telemetry to `feed` (`ClusterFeed`).
     public func relayFeed(_ feed: TelemetryFeed, store: any TelemetryStore) {
         let relay = ClusterFeed(node: id, nats: nats, feed: feed, logger: logger)

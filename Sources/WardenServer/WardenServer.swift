@@ -267,7 +267,8 @@ public enum WardenServer {
         let reportedMQTTURLs = mqttURLs
         // total: a configured number of seconds, range-checked when read.
         let systemTopics = SystemTopics(
-            broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version)
+            broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version,
+            relay: configuration.mqtt.systemTopicsInterval > 0 ? cluster?.relaySystemFigures() : nil)
         let served = Mutex(tls.certificateChainPEM)
         let reloader = TLSReloadService(
             reload: {

@@ -184,9 +184,9 @@ public final class Broker: Sendable {
     }
 
     /// Per tenant with sessions: the figures `$SYS/broker/…` reports.
-    func tenantFigures() -> [TenantID: TopicSpace.Figures] {
+    func tenantFigures() -> [TenantID: TenantFigures] {
         state.withLock { state in
-            var figures: [TenantID: TopicSpace.Figures] = [:]
+            var figures: [TenantID: TenantFigures] = [:]
             for session in state.sessions.values {
                 let tenantID = session.key.tenantID
                 if figures[tenantID] == nil { figures[tenantID] = state.spaces[tenantID]?.figures ?? .init() }

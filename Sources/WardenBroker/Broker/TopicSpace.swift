@@ -43,22 +43,12 @@ struct TopicSpace: Sendable {
         var identifiers: [Int]
     }
 
-    /// What `$SYS/broker/…` reports for a tenant.
-    struct Figures: Sendable {
-        var connected = 0
-        var sessions = 0
-        var subscriptions = 0
-        var retained = 0
-        var received = 0
-        var delivered = 0
-    }
-
     /// Messages published into this space, and deliveries made from it, since start.
     var received = 0
     var delivered = 0
 
-    var figures: Figures {
-        Figures(
+    var figures: TenantFigures {
+        TenantFigures(
             subscriptions: subscriptions.count + groups.values.reduce(0) { $0 + $1.members.count },
             retained: retained.count, received: received, delivered: delivered)
     }
