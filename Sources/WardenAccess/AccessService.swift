@@ -152,14 +152,21 @@ public final class AccessService: Service, Sendable {
         await flushKeyUses()
     }
 
+    /// Writes this node's key uses since the last flush, and takes the other nodes' from the store (a key used
+    /// only through another node shows its use here within two flushes).
     func flushKeyUses() async {
         let uses = state.withLock { state in
             defer { state.keyUses = [:] }
             return state.keyUses
         }
-        guard !uses.isEmpty else { return }
         do {
-            try await store.recordAPIKeyUse(uses)
+            let stored = try await store.recordAPIKeyUse(uses)
+            state.withLock { state in
+                for (hash, key) in state.keys {
+                    guard let used = stored[key.id], used > (key.lastUsedAt ?? .distantPast) else { continue }
+                    state.keys[hash]?.lastUsedAt = used
+                }
+            }
         } catch {
             logger.warning("Cannot record API key use.", metadata: ["error": "\(error)"])
         }

@@ -25,8 +25,9 @@ public protocol AccessStore: Sendable {
     func createAPIKey(_ key: APIKey) async throws
     /// Marks a key revoked; `api_key.not_found` if absent.
     func revokeAPIKey(_ tenant: TenantID, _ id: String, at date: Date) async throws -> APIKey
-    /// Records when keys were last used (batched by the caller).
-    func recordAPIKeyUse(_ uses: [String: Date]) async throws
+    /// Records when keys were last used (batched by the caller; a use older than the stored one, which another
+    /// node recorded, changes nothing), and returns every key's last use as stored, from whichever node.
+    func recordAPIKeyUse(_ uses: [String: Date]) async throws -> [String: Date]
 
     func insertRefreshToken(_ token: RefreshToken) async throws
     /// Spends the token with `hash` at `date` and inserts its successor (same family and user) atomically;

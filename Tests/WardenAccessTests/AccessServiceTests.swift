@@ -2,10 +2,11 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
-import WardenAccess
 import WardenCore
 import WardenSecurity
 import WardenStore
+
+@testable import WardenAccess
 
 /// A clock the test moves.
 final class TestClock: WardenClock, Sendable {
@@ -429,6 +430,25 @@ struct AccessAcrossNodesTests {
         #expect(changes.contains(.principals))
         #expect(changes.contains { if case .signedOut = $0 { true } else { false } })
         #expect(changes.contains { if case .tokensRevoked = $0 { true } else { false } })
+    }
+
+    /// A key used only through one node shows its last use on the other once both have flushed their uses; a
+    /// node's older use does not take the place of a later one.
+    @Test func aKeysLastUseOnOneNodeShowsOnTheOther() async throws {
+        let fixture = try await AccessFixture()
+        let (key, secret) = try await fixture.access.createAPIKey(
+            in: .defaultTenant, name: "dashboard", permissions: [.telemetryRead], deviceGroup: nil, expiresAt: nil,
+            by: fixture.admin)
+        let nodeB = try await AccessService(
+            store: fixture.database, settings: .init(), clock: fixture.clock, logger: Logger(label: "test"))
+        fixture.clock.advance(10)
+        let usedAt = fixture.clock.now()
+        #expect(await nodeB.principal(forBearer: Substring(String(decoding: secret.bytes, as: UTF8.self))) != nil)
+        await fixture.access.flushKeyUses()
+        #expect(fixture.access.apiKeys(in: .defaultTenant).first { $0.id == key.id }?.lastUsedAt == nil)
+        await nodeB.flushKeyUses()
+        await fixture.access.flushKeyUses()
+        #expect(fixture.access.apiKeys(in: .defaultTenant).first { $0.id == key.id }?.lastUsedAt == usedAt)
     }
 
     private func waitFor(_ condition: @Sendable () async -> Bool) async -> Bool {

@@ -197,10 +197,18 @@ extension PostgreSQLDatabase: AccessStore {
         }
     }
 
-    public func recordAPIKeyUse(_ uses: [String: Date]) async throws {
+    public func recordAPIKeyUse(_ uses: [String: Date]) async throws -> [String: Date] {
         try await write { connection in
             for (id, date) in uses {
-                try await connection.run("UPDATE api_keys SET last_used_at = \(date) WHERE id = \(id)")
+                try await connection.run(
+                    """
+                    UPDATE api_keys SET last_used_at = \(date)
+                    WHERE id = \(id) AND (last_used_at IS NULL OR last_used_at < \(date))
+                    """)
+            }
+            let rows = try await connection.rows("SELECT id, last_used_at FROM api_keys WHERE last_used_at IS NOT NULL")
+            return Dictionary(try rows.map { (try $0.value("id") as String, try $0.value("last_used_at") as Date) }) {
+                first, _ in first
             }
         }
     }

@@ -197,11 +197,20 @@ extension SQLiteDatabase: AccessStore {
         }
     }
 
-    public func recordAPIKeyUse(_ uses: [String: Date]) async throws {
+    public func recordAPIKeyUse(_ uses: [String: Date]) async throws -> [String: Date] {
         try await write { db in
             for (id, date) in uses {
-                try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [date, id])
+                try db.execute(
+                    sql:
+                        "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
+                    arguments: [date, id])
             }
+            let rows = try Row.fetchAll(db, sql: "SELECT id, last_used_at FROM api_keys WHERE last_used_at IS NOT NULL")
+            return Dictionary(
+                try rows.map { row in
+                    (try row.decode(forColumn: "id") as String, try row.decode(forColumn: "last_used_at") as Date)
+                }
+            ) { first, _ in first }
         }
     }
 
