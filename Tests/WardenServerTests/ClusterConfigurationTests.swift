@@ -39,6 +39,12 @@ struct ClusterConfigurationTests {
         await #expect(throws: WardenError.self) { _ = try await load(settings) }
     }
 
+    /// `postgres` names the same engine as `postgresql`; another name is refused.
+    @Test func theBackendIsPostgresqlByEitherName() async throws {
+        #expect(try await load(["store.backend": "postgres"]).store.backend == .postgresql)
+        await #expect(throws: WardenError.self) { _ = try await load(["store.backend": "pg"]) }
+    }
+
     @Test func aClusterNeedsTheSharedStore() async {
         await #expect(throws: WardenError.self) {
             _ = try await ServerConfiguration.load(

@@ -157,7 +157,9 @@ extension ServerConfiguration {
         },
         Key(name: "defender.webhook.secret-file") { config, value in config.defender.webhookSecretFile = value },
         Key(name: "store.backend") { config, value in
-            config.store.backend = try parse(value, "store.backend", ServerConfiguration.Store.Backend.self)
+            // `postgres`, as the URL scheme and most tools name it, is the same engine.
+            config.store.backend = try parse(
+                value == "postgres" ? "postgresql" : value, "store.backend", ServerConfiguration.Store.Backend.self)
         },
         Key(name: "store.url") { config, value in config.store.url = value },
         .integer("store.pool-size", 1...1_000, \.store.poolSize),
