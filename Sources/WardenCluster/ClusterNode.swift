@@ -103,6 +103,16 @@ public final class ClusterNode: Service {
         defenderCounts.withLock { $0 = task }
     }
 
+    /// Reads a moved session's device twin again before its CONNACK: a reported patch the other node committed
+    /// just before it let the session go may not have been told here yet, and the device's next patch builds on
+    /// this node's copy.
+    public func refreshTwinsOfMovedSessions(_ twins: TwinService, from store: any TwinStore) {
+        sessions.whenMoved { key in
+            guard let deviceID = try? DeviceID(key.clientID) else { return }
+            try? await twins.refresh(key.tenantID, deviceID, from: store)
+        }
+    }
+
     /// Sums `$SYS` figures over the nodes (`ClusterSystemFigures`), for `SystemTopics`.
     public func relaySystemFigures() -> any SystemFiguresRelay {
         let relay = ClusterSystemFigures(node: id, nats: nats)

@@ -66,6 +66,8 @@ public final class ClusterSessions: SessionHandover {
     /// Releases being committed for other nodes at once; past it a request is answered busy.
     static let maximumReleasing = 10_000
     private let releasing = Atomic(0)
+    /// What else takes a moved session's last state from the store before its CONNACK (the hub's twin copy).
+    private let afterMove = Mutex<(@Sendable (SessionKey) async -> Void)?>(nil)
     /// How long a node waits for the holder's first answer before it takes the session from the store.
     static let answerTimeout = Duration.seconds(2)
     /// How long a holder that answered may take to commit the session.
@@ -92,6 +94,12 @@ public final class ClusterSessions: SessionHandover {
         nats.subscribe(ClusterSubject.release(node: name)) { [weak self] message in self?.serveRelease(message) }
         nats.subscribe(replies) { [weak self] message in self?.take(message) }
         broker.install(handover: self)
+    }
+
+    /// Runs `body` for each session moved here, once the session is taken up and before its CONNACK: what the
+    /// other node committed before it let the session go is in the store by then.
+    func whenMoved(_ body: @escaping @Sendable (SessionKey) async -> Void) {
+        afterMove.withLock { $0 = body }
     }
 
     public func claimed(_ key: SessionKey) {
@@ -135,6 +143,7 @@ public final class ClusterSessions: SessionHandover {
             snapshot = try await store.loadMQTTSession(tenantID: key.tenantID, clientID: key.clientID)
         }
         guard !snapshot.sessions.isEmpty, await broker.adoptMoved(snapshot) else { return }
+        await afterMove.withLock { $0 }?(key)
         Counter(label: "warden_cluster_sessions_moved_total", dimensions: [("outcome", outcome)]).increment()
         // A node still holding a copy without owning the row (a claim it missed) drops it.
         claimed(key)

@@ -16,16 +16,18 @@ final class ClusterSystemFigures: SystemFiguresRelay {
     }
 
     static let subject = "warden.sys.figures"
-    /// Tenants per message; nodes, and tenants per node, whose figures are kept (what a hostile publisher could
+    /// Tenants per message; nodes, and tenant figures in all, that are kept (what a hostile publisher could
     /// otherwise grow without bound).
     static let maximumTenantsPerMessage = 1_000
     static let maximumNodes = 64
-    static let maximumTenantsPerNode = 100_000
+    static let maximumFigures = 100_000
 
     private let node: UUID
     private let nats: NATSClient
-    /// Each other node's last figures per tenant, and until when they count.
-    private let elsewhere = Mutex<[UUID: [TenantID: (figures: TenantFigures, until: ContinuousClock.Instant)]]>([:])
+    /// Each other node's last figures per tenant, and until when they count; how many they are in all.
+    private let elsewhere = Mutex<
+        (nodes: [UUID: [TenantID: (figures: TenantFigures, until: ContinuousClock.Instant)]], count: Int)
+    >(([:], 0))
     private let lasting = Mutex<Duration>(.seconds(30))
 
     init(node: UUID, nats: NATSClient) {
@@ -52,9 +54,10 @@ final class ClusterSystemFigures: SystemFiguresRelay {
         let now = ContinuousClock.now
         return elsewhere.withLock { elsewhere in
             var sum: [TenantID: TenantFigures] = [:]
-            for (origin, figures) in elsewhere {
+            for (origin, figures) in elsewhere.nodes {
                 let fresh = figures.filter { $0.value.until > now }
-                elsewhere[origin] = fresh.isEmpty ? nil : fresh
+                elsewhere.nodes[origin] = fresh.isEmpty ? nil : fresh
+                elsewhere.count -= figures.count - fresh.count
                 for (tenantID, entry) in fresh where here[tenantID] != nil {
                     sum[tenantID, default: TenantFigures()].add(entry.figures)
                 }
@@ -71,13 +74,14 @@ final class ClusterSystemFigures: SystemFiguresRelay {
         else { return }
         let until = ContinuousClock.now + lasting.withLock { $0 }
         elsewhere.withLock { elsewhere in
-            guard elsewhere[message.origin] != nil || elsewhere.count < Self.maximumNodes else { return }
+            guard elsewhere.nodes[message.origin] != nil || elsewhere.nodes.count < Self.maximumNodes else { return }
             for (text, figures) in message.tenants {
-                guard let tenantID = try? TenantID(text),
-                    elsewhere[message.origin]?[tenantID] != nil
-                        || (elsewhere[message.origin]?.count ?? 0) < Self.maximumTenantsPerNode
-                else { continue }
-                elsewhere[message.origin, default: [:]][tenantID] = (figures, until)
+                guard let tenantID = try? TenantID(text) else { continue }
+                if elsewhere.nodes[message.origin]?[tenantID] == nil {
+                    guard elsewhere.count < Self.maximumFigures else { continue }
+                    elsewhere.count += 1
+                }
+                elsewhere.nodes[message.origin, default: [:]][tenantID] = (figures, until)
             }
         }
     }

@@ -271,7 +271,9 @@ extension DefenderService: ConnectionObserver {
             ].add(at: now, window: window, threshold: threshold)
             let window = SharedCounts.Key(rule: rule, key: key)
             if counts.isSharing, estimate * 10 >= Double(threshold) {
-                counts.nearThreshold[window] = Firing(tenant: tenant, fire: fire)
+                let known = counts.nearThreshold[window]
+                counts.nearThreshold[window] = Firing(
+                    tenant: tenant, fire: fire, shared: known?.shared, waitingSince: known?.waitingSince)
             }
             guard estimate + counts.elsewhere(window, at: now).sum >= Double(threshold) else { return false }
             counts.fire(window, at: now)

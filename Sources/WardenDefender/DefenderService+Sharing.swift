@@ -75,6 +75,7 @@ extension DefenderService {
                     continue
                 }
                 shared.windows.append(.init(rule: window.rule, key: window.key, estimate: estimate))
+                counts.nearThreshold[window]?.shared = estimate
             }
             if shared.windows.count > Self.maximumSharedWindows {
                 shared.windows = Array(
@@ -102,7 +103,8 @@ extension DefenderService {
     /// a window that fired here lately takes no word sent before the other node heard.
     ///
     /// When the words alone bring a window counted here to its threshold (the last event was counted before they
-    /// arrived), the node with the lowest id among those that counted it fires, so that one node does.
+    /// arrived), the node with the lowest id among those that counted it fires, so that one node does; another
+    /// fires when the sum still stands `sharedCountsLast` later (the lowest did not see it).
     public func takeCounts(_ shared: SharedCounts, from origin: UUID, at now: Date) {
         let limit = settings.maximumTrackedSources
         let firings = counts.withLock { counts -> [(SharedCounts.Key, Firing)] in
@@ -126,11 +128,25 @@ extension DefenderService {
             for taken in shared.windows {
                 let window = SharedCounts.Key(rule: taken.rule, key: taken.key)
                 guard let here = counts.node, let firing = counts.nearThreshold[window],
-                    let count = counts.windows[window.rule]?[window.key], case let estimate = count.estimate(at: now),
-                    estimate > 0, case let elsewhere = counts.elsewhere(window, at: now),
-                    estimate + elsewhere.sum >= Double(count.threshold),
-                    elsewhere.nodes.allSatisfy({ here.uuidString < $0.uuidString })
+                    let count = counts.windows[window.rule]?[window.key]
                 else { continue }
+                // What this node last told counts here as it counts on the others (its estimate decays since):
+                // every node adds up the same words.
+                let estimate = max(count.estimate(at: now), firing.shared ?? 0)
+                let elsewhere = counts.elsewhere(window, at: now)
+                guard estimate > 0, estimate + elsewhere.sum >= Double(count.threshold) else {
+                    counts.nearThreshold[window]?.waitingSince = nil
+                    continue
+                }
+                // A lower node fires; should it not (a word of this node's lost on the way), this one does once the
+                // sum has stood for as long as a word counts.
+                if !elsewhere.nodes.allSatisfy({ here.uuidString < $0.uuidString }) {
+                    guard let since = firing.waitingSince else {
+                        counts.nearThreshold[window]?.waitingSince = now
+                        continue
+                    }
+                    guard now.timeIntervalSince(since) >= Self.sharedCountsLast else { continue }
+                }
                 counts.fire(window, at: now)
                 firings.append((window, firing))
             }

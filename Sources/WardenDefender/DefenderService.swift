@@ -83,10 +83,14 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         }
     }
 
-    /// What a rule does when a window reaches its threshold (raises its alert, and may ban), for its tenant.
+    /// What a rule does when a window reaches its threshold (raises its alert, and may ban), for its tenant; the
+    /// estimate this node last shared of the window, and since when the other nodes' words have brought it to its
+    /// threshold while a lower node was to fire.
     struct Firing {
         let tenant: TenantID?
         let fire: @Sendable () async -> Void
+        var shared: Double?
+        var waitingSince: Date?
     }
 
     /// Alerts raised at once, at most, in all, per tenant, and for the address rules (reserved, so that no
@@ -422,21 +426,22 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
         try await store.alerts(status: status, tenantID: tenantID, limit: Self.maximumListed)
     }
 
-    /// Acknowledges or resolves an alert (of `tenantID` only, when given); `alert.not_found`.
+    /// Acknowledges or resolves an alert (of `tenantID` only, when given); `alert.not_found`. A resolved alert
+    /// stays as it is: resolving it again changes nothing, acknowledging it is `alert.resolved` (its rule raises
+    /// a new alert on the subject when it fires again).
     public func setStatus(_ id: String, _ status: Alert.Status, by author: String, in tenantID: TenantID? = nil)
         async throws -> Alert
     {
-        guard var alert = try await store.alert(id), tenantID == nil || alert.tenantID == tenantID else {
+        guard let current = try await store.alert(id), tenantID == nil || current.tenantID == tenantID else {
             throw WardenError(.alertNotFound, "There is no alert '\(id)'.")
         }
-        // Its rule raises a new alert on the subject when it fires again: a resolved one is not taken up again.
-        guard alert.status != .resolved || status == .resolved else {
-            throw WardenError(.alertResolved, "The alert '\(id)' is resolved; it stays resolved.")
+        guard let alert = try await store.changeAlertStatus(id, to: status, by: author, at: clock.now()) else {
+            // Resolved, here or on another node, before this change.
+            guard status == .resolved else {
+                throw WardenError(.alertResolved, "The alert '\(id)' is resolved; it stays resolved.")
+            }
+            return try await store.alert(id) ?? current
         }
-        alert.status = status
-        alert.changedBy = author
-        alert.changedAt = clock.now()
-        try await store.saveAlert(alert)
         bus.publish(.alertChanged(alert))
         alertsGauge.record(try await store.countAlerts(status: .open))
         return alert

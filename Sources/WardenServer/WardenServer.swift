@@ -225,6 +225,7 @@ public enum WardenServer {
             await slotLease?.recountOtherNodes() ?? 0
         }
         cluster?.relayFeed(telemetryFeed, store: database)
+        cluster?.refreshTwinsOfMovedSessions(twins, from: database)
         cloudToDevice.follow(bus)
         twins.follow(bus)
         let presence = DevicePresence(broker: broker, clock: clock)

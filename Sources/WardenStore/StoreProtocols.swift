@@ -242,8 +242,10 @@ public protocol DefenderStore: Sendable {
     func bans() async throws -> [Ban]
     /// Removes and returns the bans whose expiry is at or before `now`.
     func removeBans(expiredBefore now: Date) async throws -> [Ban]
-    /// Inserts an alert, or updates its status, summary, count and times.
-    func saveAlert(_ alert: Alert) async throws
+    /// Acknowledges or resolves the alert `id` unless it is resolved (a resolved alert stays as it is), touching
+    /// nothing else of it (a node raising it meanwhile counts on); nil when there is no such alert not resolved.
+    func changeAlertStatus(_ id: String, to status: Alert.Status, by author: String, at date: Date) async throws
+        -> Alert?
     /// The newest alerts first, of one status or all, of one tenant or all.
     func alerts(status: Alert.Status?, tenantID: TenantID?, limit: Int) async throws -> [Alert]
     func alert(_ id: String) async throws -> Alert?

@@ -156,8 +156,9 @@ struct ClusterEventsTests {
         #expect(ClusterNotice(.alertChanged(alert), origin: UUID()) == nil)
         alert.status = .acknowledged
         #expect(ClusterNotice(.alertChanged(alert), origin: UUID()) == nil)
-        alert.status = .resolved
-        try await nodes.database.saveAlert(alert)
+        _ = try await nodes.database.raiseAlert(alert)
+        alert = try #require(
+            try await nodes.database.changeAlertStatus("al-1", to: .resolved, by: "user:ada", at: Date()))
         let notice = try #require(ClusterNotice(.alertChanged(alert), origin: UUID()))
         let read = try JSONDecoder().decode(ClusterNotice.self, from: JSONEncoder().encode(notice))
         guard case .alertChanged(let crossed)? = try await nodes.eventsB.event(for: read) else {

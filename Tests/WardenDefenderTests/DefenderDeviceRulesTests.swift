@@ -90,10 +90,8 @@ struct DefenderDeviceRulesTests {
         #expect(events.events.withLock { $0.contains { if case .disconnectRequested = $0 { true } else { false } } })
         // Resolving the alert accepts the new behaviour: the device learns again, and 100/s is its warm-up.
         if resolvedElsewhere {
-            var resolved = alert
-            resolved.status = .resolved
-            try await database.saveAlert(resolved)
-            bus.publish(.alertChanged(resolved), from: .otherNode)
+            let resolved = try await database.changeAlertStatus(alert.id, to: .resolved, by: "user:admin", at: Date())
+            bus.publish(.alertChanged(try #require(resolved)), from: .otherNode)
         } else {
             _ = try await defender.setStatus(alert.id, .resolved, by: "user:admin")
         }

@@ -234,6 +234,29 @@ struct DefenderServiceTests {
         #expect(b.sharedCounts(at: Date()).windows.isEmpty)
     }
 
+    /// The lower node never heard the higher one's word (lost on the way): the higher one, whose sum of the words
+    /// reaches the threshold, waits for it, and fires itself once the sum has stood for as long as a word counts.
+    @Test func aHigherNodeFiresWhenTheLowerOneDoesNot() async throws {
+        let lower = try #require(UUID(uuidString: "00000000-0000-0000-0000-000000000002"))
+        let higher = try #require(UUID(uuidString: "FFFFFFFF-0000-0000-0000-000000000002"))
+        let (a, busA) = try await sharingNode(lower)
+        let (b, busB) = try await sharingNode(higher)
+        let attacker = try address("192.0.2.81")
+        for _ in 0..<12 { guess(on: busA, from: attacker) }
+        for _ in 0..<8 { guess(on: busB, from: attacker) }
+        _ = b.sharedCounts(at: Date())
+        let fromA = a.sharedCounts(at: Date())
+        let start = Date()
+        for offset in [0.0, 1, 2] { b.takeCounts(fromA, from: lower, at: start.addingTimeInterval(offset)) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await addressAlerts(b).filter { $0.subject == "address 192.0.2.81" }.isEmpty, "waiting")
+        b.takeCounts(fromA, from: lower, at: start.addingTimeInterval(DefenderService.sharedCountsLast + 0.5))
+        let raised = try await waitFor {
+            try await addressAlerts(b).first { $0.subject == "address 192.0.2.81" }
+        }
+        #expect(raised.count == 1)
+    }
+
     /// A Defender on a bus of its own, sharing its counts as `node`, with the address rule's threshold at 20.
     func sharingNode(_ node: UUID) async throws -> (DefenderService, EventBus) {
         var settings = DefenderService.Settings()

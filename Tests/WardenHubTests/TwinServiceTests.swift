@@ -158,6 +158,29 @@ struct TwinServiceTests {
         #expect(reported["firmware"] == .string("1.2") && reported["$version"] == .number(1))
     }
 
+    /// A session moved here from another node: its device's last reported patch, committed there before the move,
+    /// is read again before the device's next patch, which builds on it (the version goes on, nothing is lost).
+    @Test func aMovedDevicesTwinIsReadAgainBeforeItsNextReportedPatch() async throws {
+        let elsewhere = try await TwinService(
+            store: hub.database, persistence: hub.persistence, broker: hub.broker, clock: SystemClock())
+        func patch(on node: TwinService, _ requestID: Int, _ body: String) async throws {
+            let message = hub.message("$iothub/twin/PATCH/properties/reported/?$rid=\(requestID)", body)
+            let outcome = try #require(node.received(message, from: hub.sender(device)))
+            await hub.persistence.committed(hub.persistence.record(outcome.changes))
+        }
+        try await patch(on: elsewhere, 1, #"{"firmware":"1.2"}"#)
+        #expect(twins.twin(hub.tenant, device).reported.version == 0, "not told yet")
+        try await twins.refresh(hub.tenant, device, from: hub.database)
+        try await patch(on: twins, 2, #"{"mode":"eco"}"#)
+        let stored = try #require(try await hub.database.twin(hub.tenant, device))
+        #expect(stored.reported.version == 2)
+        #expect(stored.reported.properties == ["firmware": .string("1.2"), "mode": .string("eco")])
+        // Nothing stored, or nothing newer: the copy stays.
+        try await twins.refresh(hub.tenant, try DeviceID("never-stored"), from: hub.database)
+        try await twins.refresh(hub.tenant, device, from: hub.database)
+        #expect(twins.twin(hub.tenant, device).reported.version == 2)
+    }
+
     @Test func badReportedPatchesAreAnswered400AndChangeNothing() throws {
         let connection = try hub.connect(device, subscribedTo: ["$iothub/twin/res/#"])
         let large = #"{"blob":""# + String(repeating: "x", count: 40_000) + #""}"#

@@ -23,13 +23,12 @@ struct DefenderStoreTests {
                 createdAt: now, updatedAt: now))
     }
 
-    private func alert(
-        _ id: String, tenantID: TenantID? = .defaultTenant, status: Alert.Status = .open, subject: String = "s",
-        lastSeen: Date
-    ) -> Alert {
+    private func alert(_ id: String, tenantID: TenantID? = .defaultTenant, subject: String = "s", lastSeen: Date)
+        -> Alert
+    {
         Alert(
-            id: id, tenantID: tenantID, rule: "auth.failures.address", severity: .high, status: status,
-            subject: subject, summary: "failures from \(subject)", firstSeen: now, lastSeen: lastSeen)
+            id: id, tenantID: tenantID, rule: "auth.failures.address", severity: .high, subject: subject,
+            summary: "failures from \(subject)", firstSeen: now, lastSeen: lastSeen)
     }
 
     /// A device's MQTT connection; with TLS details when it presented a certificate.
@@ -82,16 +81,22 @@ struct DefenderStoreTests {
         }
     }
 
-    @Test(arguments: StoreEngine.allCases) func alertsAreListedNewestFirstAndUpdatedInPlace(engine: StoreEngine)
+    /// Alerts are listed newest first, of a status or a tenant; a status change touches nothing else of an alert,
+    /// and a resolved one stays as it is.
+    @Test(arguments: StoreEngine.allCases) func alertsAreListedNewestFirstAndChangeOnlyTheirStatus(engine: StoreEngine)
         async throws
     {
         try await engine.withFreshStore { fresh in
             let store = fresh.store
-            let first = alert("a1", subject: "address 192.0.2.7", lastSeen: now.addingTimeInterval(10))
-            let platform = alert("a2", tenantID: nil, status: .acknowledged, lastSeen: now.addingTimeInterval(30))
-            let resolved = alert(
-                "a3", status: .resolved, subject: "address 192.0.2.7", lastSeen: now.addingTimeInterval(20))
-            for saved in [first, platform, resolved] { try await store.saveAlert(saved) }
+            let first = try await store.raiseAlert(alert("a1", subject: "address 192.0.2.7", lastSeen: now + 10))
+            _ = try await store.raiseAlert(alert("a2", tenantID: nil, lastSeen: now + 30))
+            _ = try await store.raiseAlert(alert("a3", subject: "address 192.0.2.8", lastSeen: now + 20))
+            let platform = try #require(
+                try await store.changeAlertStatus("a2", to: .acknowledged, by: "user:ada", at: now + 31))
+            let resolved = try #require(
+                try await store.changeAlertStatus("a3", to: .resolved, by: "user:ada", at: now + 32))
+            #expect(platform.status == .acknowledged && platform.changedBy == "user:ada")
+            #expect(platform.changedAt == now + 31 && platform.count == 1 && platform.lastSeen == now + 30)
 
             let reopened = try await fresh.reopen()
             #expect(try await reopened.alerts(status: nil, tenantID: nil, limit: 10) == [platform, resolved, first])
@@ -104,21 +109,17 @@ struct DefenderStoreTests {
             #expect(try await reopened.countAlerts(status: .open) == 1)
             #expect(try await reopened.countAlerts(status: .acknowledged) == 1)
 
-            // Saved again: its status, summary, count, last sighting and who changed it; not what it is about.
-            var changed = first
-            changed.status = .acknowledged
-            changed.summary = "more failures"
-            changed.count = 7
-            changed.lastSeen = now.addingTimeInterval(40)
-            changed.changedBy = "user:admin"
-            changed.changedAt = now.addingTimeInterval(41)
-            try await reopened.saveAlert(changed)
-            try await reopened.saveAlert(
-                Alert(
-                    id: "a1", tenantID: nil, rule: "other.rule", severity: .low, status: changed.status,
-                    subject: "elsewhere", summary: changed.summary, count: changed.count, firstSeen: now,
-                    lastSeen: changed.lastSeen, changedBy: changed.changedBy, changedAt: changed.changedAt))
-            #expect(try await store.alert("a1") == changed)
+            // Resolved, it stays as it is; an alert that is not there changes nothing.
+            #expect(try await reopened.changeAlertStatus("a3", to: .acknowledged, by: "user:bob", at: now + 40) == nil)
+            #expect(try await reopened.changeAlertStatus("a3", to: .resolved, by: "user:bob", at: now + 40) == nil)
+            #expect(try await reopened.alert("a3") == resolved)
+            #expect(try await reopened.changeAlertStatus("a9", to: .resolved, by: "user:bob", at: now + 40) == nil)
+            // Counted again (by another node) before the change: the change keeps the count.
+            _ = try await reopened.raiseAlert(alert("a4", subject: "address 192.0.2.7", lastSeen: now + 41))
+            let acknowledged = try #require(
+                try await reopened.changeAlertStatus("a1", to: .acknowledged, by: "user:bob", at: now + 42))
+            #expect(acknowledged.count == 2 && acknowledged.lastSeen == now + 41 && acknowledged.firstSeen == now)
+            #expect(acknowledged.rule == first.rule && acknowledged.subject == first.subject)
             #expect(try await store.countAlerts(status: .open) == 0)
             #expect(try await store.countAlerts(status: .acknowledged) == 2)
         }
@@ -133,9 +134,7 @@ struct DefenderStoreTests {
             let store = fresh.store
             let opened = try await store.raiseAlert(alert("r1", subject: "address 192.0.2.9", lastSeen: now))
             #expect(opened.id == "r1" && opened.count == 1 && opened.status == .open)
-            var acknowledged = opened
-            acknowledged.status = .acknowledged
-            try await store.saveAlert(acknowledged)
+            _ = try await store.changeAlertStatus("r1", to: .acknowledged, by: "user:ada", at: now)
             let later = now.addingTimeInterval(5)
             var again = alert("r2", subject: "address 192.0.2.9", lastSeen: later)
             again.summary = "more"
@@ -154,9 +153,7 @@ struct DefenderStoreTests {
             let crowd = try await store.alerts(status: nil, tenantID: nil, limit: 100).filter { $0.subject == "s2" }
             #expect(crowd.count == 1 && crowd.first?.count == 8)
             // Resolved, it is left alone: the rule's next firing opens a new alert.
-            var resolved = counted
-            resolved.status = .resolved
-            try await store.saveAlert(resolved)
+            _ = try await store.changeAlertStatus("r1", to: .resolved, by: "user:ada", at: later)
             let reopened = try await store.raiseAlert(alert("r3", subject: "address 192.0.2.9", lastSeen: later))
             #expect(reopened.id == "r3" && reopened.count == 1)
             #expect(try await store.alert("r1")?.count == 2)
@@ -164,41 +161,74 @@ struct DefenderStoreTests {
     }
 
     /// Duplicates an older version let in (two nodes raising at once): migration 0032 keeps the latest seen of
-    /// each rule and subject open and resolves the others, then the index holds one.
-    @Test func theMigrationResolvesAllButTheLatestOfDuplicateAlerts() throws {
-        let queue = try DatabaseQueue()
-        try queue.write { db in
-            for step in StoreMigrations.all where step.identifier < Migration0032OneOpenAlertPerSubject.identifier {
-                try step.sqlite(db)
+    /// each rule and subject open and resolves the others, then the index holds one. SQLite runs the schema up to
+    /// the migration; PostgreSQL's fresh store has its index dropped for the duplicates, then runs it again.
+    @Test(arguments: StoreEngine.allCases) func theMigrationResolvesAllButTheLatestOfDuplicateAlerts(
+        engine: StoreEngine
+    ) async throws {
+        let rows: [(String, String, String, Date)] = [
+            ("d1", "open", "a", now + 1), ("d2", "acknowledged", "a", now + 3), ("d3", "open", "a", now + 2),
+            ("d4", "resolved", "a", now + 9), ("other", "open", "b", now + 1),
+        ]
+        let expected = [
+            "d1 resolved warden:0032-one-open-alert-per-subject", "d2 acknowledged -",
+            "d3 resolved warden:0032-one-open-alert-per-subject", "d4 resolved -", "other open -",
+        ]
+        let insert = """
+            INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen, last_seen)
+            VALUES (?, 'r', 'high', ?, ?, 's', 1, ?, ?)
+            """
+        switch engine {
+        case .sqlite:
+            let queue = try DatabaseQueue()
+            try await queue.write { db in
+                for step in StoreMigrations.all where step.identifier < Migration0032OneOpenAlertPerSubject.identifier {
+                    try step.sqlite(db)
+                }
+                for (id, status, subject, seen) in rows {
+                    try db.execute(sql: insert, arguments: [id, status, subject, now, seen])
+                }
+                try Migration0032OneOpenAlertPerSubject.migrate(db)
+                let statuses = try Row.fetchAll(db, sql: "SELECT id, status, changed_by FROM alerts ORDER BY id").map {
+                    "\($0["id"] as String) \($0["status"] as String) \(($0["changed_by"] as String?) ?? "-")"
+                }
+                #expect(statuses == expected)
+                #expect(throws: DatabaseError.self) {
+                    try db.execute(sql: insert, arguments: ["d5", "open", "a", now, now])
+                }
             }
-            for (id, status, second) in [
-                ("d1", "open", 1), ("d2", "acknowledged", 3), ("d3", "open", 2),
-                ("d4", "resolved", 9), ("other", "open", 1),
-            ] {
-                try db.execute(
-                    sql: """
-                        INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen, last_seen)
-                        VALUES (?, 'r', 'high', ?, ?, 's', 1, ?, ?)
-                        """,
-                    arguments: [
-                        id, status, id == "other" ? "b" : "a", now, now.addingTimeInterval(Double(second)),
-                    ])
-            }
-            try Migration0032OneOpenAlertPerSubject.migrate(db)
-            let statuses = try Row.fetchAll(db, sql: "SELECT id, status, changed_by FROM alerts ORDER BY id").map {
-                "\($0["id"] as String) \($0["status"] as String) \(($0["changed_by"] as String?) ?? "-")"
-            }
-            #expect(
-                statuses == [
-                    "d1 resolved warden:0032-one-open-alert-per-subject", "d2 acknowledged -",
-                    "d3 resolved warden:0032-one-open-alert-per-subject", "d4 resolved -", "other open -",
-                ])
-            #expect(throws: DatabaseError.self) {
-                try db.execute(
-                    sql: """
-                        INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen, last_seen)
-                        VALUES ('d5', 'r', 'high', 'open', 'a', 's', 1, ?, ?)
-                        """, arguments: [now, now])
+        case .postgresql:
+            try await engine.withFreshStore { fresh in
+                let database = try #require(fresh.store as? PostgreSQLDatabase)
+                let statuses = try await database.write { connection in
+                    try await connection.run("DROP INDEX alerts_unresolved")
+                    for (id, status, subject, seen) in rows {
+                        try await connection.run(
+                            """
+                            INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen,
+                                last_seen)
+                            VALUES (\(id), 'r', 'high', \(status), \(subject), 's', 1, \(now), \(seen))
+                            """)
+                    }
+                    for statement in Migration0032OneOpenAlertPerSubject.postgres {
+                        try await connection.run(PostgresQuery(unsafeSQL: statement))
+                    }
+                    return try await connection.rows("SELECT id, status, changed_by FROM alerts ORDER BY id").map {
+                        "\(try $0.value("id") as String) \(try $0.value("status") as String) "
+                            + "\((try $0.value("changed_by") as String?) ?? "-")"
+                    }
+                }
+                #expect(statuses == expected)
+                await #expect(throws: (any Error).self) {
+                    try await database.write { connection in
+                        try await connection.run(
+                            """
+                            INSERT INTO alerts (id, rule, severity, status, subject, summary, count, first_seen,
+                                last_seen)
+                            VALUES ('d5', 'r', 'high', 'open', 'a', 's', 1, \(now), \(now))
+                            """)
+                    }
+                }
             }
         }
     }

@@ -81,7 +81,8 @@ extension Broker {
         // The shared groups a member here took the message for: other nodes' members of those groups do not.
         var served: [SharedGroup] = []
         let (targets, cluster) = state.withLock { state -> ([TopicSpace.Target], (any ClusterLink)?) in
-            if !isSystem { state.spaces[tenantID, default: TopicSpace()].received += 1 }
+            // Counted once, where it was published: `$SYS` sums the nodes' counts.
+            if !isSystem, !fromCluster { state.spaces[tenantID, default: TopicSpace()].received += 1 }
             var stamp: RetainStamp?
             // A group's copy from another node is not the retained copy: that one came too, for the plain
             // subscriptions.

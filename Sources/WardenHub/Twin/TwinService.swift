@@ -114,6 +114,13 @@ public final class TwinService: Sendable {
         }
     }
 
+    /// Reads one device's twin again from `store` (a session moved here from another node, whose last reported
+    /// patch may have committed there after this node's copy was told), keeping a newer section of this node's.
+    public func refresh(_ tenantID: TenantID, _ deviceID: DeviceID, from store: any TwinStore) async throws {
+        guard let stored = try await store.twin(tenantID, deviceID) else { return }
+        twins.withLock { twins in _ = Self.take(stored, into: &twins) }
+    }
+
     /// The device's twin (empty sections at version 0 until something is set).
     public func twin(_ tenantID: TenantID, _ deviceID: DeviceID) -> DeviceTwin {
         twins.withLock { $0[TwinKey(tenantID: tenantID, deviceID: deviceID)] }

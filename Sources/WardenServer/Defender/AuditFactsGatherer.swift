@@ -96,13 +96,13 @@ struct AuditFactsGatherer {
                 }
             }
         }
-        // A device that looks silent here may be connected to another node of a cluster, since before its last
-        // sighting's age: those are asked about.
+        // A device last sighted long ago may be connected to another node of a cluster since then: those are
+        // asked about. (One never sighted would be connected for less than the 10 s between sightings.)
         let silentHere = devices.filter { device in
             device.status == .enabled
                 && facts.lastConnections["\(tenantID)/\(device.id)"].map {
                     facts.now.timeIntervalSince($0) >= SecurityAudit.silentFor
-                } ?? true
+                } == true
         }.map(\.id)
         for deviceID in await presence.connected(in: tenantID, among: silentHere) {
             facts.lastConnections["\(tenantID)/\(deviceID)"] = facts.now

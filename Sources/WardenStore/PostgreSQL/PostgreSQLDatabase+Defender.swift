@@ -37,19 +37,16 @@ extension PostgreSQLDatabase: DefenderStore {
         }
     }
 
-    public func saveAlert(_ alert: Alert) async throws {
-        try await write { connection -> Void in
-            try await connection.run(
+    public func changeAlertStatus(_ id: String, to status: Alert.Status, by author: String, at date: Date)
+        async throws -> Alert?
+    {
+        try await write { connection in
+            try await connection.rows(
                 """
-                INSERT INTO alerts (id, tenant_id, rule, severity, status, subject, summary, count, first_seen,
-                    last_seen, changed_by, changed_at)
-                VALUES (\(alert.id), \(alert.tenantID?.rawValue), \(alert.rule), \(alert.severity.rawValue),
-                \(alert.status.rawValue), \(alert.subject), \(alert.summary), \(alert.count), \(alert.firstSeen),
-                \(alert.lastSeen), \(alert.changedBy), \(alert.changedAt))
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, summary = excluded.summary,
-                count = excluded.count, last_seen = excluded.last_seen, changed_by = excluded.changed_by,
-                changed_at = excluded.changed_at
-                """)
+                UPDATE alerts SET status = \(status.rawValue), changed_by = \(author), changed_at = \(date)
+                WHERE id = \(id) AND status <> 'resolved' RETURNING *
+                """
+            ).first.map(DefenderRows.alert)
         }
     }
 

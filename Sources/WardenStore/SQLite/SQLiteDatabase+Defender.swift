@@ -44,21 +44,18 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
-    public func saveAlert(_ alert: Alert) async throws {
+    public func changeAlertStatus(_ id: String, to status: Alert.Status, by author: String, at date: Date)
+        async throws -> Alert?
+    {
         try await write { db in
-            try db.execute(
+            try Row.fetchOne(
+                db,
                 sql: """
-                    INSERT INTO alerts (id, tenant_id, rule, severity, status, subject, summary, count, first_seen,
-                        last_seen, changed_by, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET status = excluded.status, summary = excluded.summary,
-                    count = excluded.count, last_seen = excluded.last_seen, changed_by = excluded.changed_by,
-                    changed_at = excluded.changed_at
+                    UPDATE alerts SET status = ?, changed_by = ?, changed_at = ? WHERE id = ? AND status <> 'resolved'
+                    RETURNING *
                     """,
-                arguments: [
-                    alert.id, alert.tenantID?.rawValue, alert.rule, alert.severity.rawValue, alert.status.rawValue,
-                    alert.subject, alert.summary, alert.count, alert.firstSeen, alert.lastSeen, alert.changedBy,
-                    alert.changedAt,
-                ])
+                arguments: [status.rawValue, author, date, id]
+            ).map(DefenderRows.alert)
         }
     }
 
