@@ -69,11 +69,13 @@ struct ClusterSystemFiguresTests {
                 .defaultTenant: figuresB
             ])
 
-        // A word not repeated counts no more once its time is over.
-        _ = b.relay.exchange([.defaultTenant: figuresB], lasting: .milliseconds(50))
+        // A word not repeated counts no more once its time is over (the receiving node's rounds say how long).
+        _ = a.relay.exchange([:], lasting: .milliseconds(300))
+        let lastWord = TenantFigures(connected: 9)
+        _ = b.relay.exchange([.defaultTenant: lastWord], lasting: .seconds(30))
         _ = await exchanged(
-            a, [.defaultTenant: figuresA], lasting: .milliseconds(50), until: [.defaultTenant: figuresB])
-        try await Task.sleep(for: .milliseconds(100))
+            a, [.defaultTenant: figuresA], lasting: .milliseconds(300), until: [.defaultTenant: lastWord])
+        try await Task.sleep(for: .milliseconds(400))
         #expect(a.relay.exchange([.defaultTenant: figuresA], lasting: .seconds(30)).isEmpty)
 
         // A hostile publisher (through B's connection: a client hears nothing it sent itself): figures below
