@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import NIOCore
 import Synchronization
@@ -29,6 +30,7 @@ final class ClusterSystemFigures: SystemFiguresRelay {
         (nodes: [UUID: [TenantID: (figures: TenantFigures, until: ContinuousClock.Instant)]], count: Int)
     >(([:], 0))
     private let lasting = Mutex<Duration>(.seconds(30))
+    private let refused = Counter(label: "warden_cluster_sys_figures_refused_total")
 
     init(node: UUID, nats: NATSClient) {
         self.node = node
@@ -70,19 +72,34 @@ final class ClusterSystemFigures: SystemFiguresRelay {
     private func take(_ delivery: NATSMessage) {
         guard
             let message = try? JSONDecoder().decode(Message.self, from: Data(delivery.payload.readableBytesView)),
-            message.origin != node, message.tenants.count <= Self.maximumTenantsPerMessage
+            message.origin != node
         else { return }
+        guard message.tenants.count <= Self.maximumTenantsPerMessage else {
+            refused.increment(by: message.tenants.count)
+            return
+        }
         let until = ContinuousClock.now + lasting.withLock { $0 }
-        elsewhere.withLock { elsewhere in
-            guard elsewhere.nodes[message.origin] != nil || elsewhere.nodes.count < Self.maximumNodes else { return }
+        let left = elsewhere.withLock { elsewhere -> Int in
+            guard elsewhere.nodes[message.origin] != nil || elsewhere.nodes.count < Self.maximumNodes else {
+                return message.tenants.count
+            }
+            var left = 0
             for (text, figures) in message.tenants {
-                guard let tenantID = try? TenantID(text) else { continue }
+                guard let tenantID = try? TenantID(text) else {
+                    left += 1
+                    continue
+                }
                 if elsewhere.nodes[message.origin]?[tenantID] == nil {
-                    guard elsewhere.count < Self.maximumFigures else { continue }
+                    guard elsewhere.count < Self.maximumFigures else {
+                        left += 1
+                        continue
+                    }
                     elsewhere.count += 1
                 }
                 elsewhere.nodes[message.origin, default: [:]][tenantID] = (figures, until)
             }
+            return left
         }
+        if left > 0 { refused.increment(by: left) }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import Synchronization
 public import WardenCore
+import WardenStore
 
 /// What the Defender may change in the registry by itself (the registry's write path, given at start-up).
 public protocol DeviceControl: Sendable {
@@ -413,8 +414,9 @@ extension DefenderService: ConnectionObserver {
         }
     }
 
-    /// Puts a ban in force for an alert, unless the Defender already keeps its most bans of that kind: addresses
-    /// have their own budget, and each tenant one for its devices, so that no tenant spends the others'.
+    /// Puts a ban in force for an alert, unless the Defender already keeps its most bans of that kind (addresses
+    /// have their own budget, and each tenant one for its devices, so that no tenant spends the others'), or the
+    /// store holds a ban of the subject in force (another node's rule fired on it a moment before).
     private func banAutomatically(
         _ subject: Ban.Subject, lifetime: TimeInterval, rule: String, alert: Alert, tenantID: TenantID?
     ) async {
@@ -434,9 +436,11 @@ extension DefenderService: ConnectionObserver {
             }
         }
         guard kept < budget,
-            let ban = try? await addBan(
-                subject, reason: alert.summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id)
+            let ban = try? makeBan(
+                subject, reason: alert.summary, lifetime: lifetime, by: "defender:\(rule)", alertID: alert.id),
+            (try? await store.addBanUnlessInForce(ban)) == true
         else { return }
+        bus.publish(.banAdded(ban))
         var details = ["ban.id": ban.id]
         details["expires"] = ban.expiresAt.map { UTCTimestamp.string(milliseconds: $0.unixMilliseconds) }
         record(

@@ -286,16 +286,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     public func addBan(
         _ subject: Ban.Subject, reason: String, lifetime: TimeInterval?, by author: String, alertID: String? = nil
     ) async throws -> Ban {
-        guard !reason.isEmpty, reason.utf8.count <= 1_024 else {
-            throw WardenError(.requestInvalidField, "A ban's reason is 1 to 1024 bytes.")
-        }
-        if let lifetime, !(1...31_536_000).contains(lifetime) {
-            throw WardenError(.requestInvalidField, "A ban lasts 1 second to 365 days, or until removed.")
-        }
-        let now = clock.now()
-        let ban = Ban(
-            id: Hex.encode(SecretBytes.random(count: 8).bytes), subject: subject, reason: reason, createdAt: now,
-            expiresAt: lifetime.map { now.addingTimeInterval($0) }, createdBy: author, alertID: alertID)
+        let ban = try makeBan(subject, reason: reason, lifetime: lifetime, by: author, alertID: alertID)
         // One ban per device: a new one replaces what was in force (tenants' operators make device bans, so they
         // stay as many as the devices).
         let replaced = banIndex.withLock { index in index.byID.values.filter { $0.subject == subject } }
@@ -305,6 +296,22 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
             for old in replaced { _ = try? await removeBan(old.id) }
         }
         return ban
+    }
+
+    /// A new ban in force from now; `request.invalid_field` for a reason or lifetime out of bounds.
+    func makeBan(
+        _ subject: Ban.Subject, reason: String, lifetime: TimeInterval?, by author: String, alertID: String?
+    ) throws -> Ban {
+        guard !reason.isEmpty, reason.utf8.count <= 1_024 else {
+            throw WardenError(.requestInvalidField, "A ban's reason is 1 to 1024 bytes.")
+        }
+        if let lifetime, !(1...31_536_000).contains(lifetime) {
+            throw WardenError(.requestInvalidField, "A ban lasts 1 second to 365 days, or until removed.")
+        }
+        let now = clock.now()
+        return Ban(
+            id: Hex.encode(SecretBytes.random(count: 8).bytes), subject: subject, reason: reason, createdAt: now,
+            expiresAt: lifetime.map { now.addingTimeInterval($0) }, createdBy: author, alertID: alertID)
     }
 
     /// Lifts a ban; `ban.not_found`.

@@ -237,6 +237,9 @@ public protocol SealedSecretStore: Sendable {
 /// The Defender's state (issue 16): bans and alerts.
 public protocol DefenderStore: Sendable {
     func addBan(_ ban: Ban) async throws
+    /// Adds `ban` unless a ban of its subject is in force at its creation (another node's rule put one in force a
+    /// moment before); whether it was added.
+    func addBanUnlessInForce(_ ban: Ban) async throws -> Bool
     /// Removes and returns a ban; `ban.not_found`.
     func removeBan(_ id: String) async throws -> Ban
     func bans() async throws -> [Ban]

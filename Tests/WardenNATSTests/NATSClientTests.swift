@@ -42,7 +42,7 @@ struct NATSClientTests {
     }
 
     private func connected(_ client: NATSClient) async -> Bool {
-        for _ in 0..<200 where !client.isConnected { try? await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<1_000 where !client.isConnected { try? await Task.sleep(for: .milliseconds(10)) }
         return client.isConnected
     }
 
@@ -139,11 +139,16 @@ struct NATSClientTests {
         #expect(await connected(a))
         #expect(await connected(b))
         server.stop()
-        for _ in 0..<200 where a.isConnected || b.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        // Bounds for a loaded machine, not times the test asserts.
+        for _ in 0..<1_000 where a.isConnected || b.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!a.isConnected && !b.isConnected)
         #expect(!a.publish("again", payload: ByteBuffer(string: "lost")))
         try server.start()
         #expect(await connected(a))
         #expect(await connected(b))
+        for _ in 0..<1_000 where connections.load(ordering: .relaxed) < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(connections.load(ordering: .relaxed) == 2)
         #expect(await settled([b], for: a))
         a.publish("again", payload: ByteBuffer(string: "after"))

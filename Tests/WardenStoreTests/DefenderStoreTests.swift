@@ -81,6 +81,37 @@ struct DefenderStoreTests {
         }
     }
 
+    /// An automatic ban is added unless a ban of its subject is in force then: of many nodes' rules firing on one
+    /// address at once, one bans it; once that ban has expired, a new one is added.
+    @Test(arguments: StoreEngine.allCases) func anAutomaticBanIsAddedOnceWhileOneIsInForce(engine: StoreEngine)
+        async throws
+    {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            let subject = Ban.Subject.address(try CIDR("192.0.2.9/32"))
+            func ban(_ id: String, at created: Date) -> Ban {
+                Ban(
+                    id: id, subject: subject, reason: "guesses", createdAt: created,
+                    expiresAt: created.addingTimeInterval(60), createdBy: "defender:auth.failures.address")
+            }
+            let added = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<6 {
+                    group.addTask { try await store.addBanUnlessInForce(ban("n\(index)", at: self.now)) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(added == 1)
+            #expect(try await store.bans().count == 1)
+            // Another subject, or the same once the ban has expired, is banned.
+            let other = Ban(
+                id: "o1", subject: .clientID("bot-2"), reason: "flapping", createdAt: now, expiresAt: nil,
+                createdBy: "defender:flapping")
+            #expect(try await store.addBanUnlessInForce(other))
+            #expect(try await store.addBanUnlessInForce(ban("later", at: now.addingTimeInterval(61))))
+            #expect(try await store.bans().count == 3)
+        }
+    }
+
     /// Alerts are listed newest first, of a status or a tenant; a status change touches nothing else of an alert,
     /// and a resolved one stays as it is.
     @Test(arguments: StoreEngine.allCases) func alertsAreListedNewestFirstAndChangeOnlyTheirStatus(engine: StoreEngine)

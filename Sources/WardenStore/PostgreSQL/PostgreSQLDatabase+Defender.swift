@@ -14,6 +14,20 @@ extension PostgreSQLDatabase: DefenderStore {
         }
     }
 
+    public func addBanUnlessInForce(_ ban: Ban) async throws -> Bool {
+        // Serialisable: two nodes inserting at once conflict, and the retry finds the other's ban.
+        try await write { connection in
+            try await connection.run(
+                """
+                INSERT INTO bans (id, kind, value, reason, created_at, expires_at, created_by, alert_id)
+                SELECT \(ban.id), \(ban.subject.kind), \(ban.subject.value), \(ban.reason), \(ban.createdAt),
+                \(ban.expiresAt), \(ban.createdBy), \(ban.alertID) WHERE NOT EXISTS (
+                    SELECT 1 FROM bans WHERE kind = \(ban.subject.kind) AND value = \(ban.subject.value)
+                    AND (expires_at IS NULL OR expires_at > \(ban.createdAt)))
+                """) > 0
+        }
+    }
+
     public func removeBan(_ id: String) async throws -> Ban {
         try await write { connection in
             guard let row = try await connection.rows("DELETE FROM bans WHERE id = \(id) RETURNING *").first else {

@@ -17,6 +17,22 @@ extension SQLiteDatabase: DefenderStore {
         }
     }
 
+    public func addBanUnlessInForce(_ ban: Ban) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO bans (id, kind, value, reason, created_at, expires_at, created_by, alert_id)
+                    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (
+                        SELECT 1 FROM bans WHERE kind = ?2 AND value = ?3 AND (expires_at IS NULL OR expires_at > ?5))
+                    """,
+                arguments: [
+                    ban.id, ban.subject.kind, ban.subject.value, ban.reason, ban.createdAt, ban.expiresAt,
+                    ban.createdBy, ban.alertID,
+                ])
+            return db.changesCount > 0
+        }
+    }
+
     public func removeBan(_ id: String) async throws -> Ban {
         try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bans WHERE id = ?", arguments: [id]) else {
