@@ -46,13 +46,16 @@ public enum AzureTopic: Sendable, Hashable {
     static let methodRequestPrefix = "$iothub/methods/POST/"
     static let methodResponsePrefix = "$iothub/methods/res/"
 
-    /// Reads `topic`; nil when it is not one of the dialect's.
+    /// Reads `topic`; nil when it is not one of the dialect's. Read as UTF-8 bytes, as MQTT compares topics
+    /// (and as `HubFeature` classes them): it runs for every PUBLISH a device sends, and String's Character
+    /// comparisons cost several times more.
     public init?(_ topic: String) {
-        if topic.hasPrefix("devices/") {
-            guard let parsed = Self.deviceTopic(topic.dropFirst("devices/".count)) else { return nil }
+        let bytes = Substring(topic).utf8
+        if bytes.starts(with: "devices/".utf8) {
+            guard let parsed = Self.deviceTopic(bytes.dropFirst("devices/".utf8.count)) else { return nil }
             self = parsed
-        } else if topic.hasPrefix(Self.hubPrefix) {
-            guard let parsed = Self.hubTopic(topic) else { return nil }
+        } else if bytes.starts(with: Self.hubPrefix.utf8) {
+            guard let parsed = Self.hubTopic(bytes) else { return nil }
             self = parsed
         } else {
             return nil
@@ -86,8 +89,10 @@ public enum AzureTopic: Sendable, Hashable {
     }
 
     /// `{id}/messages/events…` or `{id}/messages/devicebound…`, after `devices/`.
-    private static func deviceTopic(_ rest: Substring) -> AzureTopic? {
-        guard let slash = rest.firstIndex(of: "/"), let deviceID = try? DeviceID(String(rest[..<slash])) else {
+    private static func deviceTopic(_ rest: Substring.UTF8View) -> AzureTopic? {
+        guard let slash = rest.firstIndex(of: UInt8(ascii: "/")),
+            let deviceID = try? DeviceID(String(Substring(rest[..<slash])))
+        else {
             return nil
         }
         let path = rest[rest.index(after: slash)...]
@@ -100,57 +105,59 @@ public enum AzureTopic: Sendable, Hashable {
 
     /// What follows `prefix` and a `/` (empty when nothing, or nothing but the `/`, follows); nil when `path`
     /// is not `prefix` or `prefix/…`.
-    private static func bag(of path: Substring, after prefix: String) -> String? {
-        guard path.hasPrefix(prefix) else { return nil }
-        let rest = path.dropFirst(prefix.count)
+    private static func bag(of path: Substring.UTF8View, after prefix: String) -> String? {
+        guard path.starts(with: prefix.utf8) else { return nil }
+        let rest = path.dropFirst(prefix.utf8.count)
         if rest.isEmpty { return "" }
-        guard rest.first == "/" else { return nil }
-        return String(rest.dropFirst())
+        guard rest.first == UInt8(ascii: "/") else { return nil }
+        return String(Substring(rest.dropFirst()))
     }
 
-    private static func hubTopic(_ topic: String) -> AzureTopic? {
+    private static func hubTopic(_ topic: Substring.UTF8View) -> AzureTopic? {
         let requestID = query(topic, "$rid").map(String.init) ?? ""
-        if topic.hasPrefix(twinGetPrefix) { return .twinGet(requestID: requestID) }
-        if topic.hasPrefix(reportedPrefix) { return .twinReportedPatch(requestID: requestID) }
-        if topic.hasPrefix(desiredPrefix) {
+        if topic.starts(with: twinGetPrefix.utf8) { return .twinGet(requestID: requestID) }
+        if topic.starts(with: reportedPrefix.utf8) { return .twinReportedPatch(requestID: requestID) }
+        if topic.starts(with: desiredPrefix.utf8) {
             // total: parses text: nil unless a number in range.
             return query(topic, "$version").flatMap { Int($0) }.map { .twinDesiredPatch(version: $0) }
         }
-        if topic.hasPrefix(twinResponsePrefix) {
+        if topic.starts(with: twinResponsePrefix.utf8) {
             // total: parses text: nil unless a number in range.
             guard let status = Int(firstLevel(topic, after: twinResponsePrefix)) else { return nil }
             // total: parses text: nil unless a number in range.
             let version = query(topic, "$version").flatMap { Int($0) }
             return .twinResponse(status: status, requestID: requestID, version: version)
         }
-        if topic.hasPrefix(methodRequestPrefix) {
+        if topic.starts(with: methodRequestPrefix.utf8) {
             let name = firstLevel(topic, after: methodRequestPrefix)
             guard !name.isEmpty else { return nil }
             return .methodRequest(name: String(name), requestID: requestID)
         }
-        if topic.hasPrefix(methodResponsePrefix) {
+        if topic.starts(with: methodResponsePrefix.utf8) {
             // total: parses text: nil unless a number in range.
             let status = Int(firstLevel(topic, after: methodResponsePrefix))
             return .methodResponse(status: status, requestID: requestID)
         }
-        if topic.hasPrefix(feedbackPrefix) {
-            return (try? DeviceID(String(topic.dropFirst(feedbackPrefix.count)))).map { .feedback($0) }
+        if topic.starts(with: feedbackPrefix.utf8) {
+            let deviceID = Substring(topic.dropFirst(feedbackPrefix.utf8.count))
+            return (try? DeviceID(String(deviceID))).map { .feedback($0) }
         }
         return nil
     }
 
     /// The level right after `prefix`, up to the next `/` or `?`.
-    private static func firstLevel(_ topic: String, after prefix: String) -> Substring {
-        let rest = topic.dropFirst(prefix.count)
-        return rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)]
+    private static func firstLevel(_ topic: Substring.UTF8View, after prefix: String) -> Substring {
+        let rest = topic.dropFirst(prefix.utf8.count)
+        let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? rest.endIndex
+        return Substring(rest[..<end])
     }
 
     /// The value of `key` in the query after the first `?` (`…/?$rid=42&$version=3`).
-    private static func query(_ topic: String, _ key: String) -> Substring? {
-        guard let mark = topic.firstIndex(of: "?") else { return nil }
-        for item in topic[topic.index(after: mark)...].split(separator: "&") {
-            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts.count == 2, parts[0] == key { return parts[1] }
+    private static func query(_ topic: Substring.UTF8View, _ key: String) -> Substring? {
+        guard let mark = topic.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        for item in topic[topic.index(after: mark)...].split(separator: UInt8(ascii: "&")) {
+            let parts = item.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0].elementsEqual(key.utf8) { return Substring(parts[1]) }
         }
         return nil
     }

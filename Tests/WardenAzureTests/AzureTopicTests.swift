@@ -19,6 +19,17 @@ struct AzureTopicTests {
         #expect(AzureTopic(topic) == .telemetry(device, propertyBag: bag))
     }
 
+    /// Topics are bytes (MQTT compares them so, and `HubFeature` classes them so): a combining mark after a `/`
+    /// does not hide the `/`, as it would from a comparison of Characters.
+    @Test func separatorsAreBytesNotCharacters() {
+        #expect(
+            AzureTopic("devices/meter-1/messages/events/\u{301}a=b") == .telemetry(device, propertyBag: "\u{301}a=b"))
+        #expect(HubFeature("devices/meter-1/messages/events/\u{301}a=b") == .telemetry)
+        #expect(AzureTopic("$iothub/twin/GET/?\u{301}$rid=1") == .twinGet(requestID: ""))
+        #expect(AzureTopic("$iothub/twin/GET/?$rid=\u{301}1") == .twinGet(requestID: "\u{301}1"))
+        #expect(AzureTopic("devices/meter-1\u{301}/messages/events/") == nil)
+    }
+
     @Test(arguments: [
         "devices/meter-1/messages/eventsx", "devices/meter-1/messages/", "devices/meter-1", "devices//messages/events/",
         "devices/a b/messages/events/", "other/topic", "$iothub/unknown", "$iothub/twin/res/abc/?$rid=1",
