@@ -14,10 +14,12 @@ extension AuthorizationRequest {
     }
 
     private static func hubAction(of action: PolicyAction, on text: String, by subject: Subject) -> PolicyAction? {
-        guard action == .publish || action == .subscribe || action == .receive, let feature = HubFeature(text) else {
-            return nil
-        }
+        guard action == .publish || action == .subscribe || action == .receive else { return nil }
         let sends = action == .publish
+        // A device's PUBLISH stands for a hub action on `$iothub/…` only: its telemetry, most of what devices
+        // send, is not read again here.
+        if case .device = subject, sends, text.utf8.first != UInt8(ascii: "$") { return nil }
+        guard let feature = HubFeature(text) else { return nil }
         switch (subject, feature) {
         case (.device, .twinGet) where sends: return .twinRead
         case (.device, .twinReportedPatch) where sends: return .twinUpdateReported

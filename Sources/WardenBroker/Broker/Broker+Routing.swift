@@ -81,8 +81,6 @@ extension Broker {
         // The shared groups a member here took the message for: other nodes' members of those groups do not.
         var served: [SharedGroup] = []
         let (targets, cluster) = state.withLock { state -> ([TopicSpace.Target], (any ClusterLink)?) in
-            // Counted once, where it was published: `$SYS` sums the nodes' counts.
-            if !isSystem, !fromCluster { state.spaces[tenantID, default: TopicSpace()].received += 1 }
             var stamp: RetainStamp?
             // A group's copy from another node is not the retained copy: that one came too, for the plain
             // subscriptions.
@@ -106,22 +104,25 @@ extension Broker {
                 }
                 metrics.retainedMessages.record(state.spaces.values.reduce(0) { $0 + $1.retained.count })
             }
-            let targets = state.spaces[tenantID]?.targets(for: message, groups: groups, served: &served) ?? []
+            // A retained message reaches later subscriptions as retain handling says, never as a recent one.
+            let keepsRecent = configuration.lateSubscriptionWindow > .zero && !message.retain && groups.includesPlain
+            let recent = keepsRecent ? (configuration.lateSubscriptionWindow, configuration.lateSubscriptionBytes) : nil
+            // Counted once, where it was published: `$SYS` sums the nodes' counts.
+            let receivedHere = !isSystem && !fromCluster
+            let targets =
+                receivedHere
+                ? state.spaces[tenantID, default: TopicSpace()].route(
+                    message, groups: groups, served: &served, isSystem: isSystem, receivedHere: true, recent: recent,
+                    now: now)
+                : state.spaces[tenantID]?.route(
+                    message, groups: groups, served: &served, isSystem: isSystem, receivedHere: false, recent: recent,
+                    now: now) ?? []
             // Other nodes get what is published here; a retained message the tenant's limit refused is not kept
             // anywhere, so it does not travel either. A retained one goes under the lock, so that its stamp and
             // its place on the wire follow the same order; the rest after it, off the path other connections'
             // messages wait on.
             let cluster = isSystem || fromCluster || !routed.retainAccepted ? nil : state.cluster
             if message.retain { cluster?.forward(message, in: tenantID, servedGroups: served, stamp: stamp, now: now) }
-            if !isSystem {
-                state.spaces[tenantID]?.delivered += targets.count
-                // A retained message reaches later subscriptions as retain handling says, never this way.
-                if configuration.lateSubscriptionWindow > .zero, !message.retain, groups.includesPlain {
-                    state.spaces[tenantID]?.recent.remember(
-                        message, readAt: now, window: configuration.lateSubscriptionWindow,
-                        byteLimit: configuration.lateSubscriptionBytes)
-                }
-            }
             return (targets, message.retain ? nil : cluster)
         }
         cluster?.forward(message, in: tenantID, servedGroups: served, stamp: nil, now: now)

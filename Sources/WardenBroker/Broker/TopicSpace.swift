@@ -115,6 +115,24 @@ struct TopicSpace: Sendable {
     /// subscriptions merged: the highest QoS, every subscription identifier (§3.3.4, [MQTT-3.3.4-3]).
     /// No Local subscriptions skip their own session's messages ([MQTT-3.8.3-3]).
     /// `groups` says which shared groups are offered the message; `served` gets those that took it.
+    /// Takes `message` in and returns the sessions to offer it to: counts it as received when it was published
+    /// here (`receivedHere`), counts what it is offered to and keeps it for late subscriptions within `recent`'s
+    /// window and bytes, unless it is a `$SYS` figure (`isSystem`). One access to the space for all of it, as it
+    /// runs for every message.
+    mutating func route(
+        _ message: BrokerMessage, groups: GroupSelection, served: inout [SharedGroup], isSystem: Bool,
+        receivedHere: Bool, recent window: (TimeAmount, Int)?, now: NIODeadline
+    ) -> [Target] {
+        if receivedHere { received += 1 }
+        let targets = targets(for: message, groups: groups, served: &served)
+        guard !isSystem else { return targets }
+        delivered += targets.count
+        if let (window, byteLimit) = window {
+            recent.remember(message, readAt: now, window: window, byteLimit: byteLimit)
+        }
+        return targets
+    }
+
     mutating func targets(for message: BrokerMessage, groups: GroupSelection, served: inout [SharedGroup])
         -> [Target]
     {

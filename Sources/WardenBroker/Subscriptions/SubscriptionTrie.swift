@@ -76,6 +76,9 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     /// Calls `body` once for every (subscriber, value) whose filter matches `topic`. A subscriber with
     /// several matching filters is reported once per filter (the broker merges them, §3.3.4).
     public func forEachMatch(_ topic: String, _ body: (Subscriber, Value) -> Void) {
+        // Most tries asked hold nothing: the shared groups' of a tenant without any, a tenant's whose devices'
+        // telemetry nobody reads.
+        guard count > 0 else { return }
         let isSystem = topic.utf8.first == UInt8(ascii: "$")
         // A loop over an explicit stack, not recursion: a topic may have tens of thousands of levels, and a
         // frame per level would overflow the event loop's stack. Each node is at one depth, so each is
