@@ -171,6 +171,38 @@ struct MQTTStateStoreTests {
         }
     }
 
+    /// A long run of telemetry (SQLite puts up to 64 rows in one statement), broken by other changes, is stored
+    /// whole and in order; one bad row (a sequence number taken) stores nothing of its batch.
+    @Test(arguments: StoreEngine.allCases) func longTelemetryRunsAreStoredWhole(engine: StoreEngine) async throws {
+        try await engine.withFreshStore { fresh in
+            let store = fresh.store
+            let devices = [try DeviceID("a"), try DeviceID("b")]
+            let telemetry = (1...200).map { index in
+                TelemetryMessage(
+                    sequenceNumber: Int64(index), tenantID: tenant, deviceID: devices[index % 2],
+                    enqueuedAtMilliseconds: Int64(index), authMethod: index % 3 == 0 ? .x509CA : .sas,
+                    properties: "k=\(index)", body: Array(repeating: UInt8(index % 256), count: index))
+            }
+            let session = StoredSession(tenantID: tenant, clientID: "c", expiryInterval: 60, disconnectedAt: nil)
+            try await store.apply(
+                telemetry[..<130].map { .appendTelemetry($0) } + [.putSession(session)]
+                    + telemetry[130...].map { .appendTelemetry($0) })
+            for device in devices {
+                #expect(
+                    try await store.telemetry(tenant, device, from: 0, to: 1_000, afterSequence: 0, limit: 500)
+                        == telemetry.filter { $0.deviceID == device })
+            }
+            #expect(try await store.loadMQTTState().sessions == [session])
+            let next = TelemetryMessage(
+                sequenceNumber: 201, tenantID: tenant, deviceID: devices[0], enqueuedAtMilliseconds: 201,
+                authMethod: .sas, properties: "", body: [])
+            await #expect(throws: (any Error).self) {
+                try await store.apply((0..<70).map { _ in .appendTelemetry(next) })
+            }
+            #expect(try await store.lastTelemetrySequence() == 200)
+        }
+    }
+
     /// Telemetry, cloud-to-device messages and feedback, and twins go through the same batches.
     @Test(arguments: StoreEngine.allCases) func hubStateAppliesAndReadsBack(engine: StoreEngine) async throws {
         try await engine.withFreshStore { fresh in

@@ -6,9 +6,7 @@ extension SQLiteDatabase: DeviceStateStore {
     public func apply(_ changes: [DeviceStateChange]) async throws {
         let changes = DeviceStateChange.withoutSuperseded(changes)
         guard !changes.isEmpty else { return }
-        try await write { db in
-            for change in changes { try Self.apply(change, db) }
-        }
+        try await write { db in try Self.apply(changes, db) }
     }
 
     public func apply(_ changes: [DeviceStateChange], fencedTo node: String) async throws -> Set<StoredSessionKey> {
@@ -24,7 +22,7 @@ extension SQLiteDatabase: DeviceStateStore {
                 if let row { held[key] = .some(try row.decode(forColumn: "node")) }
             }
             let fenced = checked.filter { held[$0] != .some(node) }
-            for change in DeviceStateChange.without(fenced, changes) { try Self.apply(change, db) }
+            try Self.apply(DeviceStateChange.without(fenced, changes), db)
             return fenced.filter { held[$0] != nil }
         }
     }
@@ -67,6 +65,21 @@ extension SQLiteDatabase: DeviceStateStore {
             ).map(DeviceStateRows.message)
             return snapshot
         }
+    }
+
+    /// Applies `changes` in order; a run of telemetry goes in as few statements as it can.
+    private static func apply(_ changes: [DeviceStateChange], _ db: Database) throws {
+        var telemetry: [TelemetryMessage] = []
+        for change in changes {
+            if case .appendTelemetry(let message) = change {
+                telemetry.append(message)
+                continue
+            }
+            try appendTelemetry(telemetry, db)
+            telemetry.removeAll(keepingCapacity: true)
+            try apply(change, db)
+        }
+        try appendTelemetry(telemetry, db)
     }
 
     private static func apply(_ change: DeviceStateChange, _ db: Database) throws {
@@ -164,7 +177,7 @@ extension SQLiteDatabase: DeviceStateStore {
                     """,
                 arguments: [tenantID.rawValue, topic, stamp.time, Data(stamp.nodeBytes)])
         case .appendTelemetry(let message):
-            try appendTelemetry(message, db)
+            try appendTelemetry(CollectionOfOne(message), db)
         case .putCloudToDevice(let message):
             try putCloudToDevice(message, db)
         case .updateCloudToDevice(let message):

@@ -41,15 +41,31 @@ extension SQLiteDatabase: TelemetryStore {
         }
     }
 
-    static func appendTelemetry(_ message: TelemetryMessage, _ db: Database) throws {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO telemetry (sequence, tenant_id, device_id, enqueued_at, auth_method, properties, body)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-        try statement.execute(arguments: [
-            message.sequenceNumber, message.tenantID.rawValue, message.deviceID.rawValue,
-            message.enqueuedAtMilliseconds, message.authMethod.rawValue, message.properties, Data(message.body),
-        ])
+    /// How many telemetry rows one INSERT carries (7 values each, far within SQLite's 32,766): a busy hub's
+    /// batches are mostly telemetry, and one statement per row spent more on preparing arguments and executing
+    /// than on storing.
+    static let telemetryRowsPerStatement = 64
+
+    /// The INSERT of `n` rows at `[n - 1]`; each is prepared once and cached by the connection.
+    private static let telemetryInserts: [String] = (1...telemetryRowsPerStatement).map { rows in
+        "INSERT INTO telemetry (sequence, tenant_id, device_id, enqueued_at, auth_method, properties, body) VALUES "
+            + repeatElement("(?, ?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    static func appendTelemetry(_ messages: some Collection<TelemetryMessage>, _ db: Database) throws {
+        var rest = messages[...]
+        while !rest.isEmpty {
+            let rows = rest.prefix(telemetryRowsPerStatement)
+            rest = rest.dropFirst(rows.count)
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(rows.count * 7)
+            for message in rows {
+                values += [
+                    message.sequenceNumber, message.tenantID.rawValue, message.deviceID.rawValue,
+                    message.enqueuedAtMilliseconds, message.authMethod.rawValue, message.properties, Data(message.body),
+                ]
+            }
+            try db.cachedStatement(sql: telemetryInserts[rows.count - 1]).execute(arguments: StatementArguments(values))
+        }
     }
 }
