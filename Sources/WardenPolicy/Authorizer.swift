@@ -104,4 +104,15 @@ public struct AuthorizationRequest: Sendable {
 public protocol Authorizer: Sendable {
     /// The decision for `request`; synchronous, because it runs on the packet path.
     func decide(_ request: AuthorizationRequest) -> Decision
+    /// Moves on whenever anything a decision reads may have changed.
+    var generation: UInt64 { get }
+    /// Whether `tenantID`'s decisions stand while `generation` does: the same requestor asking the same action
+    /// on the same resource over the same connection gets the same answer, whatever the moment and the
+    /// PUBLISH's size and rate. A caller may then keep an allow, read `generation` before deciding and asking.
+    func decisionsStand(in tenantID: TenantID) -> Bool
+}
+
+extension Authorizer {
+    public var generation: UInt64 { 0 }
+    public func decisionsStand(in tenantID: TenantID) -> Bool { false }
 }

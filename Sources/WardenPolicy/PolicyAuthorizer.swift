@@ -37,6 +37,12 @@ public struct PolicyAuthorizer: Authorizer {
         return decide(hubRequest, asked, isStoodFor: true)
     }
 
+    public var generation: UInt64 { facts.generation }
+
+    public func decisionsStand(in tenantID: TenantID) -> Bool {
+        facts.policy(tenantID, device: nil).0.decidesFromFactsAlone
+    }
+
     /// The decision on `request` alone; `isStoodFor` when the caller asked another action that stands for it (a
     /// refusal then names it).
     private func decide(_ request: AuthorizationRequest, _ asked: Asked, isStoodFor: Bool = false) -> Decision {
@@ -161,6 +167,9 @@ public struct FixedPolicyFacts: PolicyFacts {
     public func policy(_ tenantID: TenantID, device: DeviceID?) -> (TenantPolicy, PolicyRequestor.DeviceFacts?) {
         (policy, device.map { devices[$0] ?? PolicyRequestor.DeviceFacts(id: $0) })
     }
+
+    /// Fixed facts never change.
+    public var generation: UInt64 { 0 }
 }
 
 /// Which audit-only refusals are recorded already: one record per tenant, tried version, requestor, action and

@@ -43,6 +43,9 @@ public struct PolicyConditions: Sendable, Hashable {
     /// Whether a condition reads the device twin (the authorizer fetches it only then).
     var readsTwin: Bool { reported != nil }
 
+    /// Whether a condition reads what differs from one PUBLISH to the next: its size, the connection's rate.
+    var readsPublish: Bool { payloadSize != nil || messageRate != nil }
+
     /// Whether a condition changes with the clock alone, second by second: a connection's age, a certificate's
     /// days to expiry (time windows are watched at their edges instead).
     var changesWithTime: Bool { connectionAge != nil || certificate?.daysToExpiry != nil }

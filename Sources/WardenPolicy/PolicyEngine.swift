@@ -276,6 +276,7 @@ public struct PolicyEngine: Sendable {
         let timeWindows: [TimeWindow]
         let readsTwin: Bool
         let changesWithTime: Bool
+        let readsPublish: Bool
 
         init(_ statements: [PolicyStatement], failsClosed: Bool) {
             held = statements.enumerated().map { Held($1, order: $0) }
@@ -285,6 +286,7 @@ public struct PolicyEngine: Sendable {
             timeWindows = statements.compactMap(\.conditions.time).filter { seen.insert($0).inserted }
             readsTwin = statements.contains { $0.conditions.readsTwin }
             changesWithTime = statements.contains { $0.conditions.changesWithTime }
+            readsPublish = statements.contains { $0.conditions.readsPublish }
         }
     }
 
@@ -301,6 +303,9 @@ public struct PolicyEngine: Sendable {
     public var changesWithTime: Bool { compiled.changesWithTime }
     /// Whether a decision needs the time at all (a time window, or a condition that changes with the clock).
     var readsClock: Bool { compiled.changesWithTime || !compiled.timeWindows.isEmpty }
+    /// Whether no statement reads the clock, the device twin, or a PUBLISH's size or rate: a decision then
+    /// follows from the requestor's facts, the connection and the request alone.
+    var decidesFromFactsAlone: Bool { !readsClock && !compiled.readsTwin && !compiled.readsPublish }
     /// The most unmet conditions a denial lists (a document may hold thousands of statements; the log line and
     /// the audit record stay short).
     static let maximumReasons = 10

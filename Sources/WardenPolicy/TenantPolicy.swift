@@ -88,6 +88,10 @@ public struct TenantPolicy: Sendable {
     /// Whether a statement in force changes its answer with the clock alone (connection age, days to expiry).
     public var changesWithTime: Bool { enforced.engine.changesWithTime || trial?.engine.changesWithTime == true }
 
+    /// Whether a decision stands while the facts stand: no audit-only version is tried beside the enforced one
+    /// (each of its refusals is counted), and no statement reads the clock, the twin or a PUBLISH's size or rate.
+    var decidesFromFactsAlone: Bool { trial == nil && enforced.engine.decidesFromFactsAlone }
+
     /// Which of the time windows in force hold at `date`, as bits, for noticing when one opens or closes.
     public func timeSignature(at date: Date) -> [Bool] {
         (enforced.engine.timeWindows + (trial?.engine.timeWindows ?? [])).map { $0.holds(at: date) }
@@ -99,4 +103,7 @@ public struct TenantPolicy: Sendable {
 public protocol PolicyFacts: Sendable {
     /// The tenant's policy, and the device's facts when `device` is given and registered (nil otherwise).
     func policy(_ tenantID: TenantID, device: DeviceID?) -> (TenantPolicy, PolicyRequestor.DeviceFacts?)
+    /// Moves on after every change to what `policy` answers (a policy version, a device, a group, a quarantine),
+    /// never before the change is readable: a decision made from facts read after loading it is as fresh as it.
+    var generation: UInt64 { get }
 }

@@ -22,6 +22,7 @@ extension DeviceDirectory {
                 state.tenants[version.tenantID]?.policy.adopt(policy)
                 state.duringReload?.append(event)
             }
+            changes.add(1, ordering: .releasing)
             return
         }
         let counts = state.withLock { state in
@@ -29,6 +30,7 @@ extension DeviceDirectory {
             state.duringReload?.append(event)
             return (state.tenants.count, state.tenants.values.reduce(0) { $0 + $1.devices.count })
         }
+        changes.add(1, ordering: .releasing)
         tenantGauge.record(counts.0)
         deviceGauge.record(counts.1)
     }

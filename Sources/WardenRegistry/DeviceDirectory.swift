@@ -69,6 +69,8 @@ public final class DeviceDirectory: Sendable {
     }
 
     let state = Mutex(State())
+    /// Moved on after each change of `state` (`PolicyFacts.generation`).
+    let changes = Atomic<UInt64>(0)
     let deviceGauge = Gauge(label: "warden_registry_devices")
     let tenantGauge = Gauge(label: "warden_registry_tenants")
 
@@ -150,6 +152,7 @@ public final class DeviceDirectory: Sendable {
             defer { state = fresh }
             return state
         }
+        changes.add(1, ordering: .releasing)
         tenantGauge.record(fresh.tenants.count)
         deviceGauge.record(fresh.tenants.values.reduce(0) { $0 + $1.devices.count })
         var changed: [DomainEvent] = []
@@ -357,6 +360,8 @@ public final class DeviceDirectory: Sendable {
 }
 
 extension DeviceDirectory: PolicyFacts {
+    public var generation: UInt64 { changes.load(ordering: .acquiring) }
+
     public func policy(_ tenantID: TenantID, device deviceID: DeviceID?) -> (
         TenantPolicy, PolicyRequestor.DeviceFacts?
     ) {

@@ -417,3 +417,74 @@ extension MQTTConnectionHandlerTests {
         #expect((address(kept) != address(payload)) == copied)
     }
 }
+
+/// A PUBLISH allow the policy says stands is kept per topic until the authorizer's generation moves; refusals
+/// and allows that do not stand are decided every time.
+extension MQTTConnectionHandlerTests {
+    /// Counts the PUBLISHes it decides; refuses them while `refuses`.
+    final class CountingAuthorizer: Authorizer {
+        struct State {
+            var asked = 0
+            var generation: UInt64 = 1
+            var stands = true
+            var refuses = false
+        }
+        let state = Mutex(State())
+
+        func decide(_ request: AuthorizationRequest) -> Decision {
+            guard request.action == .publish else { return .allow() }
+            return state.withLock { state in
+                state.asked += 1
+                return state.refuses ? .deny(["refused for the test"]) : .allow()
+            }
+        }
+
+        var generation: UInt64 { state.withLock { $0.generation } }
+        func decisionsStand(in tenantID: TenantID) -> Bool { state.withLock { $0.stands } }
+        var asked: Int { state.withLock { $0.asked } }
+    }
+
+    func publish(_ packetID: UInt16, topic: String) -> MQTTPacket {
+        .publish(PublishPacket(qos: .atLeastOnce, topic: topic, packetID: packetID, payload: ByteBuffer(string: "x")))
+    }
+
+    @Test func aStandingAllowIsKeptUntilTheGenerationMoves() throws {
+        let authorizer = CountingAuthorizer()
+        let channel = try channel(authorizer: authorizer)
+        #expect(try deliver([bytes([connect(token: validToken)])], to: channel) == [0x20, 2, 0, 0])
+        _ = try deliver([bytes([publish(1), publish(2), publish(3)])], to: channel)
+        #expect(authorizer.asked == 1)
+        _ = try deliver([bytes([publish(4, topic: "devices/dev-1/messages/events/a=1"), publish(5)])], to: channel)
+        #expect(authorizer.asked == 2)
+        authorizer.state.withLock {
+            $0.generation += 1
+            $0.refuses = true
+        }
+        // 3.1.1 cannot refuse in a PUBACK: the refused PUBLISH ends the connection.
+        _ = try deliver([bytes([publish(6)])], to: channel)
+        #expect(authorizer.asked == 3)
+        #expect(!channel.isActive)
+    }
+
+    @Test func allowsThatDoNotStandAndRefusalsAreDecidedEachTime() throws {
+        let authorizer = CountingAuthorizer()
+        authorizer.state.withLock { $0.stands = false }
+        let channel = try channel(authorizer: authorizer)
+        let topic = "devices/dev-1/messages/events/"
+        let connack = try send(connect(token: validToken, version: .v5), version: .v5, to: channel)
+        #expect(connack.first == 0x20 && connack.count > 3 && connack[3] == 0)
+        for id: UInt16 in 1...2 { _ = try send(publish(id, topic: topic), version: .v5, to: channel) }
+        #expect(authorizer.asked == 2)
+        authorizer.state.withLock {
+            $0.stands = true
+            $0.refuses = true
+        }
+        for id: UInt16 in 3...4 {
+            // 5.0 refuses in the PUBACK: 0x87 Not authorized.
+            let reply = try send(publish(id, topic: topic), version: .v5, to: channel)
+            #expect(reply.prefix(5) == [0x40, reply[1], 0, UInt8(id), 0x87])
+        }
+        #expect(authorizer.asked == 4)
+        #expect(channel.isActive)
+    }
+}

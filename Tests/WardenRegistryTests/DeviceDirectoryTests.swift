@@ -18,17 +18,25 @@ struct DeviceDirectoryTests {
             authorizationPolicies: fixture.database)
     }
 
+    /// Every change is readable at once, and moves the generation the policy's kept decisions are checked against.
     @Test func followsEveryChange() async throws {
         let fixture = try await RegistryFixture()
         let id = try DeviceID("d")
         #expect(fixture.directory.entry(.defaultTenant, id) == nil)
+        let start = fixture.directory.generation
         let created = try await fixture.registry.createDevice(.defaultTenant, .init(id: id))
         #expect(fixture.directory.entry(.defaultTenant, id)?.device.etag == created.etag)
+        let afterCreate = fixture.directory.generation
         _ = try await fixture.registry.updateDevice(.defaultTenant, id, .init(status: .disabled), ifMatch: nil)
         #expect(fixture.directory.entry(.defaultTenant, id)?.device.status == .disabled)
+        let afterUpdate = fixture.directory.generation
         try await fixture.registry.deleteDevice(.defaultTenant, id, ifMatch: nil)
         #expect(fixture.directory.entry(.defaultTenant, id) == nil)
         #expect(fixture.directory.deviceCount == 0)
+        #expect(start < afterCreate && afterCreate < afterUpdate && afterUpdate < fixture.directory.generation)
+        let afterDelete = fixture.directory.generation
+        _ = try await fixture.registry.createGroup(.defaultTenant, try GroupName("g"), description: "", members: [])
+        #expect(fixture.directory.generation > afterDelete)
     }
 
     @Test func loadsWhatTheStoreHolds() async throws {

@@ -26,8 +26,8 @@ extension MQTTConnectionHandler {
             perform(machine.fail(.qosNotSupported, "QoS 2 is not supported."), context: context)
             return
         }
-        let decision = authorize(
-            connection.identity, .topic(publish.topic), payloadSize: publish.payload.readableBytes,
+        let decision = authorizePublish(
+            connection.identity, publish.topic, payloadSize: publish.payload.readableBytes,
             messageRate: publishRate.count(at: context.eventLoop.now))
         guard decision.isAllowed else {
             log(.info, "Denied a publish.", metadata: decision.metadata)
