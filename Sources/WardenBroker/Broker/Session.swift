@@ -42,7 +42,7 @@ final class Session: Sendable, Hashable {
         /// session is offline too. Nil for a session restored at start-up until a connection resumes it.
         var receiver: ClientIdentity?
         /// `receive` decisions per topic, valid while the policy generation they were made in lasts.
-        var receiveDecisions = TopicDecisions()
+        var receiveDecisions = TopicDecisions(capacity: 256)
     }
 
     let key: SessionKey
@@ -164,7 +164,7 @@ final class Session: Sendable, Hashable {
             if state.receiver == nil, let refuses { state.flow.dropQueued(.notAuthorized, where: refuses) }
             state.sink = sink
             state.receiver = sink.identity
-            state.receiveDecisions = TopicDecisions()
+            state.receiveDecisions = TopicDecisions(capacity: 256)
             state.expiryInterval = expiryInterval
             state.pendingExpiry?.cancel()
             state.pendingExpiry = nil

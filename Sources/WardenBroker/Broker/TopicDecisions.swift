@@ -1,14 +1,22 @@
 /// Decisions remembered per topic while the generation they were made in lasts: a session's `receive`
 /// decisions (`ReceiveCheck`), a connection's standing PUBLISH allows (`MQTTConnectionHandler.authorizePublish`).
-/// At most `capacity` topics of one generation.
+/// At most `capacity` topics of one generation, each of at most `longestTopic` bytes.
 struct TopicDecisions: Sendable {
-    /// Enough for a subscriber of many publishers; beyond it the table starts again (a cost, never a wrong answer).
-    static let capacity = 256
+    /// How many topics; beyond it the table starts again (a cost, never a wrong answer).
+    let capacity: Int
+    /// Longer topics are decided each time: what a connection keeps stays small (at most `capacity` times this).
+    let longestTopic: Int
     private var generation: UInt64 = 0
-    private var decisions: [String: Bool] = [:]
+    private var decisions: [TopicKey: Bool] = [:]
+
+    /// Enough for a subscriber of many publishers (`receive`), or a device's few topics (`publish`).
+    init(capacity: Int, longestTopic: Int = 256) {
+        self.capacity = capacity
+        self.longestTopic = longestTopic
+    }
 
     func decision(_ topic: String, generation: UInt64) -> Bool? {
-        generation == self.generation ? decisions[topic] : nil
+        generation == self.generation ? decisions[TopicKey(topic)] : nil
     }
 
     /// Forgets every decision: what they were made from changed for this session alone (its device's twin).
@@ -17,10 +25,34 @@ struct TopicDecisions: Sendable {
     }
 
     mutating func remember(_ topic: String, _ isAllowed: Bool, generation: UInt64) {
-        if generation != self.generation || decisions.count >= Self.capacity {
+        guard topic.utf8.count <= longestTopic else { return }
+        if generation != self.generation || decisions.count >= capacity {
             decisions.removeAll(keepingCapacity: true)
             self.generation = generation
         }
-        decisions[topic] = isAllowed
+        decisions[TopicKey(topic)] = isAllowed
+    }
+}
+
+/// A topic as MQTT and the policy compare it: its UTF-8 bytes. Swift's `String` equality is Unicode canonical
+/// equivalence (`"K"` equals the Kelvin sign `"\u{212A}"`, a precomposed `é` equals `e` and a combining acute),
+/// so a table keyed by `String` would answer for one topic with what was decided for another.
+struct TopicKey: Hashable, Sendable {
+    let topic: String
+
+    init(_ topic: String) {
+        self.topic = topic
+    }
+
+    static func == (lhs: TopicKey, rhs: TopicKey) -> Bool {
+        lhs.topic.utf8.count == rhs.topic.utf8.count && lhs.topic.utf8.elementsEqual(rhs.topic.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        let hashed = topic.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil {
+            for byte in topic.utf8 { hasher.combine(byte) }
+        }
+        hasher.combine(topic.utf8.count)
     }
 }

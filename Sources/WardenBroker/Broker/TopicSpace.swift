@@ -111,10 +111,6 @@ struct TopicSpace: Sendable {
         return true
     }
 
-    /// Every session that should receive `message`, once each, with the options of its matching
-    /// subscriptions merged: the highest QoS, every subscription identifier (§3.3.4, [MQTT-3.3.4-3]).
-    /// No Local subscriptions skip their own session's messages ([MQTT-3.8.3-3]).
-    /// `groups` says which shared groups are offered the message; `served` gets those that took it.
     /// Takes `message` in and returns the sessions to offer it to: counts it as received when it was published
     /// here (`receivedHere`), counts what it is offered to and keeps it for late subscriptions within `recent`'s
     /// window and bytes, unless it is a `$SYS` figure (`isSystem`). One access to the space for all of it, as it
@@ -133,6 +129,10 @@ struct TopicSpace: Sendable {
         return targets
     }
 
+    /// Every session that should receive `message`, once each, with the options of its matching
+    /// subscriptions merged: the highest QoS, every subscription identifier (§3.3.4, [MQTT-3.3.4-3]).
+    /// No Local subscriptions skip their own session's messages ([MQTT-3.8.3-3]).
+    /// `groups` says which shared groups are offered the message; `served` gets those that took it.
     mutating func targets(for message: BrokerMessage, groups: GroupSelection, served: inout [SharedGroup])
         -> [Target]
     {

@@ -24,7 +24,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Its PUBLISHes per second, for `message-rate` conditions.
     var publishRate = PublishRate()
     /// The PUBLISH allows that stand while the authorizer's generation does (`authorizePublish`).
-    var publishAllows = TopicDecisions()
+    var publishAllows = TopicDecisions(capacity: 16)
     /// Numbers the listener's connections in the log.
     let connectionID: UInt64
     /// The accepted CONNECT's ClientId and the audit reference of its authentication, in every later message of
