@@ -139,6 +139,16 @@ struct BrokerTests {
         #expect(again.allSatisfy { $0.retain })
     }
 
+    /// Topics are bytes: `u/K` and `u/\u{212A}` (the Kelvin sign, canonically equivalent as Swift Strings) each keep
+    /// their own retained message.
+    @Test func retainedMessagesOfCanonicallyEquivalentTopicsAreApart() {
+        let (session, _, _) = connect("a")
+        broker.publish(message("u/K", retain: true), in: tenant, now: now)
+        broker.publish(message("u/\u{212A}", retain: true), in: tenant, now: now)
+        let kept = subscribe(session, "u/K")[0].retained.map { Array($0.message.topic.utf8) }
+        #expect(kept == [Array("u/K".utf8)])
+    }
+
     @Test func subscriptionsPerSessionAreLimited() {
         let (session, _, _) = connect("a")
         #expect(subscribe(session, "1")[0].granted == .atLeastOnce)

@@ -13,11 +13,14 @@ struct SubscriptionTrieTests {
     static let filters = [
         "sport/tennis/player1/#", "sport/#", "#", "sport/tennis/+", "+/+", "/+", "+", "$SYS/#",
         "+/monitor/Clients", "a/b", "sport/+", "devices/+/messages/events/#",
+        // Bytes, not Characters: the Kelvin sign is not K, and a combining mark after a `/` starts a level.
+        "k/K", "k/\u{212A}/#", "c/\u{301}x",
     ]
 
     static let topics = [
         "sport/tennis/player1", "sport/tennis/player1/ranking", "sport", "sport/", "/finance", "$SYS/broker",
         "$SYS/monitor/Clients", "a/b", "A/b", "a", "devices/d1/messages/events/x=1", "devices/d1/messages/events", "",
+        "k/K", "k/\u{212A}", "c/\u{301}x",
     ]
 
     /// The trie agrees with `TopicFilter.matches` (itself tested on the specification's examples) on every pair.

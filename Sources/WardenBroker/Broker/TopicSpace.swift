@@ -56,10 +56,11 @@ struct TopicSpace: Sendable {
     private var subscriptions = SubscriptionTrie<Session, SubscriptionOptions>()
     private var shared = SubscriptionTrie<String, SharedGroup>()
     private var groups: [SharedGroup: Group] = [:]
-    private(set) var retained: [String: Retained] = [:]
+    /// Keyed by the topic's bytes, as MQTT compares topics: `t/K` and `t/\u{212A}` hold a message each.
+    private(set) var retained: [TopicKey: Retained] = [:]
     /// The stamps of topics cleared lately, kept on a node of a cluster so that another node's older message
     /// arriving after the clear is not kept: at most as many as the tenant may retain, the oldest go first.
-    private var clears: [String: RetainStamp] = [:]
+    private var clears: [TopicKey: RetainStamp] = [:]
     /// What was routed in the last moments, for subscriptions installed just after (`Broker.lateDeliveries`).
     var recent = RecentMessages()
 
@@ -206,7 +207,7 @@ struct TopicSpace: Sendable {
     mutating func retain(
         _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: Int, keptClears: Int?
     ) -> Retaining {
-        let topic = message.topic
+        let topic = TopicKey(message.topic)
         if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held {
             guard isLocal else { return .superseded }
             stamp = RetainStamp(time: held.time == .max ? .max : held.time + 1, node: stamp.node)
@@ -223,7 +224,7 @@ struct TopicSpace: Sendable {
         return .kept
     }
 
-    private mutating func keepClear(_ topic: String, _ stamp: RetainStamp, limit: Int) {
+    private mutating func keepClear(_ topic: TopicKey, _ stamp: RetainStamp, limit: Int) {
         clears[topic] = stamp
         // Past the limit the older half goes: one sort per half a limit of clears.
         let most = max(limit, 1)
@@ -236,15 +237,16 @@ struct TopicSpace: Sendable {
     /// reading the store again: their clears were missed, and are gone from the store too).
     /// `$` topics (the broker's own `$SYS` figures) are never stored, and stay.
     mutating func forgetRetained(stampedBefore time: Int64, unless kept: Set<String>) {
+        let kept = Set(kept.map(TopicKey.init))
         retained = retained.filter { topic, entry in
-            entry.stamp.time >= time || kept.contains(topic) || topic.hasPrefix("$")
+            entry.stamp.time >= time || kept.contains(topic) || topic.topic.utf8.first == UInt8(ascii: "$")
         }
     }
 
     /// The retained messages `filter` matches; none for shared subscriptions (5.0 §4.8.2).
     func retainedMessages(matching filter: TopicFilter) -> [BrokerMessage] {
         guard filter.shareName == nil else { return [] }
-        if !filter.hasWildcards { return retained[filter.filter].map { [$0.message] } ?? [] }
+        if !filter.hasWildcards { return retained[TopicKey(filter.filter)].map { [$0.message] } ?? [] }
         return retained.values.lazy.map(\.message).filter { filter.matches($0.topic) }
     }
 }

@@ -6,7 +6,8 @@
 /// (§4.7.1.2); filters starting with a wildcard do not match topics starting with `$` ([MQTT-4.7.2-1]).
 public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>: Sendable {
     struct Node: Sendable {
-        var children: [String: Int] = [:]
+        /// Keyed by the level's bytes, as MQTT compares topics (a `String` key would take `K` for the Kelvin sign).
+        var children: [TopicKey: Int] = [:]
         var singleLevel: Int?
         /// Subscribers whose filter ends here with `#`.
         var multiLevel: [Subscriber: Value] = [:]
@@ -26,12 +27,15 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
 
     /// A filter's levels up to a final `#` (a `+` level is nil, a wildcard child's key), and which subscriber
     /// table of the last node it ends in.
-    private static func walk(_ filter: String) -> (levels: [String?], table: WritableKeyPath<Node, [Subscriber: Value]>)
-    {
-        var levels: [String?] = []
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            if level == "#" { return (levels, \.multiLevel) }
-            levels.append(level == "+" ? nil : String(level))
+    private static func walk(_ filter: String) -> (
+        levels: [TopicKey?], table: WritableKeyPath<Node, [Subscriber: Value]>
+    ) {
+        var levels: [TopicKey?] = []
+        // Split at the `/` bytes, as topics are in `forEachMatch` (a combining mark after a `/` does not join
+        // the levels, as it would in a split of Characters).
+        for level in Substring(filter).utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            if level.elementsEqual("#".utf8) { return (levels, \.multiLevel) }
+            levels.append(level.elementsEqual("+".utf8) ? nil : TopicKey(String(Substring(level))))
         }
         return (levels, \.exact)
     }
@@ -52,7 +56,7 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
     @discardableResult
     public mutating func remove(_ filter: String, subscriber: Subscriber) -> Bool {
         let (levels, table) = Self.walk(filter)
-        var path: [(node: Int, level: String?)] = []
+        var path: [(node: Int, level: TopicKey?)] = []
         var node = 0
         for key in levels {
             guard let next = key.map({ nodes[node].children[$0] }) ?? nodes[node].singleLevel else { return false }
@@ -98,11 +102,11 @@ public struct SubscriptionTrie<Subscriber: Hashable & Sendable, Value: Sendable>
             let level = rest[..<(slash ?? rest.endIndex)]
             let next = slash.map { rest[rest.index(after: $0)...] }
             if wildcardsAllowed, let single = node.singleLevel { pending.append((single, next)) }
-            if let child = node.children[String(Substring(level))] { pending.append((child, next)) }
+            if let child = node.children[TopicKey(String(Substring(level)))] { pending.append((child, next)) }
         }
     }
 
-    private mutating func child(of node: Int, _ level: String?) -> Int {
+    private mutating func child(of node: Int, _ level: TopicKey?) -> Int {
         if let existing = level.map({ nodes[node].children[$0] }) ?? nodes[node].singleLevel {
             return existing
         }
