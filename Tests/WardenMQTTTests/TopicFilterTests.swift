@@ -22,6 +22,16 @@ struct TopicFilterTests {
         #expect(try TopicFilter("devices/d1/x").shareName == nil)
     }
 
+    /// Filters are bytes: a combining mark does not hide a wildcard, nor make two filters one.
+    @Test func filtersAreBytes() throws {
+        #expect(throws: MQTTDecodingError.self) { try TopicFilter("a/#\u{301}") }
+        #expect(throws: MQTTDecodingError.self) { try TopicFilter("a/+\u{301}") }
+        let kelvin = try TopicFilter("t/\u{212A}")
+        #expect(kelvin != (try TopicFilter("t/K")))
+        #expect(Set([kelvin, try TopicFilter("t/K"), try TopicFilter("t/\u{212A}")]).count == 2)
+        #expect(try TopicFilter("$share/g\u{301}/a/b").shareName == "g\u{301}")
+    }
+
     @Test(arguments: ["", "a/#/b", "a#", "a/b+", "#/", "$share/a", "$share//x", "$share/a+b/x", "$share/g/"])
     func refusesInvalidFilters(_ text: String) {
         #expect(throws: MQTTDecodingError.self) { try TopicFilter(text) }

@@ -9,40 +9,56 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
 
     /// The filter part of `text`: without a `$share/{ShareName}/` prefix (all of `text` when it has none).
     static func filterPart(of text: String) -> Substring {
-        guard text.hasPrefix("$share/") else { return Substring(text) }
-        let rest = text.dropFirst("$share/".count)
-        return rest.firstIndex(of: "/").map { rest[rest.index(after: $0)...] } ?? rest
+        let bytes = Substring(text).utf8
+        guard bytes.starts(with: "$share/".utf8) else { return Substring(text) }
+        let rest = bytes.dropFirst("$share/".utf8.count)
+        return Substring(rest.firstIndex(of: UInt8(ascii: "/")).map { rest[rest.index(after: $0)...] } ?? rest)
+    }
+
+    /// Filters are equal when their bytes are, as MQTT compares them (`String`'s equality is canonical
+    /// equivalence: `t/K` would equal `t/\u{212A}`, two filters a session holds apart).
+    public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool {
+        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in rawValue.utf8 { hasher.combine(byte) }
     }
 
     /// Validates `text`: not empty; `#` only as the whole last level; `+` only as a whole level
     /// (3.1.1 and 5.0 §4.7.1); a share name is not empty and holds no `/`, `+` or `#` ([MQTT-4.8.2-1], [MQTT-4.8.2-2]).
     public init(_ text: String) throws(MQTTDecodingError) {
         guard !text.isEmpty else { throw .malformed("topic_filter.empty") }
-        var filter = Substring(text)
+        // Bytes, as topics are matched: a combining mark after `/`, `+` or `#` does not hide it.
+        let hash = UInt8(ascii: "#")
+        let plus = UInt8(ascii: "+")
+        var filter = Substring(text).utf8
         var shareName: String?
-        if text.hasPrefix("$share/") {
-            let rest = text.dropFirst("$share/".count)
-            guard let slash = rest.firstIndex(of: "/") else { throw .malformed("shared_subscription.no_filter") }
+        if filter.starts(with: "$share/".utf8) {
+            let rest = filter.dropFirst("$share/".utf8.count)
+            guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else {
+                throw .malformed("shared_subscription.no_filter")
+            }
             let name = rest[..<slash]
-            guard !name.isEmpty, !name.contains("+"), !name.contains("#") else {
+            guard !name.isEmpty, !name.contains(plus), !name.contains(hash) else {
                 throw .malformed("shared_subscription.invalid_share_name")
             }
-            shareName = String(name)
+            shareName = String(Substring(name))
             filter = rest[rest.index(after: slash)...]
             guard !filter.isEmpty else { throw .malformed("shared_subscription.no_filter") }
         }
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = filter.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         for (index, level) in levels.enumerated() {
-            if level.contains("#"), level != "#" || index != levels.count - 1 {
+            if level.contains(hash), !level.elementsEqual([hash]) || index != levels.count - 1 {
                 throw .malformed("topic_filter.misplaced_multi_level_wildcard")
             }
-            if level.contains("+"), level != "+" {
+            if level.contains(plus), !level.elementsEqual([plus]) {
                 throw .malformed("topic_filter.misplaced_single_level_wildcard")
             }
         }
         self.rawValue = text
         self.shareName = shareName
-        self.filter = String(filter)
+        self.filter = String(Substring(filter))
     }
 
     /// Whether the filter has a wildcard.
