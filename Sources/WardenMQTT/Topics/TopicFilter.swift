@@ -22,7 +22,11 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func hash(into hasher: inout Hasher) {
-        for byte in rawValue.utf8 { hasher.combine(byte) }
+        let hashed = rawValue.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil {
+            for byte in rawValue.utf8 { hasher.combine(byte) }
+        }
+        hasher.combine(rawValue.utf8.count)
     }
 
     /// Validates `text`: not empty; `#` only as the whole last level; `+` only as a whole level
