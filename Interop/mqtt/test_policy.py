@@ -183,6 +183,33 @@ def test_live_changes_narrow_and_close_connections(warden, tmp_path):
         client.paho.loop_stop()
 
 
+def test_a_publish_allowed_before_a_change_is_decided_again_after_it(warden, tmp_path):
+    """A connection keeps the topics it may publish to while nothing a decision reads changes: after the device's
+    attribute changes, or a new version, the next PUBLISH over the same connection is decided again."""
+    hub.create_device(warden, "unit-5", "--attribute", "role=sensor", "--attribute", "floor=3")
+    own_floor = {"id": "own-floor", "effect": "allow", "principals": {"attributes": {"role": "sensor"}},
+                 "actions": ["publish"], "resources": ["floors/${device.attr.floor}/#"]}
+    apply(warden, tmp_path, {"statements": [own_floor]})
+    client = connect(warden, "unit-5", mqtt.MQTTv5)
+
+    def publish(topic: str) -> int:
+        info = client.paho.publish(topic, b"x", qos=1)
+        assert hub.wait_until(lambda: info.mid in client.pubacks)
+        return client.pubacks[info.mid].value
+
+    # 0x10: allowed, and nobody subscribes.
+    assert [publish("floors/3/t") for _ in range(3)] == [0x10] * 3
+    warden.cli("device", "update", "unit-5", "--attribute", "floor=4")
+    assert publish("floors/3/t") == 0x87
+    assert publish("floors/4/t") == 0x10
+    quiet = {"id": "quiet", "effect": "deny", "principals": {"devices": ["unit-5"]}, "actions": ["publish"],
+             "resources": ["floors/4/#"]}
+    apply(warden, tmp_path, {"statements": [own_floor, quiet]}, "quiet.json")
+    assert publish("floors/4/t") == 0x87
+    assert client.connected.is_set() and not client.disconnected.is_set()
+    client.paho.loop_stop()
+
+
 @pytest.mark.parametrize("version", [mqtt.MQTTv311, mqtt.MQTTv5])
 def test_receive_is_checked_per_delivery(warden, tmp_path, version):
     hub.create_device(warden, "monitor", "--attribute", "role=monitor")

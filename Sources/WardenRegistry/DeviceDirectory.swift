@@ -108,6 +108,11 @@ public final class DeviceDirectory: Sendable {
         authorities: some CertificateAuthorityStore & IssuedCertificateStore,
         authorizationPolicies: some AuthorizationPolicyStore
     ) async throws -> [DomainEvent] {
+        // From before the first read: a change applied while any part is read is applied again to the result.
+        // Should a read fail, changes stop being kept for it.
+        state.withLock { $0.duringReload = [] }
+        var replaced = false
+        defer { if !replaced { state.withLock { $0.duringReload = nil } } }
         var all: [Tenant] = []
         var cursor: String?
         repeat {
@@ -116,7 +121,6 @@ public final class DeviceDirectory: Sendable {
             cursor = page.nextCursor
         } while cursor != nil
         var fresh = State()
-        state.withLock { $0.duringReload = [] }
         for tenant in all { Self.apply(.tenantCreated(tenant), to: &fresh) }
         for device in try await devices.allDevices() { Self.apply(.deviceCreated(device), to: &fresh) }
         let readGroups = try await groups.allGroups()
@@ -152,6 +156,7 @@ public final class DeviceDirectory: Sendable {
             defer { state = fresh }
             return state
         }
+        replaced = true
         changes.add(1, ordering: .releasing)
         tenantGauge.record(fresh.tenants.count)
         deviceGauge.record(fresh.tenants.values.reduce(0) { $0 + $1.devices.count })

@@ -49,7 +49,9 @@ struct TopicKey: Hashable, Sendable {
     }
 
     func hash(into hasher: inout Hasher) {
-        let hashed = topic.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let hashed: Void? = topic.utf8.withContiguousStorageIfAvailable {
+            hasher.combine(bytes: UnsafeRawBufferPointer($0))
+        }
         if hashed == nil {
             for byte in topic.utf8 { hasher.combine(byte) }
         }
