@@ -5,6 +5,7 @@ public import NIOCore
 import Synchronization
 public import WardenBroker
 public import WardenCore
+import WardenMQTT
 public import WardenNATS
 
 /// Routes MQTT messages between nodes over NATS (docs/scaling.md): what is published here goes to the subject
@@ -36,7 +37,8 @@ public final class ClusterRouting: ClusterLink {
 
     private struct State {
         /// The NATS subscriptions held for each filter of each tenant.
-        var subscriptions: [TenantID: [String: [UInt64]]] = [:]
+        /// Keyed by the filter's bytes, as MQTT compares filters.
+        var subscriptions: [TenantID: [TopicKey: [UInt64]]] = [:]
         /// The tenant-wide subscription for topics too long for a subject, while the tenant has any filter.
         var long: [TenantID: UInt64?] = [:]
         /// The NATS queue subscriptions held for each shared group with members here.
@@ -92,10 +94,14 @@ public final class ClusterRouting: ClusterLink {
                         self?.receive($0)
                     }
                 }
-                state.subscriptions[tenantID, default: [:]][filter] = ClusterSubject.interest(tenantID, filter: filter)
-                    .compactMap { subject in nats.subscribe(subject) { [weak self] in self?.receive($0) } }
+                state.subscriptions[tenantID, default: [:]][TopicKey(filter)] = ClusterSubject.interest(
+                    tenantID, filter: filter
+                )
+                .compactMap { subject in nats.subscribe(subject) { [weak self] in self?.receive($0) } }
             } else {
-                for sid in state.subscriptions[tenantID]?.removeValue(forKey: filter) ?? [] { nats.unsubscribe(sid) }
+                for sid in state.subscriptions[tenantID]?.removeValue(forKey: TopicKey(filter)) ?? [] {
+                    nats.unsubscribe(sid)
+                }
                 if state.subscriptions[tenantID]?.isEmpty == true {
                     state.subscriptions[tenantID] = nil
                     if let sid = state.long.removeValue(forKey: tenantID) ?? nil { nats.unsubscribe(sid) }

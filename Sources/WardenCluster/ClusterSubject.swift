@@ -39,13 +39,13 @@ public enum ClusterSubject {
 
     /// Where a message on `topic` goes.
     static func message(_ tenantID: TenantID, topic: String) -> String {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false).map(token)
+        let levels = Self.levels(topic).map(token)
         return subject(messagePrefix(tenantID) + "." + levels.joined(separator: ".")) ?? long(tenantID)
     }
 
     /// What a node subscribes to for `filter`: `a/#` matches `a` as well as what lies below it.
     static func interest(_ tenantID: TenantID, filter: String) -> [String] {
-        var levels = filter.split(separator: "/", omittingEmptySubsequences: false).map { level in
+        var levels = Self.levels(filter).map { level in
             switch level {
             case "+": "*"
             case "#": ">"
@@ -80,6 +80,13 @@ public enum ClusterSubject {
     }
 
     /// One level as a subject token (see the type's documentation).
+    /// The levels of a topic or filter, split at its `/` bytes as MQTT splits them (a combining mark after a `/`
+    /// does not join two levels, as it would in a split of Characters). Nothing else is canonically equivalent
+    /// to `+` or `#`, so a level compared with them as a String is compared byte for byte.
+    static func levels(_ text: String) -> [Substring] {
+        Substring(text).utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Substring($0) }
+    }
+
     static func token(_ level: Substring) -> String {
         guard !level.isEmpty else { return "~" }
         var token = ""

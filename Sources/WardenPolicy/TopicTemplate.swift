@@ -200,7 +200,7 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
         guard hasEveryValue(values, group) else { return nil }
         switch (share, filter.shareName) {
         case (nil, nil), (.some(nil), .some): break
-        case (.some(.some(let name)), .some(let asked)) where name == asked: break
+        case (.some(.some(let name)), .some(let asked)) where TopicKey(name) == TopicKey(asked): break
         default: return false
         }
         var text = filter.filter

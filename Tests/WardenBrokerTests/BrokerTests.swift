@@ -260,6 +260,18 @@ struct BrokerTests {
         #expect(secondRecorder.publishes.count == 2)
     }
 
+    /// Shared groups are told apart by bytes, as the session's table and the trie tell their filters apart:
+    /// `$share/g/t/K` and `$share/g/t/\u{212A}` are two groups, each still served after the other goes.
+    @Test func sharedGroupsOfCanonicallyEquivalentFiltersAreApart() throws {
+        let (session, recorder, _) = connect("a")
+        _ = subscribe(session, "$share/g/t/K")
+        _ = subscribe(session, "$share/g/t/\u{212A}")
+        #expect(broker.unsubscribe(session, [try TopicFilter("$share/g/t/K")]) == [true])
+        broker.publish(message("t/\u{212A}"), in: tenant, now: now)
+        broker.publish(message("t/K"), in: tenant, now: now)
+        #expect(recorder.publishes.map { Array($0.topic.utf8) } == [Array("t/\u{212A}".utf8)])
+    }
+
     @Test func hubMessagesReachOnlyTheSubscribedDeviceAndCallBackOnItsPuback() throws {
         let device = try DeviceID("dev-h")
         let delivered = Mutex(0)

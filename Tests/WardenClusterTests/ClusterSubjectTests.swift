@@ -15,6 +15,8 @@ struct ClusterSubjectTests {
         ("a.b/*/>/~", "warden.msg.default.a~2Eb.~2A.~3E.~7E"),
         ("sp ace/tab\t/ü", "warden.msg.default.sp~20ace.tab~09.~C3~BC"),
         ("$SYS/x", "warden.msg.default.~24SYS.x"),
+        // A combining mark after a `/` starts the next level, as MQTT splits topics (bytes).
+        ("a/\u{301}b", "warden.msg.default.a.~CC~81b"),
     ])
     func topicsBecomeOneTokenPerLevel(topic: String, subject: String) {
         #expect(ClusterSubject.message(tenant, topic: topic) == subject)
@@ -33,7 +35,7 @@ struct ClusterSubjectTests {
 
     /// Whatever the levels, a topic's subject is matched by the subjects of every filter that matches the topic.
     @Test func everyMatchingFilterSubscribesToTheTopicsSubject() throws {
-        let topics = ["a", "a/b", "a/b/c", "/", "a//c", "a.b/c", "x/*", "$SYS/a", "a/b/c/d/e"]
+        let topics = ["a", "a/b", "a/b/c", "/", "a//c", "a.b/c", "x/*", "$SYS/a", "a/b/c/d/e", "a/\u{301}b"]
         let filters = ["#", "+", "a/#", "a/+", "a/+/c", "+/+", "/#", "a//+", "+/b/#", "x/*", "a.b/+", "+/+/+/+/+"]
         for topic in topics {
             let subject = ClusterSubject.message(tenant, topic: topic)

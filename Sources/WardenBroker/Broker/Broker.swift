@@ -73,7 +73,7 @@ public final class Broker: Sendable {
         var sessions: [SessionKey: Session] = [:]
         var spaces: [TenantID: TopicSpace] = [:]
         /// Sessions subscribed to each plain filter, per tenant: what other nodes route to this one.
-        var interest: [TenantID: [String: Int]] = [:]
+        var interest: [TenantID: [TopicKey: Int]] = [:]
         /// Sessions in each shared group, per tenant.
         var groupInterest: [TenantID: [SharedGroup: Int]] = [:]
         var cluster: (any ClusterLink)?

@@ -37,7 +37,7 @@ extension Broker {
             state.cluster = link
             state.node = link.node
             for (tenantID, filters) in state.interest {
-                for filter in filters.keys { link.interest(in: tenantID, filter, isAdded: true) }
+                for filter in filters.keys { link.interest(in: tenantID, filter.topic, isAdded: true) }
             }
             for (tenantID, groups) in state.groupInterest {
                 for group in groups.keys { link.interest(in: tenantID, group: group, isAdded: true) }
@@ -63,9 +63,9 @@ extension Broker {
     public func reconcileRetained(_ stored: [StoredRetained], now: Date = Date()) {
         guard let persistence else { return }
         let deadline = NIODeadline.now()
-        var held: [TenantID: Set<String>] = [:]
+        var held: [TenantID: Set<TopicKey>] = [:]
         for entry in stored {
-            held[entry.tenantID, default: []].insert(entry.message.topic)
+            held[entry.tenantID, default: []].insert(TopicKey(entry.message.topic))
             guard var message = persistence.message(entry.message, retain: true, now: deadline) else { continue }
             // An expired message is as good as a clear: it goes, unless this node holds a later one.
             if message.isExpired(at: deadline) {
@@ -97,8 +97,9 @@ extension Broker.State {
             if delta < 0, count == 0 { cluster?.interest(in: tenantID, group: group, isAdded: false) }
             return
         }
-        let count = (interest[tenantID]?[filter.filter] ?? 0) + delta
-        interest[tenantID, default: [:]][filter.filter] = count > 0 ? count : nil
+        let key = TopicKey(filter.filter)
+        let count = (interest[tenantID]?[key] ?? 0) + delta
+        interest[tenantID, default: [:]][key] = count > 0 ? count : nil
         if interest[tenantID]?.isEmpty == true { interest[tenantID] = nil }
         if delta > 0, count == 1 { cluster?.interest(in: tenantID, filter.filter, isAdded: true) }
         if delta < 0, count == 0 { cluster?.interest(in: tenantID, filter.filter, isAdded: false) }

@@ -1,3 +1,5 @@
+import WardenMQTT
+
 /// Decisions remembered per topic while the generation they were made in lasts: a session's `receive`
 /// decisions (`ReceiveCheck`), a connection's standing PUBLISH allows (`MQTTConnectionHandler.authorizePublish`).
 /// At most `capacity` topics of one generation, each of at most `longestTopic` bytes.
@@ -31,30 +33,5 @@ struct TopicDecisions: Sendable {
             self.generation = generation
         }
         decisions[TopicKey(topic)] = isAllowed
-    }
-}
-
-/// A topic as MQTT and the policy compare it: its UTF-8 bytes. Swift's `String` equality is Unicode canonical
-/// equivalence (`"K"` equals the Kelvin sign `"\u{212A}"`, a precomposed `é` equals `e` and a combining acute),
-/// so a table keyed by `String` would answer for one topic with what was decided for another.
-struct TopicKey: Hashable, Sendable {
-    let topic: String
-
-    init(_ topic: String) {
-        self.topic = topic
-    }
-
-    static func == (lhs: TopicKey, rhs: TopicKey) -> Bool {
-        lhs.topic.utf8.count == rhs.topic.utf8.count && lhs.topic.utf8.elementsEqual(rhs.topic.utf8)
-    }
-
-    func hash(into hasher: inout Hasher) {
-        let hashed: Void? = topic.utf8.withContiguousStorageIfAvailable {
-            hasher.combine(bytes: UnsafeRawBufferPointer($0))
-        }
-        if hashed == nil {
-            for byte in topic.utf8 { hasher.combine(byte) }
-        }
-        hasher.combine(topic.utf8.count)
     }
 }

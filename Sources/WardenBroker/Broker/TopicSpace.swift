@@ -12,6 +12,17 @@ public struct SharedGroup: Sendable, Hashable {
         self.shareName = shareName
         self.filter = filter
     }
+
+    /// Groups are the same when their share names and filters are byte for byte, as MQTT compares them (and as
+    /// the session's table and the trie hold them).
+    public static func == (lhs: SharedGroup, rhs: SharedGroup) -> Bool {
+        TopicKey(lhs.shareName) == TopicKey(rhs.shareName) && TopicKey(lhs.filter) == TopicKey(rhs.filter)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(TopicKey(shareName))
+        hasher.combine(TopicKey(filter))
+    }
 }
 
 /// One tenant's topics: its subscriptions, shared subscription groups and retained messages. Tenants never
@@ -54,7 +65,8 @@ struct TopicSpace: Sendable {
     }
 
     private var subscriptions = SubscriptionTrie<Session, SubscriptionOptions>()
-    private var shared = SubscriptionTrie<String, SharedGroup>()
+    /// Each group under its filter, the group its own subscriber there.
+    private var shared = SubscriptionTrie<SharedGroup, SharedGroup>()
     private var groups: [SharedGroup: Group] = [:]
     /// Keyed by the topic's bytes, as MQTT compares topics: `t/K` and `t/\u{212A}` hold a message each.
     private(set) var retained: [TopicKey: Retained] = [:]
@@ -88,7 +100,7 @@ struct TopicSpace: Sendable {
             return subscriptions.insert(filter.filter, subscriber: session, value: options)
         }
         let key = SharedGroup(shareName: shareName, filter: filter.filter)
-        shared.insert(filter.filter, subscriber: shareName, value: key)
+        shared.insert(filter.filter, subscriber: key, value: key)
         if let index = groups[key, default: Group()].members.firstIndex(where: { $0.session === session }) {
             groups[key]?.members[index].options = options
             return false
@@ -107,7 +119,7 @@ struct TopicSpace: Sendable {
         groups[key]?.members.remove(at: index)
         if groups[key]?.members.isEmpty == true {
             groups[key] = nil
-            shared.remove(filter.filter, subscriber: shareName)
+            shared.remove(filter.filter, subscriber: key)
         }
         return true
     }
@@ -236,8 +248,7 @@ struct TopicSpace: Sendable {
     /// Forgets the retained messages stamped before `time` whose topics `kept` does not name (a node of a cluster
     /// reading the store again: their clears were missed, and are gone from the store too).
     /// `$` topics (the broker's own `$SYS` figures) are never stored, and stay.
-    mutating func forgetRetained(stampedBefore time: Int64, unless kept: Set<String>) {
-        let kept = Set(kept.map(TopicKey.init))
+    mutating func forgetRetained(stampedBefore time: Int64, unless kept: Set<TopicKey>) {
         retained = retained.filter { topic, entry in
             entry.stamp.time >= time || kept.contains(topic) || topic.topic.utf8.first == UInt8(ascii: "$")
         }

@@ -1,3 +1,5 @@
+import WardenMQTT
+
 /// Subscriptions indexed by topic level, so that routing a message costs the topic's depth, not the number
 /// of subscriptions (issue 3, Performance).
 ///

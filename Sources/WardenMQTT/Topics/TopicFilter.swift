@@ -18,17 +18,11 @@ public struct TopicFilter: Sendable, Hashable, CustomStringConvertible {
     /// Filters are equal when their bytes are, as MQTT compares them (`String`'s equality is canonical
     /// equivalence: `t/K` would equal `t/\u{212A}`, two filters a session holds apart).
     public static func == (lhs: TopicFilter, rhs: TopicFilter) -> Bool {
-        lhs.rawValue.utf8.elementsEqual(rhs.rawValue.utf8)
+        TopicKey(lhs.rawValue) == TopicKey(rhs.rawValue)
     }
 
     public func hash(into hasher: inout Hasher) {
-        let hashed: Void? = rawValue.utf8.withContiguousStorageIfAvailable {
-            hasher.combine(bytes: UnsafeRawBufferPointer($0))
-        }
-        if hashed == nil {
-            for byte in rawValue.utf8 { hasher.combine(byte) }
-        }
-        hasher.combine(rawValue.utf8.count)
+        hasher.combine(TopicKey(rawValue))
     }
 
     /// Validates `text`: not empty; `#` only as the whole last level; `+` only as a whole level
