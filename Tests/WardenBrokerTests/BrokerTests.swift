@@ -272,6 +272,14 @@ struct BrokerTests {
         #expect(recorder.publishes.map { Array($0.topic.utf8) } == [Array("t/\u{212A}".utf8)])
     }
 
+    /// ClientIds are bytes: a client whose id is only canonically equivalent to another's gets its own session.
+    @Test func canonicallyEquivalentClientIDsAreTwoSessions() {
+        let (first, _, _) = connect("K", clean: false, expiry: 60)
+        let (second, _, present) = connect("\u{212A}", clean: false, expiry: 60)
+        #expect(!present)
+        #expect(first !== second)
+    }
+
     @Test func hubMessagesReachOnlyTheSubscribedDeviceAndCallBackOnItsPuback() throws {
         let device = try DeviceID("dev-h")
         let delivered = Mutex(0)
