@@ -94,7 +94,11 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
         } else {
             share = nil
         }
-        let raw = filter.split(separator: "/", omittingEmptySubsequences: false)
+        // Levels split at the `/` bytes, wildcards found as bytes, as topics are matched: a combining mark after
+        // a `/`, `#` or `+` hides none of them.
+        let raw = filter.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map {
+            Substring($0)
+        }
         var levels: [Level] = []
         for (index, level) in raw.enumerated() {
             switch level {
@@ -104,7 +108,7 @@ public struct TopicTemplate: Sendable, Hashable, CustomStringConvertible {
             case "+":
                 levels.append(.singleLevelWildcard)
             default:
-                guard !level.contains("#"), !level.contains("+") else {
+                guard !level.utf8.contains(UInt8(ascii: "#")), !level.utf8.contains(UInt8(ascii: "+")) else {
                     throw PolicyError("a wildcard is a whole level in '\(text)'")
                 }
                 levels.append(.parts(try Self.parts(of: level, in: text)))

@@ -1,4 +1,7 @@
 import Testing
+import WardenCore
+import WardenMQTT
+import WardenPolicy
 
 @testable import WardenBroker
 
@@ -27,5 +30,18 @@ struct TopicDecisionsTests {
         decisions.remember("c", true, generation: 1)
         #expect(decisions.decision("c", generation: 1) == true)
         #expect(decisions.decision("a", generation: 1) == nil)  // the table started again at its capacity
+    }
+}
+
+/// Anonymous clients of a development listener stay out of `$` topics, whatever follows the `$`.
+struct AnonymousAccessTests {
+    @Test(arguments: ["$\u{301}x", "$SYS/x", "$iothub/twin/GET/", "$\u{301}share/g/x"])
+    func dollarTopicsAreRefusedToPublishers(topic: String) {
+        #expect(!AnonymousAccess.publishSubscribe.decide(.topic(topic)).isAllowed)
+    }
+
+    @Test func statisticsMayBeRead() throws {
+        #expect(AnonymousAccess.subscribe.decide(.filter(try TopicFilter("$SYS/#"))).isAllowed)
+        #expect(AnonymousAccess.publishSubscribe.decide(.topic("plain/x")).isAllowed)
     }
 }

@@ -132,8 +132,10 @@ public enum AnonymousAccess: String, Sendable, CaseIterable {
     func decide(_ resource: AuthorizationRequest.Resource) -> Decision {
         let (action, topic) = (resource.action, resource.text)
         // Broker statistics are for reading (development listeners only ever admit anonymous clients).
-        if action == .subscribe, topic.hasPrefix("$SYS/") { return .allow() }
-        if topic.hasPrefix("$") && !topic.hasPrefix("$share/") {
+        // Bytes, as topics are matched: a combining mark after the `$` does not hide it.
+        let bytes = topic.utf8
+        if action == .subscribe, bytes.starts(with: "$SYS/".utf8) { return .allow() }
+        if bytes.first == UInt8(ascii: "$") && !bytes.starts(with: "$share/".utf8) {
             return .deny(["anonymous clients may not use '$' topics"])
         }
         switch self {
