@@ -79,7 +79,6 @@ public enum ClusterSubject {
         text.utf8.count <= maximumBytes ? text : nil
     }
 
-    /// One level as a subject token (see the type's documentation).
     /// The levels of a topic or filter, split at its `/` bytes as MQTT splits them (a combining mark after a `/`
     /// does not join two levels, as it would in a split of Characters). Nothing else is canonically equivalent
     /// to `+` or `#`, so a level compared with them as a String is compared byte for byte.
@@ -87,6 +86,7 @@ public enum ClusterSubject {
         Substring(text).utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Substring($0) }
     }
 
+    /// One level as a subject token (see the type's documentation).
     static func token(_ level: Substring) -> String {
         guard !level.isEmpty else { return "~" }
         var token = ""
