@@ -485,6 +485,13 @@ extension MQTTConnectionHandlerTests {
             #expect(reply.prefix(5) == [0x40, reply[1], 0, UInt8(id), 0x87])
         }
         #expect(authorizer.asked == 4)
+        // Whether decisions stand is asked again in a new generation: from then on the allow is kept.
+        authorizer.state.withLock {
+            $0.generation += 1
+            $0.refuses = false
+        }
+        for id: UInt16 in 5...7 { _ = try send(publish(id, topic: topic), version: .v5, to: channel) }
+        #expect(authorizer.asked == 5)
         #expect(channel.isActive)
     }
 }

@@ -18,7 +18,9 @@ struct TopicDecisions: Sendable {
     }
 
     func decision(_ topic: String, generation: UInt64) -> Bool? {
-        generation == self.generation ? decisions[TopicKey(topic)] : nil
+        // Empty (a tenant whose decisions do not stand, a table just started again): no topic to hash.
+        guard generation == self.generation, !decisions.isEmpty else { return nil }
+        return decisions[TopicKey(topic)]
     }
 
     /// Forgets every decision: what they were made from changed for this session alone (its device's twin).

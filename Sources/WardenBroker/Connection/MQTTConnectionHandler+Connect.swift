@@ -321,16 +321,21 @@ extension MQTTConnectionHandler {
     func authorizePublish(_ identity: ClientIdentity, _ topic: String, payloadSize: Int, messageRate: Double)
         -> Decision
     {
+        // An anonymous or provisioning client's listener decides at once: nothing to keep.
+        guard identity.request(.publish, nil) != nil else {
+            return authorize(identity, .topic(topic), payloadSize: payloadSize, messageRate: messageRate)
+        }
         let authorizer = services.authorizer
         // Read before deciding: a change made meanwhile moves it past what is kept.
         let generation = authorizer.generation
         if publishAllows.decision(topic, generation: generation) == true { return .allow() }
         let decision = authorize(identity, .topic(topic), payloadSize: payloadSize, messageRate: messageRate)
-        if decision.isAllowed, identity.request(.publish, nil) != nil,
-            authorizer.decisionsStand(in: identity.tenantID)
-        {
-            publishAllows.remember(topic, true, generation: generation)
+        guard decision.isAllowed else { return decision }
+        // Asked once a generation: a tenant whose decisions do not stand pays nothing more per PUBLISH.
+        if publishAllowsStand?.generation != generation {
+            publishAllowsStand = (generation, authorizer.decisionsStand(in: identity.tenantID))
         }
+        if publishAllowsStand?.stand == true { publishAllows.remember(topic, true, generation: generation) }
         return decision
     }
 
@@ -391,6 +396,7 @@ extension MQTTConnectionHandler {
         self.connection = connection
         // Decided again for the renewed identity, as after a CONNECT.
         publishAllows.forget()
+        publishAllowsStand = nil
         let now = context.eventLoop.now
         machine.reauthenticated(
             credentialDeadline: renewed.expiry.map {

@@ -25,6 +25,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var publishRate = PublishRate()
     /// The PUBLISH allows that stand while the authorizer's generation does (`authorizePublish`).
     var publishAllows = TopicDecisions(capacity: 16)
+    /// Whether the tenant's decisions stand (`Authorizer.decisionsStand`), as of a generation.
+    var publishAllowsStand: (generation: UInt64, stand: Bool)?
     /// Numbers the listener's connections in the log.
     let connectionID: UInt64
     /// The accepted CONNECT's ClientId and the audit reference of its authentication, in every later message of
