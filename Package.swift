@@ -212,7 +212,7 @@ let package = Package(
         .target(
             name: "WardenDefender",
             dependencies: [
-                "WardenCore", "WardenStore",
+                "WardenCore", "WardenStore", "WardenMQTT",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 public import Foundation
 import Synchronization
 public import WardenCore
+import WardenMQTT
 import WardenStore
 
 /// One device in the inventory (issue 16, "Identify"): how it authenticates, when and how it last connected,
@@ -70,7 +71,7 @@ extension DefenderService {
         return zip(devices, learned).map { device, profile in
             InventoryEntry(
                 device: device, lastConnection: connections[device.id],
-                topics: (profile?.topics).map { $0.sorted() } ?? [],
+                topics: (profile?.topics).map { $0.map(\.topic).sorted() } ?? [],
                 messageRate: profile.flatMap { $0.samples > 0 ? $0.rate.mean : nil },
                 averagePayload: profile.flatMap { $0.payloadSamples > 0 ? $0.payload.mean : nil },
                 quarantine: levels["\(tenantID)/\(device.id)"])
@@ -94,7 +95,7 @@ struct RequestTally {
         bytes &+= size
         largestPayload = max(largestPayload, size)
         let key = DeviceActivity.topicKey(topic)
-        guard !topics.contains(key) else { return }
+        guard !topics.contains(where: { TopicKey($0) == TopicKey(key) }) else { return }
         if topics.count < DeviceActivity.maximumTopics { topics.append(key) } else { moreTopics = true }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import WardenCore
+import WardenMQTT
 
 /// An exponentially weighted mean and variance (West's incremental form): two numbers per measure.
 struct MovingStatistics: Hashable {
@@ -37,8 +38,9 @@ struct DeviceProfile {
     /// Bytes per message, over intervals with messages.
     private(set) var payload = MovingStatistics()
     private(set) var payloadSamples = 0
-    /// Topics seen while learning (property bags left out); nil once more than `maximumTopics` were.
-    private(set) var topics: Set<String>? = []
+    /// Topics seen while learning (property bags left out), told apart by their bytes as MQTT does; nil once more
+    /// than `maximumTopics` were.
+    private(set) var topics: Set<TopicKey>? = []
     /// Connections counted, and the networks they came from (most recent last).
     private(set) var connections = 0
     private(set) var networks: [String] = []
@@ -98,10 +100,10 @@ struct DeviceProfile {
                         + "\(Self.whole(payload.mean))."))
         }
         // The broker gives topics as `DeviceActivity.topicKey` makes them: bounded, property bags left out.
-        let topicsSeen = Set(sample.topics)
+        let topicsSeen = Set(sample.topics.map(TopicKey.init))
         if rules.topics, learned, let known = topics {
-            let new = topicsSeen.subtracting(known).sorted()
-            if let first = new.first {
+            let new = topicsSeen.subtracting(known)
+            if let first = new.map(\.topic).min() {
                 findings.append(
                     Finding(rule: Self.topicsRule, summary: "Published to '\(first)', a topic it never used before."))
                 // Said once per topic: the alert counts the next new one. Past the most kept, topics are not judged.

@@ -99,8 +99,8 @@ struct BrokerPersistenceTests {
     }
 
     /// A session restored at start-up queued its messages before anyone was known to ask `receive` for: when a
-    /// device resumes it, what the policy does not let it receive is dropped (and recorded once per topic), and
-    /// the store forgets it.
+    /// device resumes it, what the policy does not let it receive is dropped (and recorded once per topic, topics
+    /// told apart by their bytes: the Kelvin sign is not a K), and the store forgets it.
     @Test func aResumedRestoredSessionIsScreenedByReceive() async throws {
         let sink = try recorder()
         let session = broker.open(
@@ -115,7 +115,7 @@ struct BrokerPersistenceTests {
                     retainHandling: .doNotSend)
             ])
         broker.close(session, sink: sink, will: nil, now: .now())
-        for topic in ["t/open", "t/secret", "t/secret"] {
+        for topic in ["t/open", "t/secret", "t/secret", "t/K", "t/\u{212A}"] {
             broker.publish(
                 BrokerMessage(
                     topic: topic, payload: ByteBuffer(string: topic), qos: .atLeastOnce, retain: false,
@@ -146,7 +146,9 @@ struct BrokerPersistenceTests {
             receiveMaximum: 10, sink: device, now: .now())
         let resent = attachment.resend.compactMap { if case .publish(let publish) = $0 { publish.topic } else { nil } }
         #expect(resent == ["t/open"])
-        #expect(denials.withLock { $0.map(\.topic) } == ["t/secret"])
+        #expect(
+            denials.withLock { $0.map { Array($0.topic.utf8) } }
+                == ["t/secret", "t/K", "t/\u{212A}"].map { Array($0.utf8) })
         await persistence.commitPending()
         #expect(try await database.loadMQTTState().messages.map(\.message.topic) == ["t/open"])
     }

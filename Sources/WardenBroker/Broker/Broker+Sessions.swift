@@ -27,7 +27,7 @@ extension Broker {
                 let topic = delivery.message.topic
                 guard let decision = check.refusal(of: topic, to: sink.identity, in: context) else { return false }
                 // One record per topic, as for live deliveries, however many messages wait on it.
-                if !refused.contains(where: { $0.1 == topic }) { refused.append((decision, topic)) }
+                if !refused.contains(where: { TopicKey($0.1) == TopicKey(topic) }) { refused.append((decision, topic)) }
                 return true
             }
         }

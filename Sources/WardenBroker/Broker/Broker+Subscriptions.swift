@@ -107,7 +107,9 @@ extension Broker {
             if let receiveCheck, let sink,
                 let decision = receiveCheck.refusal(of: message.topic, to: sink.identity, in: sink.policyContext)
             {
-                if !refused.contains(where: { $0.1 == message.topic }) { refused.append((decision, message.topic)) }
+                if !refused.contains(where: { TopicKey($0.1) == TopicKey(message.topic) }) {
+                    refused.append((decision, message.topic))
+                }
                 return nil
             }
             return Delivery(

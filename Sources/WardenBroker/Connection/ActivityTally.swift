@@ -10,11 +10,12 @@ struct ActivityTally {
     private var messages = 0
     private var bytes = 0
     private var largestPayload = 0
-    /// Distinct topics (`DeviceActivity.topicKey`), at most `DeviceActivity.maximumTopics`, and whether more came.
-    private var topics: [String] = []
+    /// Distinct topics (`DeviceActivity.topicKey`), at most `DeviceActivity.maximumTopics`, and whether more came;
+    /// distinct as MQTT tells topics apart, by their bytes.
+    private var topics: [TopicKey] = []
     private var moreTopics = false
     /// The last topic as it came: devices mostly publish to one, which then costs one comparison.
-    private var lastTopic = ""
+    private var lastTopic = TopicKey("")
     private var since: NIODeadline
 
     init(since: NIODeadline) { self.since = since }
@@ -24,9 +25,10 @@ struct ActivityTally {
         let size = publish.payload.readableBytes
         bytes &+= size
         if size > largestPayload { largestPayload = size }
-        guard publish.topic != lastTopic else { return }
-        lastTopic = publish.topic
-        let key = DeviceActivity.topicKey(publish.topic)
+        let topic = TopicKey(publish.topic)
+        guard topic != lastTopic else { return }
+        lastTopic = topic
+        let key = TopicKey(DeviceActivity.topicKey(publish.topic))
         guard !topics.contains(key) else { return }
         if topics.count < DeviceActivity.maximumTopics { topics.append(key) } else { moreTopics = true }
     }
@@ -38,6 +40,6 @@ struct ActivityTally {
         defer { self = ActivityTally(since: now) }
         return DeviceActivity(
             tenantID: device.tenantID, deviceID: device.deviceID, seconds: seconds, messages: messages, bytes: bytes,
-            largestPayload: largestPayload, topics: topics, moreTopics: moreTopics, at: date)
+            largestPayload: largestPayload, topics: topics.map(\.topic), moreTopics: moreTopics, at: date)
     }
 }

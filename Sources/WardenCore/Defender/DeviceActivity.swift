@@ -27,8 +27,9 @@ public struct DeviceActivity: Sendable, Hashable {
     /// A topic as the Defender learns it: without an Azure property bag (`devices/d/messages/events/a=1` is
     /// `devices/d/messages/events/`), cut to `maximumTopicBytes`.
     public static func topicKey(_ topic: String) -> String {
+        // Found among the bytes: a `Character` search would not see the last `/` before a combining mark.
         var key = Substring(topic)
-        if let range = topic.range(of: "/messages/events/") { key = topic[..<range.upperBound] }
+        if let range = topic.utf8.firstRange(of: "/messages/events/".utf8) { key = topic[..<range.upperBound] }
         guard key.utf8.count > maximumTopicBytes else { return String(key) }
         // Cut at a whole character: a cut inside one would decode to a replacement character, 3 bytes long.
         var cut = ""
