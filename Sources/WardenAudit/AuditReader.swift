@@ -18,6 +18,13 @@ public struct AuditReader: Sendable {
         try await store.auditRecords(filter, before: cursor, limit: limit)
     }
 
+    /// Records matching `filter`, oldest first, after sequence `cursor` and up to `last`.
+    public func records(_ filter: AuditFilter, after cursor: Int64, through last: Int64, limit: Int) async throws
+        -> [AuditRecord]
+    {
+        try await store.auditRecords(filter, .oldestAfter(cursor, through: last), limit: limit)
+    }
+
     /// Walks the chain (`AuditVerification.run`).
     public func verify() async throws -> AuditVerification {
         try await AuditVerification.run(store: store, chain: chain, head: head)

@@ -164,8 +164,8 @@ struct AuditLogTests {
             lost.withLock { $0 = true }
             throw WardenError(.storeUnavailable, "The connection closed before the commit's answer.")
         }
-        func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
-            try await store.auditRecords(filter, before: cursor, limit: limit)
+        func auditRecords(_ filter: AuditFilter, _ range: AuditRange, limit: Int) async throws -> [AuditRecord] {
+            try await store.auditRecords(filter, range, limit: limit)
         }
         func auditChain(after sequence: Int64, limit: Int) async throws -> [(record: AuditRecord, chainHash: [UInt8])] {
             try await store.auditChain(after: sequence, limit: limit)

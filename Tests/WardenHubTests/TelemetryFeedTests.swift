@@ -97,6 +97,50 @@ struct TelemetryFeedTests {
         #expect(numbers == numbers.sorted() && Set(numbers).count == numbers.count && numbers.last == count)
     }
 
+    /// A store that counts its telemetry reads.
+    final class CountingStore: TelemetryStore {
+        let store: any TelemetryStore
+        let reads = Mutex(0)
+        init(_ store: any TelemetryStore) { self.store = store }
+        func telemetry(
+            _ tenantID: TenantID, _ deviceID: DeviceID, from: Int64, to: Int64, afterSequence: Int64, limit: Int
+        ) async throws -> [TelemetryMessage] {
+            reads.withLock { $0 += 1 }
+            return try await store.telemetry(
+                tenantID, deviceID, from: from, to: to, afterSequence: afterSequence, limit: limit)
+        }
+        func lastTelemetrySequence() async throws -> Int64 { try await store.lastTelemetrySequence() }
+        func deleteTelemetry(enqueuedBefore before: Int64, limit: Int) async throws -> Int {
+            try await store.deleteTelemetry(enqueuedBefore: before, limit: limit)
+        }
+    }
+
+    /// A follow replays the stored messages a batch at a time as its reader takes them (a client that stops
+    /// reading holds one batch, not the device's history), then goes on live without a gap or a repeat.
+    @Test func aReplayReadsTheStoreOnlyAsItsReaderTakesMessages() async throws {
+        let feed = TelemetryFeed()
+        let store = CountingStore(hub.database)
+        let stored = TelemetryReader.replayBatch * 2 + 10
+        try await commit((1...Int64(stored)).map { message($0, "stored \($0)") }, on: feed)
+        let follow = TelemetryReader(store: store, feed: feed).follow(hub.tenant, device, after: 5)
+        var iterator = follow.makeAsyncIterator()
+        #expect(try await iterator.next()?.sequenceNumber == 6)
+        #expect(store.reads.withLock { $0 } == 1)
+        for expected in 7...Int64(TelemetryReader.replayBatch + 5) {
+            #expect(try await iterator.next()?.sequenceNumber == expected)
+        }
+        #expect(store.reads.withLock { $0 } == 1, "one batch taken: nothing read ahead")
+        #expect(try await iterator.next()?.sequenceNumber == Int64(TelemetryReader.replayBatch + 6))
+        #expect(store.reads.withLock { $0 } == 2)
+        for expected in Int64(TelemetryReader.replayBatch + 7)...Int64(stored) {
+            #expect(try await iterator.next()?.sequenceNumber == expected)
+        }
+        // Committed after the follow began: seen once, live (the store's last batch was short: no further read).
+        try await commit([message(Int64(stored) + 1, "live")], on: feed)
+        #expect(try await iterator.next()?.sequenceNumber == Int64(stored) + 1)
+        #expect(store.reads.withLock { $0 } == 3)
+    }
+
     @Test func theLinkHearsOfTheFirstFollowerAndTheLast() async throws {
         let feed = TelemetryFeed()
         let link = Joined()

@@ -45,6 +45,19 @@ struct AuditStoreTests {
                 try await store.auditRecords(AuditFilter(from: 2_000, to: 4_000), before: nil, limit: 10).map(
                     \.sequence) == [3, 2])
             #expect(try await store.auditRecords(AuditFilter(), before: 3, limit: 1).map(\.sequence) == [2])
+            // Oldest first after a cursor and up to a last one (exports), with the filter.
+            #expect(
+                try await store.auditRecords(AuditFilter(), .oldestAfter(1, through: 4), limit: 2).map(\.sequence) == [
+                    2, 3,
+                ])
+            #expect(
+                try await store.auditRecords(AuditFilter(), .oldestAfter(3, through: 4), limit: 2).map(\.sequence) == [
+                    4
+                ])
+            #expect(
+                try await store.auditRecords(AuditFilter(outcome: .failure), .oldestAfter(0, through: 5), limit: 10)
+                    .map(
+                        \.sequence) == [2, 4])
             var byReference = AuditFilter(tenant: .defaultTenant, actor: "ada", action: "device.create")
             byReference.referenceID = "ref-4"
             #expect(try await store.auditRecords(byReference, before: nil, limit: 10).map(\.sequence) == [4])

@@ -75,21 +75,21 @@ struct AuditController {
         context.audit.set { $0.isSensitiveRead = true }
         let filter = try self.filter(request, tenant: tenant)
         let reader = self.reader
-        // Newest first in pages, gathered and written oldest first: bounded by the export limit per request.
+        // Oldest first, a page written before the next is read (a client that stops reading holds one page), up to
+        // the newest record when the export began (records added meanwhile, its own among them, do not prolong it).
         let body = ResponseBody { writer in
-            var before: Int64?
-            var pages: [[AuditRecord]] = []
-            while true {
-                let records = try await reader.records(filter, before: before, limit: Self.exportBatch)
-                if records.isEmpty { break }
-                pages.append(records)
-                before = records.last?.sequence
-                if records.count < Self.exportBatch { break }
-            }
-            for records in pages.reversed() {
-                var chunk = ""
-                for record in records.reversed() { chunk += try JSONResponse.line(AuditRecordResource(record)) }
-                try await writer.write(ByteBuffer(string: chunk))
+            var after = Int64.min
+            if let last = try await reader.records(filter, before: nil, limit: 1).first?.sequence {
+                while true {
+                    let records = try await reader.records(filter, after: after, through: last, limit: Self.exportBatch)
+                    if !records.isEmpty {
+                        try await writer.write(
+                            ByteBuffer(
+                                string: try records.map { try JSONResponse.line(AuditRecordResource($0)) }.joined()))
+                    }
+                    guard records.count == Self.exportBatch, let next = records.last?.sequence else { break }
+                    after = next
+                }
             }
             try await writer.finish(nil)
         }

@@ -33,34 +33,56 @@ public struct TelemetryReader: Sendable {
 
     /// New messages of one device as they commit; with `after`, first every stored message after that sequence
     /// number. No message is given twice or skipped between the replay and the live part.
-    public func follow(_ tenantID: TenantID, _ deviceID: DeviceID, after: Int64?) -> AsyncThrowingStream<
-        TelemetryMessage, any Error
-    > {
+    public func follow(_ tenantID: TenantID, _ deviceID: DeviceID, after: Int64?) -> TelemetryFollow {
         // Following starts before the replay reads, so that nothing committed in between is missed.
-        let live = feed.follow(tenantID, deviceID)
-        let store = self.store
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var last = after ?? -1
-                do {
-                    while after != nil {
-                        let batch = try await store.telemetry(
-                            tenantID, deviceID, from: .min, to: .max, afterSequence: last, limit: Self.replayBatch)
-                        for message in batch { continuation.yield(message) }
-                        last = batch.last?.sequenceNumber ?? last
-                        if batch.count < Self.replayBatch { break }
-                    }
-                } catch {
-                    continuation.finish(throwing: error)
-                    return
-                }
-                for await message in live where message.sequenceNumber > last {
-                    continuation.yield(message)
-                    last = message.sequenceNumber
-                }
-                continuation.finish()
+        TelemetryFollow(
+            store: store, tenantID: tenantID, deviceID: deviceID, after: after, live: feed.follow(tenantID, deviceID))
+    }
+}
+
+/// A follow of one device's telemetry, read as its consumer asks: the replay reads its next batch of stored
+/// messages only once the last one was taken, so a client that stops reading holds one batch, not the device's
+/// history; the live part is the feed's bounded follower buffer.
+public struct TelemetryFollow: AsyncSequence, Sendable {
+    public typealias Element = TelemetryMessage
+
+    let store: any TelemetryStore
+    let tenantID: TenantID
+    let deviceID: DeviceID
+    let after: Int64?
+    let live: AsyncStream<TelemetryMessage>
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(follow: self, replaying: after != nil, last: after ?? -1, live: live.makeAsyncIterator())
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let follow: TelemetryFollow
+        /// Whether stored messages may remain after `batch`.
+        var replaying: Bool
+        var batch: ArraySlice<TelemetryMessage> = []
+        /// The last sequence number handed out.
+        var last: Int64
+        var live: AsyncStream<TelemetryMessage>.Iterator
+
+        public mutating func next() async throws -> TelemetryMessage? {
+            while batch.isEmpty && replaying {
+                let read = try await follow.store.telemetry(
+                    follow.tenantID, follow.deviceID, from: .min, to: .max, afterSequence: last,
+                    limit: TelemetryReader.replayBatch)
+                replaying = read.count == TelemetryReader.replayBatch
+                batch = read[...]
             }
-            continuation.onTermination = { _ in task.cancel() }
+            if let message = batch.popFirst() {
+                last = message.sequenceNumber
+                return message
+            }
+            while let message = await live.next() {
+                guard message.sequenceNumber > last else { continue }
+                last = message.sequenceNumber
+                return message
+            }
+            return nil
         }
     }
 }

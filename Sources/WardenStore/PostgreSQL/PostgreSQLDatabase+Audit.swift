@@ -37,8 +37,8 @@ extension PostgreSQLDatabase: AuditStore {
         }
     }
 
-    public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
-        let conditions = AuditRows.conditions(filter, before: cursor)
+    public func auditRecords(_ filter: AuditFilter, _ range: AuditRange, limit: Int) async throws -> [AuditRecord] {
+        let conditions = AuditRows.conditions(filter, range)
         var bindings = PostgresBindings()
         for (_, value) in conditions {
             switch value {
@@ -50,7 +50,9 @@ extension PostgreSQLDatabase: AuditStore {
             conditions.isEmpty
             ? "" : "WHERE " + conditions.indices.map { "\(conditions[$0].0) $\($0 + 1)" }.joined(separator: " AND ")
         let query = PostgresQuery(
-            unsafeSQL: "SELECT * FROM audit_records \(clause) ORDER BY sequence DESC LIMIT \(limit)", binds: bindings)
+            unsafeSQL:
+                "SELECT * FROM audit_records \(clause) ORDER BY sequence \(AuditRows.order(range)) LIMIT \(limit)",
+            binds: bindings)
         return try await read { connection in try await connection.rows(query).map(AuditRows.record) }
     }
 

@@ -20,8 +20,8 @@ enum AuditRows {
         (try row.value("sequence"), Array(try row.value("chain_hash") as Data))
     }
 
-    /// A filter's conditions as (column, operator, value), in one order for both engines' placeholders.
-    static func conditions(_ filter: AuditFilter, before cursor: Int64?) -> [(String, AuditValue)] {
+    /// A filter's conditions in a range as (column, operator, value), in one order for both engines' placeholders.
+    static func conditions(_ filter: AuditFilter, _ range: AuditRange) -> [(String, AuditValue)] {
         var conditions: [(String, AuditValue)] = []
         if let tenant = filter.tenant { conditions.append(("tenant_id =", .text(tenant.rawValue))) }
         if let actor = filter.actor { conditions.append(("actor =", .text(actor))) }
@@ -30,8 +30,21 @@ enum AuditRows {
         if let from = filter.from { conditions.append(("at >=", .number(from))) }
         if let to = filter.to { conditions.append(("at <", .number(to))) }
         if let reference = filter.referenceID { conditions.append(("reference_id =", .text(reference))) }
-        if let cursor { conditions.append(("sequence <", .number(cursor))) }
+        switch range {
+        case .newestBefore(let cursor):
+            if let cursor { conditions.append(("sequence <", .number(cursor))) }
+        case .oldestAfter(let cursor, let last):
+            conditions += [("sequence >", .number(cursor)), ("sequence <=", .number(last))]
+        }
         return conditions
+    }
+
+    /// The range's order of `sequence`.
+    static func order(_ range: AuditRange) -> String {
+        switch range {
+        case .newestBefore: "DESC"
+        case .oldestAfter: "ASC"
+        }
     }
 
     enum AuditValue {

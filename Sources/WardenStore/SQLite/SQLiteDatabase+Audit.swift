@@ -30,8 +30,8 @@ extension SQLiteDatabase: AuditStore {
         }
     }
 
-    public func auditRecords(_ filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> [AuditRecord] {
-        let conditions = AuditRows.conditions(filter, before: cursor)
+    public func auditRecords(_ filter: AuditFilter, _ range: AuditRange, limit: Int) async throws -> [AuditRecord] {
+        let conditions = AuditRows.conditions(filter, range)
         let clause =
             conditions.isEmpty ? "" : "WHERE " + conditions.map { "\($0.0) ?" }.joined(separator: " AND ")
         let arguments: [any DatabaseValueConvertible] = conditions.map {
@@ -40,7 +40,7 @@ extension SQLiteDatabase: AuditStore {
             case .number(let number): number
             }
         }
-        let sql = "SELECT * FROM audit_records \(clause) ORDER BY sequence DESC LIMIT \(limit)"
+        let sql = "SELECT * FROM audit_records \(clause) ORDER BY sequence \(AuditRows.order(range)) LIMIT \(limit)"
         let statementArguments = StatementArguments(arguments) ?? StatementArguments()
         return try await read { db in
             try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(AuditRows.record)
