@@ -4,14 +4,17 @@ still serves a well-behaved client (and the process is still running)."""
 import base64
 import hashlib
 import hmac
+import select
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 
 import paho.mqtt.client as mqtt
 
 import hub
+import wire
 
 
 def device_key(warden, device_id: str) -> bytes:
@@ -313,3 +316,62 @@ def test_a_body_that_trickles_in_is_cut_off_at_the_request_timeout(warden_factor
         assert cut or closed(connection), "a trickling body outlived the request timeout"
         assert time.monotonic() - started < 15
     assert_still_serving(warden)
+
+
+def test_a_client_that_sends_without_reading_is_not_read_until_it_reads(warden_factory):
+    """PINGREQs from a client that never reads: each PINGRESP queued for it once grew the hub's memory with what
+    the client sent (50 MB of PINGREQs: +55 MB resident, and the client never had to wait). Now, once its
+    answers fill the socket's buffers, the hub reads nothing more from it until it reads; then it goes on."""
+    warden = warden_factory({"mqtt.plain.enabled": "true", "mqtt.plain.port": 0,
+                             "mqtt.plain.anonymous": "publish-subscribe"})
+    flood = socket.create_connection(("127.0.0.1", warden.mqtt["mqtt"]), timeout=10)
+    # Small buffers on this side, so that the hub's (its socket's, ~4 MiB here, and its own) fill first.
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    flood.sendall(wire.connect("flood", keep_alive=600))
+    assert flood.recv(4) == b"\x20\x02\x00\x00"
+    flood.setblocking(False)
+    pings = memoryview(b"\xc0\x00" * 32768)
+
+    sent = 0
+
+    def send_until_stalled(limit: int) -> int:
+        """Sends PINGREQs until the hub takes nothing for 3 s or `limit` bytes went in all; returns the total."""
+        nonlocal sent
+        progress = time.monotonic()
+        while sent < limit and time.monotonic() - progress < 3:
+            if select.select([], [flood], [], 0.5)[1]:
+                try:
+                    sent += flood.send(pings[sent % len(pings):])
+                    progress = time.monotonic()
+                except BlockingIOError:
+                    pass
+        return sent
+
+    assert send_until_stalled(64 * 1024 * 1024) < 64 * 1024 * 1024, "the hub read on from a client reading nothing"
+    assert mqtt_limit_hits(warden, "unread_client") >= 1
+    # Another client is served meanwhile.
+    assert_still_serving(warden)
+    # The client reads its answers from now on: the hub reads from it again.
+    received = []
+
+    def drain():
+        while True:
+            if not select.select([flood], [], [], 1)[0]:
+                continue
+            try:
+                chunk = flood.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            received.append(len(chunk))
+
+    threading.Thread(target=drain, daemon=True).start()
+    target = sent + 64 * 1024
+    assert send_until_stalled(target) == target
+    assert sum(received) > 0
+    flood.shutdown(socket.SHUT_RDWR)
+    flood.close()

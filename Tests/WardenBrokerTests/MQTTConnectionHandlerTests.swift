@@ -124,6 +124,26 @@ struct MQTTConnectionHandlerTests {
         _ = try send(.publish(outside), to: channel)
         #expect(!channel.isActive)
     }
+
+    /// A client whose answers fill the socket's write buffer is not read until they drain: a stream of PINGREQs
+    /// from a client that never reads cannot queue PINGRESPs without bound.
+    @Test func aClientThatDoesNotReadIsNotReadUntilItsAnswersDrain() throws {
+        let channel = try channel()
+        #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
+        // The embedded channel answers autoRead as always on; what the handler set is in its options.
+        func reads() -> Bool {
+            channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool ?? true
+        }
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(!reads())
+        // What was read before the pause is still answered (one read at most).
+        #expect(try send(.pingreq, to: channel) == [0xD0, 0x00])
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(reads())
+        #expect(channel.isActive)
+    }
 }
 
 extension MQTTConnectionHandlerTests {

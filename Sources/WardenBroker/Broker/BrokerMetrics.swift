@@ -60,6 +60,8 @@ enum BrokerLimit: String, Sendable, CaseIterable {
     case keepAlive = "keep_alive"
     case topicLevels = "topic_levels"
     case filtersPerSubscribe = "filters_per_subscribe"
+    /// A client's answers filled the socket's write buffer: its reading paused until they drain.
+    case unreadClient = "unread_client"
 
     /// The limit a refused pending connection ran into.
     init(_ refusal: PendingConnections.Refusal) {

@@ -49,6 +49,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var connection: Accepted?
     /// Whether the connection waits, with reading stopped, for its session to move here (`holdReading`).
     private var isHolding = false
+    /// Whether the channel's outbound buffer is over its high-water mark: reading stops until it drains
+    /// (`channelWritabilityChanged`).
+    private var isWriteBlocked = false
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
     /// When the earliest armed tick fires (nil: none is due). Timers are never cancelled: NIO finds a cancelled
@@ -134,6 +137,23 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// A client that sends without reading (PINGREQs, PUBLISHes answered by a PUBACK, PUBRELs answered by a
+    /// PUBCOMP) would otherwise grow the answers queued for it without bound once its socket's buffers are full:
+    /// nothing more is read from it until they drain. Deliveries are bounded on their own (QoS 0 is dropped
+    /// while unwritable, QoS 1 and 2 wait in the session within its limits). A client that reads nothing for
+    /// its keep-alive then times out, its PINGREQs unread.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWriteBlocked = !context.channel.isWritable
+        if isWriteBlocked { services.broker.metrics.hit(.unreadClient) }
+        updateReading(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Reads from the socket unless the connection waits for its session or for its client to read.
+    private func updateReading(_ context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: !isHolding && !isWriteBlocked)
+    }
+
     /// Decodes and handles every whole packet the bytes complete, until the connection closes.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reader.append(unwrapInboundIn(data))
@@ -161,7 +181,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         then body: @escaping (MQTTConnectionHandler, Bool) -> Void
     ) {
         isHolding = true
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        updateReading(context)
         // The move or its time limit, whichever comes first, ends the wait.
         let finish = { [self] (isMoved: Bool) in
             guard isHolding else { return }
@@ -170,7 +190,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             machine.resumed(now: context.eventLoop.now)
             body(self, isMoved)
             guard !machine.isClosed else { return }
-            try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            updateReading(context)
             handleBuffered(context: context)
             scheduleTick(context)
         }
