@@ -1,4 +1,5 @@
 import Crypto
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -123,6 +124,78 @@ struct MQTTConnectionHandlerTests {
         outside.topic = "devices/dev-2/messages/events/"
         _ = try send(.publish(outside), to: channel)
         #expect(!channel.isActive)
+    }
+
+    /// A broker with a store, and an offline persistent session subscribed to dev-1's telemetry: each QoS 1
+    /// message from dev-1 is queued for it, so its PUBACK waits for the commit, which the test does by hand.
+    func brokerWaitingForCommits() throws -> (Broker, BrokerPersistence) {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "warden-acks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = try SQLiteDatabase(
+            path: folder.appending(path: "warden.sqlite").path, sealer: AESGCMSealer(masterKey: .generate()))
+        let persistence = BrokerPersistence(store: database, clock: SystemClock(), logger: Logger(label: "test"))
+        let broker = Broker(configuration: .init(), timers: loop, persistence: persistence)
+        let watcher = BrokerTests.Recorder(peerAddress: try #require(IPAddress("127.0.0.1")))
+        let session = broker.open(
+            SessionKey(tenantID: .defaultTenant, clientID: "watcher"), cleanStart: true, expiryInterval: 600,
+            receiveMaximum: 10, sink: watcher, now: .now()
+        ).session
+        _ = broker.subscribe(
+            session,
+            [
+                Broker.SubscribeRequest(
+                    filter: try TopicFilter("devices/dev-1/messages/events/#"),
+                    options: SubscriptionOptions(qos: .atLeastOnce), retainHandling: .doNotSend)
+            ])
+        broker.close(session, sink: watcher, will: nil, now: .now())
+        return (broker, persistence)
+    }
+
+    func telemetry(_ packetID: UInt16) -> MQTTPacket {
+        .publish(
+            PublishPacket(
+                qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: packetID,
+                payload: ByteBuffer(string: "reading")))
+    }
+
+    /// Waits for the store to commit what is pending (the writer runs elsewhere; the embedded loop here).
+    func commit(_ persistence: BrokerPersistence) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await persistence.commitPending()
+            done.signal()
+        }
+        done.wait()
+        loop.run()
+    }
+
+    /// The store falling behind cannot let a client that does not wait for its acknowledgements grow what waits
+    /// for the commit: a 3.1.1 client past the Receive Maximum (100) is not read until half of its
+    /// acknowledgements are out; a 5.0 client is closed with 0x93, as the CONNACK's Receive Maximum promised.
+    @Test func acknowledgementsWaitingForTheStoreAreBoundedByTheReceiveMaximum() throws {
+        let (broker, persistence) = try brokerWaitingForCommits()
+        let channel = try channel(broker: broker)
+        #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
+        func reads() -> Bool {
+            channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool ?? true
+        }
+        for id in 1...100 { #expect(try send(telemetry(UInt16(id)), to: channel).isEmpty) }
+        #expect(reads(), "100 waiting: the Receive Maximum")
+        #expect(try send(telemetry(101), to: channel).isEmpty)
+        #expect(!reads())
+        commit(persistence)
+        var acks: [UInt8] = []
+        while let out = try channel.readOutbound(as: ByteBuffer.self) { acks += out.readableBytesView }
+        #expect(acks.count == 101 * 4 && acks.suffix(4) == [0x40, 2, 0, 101])
+        #expect(reads())
+
+        let five = try self.channel(broker: broker)
+        let connack = try send(connect(token: validToken, version: .v5), version: .v5, to: five)
+        #expect(connack.first == 0x20 && connack.dropFirst(2).prefix(2) == [0, 0])
+        for id in 1...100 { _ = try send(telemetry(UInt16(id)), version: .v5, to: five) }
+        #expect(five.isActive)
+        let refusal = try send(telemetry(101), version: .v5, to: five)
+        #expect(refusal.prefix(4) == [0xE0, refusal[1], 0x93, refusal[3]] && !five.isActive)
     }
 
     /// A client whose answers fill the socket's write buffer is not read until they drain: a stream of PINGREQs

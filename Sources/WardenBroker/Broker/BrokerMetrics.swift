@@ -62,6 +62,8 @@ enum BrokerLimit: String, Sendable, CaseIterable {
     case filtersPerSubscribe = "filters_per_subscribe"
     /// A client's answers filled the socket's write buffer: its reading paused until they drain.
     case unreadClient = "unread_client"
+    /// A client's acknowledgements waiting for the store reached the Receive Maximum: its reading paused.
+    case awaitingCommit = "awaiting_commit"
 
     /// The limit a refused pending connection ran into.
     init(_ refusal: PendingConnections.Refusal) {

@@ -20,6 +20,14 @@ extension MQTTConnectionHandler {
     func handlePublish(_ publish: PublishPacket, context: ChannelHandlerContext) {
         guard let connection else { return }
         activity?.count(publish)
+        // 5.0: a client past the Receive Maximum the CONNACK gave it ([MQTT-3.3.4-9]); 3.1.1 has none, and
+        // `acknowledgeInOrder` stops reading from it instead.
+        if publish.qos != .atMostOnce, connection.version == .v5, acksAwaitingCommit.count >= receiveMaximum {
+            perform(
+                machine.fail(.receiveMaximumExceeded, "More than \(receiveMaximum) messages unacknowledged."),
+                context: context)
+            return
+        }
         // Azure's dialect has no QoS 2: such a PUBLISH closes the connection, as IoT Hub does (anchors.md §1.3).
         if publish.qos == .exactlyOnce, connection.identity.deviceIdentity?.dialect == .azure {
             log(.info, "Closed a connection: QoS 2 PUBLISH in the Azure dialect.")
@@ -101,20 +109,40 @@ extension MQTTConnectionHandler {
         }
         let ticket = max(ticket ?? 0, acksAwaitingCommit.last?.ticket ?? 0)
         acksAwaitingCommit.append((ack, ticket))
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        // A store that falls behind (a slow disk, PostgreSQL away) must not let a client that does not wait for
+        // its acknowledgements grow what waits for the commit: past the Receive Maximum (a 3.1.1 client's; a 5.0
+        // one is closed first) nothing more is read until half of them are out.
+        if acksAwaitingCommit.count > receiveMaximum, !isCommitBlocked {
+            isCommitBlocked = true
+            services.broker.metrics.hit(.awaitingCommit)
+            updateReading(context)
+        }
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         persistence.whenCommitted(ticket) {
-            eventLoop.execute { handler.value.releaseAcknowledgements(upTo: ticket) }
+            eventLoop.execute {
+                bound.value.handler.releaseAcknowledgements(upTo: ticket, context: bound.value.context)
+            }
         }
     }
 
-    private func releaseAcknowledgements(upTo ticket: UInt64) {
+    private func releaseAcknowledgements(upTo ticket: UInt64, context: ChannelHandlerContext) {
         var ready: [MQTTPacket] = []
         while let first = acksAwaitingCommit.first, first.ticket <= ticket {
             ready.append(.publishAck(first.ack))
             acksAwaitingCommit.removeFirst()
         }
         send(ready)
+        if isCommitBlocked, acksAwaitingCommit.count <= receiveMaximum / 2 {
+            isCommitBlocked = false
+            updateReading(context)
+        }
+    }
+
+    /// The listener's Receive Maximum: PUBLISHes a client may have unacknowledged.
+    var receiveMaximum: Int {
+        // total: widens a UInt16.
+        Int(machine.settings.limits.receiveMaximum)
     }
 
     /// 5.0: the acknowledgement carries 0x87 and the reference id. 3.1.1 has no way to say no: the connection

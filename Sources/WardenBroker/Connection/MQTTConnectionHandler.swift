@@ -52,6 +52,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Whether the channel's outbound buffer is over its high-water mark: reading stops until it drains
     /// (`channelWritabilityChanged`).
     private var isWriteBlocked = false
+    /// Whether the acknowledgements waiting for a commit reached the listener's Receive Maximum: reading stops
+    /// until the store catches up (`acknowledgeInOrder`).
+    var isCommitBlocked = false
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
     /// When the earliest armed tick fires (nil: none is due). Timers are never cancelled: NIO finds a cancelled
@@ -149,9 +152,10 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.fireChannelWritabilityChanged()
     }
 
-    /// Reads from the socket unless the connection waits for its session or for its client to read.
-    private func updateReading(_ context: ChannelHandlerContext) {
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: !isHolding && !isWriteBlocked)
+    /// Reads from the socket unless the connection waits for its session, for its client to read or for the store.
+    func updateReading(_ context: ChannelHandlerContext) {
+        try? context.channel.syncOptions?.setOption(
+            ChannelOptions.autoRead, value: !isHolding && !isWriteBlocked && !isCommitBlocked)
     }
 
     /// Decodes and handles every whole packet the bytes complete, until the connection closes.
