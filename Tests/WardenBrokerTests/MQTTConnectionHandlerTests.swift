@@ -1,5 +1,4 @@
 import Crypto
-import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -151,28 +150,23 @@ struct MQTTConnectionHandlerTests {
         return (broker, persistence)
     }
 
-    func telemetry(_ packetID: UInt16) -> MQTTPacket {
+    func telemetry(_ packetID: UInt16?) -> MQTTPacket {
         .publish(
             PublishPacket(
-                qos: .atLeastOnce, topic: "devices/dev-1/messages/events/", packetID: packetID,
-                payload: ByteBuffer(string: "reading")))
+                qos: packetID == nil ? .atMostOnce : .atLeastOnce, topic: "devices/dev-1/messages/events/",
+                packetID: packetID, payload: ByteBuffer(string: "reading")))
     }
 
-    /// Waits for the store to commit what is pending (the writer runs elsewhere; the embedded loop here).
-    func commit(_ persistence: BrokerPersistence) {
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            await persistence.commitPending()
-            done.signal()
-        }
-        done.wait()
+    /// Commits what is pending, then runs what the commit handed to the connection's loop.
+    func commit(_ persistence: BrokerPersistence) async {
+        await persistence.commitPending()
         loop.run()
     }
 
     /// The store falling behind cannot let a client that does not wait for its acknowledgements grow what waits
     /// for the commit: a 3.1.1 client past the Receive Maximum (100) is not read until half of its
     /// acknowledgements are out; a 5.0 client is closed with 0x93, as the CONNACK's Receive Maximum promised.
-    @Test func acknowledgementsWaitingForTheStoreAreBoundedByTheReceiveMaximum() throws {
+    @Test func acknowledgementsWaitingForTheStoreAreBoundedByTheReceiveMaximum() async throws {
         let (broker, persistence) = try brokerWaitingForCommits()
         let channel = try channel(broker: broker)
         #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
@@ -183,7 +177,7 @@ struct MQTTConnectionHandlerTests {
         #expect(reads(), "100 waiting: the Receive Maximum")
         #expect(try send(telemetry(101), to: channel).isEmpty)
         #expect(!reads())
-        commit(persistence)
+        await commit(persistence)
         var acks: [UInt8] = []
         while let out = try channel.readOutbound(as: ByteBuffer.self) { acks += out.readableBytesView }
         #expect(acks.count == 101 * 4 && acks.suffix(4) == [0x40, 2, 0, 101])
@@ -196,6 +190,43 @@ struct MQTTConnectionHandlerTests {
         #expect(five.isActive)
         let refusal = try send(telemetry(101), version: .v5, to: five)
         #expect(refusal.prefix(4) == [0xE0, refusal[1], 0x93, refusal[3]] && !five.isActive)
+    }
+
+    /// Stores every device message as telemetry, as the hub does.
+    final class StoresTelemetry: DeviceTrafficHandler {
+        let sequence = Atomic<Int64>(0)
+        func received(_ message: BrokerMessage, from sender: DeviceSender, isWill: Bool) -> DeviceTrafficOutcome {
+            let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+            return DeviceTrafficOutcome(
+                changes: [
+                    .appendTelemetry(
+                        TelemetryMessage(
+                            sequenceNumber: number, tenantID: sender.tenantID, deviceID: sender.deviceID,
+                            enqueuedAtMilliseconds: 0, authMethod: .sas, properties: "{}",
+                            body: Array(message.payload.readableBytesView)))
+                ], route: nil)
+        }
+        func deviceReady(_ sender: DeviceSender) {}
+        func deviceGone(_ sender: DeviceSender) {}
+    }
+
+    /// QoS 0 messages that change the store have nothing to wait for, so a device could publish them faster than
+    /// the store commits: past four times the Receive Maximum waiting, it is not read until half are committed.
+    @Test func qos0MessagesWaitingForTheStoreAreBounded() async throws {
+        let (broker, persistence) = try brokerWaitingForCommits()
+        broker.install(StoresTelemetry())
+        let channel = try channel(broker: broker)
+        #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
+        func reads() -> Bool {
+            channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool ?? true
+        }
+        for _ in 1...400 { _ = try send(telemetry(nil), to: channel) }
+        #expect(reads(), "400 waiting: four times the Receive Maximum")
+        for _ in 1...100 { _ = try send(telemetry(nil), to: channel) }
+        #expect(!reads())
+        await commit(persistence)
+        #expect(reads())
+        #expect(channel.isActive)
     }
 
     /// A client whose answers fill the socket's write buffer is not read until they drain: a stream of PINGREQs

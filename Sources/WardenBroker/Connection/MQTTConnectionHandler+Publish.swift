@@ -65,7 +65,10 @@ extension MQTTConnectionHandler {
                 return
             }
         }
-        guard let packetID = publish.packetID else { return }
+        guard let packetID = publish.packetID else {
+            if let ticket = published.ticket { awaitCommit(ofUnacknowledged: ticket, context: context) }
+            return
+        }
         // 5.0 says why (a retained message over the tenant's limit: Quota exceeded) or that nothing took it.
         let reason: ReasonCode =
             connection.version == .v311
@@ -109,14 +112,7 @@ extension MQTTConnectionHandler {
         }
         let ticket = max(ticket ?? 0, acksAwaitingCommit.last?.ticket ?? 0)
         acksAwaitingCommit.append((ack, ticket))
-        // A store that falls behind (a slow disk, PostgreSQL away) must not let a client that does not wait for
-        // its acknowledgements grow what waits for the commit: past the Receive Maximum (a 3.1.1 client's; a 5.0
-        // one is closed first) nothing more is read until half of them are out.
-        if acksAwaitingCommit.count > receiveMaximum, !isCommitBlocked {
-            isCommitBlocked = true
-            services.broker.metrics.hit(.awaitingCommit)
-            updateReading(context)
-        }
+        updateCommitBacklog(context)
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         persistence.whenCommitted(ticket) {
@@ -133,7 +129,40 @@ extension MQTTConnectionHandler {
             acksAwaitingCommit.removeFirst()
         }
         send(ready)
-        if isCommitBlocked, acksAwaitingCommit.count <= receiveMaximum / 2 {
+        updateCommitBacklog(context)
+    }
+
+    /// Counts a QoS 0 message that changed the store (telemetry): nothing is sent when it commits, so it is
+    /// followed in batches of the Receive Maximum, one commit waiter each rather than one per message.
+    private func awaitCommit(ofUnacknowledged ticket: UInt64, context: ChannelHandlerContext) {
+        unacknowledgedSinceWaiter += 1
+        guard unacknowledgedSinceWaiter >= receiveMaximum, let persistence = services.broker.persistence else { return }
+        let batch = unacknowledgedSinceWaiter
+        unacknowledgedSinceWaiter = 0
+        unacknowledgedAwaitingCommit += batch
+        updateCommitBacklog(context)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        persistence.whenCommitted(ticket) {
+            eventLoop.execute {
+                bound.value.handler.unacknowledgedAwaitingCommit -= batch
+                bound.value.handler.updateCommitBacklog(bound.value.context)
+            }
+        }
+    }
+
+    /// A store that falls behind (a slow disk, PostgreSQL away), or a client publishing faster than it commits,
+    /// must not grow what waits for the commit: past the Receive Maximum of acknowledgements (a 3.1.1 client's;
+    /// a 5.0 one is closed first) or four times as many QoS 0 messages, nothing more is read from the client
+    /// until half of them are committed.
+    private func updateCommitBacklog(_ context: ChannelHandlerContext) {
+        let acks = acksAwaitingCommit.count
+        let unacknowledged = unacknowledgedAwaitingCommit
+        if !isCommitBlocked, acks > receiveMaximum || unacknowledged > 4 * receiveMaximum {
+            isCommitBlocked = true
+            services.broker.metrics.hit(.awaitingCommit)
+            updateReading(context)
+        } else if isCommitBlocked, acks <= receiveMaximum / 2, unacknowledged <= 2 * receiveMaximum {
             isCommitBlocked = false
             updateReading(context)
         }

@@ -52,8 +52,12 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Whether the channel's outbound buffer is over its high-water mark: reading stops until it drains
     /// (`channelWritabilityChanged`).
     private var isWriteBlocked = false
-    /// Whether the acknowledgements waiting for a commit reached the listener's Receive Maximum: reading stops
-    /// until the store catches up (`acknowledgeInOrder`).
+    /// QoS 0 messages that changed the store: counted since the last commit waiter, and in batches awaiting
+    /// their commit (`awaitCommit(ofUnacknowledged:)`).
+    var unacknowledgedSinceWaiter = 0
+    var unacknowledgedAwaitingCommit = 0
+    /// Whether what waits for the store's commit is over its bound: reading stops until the store catches up
+    /// (`updateCommitBacklog`).
     var isCommitBlocked = false
     /// Whether this connection still counts in `services.pending` (until CONNECT is accepted or it closes).
     private var isPending = true
