@@ -85,6 +85,7 @@ public final class AuditLog: Service, Sendable {
     /// carries an `audit.records_dropped` record saying how many were).
     @discardableResult
     public func record(_ record: AuditRecord) -> Bool {
+        let record = record.bounded()
         guard writer.record(ifRoom: true, { _ in record }) != nil else {
             dropped.increment()
             return false
@@ -95,6 +96,7 @@ public final class AuditLog: Service, Sendable {
     /// Appends `record` and returns once it is committed. Admin actions use this: never dropped, the buffer
     /// limit does not apply to them (they are few and the caller waits).
     public func recordDurably(_ record: AuditRecord) async {
+        let record = record.bounded()
         if let ticket = writer.record({ _ in record }) { await writer.committed(ticket) }
     }
 

@@ -219,6 +219,25 @@ struct AuditLogTests {
         #expect(try await verify().isIntact)
     }
 
+    /// A device chooses its topics (up to 64 KiB) and a client its ClientId: each text field is kept to 1 KiB,
+    /// cut on a whole character and saying how much was cut, so that a record stays small; the chain holds.
+    @Test func longFieldsAreCutWhenRecorded() async throws {
+        let log = try await filledLog(1)
+        let topic = "deny/" + String(repeating: "ä", count: 40_000)
+        log.record(
+            AuditRecord(
+                at: 1, tenant: nil, actorKind: "device", actor: String(repeating: "c", count: 65_535), sourceIP: "-",
+                action: "mqtt.publish", target: topic, outcome: .denied, details: ["topic": topic]))
+        await log.commitPending()
+        let stored = try #require(try await database.auditRecords(AuditFilter(), before: nil, limit: 1).first)
+        #expect(stored.actor == String(repeating: "c", count: 1024) + "… (64511 more bytes)")
+        #expect(stored.target.hasPrefix("deny/ää") && !stored.target.contains("\u{FFFD}"))
+        let kept = "deny/" + String(repeating: "ä", count: 509)
+        #expect(stored.target == kept + "… (\(topic.utf8.count - kept.utf8.count) more bytes)")
+        #expect(stored.details["topic"] == stored.target)
+        #expect(try await verify().isIntact)
+    }
+
     @Test func queriesFilterAndPage() async throws {
         let log = try await filledLog(10)
         log.record(record(11, tenant: "other"))

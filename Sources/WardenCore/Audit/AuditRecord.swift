@@ -56,6 +56,29 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     }
 }
 
+extension AuditRecord {
+    /// The most UTF-8 bytes a text field or detail keeps when recorded.
+    public static let maximumFieldBytes = 1024
+
+    /// This record with each text field and detail cut to `maximumFieldBytes`, saying how many bytes were cut: a
+    /// device chooses its topics (64 KiB) and a client its ClientId, and the log's buffer counts records, not
+    /// bytes. Cut when recorded, never when read: the chain covers what was stored.
+    public func bounded() -> AuditRecord {
+        func cut(_ text: String) -> String {
+            let bytes = text.utf8.count
+            guard bytes > Self.maximumFieldBytes else { return text }
+            let kept = text.utf8Prefix(Self.maximumFieldBytes)
+            return kept + "… (\(bytes - kept.utf8.count) more bytes)"
+        }
+        return AuditRecord(
+            sequence: sequence, at: at, tenant: tenant, actorKind: cut(actorKind), actor: cut(actor),
+            sourceIP: cut(sourceIP), action: cut(action), target: cut(target), outcome: outcome,
+            reason: reason.map(cut),
+            referenceID: referenceID.map(cut),
+            details: Dictionary(details.map { (cut($0.key), cut($0.value)) }) { first, _ in first })
+    }
+}
+
 /// Which records a query wants.
 public struct AuditFilter: Sendable, Hashable {
     /// One tenant's records (nil: every tenant's and the platform's, for a platform administrator).

@@ -30,14 +30,7 @@ public struct DeviceActivity: Sendable, Hashable {
         // Found among the bytes: a `Character` search would not see the last `/` before a combining mark.
         var key = Substring(topic)
         if let range = topic.utf8.firstRange(of: "/messages/events/".utf8) { key = topic[..<range.upperBound] }
-        guard key.utf8.count > maximumTopicBytes else { return String(key) }
-        // Cut at a whole character: a cut inside one would decode to a replacement character, 3 bytes long.
-        var cut = ""
-        for scalar in key.unicodeScalars {
-            guard cut.utf8.count + String(scalar).utf8.count <= maximumTopicBytes else { break }
-            cut.unicodeScalars.append(scalar)
-        }
-        return cut
+        return String(key).utf8Prefix(maximumTopicBytes)
     }
 
     public init(
