@@ -63,13 +63,18 @@ public enum CertificateAuthorityCheck {
         return attribute.map { String(describing: $0.value) }
     }
 
+    /// The most certificates a presented chain may hold (the leaf and four intermediates): the path search
+    /// tries every order of intermediates that could sign each other, so a longer chain is refused before it.
+    public static let maximumChainLength = 5
+
     /// Validates a presented chain (leaf first, DER) against `roots` at `now` (RFC 5280, client auth):
     /// the leaf's CN, the serial of each certificate on the path under the one that signed it (leaf first, the
-    /// root excluded), and the root it chains to; or nil.
+    /// root excluded), and the root it chains to; or nil (also for more than `maximumChainLength` certificates).
     public static func validate(chain: [[UInt8]], roots: [Certificate], now: Date) async -> (
         commonName: String, path: [CertificateSerial], root: Certificate
     )? {
-        guard let leafDER = chain.first, let leaf = try? Certificate(derEncoded: leafDER),
+        guard chain.count <= maximumChainLength, let leafDER = chain.first,
+            let leaf = try? Certificate(derEncoded: leafDER),
             let commonName = commonName(of: leaf), !roots.isEmpty
         else { return nil }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0) }
