@@ -201,6 +201,8 @@ static unsigned long gcm(warden_pkcs11 *token, int encrypting, const unsigned ch
     if (rv != CKR_OK) return rv;
     ck_ulong length = *output_length;
     rv = (encrypting ? token->encrypt : token->decrypt)(token->session, input, input_length, output, &length);
+    // A token that says it wrote more than the buffer holds (or CK_UNAVAILABLE_INFORMATION) is not believed.
+    if (rv == CKR_OK && length > *output_length) return 0x150;  // CKR_BUFFER_TOO_SMALL
     *output_length = length;
     return rv;
 }
@@ -233,6 +235,8 @@ static unsigned long read_point(warden_pkcs11 *token, ck_ulong key, unsigned cha
     ck_attribute attribute = {CKA_EC_POINT, encoded, sizeof encoded};
     ck_ulong rv = token->get_attribute_value(token->session, key, &attribute, 1);
     if (rv != CKR_OK) return rv;
+    // A length past the buffer (or CK_UNAVAILABLE_INFORMATION) would read beyond it.
+    if (attribute.length > sizeof encoded) return 0x150;  // CKR_BUFFER_TOO_SMALL
     const unsigned char *start = encoded;
     size_t length = attribute.length;
     if (length > 2 && encoded[0] == 0x04 && encoded[1] == length - 2) {
@@ -284,6 +288,7 @@ unsigned long warden_pkcs11_sign(warden_pkcs11 *token, const char *label, const 
     if (rv != CKR_OK) return rv;
     ck_ulong length = *signature_length;
     rv = token->sign(token->session, digest, digest_length, signature, &length);
+    if (rv == CKR_OK && length > *signature_length) return 0x150;  // CKR_BUFFER_TOO_SMALL
     *signature_length = length;
     return rv;
 }
