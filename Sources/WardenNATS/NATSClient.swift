@@ -156,8 +156,14 @@ public final class NATSClient: Sendable {
     /// bytes already wait (a server that stopped reading) the connection is closed instead: the next one sends
     /// every subscription afresh.
     private func control(_ command: NATSCommand) {
+        queue(command, only: nil)
+    }
+
+    /// Queues what may not be dropped (a subscription change, an answer to the server's PING) for `only` that
+    /// connection, if given, closing the connection when `outboundLimit` bytes already wait.
+    private func queue(_ command: NATSCommand, only: (any Channel)?) {
         let (flush, overrun) = state.withLock { state -> ((any Channel)?, (any Channel)?) in
-            let flush = Self.enqueue(command, in: &state)
+            let flush = Self.enqueue(command, in: &state, only: only)
             let overrun = state.pending.readableBytes > configuration.outboundLimit ? state.current : nil
             return (flush, overrun)
         }
@@ -304,8 +310,10 @@ public final class NATSClient: Sendable {
         }
     }
 
+    /// Sends a command on `channel` (the handshake's, the answers to the server's PINGs): a server that sends
+    /// PINGs without reading the PONGs would otherwise grow what waits without bound.
     func send(_ command: NATSCommand, on channel: any Channel) {
-        state.withLock { Self.enqueue(command, in: &$0, only: channel) }.map(scheduleFlush)
+        queue(command, only: channel)
     }
 
     /// Hands a message to its subscription's handler (none once unsubscribed: the server may still have sent it).

@@ -210,4 +210,56 @@ struct NATSClientTests {
         await client.shutdown()
         try await silent.close()
     }
+
+    /// A server that answers the handshake, then stops reading and sends PINGs: each PONG once waited for it
+    /// without bound. Past `outboundLimit` waiting, the client closes the connection (and connects again).
+    @Test func aServerThatSendsPingsWithoutReadingIsLeft() async throws {
+        final class Flooder: ChannelInboundHandler, Sendable {
+            typealias InboundIn = ByteBuffer
+            let closed: EventLoopPromise<Void>
+            init(closed: EventLoopPromise<Void>) { self.closed = closed }
+            func channelActive(context: ChannelHandlerContext) {
+                context.writeAndFlush(
+                    NIOAny(ByteBuffer(string: #"INFO {"server_id":"flood","max_payload":1048576}"# + "\r\n")),
+                    promise: nil)
+                context.channel.closeFuture.cascade(to: closed)
+            }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                guard String(buffer: unwrapInboundIn(data)).contains("PING") else { return }
+                // The handshake's PING is answered; from then on nothing is read and PINGs flow.
+                context.writeAndFlush(NIOAny(ByteBuffer(string: "PONG\r\n")), promise: nil)
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenSuccess {
+                    Self.flood(context.channel)
+                }
+            }
+            static func flood(_ channel: any Channel) {
+                guard channel.isActive else { return }
+                channel.writeAndFlush(ByteBuffer(string: String(repeating: "PING\r\n", count: 10_000)))
+                    .whenSuccess { flood(channel) }
+            }
+        }
+        let closed = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Void.self)
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Flooder(closed: closed))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = NATSClient.Configuration(
+            servers: [.init(host: "127.0.0.1", port: server.localAddress?.port ?? 0)], name: "flooded")
+        configuration.outboundLimit = 64 * 1024
+        // Its own PINGs, unanswered, would end the connection too, later: not what is tested here.
+        configuration.pingInterval = .seconds(60)
+        let client = NATSClient(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "nats"))
+        client.start()
+        let isClosed = Atomic(false)
+        closed.futureResult.whenComplete { _ in isClosed.store(true, ordering: .relaxed) }
+        for _ in 0..<2_000 where !isClosed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(10)) }
+        let wasClosed = isClosed.load(ordering: .relaxed)
+        #expect(wasClosed, "the client kept the connection to a server reading nothing")
+        await client.shutdown()
+        try await server.close()
+    }
 }
