@@ -78,6 +78,9 @@ public final class SignInThrottle: Sendable {
         return until
     }
 
-    private static func userKey(_ username: String) -> String { "u:" + username }
+    /// A name longer than any account's (up to 64 KiB from a form) is counted by its first `maximumNameBytes`
+    /// bytes: the store's keys stay small, and failures of such names count together.
+    private static func userKey(_ username: String) -> String { "u:" + username.utf8Prefix(maximumNameBytes) }
+    static let maximumNameBytes = 128
     private static func addressKey(_ address: String) -> String { "a:" + address }
 }

@@ -104,6 +104,20 @@ struct SignInTests {
         #expect(try await fixture.signIn("ada").accessToken.isEmpty == false)
     }
 
+    /// Names longer than any account's are counted by their first 128 bytes: the throttle's keys in the store
+    /// stay small whatever a form sends, and such names are locked out together.
+    @Test func namesLongerThanAnyAccountsAreCountedByTheirStart() async throws {
+        let fixture = try await AccessFixture()
+        let start = String(repeating: "n", count: 200)
+        for tail in ["a", "a", "b", "c", "d"] { _ = try? await fixture.signIn(start + tail, "wrong password!") }
+        do {
+            _ = try await fixture.signIn(start + "e", "wrong password!")
+            Issue.record("a sixth long name was not locked out")
+        } catch let error as WardenError {
+            #expect(error.code == .authLockedOut)
+        }
+    }
+
     /// Nodes sharing a store count one username's failures together (three nodes do not allow three times the
     /// tries), and a restart forgets no lockout; a quiet spell as long as the longest lockout forgives.
     @Test func failuresOnEveryNodeCountTowardsOneLockout() async throws {
