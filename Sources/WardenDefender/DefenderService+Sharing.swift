@@ -48,6 +48,9 @@ extension DefenderService {
     static let maximumSharedFired = 10_000
     static let maximumSharedWindows = 10_000
     static let maximumNodesPerSource = 32
+    /// The longest source a node's word may name (a tenant and a device id, or an address, are far shorter): the
+    /// words come from the cluster's bus, and the table keeps them for seconds.
+    static let maximumSharedKeyBytes = 512
     /// The threshold rules, whose counts nodes share.
     static let countedRules: Set<String> = [
         authFailuresRule, floodRule, RuleName.deviceAuthFailures, RuleName.tenantAuthFailures, RuleName.flapping,
@@ -115,6 +118,7 @@ extension DefenderService {
             }
             for window in shared.windows where Self.countedRules.contains(window.rule) {
                 guard window.estimate.isFinite, window.estimate > 0,
+                    window.key.utf8.count <= Self.maximumSharedKeyBytes,
                     counts.firedHere[SharedCounts.Key(rule: window.rule, key: window.key)] == nil
                 else { continue }
                 let nodes = counts.elsewhere[window.rule]?[window.key]

@@ -2,9 +2,10 @@ import Foundation
 import Synchronization
 import Testing
 import WardenCore
-import WardenDefender
 import WardenSecurity
 import WardenStore
+
+@testable import WardenDefender
 
 /// Bans answered from memory (and kept in the store), and the refused-authentication rule: one alert per
 /// subject while it is not resolved, counted per burst, with an automatic ban when configured.
@@ -185,8 +186,11 @@ struct DefenderServiceTests {
                 .init(rule: "made.up", key: "x", estimate: 1e6),
                 .init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: .nan),
                 .init(rule: DefenderService.authFailuresRule, key: "192.0.2.78/32", estimate: -50),
+                .init(
+                    rule: DefenderService.authFailuresRule, key: String(repeating: "k", count: 250_000), estimate: 1),
             ]), from: UUID(), at: Date())
         #expect(b.sharedCounts(at: Date()).windows.isEmpty)
+        #expect(b.counts.withLock { $0.elsewhere.values.allSatisfy(\.isEmpty) }, "no word kept")
         // At most 32 nodes' words about one source: forty saying half a guess each make sixteen, not twenty.
         let crowd = try address("192.0.2.79")
         for _ in 0..<40 {
