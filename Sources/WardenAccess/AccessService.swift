@@ -22,6 +22,8 @@ public final class AccessService: Service, Sendable {
         var verified: [String: AccessTokenClaims] = [:]
         /// Sessions signed out (refresh family → when its last access token expires).
         var revokedSessions: [String: Date] = [:]
+        /// Whether a reload for another node's notice waits to start (`apply`).
+        var principalsReloadWaits = false
         /// Tokens issued before this instant stop working (password change), per user.
         var notBefore: [String: Date] = [:]
         /// Tenants deleted so far, so that a `reload` can tell whether one went while it read.
@@ -117,17 +119,20 @@ public final class AccessService: Service, Sendable {
     /// A tenant deleted while it read may still be in what it read: then it reads again (the third read is taken
     /// as it is).
     public func reload() async throws {
-        try await writes.run {
-            for attempt in 1...3 {
-                let seen = self.state.withLock { $0.tenantDeletions }
-                let loaded = try await Self.load(from: self.store, now: self.clock.now(), settings: self.settings)
-                let isTaken = self.state.withLock { state in
-                    guard state.tenantDeletions == seen || attempt == 3 else { return false }
-                    loaded.apply(to: &state)
-                    return true
-                }
-                if isTaken { return }
+        try await writes.run { try await self.readAgain() }
+    }
+
+    /// Reads people, services and keys from the store (inside `writes`).
+    private func readAgain() async throws {
+        for attempt in 1...3 {
+            let seen = state.withLock { $0.tenantDeletions }
+            let loaded = try await Self.load(from: store, now: clock.now(), settings: settings)
+            let isTaken = state.withLock { state in
+                guard state.tenantDeletions == seen || attempt == 3 else { return false }
+                loaded.apply(to: &state)
+                return true
             }
+            if isTaken { return }
         }
     }
 
@@ -290,13 +295,24 @@ public final class AccessService: Service, Sendable {
         }
     }
 
-    /// Another node's change.
+    /// Another node's change. Notices come over the cluster's bus, so each is taken within what a real one can
+    /// say: one reload waits at most (notices that come meanwhile are read by it), a session is revoked no longer
+    /// than an access token lives, and a user's tokens are never cut off from more than a minute ahead.
     private func apply(_ change: AccessChange) {
+        let now = clock.now()
         switch change {
         case .principals:
+            let isWaiting = state.withLock { state in
+                defer { state.principalsReloadWaits = true }
+                return state.principalsReloadWaits
+            }
+            guard !isWaiting else { return }
             Task {
                 do {
-                    try await reload()
+                    try await writes.run {
+                        self.state.withLock { $0.principalsReloadWaits = false }
+                        try await self.readAgain()
+                    }
                 } catch {
                     logger.error(
                         "Cannot read people and services again after another node changed them.",
@@ -304,11 +320,27 @@ public final class AccessService: Service, Sendable {
                 }
             }
         case .signedOut(let session, let until):
-            state.withLock { $0.revokedSessions[session] = until }
+            guard session.utf8.count <= Self.maximumIDBytes else { return }
+            let until = min(until, now.addingTimeInterval(settings.accessTokenLifetime))
+            state.withLock { state in
+                state.revokedSessions = state.revokedSessions.filter { $0.value > now }
+                state.revokedSessions[session] = until
+            }
         case .tokensRevoked(let userID, let before):
-            state.withLock { state in state.notBefore[userID] = max(state.notBefore[userID] ?? before, before) }
+            guard userID.utf8.count <= Self.maximumIDBytes else { return }
+            // Clocks of nodes differ a little; a cut-off further ahead would lock the user out.
+            let before = min(before, now.addingTimeInterval(60))
+            let expired = now.addingTimeInterval(-settings.accessTokenLifetime)
+            state.withLock { state in
+                // A cut-off older than any unexpired token's issue stops nothing.
+                state.notBefore = state.notBefore.filter { $0.value > expired }
+                state.notBefore[userID] = max(state.notBefore[userID] ?? before, before)
+            }
         }
     }
+
+    /// The longest session or user id another node's notice may name (this node's are 22 and 26 characters).
+    static let maximumIDBytes = 128
 }
 
 extension APIKey {

@@ -446,6 +446,42 @@ struct AccessAcrossNodesTests {
         #expect(changes.contains { if case .tokensRevoked = $0 { true } else { false } })
     }
 
+    /// Notices come over the cluster's bus: what one claims is taken within what a real one can say. A user's
+    /// tokens are not cut off from a time to come (that would lock the user out), a sign-out lasts no longer than
+    /// an access token, ids longer than any real one are not kept, and a burst of "people changed" notices is
+    /// read by the one reload waiting (at most one waits), which leaves none waiting.
+    @Test func noticesClaimingMoreThanARealOneAreBounded() async throws {
+        let fixture = try await AccessFixture()
+        let busB = EventBus()
+        let nodeB = try await AccessService(
+            store: fixture.database, settings: .init(), clock: fixture.clock, logger: Logger(label: "test"))
+        nodeB.follow(busB)
+        try await fixture.user("ada", ["default": .owner])
+        try await nodeB.reload()
+        let grant = try await fixture.signIn("ada")
+        let ada = try #require(fixture.access.user(named: "ada")).id
+        busB.publish(
+            .accessChanged(.tokensRevoked(userID: ada, before: fixture.clock.now().addingTimeInterval(86_400))),
+            from: .otherNode)
+        fixture.clock.advance(120)
+        let later = try await fixture.signIn("ada")
+        #expect(await waitFor { await nodeB.principal(forBearer: Substring(grant.accessToken)) == nil })
+        #expect(await nodeB.principal(forBearer: Substring(later.accessToken))?.name == "ada", "not locked out")
+        busB.publish(
+            .accessChanged(.signedOut(session: "forged", until: fixture.clock.now().addingTimeInterval(1e9))),
+            from: .otherNode)
+        busB.publish(
+            .accessChanged(.signedOut(session: String(repeating: "s", count: 200_000), until: fixture.clock.now())),
+            from: .otherNode)
+        #expect(await waitFor { nodeB.state.withLock { $0.revokedSessions["forged"] } != nil })
+        let (sessions, forgedUntil) = nodeB.state.withLock { ($0.revokedSessions.count, $0.revokedSessions["forged"]) }
+        #expect(sessions == 1)
+        #expect(forgedUntil == fixture.clock.now().addingTimeInterval(900))
+        for _ in 0..<1_000 { busB.publish(.accessChanged(.principals), from: .otherNode) }
+        #expect(await waitFor { !nodeB.state.withLock { $0.principalsReloadWaits } })
+        #expect(await nodeB.principal(forBearer: Substring(later.accessToken))?.name == "ada")
+    }
+
     /// A key used only through one node shows its last use on the other once both have flushed their uses; a
     /// node's older use does not take the place of a later one.
     @Test func aKeysLastUseOnOneNodeShowsOnTheOther() async throws {
