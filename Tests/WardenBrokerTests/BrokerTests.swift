@@ -139,6 +139,45 @@ struct BrokerTests {
         #expect(again.allSatisfy { $0.retain })
     }
 
+    /// A tenant's retained messages are bounded by their bytes too (topic and payload): a device retaining large
+    /// payloads under many topics once held up to 10,000 × 256 KiB. A replacement counts only what it adds, a
+    /// clear gives its bytes back, and a kept payload does not hold the buffer it arrived in.
+    @Test func retainedMessagesAreLimitedByTheirBytes() throws {
+        var configuration = Broker.Configuration()
+        configuration.maximumRetainedBytesPerTenant = 1_000
+        let broker = Broker(configuration: configuration, timers: loop)
+        func retains(_ topic: String, _ bytes: Int) -> Bool {
+            broker.publish(
+                message(topic, retain: true, payload: String(repeating: "x", count: bytes)), in: tenant, now: now
+            ).retainAccepted
+        }
+        #expect(retains("b/1", 600) && retains("b/2", 300))
+        #expect(!retains("b/3", 200), "903 + 203 bytes")
+        #expect(retains("b/2", 390), "the same topic counts only what it adds: 603 + 393")
+        #expect(!retains("b/2", 400))
+        #expect(retains("b/1", 0) && retains("b/3", 600), "a clear gives its bytes back")
+        #expect(retains("b/3", 0))
+        let read = try #require(ByteBuffer(repeating: 1, count: 16 * 1024).getSlice(at: 0, length: 10))
+        #expect(
+            broker.publish(
+                BrokerMessage(
+                    topic: "s", payload: read, qos: .atMostOnce, retain: true, properties: Properties(),
+                    receivedAt: now), in: tenant, now: now
+            ).retainAccepted)
+        let session = broker.open(
+            SessionKey(tenantID: tenant, clientID: "reader"), cleanStart: true, expiryInterval: 0, receiveMaximum: 10,
+            sink: Recorder(peerAddress: try #require(IPAddress("127.0.0.1"))), now: now
+        ).session
+        let kept = broker.subscribe(
+            session,
+            [
+                Broker.SubscribeRequest(
+                    filter: try TopicFilter("s"), options: SubscriptionOptions(qos: .atLeastOnce),
+                    retainHandling: .sendOnSubscribe)
+            ], readAt: now)[0].retained
+        #expect(kept.first?.message.payload.storageCapacity ?? .max < 1024)
+    }
+
     /// Topics are bytes: `u/K` and `u/\u{212A}` (the Kelvin sign, canonically equivalent as Swift Strings) each keep
     /// their own retained message.
     @Test func retainedMessagesOfCanonicallyEquivalentTopicsAreApart() {

@@ -90,7 +90,11 @@ extension Broker {
                 // Another node's message was within its tenant's limit there: refused here, the nodes would differ.
                 let retaining = state.spaces[tenantID, default: TopicSpace()].retain(
                     message, stamp: &retainStamp, isLocal: remoteStamp == nil,
-                    limit: isSystem || fromCluster ? .max : configuration.maximumRetainedPerTenant,
+                    limit: isSystem || fromCluster
+                        ? .none
+                        : .init(
+                            topics: configuration.maximumRetainedPerTenant,
+                            bytes: configuration.maximumRetainedBytesPerTenant),
                     keptClears: state.cluster == nil ? nil : configuration.maximumRetainedPerTenant)
                 state.retainClock.observe(retainStamp.time)
                 stamp = retainStamp

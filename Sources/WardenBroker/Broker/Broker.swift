@@ -27,6 +27,8 @@ public final class Broker: Sendable {
         public var maximumSubscriptionsPerSession = 100
         /// Retained topics one tenant may hold.
         public var maximumRetainedPerTenant = 10_000
+        /// Topic and payload bytes of the retained messages one tenant may hold.
+        public var maximumRetainedBytesPerTenant = 64 * 1024 * 1024
         /// Authenticated connections at once, all listeners together.
         public var maximumConnections = 100_000
         /// How much later than a PUBLISH a SUBSCRIBE on another connection may be read and still receive it
@@ -172,7 +174,7 @@ public final class Broker: Sendable {
             state.retainClock.observe(stamp.time)
             var stamp = stamp
             _ = state.spaces[tenantID, default: TopicSpace()].retain(
-                message, stamp: &stamp, isLocal: false, limit: .max,
+                message, stamp: &stamp, isLocal: false, limit: .none,
                 keptClears: state.cluster == nil ? nil : configuration.maximumRetainedPerTenant)
         }
         return true

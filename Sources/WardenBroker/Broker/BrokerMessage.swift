@@ -52,9 +52,9 @@ public final class BrokerMessage: Sendable {
         self.onDelivered = onDelivered
     }
 
-    private init(copying message: BrokerMessage, retain: Bool, properties: Properties) {
+    private init(copying message: BrokerMessage, retain: Bool, properties: Properties, payload: ByteBuffer? = nil) {
         self.topic = message.topic
-        self.payload = message.payload
+        self.payload = payload ?? message.payload
         self.qos = message.qos
         self.retain = retain
         self.properties = properties
@@ -69,6 +69,14 @@ public final class BrokerMessage: Sendable {
         var properties = self.properties
         properties.userProperties += userProperties
         return BrokerMessage(copying: self, retain: retain, properties: properties)
+    }
+
+    /// This message with its payload in a buffer of its own, for keeping long (a retained message): a small
+    /// payload's slice would hold the whole read buffer it arrived in.
+    func withOwnPayload() -> BrokerMessage {
+        BrokerMessage(
+            copying: self, retain: retain, properties: properties,
+            payload: ByteBufferAllocator().buffer(buffer: payload))
     }
 
     /// Only what §3.3.2.3 says the server forwards: a Will's Will Delay Interval and a publisher's Topic Alias

@@ -70,6 +70,8 @@ struct TopicSpace: Sendable {
     private var groups: [SharedGroup: Group] = [:]
     /// Keyed by the topic's bytes, as MQTT compares topics: `t/K` and `t/\u{212A}` hold a message each.
     private(set) var retained: [TopicKey: Retained] = [:]
+    /// The retained messages' topic and payload bytes together (`Retained.bytes`), against the tenant's byte limit.
+    private(set) var retainedBytes = 0
     /// The stamps of topics cleared lately, kept on a node of a cluster so that another node's older message
     /// arriving after the clear is not kept: at most as many as the tenant may retain, the oldest go first.
     private var clears: [TopicKey: RetainStamp] = [:]
@@ -82,6 +84,17 @@ struct TopicSpace: Sendable {
     struct Retained: Sendable {
         let message: BrokerMessage
         let stamp: RetainStamp
+
+        /// What it counts against the tenant's byte limit.
+        var bytes: Int { message.topic.utf8.count + message.payload.readableBytes }
+    }
+
+    /// How much one tenant may retain: topics, and their topic and payload bytes together.
+    struct RetainLimit {
+        var topics: Int
+        var bytes: Int
+
+        static let none = RetainLimit(topics: .max, bytes: .max)
     }
 
     /// What `retain` did with a message.
@@ -217,7 +230,7 @@ struct TopicSpace: Sendable {
     /// A message published here (`isLocal`) is stamped after what the topic holds whatever the clocks say (a stamp
     /// from a node whose clock is ahead), so that it wins here and on every node; `stamp` is then the one it got.
     mutating func retain(
-        _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: Int, keptClears: Int?
+        _ message: BrokerMessage, stamp: inout RetainStamp, isLocal: Bool, limit: RetainLimit, keptClears: Int?
     ) -> Retaining {
         let topic = TopicKey(message.topic)
         if let held = retained[topic]?.stamp ?? clears[topic], stamp <= held {
@@ -225,14 +238,19 @@ struct TopicSpace: Sendable {
             stamp = RetainStamp(time: held.time == .max ? .max : held.time + 1, node: stamp.node)
             if stamp <= held { return .superseded }
         }
+        let held = retained[topic]?.bytes ?? 0
         if message.payload.readableBytes == 0 {
             retained[topic] = nil
+            retainedBytes -= held
             if let keptClears { keepClear(topic, stamp, limit: keptClears) }
             return .kept
         }
-        guard retained[topic] != nil || retained.count < limit else { return .refused }
+        let bytes = message.topic.utf8.count + message.payload.readableBytes
+        guard retained[topic] != nil || retained.count < limit.topics, bytes - held <= limit.bytes - retainedBytes
+        else { return .refused }
         clears[topic] = nil
-        retained[topic] = Retained(message: message, stamp: stamp)
+        retained[topic] = Retained(message: message.withOwnPayload(), stamp: stamp)
+        retainedBytes += bytes - held
         return .kept
     }
 
@@ -252,6 +270,7 @@ struct TopicSpace: Sendable {
         retained = retained.filter { topic, entry in
             entry.stamp.time >= time || kept.contains(topic) || topic.topic.utf8.first == UInt8(ascii: "$")
         }
+        retainedBytes = retained.values.reduce(0) { $0 + $1.bytes }
     }
 
     /// The retained messages `filter` matches; none for shared subscriptions (5.0 §4.8.2).

@@ -74,6 +74,7 @@ extension ServerConfiguration {
         .integer("mqtt.max-session-expiry", 0...4_294_967_295, \.mqtt.broker.maximumSessionExpiry),
         .integer("mqtt.max-subscriptions", 1...100_000, \.mqtt.broker.maximumSubscriptionsPerSession),
         .integer("mqtt.max-retained", 0...10_000_000, \.mqtt.broker.maximumRetainedPerTenant),
+        .integer("mqtt.max-retained-bytes", 0...(1 << 40), \.mqtt.broker.maximumRetainedBytesPerTenant),
         .integer("mqtt.max-connections", 1...10_000_000, \.mqtt.broker.maximumConnections),
         Key(name: "mqtt.late-subscription-window") { config, value in
             let microseconds = try integer(value, "mqtt.late-subscription-window", 0...1_000_000)
