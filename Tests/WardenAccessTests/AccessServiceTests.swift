@@ -448,8 +448,8 @@ struct AccessAcrossNodesTests {
 
     /// Notices come over the cluster's bus: what one claims is taken within what a real one can say. A user's
     /// tokens are not cut off from a time to come (that would lock the user out), a sign-out lasts no longer than
-    /// an access token, ids longer than any real one are not kept, and a burst of "people changed" notices is
-    /// read by the one reload waiting (at most one waits), which leaves none waiting.
+    /// an access token, ids longer than any real one are not kept, and after a burst of "people changed" notices
+    /// (read by the one reload waiting, at most one waits) none is left waiting and the node still answers.
     @Test func noticesClaimingMoreThanARealOneAreBounded() async throws {
         let fixture = try await AccessFixture()
         let busB = EventBus()

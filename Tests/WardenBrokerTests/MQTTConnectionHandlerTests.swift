@@ -212,11 +212,12 @@ struct MQTTConnectionHandlerTests {
 
     /// QoS 0 messages that change the store have nothing to wait for, so a device could publish them faster than
     /// the store commits: past four times the Receive Maximum waiting, it is not read until half are committed.
+    /// Its keep-alive does not run out meanwhile (what it sent waits unread), and counts again from then.
     @Test func qos0MessagesWaitingForTheStoreAreBounded() async throws {
         let (broker, persistence) = try brokerWaitingForCommits()
         broker.install(StoresTelemetry())
         let channel = try channel(broker: broker)
-        #expect(try send(connect(token: validToken), to: channel) == [0x20, 2, 0, 0])
+        #expect(try send(connect(token: validToken, keepAlive: 2), to: channel) == [0x20, 2, 0, 0])
         func reads() -> Bool {
             channel.options.last { $0.option is ChannelOptions.Types.AutoReadOption }?.value as? Bool ?? true
         }
@@ -224,9 +225,14 @@ struct MQTTConnectionHandlerTests {
         #expect(reads(), "400 waiting: four times the Receive Maximum")
         for _ in 1...100 { _ = try send(telemetry(nil), to: channel) }
         #expect(!reads())
+        loop.advanceTime(by: .seconds(10))
+        #expect(channel.isActive, "not read for 10 s with a keep-alive of 2 s: the hub's silence, not the client's")
         await commit(persistence)
         #expect(reads())
+        loop.advanceTime(by: .seconds(2))
         #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive, "3 s of silence after the store caught up")
     }
 
     /// A client whose answers fill the socket's write buffer is not read until they drain: a stream of PINGREQs

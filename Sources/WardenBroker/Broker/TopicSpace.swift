@@ -246,7 +246,9 @@ struct TopicSpace: Sendable {
             return .kept
         }
         let bytes = message.topic.utf8.count + message.payload.readableBytes
-        guard retained[topic] != nil || retained.count < limit.topics, bytes - held <= limit.bytes - retainedBytes
+        // A replacement no larger than what it replaces is always taken (a tenant may be over a lowered limit).
+        guard retained[topic] != nil || retained.count < limit.topics,
+            bytes <= held || bytes - held <= limit.bytes - retainedBytes
         else { return .refused }
         clears[topic] = nil
         retained[topic] = Retained(message: message.withOwnPayload(), stamp: stamp)

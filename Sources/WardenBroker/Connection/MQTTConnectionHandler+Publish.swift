@@ -154,7 +154,7 @@ extension MQTTConnectionHandler {
     /// A store that falls behind (a slow disk, PostgreSQL away), or a client publishing faster than it commits,
     /// must not grow what waits for the commit: past the Receive Maximum of acknowledgements (a 3.1.1 client's;
     /// a 5.0 one is closed first) or four times as many QoS 0 messages, nothing more is read from the client
-    /// until half of them are committed.
+    /// until half of them are committed; meanwhile its keep-alive does not run out (`tickFired`).
     private func updateCommitBacklog(_ context: ChannelHandlerContext) {
         let acks = acksAwaitingCommit.count
         let unacknowledged = unacknowledgedAwaitingCommit
@@ -164,6 +164,8 @@ extension MQTTConnectionHandler {
             updateReading(context)
         } else if isCommitBlocked, acks <= receiveMaximum / 2, unacknowledged <= 2 * receiveMaximum {
             isCommitBlocked = false
+            // The keep-alive counts from here: what the client sent meanwhile waited unread.
+            machine.resumed(now: context.eventLoop.now)
             updateReading(context)
         }
     }

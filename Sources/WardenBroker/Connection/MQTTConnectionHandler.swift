@@ -434,6 +434,9 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         tickArmedFor = nil
         // Waiting for its session, the connection reads nothing: the wait's end arms the next tick.
         guard !isHolding else { return }
+        // Waiting for the store, the hub reads nothing from the client: its silence is the hub's, not a
+        // keep-alive timeout (its other deadlines, a credential's expiry, still count).
+        if isCommitBlocked { machine.resumed(now: context.eventLoop.now) }
         let action = machine.tick(now: context.eventLoop.now)
         perform(action, context: context)
         if case .none = action { scheduleTick(context) }
