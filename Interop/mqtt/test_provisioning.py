@@ -206,3 +206,33 @@ def test_dps_over_https_as_the_c_sdk_speaks_it(warden, tmp_path):
     # A flood (from one address, 20 requests a minute) is told to wait.
     flood = [hub.https(warden, "GET", f"{base}/operations/nope", headers) for _ in range(25)]
     assert [(status, h.get("Retry-After")) for status, h, _ in flood if status == 429][0] == (429, "10")
+
+
+def test_requests_on_one_connection_are_answered_one_at_a_time(warden):
+    """Each request once started its own answer at once, each holding its body (up to 256 KiB): a client
+    sending faster than answers are made grew them without bound. A request that comes while the connection's
+    previous one is answered is answered 429 at once (DPS's throttling answer, retry after 1 s); every request gets
+    one answer."""
+    scope = json.loads(warden.cli("dps", "show", "--json"))["idScope"]
+    group = json.loads(warden.cli("dps", "group", "create", "bursts", "--json"))["symmetricKey"]["primaryKey"]
+    c, code = client(warden, scope, "burst-1", token(scope, "burst-1", derived(group, "burst-1")))
+    assert code == 0
+    mid = c.paho.subscribe("$dps/registrations/res/#", qos=1)[1]
+    assert hub.wait_until(lambda: mid in c.subacks)
+    for rid in range(1, 21):
+        c.paho.publish(f"$dps/registrations/PUT/iotdps-register/?$rid={rid}",
+                       json.dumps({"registrationId": "burst-1"}).encode(), qos=0)
+    assert hub.wait_until(lambda: len(c.messages) >= 20)
+    time.sleep(0.3)
+    answers = {}
+    for message in c.messages:
+        status, query = message.topic.removeprefix("$dps/registrations/res/").split("/?", 1)
+        fields = dict(part.split("=", 1) for part in query.split("&"))
+        answers.setdefault(fields["$rid"], []).append((int(status), fields.get("retry-after")))
+    assert sorted(answers, key=int) == [str(rid) for rid in range(1, 21)]
+    assert all(len(each) == 1 for each in answers.values())
+    assert answers["1"][0][0] == 202
+    busy = [each[0] for each in answers.values() if each[0][0] == 429]
+    assert busy and all(retry == "1" for _, retry in busy)
+    assert all(json.loads(m.payload)["errorCode"] == 429001 for m in c.messages if "/res/429/" in m.topic)
+    c.stop()

@@ -27,6 +27,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         var authorities: [TenantID: [CAName: Thumbprint]] = [:]
         var operations: [String: Operation] = [:]
         var requests: [String: [Date]] = [:]
+        /// When `requests` was last rid of keys idle for a minute.
+        var requestsPruned = Date.distantPast
         /// Counts the changes followed from the bus, so that a `load` can tell whether one came while it read.
         var changesFollowed: UInt64 = 0
     }
@@ -43,6 +45,8 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
     static let operationLifetime: TimeInterval = 600
     /// Requests one registration id, or one address, may make in a minute before it is told to wait.
     public static let requestsPerMinute = 20
+    /// Registration ids and addresses counted at once, at most.
+    static let maximumCounted = 100_000
 
     let store: any ProvisioningStore & CertificateAuthorityStore
     let registry: RegistryService
@@ -413,6 +417,13 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
             status: 429, body: Self.error(429_001, "Too many requests; try again later.", now: now), retryAfter: 10)
     }
 
+    public func oneAtATime() -> ProvisioningAnswer {
+        ProvisioningAnswer(
+            status: 429,
+            body: Self.error(429_001, "The connection's previous request is still being answered.", now: clock.now()),
+            retryAfter: 1)
+    }
+
     private func answer(
         _ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress,
         addressAdmitted: Bool
@@ -473,18 +484,22 @@ public final class ProvisioningService: ProvisioningGateway, Sendable {
         }
     }
 
-    /// `date` as Unix milliseconds (an operation's expiry in the store).
-
-    /// Whether `key` may make another request now (a sliding minute).
-    private func admit(_ key: String, at now: Date) -> Bool {
+    /// Whether `key` may make another request now (a sliding minute). With `maximumCounted` keys counted, idle ones
+    /// are forgotten at most once a second; a new key finding the table still full waits like one over its rate
+    /// (many addresses at once, an IPv6 range: the table and the time under its lock stay bounded).
+    func admit(_ key: String, at now: Date) -> Bool {
         state.withLock { state in
+            if state.requests[key] == nil, state.requests.count >= Self.maximumCounted {
+                if now.timeIntervalSince(state.requestsPruned) >= 1 {
+                    state.requestsPruned = now
+                    state.requests = state.requests.filter { $0.value.contains { now.timeIntervalSince($0) < 60 } }
+                }
+                guard state.requests.count < Self.maximumCounted else { return false }
+            }
             var recent = (state.requests[key] ?? []).filter { now.timeIntervalSince($0) < 60 }
             guard recent.count < Self.requestsPerMinute else { return false }
             recent.append(now)
             state.requests[key] = recent
-            if state.requests.count > 100_000 {
-                state.requests = state.requests.filter { $0.value.contains { now.timeIntervalSince($0) < 60 } }
-            }
             return true
         }
     }

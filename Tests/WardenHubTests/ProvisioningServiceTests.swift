@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import Testing
 import WardenAuthentication
 import WardenAzure
@@ -219,6 +220,18 @@ struct ProvisioningServiceTests {
         }
         #expect(
             statuses.last == 429 && statuses.filter { $0 == 404 }.count == ProvisioningService.requestsPerMinute - 2)
+    }
+
+    /// The rate table counts at most `maximumCounted` registration ids and addresses: a new one finding it full of
+    /// recent ones waits (429) instead of growing it, and idle ones make room again after a minute.
+    @Test func theRateTableIsBounded() {
+        let start = Date()
+        let admitted = (0..<ProvisioningService.maximumCounted).filter { service.admit("a\($0)", at: start) }
+        #expect(admitted.count == ProvisioningService.maximumCounted)
+        #expect(!service.admit("newcomer", at: start.addingTimeInterval(2)))
+        #expect(service.admit("a1", at: start.addingTimeInterval(2)), "a counted one goes on")
+        #expect(service.admit("newcomer", at: start.addingTimeInterval(61)))
+        #expect(service.state.withLock { $0.requests.count } <= 2)
     }
 
     /// X.509: a group's CA must be on the certificate's path, with CN = the registration id; an individual

@@ -44,7 +44,7 @@ extension MQTTConnectionHandler {
             return
         }
         if let registration = connection.identity.registration {
-            return publishRegistration(publish, from: registration, sink: connection.sink)
+            return publishRegistration(publish, from: registration, sink: connection.sink, context: context)
         }
         let now = context.eventLoop.now
         let message = BrokerMessage(
@@ -81,18 +81,19 @@ extension MQTTConnectionHandler {
     }
 
     /// A provisioning request: acknowledged at once (answering it is idempotent), answered by the gateway on
-    /// `$dps/registrations/res/{status}/?$rid=…` to this connection alone.
-    private func publishRegistration(_ publish: PublishPacket, from identity: RegistrationIdentity, sink: ChannelSink) {
+    /// `$dps/registrations/res/{status}/?$rid=…` to this connection alone. One at a time: a request that comes
+    /// while the previous one is answered gets 429 at once, so that a client cannot queue answers (each holding
+    /// its body) faster than they are made.
+    private func publishRegistration(
+        _ publish: PublishPacket, from identity: RegistrationIdentity, sink: ChannelSink, context: ChannelHandlerContext
+    ) {
         if let packetID = publish.packetID {
             let kind: PublishAckPacket.Kind = publish.qos == .atLeastOnce ? .puback : .pubrec
             send(.publishAck(PublishAckPacket(kind, packetID: packetID)))
         }
         guard let request = ProvisioningRequest(topic: publish.topic), let gateway = services.broker.provisioning
         else { return }
-        let body = Array(publish.payload.readableBytesView)
-        let peer = peerAddress
-        Task {
-            let answer = await gateway.answer(request, body: body, from: identity, peer: peer)
+        let respond: @Sendable (ProvisioningAnswer) -> Void = { answer in
             sink.send(
                 .publish(
                     PublishPacket(
@@ -100,6 +101,16 @@ extension MQTTConnectionHandler {
                         topic: ProvisioningRequest.responseTopic(
                             status: answer.status, requestID: request.requestID, retryAfter: answer.retryAfter),
                         payload: ByteBuffer(bytes: answer.body))))
+        }
+        guard !isAnsweringRegistration else { return respond(gateway.oneAtATime()) }
+        isAnsweringRegistration = true
+        let body = Array(publish.payload.readableBytesView)
+        let peer = peerAddress
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            respond(await gateway.answer(request, body: body, from: identity, peer: peer))
+            eventLoop.execute { handler.value.isAnsweringRegistration = false }
         }
     }
 

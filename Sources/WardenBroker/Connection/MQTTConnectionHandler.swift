@@ -56,6 +56,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// their commit (`awaitCommit(ofUnacknowledged:)`).
     var unacknowledgedSinceWaiter = 0
     var unacknowledgedAwaitingCommit = 0
+    /// Whether a provisioning request of this connection is being answered (`publishRegistration`).
+    var isAnsweringRegistration = false
     /// Whether what waits for the store's commit is over its bound: reading stops until the store catches up
     /// (`updateCommitBacklog`).
     var isCommitBlocked = false

@@ -16,6 +16,8 @@ public protocol ProvisioningGateway: Sendable {
     /// Answers one request: the response's status, JSON body and `retry-after`.
     func answer(_ request: ProvisioningRequest, body: [UInt8], from identity: RegistrationIdentity, peer: IPAddress)
         async -> ProvisioningAnswer
+    /// The answer to a request that comes while the connection's previous one is still being answered (429).
+    func oneAtATime() -> ProvisioningAnswer
 }
 
 /// A registration proved at CONNECT.
