@@ -72,9 +72,10 @@ public final class BrokerMessage: Sendable {
     }
 
     /// This message with its payload in a buffer of its own, for keeping long (a retained message): a small
-    /// payload's slice would hold the whole read buffer it arrived in.
+    /// payload's slice would hold the whole read buffer it arrived in. One that fills most of its buffer is kept.
     func withOwnPayload() -> BrokerMessage {
-        BrokerMessage(
+        guard payload.storageCapacity > 2 * payload.readableBytes else { return self }
+        return BrokerMessage(
             copying: self, retain: retain, properties: properties,
             payload: ByteBufferAllocator().buffer(buffer: payload))
     }

@@ -21,7 +21,7 @@ extension MQTTConnectionHandler {
         guard let connection else { return }
         activity?.count(publish)
         // 5.0: a client past the Receive Maximum the CONNACK gave it ([MQTT-3.3.4-9]); 3.1.1 has none, and
-        // `acknowledgeInOrder` stops reading from it instead.
+        // `updateCommitBacklog` stops reading from it instead.
         if publish.qos != .atMostOnce, connection.version == .v5, acksAwaitingCommit.count >= receiveMaximum {
             perform(
                 machine.fail(.receiveMaximumExceeded, "More than \(receiveMaximum) messages unacknowledged."),
