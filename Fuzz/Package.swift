@@ -39,6 +39,7 @@ let package = Package(
         fuzzer("PolicyDocumentFuzzer", ["WardenPolicy", "WardenCore", "WardenMQTT", "WardenAzure"]),
         fuzzer("TopicFuzzer", ["WardenBroker", "WardenMQTT"]),
         fuzzer("TimeTextFuzzer", ["WardenCore"]),
+        fuzzer("FormTextFuzzer", ["WardenCore"]),
         fuzzer(
             "PKIFuzzer", ["WardenSecurity", "WardenCore"],
             [

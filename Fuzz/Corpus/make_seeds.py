@@ -60,6 +60,10 @@ write("time", "age", "15m")
 write("time", "iso", "2026-11-29T19:00:00Z")
 write("time", "fraction", "2026-11-29T19:00:00.123+01:00")
 write("time", "plain", "1.5e3")
+# Form text: the first byte chooses percent-decoding (0), a form (1) or a page cursor (2).
+write("form", "percent", b"\x00a%2Fb%E2%9C%93+c")
+write("form", "token-request", b"\x01grant_type=client_credentials&client_id=svc%3A1&client_secret=s+e%2Bcret&scope=")
+write("form", "cursor", b"\x02ZGV2LTAwMDE")
 # Topic filter NUL topic.
 write("topic", "plus", b"sport/+/player1\x00sport/tennis/player1")
 write("topic", "hash", b"devices/+/messages/events/#\x00devices/d/messages/events/a=1")

@@ -1,4 +1,3 @@
-import Foundation
 public import Hummingbird
 import WardenCore
 
@@ -10,18 +9,6 @@ public enum FormBody {
             return nil
         }
         let buffer = try await request.collectBody(upTo: limit)
-        var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = decoded(parts[0])
-            guard fields[name] == nil else { return nil }
-            fields[name] = parts.count == 2 ? decoded(parts[1]) : ""
-        }
-        return fields
-    }
-
-    /// `+` as space, then percent-decoding.
-    public static func decoded(_ text: some StringProtocol) -> String {
-        PercentEncoding.decodeText(String(text).replacingOccurrences(of: "+", with: " ")) ?? String(text)
+        return FormEncoding.fields(String(buffer: buffer))
     }
 }

@@ -77,7 +77,7 @@ struct OAuthController {
                 throw OAuthError(
                     status: .unauthorized, error: "invalid_client", description: "Malformed Basic credentials.")
             }
-            return (FormBody.decoded(text[..<colon]), FormBody.decoded(text[text.index(after: colon)...]))
+            return (FormEncoding.decoded(text[..<colon]), FormEncoding.decoded(text[text.index(after: colon)...]))
         }
         guard let id = form["client_id"], let secret = form["client_secret"] else {
             throw OAuthError(
