@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "WardenAzure", targets: ["WardenAzure"]),
         .library(name: "WardenAuthentication", targets: ["WardenAuthentication"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
+        .library(name: "WardenAMQP", targets: ["WardenAMQP"]),
         .library(name: "WardenBroker", targets: ["WardenBroker"]),
         .library(name: "WardenAccess", targets: ["WardenAccess"]),
         .library(name: "WardenAudit", targets: ["WardenAudit"]),
@@ -76,6 +77,12 @@ let package = Package(
         ),
         .target(
             name: "WardenMQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
+            ]
+        ),
+        .target(
+            name: "WardenAMQP",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio")
             ]
@@ -322,6 +329,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "WardenAMQPTests",
+            dependencies: [
+                "WardenAMQP",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -32,6 +32,7 @@ let package = Package(
     targets: [
         .target(name: "FuzzDriver"),
         fuzzer("MQTTDecoderFuzzer", ["WardenMQTT"], [nioCore]),
+        fuzzer("AMQPDecoderFuzzer", ["WardenAMQP"], [nioCore]),
         fuzzer("SASTokenFuzzer", ["WardenSecurity", "WardenCore"], [crypto]),
         fuzzer("AzureUsernameFuzzer", ["WardenAzure", "WardenCore"]),
         fuzzer("AzureTopicFuzzer", ["WardenAzure"]),

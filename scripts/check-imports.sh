@@ -15,6 +15,7 @@ allowed() {
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore CWardenSQLite" ;;
     WardenMQTT) echo "" ;;
+    WardenAMQP) echo "" ;;
     WardenNATS) echo "" ;;
     WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity WardenHub WardenDefender" ;;
     WardenAzure) echo "WardenCore" ;;
@@ -58,6 +59,12 @@ done
 # WardenMQTT is a pure codec: NIOCore's ByteBuffer and nothing else (no sockets, no Foundation).
 if grep -rnE '^(public )?import ' Sources/WardenMQTT | grep -vE 'import NIOCore$'; then
   echo "check-imports: WardenMQTT may import NIOCore only"
+  status=1
+fi
+
+# WardenAMQP is a pure codec too.
+if grep -rnE '^(public )?import ' Sources/WardenAMQP | grep -vE 'import NIOCore$'; then
+  echo "check-imports: WardenAMQP may import NIOCore only"
   status=1
 fi
 
