@@ -92,6 +92,7 @@ struct AMQPFrameTests {
             ([0, 0, 0, 8, 3, 0, 0, 0], "frame.bad_data_offset"),
             ([0, 0, 0, 8, 2, 9, 0, 0], "frame.unknown_type"),
             ([0, 0, 0, 10, 2, 1, 0, 0, 0x53, 0x44], "sasl_frame.not_described"),
+            ([0, 0, 0, 8, 2, 1, 0, 0], "sasl_frame.empty"),
             ([0, 0, 0, 13, 2, 0, 0, 0, 0x00, 0x53, 0x17, 0x45, 0x40], "frame.bytes_after_performative"),
             ([0, 0, 0, 12, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0x45], "open.field_0_missing"),
             ([0, 0, 0, 12, 2, 0, 0, 0, 0x00, 0x53, 0x40, 0x45], "performative.unknown"),
@@ -143,6 +144,17 @@ struct AMQPMessageTests {
     @Test func aCBSTokenIsAStringValue() throws {
         let message = try AMQPMessage(decoding: ByteBuffer(bytes: ProtonCaptures.messageValueString))
         #expect(message.body == .value(.string("SharedAccessSignature sr=x&sig=y&se=1")))
+    }
+
+    @Test func sectionsMayBeNamedBySymbolAndPropertiesMayBeDescribed() throws {
+        let uri = AMQPValue.described(descriptor: .name("com.microsoft:uri"), value: .string("amqps://hub"))
+        let message = AMQPMessage(
+            applicationProperties: [AMQPMapEntry(.string("link"), uri)], body: .value(.string("x")))
+        var buffer = ByteBuffer()
+        buffer.writeAMQPMessage(message)
+        #expect(try AMQPMessage(decoding: buffer) == message)
+        let symbolic = ByteBuffer(bytes: [0x00, 0xA3, 0x11] + Array("amqp:amqp-value:*".utf8) + [0xA1, 0x01, 0x78])
+        #expect(try AMQPMessage(decoding: symbolic).body == .value(.string("x")))
     }
 
     @Test func dataSectionsJoin() throws {

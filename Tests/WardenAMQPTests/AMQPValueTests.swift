@@ -130,6 +130,42 @@ struct AMQPValueTests {
         }
     }
 
+    @Test func aDescriptorCannotNest() {
+        // A described value whose descriptor is a list holding a described value, ten thousand deep.
+        var bytes: [UInt8] = [0x40]
+        for _ in 0..<10_000 {
+            let size = UInt32(bytes.count + 4)
+            bytes = [0x00, 0xD0] + withUnsafeBytes(of: size.bigEndian, Array.init) + [0, 0, 0, 1] + bytes
+        }
+        var buffer = ByteBuffer(bytes: bytes)
+        #expect(throws: AMQPDecodingError.malformed("descriptor.not_code_or_name")) {
+            try AMQPValueDecoder.decode(&buffer)
+        }
+    }
+
+    @Test func arraysOfNothingCannotMultiplyTheirBytes() {
+        // An array of 4,096 arrays each claiming 4,096 nulls: 16.7M values from 37 KB, were nulls free.
+        // Each inner array's body after the outer array's constructor: size 5, count 4,096, constructor null.
+        let inner: [UInt8] = [0, 0, 0, 5, 0, 0, 0x10, 0, 0x40]
+        var bytes: [UInt8] = [0xF0] + withUnsafeBytes(of: UInt32(5 + 4096 * 9).bigEndian, Array.init) + [0, 0, 0x10, 0]
+        bytes.append(0xF0)
+        for _ in 0..<4096 { bytes += inner }
+        var buffer = ByteBuffer(bytes: bytes)
+        #expect(throws: AMQPDecodingError(.resourceLimitExceeded, "compound.too_many_elements", limit: 4096)) {
+            try AMQPValueDecoder.decode(&buffer)
+        }
+    }
+
+    @Test func aMessagesSectionsShareOneElementBudget() {
+        // Many small sequence sections, each a list holding an array of 255 nulls in 10 bytes.
+        let section: [UInt8] = [0x00, 0x53, 0x76, 0xC0, 0x05, 0x01, 0xE0, 0x02, 0xFF, 0x40]
+        var bytes: [UInt8] = []
+        for _ in 0..<1000 { bytes += section }
+        #expect(throws: AMQPDecodingError(.resourceLimitExceeded, "compound.too_many_elements", limit: 4096)) {
+            try AMQPMessage(decoding: ByteBuffer(bytes: bytes))
+        }
+    }
+
     @Test func anArrayOfNullsCannotClaimMoreElementsThanTheLimit() throws {
         // Four billion nulls would take no byte each.
         var buffer = ByteBuffer(bytes: [0xF0, 0x00, 0x00, 0x00, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0x40])

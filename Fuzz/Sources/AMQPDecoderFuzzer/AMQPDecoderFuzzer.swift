@@ -56,7 +56,7 @@ private func stream(_ input: ByteBuffer, readSize: Int) {
             }
             while true {
                 let before = buffer.readableBytes
-                guard let frame = try AMQPFrameDecoder.decode(&buffer, maximumFrameSize: 4096) else {
+                guard let frame = try AMQPFrameDecoder.decode(&buffer, maximumFrameSize: 65536) else {
                     precondition(buffer.readableBytes == before, "nothing consumed while waiting")
                     break
                 }

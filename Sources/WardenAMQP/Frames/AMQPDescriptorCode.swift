@@ -45,7 +45,7 @@ enum AMQPDescriptorCode {
         "amqp:header:list": header, "amqp:delivery-annotations:map": deliveryAnnotations,
         "amqp:message-annotations:map": messageAnnotations, "amqp:properties:list": properties,
         "amqp:application-properties:map": applicationProperties, "amqp:data:binary": data,
-        "amqp:amqp-sequence:list": amqpSequence, "amqp:value:*": amqpValue, "amqp:footer:map": footer,
+        "amqp:amqp-sequence:list": amqpSequence, "amqp:amqp-value:*": amqpValue, "amqp:footer:map": footer,
     ]
 
     /// The code a descriptor stands for; nil for one of another domain or name.

@@ -75,7 +75,11 @@ public enum AMQPFrameDecoder {
         guard buffer.readableBytes >= total else { return nil }
         buffer.moveReaderIndex(forwardBy: headerBytes)
         guard var body = buffer.readSlice(length: total - headerBytes) else { throw .framing("frame.truncated") }
-        guard body.readableBytes > 0 else { return AMQPFrame(kind: kind, channel: channel, performative: nil) }
+        guard body.readableBytes > 0 else {
+            // Only the AMQP layer has heartbeats (§2.4.5); a SASL frame carries a performative (§5.3.1).
+            guard kind == .amqp else { throw .framing("sasl_frame.empty") }
+            return AMQPFrame(kind: kind, channel: channel, performative: nil)
+        }
         guard kind == .amqp || body.getInteger(at: body.readerIndex, as: UInt8.self) == 0x00 else {
             throw .framing("sasl_frame.not_described")
         }

@@ -6,6 +6,7 @@ extension AMQPMessage {
     public init(decoding buffer: ByteBuffer, limits: AMQPDecodingLimits = .init()) throws(AMQPDecodingError) {
         typealias Code = AMQPDescriptorCode
         var buffer = buffer
+        var reading = AMQPValueDecoder.Reading(buffer, limits: limits)
         var header: Header?
         var deliveryAnnotations: [AMQPMapEntry]?
         var messageAnnotations: [AMQPMapEntry]?
@@ -17,7 +18,7 @@ extension AMQPMessage {
         var footer: [AMQPMapEntry]?
         var last: UInt64 = 0
         while buffer.readableBytes > 0 {
-            guard case .described(let descriptor, let section) = try AMQPValueDecoder.decode(&buffer, limits: limits),
+            guard case .described(let descriptor, let section) = try AMQPValueDecoder.value(&buffer, &reading),
                 let code = Code.code(of: descriptor), (Code.header...Code.footer).contains(code)
             else { throw .malformed("message.not_a_section") }
             let repeatable = (code == Code.data || code == Code.amqpSequence) && code == last
@@ -69,13 +70,14 @@ extension AMQPMessage {
         return entries
     }
 
-    /// Application properties (§3.2.5): string keys, values of simple types only.
+    /// Application properties (§3.2.5): string keys, and values that are not maps, lists or arrays (described
+    /// values are allowed: Microsoft.Azure.Amqp sends URIs and times as such).
     private static func applicationProperties(_ section: AMQPValue) throws(AMQPDecodingError) -> [AMQPMapEntry] {
         guard case .map(let entries) = section else { throw .malformed("application-properties.not_a_map") }
         for entry in entries {
             guard case .string = entry.key else { throw .malformed("application-properties.key_not_string") }
             switch entry.value {
-            case .list, .map, .array, .described: throw .malformed("application-properties.value_not_simple")
+            case .list, .map, .array: throw .malformed("application-properties.value_not_simple")
             default: continue
             }
         }
@@ -140,8 +142,13 @@ extension ByteBuffer {
             writeAMQPValue(section(Code.applicationProperties, .map(entries)))
         }
         switch message.body {
-        case .data(let sections): for bytes in sections { writeAMQPValue(section(Code.data, .binary(bytes))) }
-        case .sequence(let lists): for list in lists { writeAMQPValue(section(Code.amqpSequence, .list(list))) }
+        case .data(let sections):
+            // A message has a body: no sections is written as one empty one.
+            for bytes in sections.isEmpty ? [ByteBuffer()] : sections {
+                writeAMQPValue(section(Code.data, .binary(bytes)))
+            }
+        case .sequence(let lists):
+            for list in lists.isEmpty ? [[]] : lists { writeAMQPValue(section(Code.amqpSequence, .list(list))) }
         case .value(let value): writeAMQPValue(section(Code.amqpValue, value))
         }
         if let entries = message.footer { writeAMQPValue(section(Code.footer, .map(entries))) }

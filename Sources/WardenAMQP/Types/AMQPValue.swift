@@ -4,7 +4,7 @@ public import NIOCore
 ///
 /// Binary values are slices of the buffer they were read from (no copy); maps keep their entries' order
 /// and may repeat a key, as the wire does (a reader that cares checks, see `AMQPFields`).
-public indirect enum AMQPValue: Sendable, Hashable {
+public enum AMQPValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case ubyte(UInt8)
@@ -34,7 +34,8 @@ public indirect enum AMQPValue: Sendable, Hashable {
     case map([AMQPMapEntry])
     /// Every element of one type; `element` is the constructor's type, kept so an empty array says its type.
     case array(AMQPArray)
-    case described(descriptor: AMQPDescriptor, value: AMQPValue)
+    /// The one case that holds a value directly, boxed; the rest are stored inline (no allocation for a `null`).
+    indirect case described(descriptor: AMQPDescriptor, value: AMQPValue)
 }
 
 /// One key and value of an AMQP map, in wire order.

@@ -7,24 +7,51 @@ public enum AMQPValueDecoder {
     public static func decode(
         _ buffer: inout ByteBuffer, limits: AMQPDecodingLimits = .init()
     ) throws(AMQPDecodingError) -> AMQPValue {
-        try value(&buffer, limits: limits, depth: 0)
+        var reading = Reading(buffer, limits: limits)
+        return try value(&buffer, &reading, depth: 0)
+    }
+
+    /// One decode's limits and what is left of its element budget: the elements of every compound together
+    /// at most the input's bytes plus one compound's limit. `null`, `true` and `uint0` take no byte in an
+    /// array, so without it arrays of such arrays would decode to far more values than bytes.
+    /// A message's sections share one (`AMQPMessage(decoding:)`), so that many small sections cannot each
+    /// claim the limit.
+    struct Reading {
+        let limits: AMQPDecodingLimits
+        var elementBudget: Int
+
+        init(_ input: ByteBuffer, limits: AMQPDecodingLimits) {
+            self.limits = limits
+            elementBudget = input.readableBytes + limits.maximumElements
+        }
+
+        /// For a lone scalar (a descriptor), which has no elements.
+        init() {
+            limits = .init()
+            elementBudget = 0
+        }
     }
 
     static func value(
-        _ buffer: inout ByteBuffer, limits: AMQPDecodingLimits, depth: Int
+        _ buffer: inout ByteBuffer, _ reading: inout Reading, depth: Int = 0
     ) throws(AMQPDecodingError) -> AMQPValue {
         let code = try buffer.readAMQPByte()
-        guard code == 0x00 else { return try body(of: code, &buffer, limits: limits, depth: depth) }
-        guard depth < limits.maximumDepth else { throw .malformed("value.too_deep", limit: limits.maximumDepth) }
+        guard code == 0x00 else { return try body(of: code, &buffer, &reading, depth: depth) }
+        guard depth < reading.limits.maximumDepth else {
+            throw .malformed("value.too_deep", limit: reading.limits.maximumDepth)
+        }
         let descriptor = try self.descriptor(&buffer)
-        let described = try value(&buffer, limits: limits, depth: depth + 1)
+        let described = try value(&buffer, &reading, depth: depth + 1)
         return .described(descriptor: descriptor, value: described)
     }
 
-    /// A descriptor: a `ulong` code or a `symbol` name (§1.5); anything else is refused.
+    /// A descriptor: a `ulong` code or a `symbol` name (§1.5); anything else is refused before it is read,
+    /// so that a descriptor cannot nest (a described list as a descriptor would recurse past the depth limit).
     static func descriptor(_ buffer: inout ByteBuffer) throws(AMQPDecodingError) -> AMQPDescriptor {
         let code = try buffer.readAMQPByte()
-        switch try body(of: code, &buffer, limits: .init(), depth: 0) {
+        guard [0x44, 0x53, 0x80, 0xA3, 0xB3].contains(code) else { throw .malformed("descriptor.not_code_or_name") }
+        var scalar = Reading()
+        switch try body(of: code, &buffer, &scalar, depth: 0) {
         case .ulong(let value): return .code(value)
         case .symbol(let name): return .name(name)
         default: throw .malformed("descriptor.not_code_or_name")
@@ -33,7 +60,7 @@ public enum AMQPValueDecoder {
 
     /// The value a format code introduces, read without its constructor (as array elements are written).
     static func body(
-        of code: UInt8, _ buffer: inout ByteBuffer, limits: AMQPDecodingLimits, depth: Int
+        of code: UInt8, _ buffer: inout ByteBuffer, _ reading: inout Reading, depth: Int
     ) throws(AMQPDecodingError) -> AMQPValue {
         // The one-byte forms widen what they read (`truncatingIfNeeded:` sign-extends).
         switch code {
@@ -83,18 +110,18 @@ public enum AMQPValueDecoder {
             return .symbol(name)
         case 0x45: return .list([])
         case 0xC0, 0xD0:
-            var slice = try compound(&buffer, wide: code == 0xD0, limits: limits, depth: depth)
-            let count = try self.count(&slice, wide: code == 0xD0, width: 1, limits: limits)
-            return .list(try elements(count, &slice, limits: limits, depth: depth))
+            var slice = try compound(&buffer, wide: code == 0xD0, limits: reading.limits, depth: depth)
+            let count = try self.count(&slice, wide: code == 0xD0, width: 1, &reading)
+            return .list(try elements(count, &slice, &reading, depth: depth))
         case 0xC1, 0xD1:
-            var slice = try compound(&buffer, wide: code == 0xD1, limits: limits, depth: depth)
-            let count = try self.count(&slice, wide: code == 0xD1, width: 1, limits: limits)
+            var slice = try compound(&buffer, wide: code == 0xD1, limits: reading.limits, depth: depth)
+            let count = try self.count(&slice, wide: code == 0xD1, width: 1, &reading)
             guard count % 2 == 0 else { throw .malformed("map.odd_count") }
-            let flat = try elements(count, &slice, limits: limits, depth: depth)
+            let flat = try elements(count, &slice, &reading, depth: depth)
             return .map(stride(from: 0, to: flat.count, by: 2).map { AMQPMapEntry(flat[$0], flat[$0 + 1]) })
         case 0xE0, 0xF0:
-            var slice = try compound(&buffer, wide: code == 0xF0, limits: limits, depth: depth)
-            return .array(try array(&slice, wide: code == 0xF0, limits: limits, depth: depth))
+            var slice = try compound(&buffer, wide: code == 0xF0, limits: reading.limits, depth: depth)
+            return .array(try array(&slice, wide: code == 0xF0, &reading, depth: depth))
         default:
             throw .malformed("format_code.unknown")
         }
@@ -111,31 +138,33 @@ public enum AMQPValueDecoder {
     /// The count at the start of a compound's bytes (one byte, or four when `wide`), within the limit and
     /// within what the bytes can hold at `width` bytes at least per element.
     private static func count(
-        _ slice: inout ByteBuffer, wide: Bool, width: Int, limits: AMQPDecodingLimits
+        _ slice: inout ByteBuffer, wide: Bool, width: Int, _ reading: inout Reading
     ) throws(AMQPDecodingError) -> Int {
         // total: widens a UInt32 or a UInt8.
         let count = wide ? Int(try slice.readAMQPInteger(as: UInt32.self)) : Int(try slice.readAMQPByte())
-        try check(count, width: width, within: slice.readableBytes, limits: limits)
+        try check(count, width: width, within: slice.readableBytes, &reading)
         return count
     }
 
     private static func check(
-        _ count: Int, width: Int, within bytes: Int, limits: AMQPDecodingLimits
+        _ count: Int, width: Int, within bytes: Int, _ reading: inout Reading
     ) throws(AMQPDecodingError) {
-        guard count <= limits.maximumElements else {
-            throw AMQPDecodingError(.resourceLimitExceeded, "compound.too_many_elements", limit: limits.maximumElements)
+        guard count <= reading.limits.maximumElements, count <= reading.elementBudget else {
+            throw AMQPDecodingError(
+                .resourceLimitExceeded, "compound.too_many_elements", limit: reading.limits.maximumElements)
         }
-        // total: count is at most maximumElements and width at most 16.
+        reading.elementBudget -= count
+        // total: a count is below 2^32 and a width at most 16.
         guard count * width <= bytes else { throw .malformed("compound.count_exceeds_size") }
     }
 
     /// `count` values, each with its constructor, that fill the slice exactly.
     private static func elements(
-        _ count: Int, _ slice: inout ByteBuffer, limits: AMQPDecodingLimits, depth: Int
+        _ count: Int, _ slice: inout ByteBuffer, _ reading: inout Reading, depth: Int
     ) throws(AMQPDecodingError) -> [AMQPValue] {
         var elements: [AMQPValue] = []
         elements.reserveCapacity(count)
-        for _ in 0..<count { elements.append(try value(&slice, limits: limits, depth: depth + 1)) }
+        for _ in 0..<count { elements.append(try value(&slice, &reading, depth: depth + 1)) }
         guard slice.readableBytes == 0 else { throw .malformed("compound.size_exceeds_elements") }
         return elements
     }
@@ -143,7 +172,7 @@ public enum AMQPValueDecoder {
     /// An array's count, its one constructor (a described one names its descriptor once) and its elements'
     /// bodies, which fill the slice exactly.
     private static func array(
-        _ slice: inout ByteBuffer, wide: Bool, limits: AMQPDecodingLimits, depth: Int
+        _ slice: inout ByteBuffer, wide: Bool, _ reading: inout Reading, depth: Int
     ) throws(AMQPDecodingError) -> AMQPArray {
         // total: widens a UInt32 or a UInt8.
         let count = wide ? Int(try slice.readAMQPInteger(as: UInt32.self)) : Int(try slice.readAMQPByte())
@@ -154,10 +183,10 @@ public enum AMQPValueDecoder {
             code = try slice.readAMQPByte()
         }
         guard let width = minimumWidth(of: code) else { throw .malformed("array.format_code_unknown") }
-        try check(count, width: width, within: slice.readableBytes, limits: limits)
+        try check(count, width: width, within: slice.readableBytes, &reading)
         var elements: [AMQPValue] = []
         elements.reserveCapacity(count)
-        for _ in 0..<count { elements.append(try body(of: code, &slice, limits: limits, depth: depth + 1)) }
+        for _ in 0..<count { elements.append(try body(of: code, &slice, &reading, depth: depth + 1)) }
         guard slice.readableBytes == 0 else { throw .malformed("compound.size_exceeds_elements") }
         // Compound elements are written back in their four-byte forms, which hold whatever they hold.
         let written: UInt8 =
