@@ -270,13 +270,20 @@ public final class ClusterEvents: Sendable {
                 .map { .enrollmentChanged($0) }
         case .enrollmentDeleted:
             return .enrollmentDeleted(try required(tenant), try enrollmentKind(required(notice.name)))
-        case .banAdded, .banRemoved:
-            let ban = Ban(
-                id: try required(notice.id),
-                subject: try Ban.Subject(kind: required(notice.detail), value: required(notice.name)),
-                reason: notice.text ?? "", createdAt: notice.at ?? Date(), expiresAt: notice.until,
-                createdBy: notice.by ?? "", alertID: notice.alert)
-            return notice.kind == .banAdded ? .banAdded(ban) : .banRemoved(ban)
+        case .banAdded:
+            // The store's ban, not the notice's fields: a notice cannot put in force a ban the store does not
+            // hold (a forged `0.0.0.0/0` on the NATS network).
+            let id = try required(notice.id)
+            return try await store.bans().first { $0.id == id }.map { .banAdded($0) }
+        case .banRemoved:
+            // Lifted only once the store no longer holds it; the notice's subject says which table to clear.
+            let id = try required(notice.id)
+            guard try await !store.bans().contains(where: { $0.id == id }) else { return nil }
+            return .banRemoved(
+                Ban(
+                    id: id, subject: try Ban.Subject(kind: required(notice.detail), value: required(notice.name)),
+                    reason: notice.text ?? "", createdAt: notice.at ?? Date(), expiresAt: notice.until,
+                    createdBy: notice.by ?? "", alertID: notice.alert))
         case .alertResolved:
             return try await store.alert(required(notice.id)).map { .alertChanged($0) }
         case .quarantined:
@@ -286,7 +293,10 @@ public final class ClusterEvents: Sendable {
         case .released:
             return .released(try required(tenant), try required(device))
         case .defenderRulesChanged:
-            return .defenderRulesChanged(try required(tenant), notice.text)
+            // The document the store holds now (nil: the platform's rules), whatever the notice says.
+            let tenantID = try required(tenant)
+            return .defenderRulesChanged(
+                tenantID, try await store.defenderRules().first { $0.tenantID == tenantID }?.text)
         case .disconnectRequested:
             return .disconnectRequested(try required(tenant), try required(device), reason: notice.detail ?? "")
         case .twinChanged:

@@ -4,7 +4,11 @@ import WardenSecurity
 import WardenStore
 
 extension RegistryService {
-    /// Registers a tenant CA (unverified until proof of possession).
+    /// The most CAs a tenant holds (Azure IoT Hub's 25 per hub): every device handshake and HTTPS request is
+    /// checked against each, and each may bring an external CRL of up to a million serials to every node.
+    public static let maximumCertificateAuthorities = 25
+
+    /// Registers a tenant CA (unverified until proof of possession); `ca.too_many` past the most a tenant holds.
     public func addCertificateAuthority(_ tenantID: TenantID, _ name: CAName, certificatePEM: String) async throws
         -> CertificateAuthority
     {
@@ -13,6 +17,14 @@ extension RegistryService {
             tenantID: tenantID, name: name, certificatePEM: certificatePEM, thumbprint: parsed.thumbprint,
             subject: parsed.subject, notValidAfter: parsed.notValidAfter, createdAt: clock.now())
         return try await commit {
+            // Counted inside the serial writes, so that two requests at once cannot both take the last place.
+            let held = try await stores.authorities.certificateAuthorities(tenantID).count
+            guard held < Self.maximumCertificateAuthorities else {
+                throw WardenError(
+                    .caTooMany,
+                    "Tenant '\(tenantID)' holds \(held) CAs, the most it may (\(Self.maximumCertificateAuthorities)); delete one first."
+                )
+            }
             let stored = try await stores.authorities.createCertificateAuthority(authority)
             return (stored, [.certificateAuthorityChanged(stored)])
         }

@@ -101,11 +101,12 @@ struct ClusterEventsTests {
         #expect(nodes.directoryB.entry(.defaultTenant, id) == nil)
     }
 
-    @Test func aBanCrossesWithItsFieldsAndAnUnreadableNoticeIsRefused() async throws {
+    @Test func aBanCrossesAsTheStoreHoldsItAndAnUnreadableNoticeIsRefused() async throws {
         let nodes = try await TwoNodes()
         let ban = Ban(
             id: "ban-1", subject: .device(.defaultTenant, try DeviceID("pump-2")), reason: "tests", createdAt: Date(),
             expiresAt: Date().addingTimeInterval(60), createdBy: "user:ada", alertID: "alert-9")
+        try await nodes.database.addBan(ban)
         let notice = try #require(ClusterNotice(.banAdded(ban), origin: UUID()))
         let read = try JSONDecoder().decode(ClusterNotice.self, from: JSONEncoder().encode(notice))
         guard case .banAdded(let crossed)? = try await nodes.eventsB.event(for: read) else {
@@ -123,6 +124,44 @@ struct ClusterEventsTests {
         await #expect(throws: WardenError.self) { _ = try await nodes.eventsB.event(for: hostile) }
         hostile.tenant = nil
         await #expect(throws: WardenError.self) { _ = try await nodes.eventsB.event(for: hostile) }
+    }
+
+    /// Whoever can publish on the NATS network cannot ban or unban, or change a tenant's Defender rules, by a
+    /// notice alone: each is read back from the store.
+    @Test func forgedDefenderNoticesChangeNothingTheStoreDoesNotHold() async throws {
+        let nodes = try await TwoNodes()
+        let everyone = Ban(
+            id: "forged", subject: .address(try CIDR("0.0.0.0/0")), reason: "forged", createdAt: Date(),
+            expiresAt: nil, createdBy: "nobody", alertID: nil)
+        let forgedBan = try #require(ClusterNotice(.banAdded(everyone), origin: UUID()))
+        #expect(try await nodes.eventsB.event(for: forgedBan) == nil)
+
+        let held = Ban(
+            id: "held", subject: .device(.defaultTenant, try DeviceID("pump-2")), reason: "tests", createdAt: Date(),
+            expiresAt: nil, createdBy: "user:ada", alertID: nil)
+        try await nodes.database.addBan(held)
+        let forgedLift = try #require(ClusterNotice(.banRemoved(held), origin: UUID()))
+        #expect(try await nodes.eventsB.event(for: forgedLift) == nil)
+        _ = try await nodes.database.removeBan("held")
+        guard case .banRemoved(let lifted)? = try await nodes.eventsB.event(for: forgedLift) else {
+            Issue.record("a lifted ban does not cross")
+            return
+        }
+        #expect(lifted.id == "held" && lifted.subject == held.subject)
+
+        let forgedRules = try #require(
+            ClusterNotice(.defenderRulesChanged(.defaultTenant, #"{"rules": {}}"#), origin: UUID()))
+        guard case .defenderRulesChanged(let tenant, let text)? = try await nodes.eventsB.event(for: forgedRules) else {
+            Issue.record("not a rules change")
+            return
+        }
+        #expect(tenant == .defaultTenant && text == nil)
+        try await nodes.database.saveDefenderRules("stored", for: .defaultTenant)
+        guard case .defenderRulesChanged(_, let stored)? = try await nodes.eventsB.event(for: forgedRules) else {
+            Issue.record("not a rules change")
+            return
+        }
+        #expect(stored == "stored")
     }
 
     /// Access changes cross with their fields: a sign-out with its session and end, a password change with its

@@ -6,6 +6,21 @@ import WardenRegistry
 import WardenSecurity
 
 struct RegistryServiceTests {
+    @Test func aTenantHoldsAtMost25CAs() async throws {
+        let fixture = try await RegistryFixture()
+        for number in 0..<RegistryService.maximumCertificateAuthorities {
+            let (_, issued) = try DevelopmentCA.generate(now: Date())
+            _ = try await fixture.registry.addCertificateAuthority(
+                .defaultTenant, try CAName("ca-\(number)"), certificatePEM: issued.certificatePEM)
+        }
+        let (_, one) = try DevelopmentCA.generate(now: Date())
+        await #expect(throws: WardenError(.caTooMany, "")) {
+            _ = try await fixture.registry.addCertificateAuthority(
+                .defaultTenant, try CAName("one-more"), certificatePEM: one.certificatePEM)
+        }
+        #expect(try await fixture.registry.certificateAuthorities(.defaultTenant).count == 25)
+    }
+
     @Test func createsSASDevicesWithFreshKeys() async throws {
         let fixture = try await RegistryFixture()
         let a = try await fixture.registry.createDevice(.defaultTenant, .init(id: try DeviceID("a")))

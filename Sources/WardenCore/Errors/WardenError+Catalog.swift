@@ -37,6 +37,7 @@ extension WardenError.Code {
     public static let caVerificationCodeMissing = Self("ca.no_verification_code", .conflict)
     public static let caVerificationFailed = Self("ca.verification_failed", .invalidInput)
     public static let caNotIssuing = Self("ca.not_issuing", .conflict)
+    public static let caTooMany = Self("ca.too_many", .conflict)
     public static let enrollmentInvalidName = Self("enrollment.invalid_name", .invalidInput)
     public static let enrollmentNotFound = Self("enrollment.not_found", .notFound)
     public static let enrollmentAlreadyExists = Self("enrollment.already_exists", .conflict)
@@ -147,7 +148,8 @@ extension WardenError.Code {
         .policyDecisionNotFound,
         .policyAlreadyExists, .thumbprintInvalid, .cidrInvalid, .caInvalidName, .caNotFound,
         .caAlreadyExists, .caInvalidCertificate, .caVerificationCodeMissing, .caVerificationFailed,
-        .caNotIssuing, .enrollmentInvalidName, .enrollmentNotFound, .enrollmentAlreadyExists, .enrollmentDisabled,
+        .caNotIssuing, .caTooMany, .enrollmentInvalidName, .enrollmentNotFound, .enrollmentAlreadyExists,
+        .enrollmentDisabled,
         .enrollmentAllocationFailed,
         .caInvalidRevocationList, .caStaleRevocationList, .certificateInvalidRequest,
         .certificateRequestMismatch, .certificateInvalidLifetime,
