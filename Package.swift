@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "WardenAuthentication", targets: ["WardenAuthentication"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
         .library(name: "WardenAMQP", targets: ["WardenAMQP"]),
+        .library(name: "WardenAMQPEndpoint", targets: ["WardenAMQPEndpoint"]),
         .library(name: "WardenBroker", targets: ["WardenBroker"]),
         .library(name: "WardenAccess", targets: ["WardenAccess"]),
         .library(name: "WardenAudit", targets: ["WardenAudit"]),
@@ -85,6 +86,18 @@ let package = Package(
             name: "WardenAMQP",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio")
+            ]
+        ),
+        .target(
+            name: "WardenAMQPEndpoint",
+            dependencies: [
+                "WardenAMQP", "WardenCore", "WardenAuthentication", "WardenBroker", "WardenHub", "WardenAzure",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -253,7 +266,7 @@ let package = Package(
                 "CWardenTLS", "CWardenAllocator", "CWardenClock", "CWardenPKCS11", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
-                "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
+                "WardenAMQPEndpoint", "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
                 "WardenProvisioning", "WardenDefender", "WardenCluster", "WardenNATS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -30,6 +30,7 @@ class Warden:
         )
         self.url = None
         self.mqtt = {}
+        self.amqp = None
         deadline = time.monotonic() + 60
         for line in self.process.stdout:
             match = re.search(r"listening on (https://\S+)", line)
@@ -38,6 +39,9 @@ class Warden:
             match = re.match(r"MQTT: (mqtts?)://([^:]+):(\d+)", line)
             if match:
                 self.mqtt[match.group(1)] = int(match.group(3))
+            match = re.match(r"AMQP: amqps://([^:]+):(\d+)", line)
+            if match:
+                self.amqp = int(match.group(2))
             if line.startswith("Next steps") or time.monotonic() > deadline:
                 break
         if self.url is None:

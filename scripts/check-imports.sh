@@ -16,6 +16,7 @@ allowed() {
     WardenStore) echo "WardenCore CWardenSQLite" ;;
     WardenMQTT) echo "" ;;
     WardenAMQP) echo "" ;;
+    WardenAMQPEndpoint) echo "WardenAMQP WardenCore WardenAuthentication WardenBroker WardenHub WardenAzure" ;;
     WardenNATS) echo "" ;;
     WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity WardenHub WardenDefender" ;;
     WardenAzure) echo "WardenCore" ;;
@@ -31,7 +32,7 @@ allowed() {
     WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication WardenPKI" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning WardenDefender" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI WardenProvisioning WardenDefender" ;;
-    WardenServer) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender WardenCluster WardenNATS" ;;
+    WardenServer) echo "WardenAMQPEndpoint WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender WardenCluster WardenNATS" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

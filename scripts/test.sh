@@ -20,7 +20,7 @@ scripts/check-tls.sh .build/debug/warden
 # The management API against its own OpenAPI document with schemathesis: no server error, answers as documented.
 scripts/check-api.sh .build/debug/warden
 
-for suite in azure mqtt portal; do
+for suite in azure mqtt amqp portal; do
   venv=".venv-$suite"
   if [ ! -x "$venv/bin/pytest" ] || ! cmp -s "Interop/$suite/requirements.txt" "$venv/requirements.txt"; then
     rm -rf "$venv"

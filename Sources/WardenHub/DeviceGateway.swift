@@ -25,6 +25,8 @@ public struct DeviceGateway: Sendable {
     public let cloudToDevice: CloudToDeviceService
     /// The Defender, told what devices send (their behaviour baselines).
     let observer: (any ConnectionObserver)?
+    /// The protocol the records and the policy name: `https`, or `amqp` (`speaking(_:)`).
+    public private(set) var protocolName = "https"
 
     public init(
         authenticator: DeviceAuthenticator, authorizer: any Authorizer, broker: Broker, persistence: BrokerPersistence,
@@ -39,6 +41,13 @@ public struct DeviceGateway: Sendable {
         self.cloudToDevice = cloudToDevice
         self.events = events
         self.clock = clock
+    }
+
+    /// The same gateway for devices arriving by another protocol (AMQP): records and policy contexts name it.
+    public func speaking(_ protocolName: String) -> DeviceGateway {
+        var gateway = self
+        gateway.protocolName = protocolName
+        return gateway
     }
 
     /// The client certificate a TLS connection presented (DER, leaf first) with its chain validated against the
@@ -56,6 +65,16 @@ public struct DeviceGateway: Sendable {
     public func authenticate(
         authorization: String?, certificates: [[UInt8]], hostName: String, deviceID: String, peer: IPAddress
     ) async throws(WardenError) -> DeviceSender {
+        try await identify(
+            authorization: authorization, certificates: certificates, hostName: hostName, deviceID: deviceID,
+            peer: peer
+        ).sender
+    }
+
+    /// `authenticate`, with the identity's SAS token expiry (an AMQP link's authority ends with its token).
+    public func identify(
+        authorization: String?, certificates: [[UInt8]], hostName: String, deviceID: String, peer: IPAddress
+    ) async throws(WardenError) -> DeviceIdentity {
         let now = clock.now()
         let claim: DeviceCredentials.Claim
         do throws(WardenError) {
@@ -80,11 +99,12 @@ public struct DeviceGateway: Sendable {
         let referenceID = ReferenceID.make()
         events.publish(
             .authentication(
-                authenticator.record(credentials, outcome, protocolName: "https", referenceID: referenceID, at: now)))
+                authenticator.record(
+                    credentials, outcome, protocolName: protocolName, referenceID: referenceID, at: now)))
         switch outcome {
         case .accepted(.device(let device)):
             try authorize(.connect(.device(device.deviceID), in: device.tenantID), peer: peer)
-            return device.sender
+            return device
         case .refused(let refusal) where !refusal.isCredentialFailure:
             throw WardenError(.authForbidden, "The device may not connect (reference \(referenceID)).")
         default:
@@ -120,6 +140,17 @@ public struct DeviceGateway: Sendable {
     public func sendTelemetry(
         from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
     ) async throws {
+        if let ticket = try submitTelemetry(from: sender, properties: properties, body: body, peer: peer) {
+            await committed(ticket)
+        }
+    }
+
+    /// `sendTelemetry`'s first half, which puts the message in the hub's order at once: a protocol whose
+    /// messages come in order on a connection (an AMQP link) submits them as they come and waits for each
+    /// commit apart. Returns the commit ticket to wait for, if any.
+    public func submitTelemetry(
+        from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
+    ) throws -> UInt64? {
         let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
         observer?.deviceSent(sender.deviceID, in: sender.tenantID, topic: topic, bytes: body.count)
         try authorize(
@@ -129,7 +160,12 @@ public struct DeviceGateway: Sendable {
             properties: Properties(), receivedAt: .now())
         let (refusal, ticket) = broker.publishOnBehalf(of: sender, message)
         if let refusal { throw WardenError(.requestInvalidField, "The message was refused: \(refusal).") }
-        if let ticket { await persistence.committed(ticket) }
+        return ticket
+    }
+
+    /// Returns once what `ticket` stands for is committed.
+    public func committed(_ ticket: UInt64) async {
+        await persistence.committed(ticket)
     }
 
     /// Refuses `request` unless the policy allows it: 403 `auth.forbidden` with the reference id, and an
@@ -137,9 +173,9 @@ public struct DeviceGateway: Sendable {
     private func authorize(
         _ request: AuthorizationRequest, peer: IPAddress, payloadSize: Int? = nil
     ) throws(WardenError) {
-        var context = PolicyContext(peerAddress: peer, protocolName: "https")
+        var context = PolicyContext(peerAddress: peer, protocolName: protocolName)
         context.payloadSize = payloadSize
-        // The HTTPS listener's TLS is Hummingbird's: its version and certificate are not shown here.
+        // The listeners' TLS (Hummingbird's, the AMQP endpoint's) is not shown here: no version or certificate.
         context.certificateIsKnown = false
         let seen = request.seen(in: context)
         let decision = authorizer.decide(seen)

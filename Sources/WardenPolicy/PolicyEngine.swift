@@ -90,7 +90,7 @@ public struct PolicyContext: Sendable {
     public var reported: JSONValue?
 
     /// The protocols a `protocols` condition may name.
-    public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https"]
+    public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https", "amqp"]
 
     public init(
         peerAddress: IPAddress? = nil, protocolName: String = "mqtt", now: Date? = nil, risk: RiskLevel = .normal

@@ -10,6 +10,7 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import WardenAMQPEndpoint
 import WardenAPI
 import WardenAccess
 import WardenAudit
@@ -50,6 +51,8 @@ public enum WardenServer {
         public let hubHostName: String
         /// The MQTT listeners, as URLs (`mqtts://localhost:8883`, `mqtt://127.0.0.1:1883`).
         public let mqttURLs: [String]
+        /// The AMQP listener, when enabled (`amqps://localhost:5671`).
+        public let amqpURL: String?
     }
 
     /// Starts the hub and returns when it has shut down.
@@ -168,11 +171,15 @@ public enum WardenServer {
         // External CAs' OCSP responders, asked at connection by every protocol's authenticator alike.
         let ocsp = OCSPStatusCache(
             check: OCSPCheck(fetch: OCSPFetch.post), lifetime: TimeInterval(configuration.pki.ocspCache))
+        // Per source address, across the device listeners (MQTT, WebSocket, AMQP): connects a second and
+        // connections not yet authenticated.
+        let limiter = ConnectRateLimiter(configuration: configuration.mqtt.connectRate)
+        let pending = PendingConnections(
+            limits: .init(perAddress: configuration.mqtt.maximumPendingPerIP, total: configuration.mqtt.maximumPending))
         let (broker, mqttListeners, webSocket) = try await makeMQTTListeners(
             configuration, tls: tlsSlot, directory: deviceDirectory, authorizer: authorizer, bus: bus,
             persistence: persistence, database: database, ocsp: ocsp, gate: defender, observer: defender,
-            clock: clock,
-            logger: logger)
+            limiter: limiter, pending: pending, clock: clock, logger: logger)
         AlertTopics(broker: broker).follow(bus)
         let node = UUID()
         // A cluster's nodes stamp what they number with a slot each: numbers never repeat across nodes.
@@ -266,6 +273,21 @@ public enum WardenServer {
             }
         }
         let reportedMQTTURLs = mqttURLs
+        let amqpListener =
+            configuration.amqp.enabled
+            ? makeAMQPListener(
+                configuration, tls: tlsSlot, gateway: hub.devices, limiter: limiter, pending: pending, gate: defender,
+                clock: clock, logger: logger) : nil
+        var amqpURL: String?
+        if let amqpListener {
+            do {
+                amqpURL = "amqps://localhost:\(try await amqpListener.bind()?.port ?? 0)"
+            } catch {
+                throw WardenError(
+                    .listenerUnavailable, "Cannot listen for amqps: \(error). Is another server running there?")
+            }
+        }
+        let reportedAMQPURL = amqpURL
         // total: a configured number of seconds, range-checked when read.
         let systemTopics = SystemTopics(
             broker: broker, interval: .seconds(Int64(configuration.mqtt.systemTopicsInterval)), version: version,
@@ -360,7 +382,8 @@ public enum WardenServer {
                         url: url, dataDirectory: directory.path, caCertificatePath: tls.caCertificatePath,
                         newAdminCredential: credential.created, adminCredentialPath: directory.adminCredential,
                         adminPasswordPath: directory.adminPassword,
-                        hubHostName: configuration.hubHostName.rawValue, mqttURLs: reportedMQTTURLs))
+                        hubHostName: configuration.hubHostName.rawValue, mqttURLs: reportedMQTTURLs,
+                        amqpURL: reportedAMQPURL))
             },
             logger: logger)
         let revocationListener =
@@ -376,6 +399,7 @@ public enum WardenServer {
         if let cluster { services.append(cluster) }
         if let slotLease { services.append(slotLease) }
         services += mqttListeners.map { $0.listener } as [any Service]
+        if let amqpListener { services.append(amqpListener) }
         if let revocationListener { services.append(revocationListener) }
         let group = ServiceGroup(
             configuration: .init(
@@ -538,8 +562,8 @@ public enum WardenServer {
     static func makeMQTTListeners(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, directory: DeviceDirectory,
         authorizer: PolicyAuthorizer, bus: EventBus, persistence: BrokerPersistence, database: any HubStore,
-        ocsp: OCSPStatusCache, gate: any ConnectionGate, observer: any ConnectionObserver, clock: any WardenClock,
-        logger: Logger
+        ocsp: OCSPStatusCache, gate: any ConnectionGate, observer: any ConnectionObserver,
+        limiter: ConnectRateLimiter, pending: PendingConnections, clock: any WardenClock, logger: Logger
     ) async throws -> (Broker, [(scheme: String, listener: MQTTListener)], webSocket: MQTTListener) {
         let mqtt = configuration.mqtt
         let broker = Broker(
@@ -552,9 +576,6 @@ public enum WardenServer {
         reevaluation.follow(bus, facts: directory)
         // Runs for the life of the process, like the broker it watches.
         _ = reevaluation.watchTime(on: MultiThreadedEventLoopGroup.singleton.next(), facts: directory)
-        let limiter = ConnectRateLimiter(configuration: mqtt.connectRate)
-        let pending = PendingConnections(
-            limits: .init(perAddress: mqtt.maximumPendingPerIP, total: mqtt.maximumPending))
         func settings(_ name: String, _ address: String, _ port: Int) -> MQTTListener.Configuration {
             var settings = MQTTListener.Configuration(name: name, host: address, port: port)
             settings.decodingLimits.maximumPacketSize = mqtt.maximumPacketSize
@@ -584,6 +605,27 @@ public enum WardenServer {
         // MQTT over WebSocket arrives through the HTTPS listener, already past TLS; it never binds a socket.
         let webSocket = listener(settings("wss", configuration.https.address, configuration.https.port), tls: nil)
         return (broker, listeners, webSocket)
+    }
+
+    /// The AMQPS device endpoint, on the MQTT listener's TLS context and per-address budgets.
+    static func makeAMQPListener(
+        _ configuration: ServerConfiguration, tls: TLSContextSlot, gateway: DeviceGateway,
+        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, clock: any WardenClock,
+        logger: Logger
+    ) -> AMQPListener {
+        let amqp = configuration.amqp
+        var settings = AMQPEndpointSettings()
+        settings.maximumMessageSize = amqp.maximumMessageSize
+        settings.maximumDevicesPerConnection = amqp.maximumDevicesPerConnection
+        // total: configured numbers, range-checked when read (1–10,000; seconds up to an hour).
+        settings.linkCredit = UInt32(amqp.linkCredit)
+        // total: as above.
+        settings.authenticationTimeout = .seconds(Int64(amqp.authenticationTimeout))
+        // total: as above.
+        settings.idleTimeout = .seconds(Int64(amqp.idleTimeout))
+        return AMQPListener(
+            host: amqp.address, port: amqp.port, settings: settings, tls: tls, gateway: gateway, limiter: limiter,
+            pending: pending, gate: gate, clock: clock, logger: logger)
     }
 
     /// A listener's TLS context. A client certificate is requested but optional on every listener (devices

@@ -6,6 +6,7 @@ enum NextStepsBanner {
     static func text(_ report: WardenServer.StartupReport, version: String) -> String {
         var lines = ["Warden \(version) is listening on \(report.url) (data directory: \(report.dataDirectory))"]
         lines += report.mqttURLs.map { "MQTT: \($0)" }
+        if let amqp = report.amqpURL { lines.append("AMQP: \(amqp)") }
         lines.append("")
         if let credential = report.newAdminCredential {
             lines += [

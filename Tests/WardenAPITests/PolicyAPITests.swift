@@ -201,7 +201,7 @@ struct PolicyAPITests {
                     "request.invalid_field"
                 ),
                 (
-                    .post, "/simulate", #"{"device": "s-1", "action": "connect", "context": {"protocol": "amqp"}}"#,
+                    .post, "/simulate", #"{"device": "s-1", "action": "connect", "context": {"protocol": "coap"}}"#,
                     400, "request.invalid_field"
                 ),
             ] {

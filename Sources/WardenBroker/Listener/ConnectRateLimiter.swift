@@ -1,6 +1,6 @@
-import NIOCore
+public import NIOCore
 import Synchronization
-import WardenCore
+public import WardenCore
 
 /// Limits connection attempts per source address before any TLS work is spent on them (issue 3): a token
 /// bucket per address, charged when the TCP connection opens and refunded when it authenticates, so floods
@@ -29,7 +29,7 @@ public final class ConnectRateLimiter: Sendable {
     }
 
     /// Takes one token for `address`; false when its bucket is empty.
-    func admit(_ address: IPAddress, now: NIODeadline) -> Bool {
+    public func admit(_ address: IPAddress, now: NIODeadline) -> Bool {
         buckets.withLock { buckets in
             var bucket = refilled(buckets[address], now: now)
             guard bucket.tokens >= 1 else {

@@ -66,6 +66,14 @@ extension ServerConfiguration {
         Key(name: "mqtt.plain.allow-non-loopback") { config, value in
             config.mqtt.plain.allowNonLoopback = try bool(value, "mqtt.plain.allow-non-loopback")
         },
+        Key(name: "amqp.enabled") { config, value in config.amqp.enabled = try bool(value, "amqp.enabled") },
+        Key(name: "amqp.address") { config, value in config.amqp.address = try address(value, "amqp.address") },
+        Key(name: "amqp.port") { config, value in config.amqp.port = try port(value, "amqp.port") },
+        .integer("amqp.link-credit", 1...10_000, \.amqp.linkCredit),
+        .integer("amqp.max-message-size", 1024...1_048_576, \.amqp.maximumMessageSize),
+        .integer("amqp.max-devices-per-connection", 1...10_000, \.amqp.maximumDevicesPerConnection),
+        .integer("amqp.authentication-timeout", 1...300, \.amqp.authenticationTimeout),
+        .integer("amqp.idle-timeout", 10...3600, \.amqp.idleTimeout),
         .integer("mqtt.max-packet-size", 64...268_435_460, \.mqtt.maximumPacketSize),
         .integer("mqtt.max-topic-levels", 1...65_535, \.mqtt.maximumTopicLevels),
         .integer("mqtt.max-inflight", 1...65_535, \.mqtt.broker.maximumInflight),

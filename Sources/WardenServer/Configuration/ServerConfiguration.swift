@@ -97,6 +97,23 @@ public struct ServerConfiguration: Sendable {
         public var closeOnDeniedPublish = true
     }
 
+    /// The AMQPS device endpoint (`amqp.*`): off until enabled while it serves telemetry only.
+    public struct AMQP: Sendable {
+        public var enabled = false
+        public var address = "127.0.0.1"
+        public var port = 5671
+        /// Messages a device may have sent on a link and not yet had acknowledged.
+        public var linkCredit = 100
+        /// The largest message, its transfers joined.
+        public var maximumMessageSize = 256 * 1024
+        /// Devices one connection may carry (the C SDK multiplexes them).
+        public var maximumDevicesPerConnection = 64
+        /// Seconds from accept to the first device's authentication.
+        public var authenticationTimeout = 10
+        /// Seconds a connection may send nothing before it is closed (announced as `idle-time-out`).
+        public var idleTimeout = 240
+    }
+
     /// The hub's device-to-cloud messages.
     public struct Telemetry: Sendable {
         /// Days stored telemetry is kept.
@@ -115,6 +132,8 @@ public struct ServerConfiguration: Sendable {
     public var https = HTTPS()
     /// MQTT listeners and broker limits.
     public var mqtt = MQTT()
+    /// The AMQPS device endpoint.
+    public var amqp = AMQP()
     /// TLS settings for every listener.
     public var tls = TLS()
     /// Telemetry storage.

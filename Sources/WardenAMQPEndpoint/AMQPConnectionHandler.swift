@@ -1,0 +1,722 @@
+import Logging
+import NIOCore
+import WardenAMQP
+import WardenAuthentication
+import WardenBroker
+import WardenCore
+import WardenHub
+
+/// One device connection over AMQP 1.0 (protocols.md §2): SASL (`MSSBCBS`, `ANONYMOUS`, `PLAIN`) or none,
+/// then the connection, its sessions and links. Devices prove who they are with a SAS token, as SASL PLAIN's
+/// password or in a CBS put-token on the `$cbs` node; a device's telemetry link is attached only once a token
+/// of it was accepted, and each message is acknowledged (`accepted`) once committed.
+///
+/// Every count a peer chooses is bounded by `AMQPEndpointSettings`; a violation closes the connection with
+/// the AMQP condition that names it, a refused message is `rejected` with its reason.
+final class AMQPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Phase {
+        /// Waiting for a protocol header: SASL's or AMQP's (a client that skips SASL, as the C# SDK does).
+        case header
+        /// SASL mechanisms sent; waiting for the client's choice.
+        case sasl
+        /// A PLAIN password being checked: nothing more is read until the outcome is sent.
+        case saslChecking
+        /// SASL done; waiting for the AMQP header.
+        case afterSASL
+        /// Headers exchanged; waiting for `open`.
+        case awaitingOpen
+        case opened
+        case closed
+    }
+
+    /// A link, by the client's handle (this endpoint answers with the same number).
+    private struct Link {
+        let name: String
+        let node: AMQPNode
+        /// True when the client sends on it (this endpoint receives).
+        let receiving: Bool
+        /// Receiving: the sender's delivery count as this endpoint knows it, and the credit outstanding.
+        var deliveryCount: UInt32
+        var credit: UInt32 = 0
+        /// Messages handed to the hub and not yet settled.
+        var awaiting = 0
+        /// A delivery whose transfers are still arriving: its id, whether the client settled it, its bytes.
+        var assembling: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)?
+        /// Sending: the credit the client gave, and replies waiting for it.
+        var peerCredit: UInt32 = 0
+        var queued: [AMQPMessage] = []
+    }
+
+    private struct Session {
+        /// The client's channel for this session; this endpoint uses the same number.
+        let channel: UInt16
+        /// The id of the next transfer the client sends, and how many more this endpoint takes before it says
+        /// so again.
+        var nextIncomingID: UInt32
+        var incomingLeft: UInt32
+        var nextOutgoingID: UInt32 = 0
+        var remoteIncomingWindow: UInt32
+        var links: [UInt32: Link] = [:]
+    }
+
+    /// Transfers a session takes before this endpoint renews its window; each is one frame.
+    private static let sessionWindow: UInt32 = 8192
+    /// CBS replies waiting for the client's credit, in all, before a put-token is refused.
+    private static let maximumQueuedReplies = 16
+
+    private let services: AMQPEndpointServices
+    private let peerAddress: IPAddress
+    private var context: ChannelHandlerContext?
+    private var phase = Phase.header
+    private var buffer = ByteBuffer()
+    private var sessions: [UInt16: Session] = [:]
+    /// Devices whose tokens this connection presented, with when their authority ends (Unix seconds).
+    private var devices: [DeviceID: (sender: DeviceSender, expiry: UInt64?)] = [:]
+    private var isPending = true
+    private var maximumFrameSize: Int
+    private var lastRead = NIODeadline.now()
+    private var timers: [RepeatedTask] = []
+    private var authenticationDeadline: Scheduled<Void>?
+
+    init(services: AMQPEndpointServices, peerAddress: IPAddress) {
+        self.services = services
+        self.peerAddress = peerAddress
+        maximumFrameSize = AMQPFrame.minimumMaximumSize
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        authenticationDeadline = context.eventLoop.scheduleTask(in: services.settings.authenticationTimeout) {
+            guard bound.value.devices.isEmpty else { return }
+            bound.value.fail(.unauthorizedAccess, "No device authenticated within the time allowed.")
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        authenticationDeadline?.cancel()
+        for timer in timers { timer.cancel() }
+        releasePending()
+        phase = .closed
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        phase = .closed
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        buffer.writeBuffer(&bytes)
+        lastRead = .now()
+        readBuffered()
+    }
+
+    /// Acts on whatever whole headers and frames are buffered (also after an outcome let reading go on).
+    private func readBuffered() {
+        do {
+            while phase != .closed, try step() {}
+        } catch let error as AMQPDecodingError {
+            fail(error.condition, error.rule)
+        } catch let error as AMQPError {
+            fail(error.condition, error.description ?? "")
+        } catch {
+            fail(.internalError, "\(error)")
+        }
+        buffer.discardReadBytes()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        services.logger.debug("AMQP connection error.", metadata: ["error": "\(error)"])
+        phase = .closed
+        context.close(promise: nil)
+    }
+
+    // MARK: Reading
+
+    /// Reads what the phase expects; false when more bytes are needed.
+    private func step() throws -> Bool {
+        switch phase {
+        case .header, .afterSASL:
+            guard let header = try AMQPProtocolHeader.decode(&buffer) else { return false }
+            try headerArrived(header)
+            return true
+        case .sasl, .awaitingOpen, .opened:
+            let limit = phase == .sasl ? AMQPFrame.minimumMaximumSize : services.settings.maximumFrameSize
+            guard let frame = try AMQPFrameDecoder.decode(&buffer, maximumFrameSize: limit) else { return false }
+            try frameArrived(frame)
+            return true
+        case .saslChecking, .closed:
+            return false
+        }
+    }
+
+    private func headerArrived(_ header: AMQPProtocolHeader) throws {
+        switch (phase, header) {
+        case (.header, .sasl):
+            write(header)
+            write(AMQPFrame(kind: .sasl, performative: .saslMechanisms(["MSSBCBS", "PLAIN", "ANONYMOUS"])))
+            phase = .sasl
+        case (.header, .amqp), (.afterSASL, .amqp):
+            write(.amqp)
+            phase = .awaitingOpen
+        default:
+            // Answer with the header this endpoint speaks, then close (§2.2).
+            write(phase == .header ? .sasl : .amqp)
+            throw AMQPError(.notImplemented, "protocol_header.unexpected")
+        }
+    }
+
+    private func frameArrived(_ frame: AMQPFrame) throws {
+        guard let performative = frame.performative else { return }  // A heartbeat.
+        switch (phase, performative) {
+        case (.sasl, .saslInit(let initial)):
+            saslInit(initial)
+        case (.awaitingOpen, .open(let open)):
+            opened(open)
+        case (.opened, .begin(let begin)):
+            try began(begin, channel: frame.channel)
+        case (.opened, .attach(let attach)):
+            try attached(attach, channel: frame.channel)
+        case (.opened, .flow(let flow)):
+            try flowed(flow, channel: frame.channel)
+        case (.opened, .transfer(let transfer)):
+            try transferred(transfer, payload: frame.payload, channel: frame.channel)
+        case (.opened, .disposition):
+            break  // This endpoint sends its replies settled.
+        case (.opened, .detach(let detach)):
+            try detached(detach, channel: frame.channel)
+        case (.opened, .end):
+            try ended(channel: frame.channel)
+        case (.opened, .close):
+            write(AMQPFrame(performative: .close(nil)))
+            closeSocket()
+        default:
+            throw AMQPError(.framingError, "performative.unexpected")
+        }
+    }
+
+    // MARK: SASL and open
+
+    private func saslInit(_ initial: AMQPPerformative.SASLInit) {
+        switch initial.mechanism {
+        case "MSSBCBS", "ANONYMOUS":
+            // Devices prove who they are with CBS tokens once the connection is open.
+            saslOutcome(.ok)
+        case "PLAIN":
+            guard let (user, password) = Self.plain(initial.initialResponse),
+                let at = user.firstIndex(of: "@"), user[at...].hasPrefix("@sas.")
+            else {
+                saslOutcome(.authentication)
+                return
+            }
+            // `{deviceId}@sas.{hub}` with a SAS token as the password (IoT Hub's SASL PLAIN).
+            let deviceID = String(user[..<at])
+            let audience = "\(user[user.index(at, offsetBy: 5)...])/devices/\(deviceID)"
+            phase = .saslChecking
+            authenticate(token: password, audience: audience) { handler, outcome in
+                handler.saslOutcome(outcome == nil ? .ok : .authentication)
+                handler.readBuffered()
+            }
+        default:
+            saslOutcome(.authentication)
+        }
+    }
+
+    private func saslOutcome(_ outcome: AMQPPerformative.SASLOutcome) {
+        write(AMQPFrame(kind: .sasl, performative: .saslOutcome(outcome)))
+        flush()
+        if outcome == .ok {
+            phase = .afterSASL
+        } else {
+            closeSocket()
+        }
+    }
+
+    /// `authzid NUL authcid NUL password` (RFC 4616).
+    private static func plain(_ response: ByteBuffer?) -> (String, String)? {
+        guard let response else { return nil }
+        let parts = response.readableBytesView.split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count == 3, let user = String(validating: parts[1], as: UTF8.self),
+            let password = String(validating: parts[2], as: UTF8.self)
+        else { return nil }
+        return (user, password)
+    }
+
+    private func opened(_ open: AMQPPerformative.Open) {
+        let settings = services.settings
+        // total: a UInt32 widened; the minimum is 512 (§2.7.1).
+        maximumFrameSize = max(AMQPFrame.minimumMaximumSize, min(settings.maximumFrameSize, Int(open.maximumFrameSize)))
+        phase = .opened
+        write(
+            AMQPFrame(
+                performative: .open(
+                    .init(
+                        containerID: "warden", maximumFrameSize: UInt32(truncatingIfNeeded: settings.maximumFrameSize),
+                        channelMaximum: UInt16(truncatingIfNeeded: settings.maximumSessions - 1),
+                        idleTimeout: UInt32(truncatingIfNeeded: settings.idleTimeout.nanoseconds / 1_000_000)))))
+        startTimers(peerIdleTimeout: open.idleTimeout)
+    }
+
+    /// Heartbeats at half the client's idle time-out; the connection closed when the client is silent for
+    /// this endpoint's.
+    private func startTimers(peerIdleTimeout: UInt32?) {
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let peerIdleTimeout, peerIdleTimeout > 0 {
+            // total: widens a UInt32.
+            let half = TimeAmount.milliseconds(Int64(peerIdleTimeout / 2))
+            timers.append(
+                context.eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+                    bound.value.write(AMQPFrame(performative: nil))
+                    bound.value.flush()
+                })
+        }
+        let idle = services.settings.idleTimeout
+        timers.append(
+            context.eventLoop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(idle.nanoseconds / 2)) { _ in
+                guard NIODeadline.now() - bound.value.lastRead > idle else { return }
+                bound.value.fail(.resourceLimitExceeded, "The client sent nothing within the idle time-out.")
+            })
+    }
+
+    // MARK: Sessions and links
+
+    private func began(_ begin: AMQPPerformative.Begin, channel: UInt16) throws {
+        guard begin.remoteChannel == nil, sessions[channel] == nil else {
+            throw AMQPError(.framingError, "begin.channel_in_use")
+        }
+        // total: widens a UInt16.
+        guard Int(channel) < services.settings.maximumSessions else {
+            throw AMQPError(.resourceLimitExceeded, "begin.too_many_sessions")
+        }
+        sessions[channel] = Session(
+            channel: channel, nextIncomingID: begin.nextOutgoingID, incomingLeft: Self.sessionWindow,
+            remoteIncomingWindow: begin.incomingWindow)
+        write(
+            AMQPFrame(
+                channel: channel,
+                performative: .begin(
+                    .init(
+                        remoteChannel: channel, nextOutgoingID: 0, incomingWindow: Self.sessionWindow,
+                        outgoingWindow: Self.sessionWindow,
+                        handleMaximum: UInt32(truncatingIfNeeded: services.settings.maximumLinksPerSession - 1)))))
+    }
+
+    private func ended(channel: UInt16) throws {
+        guard sessions.removeValue(forKey: channel) != nil else {
+            throw AMQPError(.framingError, "end.no_session")
+        }
+        write(AMQPFrame(channel: channel, performative: .end(nil)))
+    }
+
+    private func attached(_ attach: AMQPPerformative.Attach, channel: UInt16) throws {
+        guard var session = sessions[channel] else { throw AMQPError(.framingError, "attach.no_session") }
+        guard session.links[attach.handle] == nil else {
+            throw AMQPError(.handleInUse, "attach.handle_in_use")
+        }
+        guard attach.handle < services.settings.maximumLinksPerSession else {
+            throw AMQPError(.resourceLimitExceeded, "attach.too_many_links")
+        }
+        let receiving = attach.role == .sender
+        let node = AMQPNode(address: attach.address(of: receiving ? attach.target : attach.source))
+        let refusal: AMQPError? =
+            switch node {
+            case .claimsBasedSecurity: nil
+            case .telemetry(let deviceID) where receiving:
+                authority(of: deviceID) == nil
+                    ? AMQPError(
+                        .unauthorizedAccess, "No token of device '\(deviceID)' was accepted on this connection.")
+                    : nil
+            default: AMQPError(.notFound, "This endpoint serves $cbs and devices' telemetry.")
+            }
+        let reply = AMQPPerformative.Attach(
+            name: attach.name, handle: attach.handle, role: receiving ? .receiver : .sender, senderSettleMode: 2,
+            receiverSettleMode: 0, source: refusal == nil ? attach.source : nil,
+            target: refusal == nil ? attach.target : nil, initialDeliveryCount: receiving ? nil : 0,
+            maximumMessageSize: UInt64(truncatingIfNeeded: services.settings.maximumMessageSize))
+        write(AMQPFrame(channel: channel, performative: .attach(reply)))
+        if let refusal {
+            // A refused link is attached without a terminus and detached at once with why (§2.6.3).
+            write(
+                AMQPFrame(
+                    channel: channel, performative: .detach(.init(handle: attach.handle, closed: true, error: refusal)))
+            )
+            return
+        }
+        var link = Link(
+            name: attach.name, node: node, receiving: receiving, deliveryCount: attach.initialDeliveryCount ?? 0)
+        if receiving {
+            link.credit = services.settings.linkCredit
+            session.links[attach.handle] = link
+            sessions[channel] = session
+            sendFlow(channel: channel, handle: attach.handle)
+        } else {
+            session.links[attach.handle] = link
+            sessions[channel] = session
+        }
+    }
+
+    private func detached(_ detach: AMQPPerformative.Detach, channel: UInt16) throws {
+        guard sessions[channel]?.links.removeValue(forKey: detach.handle) != nil else {
+            throw AMQPError(.unattachedHandle, "detach.unattached_handle")
+        }
+        write(AMQPFrame(channel: channel, performative: .detach(.init(handle: detach.handle, closed: detach.closed))))
+    }
+
+    private func flowed(_ flow: AMQPPerformative.Flow, channel: UInt16) throws {
+        guard var session = sessions[channel] else { throw AMQPError(.framingError, "flow.no_session") }
+        // The window the client has left for this endpoint's transfers (§2.5.6).
+        session.remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- session.nextOutgoingID
+        sessions[channel] = session
+        guard let handle = flow.handle else { return }
+        guard var link = session.links[handle] else {
+            throw AMQPError(.unattachedHandle, "flow.unattached_handle")
+        }
+        if !link.receiving, let credit = flow.linkCredit {
+            // link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd) (§2.6.7).
+            link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
+            sessions[channel]?.links[handle] = link
+            sendQueued(channel: channel, handle: handle)
+        }
+        if flow.echo { sendFlow(channel: channel, handle: handle) }
+    }
+
+    private func sendFlow(channel: UInt16, handle: UInt32?) {
+        guard let session = sessions[channel] else { return }
+        let link = handle.flatMap { session.links[$0] }
+        write(
+            AMQPFrame(
+                channel: channel,
+                performative: .flow(
+                    .init(
+                        nextIncomingID: session.nextIncomingID, incomingWindow: session.incomingLeft,
+                        nextOutgoingID: session.nextOutgoingID, outgoingWindow: Self.sessionWindow, handle: handle,
+                        deliveryCount: link?.deliveryCount, linkCredit: link.map { $0.receiving ? $0.credit : 0 }))))
+    }
+
+    // MARK: Transfers in
+
+    private func transferred(
+        _ transfer: AMQPPerformative.Transfer, payload: ByteBuffer, channel: UInt16
+    ) throws {
+        guard var session = sessions[channel] else { throw AMQPError(.framingError, "transfer.no_session") }
+        guard session.incomingLeft > 0 else {
+            throw AMQPError(.windowViolation, "transfer.beyond_session_window")
+        }
+        session.nextIncomingID &+= 1
+        session.incomingLeft -= 1
+        guard var link = session.links[transfer.handle], link.receiving else {
+            throw AMQPError(.unattachedHandle, "transfer.unattached_handle")
+        }
+        if transfer.aborted {
+            link.assembling = nil
+        } else if var assembling = link.assembling {
+            guard assembling.payload.readableBytes + payload.readableBytes <= services.settings.maximumMessageSize
+            else { throw AMQPError(.messageSizeExceeded, "transfer.message_too_large") }
+            var payload = payload
+            assembling.payload.writeBuffer(&payload)
+            link.assembling = assembling
+        } else {
+            guard let deliveryID = transfer.deliveryID else {
+                throw AMQPError(.invalidField, "transfer.no_delivery_id")
+            }
+            guard link.credit > 0 else {
+                throw AMQPError(.transferLimitExceeded, "transfer.without_credit")
+            }
+            guard payload.readableBytes <= services.settings.maximumMessageSize else {
+                throw AMQPError(.messageSizeExceeded, "transfer.message_too_large")
+            }
+            link.credit -= 1
+            link.deliveryCount &+= 1
+            link.assembling = (deliveryID, transfer.settled ?? false, payload)
+        }
+        var whole: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)?
+        if !transfer.more, !transfer.aborted {
+            whole = link.assembling
+            link.assembling = nil
+            if whole != nil { link.awaiting += 1 }
+        }
+        session.links[transfer.handle] = link
+        if session.incomingLeft <= Self.sessionWindow / 2 { session.incomingLeft = Self.sessionWindow }
+        let renewed = session.incomingLeft == Self.sessionWindow
+        sessions[channel] = session
+        if renewed { sendFlow(channel: channel, handle: nil) }
+        guard let whole else { return }
+        let message: AMQPMessage
+        do {
+            message = try AMQPMessage(decoding: whole.payload)
+        } catch {
+            settle(
+                channel, transfer.handle, whole.deliveryID, whole.settled,
+                .rejected(AMQPError(error.condition, error.rule)))
+            return
+        }
+        switch link.node {
+        case .claimsBasedSecurity: putToken(message, channel: channel, handle: transfer.handle, delivery: whole)
+        case .telemetry(let deviceID):
+            telemetry(message, from: deviceID, channel: channel, handle: transfer.handle, delivery: whole)
+        case .unknown: settle(channel, transfer.handle, whole.deliveryID, whole.settled, .released)
+        }
+    }
+
+    /// Says what became of a delivery (unless the client settled it when sending), and gives its credit back.
+    private func settle(
+        _ channel: UInt16, _ handle: UInt32, _ deliveryID: UInt32, _ settledBySender: Bool, _ state: AMQPDeliveryState
+    ) {
+        guard phase == .opened, var link = sessions[channel]?.links[handle] else { return }
+        if !settledBySender {
+            write(
+                AMQPFrame(
+                    channel: channel,
+                    performative: .disposition(.init(role: .receiver, first: deliveryID, settled: true, state: state))))
+        }
+        link.awaiting -= 1
+        let limit = services.settings.linkCredit
+        // Credit comes back in batches: once half the window is spent, it is filled again.
+        let renew = link.credit + UInt32(clamping: link.awaiting) <= limit / 2
+        if renew { link.credit = limit - UInt32(clamping: link.awaiting) }
+        sessions[channel]?.links[handle] = link
+        if renew { sendFlow(channel: channel, handle: handle) }
+        flush()
+    }
+
+    private func telemetry(
+        _ message: AMQPMessage, from deviceID: DeviceID, channel: UInt16, handle: UInt32,
+        delivery: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)
+    ) {
+        guard let sender = authority(of: deviceID) else {
+            detach(channel, handle, AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired."))
+            return
+        }
+        guard let telemetry = AMQPTelemetry(message) else {
+            settle(
+                channel, handle, delivery.deliveryID, delivery.settled,
+                .rejected(AMQPError(.decodeError, "Telemetry is data sections, or a binary or string value.")))
+            return
+        }
+        // Submitted here, in the link's order; only the wait for the commit leaves the event loop.
+        let ticket: UInt64?
+        do {
+            ticket = try services.gateway.submitTelemetry(
+                from: sender, properties: telemetry.properties, body: Array(telemetry.body.readableBytesView),
+                peer: peerAddress)
+        } catch {
+            let reason = (error as? WardenError)?.reason ?? "\(error)"
+            settle(
+                channel, handle, delivery.deliveryID, delivery.settled,
+                .rejected(AMQPError(.unauthorizedAccess, reason)))
+            return
+        }
+        guard let ticket else {
+            settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+            return
+        }
+        let gateway = services.gateway
+        complete {
+            await gateway.committed(ticket)
+        } then: { handler, _ in
+            handler.settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+        }
+    }
+
+    private func detach(_ channel: UInt16, _ handle: UInt32, _ error: AMQPError) {
+        sessions[channel]?.links[handle] = nil
+        write(AMQPFrame(channel: channel, performative: .detach(.init(handle: handle, closed: true, error: error))))
+        flush()
+    }
+
+    // MARK: Claims-based security
+
+    /// A put-token on `$cbs`: the token is checked as an HTTPS device's would be, and the answer goes back on
+    /// the client's `$cbs` receiving link (status 200, or 401 with the refusal's reference id).
+    private func putToken(
+        _ request: AMQPMessage, channel: UInt16, handle: UInt32,
+        delivery: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)
+    ) {
+        settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+        let properties = request.applicationProperties ?? []
+        func property(_ name: String) -> String? {
+            properties.first { $0.key == .string(name) }?.value.text
+        }
+        guard property("operation") == "put-token", case .value(.string(let token)) = request.body,
+            let audience = property("name")
+        else {
+            reply(to: request, status: 400, "A put-token names its audience and carries a SAS token.", channel: channel)
+            return
+        }
+        // A renewed token of a device this connection carries takes no new place.
+        let known = TokenAudience(audience).flatMap { try? DeviceID($0.deviceID) }.map { devices[$0] != nil } ?? false
+        guard known || devices.count < services.settings.maximumDevicesPerConnection else {
+            reply(to: request, status: 403, "This connection carries as many devices as it may.", channel: channel)
+            return
+        }
+        authenticate(token: token, audience: audience) { handler, refusal in
+            handler.reply(to: request, status: refusal == nil ? 200 : 401, refusal ?? "OK", channel: channel)
+        }
+    }
+
+    private func reply(to request: AMQPMessage, status: Int32, _ description: String, channel: UInt16) {
+        let links = sessions[channel]?.links ?? [:]
+        guard let handle = links.first(where: { !$0.value.receiving && $0.value.node == .claimsBasedSecurity })?.key
+        else { return }
+        let queued = sessions.values.reduce(0) { $0 + $1.links.values.reduce(0) { $0 + $1.queued.count } }
+        guard queued < Self.maximumQueuedReplies else { return }
+        let response = AMQPMessage(
+            properties: .init(to: request.properties?.replyTo, correlationID: request.properties?.messageID),
+            applicationProperties: [
+                AMQPMapEntry(.string("status-code"), .int(status)),
+                AMQPMapEntry(.string("status-description"), .string(description)),
+            ],
+            body: .value(.null))
+        sessions[channel]?.links[handle]?.queued.append(response)
+        sendQueued(channel: channel, handle: handle)
+        flush()
+    }
+
+    /// Sends a sending link's waiting replies while the client's link credit and session window allow.
+    private func sendQueued(channel: UInt16, handle: UInt32) {
+        guard var session = sessions[channel], var link = session.links[handle] else { return }
+        while !link.queued.isEmpty, link.peerCredit > 0, session.remoteIncomingWindow > 0 {
+            let message = link.queued.removeFirst()
+            var payload = ByteBuffer()
+            payload.writeAMQPMessage(message)
+            let tag = ByteBuffer(integer: link.deliveryCount)
+            write(
+                AMQPFrame(
+                    channel: channel,
+                    performative: .transfer(
+                        .init(
+                            handle: handle, deliveryID: session.nextOutgoingID, deliveryTag: tag, messageFormat: 0,
+                            settled: true)),
+                    payload: payload))
+            session.nextOutgoingID &+= 1
+            session.remoteIncomingWindow -= 1
+            link.deliveryCount &+= 1
+            link.peerCredit -= 1
+        }
+        session.links[handle] = link
+        sessions[channel] = session
+    }
+
+    // MARK: Authentication
+
+    /// Checks `token` for the device its audience names, off the event loop; `then` runs back on it with nil
+    /// when accepted, or the refusal the client may hear (with its reference id).
+    private func authenticate(
+        token: String, audience: String, then: @escaping (AMQPConnectionHandler, String?) -> Void
+    ) {
+        guard let named = TokenAudience(audience) else {
+            then(self, "The audience is not {host}/devices/{id}.")
+            return
+        }
+        let gateway = services.gateway
+        let peer = peerAddress
+        complete { () -> Result<DeviceIdentity, WardenError> in
+            do throws(WardenError) {
+                return .success(
+                    try await gateway.identify(
+                        authorization: token, certificates: [], hostName: named.hostName, deviceID: named.deviceID,
+                        peer: peer))
+            } catch {
+                return .failure(error)
+            }
+        } then: { handler, result in
+            switch result {
+            case .success(let identity):
+                handler.devices[identity.deviceID] = (identity.sender, identity.expiry)
+                handler.authenticationDeadline?.cancel()
+                handler.releasePending()
+                then(handler, nil)
+            case .failure(let error):
+                then(handler, error.reason)
+            }
+        }
+    }
+
+    /// The device's sender while its token lasts.
+    private func authority(of deviceID: DeviceID) -> DeviceSender? {
+        guard let (sender, expiry) = devices[deviceID] else { return nil }
+        if let expiry, expiry <= services.clock.now().unixSeconds {
+            devices[deviceID] = nil
+            return nil
+        }
+        return sender
+    }
+
+    // MARK: Plumbing
+
+    /// Runs `work` off the event loop and `then` back on it, while the connection lasts.
+    private func complete<Value: Sendable>(
+        _ work: @escaping @Sendable () async -> Value, then: @escaping (AMQPConnectionHandler, Value) -> Void
+    ) {
+        guard let context else { return }
+        let bound = NIOLoopBound((self, then), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        Task {
+            let value = await work()
+            eventLoop.execute {
+                let (handler, then) = bound.value
+                guard handler.phase != .closed else { return }
+                then(handler, value)
+                handler.flush()
+            }
+        }
+    }
+
+    private func releasePending() {
+        guard isPending else { return }
+        isPending = false
+        services.pending.release(peerAddress)
+    }
+
+    private func write(_ header: AMQPProtocolHeader) {
+        guard let context else { return }
+        var bytes = context.channel.allocator.buffer(capacity: AMQPProtocolHeader.size)
+        header.write(to: &bytes)
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    private func write(_ frame: AMQPFrame) {
+        guard let context, phase != .closed else { return }
+        var bytes = context.channel.allocator.buffer(capacity: 64 + frame.payload.readableBytes)
+        bytes.writeAMQPFrame(frame)
+        context.write(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    private func flush() {
+        context?.flush()
+    }
+
+    /// Closes the connection telling the client why: a `close` with the condition once open, otherwise just
+    /// the socket (before `open` a frame of the connection's would not be read).
+    private func fail(_ condition: AMQPCondition, _ description: String) {
+        guard phase != .closed else { return }
+        services.metrics.refused(condition)
+        services.logger.debug(
+            "AMQP connection refused.", metadata: ["peer": "\(peerAddress)", "condition": "\(condition.rawValue)"])
+        if phase == .opened {
+            write(AMQPFrame(performative: .close(AMQPError(condition, description))))
+        }
+        closeSocket()
+    }
+
+    private func closeSocket() {
+        guard let context, phase != .closed else { return }
+        phase = .closed
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+import Synchronization
+import WardenAMQP
+public import WardenBroker
+public import WardenCore
+public import WardenHub
+
+/// The AMQPS listening socket (port 5671) as a lifecycle service: it accepts, spends the source address's
+/// connect budget before TLS (the same budgets as the MQTT listeners), and hands each connection to an
+/// `AMQPConnectionHandler`.
+public final class AMQPListener: Service, Sendable {
+    private let host: String
+    private let port: Int
+    private let services: AMQPEndpointServices
+    private let tls: TLSContextSlot
+    private let limiter: ConnectRateLimiter
+    private let gate: any ConnectionGate
+    private let channel: Mutex<(any Channel)?> = Mutex(nil)
+
+    public init(
+        host: String, port: Int, settings: AMQPEndpointSettings, tls: TLSContextSlot, gateway: DeviceGateway,
+        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, clock: any WardenClock,
+        logger: Logger
+    ) {
+        var logger = logger
+        logger[metadataKey: "listener"] = "amqps"
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.limiter = limiter
+        self.gate = gate
+        services = AMQPEndpointServices(
+            gateway: gateway.speaking("amqp"), settings: settings, pending: pending, clock: clock, logger: logger,
+            metrics: AMQPEndpointMetrics())
+    }
+
+    /// Opens the socket, so that a busy port stops start-up; returns the bound address.
+    public func bind() async throws -> SocketAddress? {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture { try self.initialize(channel) }
+            }
+            .bind(host: host, port: port)
+            .get()
+        self.channel.withLock { $0 = channel }
+        services.logger.info("Listening.", metadata: ["address": "\(host):\(channel.localAddress?.port ?? 0)"])
+        return channel.localAddress
+    }
+
+    /// Serves until graceful shutdown, then stops accepting.
+    public func run() async throws {
+        if channel.withLock({ $0 }) == nil { _ = try await bind() }
+        try? await gracefulShutdown()
+        try await channel.withLock { $0 }?.close()
+    }
+
+    private func initialize(_ channel: any Channel) throws {
+        guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init),
+            gate.ban(of: address) == nil
+        else {
+            channel.close(promise: nil)
+            return
+        }
+        gate.accepted(from: address)
+        guard limiter.admit(address, now: .now()), services.pending.admit(address) == nil else {
+            services.metrics.refused(.resourceLimitExceeded)
+            channel.close(promise: nil)
+            return
+        }
+        services.metrics.opened()
+        do {
+            let sync = channel.pipeline.syncOperations
+            // A client certificate is not asked for: devices prove themselves with SAS tokens here.
+            try sync.addHandler(NIOSSLServerHandler(context: tls.current))
+            try sync.addHandler(AMQPConnectionHandler(services: services, peerAddress: address))
+        } catch {
+            services.pending.release(address)
+            throw error
+        }
+    }
+}
