@@ -352,6 +352,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "WardenAMQPEndpointTests",
+            dependencies: [
+                "WardenAMQPEndpoint", "WardenAMQP", "WardenAzure", "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "WardenMQTTTests",
             dependencies: [
                 "WardenMQTT",

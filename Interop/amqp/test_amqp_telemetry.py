@@ -84,6 +84,9 @@ class Device(MessagingHandler):
 
     def on_accepted(self, event):
         self.settled(event, "accepted")
+        if len(self.outcomes) == getattr(self, "disable_after", -1):
+            # While connected: the registry takes the device back.
+            self.warden.cli("device", "disable", self.device_id)
 
     def on_rejected(self, event):
         self.settled(event, "rejected")
@@ -150,3 +153,17 @@ def test_telemetry_of_a_device_without_an_accepted_token_is_refused(warden_facto
     # A wrong password fails SASL.
     wrong = run(Device(warden, "meter-3", 3, user="meter-3@sas.localhost", password=token + "x"))
     assert wrong.outcomes == [] and wrong.errors
+
+
+def test_a_device_disabled_while_connected_loses_its_link_at_once(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "meter-5")
+    token = warden.cli("token", "meter-5", "--ttl", "1h")
+    device = Device(warden, "meter-5", 1000, user="meter-5@sas.localhost", password=token)
+    device.disable_after = 10
+    run(device)
+    assert "amqp:unauthorized-access" in device.errors
+    # What was accepted is stored (and what was submitted before the detach but not yet answered may be).
+    accepted = device.outcomes.count("accepted")
+    assert 10 <= accepted < 1000
+    assert accepted <= len(stored(warden, "meter-5")) <= device.sent

@@ -73,8 +73,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var phase = Phase.header
     private var buffer = ByteBuffer()
     private var sessions: [UInt16: Session] = [:]
-    /// Devices whose tokens this connection presented, with when their authority ends (Unix seconds).
-    private var devices: [DeviceID: (sender: DeviceSender, expiry: UInt64?)] = [:]
+    /// Devices whose tokens this connection presented: the identity, and its hold on live revocation.
+    private var devices: [DeviceID: (identity: DeviceIdentity, hold: UInt64)] = [:]
     private var isPending = true
     private var maximumFrameSize: Int
     private var lastRead = NIODeadline.now()
@@ -99,6 +99,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        for (identity, hold) in devices.values { services.revocation.release(hold, identity) }
+        devices = [:]
         authenticationDeadline?.cancel()
         for timer in timers { timer.cancel() }
         releasePending()
@@ -634,7 +636,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         } then: { handler, result in
             switch result {
             case .success(let identity):
-                handler.devices[identity.deviceID] = (identity.sender, identity.expiry)
+                handler.hold(identity)
                 handler.authenticationDeadline?.cancel()
                 handler.releasePending()
                 then(handler, nil)
@@ -644,14 +646,43 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Records the device's authority on this connection (a renewed token replaces the one before) with live
+    /// revocation, which calls `revoked` when the registry takes it back.
+    private func hold(_ identity: DeviceIdentity) {
+        guard let context else { return }
+        if let earlier = devices[identity.deviceID] { services.revocation.release(earlier.hold, earlier.identity) }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let hold = services.revocation.hold(
+            .init(identity: identity, peerAddress: peerAddress) { reason in
+                eventLoop.execute { bound.value.revoked(identity.deviceID, reason) }
+            })
+        devices[identity.deviceID] = (identity, hold)
+    }
+
+    /// The registry took the device back: its links are detached, its token forgotten.
+    private func revoked(_ deviceID: DeviceID, _ reason: String) {
+        guard devices.removeValue(forKey: deviceID) != nil else { return }
+        detachLinks(of: deviceID, AMQPError(.unauthorizedAccess, reason))
+    }
+
+    private func detachLinks(of deviceID: DeviceID, _ error: AMQPError) {
+        for (channel, session) in sessions {
+            for (handle, link) in session.links where link.node == .telemetry(deviceID) {
+                detach(channel, handle, error)
+            }
+        }
+    }
+
     /// The device's sender while its token lasts.
     private func authority(of deviceID: DeviceID) -> DeviceSender? {
-        guard let (sender, expiry) = devices[deviceID] else { return nil }
-        if let expiry, expiry <= services.clock.now().unixSeconds {
+        guard let (identity, hold) = devices[deviceID] else { return nil }
+        if let expiry = identity.expiry, expiry <= services.clock.now().unixSeconds {
             devices[deviceID] = nil
+            services.revocation.release(hold, identity)
             return nil
         }
-        return sender
+        return identity.sender
     }
 
     // MARK: Plumbing

@@ -12,6 +12,7 @@ struct AMQPEndpointServices: Sendable {
     let clock: any WardenClock
     let logger: Logger
     let metrics: AMQPEndpointMetrics
+    let revocation: AMQPLiveRevocation
 }
 
 /// `warden_amqp_connections_total` and `warden_amqp_connections_refused_total{condition}` (docs/metrics.md).

@@ -23,8 +23,8 @@ public final class AMQPListener: Service, Sendable {
 
     public init(
         host: String, port: Int, settings: AMQPEndpointSettings, tls: TLSContextSlot, gateway: DeviceGateway,
-        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, clock: any WardenClock,
-        logger: Logger
+        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, events: EventBus,
+        clock: any WardenClock, logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "listener"] = "amqps"
@@ -33,9 +33,12 @@ public final class AMQPListener: Service, Sendable {
         self.tls = tls
         self.limiter = limiter
         self.gate = gate
+        let gateway = gateway.speaking("amqp")
+        let revocation = AMQPLiveRevocation(gateway: gateway)
+        revocation.follow(events)
         services = AMQPEndpointServices(
-            gateway: gateway.speaking("amqp"), settings: settings, pending: pending, clock: clock, logger: logger,
-            metrics: AMQPEndpointMetrics())
+            gateway: gateway, settings: settings, pending: pending, clock: clock, logger: logger,
+            metrics: AMQPEndpointMetrics(), revocation: revocation)
     }
 
     /// Opens the socket, so that a busy port stops start-up; returns the bound address.

@@ -47,6 +47,11 @@ struct TokenAudience: Equatable {
     let hostName: String
     let deviceID: String
 
+    init(hostName: String, deviceID: String) {
+        self.hostName = hostName
+        self.deviceID = deviceID
+    }
+
     init?(_ audience: String) {
         var rest = Substring(audience)
         if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }

@@ -50,6 +50,12 @@ public struct DeviceGateway: Sendable {
         return gateway
     }
 
+    /// Why a device that authenticated earlier may no longer be connected (deleted, disabled, blocked, filtered
+    /// out), or nil: what a live connection is checked against when the registry changes.
+    public func revocation(of identity: DeviceIdentity, peerAddress: IPAddress) -> WardenError? {
+        authenticator.revocation(of: identity, peerAddress: peerAddress)
+    }
+
     /// The client certificate a TLS connection presented (DER, leaf first) with its chain validated against the
     /// tenants' CAs, as a CONNECT's; nil when none was presented.
     public func certificate(_ certificates: [[UInt8]]) async -> DeviceCredentials.Certificate? {

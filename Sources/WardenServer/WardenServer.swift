@@ -277,7 +277,7 @@ public enum WardenServer {
             configuration.amqp.enabled
             ? makeAMQPListener(
                 configuration, tls: tlsSlot, gateway: hub.devices, limiter: limiter, pending: pending, gate: defender,
-                clock: clock, logger: logger) : nil
+                events: bus, clock: clock, logger: logger) : nil
         var amqpURL: String?
         if let amqpListener {
             do {
@@ -610,8 +610,8 @@ public enum WardenServer {
     /// The AMQPS device endpoint, on the MQTT listener's TLS context and per-address budgets.
     static func makeAMQPListener(
         _ configuration: ServerConfiguration, tls: TLSContextSlot, gateway: DeviceGateway,
-        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, clock: any WardenClock,
-        logger: Logger
+        limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, events: EventBus,
+        clock: any WardenClock, logger: Logger
     ) -> AMQPListener {
         let amqp = configuration.amqp
         var settings = AMQPEndpointSettings()
@@ -625,7 +625,7 @@ public enum WardenServer {
         settings.idleTimeout = .seconds(Int64(amqp.idleTimeout))
         return AMQPListener(
             host: amqp.address, port: amqp.port, settings: settings, tls: tls, gateway: gateway, limiter: limiter,
-            pending: pending, gate: gate, clock: clock, logger: logger)
+            pending: pending, gate: gate, events: events, clock: clock, logger: logger)
     }
 
     /// A listener's TLS context. A client certificate is requested but optional on every listener (devices

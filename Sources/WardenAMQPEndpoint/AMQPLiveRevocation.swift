@@ -1,0 +1,96 @@
+import Synchronization
+import WardenAuthentication
+import WardenCore
+import WardenHub
+
+/// Ends a device's authority on its AMQP connections the moment the registry revokes it, as `LiveRevocation`
+/// closes its MQTT connection: changed credentials, deletion, a device ban or a disconnect request end it at
+/// once; a status, allow/block list, group or IP filter change ends it when the device no longer passes.
+final class AMQPLiveRevocation: Sendable {
+    /// A device's authority on one connection: whom it proved, from where, and how to take it back (the
+    /// handler hops to its event loop, detaches the device's links and forgets its token).
+    struct Hold: Sendable {
+        let identity: DeviceIdentity
+        let peerAddress: IPAddress
+        let revoke: @Sendable (_ reason: String) -> Void
+    }
+
+    private struct Key: Hashable {
+        let tenantID: TenantID
+        let deviceID: DeviceID
+    }
+
+    private let gateway: DeviceGateway
+    /// Holds by device, each connection's by its id.
+    private let holds = Mutex<[Key: [UInt64: Hold]]>([:])
+    private let nextID = Atomic<UInt64>(0)
+
+    init(gateway: DeviceGateway) {
+        self.gateway = gateway
+    }
+
+    func follow(_ bus: EventBus) {
+        bus.observe { [weak self] event in self?.handle(event) }
+    }
+
+    /// Registers a connection's authority over a device; the id it returns releases it.
+    func hold(_ hold: Hold) -> UInt64 {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        let key = Key(tenantID: hold.identity.tenantID, deviceID: hold.identity.deviceID)
+        holds.withLock { $0[key, default: [:]][id] = hold }
+        return id
+    }
+
+    func release(_ id: UInt64, _ identity: DeviceIdentity) {
+        let key = Key(tenantID: identity.tenantID, deviceID: identity.deviceID)
+        holds.withLock { holds in
+            holds[key]?[id] = nil
+            if holds[key]?.isEmpty == true { holds[key] = nil }
+        }
+    }
+
+    func handle(_ event: DomainEvent) {
+        switch event {
+        case .deviceUpdated(let device, .keysRotated), .deviceUpdated(let device, .authentication):
+            revoke(device.tenantID, device.id, "The device's credentials changed.")
+        case .deviceUpdated(let device, .status):
+            recheck { $0 == Key(tenantID: device.tenantID, deviceID: device.id) }
+        case .deviceDeleted(let tenantID, let deviceID):
+            revoke(tenantID, deviceID, "The device was deleted.")
+        case .accessListChanged(let tenantID, _), .ipFilterChanged(let tenantID, _):
+            recheck { $0.tenantID == tenantID }
+        case .groupChanged(let group):
+            recheck { $0.tenantID == group.tenantID }
+        case .tenantDeleted(let tenantID):
+            for key in keys(where: { $0.tenantID == tenantID }) {
+                revoke(key.tenantID, key.deviceID, "The tenant was deleted.")
+            }
+        case .banAdded(let ban):
+            if case .device(let tenantID, let deviceID) = ban.subject {
+                revoke(tenantID, deviceID, "Banned (ban \(ban.id)).")
+            }
+        case .disconnectRequested(let tenantID, let deviceID, let reason):
+            revoke(tenantID, deviceID, reason)
+        default:
+            break
+        }
+    }
+
+    private func keys(where matches: (Key) -> Bool) -> [Key] {
+        holds.withLock { $0.keys.filter(matches) }
+    }
+
+    private func revoke(_ tenantID: TenantID, _ deviceID: DeviceID, _ reason: String) {
+        let removed = holds.withLock { $0.removeValue(forKey: Key(tenantID: tenantID, deviceID: deviceID)) }
+        for hold in removed?.values ?? [:].values { hold.revoke(reason) }
+    }
+
+    private func recheck(_ matches: (Key) -> Bool) {
+        let candidates = holds.withLock { holds in holds.filter { matches($0.key) }.flatMap { $0.value } }
+        for (id, hold) in candidates {
+            guard let refusal = gateway.revocation(of: hold.identity, peerAddress: hold.peerAddress) else { continue }
+            release(id, hold.identity)
+            hold.revoke(refusal.reason)
+        }
+    }
+}
