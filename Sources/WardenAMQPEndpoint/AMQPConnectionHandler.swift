@@ -150,7 +150,13 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private func step() throws -> Bool {
         switch phase {
         case .header, .afterSASL:
-            guard let header = try AMQPProtocolHeader.decode(&buffer) else { return false }
+            let header: AMQPProtocolHeader?
+            do {
+                header = try AMQPProtocolHeader.decode(&buffer)
+            } catch {
+                throw refuseHeader()
+            }
+            guard let header else { return false }
             try headerArrived(header)
             return true
         case .sasl, .awaitingOpen, .opened:
@@ -173,10 +179,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             write(.amqp)
             phase = .awaitingOpen
         default:
-            // Answer with the header this endpoint speaks, then close (§2.2).
-            write(phase == .header ? .sasl : .amqp)
-            throw AMQPError(.notImplemented, "protocol_header.unexpected")
+            throw refuseHeader()
         }
+    }
+
+    /// Answers a header this endpoint does not take with the one it speaks, before closing (§2.2).
+    private func refuseHeader() -> AMQPError {
+        write(phase == .header ? .sasl : .amqp)
+        return AMQPError(.notImplemented, "protocol_header.unexpected")
     }
 
     private func frameArrived(_ frame: AMQPFrame) throws {

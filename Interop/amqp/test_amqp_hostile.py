@@ -1,0 +1,82 @@
+"""Hostile AMQP input against the real binary, over TLS with raw bytes: what no AMQP library would send.
+Each case ends with the connection closed, the condition named where the connection had opened, and the
+server still serving."""
+import socket
+import ssl
+import struct
+import time
+
+import pytest
+
+SETTINGS = {"amqp.enabled": "true", "amqp.port": "0", "amqp.authentication-timeout": "2"}
+
+
+def connect(warden) -> ssl.SSLSocket:
+    context = ssl.create_default_context(cafile=warden.ca)
+    raw = socket.create_connection(("127.0.0.1", warden.amqp), timeout=10)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def frame(code: int, fields: bytes, count: int, channel: int = 0, sasl: bool = False) -> bytes:
+    body = b"\x00\x53" + bytes([code]) + b"\xc0" + bytes([len(fields) + 1, count]) + fields
+    return struct.pack(">IBBH", 8 + len(body), 2, 1 if sasl else 0, channel) + body
+
+
+def read_all(tls: ssl.SSLSocket) -> bytes:
+    """Everything the server sends until it closes (or 10 s pass)."""
+    received = b""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            chunk = tls.recv(65536)
+        except (ssl.SSLError, ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def opened(warden) -> ssl.SSLSocket:
+    """SASL ANONYMOUS, AMQP header, open: a connection that has no device yet."""
+    tls = connect(warden)
+    tls.sendall(b"AMQP\x03\x01\x00\x00" + frame(0x41, b"\xa3\x09ANONYMOUS", 1, sasl=True))
+    tls.sendall(b"AMQP\x00\x01\x00\x00" + frame(0x10, b"\xa1\x01x", 1))
+    return tls
+
+
+@pytest.mark.parametrize("attack, condition", [
+    # Not AMQP at all: the server answers with the header it speaks and closes.
+    (lambda w: b"GET / HTTP/1.1\r\n\r\n", None),
+    # A frame claiming a gigabyte, before SASL is done.
+    (lambda w: b"AMQP\x03\x01\x00\x00" + struct.pack(">IBBH", 1 << 30, 2, 1, 0), None),
+    # A session on a channel past channel-max.
+    (lambda w: frame(0x11, b"\x40\x43\x70\x00\x00\x00\x64\x70\x00\x00\x00\x64", 4, channel=9),
+     b"amqp:resource-limit-exceeded"),
+    # A transfer on a link never attached.
+    (lambda w: frame(0x11, b"\x40\x43\x70\x00\x00\x00\x64\x70\x00\x00\x00\x64", 4)
+     + frame(0x14, b"\x52\x05\x43\xa0\x01t", 3), b"amqp:session:unattached-handle"),
+    # A list claiming more elements than its bytes hold.
+    (lambda w: struct.pack(">IBBH", 14, 2, 0, 0) + b"\x00\x53\x11\xc0\x01\xff", b"amqp:decode-error"),
+])
+def test_hostile_bytes_close_the_connection_and_the_server_serves_on(warden_factory, attack, condition):
+    warden = warden_factory(SETTINGS)
+    tls = opened(warden) if condition else connect(warden)
+    tls.sendall(attack(warden))
+    answer = read_all(tls)
+    if condition:
+        assert condition in answer
+    else:
+        assert answer.startswith(b"AMQP")
+    # Another connection is served as before.
+    again = connect(warden)
+    again.sendall(b"AMQP\x03\x01\x00\x00")
+    assert again.recv(8) == b"AMQP\x03\x01\x00\x00"
+
+
+def test_a_connection_that_authenticates_no_device_is_closed(warden_factory):
+    warden = warden_factory(SETTINGS)
+    tls = opened(warden)
+    started = time.monotonic()
+    answer = read_all(tls)
+    assert b"amqp:unauthorized-access" in answer and time.monotonic() - started < 9
