@@ -80,3 +80,21 @@ def test_a_connection_that_authenticates_no_device_is_closed(warden_factory):
     started = time.monotonic()
     answer = read_all(tls)
     assert b"amqp:unauthorized-access" in answer and time.monotonic() - started < 9
+
+
+def test_heartbeats_come_at_most_once_a_second_whatever_the_client_asks(warden_factory):
+    warden = warden_factory(SETTINGS)
+    tls = connect(warden)
+    # open with idle-time-out 1 ms: heartbeats every half millisecond would spin the server.
+    tls.sendall(b"AMQP\x03\x01\x00\x00" + frame(0x41, b"\xa3\x09ANONYMOUS", 1, sasl=True))
+    tls.sendall(b"AMQP\x00\x01\x00\x00" + frame(0x10, b"\xa1\x01x\x40\x40\x40\x52\x01", 5))
+    received = b""
+    tls.settimeout(0.2)
+    deadline = time.monotonic() + 1.9
+    while time.monotonic() < deadline:
+        try:
+            received += tls.recv(65536)
+        except (socket.timeout, ssl.SSLError):
+            pass
+    heartbeats = received.count(struct.pack(">IBBH", 8, 2, 0, 0))
+    assert b"\x00\x53\x10" in received and 1 <= heartbeats <= 2

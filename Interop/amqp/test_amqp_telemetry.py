@@ -167,3 +167,24 @@ def test_a_device_disabled_while_connected_loses_its_link_at_once(warden_factory
     accepted = device.outcomes.count("accepted")
     assert 10 <= accepted < 1000
     assert accepted <= len(stored(warden, "meter-5")) <= device.sent
+
+
+class RefusedLinkThenTelemetry(Device):
+    """Opens a link this endpoint does not serve (cloud-to-device, as the SDKs do at start) before its
+    telemetry: the refusal detaches that link only."""
+
+    def open_telemetry(self, container):
+        self.refused = container.create_receiver(
+            self.connection, f"amqps://localhost/devices/{self.device_id}/messages/devicebound")
+        super().open_telemetry(container)
+
+    def on_link_error(self, event):
+        self.errors.append(event.link.remote_condition.name)
+
+
+def test_a_refused_link_leaves_the_connection_and_its_other_links_working(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "meter-6")
+    token = warden.cli("token", "meter-6", "--ttl", "1h")
+    device = run(RefusedLinkThenTelemetry(warden, "meter-6", 20, user="meter-6@sas.localhost", password=token))
+    assert device.errors == ["amqp:not-found"] and device.outcomes == ["accepted"] * 20

@@ -36,6 +36,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private struct Link {
         let name: String
         let node: AMQPNode
+        /// Tells this link from a later one on the same handle, for commits that complete after it ended.
+        let generation: UInt64
+        /// Detached by this endpoint; the handle stays taken, and what arrives on it is dropped, until the
+        /// client's detach answers (§2.6.5).
+        var detaching = false
         /// True when the client sends on it (this endpoint receives).
         let receiving: Bool
         /// Receiving: the sender's delivery count as this endpoint knows it, and the credit outstanding.
@@ -43,8 +48,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         var credit: UInt32 = 0
         /// Messages handed to the hub and not yet settled.
         var awaiting = 0
-        /// A delivery whose transfers are still arriving: its id, whether the client settled it, its bytes.
-        var assembling: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)?
+        /// A delivery whose transfers are still arriving: its id, whether the client settled it, its message
+        /// format, its bytes.
+        var assembling: (deliveryID: UInt32, settled: Bool, format: UInt32, payload: ByteBuffer)?
         /// Sending: the credit the client gave, and replies waiting for it.
         var peerCredit: UInt32 = 0
         var queued: [AMQPMessage] = []
@@ -66,6 +72,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private static let sessionWindow: UInt32 = 8192
     /// CBS replies waiting for the client's credit, in all, before a put-token is refused.
     private static let maximumQueuedReplies = 16
+    /// Put-tokens checked at once on a connection.
+    private static let maximumTokensInFlight = 2
+    /// The largest CBS request (a SAS token is a few hundred bytes).
+    private static let maximumTokenMessageSize = 16 * 1024
+    /// How long the last bytes may wait for a client that does not read before the socket closes anyway.
+    private static let drainLimit = TimeAmount.seconds(2)
 
     private let services: AMQPEndpointServices
     private let peerAddress: IPAddress
@@ -76,6 +88,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// Devices whose tokens this connection presented: the identity, and its hold on live revocation.
     private var devices: [DeviceID: (identity: DeviceIdentity, hold: UInt64)] = [:]
     private var isPending = true
+    private var nextGeneration: UInt64 = 0
+    /// Put-tokens being checked; more at once are answered 429 without being checked.
+    private var tokensInFlight = 0
+    /// Reading stops while the client does not read what is written to it, and while a PLAIN password is
+    /// checked (what it pipelines meanwhile waits in the kernel, not here).
+    private var isWriteBlocked = false
     private var maximumFrameSize: Int
     private var lastRead = NIODeadline.now()
     private var timers: [RepeatedTask] = []
@@ -96,6 +114,13 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             guard bound.value.devices.isEmpty else { return }
             bound.value.fail(.unauthorizedAccess, "No device authenticated within the time allowed.")
         }
+        // From the start: a client that authenticated with PLAIN and then sends nothing is closed too.
+        let idle = services.settings.idleTimeout
+        timers.append(
+            context.eventLoop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(idle.nanoseconds / 2)) { _ in
+                guard NIODeadline.now() - bound.value.lastRead > idle else { return }
+                bound.value.fail(.resourceLimitExceeded, "The client sent nothing within the idle time-out.")
+            })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -114,6 +139,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard phase != .closed else { return }
         var bytes = unwrapInboundIn(data)
         buffer.writeBuffer(&bytes)
         lastRead = .now()
@@ -136,6 +162,19 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// A client that sends without reading (attaches whose termini are echoed, flows asking for an echo)
+    /// would grow what is written to it without bound: it is not read until it reads.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWriteBlocked = !context.channel.isWritable
+        updateReading()
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func updateReading() {
+        try? context?.channel.syncOptions?.setOption(
+            ChannelOptions.autoRead, value: !isWriteBlocked && phase != .saslChecking)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -236,8 +275,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             let deviceID = String(user[..<at])
             let audience = "\(user[user.index(at, offsetBy: 5)...])/devices/\(deviceID)"
             phase = .saslChecking
+            updateReading()
             authenticate(token: password, audience: audience) { handler, outcome in
                 handler.saslOutcome(outcome == nil ? .ok : .authentication)
+                handler.updateReading()
                 handler.readBuffered()
             }
         default:
@@ -277,29 +318,23 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                         containerID: "warden", maximumFrameSize: UInt32(truncatingIfNeeded: settings.maximumFrameSize),
                         channelMaximum: UInt16(truncatingIfNeeded: settings.maximumSessions - 1),
                         idleTimeout: UInt32(truncatingIfNeeded: settings.idleTimeout.nanoseconds / 1_000_000)))))
-        startTimers(peerIdleTimeout: open.idleTimeout)
+        startHeartbeats(peerIdleTimeout: open.idleTimeout)
     }
 
-    /// Heartbeats at half the client's idle time-out; the connection closed when the client is silent for
-    /// this endpoint's.
-    private func startTimers(peerIdleTimeout: UInt32?) {
+    /// Heartbeats at half the client's idle time-out (§2.4.5).
+    private func startHeartbeats(peerIdleTimeout: UInt32?) {
         guard let context else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         if let peerIdleTimeout, peerIdleTimeout > 0 {
+            // At most one a second, whatever the client asks for (1 ms would spin the event loop).
             // total: widens a UInt32.
-            let half = TimeAmount.milliseconds(Int64(peerIdleTimeout / 2))
+            let half = TimeAmount.milliseconds(max(1000, Int64(peerIdleTimeout / 2)))
             timers.append(
                 context.eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
                     bound.value.write(AMQPFrame(performative: nil))
                     bound.value.flush()
                 })
         }
-        let idle = services.settings.idleTimeout
-        timers.append(
-            context.eventLoop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(idle.nanoseconds / 2)) { _ in
-                guard NIODeadline.now() - bound.value.lastRead > idle else { return }
-                bound.value.fail(.resourceLimitExceeded, "The client sent nothing within the idle time-out.")
-            })
     }
 
     // MARK: Sessions and links
@@ -358,31 +393,50 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             target: refusal == nil ? attach.target : nil, initialDeliveryCount: receiving ? nil : 0,
             maximumMessageSize: UInt64(truncatingIfNeeded: services.settings.maximumMessageSize))
         write(AMQPFrame(channel: channel, performative: .attach(reply)))
+        nextGeneration += 1
+        var link = Link(
+            name: attach.name, node: node, generation: nextGeneration, receiving: receiving,
+            deliveryCount: attach.initialDeliveryCount ?? 0)
+        link.detaching = refusal != nil
+        session.links[attach.handle] = link
+        sessions[channel] = session
         if let refusal {
             // A refused link is attached without a terminus and detached at once with why (§2.6.3).
             write(
                 AMQPFrame(
                     channel: channel, performative: .detach(.init(handle: attach.handle, closed: true, error: refusal)))
             )
-            return
-        }
-        var link = Link(
-            name: attach.name, node: node, receiving: receiving, deliveryCount: attach.initialDeliveryCount ?? 0)
-        if receiving {
-            link.credit = services.settings.linkCredit
-            session.links[attach.handle] = link
-            sessions[channel] = session
+        } else if receiving {
+            // Measured before the write: an optional chain's access to `sessions` begins before its right side
+            // runs, and `creditRoom` reads `sessions` (an exclusivity trap).
+            let credit = creditRoom(for: link)
+            sessions[channel]?.links[attach.handle]?.credit = credit
             sendFlow(channel: channel, handle: attach.handle)
-        } else {
-            session.links[attach.handle] = link
-            sessions[channel] = session
         }
     }
 
+    /// The credit a receiving link may have now: its own limit less what it awaits, within the connection's
+    /// budget (four links' worth) less what the other links hold, so that re-attaching does not multiply it.
+    private func creditRoom(for link: Link) -> UInt32 {
+        // total: widens a UInt32.
+        let limit = Int(services.settings.linkCredit)
+        var held = 0
+        for session in sessions.values {
+            for other in session.links.values where other.receiving && other.generation != link.generation {
+                // total: sums of credits and counts, each at most a few thousand.
+                held += Int(other.credit) + other.awaiting
+            }
+        }
+        let room = max(0, min(limit - link.awaiting, 4 * limit - held - link.awaiting))
+        return UInt32(clamping: room)
+    }
+
     private func detached(_ detach: AMQPPerformative.Detach, channel: UInt16) throws {
-        guard sessions[channel]?.links.removeValue(forKey: detach.handle) != nil else {
+        guard let link = sessions[channel]?.links.removeValue(forKey: detach.handle) else {
             throw AMQPError(.unattachedHandle, "detach.unattached_handle")
         }
+        // The client's answer to this endpoint's detach needs none.
+        guard !link.detaching else { return }
         write(AMQPFrame(channel: channel, performative: .detach(.init(handle: detach.handle, closed: detach.closed))))
     }
 
@@ -395,6 +449,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         guard var link = session.links[handle] else {
             throw AMQPError(.unattachedHandle, "flow.unattached_handle")
         }
+        guard !link.detaching else { return }
         if !link.receiving, let credit = flow.linkCredit {
             // link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd) (§2.6.7).
             link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
@@ -414,10 +469,21 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     .init(
                         nextIncomingID: session.nextIncomingID, incomingWindow: session.incomingLeft,
                         nextOutgoingID: session.nextOutgoingID, outgoingWindow: Self.sessionWindow, handle: handle,
-                        deliveryCount: link?.deliveryCount, linkCredit: link.map { $0.receiving ? $0.credit : 0 }))))
+                        deliveryCount: link?.deliveryCount,
+                        linkCredit: link.map { $0.receiving ? $0.credit : $0.peerCredit }))))
     }
 
     // MARK: Transfers in
+
+    /// A whole message's place: where to settle it, and how the client sent it.
+    private struct Delivery {
+        let channel: UInt16
+        let handle: UInt32
+        let generation: UInt64
+        let deliveryID: UInt32
+        let settledBySender: Bool
+        let messageFormat: UInt32
+    }
 
     private func transferred(
         _ transfer: AMQPPerformative.Transfer, payload: ByteBuffer, channel: UInt16
@@ -428,14 +494,23 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         session.nextIncomingID &+= 1
         session.incomingLeft -= 1
+        if session.incomingLeft <= Self.sessionWindow / 2 { session.incomingLeft = Self.sessionWindow }
+        let renewed = session.incomingLeft == Self.sessionWindow
+        defer { if renewed { sendFlow(channel: channel, handle: nil) } }
         guard var link = session.links[transfer.handle], link.receiving else {
             throw AMQPError(.unattachedHandle, "transfer.unattached_handle")
         }
+        sessions[channel] = session
+        // What was sent before the client saw this endpoint's detach is dropped.
+        guard !link.detaching else { return }
+        let limit =
+            link.node == .claimsBasedSecurity ? Self.maximumTokenMessageSize : services.settings.maximumMessageSize
         if transfer.aborted {
             link.assembling = nil
         } else if var assembling = link.assembling {
-            guard assembling.payload.readableBytes + payload.readableBytes <= services.settings.maximumMessageSize
-            else { throw AMQPError(.messageSizeExceeded, "transfer.message_too_large") }
+            guard assembling.payload.readableBytes + payload.readableBytes <= limit else {
+                throw AMQPError(.messageSizeExceeded, "transfer.message_too_large")
+            }
             var payload = payload
             assembling.payload.writeBuffer(&payload)
             link.assembling = assembling
@@ -446,104 +521,114 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             guard link.credit > 0 else {
                 throw AMQPError(.transferLimitExceeded, "transfer.without_credit")
             }
-            guard payload.readableBytes <= services.settings.maximumMessageSize else {
+            guard payload.readableBytes <= limit else {
                 throw AMQPError(.messageSizeExceeded, "transfer.message_too_large")
             }
             link.credit -= 1
             link.deliveryCount &+= 1
-            link.assembling = (deliveryID, transfer.settled ?? false, payload)
+            link.assembling = (deliveryID, transfer.settled ?? false, transfer.messageFormat ?? 0, payload)
         }
-        var whole: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)?
+        var whole: (deliveryID: UInt32, settled: Bool, format: UInt32, payload: ByteBuffer)?
         if !transfer.more, !transfer.aborted {
             whole = link.assembling
             link.assembling = nil
             if whole != nil { link.awaiting += 1 }
         }
-        session.links[transfer.handle] = link
-        if session.incomingLeft <= Self.sessionWindow / 2 { session.incomingLeft = Self.sessionWindow }
-        let renewed = session.incomingLeft == Self.sessionWindow
-        sessions[channel] = session
-        if renewed { sendFlow(channel: channel, handle: nil) }
+        sessions[channel]?.links[transfer.handle] = link
         guard let whole else { return }
+        let delivery = Delivery(
+            channel: channel, handle: transfer.handle, generation: link.generation, deliveryID: whole.deliveryID,
+            settledBySender: whole.settled, messageFormat: whole.format)
         let message: AMQPMessage
         do {
             message = try AMQPMessage(decoding: whole.payload)
         } catch {
-            settle(
-                channel, transfer.handle, whole.deliveryID, whole.settled,
-                .rejected(AMQPError(error.condition, error.rule)))
+            settle(delivery, .rejected(AMQPError(error.condition, error.rule)))
             return
         }
         switch link.node {
-        case .claimsBasedSecurity: putToken(message, channel: channel, handle: transfer.handle, delivery: whole)
-        case .telemetry(let deviceID):
-            telemetry(message, from: deviceID, channel: channel, handle: transfer.handle, delivery: whole)
-        case .unknown: settle(channel, transfer.handle, whole.deliveryID, whole.settled, .released)
+        case .claimsBasedSecurity: putToken(message, delivery)
+        case .telemetry(let deviceID): telemetry(message, from: deviceID, delivery)
+        case .unknown: settle(delivery, .released)
         }
     }
 
-    /// Says what became of a delivery (unless the client settled it when sending), and gives its credit back.
-    private func settle(
-        _ channel: UInt16, _ handle: UInt32, _ deliveryID: UInt32, _ settledBySender: Bool, _ state: AMQPDeliveryState
-    ) {
-        guard phase == .opened, var link = sessions[channel]?.links[handle] else { return }
-        if !settledBySender {
+    /// Says what became of a delivery (unless the client settled it when sending), and gives its credit back
+    /// in batches: once half the link's credit is spent, it is filled again.
+    private func settle(_ delivery: Delivery, _ state: AMQPDeliveryState) {
+        guard phase == .opened, var link = sessions[delivery.channel]?.links[delivery.handle],
+            link.generation == delivery.generation
+        else { return }
+        if !delivery.settledBySender, !link.detaching {
             write(
                 AMQPFrame(
-                    channel: channel,
-                    performative: .disposition(.init(role: .receiver, first: deliveryID, settled: true, state: state))))
+                    channel: delivery.channel,
+                    performative: .disposition(
+                        .init(role: .receiver, first: delivery.deliveryID, settled: true, state: state))))
         }
         link.awaiting -= 1
         let limit = services.settings.linkCredit
-        // Credit comes back in batches: once half the window is spent, it is filled again.
-        let renew = link.credit + UInt32(clamping: link.awaiting) <= limit / 2
-        if renew { link.credit = limit - UInt32(clamping: link.awaiting) }
-        sessions[channel]?.links[handle] = link
-        if renew { sendFlow(channel: channel, handle: handle) }
+        let renew = !link.detaching && link.credit + UInt32(clamping: link.awaiting) <= limit / 2
+        sessions[delivery.channel]?.links[delivery.handle] = link
+        if renew {
+            let credit = creditRoom(for: link)
+            sessions[delivery.channel]?.links[delivery.handle]?.credit = credit
+            sendFlow(channel: delivery.channel, handle: delivery.handle)
+        }
         flush()
     }
 
-    private func telemetry(
-        _ message: AMQPMessage, from deviceID: DeviceID, channel: UInt16, handle: UInt32,
-        delivery: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)
-    ) {
+    private func telemetry(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
         guard let sender = authority(of: deviceID) else {
-            detach(channel, handle, AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired."))
+            detach(
+                delivery.channel, delivery.handle,
+                AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired."))
             return
         }
-        guard let telemetry = AMQPTelemetry(message) else {
-            settle(
-                channel, handle, delivery.deliveryID, delivery.settled,
-                .rejected(AMQPError(.decodeError, "Telemetry is data sections, or a binary or string value.")))
+        let telemetry: [AMQPTelemetry]
+        do {
+            telemetry = try AMQPTelemetry.messages(in: message, format: delivery.messageFormat)
+        } catch {
+            settle(delivery, .rejected(error))
             return
         }
         // Submitted here, in the link's order; only the wait for the commit leaves the event loop.
-        let ticket: UInt64?
-        do {
-            ticket = try services.gateway.submitTelemetry(
-                from: sender, properties: telemetry.properties, body: Array(telemetry.body.readableBytesView),
-                peer: peerAddress)
-        } catch {
-            let reason = (error as? WardenError)?.reason ?? "\(error)"
-            settle(
-                channel, handle, delivery.deliveryID, delivery.settled,
-                .rejected(AMQPError(.unauthorizedAccess, reason)))
-            return
+        var tickets: [UInt64] = []
+        for one in telemetry {
+            do {
+                if let ticket = try services.gateway.submitTelemetry(
+                    from: sender, properties: one.properties, body: Array(one.body.readableBytesView),
+                    peer: peerAddress)
+                {
+                    tickets.append(ticket)
+                }
+            } catch {
+                // What of a batch was submitted before stays submitted: the client resends, at least once.
+                let refusal = error as? WardenError
+                let condition: AMQPCondition = refusal?.code == .authForbidden ? .unauthorizedAccess : .notAllowed
+                settle(delivery, .rejected(AMQPError(condition, refusal?.reason ?? "\(error)")))
+                return
+            }
         }
-        guard let ticket else {
-            settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+        guard !tickets.isEmpty else {
+            settle(delivery, .accepted)
             return
         }
         let gateway = services.gateway
+        let submitted = tickets
         complete {
-            await gateway.committed(ticket)
+            for ticket in submitted { await gateway.committed(ticket) }
         } then: { handler, _ in
-            handler.settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+            handler.settle(delivery, .accepted)
         }
     }
 
+    /// Detaches a link with why; its handle stays taken until the client answers.
     private func detach(_ channel: UInt16, _ handle: UInt32, _ error: AMQPError) {
-        sessions[channel]?.links[handle] = nil
+        guard sessions[channel]?.links[handle]?.detaching == false else { return }
+        sessions[channel]?.links[handle]?.detaching = true
+        sessions[channel]?.links[handle]?.credit = 0
+        sessions[channel]?.links[handle]?.assembling = nil
         write(AMQPFrame(channel: channel, performative: .detach(.init(handle: handle, closed: true, error: error))))
         flush()
     }
@@ -552,11 +637,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// A put-token on `$cbs`: the token is checked as an HTTPS device's would be, and the answer goes back on
     /// the client's `$cbs` receiving link (status 200, or 401 with the refusal's reference id).
-    private func putToken(
-        _ request: AMQPMessage, channel: UInt16, handle: UInt32,
-        delivery: (deliveryID: UInt32, settled: Bool, payload: ByteBuffer)
-    ) {
-        settle(channel, handle, delivery.deliveryID, delivery.settled, .accepted)
+    private func putToken(_ request: AMQPMessage, _ delivery: Delivery) {
+        settle(delivery, .accepted)
+        let channel = delivery.channel
         let properties = request.applicationProperties ?? []
         func property(_ name: String) -> String? {
             properties.first { $0.key == .string(name) }?.value.text
@@ -567,13 +650,19 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             reply(to: request, status: 400, "A put-token names its audience and carries a SAS token.", channel: channel)
             return
         }
-        // A renewed token of a device this connection carries takes no new place.
+        guard tokensInFlight < Self.maximumTokensInFlight else {
+            reply(to: request, status: 429, "Put-tokens are checked two at a time; send again.", channel: channel)
+            return
+        }
+        // A renewed token of a device this connection carries takes no new place; tokens being checked do.
         let known = TokenAudience(audience).flatMap { try? DeviceID($0.deviceID) }.map { devices[$0] != nil } ?? false
-        guard known || devices.count < services.settings.maximumDevicesPerConnection else {
+        guard known || devices.count + tokensInFlight < services.settings.maximumDevicesPerConnection else {
             reply(to: request, status: 403, "This connection carries as many devices as it may.", channel: channel)
             return
         }
+        tokensInFlight += 1
         authenticate(token: token, audience: audience) { handler, refusal in
+            handler.tokensInFlight -= 1
             handler.reply(to: request, status: refusal == nil ? 200 : 401, refusal ?? "OK", channel: channel)
         }
     }
@@ -646,7 +735,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         } then: { handler, result in
             switch result {
             case .success(let identity):
-                handler.hold(identity)
+                if let refusal = handler.hold(identity) {
+                    then(handler, refusal)
+                    return
+                }
+                if handler.isPending { handler.services.limiter.refund(handler.peerAddress) }
                 handler.authenticationDeadline?.cancel()
                 handler.releasePending()
                 then(handler, nil)
@@ -657,28 +750,43 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     /// Records the device's authority on this connection (a renewed token replaces the one before) with live
-    /// revocation, which calls `revoked` when the registry takes it back.
-    private func hold(_ identity: DeviceIdentity) {
-        guard let context else { return }
-        if let earlier = devices[identity.deviceID] { services.revocation.release(earlier.hold, earlier.identity) }
+    /// revocation, which calls `revoked` when the registry takes it back; the refusal when it cannot be held.
+    private func hold(_ identity: DeviceIdentity) -> String? {
+        guard let context else { return "The connection closed." }
+        if let earlier = devices[identity.deviceID] {
+            // Link addresses name a device, not its tenant: one id per connection.
+            guard earlier.identity.tenantID == identity.tenantID else {
+                return "A device of that id from another tenant is on this connection."
+            }
+            services.revocation.release(earlier.hold, earlier.identity)
+            devices[identity.deviceID] = nil
+        }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let hold = services.revocation.hold(
-            .init(identity: identity, peerAddress: peerAddress) { reason in
-                eventLoop.execute { bound.value.revoked(identity.deviceID, reason) }
+            .init(identity: identity, peerAddress: peerAddress) { id, reason in
+                eventLoop.execute { bound.value.revoked(identity.deviceID, hold: id, reason) }
             })
+        // A change the registry made while the token was checked is not missed: asked again once held.
+        if let refusal = services.gateway.revocation(of: identity, peerAddress: peerAddress) {
+            services.revocation.release(hold, identity)
+            return refusal.reason
+        }
         devices[identity.deviceID] = (identity, hold)
+        return nil
     }
 
-    /// The registry took the device back: its links are detached, its token forgotten.
-    private func revoked(_ deviceID: DeviceID, _ reason: String) {
-        guard devices.removeValue(forKey: deviceID) != nil else { return }
+    /// The registry took the device back: its links are detached, its token forgotten (unless a renewed
+    /// token replaced that hold meanwhile).
+    private func revoked(_ deviceID: DeviceID, hold: UInt64, _ reason: String) {
+        guard devices[deviceID]?.hold == hold else { return }
+        devices[deviceID] = nil
         detachLinks(of: deviceID, AMQPError(.unauthorizedAccess, reason))
     }
 
     private func detachLinks(of deviceID: DeviceID, _ error: AMQPError) {
         for (channel, session) in sessions {
-            for (handle, link) in session.links where link.node == .telemetry(deviceID) {
+            for (handle, link) in session.links where link.node == .telemetry(deviceID) && !link.detaching {
                 detach(channel, handle, error)
             }
         }
@@ -759,5 +867,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             channel.close(promise: nil)
         }
+        // A client that does not read keeps the last bytes from being written: the socket closes anyway.
+        context.eventLoop.scheduleTask(in: Self.drainLimit) { channel.close(promise: nil) }
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import Metrics
 import WardenAMQP
+import WardenBroker
 import WardenCore
 import WardenHub
 
@@ -9,6 +10,8 @@ struct AMQPEndpointServices: Sendable {
     let gateway: DeviceGateway
     let settings: AMQPEndpointSettings
     let pending: PendingConnections
+    /// The connect budget per address, refunded when a connection authenticates a device (as MQTT's).
+    let limiter: ConnectRateLimiter
     let clock: any WardenClock
     let logger: Logger
     let metrics: AMQPEndpointMetrics

@@ -8,8 +8,9 @@ public struct AMQPEndpointSettings: Sendable {
     public var maximumMessageSize = 256 * 1024
     /// Sessions on one connection (announced as `channel-max`).
     public var maximumSessions = 4
-    /// Links on one session (announced as `handle-max`).
-    public var maximumLinksPerSession = 16
+    /// Links on one session (announced as `handle-max`): the C SDK puts every device it multiplexes on one
+    /// session, a few links each. What they may hold waiting is bounded apart (four links' credit).
+    public var maximumLinksPerSession = 256
     /// Devices one connection may carry (the C SDK multiplexes devices over one connection).
     public var maximumDevicesPerConnection = 64
     /// Messages a device may have sent on one link and not yet had acknowledged (the link credit granted):

@@ -37,7 +37,7 @@ public final class AMQPListener: Service, Sendable {
         let revocation = AMQPLiveRevocation(gateway: gateway)
         revocation.follow(events)
         services = AMQPEndpointServices(
-            gateway: gateway, settings: settings, pending: pending, clock: clock, logger: logger,
+            gateway: gateway, settings: settings, pending: pending, limiter: limiter, clock: clock, logger: logger,
             metrics: AMQPEndpointMetrics(), revocation: revocation)
     }
 

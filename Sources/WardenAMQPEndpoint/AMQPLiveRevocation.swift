@@ -12,7 +12,8 @@ final class AMQPLiveRevocation: Sendable {
     struct Hold: Sendable {
         let identity: DeviceIdentity
         let peerAddress: IPAddress
-        let revoke: @Sendable (_ reason: String) -> Void
+        /// Called with the hold's id (a renewed token's hold is another) and why.
+        let revoke: @Sendable (_ id: UInt64, _ reason: String) -> Void
     }
 
     private struct Key: Hashable {
@@ -81,8 +82,8 @@ final class AMQPLiveRevocation: Sendable {
     }
 
     private func revoke(_ tenantID: TenantID, _ deviceID: DeviceID, _ reason: String) {
-        let removed = holds.withLock { $0.removeValue(forKey: Key(tenantID: tenantID, deviceID: deviceID)) }
-        for hold in removed?.values ?? [:].values { hold.revoke(reason) }
+        let removed = holds.withLock { $0.removeValue(forKey: Key(tenantID: tenantID, deviceID: deviceID)) } ?? [:]
+        for (id, hold) in removed { hold.revoke(id, reason) }
     }
 
     private func recheck(_ matches: (Key) -> Bool) {
@@ -90,7 +91,7 @@ final class AMQPLiveRevocation: Sendable {
         for (id, hold) in candidates {
             guard let refusal = gateway.revocation(of: hold.identity, peerAddress: hold.peerAddress) else { continue }
             release(id, hold.identity)
-            hold.revoke(refusal.reason)
+            hold.revoke(id, refusal.reason)
         }
     }
 }

@@ -8,6 +8,33 @@ struct AMQPTelemetry {
     let properties: [PropertyBag.Property]
     let body: ByteBuffer
 
+    /// The C SDK sends telemetry in batches: each data section holds a whole encoded message.
+    static let batchFormat: UInt32 = 0x8001_3700
+
+    /// The telemetry a delivery carries: its one message (format 0), or each message of a batch, in order;
+    /// a refusal names what is wrong (another format, a batch section that is not a message, a body that is
+    /// not bytes).
+    static func messages(in message: AMQPMessage, format: UInt32) throws(AMQPError) -> [AMQPTelemetry] {
+        let messages: [AMQPMessage]
+        switch format {
+        case 0:
+            messages = [message]
+        case batchFormat:
+            guard case .data(let sections) = message.body,
+                let unpacked = try? sections.map({ bytes throws(AMQPDecodingError) in try AMQPMessage(decoding: bytes) }
+                )
+            else { throw AMQPError(.decodeError, "A batch's data sections are whole messages.") }
+            messages = unpacked
+        default:
+            throw AMQPError(.notImplemented, "Message format \(format) is not read here.")
+        }
+        let telemetry = messages.compactMap(AMQPTelemetry.init)
+        guard telemetry.count == messages.count else {
+            throw AMQPError(.decodeError, "Telemetry is data sections, or a binary or string value.")
+        }
+        return telemetry
+    }
+
     /// Nil for a body that is not bytes (an AMQP sequence, or a value other than binary or string).
     init?(_ message: AMQPMessage) {
         guard let body = message.body.bytes else { return nil }

@@ -58,4 +58,25 @@ struct AMQPNodeTests {
         #expect(AMQPTelemetry(AMQPMessage(body: .sequence([[.null]]))) == nil)
         #expect(AMQPTelemetry(AMQPMessage(body: .value(.list([])))) == nil)
     }
+
+    @Test func aBatchOfTheCSDKIsItsMessagesInOrder() throws {
+        func encoded(_ text: String) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.writeAMQPMessage(
+                AMQPMessage(
+                    applicationProperties: [AMQPMapEntry(.string("k"), .string(text))],
+                    body: .data([ByteBuffer(string: text)])))
+            return buffer
+        }
+        let batch = AMQPMessage(body: .data([encoded("one"), encoded("two")]))
+        let telemetry = try AMQPTelemetry.messages(in: batch, format: AMQPTelemetry.batchFormat)
+        #expect(telemetry.map(\.body) == [ByteBuffer(string: "one"), ByteBuffer(string: "two")])
+        #expect(telemetry.map(\.properties) == [[.init("k", "one")], [.init("k", "two")]])
+        #expect(try AMQPTelemetry.messages(in: batch, format: 0).count == 1)
+        #expect(throws: AMQPError.self) {
+            try AMQPTelemetry.messages(
+                in: AMQPMessage(body: .data([ByteBuffer(string: "no")])), format: AMQPTelemetry.batchFormat)
+        }
+        #expect(throws: AMQPError.self) { try AMQPTelemetry.messages(in: batch, format: 7) }
+    }
 }

@@ -47,7 +47,7 @@ public final class ConnectRateLimiter: Sendable {
     }
 
     /// Gives the token back: the connection authenticated.
-    func refund(_ address: IPAddress) {
+    public func refund(_ address: IPAddress) {
         buckets.withLock { buckets in
             guard var bucket = buckets[address] else { return }
             bucket.tokens = min(configuration.burst, bucket.tokens + 1)
