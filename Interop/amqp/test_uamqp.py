@@ -1,0 +1,55 @@
+"""The AMQPS endpoint with uamqp 1.6.11, the Python binding of Azure's uAMQP-C: the AMQP stack of the Azure
+IoT C device SDK, which authenticates with SASL MSSBCBS and a CBS put-token (protocols.md §2.1–2.2)."""
+import json
+import re
+import ssl
+import urllib.request
+
+import uamqp
+from uamqp import authentication
+
+SETTINGS = {"amqp.enabled": "true", "amqp.port": "0"}
+
+
+def stored(warden, device_id: str) -> list[dict]:
+    token = (warden.data_dir / "admin.token").read_text().strip()
+    request = urllib.request.Request(
+        f"{warden.url}/api/v1/tenants/default/devices/{device_id}/telemetry?limit=1000",
+        headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=warden.ca), timeout=30) as reply:
+        return json.loads(reply.read())["items"]
+
+
+def send(warden, device_id: str, token: str, count: int) -> list:
+    auth = authentication.SASTokenAuth(
+        audience=f"localhost/devices/{device_id}", uri=f"amqps://localhost/devices/{device_id}/messages/events",
+        token=token, expires_at=int(re.search(r"se=(\d+)", token).group(1)), port=warden.amqp, verify=warden.ca,
+        token_type=b"servicebus.windows.net:sastoken")
+    client = uamqp.SendClient(f"amqps://localhost:{warden.amqp}/devices/{device_id}/messages/events", auth=auth)
+    for n in range(count):
+        client.queue_message(uamqp.Message(json.dumps({"n": n}).encode(), application_properties={"n": str(n)}))
+    return client.send_all_messages(close_on_done=True)
+
+
+def test_the_c_sdk_stack_puts_its_token_and_its_telemetry_is_stored_in_order(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "meter-1")
+    token = warden.cli("token", "meter-1", "--ttl", "1h")
+    results = send(warden, "meter-1", token, 25)
+    assert results == [uamqp.constants.MessageState.SendComplete] * 25
+    messages = stored(warden, "meter-1")
+    assert [json.loads(m["body"])["n"] for m in messages] == list(range(25))
+    assert messages[3]["properties"] == {"n": "3"}
+
+
+def test_a_forged_token_sends_nothing(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "meter-2")
+    token = warden.cli("token", "meter-2", "--ttl", "1h")
+    forged = re.sub(r"sig=[^&]+", "sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D", token)
+    try:
+        results = send(warden, "meter-2", forged, 3)
+    except Exception as error:  # uamqp raises its own AuthenticationException (status 401)
+        results = [error]
+    assert uamqp.constants.MessageState.SendComplete not in results
+    assert stored(warden, "meter-2") == []
