@@ -188,3 +188,86 @@ def test_a_refused_link_leaves_the_connection_and_its_other_links_working(warden
     token = warden.cli("token", "meter-6", "--ttl", "1h")
     device = run(RefusedLinkThenTelemetry(warden, "meter-6", 20, user="meter-6@sas.localhost", password=token))
     assert device.errors == ["amqp:not-found"] and device.outcomes == ["accepted"] * 20
+
+
+class Multiplexed(MessagingHandler):
+    """One connection carrying several devices, as the C SDK multiplexes them: a put-token for each, one at a
+    time on `$cbs`, then a telemetry link for each, all sending at once."""
+
+    def __init__(self, warden, tokens: dict, count: int):
+        super().__init__()
+        self.warden, self.tokens, self.count = warden, tokens, count
+        self.pending = list(tokens)
+        self.statuses, self.sent, self.accepted, self.links = [], {}, {}, {}
+
+    def on_start(self, event):
+        self.connection = event.container.connect(
+            f"amqps://localhost:{self.warden.amqp}", allowed_mechs="ANONYMOUS", ssl_domain=tls(self.warden),
+            reconnect=False)
+        self.cbs = event.container.create_sender(self.connection, "$cbs")
+        event.container.create_receiver(self.connection, "$cbs")
+        self.put_next()
+
+    def put_next(self):
+        device = self.pending[0]
+        self.cbs.send(Message(
+            id=device, reply_to="cbs", body=self.tokens[device],
+            properties={"operation": "put-token", "type": "servicebus.windows.net:sastoken",
+                        "name": f"localhost/devices/{device}"}))
+
+    def on_message(self, event):
+        self.statuses.append(event.message.properties["status-code"])
+        self.pending.pop(0)
+        if self.pending:
+            self.put_next()
+            return
+        for device in self.tokens:
+            link = event.container.create_sender(self.connection, f"/devices/{device}/messages/events")
+            self.links[link.name] = device
+            self.sent[device] = self.accepted[device] = 0
+
+    def on_sendable(self, event):
+        device = self.links.get(event.sender.name)
+        while device and event.sender.credit and self.sent[device] < self.count:
+            event.sender.send(Message(body=f"{device} {self.sent[device]}".encode()))
+            self.sent[device] += 1
+
+    def on_accepted(self, event):
+        device = self.links.get(event.link.name)
+        if device:
+            self.accepted[device] += 1
+            if all(n == self.count for n in self.accepted.values()):
+                self.connection.close()
+
+
+def test_many_devices_on_one_connection_each_get_credit_and_are_stored(warden_factory):
+    warden = warden_factory(SETTINGS)
+    tokens = {}
+    for n in range(8):
+        warden.cli("device", "create", f"mux-{n}")
+        tokens[f"mux-{n}"] = warden.cli("token", f"mux-{n}", "--ttl", "1h")
+    device = run(Multiplexed(warden, tokens, 60))
+    assert device.statuses == [200] * 8
+    assert device.accepted == {f"mux-{n}": 60 for n in range(8)}
+    for n in range(8):
+        assert [m["body"] for m in stored(warden, f"mux-{n}")] == [f"mux-{n} {i}" for i in range(60)]
+
+
+def test_a_connection_guessing_tokens_is_closed(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "meter-7")
+    token = warden.cli("token", "meter-7", "--ttl", "1h")
+    tokens = {f"meter-7": token[:-4] + "AAA="}
+    guesses = Multiplexed(warden, tokens, 1)
+    guesses.pending = ["meter-7"] * 6
+
+    def on_message(event):
+        guesses.statuses.append(event.message.properties["status-code"])
+        guesses.pending.pop(0)
+        if guesses.pending:
+            guesses.put_next()
+
+    guesses.on_message = on_message
+    guesses.on_connection_error = lambda event: guesses.statuses.append(event.connection.remote_condition.name)
+    run(guesses)
+    assert guesses.statuses == [401] * 5 + ["amqp:unauthorized-access"]

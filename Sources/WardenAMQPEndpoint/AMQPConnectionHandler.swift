@@ -76,6 +76,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private static let maximumTokensInFlight = 2
     /// The largest CBS request (a SAS token is a few hundred bytes).
     private static let maximumTokenMessageSize = 16 * 1024
+    /// Refused put-tokens before the connection closes (guessing tokens costs an HMAC and a record each).
+    private static let maximumRefusedTokens = 5
     /// How long the last bytes may wait for a client that does not read before the socket closes anyway.
     private static let drainLimit = TimeAmount.seconds(2)
 
@@ -89,6 +91,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var devices: [DeviceID: (identity: DeviceIdentity, hold: UInt64)] = [:]
     private var isPending = true
     private var nextGeneration: UInt64 = 0
+    /// Messages handed to the hub (or put-tokens) and not yet settled, whatever became of their links since.
+    private var uncommitted = 0
+    /// Put-tokens refused on this connection; a few more than an SDK's retries close it.
+    private var refusedTokens = 0
     /// Put-tokens being checked; more at once are answered 429 without being checked.
     private var tokensInFlight = 0
     /// Reading stops while the client does not read what is written to it, and while a PLAIN password is
@@ -109,11 +115,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        awaitAuthentication()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        authenticationDeadline = context.eventLoop.scheduleTask(in: services.settings.authenticationTimeout) {
-            guard bound.value.devices.isEmpty else { return }
-            bound.value.fail(.unauthorizedAccess, "No device authenticated within the time allowed.")
-        }
         // From the start: a client that authenticated with PLAIN and then sends nothing is closed too.
         let idle = services.settings.idleTimeout
         timers.append(
@@ -123,7 +126,20 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             })
     }
 
+    /// A connection carrying no device has the authentication time-out to present a token, from the accept
+    /// and again whenever its last device's authority ends.
+    private func awaitAuthentication() {
+        guard let context, devices.isEmpty else { return }
+        authenticationDeadline?.cancel()
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        authenticationDeadline = context.eventLoop.scheduleTask(in: services.settings.authenticationTimeout) {
+            guard bound.value.devices.isEmpty else { return }
+            bound.value.fail(.unauthorizedAccess, "No device authenticated within the time allowed.")
+        }
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
+        services.connections.remove()
         for (identity, hold) in devices.values { services.revocation.release(hold, identity) }
         devices = [:]
         authenticationDeadline?.cancel()
@@ -265,8 +281,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             // Devices prove who they are with CBS tokens once the connection is open.
             saslOutcome(.ok)
         case "PLAIN":
+            // A device id may hold `@`: the hub's part is after the last `@sas.`.
             guard let (user, password) = Self.plain(initial.initialResponse),
-                let at = user.firstIndex(of: "@"), user[at...].hasPrefix("@sas.")
+                let at = user.ranges(of: "@sas.").last?.lowerBound
             else {
                 saslOutcome(.authentication)
                 return
@@ -377,8 +394,13 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         let receiving = attach.role == .sender
         let node = AMQPNode(address: attach.address(of: receiving ? attach.target : attach.source))
+        let tokenLinks = sessions.values.reduce(0) { count, session in
+            count + session.links.values.filter { $0.receiving && $0.node == .claimsBasedSecurity }.count
+        }
         let refusal: AMQPError? =
             switch node {
+            case .claimsBasedSecurity where receiving && tokenLinks > 0:
+                AMQPError(.resourceLimitExceeded, "One $cbs link for put-tokens a connection.")
             case .claimsBasedSecurity: nil
             case .telemetry(let deviceID) where receiving:
                 authority(of: deviceID) == nil
@@ -407,28 +429,41 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     channel: channel, performative: .detach(.init(handle: attach.handle, closed: true, error: refusal)))
             )
         } else if receiving {
-            // Measured before the write: an optional chain's access to `sessions` begins before its right side
-            // runs, and `creditRoom` reads `sessions` (an exclusivity trap).
-            let credit = creditRoom(for: link)
-            sessions[channel]?.links[attach.handle]?.credit = credit
-            sendFlow(channel: channel, handle: attach.handle)
+            topUp()
         }
     }
 
-    /// The credit a receiving link may have now: its own limit less what it awaits, within the connection's
-    /// budget (four links' worth) less what the other links hold, so that re-attaching does not multiply it.
-    private func creditRoom(for link: Link) -> UInt32 {
+    /// Gives receiving links credit again once they spent half of it: the `$cbs` link as many put-tokens as
+    /// are checked at once; telemetry links an equal share of the connection's budget (four links' worth,
+    /// each at most `linkCredit`), none while the connection has that many messages uncommitted (links
+    /// detached with commits pending included), so that neither re-attaching nor multiplexing devices
+    /// multiplies what waits, and a link that got none gets its share when others settle.
+    private func topUp() {
         // total: widens a UInt32.
         let limit = Int(services.settings.linkCredit)
-        var held = 0
-        for session in sessions.values {
-            for other in session.links.values where other.receiving && other.generation != link.generation {
-                // total: sums of credits and counts, each at most a few thousand.
-                held += Int(other.credit) + other.awaiting
+        let budget = 4 * limit
+        var telemetryLinks: [(channel: UInt16, handle: UInt32)] = []
+        var tokenLinks: [(channel: UInt16, handle: UInt32)] = []
+        for (channel, session) in sessions {
+            for (handle, link) in session.links where link.receiving && !link.detaching {
+                if link.node == .claimsBasedSecurity {
+                    tokenLinks.append((channel, handle))
+                } else {
+                    telemetryLinks.append((channel, handle))
+                }
             }
         }
-        let room = max(0, min(limit - link.awaiting, 4 * limit - held - link.awaiting))
-        return UInt32(clamping: room)
+        let share = max(1, min(limit, budget / max(1, telemetryLinks.count)))
+        for (channel, handle) in tokenLinks + (uncommitted < budget ? telemetryLinks : []) {
+            guard let link = sessions[channel]?.links[handle] else { continue }
+            let target = link.node == .claimsBasedSecurity ? Self.maximumTokensInFlight : share
+            // total: a credit is at most `linkCredit`; `awaiting` counts messages of that credit.
+            guard Int(link.credit) + link.awaiting <= target / 2, target - link.awaiting > Int(link.credit) else {
+                continue
+            }
+            sessions[channel]?.links[handle]?.credit = UInt32(clamping: target - link.awaiting)
+            sendFlow(channel: channel, handle: handle)
+        }
     }
 
     private func detached(_ detach: AMQPPerformative.Detach, channel: UInt16) throws {
@@ -511,6 +546,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             guard assembling.payload.readableBytes + payload.readableBytes <= limit else {
                 throw AMQPError(.messageSizeExceeded, "transfer.message_too_large")
             }
+            guard partialBytes() + payload.readableBytes <= 4 * services.settings.maximumMessageSize else {
+                throw AMQPError(.resourceLimitExceeded, "transfer.too_much_in_parts")
+            }
             var payload = payload
             assembling.payload.writeBuffer(&payload)
             link.assembling = assembling
@@ -532,7 +570,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         if !transfer.more, !transfer.aborted {
             whole = link.assembling
             link.assembling = nil
-            if whole != nil { link.awaiting += 1 }
+            if whole != nil {
+                link.awaiting += 1
+                uncommitted += 1
+            }
         }
         sessions[channel]?.links[transfer.handle] = link
         guard let whole else { return }
@@ -553,12 +594,23 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// The bytes of messages whose transfers are still arriving, on every link: at most four messages' worth.
+    private func partialBytes() -> Int {
+        sessions.values.reduce(0) { total, session in
+            session.links.values.reduce(total) { $0 + ($1.assembling?.payload.readableBytes ?? 0) }
+        }
+    }
+
     /// Says what became of a delivery (unless the client settled it when sending), and gives its credit back
     /// in batches: once half the link's credit is spent, it is filled again.
     private func settle(_ delivery: Delivery, _ state: AMQPDeliveryState) {
+        uncommitted -= 1
         guard phase == .opened, var link = sessions[delivery.channel]?.links[delivery.handle],
             link.generation == delivery.generation
-        else { return }
+        else {
+            topUp()
+            return
+        }
         if !delivery.settledBySender, !link.detaching {
             write(
                 AMQPFrame(
@@ -567,14 +619,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                         .init(role: .receiver, first: delivery.deliveryID, settled: true, state: state))))
         }
         link.awaiting -= 1
-        let limit = services.settings.linkCredit
-        let renew = !link.detaching && link.credit + UInt32(clamping: link.awaiting) <= limit / 2
         sessions[delivery.channel]?.links[delivery.handle] = link
-        if renew {
-            let credit = creditRoom(for: link)
-            sessions[delivery.channel]?.links[delivery.handle]?.credit = credit
-            sendFlow(channel: delivery.channel, handle: delivery.handle)
-        }
+        topUp()
         flush()
     }
 
@@ -664,6 +710,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         authenticate(token: token, audience: audience) { handler, refusal in
             handler.tokensInFlight -= 1
             handler.reply(to: request, status: refusal == nil ? 200 : 401, refusal ?? "OK", channel: channel)
+            guard refusal != nil else { return }
+            handler.refusedTokens += 1
+            if handler.refusedTokens >= Self.maximumRefusedTokens {
+                handler.fail(.unauthorizedAccess, "Too many refused tokens on this connection.")
+            }
         }
     }
 
@@ -723,6 +774,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         let gateway = services.gateway
         let peer = peerAddress
+        let epoch = services.revocation.epoch()
         complete { () -> Result<DeviceIdentity, WardenError> in
             do throws(WardenError) {
                 return .success(
@@ -735,7 +787,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         } then: { handler, result in
             switch result {
             case .success(let identity):
-                if let refusal = handler.hold(identity) {
+                if let refusal = handler.hold(identity, checkedSince: epoch) {
                     then(handler, refusal)
                     return
                 }
@@ -751,7 +803,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// Records the device's authority on this connection (a renewed token replaces the one before) with live
     /// revocation, which calls `revoked` when the registry takes it back; the refusal when it cannot be held.
-    private func hold(_ identity: DeviceIdentity) -> String? {
+    private func hold(_ identity: DeviceIdentity, checkedSince epoch: UInt64) -> String? {
         guard let context else { return "The connection closed." }
         if let earlier = devices[identity.deviceID] {
             // Link addresses name a device, not its tenant: one id per connection.
@@ -767,7 +819,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             .init(identity: identity, peerAddress: peerAddress) { id, reason in
                 eventLoop.execute { bound.value.revoked(identity.deviceID, hold: id, reason) }
             })
-        // A change the registry made while the token was checked is not missed: asked again once held.
+        // A change the registry made while the token was checked is not missed: a revocation since the check
+        // began, or a status, list or filter that no longer admits the device, asked once held.
+        if services.revocation.revokedSince(epoch, identity) {
+            services.revocation.release(hold, identity)
+            return "The device's authority was revoked while its token was checked."
+        }
         if let refusal = services.gateway.revocation(of: identity, peerAddress: peerAddress) {
             services.revocation.release(hold, identity)
             return refusal.reason
@@ -782,6 +839,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         guard devices[deviceID]?.hold == hold else { return }
         devices[deviceID] = nil
         detachLinks(of: deviceID, AMQPError(.unauthorizedAccess, reason))
+        awaitAuthentication()
     }
 
     private func detachLinks(of deviceID: DeviceID, _ error: AMQPError) {
@@ -798,6 +856,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         if let expiry = identity.expiry, expiry <= services.clock.now().unixSeconds {
             devices[deviceID] = nil
             services.revocation.release(hold, identity)
+            awaitAuthentication()
             return nil
         }
         return identity.sender

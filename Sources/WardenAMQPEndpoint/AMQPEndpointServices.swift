@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import Synchronization
 import WardenAMQP
 import WardenBroker
 import WardenCore
@@ -16,6 +17,26 @@ struct AMQPEndpointServices: Sendable {
     let logger: Logger
     let metrics: AMQPEndpointMetrics
     let revocation: AMQPLiveRevocation
+    let connections: AMQPConnectionCount
+}
+
+/// The endpoint's connections past admission, against `AMQPEndpointSettings.maximumConnections`.
+final class AMQPConnectionCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Counts one more, unless `maximum` are open.
+    func add(maximum: Int) -> Bool {
+        let added = count.add(1, ordering: .relaxed).newValue
+        guard added <= maximum else {
+            count.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func remove() {
+        count.subtract(1, ordering: .relaxed)
+    }
 }
 
 /// `warden_amqp_connections_total` and `warden_amqp_connections_refused_total{condition}` (docs/metrics.md).

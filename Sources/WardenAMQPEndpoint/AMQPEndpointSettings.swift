@@ -6,6 +6,8 @@ public struct AMQPEndpointSettings: Sendable {
     public var maximumFrameSize = 64 * 1024
     /// The largest message, its transfers joined (Azure IoT Hub's 256 KiB).
     public var maximumMessageSize = 256 * 1024
+    /// AMQP connections at once, past the per-address budgets (as `mqtt.max-connections` for MQTT).
+    public var maximumConnections = 100_000
     /// Sessions on one connection (announced as `channel-max`).
     public var maximumSessions = 4
     /// Links on one session (announced as `handle-max`): the C SDK puts every device it multiplexes on one

@@ -38,7 +38,7 @@ public final class AMQPListener: Service, Sendable {
         revocation.follow(events)
         services = AMQPEndpointServices(
             gateway: gateway, settings: settings, pending: pending, limiter: limiter, clock: clock, logger: logger,
-            metrics: AMQPEndpointMetrics(), revocation: revocation)
+            metrics: AMQPEndpointMetrics(), revocation: revocation, connections: AMQPConnectionCount())
     }
 
     /// Opens the socket, so that a busy port stops start-up; returns the bound address.
@@ -77,6 +77,12 @@ public final class AMQPListener: Service, Sendable {
             channel.close(promise: nil)
             return
         }
+        guard services.connections.add(maximum: services.settings.maximumConnections) else {
+            services.pending.release(address)
+            services.metrics.refused(.resourceLimitExceeded)
+            channel.close(promise: nil)
+            return
+        }
         services.metrics.opened()
         do {
             let sync = channel.pipeline.syncOperations
@@ -85,6 +91,7 @@ public final class AMQPListener: Service, Sendable {
             try sync.addHandler(AMQPConnectionHandler(services: services, peerAddress: address))
         } catch {
             services.pending.release(address)
+            services.connections.remove()
             throw error
         }
     }

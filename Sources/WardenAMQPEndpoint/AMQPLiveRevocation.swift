@@ -25,6 +25,17 @@ final class AMQPLiveRevocation: Sendable {
     /// Holds by device, each connection's by its id.
     private let holds = Mutex<[Key: [UInt64: Hold]]>([:])
     private let nextID = Atomic<UInt64>(0)
+    /// Revocations by number, so that a token checked while its device was revoked is not held afterwards:
+    /// the device's last revocation, and below `floor` every device (the table is bounded).
+    private let revocations = Mutex(Revocations())
+
+    private struct Revocations {
+        var count: UInt64 = 0
+        var floor: UInt64 = 0
+        var last: [Key: UInt64] = [:]
+    }
+
+    private static let rememberedRevocations = 4096
 
     init(gateway: DeviceGateway) {
         self.gateway = gateway
@@ -48,6 +59,17 @@ final class AMQPLiveRevocation: Sendable {
             holds[key]?[id] = nil
             if holds[key]?.isEmpty == true { holds[key] = nil }
         }
+    }
+
+    /// The number of revocations so far: read before a token is checked, compared by `revokedSince`.
+    func epoch() -> UInt64 {
+        revocations.withLock { $0.count }
+    }
+
+    /// Whether `identity`'s device was revoked (credentials, deletion, ban, disconnect) after `epoch`.
+    func revokedSince(_ epoch: UInt64, _ identity: DeviceIdentity) -> Bool {
+        let key = Key(tenantID: identity.tenantID, deviceID: identity.deviceID)
+        return revocations.withLock { $0.floor > epoch || ($0.last[key] ?? 0) > epoch }
     }
 
     func handle(_ event: DomainEvent) {
@@ -82,6 +104,14 @@ final class AMQPLiveRevocation: Sendable {
     }
 
     private func revoke(_ tenantID: TenantID, _ deviceID: DeviceID, _ reason: String) {
+        revocations.withLock { revocations in
+            revocations.count += 1
+            if revocations.last.count >= Self.rememberedRevocations {
+                revocations.last = [:]
+                revocations.floor = revocations.count
+            }
+            revocations.last[Key(tenantID: tenantID, deviceID: deviceID)] = revocations.count
+        }
         let removed = holds.withLock { $0.removeValue(forKey: Key(tenantID: tenantID, deviceID: deviceID)) } ?? [:]
         for (id, hold) in removed { hold.revoke(id, reason) }
     }

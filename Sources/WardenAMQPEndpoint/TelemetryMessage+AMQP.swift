@@ -10,6 +10,8 @@ struct AMQPTelemetry {
 
     /// The C SDK sends telemetry in batches: each data section holds a whole encoded message.
     static let batchFormat: UInt32 = 0x8001_3700
+    /// Messages in one batch (each is submitted on the event loop, though the batch takes one credit).
+    static let maximumBatchMessages = 1024
 
     /// The telemetry a delivery carries: its one message (format 0), or each message of a batch, in order;
     /// a refusal names what is wrong (another format, a batch section that is not a message, a body that is
@@ -20,10 +22,12 @@ struct AMQPTelemetry {
         case 0:
             messages = [message]
         case batchFormat:
-            guard case .data(let sections) = message.body,
+            guard case .data(let sections) = message.body, sections.count <= maximumBatchMessages,
                 let unpacked = try? sections.map({ bytes throws(AMQPDecodingError) in try AMQPMessage(decoding: bytes) }
                 )
-            else { throw AMQPError(.decodeError, "A batch's data sections are whole messages.") }
+            else {
+                throw AMQPError(.decodeError, "A batch's data sections are whole messages, at most 1,024.")
+            }
             messages = unpacked
         default:
             throw AMQPError(.notImplemented, "Message format \(format) is not read here.")

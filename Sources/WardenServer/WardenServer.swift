@@ -617,6 +617,7 @@ public enum WardenServer {
         var settings = AMQPEndpointSettings()
         settings.maximumMessageSize = amqp.maximumMessageSize
         settings.maximumDevicesPerConnection = amqp.maximumDevicesPerConnection
+        settings.maximumConnections = amqp.maximumConnections
         // total: configured numbers, range-checked when read (1–10,000; seconds up to an hour).
         settings.linkCredit = UInt32(amqp.linkCredit)
         // total: as above.

@@ -78,5 +78,10 @@ struct AMQPNodeTests {
                 in: AMQPMessage(body: .data([ByteBuffer(string: "no")])), format: AMQPTelemetry.batchFormat)
         }
         #expect(throws: AMQPError.self) { try AMQPTelemetry.messages(in: batch, format: 7) }
+        let oversized = AMQPMessage(
+            body: .data(Array(repeating: encoded("x"), count: AMQPTelemetry.maximumBatchMessages + 1)))
+        #expect(throws: AMQPError.self) {
+            try AMQPTelemetry.messages(in: oversized, format: AMQPTelemetry.batchFormat)
+        }
     }
 }

@@ -72,6 +72,7 @@ extension ServerConfiguration {
         .integer("amqp.link-credit", 1...10_000, \.amqp.linkCredit),
         .integer("amqp.max-message-size", 1024...1_048_576, \.amqp.maximumMessageSize),
         .integer("amqp.max-devices-per-connection", 1...10_000, \.amqp.maximumDevicesPerConnection),
+        .integer("amqp.max-connections", 1...10_000_000, \.amqp.maximumConnections),
         .integer("amqp.authentication-timeout", 1...300, \.amqp.authenticationTimeout),
         .integer("amqp.idle-timeout", 10...3600, \.amqp.idleTimeout),
         .integer("mqtt.max-packet-size", 64...268_435_460, \.mqtt.maximumPacketSize),

@@ -108,6 +108,8 @@ public struct ServerConfiguration: Sendable {
         public var maximumMessageSize = 256 * 1024
         /// Devices one connection may carry (the C SDK multiplexes them).
         public var maximumDevicesPerConnection = 64
+        /// AMQP connections at once.
+        public var maximumConnections = 100_000
         /// Seconds from accept to the first device's authentication.
         public var authenticationTimeout = 10
         /// Seconds a connection may send nothing before it is closed (announced as `idle-time-out`).
