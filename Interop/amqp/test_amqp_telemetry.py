@@ -2,30 +2,14 @@
 devices authenticate with SASL PLAIN (IoT Hub's `{id}@sas.{hub}` and a SAS token) or with a CBS put-token,
 and their telemetry is acknowledged (`accepted`) once stored, with its properties."""
 import json
-import ssl
-import urllib.request
 
-from proton import Message, SSLDomain
+from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
+from helpers import stored, tls
+
 SETTINGS = {"amqp.enabled": "true", "amqp.port": "0"}
-
-
-def stored(warden, device_id: str) -> list[dict]:
-    token = (warden.data_dir / "admin.token").read_text().strip()
-    request = urllib.request.Request(
-        f"{warden.url}/api/v1/tenants/default/devices/{device_id}/telemetry?limit=1000",
-        headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=warden.ca), timeout=30) as reply:
-        return json.loads(reply.read())["items"]
-
-
-def tls(warden) -> SSLDomain:
-    domain = SSLDomain(SSLDomain.MODE_CLIENT)
-    domain.set_trusted_ca_db(warden.ca)
-    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
-    return domain
 
 
 class Device(MessagingHandler):

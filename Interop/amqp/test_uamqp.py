@@ -2,22 +2,13 @@
 IoT C device SDK, which authenticates with SASL MSSBCBS and a CBS put-token (protocols.md §2.1–2.2)."""
 import json
 import re
-import ssl
-import urllib.request
 
 import uamqp
 from uamqp import authentication
 
+from helpers import stored
+
 SETTINGS = {"amqp.enabled": "true", "amqp.port": "0"}
-
-
-def stored(warden, device_id: str) -> list[dict]:
-    token = (warden.data_dir / "admin.token").read_text().strip()
-    request = urllib.request.Request(
-        f"{warden.url}/api/v1/tenants/default/devices/{device_id}/telemetry?limit=1000",
-        headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=warden.ca), timeout=30) as reply:
-        return json.loads(reply.read())["items"]
 
 
 def send(warden, device_id: str, token: str, count: int) -> list:
