@@ -154,12 +154,12 @@ def test_a_device_disabled_while_connected_loses_its_link_at_once(warden_factory
 
 
 class RefusedLinkThenTelemetry(Device):
-    """Opens a link this endpoint does not serve (cloud-to-device, as the SDKs do at start) before its
+    """Opens a link this endpoint does not serve (as the SDKs open links of features at start) before its
     telemetry: the refusal detaches that link only."""
 
     def open_telemetry(self, container):
         self.refused = container.create_receiver(
-            self.connection, f"amqps://localhost/devices/{self.device_id}/messages/devicebound")
+            self.connection, f"amqps://localhost/devices/{self.device_id}/streams/unknown")
         super().open_telemetry(container)
 
     def on_link_error(self, event):

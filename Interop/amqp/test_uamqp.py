@@ -44,3 +44,28 @@ def test_a_forged_token_sends_nothing(warden_factory):
         results = [error]
     assert uamqp.constants.MessageState.SendComplete not in results
     assert stored(warden, "meter-2") == []
+
+
+def test_the_c_sdk_stack_receives_its_cloud_to_device_messages_and_completes_them(warden_factory):
+    warden = warden_factory(SETTINGS)
+    warden.cli("device", "create", "lamp-1")
+    token = warden.cli("token", "lamp-1", "--ttl", "1h")
+    for n in range(3):
+        warden.cli("c2d", "send", "lamp-1", "--body", f"step {n}", "--property", f"n={n}", "--ack", "positive")
+    address = f"amqps://localhost:{warden.amqp}/devices/lamp-1/messages/devicebound"
+    auth = authentication.SASTokenAuth(
+        audience="localhost/devices/lamp-1", uri=address, token=token,
+        expires_at=int(re.search(r"se=(\d+)", token).group(1)), port=warden.amqp, verify=warden.ca,
+        token_type=b"servicebus.windows.net:sastoken")
+    # uAMQP-C's receiver settles as the C SDK's does (receiver-settle-mode first, `accepted` once handled).
+    with uamqp.ReceiveClient(address, auth=auth, timeout=5000, prefetch=10) as client:
+        messages = client.receive_message_batch(max_batch_size=3, timeout=10000)
+        for message in messages:
+            message.accept()
+        bodies = [b"".join(message.get_data()) for message in messages]
+        properties = [message.application_properties for message in messages]
+    assert bodies == [f"step {n}".encode() for n in range(3)]
+    assert properties[2] == {b"n": b"2", b"iothub-ack": b"positive"}
+    assert json.loads(warden.cli("c2d", "list", "lamp-1", "--json"))["items"] == []
+    feedback = json.loads(warden.cli("c2d", "feedback", "--json"))
+    assert [f["statusCode"] for f in feedback] == ["Success"] * 3

@@ -8,8 +8,9 @@ import WardenHub
 
 /// One device connection over AMQP 1.0 (protocols.md §2): SASL (`MSSBCBS`, `ANONYMOUS`, `PLAIN`) or none,
 /// then the connection, its sessions and links. Devices prove who they are with a SAS token, as SASL PLAIN's
-/// password or in a CBS put-token on the `$cbs` node; a device's telemetry link is attached only once a token
-/// of it was accepted, and each message is acknowledged (`accepted`) once committed.
+/// password or in a CBS put-token on the `$cbs` node; a device's links are attached only once a token of it
+/// was accepted. Each telemetry message is acknowledged (`accepted`) once committed; cloud-to-device
+/// messages are sent unsettled on the device's `devicebound` link, and its dispositions settle them.
 ///
 /// Every count a peer chooses is bounded by `AMQPEndpointSettings`; a violation closes the connection with
 /// the AMQP condition that names it, a refused message is `rejected` with its reason.
@@ -51,9 +52,27 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         /// A delivery whose transfers are still arriving: its id, whether the client settled it, its message
         /// format, its bytes.
         var assembling: (deliveryID: UInt32, settled: Bool, format: UInt32, payload: ByteBuffer)?
-        /// Sending: the credit the client gave, and replies waiting for it.
+        /// Sending: the credit the client gave, and what waits for it (CBS replies, or cloud-to-device
+        /// messages in sequence order).
         var peerCredit: UInt32 = 0
-        var queued: [AMQPMessage] = []
+        var queued: [Outgoing] = []
+        /// A cloud-to-device link's place on its device's queue (`CloudToDeviceService.attach`).
+        var attachment: (number: UInt64, sender: DeviceSender)?
+    }
+
+    /// A message waiting for a sending link's credit; a cloud-to-device one goes unsettled, tagged with its
+    /// lock token, and remembers its place in the device's queue.
+    private struct Outgoing {
+        let message: AMQPMessage
+        var delivery: (sequence: Int64, lockToken: AMQPUUID)?
+    }
+
+    /// A cloud-to-device delivery the client has not settled.
+    private struct Unsettled {
+        let handle: UInt32
+        let sequence: Int64
+        let attachment: UInt64
+        let sender: DeviceSender
     }
 
     private struct Session {
@@ -65,7 +84,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         var incomingLeft: UInt32
         var nextOutgoingID: UInt32 = 0
         var remoteIncomingWindow: UInt32
+        /// The id of this endpoint's next delivery (a delivery may take several transfers).
+        var nextDeliveryID: UInt32 = 0
         var links: [UInt32: Link] = [:]
+        /// Cloud-to-device deliveries sent and not settled by the client, by delivery id: at most a queue's
+        /// depth a link.
+        var unsettled: [UInt32: Unsettled] = [:]
     }
 
     /// Transfers a session takes before this endpoint renews its window; each is one frame.
@@ -140,6 +164,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         services.connections.remove()
+        for (channel, session) in sessions {
+            for handle in session.links.keys { release(channel, handle) }
+        }
         for (identity, hold) in devices.values { services.revocation.release(hold, identity) }
         devices = [:]
         authenticationDeadline?.cancel()
@@ -259,8 +286,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             try flowed(flow, channel: frame.channel)
         case (.opened, .transfer(let transfer)):
             try transferred(transfer, payload: frame.payload, channel: frame.channel)
-        case (.opened, .disposition):
-            break  // This endpoint sends its replies settled.
+        case (.opened, .disposition(let disposition)):
+            try disposed(disposition, channel: frame.channel)
         case (.opened, .detach(let detach)):
             try detached(detach, channel: frame.channel)
         case (.opened, .end):
@@ -378,9 +405,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private func ended(channel: UInt16) throws {
-        guard sessions.removeValue(forKey: channel) != nil else {
-            throw AMQPError(.framingError, "end.no_session")
-        }
+        guard let session = sessions[channel] else { throw AMQPError(.framingError, "end.no_session") }
+        for handle in session.links.keys { release(channel, handle) }
+        sessions[channel] = nil
         write(AMQPFrame(channel: channel, performative: .end(nil)))
     }
 
@@ -407,11 +434,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     ? AMQPError(
                         .unauthorizedAccess, "No token of device '\(deviceID)' was accepted on this connection.")
                     : nil
-            default: AMQPError(.notFound, "This endpoint serves $cbs and devices' telemetry.")
+            case .cloudToDevice(let deviceID) where !receiving: cloudToDeviceRefusal(deviceID)
+            default: AMQPError(.notFound, "This endpoint serves $cbs and devices' telemetry and cloud-to-device links.")
             }
+        let isCloudToDevice = refusal == nil && node.deviceID != nil && !receiving
         let reply = AMQPPerformative.Attach(
-            name: attach.name, handle: attach.handle, role: receiving ? .receiver : .sender, senderSettleMode: 2,
-            receiverSettleMode: 0, source: refusal == nil ? attach.source : nil,
+            name: attach.name, handle: attach.handle, role: receiving ? .receiver : .sender,
+            senderSettleMode: isCloudToDevice ? 0 : 2, receiverSettleMode: attach.receiverSettleMode,
+            source: refusal == nil ? attach.source : nil,
             target: refusal == nil ? attach.target : nil, initialDeliveryCount: receiving ? nil : 0,
             maximumMessageSize: UInt64(truncatingIfNeeded: services.settings.maximumMessageSize))
         write(AMQPFrame(channel: channel, performative: .attach(reply)))
@@ -430,6 +460,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             )
         } else if receiving {
             topUp()
+        } else if isCloudToDevice, let deviceID = node.deviceID {
+            attachCloudToDevice(deviceID, channel: channel, handle: attach.handle)
         }
     }
 
@@ -467,6 +499,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private func detached(_ detach: AMQPPerformative.Detach, channel: UInt16) throws {
+        release(channel, detach.handle)
         guard let link = sessions[channel]?.links.removeValue(forKey: detach.handle) else {
             throw AMQPError(.unattachedHandle, "detach.unattached_handle")
         }
@@ -490,6 +523,15 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
             sessions[channel]?.links[handle] = link
             sendQueued(channel: channel, handle: handle)
+            // A drain with nothing left to send spends the credit and says so (§2.6.7).
+            if flow.drain, let drained = sessions[channel]?.links[handle], drained.queued.isEmpty,
+                drained.peerCredit > 0
+            {
+                sessions[channel]?.links[handle]?.deliveryCount = drained.deliveryCount &+ drained.peerCredit
+                sessions[channel]?.links[handle]?.peerCredit = 0
+                sendFlow(channel: channel, handle: handle)
+                return
+            }
         }
         if flow.echo { sendFlow(channel: channel, handle: handle) }
     }
@@ -590,7 +632,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         switch link.node {
         case .claimsBasedSecurity: putToken(message, delivery)
         case .telemetry(let deviceID): telemetry(message, from: deviceID, delivery)
-        case .unknown: settle(delivery, .released)
+        case .cloudToDevice, .unknown: settle(delivery, .released)
         }
     }
 
@@ -672,6 +714,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// Detaches a link with why; its handle stays taken until the client answers.
     private func detach(_ channel: UInt16, _ handle: UInt32, _ error: AMQPError) {
         guard sessions[channel]?.links[handle]?.detaching == false else { return }
+        release(channel, handle)
         sessions[channel]?.links[handle]?.detaching = true
         sessions[channel]?.links[handle]?.credit = 0
         sessions[channel]?.links[handle]?.assembling = nil
@@ -722,7 +765,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         let links = sessions[channel]?.links ?? [:]
         guard let handle = links.first(where: { !$0.value.receiving && $0.value.node == .claimsBasedSecurity })?.key
         else { return }
-        let queued = sessions.values.reduce(0) { $0 + $1.links.values.reduce(0) { $0 + $1.queued.count } }
+        let queued = sessions.values.reduce(0) { total, session in
+            session.links.values.reduce(total) { $0 + ($1.node == .claimsBasedSecurity ? $1.queued.count : 0) }
+        }
         guard queued < Self.maximumQueuedReplies else { return }
         let response = AMQPMessage(
             properties: .init(to: request.properties?.replyTo, correlationID: request.properties?.messageID),
@@ -731,34 +776,192 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 AMQPMapEntry(.string("status-description"), .string(description)),
             ],
             body: .value(.null))
-        sessions[channel]?.links[handle]?.queued.append(response)
+        sessions[channel]?.links[handle]?.queued.append(Outgoing(message: response))
         sendQueued(channel: channel, handle: handle)
         flush()
     }
 
-    /// Sends a sending link's waiting replies while the client's link credit and session window allow.
+    /// Sends a sending link's waiting messages while the client's link credit and session window allow:
+    /// CBS replies settled, cloud-to-device messages unsettled (remembered until the client settles them).
     private func sendQueued(channel: UInt16, handle: UInt32) {
         guard var session = sessions[channel], var link = session.links[handle] else { return }
-        while !link.queued.isEmpty, link.peerCredit > 0, session.remoteIncomingWindow > 0 {
-            let message = link.queued.removeFirst()
+        while let next = link.queued.first, link.peerCredit > 0 {
             var payload = ByteBuffer()
-            payload.writeAMQPMessage(message)
-            let tag = ByteBuffer(integer: link.deliveryCount)
-            write(
-                AMQPFrame(
-                    channel: channel,
-                    performative: .transfer(
-                        .init(
-                            handle: handle, deliveryID: session.nextOutgoingID, deliveryTag: tag, messageFormat: 0,
-                            settled: true)),
-                    payload: payload))
-            session.nextOutgoingID &+= 1
-            session.remoteIncomingWindow -= 1
+            payload.writeAMQPMessage(next.message)
+            let transfers = transfersNeeded(payload.readableBytes)
+            guard session.remoteIncomingWindow >= transfers else { break }
+            link.queued.removeFirst()
+            let deliveryID = session.nextDeliveryID
+            writeDelivery(
+                channel: channel, handle: handle, deliveryID: deliveryID,
+                tag: next.delivery?.lockToken.bytes ?? ByteBuffer(integer: link.deliveryCount),
+                settled: next.delivery == nil, payload: payload)
+            if let delivery = next.delivery, let attachment = link.attachment {
+                session.unsettled[deliveryID] = Unsettled(
+                    handle: handle, sequence: delivery.sequence, attachment: attachment.number,
+                    sender: attachment.sender)
+            }
+            session.nextDeliveryID &+= 1
+            session.nextOutgoingID &+= transfers
+            session.remoteIncomingWindow -= transfers
             link.deliveryCount &+= 1
             link.peerCredit -= 1
         }
         session.links[handle] = link
         sessions[channel] = session
+    }
+
+    /// The room a transfer's performative and frame header may take, at most (a 32-byte tag included).
+    private static let transferOverhead = 128
+
+    /// Transfers a message of `bytes` takes within the connection's frame size.
+    private func transfersNeeded(_ bytes: Int) -> UInt32 {
+        let room = maximumFrameSize - Self.transferOverhead
+        return UInt32(clamping: max(1, (bytes + room - 1) / room))
+    }
+
+    /// Writes one delivery as transfers within the connection's frame size (§2.6.14: all but the last say
+    /// `more`).
+    private func writeDelivery(
+        channel: UInt16, handle: UInt32, deliveryID: UInt32, tag: ByteBuffer, settled: Bool, payload: ByteBuffer
+    ) {
+        var rest = payload
+        let room = maximumFrameSize - Self.transferOverhead
+        var first = true
+        repeat {
+            let part = rest.readSlice(length: min(room, rest.readableBytes)) ?? ByteBuffer()
+            let transfer =
+                first
+                ? AMQPPerformative.Transfer(
+                    handle: handle, deliveryID: deliveryID, deliveryTag: tag, messageFormat: 0, settled: settled,
+                    more: rest.readableBytes > 0)
+                : AMQPPerformative.Transfer(handle: handle, more: rest.readableBytes > 0)
+            write(AMQPFrame(channel: channel, performative: .transfer(transfer), payload: part))
+            first = false
+        } while rest.readableBytes > 0
+    }
+
+    // MARK: Cloud-to-device
+
+    /// Why a device may not receive its cloud-to-device messages here, or nil: a token of it was accepted on
+    /// this connection, and the policy lets it receive (as an MQTT device's SUBSCRIBE is decided).
+    private func cloudToDeviceRefusal(_ deviceID: DeviceID) -> AMQPError? {
+        guard let sender = authority(of: deviceID) else {
+            return AMQPError(.unauthorizedAccess, "No token of device '\(deviceID)' was accepted on this connection.")
+        }
+        do {
+            try services.gateway.authorizeCloudToDevice(for: sender, peer: peerAddress)
+        } catch {
+            return AMQPError(.unauthorizedAccess, error.reason)
+        }
+        return nil
+    }
+
+    /// Puts the link in the device's queue's place: its messages are offered here from now on.
+    private func attachCloudToDevice(_ deviceID: DeviceID, channel: UInt16, handle: UInt32) {
+        guard let context, let sender = devices[deviceID]?.identity.sender,
+            let generation = sessions[channel]?.links[handle]?.generation
+        else { return }
+        let outlet = CloudToDeviceOutlet(
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop), channel: channel, handle: handle,
+            generation: generation)
+        let number = services.gateway.cloudToDevice.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+        sessions[channel]?.links[handle]?.attachment = (number, sender)
+    }
+
+    /// Messages the device's queue locked to a link: queued in sequence order for its credit, each with a new
+    /// lock token. A link that ended meanwhile already gave them back; a device whose token expired loses the
+    /// link (which gives them back).
+    fileprivate func offered(_ messages: [CloudToDeviceMessage], channel: UInt16, handle: UInt32, generation: UInt64) {
+        guard phase == .opened, var link = sessions[channel]?.links[handle], link.generation == generation,
+            link.attachment != nil, let deviceID = link.node.deviceID
+        else { return }
+        guard authority(of: deviceID) != nil else {
+            detach(channel, handle, AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired."))
+            return
+        }
+        for message in messages {
+            let lockToken = AMQPUUID.random()
+            let outgoing = Outgoing(
+                message: AMQPMessage(cloudToDevice: message, lockToken: lockToken),
+                delivery: (message.sequenceNumber, lockToken))
+            let position =
+                link.queued.firstIndex { ($0.delivery?.sequence ?? .max) > message.sequenceNumber }
+                ?? link.queued.endIndex
+            link.queued.insert(outgoing, at: position)
+        }
+        sessions[channel]?.links[handle] = link
+        sendQueued(channel: channel, handle: handle)
+        flush()
+    }
+
+    /// Another link of the device took this one's place (on this connection or another).
+    fileprivate func superseded(channel: UInt16, handle: UInt32, generation: UInt64) {
+        guard sessions[channel]?.links[handle]?.generation == generation else { return }
+        detach(
+            channel, handle, AMQPError(.linkStolen, "Another cloud-to-device link of the device took this one's place.")
+        )
+    }
+
+    /// Gives the device's queue back what a cloud-to-device link held and the client did not settle; its
+    /// dispositions still to come settle nothing.
+    private func release(_ channel: UInt16, _ handle: UInt32) {
+        guard let attachment = sessions[channel]?.links[handle]?.attachment else { return }
+        sessions[channel]?.links[handle]?.attachment = nil
+        sessions[channel]?.links[handle]?.queued = []
+        let kept = sessions[channel]?.unsettled.filter { $0.value.handle != handle } ?? [:]
+        sessions[channel]?.unsettled = kept
+        services.gateway.cloudToDevice.detach(
+            attachment.number, tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
+    }
+
+    /// The client settles cloud-to-device deliveries (protocols.md §2.5): `accepted` completes, `rejected`
+    /// dead-letters, `released` or `modified` abandons (sent again, counted). A client in receiver-settle-mode
+    /// `second` hears the settlement once it is committed. Dispositions of this endpoint's receiving links
+    /// need nothing: it sends its own settled.
+    private func disposed(_ disposition: AMQPPerformative.Disposition, channel: UInt16) throws {
+        guard var session = sessions[channel] else { throw AMQPError(.framingError, "disposition.no_session") }
+        guard disposition.role == .receiver,
+            let settlement = Self.settlement(of: disposition.state, settled: disposition.settled)
+        else { return }
+        // The range may span the whole id space: only the deliveries held are looked at.
+        let first = disposition.first
+        let span = (disposition.last ?? first) &- first
+        let ids = session.unsettled.keys.filter { $0 &- first <= span }.sorted { $0 &- first < $1 &- first }
+        var settled: [(UInt32, Unsettled, UInt64?)] = []
+        for id in ids {
+            guard let unsettled = session.unsettled.removeValue(forKey: id) else { continue }
+            // A message no longer held (expired, purged, the device deleted) settles nothing.
+            let ticket = try? services.gateway.settle(
+                for: unsettled.sender, sequence: unsettled.sequence, link: unsettled.attachment, settlement)
+            settled.append((id, unsettled, ticket))
+        }
+        sessions[channel] = session
+        guard !disposition.settled else { return }
+        let gateway = services.gateway
+        let tickets = settled.compactMap(\.2)
+        let state = disposition.state
+        complete {
+            for ticket in tickets { await gateway.committed(ticket) }
+        } then: { handler, _ in
+            for (id, unsettled, _) in settled where handler.sessions[channel]?.links[unsettled.handle] != nil {
+                handler.write(
+                    AMQPFrame(
+                        channel: channel,
+                        performative: .disposition(.init(role: .sender, first: id, settled: true, state: state))))
+            }
+        }
+    }
+
+    /// What a disposition's outcome does to a cloud-to-device message; nil while the client has not decided.
+    static func settlement(of state: AMQPDeliveryState?, settled: Bool) -> CloudToDeviceSettlement? {
+        switch state {
+        case .accepted: .complete
+        case .rejected: .reject
+        case .released, .modified: .abandon
+        // Settled without an outcome: the message goes back, as released.
+        case .received, nil: settled ? .abandon : nil
+        }
     }
 
     // MARK: Authentication
@@ -844,7 +1047,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     private func detachLinks(of deviceID: DeviceID, _ error: AMQPError) {
         for (channel, session) in sessions {
-            for (handle, link) in session.links where link.node == .telemetry(deviceID) && !link.detaching {
+            for (handle, link) in session.links where link.node.deviceID == deviceID && !link.detaching {
                 detach(channel, handle, error)
             }
         }
@@ -928,5 +1131,32 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         // A client that does not read keeps the last bytes from being written: the socket closes anyway.
         context.eventLoop.scheduleTask(in: Self.drainLimit) { channel.close(promise: nil) }
+    }
+}
+
+/// A cloud-to-device link as the device's queue sees it: offers go to the connection's event loop.
+private final class CloudToDeviceOutlet: CloudToDeviceLink {
+    private let handler: NIOLoopBound<AMQPConnectionHandler>
+    private let channel: UInt16
+    private let handle: UInt32
+    private let generation: UInt64
+
+    init(handler: NIOLoopBound<AMQPConnectionHandler>, channel: UInt16, handle: UInt32, generation: UInt64) {
+        self.handler = handler
+        self.channel = channel
+        self.handle = handle
+        self.generation = generation
+    }
+
+    func offer(_ messages: [CloudToDeviceMessage]) {
+        handler.eventLoop.execute { [self] in
+            handler.value.offered(messages, channel: channel, handle: handle, generation: generation)
+        }
+    }
+
+    func superseded() {
+        handler.eventLoop.execute { [self] in
+            handler.value.superseded(channel: channel, handle: handle, generation: generation)
+        }
     }
 }

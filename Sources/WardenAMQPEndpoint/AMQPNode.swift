@@ -6,8 +6,11 @@ import WardenCore
 /// case, and the device id percent-decoded (C# escapes it).
 enum AMQPNode: Equatable {
     case claimsBasedSecurity
+    /// `devices/{id}/messages/events`: the device sends.
     case telemetry(DeviceID)
-    /// An address this endpoint does not serve (yet: cloud-to-device, methods, twins, modules), or no device.
+    /// `devices/{id}/messages/devicebound`: the device receives its cloud-to-device messages.
+    case cloudToDevice(DeviceID)
+    /// An address this endpoint does not serve (yet: methods, twins, modules), or no device.
     case unknown
 
     init(address: String?) {
@@ -21,13 +24,24 @@ enum AMQPNode: Equatable {
         }
         let words = Self.path(of: address)
         guard words.count == 4, words[0].lowercased() == "devices", words[2].lowercased() == "messages",
-            words[3].lowercased() == "events",
             let deviceID = try? DeviceID(PercentEncoding.decodePathSegment(String(words[1])))
         else {
             self = .unknown
             return
         }
-        self = .telemetry(deviceID)
+        switch words[3].lowercased() {
+        case "events": self = .telemetry(deviceID)
+        case "devicebound": self = .cloudToDevice(deviceID)
+        default: self = .unknown
+        }
+    }
+
+    /// The device whose node this is.
+    var deviceID: DeviceID? {
+        switch self {
+        case .telemetry(let deviceID), .cloudToDevice(let deviceID): deviceID
+        case .claimsBasedSecurity, .unknown: nil
+        }
     }
 
     /// The path's words, after an `amqps://host[:port]` prefix if there is one.

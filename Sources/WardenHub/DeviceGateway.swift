@@ -123,19 +123,40 @@ public struct DeviceGateway: Sendable {
     public func receive(for device: DeviceSender, lockSeconds: Int64?, peer: IPAddress) async throws(WardenError) -> (
         message: CloudToDeviceMessage, lockToken: String
     )? {
+        try authorizeCloudToDevice(for: device, peer: peer)
+        return await cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
+    }
+
+    /// Refuses unless the policy lets the device receive its cloud-to-device messages (`receive` on its
+    /// cloud-to-device topic), as an MQTT device's SUBSCRIBE is decided.
+    public func authorizeCloudToDevice(for device: DeviceSender, peer: IPAddress) throws(WardenError) {
         let topic = AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name
         try authorize(
             AuthorizationRequest(
                 tenantID: device.tenantID, subject: .device(device.deviceID), action: .receive, resource: .topic(topic)),
             peer: peer)
-        return await cloudToDevice.receive(device.tenantID, device.deviceID, lockSeconds: lockSeconds)
     }
 
     /// HTTPS complete, reject or abandon; returns once committed.
     public func settle(for device: DeviceSender, lockToken: String, _ settlement: CloudToDeviceSettlement) async throws
     {
         try await cloudToDevice.settle(device.tenantID, device.deviceID, lockToken: lockToken, settlement)
-        // The Defender counts a device turning its commands down.
+        settled(by: device, settlement)
+    }
+
+    /// A link's complete, reject or abandon of a message it holds (`CloudToDeviceService.attach`), applied at
+    /// once; returns the commit ticket to wait for (`committed`).
+    public func settle(
+        for device: DeviceSender, sequence: Int64, link: UInt64, _ settlement: CloudToDeviceSettlement
+    ) throws(WardenError) -> UInt64 {
+        let ticket = try cloudToDevice.settle(
+            device.tenantID, device.deviceID, sequence: sequence, link: link, settlement)
+        settled(by: device, settlement)
+        return ticket
+    }
+
+    /// The Defender counts a device turning its commands down.
+    private func settled(by device: DeviceSender, _ settlement: CloudToDeviceSettlement) {
         if settlement != .complete {
             events.publish(.cloudToDeviceRefused(device.tenantID, device.deviceID, rejected: settlement == .reject))
         }

@@ -31,13 +31,13 @@ struct CloudToDeviceQueueTests {
     /// node's MQTT delivery, one it settled leaves; a change for what is not here and gone changes nothing.
     @Test func followsWhatAnotherNodeCommitted() throws {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(5)])
-        _ = queue.lockForMQTT(now: 0)
+        _ = queue.lock(for: .mqtt, now: 0)
         queue.follow(3, stored: message(3))
         #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3, 5])
         var abandoned = message(1)
         abandoned.deliveryCount = 2
         queue.follow(1, stored: abandoned)
-        #expect(queue.entries[0].message.deliveryCount == 2 && queue.entries[0].isOnMQTT)
+        #expect(queue.entries[0].message.deliveryCount == 2 && queue.entries[0].holder == .mqtt)
         queue.follow(5, stored: nil)
         queue.follow(9, stored: nil)
         #expect(queue.entries.map(\.message.sequenceNumber) == [1, 3])
@@ -50,7 +50,7 @@ struct CloudToDeviceQueueTests {
         var locked = message(1)
         locked.httpsLock = .init(token: "elsewhere", until: 1000)
         queue.follow(1, stored: locked)
-        #expect(queue.lockForMQTT(now: 10).map(\.sequenceNumber) == [2])
+        #expect(queue.lock(for: .mqtt, now: 10).map(\.sequenceNumber) == [2])
         #expect(queue.lockForHTTPS(token: "here", now: 10, duration: 1000) == nil)
         queue.follow(1, stored: message(1))
         #expect(queue.entries[0].isHeld(at: 10) == false)
@@ -69,7 +69,7 @@ struct CloudToDeviceQueueTests {
             received.httpsLock == .init(token: "t", until: 600)
                 && changes == [.lockCloudToDevice(received, freeAt: 100)])
         var restarted = CloudToDeviceQueue(limits: .init(), restoring: [received])
-        #expect(restarted.lockForMQTT(now: 200).isEmpty && restarted.lockForMQTT(now: 600).count == 1)
+        #expect(restarted.lock(for: .mqtt, now: 200).isEmpty && restarted.lock(for: .mqtt, now: 600).count == 1)
     }
 
     /// On several nodes one node settles each expiry: the others leave the message (and its feedback) to it.
@@ -146,16 +146,16 @@ struct CloudToDeviceQueueTests {
 
     @Test func mqttDeliveryLocksUntilThePubackOrTheConnectionEnds() throws {
         var queue = CloudToDeviceQueue(limits: .init(), restoring: [message(1), message(2), message(3, expiresAt: 10)])
-        let delivered = queue.lockForMQTT(now: 100)
+        let delivered = queue.lock(for: .mqtt, now: 100)
         #expect(delivered.map(\.sequenceNumber) == [1, 2])
-        let again = queue.lockForMQTT(now: 100)
+        let again = queue.lock(for: .mqtt, now: 100)
         #expect(again.isEmpty)
         #expect(queue.lockForHTTPS(token: "x", now: 100, duration: 1) == nil)
         // An MQTT lock does not run out; the message waits for its PUBACK.
         let expired = queue.expire(now: 9000) { 1 }
         #expect(feedback(expired) == [.expired] && expired.count == 1)  // only #3 (expired, unlocked) goes
         _ = try queue.settle(sequence: 1, .complete, now: 9001) { 2 }
-        queue.releaseMQTT()
+        queue.release(.mqtt)
         #expect(queue.entries.map(\.message.sequenceNumber) == [2] && !queue.entries[0].isHeld(at: 9001))
     }
 

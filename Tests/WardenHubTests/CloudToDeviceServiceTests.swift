@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 import WardenAzure
 import WardenCore
@@ -76,6 +77,52 @@ struct CloudToDeviceServiceTests {
         hub.broker.close(try #require(connection.session), sink: connection, will: nil, now: .now())
         service.deviceGone(.init(tenantID: hub.tenant, deviceID: device))
         #expect(service.list(hub.tenant, device).map(\.isLocked) == [false])
+    }
+
+    /// A link (an AMQP device's) gets the messages rather than the MQTT session, settles only what it holds,
+    /// and gives back what it did not settle when it goes or a later link takes its place.
+    @Test func aLinkHoldsWhatItIsOfferedUntilItSettlesOrGoes() async throws {
+        let connection = try hub.connect(device, subscribedTo: ["devices/lamp-1/messages/devicebound/#"])
+        let link = RecordingLink()
+        let number = service.attach(link, tenantID: hub.tenant, deviceID: device)
+        let first = try await send("one")
+        #expect(link.offered.map(\.sequenceNumber) == [first.sequenceNumber] && connection.publishes.isEmpty)
+        #expect(
+            await errorCode {
+                _ = try service.settle(hub.tenant, device, sequence: first.sequenceNumber, link: 999, .complete)
+            }
+                == .c2dLockLost)
+        // Abandoned: offered again at once, a delivery more on its count.
+        await hub.persistence.committed(
+            try service.settle(hub.tenant, device, sequence: first.sequenceNumber, link: number, .abandon))
+        #expect(link.offered.map(\.deliveryCount) == [0, 1])
+        // A later link takes the place; the first hears so, and what it held goes to the new one.
+        let later = RecordingLink()
+        let laterNumber = service.attach(later, tenantID: hub.tenant, deviceID: device)
+        #expect(link.supersededCount == 1 && later.offered.map(\.sequenceNumber) == [first.sequenceNumber])
+        #expect(
+            await errorCode {
+                _ = try service.settle(hub.tenant, device, sequence: first.sequenceNumber, link: number, .complete)
+            }
+                == .c2dLockLost)
+        // The old link's detach takes nothing from the new one.
+        service.detach(number, tenantID: hub.tenant, deviceID: device)
+        #expect(service.list(hub.tenant, device).map(\.isLocked) == [true])
+        // Gone: the MQTT session gets it.
+        service.detach(laterNumber, tenantID: hub.tenant, deviceID: device)
+        #expect(connection.publishes.count == 1)
+        connection.acknowledgeAll()
+        #expect(service.list(hub.tenant, device).isEmpty)
+    }
+
+    @Test func aLinksRejectDeadLettersWithFeedback() async throws {
+        let link = RecordingLink()
+        let number = service.attach(link, tenantID: hub.tenant, deviceID: device)
+        let sent = try await send("no")
+        await hub.persistence.committed(
+            try service.settle(hub.tenant, device, sequence: sent.sequenceNumber, link: number, .reject))
+        #expect(service.list(hub.tenant, device).isEmpty)
+        #expect(try await service.feedback(hub.tenant, after: 0, limit: 10).items.map(\.status) == [.rejected])
     }
 
     @Test func httpsReceiveLocksAndSettlementNeedsTheLock() async throws {
@@ -160,5 +207,21 @@ struct CloudToDeviceServiceTests {
         #expect(restarted.list(hub.tenant, device).map(\.message.messageID) == [sent.messageID])
         #expect(await restarted.purge(hub.tenant, device) == 1)
         #expect(try await Self.service(hub).list(hub.tenant, device).isEmpty)
+    }
+}
+
+/// A cloud-to-device link that records what it is offered.
+final class RecordingLink: CloudToDeviceLink {
+    private let state = Mutex<(offered: [CloudToDeviceMessage], superseded: Int)>(([], 0))
+
+    var offered: [CloudToDeviceMessage] { state.withLock { $0.offered } }
+    var supersededCount: Int { state.withLock { $0.superseded } }
+
+    func offer(_ messages: [CloudToDeviceMessage]) {
+        state.withLock { $0.offered += messages }
+    }
+
+    func superseded() {
+        state.withLock { $0.superseded += 1 }
     }
 }

@@ -57,5 +57,6 @@ public struct AMQPCondition: Sendable, Hashable, RawRepresentable {
     public static let windowViolation = Self(rawValue: "amqp:session:window-violation")
     public static let messageSizeExceeded = Self(rawValue: "amqp:link:message-size-exceeded")
     public static let detachForced = Self(rawValue: "amqp:link:detach-forced")
+    public static let linkStolen = Self(rawValue: "amqp:link:stolen")
     public static let transferLimitExceeded = Self(rawValue: "amqp:link:transfer-limit-exceeded")
 }

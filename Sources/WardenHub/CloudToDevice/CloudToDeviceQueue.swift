@@ -7,20 +7,29 @@ public enum CloudToDeviceSettlement: Sendable {
 }
 
 /// One device's cloud-to-device queue as a value (STYLE R6.5: events in, store changes out, no I/O), with IoT
-/// Hub's states (anchors.md §1.5): Enqueued, Invisible (locked to an MQTT connection until its PUBACK, or to
-/// an HTTPS receiver until the lock ends), then Completed or dead-lettered (rejected, expired, delivered too
-/// often, purged), which take it out of the queue. Abandon and lock expiry return it to Enqueued; only abandon
-/// counts as a delivery. An HTTPS lock is part of the stored message (any node's copy follows it, so the device
-/// may settle on another node); an MQTT delivery is this node's own.
+/// Hub's states (anchors.md §1.5): Enqueued, Invisible (in flight on a connection of the device until it
+/// settles it — an MQTT PUBACK, an AMQP disposition — or locked to an HTTPS receiver until the lock ends), then
+/// Completed or dead-lettered (rejected, expired, delivered too often, purged), which take it out of the queue.
+/// Abandon and lock expiry return it to Enqueued; only abandon counts as a delivery. An HTTPS lock is part of
+/// the stored message (any node's copy follows it, so the device may settle on another node); a delivery on a
+/// connection is this node's own.
 struct CloudToDeviceQueue: Sendable {
+    /// The connection here a message is in flight on.
+    enum Holder: Hashable, Sendable {
+        /// The device's MQTT session: its PUBACK completes the message.
+        case mqtt
+        /// A cloud-to-device link of another protocol (`CloudToDeviceLink`), by its attachment number.
+        case link(UInt64)
+    }
+
     struct Entry: Sendable {
         var message: CloudToDeviceMessage
-        /// In flight on the device's MQTT connection here: its PUBACK completes it, its end releases it.
-        var isOnMQTT = false
+        /// In flight on a connection here: settled by it, released when it ends.
+        var holder: Holder?
 
-        /// Whether an MQTT delivery or an HTTPS lock still running at `now` holds the message.
+        /// Whether a connection or an HTTPS lock still running at `now` holds the message.
         func isHeld(at now: Int64) -> Bool {
-            isOnMQTT || (message.httpsLock.map { $0.until > now } ?? false)
+            holder != nil || (message.httpsLock.map { $0.until > now } ?? false)
         }
     }
 
@@ -49,20 +58,21 @@ struct CloudToDeviceQueue: Sendable {
         return [.putCloudToDevice(message)]
     }
 
-    /// Locks every Enqueued, unexpired message to the device's MQTT connection and returns them, oldest first.
-    mutating func lockForMQTT(now: Int64) -> [CloudToDeviceMessage] {
+    /// Locks every Enqueued, unexpired message to a connection of the device and returns them, oldest first.
+    mutating func lock(for holder: Holder, now: Int64) -> [CloudToDeviceMessage] {
         var locked: [CloudToDeviceMessage] = []
         for index in entries.indices where !entries[index].isHeld(at: now) && entries[index].message.expiresAt > now {
-            entries[index].isOnMQTT = true
+            entries[index].holder = holder
             locked.append(entries[index].message)
         }
         return locked
     }
 
-    /// Returns messages locked to MQTT to Enqueued: their connection ended, or never took them.
-    mutating func releaseMQTT(_ sequences: Set<Int64>? = nil) {
-        for index in entries.indices where entries[index].isOnMQTT {
-            if sequences?.contains(entries[index].message.sequenceNumber) ?? true { entries[index].isOnMQTT = false }
+    /// Returns messages in flight on `holder` (those of `sequences`, or all) to Enqueued: the connection ended,
+    /// or never took them.
+    mutating func release(_ holder: Holder, _ sequences: Set<Int64>? = nil) {
+        for index in entries.indices where entries[index].holder == holder {
+            if sequences?.contains(entries[index].message.sequenceNumber) ?? true { entries[index].holder = nil }
         }
     }
 
@@ -85,15 +95,18 @@ struct CloudToDeviceQueue: Sendable {
         }
     }
 
-    /// Settles the message with `sequence` (MQTT PUBACK: any state, so a late acknowledgement still completes
-    /// it) or holding HTTPS lock `token`; `c2d.lock_lost` when there is none.
+    /// Settles the message with `sequence` (an MQTT PUBACK: any state, so a late acknowledgement still
+    /// completes it; a link's disposition: only while that link holds it), or holding HTTPS lock `token`;
+    /// `c2d.lock_lost` when there is none.
     mutating func settle(
-        sequence: Int64? = nil, token: String? = nil, _ settlement: CloudToDeviceSettlement, now: Int64,
-        feedbackNumber: () -> Int64
+        sequence: Int64? = nil, heldBy holder: Holder? = nil, token: String? = nil,
+        _ settlement: CloudToDeviceSettlement, now: Int64, feedbackNumber: () -> Int64
     ) throws(WardenError) -> [DeviceStateChange] {
         guard
             let index = entries.firstIndex(where: { entry in
-                if let sequence { return entry.message.sequenceNumber == sequence }
+                if let sequence {
+                    return entry.message.sequenceNumber == sequence && (holder == nil || entry.holder == holder)
+                }
                 guard let lock = entry.message.httpsLock else { return false }
                 return lock.token == token && lock.until > now
             })
@@ -107,6 +120,7 @@ struct CloudToDeviceQueue: Sendable {
             return remove(at: index, .rejected, "Message rejected", now: now, feedbackNumber)
         case .abandon:
             entries[index].message.httpsLock = nil
+            entries[index].holder = nil
             entries[index].message.deliveryCount &+= 1  // stored: may be anything after a foreign file
             if entries[index].message.deliveryCount >= limits.maximumDeliveryCount {
                 return remove(at: index, .deliveryCountExceeded, "Delivery count exceeded", now: now, feedbackNumber)
@@ -115,7 +129,7 @@ struct CloudToDeviceQueue: Sendable {
         }
     }
 
-    /// Dead-letters messages past their expiry (unless in flight on MQTT) that `isMine` says this node settles,
+    /// Dead-letters messages past their expiry (unless in flight on a connection) that `isMine` says this node settles,
     /// and forgets HTTPS locks that ran out (the stored row may keep one: a lock past its end holds nothing).
     mutating func expire(now: Int64, isMine: (Int64) -> Bool = { _ in true }, feedbackNumber: () -> Int64)
         -> [DeviceStateChange]
@@ -136,7 +150,7 @@ struct CloudToDeviceQueue: Sendable {
     }
 
     /// Takes up a change another node committed: the message as the store now holds it (with its HTTPS lock;
-    /// a delivery on this node's MQTT connection kept), or its leaving (nil). Messages stay in sequence order.
+    /// a delivery on a connection here kept), or its leaving (nil). Messages stay in sequence order.
     mutating func follow(_ sequence: Int64, stored message: CloudToDeviceMessage?) {
         let index = entries.firstIndex { $0.message.sequenceNumber == sequence }
         switch (index, message) {
@@ -149,11 +163,12 @@ struct CloudToDeviceQueue: Sendable {
         }
     }
 
-    /// Becomes what the store holds (`stored`, in sequence order), keeping which messages are in flight on this
-    /// node's MQTT connection.
+    /// Becomes what the store holds (`stored`, in sequence order), keeping which messages are in flight on
+    /// connections here.
     mutating func reconcile(with stored: [CloudToDeviceMessage]) {
-        let onMQTT = Set(entries.filter(\.isOnMQTT).map(\.message.sequenceNumber))
-        entries = stored.map { Entry(message: $0, isOnMQTT: onMQTT.contains($0.sequenceNumber)) }
+        var holders: [Int64: Holder] = [:]
+        for entry in entries { holders[entry.message.sequenceNumber] = entry.holder }
+        entries = stored.map { Entry(message: $0, holder: holders[$0.sequenceNumber]) }
     }
 
     /// Empties the queue.
@@ -166,7 +181,7 @@ struct CloudToDeviceQueue: Sendable {
     /// The earliest time something changes by itself (an expiry or an HTTPS lock's end), if any.
     var nextDeadline: Int64? {
         entries.compactMap { entry -> Int64? in
-            if entry.isOnMQTT { return nil }
+            if entry.holder != nil { return nil }
             return entry.message.httpsLock?.until ?? entry.message.expiresAt
         }.min()
     }

@@ -11,8 +11,8 @@ import WardenMQTT
 public import WardenStore
 
 /// Every device's cloud-to-device queue (anchors.md §1.5): send, list and purge for the API; delivery on the
-/// device's MQTT connection (its PUBACK completes) and receive/complete/reject/abandon for the HTTPS device
-/// API. Every change is committed in the broker's group commit before it is acknowledged, so an accepted
+/// device's MQTT connection (its PUBACK completes) or its AMQP link (`CloudToDeviceLink`, whose dispositions
+/// complete, reject or abandon), and receive/complete/reject/abandon for the HTTPS device API. Every change is committed in the broker's group commit before it is acknowledged, so an accepted
 /// message survives a crash and a completed one is never delivered again. As a service it expires messages
 /// and HTTPS locks once a second.
 public final class CloudToDeviceService: Service, Sendable {
@@ -78,6 +78,10 @@ public final class CloudToDeviceService: Service, Sendable {
     let clock: any WardenClock
     let logger: Logger
     private let queues: Mutex<[QueueKey: CloudToDeviceQueue]>
+    /// Each device's link of another protocol, by its attachment number; read and changed only inside `queues`'
+    /// lock, so that a delivery and a detach of the same link are never interleaved.
+    private let links = Mutex<[QueueKey: (number: UInt64, link: any CloudToDeviceLink)]>([:])
+    private let nextLink = Atomic<UInt64>(0)
     private let messageNumbers: SequenceNumbers
     private let feedbackNumbers: SequenceNumbers
     /// Whether this node dead-letters an expired message (on several nodes, one node settles each).
@@ -357,6 +361,50 @@ public final class CloudToDeviceService: Service, Sendable {
         }
     }
 
+    /// Attaches a device's cloud-to-device link: its Enqueued messages are offered to it (rather than to an
+    /// MQTT session of the device) until `detach`. A later link of the device takes the place of an earlier
+    /// one, which is told (`superseded`) and whose messages in flight go to the new one. Returns the
+    /// attachment's number, which settles and detaches.
+    public func attach(_ link: any CloudToDeviceLink, tenantID: TenantID, deviceID: DeviceID) -> UInt64 {
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+        let number = nextLink.wrappingAdd(1, ordering: .relaxed).newValue
+        let earlier = queues.withLock { queues in
+            let earlier = links.withLock { $0.updateValue((number, link), forKey: key) }
+            if let earlier { queues[key]?.release(.link(earlier.number)) }
+            return earlier
+        }
+        earlier?.link.superseded()
+        deliverPending(key)
+        return number
+    }
+
+    /// Ends attachment `number`: what it held and did not settle is Enqueued again (and offered, to an MQTT
+    /// session of the device if one is up).
+    public func detach(_ number: UInt64, tenantID: TenantID, deviceID: DeviceID) {
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+        queues.withLock { queues in
+            queues[key]?.release(.link(number))
+            links.withLock { links in
+                if links[key]?.number == number { links[key] = nil }
+            }
+        }
+        deliverPending(key)
+    }
+
+    /// A link's settlement of a message it holds, applied at once (a detach that follows cannot release it
+    /// again); returns the commit ticket to wait for. `c2d.lock_lost` when the link holds no such message
+    /// (settled already, or released when the link was superseded). An abandoned message is offered again at
+    /// once, a delivery more on its count.
+    public func settle(
+        _ tenantID: TenantID, _ deviceID: DeviceID, sequence: Int64, link number: UInt64,
+        _ settlement: CloudToDeviceSettlement
+    ) throws(WardenError) -> UInt64 {
+        let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
+        let ticket = try settle(key, sequence: sequence, heldBy: .link(number), settlement)
+        if settlement == .abandon { deliverPending(key) }
+        return ticket
+    }
+
     /// HTTPS complete, reject or abandon of the message holding `lockToken`, once committed. On a cluster node a
     /// lock it does not hold is looked up in the store: the device may have received on another node whose
     /// change has not reached this one yet.
@@ -392,7 +440,8 @@ public final class CloudToDeviceService: Service, Sendable {
     }
 
     private func settle(
-        _ key: QueueKey, sequence: Int64? = nil, token: String? = nil, _ settlement: CloudToDeviceSettlement
+        _ key: QueueKey, sequence: Int64? = nil, heldBy holder: CloudToDeviceQueue.Holder? = nil,
+        token: String? = nil, _ settlement: CloudToDeviceSettlement
     ) throws(WardenError) -> UInt64 {
         let now = clock.nowMilliseconds()
         return try queues.withLock { queues throws(WardenError) -> UInt64 in
@@ -400,7 +449,7 @@ public final class CloudToDeviceService: Service, Sendable {
                 throw WardenError(.c2dLockLost, "No message is locked with that token; its lock may have expired.")
             }
             let changes = try queue.settle(
-                sequence: sequence, token: token, settlement, now: now, feedbackNumber: nextFeedback)
+                sequence: sequence, heldBy: holder, token: token, settlement, now: now, feedbackNumber: nextFeedback)
             queues[key] = queue.entries.isEmpty ? nil : queue
             return record(changes, of: key)
         }
@@ -462,10 +511,19 @@ public final class CloudToDeviceService: Service, Sendable {
             retain: false, properties: properties, receivedAt: .now())
     }
 
-    /// Offers the device's Enqueued messages to its MQTT connection; what it does not take stays Enqueued.
+    /// Offers the device's Enqueued messages to its attached link, else to its MQTT connection; what the MQTT
+    /// connection does not take stays Enqueued.
     func deliverPending(_ key: QueueKey) {
-        let messages = queues.withLock { queues in queues[key]?.lockForMQTT(now: clock.nowMilliseconds()) ?? [] }
+        let now = clock.nowMilliseconds()
+        let (messages, link) = queues.withLock { queues in
+            let link = links.withLock { $0[key] }
+            return (queues[key]?.lock(for: link.map { .link($0.number) } ?? .mqtt, now: now) ?? [], link?.link)
+        }
         guard !messages.isEmpty else { return }
+        if let link {
+            link.offer(messages)
+            return
+        }
         var refused: Set<Int64> = []
         for message in messages {
             let sequence = message.sequenceNumber
@@ -478,13 +536,13 @@ public final class CloudToDeviceService: Service, Sendable {
             }
             if !broker.deliver(outgoing, toDevice: key.deviceID, in: key.tenantID) { refused.insert(sequence) }
         }
-        if !refused.isEmpty { queues.withLock { $0[key]?.releaseMQTT(refused) } }
+        if !refused.isEmpty { queues.withLock { $0[key]?.release(.mqtt, refused) } }
     }
 
     /// The device's connection ended: what was in flight on it is Enqueued again (and offered, in case another
     /// connection of the device is already up).
     func deviceGone(_ key: QueueKey) {
-        queues.withLock { $0[key]?.releaseMQTT() }
+        queues.withLock { $0[key]?.release(.mqtt) }
         deliverPending(key)
     }
 
@@ -531,4 +589,14 @@ public final class CloudToDeviceService: Service, Sendable {
     private static func randomHex() -> String {
         Hex.encode(SecretBytes.random(count: 16).bytes)
     }
+}
+
+/// A device's cloud-to-device link on a protocol other than MQTT (an AMQP link): the service offers it the
+/// device's Enqueued messages, each locked to it until it settles it or detaches.
+public protocol CloudToDeviceLink: AnyObject, Sendable {
+    /// Messages now locked to this link, oldest first; called on any thread, outside the service's locks (two
+    /// offers may arrive out of order: the link keeps them in sequence order).
+    func offer(_ messages: [CloudToDeviceMessage])
+    /// A later link of the same device took this one's place; what this one held went to it.
+    func superseded()
 }
