@@ -185,3 +185,21 @@ def test_another_devices_cloud_to_device_link_is_refused_and_its_queue_kept(ward
     thief = run(Receiver(warden, "lamp-6", token, 1, link_device="lamp-7"))
     assert thief.errors == ["amqp:unauthorized-access"] and thief.messages == []
     assert len(queued(warden, "lamp-7")) == 1
+
+
+class SmallFrames(Receiver):
+    """A client whose frames hold at most 512 bytes: a larger message comes in several transfers."""
+
+    def on_connection_bound(self, event):
+        event.transport.max_frame_size = 512
+
+
+def test_a_message_larger_than_the_clients_frames_arrives_in_parts_whole(warden_factory):
+    warden = warden_factory(SETTINGS)
+    token = device(warden, "lamp-8")
+    body = "".join(f"{n:05d}" for n in range(6000))
+    warden.cli("c2d", "send", "lamp-8", "--body", body, "--property", "size=large")
+    lamp = run(SmallFrames(warden, "lamp-8", token, 1))
+    assert lamp.errors == [] and [m.body for m in lamp.messages] == [body.encode()]
+    assert lamp.messages[0].properties == {"size": "large"}
+    assert queued(warden, "lamp-8") == []
