@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Synchronization
 import WardenAMQP
 import WardenAuthentication
 import WardenBroker
@@ -10,7 +11,8 @@ import WardenHub
 /// then the connection, its sessions and links. Devices prove who they are with a SAS token, as SASL PLAIN's
 /// password or in a CBS put-token on the `$cbs` node; a device's links are attached only once a token of it
 /// was accepted. Each telemetry message is acknowledged (`accepted`) once committed; cloud-to-device
-/// messages are sent unsettled on the device's `devicebound` link, and its dispositions settle them.
+/// messages are sent unsettled on the device's `devicebound` link, and its dispositions settle them; direct
+/// method calls go out on its methods link and its answers come back on the other.
 ///
 /// Every count a peer chooses is bounded by `AMQPEndpointSettings`; a violation closes the connection with
 /// the AMQP condition that names it, a refused message is `rejected` with its reason.
@@ -52,12 +54,17 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         /// A delivery whose transfers are still arriving: its id, whether the client settled it, its message
         /// format, its bytes.
         var assembling: (deliveryID: UInt32, settled: Bool, format: UInt32, payload: ByteBuffer)?
-        /// Sending: the credit the client gave, and what waits for it (CBS replies, or cloud-to-device
-        /// messages in sequence order).
+        /// Sending: the credit the client gave, and what waits for it (CBS replies, method calls, or
+        /// cloud-to-device messages in sequence order).
         var peerCredit: UInt32 = 0
         var queued: [Outgoing] = []
-        /// A cloud-to-device link's place on its device's queue (`CloudToDeviceService.attach`).
-        var attachment: (number: UInt64, sender: DeviceSender)?
+        /// The rest of a delivery whose first transfers went out: it goes on as the session's window allows.
+        var partial: ByteBuffer?
+        /// The largest message the client's link takes; 0 for any.
+        var peerMaximumMessageSize: UInt64 = 0
+        /// A sending device link's attachment to the hub's service for it (`CloudToDeviceService.attach`,
+        /// `MethodService.attach`), and what that service hands it through.
+        var attachment: (number: UInt64, sender: DeviceSender, outlet: DeviceOutlet)?
     }
 
     /// A message waiting for a sending link's credit; a cloud-to-device one goes unsettled, tagged with its
@@ -100,6 +107,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private static let maximumTokensInFlight = 2
     /// The largest CBS request (a SAS token is a few hundred bytes).
     private static let maximumTokenMessageSize = 16 * 1024
+    /// Method calls waiting for a methods link's credit; more fail at once (`method.device_offline`).
+    private static let maximumQueuedCalls = 64
     /// Refused put-tokens before the connection closes (guessing tokens costs an HMAC and a record each).
     private static let maximumRefusedTokens = 5
     /// How long the last bytes may wait for a client that does not read before the socket closes anyway.
@@ -111,8 +120,15 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var phase = Phase.header
     private var buffer = ByteBuffer()
     private var sessions: [UInt16: Session] = [:]
-    /// Devices whose tokens this connection presented: the identity, and its hold on live revocation.
-    private var devices: [DeviceID: (identity: DeviceIdentity, hold: UInt64)] = [:]
+    /// A device whose token this connection presented: the identity, its hold on live revocation, and the
+    /// timer that ends its authority when the token expires.
+    private struct Authority {
+        let identity: DeviceIdentity
+        let hold: UInt64
+        let expiry: Scheduled<Void>?
+    }
+
+    private var devices: [DeviceID: Authority] = [:]
     private var isPending = true
     private var nextGeneration: UInt64 = 0
     /// Messages handed to the hub (or put-tokens) and not yet settled, whatever became of their links since.
@@ -167,7 +183,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         for (channel, session) in sessions {
             for handle in session.links.keys { release(channel, handle) }
         }
-        for (identity, hold) in devices.values { services.revocation.release(hold, identity) }
+        for authority in devices.values {
+            services.revocation.release(authority.hold, authority.identity)
+            authority.expiry?.cancel()
+        }
         devices = [:]
         authenticationDeadline?.cancel()
         for timer in timers { timer.cancel() }
@@ -434,13 +453,27 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     ? AMQPError(
                         .unauthorizedAccess, "No token of device '\(deviceID)' was accepted on this connection.")
                     : nil
-            case .cloudToDevice(let deviceID) where !receiving: cloudToDeviceRefusal(deviceID)
-            default: AMQPError(.notFound, "This endpoint serves $cbs and devices' telemetry and cloud-to-device links.")
+            case .cloudToDevice(let deviceID) where !receiving:
+                refusal(for: deviceID) { try $0.authorizeCloudToDevice(for: $1, peer: $2) }
+            case .methods(let deviceID) where receiving: refusal(for: deviceID) { _, _, _ in }
+            case .methods(let deviceID): refusal(for: deviceID) { try $0.authorizeMethods(for: $1, peer: $2) }
+            default:
+                AMQPError(
+                    .notFound, "This endpoint serves $cbs and devices' telemetry, cloud-to-device and method links.")
             }
-        let isCloudToDevice = refusal == nil && node.deviceID != nil && !receiving
+        let sendsToDevice = refusal == nil && node.deviceID != nil && !receiving
+        // Cloud-to-device messages wait for the device's disposition; method calls need none (the answer is
+        // the acknowledgement).
+        let settleMode: UInt8 =
+            switch node {
+            case .cloudToDevice where sendsToDevice: 0
+            case .methods where sendsToDevice: 1
+            default: 2
+            }
         let reply = AMQPPerformative.Attach(
             name: attach.name, handle: attach.handle, role: receiving ? .receiver : .sender,
-            senderSettleMode: isCloudToDevice ? 0 : 2, receiverSettleMode: attach.receiverSettleMode,
+            // Only a cloud-to-device link settles second if the client asks; the rest settle first.
+            senderSettleMode: settleMode, receiverSettleMode: settleMode == 0 ? attach.receiverSettleMode : 0,
             source: refusal == nil ? attach.source : nil,
             target: refusal == nil ? attach.target : nil, initialDeliveryCount: receiving ? nil : 0,
             maximumMessageSize: UInt64(truncatingIfNeeded: services.settings.maximumMessageSize))
@@ -449,6 +482,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         var link = Link(
             name: attach.name, node: node, generation: nextGeneration, receiving: receiving,
             deliveryCount: attach.initialDeliveryCount ?? 0)
+        link.peerMaximumMessageSize = attach.maximumMessageSize ?? 0
         link.detaching = refusal != nil
         session.links[attach.handle] = link
         sessions[channel] = session
@@ -460,8 +494,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             )
         } else if receiving {
             topUp()
-        } else if isCloudToDevice, let deviceID = node.deviceID {
-            attachCloudToDevice(deviceID, channel: channel, handle: attach.handle)
+        } else if sendsToDevice {
+            attachToDevice(channel: channel, handle: attach.handle)
         }
     }
 
@@ -513,6 +547,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         // The window the client has left for this endpoint's transfers (§2.5.6).
         session.remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- session.nextOutgoingID
         sessions[channel] = session
+        // A wider window lets every sending link of the session go on, whichever link the flow names.
+        defer { resumeSending(channel) }
         guard let handle = flow.handle else { return }
         guard var link = session.links[handle] else {
             throw AMQPError(.unattachedHandle, "flow.unattached_handle")
@@ -523,9 +559,16 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
             sessions[channel]?.links[handle] = link
             sendQueued(channel: channel, handle: handle)
+            // Credit for a cloud-to-device link: the device's queue offers what it now takes.
+            if let attachment = link.attachment, link.node == .cloudToDevice(attachment.sender.deviceID),
+                attachment.outlet.capacity > 0
+            {
+                services.gateway.cloudToDevice.offerPending(
+                    tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
+            }
             // A drain with nothing left to send spends the credit and says so (§2.6.7).
             if flow.drain, let drained = sessions[channel]?.links[handle], drained.queued.isEmpty,
-                drained.peerCredit > 0
+                drained.partial == nil, drained.peerCredit > 0
             {
                 sessions[channel]?.links[handle]?.deliveryCount = drained.deliveryCount &+ drained.peerCredit
                 sessions[channel]?.links[handle]?.peerCredit = 0
@@ -632,6 +675,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         switch link.node {
         case .claimsBasedSecurity: putToken(message, delivery)
         case .telemetry(let deviceID): telemetry(message, from: deviceID, delivery)
+        case .methods(let deviceID): methodAnswer(message, from: deviceID, delivery)
         case .cloudToDevice, .unknown: settle(delivery, .released)
         }
     }
@@ -667,12 +711,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private func telemetry(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
-        guard let sender = authority(of: deviceID) else {
-            detach(
-                delivery.channel, delivery.handle,
-                AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired."))
-            return
-        }
+        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
         let telemetry: [AMQPTelemetry]
         do {
             telemetry = try AMQPTelemetry.messages(in: message, format: delivery.messageFormat)
@@ -709,6 +748,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         } then: { handler, _ in
             handler.settle(delivery, .accepted)
         }
+    }
+
+    /// The device's sender while its token lasts; once it expired (and the device's links were detached),
+    /// the delivery gives its place in the connection's budget back.
+    private func authorityOrDetach(_ deviceID: DeviceID, _ delivery: Delivery) -> DeviceSender? {
+        if let sender = authority(of: deviceID) { return sender }
+        settle(delivery, .rejected(AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired.")))
+        return nil
     }
 
     /// Detaches a link with why; its handle stays taken until the client answers.
@@ -781,92 +828,122 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         flush()
     }
 
-    /// Sends a sending link's waiting messages while the client's link credit and session window allow:
-    /// CBS replies settled, cloud-to-device messages unsettled (remembered until the client settles them).
+    /// Sends a sending link's waiting messages while the client's link credit and session window allow, a
+    /// transfer at a time (a delivery may wait for the window between its transfers): CBS replies and method
+    /// calls settled, cloud-to-device messages unsettled (remembered until the client settles them).
     private func sendQueued(channel: UInt16, handle: UInt32) {
-        guard var session = sessions[channel], var link = session.links[handle] else { return }
-        while let next = link.queued.first, link.peerCredit > 0 {
-            var payload = ByteBuffer()
-            payload.writeAMQPMessage(next.message)
-            let transfers = transfersNeeded(payload.readableBytes)
-            guard session.remoteIncomingWindow >= transfers else { break }
-            link.queued.removeFirst()
-            let deliveryID = session.nextDeliveryID
-            writeDelivery(
-                channel: channel, handle: handle, deliveryID: deliveryID,
-                tag: next.delivery?.lockToken.bytes ?? ByteBuffer(integer: link.deliveryCount),
-                settled: next.delivery == nil, payload: payload)
-            if let delivery = next.delivery, let attachment = link.attachment {
-                session.unsettled[deliveryID] = Unsettled(
-                    handle: handle, sequence: delivery.sequence, attachment: attachment.number,
-                    sender: attachment.sender)
+        guard var session = sessions[channel], var link = session.links[handle], !link.detaching else { return }
+        while session.remoteIncomingWindow > 0 {
+            if var rest = link.partial {
+                writeTransfer(channel: channel, handle: handle, first: nil, &rest)
+                link.partial = rest.readableBytes > 0 ? rest : nil
+            } else {
+                guard let next = link.queued.first, link.peerCredit > 0 else { break }
+                link.queued.removeFirst()
+                var payload = ByteBuffer()
+                payload.writeAMQPMessage(next.message)
+                // total: a buffer's size widened.
+                guard link.peerMaximumMessageSize == 0 || UInt64(payload.readableBytes) <= link.peerMaximumMessageSize
+                else {
+                    refuseTooLarge(next, on: link)
+                    continue
+                }
+                let deliveryID = session.nextDeliveryID
+                let tag = next.delivery?.lockToken.bytes ?? ByteBuffer(integer: link.deliveryCount)
+                writeTransfer(
+                    channel: channel, handle: handle, first: (deliveryID, tag, next.delivery == nil), &payload)
+                link.partial = payload.readableBytes > 0 ? payload : nil
+                if let delivery = next.delivery, let attachment = link.attachment {
+                    session.unsettled[deliveryID] = Unsettled(
+                        handle: handle, sequence: delivery.sequence, attachment: attachment.number,
+                        sender: attachment.sender)
+                }
+                session.nextDeliveryID &+= 1
+                link.deliveryCount &+= 1
+                link.peerCredit -= 1
             }
-            session.nextDeliveryID &+= 1
-            session.nextOutgoingID &+= transfers
-            session.remoteIncomingWindow -= transfers
-            link.deliveryCount &+= 1
-            link.peerCredit -= 1
+            session.nextOutgoingID &+= 1
+            session.remoteIncomingWindow -= 1
         }
         session.links[handle] = link
         sessions[channel] = session
+        // total: a credit widened.
+        link.attachment?.outlet.capacity = max(0, Int(link.peerCredit) - link.queued.count)
+    }
+
+    /// Goes on with every sending link of the session that has something to send.
+    private func resumeSending(_ channel: UInt16) {
+        for (handle, link) in sessions[channel]?.links ?? [:]
+        where !link.receiving && (link.partial != nil || !link.queued.isEmpty) {
+            sendQueued(channel: channel, handle: handle)
+        }
+    }
+
+    /// A message larger than the client's link takes is never sent: a cloud-to-device message is rejected for
+    /// the device (dead-lettered, with its feedback), a method call fails.
+    private func refuseTooLarge(_ outgoing: Outgoing, on link: Link) {
+        guard let attachment = link.attachment else { return }
+        if let delivery = outgoing.delivery {
+            _ = try? services.gateway.settle(
+                for: attachment.sender, sequence: delivery.sequence, link: attachment.number, .reject)
+        } else if case .uuid(let id)? = outgoing.message.properties?.correlationID {
+            services.methods.undeliverable(id.low, reason: "The call is larger than the device's link takes.")
+        }
     }
 
     /// The room a transfer's performative and frame header may take, at most (a 32-byte tag included).
     private static let transferOverhead = 128
 
-    /// Transfers a message of `bytes` takes within the connection's frame size.
-    private func transfersNeeded(_ bytes: Int) -> UInt32 {
-        let room = maximumFrameSize - Self.transferOverhead
-        return UInt32(clamping: max(1, (bytes + room - 1) / room))
-    }
-
-    /// Writes one delivery as transfers within the connection's frame size (§2.6.14: all but the last say
-    /// `more`).
-    private func writeDelivery(
-        channel: UInt16, handle: UInt32, deliveryID: UInt32, tag: ByteBuffer, settled: Bool, payload: ByteBuffer
+    /// Writes the next transfer of a delivery within the connection's frame size, taking its part from
+    /// `payload`: the first carries the delivery's id, tag and settlement; all but the last say `more`
+    /// (§2.6.14).
+    private func writeTransfer(
+        channel: UInt16, handle: UInt32, first: (deliveryID: UInt32, tag: ByteBuffer, settled: Bool)?,
+        _ payload: inout ByteBuffer
     ) {
-        var rest = payload
-        let room = maximumFrameSize - Self.transferOverhead
-        var first = true
-        repeat {
-            let part = rest.readSlice(length: min(room, rest.readableBytes)) ?? ByteBuffer()
-            let transfer =
-                first
-                ? AMQPPerformative.Transfer(
-                    handle: handle, deliveryID: deliveryID, deliveryTag: tag, messageFormat: 0, settled: settled,
-                    more: rest.readableBytes > 0)
-                : AMQPPerformative.Transfer(handle: handle, more: rest.readableBytes > 0)
-            write(AMQPFrame(channel: channel, performative: .transfer(transfer), payload: part))
-            first = false
-        } while rest.readableBytes > 0
+        let part = payload.readSlice(length: min(maximumFrameSize - Self.transferOverhead, payload.readableBytes))
+        let more = payload.readableBytes > 0
+        let transfer =
+            first.map {
+                AMQPPerformative.Transfer(
+                    handle: handle, deliveryID: $0.deliveryID, deliveryTag: $0.tag, messageFormat: 0,
+                    settled: $0.settled, more: more)
+            } ?? AMQPPerformative.Transfer(handle: handle, more: more)
+        write(AMQPFrame(channel: channel, performative: .transfer(transfer), payload: part ?? ByteBuffer()))
     }
 
     // MARK: Cloud-to-device
 
-    /// Why a device may not receive its cloud-to-device messages here, or nil: a token of it was accepted on
-    /// this connection, and the policy lets it receive (as an MQTT device's SUBSCRIBE is decided).
-    private func cloudToDeviceRefusal(_ deviceID: DeviceID) -> AMQPError? {
+    /// Why a link of the device may not be attached here, or nil: a token of it was accepted on this
+    /// connection, and `authorize` lets it (the policy, as an MQTT device's SUBSCRIBE is decided).
+    private func refusal(
+        for deviceID: DeviceID, _ authorize: (DeviceGateway, DeviceSender, IPAddress) throws -> Void
+    ) -> AMQPError? {
         guard let sender = authority(of: deviceID) else {
             return AMQPError(.unauthorizedAccess, "No token of device '\(deviceID)' was accepted on this connection.")
         }
         do {
-            try services.gateway.authorizeCloudToDevice(for: sender, peer: peerAddress)
+            try authorize(services.gateway, sender, peerAddress)
         } catch {
-            return AMQPError(.unauthorizedAccess, error.reason)
+            return AMQPError(.unauthorizedAccess, (error as? WardenError)?.reason ?? "\(error)")
         }
         return nil
     }
 
-    /// Puts the link in the device's queue's place: its messages are offered here from now on.
-    private func attachCloudToDevice(_ deviceID: DeviceID, channel: UInt16, handle: UInt32) {
-        guard let context, let sender = devices[deviceID]?.identity.sender,
-            let generation = sessions[channel]?.links[handle]?.generation
+    /// Attaches a link that sends to the device to the hub's service for it: the device's cloud-to-device
+    /// queue, or its direct methods, are delivered here from now on.
+    private func attachToDevice(channel: UInt16, handle: UInt32) {
+        guard let context, let link = sessions[channel]?.links[handle], let deviceID = link.node.deviceID,
+            let sender = devices[deviceID]?.identity.sender
         else { return }
-        let outlet = CloudToDeviceOutlet(
+        let outlet = DeviceOutlet(
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), channel: channel, handle: handle,
-            generation: generation)
-        let number = services.gateway.cloudToDevice.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
-        sessions[channel]?.links[handle]?.attachment = (number, sender)
+            generation: link.generation)
+        let number =
+            link.node == .methods(deviceID)
+            ? services.methods.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+            : services.gateway.cloudToDevice.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+        sessions[channel]?.links[handle]?.attachment = (number, sender, outlet)
     }
 
     /// Messages the device's queue locked to a link: queued in sequence order for its credit, each with a new
@@ -898,21 +975,80 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// Another link of the device took this one's place (on this connection or another).
     fileprivate func superseded(channel: UInt16, handle: UInt32, generation: UInt64) {
         guard sessions[channel]?.links[handle]?.generation == generation else { return }
-        detach(
-            channel, handle, AMQPError(.linkStolen, "Another cloud-to-device link of the device took this one's place.")
-        )
+        detach(channel, handle, AMQPError(.linkStolen, "Another link of the device took this one's place."))
     }
 
-    /// Gives the device's queue back what a cloud-to-device link held and the client did not settle; its
-    /// dispositions still to come settle nothing.
+    /// Detaches a link that sends to the device from the hub's service: a cloud-to-device queue gets back
+    /// what the link held and the client did not settle (its dispositions still to come settle nothing);
+    /// method calls waiting for credit fail at once.
     private func release(_ channel: UInt16, _ handle: UInt32) {
-        guard let attachment = sessions[channel]?.links[handle]?.attachment else { return }
+        guard let link = sessions[channel]?.links[handle], let attachment = link.attachment else { return }
         sessions[channel]?.links[handle]?.attachment = nil
         sessions[channel]?.links[handle]?.queued = []
+        attachment.outlet.capacity = 0
+        let (tenantID, deviceID) = (attachment.sender.tenantID, attachment.sender.deviceID)
+        if link.node == .methods(deviceID) {
+            services.methods.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
+            for call in link.queued {
+                guard case .uuid(let id)? = call.message.properties?.correlationID else { continue }
+                services.methods.undeliverable(id.low, reason: "The device's method link closed.")
+            }
+            return
+        }
         let kept = sessions[channel]?.unsettled.filter { $0.value.handle != handle } ?? [:]
         sessions[channel]?.unsettled = kept
-        services.gateway.cloudToDevice.detach(
-            attachment.number, tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
+        services.gateway.cloudToDevice.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
+    }
+
+    // MARK: Direct methods
+
+    /// A call for the device on its methods link (protocols.md §2.6): the request id as the correlation id (a
+    /// UUID, as the SDKs read it), the method's name in `IoThub-methodname`, the payload as the body; sent
+    /// settled within the link's credit. A link that ended, or has as many calls waiting as it may, fails it.
+    fileprivate func requested(
+        _ name: String, payload: [UInt8], requestID: UInt64, channel: UInt16, handle: UInt32, generation: UInt64
+    ) {
+        guard phase == .opened, let link = sessions[channel]?.links[handle], link.generation == generation,
+            link.attachment != nil
+        else {
+            services.methods.undeliverable(requestID, reason: "The device's method link closed.")
+            return
+        }
+        guard link.queued.count < Self.maximumQueuedCalls else {
+            services.methods.undeliverable(
+                requestID, reason: "The device has \(Self.maximumQueuedCalls) calls waiting for it to take them.")
+            return
+        }
+        let call = AMQPMessage(
+            properties: .init(correlationID: .uuid(AMQPUUID(high: 0, low: requestID))),
+            applicationProperties: [AMQPMapEntry(.string("IoThub-methodname"), .string(name))],
+            body: .data([ByteBuffer(bytes: payload)]))
+        sessions[channel]?.links[handle]?.queued.append(Outgoing(message: call))
+        sendQueued(channel: channel, handle: handle)
+        flush()
+    }
+
+    /// The device's answer on its other methods link: the call's correlation id, `IoThub-status` and a body;
+    /// anything else is `rejected` (`amqp:decode-error`). An answer to no call of this device is accepted and
+    /// dropped, as over MQTT.
+    private func methodAnswer(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
+        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
+        // total: text parsed (nil when it is not a number).
+        let status = message.applicationProperties?.first { $0.key == .string("IoThub-status") }
+            .flatMap { AMQPTelemetry.text($0.value) }.flatMap { Int($0) }
+        guard case .uuid(let id)? = message.properties?.correlationID, let status, let payload = message.body.bytes
+        else {
+            settle(
+                delivery,
+                .rejected(
+                    AMQPError(
+                        .decodeError, "A method answer carries its call's correlation-id, IoThub-status and a body.")))
+            return
+        }
+        if id.high == 0 {
+            services.methods.answer(id.low, status: status, payload: Array(payload.readableBytesView), from: sender)
+        }
+        settle(delivery, .accepted)
     }
 
     /// The client settles cloud-to-device deliveries (protocols.md §2.5): `accepted` completes, `rejected`
@@ -937,18 +1073,20 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             settled.append((id, unsettled, ticket))
         }
         sessions[channel] = session
-        guard !disposition.settled else { return }
+        guard !disposition.settled, !settled.isEmpty else { return }
         let gateway = services.gateway
         let tickets = settled.compactMap(\.2)
         let state = disposition.state
         complete {
             for ticket in tickets { await gateway.committed(ticket) }
         } then: { handler, _ in
-            for (id, unsettled, _) in settled where handler.sessions[channel]?.links[unsettled.handle] != nil {
+            for (id, unsettled, ticket) in settled where handler.sessions[channel]?.links[unsettled.handle] != nil {
+                // A message the link no longer held (superseded, expired) went back to the queue.
                 handler.write(
                     AMQPFrame(
                         channel: channel,
-                        performative: .disposition(.init(role: .sender, first: id, settled: true, state: state))))
+                        performative: .disposition(
+                            .init(role: .sender, first: id, settled: true, state: ticket == nil ? .released : state))))
             }
         }
     }
@@ -958,6 +1096,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         switch state {
         case .accepted: .complete
         case .rejected: .reject
+        // Not to be sent to this link again: as IoT Hub has no such outcome, dead-lettered.
+        case .modified(_, undeliverableHere: true): .reject
         case .released, .modified: .abandon
         // Settled without an outcome: the message goes back, as released.
         case .received, nil: settled ? .abandon : nil
@@ -1014,6 +1154,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 return "A device of that id from another tenant is on this connection."
             }
             services.revocation.release(earlier.hold, earlier.identity)
+            earlier.expiry?.cancel()
             devices[identity.deviceID] = nil
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -1032,14 +1173,27 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             services.revocation.release(hold, identity)
             return refusal.reason
         }
-        devices[identity.deviceID] = (identity, hold)
+        // Its links, sending ones too, end with the token unless a renewed one took its place.
+        let expiry = identity.expiry.map { expiry in
+            // A signed `se` may be any number: the wait is clamped (past 136 years is never).
+            let now = services.clock.now().unixSeconds
+            let seconds = expiry > now ? min(expiry - now, 1 << 32) : 0
+            // total: at most 2^32.
+            return eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
+                bound.value.revoked(
+                    identity.deviceID, hold: hold, "The token of device '\(identity.deviceID)' expired.")
+            }
+        }
+        devices[identity.deviceID] = Authority(identity: identity, hold: hold, expiry: expiry)
         return nil
     }
 
-    /// The registry took the device back: its links are detached, its token forgotten (unless a renewed
-    /// token replaced that hold meanwhile).
+    /// The registry took the device back, or its token expired: its links are detached, its token forgotten
+    /// (unless a renewed token replaced that hold meanwhile).
     private func revoked(_ deviceID: DeviceID, hold: UInt64, _ reason: String) {
-        guard devices[deviceID]?.hold == hold else { return }
+        guard let authority = devices[deviceID], authority.hold == hold else { return }
+        services.revocation.release(hold, authority.identity)
+        authority.expiry?.cancel()
         devices[deviceID] = nil
         detachLinks(of: deviceID, AMQPError(.unauthorizedAccess, reason))
         awaitAuthentication()
@@ -1055,14 +1209,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// The device's sender while its token lasts.
     private func authority(of deviceID: DeviceID) -> DeviceSender? {
-        guard let (identity, hold) = devices[deviceID] else { return nil }
-        if let expiry = identity.expiry, expiry <= services.clock.now().unixSeconds {
-            devices[deviceID] = nil
-            services.revocation.release(hold, identity)
-            awaitAuthentication()
+        guard let authority = devices[deviceID] else { return nil }
+        if let expiry = authority.identity.expiry, expiry <= services.clock.now().unixSeconds {
+            revoked(deviceID, hold: authority.hold, "The token of device '\(deviceID)' expired.")
             return nil
         }
-        return identity.sender
+        return authority.identity.sender
     }
 
     // MARK: Plumbing
@@ -1134,9 +1286,17 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 }
 
-/// A cloud-to-device link as the device's queue sees it: offers go to the connection's event loop.
-private final class CloudToDeviceOutlet: CloudToDeviceLink {
+/// A link that sends to a device, as the hub's services see it (its cloud-to-device queue, its direct
+/// methods): what they hand it goes to the connection's event loop.
+private final class DeviceOutlet: CloudToDeviceLink, MethodLink {
     private let handler: NIOLoopBound<AMQPConnectionHandler>
+    private let room = Atomic<Int>(0)
+
+    /// The client's credit less what waits for it, as the link last counted (a cloud-to-device link).
+    var capacity: Int {
+        get { room.load(ordering: .relaxed) }
+        set { room.store(newValue, ordering: .relaxed) }
+    }
     private let channel: UInt16
     private let handle: UInt32
     private let generation: UInt64
@@ -1151,6 +1311,13 @@ private final class CloudToDeviceOutlet: CloudToDeviceLink {
     func offer(_ messages: [CloudToDeviceMessage]) {
         handler.eventLoop.execute { [self] in
             handler.value.offered(messages, channel: channel, handle: handle, generation: generation)
+        }
+    }
+
+    func request(_ name: String, payload: [UInt8], requestID: UInt64) {
+        handler.eventLoop.execute { [self] in
+            handler.value.requested(
+                name, payload: payload, requestID: requestID, channel: channel, handle: handle, generation: generation)
         }
     }
 

@@ -9,6 +9,7 @@ import WardenHub
 /// What every connection of the endpoint shares.
 struct AMQPEndpointServices: Sendable {
     let gateway: DeviceGateway
+    let methods: MethodService
     let settings: AMQPEndpointSettings
     let pending: PendingConnections
     /// The connect budget per address, refunded when a connection authenticates a device (as MQTT's).

@@ -22,7 +22,7 @@ public final class AMQPListener: Service, Sendable {
     private let channel: Mutex<(any Channel)?> = Mutex(nil)
 
     public init(
-        host: String, port: Int, settings: AMQPEndpointSettings, tls: TLSContextSlot, gateway: DeviceGateway,
+        host: String, port: Int, settings: AMQPEndpointSettings, tls: TLSContextSlot, hub: HubServices,
         limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, events: EventBus,
         clock: any WardenClock, logger: Logger
     ) {
@@ -33,11 +33,12 @@ public final class AMQPListener: Service, Sendable {
         self.tls = tls
         self.limiter = limiter
         self.gate = gate
-        let gateway = gateway.speaking("amqp")
+        let gateway = hub.devices.speaking("amqp")
         let revocation = AMQPLiveRevocation(gateway: gateway)
         revocation.follow(events)
         services = AMQPEndpointServices(
-            gateway: gateway, settings: settings, pending: pending, limiter: limiter, clock: clock, logger: logger,
+            gateway: gateway, methods: hub.methods, settings: settings, pending: pending, limiter: limiter,
+            clock: clock, logger: logger,
             metrics: AMQPEndpointMetrics(), revocation: revocation, connections: AMQPConnectionCount())
     }
 

@@ -10,7 +10,9 @@ enum AMQPNode: Equatable {
     case telemetry(DeviceID)
     /// `devices/{id}/messages/devicebound`: the device receives its cloud-to-device messages.
     case cloudToDevice(DeviceID)
-    /// An address this endpoint does not serve (yet: methods, twins, modules), or no device.
+    /// `devices/{id}/methods/devicebound`: both of a device's method links (calls in, answers out).
+    case methods(DeviceID)
+    /// An address this endpoint does not serve (yet: twins, modules), or no device.
     case unknown
 
     init(address: String?) {
@@ -23,15 +25,16 @@ enum AMQPNode: Equatable {
             return
         }
         let words = Self.path(of: address)
-        guard words.count == 4, words[0].lowercased() == "devices", words[2].lowercased() == "messages",
+        guard words.count == 4, words[0].lowercased() == "devices",
             let deviceID = try? DeviceID(PercentEncoding.decodePathSegment(String(words[1])))
         else {
             self = .unknown
             return
         }
-        switch words[3].lowercased() {
-        case "events": self = .telemetry(deviceID)
-        case "devicebound": self = .cloudToDevice(deviceID)
+        switch (words[2].lowercased(), words[3].lowercased()) {
+        case ("messages", "events"): self = .telemetry(deviceID)
+        case ("messages", "devicebound"): self = .cloudToDevice(deviceID)
+        case ("methods", "devicebound"): self = .methods(deviceID)
         default: self = .unknown
         }
     }
@@ -39,7 +42,7 @@ enum AMQPNode: Equatable {
     /// The device whose node this is.
     var deviceID: DeviceID? {
         switch self {
-        case .telemetry(let deviceID), .cloudToDevice(let deviceID): deviceID
+        case .telemetry(let deviceID), .cloudToDevice(let deviceID), .methods(let deviceID): deviceID
         case .claimsBasedSecurity, .unknown: nil
         }
     }

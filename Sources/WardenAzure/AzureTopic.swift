@@ -43,7 +43,7 @@ public enum AzureTopic: Sendable, Hashable {
     static let reportedPrefix = "$iothub/twin/PATCH/properties/reported/"
     static let desiredPrefix = "$iothub/twin/PATCH/properties/desired/"
     static let twinResponsePrefix = "$iothub/twin/res/"
-    static let methodRequestPrefix = "$iothub/methods/POST/"
+    public static let methodRequestPrefix = "$iothub/methods/POST/"
     static let methodResponsePrefix = "$iothub/methods/res/"
 
     /// Reads `topic`; nil when it is not one of the dialect's. Read as UTF-8 bytes, as MQTT compares topics

@@ -130,7 +130,16 @@ public struct DeviceGateway: Sendable {
     /// Refuses unless the policy lets the device receive its cloud-to-device messages (`receive` on its
     /// cloud-to-device topic), as an MQTT device's SUBSCRIBE is decided.
     public func authorizeCloudToDevice(for device: DeviceSender, peer: IPAddress) throws(WardenError) {
-        let topic = AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name
+        try authorizeReceiving(AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name, for: device, peer: peer)
+    }
+
+    /// Refuses unless the policy lets the device take direct method calls (`receive` on the topic they come on
+    /// over MQTT, whose hub action is `method.respond`).
+    public func authorizeMethods(for device: DeviceSender, peer: IPAddress) throws(WardenError) {
+        try authorizeReceiving(AzureTopic.methodRequestPrefix + "#", for: device, peer: peer)
+    }
+
+    private func authorizeReceiving(_ topic: String, for device: DeviceSender, peer: IPAddress) throws(WardenError) {
         try authorize(
             AuthorizationRequest(
                 tenantID: device.tenantID, subject: .device(device.deviceID), action: .receive, resource: .topic(topic)),

@@ -276,7 +276,7 @@ public enum WardenServer {
         let amqpListener =
             configuration.amqp.enabled
             ? makeAMQPListener(
-                configuration, tls: tlsSlot, gateway: hub.devices, limiter: limiter, pending: pending, gate: defender,
+                configuration, tls: tlsSlot, hub: hub, limiter: limiter, pending: pending, gate: defender,
                 events: bus, clock: clock, logger: logger) : nil
         var amqpURL: String?
         if let amqpListener {
@@ -609,7 +609,7 @@ public enum WardenServer {
 
     /// The AMQPS device endpoint, on the MQTT listener's TLS context and per-address budgets.
     static func makeAMQPListener(
-        _ configuration: ServerConfiguration, tls: TLSContextSlot, gateway: DeviceGateway,
+        _ configuration: ServerConfiguration, tls: TLSContextSlot, hub: HubServices,
         limiter: ConnectRateLimiter, pending: PendingConnections, gate: any ConnectionGate, events: EventBus,
         clock: any WardenClock, logger: Logger
     ) -> AMQPListener {
@@ -625,7 +625,7 @@ public enum WardenServer {
         // total: as above.
         settings.idleTimeout = .seconds(Int64(amqp.idleTimeout))
         return AMQPListener(
-            host: amqp.address, port: amqp.port, settings: settings, tls: tls, gateway: gateway, limiter: limiter,
+            host: amqp.address, port: amqp.port, settings: settings, tls: tls, hub: hub, limiter: limiter,
             pending: pending, gate: gate, events: events, clock: clock, logger: logger)
     }
 

@@ -215,6 +215,7 @@ final class RecordingLink: CloudToDeviceLink {
     private let state = Mutex<(offered: [CloudToDeviceMessage], superseded: Int)>(([], 0))
 
     var offered: [CloudToDeviceMessage] { state.withLock { $0.offered } }
+    let capacity = 10
     var supersededCount: Int { state.withLock { $0.superseded } }
 
     func offer(_ messages: [CloudToDeviceMessage]) {

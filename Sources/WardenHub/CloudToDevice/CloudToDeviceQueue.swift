@@ -58,10 +58,12 @@ struct CloudToDeviceQueue: Sendable {
         return [.putCloudToDevice(message)]
     }
 
-    /// Locks every Enqueued, unexpired message to a connection of the device and returns them, oldest first.
-    mutating func lock(for holder: Holder, now: Int64) -> [CloudToDeviceMessage] {
+    /// Locks the Enqueued, unexpired messages (at most `limit`) to a connection of the device and returns
+    /// them, oldest first.
+    mutating func lock(for holder: Holder, now: Int64, limit: Int = .max) -> [CloudToDeviceMessage] {
         var locked: [CloudToDeviceMessage] = []
         for index in entries.indices where !entries[index].isHeld(at: now) && entries[index].message.expiresAt > now {
+            guard locked.count < limit else { break }
             entries[index].holder = holder
             locked.append(entries[index].message)
         }

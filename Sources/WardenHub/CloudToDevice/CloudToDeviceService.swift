@@ -391,6 +391,11 @@ public final class CloudToDeviceService: Service, Sendable {
         deliverPending(key)
     }
 
+    /// Offers the device's link what became deliverable for it: its client gave credit.
+    public func offerPending(tenantID: TenantID, deviceID: DeviceID) {
+        deliverPending(QueueKey(tenantID: tenantID, deviceID: deviceID))
+    }
+
     /// A link's settlement of a message it holds, applied at once (a detach that follows cannot release it
     /// again); returns the commit ticket to wait for. `c2d.lock_lost` when the link holds no such message
     /// (settled already, or released when the link was superseded). An abandoned message is offered again at
@@ -515,9 +520,12 @@ public final class CloudToDeviceService: Service, Sendable {
     /// connection does not take stays Enqueued.
     func deliverPending(_ key: QueueKey) {
         let now = clock.nowMilliseconds()
-        let (messages, link) = queues.withLock { queues in
-            let link = links.withLock { $0[key] }
-            return (queues[key]?.lock(for: link.map { .link($0.number) } ?? .mqtt, now: now) ?? [], link?.link)
+        let (messages, link) = queues.withLock { queues -> ([CloudToDeviceMessage], (any CloudToDeviceLink)?) in
+            guard let link = links.withLock({ $0[key] }) else {
+                return (queues[key]?.lock(for: .mqtt, now: now) ?? [], nil)
+            }
+            // A link takes what its client has credit for: the rest stays Enqueued (to expire, or for HTTPS).
+            return (queues[key]?.lock(for: .link(link.number), now: now, limit: link.link.capacity) ?? [], link.link)
         }
         guard !messages.isEmpty else { return }
         if let link {
@@ -592,8 +600,12 @@ public final class CloudToDeviceService: Service, Sendable {
 }
 
 /// A device's cloud-to-device link on a protocol other than MQTT (an AMQP link): the service offers it the
-/// device's Enqueued messages, each locked to it until it settles it or detaches.
+/// device's Enqueued messages as it has room for them, each locked to it until it settles it or detaches.
 public protocol CloudToDeviceLink: AnyObject, Sendable {
+    /// How many more messages the link takes now (its client's credit less what waits for it); read inside
+    /// the service's lock, so it is a plain load.
+    var capacity: Int { get }
+
     /// Messages now locked to this link, oldest first; called on any thread, outside the service's locks (two
     /// offers may arrive out of order: the link keeps them in sequence order).
     func offer(_ messages: [CloudToDeviceMessage])

@@ -8,8 +8,9 @@ import WardenMQTT
 
 /// Direct methods (anchors.md §1.3): the API invokes a method on a connected device with a JSON payload; the
 /// request goes to `$iothub/methods/POST/{name}/?$rid={id}`, and the device's PUBLISH on
-/// `$iothub/methods/res/{status}/?$rid={id}` answers it. A device that is not connected (or not subscribed to
-/// `$iothub/methods/POST/#`) is `method.device_offline` (404); no answer within the timeout is
+/// `$iothub/methods/res/{status}/?$rid={id}` answers it; a device with a method link of another protocol
+/// (AMQP's, `MethodLink`) gets it there and answers through `answer`. A device that is not connected (or not
+/// subscribed to `$iothub/methods/POST/#`) is `method.device_offline` (404); no answer within the timeout is
 /// `method.timeout` (504).
 public final class MethodService: Sendable {
     /// IoT Hub's limit for a request or response payload.
@@ -32,9 +33,17 @@ public final class MethodService: Sendable {
         let continuation: CheckedContinuation<Response, any Error>
     }
 
+    private struct DeviceKey: Hashable {
+        let tenantID: TenantID
+        let deviceID: DeviceID
+    }
+
     let broker: Broker
-    private let pending = Mutex<[String: Pending]>([:])
+    private let pending = Mutex<[UInt64: Pending]>([:])
     private let nextID = Atomic<UInt64>(0)
+    /// Each device's method link of another protocol, by its attachment number.
+    private let links = Mutex<[DeviceKey: (number: UInt64, link: any MethodLink)]>([:])
+    private let nextLink = Atomic<UInt64>(0)
     /// Where a call goes when the device is not connected here (another node of a cluster).
     private let relay = Mutex<(any MethodRelay)?>(nil)
 
@@ -73,9 +82,10 @@ public final class MethodService: Sendable {
         guard payload.count <= Self.maximumPayloadBytes else {
             throw WardenError(.methodPayloadTooLarge, "The payload is \(payload.count) bytes; the most is 128 KiB.")
         }
-        let requestID = String(nextID.wrappingAdd(1, ordering: .relaxed).newValue, radix: 16)
+        let requestID = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        let link = links.withLock { $0[DeviceKey(tenantID: tenantID, deviceID: deviceID)]?.link }
         let request = BrokerMessage(
-            hubTopic: AzureTopic.methodRequest(name: name, requestID: requestID).name,
+            hubTopic: AzureTopic.methodRequest(name: name, requestID: String(requestID, radix: 16)).name,
             payload: ByteBuffer(bytes: payload),
             properties: Properties()
         ) {}
@@ -83,7 +93,9 @@ public final class MethodService: Sendable {
             pending.withLock {
                 $0[requestID] = Pending(tenantID: tenantID, deviceID: deviceID, continuation: continuation)
             }
-            guard broker.deliver(request, toDevice: deviceID, in: tenantID) else {
+            if let link {
+                link.request(name, payload: payload, requestID: requestID)
+            } else if !broker.deliver(request, toDevice: deviceID, in: tenantID) {
                 take(requestID)?.resume(
                     throwing: WardenError(
                         .methodDeviceOffline,
@@ -99,11 +111,25 @@ public final class MethodService: Sendable {
         }
     }
 
-    /// A device's answer on `$iothub/methods/res/{status}/?$rid={id}`. An answer to nothing pending (late, or
-    /// for another device) is dropped.
+    /// A device's answer on `$iothub/methods/res/{status}/?$rid={id}`.
     func answered(_ status: Int?, _ requestID: String, _ message: BrokerMessage, from sender: DeviceSender)
         -> DeviceTrafficOutcome
     {
+        // total: text parsed (nil when it is not a request id).
+        if let requestID = UInt64(requestID, radix: 16) {
+            answer(
+                requestID, status: status, payload: Array(message.payload.readableBytesView), from: sender,
+                without: "The device answered on '\(message.topic)' without a status.")
+        }
+        return DeviceTrafficOutcome(route: nil)
+    }
+
+    /// A device's answer to request `requestID`; nil `status` fails the call with `without`. An answer to
+    /// nothing pending (late, or for another device) is dropped.
+    public func answer(
+        _ requestID: UInt64, status: Int?, payload: [UInt8], from sender: DeviceSender,
+        without: @autoclosure () -> String = "The device answered without a status."
+    ) {
         let answered = pending.withLock { pending -> Pending? in
             guard let waiting = pending[requestID], waiting.tenantID == sender.tenantID,
                 waiting.deviceID == sender.deviceID
@@ -112,19 +138,51 @@ public final class MethodService: Sendable {
             return waiting
         }
         if let answered, let status {
-            answered.continuation.resume(
-                returning: Response(status: status, payload: Array(message.payload.readableBytesView)))
+            answered.continuation.resume(returning: Response(status: status, payload: payload))
         } else if let answered {
-            answered.continuation.resume(
-                throwing: WardenError(
-                    .methodInvalidResponse, "The device answered on '\(message.topic)' without a status."))
+            answered.continuation.resume(throwing: WardenError(.methodInvalidResponse, without()))
         }
-        return DeviceTrafficOutcome(route: nil)
     }
 
-    private func take(_ requestID: String) -> CheckedContinuation<Response, any Error>? {
+    /// Request `requestID` could not be sent to the device (its link has as many waiting as it holds): the
+    /// call fails at once, as for a device that is not connected.
+    public func undeliverable(_ requestID: UInt64, reason: String) {
+        take(requestID)?.resume(throwing: WardenError(.methodDeviceOffline, reason))
+    }
+
+    /// Attaches a device's method link: its calls go there (rather than to an MQTT session of the device) until
+    /// `detach`. A later link of the device takes an earlier one's place, which is told (`superseded`).
+    /// Returns the attachment's number.
+    public func attach(_ link: any MethodLink, tenantID: TenantID, deviceID: DeviceID) -> UInt64 {
+        let number = nextLink.wrappingAdd(1, ordering: .relaxed).newValue
+        let earlier = links.withLock {
+            $0.updateValue((number, link), forKey: DeviceKey(tenantID: tenantID, deviceID: deviceID))
+        }
+        earlier?.link.superseded()
+        return number
+    }
+
+    /// Ends attachment `number` (unless a later link took its place). Calls it carried still wait for their
+    /// answers, until their time-outs.
+    public func detach(_ number: UInt64, tenantID: TenantID, deviceID: DeviceID) {
+        let key = DeviceKey(tenantID: tenantID, deviceID: deviceID)
+        links.withLock { links in
+            if links[key]?.number == number { links[key] = nil }
+        }
+    }
+
+    private func take(_ requestID: UInt64) -> CheckedContinuation<Response, any Error>? {
         pending.withLock { $0.removeValue(forKey: requestID) }?.continuation
     }
+}
+
+/// A device's method channel on a protocol other than MQTT (AMQP's pair of method links).
+public protocol MethodLink: AnyObject, Sendable {
+    /// Sends the call to the device; its answer comes back through `MethodService.answer` (or the call fails
+    /// through `undeliverable`). Called on any thread.
+    func request(_ name: String, payload: [UInt8], requestID: UInt64)
+    /// A later link of the same device took this one's place.
+    func superseded()
 }
 
 /// Where direct methods go for devices connected to another node (WardenCluster installs one).
