@@ -27,8 +27,8 @@ class Receiver(MessagingHandler):
     (`accept`, `reject`, `release`, or `keep` to leave it unsettled) and closes after `expect` messages."""
 
     def __init__(self, warden, device_id, token, expect, decide=None, link_device=None, settle_second=False,
-                 on_attached=None):
-        super().__init__(auto_accept=False, prefetch=10)
+                 on_attached=None, prefetch=10):
+        super().__init__(auto_accept=False, prefetch=prefetch)
         self.warden, self.device_id, self.token, self.expect = warden, device_id, token, expect
         self.decide = decide or (lambda message, count: "accept")
         self.link_device = link_device or device_id
@@ -203,3 +203,54 @@ def test_a_message_larger_than_the_clients_frames_arrives_in_parts_whole(warden_
     assert lamp.errors == [] and [m.body for m in lamp.messages] == [body.encode()]
     assert lamp.messages[0].properties == {"size": "large"}
     assert queued(warden, "lamp-8") == []
+
+
+class NoCredit(Receiver):
+    """Attaches without credit, looks at the queue, then gives credit for one message."""
+
+    def __init__(self, *arguments, **options):
+        super().__init__(*arguments, prefetch=0, **options)
+        self.locked_before_credit = None
+
+    def on_link_opened(self, event):
+        if event.link.is_receiver and event.link.remote_source.address:
+            self.locked_before_credit = [m["state"] for m in queued(self.warden, self.device_id)]
+            event.link.flow(1)
+
+
+def test_a_link_without_credit_takes_nothing_from_the_queue(warden_factory):
+    warden = warden_factory(SETTINGS)
+    token = device(warden, "lamp-9")
+    warden.cli("c2d", "send", "lamp-9", "--body", "wait", "--message-id", "n-1")
+    warden.cli("c2d", "send", "lamp-9", "--body", "wait more", "--message-id", "n-2")
+    lamp = run(NoCredit(warden, "lamp-9", token, 1))
+    # Nothing was locked to the link until it gave credit; then only what the credit covered.
+    assert lamp.locked_before_credit == ["enqueued", "enqueued"]
+    assert [m.id for m in lamp.messages] == ["n-1"]
+    assert [m["messageId"] for m in queued(warden, "lamp-9")] == ["n-2"]
+
+
+class NarrowWindow(SmallFrames):
+    """512-byte frames and a session window of 64 of them (what proton buffers, 32 KiB): two messages of 53
+    transfers each do not fit at once, the second waits for the window between its transfers."""
+
+    def on_start(self, event):
+        self.connection = event.container.connect(
+            f"amqps://localhost:{self.warden.amqp}", user=f"{self.device_id}@sas.localhost", password=self.token,
+            allowed_mechs="PLAIN", ssl_domain=tls(self.warden), reconnect=False)
+        session = self.connection.session()
+        session.incoming_capacity = 32768
+        session.open()
+        receiver = session.receiver("narrow")
+        receiver.source.address = f"/devices/{self.device_id}/messages/deviceBound"
+        receiver.open()
+
+
+def test_a_large_message_crosses_a_narrow_session_window_whole(warden_factory):
+    warden = warden_factory(SETTINGS)
+    token = device(warden, "lamp-10")
+    bodies = ["".join(f"{n:05d}" for n in range(start, start + 4000)) for start in (0, 4000)]
+    for body in bodies + ["after"]:
+        warden.cli("c2d", "send", "lamp-10", "--body", body)
+    lamp = run(NarrowWindow(warden, "lamp-10", token, 3))
+    assert lamp.errors == [] and [m.body for m in lamp.messages] == [b.encode() for b in bodies] + [b"after"]

@@ -98,3 +98,26 @@ def test_heartbeats_come_at_most_once_a_second_whatever_the_client_asks(warden_f
             pass
     heartbeats = received.count(struct.pack(">IBBH", 8, 2, 0, 0))
     assert b"\x00\x53\x10" in received and 1 <= heartbeats <= 2
+
+
+def read_until(tls: ssl.SSLSocket, wanted: bytes) -> bytes:
+    """What the server sends until `wanted` appears in it (or 10 s pass)."""
+    received = b""
+    deadline = time.monotonic() + 10
+    while wanted not in received and time.monotonic() < deadline:
+        chunk = tls.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_a_disposition_spanning_every_delivery_id_settles_nothing_and_the_session_goes_on(warden_factory):
+    warden = warden_factory(SETTINGS)
+    tls = opened(warden)
+    begin = frame(0x11, b"\x40\x43\x70\x00\x00\x00\x64\x70\x00\x00\x00\x64", 4)
+    # role receiver, first 0, last 2^32-1, unsettled, accepted: 4 billion ids the server never sent.
+    disposition = frame(0x15, b"\x41\x70\x00\x00\x00\x00\x70\xff\xff\xff\xff\x42\x00\x53\x24\x45", 5)
+    tls.sendall(begin + disposition * 100 + frame(0x17, b"", 0))
+    # The server read them all and answers the session's end.
+    assert b"\x00\x53\x17" in read_until(tls, b"\x00\x53\x17")
