@@ -1,4 +1,4 @@
-"""What both AMQP suites need: TLS trusting the server's CA, and what the hub stored for a device."""
+"""What the AMQP suites share: TLS trusting the server's CA, devices and their connections, what the hub stored."""
 import json
 import ssl
 import urllib.request
@@ -13,6 +13,19 @@ def stored(warden, device_id: str) -> list[dict]:
         headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=warden.ca), timeout=30) as reply:
         return json.loads(reply.read())["items"]
+
+
+def connect_device(container, warden, device_id: str, token: str):
+    """A connection as the device (SASL PLAIN, IoT Hub's `{id}@sas.{hub}` and its SAS token), not reconnecting."""
+    return container.connect(
+        f"amqps://localhost:{warden.amqp}", user=f"{device_id}@sas.localhost", password=token, allowed_mechs="PLAIN",
+        ssl_domain=tls(warden), reconnect=False)
+
+
+def device(warden, device_id: str) -> str:
+    """Creates the device; returns an hour's SAS token of it."""
+    warden.cli("device", "create", device_id)
+    return warden.cli("token", device_id, "--ttl", "1h")
 
 
 def tls(warden) -> SSLDomain:

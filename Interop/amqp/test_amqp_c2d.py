@@ -10,7 +10,7 @@ from proton import Delivery, Link
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, LinkOption
 
-from helpers import tls
+from helpers import connect_device, device
 
 SETTINGS = {"amqp.enabled": "true", "amqp.port": "0"}
 
@@ -36,9 +36,7 @@ class Receiver(MessagingHandler):
         self.messages, self.tags, self.errors, self.hub_settled = [], [], [], []
 
     def on_start(self, event):
-        self.connection = event.container.connect(
-            f"amqps://localhost:{self.warden.amqp}", user=f"{self.device_id}@sas.localhost", password=self.token,
-            allowed_mechs="PLAIN", ssl_domain=tls(self.warden), reconnect=False)
+        self.connection = connect_device(event.container, self.warden, self.device_id, self.token)
         event.container.create_receiver(
             self.connection, f"/devices/{self.link_device}/messages/deviceBound",
             options=SettleSecond() if self.settle_second else None)
@@ -90,10 +88,6 @@ def run(receiver: Receiver) -> Receiver:
     Container(receiver).run()
     return receiver
 
-
-def device(warden, device_id: str) -> str:
-    warden.cli("device", "create", device_id)
-    return warden.cli("token", device_id, "--ttl", "1h")
 
 
 def queued(warden, device_id: str) -> list:
@@ -235,9 +229,7 @@ class NarrowWindow(SmallFrames):
     transfers each do not fit at once, the second waits for the window between its transfers."""
 
     def on_start(self, event):
-        self.connection = event.container.connect(
-            f"amqps://localhost:{self.warden.amqp}", user=f"{self.device_id}@sas.localhost", password=self.token,
-            allowed_mechs="PLAIN", ssl_domain=tls(self.warden), reconnect=False)
+        self.connection = connect_device(event.container, self.warden, self.device_id, self.token)
         session = self.connection.session()
         session.incoming_capacity = 32768
         session.open()

@@ -10,7 +10,7 @@ from proton import Message
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
-from helpers import tls
+from helpers import connect_device, device
 
 SETTINGS = {"amqp.enabled": "true", "amqp.port": "0"}
 
@@ -29,9 +29,7 @@ class MethodDevice(MessagingHandler):
 
     def on_start(self, event):
         self.container = event.container
-        self.connection = event.container.connect(
-            f"amqps://localhost:{self.warden.amqp}", user=f"{self.device_id}@sas.localhost", password=self.token,
-            allowed_mechs="PLAIN", ssl_domain=tls(self.warden), reconnect=False)
+        self.connection = connect_device(event.container, self.warden, self.device_id, self.token)
         address = f"amqps://localhost/devices/{self.link_device}/methods/devicebound"
         self.requests = event.container.create_receiver(self.connection, address, name="methods-requests")
         self.responses = event.container.create_sender(self.connection, address, name="methods-responses")
@@ -66,10 +64,6 @@ class MethodDevice(MessagingHandler):
         if len(self.errors) == 1:
             threading.Thread(target=self.run_ready, daemon=True).start()
 
-
-def device(warden, device_id: str) -> str:
-    warden.cli("device", "create", device_id)
-    return warden.cli("token", device_id, "--ttl", "1h")
 
 
 def invoke(warden, device_id: str, name: str, payload, timeout="5s") -> subprocess.CompletedProcess:

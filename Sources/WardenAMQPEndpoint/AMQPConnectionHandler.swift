@@ -3,6 +3,7 @@ import NIOCore
 import Synchronization
 import WardenAMQP
 import WardenAuthentication
+import WardenAzure
 import WardenBroker
 import WardenCore
 import WardenHub
@@ -12,7 +13,8 @@ import WardenHub
 /// password or in a CBS put-token on the `$cbs` node; a device's links are attached only once a token of it
 /// was accepted. Each telemetry message is acknowledged (`accepted`) once committed; cloud-to-device
 /// messages are sent unsettled on the device's `devicebound` link, and its dispositions settle them; direct
-/// method calls go out on its methods link and its answers come back on the other.
+/// method calls go out on its methods link and its answers come back on the other; twin requests come in on
+/// its twin link and their answers, and desired-property patches, go out on the other.
 ///
 /// Every count a peer chooses is bounded by `AMQPEndpointSettings`; a violation closes the connection with
 /// the AMQP condition that names it, a refused message is `rejected` with its reason.
@@ -62,6 +64,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         var partial: ByteBuffer?
         /// The largest message the client's link takes; 0 for any.
         var peerMaximumMessageSize: UInt64 = 0
+        /// A twin link the device asked desired-property patches on (a `PUT` of the notifications resource).
+        var hearsDesired = false
         /// A sending device link's attachment to the hub's service for it (`CloudToDeviceService.attach`,
         /// `MethodService.attach`), and what that service hands it through.
         var attachment: (number: UInt64, sender: DeviceSender, outlet: DeviceOutlet)?
@@ -107,7 +111,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private static let maximumTokensInFlight = 2
     /// The largest CBS request (a SAS token is a few hundred bytes).
     private static let maximumTokenMessageSize = 16 * 1024
-    /// Method calls waiting for a methods link's credit; more fail at once (`method.device_offline`).
+    /// Method calls waiting for a methods link's credit; more fail at once (`method.device_offline`). Twin
+    /// answers and patches waiting for a twin link's credit, and twin requests waiting for their answers, the
+    /// same.
     private static let maximumQueuedCalls = 64
     /// Refused put-tokens before the connection closes (guessing tokens costs an HMAC and a record each).
     private static let maximumRefusedTokens = 5
@@ -129,6 +135,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private var devices: [DeviceID: Authority] = [:]
+    /// Twin requests waiting for their answers: the correlation id each answer carries back, by the device
+    /// and the request id the hub knows it by.
+    private var twinRequests: [TwinRequest: AMQPValue] = [:]
+
+    private struct TwinRequest: Hashable {
+        let deviceID: DeviceID
+        let requestID: String
+    }
     private var isPending = true
     private var nextGeneration: UInt64 = 0
     /// Messages handed to the hub (or put-tokens) and not yet settled, whatever became of their links since.
@@ -457,9 +471,13 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 refusal(for: deviceID) { try $0.authorizeCloudToDevice(for: $1, peer: $2) }
             case .methods(let deviceID) where receiving: refusal(for: deviceID) { _, _, _ in }
             case .methods(let deviceID): refusal(for: deviceID) { try $0.authorizeMethods(for: $1, peer: $2) }
+            // Each request is decided as it comes, as its MQTT PUBLISH would be.
+            case .twin(let deviceID) where receiving: refusal(for: deviceID) { _, _, _ in }
+            case .twin(let deviceID): refusal(for: deviceID) { try $0.authorizeTwin(for: $1, peer: $2) }
             default:
                 AMQPError(
-                    .notFound, "This endpoint serves $cbs and devices' telemetry, cloud-to-device and method links.")
+                    .notFound,
+                    "This endpoint serves $cbs and devices' telemetry, cloud-to-device, method and twin links.")
             }
         let sendsToDevice = refusal == nil && node.deviceID != nil && !receiving
         // Cloud-to-device messages wait for the device's disposition; method calls need none (the answer is
@@ -467,7 +485,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         let settleMode: UInt8 =
             switch node {
             case .cloudToDevice where sendsToDevice: 0
-            case .methods where sendsToDevice: 1
+            case .methods where sendsToDevice, .twin where sendsToDevice: 1
             default: 2
             }
         let reply = AMQPPerformative.Attach(
@@ -676,6 +694,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         case .claimsBasedSecurity: putToken(message, delivery)
         case .telemetry(let deviceID): telemetry(message, from: deviceID, delivery)
         case .methods(let deviceID): methodAnswer(message, from: deviceID, delivery)
+        case .twin(let deviceID): twinRequest(message, from: deviceID, delivery)
         case .cloudToDevice, .unknown: settle(delivery, .released)
         }
     }
@@ -766,6 +785,127 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         sessions[channel]?.links[handle]?.credit = 0
         sessions[channel]?.links[handle]?.assembling = nil
         write(AMQPFrame(channel: channel, performative: .detach(.init(handle: handle, closed: true, error: error))))
+        flush()
+    }
+
+    // MARK: Twins
+
+    /// A twin request on the device's twin link (protocols.md §2.7): annotation `operation` (`GET`; `PATCH` of
+    /// `resource` `/properties/reported` with a JSON patch; `PUT` or `DELETE` of
+    /// `/notifications/twin/properties/desired` to hear desired patches or not) and a correlation id. `GET`
+    /// and `PATCH` are handled as their MQTT PUBLISH (policy, limits, commit) and answered on the other twin
+    /// link, which must be attached; the rest is `rejected` with why.
+    private func twinRequest(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
+        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
+        func annotation(_ name: String) -> String? {
+            message.messageAnnotations?.first { $0.key.text == name }.flatMap { AMQPTelemetry.text($0.value) }
+        }
+        guard let correlation = message.properties?.correlationID, let requestID = AMQPTelemetry.text(correlation),
+            !requestID.isEmpty, requestID.utf8.count <= TwinService.maximumRequestIDBytes
+        else {
+            settle(
+                delivery,
+                .rejected(AMQPError(.decodeError, "A twin request carries a correlation id of 1 to 128 bytes.")))
+            return
+        }
+        guard let answers = twinAnswerLink(of: deviceID) else {
+            settle(delivery, .rejected(AMQPError(.notAllowed, "Attach the twin's receiving link first.")))
+            return
+        }
+        let request: AzureTopic
+        switch (annotation("operation"), annotation("resource")) {
+        case ("GET", _):
+            request = .twinGet(requestID: requestID)
+        case ("PATCH", "/properties/reported"):
+            request = .twinReportedPatch(requestID: requestID)
+        case (let operation?, "/notifications/twin/properties/desired")
+        where operation == "PUT" || operation == "DELETE":
+            sessions[answers.channel]?.links[answers.handle]?.hearsDesired = operation == "PUT"
+            settle(delivery, .accepted)
+            queueTwin(
+                AMQPMessage(
+                    messageAnnotations: [AMQPMapEntry(.symbol("status"), .int(200))],
+                    properties: .init(correlationID: correlation), body: .data([ByteBuffer()])),
+                channel: answers.channel, handle: answers.handle)
+            return
+        default:
+            settle(delivery, .rejected(AMQPError(.notImplemented, "Twin operations are GET, PATCH, PUT and DELETE.")))
+            return
+        }
+        let key = TwinRequest(deviceID: deviceID, requestID: requestID)
+        guard twinRequests[key] == nil, twinRequests.count < Self.maximumQueuedCalls else {
+            settle(
+                delivery,
+                .rejected(
+                    AMQPError(.resourceLimitExceeded, "A twin request of that id, or too many, wait for answers.")))
+            return
+        }
+        twinRequests[key] = correlation
+        do {
+            _ = try services.gateway.submitTwinRequest(
+                request, from: sender, body: Array((message.body.bytes ?? ByteBuffer()).readableBytesView),
+                peer: peerAddress)
+        } catch {
+            twinRequests[key] = nil
+            let refusal = error as? WardenError
+            let condition: AMQPCondition = refusal?.code == .authForbidden ? .unauthorizedAccess : .notAllowed
+            settle(delivery, .rejected(AMQPError(condition, refusal?.reason ?? "\(error)")))
+            return
+        }
+        settle(delivery, .accepted)
+    }
+
+    /// The device's twin link that this endpoint sends on, if attached here.
+    private func twinAnswerLink(of deviceID: DeviceID) -> (channel: UInt16, handle: UInt32)? {
+        for (channel, session) in sessions {
+            for (handle, link) in session.links
+            where link.node == .twin(deviceID) && !link.receiving && link.attachment != nil {
+                return (channel, handle)
+            }
+        }
+        return nil
+    }
+
+    /// An answer to a twin request (with its `status`, and `version` after a patch; the twin for a `GET`) or
+    /// a desired-property patch (its `version`, no correlation id; dropped unless the device asked to hear
+    /// them), from the hub's twin service.
+    fileprivate func twinDelivered(
+        _ topic: AzureTopic, body: [UInt8], channel: UInt16, handle: UInt32, generation: UInt64
+    ) {
+        guard phase == .opened, let link = sessions[channel]?.links[handle], link.generation == generation,
+            let deviceID = link.node.deviceID
+        else { return }
+        var annotations: [AMQPMapEntry] = []
+        var correlation: AMQPValue?
+        switch topic {
+        case .twinResponse(let status, let requestID, let version):
+            guard let waiting = twinRequests.removeValue(forKey: TwinRequest(deviceID: deviceID, requestID: requestID))
+            else { return }
+            correlation = waiting
+            annotations.append(AMQPMapEntry(.symbol("status"), .int(Int32(clamping: status))))
+            // total: Int is 64 bits here.
+            if let version { annotations.append(AMQPMapEntry(.symbol("version"), .long(Int64(version)))) }
+        case .twinDesiredPatch(let version) where link.hearsDesired:
+            // total: Int is 64 bits here.
+            annotations.append(AMQPMapEntry(.symbol("version"), .long(Int64(version))))
+        default:
+            return
+        }
+        queueTwin(
+            AMQPMessage(
+                messageAnnotations: annotations, properties: correlation.map { .init(correlationID: $0) },
+                body: .data([ByteBuffer(bytes: body)])),
+            channel: channel, handle: handle)
+    }
+
+    /// Queues a twin answer or patch for the link's credit; past `maximumQueuedCalls` it is dropped (the
+    /// device that does not read its twin loses patches, as an MQTT device not subscribed does).
+    private func queueTwin(_ message: AMQPMessage, channel: UInt16, handle: UInt32) {
+        guard let queued = sessions[channel]?.links[handle]?.queued.count, queued < Self.maximumQueuedCalls else {
+            return
+        }
+        sessions[channel]?.links[handle]?.queued.append(Outgoing(message: message))
+        sendQueued(channel: channel, handle: handle)
         flush()
     }
 
@@ -940,9 +1080,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), channel: channel, handle: handle,
             generation: link.generation)
         let number =
-            link.node == .methods(deviceID)
-            ? services.methods.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
-            : services.gateway.cloudToDevice.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+            switch link.node {
+            case .methods: services.methods.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+            case .twin: services.twins.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+            default: services.gateway.cloudToDevice.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
+            }
         sessions[channel]?.links[handle]?.attachment = (number, sender, outlet)
     }
 
@@ -987,13 +1129,20 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         sessions[channel]?.links[handle]?.queued = []
         attachment.outlet.capacity = 0
         let (tenantID, deviceID) = (attachment.sender.tenantID, attachment.sender.deviceID)
-        if link.node == .methods(deviceID) {
+        switch link.node {
+        case .methods:
             services.methods.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
             for call in link.queued {
                 guard case .uuid(let id)? = call.message.properties?.correlationID else { continue }
                 services.methods.undeliverable(id.low, reason: "The device's method link closed.")
             }
             return
+        case .twin:
+            services.twins.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
+            twinRequests = twinRequests.filter { $0.key.deviceID != deviceID }
+            return
+        default:
+            break
         }
         let kept = sessions[channel]?.unsettled.filter { $0.value.handle != handle } ?? [:]
         sessions[channel]?.unsettled = kept
@@ -1288,7 +1437,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
 /// A link that sends to a device, as the hub's services see it (its cloud-to-device queue, its direct
 /// methods): what they hand it goes to the connection's event loop.
-private final class DeviceOutlet: CloudToDeviceLink, MethodLink {
+private final class DeviceOutlet: CloudToDeviceLink, MethodLink, TwinLink {
     private let handler: NIOLoopBound<AMQPConnectionHandler>
     private let room = Atomic<Int>(0)
 
@@ -1318,6 +1467,12 @@ private final class DeviceOutlet: CloudToDeviceLink, MethodLink {
         handler.eventLoop.execute { [self] in
             handler.value.requested(
                 name, payload: payload, requestID: requestID, channel: channel, handle: handle, generation: generation)
+        }
+    }
+
+    func deliver(_ topic: AzureTopic, body: [UInt8]) {
+        handler.eventLoop.execute { [self] in
+            handler.value.twinDelivered(topic, body: body, channel: channel, handle: handle, generation: generation)
         }
     }
 

@@ -10,6 +10,7 @@ import WardenHub
 struct AMQPEndpointServices: Sendable {
     let gateway: DeviceGateway
     let methods: MethodService
+    let twins: TwinService
     let settings: AMQPEndpointSettings
     let pending: PendingConnections
     /// The connect budget per address, refunded when a connection authenticates a device (as MQTT's).

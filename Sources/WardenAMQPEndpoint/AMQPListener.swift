@@ -37,7 +37,8 @@ public final class AMQPListener: Service, Sendable {
         let revocation = AMQPLiveRevocation(gateway: gateway)
         revocation.follow(events)
         services = AMQPEndpointServices(
-            gateway: gateway, methods: hub.methods, settings: settings, pending: pending, limiter: limiter,
+            gateway: gateway, methods: hub.methods, twins: hub.twins, settings: settings, pending: pending,
+            limiter: limiter,
             clock: clock, logger: logger,
             metrics: AMQPEndpointMetrics(), revocation: revocation, connections: AMQPConnectionCount())
     }

@@ -12,7 +12,9 @@ enum AMQPNode: Equatable {
     case cloudToDevice(DeviceID)
     /// `devices/{id}/methods/devicebound`: both of a device's method links (calls in, answers out).
     case methods(DeviceID)
-    /// An address this endpoint does not serve (yet: twins, modules), or no device.
+    /// `devices/{id}/twin`: both of a device's twin links (requests in, answers and desired patches out).
+    case twin(DeviceID)
+    /// An address this endpoint does not serve (yet: modules), or no device.
     case unknown
 
     init(address: String?) {
@@ -25,10 +27,14 @@ enum AMQPNode: Equatable {
             return
         }
         let words = Self.path(of: address)
-        guard words.count == 4, words[0].lowercased() == "devices",
+        guard words.count == 3 || words.count == 4, words[0].lowercased() == "devices",
             let deviceID = try? DeviceID(PercentEncoding.decodePathSegment(String(words[1])))
         else {
             self = .unknown
+            return
+        }
+        guard words.count == 4 else {
+            self = words[2].lowercased() == "twin" ? .twin(deviceID) : .unknown
             return
         }
         switch (words[2].lowercased(), words[3].lowercased()) {
@@ -42,7 +48,8 @@ enum AMQPNode: Equatable {
     /// The device whose node this is.
     var deviceID: DeviceID? {
         switch self {
-        case .telemetry(let deviceID), .cloudToDevice(let deviceID), .methods(let deviceID): deviceID
+        case .telemetry(let deviceID), .cloudToDevice(let deviceID), .methods(let deviceID), .twin(let deviceID):
+            deviceID
         case .claimsBasedSecurity, .unknown: nil
         }
     }

@@ -41,8 +41,8 @@ public enum AzureTopic: Sendable, Hashable {
 
     static let twinGetPrefix = "$iothub/twin/GET/"
     static let reportedPrefix = "$iothub/twin/PATCH/properties/reported/"
-    static let desiredPrefix = "$iothub/twin/PATCH/properties/desired/"
-    static let twinResponsePrefix = "$iothub/twin/res/"
+    public static let desiredPrefix = "$iothub/twin/PATCH/properties/desired/"
+    public static let twinResponsePrefix = "$iothub/twin/res/"
     public static let methodRequestPrefix = "$iothub/methods/POST/"
     static let methodResponsePrefix = "$iothub/methods/res/"
 

@@ -133,6 +133,14 @@ public struct DeviceGateway: Sendable {
         try authorizeReceiving(AzureTopic.cloudToDevice(device.deviceID, propertyBag: "").name, for: device, peer: peer)
     }
 
+    /// Refuses unless the policy lets the device hear its twin: answers to its requests and desired-property
+    /// patches (`receive` on both topics, as the SDKs subscribe to them; the second's hub action is
+    /// `twin.read`).
+    public func authorizeTwin(for device: DeviceSender, peer: IPAddress) throws(WardenError) {
+        try authorizeReceiving(AzureTopic.twinResponsePrefix + "#", for: device, peer: peer)
+        try authorizeReceiving(AzureTopic.desiredPrefix + "#", for: device, peer: peer)
+    }
+
     /// Refuses unless the policy lets the device take direct method calls (`receive` on the topic they come on
     /// over MQTT, whose hub action is `method.respond`).
     public func authorizeMethods(for device: DeviceSender, peer: IPAddress) throws(WardenError) {
@@ -189,6 +197,20 @@ public struct DeviceGateway: Sendable {
     ) throws -> UInt64? {
         let topic = AzureTopic.telemetry(sender.deviceID, propertyBag: PropertyBag(properties).text).name
         observer?.deviceSent(sender.deviceID, in: sender.tenantID, topic: topic, bytes: body.count)
+        return try submit(topic, from: sender, body: body, peer: peer)
+    }
+
+    /// A twin request of a device on another protocol (`.twinGet`, `.twinReportedPatch`), decided and handled
+    /// as if published on its MQTT topic: the answer goes to the device's `TwinLink`. Returns the commit ticket
+    /// of what it changed, if anything.
+    public func submitTwinRequest(
+        _ request: AzureTopic, from sender: DeviceSender, body: [UInt8], peer: IPAddress
+    ) throws -> UInt64? {
+        try submit(request.name, from: sender, body: body, peer: peer)
+    }
+
+    /// Publishes on the device's behalf once the policy allows it (the hub takes what is its own).
+    private func submit(_ topic: String, from sender: DeviceSender, body: [UInt8], peer: IPAddress) throws -> UInt64? {
         try authorize(
             .device(sender.deviceID, in: sender.tenantID, .topic(topic)), peer: peer, payloadSize: body.count)
         let message = BrokerMessage(

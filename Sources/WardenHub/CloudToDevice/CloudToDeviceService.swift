@@ -78,10 +78,9 @@ public final class CloudToDeviceService: Service, Sendable {
     let clock: any WardenClock
     let logger: Logger
     private let queues: Mutex<[QueueKey: CloudToDeviceQueue]>
-    /// Each device's link of another protocol, by its attachment number; read and changed only inside `queues`'
-    /// lock, so that a delivery and a detach of the same link are never interleaved.
-    private let links = Mutex<[QueueKey: (number: UInt64, link: any CloudToDeviceLink)]>([:])
-    private let nextLink = Atomic<UInt64>(0)
+    /// Each device's link of another protocol; read and changed only inside `queues`' lock, so that a delivery
+    /// and a detach of the same link are never interleaved.
+    private let links = DeviceLinks<any CloudToDeviceLink> { $0.superseded() }
     private let messageNumbers: SequenceNumbers
     private let feedbackNumbers: SequenceNumbers
     /// Whether this node dead-letters an expired message (on several nodes, one node settles each).
@@ -367,13 +366,11 @@ public final class CloudToDeviceService: Service, Sendable {
     /// attachment's number, which settles and detaches.
     public func attach(_ link: any CloudToDeviceLink, tenantID: TenantID, deviceID: DeviceID) -> UInt64 {
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
-        let number = nextLink.wrappingAdd(1, ordering: .relaxed).newValue
-        let earlier = queues.withLock { queues in
-            let earlier = links.withLock { $0.updateValue((number, link), forKey: key) }
-            if let earlier { queues[key]?.release(.link(earlier.number)) }
-            return earlier
+        let number = queues.withLock { queues in
+            let (number, earlier) = links.attach(link, tenantID, deviceID)
+            if let earlier { queues[key]?.release(.link(earlier)) }
+            return number
         }
-        earlier?.link.superseded()
         deliverPending(key)
         return number
     }
@@ -384,9 +381,7 @@ public final class CloudToDeviceService: Service, Sendable {
         let key = QueueKey(tenantID: tenantID, deviceID: deviceID)
         queues.withLock { queues in
             queues[key]?.release(.link(number))
-            links.withLock { links in
-                if links[key]?.number == number { links[key] = nil }
-            }
+            links.detach(number, tenantID, deviceID)
         }
         deliverPending(key)
     }
@@ -521,7 +516,7 @@ public final class CloudToDeviceService: Service, Sendable {
     func deliverPending(_ key: QueueKey) {
         let now = clock.nowMilliseconds()
         let (messages, link) = queues.withLock { queues -> ([CloudToDeviceMessage], (any CloudToDeviceLink)?) in
-            guard let link = links.withLock({ $0[key] }) else {
+            guard let link = links.link(key.tenantID, key.deviceID) else {
                 return (queues[key]?.lock(for: .mqtt, now: now) ?? [], nil)
             }
             // A link takes what its client has credit for: the rest stays Enqueued (to expire, or for HTTPS).

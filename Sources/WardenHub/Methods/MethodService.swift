@@ -33,17 +33,11 @@ public final class MethodService: Sendable {
         let continuation: CheckedContinuation<Response, any Error>
     }
 
-    private struct DeviceKey: Hashable {
-        let tenantID: TenantID
-        let deviceID: DeviceID
-    }
-
     let broker: Broker
     private let pending = Mutex<[UInt64: Pending]>([:])
     private let nextID = Atomic<UInt64>(0)
-    /// Each device's method link of another protocol, by its attachment number.
-    private let links = Mutex<[DeviceKey: (number: UInt64, link: any MethodLink)]>([:])
-    private let nextLink = Atomic<UInt64>(0)
+    /// Each device's method link of another protocol.
+    private let links = DeviceLinks<any MethodLink> { $0.superseded() }
     /// Where a call goes when the device is not connected here (another node of a cluster).
     private let relay = Mutex<(any MethodRelay)?>(nil)
 
@@ -83,7 +77,7 @@ public final class MethodService: Sendable {
             throw WardenError(.methodPayloadTooLarge, "The payload is \(payload.count) bytes; the most is 128 KiB.")
         }
         let requestID = nextID.wrappingAdd(1, ordering: .relaxed).newValue
-        let link = links.withLock { $0[DeviceKey(tenantID: tenantID, deviceID: deviceID)]?.link }
+        let link = links.link(tenantID, deviceID)?.link
         let request = BrokerMessage(
             hubTopic: AzureTopic.methodRequest(name: name, requestID: String(requestID, radix: 16)).name,
             payload: ByteBuffer(bytes: payload),
@@ -154,21 +148,13 @@ public final class MethodService: Sendable {
     /// `detach`. A later link of the device takes an earlier one's place, which is told (`superseded`).
     /// Returns the attachment's number.
     public func attach(_ link: any MethodLink, tenantID: TenantID, deviceID: DeviceID) -> UInt64 {
-        let number = nextLink.wrappingAdd(1, ordering: .relaxed).newValue
-        let earlier = links.withLock {
-            $0.updateValue((number, link), forKey: DeviceKey(tenantID: tenantID, deviceID: deviceID))
-        }
-        earlier?.link.superseded()
-        return number
+        links.attach(link, tenantID, deviceID).number
     }
 
     /// Ends attachment `number` (unless a later link took its place). Calls it carried still wait for their
     /// answers, until their time-outs.
     public func detach(_ number: UInt64, tenantID: TenantID, deviceID: DeviceID) {
-        let key = DeviceKey(tenantID: tenantID, deviceID: deviceID)
-        links.withLock { links in
-            if links[key]?.number == number { links[key] = nil }
-        }
+        links.detach(number, tenantID, deviceID)
     }
 
     private func take(_ requestID: UInt64) -> CheckedContinuation<Response, any Error>? {

@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
-import WardenAzure
+public import WardenAzure
 public import WardenBroker
 public import WardenCore
 import WardenMQTT
@@ -20,7 +20,7 @@ public final class TwinService: Sendable {
     /// IoT Hub's limit for each section.
     static let maximumSectionBytes = 32 * 1024
     /// The longest `$rid` answered; the SDKs send numbers or UUIDs.
-    static let maximumRequestIDBytes = 128
+    public static let maximumRequestIDBytes = 128
 
     struct TwinKey: Hashable {
         let tenantID: TenantID
@@ -36,6 +36,8 @@ public final class TwinService: Sendable {
     let persistence: BrokerPersistence
     let broker: Broker
     let clock: any WardenClock
+    /// Each device's twin link of another protocol.
+    private let links = DeviceLinks<any TwinLink> { $0.superseded() }
     /// Where committed changes to reported properties are told (policy conditions read them).
     let events: EventBus?
     private let twins: Mutex<[TwinKey: DeviceTwin]>
@@ -269,10 +271,26 @@ public final class TwinService: Sendable {
         deliver(.twinResponse(status: status, requestID: requestID, version: version), body, to: key)
     }
 
-    /// Hands a response or notification to the device's connection (dropped when it is gone or not subscribed,
-    /// as IoT Hub does).
+    /// Attaches a device's twin link of another protocol (AMQP's): its responses and desired-property patches
+    /// go there, rather than to an MQTT session of the device, until `detach`. A later link of the device
+    /// takes an earlier one's place, which is told (`superseded`). Returns the attachment's number.
+    public func attach(_ link: any TwinLink, tenantID: TenantID, deviceID: DeviceID) -> UInt64 {
+        links.attach(link, tenantID, deviceID).number
+    }
+
+    /// Ends attachment `number`, unless a later link took its place.
+    public func detach(_ number: UInt64, tenantID: TenantID, deviceID: DeviceID) {
+        links.detach(number, tenantID, deviceID)
+    }
+
+    /// Hands a response or notification to the device's twin link, else its MQTT connection (dropped when it
+    /// is gone or not subscribed, as IoT Hub does).
     private func deliver(_ topic: AzureTopic, _ body: JSONValue?, to key: TwinKey) {
         let bytes = body.flatMap { try? JSONEncoder().encode($0) } ?? Data()
+        if let link = links.link(key.tenantID, key.deviceID)?.link {
+            link.deliver(topic, body: Array(bytes))
+            return
+        }
         let message = BrokerMessage(
             hubTopic: topic.name, payload: ByteBuffer(bytes: bytes), properties: Properties()
         ) {}
@@ -343,4 +361,13 @@ extension TwinService: ReportedProperties {
     public func reported(_ tenantID: TenantID, _ deviceID: DeviceID) -> JSONValue? {
         .object(twin(tenantID, deviceID).reported.properties)
     }
+}
+
+/// A device's twin channel on a protocol other than MQTT (AMQP's pair of twin links).
+public protocol TwinLink: AnyObject, Sendable {
+    /// A response (`.twinResponse`, to the request id the device's request carried) or a desired-properties
+    /// patch (`.twinDesiredPatch`), with its JSON body. Called on any thread.
+    func deliver(_ topic: AzureTopic, body: [UInt8])
+    /// A later link of the same device took this one's place.
+    func superseded()
 }
