@@ -167,7 +167,7 @@ def test_an_external_cas_crl_revokes_live_connections(warden, tmp_path):
     import http.server
     import threading
 
-    from test_x509_ca import issue as issue_external, make_ca
+    from certificates import issue as issue_external, make_ca
 
     make_ca(tmp_path, "ext")
     (tmp_path / "index.txt").write_text("")
@@ -239,7 +239,7 @@ def test_an_external_cas_ocsp_responder_decides_at_connection(warden_factory, tm
     hard-fail also refuses while the responder is down, soft-fail lets the certificate in."""
     import socket
 
-    from test_x509_ca import make_ca
+    from certificates import make_ca
 
     warden = warden_factory({"pki.ocsp-cache": 1})
     with socket.socket() as probe:
@@ -271,7 +271,7 @@ def test_an_external_cas_ocsp_responder_decides_at_connection(warden_factory, tm
              "ext.key", "-CA", "ext.pem", "-nmin", "10", "-ignore_err"],
             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    from test_x509_ca import issue as issue_external
+    from certificates import issue as issue_external
     warden.cli("ca", "add", "ext", "--certificate", str(tmp_path / "ext.pem"))
     proof, _ = issue_external(tmp_path, "ext", warden.cli("ca", "verification-code", "ext"), "proof")
     warden.cli("ca", "verify", "ext", "--certificate", str(proof))

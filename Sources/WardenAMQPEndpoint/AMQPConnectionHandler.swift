@@ -10,8 +10,9 @@ import WardenHub
 
 /// One device connection over AMQP 1.0 (protocols.md §2): SASL (`MSSBCBS`, `ANONYMOUS`, `PLAIN`) or none,
 /// then the connection, its sessions and links. Devices prove who they are with a SAS token, as SASL PLAIN's
-/// password or in a CBS put-token on the `$cbs` node; a device's links are attached only once a token of it
-/// was accepted. Each telemetry message is acknowledged (`accepted`) once committed; cloud-to-device
+/// password or in a CBS put-token on the `$cbs` node, or with the TLS client certificate the connection
+/// presented (checked when a link first names the device); a device's links are attached only once it
+/// proved itself. Each telemetry message is acknowledged (`accepted`) once committed; cloud-to-device
 /// messages are sent unsettled on the device's `devicebound` link, and its dispositions settle them; direct
 /// method calls go out on its methods link and its answers come back on the other; twin requests come in on
 /// its twin link and their answers, and desired-property patches, go out on the other.
@@ -122,6 +123,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     private let services: AMQPEndpointServices
     private let peerAddress: IPAddress
+    /// The TLS client certificate chain the connection presented (DER, leaf first), if any.
+    private let presented: PresentedCertificates
+    /// The host name the client's `open` named: with a certificate, it names the tenant.
+    private var hostName = ""
+    /// Devices a link named whose certificate check ran on this connection (each is checked once).
+    private var certificateChecked: Set<DeviceID> = []
+    /// A certificate being checked for the attach that named its device: nothing more is read until then.
+    private var isIdentifying = false
     private var context: ChannelHandlerContext?
     private var phase = Phase.header
     private var buffer = ByteBuffer()
@@ -159,9 +168,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var timers: [RepeatedTask] = []
     private var authenticationDeadline: Scheduled<Void>?
 
-    init(services: AMQPEndpointServices, peerAddress: IPAddress) {
+    init(services: AMQPEndpointServices, peerAddress: IPAddress, presented: PresentedCertificates) {
         self.services = services
         self.peerAddress = peerAddress
+        self.presented = presented
         maximumFrameSize = AMQPFrame.minimumMaximumSize
     }
 
@@ -250,7 +260,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     private func updateReading() {
         try? context?.channel.syncOptions?.setOption(
-            ChannelOptions.autoRead, value: !isWriteBlocked && phase != .saslChecking)
+            ChannelOptions.autoRead, value: !isWriteBlocked && phase != .saslChecking && !isIdentifying)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -263,6 +273,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// Reads what the phase expects; false when more bytes are needed.
     private func step() throws -> Bool {
+        guard !isIdentifying else { return false }
         switch phase {
         case .header, .afterSASL:
             let header: AMQPProtocolHeader?
@@ -387,6 +398,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         let settings = services.settings
         // total: a UInt32 widened; the minimum is 512 (§2.7.1).
         maximumFrameSize = max(AMQPFrame.minimumMaximumSize, min(settings.maximumFrameSize, Int(open.maximumFrameSize)))
+        hostName = open.hostname ?? ""
         phase = .opened
         write(
             AMQPFrame(
@@ -454,6 +466,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         let receiving = attach.role == .sender
         let node = AMQPNode(address: attach.address(of: receiving ? attach.target : attach.source))
+        if let deviceID = node.deviceID, devices[deviceID] == nil, !certificateChecked.contains(deviceID),
+            let certificates = presented.chain
+        {
+            identify(deviceID, by: certificates) { handler in try handler.attached(attach, channel: channel) }
+            return
+        }
         let tokenLinks = sessions.values.reduce(0) { count, session in
             count + session.links.values.filter { $0.receiving && $0.node == .claimsBasedSecurity }.count
         }
@@ -1283,14 +1301,65 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     then(handler, refusal)
                     return
                 }
-                if handler.isPending { handler.services.limiter.refund(handler.peerAddress) }
-                handler.authenticationDeadline?.cancel()
-                handler.releasePending()
+                handler.authenticated()
                 then(handler, nil)
             case .failure(let error):
                 then(handler, error.reason)
             }
         }
+    }
+
+    /// Checks the connection's client certificate for the device a link named, as the C SDK's X.509 devices
+    /// prove themselves (no SASL, no CBS), nothing more being read meanwhile; then `resume` goes on with that
+    /// attach, which finds the device's authority or refuses the link. A refusal counts as a refused token.
+    private func identify(
+        _ deviceID: DeviceID, by certificates: [[UInt8]],
+        resume: @escaping (AMQPConnectionHandler) throws -> Void
+    ) {
+        certificateChecked.insert(deviceID)
+        isIdentifying = true
+        updateReading()
+        let gateway = services.gateway
+        let (peer, hostName) = (peerAddress, hostName)
+        let epoch = services.revocation.epoch()
+        complete { () -> Result<DeviceIdentity, WardenError> in
+            do throws(WardenError) {
+                return .success(
+                    try await gateway.identify(
+                        authorization: nil, certificates: certificates, hostName: hostName,
+                        deviceID: deviceID.rawValue, peer: peer))
+            } catch {
+                return .failure(error)
+            }
+        } then: { handler, result in
+            handler.isIdentifying = false
+            if case .success(let identity) = result, handler.hold(identity, checkedSince: epoch) == nil {
+                handler.authenticated()
+            } else {
+                handler.refusedTokens += 1
+            }
+            do {
+                try resume(handler)
+                if handler.refusedTokens >= Self.maximumRefusedTokens {
+                    throw AMQPError(.unauthorizedAccess, "Too many refused credentials on this connection.")
+                }
+            } catch let error as AMQPError {
+                handler.fail(error.condition, error.description ?? "")
+                return
+            } catch {
+                handler.fail(.internalError, "\(error)")
+                return
+            }
+            handler.updateReading()
+            handler.readBuffered()
+        }
+    }
+
+    /// A device proved itself: the connection's budgets are given back, its authentication deadline ends.
+    private func authenticated() {
+        if isPending { services.limiter.refund(peerAddress) }
+        authenticationDeadline?.cancel()
+        releasePending()
     }
 
     /// Records the device's authority on this connection (a renewed token replaces the one before) with live

@@ -88,18 +88,33 @@ public final class AMQPListener: Service, Sendable {
         services.metrics.opened()
         do {
             let sync = channel.pipeline.syncOperations
-            // The listeners' context asks for a client certificate (optional). Devices prove themselves with SAS
-            // tokens here, so a presented chain is accepted at the TLS layer and never looked at: without this
-            // callback one the system's trust store does not know would fail the handshake.
+            // The listeners' context asks for a client certificate (optional). A presented chain is accepted at
+            // the TLS layer and kept: an X.509 device's link is decided with it against the tenants' CAs (and
+            // without this callback a chain the system's trust store does not know would fail the handshake).
+            let presented = PresentedCertificates()
             try sync.addHandler(
                 NIOSSLServerHandler(
                     context: tls.current,
-                    customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
-            try sync.addHandler(AMQPConnectionHandler(services: services, peerAddress: address))
+                    customVerificationCallback: { certificates, promise in
+                        presented.chain = certificates.compactMap { try? $0.toDERBytes() }
+                        promise.succeed(.certificateVerified)
+                    }))
+            try sync.addHandler(AMQPConnectionHandler(services: services, peerAddress: address, presented: presented))
         } catch {
             services.pending.release(address)
             services.connections.remove()
             throw error
         }
+    }
+}
+
+/// The client certificate chain a connection presented in its TLS handshake (DER, leaf first).
+final class PresentedCertificates: Sendable {
+    private let certificates = Mutex<[[UInt8]]?>(nil)
+
+    /// Nil until a non-empty chain was presented.
+    var chain: [[UInt8]]? {
+        get { certificates.withLock { $0 } }
+        set { certificates.withLock { $0 = newValue?.isEmpty == true ? nil : newValue } }
     }
 }
