@@ -124,7 +124,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private let services: AMQPEndpointServices
     private let peerAddress: IPAddress
     /// The TLS client certificate chain the connection presented (DER, leaf first), if any.
-    private let presented: PresentedCertificates
+    private let presented: ClientChain
     /// The host name the client's `open` named: with a certificate, it names the tenant.
     private var hostName = ""
     /// Devices a link named whose certificate check ran on this connection (each is checked once).
@@ -168,7 +168,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var timers: [RepeatedTask] = []
     private var authenticationDeadline: Scheduled<Void>?
 
-    init(services: AMQPEndpointServices, peerAddress: IPAddress, presented: PresentedCertificates) {
+    init(services: AMQPEndpointServices, peerAddress: IPAddress, presented: ClientChain) {
         self.services = services
         self.peerAddress = peerAddress
         self.presented = presented

@@ -91,7 +91,7 @@ public final class AMQPListener: Service, Sendable {
             // The listeners' context asks for a client certificate (optional). A presented chain is accepted at
             // the TLS layer and kept: an X.509 device's link is decided with it against the tenants' CAs (and
             // without this callback a chain the system's trust store does not know would fail the handshake).
-            let presented = PresentedCertificates()
+            let presented = ClientChain()
             try sync.addHandler(
                 NIOSSLServerHandler(
                     context: tls.current,
@@ -109,7 +109,7 @@ public final class AMQPListener: Service, Sendable {
 }
 
 /// The client certificate chain a connection presented in its TLS handshake (DER, leaf first).
-final class PresentedCertificates: Sendable {
+final class ClientChain: Sendable {
     private let certificates = Mutex<[[UInt8]]?>(nil)
 
     /// Nil until a non-empty chain was presented.
