@@ -22,7 +22,7 @@ class Warden:
         for key, value in (settings or {}).items():
             environment["WARDEN_" + re.sub(r"[^A-Za-z0-9]", "_", key).upper()] = str(value)
         self.process = subprocess.Popen(
-            [BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0", "--mqtt-port", "0"],
+            [BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -98,6 +98,7 @@ fi
 cat >"$scratch/warden.yaml" <<YAML
 log: {level: warning}
 https: {port: 0}
+amqp: {enabled: false}
 mqtt:
   port: 8883
   max-connections: 200000

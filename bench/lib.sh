@@ -16,7 +16,7 @@ fi
 
 data=$(mktemp -d)
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-"$bin/warden" serve --data-dir "$data" --https-port 0 --mqtt-port 0 --log-level warning >"$data/out" 2>&1 &
+"$bin/warden" serve --data-dir "$data" --https-port 0 --mqtt-port 0 --amqp-port 0 --log-level warning >"$data/out" 2>&1 &
 server=$!
 for _ in $(seq 100); do grep -q "^Next steps" "$data/out" 2>/dev/null && break; sleep 0.2; done
 url=$(sed -nE 's/.*listening on (https:\/\/\S+).*/\1/p' "$data/out" | head -1)

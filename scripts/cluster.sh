@@ -75,7 +75,7 @@ start_node() {
     WARDEN_STORE_PASSWORD=$(cat "$(postgres_dir)/password") \
     WARDEN_CLUSTER_NATS_URLS=$(nats_urls "$n") \
     WARDEN_CLUSTER_NODE_NAME="node-$n" \
-    "$binary" serve --data-dir "$data" --https-port $((8442 + n)) --mqtt-port $((8882 + n)) \
+    "$binary" serve --data-dir "$data" --https-port $((8442 + n)) --mqtt-port $((8882 + n)) --amqp-port $((5670 + n)) \
     </dev/null >"$data/serve.log" 2>&1 &
   echo $! >"$dir/node-$n.pid"
 }

@@ -4,7 +4,7 @@
 binary="${1:-.build/debug/warden}"
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$binary" serve --data-dir "$work/data" --https-port 0 --mqtt-port 0 >"$work/serve.log" 2>&1 &
+"$binary" serve --data-dir "$work/data" --https-port 0 --mqtt-port 0 --amqp-port 0 >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 120); do
   grep -q "^MQTT: mqtts://" "$work/serve.log" 2>/dev/null && break

@@ -35,4 +35,4 @@ environment.update({
 devnull = os.open(os.devnull, os.O_WRONLY)
 os.dup2(devnull, 1)
 binary = os.environ["WARDEN_BINARY"]
-os.execve(binary, [binary, "serve", "--data-dir", data, "--https-port", "0", "--mqtt-port", "0"], environment)
+os.execve(binary, [binary, "serve", "--data-dir", data, "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"], environment)

@@ -66,7 +66,7 @@ def prepare_data_directory(binary: str) -> pathlib.Path:
     template = WORK / "template"
     shutil.rmtree(template, ignore_errors=True)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
-    server = subprocess.Popen([binary, "serve", "--data-dir", str(template), "--https-port", "0", "--mqtt-port", "0"],
+    server = subprocess.Popen([binary, "serve", "--data-dir", str(template), "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment)
     started = threading.Event()
 

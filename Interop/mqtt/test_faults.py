@@ -15,7 +15,7 @@ import conftest
 
 def start(data_dir: pathlib.Path, **environment) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")} | environment
-    return subprocess.run([conftest.BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0", "--mqtt-port", "0"],
+    return subprocess.run([conftest.BINARY, "serve", "--data-dir", str(data_dir), "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"],
                           capture_output=True, text=True, timeout=60, env=env)
 
 

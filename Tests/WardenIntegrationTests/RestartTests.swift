@@ -78,14 +78,14 @@ import Testing
         #expect(await first.stop() == 0)
         let wrongKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let second = try WardenProcess(
-            ["serve", "--data-dir", first.dataDirectory, "--https-port", "0", "--mqtt-port", "0"],
+            ["serve", "--data-dir", first.dataDirectory, "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"],
             dataDirectory: first.dataDirectory,
             environment: ["WARDEN_MASTER_KEY": wrongKey])
         #expect(await second.waitForExit() == 78)
         #expect(second.standardError.contains("does not open the secrets"))
         try FileManager.default.removeItem(atPath: first.dataDirectory + "/master.key")
         let third = try WardenProcess(
-            ["serve", "--data-dir", first.dataDirectory, "--https-port", "0", "--mqtt-port", "0"],
+            ["serve", "--data-dir", first.dataDirectory, "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"],
             dataDirectory: first.dataDirectory)
         #expect(await third.waitForExit() == 78)
         #expect(third.standardError.contains("no master.key"))

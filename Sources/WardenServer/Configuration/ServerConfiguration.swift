@@ -97,9 +97,9 @@ public struct ServerConfiguration: Sendable {
         public var closeOnDeniedPublish = true
     }
 
-    /// The AMQPS device endpoint (`amqp.*`): off until enabled while it serves telemetry only.
+    /// The AMQPS device endpoint (`amqp.*`).
     public struct AMQP: Sendable {
-        public var enabled = false
+        public var enabled = true
         public var address = "127.0.0.1"
         public var port = 5671
         /// Messages a device may have sent on a link and not yet had acknowledged.

@@ -36,10 +36,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The MQTT/TLS listener's port (default 8883; 0 picks a free port).")
     var mqttPort: String?
 
+    @Option(help: "The AMQPS listener's port (default 5671; 0 picks a free port).")
+    var amqpPort: String?
+
     func run() async throws {
         let flags = [
             "data-dir": dataDir, "log.format": logFormat, "log.level": logLevel, "https.address": httpsAddress,
             "https.port": httpsPort, "hub.hostname": hubHostname, "mqtt.port": mqttPort,
+            "amqp.port": amqpPort,
         ].compactMapValues { $0 }
         let environment = ProcessInfo.processInfo.environment
         do {

@@ -16,7 +16,7 @@ final class RunningServer: Sendable {
     ) async throws -> RunningServer {
         let directory = try dataDirectory ?? makeDataDirectory()
         let process = try WardenProcess(
-            ["serve", "--data-dir", directory, "--https-port", "0", "--mqtt-port", "0"] + arguments,
+            ["serve", "--data-dir", directory, "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"] + arguments,
             dataDirectory: directory,
             environment: environment)
         let started = await process.waitForOutput { $0.contains("Next steps") }
