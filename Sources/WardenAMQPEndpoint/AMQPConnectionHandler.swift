@@ -65,10 +65,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         var partial: ByteBuffer?
         /// The largest message the client's link takes; 0 for any.
         var peerMaximumMessageSize: UInt64 = 0
-        /// A twin link the device asked desired-property patches on (a `PUT` of the notifications resource).
-        var hearsDesired = false
-        /// A sending device link's attachment to the hub's service for it (`CloudToDeviceService.attach`,
-        /// `MethodService.attach`), and what that service hands it through.
+        /// A drain the client asked for while something was still to send: answered once it is sent.
+        var draining = false
+        /// A sending device link's attachment to the hub's service for it (`CloudToDeviceService`,
+        /// `MethodService`, `TwinService`), and what that service hands it through.
         var attachment: (number: UInt64, sender: DeviceSender, outlet: DeviceOutlet)?
     }
 
@@ -77,6 +77,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private struct Outgoing {
         let message: AMQPMessage
         var delivery: (sequence: Int64, lockToken: AMQPUUID)?
+        /// A method call's request id, which fails the call if it is never sent.
+        var call: UInt64?
     }
 
     /// A cloud-to-device delivery the client has not settled.
@@ -144,14 +146,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private var devices: [DeviceID: Authority] = [:]
-    /// Twin requests waiting for their answers: the correlation id each answer carries back, by the device
-    /// and the request id the hub knows it by.
-    private var twinRequests: [TwinRequest: AMQPValue] = [:]
-
-    private struct TwinRequest: Hashable {
-        let deviceID: DeviceID
-        let requestID: String
-    }
+    /// The request id of the last twin request sent to the hub (each answer comes back by it).
+    private var lastTwinRequest: UInt64 = 0
     private var isPending = true
     private var nextGeneration: UInt64 = 0
     /// Messages handed to the hub (or put-tokens) and not yet settled, whatever became of their links since.
@@ -457,7 +453,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private func attached(_ attach: AMQPPerformative.Attach, channel: UInt16) throws {
-        guard var session = sessions[channel] else { throw AMQPError(.framingError, "attach.no_session") }
+        guard let session = sessions[channel] else { throw AMQPError(.framingError, "attach.no_session") }
         guard session.links[attach.handle] == nil else {
             throw AMQPError(.handleInUse, "attach.handle_in_use")
         }
@@ -498,8 +494,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                     "This endpoint serves $cbs and devices' telemetry, cloud-to-device, method and twin links.")
             }
         let sendsToDevice = refusal == nil && node.deviceID != nil && !receiving
-        // Cloud-to-device messages wait for the device's disposition; method calls need none (the answer is
-        // the acknowledgement).
+        // Cloud-to-device messages wait for the device's disposition; method calls and twin answers need none
+        // (an answer, or the next request, is the acknowledgement).
         let settleMode: UInt8 =
             switch node {
             case .cloudToDevice where sendsToDevice: 0
@@ -520,8 +516,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             deliveryCount: attach.initialDeliveryCount ?? 0)
         link.peerMaximumMessageSize = attach.maximumMessageSize ?? 0
         link.detaching = refusal != nil
-        session.links[attach.handle] = link
-        sessions[channel] = session
+        // Only the link is written: deciding the refusal may have detached the device's other links.
+        sessions[channel]?.links[attach.handle] = link
         if let refusal {
             // A refused link is attached without a terminus and detached at once with why (§2.6.3).
             write(
@@ -593,6 +589,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         if !link.receiving, let credit = flow.linkCredit {
             // link-credit(snd) = delivery-count(rcv) + link-credit(rcv) - delivery-count(snd) (§2.6.7).
             link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
+            link.draining = flow.drain
             sessions[channel]?.links[handle] = link
             sendQueued(channel: channel, handle: handle)
             // Credit for a cloud-to-device link: the device's queue offers what it now takes.
@@ -601,15 +598,6 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             {
                 services.gateway.cloudToDevice.offerPending(
                     tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
-            }
-            // A drain with nothing left to send spends the credit and says so (§2.6.7).
-            if flow.drain, let drained = sessions[channel]?.links[handle], drained.queued.isEmpty,
-                drained.partial == nil, drained.peerCredit > 0
-            {
-                sessions[channel]?.links[handle]?.deliveryCount = drained.deliveryCount &+ drained.peerCredit
-                sessions[channel]?.links[handle]?.peerCredit = 0
-                sendFlow(channel: channel, handle: handle)
-                return
             }
         }
         if flow.echo { sendFlow(channel: channel, handle: handle) }
@@ -748,7 +736,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private func telemetry(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
-        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
+        guard let sender = authorityOrReject(deviceID, delivery) else { return }
         let telemetry: [AMQPTelemetry]
         do {
             telemetry = try AMQPTelemetry.messages(in: message, format: delivery.messageFormat)
@@ -768,9 +756,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 }
             } catch {
                 // What of a batch was submitted before stays submitted: the client resends, at least once.
-                let refusal = error as? WardenError
-                let condition: AMQPCondition = refusal?.code == .authForbidden ? .unauthorizedAccess : .notAllowed
-                settle(delivery, .rejected(AMQPError(condition, refusal?.reason ?? "\(error)")))
+                settle(delivery, .rejected(Self.rejection(error)))
                 return
             }
         }
@@ -787,9 +773,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// The device's sender while its token lasts; once it expired (and the device's links were detached),
-    /// the delivery gives its place in the connection's budget back.
-    private func authorityOrDetach(_ deviceID: DeviceID, _ delivery: Delivery) -> DeviceSender? {
+    /// The device's sender while its token lasts; once it expired (`authority(of:)` detached the device's
+    /// links), the delivery is rejected, giving its place in the connection's budget back.
+    private func authorityOrReject(_ deviceID: DeviceID, _ delivery: Delivery) -> DeviceSender? {
         if let sender = authority(of: deviceID) { return sender }
         settle(delivery, .rejected(AMQPError(.unauthorizedAccess, "The token of device '\(deviceID)' expired.")))
         return nil
@@ -811,26 +797,30 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// A twin request on the device's twin link (protocols.md §2.7): annotation `operation` (`GET`; `PATCH` of
     /// `resource` `/properties/reported` with a JSON patch; `PUT` or `DELETE` of
     /// `/notifications/twin/properties/desired` to hear desired patches or not) and a correlation id. `GET`
-    /// and `PATCH` are handled as their MQTT PUBLISH (policy, limits, commit) and answered on the other twin
-    /// link, which must be attached; the rest is `rejected` with why.
+    /// and `PATCH` are handled as their MQTT PUBLISH (policy, limits, commit) under a request id of this
+    /// connection's, and answered on the other twin link, which must be attached; the rest is `rejected` with
+    /// why.
     private func twinRequest(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
-        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
+        guard let sender = authorityOrReject(deviceID, delivery) else { return }
         func annotation(_ name: String) -> String? {
             message.messageAnnotations?.first { $0.key.text == name }.flatMap { AMQPTelemetry.text($0.value) }
         }
-        guard let correlation = message.properties?.correlationID, let requestID = AMQPTelemetry.text(correlation),
-            !requestID.isEmpty, requestID.utf8.count <= TwinService.maximumRequestIDBytes
+        guard let correlation = message.properties?.correlationID,
+            let text = AMQPTelemetry.text(correlation),
+            (1...TwinService.maximumRequestIDBytes).contains(text.utf8.count)
         else {
             settle(
                 delivery,
                 .rejected(AMQPError(.decodeError, "A twin request carries a correlation id of 1 to 128 bytes.")))
             return
         }
-        guard let answers = twinAnswerLink(of: deviceID) else {
+        guard let answers = twinAnswerLink(of: deviceID), let outlet = answers.outlet else {
             settle(delivery, .rejected(AMQPError(.notAllowed, "Attach the twin's receiving link first.")))
             return
         }
         let request: AzureTopic
+        lastTwinRequest &+= 1
+        let requestID = String(lastTwinRequest, radix: 16)
         switch (annotation("operation"), annotation("resource")) {
         case ("GET", _):
             request = .twinGet(requestID: requestID)
@@ -838,7 +828,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             request = .twinReportedPatch(requestID: requestID)
         case (let operation?, "/notifications/twin/properties/desired")
         where operation == "PUT" || operation == "DELETE":
-            sessions[answers.channel]?.links[answers.handle]?.hearsDesired = operation == "PUT"
+            outlet.hearsDesired = operation == "PUT"
             settle(delivery, .accepted)
             queueTwin(
                 AMQPMessage(
@@ -850,60 +840,51 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             settle(delivery, .rejected(AMQPError(.notImplemented, "Twin operations are GET, PATCH, PUT and DELETE.")))
             return
         }
-        let key = TwinRequest(deviceID: deviceID, requestID: requestID)
-        guard twinRequests[key] == nil, twinRequests.count < Self.maximumQueuedCalls else {
-            settle(
-                delivery,
-                .rejected(
-                    AMQPError(.resourceLimitExceeded, "A twin request of that id, or too many, wait for answers.")))
+        guard outlet.expect(requestID, answeredWith: correlation, atMost: Self.maximumQueuedCalls) else {
+            settle(delivery, .rejected(AMQPError(.resourceLimitExceeded, "Too many twin requests wait for answers.")))
             return
         }
-        twinRequests[key] = correlation
         do {
-            _ = try services.gateway.submitTwinRequest(
+            _ = try services.gateway.submitRequest(
                 request, from: sender, body: Array((message.body.bytes ?? ByteBuffer()).readableBytesView),
                 peer: peerAddress)
         } catch {
-            twinRequests[key] = nil
-            let refusal = error as? WardenError
-            let condition: AMQPCondition = refusal?.code == .authForbidden ? .unauthorizedAccess : .notAllowed
-            settle(delivery, .rejected(AMQPError(condition, refusal?.reason ?? "\(error)")))
+            _ = outlet.answered(requestID)
+            settle(delivery, .rejected(Self.rejection(error)))
             return
         }
         settle(delivery, .accepted)
     }
 
     /// The device's twin link that this endpoint sends on, if attached here.
-    private func twinAnswerLink(of deviceID: DeviceID) -> (channel: UInt16, handle: UInt32)? {
+    private func twinAnswerLink(of deviceID: DeviceID) -> (channel: UInt16, handle: UInt32, outlet: DeviceOutlet?)? {
         for (channel, session) in sessions {
             for (handle, link) in session.links
             where link.node == .twin(deviceID) && !link.receiving && link.attachment != nil {
-                return (channel, handle)
+                return (channel, handle, link.attachment?.outlet)
             }
         }
         return nil
     }
 
-    /// An answer to a twin request (with its `status`, and `version` after a patch; the twin for a `GET`) or
-    /// a desired-property patch (its `version`, no correlation id; dropped unless the device asked to hear
-    /// them), from the hub's twin service.
+    /// An answer to a twin request of this link's (`correlation`; with its `status`, `version` after a patch,
+    /// the twin for a `GET`) or a desired-property patch the device asked to hear (its `version`), from the
+    /// hub's twin service; decided as its MQTT delivery would be (`receive` on its topic).
     fileprivate func twinDelivered(
-        _ topic: AzureTopic, body: [UInt8], channel: UInt16, handle: UInt32, generation: UInt64
+        _ topic: AzureTopic, body: [UInt8], correlation: AMQPValue?, channel: UInt16, handle: UInt32,
+        generation: UInt64
     ) {
         guard phase == .opened, let link = sessions[channel]?.links[handle], link.generation == generation,
-            let deviceID = link.node.deviceID
+            let sender = link.attachment?.sender, authority(of: sender.deviceID) != nil,
+            (try? services.gateway.authorizeReceiving(topic.name, for: sender, peer: peerAddress)) != nil
         else { return }
         var annotations: [AMQPMapEntry] = []
-        var correlation: AMQPValue?
         switch topic {
-        case .twinResponse(let status, let requestID, let version):
-            guard let waiting = twinRequests.removeValue(forKey: TwinRequest(deviceID: deviceID, requestID: requestID))
-            else { return }
-            correlation = waiting
+        case .twinResponse(let status, _, let version):
             annotations.append(AMQPMapEntry(.symbol("status"), .int(Int32(clamping: status))))
             // total: Int is 64 bits here.
             if let version { annotations.append(AMQPMapEntry(.symbol("version"), .long(Int64(version)))) }
-        case .twinDesiredPatch(let version) where link.hearsDesired:
+        case .twinDesiredPatch(let version):
             // total: Int is 64 bits here.
             annotations.append(AMQPMapEntry(.symbol("version"), .long(Int64(version))))
         default:
@@ -1023,10 +1004,18 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             session.nextOutgoingID &+= 1
             session.remoteIncomingWindow -= 1
         }
+        // A drain is answered once nothing is left to send: the credit is spent and the client told (§2.6.7).
+        let drained = link.draining && link.queued.isEmpty && link.partial == nil
+        if drained {
+            link.deliveryCount &+= link.peerCredit
+            link.peerCredit = 0
+            link.draining = false
+        }
         session.links[handle] = link
         sessions[channel] = session
+        if drained { sendFlow(channel: channel, handle: handle) }
         // total: a credit widened.
-        link.attachment?.outlet.capacity = max(0, Int(link.peerCredit) - link.queued.count)
+        link.attachment?.outlet.credit = Int(link.peerCredit) - link.queued.count
     }
 
     /// Goes on with every sending link of the session that has something to send.
@@ -1044,8 +1033,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         if let delivery = outgoing.delivery {
             _ = try? services.gateway.settle(
                 for: attachment.sender, sequence: delivery.sequence, link: attachment.number, .reject)
-        } else if case .uuid(let id)? = outgoing.message.properties?.correlationID {
-            services.methods.undeliverable(id.low, reason: "The call is larger than the device's link takes.")
+        } else if let call = outgoing.call {
+            services.methods.undeliverable(
+                call, of: attachment.sender, reason: "The call is larger than the device's link takes.")
         }
     }
 
@@ -1089,14 +1079,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     /// Attaches a link that sends to the device to the hub's service for it: the device's cloud-to-device
-    /// queue, or its direct methods, are delivered here from now on.
+    /// queue, its direct methods or its twin are delivered here from now on.
     private func attachToDevice(channel: UInt16, handle: UInt32) {
         guard let context, let link = sessions[channel]?.links[handle], let deviceID = link.node.deviceID,
             let sender = devices[deviceID]?.identity.sender
         else { return }
         let outlet = DeviceOutlet(
-            handler: NIOLoopBound(self, eventLoop: context.eventLoop), channel: channel, handle: handle,
-            generation: link.generation)
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop), sender: sender, channel: channel,
+            handle: handle, generation: link.generation)
         let number =
             switch link.node {
             case .methods: services.methods.attach(outlet, tenantID: sender.tenantID, deviceID: deviceID)
@@ -1129,6 +1119,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         sessions[channel]?.links[handle] = link
         sendQueued(channel: channel, handle: handle)
+        link.attachment?.outlet.arrived(messages.count)
         flush()
     }
 
@@ -1140,24 +1131,23 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// Detaches a link that sends to the device from the hub's service: a cloud-to-device queue gets back
     /// what the link held and the client did not settle (its dispositions still to come settle nothing);
-    /// method calls waiting for credit fail at once.
+    /// method calls waiting for credit fail at once; twin answers still to come go to MQTT (none is this
+    /// link's any more).
     private func release(_ channel: UInt16, _ handle: UInt32) {
         guard let link = sessions[channel]?.links[handle], let attachment = link.attachment else { return }
         sessions[channel]?.links[handle]?.attachment = nil
         sessions[channel]?.links[handle]?.queued = []
-        attachment.outlet.capacity = 0
+        attachment.outlet.credit = 0
         let (tenantID, deviceID) = (attachment.sender.tenantID, attachment.sender.deviceID)
         switch link.node {
         case .methods:
             services.methods.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
-            for call in link.queued {
-                guard case .uuid(let id)? = call.message.properties?.correlationID else { continue }
-                services.methods.undeliverable(id.low, reason: "The device's method link closed.")
+            for call in link.queued.compactMap(\.call) {
+                services.methods.undeliverable(call, of: attachment.sender, reason: "The device's method link closed.")
             }
             return
         case .twin:
             services.twins.detach(attachment.number, tenantID: tenantID, deviceID: deviceID)
-            twinRequests = twinRequests.filter { $0.key.deviceID != deviceID }
             return
         default:
             break
@@ -1171,35 +1161,44 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 
     /// A call for the device on its methods link (protocols.md §2.6): the request id as the correlation id (a
     /// UUID, as the SDKs read it), the method's name in `IoThub-methodname`, the payload as the body; sent
-    /// settled within the link's credit. A link that ended, or has as many calls waiting as it may, fails it.
+    /// settled within the link's credit. Each call is decided as its MQTT delivery would be (`receive` on its
+    /// topic, with the policy of now). A link that ended, a device whose authority ended, a denial, or as many
+    /// calls waiting as a link may have, fail it at once.
     fileprivate func requested(
-        _ name: String, payload: [UInt8], requestID: UInt64, channel: UInt16, handle: UInt32, generation: UInt64
+        _ name: String, payload: [UInt8], requestID: UInt64, for sender: DeviceSender, channel: UInt16,
+        handle: UInt32, generation: UInt64
     ) {
-        guard phase == .opened, let link = sessions[channel]?.links[handle], link.generation == generation,
-            link.attachment != nil
-        else {
-            services.methods.undeliverable(requestID, reason: "The device's method link closed.")
-            return
+        func fail(_ reason: String) {
+            services.methods.undeliverable(requestID, of: sender, reason: reason)
         }
+        guard phase == .opened, let link = sessions[channel]?.links[handle], link.generation == generation,
+            link.attachment != nil, authority(of: sender.deviceID) != nil
+        else { return fail("The device's method link closed.") }
         guard link.queued.count < Self.maximumQueuedCalls else {
-            services.methods.undeliverable(
-                requestID, reason: "The device has \(Self.maximumQueuedCalls) calls waiting for it to take them.")
-            return
+            return fail("The device has \(Self.maximumQueuedCalls) calls waiting for it to take them.")
+        }
+        do {
+            try services.gateway.authorizeReceiving(
+                AzureTopic.methodRequest(name: name, requestID: String(requestID, radix: 16)).name, for: sender,
+                peer: peerAddress)
+        } catch {
+            return fail(error.reason)
         }
         let call = AMQPMessage(
             properties: .init(correlationID: .uuid(AMQPUUID(high: 0, low: requestID))),
             applicationProperties: [AMQPMapEntry(.string("IoThub-methodname"), .string(name))],
             body: .data([ByteBuffer(bytes: payload)]))
-        sessions[channel]?.links[handle]?.queued.append(Outgoing(message: call))
+        sessions[channel]?.links[handle]?.queued.append(Outgoing(message: call, call: requestID))
         sendQueued(channel: channel, handle: handle)
         flush()
     }
 
-    /// The device's answer on its other methods link: the call's correlation id, `IoThub-status` and a body;
-    /// anything else is `rejected` (`amqp:decode-error`). An answer to no call of this device is accepted and
-    /// dropped, as over MQTT.
+    /// The device's answer on its other methods link: the call's correlation id, `IoThub-status` and a body
+    /// (anything else is `rejected`, `amqp:decode-error`), taken as its MQTT PUBLISH on
+    /// `$iothub/methods/res/{status}/?$rid={id}` would be: the policy decides it, and an answer to no call of
+    /// this device is dropped.
     private func methodAnswer(_ message: AMQPMessage, from deviceID: DeviceID, _ delivery: Delivery) {
-        guard let sender = authorityOrDetach(deviceID, delivery) else { return }
+        guard let sender = authorityOrReject(deviceID, delivery) else { return }
         // total: text parsed (nil when it is not a number).
         let status = message.applicationProperties?.first { $0.key == .string("IoThub-status") }
             .flatMap { AMQPTelemetry.text($0.value) }.flatMap { Int($0) }
@@ -1212,10 +1211,22 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                         .decodeError, "A method answer carries its call's correlation-id, IoThub-status and a body.")))
             return
         }
-        if id.high == 0 {
-            services.methods.answer(id.low, status: status, payload: Array(payload.readableBytesView), from: sender)
+        do {
+            _ = try services.gateway.submitRequest(
+                .methodResponse(status: status, requestID: String(id.low, radix: 16)), from: sender,
+                body: Array(payload.readableBytesView), peer: peerAddress)
+        } catch {
+            settle(delivery, .rejected(Self.rejection(error)))
+            return
         }
         settle(delivery, .accepted)
+    }
+
+    /// What a message the hub refused is rejected with: the policy's denial, or the hub's reason.
+    private static func rejection(_ error: any Error) -> AMQPError {
+        let refusal = error as? WardenError
+        let condition: AMQPCondition = refusal?.code == .authForbidden ? .unauthorizedAccess : .notAllowed
+        return AMQPError(condition, refusal?.reason ?? "\(error)")
     }
 
     /// The client settles cloud-to-device deliveries (protocols.md §2.5): `accepted` completes, `rejected`
@@ -1366,14 +1377,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// revocation, which calls `revoked` when the registry takes it back; the refusal when it cannot be held.
     private func hold(_ identity: DeviceIdentity, checkedSince epoch: UInt64) -> String? {
         guard let context else { return "The connection closed." }
-        if let earlier = devices[identity.deviceID] {
-            // Link addresses name a device, not its tenant: one id per connection.
-            guard earlier.identity.tenantID == identity.tenantID else {
-                return "A device of that id from another tenant is on this connection."
-            }
-            services.revocation.release(earlier.hold, earlier.identity)
-            earlier.expiry?.cancel()
-            devices[identity.deviceID] = nil
+        let earlier = devices[identity.deviceID]
+        // Link addresses name a device, not its tenant: one id per connection.
+        if let earlier, earlier.identity.tenantID != identity.tenantID {
+            return "A device of that id from another tenant is on this connection."
         }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
@@ -1383,13 +1390,19 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             })
         // A change the registry made while the token was checked is not missed: a revocation since the check
         // began, or a status, list or filter that no longer admits the device, asked once held.
-        if services.revocation.revokedSince(epoch, identity) {
+        let refusal =
+            services.revocation.revokedSince(epoch, identity)
+            ? "The device's authority was revoked while its token was checked."
+            : services.gateway.revocation(of: identity, peerAddress: peerAddress)?.reason
+        if let refusal {
             services.revocation.release(hold, identity)
-            return "The device's authority was revoked while its token was checked."
+            // A renewal refused for a revocation ends what the earlier token held too.
+            if let earlier { revoked(identity.deviceID, hold: earlier.hold, refusal) }
+            return refusal
         }
-        if let refusal = services.gateway.revocation(of: identity, peerAddress: peerAddress) {
-            services.revocation.release(hold, identity)
-            return refusal.reason
+        if let earlier {
+            services.revocation.release(earlier.hold, earlier.identity)
+            earlier.expiry?.cancel()
         }
         // Its links, sending ones too, end with the token unless a renewed one took its place.
         let expiry = identity.expiry.map { expiry in
@@ -1505,25 +1518,84 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
 }
 
 /// A link that sends to a device, as the hub's services see it (its cloud-to-device queue, its direct
-/// methods): what they hand it goes to the connection's event loop.
+/// methods, its twin): what they hand it goes to the connection's event loop. What a service asks of it
+/// synchronously (a cloud-to-device link's room, whether a twin answer is this link's) it answers from its
+/// own state, kept under its lock.
 private final class DeviceOutlet: CloudToDeviceLink, MethodLink, TwinLink {
     private let handler: NIOLoopBound<AMQPConnectionHandler>
-    private let room = Atomic<Int>(0)
-
-    /// The client's credit less what waits for it, as the link last counted (a cloud-to-device link).
-    var capacity: Int {
-        get { room.load(ordering: .relaxed) }
-        set { room.store(newValue, ordering: .relaxed) }
-    }
     private let channel: UInt16
     private let handle: UInt32
     private let generation: UInt64
+    /// The device the link sends to.
+    let sender: DeviceSender
+    private let state = Mutex(State())
 
-    init(handler: NIOLoopBound<AMQPConnectionHandler>, channel: UInt16, handle: UInt32, generation: UInt64) {
+    private struct State {
+        /// A cloud-to-device link: the client's credit less what waits on the link, and what the queue locked
+        /// to it that has not reached the link yet.
+        var credit = 0
+        var inTransit = 0
+        /// A twin link: the requests sent to the hub whose answers come here, with the correlation id each
+        /// carries back, and whether the device asked to hear desired patches.
+        var twinRequests: [String: AMQPValue] = [:]
+        var hearsDesired = false
+    }
+
+    init(
+        handler: NIOLoopBound<AMQPConnectionHandler>, sender: DeviceSender, channel: UInt16, handle: UInt32,
+        generation: UInt64
+    ) {
         self.handler = handler
+        self.sender = sender
         self.channel = channel
         self.handle = handle
         self.generation = generation
+    }
+
+    /// Set by the link whenever its credit or what waits on it changes.
+    var credit: Int {
+        get { state.withLock { $0.credit } }
+        set { state.withLock { $0.credit = newValue } }
+    }
+
+    var capacity: Int {
+        state.withLock { max(0, $0.credit - $0.inTransit) }
+    }
+
+    func took(_ count: Int) {
+        state.withLock { $0.inTransit += count }
+    }
+
+    /// Messages reached the link (its credit recounted first, so that the room is never overstated).
+    func arrived(_ count: Int) {
+        state.withLock { $0.inTransit = max(0, $0.inTransit - count) }
+    }
+
+    var hearsDesired: Bool {
+        get { state.withLock { $0.hearsDesired } }
+        set { state.withLock { $0.hearsDesired = newValue } }
+    }
+
+    /// Records a twin request whose answer comes here; false when `limit` already wait.
+    func expect(_ requestID: String, answeredWith correlation: AMQPValue, atMost limit: Int) -> Bool {
+        state.withLock { state in
+            guard state.twinRequests.count < limit else { return false }
+            state.twinRequests[requestID] = correlation
+            return true
+        }
+    }
+
+    /// Forgets a twin request; its correlation id, if it was waiting.
+    func answered(_ requestID: String) -> AMQPValue? {
+        state.withLock { $0.twinRequests.removeValue(forKey: requestID) }
+    }
+
+    func takes(_ topic: AzureTopic) -> Bool {
+        switch topic {
+        case .twinResponse(_, let requestID, _): state.withLock { $0.twinRequests[requestID] != nil }
+        case .twinDesiredPatch: hearsDesired
+        default: false
+        }
     }
 
     func offer(_ messages: [CloudToDeviceMessage]) {
@@ -1535,13 +1607,20 @@ private final class DeviceOutlet: CloudToDeviceLink, MethodLink, TwinLink {
     func request(_ name: String, payload: [UInt8], requestID: UInt64) {
         handler.eventLoop.execute { [self] in
             handler.value.requested(
-                name, payload: payload, requestID: requestID, channel: channel, handle: handle, generation: generation)
+                name, payload: payload, requestID: requestID, for: sender, channel: channel, handle: handle,
+                generation: generation)
         }
     }
 
     func deliver(_ topic: AzureTopic, body: [UInt8]) {
+        var correlation: AMQPValue?
+        if case .twinResponse(_, let requestID, _) = topic {
+            guard let waiting = answered(requestID) else { return }
+            correlation = waiting
+        }
         handler.eventLoop.execute { [self] in
-            handler.value.twinDelivered(topic, body: body, channel: channel, handle: handle, generation: generation)
+            handler.value.twinDelivered(
+                topic, body: body, correlation: correlation, channel: channel, handle: handle, generation: generation)
         }
     }
 

@@ -147,7 +147,9 @@ public struct DeviceGateway: Sendable {
         try authorizeReceiving(AzureTopic.methodRequestPrefix + "#", for: device, peer: peer)
     }
 
-    private func authorizeReceiving(_ topic: String, for device: DeviceSender, peer: IPAddress) throws(WardenError) {
+    /// Refuses unless the policy lets the device receive a message on `topic` (with the hub action it stands
+    /// for), as an MQTT delivery to it is decided.
+    public func authorizeReceiving(_ topic: String, for device: DeviceSender, peer: IPAddress) throws(WardenError) {
         try authorize(
             AuthorizationRequest(
                 tenantID: device.tenantID, subject: .device(device.deviceID), action: .receive, resource: .topic(topic)),
@@ -200,10 +202,10 @@ public struct DeviceGateway: Sendable {
         return try submit(topic, from: sender, body: body, peer: peer)
     }
 
-    /// A twin request of a device on another protocol (`.twinGet`, `.twinReportedPatch`), decided and handled
-    /// as if published on its MQTT topic: the answer goes to the device's `TwinLink`. Returns the commit ticket
-    /// of what it changed, if anything.
-    public func submitTwinRequest(
+    /// A device's request to the hub on another protocol (`.twinGet`, `.twinReportedPatch`, `.methodResponse`),
+    /// decided and handled as if published on its MQTT topic (a twin's answer goes to the device's `TwinLink`).
+    /// Returns the commit ticket of what it changed, if anything.
+    public func submitRequest(
         _ request: AzureTopic, from sender: DeviceSender, body: [UInt8], peer: IPAddress
     ) throws -> UInt64? {
         try submit(request.name, from: sender, body: body, peer: peer)

@@ -22,7 +22,6 @@ final class DeviceLinks<Link: Sendable>: Sendable {
 
     /// Attaches `link` for the device, telling the link whose place it took; returns its number and that
     /// link's.
-    @discardableResult
     func attach(_ link: Link, _ tenantID: TenantID, _ deviceID: DeviceID) -> (number: UInt64, earlier: UInt64?) {
         let number = nextNumber.wrappingAdd(1, ordering: .relaxed).newValue
         let earlier = links.withLock {

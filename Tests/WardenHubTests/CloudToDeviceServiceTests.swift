@@ -216,6 +216,8 @@ final class RecordingLink: CloudToDeviceLink {
 
     var offered: [CloudToDeviceMessage] { state.withLock { $0.offered } }
     let capacity = 10
+
+    func took(_ count: Int) {}
     var supersededCount: Int { state.withLock { $0.superseded } }
 
     func offer(_ messages: [CloudToDeviceMessage]) {

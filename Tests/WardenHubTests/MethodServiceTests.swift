@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 import WardenCore
 import WardenMQTT
@@ -71,4 +72,49 @@ struct MethodServiceTests {
         let late = methods.received(hub.message("$iothub/methods/res/200/?$rid=\(rid)"), from: hub.sender(device))
         #expect(late?.route == nil)
     }
+}
+
+/// A method link (an AMQP device's) gets the calls; only the device's own link can fail one.
+struct MethodLinkTests {
+    @Test func aLinkGetsTheCallAndOnlyItsDeviceCanFailIt() async throws {
+        let hub = try HubFixture()
+        let methods = MethodService(broker: hub.broker)
+        let device = try DeviceID("valve-1")
+        let link = RecordingMethodLink()
+        _ = methods.attach(link, tenantID: hub.tenant, deviceID: device)
+        let invoke = {
+            Task { try await methods.invoke("open", payload: [], on: device, in: hub.tenant, timeout: .seconds(30)) }
+        }
+        let answered = invoke()
+        let first = try await link.request(0)
+        // Another device failing the call (a guessed id) changes nothing: the device's answer completes it.
+        methods.undeliverable(first, of: hub.sender(try DeviceID("valve-2")), reason: "guessing")
+        _ = methods.received(
+            hub.message("$iothub/methods/res/200/?$rid=\(String(first, radix: 16))", "done"), from: hub.sender(device))
+        #expect(try await answered.value.status == 200)
+        // The device's own link failing it ends it at once.
+        let failed = invoke()
+        methods.undeliverable(try await link.request(1), of: hub.sender(device), reason: "The link closed.")
+        #expect(await errorCode { _ = try await failed.value } == .methodDeviceOffline)
+    }
+}
+
+/// A method link that records the calls it is handed.
+final class RecordingMethodLink: MethodLink {
+    private let recorded = Mutex<[UInt64]>([])
+
+    /// The request id of the `index`th call, once it arrived.
+    func request(_ index: Int) async throws -> UInt64 {
+        for _ in 0..<500 {
+            if let id = recorded.withLock({ $0.count > index ? $0[index] : nil }) { return id }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw WardenError(.methodTimeout, "no call reached the link")
+    }
+
+    func request(_ name: String, payload: [UInt8], requestID: UInt64) {
+        recorded.withLock { $0.append(requestID) }
+    }
+
+    func superseded() {}
 }

@@ -6,7 +6,8 @@ import Testing
     private func serve(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, String) {
         let directory = try makeDataDirectory()
         let process = try WardenProcess(
-            ["serve", "--data-dir", directory, "--mqtt-port", "0", "--amqp-port", "0"] + arguments, dataDirectory: directory,
+            ["serve", "--data-dir", directory, "--mqtt-port", "0", "--amqp-port", "0"] + arguments,
+            dataDirectory: directory,
             environment: environment)
         let status = await process.waitForExit()
         return (status, process.standardError)
@@ -87,7 +88,8 @@ import Testing
         let port = try #require(first.url.split(separator: ":").last.map(String.init))
         let directory = try makeDataDirectory()
         let second = try WardenProcess(
-            ["serve", "--data-dir", directory, "--https-port", port, "--mqtt-port", "0", "--amqp-port", "0"], dataDirectory: directory)
+            ["serve", "--data-dir", directory, "--https-port", port, "--mqtt-port", "0", "--amqp-port", "0"],
+            dataDirectory: directory)
         #expect(await second.waitForExit() == 69)
         #expect(second.standardError.contains("Cannot listen on 127.0.0.1:\(port)"))
         #expect(await first.stop() == 0)

@@ -520,7 +520,9 @@ public final class CloudToDeviceService: Service, Sendable {
                 return (queues[key]?.lock(for: .mqtt, now: now) ?? [], nil)
             }
             // A link takes what its client has credit for: the rest stays Enqueued (to expire, or for HTTPS).
-            return (queues[key]?.lock(for: .link(link.number), now: now, limit: link.link.capacity) ?? [], link.link)
+            let locked = queues[key]?.lock(for: .link(link.number), now: now, limit: link.link.capacity) ?? []
+            link.link.took(locked.count)
+            return (locked, link.link)
         }
         guard !messages.isEmpty else { return }
         if let link {
@@ -597,13 +599,16 @@ public final class CloudToDeviceService: Service, Sendable {
 /// A device's cloud-to-device link on a protocol other than MQTT (an AMQP link): the service offers it the
 /// device's Enqueued messages as it has room for them, each locked to it until it settles it or detaches.
 public protocol CloudToDeviceLink: AnyObject, Sendable {
-    /// How many more messages the link takes now (its client's credit less what waits for it); read inside
-    /// the service's lock, so it is a plain load.
+    /// How many more messages the link takes now (its client's credit less what waits for it and what is on
+    /// its way to it); read inside the service's lock.
     var capacity: Int { get }
+    /// `count` messages were locked to the link and are on their way to it (called inside the service's lock).
+    func took(_ count: Int)
 
     /// Messages now locked to this link, oldest first; called on any thread, outside the service's locks (two
     /// offers may arrive out of order: the link keeps them in sequence order).
     func offer(_ messages: [CloudToDeviceMessage])
-    /// A later link of the same device took this one's place; what this one held went to it.
+    /// A later link of the same device took this one's place; what this one held went to it. Called inside
+    /// the service's lock: it must not call back into the service.
     func superseded()
 }

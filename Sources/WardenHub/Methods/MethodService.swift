@@ -9,7 +9,7 @@ import WardenMQTT
 /// Direct methods (anchors.md §1.3): the API invokes a method on a connected device with a JSON payload; the
 /// request goes to `$iothub/methods/POST/{name}/?$rid={id}`, and the device's PUBLISH on
 /// `$iothub/methods/res/{status}/?$rid={id}` answers it; a device with a method link of another protocol
-/// (AMQP's, `MethodLink`) gets it there and answers through `answer`. A device that is not connected (or not
+/// (AMQP's, `MethodLink`) gets it there and answers as if on that topic. A device that is not connected (or not
 /// subscribed to `$iothub/methods/POST/#`) is `method.device_offline` (404); no answer within the timeout is
 /// `method.timeout` (504).
 public final class MethodService: Sendable {
@@ -105,43 +105,39 @@ public final class MethodService: Sendable {
         }
     }
 
-    /// A device's answer on `$iothub/methods/res/{status}/?$rid={id}`.
+    /// A device's answer on `$iothub/methods/res/{status}/?$rid={id}` (over AMQP too: `DeviceGateway.submitRequest`).
+    /// An answer to nothing pending (late, or for another device) is dropped.
     func answered(_ status: Int?, _ requestID: String, _ message: BrokerMessage, from sender: DeviceSender)
         -> DeviceTrafficOutcome
     {
         // total: text parsed (nil when it is not a request id).
-        if let requestID = UInt64(requestID, radix: 16) {
-            answer(
-                requestID, status: status, payload: Array(message.payload.readableBytesView), from: sender,
-                without: "The device answered on '\(message.topic)' without a status.")
+        if let requestID = UInt64(requestID, radix: 16), let answered = take(requestID, of: sender) {
+            if let status {
+                answered.resume(returning: Response(status: status, payload: Array(message.payload.readableBytesView)))
+            } else {
+                answered.resume(
+                    throwing: WardenError(
+                        .methodInvalidResponse, "The device answered on '\(message.topic)' without a status."))
+            }
         }
         return DeviceTrafficOutcome(route: nil)
     }
 
-    /// A device's answer to request `requestID`; nil `status` fails the call with `without`. An answer to
-    /// nothing pending (late, or for another device) is dropped.
-    public func answer(
-        _ requestID: UInt64, status: Int?, payload: [UInt8], from sender: DeviceSender,
-        without: @autoclosure () -> String = "The device answered without a status."
-    ) {
-        let answered = pending.withLock { pending -> Pending? in
-            guard let waiting = pending[requestID], waiting.tenantID == sender.tenantID,
-                waiting.deviceID == sender.deviceID
-            else { return nil }
-            pending[requestID] = nil
-            return waiting
-        }
-        if let answered, let status {
-            answered.continuation.resume(returning: Response(status: status, payload: payload))
-        } else if let answered {
-            answered.continuation.resume(throwing: WardenError(.methodInvalidResponse, without()))
-        }
+    /// Request `requestID` to `device` could not be sent (its link ended, or has as many waiting as it may):
+    /// the call fails at once, as for a device that is not connected. Nothing happens to another device's.
+    public func undeliverable(_ requestID: UInt64, of device: DeviceSender, reason: String) {
+        take(requestID, of: device)?.resume(throwing: WardenError(.methodDeviceOffline, reason))
     }
 
-    /// Request `requestID` could not be sent to the device (its link has as many waiting as it holds): the
-    /// call fails at once, as for a device that is not connected.
-    public func undeliverable(_ requestID: UInt64, reason: String) {
-        take(requestID)?.resume(throwing: WardenError(.methodDeviceOffline, reason))
+    /// The call `requestID` waiting for `device`'s answer, taken; nil when none waits (or it is another's).
+    private func take(_ requestID: UInt64, of device: DeviceSender) -> CheckedContinuation<Response, any Error>? {
+        pending.withLock { pending in
+            guard let waiting = pending[requestID], waiting.tenantID == device.tenantID,
+                waiting.deviceID == device.deviceID
+            else { return nil }
+            pending[requestID] = nil
+            return waiting.continuation
+        }
     }
 
     /// Attaches a device's method link: its calls go there (rather than to an MQTT session of the device) until
@@ -164,8 +160,8 @@ public final class MethodService: Sendable {
 
 /// A device's method channel on a protocol other than MQTT (AMQP's pair of method links).
 public protocol MethodLink: AnyObject, Sendable {
-    /// Sends the call to the device; its answer comes back through `MethodService.answer` (or the call fails
-    /// through `undeliverable`). Called on any thread.
+    /// Sends the call to the device; its answer comes back as if published on its MQTT topic
+    /// (`DeviceGateway.submitRequest`), or the call fails through `undeliverable`. Called on any thread.
     func request(_ name: String, payload: [UInt8], requestID: UInt64)
     /// A later link of the same device took this one's place.
     func superseded()

@@ -283,11 +283,12 @@ public final class TwinService: Sendable {
         links.detach(number, tenantID, deviceID)
     }
 
-    /// Hands a response or notification to the device's twin link, else its MQTT connection (dropped when it
-    /// is gone or not subscribed, as IoT Hub does).
+    /// Hands a response or notification to the device's twin link when it is that link's (an answer to its
+    /// request, a patch it asked to hear), else to its MQTT connection (dropped when it is gone or not
+    /// subscribed, as IoT Hub does).
     private func deliver(_ topic: AzureTopic, _ body: JSONValue?, to key: TwinKey) {
         let bytes = body.flatMap { try? JSONEncoder().encode($0) } ?? Data()
-        if let link = links.link(key.tenantID, key.deviceID)?.link {
+        if let link = links.link(key.tenantID, key.deviceID)?.link, link.takes(topic) {
             link.deliver(topic, body: Array(bytes))
             return
         }
@@ -365,6 +366,9 @@ extension TwinService: ReportedProperties {
 
 /// A device's twin channel on a protocol other than MQTT (AMQP's pair of twin links).
 public protocol TwinLink: AnyObject, Sendable {
+    /// Whether a response or patch is this link's: an answer to a request it sent, a desired patch it asked to
+    /// hear. Others go to the device's MQTT session.
+    func takes(_ topic: AzureTopic) -> Bool
     /// A response (`.twinResponse`, to the request id the device's request carried) or a desired-properties
     /// patch (`.twinDesiredPatch`), with its JSON body. Called on any thread.
     func deliver(_ topic: AzureTopic, body: [UInt8])
