@@ -246,3 +246,21 @@ def test_a_large_message_crosses_a_narrow_session_window_whole(warden_factory):
         warden.cli("c2d", "send", "lamp-10", "--body", body)
     lamp = run(NarrowWindow(warden, "lamp-10", token, 3))
     assert lamp.errors == [] and [m.body for m in lamp.messages] == [b.encode() for b in bodies] + [b"after"]
+
+
+class Drains(NoCredit):
+    """Attaches without credit, then drains with credit for five: what waits in the queue comes before the
+    drain is answered."""
+
+    def on_link_opened(self, event):
+        if event.link.is_receiver and event.link.remote_source.address:
+            event.link.drain(5)
+
+
+def test_a_drain_gets_what_waits_before_its_credit_is_spent(warden_factory):
+    warden = warden_factory(SETTINGS)
+    token = device(warden, "lamp-11")
+    for n in range(3):
+        warden.cli("c2d", "send", "lamp-11", "--body", f"{n}", "--message-id", f"d-{n}")
+    lamp = run(Drains(warden, "lamp-11", token, 3))
+    assert [m.id for m in lamp.messages] == ["d-0", "d-1", "d-2"] and lamp.errors == []

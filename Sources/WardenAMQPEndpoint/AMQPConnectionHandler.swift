@@ -146,8 +146,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     private var devices: [DeviceID: Authority] = [:]
-    /// The request id of the last twin request sent to the hub (each answer comes back by it).
-    private var lastTwinRequest: UInt64 = 0
+    /// Twin requests sent to the hub by every connection: each answer comes back by its request id, which no
+    /// other connection's request (nor, in practice, a device's own MQTT `$rid`) shares.
+    private static let twinRequestNumbers = Atomic<UInt64>(0)
     private var isPending = true
     private var nextGeneration: UInt64 = 0
     /// Messages handed to the hub (or put-tokens) and not yet settled, whatever became of their links since.
@@ -591,14 +592,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             link.peerCredit = (flow.deliveryCount ?? 0) &+ credit &- link.deliveryCount
             link.draining = flow.drain
             sessions[channel]?.links[handle] = link
-            sendQueued(channel: channel, handle: handle)
-            // Credit for a cloud-to-device link: the device's queue offers what it now takes.
-            if let attachment = link.attachment, link.node == .cloudToDevice(attachment.sender.deviceID),
-                attachment.outlet.capacity > 0
-            {
-                services.gateway.cloudToDevice.offerPending(
-                    tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
+            // Credit for a cloud-to-device link: the device's queue offers what it now takes first, so that a
+            // drain waits for those messages (they are on their way) rather than spending the credit.
+            if let attachment = link.attachment, link.node == .cloudToDevice(attachment.sender.deviceID) {
+                // total: a credit widened.
+                attachment.outlet.credit = Int(link.peerCredit) - link.queued.count
+                offerPending(attachment)
             }
+            sendQueued(channel: channel, handle: handle)
         }
         if flow.echo { sendFlow(channel: channel, handle: handle) }
     }
@@ -814,13 +815,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 .rejected(AMQPError(.decodeError, "A twin request carries a correlation id of 1 to 128 bytes.")))
             return
         }
-        guard let answers = twinAnswerLink(of: deviceID), let outlet = answers.outlet else {
+        guard let answers = twinAnswerLink(of: deviceID) else {
             settle(delivery, .rejected(AMQPError(.notAllowed, "Attach the twin's receiving link first.")))
             return
         }
         let request: AzureTopic
-        lastTwinRequest &+= 1
-        let requestID = String(lastTwinRequest, radix: 16)
+        let requestID = "amqp-" + String(Self.twinRequestNumbers.wrappingAdd(1, ordering: .relaxed).newValue, radix: 16)
         switch (annotation("operation"), annotation("resource")) {
         case ("GET", _):
             request = .twinGet(requestID: requestID)
@@ -828,7 +828,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             request = .twinReportedPatch(requestID: requestID)
         case (let operation?, "/notifications/twin/properties/desired")
         where operation == "PUT" || operation == "DELETE":
-            outlet.hearsDesired = operation == "PUT"
+            answers.outlet.hearsDesired = operation == "PUT"
             settle(delivery, .accepted)
             queueTwin(
                 AMQPMessage(
@@ -840,7 +840,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             settle(delivery, .rejected(AMQPError(.notImplemented, "Twin operations are GET, PATCH, PUT and DELETE.")))
             return
         }
-        guard outlet.expect(requestID, answeredWith: correlation, atMost: Self.maximumQueuedCalls) else {
+        guard answers.outlet.expect(requestID, answeredWith: correlation, atMost: Self.maximumQueuedCalls) else {
+            services.metrics.hit(.twinRequests)
             settle(delivery, .rejected(AMQPError(.resourceLimitExceeded, "Too many twin requests wait for answers.")))
             return
         }
@@ -849,22 +850,24 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 request, from: sender, body: Array((message.body.bytes ?? ByteBuffer()).readableBytesView),
                 peer: peerAddress)
         } catch {
-            _ = outlet.answered(requestID)
+            _ = answers.outlet.answered(requestID)
             settle(delivery, .rejected(Self.rejection(error)))
             return
         }
         settle(delivery, .accepted)
     }
 
-    /// The device's twin link that this endpoint sends on, if attached here.
-    private func twinAnswerLink(of deviceID: DeviceID) -> (channel: UInt16, handle: UInt32, outlet: DeviceOutlet?)? {
+    /// The device's twin link that this endpoint sends on, if attached here: the latest, which took the
+    /// place of any earlier one (whose detach may still be on its way).
+    private func twinAnswerLink(of deviceID: DeviceID) -> (channel: UInt16, handle: UInt32, outlet: DeviceOutlet)? {
+        var latest: (channel: UInt16, handle: UInt32, outlet: DeviceOutlet, generation: UInt64)?
         for (channel, session) in sessions {
-            for (handle, link) in session.links
-            where link.node == .twin(deviceID) && !link.receiving && link.attachment != nil {
-                return (channel, handle, link.attachment?.outlet)
+            for (handle, link) in session.links where link.node == .twin(deviceID) && !link.receiving {
+                guard let outlet = link.attachment?.outlet, link.generation > latest?.generation ?? 0 else { continue }
+                latest = (channel, handle, outlet, link.generation)
             }
         }
-        return nil
+        return latest.map { ($0.channel, $0.handle, $0.outlet) }
     }
 
     /// An answer to a twin request of this link's (`correlation`; with its `status`, `version` after a patch,
@@ -901,6 +904,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// device that does not read its twin loses patches, as an MQTT device not subscribed does).
     private func queueTwin(_ message: AMQPMessage, channel: UInt16, handle: UInt32) {
         guard let queued = sessions[channel]?.links[handle]?.queued.count, queued < Self.maximumQueuedCalls else {
+            services.metrics.hit(.twinAnswersWaiting)
             return
         }
         sessions[channel]?.links[handle]?.queued.append(Outgoing(message: message))
@@ -926,12 +930,14 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             return
         }
         guard tokensInFlight < Self.maximumTokensInFlight else {
+            services.metrics.hit(.putTokensAtOnce)
             reply(to: request, status: 429, "Put-tokens are checked two at a time; send again.", channel: channel)
             return
         }
         // A renewed token of a device this connection carries takes no new place; tokens being checked do.
         let known = TokenAudience(audience).flatMap { try? DeviceID($0.deviceID) }.map { devices[$0] != nil } ?? false
         guard known || devices.count + tokensInFlight < services.settings.maximumDevicesPerConnection else {
+            services.metrics.hit(.devicesPerConnection)
             reply(to: request, status: 403, "This connection carries as many devices as it may.", channel: channel)
             return
         }
@@ -954,7 +960,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         let queued = sessions.values.reduce(0) { total, session in
             session.links.values.reduce(total) { $0 + ($1.node == .claimsBasedSecurity ? $1.queued.count : 0) }
         }
-        guard queued < Self.maximumQueuedReplies else { return }
+        guard queued < Self.maximumQueuedReplies else {
+            services.metrics.hit(.tokenRepliesWaiting)
+            return
+        }
         let response = AMQPMessage(
             properties: .init(to: request.properties?.replyTo, correlationID: request.properties?.messageID),
             applicationProperties: [
@@ -1004,8 +1013,10 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             session.nextOutgoingID &+= 1
             session.remoteIncomingWindow -= 1
         }
-        // A drain is answered once nothing is left to send: the credit is spent and the client told (§2.6.7).
-        let drained = link.draining && link.queued.isEmpty && link.partial == nil
+        // A drain is answered once nothing is left to send, nor on its way from the device's queue: the credit
+        // is spent and the client told (§2.6.7).
+        let drained =
+            link.draining && link.queued.isEmpty && link.partial == nil && link.attachment?.outlet.inTransit ?? 0 == 0
         if drained {
             link.deliveryCount &+= link.peerCredit
             link.peerCredit = 0
@@ -1119,8 +1130,20 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         sessions[channel]?.links[handle] = link
         sendQueued(channel: channel, handle: handle)
-        link.attachment?.outlet.arrived(messages.count)
+        guard let attachment = link.attachment else { return }
+        attachment.outlet.arrived(messages.count)
+        // Counted twice for a moment (queued here and still on the way), the room an offer meanwhile saw was
+        // too small: what it left Enqueued is asked for again; a drain that waited for these is answered.
+        offerPending(attachment)
+        sendQueued(channel: channel, handle: handle)
         flush()
+    }
+
+    /// Asks the device's cloud-to-device queue for what the link has room for.
+    private func offerPending(_ attachment: (number: UInt64, sender: DeviceSender, outlet: DeviceOutlet)) {
+        guard attachment.outlet.capacity > 0 else { return }
+        services.gateway.cloudToDevice.offerPending(
+            tenantID: attachment.sender.tenantID, deviceID: attachment.sender.deviceID)
     }
 
     /// Another link of the device took this one's place (on this connection or another).
@@ -1175,6 +1198,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             link.attachment != nil, authority(of: sender.deviceID) != nil
         else { return fail("The device's method link closed.") }
         guard link.queued.count < Self.maximumQueuedCalls else {
+            services.metrics.hit(.methodCallsWaiting)
             return fail("The device has \(Self.maximumQueuedCalls) calls waiting for it to take them.")
         }
         do {
@@ -1209,6 +1233,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 .rejected(
                     AMQPError(
                         .decodeError, "A method answer carries its call's correlation-id, IoThub-status and a body.")))
+            return
+        }
+        // Not a call of this hub's (their ids are UUIDs with a zero high half): dropped, as an answer to nothing.
+        guard id.high == 0 else {
+            settle(delivery, .accepted)
             return
         }
         do {
@@ -1564,6 +1593,10 @@ private final class DeviceOutlet: CloudToDeviceLink, MethodLink, TwinLink {
 
     func took(_ count: Int) {
         state.withLock { $0.inTransit += count }
+    }
+
+    var inTransit: Int {
+        state.withLock { $0.inTransit }
     }
 
     /// Messages reached the link (its credit recounted first, so that the room is never overstated).

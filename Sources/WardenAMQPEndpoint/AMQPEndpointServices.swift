@@ -41,9 +41,29 @@ final class AMQPConnectionCount: Sendable {
     }
 }
 
-/// `warden_amqp_connections_total` and `warden_amqp_connections_refused_total{condition}` (docs/metrics.md).
+/// A limit of the endpoint that refuses something without closing the connection.
+enum AMQPLimit: String, CaseIterable {
+    case putTokensAtOnce = "put_tokens_at_once"
+    case devicesPerConnection = "devices_per_connection"
+    case tokenRepliesWaiting = "token_replies_waiting"
+    case methodCallsWaiting = "method_calls_waiting"
+    case twinRequests = "twin_requests"
+    case twinAnswersWaiting = "twin_answers_waiting"
+}
+
+/// `warden_amqp_connections_total`, `warden_amqp_connections_refused_total{condition}` and
+/// `warden_amqp_limit_hits_total{limit}` (docs/metrics.md).
 final class AMQPEndpointMetrics: Sendable {
     private let accepted = Counter(label: "warden_amqp_connections_total")
+    private let hits = Dictionary(
+        uniqueKeysWithValues: AMQPLimit.allCases.map {
+            ($0, Counter(label: "warden_amqp_limit_hits_total", dimensions: [("limit", $0.rawValue)]))
+        })
+
+    /// A refusal by `limit`.
+    func hit(_ limit: AMQPLimit) {
+        hits[limit]?.increment()
+    }
 
     func opened() {
         accepted.increment()
