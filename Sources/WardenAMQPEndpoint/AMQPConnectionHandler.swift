@@ -533,7 +533,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     }
 
     /// Gives receiving links credit again once they spent half of it: the `$cbs` link as many put-tokens as
-    /// are checked at once; telemetry links an equal share of the connection's budget (four links' worth,
+    /// are checked at once; the links devices send on (telemetry, method answers, twin requests) an equal
+    /// share of the connection's budget (four links' worth,
     /// each at most `linkCredit`), none while the connection has that many messages uncommitted (links
     /// detached with commits pending included), so that neither re-attaching nor multiplexing devices
     /// multiplies what waits, and a link that got none gets its share when others settle.
@@ -541,19 +542,19 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         // total: widens a UInt32.
         let limit = Int(services.settings.linkCredit)
         let budget = 4 * limit
-        var telemetryLinks: [(channel: UInt16, handle: UInt32)] = []
+        var deviceLinks: [(channel: UInt16, handle: UInt32)] = []
         var tokenLinks: [(channel: UInt16, handle: UInt32)] = []
         for (channel, session) in sessions {
             for (handle, link) in session.links where link.receiving && !link.detaching {
                 if link.node == .claimsBasedSecurity {
                     tokenLinks.append((channel, handle))
                 } else {
-                    telemetryLinks.append((channel, handle))
+                    deviceLinks.append((channel, handle))
                 }
             }
         }
-        let share = max(1, min(limit, budget / max(1, telemetryLinks.count)))
-        for (channel, handle) in tokenLinks + (uncommitted < budget ? telemetryLinks : []) {
+        let share = max(1, min(limit, budget / max(1, deviceLinks.count)))
+        for (channel, handle) in tokenLinks + (uncommitted < budget ? deviceLinks : []) {
             guard let link = sessions[channel]?.links[handle] else { continue }
             let target = link.node == .claimsBasedSecurity ? Self.maximumTokensInFlight : share
             // total: a credit is at most `linkCredit`; `awaiting` counts messages of that credit.
