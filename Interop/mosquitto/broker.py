@@ -30,13 +30,9 @@ environment.update({
     "WARDEN_MQTT_PLAIN_PORT": str(port),
     "WARDEN_MQTT_PLAIN_ANONYMOUS": "publish-subscribe",
     "WARDEN_LOG_LEVEL": "warning",
-    # The listeners mosquitto has: MQTT only. (With the AMQP listener on too, 05-session-expiry-v5's DISCONNECT
-    # and the CONNECT it sends at once on another socket land on different event loops more often, and the
-    # CONNECT can take the session over first: a cross-connection ordering window, issue 17.)
-    "WARDEN_AMQP_ENABLED": "false",
 })
 # stdout carries the start banner, which no test reads; stderr stays the test's, as mosquitto's log is.
 devnull = os.open(os.devnull, os.O_WRONLY)
 os.dup2(devnull, 1)
 binary = os.environ["WARDEN_BINARY"]
-os.execve(binary, [binary, "serve", "--data-dir", data, "--https-port", "0", "--mqtt-port", "0"], environment)
+os.execve(binary, [binary, "serve", "--data-dir", data, "--https-port", "0", "--mqtt-port", "0", "--amqp-port", "0"], environment)

@@ -2,6 +2,7 @@
 semantics" and "Listeners")."""
 import socket
 import time
+import struct
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -73,6 +74,37 @@ def _receives_publish(connection: wire.Connection) -> bool:
         return True
     except (socket.timeout, TimeoutError):
         return False
+
+
+def test_a_disconnect_sent_just_before_a_reconnect_decides_the_session(warden_factory):
+    """A client that ends its session (DISCONNECT with Session Expiry 0) and at once connects again on another
+    socket gets a new session, though two event loops may read the two sockets in either order: a CONNECT taking
+    a session from a connection still open waits until that connection's loop has read what it had received
+    (docs/architecture.md, "Order across connections"). mosquitto's 05-session-expiry-v5 does this once, after
+    its session expired, and so does each try here: without the wait, 1 try in 30 resumed the ended session."""
+    port = warden_factory(PLAIN).mqtt["mqtt"]
+    keeps = wire.properties([(0x11, struct.pack("!I", 1))])
+    ends = wire.packet(0xE0, b"\x00" + wire.properties([(0x11, struct.pack("!I", 0))]))
+
+    def connected(client_id: str) -> tuple[wire.Connection, bool]:
+        connection = wire.Connection(port, host="127.0.0.1", timeout=5)
+        connection.send(wire.connect(client_id, version=5, clean=False, props=keeps))
+        first, body = connection.read()
+        assert first == 0x20 and body[1] == 0
+        return connection, bool(body[0] & 1)
+
+    resumed = []
+    for attempt in range(10):
+        connection, _ = connected(f"ends-{attempt}")
+        connection.close()
+        time.sleep(1.5)  # the session expires
+        for which in range(2):
+            connection, present = connected(f"ends-{attempt}")
+            if present:
+                resumed.append((attempt, which))
+            connection.send(ends)
+            connection.close()
+    assert resumed == [], f"sessions ended by a DISCONNECT or by their expiry were resumed (try, connection): {resumed}"
 
 
 def test_will_is_published_when_the_connection_drops_and_not_after_disconnect(warden_factory):

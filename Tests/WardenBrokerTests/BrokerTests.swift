@@ -25,6 +25,7 @@ struct BrokerTests {
 
         func send(_ packets: [MQTTPacket]) { state.withLock { $0.packets += packets } }
         func close(_ reason: ReasonCode, reasonString: String?) { state.withLock { $0.closed = reason } }
+        func caughtUp() -> EventLoopFuture<Void>? { nil }
 
         var packets: [MQTTPacket] { state.withLock { $0.packets } }
         var closedWith: ReasonCode? { state.withLock { $0.closed } }

@@ -23,6 +23,7 @@ struct ClusterPresenceTests {
         var policyContext: PolicyContext { PolicyContext(peerAddress: peerAddress) }
         func send(_ packets: [MQTTPacket]) {}
         func close(_ reason: ReasonCode, reasonString: String?) {}
+        func caughtUp() -> EventLoopFuture<Void>? { nil }
     }
 
     /// One node: its broker, presence and NATS client.

@@ -75,6 +75,15 @@ extension Broker {
         return Attachment(session: session, sessionPresent: present, resend: resend)
     }
 
+    /// What must complete before a CONNECT takes session `key` from a connection of this node still holding it:
+    /// that connection's loop reading what its socket holds, so that what the client sent on it before
+    /// connecting again (a DISCONNECT ending the session, changing its expiry, keeping its Will back) decides
+    /// first, as it would on one thread. nil when no connection holds the session (docs/architecture.md, "Order
+    /// across connections").
+    func holderCaughtUp(_ key: SessionKey) -> EventLoopFuture<Void>? {
+        state.withLock { $0.sessions[key]?.sink }?.caughtUp()
+    }
+
     /// `sink` has ended. Its session is released (ended now when its expiry is 0, else when the expiry
     /// passes) and the Will is published now, after its delay, or not at all when a connection that arrived
     /// first took the session over and continues it: the client is back before any delay could pass

@@ -1,3 +1,4 @@
+import NIOCore
 import WardenAuthentication
 import WardenCore
 import WardenMQTT
@@ -19,6 +20,9 @@ protocol ConnectionSink: AnyObject, Sendable {
     var policyContext: PolicyContext { get }
     /// Ends the connection because the broker decided so: 5.0 clients get DISCONNECT with `reason` first.
     func close(_ reason: ReasonCode, reasonString: String?)
+    /// Completes once the connection's event loop has read what its socket holds now (nil for a sink with no
+    /// socket).
+    func caughtUp() -> EventLoopFuture<Void>?
 }
 
 extension ConnectionSink {

@@ -75,6 +75,15 @@ final class ChannelSink: ConnectionSink {
         encode(packet)
     }
 
+    /// A task scheduled `catchUpTime` ahead: a loop runs tasks only after waiting for I/O once nothing else is
+    /// due, so its sockets are read before it runs, unless the loop's tasks keep it busy that long. (A task
+    /// queued for now would run in the turn the loop is in, perhaps begun before the bytes came.)
+    func caughtUp() -> EventLoopFuture<Void>? {
+        channel.eventLoop.scheduleTask(in: Self.catchUpTime) {}.futureResult
+    }
+
+    static let catchUpTime = TimeAmount.milliseconds(1)
+
     private func enqueue(_ packets: [MQTTPacket]) {
         let schedule = pending.withLock { state in
             state.packets += packets

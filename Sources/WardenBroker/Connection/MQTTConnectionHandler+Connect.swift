@@ -126,25 +126,26 @@ extension MQTTConnectionHandler {
                 metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
             end(context)
         case .accept(let terms):
-            // A session another node of a cluster holds moves here first: nothing more is read until it has.
+            // A session another node of a cluster holds moves here first, and a connection here holding it reads
+            // what it has received: nothing more is read until then.
             let key = identity.sessionKey(clientID: terms.clientID)
             let resumes = !terms.cleanStart && identity.registration == nil
             // A full node refuses at once, without taking the session from its node.
-            guard resumes, !services.broker.isFull, let move = services.broker.moveHere(key, on: context.eventLoop)
-            else {
+            let move = resumes && !services.broker.isFull ? services.broker.moveHere(key, on: context.eventLoop) : nil
+            guard let wait = move ?? services.broker.holderCaughtUp(key) else {
                 open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
                 return
             }
-            holdReading(until: move, context: context) { handler, isMoved in
-                guard isMoved else {
-                    handler.log(.warning, "Refused a connection: its session could not be moved here.")
+            holdReading(until: wait, context: context) { handler, isReady in
+                guard isReady else {
+                    handler.log(.warning, "Refused a connection: its session could not be taken up.")
                     handler.refuse(.serverUnavailable, connect, context: context)
                     return
                 }
                 // What closed connections while this one waited (a ban, a revocation) refuses it: it had no
                 // session for them to close.
                 if let refusal = handler.refusalAfterWaiting(identity, clientID: connect.clientID) {
-                    handler.log(.info, "Refused a connection: its credential was revoked while its session moved.")
+                    handler.log(.info, "Refused a connection: its credential was revoked while its session waited.")
                     handler.refuse(refusal, connect, context: context)
                     return
                 }

@@ -182,23 +182,24 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// Reads nothing more until `future` completes (a session moving here from another node, before CONNACK),
-    /// at most `maximumHold`, then calls `body` with whether it succeeded and handles what arrived meanwhile,
-    /// unless the connection closed in between. The socket is not read meanwhile (what a client sends while it
-    /// waits stays in the kernel's buffers, not the hub's), and the keep-alive counts from the wait's end.
+    /// Reads nothing more until `future` completes (before CONNACK: a session moving here from another node, or
+    /// the connection here holding it catching up), at most `maximumHold`, then calls `body` with whether it
+    /// succeeded and handles what arrived meanwhile, unless the connection closed in between. The socket is not
+    /// read meanwhile (what a client sends while it waits stays in the kernel's buffers, not the hub's), and the
+    /// keep-alive counts from the wait's end.
     func holdReading(
         until future: EventLoopFuture<Void>, context: ChannelHandlerContext,
         then body: @escaping (MQTTConnectionHandler, Bool) -> Void
     ) {
         isHolding = true
         updateReading(context)
-        // The move or its time limit, whichever comes first, ends the wait.
-        let finish = { [self] (isMoved: Bool) in
+        // The wait or its time limit, whichever comes first, ends it.
+        let finish = { [self] (isReady: Bool) in
             guard isHolding else { return }
             isHolding = false
             guard !machine.isClosed else { return }
             machine.resumed(now: context.eventLoop.now)
-            body(self, isMoved)
+            body(self, isReady)
             guard !machine.isClosed else { return }
             updateReading(context)
             handleBuffered(context: context)
@@ -211,8 +212,8 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    /// The longest a CONNECT waits for its session to move here (the holder's answer, its commit, the store's
-    /// reads) before it is refused.
+    /// The longest a CONNECT waits for its session (to move here: the holder's answer, its commit, the store's
+    /// reads; or for the loop of the connection here holding it) before it is refused.
     static let maximumHold = TimeAmount.seconds(15)
 
     private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {

@@ -90,6 +90,7 @@ final class DeviceConnection: ConnectionSink, @unchecked Sendable {
 
     func send(_ packets: [MQTTPacket]) { sent.withLock { $0 += packets } }
     func close(_ reason: ReasonCode, reasonString: String?) {}
+    func caughtUp() -> EventLoopFuture<Void>? { nil }
 
     /// The PUBLISHes received so far.
     var publishes: [PublishPacket] {
