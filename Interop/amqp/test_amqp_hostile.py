@@ -121,3 +121,35 @@ def test_a_disposition_spanning_every_delivery_id_settles_nothing_and_the_sessio
     tls.sendall(begin + disposition * 100 + frame(0x17, b"", 0))
     # The server read them all and answers the session's end.
     assert b"\x00\x53\x17" in read_until(tls, b"\x00\x53\x17")
+
+
+def frame_sizes(stream: bytes) -> list[int]:
+    """The size of every frame in what the server sent (its protocol headers skipped)."""
+    sizes, position = [], 0
+    while position + 8 <= len(stream):
+        if stream[position:position + 4] == b"AMQP":
+            position += 8
+            continue
+        size = struct.unpack(">I", stream[position:position + 4])[0]
+        sizes.append(size)
+        position += max(size, 8)
+    return sizes
+
+
+def test_an_attach_that_cannot_be_echoed_within_the_clients_frame_size_closes_the_connection(warden_factory):
+    """The client may send frames up to the server's max-frame-size (64 KiB) while announcing 512 bytes for
+    itself; an attach is answered with the link's own name, which does not fit then: the server says
+    amqp:frame-size-too-small (§2.7.1) instead of sending a frame the client does not read."""
+    warden = warden_factory(SETTINGS)
+    tls = connect(warden)
+    tls.sendall(b"AMQP\x03\x01\x00\x00" + frame(0x41, b"\xa3\x09ANONYMOUS", 1, sasl=True))
+    # open: container "x", no host name, max-frame-size 512.
+    tls.sendall(b"AMQP\x00\x01\x00\x00" + frame(0x10, b"\xa1\x01x\x40\x70\x00\x00\x02\x00", 3))
+    tls.sendall(frame(0x11, b"\x40\x43\x70\x00\x00\x00\x64\x70\x00\x00\x00\x64", 4))
+    # attach: a 1,000-byte name, handle 0, role sender (list32: the fields pass 255 bytes).
+    fields = b"\xb1" + struct.pack(">I", 1000) + b"n" * 1000 + b"\x43\x42"
+    body = b"\x00\x53\x12\xd0" + struct.pack(">II", len(fields) + 4, 3) + fields
+    tls.sendall(struct.pack(">IBBH", 8 + len(body), 2, 0, 0) + body)
+    answer = read_all(tls)
+    assert b"amqp:frame-size-too-small" in answer
+    assert max(frame_sizes(answer)) <= 512

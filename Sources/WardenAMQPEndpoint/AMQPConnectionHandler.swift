@@ -1515,6 +1515,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         guard let context, phase != .closed else { return }
         var bytes = context.channel.allocator.buffer(capacity: 64 + frame.payload.readableBytes)
         bytes.writeAMQPFrame(frame)
+        // Transfers are cut to the client's frame size; an attach echoes the link's name and termini, which the
+        // client may have sent in frames larger than those it reads itself (§2.7.1: then nothing fits).
+        guard bytes.readableBytes <= maximumFrameSize else {
+            fail(.frameSizeTooSmall, "A frame answering the client exceeds the max-frame-size it announced.")
+            return
+        }
         context.write(wrapOutboundOut(bytes), promise: nil)
     }
 
