@@ -60,5 +60,15 @@ let package = Package(
                 nioCore, crypto, .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        fuzzer(
+            "AMQPConnectionFuzzer",
+            [
+                "WardenAMQPEndpoint", "WardenAMQP", "WardenHub", "WardenBroker", "WardenCore", "WardenPolicy",
+                "WardenRegistry", "WardenSecurity", "WardenStore", "WardenAuthentication",
+            ],
+            [
+                nioCore, crypto, .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

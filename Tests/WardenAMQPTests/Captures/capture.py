@@ -110,3 +110,110 @@ for name, prefix, capture in [("stream", b"\x00\xff", "client_frames"), ("stream
                               ("symbols", b"\x02\x00", "value_symbol_array")]:
     (seeds / name).write_bytes(prefix + named[capture])
 print("wrote", len(captures), "captures")
+
+
+def frames_after_begin(stream: bytes) -> bytes:
+    """The frames a client sent after its header, `open` and `begin`: what follows the AMQP connection
+    fuzzer's own prologue (which authenticates `dev-1` and begins a session on channel 0)."""
+    assert stream[:8] == b"AMQP\x00\x01\x00\x00"
+    position, skipped = 8, 0
+    while skipped < 2:
+        position += int.from_bytes(stream[position:position + 4], "big")
+        skipped += 1
+    return stream[position:]
+
+
+def device_stream(build) -> bytes:
+    """What a proton client writes while `build(session)` attaches links and sends; the server side grants
+    every link credit."""
+    client, server = Transport(), Transport(Transport.SERVER)
+    client_connection, server_connection = Connection(), Connection()
+    client_connection.container = "dev-1"
+    client_connection.hostname = "hub.example"
+    client.bind(client_connection)
+    server.bind(server_connection)
+    log = []
+    client_connection.open()
+    session = client_connection.session()
+    session.open()
+    send = build(session)
+    pump(client, server, log)
+    server_connection.open()
+    server_connection.session_head(0).open()
+    link = server_connection.link_head(0)
+    while link:
+        link.open()
+        if link.is_receiver:
+            link.flow(10)
+        link = link.next(0)
+    pump(client, server, log)
+    send()
+    pump(client, server, log)
+    return b"".join(log)
+
+
+def sending(link, message: Message):
+    def send():
+        link.delivery(b"tag-1")
+        link.send(message.encode())
+        link.advance()
+    return send
+
+
+def telemetry(session):
+    sender = session.sender("telemetry")
+    sender.target.address = "amqps://hub.example/devices/dev-1/messages/events"
+    sender.open()
+    return sending(sender, Message(body=b"21.5", properties={"a": "1"}, annotations={symbol("iothub-app-x"): "y"}))
+
+
+def cloud_to_device(session):
+    receiver = session.receiver("c2d")
+    receiver.source.address = "amqps://hub.example/devices/dev-1/messages/devicebound"
+    receiver.open()
+    return lambda: receiver.flow(5)
+
+
+def twin(session):
+    correlation = {symbol("com.microsoft:channel-correlation-id"): "twin:fuzz"}
+    sender, receiver = session.sender("twin-sender"), session.receiver("twin-receiver")
+    for link in (sender, receiver):
+        link.properties = correlation
+        (link.target if link is sender else link.source).address = "amqps://hub.example/devices/dev-1/twin"
+        link.open()
+    return sending(sender, Message(correlation_id="r-1", body=b"{\"firmware\": \"1.2\"}",
+                                   annotations={symbol("operation"): "PATCH", symbol("resource"): "/properties/reported"}))
+
+
+def methods(session):
+    correlation = {symbol("com.microsoft:channel-correlation-id"): "methods:fuzz"}
+    receiver, sender = session.receiver("methods-receiver"), session.sender("methods-sender")
+    for link in (receiver, sender):
+        link.properties = correlation
+        (link.target if link is sender else link.source).address = "amqps://hub.example/devices/dev-1/methods/devicebound"
+        link.open()
+    return sending(sender, Message(correlation_id=uuid.UUID(int=7), body=b"{}",
+                                   properties={"IoThub-status": 200}))
+
+
+def claims_based_security(session):
+    sender, receiver = session.sender("cbs-sender"), session.receiver("cbs-receiver")
+    sender.target.address, receiver.source.address = "$cbs", "$cbs"
+    sender.open()
+    receiver.open()
+    return sending(sender, Message(
+        body="SharedAccessSignature sr=hub.example%2Fdevices%2Fdev-1&sig=AAAA&se=4102444800", reply_to="cbs",
+        id="put-1", properties={"operation": "put-token", "type": "servicebus.windows.net:sastoken",
+                                        "name": "hub.example/devices/dev-1"}))
+
+
+# The AMQP connection fuzzer's seeds (Fuzz/Corpus/amqpconnection/): a first byte choosing whether the stream
+# follows the fuzzer's prologue (1) or starts the connection (0), a second byte the read size.
+connection_seeds = HERE.parents[2] / "Fuzz" / "Corpus" / "amqpconnection"
+connection_seeds.mkdir(parents=True, exist_ok=True)
+(connection_seeds / "unauthenticated-telemetry").write_bytes(b"\x00\xff" + named["client_frames"])
+(connection_seeds / "cbs-put-token").write_bytes(b"\x00\x40" + device_stream(claims_based_security))
+for name, build in [("telemetry", telemetry), ("cloud-to-device", cloud_to_device), ("twin", twin),
+                    ("methods", methods), ("cbs-after-plain", claims_based_security)]:
+    (connection_seeds / name).write_bytes(b"\x01\xff" + frames_after_begin(device_stream(build)))
+print("wrote the connection fuzzer's seeds")
