@@ -126,32 +126,58 @@ extension MQTTConnectionHandler {
                 metadata: ["mqtt.maximum_packet_size": "\(connect.properties.maximumPacketSize ?? 0)"])
             end(context)
         case .accept(let terms):
-            // A session another node of a cluster holds moves here first, and a connection here holding it reads
-            // what it has received: nothing more is read until then.
-            let key = identity.sessionKey(clientID: terms.clientID)
-            let resumes = !terms.cleanStart && identity.registration == nil
-            // A full node refuses at once, without taking the session from its node.
-            let move = resumes && !services.broker.isFull ? services.broker.moveHere(key, on: context.eventLoop) : nil
-            guard let wait = move ?? services.broker.holderCaughtUp(key) else {
-                open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
-                return
-            }
-            holdReading(until: wait, context: context) { handler, isReady in
-                guard isReady else {
-                    handler.log(.warning, "Refused a connection: its session could not be taken up.")
+            takeUp(connect, terms: terms, identity: identity, context: context, recorded: recorded)
+        }
+    }
+
+    /// Opens the session once nothing stands before it: a session another node of a cluster holds moves here
+    /// first, and a connection here holding it first reads what it has received (once, and for at most
+    /// `catchUpHold`: this only orders, and a holder's loop that does not answer in time does not stop the
+    /// takeover). Nothing more is read meanwhile; after a wait the session is looked at again (it may have moved).
+    private func takeUp(
+        _ connect: ConnectPacket, terms: ConnectNegotiation.Terms, identity: ClientIdentity,
+        context: ChannelHandlerContext, recorded: @escaping () -> Void, afterWaiting: Bool = false
+    ) {
+        let key = identity.sessionKey(clientID: terms.clientID)
+        let resumes = !terms.cleanStart && identity.registration == nil
+        // A full node refuses at once, without taking the session from its node.
+        if resumes, !services.broker.isFull, let move = services.broker.moveHere(key, on: context.eventLoop) {
+            holdReading(until: move, context: context) { handler, isMoved in
+                guard isMoved else {
+                    handler.log(.warning, "Refused a connection: its session could not be moved here.")
                     handler.refuse(.serverUnavailable, connect, context: context)
                     return
                 }
-                // What closed connections while this one waited (a ban, a revocation) refuses it: it had no
-                // session for them to close.
-                if let refusal = handler.refusalAfterWaiting(identity, clientID: connect.clientID) {
-                    handler.log(.info, "Refused a connection: its credential was revoked while its session waited.")
-                    handler.refuse(refusal, connect, context: context)
-                    return
-                }
-                handler.open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
+                handler.openAfterWaiting(
+                    connect, terms: terms, identity: identity, context: context, recorded: recorded)
             }
+        } else if !afterWaiting, let caughtUp = services.broker.holderCaughtUp(key) {
+            holdReading(until: caughtUp, at: Self.catchUpHold, context: context) { handler, _ in
+                handler.takeUp(
+                    connect, terms: terms, identity: identity, context: context, recorded: recorded, afterWaiting: true)
+            }
+        } else if afterWaiting {
+            openAfterWaiting(connect, terms: terms, identity: identity, context: context, recorded: recorded)
+        } else {
+            open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
         }
+    }
+
+    /// The longest a CONNECT waits for the loop of the connection holding its session here.
+    static let catchUpHold = TimeAmount.milliseconds(100)
+
+    /// What closed connections while this one waited (a ban, a revocation) refuses it: it had no session for
+    /// them to close.
+    private func openAfterWaiting(
+        _ connect: ConnectPacket, terms: ConnectNegotiation.Terms, identity: ClientIdentity,
+        context: ChannelHandlerContext, recorded: () -> Void
+    ) {
+        if let refusal = refusalAfterWaiting(identity, clientID: connect.clientID) {
+            log(.info, "Refused a connection: its credential was revoked while its session waited.")
+            refuse(refusal, connect, context: context)
+            return
+        }
+        open(connect, terms: terms, identity: identity, context: context, recorded: recorded)
     }
 
     /// A ban of the ClientId or the device, or a revocation of the device's credential (disabled, deleted, keys

@@ -47,7 +47,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Set once CONNECT is accepted.
     var connection: Accepted?
-    /// Whether the connection waits, with reading stopped, for its session to move here (`holdReading`).
+    /// Whether the connection waits, with reading stopped, for its session (`holdReading`).
     private var isHolding = false
     /// Whether the channel's outbound buffer is over its high-water mark: reading stops until it drains
     /// (`channelWritabilityChanged`).
@@ -183,12 +183,13 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     /// Reads nothing more until `future` completes (before CONNACK: a session moving here from another node, or
-    /// the connection here holding it catching up), at most `maximumHold`, then calls `body` with whether it
+    /// the connection here holding it catching up), at most `limit`, then calls `body` with whether it
     /// succeeded and handles what arrived meanwhile, unless the connection closed in between. The socket is not
     /// read meanwhile (what a client sends while it waits stays in the kernel's buffers, not the hub's), and the
     /// keep-alive counts from the wait's end.
     func holdReading(
-        until future: EventLoopFuture<Void>, context: ChannelHandlerContext,
+        until future: EventLoopFuture<Void>, at limit: TimeAmount = MQTTConnectionHandler.maximumHold,
+        context: ChannelHandlerContext,
         then body: @escaping (MQTTConnectionHandler, Bool) -> Void
     ) {
         isHolding = true
@@ -205,15 +206,15 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             handleBuffered(context: context)
             scheduleTick(context)
         }
-        let limit = context.eventLoop.assumeIsolated().scheduleTask(in: Self.maximumHold) { finish(false) }
+        let timeout = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { finish(false) }
         future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-            limit.cancel()
+            timeout.cancel()
             finish((try? result.get()) != nil)
         }
     }
 
-    /// The longest a CONNECT waits for its session (to move here: the holder's answer, its commit, the store's
-    /// reads; or for the loop of the connection here holding it) before it is refused.
+    /// The longest a CONNECT waits for its session to move here (the holder's answer, its commit, the store's
+    /// reads) before it is refused.
     static let maximumHold = TimeAmount.seconds(15)
 
     private func decodingFailed(_ error: MQTTDecodingError, context: ChannelHandlerContext) {
