@@ -8,10 +8,11 @@ set -euo pipefail
 # interop tests drive mosquitto_pub and mosquitto_sub; openssl makes their test certificates; curl: the bench
 # scripts register devices through the API; chromium and its driver: the portal tests (Selenium); testssl.sh:
 # scripts/check-tls.sh scans both TLS listeners; gcc and libmosquitto-dev: bench/loader.sh builds the independent
-# load generator (bench/loader/mqtt-load.c); softhsm2: the master key wrapped in a PKCS #11 token
+# load generator (bench/loader/mqtt-load.c); libqpid-proton11-dev: bench/amqp.sh builds the AMQP one
+# (bench/loader/amqp-load.c, Qpid Proton C); softhsm2: the master key wrapped in a PKCS #11 token
 # (Interop/mqtt/test_hsm.py); postgresql: the store suites run against both engines (scripts/postgres.sh).
 packages=(libsqlite3-dev python3-venv mosquitto-clients openssl curl chromium chromium-driver testssl.sh gcc
-  libmosquitto-dev softhsm2 postgresql nats-server)
+  libmosquitto-dev libqpid-proton11-dev softhsm2 postgresql nats-server)
 # Interop/mosquitto runs mosquitto's own broker tests from Debian's source package, which needs apt's deb-src.
 debian_sources=/etc/apt/sources.list.d/debian.sources
 source_entries=/etc/apt/sources.list.d/warden-test-sources.sources

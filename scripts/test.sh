@@ -40,3 +40,4 @@ BUILD=debug DEVICES=2 bench/telemetry.sh --messages 400 --duration 30 --warm-up 
 BUILD=debug DEVICES=2 bench/loader.sh --qos 1 --duration 1 --warm-up 0
 BUILD=debug DEVICES=2 bench/loader.sh --shape telemetry --qos 1 --duration 1 --warm-up 0
 BUILD=debug DEVICES=2 bench/loader.sh --shape connect
+BUILD=debug DEVICES=2 ROUNDS=1 bench/amqp.sh 1 20

@@ -120,6 +120,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private static let maximumQueuedCalls = 64
     /// Refused put-tokens before the connection closes (guessing tokens costs an HMAC and a record each).
     private static let maximumRefusedTokens = 5
+    /// The longest error description written: descriptions name devices and topics, and a close, end, detach
+    /// or rejection must fit the smallest frame a client may ask for (512 bytes).
+    private static let maximumDescriptionBytes = 256
     /// How long the last bytes may wait for a client that does not read before the socket closes anyway.
     private static let drainLimit = TimeAmount.seconds(2)
 
@@ -160,8 +163,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     /// Reading stops while the client does not read what is written to it, and while a PLAIN password is
     /// checked (what it pipelines meanwhile waits in the kernel, not here).
     private var isWriteBlocked = false
+    /// Whether a flush is due at the end of this loop turn (`flush`).
+    private var isFlushScheduled = false
     private var maximumFrameSize: Int
-    private var lastRead = NIODeadline.now()
+    /// On the event loop's clock (the clock its timers run on).
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
     private var timers: [RepeatedTask] = []
     private var authenticationDeadline: Scheduled<Void>?
 
@@ -180,9 +186,11 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         // From the start: a client that authenticated with PLAIN and then sends nothing is closed too.
         let idle = services.settings.idleTimeout
+        let eventLoop = context.eventLoop
+        lastRead = eventLoop.now
         timers.append(
-            context.eventLoop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(idle.nanoseconds / 2)) { _ in
-                guard NIODeadline.now() - bound.value.lastRead > idle else { return }
+            eventLoop.scheduleRepeatedTask(initialDelay: idle, delay: .nanoseconds(idle.nanoseconds / 2)) { _ in
+                guard bound.value.lastRead + idle < eventLoop.now else { return }
                 bound.value.fail(.resourceLimitExceeded, "The client sent nothing within the idle time-out.")
             })
     }
@@ -225,7 +233,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         guard phase != .closed else { return }
         var bytes = unwrapInboundIn(data)
         buffer.writeBuffer(&bytes)
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         readBuffered()
     }
 
@@ -511,6 +519,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             target: refusal == nil ? attach.target : nil, initialDeliveryCount: receiving ? nil : 0,
             maximumMessageSize: UInt64(truncatingIfNeeded: services.settings.maximumMessageSize))
         write(AMQPFrame(channel: channel, performative: .attach(reply)))
+        // An echo beyond the client's frame size closed the connection: nothing is attached.
+        guard phase != .closed else { return }
         nextGeneration += 1
         var link = Link(
             name: attach.name, node: node, generation: nextGeneration, receiving: receiving,
@@ -766,13 +776,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
             settle(delivery, .accepted)
             return
         }
-        let gateway = services.gateway
-        let submitted = tickets
-        complete {
-            for ticket in submitted { await gateway.committed(ticket) }
-        } then: { handler, _ in
-            handler.settle(delivery, .accepted)
-        }
+        // Tickets grow: the last one's commit is every one's.
+        afterCommit(tickets[tickets.count - 1]) { handler in handler.settle(delivery, .accepted) }
     }
 
     /// The device's sender while its token lasts; once it expired (`authority(of:)` detached the device's
@@ -1282,12 +1287,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         sessions[channel] = session
         guard !disposition.settled, !settled.isEmpty else { return }
-        let gateway = services.gateway
-        let tickets = settled.compactMap(\.2)
         let state = disposition.state
-        complete {
-            for ticket in tickets { await gateway.committed(ticket) }
-        } then: { handler, _ in
+        // Tickets grow: the last one's commit is every one's (with none, at once).
+        afterCommit(settled.compactMap(\.2).max() ?? 0) { handler in
             for (id, unsettled, ticket) in settled where handler.sessions[channel]?.links[unsettled.handle] != nil {
                 // A message the link no longer held (superseded, expired) went back to the queue.
                 handler.write(
@@ -1484,11 +1486,26 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private func complete<Value: Sendable>(
         _ work: @escaping @Sendable () async -> Value, then: @escaping (AMQPConnectionHandler, Value) -> Void
     ) {
-        guard let context else { return }
+        guard let back = returning(then) else { return }
+        Task { back(await work()) }
+    }
+
+    /// Runs `then` on the event loop once every change up to `ticket` is committed, while the connection lasts:
+    /// a callback from the store's writer, not a task per message.
+    private func afterCommit(_ ticket: UInt64, then: @escaping (AMQPConnectionHandler) -> Void) {
+        guard let back = returning({ (handler, _: Void) in then(handler) }) else { return }
+        services.gateway.whenCommitted(ticket) { back(()) }
+    }
+
+    /// What calls `then` with a value on this handler's event loop, from any thread, unless the connection has
+    /// closed by then; nil once the handler left its channel.
+    private func returning<Value: Sendable>(
+        _ then: @escaping (AMQPConnectionHandler, Value) -> Void
+    ) -> (@Sendable (Value) -> Void)? {
+        guard let context else { return nil }
         let bound = NIOLoopBound((self, then), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        Task {
-            let value = await work()
+        return { value in
             eventLoop.execute {
                 let (handler, then) = bound.value
                 guard handler.phase != .closed else { return }
@@ -1514,7 +1531,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private func write(_ frame: AMQPFrame) {
         guard let context, phase != .closed else { return }
         var bytes = context.channel.allocator.buffer(capacity: 64 + frame.payload.readableBytes)
-        bytes.writeAMQPFrame(frame)
+        bytes.writeAMQPFrame(frame.cuttingErrorDescriptions(to: Self.maximumDescriptionBytes))
         // Transfers are cut to the client's frame size; an attach echoes the link's name and termini, which the
         // client may have sent in frames larger than those it reads itself (§2.7.1: then nothing fits).
         guard bytes.readableBytes <= maximumFrameSize else {
@@ -1524,8 +1541,15 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(bytes), promise: nil)
     }
 
+    /// Hands what was written to the socket once per loop turn, however many answers the turn wrote: a commit
+    /// settles a batch of messages at once, and each flush is a TLS record and a system call.
     private func flush() {
-        context?.flush()
+        guard let context, !isFlushScheduled else { return }
+        isFlushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            isFlushScheduled = false
+            self.context?.flush()
+        }
     }
 
     /// Closes the connection telling the client why: a `close` with the condition once open, otherwise just
@@ -1668,5 +1692,37 @@ private final class DeviceOutlet: CloudToDeviceLink, MethodLink, TwinLink {
         handler.eventLoop.execute { [self] in
             handler.value.superseded(channel: channel, handle: handle, generation: generation)
         }
+    }
+}
+
+extension AMQPFrame {
+    /// The frame with its error's description (a close, end, detach or rejection) cut to at most `limit` UTF-8
+    /// bytes, at a character.
+    fileprivate func cuttingErrorDescriptions(to limit: Int) -> AMQPFrame {
+        var frame = self
+        switch performative {
+        case .close(let error?): frame.performative = .close(error.cut(to: limit))
+        case .end(let error?): frame.performative = .end(error.cut(to: limit))
+        case .detach(var detach):
+            detach.error = detach.error?.cut(to: limit)
+            frame.performative = .detach(detach)
+        case .disposition(var disposition):
+            guard case .rejected(let error?) = disposition.state else { break }
+            disposition.state = .rejected(error.cut(to: limit))
+            frame.performative = .disposition(disposition)
+        default: break
+        }
+        return frame
+    }
+}
+
+extension AMQPError {
+    fileprivate func cut(to limit: Int) -> AMQPError {
+        guard let description, description.utf8.count > limit else { return self }
+        var end = description.utf8.index(description.utf8.startIndex, offsetBy: limit)
+        while end.samePosition(in: description.unicodeScalars) == nil { end = description.utf8.index(before: end) }
+        var error = self
+        error.description = String(description[..<end])
+        return error
     }
 }

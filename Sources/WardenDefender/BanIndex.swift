@@ -1,6 +1,12 @@
 import Foundation
 import WardenCore
 
+/// A device in its tenant, as a dictionary key.
+struct DeviceKey: Hashable {
+    let tenantID: TenantID
+    let deviceID: DeviceID
+}
+
 /// The bans in force, indexed for the connection path: client ids and devices by dictionary, addresses as a
 /// list of blocks (scanned; a block's mask is applied byte by byte without allocating).
 struct BanIndex {
@@ -8,11 +14,6 @@ struct BanIndex {
     private var clientIDs: [String: [Ban]] = [:]
     private var devices: [DeviceKey: [Ban]] = [:]
     private var addresses: [Ban] = []
-
-    struct DeviceKey: Hashable {
-        let tenantID: TenantID
-        let deviceID: DeviceID
-    }
 
     var count: Int { byID.count }
 

@@ -79,7 +79,8 @@ extension DefenderService {
     }
 }
 
-/// What one device sent over the HTTPS device API since its last sample (MQTT connections keep their own).
+/// What one device sent over the HTTPS device API and AMQP since its last sample (MQTT connections keep their
+/// own).
 struct RequestTally {
     let tenantID: TenantID
     let deviceID: DeviceID
@@ -89,11 +90,15 @@ struct RequestTally {
     var largestPayload = 0
     var topics: [String] = []
     var moreTopics = false
+    /// The last topic as it came: devices mostly send to one, which then costs one comparison.
+    var lastTopic = TopicKey("")
 
     mutating func count(topic: String, bytes size: Int) {
         messages &+= 1
         bytes &+= size
         largestPayload = max(largestPayload, size)
+        guard TopicKey(topic) != lastTopic else { return }
+        lastTopic = TopicKey(topic)
         let key = DeviceActivity.topicKey(topic)
         guard !topics.contains(where: { TopicKey($0) == TopicKey(key) }) else { return }
         if topics.count < DeviceActivity.maximumTopics { topics.append(key) } else { moreTopics = true }
@@ -111,7 +116,7 @@ extension DefenderService {
     /// request makes no sample: an HTTPS device's baseline is of the intervals it was active in).
     public func deviceSent(_ deviceID: DeviceID, in tenantID: TenantID, topic: String, bytes: Int) {
         guard settings.sampleInterval > 0 else { return }
-        let key = "\(tenantID)/\(deviceID)"
+        let key = DeviceKey(tenantID: tenantID, deviceID: deviceID)
         let now = clock.now()
         let kept = requestTallies.withLock { tallies in
             if tallies[key] == nil {

@@ -122,7 +122,7 @@ public final class DefenderService: ConnectionGate, Service, Sendable {
     /// Devices' connections not yet written to the store (the inventory's), by `{tenant}/{device}`.
     let unsavedSightings = Mutex<[String: DeviceConnection]>([:])
     /// What devices sent over the HTTPS device API since their last sample, by `{tenant}/{device}`.
-    let requestTallies = Mutex<[String: RequestTally]>([:])
+    let requestTallies = Mutex<[DeviceKey: RequestTally]>([:])
     /// How the audit gathers its facts, once the server has set it.
     let auditGathering = Mutex<AuditGathering?>(nil)
     /// The facts the last report gathered, and when (reports reuse them for a minute).

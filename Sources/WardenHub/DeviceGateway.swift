@@ -187,13 +187,13 @@ public struct DeviceGateway: Sendable {
         from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
     ) async throws {
         if let ticket = try submitTelemetry(from: sender, properties: properties, body: body, peer: peer) {
-            await committed(ticket)
+            await persistence.committed(ticket)
         }
     }
 
     /// `sendTelemetry`'s first half, which puts the message in the hub's order at once: a protocol whose
     /// messages come in order on a connection (an AMQP link) submits them as they come and waits for each
-    /// commit apart. Returns the commit ticket to wait for, if any.
+    /// commit apart (`whenCommitted`). Returns the commit ticket to wait for, if any.
     public func submitTelemetry(
         from sender: DeviceSender, properties: [PropertyBag.Property], body: [UInt8], peer: IPAddress
     ) throws -> UInt64? {
@@ -223,9 +223,9 @@ public struct DeviceGateway: Sendable {
         return ticket
     }
 
-    /// Returns once what `ticket` stands for is committed.
-    public func committed(_ ticket: UInt64) async {
-        await persistence.committed(ticket)
+    /// Calls `body` once what `ticket` stands for is committed (at once if it is), on the store writer's thread.
+    public func whenCommitted(_ ticket: UInt64, _ body: @escaping @Sendable () -> Void) {
+        persistence.whenCommitted(ticket, body)
     }
 
     /// Refuses `request` unless the policy allows it: 403 `auth.forbidden` with the reference id, and an
