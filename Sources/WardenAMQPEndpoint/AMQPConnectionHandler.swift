@@ -772,12 +772,12 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 return
             }
         }
-        guard !tickets.isEmpty else {
+        // Tickets grow: the last one's commit is every one's.
+        guard let last = tickets.last else {
             settle(delivery, .accepted)
             return
         }
-        // Tickets grow: the last one's commit is every one's.
-        afterCommit(tickets[tickets.count - 1]) { handler in handler.settle(delivery, .accepted) }
+        afterCommit(last) { handler in handler.settle(delivery, .accepted) }
     }
 
     /// The device's sender while its token lasts; once it expired (`authority(of:)` detached the device's
