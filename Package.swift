@@ -94,6 +94,7 @@ let package = Package(
                 "WardenAMQP", "WardenCore", "WardenAuthentication", "WardenBroker", "WardenHub", "WardenAzure",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -243,6 +244,7 @@ let package = Package(
             dependencies: [
                 "WardenCore", "WardenSecurity", "WardenRegistry", "WardenHub", "WardenAccess", "WardenAudit",
                 "WardenAzure", "WardenPolicy", "WardenMQTT", "WardenPKI", "WardenProvisioning", "WardenDefender",
+                "WardenAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

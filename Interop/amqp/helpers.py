@@ -1,6 +1,7 @@
 """What the AMQP suites share: TLS trusting the server's CA, devices and their connections, what the hub stored."""
 import json
 import ssl
+import struct
 import urllib.request
 
 from proton import SSLDomain
@@ -33,3 +34,9 @@ def tls(warden) -> SSLDomain:
     domain.set_trusted_ca_db(warden.ca)
     domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
     return domain
+
+
+def frame(code: int, fields: bytes, count: int, channel: int = 0, sasl: bool = False) -> bytes:
+    """A raw frame: performative `code` with `fields` (already encoded, `count` of them) in a list8."""
+    body = b"\x00\x53" + bytes([code]) + b"\xc0" + bytes([len(fields) + 1, count]) + fields
+    return struct.pack(">IBBH", 8 + len(body), 2, 1 if sasl else 0, channel) + body

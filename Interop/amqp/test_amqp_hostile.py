@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from helpers import frame
+
 SETTINGS = {"amqp.enabled": "true", "amqp.port": "0", "amqp.authentication-timeout": "2"}
 
 
@@ -15,11 +17,6 @@ def connect(warden) -> ssl.SSLSocket:
     context = ssl.create_default_context(cafile=warden.ca)
     raw = socket.create_connection(("127.0.0.1", warden.amqp), timeout=10)
     return context.wrap_socket(raw, server_hostname="localhost")
-
-
-def frame(code: int, fields: bytes, count: int, channel: int = 0, sasl: bool = False) -> bytes:
-    body = b"\x00\x53" + bytes([code]) + b"\xc0" + bytes([len(fields) + 1, count]) + fields
-    return struct.pack(">IBBH", 8 + len(body), 2, 1 if sasl else 0, channel) + body
 
 
 def read_all(tls: ssl.SSLSocket) -> bytes:

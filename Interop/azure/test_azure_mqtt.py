@@ -154,7 +154,9 @@ def test_sdk_receives_c2d_uses_its_twin_and_answers_methods(warden, websockets):
     assert result.returncode == 66 and "method.device_offline" in result.stderr
 
 
-def test_sdk_with_an_x509_device_certificate(warden, tmp_path):
+@pytest.mark.parametrize("websockets", [False, True])
+def test_sdk_with_an_x509_device_certificate(warden, tmp_path, websockets):
+    """Over WebSocket the certificate is the HTTPS port's TLS client certificate, as IoT Hub takes it on 443."""
     key, certificate = tmp_path / "device.key", tmp_path / "device.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-keyout", str(key), "-out", str(certificate), "-days", "2", "-subj", "/CN=sdk-x509"],
@@ -163,7 +165,7 @@ def test_sdk_with_an_x509_device_certificate(warden, tmp_path):
                                  check=True, capture_output=True, text=True).stdout
     thumbprint = fingerprint.split("=", 1)[1].strip().replace(":", "")
     warden.cli("device", "create", "sdk-x509", "--auth", "x509-thumbprint", "--thumbprint", thumbprint)
-    client, patcher = sdk_client(warden, "", device_id="sdk-x509",
+    client, patcher = sdk_client(warden, "", websockets, device_id="sdk-x509",
                                  x509=X509(cert_file=str(certificate), key_file=str(key)))
     try:
         client.connect()

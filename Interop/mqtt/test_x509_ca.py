@@ -9,11 +9,15 @@ import hub
 from certificates import issue, make_ca
 
 
-def connect_with(warden, device_id: str, certificate, key, version=mqtt.MQTTv5) -> int:
-    client = hub.Client(device_id, version)
+def connect_with(warden, device_id: str, certificate, key, version=mqtt.MQTTv5, websocket: bool = False) -> int:
+    """The CONNACK's reason code; over WebSocket the certificate goes to the HTTPS port's TLS handshake."""
+    client = hub.Client(device_id, version, transport="websockets" if websocket else "tcp")
     client.paho.username_pw_set(hub.username(device_id))
     client.paho.tls_set(ca_certs=warden.ca, certfile=str(certificate), keyfile=str(key))
-    code = client.start(warden.mqtt["mqtts"], host="localhost").value
+    if websocket:
+        client.paho.ws_set_options(path="/$iothub/websocket")
+    port = int(warden.url.rsplit(":", 1)[1]) if websocket else warden.mqtt["mqtts"]
+    code = client.start(port, host="localhost").value
     client.stop()
     return code
 
@@ -39,12 +43,15 @@ def test_registered_and_verified_ca_admits_its_devices(warden, tmp_path):
 
     assert connect_with(warden, "truck-7", certificate, key) == 0
     assert connect_with(warden, "truck-7", certificate, key, mqtt.MQTTv311) == 0
+    assert connect_with(warden, "truck-7", certificate, key, websocket=True) == 0
     # A certificate from the CA for another device id does not prove truck-7.
     impostor, impostor_key = issue(tmp_path, "fleet-ca", "truck-8", "impostor")
     assert connect_with(warden, "truck-7", impostor, impostor_key) == 0x86
+    assert connect_with(warden, "truck-7", impostor, impostor_key, websocket=True) == 0x86
     # A chain to an unregistered CA does not either.
     stranger, stranger_key = issue(tmp_path, "other-ca", "truck-7", "stranger")
     assert connect_with(warden, "truck-7", stranger, stranger_key) == 0x86
+    assert connect_with(warden, "truck-7", stranger, stranger_key, websocket=True) == 0x86
 
     warden.cli("ca", "delete", "fleet")
     assert connect_with(warden, "truck-7", certificate, key) == 0x86

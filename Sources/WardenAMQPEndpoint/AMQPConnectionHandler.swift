@@ -129,7 +129,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private let services: AMQPEndpointServices
     private let peerAddress: IPAddress
     /// The TLS client certificate chain the connection presented (DER, leaf first), if any.
-    private let presented: ClientChain
+    private let presented: PresentedChain
     /// The host name the client's `open` named: with a certificate, it names the tenant.
     private var hostName = ""
     /// Devices a link named whose certificate check ran on this connection (each is checked once).
@@ -171,7 +171,7 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
     private var timers: [RepeatedTask] = []
     private var authenticationDeadline: Scheduled<Void>?
 
-    init(services: AMQPEndpointServices, peerAddress: IPAddress, presented: ClientChain) {
+    init(services: AMQPEndpointServices, peerAddress: IPAddress, presented: PresentedChain) {
         self.services = services
         self.peerAddress = peerAddress
         self.presented = presented
@@ -471,8 +471,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         }
         let receiving = attach.role == .sender
         let node = AMQPNode(address: attach.address(of: receiving ? attach.target : attach.source))
+        let certificates = presented.certificates
         if let deviceID = node.deviceID, devices[deviceID] == nil, !certificateChecked.contains(deviceID),
-            let certificates = presented.chain
+            !certificates.isEmpty
         {
             identify(deviceID, by: certificates) { handler in try handler.attached(attach, channel: channel) }
             return

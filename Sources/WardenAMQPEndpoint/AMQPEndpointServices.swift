@@ -8,7 +8,7 @@ import WardenHub
 
 /// What every connection of the endpoint shares.
 struct AMQPEndpointServices: Sendable {
-    let gateway: DeviceGateway
+    var gateway: DeviceGateway
     let methods: MethodService
     let twins: TwinService
     let settings: AMQPEndpointSettings

@@ -2,20 +2,24 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
 import WardenAMQP
+public import WardenAuthentication
 public import WardenBroker
 public import WardenCore
 public import WardenHub
 
 /// The AMQPS listening socket (port 5671) as a lifecycle service: it accepts, spends the source address's
 /// connect budget before TLS (the same budgets as the MQTT listeners), and hands each connection to an
-/// `AMQPConnectionHandler`.
+/// `AMQPConnectionHandler`. It also takes the AMQP connections the HTTPS port upgrades to WebSocket.
 public final class AMQPListener: Service, Sendable {
     private let host: String
     private let port: Int
     private let services: AMQPEndpointServices
+    /// The same, for connections over WebSocket: their requests name the protocol `amqp-ws`.
+    private let webSocketServices: AMQPEndpointServices
     private let tls: TLSContextSlot
     private let limiter: ConnectRateLimiter
     private let gate: any ConnectionGate
@@ -41,7 +45,18 @@ public final class AMQPListener: Service, Sendable {
             limiter: limiter,
             clock: clock, logger: logger,
             metrics: AMQPEndpointMetrics(), revocation: revocation, connections: AMQPConnectionCount())
+        var webSocketServices = services
+        webSocketServices.gateway = hub.devices.speaking("amqp-ws")
+        self.webSocketServices = webSocketServices
     }
+
+    /// The WebSocket paths AMQP clients use: the Azure IoT C and C# SDKs' and uAMQP's (Service Bus's).
+    public static let webSocketPaths: Set<String> = [
+        "/$iothub/websocket", "/$servicebus/websocket", "/$servicebus/websocket/",
+    ]
+
+    /// The WebSocket subprotocols of AMQP: Azure's name and the AMQP WebSocket Binding's.
+    public static let webSocketProtocols: Set<String> = ["AMQPWSB10", "amqp"]
 
     /// Opens the socket, so that a busy port stops start-up; returns the bound address.
     public func bind() async throws -> SocketAddress? {
@@ -74,47 +89,73 @@ public final class AMQPListener: Service, Sendable {
             return
         }
         gate.accepted(from: address)
-        guard limiter.admit(address, now: .now()), services.pending.admit(address) == nil else {
-            services.metrics.refused(.resourceLimitExceeded)
+        guard admit(address, services) else {
             channel.close(promise: nil)
             return
         }
-        guard services.connections.add(maximum: services.settings.maximumConnections) else {
-            services.pending.release(address)
-            services.metrics.refused(.resourceLimitExceeded)
-            channel.close(promise: nil)
-            return
-        }
-        services.metrics.opened()
-        do {
-            let sync = channel.pipeline.syncOperations
+        try serve(channel, address, services) { sync, presented in
             // The listeners' context asks for a client certificate (optional). A presented chain is accepted at
             // the TLS layer and kept: an X.509 device's link is decided with it against the tenants' CAs (and
             // without this callback a chain the system's trust store does not know would fail the handshake).
-            let presented = ClientChain()
             try sync.addHandler(
                 NIOSSLServerHandler(
                     context: tls.current,
                     customVerificationCallback: { certificates, promise in
-                        presented.chain = certificates.compactMap { try? $0.toDERBytes() }
+                        presented.record(certificates.compactMap { try? $0.toDERBytes() })
                         promise.succeed(.certificateVerified)
                     }))
+        }
+    }
+
+    /// Takes a connection the HTTPS listener upgraded to WebSocket (`webSocketPaths`, a subprotocol of
+    /// `webSocketProtocols`): it speaks AMQP from here on, past TLS, with the certificate chain presented to the
+    /// HTTPS port. The same budgets as this listener's own connections; refused with 1013 (try again later).
+    public func adoptWebSocket(_ channel: any Channel, presented: PresentedChain) throws {
+        guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
+            channel.close(promise: nil)
+            return
+        }
+        // The HTTPS listener counted the connection for the flood rule.
+        guard gate.ban(of: address) == nil, admit(address, webSocketServices) else {
+            WebSocketBridge.close(channel, code: .unknown(1013))
+            return
+        }
+        try serve(channel, address, webSocketServices, presented: presented) { sync, _ in
+            try sync.addHandler(WebSocketBridge())
+        }
+    }
+
+    /// Spends a connect token of `address` and counts it as pending and as one of the endpoint's connections;
+    /// false (counted) when a budget refuses it.
+    private func admit(_ address: IPAddress, _ services: AMQPEndpointServices) -> Bool {
+        guard limiter.admit(address, now: .now()), services.pending.admit(address) == nil else {
+            services.metrics.refused(.resourceLimitExceeded)
+            return false
+        }
+        guard services.connections.add(maximum: services.settings.maximumConnections) else {
+            services.pending.release(address)
+            services.metrics.refused(.resourceLimitExceeded)
+            return false
+        }
+        services.metrics.opened()
+        return true
+    }
+
+    /// Installs the transport's handlers (`transport`, which may record the chain) and the connection handler
+    /// on an admitted connection; if that fails, the connection no longer counts (its handler never ran).
+    private func serve(
+        _ channel: any Channel, _ address: IPAddress, _ services: AMQPEndpointServices,
+        presented: PresentedChain = PresentedChain(),
+        transport: (ChannelPipeline.SynchronousOperations, PresentedChain) throws -> Void
+    ) throws {
+        do {
+            let sync = channel.pipeline.syncOperations
+            try transport(sync, presented)
             try sync.addHandler(AMQPConnectionHandler(services: services, peerAddress: address, presented: presented))
         } catch {
             services.pending.release(address)
             services.connections.remove()
             throw error
         }
-    }
-}
-
-/// The client certificate chain a connection presented in its TLS handshake (DER, leaf first).
-final class ClientChain: Sendable {
-    private let certificates = Mutex<[[UInt8]]?>(nil)
-
-    /// Nil until a non-empty chain was presented.
-    var chain: [[UInt8]]? {
-        get { certificates.withLock { $0 } }
-        set { certificates.withLock { $0 = newValue?.isEmpty == true ? nil : newValue } }
     }
 }

@@ -1,21 +1,13 @@
 public import NIOCore
-import Synchronization
+public import WardenAuthentication
 
-/// The client certificate chain (DER, leaf first) a TLS connection presented, recorded by the TLS layer's
-/// verification callback and read by the HTTPS device API. It sits in the connection's pipeline so that a
-/// request finds it through its channel; it passes everything through.
+/// Where an HTTPS request finds the client certificate chain its connection presented: the connection's
+/// `PresentedChain`, which the TLS layer's verification callback records, in the pipeline so that a request
+/// reaches it through its channel. It passes everything through.
 public final class PresentedCertificates: ChannelInboundHandler, Sendable {
     public typealias InboundIn = NIOAny
 
-    private let chain = Mutex<[[UInt8]]>([])
+    public let chain = PresentedChain()
 
     public init() {}
-
-    /// Called from the TLS verification callback.
-    public func record(_ certificates: [[UInt8]]) {
-        chain.withLock { $0 = certificates }
-    }
-
-    /// What was presented; empty when no certificate was.
-    public var certificates: [[UInt8]] { chain.withLock { $0 } }
 }

@@ -200,6 +200,13 @@ public struct DeviceAuthenticator: Sendable {
         }
     }
 
+    /// Validates the chain a connection presented, if it presented one, and records what it proved.
+    public func validate(_ presented: PresentedChain, now: Date) async {
+        let chain = presented.certificates
+        guard !chain.isEmpty else { return }
+        presented.record(validation: await validateChain(chain, now: now))
+    }
+
     /// Why a live connection of `identity` from `peerAddress` would no longer be admitted, if it would not:
     /// the device is gone, disabled, blocked, outside the allow list or the IP filter.
     public func revocation(of identity: DeviceIdentity, peerAddress: IPAddress) -> WardenError? {

@@ -8,7 +8,7 @@ public struct PolicyConditions: Sendable, Hashable {
     /// Whether `sourceAddresses` lists where the address must not be: a deny for every address outside the
     /// operator's networks, which an allow could not carve out of a deny.
     public var addressesAreOutside = false
-    /// The protocol the request came over (`mqtt`, `mqtt-ws`, `https`, `amqp`).
+    /// The protocol the request came over (`mqtt`, `mqtt-ws`, `https`, `amqp`, `amqp-ws`).
     public var protocols: Set<String>?
     /// When, in local time.
     public var time: TimeWindow?

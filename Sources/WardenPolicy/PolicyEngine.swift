@@ -62,7 +62,7 @@ public struct PolicyRequestor: Sendable {
 /// applies.
 public struct PolicyContext: Sendable {
     public var peerAddress: IPAddress?
-    /// `mqtt`, `mqtt-ws` or `https`.
+    /// `mqtt`, `mqtt-ws`, `https`, `amqp` or `amqp-ws`.
     public var protocolName: String
     /// The moment of the request; the authorizer sets it from its clock when the caller did not.
     public var now: Date?
@@ -90,7 +90,7 @@ public struct PolicyContext: Sendable {
     public var reported: JSONValue?
 
     /// The protocols a `protocols` condition may name.
-    public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https", "amqp"]
+    public static let protocolNames: Set<String> = ["mqtt", "mqtt-ws", "https", "amqp", "amqp-ws"]
 
     public init(
         peerAddress: IPAddress? = nil, protocolName: String = "mqtt", now: Date? = nil, risk: RiskLevel = .normal

@@ -352,6 +352,19 @@ public enum WardenServer {
                 limits: .init(
                     perAddress: configuration.https.maximumPendingPerIP, total: configuration.https.maximumPending)),
             gate: defender)
+        let webSocketProtocols =
+            [
+                HTTPSChannel.WebSocketProtocol(
+                    paths: MQTTListener.webSocketPaths, subprotocols: ["mqtt"],
+                    adopt: { webSocket.adoptWebSocket($0, presented: $1) })
+            ]
+            + [amqpListener].compactMap { $0 }.map { amqp in
+                HTTPSChannel.WebSocketProtocol(
+                    paths: AMQPListener.webSocketPaths, subprotocols: AMQPListener.webSocketProtocols,
+                    adopt: { channel, presented in
+                        channel.eventLoop.makeCompletedFuture { try amqp.adoptWebSocket(channel, presented: presented) }
+                    })
+            }
         let application = Application(
             router: httpsRouter,
             server: HTTPServerBuilder { responder in
@@ -361,7 +374,7 @@ public enum WardenServer {
                     http: HTTP1Channel(
                         responder: responder,
                         configuration: .init(idleTimeout: .seconds(Int64(configuration.https.idleTimeout)))),
-                    adoptMQTT: { try webSocket.adoptWebSocket($0) }, paths: MQTTListener.webSocketPaths,
+                    webSocketProtocols: webSocketProtocols,
                     maximumFrameSize: configuration.mqtt.maximumPacketSize + 14, limits: firstRequestLimits)
             },
             configuration: .init(

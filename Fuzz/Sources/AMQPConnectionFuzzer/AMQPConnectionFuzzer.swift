@@ -136,7 +136,7 @@ private func connect(_ input: [UInt8]) async {
     guard
         (try? await harness.loop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(
-                AMQPConnectionHandler(services: services, peerAddress: address, presented: ClientChain()))
+                AMQPConnectionHandler(services: services, peerAddress: address, presented: PresentedChain()))
         }) != nil,
         (try? await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))) != nil
     else { return }

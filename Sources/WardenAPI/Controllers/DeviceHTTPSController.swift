@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import WardenAuthentication
 import WardenAzure
 import WardenCore
 import WardenHub
@@ -78,7 +79,7 @@ struct DeviceHTTPSController {
         let presented = try? await context.channel.pipeline.handler(type: PresentedCertificates.self).get()
         let host = request.head.authority.map { String($0.prefix { $0 != ":" }) } ?? ""
         return try await gateway.authenticate(
-            authorization: request.headers[.authorization], certificates: presented?.certificates ?? [],
+            authorization: request.headers[.authorization], certificates: presented?.chain.certificates ?? [],
             hostName: host, deviceID: try request.parameter("device", context), peer: context.peerAddress)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import WardenAuthentication
 import WardenAzure
 import WardenCore
 import WardenHub
@@ -49,7 +50,7 @@ struct ProvisioningHTTPSController {
         }
         let presented = try? await context.channel.pipeline.handler(type: PresentedCertificates.self).get()
         let authorization = request.headers[.authorization]
-        let certificate = authorization == nil ? await devices.certificate(presented?.certificates ?? []) : nil
+        let certificate = authorization == nil ? await devices.certificate(presented?.chain.certificates ?? []) : nil
         let bytes = try await request.collectBody(upTo: ProvisioningService.maximumBodyBytes)
         let answer = try await provisioning.answerRequest(
             asked, username, authorization: authorization, certificate: certificate,

@@ -67,8 +67,8 @@ extension MQTTConnectionHandler {
             guard connect.will == nil else {
                 throw WardenError(.authForbidden, "A provisioning client has no Will.")
             }
-            let certificate = clientCertificate.map {
-                DeviceCredentials.Certificate(leaf: $0, chain: presented.result)
+            let certificate = presented.leaf.map {
+                DeviceCredentials.Certificate(leaf: $0, chain: presented.validation)
             }
             let identity = try gateway.authenticate(
                 username, token: token, certificate: certificate, now: services.unixNow)
@@ -282,7 +282,7 @@ extension MQTTConnectionHandler {
 
     /// What a CONNECT or AUTH claims, with this connection's certificate, address and time.
     private func readClaim(username: String?, clientID: String, token: [UInt8]?) -> ConnectClaim {
-        let certificate = clientCertificate.map { DeviceCredentials.Certificate(leaf: $0, chain: presented.result) }
+        let certificate = presented.leaf.map { DeviceCredentials.Certificate(leaf: $0, chain: presented.validation) }
         return ConnectClaim(
             username: username, clientID: clientID, token: token, certificate: certificate, peerAddress: peerAddress,
             now: services.unixNow)
@@ -320,7 +320,7 @@ extension MQTTConnectionHandler {
         } else {
             policyContext.tlsVersion = "none"
         }
-        policyContext.certificate = clientCertificate.flatMap(PresentedCertificate.init(der:))
+        policyContext.certificate = presented.leaf.flatMap(PresentedCertificate.init(der:))
         policyContext.connectedAt = services.clock.now()
     }
 

@@ -35,8 +35,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     var connectReference: String?
     var machine: ConnectionStateMachine
     private var reader: MQTTPacketReader
-    /// The TLS client certificate (DER), when the peer presented one.
-    var clientCertificate: [UInt8]?
     /// PUBACKs and PUBRECs waiting for the commit of what their message changed, in arrival order.
     var acksAwaitingCommit = CircularBuffer<(ack: PublishAckPacket, ticket: UInt64)>(initialCapacity: 1)
 
@@ -137,11 +135,6 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         if case TLSUserEvent.handshakeCompleted = event {
             transportReady = true
             machine.handshakeCompleted(now: context.eventLoop.now)
-            if let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
-                let der = try? certificate.toDERBytes()
-            {
-                clientCertificate = der
-            }
         }
         context.fireUserInboundEventTriggered(event)
     }

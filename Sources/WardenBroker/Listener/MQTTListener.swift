@@ -116,31 +116,45 @@ public final class MQTTListener: Service, Sendable {
     }
 
     /// Takes an upgraded WebSocket connection from the HTTPS listener (paths `/mqtt` and
-    /// `/$iothub/websocket`, subprotocol `mqtt`): it speaks MQTT from here on, already past TLS.
-    public func adoptWebSocket(_ channel: any Channel) throws {
+    /// `/$iothub/websocket`, subprotocol `mqtt`): it speaks MQTT from here on, already past TLS. A client
+    /// certificate presented to the HTTPS port is checked against the tenants' CAs first, as the MQTT listeners
+    /// check theirs during the handshake; the connection is not read meanwhile. Runs on the channel's loop.
+    public func adoptWebSocket(_ channel: any Channel, presented: PresentedChain) -> EventLoopFuture<Void> {
+        let loop = channel.eventLoop
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             channel.close(promise: nil)
-            return
+            return loop.makeSucceededVoidFuture()
         }
         // The same per-address budgets as the MQTT listeners: upgrades in bulk are closed with 1013 (try again
         // later), before a handler or a CONNECT deadline is spent on them.
         // The HTTPS listener counted the TCP connection for the flood rule already.
         guard Self.admit(address, services: services, countsConnection: false) else {
-            var reason = channel.allocator.buffer(capacity: 2)
-            reason.write(webSocketErrorCode: .unknown(1013))
-            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: reason)).whenComplete { _ in
-                channel.close(promise: nil)
+            WebSocketBridge.close(channel, code: .unknown(1013))
+            return loop.makeSucceededVoidFuture()
+        }
+        let services = self.services
+        let install: @Sendable () throws -> Void = {
+            try Self.releasingOnFailure(address, services: services) {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(WebSocketBridge())
+                try sync.addHandler(
+                    MQTTConnectionHandler(
+                        services: services, peerAddress: address, usesTLS: true, presented: presented,
+                        overWebSocket: true))
             }
-            return
         }
-        try Self.releasingOnFailure(address, services: services) {
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(WebSocketBridge())
-            try sync.addHandler(
-                MQTTConnectionHandler(
-                    services: services, peerAddress: address, usesTLS: true, presented: PresentedChain(),
-                    overWebSocket: true))
+        guard !presented.certificates.isEmpty else { return loop.makeCompletedFuture { try install() } }
+        try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        let promise = loop.makePromise(of: Void.self)
+        Task {
+            await services.authenticator.validate(presented, now: services.clock.now())
+            promise.completeWith(
+                loop.submit {
+                    try install()
+                    try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+                })
         }
+        return promise.futureResult
     }
 
     /// Spends a connect token of `address` and counts it as pending until CONNECT is accepted; false (with the
@@ -208,8 +222,9 @@ public final class MQTTListener: Service, Sendable {
                         // thumbprint or with what its chain proved here against the tenants' verified CAs.
                         let chain = certificates.compactMap { try? $0.toDERBytes() }
                         guard !chain.isEmpty else { return promise.succeed(.certificateVerified) }
+                        presented.record(chain)
                         Task {
-                            presented.record(await authenticator.validateChain(chain, now: clock.now()))
+                            await authenticator.validate(presented, now: clock.now())
                             promise.succeed(.certificateVerified)
                         }
                     }))

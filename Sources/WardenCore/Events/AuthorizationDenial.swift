@@ -11,7 +11,7 @@ public struct AuthorizationDenial: Sendable, Hashable {
     /// client whose ClientId may be any device's id).
     public let deviceID: DeviceID?
     public let peerAddress: IPAddress
-    /// `mqtt`, `mqtt-ws`, `https` or `amqp`.
+    /// `mqtt`, `mqtt-ws`, `https`, `amqp` or `amqp-ws`.
     public let protocolName: String
     /// `connect`, `publish`, `subscribe`, …
     public let action: String

@@ -10,16 +10,27 @@ import NIOHTTPTypesHTTP1
 import NIOSSL
 import NIOWebSocket
 import WardenAPI
+import WardenAuthentication
 import WardenBroker
 import WardenCore
 
-/// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a WebSocket upgrade on an MQTT path with
-/// subprotocol `mqtt` — MQTT (issue 3, "Listeners"). Any other upgrade request is answered as plain HTTP.
+/// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a
+/// WebSocket upgrade on an MQTT path with subprotocol `mqtt`, or on an AMQP path with an AMQP subprotocol — MQTT
+/// or AMQP (docs/architecture.md, "Listeners"). Any other upgrade request is answered as plain HTTP.
 struct HTTPSChannel: ServerChildChannel {
     /// What the first request turned the connection into.
     enum Negotiated: Sendable {
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        case mqtt(any Channel)
+        /// MQTT or AMQP over WebSocket, served by its handlers until it closes.
+        case webSocket(any Channel)
+    }
+
+    /// A protocol the port carries over WebSocket: the paths and subprotocols that ask for it, and what
+    /// installs its handlers on the upgraded channel with the chain the TLS handshake presented.
+    struct WebSocketProtocol: Sendable {
+        let paths: Set<String>
+        let subprotocols: Set<String>
+        let adopt: @Sendable (any Channel, PresentedChain) -> EventLoopFuture<Void>
     }
 
     /// The connection, and what it becomes once its first request is read: setup cannot wait for that
@@ -32,10 +43,8 @@ struct HTTPSChannel: ServerChildChannel {
     /// The certificate for new connections (replaced on SIGHUP).
     let tls: TLSContextSlot
     let http: HTTP1Channel
-    /// Installs the MQTT handlers on an upgraded channel.
-    let adoptMQTT: @Sendable (any Channel) throws -> Void
-    /// The WebSocket paths that carry MQTT.
-    let paths: Set<String>
+    /// MQTT, and AMQP when its endpoint is on; the first a request's path and offered subprotocols fit wins.
+    let webSocketProtocols: [WebSocketProtocol]
     let maximumFrameSize: Int
     /// Bounds on a connection before it has sent a whole first request.
     let limits: FirstRequestLimits
@@ -43,25 +52,22 @@ struct HTTPSChannel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let http = self.http
         let limits = self.limits
-        let adoptMQTT = self.adoptMQTT
-        let paths = self.paths
+        let protocols = webSocketProtocols
+        let presented = PresentedCertificates()
         let upgrader = NIOTypedWebSocketServerUpgrader<Negotiated>(
             maxFrameSize: maximumFrameSize,
             shouldUpgrade: { channel, head in
-                let path = String(head.uri.prefix { $0 != "?" })
-                let offered = head.headers["Sec-WebSocket-Protocol"].flatMap {
-                    $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                }
-                guard paths.contains(path), offered.contains("mqtt") else {
-                    return channel.eventLoop.makeSucceededFuture(nil)
-                }
-                return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", "mqtt")]))
+                channel.eventLoop.makeSucceededFuture(
+                    Self.chosen(head, from: protocols).map {
+                        HTTPHeaders([("Sec-WebSocket-Protocol", $0.subprotocol)])
+                    })
             },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture {
-                    try adoptMQTT(channel)
-                    return Negotiated.mqtt(channel)
+            upgradePipelineHandler: { channel, head in
+                // The same choice shouldUpgrade made: the request has not changed.
+                guard let chosen = Self.chosen(head, from: protocols) else {
+                    return channel.eventLoop.makeFailedFuture(ChannelError.inputClosed)
                 }
+                return chosen.protocol.adopt(channel, presented.chain).map { Negotiated.webSocket(channel) }
             })
         var configuration = NIOUpgradableHTTPServerPipelineConfiguration<Negotiated>(
             upgradeConfiguration: .init(
@@ -91,7 +97,6 @@ struct HTTPSChannel: ServerChildChannel {
         configuration.decoderConfiguration.maxHeaderFieldSize = limits.maximumHeaderBytes
         configuration.decoderConfiguration.maxHeaderFieldCount = limits.maximumHeaderFields
         let context = tls.current
-        let presented = PresentedCertificates()
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             return Self.refuse(channel)
         }
@@ -108,7 +113,7 @@ struct HTTPSChannel: ServerChildChannel {
                 NIOSSLServerHandler(
                     context: context,
                     customVerificationCallback: { certificates, promise in
-                        presented.record(certificates.compactMap { try? $0.toDERBytes() })
+                        presented.chain.record(certificates.compactMap { try? $0.toDERBytes() })
                         promise.succeed(.certificateVerified)
                     }))
             try channel.pipeline.syncOperations.addHandler(presented)
@@ -117,6 +122,24 @@ struct HTTPSChannel: ServerChildChannel {
             try FirstRequestGuard.install(on: channel, negotiated: negotiated, address: address, limits: limits)
             return Value(channel: channel, negotiated: negotiated)
         }
+    }
+
+    /// The protocol an upgrade request asks for, with the subprotocol to answer: the first of the client's
+    /// offered subprotocols (in its order) that a protocol serving the request's path speaks.
+    private static func chosen(_ head: HTTPRequestHead, from protocols: [WebSocketProtocol]) -> (
+        protocol: WebSocketProtocol, subprotocol: String
+    )? {
+        let path = String(head.uri.prefix { $0 != "?" })
+        let offered = head.headers["Sec-WebSocket-Protocol"].flatMap {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        for subprotocol in offered {
+            if let match = protocols.first(where: { $0.paths.contains(path) && $0.subprotocols.contains(subprotocol) })
+            {
+                return (match, subprotocol)
+            }
+        }
+        return nil
     }
 
     /// Closes a connection refused before any work. Setup itself succeeds: a failed setup would be raised on
@@ -131,7 +154,7 @@ struct HTTPSChannel: ServerChildChannel {
         switch try? await value.negotiated.get() {
         case .http(let channel):
             await http.handle(value: channel, logger: logger)
-        case .mqtt(let channel):
+        case .webSocket(let channel):
             try? await channel.closeFuture.get()
         case nil:
             try? await value.channel.close()

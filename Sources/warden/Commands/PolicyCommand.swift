@@ -148,7 +148,7 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(
             name: .customLong("context"),
             help:
-                "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https|amqp, time=ISO 8601, risk=normal|elevated|high|critical, tls-version=1.2|1.3|none, payload-size=BYTES, message-rate=PER-SECOND, connection-age=DURATION; repeatable."
+                "What the request shows: source-address=IP, protocol=mqtt|mqtt-ws|https|amqp|amqp-ws, time=ISO 8601, risk=normal|elevated|high|critical, tls-version=1.2|1.3|none, payload-size=BYTES, message-rate=PER-SECOND, connection-age=DURATION; repeatable."
         )
         var context: [String] = []
         @OptionGroup var tenant: Tenant
