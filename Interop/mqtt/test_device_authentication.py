@@ -1,5 +1,7 @@
 """Devices authenticate at CONNECT over TLS with SAS tokens (issue 3, "Authentication at CONNECT"), checked with
 paho-mqtt 2.2.0, mosquitto's clients and exact CONNACK bytes."""
+import socket
+import ssl
 import subprocess
 import time
 
@@ -227,6 +229,20 @@ def test_x509_thumbprint_device_connects_with_its_certificate(warden, tmp_path):
     client.paho.tls_set(ca_certs=warden.ca, certfile=str(certificate), keyfile=str(key))
     assert client.start(warden.mqtt["mqtts"], host="localhost") == 0
     client.stop()
+
+    # A client offering to resume its TLS session gets a full handshake, in which it presents its certificate
+    # again (a resumed one would present none, and the device would be refused).
+    context = ssl.create_default_context(cafile=warden.ca)
+    context.load_cert_chain(str(certificate), str(key))
+    session = None
+    for attempt in range(2):
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=10),
+                                 server_hostname="localhost", session=session) as tls:
+            tls.sendall(wire.connect("cam-1", username=hub.username("cam-1")))
+            assert tls.recv(4) == b"\x20\x02\x00\x00", attempt
+            assert not tls.session_reused
+            session = tls.session
+    assert session is not None
 
     # The same device without its certificate is refused as bad credentials.
     stranger = hub.Client("cam-1", mqtt.MQTTv5)

@@ -298,7 +298,11 @@ def test_an_external_cas_ocsp_responder_decides_at_connection(warden_factory, tm
         server.terminate()
         server.wait()
         server = responder()
-        # The good answer is kept for pki.ocsp-cache (1 s); then the responder's revoked one refuses.
+        # Once the restarted responder answers (before, hard-fail refuses cam-2 too: no status to be had)...
+        assert hub.wait_until(lambda: "cam-1.pem: revoked" in openssl(
+            tmp_path, "ocsp", "-issuer", "ext.pem", "-cert", "cam-1.pem", "-url", f"http://127.0.0.1:{port}",
+            "-CAfile", "ext.pem").stdout, timeout=10)
+        # ...and the good answer kept for pki.ocsp-cache (1 s) is gone, the revoked one refuses.
         assert hub.wait_until(lambda: connect_and_close(warden, "cam-1", first) == 0x86, timeout=10)
         assert connect_and_close(warden, "cam-2", second) == 0
     finally:

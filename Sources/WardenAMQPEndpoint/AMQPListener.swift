@@ -50,6 +50,9 @@ public final class AMQPListener: Service, Sendable {
         self.webSocketServices = webSocketServices
     }
 
+    /// The largest AMQP frame the endpoint reads: a WebSocket frame carrying AMQP may be as large.
+    public var maximumFrameSize: Int { services.settings.maximumFrameSize }
+
     /// The WebSocket paths AMQP clients use: the Azure IoT C and C# SDKs' and uAMQP's (Service Bus's).
     public static let webSocketPaths: Set<String> = [
         "/$iothub/websocket", "/$servicebus/websocket", "/$servicebus/websocket/",

@@ -375,7 +375,10 @@ public enum WardenServer {
                         responder: responder,
                         configuration: .init(idleTimeout: .seconds(Int64(configuration.https.idleTimeout)))),
                     webSocketProtocols: webSocketProtocols,
-                    maximumFrameSize: configuration.mqtt.maximumPacketSize + 14, limits: firstRequestLimits)
+                    // One limit for both protocols' frames (NIO has one WebSocket upgrader), plus the frame header.
+                    maximumFrameSize: max(configuration.mqtt.maximumPacketSize, amqpListener?.maximumFrameSize ?? 0)
+                        + 14,
+                    limits: firstRequestLimits)
             },
             configuration: .init(
                 address: .hostname(configuration.https.address, port: configuration.https.port), serverName: "warden"),
@@ -656,7 +659,7 @@ public enum WardenServer {
         } catch {
             throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
         }
-        try context.preferServerCipherOrder()
+        try context.configureServer()
         return context
     }
 

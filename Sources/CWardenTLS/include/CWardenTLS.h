@@ -1,15 +1,17 @@
 #ifndef CWARDEN_TLS_H
 #define CWARDEN_TLS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-/// Makes a server's `SSL_CTX` (BoringSSL, as swift-nio-ssl links it) choose the cipher suite by its own order
-/// of preference instead of the client's (`SSL_OP_CIPHER_SERVER_PREFERENCE`; TLS 1.2 and below). swift-nio-ssl
-/// offers no setting for it. Returns the context's options afterwards.
-uint32_t warden_tls_prefer_server_ciphers(void *ssl_ctx);
+/// Sets what swift-nio-ssl has no setting for on a server's `SSL_CTX` (BoringSSL, as swift-nio-ssl links it): the
+/// cipher suite chosen by the server's order of preference instead of the client's
+/// (`SSL_OP_CIPHER_SERVER_PREFERENCE`; TLS 1.2 and below), and no session resumption (no session cache, no
+/// tickets in TLS 1.2 or 1.3). Returns the context's options afterwards.
+uint32_t warden_tls_configure_server(void *ssl_ctx);
 
-/// The option bit `warden_tls_prefer_server_ciphers` sets.
-extern const uint32_t warden_tls_server_preference_option;
+/// The option bits `warden_tls_configure_server` sets.
+extern const uint32_t warden_tls_server_options;
 
 /// The standard (RFC) name of the cipher suite a connection's `SSL` negotiated, or NULL before the handshake.
 /// swift-nio-ssl does not expose it; the Defender's inventory reports it per device.

@@ -135,6 +135,9 @@ public final class MQTTListener: Service, Sendable {
         let services = self.services
         let install: @Sendable () throws -> Void = {
             try Self.releasingOnFailure(address, services: services) {
+                // A channel that closed during the chain's check has told its handlers already: one added now
+                // would never hear it, and never release the address's pending count.
+                guard channel.isActive else { throw ChannelError.ioOnClosedChannel }
                 let sync = channel.pipeline.syncOperations
                 try sync.addHandler(WebSocketBridge())
                 try sync.addHandler(
