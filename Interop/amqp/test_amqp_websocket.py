@@ -183,3 +183,26 @@ def test_a_certificate_presented_to_the_https_port_proves_its_device_over_websoc
     # A certificate of the CA for another id does not prove truck-7.
     refused = attach_with_certificate(warden, "truck-7", issue(tmp_path, "fleet-ca", "truck-8", "impostor"))
     assert b"amqp:unauthorized-access" in refused
+
+
+def test_the_policy_tells_amqp_over_websocket_apart(warden, tmp_path):
+    """A statement with `protocols: [amqp-ws]` refuses telemetry over WebSocket only; on 5671 it is `amqp`."""
+    warden.cli("device", "create", "ws-policy")
+    token = warden.cli("token", "ws-policy", "--ttl", "1h")
+    document = tmp_path / "policy.json"
+    document.write_text(json.dumps({"statements": [
+        {"id": "no-websocket-telemetry", "effect": "deny", "principals": {"devices": ["*"]}, "actions": ["publish"],
+         "resources": ["devices/+/messages/events/#"], "conditions": {"protocols": ["amqp-ws"]}}]}))
+    warden.cli("policy", "apply", str(document))
+    uri = "amqps://localhost/devices/ws-policy/messages/events"
+    over_websocket = uamqp.SendClient(uri, auth=token_auth(warden, "ws-policy", token, uri))
+    over_websocket.queue_message(uamqp.Message(b"refused"))
+    assert over_websocket.send_all_messages(close_on_done=True) == [uamqp.constants.MessageState.SendFailed]
+    direct = authentication.SASTokenAuth(
+        audience="localhost/devices/ws-policy", uri=uri, token=token,
+        expires_at=int(re.search(r"se=(\d+)", token).group(1)), port=warden.amqp, verify=warden.ca,
+        token_type=b"servicebus.windows.net:sastoken")
+    over_tls = uamqp.SendClient(uri, auth=direct)
+    over_tls.queue_message(uamqp.Message(b"stored"))
+    assert over_tls.send_all_messages(close_on_done=True) == [uamqp.constants.MessageState.SendComplete]
+    assert [m["body"] for m in stored(warden, "ws-policy")] == ["stored"]
