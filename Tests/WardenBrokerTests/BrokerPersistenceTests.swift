@@ -14,7 +14,7 @@ import WardenStore
 @testable import WardenBroker
 
 /// What the broker writes behind itself, against a real SQLite file.
-struct BrokerPersistenceTests {
+@MainActor struct BrokerPersistenceTests {
     let loop = EmbeddedEventLoop()
     let database: SQLiteDatabase
     let persistence: BrokerPersistence

@@ -16,7 +16,7 @@ import WardenStore
 @testable import WardenBroker
 
 /// One connection's handler on an embedded channel: real registry, real codec, no socket.
-struct MQTTConnectionHandlerTests {
+@MainActor struct MQTTConnectionHandlerTests {
     let fixture: DeviceRegistryFixture
     let records = Records()
     let loop = EmbeddedEventLoop()
@@ -339,7 +339,7 @@ extension MQTTConnectionHandlerTests {
 
 /// A device signs whatever `se` it likes with its own key; a far one once trapped converting to `Int64`.
 extension MQTTConnectionHandlerTests {
-    static let farExpiries: [UInt64] = [UInt64(1) << 63, .max, 20_000_000_000]
+    nonisolated static let farExpiries: [UInt64] = [UInt64(1) << 63, .max, 20_000_000_000]
 
     @Test(arguments: farExpiries)
     func tokenExpiringFarInTheFutureConnectsWithoutTrapping(expiry: UInt64) throws {

@@ -14,7 +14,7 @@ import WardenStore
 
 /// A session moving between the nodes of a cluster, against a real SQLite file: what the broker takes up from
 /// the store, what it gives back, and a CONNECT that waits for its session before CONNACK.
-struct SessionMoveTests {
+@MainActor struct SessionMoveTests {
     let loop = EmbeddedEventLoop()
     let database: SQLiteDatabase
     let tenant = TenantID.defaultTenant
@@ -78,8 +78,11 @@ struct SessionMoveTests {
                 try? await Task.sleep(for: .milliseconds(5))
             }
         }
-        defer { committer.cancel() }
-        return await broker.adoptMoved(snapshot)
+        let adopted = await broker.adoptMoved(snapshot)
+        // Its last batch is committed before the test's own commits (a concurrent commitPending returns at once).
+        committer.cancel()
+        await committer.value
+        return adopted
     }
 
     @Test func aMovedSessionIsTakenUpWithItsQueueAndStoredAsThisNodes() async throws {
