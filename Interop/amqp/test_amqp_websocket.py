@@ -206,3 +206,15 @@ def test_the_policy_tells_amqp_over_websocket_apart(warden, tmp_path):
     over_tls.queue_message(uamqp.Message(b"stored"))
     assert over_tls.send_all_messages(close_on_done=True) == [uamqp.constants.MessageState.SendComplete]
     assert [m["body"] for m in stored(warden, "ws-policy")] == ["stored"]
+
+
+def test_amqp_over_websocket_counts_against_the_endpoints_connections(warden_factory):
+    """With room for one AMQP connection, a second upgrade is closed with 1013 (try again later)."""
+    warden = warden_factory({"amqp.max-connections": "1"})
+    first, head = upgrade(warden, "/$iothub/websocket", "AMQPWSB10")
+    assert head.startswith(b"HTTP/1.1 101")
+    second, head = upgrade(warden, "/$iothub/websocket", "AMQPWSB10")
+    assert head.startswith(b"HTTP/1.1 101")
+    opcode, payload = read_frame(second)
+    assert opcode == 0x8 and struct.unpack(">H", payload[:2])[0] == 1013
+    first.close()
