@@ -18,7 +18,7 @@ import WardenStore
 /// The hub's parts against a real SQLite file, with its writer running, and devices connected through
 /// recorders instead of sockets.
 final class HubFixture: Sendable {
-    let loop = EmbeddedEventLoop()
+    let loop = NIOAsyncTestingEventLoop()
     let database: SQLiteDatabase
     let persistence: BrokerPersistence
     let broker: Broker
