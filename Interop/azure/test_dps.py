@@ -167,6 +167,18 @@ def test_x509_attestation_by_a_tenant_ca_and_by_thumbprint(dps_warden, tmp_path)
     with pytest.raises(Exception), to_this_server(warden):
         impostor.register()
 
+    # Over WebSocket (DPS's 443) the certificate goes to the HTTPS port's handshake; its chain is checked there.
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "cam7.key",
+            "-subj", "/CN=cam-7", "-out", "cam7.csr")
+    (tmp_path / "cam7.pem").write_text(
+        warden.cli("cert", "issue", "--ca", "fleet", "--csr", str(tmp_path / "cam7.csr"), "--device", "cam-7") + "\n")
+    over_websocket = ProvisioningDeviceClient.create_from_x509_certificate(
+        provisioning_host="localhost", registration_id="cam-7", id_scope=scope,
+        x509=X509(str(tmp_path / "cam7.pem"), str(tmp_path / "cam7.key")),
+        server_verification_cert=open(warden.ca).read(), websockets=True)
+    with to_this_server(warden):
+        assert over_websocket.register().registration_state.device_id == "cam-7"
+
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "solo.key",
             "-subj", "/CN=solo-1", "-out", "solo.pem", "-days", "2")
     thumbprint = openssl("x509", "-in", "solo.pem", "-noout", "-fingerprint", "-sha256").split("=")[1].strip()
