@@ -51,7 +51,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // One C function: the server cipher order swift-nio-ssl has no setting for (docs/architecture.md).
+        // The server cipher order and no session resumption, which swift-nio-ssl has no setting for, and the
+        // negotiated cipher suite (docs/architecture.md, "TLS").
         .target(name: "CWardenTLS"),
         .target(name: "CWardenAllocator"),
         .target(name: "CWardenClock"),

@@ -231,18 +231,21 @@ def test_x509_thumbprint_device_connects_with_its_certificate(warden, tmp_path):
     client.stop()
 
     # A client offering to resume its TLS session gets a full handshake, in which it presents its certificate
-    # again (a resumed one would present none, and the device would be refused).
-    context = ssl.create_default_context(cafile=warden.ca)
-    context.load_cert_chain(str(certificate), str(key))
-    session = None
-    for attempt in range(2):
-        with context.wrap_socket(socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=10),
-                                 server_hostname="localhost", session=session) as tls:
-            tls.sendall(wire.connect("cam-1", username=hub.username("cam-1")))
-            assert tls.recv(4) == b"\x20\x02\x00\x00", attempt
-            assert not tls.session_reused
-            session = tls.session
-    assert session is not None
+    # again (a resumed one would present none, and the device would be refused): the server hands out no ticket
+    # (TLS 1.3 and 1.2) and keeps no session id (1.2).
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context = ssl.create_default_context(cafile=warden.ca)
+        context.maximum_version = version
+        context.load_cert_chain(str(certificate), str(key))
+        session = None
+        for attempt in range(2):
+            with context.wrap_socket(socket.create_connection(("127.0.0.1", warden.mqtt["mqtts"]), timeout=10),
+                                     server_hostname="localhost", session=session) as tls:
+                tls.sendall(wire.connect("cam-1", username=hub.username("cam-1")))
+                assert tls.recv(4) == b"\x20\x02\x00\x00", (version, attempt)
+                assert not tls.session_reused and tls.version() == version.name.replace("_", ".")
+                session = tls.session
+        assert session is not None and not session.has_ticket
 
     # The same device without its certificate is refused as bad credentials.
     stranger = hub.Client("cam-1", mqtt.MQTTv5)
