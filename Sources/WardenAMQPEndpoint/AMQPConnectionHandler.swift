@@ -1719,11 +1719,8 @@ extension AMQPFrame {
 
 extension AMQPError {
     fileprivate func cut(to limit: Int) -> AMQPError {
-        guard let description, description.utf8.count > limit else { return self }
-        var end = description.utf8.index(description.utf8.startIndex, offsetBy: limit)
-        while end.samePosition(in: description.unicodeScalars) == nil { end = description.utf8.index(before: end) }
         var error = self
-        error.description = String(description[..<end])
+        error.description = description?.utf8Prefix(limit)
         return error
     }
 }
