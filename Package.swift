@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "WardenRegistry", targets: ["WardenRegistry"]),
         .library(name: "WardenAzure", targets: ["WardenAzure"]),
         .library(name: "WardenAuthentication", targets: ["WardenAuthentication"]),
+        .library(name: "WardenTLS", targets: ["WardenTLS"]),
         .library(name: "WardenMQTT", targets: ["WardenMQTT"]),
         .library(name: "WardenAMQP", targets: ["WardenAMQP"]),
         .library(name: "WardenAMQPEndpoint", targets: ["WardenAMQPEndpoint"]),
@@ -51,8 +52,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // The server cipher order and no session resumption, which swift-nio-ssl has no setting for, and the
-        // negotiated cipher suite (docs/architecture.md, "TLS").
+        // Server-side TLS connections over BoringSSL as swift-nio-ssl links it, and the context settings
+        // swift-nio-ssl has none for (docs/architecture.md, "TLS").
         .target(name: "CWardenTLS"),
         .target(name: "CWardenAllocator"),
         .target(name: "CWardenClock"),
@@ -90,9 +91,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "WardenTLS",
+            dependencies: [
+                "CWardenTLS", "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "WardenAMQPEndpoint",
             dependencies: [
-                "WardenAMQP", "WardenCore", "WardenAuthentication", "WardenBroker", "WardenHub", "WardenAzure",
+                "WardenAMQP", "WardenCore", "WardenAuthentication", "WardenBroker", "WardenHub", "WardenAzure", "WardenTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -167,7 +177,7 @@ let package = Package(
             name: "WardenBroker",
             dependencies: [
                 "WardenCore", "WardenMQTT", "WardenSecurity", "WardenRegistry", "WardenStore", "WardenAzure",
-                "WardenAuthentication", "WardenPolicy", "CWardenTLS",
+                "WardenAuthentication", "WardenPolicy", "WardenTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -266,7 +276,7 @@ let package = Package(
         .target(
             name: "WardenServer",
             dependencies: [
-                "CWardenTLS", "CWardenAllocator", "CWardenClock", "CWardenPKCS11", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
+                "WardenTLS", "CWardenAllocator", "CWardenClock", "CWardenPKCS11", "WardenCore", "WardenStore", "WardenSecurity", "WardenRegistry",
                 "WardenAPI",
                 "WardenBroker", "WardenAuthentication",
                 "WardenAMQPEndpoint", "WardenMQTT", "WardenPolicy", "WardenHub", "WardenAccess", "WardenAudit", "WardenPortal", "WardenPKI",
@@ -327,6 +337,15 @@ let package = Package(
             path: "Tests/WardenTestNATS"
         ),
         .testTarget(name: "WardenCoreTests", dependencies: ["WardenCore"]),
+        .testTarget(
+            name: "WardenTLSTests",
+            dependencies: [
+                "WardenTLS", "WardenSecurity", "WardenCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "WardenNATSTests",
             dependencies: [

@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
@@ -49,6 +50,12 @@ let package = Package(
             ]),
         fuzzer("JSONFuzzer", ["WardenCore", "WardenHub"]),
         fuzzer("DefenderFuzzer", ["WardenDefender", "WardenSecurity", "WardenCore"]),
+        fuzzer(
+            "TLSFuzzer", ["WardenTLS", "WardenSecurity", "WardenCore"],
+            [
+                nioCore, .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         fuzzer("ClusterFuzzer", ["WardenCluster", "WardenNATS"], [nioCore]),
         fuzzer(
             "ConnectionFuzzer",

@@ -4,7 +4,7 @@
 # anonymous), open N connections and report (RSS with them − RSS before) / N. The connections come from
 # `warden-bench connect --hold`, or with LOADER=mqtt-load from bench/loader/mqtt-load.c (libmosquitto, no code of
 # Warden's; built here with gcc), whose `--shape connect --hold` also reports connects/s and CONNACK latency.
-# Usage: [LOADER=mqtt-load] bench/idle.sh [N]   (default 10000; beyond ~25,000 connections they are spread over
+# Usage: [LOADER=mqtt-load] [BIN=DIR (another build's warden)] bench/idle.sh [N]   (default 10000; beyond ~25,000 connections they are spread over
 # several 127.0.0.x source addresses, ~28,000 ephemeral ports each). Each process holds N sockets: the script
 # raises its soft open-file limit to the hard one and says when the hard one is too low. A libmosquitto client holds
 # three descriptors (its socket and a socket pair that wakes its loop), so mqtt-load's clients are spread over
@@ -24,6 +24,7 @@ ulimit -n "$hard"
 swift build -q -c release --scratch-path .build-release --product warden
 swift build -q -c release --scratch-path .build-release --product warden-bench
 bin=.build-release/release
+server=${BIN:-$bin}
 scratch=$(mktemp -d)
 gcc -O2 -Wall -Wextra -Werror -o "$scratch/mqtt-load" bench/loader/mqtt-load.c -lmosquitto
 trap 'pkill -P $$ 2>/dev/null; rm -rf "$scratch"' EXIT
@@ -109,9 +110,14 @@ mqtt:
   plain: {enabled: true, address: 127.0.0.1, port: 1883, anonymous: publish-subscribe}
 tls: {certificate: $scratch/server.pem, private-key: $scratch/server.key}
 YAML
-"$bin/warden" serve --config "$scratch/warden.yaml" --data-dir "$scratch/warden-data" >"$scratch/warden.out" 2>&1 &
-warden=$!
-for _ in $(seq 100); do grep -q "^Next steps" "$scratch/warden.out" 2>/dev/null && break; sleep 0.2; done
+# Each listener is measured on a fresh process, so that one's connections do not leave the other freed memory
+# to reuse. Warden's TLS process starts with the devices already registered (the directory holds their keys).
+start_warden() {
+  "$server/warden" serve --config "$scratch/warden.yaml" --data-dir "$scratch/warden-data" >"$scratch/warden.out" 2>&1 &
+  warden=$!
+  for _ in $(seq 100); do grep -q "^Next steps" "$scratch/warden.out" 2>/dev/null && break; sleep 0.2; done
+}
+start_warden
 CREDENTIALS=""
 measure "Warden, plain" "$warden" --port 1883 --anonymous -- --port 1883
 url=$(sed -nE 's/.*listening on (https:\/\/\S+).*/\1/p' "$scratch/warden.out" | head -1)
@@ -124,6 +130,8 @@ seq 0 $((N - 1)) | xargs -P 8 -I{} curl -sf --cacert "$scratch/ca.pem" -H "Autho
 # mqtt-load's devices: SAS tokens signed with the policy's key, as warden-bench signs them.
 bench/sas-credentials bench "$key" "$N" >"$scratch/credentials"
 CREDENTIALS="$scratch/credentials"
+kill "$warden"; wait "$warden" 2>/dev/null || true
+start_warden
 measure "Warden, TLS (SAS devices)" "$warden" --port 8883 --ca "$scratch/ca.pem" --host localhost --policy bench \
   --key "$key" -- --port 8883 --host localhost --cafile "$scratch/ca.pem"
 CREDENTIALS=""
@@ -145,6 +153,9 @@ CONF
 mosquitto -c "$scratch/mosquitto.conf" >"$scratch/mosquitto.out" 2>&1 &
 mosquitto=$!
 measure "mosquitto, plain" "$mosquitto" --port 1883 --anonymous -- --port 1883
+kill "$mosquitto"; wait "$mosquitto" 2>/dev/null || true
+mosquitto -c "$scratch/mosquitto.conf" >"$scratch/mosquitto.out" 2>&1 &
+mosquitto=$!
 measure "mosquitto, TLS" "$mosquitto" --port 8883 --ca "$scratch/ca.pem" --host localhost --anonymous -- \
   --port 8883 --host localhost --cafile "$scratch/ca.pem"
 kill "$mosquitto"

@@ -14,15 +14,16 @@ allowed() {
     CWardenPKCS11) echo "" ;;
     WardenSecurity) echo "WardenCore" ;;
     WardenStore) echo "WardenCore CWardenSQLite" ;;
+    WardenTLS) echo "WardenCore" ;;
     WardenMQTT) echo "" ;;
     WardenAMQP) echo "" ;;
-    WardenAMQPEndpoint) echo "WardenAMQP WardenCore WardenAuthentication WardenBroker WardenHub WardenAzure" ;;
+    WardenAMQPEndpoint) echo "WardenAMQP WardenCore WardenAuthentication WardenBroker WardenHub WardenAzure WardenTLS" ;;
     WardenNATS) echo "" ;;
     WardenCluster) echo "WardenCore WardenNATS WardenStore WardenBroker WardenMQTT WardenSecurity WardenHub WardenDefender" ;;
     WardenAzure) echo "WardenCore" ;;
     WardenAuthentication) echo "WardenCore WardenSecurity WardenRegistry WardenAzure" ;;
     WardenPolicy) echo "WardenCore WardenMQTT WardenAzure" ;;
-    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore WardenAzure WardenAuthentication" ;;
+    WardenBroker) echo "WardenCore WardenMQTT WardenSecurity WardenRegistry WardenPolicy WardenStore WardenAzure WardenAuthentication WardenTLS" ;;
     WardenRegistry) echo "WardenCore WardenStore WardenSecurity WardenPolicy" ;;
     WardenAccess) echo "WardenCore WardenStore WardenSecurity" ;;
     WardenAudit) echo "WardenCore WardenStore" ;;
@@ -32,7 +33,7 @@ allowed() {
     WardenProvisioning) echo "WardenCore WardenStore WardenSecurity WardenRegistry WardenHub WardenBroker WardenAzure WardenAuthentication WardenPKI" ;;
     WardenAPI) echo "WardenCore WardenSecurity WardenRegistry WardenHub WardenAccess WardenAudit WardenAzure WardenPolicy WardenMQTT WardenPKI WardenProvisioning WardenDefender WardenAuthentication" ;;
     WardenPortal) echo "WardenCore WardenAPI WardenAccess WardenAudit WardenRegistry WardenHub WardenSecurity WardenPolicy WardenPKI WardenProvisioning WardenDefender" ;;
-    WardenServer) echo "WardenAMQPEndpoint WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender WardenCluster WardenNATS" ;;
+    WardenServer) echo "WardenTLS WardenAMQPEndpoint WardenCore WardenStore WardenSecurity WardenRegistry WardenAPI WardenBroker WardenAuthentication WardenMQTT WardenPolicy WardenHub WardenAccess WardenAudit WardenPortal WardenPKI WardenProvisioning WardenDefender WardenCluster WardenNATS" ;;
     warden) echo "WardenCore WardenServer WardenAPI" ;;
     warden-bench) echo "WardenCore WardenMQTT WardenSecurity" ;;
     *) echo "UNKNOWN" ;;

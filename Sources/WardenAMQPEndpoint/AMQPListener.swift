@@ -1,7 +1,6 @@
 public import Logging
 public import NIOCore
 import NIOPosix
-import NIOSSL
 import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
@@ -10,6 +9,7 @@ public import WardenAuthentication
 public import WardenBroker
 public import WardenCore
 public import WardenHub
+public import WardenTLS
 
 /// The AMQPS listening socket (port 5671) as a lifecycle service: it accepts, spends the source address's
 /// connect budget before TLS (the same budgets as the MQTT listeners), and hands each connection to an
@@ -98,15 +98,8 @@ public final class AMQPListener: Service, Sendable {
         }
         try serve(channel, address, services) { sync, presented in
             // The listeners' context asks for a client certificate (optional). A presented chain is accepted at
-            // the TLS layer and kept: an X.509 device's link is decided with it against the tenants' CAs (and
-            // without this callback a chain the system's trust store does not know would fail the handshake).
-            try sync.addHandler(
-                NIOSSLServerHandler(
-                    context: tls.current,
-                    customVerificationCallback: { certificates, promise in
-                        presented.record(certificates.compactMap { try? $0.toDERBytes() })
-                        promise.succeed(.certificateVerified)
-                    }))
+            // the TLS layer and kept: an X.509 device's link is decided with it against the tenants' CAs.
+            try sync.addHandler(TLSServerHandler(context: tls.current) { presented.record($0) })
         }
     }
 

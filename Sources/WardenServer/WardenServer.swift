@@ -29,6 +29,7 @@ import WardenProvisioning
 import WardenRegistry
 import WardenSecurity
 import WardenStore
+import WardenTLS
 
 /// The composition root: reads nothing itself but the configuration it is handed, builds every component,
 /// and runs them in one service group until SIGTERM or SIGINT.
@@ -646,21 +647,14 @@ public enum WardenServer {
     }
 
     /// A listener's TLS context. A client certificate is requested but optional on every listener (devices
-    /// with X.509 credentials present one, over MQTT or the HTTPS device API; others need not); the
-    /// listener's own verification callback accepts any chain and authentication decides.
+    /// with X.509 credentials present one, over MQTT, AMQP or the HTTPS device API; others need not); each
+    /// connection accepts any chain at the TLS layer and authentication decides.
     static func makeTLSContext(
         _ material: TLSMaterial, minimum: ServerConfiguration.TLSMinimumVersion
-    ) throws -> NIOSSLContext {
+    ) throws -> TLSServerContext {
         var tlsConfiguration = try makeTLSConfiguration(material, minimum: minimum)
         tlsConfiguration.certificateVerification = .optionalVerification
-        let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: tlsConfiguration)
-        } catch {
-            throw WardenError(.configInvalidValue, "The TLS certificate or key cannot be used: \(error).")
-        }
-        try context.configureServer()
-        return context
+        return try TLSServerContext(configuration: tlsConfiguration)
     }
 
     /// The TLS 1.2 suites offered: ECDHE with an AEAD only (TLS 1.3's are all AEADs).

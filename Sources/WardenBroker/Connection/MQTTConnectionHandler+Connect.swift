@@ -1,12 +1,12 @@
 import Logging
 import NIOCore
-import NIOSSL
 import WardenAuthentication
 import WardenAzure
 import WardenCore
 import WardenMQTT
 import WardenPolicy
 import WardenSecurity
+import WardenTLS
 
 /// CONNECT: authenticate, take up the session, answer CONNACK (issue 3, "Authentication at CONNECT").
 extension MQTTConnectionHandler {
@@ -310,13 +310,10 @@ extension MQTTConnectionHandler {
     /// version, its client certificate, the moment it is accepted.
     private func seeConnection(_ context: ChannelHandlerContext) {
         if usesTLS {
+            // The listeners accept nothing older than 1.2; another answer is one the policy does not know.
             policyContext.tlsVersion =
-                switch try? context.pipeline.syncOperations.nioSSL_tlsVersion() {
-                case .tlsv13: "1.3"
-                case .tlsv12: "1.2"
-                // The listeners accept nothing older; another answer is one the policy does not know.
-                default: nil
-                }
+                (try? context.pipeline.syncOperations.handler(type: TLSServerHandler.self))?
+                .negotiatedVersion
         } else {
             policyContext.tlsVersion = "none"
         }

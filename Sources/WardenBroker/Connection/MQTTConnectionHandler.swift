@@ -1,12 +1,12 @@
 import Logging
 import NIOCore
-import NIOSSL
 import NIOTLS
 import WardenAuthentication
 import WardenCore
 import WardenMQTT
 import WardenPolicy
 import WardenSecurity
+import WardenTLS
 
 /// One MQTT connection on its event loop: feeds packets and timer ticks to the `ConnectionStateMachine` and
 /// carries out its actions. Each packet type's work lives in its own extension file.
@@ -368,7 +368,7 @@ final class MQTTConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Tells the Defender's inventory where the device connected from, over what, and with which client.
     func report(_ device: DeviceIdentity, username: String?, context: ChannelHandlerContext) {
         guard let observer = services.observer else { return }
-        let handler = usesTLS ? try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) : nil
+        let handler = usesTLS ? try? context.pipeline.syncOperations.handler(type: TLSServerHandler.self) : nil
         observer.connected(
             DeviceConnection(
                 tenantID: device.tenantID, deviceID: device.deviceID, peerAddress: peerAddress,

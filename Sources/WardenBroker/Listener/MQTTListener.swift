@@ -1,7 +1,6 @@
 public import Logging
 public import NIOCore
 import NIOPosix
-import NIOSSL
 import NIOWebSocket
 public import ServiceLifecycle
 import Synchronization
@@ -9,6 +8,7 @@ public import WardenAuthentication
 public import WardenCore
 public import WardenMQTT
 public import WardenPolicy
+public import WardenTLS
 
 /// One MQTT listening socket (TLS, or plain when configured) running as a lifecycle service: it accepts,
 /// rate-limits by source address before TLS, and hands each connection to an `MQTTConnectionHandler`.
@@ -194,7 +194,8 @@ public final class MQTTListener: Service, Sendable {
     /// The WebSocket paths MQTT clients use (Azure's and the common one).
     public static let webSocketPaths: Set<String> = ["/mqtt", "/$iothub/websocket"]
 
-    private static func initialize(_ channel: any Channel, services: ConnectionServices, tls: NIOSSLContext?) throws {
+    private static func initialize(_ channel: any Channel, services: ConnectionServices, tls: TLSServerContext?) throws
+    {
         guard let address = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init) else {
             channel.close(promise: nil)
             return
@@ -209,7 +210,7 @@ public final class MQTTListener: Service, Sendable {
     }
 
     private static func addHandlers(
-        _ channel: any Channel, address: IPAddress, services: ConnectionServices, tls: NIOSSLContext?
+        _ channel: any Channel, address: IPAddress, services: ConnectionServices, tls: TLSServerContext?
     ) throws {
         let sync = channel.pipeline.syncOperations
         let presented = PresentedChain()
@@ -217,20 +218,13 @@ public final class MQTTListener: Service, Sendable {
         if let tls {
             let authenticator = services.authenticator
             let clock = services.clock
+            // Every presented certificate is accepted at the TLS layer; CONNECT decides with its thumbprint or
+            // with what its chain proved here against the tenants' verified CAs.
             try sync.addHandler(
-                NIOSSLServerHandler(
-                    context: tls,
-                    customVerificationCallback: { certificates, promise in
-                        // Every presented certificate is accepted at the TLS layer; CONNECT decides with its
-                        // thumbprint or with what its chain proved here against the tenants' verified CAs.
-                        let chain = certificates.compactMap { try? $0.toDERBytes() }
-                        guard !chain.isEmpty else { return promise.succeed(.certificateVerified) }
-                        presented.record(chain)
-                        Task {
-                            await authenticator.validate(presented, now: clock.now())
-                            promise.succeed(.certificateVerified)
-                        }
-                    }))
+                TLSServerHandler(context: tls) { chain in
+                    presented.record(chain)
+                    await authenticator.validate(presented, now: clock.now())
+                })
         }
         try sync.addHandler(
             MQTTConnectionHandler(services: services, peerAddress: address, usesTLS: tls != nil, presented: presented))

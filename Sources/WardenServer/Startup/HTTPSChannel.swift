@@ -7,12 +7,12 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
-import NIOSSL
 import NIOWebSocket
 import WardenAPI
 import WardenAuthentication
 import WardenBroker
 import WardenCore
+import WardenTLS
 
 /// The HTTPS port's connections, TLS first (from a slot SIGHUP refills): HTTP/1.1 for the API, or — after a
 /// WebSocket upgrade on an MQTT path with subprotocol `mqtt`, or on an AMQP path with an AMQP subprotocol — MQTT
@@ -110,12 +110,7 @@ struct HTTPSChannel: ServerChildChannel {
             // A client certificate is asked for, never required: the HTTPS device API authenticates X.509 devices
             // with it (by thumbprint or tenant CA, decided per request); everyone else presents none.
             try channel.pipeline.syncOperations.addHandler(
-                NIOSSLServerHandler(
-                    context: context,
-                    customVerificationCallback: { certificates, promise in
-                        presented.chain.record(certificates.compactMap { try? $0.toDERBytes() })
-                        promise.succeed(.certificateVerified)
-                    }))
+                TLSServerHandler(context: context) { presented.chain.record($0) })
             try channel.pipeline.syncOperations.addHandler(presented)
             let negotiated = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(
                 configuration: configuration)
