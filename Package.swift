@@ -342,6 +342,7 @@ let package = Package(
             dependencies: [
                 "WardenTLS", "WardenSecurity", "WardenCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]

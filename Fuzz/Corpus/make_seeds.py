@@ -92,3 +92,22 @@ v5 = (publish(events, b"aliased", v5=True, props=alias) + publish("", b"by alias
 write("connection", "v5", bytes([1, 255]) + v5)
 auth = packet(0xF0, b"\x19" + varint(5 + 3 + 3) + b"\x15" + mqtt_string("SAS") + b"\x16" + mqtt_string("abc"))
 write("connection", "v5-auth", bytes([3, 255]) + auth + b"\xfe" + packet(0xC0, b""))
+# TLS: an even first byte, a read size, then a client's first bytes (a ClientHello as Python's ssl writes it,
+# TLS 1.2 and 1.3 offered); an odd first byte, then a script: each byte's value modulo 12 an operation (0 the client
+# writes, 1 it flushes, 2 and 3 the server writes, 4 it flushes, 5 and 6 bytes go to the server, 7 to the client,
+# 8 and 9 the server closes, 10 the client closes, 11 a byte to the server is flipped).
+import ssl  # noqa: E402
+
+hello_bio, _ = ssl.MemoryBIO(), None
+client = ssl.create_default_context()
+client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+connection = client.wrap_bio(ssl.MemoryBIO(), hello_bio)
+try:
+    connection.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+write("tls", "client-hello", bytes([0, 255]) + hello_bio.read())
+handshake = bytes([5, 7, 5, 7, 5])
+write("tls", "echo-then-close", bytes([1]) + handshake + bytes([12, 1, 5, 2, 7, 8, 5, 7]))
+write("tls", "small-writes-then-half-close", bytes([1]) + handshake + bytes([3, 15, 27, 4, 7, 9, 10, 5]))
+write("tls", "data-in-pieces-then-flip", bytes([1]) + handshake + bytes([24, 1, 6, 6, 6, 11, 7]))

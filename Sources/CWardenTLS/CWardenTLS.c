@@ -35,7 +35,9 @@ SSL *CNIOBoringSSL_SSL_new(SSL_CTX *ctx);
 void CNIOBoringSSL_SSL_free(SSL *ssl);
 void CNIOBoringSSL_SSL_set_bio(SSL *ssl, BIO *rbio, BIO *wbio);
 void CNIOBoringSSL_SSL_set_accept_state(SSL *ssl);
-void CNIOBoringSSL_SSL_set_custom_verify(SSL *ssl, int mode, int (*callback)(SSL *ssl, uint8_t *out_alert));
+enum ssl_verify_result_t { ssl_verify_ok, ssl_verify_invalid, ssl_verify_retry };
+void CNIOBoringSSL_SSL_set_custom_verify(
+    SSL *ssl, int mode, enum ssl_verify_result_t (*callback)(SSL *ssl, uint8_t *out_alert));
 int CNIOBoringSSL_SSL_do_handshake(SSL *ssl);
 int CNIOBoringSSL_SSL_read(SSL *ssl, void *buf, int num);
 int CNIOBoringSSL_SSL_write(SSL *ssl, const void *buf, int num);
@@ -51,7 +53,7 @@ const uint8_t *CNIOBoringSSL_CRYPTO_BUFFER_data(const void *buffer);
 size_t CNIOBoringSSL_CRYPTO_BUFFER_len(const void *buffer);
 void CNIOBoringSSL_ERR_clear_error(void);
 uint32_t CNIOBoringSSL_ERR_get_error(void);
-void CNIOBoringSSL_ERR_error_string_n(uint32_t packed_error, char *buf, size_t len);
+char *CNIOBoringSSL_ERR_error_string_n(uint32_t packed_error, char *buf, size_t len);
 
 // SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET
 static const uint32_t server_options = 0x00400000u | 0x00004000u;
@@ -72,7 +74,6 @@ enum {
     ssl_error_want_read = 2,
     ssl_error_zero_return = 6,
     ssl_verify_peer = 1,
-    ssl_verify_ok = 0,
     bio_type_source_sink = 0x0400,
     bio_ctrl_flush = 11,
 };
@@ -146,7 +147,7 @@ static void make_bio_method(void) {
 }
 
 // Any chain passes here; the listener checks it against the tenants' CAs or thumbprints.
-static int accept_any_chain(SSL *ssl, uint8_t *out_alert) {
+static enum ssl_verify_result_t accept_any_chain(SSL *ssl, uint8_t *out_alert) {
     (void)ssl;
     (void)out_alert;
     return ssl_verify_ok;

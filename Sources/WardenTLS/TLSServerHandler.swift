@@ -31,6 +31,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// architecture.md "Memory"), so that a busy connection's reads do not map and unmap pages.
     static let plaintextChunk = 8_192
 
+    /// The most plaintext encrypted at once: its records are written before the next piece is encrypted.
+    static let sealedPiece = 65_536
+
     /// Writes up to this size wait for the flush and share its records; larger ones are encrypted as they come.
     static let coalescedWriteLimit = 4_096
 
@@ -49,11 +52,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var held: ByteBuffer?
     /// A read asked for while the chain was checked.
     private var readWanted = false
-    /// Small writes since the last flush, and writes made before the handshake ended.
+    /// Small writes since the last flush, with their promises; writes made before the handshake ended.
     private var plaintext: ByteBuffer?
+    private var plaintextPromises: [EventLoopPromise<Void>] = []
     private var early: [(ByteBuffer, EventLoopPromise<Void>?)] = []
-    /// The promises of the writes whose records are in the engine's output.
-    private var promises: [EventLoopPromise<Void>] = []
     private var closePromise: EventLoopPromise<Void>?
     private var closeTimer: Scheduled<Void>?
 
@@ -108,12 +110,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 
     private func handshake(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         let result = engine.lending(&bytes) { warden_tls_handshake(engine.raw) }
-        sendOutput(context)
-        switch result {
-        case 0: return
-        case 1: break
-        default: return fail(context)
-        }
+        guard result >= 0 else { return fail(context, TLSFailure.last()) }
+        sendProtocolOutput(context)
+        guard result == 1 else { return }
         let chain = engine.peerCertificates()
         guard !chain.isEmpty else { return open(context, &bytes) }
         state = .checkingChain
@@ -133,15 +132,16 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The handshake is over: the layers above hear of it, writes made before it go out, and what the client
+    /// The handshake is over: writes made before it go out, the layers above hear of it, and what the client
     /// sent after it is read.
     private func open(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         state = .open
-        context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
         if !early.isEmpty {
             for (buffer, promise) in early.take() { encrypt(context, buffer, promise: promise) }
-            flushRecords(context)
+            flush(context: context)
         }
+        guard state == .open else { return }
+        context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: nil))
         // Also with no bytes left: BoringSSL may hold a record it read with the handshake's last message.
         readRecords(context, &bytes)
     }
@@ -150,6 +150,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     /// closing).
     private func readRecords(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         var result = 0
+        var failure: TLSFailure?
         repeat {
             let capacity = min(max(bytes.readableBytes, 1_024), Self.plaintextChunk)
             var plaintext = context.channel.allocator.buffer(capacity: capacity)
@@ -158,6 +159,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
                     plaintext.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
                         let count = warden_tls_read(engine.raw, space.baseAddress, space.count)
                         result = count > 0 ? 1 : count
+                        // Read now: code run before `fail` may use BoringSSL on this thread.
+                        if count == -2 { failure = TLSFailure.last() }
                         return max(count, 0)
                     }
                     if result <= 0 { break }
@@ -167,32 +170,35 @@ public final class TLSServerHandler: ChannelDuplexHandler {
                 context.fireChannelRead(wrapInboundOut(plaintext))
             }
         } while result == 1 && state != .closed
+        // A layer above may have closed the connection while it read.
+        guard state != .closed else { return }
         switch result {
         case -1: peerClosed(context)
-        case -2: fail(context)
-        default: sendOutput(context)  // a TLS 1.3 key update's answer, for one
+        case -2: fail(context, failure ?? TLSFailure.last())
+        default: sendProtocolOutput(context)  // a TLS 1.3 key update's answer, for one
         }
     }
 
-    /// The client sent close_notify: answered with ours, then the connection closes.
+    /// The client sent close_notify: what was written goes out, then ours, then the connection closes.
     private func peerClosed(_ context: ChannelHandlerContext) {
+        if state == .open { sealPlaintext(context) }
+        guard state != .closed else { return }
         let promise = closePromise.take()
         state = .closed
         closeTimer?.cancel()
         warden_tls_close(engine.raw)
-        sendOutput(context)
+        sendProtocolOutput(context)
         context.close(promise: promise)
     }
 
     /// The handshake or a record failed: the layers above hear why, the alert BoringSSL wrote goes out, and the
     /// connection closes.
-    private func fail(_ context: ChannelHandlerContext) {
-        let failure = TLSFailure(TLSFailure.lastError())
+    private func fail(_ context: ChannelHandlerContext, _ failure: TLSFailure) {
         let promise = closePromise.take()
         state = .closed
         closeTimer?.cancel()
         failWrites(failure)
-        sendOutput(context)
+        sendProtocolOutput(context)
         context.fireErrorCaught(failure)
         context.close(promise: promise)
     }
@@ -217,7 +223,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     }
 
     public func flush(context: ChannelHandlerContext) {
-        if state == .open { flushRecords(context) }
+        guard state == .open else { return }
+        sealPlaintext(context)
+        if state == .open { context.flush() }
     }
 
     /// `.all` sends close_notify and waits for the client's (see the type's comment); `.output` sends close_notify
@@ -226,9 +234,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         switch (state, mode) {
         case (.open, .all), (.open, .output):
             sealPlaintext(context)
+            guard state == .open else { return context.close(mode: mode, promise: promise) }
             warden_tls_close(engine.raw)
             state = .closing
-            sendOutput(context)
+            sendProtocolOutput(context)
             guard mode == .all else { return context.close(mode: mode, promise: promise) }
             closePromise = promise
             closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeNotifyWait) {
@@ -256,62 +265,80 @@ public final class TLSServerHandler: ChannelDuplexHandler {
 
     /// Small writes wait in `plaintext` for the flush; a larger one first seals what waits, keeping the order.
     private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        if let promise { promises.append(promise) }
         if buffer.readableBytes <= Self.coalescedWriteLimit {
             plaintext.setOrWriteImmutableBuffer(buffer)
+            if let promise { plaintextPromises.append(promise) }
         } else {
             sealPlaintext(context)
-            seal(context, buffer)
+            seal(context, buffer, promises: promise.map { [$0] } ?? [])
         }
-    }
-
-    private func flushRecords(_ context: ChannelHandlerContext) {
-        sealPlaintext(context)
-        sendOutput(context)
     }
 
     private func sealPlaintext(_ context: ChannelHandlerContext) {
         guard let waiting = plaintext.take() else { return }
-        seal(context, waiting)
+        seal(context, waiting, promises: plaintextPromises.take())
     }
 
-    private func seal(_ context: ChannelHandlerContext, _ buffer: ByteBuffer) {
-        guard state == .open, buffer.readableBytes > 0 else { return }
-        let result = buffer.withUnsafeReadableBytes {
-            warden_tls_write(engine.raw, $0.baseAddress, $0.count)
-        }
-        if result != 1 { fail(context) }
-    }
-
-    /// Writes and flushes what the engine produced, completing the promises of the writes it carries.
-    private func sendOutput(_ context: ChannelHandlerContext) {
-        let count = warden_tls_output_count(engine.raw)
-        let carried = promises.take()
-        guard count > 0 else {
-            for promise in carried { promise.succeed() }
+    /// Encrypts `buffer` in pieces of up to `sealedPiece` bytes, each piece's records written (not flushed) as
+    /// they are made; the promises complete with the last piece's write.
+    private func seal(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promises: [EventLoopPromise<Void>]) {
+        guard state == .open else {
+            for promise in promises { promise.fail(ChannelError.ioOnClosedChannel) }
             return
         }
+        var rest = buffer
+        repeat {
+            let piece = rest.readSlice(length: min(rest.readableBytes, Self.sealedPiece)) ?? ByteBuffer()
+            let result = piece.withUnsafeReadableBytes { warden_tls_write(engine.raw, $0.baseAddress, $0.count) }
+            guard result == 1 else {
+                let failure = TLSFailure.last()
+                for promise in promises { promise.fail(failure) }
+                return fail(context, failure)
+            }
+            context.write(
+                wrapOutboundOut(takeOutput(context)),
+                promise: rest.readableBytes == 0 ? combined(promises, context) : nil)
+        } while rest.readableBytes > 0
+    }
+
+    /// One promise standing for several (nil for none).
+    private func combined(_ promises: [EventLoopPromise<Void>], _ context: ChannelHandlerContext) -> EventLoopPromise<
+        Void
+    >? {
+        switch promises.count {
+        case 0: return nil
+        case 1: return promises[0]
+        default:
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenComplete { result in
+                for each in promises { each.completeWith(result) }
+            }
+            return promise
+        }
+    }
+
+    /// What BoringSSL wrote (an empty buffer when nothing).
+    private func takeOutput(_ context: ChannelHandlerContext) -> ByteBuffer {
+        let count = warden_tls_output_count(engine.raw)
         var output = context.channel.allocator.buffer(capacity: count)
+        guard count > 0 else { return output }
         output.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
             warden_tls_take_output(engine.raw, space.baseAddress)
             return count
         }
-        let promise: EventLoopPromise<Void>?
-        switch carried.count {
-        case 0: promise = nil
-        case 1: promise = carried[0]
-        default:
-            promise = context.eventLoop.makePromise()
-            promise?.futureResult.assumeIsolated().whenComplete { result in
-                for each in carried { each.completeWith(result) }
-            }
-        }
-        context.writeAndFlush(wrapOutboundOut(output), promise: promise)
+        return output
+    }
+
+    /// Writes and flushes what BoringSSL wrote of its own (the handshake, an alert, close_notify, a key update's
+    /// answer), if anything; a flush also sends application records written before it.
+    private func sendProtocolOutput(_ context: ChannelHandlerContext) {
+        guard warden_tls_output_count(engine.raw) > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(takeOutput(context)), promise: nil)
     }
 
     private func failWrites(_ error: any Error) {
         plaintext = nil
-        for promise in promises.take() { promise.fail(error) }
+        for promise in plaintextPromises.take() { promise.fail(error) }
         for (_, promise) in early.take() { promise?.fail(error) }
     }
 }
@@ -325,10 +352,10 @@ public struct TLSFailure: Error, CustomStringConvertible {
     }
 
     /// BoringSSL's reason for the last failure on this thread.
-    static func lastError() -> String {
+    static func last() -> TLSFailure {
         var text = [CChar](repeating: 0, count: 256)
         text.withUnsafeMutableBufferPointer { warden_tls_error($0.baseAddress, $0.count) }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return TLSFailure(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 }
 

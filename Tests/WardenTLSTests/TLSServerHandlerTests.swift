@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOEmbedded
 import NIOPosix
 import NIOSSL
 import Synchronization
@@ -394,5 +395,110 @@ private struct Identity {
         return Identity(
             certificate: certificate, key: try NIOSSLPrivateKey(bytes: issued.privateKeyPEM.bytes, format: .pem),
             der: try certificate.toDERBytes())
+    }
+}
+
+/// The handler on embedded channels, against swift-nio-ssl's client, bytes moved by hand: for the orders of
+/// writes, flushes and closes that sockets make hard to pin.
+struct TLSServerHandlerOrderTests {
+    @Test func aSmallWritesPromiseWaitsForItsRecordToBeWritten() throws {
+        let pair = try EmbeddedPair()
+        try pair.handshake()
+        let written = pair.server.eventLoop.makePromise(of: Void.self)
+        var done = false
+        written.futureResult.whenSuccess { done = true }
+        pair.server.write(ByteBuffer(string: "small"), promise: written)
+        // A read in between flushes nothing of it.
+        pair.client.writeAndFlush(ByteBuffer(string: "ping"), promise: nil)
+        pair.move(from: pair.client, to: pair.server)
+        pair.move(from: pair.server, to: pair.client)
+        #expect(!done)
+        #expect(pair.clientSink.received.readableBytes == 0)
+        pair.server.flush()
+        #expect(done)
+        pair.move(from: pair.server, to: pair.client)
+        #expect(String(buffer: pair.clientSink.received) == "small")
+    }
+
+    @Test func anAnswerWrittenBeforeTheClientsCloseNotifyGoesOutBeforeOurs() throws {
+        let pair = try EmbeddedPair(serverAnswers: true)
+        try pair.handshake()
+        pair.client.writeAndFlush(ByteBuffer(string: "question"), promise: nil)
+        pair.client.close(promise: nil)
+        pair.move(from: pair.client, to: pair.server)  // the record and the client's close_notify, in one read
+        #expect(!pair.server.isActive)
+        pair.move(from: pair.server, to: pair.client)
+        #expect(String(buffer: pair.clientSink.received) == "answer")
+    }
+
+    @Test func writesMadeDuringTheHandshakeGoOutInOrderOnceItEnds() throws {
+        let pair = try EmbeddedPair()
+        pair.server.write(ByteBuffer(string: "one "), promise: nil)
+        pair.server.writeAndFlush(ByteBuffer(repeating: UInt8(ascii: "x"), count: 5_000), promise: nil)
+        try pair.handshake()
+        pair.move(from: pair.server, to: pair.client)
+        let received = pair.clientSink.received
+        #expect(received.readableBytes == 5_004)
+        #expect(received.getString(at: received.readerIndex, length: 4) == "one ")
+    }
+}
+
+private final class EmbeddedPair {
+    let server: EmbeddedChannel
+    let client: EmbeddedChannel
+    let clientSink = Sink()
+
+    init(serverAnswers: Bool = false) throws {
+        let (_, issued) = try DevelopmentCA.generate(now: Date())
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map {
+                .certificate($0)
+            },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: issued.privateKeyPEM.bytes, format: .pem)))
+        configuration.certificateVerification = .optionalVerification
+        let tls = try TLSServerHandler(context: try TLSServerContext(configuration: configuration)) { _ in }
+        server = EmbeddedChannel(handlers: serverAnswers ? [tls, Answerer()] : [tls])
+        var clientConfiguration = TLSConfiguration.makeClientConfiguration()
+        clientConfiguration.certificateVerification = .none
+        client = EmbeddedChannel(handlers: [
+            try NIOSSLClientHandler(
+                context: try NIOSSLContext(configuration: clientConfiguration), serverHostname: nil),
+            clientSink,
+        ])
+        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+    }
+
+    func handshake() throws {
+        for _ in 0..<4 {
+            move(from: client, to: server)
+            move(from: server, to: client)
+        }
+    }
+
+    func move(from source: EmbeddedChannel, to target: EmbeddedChannel) {
+        while let bytes = try? source.readOutbound(as: ByteBuffer.self) {
+            if target.isActive { _ = try? target.writeInbound(bytes) }
+        }
+    }
+
+    /// Answers a read with a write and no flush.
+    final class Answerer: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.write(wrapOutboundOut(ByteBuffer(string: "answer")), promise: nil)
+        }
+    }
+
+    final class Sink: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        var received = ByteBuffer()
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            received.writeBuffer(&bytes)
+        }
     }
 }
