@@ -9,7 +9,13 @@ public struct TopicKey: Hashable, Sendable {
     }
 
     public static func == (lhs: TopicKey, rhs: TopicKey) -> Bool {
-        lhs.topic.utf8.count == rhs.topic.utf8.count && lhs.topic.utf8.elementsEqual(rhs.topic.utf8)
+        guard lhs.topic.utf8.count == rhs.topic.utf8.count else { return false }
+        // Native strings are contiguous: a loop over their bytes, not over `UTF8View`'s indices (a connection
+        // compares each PUBLISH's topic with the last one).
+        let compared = lhs.topic.utf8.withContiguousStorageIfAvailable { left in
+            rhs.topic.utf8.withContiguousStorageIfAvailable { right in left.elementsEqual(right) }
+        }
+        return compared.flatMap { $0 } ?? lhs.topic.utf8.elementsEqual(rhs.topic.utf8)
     }
 
     public func hash(into hasher: inout Hasher) {
