@@ -52,6 +52,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private var held: ByteBuffer?
     /// A read asked for while the chain was checked.
     private var readWanted = false
+    /// A read under way, and the bytes that came during it.
+    private var isReceiving = false
+    private var queued: ByteBuffer?
     /// Small writes since the last flush, with their promises; writes made before the handshake ended.
     private var plaintext: ByteBuffer?
     private var plaintextPromises: [EventLoopPromise<Void>] = []
@@ -84,7 +87,28 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
+        let bytes = unwrapInboundIn(data)
+        // A flush inside a read (ours, or a layer's above) that fails makes NIO read what the socket still holds
+        // before it closes: those bytes wait for the ones being read.
+        guard !isReceiving else {
+            queued.setOrWriteImmutableBuffer(bytes)
+            return
+        }
+        receiving(context) { handler in
+            var bytes = bytes
+            handler.dispatch(context, &bytes)
+        }
+    }
+
+    /// Runs `body` as the one read under way, then reads what came meanwhile.
+    private func receiving(_ context: ChannelHandlerContext, _ body: (TLSServerHandler) -> Void) {
+        isReceiving = true
+        defer { isReceiving = false }
+        body(self)
+        while state != .closed, var more = queued.take() { dispatch(context, &more) }
+    }
+
+    private func dispatch(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         switch state {
         case .handshaking: handshake(context, &bytes)
         case .checkingChain: held.setOrWriteImmutableBuffer(bytes)
@@ -94,7 +118,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        if state == .open { context.fireChannelReadComplete() }
+        switch state {
+        case .open: context.fireChannelReadComplete()
+        // Waiting for the client's close_notify, also when a layer above had stopped reading.
+        case .closing: context.read()
+        default: break
+        }
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -104,6 +133,7 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         closeTimer = nil
         failWrites(ChannelError.ioOnClosedChannel)
         held = nil
+        queued = nil
         if wasClosing { closePromise.take()?.succeed() }
         context.fireChannelInactive()
     }
@@ -112,7 +142,8 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         let result = engine.lending(&bytes) { warden_tls_handshake(engine.raw) }
         guard result >= 0 else { return fail(context, TLSFailure.last()) }
         sendProtocolOutput(context)
-        guard result == 1 else { return }
+        // The flush may have failed and closed the connection.
+        guard result == 1, state == .handshaking else { return }
         let chain = engine.peerCertificates()
         guard !chain.isEmpty else { return open(context, &bytes) }
         state = .checkingChain
@@ -122,8 +153,10 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         promise.completeWithTask { await check(chain) }
         promise.futureResult.assumeIsolated().whenComplete { _ in
             guard self.state == .checkingChain else { return }
-            var held = self.held.take() ?? ByteBuffer()
-            self.open(context, &held)
+            self.receiving(context) { handler in
+                var held = handler.held.take() ?? ByteBuffer()
+                handler.open(context, &held)
+            }
             if self.state == .open { context.fireChannelReadComplete() }
             if self.readWanted {
                 self.readWanted = false
@@ -137,7 +170,13 @@ public final class TLSServerHandler: ChannelDuplexHandler {
     private func open(_ context: ChannelHandlerContext, _ bytes: inout ByteBuffer) {
         state = .open
         if !early.isEmpty {
-            for (buffer, promise) in early.take() { encrypt(context, buffer, promise: promise) }
+            for (buffer, promise) in early.take() {
+                if state == .open {
+                    encrypt(context, buffer, promise: promise)
+                } else {
+                    promise?.fail(ChannelError.ioOnClosedChannel)
+                }
+            }
             flush(context: context)
         }
         guard state == .open else { return }
@@ -188,7 +227,12 @@ public final class TLSServerHandler: ChannelDuplexHandler {
         closeTimer?.cancel()
         warden_tls_close(engine.raw)
         sendProtocolOutput(context)
-        context.close(promise: promise)
+        // The flush may have failed and closed it already.
+        if context.channel.isActive {
+            context.close(promise: promise)
+        } else {
+            promise?.succeed()
+        }
     }
 
     /// The handshake or a record failed: the layers above hear why, the alert BoringSSL wrote goes out, and the
@@ -237,9 +281,14 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             guard state == .open else { return context.close(mode: mode, promise: promise) }
             warden_tls_close(engine.raw)
             state = .closing
-            sendProtocolOutput(context)
-            guard mode == .all else { return context.close(mode: mode, promise: promise) }
+            guard mode == .all else {
+                sendProtocolOutput(context)
+                return context.close(mode: mode, promise: promise)
+            }
+            // Kept first: the flush may fail and close the connection, or read the client's close_notify.
             closePromise = promise
+            sendProtocolOutput(context)
+            guard state == .closing else { return }
             closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.closeNotifyWait) {
                 guard self.state == .closing else { return }
                 self.state = .closed
@@ -292,8 +341,9 @@ public final class TLSServerHandler: ChannelDuplexHandler {
             let result = piece.withUnsafeReadableBytes { warden_tls_write(engine.raw, $0.baseAddress, $0.count) }
             guard result == 1 else {
                 let failure = TLSFailure.last()
+                fail(context, failure)
                 for promise in promises { promise.fail(failure) }
-                return fail(context, failure)
+                return
             }
             context.write(
                 wrapOutboundOut(takeOutput(context)),

@@ -431,6 +431,32 @@ struct TLSServerHandlerOrderTests {
         #expect(String(buffer: pair.clientSink.received) == "answer")
     }
 
+    @Test func aCloseCompletesWhenTheClientAnswersCloseNotify() throws {
+        let pair = try EmbeddedPair()
+        try pair.handshake()
+        let closed = pair.server.eventLoop.makePromise(of: Void.self)
+        var done = false
+        closed.futureResult.whenSuccess { done = true }
+        pair.server.close(promise: closed)
+        #expect(pair.server.isActive && !done)
+        pair.move(from: pair.server, to: pair.client)  // our close_notify; the client answers with its own
+        pair.move(from: pair.client, to: pair.server)
+        #expect(done && !pair.server.isActive)
+    }
+
+    @Test func aCloseCompletesAfterTheWaitWhenTheClientSaysNothing() throws {
+        let pair = try EmbeddedPair()
+        try pair.handshake()
+        let closed = pair.server.eventLoop.makePromise(of: Void.self)
+        var done = false
+        closed.futureResult.whenSuccess { done = true }
+        pair.server.close(promise: closed)
+        pair.server.embeddedEventLoop.advanceTime(by: TLSServerHandler.closeNotifyWait - .milliseconds(1))
+        #expect(!done)
+        pair.server.embeddedEventLoop.advanceTime(by: .milliseconds(1))
+        #expect(done && !pair.server.isActive)
+    }
+
     @Test func writesMadeDuringTheHandshakeGoOutInOrderOnceItEnds() throws {
         let pair = try EmbeddedPair()
         pair.server.write(ByteBuffer(string: "one "), promise: nil)
