@@ -434,27 +434,21 @@ struct TLSServerHandlerOrderTests {
     @Test func aCloseCompletesWhenTheClientAnswersCloseNotify() throws {
         let pair = try EmbeddedPair()
         try pair.handshake()
-        let closed = pair.server.eventLoop.makePromise(of: Void.self)
-        var done = false
-        closed.futureResult.whenSuccess { done = true }
-        pair.server.close(promise: closed)
-        #expect(pair.server.isActive && !done)
+        let closed = pair.closeServer()
+        #expect(pair.server.isActive && !closed.isDone)
         pair.move(from: pair.server, to: pair.client)  // our close_notify; the client answers with its own
         pair.move(from: pair.client, to: pair.server)
-        #expect(done && !pair.server.isActive)
+        #expect(closed.isDone && !pair.server.isActive)
     }
 
     @Test func aCloseCompletesAfterTheWaitWhenTheClientSaysNothing() throws {
         let pair = try EmbeddedPair()
         try pair.handshake()
-        let closed = pair.server.eventLoop.makePromise(of: Void.self)
-        var done = false
-        closed.futureResult.whenSuccess { done = true }
-        pair.server.close(promise: closed)
+        let closed = pair.closeServer()
         pair.server.embeddedEventLoop.advanceTime(by: TLSServerHandler.closeNotifyWait - .milliseconds(1))
-        #expect(!done)
+        #expect(!closed.isDone)
         pair.server.embeddedEventLoop.advanceTime(by: .milliseconds(1))
-        #expect(done && !pair.server.isActive)
+        #expect(closed.isDone && !pair.server.isActive)
     }
 
     @Test func writesMadeDuringTheHandshakeGoOutInOrderOnceItEnds() throws {
@@ -493,6 +487,19 @@ private final class EmbeddedPair {
         ])
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
+    }
+
+    /// Closes the server; `isDone` once the close succeeded.
+    func closeServer() -> Completion {
+        let closed = server.eventLoop.makePromise(of: Void.self)
+        let completion = Completion()
+        closed.futureResult.whenSuccess { completion.isDone = true }
+        server.close(promise: closed)
+        return completion
+    }
+
+    final class Completion {
+        var isDone = false
     }
 
     func handshake() throws {
