@@ -19,7 +19,15 @@ public final class TLSServerContext: Sendable {
     /// Throws `config.invalid_value` when the configuration cannot be used, when swift-nio-ssl no longer keeps its
     /// `SSL_CTX` where this finds it (by reflection: a swift-nio-ssl upgrade renamed it) or the context does not
     /// read back as set, so the server never starts with a weaker setting than it says; a test pins it.
+    ///
+    /// A configuration with a callback that swift-nio-ssl runs with its own connection's data (a context callback,
+    /// PSK, key logging) is refused: `TLSServerHandler`'s connections carry none, and the callback would trap.
     public init(configuration: TLSConfiguration) throws {
+        guard configuration.sslContextCallback == nil, configuration.pskServerCallback == nil,
+            configuration.pskServerProvider == nil, configuration.keyLogCallback == nil
+        else {
+            throw WardenError(.configInvalidValue, "TLS: a context, PSK or key-log callback is not supported.")
+        }
         do {
             owner = try NIOSSLContext(configuration: configuration)
         } catch {

@@ -62,6 +62,13 @@ struct TLSServerHandlerTests {
         }
     }
 
+    @Test func aContextWithCallbacksItsConnectionsCannotServeIsRefused() throws {
+        var configuration = try serverConfiguration()
+        _ = try TLSServerContext(configuration: configuration)
+        configuration.keyLogCallback = { _ in }
+        #expect(throws: WardenError.self) { try TLSServerContext(configuration: configuration) }
+    }
+
     @Test func bytesThatAreNotTLSFailTheConnection() async throws {
         let answer = try await hostileClient(sends: Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)) { failure in
             #expect(failure.contains("HTTP_REQUEST"))
@@ -118,6 +125,18 @@ struct TLSServerHandlerTests {
 
 // MARK: Fixture
 
+/// A development CA's server certificate, a client certificate asked for but not required (as the listeners do).
+private func serverConfiguration() throws -> TLSConfiguration {
+    let (_, issued) = try DevelopmentCA.generate(now: Date())
+    var configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map {
+            .certificate($0)
+        },
+        privateKey: .privateKey(try NIOSSLPrivateKey(bytes: issued.privateKeyPEM.bytes, format: .pem)))
+    configuration.certificateVerification = .optionalVerification
+    return configuration
+}
+
 private enum Answer: Sendable {
     case echo
     case hundredSmallWrites
@@ -129,15 +148,7 @@ private func withServer(
     _ body: (Server) async throws -> Void
 ) async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let (ca, issued) = try DevelopmentCA.generate(now: Date())
-    _ = ca
-    var configuration = TLSConfiguration.makeServerConfiguration(
-        certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map {
-            .certificate($0)
-        },
-        privateKey: .privateKey(try NIOSSLPrivateKey(bytes: issued.privateKeyPEM.bytes, format: .pem)))
-    configuration.certificateVerification = .optionalVerification
-    let context = try TLSServerContext(configuration: configuration)
+    let context = try TLSServerContext(configuration: try serverConfiguration())
     let server = Server(group: group)
     let channel = try await ServerBootstrap(group: group)
         .childChannelInitializer { channel in
@@ -469,14 +480,7 @@ private final class EmbeddedPair {
     let clientSink = Sink()
 
     init(serverAnswers: Bool = false) throws {
-        let (_, issued) = try DevelopmentCA.generate(now: Date())
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(issued.certificatePEM.utf8)).map {
-                .certificate($0)
-            },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: issued.privateKeyPEM.bytes, format: .pem)))
-        configuration.certificateVerification = .optionalVerification
-        let tls = try TLSServerHandler(context: try TLSServerContext(configuration: configuration)) { _ in }
+        let tls = try TLSServerHandler(context: try TLSServerContext(configuration: try serverConfiguration())) { _ in }
         server = EmbeddedChannel(handlers: serverAnswers ? [tls, Answerer()] : [tls])
         var clientConfiguration = TLSConfiguration.makeClientConfiguration()
         clientConfiguration.certificateVerification = .none
